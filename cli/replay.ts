@@ -1,0 +1,85 @@
+import { readFile } from 'node:fs/promises';
+import { RULES } from '../functions/rules.js';
+import { loadConfig, parseConfig, type Config, type Mode } from '../shared/config.js';
+import { matchesPattern } from '../shared/events/pattern.js';
+import { toEnvelopeJson } from '../shared/events/schema.js';
+import { consoleOut } from '../shared/log.js';
+import { snsNotifier } from '../shared/notifier.js';
+import type { RemediationRecord } from '../shared/remediation-log.js';
+import type { AnyRule } from '../shared/rule.js';
+import { run, runUnmatched, type RunDeps } from '../shared/runner/run.js';
+import { readInputs } from './inputs.js';
+import { RecordPrinter, type Format } from './output.js';
+
+/** Exit codes: 0 every input read and nothing failed; 1 a remediation failed; 2 unreadable or invalid input. */
+export const EXIT = { ok: 0, remediationFailed: 1, badInput: 2 } as const;
+
+export interface ReplayOptions {
+  readonly mode: Mode;
+  readonly format: Format;
+  readonly configFile: string | undefined;
+  readonly inputs: readonly string[];
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly stdin?: NodeJS.ReadableStream;
+  readonly out?: (text: string) => void;
+  readonly err?: (text: string) => void;
+}
+
+/** Loads `--config FILE` with the same schema as Lambda's environment; AWS_ENDPOINT_URL still applies. */
+export async function replayConfig(configFile: string | undefined, env: ReplayOptions['env']): Promise<Config> {
+  if (!configFile) return loadConfig(env);
+  const raw: unknown = JSON.parse(await readFile(configFile, 'utf8'));
+  const withEndpoint = env.AWS_ENDPOINT_URL && raw && typeof raw === 'object' && !('endpoint' in raw)
+    ? { ...raw, endpoint: env.AWS_ENDPOINT_URL }
+    : raw;
+  return parseConfig(withEndpoint, configFile);
+}
+
+/** Routes one event to every rule whose pattern matches (as EventBridge would), or records it as unmatched. */
+export async function routeEvent(rules: readonly AnyRule[], value: unknown, deps: RunDeps): Promise<RemediationRecord[]> {
+  const json = toEnvelopeJson(value);
+  const matching = rules.filter((rule) => matchesPattern(rule.pattern, json));
+  if (matching.length === 0) return [await runUnmatched(value, deps)];
+  const records: RemediationRecord[] = [];
+  for (const rule of matching) records.push(await run(rule, value, deps));
+  return records;
+}
+
+/** `trailguard replay`: the same matching and rule code as Lambda, over files, folders or stdin. */
+export async function replay(options: ReplayOptions): Promise<number> {
+  const err = options.err ?? consoleOut.stderr;
+  const config = await replayConfig(options.configFile, options.env);
+  const printer = new RecordPrinter(options.format, options.out);
+  const offline = options.mode === 'offline';
+  const deps: RunDeps = {
+    config,
+    mode: options.mode,
+    notify: !offline && config.topicArn ? snsNotifier(config.topicArn, config.endpoint) : undefined,
+    notifySkipReason: offline ? 'offline replay publishes nothing' : 'no SNS topic configured',
+    write: () => undefined, // replay prints the record itself, below
+    now: () => performance.now(),
+  };
+  let exit: number = EXIT.ok;
+  for await (const item of readInputs(options.inputs, options.stdin)) {
+    if (item.kind === 'error') {
+      err(`trailguard: ${item.source}: ${item.problem}\n`);
+      exit = EXIT.badInput;
+      continue;
+    }
+    if (item.kind === 'skipped') {
+      err(`trailguard: ${item.source}: skipped (${item.note})\n`);
+      continue;
+    }
+    for (const record of await routeEvent(RULES, item.value, deps)) {
+      printer.print(record, item.source);
+      if (record.error?.kind === 'parse') {
+        err(`trailguard: ${item.source}: invalid event: ${record.error.message}\n`);
+        exit = EXIT.badInput;
+      } else if (record.outcome === 'failed' && exit === EXIT.ok) {
+        exit = EXIT.remediationFailed;
+      }
+    }
+  }
+  printer.finish();
+  return exit;
+}

@@ -1,0 +1,5 @@
+import type { AnyRule } from '../shared/rule.js';
+import { publicBucket } from './public-bucket/rule.js';
+
+/** Every rule, for the CLI and the invariant tests. No Lambda imports this file: each bundle holds one rule. */
+export const RULES: readonly AnyRule[] = [publicBucket];

@@ -1,0 +1,113 @@
+// esbuild plugins for the Lambda bundles (loaded by serverless-esbuild through `custom.esbuild.plugins`).
+const fs = require('node:fs');
+const path = require('node:path');
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const B64_INDEX = new Map([...B64].map((c, i) => [c, i]));
+
+function decodeSegment(text) {
+  const values = [];
+  let value = 0;
+  let shift = 0;
+  for (const char of text) {
+    const digit = B64_INDEX.get(char);
+    value += (digit & 31) << shift;
+    if (digit & 32) {
+      shift += 5;
+    } else {
+      values.push(value & 1 ? -(value >>> 1) : value >>> 1);
+      value = 0;
+      shift = 0;
+    }
+  }
+  return values;
+}
+
+function encodeValue(value) {
+  let vlq = value < 0 ? (-value << 1) | 1 : value << 1;
+  let out = '';
+  do {
+    let digit = vlq & 31;
+    vlq >>>= 5;
+    if (vlq > 0) digit |= 32;
+    out += B64[digit];
+  } while (vlq > 0);
+  return out;
+}
+
+/**
+ * Keeps only the mappings into the project's own sources: a stack trace through our code still maps,
+ * and the map shrinks from ~660 KB to a few dozen (the SDK's frames stay minified, which is fine).
+ */
+function trimSourceMap(map) {
+  const keepSource = map.sources.map((source) => !source.includes('node_modules'));
+  const sourceIndex = new Map();
+  const nameIndex = new Map();
+  const sources = [];
+  const names = [];
+  const state = { src: 0, line: 0, col: 0, name: 0 };
+  const out = { src: 0, line: 0, col: 0, name: 0 };
+  const lines = map.mappings.split(';').map((line) => {
+    let genCol = 0;
+    let outGenCol = 0;
+    const kept = [];
+    for (const segment of line ? line.split(',') : []) {
+      const [dCol, dSrc, dLine, dSrcCol, dName] = decodeSegment(segment);
+      genCol += dCol;
+      if (dSrc === undefined) continue;
+      state.src += dSrc;
+      state.line += dLine;
+      state.col += dSrcCol;
+      if (dName !== undefined) state.name += dName;
+      if (!keepSource[state.src]) continue;
+      if (!sourceIndex.has(state.src)) {
+        sourceIndex.set(state.src, sources.length);
+        sources.push(map.sources[state.src]);
+      }
+      const src = sourceIndex.get(state.src);
+      let encoded = encodeValue(genCol - outGenCol) + encodeValue(src - out.src) + encodeValue(state.line - out.line) + encodeValue(state.col - out.col);
+      outGenCol = genCol;
+      out.src = src;
+      out.line = state.line;
+      out.col = state.col;
+      if (dName !== undefined) {
+        if (!nameIndex.has(state.name)) {
+          nameIndex.set(state.name, names.length);
+          names.push(map.names[state.name]);
+        }
+        const name = nameIndex.get(state.name);
+        encoded += encodeValue(name - out.name);
+        out.name = name;
+      }
+      kept.push(encoded);
+    }
+    return kept.join(',');
+  });
+  return { version: 3, sources, names, mappings: lines.join(';') };
+}
+
+function mapFilesUnder(folder) {
+  if (!fs.existsSync(folder)) return [];
+  return fs.readdirSync(folder, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(folder, entry.name);
+    if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : mapFilesUnder(full);
+    return entry.name.endsWith('.map') ? [full] : [];
+  });
+}
+
+const projectOnlySourceMaps = {
+  name: 'project-only-source-maps',
+  setup(build) {
+    build.onEnd((result) => {
+      if (result.errors.length > 0) return;
+      const outdir = build.initialOptions.outdir ?? path.dirname(build.initialOptions.outfile ?? '.');
+      for (const file of mapFilesUnder(outdir)) {
+        const trimmed = trimSourceMap(JSON.parse(fs.readFileSync(file, 'utf8')));
+        fs.writeFileSync(file, JSON.stringify(trimmed));
+      }
+    });
+  },
+};
+
+module.exports = [projectOnlySourceMaps];
+module.exports.trimSourceMap = trimSourceMap;

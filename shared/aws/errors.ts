@@ -1,0 +1,70 @@
+import { AwsCallError, type AwsErrorKind } from '../errors.js';
+
+// Codes by kind. EC2 codes appear with and without the `Client.` prefix (SHAPES.md §8); it is stripped first.
+const TRANSIENT = new Set([
+  'Throttling', 'ThrottlingException', 'ThrottledException', 'RequestThrottled', 'RequestLimitExceeded',
+  'TooManyRequestsException', 'SlowDown', 'RequestTimeout', 'RequestTimeoutException', 'InternalError',
+  'InternalFailure', 'InternalErrorException', 'ServiceUnavailable', 'ServiceUnavailableException', 'Unavailable',
+  'TimeoutError', 'RequestTimeTooSkewed', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN',
+  'NetworkingError', 'EC2ThrottledException', 'PriorRequestNotComplete',
+]);
+const GONE = new Set([
+  'NoSuchBucket', 'NotFound', 'InvalidGroup.NotFound', 'InvalidSecurityGroupRuleId.NotFound',
+  'InvalidPermission.NotFound', 'InvalidInstanceID.NotFound', 'InvalidVolume.NotFound', 'TrailNotFoundException',
+  'NoSuchEntity', 'ResourceNotFoundException',
+]);
+const DENIED = new Set([
+  'AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'AuthorizationError', 'AuthFailure',
+  'InvalidClientTokenId', 'ExpiredToken', 'ExpiredTokenException', 'UnrecognizedClientException',
+  'AllAccessDisabled', 'OptInRequired', 'SignatureDoesNotMatch',
+]);
+
+interface SdkErrorLike {
+  readonly name?: unknown;
+  readonly code?: unknown;
+  readonly Code?: unknown;
+  readonly message?: unknown;
+  readonly $retryable?: unknown;
+  readonly $metadata?: { readonly httpStatusCode?: number };
+}
+
+/** The service's error code for an SDK (or network) error, without EC2's `Client.`/`Server.` prefix. */
+export function errorCodeOf(error: unknown): string {
+  const e = (error ?? {}) as SdkErrorLike;
+  const raw = [e.Code, e.code, e.name].find((value) => typeof value === 'string' && value.length > 0 && value !== 'Error');
+  return typeof raw === 'string' ? raw.replace(/^(Client|Server)\./, '') : 'UnknownError';
+}
+
+/** True when the error is exactly this service code (for the few places where one code *is* the answer). */
+export function hasErrorCode(error: unknown, code: string): boolean {
+  return !(error instanceof AwsCallError) && errorCodeOf(error) === code;
+}
+
+function kindOf(error: unknown, code: string): AwsErrorKind {
+  if (TRANSIENT.has(code)) return 'transient';
+  if (GONE.has(code)) return 'gone';
+  if (DENIED.has(code)) return 'denied';
+  const e = (error ?? {}) as SdkErrorLike;
+  const status = e.$metadata?.httpStatusCode;
+  if (e.$retryable || (status !== undefined && status >= 500)) return 'transient';
+  if (status === 403) return 'denied';
+  if (status === 404) return 'gone';
+  return 'invalid';
+}
+
+/** Classifies any error from an AWS call once; an AwsCallError passes through unchanged. */
+export function classifyAwsError(error: unknown, api: string, resource: string): AwsCallError {
+  if (error instanceof AwsCallError) return error;
+  const code = errorCodeOf(error);
+  const message = typeof (error as SdkErrorLike)?.message === 'string' ? String((error as SdkErrorLike).message) : '';
+  return new AwsCallError(api, resource, kindOf(error, code), code, message.slice(0, 300), { cause: error });
+}
+
+/** Runs one AWS call and rethrows its failure classified, with the API and resource named. */
+export async function awsCall<T>(api: string, resource: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw classifyAwsError(error, api, resource);
+  }
+}

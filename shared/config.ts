@@ -1,0 +1,188 @@
+import * as v from 'valibot';
+import { ConfigError } from './errors.js';
+
+/** How the runner treats a violation: decide only, read but never write, or act and verify. */
+export const MODES = ['offline', 'dry-run', 'live'] as const;
+export type Mode = (typeof MODES)[number];
+
+/** The rules, by id: the id is the folder name, the log's `rule` field and the SNS `rule` attribute. */
+export const RULE_IDS = ['public-bucket', 'open-security-group', 'trail-logging', 'untagged-instance'] as const;
+export type RuleId = (typeof RULE_IDS)[number];
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+const Exemption = v.strictObject({
+  /** Which rule the exemption applies to; `*` for all. @default '*' */
+  rule: v.optional(v.picklist([...RULE_IDS, '*']), '*'),
+  /** A resource id or name, `*` and `?` globs allowed (bucket name, sg-… id or group name, trail name, i-… id). */
+  resource: v.pipe(v.string(), v.minLength(1)),
+  /** Why it is exempt: logged with every decision it causes. */
+  reason: v.pipe(v.string(), v.minLength(1)),
+  /** Last day (UTC, inclusive) the exemption holds; absent means no expiry. */
+  expires: v.optional(v.pipe(v.string(), v.regex(ISO_DATE, 'expected YYYY-MM-DD'))),
+});
+export type Exemption = v.InferOutput<typeof Exemption>;
+
+const Port = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535));
+const AllowedWorldPort = v.strictObject({ protocol: v.picklist(['tcp', 'udp']), port: Port });
+
+/** Tag keys: 1–128 characters, not the reserved `aws:` prefix. */
+const TagKey = v.pipe(v.string(), v.minLength(1), v.maxLength(128), v.check((k) => !k.toLowerCase().startsWith('aws:'), 'aws: is reserved'));
+
+const RuleSettings = v.strictObject({
+  'public-bucket': v.optional(
+    v.strictObject({
+      /** @default true */
+      enabled: v.optional(v.boolean(), true),
+    }),
+    {},
+  ),
+  'open-security-group': v.optional(
+    v.strictObject({
+      /** @default true */
+      enabled: v.optional(v.boolean(), true),
+      /** Ports that may stay open to 0.0.0.0/0 and ::/0. @default tcp/80 and tcp/443 */
+      allowedWorldPorts: v.optional(v.array(AllowedWorldPort), [
+        { protocol: 'tcp', port: 80 },
+        { protocol: 'tcp', port: 443 },
+      ]),
+    }),
+    {},
+  ),
+  'trail-logging': v.optional(
+    v.strictObject({
+      /** @default true */
+      enabled: v.optional(v.boolean(), true),
+      /** Restore these settings when an UpdateTrail turns them off; the others only alert. */
+      restore: v.optional(
+        v.strictObject({
+          /** @default true */
+          logFileValidation: v.optional(v.boolean(), true),
+          /** @default true */
+          multiRegion: v.optional(v.boolean(), true),
+          /** @default false */
+          globalServiceEvents: v.optional(v.boolean(), false),
+          /** @default false (the previous key id must be known, and the key policy must allow CloudTrail) */
+          kmsKey: v.optional(v.boolean(), false),
+        }),
+        {},
+      ),
+      /** Alert on tamper attempts that failed (AccessDenied and the like). @default true */
+      alertOnFailedAttempts: v.optional(v.boolean(), true),
+    }),
+    {},
+  ),
+  'untagged-instance': v.optional(
+    v.strictObject({
+      /** @default true */
+      enabled: v.optional(v.boolean(), true),
+      /** Tag keys every instance must carry (case-sensitive, as EC2 compares them). @default ['Owner'] */
+      requiredTags: v.optional(v.pipe(v.array(TagKey), v.minLength(1)), ['Owner']),
+      /** Values for missing required keys other than `Owner` (which is always the creator). @default {} */
+      defaultTagValues: v.optional(v.record(TagKey, v.pipe(v.string(), v.maxLength(256))), {}),
+      /** Also tag the instances' attached EBS volumes. @default false */
+      tagVolumes: v.optional(v.boolean(), false),
+      /** Stop (never terminate) instances still untagged after a grace period. @default off */
+      enforcement: v.optional(
+        v.strictObject({
+          /** @default false */
+          enabled: v.optional(v.boolean(), false),
+          /** @default 60 */
+          graceMinutes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(5), v.maxValue(10080)), 60),
+        }),
+        {},
+      ),
+    }),
+    {},
+  ),
+});
+export type RuleSettingsConfig = v.InferOutput<typeof RuleSettings>;
+
+const ConfigSchema = v.strictObject({
+  /** @default 'live' in Lambda (the deployed default); `replay` defaults to 'offline'. */
+  mode: v.optional(v.picklist(MODES), 'live'),
+  /** SNS topic for notifications; absent means notifications are skipped (and the record says so). */
+  topicArn: v.optional(v.pipe(v.string(), v.regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/, 'expected an SNS topic ARN'))),
+  /**
+   * IAM role names (globs) whose calls are the remediator's own: their events are ignored, so a fix never
+   * triggers another. @default [] (serverless.yml sets the stack's role-name prefix)
+   */
+  selfRoles: v.optional(v.array(v.pipe(v.string(), v.minLength(1))), []),
+  /** Resources the rules must not touch, each with a reason and an optional expiry. @default [] */
+  exemptions: v.optional(v.array(Exemption), []),
+  /** Per-rule settings. */
+  rules: v.optional(RuleSettings, {}),
+  /** An AWS-compatible endpoint (AWS_ENDPOINT_URL); S3 then uses path-style addressing. */
+  endpoint: v.optional(v.pipe(v.string(), v.url('expected a URL such as http://127.0.0.1:5000'))),
+  /** @default 'INFO' */
+  logLevel: v.optional(v.picklist(['DEBUG', 'INFO', 'WARN', 'ERROR']), 'INFO'),
+});
+
+/** The whole configuration, parsed once. */
+export type Config = v.InferOutput<typeof ConfigSchema>;
+
+/** Parses a configuration object (from env or `--config FILE`); unknown keys are errors. */
+export function parseConfig(raw: unknown, source = 'config'): Config {
+  const result = v.safeParse(ConfigSchema, raw);
+  if (result.success) return result.output;
+  const issue = result.issues[0];
+  const path = issue ? v.getDotPath(issue) : null;
+  const problem = issue?.message ?? 'invalid';
+  throw new ConfigError(path ? `${source}.${path}` : source, problem);
+}
+
+/** The environment variables read, and the config key each becomes. */
+export const ENV_VARS = {
+  TRAILGUARD_MODE: 'mode',
+  TRAILGUARD_TOPIC_ARN: 'topicArn',
+  TRAILGUARD_SELF_ROLES: 'selfRoles',
+  TRAILGUARD_EXEMPTIONS: 'exemptions',
+  TRAILGUARD_RULES: 'rules',
+  TRAILGUARD_LOG_LEVEL: 'logLevel',
+  AWS_ENDPOINT_URL: 'endpoint',
+} as const;
+
+const JSON_VARS = new Set(['TRAILGUARD_EXEMPTIONS', 'TRAILGUARD_RULES']);
+const LIST_VARS = new Set(['TRAILGUARD_SELF_ROLES']);
+
+/** Maps `TRAILGUARD_*` variables (and AWS_ENDPOINT_URL) onto the config and parses it. Empty means unset. */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+  const raw: Record<string, unknown> = {};
+  for (const [variable, key] of Object.entries(ENV_VARS)) {
+    const value = env[variable]?.trim();
+    if (!value) continue;
+    if (JSON_VARS.has(variable)) {
+      try {
+        raw[key] = JSON.parse(value);
+      } catch (error) {
+        throw new ConfigError(variable, `not valid JSON: ${(error as Error).message}`, { cause: error });
+      }
+    } else if (LIST_VARS.has(variable)) {
+      raw[key] = value.split(',').map((item) => item.trim()).filter(Boolean);
+    } else {
+      raw[key] = value;
+    }
+  }
+  try {
+    return parseConfig(raw, 'env');
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    // Name the variable the operator sets, not our internal key.
+    const [, key] = /^env\.([^.]+)/.exec(error.variable) ?? [];
+    const variable = Object.entries(ENV_VARS).find(([, k]) => k === key)?.[0] ?? error.variable;
+    throw new ConfigError(variable, `${error.problem}${error.variable.includes('.', 4) ? ` (at ${error.variable.slice(4)})` : ''}`, { cause: error });
+  }
+}
+
+let cached: Config | undefined;
+
+/** The process's config: loaded from the environment on first use, then reused (one container, one parse). */
+export function processConfig(): Config {
+  cached ??= loadConfig(process.env);
+  return cached;
+}
+
+/** Forgets the cached config (tests only). */
+export function resetProcessConfig(): void {
+  cached = undefined;
+}

@@ -1,0 +1,155 @@
+/**
+ * A local EventBridge pattern matcher with EventBridge's semantics, so that replay routes events exactly
+ * as the deployed rules do. Supported: exact values (string, number, boolean, null), `prefix`, `suffix`,
+ * `equals-ignore-case`, `wildcard`, `anything-but` (value, list, prefix, suffix, equals-ignore-case,
+ * wildcard), `numeric`, `exists`, `cidr` and `$or`. An unknown operator throws: a pattern we cannot
+ * evaluate must not silently match or miss.
+ */
+
+/** An EventBridge event pattern (the JSON in each rule's pattern.json). */
+export type EventPattern = { readonly [key: string]: unknown };
+
+type Scalar = string | number | boolean | null;
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/** True when the event (envelope JSON) matches the pattern. */
+export function matchesPattern(pattern: EventPattern, event: unknown): boolean {
+  return matchObject(pattern, event);
+}
+
+function matchObject(pattern: EventPattern, event: unknown): boolean {
+  for (const [key, expected] of Object.entries(pattern)) {
+    if (key === '$or') {
+      if (!Array.isArray(expected)) throw new Error('$or must be an array of patterns');
+      if (!expected.some((alternative) => matchObject(alternative as EventPattern, event))) return false;
+      continue;
+    }
+    const actual = isPlainObject(event) ? event[key] : undefined;
+    if (Array.isArray(expected)) {
+      if (!matchLeaf(expected, actual)) return false;
+    } else if (isPlainObject(expected)) {
+      // An array of objects in the event matches when any element matches the nested pattern.
+      const candidates = Array.isArray(actual) ? actual : [actual];
+      if (!candidates.some((candidate) => isPlainObject(candidate) && matchObject(expected, candidate))) {
+        // A nested pattern made only of `exists: false` leaves matches an absent parent too.
+        if (!(actual === undefined && onlyAbsence(expected))) return false;
+      }
+    } else {
+      throw new Error(`pattern value for "${key}" must be an array or an object`);
+    }
+  }
+  return true;
+}
+
+function onlyAbsence(pattern: Record<string, unknown>): boolean {
+  return Object.values(pattern).every((value) =>
+    Array.isArray(value)
+      ? value.length > 0 && value.every((m) => isPlainObject(m) && m.exists === false)
+      : isPlainObject(value) && onlyAbsence(value),
+  );
+}
+
+function matchLeaf(matchers: readonly unknown[], actual: unknown): boolean {
+  const present = actual !== undefined && !(Array.isArray(actual) && actual.length === 0);
+  const values: readonly unknown[] = Array.isArray(actual) ? actual : [actual];
+  return matchers.some((matcher) => {
+    if (isPlainObject(matcher) && 'exists' in matcher) {
+      if (typeof matcher.exists !== 'boolean') throw new Error('exists takes true or false');
+      return matcher.exists === present;
+    }
+    if (!present) return false;
+    return values.some((value) => matchValue(matcher, value));
+  });
+}
+
+function matchValue(matcher: unknown, value: unknown): boolean {
+  if (!isPlainObject(matcher)) return isScalar(matcher) && matcher === value;
+  const entries = Object.entries(matcher);
+  if (entries.length !== 1) throw new Error(`a matcher has exactly one operator, got ${entries.length}`);
+  const [operator, operand] = entries[0] as [string, unknown];
+  switch (operator) {
+    case 'prefix':
+      return typeof value === 'string' && stringOp(operand, value, (v, p) => v.startsWith(p));
+    case 'suffix':
+      return typeof value === 'string' && stringOp(operand, value, (v, s) => v.endsWith(s));
+    case 'equals-ignore-case':
+      return typeof value === 'string' && typeof operand === 'string' && value.toLowerCase() === operand.toLowerCase();
+    case 'wildcard':
+      return typeof value === 'string' && typeof operand === 'string' && wildcardRegExp(operand).test(value);
+    case 'anything-but':
+      return !anythingButHits(operand, value);
+    case 'numeric':
+      return typeof value === 'number' && numericMatches(operand, value);
+    case 'cidr':
+      return typeof value === 'string' && typeof operand === 'string' && ipv4InCidr(value, operand);
+    default:
+      throw new Error(`unsupported pattern operator "${operator}"`);
+  }
+}
+
+function isScalar(value: unknown): value is Scalar {
+  return value === null || ['string', 'number', 'boolean'].includes(typeof value);
+}
+
+/** `prefix`/`suffix` take a string or `{ "equals-ignore-case": "…" }`. */
+function stringOp(operand: unknown, value: string, test: (value: string, operand: string) => boolean): boolean {
+  if (typeof operand === 'string') return test(value, operand);
+  if (isPlainObject(operand) && typeof operand['equals-ignore-case'] === 'string') {
+    return test(value.toLowerCase(), operand['equals-ignore-case'].toLowerCase());
+  }
+  throw new Error('prefix/suffix take a string or { "equals-ignore-case": string }');
+}
+
+function anythingButHits(operand: unknown, value: unknown): boolean {
+  if (Array.isArray(operand)) return operand.some((item) => isScalar(item) && item === value);
+  if (isPlainObject(operand)) return matchValue(operand, value);
+  if (isScalar(operand)) return operand === value;
+  throw new Error('anything-but takes a value, a list or one string operator');
+}
+
+function wildcardRegExp(pattern: string): RegExp {
+  const escaped = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${escaped.join('.*')}$`, 's');
+}
+
+function numericMatches(operand: unknown, value: number): boolean {
+  if (!Array.isArray(operand) || operand.length % 2 !== 0) throw new Error('numeric takes [op, n, (op, n)]');
+  for (let i = 0; i < operand.length; i += 2) {
+    const op = operand[i];
+    const bound = operand[i + 1];
+    if (typeof bound !== 'number') throw new Error('numeric bounds are numbers');
+    const ok =
+      op === '=' ? value === bound
+      : op === '<' ? value < bound
+      : op === '<=' ? value <= bound
+      : op === '>' ? value > bound
+      : op === '>=' ? value >= bound
+      : undefined;
+    if (ok === undefined) throw new Error(`numeric operator "${String(op)}" is not one of = < <= > >=`);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+function ipv4ToInt(ip: string): number | undefined {
+  const parts = ip.split('.');
+  if (parts.length !== 4) return undefined;
+  let result = 0;
+  for (const part of parts) {
+    if (!/^\d{1,3}$/.test(part) || Number(part) > 255) return undefined;
+    result = result * 256 + Number(part);
+  }
+  return result;
+}
+
+function ipv4InCidr(ip: string, cidr: string): boolean {
+  const [base, bitsText] = cidr.split('/');
+  const bits = Number(bitsText);
+  const address = ipv4ToInt(ip);
+  const network = ipv4ToInt(base ?? '');
+  if (address === undefined || network === undefined || !Number.isInteger(bits) || bits < 0 || bits > 32) return false;
+  const size = 2 ** (32 - bits);
+  return Math.floor(address / size) === Math.floor(network / size);
+}

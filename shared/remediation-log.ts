@@ -1,0 +1,85 @@
+import type { Mode, RuleId } from './config.js';
+import type { Logger } from './log.js';
+import type { ResourceRef, Severity } from './rule.js';
+
+/** Every outcome an event can end in; exactly one per event. */
+export const OUTCOMES = ['remediated', 'would-remediate', 'compliant', 'exempt', 'ignored', 'alerted', 'failed'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** One planned or performed write. `previous` is the state it replaced (when read), so it can be reversed. */
+export interface ActionRecord {
+  readonly api: string;
+  readonly status: 'planned' | 'done' | 'failed';
+  readonly resource: string;
+  readonly params: object;
+  readonly previous?: unknown;
+  /** The read-back after a write (live only). */
+  readonly verification?: { readonly ok: boolean; readonly detail: string };
+  /** Why a write failed: the classified error. */
+  readonly error?: string;
+}
+
+/** The classified error that ended an event in `failed` (or `ignored` for `gone`). */
+export interface RecordError {
+  readonly kind: 'transient' | 'gone' | 'denied' | 'invalid' | 'parse' | 'internal';
+  readonly code: string;
+  readonly api?: string;
+  /** For `denied`: the IAM action (or SCP) that blocked the call. */
+  readonly permission?: string;
+  readonly message: string;
+}
+
+/** Whether the notification for this record went out. */
+export type NotificationStatus =
+  | { readonly status: 'sent'; readonly messageId: string }
+  | { readonly status: 'failed'; readonly error: string }
+  | { readonly status: 'not-needed' }
+  | { readonly status: 'skipped'; readonly reason: string }
+  | { readonly status: 'deferred'; readonly reason: string };
+
+/**
+ * The remediation-log record: the operators' contract. Fields are stable (adding is fine; renaming or
+ * removing breaks queries), camelCase, and hold ids and ARNs, never credentials, policies or request bodies.
+ */
+export interface RemediationRecord {
+  readonly rule: RuleId | null;
+  readonly outcome: Outcome;
+  readonly severity: Severity | null;
+  readonly mode: Mode;
+  /** What brought the event: EventBridge (or a replayed record). */
+  readonly trigger: 'event';
+  readonly eventId: string;
+  readonly eventName: string | null;
+  readonly eventSource: string | null;
+  readonly eventTime: string | null;
+  readonly account: string | null;
+  readonly region: string | null;
+  readonly actor: string | null;
+  readonly actorType: string | null;
+  readonly sourceIp: string | null;
+  readonly userAgent: string | null;
+  readonly resources: readonly ResourceRef[];
+  readonly actions: readonly ActionRecord[];
+  /** One sentence: why this outcome. */
+  readonly reason: string;
+  /** The exemptions that applied, with their reasons. */
+  readonly exemptions: readonly { readonly resource: string; readonly reason: string; readonly expires: string | null }[];
+  readonly error: RecordError | null;
+  readonly notification: NotificationStatus;
+  readonly durationMs: number;
+}
+
+/** The stable field names, in order: the contract test holds the record to this list. */
+export const RECORD_FIELDS = [
+  'rule', 'outcome', 'severity', 'mode', 'trigger', 'eventId', 'eventName', 'eventSource', 'eventTime',
+  'account', 'region', 'actor', 'actorType', 'sourceIp', 'userAgent', 'resources', 'actions', 'reason',
+  'exemptions', 'error', 'notification', 'durationMs',
+] as const satisfies readonly (keyof RemediationRecord)[];
+
+/** The message every remediation-log line carries, so Logs Insights can select them. */
+export const RECORD_MESSAGE = 'trailguard remediation';
+
+/** Writes one record as one INFO line through the shared logger (CloudWatch Logs in Lambda). */
+export function writeRecordTo(logger: Logger): (record: RemediationRecord) => void {
+  return (record) => logger.info(RECORD_MESSAGE, { ...record });
+}

@@ -1,0 +1,129 @@
+import type { ClientOptions } from './aws/client-options.js';
+import type { Config, RuleId } from './config.js';
+import type { CloudTrailEvent, CloudTrailRecord } from './events/schema.js';
+import type { EventPattern } from './events/pattern.js';
+import type { RemediationRecord } from './remediation-log.js';
+
+/** How urgent a decision is; the SNS `severity` attribute and the subject's tag. */
+export type Severity = 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL';
+
+/** A resource a decision is about, as CloudFormation names its type. */
+export interface ResourceRef {
+  readonly type: string;
+  readonly id: string;
+  /** A second name exemptions may match (a security group's name next to its id). */
+  readonly name?: string;
+  /** Where the resource lives, when not the event's region (a trail's home region). */
+  readonly region?: string;
+}
+
+/**
+ * One write a rule wants done, as data: what the log records, what dry-run reports and what `act`
+ * executes are the same value. `api` is `Service.Operation` as in the AWS API reference; `params` is
+ * the SDK input; `previous` is the state it replaces, when read, so that every change can be reversed.
+ */
+export interface PlannedAction {
+  readonly api: string;
+  readonly resource: ResourceRef;
+  readonly params: object;
+  readonly previous?: unknown;
+}
+
+/** What a rule concluded. Rules never set an outcome: the runner maps decision + mode + results to one. */
+export type Decision =
+  | { readonly kind: 'compliant'; readonly reason: string; readonly resources: readonly ResourceRef[] }
+  | { readonly kind: 'not-applicable'; readonly reason: string }
+  | {
+      readonly kind: 'violation';
+      readonly reason: string;
+      readonly severity: Severity;
+      readonly resources: readonly ResourceRef[];
+      readonly actions: readonly PlannedAction[];
+    }
+  | {
+      /** Worth telling a person, but no safe automatic remediation exists: the outcome is `alerted`. */
+      readonly kind: 'alert';
+      readonly reason: string;
+      readonly severity: Severity;
+      readonly resources: readonly ResourceRef[];
+    };
+
+/** A read-back after a write: did the resource end up as the action intended? */
+export interface Verification {
+  readonly ok: boolean;
+  /** What was read, in one sentence ("all four Block Public Access settings are true"). */
+  readonly detail: string;
+}
+
+/** The human part of a notification; the notifier adds who/when/where, escaping, JSON form and attributes. */
+export interface Message {
+  /** The subject without severity tag and location: "Public access blocked on S3 bucket example-logs". */
+  readonly title: string;
+  /** What was found and done, one line each. */
+  readonly lines: readonly string[];
+}
+
+/** Facts a rule parsed from a record: at least the resources it is about, for exemptions and the log. */
+export interface RuleFacts {
+  readonly resources: readonly ResourceRef[];
+}
+
+/** Everything the rule functions may know about the event besides their own facts. */
+export interface EventContext {
+  readonly event: CloudTrailEvent;
+  readonly record: CloudTrailRecord;
+}
+
+/**
+ * The shape every rule satisfies: a plain object declared with `satisfies Rule<…>`.
+ * `permissions` maps each API the rule calls to the IAM action it needs (they differ: the API
+ * S3.PutPublicAccessBlock needs s3:PutBucketPublicAccessBlock); the template test holds the role to it.
+ */
+export interface Rule<Facts extends RuleFacts, State, Clients, Settings> {
+  readonly id: RuleId;
+  readonly pattern: EventPattern;
+  readonly permissions: Readonly<Record<string, string>>;
+  settings(config: Config): Settings & { readonly enabled: boolean };
+  clients(options: ClientOptions): Clients;
+  /** Throws ParseError naming the field. Called only for successful calls (no `errorCode`). */
+  parse(context: EventContext): Facts;
+  /** Read-only; used in dry-run and live. May throw AwsCallError (`gone` ends as `ignored`). */
+  inspect(facts: Facts, clients: Clients, context: EventContext): Promise<State>;
+  /** Pure. `state` is undefined offline: decide from the request alone. */
+  decide(facts: Facts, state: State | undefined, settings: Settings, context: EventContext): Decision;
+  /** Live only: performs one planned action. */
+  act(action: PlannedAction, clients: Clients): Promise<void>;
+  /** Live only: reads back what `act` changed. */
+  verify(action: PlannedAction, clients: Clients): Promise<Verification>;
+  /** Pure: subject and body lines for this record. */
+  message(record: RemediationRecord): Message;
+  /**
+   * Optional: a decision for a call that failed (`errorCode` set). Without it such events are `ignored`.
+   * Must never plan actions: a failed call changed nothing.
+   */
+  failedCall?(record: CloudTrailRecord, settings: Settings, context: EventContext): Decision | undefined;
+}
+
+/** A rule of any facts/state/clients/settings: what the runner, registry and CLI handle. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyRule = Rule<any, any, any, any>;
+
+/** Helpers that keep rule code short and the decision shapes uniform. */
+export const compliant = (reason: string, resources: readonly ResourceRef[] = []): Decision => ({
+  kind: 'compliant',
+  reason,
+  resources,
+});
+export const notApplicable = (reason: string): Decision => ({ kind: 'not-applicable', reason });
+export const violation = (
+  reason: string,
+  severity: Severity,
+  resources: readonly ResourceRef[],
+  actions: readonly PlannedAction[],
+): Decision => ({ kind: 'violation', reason, severity, resources, actions });
+export const alert = (reason: string, severity: Severity, resources: readonly ResourceRef[]): Decision => ({
+  kind: 'alert',
+  reason,
+  severity,
+  resources,
+});

@@ -1,0 +1,335 @@
+import type { ClientOptions } from '../aws/client-options.js';
+import type { Config, Mode } from '../config.js';
+import { AwsCallError, ParseError } from '../errors.js';
+import { findExemption, matchesGlob, type ExemptionMatch } from '../exemptions.js';
+import { matchesPattern } from '../events/pattern.js';
+import {
+  CLOUDTRAIL_DETAIL_TYPES,
+  actorLabel,
+  parseEnvelope,
+  toEnvelopeJson,
+  type Actor,
+  type CloudTrailEvent,
+} from '../events/schema.js';
+import { buildNotification, NOTIFIED_OUTCOMES, type Notify } from '../notifier.js';
+import type {
+  ActionRecord,
+  NotificationStatus,
+  Outcome,
+  RecordError,
+  RemediationRecord,
+} from '../remediation-log.js';
+import type { AnyRule, Decision, EventContext, PlannedAction, ResourceRef, Severity } from '../rule.js';
+import { assertNever } from './assert-never.js';
+import { classifyAwsError } from '../aws/errors.js';
+
+/** Everything `run` needs from the world; Lambda and replay differ only in these. */
+export interface RunDeps {
+  readonly config: Config;
+  readonly mode: Mode;
+  /** Absent when nothing may be published (no topic, or offline): the record says why in `notification`. */
+  readonly notify: Notify | undefined;
+  /** Why `notify` is absent, for the record. @default 'no SNS topic configured' */
+  readonly notifySkipReason?: string;
+  readonly write: (record: RemediationRecord) => void;
+  readonly now: () => number;
+}
+
+const CLOUDTRAIL_DETAIL_TYPE_SET: ReadonlySet<string> = new Set(Object.values(CLOUDTRAIL_DETAIL_TYPES));
+
+/** The part of a record that `decideEvent` settles; the rest comes from the event and the run. */
+interface Conclusion {
+  readonly outcome: Outcome;
+  readonly reason: string;
+  readonly severity: Severity | null;
+  readonly resources: readonly ResourceRef[];
+  readonly actions: readonly ActionRecord[];
+  readonly exemptions: readonly ExemptionMatch[];
+  readonly error: RecordError | null;
+}
+
+const conclude = (outcome: Outcome, reason: string, extra: Partial<Conclusion> = {}): Conclusion => ({
+  outcome,
+  reason,
+  severity: null,
+  resources: [],
+  actions: [],
+  exemptions: [],
+  error: null,
+  ...extra,
+});
+
+/**
+ * Runs one rule over one event and returns its one remediation record (also written and, when worth
+ * telling, notified). One straight path: envelope → guards → parse → exemptions → inspect → decide →
+ * act → verify → record → notify → log. It never throws: every error becomes the record's outcome.
+ */
+export async function run(rule: AnyRule, input: unknown, deps: RunDeps): Promise<RemediationRecord> {
+  const started = deps.now();
+  let event: CloudTrailEvent | undefined;
+  let conclusion: Conclusion;
+  const json = toEnvelopeJson(input);
+  try {
+    event = parseEnvelope(json);
+    conclusion = await decideEvent(rule, json, event, deps);
+  } catch (error) {
+    conclusion = concludeFromError(rule, error);
+  }
+  return finish(rule, input, event, conclusion, deps, started);
+}
+
+/** Records an event that no rule's pattern matches (replay only): `ignored`, or `failed` if it does not parse. */
+export async function runUnmatched(input: unknown, deps: RunDeps): Promise<RemediationRecord> {
+  const started = deps.now();
+  let event: CloudTrailEvent | undefined;
+  let conclusion: Conclusion;
+  try {
+    event = parseEnvelope(toEnvelopeJson(input));
+    conclusion = conclude('ignored', `no rule's pattern matches ${event.source} ${event.detail.eventName}`);
+  } catch (error) {
+    conclusion = concludeFromError(undefined, error);
+  }
+  return finish(undefined, input, event, conclusion, deps, started);
+}
+
+async function decideEvent(rule: AnyRule, json: unknown, event: CloudTrailEvent, deps: RunDeps): Promise<Conclusion> {
+  const record = event.detail;
+  const context: EventContext = { event, record };
+  // EventBridge refuses custom events with an `aws.` source, so this keeps forged events away from any write.
+  if (!event.source.startsWith('aws.') || !CLOUDTRAIL_DETAIL_TYPE_SET.has(event.detailType)) {
+    return conclude('ignored', `source "${event.source}" / detail-type "${event.detailType}" is not a CloudTrail event from an AWS service`);
+  }
+  if (!matchesPattern(rule.pattern, json)) {
+    return conclude('ignored', `${record.eventSource} ${record.eventName} does not match the ${rule.id} pattern`);
+  }
+  const settings = rule.settings(deps.config);
+  if (!settings.enabled) return conclude('ignored', `rule ${rule.id} is disabled in configuration`);
+  const self = selfRoleOf(record.actor, deps.config.selfRoles);
+  if (self) return conclude('ignored', `caused by trailguard itself (role ${self}): not re-evaluated, so no fix triggers another`);
+  if (record.errorCode) {
+    const decision = rule.failedCall?.(record, settings, context);
+    if (decision) return fromDecision(decision, [], deps.mode, []);
+    return conclude('ignored', `the call failed (${record.errorCode}): nothing changed`);
+  }
+
+  const facts = rule.parse(context) as { resources: readonly ResourceRef[] };
+  const today = new Date(deps.now()).toISOString().slice(0, 10);
+  const exemptionOf = (resource: ResourceRef) => findExemption(deps.config.exemptions, rule.id, resource, today);
+  const factExemptions = facts.resources.map(exemptionOf).filter((match) => match !== undefined);
+  if (facts.resources.length > 0 && factExemptions.length === facts.resources.length) {
+    return conclude('exempt', `exempt by configuration: ${factExemptions.map((e) => `${e.resource} (${e.reason})`).join('; ')}`, {
+      resources: facts.resources,
+      exemptions: factExemptions,
+    });
+  }
+
+  const clientOptions: ClientOptions = {
+    region: record.awsRegion || event.region,
+    endpoint: deps.config.endpoint,
+    readOnly: deps.mode !== 'live',
+  };
+  let clients: unknown;
+  let state: unknown;
+  switch (deps.mode) {
+    case 'offline':
+      break;
+    case 'dry-run':
+    case 'live':
+      clients = rule.clients(clientOptions);
+      state = await rule.inspect(facts, clients, context);
+      break;
+    default:
+      assertNever(deps.mode);
+  }
+  const decision = rule.decide(facts, state, settings, context);
+  const actionExemptions = decision.kind === 'violation' ? decision.actions.map((a) => exemptionOf(a.resource)) : [];
+  const conclusion = fromDecision(decision, actionExemptions, deps.mode, factExemptions);
+  if (conclusion.outcome !== 'would-remediate' || deps.mode !== 'live' || decision.kind !== 'violation') return conclusion;
+  const toDo = decision.actions.filter((_, index) => actionExemptions[index] === undefined);
+  return actAndVerify(rule, toDo, clients, conclusion);
+}
+
+function fromDecision(
+  decision: Decision,
+  actionExemptions: readonly (ExemptionMatch | undefined)[],
+  mode: Mode,
+  factExemptions: readonly ExemptionMatch[],
+): Conclusion {
+  switch (decision.kind) {
+    case 'compliant':
+      return conclude('compliant', decision.reason, { resources: decision.resources, exemptions: factExemptions });
+    case 'not-applicable':
+      return conclude('ignored', decision.reason, { exemptions: factExemptions });
+    case 'alert':
+      return conclude('alerted', decision.reason, { severity: decision.severity, resources: decision.resources, exemptions: factExemptions });
+    case 'violation': {
+      const exemptions = [...factExemptions, ...actionExemptions.filter((e) => e !== undefined)];
+      const planned = decision.actions.filter((_, index) => actionExemptions[index] === undefined).map(plannedRecord);
+      const base = { severity: decision.severity, resources: decision.resources, exemptions };
+      if (planned.length === 0) {
+        return conclude('exempt', `${decision.reason}; every action is exempt by configuration`, base);
+      }
+      const verb = mode === 'live' ? 'will remediate' : `would remediate (${mode})`;
+      return conclude('would-remediate', `${decision.reason}; ${verb}`, { ...base, actions: planned });
+    }
+    default:
+      return assertNever(decision);
+  }
+}
+
+function plannedRecord(action: PlannedAction): ActionRecord {
+  return {
+    api: action.api,
+    status: 'planned',
+    resource: action.resource.id,
+    params: action.params,
+    ...(action.previous !== undefined ? { previous: action.previous } : {}),
+  };
+}
+
+/** Live: performs each action, then reads each back. Only all-done-and-verified is `remediated`. */
+async function actAndVerify(rule: AnyRule, actions: readonly PlannedAction[], clients: unknown, planned: Conclusion): Promise<Conclusion> {
+  const results: ActionRecord[] = [];
+  let firstError: RecordError | null = null;
+  for (const action of actions) {
+    const base = plannedRecord(action);
+    try {
+      await rule.act(action, clients);
+    } catch (error) {
+      const classified = classifyAwsError(error, action.api, action.resource.id);
+      // A throttled or unreachable service is retried by Lambda/EventBridge: the next run re-reads the state.
+      if (classified.kind === 'transient') throw classified;
+      if (classified.kind === 'gone') {
+        results.push({ ...base, status: 'done', verification: { ok: true, detail: `already gone (${classified.code})` } });
+        continue;
+      }
+      const recordError = errorRecord(rule, classified);
+      firstError ??= recordError;
+      results.push({ ...base, status: 'failed', error: `${classified.kind}: ${classified.code}` });
+      continue;
+    }
+    let verification: { ok: boolean; detail: string };
+    try {
+      verification = await rule.verify(action, clients);
+    } catch (error) {
+      const classified = classifyAwsError(error, action.api, action.resource.id);
+      verification = { ok: false, detail: `the read-back failed: ${classified.code}` };
+    }
+    results.push({ ...base, status: 'done', verification });
+  }
+  const failed = results.filter((r) => r.status === 'failed');
+  const unverified = results.filter((r) => r.status === 'done' && r.verification && !r.verification.ok);
+  const subject = planned.reason.replace(/; will remediate$/, '');
+  if (failed.length > 0) {
+    const done = results.length - failed.length;
+    return { ...planned, outcome: 'failed', actions: results, error: firstError, reason: `${subject}; ${failed.length} of ${results.length} actions failed${done > 0 ? ` (${done} done)` : ''}: ${failed.map((f) => f.error).join(', ')}` };
+  }
+  if (unverified.length > 0) {
+    return { ...planned, outcome: 'failed', actions: results, reason: `${subject}; acted, but verification failed: ${unverified.map((u) => u.verification?.detail).join('; ')}` };
+  }
+  if (results.every((r) => r.verification?.detail.startsWith('already gone'))) {
+    return { ...planned, outcome: 'ignored', actions: results, reason: `${subject}; the resource was already gone when acting` };
+  }
+  return { ...planned, outcome: 'remediated', actions: results, reason: `${subject}; remediated and verified` };
+}
+
+function selfRoleOf(actor: Actor, selfRoles: readonly string[]): string | undefined {
+  if (actor.type !== 'AssumedRole' || !actor.roleName) return undefined;
+  return selfRoles.some((glob) => matchesGlob(glob, actor.roleName ?? '')) ? actor.roleName : undefined;
+}
+
+function errorRecord(rule: AnyRule | undefined, error: AwsCallError): RecordError {
+  const permission = error.kind === 'denied' ? (rule?.permissions[error.api] ?? error.api) : undefined;
+  return {
+    kind: error.kind,
+    code: error.code,
+    api: error.api,
+    ...(permission ? { permission } : {}),
+    message: error.kind === 'denied'
+      ? `${error.api} on ${error.resource} was denied: the role needs ${permission}, or an SCP or resource policy blocks it`
+      : error.message,
+  };
+}
+
+function concludeFromError(rule: AnyRule | undefined, error: unknown): Conclusion {
+  if (error instanceof ParseError) {
+    return conclude('failed', `the event could not be read: ${error.message}`, {
+      error: { kind: 'parse', code: 'ParseError', message: error.message },
+    });
+  }
+  if (error instanceof AwsCallError) {
+    const record = errorRecord(rule, error);
+    if (error.kind === 'gone') {
+      return conclude('ignored', `${error.resource} no longer exists (${error.code} from ${error.api})`, { error: record });
+    }
+    const retry = error.kind === 'transient' ? '; retried by Lambda/EventBridge' : '';
+    return conclude('failed', `${record.message}${retry}`, { error: record });
+  }
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return conclude('failed', `unexpected error: ${message.slice(0, 300)}`, {
+    error: { kind: 'internal', code: error instanceof Error ? error.name : 'Unknown', message: message.slice(0, 300) },
+  });
+}
+
+function eventIdOf(input: unknown, event: CloudTrailEvent | undefined): string {
+  if (event) return event.detail.eventId ?? event.id;
+  if (input && typeof input === 'object') {
+    const candidate = (input as { id?: unknown; eventID?: unknown }).id ?? (input as { eventID?: unknown }).eventID;
+    if (typeof candidate === 'string') return candidate;
+  }
+  return 'unknown';
+}
+
+async function finish(
+  rule: AnyRule | undefined,
+  input: unknown,
+  event: CloudTrailEvent | undefined,
+  conclusion: Conclusion,
+  deps: RunDeps,
+  started: number,
+): Promise<RemediationRecord> {
+  const detail = event?.detail;
+  const draft: RemediationRecord = {
+    rule: rule?.id ?? null,
+    outcome: conclusion.outcome,
+    severity: conclusion.severity ?? (conclusion.outcome === 'failed' ? 'HIGH' : null),
+    mode: deps.mode,
+    trigger: 'event',
+    eventId: eventIdOf(input, event),
+    eventName: detail?.eventName ?? null,
+    eventSource: detail?.eventSource ?? null,
+    eventTime: detail?.eventTime ?? null,
+    account: event?.account ?? null,
+    region: detail?.awsRegion ?? event?.region ?? null,
+    actor: detail ? actorLabel(detail.actor) : null,
+    actorType: detail ? (detail.actor.type === 'other' ? detail.actor.rawType : detail.actor.type) : null,
+    sourceIp: detail?.sourceIp ?? null,
+    userAgent: detail?.userAgent ?? null,
+    resources: conclusion.resources,
+    actions: conclusion.actions,
+    reason: conclusion.reason,
+    exemptions: conclusion.exemptions,
+    error: conclusion.error,
+    notification: { status: 'not-needed' },
+    durationMs: 0,
+  };
+  const notification = await notifyFor(rule, draft, deps);
+  const record: RemediationRecord = { ...draft, notification, durationMs: Math.max(0, Math.round(deps.now() - started)) };
+  deps.write(record);
+  return record;
+}
+
+async function notifyFor(rule: AnyRule | undefined, record: RemediationRecord, deps: RunDeps): Promise<NotificationStatus> {
+  if (!rule || !NOTIFIED_OUTCOMES.has(record.outcome)) return { status: 'not-needed' };
+  if (record.error?.kind === 'transient') return { status: 'deferred', reason: 'transient error: the retry will notify' };
+  if (!deps.notify) return { status: 'skipped', reason: deps.notifySkipReason ?? 'no SNS topic configured' };
+  try {
+    const message = rule.message(record);
+    const messageId = await deps.notify(buildNotification(record, message));
+    return { status: 'sent', messageId };
+  } catch (error) {
+    // The remediation stands; the lost notification is in the record (and the log) instead.
+    const classified = classifyAwsError(error, 'SNS.Publish', deps.config.topicArn ?? 'topic');
+    return { status: 'failed', error: `${classified.kind}: ${classified.code}` };
+  }
+}
