@@ -203,7 +203,7 @@ export const publicBucket = {
   message(record): Message {
     const bucket = record.resources[0]?.id ?? 'unknown';
     const previous = record.actions[0]?.previous as { PublicAccessBlockConfiguration?: PublicAccessBlock | null } | undefined;
-    const lines = [record.reason];
+    const lines: string[] = [];
     if (previous) {
       const before = previous.PublicAccessBlockConfiguration;
       lines.push(`Block Public Access before: ${before ? JSON.stringify(before) : 'none set'}`);
@@ -211,6 +211,7 @@ export const publicBucket = {
         ? `To reverse: aws s3api put-public-access-block --bucket ${bucket} --public-access-block-configuration '${JSON.stringify(before)}'`
         : `To reverse: aws s3api delete-public-access-block --bucket ${bucket}`);
     }
+    if (lines.length === 0) lines.push(`Planned: turn on all four Block Public Access settings of ${bucket}`);
     return { title: titleFor(record.outcome, bucket), lines };
   },
 } satisfies Rule<BucketFacts, BucketState, Clients, Settings>;

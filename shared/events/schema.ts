@@ -159,8 +159,9 @@ export function parseWith<S extends v.GenericSchema>(
   const issue = result.issues[0];
   const path = issue ? v.getDotPath(issue) : null;
   const field = path ? `${prefix}.${path}` : prefix;
-  const received = issue?.received ? `, got ${issue.received}` : '';
-  throw new ParseError(field, `expected ${issue?.expected ?? 'a valid value'}${received}`, eventId);
+  if (!issue || issue.received === 'undefined') throw new ParseError(field, 'is missing', eventId);
+  const problem = issue.type === 'regex' || issue.type === 'check' ? issue.message : `expected ${issue.expected ?? 'a valid value'}, got ${issue.received}`;
+  throw new ParseError(field, problem, eventId);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -163,7 +163,7 @@ function fromDecision(
     case 'alert':
       return conclude('alerted', decision.reason, { severity: decision.severity, resources: decision.resources, exemptions: factExemptions });
     case 'violation': {
-      const exemptions = [...factExemptions, ...actionExemptions.filter((e) => e !== undefined)];
+      const exemptions = uniqueByResource([...factExemptions, ...actionExemptions.filter((e) => e !== undefined)]);
       const planned = decision.actions.filter((_, index) => actionExemptions[index] === undefined).map(plannedRecord);
       const base = { severity: decision.severity, resources: decision.resources, exemptions };
       if (planned.length === 0) {
@@ -175,6 +175,10 @@ function fromDecision(
     default:
       return assertNever(decision);
   }
+}
+
+function uniqueByResource(matches: readonly ExemptionMatch[]): ExemptionMatch[] {
+  return [...new Map(matches.map((match) => [match.resource, match])).values()];
 }
 
 function plannedRecord(action: PlannedAction): ActionRecord {

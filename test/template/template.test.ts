@@ -59,6 +59,12 @@ describe('the packaged CloudFormation template', () => {
     });
   });
 
+  it('has no role but the functions\' own (the framework\'s unused default role is dropped)', () => {
+    const roles = resourcesOfType(packaged.template, 'AWS::IAM::Role').map(([id]) => id);
+    expect(roles).not.toContain('IamRoleLambdaExecution');
+    for (const rule of RULES) expect(roles).toContain(`${logicalPrefixOf(rule.id)}IamRoleLambdaExecution`);
+  });
+
   it('encrypts the alert topic and the dead-letter queue with a rotating customer key', () => {
     const { Resources: r } = packaged.template;
     expect(r.AlertTopic?.Properties?.KmsMasterKeyId).toEqual({ Ref: 'AlertTopicKey' });

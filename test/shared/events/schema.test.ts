@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { ParseError } from '../../../shared/errors.js';
+import { eventTimeMs, ec2Items, asList, firstString, bucketNameFrom } from '../../../shared/events/normalize.js';
+import { actorLabel, parseEnvelope, toEnvelopeJson, wrapRecord } from '../../../shared/events/schema.js';
+
+const bare = {
+  eventVersion: '1.08',
+  userIdentity: {
+    type: 'AssumedRole',
+    arn: 'arn:aws:sts::111122223333:assumed-role/DevAdministrator/alice@example.com',
+    accountId: '444455556666',
+    sessionContext: { sessionIssuer: { type: 'Role', arn: 'arn:aws:iam::111122223333:role/DevAdministrator', userName: 'DevAdministrator' } },
+  },
+  eventTime: '2026-11-20T09:15:00Z',
+  eventSource: 's3.amazonaws.com',
+  eventName: 'PutBucketAcl',
+  awsRegion: 'eu-west-1',
+  eventID: 'e-1',
+  eventType: 'AwsApiCall',
+  recipientAccountId: '111122223333',
+  requestParameters: { bucketName: 'example' },
+  responseElements: null,
+};
+
+describe('bare records are wrapped the way EventBridge wraps them', () => {
+  it('derives source, detail-type, account, region and time from the record', () => {
+    expect(wrapRecord(bare)).toMatchObject({
+      source: 'aws.s3',
+      'detail-type': 'AWS API Call via CloudTrail',
+      account: '111122223333',
+      region: 'eu-west-1',
+      time: '2026-11-20T09:15:00Z',
+      detail: bare,
+    });
+  });
+
+  it('maps console sign-ins to their own detail-type', () => {
+    expect(wrapRecord({ ...bare, eventType: 'AwsConsoleSignIn', eventSource: 'signin.amazonaws.com' })).toMatchObject({
+      source: 'aws.signin',
+      'detail-type': 'AWS Console Sign In via CloudTrail',
+    });
+  });
+
+  it('leaves envelopes as they are', () => {
+    const envelope = wrapRecord(bare);
+    expect(toEnvelopeJson(envelope)).toBe(envelope);
+  });
+});
+
+describe('parseEnvelope', () => {
+  it('takes the account from recipientAccountId, never from userIdentity.accountId', () => {
+    const event = parseEnvelope(toEnvelopeJson({ ...bare }));
+    expect(event.account).toBe('111122223333');
+  });
+
+  it('accepts a numeric envelope account', () => {
+    const event = parseEnvelope({ ...wrapRecord(bare), account: 111122223333 });
+    expect(event.account).toBe('111122223333');
+  });
+
+  it('narrows an assumed role to role and session', () => {
+    const { actor } = parseEnvelope(toEnvelopeJson(bare)).detail;
+    expect(actor).toMatchObject({ type: 'AssumedRole', roleName: 'DevAdministrator', sessionName: 'alice@example.com' });
+    expect(actorLabel(actor)).toBe(bare.userIdentity.arn);
+  });
+
+  it('keeps an unknown identity type instead of rejecting the record', () => {
+    const { actor } = parseEnvelope(toEnvelopeJson({ ...bare, userIdentity: { type: '...', arn: 'XXXXXXXXXXX' } })).detail;
+    expect(actor).toMatchObject({ type: 'other', rawType: '...' });
+  });
+
+  it('labels an AWS service caller by the service', () => {
+    const { actor } = parseEnvelope(toEnvelopeJson({ ...bare, userIdentity: { type: 'AWSService', invokedBy: 'autoscaling.amazonaws.com' } })).detail;
+    expect(actorLabel(actor)).toBe('autoscaling.amazonaws.com');
+  });
+
+  it('names the missing field in a ParseError', () => {
+    const { eventName: _dropped, ...noName } = bare;
+    const envelope = { ...wrapRecord(bare), detail: noName };
+    expect(() => parseEnvelope(envelope)).toThrow(ParseError);
+    expect(() => parseEnvelope(envelope)).toThrow(/^\$\.detail\.eventName: is missing \(event e-1\)$/);
+  });
+
+  it('says what was expected for a field of the wrong type', () => {
+    expect(() => parseEnvelope(toEnvelopeJson({ ...bare, eventName: 42 }))).toThrow(/^\$\.detail\.eventName: expected string, got 42/);
+  });
+
+  it('rejects a value that is not an object', () => {
+    expect(() => parseEnvelope([bare])).toThrow(/expected an EventBridge envelope or a CloudTrail record/);
+  });
+});
+
+describe('normalizers', () => {
+  it('asList turns one object, a list or nothing into a list', () => {
+    expect(asList({ a: 1 })).toEqual([{ a: 1 }]);
+    expect(asList([1, 2])).toEqual([1, 2]);
+    expect(asList(undefined)).toEqual([]);
+  });
+
+  it('ec2Items reads {items}, {} and a missing key', () => {
+    expect(ec2Items({ items: [{ cidrIp: '0.0.0.0/0' }] })).toEqual([{ cidrIp: '0.0.0.0/0' }]);
+    expect(ec2Items({})).toEqual([]);
+    expect(ec2Items(undefined)).toEqual([]);
+  });
+
+  it('firstString reads header lists and plain strings', () => {
+    expect(firstString(['public-read'])).toBe('public-read');
+    expect(firstString('private')).toBe('private');
+    expect(firstString(42)).toBeUndefined();
+  });
+
+  it('bucketNameFrom reads names and ARNs', () => {
+    expect(bucketNameFrom('arn:aws-us-gov:s3:::example-gov')).toBe('example-gov');
+    expect(bucketNameFrom('example')).toBe('example');
+  });
+
+  it('eventTimeMs reads ISO and Panther times', () => {
+    expect(eventTimeMs('2024-12-16T18:41:07Z')).toBe(Date.UTC(2024, 11, 16, 18, 41, 7));
+    expect(eventTimeMs('2024-12-16 18:41:07.000000000')).toBe(Date.UTC(2024, 11, 16, 18, 41, 7));
+    expect(eventTimeMs('yesterday')).toBeUndefined();
+  });
+});

@@ -1,0 +1,197 @@
+import { PutPublicAccessBlockCommand, GetPublicAccessBlockCommand } from '@aws-sdk/client-s3';
+import { describe, expect, it, vi } from 'vitest';
+import { s3Client } from '../../../shared/aws/s3.js';
+import { parseConfig } from '../../../shared/config.js';
+import { ParseError } from '../../../shared/errors.js';
+import { wrapRecord } from '../../../shared/events/schema.js';
+import { RECORD_FIELDS } from '../../../shared/remediation-log.js';
+import { compliant, violation, type PlannedAction, type Rule } from '../../../shared/rule.js';
+import { run, runUnmatched } from '../../../shared/runner/run.js';
+import { capturingDeps } from '../../helpers/samples.js';
+
+/** A rule whose every step is a spy, to test what the runner does around it. */
+function fakeRule(overrides: Partial<Rule<any, any, any, any>> = {}) {
+  const actions: PlannedAction[] = ['example-a', 'example-b'].map((id) => ({
+    api: 'S3.PutPublicAccessBlock', resource: { type: 'AWS::S3::Bucket', id }, params: { Bucket: id },
+  }));
+  return {
+    id: 'public-bucket',
+    pattern: { source: ['aws.s3'], detail: { eventName: ['PutBucketAcl'] } },
+    permissions: { 'S3.PutPublicAccessBlock': 's3:PutBucketPublicAccessBlock' },
+    settings: () => ({ enabled: true }),
+    clients: vi.fn(() => ({ marker: 'clients' })),
+    parse: vi.fn(() => ({ resources: actions.map((a) => a.resource) })),
+    inspect: vi.fn(async () => ({ public: true })),
+    decide: vi.fn((_facts: unknown, state: { public: boolean } | undefined) =>
+      state?.public === false ? compliant('fine') : violation('public', 'HIGH', actions.map((a) => a.resource), actions)),
+    act: vi.fn(async () => undefined),
+    verify: vi.fn(async () => ({ ok: true, detail: 'read back' })),
+    message: () => ({ title: 'title', lines: [] }),
+    ...overrides,
+  } satisfies Rule<any, any, any, any>;
+}
+
+const record = {
+  eventVersion: '1.09', eventTime: '2026-11-20T09:15:00Z', eventSource: 's3.amazonaws.com', eventName: 'PutBucketAcl',
+  awsRegion: 'eu-west-1', eventID: 'e-1', recipientAccountId: '111122223333',
+  userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::111122223333:user/alice', userName: 'alice' },
+  requestParameters: { bucketName: 'example-a' }, responseElements: null,
+};
+const event = wrapRecord(record);
+
+describe('run: guards before any rule code', () => {
+  it('ignores an event whose source is not an AWS service, however it looks otherwise', async () => {
+    const rule = fakeRule();
+    const forged = { ...event, source: 'custom.aws.s3' };
+    const r = await run(rule, forged, capturingDeps({ mode: 'live' }));
+    expect(r).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('not a CloudTrail event from an AWS service') });
+    expect(rule.parse).not.toHaveBeenCalled();
+    expect(rule.act).not.toHaveBeenCalled();
+  });
+
+  it('ignores the remediator\'s own calls by role name', async () => {
+    const rule = fakeRule();
+    const self = wrapRecord({ ...record, userIdentity: {
+      type: 'AssumedRole', arn: 'arn:aws:sts::111122223333:assumed-role/trailguard-prod-publicBucket-role/trailguard-prod-publicBucket',
+      sessionContext: { sessionIssuer: { type: 'Role', userName: 'trailguard-prod-publicBucket-role' } } } });
+    const deps = capturingDeps({ mode: 'live', config: parseConfig({ selfRoles: ['trailguard-prod-*-role'] }) });
+    const r = await run(rule, self, deps);
+    expect(r).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('caused by trailguard itself') });
+    expect(rule.inspect).not.toHaveBeenCalled();
+  });
+
+  it('ignores a failed call unless the rule alerts on it', async () => {
+    const rule = fakeRule();
+    const r = await run(rule, wrapRecord({ ...record, errorCode: 'AccessDenied' }), capturingDeps({ mode: 'live' }));
+    expect(r).toMatchObject({ outcome: 'ignored', reason: 'the call failed (AccessDenied): nothing changed' });
+    expect(rule.parse).not.toHaveBeenCalled();
+  });
+
+  it('records a parse failure as failed with the field, and never acts', async () => {
+    const rule = fakeRule({ parse: vi.fn(() => { throw new ParseError('detail.requestParameters.bucketName', 'is missing', 'e-1'); }) });
+    const r = await run(rule, event, capturingDeps({ mode: 'live' }));
+    expect(r).toMatchObject({ outcome: 'failed', error: { kind: 'parse' }, reason: expect.stringContaining('detail.requestParameters.bucketName: is missing') });
+    expect(rule.act).not.toHaveBeenCalled();
+  });
+
+  it('records an unreadable envelope with its id, never throwing', async () => {
+    const deps = capturingDeps({ mode: 'live' });
+    const r = await run(fakeRule(), { id: 'broken-1', 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.s3', detail: 'nope' }, deps);
+    expect(r).toMatchObject({ outcome: 'failed', eventId: 'broken-1', error: { kind: 'parse' } });
+    expect(deps.written).toHaveLength(1);
+  });
+});
+
+describe('run: exemptions', () => {
+  const exempting = (expires: string) => parseConfig({ exemptions: [{ resource: 'example-*', reason: 'sandbox', expires }] });
+
+  it('makes no AWS call when every resource is exempt', async () => {
+    const rule = fakeRule();
+    const r = await run(rule, event, capturingDeps({ mode: 'live', config: exempting('2026-11-25') }));
+    expect(r).toMatchObject({ outcome: 'exempt', exemptions: [{ resource: 'example-a', reason: 'sandbox', expires: '2026-11-25' }, { resource: 'example-b' }] });
+    expect(rule.clients).not.toHaveBeenCalled();
+  });
+
+  it('stops exempting the day after it expires', async () => {
+    const rule = fakeRule();
+    const r = await run(rule, event, capturingDeps({ mode: 'live', config: exempting('2026-11-24') }));
+    expect(r.outcome).toBe('remediated');
+    expect(rule.act).toHaveBeenCalledTimes(2);
+  });
+
+  it('drops only the exempt actions', async () => {
+    const rule = fakeRule();
+    const config = parseConfig({ exemptions: [{ rule: 'public-bucket', resource: 'example-b', reason: 'website' }] });
+    const r = await run(rule, event, capturingDeps({ mode: 'live', config }));
+    expect(r).toMatchObject({ outcome: 'remediated', actions: [{ resource: 'example-a', status: 'done' }] });
+    expect(r.exemptions).toEqual([{ resource: 'example-b', reason: 'website', expires: null }]);
+    expect(rule.act).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('run: acting and verifying', () => {
+  it('reports a half-done remediation as failed, with each action\'s status', async () => {
+    const denied = Object.assign(new Error('no'), { name: 'AccessDenied' });
+    const rule = fakeRule({ act: vi.fn().mockResolvedValueOnce(undefined).mockRejectedValueOnce(denied) });
+    const r = await run(rule, event, capturingDeps({ mode: 'live' }));
+    expect(r).toMatchObject({
+      outcome: 'failed',
+      actions: [{ resource: 'example-a', status: 'done' }, { resource: 'example-b', status: 'failed', error: 'denied: AccessDenied' }],
+      error: { kind: 'denied', permission: 's3:PutBucketPublicAccessBlock' },
+      reason: expect.stringContaining('1 of 2 actions failed (1 done)'),
+    });
+  });
+
+  it('never calls an action remediated when its read-back throws', async () => {
+    const rule = fakeRule({ verify: vi.fn().mockRejectedValue(Object.assign(new Error('t'), { name: 'ThrottlingException' })) });
+    const r = await run(rule, event, capturingDeps({ mode: 'live' }));
+    expect(r).toMatchObject({ outcome: 'failed', reason: expect.stringContaining('verification failed'), actions: [{ status: 'done', verification: { ok: false } }, {}] });
+  });
+
+  it('does not act in dry-run or offline, and does not read offline', async () => {
+    for (const mode of ['dry-run', 'offline'] as const) {
+      const rule = fakeRule();
+      const r = await run(rule, event, capturingDeps({ mode }));
+      expect(r).toMatchObject({ outcome: 'would-remediate', actions: [{ status: 'planned' }, { status: 'planned' }] });
+      expect(rule.act).not.toHaveBeenCalled();
+      expect(rule.inspect).toHaveBeenCalledTimes(mode === 'dry-run' ? 1 : 0);
+    }
+  });
+
+  it('builds read-only clients for dry-run, in the event\'s region', async () => {
+    const rule = fakeRule();
+    await run(rule, event, capturingDeps({ mode: 'dry-run', config: parseConfig({ endpoint: 'http://127.0.0.1:5999' }) }));
+    expect(rule.clients).toHaveBeenCalledWith({ region: 'eu-west-1', endpoint: 'http://127.0.0.1:5999', readOnly: true });
+  });
+
+  it('turns an unexpected bug into a failed record instead of a crash', async () => {
+    const rule = fakeRule({ decide: vi.fn(() => { throw new TypeError('boom'); }) });
+    const r = await run(rule, event, capturingDeps({ mode: 'live' }));
+    expect(r).toMatchObject({ outcome: 'failed', error: { kind: 'internal', code: 'TypeError' }, reason: 'unexpected error: TypeError: boom' });
+  });
+});
+
+describe('run: the record and the notification', () => {
+  it('writes exactly one record with the contract fields, in order', async () => {
+    const deps = capturingDeps({ mode: 'live' });
+    const r = await run(fakeRule(), event, deps);
+    expect(deps.written).toEqual([r]);
+    expect(Object.keys(r)).toEqual([...RECORD_FIELDS]);
+  });
+
+  it('keeps the remediation when the notification cannot be sent, and says so', async () => {
+    const notify = vi.fn().mockRejectedValue(Object.assign(new Error('Topic does not exist'), { name: 'NotFoundException' }));
+    const r = await run(fakeRule(), event, capturingDeps({ mode: 'live', notify }));
+    expect(r).toMatchObject({ outcome: 'remediated', notification: { status: 'failed', error: 'invalid: NotFoundException' } });
+    expect(notify).toHaveBeenCalledTimes(1);
+  });
+
+  it('does not notify compliant decisions', async () => {
+    const deps = capturingDeps({ mode: 'live' });
+    const rule = fakeRule({ inspect: vi.fn(async () => ({ public: false })) });
+    const r = await run(rule, event, deps);
+    expect(r).toMatchObject({ outcome: 'compliant', notification: { status: 'not-needed' } });
+    expect(deps.published).toEqual([]);
+  });
+
+  it('records an event no rule matches as ignored, with rule null', async () => {
+    const r = await runUnmatched(wrapRecord({ ...record, eventSource: 'sts.amazonaws.com', eventName: 'AssumeRole' }), capturingDeps());
+    expect(r).toMatchObject({ rule: null, outcome: 'ignored', reason: "no rule's pattern matches aws.sts AssumeRole" });
+  });
+});
+
+describe('the dry-run client guard', () => {
+  it('refuses a write before it is sent, and lets reads through', async () => {
+    const sent: string[] = [];
+    const client = s3Client({ region: 'eu-west-1', endpoint: 'http://127.0.0.1:9', readOnly: true });
+    client.middlewareStack.add((next, context) => async (args) => {
+      sent.push(String(context.commandName));
+      throw Object.assign(new Error('stop before the network'), { name: 'StopHere' });
+    }, { step: 'initialize', priority: 'low', name: 'recordSent' });
+
+    await expect(client.send(new PutPublicAccessBlockCommand({ Bucket: 'example', PublicAccessBlockConfiguration: {} })))
+      .rejects.toMatchObject({ name: 'AwsCallError', code: 'DryRunWriteRefused', api: 'S3.PutPublicAccessBlock' });
+    await expect(client.send(new GetPublicAccessBlockCommand({ Bucket: 'example' }))).rejects.toThrow('stop before the network');
+    expect(sent).toEqual(['GetPublicAccessBlockCommand']);
+  });
+});
