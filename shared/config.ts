@@ -116,6 +116,38 @@ const ConfigSchema = v.strictObject({
   endpoint: v.optional(v.pipe(v.string(), v.url('expected a URL such as http://127.0.0.1:5000'))),
   /** @default 'INFO' */
   logLevel: v.optional(v.picklist(['DEBUG', 'INFO', 'WARN', 'ERROR']), 'INFO'),
+  /** The region the functions (and the state table) run in: AWS_REGION in Lambda. */
+  region: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9-]+$/, 'expected a region such as eu-west-1'))),
+  /** DynamoDB table for idempotency, the circuit breaker and digests; absent (replay) means none of them. */
+  stateTable: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'expected a DynamoDB table name'))),
+  /** Duplicates, runaway remediation and bursts. */
+  reliability: v.optional(
+    v.strictObject({
+      /** How long an event id is remembered (EventBridge retries for up to 24 h). @default 48 */
+      idempotencyHours: v.optional(v.pipe(v.number(), v.minValue(1), v.maxValue(720)), 48),
+      /** More writes than this per rule within the window open the breaker: the rule then only reports. */
+      breaker: v.optional(
+        v.strictObject({
+          /** @default 50 */
+          maxWrites: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 50),
+          /** @default 10 */
+          windowMinutes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1440)), 10),
+        }),
+        {},
+      ),
+      /** More notifications than this per rule within the window become one burst notice; the rest stay in the log. */
+      digest: v.optional(
+        v.strictObject({
+          /** @default 20 */
+          maxPerWindow: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 20),
+          /** @default 5 */
+          windowMinutes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1440)), 5),
+        }),
+        {},
+      ),
+    }),
+    {},
+  ),
 });
 
 /** The whole configuration, parsed once. */
@@ -139,10 +171,13 @@ export const ENV_VARS = {
   TRAILGUARD_EXEMPTIONS: 'exemptions',
   TRAILGUARD_RULES: 'rules',
   TRAILGUARD_LOG_LEVEL: 'logLevel',
+  TRAILGUARD_STATE_TABLE: 'stateTable',
+  AWS_REGION: 'region',
+  TRAILGUARD_RELIABILITY: 'reliability',
   AWS_ENDPOINT_URL: 'endpoint',
 } as const;
 
-const JSON_VARS = new Set(['TRAILGUARD_EXEMPTIONS', 'TRAILGUARD_RULES']);
+const JSON_VARS = new Set(['TRAILGUARD_EXEMPTIONS', 'TRAILGUARD_RULES', 'TRAILGUARD_RELIABILITY']);
 const LIST_VARS = new Set(['TRAILGUARD_SELF_ROLES']);
 
 /** Maps `TRAILGUARD_*` variables (and AWS_ENDPOINT_URL) onto the config and parses it. Empty means unset. */

@@ -119,3 +119,29 @@ export function snsNotifier(topicArn: string, endpoint: string | undefined): Not
     return result.MessageId ?? 'unknown';
   };
 }
+
+/** The one message a burst gets instead of its individual notifications past the limit. */
+export function buildBurstNotification(
+  record: RemediationRecord,
+  digest: { readonly maxPerWindow: number; readonly windowMinutes: number },
+): Notification {
+  const rule = record.rule ?? 'none';
+  const severity = record.severity ?? 'HIGH';
+  const subject = buildSubject(severity, `Burst: over ${digest.maxPerWindow} ${rule} notifications in ${digest.windowMinutes} min`, record.account, record.region);
+  const text = [
+    subject,
+    '',
+    `More than ${digest.maxPerWindow} ${rule} decisions worth telling arrived within ${digest.windowMinutes} minutes.`,
+    'Each one is still decided, acted on and logged; further notifications for this rule are held back until the window ends.',
+    `The latest: ${record.outcome} on ${displayValue(record.resources.map((r) => r.id).join(', '))} by ${displayValue(record.actor)}.`,
+    '',
+    'See them all in CloudWatch Logs Insights:',
+    `  filter message = "trailguard remediation" and rule = "${rule}" | sort @timestamp desc`,
+  ].join('\n');
+  return {
+    subject,
+    text,
+    json: JSON.stringify({ subject, burst: { rule, maxPerWindow: digest.maxPerWindow, windowMinutes: digest.windowMinutes }, record }),
+    attributes: { rule, severity, outcome: record.outcome, account: record.account ?? 'unknown' },
+  };
+}

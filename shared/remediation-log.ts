@@ -31,7 +31,8 @@ export interface RecordError {
 
 /** Whether the notification for this record went out. */
 export type NotificationStatus =
-  | { readonly status: 'sent'; readonly messageId: string }
+  | { readonly status: 'sent'; readonly messageId: string; readonly burst?: true }
+  | { readonly status: 'suppressed'; readonly reason: string }
   | { readonly status: 'failed'; readonly error: string }
   | { readonly status: 'not-needed' }
   | { readonly status: 'skipped'; readonly reason: string }
@@ -46,8 +47,8 @@ export interface RemediationRecord {
   readonly outcome: Outcome;
   readonly severity: Severity | null;
   readonly mode: Mode;
-  /** What brought the event: EventBridge (or a replayed record). */
-  readonly trigger: 'event';
+  /** What started the run: a CloudTrail event (EventBridge or replay), the reconciliation sweep, or a schedule. */
+  readonly trigger: 'event' | 'sweep' | 'schedule';
   readonly eventId: string;
   readonly eventName: string | null;
   readonly eventSource: string | null;

@@ -4,6 +4,7 @@ import { logger } from '../log.js';
 import { snsNotifier } from '../notifier.js';
 import { writeRecordTo, type RemediationRecord } from '../remediation-log.js';
 import type { AnyRule } from '../rule.js';
+import { dynamoStateStore } from '../state/dynamo-store.js';
 import { run, type RunDeps } from './run.js';
 
 /** The deps of a Lambda container: config from the environment (parsed once), SNS, the log on stdout. */
@@ -16,6 +17,7 @@ export function lambdaDeps(): RunDeps {
     notify: config.topicArn ? snsNotifier(config.topicArn, config.endpoint) : undefined,
     write: writeRecordTo(logger),
     now: Date.now,
+    ...(config.stateTable ? { store: dynamoStateStore(config.stateTable, config.region ?? 'us-east-1', config.endpoint) } : {}),
   };
 }
 

@@ -11,7 +11,7 @@ import {
   type Actor,
   type CloudTrailEvent,
 } from '../events/schema.js';
-import { buildNotification, NOTIFIED_OUTCOMES, type Notify } from '../notifier.js';
+import { buildBurstNotification, buildNotification, NOTIFIED_OUTCOMES, type Notify } from '../notifier.js';
 import type {
   ActionRecord,
   NotificationStatus,
@@ -19,9 +19,10 @@ import type {
   RecordError,
   RemediationRecord,
 } from '../remediation-log.js';
-import type { AnyRule, Decision, EventContext, PlannedAction, ResourceRef, Severity } from '../rule.js';
+import type { AnyRule, Decision, EventContext, PlannedAction, ResourceRef, RuleFacts, Severity } from '../rule.js';
 import { assertNever } from './assert-never.js';
 import { classifyAwsError } from '../aws/errors.js';
+import type { StateStore } from '../state/store.js';
 
 /** Everything `run` needs from the world; Lambda and replay differ only in these. */
 export interface RunDeps {
@@ -33,7 +34,21 @@ export interface RunDeps {
   readonly notifySkipReason?: string;
   readonly write: (record: RemediationRecord) => void;
   readonly now: () => number;
+  /** Idempotency, circuit breaker and digests; absent in replay (fixture ids repeat, see SHAPES.md §9). */
+  readonly store?: StateStore;
 }
+
+/** How long a claim holds while its invocation runs: longer than the function timeout (30 s). */
+const CLAIM_LOCK_MS = 90_000;
+
+/** APIs the runner itself calls, with the IAM action each needs (rules declare their own). */
+const RUNNER_PERMISSIONS: Readonly<Record<string, string>> = {
+  'DynamoDB.PutItem': 'dynamodb:PutItem',
+  'DynamoDB.UpdateItem': 'dynamodb:UpdateItem',
+  'DynamoDB.GetItem': 'dynamodb:GetItem',
+  'DynamoDB.DeleteItem': 'dynamodb:DeleteItem',
+  'SNS.Publish': 'sns:Publish',
+};
 
 const CLOUDTRAIL_DETAIL_TYPE_SET: ReadonlySet<string> = new Set(Object.values(CLOUDTRAIL_DETAIL_TYPES));
 
@@ -68,14 +83,78 @@ export async function run(rule: AnyRule, input: unknown, deps: RunDeps): Promise
   const started = deps.now();
   let event: CloudTrailEvent | undefined;
   let conclusion: Conclusion;
+  const claim: ClaimRef = { key: undefined };
   const json = toEnvelopeJson(input);
   try {
     event = parseEnvelope(json);
-    conclusion = await decideEvent(rule, json, event, deps);
+    conclusion = await decideEvent(rule, json, event, deps, claim);
   } catch (error) {
     conclusion = concludeFromError(rule, error);
   }
-  return finish(rule, input, event, conclusion, deps, started);
+  const record = await finish(rule, input, event, conclusion, deps, started, 'event');
+  await settleClaim(claim, record, deps);
+  return record;
+}
+
+interface ClaimRef {
+  key: string | undefined;
+}
+
+/** What started a run: an EventBridge event, the reconciliation sweep, or a scheduled follow-up. */
+export type Trigger = RemediationRecord['trigger'];
+
+/**
+ * Runs a rule on facts that did not come from a CloudTrail call (the sweep finding a public bucket, a
+ * scheduled enforcement check): the same exemptions, inspect, decide, breaker, act, verify, record and
+ * notification as an event, with `event` describing the trigger (its id names the finding or schedule).
+ */
+export async function runWithFacts(
+  rule: AnyRule,
+  event: CloudTrailEvent,
+  facts: RuleFacts,
+  trigger: Exclude<Trigger, 'event'>,
+  deps: RunDeps,
+): Promise<RemediationRecord> {
+  const started = deps.now();
+  const claim: ClaimRef = { key: undefined };
+  let conclusion: Conclusion;
+  try {
+    const settings = rule.settings(deps.config);
+    conclusion = settings.enabled
+      ? await claimThen(rule, event, deps, claim, () => decideFacts(rule, facts, { event, record: event.detail }, deps))
+      : conclude('ignored', `rule ${rule.id} is disabled in configuration`);
+  } catch (error) {
+    conclusion = concludeFromError(rule, error);
+  }
+  const record = await finish(rule, event, event, conclusion, deps, started, trigger);
+  await settleClaim(claim, record, deps);
+  return record;
+}
+
+/** Claims the event id (when a store is configured); a duplicate ends as `ignored`, else `next` decides. */
+async function claimThen(rule: AnyRule, event: CloudTrailEvent, deps: RunDeps, claim: ClaimRef, next: () => Promise<Conclusion>): Promise<Conclusion> {
+  if (!deps.store) return next();
+  const id = event.detail.eventId ?? event.id;
+  const key = `${rule.id}#${id}`;
+  const keepMs = deps.config.reliability.idempotencyHours * 3_600_000;
+  const found = await deps.store.claimEvent(key, deps.now(), CLAIM_LOCK_MS, keepMs);
+  if (found.kind === 'duplicate') {
+    const first = found.status === 'done' ? `already handled as ${found.outcome ?? 'unknown'} at ${found.at}` : `being handled since ${found.at}`;
+    return conclude('ignored', `duplicate delivery of event ${id}: ${first}`);
+  }
+  claim.key = key;
+  return next();
+}
+
+/** A transient failure gives the claim back so the retry can act; anything else is final for this id. */
+async function settleClaim(claim: ClaimRef, record: RemediationRecord, deps: RunDeps): Promise<void> {
+  if (!claim.key || !deps.store) return;
+  const keepMs = deps.config.reliability.idempotencyHours * 3_600_000;
+  const settle = record.error?.kind === 'transient'
+    ? deps.store.releaseEvent(claim.key)
+    : deps.store.completeEvent(claim.key, record.outcome, deps.now(), keepMs);
+  // Best effort: if this write is lost, the lock expires and a redelivery re-decides on current state.
+  await settle.catch(() => undefined);
 }
 
 /** Records an event that no rule's pattern matches (replay only): `ignored`, or `failed` if it does not parse. */
@@ -89,10 +168,10 @@ export async function runUnmatched(input: unknown, deps: RunDeps): Promise<Remed
   } catch (error) {
     conclusion = concludeFromError(undefined, error);
   }
-  return finish(undefined, input, event, conclusion, deps, started);
+  return finish(undefined, input, event, conclusion, deps, started, 'event');
 }
 
-async function decideEvent(rule: AnyRule, json: unknown, event: CloudTrailEvent, deps: RunDeps): Promise<Conclusion> {
+async function decideEvent(rule: AnyRule, json: unknown, event: CloudTrailEvent, deps: RunDeps, claim: ClaimRef): Promise<Conclusion> {
   const record = event.detail;
   const context: EventContext = { event, record };
   // EventBridge refuses custom events with an `aws.` source, so this keeps forged events away from any write.
@@ -106,13 +185,22 @@ async function decideEvent(rule: AnyRule, json: unknown, event: CloudTrailEvent,
   if (!settings.enabled) return conclude('ignored', `rule ${rule.id} is disabled in configuration`);
   const self = selfRoleOf(record.actor, deps.config.selfRoles);
   if (self) return conclude('ignored', `caused by trailguard itself (role ${self}): not re-evaluated, so no fix triggers another`);
-  if (record.errorCode) {
-    const decision = rule.failedCall?.(record, settings, context);
-    if (decision) return fromDecision(decision, [], deps.mode, []);
-    return conclude('ignored', `the call failed (${record.errorCode}): nothing changed`);
-  }
+  // EventBridge delivers at least once: from here on an event may act or notify, so it is claimed once.
+  return claimThen(rule, event, deps, claim, async () => {
+    if (record.errorCode) {
+      const decision = rule.failedCall?.(record, settings, context);
+      if (decision) return fromDecision(decision, [], deps.mode, []);
+      return conclude('ignored', `the call failed (${record.errorCode}): nothing changed`);
+    }
 
-  const facts = rule.parse(context) as { resources: readonly ResourceRef[] };
+    return decideFacts(rule, rule.parse(context) as RuleFacts, context, deps);
+  });
+}
+
+/** Exemptions → inspect → decide → breaker → act → verify, for facts from an event, a sweep or a schedule. */
+async function decideFacts(rule: AnyRule, facts: RuleFacts, context: EventContext, deps: RunDeps): Promise<Conclusion> {
+  const { event, record } = context;
+  const settings = rule.settings(deps.config);
   const today = new Date(deps.now()).toISOString().slice(0, 10);
   const exemptionOf = (resource: ResourceRef) => findExemption(deps.config.exemptions, rule.id, resource, today);
   const factExemptions = facts.resources.map(exemptionOf).filter((match) => match !== undefined);
@@ -146,7 +234,31 @@ async function decideEvent(rule: AnyRule, json: unknown, event: CloudTrailEvent,
   const conclusion = fromDecision(decision, actionExemptions, deps.mode, factExemptions);
   if (conclusion.outcome !== 'would-remediate' || deps.mode !== 'live' || decision.kind !== 'violation') return conclusion;
   const toDo = decision.actions.filter((_, index) => actionExemptions[index] === undefined);
+  const breaker = await checkBreaker(rule, toDo.length, deps);
+  if (breaker) {
+    return { ...conclusion, severity: 'CRITICAL', reason: `${conclusion.reason.replace(/; will remediate$/, '')}; NOT remediated: ${breaker}` };
+  }
   return actAndVerify(rule, toDo, clients, conclusion);
+}
+
+/**
+ * The circuit breaker: more writes than allowed per rule in a fixed window open it, and it stays open
+ * (the rule reports, never writes) until an operator resets it. A bug or a hostile flood must not revoke
+ * an estate's security groups. Returns why this event must not write, or undefined.
+ */
+async function checkBreaker(rule: AnyRule, writes: number, deps: RunDeps): Promise<string | undefined> {
+  if (!deps.store) return undefined;
+  const reset = `reset with: trailguard breaker reset ${rule.id}`;
+  const state = await deps.store.breakerState(rule.id);
+  if (state.open) return `the ${rule.id} circuit breaker is open since ${state.since} (${state.reason}); ${reset}`;
+  const { maxWrites, windowMinutes } = deps.config.reliability.breaker;
+  const windowMs = windowMinutes * 60_000;
+  const start = Math.floor(deps.now() / windowMs) * windowMs;
+  const total = await deps.store.addToWindow(`writes#${rule.id}`, start, writes, start + 2 * windowMs);
+  if (total <= maxWrites) return undefined;
+  const reason = `${total} writes in ${windowMinutes} min exceed the limit of ${maxWrites}`;
+  await deps.store.tripBreaker(rule.id, deps.now(), reason);
+  return `the ${rule.id} circuit breaker tripped: ${reason}; ${reset}`;
 }
 
 function fromDecision(
@@ -243,7 +355,7 @@ function selfRoleOf(actor: Actor, selfRoles: readonly string[]): string | undefi
 }
 
 function errorRecord(rule: AnyRule | undefined, error: AwsCallError): RecordError {
-  const permission = error.kind === 'denied' ? (rule?.permissions[error.api] ?? error.api) : undefined;
+  const permission = error.kind === 'denied' ? (rule?.permissions[error.api] ?? RUNNER_PERMISSIONS[error.api] ?? error.api) : undefined;
   return {
     kind: error.kind,
     code: error.code,
@@ -291,6 +403,7 @@ async function finish(
   conclusion: Conclusion,
   deps: RunDeps,
   started: number,
+  trigger: Trigger,
 ): Promise<RemediationRecord> {
   const detail = event?.detail;
   const draft: RemediationRecord = {
@@ -298,7 +411,7 @@ async function finish(
     outcome: conclusion.outcome,
     severity: conclusion.severity ?? (conclusion.outcome === 'failed' ? 'HIGH' : null),
     mode: deps.mode,
-    trigger: 'event',
+    trigger,
     eventId: eventIdOf(input, event),
     eventName: detail?.eventName ?? null,
     eventSource: detail?.eventSource ?? null,
@@ -328,12 +441,34 @@ async function notifyFor(rule: AnyRule | undefined, record: RemediationRecord, d
   if (record.error?.kind === 'transient') return { status: 'deferred', reason: 'transient error: the retry will notify' };
   if (!deps.notify) return { status: 'skipped', reason: deps.notifySkipReason ?? 'no SNS topic configured' };
   try {
-    const message = rule.message(record);
-    const messageId = await deps.notify(buildNotification(record, message));
-    return { status: 'sent', messageId };
+    const burst = await burstPosition(rule, record, deps);
+    if (burst === 'suppressed') {
+      const { maxPerWindow, windowMinutes } = deps.config.reliability.digest;
+      return { status: 'suppressed', reason: `burst: more than ${maxPerWindow} ${rule.id} notifications within ${windowMinutes} min; this one is in the remediation log only` };
+    }
+    const notification = burst === 'first-over'
+      ? buildBurstNotification(record, deps.config.reliability.digest)
+      : buildNotification(record, rule.message(record));
+    const messageId = await deps.notify(notification);
+    return burst === 'first-over' ? { status: 'sent', messageId, burst: true } : { status: 'sent', messageId };
   } catch (error) {
     // The remediation stands; the lost notification is in the record (and the log) instead.
     const classified = classifyAwsError(error, 'SNS.Publish', deps.config.topicArn ?? 'topic');
     return { status: 'failed', error: `${classified.kind}: ${classified.code}` };
   }
+}
+
+/**
+ * Where this notification falls in its rule's digest window: within the limit, the first one over it
+ * (which becomes the burst notice), or past it (log only). CRITICAL ones are never held back, and a
+ * store that cannot count fails open: a person is told rather than not.
+ */
+async function burstPosition(rule: AnyRule, record: RemediationRecord, deps: RunDeps): Promise<'normal' | 'first-over' | 'suppressed'> {
+  if (!deps.store || record.severity === 'CRITICAL') return 'normal';
+  const { maxPerWindow, windowMinutes } = deps.config.reliability.digest;
+  const windowMs = windowMinutes * 60_000;
+  const start = Math.floor(deps.now() / windowMs) * windowMs;
+  const count = await deps.store.addToWindow(`notifications#${rule.id}`, start, 1, start + 2 * windowMs).catch(() => 0);
+  if (count <= maxPerWindow) return 'normal';
+  return count === maxPerWindow + 1 ? 'first-over' : 'suppressed';
 }

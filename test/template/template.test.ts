@@ -3,8 +3,12 @@ import { RULES } from '../../functions/rules.js';
 import { functionKeyOf, logicalPrefixOf, packageOnce, resourcesOfType, type Packaged } from '../helpers/template.js';
 
 // What every function role holds besides its rule's own permissions: its logs, the alert topic
-// (and its KMS key), and the dead-letter queue for async failures.
-const BASE_ACTIONS = ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt', 'sqs:SendMessage'];
+// (and its KMS key), the dead-letter queue for async failures, and the state table (idempotency,
+// circuit breaker, digests).
+const BASE_ACTIONS = [
+  'logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt',
+  'sqs:SendMessage', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem',
+];
 
 let packaged: Packaged;
 beforeAll(() => {

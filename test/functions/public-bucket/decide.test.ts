@@ -3,9 +3,7 @@ import { publicBucket, type BucketFacts, type BucketState } from '../../../funct
 import { ParseError } from '../../../shared/errors.js';
 import { parseEnvelope, toEnvelopeJson } from '../../../shared/events/schema.js';
 import { ALL_BLOCKED } from '../../../shared/s3/public-access.js';
-import { expectedOutcome, loadSample, runSample, sampleConfig, sampleNames, withDetail } from '../../helpers/samples.js';
-
-const settings = publicBucket.settings(sampleConfig());
+import { expectedOutcome, loadSample, runSample, sampleNames, withDetail } from '../../helpers/samples.js';
 
 function factsOf(sample: unknown): BucketFacts {
   const event = parseEnvelope(toEnvelopeJson(sample));
@@ -13,9 +11,7 @@ function factsOf(sample: unknown): BucketFacts {
 }
 
 function decideOn(name: string, state?: BucketState) {
-  const sample = loadSample('public-bucket', name);
-  const event = parseEnvelope(toEnvelopeJson(sample));
-  return publicBucket.decide(factsOf(sample), state, settings, { event, record: event.detail });
+  return publicBucket.decide(factsOf(loadSample('public-bucket', name)), state);
 }
 
 describe('public-bucket offline decisions over events/public-bucket', () => {

@@ -1,0 +1,194 @@
+import {
+  DescribeSecurityGroupRulesCommand,
+  DescribeSecurityGroupsCommand,
+  RevokeSecurityGroupIngressCommand,
+  type EC2Client,
+  type RevokeSecurityGroupIngressCommandInput,
+  type SecurityGroupRule,
+} from '@aws-sdk/client-ec2';
+import { ec2Client } from '../../shared/aws/ec2.js';
+import { awsCall, hasErrorCode } from '../../shared/aws/errors.js';
+import type { Config } from '../../shared/config.js';
+import { authorizeIngressChange, modifyRulesChange, type SecurityGroupChange } from '../../shared/ec2/security-group-events.js';
+import {
+  fromSdkRule, isSameRule, isViolating, ruleLabel, toIpPermission, toSdkRule, type AllowedPort, type CidrRule,
+} from '../../shared/ec2/world-open.js';
+import { AwsCallError } from '../../shared/errors.js';
+import type { EventPattern } from '../../shared/events/pattern.js';
+import {
+  compliant, violation, type Decision, type Message, type PlannedAction, type ResourceRef, type Rule, type Severity,
+} from '../../shared/rule.js';
+import pattern from './pattern.json' with { type: 'json' };
+
+/** What the event says: the group, and the CIDR rules the call created or rewrote. */
+export interface GroupFacts extends SecurityGroupChange {
+  readonly resources: readonly [ResourceRef];
+  readonly modified: boolean;
+}
+
+/** The group as it is now (dry-run and live): its CIDR-sourced ingress rules, each with its id. */
+export interface GroupState {
+  readonly groupId: string;
+  readonly groupName: string | undefined;
+  readonly ingress: readonly CidrRule[];
+}
+
+/** What a revoke replaced: the rules in DescribeSecurityGroupRules spelling, enough to re-create each. */
+export interface RevokedRules {
+  readonly SecurityGroupRules: readonly SecurityGroupRule[];
+}
+
+type Clients = { readonly ec2: EC2Client };
+type Settings = { readonly enabled: boolean; readonly allowedWorldPorts: readonly AllowedPort[] };
+
+const GROUP_TYPE = 'AWS::EC2::SecurityGroup';
+const REVOKE = 'EC2.RevokeSecurityGroupIngress';
+
+function groupRef(id: string, name: string | undefined): ResourceRef {
+  return { type: GROUP_TYPE, id, ...(name ? { name } : {}) };
+}
+
+// All protocols from the world exposes every service on the instance at once.
+const severityOf = (rules: readonly CidrRule[]): Severity => (rules.some((r) => r.protocol === '-1') ? 'CRITICAL' : 'HIGH');
+const labels = (rules: readonly CidrRule[]) => rules.map(ruleLabel).join('; ');
+
+function plan(resource: ResourceRef, params: RevokeSecurityGroupIngressCommandInput, rules: readonly CidrRule[]): PlannedAction {
+  const previous: RevokedRules = { SecurityGroupRules: rules.map(toSdkRule) };
+  return { api: REVOKE, resource, params, previous };
+}
+
+/** Offline: by rule id when the record gave every id, else by content (what dry-run/live resolve to ids). */
+function planFromEvent(facts: GroupFacts, rules: readonly CidrRule[]): PlannedAction {
+  const ids = rules.map((r) => r.ruleId).filter((id) => id !== undefined);
+  const group = facts.groupId ? { GroupId: facts.groupId } : { GroupName: facts.groupName };
+  const params = facts.groupId && ids.length === rules.length
+    ? { GroupId: facts.groupId, SecurityGroupRuleIds: ids }
+    : { ...group, IpPermissions: rules.map(toIpPermission) };
+  return plan(facts.resources[0], params, rules);
+}
+
+function decide(facts: GroupFacts, state: GroupState | undefined, settings: Settings): Decision {
+  const asked = facts.rules.filter((rule) => isViolating(rule, settings.allowedWorldPorts));
+  const group = facts.resources[0].id;
+  if (!state) {
+    // Offline has only the record: a ModifySecurityGroupRules request does not say whether the rule is ingress.
+    if (asked.length === 0) return compliant(`the request opens no disallowed port of ${group} to the world`, facts.resources);
+    const caveat = facts.modified ? ' (if it is an ingress rule)' : '';
+    return violation(`${group} opened to the world${caveat}: ${labels(asked)}`, severityOf(asked), facts.resources, [planFromEvent(facts, asked)]);
+  }
+  // Dry-run and live decide on the group as it is now, and revoke only the rules this event created or
+  // rewrote: by id when the record has it, else by protocol, ports and source. Older world-open rules are
+  // left alone: they may be reviewed, IaC-managed or already reported, and this event is no evidence about them.
+  const resource = groupRef(state.groupId, state.groupName ?? facts.groupName);
+  const open = state.ingress.filter((rule) => isViolating(rule, settings.allowedWorldPorts));
+  const targets = open.filter((rule) => asked.some((a) => (a.ruleId ? a.ruleId === rule.ruleId : isSameRule(a, rule))));
+  const others = open.length - targets.length;
+  const note = others > 0 ? `; ${others} older world-open ingress rule(s) not from this event left alone` : '';
+  if (targets.length === 0) return compliant(`no world-open rule from this event is on ${state.groupId} now${note}`, [resource]);
+  const ids = targets.map((rule) => rule.ruleId).filter((id) => id !== undefined);
+  return violation(`${state.groupId} is open to the world: ${labels(targets)}${note}`, severityOf(targets), [resource], [
+    plan(resource, { GroupId: state.groupId, SecurityGroupRuleIds: ids }, targets),
+  ]);
+}
+
+/** Every rule of the group (ingress and egress), all pages. */
+async function describeRules(ec2: EC2Client, groupId: string): Promise<SecurityGroupRule[]> {
+  return awsCall('EC2.DescribeSecurityGroupRules', groupId, async () => {
+    const rules: SecurityGroupRule[] = [];
+    let token: string | undefined;
+    do {
+      const page = await ec2.send(new DescribeSecurityGroupRulesCommand({
+        Filters: [{ Name: 'group-id', Values: [groupId] }], MaxResults: 1000, ...(token ? { NextToken: token } : {}),
+      }));
+      rules.push(...(page.SecurityGroupRules ?? []).filter((rule) => rule.GroupId === undefined || rule.GroupId === groupId));
+      token = page.NextToken;
+    } while (token);
+    return rules;
+  });
+}
+
+async function inspect(facts: GroupFacts, { ec2 }: Clients): Promise<GroupState> {
+  const target = facts.resources[0].id;
+  // Resolves a name-only (default VPC) group to its id, and learns the name for name-glob exemptions.
+  const group = await awsCall('EC2.DescribeSecurityGroups', target, async () => {
+    const query = facts.groupId ? { GroupIds: [facts.groupId] } : { GroupNames: [target] };
+    return (await ec2.send(new DescribeSecurityGroupsCommand(query))).SecurityGroups?.[0];
+  });
+  if (!group?.GroupId) throw new AwsCallError('EC2.DescribeSecurityGroups', target, 'gone', 'InvalidGroup.NotFound', 'no such group');
+  const rules = await describeRules(ec2, group.GroupId);
+  return { groupId: group.GroupId, groupName: group.GroupName, ingress: rules.map(fromSdkRule).filter((rule) => rule !== undefined) };
+}
+
+function revokeParams(action: PlannedAction): { GroupId: string; SecurityGroupRuleIds: string[] } {
+  const { GroupId, SecurityGroupRuleIds: ids } = action.params as RevokeSecurityGroupIngressCommandInput;
+  // Live plans always name rules by id; a by-content revoke could remove a different, matching rule.
+  if (action.api !== REVOKE || !GroupId || !ids || ids.length === 0) throw new Error(`open-security-group cannot perform ${action.api} without rule ids`);
+  return { GroupId, SecurityGroupRuleIds: ids };
+}
+
+function titleFor(outcome: string, group: string): string {
+  switch (outcome) {
+    case 'remediated': return `World-open ingress revoked on ${group}`;
+    case 'would-remediate': return `Would revoke world-open ingress on ${group}`;
+    case 'failed': return `FAILED to revoke world-open ingress on ${group}`;
+    default: return `Security group ${group}: ${outcome}`;
+  }
+}
+
+const shellQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
+
+export const openSecurityGroup = {
+  id: 'open-security-group',
+  pattern: pattern as EventPattern,
+  permissions: {
+    'EC2.DescribeSecurityGroups': 'ec2:DescribeSecurityGroups',
+    'EC2.DescribeSecurityGroupRules': 'ec2:DescribeSecurityGroupRules',
+    'EC2.RevokeSecurityGroupIngress': 'ec2:RevokeSecurityGroupIngress',
+  },
+  settings: (config: Config) => config.rules['open-security-group'],
+  clients: (options) => ({ ec2: ec2Client(options) }),
+  parse({ record, event }) {
+    const modified = record.eventName === 'ModifySecurityGroupRules';
+    const change = modified
+      ? modifyRulesChange(record.requestParameters, event.id)
+      : authorizeIngressChange(record.requestParameters, record.responseElements, event.id);
+    const id = change.groupId ?? change.groupName ?? '';
+    return { ...change, modified, resources: [groupRef(id, change.groupName)] };
+  },
+  inspect,
+  decide,
+  async act(action, { ec2 }) {
+    const params = revokeParams(action);
+    try {
+      await ec2.send(new RevokeSecurityGroupIngressCommand(params));
+    } catch (error) {
+      // One id already gone fails the whole call: revoke the ones still there (none left = already gone).
+      if (!hasErrorCode(error, 'InvalidSecurityGroupRuleId.NotFound')) throw error;
+      const present = new Set((await describeRules(ec2, params.GroupId)).map((rule) => rule.SecurityGroupRuleId));
+      const remaining = params.SecurityGroupRuleIds.filter((id) => present.has(id));
+      if (remaining.length === 0) throw error;
+      await ec2.send(new RevokeSecurityGroupIngressCommand({ ...params, SecurityGroupRuleIds: remaining }));
+    }
+  },
+  async verify(action, { ec2 }) {
+    const { GroupId, SecurityGroupRuleIds: ids } = revokeParams(action);
+    const present = new Set((await describeRules(ec2, GroupId)).map((rule) => rule.SecurityGroupRuleId));
+    const still = ids.filter((id) => present.has(id));
+    return still.length === 0
+      ? { ok: true, detail: `${ids.join(', ')} read back as gone from ${GroupId}` }
+      : { ok: false, detail: `still on ${GroupId}: ${still.join(', ')}` };
+  },
+  message(record): Message {
+    const group = record.resources[0];
+    const action = record.actions[0];
+    const params = (action?.params ?? {}) as RevokeSecurityGroupIngressCommandInput;
+    const rules = ((action?.previous as RevokedRules | undefined)?.SecurityGroupRules ?? []).map(fromSdkRule).filter((r) => r !== undefined);
+    const target = params.GroupId ? `--group-id ${params.GroupId}` : `--group-name ${shellQuote(params.GroupName ?? '')}`;
+    const lines = [record.reason, ...(group?.name && group.name !== group.id ? [`Group name: ${group.name}`] : [])];
+    for (const rule of rules) {
+      lines.push(`Rule: ${ruleLabel(rule)}${rule.description ? `, description "${rule.description}"` : ''}`);
+      lines.push(`To re-create it: aws ec2 authorize-security-group-ingress --region ${record.region ?? 'REGION'} ${target} --ip-permissions ${shellQuote(JSON.stringify([toIpPermission(rule)]))}`);
+    }
+    return { title: titleFor(record.outcome, group?.id ?? 'unknown security group'), lines };
+  },
+} satisfies Rule<GroupFacts, GroupState, Clients, Settings>;

@@ -1,0 +1,226 @@
+import {
+  GetTrailCommand,
+  GetTrailStatusCommand,
+  StartLoggingCommand,
+  UpdateTrailCommand,
+  type CloudTrailClient,
+  type StartLoggingCommandInput,
+  type UpdateTrailCommandInput,
+} from '@aws-sdk/client-cloudtrail';
+import * as v from 'valibot';
+import { awsCall } from '../../shared/aws/errors.js';
+import { cloudTrailClient } from '../../shared/aws/cloudtrail.js';
+import {
+  advancedSelectorNarrowing, describeSelectors, eventSelectorNarrowing, insightSelectorNarrowing, SETTINGS, TRAIL_TYPE,
+  trailRefFrom, weakeningsInRequest, worstOf, type Narrowing, type TrailRef, type TrailSettings, type WeakenedSetting,
+} from '../../shared/cloudtrail/trail.js';
+import type { Config } from '../../shared/config.js';
+import { AwsCallError, ParseError } from '../../shared/errors.js';
+import type { EventPattern } from '../../shared/events/pattern.js';
+import { parseArn } from '../../shared/events/normalize.js';
+import { parseWith } from '../../shared/events/schema.js';
+import { trailMessage } from '../../shared/cloudtrail/message.js';
+import { failedAttempt, InsightRequest, nameFieldOf, SelectorRequest, TrailResponse, UpdateRequest } from '../../shared/cloudtrail/requests.js';
+import { alert, compliant, notApplicable, violation, type Decision, type EventContext, type Message, type PlannedAction, type ResourceRef, type Rule } from '../../shared/rule.js';
+import pattern from './pattern.json' with { type: 'json' };
+
+/** What the event says about which trail, and what the call did to it. */
+export type TrailFacts =
+  | (TrailCommon & (
+      | { readonly kind: 'stopped' | 'deleted' }
+      | { readonly kind: 'updated'; readonly weakened: readonly WeakenedSetting[] }
+      | { readonly kind: 'selectors'; readonly narrowing: readonly Narrowing[]; readonly selectors: string }))
+  | { readonly kind: 'not-a-trail'; readonly resources: readonly []; readonly reason: string };
+
+interface TrailCommon {
+  readonly trail: TrailRef;
+  /** The event's account: a trail ARN of another account is an organisation trail this account cannot change. */
+  readonly account: string | undefined;
+  readonly eventRegion: string;
+  readonly resources: readonly [ResourceRef];
+}
+
+/** The trail as read now (dry-run and live); null when nothing was read (decided from the request, or another account's trail). */
+export type TrailState = { readonly settings: TrailSettings; readonly isLogging?: boolean } | null;
+
+type Clients = { readonly cloudTrailIn: (region: string) => CloudTrailClient };
+type Settings = Config['rules']['trail-logging'];
+
+function trailOf(request: Record<string, unknown>, field: string, response: v.InferOutput<typeof TrailResponse>, eventId: string): TrailRef {
+  const raw = request[field];
+  const ref = typeof raw === 'string' ? trailRefFrom(raw) : undefined;
+  if (!ref) {
+    const got = typeof raw === 'string' ? `"${raw.slice(0, 140)}"` : typeof raw;
+    throw new ParseError(`detail.requestParameters.${field}`, `expected a trail name (3-128 letters, digits, '.', '_', '-', starting and ending with a letter or digit, not an IP address) or a trail ARN, got ${got}`, eventId);
+  }
+  // A name in the request, the ARN (home Region, owner) in the response of UpdateTrail and PutEventSelectors.
+  const answered = response?.trailARN ? trailRefFrom(response.trailARN) : undefined;
+  return !ref.arn && answered?.arn && answered.name === ref.name ? answered : ref;
+}
+
+function parse({ record, event }: EventContext): TrailFacts {
+  const request = parseWith(v.record(v.string(), v.unknown()), record.requestParameters, 'detail.requestParameters', event.id);
+  if (record.eventName === 'PutInsightSelectors' && request.trailName === undefined && typeof request.eventDataStore === 'string') {
+    return { kind: 'not-a-trail', resources: [], reason: 'Insights selectors changed on an event data store, not a trail' };
+  }
+  const response = parseWith(TrailResponse, record.responseElements, 'detail.responseElements', event.id);
+  const trail = trailOf(request, nameFieldOf(record.eventName), response, event.id);
+  const eventRegion = record.awsRegion || event.region;
+  const common: TrailCommon = {
+    trail, account: event.account, eventRegion,
+    resources: [{ type: TRAIL_TYPE, id: trail.arn ?? trail.name, name: trail.name, region: trail.region ?? eventRegion }],
+  };
+  switch (record.eventName) {
+    case 'StopLogging': return { ...common, kind: 'stopped' };
+    case 'DeleteTrail': return { ...common, kind: 'deleted' };
+    case 'UpdateTrail': {
+      const update = parseWith(UpdateRequest, request, 'detail.requestParameters', event.id);
+      return { ...common, kind: 'updated', weakened: weakeningsInRequest(update, response?.kmsKeyId) };
+    }
+    case 'PutEventSelectors': {
+      const { eventSelectors: basic, advancedEventSelectors: advanced } = parseWith(SelectorRequest, request, 'detail.requestParameters', event.id);
+      const narrowing = advanced ? advancedSelectorNarrowing(advanced) : eventSelectorNarrowing(basic ?? []);
+      return { ...common, kind: 'selectors', narrowing, selectors: describeSelectors(basic, advanced) };
+    }
+    case 'PutInsightSelectors': {
+      const types = parseWith(InsightRequest, request, 'detail.requestParameters', event.id).insightSelectors.map((s) => s.insightType);
+      return { ...common, kind: 'selectors', narrowing: insightSelectorNarrowing(types), selectors: `Insights types: ${types.join(', ') || 'none'}` };
+    }
+    default: throw new ParseError('detail.eventName', `expected a trail-tampering call, got ${record.eventName}`, event.id);
+  }
+}
+
+/** Where and how to reach the trail: the ARN, home Region and owner as read, else as the event gave them. */
+function targetOf(facts: TrailCommon, state: TrailState) {
+  const arn = state?.settings.TrailARN ?? facts.trail.arn;
+  return {
+    id: arn ?? facts.trail.name,
+    region: state?.settings.HomeRegion ?? facts.trail.region ?? facts.eventRegion,
+    owner: (arn ? parseArn(arn)?.account : undefined) ?? facts.account,
+  };
+}
+
+const isOtherAccount = (owner: string | undefined, account: string | undefined) => owner !== undefined && account !== undefined && owner !== account;
+
+async function inspect(facts: TrailFacts, { cloudTrailIn }: Clients): Promise<TrailState> {
+  // Deletions and selector changes are alerts from the request alone; another account's trail cannot be read or changed here.
+  if ((facts.kind !== 'stopped' && facts.kind !== 'updated') || isOtherAccount(facts.trail.account, facts.account)) return null;
+  // A successful call by plain name was made in the trail's home Region (shadow trails refuse StopLogging and
+  // UpdateTrail with InvalidHomeRegionException), so GetTrail there finds it; its HomeRegion and ARN are used anyway.
+  const { id, region } = targetOf(facts, null);
+  const answer = await awsCall('CloudTrail.GetTrail', id, () => cloudTrailIn(region).send(new GetTrailCommand({ Name: id })));
+  if (!answer.Trail) throw new AwsCallError('CloudTrail.GetTrail', id, 'gone', 'TrailNotFoundException', 'GetTrail answered without a trail');
+  const settings: TrailSettings = answer.Trail;
+  const target = targetOf(facts, { settings });
+  if (facts.kind === 'updated' || isOtherAccount(target.owner, facts.account)) return { settings };
+  return { settings, isLogging: await readIsLogging(cloudTrailIn(target.region), target.id) };
+}
+
+async function readIsLogging(client: CloudTrailClient, id: string): Promise<boolean> {
+  const status = await awsCall('CloudTrail.GetTrailStatus', id, () => client.send(new GetTrailStatusCommand({ Name: id })));
+  return status.IsLogging === true;
+}
+
+function decide(facts: TrailFacts, state: TrailState | undefined, settings: Settings): Decision {
+  if (facts.kind === 'not-a-trail') return notApplicable(facts.reason);
+  const target = targetOf(facts, state ?? null);
+  const resource: ResourceRef = { ...facts.resources[0], id: target.id, region: target.region };
+  const away = target.region !== facts.eventRegion ? ` (home Region ${target.region})` : '';
+  const label = `trail ${facts.trail.name}${away}`;
+  const orgTrail = isOtherAccount(target.owner, facts.account)
+    ? `it is an organisation trail of account ${target.owner}: only that management account can change it (in ${target.region})` : undefined;
+  switch (facts.kind) {
+    case 'stopped': {
+      const blind = 'until it logs again, no other trailguard rule can see this account';
+      if (orgTrail) return alert(`${label} was stopped; ${orgTrail}; ${blind}`, 'CRITICAL', [resource]);
+      if (state?.isLogging) return compliant(`${label} is logging again (GetTrailStatus IsLogging true)`, [resource]);
+      const org = state?.settings.IsOrganizationTrail ? ' (the organisation trail; this is its management account)' : '';
+      const params: StartLoggingCommandInput = { Name: target.id };
+      return violation(`${label}${org} was stopped: ${blind}`, 'CRITICAL', [resource], [
+        { api: 'CloudTrail.StartLogging', resource, params, ...(state ? { previous: { IsLogging: false } } : {}) },
+      ]);
+    }
+    case 'deleted':
+      return alert(`${label} was deleted: it records nothing from now on and cannot be restored automatically (recreate it, then start logging)`, 'CRITICAL', [resource]);
+    case 'selectors': {
+      if (facts.narrowing.length === 0) return compliant(`${label}: the selectors set keep management events recorded (${facts.selectors})`, [resource]);
+      return alert(`${label}: ${facts.narrowing.map((n) => n.text).join('; ')}. Set: ${facts.selectors}`, worstOf(facts.narrowing.map((n) => n.severity)), [resource]);
+    }
+    case 'updated':
+      return decideUpdate(facts, state ?? undefined, settings, { resource, label, orgTrail });
+  }
+}
+
+function decideUpdate(
+  facts: TrailCommon & { readonly weakened: readonly WeakenedSetting[] },
+  state: TrailState | undefined,
+  settings: Settings,
+  { resource, label, orgTrail }: { resource: ResourceRef; label: string; orgTrail: string | undefined },
+): Decision {
+  // Offline has only the request; dry-run and live keep what is still off now (a later update may have fixed it).
+  const off = state ? facts.weakened.filter((s) => SETTINGS[s].isOff(state.settings)) : facts.weakened;
+  if (off.length === 0) {
+    return compliant(state && facts.weakened.length > 0 ? `${label}: already restored (${facts.weakened.join(', ')} on again)`
+      : `${label}: the update turns off none of log file validation, multi-Region, global service events or the KMS key`, [resource]);
+  }
+  const severity = worstOf(off.map((s) => SETTINGS[s].severity));
+  const found = `${label}: ${off.map((s) => SETTINGS[s].label).join('; ')} after this UpdateTrail`;
+  const restorable = orgTrail ? [] : off.filter((s) => SETTINGS[s].restore && settings.restore[s]);
+  const kept = off.filter((s) => !restorable.includes(s)).map((s) => (orgTrail ? s : `${s} (${SETTINGS[s].restore ? `restore.${s} is off` : 'the previous key id is unknown'})`));
+  const notRestored = kept.length > 0 ? `; not restored automatically: ${orgTrail ?? kept.join(', ')}` : '';
+  if (restorable.length === 0) return alert(`${found}${notRestored}`, severity, [resource]);
+  const inputs = restorable.map((s) => SETTINGS[s].restore).filter((r) => r !== undefined);
+  // CloudTrail refuses a multi-Region trail without global service events (InvalidParameterCombinationException).
+  const globalOff = state ? SETTINGS.globalServiceEvents.isOff(state.settings) : facts.weakened.includes('globalServiceEvents');
+  const needsGlobal = restorable.includes('multiRegion') && !restorable.includes('globalServiceEvents') && globalOff;
+  if (needsGlobal && SETTINGS.globalServiceEvents.restore) inputs.push(SETTINGS.globalServiceEvents.restore);
+  const params: UpdateTrailCommandInput = { Name: resource.id, ...Object.fromEntries(inputs.map((r) => [r.input, true])) };
+  const previous = state ? Object.fromEntries(inputs.map((r) => [r.input, state.settings[r.read] ?? false])) : undefined;
+  const also = needsGlobal ? ' (with global service events, which a multi-Region trail requires)' : '';
+  return violation(`${found}; restoring ${restorable.join(', ')}${also}${notRestored}`, severity, [resource], [
+    { api: 'CloudTrail.UpdateTrail', resource, params, ...(previous ? { previous } : {}) },
+  ]);
+}
+
+function regionOf(action: PlannedAction): string {
+  if (!action.resource.region) throw new Error(`trail-logging: ${action.api} on ${action.resource.id} has no home Region`);
+  return action.resource.region;
+}
+
+export const trailLogging = {
+  id: 'trail-logging',
+  pattern: pattern as EventPattern,
+  permissions: {
+    'CloudTrail.GetTrail': 'cloudtrail:GetTrail',
+    'CloudTrail.GetTrailStatus': 'cloudtrail:GetTrailStatus',
+    'CloudTrail.StartLogging': 'cloudtrail:StartLogging',
+    'CloudTrail.UpdateTrail': 'cloudtrail:UpdateTrail',
+  },
+  settings: (config: Config) => config.rules['trail-logging'],
+  // A trail is acted on in its home Region, which may not be the event's; `readOnly` (dry-run) is kept for every Region.
+  clients: (options) => ({ cloudTrailIn: (region: string) => cloudTrailClient({ ...options, region }) }),
+  parse,
+  inspect,
+  decide,
+  async act(action, { cloudTrailIn }) {
+    const client = cloudTrailIn(regionOf(action));
+    if (action.api === 'CloudTrail.StartLogging') await client.send(new StartLoggingCommand(action.params as StartLoggingCommandInput));
+    else if (action.api === 'CloudTrail.UpdateTrail') await client.send(new UpdateTrailCommand(action.params as UpdateTrailCommandInput));
+    else throw new Error(`trail-logging cannot perform ${action.api}`);
+  },
+  async verify(action, { cloudTrailIn }) {
+    const client = cloudTrailIn(regionOf(action));
+    if (action.api === 'CloudTrail.StartLogging') {
+      const logging = await readIsLogging(client, action.resource.id);
+      return logging ? { ok: true, detail: 'GetTrailStatus reads IsLogging: true' } : { ok: false, detail: 'GetTrailStatus still reads IsLogging: false' };
+    }
+    const answer = await awsCall('CloudTrail.GetTrail', action.resource.id, () => client.send(new GetTrailCommand({ Name: action.resource.id })));
+    const restored = Object.values(SETTINGS).flatMap((s) => (s.restore && s.restore.input in action.params ? [s.restore] : []));
+    const stillOff = restored.filter((r) => answer.Trail?.[r.read] !== true).map((r) => r.read);
+    return stillOff.length === 0
+      ? { ok: true, detail: `GetTrail reads ${restored.map((r) => `${r.read}: true`).join(', ')}` }
+      : { ok: false, detail: `GetTrail still reads ${stillOff.join(', ')} off` };
+  },
+  message: (record): Message => trailMessage(record),
+  failedCall: (record, settings) => failedAttempt(record, settings),
+} satisfies Rule<TrailFacts, TrailState, Clients, Settings>;

@@ -1,0 +1,173 @@
+import { CreateTagsCommand, type CreateTagsCommandInput, type EC2Client } from '@aws-sdk/client-ec2';
+import * as v from 'valibot';
+import { ec2Client } from '../../shared/aws/ec2.js';
+import type { Config } from '../../shared/config.js';
+import { describeInstances, describeTags, type InstanceNow } from '../../shared/ec2/instance-reads.js';
+import {
+  caseVariants, creatorOf, missingKeys, tagMapFromEvent, tagsToAdd, type Creator, type TagMap,
+} from '../../shared/ec2/tags.js';
+import { AwsCallError, ParseError } from '../../shared/errors.js';
+import { ec2Items, eventTimeMs } from '../../shared/events/normalize.js';
+import type { EventPattern } from '../../shared/events/pattern.js';
+import { parseWith } from '../../shared/events/schema.js';
+import {
+  alert, compliant, notApplicable, violation, type Decision, type Message, type PlannedAction, type ResourceRef, type Rule,
+} from '../../shared/rule.js';
+import pattern from './pattern.json' with { type: 'json' };
+
+/** What the event says: the launched instances, the tags they were launched with, who launched them. */
+export interface LaunchFacts {
+  readonly resources: readonly ResourceRef[];
+  /** Per instance: request tag specifications (`resourceType: instance`) plus the response `tagSet`. */
+  readonly launchTags: Readonly<Record<string, TagMap>>;
+  readonly creator: Creator | undefined;
+  /** The event time (ISO), for `trailguard:tagged-at`: the decision stays pure. */
+  readonly taggedAt: string;
+}
+
+/** The instances as they are now (dry-run and live), by id; an id that is absent was not found. */
+export interface LaunchState {
+  readonly instances: ReadonlyMap<string, InstanceNow>;
+  readonly volumeTags: ReadonlyMap<string, TagMap>;
+}
+
+type Clients = { readonly ec2: EC2Client };
+type Settings = Config['rules']['untagged-instance'];
+type TagParams = { readonly Resources: string[]; readonly Tags: { readonly Key: string; readonly Value: string }[] };
+
+// Current ids are 17 hex digits, legacy ones 8 (SHAPES.md §6); anything else never reaches CreateTags.
+const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+const Response = v.looseObject({
+  instancesSet: v.looseObject({
+    items: v.pipe(v.array(v.looseObject({ instanceId: v.pipe(v.string(), v.regex(INSTANCE_ID, 'an EC2 instance id')), tagSet: v.optional(v.unknown()) })), v.minLength(1)),
+  }),
+});
+const GONE_STATES = new Set(['shutting-down', 'terminated']);
+
+const instanceRef = (id: string): ResourceRef => ({ type: 'AWS::EC2::Instance', id });
+
+function plan(resource: ResourceRef, present: TagMap, missing: readonly string[], facts: LaunchFacts, settings: Settings, read: boolean) {
+  const { tags, unfillable } = tagsToAdd(missing, present, { owner: facts.creator?.owner, defaults: settings.defaultTagValues, taggedAt: facts.taggedAt });
+  const params: TagParams & CreateTagsCommandInput = { Resources: [resource.id], Tags: [...tags] };
+  const action: PlannedAction | undefined = tags.length === 0 ? undefined
+    : { api: 'EC2.CreateTags', resource, params, ...(read ? { previous: { Tags: present } } : {}) };
+  return { action, unfillable };
+}
+
+function decide(facts: LaunchFacts, state: LaunchState | undefined, settings: Settings): Decision {
+  const required = settings.requiredTags;
+  const actions: PlannedAction[] = [];
+  const [ok, skipped, notes, flagged]: [string[], string[], string[], ResourceRef[]] = [[], [], [], []];
+  for (const resource of facts.resources) {
+    const id = resource.id;
+    // Offline has the event only: request tags plus the response `tagSet`, which is EC2's own account of
+    // the tags the instance was created with (launch template and ASG tags included). Dry-run and live
+    // read the instance, because tags can be added or removed after launch.
+    const now = state?.instances.get(id);
+    if (state && !now) { skipped.push(`${id} not found (terminated and purged)`); continue; }
+    if (now && GONE_STATES.has(now.state)) { skipped.push(`${id} is ${now.state}`); continue; }
+    const tags = now?.tags ?? facts.launchTags[id] ?? {};
+    const missing = missingKeys(required, tags);
+    if (missing.length === 0) { ok.push(id); continue; }
+    flagged.push(resource);
+    const variants = caseVariants(missing, tags);
+    const { action, unfillable } = plan(resource, tags, missing, facts, settings, state !== undefined);
+    if (action) actions.push(action);
+    notes.push(`${id} lacks ${missing.join(', ')}${variants.length ? ` (has ${variants.join(', ')}: keys are case-sensitive)` : ''}`
+      + (unfillable.length ? `; no value known for ${unfillable.join(', ')}` : ''));
+    if (!action || !settings.tagVolumes || !now) continue;
+    for (const volumeId of now.volumeIds) {
+      const volumeTags = state?.volumeTags.get(volumeId) ?? {};
+      // The volume carries its instance as `name`, so an exemption for the instance covers its volumes too.
+      const volume = plan({ type: 'AWS::EC2::Volume', id: volumeId, name: id }, volumeTags, missingKeys(required, volumeTags), facts, settings, true);
+      if (volume.action) actions.push(volume.action);
+    }
+  }
+  const by = facts.creator ? `launched by ${facts.creator.label}` : 'launched by an identity the record does not name';
+  const service = facts.creator?.kind === 'service' ? '; a service launch: Owner is the service-linked caller' : '';
+  const adjusted = facts.creator?.adjusted ? `; Owner value adjusted (${facts.creator.adjusted})` : '';
+  const tail = [ok.length ? `already tagged: ${ok.join(', ')}` : '', skipped.length ? `skipped: ${skipped.join('; ')}` : '']
+    .filter(Boolean).join('; ');
+  const volumes = settings.tagVolumes && !state ? '; volumes are tagged in dry-run and live only (their ids are not in the event)' : '';
+  const enforcement = settings.enforcement.enabled ? '; enforcement (stop after a grace period) is configured but not implemented yet' : '';
+  if (flagged.length === 0) {
+    if (ok.length === 0) return notApplicable(`no instance of this launch is left to tag (${tail})`);
+    return compliant(`every instance carries ${required.join(', ')} (${by}); ${tail}`, facts.resources);
+  }
+  const reason = `${notes.join('; ')} (${by}${service}${adjusted})${tail ? `; ${tail}` : ''}${volumes}${enforcement}`;
+  if (actions.length === 0) return alert(`${reason}: nothing can be tagged automatically`, 'MEDIUM', flagged);
+  return violation(reason, 'LOW', flagged, actions);
+}
+
+function parse({ record, event }: Parameters<Rule<LaunchFacts, LaunchState, Clients, Settings>['parse']>[0]): LaunchFacts {
+  const { instancesSet } = parseWith(Response, record.responseElements, 'detail.responseElements', event.id);
+  const time = eventTimeMs(record.eventTime);
+  if (time === undefined) throw new ParseError('detail.eventTime', `expected a time, got ${record.eventTime}`, event.id);
+  // `tagSpecificationSet.items[].tags` is a plain list, unlike every other EC2 list (SHAPES.md §2).
+  const specs = ec2Items((record.requestParameters as { tagSpecificationSet?: unknown } | undefined)?.tagSpecificationSet);
+  const requested = Object.assign({}, ...specs.map((spec) => {
+    const s = (spec ?? {}) as { resourceType?: unknown; tags?: unknown };
+    return s.resourceType === 'instance' ? tagMapFromEvent(s.tags) : {};
+  })) as TagMap;
+  const launchTags = Object.fromEntries(instancesSet.items.map((item) => [item.instanceId, { ...requested, ...tagMapFromEvent(item.tagSet) }]));
+  return {
+    resources: instancesSet.items.map((item) => instanceRef(item.instanceId)),
+    launchTags,
+    creator: creatorOf(record.actor),
+    taggedAt: new Date(time).toISOString(),
+  };
+}
+
+async function inspect(facts: LaunchFacts, { ec2 }: Clients): Promise<LaunchState> {
+  const instances = await describeInstances(ec2, facts.resources.map((r) => r.id));
+  // Volume tags are read for every attached volume: inspect does not know whether volumes are tagged.
+  const volumeIds = [...instances.values()].filter((i) => !GONE_STATES.has(i.state)).flatMap((i) => i.volumeIds);
+  const volumeTags = volumeIds.length > 0 ? await describeTags(ec2, volumeIds) : new Map<string, TagMap>();
+  return { instances, volumeTags };
+}
+
+const paramsOf = (action: PlannedAction) => action.params as TagParams;
+
+export const untaggedInstance = {
+  id: 'untagged-instance',
+  pattern: pattern as EventPattern,
+  permissions: {
+    'EC2.DescribeInstances': 'ec2:DescribeInstances',
+    'EC2.DescribeTags': 'ec2:DescribeTags',
+    'EC2.CreateTags': 'ec2:CreateTags',
+  },
+  settings: (config: Config) => config.rules['untagged-instance'],
+  clients: (options) => ({ ec2: ec2Client(options) }),
+  parse,
+  inspect,
+  decide,
+  async act(action, { ec2 }) {
+    if (action.api !== 'EC2.CreateTags') throw new Error(`untagged-instance cannot perform ${action.api}`);
+    const params = paramsOf(action);
+    // CreateTags overwrites: a key that appeared since inspect (another tool, a person) must survive.
+    // Transient, so the event is retried and decided again on the tags as they are then.
+    const now = (await describeTags(ec2, [action.resource.id])).get(action.resource.id) ?? {};
+    const appeared = params.Tags.filter((tag) => Object.hasOwn(now, tag.Key)).map((tag) => tag.Key);
+    if (appeared.length > 0) throw new AwsCallError(action.api, action.resource.id, 'transient', 'TagAddedSinceInspect', appeared.join(', '));
+    await ec2.send(new CreateTagsCommand({ Resources: params.Resources, Tags: params.Tags }));
+  },
+  async verify(action, { ec2 }) {
+    const tags = (await describeTags(ec2, [action.resource.id])).get(action.resource.id) ?? {};
+    const absent = paramsOf(action).Tags.filter((tag) => !Object.hasOwn(tags, tag.Key)).map((tag) => tag.Key);
+    return absent.length === 0
+      ? { ok: true, detail: `${paramsOf(action).Tags.map((t) => `${t.Key}=${tags[t.Key]}`).join(', ')} read back on ${action.resource.id}` }
+      : { ok: false, detail: `${absent.join(', ')} missing on ${action.resource.id} after CreateTags` };
+  },
+  message(record): Message {
+    const tagged = record.actions.filter((a) => a.resource.startsWith('i-'));
+    const what = tagged.length === 1 ? `EC2 instance ${tagged[0]?.resource}` : `${record.resources.length} EC2 instances`;
+    const title = record.outcome === 'remediated' ? `Tagged ${what}`
+      : record.outcome === 'would-remediate' ? `Would tag ${what}`
+        : record.outcome === 'failed' ? `FAILED to tag ${what}` : `Untagged ${what}: ${record.outcome}`;
+    const lines = [record.reason, ...record.actions.map((a) => {
+      const keys = ((a.params as CreateTagsCommandInput).Tags ?? []).map((t) => `Key=${t.Key}`).join(' ');
+      return `To reverse on ${a.resource}: aws ec2 delete-tags --resources ${a.resource} --tags ${keys}`;
+    })];
+    return { title, lines };
+  },
+} satisfies Rule<LaunchFacts, LaunchState, Clients, Settings>;

@@ -1,0 +1,109 @@
+import { describe, expect, it, vi } from 'vitest';
+import { parseConfig } from '../../../shared/config.js';
+import { wrapRecord } from '../../../shared/events/schema.js';
+import { violation, type Rule } from '../../../shared/rule.js';
+import { run } from '../../../shared/runner/run.js';
+import { memoryStateStore } from '../../../shared/state/store.js';
+import { capturingDeps } from '../../helpers/samples.js';
+
+function writingRule() {
+  return {
+    id: 'public-bucket', pattern: { source: ['aws.s3'] }, permissions: {},
+    settings: () => ({ enabled: true }), clients: () => ({}),
+    parse: ({ record }) => ({ resources: [{ type: 'AWS::S3::Bucket', id: String((record.requestParameters as { bucketName: string }).bucketName) }] }),
+    inspect: async () => ({}),
+    decide: (facts: { resources: { type: string; id: string }[] }) => violation('public', 'HIGH', facts.resources, facts.resources.map((resource) => ({ api: 'S3.PutPublicAccessBlock', resource, params: {} }))),
+    act: vi.fn(async () => undefined),
+    verify: async () => ({ ok: true, detail: 'ok' }),
+    message: () => ({ title: 'fixed', lines: [] }),
+  } satisfies Rule<any, any, any, any>;
+}
+
+const eventFor = (id: string, bucket = `example-${id}`) => wrapRecord({
+  eventTime: '2026-11-20T09:15:00Z', eventSource: 's3.amazonaws.com', eventName: 'PutBucketAcl', awsRegion: 'eu-west-1',
+  eventID: id, recipientAccountId: '111122223333', userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::111122223333:user/alice' },
+  requestParameters: { bucketName: bucket },
+});
+
+describe('duplicates (idempotency on the event id)', () => {
+  it('acts and notifies once for the same event delivered twice, and logs the duplicate', async () => {
+    const store = memoryStateStore();
+    const rule = writingRule();
+    const deps = capturingDeps({ mode: 'live', config: parseConfig({}) });
+    const first = await run(rule, eventFor('e-1'), { ...deps, store });
+    const second = await run(rule, eventFor('e-1'), { ...deps, store });
+    expect(first.outcome).toBe('remediated');
+    expect(second).toMatchObject({ outcome: 'ignored', reason: expect.stringMatching(/^duplicate delivery of event e-1: already handled as remediated at /) });
+    expect(rule.act).toHaveBeenCalledTimes(1);
+    expect(deps.published).toHaveLength(1);
+    expect(deps.written).toHaveLength(2);
+  });
+
+  it('gives the claim back after a transient failure, so the retry acts', async () => {
+    const store = memoryStateStore();
+    const rule = writingRule();
+    rule.act.mockRejectedValueOnce(Object.assign(new Error('slow'), { name: 'ThrottlingException' }));
+    const deps = { ...capturingDeps({ mode: 'live', config: parseConfig({}) }), store };
+    const failed = await run(rule, eventFor('e-2'), deps);
+    const retried = await run(rule, eventFor('e-2'), deps);
+    expect(failed).toMatchObject({ outcome: 'failed', error: { kind: 'transient' } });
+    expect(retried.outcome).toBe('remediated');
+  });
+
+  it('does not claim events that cannot act or notify (no store call for the remediator\'s own events)', async () => {
+    const store = memoryStateStore();
+    const deps = { ...capturingDeps({ mode: 'live', config: parseConfig({ selfRoles: ['trailguard-*'] }) }), store };
+    const own = wrapRecord({ ...(eventFor('e-3') as { detail: Record<string, unknown> }).detail, userIdentity: {
+      type: 'AssumedRole', arn: 'arn:aws:sts::111122223333:assumed-role/trailguard-dev-x-role/s', sessionContext: { sessionIssuer: { userName: 'trailguard-dev-x-role' } } } });
+    const record = await run(writingRule(), own, deps);
+    expect(record.outcome).toBe('ignored');
+    expect(store.items.size).toBe(0);
+  });
+});
+
+describe('the circuit breaker', () => {
+  it('lets the limit through, then reports without writing, CRITICAL, until reset', async () => {
+    const store = memoryStateStore();
+    const rule = writingRule();
+    const config = parseConfig({ reliability: { breaker: { maxWrites: 3, windowMinutes: 10 } } });
+    const deps = { ...capturingDeps({ mode: 'live', config }), store };
+    const outcomes = [];
+    for (let i = 1; i <= 5; i += 1) outcomes.push(await run(rule, eventFor(`b-${i}`), deps));
+    expect(outcomes.map((r) => r.outcome)).toEqual(['remediated', 'remediated', 'remediated', 'would-remediate', 'would-remediate']);
+    expect(rule.act).toHaveBeenCalledTimes(3);
+    expect(outcomes[3]).toMatchObject({ severity: 'CRITICAL', reason: expect.stringContaining('circuit breaker tripped: 4 writes in 10 min exceed the limit of 3') });
+    expect(outcomes[4]?.reason).toContain('circuit breaker is open since');
+    expect(outcomes[4]?.reason).toContain('trailguard breaker reset public-bucket');
+
+    await store.resetBreaker('public-bucket');
+    const afterReset = await run(rule, eventFor('b-6'), { ...deps, now: () => Date.parse('2026-11-25T13:00:00Z') });
+    expect(afterReset.outcome).toBe('remediated');
+  });
+});
+
+describe('digests for bursts', () => {
+  it('sends the first N, one burst notice, then keeps the rest in the log', async () => {
+    const store = memoryStateStore();
+    const config = parseConfig({ reliability: { digest: { maxPerWindow: 2, windowMinutes: 5 } } });
+    const deps = { ...capturingDeps({ mode: 'offline', config }), store };
+    const records = [];
+    for (let i = 1; i <= 5; i += 1) records.push(await run(writingRule(), eventFor(`d-${i}`), deps));
+    expect(records.map((r) => r.notification.status)).toEqual(['sent', 'sent', 'sent', 'suppressed', 'suppressed']);
+    expect(records[2]?.notification).toMatchObject({ burst: true });
+    expect(deps.published).toHaveLength(3);
+    expect(deps.published[2]?.subject).toBe('[HIGH] Burst: over 2 public-bucket notifications in 5 min in 111122223333/eu-west-1');
+    expect(records[3]?.notification).toMatchObject({ reason: expect.stringContaining('in the remediation log only') });
+  });
+
+  it('never holds back a CRITICAL notification', async () => {
+    const store = memoryStateStore();
+    const config = parseConfig({ reliability: { digest: { maxPerWindow: 1 } } });
+    const trail = { type: 'AWS::CloudTrail::Trail', id: 'example-trail' };
+    const critical = { ...writingRule(), decide: () => violation('trail stopped', 'CRITICAL', [trail], [{ api: 'CloudTrail.StartLogging', resource: trail, params: {} }]) };
+    const deps = { ...capturingDeps({ mode: 'offline', config }), store };
+    const records = [];
+    for (let i = 1; i <= 3; i += 1) records.push(await run(critical, eventFor(`c-${i}`), deps));
+    expect(records.map((r) => r.outcome)).toEqual(['would-remediate', 'would-remediate', 'would-remediate']);
+    expect(deps.published).toHaveLength(3);
+  });
+});
