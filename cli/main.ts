@@ -1,68 +1,89 @@
 import { parseArgs } from 'node:util';
-import { MODES, type Mode } from '../shared/config.js';
+import { MODES, type Config, type Mode } from '../shared/config.js';
 import { TrailguardError } from '../shared/errors.js';
 import { consoleOut } from '../shared/log.js';
-import { EXIT, replay } from './replay.js';
+import { dynamoStateStore } from '../shared/state/dynamo-store.js';
+import { breaker } from './breaker.js';
+import { redrive } from './redrive.js';
+import { EXIT, replay, replayConfig } from './replay.js';
 
-const USAGE = `usage: trailguard replay [--mode offline|dry-run|live] [--config FILE] [--format text|jsonl] INPUT...
+const USAGE = `usage:
+  trailguard replay [--mode offline|dry-run|live] [--config FILE] [--format text|jsonl] INPUT...
+  trailguard redrive --queue URL [--mode live|dry-run|offline] [--config FILE] [--format text|jsonl] [--max N]
+  trailguard breaker status [RULE] | trailguard breaker reset RULE   [--config FILE]
 
-INPUT is a file (EventBridge envelope, bare CloudTrail record, CloudTrail log file {"Records":[...]},
-LookupEvents output, JSON lines; .gz allowed), a folder of such files, or - for JSON lines on stdin.
-Modes: offline (default: decide from the event alone, no AWS call), dry-run (read-only calls), live.
+replay: INPUT is a file (EventBridge envelope, bare CloudTrail record, CloudTrail log file {"Records":[...]},
+  LookupEvents output, JSON lines; .gz allowed), a folder of such files, or - for JSON lines on stdin.
+  Modes: offline (default: decide from the event alone, no AWS call), dry-run (read-only calls), live.
+redrive: takes the dead-letter queue's events through the rules again (default mode live; a message is
+  deleted once its event reached a final outcome). The queue URL is the stack output DeadLetterQueueUrl.
+breaker: shows or resets a rule's circuit breaker (needs TRAILGUARD_STATE_TABLE or "stateTable" in --config).
 Exit: 0 all read, 1 a remediation failed, 2 unreadable or invalid input.
 `;
 
+type Env = Readonly<Record<string, string | undefined>>;
+
+const OPTIONS = {
+  mode: { type: 'string' },
+  config: { type: 'string' },
+  format: { type: 'string', default: 'text' },
+  queue: { type: 'string' },
+  max: { type: 'string', default: '1000' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function fail(message: string): number {
+  consoleOut.stderr(`trailguard: ${message}\n`);
+  return EXIT.badInput;
+}
+
 /** Runs the CLI with these arguments and returns the exit code. */
-export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env): Promise<number> {
+export async function main(argv: readonly string[], env: Env = process.env): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === '--help' || command === '-h' || command === 'help') {
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     consoleOut.stdout(USAGE);
-    return EXIT.ok;
-  }
-  if (command !== 'replay') {
-    consoleOut.stderr(`trailguard: unknown command "${command ?? ''}"\n${USAGE}`);
-    return EXIT.badInput;
+    return command === undefined ? EXIT.badInput : EXIT.ok;
   }
   let parsed;
   try {
-    parsed = parseArgs({
-      args: [...rest],
-      allowPositionals: true,
-      options: {
-        mode: { type: 'string', default: 'offline' },
-        config: { type: 'string' },
-        format: { type: 'string', default: 'text' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    parsed = parseArgs({ args: [...rest], allowPositionals: true, options: OPTIONS });
   } catch (error) {
-    consoleOut.stderr(`trailguard: ${(error as Error).message}\n${USAGE}`);
-    return EXIT.badInput;
+    return fail(`${(error as Error).message}\n${USAGE}`);
   }
   const { values, positionals } = parsed;
   if (values.help) {
     consoleOut.stdout(USAGE);
     return EXIT.ok;
   }
-  const mode = values.mode as Mode;
-  if (!MODES.includes(mode)) {
-    consoleOut.stderr(`trailguard: --mode must be one of ${MODES.join(', ')}, got "${values.mode}"\n`);
-    return EXIT.badInput;
-  }
-  if (values.format !== 'text' && values.format !== 'jsonl') {
-    consoleOut.stderr(`trailguard: --format must be text or jsonl, got "${values.format}"\n`);
-    return EXIT.badInput;
-  }
-  if (positionals.length === 0) {
-    consoleOut.stderr(`trailguard: no INPUT given\n${USAGE}`);
-    return EXIT.badInput;
-  }
+  const defaultMode: Mode = command === 'redrive' ? 'live' : 'offline';
+  const mode = (values.mode ?? defaultMode) as Mode;
+  if (!MODES.includes(mode)) return fail(`--mode must be one of ${MODES.join(', ')}, got "${values.mode}"`);
+  if (values.format !== 'text' && values.format !== 'jsonl') return fail(`--format must be text or jsonl, got "${values.format}"`);
+  const format = values.format;
   try {
-    return await replay({ mode, format: values.format, configFile: values.config, inputs: positionals, env });
+    switch (command) {
+      case 'replay':
+        if (positionals.length === 0) return fail(`no INPUT given\n${USAGE}`);
+        return await replay({ mode, format, configFile: values.config, inputs: positionals, env });
+      case 'redrive': {
+        const queueUrl = values.queue ?? env.TRAILGUARD_DLQ_URL;
+        if (!queueUrl) return fail('redrive needs --queue URL (the stack output DeadLetterQueueUrl) or TRAILGUARD_DLQ_URL');
+        const max = Number(values.max);
+        if (!Number.isInteger(max) || max < 1) return fail(`--max must be a positive whole number, got "${values.max}"`);
+        return await redrive({ queueUrl, mode, format, max, config: await replayConfig(values.config, env) });
+      }
+      case 'breaker': {
+        const config: Config = await replayConfig(values.config, env);
+        if (!config.stateTable) return fail('breaker needs the state table: set TRAILGUARD_STATE_TABLE (stack output StateTableName) or "stateTable" in --config');
+        const store = dynamoStateStore(config.stateTable, config.region ?? 'us-east-1', config.endpoint);
+        return await breaker(positionals[0], positionals[1], store);
+      }
+      default:
+        return fail(`unknown command "${command}"\n${USAGE}`);
+    }
   } catch (error) {
     if (error instanceof TrailguardError || error instanceof SyntaxError || (error as NodeJS.ErrnoException).code === 'ENOENT') {
-      consoleOut.stderr(`trailguard: ${(error as Error).message}\n`);
-      return EXIT.badInput;
+      return fail((error as Error).message);
     }
     throw error;
   }

@@ -163,7 +163,8 @@ describe('the trailguard command', () => {
   it('prints usage for --help', async () => {
     const { code, stdout } = await exec(['--help']);
     expect(code).toBe(0);
-    expect(stdout).toContain('usage: trailguard replay');
+    expect(stdout).toContain('trailguard replay [--mode offline|dry-run|live]');
+    expect(stdout).toContain('trailguard redrive --queue URL');
   });
 });
 

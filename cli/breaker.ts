@@ -1,0 +1,37 @@
+import { RULE_IDS, type Config, type RuleId } from '../shared/config.js';
+import { consoleOut } from '../shared/log.js';
+import type { StateStore } from '../shared/state/store.js';
+import { EXIT } from './replay.js';
+
+/** `trailguard breaker status [RULE]` and `trailguard breaker reset RULE`: the operator's side of the circuit breaker. */
+export async function breaker(
+  action: string | undefined,
+  rule: string | undefined,
+  store: StateStore,
+  out: (text: string) => void = consoleOut.stdout,
+): Promise<number> {
+  const rules: readonly RuleId[] = rule ? [rule as RuleId] : RULE_IDS;
+  if (rule && !(RULE_IDS as readonly string[]).includes(rule)) {
+    consoleOut.stderr(`trailguard: unknown rule "${rule}"; one of ${RULE_IDS.join(', ')}\n`);
+    return EXIT.badInput;
+  }
+  if (action === 'status') {
+    for (const id of rules) {
+      const state = await store.breakerState(id);
+      out(state.open ? `${id}: OPEN since ${state.since} (${state.reason}): reports only, writes nothing\n` : `${id}: closed\n`);
+    }
+    return EXIT.ok;
+  }
+  if (action === 'reset' && rule) {
+    await store.resetBreaker(rule);
+    out(`${rule}: breaker reset; the next violation is remediated again (writes are counted from zero in the next window)\n`);
+    return EXIT.ok;
+  }
+  consoleOut.stderr('usage: trailguard breaker status [RULE] | trailguard breaker reset RULE\n');
+  return EXIT.badInput;
+}
+
+/** The table the breaker lives in, or why there is none. */
+export function stateTableOf(config: Config): string | undefined {
+  return config.stateTable;
+}

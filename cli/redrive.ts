@@ -1,0 +1,93 @@
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { RULES } from '../functions/rules.js';
+import { baseClientConfig } from '../shared/aws/client-options.js';
+import type { Config, Mode } from '../shared/config.js';
+import { consoleOut } from '../shared/log.js';
+import { snsNotifier } from '../shared/notifier.js';
+import type { RunDeps } from '../shared/runner/run.js';
+import { dynamoStateStore } from '../shared/state/dynamo-store.js';
+import { RecordPrinter, type Format } from './output.js';
+import { EXIT, routeEvent } from './replay.js';
+
+export interface RedriveOptions {
+  readonly queueUrl: string;
+  readonly mode: Mode;
+  readonly format: Format;
+  readonly max: number;
+  readonly config: Config;
+  readonly out?: (text: string) => void;
+  readonly err?: (text: string) => void;
+}
+
+/**
+ * The event inside a dead-letter message: EventBridge puts the event itself in the body; Lambda's
+ * on-failure destination puts an invocation record whose `requestPayload` is the event.
+ */
+export function eventOfMessage(body: string | undefined): { event: unknown } | { problem: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body ?? '');
+  } catch {
+    return { problem: 'the body is not JSON' };
+  }
+  if (parsed && typeof parsed === 'object' && 'requestPayload' in parsed) return { event: (parsed as { requestPayload: unknown }).requestPayload };
+  if (parsed && typeof parsed === 'object' && 'detail-type' in parsed) return { event: parsed };
+  return { problem: 'neither an EventBridge event nor a Lambda invocation record' };
+}
+
+function queueRegion(queueUrl: string): string {
+  return /sqs[.-]([a-z0-9-]+)\.amazonaws/.exec(queueUrl)?.[1] ?? process.env.AWS_REGION ?? 'us-east-1';
+}
+
+/**
+ * `trailguard redrive`: takes the dead-letter queue's events through the rules again, once the cause is
+ * fixed. A message is deleted only when its event reached a final outcome (a transient failure stays for the
+ * next redrive); duplicates of events that were in fact handled are recognised by the state table.
+ */
+export async function redrive(options: RedriveOptions): Promise<number> {
+  const err = options.err ?? consoleOut.stderr;
+  const { config } = options;
+  const region = config.region ?? queueRegion(options.queueUrl);
+  const sqs = new SQSClient(baseClientConfig({ region, endpoint: config.endpoint, readOnly: false }));
+  const printer = new RecordPrinter(options.format, options.out);
+  const deps: RunDeps = {
+    config,
+    mode: options.mode,
+    notify: options.mode !== 'offline' && config.topicArn ? snsNotifier(config.topicArn, config.endpoint) : undefined,
+    notifySkipReason: options.mode === 'offline' ? 'offline redrive publishes nothing' : 'no SNS topic configured',
+    write: () => undefined,
+    now: Date.now,
+    ...(config.stateTable ? { store: dynamoStateStore(config.stateTable, region, config.endpoint) } : {}),
+  };
+  let exit: number = EXIT.ok;
+  let seen = 0;
+  let deleted = 0;
+  while (seen < options.max) {
+    const batch = await sqs.send(new ReceiveMessageCommand({
+      QueueUrl: options.queueUrl, MaxNumberOfMessages: Math.min(10, options.max - seen), WaitTimeSeconds: 1, VisibilityTimeout: 120,
+    }));
+    const messages: Message[] = batch.Messages ?? [];
+    if (messages.length === 0) break;
+    for (const message of messages) {
+      seen += 1;
+      const found = eventOfMessage(message.Body);
+      if ('problem' in found) {
+        err(`trailguard: message ${message.MessageId}: ${found.problem}; left in the queue\n`);
+        exit = EXIT.badInput;
+        continue;
+      }
+      const records = await routeEvent(RULES, found.event, deps);
+      for (const record of records) printer.print(record, `message ${message.MessageId}`);
+      if (records.some((r) => r.outcome === 'failed') && exit === EXIT.ok) exit = EXIT.remediationFailed;
+      // Offline and dry-run only report; a transient failure must be retried: both leave the message.
+      const final = options.mode === 'live' && records.every((r) => r.error?.kind !== 'transient');
+      if (final) {
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: options.queueUrl, ReceiptHandle: message.ReceiptHandle }));
+        deleted += 1;
+      }
+    }
+  }
+  printer.finish();
+  err(`trailguard: redrive read ${seen} messages, deleted ${deleted}, left ${seen - deleted} in the queue\n`);
+  return exit;
+}

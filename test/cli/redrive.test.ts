@@ -1,0 +1,110 @@
+import { GetPublicAccessBlockCommand, PutPublicAccessBlockCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { breaker } from '../../cli/breaker.js';
+import { eventOfMessage, redrive } from '../../cli/redrive.js';
+import { parseConfig } from '../../shared/config.js';
+import { wrapRecord } from '../../shared/events/schema.js';
+import type { RemediationRecord } from '../../shared/remediation-log.js';
+import { ALL_BLOCKED } from '../../shared/s3/public-access.js';
+import { memoryStateStore } from '../../shared/state/store.js';
+import { loadSample } from '../helpers/samples.js';
+
+const sqs = mockClient(SQSClient);
+const s3 = mockClient(S3Client);
+const QUEUE = 'https://sqs.eu-west-1.amazonaws.com/111122223333/trailguard-prod-dlq';
+// Dead letters are always EventBridge envelopes: wrap the bare sample record the way EventBridge does.
+const event = () => wrapRecord(loadSample('public-bucket', 'would-remediate.delete-public-access-block') as Record<string, unknown>);
+
+beforeEach(() => {
+  sqs.reset();
+  s3.reset();
+  sqs.rejects(new Error('unexpected SQS call'));
+  s3.rejects(new Error('unexpected S3 call'));
+});
+afterEach(() => {
+  sqs.reset();
+  s3.reset();
+});
+
+async function redriven(messages: { MessageId: string; ReceiptHandle: string; Body: string }[], mode: 'live' | 'dry-run' = 'live') {
+  sqs.on(ReceiveMessageCommand).resolvesOnce({ Messages: messages }).resolves({ Messages: [] });
+  sqs.on(DeleteMessageCommand).resolves({});
+  let out = '';
+  let err = '';
+  const exit = await redrive({
+    queueUrl: QUEUE, mode, format: 'jsonl', max: 100, config: parseConfig({}),
+    out: (t) => { out += t; }, err: (t) => { err += t; },
+  });
+  const records = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as RemediationRecord);
+  return { exit, records, err };
+}
+
+describe('eventOfMessage', () => {
+  it('reads EventBridge dead letters and Lambda invocation records alike', () => {
+    const e = event();
+    expect(eventOfMessage(JSON.stringify(e))).toEqual({ event: e });
+    expect(eventOfMessage(JSON.stringify({ version: '1.0', requestContext: { condition: 'RetriesExhausted' }, requestPayload: e }))).toEqual({ event: e });
+    expect(eventOfMessage('{"x":1}')).toEqual({ problem: 'neither an EventBridge event nor a Lambda invocation record' });
+    expect(eventOfMessage('nope')).toEqual({ problem: 'the body is not JSON' });
+  });
+});
+
+describe('trailguard redrive', () => {
+  it('remediates each dead-lettered event and deletes its message once final', async () => {
+    s3.on(GetPublicAccessBlockCommand).rejectsOnce(Object.assign(new Error('none'), { name: 'NoSuchPublicAccessBlockConfiguration' }))
+      .resolves({ PublicAccessBlockConfiguration: ALL_BLOCKED });
+    s3.on(PutPublicAccessBlockCommand).resolves({});
+    const body = JSON.stringify({ version: '1.0', requestContext: { condition: 'RetriesExhausted' }, requestPayload: event() });
+
+    const { exit, records, err } = await redriven([{ MessageId: 'm-1', ReceiptHandle: 'rh-1', Body: body }]);
+
+    expect(exit).toBe(0);
+    expect(records).toMatchObject([{ rule: 'public-bucket', outcome: 'remediated' }]);
+    expect(sqs).toHaveReceivedCommandWith(DeleteMessageCommand, { QueueUrl: QUEUE, ReceiptHandle: 'rh-1' });
+    expect(err).toContain('read 1 messages, deleted 1, left 0');
+  });
+
+  it('leaves a message whose event failed transiently, for the next redrive', async () => {
+    s3.on(GetPublicAccessBlockCommand).rejects(Object.assign(new Error('slow'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } }));
+
+    const { exit, records } = await redriven([{ MessageId: 'm-2', ReceiptHandle: 'rh-2', Body: JSON.stringify(event()) }]);
+
+    expect(exit).toBe(1);
+    expect(records).toMatchObject([{ outcome: 'failed', error: { kind: 'transient' } }]);
+    expect(sqs).toHaveReceivedCommandTimes(DeleteMessageCommand, 0);
+    expect(sqs).toHaveReceivedCommandTimes(ReceiveMessageCommand, 2);
+  });
+
+  it('leaves unreadable messages and says so, and dry-run deletes nothing', async () => {
+    s3.on(GetPublicAccessBlockCommand).rejects(Object.assign(new Error('none'), { name: 'NoSuchPublicAccessBlockConfiguration' }));
+    s3.on(PutPublicAccessBlockCommand).rejects(new Error('dry-run must not write'));
+    const { exit, records, err } = await redriven([
+      { MessageId: 'm-3', ReceiptHandle: 'rh-3', Body: 'garbage' },
+      { MessageId: 'm-4', ReceiptHandle: 'rh-4', Body: JSON.stringify(event()) },
+    ], 'dry-run');
+
+    expect(exit).toBe(2);
+    expect(err).toContain('message m-3: the body is not JSON; left in the queue');
+    expect(records).toMatchObject([{ outcome: 'would-remediate' }]);
+    expect(sqs).toHaveReceivedCommandTimes(DeleteMessageCommand, 0);
+  });
+});
+
+describe('trailguard breaker', () => {
+  it('shows an open breaker and resets it', async () => {
+    const store = memoryStateStore();
+    await store.tripBreaker('open-security-group', Date.parse('2026-11-25T10:00:00Z'), '51 writes in 10 min exceed the limit of 50');
+    let out = '';
+    await breaker('status', undefined, store, (t) => { out += t; });
+    expect(out).toContain('open-security-group: OPEN since 2026-11-25T10:00:00.000Z (51 writes in 10 min exceed the limit of 50)');
+    expect(out).toContain('public-bucket: closed');
+    expect(await breaker('reset', 'open-security-group', store, () => undefined)).toBe(0);
+    expect(await store.breakerState('open-security-group')).toEqual({ open: false });
+  });
+
+  it('refuses an unknown rule', async () => {
+    expect(await breaker('reset', 'public-buckets', memoryStateStore(), () => undefined)).toBe(2);
+  });
+});

@@ -1,0 +1,192 @@
+import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { RULES } from '../functions/rules.js';
+import { isReadCommand } from '../shared/aws/client-options.js';
+import type { RuleId } from '../shared/config.js';
+import { parseConfig } from '../shared/config.js';
+import type { RemediationRecord } from '../shared/remediation-log.js';
+import type { AnyRule } from '../shared/rule.js';
+import { lambdaRunner } from '../shared/runner/lambda.js';
+import { run } from '../shared/runner/run.js';
+import { memoryStateStore } from '../shared/state/store.js';
+import { capturingDeps, loadSample, sampleConfig, sampleNames } from './helpers/samples.js';
+
+const mocks = [mockClient(S3Client), mockClient(EC2Client), mockClient(CloudTrailClient)];
+beforeEach(() => mocks.forEach((mock) => mock.reset()));
+afterAll(() => mocks.forEach((mock) => mock.restore()));
+
+const sdkError = (name: string, status?: number) => Object.assign(new Error(name), { name, ...(status ? { $metadata: { httpStatusCode: status } } : {}) });
+const DENIED: Record<RuleId, string> = {
+  'public-bucket': 'AccessDenied', 'open-security-group': 'UnauthorizedOperation',
+  'trail-logging': 'AccessDeniedException', 'untagged-instance': 'UnauthorizedOperation',
+};
+const GONE: Record<RuleId, string> = {
+  'public-bucket': 'NoSuchBucket', 'open-security-group': 'InvalidGroup.NotFound',
+  'trail-logging': 'TrailNotFoundException', 'untagged-instance': 'InvalidInstanceID.NotFound',
+};
+
+function sampleOf(rule: AnyRule, prefix: 'would-remediate' | 'exempt'): Record<string, unknown> {
+  const name = sampleNames(rule.id).find((n) => n.startsWith(`${prefix}.`));
+  if (!name) throw new Error(`${rule.id} has no ${prefix} sample`);
+  return loadSample(rule.id, name) as Record<string, unknown>;
+}
+
+function detailOf(event: Record<string, unknown>): Record<string, unknown> {
+  return (event.detail ?? event) as Record<string, unknown>;
+}
+
+function failAllCalls(error: Error) {
+  for (const mock of mocks) mock.onAnyCommand().rejects(error);
+}
+
+function writes(): string[] {
+  return mocks.flatMap((m) => m.calls().map((c) => (c.args[0] as object).constructor.name)).filter((n) => !isReadCommand(n));
+}
+
+/** How one cell reads in the README: the outcome, and what else happens. */
+type Cell = string;
+
+/** Each fault: how to cause it, and the outcome every rule must produce. The README table is rendered from this. */
+const FAULTS: readonly { fault: string; cell: Cell; check: (rule: AnyRule) => Promise<void> }[] = [
+  {
+    fault: 'throttling', cell: '`failed` (transient), thrown: retried by Lambda/EventBridge, then DLQ',
+    check: async (rule) => {
+      failAllCalls(sdkError('ThrottlingException', 400));
+      const deps = capturingDeps({ mode: 'live' });
+      await expect(lambdaRunner(rule, () => deps)(sampleOf(rule, 'would-remediate'))).rejects.toMatchObject({ kind: 'transient' });
+      expect(deps.written).toMatchObject([{ outcome: 'failed', error: { kind: 'transient' }, notification: { status: 'deferred' } }]);
+    },
+  },
+  {
+    fault: '5xx', cell: '`failed` (transient), thrown: retried by Lambda/EventBridge, then DLQ',
+    check: async (rule) => {
+      failAllCalls(sdkError('InternalError', 500));
+      const deps = capturingDeps({ mode: 'live' });
+      await expect(lambdaRunner(rule, () => deps)(sampleOf(rule, 'would-remediate'))).rejects.toMatchObject({ kind: 'transient' });
+      expect(deps.written[0]).toMatchObject({ outcome: 'failed', error: { kind: 'transient' } });
+    },
+  },
+  {
+    fault: 'timeout', cell: '`failed` (transient), thrown: retried by Lambda/EventBridge, then DLQ',
+    check: async (rule) => {
+      failAllCalls(sdkError('TimeoutError'));
+      const deps = capturingDeps({ mode: 'live' });
+      await expect(lambdaRunner(rule, () => deps)(sampleOf(rule, 'would-remediate'))).rejects.toMatchObject({ kind: 'transient' });
+      expect(deps.written[0]).toMatchObject({ outcome: 'failed', error: { kind: 'transient', code: 'TimeoutError' } });
+    },
+  },
+  {
+    fault: 'AccessDenied', cell: '`failed` + alert naming the IAM action (or SCP) that blocked it',
+    check: async (rule) => {
+      failAllCalls(sdkError(DENIED[rule.id], 403));
+      const { record, deps } = await runOnce(rule, sampleOf(rule, 'would-remediate'));
+      expect(record).toMatchObject({ outcome: 'failed', error: { kind: 'denied', permission: expect.stringMatching(/^[a-z0-9-]+:[A-Z]\w+$/) } });
+      expect(Object.values(rule.permissions)).toContain(record.error?.permission);
+      expect(deps.published).toHaveLength(1);
+      expect(writes()).toEqual([]);
+    },
+  },
+  {
+    fault: 'not found', cell: '`ignored`: the resource no longer exists; no write, no alert',
+    check: async (rule) => {
+      failAllCalls(sdkError(GONE[rule.id], 400));
+      const { record, deps } = await runOnce(rule, sampleOf(rule, 'would-remediate'));
+      expect(record.outcome).toBe('ignored');
+      expect(deps.published).toEqual([]);
+      expect(writes()).toEqual([]);
+    },
+  },
+  {
+    fault: 'duplicate', cell: '`ignored` (duplicate delivery): one action, one notification in all',
+    check: async (rule) => {
+      failAllCalls(sdkError('ThrottlingException', 400)); // any AWS call would make the second run fail
+      const store = memoryStateStore();
+      const deps = { ...capturingDeps({ mode: 'offline' }), store };
+      const event = sampleOf(rule, 'would-remediate');
+      const first = await run(rule, event, deps);
+      const second = await run(rule, event, deps);
+      expect(first.outcome).toBe('would-remediate');
+      expect(second).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('duplicate delivery') });
+      expect(deps.published).toHaveLength(1);
+    },
+  },
+  {
+    fault: 'forged source', cell: '`ignored`: only `aws.*` CloudTrail events can act',
+    check: async (rule) => {
+      failAllCalls(sdkError('ThrottlingException', 400));
+      const event = sampleOf(rule, 'would-remediate');
+      const envelope = 'detail' in event ? event : { 'detail-type': 'AWS API Call via CloudTrail', detail: event };
+      const { record } = await runOnce(rule, { ...envelope, source: 'custom.security' });
+      expect(record).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('not a CloudTrail event from an AWS service') });
+      expect(mocks.every((m) => m.calls().length === 0)).toBe(true);
+    },
+  },
+  {
+    fault: 'malformed event', cell: '`failed` (parse), naming the field; never an AWS call',
+    check: async (rule) => {
+      failAllCalls(sdkError('ThrottlingException', 400));
+      const event = structuredClone(sampleOf(rule, 'would-remediate'));
+      detailOf(event).requestParameters = 'not an object';
+      detailOf(event).responseElements = 'not an object';
+      const { record } = await runOnce(rule, event);
+      expect(record).toMatchObject({ outcome: 'failed', error: { kind: 'parse' }, reason: expect.stringMatching(/detail\.(requestParameters|responseElements)/) });
+      expect(mocks.every((m) => m.calls().length === 0)).toBe(true);
+    },
+  },
+  {
+    fault: 'self-caused event', cell: '`ignored`: the remediator\'s own role; no loop',
+    check: async (rule) => {
+      failAllCalls(sdkError('ThrottlingException', 400));
+      const event = structuredClone(sampleOf(rule, 'would-remediate'));
+      detailOf(event).userIdentity = {
+        type: 'AssumedRole', arn: `arn:aws:sts::111122223333:assumed-role/trailguard-prod-x-role/trailguard-prod-x`,
+        sessionContext: { sessionIssuer: { type: 'Role', userName: 'trailguard-prod-x-role' } },
+      };
+      const { record } = await runOnce(rule, event);
+      expect(record).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('caused by trailguard itself') });
+    },
+  },
+  {
+    fault: 'exempt resource', cell: '`exempt`, with the exemption\'s reason; no AWS call',
+    check: async (rule) => {
+      failAllCalls(sdkError('ThrottlingException', 400));
+      const { record } = await runOnce(rule, sampleOf(rule, 'exempt'));
+      expect(record.outcome).toBe('exempt');
+      expect(record.exemptions[0]?.reason.length).toBeGreaterThan(0);
+      expect(mocks.every((m) => m.calls().length === 0)).toBe(true);
+    },
+  },
+];
+
+async function runOnce(rule: AnyRule, event: unknown): Promise<{ record: RemediationRecord; deps: ReturnType<typeof capturingDeps> }> {
+  const deps = capturingDeps({ mode: 'live', config: sampleConfig() });
+  return { record: await run(rule, event, deps), deps };
+}
+
+describe.each(FAULTS.map((f) => [f.fault, f] as const))('fault: %s', (_fault, { check }) => {
+  it.each(RULES.map((rule) => [rule.id, rule] as const))('%s', async (_id, rule) => {
+    await check(rule);
+  });
+});
+
+/** The README's fault matrix, rendered from FAULTS: a cell in the README is a claim these tests back. */
+export function renderFaultMatrix(): string {
+  const header = `| fault | ${RULES.map((r) => `\`${r.id}\``).join(' | ')} |`;
+  const rule = `| --- | ${RULES.map(() => '---').join(' | ')} |`;
+  const rows = FAULTS.map((f) => `| ${f.fault} | ${RULES.map(() => f.cell).join(' | ')} |`);
+  return [header, rule, ...rows].join('\n');
+}
+
+it('README holds exactly the fault matrix these tests check', () => {
+  const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
+  expect(readme).toContain(renderFaultMatrix());
+});
+
+it('parses the sample config these cells run against', () => {
+  expect(parseConfig(JSON.parse(readFileSync(join(import.meta.dirname, '..', 'config', 'replay.sample.json'), 'utf8'))).selfRoles).toContain('trailguard-*');
+});
