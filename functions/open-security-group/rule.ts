@@ -184,7 +184,7 @@ export const openSecurityGroup = {
     const params = (action?.params ?? {}) as RevokeSecurityGroupIngressCommandInput;
     const rules = ((action?.previous as RevokedRules | undefined)?.SecurityGroupRules ?? []).map(fromSdkRule).filter((r) => r !== undefined);
     const target = params.GroupId ? `--group-id ${params.GroupId}` : `--group-name ${shellQuote(params.GroupName ?? '')}`;
-    const lines = [record.reason, ...(group?.name && group.name !== group.id ? [`Group name: ${group.name}`] : [])];
+    const lines = group?.name && group.name !== group.id ? [`Group name: ${group.name}`] : [];
     for (const rule of rules) {
       lines.push(`Rule: ${ruleLabel(rule)}${rule.description ? `, description "${rule.description}"` : ''}`);
       lines.push(`To re-create it: aws ec2 authorize-security-group-ingress --region ${record.region ?? 'REGION'} ${target} --ip-permissions ${shellQuote(JSON.stringify([toIpPermission(rule)]))}`);

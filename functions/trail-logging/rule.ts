@@ -165,7 +165,7 @@ function decideUpdate(
   }
   const severity = worstOf(off.map((s) => SETTINGS[s].severity));
   const found = `${label}: ${off.map((s) => SETTINGS[s].label).join('; ')} after this UpdateTrail`;
-  const restorable = orgTrail ? [] : off.filter((s) => SETTINGS[s].restore && settings.restore[s]);
+  const restorable = orgTrail ? [] : off.filter((s) => SETTINGS[s].restore && (settings.restore as Partial<Record<WeakenedSetting, boolean>>)[s] === true);
   const kept = off.filter((s) => !restorable.includes(s)).map((s) => (orgTrail ? s : `${s} (${SETTINGS[s].restore ? `restore.${s} is off` : 'the previous key id is unknown'})`));
   const notRestored = kept.length > 0 ? `; not restored automatically: ${orgTrail ?? kept.join(', ')}` : '';
   if (restorable.length === 0) return alert(`${found}${notRestored}`, severity, [resource]);

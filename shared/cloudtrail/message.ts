@@ -60,6 +60,6 @@ export function trailMessage(record: RemediationRecord): Message {
   const region = resource?.region ?? record.region ?? 'us-east-1';
   return {
     title: titleFor(record, name),
-    lines: [record.reason, ...commandsFor(record, id, region), ...reverseUpdate(record, id, region)],
+    lines: [...commandsFor(record, id, region), ...reverseUpdate(record, id, region)],
   };
 }

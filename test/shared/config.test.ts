@@ -8,7 +8,8 @@ describe('configuration', () => {
     expect(config.mode).toBe('live');
     expect(config.rules['open-security-group'].allowedWorldPorts).toEqual([{ protocol: 'tcp', port: 80 }, { protocol: 'tcp', port: 443 }]);
     expect(config.rules['untagged-instance'].requiredTags).toEqual(['Owner']);
-    expect(config.rules['trail-logging'].restore).toMatchObject({ logFileValidation: true, multiRegion: true, kmsKey: false });
+    expect(config.rules['trail-logging'].restore).toEqual({ logFileValidation: true, multiRegion: true, globalServiceEvents: false });
+    expect(() => parseConfig({ rules: { 'trail-logging': { restore: { kmsKey: true } } } })).toThrow(/restore/);
   });
 
   it('maps TRAILGUARD_* variables, JSON and lists included', () => {

@@ -42,6 +42,12 @@ describe('notifications', () => {
     }
   });
 
+  it('leaves out the findings heading when the rule has nothing to add to the reason', () => {
+    const { text } = buildNotification(record, { title: 't', lines: [] });
+    expect(text).not.toContain('What was found and done:');
+    expect(text).toContain('Reason: example-reports is public; remediated and verified');
+  });
+
   it('carries filterable attributes and the record as JSON for machines', () => {
     const notification = buildNotification(record, { title: 't', lines: [] });
     expect(notification.attributes).toEqual({ rule: 'public-bucket', severity: 'HIGH', outcome: 'remediated', account: '111122223333' });

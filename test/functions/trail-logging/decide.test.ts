@@ -203,9 +203,9 @@ describe('trail-logging decisions on the trail as it is now', () => {
     expect(decision).toMatchObject({ kind: 'alert', severity: 'HIGH', reason: expect.stringContaining('logFileValidation (restore.logFileValidation is off)') });
   });
 
-  it('alerts (MEDIUM) on a removed KMS key even with restore.kmsKey on: the previous key id is unknown', () => {
+  it('alerts (MEDIUM) on a removed KMS key: the previous key id is unknown, so it is never restored', () => {
     const sample = withRequest('would-remediate.update-trail-log-file-validation-off', { name: 'example-audit-trail', kmsKeyId: '' }, { responseElements: { trailARN: ARN } });
-    const config = trailLogging.settings(sampleConfig({ rules: { 'trail-logging': { restore: { kmsKey: true } } } }));
+    const config = trailLogging.settings(sampleConfig({ rules: { 'trail-logging': { restore: { logFileValidation: true, multiRegion: true, globalServiceEvents: true } } } }));
     const decision = trailLogging.decide(factsOf(sample), trail({ KmsKeyId: undefined }), config);
     expect(decision).toMatchObject({ kind: 'alert', severity: 'MEDIUM', reason: expect.stringContaining('kmsKey (the previous key id is unknown)') });
   });
