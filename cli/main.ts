@@ -1,16 +1,18 @@
 import { parseArgs } from 'node:util';
-import { MODES, type Config, type Mode } from '../shared/config.js';
+import { MODES, RULE_IDS, type Config, type Mode, type RuleId } from '../shared/config.js';
 import { TrailguardError } from '../shared/errors.js';
 import { consoleOut } from '../shared/log.js';
 import { dynamoStateStore } from '../shared/state/dynamo-store.js';
 import { breaker } from './breaker.js';
 import { redrive } from './redrive.js';
 import { EXIT, replay, replayConfig } from './replay.js';
+import { sweep } from './sweep.js';
 
 const USAGE = `usage:
   trailguard replay [--mode offline|dry-run|live] [--config FILE] [--format text|jsonl] INPUT...
   trailguard redrive --queue URL [--mode live|dry-run|offline] [--config FILE] [--format text|jsonl] [--max N]
   trailguard breaker status [RULE] | trailguard breaker reset RULE   [--config FILE]
+  trailguard sweep [--rule RULE] [--mode dry-run|live] [--region R] [--account ID] [--config FILE] [--format text|jsonl]
 
 replay: INPUT is a file (EventBridge envelope, bare CloudTrail record, CloudTrail log file {"Records":[...]},
   LookupEvents output, JSON lines; .gz allowed), a folder of such files, or - for JSON lines on stdin.
@@ -18,6 +20,9 @@ replay: INPUT is a file (EventBridge envelope, bare CloudTrail record, CloudTrai
 redrive: takes the dead-letter queue's events through the rules again (default mode live; a message is
   deleted once its event reached a final outcome). The queue URL is the stack output DeadLetterQueueUrl.
 breaker: shows or resets a rule's circuit breaker (needs TRAILGUARD_STATE_TABLE or "stateTable" in --config).
+sweep: checks the current state of one region (default AWS_REGION) for what the rules protect and runs each
+  finding through its rule (default mode dry-run; live needs the state table, for the circuit breaker).
+  --account (12 digits) pins bucket writes to the account and keeps other accounts' trails out.
 Exit: 0 all read, 1 a remediation failed, 2 unreadable or invalid input.
 `;
 
@@ -29,6 +34,9 @@ const OPTIONS = {
   format: { type: 'string', default: 'text' },
   queue: { type: 'string' },
   max: { type: 'string', default: '1000' },
+  rule: { type: 'string' },
+  region: { type: 'string' },
+  account: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -55,7 +63,7 @@ export async function main(argv: readonly string[], env: Env = process.env): Pro
     consoleOut.stdout(USAGE);
     return EXIT.ok;
   }
-  const defaultMode: Mode = command === 'redrive' ? 'live' : 'offline';
+  const defaultMode: Mode = command === 'redrive' ? 'live' : command === 'sweep' ? 'dry-run' : 'offline';
   const mode = (values.mode ?? defaultMode) as Mode;
   if (!MODES.includes(mode)) return fail(`--mode must be one of ${MODES.join(', ')}, got "${values.mode}"`);
   if (values.format !== 'text' && values.format !== 'jsonl') return fail(`--format must be text or jsonl, got "${values.format}"`);
@@ -77,6 +85,16 @@ export async function main(argv: readonly string[], env: Env = process.env): Pro
         if (!config.stateTable) return fail('breaker needs the state table: set TRAILGUARD_STATE_TABLE (stack output StateTableName) or "stateTable" in --config');
         const store = dynamoStateStore(config.stateTable, config.region ?? 'us-east-1', config.endpoint);
         return await breaker(positionals[0], positionals[1], store);
+      }
+      case 'sweep': {
+        if (mode === 'offline') return fail('sweep reads the account\'s current state, which offline never does: use --mode dry-run (default) or live');
+        if (values.rule !== undefined && !RULE_IDS.includes(values.rule as RuleId)) return fail(`--rule must be one of ${RULE_IDS.join(', ')}, got "${values.rule}"`);
+        if (values.account !== undefined && !/^\d{12}$/.test(values.account)) return fail(`--account must be a 12-digit account id, got "${values.account}"`);
+        const config = await replayConfig(values.config, env);
+        const region = values.region ?? config.region;
+        if (!region || !/^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/.test(region)) return fail(`sweep needs a region: --region R or AWS_REGION${region ? `, got "${region}"` : ''}`);
+        if (mode === 'live' && !config.stateTable) return fail('a live sweep needs the state table, so the circuit breaker caps its writes: set TRAILGUARD_STATE_TABLE (stack output StateTableName) or "stateTable" in --config');
+        return await sweep({ rule: values.rule as RuleId | undefined, mode, format, region, account: values.account, config });
       }
       default:
         return fail(`unknown command "${command}"\n${USAGE}`);

@@ -8,8 +8,9 @@ import { snsNotifier } from '../shared/notifier.js';
 import type { RemediationRecord } from '../shared/remediation-log.js';
 import type { AnyRule } from '../shared/rule.js';
 import { run, runUnmatched, type RunDeps } from '../shared/runner/run.js';
-import { readInputs } from './inputs.js';
+import { readInputs, type InputItem } from './inputs.js';
 import { RecordPrinter, type Format } from './output.js';
+import { Progress, type ProgressStream } from './progress.js';
 
 /** Exit codes: 0 every input read and nothing failed; 1 a remediation failed; 2 unreadable or invalid input. */
 export const EXIT = { ok: 0, remediationFailed: 1, badInput: 2 } as const;
@@ -21,8 +22,12 @@ export interface ReplayOptions {
   readonly inputs: readonly string[];
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly stdin?: NodeJS.ReadableStream;
+  /** The events to replay instead of reading `inputs` (backtests: LookupEvents, log files in S3). */
+  readonly events?: AsyncIterable<InputItem>;
   readonly out?: (text: string) => void;
   readonly err?: (text: string) => void;
+  /** Where the progress line goes (only when it is a TTY). @default process.stderr */
+  readonly progress?: ProgressStream;
 }
 
 /** Loads `--config FILE` with the same schema as Lambda's environment; AWS_ENDPOINT_URL still applies. */
@@ -58,9 +63,24 @@ export async function replay(options: ReplayOptions): Promise<number> {
     notifySkipReason: offline ? 'offline replay publishes nothing' : 'no SNS topic configured',
     write: () => undefined, // replay prints the record itself, below
     now: () => performance.now(),
+    wallClock: Date.now,
   };
+  let exit: number;
+  const progress = new Progress('trailguard replay', { stream: options.progress ?? process.stderr });
+  try {
+    // A message clears the progress line first, so it starts on a clean line.
+    const say = (text: string) => { progress.done(); err(text); };
+    exit = await replayItems(options.events ?? readInputs(options.inputs, options.stdin), deps, printer, progress, say);
+  } finally {
+    progress.done();
+  }
+  printer.finish();
+  return exit;
+}
+
+async function replayItems(items: AsyncIterable<InputItem>, deps: RunDeps, printer: RecordPrinter, progress: Progress, err: (text: string) => void): Promise<number> {
   let exit: number = EXIT.ok;
-  for await (const item of readInputs(options.inputs, options.stdin)) {
+  for await (const item of items) {
     if (item.kind === 'error') {
       err(`trailguard: ${item.source}: ${item.problem}\n`);
       exit = EXIT.badInput;
@@ -70,7 +90,9 @@ export async function replay(options: ReplayOptions): Promise<number> {
       err(`trailguard: ${item.source}: skipped (${item.note})\n`);
       continue;
     }
-    for (const record of await routeEvent(RULES, item.value, deps)) {
+    const records = await routeEvent(RULES, item.value, deps);
+    progress.record(records.some((record) => record.rule !== null));
+    for (const record of records) {
       printer.print(record, item.source);
       if (record.error?.kind === 'parse') {
         err(`trailguard: ${item.source}: invalid event: ${record.error.message}\n`);
@@ -80,6 +102,5 @@ export async function replay(options: ReplayOptions): Promise<number> {
       }
     }
   }
-  printer.finish();
   return exit;
 }

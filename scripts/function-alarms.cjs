@@ -1,6 +1,7 @@
 // Serverless plugin: every function gets the same guard rails, so a new rule cannot forget them:
-// an Errors alarm and a Throttles alarm that notify the alert topic, and reserved concurrency that bounds
-// a burst (EventBridge invokes asynchronously; Lambda keeps throttled events and retries them for hours).
+// an Errors alarm and a Throttles alarm that notify the alert topic, reserved concurrency that bounds
+// a burst (EventBridge invokes asynchronously; Lambda keeps throttled events and retries them for hours),
+// and its log group in the operators' saved Logs Insights queries.
 class FunctionAlarms {
   constructor(serverless) {
     this.serverless = serverless;
@@ -9,7 +10,9 @@ class FunctionAlarms {
 
   addAlarms() {
     const template = this.serverless.service.provider.compiledCloudFormationTemplate;
-    const concurrency = Number(this.serverless.service.custom?.functionGuards?.concurrency ?? 10);
+    const guards = this.serverless.service.custom?.functionGuards ?? {};
+    const concurrency = Number(guards.concurrency ?? 10);
+    this.addSavedQueries(template, guards.savedQueries ?? {});
     const functions = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
     for (const [id, resource] of functions) {
       const base = id.replace(/LambdaFunction$/, '');
@@ -39,5 +42,19 @@ class FunctionAlarms {
     }
   }
 }
+
+/** One saved Logs Insights query per entry of `custom.functionGuards.savedQueries`, over every function's log group. */
+FunctionAlarms.prototype.addSavedQueries = function addSavedQueries(template, queries) {
+  const logGroups = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::Logs::LogGroup').map(([id]) => ({ Ref: id }));
+  const service = this.serverless.service.service;
+  const stage = this.serverless.service.provider.stage;
+  for (const [name, query] of Object.entries(queries)) {
+    const id = `SavedQuery${name.replace(/(^|-)([a-z])/g, (_, __, c) => c.toUpperCase())}`;
+    template.Resources[id] = {
+      Type: 'AWS::Logs::QueryDefinition',
+      Properties: { Name: `${service}-${stage}/${name}`, QueryString: String(query).trim(), LogGroupNames: logGroups },
+    };
+  }
+};
 
 module.exports = FunctionAlarms;

@@ -62,8 +62,8 @@ const RuleSettings = v.strictObject({
           multiRegion: v.optional(v.boolean(), true),
           /** @default false */
           globalServiceEvents: v.optional(v.boolean(), false),
-          /** @default false (the previous key id must be known, and the key policy must allow CloudTrail) */
-          kmsKey: v.optional(v.boolean(), false),
+          // No kmsKey: the previous key id is neither in the event nor readable afterwards, so a removed key
+          // always alerts; a setting that could never take effect is not offered.
         }),
         {},
       ),
@@ -101,6 +101,11 @@ export type RuleSettingsConfig = v.InferOutput<typeof RuleSettings>;
 const ConfigSchema = v.strictObject({
   /** @default 'live' in Lambda (the deployed default); `replay` defaults to 'offline'. */
   mode: v.optional(v.picklist(MODES), 'live'),
+  /**
+   * The reconciliation sweeps' mode, when it should differ from `mode`: a first live sweep remediates every
+   * legacy finding at once, so operators may keep sweeps report-only (`dry-run`) while events act. @default mode
+   */
+  sweepMode: v.optional(v.picklist(MODES)),
   /** SNS topic for notifications; absent means notifications are skipped (and the record says so). */
   topicArn: v.optional(v.pipe(v.string(), v.regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/, 'expected an SNS topic ARN'))),
   /**
@@ -118,6 +123,10 @@ const ConfigSchema = v.strictObject({
   logLevel: v.optional(v.picklist(['DEBUG', 'INFO', 'WARN', 'ERROR']), 'INFO'),
   /** The region the functions (and the state table) run in: AWS_REGION in Lambda. */
   region: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9-]+$/, 'expected a region such as eu-west-1'))),
+  /** The untagged-instance enforcement Lambda, the target of its one-time schedules; absent means none can be scheduled. */
+  enforceFunctionArn: v.optional(v.pipe(v.string(), v.regex(/^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}$/, 'expected a Lambda function ARN'))),
+  /** The role EventBridge Scheduler assumes to invoke that Lambda (passed with each schedule). */
+  schedulerRoleArn: v.optional(v.pipe(v.string(), v.regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'expected an IAM role ARN'))),
   /** DynamoDB table for idempotency, the circuit breaker and digests; absent (replay) means none of them. */
   stateTable: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'expected a DynamoDB table name'))),
   /** Duplicates, runaway remediation and bursts. */
@@ -166,12 +175,15 @@ export function parseConfig(raw: unknown, source = 'config'): Config {
 /** The environment variables read, and the config key each becomes. */
 export const ENV_VARS = {
   TRAILGUARD_MODE: 'mode',
+  TRAILGUARD_SWEEP_MODE: 'sweepMode',
   TRAILGUARD_TOPIC_ARN: 'topicArn',
   TRAILGUARD_SELF_ROLES: 'selfRoles',
   TRAILGUARD_EXEMPTIONS: 'exemptions',
   TRAILGUARD_RULES: 'rules',
   TRAILGUARD_LOG_LEVEL: 'logLevel',
   TRAILGUARD_STATE_TABLE: 'stateTable',
+  TRAILGUARD_ENFORCE_FUNCTION_ARN: 'enforceFunctionArn',
+  TRAILGUARD_SCHEDULER_ROLE_ARN: 'schedulerRoleArn',
   AWS_REGION: 'region',
   TRAILGUARD_RELIABILITY: 'reliability',
   AWS_ENDPOINT_URL: 'endpoint',

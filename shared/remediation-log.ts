@@ -47,8 +47,12 @@ export interface RemediationRecord {
   readonly outcome: Outcome;
   readonly severity: Severity | null;
   readonly mode: Mode;
-  /** What started the run: a CloudTrail event (EventBridge or replay), the reconciliation sweep, or a schedule. */
-  readonly trigger: 'event' | 'sweep' | 'schedule';
+  /**
+   * What started the run: a CloudTrail event (EventBridge or replay), the reconciliation sweep, a schedule,
+   * or an operator's `trailguard undo` (then `eventId` is the undone event's id, `actions` are the reversing
+   * writes with `previous` the remediated state they replaced, and `reason` starts "undo of <event id>").
+   */
+  readonly trigger: 'event' | 'sweep' | 'schedule' | 'undo';
   readonly eventId: string;
   readonly eventName: string | null;
   readonly eventSource: string | null;
@@ -68,13 +72,18 @@ export interface RemediationRecord {
   readonly error: RecordError | null;
   readonly notification: NotificationStatus;
   readonly durationMs: number;
+  /**
+   * Live `remediated` only: from the violating call's CloudTrail `eventTime` to the verified fix, the window
+   * in which the resource was exposed. Null otherwise (nothing was fixed, or the event time is unreadable).
+   */
+  readonly exposureMs: number | null;
 }
 
 /** The stable field names, in order: the contract test holds the record to this list. */
 export const RECORD_FIELDS = [
   'rule', 'outcome', 'severity', 'mode', 'trigger', 'eventId', 'eventName', 'eventSource', 'eventTime',
   'account', 'region', 'actor', 'actorType', 'sourceIp', 'userAgent', 'resources', 'actions', 'reason',
-  'exemptions', 'error', 'notification', 'durationMs',
+  'exemptions', 'error', 'notification', 'durationMs', 'exposureMs',
 ] as const satisfies readonly (keyof RemediationRecord)[];
 
 /** The message every remediation-log line carries, so Logs Insights can select them. */

@@ -1,7 +1,7 @@
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
-import { mockClient } from 'aws-sdk-client-mock';
+import { mockClient, type AwsStub } from 'aws-sdk-client-mock';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -16,7 +16,9 @@ import { run } from '../shared/runner/run.js';
 import { memoryStateStore } from '../shared/state/store.js';
 import { capturingDeps, loadSample, sampleConfig, sampleNames } from './helpers/samples.js';
 
-const mocks = [mockClient(S3Client), mockClient(EC2Client), mockClient(CloudTrailClient)];
+// One list of stubs, whatever the service: the tests only reset, fail or count calls.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const mocks = [mockClient(S3Client), mockClient(EC2Client), mockClient(CloudTrailClient)] as unknown as AwsStub<any, any, any>[];
 beforeEach(() => mocks.forEach((mock) => mock.reset()));
 afterAll(() => mocks.forEach((mock) => mock.restore()));
 

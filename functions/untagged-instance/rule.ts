@@ -1,6 +1,8 @@
 import { CreateTagsCommand, type CreateTagsCommandInput, type EC2Client } from '@aws-sdk/client-ec2';
+import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import * as v from 'valibot';
 import { ec2Client } from '../../shared/aws/ec2.js';
+import { schedulerClient } from '../../shared/aws/scheduler.js';
 import type { Config } from '../../shared/config.js';
 import { describeInstances, describeTags, type InstanceNow } from '../../shared/ec2/instance-reads.js';
 import {
@@ -13,6 +15,8 @@ import { parseWith } from '../../shared/events/schema.js';
 import {
   alert, compliant, notApplicable, violation, type Decision, type Message, type PlannedAction, type ResourceRef, type Rule,
 } from '../../shared/rule.js';
+import { createScheduleOnce, verifySchedule, type OneTimeSchedule } from '../../shared/scheduler/one-time.js';
+import { INSTANCE_ID, planEnforcement, regionOfFunction, type EnforcementTarget } from './enforcement.js';
 import pattern from './pattern.json' with { type: 'json' };
 
 /** What the event says: the launched instances, the tags they were launched with, who launched them. */
@@ -21,22 +25,28 @@ export interface LaunchFacts {
   /** Per instance: request tag specifications (`resourceType: instance`) plus the response `tagSet`. */
   readonly launchTags: Readonly<Record<string, TagMap>>;
   readonly creator: Creator | undefined;
-  /** The event time (ISO), for `trailguard:tagged-at`: the decision stays pure. */
+  /** The event time (ISO), for `trailguard:tagged-at` and the enforcement grace period: the decision stays pure. */
   readonly taggedAt: string;
+  /** For enforcement schedules: the event id (names the schedule), the account and region of the launch. */
+  readonly sourceEventId: string;
+  readonly account: string | undefined;
+  readonly region: string;
 }
 
 /** The instances as they are now (dry-run and live), by id; an id that is absent was not found. */
 export interface LaunchState {
   readonly instances: ReadonlyMap<string, InstanceNow>;
   readonly volumeTags: ReadonlyMap<string, TagMap>;
+  /** When the instances were read (ms): an enforcement check is never scheduled in the past. */
+  readonly checkedAt: number;
 }
 
-type Clients = { readonly ec2: EC2Client };
-type Settings = Config['rules']['untagged-instance'];
+// The schedule lives in its target function's region, which may differ from the launch's.
+type Clients = { readonly ec2: EC2Client; readonly scheduler: (region: string) => SchedulerClient };
+type Settings = Config['rules']['untagged-instance'] & { readonly enforcementTarget: EnforcementTarget };
 type TagParams = { readonly Resources: string[]; readonly Tags: { readonly Key: string; readonly Value: string }[] };
 
-// Current ids are 17 hex digits, legacy ones 8 (SHAPES.md §6); anything else never reaches CreateTags.
-const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+// INSTANCE_ID: anything that is not an instance id never reaches CreateTags or a schedule name.
 const Response = v.looseObject({
   instancesSet: v.looseObject({
     items: v.pipe(v.array(v.looseObject({ instanceId: v.pipe(v.string(), v.regex(INSTANCE_ID, 'an EC2 instance id')), tagSet: v.optional(v.unknown()) })), v.minLength(1)),
@@ -89,14 +99,17 @@ function decide(facts: LaunchFacts, state: LaunchState | undefined, settings: Se
   const tail = [ok.length ? `already tagged: ${ok.join(', ')}` : '', skipped.length ? `skipped: ${skipped.join('; ')}` : '']
     .filter(Boolean).join('; ');
   const volumes = settings.tagVolumes && !state ? '; volumes are tagged in dry-run and live only (their ids are not in the event)' : '';
-  const enforcement = settings.enforcement.enabled ? '; enforcement (stop after a grace period) is configured but not implemented yet' : '';
   if (flagged.length === 0) {
     if (ok.length === 0) return notApplicable(`no instance of this launch is left to tag (${tail})`);
     return compliant(`every instance carries ${required.join(', ')} (${by}); ${tail}`, facts.resources);
   }
-  const reason = `${notes.join('; ')} (${by}${service}${adjusted})${tail ? `; ${tail}` : ''}${volumes}${enforcement}`;
-  if (actions.length === 0) return alert(`${reason}: nothing can be tagged automatically`, 'MEDIUM', flagged);
-  return violation(reason, 'LOW', flagged, actions);
+  // Every flagged instance gets its check, tagged or not: an untaggable one is what enforcement is for.
+  const launch = { instanceIds: flagged.map((r) => r.id), launchedAt: facts.taggedAt, sourceEventId: facts.sourceEventId, account: facts.account, region: facts.region };
+  const enforcement = planEnforcement(launch, settings, settings.enforcementTarget, state?.checkedAt);
+  const reason = `${notes.join('; ')} (${by}${service}${adjusted})${tail ? `; ${tail}` : ''}${volumes}${actions.length === 0 ? ': nothing can be tagged automatically' : ''}${enforcement.note}`;
+  const all = [...actions, ...enforcement.actions];
+  if (all.length === 0) return alert(reason, 'MEDIUM', flagged);
+  return violation(reason, actions.length === 0 || enforcement.unscheduled ? 'MEDIUM' : 'LOW', flagged, all);
 }
 
 function parse({ record, event }: Parameters<Rule<LaunchFacts, LaunchState, Clients, Settings>['parse']>[0]): LaunchFacts {
@@ -115,6 +128,9 @@ function parse({ record, event }: Parameters<Rule<LaunchFacts, LaunchState, Clie
     launchTags,
     creator: creatorOf(record.actor),
     taggedAt: new Date(time).toISOString(),
+    sourceEventId: record.eventId ?? event.id,
+    account: event.account,
+    region: record.awsRegion || event.region,
   };
 }
 
@@ -123,10 +139,16 @@ async function inspect(facts: LaunchFacts, { ec2 }: Clients): Promise<LaunchStat
   // Volume tags are read for every attached volume: inspect does not know whether volumes are tagged.
   const volumeIds = [...instances.values()].filter((i) => !GONE_STATES.has(i.state)).flatMap((i) => i.volumeIds);
   const volumeTags = volumeIds.length > 0 ? await describeTags(ec2, volumeIds) : new Map<string, TagMap>();
-  return { instances, volumeTags };
+  return { instances, volumeTags, checkedAt: Date.now() };
 }
 
 const paramsOf = (action: PlannedAction) => action.params as TagParams;
+const scheduleOf = (action: PlannedAction) => action.params as OneTimeSchedule;
+function schedulerFor(action: PlannedAction, clients: Clients): SchedulerClient {
+  const region = regionOfFunction(scheduleOf(action).Target.Arn);
+  if (!region) throw new AwsCallError(action.api, action.resource.id, 'invalid', 'NoTargetRegion', scheduleOf(action).Target.Arn);
+  return clients.scheduler(region);
+}
 
 export const untaggedInstance = {
   id: 'untagged-instance',
@@ -135,14 +157,21 @@ export const untaggedInstance = {
     'EC2.DescribeInstances': 'ec2:DescribeInstances',
     'EC2.DescribeTags': 'ec2:DescribeTags',
     'EC2.CreateTags': 'ec2:CreateTags',
+    'Scheduler.CreateSchedule': 'scheduler:CreateSchedule',
+    'Scheduler.GetSchedule': 'scheduler:GetSchedule',
   },
-  settings: (config: Config) => config.rules['untagged-instance'],
-  clients: (options) => ({ ec2: ec2Client(options) }),
+  settings: (config: Config): Settings => ({
+    ...config.rules['untagged-instance'],
+    enforcementTarget: { functionArn: config.enforceFunctionArn, roleArn: config.schedulerRoleArn },
+  }),
+  clients: (options) => ({ ec2: ec2Client(options), scheduler: (region) => schedulerClient({ ...options, region }) }),
   parse,
   inspect,
   decide,
-  async act(action, { ec2 }) {
+  async act(action, clients) {
+    if (action.api === 'Scheduler.CreateSchedule') return createScheduleOnce(schedulerFor(action, clients), scheduleOf(action));
     if (action.api !== 'EC2.CreateTags') throw new Error(`untagged-instance cannot perform ${action.api}`);
+    const { ec2 } = clients;
     const params = paramsOf(action);
     // CreateTags overwrites: a key that appeared since inspect (another tool, a person) must survive.
     // Transient, so the event is retried and decided again on the tags as they are then.
@@ -151,7 +180,9 @@ export const untaggedInstance = {
     if (appeared.length > 0) throw new AwsCallError(action.api, action.resource.id, 'transient', 'TagAddedSinceInspect', appeared.join(', '));
     await ec2.send(new CreateTagsCommand({ Resources: params.Resources, Tags: params.Tags }));
   },
-  async verify(action, { ec2 }) {
+  async verify(action, clients) {
+    if (action.api === 'Scheduler.CreateSchedule') return verifySchedule(schedulerFor(action, clients), scheduleOf(action));
+    const { ec2 } = clients;
     const tags = (await describeTags(ec2, [action.resource.id])).get(action.resource.id) ?? {};
     const absent = paramsOf(action).Tags.filter((tag) => !Object.hasOwn(tags, tag.Key)).map((tag) => tag.Key);
     return absent.length === 0
@@ -159,12 +190,20 @@ export const untaggedInstance = {
       : { ok: false, detail: `${absent.join(', ')} missing on ${action.resource.id} after CreateTags` };
   },
   message(record): Message {
-    const tagged = record.actions.filter((a) => a.resource.startsWith('i-'));
-    const what = tagged.length === 1 ? `EC2 instance ${tagged[0]?.resource}` : `${record.resources.length} EC2 instances`;
-    const title = record.outcome === 'remediated' ? `Tagged ${what}`
-      : record.outcome === 'would-remediate' ? `Would tag ${what}`
-        : record.outcome === 'failed' ? `FAILED to tag ${what}` : `Untagged ${what}: ${record.outcome}`;
-    const lines = [record.reason, ...record.actions.map((a) => {
+    const tagged = record.actions.filter((a) => a.api === 'EC2.CreateTags' && a.resource.startsWith('i-')).map((a) => a.resource);
+    const ids = tagged.length > 0 ? tagged : record.resources.map((r) => r.id);
+    const what = ids.length === 1 ? `EC2 instance ${ids[0]}` : `${ids.length} EC2 instances`;
+    // Untaggable instances with enforcement on get only their stop check: the title must not claim a tag.
+    const [done, would, todo] = tagged.length === 0 && record.actions.length > 0
+      ? ['Stop check scheduled for', 'Would schedule a stop check for', 'schedule a stop check for'] : ['Tagged', 'Would tag', 'tag'];
+    const title = record.outcome === 'remediated' ? `${done} ${what}`
+      : record.outcome === 'would-remediate' ? `${would} ${what}`
+        : record.outcome === 'failed' ? `FAILED to ${todo} ${what}` : `Untagged ${what}: ${record.outcome}`;
+    const lines = [...record.actions.map((a) => {
+      if (a.api === 'Scheduler.CreateSchedule') {
+        const { Name, Target } = a.params as OneTimeSchedule;
+        return `To cancel the stop check: aws scheduler delete-schedule --name ${Name} --region ${regionOfFunction(Target.Arn) ?? record.region}`;
+      }
       const keys = ((a.params as CreateTagsCommandInput).Tags ?? []).map((t) => `Key=${t.Key}`).join(' ');
       return `To reverse on ${a.resource}: aws ec2 delete-tags --resources ${a.resource} --tags ${keys}`;
     })];

@@ -3,9 +3,10 @@ import { AwsCallError } from '../errors.js';
 import { logger } from '../log.js';
 import { snsNotifier } from '../notifier.js';
 import { writeRecordTo, type RemediationRecord } from '../remediation-log.js';
-import type { AnyRule } from '../rule.js';
+import type { CloudTrailEvent } from '../events/schema.js';
+import type { AnyRule, RuleFacts } from '../rule.js';
 import { dynamoStateStore } from '../state/dynamo-store.js';
-import { run, type RunDeps } from './run.js';
+import { run, runWithFacts, type RunDeps } from './run.js';
 
 /** The deps of a Lambda container: config from the environment (parsed once), SNS, the log on stdout. */
 export function lambdaDeps(): RunDeps {
@@ -31,6 +32,48 @@ export function lambdaRunner(rule: AnyRule, depsFor: () => RunDeps = lambdaDeps)
   return async (event) => {
     deps ??= depsFor();
     const record = await run(rule, event, deps);
+    if (record.error?.kind === 'transient') {
+      throw new AwsCallError(record.error.api ?? 'unknown', record.eventId, 'transient', record.error.code, 'retry');
+    }
+    return record;
+  };
+}
+
+/** How a scheduled check's input becomes a run: `read` validates it (throws ParseError), `unreadable` labels a bad one. */
+export interface ScheduledInputReader {
+  read(input: unknown, now: number): { readonly event: CloudTrailEvent; readonly facts: RuleFacts };
+  unreadable(input: unknown, now: number): CloudTrailEvent;
+}
+
+// runWithFacts reads the rule's settings first, inside its catch-all: a rule whose settings throw turns the
+// error into the run's one `failed` record, before any claim, read or write.
+const failingWith = (rule: AnyRule, error: unknown): AnyRule => ({
+  ...rule,
+  settings: () => {
+    throw error;
+  },
+});
+
+/**
+ * The Lambda handler body for a check that EventBridge Scheduler invokes with its `Input` (trigger `schedule`).
+ * An input that does not parse ends in one `failed` record and is not thrown: a retry would read it no
+ * better, so throwing would only loop. A transient AWS fault is thrown, as in lambdaRunner, so Lambda retries.
+ */
+export function lambdaScheduledRunner(rule: AnyRule, reader: ScheduledInputReader, depsFor: () => RunDeps = lambdaDeps): (input: unknown) => Promise<RemediationRecord> {
+  let deps: RunDeps | undefined;
+  return async (input) => {
+    deps ??= depsFor();
+    const now = deps.now();
+    let trigger: ReturnType<ScheduledInputReader['read']> | undefined;
+    let unreadable: unknown;
+    try {
+      trigger = reader.read(input, now);
+    } catch (error) {
+      unreadable = error;
+    }
+    const record = trigger
+      ? await runWithFacts(rule, trigger.event, trigger.facts, 'schedule', deps)
+      : await runWithFacts(failingWith(rule, unreadable), reader.unreadable(input, now), { resources: [] }, 'schedule', deps);
     if (record.error?.kind === 'transient') {
       throw new AwsCallError(record.error.api ?? 'unknown', record.eventId, 'transient', record.error.code, 'retry');
     }

@@ -2,6 +2,7 @@ import type { ClientOptions } from '../aws/client-options.js';
 import type { Config, Mode } from '../config.js';
 import { AwsCallError, ParseError } from '../errors.js';
 import { findExemption, matchesGlob, type ExemptionMatch } from '../exemptions.js';
+import { eventTimeMs } from '../events/normalize.js';
 import { matchesPattern } from '../events/pattern.js';
 import {
   CLOUDTRAIL_DETAIL_TYPES,
@@ -34,6 +35,8 @@ export interface RunDeps {
   readonly notifySkipReason?: string;
   readonly write: (record: RemediationRecord) => void;
   readonly now: () => number;
+  /** Epoch ms for exposure windows when `now` is a monotonic clock (replay); defaults to `now`. */
+  readonly wallClock?: () => number;
   /** Idempotency, circuit breaker and digests; absent in replay (fixture ids repeat, see SHAPES.md §9). */
   readonly store?: StateStore;
 }
@@ -429,9 +432,15 @@ async function finish(
     error: conclusion.error,
     notification: { status: 'not-needed' },
     durationMs: 0,
+    exposureMs: null,
   };
   const notification = await notifyFor(rule, draft, deps);
-  const record: RemediationRecord = { ...draft, notification, durationMs: Math.max(0, Math.round(deps.now() - started)) };
+  const record: RemediationRecord = {
+    ...draft,
+    notification,
+    durationMs: Math.max(0, Math.round(deps.now() - started)),
+    exposureMs: exposureOf(draft, deps.wallClock?.() ?? deps.now()),
+  };
   deps.write(record);
   return record;
 }
@@ -471,4 +480,11 @@ async function burstPosition(rule: AnyRule, record: RemediationRecord, deps: Run
   const count = await deps.store.addToWindow(`notifications#${rule.id}`, start, 1, start + 2 * windowMs).catch(() => 0);
   if (count <= maxPerWindow) return 'normal';
   return count === maxPerWindow + 1 ? 'first-over' : 'suppressed';
+}
+
+/** Event time to verified fix, for a live remediation; a negative window (clock skew) counts as zero. */
+function exposureOf(record: RemediationRecord, fixedAt: number): number | null {
+  if (record.mode !== 'live' || record.outcome !== 'remediated' || !record.eventTime) return null;
+  const start = eventTimeMs(record.eventTime);
+  return start === undefined ? null : Math.max(0, Math.round(fixedAt - start));
 }

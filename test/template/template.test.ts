@@ -1,5 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RULES } from '../../functions/rules.js';
+import { untaggedInstanceEnforce } from '../../functions/untagged-instance/enforce.js';
+import { openSecurityGroupSweep } from '../../functions/open-security-group/sweep.js';
+import { publicBucketSweep } from '../../functions/public-bucket/sweep.js';
+import { trailLoggingSweep } from '../../functions/trail-logging/sweep.js';
+import { untaggedInstanceSweep } from '../../functions/untagged-instance/sweep.js';
 import { functionKeyOf, logicalPrefixOf, packageOnce, resourcesOfType, type Packaged } from '../helpers/template.js';
 
 // What every function role holds besides its rule's own permissions: its logs, the alert topic
@@ -9,6 +14,28 @@ const BASE_ACTIONS = [
   'logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt',
   'sqs:SendMessage', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem',
 ];
+
+// Functions that are no rule's EventBridge target, each with the exact actions of its role besides the base set.
+const EXTRA_FUNCTIONS = [
+  // untagged-instance enforcement: invoked by EventBridge Scheduler, a grace period after a launch.
+  { key: 'untaggedInstanceEnforce', actions: ['ec2:DescribeInstances', 'ec2:StopInstances'], permissions: untaggedInstanceEnforce.permissions },
+] as const;
+
+// Role actions that are no API call of the rule: CreateSchedule makes the caller pass the scheduler role.
+const EXTRA_RULE_ACTIONS: Readonly<Record<string, readonly string[]>> = { 'untagged-instance': ['iam:PassRole'] };
+
+// Each rule's reconciliation sweep, on a schedule: the exact actions of its role besides the base set, which
+// are its rule's permissions plus the list calls the scan adds (untagged-instance's without Scheduler and
+// PassRole: a sweep never schedules a stop).
+const SWEEP_FUNCTIONS = [
+  { key: 'publicBucketSweep', sweep: publicBucketSweep, actions: ['s3:ListAllMyBuckets', 's3:GetBucketPublicAccessBlock', 's3:GetBucketPolicyStatus', 's3:GetBucketAcl', 's3:PutBucketPublicAccessBlock'] },
+  { key: 'openSecurityGroupSweep', sweep: openSecurityGroupSweep, actions: ['ec2:DescribeSecurityGroups', 'ec2:DescribeSecurityGroupRules', 'ec2:RevokeSecurityGroupIngress'] },
+  { key: 'trailLoggingSweep', sweep: trailLoggingSweep, actions: ['cloudtrail:DescribeTrails', 'cloudtrail:GetTrail', 'cloudtrail:GetTrailStatus', 'cloudtrail:StartLogging', 'cloudtrail:UpdateTrail'] },
+  { key: 'untaggedInstanceSweep', sweep: untaggedInstanceSweep, actions: ['ec2:DescribeInstances', 'ec2:DescribeTags', 'ec2:CreateTags'] },
+] as const;
+
+// A rule's EventBridge rule, not its sweep's schedule (whose logical id also starts with the rule's key).
+const isRuleOf = (id: string, ruleId: string) => id.toLowerCase().includes(functionKeyOf(ruleId).toLowerCase()) && !id.toLowerCase().includes(`${functionKeyOf(ruleId)}sweep`.toLowerCase());
 
 let packaged: Packaged;
 beforeAll(() => {
@@ -22,20 +49,21 @@ function roleStatements(ruleId: string): { Effect: string; Action: string[]; Res
 }
 
 describe('the packaged CloudFormation template', () => {
-  it('has one function per rule and no other', () => {
+  it('has one function per rule, the declared extra functions, and no other', () => {
     const functions = resourcesOfType(packaged.template, 'AWS::Lambda::Function').map(([id]) => id).sort();
-    expect(functions).toEqual(RULES.map((rule) => `${logicalPrefixOf(rule.id)}LambdaFunction`).sort());
+    const extra = [...EXTRA_FUNCTIONS, ...SWEEP_FUNCTIONS].map((f) => f.key);
+    expect(functions).toEqual([...RULES.map((rule) => rule.id), ...extra].map((id) => `${logicalPrefixOf(id)}LambdaFunction`).sort());
   });
 
   describe.each(RULES.map((rule) => [rule.id, rule] as const))('%s', (ruleId, rule) => {
     it('triggers on exactly the pattern the code matches', () => {
-      const rules = resourcesOfType(packaged.template, 'AWS::Events::Rule').filter(([id]) => id.toLowerCase().includes(functionKeyOf(ruleId).toLowerCase()));
+      const rules = resourcesOfType(packaged.template, 'AWS::Events::Rule').filter(([id]) => isRuleOf(id, ruleId));
       expect(rules).toHaveLength(1);
       expect(rules[0]?.[1].Properties?.EventPattern).toEqual(rule.pattern);
     });
 
     it('sends failed deliveries to the dead-letter queue, with a retry policy', () => {
-      const [, eventRule] = resourcesOfType(packaged.template, 'AWS::Events::Rule').find(([id]) => id.toLowerCase().includes(functionKeyOf(ruleId).toLowerCase())) ?? [];
+      const [, eventRule] = resourcesOfType(packaged.template, 'AWS::Events::Rule').find(([id]) => isRuleOf(id, ruleId)) ?? [];
       const target = eventRule?.Properties?.Targets?.[0];
       expect(target?.DeadLetterConfig?.Arn).toEqual({ 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] });
       expect(target?.RetryPolicy).toEqual({ MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 3600 });
@@ -46,7 +74,7 @@ describe('the packaged CloudFormation template', () => {
     it('has a role with exactly its permissions plus the base set, and no wildcard action', () => {
       const actions = roleStatements(ruleId).flatMap((s) => s.Action);
       expect(actions.every((action) => !action.includes('*'))).toBe(true);
-      expect(new Set(actions)).toEqual(new Set([...new Set(Object.values(rule.permissions)), ...BASE_ACTIONS]));
+      expect(new Set(actions)).toEqual(new Set([...new Set(Object.values(rule.permissions)), ...BASE_ACTIONS, ...(EXTRA_RULE_ACTIONS[ruleId] ?? [])]));
       expect(roleStatements(ruleId).every((s) => s.Effect === 'Allow')).toBe(true);
     });
 
@@ -81,10 +109,187 @@ describe('the packaged CloudFormation template', () => {
     expect(packaged.template.Conditions?.HasAlertEmail).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] });
   });
 
-  it('lets only this account publish to the topic', () => {
+  it('lets only this account and its own alarms publish to the topic, over TLS', () => {
     const statements = packaged.template.Resources.AlertTopicPolicy?.Properties?.PolicyDocument?.Statement as any[];
     const allows = statements.filter((s) => s.Effect === 'Allow');
-    expect(allows).toHaveLength(1);
-    expect(allows[0]?.Principal).toEqual({ AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' } });
+    expect(allows.map((s) => s.Principal)).toEqual([
+      { AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' } },
+      { Service: 'cloudwatch.amazonaws.com' },
+    ]);
+    expect(allows[1]?.Condition?.StringEquals).toEqual({ 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+    expect(allows.every((s) => s.Action === 'sns:Publish')).toBe(true);
+    expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+  });
+
+  it('lets no one outside the account use the key, and services only on this account\'s behalf', () => {
+    const statements = packaged.template.Resources.AlertTopicKey?.Properties?.KeyPolicy?.Statement as any[];
+    for (const statement of statements) {
+      expect(statement.Principal).not.toBe('*');
+      if (statement.Principal.Service) {
+        expect(statement.Action).toEqual(['kms:GenerateDataKey', 'kms:Decrypt']);
+        expect(statement.Condition).toEqual({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } });
+      } else {
+        expect(statement.Principal).toEqual({ AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' } });
+      }
+    }
+  });
+
+  it('alarms on every function\'s errors and throttles and on the dead-letter queue, to the alert topic', () => {
+    const alarms = resourcesOfType(packaged.template, 'AWS::CloudWatch::Alarm');
+    const functions = resourcesOfType(packaged.template, 'AWS::Lambda::Function').map(([id]) => id);
+    for (const fn of functions) {
+      for (const metric of ['Errors', 'Throttles']) {
+        const alarm = alarms.find(([, a]) => a.Properties?.MetricName === metric && a.Properties?.Dimensions?.[0]?.Value?.Ref === fn);
+        expect(alarm, `${metric} alarm of ${fn}`).toBeDefined();
+        expect(alarm?.[1].Properties?.AlarmActions).toEqual([{ Ref: 'AlertTopic' }]);
+      }
+      expect(packaged.template.Resources[fn]?.Properties?.ReservedConcurrentExecutions).toBe(10);
+    }
+    const depth = alarms.find(([, a]) => a.Properties?.MetricName === 'ApproximateNumberOfMessagesVisible');
+    expect(depth?.[1].Properties?.Dimensions).toEqual([{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['DeadLetterQueue', 'QueueName'] } }]);
+  });
+
+  it('saves the operators\' Logs Insights queries over every function\'s log group', () => {
+    const queries = resourcesOfType(packaged.template, 'AWS::Logs::QueryDefinition');
+    const logGroups = resourcesOfType(packaged.template, 'AWS::Logs::LogGroup').map(([id]) => ({ Ref: id }));
+    expect(queries.map(([, q]) => q.Properties?.Name).sort()).toEqual(
+      ['by-resource', 'exposure-by-rule', 'failures', 'remediated-today', 'violations-by-actor'].map((n) => `trailguard-test/${n}`));
+    for (const [, query] of queries) {
+      expect(query.Properties?.LogGroupNames).toEqual(logGroups);
+      expect(query.Properties?.QueryString).toMatch(/^filter message = "trailguard remediation"/);
+    }
+  });
+
+  it('keeps the state table encrypted, expiring, and recoverable', () => {
+    const table = packaged.template.Resources.StateTable?.Properties;
+    expect(table?.TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAt', Enabled: true });
+    expect(table?.SSESpecification).toEqual({ SSEEnabled: true });
+    expect(table?.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    expect(table?.BillingMode).toBe('PAY_PER_REQUEST');
+  });
+});
+
+// Actions that support no resource-level permissions: the only ones allowed on Resource '*'.
+const UNSCOPABLE = /^(ec2:Describe\w+|cloudtrail:DescribeTrails|cloudtrail:LookupEvents|s3:ListAllMyBuckets|scheduler:ListSchedules)$/;
+
+describe('least privilege, proven on the template', () => {
+  it('scopes every action to resources wherever the API allows', () => {
+    const roles = resourcesOfType(packaged.template, 'AWS::IAM::Role');
+    for (const [id, role] of roles) {
+      const statements = (role.Properties?.Policies as { PolicyDocument: { Statement: any[] } }[] ?? []).flatMap((p) => p.PolicyDocument.Statement);
+      for (const statement of statements) {
+        const actions: string[] = [statement.Action].flat();
+        const resources = [statement.Resource].flat();
+        expect(actions.every((a) => !a.includes('*')), `${id}: ${actions.join(',')}`).toBe(true);
+        if (resources.includes('*')) {
+          expect(actions.filter((a) => !UNSCOPABLE.test(a)), `${id} grants on '*'`).toEqual([]);
+        } else {
+          // Scoped to this account's resources: a Ref/GetAtt of the stack, or an ARN pattern with the account id.
+          for (const resource of resources) {
+            const text = JSON.stringify(resource);
+            expect(text.includes('AWS::AccountId') || text.includes('"Ref"') || text.includes('Fn::GetAtt') || text.startsWith('{"Fn::Sub":"arn:${AWS::Partition}:s3:::'), `${id}: ${text}`).toBe(true);
+          }
+        }
+      }
+    }
+  });
+
+  it('lets every role be assumed only by its service', () => {
+    for (const [id, role] of resourcesOfType(packaged.template, 'AWS::IAM::Role')) {
+      const trust = role.Properties?.AssumeRolePolicyDocument?.Statement as any[];
+      for (const statement of trust) {
+        expect(statement.Principal?.Service, id).toBeDefined();
+        expect(statement.Principal?.AWS, id).toBeUndefined();
+      }
+    }
+  });
+});
+
+describe('untagged-instance enforcement wiring', () => {
+  const statementsOf = (roleId: string) =>
+    (packaged.template.Resources[roleId]?.Properties?.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
+  const ENFORCE_FUNCTION = { 'Fn::GetAtt': ['UntaggedInstanceEnforceLambdaFunction', 'Arn'] };
+  const SCHEDULER_ROLE = { 'Fn::GetAtt': ['UntaggedInstanceEnforceSchedulerRole', 'Arn'] };
+
+  describe.each(EXTRA_FUNCTIONS.map((f) => [f.key, f] as const))('%s', (key, extra) => {
+    const prefix = logicalPrefixOf(key);
+
+    it('has a role with exactly its declared actions plus the base set, which are the code\'s permissions', () => {
+      const actions = statementsOf(`${prefix}IamRoleLambdaExecution`).flatMap((s) => [s.Action].flat());
+      expect(new Set(actions)).toEqual(new Set([...extra.actions, ...BASE_ACTIONS]));
+      expect(new Set(Object.values(extra.permissions))).toEqual(new Set(extra.actions));
+    });
+
+    it('has no event source, sends failed async invocations to the dead-letter queue, and is small', () => {
+      const eventRules = resourcesOfType(packaged.template, 'AWS::Events::Rule').filter(([, r]) => JSON.stringify(r).includes(`${prefix}LambdaFunction`));
+      expect(eventRules).toEqual([]);
+      expect(packaged.template.Resources[`${prefix}LambdaEvConf`]?.Properties?.DestinationConfig?.OnFailure?.Destination).toEqual({ 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] });
+      expect(packaged.template.Resources[`${prefix}LogGroup`]?.Properties?.RetentionInDays).toBe(90);
+      expect(packaged.template.Resources[`${prefix}LambdaFunction`]?.Properties?.Runtime).toBe('nodejs22.x');
+      expect(packaged.zips[key]).toBeLessThan(250 * 1024);
+    });
+  });
+
+  it('lets the enforcement function stop only this account\'s instances, and nothing terminates anywhere', () => {
+    const stop = statementsOf('UntaggedInstanceEnforceIamRoleLambdaExecution').filter((s) => [s.Action].flat().includes('ec2:StopInstances'));
+    expect(stop).toEqual([{ Effect: 'Allow', Action: ['ec2:StopInstances'], Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*' } }]);
+    const everyAction = resourcesOfType(packaged.template, 'AWS::IAM::Role').flatMap(([id]) => statementsOf(id)).flatMap((s) => [s.Action].flat());
+    expect(everyAction).toContain('ec2:StopInstances');
+    expect(everyAction.filter((a) => /Terminate/.test(a))).toEqual([]);
+  });
+
+  it('lets the tagging role create and read only trailguard-enforce-* schedules, and pass only the scheduler role, only to Scheduler', () => {
+    const statements = statementsOf('UntaggedInstanceIamRoleLambdaExecution');
+    expect(statements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('scheduler:')))).toEqual([{
+      Effect: 'Allow',
+      Action: ['scheduler:CreateSchedule', 'scheduler:GetSchedule'],
+      Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/default/trailguard-enforce-*' },
+    }]);
+    expect(statements.filter((s) => [s.Action].flat().includes('iam:PassRole'))).toEqual([{
+      Effect: 'Allow', Action: ['iam:PassRole'], Resource: SCHEDULER_ROLE,
+      Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+    }]);
+  });
+
+  it('has a scheduler role that only Scheduler of this account assumes and that can only invoke the enforcement function', () => {
+    const role = packaged.template.Resources.UntaggedInstanceEnforceSchedulerRole?.Properties;
+    expect(role?.AssumeRolePolicyDocument?.Statement).toEqual([{
+      Effect: 'Allow', Principal: { Service: 'scheduler.amazonaws.com' }, Action: 'sts:AssumeRole',
+      Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+    }]);
+    expect(statementsOf('UntaggedInstanceEnforceSchedulerRole')).toEqual([{ Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: ENFORCE_FUNCTION }]);
+  });
+
+  it('tells the tagging function where its schedules point, from the stack\'s own resources', () => {
+    const variables = packaged.template.Resources.UntaggedInstanceLambdaFunction?.Properties?.Environment?.Variables;
+    expect(variables?.TRAILGUARD_ENFORCE_FUNCTION_ARN).toEqual(ENFORCE_FUNCTION);
+    expect(variables?.TRAILGUARD_SCHEDULER_ROLE_ARN).toEqual(SCHEDULER_ROLE);
+  });
+});
+
+describe.each(SWEEP_FUNCTIONS.map((f) => [f.key, f] as const))('the %s reconciliation sweep', (key, { sweep, actions }) => {
+  const prefix = logicalPrefixOf(key);
+  const statements = () =>
+    (packaged.template.Resources[`${prefix}IamRoleLambdaExecution`]?.Properties?.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
+
+  it('has a role with exactly its declared actions plus the base set, which are its rule\'s and its scan\'s permissions', () => {
+    expect(new Set(statements().flatMap((s) => [s.Action].flat()))).toEqual(new Set([...actions, ...BASE_ACTIONS]));
+    expect(new Set([...Object.values(sweep.rule.permissions), ...Object.values(sweep.permissions)])).toEqual(new Set(actions));
+  });
+
+  it('runs on the sweepRate schedule (hourly by default), in the configured mode, with room to page', () => {
+    const schedules = resourcesOfType(packaged.template, 'AWS::Events::Rule').filter(([, r]) => JSON.stringify(r.Properties?.Targets ?? []).includes(`"${prefix}LambdaFunction"`));
+    expect(schedules.map(([, r]) => r.Properties?.ScheduleExpression)).toEqual(['rate(1 hour)']);
+    expect(schedules[0]?.[1].Properties?.EventPattern).toBeUndefined();
+    const fn = packaged.template.Resources[`${prefix}LambdaFunction`]?.Properties;
+    expect(fn?.Timeout).toBe(300);
+    expect(fn?.Environment?.Variables?.TRAILGUARD_MODE).toBe('live');
+    expect(fn?.Environment?.Variables?.TRAILGUARD_RULE).toBe(sweep.rule.id);
+  });
+
+  it('sends failed invocations to the dead-letter queue, keeps its logs, and is small', () => {
+    expect(packaged.template.Resources[`${prefix}LambdaEvConf`]?.Properties?.DestinationConfig?.OnFailure?.Destination).toEqual({ 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] });
+    expect(packaged.template.Resources[`${prefix}LogGroup`]?.Properties?.RetentionInDays).toBe(90);
+    expect(packaged.zips[key]).toBeLessThan(250 * 1024);
   });
 });

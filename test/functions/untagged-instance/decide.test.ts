@@ -8,6 +8,8 @@ import { expectedOutcome, loadSample, runSample, sampleConfig, sampleNames, with
 
 const RULE = 'untagged-instance';
 const ACCOUNT = '111122223333';
+/** When the fake reads happen: a few minutes after the samples' launches (2026-11-20T09:1x). */
+const CHECKED_AT = Date.parse('2026-11-20T09:20:00Z');
 
 function settingsWith(overrides: Record<string, unknown> = {}) {
   return untaggedInstance.settings(sampleConfig({ rules: { [RULE]: overrides } }));
@@ -26,7 +28,7 @@ const instanceNow = (id: string, tags: Record<string, string>, extra: Partial<In
   ({ id, state: 'running', tags, volumeIds: [], ...extra });
 
 function stateOf(instances: InstanceNow[], volumeTags: Record<string, Record<string, string>> = {}): LaunchState {
-  return { instances: new Map(instances.map((i) => [i.id, i])), volumeTags: new Map(Object.entries(volumeTags)) };
+  return { instances: new Map(instances.map((i) => [i.id, i])), volumeTags: new Map(Object.entries(volumeTags)), checkedAt: CHECKED_AT };
 }
 
 const COMMON = { arn: undefined, accountId: ACCOUNT, principalId: 'AIDAEXAMPLE', invokedBy: undefined };
@@ -208,14 +210,6 @@ describe('untagged-instance decisions on the instances as they are now', () => {
     const off = decideOn(sample, state);
     expect(off).toMatchObject({ kind: 'violation', actions: [{ resource: { id: first } }] });
     expect(off.kind === 'violation' && off.actions).toHaveLength(1);
-  });
-});
-
-describe('untagged-instance enforcement setting', () => {
-  it('says in the record that stopping after a grace period is not done by this version, and still tags', () => {
-    const decision = decideOn(loadSample(RULE, 'would-remediate.console-iam-user-no-tags'), undefined, { enforcement: { enabled: true } });
-    expect(decision).toMatchObject({ kind: 'violation', reason: expect.stringContaining('enforcement (stop after a grace period) is configured but not implemented yet') });
-    expect(decideOn(loadSample(RULE, 'would-remediate.console-iam-user-no-tags')).reason).not.toContain('enforcement');
   });
 });
 

@@ -159,6 +159,13 @@ describe('run: the record and the notification', () => {
     expect(Object.keys(r)).toEqual([...RECORD_FIELDS]);
   });
 
+  it('measures exposure from the event time to the verified fix, in live remediations only', async () => {
+    const live = await run(fakeRule(), event, capturingDeps({ mode: 'live' }));
+    expect(live.exposureMs).toBe(Date.parse('2026-11-25T12:00:00Z') - Date.parse('2026-11-20T09:15:00Z'));
+    const dry = await run(fakeRule(), event, capturingDeps({ mode: 'dry-run' }));
+    expect(dry.exposureMs).toBeNull();
+  });
+
   it('keeps the remediation when the notification cannot be sent, and says so', async () => {
     const notify = vi.fn().mockRejectedValue(Object.assign(new Error('Topic does not exist'), { name: 'NotFoundException' }));
     const r = await run(fakeRule(), event, capturingDeps({ mode: 'live', notify }));

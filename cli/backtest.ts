@@ -1,0 +1,211 @@
+/**
+ * Backtest sources for `trailguard replay`: the account's own CloudTrail history, read with LookupEvents
+ * (management events, last 90 days) or from the trail's log files in S3. Both yield the same items as
+ * files do, so every event goes through `routeEvent` and the rules exactly like a replayed file.
+ */
+import { CloudTrailClient, LookupEventsCommand, type LookupEventsCommandInput } from '@aws-sdk/client-cloudtrail';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { gunzipSync } from 'node:zlib';
+import { RULES } from '../functions/rules.js';
+import { addReadOnlyGuard, baseClientConfig } from '../shared/aws/client-options.js';
+import { eventsIn, type InputItem } from './inputs.js';
+
+/** Time, injectable so tests assert pacing and back-off without real sleeps. */
+export interface Clock {
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+export const realClock: Clock = {
+  now: Date.now,
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+/** LookupEvents allows about 2 calls per second per account and region: one call per 500 ms at most. */
+export const LOOKUP_MIN_INTERVAL_MS = 500;
+/** Throttled calls are retried this many times, waiting 1 s, 2 s, 4 s … (capped at 30 s) in between. */
+export const LOOKUP_MAX_RETRIES = 8;
+const BACKOFF_BASE_MS = 1_000;
+const BACKOFF_CAP_MS = 30_000;
+/** LookupEvents returns at most 50 events per page. */
+const PAGE_SIZE = 50;
+
+/** The event sources the rules' patterns select (`detail.eventSource`): one LookupEvents filter each. */
+export function ruleEventSources(): string[] {
+  const sources = new Set<string>();
+  for (const rule of RULES) {
+    const detail = (rule.pattern as { detail?: { eventSource?: unknown } }).detail;
+    for (const source of Array.isArray(detail?.eventSource) ? detail.eventSource : []) if (typeof source === 'string') sources.add(source);
+  }
+  return [...sources].sort();
+}
+
+function isThrottling(error: unknown): boolean {
+  const e = error as { name?: unknown; code?: unknown; $metadata?: { httpStatusCode?: number } } | null;
+  const name = String(e?.name ?? e?.code ?? '');
+  return /Throttl|TooManyRequests|RequestLimitExceeded/i.test(name) || e?.$metadata?.httpStatusCode === 429;
+}
+
+/** Spaces calls at least `intervalMs` apart, by the injected clock. */
+export class Pacer {
+  private last = Number.NEGATIVE_INFINITY;
+  constructor(private readonly clock: Clock, private readonly intervalMs: number) {}
+
+  async wait(extraMs = 0): Promise<void> {
+    const due = Math.max(this.last + this.intervalMs, this.clock.now() + extraMs);
+    const delay = due - this.clock.now();
+    if (delay > 0) await this.clock.sleep(delay);
+    this.last = this.clock.now();
+  }
+}
+
+export interface LookupOptions {
+  readonly client: CloudTrailClient;
+  readonly startTime: Date;
+  readonly endTime: Date;
+  /** One pass per event source (the rules' by default); undefined reads every management event unfiltered. */
+  readonly eventSources: readonly string[] | undefined;
+  readonly clock?: Clock;
+  readonly intervalMs?: number;
+  readonly maxRetries?: number;
+  /** Told about each page and each back-off (the progress line, or stderr). */
+  readonly onPage?: (note: string) => void;
+}
+
+/** A CloudTrail client for LookupEvents: read-only, the region's endpoint (or AWS_ENDPOINT_URL). */
+export function lookupClient(region: string, endpoint: string | undefined): CloudTrailClient {
+  const client = new CloudTrailClient(baseClientConfig({ region, endpoint, readOnly: true }));
+  addReadOnlyGuard(client, 'CloudTrail');
+  return client;
+}
+
+/**
+ * Every event LookupEvents returns for the window, all pages (NextToken), paced to the API's rate and
+ * backing off on ThrottlingException. Each `CloudTrailEvent` string is parsed into the bare record.
+ */
+export async function* lookupEvents(options: LookupOptions): AsyncGenerator<InputItem> {
+  const clock = options.clock ?? realClock;
+  const pacer = new Pacer(clock, options.intervalMs ?? LOOKUP_MIN_INTERVAL_MS);
+  const maxRetries = options.maxRetries ?? LOOKUP_MAX_RETRIES;
+  const passes: (string | undefined)[] = options.eventSources ? [...options.eventSources] : [undefined];
+  for (const eventSource of passes) {
+    const label = eventSource ? `lookup:${eventSource}` : 'lookup';
+    let token: string | undefined;
+    let page = 0;
+    do {
+      page += 1;
+      const input: LookupEventsCommandInput = {
+        StartTime: options.startTime,
+        EndTime: options.endTime,
+        MaxResults: PAGE_SIZE,
+        ...(eventSource ? { LookupAttributes: [{ AttributeKey: 'EventSource', AttributeValue: eventSource }] } : {}),
+        ...(token ? { NextToken: token } : {}),
+      };
+      let answer;
+      for (let attempt = 0; ; attempt += 1) {
+        await pacer.wait(attempt === 0 ? 0 : Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1)));
+        try {
+          answer = await options.client.send(new LookupEventsCommand(input));
+          break;
+        } catch (error) {
+          if (!isThrottling(error) || attempt >= maxRetries) throw error;
+          options.onPage?.(`${label} page ${page}: throttled, backing off (retry ${attempt + 1} of ${maxRetries})`);
+        }
+      }
+      options.onPage?.(`${label} page ${page}`);
+      for (const [index, event] of (answer.Events ?? []).entries()) {
+        const source = `${label}#${event.EventId ?? `${page}.${index}`}`;
+        if (typeof event.CloudTrailEvent !== 'string') {
+          yield { kind: 'error', source, problem: 'LookupEvents item without a CloudTrailEvent string' };
+          continue;
+        }
+        try {
+          yield { kind: 'event', source, value: JSON.parse(event.CloudTrailEvent) };
+        } catch (error) {
+          yield { kind: 'error', source, problem: `CloudTrailEvent is not JSON: ${(error as Error).message}` };
+        }
+      }
+      token = answer.NextToken;
+    } while (token);
+  }
+}
+
+/** `s3://bucket/prefix` → its parts; undefined for anything else. */
+export function parseS3Url(url: string): { readonly bucket: string; readonly prefix: string } | undefined {
+  const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
+  if (!match) return undefined;
+  return { bucket: match[1] as string, prefix: match[2] ?? '' };
+}
+
+/** A CloudTrail log file key: `…AWSLogs/[o-org/]<account>/CloudTrail/<region>/yyyy/mm/dd/<file>.json.gz`. */
+const LOG_FILE_KEY = /(?:^|\/)AWSLogs\/(?:o-[a-z0-9]+\/)?(\d{12})\/CloudTrail\/([a-z0-9-]+)\/(\d{4})\/(\d{2})\/(\d{2})\/[^/]+\.json(?:\.gz)?$/;
+
+/** Whether a key is a log file in the window (and region): by its day, so a file of the `since` day counts. */
+export function logFileInWindow(key: string, since: number, until: number, region: string | undefined): boolean {
+  if (key.includes('/CloudTrail-Digest/')) return false;
+  const match = LOG_FILE_KEY.exec(key);
+  if (!match) return false;
+  if (region && match[2] !== region) return false;
+  const day = Date.UTC(Number(match[3]), Number(match[4]) - 1, Number(match[5]));
+  return day + 86_400_000 > since && day <= until;
+}
+
+/** An S3 client for reading log files: read-only, and it follows the bucket to its own region. */
+export function logBucketClient(region: string, endpoint: string | undefined): S3Client {
+  const client = new S3Client({ ...baseClientConfig({ region, endpoint, readOnly: true }), forcePathStyle: endpoint !== undefined, followRegionRedirects: true });
+  addReadOnlyGuard(client, 'S3');
+  return client;
+}
+
+export interface S3LogOptions {
+  readonly client: S3Client;
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly since: number;
+  readonly until: number;
+  readonly region: string | undefined;
+  readonly onFile?: (note: string) => void;
+}
+
+function eventTimeOf(value: unknown): number | undefined {
+  const time = value && typeof value === 'object' ? (value as { eventTime?: unknown }).eventTime : undefined;
+  const ms = typeof time === 'string' ? Date.parse(time) : Number.NaN;
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/**
+ * The events of every CloudTrail log file under `s3://bucket/prefix` in the window: ListObjectsV2 (all
+ * pages), digest files skipped, each object read and gunzipped, each record's `eventTime` checked.
+ */
+export async function* s3LogEvents(options: S3LogOptions): AsyncGenerator<InputItem> {
+  let token: string | undefined;
+  do {
+    const page = await options.client.send(new ListObjectsV2Command({
+      Bucket: options.bucket, Prefix: options.prefix, ...(token ? { ContinuationToken: token } : {}),
+    }));
+    for (const object of page.Contents ?? []) {
+      const key = object.Key;
+      if (!key || !logFileInWindow(key, options.since, options.until, options.region)) continue;
+      const source = `s3://${options.bucket}/${key}`;
+      options.onFile?.(source);
+      let parsed: unknown;
+      try {
+        const answer = await options.client.send(new GetObjectCommand({ Bucket: options.bucket, Key: key }));
+        const bytes = Buffer.from((await answer.Body?.transformToByteArray()) ?? new Uint8Array());
+        const text = (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString('utf8');
+        parsed = JSON.parse(text);
+      } catch (error) {
+        yield { kind: 'error', source, problem: `cannot read: ${(error as Error).message}` };
+        continue;
+      }
+      for (const item of eventsIn(parsed, source)) {
+        if (item.kind === 'event') {
+          const at = eventTimeOf(item.value);
+          if (at !== undefined && (at < options.since || at > options.until)) continue;
+        }
+        yield item;
+      }
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+}

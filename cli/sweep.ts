@@ -1,0 +1,56 @@
+import { SWEEPS } from '../functions/sweeps.js';
+import type { Config, Mode, RuleId } from '../shared/config.js';
+import { consoleOut } from '../shared/log.js';
+import { snsNotifier } from '../shared/notifier.js';
+import type { RunDeps } from '../shared/runner/run.js';
+import { runSweep, type SweepSummary } from '../shared/runner/sweep.js';
+import { dynamoStateStore } from '../shared/state/dynamo-store.js';
+import { RecordPrinter, type Format } from './output.js';
+import { EXIT } from './replay.js';
+
+export interface SweepOptions {
+  /** The rules to sweep; all when absent. */
+  readonly rule: RuleId | undefined;
+  readonly mode: Exclude<Mode, 'offline'>;
+  readonly format: Format;
+  readonly region: string;
+  readonly account: string | undefined;
+  readonly config: Config;
+  readonly out?: (text: string) => void;
+  readonly err?: (text: string) => void;
+}
+
+function summaryLine(summary: SweepSummary): string {
+  const outcomes = Object.entries(summary.outcomes).map(([outcome, n]) => `${n} ${outcome}`).join(', ') || 'no records';
+  const state = summary.complete ? 'complete' : `INCOMPLETE: stopped ${summary.stoppedAt ?? ''}`;
+  return `trailguard: sweep ${summary.rule} in ${summary.region} (${summary.mode}): ${summary.scanned} scanned, ${summary.findings} findings (${outcomes}); ${state}\n`;
+}
+
+/**
+ * `trailguard sweep`: the Lambda sweeps' scan and runner from a workstation, printing each finding's record
+ * like replay. Live needs the state table, so the circuit breaker caps what a sweep may write.
+ */
+export async function sweep(options: SweepOptions): Promise<number> {
+  const err = options.err ?? consoleOut.stderr;
+  const { config, mode } = options;
+  const printer = new RecordPrinter(options.format, options.out);
+  const deps: RunDeps = {
+    config,
+    mode,
+    notify: config.topicArn ? snsNotifier(config.topicArn, config.endpoint) : undefined,
+    write: (record) => printer.print(record, 'sweep'),
+    now: Date.now,
+    ...(config.stateTable ? { store: dynamoStateStore(config.stateTable, config.region ?? options.region, config.endpoint) } : {}),
+  };
+  const started = Date.now();
+  let exit: number = EXIT.ok;
+  for (const chosen of SWEEPS.filter((s) => options.rule === undefined || s.rule.id === options.rule)) {
+    const summary = await runSweep(chosen, deps, {
+      region: options.region, account: options.account, window: new Date(started).toISOString(), deadline: Number.POSITIVE_INFINITY,
+    });
+    err(summaryLine(summary));
+    if (summary.error || (summary.outcomes.failed ?? 0) > 0) exit = EXIT.remediationFailed;
+  }
+  printer.finish();
+  return exit;
+}

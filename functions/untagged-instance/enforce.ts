@@ -1,0 +1,153 @@
+import { createHash } from 'node:crypto';
+import { StopInstancesCommand, type EC2Client, type StopInstancesCommandInput } from '@aws-sdk/client-ec2';
+import * as v from 'valibot';
+import { ec2Client } from '../../shared/aws/ec2.js';
+import type { Config } from '../../shared/config.js';
+import { describeInstances, type InstanceNow } from '../../shared/ec2/instance-reads.js';
+import { caseVariants, missingKeys, type TagMap } from '../../shared/ec2/tags.js';
+import { AwsCallError, ParseError } from '../../shared/errors.js';
+import type { EventPattern } from '../../shared/events/pattern.js';
+import { parseWith, type CloudTrailEvent } from '../../shared/events/schema.js';
+import { compliant, notApplicable, violation, type Decision, type Message, type ResourceRef, type Rule } from '../../shared/rule.js';
+import { EnforceInput, scheduleNameFor } from './enforcement.js';
+
+// The untagged-instance enforcement check: EventBridge Scheduler invokes it once, a grace period after a
+// launch was tagged, with an EnforceInput. It stops (never terminates) an instance that is still running
+// without a required tag. It is not in functions/rules.ts: no EventBridge pattern routes to it.
+
+/** The check as the schedule asked for it. */
+export interface EnforceFacts {
+  readonly resources: readonly ResourceRef[];
+  readonly instanceId: string;
+  readonly requiredTags: readonly string[];
+  readonly sourceEventId: string;
+  readonly scheduleName: string;
+}
+
+/** The instance as read now; undefined when it no longer exists. */
+export interface EnforceState {
+  readonly instance: InstanceNow | undefined;
+}
+
+/** What a stop replaces: the instance's state and tags when it was decided. */
+interface StopPrevious {
+  readonly State: string;
+  readonly Tags: TagMap;
+}
+
+type Clients = { readonly ec2: EC2Client };
+type Settings = Config['rules']['untagged-instance'];
+
+const STOPPABLE = new Set(['pending', 'running']);
+const STOPPED = new Set(['stopping', 'stopped']);
+const SCHEDULER = 'scheduler.amazonaws.com';
+
+/** The synthetic trigger event: what the record shows as event id, name, source, actor, account and region. */
+function triggerEvent(id: string, account: string | undefined, region: string, time: string, input: unknown): CloudTrailEvent {
+  return {
+    id, detailType: 'trailguard enforcement check', source: 'aws.scheduler', account, region, time,
+    detail: {
+      eventVersion: undefined, eventTime: time, eventSource: SCHEDULER, eventName: 'trailguard:EnforceTags', awsRegion: region,
+      eventId: id, eventType: undefined, sourceIp: undefined, userAgent: undefined,
+      actor: { type: 'AWSService', arn: undefined, accountId: account, principalId: undefined, invokedBy: SCHEDULER },
+      requestParameters: input, responseElements: undefined, additionalEventData: undefined,
+      errorCode: undefined, errorMessage: undefined, recipientAccountId: account,
+    },
+  };
+}
+
+// Only to label the record of an input that does not parse: its account and region, if it names them.
+const Hints = v.looseObject({ region: v.optional(v.string()), account: v.optional(v.string()) });
+
+/** Validates the Scheduler input (once, here) into the trigger event and the facts; throws ParseError naming the field. */
+export function readEnforceInput(input: unknown, now: number): { readonly event: CloudTrailEvent; readonly facts: EnforceFacts } {
+  const checked = parseWith(EnforceInput, input, 'input', null);
+  const scheduleName = scheduleNameFor(checked.instanceId, checked.sourceEventId);
+  return {
+    event: triggerEvent(scheduleName, checked.account, checked.region, new Date(now).toISOString(), checked),
+    facts: {
+      resources: [{ type: 'AWS::EC2::Instance', id: checked.instanceId }],
+      instanceId: checked.instanceId,
+      requiredTags: checked.requiredTags,
+      sourceEventId: checked.sourceEventId,
+      scheduleName,
+    },
+  };
+}
+
+/** The trigger event of an input that does not parse; its id hashes the input, so one bad input is one event. */
+export function unreadableEnforceInput(input: unknown, now: number): CloudTrailEvent {
+  const hints = v.safeParse(Hints, input);
+  const { region, account } = hints.success ? hints.output : {};
+  const id = `unreadable-enforce-input-${createHash('sha256').update(JSON.stringify(input) ?? String(input)).digest('hex').slice(0, 12)}`;
+  return triggerEvent(id, account, region ?? 'unknown', new Date(now).toISOString(), input);
+}
+
+function decide(facts: EnforceFacts, state: EnforceState | undefined, settings: Settings): Decision {
+  const id = facts.instanceId;
+  // Read at run time, not when scheduled: turning enforcement off also cancels the checks already scheduled.
+  if (!settings.enforcement.enabled) return notApplicable(`enforcement is off in configuration: ${id} is not stopped (schedule ${facts.scheduleName})`);
+  if (!state) return notApplicable(`offline: enforcement decides only on ${id} as read now, never on the schedule input alone`);
+  const now = state.instance;
+  if (!now) return notApplicable(`${id} not found (terminated and purged): nothing to stop`);
+  // Only keys required both when the owner was told and now: a key dropped from the policy stops nobody.
+  const required = facts.requiredTags.filter((key) => settings.requiredTags.includes(key));
+  if (required.length === 0) return notApplicable(`none of ${facts.requiredTags.join(', ')} is still required (now ${settings.requiredTags.join(', ')}): ${id} is not stopped`);
+  const missing = missingKeys(required, now.tags);
+  if (missing.length === 0) return compliant(`${id} now carries ${required.join(', ')}: not stopped`, facts.resources);
+  if (!STOPPABLE.has(now.state)) return notApplicable(`${id} still lacks ${missing.join(', ')} but is ${now.state}: nothing to stop`);
+  const variants = caseVariants(missing, now.tags);
+  const params: StopInstancesCommandInput = { InstanceIds: [id] };
+  const previous: StopPrevious = { State: now.state, Tags: now.tags };
+  return violation(
+    `${id} still lacks ${missing.join(', ')}${variants.length ? ` (has ${variants.join(', ')}: keys are case-sensitive)` : ''} after the grace period and is ${now.state} (launch event ${facts.sourceEventId})`,
+    'HIGH', facts.resources, [{ api: 'EC2.StopInstances', resource: { type: 'AWS::EC2::Instance', id }, params, previous }]);
+}
+
+const instanceIn = async (ec2: EC2Client, id: string) => (await describeInstances(ec2, [id])).get(id);
+
+export const untaggedInstanceEnforce = {
+  id: 'untagged-instance',
+  // Never deployed: Scheduler invokes the function directly. It names the synthetic trigger event.
+  pattern: { source: ['aws.scheduler'], 'detail-type': ['trailguard enforcement check'] } as EventPattern,
+  permissions: {
+    'EC2.DescribeInstances': 'ec2:DescribeInstances',
+    'EC2.StopInstances': 'ec2:StopInstances',
+  },
+  settings: (config: Config): Settings => config.rules['untagged-instance'],
+  clients: (options) => ({ ec2: ec2Client(options) }),
+  parse({ event }): EnforceFacts {
+    throw new ParseError('detail', 'the enforcement check starts from its schedule input (readEnforceInput), never from a CloudTrail event', event.id);
+  },
+  inspect: async (facts, { ec2 }) => ({ instance: await instanceIn(ec2, facts.instanceId) }),
+  decide,
+  async act(action, { ec2 }) {
+    if (action.api !== 'EC2.StopInstances') throw new Error(`untagged-instance enforcement cannot perform ${action.api}`);
+    const id = action.resource.id;
+    // A person may have tagged the instance since inspect: then this run ends transient, and the retry decides again.
+    const before = (action.previous as StopPrevious).Tags;
+    const appeared = Object.keys((await instanceIn(ec2, id))?.tags ?? {}).filter((key) => !Object.hasOwn(before, key));
+    if (appeared.length > 0) throw new AwsCallError(action.api, id, 'transient', 'TagAddedSinceInspect', appeared.join(', '));
+    await ec2.send(new StopInstancesCommand({ InstanceIds: (action.params as StopInstancesCommandInput).InstanceIds }));
+  },
+  async verify(action, { ec2 }) {
+    const state = (await instanceIn(ec2, action.resource.id))?.state ?? 'not found';
+    return STOPPED.has(state)
+      ? { ok: true, detail: `${action.resource.id} is ${state}` }
+      : { ok: false, detail: `${action.resource.id} is ${state} after StopInstances` };
+  },
+  message(record): Message {
+    const id = record.resources[0]?.id ?? 'unknown';
+    // Short: the notifier adds severity and account/region, and subjects are cut at 100 characters.
+    const title = record.outcome === 'remediated' ? `Stopped untagged EC2 instance ${id}`
+      : record.outcome === 'would-remediate' ? `Would stop untagged EC2 instance ${id}`
+        : record.outcome === 'failed' ? `FAILED to enforce tags on EC2 instance ${id}` : `Tag enforcement on EC2 instance ${id}: ${record.outcome}`;
+    const why = 'untagged-instance enforcement stops (never terminates) instances still missing a required tag after the grace period; disks and data are kept';
+    const region = record.region ?? '<region>';
+    const restart = record.outcome === 'remediated' || record.outcome === 'would-remediate'
+      ? [`To start it again, first add the missing tags: aws ec2 create-tags --region ${region} --resources ${id} --tags Key=<key>,Value=<value>`,
+        `then: aws ec2 start-instances --region ${region} --instance-ids ${id}`]
+      : [];
+    return { title, lines: [why, ...restart] };
+  },
+} satisfies Rule<EnforceFacts, EnforceState, Clients, Settings>;

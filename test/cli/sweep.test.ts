@@ -1,0 +1,56 @@
+import { GetPublicAccessBlockCommand, ListBucketsCommand, PutPublicAccessBlockCommand, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../cli/main.js';
+import { consoleOut } from '../../shared/log.js';
+
+const s3 = mockClient(S3Client);
+const ENV = { AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'example' };
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  vi.spyOn(consoleOut, 'stdout').mockImplementation((text) => void out.push(text));
+  vi.spyOn(consoleOut, 'stderr').mockImplementation((text) => void err.push(text));
+  return { out, err };
+}
+
+beforeEach(() => {
+  s3.reset();
+  s3.rejects(new Error('unexpected S3 call'));
+});
+afterEach(() => {
+  s3.reset();
+  vi.restoreAllMocks();
+});
+
+describe('trailguard sweep', () => {
+  it('refuses offline, which cannot read the current state, with exit 2', async () => {
+    const { err } = capture();
+    expect(await main(['sweep', '--mode', 'offline'], ENV)).toBe(2);
+    expect(err.join('')).toContain('offline never does');
+    expect(s3.calls()).toEqual([]);
+  });
+
+  it('refuses live without the state table (no circuit breaker), with exit 2', async () => {
+    const { err } = capture();
+    expect(await main(['sweep', '--mode', 'live', '--rule', 'public-bucket'], ENV)).toBe(2);
+    expect(err.join('')).toContain('circuit breaker');
+    expect(s3.calls()).toEqual([]);
+  });
+
+  it('sweeps in dry-run by default and prints each finding as a JSON line with trigger sweep', async () => {
+    const { out, err } = capture();
+    s3.on(ListBucketsCommand).resolves({ Buckets: [{ Name: 'example-open' }] });
+    s3.on(GetPublicAccessBlockCommand).resolves({ PublicAccessBlockConfiguration: { BlockPublicAcls: true } });
+
+    const code = await main(['sweep', '--rule', 'public-bucket', '--account', '111122223333', '--format', 'jsonl'], ENV);
+
+    expect(code).toBe(0);
+    expect(s3).toHaveReceivedCommandWith(ListBucketsCommand, { BucketRegion: 'eu-west-1' });
+    expect(s3).not.toHaveReceivedCommand(PutPublicAccessBlockCommand);
+    const records = out.join('').trim().split('\n').map((line) => JSON.parse(line));
+    expect(records).toEqual([expect.objectContaining({ rule: 'public-bucket', trigger: 'sweep', mode: 'dry-run', outcome: 'would-remediate' })]);
+    expect(err.join('')).toContain('sweep public-bucket in eu-west-1 (dry-run): 1 scanned, 1 findings');
+  });
+});

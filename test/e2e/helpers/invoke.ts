@@ -1,0 +1,109 @@
+import type { Context } from 'aws-lambda';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { vi } from 'vitest';
+import { resetProcessConfig, type Mode, type RuleId } from '../../../shared/config.js';
+import type { RemediationRecord } from '../../../shared/remediation-log.js';
+import { REGION } from './emulator.js';
+
+const ROOT = join(import.meta.dirname, '..', '..', '..');
+
+/** The Lambda environment of a test: what serverless.yml sets, pointed at the emulator. */
+export interface LambdaEnv {
+  readonly mode: Mode;
+  readonly topicArn?: string;
+  readonly stateTable?: string;
+  readonly exemptions?: readonly object[];
+  readonly rules?: object;
+  readonly selfRoles?: string;
+}
+
+const toVariables = (env: LambdaEnv): Record<string, string | undefined> => ({
+  TRAILGUARD_MODE: env.mode,
+  TRAILGUARD_TOPIC_ARN: env.topicArn,
+  TRAILGUARD_STATE_TABLE: env.stateTable,
+  TRAILGUARD_EXEMPTIONS: env.exemptions ? JSON.stringify(env.exemptions) : undefined,
+  TRAILGUARD_RULES: env.rules ? JSON.stringify(env.rules) : undefined,
+  TRAILGUARD_SELF_ROLES: env.selfRoles ?? 'trailguard-*',
+  TRAILGUARD_LOG_LEVEL: 'INFO',
+  // Lambda runs in the events' region; the state table lives there too.
+  AWS_REGION: REGION,
+});
+
+// Static imports only, so the bundler-free module graph sees each handler (no import by computed path).
+const HANDLERS: Record<RuleId, () => Promise<{ handler: (event: unknown, context: Context) => Promise<RemediationRecord> }>> = {
+  'public-bucket': () => import('../../../functions/public-bucket/handler.js'),
+  'open-security-group': () => import('../../../functions/open-security-group/handler.js'),
+  'trail-logging': () => import('../../../functions/trail-logging/handler.js'),
+  'untagged-instance': () => import('../../../functions/untagged-instance/handler.js'),
+};
+
+const CONTEXT = {
+  awsRequestId: 'e2e-request', functionName: 'trailguard-e2e', invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:trailguard-e2e',
+  getRemainingTimeInMillis: () => 30_000,
+} as unknown as Context;
+
+/**
+ * Invokes a rule's real Lambda handler in a fresh "container": the module graph is reset, so config,
+ * client caches and the handler's deps are built anew from the environment, as on a cold start. Returns
+ * the handler's record and the remediation-log lines it wrote.
+ */
+export async function invokeHandler(rule: RuleId, event: unknown, env: LambdaEnv): Promise<{ record: RemediationRecord; logs: Record<string, unknown>[] }> {
+  vi.resetModules();
+  return withLambdaEnv(env, async () => {
+    const { resetProcessConfig } = await import('../../../shared/config.js');
+    resetProcessConfig();
+    const { logger } = await import('../../../shared/log.js');
+    const logs: Record<string, unknown>[] = [];
+    logger.setSink((line) => logs.push(JSON.parse(line) as Record<string, unknown>));
+    const { handler } = await HANDLERS[rule]();
+    const record = await handler(event, CONTEXT);
+    return { record, logs };
+  });
+}
+
+/**
+ * Runs `fn` with the Lambda environment set (and the test file's config cache reset before and after), for
+ * tests that call `run(rule, event, lambdaDeps())` with a modified rule. The environment is restored after.
+ */
+export async function withLambdaEnv<T>(env: LambdaEnv, fn: () => Promise<T>): Promise<T> {
+  const saved = { ...process.env };
+  for (const [name, value] of Object.entries(toVariables(env))) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  resetProcessConfig();
+  try {
+    return await fn();
+  } finally {
+    for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+    Object.assign(process.env, saved);
+    resetProcessConfig();
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'trailguard-e2e-'));
+let files = 0;
+
+/**
+ * Runs `trailguard replay --mode <mode> --format jsonl FILE` as a separate process (the bin, through tsx),
+ * with the Lambda-style environment; returns its exit code and records.
+ */
+export async function replayCli(event: unknown, env: LambdaEnv): Promise<{ exit: number; records: RemediationRecord[]; stderr: string }> {
+  const file = join(dir, `event-${(files += 1)}.json`);
+  writeFileSync(file, JSON.stringify(event));
+  const variables = Object.fromEntries(Object.entries({ ...process.env, ...toVariables(env) }).filter(([, v]) => v !== undefined)) as Record<string, string>;
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [join(ROOT, 'bin', 'trailguard.mjs'), 'replay', '--mode', env.mode, '--format', 'jsonl', file], { cwd: ROOT, env: variables }, (error, stdout, stderr) => {
+      const exit = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+      if (exit !== 0 && exit !== 1) return reject(new Error(`trailguard replay exited ${exit}: ${stderr}`));
+      try {
+        resolve({ exit, records: stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as RemediationRecord), stderr });
+      } catch (parseError) {
+        reject(new Error(`trailguard replay printed something that is not JSON lines: ${stdout.slice(0, 500)}`, { cause: parseError }));
+      }
+    });
+  });
+}

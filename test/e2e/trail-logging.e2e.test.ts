@@ -1,0 +1,210 @@
+import {
+  CreateTrailCommand, DeleteTrailCommand, GetTrailCommand, GetTrailStatusCommand, StartLoggingCommand, StopLoggingCommand, UpdateTrailCommand,
+} from '@aws-sdk/client-cloudtrail';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ACCOUNT, aws, createStateTable, notificationTopic, OTHER_REGION, REGION, resetEmulator } from './helpers/emulator.js';
+import { sampleEvent } from './helpers/events.js';
+import { invokeHandler, replayCli, type LambdaEnv } from './helpers/invoke.js';
+
+const TRAIL = 'example-e2e-audit-trail';
+
+let topic: Awaited<ReturnType<typeof notificationTopic>>;
+let stateTable: string;
+
+beforeEach(async () => {
+  await resetEmulator();
+  topic = await notificationTopic();
+  stateTable = await createStateTable();
+});
+
+const env = (mode: LambdaEnv['mode'], extra: Partial<LambdaEnv> = {}): LambdaEnv => ({ mode, topicArn: topic.topicArn, stateTable, ...extra });
+
+/** A multi-Region trail with log file validation, logging (its S3 bucket must exist first). Returns its ARN. */
+async function createLoggingTrail(home = REGION): Promise<string> {
+  const bucket = `example-e2e-trail-logs-${home}`;
+  await aws.s3.send(new CreateBucketCommand({ Bucket: bucket, ...(home === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: home as never } }) }));
+  const cloudTrail = aws.cloudTrail(home);
+  const trail = await cloudTrail.send(new CreateTrailCommand({ Name: TRAIL, S3BucketName: bucket, IsMultiRegionTrail: true, EnableLogFileValidation: true }));
+  await cloudTrail.send(new StartLoggingCommand({ Name: TRAIL }));
+  return trail.TrailARN ?? '';
+}
+
+const isLogging = async (home = REGION) => (await aws.cloudTrail(home).send(new GetTrailStatusCommand({ Name: TRAIL }))).IsLogging;
+const settingsOf = async (home = REGION) => (await aws.cloudTrail(home).send(new GetTrailCommand({ Name: TRAIL }))).Trail;
+
+const stopEvent = (name = TRAIL) => sampleEvent('trail-logging', 'would-remediate.stop-logging-by-name', { requestParameters: { name } });
+const attributesFor = (outcome: string, severity = 'CRITICAL') => ({ rule: 'trail-logging', severity, outcome, account: ACCOUNT });
+
+describe('trail-logging against the emulator: a logging trail, then stopped', () => {
+  it('live handler: starts logging again in the home Region, reads IsLogging back, changes no setting; a redelivery is a no-op', async () => {
+    const arn = await createLoggingTrail();
+    await aws.cloudTrail().send(new StopLoggingCommand({ Name: TRAIL }));
+    const before = await settingsOf();
+    const event = stopEvent();
+
+    const { record } = await invokeHandler('trail-logging', event, env('live'));
+
+    expect(record).toMatchObject({
+      outcome: 'remediated', severity: 'CRITICAL',
+      actions: [{
+        api: 'CloudTrail.StartLogging', status: 'done', resource: arn, params: { Name: arn }, previous: { IsLogging: false },
+        verification: { ok: true, detail: 'GetTrailStatus reads IsLogging: true' },
+      }],
+      notification: { status: 'sent' },
+    });
+    expect(await isLogging()).toBe(true);
+    expect(await settingsOf()).toEqual(before);
+    const subject = (await topic.received()).map((n) => [n.subject, n.attributes]);
+    expect(subject).toEqual([[expect.stringMatching(new RegExp(`^\\[CRITICAL\\] .*${TRAIL}.* in ${ACCOUNT}/${REGION}$`)), attributesFor('remediated')]]);
+
+    await aws.cloudTrail().send(new StopLoggingCommand({ Name: TRAIL }));
+    const second = await invokeHandler('trail-logging', event, env('live'));
+
+    expect(second.record).toMatchObject({ outcome: 'ignored', actions: [] });
+    expect(second.record.reason).toMatch(/^duplicate delivery of event .*: already handled as remediated/);
+    expect(await isLogging()).toBe(false);
+    expect(await topic.received()).toEqual([]);
+  });
+
+  it('live replay CLI, StopLogging by ARN from another Region: acts in the trail\'s home Region', async () => {
+    const arn = await createLoggingTrail(OTHER_REGION);
+    await aws.cloudTrail(OTHER_REGION).send(new StopLoggingCommand({ Name: TRAIL }));
+    // The call was made from REGION naming the ARN. The rule reads and acts in the ARN's home Region, so it
+    // never meets the shadow-trail error: AWS answers InvalidHomeRegionException there, moto TrailNotFoundException.
+    const event = sampleEvent('trail-logging', 'would-remediate.stop-logging-arn-home-region-differs', { requestParameters: { name: arn } });
+
+    const { exit, records } = await replayCli(event, env('live'));
+
+    expect(exit).toBe(0);
+    expect(records).toMatchObject([{
+      outcome: 'remediated', region: REGION,
+      actions: [{ api: 'CloudTrail.StartLogging', status: 'done', params: { Name: arn }, verification: { ok: true } }],
+      resources: [{ id: arn, region: OTHER_REGION }], notification: { status: 'sent' },
+    }]);
+    expect(await isLogging(OTHER_REGION)).toBe(true);
+    expect(await topic.received()).toMatchObject([{ attributes: attributesFor('remediated') }]);
+  });
+
+  it.each(['handler', 'replay CLI'] as const)('dry-run (%s): plans StartLogging, notifies, and the trail stays stopped', async (via) => {
+    const arn = await createLoggingTrail();
+    await aws.cloudTrail().send(new StopLoggingCommand({ Name: TRAIL }));
+    const before = await settingsOf();
+    const event = stopEvent();
+
+    const record = via === 'handler' ? (await invokeHandler('trail-logging', event, env('dry-run'))).record : (await replayCli(event, env('dry-run'))).records[0];
+
+    expect(record).toMatchObject({ outcome: 'would-remediate', actions: [{ api: 'CloudTrail.StartLogging', status: 'planned', params: { Name: arn } }] });
+    expect(await isLogging()).toBe(false);
+    expect(await settingsOf()).toEqual(before);
+    expect(await topic.received()).toMatchObject([{ attributes: attributesFor('would-remediate') }]);
+  });
+
+  it('live: an UpdateTrail that turned log file validation off is restored, and only that setting changes', async () => {
+    await createLoggingTrail();
+    const update = await aws.cloudTrail().send(new UpdateTrailCommand({ Name: TRAIL, EnableLogFileValidation: false }));
+    const before = await settingsOf();
+    expect(before?.LogFileValidationEnabled).toBe(false);
+    const event = sampleEvent('trail-logging', 'would-remediate.update-trail-log-file-validation-off', {
+      requestParameters: { name: TRAIL, enableLogFileValidation: false },
+      responseElements: {
+        name: update.Name, s3BucketName: update.S3BucketName, includeGlobalServiceEvents: update.IncludeGlobalServiceEvents,
+        isMultiRegionTrail: update.IsMultiRegionTrail, trailARN: update.TrailARN, logFileValidationEnabled: update.LogFileValidationEnabled,
+        isOrganizationTrail: update.IsOrganizationTrail,
+      },
+    });
+
+    const { record } = await invokeHandler('trail-logging', event, env('live'));
+
+    expect(record).toMatchObject({
+      outcome: 'remediated', severity: 'HIGH',
+      actions: [{ api: 'CloudTrail.UpdateTrail', params: { Name: update.TrailARN, EnableLogFileValidation: true }, previous: { EnableLogFileValidation: false }, verification: { ok: true, detail: 'GetTrail reads LogFileValidationEnabled: true' } }],
+    });
+    expect(await settingsOf()).toEqual({ ...before, LogFileValidationEnabled: true });
+    expect(await isLogging()).toBe(true);
+  });
+});
+
+describe('trail-logging against the emulator: a console edit that made the trail single-Region', () => {
+  it('live: restores multi-Region (with global service events, which CloudTrail requires for it) and reads both back', async () => {
+    await createLoggingTrail();
+    await aws.cloudTrail().send(new UpdateTrailCommand({ Name: TRAIL, IsMultiRegionTrail: false, IncludeGlobalServiceEvents: false }));
+    const before = await settingsOf();
+    const sample = sampleEvent('trail-logging', 'would-remediate.update-trail-multi-region-off-console');
+    const event = sampleEvent('trail-logging', 'would-remediate.update-trail-multi-region-off-console', {
+      requestParameters: { ...(sample.detail.requestParameters as object), name: TRAIL, s3BucketName: before?.S3BucketName, isMultiRegionTrail: false, includeGlobalServiceEvents: false, enableLogFileValidation: true, kmsKeyId: '' },
+      responseElements: { name: TRAIL, trailARN: before?.TrailARN, isMultiRegionTrail: false, includeGlobalServiceEvents: false, logFileValidationEnabled: true },
+    });
+
+    const { record } = await invokeHandler('trail-logging', event, env('live', { rules: { 'trail-logging': { restore: { multiRegion: true } } } }));
+
+    expect(record).toMatchObject({ outcome: 'remediated', actions: [{ api: 'CloudTrail.UpdateTrail', params: { Name: before?.TrailARN, IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true }, verification: { ok: true } }] });
+    expect(await settingsOf()).toEqual({ ...before, IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true });
+  });
+});
+
+describe.each(['live', 'dry-run'] as const)('trail-logging against the emulator, other outcomes (%s)', (mode) => {
+  it('compliant: the trail was started again before the event was handled', async () => {
+    await createLoggingTrail();
+    await aws.cloudTrail().send(new StopLoggingCommand({ Name: TRAIL }));
+    await aws.cloudTrail().send(new StartLoggingCommand({ Name: TRAIL }));
+
+    const { record } = await invokeHandler('trail-logging', stopEvent(), env(mode));
+
+    expect(record).toMatchObject({ outcome: 'compliant', actions: [], reason: `trail ${TRAIL} is logging again (GetTrailStatus IsLogging true)` });
+    expect(await topic.received()).toEqual([]);
+  });
+
+  it('exempt: a trail exempt by name stays stopped', async () => {
+    await createLoggingTrail();
+    await aws.cloudTrail().send(new StopLoggingCommand({ Name: TRAIL }));
+
+    const { record } = await invokeHandler('trail-logging', stopEvent(), env(mode, {
+      exemptions: [{ rule: 'trail-logging', resource: TRAIL, reason: 'sandbox trail, stopped nightly (ticket SEC-3)' }],
+    }));
+
+    expect(record).toMatchObject({ outcome: 'exempt', actions: [] });
+    expect(await isLogging()).toBe(false);
+  });
+
+  it("ignored: the remediator's own UpdateTrail is not re-evaluated", async () => {
+    const arn = await createLoggingTrail();
+    const event = sampleEvent('trail-logging', 'ignored.update-trail-restore-by-remediator', { requestParameters: { name: arn, enableLogFileValidation: true, isMultiRegionTrail: true } });
+
+    const { record } = await invokeHandler('trail-logging', event, env(mode));
+
+    expect(record).toMatchObject({ outcome: 'ignored', reason: expect.stringMatching(/^caused by trailguard itself \(role trailguard-/) });
+  });
+
+  it('ignored, not failed: a StopLogging for a trail name that does not exist (any more)', async () => {
+    await createLoggingTrail();
+    await aws.cloudTrail().send(new StopLoggingCommand({ Name: TRAIL }));
+    await aws.cloudTrail().send(new DeleteTrailCommand({ Name: TRAIL }));
+
+    const { record } = await invokeHandler('trail-logging', stopEvent(), env(mode));
+
+    expect(record).toMatchObject({ outcome: 'ignored', error: { kind: 'gone', code: 'TrailNotFoundException', api: 'CloudTrail.GetTrail' }, notification: { status: 'not-needed' } });
+  });
+
+  it('alerted: the trail was deleted (nothing to restore automatically); a person is told', async () => {
+    await createLoggingTrail();
+    await aws.cloudTrail().send(new DeleteTrailCommand({ Name: TRAIL }));
+    const event = sampleEvent('trail-logging', 'alerted.delete-trail', { requestParameters: { name: TRAIL } });
+
+    const { record } = await invokeHandler('trail-logging', event, env(mode));
+
+    expect(record).toMatchObject({ outcome: 'alerted', severity: 'CRITICAL', actions: [], notification: { status: 'sent' } });
+    expect(await topic.received()).toMatchObject([{ attributes: attributesFor('alerted') }]);
+  });
+
+  it('alerted: a failed StopLogging on a name CloudTrail refused is a tamper attempt, alerted at MEDIUM', async () => {
+    await createLoggingTrail();
+    const event = sampleEvent('trail-logging', 'alerted.stop-logging-invalid-trail-name');
+
+    const { record } = await invokeHandler('trail-logging', event, env(mode));
+
+    expect(record).toMatchObject({ outcome: 'alerted', severity: 'MEDIUM', reason: expect.stringContaining('(InvalidTrailNameException)') });
+    expect(await isLogging()).toBe(true);
+    expect(await topic.received()).toMatchObject([{ attributes: attributesFor('alerted', 'MEDIUM') }]);
+  });
+});

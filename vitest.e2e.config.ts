@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config';
+
+// End-to-end tests: the real handlers and CLI against an AWS-compatible endpoint (../shared/emulator, moto
+// server). Not part of `npm test`; run with `npm run test:e2e` once AWS_ENDPOINT_URL names the endpoint.
+export default defineConfig({
+  test: {
+    include: ['test/e2e/**/*.e2e.test.ts'],
+    globalSetup: ['test/e2e/global-setup.ts'],
+    setupFiles: ['test/helpers/setup.ts'],
+    // One emulator, reset before every test: files run one after another.
+    fileParallelism: false,
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    env: { TZ: 'UTC' },
+  },
+});
