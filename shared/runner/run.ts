@@ -239,7 +239,10 @@ async function decideFacts(rule: AnyRule, facts: RuleFacts, context: EventContex
   const toDo = decision.actions.filter((_, index) => actionExemptions[index] === undefined);
   const breaker = await checkBreaker(rule, toDo.length, deps);
   if (breaker) {
-    return { ...conclusion, severity: 'CRITICAL', reason: `${conclusion.reason.replace(/; will remediate$/, '')}; NOT remediated: ${breaker}` };
+    // The trip itself pages (CRITICAL); reports while the breaker stays open keep their own severity, so
+    // the digest can fold a flood into one notice instead of hundreds of pages.
+    const severity = breaker.tripped ? 'CRITICAL' : conclusion.severity;
+    return { ...conclusion, severity, reason: `${conclusion.reason.replace(/; will remediate$/, '')}; NOT remediated: ${breaker.reason}` };
   }
   return actAndVerify(rule, toDo, clients, conclusion);
 }
@@ -249,11 +252,11 @@ async function decideFacts(rule: AnyRule, facts: RuleFacts, context: EventContex
  * (the rule reports, never writes) until an operator resets it. A bug or a hostile flood must not revoke
  * an estate's security groups. Returns why this event must not write, or undefined.
  */
-async function checkBreaker(rule: AnyRule, writes: number, deps: RunDeps): Promise<string | undefined> {
+async function checkBreaker(rule: AnyRule, writes: number, deps: RunDeps): Promise<{ reason: string; tripped: boolean } | undefined> {
   if (!deps.store) return undefined;
   const reset = `reset with: trailguard breaker reset ${rule.id}`;
   const state = await deps.store.breakerState(rule.id);
-  if (state.open) return `the ${rule.id} circuit breaker is open since ${state.since} (${state.reason}); ${reset}`;
+  if (state.open) return { reason: `the ${rule.id} circuit breaker is open since ${state.since} (${state.reason}); ${reset}`, tripped: false };
   const { maxWrites, windowMinutes } = deps.config.reliability.breaker;
   const windowMs = windowMinutes * 60_000;
   const start = Math.floor(deps.now() / windowMs) * windowMs;
@@ -261,7 +264,7 @@ async function checkBreaker(rule: AnyRule, writes: number, deps: RunDeps): Promi
   if (total <= maxWrites) return undefined;
   const reason = `${total} writes in ${windowMinutes} min exceed the limit of ${maxWrites}`;
   await deps.store.tripBreaker(rule.id, deps.now(), reason);
-  return `the ${rule.id} circuit breaker tripped: ${reason}; ${reset}`;
+  return { reason: `the ${rule.id} circuit breaker tripped: ${reason}; ${reset}`, tripped: true };
 }
 
 function fromDecision(

@@ -2,24 +2,17 @@ import {
   AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, DeleteSecurityGroupCommand, DescribeSecurityGroupRulesCommand,
   RevokeSecurityGroupIngressCommand, type IpPermission, type SecurityGroupRule,
 } from '@aws-sdk/client-ec2';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openSecurityGroup } from '../../functions/open-security-group/rule.js';
 import { lambdaDeps } from '../../shared/runner/lambda.js';
 import { run } from '../../shared/runner/run.js';
-import { ACCOUNT, aws, createStateTable, notificationTopic, REGION, resetEmulator } from './helpers/emulator.js';
+import { ACCOUNT, aws, REGION, resetEmulator } from './helpers/emulator.js';
 import { recordedPermission, recordedRule, sampleEvent } from './helpers/events.js';
+import { freshStackPerTest } from './helpers/stack.js';
 import { invokeHandler, replayCli, withLambdaEnv, type LambdaEnv } from './helpers/invoke.js';
 
-let topic: Awaited<ReturnType<typeof notificationTopic>>;
-let stateTable: string;
-
-beforeEach(async () => {
-  await resetEmulator();
-  topic = await notificationTopic();
-  stateTable = await createStateTable();
-});
-
-const env = (mode: LambdaEnv['mode'], extra: Partial<LambdaEnv> = {}): LambdaEnv => ({ mode, topicArn: topic.topicArn, stateTable, ...extra });
+const stack = freshStackPerTest();
+const env = stack.env;
 
 /** Rules that may stay: https from the world (allowed by default) and SSH from a private range. */
 const KEPT: IpPermission[] = [
@@ -89,7 +82,7 @@ describe('open-security-group against the emulator: world-open IPv4 and IPv6 SSH
     for (const id of scene.keptIds) expect(after.get(id)).toEqual(before.get(id));
     expect([...after.values()].filter((r) => r.IsEgress)).toHaveLength(1);
     const subject = `[HIGH] World-open ingress revoked on ${scene.groupId} in ${ACCOUNT}/${REGION}`;
-    const notifications = await topic.received();
+    const notifications = await stack.received();
     expect(notifications).toMatchObject([{ subject, attributes: attributesFor('remediated'), message: { subject, record: { outcome: 'remediated' } } }]);
     expect(notifications[0]?.message.record.actions[0]?.previous).toEqual({
       SecurityGroupRules: [
@@ -105,7 +98,7 @@ describe('open-security-group against the emulator: world-open IPv4 and IPv6 SSH
     expect(second.record).toMatchObject({ outcome: 'ignored', actions: [] });
     expect(second.record.reason).toMatch(/^duplicate delivery of event .*: already handled as remediated/);
     expect((await rulesOf(scene.groupId)).size).toBe(after.size + 2);
-    expect(await topic.received()).toEqual([]);
+    expect(await stack.received()).toEqual([]);
   });
 
   it('live replay CLI, on a record without rule ids: finds the rules by content and revokes only those', async () => {
@@ -122,7 +115,7 @@ describe('open-security-group against the emulator: world-open IPv4 and IPv6 SSH
     }]);
     const after = await rulesOf(scene.groupId);
     expect([...after.keys()].sort()).toEqual([...before.keys()].filter((id) => !scene.worldIds.includes(id)).sort());
-    expect(await topic.received()).toMatchObject([{ attributes: attributesFor('remediated') }]);
+    expect(await stack.received()).toMatchObject([{ attributes: attributesFor('remediated') }]);
   });
 
   it.each(['handler', 'replay CLI'] as const)('dry-run (%s): plans the revoke by id, notifies, and leaves every rule in place', async (via) => {
@@ -139,7 +132,7 @@ describe('open-security-group against the emulator: world-open IPv4 and IPv6 SSH
       actions: [{ status: 'planned', params: { GroupId: scene.groupId, SecurityGroupRuleIds: scene.worldIds } }],
     });
     expect(await rulesOf(scene.groupId)).toEqual(before);
-    expect(await topic.received()).toMatchObject([{
+    expect(await stack.received()).toMatchObject([{
       subject: `[HIGH] Would revoke world-open ingress on ${scene.groupId} in ${ACCOUNT}/${REGION}`, attributes: attributesFor('would-remediate'),
     }]);
   });
@@ -155,7 +148,7 @@ describe.each(['live', 'dry-run'] as const)('open-security-group against the emu
 
     expect(record).toMatchObject({ outcome: 'compliant', actions: [], reason: `no world-open rule from this event is on ${scene.groupId} now` });
     expect(await rulesOf(scene.groupId)).toEqual(before);
-    expect(await topic.received()).toEqual([]);
+    expect(await stack.received()).toEqual([]);
   });
 
   it('exempt: the group is exempt by id, and keeps its world-open rules', async () => {
@@ -190,7 +183,7 @@ describe.each(['live', 'dry-run'] as const)('open-security-group against the emu
     const { record } = await invokeHandler('open-security-group', authorizeEvent(scene), env(mode));
 
     expect(record).toMatchObject({ outcome: 'ignored', error: { kind: 'gone', code: 'InvalidGroup.NotFound', api: 'EC2.DescribeSecurityGroups' } });
-    expect(await topic.received()).toEqual([]);
+    expect(await stack.received()).toEqual([]);
   });
 });
 

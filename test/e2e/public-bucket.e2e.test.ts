@@ -3,12 +3,13 @@ import {
   GetBucketPolicyCommand, GetBucketTaggingCommand, GetPublicAccessBlockCommand, PutBucketAclCommand, PutBucketOwnershipControlsCommand,
   PutBucketPolicyCommand, PutBucketTaggingCommand, PutPublicAccessBlockCommand,
 } from '@aws-sdk/client-s3';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { publicBucket } from '../../functions/public-bucket/rule.js';
 import { lambdaDeps } from '../../shared/runner/lambda.js';
 import { run } from '../../shared/runner/run.js';
-import { ACCOUNT, aws, createStateTable, MISSING_TOPIC_ARN, notificationTopic, REGION, resetEmulator } from './helpers/emulator.js';
+import { ACCOUNT, aws, MISSING_TOPIC_ARN, REGION, resetEmulator } from './helpers/emulator.js';
 import { sampleEvent } from './helpers/events.js';
+import { freshStackPerTest } from './helpers/stack.js';
 import { invokeHandler, replayCli, withLambdaEnv, type LambdaEnv } from './helpers/invoke.js';
 
 const BUCKET = 'example-e2e-website';
@@ -18,16 +19,8 @@ const POLICY = {
   Statement: [{ Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${BUCKET}/*` }],
 };
 
-let topic: Awaited<ReturnType<typeof notificationTopic>>;
-let stateTable: string;
-
-beforeEach(async () => {
-  await resetEmulator();
-  topic = await notificationTopic();
-  stateTable = await createStateTable();
-});
-
-const env = (mode: LambdaEnv['mode'], extra: Partial<LambdaEnv> = {}): LambdaEnv => ({ mode, topicArn: topic.topicArn, stateTable, ...extra });
+const stack = freshStackPerTest();
+const env = stack.env;
 
 /** The violating state: a public-read ACL and a Principal-* policy, with tags and ownership controls that must survive. */
 async function createPublicBucket(): Promise<void> {
@@ -93,7 +86,7 @@ describe('public-bucket against the emulator: a bucket with a public ACL and a p
     expect(logs).toEqual([expect.objectContaining({ message: 'trailguard remediation', outcome: 'remediated', eventId: event.detail.eventID })]);
     expect(await readBlock()).toEqual(ALL_ON);
     expect(await otherSettings()).toEqual(before);
-    const [notification, ...more] = await topic.received();
+    const [notification, ...more] = await stack.received();
     expect(more).toEqual([]);
     expect(notification).toMatchObject({ subject: SUBJECT_LIVE, attributes: attributesFor('remediated') });
     expect(notification?.message).toMatchObject({ subject: SUBJECT_LIVE, record: { outcome: 'remediated', eventId: event.detail.eventID } });
@@ -105,7 +98,7 @@ describe('public-bucket against the emulator: a bucket with a public ACL and a p
     expect(second.record).toMatchObject({ outcome: 'ignored', actions: [], notification: { status: 'not-needed' } });
     expect(second.record.reason).toMatch(/^duplicate delivery of event .*: already handled as remediated/);
     expect(await readBlock()).toBeNull();
-    expect(await topic.received()).toEqual([]);
+    expect(await stack.received()).toEqual([]);
   });
 
   it('live replay CLI: the same fix and notification from `trailguard replay --mode live`', async () => {
@@ -118,7 +111,7 @@ describe('public-bucket against the emulator: a bucket with a public ACL and a p
     expect(records).toMatchObject([{ rule: 'public-bucket', outcome: 'remediated', actions: [{ status: 'done', verification: { ok: true } }], notification: { status: 'sent' } }]);
     expect(await readBlock()).toEqual(ALL_ON);
     expect(await otherSettings()).toEqual(before);
-    expect(await topic.received()).toMatchObject([{ subject: SUBJECT_LIVE, attributes: attributesFor('remediated') }]);
+    expect(await stack.received()).toMatchObject([{ subject: SUBJECT_LIVE, attributes: attributesFor('remediated') }]);
   });
 
   it.each(['handler', 'replay CLI'] as const)('dry-run (%s): reports the planned block, notifies, and changes nothing', async (via) => {
@@ -138,7 +131,7 @@ describe('public-bucket against the emulator: a bucket with a public ACL and a p
     expect(record?.actions[0]).not.toHaveProperty('verification');
     expect(await readBlock()).toBeNull();
     expect(await otherSettings()).toEqual(before);
-    expect(await topic.received()).toMatchObject([{
+    expect(await stack.received()).toMatchObject([{
       subject: `[HIGH] Would block public access on S3 bucket ${BUCKET} in ${ACCOUNT}/${REGION}`, attributes: attributesFor('would-remediate'),
     }]);
   });
@@ -158,7 +151,7 @@ describe.each(['live', 'dry-run'] as const)('public-bucket against the emulator,
     expect(record).toMatchObject({ outcome: 'compliant', actions: [], reason: `Block Public Access is fully on for ${BUCKET}`, notification: { status: 'not-needed' } });
     expect(await readBlock()).toEqual(ALL_ON);
     expect(await otherSettings()).toEqual(before);
-    expect(await topic.received()).toEqual([]);
+    expect(await stack.received()).toEqual([]);
   });
 
   it('exempt: the bucket is exempt by configuration, and stays public', async () => {
@@ -170,7 +163,7 @@ describe.each(['live', 'dry-run'] as const)('public-bucket against the emulator,
 
     expect(record).toMatchObject({ outcome: 'exempt', actions: [], exemptions: [{ resource: BUCKET, reason: 'public website (ticket SEC-1)' }] });
     expect(await readBlock()).toBeNull();
-    expect(await topic.received()).toEqual([]);
+    expect(await stack.received()).toEqual([]);
   });
 
   it("ignored: the remediator's own PutPublicAccessBlock is not re-evaluated", async () => {
@@ -193,7 +186,7 @@ describe.each(['live', 'dry-run'] as const)('public-bucket against the emulator,
     const { record } = await invokeHandler('public-bucket', policyEvent(), env(mode));
 
     expect(record).toMatchObject({ outcome: 'ignored', error: { kind: 'gone', code: 'NoSuchBucket', api: 'S3.GetPublicAccessBlock' }, notification: { status: 'not-needed' } });
-    expect(await topic.received()).toEqual([]);
+    expect(await stack.received()).toEqual([]);
   });
 });
 
@@ -224,6 +217,6 @@ describe('public-bucket against the emulator: faults', () => {
     expect(record).toMatchObject({ outcome: 'remediated', actions: [{ status: 'done', verification: { ok: true } }], notification: failed });
     expect(logs).toEqual([expect.objectContaining({ outcome: 'remediated', notification: failed })]);
     expect(await readBlock()).toEqual(ALL_ON);
-    expect(await topic.received()).toEqual([]);
+    expect(await stack.received()).toEqual([]);
   });
 });

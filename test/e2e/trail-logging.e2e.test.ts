@@ -2,23 +2,16 @@ import {
   CreateTrailCommand, DeleteTrailCommand, GetTrailCommand, GetTrailStatusCommand, StartLoggingCommand, StopLoggingCommand, UpdateTrailCommand,
 } from '@aws-sdk/client-cloudtrail';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import { beforeEach, describe, expect, it } from 'vitest';
-import { ACCOUNT, aws, createStateTable, notificationTopic, OTHER_REGION, REGION, resetEmulator } from './helpers/emulator.js';
+import { describe, expect, it } from 'vitest';
+import { ACCOUNT, aws, OTHER_REGION, REGION, resetEmulator } from './helpers/emulator.js';
 import { sampleEvent } from './helpers/events.js';
+import { freshStackPerTest } from './helpers/stack.js';
 import { invokeHandler, replayCli, type LambdaEnv } from './helpers/invoke.js';
 
 const TRAIL = 'example-e2e-audit-trail';
 
-let topic: Awaited<ReturnType<typeof notificationTopic>>;
-let stateTable: string;
-
-beforeEach(async () => {
-  await resetEmulator();
-  topic = await notificationTopic();
-  stateTable = await createStateTable();
-});
-
-const env = (mode: LambdaEnv['mode'], extra: Partial<LambdaEnv> = {}): LambdaEnv => ({ mode, topicArn: topic.topicArn, stateTable, ...extra });
+const stack = freshStackPerTest();
+const env = stack.env;
 
 /** A multi-Region trail with log file validation, logging (its S3 bucket must exist first). Returns its ARN. */
 async function createLoggingTrail(home = REGION): Promise<string> {
@@ -55,7 +48,7 @@ describe('trail-logging against the emulator: a logging trail, then stopped', ()
     });
     expect(await isLogging()).toBe(true);
     expect(await settingsOf()).toEqual(before);
-    const subject = (await topic.received()).map((n) => [n.subject, n.attributes]);
+    const subject = (await stack.received()).map((n) => [n.subject, n.attributes]);
     expect(subject).toEqual([[expect.stringMatching(new RegExp(`^\\[CRITICAL\\] .*${TRAIL}.* in ${ACCOUNT}/${REGION}$`)), attributesFor('remediated')]]);
 
     await aws.cloudTrail().send(new StopLoggingCommand({ Name: TRAIL }));
@@ -64,7 +57,7 @@ describe('trail-logging against the emulator: a logging trail, then stopped', ()
     expect(second.record).toMatchObject({ outcome: 'ignored', actions: [] });
     expect(second.record.reason).toMatch(/^duplicate delivery of event .*: already handled as remediated/);
     expect(await isLogging()).toBe(false);
-    expect(await topic.received()).toEqual([]);
+    expect(await stack.received()).toEqual([]);
   });
 
   it('live replay CLI, StopLogging by ARN from another Region: acts in the trail\'s home Region', async () => {
@@ -83,7 +76,7 @@ describe('trail-logging against the emulator: a logging trail, then stopped', ()
       resources: [{ id: arn, region: OTHER_REGION }], notification: { status: 'sent' },
     }]);
     expect(await isLogging(OTHER_REGION)).toBe(true);
-    expect(await topic.received()).toMatchObject([{ attributes: attributesFor('remediated') }]);
+    expect(await stack.received()).toMatchObject([{ attributes: attributesFor('remediated') }]);
   });
 
   it.each(['handler', 'replay CLI'] as const)('dry-run (%s): plans StartLogging, notifies, and the trail stays stopped', async (via) => {
@@ -97,7 +90,7 @@ describe('trail-logging against the emulator: a logging trail, then stopped', ()
     expect(record).toMatchObject({ outcome: 'would-remediate', actions: [{ api: 'CloudTrail.StartLogging', status: 'planned', params: { Name: arn } }] });
     expect(await isLogging()).toBe(false);
     expect(await settingsOf()).toEqual(before);
-    expect(await topic.received()).toMatchObject([{ attributes: attributesFor('would-remediate') }]);
+    expect(await stack.received()).toMatchObject([{ attributes: attributesFor('would-remediate') }]);
   });
 
   it('live: an UpdateTrail that turned log file validation off is restored, and only that setting changes', async () => {
@@ -152,7 +145,7 @@ describe.each(['live', 'dry-run'] as const)('trail-logging against the emulator,
     const { record } = await invokeHandler('trail-logging', stopEvent(), env(mode));
 
     expect(record).toMatchObject({ outcome: 'compliant', actions: [], reason: `trail ${TRAIL} is logging again (GetTrailStatus IsLogging true)` });
-    expect(await topic.received()).toEqual([]);
+    expect(await stack.received()).toEqual([]);
   });
 
   it('exempt: a trail exempt by name stays stopped', async () => {
@@ -194,7 +187,7 @@ describe.each(['live', 'dry-run'] as const)('trail-logging against the emulator,
     const { record } = await invokeHandler('trail-logging', event, env(mode));
 
     expect(record).toMatchObject({ outcome: 'alerted', severity: 'CRITICAL', actions: [], notification: { status: 'sent' } });
-    expect(await topic.received()).toMatchObject([{ attributes: attributesFor('alerted') }]);
+    expect(await stack.received()).toMatchObject([{ attributes: attributesFor('alerted') }]);
   });
 
   it('alerted: a failed StopLogging on a name CloudTrail refused is a tamper attempt, alerted at MEDIUM', async () => {
@@ -205,6 +198,6 @@ describe.each(['live', 'dry-run'] as const)('trail-logging against the emulator,
 
     expect(record).toMatchObject({ outcome: 'alerted', severity: 'MEDIUM', reason: expect.stringContaining('(InvalidTrailNameException)') });
     expect(await isLogging()).toBe(true);
-    expect(await topic.received()).toMatchObject([{ attributes: attributesFor('alerted', 'MEDIUM') }]);
+    expect(await stack.received()).toMatchObject([{ attributes: attributesFor('alerted', 'MEDIUM') }]);
   });
 });

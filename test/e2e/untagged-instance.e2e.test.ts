@@ -1,24 +1,17 @@
 import { CreateTagsCommand, DeleteTagsCommand, DescribeTagsCommand, RunInstancesCommand, TerminateInstancesCommand, type Instance, type Tag } from '@aws-sdk/client-ec2';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { untaggedInstance } from '../../functions/untagged-instance/rule.js';
 import { lambdaDeps } from '../../shared/runner/lambda.js';
 import { run } from '../../shared/runner/run.js';
-import { ACCOUNT, aws, createStateTable, notificationTopic, REGION, resetEmulator } from './helpers/emulator.js';
+import { ACCOUNT, aws, REGION, resetEmulator } from './helpers/emulator.js';
 import { sampleEvent, tagSet, type Envelope } from './helpers/events.js';
+import { freshStackPerTest } from './helpers/stack.js';
 import { invokeHandler, replayCli, withLambdaEnv, type LambdaEnv } from './helpers/invoke.js';
 
 const OWNER = `arn:aws:iam::${ACCOUNT}:user/dave`;
 
-let topic: Awaited<ReturnType<typeof notificationTopic>>;
-let stateTable: string;
-
-beforeEach(async () => {
-  await resetEmulator();
-  topic = await notificationTopic();
-  stateTable = await createStateTable();
-});
-
-const env = (mode: LambdaEnv['mode'], extra: Partial<LambdaEnv> = {}): LambdaEnv => ({ mode, topicArn: topic.topicArn, stateTable, ...extra });
+const stack = freshStackPerTest();
+const env = stack.env;
 
 /** Instances launched in one call with only the given tags (no Owner unless given). */
 async function launch(count: number, tags: Tag[] = [{ Key: 'Name', Value: 'example-load-test' }]): Promise<Instance[]> {
@@ -72,7 +65,7 @@ describe('untagged-instance against the emulator: two instances launched without
     for (const id of ids) expect(await tagsOf(id)).toEqual({ Name: 'example-load-test', Owner: OWNER, 'trailguard:tagged-at': event.detail.eventTime });
     for (const volume of volumesOf(instances)) expect(await tagsOf(volume)).toEqual({}); // tagVolumes is off by default
     const subject = `[LOW] Tagged 2 EC2 instances in ${ACCOUNT}/${REGION}`;
-    expect(await topic.received()).toMatchObject([{ subject, attributes: attributesFor('remediated'), message: { subject, record: { outcome: 'remediated' } } }]);
+    expect(await stack.received()).toMatchObject([{ subject, attributes: attributesFor('remediated'), message: { subject, record: { outcome: 'remediated' } } }]);
 
     await aws.ec2.send(new DeleteTagsCommand({ Resources: ids, Tags: [{ Key: 'Owner' }] }));
     const second = await invokeHandler('untagged-instance', event, env('live'));
@@ -80,7 +73,7 @@ describe('untagged-instance against the emulator: two instances launched without
     expect(second.record).toMatchObject({ outcome: 'ignored', actions: [] });
     expect(second.record.reason).toMatch(/^duplicate delivery of event .*: already handled as remediated/);
     expect(await tagsOf(ids[0] ?? '')).not.toHaveProperty('Owner');
-    expect(await topic.received()).toEqual([]);
+    expect(await stack.received()).toEqual([]);
   });
 
   it('live replay CLI: the console launch of one instance is tagged the same way', async () => {
@@ -94,7 +87,7 @@ describe('untagged-instance against the emulator: two instances launched without
     expect(exit).toBe(0);
     expect(records).toMatchObject([{ outcome: 'remediated', actions: [{ resource: id, status: 'done', verification: { ok: true } }], notification: { status: 'sent' } }]);
     expect(await tagsOf(id)).toEqual({ Owner: owner, 'trailguard:tagged-at': event.detail.eventTime });
-    expect(await topic.received()).toMatchObject([{ subject: `[LOW] Tagged EC2 instance ${id} in ${ACCOUNT}/${REGION}`, attributes: attributesFor('remediated') }]);
+    expect(await stack.received()).toMatchObject([{ subject: `[LOW] Tagged EC2 instance ${id} in ${ACCOUNT}/${REGION}`, attributes: attributesFor('remediated') }]);
   });
 
   it.each(['handler', 'replay CLI'] as const)('dry-run (%s): plans the tags, notifies, and tags nothing', async (via) => {
@@ -107,7 +100,7 @@ describe('untagged-instance against the emulator: two instances launched without
 
     expect(record).toMatchObject({ outcome: 'would-remediate', actions: idsOf(instances).map((id) => ({ status: 'planned', resource: id })) });
     for (const id of idsOf(instances)) expect(await tagsOf(id)).toEqual({ Name: 'example-load-test' });
-    expect(await topic.received()).toMatchObject([{ attributes: attributesFor('would-remediate') }]);
+    expect(await stack.received()).toMatchObject([{ attributes: attributesFor('would-remediate') }]);
   });
 
   it('live with tagVolumes: the attached EBS volumes get the same tags', async () => {
@@ -152,7 +145,7 @@ describe.each(['live', 'dry-run'] as const)('untagged-instance against the emula
     const { record } = await invokeHandler('untagged-instance', runEvent('would-remediate.two-instances-one-call', instances), env(mode));
 
     expect(record).toMatchObject({ outcome: 'ignored', actions: [], reason: expect.stringMatching(/^no instance of this launch is left to tag \(skipped: i-\w+ is terminated; i-\w+ is terminated\)/) });
-    expect(await topic.received()).toEqual([]);
+    expect(await stack.received()).toEqual([]);
   });
 
   it('ignored, not failed: an instance id the account does not have (terminated and purged)', async () => {
@@ -182,7 +175,7 @@ describe.each(['live', 'dry-run'] as const)('untagged-instance against the emula
 
     expect(record).toMatchObject({ outcome: 'alerted', severity: 'MEDIUM', actions: [], reason: expect.stringContaining(`${id} lacks CostCenter; no value known for CostCenter`) });
     expect(await tagsOf(id)).toEqual({ Owner: 'team-data' });
-    expect(await topic.received()).toMatchObject([{ attributes: attributesFor('alerted', 'MEDIUM') }]);
+    expect(await stack.received()).toMatchObject([{ attributes: attributesFor('alerted', 'MEDIUM') }]);
   });
 });
 

@@ -72,7 +72,7 @@ describe('the circuit breaker', () => {
     expect(outcomes.map((r) => r.outcome)).toEqual(['remediated', 'remediated', 'remediated', 'would-remediate', 'would-remediate']);
     expect(rule.act).toHaveBeenCalledTimes(3);
     expect(outcomes[3]).toMatchObject({ severity: 'CRITICAL', reason: expect.stringContaining('circuit breaker tripped: 4 writes in 10 min exceed the limit of 3') });
-    expect(outcomes[4]?.reason).toContain('circuit breaker is open since');
+    expect(outcomes[4]).toMatchObject({ severity: 'HIGH', reason: expect.stringContaining('circuit breaker is open since') });
     expect(outcomes[4]?.reason).toContain('trailguard breaker reset public-bucket');
 
     await store.resetBreaker('public-bucket');

@@ -1,0 +1,60 @@
+import { GetPublicAccessBlockCommand, PutPublicAccessBlockCommand, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { publicBucket } from '../../../functions/public-bucket/rule.js';
+import { parseConfig } from '../../../shared/config.js';
+import { wrapRecord } from '../../../shared/events/schema.js';
+import { lambdaRunner } from '../../../shared/runner/lambda.js';
+import { ALL_BLOCKED } from '../../../shared/s3/public-access.js';
+import { memoryStateStore } from '../../../shared/state/store.js';
+import { capturingDeps, loadSample } from '../../helpers/samples.js';
+
+const s3 = mockClient(S3Client);
+afterEach(() => s3.reset());
+
+// An attacker (or a bug) makes 1,000 buckets public within a minute, and EventBridge delivers some twice.
+function burst(count: number): unknown[] {
+  const base = loadSample('public-bucket', 'would-remediate.delete-public-access-block') as Record<string, unknown>;
+  const events = Array.from({ length: count }, (_, i) => wrapRecord({
+    ...base,
+    eventID: `burst-${i}`,
+    requestParameters: { bucketName: `example-burst-${String(i).padStart(4, '0')}`, publicAccessBlock: '' },
+  }));
+  return [...events, ...events.slice(0, 100)]; // at-least-once: 100 redeliveries
+}
+
+describe('a burst of 1,000 events in a minute', () => {
+  it('ends every event in exactly one record, caps writes at the breaker and messages at the digest', async () => {
+    const written = new Set<string>();
+    s3.on(GetPublicAccessBlockCommand).callsFake((input: { Bucket: string }) => {
+      if (written.has(input.Bucket)) return { PublicAccessBlockConfiguration: ALL_BLOCKED };
+      throw Object.assign(new Error('none'), { name: 'NoSuchPublicAccessBlockConfiguration' });
+    });
+    s3.on(PutPublicAccessBlockCommand).callsFake((input: { Bucket: string }) => {
+      written.add(input.Bucket);
+      return {};
+    });
+    const store = memoryStateStore();
+    const config = parseConfig({ reliability: { breaker: { maxWrites: 50, windowMinutes: 10 }, digest: { maxPerWindow: 20, windowMinutes: 5 } } });
+    const deps = { ...capturingDeps({ mode: 'live', config }), store };
+    const handler = lambdaRunner(publicBucket, () => deps);
+
+    for (const event of burst(1000)) await handler(event);
+
+    const byOutcome = (outcome: string) => deps.written.filter((r) => r.outcome === outcome);
+    expect(deps.written).toHaveLength(1100); // every delivery ends in one record: nothing lost, nothing thrown
+    expect(new Set(deps.written.map((r) => r.eventId)).size).toBe(1000);
+    expect(byOutcome('remediated')).toHaveLength(50); // the breaker's limit, then report-only
+    expect(byOutcome('would-remediate')).toHaveLength(950);
+    expect(byOutcome('would-remediate').every((r) => r.reason.includes('circuit breaker'))).toBe(true);
+    expect(byOutcome('would-remediate').filter((r) => r.severity === 'CRITICAL')).toHaveLength(1); // the trip
+    expect(byOutcome('ignored').every((r) => r.reason.startsWith('duplicate delivery'))).toBe(true);
+    expect(byOutcome('ignored')).toHaveLength(100);
+    expect(written.size).toBe(50);
+    // People get 20 individual messages, one burst notice, and the breaker's trip (CRITICAL, never held back):
+    // 22 messages for 1,100 deliveries, and every decision is still in the log.
+    expect(deps.published).toHaveLength(22);
+    expect(deps.published.filter((n) => n.subject.includes('Burst: over 20 public-bucket notifications in 5 min'))).toHaveLength(1);
+    expect(deps.published.filter((n) => n.attributes.severity === 'CRITICAL')).toHaveLength(1);
+  }, 60_000);
+});
