@@ -4,12 +4,16 @@ import { TrailguardError } from '../shared/errors.js';
 import { consoleOut } from '../shared/log.js';
 import { dynamoStateStore } from '../shared/state/dynamo-store.js';
 import { breaker } from './breaker.js';
+import { backtestEvents, reportCommand, undoCommand, UsageProblem } from './operators.js';
 import { redrive } from './redrive.js';
 import { EXIT, replay, replayConfig } from './replay.js';
 import { sweep } from './sweep.js';
 
 const USAGE = `usage:
   trailguard replay [--mode offline|dry-run|live] [--config FILE] [--format text|jsonl] INPUT...
+  trailguard replay --lookup [--lookup-all] [--s3 s3://bucket/prefix] [--since 24h] [--region R] [--mode offline|dry-run] [INPUT...]
+  trailguard report [--since 24h] [--format text|json|html] [--region R] SOURCE...
+  trailguard undo EVENT_ID --log SOURCE [--apply] [--mode offline|dry-run] [--since 30d] [--config FILE]
   trailguard redrive --queue URL [--mode live|dry-run|offline] [--config FILE] [--format text|jsonl] [--max N]
   trailguard breaker status [RULE] | trailguard breaker reset RULE   [--config FILE]
   trailguard sweep [--rule RULE] [--mode dry-run|live] [--region R] [--account ID] [--config FILE] [--format text|jsonl]
@@ -17,6 +21,12 @@ const USAGE = `usage:
 replay: INPUT is a file (EventBridge envelope, bare CloudTrail record, CloudTrail log file {"Records":[...]},
   LookupEvents output, JSON lines; .gz allowed), a folder of such files, or - for JSON lines on stdin.
   Modes: offline (default: decide from the event alone, no AWS call), dry-run (read-only calls), live.
+  Backtest: --lookup reads the account's CloudTrail history (LookupEvents, filtered by the rules' event
+  sources; --lookup-all reads every management event), --s3 the trail's log files; both within --since.
+report: SOURCE is remediation-log JSON lines (replay --format jsonl, Lambda or CloudWatch-exported log
+  lines; files or folders) or logs:<log group name prefix> (CloudWatch Logs, window --since, default 24h).
+undo: prints how to reverse the remediation(s) of EVENT_ID found in --log SOURCE (same sources as report);
+  --mode dry-run also reads the resources now; --apply performs, verifies, logs and notifies the undo.
 redrive: takes the dead-letter queue's events through the rules again (default mode live; a message is
   deleted once its event reached a final outcome). The queue URL is the stack output DeadLetterQueueUrl.
 breaker: shows or resets a rule's circuit breaker (needs TRAILGUARD_STATE_TABLE or "stateTable" in --config).
@@ -37,6 +47,12 @@ const OPTIONS = {
   rule: { type: 'string' },
   region: { type: 'string' },
   account: { type: 'string' },
+  since: { type: 'string' },
+  log: { type: 'string', multiple: true },
+  apply: { type: 'boolean' },
+  lookup: { type: 'boolean' },
+  'lookup-all': { type: 'boolean' },
+  s3: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -66,13 +82,20 @@ export async function main(argv: readonly string[], env: Env = process.env): Pro
   const defaultMode: Mode = command === 'redrive' ? 'live' : command === 'sweep' ? 'dry-run' : 'offline';
   const mode = (values.mode ?? defaultMode) as Mode;
   if (!MODES.includes(mode)) return fail(`--mode must be one of ${MODES.join(', ')}, got "${values.mode}"`);
-  if (values.format !== 'text' && values.format !== 'jsonl') return fail(`--format must be text or jsonl, got "${values.format}"`);
-  const format = values.format;
+  if (command !== 'report' && values.format !== 'text' && values.format !== 'jsonl') return fail(`--format must be text or jsonl, got "${values.format}"`);
+  const format = values.format === 'jsonl' ? 'jsonl' : 'text';
   try {
     switch (command) {
-      case 'replay':
-        if (positionals.length === 0) return fail(`no INPUT given\n${USAGE}`);
-        return await replay({ mode, format, configFile: values.config, inputs: positionals, env });
+      case 'replay': {
+        const backtest = values.lookup || values.s3 ? backtestEvents(values, positionals, await replayConfig(values.config, env), env) : undefined;
+        if (backtest && mode === 'live') return fail('a backtest (--lookup, --s3) runs offline or dry-run, never live');
+        if (!backtest && positionals.length === 0) return fail(`no INPUT given\n${USAGE}`);
+        return await replay({ mode, format, configFile: values.config, inputs: positionals, env, ...(backtest ? { events: backtest } : {}) });
+      }
+      case 'report':
+        return await reportCommand(values, positionals, env);
+      case 'undo':
+        return await undoCommand(values, positionals, await replayConfig(values.config, env), env);
       case 'redrive': {
         const queueUrl = values.queue ?? env.TRAILGUARD_DLQ_URL;
         if (!queueUrl) return fail('redrive needs --queue URL (the stack output DeadLetterQueueUrl) or TRAILGUARD_DLQ_URL');
@@ -100,7 +123,7 @@ export async function main(argv: readonly string[], env: Env = process.env): Pro
         return fail(`unknown command "${command}"\n${USAGE}`);
     }
   } catch (error) {
-    if (error instanceof TrailguardError || error instanceof SyntaxError || (error as NodeJS.ErrnoException).code === 'ENOENT') {
+    if (error instanceof UsageProblem || error instanceof TrailguardError || error instanceof SyntaxError || (error as NodeJS.ErrnoException).code === 'ENOENT') {
       return fail((error as Error).message);
     }
     throw error;

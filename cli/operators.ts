@@ -1,0 +1,119 @@
+/**
+ * Argument handling of the operators' commands (`report`, `undo`, and replay's backtest sources), kept out
+ * of `main.ts` so its switch only dispatches. Each returns an exit code, or a problem for `main` to print.
+ */
+import type { Config } from '../shared/config.js';
+import { parseDuration } from '../shared/report/records.js';
+import type { ReportFormat } from '../shared/report/render.js';
+import { lookupClient, lookupEvents, logBucketClient, parseS3Url, ruleEventSources, s3LogEvents, type Clock } from './backtest.js';
+import type { InputItem } from './inputs.js';
+import { readInputs } from './inputs.js';
+import { LOGS_PREFIX, report } from './report.js';
+import { undo } from './undo.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** What `main` parsed for these commands. */
+export interface OperatorArgs {
+  readonly since?: string | undefined;
+  readonly format?: string | undefined;
+  readonly region?: string | undefined;
+  readonly log?: string[] | undefined;
+  readonly apply?: boolean | undefined;
+  readonly lookup?: boolean | undefined;
+  readonly 'lookup-all'?: boolean | undefined;
+  readonly s3?: string[] | undefined;
+}
+
+/** A usage problem: `main` prints it and exits 2. */
+export class UsageProblem extends Error {}
+
+const DEFAULT_SINCE = '24h';
+const REGION = /^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/;
+
+function sinceMs(text: string | undefined, now: number): number {
+  const ms = parseDuration(text ?? DEFAULT_SINCE);
+  if (ms === undefined) throw new UsageProblem(`--since must be a duration such as 24h, 7d, 90d or 30m, got "${text}"`);
+  return now - ms;
+}
+
+function regionOf(args: OperatorArgs, config: Config | undefined, env: Env): string {
+  const region = args.region ?? config?.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  if (!REGION.test(region)) throw new UsageProblem(`--region must be a region such as eu-west-1, got "${region}"`);
+  return region;
+}
+
+/**
+ * `trailguard report [--since 24h] [--format text|json|html] [--region R] SOURCE...`. Files are read whole
+ * unless --since is given; `logs:` sources always read a window (default 24 h).
+ */
+export async function reportCommand(args: OperatorArgs, sources: readonly string[], env: Env, now = Date.now()): Promise<number> {
+  if (sources.length === 0) throw new UsageProblem('report needs a SOURCE: a remediation-log file or folder, or logs:<log group prefix>');
+  const format = (args.format ?? 'text') as ReportFormat;
+  if (!['text', 'json', 'html'].includes(format)) throw new UsageProblem(`report --format must be text, json or html, got "${args.format}"`);
+  const windowed = args.since !== undefined || sources.some((s) => s.startsWith(LOGS_PREFIX));
+  const since = windowed ? sinceMs(args.since, now) : undefined;
+  return report({
+    sources, format, since, region: regionOf(args, undefined, env), endpoint: env.AWS_ENDPOINT_URL || undefined, now: () => now,
+  });
+}
+
+/** `trailguard undo EVENT_ID --log SOURCE [--apply] [--mode offline|dry-run] [--since 30d] [--config FILE]`. */
+export async function undoCommand(args: OperatorArgs & { readonly mode?: string | undefined }, positionals: readonly string[], config: Config, env: Env): Promise<number> {
+  const [eventId, ...extra] = positionals;
+  if (!eventId || extra.length > 0) throw new UsageProblem('undo needs exactly one EVENT_ID (the record\'s eventId)');
+  if (!args.log || args.log.length === 0) throw new UsageProblem('undo needs --log SOURCE: the remediation-log file, folder or logs:<log group prefix> holding the event\'s record');
+  if (args.apply && args.mode !== undefined && args.mode !== 'live') throw new UsageProblem('--apply acts (live): leave out --mode, or use --mode dry-run without --apply to preview');
+  const mode = args.apply ? 'live' : args.mode ?? 'offline';
+  if (mode !== 'offline' && mode !== 'dry-run' && mode !== 'live') throw new UsageProblem(`undo --mode must be offline or dry-run, got "${args.mode}"`);
+  if (mode === 'live' && !args.apply) throw new UsageProblem('undo acts only with --apply');
+  const now = Date.now();
+  return undo({
+    eventId, sources: args.log, apply: args.apply === true, mode, config,
+    region: regionOf(args, config, env),
+    since: args.log.some((s) => s.startsWith(LOGS_PREFIX)) ? sinceMs(args.since ?? '30d', now) : undefined,
+    operator: env.USER ?? env.USERNAME ?? 'an operator',
+  });
+}
+
+async function* chain(parts: readonly (() => AsyncIterable<InputItem>)[]): AsyncGenerator<InputItem> {
+  for (const part of parts) yield* part();
+}
+
+/**
+ * The events replay reads: INPUT files, then `--lookup` (LookupEvents in --region, filtered by the rules'
+ * event sources unless --lookup-all), then each `--s3 s3://bucket/prefix`; undefined when neither is given.
+ */
+export function backtestEvents(
+  args: OperatorArgs,
+  inputs: readonly string[],
+  config: Config,
+  env: Env,
+  { now = Date.now(), clock, progressNote }: { now?: number; clock?: Clock; progressNote?: (note: string) => void } = {},
+): AsyncIterable<InputItem> | undefined {
+  const s3 = args.s3 ?? [];
+  if (!args.lookup && s3.length === 0) {
+    if (args['lookup-all']) throw new UsageProblem('--lookup-all goes with --lookup');
+    return undefined;
+  }
+  const since = sinceMs(args.since, now);
+  const region = regionOf(args, config, env);
+  const parts: (() => AsyncIterable<InputItem>)[] = [];
+  if (inputs.length > 0) parts.push(() => readInputs(inputs));
+  if (args.lookup) {
+    const client = lookupClient(region, config.endpoint);
+    parts.push(() => lookupEvents({
+      client, startTime: new Date(since), endTime: new Date(now),
+      eventSources: args['lookup-all'] ? undefined : ruleEventSources(), ...(clock ? { clock } : {}), ...(progressNote ? { onPage: progressNote } : {}),
+    }));
+  }
+  for (const url of s3) {
+    const target = parseS3Url(url);
+    if (!target) throw new UsageProblem(`--s3 must be s3://bucket/prefix, got "${url}"`);
+    const client = logBucketClient(region, config.endpoint);
+    parts.push(() => s3LogEvents({
+      client, ...target, since, until: now, region: args.region, ...(progressNote ? { onFile: progressNote } : {}),
+    }));
+  }
+  return chain(parts);
+}

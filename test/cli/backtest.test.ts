@@ -1,0 +1,172 @@
+import { CloudTrailClient, LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  logFileInWindow, lookupEvents, parseS3Url, ruleEventSources, s3LogEvents, type Clock,
+} from '../../cli/backtest.js';
+import type { InputItem } from '../../cli/inputs.js';
+import { replay } from '../../cli/replay.js';
+import type { RemediationRecord } from '../../shared/remediation-log.js';
+import { loadSample } from '../helpers/samples.js';
+
+const cloudtrail = mockClient(CloudTrailClient);
+const s3 = mockClient(S3Client);
+const bare = () => (loadSample('public-bucket', 'would-remediate.put-bucket-acl-canned-public-read') as { detail: Record<string, unknown> }).detail;
+
+beforeEach(() => {
+  cloudtrail.reset();
+  s3.reset();
+  cloudtrail.rejects(new Error('unexpected CloudTrail call'));
+  s3.rejects(new Error('unexpected S3 call'));
+});
+afterEach(() => {
+  cloudtrail.reset();
+  s3.reset();
+});
+
+/** A clock that only moves when slept on: pacing is asserted from the sleeps, never waited for. */
+function fakeClock(start = 1_000_000): Clock & { sleeps: number[]; calls: number[] } {
+  let now = start;
+  const clock = {
+    sleeps: [] as number[],
+    calls: [] as number[],
+    now: () => now,
+    sleep: async (ms: number) => { clock.sleeps.push(ms); now += ms; },
+  };
+  return clock;
+}
+
+async function collect(items: AsyncIterable<InputItem>): Promise<InputItem[]> {
+  const all: InputItem[] = [];
+  for await (const item of items) all.push(item);
+  return all;
+}
+
+const throttled = () => Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } });
+const lookupItem = (id: string, event: object | string) => ({ EventId: id, CloudTrailEvent: typeof event === 'string' ? event : JSON.stringify(event) });
+
+describe('LookupEvents backtest', () => {
+  const window = { startTime: new Date('2026-11-13T00:00:00Z'), endTime: new Date('2026-11-20T00:00:00Z') };
+
+  it('filters by each rule event source and follows NextToken, at most 2 calls per second', async () => {
+    const clock = fakeClock();
+    const calledAt: number[] = [];
+    cloudtrail.on(LookupEventsCommand).callsFake((input: { LookupAttributes?: { AttributeValue?: string }[]; NextToken?: string }) => {
+      calledAt.push(clock.now());
+      const source = input.LookupAttributes?.[0]?.AttributeValue;
+      if (source === 's3.amazonaws.com' && !input.NextToken) return { Events: [lookupItem('a', bare())], NextToken: 't2' };
+      if (source === 's3.amazonaws.com') return { Events: [lookupItem('b', { ...bare(), eventID: 'b' })] };
+      return { Events: [] };
+    });
+    const items = await collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: ruleEventSources(), clock }));
+    expect(ruleEventSources()).toEqual(['cloudtrail.amazonaws.com', 'ec2.amazonaws.com', 's3.amazonaws.com']);
+    expect(items.map((i) => i.kind === 'event' && i.source)).toEqual(['lookup:s3.amazonaws.com#a', 'lookup:s3.amazonaws.com#b']);
+    const calls = cloudtrail.commandCalls(LookupEventsCommand).map((c) => c.args[0].input);
+    expect(calls).toHaveLength(4);
+    expect(calls[2]).toEqual({ ...{ StartTime: window.startTime, EndTime: window.endTime }, MaxResults: 50,
+      LookupAttributes: [{ AttributeKey: 'EventSource', AttributeValue: 's3.amazonaws.com' }] });
+    expect(calls[3]).toMatchObject({ NextToken: 't2' });
+    // Paced: every call at least 500 ms after the one before, by the injected clock (no real sleep).
+    expect(calledAt.slice(1).map((t, i) => t - (calledAt[i] as number))).toEqual([500, 500, 500]);
+  });
+
+  it('backs off on ThrottlingException and then succeeds', async () => {
+    const clock = fakeClock();
+    const notes: string[] = [];
+    cloudtrail.on(LookupEventsCommand)
+      .rejectsOnce(throttled())
+      .rejectsOnce(throttled())
+      .resolves({ Events: [lookupItem('x', bare())] });
+    const items = await collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: undefined, clock, onPage: (n) => notes.push(n) }));
+    expect(items).toHaveLength(1);
+    expect(cloudtrail).toHaveReceivedCommandTimes(LookupEventsCommand, 3);
+    // No filter when reading everything; waits of 1 s, then 2 s (exponential), never a real sleep.
+    expect(cloudtrail.commandCalls(LookupEventsCommand)[0]?.args[0].input.LookupAttributes).toBeUndefined();
+    expect(clock.sleeps).toEqual([1_000, 2_000]);
+    expect(notes.filter((n) => n.includes('throttled'))).toHaveLength(2);
+  });
+
+  it('gives up after the retries and rethrows; other errors are not retried', async () => {
+    const clock = fakeClock();
+    cloudtrail.on(LookupEventsCommand).rejects(throttled());
+    await expect(collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: undefined, clock, maxRetries: 2 }))).rejects.toThrow('Rate exceeded');
+    expect(cloudtrail).toHaveReceivedCommandTimes(LookupEventsCommand, 3);
+    cloudtrail.reset();
+    cloudtrail.on(LookupEventsCommand).rejects(Object.assign(new Error('no'), { name: 'AccessDeniedException' }));
+    await expect(collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: undefined, clock }))).rejects.toThrow('no');
+    expect(cloudtrail).toHaveReceivedCommandTimes(LookupEventsCommand, 1);
+  });
+
+  it('reports an unparsable CloudTrailEvent as an error item', async () => {
+    cloudtrail.on(LookupEventsCommand).resolves({ Events: [lookupItem('bad', '{nope')] });
+    const items = await collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: undefined, clock: fakeClock() }));
+    expect(items).toEqual([expect.objectContaining({ kind: 'error', source: 'lookup#bad' })]);
+  });
+
+  it('runs through replay like files, with progress only on a TTY', async () => {
+    cloudtrail.on(LookupEventsCommand).resolves({ Events: [lookupItem('a', bare())] });
+    let out = '';
+    let progress = '';
+    const exit = await replay({
+      mode: 'offline', format: 'jsonl', configFile: undefined, inputs: [], env: {},
+      events: lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: undefined, clock: fakeClock() }),
+      out: (t) => { out += t; }, err: () => undefined, progress: { isTTY: true, write: (t: string) => { progress += t; return true; } },
+    });
+    const records = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as RemediationRecord);
+    expect(exit).toBe(0);
+    expect(records).toMatchObject([{ rule: 'public-bucket', outcome: 'would-remediate', mode: 'offline' }]);
+    expect(progress).toContain('trailguard replay: 1 records read, 1 events matched');
+  });
+});
+
+describe('S3 log files backtest', () => {
+  const since = Date.parse('2026-11-19T12:00:00Z');
+  const until = Date.parse('2026-11-21T00:00:00Z');
+  const key = (day: string, region = 'eu-west-1', name = `111122223333_CloudTrail_${region}_x.json.gz`) =>
+    `trail/AWSLogs/111122223333/CloudTrail/${region}/2026/11/${day}/${name}`;
+  // The part of the SDK's stream mixin the reader uses.
+  const body = (bytes: Buffer) => ({ Body: { transformToByteArray: async () => new Uint8Array(bytes) } }) as never;
+
+  it('parses s3:// URLs and keeps only log files of the window (digests skipped)', () => {
+    expect(parseS3Url('s3://my-trail-bucket/trail/AWSLogs/')).toEqual({ bucket: 'my-trail-bucket', prefix: 'trail/AWSLogs/' });
+    expect(parseS3Url('s3://my-trail-bucket')).toEqual({ bucket: 'my-trail-bucket', prefix: '' });
+    expect(parseS3Url('https://x')).toBeUndefined();
+    expect(logFileInWindow(key('19'), since, until, undefined)).toBe(true);
+    expect(logFileInWindow(key('18'), since, until, undefined)).toBe(false);
+    expect(logFileInWindow(key('20', 'us-east-1'), since, until, 'eu-west-1')).toBe(false);
+    expect(logFileInWindow('trail/AWSLogs/111122223333/CloudTrail-Digest/eu-west-1/2026/11/20/d.json.gz', since, until, undefined)).toBe(false);
+    expect(logFileInWindow('AWSLogs/o-abc123/111122223333/CloudTrail/eu-west-1/2026/11/20/f.json.gz', since, until, undefined)).toBe(true);
+  });
+
+  it('lists every page, reads and gunzips each file, and keeps the events in the window', async () => {
+    const inWindow = { ...bare(), eventTime: '2026-11-20T09:15:00Z' };
+    const early = { ...bare(), eventID: 'early', eventTime: '2026-11-19T08:00:00Z' };
+    s3.on(ListObjectsV2Command, { ContinuationToken: undefined })
+      .resolves({ IsTruncated: true, NextContinuationToken: 'c2', Contents: [{ Key: key('18') }, { Key: key('19') }] });
+    s3.on(ListObjectsV2Command, { ContinuationToken: 'c2' })
+      .resolves({ IsTruncated: false, Contents: [
+        { Key: 'trail/AWSLogs/111122223333/CloudTrail-Digest/eu-west-1/2026/11/20/digest.json.gz' },
+        { Key: key('20') },
+      ] });
+    s3.on(GetObjectCommand, { Key: key('19') }).callsFake(() => body(gzipSync(JSON.stringify({ Records: [early] }))));
+    s3.on(GetObjectCommand, { Key: key('20') }).callsFake(() => body(gzipSync(JSON.stringify({ Records: [inWindow] }))));
+    const files: string[] = [];
+    const items = await collect(s3LogEvents({
+      client: new S3Client({ region: 'eu-west-1' }), bucket: 'my-trail-bucket', prefix: 'trail/', since, until, region: undefined, onFile: (f) => files.push(f),
+    }));
+    expect(items).toEqual([{ kind: 'event', source: `s3://my-trail-bucket/${key('20')}#Records[0]`, value: inWindow }]);
+    expect(files).toEqual([`s3://my-trail-bucket/${key('19')}`, `s3://my-trail-bucket/${key('20')}`]);
+    expect(s3).toHaveReceivedCommandTimes(ListObjectsV2Command, 2);
+    expect(s3).toHaveReceivedCommandWith(ListObjectsV2Command, { Bucket: 'my-trail-bucket', Prefix: 'trail/', ContinuationToken: 'c2' });
+    expect(s3).toHaveReceivedCommandTimes(GetObjectCommand, 2); // never the digest nor the day before the window
+  });
+
+  it('names a file that cannot be read and goes on', async () => {
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: key('20') }] });
+    s3.on(GetObjectCommand).callsFake(() => body(Buffer.from('not json')));
+    const items = await collect(s3LogEvents({ client: new S3Client({ region: 'eu-west-1' }), bucket: 'b-1', prefix: '', since, until, region: undefined }));
+    expect(items).toEqual([expect.objectContaining({ kind: 'error', source: `s3://b-1/${key('20')}`, problem: expect.stringContaining('cannot read') })]);
+  });
+});
