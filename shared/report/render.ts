@@ -138,17 +138,34 @@ export function chartSvg(report: Report): string {
   parts.push(text(width - right + 6, top + 10, 'start', formatDuration(maxExposure), '#cf222e'));
   parts.push(text(width - right + 6, top + plotH, 'start', '0', '#cf222e'));
   if (buckets.length > 0) {
-    parts.push(text(left, height - 12, 'start', buckets[0]?.start ?? ''));
-    parts.push(text(width - right, height - 12, 'end', buckets[buckets.length - 1]?.start ?? ''));
+    const axisLabel = (start: string | undefined) => axisTime(start ?? '', report.bucketMs);
+    parts.push(text(left, height - 12, 'start', axisLabel(buckets[0]?.start)));
+    parts.push(text(width - right, height - 12, 'end', axisLabel(buckets[buckets.length - 1]?.start)));
   }
   parts.push('</svg>');
   return parts.join('\n');
 }
 
+const HOUR = 3_600_000;
+
+/** The chart's bucket as a person says it: hour, day, week (the sizes `bucketSizeFor` picks). */
+function bucketName(bucketMs: number): string {
+  if (bucketMs === HOUR) return 'hour';
+  if (bucketMs === 24 * HOUR) return 'day';
+  if (bucketMs === 7 * 24 * HOUR) return 'week';
+  return formatDuration(bucketMs);
+}
+
+/** An axis label without noise: the date for day and week buckets, date and hour for hourly ones (UTC). */
+function axisTime(iso: string, bucketMs: number): string {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}/.test(iso)) return iso;
+  return bucketMs < 24 * HOUR ? `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC` : iso.slice(0, 10);
+}
+
 export function renderHtml(report: Report): string {
   const e = escapeHtml;
   const window = report.since ? `since ${report.since}` : 'all records';
-  const bucket = formatDuration(report.bucketMs);
+  const bucket = bucketName(report.bucketMs);
   const counts = table(
     ['rule', 'total', ...OUTCOMES],
     [...report.counts.map((row) => [e(row.rule), String(row.total), ...OUTCOMES.map((o) => String(row.outcomes[o]))]),
