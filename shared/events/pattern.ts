@@ -20,7 +20,10 @@ export function matchesPattern(pattern: EventPattern, event: unknown): boolean {
 }
 
 function matchObject(pattern: EventPattern, event: unknown): boolean {
-  for (const [key, expected] of Object.entries(pattern)) {
+  // for…in over own keys (the order of Object.entries, without its arrays: this runs per rule per event)
+  for (const key in pattern) {
+    if (!Object.hasOwn(pattern, key)) continue;
+    const expected = pattern[key];
     if (key === '$or') {
       if (!Array.isArray(expected)) throw new Error('$or must be an array of patterns');
       if (!expected.some((alternative) => matchObject(alternative as EventPattern, event))) return false;
@@ -53,15 +56,21 @@ function onlyAbsence(pattern: Record<string, unknown>): boolean {
 
 function matchLeaf(matchers: readonly unknown[], actual: unknown): boolean {
   const present = actual !== undefined && !(Array.isArray(actual) && actual.length === 0);
-  const values: readonly unknown[] = Array.isArray(actual) ? actual : [actual];
-  return matchers.some((matcher) => {
+  // Plain loops, no closures or wrapping array: this runs for every rule on every replayed event.
+  for (const matcher of matchers) {
     if (isPlainObject(matcher) && 'exists' in matcher) {
       if (typeof matcher.exists !== 'boolean') throw new Error('exists takes true or false');
-      return matcher.exists === present;
+      if (matcher.exists === present) return true;
+      continue;
     }
-    if (!present) return false;
-    return values.some((value) => matchValue(matcher, value));
-  });
+    if (!present) continue;
+    if (!Array.isArray(actual)) {
+      if (matchValue(matcher, actual)) return true;
+      continue;
+    }
+    for (const value of actual) if (matchValue(matcher, value)) return true;
+  }
+  return false;
 }
 
 function matchValue(matcher: unknown, value: unknown): boolean {

@@ -1,7 +1,11 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ParseError } from '../../../shared/errors.js';
 import { eventTimeMs, ec2Items, asList, firstString, bucketNameFrom } from '../../../shared/events/normalize.js';
-import { actorLabel, parseEnvelope, toEnvelopeJson, wrapRecord } from '../../../shared/events/schema.js';
+import { actorLabel, parseEnvelope, parseEnvelopeBySchema, toEnvelopeJson, wrapRecord } from '../../../shared/events/schema.js';
+import { EVENTS_DIR } from '../../helpers/samples.js';
 
 const bare = {
   eventVersion: '1.08',
@@ -118,5 +122,60 @@ describe('normalizers', () => {
     expect(eventTimeMs('2024-12-16T18:41:07Z')).toBe(Date.UTC(2024, 11, 16, 18, 41, 7));
     expect(eventTimeMs('2024-12-16 18:41:07.000000000')).toBe(Date.UTC(2024, 11, 16, 18, 41, 7));
     expect(eventTimeMs('yesterday')).toBeUndefined();
+  });
+});
+
+describe('parseEnvelope fast path (events that pass as they are skip valibot\'s copies)', () => {
+  const outcome = (parse: (json: unknown) => unknown, json: unknown) => {
+    try {
+      return { ok: parse(json) };
+    } catch (error) {
+      return { error: String(error), type: (error as Error).constructor.name };
+    }
+  };
+  const samples = readdirSync(EVENTS_DIR).flatMap((rule) => readdirSync(join(EVENTS_DIR, rule)).map((file) => {
+    const value = JSON.parse(readFileSync(join(EVENTS_DIR, rule, file), 'utf8')) as { Records?: unknown[] };
+    return toEnvelopeJson(value.Records?.[0] ?? value);
+  }));
+
+  it('gives the same event as valibot for every bundled sample', () => {
+    expect(samples.length).toBeGreaterThan(50);
+    for (const json of samples) expect(parseEnvelope(json)).toEqual(parseEnvelopeBySchema(json));
+  });
+
+  it('gives the same event or the same error as valibot when any checked field is replaced by any JSON value', () => {
+    const paths = [
+      ['id'], ['detail-type'], ['source'], ['account'], ['time'], ['region'], ['detail'],
+      ...['eventVersion', 'eventTime', 'eventSource', 'eventName', 'awsRegion', 'eventID', 'eventType', 'sourceIPAddress', 'userAgent',
+        'userIdentity', 'requestParameters', 'errorCode', 'errorMessage', 'recipientAccountId', 'readOnly'].map((key) => ['detail', key]),
+      ...['type', 'arn', 'accountId', 'principalId', 'userName', 'invokedBy', 'sessionContext'].map((key) => ['detail', 'userIdentity', key]),
+      ['detail', 'userIdentity', 'sessionContext', 'sessionIssuer'], ['detail', 'userIdentity', 'sessionContext', 'sessionIssuer', 'userName'],
+    ];
+    const replacement = fc.oneof(fc.constant(undefined), fc.constant(null), fc.constant(Number.NaN), fc.jsonValue({ maxDepth: 2 }));
+    fc.assert(fc.property(fc.nat(samples.length - 1), fc.constantFrom(...paths), replacement, (index, path, value) => {
+      const json = structuredClone(samples[index]) as Record<string, unknown>;
+      let at: Record<string, unknown> = json;
+      for (const key of path.slice(0, -1)) {
+        if (at[key] === null || typeof at[key] !== 'object') at[key] = {};
+        at = at[key] as Record<string, unknown>;
+      }
+      at[path.at(-1) as string] = value;
+      expect(outcome(parseEnvelope, json)).toEqual(outcome(parseEnvelopeBySchema, json));
+    }), { numRuns: 400 });
+  });
+});
+
+describe('the assumed-role ARN is read into role and session names', () => {
+  const actorFor = (arn: string) => parseEnvelope(toEnvelopeJson({ ...bare, userIdentity: { type: 'AssumedRole', arn } })).detail.actor;
+  it.each([
+    ['arn:aws:sts::111122223333:assumed-role/Admin/alice@example.com', 'Admin', 'alice@example.com'],
+    ['arn:aws:sts::111122223333:assumed-role/Admin/a/b', 'Admin', 'a/b'],
+    ['arn:aws:sts::111122223333:assumed-role/Admin/', 'Admin', ''],
+    ['arn:aws:sts::111122223333:assumed-role/Admin', 'Admin', undefined],
+    ['arn:aws:sts::111122223333:assumed-role//s', undefined, 's'],
+    ['arn:aws:sts::111122223333:assumed-role', undefined, undefined],
+    ['not-an-arn/Admin/s', undefined, undefined],
+  ])('%s', (arn, roleName, sessionName) => {
+    expect(actorFor(arn)).toMatchObject({ type: 'AssumedRole', roleName, sessionName });
   });
 });

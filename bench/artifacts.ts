@@ -1,0 +1,121 @@
+// The deployment artifacts as `serverless package` emits them, and the naive build they are compared with.
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { createRequire } from 'node:module';
+import { build } from 'esbuild';
+
+// yauzl ships no types; the few members used here (the same reader as scripts/recompress-artifacts.cjs).
+interface ZipEntry { readonly fileName: string }
+interface ZipFile {
+  on(event: 'entry', listener: (entry: ZipEntry) => void): void;
+  on(event: 'end', listener: () => void): void;
+  on(event: 'error', listener: (error: Error) => void): void;
+  readEntry(): void;
+  openReadStream(entry: ZipEntry, callback: (error: Error | null, stream?: NodeJS.ReadableStream) => void): void;
+}
+const yauzl = createRequire(import.meta.url)('yauzl') as {
+  open(path: string, options: { lazyEntries: boolean }, callback: (error: Error | null, zip?: ZipFile) => void): void;
+};
+
+export const ROOT = join(import.meta.dirname, '..');
+
+/** One function's artifact: the zip as packaged, and its files unpacked to `dir`. */
+export interface Artifact {
+  /** The serverless function name (the zip's name): publicBucket, publicBucketSweep, … */
+  readonly name: string;
+  readonly rule: string;
+  /** The handler module inside the zip, without extension: functions/public-bucket/handler. */
+  readonly entry: string;
+  readonly zipBytes: number;
+  readonly handlerBytes: number;
+  readonly mapBytes: number;
+  /** The unpacked handler module, ready to import. */
+  readonly handlerPath: string;
+}
+
+/** Runs `serverless package` into `dir`, retried when a concurrent package run spoiled it (empty zips). */
+export function packageService(dir: string, attempts = 3): string[] {
+  for (let attempt = 1; attempt <= attempts; attempt += 1) {
+    const run = spawnSync('npx', ['serverless', 'package', '--package', dir, '--stage', 'dev'], {
+      cwd: ROOT, encoding: 'utf8', env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' },
+    });
+    const zips = run.status === 0 ? readdirSync(dir).filter((f) => f.endsWith('.zip')) : [];
+    if (zips.length > 0 && zips.every((zip) => statSync(join(dir, zip)).size > 22)) return zips.sort();
+    if (attempt === attempts) throw new Error(`serverless package failed ${attempts} times:\n${run.stderr}\n${run.stdout}`);
+  }
+  return [];
+}
+
+function unzip(path: string): Promise<{ name: string; data: Buffer }[]> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(path, { lazyEntries: true }, (error, zip) => {
+      if (error || !zip) return reject(error ?? new Error(`cannot open ${path}`));
+      const entries: { name: string; data: Buffer }[] = [];
+      zip.on('entry', (entry) => {
+        if (entry.fileName.endsWith('/')) return zip.readEntry();
+        zip.openReadStream(entry, (streamError, stream) => {
+          if (streamError || !stream) return reject(streamError);
+          const chunks: Buffer[] = [];
+          stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+          stream.on('end', () => {
+            entries.push({ name: entry.fileName, data: Buffer.concat(chunks) });
+            zip.readEntry();
+          });
+        });
+      });
+      zip.on('end', () => resolve(entries));
+      zip.on('error', reject);
+      zip.readEntry();
+    });
+  });
+}
+
+/** Sizes each artifact and unpacks it under `dir/unpacked/<name>/`. */
+export async function readArtifacts(dir: string, zips: readonly string[]): Promise<Artifact[]> {
+  const artifacts: Artifact[] = [];
+  for (const zip of zips) {
+    const name = zip.replace(/\.zip$/, '');
+    const entries = await unzip(join(dir, zip));
+    const out = join(dir, 'unpacked', name);
+    for (const entry of entries) {
+      mkdirSync(dirname(join(out, entry.name)), { recursive: true });
+      writeFileSync(join(out, entry.name), entry.data);
+    }
+    const modules = entries.filter((e) => /^functions\/[^/]+\/[^/]+\.mjs$/.test(e.name));
+    const handler = modules[0];
+    if (!handler || modules.length > 1) throw new Error(`${zip} should hold one functions/<rule>/<handler>.mjs, holds ${modules.length}`);
+    const map = entries.find((e) => e.name === `${handler.name}.map`);
+    artifacts.push({
+      name, rule: handler.name.split('/')[1] as string, entry: handler.name.replace(/\.mjs$/, ''), zipBytes: statSync(join(dir, zip)).size,
+      handlerBytes: handler.data.length, mapBytes: map?.data.length ?? 0, handlerPath: join(out, handler.name),
+    });
+  }
+  return artifacts;
+}
+
+function filesUnder(folder: string, test: (file: string) => boolean): string[] {
+  return readdirSync(folder, { withFileTypes: true }).flatMap((entry) => {
+    const full = join(folder, entry.name);
+    return entry.isDirectory() ? filesUnder(full, test) : test(entry.name) ? [full] : [];
+  });
+}
+
+/**
+ * The naive build: every project .ts file transpiled one to one (esbuild, `bundle: false`) into `dir`,
+ * imports left pointing at node_modules, so the handler loads the full SDK clients as Node resolves them.
+ */
+export async function naiveBuild(dir: string): Promise<void> {
+  const sources = ['functions', 'shared'].flatMap((folder) => filesUnder(join(ROOT, folder), (f) => f.endsWith('.ts') && !f.endsWith('.d.ts')));
+  await build({ entryPoints: sources, outdir: dir, outbase: ROOT, bundle: false, format: 'esm', platform: 'node', target: 'node22', supported: { 'import-attributes': true }, logLevel: 'error' });
+  for (const json of ['functions', 'shared'].flatMap((folder) => filesUnder(join(ROOT, folder), (f) => f.endsWith('.json')))) {
+    const target = join(dir, relative(ROOT, json));
+    mkdirSync(dirname(target), { recursive: true });
+    copyFileSync(json, target);
+  }
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+}
+
+/** The bytes of a file (for the report). */
+export const sizeOf = (path: string): number => readFileSync(path).length;

@@ -1,0 +1,134 @@
+// An in-process fake of the AWS APIs the rules and the runner call: each client class's `send` is replaced
+// by a function that answers at once from a small stateful world (a write changes what the next read sees,
+// so verification reads see the fix) and logs the call. No middleware, signing or HTTP runs: what is timed
+// is the project's own code. (aws-sdk-client-mock would do the same through sinon, at a few µs per call.)
+import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { isReadCommand } from '../shared/aws/client-options.js';
+
+/** One logged call: service, operation (command name without `Command`), and the phase the bench was in. */
+export interface Call {
+  readonly service: string;
+  readonly operation: string;
+  readonly read: boolean;
+  readonly phase: string;
+}
+
+const ALL_BLOCKED = { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true };
+const awsError = (name: string, message = name) => Object.assign(new Error(message), { name, $metadata: { httpStatusCode: 400 } });
+
+interface SgRule { SecurityGroupRuleId: string; GroupId: string; IsEgress: boolean; IpProtocol: string; FromPort?: number; ToPort?: number; CidrIpv4?: string; CidrIpv6?: string }
+
+/** The state one event sees: a public bucket, an open group, a stopped trail, an untagged instance. */
+export class World {
+  readonly blocks = new Map<string, typeof ALL_BLOCKED>();
+  readonly groupRules = new Map<string, SgRule[]>();
+  readonly tags = new Map<string, Record<string, string>>();
+  logging = false;
+  readonly trail: Record<string, unknown> = { LogFileValidationEnabled: false, IsMultiRegionTrail: false, IncludeGlobalServiceEvents: true };
+
+  constructor(readonly account: string, readonly region: string, event: unknown) {
+    // The security group holds the rules the event created (with their ids), as EC2 would.
+    const detail = (event as { detail?: { responseElements?: { securityGroupRuleSet?: { items?: unknown[] } } } }).detail;
+    for (const raw of detail?.responseElements?.securityGroupRuleSet?.items ?? []) {
+      const item = raw as Record<string, unknown>;
+      const rule: SgRule = {
+        SecurityGroupRuleId: String(item.securityGroupRuleId), GroupId: String(item.groupId), IsEgress: item.isEgress === true,
+        IpProtocol: String(item.ipProtocol), FromPort: item.fromPort as number, ToPort: item.toPort as number,
+        ...(item.cidrIpv4 ? { CidrIpv4: String(item.cidrIpv4) } : {}), ...(item.cidrIpv6 ? { CidrIpv6: String(item.cidrIpv6) } : {}),
+      };
+      this.groupRules.set(rule.GroupId, [...(this.groupRules.get(rule.GroupId) ?? []), rule]);
+    }
+  }
+
+  answer(service: string, operation: string, input: Record<string, any>): unknown {
+    switch (`${service}.${operation}`) {
+      case 'S3.GetPublicAccessBlock': {
+        const block = this.blocks.get(input.Bucket);
+        if (!block) throw awsError('NoSuchPublicAccessBlockConfiguration');
+        return { PublicAccessBlockConfiguration: block };
+      }
+      case 'S3.GetBucketPolicyStatus': return { PolicyStatus: { IsPublic: true } };
+      case 'S3.GetBucketAcl': return { Grants: [{ Grantee: { Type: 'Group', URI: 'http://acs.amazonaws.com/groups/global/AllUsers' }, Permission: 'READ' }] };
+      case 'S3.PutPublicAccessBlock': this.blocks.set(input.Bucket, input.PublicAccessBlockConfiguration); return {};
+      case 'EC2.DescribeSecurityGroups': {
+        const id = input.GroupIds?.[0] ?? 'sg-0fa4e5c6d7b8a9012';
+        return { SecurityGroups: [{ GroupId: id, GroupName: input.GroupNames?.[0] ?? 'example-web', OwnerId: this.account }] };
+      }
+      case 'EC2.DescribeSecurityGroupRules': {
+        const id = input.Filters?.[0]?.Values?.[0];
+        return { SecurityGroupRules: this.groupRules.get(id) ?? [] };
+      }
+      case 'EC2.RevokeSecurityGroupIngress': {
+        const gone = new Set(input.SecurityGroupRuleIds ?? []);
+        this.groupRules.set(input.GroupId, (this.groupRules.get(input.GroupId) ?? []).filter((r) => !gone.has(r.SecurityGroupRuleId)));
+        return { Return: true };
+      }
+      case 'EC2.DescribeInstances': {
+        const ids: string[] = input.Filters?.[0]?.Values ?? input.InstanceIds ?? [];
+        return { Reservations: [{ Instances: ids.map((id, index) => ({
+          InstanceId: id, State: { Name: 'running' }, Tags: tagList(this.tags.get(id)),
+          BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { VolumeId: `vol-0${String(index).padStart(16, '0')}` } }],
+        })) }] };
+      }
+      case 'EC2.DescribeTags': {
+        const ids: string[] = input.Filters?.[0]?.Values ?? [];
+        return { Tags: ids.flatMap((id) => tagList(this.tags.get(id)).map((t) => ({ ...t, ResourceId: id }))) };
+      }
+      case 'EC2.CreateTags': {
+        for (const id of input.Resources as string[]) {
+          this.tags.set(id, { ...this.tags.get(id), ...Object.fromEntries((input.Tags as { Key: string; Value: string }[]).map((t) => [t.Key, t.Value])) });
+        }
+        return {};
+      }
+      case 'CloudTrail.GetTrail': {
+        const name = String(input.Name);
+        const arn = name.startsWith('arn:') ? name : `arn:aws:cloudtrail:${this.region}:${this.account}:trail/${name}`;
+        const home = arn.split(':')[3];
+        return { Trail: { Name: arn.split('/').pop(), TrailARN: arn, HomeRegion: home, IsOrganizationTrail: false, ...this.trail } };
+      }
+      case 'CloudTrail.GetTrailStatus': return { IsLogging: this.logging };
+      case 'CloudTrail.StartLogging': this.logging = true; return {};
+      case 'CloudTrail.UpdateTrail': {
+        if (input.EnableLogFileValidation) this.trail.LogFileValidationEnabled = true;
+        if (input.IsMultiRegionTrail) this.trail.IsMultiRegionTrail = true;
+        if (input.IncludeGlobalServiceEvents) this.trail.IncludeGlobalServiceEvents = true;
+        return {};
+      }
+      case 'SNS.Publish': return { MessageId: '00000000-0000-4000-8000-000000000000' };
+      // The state store: every claim is fresh, every counter at 1, no breaker open (10,000 repeats of one event).
+      case 'DynamoDB.PutItem': return {};
+      case 'DynamoDB.GetItem': return {};
+      case 'DynamoDB.DeleteItem': return {};
+      case 'DynamoDB.UpdateItem': return { Attributes: { total: { N: '1' } } };
+      default: throw awsError('BenchUnmockedCall', `the bench has no answer for ${service}.${operation}`);
+    }
+  }
+}
+
+function tagList(tags: Record<string, string> | undefined) {
+  return Object.entries(tags ?? {}).map(([Key, Value]) => ({ Key, Value }));
+}
+
+const CLIENTS = [
+  ['S3', S3Client], ['EC2', EC2Client], ['CloudTrail', CloudTrailClient], ['SNS', SNSClient], ['DynamoDB', DynamoDBClient], ['Scheduler', SchedulerClient],
+] as const;
+
+/** Installs the fake on every client class; `world()` gives the state of the event being handled. */
+export function installFakeAws(world: () => World) {
+  const calls: Call[] = [];
+  const fake = { calls, phase: 'run', counting: true };
+  for (const [service, Client] of CLIENTS) {
+    (Client.prototype as unknown as { send: unknown }).send = async function send(command: { constructor: { name: string }; input: Record<string, unknown> }) {
+      const name = command.constructor.name;
+      const operation = name.replace(/Command$/, '');
+      if (fake.counting) calls.push({ service, operation, read: isReadCommand(name), phase: fake.phase });
+      return world().answer(service, operation, command.input);
+    };
+  }
+  return fake;
+}

@@ -1,0 +1,137 @@
+// Child process of `npm run bench`: imports the real Lambda handlers (TypeScript, through tsx) with every
+// AWS call answered at once in-process by bench/fake-aws.ts, then
+//   1. counts the AWS calls of one violation event per rule, by phase (inspect / act / verify / runner);
+//   2. times the handler over N events per rule (the first WARMUP excluded) and prints p50/p99.
+// Usage: node --import tsx bench/warm.ts <offline|dry-run|live> <events>; prints one JSON line.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RULES } from '../functions/rules.js';
+import { logger } from '../shared/log.js';
+import type { AnyRule } from '../shared/rule.js';
+import { installFakeAws, World, type Call } from './fake-aws.js';
+import { VIOLATION_SAMPLES } from './minimums.js';
+import { percentile } from './stats.js';
+
+export const WARMUP = 200;
+
+/** The environment of a deployed function (serverless.yml `provider.environment`), offline-safe values. */
+export function lambdaEnv(mode: string): Record<string, string> {
+  return {
+    TRAILGUARD_MODE: mode,
+    TRAILGUARD_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:trailguard-dev-alerts',
+    TRAILGUARD_SELF_ROLES: 'trailguard-dev-*-role',
+    TRAILGUARD_EXEMPTIONS: '[]',
+    TRAILGUARD_RULES: '{}',
+    TRAILGUARD_LOG_LEVEL: 'INFO',
+    TRAILGUARD_STATE_TABLE: 'trailguard-dev-state',
+    TRAILGUARD_RELIABILITY: '{}',
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'AKIAEXAMPLEBENCH0001',
+    AWS_SECRET_ACCESS_KEY: 'bench-only-not-a-secret',
+  };
+}
+
+export interface RuleRun {
+  readonly rule: string;
+  readonly sample: string;
+  readonly outcome: string;
+  readonly outcomesOk: number;
+  /** Events handled, warm-up included (`outcomesOk` counts over these). */
+  readonly total: number;
+  readonly calls: readonly Call[];
+  readonly events: number;
+  readonly p50Us: number;
+  readonly p99Us: number;
+  /** The same percentiles of process CPU time per event (user + system, all threads: V8's helpers included). */
+  readonly cpuP50Us: number;
+  readonly cpuP99Us: number;
+  readonly meanUs: number;
+  readonly maxUs: number;
+}
+
+type Handler = (event: unknown, context: unknown) => Promise<{ outcome: string }>;
+
+const context = (n: number) => ({
+  awsRequestId: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`, functionName: 'trailguard-dev-bench',
+  getRemainingTimeInMillis: () => 30_000, callbackWaitsForEmptyEventLoop: true,
+});
+
+/** Wraps inspect/act/verify so each logged call names the phase it was made in; returns the undo. */
+export function tracePhases(rule: AnyRule, fake: { phase: string }): () => void {
+  const mutable = rule as unknown as Record<'inspect' | 'act' | 'verify', (...args: unknown[]) => Promise<unknown>>;
+  const originals = { inspect: mutable.inspect, act: mutable.act, verify: mutable.verify };
+  for (const phase of ['inspect', 'act', 'verify'] as const) {
+    const original = originals[phase];
+    mutable[phase] = async (...args: unknown[]) => {
+      fake.phase = phase;
+      try {
+        return await original.apply(rule, args);
+      } finally {
+        fake.phase = 'runner';
+      }
+    };
+  }
+  return () => Object.assign(mutable, originals);
+}
+
+export async function measure(mode: string, events: number): Promise<RuleRun[]> {
+  let world: World = new World('111122223333', 'us-east-1', {});
+  const fake = installFakeAws(() => world);
+  let logged = 0;
+  logger.setSink((line) => { logged += line.length; }); // the JSON line is built; only the stdout write is skipped
+  const expected = mode === 'live' ? 'remediated' : 'would-remediate';
+  const runs: RuleRun[] = [];
+  for (const rule of RULES) {
+    const sample = VIOLATION_SAMPLES[rule.id as keyof typeof VIOLATION_SAMPLES];
+    const text = readFileSync(join(import.meta.dirname, '..', 'events', rule.id, `${sample}.json`), 'utf8');
+    const { handler } = (await import(`../functions/${rule.id}/handler.js`)) as { handler: Handler };
+    const fresh = () => {
+      const event = JSON.parse(text) as { account: string; region: string };
+      world = new World(event.account, event.region, event);
+      return event;
+    };
+    // 1. calls of one event, by phase
+    fake.calls.length = 0;
+    fake.counting = true;
+    fake.phase = 'runner';
+    const untrace = tracePhases(rule, fake);
+    const first = await handler(fresh(), context(0));
+    untrace();
+    const calls = [...fake.calls];
+    fake.counting = false;
+    // 2. handler time over N events
+    // Process CPU time (outside the wall-clock pair) goes to results.json only: it counts V8's background
+    // threads (concurrent compilation and marking) too, and its tail follows their work, not the handler's.
+    const times = new Float64Array(events);
+    const cpu = new Float64Array(events);
+    let ok = 0;
+    for (let i = 0; i < events; i += 1) {
+      const event = fresh();
+      const cpuStart = process.cpuUsage();
+      const start = performance.now();
+      const record = await handler(event, context(i + 1));
+      times[i] = performance.now() - start;
+      const cpuUsed = process.cpuUsage(cpuStart);
+      cpu[i] = (cpuUsed.user + cpuUsed.system) / 1000;
+      if (record.outcome === expected) ok += 1;
+    }
+    const from = Math.min(WARMUP, events - 1);
+    const timed = [...times.subarray(from)].sort((a, b) => a - b);
+    const cpuTimed = [...cpu.subarray(from)].sort((a, b) => a - b);
+    runs.push({
+      rule: rule.id, sample, outcome: first.outcome, outcomesOk: ok, total: events, calls, events: timed.length,
+      p50Us: percentile(timed, 50) * 1000, p99Us: percentile(timed, 99) * 1000,
+      cpuP50Us: percentile(cpuTimed, 50) * 1000, cpuP99Us: percentile(cpuTimed, 99) * 1000,
+      meanUs: (timed.reduce((a, b) => a + b, 0) / timed.length) * 1000, maxUs: (timed.at(-1) ?? 0) * 1000,
+    });
+  }
+  if (logged === 0) throw new Error('the handlers logged nothing: the logger sink was not the handlers\' logger');
+  return runs;
+}
+
+if (process.argv[1] && import.meta.filename === process.argv[1]) {
+  const [mode = 'live', events = '10000'] = process.argv.slice(2);
+  Object.assign(process.env, lambdaEnv(mode));
+  const runs = await measure(mode, Number(events));
+  process.stdout.write(`${JSON.stringify({ mode, runs })}\n`);
+}
