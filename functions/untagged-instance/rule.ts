@@ -41,7 +41,7 @@ export interface LaunchState {
   readonly checkedAt: number;
 }
 
-// The schedule lives in its target function's region, which may differ from the launch's.
+// The schedule lives in its target function's region (which may differ from the launch's) and account.
 type Clients = { readonly ec2: EC2Client; readonly scheduler: (region: string) => SchedulerClient };
 type Settings = Config['rules']['untagged-instance'] & { readonly enforcementTarget: EnforcementTarget };
 type TagParams = { readonly Resources: string[]; readonly Tags: { readonly Key: string; readonly Value: string }[] };
@@ -134,10 +134,11 @@ function parse({ record, event }: Parameters<Rule<LaunchFacts, LaunchState, Clie
   };
 }
 
-async function inspect(facts: LaunchFacts, { ec2 }: Clients): Promise<LaunchState> {
+async function inspect(facts: LaunchFacts, { ec2 }: Clients, _context: unknown, settings: Settings): Promise<LaunchState> {
   const instances = await describeInstances(ec2, facts.resources.map((r) => r.id));
-  // Volume tags are read for every attached volume: inspect does not know whether volumes are tagged.
-  const volumeIds = [...instances.values()].filter((i) => !GONE_STATES.has(i.state)).flatMap((i) => i.volumeIds);
+  // Volume tags matter only when volumes are tagged too (off by default): no read otherwise.
+  const volumeIds = settings.tagVolumes
+    ? [...instances.values()].filter((i) => !GONE_STATES.has(i.state)).flatMap((i) => i.volumeIds) : [];
   const volumeTags = volumeIds.length > 0 ? await describeTags(ec2, volumeIds) : new Map<string, TagMap>();
   return { instances, volumeTags, checkedAt: Date.now() };
 }
@@ -160,11 +161,17 @@ export const untaggedInstance = {
     'Scheduler.CreateSchedule': 'scheduler:CreateSchedule',
     'Scheduler.GetSchedule': 'scheduler:GetSchedule',
   },
+  ownAccountApis: ['Scheduler.CreateSchedule', 'Scheduler.GetSchedule'],
   settings: (config: Config): Settings => ({
     ...config.rules['untagged-instance'],
     enforcementTarget: { functionArn: config.enforceFunctionArn, roleArn: config.schedulerRoleArn },
   }),
-  clients: (options) => ({ ec2: ec2Client(options), scheduler: (region) => schedulerClient({ ...options, region }) }),
+  // Instances are tagged in the event's account (a member account's, in organisation mode); the schedules are
+  // created in trailguard's own account, beside the enforcement function they invoke.
+  clients: (options) => ({
+    ec2: ec2Client(options),
+    scheduler: (region) => schedulerClient({ region, endpoint: options.endpoint, readOnly: options.readOnly }),
+  }),
   parse,
   inspect,
   decide,

@@ -1,4 +1,5 @@
-import type { ClientOptions } from '../aws/client-options.js';
+import type { AccountAccess, ClientOptions } from '../aws/client-options.js';
+import { accountAccess } from '../aws/sts.js';
 import type { Config, Mode } from '../config.js';
 import { AwsCallError, ParseError } from '../errors.js';
 import { findExemption, matchesGlob, type ExemptionMatch } from '../exemptions.js';
@@ -51,6 +52,7 @@ const RUNNER_PERMISSIONS: Readonly<Record<string, string>> = {
   'DynamoDB.GetItem': 'dynamodb:GetItem',
   'DynamoDB.DeleteItem': 'dynamodb:DeleteItem',
   'SNS.Publish': 'sns:Publish',
+  'STS.AssumeRole': 'sts:AssumeRole',
 };
 
 const CLOUDTRAIL_DETAIL_TYPE_SET: ReadonlySet<string> = new Set(Object.values(CLOUDTRAIL_DETAIL_TYPES));
@@ -176,7 +178,10 @@ export async function runUnmatched(input: unknown, deps: RunDeps): Promise<Remed
 
 async function decideEvent(rule: AnyRule, json: unknown, event: CloudTrailEvent, deps: RunDeps, claim: ClaimRef): Promise<Conclusion> {
   const record = event.detail;
-  const context: EventContext = { event, record };
+  const store = deps.store;
+  const context: EventContext = store
+    ? { event, record, countInWindow: (counter, start, count, expires) => store.addToWindow(`rule#${rule.id}#${counter}`, start, count, expires) }
+    : { event, record };
   // EventBridge refuses custom events with an `aws.` source, so this keeps forged events away from any write.
   if (!event.source.startsWith('aws.') || !CLOUDTRAIL_DETAIL_TYPE_SET.has(event.detailType)) {
     return conclude('ignored', `source "${event.source}" / detail-type "${event.detailType}" is not a CloudTrail event from an AWS service`);
@@ -186,7 +191,7 @@ async function decideEvent(rule: AnyRule, json: unknown, event: CloudTrailEvent,
   }
   const settings = rule.settings(deps.config);
   if (!settings.enabled) return conclude('ignored', `rule ${rule.id} is disabled in configuration`);
-  const self = selfRoleOf(record.actor, deps.config.selfRoles);
+  const self = selfRoleOf(record.actor, selfRolesOf(deps.config));
   if (self) return conclude('ignored', `caused by trailguard itself (role ${self}): not re-evaluated, so no fix triggers another`);
   // EventBridge delivers at least once: from here on an event may act or notify, so it is claimed once.
   return claimThen(rule, event, deps, claim, async () => {
@@ -225,10 +230,12 @@ async function decideFacts(rule: AnyRule, facts: RuleFacts, context: EventContex
     case 'offline':
       break;
     case 'dry-run':
-    case 'live':
-      clients = rule.clients(clientOptions);
-      state = await rule.inspect(facts, clients, context);
+    case 'live': {
+      const account = await memberAccessFor(rule, event, clientOptions.region, deps);
+      clients = rule.clients(account ? { ...clientOptions, account } : clientOptions);
+      state = await rule.inspect(facts, clients, context, settings);
       break;
+    }
     default:
       assertNever(deps.mode);
   }
@@ -255,12 +262,15 @@ async function decideFacts(rule: AnyRule, facts: RuleFacts, context: EventContex
 async function checkBreaker(rule: AnyRule, writes: number, deps: RunDeps): Promise<{ reason: string; tripped: boolean } | undefined> {
   if (!deps.store) return undefined;
   const reset = `reset with: trailguard breaker reset ${rule.id}`;
-  const state = await deps.store.breakerState(rule.id);
-  if (state.open) return { reason: `the ${rule.id} circuit breaker is open since ${state.since} (${state.reason}); ${reset}`, tripped: false };
   const { maxWrites, windowMinutes } = deps.config.reliability.breaker;
   const windowMs = windowMinutes * 60_000;
   const start = Math.floor(deps.now() / windowMs) * windowMs;
-  const total = await deps.store.addToWindow(`writes#${rule.id}`, start, writes, start + 2 * windowMs);
+  // One round trip inside the exposure window: counting a write the open breaker then refuses is harmless.
+  const [state, total] = await Promise.all([
+    deps.store.breakerState(rule.id),
+    deps.store.addToWindow(`writes#${rule.id}`, start, writes, start + 2 * windowMs),
+  ]);
+  if (state.open) return { reason: `the ${rule.id} circuit breaker is open since ${state.since} (${state.reason}); ${reset}`, tripped: false };
   if (total <= maxWrites) return undefined;
   const reason = `${total} writes in ${windowMinutes} min exceed the limit of ${maxWrites}`;
   await deps.store.tripBreaker(rule.id, deps.now(), reason);
@@ -355,6 +365,23 @@ async function actAndVerify(rule: AnyRule, actions: readonly PlannedAction[], cl
   return { ...planned, outcome: 'remediated', actions: results, reason: `${subject}; remediated and verified` };
 }
 
+/**
+ * Org mode: the member account the event is from, with the member role's credentials, assumed now so that a
+ * role that cannot be assumed ends the run here, named, before any read. Undefined for trailguard's own
+ * account, and for a rule that makes no AWS call (a notify-only alert needs no role).
+ */
+async function memberAccessFor(rule: AnyRule, event: CloudTrailEvent, region: string, deps: RunDeps): Promise<AccountAccess | undefined> {
+  if (Object.keys(rule.permissions).length === 0) return undefined;
+  const access = accountAccess(deps.config.organization, event.account, rule.id, { region: deps.config.region ?? region, endpoint: deps.config.endpoint });
+  if (access) await access.credentials();
+  return access;
+}
+
+/** The remediator's own roles: the configured globs, and in org mode the member role it acts through in every member account. */
+function selfRolesOf(config: Config): readonly string[] {
+  return config.organization ? [...config.selfRoles, config.organization.memberRoleName] : config.selfRoles;
+}
+
 function selfRoleOf(actor: Actor, selfRoles: readonly string[]): string | undefined {
   if (actor.type !== 'AssumedRole' || !actor.roleName) return undefined;
   return selfRoles.some((glob) => matchesGlob(glob, actor.roleName ?? '')) ? actor.roleName : undefined;
@@ -368,9 +395,16 @@ function errorRecord(rule: AnyRule | undefined, error: AwsCallError): RecordErro
     api: error.api,
     ...(permission ? { permission } : {}),
     message: error.kind === 'denied'
-      ? `${error.api} on ${error.resource} was denied: the role needs ${permission}, or an SCP or resource policy blocks it`
+      ? (error.api === 'STS.AssumeRole' ? notAssumable(error) : `${error.api} on ${error.resource} was denied: the role needs ${permission}, or an SCP or resource policy blocks it`)
       : error.message,
   };
+}
+
+/** "role X not assumable in account Y": the member account has no member stack, or its trust does not admit this function. */
+function notAssumable(error: AwsCallError): string {
+  const [, , , , account = 'unknown', resource = ''] = error.resource.split(':');
+  const role = resource.replace(/^role\//, '');
+  return `role ${role} not assumable in account ${account}: sts:AssumeRole on ${error.resource} was denied (${error.code}); deploy the member stack in that account, or check that its trust admits this function's role`;
 }
 
 function concludeFromError(rule: AnyRule | undefined, error: unknown): Conclusion {

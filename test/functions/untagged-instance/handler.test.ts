@@ -81,6 +81,18 @@ describe('untagged-instance live', () => {
     expect(deps.published[0]?.text).toContain(`aws ec2 delete-tags --resources ${FIRST} --tags Key=Owner Key=${TAGGED_AT_KEY}`);
   });
 
+  it('reads no volume tags when volumes are not tagged (the default), and still reads the instances', async () => {
+    fakeEc2();
+    instances = { [FIRST]: { state: 'running', volumes: ['vol-0123456789abcdef0'] }, [SECOND]: { state: 'running' } };
+
+    const { record } = await runSample(untaggedInstance, TWO, { mode: 'live' });
+
+    const volumeReads = ec2.commandCalls(DescribeTagsCommand).filter((call) => valuesOf(call.args[0].input, 'resource-id').some((id) => id.startsWith('vol-')));
+    expect(volumeReads).toEqual([]);
+    expect(ec2).toHaveReceivedCommandTimes(DescribeInstancesCommand, 1);
+    expect(record.outcome).toBe('remediated');
+  });
+
   it('tags only the instance that lacks the tag, and never rewrites the other one', async () => {
     tags[FIRST] = { Owner: 'team-a@example.com' };
     fakeEc2();
