@@ -40,6 +40,19 @@ export function ruleEventSources(): string[] {
   return [...sources].sort();
 }
 
+/**
+ * The user names the rules select on whatever service was called: a pattern on `userIdentity.type: Root`
+ * (root-activity) matches root calls to any service, which per-source passes would never fetch.
+ * LookupEvents records the root user's name as `root`.
+ */
+export function ruleLookupUsernames(): string[] {
+  const rootPattern = RULES.some((rule) => {
+    const type = (rule.pattern as { detail?: { userIdentity?: { type?: unknown } } }).detail?.userIdentity?.type;
+    return Array.isArray(type) && type.includes('Root');
+  });
+  return rootPattern ? ['root'] : [];
+}
+
 function isThrottling(error: unknown): boolean {
   const e = error as { name?: unknown; code?: unknown; $metadata?: { httpStatusCode?: number } } | null;
   const name = String(e?.name ?? e?.code ?? '');
@@ -65,6 +78,8 @@ export interface LookupOptions {
   readonly endTime: Date;
   /** One pass per event source (the rules' by default); undefined reads every management event unfiltered. */
   readonly eventSources: readonly string[] | undefined;
+  /** Extra passes filtered by user name (see ruleLookupUsernames); ignored when `eventSources` is undefined (all events). */
+  readonly usernames?: readonly string[];
   readonly clock?: Clock;
   readonly intervalMs?: number;
   readonly maxRetries?: number;
@@ -87,9 +102,17 @@ export async function* lookupEvents(options: LookupOptions): AsyncGenerator<Inpu
   const clock = options.clock ?? realClock;
   const pacer = new Pacer(clock, options.intervalMs ?? LOOKUP_MIN_INTERVAL_MS);
   const maxRetries = options.maxRetries ?? LOOKUP_MAX_RETRIES;
-  const passes: (string | undefined)[] = options.eventSources ? [...options.eventSources] : [undefined];
-  for (const eventSource of passes) {
-    const label = eventSource ? `lookup:${eventSource}` : 'lookup';
+  type Filter = { readonly AttributeKey: 'EventSource' | 'Username'; readonly AttributeValue: string };
+  const passes: (Filter | undefined)[] = options.eventSources
+    ? [
+        ...options.eventSources.map((value): Filter => ({ AttributeKey: 'EventSource', AttributeValue: value })),
+        ...(options.usernames ?? []).map((value): Filter => ({ AttributeKey: 'Username', AttributeValue: value })),
+      ]
+    : [undefined];
+  // Passes overlap (root's S3 calls are in the s3 and the root pass): each event is replayed once.
+  const seen = new Set<string>();
+  for (const filter of passes) {
+    const label = filter ? `lookup:${filter.AttributeKey === 'EventSource' ? filter.AttributeValue : `user ${filter.AttributeValue}`}` : 'lookup';
     let token: string | undefined;
     let page = 0;
     do {
@@ -98,7 +121,7 @@ export async function* lookupEvents(options: LookupOptions): AsyncGenerator<Inpu
         StartTime: options.startTime,
         EndTime: options.endTime,
         MaxResults: PAGE_SIZE,
-        ...(eventSource ? { LookupAttributes: [{ AttributeKey: 'EventSource', AttributeValue: eventSource }] } : {}),
+        ...(filter ? { LookupAttributes: [filter] } : {}),
         ...(token ? { NextToken: token } : {}),
       };
       let answer;
@@ -114,6 +137,8 @@ export async function* lookupEvents(options: LookupOptions): AsyncGenerator<Inpu
       }
       options.onPage?.(`${label} page ${page}`);
       for (const [index, event] of (answer.Events ?? []).entries()) {
+        if (event.EventId && seen.has(event.EventId)) continue;
+        if (event.EventId) seen.add(event.EventId);
         const source = `${label}#${event.EventId ?? `${page}.${index}`}`;
         if (typeof event.CloudTrailEvent !== 'string') {
           yield { kind: 'error', source, problem: 'LookupEvents item without a CloudTrailEvent string' };

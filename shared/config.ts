@@ -6,7 +6,13 @@ export const MODES = ['offline', 'dry-run', 'live'] as const;
 export type Mode = (typeof MODES)[number];
 
 /** The rules, by id: the id is the folder name, the log's `rule` field and the SNS `rule` attribute. */
-export const RULE_IDS = ['public-bucket', 'open-security-group', 'trail-logging', 'untagged-instance'] as const;
+/** The audit alerts (issue 10): notify-only rules, they never write to the account. */
+export const ALERT_RULE_IDS = [
+  'root-activity', 'console-signin-without-mfa', 'console-signin-failures', 'iam-policy-change',
+  'kms-key-deletion', 'config-recorder-stopped', 'network-change', 's3-bucket-deleted',
+] as const;
+export type AlertRuleId = (typeof ALERT_RULE_IDS)[number];
+export const RULE_IDS = ['public-bucket', 'open-security-group', 'trail-logging', 'untagged-instance', ...ALERT_RULE_IDS] as const;
 export type RuleId = (typeof RULE_IDS)[number];
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -29,7 +35,42 @@ const AllowedWorldPort = v.strictObject({ protocol: v.picklist(['tcp', 'udp']), 
 /** Tag keys: 1–128 characters, not the reserved `aws:` prefix. */
 const TagKey = v.pipe(v.string(), v.minLength(1), v.maxLength(128), v.check((k) => !k.toLowerCase().startsWith('aws:'), 'aws: is reserved'));
 
+/** An audit alert's on/off switch. @default true */
+const enabled = v.optional(v.boolean(), true);
+/** Leave out routine calls by AWS service-linked roles (`role/aws-service-role/…`) and AWS services. @default true */
+const ignoreServiceLinkedRoles = v.optional(v.boolean(), true);
+/** A notify-only rule with only the two common settings. */
+const plainAlert = () => v.optional(v.strictObject({ enabled, ignoreServiceLinkedRoles }), {});
+
 const RuleSettings = v.strictObject({
+  'root-activity': v.optional(v.strictObject({ enabled }), {}),
+  'console-signin-without-mfa': v.optional(v.strictObject({ enabled }), {}),
+  'console-signin-failures': v.optional(
+    v.strictObject({
+      enabled,
+      /** Failed sign-ins per user, or per source IP, within one window that raise the alert (once per window). @default 5 */
+      threshold: v.optional(v.pipe(v.number(), v.integer(), v.minValue(2), v.maxValue(1000)), 5),
+      /** The fixed window failures are counted in. @default 15 */
+      windowMinutes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1440)), 15),
+    }),
+    {},
+  ),
+  'iam-policy-change': v.optional(
+    v.strictObject({
+      enabled,
+      ignoreServiceLinkedRoles,
+      /** Managed policies that grant administrator rights when attached. @default AdministratorAccess and IAMFullAccess */
+      adminPolicyArns: v.optional(v.array(v.pipe(v.string(), v.regex(/^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/[\w+=,.@/-]+$/, 'expected an IAM policy ARN'))), [
+        'arn:aws:iam::aws:policy/AdministratorAccess',
+        'arn:aws:iam::aws:policy/IAMFullAccess',
+      ]),
+    }),
+    {},
+  ),
+  'kms-key-deletion': plainAlert(),
+  'config-recorder-stopped': plainAlert(),
+  'network-change': plainAlert(),
+  's3-bucket-deleted': plainAlert(),
   'public-bucket': v.optional(
     v.strictObject({
       /** @default true */
@@ -98,6 +139,19 @@ const RuleSettings = v.strictObject({
 });
 export type RuleSettingsConfig = v.InferOutput<typeof RuleSettings>;
 
+/** Organisation-wide mode: events from member accounts arrive on the central bus and are acted on through a member role. */
+const Organization = v.strictObject({
+  /** The AWS Organization (`o-…`) whose accounts are watched: the bus and the role trust accept only its principals. */
+  organizationId: v.pipe(v.string(), v.regex(/^o-[a-z0-9]{10,32}$/, 'expected an organization id such as o-a1b2c3d4e5')),
+  /** The role the member stack creates in every member account, assumed to act there. @default 'trailguard-remediation' */
+  memberRoleName: v.optional(v.pipe(v.string(), v.regex(/^[\w+=,.@-]{1,64}$/, 'expected an IAM role name')), 'trailguard-remediation'),
+  /** The account trailguard runs in: its own events are acted on with the functions' own roles, no AssumeRole. */
+  centralAccountId: v.pipe(v.string(), v.regex(/^\d{12}$/, 'expected a 12-digit account id')),
+  /** Sent as ExternalId with every AssumeRole, when the member roles require one. @default none */
+  externalId: v.optional(v.pipe(v.string(), v.regex(/^[\w+=,.@:\/-]{2,1224}$/, 'expected 2-1224 characters of [A-Za-z0-9+=,.@:/_-]'))),
+});
+export type OrganizationConfig = v.InferOutput<typeof Organization>;
+
 const ConfigSchema = v.strictObject({
   /** @default 'live' in Lambda (the deployed default); `replay` defaults to 'offline'. */
   mode: v.optional(v.picklist(MODES), 'live'),
@@ -127,6 +181,8 @@ const ConfigSchema = v.strictObject({
   enforceFunctionArn: v.optional(v.pipe(v.string(), v.regex(/^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}$/, 'expected a Lambda function ARN'))),
   /** The role EventBridge Scheduler assumes to invoke that Lambda (passed with each schedule). */
   schedulerRoleArn: v.optional(v.pipe(v.string(), v.regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'expected an IAM role ARN'))),
+  /** Organisation-wide mode (see README, "Organisation-wide deployment"). @default absent: single-account mode */
+  organization: v.optional(Organization),
   /** DynamoDB table for idempotency, the circuit breaker and digests; absent (replay) means none of them. */
   stateTable: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'expected a DynamoDB table name'))),
   /** Duplicates, runaway remediation and bursts. */
@@ -187,6 +243,10 @@ export const ENV_VARS = {
   AWS_REGION: 'region',
   TRAILGUARD_RELIABILITY: 'reliability',
   AWS_ENDPOINT_URL: 'endpoint',
+  TRAILGUARD_ORG_ID: 'organization.organizationId',
+  TRAILGUARD_MEMBER_ROLE_NAME: 'organization.memberRoleName',
+  TRAILGUARD_CENTRAL_ACCOUNT_ID: 'organization.centralAccountId',
+  TRAILGUARD_EXTERNAL_ID: 'organization.externalId',
 } as const;
 
 const JSON_VARS = new Set(['TRAILGUARD_EXEMPTIONS', 'TRAILGUARD_RULES', 'TRAILGUARD_RELIABILITY']);
@@ -198,7 +258,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   for (const [variable, key] of Object.entries(ENV_VARS)) {
     const value = env[variable]?.trim();
     if (!value) continue;
-    if (JSON_VARS.has(variable)) {
+    // A dotted key (`organization.organizationId`) fills one field of a section.
+    const [section, field] = key.split('.');
+    if (section && field) {
+      raw[section] = { ...(raw[section] as object | undefined), [field]: value };
+    } else if (JSON_VARS.has(variable)) {
       try {
         raw[key] = JSON.parse(value);
       } catch (error) {
@@ -214,10 +278,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     return parseConfig(raw, 'env');
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    // Name the variable the operator sets, not our internal key.
-    const [, key] = /^env\.([^.]+)/.exec(error.variable) ?? [];
-    const variable = Object.entries(ENV_VARS).find(([, k]) => k === key)?.[0] ?? error.variable;
-    throw new ConfigError(variable, `${error.problem}${error.variable.includes('.', 4) ? ` (at ${error.variable.slice(4)})` : ''}`, { cause: error });
+    // Name the variable the operator sets, not our internal key (the most specific one: a section's field).
+    const path = error.variable.replace(/^env\./, '');
+    const [variable, key] = Object.entries(ENV_VARS)
+      .filter(([, k]) => path === k || path.startsWith(`${k}.`))
+      .sort(([, a], [, b]) => b.length - a.length)[0] ?? [error.variable, path];
+    throw new ConfigError(variable, `${error.problem}${path !== key && error.variable.includes('.', 4) ? ` (at ${path})` : ''}`, { cause: error });
   }
 }
 

@@ -68,10 +68,18 @@ export interface RuleFacts {
   readonly resources: readonly ResourceRef[];
 }
 
+/**
+ * Adds `count` to a named counter of the fixed window starting at `windowStartMs` and returns the window's
+ * total (0 reads it). Backed by the state store; items expire at `expiresMs`.
+ */
+export type WindowCounter = (counter: string, windowStartMs: number, count: number, expiresMs: number) => Promise<number>;
+
 /** Everything the rule functions may know about the event besides their own facts. */
 export interface EventContext {
   readonly event: CloudTrailEvent;
   readonly record: CloudTrailRecord;
+  /** Counting across events (repeated failed sign-ins), for `inspect`; absent without a state store (replay). */
+  readonly countInWindow?: WindowCounter;
 }
 
 /**
@@ -83,12 +91,18 @@ export interface Rule<Facts extends RuleFacts, State, Clients, Settings> {
   readonly id: RuleId;
   readonly pattern: EventPattern;
   readonly permissions: Readonly<Record<string, string>>;
+  /**
+   * Optional: APIs of `permissions` called in trailguard's own account with the function's own role, whatever
+   * account the event is from (untagged-instance's schedules live beside their target function). The member
+   * role (organisation mode) holds every other permission, never these.
+   */
+  readonly ownAccountApis?: readonly string[];
   settings(config: Config): Settings & { readonly enabled: boolean };
   clients(options: ClientOptions): Clients;
   /** Throws ParseError naming the field. Called only for successful calls (no `errorCode`). */
   parse(context: EventContext): Facts;
   /** Read-only; used in dry-run and live. May throw AwsCallError (`gone` ends as `ignored`). */
-  inspect(facts: Facts, clients: Clients, context: EventContext): Promise<State>;
+  inspect(facts: Facts, clients: Clients, context: EventContext, settings: Settings): Promise<State>;
   /** Pure. `state` is undefined offline: decide from the request alone. */
   decide(facts: Facts, state: State | undefined, settings: Settings, context: EventContext): Decision;
   /** Live only: performs one planned action. */

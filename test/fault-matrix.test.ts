@@ -7,8 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { RULES } from '../functions/rules.js';
 import { isReadCommand } from '../shared/aws/client-options.js';
-import type { RuleId } from '../shared/config.js';
-import { parseConfig } from '../shared/config.js';
+import { ALERT_RULE_IDS, parseConfig, type AlertRuleId, type RuleId } from '../shared/config.js';
 import type { RemediationRecord } from '../shared/remediation-log.js';
 import type { AnyRule } from '../shared/rule.js';
 import { lambdaRunner } from '../shared/runner/lambda.js';
@@ -23,11 +22,16 @@ beforeEach(() => mocks.forEach((mock) => mock.reset()));
 afterAll(() => mocks.forEach((mock) => mock.restore()));
 
 const sdkError = (name: string, status?: number) => Object.assign(new Error(name), { name, ...(status ? { $metadata: { httpStatusCode: status } } : {}) });
-const DENIED: Record<RuleId, string> = {
+// The remediation rules: every cell below applies to each. The audit alerts (notify-only) have their own matrix.
+const isAlertRule = (id: RuleId): id is AlertRuleId => (ALERT_RULE_IDS as readonly string[]).includes(id);
+const REMEDIATION_RULES = RULES.filter((rule) => !isAlertRule(rule.id));
+const ALERT_RULES = RULES.filter((rule) => isAlertRule(rule.id));
+
+const DENIED: Record<Exclude<RuleId, AlertRuleId>, string> = {
   'public-bucket': 'AccessDenied', 'open-security-group': 'UnauthorizedOperation',
   'trail-logging': 'AccessDeniedException', 'untagged-instance': 'UnauthorizedOperation',
 };
-const GONE: Record<RuleId, string> = {
+const GONE: Record<Exclude<RuleId, AlertRuleId>, string> = {
   'public-bucket': 'NoSuchBucket', 'open-security-group': 'InvalidGroup.NotFound',
   'trail-logging': 'TrailNotFoundException', 'untagged-instance': 'InvalidInstanceID.NotFound',
 };
@@ -85,7 +89,7 @@ const FAULTS: readonly { fault: string; cell: Cell; check: (rule: AnyRule) => Pr
   {
     fault: 'AccessDenied', cell: '`failed` + alert naming the IAM action (or SCP) that blocked it',
     check: async (rule) => {
-      failAllCalls(sdkError(DENIED[rule.id], 403));
+      failAllCalls(sdkError(DENIED[rule.id as Exclude<RuleId, AlertRuleId>], 403));
       const { record, deps } = await runOnce(rule, sampleOf(rule, 'would-remediate'));
       expect(record).toMatchObject({ outcome: 'failed', error: { kind: 'denied', permission: expect.stringMatching(/^[a-z0-9-]+:[A-Z]\w+$/) } });
       expect(Object.values(rule.permissions)).toContain(record.error?.permission);
@@ -96,7 +100,7 @@ const FAULTS: readonly { fault: string; cell: Cell; check: (rule: AnyRule) => Pr
   {
     fault: 'not found', cell: '`ignored`: the resource no longer exists; no write, no alert',
     check: async (rule) => {
-      failAllCalls(sdkError(GONE[rule.id], 400));
+      failAllCalls(sdkError(GONE[rule.id as Exclude<RuleId, AlertRuleId>], 400));
       const { record, deps } = await runOnce(rule, sampleOf(rule, 'would-remediate'));
       expect(record.outcome).toBe('ignored');
       expect(deps.published).toEqual([]);
@@ -171,16 +175,16 @@ async function runOnce(rule: AnyRule, event: unknown): Promise<{ record: Remedia
 }
 
 describe.each(FAULTS.map((f) => [f.fault, f] as const))('fault: %s', (_fault, { check }) => {
-  it.each(RULES.map((rule) => [rule.id, rule] as const))('%s', async (_id, rule) => {
+  it.each(REMEDIATION_RULES.map((rule) => [rule.id, rule] as const))('%s', async (_id, rule) => {
     await check(rule);
   });
 });
 
 /** The README's fault matrix, rendered from FAULTS: a cell in the README is a claim these tests back. */
 export function renderFaultMatrix(): string {
-  const header = `| fault | ${RULES.map((r) => `\`${r.id}\``).join(' | ')} |`;
-  const rule = `| --- | ${RULES.map(() => '---').join(' | ')} |`;
-  const rows = FAULTS.map((f) => `| ${f.fault} | ${RULES.map(() => f.cell).join(' | ')} |`);
+  const header = `| fault | ${REMEDIATION_RULES.map((r) => `\`${r.id}\``).join(' | ')} |`;
+  const rule = `| --- | ${REMEDIATION_RULES.map(() => '---').join(' | ')} |`;
+  const rows = FAULTS.map((f) => `| ${f.fault} | ${REMEDIATION_RULES.map(() => f.cell).join(' | ')} |`);
   return [header, rule, ...rows].join('\n');
 }
 
@@ -191,4 +195,124 @@ it('README holds exactly the fault matrix these tests check', () => {
 
 it('parses the sample config these cells run against', () => {
   expect(parseConfig(JSON.parse(readFileSync(join(import.meta.dirname, '..', 'config', 'replay.sample.json'), 'utf8'))).selfRoles).toContain('trailguard-*');
+});
+
+// The audit alerts' matrix: notify-only rules make no write, and all but s3-bucket-deleted no call at all,
+// so AWS faults apply to that one rule; the cells where they cannot apply are checked too ("no AWS call").
+const READS_AWS: ReadonlySet<RuleId> = new Set(['s3-bucket-deleted']);
+const HAS_SERVICE_ROLE_SETTING = (rule: AnyRule) => 'ignoreServiceLinkedRoles' in rule.settings(sampleConfig());
+const NO_CALL = 'n/a: no AWS call (still `alerted`)';
+const SERVICE_LINKED = {
+  type: 'AssumedRole', arn: 'arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForConfig/config-session',
+  sessionContext: { sessionIssuer: { type: 'Role', arn: 'arn:aws:iam::111122223333:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig', userName: 'AWSServiceRoleForConfig' } },
+};
+
+function alertedSample(rule: AnyRule): Record<string, unknown> {
+  const name = sampleNames(rule.id).find((n) => n.startsWith('alerted.'));
+  if (!name) throw new Error(`${rule.id} has no alerted sample`);
+  return loadSample(rule.id, name) as Record<string, unknown>;
+}
+
+async function expectNoCallStillAlerted(rule: AnyRule): Promise<void> {
+  const { record } = await runOnce(rule, alertedSample(rule));
+  expect(record.outcome).toBe('alerted');
+  expect(mocks.every((m) => m.calls().length === 0)).toBe(true);
+}
+
+const ALERT_FAULTS: readonly { fault: string; cell: (rule: AnyRule) => Cell; check: (rule: AnyRule) => Promise<void> }[] = [
+  {
+    fault: 'throttling',
+    cell: (rule) => (READS_AWS.has(rule.id) ? '`failed` (transient), thrown: retried by Lambda/EventBridge, then DLQ' : NO_CALL),
+    check: async (rule) => {
+      failAllCalls(sdkError('ThrottlingException', 400));
+      if (!READS_AWS.has(rule.id)) return expectNoCallStillAlerted(rule);
+      const deps = capturingDeps({ mode: 'live' });
+      await expect(lambdaRunner(rule, () => deps)(alertedSample(rule))).rejects.toMatchObject({ kind: 'transient' });
+      expect(deps.written).toMatchObject([{ outcome: 'failed', error: { kind: 'transient' }, notification: { status: 'deferred' } }]);
+    },
+  },
+  {
+    fault: 'AccessDenied',
+    cell: (rule) => (READS_AWS.has(rule.id) ? '`failed` + alert naming the IAM action (or SCP) that blocked it' : NO_CALL),
+    check: async (rule) => {
+      failAllCalls(sdkError('AccessDeniedException', 400));
+      if (!READS_AWS.has(rule.id)) return expectNoCallStillAlerted(rule);
+      const { record, deps } = await runOnce(rule, alertedSample(rule));
+      expect(record).toMatchObject({ outcome: 'failed', error: { kind: 'denied' } });
+      expect(Object.values(rule.permissions)).toContain(record.error?.permission);
+      expect(deps.published).toHaveLength(1);
+    },
+  },
+  {
+    fault: 'duplicate', cell: () => '`ignored` (duplicate delivery): one notification in all',
+    check: async (rule) => {
+      failAllCalls(sdkError('ThrottlingException', 400));
+      const deps = { ...capturingDeps({ mode: 'offline' }), store: memoryStateStore() };
+      const event = alertedSample(rule);
+      expect((await run(rule, event, deps)).outcome).toBe('alerted');
+      expect(await run(rule, event, deps)).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('duplicate delivery') });
+      expect(deps.published).toHaveLength(1);
+    },
+  },
+  {
+    fault: 'forged source', cell: () => '`ignored`: only `aws.*` CloudTrail events are read',
+    check: async (rule) => {
+      failAllCalls(sdkError('ThrottlingException', 400));
+      const event = alertedSample(rule);
+      const envelope = 'detail' in event ? event : { 'detail-type': 'AWS API Call via CloudTrail', detail: event };
+      const { record, deps } = await runOnce(rule, { ...envelope, source: 'custom.security' });
+      expect(record).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('not a CloudTrail event from an AWS service') });
+      expect(deps.published).toEqual([]);
+    },
+  },
+  {
+    fault: 'self-caused event',
+    cell: (rule) => (rule.id === 'root-activity' ? '`ignored`: its pattern matches root only' : '`ignored`: the remediator\'s own role'),
+    check: async (rule) => {
+      const event = structuredClone(alertedSample(rule));
+      detailOf(event).userIdentity = {
+        type: 'AssumedRole', arn: 'arn:aws:sts::111122223333:assumed-role/trailguard-prod-x-role/trailguard-prod-x',
+        sessionContext: { sessionIssuer: { type: 'Role', userName: 'trailguard-prod-x-role' } },
+      };
+      const { record } = await runOnce(rule, event);
+      const reason = rule.id === 'root-activity' ? 'does not match the root-activity pattern' : 'caused by trailguard itself';
+      expect(record).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining(reason) });
+    },
+  },
+  {
+    fault: 'service-linked role',
+    cell: (rule) => (HAS_SERVICE_ROLE_SETTING(rule) ? '`ignored`: routine AWS machinery (`ignoreServiceLinkedRoles`); no read' : 'n/a: such roles neither act as root nor sign in to the console'),
+    check: async (rule) => {
+      failAllCalls(sdkError('ThrottlingException', 400));
+      const event = structuredClone(alertedSample(rule));
+      detailOf(event).userIdentity = SERVICE_LINKED;
+      if (!HAS_SERVICE_ROLE_SETTING(rule)) {
+        expect(rule.id === 'root-activity' || rule.id.startsWith('console-signin-'), rule.id).toBe(true);
+        return;
+      }
+      const { record, deps } = await runOnce(rule, event);
+      expect(record).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('service-linked role AWSServiceRoleForConfig') });
+      expect(deps.published).toEqual([]);
+      expect(mocks.every((m) => m.calls().length === 0)).toBe(true);
+    },
+  },
+];
+
+describe.each(ALERT_FAULTS.map((f) => [f.fault, f] as const))('audit alert fault: %s', (_fault, { check }) => {
+  it.each(ALERT_RULES.map((rule) => [rule.id, rule] as const))('%s', async (_id, rule) => {
+    await check(rule);
+  });
+});
+
+/** The README's audit-alert fault matrix, rendered from ALERT_FAULTS. */
+export function renderAlertFaultMatrix(): string {
+  const header = `| fault | ${ALERT_RULES.map((r) => `\`${r.id}\``).join(' | ')} |`;
+  const rule = `| --- | ${ALERT_RULES.map(() => '---').join(' | ')} |`;
+  const rows = ALERT_FAULTS.map((f) => `| ${f.fault} | ${ALERT_RULES.map((r) => f.cell(r)).join(' | ')} |`);
+  return [header, rule, ...rows].join('\n');
+}
+
+it('README holds exactly the audit-alert fault matrix these tests check', () => {
+  const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
+  expect(readme).toContain(renderAlertFaultMatrix());
 });

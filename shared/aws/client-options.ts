@@ -1,5 +1,14 @@
-import type { MiddlewareStack } from '@smithy/types';
+import type { AwsCredentialIdentityProvider, MiddlewareStack } from '@smithy/types';
 import { AwsCallError } from '../errors.js';
+
+/** Acting in a member account of the organisation: which account, through which role, with its credentials. */
+export interface AccountAccess {
+  readonly accountId: string;
+  readonly roleArn: string;
+  readonly sessionName: string;
+  /** The member role's temporary credentials, refreshed before they expire (shared/aws/sts.ts). */
+  readonly credentials: AwsCredentialIdentityProvider;
+}
 
 /** What a client is built for: the event's region, an optional custom endpoint, and whether writes are refused. */
 export interface ClientOptions {
@@ -7,6 +16,8 @@ export interface ClientOptions {
   readonly endpoint: string | undefined;
   /** Dry-run: every command that is not a read is refused before it is signed or sent. */
   readonly readOnly: boolean;
+  /** The member account to act in; absent: the function's own account and credentials (single-account, central events). */
+  readonly account?: AccountAccess | undefined;
 }
 
 /** Settings every client shares: the event's region, adaptive retries for bursts, the endpoint when set. */
@@ -17,6 +28,7 @@ export function baseClientConfig(options: ClientOptions) {
     retryMode: 'adaptive',
     maxAttempts: 4,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.account ? { credentials: options.account.credentials } : {}),
   } as const;
 }
 
@@ -53,7 +65,9 @@ export function cachedClient<C extends GuardableClient>(
   options: ClientOptions,
   create: () => C,
 ): C {
-  const key = `${options.region}|${options.endpoint ?? ''}|${options.readOnly ? 'ro' : 'rw'}`;
+  // The account (and role session) is part of the key: a client never carries another account's credentials.
+  const account = options.account ? `${options.account.accountId}|${options.account.roleArn}|${options.account.sessionName}` : 'own';
+  const key = `${options.region}|${options.endpoint ?? ''}|${options.readOnly ? 'ro' : 'rw'}|${account}`;
   let client = cache.get(key);
   if (!client) {
     client = create();

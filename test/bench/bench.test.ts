@@ -13,6 +13,7 @@ import { percentile, spread } from '../../bench/stats.js';
 import { tracePhases } from '../../bench/warm.js';
 import { publicBucket } from '../../functions/public-bucket/rule.js';
 import { RULES } from '../../functions/rules.js';
+import { ALERT_RULE_IDS } from '../../shared/config.js';
 import { matchesPattern } from '../../shared/events/pattern.js';
 import { toEnvelopeJson } from '../../shared/events/schema.js';
 import { loadSample, runSample } from '../helpers/samples.js';
@@ -41,7 +42,11 @@ describe('percentile (nearest rank)', () => {
 });
 
 describe('the generated CloudTrail log file', () => {
-  const rules = RULES.map((rule) => rule.id);
+  // The log is generated from the remediation rules' samples (what the bench measures), and its "irrelevant"
+  // calls are irrelevant to them only: the audit alerts match some on purpose (ConsoleLogin; root-activity a
+  // root CreateBucket of public-bucket's samples).
+  const remediationRules = RULES.filter((rule) => !(ALERT_RULE_IDS as readonly string[]).includes(rule.id));
+  const rules = remediationRules.map((rule) => rule.id);
 
   it('holds the requested number of records, as a gzipped {"Records": [...]} file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bench-test-'));
@@ -62,9 +67,9 @@ describe('the generated CloudTrail log file', () => {
     const log = generateRecords(5000, rules, 3);
     let matchedAny = 0;
     for (const record of log.records) {
-      if (RULES.some((rule) => matchesPattern(rule.pattern, toEnvelopeJson(record)))) matchedAny += 1;
+      if (remediationRules.some((rule) => matchesPattern(rule.pattern, toEnvelopeJson(record)))) matchedAny += 1;
     }
-    for (const rule of RULES) {
+    for (const rule of remediationRules) {
       const matching = log.records.filter((record) => matchesPattern(rule.pattern, toEnvelopeJson(record))).length;
       // Some samples are calls EventBridge would not deliver (failed calls, dry-run probes): at most all of them match.
       expect(matching, rule.id).toBeLessThanOrEqual(log.fromRule[rule.id] ?? 0);

@@ -4,7 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  logFileInWindow, lookupEvents, parseS3Url, ruleEventSources, s3LogEvents, type Clock,
+  logFileInWindow, lookupEvents, parseS3Url, ruleEventSources, ruleLookupUsernames, s3LogEvents, type Clock,
 } from '../../cli/backtest.js';
 import type { InputItem } from '../../cli/inputs.js';
 import { replay } from '../../cli/replay.js';
@@ -61,15 +61,34 @@ describe('LookupEvents backtest', () => {
       return { Events: [] };
     });
     const items = await collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: ruleEventSources(), clock }));
-    expect(ruleEventSources()).toEqual(['cloudtrail.amazonaws.com', 'ec2.amazonaws.com', 's3.amazonaws.com']);
+    expect(ruleEventSources()).toEqual(['cloudtrail.amazonaws.com', 'config.amazonaws.com', 'ec2.amazonaws.com', 'iam.amazonaws.com', 'kms.amazonaws.com', 's3.amazonaws.com', 'signin.amazonaws.com']);
     expect(items.map((i) => i.kind === 'event' && i.source)).toEqual(['lookup:s3.amazonaws.com#a', 'lookup:s3.amazonaws.com#b']);
     const calls = cloudtrail.commandCalls(LookupEventsCommand).map((c) => c.args[0].input);
-    expect(calls).toHaveLength(4);
-    expect(calls[2]).toEqual({ ...{ StartTime: window.startTime, EndTime: window.endTime }, MaxResults: 50,
+    // One call per source, in order, plus the s3 page that follows its NextToken.
+    const s3 = ruleEventSources().indexOf('s3.amazonaws.com');
+    expect(calls).toHaveLength(ruleEventSources().length + 1);
+    expect(calls[s3]).toEqual({ ...{ StartTime: window.startTime, EndTime: window.endTime }, MaxResults: 50,
       LookupAttributes: [{ AttributeKey: 'EventSource', AttributeValue: 's3.amazonaws.com' }] });
-    expect(calls[3]).toMatchObject({ NextToken: 't2' });
+    expect(calls[s3 + 1]).toMatchObject({ NextToken: 't2' });
     // Paced: every call at least 500 ms after the one before, by the injected clock (no real sleep).
-    expect(calledAt.slice(1).map((t, i) => t - (calledAt[i] as number))).toEqual([500, 500, 500]);
+    expect(calledAt.slice(1).map((t, i) => t - (calledAt[i] as number))).toEqual(Array(ruleEventSources().length).fill(500));
+  });
+
+  it('adds a root pass for the root-activity rule, and replays an event found by two passes once', async () => {
+    const clock = fakeClock();
+    cloudtrail.on(LookupEventsCommand).callsFake((input: { LookupAttributes?: { AttributeKey?: string; AttributeValue?: string }[] }) => {
+      const [filter] = input.LookupAttributes ?? [];
+      if (filter?.AttributeValue === 's3.amazonaws.com') return { Events: [lookupItem('root-s3', { ...bare(), eventID: 'root-s3' })] };
+      if (filter?.AttributeKey === 'Username') return { Events: [lookupItem('root-s3', { ...bare(), eventID: 'root-s3' }), lookupItem('root-lambda', { ...bare(), eventID: 'root-lambda', eventSource: 'lambda.amazonaws.com' })] };
+      return { Events: [] };
+    });
+    expect(ruleLookupUsernames()).toEqual(['root']);
+
+    const items = await collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: ruleEventSources(), usernames: ruleLookupUsernames(), clock }));
+
+    expect(items.map((i) => i.kind === 'event' && i.source)).toEqual(['lookup:s3.amazonaws.com#root-s3', 'lookup:user root#root-lambda']);
+    const last = cloudtrail.commandCalls(LookupEventsCommand).at(-1)?.args[0].input;
+    expect(last?.LookupAttributes).toEqual([{ AttributeKey: 'Username', AttributeValue: 'root' }]);
   });
 
   it('backs off on ThrottlingException and then succeeds', async () => {

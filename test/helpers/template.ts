@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -18,22 +18,48 @@ export interface Packaged {
   readonly zips: Record<string, number>;
 }
 
-let packaged: Packaged | undefined;
+const packagedBy = new Map<string, Packaged>();
+const LOCK = join(tmpdir(), 'trailguard-package.lock');
 
-/** Runs `serverless package` once per test process (offline, no credentials) into a temp folder. */
-export function packageOnce(): Packaged {
-  if (packaged) return packaged;
+/** Runs `fn` while holding a cross-process lock: two test files packaging at once would share serverless-esbuild's work folder. */
+function whileLocked<T>(fn: () => T): T {
+  const deadline = Date.now() + 170_000;
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if (Date.now() > deadline) throw new Error(`${LOCK} held for too long: remove it if no packaging runs`);
+      if (Date.now() - (statSync(LOCK, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 300_000) rmSync(LOCK, { recursive: true, force: true });
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true });
+  }
+}
+
+/** Runs `serverless package` once per test process and set of stage params (offline, no credentials) into a temp folder. */
+export function packageOnce(params: Readonly<Record<string, string>> = {}): Packaged {
+  const key = JSON.stringify(params);
+  const done = packagedBy.get(key);
+  if (done) return done;
   const dir = mkdtempSync(join(tmpdir(), 'trailguard-package-'));
-  execFileSync(join(ROOT, 'node_modules', '.bin', 'serverless'), ['package', '--stage', 'test', '--region', 'eu-west-1', '--package', dir], {
+  const paramArgs = Object.entries(params).flatMap(([name, value]) => ['--param', `${name}=${value}`]);
+  whileLocked(() => execFileSync(join(ROOT, 'node_modules', '.bin', 'serverless'), ['package', '--stage', 'test', '--region', 'eu-west-1', '--package', dir, ...paramArgs], {
     cwd: ROOT,
     stdio: 'pipe',
     env: { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', SLS_TELEMETRY_DISABLED: '1' },
-  });
+  }));
   const template = JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
   const zips = Object.fromEntries(
     readdirSync(dir).filter((f) => f.endsWith('.zip')).map((f) => [f.replace(/\.zip$/, ''), statSync(join(dir, f)).size]),
   );
-  packaged = { template, dir, zips };
+  const packaged = { template, dir, zips };
+  packagedBy.set(key, packaged);
   return packaged;
 }
 

@@ -57,3 +57,26 @@ describe('configuration', () => {
     expect(() => parseConfig({ rules: { 'untagged-instance': { requiredTags: ['aws:owner'] } } })).toThrow(/aws: is reserved/);
   });
 });
+
+describe('organisation mode in the configuration', () => {
+  it('is off unless configured: single-account mode needs no setting', () => {
+    expect(parseConfig({}).organization).toBeUndefined();
+    expect(loadConfig({ TRAILGUARD_MODE: 'live' }).organization).toBeUndefined();
+  });
+
+  it('reads the organisation from its variables, with the default member role name', () => {
+    const config = loadConfig({ TRAILGUARD_ORG_ID: 'o-exampleorg1', TRAILGUARD_CENTRAL_ACCOUNT_ID: '111122223333', TRAILGUARD_MEMBER_ROLE_NAME: '' });
+    expect(config.organization).toEqual({ organizationId: 'o-exampleorg1', centralAccountId: '111122223333', memberRoleName: 'trailguard-remediation' });
+    const withAll = loadConfig({
+      TRAILGUARD_ORG_ID: 'o-exampleorg1', TRAILGUARD_CENTRAL_ACCOUNT_ID: '111122223333', TRAILGUARD_MEMBER_ROLE_NAME: 'sec-remediator', TRAILGUARD_EXTERNAL_ID: 'example-id',
+    });
+    expect(withAll.organization).toMatchObject({ memberRoleName: 'sec-remediator', externalId: 'example-id' });
+  });
+
+  it('names the variable that is missing or wrong, never half-enables the mode', () => {
+    expect(() => loadConfig({ TRAILGUARD_ORG_ID: 'o-exampleorg1' })).toThrow(expect.objectContaining({ variable: 'TRAILGUARD_CENTRAL_ACCOUNT_ID' }));
+    expect(() => loadConfig({ TRAILGUARD_ORG_ID: 'org-1', TRAILGUARD_CENTRAL_ACCOUNT_ID: '111122223333' }))
+      .toThrow(expect.objectContaining({ variable: 'TRAILGUARD_ORG_ID', problem: expect.stringContaining('organization id') }));
+    expect(() => parseConfig({ organization: { organizationId: 'o-exampleorg1', centralAccountId: '111122223333', memberRole: 'x' } })).toThrow(ConfigError);
+  });
+});

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RULES } from '../../functions/rules.js';
+import { ALERT_RULE_IDS } from '../../shared/config.js';
 import { untaggedInstanceEnforce } from '../../functions/untagged-instance/enforce.js';
 import { openSecurityGroupSweep } from '../../functions/open-security-group/sweep.js';
 import { publicBucketSweep } from '../../functions/public-bucket/sweep.js';
@@ -89,6 +90,17 @@ describe('the packaged CloudFormation template', () => {
     it('is bundled under the 250 KB hard limit (zipped)', () => {
       expect(packaged.zips[functionKeyOf(ruleId)]).toBeLessThan(250 * 1024);
     });
+  });
+
+  it.each(RULES.filter((rule) => (ALERT_RULE_IDS as readonly string[]).includes(rule.id)).map((rule) => [rule.id, rule] as const))(
+    '%s is notify-only: besides the base set, its role may only read (Describe*/Get*/List*)', (ruleId, rule) => {
+    const own = roleStatements(ruleId).flatMap((s) => s.Action).filter((action) => !BASE_ACTIONS.includes(action));
+    for (const action of own) expect(action).toMatch(/^[a-z0-9-]+:(Describe|Get|List)[A-Z]\w*$/);
+    expect(own).toEqual([...new Set(Object.values(rule.permissions))]);
+    // The base set's writes land only on the stack's own log group, topic, queue and table.
+    for (const statement of roleStatements(ruleId).filter((s) => s.Action.some((a) => BASE_ACTIONS.includes(a) && !a.startsWith('kms:')))) {
+      expect(JSON.stringify(statement.Resource)).toMatch(/"Ref":"AlertTopic"|"Fn::GetAtt":\["(DeadLetterQueue|StateTable)","Arn"\]|log-group/);
+    }
   });
 
   it('has no role but the functions\' own (the framework\'s unused default role is dropped)', () => {
@@ -194,6 +206,18 @@ describe('least privilege, proven on the template', () => {
     }
   });
 
+  it('lets the sweeps\' scheduler role do nothing but invoke the sweep functions of this stack', () => {
+    const role = packaged.template.Resources.SweepSchedulerRole?.Properties;
+    expect(role?.AssumeRolePolicyDocument?.Statement).toEqual([{
+      Effect: 'Allow', Principal: { Service: 'scheduler.amazonaws.com' }, Action: 'sts:AssumeRole',
+      Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+    }]);
+    const statements = (role?.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
+    expect(statements).toEqual([{ Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: [
+      { 'Fn::Sub': 'arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:trailguard-test-*Sweep' },
+    ] }]);
+  });
+
   it('lets every role be assumed only by its service', () => {
     for (const [id, role] of resourcesOfType(packaged.template, 'AWS::IAM::Role')) {
       const trust = role.Properties?.AssumeRolePolicyDocument?.Statement as any[];
@@ -277,10 +301,16 @@ describe.each(SWEEP_FUNCTIONS.map((f) => [f.key, f] as const))('the %s reconcili
     expect(new Set([...Object.values(sweep.rule.permissions), ...Object.values(sweep.permissions)])).toEqual(new Set(actions));
   });
 
-  it('runs on the sweepRate schedule (hourly by default), in the configured mode, with room to page', () => {
-    const schedules = resourcesOfType(packaged.template, 'AWS::Events::Rule').filter(([, r]) => JSON.stringify(r.Properties?.Targets ?? []).includes(`"${prefix}LambdaFunction"`));
+  it('runs on an EventBridge Scheduler schedule at sweepRate (hourly by default), in the configured mode, with room to page', () => {
+    const schedules = resourcesOfType(packaged.template, 'AWS::Scheduler::Schedule').filter(([, r]) => JSON.stringify(r.Properties?.Target ?? {}).includes(`"${prefix}LambdaFunction"`));
     expect(schedules.map(([, r]) => r.Properties?.ScheduleExpression)).toEqual(['rate(1 hour)']);
-    expect(schedules[0]?.[1].Properties?.EventPattern).toBeUndefined();
+    // Its own role, which may only invoke the sweeps; the scheduled time names the sweep's window.
+    expect(schedules[0]?.[1].Properties?.Target).toEqual({
+      Arn: { 'Fn::GetAtt': [`${prefix}LambdaFunction`, 'Arn'] },
+      RoleArn: { 'Fn::GetAtt': ['SweepSchedulerRole', 'Arn'] },
+      Input: '{"time":"<aws.scheduler.scheduled-time>"}',
+    });
+    expect(resourcesOfType(packaged.template, 'AWS::Events::Rule').filter(([, r]) => JSON.stringify(r.Properties?.Targets ?? []).includes(`"${prefix}LambdaFunction"`))).toEqual([]);
     const fn = packaged.template.Resources[`${prefix}LambdaFunction`]?.Properties;
     expect(fn?.Timeout).toBe(300);
     expect(fn?.Environment?.Variables?.TRAILGUARD_MODE).toBe('live');

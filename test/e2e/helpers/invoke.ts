@@ -38,6 +38,14 @@ const HANDLERS: Record<RuleId, () => Promise<{ handler: (event: unknown, context
   'open-security-group': () => import('../../../functions/open-security-group/handler.js'),
   'trail-logging': () => import('../../../functions/trail-logging/handler.js'),
   'untagged-instance': () => import('../../../functions/untagged-instance/handler.js'),
+  'root-activity': () => import('../../../functions/root-activity/handler.js'),
+  'console-signin-without-mfa': () => import('../../../functions/console-signin-without-mfa/handler.js'),
+  'console-signin-failures': () => import('../../../functions/console-signin-failures/handler.js'),
+  'iam-policy-change': () => import('../../../functions/iam-policy-change/handler.js'),
+  'kms-key-deletion': () => import('../../../functions/kms-key-deletion/handler.js'),
+  'config-recorder-stopped': () => import('../../../functions/config-recorder-stopped/handler.js'),
+  'network-change': () => import('../../../functions/network-change/handler.js'),
+  's3-bucket-deleted': () => import('../../../functions/s3-bucket-deleted/handler.js'),
 };
 
 const CONTEXT = {

@@ -1,0 +1,102 @@
+import * as v from 'valibot';
+import type { Config } from '../../shared/config.js';
+import { alertRule } from '../../shared/alerts/alert-rule.js';
+import { readPolicyDocument, type PolicyReading } from '../../shared/alerts/policy-document.js';
+import type { EventPattern } from '../../shared/events/pattern.js';
+import { parseWith, type Actor } from '../../shared/events/schema.js';
+import { alert, compliant, type Decision, type EventContext, type ResourceRef } from '../../shared/rule.js';
+import pattern from './pattern.json' with { type: 'json' };
+
+const Name = v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(2048)));
+// Only what the decision reads; policyDocument is read by readPolicyDocument and never kept in the facts.
+const IamRequest = v.looseObject({
+  userName: Name, roleName: Name, groupName: Name, policyName: Name, policyArn: Name, versionId: Name,
+  policyDocument: v.optional(v.unknown()),
+  setAsDefault: v.optional(v.boolean()),
+});
+
+interface IamFacts {
+  readonly resources: readonly ResourceRef[];
+  /** The user, role or group the policy is on (or the new user, or the key's owner). */
+  readonly principal: { readonly kind: 'user' | 'role' | 'group'; readonly name: string } | undefined;
+  readonly policy: string | undefined;
+  /** Only for calls that carry a document: what it grants, never the document. */
+  readonly document: PolicyReading | undefined;
+  readonly setAsDefault: boolean;
+}
+
+type Settings = Config['rules']['iam-policy-change'];
+
+const TYPES = { user: 'AWS::IAM::User', role: 'AWS::IAM::Role', group: 'AWS::IAM::Group' } as const;
+
+function parse({ record, event }: EventContext): IamFacts {
+  // CloudTrail records `requestParameters: null` for a call with no parameters (CreateAccessKey for oneself,
+  // root's included): an empty request, not a broken event. An alert with less detail beats a lost one.
+  const request = parseWith(IamRequest, record.requestParameters ?? {}, 'detail.requestParameters', event.id);
+  // CreateAccessKey without userName makes a key for the caller itself.
+  const forCaller = record.eventName === 'CreateAccessKey' && !request.userName;
+  const self = forCaller && record.actor.type === 'IAMUser' ? record.actor.userName : undefined;
+  const userName = request.userName ?? self;
+  const principal = userName ? { kind: 'user' as const, name: userName }
+    : request.roleName ? { kind: 'role' as const, name: request.roleName }
+    : request.groupName ? { kind: 'group' as const, name: request.groupName } : undefined;
+  const policy = request.policyArn ?? request.policyName;
+  return {
+    resources: [
+      ...(principal ? [{ type: TYPES[principal.kind], id: principal.name }] : []),
+      ...(policy ? [{ type: request.policyArn ? 'AWS::IAM::ManagedPolicy' : 'AWS::IAM::Policy', id: policy }] : []),
+    ],
+    principal,
+    policy,
+    document: request.policyDocument === undefined ? undefined : readPolicyDocument(request.policyDocument),
+    setAsDefault: request.setAsDefault === true,
+  };
+}
+
+function isSelf(actor: Actor, principal: IamFacts['principal']): boolean {
+  if (!principal) return false;
+  return (actor.type === 'IAMUser' && principal.kind === 'user' && actor.userName === principal.name)
+    || (actor.type === 'AssumedRole' && principal.kind === 'role' && actor.roleName === principal.name);
+}
+
+function decide(facts: IamFacts, settings: Settings, { record }: EventContext): Decision {
+  const name = record.eventName;
+  const on = facts.principal ? `${facts.principal.kind} ${facts.principal.name}` : undefined;
+  const target = on ? (isSelf(record.actor, facts.principal) ? `ITSELF (${on})` : on) : undefined;
+  const policy = facts.policy ?? 'a policy';
+  if (name === 'DeletePolicyVersion') return compliant(`${name} removed a non-default version of ${policy} (the default one cannot be deleted): no effective permission changed`, facts.resources);
+  const adminArn = name.startsWith('Attach') && facts.policy !== undefined && settings.adminPolicyArns.includes(facts.policy);
+  if (adminArn) return alert(`privilege escalation: ${name} gave ${target ?? 'a principal'} the administrator policy ${facts.policy}`, 'CRITICAL', facts.resources);
+  const doc = facts.document;
+  if (doc?.kind === 'admin') {
+    if (name.startsWith('Put')) return alert(`privilege escalation: ${name} gave ${target ?? 'a principal'} an inline policy ${policy} allowing ${doc.grant}`, 'CRITICAL', facts.resources);
+    if (name === 'CreatePolicyVersion' && facts.setAsDefault) return alert(`privilege escalation: ${name} made a version allowing ${doc.grant} the default of ${policy}: every principal it is attached to is now an administrator`, 'CRITICAL', facts.resources);
+    return alert(`${name} created ${policy} allowing ${doc.grant}${name === 'CreatePolicyVersion' ? ' (not the default version yet)' : ''}: attaching it makes an administrator`, 'HIGH', facts.resources);
+  }
+  const unreadable = doc?.kind === 'unreadable' ? `; ${doc.why}, so it was not checked for administrator rights` : '';
+  switch (name) {
+    case 'CreateUser': return alert(`a new IAM user ${facts.principal?.name ?? ''} was created`, 'MEDIUM', facts.resources);
+    case 'CreateAccessKey': return alert(`a new access key was created for ${target ?? (record.actor.type === 'Root' ? 'the ROOT USER itself' : 'the caller itself')}: long-lived credentials`, 'MEDIUM', facts.resources);
+    default: return alert(`IAM policy change: ${name} ${policy}${target ? ` on ${target}` : ''}${unreadable}`, doc?.kind === 'unreadable' ? 'HIGH' : 'MEDIUM', facts.resources);
+  }
+}
+
+/** IAM policy changes, new users and access keys; granting administrator rights (`AdministratorAccess`, `*`/`iam:*` on `*`) is CRITICAL. */
+export const iamPolicyChange = alertRule<IamFacts, undefined, Record<string, never>, Settings>({
+  id: 'iam-policy-change',
+  pattern: pattern as EventPattern,
+  settings: (config: Config) => config.rules['iam-policy-change'],
+  parse,
+  decide: (facts, _state, settings, context) => decide(facts, settings, context),
+  title: (record) => `${record.reason.startsWith('privilege escalation') ? 'Privilege escalation' : 'IAM change'}: ${record.eventName ?? 'call'} ${record.resources.map((r) => r.id).join(' ')}`,
+  checkNext: (record) => {
+    const principal = record.resources.find((r) => r.type !== 'AWS::IAM::ManagedPolicy' && r.type !== 'AWS::IAM::Policy');
+    const kind = principal?.type.replace('AWS::IAM::', '').toLowerCase();
+    return [
+      'was this change reviewed (a ticket, a pipeline run)? The actor, IP and user agent are below',
+      ...(principal && kind ? [`what ${principal.id} can do now: aws iam list-attached-${kind}-policies --${kind}-name ${principal.id} and list-${kind}-policies`] : []),
+      ...(record.severity === 'CRITICAL' ? ['if unapproved: detach or delete the policy, then review what the principal did since (CloudTrail Event history)'] : []),
+      ...(record.eventName === 'CreateAccessKey' ? ['if unapproved: aws iam update-access-key --status Inactive (the key id is in CloudTrail, not in this message)'] : []),
+    ];
+  },
+});

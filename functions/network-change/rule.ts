@@ -1,0 +1,105 @@
+import * as v from 'valibot';
+import type { Config } from '../../shared/config.js';
+import { alertRule } from '../../shared/alerts/alert-rule.js';
+import type { EventPattern } from '../../shared/events/pattern.js';
+import { parseWith } from '../../shared/events/schema.js';
+import { alert, compliant, type Decision, type EventContext, type ResourceRef, type Severity } from '../../shared/rule.js';
+import pattern from './pattern.json' with { type: 'json' };
+
+// Fields decide reads; EC2 spells the NACL protocol `aclProtocol` in CloudTrail, and `egress` is a boolean.
+const NetworkRequest = v.looseObject({
+  destinationCidrBlock: v.optional(v.string()), destinationIpv6CidrBlock: v.optional(v.string()), gatewayId: v.optional(v.string()),
+  egress: v.optional(v.boolean()), ruleAction: v.optional(v.string()), aclProtocol: v.optional(v.union([v.string(), v.number()])),
+  cidrBlock: v.optional(v.string()), ipv6CidrBlock: v.optional(v.string()), peerOwnerId: v.optional(v.string()),
+});
+const Response = v.optional(v.record(v.string(), v.unknown()));
+
+// The resource a call is about, typed by its id's prefix: the one a Create… made, else the request's.
+const TYPES: Readonly<Record<string, string>> = {
+  acl: 'AWS::EC2::NetworkAcl', rtb: 'AWS::EC2::RouteTable', igw: 'AWS::EC2::InternetGateway', nat: 'AWS::EC2::NatGateway',
+  cgw: 'AWS::EC2::CustomerGateway', pcx: 'AWS::EC2::VPCPeeringConnection', vpc: 'AWS::EC2::VPC',
+};
+const ID_FIELDS = ['networkAclId', 'routeTableId', 'internetGatewayId', 'natGatewayId', 'customerGatewayId', 'vpcPeeringConnectionId', 'vpcId', 'associationId'];
+const RESOURCE_ID = /^(acl|rtb|igw|nat|cgw|pcx|vpc)-[0-9a-f]{8,17}$/;
+
+/** A created resource's id in a response (`{"vpc": {"vpcId": …}}`, `{"CreateNatGatewayResponse": {"natGateway": …}}`), three levels deep at most. */
+function createdIdIn(value: unknown, depth = 0): string | undefined {
+  if (depth > 3 || value === null || typeof value !== 'object') return undefined;
+  for (const [key, child] of Object.entries(value)) {
+    if (key.endsWith('Id') && typeof child === 'string' && RESOURCE_ID.test(child)) return child;
+    const found = createdIdIn(child, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+interface NetworkFacts {
+  readonly resources: readonly ResourceRef[];
+  readonly request: v.InferOutput<typeof NetworkRequest>;
+  /** Owners of a peering connection's two sides, when the response names them. */
+  readonly peerOwners: readonly string[];
+}
+
+type Settings = Config['rules']['network-change'];
+
+function parse({ record, event }: EventContext): NetworkFacts {
+  const request = parseWith(NetworkRequest, record.requestParameters, 'detail.requestParameters', event.id);
+  const response = parseWith(Response, record.responseElements, 'detail.responseElements', event.id);
+  const raw = request as Record<string, unknown>;
+  const requested = ID_FIELDS.map((field) => raw[field]).find((value): value is string => typeof value === 'string');
+  // A Create… names its parent (CreateRouteTable's vpcId) in the request and the new resource in the response.
+  const id = (record.eventName.startsWith('Create') ? createdIdIn(response) : undefined) ?? requested;
+  const peering = (response?.vpcPeeringConnection ?? {}) as { requesterVpcInfo?: { ownerId?: unknown }; accepterVpcInfo?: { ownerId?: unknown } };
+  const peerOwners = [peering.requesterVpcInfo?.ownerId, peering.accepterVpcInfo?.ownerId, request.peerOwnerId].filter((o): o is string => typeof o === 'string');
+  return { resources: id ? [{ type: TYPES[id.split('-')[0] ?? ''] ?? 'AWS::EC2::Association', id }] : [], request, peerOwners };
+}
+
+const WORLD = new Set(['0.0.0.0/0', '::/0']);
+
+/** Why this change widens exposure (HIGH), or undefined for an ordinary change (MEDIUM). */
+function exposureOf({ request, peerOwners }: NetworkFacts, eventName: string, account: string | undefined): string | undefined {
+  const destination = request.destinationCidrBlock ?? request.destinationIpv6CidrBlock;
+  if ((eventName === 'CreateRoute' || eventName === 'ReplaceRoute') && destination && WORLD.has(destination) && request.gatewayId?.startsWith('igw-')) {
+    return `a default route (${destination}) to internet gateway ${request.gatewayId}: the route table's subnets are now public`;
+  }
+  const source = request.cidrBlock ?? request.ipv6CidrBlock;
+  if ((eventName === 'CreateNetworkAclEntry' || eventName === 'ReplaceNetworkAclEntry') && request.ruleAction === 'allow' && request.egress === false && source && WORLD.has(source) && String(request.aclProtocol) === '-1') {
+    return `the NACL now allows all inbound traffic from ${source}`;
+  }
+  const foreign = peerOwners.find((owner) => account !== undefined && owner !== account);
+  if (eventName.includes('VpcPeeringConnection') && !eventName.startsWith('Delete') && !eventName.startsWith('Reject') && foreign) return `peering with another account (${foreign})`;
+  return undefined;
+}
+
+// Inert until associated, attached or given entries, each of which alerts: creating them changes no traffic path.
+const INERT = new Set(['CreateNetworkAcl', 'CreateRouteTable', 'CreateInternetGateway']);
+
+function decide(facts: NetworkFacts, { record, event }: EventContext): Decision {
+  const on = facts.resources[0]?.id ?? 'a network resource';
+  if (INERT.has(record.eventName)) return compliant(`${record.eventName} created ${on}, which carries no traffic until it is associated or attached (that call alerts)`, facts.resources);
+  const exposure = exposureOf(facts, record.eventName, event.account);
+  const severity: Severity = exposure ? 'HIGH' : 'MEDIUM';
+  return alert(`network change: ${record.eventName} on ${on}${exposure ? `: ${exposure}` : ''}`, severity, facts.resources);
+}
+
+/** Changes to NACLs, internet/NAT/customer gateways, route tables and routes, VPCs and VPC peering. */
+export const networkChange = alertRule<NetworkFacts, undefined, Record<string, never>, Settings>({
+  id: 'network-change',
+  pattern: pattern as EventPattern,
+  settings: (config: Config) => config.rules['network-change'],
+  parse,
+  decide: (facts, _state, _settings, context) => decide(facts, context),
+  title: (record) => `Network change: ${record.eventName ?? 'call'} ${record.resources[0]?.id ?? ''}`.trim(),
+  checkNext: (record) => {
+    const id = record.resources[0]?.id;
+    const at = `--region ${record.region ?? 'us-east-1'}`;
+    const describe = id?.startsWith('rtb-') ? `aws ec2 describe-route-tables --route-table-ids ${id} ${at}`
+      : id?.startsWith('acl-') ? `aws ec2 describe-network-acls --network-acl-ids ${id} ${at}`
+      : id?.startsWith('pcx-') ? `aws ec2 describe-vpc-peering-connections --vpc-peering-connection-ids ${id} ${at}`
+      : `the resource in the VPC console (${at})`;
+    return [
+      'was this a planned change (a Terraform/CloudFormation run, a change ticket)? The actor and user agent are below',
+      `current state: ${describe}`,
+    ];
+  },
+});

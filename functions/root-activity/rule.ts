@@ -1,0 +1,66 @@
+import type { Config } from '../../shared/config.js';
+import { alertRule } from '../../shared/alerts/alert-rule.js';
+import { parseSignIn, signInResources, type SignIn } from '../../shared/alerts/sign-in.js';
+import type { EventPattern } from '../../shared/events/pattern.js';
+import type { CloudTrailRecord } from '../../shared/events/schema.js';
+import { alert, compliant, type Decision, type ResourceRef } from '../../shared/rule.js';
+import pattern from './pattern.json' with { type: 'json' };
+
+/** A root sign-in or call, with how it was made. */
+interface RootFacts {
+  readonly resources: readonly ResourceRef[];
+  readonly signIn: SignIn | undefined;
+}
+
+type Settings = Config['rules']['root-activity'];
+
+// The console acts for the person signed in (invokedBy signin.amazonaws.com, SHAPES.md §7): that is root use.
+// Any other invokedBy is an AWS service calling on root's behalf (support, organizations, …): not a person.
+const CONSOLE = 'signin.amazonaws.com';
+
+function how(record: CloudTrailRecord): string {
+  switch (record.signedWith) {
+    case 'long-term-key': return 'with a long-term ROOT ACCESS KEY (CIS: the root user must have none)';
+    case 'temporary-key': return 'in a console or temporary session';
+    default: return 'with credentials CloudTrail does not name';
+  }
+}
+
+function decideRoot(facts: RootFacts, record: CloudTrailRecord, failed: string | undefined): Decision {
+  const service = record.actor.invokedBy;
+  if (service && service !== CONSOLE) {
+    return compliant(`${record.eventName} was made by ${service} on the root user's behalf (invokedBy), not by a person signed in as root`, facts.resources);
+  }
+  const signIn = facts.signIn;
+  if (signIn) {
+    if (signIn.result === 'Failure') return alert('a console sign-in as the root user FAILED: someone holds or is guessing the root email and password', 'HIGH', facts.resources);
+    const mfa = signIn.mfaUsed === 'Yes' ? 'with MFA' : signIn.mfaUsed === 'No' ? 'WITHOUT MFA' : 'MFA use not recorded (no MFAUsed)';
+    return alert(`the root user signed in to the console (${mfa})`, 'HIGH', facts.resources);
+  }
+  const call = `${record.eventSource} ${record.eventName}`;
+  if (record.eventName === 'CreateAccessKey' && !failed) {
+    return alert(`the root user created an access key (${how(record)}): long-lived credentials with unlimited rights may now exist`, 'CRITICAL', facts.resources);
+  }
+  return alert(`the root user ${failed ? `attempted ${call} (failed: ${failed})` : `called ${call}`} ${how(record)}`, 'HIGH', facts.resources);
+}
+
+/** Any call or console sign-in by the root user (HIGH; CRITICAL when it creates an access key). */
+export const rootActivity = alertRule<RootFacts, undefined, Record<string, never>, Settings>({
+  id: 'root-activity',
+  pattern: pattern as EventPattern,
+  settings: (config: Config) => config.rules['root-activity'],
+  parse: ({ record, event }) => ({
+    resources: signInResources(record, event.account),
+    signIn: record.eventName === 'ConsoleLogin' ? parseSignIn(record, event.id) : undefined,
+  }),
+  decide: (facts, _state, _settings, { record }) => decideRoot(facts, record, undefined),
+  failedCall: (record, _settings, { event }) => decideRoot({ resources: signInResources(record, event.account), signIn: undefined }, record, record.errorCode),
+  title: (record) => (record.eventName === 'ConsoleLogin' ? 'Root user console sign-in' : `Root user activity: ${record.eventName ?? 'call'}`),
+  checkNext: (record) => [
+    'ask the root credential holder whether this was them; root is for the few tasks that need it, and nothing else',
+    `review the session: CloudTrail Event history, User name "root", from ${record.eventTime ?? 'the event time'}`,
+    ...(record.reason.includes('ACCESS KEY') || record.eventName === 'CreateAccessKey'
+      ? ['delete root access keys: IAM > Security credentials, signed in as root (aws iam get-account-summary shows AccountAccessKeysPresent)'] : []),
+    ...(record.reason.includes('WITHOUT MFA') || record.reason.includes('FAILED') ? ['make sure root has MFA (a hardware key, CIS 1.6) and that its mailbox is secure'] : []),
+  ],
+});

@@ -1,0 +1,175 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { RULES } from '../functions/rules.js';
+import { untaggedInstanceEnforce } from '../functions/untagged-instance/enforce.js';
+import type { AnyRule } from '../shared/rule.js';
+
+// The member stack (README, "Organisation-wide deployment"), generated from the repository so it cannot drift:
+// the forwarding patterns are the rules' pattern.json files (through RULES), the remediation role's actions are
+// the rules' `permissions`, each scoped as the central function's role scopes it in its function.yml.
+
+const ROOT = join(import.meta.dirname, '..');
+/** serverless.yml's `service`: the central roles are named `trailguard-<stage>-<function>-role`. */
+const SERVICE = 'trailguard';
+
+/** Functions that act in the event's account besides the rules: the enforcement check stops member instances. */
+const CHECKS: readonly { readonly key: string; readonly rule: AnyRule }[] = [{ key: 'untaggedInstanceEnforce', rule: untaggedInstanceEnforce }];
+
+/** camelCase function key from a kebab rule id: `public-bucket` → `publicBucket`. */
+const functionKeyOf = (ruleId: string) => ruleId.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+const logicalPrefixOf = (id: string) => functionKeyOf(id).charAt(0).toUpperCase() + functionKeyOf(id).slice(1);
+
+/** The IAM actions a rule needs in the event's account: its permissions, except the APIs it calls in its own account. */
+export function memberActionsOf(rule: AnyRule): string[] {
+  const own = new Set(rule.ownAccountApis ?? []);
+  return [...new Set(Object.entries(rule.permissions).filter(([api]) => !own.has(api)).map(([, action]) => action))];
+}
+
+/** The functions that may assume the member role: every rule that calls AWS in the event's account, and the checks. */
+export function actingFunctions(): { readonly key: string; readonly rule: AnyRule }[] {
+  return [...RULES.map((rule) => ({ key: functionKeyOf(rule.id), rule })), ...CHECKS].filter(({ rule }) => memberActionsOf(rule).length > 0);
+}
+
+interface Statement {
+  readonly Effect: 'Allow';
+  readonly Action: string[];
+  readonly Resource: unknown;
+  readonly Condition?: unknown;
+}
+
+/** Every function's `iamRoleStatements` from the functions/<rule>/*.yml files, by function key (the shared `${self:custom…}` ones left out). */
+function centralStatements(): Map<string, Statement[]> {
+  const found = new Map<string, Statement[]>();
+  const files = readdirSync(join(ROOT, 'functions'), { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.yml'))
+    .map((entry) => join(entry.parentPath, entry.name));
+  for (const file of files) {
+    const functions = parse(readFileSync(file, 'utf8')) as Record<string, { iamRoleStatements?: unknown[] } | null> | null;
+    for (const [key, fn] of Object.entries(functions ?? {})) {
+      if (!fn?.iamRoleStatements) continue;
+      found.set(key, fn.iamRoleStatements.filter((s): s is Statement => typeof s === 'object' && s !== null));
+    }
+  }
+  return found;
+}
+
+/**
+ * The remediation role's statements: for each acting function, its central statements cut down to the actions it
+ * needs in a member account, merged by resource. `${AWS::AccountId}` in a resource is then the member account.
+ */
+export function memberStatements(): Statement[] {
+  const central = centralStatements();
+  const byResource = new Map<string, { resource: unknown; condition: unknown; actions: Set<string> }>();
+  for (const { key, rule } of actingFunctions()) {
+    const needed = memberActionsOf(rule);
+    const statements = central.get(key) ?? [];
+    for (const action of needed) {
+      if (!statements.some((s) => [s.Action].flat().includes(action))) {
+        throw new Error(`${key} needs ${action} (rule ${rule.id}), but no statement of its function.yml grants it`);
+      }
+    }
+    for (const statement of statements) {
+      const actions = [statement.Action].flat().filter((a) => needed.includes(a));
+      if (actions.length === 0) continue;
+      const id = JSON.stringify([statement.Resource, statement.Condition ?? null]);
+      const entry = byResource.get(id) ?? { resource: statement.Resource, condition: statement.Condition, actions: new Set<string>() };
+      for (const action of actions) entry.actions.add(action);
+      byResource.set(id, entry);
+    }
+  }
+  return [...byResource.values()].map(({ resource, condition, actions }) => ({
+    Effect: 'Allow', Action: [...actions].sort(), Resource: resource, ...(condition ? { Condition: condition } : {}),
+  }));
+}
+
+const sub = (text: string) => ({ 'Fn::Sub': text });
+const CENTRAL_BUS_ARN = sub(`arn:\${AWS::Partition}:events:\${CentralRegion}:\${CentralAccountId}:event-bus/${SERVICE}-\${Stage}-organization`);
+
+/** The member stack's CloudFormation template (JSON-ready), deployable as a StackSet to every account and region. */
+export function memberStackTemplate() {
+  const forwards = Object.fromEntries(RULES.map((rule) => [`Forward${logicalPrefixOf(rule.id)}`, {
+    Type: 'AWS::Events::Rule',
+    Condition: 'Forwards',
+    Properties: {
+      Description: `trailguard ${rule.id}: forwards the matching CloudTrail events to the central bus`,
+      EventPattern: rule.pattern,
+      State: 'ENABLED',
+      Targets: [{ Id: 'trailguard-central-bus', Arn: CENTRAL_BUS_ARN, RoleArn: { 'Fn::GetAtt': ['ForwardingRole', 'Arn'] } }],
+    },
+  }]));
+  const trustedRoles = actingFunctions().map(({ key }) => sub(`arn:\${AWS::Partition}:iam::\${CentralAccountId}:role/${SERVICE}-\${Stage}-${key}-role`));
+  return {
+    AWSTemplateFormatVersion: '2010-09-09',
+    Description: 'trailguard member stack: forwards the rules\' CloudTrail events to the central bus, and (in RoleRegion) the role trailguard acts through. Generated by `npm run member-template`; do not edit.',
+    Parameters: {
+      OrganizationId: { Type: 'String', AllowedPattern: '^o-[a-z0-9]{10,32}$', Description: 'The AWS Organization id (o-...): the role trusts only its principals' },
+      CentralAccountId: { Type: 'String', AllowedPattern: '^\\d{12}$', Description: 'The account the central trailguard stack runs in' },
+      CentralRegion: { Type: 'String', AllowedPattern: '^[a-z]{2}(-[a-z]+)+-\\d+$', Description: 'The region of the central stack (its organisation event bus)' },
+      Stage: { Type: 'String', Default: 'dev', AllowedPattern: '^[A-Za-z0-9-]{1,32}$', Description: 'The central stack\'s stage: its roles are trailguard-<stage>-<function>-role' },
+      MemberRoleName: { Type: 'String', Default: 'trailguard-remediation', AllowedPattern: '^[\\w+=,.@-]{1,64}$', Description: 'The remediation role\'s name (the central stack\'s memberRoleName param)' },
+      ExternalId: { Type: 'String', Default: '', AllowedPattern: '^([\\w+=,.@:/-]{2,1224})?$', Description: 'Optional: required of every AssumeRole when set (the central stack\'s externalId param)' },
+      RoleRegion: { Type: 'String', Default: 'us-east-1', AllowedPattern: '^[a-z]{2}(-[a-z]+)+-\\d+$', Description: 'The one region whose stack instance creates the (global) IAM role' },
+    },
+    Conditions: {
+      IsCentralAccount: { 'Fn::Equals': [{ Ref: 'AWS::AccountId' }, { Ref: 'CentralAccountId' }] },
+      // The central region of the central account has the rules on its default bus already: no forwarding there.
+      Forwards: { 'Fn::Not': [{ 'Fn::And': [{ Condition: 'IsCentralAccount' }, { 'Fn::Equals': [{ Ref: 'AWS::Region' }, { Ref: 'CentralRegion' }] }] }] },
+      // IAM is global: one region creates the role. The central account acts with its functions' own roles.
+      CreatesRole: { 'Fn::And': [{ 'Fn::Equals': [{ Ref: 'AWS::Region' }, { Ref: 'RoleRegion' }] }, { 'Fn::Not': [{ Condition: 'IsCentralAccount' }] }] },
+      HasExternalId: { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'ExternalId' }, ''] }] },
+    },
+    Resources: {
+      ForwardingRole: {
+        Type: 'AWS::IAM::Role',
+        Condition: 'Forwards',
+        Properties: {
+          Description: 'trailguard: lets this account\'s EventBridge rules put the forwarded events on the central bus',
+          AssumeRolePolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [{
+              Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: 'sts:AssumeRole',
+              Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+            }],
+          },
+          Policies: [{
+            PolicyName: 'put-events-on-the-trailguard-central-bus',
+            PolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'events:PutEvents', Resource: CENTRAL_BUS_ARN }] },
+          }],
+        },
+      },
+      ...forwards,
+      RemediationRole: {
+        Type: 'AWS::IAM::Role',
+        Condition: 'CreatesRole',
+        Properties: {
+          RoleName: { Ref: 'MemberRoleName' },
+          Description: 'trailguard: the central functions act in this account through this role (the rules\' permissions only)',
+          MaxSessionDuration: 3600,
+          AssumeRolePolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [{
+              Sid: 'OnlyTrailguardCentralFunctions',
+              Effect: 'Allow',
+              // The account as principal, narrowed to the exact function roles by aws:PrincipalArn: a role ARN
+              // as principal would fail while the central stack is not yet deployed, and break when it is re-created.
+              Principal: { AWS: sub('arn:${AWS::Partition}:iam::${CentralAccountId}:root') },
+              Action: 'sts:AssumeRole',
+              Condition: {
+                ArnEquals: { 'aws:PrincipalArn': trustedRoles },
+                StringEquals: {
+                  'aws:PrincipalOrgID': { Ref: 'OrganizationId' },
+                  'sts:ExternalId': { 'Fn::If': ['HasExternalId', { Ref: 'ExternalId' }, { Ref: 'AWS::NoValue' }] },
+                },
+              },
+            }],
+          },
+          Policies: [{ PolicyName: 'trailguard-remediation', PolicyDocument: { Version: '2012-10-17', Statement: memberStatements() } }],
+        },
+      },
+    },
+    Outputs: {
+      RemediationRoleArn: { Condition: 'CreatesRole', Value: { 'Fn::GetAtt': ['RemediationRole', 'Arn'] } },
+    },
+  };
+}

@@ -1,0 +1,120 @@
+// Serverless plugin: organisation-wide mode (README, "Organisation-wide deployment"). Only when the stage param
+// `organizationId` is set; without it the plugin changes nothing and the template is the single-account one
+// (no bus, no AssumeRole statement). With it:
+// - a custom event bus whose resource policy accepts events:PutEvents only from principals of the organisation;
+// - every rule's EventBridge rule copied onto that bus: the same pattern (compiled from its pattern.json), the
+//   same target, retry policy and dead-letter queue, so the member accounts' forwarded events reach the same function;
+// - the acting functions' roles may sts:AssumeRole the member role, and only in accounts of the organisation;
+// - every function learns the organisation from TRAILGUARD_ORG_ID, TRAILGUARD_MEMBER_ROLE_NAME,
+//   TRAILGUARD_CENTRAL_ACCOUNT_ID (this stack's account) and TRAILGUARD_EXTERNAL_ID.
+const ORGANIZATION_ID = /^o-[a-z0-9]{10,32}$/;
+const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
+const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/;
+
+/** The logical id prefix of a function key: `publicBucket` → `PublicBucket`. */
+const logicalPrefixOf = (key) => key.charAt(0).toUpperCase() + key.slice(1);
+
+class Organization {
+  constructor(serverless) {
+    this.serverless = serverless;
+    this.hooks = { 'before:package:finalize': () => this.apply() };
+  }
+
+  fail(message) {
+    throw new this.serverless.classes.Error(`organization: ${message}`);
+  }
+
+  apply() {
+    const settings = this.serverless.service.custom?.organization ?? {};
+    const organizationId = String(settings.organizationId ?? '').trim();
+    if (!organizationId) return;
+    const memberRoleName = String(settings.memberRoleName ?? '').trim();
+    const externalId = String(settings.externalId ?? '').trim();
+    if (!ORGANIZATION_ID.test(organizationId)) this.fail(`organizationId "${organizationId}" is not an organization id such as o-a1b2c3d4e5`);
+    if (!ROLE_NAME.test(memberRoleName)) this.fail(`memberRoleName "${memberRoleName}" is not an IAM role name`);
+    if (externalId && !EXTERNAL_ID.test(externalId)) this.fail('externalId must be 2-1224 characters of [A-Za-z0-9+=,.@:/_-]');
+    const template = this.serverless.service.provider.compiledCloudFormationTemplate;
+    const { service } = this.serverless.service;
+    const { stage } = this.serverless.service.provider;
+    this.addBus(template, `${service}-${stage}-organization`, organizationId);
+    this.copyRulesToBus(template);
+    this.allowAssumeRole(template, settings.actingFunctions ?? [], memberRoleName, organizationId);
+    this.addEnvironment(template, { organizationId, memberRoleName, externalId });
+  }
+
+  addBus(template, name, organizationId) {
+    template.Resources.OrganizationEventBus = { Type: 'AWS::Events::EventBus', Properties: { Name: name } };
+    template.Resources.OrganizationEventBusPolicy = {
+      Type: 'AWS::Events::EventBusPolicy',
+      Properties: {
+        EventBusName: { Ref: 'OrganizationEventBus' },
+        StatementId: 'OrganizationAccountsPutEvents',
+        // Principal '*' is narrowed by the condition: only IAM principals of accounts in the organisation
+        // (the member stacks' forwarding roles) can put events here.
+        Statement: {
+          Effect: 'Allow',
+          Principal: '*',
+          Action: 'events:PutEvents',
+          Resource: { 'Fn::GetAtt': ['OrganizationEventBus', 'Arn'] },
+          Condition: { StringEquals: { 'aws:PrincipalOrgID': organizationId } },
+        },
+      },
+    };
+    template.Outputs = { ...template.Outputs, OrganizationEventBusArn: { Value: { 'Fn::GetAtt': ['OrganizationEventBus', 'Arn'] } } };
+  }
+
+  copyRulesToBus(template) {
+    const patternRules = Object.entries(template.Resources)
+      .filter(([, r]) => r.Type === 'AWS::Events::Rule' && r.Properties?.EventPattern && !r.Properties.EventBusName);
+    for (const [id, rule] of patternRules) {
+      const copyId = `${id}Organization`;
+      const properties = structuredClone(rule.Properties);
+      template.Resources[copyId] = {
+        Type: 'AWS::Events::Rule',
+        Properties: { ...properties, Name: `${properties.Name}-org`, EventBusName: { Ref: 'OrganizationEventBus' } },
+      };
+      for (const [index, target] of properties.Targets.entries()) {
+        const fn = target.Arn?.['Fn::GetAtt']?.[0];
+        if (!fn) this.fail(`${id} has a target that is not a function of this stack`);
+        template.Resources[`${copyId}LambdaPermission${index + 1}`] = {
+          Type: 'AWS::Lambda::Permission',
+          Properties: {
+            Action: 'lambda:InvokeFunction',
+            FunctionName: { 'Fn::GetAtt': [fn, 'Arn'] },
+            Principal: 'events.amazonaws.com',
+            SourceArn: { 'Fn::GetAtt': [copyId, 'Arn'] },
+          },
+        };
+      }
+    }
+  }
+
+  allowAssumeRole(template, functionKeys, memberRoleName, organizationId) {
+    for (const key of functionKeys) {
+      const role = template.Resources[`${logicalPrefixOf(key)}IamRoleLambdaExecution`];
+      if (!role) this.fail(`custom.organization.actingFunctions names ${key}, which has no role in this stack`);
+      role.Properties.Policies[0].PolicyDocument.Statement.push({
+        Effect: 'Allow',
+        Action: ['sts:AssumeRole'],
+        Resource: { 'Fn::Sub': `arn:\${AWS::Partition}:iam::*:role/${memberRoleName}` },
+        // The member role only in accounts of this organisation, whatever account an event names.
+        Condition: { StringEquals: { 'aws:ResourceOrgID': organizationId } },
+      });
+    }
+  }
+
+  addEnvironment(template, { organizationId, memberRoleName, externalId }) {
+    const functions = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+    for (const fn of functions) {
+      fn.Properties.Environment ??= { Variables: {} };
+      Object.assign(fn.Properties.Environment.Variables, {
+        TRAILGUARD_ORG_ID: organizationId,
+        TRAILGUARD_MEMBER_ROLE_NAME: memberRoleName,
+        TRAILGUARD_CENTRAL_ACCOUNT_ID: { Ref: 'AWS::AccountId' },
+        ...(externalId ? { TRAILGUARD_EXTERNAL_ID: externalId } : {}),
+      });
+    }
+  }
+}
+
+module.exports = Organization;

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { iamPolicyChange } from '../../../functions/iam-policy-change/rule.js';
+import { readPolicyDocument } from '../../../shared/alerts/policy-document.js';
+import { run } from '../../../shared/runner/run.js';
+import { capturingDeps, loadSample, runSample, withDetail } from '../../helpers/samples.js';
+
+const PUT_ROLE = loadSample('iam-policy-change', 'alerted.put-role-policy-star-url-encoded');
+const putRole = (policyDocument: unknown) => withDetail(PUT_ROLE, { requestParameters: { roleName: 'app-runtime', policyName: 'p', policyDocument } });
+
+describe('iam-policy-change', () => {
+  it('calls AttachUserPolicy of AdministratorAccess to oneself CRITICAL privilege escalation', async () => {
+    const { record, deps } = await runSample(iamPolicyChange, 'alerted.attach-user-policy-administrator-access');
+    expect(record).toMatchObject({ outcome: 'alerted', severity: 'CRITICAL', reason: expect.stringContaining('gave ITSELF (user mallory) the administrator policy arn:aws:iam::aws:policy/AdministratorAccess') });
+    expect(deps.published[0]?.subject).toMatch(/^\[CRITICAL\] Privilege escalation: AttachUserPolicy mallory/);
+  });
+
+  it('calls PutRolePolicy with Action "*:*" on Resource "*" CRITICAL, and never echoes the document', async () => {
+    const document = JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'SecretMarker', Effect: 'Allow', Action: ['*:*'], Resource: '*' }] });
+    const deps = capturingDeps();
+    const record = await run(iamPolicyChange, putRole(document), deps);
+    expect(record).toMatchObject({ severity: 'CRITICAL', reason: expect.stringContaining('allowing "Action": "*:*" on "Resource": "*"') });
+    expect(JSON.stringify(record) + deps.published.map((n) => n.text + n.json).join('')).not.toContain('SecretMarker');
+  });
+
+  it('reads URL-encoded documents (with + for spaces) and plain ones alike', () => {
+    const document = '{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "iam:*", "Resource": ["*"]}}';
+    expect(readPolicyDocument(document)).toMatchObject({ kind: 'admin' });
+    expect(readPolicyDocument(encodeURIComponent(document))).toMatchObject({ kind: 'admin' });
+    expect(readPolicyDocument(encodeURIComponent(document).replace(/%20/g, '+'))).toMatchObject({ kind: 'admin' });
+    expect(readPolicyDocument({ Statement: [{ Effect: 'Deny', Action: '*', Resource: '*' }] })).toEqual({ kind: 'limited' });
+    expect(readPolicyDocument('{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}')).toEqual({ kind: 'limited' });
+  });
+
+  it('rates an unreadable document HIGH and says it was not checked, without echoing it', async () => {
+    const record = await run(iamPolicyChange, putRole('%E0%A4%A{not json'), capturingDeps());
+    expect(record).toMatchObject({ severity: 'HIGH', reason: expect.stringContaining('not checked for administrator rights') });
+    expect(record.reason).not.toContain('not json');
+  });
+
+  it('takes custom administrator policies from configuration', async () => {
+    const config = capturingDeps().config;
+    const attach = withDetail(loadSample('iam-policy-change', 'alerted.attach-user-policy-administrator-access'), { requestParameters: { userName: 'bob', policyArn: 'arn:aws:iam::111122223333:policy/god-mode' } });
+    const plain = await run(iamPolicyChange, attach, capturingDeps());
+    const custom = await run(iamPolicyChange, attach, capturingDeps({ config: { ...config, rules: { ...config.rules, 'iam-policy-change': { enabled: true, ignoreServiceLinkedRoles: true, adminPolicyArns: ['arn:aws:iam::111122223333:policy/god-mode'] } } } }));
+    expect(plain.severity).toBe('MEDIUM');
+    expect(custom).toMatchObject({ severity: 'CRITICAL', reason: expect.stringContaining('gave user bob the administrator policy') });
+  });
+
+  it('alerts on CreateAccessKey with requestParameters null (a key for the caller itself), root included', async () => {
+    const rootKey = loadSample('root-activity', 'alerted.create-access-key-console') as { detail: { requestParameters: unknown } };
+    expect(rootKey.detail.requestParameters).toBeNull();
+    const root = await run(iamPolicyChange, rootKey, capturingDeps());
+    expect(root).toMatchObject({ outcome: 'alerted', severity: 'MEDIUM', reason: expect.stringContaining('for the ROOT USER itself') });
+    const user = withDetail(loadSample('iam-policy-change', 'alerted.create-access-key-for-other-user'), { requestParameters: null });
+    const own = await run(iamPolicyChange, user, capturingDeps());
+    expect(own).toMatchObject({ outcome: 'alerted', reason: expect.stringMatching(/for ITSELF \(user \S+\)/) });
+    expect(JSON.stringify(root) + JSON.stringify(own)).not.toContain('AKIAEXAMPLENEW');
+  });
+
+  it('keeps new access keys\' ids out of the record and the message', async () => {
+    const { record, deps } = await runSample(iamPolicyChange, 'alerted.create-access-key-for-other-user');
+    expect(record).toMatchObject({ severity: 'MEDIUM', resources: [{ type: 'AWS::IAM::User', id: 'contractor-01' }] });
+    expect(JSON.stringify(record) + deps.published[0]?.json).not.toContain('AKIAEXAMPLENEWKEY001');
+  });
+});

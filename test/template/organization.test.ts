@@ -1,0 +1,186 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { RULES } from '../../functions/rules.js';
+import { untaggedInstanceEnforce } from '../../functions/untagged-instance/enforce.js';
+import { actingFunctions, memberActionsOf, memberStackTemplate } from '../../scripts/member-stack.js';
+import { logicalPrefixOf, packageOnce, resourcesOfType, type CfnResource, type Packaged } from '../helpers/template.js';
+
+const ORGANIZATION_ID = 'o-exampleorg1';
+const ASSUME_MEMBER_ROLE = {
+  Effect: 'Allow',
+  Action: ['sts:AssumeRole'],
+  Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::*:role/trailguard-remediation' },
+  Condition: { StringEquals: { 'aws:ResourceOrgID': ORGANIZATION_ID } },
+};
+
+const policyStatements = (role: CfnResource | undefined): any[] =>
+  ((role?.Properties?.Policies ?? []) as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
+const rolesAssuming = (template: Packaged['template']) => resourcesOfType(template, 'AWS::IAM::Role')
+  .filter(([, role]) => policyStatements(role).some((s) => [s.Action].flat().includes('sts:AssumeRole')))
+  .map(([id]) => id);
+
+let single: Packaged;
+let org: Packaged;
+beforeAll(() => {
+  single = packageOnce();
+  org = packageOnce({ organizationId: ORGANIZATION_ID });
+});
+
+describe('the central stack in single-account mode (the default)', () => {
+  it('has no organisation bus, no copy of the rules on it, and no role that may assume another', () => {
+    expect(resourcesOfType(single.template, 'AWS::Events::EventBus')).toEqual([]);
+    expect(resourcesOfType(single.template, 'AWS::Events::EventBusPolicy')).toEqual([]);
+    expect(resourcesOfType(single.template, 'AWS::Events::Rule').filter(([, r]) => r.Properties?.EventBusName)).toEqual([]);
+    expect(rolesAssuming(single.template)).toEqual([]);
+    const variables = single.template.Resources.PublicBucketLambdaFunction?.Properties?.Environment?.Variables;
+    expect(variables?.TRAILGUARD_RULE).toBe('public-bucket');
+    expect(Object.keys(variables ?? {}).filter((name) => /ORG_ID|MEMBER_ROLE|CENTRAL_ACCOUNT|EXTERNAL_ID/.test(name))).toEqual([]);
+  });
+});
+
+describe('the central stack in organisation mode (--param organizationId=o-…)', () => {
+  it('has a bus that accepts PutEvents only from principals of the organisation', () => {
+    expect(org.template.Resources.OrganizationEventBus).toEqual({ Type: 'AWS::Events::EventBus', Properties: { Name: 'trailguard-test-organization' } });
+    expect(org.template.Resources.OrganizationEventBusPolicy?.Properties).toEqual({
+      EventBusName: { Ref: 'OrganizationEventBus' },
+      StatementId: 'OrganizationAccountsPutEvents',
+      Statement: {
+        Effect: 'Allow', Principal: '*', Action: 'events:PutEvents',
+        Resource: { 'Fn::GetAtt': ['OrganizationEventBus', 'Arn'] },
+        Condition: { StringEquals: { 'aws:PrincipalOrgID': ORGANIZATION_ID } },
+      },
+    });
+  });
+
+  describe.each(RULES.map((rule) => [rule.id, rule] as const))('%s', (ruleId, rule) => {
+    const target = { 'Fn::GetAtt': [`${logicalPrefixOf(ruleId)}LambdaFunction`, 'Arn'] };
+    const rulesTo = (bus: 'default' | 'organization') => resourcesOfType(org.template, 'AWS::Events::Rule')
+      .filter(([, r]) => JSON.stringify(r.Properties?.Targets?.[0]?.Arn) === JSON.stringify(target) && r.Properties?.EventPattern)
+      .filter(([, r]) => (bus === 'organization') === (r.Properties?.EventBusName !== undefined));
+
+    it('triggers on its pattern on the default bus and on the organisation bus, with the same retries and dead-letter queue', () => {
+      const [onDefault] = rulesTo('default');
+      const onOrganization = rulesTo('organization');
+      expect(onOrganization).toHaveLength(1);
+      const [id, copy] = onOrganization[0] ?? [];
+      expect(copy?.Properties?.EventBusName).toEqual({ Ref: 'OrganizationEventBus' });
+      expect(copy?.Properties?.EventPattern).toEqual(rule.pattern);
+      expect(copy?.Properties?.Targets).toEqual(onDefault?.[1].Properties?.Targets);
+      const permission = resourcesOfType(org.template, 'AWS::Lambda::Permission').find(([, p]) => JSON.stringify(p.Properties?.SourceArn) === JSON.stringify({ 'Fn::GetAtt': [id, 'Arn'] }));
+      expect(permission?.[1].Properties).toMatchObject({ FunctionName: target, Principal: 'events.amazonaws.com', Action: 'lambda:InvokeFunction' });
+    });
+
+    it('tells the function the organisation, with this stack\'s account as the central one', () => {
+      const variables = org.template.Resources[`${logicalPrefixOf(ruleId)}LambdaFunction`]?.Properties?.Environment?.Variables;
+      expect(variables).toMatchObject({
+        TRAILGUARD_ORG_ID: ORGANIZATION_ID, TRAILGUARD_MEMBER_ROLE_NAME: 'trailguard-remediation', TRAILGUARD_CENTRAL_ACCOUNT_ID: { Ref: 'AWS::AccountId' },
+      });
+      expect(variables?.TRAILGUARD_EXTERNAL_ID).toBeUndefined();
+    });
+  });
+
+  it('lets exactly the acting functions assume the member role, only by name and only inside the organisation', () => {
+    const acting = actingFunctions().map(({ key }) => `${logicalPrefixOf(key)}IamRoleLambdaExecution`);
+    expect(rolesAssuming(org.template).sort()).toEqual([...acting].sort());
+    for (const id of acting) {
+      const assume = policyStatements(org.template.Resources[id]).filter((s) => [s.Action].flat().includes('sts:AssumeRole'));
+      expect(assume, id).toEqual([ASSUME_MEMBER_ROLE]);
+    }
+    // The sweeps scan the central account only: they never leave it.
+    expect(rolesAssuming(org.template).filter((id) => id.includes('Sweep'))).toEqual([]);
+  });
+
+  it('changes nothing else in the roles: every other statement is the single-account one', () => {
+    for (const [id, role] of resourcesOfType(org.template, 'AWS::IAM::Role')) {
+      const others = policyStatements(role).filter((s) => !(JSON.stringify(s) === JSON.stringify(ASSUME_MEMBER_ROLE)));
+      expect(others, id).toEqual(policyStatements(single.template.Resources[id]));
+    }
+  });
+
+  it('keeps every function under the 150 KB bundle budget (zipped), STS client included', () => {
+    for (const [name, size] of Object.entries(org.zips)) expect(size, name).toBeLessThan(150 * 1024);
+  });
+});
+
+describe('the member stack (npm run member-template)', () => {
+  const member = memberStackTemplate();
+  const resources = member.Resources as Record<string, CfnResource>;
+  const role = resources.RemediationRole;
+  const statements = (role?.Properties?.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
+  const memberActions = new Set([...RULES, untaggedInstanceEnforce].flatMap(memberActionsOf));
+
+  it('forwards each rule\'s pattern, unchanged, to the central organisation bus through its own role', () => {
+    const forwards = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Events::Rule');
+    expect(forwards.map(([, r]) => r.Properties?.EventPattern)).toEqual(RULES.map((rule) => rule.pattern));
+    for (const [, forward] of forwards) {
+      expect(forward.Condition).toBe('Forwards');
+      expect(forward.Properties?.Targets).toEqual([{
+        Id: 'trailguard-central-bus',
+        Arn: { 'Fn::Sub': 'arn:${AWS::Partition}:events:${CentralRegion}:${CentralAccountId}:event-bus/trailguard-${Stage}-organization' },
+        RoleArn: { 'Fn::GetAtt': ['ForwardingRole', 'Arn'] },
+      }]);
+    }
+    const forwarding = resources.ForwardingRole?.Properties;
+    expect(forwarding?.AssumeRolePolicyDocument?.Statement).toEqual([{
+      Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: 'sts:AssumeRole',
+      Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+    }]);
+    expect(forwarding?.Policies?.[0]?.PolicyDocument?.Statement).toEqual([{ Effect: 'Allow', Action: 'events:PutEvents', Resource: forwards[0]?.[1].Properties?.Targets[0].Arn }]);
+  });
+
+  it('does not forward in the central account\'s own region, whose default bus has the rules already', () => {
+    expect(member.Conditions.Forwards).toEqual({ 'Fn::Not': [{ 'Fn::And': [{ Condition: 'IsCentralAccount' }, { 'Fn::Equals': [{ Ref: 'AWS::Region' }, { Ref: 'CentralRegion' }] }] }] });
+  });
+
+  it('gives the remediation role exactly the rules\' actions in the event\'s account, and no wildcard action', () => {
+    const actions = statements.flatMap((s) => [s.Action].flat());
+    expect(new Set(actions)).toEqual(memberActions);
+    expect(actions).toHaveLength(memberActions.size);
+    expect(actions.filter((a) => a.includes('*'))).toEqual([]);
+    // Scheduling stays in the central account, beside the enforcement function; the stop check acts in the member's.
+    expect(actions.filter((a) => a.startsWith('scheduler:') || a.startsWith('iam:'))).toEqual([]);
+    expect(actions).toContain('ec2:StopInstances');
+    expect(statements.every((s) => s.Effect === 'Allow')).toBe(true);
+  });
+
+  it('scopes every write to the member account\'s own resources, as the central roles do', () => {
+    // Reads that IAM cannot scope to a resource (the service authorization reference lists none for them).
+    const unscopable = /^(ec2:Describe\w+|cloudtrail:DescribeTrails)$/;
+    for (const statement of statements) {
+      const resources = [statement.Resource].flat();
+      if (resources.includes('*')) {
+        expect([statement.Action].flat().filter((a: string) => !unscopable.test(a))).toEqual([]);
+      } else {
+        for (const resource of resources) {
+          const text = JSON.stringify(resource);
+          expect(text.includes('${AWS::AccountId}') || text === '{"Fn::Sub":"arn:${AWS::Partition}:s3:::*"}', text).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('is assumable only by the central functions\' roles, from inside the organisation', () => {
+    const trust = role?.Properties?.AssumeRolePolicyDocument?.Statement as any[];
+    expect(trust).toHaveLength(1);
+    expect(trust[0]).toMatchObject({ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${CentralAccountId}:root' } } });
+    expect(trust[0].Condition.ArnEquals['aws:PrincipalArn']).toEqual(
+      ['publicBucket', 'openSecurityGroup', 'untaggedInstance', 'trailLogging', 's3BucketDeleted', 'untaggedInstanceEnforce']
+        .map((key) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:iam::\${CentralAccountId}:role/trailguard-\${Stage}-${key}-role` })));
+    expect(trust[0].Condition.StringEquals).toEqual({
+      'aws:PrincipalOrgID': { Ref: 'OrganizationId' },
+      'sts:ExternalId': { 'Fn::If': ['HasExternalId', { Ref: 'ExternalId' }, { Ref: 'AWS::NoValue' }] },
+    });
+    expect(role?.Properties?.RoleName).toEqual({ Ref: 'MemberRoleName' });
+  });
+
+  it('creates the (global) role in one region only, and never in the central account', () => {
+    expect(role?.Condition).toBe('CreatesRole');
+    expect(member.Conditions.CreatesRole).toEqual({ 'Fn::And': [{ 'Fn::Equals': [{ Ref: 'AWS::Region' }, { Ref: 'RoleRegion' }] }, { 'Fn::Not': [{ Condition: 'IsCentralAccount' }] }] });
+    expect(member.Parameters.RoleRegion.Default).toBe('us-east-1');
+  });
+
+  it('trusts exactly the roles the central stack lets assume it', () => {
+    const trusted = (role?.Properties?.AssumeRolePolicyDocument?.Statement[0].Condition.ArnEquals['aws:PrincipalArn'] as { 'Fn::Sub': string }[])
+      .map((arn) => `${logicalPrefixOf(/-([A-Za-z0-9]+)-role$/.exec(arn['Fn::Sub'])?.[1] ?? '')}IamRoleLambdaExecution`);
+    expect(trusted.sort()).toEqual(rolesAssuming(org.template).sort());
+  });
+});
