@@ -18,7 +18,7 @@ export interface CallCount {
     readonly sequence: readonly string[];
   };
   readonly minimum: Minimum;
-  /** The runner's own calls (state store, SNS), before and after the rule's first write. */
+  /** The runner's own calls (state store, SNS), before and after the rule's first write (all before, for no write). */
   readonly runnerBeforeWrite: readonly string[];
   readonly runnerAfterWrite: readonly string[];
   /** What live mode called beyond the minimum (empty when MET). */
@@ -27,7 +27,10 @@ export interface CallCount {
 }
 
 const label = (call: Call) => `${call.service}.${call.operation}`;
-const isRule = (call: Call) => call.phase !== 'runner';
+// The state table is trailguard's own, not the account's: a call to it is the runner's even when a rule makes
+// it through its context (console-signin-failures counts failures inside inspect).
+const STATE_STORE = 'DynamoDB';
+const isRule = (call: Call) => call.phase !== 'runner' && call.service !== STATE_STORE;
 
 export function countCalls(rule: string, sample: string, byMode: Readonly<Record<'offline' | 'dry-run' | 'live', readonly Call[]>>, minimum: Minimum): CallCount {
   const live = byMode.live;

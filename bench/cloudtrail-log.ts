@@ -45,7 +45,10 @@ const SDK_AGENT = 'aws-sdk-java/2.25.60 Linux/5.10.219-208.866.amzn2.x86_64 Open
 
 type Irrelevant = (r: () => number, region: string) => Record<string, unknown>;
 
-/** Calls that no rule's pattern matches, with their typical share of a busy account's management + data events. */
+/**
+ * Calls that no remediation rule's pattern matches, with their typical share of a busy account's management +
+ * data events. The console sign-in alerts see the ConsoleLogin (a success with MFA: compliant for both).
+ */
 const IRRELEVANT: readonly (readonly [number, Irrelevant])[] = [
   [30, (r) => ({
     eventSource: 'sts.amazonaws.com', eventName: 'AssumeRole', userIdentity: { type: 'AWSService', invokedBy: 'ecs-tasks.amazonaws.com' },
@@ -110,6 +113,8 @@ export interface GeneratedLog {
   readonly records: readonly Record<string, unknown>[];
   /** How many records were taken from each rule's samples. */
   readonly fromRule: Readonly<Record<string, number>>;
+  /** Per record, the rule whose samples it was taken from; undefined for an irrelevant call. */
+  readonly origins: readonly (string | undefined)[];
 }
 
 /** `count` records: RULE_SHARE of them per rule from its samples, the rest irrelevant calls, shuffled by `seed`. */
@@ -119,6 +124,7 @@ export function generateRecords(count: number, rules: readonly string[], seed = 
   const fromRule: Record<string, number> = Object.fromEntries(rules.map((rule) => [rule, 0]));
   const start = Date.parse('2026-11-20T09:00:00Z');
   const records: Record<string, unknown>[] = [];
+  const origins: (string | undefined)[] = [];
   for (let i = 0; i < count; i += 1) {
     const roll = random();
     const eventTime = new Date(start + i * 50).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -129,6 +135,7 @@ export function generateRecords(count: number, rules: readonly string[], seed = 
       const pool = templates[rule] ?? [];
       const template = pool[Math.floor(random() * pool.length)] ?? {};
       records.push({ ...template, eventTime, eventID });
+      origins.push(rule);
       fromRule[rule] = (fromRule[rule] ?? 0) + 1;
       continue;
     }
@@ -142,8 +149,9 @@ export function generateRecords(count: number, rules: readonly string[], seed = 
       tlsDetails: { tlsVersion: 'TLSv1.3', cipherSuite: 'TLS_AES_128_GCM_SHA256', clientProvidedHostHeader: `${String(body.eventSource).split('.')[0]}.${region}.amazonaws.com` },
       ...body,
     });
+    origins.push(undefined);
   }
-  return { records, fromRule };
+  return { records, fromRule, origins };
 }
 
 /** Writes the records as one gzipped CloudTrail log file; returns its sizes. */

@@ -18,22 +18,30 @@ export interface Call {
   readonly phase: string;
 }
 
+/** The bucket the account's trail delivers to: the one s3-bucket-deleted's sample deletes. */
+const TRAIL_BUCKET = 'aws-cloudtrail-logs-111122223333-0a1b2c3d';
+
 const ALL_BLOCKED = { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true };
 const awsError = (name: string, message = name) => Object.assign(new Error(message), { name, $metadata: { httpStatusCode: 400 } });
 
 interface SgRule { SecurityGroupRuleId: string; GroupId: string; IsEgress: boolean; IpProtocol: string; FromPort?: number; ToPort?: number; CidrIpv4?: string; CidrIpv6?: string }
 
-/** The state one event sees: a public bucket, an open group, a stopped trail, an untagged instance. */
+/**
+ * The state one event sees: a public bucket, an open group, a stopped trail, an untagged instance; the trail
+ * delivers to the bucket of s3-bucket-deleted's sample, so that deletion alerts as the CloudTrail bucket.
+ */
 export class World {
   readonly blocks = new Map<string, typeof ALL_BLOCKED>();
   readonly groupRules = new Map<string, SgRule[]>();
   readonly tags = new Map<string, Record<string, string>>();
+  /** The state table's counters (`ADD #total :n`) by item key: the breaker's, the digest's, a rule's windows. */
+  readonly counters = new Map<string, number>();
   logging = false;
   readonly trail: Record<string, unknown> = { LogFileValidationEnabled: false, IsMultiRegionTrail: false, IncludeGlobalServiceEvents: true };
 
   constructor(readonly account: string, readonly region: string, event: unknown) {
     // The security group holds the rules the event created (with their ids), as EC2 would.
-    const detail = (event as { detail?: { responseElements?: { securityGroupRuleSet?: { items?: unknown[] } } } }).detail;
+    const detail = recordOf(event) as { responseElements?: { securityGroupRuleSet?: { items?: unknown[] } } };
     for (const raw of detail?.responseElements?.securityGroupRuleSet?.items ?? []) {
       const item = raw as Record<string, unknown>;
       const rule: SgRule = {
@@ -91,6 +99,10 @@ export class World {
         const home = arn.split(':')[3];
         return { Trail: { Name: arn.split('/').pop(), TrailARN: arn, HomeRegion: home, IsOrganizationTrail: false, ...this.trail } };
       }
+      case 'CloudTrail.DescribeTrails': {
+        const arn = `arn:aws:cloudtrail:${this.region}:${this.account}:trail/example-management-events`;
+        return { trailList: [{ Name: 'example-management-events', TrailARN: arn, HomeRegion: this.region, IsOrganizationTrail: false, S3BucketName: TRAIL_BUCKET, ...this.trail }] };
+      }
       case 'CloudTrail.GetTrailStatus': return { IsLogging: this.logging };
       case 'CloudTrail.StartLogging': this.logging = true; return {};
       case 'CloudTrail.UpdateTrail': {
@@ -100,14 +112,37 @@ export class World {
         return {};
       }
       case 'SNS.Publish': return { MessageId: '00000000-0000-4000-8000-000000000000' };
-      // The state store: every claim is fresh, every counter at 1, no breaker open (10,000 repeats of one event).
+      // The state store: every claim is fresh, no breaker open (10,000 repeats of one event), and the counters
+      // count, from 0 in each world: so the runner's stand at 1, and a rule's window counter at the number of
+      // events handled in this world (console-signin-failures: bench/minimums.ts PRIOR_EVENTS).
       case 'DynamoDB.PutItem': return {};
       case 'DynamoDB.GetItem': return {};
       case 'DynamoDB.DeleteItem': return {};
-      case 'DynamoDB.UpdateItem': return { Attributes: { total: { N: '1' } } };
+      case 'DynamoDB.UpdateItem': {
+        const key = String(input.Key?.pk?.S);
+        const total = (this.counters.get(key) ?? 0) + Number(input.ExpressionAttributeValues?.[':n']?.N ?? 0);
+        this.counters.set(key, total);
+        return { Attributes: { total: { N: String(total) } } };
+      }
       default: throw awsError('BenchUnmockedCall', `the bench has no answer for ${service}.${operation}`);
     }
   }
+}
+
+interface Envelope { readonly account?: string; readonly region?: string; readonly detail?: unknown }
+interface BareRecord { readonly recipientAccountId?: string; readonly awsRegion?: string; readonly userIdentity?: { readonly accountId?: string } }
+
+/** The CloudTrail record of a sample: an envelope's `detail`, or the sample itself when it is a bare record. */
+const recordOf = (event: unknown): BareRecord => ((event as Envelope).detail ?? event) as BareRecord;
+
+/** The world of one event, in its account and Region, whether the sample is an envelope or a bare record. */
+export function worldFor(event: unknown): World {
+  const envelope = event as Envelope;
+  const record = recordOf(event);
+  const account = envelope.account ?? record.recipientAccountId ?? record.userIdentity?.accountId;
+  const region = envelope.region ?? record.awsRegion;
+  if (!account || !region) throw new Error('the bench sample names no account or Region');
+  return new World(account, region, event);
 }
 
 function tagList(tags: Record<string, string> | undefined) {

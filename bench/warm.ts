@@ -1,25 +1,33 @@
 // Child process of `npm run bench`: imports the real Lambda handlers (TypeScript, through tsx) with every
 // AWS call answered at once in-process by bench/fake-aws.ts, then
-//   1. counts the AWS calls of one violation event per rule, by phase (inspect / act / verify / runner);
+//   1. counts the AWS calls of one event per rule (bench/minimums.ts: a violation, or for an audit alert an
+//      event that alerts), by phase (inspect / act / verify / runner);
 //   2. times the handler over N events per rule (the first WARMUP excluded) and prints p50/p99.
 // Usage: node --import tsx bench/warm.ts <offline|dry-run|live> <events>; prints one JSON line.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RULES } from '../functions/rules.js';
 import { logger } from '../shared/log.js';
+import { MODES, type Mode } from '../shared/config.js';
 import type { AnyRule } from '../shared/rule.js';
-import { installFakeAws, World, type Call } from './fake-aws.js';
-import { VIOLATION_SAMPLES } from './minimums.js';
+import { installFakeAws, World, worldFor, type Call } from './fake-aws.js';
+import { BENCH_SAMPLES, expectedOutcome, PRIOR_EVENTS } from './minimums.js';
 import { percentile } from './stats.js';
 
 export const WARMUP = 200;
+
+/** The functions that write, whose roles serverless.yml lists by exact name in TRAILGUARD_SELF_ROLES. */
+const SELF_ROLES = [
+  'publicBucket', 'openSecurityGroup', 'untaggedInstance', 'trailLogging', 'untaggedInstanceEnforce',
+  'publicBucketSweep', 'openSecurityGroupSweep', 'untaggedInstanceSweep', 'trailLoggingSweep',
+];
 
 /** The environment of a deployed function (serverless.yml `provider.environment`), offline-safe values. */
 export function lambdaEnv(mode: string): Record<string, string> {
   return {
     TRAILGUARD_MODE: mode,
     TRAILGUARD_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:trailguard-dev-alerts',
-    TRAILGUARD_SELF_ROLES: 'trailguard-dev-*-role',
+    TRAILGUARD_SELF_ROLES: SELF_ROLES.map((fn) => `trailguard-dev-${fn}-role`).join(','),
     TRAILGUARD_EXEMPTIONS: '[]',
     TRAILGUARD_RULES: '{}',
     TRAILGUARD_LOG_LEVEL: 'INFO',
@@ -34,7 +42,11 @@ export function lambdaEnv(mode: string): Record<string, string> {
 export interface RuleRun {
   readonly rule: string;
   readonly sample: string;
+  /** The outcome of the counted event, and the one every event must end in (bench/minimums.ts). */
   readonly outcome: string;
+  readonly expected: string;
+  /** The counted event's reason: which path of the rule the timed events took. */
+  readonly reason: string;
   readonly outcomesOk: number;
   /** Events handled, warm-up included (`outcomesOk` counts over these). */
   readonly total: number;
@@ -49,7 +61,7 @@ export interface RuleRun {
   readonly maxUs: number;
 }
 
-type Handler = (event: unknown, context: unknown) => Promise<{ outcome: string }>;
+type Handler = (event: unknown, context: unknown) => Promise<{ outcome: string; reason: string }>;
 
 const context = (n: number) => ({
   awsRequestId: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`, functionName: 'trailguard-dev-bench',
@@ -74,20 +86,28 @@ export function tracePhases(rule: AnyRule, fake: { phase: string }): () => void 
   return () => Object.assign(mutable, originals);
 }
 
-export async function measure(mode: string, events: number): Promise<RuleRun[]> {
+export async function measure(mode: Mode, events: number): Promise<RuleRun[]> {
   let world: World = new World('111122223333', 'us-east-1', {});
   const fake = installFakeAws(() => world);
   let logged = 0;
   logger.setSink((line) => { logged += line.length; }); // the JSON line is built; only the stdout write is skipped
-  const expected = mode === 'live' ? 'remediated' : 'would-remediate';
   const runs: RuleRun[] = [];
   for (const rule of RULES) {
-    const sample = VIOLATION_SAMPLES[rule.id as keyof typeof VIOLATION_SAMPLES];
+    const sample = BENCH_SAMPLES[rule.id] as string | undefined;
+    if (sample === undefined) throw new Error(`bench/minimums.ts has no sample for ${rule.id}`);
+    const expected = expectedOutcome(rule.id, mode);
     const text = readFileSync(join(import.meta.dirname, '..', 'events', rule.id, `${sample}.json`), 'utf8');
     const { handler } = (await import(`../functions/${rule.id}/handler.js`)) as { handler: Handler };
-    const fresh = () => {
-      const event = JSON.parse(text) as { account: string; region: string };
-      world = new World(event.account, event.region, event);
+    const prior = PRIOR_EVENTS[rule.id] ?? 0;
+    const parsed = () => JSON.parse(text) as unknown;
+    // A new world per event, after the rule's prior events (untimed, uncounted) have been handled in it.
+    const fresh = async () => {
+      const event = parsed();
+      world = worldFor(event);
+      const counting = fake.counting;
+      fake.counting = false;
+      for (let i = 0; i < prior; i += 1) await handler(parsed(), context(0));
+      fake.counting = counting;
       return event;
     };
     // 1. calls of one event, by phase
@@ -95,7 +115,7 @@ export async function measure(mode: string, events: number): Promise<RuleRun[]> 
     fake.counting = true;
     fake.phase = 'runner';
     const untrace = tracePhases(rule, fake);
-    const first = await handler(fresh(), context(0));
+    const first = await handler(await fresh(), context(0));
     untrace();
     const calls = [...fake.calls];
     fake.counting = false;
@@ -106,7 +126,7 @@ export async function measure(mode: string, events: number): Promise<RuleRun[]> 
     const cpu = new Float64Array(events);
     let ok = 0;
     for (let i = 0; i < events; i += 1) {
-      const event = fresh();
+      const event = await fresh();
       const cpuStart = process.cpuUsage();
       const start = performance.now();
       const record = await handler(event, context(i + 1));
@@ -119,7 +139,7 @@ export async function measure(mode: string, events: number): Promise<RuleRun[]> 
     const timed = [...times.subarray(from)].sort((a, b) => a - b);
     const cpuTimed = [...cpu.subarray(from)].sort((a, b) => a - b);
     runs.push({
-      rule: rule.id, sample, outcome: first.outcome, outcomesOk: ok, total: events, calls, events: timed.length,
+      rule: rule.id, sample, outcome: first.outcome, expected, reason: first.reason, outcomesOk: ok, total: events, calls, events: timed.length,
       p50Us: percentile(timed, 50) * 1000, p99Us: percentile(timed, 99) * 1000,
       cpuP50Us: percentile(cpuTimed, 50) * 1000, cpuP99Us: percentile(cpuTimed, 99) * 1000,
       meanUs: (timed.reduce((a, b) => a + b, 0) / timed.length) * 1000, maxUs: (timed.at(-1) ?? 0) * 1000,
@@ -131,7 +151,8 @@ export async function measure(mode: string, events: number): Promise<RuleRun[]> 
 
 if (process.argv[1] && import.meta.filename === process.argv[1]) {
   const [mode = 'live', events = '10000'] = process.argv.slice(2);
+  if (!(MODES as readonly string[]).includes(mode)) throw new Error(`usage: warm.ts <${MODES.join('|')}> <events>, not ${mode}`);
   Object.assign(process.env, lambdaEnv(mode));
-  const runs = await measure(mode, Number(events));
+  const runs = await measure(mode as Mode, Number(events));
   process.stdout.write(`${JSON.stringify({ mode, runs })}\n`);
 }

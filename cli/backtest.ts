@@ -41,6 +41,25 @@ export function ruleEventSources(): string[] {
 }
 
 /**
+ * The LookupEvents passes a backtest makes: one per event name for every source whose rules all name their
+ * events (LookupEvents filters on one attribute, and a source pass would page through every Decrypt or
+ * Describe call: millions on a busy account, hours at 2 calls per second), one per source otherwise.
+ */
+export function ruleLookupPlan(): { readonly eventSources: string[]; readonly eventNames: string[] } {
+  const names = new Set<string>();
+  const unnamed = new Set<string>();
+  for (const rule of RULES) {
+    const detail = (rule.pattern as { detail?: { eventSource?: unknown; eventName?: unknown } }).detail;
+    const sources = Array.isArray(detail?.eventSource) ? detail.eventSource.filter((s): s is string => typeof s === 'string') : [];
+    const eventNames = Array.isArray(detail?.eventName) ? detail.eventName : [];
+    const allNamed = eventNames.length > 0 && eventNames.every((name) => typeof name === 'string');
+    for (const source of sources) if (!allNamed) unnamed.add(source);
+    if (allNamed && sources.length > 0) for (const name of eventNames as string[]) names.add(name);
+  }
+  return { eventSources: [...unnamed].sort(), eventNames: [...names].sort() };
+}
+
+/**
  * The user names the rules select on whatever service was called: a pattern on `userIdentity.type: Root`
  * (root-activity) matches root calls to any service, which per-source passes would never fetch.
  * LookupEvents records the root user's name as `root`.
@@ -78,6 +97,8 @@ export interface LookupOptions {
   readonly endTime: Date;
   /** One pass per event source (the rules' by default); undefined reads every management event unfiltered. */
   readonly eventSources: readonly string[] | undefined;
+  /** Extra passes filtered by event name (see ruleLookupPlan); ignored when `eventSources` is undefined (all events). */
+  readonly eventNames?: readonly string[];
   /** Extra passes filtered by user name (see ruleLookupUsernames); ignored when `eventSources` is undefined (all events). */
   readonly usernames?: readonly string[];
   readonly clock?: Clock;
@@ -102,17 +123,18 @@ export async function* lookupEvents(options: LookupOptions): AsyncGenerator<Inpu
   const clock = options.clock ?? realClock;
   const pacer = new Pacer(clock, options.intervalMs ?? LOOKUP_MIN_INTERVAL_MS);
   const maxRetries = options.maxRetries ?? LOOKUP_MAX_RETRIES;
-  type Filter = { readonly AttributeKey: 'EventSource' | 'Username'; readonly AttributeValue: string };
+  type Filter = { readonly AttributeKey: 'EventSource' | 'EventName' | 'Username'; readonly AttributeValue: string };
   const passes: (Filter | undefined)[] = options.eventSources
     ? [
         ...options.eventSources.map((value): Filter => ({ AttributeKey: 'EventSource', AttributeValue: value })),
+        ...(options.eventNames ?? []).map((value): Filter => ({ AttributeKey: 'EventName', AttributeValue: value })),
         ...(options.usernames ?? []).map((value): Filter => ({ AttributeKey: 'Username', AttributeValue: value })),
       ]
     : [undefined];
   // Passes overlap (root's S3 calls are in the s3 and the root pass): each event is replayed once.
   const seen = new Set<string>();
   for (const filter of passes) {
-    const label = filter ? `lookup:${filter.AttributeKey === 'EventSource' ? filter.AttributeValue : `user ${filter.AttributeValue}`}` : 'lookup';
+    const label = filter ? `lookup:${filter.AttributeKey === 'Username' ? `user ${filter.AttributeValue}` : filter.AttributeValue}` : 'lookup';
     let token: string | undefined;
     let page = 0;
     do {

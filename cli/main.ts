@@ -101,7 +101,10 @@ export async function main(argv: readonly string[], env: Env = process.env): Pro
         if (!queueUrl) return fail('redrive needs --queue URL (the stack output DeadLetterQueueUrl) or TRAILGUARD_DLQ_URL');
         const max = Number(values.max);
         if (!Number.isInteger(max) || max < 1) return fail(`--max must be a positive whole number, got "${values.max}"`);
-        return await redrive({ queueUrl, mode, format, max, config: await replayConfig(values.config, env) });
+        const config = await replayConfig(values.config, env);
+        // Redrive acts like the functions: duplicates of events already handled, and the breaker's cap, live in the state table.
+        if (mode === 'live' && !config.stateTable) return fail('a live redrive needs the state table, so duplicates are recognised and the circuit breaker caps its writes: set TRAILGUARD_STATE_TABLE (stack output StateTableName) or "stateTable" in --config');
+        return await redrive({ queueUrl, mode, format, max, config });
       }
       case 'breaker': {
         const config: Config = await replayConfig(values.config, env);

@@ -5,7 +5,7 @@
 import type { Config } from '../shared/config.js';
 import { parseDuration } from '../shared/report/records.js';
 import type { ReportFormat } from '../shared/report/render.js';
-import { lookupClient, lookupEvents, logBucketClient, parseS3Url, ruleEventSources, ruleLookupUsernames, s3LogEvents, type Clock } from './backtest.js';
+import { lookupClient, lookupEvents, logBucketClient, parseS3Url, ruleLookupPlan, ruleLookupUsernames, s3LogEvents, type Clock } from './backtest.js';
 import type { InputItem } from './inputs.js';
 import { readInputs } from './inputs.js';
 import { LOGS_PREFIX, report } from './report.js';
@@ -104,7 +104,7 @@ export function backtestEvents(
     const client = lookupClient(region, config.endpoint);
     parts.push(() => lookupEvents({
       client, startTime: new Date(since), endTime: new Date(now),
-      eventSources: args['lookup-all'] ? undefined : ruleEventSources(), usernames: ruleLookupUsernames(), ...(clock ? { clock } : {}), ...(progressNote ? { onPage: progressNote } : {}),
+      ...(args['lookup-all'] ? { eventSources: undefined } : ruleLookupPlan()), usernames: ruleLookupUsernames(), ...(clock ? { clock } : {}), ...(progressNote ? { onPage: progressNote } : {}),
     }));
   }
   for (const url of s3) {

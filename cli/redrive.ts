@@ -1,10 +1,12 @@
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { RULES } from '../functions/rules.js';
+import { readEnforceInput, untaggedInstanceEnforce } from '../functions/untagged-instance/enforce.js';
 import { baseClientConfig } from '../shared/aws/client-options.js';
 import type { Config, Mode } from '../shared/config.js';
 import { consoleOut } from '../shared/log.js';
 import { snsNotifier } from '../shared/notifier.js';
-import type { RunDeps } from '../shared/runner/run.js';
+import type { RemediationRecord } from '../shared/remediation-log.js';
+import { runWithFacts, type RunDeps } from '../shared/runner/run.js';
 import { dynamoStateStore } from '../shared/state/dynamo-store.js';
 import { RecordPrinter, type Format } from './output.js';
 import { EXIT, routeEvent } from './replay.js';
@@ -33,6 +35,21 @@ export function eventOfMessage(body: string | undefined): { event: unknown } | {
   if (parsed && typeof parsed === 'object' && 'requestPayload' in parsed) return { event: (parsed as { requestPayload: unknown }).requestPayload };
   if (parsed && typeof parsed === 'object' && 'detail-type' in parsed) return { event: parsed };
   return { problem: 'neither an EventBridge event nor a Lambda invocation record' };
+}
+
+/**
+ * The enforcement function's dead letters hold its Scheduler input, not an event: they go back through the
+ * enforcement check (as Scheduler would invoke it), never through the rules' patterns.
+ */
+async function recordsFor(payload: unknown, deps: RunDeps): Promise<RemediationRecord[]> {
+  let check: ReturnType<typeof readEnforceInput> | undefined;
+  try {
+    check = readEnforceInput(payload, deps.now());
+  } catch {
+    check = undefined;
+  }
+  if (check) return [await runWithFacts(untaggedInstanceEnforce, check.event, check.facts, 'schedule', deps)];
+  return routeEvent(RULES, payload, deps);
 }
 
 function queueRegion(queueUrl: string): string {
@@ -76,11 +93,15 @@ export async function redrive(options: RedriveOptions): Promise<number> {
         exit = EXIT.badInput;
         continue;
       }
-      const records = await routeEvent(RULES, found.event, deps);
+      const records = await recordsFor(found.event, deps);
       for (const record of records) printer.print(record, `message ${message.MessageId}`);
       if (records.some((r) => r.outcome === 'failed') && exit === EXIT.ok) exit = EXIT.remediationFailed;
-      // Offline and dry-run only report; a transient failure must be retried: both leave the message.
-      const final = options.mode === 'live' && records.every((r) => r.error?.kind !== 'transient');
+      // A dead letter is the last copy of its event: it is deleted only once a rule reached a final outcome.
+      // Offline and dry-run only report; a transient failure is retried; a message no rule can read, or that
+      // no rule's pattern matches, stays for a person to look at.
+      const unreadable = records.some((r) => r.error?.kind === 'parse') || records.every((r) => r.rule === null);
+      if (unreadable) err(`trailguard: message ${message.MessageId}: no rule could read its event; left in the queue\n`);
+      const final = options.mode === 'live' && !unreadable && records.every((r) => r.error?.kind !== 'transient');
       if (final) {
         await sqs.send(new DeleteMessageCommand({ QueueUrl: options.queueUrl, ReceiptHandle: message.ReceiptHandle }));
         deleted += 1;

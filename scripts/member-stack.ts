@@ -38,20 +38,44 @@ interface Statement {
   readonly Condition?: unknown;
 }
 
-/** Every function's `iamRoleStatements` from the functions/<rule>/*.yml files, by function key (the shared `${self:custom…}` ones left out). */
-function centralStatements(): Map<string, Statement[]> {
-  const found = new Map<string, Statement[]>();
+/** What this script reads of a function in functions/<rule>/*.yml. */
+interface FunctionYml {
+  readonly iamRoleStatements?: unknown[];
+  readonly events?: readonly { readonly eventBridge?: { readonly state?: unknown } }[];
+}
+
+/** Every function of the functions/<rule>/*.yml files, by function key. */
+function centralFunctions(): Map<string, FunctionYml> {
+  const found = new Map<string, FunctionYml>();
   const files = readdirSync(join(ROOT, 'functions'), { withFileTypes: true, recursive: true })
     .filter((entry) => entry.isFile() && entry.name.endsWith('.yml'))
     .map((entry) => join(entry.parentPath, entry.name));
   for (const file of files) {
-    const functions = parse(readFileSync(file, 'utf8')) as Record<string, { iamRoleStatements?: unknown[] } | null> | null;
-    for (const [key, fn] of Object.entries(functions ?? {})) {
-      if (!fn?.iamRoleStatements) continue;
-      found.set(key, fn.iamRoleStatements.filter((s): s is Statement => typeof s === 'object' && s !== null));
-    }
+    const functions = parse(readFileSync(file, 'utf8')) as Record<string, FunctionYml | null> | null;
+    for (const [key, fn] of Object.entries(functions ?? {})) if (fn) found.set(key, fn);
   }
   return found;
+}
+
+/** Every function's `iamRoleStatements`, by function key (the shared `${self:custom…}` ones left out). */
+function centralStatements(): Map<string, Statement[]> {
+  const found = new Map<string, Statement[]>();
+  for (const [key, fn] of centralFunctions()) {
+    if (!fn.iamRoleStatements) continue;
+    found.set(key, fn.iamRoleStatements.filter((s): s is Statement => typeof s === 'object' && s !== null));
+  }
+  return found;
+}
+
+/**
+ * The state of a rule's forwarder: its function's eventBridge `state` (scripts/organization.cjs sets the same on
+ * the central rules), else ENABLED. ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS forwards read-only calls too.
+ */
+function forwardingStateOf(rule: AnyRule, functions: Map<string, FunctionYml> = centralFunctions()): string {
+  const states = (functions.get(functionKeyOf(rule.id))?.events ?? []).map((event) => event.eventBridge?.state).filter((state) => state !== undefined);
+  const [state = 'ENABLED', ...others] = states;
+  if (typeof state !== 'string' || others.some((other) => other !== state)) throw new Error(`${rule.id}: its eventBridge events' state must be one string, not ${JSON.stringify(states)}`);
+  return state;
 }
 
 /**
@@ -88,13 +112,14 @@ const CENTRAL_BUS_ARN = sub(`arn:\${AWS::Partition}:events:\${CentralRegion}:\${
 
 /** The member stack's CloudFormation template (JSON-ready), deployable as a StackSet to every account and region. */
 export function memberStackTemplate() {
+  const functions = centralFunctions();
   const forwards = Object.fromEntries(RULES.map((rule) => [`Forward${logicalPrefixOf(rule.id)}`, {
     Type: 'AWS::Events::Rule',
     Condition: 'Forwards',
     Properties: {
       Description: `trailguard ${rule.id}: forwards the matching CloudTrail events to the central bus`,
       EventPattern: rule.pattern,
-      State: 'ENABLED',
+      State: forwardingStateOf(rule, functions),
       Targets: [{ Id: 'trailguard-central-bus', Arn: CENTRAL_BUS_ARN, RoleArn: { 'Fn::GetAtt': ['ForwardingRole', 'Arn'] } }],
     },
   }]));

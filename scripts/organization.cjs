@@ -1,6 +1,10 @@
-// Serverless plugin: organisation-wide mode (README, "Organisation-wide deployment"). Only when the stage param
-// `organizationId` is set; without it the plugin changes nothing and the template is the single-account one
-// (no bus, no AssumeRole statement). With it:
+// Serverless plugin: EventBridge rule states, and organisation-wide mode (README, "Organisation-wide deployment").
+// Always: an `eventBridge` event may set `state: ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS` (osls knows only
+// `enabled`, i.e. ENABLED/DISABLED): a rule in state ENABLED never receives read-only (Get/List/Describe)
+// management events, so root-activity would miss root's reads. The state is set on the compiled rule here,
+// before the organisation copy is made, so the copy has it too.
+// Organisation mode only when the stage param `organizationId` is set; without it the template is the
+// single-account one (no bus, no AssumeRole statement). With it:
 // - a custom event bus whose resource policy accepts events:PutEvents only from principals of the organisation;
 // - every rule's EventBridge rule copied onto that bus: the same pattern (compiled from its pattern.json), the
 //   same target, retry policy and dead-letter queue, so the member accounts' forwarded events reach the same function;
@@ -11,12 +15,18 @@ const ORGANIZATION_ID = /^o-[a-z0-9]{10,32}$/;
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/;
 
+/** The states an `eventBridge` event may ask for (ENABLED is osls's default, DISABLED its `enabled: false`). */
+const RULE_STATES = ['ENABLED', 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS'];
+
 /** The logical id prefix of a function key: `publicBucket` → `PublicBucket`. */
 const logicalPrefixOf = (key) => key.charAt(0).toUpperCase() + key.slice(1);
 
 class Organization {
   constructor(serverless) {
     this.serverless = serverless;
+    serverless.configSchemaHandler?.defineFunctionEventProperties?.('aws', 'eventBridge', {
+      properties: { state: { enum: RULE_STATES } },
+    });
     this.hooks = { 'before:package:finalize': () => this.apply() };
   }
 
@@ -25,6 +35,7 @@ class Organization {
   }
 
   apply() {
+    this.applyRuleStates(this.serverless.service.provider.compiledCloudFormationTemplate);
     const settings = this.serverless.service.custom?.organization ?? {};
     const organizationId = String(settings.organizationId ?? '').trim();
     if (!organizationId) return;
@@ -40,6 +51,25 @@ class Organization {
     this.copyRulesToBus(template);
     this.allowAssumeRole(template, settings.actingFunctions ?? [], memberRoleName, organizationId);
     this.addEnvironment(template, { organizationId, memberRoleName, externalId });
+  }
+
+  /** Sets each `eventBridge` event's `state` on the rule osls compiled for it (found by osls's naming). */
+  applyRuleStates(template) {
+    const { service } = this.serverless;
+    const naming = this.serverless.getProvider('aws').naming;
+    for (const key of service.getAllFunctions()) {
+      const fn = service.getFunction(key);
+      for (const [index, event] of (fn.events ?? []).entries()) {
+        const state = event.eventBridge?.state;
+        if (!state) continue;
+        if (event.eventBridge.enabled === false) this.fail(`${key}: an eventBridge event cannot be both enabled: false and state: ${state}`);
+        // osls: `<function name>-rule-<1-based position among all the function's events>`, made alphanumeric.
+        const id = naming.getEventBridgeRuleLogicalId(`${fn.name}-rule-${index + 1}`);
+        const rule = template.Resources[id];
+        if (rule?.Type !== 'AWS::Events::Rule') this.fail(`${key}: no compiled EventBridge rule ${id} to set state ${state} on`);
+        rule.Properties.State = state;
+      }
+    }
   }
 
   addBus(template, name, organizationId) {

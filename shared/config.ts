@@ -103,8 +103,8 @@ const RuleSettings = v.strictObject({
           multiRegion: v.optional(v.boolean(), true),
           /** @default false */
           globalServiceEvents: v.optional(v.boolean(), false),
-          // No kmsKey: the previous key id is neither in the event nor readable afterwards, so a removed key
-          // always alerts; a setting that could never take effect is not offered.
+          // No kmsKey: the previous key id is neither in the event nor readable afterwards, so an explicit
+          // empty key alerts (LOW) and is never restored; a setting that could never take effect is not offered.
         }),
         {},
       ),

@@ -56,8 +56,20 @@ export class Logger {
     this.write('ERROR', message, fields);
   }
 
+  /**
+   * An INFO line written whatever the level: the remediation log is the operators' contract (one record per
+   * event), not a diagnostic, so TRAILGUARD_LOG_LEVEL=WARN or ERROR must not silence it.
+   */
+  always(message: string, fields: Record<string, unknown> = {}): void {
+    this.emit('INFO', message, fields);
+  }
+
   private write(level: LogLevel, message: string, fields: Record<string, unknown>): void {
     if (LEVEL_RANK[level] < this.threshold) return;
+    this.emit(level, message, fields);
+  }
+
+  private emit(level: LogLevel, message: string, fields: Record<string, unknown>): void {
     this.sink(JSON.stringify({ level, message, timestamp: new Date().toISOString(), ...this.keys, ...fields }));
   }
 }

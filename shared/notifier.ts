@@ -122,19 +122,22 @@ export function snsNotifier(topicArn: string, endpoint: string | undefined): Not
 export function buildBurstNotification(
   record: RemediationRecord,
   digest: { readonly maxPerWindow: number; readonly windowMinutes: number },
+  /** When the window ends (ISO): from then on this rule's notifications for the account are sent again. */
+  windowEnd?: string,
 ): Notification {
   const rule = record.rule ?? 'none';
   const severity = record.severity ?? 'HIGH';
+  const account = record.account ?? 'unknown';
   const subject = buildSubject(severity, `Burst: over ${digest.maxPerWindow} ${rule} notifications in ${digest.windowMinutes} min`, record.account, record.region);
   const text = [
     subject,
     '',
-    `More than ${digest.maxPerWindow} ${rule} decisions worth telling arrived within ${digest.windowMinutes} minutes.`,
-    'Each one is still decided, acted on and logged; further notifications for this rule are held back until the window ends.',
-    `The latest: ${record.outcome} on ${displayValue(record.resources.map((r) => r.id).join(', '))} by ${displayValue(record.actor)}.`,
+    `More than ${digest.maxPerWindow} ${rule} decisions worth telling arrived for account ${account} within ${digest.windowMinutes} minutes.`,
+    `Each one is still decided, acted on and logged, but not sent${windowEnd ? ` until ${windowEnd}` : ' until the window ends'}: no summary follows, they are in the remediation log. Failed and CRITICAL ones are always sent.`,
+    `The one that crossed the limit: ${record.outcome} on ${displayValue(record.resources.map((r) => r.id).join(', '))} by ${displayValue(record.actor)}.`,
     '',
     'See them all in CloudWatch Logs Insights:',
-    `  filter message = "trailguard remediation" and rule = "${rule}" | sort @timestamp desc`,
+    `  filter message = "trailguard remediation" and rule = "${rule}" and account = "${account}" | sort @timestamp desc`,
   ].join('\n');
   return {
     subject,

@@ -89,7 +89,7 @@ export const RECORD_FIELDS = [
 /** The message every remediation-log line carries, so Logs Insights can select them. */
 export const RECORD_MESSAGE = 'trailguard remediation';
 
-/** Writes one record as one INFO line through the shared logger (CloudWatch Logs in Lambda). */
+/** Writes one record as one INFO line through the shared logger (CloudWatch Logs in Lambda), at any log level. */
 export function writeRecordTo(logger: Logger): (record: RemediationRecord) => void {
-  return (record) => logger.info(RECORD_MESSAGE, { ...record });
+  return (record) => logger.always(RECORD_MESSAGE, { ...record });
 }

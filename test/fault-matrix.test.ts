@@ -46,6 +46,21 @@ function detailOf(event: Record<string, unknown>): Record<string, unknown> {
   return (event.detail ?? event) as Record<string, unknown>;
 }
 
+/** The trailguard write each rule makes, as CloudTrail names it (its own fix; only two rules' patterns see theirs). */
+const OWN_WRITE: Record<Exclude<RuleId, AlertRuleId>, string> = {
+  'public-bucket': 'PutBucketPublicAccessBlock', 'open-security-group': 'RevokeSecurityGroupIngress',
+  'trail-logging': 'UpdateTrail', 'untagged-instance': 'CreateTags',
+};
+
+/** A function role of trailguard's (as the replay sample config's `selfRoles` names them), in the event's account. */
+function trailguardRole(event: Record<string, unknown>): Record<string, unknown> {
+  const account = String(event.account ?? detailOf(event).recipientAccountId ?? '111122223333');
+  return {
+    type: 'AssumedRole', accountId: account, arn: `arn:aws:sts::${account}:assumed-role/trailguard-prod-x-role/trailguard-prod-x`,
+    sessionContext: { sessionIssuer: { type: 'Role', arn: `arn:aws:iam::${account}:role/trailguard-prod-x-role`, userName: 'trailguard-prod-x-role' } },
+  };
+}
+
 function failAllCalls(error: Error) {
   for (const mock of mocks) mock.onAnyCommand().rejects(error);
 }
@@ -58,7 +73,7 @@ function writes(): string[] {
 type Cell = string;
 
 /** Each fault: how to cause it, and the outcome every rule must produce. The README table is rendered from this. */
-const FAULTS: readonly { fault: string; cell: Cell; check: (rule: AnyRule) => Promise<void> }[] = [
+const FAULTS: readonly { fault: string; cell: Cell | ((rule: AnyRule) => Cell); check: (rule: AnyRule) => Promise<void> }[] = [
   {
     fault: 'throttling', cell: '`failed` (transient), thrown: retried by Lambda/EventBridge, then DLQ',
     check: async (rule) => {
@@ -98,12 +113,21 @@ const FAULTS: readonly { fault: string; cell: Cell; check: (rule: AnyRule) => Pr
     },
   },
   {
-    fault: 'not found', cell: '`ignored`: the resource no longer exists; no write, no alert',
+    fault: 'not found',
+    // A stopped trail that is gone was probably deleted, and its DeleteTrail may never be seen: that alerts.
+    cell: (rule) => (rule.id === 'trail-logging'
+      ? '`alerted` (CRITICAL): a stopped or weakened trail that is gone was probably deleted, perhaps unseen; no write'
+      : '`ignored`: the resource no longer exists; no write, no alert'),
     check: async (rule) => {
       failAllCalls(sdkError(GONE[rule.id as Exclude<RuleId, AlertRuleId>], 400));
       const { record, deps } = await runOnce(rule, sampleOf(rule, 'would-remediate'));
-      expect(record.outcome).toBe('ignored');
-      expect(deps.published).toEqual([]);
+      if (rule.id === 'trail-logging') {
+        expect(record).toMatchObject({ outcome: 'alerted', severity: 'CRITICAL' });
+        expect(deps.published).toHaveLength(1);
+      } else {
+        expect(record.outcome).toBe('ignored');
+        expect(deps.published).toEqual([]);
+      }
       expect(writes()).toEqual([]);
     },
   },
@@ -145,16 +169,21 @@ const FAULTS: readonly { fault: string; cell: Cell; check: (rule: AnyRule) => Pr
     },
   },
   {
-    fault: 'self-caused event', cell: '`ignored`: the remediator\'s own role; no loop',
+    fault: 'self-caused event',
+    cell: '`ignored`: the remediator\'s own fix (its role, its account, a call it makes); no loop. The same role name calling anything else is evaluated',
     check: async (rule) => {
       failAllCalls(sdkError('ThrottlingException', 400));
-      const event = structuredClone(sampleOf(rule, 'would-remediate'));
-      detailOf(event).userIdentity = {
-        type: 'AssumedRole', arn: `arn:aws:sts::111122223333:assumed-role/trailguard-prod-x-role/trailguard-prod-x`,
-        sessionContext: { sessionIssuer: { type: 'Role', userName: 'trailguard-prod-x-role' } },
-      };
-      const { record } = await runOnce(rule, event);
-      expect(record).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('caused by trailguard itself') });
+      const own = structuredClone(sampleOf(rule, 'would-remediate'));
+      detailOf(own).userIdentity = trailguardRole(own);
+      detailOf(own).eventName = OWN_WRITE[rule.id as Exclude<RuleId, AlertRuleId>];
+      const { record } = await runOnce(rule, own);
+      expect(record.outcome).toBe('ignored');
+      expect(writes()).toEqual([]);
+      // A role named like trailguard's making the violating call: not a call trailguard makes, so not trusted.
+      const lookalike = structuredClone(sampleOf(rule, 'would-remediate'));
+      detailOf(lookalike).userIdentity = trailguardRole(lookalike);
+      const { record: judged } = await runOnce(rule, lookalike);
+      expect(judged.reason).not.toContain('caused by trailguard itself');
     },
   },
   {
@@ -184,7 +213,7 @@ describe.each(FAULTS.map((f) => [f.fault, f] as const))('fault: %s', (_fault, { 
 export function renderFaultMatrix(): string {
   const header = `| fault | ${REMEDIATION_RULES.map((r) => `\`${r.id}\``).join(' | ')} |`;
   const rule = `| --- | ${REMEDIATION_RULES.map(() => '---').join(' | ')} |`;
-  const rows = FAULTS.map((f) => `| ${f.fault} | ${REMEDIATION_RULES.map(() => f.cell).join(' | ')} |`);
+  const rows = FAULTS.map((f) => `| ${f.fault} | ${REMEDIATION_RULES.map((r) => (typeof f.cell === 'function' ? f.cell(r) : f.cell)).join(' | ')} |`);
   return [header, rule, ...rows].join('\n');
 }
 
@@ -233,13 +262,13 @@ const ALERT_FAULTS: readonly { fault: string; cell: (rule: AnyRule) => Cell; che
   },
   {
     fault: 'AccessDenied',
-    cell: (rule) => (READS_AWS.has(rule.id) ? '`failed` + alert naming the IAM action (or SCP) that blocked it' : NO_CALL),
+    cell: (rule) => (READS_AWS.has(rule.id) ? '`alerted` (HIGH, "could not be checked"): names the bucket, the error and the IAM action (or SCP) that blocked it' : NO_CALL),
     check: async (rule) => {
       failAllCalls(sdkError('AccessDeniedException', 400));
       if (!READS_AWS.has(rule.id)) return expectNoCallStillAlerted(rule);
       const { record, deps } = await runOnce(rule, alertedSample(rule));
-      expect(record).toMatchObject({ outcome: 'failed', error: { kind: 'denied' } });
-      expect(Object.values(rule.permissions)).toContain(record.error?.permission);
+      expect(record).toMatchObject({ outcome: 'alerted', severity: 'HIGH', error: null, resources: [{ type: 'AWS::S3::Bucket' }], reason: expect.stringContaining('AccessDeniedException') });
+      for (const action of Object.values(rule.permissions)) expect(record.reason).toContain(action);
       expect(deps.published).toHaveLength(1);
     },
   },
@@ -267,16 +296,18 @@ const ALERT_FAULTS: readonly { fault: string; cell: (rule: AnyRule) => Cell; che
   },
   {
     fault: 'self-caused event',
-    cell: (rule) => (rule.id === 'root-activity' ? '`ignored`: its pattern matches root only' : '`ignored`: the remediator\'s own role'),
+    cell: (rule) => (rule.id === 'root-activity'
+      ? '`ignored`: its pattern matches root only'
+      : 'evaluated like any caller: trailguard makes none of these calls, so a role named like its own is no excuse'),
     check: async (rule) => {
       const event = structuredClone(alertedSample(rule));
-      detailOf(event).userIdentity = {
-        type: 'AssumedRole', arn: 'arn:aws:sts::111122223333:assumed-role/trailguard-prod-x-role/trailguard-prod-x',
-        sessionContext: { sessionIssuer: { type: 'Role', userName: 'trailguard-prod-x-role' } },
-      };
+      detailOf(event).userIdentity = trailguardRole(event);
       const { record } = await runOnce(rule, event);
-      const reason = rule.id === 'root-activity' ? 'does not match the root-activity pattern' : 'caused by trailguard itself';
-      expect(record).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining(reason) });
+      if (rule.id === 'root-activity') {
+        expect(record).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('does not match the root-activity pattern') });
+      } else {
+        expect(record.reason).not.toContain('caused by trailguard itself');
+      }
     },
   },
   {

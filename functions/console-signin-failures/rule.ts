@@ -1,5 +1,6 @@
 import type { Config } from '../../shared/config.js';
 import { alertRule } from '../../shared/alerts/alert-rule.js';
+import { claimWindowAlert, tallyInWindow, type WindowTally } from '../../shared/alerts/window-count.js';
 import { HIDDEN_USER, parseSignIn, signInResources, type SignIn } from '../../shared/alerts/sign-in.js';
 import { ParseError } from '../../shared/errors.js';
 import { eventTimeMs } from '../../shared/events/normalize.js';
@@ -10,14 +11,18 @@ import pattern from './pattern.json' with { type: 'json' };
 interface FailureFacts {
   readonly resources: readonly ResourceRef[];
   readonly signIn: SignIn;
+  /** The account signed in to: counters are per account, so `root` or `admin` of two member accounts never add up. */
+  readonly account: string;
   /** The user name counted, or undefined when CloudTrail hides it (no such user) or there is none. */
   readonly user: string | undefined;
   readonly sourceIp: string | undefined;
   readonly timeMs: number;
 }
 
-/** Failures in the event's window, per user and per source IP; undefined totals were not counted. */
-type Counts = { readonly counted: false } | { readonly counted: true; readonly windowStart: number; readonly user?: number; readonly ip?: number };
+/** Failures per user and per source IP around the event; `alerts` says which counter this event alerts for. */
+type Counts =
+  | { readonly counted: false }
+  | { readonly counted: true; readonly user?: WindowTally; readonly ip?: WindowTally; readonly alerts: { readonly user: boolean; readonly ip: boolean } };
 
 type Settings = Config['rules']['console-signin-failures'];
 
@@ -29,25 +34,34 @@ function parse({ record, event }: EventContext): FailureFacts {
   return {
     resources: signInResources(record, event.account),
     signIn: parseSignIn(record, event.id),
+    account: event.account ?? actor.accountId ?? 'unknown-account',
     user: name && name !== HIDDEN_USER ? name : undefined,
     sourceIp: record.sourceIp,
     timeMs,
   };
 }
 
-// Fixed windows by event time, so a redelivered or late event counts in the window it happened in. A
-// failure adds one to its user's and its IP's counters; a success only reads its user's (count 0).
-async function count(facts: FailureFacts, context: EventContext, { windowMinutes }: Settings): Promise<Counts> {
+// A failure adds one to its user's and its IP's counters (in this account); a success only reads its user's.
+// Counted over a sliding window, estimated from two fixed windows (shared/alerts/window-count.ts), so a burst
+// across a window boundary is seen. A failure for an exempt user is not counted at all: the runner stops at
+// the exemption before this runs (so it does not add to its IP's total either).
+async function count(facts: FailureFacts, context: EventContext, { threshold, windowMinutes }: Settings): Promise<Counts> {
   const add = context.countInWindow;
   if (!add || facts.signIn.result === 'other') return { counted: false };
   const windowMs = windowMinutes * 60_000;
-  const windowStart = Math.floor(facts.timeMs / windowMs) * windowMs;
   const step = facts.signIn.result === 'Failure' ? 1 : 0;
-  const bump = (key: string) => add(key, windowStart, step, windowStart + 2 * windowMs);
-  const user = facts.user === undefined ? undefined : await bump(`user#${facts.user}`);
-  const ip = facts.sourceIp === undefined || step === 0 ? undefined : await bump(`ip#${facts.sourceIp}`);
-  return { counted: true, windowStart, ...(user === undefined ? {} : { user }), ...(ip === undefined ? {} : { ip }) };
+  const keyOf = (kind: 'user' | 'ip', value: string | undefined) => (value === undefined ? undefined : `${kind}#${facts.account}#${value}`);
+  const userKey = keyOf('user', facts.user);
+  const ipKey = step === 0 ? undefined : keyOf('ip', facts.sourceIp);
+  const tally = (key: string | undefined) => (key === undefined ? undefined : tallyInWindow(add, key, facts.timeMs, windowMs, step));
+  const [user, ip] = await Promise.all([tally(userKey), tally(ipKey)]);
+  const claim = async (key: string | undefined, counted: WindowTally | undefined) =>
+    step === 1 && key !== undefined && counted !== undefined && claimWindowAlert(add, key, counted, windowMs, threshold);
+  const alerts = { user: await claim(userKey, user), ip: await claim(ipKey, ip) };
+  return { counted: true, alerts, ...(user ? { user } : {}), ...(ip ? { ip } : {}) };
 }
+
+const clock = (ms: number) => new Date(ms).toISOString().slice(11, 16);
 
 function decide(facts: FailureFacts, counts: Counts | undefined, { threshold, windowMinutes }: Settings): Decision {
   const who = facts.user ?? 'an unknown user name (CloudTrail hides names that do not exist)';
@@ -58,22 +72,23 @@ function decide(facts: FailureFacts, counts: Counts | undefined, { threshold, wi
     // Replay has no store: each failure is reported rather than none, so a backtest never hides a brute force.
     return alert(`failed console sign-in for ${who} from ${from}; not counted (no state store, as in replay): every failure is reported here, a deployment alerts once when ${threshold} arrive within ${windowMinutes} min`, 'LOW', facts.resources);
   }
-  const window = `${new Date(counts.windowStart).toISOString().slice(11, 16)}-${new Date(counts.windowStart + windowMinutes * 60_000).toISOString().slice(11, 16)} UTC`;
+  const window = `the ${windowMinutes} min up to ${clock(facts.timeMs)} UTC`;
+  const weighted = (counts.user?.previous ?? 0) + (counts.ip?.previous ?? 0) > 0 ? `; with the ${windowMinutes} min before ${clock((counts.user ?? counts.ip)?.windowStart ?? facts.timeMs)} UTC weighted by overlap` : '';
   if (facts.signIn.result === 'Success') {
-    const before = counts.user ?? 0;
-    if (before >= threshold) return alert(`${who} signed in successfully from ${from} after ${before} failed attempts in the window ${window}: the password may have been guessed`, 'HIGH', facts.resources);
-    return compliant(`a successful sign-in by ${who} (${before} failures before it in the window ${window})`, facts.resources);
+    const before = counts.user?.estimate ?? 0;
+    if (before >= threshold) return alert(`${who} signed in successfully from ${from} after ${before} failed attempts in ${window}${weighted}: the password may have been guessed`, 'HIGH', facts.resources);
+    return compliant(`a successful sign-in by ${who} (${before} failures before it in ${window})`, facts.resources);
   }
   const reached = [
-    ...(counts.user === threshold ? [`${threshold} for ${who}`] : []),
-    ...(counts.ip === threshold ? [`${threshold} from ${from}`] : []),
+    ...(counts.alerts.user ? [`${counts.user?.estimate ?? threshold} for ${who}`] : []),
+    ...(counts.alerts.ip ? [`${counts.ip?.estimate ?? threshold} from ${from}`] : []),
   ];
-  const tally = `${counts.user ?? '-'} for the user, ${counts.ip ?? '-'} from the IP`;
+  const tally = `${counts.user?.estimate ?? '-'} for the user, ${counts.ip?.estimate ?? '-'} from the IP${weighted}`;
   if (reached.length === 0) {
-    const already = Math.max(counts.user ?? 0, counts.ip ?? 0) > threshold ? '; already alerted in this window' : '';
-    return compliant(`failed console sign-in (${tally} in the window ${window}, alert at ${threshold})${already}`, facts.resources);
+    const already = Math.max(counts.user?.estimate ?? 0, counts.ip?.estimate ?? 0) >= threshold ? '; already alerted for these failures (one alert per window)' : '';
+    return compliant(`failed console sign-in (${tally}, in ${window}; alert at ${threshold})${already}`, facts.resources);
   }
-  return alert(`repeated failed console sign-ins: ${reached.join(' and ')} within the window ${window} (${tally}); one alert per window`, facts.user === 'root' ? 'HIGH' : 'MEDIUM', facts.resources);
+  return alert(`repeated failed console sign-ins: ${reached.join(' and ')} within ${window} (${tally}); one alert per window`, facts.user === 'root' ? 'HIGH' : 'MEDIUM', facts.resources);
 }
 
 /** N failed console sign-ins for one user or one source IP within a window (default 5 in 15 min), once per window. */

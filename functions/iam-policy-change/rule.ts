@@ -4,6 +4,7 @@ import { alertRule } from '../../shared/alerts/alert-rule.js';
 import { readPolicyDocument, type PolicyReading } from '../../shared/alerts/policy-document.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
 import { parseWith, type Actor } from '../../shared/events/schema.js';
+import type { RemediationRecord } from '../../shared/remediation-log.js';
 import { alert, compliant, type Decision, type EventContext, type ResourceRef } from '../../shared/rule.js';
 import pattern from './pattern.json' with { type: 'json' };
 
@@ -17,9 +18,13 @@ const IamRequest = v.looseObject({
 
 interface IamFacts {
   readonly resources: readonly ResourceRef[];
-  /** The user, role or group the policy is on (or the new user, or the key's owner). */
+  /** The user, role or group the policy is on (or the new user, the key's owner, the user added to a group). */
   readonly principal: { readonly kind: 'user' | 'role' | 'group'; readonly name: string } | undefined;
+  /** AddUserToGroup: the group the user joined (the principal is the user). */
+  readonly group: string | undefined;
   readonly policy: string | undefined;
+  /** SetDefaultPolicyVersion: the version made the default (its document is not in the event). */
+  readonly versionId: string | undefined;
   /** Only for calls that carry a document: what it grants, never the document. */
   readonly document: PolicyReading | undefined;
   readonly setAsDefault: boolean;
@@ -41,13 +46,17 @@ function parse({ record, event }: EventContext): IamFacts {
     : request.roleName ? { kind: 'role' as const, name: request.roleName }
     : request.groupName ? { kind: 'group' as const, name: request.groupName } : undefined;
   const policy = request.policyArn ?? request.policyName;
+  const group = record.eventName === 'AddUserToGroup' && principal?.kind === 'user' ? request.groupName : undefined;
   return {
     resources: [
       ...(principal ? [{ type: TYPES[principal.kind], id: principal.name }] : []),
+      ...(group ? [{ type: TYPES.group, id: group }] : []),
       ...(policy ? [{ type: request.policyArn ? 'AWS::IAM::ManagedPolicy' : 'AWS::IAM::Policy', id: policy }] : []),
     ],
     principal,
+    group,
     policy,
+    versionId: request.versionId,
     document: request.policyDocument === undefined ? undefined : readPolicyDocument(request.policyDocument),
     setAsDefault: request.setAsDefault === true,
   };
@@ -59,13 +68,20 @@ function isSelf(actor: Actor, principal: IamFacts['principal']): boolean {
     || (actor.type === 'AssumedRole' && principal.kind === 'role' && actor.roleName === principal.name);
 }
 
+/** A policy ARN without its partition, so `arn:aws-cn:` and `arn:aws-us-gov:` ARNs of AWS-managed policies match `arn:aws:` ones. */
+const withoutPartition = (arn: string) => arn.replace(/^arn:aws[a-z-]*:/, '');
+
+function isAdminPolicy(policy: string | undefined, adminPolicyArns: readonly string[]): boolean {
+  return policy !== undefined && adminPolicyArns.some((admin) => withoutPartition(admin) === withoutPartition(policy));
+}
+
 function decide(facts: IamFacts, settings: Settings, { record }: EventContext): Decision {
   const name = record.eventName;
   const on = facts.principal ? `${facts.principal.kind} ${facts.principal.name}` : undefined;
   const target = on ? (isSelf(record.actor, facts.principal) ? `ITSELF (${on})` : on) : undefined;
   const policy = facts.policy ?? 'a policy';
   if (name === 'DeletePolicyVersion') return compliant(`${name} removed a non-default version of ${policy} (the default one cannot be deleted): no effective permission changed`, facts.resources);
-  const adminArn = name.startsWith('Attach') && facts.policy !== undefined && settings.adminPolicyArns.includes(facts.policy);
+  const adminArn = name.startsWith('Attach') && isAdminPolicy(facts.policy, settings.adminPolicyArns);
   if (adminArn) return alert(`privilege escalation: ${name} gave ${target ?? 'a principal'} the administrator policy ${facts.policy}`, 'CRITICAL', facts.resources);
   const doc = facts.document;
   if (doc?.kind === 'admin') {
@@ -77,8 +93,17 @@ function decide(facts: IamFacts, settings: Settings, { record }: EventContext): 
   switch (name) {
     case 'CreateUser': return alert(`a new IAM user ${facts.principal?.name ?? ''} was created`, 'MEDIUM', facts.resources);
     case 'CreateAccessKey': return alert(`a new access key was created for ${target ?? (record.actor.type === 'Root' ? 'the ROOT USER itself' : 'the caller itself')}: long-lived credentials`, 'MEDIUM', facts.resources);
+    // No read of the group's policies (notify-only, no API reads): the alert says what to look at.
+    case 'AddUserToGroup': return alert(`${target ?? 'a user'} was added to the group ${facts.group ?? '(not named in the event)'}: it now has every permission of that group's policies`, 'MEDIUM', facts.resources);
+    // The classic escalation is making an old, broader version the default: the event names the version only.
+    case 'SetDefaultPolicyVersion': return alert(`${name} made version ${facts.versionId ?? '(not named)'} the default of ${policy}: every principal it is attached to now has that version's permissions; the event does not carry the version's document, so it was not checked for administrator rights`, 'MEDIUM', facts.resources);
     default: return alert(`IAM policy change: ${name} ${policy}${target ? ` on ${target}` : ''}${unreadable}`, doc?.kind === 'unreadable' ? 'HIGH' : 'MEDIUM', facts.resources);
   }
+}
+
+function groupChecks(record: RemediationRecord): string[] {
+  const group = record.resources.find((r) => r.type === 'AWS::IAM::Group')?.id;
+  return group ? [`what the group grants: aws iam list-attached-group-policies --group-name ${group} and list-group-policies; if unapproved: aws iam remove-user-from-group`] : [];
 }
 
 /** IAM policy changes, new users and access keys; granting administrator rights (`AdministratorAccess`, `*`/`iam:*` on `*`) is CRITICAL. */
@@ -97,6 +122,8 @@ export const iamPolicyChange = alertRule<IamFacts, undefined, Record<string, nev
       ...(principal && kind ? [`what ${principal.id} can do now: aws iam list-attached-${kind}-policies --${kind}-name ${principal.id} and list-${kind}-policies`] : []),
       ...(record.severity === 'CRITICAL' ? ['if unapproved: detach or delete the policy, then review what the principal did since (CloudTrail Event history)'] : []),
       ...(record.eventName === 'CreateAccessKey' ? ['if unapproved: aws iam update-access-key --status Inactive (the key id is in CloudTrail, not in this message)'] : []),
+      ...(record.eventName === 'AddUserToGroup' ? groupChecks(record) : []),
+      ...(record.eventName === 'SetDefaultPolicyVersion' ? [`what the new default allows: aws iam get-policy-version --policy-arn ${record.resources.find((r) => r.type === 'AWS::IAM::ManagedPolicy')?.id ?? '<policy arn>'} --version-id <the version above>; if unapproved, set the previous version back`] : []),
     ];
   },
 });

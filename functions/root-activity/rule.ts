@@ -1,8 +1,10 @@
+import * as v from 'valibot';
 import type { Config } from '../../shared/config.js';
 import { alertRule } from '../../shared/alerts/alert-rule.js';
 import { parseSignIn, signInResources, type SignIn } from '../../shared/alerts/sign-in.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
-import type { CloudTrailRecord } from '../../shared/events/schema.js';
+import { parseWith, type CloudTrailRecord } from '../../shared/events/schema.js';
+import type { RemediationRecord } from '../../shared/remediation-log.js';
 import { alert, compliant, type Decision, type ResourceRef } from '../../shared/rule.js';
 import pattern from './pattern.json' with { type: 'json' };
 
@@ -10,7 +12,13 @@ import pattern from './pattern.json' with { type: 'json' };
 interface RootFacts {
   readonly resources: readonly ResourceRef[];
   readonly signIn: SignIn | undefined;
+  /** CreateAccessKey with `userName`: root made a key for that IAM user, not for itself. */
+  readonly keyForUser: string | undefined;
 }
+
+// CreateAccessKey: `requestParameters: null` is a key for the caller (root's own, the sample), `{ userName }` one
+// for that IAM user. Read only for CreateAccessKey: other root calls' parameters are not this rule's to validate.
+const KeyRequest = v.nullish(v.looseObject({ userName: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128))) }));
 
 type Settings = Config['rules']['root-activity'];
 
@@ -38,10 +46,21 @@ function decideRoot(facts: RootFacts, record: CloudTrailRecord, failed: string |
     return alert(`the root user signed in to the console (${mfa})`, 'HIGH', facts.resources);
   }
   const call = `${record.eventSource} ${record.eventName}`;
+  if (record.eventName === 'CreateAccessKey' && !failed && facts.keyForUser) {
+    return alert(`the root user created an access key for the IAM user ${facts.keyForUser} (${how(record)}): long-lived credentials with ${facts.keyForUser}'s rights (not root's) may now exist`, 'CRITICAL', facts.resources);
+  }
   if (record.eventName === 'CreateAccessKey' && !failed) {
     return alert(`the root user created an access key (${how(record)}): long-lived credentials with unlimited rights may now exist`, 'CRITICAL', facts.resources);
   }
   return alert(`the root user ${failed ? `attempted ${call} (failed: ${failed})` : `called ${call}`} ${how(record)}`, 'HIGH', facts.resources);
+}
+
+/** The IAM user a root-created access key is for (its resource), or undefined for root's own key. */
+const keyUserOf = (record: RemediationRecord) => (record.eventName === 'CreateAccessKey' ? record.resources.find((r) => r.type === 'AWS::IAM::User')?.id : undefined);
+
+function userKeyChecks(record: RemediationRecord): string[] {
+  const user = keyUserOf(record);
+  return user ? [`the new key of ${user}: aws iam list-access-keys --user-name ${user}; if unapproved: aws iam update-access-key --user-name ${user} --status Inactive --access-key-id <id from CloudTrail>`] : [];
 }
 
 /** Any call or console sign-in by the root user (HIGH; CRITICAL when it creates an access key). */
@@ -49,17 +68,22 @@ export const rootActivity = alertRule<RootFacts, undefined, Record<string, never
   id: 'root-activity',
   pattern: pattern as EventPattern,
   settings: (config: Config) => config.rules['root-activity'],
-  parse: ({ record, event }) => ({
-    resources: signInResources(record, event.account),
-    signIn: record.eventName === 'ConsoleLogin' ? parseSignIn(record, event.id) : undefined,
-  }),
+  parse: ({ record, event }) => {
+    const keyForUser = record.eventName === 'CreateAccessKey' ? parseWith(KeyRequest, record.requestParameters, 'detail.requestParameters', event.id)?.userName : undefined;
+    return {
+      resources: [...signInResources(record, event.account), ...(keyForUser ? [{ type: 'AWS::IAM::User', id: keyForUser }] : [])],
+      signIn: record.eventName === 'ConsoleLogin' ? parseSignIn(record, event.id) : undefined,
+      keyForUser,
+    };
+  },
   decide: (facts, _state, _settings, { record }) => decideRoot(facts, record, undefined),
-  failedCall: (record, _settings, { event }) => decideRoot({ resources: signInResources(record, event.account), signIn: undefined }, record, record.errorCode),
-  title: (record) => (record.eventName === 'ConsoleLogin' ? 'Root user console sign-in' : `Root user activity: ${record.eventName ?? 'call'}`),
+  failedCall: (record, _settings, { event }) => decideRoot({ resources: signInResources(record, event.account), signIn: undefined, keyForUser: undefined }, record, record.errorCode),
+  title: (record) => (record.eventName === 'ConsoleLogin' ? 'Root user console sign-in' : `Root user activity: ${record.eventName ?? 'call'}${keyUserOf(record) ? ` for IAM user ${keyUserOf(record)}` : ''}`),
   checkNext: (record) => [
     'ask the root credential holder whether this was them; root is for the few tasks that need it, and nothing else',
     `review the session: CloudTrail Event history, User name "root", from ${record.eventTime ?? 'the event time'}`,
-    ...(record.reason.includes('ACCESS KEY') || record.eventName === 'CreateAccessKey'
+    ...userKeyChecks(record),
+    ...(record.reason.includes('ACCESS KEY') || (record.eventName === 'CreateAccessKey' && !keyUserOf(record))
       ? ['delete root access keys: IAM > Security credentials, signed in as root (aws iam get-account-summary shows AccountAccessKeysPresent)'] : []),
     ...(record.reason.includes('WITHOUT MFA') || record.reason.includes('FAILED') ? ['make sure root has MFA (a hardware key, CIS 1.6) and that its mailbox is secure'] : []),
   ],

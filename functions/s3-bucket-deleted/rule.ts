@@ -3,6 +3,7 @@ import * as v from 'valibot';
 import { cloudTrailClient } from '../../shared/aws/cloudtrail.js';
 import { awsCall } from '../../shared/aws/errors.js';
 import type { Config } from '../../shared/config.js';
+import { AwsCallError, type AwsErrorKind } from '../../shared/errors.js';
 import { alert, compliant, type Decision, type EventContext, type ResourceRef } from '../../shared/rule.js';
 import { alertRule } from '../../shared/alerts/alert-rule.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
@@ -17,10 +18,16 @@ interface BucketFacts {
   readonly region: string;
 }
 
-/** The trails (as DescribeTrails sees them from the event's region) that deliver to the deleted bucket. */
-interface TrailUse {
-  readonly trails: readonly string[];
-}
+/**
+ * The trails (as DescribeTrails sees them from the event's region) that deliver to the deleted bucket, or
+ * why that could not be read (the call was denied or refused: it stays an alert about the bucket).
+ */
+type TrailUse =
+  | { readonly checked: true; readonly trails: readonly string[] }
+  | { readonly checked: false; readonly kind: Exclude<AwsErrorKind, 'transient'>; readonly code: string };
+
+const DESCRIBE_TRAILS = 'CloudTrail.DescribeTrails';
+const PERMISSIONS = { [DESCRIBE_TRAILS]: 'cloudtrail:DescribeTrails' } as const;
 
 type Clients = { readonly cloudTrail: CloudTrailClient };
 type Settings = Config['rules']['s3-bucket-deleted'];
@@ -32,15 +39,32 @@ function parse({ record, event }: EventContext): BucketFacts {
 
 // includeShadowTrails: multi-Region and organisation trails homed elsewhere are listed too; a single-Region
 // trail of another Region is not, and the reason says from where it looked.
+// A failed read must not cost the alert: the bucket is deleted either way, so a denied or refused
+// DescribeTrails becomes an "unchecked" alert naming the bucket (else the record is `failed` with no resource).
+// Transient failures are rethrown, so Lambda/EventBridge retry and the retry can still check.
 async function inspect(facts: BucketFacts, { cloudTrail }: Clients): Promise<TrailUse> {
-  const answer = await awsCall('CloudTrail.DescribeTrails', facts.bucket, () => cloudTrail.send(new DescribeTrailsCommand({ includeShadowTrails: true })));
-  const trails = (answer.trailList ?? []).filter((trail) => trail.S3BucketName === facts.bucket).map((trail) => trail.TrailARN ?? trail.Name ?? 'unnamed');
-  return { trails: [...new Set(trails)] };
+  try {
+    const answer = await awsCall(DESCRIBE_TRAILS, facts.bucket, () => cloudTrail.send(new DescribeTrailsCommand({ includeShadowTrails: true })));
+    const trails = (answer.trailList ?? []).filter((trail) => trail.S3BucketName === facts.bucket).map((trail) => trail.TrailARN ?? trail.Name ?? 'unnamed');
+    return { checked: true, trails: [...new Set(trails)] };
+  } catch (error) {
+    if (!(error instanceof AwsCallError) || error.kind === 'transient') throw error;
+    return { checked: false, kind: error.kind, code: error.code };
+  }
+}
+
+function uncheckedBecause(state: Extract<TrailUse, { checked: false }>): string {
+  const permission = PERMISSIONS[DESCRIBE_TRAILS];
+  return state.kind === 'denied'
+    ? `${DESCRIBE_TRAILS} was denied (${state.code}): the role needs ${permission}, or an SCP blocks it`
+    : `${DESCRIBE_TRAILS} (${permission}) failed: ${state.code} (${state.kind})`;
 }
 
 function decide(facts: BucketFacts, state: TrailUse | undefined): Decision {
   const deleted = `S3 bucket ${facts.bucket} was deleted`;
   if (!state) return alert(`${deleted}; whether it held this account's CloudTrail logs could not be checked (offline: no DescribeTrails)`, 'MEDIUM', facts.resources);
+  // HIGH, not MEDIUM: it may have been a trail's bucket, and whatever blocks the read may block more.
+  if (!state.checked) return alert(`${deleted}; whether it held this account's CloudTrail logs could not be checked: ${uncheckedBecause(state)}`, 'HIGH', facts.resources);
   if (state.trails.length > 0) {
     return alert(`${deleted}: it held the CloudTrail logs of ${state.trails.join(', ')}; those logs are gone and the trail cannot deliver until its bucket exists again`, 'CRITICAL', facts.resources);
   }
@@ -54,7 +78,7 @@ export const s3BucketDeleted = alertRule<BucketFacts, TrailUse, Clients, Setting
   settings: (config: Config) => config.rules['s3-bucket-deleted'],
   parse,
   reads: {
-    permissions: { 'CloudTrail.DescribeTrails': 'cloudtrail:DescribeTrails' },
+    permissions: PERMISSIONS,
     clients: (options) => ({ cloudTrail: cloudTrailClient(options) }),
     inspect,
   },
@@ -64,6 +88,7 @@ export const s3BucketDeleted = alertRule<BucketFacts, TrailUse, Clients, Setting
   title: (record) => `S3 bucket deleted${record.severity === 'CRITICAL' ? ' (CloudTrail logs)' : ''}: ${record.resources[0]?.id ?? 'unknown'}`,
   checkNext: (record) => [
     'was the deletion planned (a stack deletion, a cleanup job)? The actor and user agent are below',
+    ...(record.reason.includes(`${DESCRIBE_TRAILS} `) ? [`whether it was a trail's bucket, by hand: aws cloudtrail describe-trails --include-shadow-trails; then fix what blocked ${PERMISSIONS[DESCRIBE_TRAILS]}`] : []),
     record.severity === 'CRITICAL'
       ? 'recreate the bucket with the trail\'s bucket policy at once (aws cloudtrail get-trail-status shows LatestDeliveryError meanwhile); the deleted logs are only in copies (replication, the organisation trail)'
       : `trails that deliver to it from other Regions: aws cloudtrail describe-trails --region <region> (look for S3BucketName ${record.resources[0]?.id ?? ''})`,

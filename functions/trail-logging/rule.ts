@@ -11,15 +11,16 @@ import * as v from 'valibot';
 import { awsCall } from '../../shared/aws/errors.js';
 import { cloudTrailClient } from '../../shared/aws/cloudtrail.js';
 import {
-  advancedSelectorNarrowing, describeSelectors, eventSelectorNarrowing, insightSelectorNarrowing, SETTINGS, TRAIL_TYPE,
-  trailRefFrom, weakeningsInRequest, worstOf, type Narrowing, type TrailRef, type TrailSettings, type WeakenedSetting,
+  advancedSelectorNarrowing, describeSelectors, eventSelectorNarrowing, insightSelectorNarrowing, restorePlan, SETTINGS, TRAIL_TYPE,
+  trailRefFrom, updateShapeOf, weakeningsInRequest, worstOf,
+  type Narrowing, type TrailRef, type TrailSettings, type UpdateShape, type WeakenedSetting,
 } from '../../shared/cloudtrail/trail.js';
 import type { Config } from '../../shared/config.js';
 import { AwsCallError, ParseError } from '../../shared/errors.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
 import { parseArn } from '../../shared/events/normalize.js';
 import { parseWith } from '../../shared/events/schema.js';
-import { trailMessage } from '../../shared/cloudtrail/message.js';
+import { GONE_AFTER_CHANGE, trailMessage } from '../../shared/cloudtrail/message.js';
 import { failedAttempt, InsightRequest, nameFieldOf, SelectorRequest, TrailResponse, UpdateRequest } from '../../shared/cloudtrail/requests.js';
 import { alert, compliant, notApplicable, violation, type Decision, type EventContext, type Message, type PlannedAction, type ResourceRef, type Rule } from '../../shared/rule.js';
 import pattern from './pattern.json' with { type: 'json' };
@@ -28,7 +29,7 @@ import pattern from './pattern.json' with { type: 'json' };
 export type TrailFacts =
   | (TrailCommon & (
       | { readonly kind: 'stopped' | 'deleted' }
-      | { readonly kind: 'updated'; readonly weakened: readonly WeakenedSetting[] }
+      | { readonly kind: 'updated'; readonly weakened: readonly WeakenedSetting[]; readonly shape: UpdateShape }
       | { readonly kind: 'selectors'; readonly narrowing: readonly Narrowing[]; readonly selectors: string }))
   | { readonly kind: 'not-a-trail'; readonly resources: readonly []; readonly reason: string };
 
@@ -40,8 +41,14 @@ interface TrailCommon {
   readonly resources: readonly [ResourceRef];
 }
 
-/** The trail as read now (dry-run and live); null when nothing was read (decided from the request, or another account's trail). */
-export type TrailState = { readonly settings: TrailSettings; readonly isLogging?: boolean } | null;
+/**
+ * The trail as read now (dry-run and live): `found` with its settings, or `gone` when CloudTrail no longer
+ * knows it; null when nothing was read (decided from the request, or another account's trail).
+ */
+export type TrailState =
+  | { readonly kind: 'found'; readonly settings: TrailSettings; readonly isLogging?: boolean }
+  | { readonly kind: 'gone'; readonly api: string; readonly code: string }
+  | null;
 
 type Clients = { readonly cloudTrailIn: (region: string) => CloudTrailClient };
 type Settings = Config['rules']['trail-logging'];
@@ -75,7 +82,8 @@ function parse({ record, event }: EventContext): TrailFacts {
     case 'DeleteTrail': return { ...common, kind: 'deleted' };
     case 'UpdateTrail': {
       const update = parseWith(UpdateRequest, request, 'detail.requestParameters', event.id);
-      return { ...common, kind: 'updated', weakened: weakeningsInRequest(update, response?.kmsKeyId) };
+      const shape = updateShapeOf(request);
+      return { ...common, kind: 'updated', shape, weakened: weakeningsInRequest(update, response?.kmsKeyId, shape) };
     }
     case 'PutEventSelectors': {
       const { eventSelectors: basic, advancedEventSelectors: advanced } = parseWith(SelectorRequest, request, 'detail.requestParameters', event.id);
@@ -92,34 +100,51 @@ function parse({ record, event }: EventContext): TrailFacts {
 
 /** Where and how to reach the trail: the ARN, home Region and owner as read, else as the event gave them. */
 function targetOf(facts: TrailCommon, state: TrailState) {
-  const arn = state?.settings.TrailARN ?? facts.trail.arn;
+  const read = state?.kind === 'found' ? state.settings : undefined;
+  const arn = read?.TrailARN ?? facts.trail.arn;
   return {
     id: arn ?? facts.trail.name,
-    region: state?.settings.HomeRegion ?? facts.trail.region ?? facts.eventRegion,
+    region: read?.HomeRegion ?? facts.trail.region ?? facts.eventRegion,
     owner: (arn ? parseArn(arn)?.account : undefined) ?? facts.account,
   };
 }
 
 const isOtherAccount = (owner: string | undefined, account: string | undefined) => owner !== undefined && account !== undefined && owner !== account;
 
-async function inspect(facts: TrailFacts, { cloudTrailIn }: Clients): Promise<TrailState> {
-  // Deletions and selector changes are alerts from the request alone; another account's trail cannot be read or changed here.
-  if ((facts.kind !== 'stopped' && facts.kind !== 'updated') || isOtherAccount(facts.trail.account, facts.account)) return null;
+async function inspect(facts: TrailFacts, clients: Clients): Promise<TrailState> {
+  // Deletions and selector changes are alerts from the request alone; another account's trail cannot be read
+  // or changed here; an update that turns nothing off is compliant whatever the trail looks like now.
+  if (facts.kind !== 'stopped' && facts.kind !== 'updated') return null;
+  if (isOtherAccount(facts.trail.account, facts.account) || (facts.kind === 'updated' && facts.weakened.length === 0)) return null;
+  try {
+    return await readTrail(facts, clients);
+  } catch (error) {
+    // Where one answer *is* the finding: a trail stopped or weakened and now gone was most likely deleted right
+    // after, and that DeleteTrail may never reach EventBridge if it was the account's only trail. The runner
+    // would end `gone` as `ignored` (silent); decide() turns it into a CRITICAL alert. Anything else is rethrown.
+    if (error instanceof AwsCallError && error.kind === 'gone') return { kind: 'gone', api: error.api, code: error.code };
+    throw error;
+  }
+}
+
+async function readTrail(facts: TrailCommon & { readonly kind: TrailFacts['kind'] }, { cloudTrailIn }: Clients): Promise<TrailState> {
   // A successful call by plain name was made in the trail's home Region (shadow trails refuse StopLogging and
   // UpdateTrail with InvalidHomeRegionException), so GetTrail there finds it; its HomeRegion and ARN are used anyway.
   const { id, region } = targetOf(facts, null);
   const answer = await awsCall('CloudTrail.GetTrail', id, () => cloudTrailIn(region).send(new GetTrailCommand({ Name: id })));
   if (!answer.Trail) throw new AwsCallError('CloudTrail.GetTrail', id, 'gone', 'TrailNotFoundException', 'GetTrail answered without a trail');
   const settings: TrailSettings = answer.Trail;
-  const target = targetOf(facts, { settings });
-  if (facts.kind === 'updated' || isOtherAccount(target.owner, facts.account)) return { settings };
-  return { settings, isLogging: await readIsLogging(cloudTrailIn(target.region), target.id) };
+  const target = targetOf(facts, { kind: 'found', settings });
+  if (facts.kind === 'updated' || isOtherAccount(target.owner, facts.account)) return { kind: 'found', settings };
+  return { kind: 'found', settings, isLogging: await readIsLogging(cloudTrailIn(target.region), target.id) };
 }
 
 async function readIsLogging(client: CloudTrailClient, id: string): Promise<boolean> {
   const status = await awsCall('CloudTrail.GetTrailStatus', id, () => client.send(new GetTrailStatusCommand({ Name: id })));
   return status.IsLogging === true;
 }
+
+type TrailRead = Extract<NonNullable<TrailState>, { readonly kind: 'found' }>;
 
 function decide(facts: TrailFacts, state: TrailState | undefined, settings: Settings): Decision {
   if (facts.kind === 'not-a-trail') return notApplicable(facts.reason);
@@ -129,15 +154,20 @@ function decide(facts: TrailFacts, state: TrailState | undefined, settings: Sett
   const label = `trail ${facts.trail.name}${away}`;
   const orgTrail = isOtherAccount(target.owner, facts.account)
     ? `it is an organisation trail of account ${target.owner}: only that management account can change it (in ${target.region})` : undefined;
+  if (state?.kind === 'gone') {
+    const what = facts.kind === 'updated' ? `weakened (${facts.weakened.join(', ')} off)` : 'stopped';
+    return alert(`${label} was ${what} ${GONE_AFTER_CHANGE} if it was this account's only trail, the account may be unrecorded, and its DeleteTrail may never reach EventBridge (${state.code} from ${state.api})`, 'CRITICAL', [resource]);
+  }
+  const read = state ?? undefined;
   switch (facts.kind) {
     case 'stopped': {
       const blind = 'until it logs again, no other trailguard rule can see this account';
       if (orgTrail) return alert(`${label} was stopped; ${orgTrail}; ${blind}`, 'CRITICAL', [resource]);
-      if (state?.isLogging) return compliant(`${label} is logging again (GetTrailStatus IsLogging true)`, [resource]);
-      const org = state?.settings.IsOrganizationTrail ? ' (the organisation trail; this is its management account)' : '';
+      if (read?.isLogging) return compliant(`${label} is logging again (GetTrailStatus IsLogging true)`, [resource]);
+      const org = read?.settings.IsOrganizationTrail ? ' (the organisation trail; this is its management account)' : '';
       const params: StartLoggingCommandInput = { Name: target.id };
       return violation(`${label}${org} was stopped: ${blind}`, 'CRITICAL', [resource], [
-        { api: 'CloudTrail.StartLogging', resource, params, ...(state ? { previous: { IsLogging: false } } : {}) },
+        { api: 'CloudTrail.StartLogging', resource, params, ...(read ? { previous: { IsLogging: false } } : {}) },
       ]);
     }
     case 'deleted':
@@ -147,37 +177,35 @@ function decide(facts: TrailFacts, state: TrailState | undefined, settings: Sett
       return alert(`${label}: ${facts.narrowing.map((n) => n.text).join('; ')}. Set: ${facts.selectors}`, worstOf(facts.narrowing.map((n) => n.severity)), [resource]);
     }
     case 'updated':
-      return decideUpdate(facts, state ?? undefined, settings, { resource, label, orgTrail });
+      return decideUpdate(facts, read, settings, { resource, label, orgTrail });
   }
 }
 
 function decideUpdate(
-  facts: TrailCommon & { readonly weakened: readonly WeakenedSetting[] },
-  state: TrailState | undefined,
+  facts: TrailCommon & { readonly weakened: readonly WeakenedSetting[]; readonly shape: UpdateShape },
+  read: TrailRead | undefined,
   settings: Settings,
   { resource, label, orgTrail }: { resource: ResourceRef; label: string; orgTrail: string | undefined },
 ): Decision {
   // Offline has only the request; dry-run and live keep what is still off now (a later update may have fixed it).
-  const off = state ? facts.weakened.filter((s) => SETTINGS[s].isOff(state.settings)) : facts.weakened;
+  const off = read ? facts.weakened.filter((s) => SETTINGS[s].isOff(read.settings)) : facts.weakened;
   if (off.length === 0) {
-    return compliant(state && facts.weakened.length > 0 ? `${label}: already restored (${facts.weakened.join(', ')} on again)`
+    return compliant(read && facts.weakened.length > 0 ? `${label}: already restored (${facts.weakened.join(', ')} on again)`
       : `${label}: the update turns off none of log file validation, multi-Region, global service events or the KMS key`, [resource]);
   }
   const severity = worstOf(off.map((s) => SETTINGS[s].severity));
   const found = `${label}: ${off.map((s) => SETTINGS[s].label).join('; ')} after this UpdateTrail`;
-  const restorable = orgTrail ? [] : off.filter((s) => SETTINGS[s].restore && (settings.restore as Partial<Record<WeakenedSetting, boolean>>)[s] === true);
-  const kept = off.filter((s) => !restorable.includes(s)).map((s) => (orgTrail ? s : `${s} (${SETTINGS[s].restore ? `restore.${s} is off` : 'the previous key id is unknown'})`));
-  const notRestored = kept.length > 0 ? `; not restored automatically: ${orgTrail ?? kept.join(', ')}` : '';
-  if (restorable.length === 0) return alert(`${found}${notRestored}`, severity, [resource]);
-  const inputs = restorable.map((s) => SETTINGS[s].restore).filter((r) => r !== undefined);
-  // CloudTrail refuses a multi-Region trail without global service events (InvalidParameterCombinationException).
-  const globalOff = state ? SETTINGS.globalServiceEvents.isOff(state.settings) : facts.weakened.includes('globalServiceEvents');
-  const needsGlobal = restorable.includes('multiRegion') && !restorable.includes('globalServiceEvents') && globalOff;
-  if (needsGlobal && SETTINGS.globalServiceEvents.restore) inputs.push(SETTINGS.globalServiceEvents.restore);
+  const globalOff = read ? SETTINGS.globalServiceEvents.isOff(read.settings) : facts.weakened.includes('globalServiceEvents');
+  const plan = orgTrail ? undefined : restorePlan(off, facts.shape, settings.restore, globalOff);
+  const notRestored = !plan ? `; not restored automatically: ${orgTrail}` : plan.kept.length > 0 ? `; not restored automatically: ${plan.kept.join(', ')}` : '';
+  if (!plan || plan.restorable.length === 0) return alert(`${found}${notRestored}`, severity, [resource]);
+  const inputs = plan.restoring.flatMap((s) => SETTINGS[s].restore ?? []);
   const params: UpdateTrailCommandInput = { Name: resource.id, ...Object.fromEntries(inputs.map((r) => [r.input, true])) };
-  const previous = state ? Object.fromEntries(inputs.map((r) => [r.input, state.settings[r.read] ?? false])) : undefined;
-  const also = needsGlobal ? ' (with global service events, which a multi-Region trail requires)' : '';
-  return violation(`${found}; restoring ${restorable.join(', ')}${also}${notRestored}`, severity, [resource], [
+  const previous = read ? Object.fromEntries(inputs.map((r) => [r.input, read.settings[r.read] ?? false])) : undefined;
+  const also = plan.withGlobal
+    ? ` with globalServiceEvents: CloudTrail refuses a multi-Region trail without global service events (InvalidParameterCombinationException)${settings.restore.globalServiceEvents ? '' : ', so they are turned on although restore.globalServiceEvents is off'}`
+    : '';
+  return violation(`${found}; restoring ${plan.restorable.join(', ')}${also}${notRestored}`, severity, [resource], [
     { api: 'CloudTrail.UpdateTrail', resource, params, ...(previous ? { previous } : {}) },
   ]);
 }

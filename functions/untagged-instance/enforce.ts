@@ -8,12 +8,14 @@ import { caseVariants, missingKeys, type TagMap } from '../../shared/ec2/tags.js
 import { AwsCallError, ParseError } from '../../shared/errors.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
 import { parseWith, type CloudTrailEvent } from '../../shared/events/schema.js';
-import { compliant, notApplicable, violation, type Decision, type Message, type ResourceRef, type Rule } from '../../shared/rule.js';
+import { alert, compliant, notApplicable, violation, type Decision, type Message, type ResourceRef, type Rule } from '../../shared/rule.js';
 import { EnforceInput, scheduleNameFor } from './enforcement.js';
+import { managerOf } from './managed.js';
 
 // The untagged-instance enforcement check: EventBridge Scheduler invokes it once, a grace period after a
 // launch was tagged, with an EnforceInput. It stops (never terminates) an instance that is still running
-// without a required tag. It is not in functions/rules.ts: no EventBridge pattern routes to it.
+// without a required tag, unless a service would replace it (then it alerts). It is not in functions/rules.ts:
+// no EventBridge pattern routes to it.
 
 /** The check as the schedule asked for it. */
 export interface EnforceFacts {
@@ -97,11 +99,16 @@ function decide(facts: EnforceFacts, state: EnforceState | undefined, settings: 
   if (missing.length === 0) return compliant(`${id} now carries ${required.join(', ')}: not stopped`, facts.resources);
   if (!STOPPABLE.has(now.state)) return notApplicable(`${id} still lacks ${missing.join(', ')} but is ${now.state}: nothing to stop`);
   const variants = caseVariants(missing, now.tags);
+  const lacks = `${id} still lacks ${missing.join(', ')}${variants.length ? ` (has ${variants.join(', ')}: keys are case-sensitive)` : ''} after the grace period and is ${now.state} (launch event ${facts.sourceEventId})`;
+  // A stopped member is terminated and replaced by its manager: a stop here would be a termination.
+  const manager = managerOf(now.tags);
+  if (manager) {
+    return alert(`${lacks}; NOT stopped: it is managed by ${manager.service} ${manager.ref.id} (tag ${manager.tag}), which would terminate and replace a stopped instance; ${manager.fix}`,
+      'MEDIUM', [...facts.resources, manager.ref]);
+  }
   const params: StopInstancesCommandInput = { InstanceIds: [id] };
   const previous: StopPrevious = { State: now.state, Tags: now.tags };
-  return violation(
-    `${id} still lacks ${missing.join(', ')}${variants.length ? ` (has ${variants.join(', ')}: keys are case-sensitive)` : ''} after the grace period and is ${now.state} (launch event ${facts.sourceEventId})`,
-    'HIGH', facts.resources, [{ api: 'EC2.StopInstances', resource: { type: 'AWS::EC2::Instance', id }, params, previous }]);
+  return violation(lacks, 'HIGH', facts.resources, [{ api: 'EC2.StopInstances', resource: { type: 'AWS::EC2::Instance', id }, params, previous }]);
 }
 
 const instanceIn = async (ec2: EC2Client, id: string) => (await describeInstances(ec2, [id])).get(id);
@@ -139,11 +146,18 @@ export const untaggedInstanceEnforce = {
   message(record): Message {
     const id = record.resources[0]?.id ?? 'unknown';
     // Short: the notifier adds severity and account/region, and subjects are cut at 100 characters.
+    // The manager, when the decision named one, is the record's second resource (see decide).
+    const manager = record.outcome === 'alerted' ? record.resources[1] : undefined;
     const title = record.outcome === 'remediated' ? `Stopped untagged EC2 instance ${id}`
       : record.outcome === 'would-remediate' ? `Would stop untagged EC2 instance ${id}`
-        : record.outcome === 'failed' ? `FAILED to enforce tags on EC2 instance ${id}` : `Tag enforcement on EC2 instance ${id}: ${record.outcome}`;
+        : record.outcome === 'failed' ? `FAILED to enforce tags on EC2 instance ${id}`
+          : manager ? `Untagged EC2 instance ${id} not stopped` : `Tag enforcement on EC2 instance ${id}: ${record.outcome}`;
     const why = 'untagged-instance enforcement stops (never terminates) instances still missing a required tag after the grace period; disks and data are kept';
     const region = record.region ?? '<region>';
+    if (manager) {
+      return { title, lines: [why, `${id} was not stopped: ${manager.type} ${manager.id} would terminate and replace it; tag it where it is launched from`,
+        `To tag this instance now: aws ec2 create-tags --region ${region} --resources ${id} --tags Key=<key>,Value=<value>`] };
+    }
     const restart = record.outcome === 'remediated' || record.outcome === 'would-remediate'
       ? [`To start it again, first add the missing tags: aws ec2 create-tags --region ${region} --resources ${id} --tags Key=<key>,Value=<value>`,
         `then: aws ec2 start-instances --region ${region} --instance-ids ${id}`]

@@ -2,6 +2,7 @@ import { CreateTagsCommand, type CreateTagsCommandInput, type EC2Client } from '
 import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import * as v from 'valibot';
 import { ec2Client } from '../../shared/aws/ec2.js';
+import { errorCodeOf, hasErrorCode } from '../../shared/aws/errors.js';
 import { schedulerClient } from '../../shared/aws/scheduler.js';
 import type { Config } from '../../shared/config.js';
 import { describeInstances, describeTags, type InstanceNow } from '../../shared/ec2/instance-reads.js';
@@ -17,6 +18,7 @@ import {
 } from '../../shared/rule.js';
 import { createScheduleOnce, verifySchedule, type OneTimeSchedule } from '../../shared/scheduler/one-time.js';
 import { INSTANCE_ID, planEnforcement, regionOfFunction, type EnforcementTarget } from './enforcement.js';
+import { groupTagWrites, type TagParams, type TagWrite } from './tag-writes.js';
 import pattern from './pattern.json' with { type: 'json' };
 
 /** What the event says: the launched instances, the tags they were launched with, who launched them. */
@@ -43,8 +45,7 @@ export interface LaunchState {
 
 // The schedule lives in its target function's region (which may differ from the launch's) and account.
 type Clients = { readonly ec2: EC2Client; readonly scheduler: (region: string) => SchedulerClient };
-type Settings = Config['rules']['untagged-instance'] & { readonly enforcementTarget: EnforcementTarget };
-type TagParams = { readonly Resources: string[]; readonly Tags: { readonly Key: string; readonly Value: string }[] };
+type Settings = Config['rules']['untagged-instance'] & { readonly enforcementTarget: EnforcementTarget; readonly exemptions: Config['exemptions'] };
 
 // INSTANCE_ID: anything that is not an instance id never reaches CreateTags or a schedule name.
 const Response = v.looseObject({
@@ -53,20 +54,23 @@ const Response = v.looseObject({
   }),
 });
 const GONE_STATES = new Set(['shutting-down', 'terminated']);
+/**
+ * DescribeInstances may not show an instance for a while after RunInstances (EC2 is eventually consistent),
+ * while a terminated one stays visible for about an hour: an id missing this soon after its launch is retried.
+ */
+export const VISIBILITY_LAG_MINUTES = 15;
 
 const instanceRef = (id: string): ResourceRef => ({ type: 'AWS::EC2::Instance', id });
 
-function plan(resource: ResourceRef, present: TagMap, missing: readonly string[], facts: LaunchFacts, settings: Settings, read: boolean) {
+function plan(resource: ResourceRef, present: TagMap, missing: readonly string[], facts: LaunchFacts, settings: Settings) {
   const { tags, unfillable } = tagsToAdd(missing, present, { owner: facts.creator?.owner, defaults: settings.defaultTagValues, taggedAt: facts.taggedAt });
-  const params: TagParams & CreateTagsCommandInput = { Resources: [resource.id], Tags: [...tags] };
-  const action: PlannedAction | undefined = tags.length === 0 ? undefined
-    : { api: 'EC2.CreateTags', resource, params, ...(read ? { previous: { Tags: present } } : {}) };
-  return { action, unfillable };
+  const write: TagWrite | undefined = tags.length === 0 ? undefined : { resource, present, tags };
+  return { write, unfillable };
 }
 
 function decide(facts: LaunchFacts, state: LaunchState | undefined, settings: Settings): Decision {
   const required = settings.requiredTags;
-  const actions: PlannedAction[] = [];
+  const writes: TagWrite[] = [];
   const [ok, skipped, notes, flagged]: [string[], string[], string[], ResourceRef[]] = [[], [], [], []];
   for (const resource of facts.resources) {
     const id = resource.id;
@@ -81,18 +85,19 @@ function decide(facts: LaunchFacts, state: LaunchState | undefined, settings: Se
     if (missing.length === 0) { ok.push(id); continue; }
     flagged.push(resource);
     const variants = caseVariants(missing, tags);
-    const { action, unfillable } = plan(resource, tags, missing, facts, settings, state !== undefined);
-    if (action) actions.push(action);
+    const { write, unfillable } = plan(resource, tags, missing, facts, settings);
+    if (write) writes.push(write);
     notes.push(`${id} lacks ${missing.join(', ')}${variants.length ? ` (has ${variants.join(', ')}: keys are case-sensitive)` : ''}`
       + (unfillable.length ? `; no value known for ${unfillable.join(', ')}` : ''));
-    if (!action || !settings.tagVolumes || !now) continue;
+    if (!write || !settings.tagVolumes || !now) continue;
     for (const volumeId of now.volumeIds) {
       const volumeTags = state?.volumeTags.get(volumeId) ?? {};
       // The volume carries its instance as `name`, so an exemption for the instance covers its volumes too.
-      const volume = plan({ type: 'AWS::EC2::Volume', id: volumeId, name: id }, volumeTags, missingKeys(required, volumeTags), facts, settings, true);
-      if (volume.action) actions.push(volume.action);
+      const volume = plan({ type: 'AWS::EC2::Volume', id: volumeId, name: id }, volumeTags, missingKeys(required, volumeTags), facts, settings);
+      if (volume.write) writes.push(volume.write);
     }
   }
+  const actions = groupTagWrites(writes, settings.exemptions, state !== undefined);
   const by = facts.creator ? `launched by ${facts.creator.label}` : 'launched by an identity the record does not name';
   const service = facts.creator?.kind === 'service' ? '; a service launch: Owner is the service-linked caller' : '';
   const adjusted = facts.creator?.adjusted ? `; Owner value adjusted (${facts.creator.adjusted})` : '';
@@ -135,12 +140,22 @@ function parse({ record, event }: Parameters<Rule<LaunchFacts, LaunchState, Clie
 }
 
 async function inspect(facts: LaunchFacts, { ec2 }: Clients, _context: unknown, settings: Settings): Promise<LaunchState> {
-  const instances = await describeInstances(ec2, facts.resources.map((r) => r.id));
+  const ids = facts.resources.map((r) => r.id);
+  const instances = await describeInstances(ec2, ids);
+  const checkedAt = Date.now();
+  const unseen = ids.filter((id) => !instances.has(id));
+  const ageMs = checkedAt - Date.parse(facts.taggedAt);
+  // Transient, not gone: the runner records it and Lambda/EventBridge redeliver the event (a time ahead of the
+  // clock counts as young); an id missing later than that is decided on as purged.
+  if (unseen.length > 0 && ageMs < VISIBILITY_LAG_MINUTES * 60_000) {
+    throw new AwsCallError('EC2.DescribeInstances', unseen.join(','), 'transient', 'InvalidInstanceID.NotFound',
+      `not visible yet ${Math.round(ageMs / 1000)} s after the launch (EC2 is eventually consistent)`);
+  }
   // Volume tags matter only when volumes are tagged too (off by default): no read otherwise.
   const volumeIds = settings.tagVolumes
     ? [...instances.values()].filter((i) => !GONE_STATES.has(i.state)).flatMap((i) => i.volumeIds) : [];
   const volumeTags = volumeIds.length > 0 ? await describeTags(ec2, volumeIds) : new Map<string, TagMap>();
-  return { instances, volumeTags, checkedAt: Date.now() };
+  return { instances, volumeTags, checkedAt };
 }
 
 const paramsOf = (action: PlannedAction) => action.params as TagParams;
@@ -165,6 +180,7 @@ export const untaggedInstance = {
   settings: (config: Config): Settings => ({
     ...config.rules['untagged-instance'],
     enforcementTarget: { functionArn: config.enforceFunctionArn, roleArn: config.schedulerRoleArn },
+    exemptions: config.exemptions,
   }),
   // Instances are tagged in the event's account (a member account's, in organisation mode); the schedules are
   // created in trailguard's own account, beside the enforcement function they invoke.
@@ -179,25 +195,41 @@ export const untaggedInstance = {
     if (action.api === 'Scheduler.CreateSchedule') return createScheduleOnce(schedulerFor(action, clients), scheduleOf(action));
     if (action.api !== 'EC2.CreateTags') throw new Error(`untagged-instance cannot perform ${action.api}`);
     const { ec2 } = clients;
-    const params = paramsOf(action);
+    const { Resources, Tags } = paramsOf(action);
+    const ids = Resources.join(',');
     // CreateTags overwrites: a key that appeared since inspect (another tool, a person) must survive.
     // Transient, so the event is retried and decided again on the tags as they are then.
-    const now = (await describeTags(ec2, [action.resource.id])).get(action.resource.id) ?? {};
-    const appeared = params.Tags.filter((tag) => Object.hasOwn(now, tag.Key)).map((tag) => tag.Key);
-    if (appeared.length > 0) throw new AwsCallError(action.api, action.resource.id, 'transient', 'TagAddedSinceInspect', appeared.join(', '));
-    await ec2.send(new CreateTagsCommand({ Resources: params.Resources, Tags: params.Tags }));
+    const now = await describeTags(ec2, Resources);
+    const appeared = Resources.flatMap((id) => Tags.filter((tag) => Object.hasOwn(now.get(id) ?? {}, tag.Key)).map((tag) => (Resources.length > 1 ? `${id} ${tag.Key}` : tag.Key)));
+    if (appeared.length > 0) throw new AwsCallError(action.api, ids, 'transient', 'TagAddedSinceInspect', appeared.join(', '));
+    try {
+      await ec2.send(new CreateTagsCommand({ Resources, Tags }));
+    } catch (error) {
+      // Not `gone`: EC2 can describe an instance before it can tag it (inspect has just seen these, and a terminated
+      // one stays visible for about an hour), and one unknown id fails the whole call, the other resources too.
+      const retry = hasErrorCode(error, 'InvalidInstanceID.NotFound') || (Resources.length > 1 && hasErrorCode(error, 'InvalidVolume.NotFound'));
+      if (retry) throw new AwsCallError(action.api, ids, 'transient', errorCodeOf(error), 'not taggable yet, or one resource of the call is gone: retried', { cause: error });
+      throw error;
+    }
   },
   async verify(action, clients) {
     if (action.api === 'Scheduler.CreateSchedule') return verifySchedule(schedulerFor(action, clients), scheduleOf(action));
-    const { ec2 } = clients;
-    const tags = (await describeTags(ec2, [action.resource.id])).get(action.resource.id) ?? {};
-    const absent = paramsOf(action).Tags.filter((tag) => !Object.hasOwn(tags, tag.Key)).map((tag) => tag.Key);
+    const { Resources, Tags } = paramsOf(action);
+    const read = await describeTags(clients.ec2, Resources);
+    // Each resource is read back on its own: one that lacks a key fails the action, named.
+    const absent = Resources.flatMap((id) => {
+      const keys = Tags.filter((tag) => !Object.hasOwn(read.get(id) ?? {}, tag.Key)).map((tag) => tag.Key);
+      return keys.length > 0 ? [`${keys.join(', ')} missing on ${id}`] : [];
+    });
+    const first = read.get(Resources[0] ?? '') ?? {};
+    const where = Resources.length === 1 ? Resources[0] : `each of ${Resources.length} resources (${Resources.join(', ')})`;
     return absent.length === 0
-      ? { ok: true, detail: `${paramsOf(action).Tags.map((t) => `${t.Key}=${tags[t.Key]}`).join(', ')} read back on ${action.resource.id}` }
-      : { ok: false, detail: `${absent.join(', ')} missing on ${action.resource.id} after CreateTags` };
+      ? { ok: true, detail: `${Tags.map((t) => (Resources.length === 1 ? `${t.Key}=${first[t.Key]}` : t.Key)).join(', ')} read back on ${where}` }
+      : { ok: false, detail: `${absent.join('; ')} after CreateTags` };
   },
   message(record): Message {
-    const tagged = record.actions.filter((a) => a.api === 'EC2.CreateTags' && a.resource.startsWith('i-')).map((a) => a.resource);
+    const tagged = record.actions.filter((a) => a.api === 'EC2.CreateTags').flatMap((a) => (a.params as CreateTagsCommandInput).Resources ?? [])
+      .filter((id) => id.startsWith('i-'));
     const ids = tagged.length > 0 ? tagged : record.resources.map((r) => r.id);
     const what = ids.length === 1 ? `EC2 instance ${ids[0]}` : `${ids.length} EC2 instances`;
     // Untaggable instances with enforcement on get only their stop check: the title must not claim a tag.
@@ -211,8 +243,9 @@ export const untaggedInstance = {
         const { Name, Target } = a.params as OneTimeSchedule;
         return `To cancel the stop check: aws scheduler delete-schedule --name ${Name} --region ${regionOfFunction(Target.Arn) ?? record.region}`;
       }
-      const keys = ((a.params as CreateTagsCommandInput).Tags ?? []).map((t) => `Key=${t.Key}`).join(' ');
-      return `To reverse on ${a.resource}: aws ec2 delete-tags --resources ${a.resource} --tags ${keys}`;
+      const { Resources = [a.resource], Tags = [] } = a.params as CreateTagsCommandInput;
+      const keys = Tags.map((t) => `Key=${t.Key}`).join(' ');
+      return `To reverse on ${Resources.length === 1 ? a.resource : `${Resources.length} resources`}: aws ec2 delete-tags --resources ${Resources.join(' ')} --tags ${keys}`;
     })];
     return { title, lines };
   },

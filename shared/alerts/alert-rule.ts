@@ -39,7 +39,10 @@ export interface AlertSpec<Facts extends RuleFacts, State, Clients, Settings ext
 export function routineServiceCaller(actor: Actor): string | undefined {
   if (actor.type === 'AWSService') return `the AWS service ${actor.invokedBy ?? 'unknown'}`;
   if (actor.type !== 'AssumedRole') return undefined;
-  const linked = actor.roleArn?.includes(':role/aws-service-role/') || actor.roleName?.startsWith('AWSServiceRoleFor');
+  // Only the path /aws-service-role/ is reserved by AWS: anyone may name a role `AWSServiceRoleForFake` under
+  // `/`. So with the issuer's role ARN the path decides; the name is the evidence only when the record has no
+  // role ARN (fixtures without sessionIssuer, SHAPES.md §7).
+  const linked = actor.roleArn === undefined ? actor.roleName?.startsWith('AWSServiceRoleFor') === true : actor.roleArn.includes(':role/aws-service-role/');
   return linked ? `the service-linked role ${actor.roleName ?? actor.roleArn ?? 'unknown'}` : undefined;
 }
 

@@ -4,18 +4,39 @@ import type { Message } from '../rule.js';
 
 const BLIND = 'Until the trail logs again, no other trailguard rule can see this account: changes made meanwhile leave no CloudTrail record.';
 
+/**
+ * The words a trail-logging reason carries when a trail that was stopped or weakened is gone when read
+ * (decided as a CRITICAL alert): the message then gives recovery steps instead of a restart.
+ */
+export const GONE_AFTER_CHANGE = 'and no longer exists: deleted?';
+
 const FULL_MANAGEMENT = `'[{"ReadWriteType":"All","IncludeManagementEvents":true}]'`;
 const ALL_INSIGHTS = `'[{"InsightType":"ApiCallRateInsight"},{"InsightType":"ApiErrorRateInsight"}]'`;
+
+/** A stopped or weakened trail found gone (see GONE_AFTER_CHANGE). */
+const isGoneAfterChange = (record: RemediationRecord) => record.outcome === 'alerted' && record.reason.includes(GONE_AFTER_CHANGE);
 
 /** Titles by outcome for the two calls trailguard can undo; everything else is "trail tampering". */
 function titleFor(record: RemediationRecord, name: string): string {
   const what = record.eventName === 'StopLogging' ? 'restart stopped' : 'restore weakened';
+  if (isGoneAfterChange(record)) return `Trail ${name} ${record.eventName === 'StopLogging' ? 'stopped' : 'weakened'}, then gone (deleted?)`;
   switch (record.outcome) {
     case 'remediated': return record.eventName === 'StopLogging' ? `Stopped trail ${name} restarted` : `Weakened trail ${name} restored`;
     case 'would-remediate': return `Would ${what} trail ${name}`;
     case 'failed': return `FAILED to ${what} trail ${name}`;
     default: return `Trail tampering: ${record.eventName ?? 'call'} on ${name}`;
   }
+}
+
+/** A trail that is gone: what is left, who deleted it, and how to bring it back. */
+function recoveryFor(name: string, region: string): string[] {
+  const at = `--region ${region}`;
+  return [
+    'If it was the only trail, no trail records this account now: changes made meanwhile reach no log file, and trailguard may not see them.',
+    `Check which trails remain and log: aws cloudtrail describe-trails ${at}, then aws cloudtrail get-trail-status --name <trail> ${at}`,
+    `Find who deleted it (Event history keeps 90 days of management events, trail or not): aws cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=DeleteTrail ${at}`,
+    `Recreate it with its bucket and key (see AWS Config or its last CreateTrail/UpdateTrail): aws cloudtrail create-trail --name ${name} --s3-bucket-name <bucket> --is-multi-region-trail --enable-log-file-validation ${at}, then aws cloudtrail start-logging --name ${name} ${at}`,
+  ];
 }
 
 /** What to run, by call: checks that fit a failed attempt as well as a change that took effect. */
@@ -60,6 +81,6 @@ export function trailMessage(record: RemediationRecord): Message {
   const region = resource?.region ?? record.region ?? 'us-east-1';
   return {
     title: titleFor(record, name),
-    lines: [...commandsFor(record, id, region), ...reverseUpdate(record, id, region)],
+    lines: isGoneAfterChange(record) ? recoveryFor(name, region) : [...commandsFor(record, id, region), ...reverseUpdate(record, id, region)],
   };
 }

@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import type { CloudTrailRecord } from '../events/schema.js';
 import { alert, type Decision, type ResourceRef } from '../rule.js';
 import {
-  advancedSelectorNarrowing, eventSelectorNarrowing, insightSelectorNarrowing, TRAIL_TYPE, trailRefFrom, weakeningsInRequest,
+  advancedSelectorNarrowing, eventSelectorNarrowing, insightSelectorNarrowing, TRAIL_TYPE, trailRefFrom, updateShapeOf, weakeningsInRequest,
 } from './trail.js';
 
 const Flag = v.optional(v.boolean());
@@ -45,7 +45,7 @@ function wouldWeaken(eventName: string, request: unknown): boolean {
   switch (eventName) {
     case 'UpdateTrail': {
       const update = v.safeParse(UpdateRequest, request);
-      return !update.success || weakeningsInRequest(update.output, undefined).length > 0;
+      return !update.success || weakeningsInRequest(update.output, undefined, updateShapeOf(update.output)).length > 0;
     }
     case 'PutEventSelectors': {
       const selectors = v.safeParse(SelectorRequest, request);

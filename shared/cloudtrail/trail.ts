@@ -83,7 +83,7 @@ export const SETTINGS: Readonly<Record<WeakenedSetting, SettingSpec>> = {
     restore: { input: 'EnableLogFileValidation', read: 'LogFileValidationEnabled' },
   },
   multiRegion: {
-    label: 'the trail is no longer multi-Region (other Regions are not recorded)',
+    label: 'the trail is not multi-Region (other Regions are not recorded)',
     severity: 'HIGH',
     isOff: (t) => t.IsMultiRegionTrail !== true,
     restore: { input: 'IsMultiRegionTrail', read: 'IsMultiRegionTrail' },
@@ -94,10 +94,13 @@ export const SETTINGS: Readonly<Record<WeakenedSetting, SettingSpec>> = {
     isOff: (t) => t.IncludeGlobalServiceEvents !== true,
     restore: { input: 'IncludeGlobalServiceEvents', read: 'IncludeGlobalServiceEvents' },
   },
-  // No restore: the previous key id is neither in the event nor readable once it is gone.
+  // No restore: the previous key id is neither in the event nor readable once it is gone. Never "removed":
+  // neither the event nor GetTrail shows whether there was a key before. LOW: no event goes unrecorded (log
+  // files stay encrypted with S3-managed keys and validation still covers their integrity); the standing
+  // state is a posture finding (Security Hub CloudTrail.2), not proof of tampering.
   kmsKey: {
-    label: 'the trail has no KMS key (log files are encrypted with S3-managed keys only)',
-    severity: 'MEDIUM',
+    label: 'the trail is not encrypted with a KMS key (the update may have removed one, or it never had one)',
+    severity: 'LOW',
     isOff: (t) => !t.KmsKeyId,
   },
 };
@@ -111,18 +114,79 @@ export interface UpdateTrailRequest {
 }
 
 /**
- * The settings an UpdateTrail request turns off. A console edit sends every field with its current value
- * (`kmsKeyId: ""` when unset), so "set to false" may also mean "was already false": the reasons say "is off
- * after this update", never "was turned off". `responseKmsKeyId` (present only when a key is set) rules out
- * a key removal when the response still names a key (S/cloudtrail-UpdateTrail-records-file-no-weakening.json).
+ * How an UpdateTrail request names its settings. `targeted`: only the trail and the settings it turns off
+ * (`aws cloudtrail update-trail --no-is-multi-region-trail`, an SDK call, Terraform, which sends only the
+ * attributes whose configuration changed): naming a setting is the evidence that the call changed it.
+ * `full-form`: anything more (a setting left on, a bucket, a blank SNS topic…), as the console sends every
+ * field of its form with its current value: `false` there may be what the trail always had. The console
+ * cannot even change multi-Region (AWS: converting a single-Region trail takes the CLI), so its
+ * `isMultiRegionTrail: false` is a single-Region trail edited for something else. When in doubt, full-form:
+ * it costs an automatic restore (the rule alerts instead), never a change to a trail nobody weakened.
  */
-export function weakeningsInRequest(request: UpdateTrailRequest, responseKmsKeyId: string | undefined): WeakenedSetting[] {
+export type UpdateShape = 'targeted' | 'full-form';
+
+const WEAKENING_FLAGS: ReadonlySet<string> = new Set(['enableLogFileValidation', 'isMultiRegionTrail', 'includeGlobalServiceEvents']);
+
+/** The shape of an UpdateTrail `requestParameters` (see UpdateShape). */
+export function updateShapeOf(request: Readonly<Record<string, unknown>>): UpdateShape {
+  const turnsOff = (key: string, value: unknown) =>
+    (WEAKENING_FLAGS.has(key) && value === false) || (key === 'kmsKeyId' && value === '');
+  return Object.entries(request).every(([key, value]) => key === 'name' || turnsOff(key, value)) ? 'targeted' : 'full-form';
+}
+
+/**
+ * The settings an UpdateTrail request turns off; the reasons say "is off after this update", never "was
+ * turned off". `kmsKeyId: ""` counts only in a targeted request (an explicit "no key"): the console sends
+ * `""` for every trail without a key, and the response then omits `kmsKeyId`, so a full-form edit of a trail
+ * that never had a key looks exactly like one removing it (S/cloudtrail-UpdateTrail-records-file-no-weakening.json:
+ * `kmsKeyId: ""` beside validation and multi-Region `true` and the CloudWatch Logs fields, no key in the
+ * response). Alerting on every console edit of an unencrypted trail would teach people to ignore trail
+ * alerts. `responseKmsKeyId` (present only when a key is set) rules out a removal either way.
+ */
+export function weakeningsInRequest(request: UpdateTrailRequest, responseKmsKeyId: string | undefined, shape: UpdateShape): WeakenedSetting[] {
   const found: WeakenedSetting[] = [];
   if (request.enableLogFileValidation === false) found.push('logFileValidation');
   if (request.isMultiRegionTrail === false) found.push('multiRegion');
   if (request.includeGlobalServiceEvents === false) found.push('globalServiceEvents');
-  if (request.kmsKeyId === '' && !responseKmsKeyId) found.push('kmsKey');
+  if (shape === 'targeted' && request.kmsKeyId === '' && !responseKmsKeyId) found.push('kmsKey');
   return found;
+}
+
+/** Why a setting that is off stays off; undefined when it is restored. */
+function whyKept(setting: WeakenedSetting, shape: UpdateShape, restore: Readonly<Partial<Record<WeakenedSetting, boolean>>>): string | undefined {
+  if (!SETTINGS[setting].restore) return 'the previous key id is unknown';
+  if (shape === 'full-form') return 'the request sends every setting, as the console does, so it does not show that this call turned it off: turn it back on if it was on';
+  return restore[setting] === true ? undefined : `restore.${setting} is off`;
+}
+
+/** What an UpdateTrail restore turns back on (`restorable`, plus what CloudTrail requires with it) and why the rest stays off. */
+export interface RestorePlan {
+  readonly restorable: readonly WeakenedSetting[];
+  /** `restorable`, plus global service events when multi-Region needs them (`withGlobal`). */
+  readonly restoring: readonly WeakenedSetting[];
+  readonly withGlobal: boolean;
+  /** "setting(s) (why)", one entry per reason. */
+  readonly kept: readonly string[];
+}
+
+/**
+ * Plans the restore of the settings still off. Only a targeted request is restored (see UpdateShape), and only
+ * what configuration allows. CloudTrail refuses IsMultiRegionTrail=true while global service events are off
+ * (InvalidParameterCombinationException: "Multi-Region trail must include global service events"), so restoring
+ * multi-Region turns them on too, whatever `restore.globalServiceEvents` says; the caller's reason says so.
+ */
+export function restorePlan(
+  off: readonly WeakenedSetting[], shape: UpdateShape, restore: Readonly<Partial<Record<WeakenedSetting, boolean>>>, globalServiceEventsOff: boolean,
+): RestorePlan {
+  const restorable = off.filter((s) => whyKept(s, shape, restore) === undefined);
+  const withGlobal = restorable.includes('multiRegion') && !restorable.includes('globalServiceEvents') && globalServiceEventsOff;
+  const restoring: readonly WeakenedSetting[] = withGlobal ? [...restorable, 'globalServiceEvents'] : restorable;
+  const byReason = new Map<string, WeakenedSetting[]>();
+  for (const s of off.filter((s) => !restoring.includes(s))) {
+    const why = whyKept(s, shape, restore) ?? 'not restored';
+    byReason.set(why, [...(byReason.get(why) ?? []), s]);
+  }
+  return { restorable, restoring, withGlobal, kept: [...byReason].map(([why, list]) => `${list.join(', ')} (${why})`) };
 }
 
 /** A finding about what a selector change stops recording. */
@@ -147,13 +211,19 @@ export interface AdvancedEventSelector {
 
 type Coverage = { readonly reads: boolean; readonly writes: boolean; readonly excluded: readonly string[] };
 
+// Every narrowing of management events is CRITICAL: what the trail stops recording is gone for good, and an
+// intruder's next calls are exactly those. Writes are what every trailguard rule runs on; reads are the
+// reconnaissance and data access (Describe*, List*, secretsmanager:GetSecretValue, kms:Decrypt); an excluded
+// source (kms.amazonaws.com, rdsdata.amazonaws.com) loses all its management events, writes included
+// (for KMS: DisableKey, ScheduleKeyDeletion).
 function narrowingOf(coverage: Coverage | undefined): Narrowing[] {
-  // Write management events are what every trailguard rule runs on: losing them blinds the account.
   if (!coverage || (!coverage.reads && !coverage.writes)) return [{ text: 'management events are no longer recorded', severity: 'CRITICAL' }];
   const found: Narrowing[] = [];
   if (!coverage.writes) found.push({ text: 'write management events are no longer recorded (read-only)', severity: 'CRITICAL' });
-  if (!coverage.reads) found.push({ text: 'read management events are no longer recorded (write-only)', severity: 'HIGH' });
-  if (coverage.excluded.length > 0) found.push({ text: `management events from ${coverage.excluded.join(', ')} are excluded`, severity: 'HIGH' });
+  if (!coverage.reads) found.push({ text: 'read management events are no longer recorded (write-only: reconnaissance and data reads such as GetSecretValue leave no record)', severity: 'CRITICAL' });
+  if (coverage.excluded.length > 0) {
+    found.push({ text: `management events from ${coverage.excluded.join(', ')} are excluded (none of their calls, reads or writes, are recorded)`, severity: 'CRITICAL' });
+  }
   return found;
 }
 
@@ -188,9 +258,15 @@ export function advancedSelectorNarrowing(selectors: readonly AdvancedEventSelec
   });
 }
 
-/** PutInsightSelectors with an empty list turns Insights off; any other list is a choice of types, not a loss we can prove. */
+/**
+ * PutInsightSelectors with an empty list turns Insights off; any other list is a choice of types, not a loss
+ * we can prove. HIGH, not CRITICAL: Insights is anomaly detection over events the trail still records (no
+ * event goes unrecorded), so the loss is an alarm, not the record; the message says so.
+ */
 export function insightSelectorNarrowing(insightTypes: readonly string[]): Narrowing[] {
-  return insightTypes.length === 0 ? [{ text: 'CloudTrail Insights is turned off (unusual API activity is no longer detected)', severity: 'HIGH' }] : [];
+  return insightTypes.length === 0
+    ? [{ text: 'CloudTrail Insights is turned off: unusual API call and error rates are no longer detected (management events are still recorded; Insights is anomaly detection, not recording)', severity: 'HIGH' }]
+    : [];
 }
 
 /** One line describing the selectors that were set, for the operator who restores them. */

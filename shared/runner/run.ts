@@ -2,7 +2,8 @@ import type { AccountAccess, ClientOptions } from '../aws/client-options.js';
 import { accountAccess } from '../aws/sts.js';
 import type { Config, Mode } from '../config.js';
 import { AwsCallError, ParseError } from '../errors.js';
-import { findExemption, matchesGlob, type ExemptionMatch } from '../exemptions.js';
+import { findExemption, type ExemptionMatch } from '../exemptions.js';
+import { selfCallOf } from './self-calls.js';
 import { eventTimeMs } from '../events/normalize.js';
 import { matchesPattern } from '../events/pattern.js';
 import {
@@ -143,9 +144,14 @@ async function claimThen(rule: AnyRule, event: CloudTrailEvent, deps: RunDeps, c
   const key = `${rule.id}#${id}`;
   const keepMs = deps.config.reliability.idempotencyHours * 3_600_000;
   const found = await deps.store.claimEvent(key, deps.now(), CLAIM_LOCK_MS, keepMs);
+  if (found.kind === 'duplicate' && found.status === 'done') {
+    return conclude('ignored', `duplicate delivery of event ${id}: already handled as ${found.outcome ?? 'unknown'} at ${found.at}`);
+  }
   if (found.kind === 'duplicate') {
-    const first = found.status === 'done' ? `already handled as ${found.outcome ?? 'unknown'} at ${found.at}` : `being handled since ${found.at}`;
-    return conclude('ignored', `duplicate delivery of event ${id}: ${first}`);
+    // Another invocation holds the claim: it may finish, or it may have timed out or crashed (its lock then
+    // lapses). Ignoring this delivery would lose the event in the second case, so it is retried: by then the
+    // first has finished (a duplicate, ignored) or its lock has expired (this one acts).
+    throw new AwsCallError('DynamoDB.PutItem', key, 'transient', 'ClaimInProgress', `event ${id} is being handled by another invocation since ${found.at}: retried once its claim is settled or lapses`);
   }
   claim.key = key;
   return next();
@@ -191,7 +197,7 @@ async function decideEvent(rule: AnyRule, json: unknown, event: CloudTrailEvent,
   }
   const settings = rule.settings(deps.config);
   if (!settings.enabled) return conclude('ignored', `rule ${rule.id} is disabled in configuration`);
-  const self = selfRoleOf(record.actor, selfRolesOf(deps.config));
+  const self = selfCallOf(record.actor, record.eventName, event.account, selfRolesOf(deps.config));
   if (self) return conclude('ignored', `caused by trailguard itself (role ${self}): not re-evaluated, so no fix triggers another`);
   // EventBridge delivers at least once: from here on an event may act or notify, so it is claimed once.
   return claimThen(rule, event, deps, claim, async () => {
@@ -231,9 +237,15 @@ async function decideFacts(rule: AnyRule, facts: RuleFacts, context: EventContex
       break;
     case 'dry-run':
     case 'live': {
-      const account = await memberAccessFor(rule, event, clientOptions.region, deps);
-      clients = rule.clients(account ? { ...clientOptions, account } : clientOptions);
-      state = await rule.inspect(facts, clients, context, settings);
+      try {
+        const account = await memberAccessFor(rule, event, clientOptions.region, deps);
+        clients = rule.clients(account ? { ...clientOptions, account } : clientOptions);
+        state = await rule.inspect(facts, clients, context, settings);
+      } catch (error) {
+        // The record and the alert still name what the event was about (the deleted bucket, the stopped
+        // trail) when the member role or a read fails before any decision; a transient error stays one.
+        return { ...concludeFromError(rule, error), resources: facts.resources };
+      }
       break;
     }
     default:
@@ -244,7 +256,10 @@ async function decideFacts(rule: AnyRule, facts: RuleFacts, context: EventContex
   const conclusion = fromDecision(decision, actionExemptions, deps.mode, factExemptions);
   if (conclusion.outcome !== 'would-remediate' || deps.mode !== 'live' || decision.kind !== 'violation') return conclusion;
   const toDo = decision.actions.filter((_, index) => actionExemptions[index] === undefined);
-  const breaker = await checkBreaker(rule, toDo.length, deps);
+  // The breaker caps changes to the account's resources: a rule's calls in trailguard's own account (the
+  // enforcement schedules) change nothing of the account's, so a large launch does not trip it by itself.
+  const ownApis = new Set(rule.ownAccountApis ?? []);
+  const breaker = await checkBreaker(rule, toDo.filter((action) => !ownApis.has(action.api)).length, deps);
   if (breaker) {
     // The trip itself pages (CRITICAL); reports while the breaker stays open keep their own severity, so
     // the digest can fold a flood into one notice instead of hundreds of pages.
@@ -382,11 +397,6 @@ function selfRolesOf(config: Config): readonly string[] {
   return config.organization ? [...config.selfRoles, config.organization.memberRoleName] : config.selfRoles;
 }
 
-function selfRoleOf(actor: Actor, selfRoles: readonly string[]): string | undefined {
-  if (actor.type !== 'AssumedRole' || !actor.roleName) return undefined;
-  return selfRoles.some((glob) => matchesGlob(glob, actor.roleName ?? '')) ? actor.roleName : undefined;
-}
-
 function errorRecord(rule: AnyRule | undefined, error: AwsCallError): RecordError {
   const permission = error.kind === 'denied' ? (rule?.permissions[error.api] ?? RUNNER_PERMISSIONS[error.api] ?? error.api) : undefined;
   return {
@@ -471,12 +481,14 @@ async function finish(
     durationMs: 0,
     exposureMs: null,
   };
+  // The fix was verified when the conclusion was reached: the exposure window ends here, not after notifying.
+  const fixedAt = deps.wallClock?.() ?? deps.now();
   const notification = await notifyFor(rule, draft, deps);
   const record: RemediationRecord = {
     ...draft,
     notification,
     durationMs: Math.max(0, Math.round(deps.now() - started)),
-    exposureMs: exposureOf(draft, deps.wallClock?.() ?? deps.now()),
+    exposureMs: exposureOf(draft, fixedAt),
   };
   deps.write(record);
   return record;
@@ -487,16 +499,16 @@ async function notifyFor(rule: AnyRule | undefined, record: RemediationRecord, d
   if (record.error?.kind === 'transient') return { status: 'deferred', reason: 'transient error: the retry will notify' };
   if (!deps.notify) return { status: 'skipped', reason: deps.notifySkipReason ?? 'no SNS topic configured' };
   try {
-    const burst = await burstPosition(rule, record, deps);
-    if (burst === 'suppressed') {
+    const { position, windowEnd } = await burstPosition(rule, record, deps);
+    if (position === 'suppressed') {
       const { maxPerWindow, windowMinutes } = deps.config.reliability.digest;
-      return { status: 'suppressed', reason: `burst: more than ${maxPerWindow} ${rule.id} notifications within ${windowMinutes} min; this one is in the remediation log only` };
+      return { status: 'suppressed', reason: `burst: more than ${maxPerWindow} ${rule.id} notifications for account ${record.account ?? 'unknown'} within ${windowMinutes} min; this one is in the remediation log only` };
     }
-    const notification = burst === 'first-over'
-      ? buildBurstNotification(record, deps.config.reliability.digest)
+    const notification = position === 'first-over'
+      ? buildBurstNotification(record, deps.config.reliability.digest, new Date(windowEnd).toISOString())
       : buildNotification(record, rule.message(record));
     const messageId = await deps.notify(notification);
-    return burst === 'first-over' ? { status: 'sent', messageId, burst: true } : { status: 'sent', messageId };
+    return position === 'first-over' ? { status: 'sent', messageId, burst: true } : { status: 'sent', messageId };
   } catch (error) {
     // The remediation stands; the lost notification is in the record (and the log) instead.
     const classified = classifyAwsError(error, 'SNS.Publish', deps.config.topicArn ?? 'topic');
@@ -509,14 +521,17 @@ async function notifyFor(rule: AnyRule | undefined, record: RemediationRecord, d
  * (which becomes the burst notice), or past it (log only). CRITICAL ones are never held back, and a
  * store that cannot count fails open: a person is told rather than not.
  */
-async function burstPosition(rule: AnyRule, record: RemediationRecord, deps: RunDeps): Promise<'normal' | 'first-over' | 'suppressed'> {
-  if (!deps.store || record.severity === 'CRITICAL') return 'normal';
+async function burstPosition(rule: AnyRule, record: RemediationRecord, deps: RunDeps): Promise<{ readonly position: 'normal' | 'first-over' | 'suppressed'; readonly windowEnd: number }> {
   const { maxPerWindow, windowMinutes } = deps.config.reliability.digest;
   const windowMs = windowMinutes * 60_000;
   const start = Math.floor(deps.now() / windowMs) * windowMs;
-  const count = await deps.store.addToWindow(`notifications#${rule.id}`, start, 1, start + 2 * windowMs).catch(() => 0);
-  if (count <= maxPerWindow) return 'normal';
-  return count === maxPerWindow + 1 ? 'first-over' : 'suppressed';
+  const windowEnd = start + windowMs;
+  // A fix that did not land (failed) must reach a person whatever the noise, as must anything CRITICAL.
+  if (!deps.store || record.severity === 'CRITICAL' || record.outcome === 'failed') return { position: 'normal', windowEnd };
+  // Per account too: one account's Terraform apply must not silence another account's alerts (org mode).
+  const count = await deps.store.addToWindow(`notifications#${rule.id}#${record.account ?? 'unknown'}`, start, 1, start + 2 * windowMs).catch(() => 0);
+  if (count <= maxPerWindow) return { position: 'normal', windowEnd };
+  return { position: count === maxPerWindow + 1 ? 'first-over' : 'suppressed', windowEnd };
 }
 
 /** Event time to verified fix, for a live remediation; a negative window (clock skew) counts as zero. */

@@ -3,10 +3,27 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { baseClientConfig } from '../aws/client-options.js';
 import { awsCall, hasErrorCode } from '../aws/errors.js';
+import { AwsCallError } from '../errors.js';
 import type { Outcome } from '../remediation-log.js';
 import type { Claim, StateStore } from './store.js';
 
 const seconds = (ms: number) => String(Math.ceil(ms / 1000));
+
+/**
+ * A call on trailguard's own table. Its absence (ResourceNotFoundException: not deployed, misnamed) is no
+ * "resource gone" that ends an event as `ignored`: it is trailguard's infrastructure failing, so the event is
+ * retried and then dead-lettered (alarmed, redrivable once the table is back), never dropped.
+ */
+async function stateCall<T>(api: string, table: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await awsCall(api, table, call);
+  } catch (error) {
+    if (error instanceof AwsCallError && error.kind === 'gone') {
+      throw new AwsCallError(api, table, 'transient', error.code, `trailguard's state table ${table} does not exist: deploy the stack or fix TRAILGUARD_STATE_TABLE; the event is retried, then dead-lettered for redrive`, { cause: error });
+    }
+    throw error;
+  }
+}
 
 /**
  * The state store on one DynamoDB table (`pk` string key, TTL on `expiresAt` in epoch seconds), with
@@ -18,7 +35,7 @@ export function dynamoStateStore(table: string, region: string, endpoint: string
   return {
     async claimEvent(key, nowMs, lockMs, keepMs) {
       const pk = `event#${key}`;
-      return awsCall('DynamoDB.PutItem', table, async (): Promise<Claim> => {
+      return stateCall('DynamoDB.PutItem', table, async (): Promise<Claim> => {
         try {
           await db().send(new PutItemCommand({
             TableName: table,
@@ -46,7 +63,7 @@ export function dynamoStateStore(table: string, region: string, endpoint: string
       });
     },
     async completeEvent(key, outcome, nowMs, keepMs) {
-      await awsCall('DynamoDB.PutItem', table, () => db().send(new PutItemCommand({
+      await stateCall('DynamoDB.PutItem', table, () => db().send(new PutItemCommand({
         TableName: table,
         Item: {
           pk: { S: `event#${key}` }, status: { S: 'done' }, outcome: { S: outcome },
@@ -55,10 +72,10 @@ export function dynamoStateStore(table: string, region: string, endpoint: string
       })));
     },
     async releaseEvent(key) {
-      await awsCall('DynamoDB.DeleteItem', table, () => db().send(new DeleteItemCommand({ TableName: table, Key: { pk: { S: `event#${key}` } } })));
+      await stateCall('DynamoDB.DeleteItem', table, () => db().send(new DeleteItemCommand({ TableName: table, Key: { pk: { S: `event#${key}` } } })));
     },
     async addToWindow(counter, windowStartMs, count, expiresMs) {
-      const answer = await awsCall('DynamoDB.UpdateItem', table, () => db().send(new UpdateItemCommand({
+      const answer = await stateCall('DynamoDB.UpdateItem', table, () => db().send(new UpdateItemCommand({
         TableName: table,
         Key: { pk: { S: `count#${counter}#${windowStartMs}` } },
         UpdateExpression: 'ADD #total :n SET expiresAt = :expires',
@@ -69,14 +86,14 @@ export function dynamoStateStore(table: string, region: string, endpoint: string
       return Number(answer.Attributes?.total?.N ?? count);
     },
     async breakerState(rule) {
-      const answer = await awsCall('DynamoDB.GetItem', table, () => db().send(new GetItemCommand({
+      const answer = await stateCall('DynamoDB.GetItem', table, () => db().send(new GetItemCommand({
         TableName: table, Key: { pk: { S: `breaker#${rule}` } }, ConsistentRead: true,
       })));
       const item = answer.Item;
       return item ? { open: true, since: item.since?.S ?? 'unknown', reason: item.reason?.S ?? '' } : { open: false };
     },
     async tripBreaker(rule, nowMs, reason) {
-      await awsCall('DynamoDB.PutItem', table, async () => {
+      await stateCall('DynamoDB.PutItem', table, async () => {
         try {
           await db().send(new PutItemCommand({
             TableName: table,
@@ -89,7 +106,7 @@ export function dynamoStateStore(table: string, region: string, endpoint: string
       });
     },
     async resetBreaker(rule) {
-      await awsCall('DynamoDB.DeleteItem', table, () => db().send(new DeleteItemCommand({ TableName: table, Key: { pk: { S: `breaker#${rule}` } } })));
+      await stateCall('DynamoDB.DeleteItem', table, () => db().send(new DeleteItemCommand({ TableName: table, Key: { pk: { S: `breaker#${rule}` } } })));
     },
   };
 }

@@ -4,7 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  logFileInWindow, lookupEvents, parseS3Url, ruleEventSources, ruleLookupUsernames, s3LogEvents, type Clock,
+  logFileInWindow, lookupEvents, parseS3Url, ruleEventSources, ruleLookupPlan, ruleLookupUsernames, s3LogEvents, type Clock,
 } from '../../cli/backtest.js';
 import type { InputItem } from '../../cli/inputs.js';
 import { replay } from '../../cli/replay.js';
@@ -72,6 +72,25 @@ describe('LookupEvents backtest', () => {
     expect(calls[s3 + 1]).toMatchObject({ NextToken: 't2' });
     // Paced: every call at least 500 ms after the one before, by the injected clock (no real sleep).
     expect(calledAt.slice(1).map((t, i) => t - (calledAt[i] as number))).toEqual(Array(ruleEventSources().length).fill(500));
+  });
+
+  it('plans one pass per event name the rules select, so a busy account\'s Decrypt and Describe calls are never paged', async () => {
+    const plan = ruleLookupPlan();
+    // Every rule with an event source names its events: no source pass is needed.
+    expect(plan.eventSources).toEqual([]);
+    expect(plan.eventNames).toEqual(expect.arrayContaining(['PutBucketAcl', 'StopLogging', 'RunInstances', 'ScheduleKeyDeletion', 'ConsoleLogin', 'AttachUserPolicy']));
+    expect(plan.eventNames).not.toEqual(expect.arrayContaining(['Decrypt']));
+    expect(new Set(plan.eventNames).size).toBe(plan.eventNames.length);
+    const clock = fakeClock();
+    cloudtrail.on(LookupEventsCommand).callsFake((input: { LookupAttributes?: { AttributeKey?: string; AttributeValue?: string }[] }) => {
+      const [filter] = input.LookupAttributes ?? [];
+      return filter?.AttributeValue === 'StopLogging' ? { Events: [lookupItem('stop', { ...bare(), eventID: 'stop', eventName: 'StopLogging' })] } : { Events: [] };
+    });
+    const items = await collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, ...plan, usernames: ruleLookupUsernames(), clock }));
+    expect(items.map((i) => i.kind === 'event' && i.source)).toEqual(['lookup:StopLogging#stop']);
+    const filters = cloudtrail.commandCalls(LookupEventsCommand).map((c) => c.args[0].input.LookupAttributes?.[0]);
+    expect(filters).toHaveLength(plan.eventNames.length + 1);
+    expect(filters.filter((f) => f?.AttributeKey === 'EventName').map((f) => f?.AttributeValue)).toEqual(plan.eventNames);
   });
 
   it('adds a root pass for the root-activity rule, and replays an event found by two passes once', async () => {

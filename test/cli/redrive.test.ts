@@ -1,5 +1,6 @@
 import { GetPublicAccessBlockCommand, PutPublicAccessBlockCommand, S3Client } from '@aws-sdk/client-s3';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { breaker } from '../../cli/breaker.js';
@@ -13,6 +14,7 @@ import { loadSample } from '../helpers/samples.js';
 
 const sqs = mockClient(SQSClient);
 const s3 = mockClient(S3Client);
+const ec2 = mockClient(EC2Client);
 const QUEUE = 'https://sqs.eu-west-1.amazonaws.com/111122223333/trailguard-prod-dlq';
 // Dead letters are always EventBridge envelopes: wrap the bare sample record the way EventBridge does.
 const event = () => wrapRecord(loadSample('public-bucket', 'would-remediate.delete-public-access-block') as Record<string, unknown>);
@@ -28,13 +30,13 @@ afterEach(() => {
   s3.reset();
 });
 
-async function redriven(messages: { MessageId: string; ReceiptHandle: string; Body: string }[], mode: 'live' | 'dry-run' = 'live') {
+async function redriven(messages: { MessageId: string; ReceiptHandle: string; Body: string }[], mode: 'live' | 'dry-run' = 'live', config = parseConfig({})) {
   sqs.on(ReceiveMessageCommand).resolvesOnce({ Messages: messages }).resolves({ Messages: [] });
   sqs.on(DeleteMessageCommand).resolves({});
   let out = '';
   let err = '';
   const exit = await redrive({
-    queueUrl: QUEUE, mode, format: 'jsonl', max: 100, config: parseConfig({}),
+    queueUrl: QUEUE, mode, format: 'jsonl', max: 100, config,
     out: (t) => { out += t; }, err: (t) => { err += t; },
   });
   const records = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as RemediationRecord);
@@ -88,6 +90,32 @@ describe('trailguard redrive', () => {
     expect(exit).toBe(2);
     expect(err).toContain('message m-3: the body is not JSON; left in the queue');
     expect(records).toMatchObject([{ outcome: 'would-remediate' }]);
+    expect(sqs).toHaveReceivedCommandTimes(DeleteMessageCommand, 0);
+  });
+});
+
+describe('trailguard redrive: what only a person may drop', () => {
+  afterEach(() => ec2.reset());
+
+  it('takes a dead-lettered enforcement check back through the check, not the rules, and deletes it once final', async () => {
+    const input = { instanceId: 'i-0123456789abcdef0', region: 'eu-west-1', account: '111122223333', requiredTags: ['Owner'], sourceEventId: 'e-launch-1' };
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: input.instanceId, State: { Name: 'running' }, Tags: [{ Key: 'Owner', Value: 'alice' }] }] }] });
+    const body = JSON.stringify({ version: '1.0', requestContext: { condition: 'RetriesExhausted', functionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:trailguard-prod-untaggedInstanceEnforce:$LATEST' }, requestPayload: input });
+
+    const config = parseConfig({ rules: { 'untagged-instance': { enforcement: { enabled: true } } } });
+    const { records } = await redriven([{ MessageId: 'm-5', ReceiptHandle: 'rh-5', Body: body }], 'live', config);
+
+    expect(records).toMatchObject([{ rule: 'untagged-instance', trigger: 'schedule', outcome: 'compliant' }]);
+    expect(ec2).toHaveReceivedCommandTimes(DescribeInstancesCommand, 1);
+    expect(sqs).toHaveReceivedCommandWith(DeleteMessageCommand, { ReceiptHandle: 'rh-5' });
+  });
+
+  it('never deletes a dead letter whose event no rule can read: it is the last copy', async () => {
+    const broken = { ...event(), detail: { ...(event() as { detail: object }).detail, requestParameters: null } };
+    const { records, err } = await redriven([{ MessageId: 'm-6', ReceiptHandle: 'rh-6', Body: JSON.stringify(broken) }]);
+
+    expect(records).toMatchObject([{ rule: 'public-bucket', outcome: 'failed', error: { kind: 'parse' } }]);
+    expect(err).toContain('message m-6: no rule could read its event; left in the queue');
     expect(sqs).toHaveReceivedCommandTimes(DeleteMessageCommand, 0);
   });
 });

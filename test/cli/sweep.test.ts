@@ -39,6 +39,13 @@ describe('trailguard sweep', () => {
     expect(s3.calls()).toEqual([]);
   });
 
+  it('refuses a live redrive without the state table too: it would bypass the breaker and re-act on handled events', async () => {
+    const { err } = capture();
+    expect(await main(['redrive', '--mode', 'live', '--queue', 'https://sqs.eu-west-1.amazonaws.com/111122223333/trailguard-prod-dlq'], ENV)).toBe(2);
+    expect(err.join('')).toContain('a live redrive needs the state table');
+    expect(s3.calls()).toEqual([]);
+  });
+
   it('sweeps in dry-run by default and prints each finding as a JSON line with trigger sweep', async () => {
     const { out, err } = capture();
     s3.on(ListBucketsCommand).resolves({ Buckets: [{ Name: 'example-open' }] });

@@ -118,14 +118,14 @@ describe('trail-logging against the emulator: a logging trail, then stopped', ()
   });
 });
 
-describe('trail-logging against the emulator: a console edit that made the trail single-Region', () => {
+describe('trail-logging against the emulator: a CLI update that made the trail single-Region', () => {
   it('live: restores multi-Region (with global service events, which CloudTrail requires for it) and reads both back', async () => {
     await createLoggingTrail();
     await aws.cloudTrail().send(new UpdateTrailCommand({ Name: TRAIL, IsMultiRegionTrail: false, IncludeGlobalServiceEvents: false }));
     const before = await settingsOf();
-    const sample = sampleEvent('trail-logging', 'would-remediate.update-trail-multi-region-off-console');
-    const event = sampleEvent('trail-logging', 'would-remediate.update-trail-multi-region-off-console', {
-      requestParameters: { ...(sample.detail.requestParameters as object), name: TRAIL, s3BucketName: before?.S3BucketName, isMultiRegionTrail: false, includeGlobalServiceEvents: false, enableLogFileValidation: true, kmsKeyId: '' },
+    // A targeted request (names only what it turns off): a console one sends every setting and is alerted instead.
+    const event = sampleEvent('trail-logging', 'would-remediate.update-trail-multi-region-off-cli', {
+      requestParameters: { name: TRAIL, isMultiRegionTrail: false, includeGlobalServiceEvents: false },
       responseElements: { name: TRAIL, trailARN: before?.TrailARN, isMultiRegionTrail: false, includeGlobalServiceEvents: false, logFileValidationEnabled: true },
     });
 
@@ -169,14 +169,14 @@ describe.each(['live', 'dry-run'] as const)('trail-logging against the emulator,
     expect(record).toMatchObject({ outcome: 'ignored', reason: expect.stringMatching(/^caused by trailguard itself \(role trailguard-/) });
   });
 
-  it('ignored, not failed: a StopLogging for a trail name that does not exist (any more)', async () => {
+  it('alerted CRITICAL, not ignored: a StopLogging whose trail no longer exists (stopped, then deleted: perhaps unseen)', async () => {
     await createLoggingTrail();
     await aws.cloudTrail().send(new StopLoggingCommand({ Name: TRAIL }));
     await aws.cloudTrail().send(new DeleteTrailCommand({ Name: TRAIL }));
 
     const { record } = await invokeHandler('trail-logging', stopEvent(), env(mode));
 
-    expect(record).toMatchObject({ outcome: 'ignored', error: { kind: 'gone', code: 'TrailNotFoundException', api: 'CloudTrail.GetTrail' }, notification: { status: 'not-needed' } });
+    expect(record).toMatchObject({ outcome: 'alerted', severity: 'CRITICAL', actions: [], error: null, notification: { status: 'sent' }, reason: expect.stringContaining('no longer exists: deleted?') });
   });
 
   it('alerted: the trail was deleted (nothing to restore automatically); a person is told', async () => {

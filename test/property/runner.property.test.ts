@@ -98,6 +98,8 @@ describe('the runner over mutated real-shaped events', () => {
           for (const record of records) {
             expect(OUTCOMES).toContain(record.outcome);
             expect(record.reason.length).toBeGreaterThan(0);
+            // Every failure is classified (parse, transient, gone, denied, invalid): never an unexpected bug.
+            expect(record.error?.kind, record.reason).not.toBe('internal');
           }
           const writes = writesSent();
           if (mode !== 'live') expect(writes).toEqual([]);

@@ -18,6 +18,13 @@ const rolesAssuming = (template: Packaged['template']) => resourcesOfType(templa
   .filter(([, role]) => policyStatements(role).some((s) => [s.Action].flat().includes('sts:AssumeRole')))
   .map(([id]) => id);
 
+// Rules in state ENABLED never receive read-only management events (Get/List/Describe): root's reads need this one.
+const ALL_MANAGEMENT_EVENTS = 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS';
+const READS_TOO: ReadonlySet<string> = new Set(['root-activity']);
+const expectedState = (ruleId: string) => (READS_TOO.has(ruleId) ? ALL_MANAGEMENT_EVENTS : 'ENABLED');
+const eventRulesOf = (template: Packaged['template'], ruleId: string) => resourcesOfType(template, 'AWS::Events::Rule')
+  .filter(([, r]) => JSON.stringify(r.Properties?.Targets?.[0]?.Arn) === JSON.stringify({ 'Fn::GetAtt': [`${logicalPrefixOf(ruleId)}LambdaFunction`, 'Arn'] }) && r.Properties?.EventPattern);
+
 let single: Packaged;
 let org: Packaged;
 beforeAll(() => {
@@ -34,6 +41,20 @@ describe('the central stack in single-account mode (the default)', () => {
     const variables = single.template.Resources.PublicBucketLambdaFunction?.Properties?.Environment?.Variables;
     expect(variables?.TRAILGUARD_RULE).toBe('public-bucket');
     expect(Object.keys(variables ?? {}).filter((name) => /ORG_ID|MEMBER_ROLE|CENTRAL_ACCOUNT|EXTERNAL_ID/.test(name))).toEqual([]);
+  });
+});
+
+describe('rule states, in single-account mode too', () => {
+  it.each(RULES.map((rule) => [rule.id] as const))('%s: its default-bus rule has the state its events need', (ruleId) => {
+    const rules = eventRulesOf(single.template, ruleId);
+    expect(rules).toHaveLength(1);
+    expect(rules[0]?.[1].Properties?.State).toBe(expectedState(ruleId));
+  });
+
+  it('receives root\'s read-only calls: the root-activity rule is ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS, on both buses', () => {
+    const states = (template: Packaged['template']) => eventRulesOf(template, 'root-activity').map(([, r]) => r.Properties?.State);
+    expect(states(single.template)).toEqual([ALL_MANAGEMENT_EVENTS]);
+    expect(states(org.template)).toEqual([ALL_MANAGEMENT_EVENTS, ALL_MANAGEMENT_EVENTS]);
   });
 });
 
@@ -65,6 +86,7 @@ describe('the central stack in organisation mode (--param organizationId=o-…)'
       expect(copy?.Properties?.EventBusName).toEqual({ Ref: 'OrganizationEventBus' });
       expect(copy?.Properties?.EventPattern).toEqual(rule.pattern);
       expect(copy?.Properties?.Targets).toEqual(onDefault?.[1].Properties?.Targets);
+      expect([onDefault?.[1].Properties?.State, copy?.Properties?.State]).toEqual([expectedState(ruleId), expectedState(ruleId)]);
       const permission = resourcesOfType(org.template, 'AWS::Lambda::Permission').find(([, p]) => JSON.stringify(p.Properties?.SourceArn) === JSON.stringify({ 'Fn::GetAtt': [id, 'Arn'] }));
       expect(permission?.[1].Properties).toMatchObject({ FunctionName: target, Principal: 'events.amazonaws.com', Action: 'lambda:InvokeFunction' });
     });
@@ -119,6 +141,8 @@ describe('the member stack (npm run member-template)', () => {
         RoleArn: { 'Fn::GetAtt': ['ForwardingRole', 'Arn'] },
       }]);
     }
+    expect(forwards.map(([, r]) => r.Properties?.State)).toEqual(RULES.map((rule) => expectedState(rule.id)));
+    expect(resources.ForwardRootActivity?.Properties?.State).toBe(ALL_MANAGEMENT_EVENTS);
     const forwarding = resources.ForwardingRole?.Properties;
     expect(forwarding?.AssumeRolePolicyDocument?.Statement).toEqual([{
       Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: 'sts:AssumeRole',

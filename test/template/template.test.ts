@@ -218,6 +218,23 @@ describe('least privilege, proven on the template', () => {
     ] }]);
   });
 
+  it('names, as the remediator\'s own roles, exactly the roles that write to the account, by exact name', () => {
+    const writesToAccount = (action: string) => !BASE_ACTIONS.includes(action) && !/^\w+:(Get|Describe|List)/.test(action) && action !== 'iam:PassRole';
+    // The functions' roles (the Scheduler roles only invoke functions, which no pattern sees).
+    const writers = resourcesOfType(packaged.template, 'AWS::IAM::Role')
+      .filter(([id]) => id.endsWith('IamRoleLambdaExecution'))
+      .filter(([, role]) => (role.Properties?.Policies as { PolicyDocument: { Statement: any[] } }[] ?? [])
+        .some((policy) => policy.PolicyDocument.Statement.some((statement) => [statement.Action].flat().some(writesToAccount))))
+      .map(([, role]) => role.Properties?.RoleName);
+    const functions = resourcesOfType(packaged.template, 'AWS::Lambda::Function');
+    for (const [id, fn] of functions) {
+      const selfRoles = String(fn.Properties?.Environment?.Variables?.TRAILGUARD_SELF_ROLES ?? '').split(',').map((name) => name.trim());
+      expect(selfRoles.sort(), id).toEqual([...writers].sort());
+      expect(selfRoles.some((name) => /[*?]/.test(name)), id).toBe(false);
+    }
+    expect(writers.length).toBe(9);
+  });
+
   it('lets every role be assumed only by its service', () => {
     for (const [id, role] of resourcesOfType(packaged.template, 'AWS::IAM::Role')) {
       const trust = role.Properties?.AssumeRolePolicyDocument?.Statement as any[];

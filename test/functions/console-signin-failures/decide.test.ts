@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { consoleSigninFailures } from '../../../functions/console-signin-failures/rule.js';
 import type { RemediationRecord } from '../../../shared/remediation-log.js';
 import { run } from '../../../shared/runner/run.js';
-import { memoryStateStore } from '../../../shared/state/store.js';
+import { memoryStateStore, type StateStore } from '../../../shared/state/store.js';
 import { capturingDeps, loadSample, withDetail } from '../../helpers/samples.js';
 
 const FAILURE = loadSample('console-signin-failures', 'alerted.failure-iam-user');
@@ -27,9 +27,9 @@ describe('console-signin-failures with the state store', () => {
   it('stays quiet for 4 failures, alerts on the 5th, and not again for the 6th to 10th in the same window', async () => {
     const { records, deps } = await runAll(Array.from({ length: 10 }, (_, i) => attempt(FAILURE, i, minute(i))));
     expect(records.map((r) => r.outcome)).toEqual(['compliant', 'compliant', 'compliant', 'compliant', 'alerted', ...Array(5).fill('compliant')]);
-    expect(records[4]).toMatchObject({ severity: 'MEDIUM', reason: expect.stringContaining('5 for alice and 5 from 192.0.2.44 within the window 12:00-12:15 UTC') });
+    expect(records[4]).toMatchObject({ severity: 'MEDIUM', reason: expect.stringContaining('5 for alice and 5 from 192.0.2.44 within the 15 min up to 12:04 UTC') });
     expect(records[3]?.reason).toContain('4 for the user, 4 from the IP');
-    expect(records[9]?.reason).toContain('already alerted in this window');
+    expect(records[9]?.reason).toContain('already alerted for these failures');
     expect(deps.published).toHaveLength(1);
   });
 
@@ -48,6 +48,53 @@ describe('console-signin-failures with the state store', () => {
     expect(records.map((r) => r.outcome)).toEqual(['compliant', 'compliant', 'compliant', 'compliant', 'alerted']);
     expect(records[4]?.reason).toContain('5 from 192.0.2.44');
     expect(records[2]?.reason).toContain('- for the user, 3 from the IP');
+  });
+
+  it('counts per account: root (or admin) failing in two member accounts does not add up', async () => {
+    const root = loadSample('console-signin-failures', 'alerted.failure-root') as Record<string, unknown>;
+    const inAccount = (account: string, n: number) => ({ ...(attempt(root, n, minute(n), { sourceIPAddress: `192.0.2.${n}`, recipientAccountId: account }) as Record<string, unknown>), account });
+    const events = [0, 1, 2].flatMap((n) => [inAccount('111122223333', n), inAccount('444455556666', 10 + n)]);
+    const { records, deps } = await runAll(events);
+    expect(records.map((r) => r.outcome)).toEqual(Array(6).fill('compliant'));
+    expect(records[5]?.reason).toContain('3 for the user, 1 from the IP');
+    expect(deps.published).toEqual([]);
+    // Two more in one account reach its own threshold.
+    const more = await runAll([...events, inAccount('111122223333', 3), inAccount('111122223333', 4)]);
+    expect(more.records.map((r) => r.outcome).slice(6)).toEqual(['compliant', 'alerted']);
+    expect(more.records[7]).toMatchObject({ severity: 'HIGH', account: '111122223333', reason: expect.stringContaining('5 for root') });
+  });
+
+  it('alerts once when the count jumps past the threshold (a counter update applied twice by a retry)', async () => {
+    const store = memoryStateStore();
+    let doubled = false;
+    const twice: StateStore = { ...store, addToWindow: (counter, start, count, expires) => store.addToWindow(counter, start, doubled && count === 1 && !counter.endsWith('#alerted') ? 2 : count, expires) };
+    const deps = { ...capturingDeps({ mode: 'live' }), store: twice };
+    const records: RemediationRecord[] = [];
+    for (let i = 0; i < 7; i++) {
+      doubled = i === 4; // the 5th failure counts as two: 4 → 6, so no event ever sees exactly 5
+      records.push(await run(consoleSigninFailures, attempt(FAILURE, i, minute(i)), deps));
+    }
+    expect(records.map((r) => r.outcome)).toEqual(['compliant', 'compliant', 'compliant', 'compliant', 'alerted', 'compliant', 'compliant']);
+    expect(records[4]?.reason).toContain('6 for alice and 6 from 192.0.2.44');
+    expect(records[6]?.reason).toContain('already alerted for these failures');
+    expect(deps.published).toHaveLength(1);
+  });
+
+  it('sees a burst across a window boundary (the previous window weighted by overlap), and alerts once for it', async () => {
+    const burst = [12, 13, 14, 15, 16, 17, 18].map((m, i) => attempt(FAILURE, i, minute(m)));
+    const { records, deps } = await runAll(burst);
+    // 3 before 12:15 and 3 after: never 5 in one fixed window, but 5 within 15 minutes at 12:17.
+    expect(records.map((r) => r.outcome)).toEqual(['compliant', 'compliant', 'compliant', 'compliant', 'compliant', 'alerted', 'compliant']);
+    expect(records[5]?.reason).toMatch(/5 for alice and 5 from 192\.0\.2\.44 within the 15 min up to 12:17 UTC .*with the 15 min before 12:15 UTC weighted by overlap/);
+    expect(deps.published).toHaveLength(1);
+  });
+
+  it('does not alert again right after a window boundary for the burst it already alerted on', async () => {
+    const events = [10, 11, 12, 13, 14, 15, 16].map((m, i) => attempt(FAILURE, i, minute(m)));
+    const { records, deps } = await runAll(events);
+    expect(records.map((r) => r.outcome)).toEqual(['compliant', 'compliant', 'compliant', 'compliant', 'alerted', 'compliant', 'compliant']);
+    expect(records[5]?.reason).toContain('already alerted for these failures');
+    expect(deps.published).toHaveLength(1);
   });
 
   it('honours the configured threshold and window', async () => {

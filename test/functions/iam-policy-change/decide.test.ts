@@ -37,6 +37,36 @@ describe('iam-policy-change', () => {
     expect(record.reason).not.toContain('not json');
   });
 
+  it('is CRITICAL for AdministratorAccess and IAMFullAccess of the aws-cn and aws-us-gov partitions too', async () => {
+    const attach = (policyArn: string) => withDetail(loadSample('iam-policy-change', 'alerted.attach-user-policy-administrator-access'), { requestParameters: { userName: 'bob', policyArn } });
+    for (const arn of ['arn:aws-us-gov:iam::aws:policy/AdministratorAccess', 'arn:aws-cn:iam::aws:policy/IAMFullAccess']) {
+      expect(await run(iamPolicyChange, attach(arn), capturingDeps()), arn).toMatchObject({ severity: 'CRITICAL', reason: expect.stringContaining(`the administrator policy ${arn}`) });
+    }
+    // Same name, another path or a customer policy: not the AWS-managed one.
+    expect((await run(iamPolicyChange, attach('arn:aws-us-gov:iam::111122223333:policy/AdministratorAccess'), capturingDeps())).severity).toBe('MEDIUM');
+    expect((await run(iamPolicyChange, attach('arn:aws:iam::aws:policy/job-function/AdministratorAccess'), capturingDeps())).severity).toBe('MEDIUM');
+  });
+
+  it('says which group a user was added to (AddUserToGroup, MEDIUM), with the group as a resource', async () => {
+    const { record, deps } = await runSample(iamPolicyChange, 'alerted.add-user-to-group');
+    expect(record).toMatchObject({
+      outcome: 'alerted', severity: 'MEDIUM',
+      reason: expect.stringContaining('user contractor-01 was added to the group platform-admins'),
+      resources: [{ type: 'AWS::IAM::User', id: 'contractor-01' }, { type: 'AWS::IAM::Group', id: 'platform-admins' }],
+    });
+    expect(deps.published[0]?.text).toContain('aws iam list-attached-group-policies --group-name platform-admins');
+  });
+
+  it('handles SetDefaultPolicyVersion (MEDIUM), saying the version\'s document is not in the event', async () => {
+    const { record, deps } = await runSample(iamPolicyChange, 'alerted.set-default-policy-version');
+    expect(record).toMatchObject({
+      outcome: 'alerted', severity: 'MEDIUM',
+      reason: expect.stringContaining('made version v1 the default of arn:aws:iam::111122223333:policy/app-runtime-s3'),
+    });
+    expect(record.reason).toContain('the event does not carry the version\'s document');
+    expect(deps.published[0]?.text).toContain('aws iam get-policy-version --policy-arn arn:aws:iam::111122223333:policy/app-runtime-s3');
+  });
+
   it('takes custom administrator policies from configuration', async () => {
     const config = capturingDeps().config;
     const attach = withDetail(loadSample('iam-policy-change', 'alerted.attach-user-policy-administrator-access'), { requestParameters: { userName: 'bob', policyArn: 'arn:aws:iam::111122223333:policy/god-mode' } });

@@ -19,6 +19,28 @@ describe('root-activity', () => {
     expect(deps.published[0]?.json).not.toContain('AKIAEXAMPLENEWROOT01');
   });
 
+  it('says whose key it is when root creates one for an IAM user, not "unlimited rights"', async () => {
+    const { record, deps } = await runSample(rootActivity, 'alerted.create-access-key-for-iam-user');
+    expect(record).toMatchObject({
+      severity: 'CRITICAL',
+      reason: expect.stringContaining('created an access key for the IAM user deploy-bot'),
+      resources: [{ type: 'AWS::IAM::RootUser' }, { type: 'AWS::IAM::User', id: 'deploy-bot' }],
+    });
+    expect(record.reason).not.toContain('unlimited rights');
+    expect(deps.published[0]?.subject).toContain('CreateAccessKey for IAM user deploy-bot');
+    expect(deps.published[0]?.text).toContain('aws iam list-access-keys --user-name deploy-bot');
+    expect(deps.published[0]?.text).not.toContain('delete root access keys');
+    expect(deps.published[0]?.json).not.toContain('AKIAEXAMPLENEWUSER01');
+    // Root's own key (requestParameters null) keeps the root wording.
+    const { record: own } = await runSample(rootActivity, 'alerted.create-access-key-console');
+    expect(own.reason).toContain('long-lived credentials with unlimited rights');
+  });
+
+  it('alerts on root\'s read-only calls (readOnly: true) like any other: the rule\'s state delivers them', async () => {
+    const { record } = await runSample(rootActivity, 'alerted.console-read-only-list-users');
+    expect(record).toMatchObject({ outcome: 'alerted', severity: 'HIGH', reason: expect.stringContaining('called iam.amazonaws.com ListUsers in a console or temporary session') });
+  });
+
   it('says whether a root sign-in used MFA, and when MFAUsed is missing', async () => {
     const { record: without } = await runSample(rootActivity, 'alerted.console-sign-in-without-mfa');
     const missing = withDetail(loadSample('root-activity', 'alerted.console-sign-in-with-mfa'), { additionalEventData: { MobileVersion: 'No' } });

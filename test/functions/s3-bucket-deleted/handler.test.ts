@@ -40,11 +40,36 @@ describe('s3-bucket-deleted', () => {
     expect(cloudTrail.calls()).toHaveLength(0);
   });
 
-  it('fails naming cloudtrail:DescribeTrails when the read is denied, and still notifies', async () => {
+  it('still alerts (HIGH) when DescribeTrails is denied, naming the bucket, the error and the permission', async () => {
     cloudTrail.onAnyCommand().rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }));
     const { record, deps } = await runSample(s3BucketDeleted, 'alerted.delete-bucket', { mode: 'live' });
-    expect(record).toMatchObject({ outcome: 'failed', error: { kind: 'denied', permission: 'cloudtrail:DescribeTrails' } });
+    expect(record).toMatchObject({
+      outcome: 'alerted', severity: 'HIGH', error: null,
+      resources: [{ type: 'AWS::S3::Bucket', id: 'example-build-artifacts' }],
+      reason: expect.stringContaining('could not be checked: CloudTrail.DescribeTrails was denied (AccessDeniedException): the role needs cloudtrail:DescribeTrails'),
+    });
     expect(deps.published).toHaveLength(1);
+    expect(deps.published[0]?.subject).toContain('S3 bucket deleted: example-build-artifacts');
+    expect(deps.published[0]?.text).toContain('aws cloudtrail describe-trails --include-shadow-trails');
+    expect(cloudTrail).toHaveReceivedCommandTimes(DescribeTrailsCommand, 1);
+  });
+
+  it('still alerts (HIGH) naming the bucket when DescribeTrails is refused as invalid', async () => {
+    cloudTrail.onAnyCommand().rejects(Object.assign(new Error('bad'), { name: 'InvalidParameterCombinationException', $metadata: { httpStatusCode: 400 } }));
+    const { record, deps } = await runSample(s3BucketDeleted, 'alerted.delete-cloudtrail-bucket', { mode: 'dry-run' });
+    expect(record).toMatchObject({
+      outcome: 'alerted', severity: 'HIGH', resources: [{ id: 'aws-cloudtrail-logs-111122223333-0a1b2c3d' }],
+      reason: expect.stringContaining('(cloudtrail:DescribeTrails) failed: InvalidParameterCombinationException (invalid)'),
+    });
+    expect(deps.published).toHaveLength(1);
+  });
+
+  it('rethrows a throttled DescribeTrails so the event is retried, notifying nothing yet', async () => {
+    cloudTrail.onAnyCommand().rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
+    const { record, deps } = await runSample(s3BucketDeleted, 'alerted.delete-bucket', { mode: 'live' });
+    expect(record).toMatchObject({ outcome: 'failed', error: { kind: 'transient', code: 'ThrottlingException' }, notification: { status: 'deferred' } });
+    expect(deps.published).toEqual([]);
+    expect(cloudTrail).toHaveReceivedCommandTimes(DescribeTrailsCommand, 1);
   });
 
   it('calls a failed DeleteBucket compliant: nothing was deleted', async () => {

@@ -1,6 +1,8 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { trailLogging, type TrailFacts, type TrailState } from '../../../functions/trail-logging/rule.js';
-import { trailRefFrom } from '../../../shared/cloudtrail/trail.js';
+import { trailRefFrom, updateShapeOf } from '../../../shared/cloudtrail/trail.js';
 import { ParseError } from '../../../shared/errors.js';
 import { parseEnvelope, toEnvelopeJson } from '../../../shared/events/schema.js';
 import type { RemediationRecord } from '../../../shared/remediation-log.js';
@@ -25,6 +27,7 @@ const withRequest = (name: string, requestParameters: unknown, extra: Record<str
 
 /** A trail as GetTrail answers it: healthy unless overridden. */
 const trail = (overrides: Record<string, unknown> = {}) => ({
+  kind: 'found' as const,
   settings: {
     Name: 'example-audit-trail', TrailARN: ARN, HomeRegion: 'us-east-1', S3BucketName: 'example-cloudtrail-logs',
     IsOrganizationTrail: false, IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true, LogFileValidationEnabled: true,
@@ -124,9 +127,38 @@ describe('trail-logging parse', () => {
     expect(facts).toMatchObject({ kind: 'updated', trail: { name: 'example-audit-trail', arn: ARN, region: 'us-east-1' }, weakened: ['logFileValidation'] });
   });
 
-  it('does not count kmsKeyId "" as a key removal when the response still names a key (console edit)', () => {
-    const facts = factsOf(loadSample('trail-logging', 'compliant.update-trail-console-no-weakening'));
-    expect(facts).toMatchObject({ kind: 'updated', weakened: [] });
+  it('does not count kmsKeyId "" as a key removal when the response still names a key', () => {
+    const sample = withRequest('compliant.update-trail-console-no-weakening', { name: 'example-audit-trail', kmsKeyId: '' });
+    expect(factsOf(sample)).toMatchObject({ kind: 'updated', shape: 'targeted', weakened: [] });
+  });
+
+  it('does not count a console edit\'s kmsKeyId "" as a weakening: the console sends it for every trail without a key', () => {
+    const facts = factsOf(loadSample('trail-logging', 'compliant.update-trail-console-never-encrypted'));
+    expect(facts).toMatchObject({ kind: 'updated', shape: 'full-form', weakened: [] });
+  });
+
+  it('counts kmsKeyId "" only in a targeted request, as an explicit "no key"', () => {
+    expect(factsOf(loadSample('trail-logging', 'alerted.update-trail-kms-key-id-blank-cli'))).toMatchObject({ kind: 'updated', shape: 'targeted', weakened: ['kmsKey'] });
+  });
+
+  // The real record the shapes note cites: kmsKeyId "" beside settings that are on, and no key in the response.
+  const REAL_UPDATE = join(import.meta.dirname, '..', '..', '..', '..', 'shared', 'cloudtrail-samples', 'cloudtrail-UpdateTrail-records-file-no-weakening.json');
+  it.skipIf(!existsSync(REAL_UPDATE))('finds no weakening in the real UpdateTrail record with kmsKeyId ""', () => {
+    const [real] = (JSON.parse(readFileSync(REAL_UPDATE, 'utf8')) as { Records: Record<string, unknown>[] }).Records;
+    const request = { ...(real?.requestParameters as object), name: 'example-audit-trail' }; // its name is redacted to "..."
+    const sample = withRequest('compliant.update-trail-console-no-weakening', request, { responseElements: { ...(real?.responseElements as object), trailARN: ARN } });
+    expect(factsOf(sample)).toMatchObject({ kind: 'updated', shape: 'full-form', weakened: [] });
+  });
+
+  it.each([
+    ['a CLI flag turning one setting off', { name: 'x', isMultiRegionTrail: false }, 'targeted'],
+    ['CLI flags turning two settings off', { name: 'x', isMultiRegionTrail: false, includeGlobalServiceEvents: false }, 'targeted'],
+    ['an explicit empty KMS key', { name: 'x', kmsKeyId: '' }, 'targeted'],
+    ['a setting left on next to one turned off', { name: 'x', isMultiRegionTrail: false, enableLogFileValidation: true }, 'full-form'],
+    ['a bucket next to a setting turned off', { name: 'x', s3BucketName: 'example-logs', enableLogFileValidation: false }, 'full-form'],
+    ['the console form', { name: 'x', s3BucketName: 'b', s3KeyPrefix: '', snsTopicName: '', includeGlobalServiceEvents: true, isMultiRegionTrail: false, enableLogFileValidation: true, kmsKeyId: '' }, 'full-form'],
+  ])('reads %s as %s', (_, request, shape) => {
+    expect(updateShapeOf(request)).toBe(shape);
   });
 
   it('ignores Insights changes on an event data store, which is not a trail', () => {
@@ -187,14 +219,42 @@ describe('trail-logging decisions on the trail as it is now', () => {
     }]);
   });
 
-  it('turns global service events back on with multi-Region, which CloudTrail requires', () => {
-    const sample = withRequest('would-remediate.update-trail-multi-region-off-console', { name: 'example-audit-trail', isMultiRegionTrail: false, includeGlobalServiceEvents: false });
+  it('turns global service events back on with multi-Region, which CloudTrail requires, and says so although restore.globalServiceEvents is off', () => {
+    const sample = withRequest('would-remediate.update-trail-multi-region-off-cli', { name: 'example-audit-trail', isMultiRegionTrail: false, includeGlobalServiceEvents: false });
     const decision = trailLogging.decide(factsOf(sample), trail({ IsMultiRegionTrail: false, IncludeGlobalServiceEvents: false }), settings);
     expect(decision).toMatchObject({
       kind: 'violation',
-      reason: expect.stringContaining('not restored automatically: globalServiceEvents (restore.globalServiceEvents is off)'),
+      reason: expect.stringContaining('restoring multiRegion with globalServiceEvents: CloudTrail refuses a multi-Region trail without global service events (InvalidParameterCombinationException), so they are turned on although restore.globalServiceEvents is off'),
       actions: [{ params: { Name: ARN, IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true }, previous: { IsMultiRegionTrail: false, IncludeGlobalServiceEvents: false } }],
     });
+    expect(decision.reason).not.toContain('not restored');
+  });
+
+  it('restores multi-Region alone from a targeted CLI update when global service events are still on', () => {
+    const decision = decideOn('would-remediate.update-trail-multi-region-off-cli', trail({ IsMultiRegionTrail: false }));
+    expect(decision).toMatchObject({ kind: 'violation', severity: 'HIGH', actions: [{ params: { Name: ARN, IsMultiRegionTrail: true }, previous: { IsMultiRegionTrail: false } }] });
+    expect(decision.reason).not.toContain('globalServiceEvents');
+  });
+
+  it('alerts (HIGH) instead of restoring when a console edit sends isMultiRegionTrail false: it does not show the call changed it', () => {
+    const decision = decideOn('alerted.update-trail-multi-region-off-console', trail({ IsMultiRegionTrail: false }));
+    expect(decision).toEqual({
+      kind: 'alert', severity: 'HIGH', resources: [expect.objectContaining({ id: ARN })],
+      reason: 'trail example-audit-trail: the trail is not multi-Region (other Regions are not recorded) after this UpdateTrail; not restored automatically: multiRegion (the request sends every setting, as the console does, so it does not show that this call turned it off: turn it back on if it was on)',
+    });
+  });
+
+  it('alerts CRITICAL when the stopped trail is gone: deleted, maybe unseen', () => {
+    const decision = decideOn('would-remediate.stop-logging-by-name', { kind: 'gone', api: 'CloudTrail.GetTrail', code: 'TrailNotFoundException' });
+    expect(decision).toEqual({
+      kind: 'alert', severity: 'CRITICAL', resources: [{ type: 'AWS::CloudTrail::Trail', id: 'example-audit-trail', name: 'example-audit-trail', region: 'us-east-1' }],
+      reason: 'trail example-audit-trail was stopped and no longer exists: deleted? if it was this account\'s only trail, the account may be unrecorded, and its DeleteTrail may never reach EventBridge (TrailNotFoundException from CloudTrail.GetTrail)',
+    });
+  });
+
+  it('alerts CRITICAL when the weakened trail is gone, naming what the update turned off', () => {
+    const decision = decideOn('would-remediate.update-trail-log-file-validation-off', { kind: 'gone', api: 'CloudTrail.GetTrail', code: 'TrailNotFoundException' });
+    expect(decision).toMatchObject({ kind: 'alert', severity: 'CRITICAL', reason: expect.stringMatching(/^trail example-audit-trail was weakened \(logFileValidation off\) and no longer exists: deleted\?/) });
   });
 
   it('only alerts when configuration turns the restore off', () => {
@@ -203,11 +263,16 @@ describe('trail-logging decisions on the trail as it is now', () => {
     expect(decision).toMatchObject({ kind: 'alert', severity: 'HIGH', reason: expect.stringContaining('logFileValidation (restore.logFileValidation is off)') });
   });
 
-  it('alerts (MEDIUM) on a removed KMS key: the previous key id is unknown, so it is never restored', () => {
-    const sample = withRequest('would-remediate.update-trail-log-file-validation-off', { name: 'example-audit-trail', kmsKeyId: '' }, { responseElements: { trailARN: ARN } });
+  it('alerts (LOW) on a targeted "no KMS key", never claiming a key was removed, and never restores it', () => {
     const config = trailLogging.settings(sampleConfig({ rules: { 'trail-logging': { restore: { logFileValidation: true, multiRegion: true, globalServiceEvents: true } } } }));
-    const decision = trailLogging.decide(factsOf(sample), trail({ KmsKeyId: undefined }), config);
-    expect(decision).toMatchObject({ kind: 'alert', severity: 'MEDIUM', reason: expect.stringContaining('kmsKey (the previous key id is unknown)') });
+    const decision = decideOn('alerted.update-trail-kms-key-id-blank-cli', trail({ KmsKeyId: undefined }), config);
+    expect(decision).toMatchObject({ kind: 'alert', severity: 'LOW', reason: expect.stringContaining('kmsKey (the previous key id is unknown)') });
+    expect(decision.reason).toContain('the trail is not encrypted with a KMS key (the update may have removed one, or it never had one)');
+    expect(decision.reason).not.toMatch(/key (was )?removed/i);
+  });
+
+  it('is compliant with a targeted "no KMS key" when the trail has a key again', () => {
+    expect(decideOn('alerted.update-trail-kms-key-id-blank-cli', trail())).toMatchObject({ kind: 'compliant', reason: expect.stringContaining('already restored') });
   });
 
   it('never plans an UpdateTrail on another account\'s trail', () => {
@@ -222,12 +287,13 @@ describe('trail-logging event selector narrowing', () => {
     trailLogging.decide(factsOf(withRequest('alerted.put-event-selectors-management-events-off', { trailName: 'example-audit-trail', ...request }, { responseElements: null })), undefined, settings);
 
   it.each([
-    ['write-only basic selectors', { eventSelectors: [{ readWriteType: 'WriteOnly', includeManagementEvents: true }] }, 'HIGH', 'read management events are no longer recorded'],
+    ['write-only basic selectors', { eventSelectors: [{ readWriteType: 'WriteOnly', includeManagementEvents: true }] }, 'CRITICAL', 'read management events are no longer recorded'],
     ['read-only basic selectors', { eventSelectors: [{ readWriteType: 'ReadOnly' }] }, 'CRITICAL', 'write management events are no longer recorded'],
-    ['a source excluded by every management selector', { eventSelectors: [{ readWriteType: 'All', excludeManagementEventSources: ['kms.amazonaws.com'] }] }, 'HIGH', 'from kms.amazonaws.com are excluded'],
+    ['a source excluded by every management selector', { eventSelectors: [{ readWriteType: 'All', excludeManagementEventSources: ['kms.amazonaws.com'] }] }, 'CRITICAL', 'from kms.amazonaws.com are excluded (none of their calls, reads or writes, are recorded)'],
     ['advanced selectors without management events', { advancedEventSelectors: [{ name: 'data', fieldSelectors: [{ field: 'eventCategory', equals: ['Data'] }, { field: 'resources.type', equals: ['AWS::S3::Object'] }] }] }, 'CRITICAL', 'management events are no longer recorded'],
     ['advanced read-only management selectors', { advancedEventSelectors: [{ name: 'mgmt', fieldSelectors: [{ field: 'eventCategory', equals: ['Management'] }, { field: 'readOnly', equals: ['true'] }] }] }, 'CRITICAL', 'write management events are no longer recorded'],
-    ['advanced selectors excluding a source', { advancedEventSelectors: [{ name: 'mgmt', fieldSelectors: [{ field: 'eventCategory', equals: ['Management'] }, { field: 'eventSource', notEquals: ['kms.amazonaws.com'] }] }] }, 'HIGH', 'from kms.amazonaws.com are excluded'],
+    ['advanced selectors excluding a source', { advancedEventSelectors: [{ name: 'mgmt', fieldSelectors: [{ field: 'eventCategory', equals: ['Management'] }, { field: 'eventSource', notEquals: ['kms.amazonaws.com'] }] }] }, 'CRITICAL', 'from kms.amazonaws.com are excluded'],
+    ['advanced write-only management selectors', { advancedEventSelectors: [{ name: 'mgmt', fieldSelectors: [{ field: 'eventCategory', equals: ['Management'] }, { field: 'readOnly', equals: ['false'] }] }] }, 'CRITICAL', 'read management events are no longer recorded'],
   ])('alerts on %s', (_, request, severity, text) => {
     expect(selectors(request)).toMatchObject({ kind: 'alert', severity, reason: expect.stringContaining(text) });
   });
@@ -238,6 +304,12 @@ describe('trail-logging event selector narrowing', () => {
     ['advanced management selectors for all events', { advancedEventSelectors: [{ name: 'mgmt', fieldSelectors: [{ field: 'eventCategory', equals: ['Management'] }] }] }],
   ])('is compliant with %s', (_, request) => {
     expect(selectors(request)).toMatchObject({ kind: 'compliant', reason: expect.stringContaining('keep management events recorded') });
+  });
+
+  it('alerts HIGH, not CRITICAL, when Insights is turned off, saying events are still recorded', () => {
+    const decision = decideOn('alerted.put-insight-selectors-turned-off', undefined);
+    expect(decision).toMatchObject({ kind: 'alert', severity: 'HIGH' });
+    expect(decision.reason).toContain('management events are still recorded; Insights is anomaly detection, not recording');
   });
 });
 
@@ -278,6 +350,23 @@ describe('trail-logging message', () => {
     const message = trailLogging.message(record);
     expect(message.title).toBe('Weakened trail example-audit-trail restored');
     expect(message.lines).toContain(`To reverse: aws cloudtrail update-trail --name ${ARN} --region us-east-1 --no-enable-log-file-validation --no-is-multi-region-trail`);
+  });
+
+  it('gives recovery steps, not a restart, when a stopped trail is gone', () => {
+    const reason = 'trail example-audit-trail was stopped and no longer exists: deleted? if it was this account\'s only trail, …';
+    const record = { ...base, eventName: 'StopLogging', outcome: 'alerted', severity: 'CRITICAL', reason, resources: [resource], actions: [] } as unknown as RemediationRecord;
+    const message = trailLogging.message(record);
+    expect(message.title).toBe('Trail example-audit-trail stopped, then gone (deleted?)');
+    expect(message.lines).toEqual(expect.arrayContaining([
+      'Find who deleted it (Event history keeps 90 days of management events, trail or not): aws cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=DeleteTrail --region us-east-1',
+      expect.stringContaining('aws cloudtrail create-trail --name example-audit-trail --s3-bucket-name <bucket> --is-multi-region-trail --enable-log-file-validation --region us-east-1, then aws cloudtrail start-logging --name example-audit-trail --region us-east-1'),
+    ]));
+    expect(message.lines.join('\n')).not.toContain('get-trail-status --name arn:');
+  });
+
+  it('keeps the restart command for a stopped organisation trail of another account', () => {
+    const record = { ...base, eventName: 'StopLogging', outcome: 'alerted', reason: 'trail x was stopped; it is an organisation trail of account 444455556666', resources: [resource], actions: [] } as unknown as RemediationRecord;
+    expect(trailLogging.message(record).lines).toContain(`Restart: aws cloudtrail start-logging --name ${ARN} --region us-east-1`);
   });
 
   it('tells of the unrecorded window after a restart instead of the restart command', () => {

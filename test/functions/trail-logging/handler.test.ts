@@ -110,15 +110,40 @@ describe('trail-logging live: StopLogging', () => {
     expect(record).toMatchObject({ outcome: 'remediated', reason: expect.stringContaining('(the organisation trail; this is its management account)') });
   });
 
-  it('ignores a trail that no longer exists, and starts nothing', async () => {
+  it.each(['live', 'dry-run'] as const)('alerts CRITICAL (%s) when the stopped trail no longer exists: deleted, perhaps unseen; starts nothing', async (mode) => {
     cloudTrail.on(GetTrailCommand).rejects(sdkError('TrailNotFoundException', 400));
 
-    const { record, deps } = await runSample(trailLogging, 'would-remediate.stop-logging-by-arn', { mode: 'live' });
+    const { record, deps } = await runSample(trailLogging, 'would-remediate.stop-logging-by-arn', { mode });
 
     expect(cloudTrail.commandCalls(GetTrailCommand)).toHaveLength(1);
     expect(cloudTrail.commandCalls(StartLoggingCommand)).toHaveLength(0);
-    expect(record).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('no longer exists (TrailNotFoundException from CloudTrail.GetTrail)') });
-    expect(deps.published).toEqual([]);
+    expect(record).toMatchObject({
+      outcome: 'alerted', severity: 'CRITICAL', actions: [], error: null, notification: { status: 'sent' },
+      reason: expect.stringContaining('was stopped and no longer exists: deleted? if it was this account\'s only trail, the account may be unrecorded'),
+    });
+    expect(deps.published[0]?.subject).toMatch(/^\[CRITICAL\] Trail example-audit-trail stopped, then gone \(deleted\?\)/);
+    expect(deps.published[0]?.text).toContain('aws cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=DeleteTrail --region eu-west-1');
+    expect(deps.published[0]?.text).toContain('aws cloudtrail create-trail --name example-audit-trail');
+  });
+
+  it('alerts CRITICAL when the trail is deleted between GetTrail and GetTrailStatus', async () => {
+    cloudTrail.on(GetTrailCommand).resolves({ Trail: TRAIL });
+    cloudTrail.on(GetTrailStatusCommand).rejects(sdkError('TrailNotFoundException', 400));
+
+    const { record } = await runSample(trailLogging, 'would-remediate.stop-logging-by-name', { mode: 'live' });
+
+    expect(cloudTrail.commandCalls(GetTrailStatusCommand)).toHaveLength(1);
+    expect(cloudTrail.commandCalls(StartLoggingCommand)).toHaveLength(0);
+    expect(record).toMatchObject({ outcome: 'alerted', severity: 'CRITICAL', reason: expect.stringContaining('(TrailNotFoundException from CloudTrail.GetTrailStatus)') });
+  });
+
+  it('still fails, naming the permission, when GetTrail is denied: only a gone trail becomes an alert', async () => {
+    cloudTrail.on(GetTrailCommand).rejects(sdkError('AccessDeniedException', 400));
+
+    const { record } = await runSample(trailLogging, 'would-remediate.stop-logging-by-name', { mode: 'live' });
+
+    expect(cloudTrail.commandCalls(GetTrailCommand)).toHaveLength(1);
+    expect(record).toMatchObject({ outcome: 'failed', error: { kind: 'denied', permission: 'cloudtrail:GetTrail' } });
   });
 
   it('does nothing for a stale event whose trail is logging again', async () => {
@@ -219,21 +244,54 @@ describe('trail-logging live: UpdateTrail', () => {
     expect(deps.published[0]?.text).toContain(`To reverse: aws cloudtrail update-trail --name ${ARN} --region us-east-1 --no-enable-log-file-validation`);
   });
 
-  it('restores multi-Region together with global service events when both are off', async () => {
+  it('restores multi-Region together with global service events when both are off, and says why in record and message', async () => {
     const weakened = { ...TRAIL, IsMultiRegionTrail: false, IncludeGlobalServiceEvents: false };
     cloudTrail.on(GetTrailCommand).resolvesOnce({ Trail: weakened }).resolves({ Trail: TRAIL });
     cloudTrail.on(UpdateTrailCommand).resolves({});
 
-    const { record } = await runSample(trailLogging, 'would-remediate.update-trail-multi-region-off-console', { mode: 'live' });
+    const { record, deps } = await runSample(trailLogging, 'would-remediate.update-trail-multi-region-off-cli', { mode: 'live' });
 
     expect(inputsOf(UpdateTrailCommand)).toEqual([{ Name: ARN, IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true }]);
-    expect(record).toMatchObject({ outcome: 'remediated', actions: [{ previous: { IsMultiRegionTrail: false, IncludeGlobalServiceEvents: false } }] });
+    expect(record).toMatchObject({
+      outcome: 'remediated', actions: [{ previous: { IsMultiRegionTrail: false, IncludeGlobalServiceEvents: false }, verification: { ok: true, detail: 'GetTrail reads IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true' } }],
+    });
+    const why = 'CloudTrail refuses a multi-Region trail without global service events (InvalidParameterCombinationException), so they are turned on although restore.globalServiceEvents is off';
+    expect(record.reason).toContain(why);
+    expect(deps.published[0]?.text).toContain(why);
+  });
+
+  it('alerts (HIGH) and writes nothing when a console edit sends isMultiRegionTrail false for a single-Region trail', async () => {
+    cloudTrail.on(GetTrailCommand).resolves({ Trail: { ...TRAIL, IsMultiRegionTrail: false } });
+
+    const { record, deps } = await runSample(trailLogging, 'alerted.update-trail-multi-region-off-console', { mode: 'live' });
+
+    expect(cloudTrail.commandCalls(GetTrailCommand)).toHaveLength(1);
+    expect(cloudTrail.commandCalls(UpdateTrailCommand)).toHaveLength(0);
+    expect(record).toMatchObject({ outcome: 'alerted', severity: 'HIGH', actions: [], reason: expect.stringContaining('it does not show that this call turned it off') });
+    expect(deps.published).toHaveLength(1);
+  });
+
+  it('alerts CRITICAL when the weakened trail no longer exists', async () => {
+    cloudTrail.on(GetTrailCommand).rejects(sdkError('TrailNotFoundException', 400));
+
+    const { record, deps } = await runSample(trailLogging, 'would-remediate.update-trail-log-file-validation-off', { mode: 'live' });
+
+    expect(cloudTrail.commandCalls(UpdateTrailCommand)).toHaveLength(0);
+    expect(record).toMatchObject({ outcome: 'alerted', severity: 'CRITICAL', reason: expect.stringContaining('was weakened (logFileValidation off) and no longer exists: deleted?') });
+    expect(deps.published[0]?.subject).toMatch(/^\[CRITICAL\] Trail example-audit-trail weakened, then gone \(deleted\?\)/);
+  });
+
+  it('makes no call for an update that turns nothing off (a console edit of a never-encrypted trail)', async () => {
+    const { record } = await runSample(trailLogging, 'compliant.update-trail-console-never-encrypted', { mode: 'live' });
+
+    expect(cloudTrail.calls()).toHaveLength(0);
+    expect(record).toMatchObject({ outcome: 'compliant', notification: { status: 'not-needed' } });
   });
 
   it('does not write when a later change already restored the setting', async () => {
     cloudTrail.on(GetTrailCommand).resolves({ Trail: TRAIL });
 
-    const { record } = await runSample(trailLogging, 'would-remediate.update-trail-multi-region-off-console', { mode: 'live' });
+    const { record } = await runSample(trailLogging, 'would-remediate.update-trail-multi-region-off-cli', { mode: 'live' });
 
     expect(cloudTrail.commandCalls(GetTrailCommand)).toHaveLength(1);
     expect(cloudTrail.commandCalls(UpdateTrailCommand)).toHaveLength(0);

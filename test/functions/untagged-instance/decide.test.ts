@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { untaggedInstance, type LaunchFacts, type LaunchState } from '../../../functions/untagged-instance/rule.js';
+import { MAX_RESOURCES_PER_CALL } from '../../../functions/untagged-instance/tag-writes.js';
 import type { InstanceNow } from '../../../shared/ec2/instance-reads.js';
 import { creatorOf, fitTagValue, sanitiseTagValue, TAGGED_AT_KEY } from '../../../shared/ec2/tags.js';
 import { ParseError } from '../../../shared/errors.js';
@@ -210,6 +211,39 @@ describe('untagged-instance decisions on the instances as they are now', () => {
     const off = decideOn(sample, state);
     expect(off).toMatchObject({ kind: 'violation', actions: [{ resource: { id: first } }] });
     expect(off.kind === 'violation' && off.actions).toHaveLength(1);
+  });
+});
+
+describe('untagged-instance writes: one CreateTags per set of identical tags', () => {
+  const sample = loadSample(RULE, 'would-remediate.two-instances-one-call');
+  const [first, second] = ['i-0c1d2e3f4a5b60718', 'i-0c1d2e3f4a5b60719'];
+  const [vol1, vol2] = ['vol-0aaaaaaaaaaaaaaa1', 'vol-0aaaaaaaaaaaaaaa2'];
+
+  it('groups the instances and, apart, their volumes, each group with every member\'s previous tags', () => {
+    const state = stateOf([instanceNow(first, { Name: 'a' }, { volumeIds: [vol1] }), instanceNow(second, { Name: 'b' }, { volumeIds: [vol2] })]);
+    const decision = decideOn(sample, state, { tagVolumes: true });
+    expect(decision).toMatchObject({
+      kind: 'violation',
+      actions: [
+        { api: 'EC2.CreateTags', resource: { type: 'AWS::EC2::Instance', id: first }, params: { Resources: [first, second] },
+          previous: { Tags: {}, TagsByResource: { [first]: { Name: 'a' }, [second]: { Name: 'b' } } } },
+        { api: 'EC2.CreateTags', resource: { type: 'AWS::EC2::Volume', id: vol1, name: first }, params: { Resources: [vol1, vol2] } },
+      ],
+    });
+    expect(decision.kind === 'violation' && decision.actions).toHaveLength(2);
+  });
+
+  it(`splits a group into calls of at most ${MAX_RESOURCES_PER_CALL} resources`, () => {
+    const ids = Array.from({ length: MAX_RESOURCES_PER_CALL + 1 }, (_, i) => `i-0bbbbbbbbbbbbb${i.toString(16).padStart(3, '0')}`);
+    const many = withDetail(sample, { responseElements: { instancesSet: { items: ids.map((instanceId) => ({ instanceId })) } } });
+    const decision = decideOn(many, stateOf(ids.map((id) => instanceNow(id, {}))));
+    expect(decision.kind === 'violation' && decision.actions.map((a) => (a.params as { Resources: string[] }).Resources)).toEqual([ids.slice(0, -1), ids.slice(-1)]);
+  });
+
+  it('plans the same grouped write offline, from the event, without a previous state', () => {
+    const decision = decideOn(sample);
+    expect(decision).toMatchObject({ kind: 'violation', actions: [{ params: { Resources: [first, second], Tags: [{ Key: 'Owner' }, { Key: TAGGED_AT_KEY }] } }] });
+    expect(decision.kind === 'violation' && decision.actions[0]).not.toHaveProperty('previous');
   });
 });
 

@@ -79,6 +79,61 @@ describe('untagged-instance enforcement check, live', () => {
     expect(notification?.text).toContain(`aws ec2 start-instances --region eu-west-1 --instance-ids ${ID}`);
   });
 
+  it.each([
+    ['an Auto Scaling group', 'aws:autoscaling:groupName', 'example-web-asg', 'AWS::AutoScaling::AutoScalingGroup', 'Auto Scaling group with PropagateAtLaunch'],
+    ['a Spot Fleet', 'aws:ec2spot:fleet-request-id', 'sfr-0a1b2c3d-0000-4000-8000-000000000001', 'AWS::EC2::SpotFleet', 'Spot Fleet request'],
+    ['an EC2 Fleet', 'aws:ec2:fleet-id', 'fleet-0a1b2c3d-0000-4000-8000-000000000001', 'AWS::EC2::EC2Fleet', 'EC2 Fleet'],
+    ['an EKS node group', 'eks:cluster-name', 'example-cluster', 'AWS::EKS::Cluster', 'node group\'s launch template'],
+    ['EKS (aws: tag)', 'aws:eks:cluster-name', 'example-cluster', 'AWS::EKS::Cluster', 'node group\'s launch template'],
+  ])('never stops a member of %s (it would be terminated and replaced): alerts with what to do instead', async (_, key, value, type, fix) => {
+    reads = [{ state: 'running', tags: { Name: 'example-web', [key]: value, 'aws:ec2launchtemplate:id': 'lt-0123456789abcdef0' } }];
+    fakeEc2();
+    const { handle, deps } = check({ config: enforcementOn() });
+
+    await handle(INPUT);
+
+    expect(ec2).toHaveReceivedCommandTimes(DescribeInstancesCommand, 1);
+    expect(ec2).toHaveReceivedCommandTimes(StopInstancesCommand, 0);
+    expect(stops).toEqual([]);
+    expect(deps.written).toHaveLength(1);
+    expect(deps.written[0]).toMatchObject({
+      outcome: 'alerted', severity: 'MEDIUM', actions: [],
+      resources: [{ type: 'AWS::EC2::Instance', id: ID }, { type, id: value }],
+      reason: expect.stringContaining(`${ID} still lacks Owner after the grace period and is running`),
+    });
+    expect(deps.written[0]?.reason).toContain(`NOT stopped: it is managed by`);
+    expect(deps.written[0]?.reason).toContain(`(tag ${key}), which would terminate and replace a stopped instance`);
+    expect(deps.written[0]?.reason).toContain(fix);
+    const [notification] = deps.published;
+    expect(notification?.subject).toBe(`[MEDIUM] Untagged EC2 instance ${ID} not stopped in ${ACCOUNT}/eu-west-1`);
+    expect(notification?.text).toContain(`${ID} was not stopped: ${type} ${value} would terminate and replace it`);
+    expect(notification?.text).toContain(`aws ec2 create-tags --region eu-west-1 --resources ${ID}`);
+    expect(notification?.text).not.toContain('start-instances');
+  });
+
+  it('still stops an instance whose only managed-looking tag is its launch template', async () => {
+    reads = [{ state: 'running', tags: { 'aws:ec2launchtemplate:id': 'lt-0123456789abcdef0', 'aws:ec2launchtemplate:version': '3' } }];
+    fakeEc2();
+    const { handle, deps } = check({ config: enforcementOn() });
+
+    await handle(INPUT);
+
+    expect(stops).toEqual([[ID]]);
+    expect(deps.written[0]).toMatchObject({ outcome: 'remediated', resources: [{ id: ID }], actions: [{ api: 'EC2.StopInstances', status: 'done' }] });
+  });
+
+  it('dry-run of an Auto Scaling member alerts too, and plans no stop', async () => {
+    reads = [{ state: 'running', tags: { 'aws:autoscaling:groupName': 'example-web-asg' } }];
+    fakeEc2();
+    const { handle, deps } = check({ mode: 'dry-run', config: enforcementOn() });
+
+    await handle(INPUT);
+
+    expect(ec2).toHaveReceivedCommandTimes(DescribeInstancesCommand, 1);
+    expect(ec2).toHaveReceivedCommandTimes(StopInstancesCommand, 0);
+    expect(deps.written[0]).toMatchObject({ outcome: 'alerted', actions: [] });
+  });
+
   it('does not stop an instance that was tagged during the grace period', async () => {
     reads = [{ state: 'running', tags: { Owner: 'team-web@example.com' } }];
     fakeEc2();

@@ -2,16 +2,22 @@ import {
   CreateTagsCommand, DescribeInstancesCommand, DescribeTagsCommand, EC2Client,
   type CreateTagsCommandInput, type DescribeInstancesCommandInput, type DescribeTagsCommandInput,
 } from '@aws-sdk/client-ec2';
+import { CreateScheduleCommand, GetScheduleCommand, SchedulerClient, type CreateScheduleCommandInput } from '@aws-sdk/client-scheduler';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { untaggedInstance } from '../../../functions/untagged-instance/rule.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { untaggedInstance, VISIBILITY_LAG_MINUTES } from '../../../functions/untagged-instance/rule.js';
 import { TAGGED_AT_KEY } from '../../../shared/ec2/tags.js';
-import { runSample, sampleConfig } from '../../helpers/samples.js';
+import { reversalsOf } from '../../../shared/report/reverse.js';
+import { lambdaRunner } from '../../../shared/runner/lambda.js';
+import { run } from '../../../shared/runner/run.js';
+import { memoryStateStore } from '../../../shared/state/store.js';
+import { capturingDeps, loadSample, runSample, sampleConfig, withDetail } from '../../helpers/samples.js';
 
 const ec2 = mockClient(EC2Client);
+const scheduler = mockClient(SchedulerClient);
 const ACCOUNT = '111122223333';
 const TWO = 'would-remediate.two-instances-one-call';
-const [FIRST, SECOND] = ['i-0c1d2e3f4a5b60718', 'i-0c1d2e3f4a5b60719'];
+const [FIRST, SECOND, THIRD] = ['i-0c1d2e3f4a5b60718', 'i-0c1d2e3f4a5b60719', 'i-0c1d2e3f4a5b6071a'];
 const DAVE = `arn:aws:iam::${ACCOUNT}:user/dave`;
 const TAGGED_AT = '2026-11-20T09:19:00.000Z'; // the event time, not the clock
 
@@ -50,35 +56,54 @@ function fakeEc2(): void {
 beforeEach(() => {
   ec2.reset();
   ec2.rejects(new Error('unexpected EC2 call')); // unmocked calls fail loudly
+  scheduler.reset();
+  scheduler.rejects(new Error('unexpected Scheduler call'));
   instances = { [FIRST]: { state: 'running' }, [SECOND]: { state: 'pending' } };
   tags = { [FIRST]: { Name: 'example-load-test' }, [SECOND]: { Name: 'example-load-test' } };
 });
-afterEach(() => ec2.reset());
+afterEach(() => {
+  ec2.reset();
+  scheduler.reset();
+});
 
 describe('untagged-instance live', () => {
-  it('tags each untagged instance with only the missing keys and reads them back', async () => {
+  it('tags the untagged instances of one launch with only the missing keys in one CreateTags, and reads each back', async () => {
     fakeEc2();
 
     const { record, deps } = await runSample(untaggedInstance, TWO, { mode: 'live' });
 
     expect(ec2).toHaveReceivedCommandWith(DescribeInstancesCommand, { Filters: [{ Name: 'instance-id', Values: [FIRST, SECOND] }] });
-    expect(ec2).toHaveReceivedCommandTimes(CreateTagsCommand, 2);
-    for (const id of [FIRST, SECOND]) {
-      expect(ec2).toHaveReceivedCommandWith(CreateTagsCommand, {
-        Resources: [id], Tags: [{ Key: 'Owner', Value: DAVE }, { Key: TAGGED_AT_KEY, Value: TAGGED_AT }],
-      });
-      expect(tags[id]).toEqual({ Name: 'example-load-test', Owner: DAVE, [TAGGED_AT_KEY]: TAGGED_AT });
-    }
+    expect(ec2.commandCalls(CreateTagsCommand).map((call) => call.args[0].input)).toEqual([
+      { Resources: [FIRST, SECOND], Tags: [{ Key: 'Owner', Value: DAVE }, { Key: TAGGED_AT_KEY, Value: TAGGED_AT }] },
+    ]);
+    for (const id of [FIRST, SECOND]) expect(tags[id]).toEqual({ Name: 'example-load-test', Owner: DAVE, [TAGGED_AT_KEY]: TAGGED_AT });
     expect(record).toMatchObject({
       outcome: 'remediated',
       severity: 'LOW',
-      actions: [
-        { api: 'EC2.CreateTags', resource: FIRST, status: 'done', previous: { Tags: { Name: 'example-load-test' } }, verification: { ok: true, detail: `Owner=${DAVE}, ${TAGGED_AT_KEY}=${TAGGED_AT} read back on ${FIRST}` } },
-        { api: 'EC2.CreateTags', resource: SECOND, status: 'done', verification: { ok: true } },
-      ],
+      actions: [{
+        api: 'EC2.CreateTags', resource: FIRST, status: 'done', params: { Resources: [FIRST, SECOND] },
+        previous: { Tags: { Name: 'example-load-test' }, TagsByResource: { [FIRST]: { Name: 'example-load-test' }, [SECOND]: { Name: 'example-load-test' } } },
+        verification: { ok: true, detail: `Owner, ${TAGGED_AT_KEY} read back on each of 2 resources (${FIRST}, ${SECOND})` },
+      }],
     });
+    expect(record.actions).toHaveLength(1);
     expect(deps.published[0]?.subject).toMatch(/^\[LOW\] Tagged 2 EC2 instances/);
-    expect(deps.published[0]?.text).toContain(`aws ec2 delete-tags --resources ${FIRST} --tags Key=Owner Key=${TAGGED_AT_KEY}`);
+    expect(deps.published[0]?.text).toContain(`aws ec2 delete-tags --resources ${FIRST} ${SECOND} --tags Key=Owner Key=${TAGGED_AT_KEY}`);
+  });
+
+  it('keeps one CreateTags per instance for a single instance, with its own tags as previous', async () => {
+    instances = { 'i-0123456789abcdef0': { state: 'running' } };
+    tags = { 'i-0123456789abcdef0': { Name: 'example-web' } };
+    fakeEc2();
+
+    const { record } = await runSample(untaggedInstance, 'would-remediate.console-iam-user-no-tags', { mode: 'live' });
+
+    expect(ec2).toHaveReceivedCommandWith(CreateTagsCommand, { Resources: ['i-0123456789abcdef0'] });
+    expect(record).toMatchObject({
+      outcome: 'remediated',
+      actions: [{ resource: 'i-0123456789abcdef0', previous: { Tags: { Name: 'example-web' } }, verification: { ok: true, detail: expect.stringMatching(/^Owner=arn:aws:iam::111122223333:user\/alice, trailguard:tagged-at=.* read back on i-0123456789abcdef0$/) } }],
+    });
+    expect(record.actions[0]?.previous).not.toHaveProperty('TagsByResource');
   });
 
   it('reads no volume tags when volumes are not tagged (the default), and still reads the instances', async () => {
@@ -137,20 +162,124 @@ describe('untagged-instance live', () => {
     expect(record).toMatchObject({ outcome: 'remediated', reason: expect.stringContaining(`skipped: ${FIRST} is terminated`) });
   });
 
-  it('ends as ignored when CreateTags finds the instance gone', async () => {
+  it('retries, never ignores, when CreateTags does not know an instance DescribeInstances just showed', async () => {
     fakeEc2();
-    // Visible to DescribeInstances, purged by the time of the write.
-    ec2.on(CreateTagsCommand).rejects(Object.assign(new Error('does not exist'), { name: 'InvalidInstanceID.NotFound', $metadata: { httpStatusCode: 400 } }));
+    // EC2 describes an instance before it can tag it, and one unknown id fails the whole call.
+    ec2.on(CreateTagsCommand).rejects(Object.assign(new Error(`The instance ID '${SECOND}' does not exist`), { name: 'InvalidInstanceID.NotFound', $metadata: { httpStatusCode: 400 } }));
+    const deps = capturingDeps({ mode: 'live' });
+
+    await expect(lambdaRunner(untaggedInstance, () => deps)(loadSample('untagged-instance', TWO))).rejects.toMatchObject({ kind: 'transient' });
+
+    expect(ec2).toHaveReceivedCommandTimes(CreateTagsCommand, 1);
+    expect(deps.written).toMatchObject([{
+      outcome: 'failed',
+      error: { kind: 'transient', code: 'InvalidInstanceID.NotFound', api: 'EC2.CreateTags' },
+      notification: { status: 'deferred' },
+    }]);
+  });
+
+  it('tags every instance of a 30-instance launch in one CreateTags, so the circuit breaker stays closed', async () => {
+    const ids = Array.from({ length: 30 }, (_, i) => `i-0aaaaaaaaaaaaa${i.toString(16).padStart(3, '0')}`);
+    instances = Object.fromEntries(ids.map((id) => [id, { state: 'pending' }]));
+    tags = Object.fromEntries(ids.map((id) => [id, { Name: 'example-batch' }]));
+    fakeEc2();
+    const created = new Map<string, CreateScheduleCommandInput>();
+    scheduler.on(CreateScheduleCommand).callsFake((input: CreateScheduleCommandInput) => {
+      created.set(String(input.Name), input);
+      return { ScheduleArn: `arn:aws:scheduler:eu-west-1:${ACCOUNT}:schedule/default/${input.Name}` };
+    });
+    scheduler.on(GetScheduleCommand).callsFake((input: { Name: string }) => ({ ...created.get(input.Name), State: 'ENABLED' }));
+    // The limit the audit found it exceeded: 50 writes per window, 30 CreateTags + 30 schedules.
+    const config = sampleConfig({
+      enforceFunctionArn: `arn:aws:lambda:eu-west-1:${ACCOUNT}:function:trailguard-test-untaggedInstanceEnforce`,
+      schedulerRoleArn: `arn:aws:iam::${ACCOUNT}:role/trailguard-test-enforceScheduler-role`,
+      rules: { 'untagged-instance': { enforcement: { enabled: true } } },
+      reliability: { breaker: { maxWrites: 50, windowMinutes: 10 } },
+    });
+    const store = memoryStateStore();
+    const deps = { ...capturingDeps({ mode: 'live', config }), store };
+    const sample = withDetail(loadSample('untagged-instance', TWO), {
+      responseElements: { instancesSet: { items: ids.map((instanceId) => ({ instanceId, tagSet: { items: [{ key: 'Name', value: 'example-batch' }] } })) } },
+    });
+
+    const record = await run(untaggedInstance, sample, deps);
+
+    expect(ec2.commandCalls(CreateTagsCommand).map((call) => call.args[0].input)).toEqual([
+      { Resources: ids, Tags: [{ Key: 'Owner', Value: DAVE }, { Key: TAGGED_AT_KEY, Value: TAGGED_AT }] },
+    ]);
+    for (const id of ids) expect(tags[id]).toMatchObject({ Owner: DAVE, [TAGGED_AT_KEY]: TAGGED_AT });
+    expect(created.size).toBe(30);
+    expect(await store.breakerState('untagged-instance')).toEqual({ open: false });
+    expect(record).toMatchObject({ outcome: 'remediated', severity: 'LOW' });
+    expect(record.reason).not.toContain('circuit breaker');
+    expect(record.actions.map((a) => a.api)).toEqual(['EC2.CreateTags', ...ids.map(() => 'Scheduler.CreateSchedule')]);
+    // `trailguard undo` reverses the one action on every instance, and only the keys it added.
+    const [reversal] = reversalsOf(record);
+    expect(reversal).toMatchObject({ kind: 'steps', steps: [{ api: 'EC2.DeleteTags', params: { Resources: ids, Tags: [{ Key: 'Owner', Value: DAVE }, { Key: TAGGED_AT_KEY, Value: TAGGED_AT }] } }] });
+  });
+
+  it('keeps an instance an exemption names out of the group: the others are tagged in one call, it is exempt', async () => {
+    instances = { [FIRST]: { state: 'running' }, [SECOND]: { state: 'running' }, [THIRD]: { state: 'running' } };
+    tags = { [FIRST]: {}, [SECOND]: {}, [THIRD]: {} };
+    fakeEc2();
+    const config = sampleConfig({ exemptions: [{ rule: 'untagged-instance', resource: SECOND, reason: 'load generator, ticket OPS-7' }] });
+    const sample = withDetail(loadSample('untagged-instance', TWO), {
+      responseElements: { instancesSet: { items: [FIRST, SECOND, THIRD].map((instanceId) => ({ instanceId })) } },
+    });
+
+    const record = await run(untaggedInstance, sample, capturingDeps({ mode: 'live', config }));
+
+    expect(ec2.commandCalls(CreateTagsCommand).map((call) => call.args[0].input.Resources)).toEqual([[FIRST, THIRD]]);
+    expect(tags[SECOND]).toEqual({});
+    expect(record).toMatchObject({ outcome: 'remediated', exemptions: [{ resource: SECOND, reason: 'load generator, ticket OPS-7' }], actions: [{ params: { Resources: [FIRST, THIRD] } }] });
+  });
+
+  it('groups only instances that need the same tags, and never writes over a key one of them has', async () => {
+    instances = { [FIRST]: { state: 'running' }, [SECOND]: { state: 'running' }, [THIRD]: { state: 'running' } };
+    tags = { [FIRST]: {}, [SECOND]: { [TAGGED_AT_KEY]: 'earlier' }, [THIRD]: {} };
+    fakeEc2();
+    const sample = withDetail(loadSample('untagged-instance', TWO), {
+      responseElements: { instancesSet: { items: [FIRST, SECOND, THIRD].map((instanceId) => ({ instanceId })) } },
+    });
+
+    const record = await run(untaggedInstance, sample, capturingDeps({ mode: 'live' }));
+
+    expect(ec2.commandCalls(CreateTagsCommand).map((call) => call.args[0].input)).toEqual([
+      { Resources: [FIRST, THIRD], Tags: [{ Key: 'Owner', Value: DAVE }, { Key: TAGGED_AT_KEY, Value: TAGGED_AT }] },
+      { Resources: [SECOND], Tags: [{ Key: 'Owner', Value: DAVE }] },
+    ]);
+    expect(tags[SECOND]).toEqual({ [TAGGED_AT_KEY]: 'earlier', Owner: DAVE });
+    expect(record).toMatchObject({ outcome: 'remediated', actions: [{ resource: FIRST }, { resource: SECOND, previous: { Tags: { [TAGGED_AT_KEY]: 'earlier' } } }] });
+  });
+
+  it('does not write when one instance of the group was tagged since inspect, and names it', async () => {
+    fakeEc2();
+    let reads = 0;
+    ec2.on(DescribeTagsCommand).callsFake(() => {
+      reads += 1;
+      return { Tags: [{ ResourceId: SECOND, Key: 'Owner', Value: 'set-by-a-person' }] };
+    });
 
     const { record } = await runSample(untaggedInstance, TWO, { mode: 'live' });
 
-    expect(ec2).toHaveReceivedCommandTimes(CreateTagsCommand, 2);
-    expect(record).toMatchObject({
-      outcome: 'ignored',
-      reason: expect.stringContaining('already gone when acting'),
-      actions: [{ status: 'done', verification: { ok: true, detail: 'already gone (InvalidInstanceID.NotFound)' } }, { status: 'done' }],
+    expect(reads).toBe(1);
+    expect(ec2).toHaveReceivedCommandTimes(CreateTagsCommand, 0);
+    expect(record).toMatchObject({ outcome: 'failed', error: { kind: 'transient', code: 'TagAddedSinceInspect', message: expect.stringContaining(`${SECOND} Owner`) } });
+  });
+
+  it('reads each instance of the group back: one without the tags fails the action, named', async () => {
+    fakeEc2();
+    ec2.on(CreateTagsCommand).callsFake((input: CreateTagsCommandInput) => {
+      tags[FIRST] = { ...tags[FIRST], ...Object.fromEntries((input.Tags ?? []).map((t) => [t.Key, t.Value])) }; // SECOND keeps nothing
+      return {};
     });
-    expect(record.error).toBeNull();
+
+    const { record } = await runSample(untaggedInstance, TWO, { mode: 'live' });
+
+    expect(record).toMatchObject({
+      outcome: 'failed',
+      actions: [{ status: 'done', verification: { ok: false, detail: `Owner, ${TAGGED_AT_KEY} missing on ${SECOND} after CreateTags` } }],
+    });
   });
 
   it('tags the attached volumes with their own missing keys when tagVolumes is on', async () => {
@@ -216,6 +345,40 @@ describe('untagged-instance live', () => {
   });
 });
 
+describe('untagged-instance right after the launch: DescribeInstances is eventually consistent', () => {
+  const ALICE = 'would-remediate.console-iam-user-no-tags'; // i-0123456789abcdef0, launched 2026-11-20T09:16:00Z
+  const LAUNCH = Date.parse('2026-11-20T09:16:00Z');
+  afterEach(() => vi.useRealTimers());
+
+  it('retries, never ignores, an instance DescribeInstances does not show yet a few minutes after its launch', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(LAUNCH + 2 * 60_000);
+    fakeEc2(); // the fake knows only the two load-test instances
+    const deps = capturingDeps({ mode: 'live' });
+
+    await expect(lambdaRunner(untaggedInstance, () => deps)(loadSample('untagged-instance', ALICE))).rejects.toMatchObject({ kind: 'transient' });
+
+    expect(ec2).toHaveReceivedCommandTimes(DescribeInstancesCommand, 1);
+    expect(ec2).toHaveReceivedCommandTimes(CreateTagsCommand, 0);
+    expect(deps.written).toMatchObject([{
+      outcome: 'failed',
+      error: { kind: 'transient', code: 'InvalidInstanceID.NotFound', api: 'EC2.DescribeInstances', message: expect.stringContaining('i-0123456789abcdef0') },
+      notification: { status: 'deferred' },
+    }]);
+  });
+
+  it('ignores the missing instance once the launch is older than the visibility lag', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(LAUNCH + VISIBILITY_LAG_MINUTES * 60_000);
+    fakeEc2();
+
+    const { record } = await runSample(untaggedInstance, ALICE, { mode: 'live' });
+
+    expect(ec2).toHaveReceivedCommandTimes(DescribeInstancesCommand, 1);
+    expect(record).toMatchObject({ outcome: 'ignored', error: null, reason: expect.stringContaining('i-0123456789abcdef0 not found (terminated and purged)') });
+  });
+});
+
 describe('untagged-instance dry-run and offline', () => {
   it('dry-run reads the instances and reports, writing nothing', async () => {
     fakeEc2();
@@ -224,13 +387,15 @@ describe('untagged-instance dry-run and offline', () => {
 
     expect(ec2).toHaveReceivedCommandTimes(DescribeInstancesCommand, 1);
     expect(ec2).toHaveReceivedCommandTimes(CreateTagsCommand, 0);
-    expect(record).toMatchObject({ outcome: 'would-remediate', actions: [{ status: 'planned', resource: FIRST }, { status: 'planned', resource: SECOND }] });
+    expect(record).toMatchObject({ outcome: 'would-remediate', actions: [{ status: 'planned', resource: FIRST, params: { Resources: [FIRST, SECOND] }, previous: { Tags: { Name: 'example-load-test' } } }] });
+    expect(record.actions).toHaveLength(1);
   });
 
   it('offline makes no AWS call at all', async () => {
     const { record } = await runSample(untaggedInstance, TWO, { mode: 'offline' });
 
-    expect(record).toMatchObject({ outcome: 'would-remediate', actions: [{ status: 'planned', params: { Resources: [FIRST] } }, { status: 'planned', params: { Resources: [SECOND] } }] });
+    expect(record).toMatchObject({ outcome: 'would-remediate', actions: [{ status: 'planned', params: { Resources: [FIRST, SECOND] } }] });
+    expect(record.actions[0]).not.toHaveProperty('previous');
     expect(ec2.calls()).toHaveLength(0);
   });
 });

@@ -173,12 +173,17 @@ describe('organisation mode: a member account without the role', () => {
       notification: { status: 'sent' },
     });
     expect(record.reason).toContain(`sts:AssumeRole on ${MEMBER_ROLE} was denied`);
+    // The record and the alert still name the bucket the event was about.
+    expect(record.resources).toEqual([expect.objectContaining({ type: 'AWS::S3::Bucket' })]);
+    expect(deps.published[0]?.subject).not.toContain('unknown');
     expect(deps.published[0]?.attributes).toMatchObject({ outcome: 'failed', account: MEMBER });
     expect(deps.published[0]?.text).toContain(`not assumable in account ${MEMBER}`);
   });
 });
 
 describe('organisation mode: the loop guard across accounts', () => {
+  /** A PutBucketPublicAccessBlock: the call public-bucket itself makes to fix a bucket. */
+  const OWN_FIX = 'would-remediate.put-public-access-block-flags-false';
   const remediatorInMember = {
     type: 'AssumedRole', principalId: 'AROAEXAMPLEMEMBER:trailguard-public-bucket', accountId: MEMBER,
     arn: `arn:aws:sts::${MEMBER}:assumed-role/trailguard-remediation/trailguard-public-bucket`,
@@ -188,16 +193,26 @@ describe('organisation mode: the loop guard across accounts', () => {
   it('ignores the member role\'s own calls in a member account, without assuming anything', async () => {
     const deps = capturingDeps({ mode: 'live', config: orgConfig() });
 
-    const record = await lambdaRunner(publicBucket, () => deps)(inAccount(MEMBER, { actor: remediatorInMember }));
+    const record = await lambdaRunner(publicBucket, () => deps)(inAccount(MEMBER, { actor: remediatorInMember, sample: OWN_FIX }));
 
     expect(record).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('caused by trailguard itself (role trailguard-remediation)') });
     expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 0);
   });
 
+  it('takes the member role\'s name for trailguard only in its own account and for a call trailguard makes', async () => {
+    const fromElsewhere = { ...remediatorInMember, accountId: '999988887777', arn: 'arn:aws:sts::999988887777:assumed-role/trailguard-remediation/x' };
+    const elsewhere = await lambdaRunner(publicBucket, () => capturingDeps({ config: orgConfig() }))(inAccount(MEMBER, { actor: fromElsewhere, sample: OWN_FIX }));
+    // PutBucketAcl is no call trailguard makes: whoever holds a role of that name, it is judged.
+    const notOurs = await lambdaRunner(publicBucket, () => capturingDeps({ config: orgConfig() }))(inAccount(MEMBER, { actor: remediatorInMember }));
+
+    expect(elsewhere.reason).not.toContain('caused by trailguard itself');
+    expect(notOurs).toMatchObject({ outcome: 'would-remediate' });
+  });
+
   it('recognises a renamed member role, and only in organisation mode', async () => {
     const renamed = { ...remediatorInMember, sessionContext: { sessionIssuer: { type: 'Role', userName: 'sec-remediator' } } };
-    const org = await lambdaRunner(publicBucket, () => capturingDeps({ config: orgConfig({ memberRoleName: 'sec-remediator' }) }))(inAccount(MEMBER, { actor: renamed }));
-    const single = await lambdaRunner(publicBucket, () => capturingDeps({ config: sampleConfig() }))(inAccount(MEMBER, { actor: renamed }));
+    const org = await lambdaRunner(publicBucket, () => capturingDeps({ config: orgConfig({ memberRoleName: 'sec-remediator' }) }))(inAccount(MEMBER, { actor: renamed, sample: OWN_FIX }));
+    const single = await lambdaRunner(publicBucket, () => capturingDeps({ config: sampleConfig() }))(inAccount(MEMBER, { actor: renamed, sample: OWN_FIX }));
 
     expect(org).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('role sec-remediator') });
     expect(single.outcome).toBe('would-remediate'); // offline: decided from the request, not taken for trailguard

@@ -49,15 +49,36 @@ describe('run: guards before any rule code', () => {
     expect(rule.act).not.toHaveBeenCalled();
   });
 
-  it('ignores the remediator\'s own calls by role name', async () => {
-    const rule = fakeRule();
-    const self = wrapRecord({ ...record, userIdentity: {
-      type: 'AssumedRole', arn: 'arn:aws:sts::111122223333:assumed-role/trailguard-prod-publicBucket-role/trailguard-prod-publicBucket',
-      sessionContext: { sessionIssuer: { type: 'Role', userName: 'trailguard-prod-publicBucket-role' } } } });
-    const deps = capturingDeps({ mode: 'live', config: parseConfig({ selfRoles: ['trailguard-prod-*-role'] }) });
-    const r = await run(rule, self, deps);
-    expect(r).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('caused by trailguard itself') });
-    expect(rule.inspect).not.toHaveBeenCalled();
+  describe('the remediator\'s own calls', () => {
+    const rule = () => fakeRule({ pattern: { source: ['aws.s3'], detail: { eventName: ['PutBucketAcl', 'PutBucketPublicAccessBlock'] } } });
+    const trailguard = (account: string) => ({
+      type: 'AssumedRole', accountId: account, arn: `arn:aws:sts::${account}:assumed-role/trailguard-prod-publicBucket-role/trailguard-prod-publicBucket`,
+      sessionContext: { sessionIssuer: { type: 'Role', userName: 'trailguard-prod-publicBucket-role' } },
+    });
+    const deps = () => capturingDeps({ mode: 'live', config: parseConfig({ selfRoles: ['trailguard-prod-publicBucket-role'] }) });
+
+    it('ignores its own fix: its role, in the event\'s account, making a call trailguard makes', async () => {
+      const r = rule();
+      const own = wrapRecord({ ...record, eventName: 'PutBucketPublicAccessBlock', userIdentity: trailguard('111122223333') });
+      expect(await run(r, own, deps())).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('caused by trailguard itself') });
+      expect(r.inspect).not.toHaveBeenCalled();
+    });
+
+    it('judges the same role name making a call trailguard never makes (a look-alike making a bucket public)', async () => {
+      const r = rule();
+      const lookalike = wrapRecord({ ...record, userIdentity: trailguard('111122223333') });
+      expect((await run(r, lookalike, deps())).outcome).toBe('remediated');
+      expect(r.act).toHaveBeenCalled();
+    });
+
+    it('judges a role of that name from another account, or with no account recorded', async () => {
+      for (const identity of [trailguard('999988887777'), { ...trailguard('111122223333'), accountId: undefined }]) {
+        const r = rule();
+        const foreign = wrapRecord({ ...record, eventName: 'PutBucketPublicAccessBlock', userIdentity: identity });
+        expect((await run(r, foreign, deps())).reason).not.toContain('caused by trailguard itself');
+        expect(r.inspect).toHaveBeenCalled();
+      }
+    });
   });
 
   it('ignores a failed call unless the rule alerts on it', async () => {
@@ -164,6 +185,14 @@ describe('run: the record and the notification', () => {
     expect(live.exposureMs).toBe(Date.parse('2026-11-25T12:00:00Z') - Date.parse('2026-11-20T09:15:00Z'));
     const dry = await run(fakeRule(), event, capturingDeps({ mode: 'dry-run' }));
     expect(dry.exposureMs).toBeNull();
+  });
+
+  it('stops the exposure clock at the verified fix, not after a slow notification', async () => {
+    let clock = Date.parse('2026-11-25T12:00:00Z');
+    const deps = { ...capturingDeps({ mode: 'live' }), now: () => clock, notify: async () => { clock += 5_000; return 'm-1'; } };
+    const r = await run(fakeRule(), event, deps);
+    expect(r.exposureMs).toBe(Date.parse('2026-11-25T12:00:00Z') - Date.parse('2026-11-20T09:15:00Z'));
+    expect(r.durationMs).toBe(5_000);
   });
 
   it('keeps the remediation when the notification cannot be sent, and says so', async () => {

@@ -58,3 +58,31 @@ describe('a burst of 1,000 events in a minute', () => {
     expect(deps.published.filter((n) => n.attributes.severity === 'CRITICAL')).toHaveLength(1);
   }, 60_000);
 });
+
+describe('the digest never hides what a person must see', () => {
+  const config = parseConfig({ reliability: { digest: { maxPerWindow: 3, windowMinutes: 5 } } });
+  const eventIn = (account: string, i: number) => {
+    const base = loadSample('public-bucket', 'would-remediate.delete-public-access-block') as Record<string, unknown>;
+    return wrapRecord({ ...base, eventID: `${account}-${i}`, recipientAccountId: account, requestParameters: { bucketName: `example-${account}-${i}`, publicAccessBlock: '' } });
+  };
+
+  it('counts each account on its own: a burst in one leaves another\'s notifications alone', async () => {
+    const deps = { ...capturingDeps({ mode: 'offline', config }), store: memoryStateStore() };
+    const handler = lambdaRunner(publicBucket, () => deps);
+    for (let i = 0; i < 10; i += 1) await handler(eventIn('111122223333', i));
+    for (let i = 0; i < 2; i += 1) await handler(eventIn('444455556666', i));
+    const to = (account: string) => deps.published.filter((n) => n.attributes.account === account);
+    expect(to('111122223333')).toHaveLength(4); // 3, then the burst notice
+    expect(to('111122223333')[3]?.text).toContain('not sent until 2026-11-25T12:05:00.000Z');
+    expect(to('444455556666')).toHaveLength(2);
+  });
+
+  it('always sends a failed remediation, however many came before', async () => {
+    s3.on(GetPublicAccessBlockCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }));
+    const deps = { ...capturingDeps({ mode: 'live', config }), store: memoryStateStore() };
+    const handler = lambdaRunner(publicBucket, () => deps);
+    for (let i = 0; i < 8; i += 1) await handler(eventIn('111122223333', i));
+    expect(deps.written.map((r) => r.outcome)).toEqual(Array(8).fill('failed'));
+    expect(deps.published).toHaveLength(8);
+  });
+});

@@ -33,6 +33,13 @@ describe('the DynamoDB state store', () => {
     });
   });
 
+  it('takes a missing state table for trailguard\'s own failure (retried, then dead-lettered), never a gone resource', async () => {
+    db.on(PutItemCommand).rejects(Object.assign(new Error('Requested resource not found'), { name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 400 } }));
+    await expect(store.claimEvent('k', NOW, 1, 1)).rejects.toMatchObject({
+      name: 'AwsCallError', kind: 'transient', api: 'DynamoDB.PutItem', detail: expect.stringContaining('state table trailguard-test-state does not exist'),
+    });
+  });
+
   it('classifies a throttled claim as transient, naming the API', async () => {
     db.on(PutItemCommand).rejects(Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 500 } }));
     await expect(store.claimEvent('k', NOW, 1, 1)).rejects.toMatchObject({ name: 'AwsCallError', kind: 'transient', api: 'DynamoDB.PutItem' });

@@ -39,6 +39,21 @@ describe('duplicates (idempotency on the event id)', () => {
     expect(deps.written).toHaveLength(2);
   });
 
+  it('retries, never drops, a delivery while another invocation holds the claim (it may have timed out)', async () => {
+    const store = memoryStateStore();
+    const rule = writingRule();
+    const deps = { ...capturingDeps({ mode: 'live', config: parseConfig({}) }), store };
+    // The first invocation claimed the event, then timed out before settling: its lock is still held.
+    await store.claimEvent('public-bucket#e-4', deps.now(), 90_000, 3_600_000);
+    const meanwhile = await run(rule, eventFor('e-4'), deps);
+    expect(meanwhile).toMatchObject({ outcome: 'failed', error: { kind: 'transient', code: 'ClaimInProgress' } });
+    expect(rule.act).not.toHaveBeenCalled();
+    // Once the lock lapses, the retry acts.
+    const later = await run(rule, eventFor('e-4'), { ...deps, now: () => deps.now() + 91_000 });
+    expect(later.outcome).toBe('remediated');
+    expect(rule.act).toHaveBeenCalledTimes(1);
+  });
+
   it('gives the claim back after a transient failure, so the retry acts', async () => {
     const store = memoryStateStore();
     const rule = writingRule();
@@ -53,8 +68,8 @@ describe('duplicates (idempotency on the event id)', () => {
   it('does not claim events that cannot act or notify (no store call for the remediator\'s own events)', async () => {
     const store = memoryStateStore();
     const deps = { ...capturingDeps({ mode: 'live', config: parseConfig({ selfRoles: ['trailguard-*'] }) }), store };
-    const own = wrapRecord({ ...(eventFor('e-3') as { detail: Record<string, unknown> }).detail, userIdentity: {
-      type: 'AssumedRole', arn: 'arn:aws:sts::111122223333:assumed-role/trailguard-dev-x-role/s', sessionContext: { sessionIssuer: { userName: 'trailguard-dev-x-role' } } } });
+    const own = wrapRecord({ ...(eventFor('e-3') as { detail: Record<string, unknown> }).detail, eventName: 'PutBucketPublicAccessBlock', userIdentity: {
+      type: 'AssumedRole', accountId: '111122223333', arn: 'arn:aws:sts::111122223333:assumed-role/trailguard-dev-x-role/s', sessionContext: { sessionIssuer: { userName: 'trailguard-dev-x-role' } } } });
     const record = await run(writingRule(), own, deps);
     expect(record.outcome).toBe('ignored');
     expect(store.items.size).toBe(0);
