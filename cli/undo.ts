@@ -334,7 +334,10 @@ export async function undo(options: UndoOptions): Promise<number> {
   }
   const withWrites = originals.filter((r) => r.actions.some((a) => a.status === 'done'));
   if (withWrites.length === 0) {
-    out(`Event ${options.eventId}: ${originals.map((r) => `${r.rule ?? '-'} ${r.outcome} (mode ${r.mode})`).join(', ')}: no write was performed, nothing to undo.\n`);
+    // An audit alert only notifies: say so, rather than suggest a remediation was skipped.
+    const alertsOnly = originals.every((r) => r.outcome === 'alerted' && r.actions.length === 0);
+    const why = alertsOnly ? 'an alert only notifies and changes nothing in the account, so there is nothing to undo' : 'no write was performed, nothing to undo';
+    out(`Event ${options.eventId}: ${originals.map((r) => `${r.rule ?? '-'} ${r.outcome} (mode ${r.mode})`).join(', ')}: ${why}.\n`);
     return EXIT.ok;
   }
   if (undone) err(`trailguard: note: the log already holds a completed undo of ${options.eventId}\n`);

@@ -22,8 +22,9 @@ const RULE_STATES = ['ENABLED', 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS']
 const logicalPrefixOf = (key) => key.charAt(0).toUpperCase() + key.slice(1);
 
 class Organization {
-  constructor(serverless) {
+  constructor(serverless, _options, utils) {
     this.serverless = serverless;
+    this.log = utils?.log;
     serverless.configSchemaHandler?.defineFunctionEventProperties?.('aws', 'eventBridge', {
       properties: { state: { enum: RULE_STATES } },
     });
@@ -38,7 +39,10 @@ class Organization {
     this.applyRuleStates(this.serverless.service.provider.compiledCloudFormationTemplate);
     const settings = this.serverless.service.custom?.organization ?? {};
     const organizationId = String(settings.organizationId ?? '').trim();
-    if (!organizationId) return;
+    if (!organizationId) {
+      this.warnAboutGlobalServices();
+      return;
+    }
     const memberRoleName = String(settings.memberRoleName ?? '').trim();
     const externalId = String(settings.externalId ?? '').trim();
     if (!ORGANIZATION_ID.test(organizationId)) this.fail(`organizationId "${organizationId}" is not an organization id such as o-a1b2c3d4e5`);
@@ -70,6 +74,21 @@ class Organization {
         rule.Properties.State = state;
       }
     }
+  }
+
+  /**
+   * IAM, STS and console sign-in events reach EventBridge in us-east-1 only: a single-account stack elsewhere
+   * never sees them, so root-activity, the sign-in alerts and iam-policy-change stay silent. Said at package
+   * time, where the person choosing the region reads it, not discovered after an incident.
+   */
+  warnAboutGlobalServices() {
+    const region = this.serverless.service.provider.region;
+    if (region === 'us-east-1') return;
+    const message = `trailguard: region ${region}: IAM and console sign-in events are delivered to EventBridge in us-east-1 only, so `
+      + 'root-activity, console-signin-* and iam-policy-change will see none of them here. Deploy in us-east-1, or use organisation mode '
+      + '(its member stack forwards us-east-1 to this region).';
+    if (this.log?.warning) this.log.warning(message);
+    else process.stderr.write(`${message}\n`);
   }
 
   addBus(template, name, organizationId) {

@@ -345,7 +345,16 @@ async function actAndVerify(rule: AnyRule, actions: readonly PlannedAction[], cl
     } catch (error) {
       const classified = classifyAwsError(error, action.api, action.resource.id);
       // A throttled or unreachable service is retried by Lambda/EventBridge: the next run re-reads the state.
-      if (classified.kind === 'transient') throw classified;
+      if (classified.kind === 'transient' && results.length === 0) throw classified;
+      if (classified.kind === 'transient') {
+        // Half-done: earlier writes landed. The record says which before the retry re-decides on current state.
+        const done = results.filter((r) => r.status === 'done').length;
+        return {
+          ...planned, outcome: 'failed', error: errorRecord(rule, classified),
+          actions: [...results, { ...base, status: 'failed', error: `transient: ${classified.code}` }],
+          reason: `${planned.reason.replace(/; will remediate$/, '')}; half done: ${done} of ${actions.length} actions done, then ${action.api} failed (${classified.code}); retried by Lambda/EventBridge`,
+        };
+      }
       if (classified.kind === 'gone') {
         results.push({ ...base, status: 'done', verification: { ok: true, detail: `already gone (${classified.code})` } });
         continue;

@@ -61,6 +61,18 @@ const RESTRICTING_KEYS = new Set([
 ]);
 const WORLD_CIDRS = new Set(['0.0.0.0/0', '::/0']);
 
+/**
+ * Whether one condition value narrows who may call: not a wildcard (`arn:aws:iam::*:role/*`, `*1` match
+ * anyone) and not a source range wide enough to be most of the internet (`0.0.0.0/1` twice is the world).
+ * Offline only: dry-run and live ask S3 itself (GetBucketPolicyStatus).
+ */
+function pinsTheCaller(value: string): boolean {
+  if (/[*?]/.test(value) || WORLD_CIDRS.has(value)) return false;
+  const prefix = /^[\d.]+\/(\d{1,2})$/.exec(value)?.[1] ?? /^[\da-f:]+\/(\d{1,3})$/i.exec(value)?.[1];
+  if (prefix === undefined) return true;
+  return Number(prefix) >= (value.includes(':') ? 32 : 8);
+}
+
 function isRestrictingCondition(condition: unknown): boolean {
   if (!condition || typeof condition !== 'object') return false;
   return Object.entries(condition as Record<string, unknown>).some(([operator, clauses]) => {
@@ -69,7 +81,7 @@ function isRestrictingCondition(condition: unknown): boolean {
     return Object.entries(clauses as Record<string, unknown>).some(([key, values]) => {
       if (!RESTRICTING_KEYS.has(key.toLowerCase())) return false;
       const list = asList(values as unknown).map(String);
-      return list.length > 0 && list.every((value) => value !== '*' && !WORLD_CIDRS.has(value));
+      return list.length > 0 && list.every(pinsTheCaller);
     });
   });
 }

@@ -32,6 +32,7 @@ beforeAll(() => {
     JSON.stringify(record({ rule: 'trail-logging', eventId: 'evt-start', eventName: 'StopLogging', resources: [TRAIL], actions: [DONE_ACTIONS.startLogging] })),
     JSON.stringify(record({ eventId: 'evt-dry', outcome: 'would-remediate', mode: 'dry-run', actions: [{ ...DONE_ACTIONS.bucketHadNone, status: 'planned' }] })),
     JSON.stringify(record({ eventId: 'evt-some', actions: [DONE_ACTIONS.bucketHadSome] })),
+    JSON.stringify(record({ rule: 'root-activity', eventId: 'evt-alert', outcome: 'alerted', actions: [] })),
   ].join('\n'));
 });
 beforeEach(() => {
@@ -97,6 +98,13 @@ describe('trailguard undo: the plan (no --apply)', () => {
     expect(start.out).toContain('nothing trailguard undo can perform');
     const dry = await undone('evt-dry');
     expect(dry.out).toContain('no write was performed, nothing to undo');
+  });
+
+  it('says an audit alert changed nothing, so there is nothing to undo, and acts on nothing', async () => {
+    const alert = await undone('evt-alert', { apply: true, mode: 'live' });
+    expect(alert.exit).toBe(0);
+    expect(alert.out).toContain('root-activity alerted (mode live): an alert only notifies and changes nothing in the account, so there is nothing to undo');
+    expect(alert.sent).toEqual([]);
   });
 
   it('exits 2 when the event is not in the log', async () => {

@@ -165,7 +165,7 @@ describe('the packaged CloudFormation template', () => {
     const queries = resourcesOfType(packaged.template, 'AWS::Logs::QueryDefinition');
     const logGroups = resourcesOfType(packaged.template, 'AWS::Logs::LogGroup').map(([id]) => ({ Ref: id }));
     expect(queries.map(([, q]) => q.Properties?.Name).sort()).toEqual(
-      ['by-resource', 'exposure-by-rule', 'failures', 'remediated-today', 'violations-by-actor'].map((n) => `trailguard-test/${n}`));
+      ['alerts', 'by-resource', 'exposure-by-rule', 'failures', 'remediated-today', 'violations-by-actor'].map((n) => `trailguard-test/${n}`));
     for (const [, query] of queries) {
       expect(query.Properties?.LogGroupNames).toEqual(logGroups);
       expect(query.Properties?.QueryString).toMatch(/^filter message = "trailguard remediation"/);

@@ -67,6 +67,29 @@ describe('public-bucket parse', () => {
   });
 });
 
+describe('public-bucket: conditions that only look restricting (offline)', () => {
+  const exposuresOf = (Condition: unknown) => factsOf(withDetail(loadSample('public-bucket', 'compliant.put-bucket-policy-service-principal'), {
+    requestParameters: { bucketName: 'example-conditions', bucketPolicy: { Statement: [{ Sid: 'Cond', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Condition }] } },
+  })).requestExposures;
+
+  it.each([
+    ['a wildcard principal ARN', { StringLike: { 'aws:PrincipalArn': 'arn:aws:iam::*:role/*' } }],
+    ['two halves of the internet', { IpAddress: { 'aws:SourceIp': ['0.0.0.0/1', '128.0.0.0/1'] } }],
+    ['an account pattern', { StringLike: { 'aws:SourceAccount': '*1' } }],
+    ['an IPv6 /16', { IpAddress: { 'aws:SourceIp': '2001::/16' } }],
+  ])('counts %s as public', (_name, condition) => {
+    expect(exposuresOf(condition)).toEqual([expect.stringContaining('statement Cond')]);
+  });
+
+  it.each([
+    ['an office range', { IpAddress: { 'aws:SourceIp': ['203.0.113.0/24'] } }],
+    ['an organisation', { StringEquals: { 'aws:PrincipalOrgID': 'o-exampleorg1' } }],
+    ['a VPC endpoint', { StringEquals: { 'aws:SourceVpce': 'vpce-1a2b3c4d' } }],
+  ])('keeps %s as restricting', (_name, condition) => {
+    expect(exposuresOf(condition)).toEqual([]);
+  });
+});
+
 describe('public-bucket decisions on the bucket as it is now', () => {
   it('is compliant when Block Public Access is fully on, whatever the stale event said', () => {
     const decision = decideOn('would-remediate.put-bucket-acl-canned-public-read', { publicAccessBlock: ALL_BLOCKED });

@@ -187,6 +187,18 @@ describe('run: the record and the notification', () => {
     expect(dry.exposureMs).toBeNull();
   });
 
+  it('reports a half-done remediation (first write landed, second throttled) as such, and lets it be retried', async () => {
+    const act = vi.fn().mockResolvedValueOnce(undefined).mockRejectedValueOnce(Object.assign(new Error('slow'), { name: 'ThrottlingException' }));
+    const deps = capturingDeps({ mode: 'live' });
+    const r = await run(fakeRule({ act }), event, deps);
+    expect(r).toMatchObject({
+      outcome: 'failed', error: { kind: 'transient', code: 'ThrottlingException' },
+      actions: [{ resource: 'example-a', status: 'done' }, { resource: 'example-b', status: 'failed', error: 'transient: ThrottlingException' }],
+      reason: expect.stringContaining('half done: 1 of 2 actions done, then S3.PutPublicAccessBlock failed'),
+      notification: { status: 'deferred' },
+    });
+  });
+
   it('stops the exposure clock at the verified fix, not after a slow notification', async () => {
     let clock = Date.parse('2026-11-25T12:00:00Z');
     const deps = { ...capturingDeps({ mode: 'live' }), now: () => clock, notify: async () => { clock += 5_000; return 'm-1'; } };

@@ -1,0 +1,37 @@
+import { createRequire } from 'node:module';
+import { describe, expect, it, vi } from 'vitest';
+
+// The plugin itself, without packaging: what it says at package time.
+const Organization = createRequire(import.meta.url)('../../scripts/organization.cjs') as new (
+  serverless: unknown, options: unknown, utils: { log: { warning: (message: string) => void } },
+) => { apply(): void };
+
+function pluginIn(region: string, organizationId = '') {
+  const warning = vi.fn();
+  const serverless = {
+    service: {
+      service: 'trailguard', provider: { region, stage: 'test', compiledCloudFormationTemplate: { Resources: {} } },
+      custom: { organization: { organizationId, memberRoleName: 'trailguard-remediation' } },
+      getAllFunctions: () => [], getFunction: () => ({ events: [] }),
+    },
+    getProvider: () => ({ naming: {} }),
+    classes: { Error },
+  };
+  return { plugin: new Organization(serverless, {}, { log: { warning } }), warning };
+}
+
+describe('the organisation plugin at package time', () => {
+  it('warns that a single-account stack outside us-east-1 sees no IAM or console sign-in event', () => {
+    const { plugin, warning } = pluginIn('eu-west-1');
+    plugin.apply();
+    expect(warning).toHaveBeenCalledWith(expect.stringContaining('IAM and console sign-in events are delivered to EventBridge in us-east-1 only'));
+  });
+
+  it('says nothing in us-east-1, nor in organisation mode (the member stack forwards us-east-1)', () => {
+    for (const [region, org] of [['us-east-1', ''], ['eu-west-1', 'o-exampleorg1']] as const) {
+      const { plugin, warning } = pluginIn(region, org);
+      plugin.apply();
+      expect(warning, region).not.toHaveBeenCalled();
+    }
+  });
+});
