@@ -1,4 +1,4 @@
-import { RULE_IDS, type Config, type RuleId } from '../shared/config.js';
+import { ALERT_RULE_IDS, RULE_IDS, type Config } from '../shared/config.js';
 import { consoleOut } from '../shared/log.js';
 import type { StateStore } from '../shared/state/store.js';
 import { EXIT } from './replay.js';
@@ -10,9 +10,11 @@ export async function breaker(
   store: StateStore,
   out: (text: string) => void = consoleOut.stdout,
 ): Promise<number> {
-  const rules: readonly RuleId[] = rule ? [rule as RuleId] : RULE_IDS;
-  if (rule && !(RULE_IDS as readonly string[]).includes(rule)) {
-    consoleOut.stderr(`trailguard: unknown rule "${rule}"; one of ${RULE_IDS.join(', ')}\n`);
+  // Each remediation rule has two breakers: its own (events, enforcement checks) and its sweep's (`RULE:sweep`).
+  const known = [...RULE_IDS, ...RULE_IDS.filter((id) => !(ALERT_RULE_IDS as readonly string[]).includes(id)).map((id) => `${id}:sweep`)];
+  const rules: readonly string[] = rule ? [rule] : known;
+  if (rule && !known.includes(rule)) {
+    consoleOut.stderr(`trailguard: unknown rule "${rule}"; one of ${known.join(', ')}\n`);
     return EXIT.badInput;
   }
   if (action === 'status') {
@@ -27,7 +29,7 @@ export async function breaker(
     out(`${rule}: breaker reset; the next violation is remediated again (writes are counted from zero in the next window)\n`);
     return EXIT.ok;
   }
-  consoleOut.stderr('usage: trailguard breaker status [RULE] | trailguard breaker reset RULE\n');
+  consoleOut.stderr('usage: trailguard breaker status [RULE] | trailguard breaker reset RULE (RULE or RULE:sweep)\n');
   return EXIT.badInput;
 }
 

@@ -127,7 +127,7 @@ export async function runWithFacts(
   try {
     const settings = rule.settings(deps.config);
     conclusion = settings.enabled
-      ? await claimThen(rule, event, deps, claim, () => decideFacts(rule, facts, { event, record: event.detail }, deps))
+      ? await claimThen(rule, event, deps, claim, () => decideFacts(rule, facts, { event, record: event.detail }, deps, trigger))
       : conclude('ignored', `rule ${rule.id} is disabled in configuration`);
   } catch (error) {
     conclusion = concludeFromError(rule, error);
@@ -212,7 +212,7 @@ async function decideEvent(rule: AnyRule, json: unknown, event: CloudTrailEvent,
 }
 
 /** Exemptions → inspect → decide → breaker → act → verify, for facts from an event, a sweep or a schedule. */
-async function decideFacts(rule: AnyRule, facts: RuleFacts, context: EventContext, deps: RunDeps): Promise<Conclusion> {
+async function decideFacts(rule: AnyRule, facts: RuleFacts, context: EventContext, deps: RunDeps, trigger: Trigger = 'event'): Promise<Conclusion> {
   const { event, record } = context;
   const settings = rule.settings(deps.config);
   const today = new Date(deps.now()).toISOString().slice(0, 10);
@@ -259,7 +259,7 @@ async function decideFacts(rule: AnyRule, facts: RuleFacts, context: EventContex
   // The breaker caps changes to the account's resources: a rule's calls in trailguard's own account (the
   // enforcement schedules) change nothing of the account's, so a large launch does not trip it by itself.
   const ownApis = new Set(rule.ownAccountApis ?? []);
-  const breaker = await checkBreaker(rule, toDo.filter((action) => !ownApis.has(action.api)).length, deps);
+  const breaker = await checkBreaker(breakerOf(rule, trigger), toDo.filter((action) => !ownApis.has(action.api)).length, deps);
   if (breaker) {
     // The trip itself pages (CRITICAL); reports while the breaker stays open keep their own severity, so
     // the digest can fold a flood into one notice instead of hundreds of pages.
@@ -274,22 +274,31 @@ async function decideFacts(rule: AnyRule, facts: RuleFacts, context: EventContex
  * (the rule reports, never writes) until an operator resets it. A bug or a hostile flood must not revoke
  * an estate's security groups. Returns why this event must not write, or undefined.
  */
-async function checkBreaker(rule: AnyRule, writes: number, deps: RunDeps): Promise<{ reason: string; tripped: boolean } | undefined> {
+/**
+ * The breaker a run counts against: the rule's, or for a reconciliation sweep the rule's sweep breaker
+ * (`public-bucket:sweep`). A first live sweep of an estate's legacy findings may well exceed the limit; it
+ * must stop itself, not the rule's real-time remediation of new violations.
+ */
+export function breakerOf(rule: AnyRule, trigger: Trigger): string {
+  return trigger === 'sweep' ? `${rule.id}:sweep` : rule.id;
+}
+
+async function checkBreaker(breaker: string, writes: number, deps: RunDeps): Promise<{ reason: string; tripped: boolean } | undefined> {
   if (!deps.store) return undefined;
-  const reset = `reset with: trailguard breaker reset ${rule.id}`;
+  const reset = `reset with: trailguard breaker reset ${breaker}`;
   const { maxWrites, windowMinutes } = deps.config.reliability.breaker;
   const windowMs = windowMinutes * 60_000;
   const start = Math.floor(deps.now() / windowMs) * windowMs;
   // One round trip inside the exposure window: counting a write the open breaker then refuses is harmless.
   const [state, total] = await Promise.all([
-    deps.store.breakerState(rule.id),
-    deps.store.addToWindow(`writes#${rule.id}`, start, writes, start + 2 * windowMs),
+    deps.store.breakerState(breaker),
+    deps.store.addToWindow(`writes#${breaker}`, start, writes, start + 2 * windowMs),
   ]);
-  if (state.open) return { reason: `the ${rule.id} circuit breaker is open since ${state.since} (${state.reason}); ${reset}`, tripped: false };
+  if (state.open) return { reason: `the ${breaker} circuit breaker is open since ${state.since} (${state.reason}); ${reset}`, tripped: false };
   if (total <= maxWrites) return undefined;
   const reason = `${total} writes in ${windowMinutes} min exceed the limit of ${maxWrites}`;
-  await deps.store.tripBreaker(rule.id, deps.now(), reason);
-  return { reason: `the ${rule.id} circuit breaker tripped: ${reason}; ${reset}`, tripped: true };
+  await deps.store.tripBreaker(breaker, deps.now(), reason);
+  return { reason: `the ${breaker} circuit breaker tripped: ${reason}; ${reset}`, tripped: true };
 }
 
 function fromDecision(

@@ -132,6 +132,19 @@ describe('trailguard breaker', () => {
     expect(await store.breakerState('open-security-group')).toEqual({ open: false });
   });
 
+  it('shows and resets a sweep\'s own breaker, which only remediation rules have', async () => {
+    const store = memoryStateStore();
+    await store.tripBreaker('public-bucket:sweep', Date.parse('2026-11-25T10:00:00Z'), '51 writes in 10 min exceed the limit of 50');
+    let out = '';
+    await breaker('status', undefined, store, (t) => { out += t; });
+    expect(out).toContain('public-bucket:sweep: OPEN since 2026-11-25T10:00:00.000Z');
+    expect(out).toContain('public-bucket: closed');
+    expect(out).not.toContain('root-activity:sweep');
+    expect(await breaker('reset', 'public-bucket:sweep', store, () => undefined)).toBe(0);
+    expect(await store.breakerState('public-bucket:sweep')).toEqual({ open: false });
+    expect(await breaker('reset', 'root-activity:sweep', store, () => undefined)).toBe(2);
+  });
+
   it('refuses an unknown rule', async () => {
     expect(await breaker('reset', 'public-buckets', memoryStateStore(), () => undefined)).toBe(2);
   });

@@ -48,12 +48,16 @@ export function packageOnce(params: Readonly<Record<string, string>> = {}): Pack
   const done = packagedBy.get(key);
   if (done) return done;
   const dir = mkdtempSync(join(tmpdir(), 'trailguard-package-'));
+  // serverless-esbuild leaves its work folders in the temp directory: give it one of ours, removed after.
+  const scratch = join(dir, '.tmp');
+  mkdirSync(scratch);
   const paramArgs = Object.entries(params).flatMap(([name, value]) => ['--param', `${name}=${value}`]);
   whileLocked(() => execFileSync(join(ROOT, 'node_modules', '.bin', 'serverless'), ['package', '--stage', 'test', '--region', 'eu-west-1', '--package', dir, ...paramArgs], {
     cwd: ROOT,
     stdio: 'pipe',
-    env: { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', SLS_TELEMETRY_DISABLED: '1' },
+    env: { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', SLS_TELEMETRY_DISABLED: '1', TMPDIR: scratch },
   }));
+  rmSync(scratch, { recursive: true, force: true });
   const template = JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
   const zips = Object.fromEntries(
     readdirSync(dir).filter((f) => f.endsWith('.zip')).map((f) => [f.replace(/\.zip$/, ''), statSync(join(dir, f)).size]),

@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../../shared/config.js';
-import { wrapRecord } from '../../../shared/events/schema.js';
+import { parseEnvelope, wrapRecord } from '../../../shared/events/schema.js';
 import { violation, type Rule } from '../../../shared/rule.js';
-import { run } from '../../../shared/runner/run.js';
+import { run, runWithFacts } from '../../../shared/runner/run.js';
 import { memoryStateStore } from '../../../shared/state/store.js';
 import { capturingDeps } from '../../helpers/samples.js';
 
@@ -93,6 +93,24 @@ describe('the circuit breaker', () => {
     await store.resetBreaker('public-bucket');
     const afterReset = await run(rule, eventFor('b-6'), { ...deps, now: () => Date.parse('2026-11-25T13:00:00Z') });
     expect(afterReset.outcome).toBe('remediated');
+  });
+
+  it('gives the sweep its own breaker: a first live sweep of legacy findings never stops real-time remediation', async () => {
+    const store = memoryStateStore();
+    const rule = writingRule();
+    const config = parseConfig({ reliability: { breaker: { maxWrites: 3, windowMinutes: 10 } } });
+    const deps = { ...capturingDeps({ mode: 'live', config }), store };
+    const sweep = [];
+    for (let i = 1; i <= 5; i += 1) {
+      sweep.push(await runWithFacts(rule, parseEnvelope(eventFor(`sweep-${i}`)), { resources: [{ type: 'AWS::S3::Bucket', id: `example-legacy-${i}` }] }, 'sweep', deps));
+    }
+    expect(sweep.map((r) => r.outcome)).toEqual(['remediated', 'remediated', 'remediated', 'would-remediate', 'would-remediate']);
+    expect(sweep[3]?.reason).toContain('the public-bucket:sweep circuit breaker tripped');
+    expect(sweep[4]?.reason).toContain('trailguard breaker reset public-bucket:sweep');
+    // A new violation, meanwhile, is remediated: the rule's own breaker is closed.
+    expect((await run(rule, eventFor('new-1'), deps)).outcome).toBe('remediated');
+    expect((await store.breakerState('public-bucket')).open).toBe(false);
+    expect((await store.breakerState('public-bucket:sweep')).open).toBe(true);
   });
 });
 
