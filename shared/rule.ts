@@ -97,6 +97,11 @@ export interface Rule<Facts extends RuleFacts, State, Clients, Settings> {
    * role (organisation mode) holds every other permission, never these.
    */
   readonly ownAccountApis?: readonly string[];
+  /**
+   * Optional: every notification of this rule is sent, none is folded into a burst digest. For the audit
+   * trail: a flood of cheap tamper signals (failed StopLogging calls) must not hide the real change after it.
+   */
+  readonly neverDigested?: boolean;
   settings(config: Config): Settings & { readonly enabled: boolean };
   clients(options: ClientOptions): Clients;
   /** Throws ParseError naming the field. Called only for successful calls (no `errorCode`). */

@@ -218,6 +218,8 @@ function regionOf(action: PlannedAction): string {
 export const trailLogging = {
   id: 'trail-logging',
   pattern: pattern as EventPattern,
+  // The flight recorder: twenty failed StopLogging calls must not push the real weakening into a digest.
+  neverDigested: true,
   permissions: {
     'CloudTrail.GetTrail': 'cloudtrail:GetTrail',
     'CloudTrail.GetTrailStatus': 'cloudtrail:GetTrailStatus',

@@ -545,7 +545,7 @@ async function burstPosition(rule: AnyRule, record: RemediationRecord, deps: Run
   const start = Math.floor(deps.now() / windowMs) * windowMs;
   const windowEnd = start + windowMs;
   // A fix that did not land (failed) must reach a person whatever the noise, as must anything CRITICAL.
-  if (!deps.store || record.severity === 'CRITICAL' || record.outcome === 'failed') return { position: 'normal', windowEnd };
+  if (!deps.store || record.severity === 'CRITICAL' || record.outcome === 'failed' || rule.neverDigested) return { position: 'normal', windowEnd };
   // Per account too: one account's Terraform apply must not silence another account's alerts (org mode).
   const count = await deps.store.addToWindow(`notifications#${rule.id}#${record.account ?? 'unknown'}`, start, 1, start + 2 * windowMs).catch(() => 0);
   if (count <= maxPerWindow) return { position: 'normal', windowEnd };

@@ -2,6 +2,7 @@ import { GetPublicAccessBlockCommand, PutPublicAccessBlockCommand, S3Client } fr
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { publicBucket } from '../../../functions/public-bucket/rule.js';
+import { trailLogging } from '../../../functions/trail-logging/rule.js';
 import { parseConfig } from '../../../shared/config.js';
 import { wrapRecord } from '../../../shared/events/schema.js';
 import { lambdaRunner } from '../../../shared/runner/lambda.js';
@@ -75,6 +76,20 @@ describe('the digest never hides what a person must see', () => {
     expect(to('111122223333')).toHaveLength(4); // 3, then the burst notice
     expect(to('111122223333')[3]?.text).toContain('not sent until 2026-11-25T12:05:00.000Z');
     expect(to('444455556666')).toHaveLength(2);
+  });
+
+  it('never folds the audit trail\'s alerts: 25 failed StopLogging attempts do not hide the weakening after them', async () => {
+    const deps = { ...capturingDeps({ mode: 'offline', config }), store: memoryStateStore() };
+    const handler = lambdaRunner(trailLogging, () => deps);
+    const withId = (name: string, id: string) => {
+      const envelope = structuredClone(loadSample('trail-logging', name)) as { id: string; detail: Record<string, unknown> };
+      return { ...envelope, id, detail: { ...envelope.detail, eventID: id } };
+    };
+    for (let i = 0; i < 25; i += 1) await handler(withId('alerted.stop-logging-access-denied', `attempt-${i}`));
+    await handler(withId('would-remediate.update-trail-log-file-validation-off', 'the-real-one'));
+    expect(deps.written.map((r) => r.outcome)).toEqual([...Array(25).fill('alerted'), 'would-remediate']);
+    expect(deps.published).toHaveLength(26);
+    expect(deps.published.some((n) => n.subject.includes('Burst'))).toBe(false);
   });
 
   it('always sends a failed remediation, however many came before', async () => {
