@@ -1,5 +1,6 @@
 import { ALERT_RULE_IDS, RULE_IDS, type Config } from '../shared/config.js';
 import { consoleOut } from '../shared/log.js';
+import { breakerOf } from '../shared/runner/run.js';
 import type { StateStore } from '../shared/state/store.js';
 import { EXIT } from './replay.js';
 
@@ -11,7 +12,7 @@ export async function breaker(
   out: (text: string) => void = consoleOut.stdout,
 ): Promise<number> {
   // Each remediation rule has two breakers: its own (events, enforcement checks) and its sweep's (`RULE:sweep`).
-  const known = [...RULE_IDS, ...RULE_IDS.filter((id) => !(ALERT_RULE_IDS as readonly string[]).includes(id)).map((id) => `${id}:sweep`)];
+  const known = [...RULE_IDS, ...RULE_IDS.filter((id) => !(ALERT_RULE_IDS as readonly string[]).includes(id)).map((id) => breakerOf(id, 'sweep'))];
   const rules: readonly string[] = rule ? [rule] : known;
   if (rule && !known.includes(rule)) {
     consoleOut.stderr(`trailguard: unknown rule "${rule}"; one of ${known.join(', ')}\n`);

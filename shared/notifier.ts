@@ -123,7 +123,7 @@ export function buildBurstNotification(
   record: RemediationRecord,
   digest: { readonly maxPerWindow: number; readonly windowMinutes: number },
   /** When the window ends (ISO): from then on this rule's notifications for the account are sent again. */
-  windowEnd?: string,
+  windowEnd: string,
 ): Notification {
   const rule = record.rule ?? 'none';
   const severity = record.severity ?? 'HIGH';
@@ -133,7 +133,7 @@ export function buildBurstNotification(
     subject,
     '',
     `More than ${digest.maxPerWindow} ${rule} decisions worth telling arrived for account ${account} within ${digest.windowMinutes} minutes.`,
-    `Each one is still decided, acted on and logged, but not sent${windowEnd ? ` until ${windowEnd}` : ' until the window ends'}: no summary follows, they are in the remediation log. Failed and CRITICAL ones are always sent.`,
+    `Each one is still decided, acted on and logged, but not sent until ${windowEnd}: no summary follows, they are in the remediation log. Failed and CRITICAL ones are always sent.`,
     `The one that crossed the limit: ${record.outcome} on ${displayValue(record.resources.map((r) => r.id).join(', '))} by ${displayValue(record.actor)}.`,
     '',
     'See them all in CloudWatch Logs Insights:',

@@ -259,7 +259,7 @@ async function decideFacts(rule: AnyRule, facts: RuleFacts, context: EventContex
   // The breaker caps changes to the account's resources: a rule's calls in trailguard's own account (the
   // enforcement schedules) change nothing of the account's, so a large launch does not trip it by itself.
   const ownApis = new Set(rule.ownAccountApis ?? []);
-  const breaker = await checkBreaker(breakerOf(rule, trigger), toDo.filter((action) => !ownApis.has(action.api)).length, deps);
+  const breaker = await checkBreaker(breakerOf(rule.id, trigger), toDo.filter((action) => !ownApis.has(action.api)).length, deps);
   if (breaker) {
     // The trip itself pages (CRITICAL); reports while the breaker stays open keep their own severity, so
     // the digest can fold a flood into one notice instead of hundreds of pages.
@@ -270,19 +270,19 @@ async function decideFacts(rule: AnyRule, facts: RuleFacts, context: EventContex
 }
 
 /**
- * The circuit breaker: more writes than allowed per rule in a fixed window open it, and it stays open
- * (the rule reports, never writes) until an operator resets it. A bug or a hostile flood must not revoke
- * an estate's security groups. Returns why this event must not write, or undefined.
- */
-/**
  * The breaker a run counts against: the rule's, or for a reconciliation sweep the rule's sweep breaker
  * (`public-bucket:sweep`). A first live sweep of an estate's legacy findings may well exceed the limit; it
  * must stop itself, not the rule's real-time remediation of new violations.
  */
-export function breakerOf(rule: AnyRule, trigger: Trigger): string {
-  return trigger === 'sweep' ? `${rule.id}:sweep` : rule.id;
+export function breakerOf(ruleId: string, trigger: Trigger): string {
+  return trigger === 'sweep' ? `${ruleId}:sweep` : ruleId;
 }
 
+/**
+ * The circuit breaker: more writes than allowed per rule in a fixed window open it, and it stays open
+ * (the rule reports, never writes) until an operator resets it. A bug or a hostile flood must not revoke
+ * an estate's security groups. Returns why this event must not write, or undefined.
+ */
 async function checkBreaker(breaker: string, writes: number, deps: RunDeps): Promise<{ reason: string; tripped: boolean } | undefined> {
   if (!deps.store) return undefined;
   const reset = `reset with: trailguard breaker reset ${breaker}`;
@@ -345,6 +345,7 @@ function plannedRecord(action: PlannedAction): ActionRecord {
 
 /** Live: performs each action, then reads each back. Only all-done-and-verified is `remediated`. */
 async function actAndVerify(rule: AnyRule, actions: readonly PlannedAction[], clients: unknown, planned: Conclusion): Promise<Conclusion> {
+  const subject = planned.reason.replace(/; will remediate$/, '');
   const results: ActionRecord[] = [];
   let firstError: RecordError | null = null;
   for (const action of actions) {
@@ -361,7 +362,7 @@ async function actAndVerify(rule: AnyRule, actions: readonly PlannedAction[], cl
         return {
           ...planned, outcome: 'failed', error: errorRecord(rule, classified),
           actions: [...results, { ...base, status: 'failed', error: `transient: ${classified.code}` }],
-          reason: `${planned.reason.replace(/; will remediate$/, '')}; half done: ${done} of ${actions.length} actions done, then ${action.api} failed (${classified.code}); retried by Lambda/EventBridge`,
+          reason: `${subject}; half done: ${done} of ${actions.length} actions done, then ${action.api} failed (${classified.code}); retried by Lambda/EventBridge`,
         };
       }
       if (classified.kind === 'gone') {
@@ -384,7 +385,6 @@ async function actAndVerify(rule: AnyRule, actions: readonly PlannedAction[], cl
   }
   const failed = results.filter((r) => r.status === 'failed');
   const unverified = results.filter((r) => r.status === 'done' && r.verification && !r.verification.ok);
-  const subject = planned.reason.replace(/; will remediate$/, '');
   if (failed.length > 0) {
     const done = results.length - failed.length;
     return { ...planned, outcome: 'failed', actions: results, error: firstError, reason: `${subject}; ${failed.length} of ${results.length} actions failed${done > 0 ? ` (${done} done)` : ''}: ${failed.map((f) => f.error).join(', ')}` };
