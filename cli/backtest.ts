@@ -8,7 +8,7 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import { gunzipSync } from 'node:zlib';
 import { RULES } from '../functions/rules.js';
 import { addReadOnlyGuard, baseClientConfig } from '../shared/aws/client-options.js';
-import { eventsIn, type InputItem } from './inputs.js';
+import { eventsIn, withoutBom, type InputItem } from './inputs.js';
 
 /** Time, injectable so tests assert pacing and back-off without real sleeps. */
 export interface Clock {
@@ -240,7 +240,7 @@ export async function* s3LogEvents(options: S3LogOptions): AsyncGenerator<InputI
         const answer = await options.client.send(new GetObjectCommand({ Bucket: options.bucket, Key: key }));
         const bytes = Buffer.from((await answer.Body?.transformToByteArray()) ?? new Uint8Array());
         const text = (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString('utf8');
-        parsed = JSON.parse(text);
+        parsed = JSON.parse(withoutBom(text));
       } catch (error) {
         yield { kind: 'error', source, problem: `cannot read: ${(error as Error).message}` };
         continue;

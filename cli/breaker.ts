@@ -2,6 +2,7 @@ import { ALERT_RULE_IDS, RULE_IDS, type Config } from '../shared/config.js';
 import { consoleOut } from '../shared/log.js';
 import { breakerOf } from '../shared/runner/run.js';
 import type { StateStore } from '../shared/state/store.js';
+import { terminalSafe } from './output.js';
 import { EXIT } from './replay.js';
 
 /** `trailguard breaker status [RULE]` and `trailguard breaker reset RULE`: the operator's side of the circuit breaker. */
@@ -9,13 +10,15 @@ export async function breaker(
   action: string | undefined,
   rule: string | undefined,
   store: StateStore,
-  out: (text: string) => void = consoleOut.stdout,
+  write: (text: string) => void = consoleOut.stdout,
 ): Promise<number> {
+  const out = terminalSafe(write);
+  const err = terminalSafe(consoleOut.stderr);
   // Each remediation rule has two breakers: its own (events, enforcement checks) and its sweep's (`RULE:sweep`).
   const known = [...RULE_IDS, ...RULE_IDS.filter((id) => !(ALERT_RULE_IDS as readonly string[]).includes(id)).map((id) => breakerOf(id, 'sweep'))];
   const rules: readonly string[] = rule ? [rule] : known;
   if (rule && !known.includes(rule)) {
-    consoleOut.stderr(`trailguard: unknown rule "${rule}"; one of ${known.join(', ')}\n`);
+    err(`trailguard: unknown rule "${rule}"; one of ${known.join(', ')}\n`);
     return EXIT.badInput;
   }
   if (action === 'status') {
@@ -30,7 +33,7 @@ export async function breaker(
     out(`${rule}: breaker reset; the next violation is remediated again (writes are counted from zero in the next window)\n`);
     return EXIT.ok;
   }
-  consoleOut.stderr('usage: trailguard breaker status [RULE] | trailguard breaker reset RULE (RULE or RULE:sweep)\n');
+  err('usage: trailguard breaker status [RULE] | trailguard breaker reset RULE (RULE or RULE:sweep)\n');
   return EXIT.badInput;
 }
 

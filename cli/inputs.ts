@@ -12,6 +12,14 @@ export type InputItem =
 
 const EVENT_FILE = /\.(json|jsonl|ndjson)(\.gz)?$|\.gz$/;
 
+/**
+ * Text without a leading UTF-8 byte order mark: Windows tools (PowerShell's `Out-File`, Notepad, some SIEM
+ * exports) write one before the JSON, and JSON.parse refuses it. Per line too: `cat`ed exports keep each BOM.
+ */
+export function withoutBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
@@ -63,7 +71,7 @@ function* jsonLines(text: string, source: string): Generator<InputItem> {
     if (line.trim() === '') continue;
     const at = `${source}:${index + 1}`;
     try {
-      yield* eventsIn(JSON.parse(line), at);
+      yield* eventsIn(JSON.parse(withoutBom(line)), at);
     } catch (error) {
       yield { kind: 'error', source: at, problem: `not JSON: ${(error as Error).message}` };
     }
@@ -79,7 +87,7 @@ async function readEventFile(path: string): Promise<Iterable<InputItem>> {
   try {
     const bytes = await readFile(path);
     const gzipped = bytes[0] === 0x1f && bytes[1] === 0x8b;
-    text = (gzipped ? gunzipSync(bytes) : bytes).toString('utf8');
+    text = withoutBom((gzipped ? gunzipSync(bytes) : bytes).toString('utf8'));
   } catch (error) {
     return [{ kind: 'error', source: path, problem: `cannot read: ${(error as Error).message}` }];
   }
@@ -114,7 +122,7 @@ export async function* readInputs(inputs: readonly string[], stdin: NodeJS.Reada
         number += 1;
         if (line.trim() === '') continue;
         try {
-          yield* eventsIn(JSON.parse(line), `stdin:${number}`);
+          yield* eventsIn(JSON.parse(withoutBom(line)), `stdin:${number}`);
         } catch (error) {
           yield { kind: 'error', source: `stdin:${number}`, problem: `not JSON: ${(error as Error).message}` };
         }

@@ -5,22 +5,24 @@ import { consoleOut } from '../shared/log.js';
 import { dynamoStateStore } from '../shared/state/dynamo-store.js';
 import { breaker } from './breaker.js';
 import { backtestEvents, reportCommand, undoCommand, UsageProblem } from './operators.js';
+import { notifyFlagProblem } from './publishing.js';
 import { redrive } from './redrive.js';
 import { EXIT, replay, replayConfig } from './replay.js';
 import { sweep } from './sweep.js';
 
 const USAGE = `usage:
-  trailguard replay [--mode offline|dry-run|live] [--config FILE] [--format text|jsonl] INPUT...
-  trailguard replay --lookup [--lookup-all] [--s3 s3://bucket/prefix] [--since 24h] [--region R] [--mode offline|dry-run] [INPUT...]
+  trailguard replay [--mode offline|dry-run|live] [--notify] [--config FILE] [--format text|jsonl] INPUT...
+  trailguard replay --lookup [--lookup-all] [--s3 s3://bucket/prefix] [--since 24h] [--region R] [--mode offline|dry-run] [--notify] [INPUT...]
   trailguard report [--since 24h] [--format text|json|html] [--region R] SOURCE...
   trailguard undo EVENT_ID --log SOURCE [--apply] [--mode offline|dry-run] [--since 30d] [--config FILE]
-  trailguard redrive --queue URL [--mode live|dry-run|offline] [--config FILE] [--format text|jsonl] [--max N]
+  trailguard redrive --queue URL [--mode live|dry-run|offline] [--notify] [--config FILE] [--format text|jsonl] [--max N]
   trailguard breaker status [RULE] | trailguard breaker reset RULE   [--config FILE]
-  trailguard sweep [--rule RULE] [--mode dry-run|live] [--region R] [--account ID] [--config FILE] [--format text|jsonl]
+  trailguard sweep [--rule RULE] [--mode dry-run|live] [--notify] [--region R] [--account ID] [--config FILE] [--format text|jsonl]
 
 replay: INPUT is a file (EventBridge envelope, bare CloudTrail record, CloudTrail log file {"Records":[...]},
   LookupEvents output, JSON lines; .gz allowed), a folder of such files, or - for JSON lines on stdin.
-  Modes: offline (default: decide from the event alone, no AWS call), dry-run (read-only calls), live.
+  Modes: offline (default: decide from the event alone, no AWS call), dry-run (read-only calls), live
+  (needs the state table: duplicates are recognised, the circuit breaker caps its writes).
   Backtest: --lookup reads the account's CloudTrail history (LookupEvents, filtered by the rules' event
   sources; --lookup-all reads every management event), --s3 the trail's log files; both within --since.
 report: SOURCE is remediation-log JSON lines (replay --format jsonl, Lambda or CloudWatch-exported log
@@ -33,6 +35,8 @@ breaker: shows or resets a rule's circuit breaker (needs TRAILGUARD_STATE_TABLE 
 sweep: checks the current state of one region (default AWS_REGION) for what the rules protect and runs each
   finding through its rule (default mode dry-run; live needs the state table, for the circuit breaker).
   --account (12 digits) pins bucket writes to the account and keeps other accounts' trails out.
+--notify: publish to the alert topic. Replay (and backtests) and dry-runs publish only with it; a live redrive
+  or sweep publishes as the functions would; offline never publishes.
 Exit: 0 all read, 1 a remediation failed, 2 unreadable or invalid input.
 `;
 
@@ -50,6 +54,7 @@ const OPTIONS = {
   since: { type: 'string' },
   log: { type: 'string', multiple: true },
   apply: { type: 'boolean' },
+  notify: { type: 'boolean' },
   lookup: { type: 'boolean' },
   'lookup-all': { type: 'boolean' },
   s3: { type: 'string', multiple: true },
@@ -85,12 +90,15 @@ export async function main(argv: readonly string[], env: Env = process.env): Pro
   if (command !== 'report' && values.format !== 'text' && values.format !== 'jsonl') return fail(`--format must be text or jsonl, got "${values.format}"`);
   const format = values.format === 'jsonl' ? 'jsonl' : 'text';
   try {
+    const notifyProblem = values.notify ? await notifyFlagProblem(command, mode, () => replayConfig(values.config, env)) : undefined;
+    if (notifyProblem) return fail(notifyProblem);
+    const notify = values.notify === true;
     switch (command) {
       case 'replay': {
         const backtest = values.lookup || values.s3 ? backtestEvents(values, positionals, await replayConfig(values.config, env), env) : undefined;
         if (backtest && mode === 'live') return fail('a backtest (--lookup, --s3) runs offline or dry-run, never live');
         if (!backtest && positionals.length === 0) return fail(`no INPUT given\n${USAGE}`);
-        return await replay({ mode, format, configFile: values.config, inputs: positionals, env, ...(backtest ? { events: backtest } : {}) });
+        return await replay({ mode, format, configFile: values.config, inputs: positionals, env, notify, ...(backtest ? { events: backtest } : {}) });
       }
       case 'report':
         return await reportCommand(values, positionals, env);
@@ -104,7 +112,7 @@ export async function main(argv: readonly string[], env: Env = process.env): Pro
         const config = await replayConfig(values.config, env);
         // Redrive acts like the functions: duplicates of events already handled, and the breaker's cap, live in the state table.
         if (mode === 'live' && !config.stateTable) return fail('a live redrive needs the state table, so duplicates are recognised and the circuit breaker caps its writes: set TRAILGUARD_STATE_TABLE (stack output StateTableName) or "stateTable" in --config');
-        return await redrive({ queueUrl, mode, format, max, config });
+        return await redrive({ queueUrl, mode, format, max, config, notify });
       }
       case 'breaker': {
         const config: Config = await replayConfig(values.config, env);
@@ -120,7 +128,7 @@ export async function main(argv: readonly string[], env: Env = process.env): Pro
         const region = values.region ?? config.region;
         if (!region || !/^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/.test(region)) return fail(`sweep needs a region: --region R or AWS_REGION${region ? `, got "${region}"` : ''}`);
         if (mode === 'live' && !config.stateTable) return fail('a live sweep needs the state table, so the circuit breaker caps its writes: set TRAILGUARD_STATE_TABLE (stack output StateTableName) or "stateTable" in --config');
-        return await sweep({ rule: values.rule as RuleId | undefined, mode, format, region, account: values.account, config });
+        return await sweep({ rule: values.rule as RuleId | undefined, mode, format, region, account: values.account, config, notify });
       }
       default:
         return fail(`unknown command "${command}"\n${USAGE}`);

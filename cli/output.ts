@@ -1,5 +1,14 @@
 import { consoleOut } from '../shared/log.js';
 import { OUTCOMES, type Outcome, type RemediationRecord } from '../shared/remediation-log.js';
+import { terminalText, terminalValue } from '../shared/safe-text.js';
+
+/**
+ * A writer that shows controls and escape sequences as `\uXXXX` (see shared/safe-text.ts): every CLI output
+ * can carry event values, names from log files or AWS answers, and a terminal must not act on them.
+ */
+export function terminalSafe(write: (text: string) => void): (text: string) => void {
+  return (text) => write(terminalText(text));
+}
 
 /** How replay prints records: the log record as JSON lines, or a table for people. */
 export type Format = 'text' | 'jsonl';
@@ -40,16 +49,20 @@ export class RecordPrinter {
   }
 
   private flush(): void {
-    if (this.buffer) this.out(this.buffer);
+    // JSON lines stay JSON with the same values: C1 and Unicode format characters become \u escapes.
+    if (this.buffer) this.out(terminalText(this.buffer));
     this.buffer = '';
   }
 }
 
+/** A value on one line, controls and escape sequences shown as `\uXXXX` (event values are attacker-chosen). */
+const oneLine = (text: string) => terminalValue(text.replace(/[ \t\n\r]+/g, ' '));
+
 function cell(text: string, width: number): string {
-  const oneLine = text.replace(/\s+/g, ' ');
-  return oneLine.length > width ? `${oneLine.slice(0, width - 1)}~` : oneLine.padEnd(width);
+  const value = oneLine(text);
+  return value.length > width ? `${value.slice(0, width - 1)}~` : value.padEnd(width);
 }
 
 function row(outcome: string, rule: string, event: string, resource: string, reason: string): string {
-  return `${cell(outcome, 15)} ${cell(rule, 19)} ${cell(event, 29)} ${cell(resource, 28)} ${reason.replace(/\s+/g, ' ')}`;
+  return `${cell(outcome, 15)} ${cell(rule, 19)} ${cell(event, 29)} ${cell(resource, 28)} ${oneLine(reason)}`;
 }

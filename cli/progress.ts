@@ -1,3 +1,5 @@
+import { terminalValue } from '../shared/safe-text.js';
+
 /**
  * Progress on long runs (records read, events matched), on stderr when it is a terminal and never when it is
  * piped or redirected: a log file or a CI job gets the output, not a stream of carriage returns.
@@ -61,7 +63,8 @@ export class Progress {
     if (!force && now - this.lastDraw < this.intervalMs) return;
     this.lastDraw = now;
     this.drawn = true;
-    const note = this.note ? `  ${this.note.slice(0, 80)}` : '';
+    // The note names a file, an S3 key or a page: attacker-chosen text, so its controls are shown, not obeyed.
+    const note = this.note ? `  ${terminalValue(this.note.slice(0, 80))}` : '';
     this.stream.write(`\r\u001b[2K${this.label}: ${this.read} records read, ${this.matched} events matched${note}`);
   }
 }

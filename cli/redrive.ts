@@ -4,11 +4,11 @@ import { readEnforceInput, untaggedInstanceEnforce } from '../functions/untagged
 import { baseClientConfig } from '../shared/aws/client-options.js';
 import type { Config, Mode } from '../shared/config.js';
 import { consoleOut } from '../shared/log.js';
-import { snsNotifier } from '../shared/notifier.js';
 import type { RemediationRecord } from '../shared/remediation-log.js';
 import { runWithFacts, type RunDeps } from '../shared/runner/run.js';
 import { dynamoStateStore } from '../shared/state/dynamo-store.js';
-import { RecordPrinter, type Format } from './output.js';
+import { RecordPrinter, terminalSafe, type Format } from './output.js';
+import { cliNotification } from './publishing.js';
 import { EXIT, routeEvent } from './replay.js';
 
 export interface RedriveOptions {
@@ -19,6 +19,8 @@ export interface RedriveOptions {
   readonly config: Config;
   readonly out?: (text: string) => void;
   readonly err?: (text: string) => void;
+  /** `--notify`: a dry-run redrive publishes only with it; a live one always does (see cliNotification). */
+  readonly notify?: boolean;
 }
 
 /**
@@ -62,7 +64,7 @@ function queueRegion(queueUrl: string): string {
  * next redrive); duplicates of events that were in fact handled are recognised by the state table.
  */
 export async function redrive(options: RedriveOptions): Promise<number> {
-  const err = options.err ?? consoleOut.stderr;
+  const err = terminalSafe(options.err ?? consoleOut.stderr);
   const { config } = options;
   const region = config.region ?? queueRegion(options.queueUrl);
   const sqs = new SQSClient(baseClientConfig({ region, endpoint: config.endpoint, readOnly: false }));
@@ -70,8 +72,7 @@ export async function redrive(options: RedriveOptions): Promise<number> {
   const deps: RunDeps = {
     config,
     mode: options.mode,
-    notify: options.mode !== 'offline' && config.topicArn ? snsNotifier(config.topicArn, config.endpoint) : undefined,
-    notifySkipReason: options.mode === 'offline' ? 'offline redrive publishes nothing' : 'no SNS topic configured',
+    ...cliNotification('redrive', options.mode, config, options.notify === true),
     write: () => undefined,
     now: Date.now,
     ...(config.stateTable ? { store: dynamoStateStore(config.stateTable, region, config.endpoint) } : {}),

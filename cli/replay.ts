@@ -4,13 +4,14 @@ import { loadConfig, parseConfig, type Config, type Mode } from '../shared/confi
 import { matchesPattern } from '../shared/events/pattern.js';
 import { toEnvelopeJson } from '../shared/events/schema.js';
 import { consoleOut } from '../shared/log.js';
-import { snsNotifier } from '../shared/notifier.js';
 import type { RemediationRecord } from '../shared/remediation-log.js';
 import type { AnyRule } from '../shared/rule.js';
 import { run, runUnmatched, type RunDeps } from '../shared/runner/run.js';
+import { dynamoStateStore } from '../shared/state/dynamo-store.js';
 import { readInputs, type InputItem } from './inputs.js';
 import { RecordPrinter, type Format } from './output.js';
 import { Progress, type ProgressStream } from './progress.js';
+import { cliNotification } from './publishing.js';
 
 /** Exit codes: 0 every input read and nothing failed; 1 a remediation failed; 2 unreadable or invalid input. */
 export const EXIT = { ok: 0, remediationFailed: 1, badInput: 2 } as const;
@@ -28,7 +29,12 @@ export interface ReplayOptions {
   readonly err?: (text: string) => void;
   /** Where the progress line goes (only when it is a TTY). @default process.stderr */
   readonly progress?: ProgressStream;
+  /** Publish notifications to the configured topic (`--notify`); replay publishes nothing unasked. @default false */
+  readonly notify?: boolean;
 }
+
+/** Why a live replay is refused without the state table: like redrive and sweep, it must not act unguarded. */
+export const LIVE_NEEDS_STATE_TABLE = 'a live replay needs the state table, so duplicates are recognised and the circuit breaker caps its writes: set TRAILGUARD_STATE_TABLE (stack output StateTableName) or "stateTable" in --config';
 
 /** Loads `--config FILE` with the same schema as Lambda's environment; AWS_ENDPOINT_URL still applies. */
 export async function replayConfig(configFile: string | undefined, env: ReplayOptions['env']): Promise<Config> {
@@ -54,16 +60,22 @@ export async function routeEvent(rules: readonly AnyRule[], value: unknown, deps
 export async function replay(options: ReplayOptions): Promise<number> {
   const err = options.err ?? consoleOut.stderr;
   const config = await replayConfig(options.configFile, options.env);
+  const live = options.mode === 'live';
+  if (live && !config.stateTable) {
+    err(`trailguard: ${LIVE_NEEDS_STATE_TABLE}\n`);
+    return EXIT.badInput;
+  }
   const printer = new RecordPrinter(options.format, options.out);
-  const offline = options.mode === 'offline';
+  const region = config.region ?? options.env.AWS_REGION ?? options.env.AWS_DEFAULT_REGION ?? 'us-east-1';
   const deps: RunDeps = {
     config,
     mode: options.mode,
-    notify: !offline && config.topicArn ? snsNotifier(config.topicArn, config.endpoint) : undefined,
-    notifySkipReason: offline ? 'offline replay publishes nothing' : 'no SNS topic configured',
+    ...cliNotification('replay', options.mode, config, options.notify === true),
     write: () => undefined, // replay prints the record itself, below
-    now: () => performance.now(),
-    wallClock: Date.now,
+    now: Date.now,
+    // Live acts like the functions: claims (a second replay of an event is a duplicate) and the breaker's cap.
+    // Offline and dry-run go without: fixture ids repeat (SHAPES.md §9), and they write nothing to dedupe.
+    ...(live && config.stateTable ? { store: dynamoStateStore(config.stateTable, region, config.endpoint) } : {}),
   };
   let exit: number;
   const progress = new Progress('trailguard replay', { stream: options.progress ?? process.stderr });

@@ -8,6 +8,7 @@ import { RECORD_MESSAGE } from '../shared/remediation-log.js';
 import { aggregate } from '../shared/report/aggregate.js';
 import { parseRecordLine, recordTime, type LoggedRecord } from '../shared/report/records.js';
 import { renderReport, type ReportFormat } from '../shared/report/render.js';
+import { terminalSafe } from './output.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { EXIT } from './replay.js';
 
@@ -152,8 +153,8 @@ export async function collectRecords(options: ReportOptions, progress: Progress,
 
 /** `trailguard report`: counts, failures, actors, exposure and reversals from the remediation log. */
 export async function report(options: ReportOptions): Promise<number> {
-  const out = options.out ?? consoleOut.stdout;
-  const err = options.err ?? consoleOut.stderr;
+  const out = terminalSafe(options.out ?? consoleOut.stdout);
+  const err = terminalSafe(options.err ?? consoleOut.stderr);
   const now = options.now ?? Date.now;
   const progress = new Progress('trailguard report', { stream: options.progress ?? process.stderr, now });
   let collected;

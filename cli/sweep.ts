@@ -1,11 +1,11 @@
 import { SWEEPS } from '../functions/sweeps.js';
 import type { Config, Mode, RuleId } from '../shared/config.js';
 import { consoleOut } from '../shared/log.js';
-import { snsNotifier } from '../shared/notifier.js';
 import type { RunDeps } from '../shared/runner/run.js';
 import { runSweep, type SweepSummary } from '../shared/runner/sweep.js';
 import { dynamoStateStore } from '../shared/state/dynamo-store.js';
-import { RecordPrinter, type Format } from './output.js';
+import { RecordPrinter, terminalSafe, type Format } from './output.js';
+import { cliNotification } from './publishing.js';
 import { EXIT } from './replay.js';
 
 export interface SweepOptions {
@@ -18,6 +18,8 @@ export interface SweepOptions {
   readonly config: Config;
   readonly out?: (text: string) => void;
   readonly err?: (text: string) => void;
+  /** `--notify`: a dry-run sweep publishes only with it; a live one always does (see cliNotification). */
+  readonly notify?: boolean;
 }
 
 function summaryLine(summary: SweepSummary): string {
@@ -31,13 +33,13 @@ function summaryLine(summary: SweepSummary): string {
  * like replay. Live needs the state table, so the circuit breaker caps what a sweep may write.
  */
 export async function sweep(options: SweepOptions): Promise<number> {
-  const err = options.err ?? consoleOut.stderr;
+  const err = terminalSafe(options.err ?? consoleOut.stderr);
   const { config, mode } = options;
   const printer = new RecordPrinter(options.format, options.out);
   const deps: RunDeps = {
     config,
     mode,
-    notify: config.topicArn ? snsNotifier(config.topicArn, config.endpoint) : undefined,
+    ...cliNotification('sweep', mode, config, options.notify === true),
     write: (record) => printer.print(record, 'sweep'),
     now: Date.now,
     ...(config.stateTable ? { store: dynamoStateStore(config.stateTable, config.region ?? options.region, config.endpoint) } : {}),

@@ -28,6 +28,7 @@ import { RECORD_MESSAGE, writeRecordTo, type ActionRecord, type NotificationStat
 import type { LoggedRecord } from '../shared/report/records.js';
 import { reversalsOf, type Reversal, type ReverseStep } from '../shared/report/reverse.js';
 import { disabledSettings, toPublicAccessBlock } from '../shared/s3/public-access.js';
+import { terminalSafe } from './output.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { EXIT } from './replay.js';
 import { collectRecords } from './report.js';
@@ -283,7 +284,7 @@ async function applyRecord(original: RemediationRecord, reversals: readonly Reve
   const draft: RemediationRecord = {
     rule: original.rule, outcome, severity: original.severity, mode: 'live', trigger: 'undo',
     eventId: original.eventId, eventName: original.eventName, eventSource: original.eventSource, eventTime: original.eventTime,
-    account: original.account, region: original.region,
+    errorCode: original.errorCode ?? null, account: original.account, region: original.region,
     // The actor fields describe the violating call; the operator is in the reason of the exemption, not here.
     actor: original.actor, actorType: original.actorType, sourceIp: original.sourceIp, userAgent: original.userAgent,
     resources: original.resources, actions, reason, exemptions: [], error,
@@ -308,8 +309,8 @@ async function notifyUndo(record: RemediationRecord, options: UndoOptions): Prom
 
 /** Finds the event's records, prints the plan, and with --apply undoes, verifies, logs and notifies. */
 export async function undo(options: UndoOptions): Promise<number> {
-  const out = options.out ?? consoleOut.stdout;
-  const err = options.err ?? consoleOut.stderr;
+  const out = terminalSafe(options.out ?? consoleOut.stdout);
+  const err = terminalSafe(options.err ?? consoleOut.stderr);
   const now = options.now ?? Date.now;
   const operator = options.operator ?? 'an operator';
   const progress = new Progress('trailguard undo', { stream: options.progress ?? process.stderr, now });

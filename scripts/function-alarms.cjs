@@ -1,47 +1,57 @@
 // Serverless plugin: every function gets the same guard rails, so a new rule cannot forget them:
-// an Errors alarm and a Throttles alarm that notify the alert topic, reserved concurrency that bounds
-// a burst (EventBridge invokes asynchronously; Lambda keeps throttled events and retries them for hours),
-// and its log group in the operators' saved Logs Insights queries.
+// an Errors alarm and a Throttles alarm that notify the alert topic, reserved concurrency when asked for
+// (`custom.functionGuards.concurrency`: it bounds a burst; EventBridge invokes asynchronously, and Lambda keeps
+// throttled events and retries them for hours), and its log group in the operators' saved Logs Insights queries.
 class FunctionAlarms {
   constructor(serverless) {
     this.serverless = serverless;
-    this.hooks = { 'before:package:finalize': () => this.addAlarms() };
+    this.hooks = {
+      // Checked first, so a bad value is refused before anything is built.
+      'before:package:initialize': () => this.reservedConcurrency(),
+      'before:package:finalize': () => this.addAlarms(),
+    };
   }
 
   addAlarms() {
     const template = this.serverless.service.provider.compiledCloudFormationTemplate;
     const guards = this.serverless.service.custom?.functionGuards ?? {};
-    const concurrency = Number(guards.concurrency ?? 10);
+    const concurrency = this.reservedConcurrency();
     this.addSavedQueries(template, guards.savedQueries ?? {});
+    this.addNotificationFailedAlarm(template);
     const functions = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
     for (const [id, resource] of functions) {
       const base = id.replace(/LambdaFunction$/, '');
-      resource.Properties.ReservedConcurrentExecutions = concurrency;
+      if (concurrency !== undefined) resource.Properties.ReservedConcurrentExecutions = concurrency;
       for (const [metric, description] of [
         ['Errors', 'invocations failed (a transient AWS fault being retried, or a bug): check the function log'],
         ['Throttles', 'invocations were throttled by the concurrency limit (a burst): events are retried, watch the dead-letter queue'],
       ]) {
-        template.Resources[`${base}${metric}Alarm`] = {
-          Type: 'AWS::CloudWatch::Alarm',
-          Properties: {
-            AlarmName: { 'Fn::Join': ['-', [{ Ref: id }, metric.toLowerCase()]] },
-            AlarmDescription: { 'Fn::Join': [' ', [{ Ref: id }, description]] },
-            Namespace: 'AWS/Lambda',
-            MetricName: metric,
-            Dimensions: [{ Name: 'FunctionName', Value: { Ref: id } }],
-            Statistic: 'Sum',
-            Period: 300,
-            EvaluationPeriods: 1,
-            Threshold: 0,
-            ComparisonOperator: 'GreaterThanThreshold',
-            TreatMissingData: 'notBreaching',
-            AlarmActions: [{ Ref: 'AlertTopic' }],
-          },
-        };
+        template.Resources[`${base}${metric}Alarm`] = anyOverFiveMinutes({
+          AlarmName: { 'Fn::Join': ['-', [{ Ref: id }, metric.toLowerCase()]] },
+          AlarmDescription: { 'Fn::Join': [' ', [{ Ref: id }, description]] },
+          Namespace: 'AWS/Lambda',
+          MetricName: metric,
+          Dimensions: [{ Name: 'FunctionName', Value: { Ref: id } }],
+        });
       }
     }
   }
 }
+
+/**
+ * `custom.functionGuards.concurrency` as reserved concurrent executions per function: a positive integer, or
+ * undefined when unset or empty (none reserved, the default). Anything else is refused: 0 would stop every function
+ * and a non-number used to become null.
+ */
+FunctionAlarms.prototype.reservedConcurrency = function reservedConcurrency() {
+  const value = this.serverless.service.custom?.functionGuards?.concurrency;
+  if (value === undefined || value === null || String(value).trim() === '') return undefined;
+  const text = String(value).trim();
+  if (!/^[1-9]\d*$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new this.serverless.classes.Error(`functionGuards: concurrency "${value}" must be a positive integer (reserved concurrent executions per function), or empty for none`);
+  }
+  return Number(text);
+};
 
 /** One saved Logs Insights query per entry of `custom.functionGuards.savedQueries`, over every function's log group. */
 FunctionAlarms.prototype.addSavedQueries = function addSavedQueries(template, queries) {
@@ -56,5 +66,52 @@ FunctionAlarms.prototype.addSavedQueries = function addSavedQueries(template, qu
     };
   }
 };
+
+/**
+ * A lost notification alarms: a metric filter on every function's log group counts the remediation records with
+ * `notification.status = "failed"` (SNS refused the message, or stayed unreachable after the retries), and one
+ * alarm notifies the alert topic. That topic may be what fails: the alarm still shows in CloudWatch (ALARM state).
+ */
+FunctionAlarms.prototype.addNotificationFailedAlarm = function addNotificationFailedAlarm(template) {
+  const service = this.serverless.service.service;
+  const stage = this.serverless.service.provider.stage;
+  const namespace = `${service}-${stage}`;
+  const metric = 'NotificationFailed';
+  const logGroups = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::Logs::LogGroup').map(([id]) => id);
+  for (const logGroup of logGroups) {
+    template.Resources[`${logGroup.replace(/LogGroup$/, '')}NotificationFailedMetricFilter`] = {
+      Type: 'AWS::Logs::MetricFilter',
+      Properties: {
+        LogGroupName: { Ref: logGroup },
+        FilterPattern: '{ ($.message = "trailguard remediation") && ($.notification.status = "failed") }',
+        MetricTransformations: [{ MetricNamespace: namespace, MetricName: metric, MetricValue: '1', Unit: 'Count' }],
+      },
+    };
+  }
+  template.Resources.NotificationFailedAlarm = anyOverFiveMinutes({
+    AlarmName: `${namespace}-notification-failed`,
+    AlarmDescription: 'a notification could not be published (refused by SNS, or SNS unreachable after retries): the remediation log has the record '
+      + '(filter notification.status = "failed"). This alarm notifies the same topic, which may be what fails: watch the alarm state in CloudWatch',
+    Namespace: namespace,
+    MetricName: metric,
+  });
+};
+
+/** An alarm to the alert topic on any count of the metric within five minutes (no data: not breaching). */
+function anyOverFiveMinutes(metric) {
+  return {
+    Type: 'AWS::CloudWatch::Alarm',
+    Properties: {
+      ...metric,
+      Statistic: 'Sum',
+      Period: 300,
+      EvaluationPeriods: 1,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: 'AlertTopic' }],
+    },
+  };
+}
 
 module.exports = FunctionAlarms;

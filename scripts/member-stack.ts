@@ -1,8 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { RULES } from '../functions/rules.js';
 import { untaggedInstanceEnforce } from '../functions/untagged-instance/enforce.js';
+import { memberActionsOf } from '../shared/aws/sts.js';
 import type { AnyRule } from '../shared/rule.js';
 
 // The member stack (README, "Organisation-wide deployment"), generated from the repository so it cannot drift:
@@ -13,6 +15,9 @@ const ROOT = join(import.meta.dirname, '..');
 /** serverless.yml's `service`: the central roles are named `trailguard-<stage>-<function>-role`. */
 const SERVICE = 'trailguard';
 
+/** The forwarding roles' IAM path, which the central bus policy admits (scripts/organization.cjs, one definition). */
+const { forwarderRolePathOf } = createRequire(import.meta.url)('./organization.cjs') as { forwarderRolePathOf: (service: string, stage: string) => string };
+
 /** Functions that act in the event's account besides the rules: the enforcement check stops member instances. */
 const CHECKS: readonly { readonly key: string; readonly rule: AnyRule }[] = [{ key: 'untaggedInstanceEnforce', rule: untaggedInstanceEnforce }];
 
@@ -20,11 +25,8 @@ const CHECKS: readonly { readonly key: string; readonly rule: AnyRule }[] = [{ k
 const functionKeyOf = (ruleId: string) => ruleId.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 const logicalPrefixOf = (id: string) => functionKeyOf(id).charAt(0).toUpperCase() + functionKeyOf(id).slice(1);
 
-/** The IAM actions a rule needs in the event's account: its permissions, except the APIs it calls in its own account. */
-export function memberActionsOf(rule: AnyRule): string[] {
-  const own = new Set(rule.ownAccountApis ?? []);
-  return [...new Set(Object.entries(rule.permissions).filter(([api]) => !own.has(api)).map(([, action]) => action))];
-}
+// The same list bounds each function's member session (its session policy), so role and session cannot drift.
+export { memberActionsOf };
 
 /** The functions that may assume the member role: every rule that calls AWS in the event's account, and the checks. */
 export function actingFunctions(): { readonly key: string; readonly rule: AnyRule }[] {
@@ -107,12 +109,26 @@ export function memberStatements(): Statement[] {
   }));
 }
 
+/**
+ * The central rules' retry policy (serverless.yml `custom.eventBridgeRetry`), for the forwarders too: one setting,
+ * so a member's forwarded event is retried as long as the central bus's copy retries its delivery.
+ */
+function forwardingRetryPolicy(): { MaximumRetryAttempts: number; MaximumEventAgeInSeconds: number } {
+  const config = parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')) as { custom?: { eventBridgeRetry?: { maximumRetryAttempts?: unknown; maximumEventAge?: unknown } } };
+  const { maximumRetryAttempts, maximumEventAge } = config.custom?.eventBridgeRetry ?? {};
+  if (typeof maximumRetryAttempts !== 'number' || typeof maximumEventAge !== 'number') {
+    throw new Error('serverless.yml custom.eventBridgeRetry must set maximumRetryAttempts and maximumEventAge as numbers');
+  }
+  return { MaximumRetryAttempts: maximumRetryAttempts, MaximumEventAgeInSeconds: maximumEventAge };
+}
+
 const sub = (text: string) => ({ 'Fn::Sub': text });
 const CENTRAL_BUS_ARN = sub(`arn:\${AWS::Partition}:events:\${CentralRegion}:\${CentralAccountId}:event-bus/${SERVICE}-\${Stage}-organization`);
 
 /** The member stack's CloudFormation template (JSON-ready), deployable as a StackSet to every account and region. */
 export function memberStackTemplate() {
   const functions = centralFunctions();
+  const retryPolicy = forwardingRetryPolicy();
   const forwards = Object.fromEntries(RULES.map((rule) => [`Forward${logicalPrefixOf(rule.id)}`, {
     Type: 'AWS::Events::Rule',
     Condition: 'Forwards',
@@ -120,7 +136,12 @@ export function memberStackTemplate() {
       Description: `trailguard ${rule.id}: forwards the matching CloudTrail events to the central bus`,
       EventPattern: rule.pattern,
       State: forwardingStateOf(rule, functions),
-      Targets: [{ Id: 'trailguard-central-bus', Arn: CENTRAL_BUS_ARN, RoleArn: { 'Fn::GetAtt': ['ForwardingRole', 'Arn'] } }],
+      Targets: [{
+        Id: 'trailguard-central-bus', Arn: CENTRAL_BUS_ARN, RoleArn: { 'Fn::GetAtt': ['ForwardingRole', 'Arn'] },
+        // An unreachable central bus (not yet deployed, throttled, its policy changed) keeps events here, not lost.
+        RetryPolicy: retryPolicy,
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['ForwardingDeadLetterQueue', 'Arn'] } },
+      }],
     },
   }]));
   const trustedRoles = actingFunctions().map(({ key }) => sub(`arn:\${AWS::Partition}:iam::\${CentralAccountId}:role/${SERVICE}-\${Stage}-${key}-role`));
@@ -150,6 +171,8 @@ export function memberStackTemplate() {
         Condition: 'Forwards',
         Properties: {
           Description: 'trailguard: lets this account\'s EventBridge rules put the forwarded events on the central bus',
+          // The central bus admits PutEvents from roles of this path only; CloudFormation names the role (one per region).
+          Path: sub(forwarderRolePathOf(SERVICE, '${Stage}')),
           AssumeRolePolicyDocument: {
             Version: '2012-10-17',
             Statement: [{
@@ -164,6 +187,29 @@ export function memberStackTemplate() {
         },
       },
       ...forwards,
+      ForwardingDeadLetterQueue: {
+        Type: 'AWS::SQS::Queue',
+        Condition: 'Forwards',
+        Properties: { MessageRetentionPeriod: 1209600, SqsManagedSseEnabled: true },
+      },
+      ForwardingDeadLetterQueuePolicy: {
+        Type: 'AWS::SQS::QueuePolicy',
+        Condition: 'Forwards',
+        Properties: {
+          Queues: [{ Ref: 'ForwardingDeadLetterQueue' }],
+          PolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [{
+              Sid: 'ForwardingRulesDeliverFailedEvents',
+              Effect: 'Allow',
+              Principal: { Service: 'events.amazonaws.com' },
+              Action: 'sqs:SendMessage',
+              Resource: { 'Fn::GetAtt': ['ForwardingDeadLetterQueue', 'Arn'] },
+              Condition: { ArnEquals: { 'aws:SourceArn': Object.keys(forwards).map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })) } },
+            }],
+          },
+        },
+      },
       RemediationRole: {
         Type: 'AWS::IAM::Role',
         Condition: 'CreatesRole',
@@ -195,6 +241,7 @@ export function memberStackTemplate() {
     },
     Outputs: {
       RemediationRoleArn: { Condition: 'CreatesRole', Value: { 'Fn::GetAtt': ['RemediationRole', 'Arn'] } },
+      ForwardingDeadLetterQueueUrl: { Condition: 'Forwards', Value: { Ref: 'ForwardingDeadLetterQueue' } },
     },
   };
 }

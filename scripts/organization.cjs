@@ -5,7 +5,8 @@
 // before the organisation copy is made, so the copy has it too.
 // Organisation mode only when the stage param `organizationId` is set; without it the template is the
 // single-account one (no bus, no AssumeRole statement). With it:
-// - a custom event bus whose resource policy accepts events:PutEvents only from principals of the organisation;
+// - a custom event bus whose resource policy accepts events:PutEvents only from the member stacks' forwarding
+//   roles (by their path, forwarderRolePathOf) in accounts of the organisation;
 // - every rule's EventBridge rule copied onto that bus: the same pattern (compiled from its pattern.json), the
 //   same target, retry policy and dead-letter queue, so the member accounts' forwarded events reach the same function;
 // - the acting functions' roles may sts:AssumeRole the member role, and only in accounts of the organisation;
@@ -17,6 +18,13 @@ const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/;
 
 /** The states an `eventBridge` event may ask for (ENABLED is osls's default, DISABLED its `enabled: false`). */
 const RULE_STATES = ['ENABLED', 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS'];
+
+/**
+ * The IAM path of the member stacks' forwarding roles (scripts/member-stack.ts): one role per account and region,
+ * so CloudFormation names them, and the central bus admits them by this path. A path, not a name, since IAM is
+ * global and a fixed name would collide between the regions of one account.
+ */
+const forwarderRolePathOf = (service, stage) => `/${service}-${stage}-forwarder/`;
 
 /** The logical id prefix of a function key: `publicBucket` → `PublicBucket`. */
 const logicalPrefixOf = (key) => key.charAt(0).toUpperCase() + key.slice(1);
@@ -51,7 +59,7 @@ class Organization {
     const template = this.serverless.service.provider.compiledCloudFormationTemplate;
     const { service } = this.serverless.service;
     const { stage } = this.serverless.service.provider;
-    this.addBus(template, `${service}-${stage}-organization`, organizationId);
+    this.addBus(template, `${service}-${stage}-organization`, organizationId, forwarderRolePathOf(service, stage));
     this.copyRulesToBus(template);
     this.allowAssumeRole(template, settings.actingFunctions ?? [], memberRoleName, organizationId);
     this.addEnvironment(template, { organizationId, memberRoleName, externalId });
@@ -91,21 +99,25 @@ class Organization {
     else process.stderr.write(`${message}\n`);
   }
 
-  addBus(template, name, organizationId) {
+  addBus(template, name, organizationId, forwarderPath) {
     template.Resources.OrganizationEventBus = { Type: 'AWS::Events::EventBus', Properties: { Name: name } };
     template.Resources.OrganizationEventBusPolicy = {
       Type: 'AWS::Events::EventBusPolicy',
       Properties: {
         EventBusName: { Ref: 'OrganizationEventBus' },
-        StatementId: 'OrganizationAccountsPutEvents',
-        // Principal '*' is narrowed by the condition: only IAM principals of accounts in the organisation
-        // (the member stacks' forwarding roles) can put events here.
+        StatementId: 'OrganizationForwardersPutEvents',
+        // Principal '*' is narrowed by both conditions: only the member stacks' forwarding roles, in accounts of the
+        // organisation. Any other principal of the organisation could otherwise flood the rules (root-activity
+        // included) with events of its own making, and hold real alerts behind the functions' concurrency.
         Statement: {
           Effect: 'Allow',
           Principal: '*',
           Action: 'events:PutEvents',
           Resource: { 'Fn::GetAtt': ['OrganizationEventBus', 'Arn'] },
-          Condition: { StringEquals: { 'aws:PrincipalOrgID': organizationId } },
+          Condition: {
+            StringEquals: { 'aws:PrincipalOrgID': organizationId },
+            ArnLike: { 'aws:PrincipalArn': { 'Fn::Sub': `arn:\${AWS::Partition}:iam::*:role${forwarderPath}*` } },
+          },
         },
       },
     };
@@ -120,7 +132,7 @@ class Organization {
       const properties = structuredClone(rule.Properties);
       template.Resources[copyId] = {
         Type: 'AWS::Events::Rule',
-        Properties: { ...properties, Name: `${properties.Name}-org`, EventBusName: { Ref: 'OrganizationEventBus' } },
+        Properties: { ...properties, Name: this.copyNameOf(template, id, properties), EventBusName: { Ref: 'OrganizationEventBus' } },
       };
       for (const [index, target] of properties.Targets.entries()) {
         const fn = target.Arn?.['Fn::GetAtt']?.[0];
@@ -136,6 +148,19 @@ class Organization {
         };
       }
     }
+  }
+
+  /**
+   * The copy's name: the rule's name plus `-org`, built from its function's name. osls cuts a rule name over 64
+   * characters to 64 with a hash (dropping the stage), so `${Name}-org` would be 68 and say nothing of the stage;
+   * the full name lets scripts/name-limits.cjs refuse the stage and say how long it may be.
+   */
+  copyNameOf(template, id, properties) {
+    const fn = properties.Targets?.[0]?.Arn?.['Fn::GetAtt']?.[0];
+    const functionName = template.Resources[fn]?.Properties?.FunctionName;
+    const suffix = /rule-\d+$/.exec(properties.Name ?? '')?.[0];
+    if (typeof functionName !== 'string' || !suffix) this.fail(`${id}: cannot name its organisation copy (target ${fn}, name ${properties.Name})`);
+    return `${functionName}-${suffix}-org`;
   }
 
   allowAssumeRole(template, functionKeys, memberRoleName, organizationId) {
@@ -167,3 +192,4 @@ class Organization {
 }
 
 module.exports = Organization;
+module.exports.forwarderRolePathOf = forwarderRolePathOf;

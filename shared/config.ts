@@ -31,6 +31,10 @@ export type Exemption = v.InferOutput<typeof Exemption>;
 
 const Port = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535));
 const AllowedWorldPort = v.strictObject({ protocol: v.picklist(['tcp', 'udp']), port: Port });
+/** The default of open-security-group's `worldOpenPrefix`: /0-/7 is the world for IPv4, /0-/15 for IPv6. */
+export const DEFAULT_WORLD_OPEN_PREFIX = { ipv4: 8, ipv6: 16 } as const;
+// 1 keeps only /0 as the world; past /16 (IPv4) or /48 (IPv6) a range is one organisation's network, not the world.
+const WorldOpenPrefixLength = (max: number) => v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(max));
 
 /** Tag keys: 1–128 characters, not the reserved `aws:` prefix. */
 const TagKey = v.pipe(v.string(), v.minLength(1), v.maxLength(128), v.check((k) => !k.toLowerCase().startsWith('aws:'), 'aws: is reserved'));
@@ -87,6 +91,21 @@ const RuleSettings = v.strictObject({
         { protocol: 'tcp', port: 80 },
         { protocol: 'tcp', port: 443 },
       ]),
+      /**
+       * A source range wider than this prefix (a shorter one) is world-open, and so is a set of ranges for the
+       * same traffic, in one call or one group, whose union holds such a range; wholly private ranges never are.
+       * "Wider than /8" means /0-/7: a /8 itself is not. IPv4 1-16, IPv6 1-48.
+       * @default { ipv4: 8, ipv6: 16 }
+       */
+      worldOpenPrefix: v.optional(
+        v.strictObject({
+          /** @default 8 */
+          ipv4: v.optional(WorldOpenPrefixLength(16), DEFAULT_WORLD_OPEN_PREFIX.ipv4),
+          /** @default 16 */
+          ipv6: v.optional(WorldOpenPrefixLength(48), DEFAULT_WORLD_OPEN_PREFIX.ipv6),
+        }),
+        {},
+      ),
     }),
     {},
   ),

@@ -8,22 +8,44 @@ export interface ExemptionMatch {
   readonly expires: string | null;
 }
 
-const globCache = new Map<string, RegExp>();
+const ANY_CHAR = '?'.charCodeAt(0);
 
-/** `*` matches any run of characters, `?` one; everything else is literal and case-sensitive. */
-export function globToRegExp(glob: string): RegExp {
-  let regexp = globCache.get(glob);
-  if (!regexp) {
-    const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-    regexp = new RegExp(`^${body}$`, 's');
-    globCache.set(glob, regexp);
+/** True when `pattern` matches `value` at `at`, character for character, `?` matching any one character. */
+function matchesAt(pattern: string, value: string, at: number): boolean {
+  for (let i = 0; i < pattern.length; i++) {
+    const want = pattern.charCodeAt(i);
+    if (want !== ANY_CHAR && want !== value.charCodeAt(at + i)) return false;
   }
-  return regexp;
+  return true;
 }
 
-/** True when the glob matches the whole value. */
+/** The first index in [from, last] where `segment` matches, or -1. */
+function findSegment(segment: string, value: string, from: number, last: number): number {
+  for (let at = from; at <= last; at++) if (matchesAt(segment, value, at)) return at;
+  return -1;
+}
+
+/**
+ * True when the glob matches the whole value: `*` any run of characters, `?` exactly one, everything else
+ * literal and case-sensitive. Greedy segment matching, never a regex: a glob such as `*a*a*a*a*a*a*a*b` made
+ * the regex backtrack for a minute on a 63-character name (past the Lambda timeout). Here the first segment
+ * is a prefix, the last a suffix, and each one between is matched at its leftmost place after the previous
+ * (leftmost leaves the most room for the rest, so it is never wrong): O(glob × value) at worst, whatever both are.
+ */
 export function matchesGlob(glob: string, value: string): boolean {
-  return globToRegExp(glob).test(value);
+  const segments = glob.split('*');
+  const first = segments[0] ?? '';
+  if (segments.length === 1) return glob.length === value.length && matchesAt(glob, value, 0);
+  const last = segments[segments.length - 1] ?? '';
+  const end = value.length - last.length;
+  if (end < first.length || !matchesAt(first, value, 0) || !matchesAt(last, value, end)) return false;
+  let from = first.length;
+  for (const segment of segments.slice(1, -1)) {
+    const at = findSegment(segment, value, from, end - segment.length);
+    if (at === -1) return false;
+    from = at + segment.length;
+  }
+  return true;
 }
 
 /**

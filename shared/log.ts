@@ -1,3 +1,5 @@
+import { terminalText } from './safe-text.js';
+
 /** Log levels in increasing severity; DEBUG is off unless TRAILGUARD_LOG_LEVEL says otherwise. */
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 
@@ -77,12 +79,15 @@ export class Logger {
 /** The process-wide logger used by the Lambda adapter and middlewares. */
 export const logger = new Logger();
 
-/** The one place allowed to print to the console: the CLI's output goes through here. */
+/**
+ * The one place allowed to print to the console: the CLI's output goes through here. Controls and escape
+ * sequences in it (event values, file names) are shown as `\uXXXX`, never acted on by the terminal.
+ */
 export const consoleOut = {
   stdout: (text: string): void => {
-    process.stdout.write(text);
+    process.stdout.write(terminalText(text));
   },
   stderr: (text: string): void => {
-    process.stderr.write(text);
+    process.stderr.write(terminalText(text));
   },
 };

@@ -1,8 +1,16 @@
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { snsClient } from './aws/sns.js';
+import { AwsCallError } from './errors.js';
+import {
+  fitNotification, jsonForm, lastResortNotification, publishedBytes, shorteningLine, shorteningOf, SNS_MESSAGE_LIMIT,
+  snsAttributesOf, snsMessageOf, type Detail,
+} from './notification-size.js';
 import { parseArn } from './events/normalize.js';
 import type { Outcome, RemediationRecord } from './remediation-log.js';
 import type { Message } from './rule.js';
+import { withoutFormatCharacters } from './safe-text.js';
+import { isAccountId } from './aws/names.js';
+import { RULE_IDS } from './config.js';
 
 /** The outcomes a person is told about; the rest are in the log only. */
 export const NOTIFIED_OUTCOMES: ReadonlySet<Outcome> = new Set(['remediated', 'would-remediate', 'failed', 'alerted']);
@@ -24,12 +32,13 @@ const ACTION_LINES_LIMIT = 40;
 
 /**
  * Makes an event value safe to show: printable, one line, bounded. Event values are attacker-controlled
- * (a session name or user agent can carry newlines or terminal escapes to forge lines in an email).
+ * (a session name or user agent can carry newlines or terminal escapes to forge lines in an email, and bidi
+ * overrides or zero-width characters to make one line read as another).
  */
 export function displayValue(value: string | null | undefined, limit = VALUE_LIMIT): string {
   if (value === null || value === undefined || value === '') return '-';
   // eslint-disable-next-line no-control-regex
-  const clean = value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ').replace(/\s+/g, ' ').trim();
+  const clean = withoutFormatCharacters(value).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ').replace(/\s+/g, ' ').trim();
   return clean.length > limit ? `${clean.slice(0, limit - 3)}...` : clean;
 }
 
@@ -44,29 +53,45 @@ export function buildSubject(severity: string, title: string, account: string | 
   return `${prefix}${fitted}${suffix}`.slice(0, SUBJECT_LIMIT);
 }
 
-function actionLines(record: RemediationRecord): string[] {
-  const lines = record.actions.slice(0, ACTION_LINES_LIMIT).map((action) => {
+function actionLines(record: RemediationRecord, limit: number, chars: number): string[] {
+  const lines = record.actions.slice(0, limit).map((action) => {
     const verified = action.verification
-      ? `, ${action.verification.ok ? 'verified' : 'NOT verified'}: ${displayValue(action.verification.detail)}`
+      ? `, ${action.verification.ok ? 'verified' : 'NOT verified'}: ${displayValue(action.verification.detail, chars)}`
       : '';
-    const error = action.error ? ` (${displayValue(action.error)})` : '';
-    return `  ${action.api} on ${displayValue(action.resource)}: ${action.status}${verified}${error}`;
+    const error = action.error ? ` (${displayValue(action.error, chars)})` : '';
+    return `  ${action.api} on ${displayValue(action.resource, chars)}: ${action.status}${verified}${error}`;
   });
-  if (record.actions.length > ACTION_LINES_LIMIT) lines.push(`  ... and ${record.actions.length - ACTION_LINES_LIMIT} more (see the log record)`);
+  if (record.actions.length > limit) lines.push(`  ... and ${record.actions.length - limit} more (see the log record)`);
   return lines;
 }
 
-/** Builds the notification for a record: who did what, when, from where, and what trailguard did. */
+/**
+ * Builds the notification for a record: who did what, when, from where, and what trailguard did. It always
+ * fits one SNS message: a record too large for it (a 400-instance launch) is shortened and says so, and the
+ * full record stays in the remediation log (shared/notification-size.ts).
+ */
 export function buildNotification(record: RemediationRecord, message: Message): Notification {
   const severity = record.severity ?? 'LOW';
   const subject = buildSubject(severity, message.title, record.account, record.region);
+  return fitNotification((detail) => composeNotification(record, message, subject, detail), () => lastResortNotification(record, subject, severity));
+}
+
+/** The notification with everything (no `detail`), or shortened to `detail`. */
+function composeNotification(record: RemediationRecord, message: Message, subject: string, detail: Detail | undefined): Notification {
+  const severity = record.severity ?? 'LOW';
+  const chars = (limit: number) => Math.min(limit, detail?.chars ?? limit);
+  const found = detail ? message.lines.slice(0, detail.lines) : message.lines;
+  const notShown = message.lines.length - found.length;
   const text = [
     subject,
     '',
+    ...(detail ? [shorteningLine(shorteningOf(record, detail)), ''] : []),
     `Outcome: ${record.outcome} (mode ${record.mode}, rule ${record.rule ?? '-'})`,
-    `Reason: ${displayValue(record.reason, 1000)}`,
-    ...(message.lines.length > 0 ? ['', 'What was found and done:', ...message.lines.map((line) => `  ${displayValue(line, 1000)}`)] : []),
-    ...(record.actions.length > 0 ? ['', 'Actions:', ...actionLines(record)] : []),
+    `Reason: ${displayValue(record.reason, chars(1000))}`,
+    // Fewer lines, never shorter ones: a line may be a command a person pastes.
+    ...(found.length > 0 ? ['', 'What was found and done:', ...found.map((line) => `  ${displayValue(line, 1000)}`)] : []),
+    ...(notShown > 0 ? [`  ... and ${notShown} more lines (see the log record)`] : []),
+    ...(record.actions.length > 0 ? ['', 'Actions:', ...actionLines(record, Math.min(ACTION_LINES_LIMIT, detail?.items ?? ACTION_LINES_LIMIT), chars(VALUE_LIMIT))] : []),
     '',
     'Who, when, from where:',
     `  Actor: ${displayValue(record.actor)} (${displayValue(record.actorType)})`,
@@ -80,7 +105,7 @@ export function buildNotification(record: RemediationRecord, message: Message): 
   return {
     subject,
     text,
-    json: JSON.stringify({ subject, record }),
+    json: jsonForm(subject, record, detail),
     attributes: {
       rule: record.rule ?? 'none',
       severity,
@@ -90,32 +115,41 @@ export function buildNotification(record: RemediationRecord, message: Message): 
   };
 }
 
-/** Publishes to an SNS topic: text for email/SMS, the JSON form for machine subscribers (SQS, Lambda, HTTP). */
+/**
+ * Publishes to an SNS topic: text for email/SMS, the JSON form for machine subscribers (SQS, Lambda, HTTP).
+ * Transient failures are retried inside the call (shared/aws/sns.ts); a failure that remains is thrown, and the
+ * runner records it as `notification.status: failed`, which the NotificationFailed alarm watches.
+ */
 export function snsNotifier(topicArn: string, endpoint: string | undefined): Notify {
   const region = parseArn(topicArn)?.region ?? 'us-east-1';
   return async (notification) => {
+    // The builders fit every notification; one that does not would be refused by SNS after the retries anyway.
+    const size = publishedBytes(notification);
+    if (size > SNS_MESSAGE_LIMIT) {
+      throw new AwsCallError('SNS.Publish', topicArn, 'invalid', 'MessageTooLong', `${size} bytes exceed SNS's ${SNS_MESSAGE_LIMIT}`);
+    }
     const client = snsClient({ region, endpoint });
     const result = await client.send(
       new PublishCommand({
         TopicArn: topicArn,
         Subject: notification.subject,
         MessageStructure: 'json',
-        Message: JSON.stringify({
-          default: notification.text,
-          email: notification.text,
-          sqs: notification.json,
-          lambda: notification.json,
-          http: notification.json,
-          https: notification.json,
-          'email-json': notification.json,
-        }),
-        MessageAttributes: Object.fromEntries(
-          Object.entries(notification.attributes).map(([name, value]) => [name, { DataType: 'String', StringValue: value }]),
-        ),
+        Message: snsMessageOf(notification),
+        MessageAttributes: snsAttributesOf(notification),
       }),
     );
     return result.MessageId ?? 'unknown';
   };
+}
+
+/**
+ * The Logs Insights query for a burst's records. Its account and rule come from the event: only a 12-digit
+ * account and a known rule id go into the query a person pastes, else that filter is left out.
+ */
+function burstQuery(record: RemediationRecord): string {
+  const rule = record.rule !== null && (RULE_IDS as readonly string[]).includes(record.rule) ? ` and rule = "${record.rule}"` : '';
+  const account = record.account !== null && isAccountId(record.account) ? ` and account = "${record.account}"` : '';
+  return `filter message = "trailguard remediation"${rule}${account} | sort @timestamp desc`;
 }
 
 /** The one message a burst gets instead of its individual notifications past the limit. */
@@ -137,12 +171,13 @@ export function buildBurstNotification(
     `The one that crossed the limit: ${record.outcome} on ${displayValue(record.resources.map((r) => r.id).join(', '))} by ${displayValue(record.actor)}.`,
     '',
     'See them all in CloudWatch Logs Insights:',
-    `  filter message = "trailguard remediation" and rule = "${rule}" and account = "${account}" | sort @timestamp desc`,
+    `  ${burstQuery(record)}`,
   ].join('\n');
-  return {
-    subject,
-    text,
-    json: JSON.stringify({ subject, burst: { rule, maxPerWindow: digest.maxPerWindow, windowMinutes: digest.windowMinutes }, record }),
-    attributes: { rule, severity, outcome: record.outcome, account: record.account ?? 'unknown' },
-  };
+  // The text names the record's resources in one bounded line; its JSON form is shortened like any notification's.
+  const burst = { rule, maxPerWindow: digest.maxPerWindow, windowMinutes: digest.windowMinutes };
+  const attributes = { rule, severity, outcome: record.outcome, account: record.account ?? 'unknown' };
+  return fitNotification(
+    (detail) => ({ subject, text, json: jsonForm(subject, record, detail, { burst }), attributes }),
+    () => lastResortNotification(record, subject, severity),
+  );
 }

@@ -57,6 +57,11 @@ export interface RemediationRecord {
   readonly eventName: string | null;
   readonly eventSource: string | null;
   readonly eventTime: string | null;
+  /**
+   * The call's CloudTrail `errorCode` when it failed (`AccessDenied`), else null. A failed call changed
+   * nothing: its alert suggests checks, never a restart or restore (absent in records written before it).
+   */
+  readonly errorCode: string | null;
   readonly account: string | null;
   readonly region: string | null;
   readonly actor: string | null;
@@ -74,7 +79,8 @@ export interface RemediationRecord {
   readonly durationMs: number;
   /**
    * Live `remediated` only: from the violating call's CloudTrail `eventTime` to the verified fix, the window
-   * in which the resource was exposed. Null otherwise (nothing was fixed, or the event time is unreadable).
+   * in which the resource was exposed. Null otherwise: nothing was fixed, or the event time is implausible
+   * (unreadable, before 2006, or more than 5 min after the fix), and then `reason` ends "; no exposure figure: …".
    */
   readonly exposureMs: number | null;
 }
@@ -82,7 +88,7 @@ export interface RemediationRecord {
 /** The stable field names, in order: the contract test holds the record to this list. */
 export const RECORD_FIELDS = [
   'rule', 'outcome', 'severity', 'mode', 'trigger', 'eventId', 'eventName', 'eventSource', 'eventTime',
-  'account', 'region', 'actor', 'actorType', 'sourceIp', 'userAgent', 'resources', 'actions', 'reason',
+  'errorCode', 'account', 'region', 'actor', 'actorType', 'sourceIp', 'userAgent', 'resources', 'actions', 'reason',
   'exemptions', 'error', 'notification', 'durationMs', 'exposureMs',
 ] as const satisfies readonly (keyof RemediationRecord)[];
 

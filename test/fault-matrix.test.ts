@@ -46,10 +46,17 @@ function detailOf(event: Record<string, unknown>): Record<string, unknown> {
   return (event.detail ?? event) as Record<string, unknown>;
 }
 
-/** The trailguard write each rule makes, as CloudTrail names it (its own fix; only two rules' patterns see theirs). */
-const OWN_WRITE: Record<Exclude<RuleId, AlertRuleId>, string> = {
-  'public-bucket': 'PutBucketPublicAccessBlock', 'open-security-group': 'RevokeSecurityGroupIngress',
-  'trail-logging': 'UpdateTrail', 'untagged-instance': 'CreateTags',
+/**
+ * The trailguard write each rule makes, as CloudTrail records it: its name and the parameters trailguard writes
+ * (its own fix; only two rules' patterns see theirs). The same call with other parameters is not its own.
+ */
+const OWN_WRITE: Record<Exclude<RuleId, AlertRuleId>, { readonly eventName: string; readonly requestParameters: Record<string, unknown> }> = {
+  'public-bucket': { eventName: 'PutBucketPublicAccessBlock', requestParameters: { bucketName: 'example-reports',
+    PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true } } },
+  'open-security-group': { eventName: 'RevokeSecurityGroupIngress', requestParameters: { groupId: 'sg-0123456789abcdef0' } },
+  'trail-logging': { eventName: 'UpdateTrail', requestParameters: { name: 'example-audit-trail', enableLogFileValidation: true } },
+  'untagged-instance': { eventName: 'CreateTags', requestParameters: { resourcesSet: { items: [{ resourceId: 'i-0123456789abcdef0' }] },
+    tagSet: { items: [{ key: 'Owner', value: 'arn:aws:iam::111122223333:user/alice' }, { key: 'trailguard:tagged-at', value: '2026-11-20T09:15:00Z' }] } } },
 };
 
 /** A function role of trailguard's (as the replay sample config's `selfRoles` names them), in the event's account. */
@@ -170,12 +177,12 @@ const FAULTS: readonly { fault: string; cell: Cell | ((rule: AnyRule) => Cell); 
   },
   {
     fault: 'self-caused event',
-    cell: '`ignored`: the remediator\'s own fix (its role, its account, a call it makes); no loop. The same role name calling anything else is evaluated',
+    cell: '`ignored`: the remediator\'s own fix (its role, its account, a call it makes with the parameters it writes); no loop. The same role name calling anything else, or the same call with other parameters, is evaluated',
     check: async (rule) => {
       failAllCalls(sdkError('ThrottlingException', 400));
       const own = structuredClone(sampleOf(rule, 'would-remediate'));
       detailOf(own).userIdentity = trailguardRole(own);
-      detailOf(own).eventName = OWN_WRITE[rule.id as Exclude<RuleId, AlertRuleId>];
+      Object.assign(detailOf(own), OWN_WRITE[rule.id as Exclude<RuleId, AlertRuleId>]);
       const { record } = await runOnce(rule, own);
       expect(record.outcome).toBe('ignored');
       expect(writes()).toEqual([]);

@@ -1,10 +1,12 @@
 import * as v from 'valibot';
 import type { Config } from '../../shared/config.js';
 import { alertRule } from '../../shared/alerts/alert-rule.js';
+import { isConfigName, regionArg } from '../../shared/aws/names.js';
 import { ParseError } from '../../shared/errors.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
 import { parseWith } from '../../shared/events/schema.js';
 import { alert, compliant, type EventContext, type ResourceRef } from '../../shared/rule.js';
+import { awsCommand, checked } from '../../shared/shell.js';
 import pattern from './pattern.json' with { type: 'json' };
 
 const Name = v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(256)));
@@ -43,11 +45,12 @@ export const configRecorderStopped = alertRule<RecorderFacts, undefined, Record<
   },
   title: (record) => `AWS Config ${record.eventName === 'DeleteDeliveryChannel' ? 'delivery channel deleted' : 'recorder stopped'}: ${record.resources[0]?.id ?? 'unknown'}`,
   checkNext: (record) => {
-    const at = `--region ${record.region ?? 'us-east-1'}`;
+    const region = regionArg(record.region);
+    const recorder = checked(record.resources[0]?.id, 'configuration recorder name', isConfigName);
     return [
-      `state now: aws configservice describe-configuration-recorder-status ${at} and describe-delivery-channels ${at}`,
+      `state now: ${awsCommand('configservice', 'describe-configuration-recorder-status', { region })} and ${awsCommand('configservice', 'describe-delivery-channels', { region })}`,
       record.eventName === 'StopConfigurationRecorder'
-        ? `if unintended: aws configservice start-configuration-recorder --configuration-recorder-name ${record.resources[0]?.id ?? '<name>'} ${at}`
+        ? `if unintended: ${awsCommand('configservice', 'start-configuration-recorder', { configurationRecorderName: recorder, region })}`
         : 'if unintended: recreate it (put-configuration-recorder / put-delivery-channel), then start recording; changes made meanwhile are not in Config',
     ];
   },

@@ -6,6 +6,7 @@ import { ParseError } from '../../shared/errors.js';
 import { eventTimeMs } from '../../shared/events/normalize.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
 import { alert, compliant, notApplicable, type Decision, type EventContext, type ResourceRef } from '../../shared/rule.js';
+import { awsCommand, placeholder } from '../../shared/shell.js';
 import pattern from './pattern.json' with { type: 'json' };
 
 interface FailureFacts {
@@ -103,7 +104,7 @@ export const consoleSigninFailures = alertRule<FailureFacts, Counts, Record<stri
     : record.reason.includes('signed in successfully') ? `Console sign-in after repeated failures: ${record.resources[0]?.id ?? 'unknown'}` : 'Failed console sign-in'),
   checkNext: (record) => [
     `all sign-ins from ${record.sourceIp ?? 'the address'}: CloudTrail Event history, Event name ConsoleLogin, around ${record.eventTime ?? 'the event time'}`,
-    'if the user did not try: reset the password, check MFA (aws iam list-mfa-devices --user-name <user>), consider blocking the address',
+    `if the user did not try: reset the password, check MFA (${awsCommand('iam', 'list-mfa-devices', { userName: placeholder('<user>') })}), consider blocking the address`,
     ...(record.reason.includes('signed in successfully') ? ['treat the session as compromised until the user confirms it: review what it did'] : []),
   ],
 });

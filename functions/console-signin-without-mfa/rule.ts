@@ -1,9 +1,11 @@
 import type { Config } from '../../shared/config.js';
 import { alertRule } from '../../shared/alerts/alert-rule.js';
+import { isIamName } from '../../shared/aws/names.js';
 import { parseSignIn, signInResources, type SignIn } from '../../shared/alerts/sign-in.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
 import { actorLabel, type Actor } from '../../shared/events/schema.js';
 import { alert, compliant, notApplicable, type Decision, type ResourceRef } from '../../shared/rule.js';
+import { awsCommand, checked } from '../../shared/shell.js';
 import pattern from './pattern.json' with { type: 'json' };
 
 interface SignInFacts {
@@ -51,7 +53,7 @@ export const consoleSigninWithoutMfa = alertRule<SignInFacts, undefined, Record<
     const user = record.resources[0]?.id ?? '<user>';
     return [
       `ask ${user} whether this sign-in was theirs (source IP and user agent below)`,
-      `list their MFA devices: aws iam list-mfa-devices --user-name ${user}; none means a password alone opens the console`,
+      `list their MFA devices: ${awsCommand('iam', 'list-mfa-devices', { userName: checked(record.resources[0]?.id, 'user name', isIamName) })}; none means a password alone opens the console`,
       'require MFA: an IAM policy denying all but MFA setup when aws:MultiFactorAuthPresent is false (CIS 1.10)',
     ];
   },

@@ -1,11 +1,13 @@
 import * as v from 'valibot';
 import type { Config } from '../../shared/config.js';
 import { alertRule } from '../../shared/alerts/alert-rule.js';
+import { isIamName, isIamPolicyArn } from '../../shared/aws/names.js';
 import { readPolicyDocument, type PolicyReading } from '../../shared/alerts/policy-document.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
 import { parseWith, type Actor } from '../../shared/events/schema.js';
 import type { RemediationRecord } from '../../shared/remediation-log.js';
 import { alert, compliant, type Decision, type EventContext, type ResourceRef } from '../../shared/rule.js';
+import { awsCommand, checked, noCommand, placeholder, refusedIn } from '../../shared/shell.js';
 import pattern from './pattern.json' with { type: 'json' };
 
 const Name = v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(2048)));
@@ -101,9 +103,42 @@ function decide(facts: IamFacts, settings: Settings, { record }: EventContext): 
   }
 }
 
+/** The principal kinds by resource type, as IAM's commands and flags spell them (`list-attached-user-policies --user-name`). */
+const KINDS: Readonly<Record<string, 'user' | 'role' | 'group'>> = { [TYPES.user]: 'user', [TYPES.role]: 'role', [TYPES.group]: 'group' };
+
+const iamName = (value: string | undefined, what: string) => checked(value, what, isIamName);
+
 function groupChecks(record: RemediationRecord): string[] {
-  const group = record.resources.find((r) => r.type === 'AWS::IAM::Group')?.id;
-  return group ? [`what the group grants: aws iam list-attached-group-policies --group-name ${group} and list-group-policies; if unapproved: aws iam remove-user-from-group`] : [];
+  const group = record.resources.find((r) => r.type === TYPES.group)?.id;
+  if (!group) return [];
+  const groupName = iamName(group, 'group name');
+  const userName = iamName(record.resources.find((r) => r.type === TYPES.user)?.id, 'user name');
+  const refused = refusedIn({ groupName, userName });
+  return [`what the group grants: ${refused ? noCommand(refused)
+    : `${awsCommand('iam', 'list-attached-group-policies', { groupName })} and ${awsCommand('iam', 'list-group-policies', { groupName })}; if unapproved: ${awsCommand('iam', 'remove-user-from-group', { groupName, userName })}`}`];
+}
+
+/** What a user, role or group can do now: its attached and inline policies. */
+function principalChecks(record: RemediationRecord): string[] {
+  const principal = record.resources.find((r) => KINDS[r.type] !== undefined);
+  const kind = principal ? KINDS[principal.type] : undefined;
+  if (!principal || !kind) return [];
+  const name = { [`${kind}Name`]: iamName(principal.id, `${kind} name`) };
+  const refused = refusedIn(name);
+  return [`what the ${kind} can do now: ${refused ? noCommand(refused)
+    : `${awsCommand('iam', `list-attached-${kind}-policies`, name)} and ${awsCommand('iam', `list-${kind}-policies`, name)}`}`];
+}
+
+/** Deactivating a new key: its id is in CloudTrail's response, which trailguard does not carry into messages. */
+function keyChecks(record: RemediationRecord): string[] {
+  const user = record.resources.find((r) => r.type === TYPES.user)?.id;
+  const flags = { ...(user ? { userName: iamName(user, 'user name') } : {}), accessKeyId: placeholder('<access-key-id>'), status: 'Inactive' };
+  return [`if unapproved: ${awsCommand('iam', 'update-access-key', flags)} (the key id is in CloudTrail, not in this message)`];
+}
+
+function versionChecks(record: RemediationRecord): string[] {
+  const policyArn = checked(record.resources.find((r) => r.type === 'AWS::IAM::ManagedPolicy')?.id, 'policy ARN', isIamPolicyArn);
+  return [`what the new default allows: ${awsCommand('iam', 'get-policy-version', { policyArn, versionId: placeholder('<version-id>') })} (the version named above); if unapproved, set the previous version back`];
 }
 
 /** IAM policy changes, new users and access keys; granting administrator rights (`AdministratorAccess`, `*`/`iam:*` on `*`) is CRITICAL. */
@@ -115,15 +150,13 @@ export const iamPolicyChange = alertRule<IamFacts, undefined, Record<string, nev
   decide: (facts, _state, settings, context) => decide(facts, settings, context),
   title: (record) => `${record.reason.startsWith('privilege escalation') ? 'Privilege escalation' : 'IAM change'}: ${record.eventName ?? 'call'} ${record.resources.map((r) => r.id).join(' ')}`,
   checkNext: (record) => {
-    const principal = record.resources.find((r) => r.type !== 'AWS::IAM::ManagedPolicy' && r.type !== 'AWS::IAM::Policy');
-    const kind = principal?.type.replace('AWS::IAM::', '').toLowerCase();
     return [
       'was this change reviewed (a ticket, a pipeline run)? The actor, IP and user agent are below',
-      ...(principal && kind ? [`what ${principal.id} can do now: aws iam list-attached-${kind}-policies --${kind}-name ${principal.id} and list-${kind}-policies`] : []),
+      ...principalChecks(record),
       ...(record.severity === 'CRITICAL' ? ['if unapproved: detach or delete the policy, then review what the principal did since (CloudTrail Event history)'] : []),
-      ...(record.eventName === 'CreateAccessKey' ? ['if unapproved: aws iam update-access-key --status Inactive (the key id is in CloudTrail, not in this message)'] : []),
+      ...(record.eventName === 'CreateAccessKey' ? keyChecks(record) : []),
       ...(record.eventName === 'AddUserToGroup' ? groupChecks(record) : []),
-      ...(record.eventName === 'SetDefaultPolicyVersion' ? [`what the new default allows: aws iam get-policy-version --policy-arn ${record.resources.find((r) => r.type === 'AWS::IAM::ManagedPolicy')?.id ?? '<policy arn>'} --version-id <the version above>; if unapproved, set the previous version back`] : []),
+      ...(record.eventName === 'SetDefaultPolicyVersion' ? versionChecks(record) : []),
     ];
   },
 });

@@ -1,9 +1,11 @@
 import * as v from 'valibot';
 import type { Config } from '../../shared/config.js';
 import { alertRule } from '../../shared/alerts/alert-rule.js';
+import { isKmsKeyRef, regionArg } from '../../shared/aws/names.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
 import { parseWith } from '../../shared/events/schema.js';
 import { alert, compliant, type EventContext, type ResourceRef } from '../../shared/rule.js';
+import { awsCommand, checked, noCommand, refusedIn } from '../../shared/shell.js';
 import pattern from './pattern.json' with { type: 'json' };
 
 const KeyRequest = v.looseObject({ keyId: v.pipe(v.string(), v.minLength(1), v.maxLength(2048)), pendingWindowInDays: v.optional(v.number()) });
@@ -51,13 +53,13 @@ export const kmsKeyDeletion = alertRule<KeyFacts, undefined, Record<string, neve
   },
   title: (record) => `KMS key ${record.eventName === 'DisableKey' ? 'disabled' : 'scheduled for deletion'}: ${record.resources[0]?.id ?? 'unknown'}`,
   checkNext: (record) => {
-    const key = record.resources[0]?.id ?? '<key>';
-    const at = `--region ${record.region ?? 'us-east-1'}`;
+    const key = { keyId: checked(record.resources[0]?.id, 'KMS key id', isKmsKeyRef), region: regionArg(record.region) };
+    const refused = refusedIn(key);
     return [
-      `what uses it: aws kms list-aliases --key-id ${key} ${at}, and its recent Decrypt/GenerateDataKey calls in CloudTrail`,
+      `what uses it: ${awsCommand('kms', 'list-aliases', key)}, and its recent Decrypt/GenerateDataKey calls in CloudTrail`,
       record.eventName === 'DisableKey'
-        ? `if unintended: aws kms enable-key --key-id ${key} ${at}`
-        : `if unintended, before the date: aws kms cancel-key-deletion --key-id ${key} ${at}, then aws kms enable-key (a cancelled key stays disabled)`,
+        ? `if unintended: ${awsCommand('kms', 'enable-key', key)}`
+        : `if unintended, before the date: ${refused ? noCommand(refused) : `${awsCommand('kms', 'cancel-key-deletion', key)}, then ${awsCommand('kms', 'enable-key', key)} (a cancelled key stays disabled)`}`,
     ];
   },
 });

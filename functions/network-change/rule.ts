@@ -1,9 +1,11 @@
 import * as v from 'valibot';
 import type { Config } from '../../shared/config.js';
 import { alertRule } from '../../shared/alerts/alert-rule.js';
+import { regionArg } from '../../shared/aws/names.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
 import { parseWith } from '../../shared/events/schema.js';
 import { alert, compliant, type Decision, type EventContext, type ResourceRef, type Severity } from '../../shared/rule.js';
+import { awsCommand, checked } from '../../shared/shell.js';
 import pattern from './pattern.json' with { type: 'json' };
 
 // Fields decide reads; EC2 spells the NACL protocol `aclProtocol` in CloudTrail, and `egress` is a boolean.
@@ -92,11 +94,13 @@ export const networkChange = alertRule<NetworkFacts, undefined, Record<string, n
   title: (record) => `Network change: ${record.eventName ?? 'call'} ${record.resources[0]?.id ?? ''}`.trim(),
   checkNext: (record) => {
     const id = record.resources[0]?.id;
-    const at = `--region ${record.region ?? 'us-east-1'}`;
-    const describe = id?.startsWith('rtb-') ? `aws ec2 describe-route-tables --route-table-ids ${id} ${at}`
-      : id?.startsWith('acl-') ? `aws ec2 describe-network-acls --network-acl-ids ${id} ${at}`
-      : id?.startsWith('pcx-') ? `aws ec2 describe-vpc-peering-connections --vpc-peering-connection-ids ${id} ${at}`
-      : `the resource in the VPC console (${at})`;
+    // A request's id field is any string: only an EC2 id of the expected shape goes into a command.
+    const ids = [checked(id, 'resource id', (value) => RESOURCE_ID.test(value))];
+    const region = regionArg(record.region);
+    const describe = id?.startsWith('rtb-') ? awsCommand('ec2', 'describe-route-tables', { routeTableIds: ids, region })
+      : id?.startsWith('acl-') ? awsCommand('ec2', 'describe-network-acls', { networkAclIds: ids, region })
+      : id?.startsWith('pcx-') ? awsCommand('ec2', 'describe-vpc-peering-connections', { vpcPeeringConnectionIds: ids, region })
+      : `the resource in the VPC console, in ${record.region ?? 'the event\'s Region'}`;
     return [
       'was this a planned change (a Terraform/CloudFormation run, a change ticket)? The actor and user agent are below',
       `current state: ${describe}`,

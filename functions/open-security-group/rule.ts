@@ -9,15 +9,18 @@ import {
 import { ec2Client } from '../../shared/aws/ec2.js';
 import { awsCall, hasErrorCode } from '../../shared/aws/errors.js';
 import type { Config } from '../../shared/config.js';
-import { authorizeIngressChange, modifyRulesChange, type SecurityGroupChange } from '../../shared/ec2/security-group-events.js';
+import { authorizeIngressChange, GROUP_ID, modifyRulesChange, type SecurityGroupChange } from '../../shared/ec2/security-group-events.js';
 import {
-  fromSdkRule, isSameRule, isViolating, ruleLabel, toIpPermission, toSdkRule, type AllowedPort, type CidrRule,
+  fromSdkRule, isSameRule, isWorldOpenCidr, ruleLabel, toIpPermission, toSdkRule, type CidrRule, type WorldOpenPolicy,
 } from '../../shared/ec2/world-open.js';
+import { worldOpenRules } from '../../shared/ec2/world-open-set.js';
 import { AwsCallError } from '../../shared/errors.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
 import {
   compliant, violation, type Decision, type Message, type PlannedAction, type ResourceRef, type Rule, type Severity,
 } from '../../shared/rule.js';
+import { isGroupName, regionArg } from '../../shared/aws/names.js';
+import { awsCommand, checked } from '../../shared/shell.js';
 import pattern from './pattern.json' with { type: 'json' };
 
 /** What the event says: the group, and the CIDR rules the call created or rewrote. */
@@ -39,7 +42,7 @@ export interface RevokedRules {
 }
 
 type Clients = { readonly ec2: EC2Client };
-type Settings = { readonly enabled: boolean; readonly allowedWorldPorts: readonly AllowedPort[] };
+type Settings = WorldOpenPolicy & { readonly enabled: boolean };
 
 const GROUP_TYPE = 'AWS::EC2::SecurityGroup';
 const REVOKE = 'EC2.RevokeSecurityGroupIngress';
@@ -67,26 +70,52 @@ function planFromEvent(facts: GroupFacts, rules: readonly CidrRule[]): PlannedAc
   return plan(facts.resources[0], params, rules);
 }
 
+/** How many older rules a reason names before "and K more": enough to act on, short enough for a subject line's record. */
+const OLDER_NAMED = 5;
+
+/** "; 2 older world-open ingress rule(s) not from this event left alone: tcp 8080 from 0.0.0.0/0 (sgr-…); …". */
+function olderNote(older: readonly CidrRule[]): string {
+  if (older.length === 0) return '';
+  const more = older.length > OLDER_NAMED ? ` and ${older.length - OLDER_NAMED} more` : '';
+  return `; ${older.length} older world-open ingress rule(s) not from this event left alone: ${labels(older.slice(0, OLDER_NAMED))}${more}`;
+}
+
+/** Says so when some rule is world-open only with other sources for the same traffic (`0.0.0.0/1` + `128.0.0.0/1`). */
+function togetherNote(rules: readonly CidrRule[], { worldOpenPrefix: limits }: Settings): string {
+  if (rules.every((rule) => isWorldOpenCidr(rule.cidr, limits))) return '';
+  return ` (with the other sources for the same traffic: a non-private range wider than /${limits.ipv4} for IPv4, /${limits.ipv6} for IPv6)`;
+}
+
+function foreignNote(facts: GroupFacts): string {
+  return facts.foreignRuleIds.length > 0 ? `; response rule id(s) not of this group ignored: ${facts.foreignRuleIds.join(', ')}` : '';
+}
+
 function decide(facts: GroupFacts, state: GroupState | undefined, settings: Settings): Decision {
-  const asked = facts.rules.filter((rule) => isViolating(rule, settings.allowedWorldPorts));
   const group = facts.resources[0].id;
   if (!state) {
-    // Offline has only the record: a ModifySecurityGroupRules request does not say whether the rule is ingress.
-    if (asked.length === 0) return compliant(`the request opens no disallowed port of ${group} to the world`, facts.resources);
+    // Offline has only the record: the union is taken over this call's ranges. A ModifySecurityGroupRules
+    // request does not say whether the rule is ingress.
+    const asked = worldOpenRules(facts.rules, settings);
+    if (asked.length === 0) return compliant(`the request opens no disallowed port of ${group} to the world${foreignNote(facts)}`, facts.resources);
     const caveat = facts.modified ? ' (if it is an ingress rule)' : '';
-    return violation(`${group} opened to the world${caveat}: ${labels(asked)}`, severityOf(asked), facts.resources, [planFromEvent(facts, asked)]);
+    return violation(`${group} opened to the world${caveat}: ${labels(asked)}${togetherNote(asked, settings)}${foreignNote(facts)}`, severityOf(asked), facts.resources, [planFromEvent(facts, asked)]);
   }
-  // Dry-run and live decide on the group as it is now, and revoke only the rules this event created or
+  // Dry-run and live decide on the group as it is now (the union over all its rules for the same traffic, so
+  // ranges split over several calls still add up), and revoke only the world-open rules this event created or
   // rewrote: by id when the record has it, else by protocol, ports and source. Older world-open rules are
   // left alone: they may be reviewed, IaC-managed or already reported, and this event is no evidence about them.
   const resource = groupRef(state.groupId, state.groupName ?? facts.groupName);
-  const open = state.ingress.filter((rule) => isViolating(rule, settings.allowedWorldPorts));
-  const targets = open.filter((rule) => asked.some((a) => (a.ruleId ? a.ruleId === rule.ruleId : isSameRule(a, rule))));
-  const others = open.length - targets.length;
-  const note = others > 0 ? `; ${others} older world-open ingress rule(s) not from this event left alone` : '';
+  const open = worldOpenRules(state.ingress, settings);
+  // A response's rule id the group does not hold (a stale event, or another group's rule under this group's
+  // id) is no evidence either: that rule is found by content. A ModifySecurityGroupRules id is the request's own.
+  const held = new Set(state.ingress.map((rule) => rule.ruleId));
+  const isById = (asked: CidrRule) => asked.ruleId !== undefined && (facts.modified || held.has(asked.ruleId));
+  const isFromEvent = (rule: CidrRule) => facts.rules.some((a) => (isById(a) ? a.ruleId === rule.ruleId : isSameRule(a, rule)));
+  const targets = open.filter(isFromEvent);
+  const note = `${olderNote(open.filter((rule) => !isFromEvent(rule)))}${foreignNote(facts)}`;
   if (targets.length === 0) return compliant(`no world-open rule from this event is on ${state.groupId} now${note}`, [resource]);
   const ids = targets.map((rule) => rule.ruleId).filter((id) => id !== undefined);
-  return violation(`${state.groupId} is open to the world: ${labels(targets)}${note}`, severityOf(targets), [resource], [
+  return violation(`${state.groupId} is open to the world: ${labels(targets)}${togetherNote(targets, settings)}${note}`, severityOf(targets), [resource], [
     plan(resource, { GroupId: state.groupId, SecurityGroupRuleIds: ids }, targets),
   ]);
 }
@@ -135,8 +164,6 @@ function titleFor(outcome: string, group: string): string {
   }
 }
 
-const shellQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
-
 export const openSecurityGroup = {
   id: 'open-security-group',
   pattern: pattern as EventPattern,
@@ -183,11 +210,12 @@ export const openSecurityGroup = {
     const action = record.actions[0];
     const params = (action?.params ?? {}) as RevokeSecurityGroupIngressCommandInput;
     const rules = ((action?.previous as RevokedRules | undefined)?.SecurityGroupRules ?? []).map(fromSdkRule).filter((r) => r !== undefined);
-    const target = params.GroupId ? `--group-id ${params.GroupId}` : `--group-name ${shellQuote(params.GroupName ?? '')}`;
+    const target = params.GroupId ? { groupId: checked(params.GroupId, 'security group id', (id) => GROUP_ID.test(id)) }
+      : { groupName: checked(params.GroupName, 'security group name', isGroupName) };
     const lines = group?.name && group.name !== group.id ? [`Group name: ${group.name}`] : [];
     for (const rule of rules) {
       lines.push(`Rule: ${ruleLabel(rule)}${rule.description ? `, description "${rule.description}"` : ''}`);
-      lines.push(`To re-create it: aws ec2 authorize-security-group-ingress --region ${record.region ?? 'REGION'} ${target} --ip-permissions ${shellQuote(JSON.stringify([toIpPermission(rule)]))}`);
+      lines.push(`To re-create it: ${awsCommand('ec2', 'authorize-security-group-ingress', { region: regionArg(record.region), ...target, ipPermissions: JSON.stringify([toIpPermission(rule)]) })}`);
     }
     return { title: titleFor(record.outcome, group?.id ?? 'unknown security group'), lines };
   },

@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-s3';
 import * as v from 'valibot';
 import { awsCall, hasErrorCode } from '../../shared/aws/errors.js';
+import { isBucketName } from '../../shared/aws/names.js';
 import { s3Client } from '../../shared/aws/s3.js';
 import type { Config } from '../../shared/config.js';
 import { asList, bucketNameFrom, firstString } from '../../shared/events/normalize.js';
@@ -18,6 +19,7 @@ import {
   ALL_BLOCKED, disabledSettings, PUBLIC_CANNED_ACLS, publicGroupOf, publicGroupsInGrantHeader,
   publicStatements, toPublicAccessBlock, type PublicAccessBlock,
 } from '../../shared/s3/public-access.js';
+import { awsCommand, checked } from '../../shared/shell.js';
 import pattern from './pattern.json' with { type: 'json' };
 
 /** What the event says: the bucket, and what the request itself exposed (for offline decisions). */
@@ -207,9 +209,10 @@ export const publicBucket = {
     if (previous) {
       const before = previous.PublicAccessBlockConfiguration;
       lines.push(`Block Public Access before: ${before ? JSON.stringify(before) : 'none set'}`);
-      lines.push(before
-        ? `To reverse: aws s3api put-public-access-block --bucket ${bucket} --public-access-block-configuration '${JSON.stringify(before)}'`
-        : `To reverse: aws s3api delete-public-access-block --bucket ${bucket}`);
+      const name = checked(bucket, 'bucket name', isBucketName);
+      lines.push(`To reverse: ${before
+        ? awsCommand('s3api', 'put-public-access-block', { bucket: name, publicAccessBlockConfiguration: JSON.stringify(before) })
+        : awsCommand('s3api', 'delete-public-access-block', { bucket: name })}`);
     }
     if (lines.length === 0) lines.push(`Planned: turn on all four Block Public Access settings of ${bucket}`);
     return { title: titleFor(record.outcome, bucket), lines };

@@ -1,11 +1,13 @@
 import * as v from 'valibot';
 import type { Config } from '../../shared/config.js';
 import { alertRule } from '../../shared/alerts/alert-rule.js';
+import { isIamName } from '../../shared/aws/names.js';
 import { parseSignIn, signInResources, type SignIn } from '../../shared/alerts/sign-in.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
 import { parseWith, type CloudTrailRecord } from '../../shared/events/schema.js';
 import type { RemediationRecord } from '../../shared/remediation-log.js';
 import { alert, compliant, type Decision, type ResourceRef } from '../../shared/rule.js';
+import { awsCommand, checked, noCommand, placeholder, refusedIn } from '../../shared/shell.js';
 import pattern from './pattern.json' with { type: 'json' };
 
 /** A root sign-in or call, with how it was made. */
@@ -60,7 +62,11 @@ const keyUserOf = (record: RemediationRecord) => (record.eventName === 'CreateAc
 
 function userKeyChecks(record: RemediationRecord): string[] {
   const user = keyUserOf(record);
-  return user ? [`the new key of ${user}: aws iam list-access-keys --user-name ${user}; if unapproved: aws iam update-access-key --user-name ${user} --status Inactive --access-key-id <id from CloudTrail>`] : [];
+  if (!user) return [];
+  const userName = checked(user, 'user name', isIamName);
+  const refused = refusedIn({ userName });
+  return [`the new key of the IAM user: ${refused ? noCommand(refused)
+    : `${awsCommand('iam', 'list-access-keys', { userName })}; if unapproved: ${awsCommand('iam', 'update-access-key', { userName, status: 'Inactive', accessKeyId: placeholder('<access-key-id>') })} (the key id is in CloudTrail)`}`];
 }
 
 /** Any call or console sign-in by the root user (HIGH; CRITICAL when it creates an access key). */

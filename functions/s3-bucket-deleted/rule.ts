@@ -6,8 +6,10 @@ import type { Config } from '../../shared/config.js';
 import { AwsCallError, type AwsErrorKind } from '../../shared/errors.js';
 import { alert, compliant, type Decision, type EventContext, type ResourceRef } from '../../shared/rule.js';
 import { alertRule } from '../../shared/alerts/alert-rule.js';
+import { isBucketName, regionArg } from '../../shared/aws/names.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
 import { parseWith } from '../../shared/events/schema.js';
+import { awsCommand, checked, noCommand, placeholder } from '../../shared/shell.js';
 import pattern from './pattern.json' with { type: 'json' };
 
 const BucketRequest = v.looseObject({ bucketName: v.pipe(v.string(), v.minLength(1), v.maxLength(255)) });
@@ -71,6 +73,16 @@ function decide(facts: BucketFacts, state: TrailUse | undefined): Decision {
   return alert(`${deleted}; it held no CloudTrail logs of this account (no trail seen from ${facts.region} delivers to it)`, 'LOW', facts.resources);
 }
 
+/**
+ * DescribeTrails filtered to the trails writing to the bucket. The name sits in a JMESPath JSON literal inside
+ * the quoted query, so only a valid bucket name (no quote or backtick can occur in one) goes in.
+ */
+function trailsOfBucket(bucket: string | undefined): string {
+  const name = checked(bucket, 'bucket name', isBucketName);
+  if ('invalid' in name) return noCommand(name.invalid);
+  return awsCommand('cloudtrail', 'describe-trails', { region: placeholder('<region>'), query: `trailList[?S3BucketName==\`${JSON.stringify(name.valid)}\`].TrailARN` });
+}
+
 /** DeleteBucket, saying whether the bucket held this account's CloudTrail logs (a trail's S3BucketName). */
 export const s3BucketDeleted = alertRule<BucketFacts, TrailUse, Clients, Settings>({
   id: 's3-bucket-deleted',
@@ -88,9 +100,10 @@ export const s3BucketDeleted = alertRule<BucketFacts, TrailUse, Clients, Setting
   title: (record) => `S3 bucket deleted${record.severity === 'CRITICAL' ? ' (CloudTrail logs)' : ''}: ${record.resources[0]?.id ?? 'unknown'}`,
   checkNext: (record) => [
     'was the deletion planned (a stack deletion, a cleanup job)? The actor and user agent are below',
-    ...(record.reason.includes(`${DESCRIBE_TRAILS} `) ? [`whether it was a trail's bucket, by hand: aws cloudtrail describe-trails --include-shadow-trails; then fix what blocked ${PERMISSIONS[DESCRIBE_TRAILS]}`] : []),
+    ...(record.reason.includes(`${DESCRIBE_TRAILS} `)
+      ? [`whether it was a trail's bucket, by hand: ${awsCommand('cloudtrail', 'describe-trails', { includeShadowTrails: true, region: regionArg(record.region) })}; then fix what blocked ${PERMISSIONS[DESCRIBE_TRAILS]}`] : []),
     record.severity === 'CRITICAL'
-      ? 'recreate the bucket with the trail\'s bucket policy at once (aws cloudtrail get-trail-status shows LatestDeliveryError meanwhile); the deleted logs are only in copies (replication, the organisation trail)'
-      : `trails that deliver to it from other Regions: aws cloudtrail describe-trails --region <region> (look for S3BucketName ${record.resources[0]?.id ?? ''})`,
+      ? 'recreate the bucket, with the bucket policy the trail needs, at once (aws cloudtrail get-trail-status shows LatestDeliveryError meanwhile); the deleted logs are only in copies (replication, the organisation trail)'
+      : `trails that deliver to it from other Regions: ${trailsOfBucket(record.resources[0]?.id)}`,
   ],
 });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { StopInstancesCommand, type EC2Client, type StopInstancesCommandInput } from '@aws-sdk/client-ec2';
 import * as v from 'valibot';
 import { ec2Client } from '../../shared/aws/ec2.js';
+import { isInstanceId, regionArg } from '../../shared/aws/names.js';
 import type { Config } from '../../shared/config.js';
 import { describeInstances, type InstanceNow } from '../../shared/ec2/instance-reads.js';
 import { caseVariants, missingKeys, type TagMap } from '../../shared/ec2/tags.js';
@@ -9,6 +10,7 @@ import { AwsCallError, ParseError } from '../../shared/errors.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
 import { parseWith, type CloudTrailEvent } from '../../shared/events/schema.js';
 import { alert, compliant, notApplicable, violation, type Decision, type Message, type ResourceRef, type Rule } from '../../shared/rule.js';
+import { awsCommand, checked, noCommand, placeholder, refusedIn } from '../../shared/shell.js';
 import { EnforceInput, scheduleNameFor } from './enforcement.js';
 import { managerOf } from './managed.js';
 
@@ -153,14 +155,17 @@ export const untaggedInstanceEnforce = {
         : record.outcome === 'failed' ? `FAILED to enforce tags on EC2 instance ${id}`
           : manager ? `Untagged EC2 instance ${id} not stopped` : `Tag enforcement on EC2 instance ${id}: ${record.outcome}`;
     const why = 'untagged-instance enforcement stops (never terminates) instances still missing a required tag after the grace period; disks and data are kept';
-    const region = record.region ?? '<region>';
+    const where = { region: regionArg(record.region), instance: checked(id, 'instance id', isInstanceId) };
+    const refused = refusedIn(where);
+    const tagIt = refused ? noCommand(refused)
+      : awsCommand('ec2', 'create-tags', { region: where.region, resources: [where.instance], tags: placeholder('Key=<key>,Value=<value>') });
     if (manager) {
       return { title, lines: [why, `${id} was not stopped: ${manager.type} ${manager.id} would terminate and replace it; tag it where it is launched from`,
-        `To tag this instance now: aws ec2 create-tags --region ${region} --resources ${id} --tags Key=<key>,Value=<value>`] };
+        `To tag this instance now: ${tagIt}`] };
     }
     const restart = record.outcome === 'remediated' || record.outcome === 'would-remediate'
-      ? [`To start it again, first add the missing tags: aws ec2 create-tags --region ${region} --resources ${id} --tags Key=<key>,Value=<value>`,
-        `then: aws ec2 start-instances --region ${region} --instance-ids ${id}`]
+      ? [`To start it again, first add the missing tags: ${tagIt}`,
+        `then: ${awsCommand('ec2', 'start-instances', { region: where.region, instanceIds: [where.instance] })}`]
       : [];
     return { title, lines: [why, ...restart] };
   },

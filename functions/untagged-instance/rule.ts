@@ -2,6 +2,7 @@ import { CreateTagsCommand, type CreateTagsCommandInput, type EC2Client } from '
 import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import * as v from 'valibot';
 import { ec2Client } from '../../shared/aws/ec2.js';
+import { isEc2Id, isScheduleName, regionArg } from '../../shared/aws/names.js';
 import { errorCodeOf, hasErrorCode } from '../../shared/aws/errors.js';
 import { schedulerClient } from '../../shared/aws/scheduler.js';
 import type { Config } from '../../shared/config.js';
@@ -19,6 +20,7 @@ import {
 import { createScheduleOnce, verifySchedule, type OneTimeSchedule } from '../../shared/scheduler/one-time.js';
 import { INSTANCE_ID, planEnforcement, regionOfFunction, type EnforcementTarget } from './enforcement.js';
 import { groupTagWrites, type TagParams, type TagWrite } from './tag-writes.js';
+import { awsCommand, checked } from '../../shared/shell.js';
 import pattern from './pattern.json' with { type: 'json' };
 
 /** What the event says: the launched instances, the tags they were launched with, who launched them. */
@@ -240,12 +242,17 @@ export const untaggedInstance = {
         : record.outcome === 'failed' ? `FAILED to ${todo} ${what}` : `Untagged ${what}: ${record.outcome}`;
     const lines = [...record.actions.map((a) => {
       if (a.api === 'Scheduler.CreateSchedule') {
-        const { Name, Target } = a.params as OneTimeSchedule;
-        return `To cancel the stop check: aws scheduler delete-schedule --name ${Name} --region ${regionOfFunction(Target.Arn) ?? record.region}`;
+        const { Name, GroupName, Target } = a.params as OneTimeSchedule;
+        return `To cancel the stop check: ${awsCommand('scheduler', 'delete-schedule', {
+          name: checked(Name, 'schedule name', isScheduleName), groupName: checked(GroupName, 'schedule group name', isScheduleName),
+          region: regionArg(regionOfFunction(Target.Arn) ?? record.region),
+        })}`;
       }
       const { Resources = [a.resource], Tags = [] } = a.params as CreateTagsCommandInput;
-      const keys = Tags.map((t) => `Key=${t.Key}`).join(' ');
-      return `To reverse on ${Resources.length === 1 ? a.resource : `${Resources.length} resources`}: aws ec2 delete-tags --resources ${Resources.join(' ')} --tags ${keys}`;
+      // With each value, as `trailguard undo` does: EC2 then deletes a tag only while it holds what trailguard wrote.
+      const tags = JSON.stringify(Tags.map((t) => ({ Key: t.Key, Value: t.Value ?? '' })));
+      const resources = Resources.map((id) => checked(id, 'EC2 resource id', isEc2Id));
+      return `To reverse on ${Resources.length === 1 ? 'the resource' : `${Resources.length} resources`}: ${awsCommand('ec2', 'delete-tags', { resources, tags, region: regionArg(record.region) })}`;
     })];
     return { title, lines };
   },

@@ -6,6 +6,8 @@ export interface AccountAccess {
   readonly accountId: string;
   readonly roleArn: string;
   readonly sessionName: string;
+  /** The session policy the credentials were assumed with: the rule's own actions (shared/aws/sts.ts). */
+  readonly sessionPolicy: string;
   /** The member role's temporary credentials, refreshed before they expire (shared/aws/sts.ts). */
   readonly credentials: AwsCredentialIdentityProvider;
 }
@@ -65,8 +67,10 @@ export function cachedClient<C extends GuardableClient>(
   options: ClientOptions,
   create: () => C,
 ): C {
-  // The account (and role session) is part of the key: a client never carries another account's credentials.
-  const account = options.account ? `${options.account.accountId}|${options.account.roleArn}|${options.account.sessionName}` : 'own';
+  // The account, role session and session policy are part of the key: a client never carries another account's
+  // credentials, nor a session assumed for another rule's (or the enforcement check's) actions.
+  const account = options.account
+    ? `${options.account.accountId}|${options.account.roleArn}|${options.account.sessionName}|${options.account.sessionPolicy}` : 'own';
   const key = `${options.region}|${options.endpoint ?? ''}|${options.readOnly ? 'ro' : 'rw'}|${account}`;
   let client = cache.get(key);
   if (!client) {

@@ -1,6 +1,9 @@
 /** The human part of trail-logging notifications: what happened to which trail, and the commands to check or restore it. */
+import { regionArg } from '../aws/names.js';
 import type { RemediationRecord } from '../remediation-log.js';
 import type { Message } from '../rule.js';
+import { awsCommand, checked, noCommand, placeholder, refusedIn, type Checked } from '../shell.js';
+import { isTrailName, SETTINGS, trailRefFrom } from './trail.js';
 
 const BLIND = 'Until the trail logs again, no other trailguard rule can see this account: changes made meanwhile leave no CloudTrail record.';
 
@@ -10,8 +13,17 @@ const BLIND = 'Until the trail logs again, no other trailguard rule can see this
  */
 export const GONE_AFTER_CHANGE = 'and no longer exists: deleted?';
 
-const FULL_MANAGEMENT = `'[{"ReadWriteType":"All","IncludeManagementEvents":true}]'`;
-const ALL_INSIGHTS = `'[{"InsightType":"ApiCallRateInsight"},{"InsightType":"ApiErrorRateInsight"}]'`;
+const FULL_MANAGEMENT = '[{"ReadWriteType":"All","IncludeManagementEvents":true}]';
+const ALL_INSIGHTS = '[{"InsightType":"ApiCallRateInsight"},{"InsightType":"ApiErrorRateInsight"}]';
+
+/** The trail and Region of a record, each refused (no command) unless CloudTrail would accept it. */
+interface Where {
+  /** The trail's ARN or name, for the calls that take either. */
+  readonly trail: Checked;
+  /** The plain name, for CreateTrail. */
+  readonly name: Checked;
+  readonly region: Checked;
+}
 
 /** A stopped or weakened trail found gone (see GONE_AFTER_CHANGE). */
 const isGoneAfterChange = (record: RemediationRecord) => record.outcome === 'alerted' && record.reason.includes(GONE_AFTER_CHANGE);
@@ -19,6 +31,7 @@ const isGoneAfterChange = (record: RemediationRecord) => record.outcome === 'ale
 /** Titles by outcome for the two calls trailguard can undo; everything else is "trail tampering". */
 function titleFor(record: RemediationRecord, name: string): string {
   const what = record.eventName === 'StopLogging' ? 'restart stopped' : 'restore weakened';
+  if (record.errorCode) return `Failed trail tampering: ${record.eventName ?? 'call'} on ${name}`;
   if (isGoneAfterChange(record)) return `Trail ${name} ${record.eventName === 'StopLogging' ? 'stopped' : 'weakened'}, then gone (deleted?)`;
   switch (record.outcome) {
     case 'remediated': return record.eventName === 'StopLogging' ? `Stopped trail ${name} restarted` : `Weakened trail ${name} restored`;
@@ -28,59 +41,104 @@ function titleFor(record: RemediationRecord, name: string): string {
   }
 }
 
+/** CreateTrail, then StartLogging: the two commands that bring a deleted trail back (its bucket is not in the event). */
+function recreate({ name, region }: Where): string {
+  const refused = refusedIn({ name, region });
+  if (refused) return noCommand(refused);
+  const create = awsCommand('cloudtrail', 'create-trail', {
+    name, s3BucketName: placeholder('<bucket>'), isMultiRegionTrail: true, enableLogFileValidation: true, region,
+  });
+  return `${create}, then ${awsCommand('cloudtrail', 'start-logging', { name, region })}`;
+}
+
 /** A trail that is gone: what is left, who deleted it, and how to bring it back. */
-function recoveryFor(name: string, region: string): string[] {
-  const at = `--region ${region}`;
+function recoveryFor(where: Where): string[] {
+  const { region } = where;
+  const refused = refusedIn({ region });
+  const remaining = refused ? noCommand(refused)
+    : `${awsCommand('cloudtrail', 'describe-trails', { region })}, then ${awsCommand('cloudtrail', 'get-trail-status', { name: placeholder('<trail>'), region })}`;
   return [
     'If it was the only trail, no trail records this account now: changes made meanwhile reach no log file, and trailguard may not see them.',
-    `Check which trails remain and log: aws cloudtrail describe-trails ${at}, then aws cloudtrail get-trail-status --name <trail> ${at}`,
-    `Find who deleted it (Event history keeps 90 days of management events, trail or not): aws cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=DeleteTrail ${at}`,
-    `Recreate it with its bucket and key (see AWS Config or its last CreateTrail/UpdateTrail): aws cloudtrail create-trail --name ${name} --s3-bucket-name <bucket> --is-multi-region-trail --enable-log-file-validation ${at}, then aws cloudtrail start-logging --name ${name} ${at}`,
+    `Check which trails remain and log: ${remaining}`,
+    `Find who deleted it (Event history keeps 90 days of management events, trail or not): ${awsCommand('cloudtrail', 'lookup-events', { lookupAttributes: 'AttributeKey=EventName,AttributeValue=DeleteTrail', region })}`,
+    `Recreate it with its bucket and key (see AWS Config or its last CreateTrail/UpdateTrail): ${recreate(where)}`,
   ];
 }
 
-/** What to run, by call: checks that fit a failed attempt as well as a change that took effect. */
-function commandsFor(record: RemediationRecord, id: string, region: string): string[] {
-  const at = `--region ${region}`;
+/** The read that shows the trail's state after this call, by call. */
+function checkFor(eventName: string | null, { trail, region }: Where): string | undefined {
+  switch (eventName) {
+    case 'StopLogging': return awsCommand('cloudtrail', 'get-trail-status', { name: trail, region });
+    case 'DeleteTrail':
+    case 'UpdateTrail': return awsCommand('cloudtrail', 'get-trail', { name: trail, region });
+    case 'PutEventSelectors': return awsCommand('cloudtrail', 'get-event-selectors', { trailName: trail, region });
+    case 'PutInsightSelectors': return awsCommand('cloudtrail', 'get-insight-selectors', { trailName: trail, region });
+    default: return undefined;
+  }
+}
+
+/**
+ * A failed call (`errorCode` set) changed nothing: a check, never a restart or restore. A `put-event-selectors`
+ * "restore" after a denied call would wipe the trail's data-event selectors for nothing.
+ */
+function failedAttemptLines(record: RemediationRecord, where: Where): string[] {
+  const check = checkFor(record.eventName, where);
+  return [
+    `The ${record.eventName ?? 'call'} failed (${record.errorCode ?? 'error'}): it changed nothing, so there is nothing to restart or restore. Find out who tried, and why (actor below).`,
+    ...(check ? [`Check: ${check}`] : []),
+  ];
+}
+
+/** What to run, by call, for a call that took effect. */
+function commandsFor(record: RemediationRecord, where: Where): string[] {
+  const { trail, region } = where;
+  const check = checkFor(record.eventName, where);
   switch (record.eventName) {
     case 'StopLogging':
       return record.outcome === 'remediated'
         ? [`Calls made between the StopLogging (${record.eventTime ?? 'see the event'}) and the restart were not recorded: review that window from other sources.`]
-        : [BLIND, `Check: aws cloudtrail get-trail-status --name ${id} ${at}`, `Restart: aws cloudtrail start-logging --name ${id} ${at}`];
+        : [BLIND, `Check: ${check}`, `Restart: ${awsCommand('cloudtrail', 'start-logging', { name: trail, region })}`];
     case 'DeleteTrail':
-      return [BLIND, `Check: aws cloudtrail get-trail --name ${id} ${at}`,
-        `If it is gone, recreate it with its bucket and key (not in the DeleteTrail event: see AWS Config or its last CreateTrail/UpdateTrail): aws cloudtrail create-trail --name ${id} --s3-bucket-name <bucket> --is-multi-region-trail --enable-log-file-validation ${at}, then aws cloudtrail start-logging --name ${id} ${at}`];
+      return [BLIND, `Check: ${check}`,
+        `If it is gone, recreate it with its bucket and key (not in the DeleteTrail event: see AWS Config or its last CreateTrail/UpdateTrail): ${recreate(where)}`];
     case 'PutEventSelectors':
-      return [`Check: aws cloudtrail get-event-selectors --trail-name ${id} ${at}`,
-        `Restore all management events (then add back any data-event selectors you rely on): aws cloudtrail put-event-selectors --trail-name ${id} ${at} --event-selectors ${FULL_MANAGEMENT}`];
+      return [`Check: ${check}`,
+        `Restore all management events (then add back any data-event selectors you rely on): ${awsCommand('cloudtrail', 'put-event-selectors', { trailName: trail, region, eventSelectors: FULL_MANAGEMENT })}`];
     case 'PutInsightSelectors':
-      return [`Check: aws cloudtrail get-insight-selectors --trail-name ${id} ${at}`,
-        `Restore: aws cloudtrail put-insight-selectors --trail-name ${id} ${at} --insight-selectors ${ALL_INSIGHTS}`];
+      return [`Check: ${check}`, `Restore: ${awsCommand('cloudtrail', 'put-insight-selectors', { trailName: trail, region, insightSelectors: ALL_INSIGHTS })}`];
     case 'UpdateTrail':
-      return [`Check: aws cloudtrail get-trail --name ${id} ${at}`];
+      return [`Check: ${check}`];
     default:
       return [];
   }
 }
 
+/** UpdateTrail inputs trailguard restores, as the flags that set them (`EnableLogFileValidation` → `enableLogFileValidation`). */
+const RESTORE_FLAGS: ReadonlyMap<string, string> = new Map(Object.values(SETTINGS).flatMap((s) => (s.restore ? [[s.restore.input, s.restore.input.replace(/^[A-Z]/, (c) => c.toLowerCase())] as const] : [])));
+
 /** `previous` of an UpdateTrail restore, as the CLI flags that put it back. */
-function reverseUpdate(record: RemediationRecord, id: string, region: string): string[] {
+function reverseUpdate(record: RemediationRecord, { trail, region }: Where): string[] {
   const action = record.actions.find((a) => a.api === 'CloudTrail.UpdateTrail');
-  const previous = action?.previous as Readonly<Record<string, boolean>> | undefined;
+  const previous = action?.previous as Readonly<Record<string, unknown>> | undefined;
   if (!previous || record.outcome !== 'remediated') return [];
-  const flag = (input: string) => input.replace(/[A-Z]/g, (c, i: number) => `${i > 0 ? '-' : ''}${c.toLowerCase()}`);
-  const flags = Object.entries(previous).map(([input, value]) => `--${value ? '' : 'no-'}${flag(input)}`);
-  return [`Before: ${JSON.stringify(previous)}`, `To reverse: aws cloudtrail update-trail --name ${id} --region ${region} ${flags.join(' ')}`];
+  const flags = Object.entries(previous).flatMap(([input, value]) => {
+    const flag = RESTORE_FLAGS.get(input);
+    return flag && typeof value === 'boolean' ? [[flag, value] as const] : [];
+  });
+  return [`Before: ${JSON.stringify(previous)}`, `To reverse: ${awsCommand('cloudtrail', 'update-trail', { name: trail, region, ...Object.fromEntries(flags) })}`];
 }
 
 /** Subject and body lines for a trail-logging record. */
 export function trailMessage(record: RemediationRecord): Message {
   const resource = record.resources[0];
   const name = resource?.name ?? resource?.id ?? 'unknown';
-  const id = resource?.id ?? name;
-  const region = resource?.region ?? record.region ?? 'us-east-1';
-  return {
-    title: titleFor(record, name),
-    lines: isGoneAfterChange(record) ? recoveryFor(name, region) : [...commandsFor(record, id, region), ...reverseUpdate(record, id, region)],
+  const where: Where = {
+    trail: checked(resource?.id, 'trail name', (value) => trailRefFrom(value) !== undefined),
+    name: checked(resource?.name ?? resource?.id, 'trail name', isTrailName),
+    region: regionArg(resource?.region ?? record.region),
   };
+  const lines = record.errorCode ? failedAttemptLines(record, where)
+    : isGoneAfterChange(record) ? recoveryFor(where)
+      : [...commandsFor(record, where), ...reverseUpdate(record, where)];
+  return { title: titleFor(record, name), lines };
 }

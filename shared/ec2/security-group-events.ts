@@ -2,6 +2,7 @@ import * as v from 'valibot';
 import { ParseError } from '../errors.js';
 import { asList } from '../events/normalize.js';
 import { parseWith } from '../events/schema.js';
+import { parseCidr } from '../net/cidr.js';
 import { isSameRule, normalizeProtocol, portsFor, type CidrRule } from './world-open.js';
 
 /**
@@ -14,6 +15,8 @@ export interface SecurityGroupChange {
   readonly groupName: string | undefined;
   /** The CIDR-sourced ingress rules the call created or rewrote, with their ids when the record has them. */
   readonly rules: readonly CidrRule[];
+  /** Response rule ids that cannot be this group's (another group named, or several): no evidence about it, so unused. */
+  readonly foreignRuleIds: readonly string[];
 }
 
 /** Security group ids: `sg-` and 8 (legacy) or 17 hex digits. */
@@ -36,7 +39,7 @@ const Port = v.pipe(
   v.minValue(-1),
   v.maxValue(65535),
 );
-const Cidr = v.pipe(v.string(), v.regex(/^\s*[0-9A-Fa-f:.]+\/\d{1,3}\s*$/, 'a CIDR block'));
+const Cidr = v.pipe(v.string(), v.check((text) => parseCidr(text) !== undefined, 'a CIDR block'));
 const Description = v.optional(v.string());
 
 /** An EC2 query-API list: `{items: [...]}`, `{}` or missing (SHAPES.md §2); one object is accepted as a list of one. */
@@ -125,16 +128,24 @@ export function authorizeIngressChange(request: unknown, response: unknown, even
     if (asked.ipProtocol === undefined) throw new ParseError('detail.requestParameters.ipProtocol', 'expected an IP protocol next to cidrIp', eventId);
     requested.push(cidrRule(asked.ipProtocol, asked.fromPort, asked.toPort, asked.cidrIp, undefined));
   }
-  const created = (answer?.securityGroupRuleSet ?? []).flatMap((item) => {
+  // A rule id counts only for the request's group. A response naming another group (or, for a name-only
+  // request, several) cannot say which rule of this group is which: its ids are dropped, the rules are then
+  // found by content in the group as it is now (dry-run, live) or judged from the request (offline).
+  const items = answer?.securityGroupRuleSet ?? [];
+  const answered = [...new Set(items.flatMap((item) => (item.groupId ? [item.groupId] : [])))];
+  const groupId = asked.groupId ?? (answered.length === 1 ? answered[0] : undefined);
+  const isMixed = answered.some((id) => id !== groupId);
+  const isOwn = (item: (typeof items)[number]) => (item.groupId === undefined ? !isMixed : item.groupId === groupId);
+  const created = items.flatMap((item) => {
     const cidr = item.cidrIpv4 ?? item.cidrIpv6;
-    return item.isEgress === true || !cidr ? [] : [cidrRule(item.ipProtocol, item.fromPort, item.toPort, cidr, item.description, item.securityGroupRuleId)];
+    return item.isEgress === true || !cidr || !isOwn(item) ? [] : [cidrRule(item.ipProtocol, item.fromPort, item.toPort, cidr, item.description, item.securityGroupRuleId)];
   });
+  const foreignRuleIds = items.filter((item) => !isOwn(item)).map((item) => item.securityGroupRuleId);
   const rules = requested.map((rule) => ({ ...rule, ruleId: created.find((c) => isSameRule(c, rule))?.ruleId }));
-  const groupId = asked.groupId ?? answer?.securityGroupRuleSet.find((item) => item.groupId)?.groupId;
   if (groupId === undefined && asked.groupName === undefined) {
     throw new ParseError('detail.requestParameters.groupId', 'expected a security group id or name', eventId);
   }
-  return { groupId, groupName: asked.groupName, rules };
+  return { groupId, groupName: asked.groupName, rules, foreignRuleIds };
 }
 
 /** ModifySecurityGroupRules: each rewritten rule, by id, with its new content. */
@@ -144,5 +155,5 @@ export function modifyRulesChange(request: unknown, eventId: string | null): Sec
     const cidr = rule?.CidrIpv4 ?? rule?.CidrIpv6;
     return rule && cidr ? [cidrRule(rule.IpProtocol, rule.FromPort, rule.ToPort, cidr, rule.Description, id)] : [];
   });
-  return { groupId: asked.GroupId, groupName: undefined, rules };
+  return { groupId: asked.GroupId, groupName: undefined, rules, foreignRuleIds: [] };
 }

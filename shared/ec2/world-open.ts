@@ -1,4 +1,6 @@
 import type { IpPermission, SecurityGroupRule } from '@aws-sdk/client-ec2';
+import { DEFAULT_WORLD_OPEN_PREFIX } from '../config.js';
+import { formatCidr, isPrivateBlock, parseCidr, type CidrBlock } from '../net/cidr.js';
 
 /**
  * Pure analysis of CIDR-sourced security-group rules: which are open to the whole internet, and which of
@@ -44,12 +46,31 @@ export function portsFor(protocol: string, fromPort: number | undefined, toPort:
   return [fromPort ?? -1, toPort ?? -1];
 }
 
+/** Prefix lengths at which a source stops being "the world": a range wider than this (a shorter prefix) is. */
+export interface WorldOpenPrefix {
+  readonly ipv4: number;
+  readonly ipv6: number;
+}
+
+/** What decides whether a set of rules is world-open and not allowed (the rule's settings). */
+export interface WorldOpenPolicy {
+  readonly allowedWorldPorts: readonly AllowedPort[];
+  readonly worldOpenPrefix: WorldOpenPrefix;
+}
+
+/** A block that counts as the world: wider (a shorter prefix) than the configured prefix, and not wholly private. */
+export function isWideBlock(block: CidrBlock, limits: WorldOpenPrefix): boolean {
+  return block.prefix < (block.family === 4 ? limits.ipv4 : limits.ipv6) && !isPrivateBlock(block);
+}
+
 /**
- * True for a source that is the whole internet. Any /0 is: EC2 canonicalises `1.2.3.4/0` to `0.0.0.0/0`,
- * and the event records what the client sent, so matching the literal string would miss it.
+ * True for one source range that is the internet by itself: wider than the configured prefix (`0.0.0.0/1`, a
+ * `/4`; with the default, a /8 is not) and not wholly private (`fc00::/7` is not). Any /0 is, whatever the
+ * address before it: EC2 stores `1.2.3.4/0` as `0.0.0.0/0`, and the event records what the client sent.
  */
-export function isWorldOpenCidr(cidr: string): boolean {
-  return /^[0-9A-Fa-f:.]+\/0$/.test(cidr.trim());
+export function isWorldOpenCidr(cidr: string, limits: WorldOpenPrefix = DEFAULT_WORLD_OPEN_PREFIX): boolean {
+  const block = parseCidr(cidr);
+  return block !== undefined && isWideBlock(block, limits);
 }
 
 /** True for an IPv6 CIDR. */
@@ -57,10 +78,10 @@ export function isIpv6Cidr(cidr: string): boolean {
   return cidr.includes(':');
 }
 
-/** The CIDR as EC2 stores a world-open source (`0.0.0.0/0` or `::/0`); other CIDRs trimmed and lower-cased. */
+/** The CIDR as EC2 stores it: host bits cleared, lower case (`198.51.100.9/0` is `0.0.0.0/0`); unparsable text trimmed. */
 export function canonicalCidr(cidr: string): string {
-  if (isWorldOpenCidr(cidr)) return isIpv6Cidr(cidr) ? '::/0' : '0.0.0.0/0';
-  return cidr.trim().toLowerCase();
+  const block = parseCidr(cidr);
+  return block ? formatCidr(block) : cidr.trim().toLowerCase();
 }
 
 /** True when configuration lets this rule stay open: TCP/UDP, and every port of its range is allowed. */
@@ -73,9 +94,12 @@ export function isAllowedWorldRule(rule: CidrRule, allowed: readonly AllowedPort
   return true;
 }
 
-/** A world-open rule that configuration does not allow: what this rule revokes. */
-export function isViolating(rule: CidrRule, allowed: readonly AllowedPort[]): boolean {
-  return isWorldOpenCidr(rule.cidr) && !isAllowedWorldRule(rule, allowed);
+/**
+ * One rule that is world-open by itself on a port configuration does not allow. Whether rules add up to
+ * the world together is `worldOpenRules` (world-open-set.ts): this is that question for a set of one.
+ */
+export function isViolating(rule: CidrRule, allowed: readonly AllowedPort[], limits: WorldOpenPrefix = DEFAULT_WORLD_OPEN_PREFIX): boolean {
+  return isWorldOpenCidr(rule.cidr, limits) && !isAllowedWorldRule(rule, allowed);
 }
 
 /** Same protocol, ports and (canonical) source: how an event's rule is found among a group's rules by content. */

@@ -71,3 +71,21 @@ export function eventTimeMs(value: string): number | undefined {
   const ms = Date.parse(`${panther[1]}T${panther[2]}${(panther[3] ?? '').slice(0, 4)}Z`);
   return Number.isNaN(ms) ? undefined : ms;
 }
+
+/** No CloudTrail record can be older: AWS's first public API (S3) opened in March 2006. */
+export const EARLIEST_EVENT_TIME_MS = Date.UTC(2006, 0, 1);
+
+/** How far an event time may lie ahead of our clock (clock skew) and still be believed. */
+export const EVENT_TIME_SKEW_MS = 5 * 60_000;
+
+/**
+ * The event time in epoch ms when it is plausible at `nowMs`, else why it is not: unreadable, before 2006, or
+ * in the future beyond the skew: a 1970 time must not become a 56-year exposure window.
+ */
+export function plausibleEventTimeMs(value: string, nowMs: number): { readonly ms: number } | { readonly implausible: string } {
+  const ms = eventTimeMs(value);
+  if (ms === undefined) return { implausible: 'the event time is unreadable' };
+  if (ms < EARLIEST_EVENT_TIME_MS) return { implausible: 'the event time is before 2006, older than any AWS API' };
+  if (ms > nowMs + EVENT_TIME_SKEW_MS) return { implausible: `the event time is more than ${EVENT_TIME_SKEW_MS / 60_000} min in the future` };
+  return { ms };
+}

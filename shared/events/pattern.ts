@@ -6,6 +6,8 @@
  * evaluate must not silently match or miss.
  */
 
+import { isAddressInCidr } from '../net/cidr.js';
+
 /** An EventBridge event pattern (the JSON in each rule's pattern.json). */
 export type EventPattern = { readonly [key: string]: unknown };
 
@@ -92,7 +94,7 @@ function matchValue(matcher: unknown, value: unknown): boolean {
     case 'numeric':
       return typeof value === 'number' && numericMatches(operand, value);
     case 'cidr':
-      return typeof value === 'string' && typeof operand === 'string' && ipv4InCidr(value, operand);
+      return typeof value === 'string' && typeof operand === 'string' && isAddressInCidr(value, operand);
     default:
       throw new Error(`unsupported pattern operator "${operator}"`);
   }
@@ -140,25 +142,4 @@ function numericMatches(operand: unknown, value: number): boolean {
     if (!ok) return false;
   }
   return true;
-}
-
-function ipv4ToInt(ip: string): number | undefined {
-  const parts = ip.split('.');
-  if (parts.length !== 4) return undefined;
-  let result = 0;
-  for (const part of parts) {
-    if (!/^\d{1,3}$/.test(part) || Number(part) > 255) return undefined;
-    result = result * 256 + Number(part);
-  }
-  return result;
-}
-
-function ipv4InCidr(ip: string, cidr: string): boolean {
-  const [base, bitsText] = cidr.split('/');
-  const bits = Number(bitsText);
-  const address = ipv4ToInt(ip);
-  const network = ipv4ToInt(base ?? '');
-  if (address === undefined || network === undefined || !Number.isInteger(bits) || bits < 0 || bits > 32) return false;
-  const size = 2 ** (32 - bits);
-  return Math.floor(address / size) === Math.floor(network / size);
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as v from 'valibot';
 import { ParseError } from '../errors.js';
 import { accountIdFrom, parseArn } from './normalize.js';
@@ -40,7 +41,6 @@ const RawIdentity = v.looseObject({
   type: optionalString,
   arn: optionalString,
   accountId: v.optional(v.union([v.string(), v.number()])),
-  principalId: optionalString,
   userName: optionalString,
   invokedBy: optionalString,
   sessionContext: v.optional(
@@ -57,7 +57,7 @@ function toActor(raw: v.InferOutput<typeof RawIdentity> | undefined): Actor {
   // replayed log file, and the spreads were most of its cost.
   const arn = raw?.arn;
   const accountId = accountIdFrom(raw?.accountId);
-  const principalId = raw?.principalId;
+  const principalId = displayText(raw?.principalId);
   const invokedBy = raw?.invokedBy;
   const type = raw?.type;
   switch (type) {
@@ -87,26 +87,33 @@ function toActor(raw: v.InferOutput<typeof RawIdentity> | undefined): Actor {
   }
 }
 
-/** The fields of a CloudTrail record the runner reads; everything else is kept as-is for the rules. */
+/**
+ * The fields of a CloudTrail record a decision or an action uses, strictly; everything else is kept as-is for
+ * the rules. Fields only shown to people (`eventVersion`, `eventType`, `userAgent`, `errorMessage`) are read
+ * leniently in toEvent, and fields nothing reads (`readOnly`, `managementEvent`, `eventCategory`) not at all:
+ * console copies, Athena and SIEM exports give `readOnly: "false"` as a string, and such a record must still
+ * be judged, not `failed`.
+ */
 const RecordSchema = v.looseObject({
-  eventVersion: optionalString,
   eventTime: v.string(),
   eventSource: v.string(),
   eventName: v.string(),
   awsRegion: v.string(),
   eventID: optionalString,
-  eventType: optionalString,
   sourceIPAddress: optionalString,
-  userAgent: optionalString,
   userIdentity: v.optional(RawIdentity),
   requestParameters: v.optional(v.nullable(v.unknown())),
   responseElements: v.optional(v.nullable(v.unknown())),
   additionalEventData: v.optional(v.nullable(v.unknown())),
   errorCode: optionalString,
-  errorMessage: v.optional(v.nullable(v.string())),
   recipientAccountId: v.optional(v.union([v.string(), v.number()])),
-  readOnly: v.optional(v.boolean()),
 });
+
+/** A display-only field as text: a string as is, a number written out (`eventVersion: 1.08`), anything else dropped. */
+function displayText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  return typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
+}
 
 const EnvelopeSchema = v.looseObject({
   id: optionalString,
@@ -193,9 +200,11 @@ export function isBareRecord(value: unknown): value is Record<string, unknown> {
  */
 export function wrapRecord(record: Record<string, unknown>): Record<string, unknown> {
   const eventSource = typeof record.eventSource === 'string' ? record.eventSource : '';
-  const eventType = typeof record.eventType === 'string' ? record.eventType : 'AwsApiCall';
-  const detailType =
-    CLOUDTRAIL_DETAIL_TYPES[eventType as keyof typeof CLOUDTRAIL_DETAIL_TYPES] ?? CLOUDTRAIL_DETAIL_TYPES.AwsApiCall;
+  const eventType = record.eventType;
+  // Own properties only: `constructor` or `__proto__` would otherwise find Object's own members.
+  const detailType = typeof eventType === 'string' && Object.hasOwn(CLOUDTRAIL_DETAIL_TYPES, eventType)
+    ? CLOUDTRAIL_DETAIL_TYPES[eventType as keyof typeof CLOUDTRAIL_DETAIL_TYPES]
+    : CLOUDTRAIL_DETAIL_TYPES.AwsApiCall;
   return {
     version: '0',
     id: record.eventID,
@@ -225,7 +234,7 @@ const maybeAccountId = (value: unknown) => value === undefined || typeof value =
 function identityAsIs(value: unknown): boolean {
   if (value === undefined) return true;
   if (!isObject(value)) return false;
-  if (!(maybeString(value.type) && maybeString(value.arn) && maybeAccountId(value.accountId) && maybeString(value.principalId)
+  if (!(maybeString(value.type) && maybeString(value.arn) && maybeAccountId(value.accountId)
     && maybeString(value.userName) && maybeString(value.invokedBy))) return false;
   const session = value.sessionContext;
   if (session === undefined) return true;
@@ -237,12 +246,10 @@ function identityAsIs(value: unknown): boolean {
 
 function recordAsIs(value: unknown): boolean {
   if (!isObject(value)) return false;
-  return maybeString(value.eventVersion) && typeof value.eventTime === 'string' && typeof value.eventSource === 'string'
+  return typeof value.eventTime === 'string' && typeof value.eventSource === 'string'
     && typeof value.eventName === 'string' && typeof value.awsRegion === 'string' && maybeString(value.eventID)
-    && maybeString(value.eventType) && maybeString(value.sourceIPAddress) && maybeString(value.userAgent)
-    && maybeString(value.errorCode) && (value.errorMessage === null || maybeString(value.errorMessage))
-    && maybeAccountId(value.recipientAccountId) && (value.readOnly === undefined || typeof value.readOnly === 'boolean')
-    && identityAsIs(value.userIdentity);
+    && maybeString(value.sourceIPAddress) && maybeString(value.errorCode)
+    && maybeAccountId(value.recipientAccountId) && identityAsIs(value.userIdentity);
 }
 
 /** The envelope itself when it passes EnvelopeSchema's checks as it is; undefined sends it through valibot. */
@@ -250,6 +257,29 @@ function acceptedAsIs(json: Record<string, unknown>): v.InferOutput<typeof Envel
   const ok = maybeString(json.id) && typeof json['detail-type'] === 'string' && typeof json.source === 'string'
     && maybeAccountId(json.account) && maybeString(json.time) && maybeString(json.region) && recordAsIs(json.detail);
   return ok ? (json as v.InferOutput<typeof EnvelopeSchema>) : undefined;
+}
+
+/** The value with every object's keys sorted, so that the same content serialises the same way; total on any value. */
+function canonical(value: unknown, path: Set<object>): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value === null || typeof value !== 'object') return value;
+  if (path.has(value)) return '[circular]';
+  path.add(value);
+  const entries = Array.isArray(value)
+    ? value.map((item: unknown) => canonical(item, path))
+    : Object.fromEntries(Object.keys(value).sort().map((key) => [key, canonical((value as Record<string, unknown>)[key], path)]));
+  path.delete(value);
+  return entries;
+}
+
+/**
+ * An id for an event that carries none (no envelope `id`, no `eventID`: hand-made or trimmed exports): the
+ * SHA-256 of its canonical JSON. Two different id-less events never share an idempotency key (one bucket's event
+ * would be ignored as a duplicate of another's), while a redelivery of the same event still gets the same one.
+ */
+export function contentEventId(value: unknown): string {
+  const json = JSON.stringify(canonical(value, new Set())) ?? String(value);
+  return `content-sha256-${createHash('sha256').update(json).digest('hex').slice(0, 32)}`;
 }
 
 /** Validates an envelope (as JSON) into a typed event; throws ParseError naming the field. */
@@ -268,26 +298,27 @@ function toEvent(json: unknown, fastPath: boolean): CloudTrailEvent {
   const envelope = (fastPath ? acceptedAsIs(json) : undefined) ?? parseWith(EnvelopeSchema, json, '$', eventId);
   const raw = envelope.detail;
   const detail: CloudTrailRecord = {
-    eventVersion: raw.eventVersion,
+    eventVersion: displayText(raw.eventVersion),
     eventTime: raw.eventTime,
     eventSource: raw.eventSource,
     eventName: raw.eventName,
     awsRegion: raw.awsRegion,
-    eventId: raw.eventID,
-    eventType: raw.eventType,
+    // An empty id is no id: two records with `eventID: ""` must not share an idempotency key.
+    eventId: raw.eventID || undefined,
+    eventType: displayText(raw.eventType),
     sourceIp: raw.sourceIPAddress,
-    userAgent: raw.userAgent,
+    userAgent: displayText(raw.userAgent),
     actor: toActor(raw.userIdentity),
     requestParameters: raw.requestParameters ?? undefined,
     responseElements: raw.responseElements ?? undefined,
     additionalEventData: raw.additionalEventData ?? undefined,
     errorCode: raw.errorCode,
-    errorMessage: raw.errorMessage ?? undefined,
+    errorMessage: displayText(raw.errorMessage),
     recipientAccountId: accountIdFrom(raw.recipientAccountId),
     signedWith: signedWithOf(raw.userIdentity?.accessKeyId),
   };
   return {
-    id: envelope.id ?? raw.eventID ?? 'unknown',
+    id: envelope.id || raw.eventID || contentEventId(json),
     detailType: envelope['detail-type'],
     source: envelope.source,
     account: accountIdFrom(envelope.account) ?? detail.recipientAccountId,

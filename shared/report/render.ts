@@ -4,13 +4,15 @@
  */
 import { displayValue } from '../notifier.js';
 import { OUTCOMES } from '../remediation-log.js';
+import { terminalText, terminalValue } from '../safe-text.js';
 import { formatDuration, type Report } from './aggregate.js';
 
 export type ReportFormat = 'text' | 'json' | 'html';
 
 export function renderReport(report: Report, format: ReportFormat): string {
   switch (format) {
-    case 'json': return `${JSON.stringify(report, null, 2)}\n`;
+    // Still JSON with the same values: C1 and Unicode format characters become \u escapes for the terminal.
+    case 'json': return `${terminalText(JSON.stringify(report, null, 2))}\n`;
     case 'html': return renderHtml(report);
     case 'text': return renderText(report);
   }
@@ -35,14 +37,14 @@ export function renderText(report: Report): string {
   lines.push('Counts per rule and outcome');
   lines.push(`  ${pad('RULE', 20)} ${pad('TOTAL', 6)} ${OUTCOMES.map((o) => pad(o, o.length + 1)).join(' ')}`);
   for (const row of report.counts) {
-    lines.push(`  ${pad(row.rule, 20)} ${pad(String(row.total), 6)} ${OUTCOMES.map((o) => pad(String(row.outcomes[o]), o.length + 1)).join(' ')}`);
+    lines.push(`  ${pad(show(row.rule), 20)} ${pad(String(row.total), 6)} ${OUTCOMES.map((o) => pad(String(row.outcomes[o]), o.length + 1)).join(' ')}`);
   }
   lines.push(`  ${pad('all', 20)} ${pad(String(report.total), 6)} ${OUTCOMES.map((o) => pad(String(report.outcomeTotals[o]), o.length + 1)).join(' ')}`, '');
 
   lines.push(`Failures (${report.failures.length})`);
   if (report.failures.length === 0) lines.push('  none');
   for (const f of report.failures) {
-    lines.push(`  ${f.time ?? '-'} ${f.rule} ${show(f.eventName)} on ${show(f.resource)} (event ${show(f.eventId)}): ${show(f.reason, 1000)}${errorText(f.error)}`);
+    lines.push(`  ${f.time ?? '-'} ${show(f.rule)} ${show(f.eventName)} on ${show(f.resource)} (event ${show(f.eventId)}): ${show(f.reason, 1000)}${errorText(f.error)}`);
   }
   lines.push('');
 
@@ -50,7 +52,7 @@ export function renderText(report: Report): string {
   if (report.actors.length === 0) lines.push('  none');
   for (const a of report.actors) {
     const outcomes = Object.entries(a.outcomes).map(([o, n]) => `${n} ${o}`).join(', ');
-    lines.push(`  ${a.violations} ${show(a.actor)} (${show(a.actorType)}): ${a.rules.join(', ')}; ${outcomes}; last ${a.lastSeen ?? '-'}`);
+    lines.push(`  ${a.violations} ${show(a.actor)} (${show(a.actorType)}): ${a.rules.map((r) => show(r)).join(', ')}; ${outcomes}; last ${a.lastSeen ?? '-'}`);
   }
   lines.push('');
 
@@ -58,24 +60,28 @@ export function renderText(report: Report): string {
   if (report.exposure.length === 0) lines.push('  no live remediation with an exposure window');
   else lines.push(`  ${pad('RULE', 20)} ${pad('FIXES', 6)} ${pad('P50', 10)} ${pad('P95', 10)} MAX`);
   for (const e of report.exposure) {
-    lines.push(`  ${pad(e.rule, 20)} ${pad(String(e.count), 6)} ${pad(formatDuration(e.p50Ms), 10)} ${pad(formatDuration(e.p95Ms), 10)} ${formatDuration(e.maxMs)}`);
+    lines.push(`  ${pad(show(e.rule), 20)} ${pad(String(e.count), 6)} ${pad(formatDuration(e.p50Ms), 10)} ${pad(formatDuration(e.p95Ms), 10)} ${formatDuration(e.maxMs)}`);
   }
   lines.push('');
 
   lines.push(`Actions and how to reverse them (${report.actions.length})`);
   if (report.actions.length === 0) lines.push('  none');
   for (const a of report.actions) {
-    lines.push(`  ${a.time ?? '-'} ${a.rule} ${show(a.api)} on ${show(a.resource)}: ${a.status} (${a.outcome}, event ${show(a.eventId)})`);
+    lines.push(`  ${a.time ?? '-'} ${show(a.rule)} ${show(a.api)} on ${show(a.resource)}: ${a.status} (${a.outcome}, event ${show(a.eventId)})`);
     lines.push(`    reverse: ${show(a.reversal.text, 2000)}`);
   }
-  return `${lines.join('\n')}\n`;
+  // Every value above went through `show`; this catches any that did not (a log file is only as clean as its writer).
+  return `${terminalText(lines.join('\n'))}\n`;
 }
 
 // ---------------------------------------------------------------- html
 
-/** Escapes text for HTML element content and double-quoted attributes. */
+/**
+ * Escapes text for HTML element content and double-quoted attributes. Controls and Unicode format characters
+ * (bidi overrides reorder a command as shown; a character reference would still be one) appear as `\uXXXX`.
+ */
 export function escapeHtml(value: unknown): string {
-  return String(value ?? '')
+  return terminalValue(String(value ?? ''))
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')

@@ -4,10 +4,13 @@
  * report shows the commands, `trailguard undo` prints the plan and, with `--apply`, performs the steps.
  */
 import type { SecurityGroupRule } from '@aws-sdk/client-ec2';
-import { SETTINGS } from '../cloudtrail/trail.js';
+import { isAccountId, isBucketName, isEc2Id, isGroupName, isInstanceId, isRegionName, isScheduleName } from '../aws/names.js';
+import { SETTINGS, trailRefFrom } from '../cloudtrail/trail.js';
+import { GROUP_ID } from '../ec2/security-group-events.js';
 import { fromSdkRule, toIpPermission } from '../ec2/world-open.js';
 import type { ActionRecord, RemediationRecord } from '../remediation-log.js';
 import { toPublicAccessBlock } from '../s3/public-access.js';
+import { awsCommand, checked } from '../shell.js';
 
 /** One reversing API call: the SDK input, the IAM action the operator needs, and the CLI command. */
 export interface ReverseStep {
@@ -55,11 +58,6 @@ export const UNDO_READ_PERMISSIONS: Readonly<Record<string, string>> = {
   'CloudTrail.GetTrail': 'cloudtrail:GetTrail',
 };
 
-/** Quotes a value for a POSIX shell: safe for any event-controlled text. */
-export function shellQuote(value: string): string {
-  return /^[A-Za-z0-9_./:=@+-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
 const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value);
 
@@ -78,14 +76,14 @@ function publicBucketReversal(record: RemediationRecord, action: ActionRecord): 
     return { kind: 'none', action, why: 'the record has no earlier Block Public Access setting (it was not read): nothing known to put back' };
   }
   const region = regionFor(record, action);
-  const ownerArgs = owner ? ` --expected-bucket-owner ${owner}` : '';
+  const where = { region, bucket: checked(bucket, 'bucket name', isBucketName), expectedBucketOwner: owner === undefined ? undefined : checked(owner, 'account id', isAccountId) };
   const common = { Bucket: bucket, ...(owner ? { ExpectedBucketOwner: owner } : {}) };
   if (previous.PublicAccessBlockConfiguration === null) {
     return {
       kind: 'steps', action, steps: [{
         api: 'S3.DeletePublicAccessBlock', iamAction: UNDO_PERMISSIONS['S3.DeletePublicAccessBlock'], resource: bucket, region,
         params: common,
-        cli: `aws s3api delete-public-access-block --region ${region} --bucket ${shellQuote(bucket)}${ownerArgs}`,
+        cli: awsCommand('s3api', 'delete-public-access-block', where),
         summary: `remove the Block Public Access configuration of ${bucket} (it had none before)`,
       }],
     };
@@ -95,7 +93,7 @@ function publicBucketReversal(record: RemediationRecord, action: ActionRecord): 
     kind: 'steps', action, steps: [{
       api: 'S3.PutPublicAccessBlock', iamAction: UNDO_PERMISSIONS['S3.PutPublicAccessBlock'], resource: bucket, region,
       params: { ...common, PublicAccessBlockConfiguration: before },
-      cli: `aws s3api put-public-access-block --region ${region} --bucket ${shellQuote(bucket)}${ownerArgs} --public-access-block-configuration ${shellQuote(JSON.stringify(before))}`,
+      cli: awsCommand('s3api', 'put-public-access-block', { ...where, publicAccessBlockConfiguration: JSON.stringify(before) }),
       summary: `put back the earlier Block Public Access configuration of ${bucket}: ${JSON.stringify(before)}`,
     }],
   };
@@ -111,14 +109,15 @@ function securityGroupReversal(record: RemediationRecord, action: ActionRecord):
   const groupId = typeof params.GroupId === 'string' ? params.GroupId : undefined;
   const groupName = typeof params.GroupName === 'string' ? params.GroupName : undefined;
   const target = groupId ? { GroupId: groupId } : { GroupName: groupName ?? action.resource };
-  const targetArg = groupId ? `--group-id ${shellQuote(groupId)}` : `--group-name ${shellQuote(target.GroupName ?? '')}`;
+  const targetArg = groupId ? { groupId: checked(groupId, 'security group id', (id) => GROUP_ID.test(id)) }
+    : { groupName: checked(target.GroupName, 'security group name', isGroupName) };
   const region = regionFor(record, action);
   const IpPermissions = rules.map(toIpPermission);
   return {
     kind: 'steps', action, steps: [{
       api: 'EC2.AuthorizeSecurityGroupIngress', iamAction: UNDO_PERMISSIONS['EC2.AuthorizeSecurityGroupIngress'], resource: groupId ?? action.resource, region,
       params: { ...target, IpPermissions },
-      cli: `aws ec2 authorize-security-group-ingress --region ${region} ${targetArg} --ip-permissions ${shellQuote(JSON.stringify(IpPermissions))}`,
+      cli: awsCommand('ec2', 'authorize-security-group-ingress', { region, ...targetArg, ipPermissions: JSON.stringify(IpPermissions) }),
       summary: `re-authorize ${rules.length} revoked ingress rule(s) on ${groupId ?? action.resource}: ${rules.map((r) => `${r.protocol} ${r.fromPort}-${r.toPort} from ${r.cidr}`).join('; ')}`,
     }],
   };
@@ -145,17 +144,14 @@ function tagsReversal(record: RemediationRecord, action: ActionRecord): Reversal
       // With the value: EC2 deletes a tag only while it still holds what trailguard wrote, so a value a
       // person has set since is kept.
       params: { Resources: resources, Tags: added },
-      cli: `aws ec2 delete-tags --region ${region} --resources ${resources.map(shellQuote).join(' ')} --tags ${shellQuote(JSON.stringify(added))}`,
+      cli: awsCommand('ec2', 'delete-tags', { region, resources: resources.map((id) => checked(id, 'EC2 resource id', isEc2Id)), tags: JSON.stringify(added) }),
       summary: `remove the tag(s) it added to ${resources.join(', ')}: ${added.map((t) => t.Key).join(', ')} (only while they still hold the value it wrote)`,
     }],
   };
 }
 
-/** UpdateTrail input name → the CLI flag: `EnableLogFileValidation` → `enable-log-file-validation`. */
-function cliFlag(input: string, value: boolean): string {
-  const flag = input.replace(/[A-Z]/g, (c, i: number) => `${i > 0 ? '-' : ''}${c.toLowerCase()}`);
-  return `--${value ? '' : 'no-'}${flag}`;
-}
+/** UpdateTrail input name → the CLI flag's camelCase: `EnableLogFileValidation` → `enableLogFileValidation`. */
+const flagOf = (input: string) => input.replace(/^[A-Z]/, (c) => c.toLowerCase());
 
 const TRAIL_INPUTS = new Set(Object.values(SETTINGS).flatMap((s) => (s.restore ? [s.restore.input] : [])));
 
@@ -170,7 +166,9 @@ function updateTrailReversal(record: RemediationRecord, action: ActionRecord): R
     kind: 'steps', action, steps: [{
       api: 'CloudTrail.UpdateTrail', iamAction: UNDO_PERMISSIONS['CloudTrail.UpdateTrail'], resource: name, region,
       params: { Name: name, ...Object.fromEntries(settings) },
-      cli: `aws cloudtrail update-trail --region ${region} --name ${shellQuote(name)} ${settings.map(([input, value]) => cliFlag(input, value)).join(' ')}`,
+      cli: awsCommand('cloudtrail', 'update-trail', {
+        region, name: checked(name, 'trail name', (value) => trailRefFrom(value) !== undefined), ...Object.fromEntries(settings.map(([input, value]) => [flagOf(input), value])),
+      }),
       summary: `set ${name} back to ${settings.map(([input, value]) => `${input}=${value}`).join(', ')}`,
     }],
   };
@@ -184,6 +182,8 @@ export function reversalOf(record: RemediationRecord, action: ActionRecord): Rev
   }
   if (action.verification?.detail.startsWith('already gone')) return { kind: 'none', action, why: 'the resource was already gone: nothing was changed' };
   const region = regionFor(record, action);
+  // The region picks the client's endpoint and goes into the command: only a region code is used.
+  if (!isRegionName(region)) return { kind: 'none', action, why: 'the record\'s region is not a valid region name: no command, nothing is reversed from it' };
   switch (action.api) {
     case 'S3.PutPublicAccessBlock': return publicBucketReversal(record, action);
     case 'EC2.RevokeSecurityGroupIngress': return securityGroupReversal(record, action);
@@ -194,14 +194,16 @@ export function reversalOf(record: RemediationRecord, action: ActionRecord): Rev
     case 'EC2.StopInstances': {
       const ids = isObject(action.params) && Array.isArray(action.params.InstanceIds) ? action.params.InstanceIds.map(String) : [action.resource];
       return { kind: 'manual', action, why: 'starting an instance again is left to a person (it was stopped for lacking required tags: tag it first)',
-        cli: `aws ec2 start-instances --region ${region} --instance-ids ${ids.map(shellQuote).join(' ')}` };
+        cli: awsCommand('ec2', 'start-instances', { region, instanceIds: ids.map((id) => checked(id, 'instance id', isInstanceId)) }) };
     }
     case 'Scheduler.CreateSchedule': {
       const params = isObject(action.params) ? action.params : {};
       const name = typeof params.Name === 'string' ? params.Name : action.resource;
       const group = typeof params.GroupName === 'string' ? params.GroupName : 'default';
       return { kind: 'manual', action, why: 'cancelling the pending enforcement check is left to a person (it deletes itself after it runs)',
-        cli: `aws scheduler delete-schedule --region ${region} --name ${shellQuote(name)} --group-name ${shellQuote(group)}` };
+        cli: awsCommand('scheduler', 'delete-schedule', {
+          region, name: checked(name, 'schedule name', isScheduleName), groupName: checked(group, 'schedule group name', isScheduleName),
+        }) };
     }
     default:
       return { kind: 'none', action, why: `no reversal is known for ${action.api}` };

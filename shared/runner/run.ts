@@ -4,11 +4,12 @@ import type { Config, Mode } from '../config.js';
 import { AwsCallError, ParseError } from '../errors.js';
 import { findExemption, type ExemptionMatch } from '../exemptions.js';
 import { selfCallOf } from './self-calls.js';
-import { eventTimeMs } from '../events/normalize.js';
+import { plausibleEventTimeMs } from '../events/normalize.js';
 import { matchesPattern } from '../events/pattern.js';
 import {
   CLOUDTRAIL_DETAIL_TYPES,
   actorLabel,
+  contentEventId,
   parseEnvelope,
   toEnvelopeJson,
   type Actor,
@@ -27,6 +28,9 @@ import { assertNever } from './assert-never.js';
 import { classifyAwsError } from '../aws/errors.js';
 import type { StateStore } from '../state/store.js';
 
+/** Wall-clock time in epoch ms, as `Date.now` gives it. */
+export type WallClock = () => number;
+
 /** Everything `run` needs from the world; Lambda and replay differ only in these. */
 export interface RunDeps {
   readonly config: Config;
@@ -36,10 +40,16 @@ export interface RunDeps {
   /** Why `notify` is absent, for the record. @default 'no SNS topic configured' */
   readonly notifySkipReason?: string;
   readonly write: (record: RemediationRecord) => void;
-  readonly now: () => number;
-  /** Epoch ms for exposure windows when `now` is a monotonic clock (replay); defaults to `now`. */
-  readonly wallClock?: () => number;
-  /** Idempotency, circuit breaker and digests; absent in replay (fixture ids repeat, see SHAPES.md §9). */
+  /**
+   * The one clock: wall-clock time in epoch ms (`Date.now`), for exemption expiry dates, claim locks,
+   * breaker and digest windows, exposure and durations. Never a monotonic clock (`performance.now()` counts
+   * from process start, so "today" would be 1970-01-01 and an exemption that expired in 2001 would hold).
+   */
+  readonly now: WallClock;
+  /**
+   * Idempotency, circuit breaker and digests. Always set in Lambda and for every live CLI run; absent in an
+   * offline or dry-run replay, whose fixture ids repeat (SHAPES.md §9): a store would take them for duplicates.
+   */
   readonly store?: StateStore;
 }
 
@@ -197,7 +207,7 @@ async function decideEvent(rule: AnyRule, json: unknown, event: CloudTrailEvent,
   }
   const settings = rule.settings(deps.config);
   if (!settings.enabled) return conclude('ignored', `rule ${rule.id} is disabled in configuration`);
-  const self = selfCallOf(record.actor, record.eventName, event.account, selfRolesOf(deps.config));
+  const self = selfCallOf(record, event.account, deps.config);
   if (self) return conclude('ignored', `caused by trailguard itself (role ${self}): not re-evaluated, so no fix triggers another`);
   // EventBridge delivers at least once: from here on an event may act or notify, so it is claimed once.
   return claimThen(rule, event, deps, claim, async () => {
@@ -400,19 +410,14 @@ async function actAndVerify(rule: AnyRule, actions: readonly PlannedAction[], cl
 
 /**
  * Org mode: the member account the event is from, with the member role's credentials, assumed now so that a
- * role that cannot be assumed ends the run here, named, before any read. Undefined for trailguard's own
- * account, and for a rule that makes no AWS call (a notify-only alert needs no role).
+ * role that cannot be assumed ends the run here, named, before any read. The session is limited to the rule's
+ * own actions (a session policy), not the member role's union of every rule's. Undefined for trailguard's own
+ * account, and for a rule that makes no AWS call in the event's account (a notify-only alert needs no role).
  */
 async function memberAccessFor(rule: AnyRule, event: CloudTrailEvent, region: string, deps: RunDeps): Promise<AccountAccess | undefined> {
-  if (Object.keys(rule.permissions).length === 0) return undefined;
-  const access = accountAccess(deps.config.organization, event.account, rule.id, { region: deps.config.region ?? region, endpoint: deps.config.endpoint });
+  const access = accountAccess(deps.config.organization, event.account, rule, { region: deps.config.region ?? region, endpoint: deps.config.endpoint });
   if (access) await access.credentials();
   return access;
-}
-
-/** The remediator's own roles: the configured globs, and in org mode the member role it acts through in every member account. */
-function selfRolesOf(config: Config): readonly string[] {
-  return config.organization ? [...config.selfRoles, config.organization.memberRoleName] : config.selfRoles;
 }
 
 function errorRecord(rule: AnyRule | undefined, error: AwsCallError): RecordError {
@@ -459,9 +464,10 @@ function eventIdOf(input: unknown, event: CloudTrailEvent | undefined): string {
   if (event) return event.detail.eventId ?? event.id;
   if (input && typeof input === 'object') {
     const candidate = (input as { id?: unknown; eventID?: unknown }).id ?? (input as { eventID?: unknown }).eventID;
-    if (typeof candidate === 'string') return candidate;
+    if (typeof candidate === 'string' && candidate !== '') return candidate;
   }
-  return 'unknown';
+  // Even an unreadable event gets its own id: records of different events must not all read "unknown".
+  return contentEventId(input);
 }
 
 async function finish(
@@ -484,6 +490,7 @@ async function finish(
     eventName: detail?.eventName ?? null,
     eventSource: detail?.eventSource ?? null,
     eventTime: detail?.eventTime ?? null,
+    errorCode: detail?.errorCode ?? null,
     account: event?.account ?? null,
     region: detail?.awsRegion ?? event?.region ?? null,
     actor: detail ? actorLabel(detail.actor) : null,
@@ -500,13 +507,16 @@ async function finish(
     exposureMs: null,
   };
   // The fix was verified when the conclusion was reached: the exposure window ends here, not after notifying.
-  const fixedAt = deps.wallClock?.() ?? deps.now();
-  const notification = await notifyFor(rule, draft, deps);
+  const fixedAt = deps.now();
+  const exposure = exposureOf(draft, fixedAt);
+  // No figure from an implausible event time, and the operator is told why, in the record and the notification.
+  const told = 'implausible' in exposure ? { ...draft, reason: `${draft.reason}; no exposure figure: ${exposure.implausible}` } : draft;
+  const notification = await notifyFor(rule, told, deps);
   const record: RemediationRecord = {
-    ...draft,
+    ...told,
     notification,
     durationMs: Math.max(0, Math.round(deps.now() - started)),
-    exposureMs: exposureOf(draft, fixedAt),
+    exposureMs: 'ms' in exposure ? exposure.ms : null,
   };
   deps.write(record);
   return record;
@@ -552,9 +562,12 @@ async function burstPosition(rule: AnyRule, record: RemediationRecord, deps: Run
   return { position: count === maxPerWindow + 1 ? 'first-over' : 'suppressed', windowEnd };
 }
 
-/** Event time to verified fix, for a live remediation; a negative window (clock skew) counts as zero. */
-function exposureOf(record: RemediationRecord, fixedAt: number): number | null {
-  if (record.mode !== 'live' || record.outcome !== 'remediated' || !record.eventTime) return null;
-  const start = eventTimeMs(record.eventTime);
-  return start === undefined ? null : Math.max(0, Math.round(fixedAt - start));
+/**
+ * Event time to verified fix, for a live remediation; a negative window (clock skew) counts as zero. None for
+ * anything else, and none, with why, when the event time is implausible (before 2006, in the future, unreadable).
+ */
+function exposureOf(record: RemediationRecord, fixedAt: number): { readonly ms: number } | { readonly implausible: string } | { readonly none: true } {
+  if (record.mode !== 'live' || record.outcome !== 'remediated' || record.eventTime === null) return { none: true };
+  const start = plausibleEventTimeMs(record.eventTime, fixedAt);
+  return 'ms' in start ? { ms: Math.max(0, Math.round(fixedAt - start.ms)) } : start;
 }

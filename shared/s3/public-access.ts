@@ -1,4 +1,5 @@
 import { asList } from '../events/normalize.js';
+import { cidrShape } from '../net/cidr.js';
 
 /** The four Block Public Access settings; a missing key counts as false, as S3 treats it. */
 export interface PublicAccessBlock {
@@ -59,7 +60,6 @@ const RESTRICTING_KEYS = new Set([
   'aws:principalaccount', 'aws:principalarn', 'aws:principalorgid', 'aws:principalorgpaths', 'aws:userid',
   'aws:username', 'aws:principalservicename', 's3:dataaccesspointaccount', 's3:dataaccesspointarn',
 ]);
-const WORLD_CIDRS = new Set(['0.0.0.0/0', '::/0']);
 
 /**
  * Whether one condition value narrows who may call: not a wildcard (`arn:aws:iam::*:role/*`, `*1` match
@@ -67,10 +67,9 @@ const WORLD_CIDRS = new Set(['0.0.0.0/0', '::/0']);
  * Offline only: dry-run and live ask S3 itself (GetBucketPolicyStatus).
  */
 function pinsTheCaller(value: string): boolean {
-  if (/[*?]/.test(value) || WORLD_CIDRS.has(value)) return false;
-  const prefix = /^[\d.]+\/(\d{1,2})$/.exec(value)?.[1] ?? /^[\da-f:]+\/(\d{1,3})$/i.exec(value)?.[1];
-  if (prefix === undefined) return true;
-  return Number(prefix) >= (value.includes(':') ? 32 : 8);
+  if (/[*?]/.test(value)) return false;
+  const range = cidrShape(value);
+  return range === undefined || range.prefix >= (range.family === 6 ? 32 : 8);
 }
 
 function isRestrictingCondition(condition: unknown): boolean {

@@ -1,5 +1,6 @@
 import { CloudTrailClient, LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, GetPublicAccessBlockCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -13,17 +14,21 @@ import { loadSample } from '../helpers/samples.js';
 
 const cloudtrail = mockClient(CloudTrailClient);
 const s3 = mockClient(S3Client);
+const sns = mockClient(SNSClient);
 const bare = () => (loadSample('public-bucket', 'would-remediate.put-bucket-acl-canned-public-read') as { detail: Record<string, unknown> }).detail;
 
 beforeEach(() => {
   cloudtrail.reset();
   s3.reset();
+  sns.reset();
   cloudtrail.rejects(new Error('unexpected CloudTrail call'));
   s3.rejects(new Error('unexpected S3 call'));
+  sns.rejects(new Error('unexpected SNS call'));
 });
 afterEach(() => {
   cloudtrail.reset();
   s3.reset();
+  sns.reset();
 });
 
 /** A clock that only moves when slept on: pacing is asserted from the sleeps, never waited for. */
@@ -156,6 +161,23 @@ describe('LookupEvents backtest', () => {
     expect(exit).toBe(0);
     expect(records).toMatchObject([{ rule: 'public-bucket', outcome: 'would-remediate', mode: 'offline' }]);
     expect(progress).toContain('trailguard replay: 1 records read, 1 events matched');
+  });
+
+  it('publishes nothing in a dry-run with the alert topic configured, unless --notify', async () => {
+    const deleted = (loadSample('public-bucket', 'would-remediate.delete-public-access-block') as { detail?: Record<string, unknown> });
+    cloudtrail.on(LookupEventsCommand).resolves({ Events: [lookupItem('d', deleted.detail ?? deleted)] });
+    s3.on(GetPublicAccessBlockCommand).rejects(Object.assign(new Error('none'), { name: 'NoSuchPublicAccessBlockConfiguration' }));
+    let out = '';
+    const exit = await replay({
+      mode: 'dry-run', format: 'jsonl', configFile: undefined, inputs: [], env: { TRAILGUARD_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111122223333:trailguard-alerts' },
+      events: lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: undefined, clock: fakeClock() }),
+      out: (t) => { out += t; }, err: () => undefined, progress: { isTTY: false, write: () => true },
+    });
+    const records = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as RemediationRecord);
+    expect(exit).toBe(0);
+    expect(records).toMatchObject([{ rule: 'public-bucket', outcome: 'would-remediate', mode: 'dry-run', notification: { status: 'skipped', reason: 'replay publishes only with --notify' } }]);
+    expect(s3).toHaveReceivedCommand(GetPublicAccessBlockCommand);
+    expect(sns.calls()).toEqual([]);
   });
 });
 

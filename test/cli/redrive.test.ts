@@ -1,6 +1,7 @@
 import { GetPublicAccessBlockCommand, PutPublicAccessBlockCommand, S3Client } from '@aws-sdk/client-s3';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { breaker } from '../../cli/breaker.js';
@@ -15,6 +16,7 @@ import { loadSample } from '../helpers/samples.js';
 const sqs = mockClient(SQSClient);
 const s3 = mockClient(S3Client);
 const ec2 = mockClient(EC2Client);
+const sns = mockClient(SNSClient);
 const QUEUE = 'https://sqs.eu-west-1.amazonaws.com/111122223333/trailguard-prod-dlq';
 // Dead letters are always EventBridge envelopes: wrap the bare sample record the way EventBridge does.
 const event = () => wrapRecord(loadSample('public-bucket', 'would-remediate.delete-public-access-block') as Record<string, unknown>);
@@ -22,21 +24,24 @@ const event = () => wrapRecord(loadSample('public-bucket', 'would-remediate.dele
 beforeEach(() => {
   sqs.reset();
   s3.reset();
+  sns.reset();
   sqs.rejects(new Error('unexpected SQS call'));
   s3.rejects(new Error('unexpected S3 call'));
+  sns.rejects(new Error('unexpected SNS call'));
 });
 afterEach(() => {
   sqs.reset();
   s3.reset();
+  sns.reset();
 });
 
-async function redriven(messages: { MessageId: string; ReceiptHandle: string; Body: string }[], mode: 'live' | 'dry-run' = 'live', config = parseConfig({})) {
+async function redriven(messages: { MessageId: string; ReceiptHandle: string; Body: string }[], mode: 'live' | 'dry-run' = 'live', config = parseConfig({}), notify = false) {
   sqs.on(ReceiveMessageCommand).resolvesOnce({ Messages: messages }).resolves({ Messages: [] });
   sqs.on(DeleteMessageCommand).resolves({});
   let out = '';
   let err = '';
   const exit = await redrive({
-    queueUrl: QUEUE, mode, format: 'jsonl', max: 100, config,
+    queueUrl: QUEUE, mode, format: 'jsonl', max: 100, config, notify,
     out: (t) => { out += t; }, err: (t) => { err += t; },
   });
   const records = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as RemediationRecord);
@@ -91,6 +96,43 @@ describe('trailguard redrive', () => {
     expect(err).toContain('message m-3: the body is not JSON; left in the queue');
     expect(records).toMatchObject([{ outcome: 'would-remediate' }]);
     expect(sqs).toHaveReceivedCommandTimes(DeleteMessageCommand, 0);
+  });
+});
+
+describe('trailguard redrive: who is told', () => {
+  const TOPIC = 'arn:aws:sns:eu-west-1:111122223333:trailguard-alerts';
+  const withTopic = parseConfig({ topicArn: TOPIC });
+
+  it('a dry-run redrive publishes nothing without --notify, and says why in the record', async () => {
+    s3.on(GetPublicAccessBlockCommand).rejects(Object.assign(new Error('none'), { name: 'NoSuchPublicAccessBlockConfiguration' }));
+
+    const { records } = await redriven([{ MessageId: 'm-7', ReceiptHandle: 'rh-7', Body: JSON.stringify(event()) }], 'dry-run', withTopic);
+
+    expect(records).toMatchObject([{ outcome: 'would-remediate', notification: { status: 'skipped', reason: 'a dry-run redrive publishes only with --notify' } }]);
+    expect(s3).toHaveReceivedCommand(GetPublicAccessBlockCommand);
+    expect(sns.calls()).toEqual([]);
+  });
+
+  it('a dry-run redrive with --notify publishes', async () => {
+    s3.on(GetPublicAccessBlockCommand).rejects(Object.assign(new Error('none'), { name: 'NoSuchPublicAccessBlockConfiguration' }));
+    sns.on(PublishCommand).resolves({ MessageId: 'msg-7' });
+
+    const { records } = await redriven([{ MessageId: 'm-8', ReceiptHandle: 'rh-8', Body: JSON.stringify(event()) }], 'dry-run', withTopic, true);
+
+    expect(records).toMatchObject([{ outcome: 'would-remediate', notification: { status: 'sent', messageId: 'msg-7' } }]);
+    expect(sns).toHaveReceivedCommandWith(PublishCommand, { TopicArn: TOPIC });
+  });
+
+  it('a live redrive publishes unasked: the dead letter\'s alert was deferred to a retry that never came', async () => {
+    s3.on(GetPublicAccessBlockCommand).rejectsOnce(Object.assign(new Error('none'), { name: 'NoSuchPublicAccessBlockConfiguration' }))
+      .resolves({ PublicAccessBlockConfiguration: ALL_BLOCKED });
+    s3.on(PutPublicAccessBlockCommand).resolves({});
+    sns.on(PublishCommand).resolves({ MessageId: 'msg-9' });
+
+    const { records } = await redriven([{ MessageId: 'm-9', ReceiptHandle: 'rh-9', Body: JSON.stringify(event()) }], 'live', withTopic);
+
+    expect(records).toMatchObject([{ outcome: 'remediated', notification: { status: 'sent', messageId: 'msg-9' } }]);
+    expect(sns).toHaveReceivedCommandWith(PublishCommand, { TopicArn: TOPIC });
   });
 });
 

@@ -1,4 +1,6 @@
+import { DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetPublicAccessBlockCommand, PutPublicAccessBlockCommand, S3Client } from '@aws-sdk/client-s3';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -7,11 +9,17 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../cli/main.js';
 import { replay, type ReplayOptions } from '../../cli/replay.js';
+import { consoleOut } from '../../shared/log.js';
 import type { RemediationRecord } from '../../shared/remediation-log.js';
+import { ALL_BLOCKED } from '../../shared/s3/public-access.js';
 import { EVENTS_DIR, loadSample, sampleNames } from '../helpers/samples.js';
 
+const s3 = mockClient(S3Client);
+const db = mockClient(DynamoDBClient);
+const sns = mockClient(SNSClient);
 const ROOT = join(import.meta.dirname, '..', '..');
 const CONFIG = join(ROOT, 'config', 'replay.sample.json');
 const PUBLIC = join(EVENTS_DIR, 'public-bucket');
@@ -23,6 +31,25 @@ const bare = () => envelope().detail;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'trailguard-cli-'));
 });
+// Every client starts rejecting: an AWS call a test did not prepare fails it instead of returning undefined.
+beforeEach(() => {
+  s3.reset().rejects(new Error('unexpected S3 call'));
+  db.reset().rejects(new Error('unexpected DynamoDB call'));
+  sns.reset().rejects(new Error('unexpected SNS call'));
+});
+afterEach(() => {
+  s3.reset();
+  db.reset();
+  sns.reset();
+  vi.restoreAllMocks();
+});
+
+/** The state table of a deployed stack: claims succeed, the breaker is closed, the write counter is low. */
+function stateTableWorks(): void {
+  db.on(PutItemCommand).resolves({});
+  db.on(GetItemCommand).resolves({});
+  db.on(UpdateItemCommand).resolves({ Attributes: { total: { N: '1' } } });
+}
 
 async function replayed(inputs: string[], options: Partial<ReplayOptions> = {}) {
   let out = '';
@@ -41,6 +68,18 @@ function file(name: string, content: string | Buffer): string {
   writeFileSync(path, content);
   return path;
 }
+
+const TOPIC = 'arn:aws:sns:eu-west-1:111122223333:trailguard-alerts';
+const STATE_TABLE = 'trailguard-test-state';
+
+/** A config file: the samples' config (config/replay.sample.json) with these keys replaced. */
+function configFile(name: string, overrides: Record<string, unknown>): string {
+  const base = JSON.parse(readFileSync(CONFIG, 'utf8')) as Record<string, unknown>;
+  return file(name, JSON.stringify({ ...base, ...overrides }));
+}
+
+const noBlock = () => Object.assign(new Error('none'), { name: 'NoSuchPublicAccessBlockConfiguration' });
+const deletedBlock = () => loadSample('public-bucket', 'would-remediate.delete-public-access-block');
 
 describe('trailguard replay inputs', () => {
   it('reads an EventBridge envelope file', async () => {
@@ -100,8 +139,6 @@ describe('trailguard replay inputs', () => {
 });
 
 describe('trailguard replay exit codes', () => {
-  const s3 = mockClient(S3Client);
-  afterEach(() => s3.reset());
 
   it('exits 2 naming the file for input that is not JSON, and still replays the rest', async () => {
     const broken = file('broken.json', '{"Records": [');
@@ -126,13 +163,205 @@ describe('trailguard replay exit codes', () => {
   });
 
   it('exits 1 when a live remediation fails', async () => {
-    s3.rejects(new Error('unexpected S3 call'));
-    s3.on(GetPublicAccessBlockCommand).rejects(Object.assign(new Error('none'), { name: 'NoSuchPublicAccessBlockConfiguration' }));
+    stateTableWorks();
+    s3.on(GetPublicAccessBlockCommand).rejects(noBlock());
     s3.on(PutPublicAccessBlockCommand).rejects(Object.assign(new Error('Access Denied'), { name: 'AccessDenied' }));
-    const path = file('delete-bpa.json', JSON.stringify(loadSample('public-bucket', 'would-remediate.delete-public-access-block')));
-    const { exit, records } = await replayed([path], { mode: 'live' });
+    const path = file('delete-bpa.json', JSON.stringify(deletedBlock()));
+    const { exit, records } = await replayed([path], { mode: 'live', configFile: configFile('live-no-topic.json', { stateTable: STATE_TABLE }) });
     expect(exit).toBe(1);
-    expect(records).toMatchObject([{ outcome: 'failed', notification: { status: 'skipped', reason: 'no SNS topic configured' } }]);
+    expect(records).toMatchObject([{ outcome: 'failed', notification: { status: 'skipped', reason: 'replay publishes only with --notify' } }]);
+  });
+});
+
+describe('trailguard replay: a UTF-8 byte order mark before the JSON', () => {
+  const BOM = '\uFEFF';
+
+  it('is skipped in a .json file', async () => {
+    const { exit, records, err } = await replayed([file('bom.json', `${BOM}${JSON.stringify(envelope())}`)]);
+    expect(exit).toBe(0);
+    expect(err).toBe('');
+    expect(records).toMatchObject([{ rule: 'public-bucket', outcome: 'would-remediate' }]);
+  });
+
+  it('is skipped inside a .json.gz log file', async () => {
+    const path = file('bom.json.gz', gzipSync(`${BOM}${JSON.stringify({ Records: [bare()] })}`));
+    const { exit, records } = await replayed([path]);
+    expect(exit).toBe(0);
+    expect(records).toMatchObject([{ rule: 'public-bucket', outcome: 'would-remediate' }]);
+  });
+
+  it('is skipped on JSON lines, from a file (also each cat-ed part) and from stdin', async () => {
+    const lines = `${BOM}${JSON.stringify(bare())}\n${BOM}${JSON.stringify(envelope())}\n`;
+    const fromFile = await replayed([file('bom.jsonl', lines)]);
+    const fromStdin = await replayed(['-'], { stdin: Readable.from([lines]) });
+    expect(fromFile.exit).toBe(0);
+    expect(fromFile.records.map((r) => r.outcome)).toEqual(['would-remediate', 'would-remediate']);
+    expect(fromStdin.exit).toBe(0);
+    expect(fromStdin.records.map((r) => r.outcome)).toEqual(['would-remediate', 'would-remediate']);
+  });
+
+  it('is skipped only at the start: a BOM inside a value stays part of it', async () => {
+    const { records } = await replayed([file('bom-inside.json', `${BOM}${JSON.stringify({ ...bare(), userAgent: `${BOM}cli` })}`)]);
+    expect(records).toMatchObject([{ outcome: 'would-remediate', userAgent: `${BOM}cli` }]);
+  });
+});
+
+describe('trailguard replay: exemption expiry on the wall clock', () => {
+  const exemptUntil = (expires: string) => configFile(`exempt-until-${expires}.json`, {
+    exemptions: [{ rule: 'public-bucket', resource: 'example-reports', reason: 'reviewed (ticket SEC-1)', expires }],
+  });
+
+  it('no longer exempts with an exemption that expired in 2001, and still does with one to 2999', async () => {
+    const event = file('exempt-event.json', JSON.stringify(envelope()));
+
+    const expired = await replayed([event], { configFile: exemptUntil('2001-01-01') });
+    const current = await replayed([event], { configFile: exemptUntil('2999-12-31') });
+
+    expect(expired.records).toMatchObject([{ rule: 'public-bucket', outcome: 'would-remediate', exemptions: [] }]);
+    expect(current.records).toMatchObject([{ rule: 'public-bucket', outcome: 'exempt', exemptions: [{ resource: 'example-reports', expires: '2999-12-31' }] }]);
+  });
+});
+
+describe('trailguard replay --mode live: only with the state table', () => {
+  it('refuses live without a state table, exit 2 with the reason, before any AWS call', async () => {
+    const path = file('live-refused.json', JSON.stringify(deletedBlock()));
+
+    const { exit, err, records } = await replayed([path], { mode: 'live', configFile: configFile('live-no-table.json', { topicArn: TOPIC }) });
+
+    expect(exit).toBe(2);
+    expect(err).toContain('a live replay needs the state table, so duplicates are recognised and the circuit breaker caps its writes');
+    expect(records).toEqual([]);
+    expect(s3.calls()).toEqual([]);
+    expect(db.calls()).toEqual([]);
+    expect(sns.calls()).toEqual([]);
+  });
+
+  it('refuses it from the command line too, naming TRAILGUARD_STATE_TABLE', async () => {
+    const err: string[] = [];
+    vi.spyOn(consoleOut, 'stderr').mockImplementation((text) => void err.push(text));
+    vi.spyOn(consoleOut, 'stdout').mockImplementation(() => undefined);
+    const path = file('live-refused-cli.json', JSON.stringify(deletedBlock()));
+
+    const code = await main(['replay', '--mode', 'live', '--config', CONFIG, path], {});
+
+    expect(code).toBe(2);
+    expect(err.join('')).toContain('set TRAILGUARD_STATE_TABLE (stack output StateTableName)');
+    expect(s3.calls()).toEqual([]);
+    expect(db.calls()).toEqual([]);
+  });
+
+  it('with the state table, claims the event, counts the write against the breaker, acts and settles the claim', async () => {
+    stateTableWorks();
+    s3.on(GetPublicAccessBlockCommand).rejectsOnce(noBlock()).resolves({ PublicAccessBlockConfiguration: ALL_BLOCKED });
+    s3.on(PutPublicAccessBlockCommand).resolves({});
+    const path = file('live-claimed.json', JSON.stringify(deletedBlock()));
+
+    const { exit, records } = await replayed([path], { mode: 'live', configFile: configFile('live-table.json', { stateTable: STATE_TABLE }) });
+
+    expect(exit).toBe(0);
+    expect(records).toMatchObject([{ rule: 'public-bucket', outcome: 'remediated' }]);
+    const key = 'event#public-bucket#0b5e4a2c-0000-4000-8000-000000000008';
+    expect(db).toHaveReceivedCommandWith(PutItemCommand, { TableName: STATE_TABLE, Item: expect.objectContaining({ pk: { S: key }, status: { S: 'in-progress' } }) });
+    expect(db).toHaveReceivedCommandWith(GetItemCommand, { TableName: STATE_TABLE, Key: { pk: { S: 'breaker#public-bucket' } } });
+    expect(db).toHaveReceivedCommandWith(PutItemCommand, { TableName: STATE_TABLE, Item: expect.objectContaining({ pk: { S: key }, status: { S: 'done' }, outcome: { S: 'remediated' } }) });
+    expect(s3).toHaveReceivedCommandTimes(PutPublicAccessBlockCommand, 1);
+  });
+
+  it('ignores a second live replay of an event already handled: a duplicate, no write', async () => {
+    db.on(PutItemCommand).rejects(Object.assign(new Error('The conditional request failed'), {
+      name: 'ConditionalCheckFailedException', Item: { status: { S: 'done' }, outcome: { S: 'remediated' }, at: { S: '2026-11-25T11:59:00.000Z' } },
+    }));
+    const path = file('live-duplicate.json', JSON.stringify(deletedBlock()));
+
+    const { exit, records } = await replayed([path], { mode: 'live', configFile: configFile('live-table-dup.json', { stateTable: STATE_TABLE }) });
+
+    expect(exit).toBe(0);
+    expect(records).toMatchObject([{ rule: 'public-bucket', outcome: 'ignored', reason: expect.stringContaining('duplicate delivery of event 0b5e4a2c-0000-4000-8000-000000000008') }]);
+    expect(db).toHaveReceivedCommandTimes(PutItemCommand, 1);
+    expect(s3.calls()).toEqual([]);
+  });
+
+  it('writes nothing while the rule\'s circuit breaker is open', async () => {
+    stateTableWorks();
+    db.on(GetItemCommand).resolves({ Item: { pk: { S: 'breaker#public-bucket' }, since: { S: '2026-11-25T10:00:00.000Z' }, reason: { S: '51 writes in 10 min exceed the limit of 50' } } });
+    s3.on(GetPublicAccessBlockCommand).rejects(noBlock());
+    const path = file('live-breaker.json', JSON.stringify(deletedBlock()));
+
+    const { records } = await replayed([path], { mode: 'live', configFile: configFile('live-table-breaker.json', { stateTable: STATE_TABLE }) });
+
+    expect(records).toMatchObject([{ outcome: 'would-remediate', reason: expect.stringContaining('NOT remediated: the public-bucket circuit breaker is open') }]);
+    expect(s3).toHaveReceivedCommand(GetPublicAccessBlockCommand);
+    expect(s3).not.toHaveReceivedCommand(PutPublicAccessBlockCommand);
+  });
+});
+
+describe('trailguard replay publishes only with --notify', () => {
+  const withTopic = () => configFile('dry-run-topic.json', { topicArn: TOPIC });
+
+  it('dry-run with a topic and without --notify: no SNS call, and the record says why', async () => {
+    s3.on(GetPublicAccessBlockCommand).rejects(noBlock());
+    const path = file('dry-run-quiet.json', JSON.stringify(deletedBlock()));
+
+    const { exit, records } = await replayed([path], { mode: 'dry-run', configFile: withTopic() });
+
+    expect(exit).toBe(0);
+    expect(records).toMatchObject([{ outcome: 'would-remediate', notification: { status: 'skipped', reason: 'replay publishes only with --notify' } }]);
+    expect(s3).toHaveReceivedCommand(GetPublicAccessBlockCommand);
+    expect(sns.calls()).toEqual([]);
+  });
+
+  it('dry-run with --notify publishes to the topic', async () => {
+    s3.on(GetPublicAccessBlockCommand).rejects(noBlock());
+    sns.on(PublishCommand).resolves({ MessageId: 'msg-1' });
+    const path = file('dry-run-notify.json', JSON.stringify(deletedBlock()));
+
+    const { records } = await replayed([path], { mode: 'dry-run', configFile: withTopic(), notify: true });
+
+    expect(records).toMatchObject([{ outcome: 'would-remediate', notification: { status: 'sent', messageId: 'msg-1' } }]);
+    expect(sns).toHaveReceivedCommandWith(PublishCommand, { TopicArn: TOPIC });
+  });
+
+  it('live without --notify remediates and publishes nothing', async () => {
+    stateTableWorks();
+    s3.on(GetPublicAccessBlockCommand).rejectsOnce(noBlock()).resolves({ PublicAccessBlockConfiguration: ALL_BLOCKED });
+    s3.on(PutPublicAccessBlockCommand).resolves({});
+    const path = file('live-quiet.json', JSON.stringify(deletedBlock()));
+
+    const { records } = await replayed([path], { mode: 'live', configFile: configFile('live-topic.json', { topicArn: TOPIC, stateTable: STATE_TABLE }) });
+
+    expect(records).toMatchObject([{ outcome: 'remediated', notification: { status: 'skipped', reason: 'replay publishes only with --notify' } }]);
+    expect(sns.calls()).toEqual([]);
+  });
+
+  it('--notify from the command line publishes a dry-run\'s record', async () => {
+    vi.spyOn(consoleOut, 'stderr').mockImplementation(() => undefined);
+    const out: string[] = [];
+    vi.spyOn(consoleOut, 'stdout').mockImplementation((text) => void out.push(text));
+    s3.on(GetPublicAccessBlockCommand).rejects(noBlock());
+    sns.on(PublishCommand).resolves({ MessageId: 'msg-2' });
+    const path = file('dry-run-notify-cli.json', JSON.stringify(deletedBlock()));
+
+    const code = await main(['replay', '--mode', 'dry-run', '--notify', '--format', 'jsonl', '--config', withTopic(), path], {});
+
+    expect(code).toBe(0);
+    expect(JSON.parse(out.join(''))).toMatchObject({ outcome: 'would-remediate', notification: { status: 'sent', messageId: 'msg-2' } });
+    expect(sns).toHaveReceivedCommandWith(PublishCommand, { TopicArn: TOPIC });
+  });
+
+  it.each([
+    [['replay', '--notify', '--config', CONFIG, 'x.json'], 'offline never calls'],
+    [['replay', '--mode', 'dry-run', '--notify', '--config', CONFIG, 'x.json'], '--notify needs the alert topic: set TRAILGUARD_TOPIC_ARN'],
+    [['report', '--notify', 'x.jsonl'], '--notify goes with replay, redrive or sweep, not report'],
+  ])('refuses %j with exit 2: %s', async (argv, problem) => {
+    const err: string[] = [];
+    vi.spyOn(consoleOut, 'stderr').mockImplementation((text) => void err.push(text));
+
+    const code = await main(argv, {});
+
+    expect(code).toBe(2);
+    expect(err.join('')).toContain(problem);
+    expect(s3.calls()).toEqual([]);
+    expect(sns.calls()).toEqual([]);
   });
 });
 

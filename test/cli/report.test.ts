@@ -141,4 +141,14 @@ describe('progress', () => {
     expect(lines).toHaveLength(2);
     expect(lines[1]).toContain('3 records read, 2 events matched');
   });
+
+  it('shows a hostile file or key name in its note as text, never as terminal sequences', () => {
+    const lines: string[] = [];
+    const progress = new Progress('x', { stream: { isTTY: true, write: (t) => lines.push(t) }, now: () => 0 });
+    progress.at('logs/\u001b]0;pwned\u0007\u001b[2J\u009b6n.json.gz');
+    const note = lines[0]?.replace(/^\r\u001b\[2K/, '') ?? '';
+    expect(note).toContain('logs/\\u001b]0;pwned\\u0007\\u001b[2J\\u009b6n.json.gz');
+    // eslint-disable-next-line no-control-regex
+    expect(note).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+  });
 });

@@ -1,10 +1,13 @@
 import { GetPublicAccessBlockCommand, ListBucketsCommand, PutPublicAccessBlockCommand, S3Client } from '@aws-sdk/client-s3';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../cli/main.js';
 import { consoleOut } from '../../shared/log.js';
 
 const s3 = mockClient(S3Client);
+const sns = mockClient(SNSClient);
+const TOPIC = 'arn:aws:sns:eu-west-1:111122223333:trailguard-alerts';
 const ENV = { AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'example' };
 
 function capture() {
@@ -17,10 +20,13 @@ function capture() {
 
 beforeEach(() => {
   s3.reset();
+  sns.reset();
   s3.rejects(new Error('unexpected S3 call'));
+  sns.rejects(new Error('unexpected SNS call'));
 });
 afterEach(() => {
   s3.reset();
+  sns.reset();
   vi.restoreAllMocks();
 });
 
@@ -59,5 +65,26 @@ describe('trailguard sweep', () => {
     const records = out.join('').trim().split('\n').map((line) => JSON.parse(line));
     expect(records).toEqual([expect.objectContaining({ rule: 'public-bucket', trigger: 'sweep', mode: 'dry-run', outcome: 'would-remediate' })]);
     expect(err.join('')).toContain('sweep public-bucket in eu-west-1 (dry-run): 1 scanned, 1 findings');
+  });
+
+  it('a dry-run sweep publishes nothing with the alert topic configured, unless --notify', async () => {
+    const { out } = capture();
+    s3.on(ListBucketsCommand).resolves({ Buckets: [{ Name: 'example-open' }] });
+    s3.on(GetPublicAccessBlockCommand).resolves({ PublicAccessBlockConfiguration: { BlockPublicAcls: true } });
+    sns.on(PublishCommand).resolves({ MessageId: 'msg-1' });
+    const env = { ...ENV, TRAILGUARD_TOPIC_ARN: TOPIC };
+    const args = ['sweep', '--rule', 'public-bucket', '--account', '111122223333', '--format', 'jsonl'];
+
+    expect(await main(args, env)).toBe(0);
+    expect(sns.calls()).toEqual([]);
+    expect(await main([...args, '--notify'], env)).toBe(0);
+
+    const records = out.join('').trim().split('\n').map((line) => JSON.parse(line));
+    expect(records).toEqual([
+      expect.objectContaining({ outcome: 'would-remediate', notification: { status: 'skipped', reason: 'a dry-run sweep publishes only with --notify' } }),
+      expect.objectContaining({ outcome: 'would-remediate', notification: { status: 'sent', messageId: 'msg-1' } }),
+    ]);
+    expect(sns).toHaveReceivedCommandTimes(PublishCommand, 1);
+    expect(sns).toHaveReceivedCommandWith(PublishCommand, { TopicArn: TOPIC });
   });
 });

@@ -67,23 +67,23 @@ describe('trailguard undo: the plan (no --apply)', () => {
   it('prints each rule\'s exact command and the exemption, and calls nothing', async () => {
     const bucket = await undone('evt-bucket');
     expect(bucket.exit).toBe(0);
-    expect(bucket.out).toContain('$ aws s3api delete-public-access-block --region eu-west-1 --bucket example-reports --expected-bucket-owner 111122223333');
+    expect(bucket.out).toContain("$ aws s3api delete-public-access-block --region 'eu-west-1' --bucket 'example-reports' --expected-bucket-owner '111122223333'");
     expect(bucket.out).toContain('S3.DeletePublicAccessBlock (needs s3:PutBucketPublicAccessBlock)');
     expect(bucket.out).toContain('Nothing was changed');
     expect(bucket.sent).toHaveLength(0);
 
     const some = await undone('evt-some');
-    expect(some.out).toContain(`$ aws s3api put-public-access-block --region eu-west-1 --bucket example-reports --expected-bucket-owner 111122223333 --public-access-block-configuration '{"BlockPublicAcls":true,"IgnorePublicAcls":true,"BlockPublicPolicy":false,"RestrictPublicBuckets":false}'`);
+    expect(some.out).toContain(`$ aws s3api put-public-access-block --region 'eu-west-1' --bucket 'example-reports' --expected-bucket-owner '111122223333' --public-access-block-configuration '{"BlockPublicAcls":true,"IgnorePublicAcls":true,"BlockPublicPolicy":false,"RestrictPublicBuckets":false}'`);
 
     const group = await undone('evt-sg');
-    expect(group.out).toContain(`$ aws ec2 authorize-security-group-ingress --region eu-west-1 --group-id sg-0123456789abcdef0 --ip-permissions '[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0","Description":"ops'\\'' ssh"}]},{"IpProtocol":"-1","Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]'`);
+    expect(group.out).toContain(`$ aws ec2 authorize-security-group-ingress --region 'eu-west-1' --group-id 'sg-0123456789abcdef0' --ip-permissions '[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0","Description":"ops'\\'' ssh"}]},{"IpProtocol":"-1","Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]'`);
 
     const instance = await undone('evt-i');
-    expect(instance.out).toContain(`$ aws ec2 delete-tags --region eu-west-1 --resources i-0123456789abcdef0 --tags '[{"Key":"Owner","Value":"arn:aws:iam::111122223333:user/alice"},{"Key":"trailguard:tagged-at","Value":"2026-11-20T09:15:00Z"}]'`);
+    expect(instance.out).toContain(`$ aws ec2 delete-tags --region 'eu-west-1' --resources 'i-0123456789abcdef0' --tags '[{"Key":"Owner","Value":"arn:aws:iam::111122223333:user/alice"},{"Key":"trailguard:tagged-at","Value":"2026-11-20T09:15:00Z"}]'`);
     expect(instance.out).not.toContain('Deploy the exemption before --apply, or the rule remediates');
 
     const trail = await undone('evt-trail');
-    expect(trail.out).toContain('$ aws cloudtrail update-trail --region eu-west-1 --name arn:aws:cloudtrail:eu-west-1:111122223333:trail/org-trail --no-enable-log-file-validation --no-is-multi-region-trail');
+    expect(trail.out).toContain("$ aws cloudtrail update-trail --region 'eu-west-1' --name 'arn:aws:cloudtrail:eu-west-1:111122223333:trail/org-trail' --no-enable-log-file-validation --no-is-multi-region-trail");
     expect(trail.out).toContain('deploy the exemption before --apply, or the rule remediates the undo within seconds');
     const exemption = JSON.parse(/\[\n[\s\S]*\n\]/.exec(trail.out)?.[0] ?? '[]');
     expect(exemption).toEqual([{

@@ -166,10 +166,10 @@ describe.each(['live', 'dry-run'] as const)('public-bucket against the emulator,
     expect(await stack.received()).toEqual([]);
   });
 
-  it("ignored: the remediator's own PutPublicAccessBlock is not re-evaluated", async () => {
+  it("ignored: the remediator's own PutPublicAccessBlock (all four flags on, as it writes them) is not re-evaluated", async () => {
     await createPublicBucket();
     const event = sampleEvent('public-bucket', 'ignored.remediator-own-call', {
-      requestParameters: { bucketName: BUCKET, host: `s3.${REGION}.amazonaws.com`, publicAccessBlock: '', PublicAccessBlockConfiguration: { RestrictPublicBuckets: false } },
+      requestParameters: { bucketName: BUCKET, host: `s3.${REGION}.amazonaws.com`, publicAccessBlock: '', PublicAccessBlockConfiguration: ALL_ON },
     });
 
     const { record } = await invokeHandler('public-bucket', event, env(mode));

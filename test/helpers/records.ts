@@ -12,6 +12,7 @@ export function record(overrides: Partial<RemediationRecord> = {}): RemediationR
     eventName: 'PutBucketAcl',
     eventSource: 's3.amazonaws.com',
     eventTime: '2026-11-20T09:15:00Z',
+    errorCode: null,
     account: '111122223333',
     region: 'eu-west-1',
     actor: 'arn:aws:iam::111122223333:user/alice',

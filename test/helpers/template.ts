@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,22 +42,30 @@ function whileLocked<T>(fn: () => T): T {
   }
 }
 
-/** Runs `serverless package` once per test process and set of stage params (offline, no credentials) into a temp folder. */
-export function packageOnce(params: Readonly<Record<string, string>> = {}): Packaged {
-  const key = JSON.stringify(params);
-  const done = packagedBy.get(key);
-  if (done) return done;
-  const dir = mkdtempSync(join(tmpdir(), 'trailguard-package-'));
+/** `serverless package` (offline, no credentials) into `dir`; the exit status and output, whatever they are. */
+function runPackage(dir: string, stage: string, params: Readonly<Record<string, string>>): { status: number | null; output: string } {
   // serverless-esbuild leaves its work folders in the temp directory: give it one of ours, removed after.
   const scratch = join(dir, '.tmp');
   mkdirSync(scratch);
   const paramArgs = Object.entries(params).flatMap(([name, value]) => ['--param', `${name}=${value}`]);
-  whileLocked(() => execFileSync(join(ROOT, 'node_modules', '.bin', 'serverless'), ['package', '--stage', 'test', '--region', 'eu-west-1', '--package', dir, ...paramArgs], {
+  const result = whileLocked(() => spawnSync(join(ROOT, 'node_modules', '.bin', 'serverless'), ['package', '--stage', stage, '--region', 'eu-west-1', '--package', dir, ...paramArgs], {
     cwd: ROOT,
-    stdio: 'pipe',
+    encoding: 'utf8',
     env: { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', SLS_TELEMETRY_DISABLED: '1', TMPDIR: scratch },
   }));
   rmSync(scratch, { recursive: true, force: true });
+  if (result.error) throw result.error;
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+/** Runs `serverless package` once per test process, stage and set of stage params into a temp folder; throws if it fails. */
+export function packageOnce(params: Readonly<Record<string, string>> = {}, stage = 'test'): Packaged {
+  const key = JSON.stringify([stage, params]);
+  const done = packagedBy.get(key);
+  if (done) return done;
+  const dir = mkdtempSync(join(tmpdir(), 'trailguard-package-'));
+  const { status, output } = runPackage(dir, stage, params);
+  if (status !== 0) throw new Error(`serverless package --stage ${stage} exited ${status}:\n${output}`);
   const template = JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
   const zips = Object.fromEntries(
     readdirSync(dir).filter((f) => f.endsWith('.zip')).map((f) => [f.replace(/\.zip$/, ''), statSync(join(dir, f)).size]),
@@ -65,6 +73,16 @@ export function packageOnce(params: Readonly<Record<string, string>> = {}): Pack
   const packaged = { template, dir, zips };
   packagedBy.set(key, packaged);
   return packaged;
+}
+
+/** Runs `serverless package` expecting a refusal: its exit status and output (stdout and stderr). */
+export function packageRefused(params: Readonly<Record<string, string>>, stage: string): { status: number | null; output: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'trailguard-package-'));
+  try {
+    return runPackage(dir, stage, params);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Resources of one type, by logical id. */
@@ -81,4 +99,40 @@ export function functionKeyOf(ruleId: string): string {
 export function logicalPrefixOf(ruleId: string): string {
   const key = functionKeyOf(ruleId);
   return key.charAt(0).toUpperCase() + key.slice(1);
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * True when an EventBridge pattern's top-level `source` admits `aws.` sources only: each matcher an exact `aws.…`
+ * string or a `prefix` starting with `aws.` (no `anything-but`, `exists`, `wildcard`, `suffix`, no bare `aws`).
+ * Only AWS services can emit such sources; a missing source admits anyone's custom events.
+ */
+export function admitsOnlyAwsSources(pattern: unknown): boolean {
+  const source = isObject(pattern) ? pattern.source : undefined;
+  if (!Array.isArray(source) || source.length === 0) return false;
+  return source.every((matcher) => (typeof matcher === 'string' && matcher.startsWith('aws.'))
+    || (isObject(matcher) && Object.keys(matcher).length === 1 && typeof matcher.prefix === 'string' && matcher.prefix.startsWith('aws.')));
+}
+
+/** An IAM policy statement, loosely typed. */
+export interface PolicyStatement {
+  readonly Effect: string;
+  readonly Action: string | string[];
+  readonly Resource: unknown;
+  readonly Condition?: Record<string, Record<string, unknown>>;
+}
+
+/** Every statement of every inline policy of every role of a template. */
+export function roleStatementsOf(resources: Readonly<Record<string, CfnResource>>): [string, PolicyStatement][] {
+  return Object.entries(resources)
+    .filter(([, resource]) => resource.Type === 'AWS::IAM::Role')
+    .flatMap(([id, role]) => ((role.Properties?.Policies ?? []) as { PolicyDocument: { Statement: PolicyStatement[] } }[])
+      .flatMap((policy) => policy.PolicyDocument.Statement.map((statement) => [id, statement] as [string, PolicyStatement])));
+}
+
+/** The statements granting an `s3:` action on bucket or object ARNs (`arn:…:s3:::…`). */
+export function s3ResourceStatements(resources: Readonly<Record<string, CfnResource>>): [string, PolicyStatement][] {
+  return roleStatementsOf(resources).filter(([, statement]) =>
+    [statement.Action].flat().some((action) => action.startsWith('s3:')) && /:s3:::/.test(JSON.stringify(statement.Resource)));
 }

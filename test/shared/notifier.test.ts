@@ -6,7 +6,7 @@ import type { RemediationRecord } from '../../shared/remediation-log.js';
 
 const record: RemediationRecord = {
   rule: 'public-bucket', outcome: 'remediated', severity: 'HIGH', mode: 'live', trigger: 'event',
-  eventId: 'e-1', eventName: 'PutBucketAcl', eventSource: 's3.amazonaws.com', eventTime: '2026-11-20T09:15:00Z',
+  eventId: 'e-1', eventName: 'PutBucketAcl', eventSource: 's3.amazonaws.com', eventTime: '2026-11-20T09:15:00Z', errorCode: null,
   account: '111122223333', region: 'eu-west-1', actor: 'arn:aws:iam::111122223333:user/alice', actorType: 'IAMUser',
   sourceIp: '203.0.113.10', userAgent: 'aws-cli/2.15\n\u001b[31mFAKE: all clear', resources: [{ type: 'AWS::S3::Bucket', id: 'example-reports' }],
   actions: [{ api: 'S3.PutPublicAccessBlock', status: 'done', resource: 'example-reports', params: {}, verification: { ok: true, detail: 'all on' } }],

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { RULES } from '../../functions/rules.js';
 import { untaggedInstanceEnforce } from '../../functions/untagged-instance/enforce.js';
 import { actingFunctions, memberActionsOf, memberStackTemplate } from '../../scripts/member-stack.js';
-import { logicalPrefixOf, packageOnce, resourcesOfType, type CfnResource, type Packaged } from '../helpers/template.js';
+import { admitsOnlyAwsSources, logicalPrefixOf, packageOnce, resourcesOfType, s3ResourceStatements, type CfnResource, type Packaged } from '../helpers/template.js';
 
 const ORGANIZATION_ID = 'o-exampleorg1';
 const ASSUME_MEMBER_ROLE = {
@@ -59,17 +59,36 @@ describe('rule states, in single-account mode too', () => {
 });
 
 describe('the central stack in organisation mode (--param organizationId=o-…)', () => {
-  it('has a bus that accepts PutEvents only from principals of the organisation', () => {
+  it('has a bus that accepts PutEvents only from the member stacks\' forwarding roles, in accounts of the organisation', () => {
     expect(org.template.Resources.OrganizationEventBus).toEqual({ Type: 'AWS::Events::EventBus', Properties: { Name: 'trailguard-test-organization' } });
     expect(org.template.Resources.OrganizationEventBusPolicy?.Properties).toEqual({
       EventBusName: { Ref: 'OrganizationEventBus' },
-      StatementId: 'OrganizationAccountsPutEvents',
+      StatementId: 'OrganizationForwardersPutEvents',
       Statement: {
         Effect: 'Allow', Principal: '*', Action: 'events:PutEvents',
         Resource: { 'Fn::GetAtt': ['OrganizationEventBus', 'Arn'] },
-        Condition: { StringEquals: { 'aws:PrincipalOrgID': ORGANIZATION_ID } },
+        Condition: {
+          StringEquals: { 'aws:PrincipalOrgID': ORGANIZATION_ID },
+          ArnLike: { 'aws:PrincipalArn': { 'Fn::Sub': 'arn:${AWS::Partition}:iam::*:role/trailguard-test-forwarder/*' } },
+        },
       },
     });
+  });
+
+  it('admits the role the member stack forwards with, and no other principal of the organisation', () => {
+    const pattern = org.template.Resources.OrganizationEventBusPolicy?.Properties?.Statement?.Condition?.ArnLike?.['aws:PrincipalArn']?.['Fn::Sub'] as string;
+    // ArnLike: `*` spans any characters; the partition as CloudFormation substitutes it.
+    const glob = new RegExp(`^${pattern.replace('${AWS::Partition}', 'aws').split('*').map((part) => part.replace(/[.?+^$()[\]{}|\\/]/g, '\\$&')).join('.*')}$`);
+    const forwarding = (memberStackTemplate().Resources as Record<string, CfnResource>).ForwardingRole?.Properties;
+    const path = String(forwarding?.Path?.['Fn::Sub']).replace('${Stage}', 'test');
+    const forwarderArn = `arn:aws:iam::444455556666:role${path}StackSet-trailguard-member-ForwardingRole-1A2B3C4D5E6F`;
+
+    expect(path).toBe('/trailguard-test-forwarder/');
+    expect(glob.test(forwarderArn)).toBe(true);
+    for (const other of ['arn:aws:iam::444455556666:role/Admin', 'arn:aws:iam::444455556666:role/trailguard-test-forwarder-lookalike',
+      'arn:aws:iam::444455556666:user/trailguard-test-forwarder/mallory', 'arn:aws:iam::444455556666:role/trailguard-prod-forwarder/StackSet-x']) {
+      expect(glob.test(other), other).toBe(false);
+    }
   });
 
   describe.each(RULES.map((rule) => [rule.id, rule] as const))('%s', (ruleId, rule) => {
@@ -123,6 +142,31 @@ describe('the central stack in organisation mode (--param organizationId=o-…)'
   });
 });
 
+describe('what every template deploys', () => {
+  const templates = () => [
+    ['single-account', single.template.Resources],
+    ['organisation', org.template.Resources],
+    ['member', memberStackTemplate().Resources as Record<string, CfnResource>],
+  ] as const;
+
+  it.each(['single-account', 'organisation', 'member'])('%s: every EventBridge rule with a pattern admits aws.* sources only', (name) => {
+    const resources = templates().find(([n]) => n === name)?.[1] ?? {};
+    const patterns = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Events::Rule' && r.Properties?.EventPattern);
+    expect(patterns).toHaveLength(name === 'organisation' ? RULES.length * 2 : RULES.length);
+    for (const [id, rule] of patterns) expect(admitsOnlyAwsSources(rule.Properties?.EventPattern), id).toBe(true);
+  });
+
+  it.each(['single-account', 'organisation', 'member'])('%s: every S3 statement on buckets is limited to the account\'s own (s3:ResourceAccount)', (name) => {
+    const resources = templates().find(([n]) => n === name)?.[1] ?? {};
+    const statements = s3ResourceStatements(resources);
+    // public-bucket and its sweep centrally; in the member stack, the remediation role.
+    expect(statements.length).toBeGreaterThanOrEqual(name === 'member' ? 1 : 2);
+    for (const [id, statement] of statements) {
+      expect(statement.Condition?.StringEquals?.['s3:ResourceAccount'], id).toEqual({ Ref: 'AWS::AccountId' });
+    }
+  });
+});
+
 describe('the member stack (npm run member-template)', () => {
   const member = memberStackTemplate();
   const resources = member.Resources as Record<string, CfnResource>;
@@ -139,6 +183,8 @@ describe('the member stack (npm run member-template)', () => {
         Id: 'trailguard-central-bus',
         Arn: { 'Fn::Sub': 'arn:${AWS::Partition}:events:${CentralRegion}:${CentralAccountId}:event-bus/trailguard-${Stage}-organization' },
         RoleArn: { 'Fn::GetAtt': ['ForwardingRole', 'Arn'] },
+        RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 3600 },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['ForwardingDeadLetterQueue', 'Arn'] } },
       }]);
     }
     expect(forwards.map(([, r]) => r.Properties?.State)).toEqual(RULES.map((rule) => expectedState(rule.id)));
@@ -149,6 +195,23 @@ describe('the member stack (npm run member-template)', () => {
       Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
     }]);
     expect(forwarding?.Policies?.[0]?.PolicyDocument?.Statement).toEqual([{ Effect: 'Allow', Action: 'events:PutEvents', Resource: forwards[0]?.[1].Properties?.Targets[0].Arn }]);
+  });
+
+  it('retries a forward as the central bus\'s copies retry, then keeps it in a queue only the forwarding rules may fill', () => {
+    const forwards = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Events::Rule');
+    const central = resourcesOfType(org.template, 'AWS::Events::Rule').filter(([, r]) => r.Properties?.EventBusName);
+    expect(central.map(([, r]) => r.Properties?.Targets?.[0]?.RetryPolicy)).toEqual(forwards.map(([, r]) => r.Properties?.Targets?.[0]?.RetryPolicy));
+    const queue = resources.ForwardingDeadLetterQueue;
+    expect(queue).toMatchObject({ Type: 'AWS::SQS::Queue', Condition: 'Forwards', Properties: { MessageRetentionPeriod: 1209600, SqsManagedSseEnabled: true } });
+    const policy = resources.ForwardingDeadLetterQueuePolicy;
+    expect(policy?.Condition).toBe('Forwards');
+    expect(policy?.Properties?.Queues).toEqual([{ Ref: 'ForwardingDeadLetterQueue' }]);
+    expect(policy?.Properties?.PolicyDocument?.Statement).toEqual([{
+      Sid: 'ForwardingRulesDeliverFailedEvents', Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: 'sqs:SendMessage',
+      Resource: { 'Fn::GetAtt': ['ForwardingDeadLetterQueue', 'Arn'] },
+      Condition: { ArnEquals: { 'aws:SourceArn': forwards.map(([id]) => ({ 'Fn::GetAtt': [id, 'Arn'] })) } },
+    }]);
+    expect(forwards).toHaveLength(RULES.length);
   });
 
   it('does not forward in the central account\'s own region, whose default bus has the rules already', () => {

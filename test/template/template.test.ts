@@ -146,7 +146,7 @@ describe('the packaged CloudFormation template', () => {
     }
   });
 
-  it('alarms on every function\'s errors and throttles and on the dead-letter queue, to the alert topic', () => {
+  it('alarms on every function\'s errors and throttles and on the dead-letter queue, to the alert topic, and reserves no concurrency unless asked', () => {
     const alarms = resourcesOfType(packaged.template, 'AWS::CloudWatch::Alarm');
     const functions = resourcesOfType(packaged.template, 'AWS::Lambda::Function').map(([id]) => id);
     for (const fn of functions) {
@@ -155,7 +155,9 @@ describe('the packaged CloudFormation template', () => {
         expect(alarm, `${metric} alarm of ${fn}`).toBeDefined();
         expect(alarm?.[1].Properties?.AlarmActions).toEqual([{ Ref: 'AlertTopic' }]);
       }
-      expect(packaged.template.Resources[fn]?.Properties?.ReservedConcurrentExecutions).toBe(10);
+      // Opt-in (parameter `concurrency`): 17 functions x 10 used to reserve 170, more than a low quota allows.
+      expect(packaged.template.Resources[fn]?.Properties).toHaveProperty('Runtime', 'nodejs22.x');
+      expect(packaged.template.Resources[fn]?.Properties).not.toHaveProperty('ReservedConcurrentExecutions');
     }
     const depth = alarms.find(([, a]) => a.Properties?.MetricName === 'ApproximateNumberOfMessagesVisible');
     expect(depth?.[1].Properties?.Dimensions).toEqual([{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['DeadLetterQueue', 'QueueName'] } }]);
@@ -169,6 +171,16 @@ describe('the packaged CloudFormation template', () => {
     for (const [, query] of queries) {
       expect(query.Properties?.LogGroupNames).toEqual(logGroups);
       expect(query.Properties?.QueryString).toMatch(/^filter message = "trailguard remediation"/);
+    }
+  });
+
+  it('keeps the audit trail when the stack is removed or a resource replaced: log groups, state table, dead-letter queue, key', () => {
+    const logGroups = resourcesOfType(packaged.template, 'AWS::Logs::LogGroup');
+    expect(logGroups.map(([id]) => id).sort()).toEqual(
+      resourcesOfType(packaged.template, 'AWS::Lambda::Function').map(([id]) => id.replace(/LambdaFunction$/, 'LogGroup')).sort());
+    const kept = [...logGroups.map(([id]) => id), 'StateTable', 'DeadLetterQueue', 'AlertTopicKey'];
+    for (const id of kept) {
+      expect(packaged.template.Resources[id], id).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
     }
   });
 
@@ -233,6 +245,16 @@ describe('least privilege, proven on the template', () => {
       expect(selfRoles.some((name) => /[*?]/.test(name)), id).toBe(false);
     }
     expect(writers.length).toBe(9);
+  });
+
+  it('lets every function role be assumed by Lambda only (no Scheduler: the schedules have roles of their own)', () => {
+    const functionRoles = resourcesOfType(packaged.template, 'AWS::IAM::Role').filter(([id]) => id.endsWith('IamRoleLambdaExecution'));
+    expect(functionRoles).toHaveLength(resourcesOfType(packaged.template, 'AWS::Lambda::Function').length);
+    for (const [id, role] of functionRoles) {
+      expect(role.Properties?.AssumeRolePolicyDocument?.Statement, id).toEqual([
+        { Effect: 'Allow', Principal: { Service: ['lambda.amazonaws.com'] }, Action: ['sts:AssumeRole'] },
+      ]);
+    }
   });
 
   it('lets every role be assumed only by its service', () => {

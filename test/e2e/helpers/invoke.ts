@@ -96,15 +96,17 @@ const dir = mkdtempSync(join(tmpdir(), 'trailguard-e2e-'));
 let files = 0;
 
 /**
- * Runs `trailguard replay --mode <mode> --format jsonl FILE` as a separate process (the bin, through tsx),
- * with the Lambda-style environment; returns its exit code and records.
+ * Runs `trailguard replay --mode <mode> [--notify] --format jsonl FILE` as a separate process (the bin, through
+ * tsx), with the Lambda-style environment; returns its exit code and records.
  */
 export async function replayCli(event: unknown, env: LambdaEnv): Promise<{ exit: number; records: RemediationRecord[]; stderr: string }> {
   const file = join(dir, `event-${(files += 1)}.json`);
   writeFileSync(file, JSON.stringify(event));
   const variables = Object.fromEntries(Object.entries({ ...process.env, ...toVariables(env) }).filter(([, v]) => v !== undefined)) as Record<string, string>;
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [join(ROOT, 'bin', 'trailguard.mjs'), 'replay', '--mode', env.mode, '--format', 'jsonl', file], { cwd: ROOT, env: variables }, (error, stdout, stderr) => {
+    // Replay publishes only with --notify; these tests compare its notifications with the handlers'.
+    const notify = env.topicArn && env.mode !== 'offline' ? ['--notify'] : [];
+    execFile(process.execPath, [join(ROOT, 'bin', 'trailguard.mjs'), 'replay', '--mode', env.mode, ...notify, '--format', 'jsonl', file], { cwd: ROOT, env: variables }, (error, stdout, stderr) => {
       const exit = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
       if (exit !== 0 && exit !== 1) return reject(new Error(`trailguard replay exited ${exit}: ${stderr}`));
       try {

@@ -54,7 +54,7 @@ describe('iam-policy-change', () => {
       reason: expect.stringContaining('user contractor-01 was added to the group platform-admins'),
       resources: [{ type: 'AWS::IAM::User', id: 'contractor-01' }, { type: 'AWS::IAM::Group', id: 'platform-admins' }],
     });
-    expect(deps.published[0]?.text).toContain('aws iam list-attached-group-policies --group-name platform-admins');
+    expect(deps.published[0]?.text).toContain("aws iam list-attached-group-policies --group-name 'platform-admins'");
   });
 
   it('handles SetDefaultPolicyVersion (MEDIUM), saying the version\'s document is not in the event', async () => {
@@ -64,7 +64,7 @@ describe('iam-policy-change', () => {
       reason: expect.stringContaining('made version v1 the default of arn:aws:iam::111122223333:policy/app-runtime-s3'),
     });
     expect(record.reason).toContain('the event does not carry the version\'s document');
-    expect(deps.published[0]?.text).toContain('aws iam get-policy-version --policy-arn arn:aws:iam::111122223333:policy/app-runtime-s3');
+    expect(deps.published[0]?.text).toContain("aws iam get-policy-version --policy-arn 'arn:aws:iam::111122223333:policy/app-runtime-s3' --version-id <version-id>");
   });
 
   it('takes custom administrator policies from configuration', async () => {

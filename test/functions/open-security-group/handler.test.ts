@@ -6,7 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { handler } from '../../../functions/open-security-group/handler.js';
 import { openSecurityGroup } from '../../../functions/open-security-group/rule.js';
 import { resetProcessConfig } from '../../../shared/config.js';
-import { loadSample, runSample, sampleConfig } from '../../helpers/samples.js';
+import { run } from '../../../shared/runner/run.js';
+import { capturingDeps, loadSample, runSample, sampleConfig, withDetail } from '../../helpers/samples.js';
 
 const ec2 = mockClient(EC2Client);
 const SG = 'sg-0123456789abcdef0';
@@ -55,7 +56,7 @@ describe('open-security-group live', () => {
     expect(record).toMatchObject({
       outcome: 'remediated',
       severity: 'HIGH',
-      reason: expect.stringContaining('1 older world-open ingress rule(s) not from this event left alone'),
+      reason: expect.stringContaining('1 older world-open ingress rule(s) not from this event left alone: tcp 8080 from 0.0.0.0/0 (sgr-0f0f0f0f0f0f0f0f0)'),
       actions: [{
         api: 'EC2.RevokeSecurityGroupIngress',
         status: 'done',
@@ -69,7 +70,7 @@ describe('open-security-group live', () => {
     });
     expect(deps.published[0]?.subject).toBe(`[HIGH] World-open ingress revoked on ${SG} in 111122223333/eu-west-1`);
     expect(deps.published[0]?.text).toContain('Group name: web');
-    expect(deps.published[0]?.text).toContain(`--group-id ${SG} --ip-permissions '[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0","Description":"ssh"}]}]'`);
+    expect(deps.published[0]?.text).toContain(`--group-id '${SG}' --ip-permissions '[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0","Description":"ssh"}]}]'`);
   });
 
   it('finds the rule id by describing the group when the response lists none', async () => {
@@ -277,5 +278,41 @@ describe('open-security-group dry-run and offline', () => {
     expect(record).toMatchObject({ outcome: 'would-remediate', actions: [{ status: 'planned', params: { SecurityGroupRuleIds: REVOKED } }] });
     expect(deps.written).toEqual([record]);
     expect(ec2.calls()).toHaveLength(0);
+  });
+});
+
+describe('open-security-group live: ranges that add up to the world, a response naming another group', () => {
+  const HALVES = 'would-remediate.authorize-ssh-from-two-halves-of-ipv4';
+  const LOW = tcp('sgr-00000000000005a01', 22, { CidrIpv4: '0.0.0.0/1', Description: 'ssh' });
+  const HIGH = tcp('sgr-00000000000005a02', 22, { CidrIpv4: '128.0.0.0/1', Description: 'ssh' });
+  const OFFICE = tcp('sgr-0123123123123123a', 22, { CidrIpv4: '203.0.113.0/24' });
+
+  it('revokes both /1 halves by id, keeps the office range nested in them, and confirms', async () => {
+    ec2.on(DescribeSecurityGroupsCommand).resolves(GROUP);
+    ec2.on(DescribeSecurityGroupRulesCommand).resolvesOnce({ SecurityGroupRules: [LOW, OFFICE, HIGH] }).resolves({ SecurityGroupRules: [OFFICE] });
+    ec2.on(RevokeSecurityGroupIngressCommand).resolves({ Return: true });
+
+    const { record } = await runSample(openSecurityGroup, HALVES, { mode: 'live' });
+
+    expect(revokeInputs()).toEqual([{ GroupId: SG, SecurityGroupRuleIds: ['sgr-00000000000005a01', 'sgr-00000000000005a02'] }]);
+    expect(record).toMatchObject({ outcome: 'remediated', actions: [{ status: 'done', verification: { ok: true } }] });
+  });
+
+  it('revokes the rule found by content when the response names another group\'s rule id', async () => {
+    const real = tcp('sgr-0789789789789789c', 22, { CidrIpv4: '0.0.0.0/0' });
+    const event = withDetail(loadSample('open-security-group', 'would-remediate.authorize-ipv4-world-ssh-with-rule-ids'), {
+      responseElements: { _return: true, securityGroupRuleSet: { items: [{
+        securityGroupRuleId: 'sgr-0999999999999999f', groupId: 'sg-0fedcba9876543210', isEgress: false, ipProtocol: 'tcp', fromPort: 22, toPort: 22, cidrIpv4: '0.0.0.0/0',
+      }] } },
+    });
+    ec2.on(DescribeSecurityGroupsCommand).resolves(GROUP);
+    ec2.on(DescribeSecurityGroupRulesCommand).resolvesOnce({ SecurityGroupRules: [real] }).resolves({ SecurityGroupRules: [] });
+    ec2.on(RevokeSecurityGroupIngressCommand).resolves({ Return: true });
+
+    const record = await run(openSecurityGroup, event, capturingDeps({ mode: 'live' }));
+
+    expect(ec2).toHaveReceivedCommandWith(DescribeSecurityGroupRulesCommand, { Filters: [{ Name: 'group-id', Values: [SG] }] });
+    expect(revokeInputs()).toEqual([{ GroupId: SG, SecurityGroupRuleIds: ['sgr-0789789789789789c'] }]);
+    expect(record).toMatchObject({ outcome: 'remediated', reason: expect.stringContaining('not of this group ignored: sgr-0999999999999999f') });
   });
 });

@@ -43,7 +43,7 @@ describe('public-bucket live', () => {
       subject: '[HIGH] Public access blocked on S3 bucket example-reports in 111122223333/eu-west-1',
       attributes: { rule: 'public-bucket', severity: 'HIGH', outcome: 'remediated', account: '111122223333' },
     });
-    expect(deps.published[0]?.text).toContain('To reverse: aws s3api delete-public-access-block --bucket example-reports');
+    expect(deps.published[0]?.text).toContain("To reverse: aws s3api delete-public-access-block --bucket 'example-reports'");
   });
 
   it('reads only the block for a weakening call, and records the block it replaced', async () => {

@@ -28,7 +28,7 @@ describe('root-activity', () => {
     });
     expect(record.reason).not.toContain('unlimited rights');
     expect(deps.published[0]?.subject).toContain('CreateAccessKey for IAM user deploy-bot');
-    expect(deps.published[0]?.text).toContain('aws iam list-access-keys --user-name deploy-bot');
+    expect(deps.published[0]?.text).toContain("aws iam list-access-keys --user-name 'deploy-bot'");
     expect(deps.published[0]?.text).not.toContain('delete root access keys');
     expect(deps.published[0]?.json).not.toContain('AKIAEXAMPLENEWUSER01');
     // Root's own key (requestParameters null) keeps the root wording.

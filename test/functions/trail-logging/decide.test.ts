@@ -64,20 +64,20 @@ describe('trail-logging offline decisions over events/trail-logging', () => {
     const { record, deps } = await runSample(trailLogging, 'alerted.stop-logging-organization-trail-of-management-account');
     expect(record).toMatchObject({ outcome: 'alerted', severity: 'CRITICAL', actions: [] });
     expect(record.reason).toContain('organisation trail of account 444455556666: only that management account can change it');
-    expect(deps.published[0]?.text).toContain('aws cloudtrail start-logging --name arn:aws:cloudtrail:us-east-1:444455556666:trail/example-org-trail --region us-east-1');
+    expect(deps.published[0]?.text).toContain("aws cloudtrail start-logging --name 'arn:aws:cloudtrail:us-east-1:444455556666:trail/example-org-trail' --region 'us-east-1'");
   });
 
   it('alerts on DeleteTrail with what an operator needs to recreate the trail', async () => {
     const { record, deps } = await runSample(trailLogging, 'alerted.delete-trail');
     expect(record).toMatchObject({ severity: 'CRITICAL', actions: [], resources: [{ id: 'example-audit-trail', region: 'us-east-1' }] });
-    expect(deps.published[0]?.text).toContain('aws cloudtrail create-trail --name example-audit-trail --s3-bucket-name <bucket> --is-multi-region-trail --enable-log-file-validation --region us-east-1');
+    expect(deps.published[0]?.text).toContain("aws cloudtrail create-trail --name 'example-audit-trail' --s3-bucket-name <bucket> --is-multi-region-trail --enable-log-file-validation --region 'us-east-1'");
   });
 
   it('alerts on narrowed event selectors with the selectors that were set and a restore command', async () => {
     const { record, deps } = await runSample(trailLogging, 'alerted.put-event-selectors-management-events-off');
     expect(record).toMatchObject({ severity: 'CRITICAL', resources: [{ id: ARN, name: 'example-audit-trail' }] });
     expect(record.reason).toContain('management events are no longer recorded. Set: event selectors: management off, ReadOnly, data AWS::S3::Object');
-    expect(deps.published[0]?.text).toContain(`put-event-selectors --trail-name ${ARN} --region us-east-1`);
+    expect(deps.published[0]?.text).toContain(`put-event-selectors --trail-name '${ARN}' --region 'us-east-1'`);
   });
 });
 
@@ -349,7 +349,7 @@ describe('trail-logging message', () => {
     const record = { ...base, outcome: 'remediated', resources: [resource], actions: [{ api: 'CloudTrail.UpdateTrail', status: 'done', resource: ARN, params: {}, previous: { EnableLogFileValidation: false, IsMultiRegionTrail: false } }] } as unknown as RemediationRecord;
     const message = trailLogging.message(record);
     expect(message.title).toBe('Weakened trail example-audit-trail restored');
-    expect(message.lines).toContain(`To reverse: aws cloudtrail update-trail --name ${ARN} --region us-east-1 --no-enable-log-file-validation --no-is-multi-region-trail`);
+    expect(message.lines).toContain(`To reverse: aws cloudtrail update-trail --name '${ARN}' --region 'us-east-1' --no-enable-log-file-validation --no-is-multi-region-trail`);
   });
 
   it('gives recovery steps, not a restart, when a stopped trail is gone', () => {
@@ -358,15 +358,15 @@ describe('trail-logging message', () => {
     const message = trailLogging.message(record);
     expect(message.title).toBe('Trail example-audit-trail stopped, then gone (deleted?)');
     expect(message.lines).toEqual(expect.arrayContaining([
-      'Find who deleted it (Event history keeps 90 days of management events, trail or not): aws cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=DeleteTrail --region us-east-1',
-      expect.stringContaining('aws cloudtrail create-trail --name example-audit-trail --s3-bucket-name <bucket> --is-multi-region-trail --enable-log-file-validation --region us-east-1, then aws cloudtrail start-logging --name example-audit-trail --region us-east-1'),
+      "Find who deleted it (Event history keeps 90 days of management events, trail or not): aws cloudtrail lookup-events --lookup-attributes 'AttributeKey=EventName,AttributeValue=DeleteTrail' --region 'us-east-1'",
+      expect.stringContaining("aws cloudtrail create-trail --name 'example-audit-trail' --s3-bucket-name <bucket> --is-multi-region-trail --enable-log-file-validation --region 'us-east-1', then aws cloudtrail start-logging --name 'example-audit-trail' --region 'us-east-1'"),
     ]));
-    expect(message.lines.join('\n')).not.toContain('get-trail-status --name arn:');
+    expect(message.lines.join('\n')).not.toContain("get-trail-status --name 'arn:");
   });
 
   it('keeps the restart command for a stopped organisation trail of another account', () => {
     const record = { ...base, eventName: 'StopLogging', outcome: 'alerted', reason: 'trail x was stopped; it is an organisation trail of account 444455556666', resources: [resource], actions: [] } as unknown as RemediationRecord;
-    expect(trailLogging.message(record).lines).toContain(`Restart: aws cloudtrail start-logging --name ${ARN} --region us-east-1`);
+    expect(trailLogging.message(record).lines).toContain(`Restart: aws cloudtrail start-logging --name '${ARN}' --region 'us-east-1'`);
   });
 
   it('tells of the unrecorded window after a restart instead of the restart command', () => {

@@ -122,8 +122,8 @@ describe('trail-logging live: StopLogging', () => {
       reason: expect.stringContaining('was stopped and no longer exists: deleted? if it was this account\'s only trail, the account may be unrecorded'),
     });
     expect(deps.published[0]?.subject).toMatch(/^\[CRITICAL\] Trail example-audit-trail stopped, then gone \(deleted\?\)/);
-    expect(deps.published[0]?.text).toContain('aws cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=DeleteTrail --region eu-west-1');
-    expect(deps.published[0]?.text).toContain('aws cloudtrail create-trail --name example-audit-trail');
+    expect(deps.published[0]?.text).toContain("aws cloudtrail lookup-events --lookup-attributes 'AttributeKey=EventName,AttributeValue=DeleteTrail' --region 'eu-west-1'");
+    expect(deps.published[0]?.text).toContain("aws cloudtrail create-trail --name 'example-audit-trail'");
   });
 
   it('alerts CRITICAL when the trail is deleted between GetTrail and GetTrailStatus', async () => {
@@ -186,7 +186,7 @@ describe('trail-logging live: StopLogging', () => {
 
     expect(record).toMatchObject({ outcome: 'failed', error: { kind: 'denied', permission: 'cloudtrail:StartLogging' }, actions: [{ status: 'failed' }] });
     expect(deps.published[0]?.subject).toMatch(/^\[CRITICAL\] FAILED to restart stopped trail example-audit-trail/);
-    expect(deps.published[0]?.text).toContain(`Restart: aws cloudtrail start-logging --name ${ARN} --region us-east-1`);
+    expect(deps.published[0]?.text).toContain(`Restart: aws cloudtrail start-logging --name '${ARN}' --region 'us-east-1'`);
   });
 
   it('reports a restart that does not read back as failed, never remediated', async () => {
@@ -241,7 +241,7 @@ describe('trail-logging live: UpdateTrail', () => {
       outcome: 'remediated',
       actions: [{ api: 'CloudTrail.UpdateTrail', status: 'done', previous: { EnableLogFileValidation: false }, verification: { ok: true, detail: 'GetTrail reads LogFileValidationEnabled: true' } }],
     });
-    expect(deps.published[0]?.text).toContain(`To reverse: aws cloudtrail update-trail --name ${ARN} --region us-east-1 --no-enable-log-file-validation`);
+    expect(deps.published[0]?.text).toContain(`To reverse: aws cloudtrail update-trail --name '${ARN}' --region 'us-east-1' --no-enable-log-file-validation`);
   });
 
   it('restores multi-Region together with global service events when both are off, and says why in record and message', async () => {

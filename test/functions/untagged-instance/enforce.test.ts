@@ -75,8 +75,8 @@ describe('untagged-instance enforcement check, live', () => {
     const [notification] = deps.published;
     expect(notification?.subject).toBe(`[HIGH] Stopped untagged EC2 instance ${ID} in ${ACCOUNT}/eu-west-1`);
     expect(notification?.text).toContain('stops (never terminates) instances still missing a required tag after the grace period');
-    expect(notification?.text).toContain(`aws ec2 create-tags --region eu-west-1 --resources ${ID} --tags Key=<key>,Value=<value>`);
-    expect(notification?.text).toContain(`aws ec2 start-instances --region eu-west-1 --instance-ids ${ID}`);
+    expect(notification?.text).toContain(`aws ec2 create-tags --region 'eu-west-1' --resources '${ID}' --tags Key=<key>,Value=<value>`);
+    expect(notification?.text).toContain(`aws ec2 start-instances --region 'eu-west-1' --instance-ids '${ID}'`);
   });
 
   it.each([
@@ -107,7 +107,7 @@ describe('untagged-instance enforcement check, live', () => {
     const [notification] = deps.published;
     expect(notification?.subject).toBe(`[MEDIUM] Untagged EC2 instance ${ID} not stopped in ${ACCOUNT}/eu-west-1`);
     expect(notification?.text).toContain(`${ID} was not stopped: ${type} ${value} would terminate and replace it`);
-    expect(notification?.text).toContain(`aws ec2 create-tags --region eu-west-1 --resources ${ID}`);
+    expect(notification?.text).toContain(`aws ec2 create-tags --region 'eu-west-1' --resources '${ID}'`);
     expect(notification?.text).not.toContain('start-instances');
   });
 

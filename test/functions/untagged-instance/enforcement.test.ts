@@ -208,7 +208,7 @@ describe('untagged-instance enforcement: creating the schedule', () => {
         { api: 'Scheduler.CreateSchedule', resource: NAME, status: 'done', verification: { ok: true, detail: `schedule ${NAME} is enabled: at(2026-11-20T10:16:00) UTC invokes ${FN}` } },
       ],
     });
-    expect(deps.published[0]?.text).toContain(`aws scheduler delete-schedule --name ${NAME} --region eu-west-1`);
+    expect(deps.published[0]?.text).toContain(`aws scheduler delete-schedule --name '${NAME}' --group-name 'default' --region 'eu-west-1'`);
     const regions = await Promise.all(scheduler.calls().map((call) => (call.thisValue as SchedulerClient).config.region()));
     expect(new Set(regions)).toEqual(new Set(['eu-west-1']));
     expect(usEast.actions[1]).toMatchObject({ api: 'Scheduler.CreateSchedule', status: 'done', params: { Target: { Input: expect.stringContaining('"region":"us-east-1"') } } });

@@ -88,7 +88,8 @@ describe('untagged-instance live', () => {
     });
     expect(record.actions).toHaveLength(1);
     expect(deps.published[0]?.subject).toMatch(/^\[LOW\] Tagged 2 EC2 instances/);
-    expect(deps.published[0]?.text).toContain(`aws ec2 delete-tags --resources ${FIRST} ${SECOND} --tags Key=Owner Key=${TAGGED_AT_KEY}`);
+    expect(deps.published[0]?.text).toContain(`aws ec2 delete-tags --resources '${FIRST}' '${SECOND}' --tags '[{"Key":"Owner","Value":"`);
+    expect(deps.published[0]?.text).toContain(`{"Key":"${TAGGED_AT_KEY}","Value":"`);
   });
 
   it('keeps one CreateTags per instance for a single instance, with its own tags as previous', async () => {

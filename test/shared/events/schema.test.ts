@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { ParseError } from '../../../shared/errors.js';
 import { eventTimeMs, ec2Items, asList, firstString, bucketNameFrom } from '../../../shared/events/normalize.js';
 import { actorLabel, parseEnvelope, parseEnvelopeBySchema, toEnvelopeJson, wrapRecord } from '../../../shared/events/schema.js';
-import { EVENTS_DIR } from '../../helpers/samples.js';
+import { publicBucket } from '../../../functions/public-bucket/rule.js';
+import { run } from '../../../shared/runner/run.js';
+import { capturingDeps, EVENTS_DIR, loadSample, withDetail } from '../../helpers/samples.js';
 
 const bare = {
   eventVersion: '1.08',
@@ -177,5 +179,45 @@ describe('the assumed-role ARN is read into role and session names', () => {
     ['not-an-arn/Admin/s', undefined, undefined],
   ])('%s', (arn, roleName, sessionName) => {
     expect(actorFor(arn)).toMatchObject({ type: 'AssumedRole', roleName, sessionName });
+  });
+});
+
+describe('lenient on the fields no decision or action uses, strict on the rest (real exports are looser than EventBridge)', () => {
+  it('reads a record whose readOnly, managementEvent and eventCategory are strings, as console copies and SIEM exports give them', () => {
+    const event = parseEnvelope(toEnvelopeJson({ ...bare, readOnly: 'false', managementEvent: 'true', eventCategory: 42 }));
+    expect(event.detail).toMatchObject({ eventName: 'PutBucketAcl', requestParameters: { bucketName: 'example' } });
+    expect(parseEnvelopeBySchema(toEnvelopeJson({ ...bare, readOnly: 'false' }))).toEqual(event);
+  });
+
+  it('judges such a record like any other: a bucket made public with readOnly "false" is a violation, not failed', async () => {
+    const sample = withDetail(loadSample('public-bucket', 'would-remediate.put-bucket-acl-canned-public-read'), { readOnly: 'false', managementEvent: 'true' });
+    const record = await run(publicBucket, sample, capturingDeps());
+    expect(record).toMatchObject({ outcome: 'would-remediate', error: null, actions: [{ api: 'S3.PutPublicAccessBlock' }] });
+  });
+
+  it('shows display-only fields as text when they are text or numbers, and drops them otherwise', () => {
+    const event = parseEnvelope(toEnvelopeJson({
+      ...bare, eventVersion: 1.08, userAgent: { agent: 'x' }, errorMessage: ['denied'], eventType: 7,
+      userIdentity: { ...bare.userIdentity, principalId: 123456 },
+    }));
+    expect(event.detail).toMatchObject({ eventVersion: '1.08', userAgent: undefined, errorMessage: undefined, eventType: '7' });
+    expect(event.detail.actor).toMatchObject({ principalId: '123456', roleName: 'DevAdministrator' });
+  });
+
+  it('still rejects a wrong type in a field decisions use, naming it', () => {
+    expect(() => parseEnvelope(toEnvelopeJson({ ...bare, readOnly: 'false', errorCode: true }))).toThrow(/^\$\.detail\.errorCode: expected string, got true/);
+    expect(() => parseEnvelope(toEnvelopeJson({ ...bare, readOnly: 'false', sourceIPAddress: 42 }))).toThrow(/^\$\.detail\.sourceIPAddress: expected string/);
+    expect(() => parseEnvelope({ ...wrapRecord(bare), detail: { ...bare, awsRegion: ['eu-west-1'] } })).toThrow(/^\$\.detail\.awsRegion: expected string/);
+  });
+
+  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf'])('wraps a record of eventType %s as an API call (own keys only)', (eventType) => {
+    const wrapped = wrapRecord({ ...bare, eventType });
+    expect(wrapped['detail-type']).toBe('AWS API Call via CloudTrail');
+    expect(parseEnvelope(wrapped)).toMatchObject({ detailType: 'AWS API Call via CloudTrail', detail: { eventType } });
+  });
+
+  it('still maps the eventTypes CloudTrail has to their detail-types', () => {
+    expect(wrapRecord({ ...bare, eventType: 'AwsServiceEvent' })['detail-type']).toBe('AWS Service Event via CloudTrail');
+    expect(wrapRecord({ ...bare, eventType: 'AwsConsoleAction' })['detail-type']).toBe('AWS Console Action via CloudTrail');
   });
 });

@@ -43,9 +43,9 @@ describe('reversals: the exact command for each rule', () => {
   const cli = (r: ReturnType<typeof record>) => reversalText(reversalOf(r, r.actions[0]!));
 
   it('public-bucket: deletes the block when there was none, else puts the earlier one back', () => {
-    expect(cli(live.bucket)).toBe('aws s3api delete-public-access-block --region eu-west-1 --bucket example-reports --expected-bucket-owner 111122223333');
+    expect(cli(live.bucket)).toBe("aws s3api delete-public-access-block --region 'eu-west-1' --bucket 'example-reports' --expected-bucket-owner '111122223333'");
     const some = record({ actions: [DONE_ACTIONS.bucketHadSome] });
-    expect(cli(some)).toBe(`aws s3api put-public-access-block --region eu-west-1 --bucket example-reports --expected-bucket-owner 111122223333 --public-access-block-configuration '{"BlockPublicAcls":true,"IgnorePublicAcls":true,"BlockPublicPolicy":false,"RestrictPublicBuckets":false}'`);
+    expect(cli(some)).toBe(`aws s3api put-public-access-block --region 'eu-west-1' --bucket 'example-reports' --expected-bucket-owner '111122223333' --public-access-block-configuration '{"BlockPublicAcls":true,"IgnorePublicAcls":true,"BlockPublicPolicy":false,"RestrictPublicBuckets":false}'`);
   });
 
   it('open-security-group: re-authorizes the revoked rules as IpPermissions', () => {
@@ -57,7 +57,7 @@ describe('reversals: the exact command for each rule', () => {
         { IpProtocol: '-1', Ipv6Ranges: [{ CidrIpv6: '::/0' }] },
       ],
     } }] });
-    expect(cli(live.group)).toBe(`aws ec2 authorize-security-group-ingress --region eu-west-1 --group-id sg-0123456789abcdef0 --ip-permissions '[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0","Description":"ops'\\'' ssh"}]},{"IpProtocol":"-1","Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]'`);
+    expect(cli(live.group)).toBe(`aws ec2 authorize-security-group-ingress --region 'eu-west-1' --group-id 'sg-0123456789abcdef0' --ip-permissions '[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0","Description":"ops'\\'' ssh"}]},{"IpProtocol":"-1","Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]'`);
   });
 
   it('untagged-instance: deletes exactly the keys it added, never one that existed before', () => {
@@ -66,12 +66,12 @@ describe('reversals: the exact command for each rule', () => {
       Resources: ['i-0123456789abcdef0'],
       Tags: [{ Key: 'Owner', Value: 'arn:aws:iam::111122223333:user/alice' }, { Key: 'trailguard:tagged-at', Value: '2026-11-20T09:15:00Z' }],
     } }] });
-    expect(cli(live.instance)).toBe(`aws ec2 delete-tags --region eu-west-1 --resources i-0123456789abcdef0 --tags '[{"Key":"Owner","Value":"arn:aws:iam::111122223333:user/alice"},{"Key":"trailguard:tagged-at","Value":"2026-11-20T09:15:00Z"}]'`);
+    expect(cli(live.instance)).toBe(`aws ec2 delete-tags --region 'eu-west-1' --resources 'i-0123456789abcdef0' --tags '[{"Key":"Owner","Value":"arn:aws:iam::111122223333:user/alice"},{"Key":"trailguard:tagged-at","Value":"2026-11-20T09:15:00Z"}]'`);
     expect(cli(live.instance)).not.toContain('CostCenter');
   });
 
   it('trail-logging: UpdateTrail back to the previous settings; StartLogging is never undone', () => {
-    expect(cli(live.trail)).toBe('aws cloudtrail update-trail --region eu-west-1 --name arn:aws:cloudtrail:eu-west-1:111122223333:trail/org-trail --no-enable-log-file-validation --no-is-multi-region-trail');
+    expect(cli(live.trail)).toBe("aws cloudtrail update-trail --region 'eu-west-1' --name 'arn:aws:cloudtrail:eu-west-1:111122223333:trail/org-trail' --no-enable-log-file-validation --no-is-multi-region-trail");
     const started = record({ rule: 'trail-logging', resources: [TRAIL], actions: [DONE_ACTIONS.startLogging] });
     expect(reversalOf(started, started.actions[0]!)).toMatchObject({ kind: 'none', why: expect.stringContaining('StartLogging is never undone') });
   });
@@ -209,7 +209,7 @@ describe('the HTML page', () => {
     expect(page.rows).toContainEqual(['public-bucket', '1', '4.0 s', '4.0 s', '4.0 s']);
     expect(page.rows).toContainEqual(['untagged-instance', '1', '1.5 s', '1.5 s', '1.5 s']);
     expect(page.rows).toContainEqual(['trail-logging', '1', '3.0 s', '3.0 s', '3.0 s']);
-    expect(text).toContain('aws ec2 delete-tags --region eu-west-1 --resources i-0123456789abcdef0');
+    expect(text).toContain("aws ec2 delete-tags --region 'eu-west-1' --resources 'i-0123456789abcdef0'");
     expect(text).toContain('Failures (1)');
     // The chart: one bar per bucket, with the exposure line's points.
     expect(page.elements.filter((e) => e.name === 'rect').length).toBe(report.timeline.length + 1);

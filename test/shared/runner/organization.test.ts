@@ -146,13 +146,13 @@ describe('organisation mode: member-role credentials are cached per account', ()
   it('keeps one client per account: credentials never mix', () => {
     const base = { region: 'eu-west-1', endpoint: undefined, readOnly: true };
     const config = orgConfig();
-    const a = accountAccess(config.organization, MEMBER, 'public-bucket', base);
-    const b = accountAccess(config.organization, OTHER_MEMBER, 'public-bucket', base);
+    const a = accountAccess(config.organization, MEMBER, publicBucket, base);
+    const b = accountAccess(config.organization, OTHER_MEMBER, publicBucket, base);
 
     expect(s3Client({ ...base, account: a })).toBe(s3Client({ ...base, account: a }));
     expect(s3Client({ ...base, account: a })).not.toBe(s3Client({ ...base, account: b }));
     expect(s3Client({ ...base, account: a })).not.toBe(s3Client(base));
-    expect(accountAccess(config.organization, CENTRAL, 'public-bucket', base)).toBeUndefined();
+    expect(accountAccess(config.organization, CENTRAL, publicBucket, base)).toBeUndefined();
   });
 });
 
@@ -182,8 +182,8 @@ describe('organisation mode: a member account without the role', () => {
 });
 
 describe('organisation mode: the loop guard across accounts', () => {
-  /** A PutBucketPublicAccessBlock: the call public-bucket itself makes to fix a bucket. */
-  const OWN_FIX = 'would-remediate.put-public-access-block-flags-false';
+  /** A PutBucketPublicAccessBlock with all four flags on: the call public-bucket itself makes to fix a bucket. */
+  const OWN_FIX = 'ignored.remediator-own-call';
   const remediatorInMember = {
     type: 'AssumedRole', principalId: 'AROAEXAMPLEMEMBER:trailguard-public-bucket', accountId: MEMBER,
     arn: `arn:aws:sts::${MEMBER}:assumed-role/trailguard-remediation/trailguard-public-bucket`,
@@ -215,7 +215,17 @@ describe('organisation mode: the loop guard across accounts', () => {
     const single = await lambdaRunner(publicBucket, () => capturingDeps({ config: sampleConfig() }))(inAccount(MEMBER, { actor: renamed, sample: OWN_FIX }));
 
     expect(org).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('role sec-remediator') });
-    expect(single.outcome).toBe('would-remediate'); // offline: decided from the request, not taken for trailguard
+    expect(single.outcome).toBe('compliant'); // offline: decided from the request, not taken for trailguard
+    expect(single.reason).not.toContain('caused by trailguard itself');
+  });
+
+  it('judges the member role\'s PutBucketPublicAccessBlock that turns flags off: not what trailguard writes', async () => {
+    const flagsOff = await lambdaRunner(publicBucket, () => capturingDeps({ config: orgConfig() }))(inAccount(MEMBER, { actor: remediatorInMember, sample: 'would-remediate.put-public-access-block-flags-false' }));
+    const ownFix = await lambdaRunner(publicBucket, () => capturingDeps({ config: orgConfig() }))(inAccount(MEMBER, { actor: remediatorInMember, sample: OWN_FIX }));
+
+    expect(flagsOff).toMatchObject({ outcome: 'would-remediate' });
+    expect(flagsOff.reason).not.toContain('caused by trailguard itself');
+    expect(ownFix).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('caused by trailguard itself (role trailguard-remediation)') });
   });
 });
 
@@ -252,7 +262,7 @@ describe('organisation mode: replay of events from several accounts', () => {
 describe('organisation mode: what stays in trailguard\'s own account', () => {
   it('tags a member account\'s instances through the member role, but schedules the stop check in its own account', () => {
     const own = { region: 'eu-west-1', endpoint: undefined, readOnly: false };
-    const account = accountAccess(orgConfig().organization, MEMBER, 'untagged-instance', own);
+    const account = accountAccess(orgConfig().organization, MEMBER, untaggedInstance, own);
     const clients = untaggedInstance.clients({ ...own, account });
 
     expect(clients.ec2).toBe(ec2Client({ ...own, account }));

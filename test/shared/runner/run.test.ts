@@ -56,10 +56,12 @@ describe('run: guards before any rule code', () => {
       sessionContext: { sessionIssuer: { type: 'Role', userName: 'trailguard-prod-publicBucket-role' } },
     });
     const deps = () => capturingDeps({ mode: 'live', config: parseConfig({ selfRoles: ['trailguard-prod-publicBucket-role'] }) });
+    // What trailguard writes: all four flags on (a call turning them off is judged, test/shared/runner/self-calls.test.ts).
+    const OWN_BLOCK = { bucketName: 'example-a', PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true } };
 
     it('ignores its own fix: its role, in the event\'s account, making a call trailguard makes', async () => {
       const r = rule();
-      const own = wrapRecord({ ...record, eventName: 'PutBucketPublicAccessBlock', userIdentity: trailguard('111122223333') });
+      const own = wrapRecord({ ...record, eventName: 'PutBucketPublicAccessBlock', userIdentity: trailguard('111122223333'), requestParameters: OWN_BLOCK });
       expect(await run(r, own, deps())).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('caused by trailguard itself') });
       expect(r.inspect).not.toHaveBeenCalled();
     });
@@ -74,7 +76,7 @@ describe('run: guards before any rule code', () => {
     it('judges a role of that name from another account, or with no account recorded', async () => {
       for (const identity of [trailguard('999988887777'), { ...trailguard('111122223333'), accountId: undefined }]) {
         const r = rule();
-        const foreign = wrapRecord({ ...record, eventName: 'PutBucketPublicAccessBlock', userIdentity: identity });
+        const foreign = wrapRecord({ ...record, eventName: 'PutBucketPublicAccessBlock', userIdentity: identity, requestParameters: OWN_BLOCK });
         expect((await run(r, foreign, deps())).reason).not.toContain('caused by trailguard itself');
         expect(r.inspect).toHaveBeenCalled();
       }

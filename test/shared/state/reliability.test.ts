@@ -69,7 +69,8 @@ describe('duplicates (idempotency on the event id)', () => {
     const store = memoryStateStore();
     const deps = { ...capturingDeps({ mode: 'live', config: parseConfig({ selfRoles: ['trailguard-*'] }) }), store };
     const own = wrapRecord({ ...(eventFor('e-3') as { detail: Record<string, unknown> }).detail, eventName: 'PutBucketPublicAccessBlock', userIdentity: {
-      type: 'AssumedRole', accountId: '111122223333', arn: 'arn:aws:sts::111122223333:assumed-role/trailguard-dev-x-role/s', sessionContext: { sessionIssuer: { userName: 'trailguard-dev-x-role' } } } });
+      type: 'AssumedRole', accountId: '111122223333', arn: 'arn:aws:sts::111122223333:assumed-role/trailguard-dev-x-role/s', sessionContext: { sessionIssuer: { userName: 'trailguard-dev-x-role' } } },
+      requestParameters: { bucketName: 'example-a', PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true } } });
     const record = await run(writingRule(), own, deps);
     expect(record.outcome).toBe('ignored');
     expect(store.items.size).toBe(0);
