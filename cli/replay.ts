@@ -8,6 +8,7 @@ import type { RemediationRecord } from '../shared/remediation-log.js';
 import type { AnyRule } from '../shared/rule.js';
 import { run, runUnmatched, type RunDeps } from '../shared/runner/run.js';
 import { dynamoStateStore } from '../shared/state/dynamo-store.js';
+import { terminalValue } from '../shared/safe-text.js';
 import { readInputs, type InputItem } from './inputs.js';
 import { RecordPrinter, type Format } from './output.js';
 import { Progress, type ProgressStream } from './progress.js';
@@ -94,12 +95,12 @@ async function replayItems(items: AsyncIterable<InputItem>, deps: RunDeps, print
   let exit: number = EXIT.ok;
   for await (const item of items) {
     if (item.kind === 'error') {
-      err(`trailguard: ${item.source}: ${item.problem}\n`);
+      err(`trailguard: ${terminalValue(item.source)}: ${terminalValue(item.problem)}\n`);
       exit = EXIT.badInput;
       continue;
     }
     if (item.kind === 'skipped') {
-      err(`trailguard: ${item.source}: skipped (${item.note})\n`);
+      err(`trailguard: ${terminalValue(item.source)}: skipped (${terminalValue(item.note)})\n`);
       continue;
     }
     const records = await routeEvent(RULES, item.value, deps);
@@ -107,7 +108,8 @@ async function replayItems(items: AsyncIterable<InputItem>, deps: RunDeps, print
     for (const record of records) {
       printer.print(record, item.source);
       if (record.error?.kind === 'parse') {
-        err(`trailguard: ${item.source}: invalid event: ${record.error.message}\n`);
+        // Values from the input (its name, and the event's own values quoted in the message) stay on their line.
+        err(`trailguard: ${terminalValue(item.source)}: invalid event: ${terminalValue(record.error.message)}\n`);
         exit = EXIT.badInput;
       } else if (record.outcome === 'failed' && exit === EXIT.ok) {
         exit = EXIT.remediationFailed;

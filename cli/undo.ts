@@ -351,7 +351,7 @@ export async function undo(options: UndoOptions): Promise<number> {
   for (const record of withWrites) {
     const reversals = reversalsOf(record);
     const lines = [
-      `${options.apply ? 'Undoing' : 'Plan to undo'} ${record.rule ?? '-'} ${record.outcome} of event ${record.eventId} (${displayValue(record.eventName)} by ${displayValue(record.actor)} at ${record.eventTime ?? '-'}, ${record.account ?? '-'}/${record.region ?? '-'})`,
+      `${options.apply ? 'Undoing' : 'Plan to undo'} ${record.rule ?? '-'} ${record.outcome} of event ${displayValue(record.eventId)} (${displayValue(record.eventName)} by ${displayValue(record.actor)} at ${displayValue(record.eventTime)}, ${displayValue(record.account)}/${displayValue(record.region)})`,
       `  reason it acted: ${displayValue(record.reason, 1000)}`,
       ...reversals.flatMap(stepLines),
     ];

@@ -1,6 +1,7 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sns';
 import type { Notification } from './notifier.js';
 import type { ActionRecord, RemediationRecord } from './remediation-log.js';
+import { terminalText } from './safe-text.js';
 
 /**
  * SNS's limit on one published message, in UTF-8 bytes: the whole `Message` (with MessageStructure json: the
@@ -131,8 +132,12 @@ export function shortenedRecord(record: RemediationRecord, detail: Detail): unkn
  * shortened to `detail` and then a `shortened` object saying so.
  */
 export function jsonForm(subject: string, record: RemediationRecord, detail: Detail | undefined, extra: Readonly<Record<string, unknown>> = {}): string {
-  if (!detail) return JSON.stringify({ subject, ...extra, record });
-  return JSON.stringify({ subject, ...extra, record: shortenedRecord(record, detail), shortened: shorteningOf(record, detail) });
+  const json = detail
+    ? JSON.stringify({ subject, ...extra, record: shortenedRecord(record, detail), shortened: shorteningOf(record, detail) })
+    : JSON.stringify({ subject, ...extra, record });
+  // `email-json` is read in a mail client: C1, bidi and zero-width characters in event values become `\uXXXX`
+  // escapes (JSON.stringify escapes only C0), so they cannot reorder or hide text; the parsed values are the same.
+  return terminalText(json);
 }
 
 // In the last resort each value is printable ASCII and at most this long: its size is bounded whatever the event.

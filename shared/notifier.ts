@@ -42,6 +42,20 @@ export function displayValue(value: string | null | undefined, limit = VALUE_LIM
   return clean.length > limit ? `${clean.slice(0, limit - 3)}...` : clean;
 }
 
+// A message line may be a command of many quoted ids (a delete-tags for 100 instances is ~2,300 characters).
+const MESSAGE_LINE_LIMIT = 8_000;
+
+/**
+ * A message line of the rule's making (a sentence, a command to paste): controls and format characters out, and
+ * nothing else changed, so a quoted value stays that value (`'web  prod'` keeps its two spaces, a long command
+ * its closing quote). Bounded generously: the notification as a whole is fitted to SNS's limit.
+ */
+function messageLine(line: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = withoutFormatCharacters(line).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ');
+  return clean.length > MESSAGE_LINE_LIMIT ? `${clean.slice(0, MESSAGE_LINE_LIMIT - 3)}...` : clean;
+}
+
 /** SNS subjects must be ASCII, one line, under 100 characters: keep the tag and the location, shorten the title. */
 export function buildSubject(severity: string, title: string, account: string | null, region: string | null): string {
   const ascii = (text: string) => displayValue(text, 1000).replace(/[^\x20-\x7e]/g, '?');
@@ -89,7 +103,7 @@ function composeNotification(record: RemediationRecord, message: Message, subjec
     `Outcome: ${record.outcome} (mode ${record.mode}, rule ${record.rule ?? '-'})`,
     `Reason: ${displayValue(record.reason, chars(1000))}`,
     // Fewer lines, never shorter ones: a line may be a command a person pastes.
-    ...(found.length > 0 ? ['', 'What was found and done:', ...found.map((line) => `  ${displayValue(line, 1000)}`)] : []),
+    ...(found.length > 0 ? ['', 'What was found and done:', ...found.map((line) => `  ${messageLine(line)}`)] : []),
     ...(notShown > 0 ? [`  ... and ${notShown} more lines (see the log record)`] : []),
     ...(record.actions.length > 0 ? ['', 'Actions:', ...actionLines(record, Math.min(ACTION_LINES_LIMIT, detail?.items ?? ACTION_LINES_LIMIT), chars(VALUE_LIMIT))] : []),
     '',

@@ -88,8 +88,9 @@ export const rootActivity = alertRule<RootFacts, undefined, Record<string, never
   checkNext: (record) => [
     'ask the root credential holder whether this was them; root is for the few tasks that need it, and nothing else',
     `review the session: CloudTrail Event history, User name "root", from ${record.eventTime ?? 'the event time'}`,
-    ...userKeyChecks(record),
-    ...(record.reason.includes('ACCESS KEY') || (record.eventName === 'CreateAccessKey' && !keyUserOf(record))
+    // A failed call (errorCode set) made no key: nothing to deactivate or delete.
+    ...(record.errorCode ? [] : userKeyChecks(record)),
+    ...(!record.errorCode && (record.reason.includes('ACCESS KEY') || (record.eventName === 'CreateAccessKey' && !keyUserOf(record)))
       ? ['delete root access keys: IAM > Security credentials, signed in as root (aws iam get-account-summary shows AccountAccessKeysPresent)'] : []),
     ...(record.reason.includes('WITHOUT MFA') || record.reason.includes('FAILED') ? ['make sure root has MFA (a hardware key, CIS 1.6) and that its mailbox is secure'] : []),
   ],

@@ -1,6 +1,6 @@
-import { isPrivateBlock, isWithin, overlaps, parseCidr, unionBlocks, type CidrBlock } from '../net/cidr.js';
+import { isPrivateBlock, isWithin, overlaps, parseCidr, type CidrBlock } from '../net/cidr.js';
 import {
-  isAllowedWorldRule, isWideBlock, type AllowedPort, type CidrRule, type WorldOpenPolicy, type WorldOpenPrefix,
+  isAllowedWorldRule, isWideBlock, widePublicBlocks, type AllowedPort, type CidrRule, type WorldOpenPolicy, type WorldOpenPrefix,
 } from './world-open.js';
 
 /**
@@ -80,9 +80,8 @@ interface Placed {
 /** By first address, the wider of two blocks at one address first: the order unionBlocks and the sweeps below read in. */
 const byStartWidestFirst = (a: Placed, b: Placed) => (a.block.first !== b.block.first ? (a.block.first < b.block.first ? -1 : 1) : a.block.prefix - b.block.prefix);
 
-/** The blocks of a union that count as the world, in address order. */
-const wideBlocksOf = (placed: readonly Placed[], limits: WorldOpenPrefix) =>
-  unionBlocks(placed.map((entry) => entry.block)).filter((block) => isWideBlock(block, limits));
+/** The public blocks of a union that count as the world, in address order (private ranges never add up to it). */
+const wideBlocksOf = (placed: readonly Placed[], limits: WorldOpenPrefix) => widePublicBlocks(placed.map((entry) => entry.block), limits);
 
 /** The entries (in start order) that share an address with one of the blocks (disjoint, in address order). */
 function touching(placed: readonly Placed[], blocks: readonly CidrBlock[]): Placed[] {

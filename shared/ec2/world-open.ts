@@ -1,6 +1,6 @@
 import type { IpPermission, SecurityGroupRule } from '@aws-sdk/client-ec2';
 import { DEFAULT_WORLD_OPEN_PREFIX } from '../config.js';
-import { formatCidr, isPrivateBlock, parseCidr, type CidrBlock } from '../net/cidr.js';
+import { formatCidr, isWithin, parseCidr, PRIVATE_BLOCKS, unionBlocks, type CidrBlock } from '../net/cidr.js';
 
 /**
  * Pure analysis of CIDR-sourced security-group rules: which are open to the whole internet, and which of
@@ -58,9 +58,38 @@ export interface WorldOpenPolicy {
   readonly worldOpenPrefix: WorldOpenPrefix;
 }
 
-/** A block that counts as the world: wider (a shorter prefix) than the configured prefix, and not wholly private. */
+/** A block that counts as the world by itself: more of the public internet than one range at the configured prefix. */
 export function isWideBlock(block: CidrBlock, limits: WorldOpenPrefix): boolean {
-  return block.prefix < (block.family === 4 ? limits.ipv4 : limits.ipv6) && !isPrivateBlock(block);
+  return hasWidePublicPart([block], limits);
+}
+
+/**
+ * True when the blocks open more of the internet than the configured prefix allows (see widePublicBlocks):
+ * `10.0.0.0/7` is one public /8, so not wide; `0.0.0.0/1` is.
+ */
+export function hasWidePublicPart(blocks: readonly CidrBlock[], limits: WorldOpenPrefix): boolean {
+  return widePublicBlocks(blocks, limits).length > 0;
+}
+
+/** How many public addresses a block holds: its size less the private ranges inside it (they are disjoint). */
+function publicSize(block: CidrBlock): bigint {
+  const size = (b: CidrBlock) => b.last - b.first + 1n;
+  return PRIVATE_BLOCKS.reduce((left, p) => (isWithin(p, block) ? left - size(p) : left), size(block));
+}
+
+/**
+ * The aligned blocks, wider than the configured prefix, that the blocks open to the world: inside the union of
+ * the blocks and the private ranges (a private range adds no internet, so it may fill a gap), and holding more
+ * public addresses than one range at the prefix (which is allowed). So `0.0.0.0/1` + `128.0.0.0/1` is the world
+ * even when only a /0 counts, while `10.0.0.0/8` + `11.0.0.0/8`, a /7 of which one /8 is public, is not.
+ */
+export function widePublicBlocks(blocks: readonly CidrBlock[], limits: WorldOpenPrefix): CidrBlock[] {
+  const family = blocks[0]?.family;
+  if (family === undefined) return [];
+  const limit = family === 4 ? limits.ipv4 : limits.ipv6;
+  const allowedSize = 1n << BigInt((family === 4 ? 32 : 128) - limit);
+  return unionBlocks([...blocks, ...PRIVATE_BLOCKS.filter((p) => p.family === family)])
+    .filter((block) => block.prefix < limit && publicSize(block) > allowedSize);
 }
 
 /**

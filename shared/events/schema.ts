@@ -35,17 +35,25 @@ interface ActorCommon {
   readonly invokedBy: string | undefined;
 }
 
-const optionalString = v.optional(v.string());
+/**
+ * An optional field: absent, or `null` as Athena, CloudTrail Lake and SIEM exports write an absent field; both
+ * read as undefined (an `errorCode: null` is a call that did not fail).
+ */
+const absentOr = <const TSchema extends v.GenericSchema>(schema: TSchema) =>
+  v.pipe(v.nullish(schema), v.transform((value) => value ?? undefined));
+
+const optionalString = absentOr(v.string());
+const optionalAccountId = absentOr(v.union([v.string(), v.number()]));
 
 const RawIdentity = v.looseObject({
   type: optionalString,
   arn: optionalString,
-  accountId: v.optional(v.union([v.string(), v.number()])),
+  accountId: optionalAccountId,
   userName: optionalString,
   invokedBy: optionalString,
-  sessionContext: v.optional(
+  sessionContext: absentOr(
     v.looseObject({
-      sessionIssuer: v.optional(
+      sessionIssuer: absentOr(
         v.looseObject({ type: optionalString, arn: optionalString, userName: optionalString }),
       ),
     }),
@@ -101,12 +109,12 @@ const RecordSchema = v.looseObject({
   awsRegion: v.string(),
   eventID: optionalString,
   sourceIPAddress: optionalString,
-  userIdentity: v.optional(RawIdentity),
+  userIdentity: absentOr(RawIdentity),
   requestParameters: v.optional(v.nullable(v.unknown())),
   responseElements: v.optional(v.nullable(v.unknown())),
   additionalEventData: v.optional(v.nullable(v.unknown())),
   errorCode: optionalString,
-  recipientAccountId: v.optional(v.union([v.string(), v.number()])),
+  recipientAccountId: optionalAccountId,
 });
 
 /** A display-only field as text: a string as is, a number written out (`eventVersion: 1.08`), anything else dropped. */
@@ -119,7 +127,7 @@ const EnvelopeSchema = v.looseObject({
   id: optionalString,
   'detail-type': v.string(),
   source: v.string(),
-  account: v.optional(v.union([v.string(), v.number()])),
+  account: optionalAccountId,
   time: optionalString,
   region: optionalString,
   detail: RecordSchema,

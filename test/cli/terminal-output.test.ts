@@ -70,6 +70,20 @@ describe('terminal output carries no control or escape sequence from event value
     expect(out).not.toMatch(UNSAFE);
   });
 
+  it('replay\'s messages keep event values on their line: a line feed in an id or a file name forges no line', async () => {
+    const forged = 'would-remediate   public-bucket  all good, nothing to see';
+    const invalid = withDetail(loadSample('public-bucket', 'would-remediate.put-bucket-acl-canned-public-read'), { eventName: 5 });
+    const path = join(dir, `bad\n${forged}.json`);
+    writeFileSync(path, JSON.stringify({ ...(invalid as object), id: `abc)\n${forged}` }));
+    let err = '';
+    const exit = await replay({ mode: 'offline', format: 'text', configFile: CONFIG, inputs: [path], env: {}, out: () => undefined, err: (t) => { err += t; }, progress: NO_PROGRESS });
+
+    expect(exit).toBe(2);
+    expect(err).toContain('invalid event');
+    expect(err.trimEnd().split('\n')).toHaveLength(1);
+    expect(err).toContain(`abc)\\u000a${forged}`);
+  });
+
   it('replay --format jsonl stays JSON with the same values, with no ESC or C1 byte', async () => {
     let out = '';
     await replay({ mode: 'offline', format: 'jsonl', configFile: CONFIG, inputs: [hostileEventFile()], env: {}, out: (t) => { out += t; }, err: () => undefined, progress: NO_PROGRESS });

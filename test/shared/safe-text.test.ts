@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildNotification, displayValue } from '../../shared/notifier.js';
 import { escapeHtml } from '../../shared/report/render.js';
+import { snsMessageOf } from '../../shared/notification-size.js';
 import { terminalText, terminalValue, withoutFormatCharacters } from '../../shared/safe-text.js';
 import { record } from '../helpers/records.js';
 
@@ -58,6 +59,28 @@ describe('notification text', () => {
     expect(text).toContain('Actor: arn:aws:iam::111122223333:user/nimda ]0;pwned');
     expect(text).toContain("To reverse: aws s3api delete-public-access-block --bucket 'example'");
     expect(displayValue('a\u200bb\u202ec')).toBe('abc');
+  });
+
+  it('escapes bidi, zero-width and C1 characters in the JSON form too (email-json is read in a mail client), keeping the values', () => {
+    const actor = `arn:aws:iam::111122223333:user/\u202enimda\u200b`;
+    const userAgent = `\u2066\u202eaws-cli\u2069\u0085${ESCAPES}`;
+    const notification = buildNotification(record({ actor, userAgent }), { title: 'x', lines: [] });
+    const published = JSON.parse(snsMessageOf(notification)) as Record<string, string>;
+    for (const protocol of ['email-json', 'sqs', 'lambda', 'http', 'https']) {
+      const json = published[protocol] ?? '';
+      expect(hasAny(json, [...BIDI, ...INVISIBLE, '\u0085'])).toBe(false);
+      expect(json).not.toMatch(TERMINAL_CONTROLS);
+      expect(JSON.parse(json)).toMatchObject({ record: { actor, userAgent } });
+    }
+  });
+
+  it('leaves a command line as the rule wrote it: spaces inside a quoted name, and the whole of a long command', () => {
+    const twoSpaces = "To re-create it: aws ec2 authorize-security-group-ingress --group-name 'web  prod'";
+    const long = `To reverse on 100 resources: aws ec2 delete-tags --resources ${Array.from({ length: 100 }, (_, i) => `'i-${String(i).padStart(17, '0')}'`).join(' ')} --tags 'Owner'`;
+    const { text } = buildNotification(record(), { title: 'x', lines: [twoSpaces, long] });
+    expect(long.length).toBeGreaterThan(2_000);
+    expect(text).toContain(`  ${twoSpaces}\n`);
+    expect(text).toContain(`  ${long}\n`);
   });
 });
 

@@ -162,10 +162,11 @@ describe('open-security-group allowed ports', () => {
 
   it('counts a range wider than /8 (IPv4) or /16 (IPv6) as the world, but not the prefix itself nor a private range', () => {
     const isWorld = (cidr: string) => isWorldOpenCidr(cidr);
-    expect(['0.0.0.0/0', '::/0', '198.51.100.9/0', '0::0/0', '0.0.0.0/1', '64.0.0.0/4', '11.0.0.0/7', '2000::/15'].map(isWorld))
+    expect(['0.0.0.0/0', '::/0', '198.51.100.9/0', '0::0/0', '0.0.0.0/1', '64.0.0.0/4', '12.0.0.0/7', '2000::/15'].map(isWorld))
       .toEqual([true, true, true, true, true, true, true, true]);
-    expect(['11.0.0.0/8', '10.0.0.0/8', '2001:db8::/32', '2001::/16', '203.0.113.0/24', 'fc00::/7', 'not-a-cidr'].map(isWorld))
-      .toEqual([false, false, false, false, false, false, false]);
+    // 11.0.0.0/7 is 10.0.0.0/7: one private /8 and one public /8, no more of the internet than a /8.
+    expect(['11.0.0.0/8', '10.0.0.0/8', '11.0.0.0/7', '2001:db8::/32', '2001::/16', '203.0.113.0/24', 'fc00::/7', 'not-a-cidr'].map(isWorld))
+      .toEqual([false, false, false, false, false, false, false, false]);
     expect(canonicalCidr('0::0/0')).toBe('::/0');
     expect(canonicalCidr('98.51.100.9/1')).toBe('0.0.0.0/1');
   });

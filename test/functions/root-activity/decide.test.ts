@@ -59,4 +59,16 @@ describe('root-activity', () => {
     const { record } = await runSample(rootActivity, 'alerted.failed-call-access-denied');
     expect(record).toMatchObject({ outcome: 'alerted', reason: expect.stringContaining('attempted organizations.amazonaws.com LeaveOrganization (failed: AccessDeniedException)') });
   });
+
+  it('gives no key advice when root\'s CreateAccessKey failed (an SCP denied it): no key was made', async () => {
+    const denied = { errorCode: 'AccessDenied', errorMessage: 'denied by an SCP', responseElements: null };
+    for (const sample of ['alerted.create-access-key-console', 'alerted.create-access-key-for-iam-user']) {
+      const deps = capturingDeps();
+      const record = await run(rootActivity, withDetail(loadSample('root-activity', sample), denied), deps);
+      expect(record).toMatchObject({ outcome: 'alerted', errorCode: 'AccessDenied', reason: expect.stringContaining('failed: AccessDenied') });
+      expect(deps.published[0]?.text).toContain('ask the root credential holder');
+      expect(deps.published[0]?.text).not.toContain('delete root access keys');
+      expect(deps.published[0]?.text).not.toContain('update-access-key');
+    }
+  });
 });

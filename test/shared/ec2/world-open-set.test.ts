@@ -38,6 +38,18 @@ describe('worldOpenRules: one range', () => {
 });
 
 describe('worldOpenRules: a set of ranges for the same traffic', () => {
+  it('measures only the public part: a private range never widens its public neighbour', () => {
+    // 10.0.0.0/8 + 11.0.0.0/8 is a /7 of which one /8 is public: the /8 alone is allowed, so is the pair.
+    expect(worldOpenRules([ssh('10.0.0.0/8'), ssh('11.0.0.0/8')], POLICY)).toEqual([]);
+    expect(worldOpenRules([ssh('126.0.0.0/8'), ssh('127.0.0.0/8')], POLICY)).toEqual([]);
+    expect(worldOpenRules([ssh('10.0.0.0/7')], POLICY)).toEqual([]);
+    const sixteen = { ...POLICY, worldOpenPrefix: { ipv4: 16, ipv6: 48 } };
+    expect(worldOpenRules([ssh('192.168.0.0/16'), ssh('192.169.0.0/16')], sixteen)).toEqual([]);
+    // Public ranges still add up around a private one: 8/8 + 9/8 + 10/8 + 11/8 is 8.0.0.0/6, three public /8s.
+    expect(cidrsOf(worldOpenRules([ssh('8.0.0.0/8'), ssh('9.0.0.0/8'), ssh('10.0.0.0/8'), ssh('11.0.0.0/8')], POLICY)))
+      .toEqual(['8.0.0.0/8', '9.0.0.0/8', '11.0.0.0/8']);
+  });
+
   it.each([
     ['the two IPv4 halves', ['0.0.0.0/1', '128.0.0.0/1']],
     ['four /2s', ['0.0.0.0/2', '64.0.0.0/2', '128.0.0.0/2', '192.0.0.0/2']],
@@ -54,11 +66,11 @@ describe('worldOpenRules: a set of ranges for the same traffic', () => {
     expect(worldOpenRules([ssh('11.0.0.0/8'), ssh('12.0.0.0/8')], POLICY)).toEqual([]);
   });
 
-  it('leaves out a narrower range nested in a world-open one, and a private range that completes a block', () => {
+  it('leaves out a narrower range nested in a world-open one, and a private range never completes a block', () => {
     const office = ssh('203.0.113.0/24');
     const lab = ssh('10.0.0.0/8');
     expect(cidrsOf(worldOpenRules([ssh('0.0.0.0/1'), office, ssh('128.0.0.0/1'), ssh('198.51.100.7/32')], SLASH_ZERO_ONLY))).toEqual(['0.0.0.0/1', '128.0.0.0/1']);
-    expect(cidrsOf(worldOpenRules([lab, ssh('11.0.0.0/8')], POLICY))).toEqual(['11.0.0.0/8']);
+    expect(worldOpenRules([lab, ssh('11.0.0.0/8')], POLICY)).toEqual([]);
   });
 
   it('adds up ranges of overlapping port ranges and of all-traffic rules, but not of another protocol or port', () => {

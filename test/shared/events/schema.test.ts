@@ -204,6 +204,21 @@ describe('lenient on the fields no decision or action uses, strict on the rest (
     expect(event.detail.actor).toMatchObject({ principalId: '123456', roleName: 'DevAdministrator' });
   });
 
+  it('reads null, as Athena and CloudTrail Lake exports write an absent field, as absent', async () => {
+    const nulls = {
+      ...bare, errorCode: null, sourceIPAddress: null, recipientAccountId: null, eventID: null,
+      userIdentity: { ...bare.userIdentity, invokedBy: null, userName: null, accountId: null, sessionContext: { sessionIssuer: { ...bare.userIdentity.sessionContext.sessionIssuer, type: null } } },
+    };
+    const event = parseEnvelope(toEnvelopeJson(nulls));
+    expect(event.detail).toMatchObject({ eventName: 'PutBucketAcl', errorCode: undefined, sourceIp: undefined, eventId: undefined });
+    expect(event.detail.actor).toMatchObject({ type: 'AssumedRole', roleName: 'DevAdministrator', invokedBy: undefined, accountId: undefined });
+    expect(parseEnvelope(toEnvelopeJson({ ...bare, userIdentity: { ...bare.userIdentity, sessionContext: null } })).detail.actor.type).toBe('AssumedRole');
+    expect(parseEnvelope(toEnvelopeJson({ ...bare, userIdentity: null })).detail.actor).toMatchObject({ type: 'other', rawType: 'missing' });
+    // And judged like any other: a public canned ACL with a null errorCode is a violation, not failed.
+    const sample = withDetail(loadSample('public-bucket', 'would-remediate.put-bucket-acl-canned-public-read'), { errorCode: null, sourceIPAddress: null });
+    expect(await run(publicBucket, sample, capturingDeps())).toMatchObject({ outcome: 'would-remediate', error: null });
+  });
+
   it('still rejects a wrong type in a field decisions use, naming it', () => {
     expect(() => parseEnvelope(toEnvelopeJson({ ...bare, readOnly: 'false', errorCode: true }))).toThrow(/^\$\.detail\.errorCode: expected string, got true/);
     expect(() => parseEnvelope(toEnvelopeJson({ ...bare, readOnly: 'false', sourceIPAddress: 42 }))).toThrow(/^\$\.detail\.sourceIPAddress: expected string/);
