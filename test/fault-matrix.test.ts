@@ -10,6 +10,7 @@ import { isReadCommand } from '../shared/aws/client-options.js';
 import { ALERT_RULE_IDS, parseConfig, type AlertRuleId, type RuleId } from '../shared/config.js';
 import type { RemediationRecord } from '../shared/remediation-log.js';
 import type { AnyRule } from '../shared/rule.js';
+import { DEADLINE_MARGIN_MS } from '../shared/runner/deadline.js';
 import { lambdaRunner } from '../shared/runner/lambda.js';
 import { run } from '../shared/runner/run.js';
 import { memoryStateStore } from '../shared/state/store.js';
@@ -106,6 +107,24 @@ const FAULTS: readonly { fault: string; cell: Cell | ((rule: AnyRule) => Cell); 
       const deps = capturingDeps({ mode: 'live' });
       await expect(lambdaRunner(rule, () => deps)(sampleOf(rule, 'would-remediate'))).rejects.toMatchObject({ kind: 'transient' });
       expect(deps.written[0]).toMatchObject({ outcome: 'failed', error: { kind: 'transient', code: 'TimeoutError' } });
+    },
+  },
+  {
+    fault: 'deadline reached', cell: '`failed` (transient, `DeadlineExceeded`) before the function timeout; claim given back, thrown; no write',
+    check: async (rule) => {
+      for (const mock of mocks) mock.onAnyCommand().callsFake(() => new Promise(() => undefined)); // AWS never answers
+      const store = memoryStateStore();
+      const deps = { ...capturingDeps({ mode: 'live' }), store };
+      const event = sampleOf(rule, 'would-remediate');
+      const remainingMs = DEADLINE_MARGIN_MS + 100;
+      const started = Date.now();
+      await expect(lambdaRunner(rule, () => deps)(event, { getRemainingTimeInMillis: () => remainingMs })).rejects.toMatchObject({ kind: 'transient', code: 'DeadlineExceeded' });
+      expect(Date.now() - started).toBeLessThan(remainingMs);
+      expect(deps.written).toMatchObject([{ outcome: 'failed', error: { kind: 'transient', code: 'DeadlineExceeded' }, notification: { status: 'deferred' } }]);
+      expect(mocks.some((m) => m.calls().length > 0)).toBe(true);
+      expect(writes()).toEqual([]);
+      const id = String(detailOf(event).eventID);
+      expect(await store.claimEvent(`${rule.id}#${id}`, deps.now(), 1_000, 3_600_000)).toMatchObject({ kind: 'claimed' });
     },
   },
   {

@@ -7,6 +7,8 @@ const TRANSIENT = new Set([
   'InternalFailure', 'InternalErrorException', 'ServiceUnavailable', 'ServiceUnavailableException', 'Unavailable',
   'TimeoutError', 'RequestTimeTooSkewed', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN',
   'NetworkingError', 'EC2ThrottledException', 'PriorRequestNotComplete',
+  // The invocation's deadline passed (client-options.ts): nothing was decided, the retry has the time.
+  'DeadlineExceeded', 'AbortError',
 ]);
 const GONE = new Set([
   'NoSuchBucket', 'NotFound', 'InvalidGroup.NotFound', 'InvalidSecurityGroupRuleId.NotFound',

@@ -6,6 +6,7 @@ import { writeRecordTo, type RemediationRecord } from '../remediation-log.js';
 import type { CloudTrailEvent } from '../events/schema.js';
 import type { AnyRule, RuleFacts } from '../rule.js';
 import { dynamoStateStore } from '../state/dynamo-store.js';
+import { deadlineOf, type InvocationContext } from './deadline.js';
 import { run, runWithFacts, type RunDeps } from './run.js';
 
 /** The deps of a Lambda container: config from the environment (parsed once), SNS, the log on stdout. */
@@ -22,16 +23,24 @@ export function lambdaDeps(): RunDeps {
   };
 }
 
+/** This invocation's deps: the container's, with the deadline from the Lambda context (none without one). */
+function invocationDeps(deps: RunDeps, context: Partial<InvocationContext> | undefined): RunDeps {
+  const deadline = deadlineOf(deps.now(), context);
+  return deadline === undefined ? deps : { ...deps, deadline };
+}
+
 /**
  * The Lambda handler body for a rule. A transient AWS fault is thrown after its record is written, so
  * Lambda and EventBridge retry and, when retries are spent, the event lands in the dead-letter queue.
  * A configuration error is thrown too: the event must wait in the DLQ for a fix, not be decided wrongly.
+ * The context's remaining time sets the run's deadline: a run that cannot finish its AWS work in time ends
+ * the same way (transient, recorded, claim given back, thrown) before Lambda would kill it without a record.
  */
-export function lambdaRunner(rule: AnyRule, depsFor: () => RunDeps = lambdaDeps): (event: unknown) => Promise<RemediationRecord> {
+export function lambdaRunner(rule: AnyRule, depsFor: () => RunDeps = lambdaDeps): (event: unknown, context?: Partial<InvocationContext>) => Promise<RemediationRecord> {
   let deps: RunDeps | undefined;
-  return async (event) => {
+  return async (event, context) => {
     deps ??= depsFor();
-    const record = await run(rule, event, deps);
+    const record = await run(rule, event, invocationDeps(deps, context));
     if (record.error?.kind === 'transient') {
       throw new AwsCallError(record.error.api ?? 'unknown', record.eventId, 'transient', record.error.code, 'retry');
     }
@@ -59,10 +68,11 @@ const failingWith = (rule: AnyRule, error: unknown): AnyRule => ({
  * An input that does not parse ends in one `failed` record and is not thrown: a retry would read it no
  * better, so throwing would only loop. A transient AWS fault is thrown, as in lambdaRunner, so Lambda retries.
  */
-export function lambdaScheduledRunner(rule: AnyRule, reader: ScheduledInputReader, depsFor: () => RunDeps = lambdaDeps): (input: unknown) => Promise<RemediationRecord> {
-  let deps: RunDeps | undefined;
-  return async (input) => {
-    deps ??= depsFor();
+export function lambdaScheduledRunner(rule: AnyRule, reader: ScheduledInputReader, depsFor: () => RunDeps = lambdaDeps): (input: unknown, context?: Partial<InvocationContext>) => Promise<RemediationRecord> {
+  let container: RunDeps | undefined;
+  return async (input, context) => {
+    container ??= depsFor();
+    const deps = invocationDeps(container, context);
     const now = deps.now();
     let trigger: ReturnType<ScheduledInputReader['read']> | undefined;
     let unreadable: unknown;

@@ -25,8 +25,12 @@ import type {
 } from '../remediation-log.js';
 import type { AnyRule, Decision, EventContext, PlannedAction, ResourceRef, RuleFacts, Severity } from '../rule.js';
 import { assertNever } from './assert-never.js';
+import { beforeDeadline, claimLockMs, settleWithinMargin } from './deadline.js';
 import { classifyAwsError } from '../aws/errors.js';
-import type { StateStore } from '../state/store.js';
+import type { Intent, StateStore } from '../state/store.js';
+import { isReadCommand } from '../aws/client-options.js';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Wall-clock time in epoch ms, as `Date.now` gives it. */
 export type WallClock = () => number;
@@ -51,10 +55,21 @@ export interface RunDeps {
    * offline or dry-run replay, whose fixture ids repeat (SHAPES.md §9): a store would take them for duplicates.
    */
   readonly store?: StateStore;
+  /**
+   * When this invocation's AWS work must end (epoch ms): the Lambda adapters set it from the context's remaining
+   * time less DEADLINE_MARGIN_MS (deadline.ts), kept for the record and the claim. Absent in replay and the CLI.
+   */
+  readonly deadline?: number;
 }
 
-/** How long a claim holds while its invocation runs: longer than the function timeout (30 s). */
+/** How long a claim holds without a deadline (replay, CLI); in Lambda it holds for the invocation's remaining time. */
 const CLAIM_LOCK_MS = 90_000;
+
+/** How long a resource lock holds if its holder dies without freeing it, without a deadline: as long as a claim. */
+const RESOURCE_LOCK_MS = CLAIM_LOCK_MS;
+/** Waiting for a resource lock another invocation holds: 10 polls 200 ms apart (about 2 s), then retried. */
+const LOCK_POLLS = 10;
+const LOCK_POLL_MS = 200;
 
 /** APIs the runner itself calls, with the IAM action each needs (rules declare their own). */
 const RUNNER_PERMISSIONS: Readonly<Record<string, string>> = {
@@ -102,18 +117,25 @@ export async function run(rule: AnyRule, input: unknown, deps: RunDeps): Promise
   const claim: ClaimRef = { key: undefined };
   const json = toEnvelopeJson(input);
   try {
-    event = parseEnvelope(json);
-    conclusion = await decideEvent(rule, json, event, deps, claim);
+    const parsed = parseEnvelope(json);
+    event = parsed;
+    conclusion = await beforeDeadline(deps, () => decideEvent(rule, json, parsed, deps, claim));
   } catch (error) {
     conclusion = concludeFromError(rule, error);
   }
-  const record = await finish(rule, input, event, conclusion, deps, started, 'event');
-  await settleClaim(claim, record, deps);
-  return record;
+  const concluded = conclusion;
+  return settleWithinMargin(deps, async () => {
+    const record = await finish(rule, input, event, concluded, deps, started, 'event');
+    await settleClaim(claim, record, deps);
+    return record;
+  });
 }
 
+/** The event's claim, once taken: its key and token, and the intent an earlier try recorded in it. */
 interface ClaimRef {
   key: string | undefined;
+  token?: string;
+  intent?: Intent;
 }
 
 /** What started a run: an EventBridge event, the reconciliation sweep, or a scheduled follow-up. */
@@ -137,14 +159,17 @@ export async function runWithFacts(
   try {
     const settings = rule.settings(deps.config);
     conclusion = settings.enabled
-      ? await claimThen(rule, event, deps, claim, () => decideFacts(rule, facts, { event, record: event.detail }, deps, trigger))
+      ? await beforeDeadline(deps, () => claimThen(rule, event, deps, claim, () => decideFacts(rule, facts, { event, record: event.detail }, deps, trigger, claim)))
       : conclude('ignored', `rule ${rule.id} is disabled in configuration`);
   } catch (error) {
     conclusion = concludeFromError(rule, error);
   }
-  const record = await finish(rule, event, event, conclusion, deps, started, trigger);
-  await settleClaim(claim, record, deps);
-  return record;
+  const concluded = conclusion;
+  return settleWithinMargin(deps, async () => {
+    const record = await finish(rule, event, event, concluded, deps, started, trigger);
+    await settleClaim(claim, record, deps);
+    return record;
+  });
 }
 
 /** Claims the event id (when a store is configured); a duplicate ends as `ignored`, else `next` decides. */
@@ -153,7 +178,7 @@ async function claimThen(rule: AnyRule, event: CloudTrailEvent, deps: RunDeps, c
   const id = event.detail.eventId ?? event.id;
   const key = `${rule.id}#${id}`;
   const keepMs = deps.config.reliability.idempotencyHours * 3_600_000;
-  const found = await deps.store.claimEvent(key, deps.now(), CLAIM_LOCK_MS, keepMs);
+  const found = await deps.store.claimEvent(key, deps.now(), claimLockMs(deps, CLAIM_LOCK_MS), keepMs);
   if (found.kind === 'duplicate' && found.status === 'done') {
     return conclude('ignored', `duplicate delivery of event ${id}: already handled as ${found.outcome ?? 'unknown'} at ${found.at}`);
   }
@@ -161,18 +186,20 @@ async function claimThen(rule: AnyRule, event: CloudTrailEvent, deps: RunDeps, c
     // Another invocation holds the claim: it may finish, or it may have timed out or crashed (its lock then
     // lapses). Ignoring this delivery would lose the event in the second case, so it is retried: by then the
     // first has finished (a duplicate, ignored) or its lock has expired (this one acts).
-    throw new AwsCallError('DynamoDB.PutItem', key, 'transient', 'ClaimInProgress', `event ${id} is being handled by another invocation since ${found.at}: retried once its claim is settled or lapses`);
+    throw new AwsCallError('DynamoDB.UpdateItem', key, 'transient', 'ClaimInProgress', `event ${id} is being handled by another invocation since ${found.at}: retried once its claim is settled or lapses`);
   }
   claim.key = key;
+  claim.token = found.token;
+  if (found.intent) claim.intent = found.intent;
   return next();
 }
 
 /** A transient failure gives the claim back so the retry can act; anything else is final for this id. */
 async function settleClaim(claim: ClaimRef, record: RemediationRecord, deps: RunDeps): Promise<void> {
-  if (!claim.key || !deps.store) return;
+  if (!claim.key || !claim.token || !deps.store) return;
   const keepMs = deps.config.reliability.idempotencyHours * 3_600_000;
   const settle = record.error?.kind === 'transient'
-    ? deps.store.releaseEvent(claim.key)
+    ? deps.store.releaseEvent(claim.key, claim.token)
     : deps.store.completeEvent(claim.key, record.outcome, deps.now(), keepMs);
   // Best effort: if this write is lost, the lock expires and a redelivery re-decides on current state.
   await settle.catch(() => undefined);
@@ -217,14 +244,12 @@ async function decideEvent(rule: AnyRule, json: unknown, event: CloudTrailEvent,
       return conclude('ignored', `the call failed (${record.errorCode}): nothing changed`);
     }
 
-    return decideFacts(rule, rule.parse(context) as RuleFacts, context, deps);
+    return decideFacts(rule, rule.parse(context) as RuleFacts, context, deps, 'event', claim);
   });
 }
 
 /** Exemptions → inspect → decide → breaker → act → verify, for facts from an event, a sweep or a schedule. */
-async function decideFacts(rule: AnyRule, facts: RuleFacts, context: EventContext, deps: RunDeps, trigger: Trigger = 'event'): Promise<Conclusion> {
-  const { event, record } = context;
-  const settings = rule.settings(deps.config);
+async function decideFacts(rule: AnyRule, facts: RuleFacts, context: EventContext, deps: RunDeps, trigger: Trigger = 'event', claim?: ClaimRef): Promise<Conclusion> {
   const today = new Date(deps.now()).toISOString().slice(0, 10);
   const exemptionOf = (resource: ResourceRef) => findExemption(deps.config.exemptions, rule.id, resource, today);
   const factExemptions = facts.resources.map(exemptionOf).filter((match) => match !== undefined);
@@ -234,7 +259,22 @@ async function decideFacts(rule: AnyRule, facts: RuleFacts, context: EventContex
       exemptions: factExemptions,
     });
   }
+  return withResourceLocks(rule, facts, deps, () => inspectAndAct(rule, facts, context, deps, trigger, claim, factExemptions, exemptionOf));
+}
 
+/** Inspect → decide → breaker → act → verify; live, under the resources' locks (see `withResourceLocks`). */
+async function inspectAndAct(
+  rule: AnyRule,
+  facts: RuleFacts,
+  context: EventContext,
+  deps: RunDeps,
+  trigger: Trigger,
+  claim: ClaimRef | undefined,
+  factExemptions: readonly ExemptionMatch[],
+  exemptionOf: (resource: ResourceRef) => ExemptionMatch | undefined,
+): Promise<Conclusion> {
+  const { event, record } = context;
+  const settings = rule.settings(deps.config);
   const clientOptions: ClientOptions = {
     region: record.awsRegion || event.region,
     endpoint: deps.config.endpoint,
@@ -250,6 +290,9 @@ async function decideFacts(rule: AnyRule, facts: RuleFacts, context: EventContex
       try {
         const account = await memberAccessFor(rule, event, clientOptions.region, deps);
         clients = rule.clients(account ? { ...clientOptions, account } : clientOptions);
+        // An earlier try recorded what it was about to do, then failed transiently: its write may have landed.
+        const landed = deps.mode === 'live' && claim?.intent ? await landedIntent(rule, claim.intent, clients, factExemptions) : undefined;
+        if (landed) return landed;
         state = await rule.inspect(facts, clients, context, settings);
       } catch (error) {
         // The record and the alert still name what the event was about (the deleted bucket, the stopped
@@ -276,7 +319,87 @@ async function decideFacts(rule: AnyRule, facts: RuleFacts, context: EventContex
     const severity = breaker.tripped ? 'CRITICAL' : conclusion.severity;
     return { ...conclusion, severity, reason: `${conclusion.reason.replace(/; will remediate$/, '')}; NOT remediated: ${breaker.reason}` };
   }
+  await recordIntent(claim, toDo, conclusion, deps);
   return actAndVerify(rule, toDo, clients, conclusion);
+}
+
+/**
+ * Writes what is about to be done into the event's claim before the first write: a write can land with its
+ * response lost (the try then fails transiently), and the retry must still record and tell that fix.
+ */
+async function recordIntent(claim: ClaimRef | undefined, actions: readonly PlannedAction[], planned: Conclusion, deps: RunDeps): Promise<void> {
+  if (!deps.store || !claim?.key || !claim.token) return;
+  const intent: Intent = {
+    actions, reason: planned.reason.replace(/; will remediate$/, ''), severity: planned.severity,
+    resources: planned.resources, at: new Date(deps.now()).toISOString(),
+  };
+  if (!(await deps.store.recordIntent(claim.key, claim.token, intent))) {
+    // The claim lapsed and another invocation took it: that one decides; two must never act at once.
+    throw new AwsCallError('DynamoDB.UpdateItem', claim.key, 'transient', 'ClaimLost', `the claim on ${claim.key} lapsed and another invocation took it: this one does not act`);
+  }
+}
+
+/**
+ * The retry of a try that recorded an intent: if every intended action reads back as done, the earlier write
+ * landed and this is its record (`remediated`, verified now, with the intent's `previous`). Undefined when
+ * any does not: decide afresh. A read-back that cannot be made (throttled) is thrown: retried again.
+ */
+async function landedIntent(rule: AnyRule, intent: Intent, clients: unknown, exemptions: readonly ExemptionMatch[]): Promise<Conclusion | undefined> {
+  const actions: ActionRecord[] = [];
+  for (const action of intent.actions) {
+    let verification: { ok: boolean; detail: string };
+    try {
+      verification = await rule.verify(action, clients);
+    } catch (error) {
+      const classified = classifyAwsError(error, action.api, action.resource.id);
+      if (classified.kind === 'transient') throw classified;
+      return undefined;
+    }
+    if (!verification.ok) return undefined;
+    actions.push({ ...plannedRecord(action), status: 'done', verification });
+  }
+  return conclude('remediated', `${intent.reason}; remediated and verified: the write of an earlier try (${intent.at}) landed, this retry read it back`, {
+    severity: intent.severity, resources: intent.resources, actions, exemptions,
+  });
+}
+
+/** True when a rule declares a write; notify-only rules never act, so they need no resource lock. */
+function mayWrite(rule: AnyRule): boolean {
+  return Object.keys(rule.permissions).some((api) => !isReadCommand(api.slice(api.indexOf('.') + 1)));
+}
+
+/**
+ * Live: one decision at a time per rule and resource. Concurrent events on one resource (twenty StopLogging
+ * in flight) would otherwise all read the old state and all act and page; under the lock the next one reads
+ * the state the first left. Locks are taken in sorted order (no deadlock between multi-resource events) and
+ * waited for briefly; one still held is a transient error, so the event is retried, never lost.
+ */
+async function withResourceLocks(rule: AnyRule, facts: RuleFacts, deps: RunDeps, body: () => Promise<Conclusion>): Promise<Conclusion> {
+  const store = deps.store;
+  if (!store || deps.mode !== 'live' || !mayWrite(rule)) return body();
+  const owner = randomUUID();
+  const names = [...new Set(facts.resources.map((resource) => `${rule.id}#${resource.id}`))].sort();
+  const held: string[] = [];
+  try {
+    for (const name of names) {
+      await waitForLock(store, name, owner, deps);
+      held.push(name);
+    }
+    return await body();
+  } finally {
+    // Best effort: a lock that could not be freed lapses after RESOURCE_LOCK_MS.
+    await Promise.all(held.map((name) => store.unlockResource(name, owner).catch(() => undefined)));
+  }
+}
+
+async function waitForLock(store: StateStore, name: string, owner: string, deps: RunDeps): Promise<void> {
+  for (let poll = 1; ; poll += 1) {
+    // In Lambda, until the invocation ends (as the claim): a holder that timed out blocks no longer than that.
+    if (await store.lockResource(name, owner, deps.now(), claimLockMs(deps, RESOURCE_LOCK_MS))) return;
+    if (poll === LOCK_POLLS) break;
+    await sleep(LOCK_POLL_MS);
+  }
+  throw new AwsCallError('DynamoDB.PutItem', `lock#${name}`, 'transient', 'ResourceLocked', `another invocation is deciding on ${name}: retried once it is done`);
 }
 
 /**
@@ -307,8 +430,12 @@ async function checkBreaker(breaker: string, writes: number, deps: RunDeps): Pro
   if (state.open) return { reason: `the ${breaker} circuit breaker is open since ${state.since} (${state.reason}); ${reset}`, tripped: false };
   if (total <= maxWrites) return undefined;
   const reason = `${total} writes in ${windowMinutes} min exceed the limit of ${maxWrites}`;
-  await deps.store.tripBreaker(breaker, deps.now(), reason);
-  return { reason: `the ${breaker} circuit breaker tripped: ${reason}; ${reset}`, tripped: true };
+  // Several invocations of one burst pass the limit before the breaker exists: only the one whose conditional
+  // write opens it pages the trip; the others report an open breaker, digested like any other report.
+  if (await deps.store.tripBreaker(breaker, deps.now(), reason)) {
+    return { reason: `the ${breaker} circuit breaker tripped: ${reason}; ${reset}`, tripped: true };
+  }
+  return { reason: `the ${breaker} circuit breaker is open: a concurrent invocation tripped it (${reason}); ${reset}`, tripped: false };
 }
 
 function fromDecision(
@@ -358,6 +485,8 @@ async function actAndVerify(rule: AnyRule, actions: readonly PlannedAction[], cl
   const subject = planned.reason.replace(/; will remediate$/, '');
   const results: ActionRecord[] = [];
   let firstError: RecordError | null = null;
+  // Read-backs that could not be made (throttled, unreachable): they say nothing about the resource.
+  const unread = new Map<ActionRecord, AwsCallError>();
   for (const action of actions) {
     const base = plannedRecord(action);
     try {
@@ -385,22 +514,31 @@ async function actAndVerify(rule: AnyRule, actions: readonly PlannedAction[], cl
       continue;
     }
     let verification: { ok: boolean; detail: string };
+    let unreadable: AwsCallError | undefined;
     try {
       verification = await rule.verify(action, clients);
     } catch (error) {
       const classified = classifyAwsError(error, action.api, action.resource.id);
-      verification = { ok: false, detail: `the read-back failed: ${classified.code}` };
+      if (classified.kind === 'transient') unreadable = classified;
+      verification = { ok: false, detail: `the read-back ${unreadable ? 'could not be made' : 'failed'}: ${classified.code}` };
     }
-    results.push({ ...base, status: 'done', verification });
+    const result: ActionRecord = { ...base, status: 'done', verification };
+    if (unreadable) unread.set(result, unreadable);
+    results.push(result);
   }
   const failed = results.filter((r) => r.status === 'failed');
-  const unverified = results.filter((r) => r.status === 'done' && r.verification && !r.verification.ok);
+  const unverified = results.filter((r) => r.status === 'done' && r.verification && !r.verification.ok && !unread.has(r));
   if (failed.length > 0) {
     const done = results.length - failed.length;
     return { ...planned, outcome: 'failed', actions: results, error: firstError, reason: `${subject}; ${failed.length} of ${results.length} actions failed${done > 0 ? ` (${done} done)` : ''}: ${failed.map((f) => f.error).join(', ')}` };
   }
   if (unverified.length > 0) {
     return { ...planned, outcome: 'failed', actions: results, reason: `${subject}; acted, but verification failed: ${unverified.map((u) => u.verification?.detail).join('; ')}` };
+  }
+  const [firstUnread] = unread.values();
+  if (firstUnread) {
+    // Transient, so the notification waits and the claim keeps the intent: the retry reads back and records.
+    return { ...planned, outcome: 'failed', actions: results, error: errorRecord(rule, firstUnread), reason: `${subject}; acted, but the read-back could not be made (${firstUnread.code}): the retry verifies; retried by Lambda/EventBridge` };
   }
   if (results.every((r) => r.verification?.detail.startsWith('already gone'))) {
     return { ...planned, outcome: 'ignored', actions: results, reason: `${subject}; the resource was already gone when acting` };

@@ -1,6 +1,8 @@
+import { withCallDeadline } from '../aws/client-options.js';
 import { parseArn } from '../events/normalize.js';
 import { logger } from '../log.js';
 import type { AnyRule, RuleFacts } from '../rule.js';
+import { deadlineOf } from './deadline.js';
 import { lambdaDeps } from './lambda.js';
 import type { RunDeps } from './run.js';
 import { runSweep, SWEEP_MESSAGE, type Sweep, type SweepSummary } from './sweep.js';
@@ -41,12 +43,16 @@ export function sweepHandler<R extends AnyRule, F extends RuleFacts, C>(sweep: S
     const started = deps.now();
     const region = deps.config.region ?? parseArn(context.invokedFunctionArn)?.region ?? 'us-east-1';
     const account = parseArn(context.invokedFunctionArn)?.account || undefined;
-    const summary = await runSweep(sweep, deps, {
+    // The budget stops starting findings; the deadline ends the AWS calls of a list page or finding still
+    // running then, so each finding's record is written and its claim settled before the function times out.
+    const deadline = deadlineOf(started, context);
+    const bounded = { ...deps, deadline };
+    const summary = await withCallDeadline(deadline, deps.now, () => runSweep(sweep, bounded, {
       region,
       account,
       window: windowOf(event, started),
       deadline: started + context.getRemainingTimeInMillis() * SWEEP_BUDGET_SHARE,
-    });
+    }));
     if (summary.error && summary.error.kind !== 'transient') {
       logger.error(SWEEP_MESSAGE, { ...summary });
       throw new Error(`trailguard sweep of ${summary.rule} in ${summary.region} failed: ${summary.stoppedAt ?? summary.error.code}`);

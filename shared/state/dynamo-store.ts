@@ -1,13 +1,20 @@
 import {
   DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { baseClientConfig } from '../aws/client-options.js';
+import { addDeadlineGuard, baseClientConfig } from '../aws/client-options.js';
 import { awsCall, hasErrorCode } from '../aws/errors.js';
 import { AwsCallError } from '../errors.js';
 import type { Outcome } from '../remediation-log.js';
-import type { Claim, StateStore } from './store.js';
+import { randomUUID } from 'node:crypto';
+import type { Claim, Intent, StateStore } from './store.js';
 
 const seconds = (ms: number) => String(Math.ceil(ms / 1000));
+
+/** An intent as the claim item holds it (JSON, written by `recordIntent` only); undefined if absent. */
+function intentOf(item: Record<string, { S?: string }> | undefined): Intent | undefined {
+  const json = item?.intent?.S;
+  return json === undefined ? undefined : (JSON.parse(json) as Intent);
+}
 
 /**
  * A call on trailguard's own table. Its absence (ResourceNotFoundException: not deployed, misnamed) is no
@@ -31,25 +38,31 @@ async function stateCall<T>(api: string, table: string, call: () => Promise<T>):
  */
 export function dynamoStateStore(table: string, region: string, endpoint: string | undefined): StateStore {
   let client: DynamoDBClient | undefined;
-  const db = () => (client ??= new DynamoDBClient(baseClientConfig({ region, endpoint, readOnly: false })));
+  // The deadline guard: a claim, count or settle made within an invocation's deadline ends by it (issue 22).
+  const db = () => (client ??= addDeadlineGuard(new DynamoDBClient(baseClientConfig({ region, endpoint, readOnly: false }))));
   return {
     async claimEvent(key, nowMs, lockMs, keepMs) {
-      const pk = `event#${key}`;
-      return stateCall('DynamoDB.PutItem', table, async (): Promise<Claim> => {
+      const token = randomUUID();
+      return stateCall('DynamoDB.UpdateItem', table, async (): Promise<Claim> => {
         try {
-          await db().send(new PutItemCommand({
+          // An update, not a put: a claim given back after a transient failure keeps the intent it recorded.
+          const answer = await db().send(new UpdateItemCommand({
             TableName: table,
-            Item: {
-              pk: { S: pk }, status: { S: 'in-progress' }, at: { S: new Date(nowMs).toISOString() },
-              lockedUntil: { N: String(nowMs + lockMs) }, expiresAt: { N: seconds(nowMs + keepMs) },
+            Key: { pk: { S: `event#${key}` } },
+            UpdateExpression: 'SET #status = :inProgress, #at = :at, lockedUntil = :lockedUntil, expiresAt = :expires, claimToken = :token',
+            // Free, given back (retryable), or a lock whose holder died (timed out) without settling it.
+            ConditionExpression: 'attribute_not_exists(pk) OR #status = :retryable OR (#status = :inProgress AND lockedUntil < :now)',
+            ExpressionAttributeNames: { '#status': 'status', '#at': 'at' },
+            ExpressionAttributeValues: {
+              ':inProgress': { S: 'in-progress' }, ':retryable': { S: 'retryable' }, ':at': { S: new Date(nowMs).toISOString() },
+              ':lockedUntil': { N: String(nowMs + lockMs) }, ':expires': { N: seconds(nowMs + keepMs) },
+              ':token': { S: token }, ':now': { N: String(nowMs) },
             },
-            // Free, or a lock whose holder died (timed out) without completing or releasing it.
-            ConditionExpression: 'attribute_not_exists(pk) OR (#status = :inProgress AND lockedUntil < :now)',
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: { ':inProgress': { S: 'in-progress' }, ':now': { N: String(nowMs) } },
+            ReturnValues: 'ALL_OLD',
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }));
-          return { kind: 'claimed' };
+          const intent = intentOf(answer.Attributes);
+          return intent ? { kind: 'claimed', token, intent } : { kind: 'claimed', token };
         } catch (error) {
           if (!hasErrorCode(error, 'ConditionalCheckFailedException')) throw error; // the one code that means "taken"
           const old = (error as { Item?: Record<string, { S?: string }> }).Item ?? {};
@@ -71,8 +84,73 @@ export function dynamoStateStore(table: string, region: string, endpoint: string
         },
       })));
     },
-    async releaseEvent(key) {
-      await stateCall('DynamoDB.DeleteItem', table, () => db().send(new DeleteItemCommand({ TableName: table, Key: { pk: { S: `event#${key}` } } })));
+    async releaseEvent(key, token) {
+      await stateCall('DynamoDB.UpdateItem', table, async () => {
+        try {
+          await db().send(new UpdateItemCommand({
+            TableName: table,
+            Key: { pk: { S: `event#${key}` } },
+            UpdateExpression: 'SET #status = :retryable REMOVE lockedUntil, claimToken',
+            ConditionExpression: 'claimToken = :token', // still ours: never free a claim another invocation took over
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':retryable': { S: 'retryable' }, ':token': { S: token } },
+          }));
+        } catch (error) {
+          if (!hasErrorCode(error, 'ConditionalCheckFailedException')) throw error;
+        }
+      });
+    },
+    async recordIntent(key, token, intent) {
+      return stateCall('DynamoDB.UpdateItem', table, async () => {
+        try {
+          await db().send(new UpdateItemCommand({
+            TableName: table,
+            Key: { pk: { S: `event#${key}` } },
+            UpdateExpression: 'SET #intent = :intent',
+            ConditionExpression: '#status = :inProgress AND claimToken = :token',
+            ExpressionAttributeNames: { '#status': 'status', '#intent': 'intent' },
+            ExpressionAttributeValues: { ':intent': { S: JSON.stringify(intent) }, ':inProgress': { S: 'in-progress' }, ':token': { S: token } },
+          }));
+          return true;
+        } catch (error) {
+          if (!hasErrorCode(error, 'ConditionalCheckFailedException')) throw error;
+          return false;
+        }
+      });
+    },
+    async lockResource(name, owner, nowMs, holdMs) {
+      return stateCall('DynamoDB.PutItem', table, async () => {
+        try {
+          await db().send(new PutItemCommand({
+            TableName: table,
+            Item: {
+              pk: { S: `lock#${name}` }, owner: { S: owner }, lockedUntil: { N: String(nowMs + holdMs) },
+              expiresAt: { N: seconds(nowMs + holdMs + 3_600_000) }, // TTL only tidies: `lockedUntil` decides
+            },
+            ConditionExpression: 'attribute_not_exists(pk) OR lockedUntil < :now',
+            ExpressionAttributeValues: { ':now': { N: String(nowMs) } },
+          }));
+          return true;
+        } catch (error) {
+          if (!hasErrorCode(error, 'ConditionalCheckFailedException')) throw error;
+          return false;
+        }
+      });
+    },
+    async unlockResource(name, owner) {
+      await stateCall('DynamoDB.DeleteItem', table, async () => {
+        try {
+          await db().send(new DeleteItemCommand({
+            TableName: table,
+            Key: { pk: { S: `lock#${name}` } },
+            ConditionExpression: '#owner = :owner', // a lock that lapsed and was taken over is the new owner's
+            ExpressionAttributeNames: { '#owner': 'owner' },
+            ExpressionAttributeValues: { ':owner': { S: owner } },
+          }));
+        } catch (error) {
+          if (!hasErrorCode(error, 'ConditionalCheckFailedException')) throw error;
+        }
+      });
     },
     async addToWindow(counter, windowStartMs, count, expiresMs) {
       const answer = await stateCall('DynamoDB.UpdateItem', table, () => db().send(new UpdateItemCommand({
@@ -93,15 +171,18 @@ export function dynamoStateStore(table: string, region: string, endpoint: string
       return item ? { open: true, since: item.since?.S ?? 'unknown', reason: item.reason?.S ?? '' } : { open: false };
     },
     async tripBreaker(rule, nowMs, reason) {
-      await stateCall('DynamoDB.PutItem', table, async () => {
+      return stateCall('DynamoDB.PutItem', table, async () => {
         try {
           await db().send(new PutItemCommand({
             TableName: table,
             Item: { pk: { S: `breaker#${rule}` }, since: { S: new Date(nowMs).toISOString() }, reason: { S: reason } },
-            ConditionExpression: 'attribute_not_exists(pk)', // keep the first trip's time and reason
+            // Exactly one of a burst's concurrent trips creates the item (and pages); it keeps its time and reason.
+            ConditionExpression: 'attribute_not_exists(pk)',
           }));
+          return true;
         } catch (error) {
           if (!hasErrorCode(error, 'ConditionalCheckFailedException')) throw error;
+          return false;
         }
       });
     },

@@ -1,8 +1,25 @@
+import { randomUUID } from 'node:crypto';
 import type { Outcome } from '../remediation-log.js';
+import type { PlannedAction, ResourceRef, Severity } from '../rule.js';
 
-/** What claiming an event id found. */
+/**
+ * What a live run is about to do, written into its claim before the first write: if the write lands but its
+ * response is lost, the retry finds this, reads the resource back, and records and tells the fix it made.
+ */
+export interface Intent {
+  /** The planned actions, with the `previous` state each replaces (the record's way back). */
+  readonly actions: readonly PlannedAction[];
+  /** The decision's reason without the runner's "; will remediate". */
+  readonly reason: string;
+  readonly severity: Severity | null;
+  readonly resources: readonly ResourceRef[];
+  /** When the first try recorded it (ISO 8601). */
+  readonly at: string;
+}
+
+/** What claiming an event id found. `token` names this claim for `recordIntent`/`releaseEvent`. */
 export type Claim =
-  | { readonly kind: 'claimed' }
+  | { readonly kind: 'claimed'; readonly token: string; readonly intent?: Intent }
   | { readonly kind: 'duplicate'; readonly status: 'done' | 'in-progress'; readonly outcome: Outcome | null; readonly at: string };
 
 /** The circuit breaker of one rule: open means the rule only reports until an operator resets it. */
@@ -21,12 +38,28 @@ export interface StateStore {
   claimEvent(key: string, nowMs: number, lockMs: number, keepMs: number): Promise<Claim>;
   /** Marks a claimed event done with its outcome, remembered for `keepMs`. */
   completeEvent(key: string, outcome: Outcome, nowMs: number, keepMs: number): Promise<void>;
-  /** Gives a claim back (a transient failure: the retry must be able to claim it again). */
-  releaseEvent(key: string): Promise<void>;
+  /**
+   * Gives a claim back (a transient failure: the retry must be able to claim it again), keeping its intent.
+   * Does nothing if the claim is no longer this token's (its lock lapsed and another invocation took it).
+   */
+  releaseEvent(key: string, token: string): Promise<void>;
+  /** Writes the intent into the claim this token holds; false if the claim is no longer this token's. */
+  recordIntent(key: string, token: string, intent: Intent): Promise<boolean>;
+  /**
+   * Takes a short lock (a resource of a rule) for `owner` until `nowMs + holdMs`; false while another owner
+   * holds it unexpired. A holder that dies leaves it to lapse.
+   */
+  lockResource(name: string, owner: string, nowMs: number, holdMs: number): Promise<boolean>;
+  /** Frees a lock this owner holds; one that lapsed and was taken by another owner is left alone. */
+  unlockResource(name: string, owner: string): Promise<void>;
   /** Adds `count` to a counter of the window starting at `windowStartMs`; returns the new total. */
   addToWindow(counter: string, windowStartMs: number, count: number, expiresMs: number): Promise<number>;
   breakerState(rule: string): Promise<BreakerState>;
-  tripBreaker(rule: string, nowMs: number, reason: string): Promise<void>;
+  /**
+   * Opens a closed breaker; true only for the one call that opened it, false when it was already open (another
+   * invocation of the same burst won), so the trip pages exactly once.
+   */
+  tripBreaker(rule: string, nowMs: number, reason: string): Promise<boolean>;
   resetBreaker(rule: string): Promise<void>;
 }
 
@@ -37,17 +70,35 @@ export function memoryStateStore(): StateStore & { readonly items: Map<string, R
     items,
     async claimEvent(key, nowMs, lockMs) {
       const existing = items.get(`event#${key}`);
-      if (existing && (existing.status === 'done' || Number(existing.lockedUntil) > nowMs)) {
+      if (existing && (existing.status === 'done' || (existing.status === 'in-progress' && Number(existing.lockedUntil) > nowMs))) {
         return { kind: 'duplicate', status: existing.status as 'done' | 'in-progress', outcome: (existing.outcome as Outcome) ?? null, at: String(existing.at) };
       }
-      items.set(`event#${key}`, { status: 'in-progress', lockedUntil: nowMs + lockMs, at: new Date(nowMs).toISOString() });
-      return { kind: 'claimed' };
+      const token = randomUUID();
+      const intent = existing?.intent as Intent | undefined;
+      items.set(`event#${key}`, { status: 'in-progress', lockedUntil: nowMs + lockMs, at: new Date(nowMs).toISOString(), token, ...(intent ? { intent } : {}) });
+      return intent ? { kind: 'claimed', token, intent } : { kind: 'claimed', token };
     },
     async completeEvent(key, outcome, nowMs) {
       items.set(`event#${key}`, { status: 'done', outcome, at: new Date(nowMs).toISOString() });
     },
-    async releaseEvent(key) {
-      items.delete(`event#${key}`);
+    async releaseEvent(key, token) {
+      const existing = items.get(`event#${key}`);
+      if (existing?.token === token) items.set(`event#${key}`, { status: 'retryable', at: existing.at, ...(existing.intent ? { intent: existing.intent } : {}) });
+    },
+    async recordIntent(key, token, intent) {
+      const existing = items.get(`event#${key}`);
+      if (existing?.status !== 'in-progress' || existing.token !== token) return false;
+      items.set(`event#${key}`, { ...existing, intent: structuredClone(intent) });
+      return true;
+    },
+    async lockResource(name, owner, nowMs, holdMs) {
+      const existing = items.get(`lock#${name}`);
+      if (existing && Number(existing.lockedUntil) >= nowMs) return false;
+      items.set(`lock#${name}`, { owner, lockedUntil: nowMs + holdMs });
+      return true;
+    },
+    async unlockResource(name, owner) {
+      if (items.get(`lock#${name}`)?.owner === owner) items.delete(`lock#${name}`);
     },
     async addToWindow(counter, windowStartMs, count) {
       const id = `count#${counter}#${windowStartMs}`;
@@ -60,7 +111,9 @@ export function memoryStateStore(): StateStore & { readonly items: Map<string, R
       return item ? { open: true, since: String(item.since), reason: String(item.reason) } : { open: false };
     },
     async tripBreaker(rule, nowMs, reason) {
-      if (!items.has(`breaker#${rule}`)) items.set(`breaker#${rule}`, { since: new Date(nowMs).toISOString(), reason });
+      if (items.has(`breaker#${rule}`)) return false;
+      items.set(`breaker#${rule}`, { since: new Date(nowMs).toISOString(), reason });
+      return true;
     },
     async resetBreaker(rule) {
       items.delete(`breaker#${rule}`);

@@ -261,14 +261,14 @@ describe('trailguard replay --mode live: only with the state table', () => {
     expect(exit).toBe(0);
     expect(records).toMatchObject([{ rule: 'public-bucket', outcome: 'remediated' }]);
     const key = 'event#public-bucket#0b5e4a2c-0000-4000-8000-000000000008';
-    expect(db).toHaveReceivedCommandWith(PutItemCommand, { TableName: STATE_TABLE, Item: expect.objectContaining({ pk: { S: key }, status: { S: 'in-progress' } }) });
+    expect(db).toHaveReceivedCommandWith(UpdateItemCommand, { TableName: STATE_TABLE, Key: { pk: { S: key } }, ExpressionAttributeValues: expect.objectContaining({ ':inProgress': { S: 'in-progress' } }) });
     expect(db).toHaveReceivedCommandWith(GetItemCommand, { TableName: STATE_TABLE, Key: { pk: { S: 'breaker#public-bucket' } } });
     expect(db).toHaveReceivedCommandWith(PutItemCommand, { TableName: STATE_TABLE, Item: expect.objectContaining({ pk: { S: key }, status: { S: 'done' }, outcome: { S: 'remediated' } }) });
     expect(s3).toHaveReceivedCommandTimes(PutPublicAccessBlockCommand, 1);
   });
 
   it('ignores a second live replay of an event already handled: a duplicate, no write', async () => {
-    db.on(PutItemCommand).rejects(Object.assign(new Error('The conditional request failed'), {
+    db.on(UpdateItemCommand).rejects(Object.assign(new Error('The conditional request failed'), {
       name: 'ConditionalCheckFailedException', Item: { status: { S: 'done' }, outcome: { S: 'remediated' }, at: { S: '2026-11-25T11:59:00.000Z' } },
     }));
     const path = file('live-duplicate.json', JSON.stringify(deletedBlock()));
@@ -277,7 +277,7 @@ describe('trailguard replay --mode live: only with the state table', () => {
 
     expect(exit).toBe(0);
     expect(records).toMatchObject([{ rule: 'public-bucket', outcome: 'ignored', reason: expect.stringContaining('duplicate delivery of event 0b5e4a2c-0000-4000-8000-000000000008') }]);
-    expect(db).toHaveReceivedCommandTimes(PutItemCommand, 1);
+    expect(db).toHaveReceivedCommandTimes(UpdateItemCommand, 1);
     expect(s3.calls()).toEqual([]);
   });
 

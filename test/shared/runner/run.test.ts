@@ -146,7 +146,7 @@ describe('run: acting and verifying', () => {
   });
 
   it('never calls an action remediated when its read-back throws', async () => {
-    const rule = fakeRule({ verify: vi.fn().mockRejectedValue(Object.assign(new Error('t'), { name: 'ThrottlingException' })) });
+    const rule = fakeRule({ verify: vi.fn().mockRejectedValue(Object.assign(new Error('t'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } })) });
     const r = await run(rule, event, capturingDeps({ mode: 'live' }));
     expect(r).toMatchObject({ outcome: 'failed', reason: expect.stringContaining('verification failed'), actions: [{ status: 'done', verification: { ok: false } }, {}] });
   });

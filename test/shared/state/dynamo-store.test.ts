@@ -14,18 +14,24 @@ beforeEach(() => {
 afterEach(() => db.reset());
 
 describe('the DynamoDB state store', () => {
-  it('claims an event with a conditional put that only takes a free or expired claim', async () => {
-    db.on(PutItemCommand).resolves({});
-    expect(await store.claimEvent('public-bucket#e-1', NOW, 90_000, 3_600_000)).toEqual({ kind: 'claimed' });
-    expect(db).toHaveReceivedCommandWith(PutItemCommand, {
+  it('claims an event with a conditional update that only takes a free, given-back or expired claim', async () => {
+    db.on(UpdateItemCommand).resolves({});
+    const claim = await store.claimEvent('public-bucket#e-1', NOW, 90_000, 3_600_000);
+    expect(claim).toEqual({ kind: 'claimed', token: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    expect(db).toHaveReceivedCommandWith(UpdateItemCommand, {
       TableName: 'trailguard-test-state',
-      Item: expect.objectContaining({ pk: { S: 'event#public-bucket#e-1' }, status: { S: 'in-progress' }, lockedUntil: { N: String(NOW + 90_000) }, expiresAt: { N: String(NOW / 1000 + 3600) } }),
-      ConditionExpression: 'attribute_not_exists(pk) OR (#status = :inProgress AND lockedUntil < :now)',
+      Key: { pk: { S: 'event#public-bucket#e-1' } },
+      ConditionExpression: 'attribute_not_exists(pk) OR #status = :retryable OR (#status = :inProgress AND lockedUntil < :now)',
+      ExpressionAttributeValues: expect.objectContaining({
+        ':inProgress': { S: 'in-progress' }, ':lockedUntil': { N: String(NOW + 90_000) }, ':expires': { N: String(NOW / 1000 + 3600) },
+        ':token': { S: claim.kind === 'claimed' ? claim.token : 'none' },
+      }),
+      ReturnValues: 'ALL_OLD',
     });
   });
 
   it('reads a duplicate from the failed condition\'s old item', async () => {
-    db.on(PutItemCommand).rejects(Object.assign(new Error('The conditional request failed'), {
+    db.on(UpdateItemCommand).rejects(Object.assign(new Error('The conditional request failed'), {
       name: 'ConditionalCheckFailedException', Item: { status: { S: 'done' }, outcome: { S: 'remediated' }, at: { S: '2026-11-25T11:59:00.000Z' } },
     }));
     expect(await store.claimEvent('public-bucket#e-1', NOW, 90_000, 3_600_000)).toEqual({
@@ -34,15 +40,15 @@ describe('the DynamoDB state store', () => {
   });
 
   it('takes a missing state table for trailguard\'s own failure (retried, then dead-lettered), never a gone resource', async () => {
-    db.on(PutItemCommand).rejects(Object.assign(new Error('Requested resource not found'), { name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 400 } }));
+    db.on(UpdateItemCommand).rejects(Object.assign(new Error('Requested resource not found'), { name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 400 } }));
     await expect(store.claimEvent('k', NOW, 1, 1)).rejects.toMatchObject({
-      name: 'AwsCallError', kind: 'transient', api: 'DynamoDB.PutItem', detail: expect.stringContaining('state table trailguard-test-state does not exist'),
+      name: 'AwsCallError', kind: 'transient', api: 'DynamoDB.UpdateItem', detail: expect.stringContaining('state table trailguard-test-state does not exist'),
     });
   });
 
   it('classifies a throttled claim as transient, naming the API', async () => {
-    db.on(PutItemCommand).rejects(Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 500 } }));
-    await expect(store.claimEvent('k', NOW, 1, 1)).rejects.toMatchObject({ name: 'AwsCallError', kind: 'transient', api: 'DynamoDB.PutItem' });
+    db.on(UpdateItemCommand).rejects(Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 500 } }));
+    await expect(store.claimEvent('k', NOW, 1, 1)).rejects.toMatchObject({ name: 'AwsCallError', kind: 'transient', api: 'DynamoDB.UpdateItem' });
   });
 
   it('counts writes atomically per window and returns the new total', async () => {
@@ -60,7 +66,7 @@ describe('the DynamoDB state store', () => {
     db.on(PutItemCommand).rejects(Object.assign(new Error('exists'), { name: 'ConditionalCheckFailedException' }));
     db.on(DeleteItemCommand).resolves({});
     expect(await store.breakerState('x')).toEqual({ open: true, since: 'then', reason: 'too many' });
-    await expect(store.tripBreaker('x', NOW, 'again')).resolves.toBeUndefined();
+    await expect(store.tripBreaker('x', NOW, 'again')).resolves.toBe(false);
     await store.resetBreaker('x');
     expect(db).toHaveReceivedCommandWith(GetItemCommand, { ConsistentRead: true, Key: { pk: { S: 'breaker#x' } } });
     expect(db).toHaveReceivedCommandWith(DeleteItemCommand, { Key: { pk: { S: 'breaker#x' } } });
