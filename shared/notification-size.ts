@@ -1,5 +1,6 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sns';
 import type { Notification } from './notifier.js';
+import { dedupKeyOf } from './notification-key.js';
 import type { ActionRecord, RemediationRecord } from './remediation-log.js';
 import { terminalText } from './safe-text.js';
 
@@ -46,9 +47,10 @@ export function snsMessageOf(notification: Notification): string {
   });
 }
 
-/** The notification's filter attributes as SNS message attributes (all strings). */
+/** The notification's filter attributes and its `dedupKey` as SNS message attributes (all strings). */
 export function snsAttributesOf(notification: Notification): Record<string, MessageAttributeValue> {
-  return Object.fromEntries(Object.entries(notification.attributes).map(([name, value]) => [name, { DataType: 'String', StringValue: value }]));
+  const attributes = { ...notification.attributes, dedupKey: notification.dedupKey };
+  return Object.fromEntries(Object.entries(attributes).map(([name, value]) => [name, { DataType: 'String', StringValue: value }]));
 }
 
 const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
@@ -128,8 +130,8 @@ export function shortenedRecord(record: RemediationRecord, detail: Detail): unkn
 }
 
 /**
- * The JSON form of a notification: `{ subject, …extra, record }`, with the record in full (no `detail`) or
- * shortened to `detail` and then a `shortened` object saying so.
+ * The JSON form of a notification: `{ subject, …extra, record }` (extra: its `dedupKey`, a burst's `burst`), with
+ * the record in full (no `detail`) or shortened to `detail` and then a `shortened` object saying so.
  */
 export function jsonForm(subject: string, record: RemediationRecord, detail: Detail | undefined, extra: Readonly<Record<string, unknown>> = {}): string {
   const json = detail
@@ -148,7 +150,7 @@ const plain = (value: string | null | undefined) => cut((value ?? '-').replace(/
  * The notification that always fits: the subject, the outcome, rule, account, region, event and counts, each a
  * short printable ASCII value, and the way to the full record. A few KB whatever the record holds.
  */
-export function lastResortNotification(record: RemediationRecord, subject: string, severity: string): Notification {
+export function lastResortNotification(record: RemediationRecord, subject: string, severity: string, dedupKey = dedupKeyOf(record)): Notification {
   const shortening = { ...shorteningOf(record, { items: 0, chars: LAST_RESORT_CHARS, lines: 0 }), eventId: plain(record.eventId) };
   const summary = {
     rule: plain(record.rule), outcome: record.outcome, severity: plain(severity), mode: record.mode, trigger: record.trigger,
@@ -169,7 +171,8 @@ export function lastResortNotification(record: RemediationRecord, subject: strin
   return {
     subject: cut(subject, 99),
     text,
-    json: JSON.stringify({ subject: cut(subject, 99), record: summary, shortened: shortening }),
+    json: JSON.stringify({ subject: cut(subject, 99), dedupKey, record: summary, shortened: shortening }),
+    dedupKey,
     attributes: { rule: plain(record.rule ?? 'none'), severity: plain(severity), outcome: record.outcome, account: plain(record.account ?? 'unknown') },
   };
 }

@@ -1,12 +1,14 @@
 import { PublishCommand } from '@aws-sdk/client-sns';
-import { snsClient } from './aws/sns.js';
+import { OutcomeUnknownError, snsClient } from './aws/sns.js';
+import { classifyAwsError } from './aws/errors.js';
 import { AwsCallError } from './errors.js';
 import {
   fitNotification, jsonForm, lastResortNotification, publishedBytes, shorteningLine, shorteningOf, SNS_MESSAGE_LIMIT,
   snsAttributesOf, snsMessageOf, type Detail,
 } from './notification-size.js';
 import { parseArn } from './events/normalize.js';
-import type { Outcome, RemediationRecord } from './remediation-log.js';
+import { burstDedupKey, dedupKeyOf } from './notification-key.js';
+import type { NotificationStatus, Outcome, RemediationRecord } from './remediation-log.js';
 import type { Message } from './rule.js';
 import { withoutFormatCharacters } from './safe-text.js';
 import { isAccountId } from './aws/names.js';
@@ -21,6 +23,8 @@ export interface Notification {
   readonly text: string;
   readonly json: string;
   readonly attributes: Readonly<Record<'rule' | 'severity' | 'outcome' | 'account', string>>;
+  /** The same for every copy of this notification (shared/notification-key.ts): the `dedupKey` attribute and JSON field. */
+  readonly dedupKey: string;
 }
 
 /** Publishes a notification; returns the SNS message id. Injected into the runner. */
@@ -119,7 +123,8 @@ function composeNotification(record: RemediationRecord, message: Message, subjec
   return {
     subject,
     text,
-    json: jsonForm(subject, record, detail),
+    json: jsonForm(subject, record, detail, { dedupKey: dedupKeyOf(record) }),
+    dedupKey: dedupKeyOf(record),
     attributes: {
       rule: record.rule ?? 'none',
       severity,
@@ -131,8 +136,9 @@ function composeNotification(record: RemediationRecord, message: Message, subjec
 
 /**
  * Publishes to an SNS topic: text for email/SMS, the JSON form for machine subscribers (SQS, Lambda, HTTP).
- * Transient failures are retried inside the call (shared/aws/sns.ts); a failure that remains is thrown, and the
- * runner records it as `notification.status: failed`, which the NotificationFailed alarm watches.
+ * A failure SNS answered (throttling, its 500/503) or a connection never made is retried inside the call; one that
+ * may have published unseen (a timeout, a reset, a gateway's 502/504) is not (shared/aws/sns.ts). What remains is thrown, and the runner
+ * records it (`notificationFailure`) as `notification.status: failed`, which the NotificationFailed alarm watches.
  */
 export function snsNotifier(topicArn: string, endpoint: string | undefined): Notify {
   const region = parseArn(topicArn)?.region ?? 'us-east-1';
@@ -154,6 +160,16 @@ export function snsNotifier(topicArn: string, endpoint: string | undefined): Not
     );
     return result.MessageId ?? 'unknown';
   };
+}
+
+/**
+ * The record's `notification` for a Publish that threw: `ambiguous: <code>` when it was sent and may have gone
+ * out (OutcomeUnknownError: not resent, so a person may or may not have the message), else `<kind>: <code>`.
+ */
+export function notificationFailure(error: unknown, topic: string): NotificationStatus {
+  if (error instanceof OutcomeUnknownError) return { status: 'failed', error: `ambiguous: ${error.code}` };
+  const classified = classifyAwsError(error, 'SNS.Publish', topic);
+  return { status: 'failed', error: `${classified.kind}: ${classified.code}` };
 }
 
 /**
@@ -190,8 +206,9 @@ export function buildBurstNotification(
   // The text names the record's resources in one bounded line; its JSON form is shortened like any notification's.
   const burst = { rule, maxPerWindow: digest.maxPerWindow, windowMinutes: digest.windowMinutes };
   const attributes = { rule, severity, outcome: record.outcome, account: record.account ?? 'unknown' };
+  const dedupKey = burstDedupKey(rule, record.account, windowEnd);
   return fitNotification(
-    (detail) => ({ subject, text, json: jsonForm(subject, record, detail, { burst }), attributes }),
-    () => lastResortNotification(record, subject, severity),
+    (detail) => ({ subject, text, json: jsonForm(subject, record, detail, { dedupKey, burst }), dedupKey, attributes }),
+    () => lastResortNotification(record, subject, severity, dedupKey),
   );
 }

@@ -110,6 +110,13 @@ export interface Rule<Facts extends RuleFacts, State, Clients, Settings> {
   inspect(facts: Facts, clients: Clients, context: EventContext, settings: Settings): Promise<State>;
   /** Pure. `state` is undefined offline: decide from the request alone. */
   decide(facts: Facts, state: State | undefined, settings: Settings, context: EventContext): Decision;
+  /**
+   * Optional: the resource's identity for the runner's per-resource lock (without the rule id), the same whatever
+   * form an event names it by (a trail's name or ARN). It must include the account and Region: same-named
+   * resources elsewhere must not wait on each other. May read with `clients` (live only).
+   * @default `${account}#${region}#${resource.id}`: the event's account; the resource's Region, else the event's
+   */
+  lockKey?(resource: ResourceRef, context: EventContext, clients: Clients): string | Promise<string>;
   /** Live only: performs one planned action. */
   act(action: PlannedAction, clients: Clients): Promise<void>;
   /** Live only: reads back what `act` changed. */

@@ -182,6 +182,15 @@ export const openSecurityGroup = {
     const id = change.groupId ?? change.groupName ?? '';
     return { ...change, modified, resources: [groupRef(id, change.groupName)] };
   },
+  // A group is named by id, or (default VPC, an older record without the response's rule set) only by name: both
+  // forms must take one lock, so a name is read as its id first (inspect reads the group again, under the lock).
+  async lockKey(resource, { event, record }, { ec2 }) {
+    const where = `${event.account ?? 'unknown-account'}#${record.awsRegion || event.region}`;
+    if (GROUP_ID.test(resource.id)) return `${where}#${resource.id}`;
+    const group = await awsCall('EC2.DescribeSecurityGroups', resource.id, async () =>
+      (await ec2.send(new DescribeSecurityGroupsCommand({ GroupNames: [resource.id] }))).SecurityGroups?.[0]);
+    return `${where}#${group?.GroupId ?? resource.id}`;
+  },
   inspect,
   decide,
   async act(action, { ec2 }) {

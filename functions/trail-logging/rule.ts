@@ -230,6 +230,12 @@ export const trailLogging = {
   // A trail is acted on in its home Region, which may not be the event's; `readOnly` (dry-run) is kept for every Region.
   clients: (options) => ({ cloudTrailIn: (region: string) => cloudTrailClient({ ...options, region }) }),
   parse,
+  // One trail per name in its owner account and home Region: an event names it by name (a call made there) or
+  // by ARN (which names both), and both forms must take one lock, or two StopLogging events both restart it.
+  lockKey(resource, { event }) {
+    const arn = trailRefFrom(resource.id);
+    return `${arn?.account ?? event.account ?? 'unknown-account'}#${arn?.region ?? resource.region}#${arn?.name ?? resource.id}`;
+  },
   inspect,
   decide,
   async act(action, { cloudTrailIn }) {

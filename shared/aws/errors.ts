@@ -7,6 +7,8 @@ const TRANSIENT = new Set([
   'InternalFailure', 'InternalErrorException', 'ServiceUnavailable', 'ServiceUnavailableException', 'Unavailable',
   'TimeoutError', 'RequestTimeTooSkewed', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN',
   'NetworkingError', 'EC2ThrottledException', 'PriorRequestNotComplete',
+  // DynamoDB's throttling answers with a 400: without this, a throttled state table read as `invalid`, never retried.
+  'ProvisionedThroughputExceededException',
   // The invocation's deadline passed (client-options.ts): nothing was decided, the retry has the time.
   'DeadlineExceeded', 'AbortError',
 ]);
@@ -60,6 +62,27 @@ export function classifyAwsError(error: unknown, api: string, resource: string):
   const code = errorCodeOf(error);
   const message = typeof (error as SdkErrorLike)?.message === 'string' ? String((error as SdkErrorLike).message) : '';
   return new AwsCallError(api, resource, kindOf(error, code), code, message.slice(0, 300), { cause: error });
+}
+
+// Refusals before any work: throttled requests are rejected whatever their status (S3's SlowDown is a 503).
+const THROTTLED = new Set([
+  'Throttling', 'ThrottlingException', 'ThrottledException', 'RequestThrottled', 'RequestThrottledException',
+  'RequestLimitExceeded', 'TooManyRequestsException', 'SlowDown', 'EC2ThrottledException',
+  'ProvisionedThroughputExceededException',
+]);
+/** Node's codes for a connection that was never made (refused, no DNS answer, no route): the service never saw the request. */
+export const NOT_SENT_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * Whether a failed write may still have been applied: false only when the error proves it was not (a throttled
+ * or other 4xx answer, or no connection made). A 5xx, a timeout, a reset or an abandoned call is ambiguous.
+ */
+export function mayHaveLanded(error: unknown): boolean {
+  const cause = error instanceof AwsCallError ? error.cause : error;
+  const code = error instanceof AwsCallError ? error.code : errorCodeOf(error);
+  if (THROTTLED.has(code) || NOT_SENT_CODES.has(code)) return false;
+  const status = (cause as SdkErrorLike | undefined)?.$metadata?.httpStatusCode;
+  return !(status !== undefined && status >= 400 && status < 500);
 }
 
 /** Runs one AWS call and rethrows its failure classified, with the API and resource named. */

@@ -15,7 +15,7 @@ import {
   type Actor,
   type CloudTrailEvent,
 } from '../events/schema.js';
-import { buildBurstNotification, buildNotification, NOTIFIED_OUTCOMES, type Notify } from '../notifier.js';
+import { buildBurstNotification, buildNotification, NOTIFIED_OUTCOMES, notificationFailure, type Notify } from '../notifier.js';
 import type {
   ActionRecord,
   NotificationStatus,
@@ -26,7 +26,7 @@ import type {
 import type { AnyRule, Decision, EventContext, PlannedAction, ResourceRef, RuleFacts, Severity } from '../rule.js';
 import { assertNever } from './assert-never.js';
 import { beforeDeadline, claimLockMs, settleWithinMargin } from './deadline.js';
-import { classifyAwsError } from '../aws/errors.js';
+import { classifyAwsError, mayHaveLanded } from '../aws/errors.js';
 import type { Intent, StateStore } from '../state/store.js';
 import { isReadCommand } from '../aws/client-options.js';
 import { randomUUID } from 'node:crypto';
@@ -67,9 +67,16 @@ const CLAIM_LOCK_MS = 90_000;
 
 /** How long a resource lock holds if its holder dies without freeing it, without a deadline: as long as a claim. */
 const RESOURCE_LOCK_MS = CLAIM_LOCK_MS;
-/** Waiting for a resource lock another invocation holds: 10 polls 200 ms apart (about 2 s), then retried. */
-const LOCK_POLLS = 10;
-const LOCK_POLL_MS = 200;
+/**
+ * In Lambda, the time an invocation keeps for its own work under a resource lock (inspect, breaker, act, verify,
+ * each possibly retried): it waits for a lock another invocation holds until its deadline less this, then is retried.
+ */
+export const LOCK_WORK_BUDGET_MS = 10_000;
+/** Without a deadline (replay, CLI), how long a run waits for a resource lock another run holds. */
+const LOCK_WAIT_MS = 30_000;
+/** Polls of a held lock back off from 100 ms to 1 s: a holder normally frees it within a second or two. */
+const LOCK_POLL_FIRST_MS = 100;
+const LOCK_POLL_MAX_MS = 1_000;
 
 /** APIs the runner itself calls, with the IAM action each needs (rules declare their own). */
 const RUNNER_PERMISSIONS: Readonly<Record<string, string>> = {
@@ -125,17 +132,20 @@ export async function run(rule: AnyRule, input: unknown, deps: RunDeps): Promise
   }
   const concluded = conclusion;
   return settleWithinMargin(deps, async () => {
-    const record = await finish(rule, input, event, concluded, deps, started, 'event');
-    await settleClaim(claim, record, deps);
-    return record;
+    const withheld = await settleClaim(claim, concluded, deps);
+    return finish(rule, input, event, concluded, deps, started, 'event', withheld);
   });
 }
 
-/** The event's claim, once taken: its key and token, and the intent an earlier try recorded in it. */
+/**
+ * The event's claim, once taken: its key and token, and the intent in it while a write of that intent may have
+ * landed unseen (an earlier try's, until read back; this try's, from before its first write). A transient
+ * failure gives the claim back with the intent only while it is set here.
+ */
 interface ClaimRef {
   key: string | undefined;
   token?: string;
-  intent?: Intent;
+  intent?: Intent | undefined;
 }
 
 /** What started a run: an EventBridge event, the reconciliation sweep, or a scheduled follow-up. */
@@ -166,9 +176,8 @@ export async function runWithFacts(
   }
   const concluded = conclusion;
   return settleWithinMargin(deps, async () => {
-    const record = await finish(rule, event, event, concluded, deps, started, trigger);
-    await settleClaim(claim, record, deps);
-    return record;
+    const withheld = await settleClaim(claim, concluded, deps);
+    return finish(rule, event, event, concluded, deps, started, trigger, withheld);
   });
 }
 
@@ -194,15 +203,35 @@ async function claimThen(rule: AnyRule, event: CloudTrailEvent, deps: RunDeps, c
   return next();
 }
 
-/** A transient failure gives the claim back so the retry can act; anything else is final for this id. */
-async function settleClaim(claim: ClaimRef, record: RemediationRecord, deps: RunDeps): Promise<void> {
-  if (!claim.key || !claim.token || !deps.store) return;
+/** Attempts at concluding a claim before telling, 100 ms then 200 ms apart (within the settle margin in Lambda). */
+const CONCLUDE_ATTEMPTS = 3;
+const CONCLUDE_RETRY_MS = 100;
+
+/**
+ * Settles the claim before anything is told. A transient failure gives it back so the retry can act (with the
+ * intent while a write of it may have landed). Anything else concludes it first: a redelivery is then a
+ * duplicate, never a second page. Returns why this run must not tell, when its lapsed claim was taken over.
+ */
+async function settleClaim(claim: ClaimRef, conclusion: Conclusion, deps: RunDeps): Promise<string | undefined> {
+  const { key, token } = claim;
+  if (!key || !token || !deps.store) return undefined;
+  if (conclusion.error?.kind === 'transient') {
+    // Best effort: if this write is lost, the lock lapses and the retry takes the claim over with its intent.
+    await deps.store.releaseEvent(key, token, claim.intent !== undefined).catch(() => undefined);
+    return undefined;
+  }
   const keepMs = deps.config.reliability.idempotencyHours * 3_600_000;
-  const settle = record.error?.kind === 'transient'
-    ? deps.store.releaseEvent(claim.key, claim.token)
-    : deps.store.completeEvent(claim.key, record.outcome, deps.now(), keepMs);
-  // Best effort: if this write is lost, the lock expires and a redelivery re-decides on current state.
-  await settle.catch(() => undefined);
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      if (await deps.store.concludeEvent(key, token, conclusion.outcome, deps.now(), keepMs)) return undefined;
+      return `the claim on ${key} lapsed and another invocation took it over: that one records and tells this event`;
+    } catch {
+      // Still unsettled after the attempts: tell anyway. A page told twice (should the event be redelivered)
+      // is better than a fix nobody hears of.
+      if (attempt === CONCLUDE_ATTEMPTS) return undefined;
+      await sleep(CONCLUDE_RETRY_MS * attempt);
+    }
+  }
 }
 
 /** Records an event that no rule's pattern matches (replay only): `ignored`, or `failed` if it does not parse. */
@@ -259,7 +288,35 @@ async function decideFacts(rule: AnyRule, facts: RuleFacts, context: EventContex
       exemptions: factExemptions,
     });
   }
-  return withResourceLocks(rule, facts, deps, () => inspectAndAct(rule, facts, context, deps, trigger, claim, factExemptions, exemptionOf));
+  // The member role and the clients come before any lock: AssumeRole can take seconds under throttling, and a
+  // lock is held only for the decision and its write, or events queued behind it run out of time.
+  let clients: unknown;
+  let locks: readonly string[];
+  try {
+    clients = await clientsFor(rule, context, deps);
+    locks = await lockNamesOf(rule, facts, context, clients, deps);
+  } catch (error) {
+    // The record and the alert still name what the event was about (the deleted bucket, the stopped trail)
+    // when the member role or a read fails before any decision; a transient error stays one.
+    return { ...concludeFromError(rule, error), resources: facts.resources };
+  }
+  return withResourceLocks(locks, deps, () => inspectAndAct(rule, facts, context, clients, deps, trigger, claim, factExemptions, exemptionOf));
+}
+
+/** Offline: none. Dry-run and live: the rule's clients, in org mode with the member account's role assumed. */
+async function clientsFor(rule: AnyRule, { event, record }: EventContext, deps: RunDeps): Promise<unknown> {
+  switch (deps.mode) {
+    case 'offline':
+      return undefined;
+    case 'dry-run':
+    case 'live': {
+      const options: ClientOptions = { region: record.awsRegion || event.region, endpoint: deps.config.endpoint, readOnly: deps.mode !== 'live' };
+      const account = await memberAccessFor(rule, event, options.region, deps);
+      return rule.clients(account ? { ...options, account } : options);
+    }
+    default:
+      return assertNever(deps.mode);
+  }
 }
 
 /** Inspect → decide → breaker → act → verify; live, under the resources' locks (see `withResourceLocks`). */
@@ -267,36 +324,31 @@ async function inspectAndAct(
   rule: AnyRule,
   facts: RuleFacts,
   context: EventContext,
+  clients: unknown,
   deps: RunDeps,
   trigger: Trigger,
   claim: ClaimRef | undefined,
   factExemptions: readonly ExemptionMatch[],
   exemptionOf: (resource: ResourceRef) => ExemptionMatch | undefined,
 ): Promise<Conclusion> {
-  const { event, record } = context;
   const settings = rule.settings(deps.config);
-  const clientOptions: ClientOptions = {
-    region: record.awsRegion || event.region,
-    endpoint: deps.config.endpoint,
-    readOnly: deps.mode !== 'live',
-  };
-  let clients: unknown;
   let state: unknown;
+  let earlier: readonly DoneEarlier[] = [];
   switch (deps.mode) {
     case 'offline':
       break;
     case 'dry-run':
     case 'live': {
       try {
-        const account = await memberAccessFor(rule, event, clientOptions.region, deps);
-        clients = rule.clients(account ? { ...clientOptions, account } : clientOptions);
-        // An earlier try recorded what it was about to do, then failed transiently: its write may have landed.
-        const landed = deps.mode === 'live' && claim?.intent ? await landedIntent(rule, claim.intent, clients, factExemptions) : undefined;
-        if (landed) return landed;
+        // An earlier try recorded what it was about to do, then failed transiently: its writes may have landed.
+        const intent = deps.mode === 'live' ? claim?.intent : undefined;
+        if (claim && intent) {
+          earlier = await readBackIntent(rule, claim, intent, context, clients, deps);
+          if (earlier.length === intent.actions.length) return landedConclusion(intent, earlier, factExemptions);
+        }
         state = await rule.inspect(facts, clients, context, settings);
       } catch (error) {
-        // The record and the alert still name what the event was about (the deleted bucket, the stopped
-        // trail) when the member role or a read fails before any decision; a transient error stays one.
+        // As for the member role (decideFacts): the record names the resource; a transient error stays one.
         return { ...concludeFromError(rule, error), resources: facts.resources };
       }
       break;
@@ -319,47 +371,91 @@ async function inspectAndAct(
     const severity = breaker.tripped ? 'CRITICAL' : conclusion.severity;
     return { ...conclusion, severity, reason: `${conclusion.reason.replace(/; will remediate$/, '')}; NOT remediated: ${breaker.reason}` };
   }
-  await recordIntent(claim, toDo, conclusion, deps);
-  return actAndVerify(rule, toDo, clients, conclusion);
+  // A half-done earlier try: what it did stays in the intent and the record (with its `previous`), unless re-planned.
+  const planned = new Set(toDo.map(actionKey));
+  const kept = earlier.filter((done) => !planned.has(actionKey(done.action)));
+  await recordIntent(rule, claim, [...kept.map((done) => done.action), ...toDo], conclusion, context, clients, deps);
+  return actAndVerify(rule, toDo, clients, conclusion, kept.map((done) => done.record), claim);
 }
+
+/** An action of an earlier try's intent that reads back as done: kept in this try's intent and record. */
+interface DoneEarlier {
+  readonly action: PlannedAction;
+  readonly record: ActionRecord;
+}
+
+const actionKey = (action: PlannedAction): string => JSON.stringify([action.api, action.resource.id, action.params]);
 
 /**
  * Writes what is about to be done into the event's claim before the first write: a write can land with its
- * response lost (the try then fails transiently), and the retry must still record and tell that fix.
+ * response lost (the try then fails transiently), and the retry must still record and tell that fix. First
+ * the resources' fix markers name this intent: a retry of an older intent on them (another event's, whose
+ * write may never have landed) is superseded, so it never claims, or pages, the fix this run makes.
  */
-async function recordIntent(claim: ClaimRef | undefined, actions: readonly PlannedAction[], planned: Conclusion, deps: RunDeps): Promise<void> {
-  if (!deps.store || !claim?.key || !claim.token) return;
+async function recordIntent(
+  rule: AnyRule,
+  claim: ClaimRef | undefined,
+  actions: readonly PlannedAction[],
+  planned: Conclusion,
+  context: EventContext,
+  clients: unknown,
+  deps: RunDeps,
+): Promise<void> {
+  const store = deps.store;
+  if (!store || !claim?.key || !claim.token) return;
   const intent: Intent = {
-    actions, reason: planned.reason.replace(/; will remediate$/, ''), severity: planned.severity,
+    id: randomUUID(), actions, reason: planned.reason.replace(/; will remediate$/, ''), severity: planned.severity,
     resources: planned.resources, at: new Date(deps.now()).toISOString(),
   };
-  if (!(await deps.store.recordIntent(claim.key, claim.token, intent))) {
+  const keepMs = deps.config.reliability.idempotencyHours * 3_600_000;
+  const markers = await fixMarkersOf(rule, actions, context, clients);
+  await Promise.all(markers.map((name) => store.markFix(name, intent.id, deps.now(), keepMs)));
+  if (!(await store.recordIntent(claim.key, claim.token, intent))) {
     // The claim lapsed and another invocation took it: that one decides; two must never act at once.
     throw new AwsCallError('DynamoDB.UpdateItem', claim.key, 'transient', 'ClaimLost', `the claim on ${claim.key} lapsed and another invocation took it: this one does not act`);
   }
+  claim.intent = intent;
+}
+
+/** The fix markers of the resources actions change: named as their locks are, so every form of a name meets. */
+async function fixMarkersOf(rule: AnyRule, actions: readonly PlannedAction[], context: EventContext, clients: unknown): Promise<readonly string[]> {
+  const keys = await Promise.all(actions.map((action) => rule.lockKey?.(action.resource, context, clients) ?? defaultLockKey(action.resource, context)));
+  return [...new Set(keys.map((key) => `${rule.id}#${key}`))].sort();
 }
 
 /**
- * The retry of a try that recorded an intent: if every intended action reads back as done, the earlier write
- * landed and this is its record (`remediated`, verified now, with the intent's `previous`). Undefined when
- * any does not: decide afresh. A read-back that cannot be made (throttled) is thrown: retried again.
+ * The retry of a try that recorded an intent: the intended actions that read back as done now. None when the
+ * intent is superseded (another invocation acted on one of its resources since: its fix is that one's to tell)
+ * or nothing landed; the claim then no longer keeps the intent, and the retry decides afresh. A read-back that
+ * cannot be made (throttled) is thrown: retried again, the intent kept.
  */
-async function landedIntent(rule: AnyRule, intent: Intent, clients: unknown, exemptions: readonly ExemptionMatch[]): Promise<Conclusion | undefined> {
-  const actions: ActionRecord[] = [];
-  for (const action of intent.actions) {
-    let verification: { ok: boolean; detail: string };
-    try {
-      verification = await rule.verify(action, clients);
-    } catch (error) {
-      const classified = classifyAwsError(error, action.api, action.resource.id);
-      if (classified.kind === 'transient') throw classified;
-      return undefined;
+async function readBackIntent(rule: AnyRule, claim: ClaimRef, intent: Intent, context: EventContext, clients: unknown, deps: RunDeps): Promise<readonly DoneEarlier[]> {
+  const store = deps.store;
+  if (!store) return [];
+  const markers = await fixMarkersOf(rule, intent.actions, context, clients);
+  const latest = await Promise.all(markers.map((name) => store.lastFixOf(name)));
+  const done: DoneEarlier[] = [];
+  if (latest.every((id) => id === intent.id)) {
+    for (const action of intent.actions) {
+      let verification: { ok: boolean; detail: string };
+      try {
+        verification = await rule.verify(action, clients);
+      } catch (error) {
+        const classified = classifyAwsError(error, action.api, action.resource.id);
+        if (classified.kind === 'transient') throw classified;
+        continue;
+      }
+      if (verification.ok) done.push({ action, record: { ...plannedRecord(action), status: 'done', verification } });
     }
-    if (!verification.ok) return undefined;
-    actions.push({ ...plannedRecord(action), status: 'done', verification });
   }
+  if (done.length === 0) claim.intent = undefined;
+  return done;
+}
+
+/** Every action of an earlier try's intent reads back as done: its writes landed, and this retry records and tells them. */
+function landedConclusion(intent: Intent, done: readonly DoneEarlier[], exemptions: readonly ExemptionMatch[]): Conclusion {
   return conclude('remediated', `${intent.reason}; remediated and verified: the write of an earlier try (${intent.at}) landed, this retry read it back`, {
-    severity: intent.severity, resources: intent.resources, actions, exemptions,
+    severity: intent.severity, resources: intent.resources, actions: done.map((d) => d.record), exemptions,
   });
 }
 
@@ -369,37 +465,69 @@ function mayWrite(rule: AnyRule): boolean {
 }
 
 /**
+ * The resource locks a run takes (live, with a store, for a rule that may write): `rule#key`, sorted and unique,
+ * the key from the rule's `lockKey` or `account#region#id`. Named so, an event naming a trail by ARN waits for one
+ * naming it by name, and same-named trails of other accounts or Regions do not wait at all.
+ */
+async function lockNamesOf(rule: AnyRule, facts: RuleFacts, context: EventContext, clients: unknown, deps: RunDeps): Promise<readonly string[]> {
+  if (!deps.store || deps.mode !== 'live' || !mayWrite(rule)) return [];
+  const keys = await Promise.all(facts.resources.map((resource) => rule.lockKey?.(resource, context, clients) ?? defaultLockKey(resource, context)));
+  return [...new Set(keys.map((key) => `${rule.id}#${key}`))].sort();
+}
+
+function defaultLockKey(resource: ResourceRef, { event, record }: EventContext): string {
+  return `${event.account ?? 'unknown-account'}#${resource.region ?? (record.awsRegion || event.region)}#${resource.id}`;
+}
+
+/**
  * Live: one decision at a time per rule and resource. Concurrent events on one resource (twenty StopLogging
  * in flight) would otherwise all read the old state and all act and page; under the lock the next one reads
- * the state the first left. Locks are taken in sorted order (no deadlock between multi-resource events) and
- * waited for briefly; one still held is a transient error, so the event is retried, never lost.
+ * the state the first left. Locks are taken in sorted order (no deadlock between multi-resource events); one
+ * still held when the wait ends is a transient error, so the event is retried, never lost.
  */
-async function withResourceLocks(rule: AnyRule, facts: RuleFacts, deps: RunDeps, body: () => Promise<Conclusion>): Promise<Conclusion> {
+async function withResourceLocks(names: readonly string[], deps: RunDeps, body: () => Promise<Conclusion>): Promise<Conclusion> {
   const store = deps.store;
-  if (!store || deps.mode !== 'live' || !mayWrite(rule)) return body();
+  if (!store || names.length === 0) return body();
   const owner = randomUUID();
-  const names = [...new Set(facts.resources.map((resource) => `${rule.id}#${resource.id}`))].sort();
-  const held: string[] = [];
+  const tried: string[] = [];
   try {
     for (const name of names) {
+      // Freed below even if taking it failed: a lock write can land with its error (or lost response) reported.
+      tried.push(name);
       await waitForLock(store, name, owner, deps);
-      held.push(name);
     }
     return await body();
   } finally {
-    // Best effort: a lock that could not be freed lapses after RESOURCE_LOCK_MS.
-    await Promise.all(held.map((name) => store.unlockResource(name, owner).catch(() => undefined)));
+    // Only this owner's locks are freed; best effort: one that could not be freed lapses with this invocation.
+    await Promise.all(tried.map((name) => store.unlockResource(name, owner).catch(() => undefined)));
   }
 }
 
+/**
+ * Takes a lock, waiting while another invocation holds it: in Lambda until this invocation's deadline less its
+ * own work budget (LOCK_WORK_BUDGET_MS), without a deadline for LOCK_WAIT_MS. A holder normally frees it within
+ * seconds; one that died frees it when its lock lapses (the end of its invocation), polled for right then.
+ */
 async function waitForLock(store: StateStore, name: string, owner: string, deps: RunDeps): Promise<void> {
-  for (let poll = 1; ; poll += 1) {
-    // In Lambda, until the invocation ends (as the claim): a holder that timed out blocks no longer than that.
-    if (await store.lockResource(name, owner, deps.now(), claimLockMs(deps, RESOURCE_LOCK_MS))) return;
-    if (poll === LOCK_POLLS) break;
-    await sleep(LOCK_POLL_MS);
+  const started = deps.now();
+  const giveUpAt = deps.deadline === undefined ? started + LOCK_WAIT_MS : deps.deadline - LOCK_WORK_BUDGET_MS;
+  let slept = 0;
+  for (let pause = LOCK_POLL_FIRST_MS; ; pause = Math.min(2 * pause, LOCK_POLL_MAX_MS)) {
+    // In Lambda, held until the invocation ends (as the claim): a holder that timed out blocks no longer than that.
+    const attempt = await store.lockResource(name, owner, deps.now(), claimLockMs(deps, RESOURCE_LOCK_MS));
+    if (attempt.kind === 'taken') return;
+    const now = deps.now();
+    // Slept time counts too: a clock that does not move (a test's, a replay's fixed time) still ends the wait.
+    const left = Math.min(giveUpAt - now, giveUpAt - started - slept);
+    if (left <= 0) {
+      throw new AwsCallError('DynamoDB.PutItem', `lock#${name}`, 'transient', 'ResourceLocked',
+        `another invocation is deciding on ${name} (its lock holds until ${new Date(attempt.until).toISOString()} unless freed): retried once it is done`);
+    }
+    // Jittered, so the runs queued behind one holder do not poll in step; never past the holder's lapse.
+    const wait = Math.max(1, Math.min(left, pause * (0.5 + Math.random() / 2), attempt.until + 1 - now));
+    await sleep(wait);
+    slept += wait;
   }
-  throw new AwsCallError('DynamoDB.PutItem', `lock#${name}`, 'transient', 'ResourceLocked', `another invocation is deciding on ${name}: retried once it is done`);
 }
 
 /**
@@ -480,10 +608,21 @@ function plannedRecord(action: PlannedAction): ActionRecord {
   };
 }
 
-/** Live: performs each action, then reads each back. Only all-done-and-verified is `remediated`. */
-async function actAndVerify(rule: AnyRule, actions: readonly PlannedAction[], clients: unknown, planned: Conclusion): Promise<Conclusion> {
+/**
+ * Live: performs each action, then reads each back. Only all-done-and-verified is `remediated`. `earlier` are
+ * the actions a half-done earlier try did (read back as done): they lead the record.
+ */
+async function actAndVerify(
+  rule: AnyRule,
+  actions: readonly PlannedAction[],
+  clients: unknown,
+  planned: Conclusion,
+  earlier: readonly ActionRecord[],
+  claim: ClaimRef | undefined,
+): Promise<Conclusion> {
   const subject = planned.reason.replace(/; will remediate$/, '');
-  const results: ActionRecord[] = [];
+  const total = earlier.length + actions.length;
+  const results: ActionRecord[] = [...earlier];
   let firstError: RecordError | null = null;
   // Read-backs that could not be made (throttled, unreachable): they say nothing about the resource.
   const unread = new Map<ActionRecord, AwsCallError>();
@@ -494,14 +633,19 @@ async function actAndVerify(rule: AnyRule, actions: readonly PlannedAction[], cl
     } catch (error) {
       const classified = classifyAwsError(error, action.api, action.resource.id);
       // A throttled or unreachable service is retried by Lambda/EventBridge: the next run re-reads the state.
-      if (classified.kind === 'transient' && results.length === 0) throw classified;
+      if (classified.kind === 'transient' && results.length === 0) {
+        // Refused (throttled, another 4xx, no connection): nothing of the intent landed, so the retry does not
+        // read it back. Ambiguous (a timeout, a reset, a 5xx): it may have landed, and the retry reads it back.
+        if (claim && !mayHaveLanded(error)) claim.intent = undefined;
+        throw classified;
+      }
       if (classified.kind === 'transient') {
         // Half-done: earlier writes landed. The record says which before the retry re-decides on current state.
         const done = results.filter((r) => r.status === 'done').length;
         return {
           ...planned, outcome: 'failed', error: errorRecord(rule, classified),
           actions: [...results, { ...base, status: 'failed', error: `transient: ${classified.code}` }],
-          reason: `${subject}; half done: ${done} of ${actions.length} actions done, then ${action.api} failed (${classified.code}); retried by Lambda/EventBridge`,
+          reason: `${subject}; half done: ${done} of ${total} actions done, then ${action.api} failed (${classified.code}); retried by Lambda/EventBridge`,
         };
       }
       if (classified.kind === 'gone') {
@@ -543,7 +687,8 @@ async function actAndVerify(rule: AnyRule, actions: readonly PlannedAction[], cl
   if (results.every((r) => r.verification?.detail.startsWith('already gone'))) {
     return { ...planned, outcome: 'ignored', actions: results, reason: `${subject}; the resource was already gone when acting` };
   }
-  return { ...planned, outcome: 'remediated', actions: results, reason: `${subject}; remediated and verified` };
+  const byEarlier = earlier.length > 0 ? ` (${earlier.length} of ${total} actions done by an earlier try)` : '';
+  return { ...planned, outcome: 'remediated', actions: results, reason: `${subject}; remediated and verified${byEarlier}` };
 }
 
 /**
@@ -616,6 +761,7 @@ async function finish(
   deps: RunDeps,
   started: number,
   trigger: Trigger,
+  withheld?: string,
 ): Promise<RemediationRecord> {
   const detail = event?.detail;
   const draft: RemediationRecord = {
@@ -649,7 +795,7 @@ async function finish(
   const exposure = exposureOf(draft, fixedAt);
   // No figure from an implausible event time, and the operator is told why, in the record and the notification.
   const told = 'implausible' in exposure ? { ...draft, reason: `${draft.reason}; no exposure figure: ${exposure.implausible}` } : draft;
-  const notification = await notifyFor(rule, told, deps);
+  const notification = await notifyFor(rule, told, deps, withheld);
   const record: RemediationRecord = {
     ...told,
     notification,
@@ -660,9 +806,10 @@ async function finish(
   return record;
 }
 
-async function notifyFor(rule: AnyRule | undefined, record: RemediationRecord, deps: RunDeps): Promise<NotificationStatus> {
+async function notifyFor(rule: AnyRule | undefined, record: RemediationRecord, deps: RunDeps, withheld?: string): Promise<NotificationStatus> {
   if (!rule || !NOTIFIED_OUTCOMES.has(record.outcome)) return { status: 'not-needed' };
   if (record.error?.kind === 'transient') return { status: 'deferred', reason: 'transient error: the retry will notify' };
+  if (withheld) return { status: 'skipped', reason: withheld };
   if (!deps.notify) return { status: 'skipped', reason: deps.notifySkipReason ?? 'no SNS topic configured' };
   try {
     const { position, windowEnd } = await burstPosition(rule, record, deps);
@@ -676,9 +823,8 @@ async function notifyFor(rule: AnyRule | undefined, record: RemediationRecord, d
     const messageId = await deps.notify(notification);
     return position === 'first-over' ? { status: 'sent', messageId, burst: true } : { status: 'sent', messageId };
   } catch (error) {
-    // The remediation stands; the lost notification is in the record (and the log) instead.
-    const classified = classifyAwsError(error, 'SNS.Publish', deps.config.topicArn ?? 'topic');
-    return { status: 'failed', error: `${classified.kind}: ${classified.code}` };
+    // The remediation stands; the lost (or maybe sent: `ambiguous`) notification is in the record and the log instead.
+    return notificationFailure(error, deps.config.topicArn ?? 'topic');
   }
 }
 

@@ -17,6 +17,15 @@ function intentOf(item: Record<string, { S?: string }> | undefined): Intent | un
 }
 
 /**
+ * The item a conditional write found, as `ReturnValuesOnConditionCheckFailure: 'ALL_OLD'` returns it. The SDK
+ * resends a write whose response was lost (reset, timeout): the resend then fails its condition on the item the
+ * first send wrote, so a token of ours in this item means the write is ours, not someone else's.
+ */
+function conditionFailedItem(error: unknown): Record<string, { S?: string; N?: string }> {
+  return (error as { Item?: Record<string, { S?: string; N?: string }> }).Item ?? {};
+}
+
+/**
  * A call on trailguard's own table. Its absence (ResourceNotFoundException: not deployed, misnamed) is no
  * "resource gone" that ends an event as `ignored`: it is trailguard's infrastructure failing, so the event is
  * retried and then dead-lettered (alarmed, redrivable once the table is back), never dropped.
@@ -65,7 +74,12 @@ export function dynamoStateStore(table: string, region: string, endpoint: string
           return intent ? { kind: 'claimed', token, intent } : { kind: 'claimed', token };
         } catch (error) {
           if (!hasErrorCode(error, 'ConditionalCheckFailedException')) throw error; // the one code that means "taken"
-          const old = (error as { Item?: Record<string, { S?: string }> }).Item ?? {};
+          const old = conditionFailedItem(error);
+          if (old.claimToken?.S === token) {
+            // Our own claim, its response lost: the item holds what the update kept (an earlier try's intent).
+            const kept = intentOf(old);
+            return kept ? { kind: 'claimed', token, intent: kept } : { kind: 'claimed', token };
+          }
           return {
             kind: 'duplicate',
             status: old.status?.S === 'done' ? 'done' : 'in-progress',
@@ -75,24 +89,38 @@ export function dynamoStateStore(table: string, region: string, endpoint: string
         }
       });
     },
-    async completeEvent(key, outcome, nowMs, keepMs) {
-      await stateCall('DynamoDB.PutItem', table, () => db().send(new PutItemCommand({
-        TableName: table,
-        Item: {
-          pk: { S: `event#${key}` }, status: { S: 'done' }, outcome: { S: outcome },
-          at: { S: new Date(nowMs).toISOString() }, expiresAt: { N: seconds(nowMs + keepMs) },
-        },
-      })));
+    async concludeEvent(key, token, outcome, nowMs, keepMs) {
+      return stateCall('DynamoDB.UpdateItem', table, async () => {
+        try {
+          await db().send(new UpdateItemCommand({
+            TableName: table,
+            Key: { pk: { S: `event#${key}` } },
+            // The token stays on the done item: the SDK's resend of an update whose response was lost passes again.
+            UpdateExpression: 'SET #status = :done, #outcome = :outcome, #at = :at, expiresAt = :expires REMOVE #intent, lockedUntil',
+            ConditionExpression: 'claimToken = :token', // still ours: one that lapsed and was taken over is the taker's to tell
+            ExpressionAttributeNames: { '#status': 'status', '#outcome': 'outcome', '#at': 'at', '#intent': 'intent' },
+            ExpressionAttributeValues: {
+              ':done': { S: 'done' }, ':outcome': { S: outcome }, ':at': { S: new Date(nowMs).toISOString() },
+              ':expires': { N: seconds(nowMs + keepMs) }, ':token': { S: token },
+            },
+          }));
+          return true;
+        } catch (error) {
+          if (!hasErrorCode(error, 'ConditionalCheckFailedException')) throw error;
+          return false;
+        }
+      });
     },
-    async releaseEvent(key, token) {
+    async releaseEvent(key, token, keepIntent) {
       await stateCall('DynamoDB.UpdateItem', table, async () => {
         try {
           await db().send(new UpdateItemCommand({
             TableName: table,
             Key: { pk: { S: `event#${key}` } },
-            UpdateExpression: 'SET #status = :retryable REMOVE lockedUntil, claimToken',
+            // The intent stays only if a write of it may have landed unseen (the retry reads it back).
+            UpdateExpression: `SET #status = :retryable REMOVE lockedUntil, claimToken${keepIntent ? '' : ', #intent'}`,
             ConditionExpression: 'claimToken = :token', // still ours: never free a claim another invocation took over
-            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeNames: keepIntent ? { '#status': 'status' } : { '#status': 'status', '#intent': 'intent' },
             ExpressionAttributeValues: { ':retryable': { S: 'retryable' }, ':token': { S: token } },
           }));
         } catch (error) {
@@ -118,6 +146,21 @@ export function dynamoStateStore(table: string, region: string, endpoint: string
         }
       });
     },
+    async markFix(name, intentId, nowMs, keepMs) {
+      await stateCall('DynamoDB.PutItem', table, () => db().send(new PutItemCommand({
+        TableName: table,
+        Item: {
+          pk: { S: `fix#${name}` }, intentId: { S: intentId }, at: { S: new Date(nowMs).toISOString() },
+          expiresAt: { N: seconds(nowMs + keepMs) },
+        },
+      })));
+    },
+    async lastFixOf(name) {
+      const answer = await stateCall('DynamoDB.GetItem', table, () => db().send(new GetItemCommand({
+        TableName: table, Key: { pk: { S: `fix#${name}` } }, ConsistentRead: true,
+      })));
+      return answer.Item?.intentId?.S;
+    },
     async lockResource(name, owner, nowMs, holdMs) {
       return stateCall('DynamoDB.PutItem', table, async () => {
         try {
@@ -129,11 +172,15 @@ export function dynamoStateStore(table: string, region: string, endpoint: string
             },
             ConditionExpression: 'attribute_not_exists(pk) OR lockedUntil < :now',
             ExpressionAttributeValues: { ':now': { N: String(nowMs) } },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }));
-          return true;
+          return { kind: 'taken' };
         } catch (error) {
           if (!hasErrorCode(error, 'ConditionalCheckFailedException')) throw error;
-          return false;
+          const old = conditionFailedItem(error);
+          // Our own lock, its response lost: not "held by another", which would wait on itself and never free it.
+          if (old.owner?.S === owner) return { kind: 'taken' };
+          return { kind: 'held', until: Number(old.lockedUntil?.N ?? nowMs + holdMs) };
         }
       });
     },
@@ -171,18 +218,21 @@ export function dynamoStateStore(table: string, region: string, endpoint: string
       return item ? { open: true, since: item.since?.S ?? 'unknown', reason: item.reason?.S ?? '' } : { open: false };
     },
     async tripBreaker(rule, nowMs, reason) {
+      const token = randomUUID();
       return stateCall('DynamoDB.PutItem', table, async () => {
         try {
           await db().send(new PutItemCommand({
             TableName: table,
-            Item: { pk: { S: `breaker#${rule}` }, since: { S: new Date(nowMs).toISOString() }, reason: { S: reason } },
+            Item: { pk: { S: `breaker#${rule}` }, since: { S: new Date(nowMs).toISOString() }, reason: { S: reason }, tripToken: { S: token } },
             // Exactly one of a burst's concurrent trips creates the item (and pages); it keeps its time and reason.
             ConditionExpression: 'attribute_not_exists(pk)',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }));
           return true;
         } catch (error) {
           if (!hasErrorCode(error, 'ConditionalCheckFailedException')) throw error;
-          return false;
+          // Our own trip, its response lost: this call opened the breaker, so it pages the trip.
+          return conditionFailedItem(error).tripToken?.S === token;
         }
       });
     },

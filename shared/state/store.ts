@@ -7,7 +7,12 @@ import type { PlannedAction, ResourceRef, Severity } from '../rule.js';
  * response is lost, the retry finds this, reads the resource back, and records and tells the fix it made.
  */
 export interface Intent {
-  /** The planned actions, with the `previous` state each replaces (the record's way back). */
+  /** Names this intent in the resources' fix markers (`markFix`): a retry checks that no later fix superseded it. */
+  readonly id: string;
+  /**
+   * The planned actions, with the `previous` state each replaces (the record's way back); a retry of a half-done try
+   * keeps here the earlier actions that read back as done.
+   */
   readonly actions: readonly PlannedAction[];
   /** The decision's reason without the runner's "; will remediate". */
   readonly reason: string;
@@ -17,10 +22,13 @@ export interface Intent {
   readonly at: string;
 }
 
-/** What claiming an event id found. `token` names this claim for `recordIntent`/`releaseEvent`. */
+/** What claiming an event id found. `token` names this claim for `recordIntent`/`releaseEvent`/`concludeEvent`. */
 export type Claim =
   | { readonly kind: 'claimed'; readonly token: string; readonly intent?: Intent }
   | { readonly kind: 'duplicate'; readonly status: 'done' | 'in-progress'; readonly outcome: Outcome | null; readonly at: string };
+
+/** What taking a resource lock found: taken by this owner, or held by another until `until` (epoch ms). */
+export type LockAttempt = { readonly kind: 'taken' } | { readonly kind: 'held'; readonly until: number };
 
 /** The circuit breaker of one rule: open means the rule only reports until an operator resets it. */
 export interface BreakerState {
@@ -36,20 +44,32 @@ export interface BreakerState {
 export interface StateStore {
   /** Claims an event id; an earlier claim that is done, or in progress and not yet expired, is a duplicate. */
   claimEvent(key: string, nowMs: number, lockMs: number, keepMs: number): Promise<Claim>;
-  /** Marks a claimed event done with its outcome, remembered for `keepMs`. */
-  completeEvent(key: string, outcome: Outcome, nowMs: number, keepMs: number): Promise<void>;
   /**
-   * Gives a claim back (a transient failure: the retry must be able to claim it again), keeping its intent.
-   * Does nothing if the claim is no longer this token's (its lock lapsed and another invocation took it).
+   * Marks the claim this token holds done with its outcome (remembered for `keepMs`) and drops its intent, before
+   * the run tells anyone: a redelivery is then a duplicate, never a second page. False if the claim is no longer
+   * this token's (its lock lapsed and another invocation took it over: that one tells). Repeatable by its token.
    */
-  releaseEvent(key: string, token: string): Promise<void>;
+  concludeEvent(key: string, token: string, outcome: Outcome, nowMs: number, keepMs: number): Promise<boolean>;
+  /**
+   * Gives a claim back (a transient failure: the retry must be able to claim it again), keeping its intent only
+   * with `keepIntent` (a write of it may have landed unseen). Does nothing if the claim is no longer this token's.
+   */
+  releaseEvent(key: string, token: string, keepIntent: boolean): Promise<void>;
   /** Writes the intent into the claim this token holds; false if the claim is no longer this token's. */
   recordIntent(key: string, token: string, intent: Intent): Promise<boolean>;
   /**
-   * Takes a short lock (a resource of a rule) for `owner` until `nowMs + holdMs`; false while another owner
-   * holds it unexpired. A holder that dies leaves it to lapse.
+   * Notes, before acting, that intent `intentId` is the latest to act on a resource (`name`), kept for `keepMs`:
+   * a retry of an older intent on it is superseded (another invocation acted since) and decides afresh.
    */
-  lockResource(name: string, owner: string, nowMs: number, holdMs: number): Promise<boolean>;
+  markFix(name: string, intentId: string, nowMs: number, keepMs: number): Promise<void>;
+  /** The intent that last acted on a resource (`markFix`), or undefined. */
+  lastFixOf(name: string): Promise<string | undefined>;
+  /**
+   * Takes a short lock (a resource of a rule) for `owner` until `nowMs + holdMs`; while another owner holds it
+   * unexpired, says until when. A holder that dies leaves it to lapse. `owner` must be unique per attempt: a lock
+   * found with it is this attempt's own write whose response was lost, so it is taken.
+   */
+  lockResource(name: string, owner: string, nowMs: number, holdMs: number): Promise<LockAttempt>;
   /** Frees a lock this owner holds; one that lapsed and was taken by another owner is left alone. */
   unlockResource(name: string, owner: string): Promise<void>;
   /** Adds `count` to a counter of the window starting at `windowStartMs`; returns the new total. */
@@ -78,12 +98,15 @@ export function memoryStateStore(): StateStore & { readonly items: Map<string, R
       items.set(`event#${key}`, { status: 'in-progress', lockedUntil: nowMs + lockMs, at: new Date(nowMs).toISOString(), token, ...(intent ? { intent } : {}) });
       return intent ? { kind: 'claimed', token, intent } : { kind: 'claimed', token };
     },
-    async completeEvent(key, outcome, nowMs) {
-      items.set(`event#${key}`, { status: 'done', outcome, at: new Date(nowMs).toISOString() });
+    async concludeEvent(key, token, outcome, nowMs) {
+      if (items.get(`event#${key}`)?.token !== token) return false;
+      items.set(`event#${key}`, { status: 'done', outcome, at: new Date(nowMs).toISOString(), token });
+      return true;
     },
-    async releaseEvent(key, token) {
+    async releaseEvent(key, token, keepIntent) {
       const existing = items.get(`event#${key}`);
-      if (existing?.token === token) items.set(`event#${key}`, { status: 'retryable', at: existing.at, ...(existing.intent ? { intent: existing.intent } : {}) });
+      if (existing?.token !== token) return;
+      items.set(`event#${key}`, { status: 'retryable', at: existing.at, ...(keepIntent && existing.intent ? { intent: existing.intent } : {}) });
     },
     async recordIntent(key, token, intent) {
       const existing = items.get(`event#${key}`);
@@ -91,11 +114,18 @@ export function memoryStateStore(): StateStore & { readonly items: Map<string, R
       items.set(`event#${key}`, { ...existing, intent: structuredClone(intent) });
       return true;
     },
+    async markFix(name, intentId, nowMs) {
+      items.set(`fix#${name}`, { intentId, at: new Date(nowMs).toISOString() });
+    },
+    async lastFixOf(name) {
+      const item = items.get(`fix#${name}`);
+      return item ? String(item.intentId) : undefined;
+    },
     async lockResource(name, owner, nowMs, holdMs) {
       const existing = items.get(`lock#${name}`);
-      if (existing && Number(existing.lockedUntil) >= nowMs) return false;
+      if (existing && existing.owner !== owner && Number(existing.lockedUntil) >= nowMs) return { kind: 'held', until: Number(existing.lockedUntil) };
       items.set(`lock#${name}`, { owner, lockedUntil: nowMs + holdMs });
-      return true;
+      return { kind: 'taken' };
     },
     async unlockResource(name, owner) {
       if (items.get(`lock#${name}`)?.owner === owner) items.delete(`lock#${name}`);

@@ -263,7 +263,7 @@ describe('trailguard replay --mode live: only with the state table', () => {
     const key = 'event#public-bucket#0b5e4a2c-0000-4000-8000-000000000008';
     expect(db).toHaveReceivedCommandWith(UpdateItemCommand, { TableName: STATE_TABLE, Key: { pk: { S: key } }, ExpressionAttributeValues: expect.objectContaining({ ':inProgress': { S: 'in-progress' } }) });
     expect(db).toHaveReceivedCommandWith(GetItemCommand, { TableName: STATE_TABLE, Key: { pk: { S: 'breaker#public-bucket' } } });
-    expect(db).toHaveReceivedCommandWith(PutItemCommand, { TableName: STATE_TABLE, Item: expect.objectContaining({ pk: { S: key }, status: { S: 'done' }, outcome: { S: 'remediated' } }) });
+    expect(db).toHaveReceivedCommandWith(UpdateItemCommand, { TableName: STATE_TABLE, Key: { pk: { S: key } }, ExpressionAttributeValues: expect.objectContaining({ ':done': { S: 'done' }, ':outcome': { S: 'remediated' } }) });
     expect(s3).toHaveReceivedCommandTimes(PutPublicAccessBlockCommand, 1);
   });
 

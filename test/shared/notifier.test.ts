@@ -1,8 +1,12 @@
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildNotification, buildSubject, displayValue, snsNotifier } from '../../shared/notifier.js';
+import { publicBucket } from '../../functions/public-bucket/rule.js';
+import { OutcomeUnknownError } from '../../shared/aws/sns.js';
+import { lastResortNotification } from '../../shared/notification-size.js';
+import { buildBurstNotification, buildNotification, buildSubject, displayValue, notificationFailure, snsNotifier } from '../../shared/notifier.js';
 import type { RemediationRecord } from '../../shared/remediation-log.js';
+import { runSample } from '../helpers/samples.js';
 
 const record: RemediationRecord = {
   rule: 'public-bucket', outcome: 'remediated', severity: 'HIGH', mode: 'live', trigger: 'event',
@@ -55,6 +59,64 @@ describe('notifications', () => {
   });
 });
 
+describe('the dedup key PagerDuty and Opsgenie fold copies by', () => {
+  const keyOf = (overrides: Partial<RemediationRecord>) => buildNotification({ ...record, ...overrides }, { title: 't', lines: [] }).dedupKey;
+
+  it('is the same for every try of one event that ends the same way, and carried in the JSON form', () => {
+    const firstTry = buildNotification({ ...record, durationMs: 12, reason: 'first try' }, { title: 't', lines: [] });
+    const retry = buildNotification({ ...record, durationMs: 3_400, reason: 'the retry', notification: { status: 'deferred', reason: 'r' } }, { title: 'other', lines: ['x'] });
+
+    expect(retry.dedupKey).toBe(firstTry.dedupKey);
+    expect(firstTry.dedupKey).toMatch(/^trailguard:public-bucket:remediated:[0-9a-f]{64}$/);
+    expect(JSON.parse(retry.json)).toMatchObject({ dedupKey: firstTry.dedupKey, record: { eventId: 'e-1' } });
+  });
+
+  it('differs for another event, another outcome or another account, and hides attacker-chosen event ids', () => {
+    const key = keyOf({});
+
+    expect(keyOf({ eventId: 'e-2' })).not.toBe(key);
+    expect(keyOf({ outcome: 'failed' })).toMatch(/^trailguard:public-bucket:failed:/);
+    expect(keyOf({ account: '444455556666' })).not.toBe(key);
+    expect(keyOf({ eventId: 'x\n\u001b[31m:'.repeat(500) })).toMatch(/^trailguard:public-bucket:remediated:[0-9a-f]{64}$/);
+  });
+
+  it('is the same for a redelivered event run twice through the runner', async () => {
+    const first = await runSample(publicBucket, 'would-remediate.put-bucket-acl-canned-public-read');
+    const again = await runSample(publicBucket, 'would-remediate.put-bucket-acl-canned-public-read');
+
+    expect(first.deps.published).toHaveLength(1);
+    expect(again.deps.published[0]?.dedupKey).toBe(first.deps.published[0]?.dedupKey);
+    expect(first.deps.published[0]?.dedupKey).toMatch(/^trailguard:public-bucket:would-remediate:/);
+  });
+
+  it('survives shortening: the last-resort form carries the record\'s key', () => {
+    const lastResort = lastResortNotification(record, '[HIGH] t', 'HIGH');
+
+    expect(lastResort.dedupKey).toBe(keyOf({}));
+    expect(JSON.parse(lastResort.json)).toMatchObject({ dedupKey: keyOf({}) });
+  });
+
+  it('gives a burst notice one key per rule, account and window, whichever event crossed the limit', () => {
+    const digest = { maxPerWindow: 20, windowMinutes: 10 };
+    const burst = buildBurstNotification(record, digest, '2026-11-20T09:20:00.000Z');
+
+    expect(buildBurstNotification({ ...record, eventId: 'e-9' }, digest, '2026-11-20T09:20:00.000Z').dedupKey).toBe(burst.dedupKey);
+    expect(buildBurstNotification(record, digest, '2026-11-20T09:30:00.000Z').dedupKey).not.toBe(burst.dedupKey);
+    expect(burst.dedupKey).toMatch(/^trailguard:public-bucket:burst:[0-9a-f]{64}$/);
+    expect(JSON.parse(burst.json)).toMatchObject({ dedupKey: burst.dedupKey, burst: { rule: 'public-bucket' } });
+  });
+});
+
+describe('notificationFailure', () => {
+  it('records a Publish that may have gone out as ambiguous, and any other failure by kind and code', () => {
+    const maybeSent = new OutcomeUnknownError('SNS.Publish', 'ETIMEDOUT', { cause: new Error('timeout') });
+    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 400 } });
+
+    expect(notificationFailure(maybeSent, 'topic')).toEqual({ status: 'failed', error: 'ambiguous: ETIMEDOUT' });
+    expect(notificationFailure(throttled, 'topic')).toEqual({ status: 'failed', error: 'transient: Throttling' });
+  });
+});
+
 describe('snsNotifier', () => {
   const sns = mockClient(SNSClient);
   afterEach(() => sns.reset());
@@ -72,7 +134,10 @@ describe('snsNotifier', () => {
       TopicArn: 'arn:aws:sns:eu-west-1:111122223333:trailguard-dev-alerts',
       Subject: notification.subject,
       MessageStructure: 'json',
-      MessageAttributes: { rule: { DataType: 'String', StringValue: 'public-bucket' }, outcome: { DataType: 'String', StringValue: 'remediated' } },
+      MessageAttributes: {
+        rule: { DataType: 'String', StringValue: 'public-bucket' }, outcome: { DataType: 'String', StringValue: 'remediated' },
+        dedupKey: { DataType: 'String', StringValue: notification.dedupKey },
+      },
     });
     const message = JSON.parse(input?.Message ?? '{}');
     expect(message.default).toBe(notification.text);

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ATTEMPT_TIMEOUT_MS, MAX_ATTEMPTS, WORST_CASE_CALL_MS } from '../../../shared/aws/client-options.js';
 import { DEADLINE_MARGIN_MS } from '../../../shared/runner/deadline.js';
+import { SNS_THROTTLING_BACKOFF_BASE_MS, SNS_WORST_CASE_CALL_MS } from '../../../shared/aws/sns.js';
 
 // Issue 22, item 5: the function timeout and the SDK's retry budget are set in two places; this holds them together.
 const ROOT = join(import.meta.dirname, '..', '..', '..');
@@ -20,6 +21,12 @@ describe('the function timeout and the retry budget', () => {
     expect(MAX_ATTEMPTS).toBe(4);
     expect(ATTEMPT_TIMEOUT_MS).toBe(4_000);
     expect(WORST_CASE_CALL_MS).toBe(23_000);
+  });
+
+  it('keeps a Publish within the same budget: its own retry strategy backs off no longer than the SDK\'s', () => {
+    expect(SNS_THROTTLING_BACKOFF_BASE_MS).toBe(1_000);
+    expect(SNS_WORST_CASE_CALL_MS).toBe(23_000);
+    expect(SNS_WORST_CASE_CALL_MS).toBeLessThanOrEqual(WORST_CASE_CALL_MS);
   });
 
   it('gives every function room for one worst-case call before its deadline, and the margin after it', () => {

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { trailLogging } from '../../../functions/trail-logging/rule.js';
 import { lambdaRunner } from '../../../shared/runner/lambda.js';
-import { run } from '../../../shared/runner/run.js';
+import { LOCK_WORK_BUDGET_MS, run } from '../../../shared/runner/run.js';
 import { dynamoStateStore } from '../../../shared/state/dynamo-store.js';
 import { memoryStateStore, type StateStore } from '../../../shared/state/store.js';
 import { capturingDeps, loadSample } from '../../helpers/samples.js';
@@ -24,6 +24,8 @@ const TRAIL = {
 };
 const sdkError = (name: string, status?: number) => Object.assign(new Error(name), { name, ...(status ? { $metadata: { httpStatusCode: status } } : {}) });
 const STOPPED = loadSample('trail-logging', 'would-remediate.stop-logging-by-name') as { id: string; detail: Record<string, unknown> };
+/** The lock the runner takes for this trail: rule, account, home Region, name. */
+const TRAIL_LOCK = 'trail-logging#111122223333#us-east-1#example-audit-trail';
 /** Another StopLogging of the same trail (its own event id). */
 const stopLogging = (id: string) => ({ ...STOPPED, id, detail: { ...STOPPED.detail, eventID: id } });
 
@@ -129,11 +131,20 @@ describe('a write that landed but whose response was lost (item 1)', () => {
       if (claim?.claimToken?.S !== values[':token']?.S) throw conditionFailed();
       if (values[':intent']) claim = { ...claim, intent: values[':intent'] as AttributeValue }; // recordIntent
       else if (values[':retryable']) claim = { ...claim, status: { S: 'retryable' } }; // releaseEvent keeps the intent
+      else if (values[':done']) claim = { ...claim, status: { S: 'done' }, outcome: values[':outcome'] as AttributeValue }; // concludeEvent
       return {};
     });
-    db.on(PutItemCommand).resolves({}); // resource locks, completing the claim
+    // Resource locks and fix markers, as put; the breaker item is never put, so it reads closed.
+    const items = new Map<string, Record<string, AttributeValue>>();
+    db.on(PutItemCommand).callsFake((input: { Item: Record<string, AttributeValue> }) => {
+      items.set(String(input.Item.pk?.S), input.Item);
+      return {};
+    });
     db.on(DeleteItemCommand).resolves({});
-    db.on(GetItemCommand).resolves({}); // the breaker is closed
+    db.on(GetItemCommand).callsFake((input: { Key: { pk: { S: string } } }) => {
+      const item = items.get(input.Key.pk.S);
+      return item ? { Item: item } : {};
+    });
     const deps = liveDeps(dynamoStateStore('trailguard-test-state', 'us-east-1', undefined));
 
     const failed = await run(trailLogging, STOPPED, deps);
@@ -146,7 +157,7 @@ describe('a write that landed but whose response was lost (item 1)', () => {
     expect(retried).toMatchObject({ outcome: 'remediated', actions: [{ status: 'done', previous: { IsLogging: false } }], notification: { status: 'sent' } });
     expect(cloudTrail.commandCalls(StartLoggingCommand)).toHaveLength(1);
     expect(deps.published).toHaveLength(1);
-    expect(db).toHaveReceivedCommandWith(PutItemCommand, { Item: expect.objectContaining({ status: { S: 'done' }, outcome: { S: 'remediated' } }) });
+    expect(claim).toMatchObject({ status: { S: 'done' }, outcome: { S: 'remediated' } });
   });
 });
 
@@ -204,29 +215,35 @@ describe('concurrent events on one resource (item 4)', () => {
     expect(deps.published[0]?.attributes.severity).toBe('CRITICAL');
   });
 
-  it('retries, never drops or acts on, an event whose resource stays locked past the wait', async () => {
+  it('retries, never drops or acts on, an event whose resource stays locked until its deadline less its work budget', async () => {
     trailDouble();
     const store = memoryStateStore();
-    const deps = liveDeps(store);
-    // Another invocation is deciding on the trail (the event's resource id: its name) and does not finish within the wait.
-    await store.lockResource('trail-logging#example-audit-trail', 'another-invocation', deps.now(), 90_000);
+    // 300 ms of this invocation's time are left for waiting: the rest is its work budget under the lock.
+    const deps = { ...liveDeps(store), deadline: Date.parse('2026-11-25T12:00:00Z') + LOCK_WORK_BUDGET_MS + 300 };
+    // Another invocation is deciding on the trail (account, Region and name) and does not finish within the wait.
+    await store.lockResource(TRAIL_LOCK, 'another-invocation', deps.now(), 90_000);
+    const waitStarted = Date.now();
 
     const blocked = await run(trailLogging, STOPPED, deps);
 
-    expect(blocked).toMatchObject({ outcome: 'failed', error: { kind: 'transient', code: 'ResourceLocked' }, notification: { status: 'deferred' } });
+    expect(Date.now() - waitStarted).toBeGreaterThanOrEqual(250);
+    expect(blocked).toMatchObject({
+      outcome: 'failed', error: { kind: 'transient', code: 'ResourceLocked' }, notification: { status: 'deferred' },
+      reason: expect.stringContaining('its lock holds until 2026-11-25T12:01:30.000Z'),
+    });
     expect(cloudTrail.commandCalls(GetTrailStatusCommand)).toHaveLength(0);
     expect(cloudTrail.commandCalls(StartLoggingCommand)).toHaveLength(0);
     // Once the other is done, the retry decides.
-    await store.unlockResource('trail-logging#example-audit-trail', 'another-invocation');
+    await store.unlockResource(TRAIL_LOCK, 'another-invocation');
     expect((await run(trailLogging, STOPPED, deps)).outcome).toBe('remediated');
-    expect(store.items.has('lock#trail-logging#example-audit-trail')).toBe(false); // freed after verify
+    expect(store.items.has(`lock#${TRAIL_LOCK}`)).toBe(false); // freed after verify
   });
 
   it('takes no lock in dry-run (nothing writes)', async () => {
     trailDouble({ readDelayMs: 10 });
     const store = memoryStateStore();
     const deps = { ...capturingDeps({ mode: 'dry-run' }), store };
-    await store.lockResource('trail-logging#example-audit-trail', 'another-invocation', deps.now(), 90_000);
+    await store.lockResource(TRAIL_LOCK, 'another-invocation', deps.now(), 90_000);
 
     const record = await run(trailLogging, STOPPED, deps);
 

@@ -9,6 +9,7 @@ const store = dynamoStateStore('trailguard-test-state', 'eu-west-1', undefined);
 const NOW = Date.parse('2026-11-25T12:00:00Z');
 const TRAIL = { type: 'AWS::CloudTrail::Trail', id: 'arn:aws:cloudtrail:us-east-1:111122223333:trail/example-audit-trail' };
 const INTENT: Intent = {
+  id: 'intent-1',
   actions: [{ api: 'CloudTrail.StartLogging', resource: TRAIL, params: { Name: TRAIL.id }, previous: { IsLogging: false } }],
   reason: 'trail example-audit-trail was stopped', severity: 'CRITICAL', resources: [TRAIL], at: '2026-11-25T11:59:00.000Z',
 };
@@ -35,8 +36,8 @@ describe('the DynamoDB store: intents in claims', () => {
 
   it('gives a claim back as retryable, keeping its intent, and never frees a claim another invocation took', async () => {
     db.on(UpdateItemCommand).resolvesOnce({}).rejectsOnce(conditionFailed());
-    await store.releaseEvent('trail-logging#e-1', 'token-1');
-    await expect(store.releaseEvent('trail-logging#e-1', 'token-1')).resolves.toBeUndefined();
+    await store.releaseEvent('trail-logging#e-1', 'token-1', true);
+    await expect(store.releaseEvent('trail-logging#e-1', 'token-1', true)).resolves.toBeUndefined();
     expect(db).toHaveReceivedCommandWith(UpdateItemCommand, {
       Key: { pk: { S: 'event#trail-logging#e-1' } },
       UpdateExpression: 'SET #status = :retryable REMOVE lockedUntil, claimToken', // not the intent
@@ -57,14 +58,16 @@ describe('the DynamoDB store: intents in claims', () => {
 });
 
 describe('the DynamoDB store: resource locks', () => {
-  it('takes a lock with a conditional put that only takes a free or lapsed lock', async () => {
-    db.on(PutItemCommand).resolvesOnce({}).rejectsOnce(conditionFailed());
-    expect(await store.lockResource('trail-logging#example-audit-trail', 'owner-1', NOW, 90_000)).toBe(true);
-    expect(await store.lockResource('trail-logging#example-audit-trail', 'owner-2', NOW, 90_000)).toBe(false);
+  it('takes a lock with a conditional put that only takes a free or lapsed lock, and says until when another holds it', async () => {
+    const holder = { pk: { S: 'lock#trail-logging#example-audit-trail' }, owner: { S: 'owner-1' }, lockedUntil: { N: String(NOW + 60_000) } };
+    db.on(PutItemCommand).resolvesOnce({}).rejectsOnce(Object.assign(conditionFailed(), { Item: holder }));
+    expect(await store.lockResource('trail-logging#example-audit-trail', 'owner-1', NOW, 60_000)).toEqual({ kind: 'taken' });
+    expect(await store.lockResource('trail-logging#example-audit-trail', 'owner-2', NOW, 90_000)).toEqual({ kind: 'held', until: NOW + 60_000 });
     expect(db).toHaveReceivedCommandWith(PutItemCommand, {
-      Item: expect.objectContaining({ pk: { S: 'lock#trail-logging#example-audit-trail' }, owner: { S: 'owner-1' }, lockedUntil: { N: String(NOW + 90_000) } }),
+      Item: expect.objectContaining({ pk: { S: 'lock#trail-logging#example-audit-trail' }, owner: { S: 'owner-1' }, lockedUntil: { N: String(NOW + 60_000) } }),
       ConditionExpression: 'attribute_not_exists(pk) OR lockedUntil < :now',
       ExpressionAttributeValues: { ':now': { N: String(NOW) } },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD', // the holder's end, read back with the refusal
     });
   });
 
@@ -91,7 +94,7 @@ describe('the memory store has the same semantics', () => {
     const first = await memory.claimEvent('k', NOW, 90_000, 3_600_000);
     const token = first.kind === 'claimed' ? first.token : '';
     expect(await memory.recordIntent('k', token, INTENT)).toBe(true);
-    await memory.releaseEvent('k', token);
+    await memory.releaseEvent('k', token, true);
     const retry = await memory.claimEvent('k', NOW, 90_000, 3_600_000);
     expect(retry).toEqual({ kind: 'claimed', token: expect.any(String), intent: INTENT });
     expect(await memory.recordIntent('k', token, INTENT)).toBe(false); // the first try's token is stale now
@@ -99,12 +102,12 @@ describe('the memory store has the same semantics', () => {
 
   it('holds a lock against other owners until it is freed or lapses', async () => {
     const memory = memoryStateStore();
-    expect(await memory.lockResource('r', 'a', NOW, 1_000)).toBe(true);
-    expect(await memory.lockResource('r', 'b', NOW + 500, 1_000)).toBe(false);
+    expect(await memory.lockResource('r', 'a', NOW, 1_000)).toEqual({ kind: 'taken' });
+    expect(await memory.lockResource('r', 'b', NOW + 500, 1_000)).toEqual({ kind: 'held', until: NOW + 1_000 });
     await memory.unlockResource('r', 'b'); // not b's: stays a's
-    expect(await memory.lockResource('r', 'b', NOW + 999, 1_000)).toBe(false);
-    expect(await memory.lockResource('r', 'b', NOW + 1_001, 1_000)).toBe(true); // a's lapsed
+    expect(await memory.lockResource('r', 'b', NOW + 999, 1_000)).toEqual({ kind: 'held', until: NOW + 1_000 });
+    expect(await memory.lockResource('r', 'b', NOW + 1_001, 1_000)).toEqual({ kind: 'taken' }); // a's lapsed
     await memory.unlockResource('r', 'b');
-    expect(await memory.lockResource('r', 'c', NOW + 1_002, 1_000)).toBe(true);
+    expect(await memory.lockResource('r', 'c', NOW + 1_002, 1_000)).toEqual({ kind: 'taken' });
   });
 });
