@@ -1,7 +1,6 @@
 import { GetPublicAccessBlockCommand } from '@aws-sdk/client-s3';
-import { createServer, type ServerResponse, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ServerResponse } from 'node:http';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { publicBucket } from '../../../functions/public-bucket/rule.js';
 import { ATTEMPT_TIMEOUT_MS, withCallDeadline } from '../../../shared/aws/client-options.js';
 import { awsCall } from '../../../shared/aws/errors.js';
@@ -11,6 +10,7 @@ import { DEADLINE_MARGIN_MS } from '../../../shared/runner/deadline.js';
 import { lambdaRunner } from '../../../shared/runner/lambda.js';
 import { memoryStateStore } from '../../../shared/state/store.js';
 import { capturingDeps, loadSample, sampleConfig } from '../../helpers/samples.js';
+import { startLocalEndpoint, type LocalEndpoint } from '../../helpers/local-endpoint.js';
 
 // Issue 22, item 5: under throttling, invocations ran past the 30 s function timeout and Lambda killed them
 // with no record and the claim held. aws-sdk-client-mock replaces the SDK's send (retry loop and middleware
@@ -20,13 +20,13 @@ import { capturingDeps, loadSample, sampleConfig } from '../../helpers/samples.j
 const BLOCKED = '<?xml version="1.0" encoding="UTF-8"?><PublicAccessBlockConfiguration><BlockPublicAcls>true</BlockPublicAcls><IgnorePublicAcls>true</IgnorePublicAcls><BlockPublicPolicy>true</BlockPublicPolicy><RestrictPublicBuckets>true</RestrictPublicBuckets></PublicAccessBlockConfiguration>';
 const SLOW_DOWN = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>';
 
-let server: Server;
+let local: LocalEndpoint;
 let endpoint: string;
 const requests: string[] = [];
 const hung: ServerResponse[] = [];
 
 beforeAll(async () => {
-  server = createServer((request, response) => {
+  local = await startLocalEndpoint((request, response) => {
     requests.push(`${request.method} ${request.url}`);
     if (request.url?.startsWith('/example-hang-once/') && !requests.slice(0, -1).some((r) => r.startsWith('GET /example-hang-once/'))) {
       hung.push(response);
@@ -41,18 +41,10 @@ beforeAll(async () => {
       return;
     }
     response.writeHead(200, { 'content-type': 'application/xml' }).end(BLOCKED);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  vi.stubEnv('AWS_ACCESS_KEY_ID', 'testing');
-  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'testing');
+  }, hung);
+  endpoint = local.url;
 });
-afterAll(async () => {
-  vi.unstubAllEnvs();
-  for (const response of hung) response.destroy();
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => local.close());
 beforeEach(() => {
   requests.length = 0;
 });

@@ -1,22 +1,21 @@
 import { GetPublicAccessBlockCommand } from '@aws-sdk/client-s3';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { awsCall } from '../../../shared/aws/errors.js';
 import { s3Client } from '../../../shared/aws/s3.js';
+import { startLocalEndpoint, type LocalEndpoint } from '../../helpers/local-endpoint.js';
 
 // aws-sdk-client-mock replaces the SDK's send, retry middleware included: only a real HTTP endpoint proves the
 // in-invocation backoff. A local server answers 503 SlowDown a set number of times, then the real body.
 const BLOCKED = '<?xml version="1.0" encoding="UTF-8"?><PublicAccessBlockConfiguration><BlockPublicAcls>true</BlockPublicAcls><IgnorePublicAcls>true</IgnorePublicAcls><BlockPublicPolicy>true</BlockPublicPolicy><RestrictPublicBuckets>true</RestrictPublicBuckets></PublicAccessBlockConfiguration>';
 const SLOW_DOWN = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>';
 
-let server: Server;
+let local: LocalEndpoint;
 let endpoint: string;
 let failuresLeft = 0;
 const requests: string[] = [];
 
 beforeAll(async () => {
-  server = createServer((request, response) => {
+  local = await startLocalEndpoint((request, response) => {
     requests.push(`${request.method} ${request.url}`);
     if (failuresLeft > 0) {
       failuresLeft -= 1;
@@ -25,15 +24,9 @@ beforeAll(async () => {
     }
     response.writeHead(200, { 'content-type': 'application/xml' }).end(BLOCKED);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  vi.stubEnv('AWS_ACCESS_KEY_ID', 'testing');
-  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'testing');
+  endpoint = local.url;
 });
-afterAll(async () => {
-  vi.unstubAllEnvs();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => local.close());
 beforeEach(() => {
   requests.length = 0;
 });

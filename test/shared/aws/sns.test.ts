@@ -1,12 +1,13 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { publicBucket } from '../../../functions/public-bucket/rule.js';
 import { ATTEMPT_TIMEOUT_MS, MAX_ATTEMPTS, withCallDeadline } from '../../../shared/aws/client-options.js';
 import { isSafeToResend, OutcomeUnknownError } from '../../../shared/aws/sns.js';
 import { buildNotification, snsNotifier } from '../../../shared/notifier.js';
 import { record } from '../../helpers/records.js';
 import { runSample } from '../../helpers/samples.js';
+import { startLocalEndpoint, type LocalEndpoint } from '../../helpers/local-endpoint.js';
 
 // aws-sdk-client-mock replaces the SDK's send, retry middleware included: only a real HTTP endpoint proves what a
 // Publish does when SNS throttles, fails or hangs. A local server plays SNS (query protocol) from a script of
@@ -28,7 +29,7 @@ const ANSWERS: Record<'ok' | 'throttled' | 'internal' | 'unavailable' | 'gateway
   'too-long': [400, error('Sender', 'InvalidParameter', 'Invalid parameter: Message too long')],
 };
 
-let server: Server;
+let local: LocalEndpoint;
 let endpoint: string;
 let script: Answer[] = [];
 const received: URLSearchParams[] = [];
@@ -65,24 +66,16 @@ const jsonDedupKeyOf = (params: URLSearchParams) => (JSON.parse(JSON.parse(param
 const actions = () => received.map((params) => params.get('Action'));
 
 beforeAll(async () => {
-  server = createServer((request, response) => {
+  local = await startLocalEndpoint((request, response) => {
     let body = '';
     request.on('data', (chunk: Buffer) => {
       body += chunk.toString();
     });
     request.on('end', () => answer(request, response, body));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  vi.stubEnv('AWS_ACCESS_KEY_ID', 'testing');
-  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'testing');
+  }, hung);
+  endpoint = local.url;
 });
-afterAll(async () => {
-  vi.unstubAllEnvs();
-  for (const response of hung) response.destroy();
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => local.close());
 beforeEach(() => {
   received.length = 0;
   script = [];

@@ -1,4 +1,4 @@
-import { CloudTrailClient, GetTrailCommand, GetTrailStatusCommand, StartLoggingCommand } from '@aws-sdk/client-cloudtrail';
+import { StartLoggingCommand } from '@aws-sdk/client-cloudtrail';
 import {
   DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand,
   type AttributeValue, type DeleteItemCommandInput, type GetItemCommandInput, type PutItemCommandInput, type UpdateItemCommandInput,
@@ -10,37 +10,20 @@ import { violation, type PlannedAction, type Rule } from '../../../shared/rule.j
 import { run } from '../../../shared/runner/run.js';
 import { dynamoStateStore } from '../../../shared/state/dynamo-store.js';
 import { memoryStateStore, type StateStore } from '../../../shared/state/store.js';
-import { capturingDeps, loadSample } from '../../helpers/samples.js';
+import { capturingDeps } from '../../helpers/samples.js';
+import { cloudTrail, sdkError, STOPPED, trailArnIn, trailDouble } from '../../helpers/trail-double.js';
 
 // Review of issue 22, findings 1, 2 and 7: what an intent in a claim may stand for. A retry must never take
 // another invocation's fix for its own (and page it again), a run that concluded must not be paged again on
 // redelivery, and a half-done try's first actions stay in the record. Each scenario runs against the memory store
 // and against the DynamoDB store on a small table double that applies the store's conditions and expressions.
-const cloudTrail = mockClient(CloudTrailClient);
 const db = mockClient(DynamoDBClient);
 
-const ARN = 'arn:aws:cloudtrail:us-east-1:111122223333:trail/example-audit-trail';
-const TRAIL = {
-  Name: 'example-audit-trail', TrailARN: ARN, HomeRegion: 'us-east-1', S3BucketName: 'example-cloudtrail-logs',
-  IsOrganizationTrail: false, IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true, LogFileValidationEnabled: true,
-};
+const ARN = trailArnIn();
 const NOW = Date.parse('2026-11-25T12:00:00Z');
-const sdkError = (name: string, status?: number) => Object.assign(new Error(name), { name, ...(status ? { $metadata: { httpStatusCode: status } } : {}) });
-const STOPPED = loadSample('trail-logging', 'would-remediate.stop-logging-by-name') as { id: string; detail: Record<string, unknown> };
 /** A StopLogging of the example trail with its own event id. */
 const stopLogging = (id: string) => ({ ...STOPPED, id, detail: { ...STOPPED.detail, eventID: id } });
 
-/** The trail's logging state, read and changed through the mocked client. */
-function trailDouble() {
-  const trail = { logging: false };
-  cloudTrail.on(GetTrailCommand).resolves({ Trail: TRAIL });
-  cloudTrail.on(GetTrailStatusCommand).callsFake(() => ({ IsLogging: trail.logging }));
-  cloudTrail.on(StartLoggingCommand).callsFake(() => {
-    trail.logging = true;
-    return {};
-  });
-  return trail;
-}
 
 type Item = Record<string, AttributeValue>;
 const conditionFailed = (item: Item | undefined, returnOld: boolean) =>

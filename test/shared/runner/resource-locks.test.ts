@@ -1,4 +1,4 @@
-import { CloudTrailClient, GetTrailCommand, GetTrailStatusCommand, StartLoggingCommand } from '@aws-sdk/client-cloudtrail';
+import { GetTrailCommand, GetTrailStatusCommand, StartLoggingCommand } from '@aws-sdk/client-cloudtrail';
 import {
   DescribeSecurityGroupRulesCommand, DescribeSecurityGroupsCommand, EC2Client, RevokeSecurityGroupIngressCommand,
   type DescribeSecurityGroupsCommandInput, type RevokeSecurityGroupIngressCommandInput, type SecurityGroupRule,
@@ -16,26 +16,20 @@ import { violation, type Rule } from '../../../shared/rule.js';
 import { LOCK_WORK_BUDGET_MS, run } from '../../../shared/runner/run.js';
 import { memoryStateStore, type StateStore } from '../../../shared/state/store.js';
 import { capturingDeps, loadSample, sampleConfig } from '../../helpers/samples.js';
+import { cloudTrail, STOPPED, trailArnIn, trailDouble, trailIn, type TrailEvent } from '../../helpers/trail-double.js';
 
 // Review of issue 22, findings 4 and 6: the per-resource lock is named by the resource's identity (rule, account,
 // Region, and one id whatever form the event names it by), and a run waits for it as long as its own deadline
 // allows, with the member role assumed before it. The runs below overlap (Promise.all) against stateful doubles.
-const cloudTrail = mockClient(CloudTrailClient);
 const ec2 = mockClient(EC2Client);
 const sts = mockClient(STSClient);
 
 const NOW = Date.parse('2026-11-25T12:00:00Z'); // capturingDeps' clock
 const ACCOUNT = '111122223333';
 const MEMBER = '444455556666';
-const arnIn = (account: string) => `arn:aws:cloudtrail:us-east-1:${account}:trail/example-audit-trail`;
-const trailIn = (account: string) => ({
-  Name: 'example-audit-trail', TrailARN: arnIn(account), HomeRegion: 'us-east-1', S3BucketName: 'example-cloudtrail-logs',
-  IsOrganizationTrail: false, IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true, LogFileValidationEnabled: true,
-});
 const TRAIL_LOCK = `trail-logging#${ACCOUNT}#us-east-1#example-audit-trail`;
 
-type Envelope = { id: string; account: string; detail: Record<string, unknown> };
-const STOPPED = loadSample('trail-logging', 'would-remediate.stop-logging-by-name') as Envelope;
+type Envelope = TrailEvent;
 /** The StopLogging sample with its own event id, naming the trail as `name` (a name or an ARN), in `account`. */
 function stopLogging(id: string, name: string, account = ACCOUNT): Envelope {
   const detail = { ...STOPPED.detail, eventID: id, recipientAccountId: account, requestParameters: { ...(STOPPED.detail.requestParameters as object), name },
@@ -43,21 +37,6 @@ function stopLogging(id: string, name: string, account = ACCOUNT): Envelope {
   return { ...STOPPED, id, account, detail };
 }
 
-/** The trail's logging state behind the mocked client, read at call time and answered after `readDelayMs`. */
-function trailDouble(account = ACCOUNT, readDelayMs = 0) {
-  const trail = { logging: false };
-  cloudTrail.on(GetTrailCommand).resolves({ Trail: trailIn(account) });
-  cloudTrail.on(GetTrailStatusCommand).callsFake(async () => {
-    const isLogging = trail.logging;
-    await sleep(readDelayMs);
-    return { IsLogging: isLogging };
-  });
-  cloudTrail.on(StartLoggingCommand).callsFake(() => {
-    trail.logging = true;
-    return {};
-  });
-  return trail;
-}
 
 beforeEach(() => {
   resetAssumedRoleSessions();
@@ -78,13 +57,13 @@ const liveDeps = (store: StateStore, waitMs?: number) => ({
 
 describe('the lock name is the resource\'s identity (finding 4)', () => {
   it('serialises StopLogging of one trail by name and by ARN: one StartLogging, one page, the other reads it logging', async () => {
-    trailDouble(ACCOUNT, 50); // the first inspect is still in flight when the second event starts
+    trailDouble({ account: ACCOUNT, readDelayMs: 50 }); // the first inspect is still in flight when the second event starts
     const store = memoryStateStore();
     const deps = liveDeps(store);
 
     const records = await Promise.all([
       run(trailLogging, stopLogging('by-name', 'example-audit-trail'), deps),
-      run(trailLogging, stopLogging('by-arn', arnIn(ACCOUNT)), deps),
+      run(trailLogging, stopLogging('by-arn', trailArnIn(ACCOUNT)), deps),
     ]);
 
     expect(records.map((r) => r.outcome).sort()).toEqual(['compliant', 'remediated']);
@@ -96,7 +75,7 @@ describe('the lock name is the resource\'s identity (finding 4)', () => {
   it('names a trail\'s lock by owner account, home Region and name, whichever form the event used', async () => {
     const context = (account: string) => ({ event: { account, region: 'us-east-1' }, record: { awsRegion: 'us-east-1' } }) as never;
     const byName = { type: 'AWS::CloudTrail::Trail', id: 'example-audit-trail', name: 'example-audit-trail', region: 'us-east-1' };
-    const byArn = { ...byName, id: arnIn(ACCOUNT) };
+    const byArn = { ...byName, id: trailArnIn(ACCOUNT) };
 
     expect(trailLogging.lockKey(byName, context(ACCOUNT))).toBe(`${ACCOUNT}#us-east-1#example-audit-trail`);
     expect(trailLogging.lockKey(byArn, context(ACCOUNT))).toBe(`${ACCOUNT}#us-east-1#example-audit-trail`);
@@ -240,7 +219,7 @@ describe('waiting for a held lock (finding 6)', () => {
   }, 10_000);
 
   it('assumes the member role before taking the lock: AssumeRole never runs under it', async () => {
-    trailDouble(MEMBER);
+    trailDouble({ account: MEMBER });
     const store = memoryStateStore();
     const memberLock = `lock#trail-logging#${MEMBER}#us-east-1#example-audit-trail`;
     const lockedWhen: Record<string, boolean> = {};

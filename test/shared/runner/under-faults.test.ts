@@ -1,49 +1,27 @@
-import { CloudTrailClient, GetTrailCommand, GetTrailStatusCommand, StartLoggingCommand } from '@aws-sdk/client-cloudtrail';
+import { GetTrailStatusCommand, StartLoggingCommand } from '@aws-sdk/client-cloudtrail';
 import {
   DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { trailLogging } from '../../../functions/trail-logging/rule.js';
 import { lambdaRunner } from '../../../shared/runner/lambda.js';
 import { LOCK_WORK_BUDGET_MS, run } from '../../../shared/runner/run.js';
 import { dynamoStateStore } from '../../../shared/state/dynamo-store.js';
 import { memoryStateStore, type StateStore } from '../../../shared/state/store.js';
-import { capturingDeps, loadSample } from '../../helpers/samples.js';
+import { capturingDeps } from '../../helpers/samples.js';
+import { cloudTrail, sdkError, STOPPED, trailArnIn, trailDouble } from '../../helpers/trail-double.js';
 
 // Issue 22: what the runner does when a write's response is lost, a read-back is throttled, or several events
 // on one resource are in flight at once. The trail is a small stateful double: StartLogging really starts it.
-const cloudTrail = mockClient(CloudTrailClient);
 const db = mockClient(DynamoDBClient);
 
-const ARN = 'arn:aws:cloudtrail:us-east-1:111122223333:trail/example-audit-trail';
-const TRAIL = {
-  Name: 'example-audit-trail', TrailARN: ARN, HomeRegion: 'us-east-1', S3BucketName: 'example-cloudtrail-logs',
-  IsOrganizationTrail: false, IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true, LogFileValidationEnabled: true,
-};
-const sdkError = (name: string, status?: number) => Object.assign(new Error(name), { name, ...(status ? { $metadata: { httpStatusCode: status } } : {}) });
-const STOPPED = loadSample('trail-logging', 'would-remediate.stop-logging-by-name') as { id: string; detail: Record<string, unknown> };
+const ARN = trailArnIn();
 /** The lock the runner takes for this trail: rule, account, home Region, name. */
 const TRAIL_LOCK = 'trail-logging#111122223333#us-east-1#example-audit-trail';
 /** Another StopLogging of the same trail (its own event id). */
 const stopLogging = (id: string) => ({ ...STOPPED, id, detail: { ...STOPPED.detail, eventID: id } });
 
-/** The trail's logging state, read and changed through the mocked client; `readDelayMs` slows every read. */
-function trailDouble(options: { readDelayMs?: number } = {}) {
-  const trail = { logging: false };
-  cloudTrail.on(GetTrailCommand).resolves({ Trail: TRAIL });
-  cloudTrail.on(GetTrailStatusCommand).callsFake(async () => {
-    const isLogging = trail.logging; // read at call time, answered later: what a slow read-back does
-    if (options.readDelayMs) await sleep(options.readDelayMs);
-    return { IsLogging: isLogging };
-  });
-  cloudTrail.on(StartLoggingCommand).callsFake(() => {
-    trail.logging = true;
-    return {};
-  });
-  return trail;
-}
 
 beforeEach(() => {
   cloudTrail.reset();

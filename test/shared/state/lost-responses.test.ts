@@ -1,7 +1,6 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { dynamoStateStore } from '../../../shared/state/dynamo-store.js';
+import { startLocalEndpoint, type LocalEndpoint } from '../../helpers/local-endpoint.js';
 
 // Review of issue 22, finding 3: a conditional write that lands but whose response is lost (the connection is
 // reset) is resent by the SDK, and the resend fails its condition on the item the first send wrote. Only a real
@@ -18,7 +17,7 @@ interface Request {
   readonly ReturnValuesOnConditionCheckFailure?: string;
 }
 
-let server: Server;
+let local: LocalEndpoint;
 let endpoint: string;
 const table = new Map<string, Item>();
 const dropped = new Set<string>();
@@ -52,7 +51,7 @@ function applied(operation: string, request: Request, old: Item | undefined): It
 }
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
+  local = await startLocalEndpoint((req, res) => {
     let body = '';
     req.on('data', (chunk: Buffer) => {
       body += chunk.toString();
@@ -80,15 +79,9 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' }).end('{}');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  vi.stubEnv('AWS_ACCESS_KEY_ID', 'testing');
-  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'testing');
+  endpoint = local.url;
 });
-afterAll(async () => {
-  vi.unstubAllEnvs();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => local.close());
 beforeEach(() => {
   table.clear();
   dropped.clear();
