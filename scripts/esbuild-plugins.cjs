@@ -85,24 +85,21 @@ function trimSourceMap(map) {
   return { version: 3, sources, names: [], mappings: lines.join(';') };
 }
 
-function mapFilesUnder(folder) {
-  if (!fs.existsSync(folder)) return [];
-  return fs.readdirSync(folder, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(folder, entry.name);
-    if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : mapFilesUnder(full);
-    return entry.name.endsWith('.map') ? [full] : [];
-  });
-}
-
+// Each build trims only the maps it wrote (from its metafile): serverless-esbuild builds the entries of one folder
+// (a rule's handler and sweep-handler) concurrently into the same outdir, and a build that rewrote every map of
+// the folder read another build's map while it was being written, and could hang the packaging.
 const projectOnlySourceMaps = {
   name: 'project-only-source-maps',
   setup(build) {
+    build.initialOptions.metafile = true;
+    const cwd = build.initialOptions.absWorkingDir ?? process.cwd();
     build.onEnd((result) => {
-      if (result.errors.length > 0) return;
-      const outdir = build.initialOptions.outdir ?? path.dirname(build.initialOptions.outfile ?? '.');
-      for (const file of mapFilesUnder(outdir)) {
+      if (result.errors.length > 0 || !result.metafile) return;
+      for (const output of Object.keys(result.metafile.outputs).filter((file) => file.endsWith('.map'))) {
+        const file = path.resolve(cwd, output);
         const trimmed = trimSourceMap(JSON.parse(fs.readFileSync(file, 'utf8')));
-        fs.writeFileSync(file, JSON.stringify(trimmed));
+        fs.writeFileSync(`${file}.tmp`, JSON.stringify(trimmed));
+        fs.renameSync(`${file}.tmp`, file);
       }
     });
   },
@@ -137,3 +134,4 @@ module.exports = [treeShakeableSdkSchemas, projectOnlySourceMaps];
 module.exports.trimSourceMap = trimSourceMap;
 module.exports.inlineSchemaKeys = inlineSchemaKeys;
 module.exports.treeShakeableSdkSchemas = treeShakeableSdkSchemas;
+module.exports.projectOnlySourceMaps = projectOnlySourceMaps;

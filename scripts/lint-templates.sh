@@ -28,7 +28,7 @@ package() { # NAME STAGE [serverless args…]: packages into $out/NAME, showing 
   holding=1
   mkdir -p "$out/$name.tmp"
   local status=0
-  TMPDIR="$out/$name.tmp" node_modules/.bin/serverless package --stage "$stage" --package "$out/$name" "$@" >"$out/$name.log" 2>&1 || status=$?
+  TMPDIR="$out/$name.tmp" timeout 300 node_modules/.bin/serverless package --stage "$stage" --package "$out/$name" "$@" >"$out/$name.log" 2>&1 || status=$?
   rm -rf "$lock"
   holding=
   if [ "$status" -ne 0 ]; then

@@ -11,6 +11,7 @@ const require = createRequire(import.meta.url);
 const plugins = require('../../scripts/esbuild-plugins.cjs') as {
   trimSourceMap: (map: RawMap) => RawMap;
   treeShakeableSdkSchemas: esbuild.Plugin;
+  projectOnlySourceMaps: esbuild.Plugin;
 };
 const ROOT = join(import.meta.dirname, '..', '..');
 // The bundles are built as serverless.yml says: the map must be linked (a sourceMappingURL comment), or Node never loads it.
@@ -104,5 +105,23 @@ describe('the artifacts\' source maps', () => {
     })();
     expect(stderr).toContain('from line 3');
     expect(stderr).toMatch(/thrower\.ts:3:\d+/);
+  });
+
+  it('trims, in each build, the map it wrote, as serverless-esbuild builds a folder\'s entries at once into one outdir', async () => {
+    const outdir = join(dir, 'shared-outdir');
+    const entries = ['functions/open-security-group/handler.ts', 'functions/open-security-group/sweep-handler.ts'];
+    await Promise.all(entries.map((entry) => esbuild.build({
+      entryPoints: [join(ROOT, entry)], absWorkingDir: ROOT, bundle: true, minify: true, sourcemap: SERVERLESS_SOURCEMAP, sourcesContent: false,
+      platform: 'node', format: 'esm', target: 'node22', mainFields: ['module', 'main'], outdir, outExtension: { '.js': '.mjs' },
+      plugins: [plugins.treeShakeableSdkSchemas, plugins.projectOnlySourceMaps],
+      alias: { '@aws-sdk/credential-provider-node': './shared/aws/lambda-credentials.ts' },
+    })));
+    for (const name of ['handler', 'sweep-handler']) {
+      const map = JSON.parse(readFileSync(join(outdir, `${name}.mjs.map`), 'utf8')) as RawMap;
+      expect(map.names).toEqual([]);
+      expect(map.sources.length).toBeGreaterThan(5);
+      expect(map.sources.some((source) => source.includes('node_modules'))).toBe(false);
+      expect(readFileSync(join(outdir, `${name}.mjs`), 'utf8')).toContain(`//# sourceMappingURL=${name}.mjs.map`);
+    }
   });
 });

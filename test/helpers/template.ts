@@ -19,6 +19,8 @@ export interface Packaged {
 }
 
 const packagedBy = new Map<string, Packaged>();
+/** A packaging takes 20–60 s on these machines; one still running after this has hung. */
+const PACKAGE_TIMEOUT_MS = 300_000;
 const LOCK = join(tmpdir(), 'trailguard-package.lock');
 
 /** Runs `fn` while holding a cross-process lock: two test files packaging at once would share serverless-esbuild's work folder. */
@@ -52,6 +54,9 @@ function runPackage(dir: string, stage: string, params: Readonly<Record<string, 
     cwd: ROOT,
     encoding: 'utf8',
     env: { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', SLS_TELEMETRY_DISABLED: '1', TMPDIR: scratch },
+    // spawnSync blocks the test worker, beyond vitest's timeouts: a packaging that hangs must fail, not stall CI.
+    timeout: PACKAGE_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
   }));
   rmSync(scratch, { recursive: true, force: true });
   if (result.error) throw result.error;
