@@ -11,6 +11,7 @@ import { run } from '../../../shared/runner/run.js';
 import { dynamoStateStore } from '../../../shared/state/dynamo-store.js';
 import { memoryStateStore, type StateStore } from '../../../shared/state/store.js';
 import { capturingDeps } from '../../helpers/samples.js';
+import { holds, updated, type Item } from '../../helpers/table-conditions.js';
 import { cloudTrail, sdkError, STOPPED, trailArnIn, trailDouble } from '../../helpers/trail-double.js';
 
 // Review of issue 22, findings 1, 2 and 7: what an intent in a claim may stand for. A retry must never take
@@ -25,53 +26,9 @@ const NOW = Date.parse('2026-11-25T12:00:00Z');
 const stopLogging = (id: string) => ({ ...STOPPED, id, detail: { ...STOPPED.detail, eventID: id } });
 
 
-type Item = Record<string, AttributeValue>;
 const conditionFailed = (item: Item | undefined, returnOld: boolean) =>
   Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException', ...(returnOld && item ? { Item: item } : {}) });
 
-/** The store's conditions, evaluated on the item as it is. */
-function holds(condition: string | undefined, old: Item | undefined, values: Item): boolean {
-  const now = Number(values[':now']?.N);
-  switch (condition) {
-    case undefined:
-      return true;
-    case 'attribute_not_exists(pk)':
-      return old === undefined;
-    case 'attribute_not_exists(pk) OR lockedUntil < :now':
-      return old === undefined || Number(old.lockedUntil?.N) < now;
-    case 'attribute_not_exists(pk) OR #status = :retryable OR (#status = :inProgress AND lockedUntil < :now)':
-      return old === undefined || old.status?.S === 'retryable' || (old.status?.S === 'in-progress' && Number(old.lockedUntil?.N) < now);
-    case 'claimToken = :token':
-      return old?.claimToken?.S === values[':token']?.S;
-    case '#status = :inProgress AND claimToken = :token':
-      return old?.status?.S === 'in-progress' && old.claimToken?.S === values[':token']?.S;
-    case '#owner = :owner':
-      return old?.owner?.S === values[':owner']?.S;
-    default:
-      throw new Error(`the table double does not know the condition ${condition}`);
-  }
-}
-
-/** `SET a = :x, #b = :y REMOVE c, #d` and `ADD #n :v SET …`, applied to an item as DynamoDB does. */
-function updated(old: Item | undefined, input: UpdateItemCommandInput): Item {
-  const names = input.ExpressionAttributeNames ?? {};
-  const values = input.ExpressionAttributeValues ?? {};
-  const name = (token: string) => names[token] ?? token;
-  const item: Item = { ...old, pk: input.Key?.pk as AttributeValue };
-  for (const [, verb, body] of String(input.UpdateExpression).matchAll(/(SET|REMOVE|ADD)\s+(.*?)(?=\s+(?:SET|REMOVE|ADD)\s|$)/g)) {
-    for (const part of String(body).split(',').map((p) => p.trim())) {
-      if (verb === 'REMOVE') delete item[name(part)];
-      else if (verb === 'SET') {
-        const [target = '', value = ''] = part.split('=').map((p) => p.trim());
-        item[name(target)] = values[value] as AttributeValue;
-      } else {
-        const [target = '', value = ''] = part.split(/\s+/);
-        item[name(target)] = { N: String(Number(item[name(target)]?.N ?? 0) + Number(values[value]?.N)) };
-      }
-    }
-  }
-  return item;
-}
 
 /** A table double behind the mocked DynamoDB client; `failing()` true makes every call fail (throttled). */
 function tableDouble(failing: () => boolean = () => false) {

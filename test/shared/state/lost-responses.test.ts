@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { dynamoStateStore } from '../../../shared/state/dynamo-store.js';
 import { startLocalEndpoint, type LocalEndpoint } from '../../helpers/local-endpoint.js';
+import { holds } from '../../helpers/table-conditions.js';
 
 // Review of issue 22, finding 3: a conditional write that lands but whose response is lost (the connection is
 // reset) is resent by the SDK, and the resend fails its condition on the item the first send wrote. Only a real
@@ -25,22 +26,6 @@ const requests: string[] = [];
 /** The pk whose first write is applied and then answered with a reset connection. */
 let dropFirstWriteOf: string | undefined;
 
-/** The conditions the store writes, evaluated on the item as it is. */
-function conditionHolds(request: Request, old: Item | undefined): boolean {
-  const now = Number(request.ExpressionAttributeValues?.[':now']?.N);
-  switch (request.ConditionExpression) {
-    case 'attribute_not_exists(pk)':
-      return old === undefined;
-    case 'attribute_not_exists(pk) OR lockedUntil < :now':
-      return old === undefined || Number(old.lockedUntil?.N) < now;
-    case 'attribute_not_exists(pk) OR #status = :retryable OR (#status = :inProgress AND lockedUntil < :now)':
-      return old === undefined || old.status?.S === 'retryable' || (old.status?.S === 'in-progress' && Number(old.lockedUntil?.N) < now);
-    case '#owner = :owner':
-      return old?.owner?.S === request.ExpressionAttributeValues?.[':owner']?.S;
-    default:
-      throw new Error(`the double does not know the condition ${request.ConditionExpression}`);
-  }
-}
 
 /** PutItem writes the item; UpdateItem (the claim) sets status, lockedUntil and claimToken; DeleteItem removes it. */
 function applied(operation: string, request: Request, old: Item | undefined): Item | undefined {
@@ -62,7 +47,7 @@ beforeAll(async () => {
       const pk = String((request.Item ?? request.Key)?.pk?.S);
       requests.push(`${operation} ${pk}`);
       const old = table.get(pk);
-      if (!conditionHolds(request, old)) {
+      if (!holds(request.ConditionExpression, old, request.ExpressionAttributeValues ?? {})) {
         const item = request.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' && old ? { Item: old } : {};
         res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' })
           .end(JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException', message: 'The conditional request failed', ...item }));
