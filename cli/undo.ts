@@ -287,7 +287,7 @@ async function applyRecord(original: RemediationRecord, reversals: readonly Reve
     errorCode: original.errorCode ?? null, account: original.account, region: original.region,
     // The actor fields describe the violating call; the operator is in the reason of the exemption, not here.
     actor: original.actor, actorType: original.actorType, sourceIp: original.sourceIp, userAgent: original.userAgent,
-    resources: original.resources, actions, reason, exemptions: [], error,
+    resources: original.resources, actions, reason, finding: null, exemptions: [], error,
     notification: { status: 'not-needed' }, durationMs: 0, exposureMs: null,
   };
   const notification = await notifyUndo(draft, options);

@@ -11,10 +11,11 @@ export interface ActionRecord {
   readonly api: string;
   readonly status: 'planned' | 'done' | 'failed';
   readonly resource: string;
-  readonly params: object;
+  /** The SDK input, as the action type validated it (a JSON object). */
+  readonly params: unknown;
   readonly previous?: unknown;
-  /** The read-back after a write (live only). */
-  readonly verification?: { readonly ok: boolean; readonly detail: string };
+  /** The read-back after a write (live only); `gone`: the resource was already gone when acting, nothing changed. */
+  readonly verification?: { readonly ok: boolean; readonly detail: string; readonly gone?: true };
   /** Why a write failed: the classified error. */
   readonly error?: string;
 }
@@ -70,8 +71,10 @@ export interface RemediationRecord {
   readonly userAgent: string | null;
   readonly resources: readonly ResourceRef[];
   readonly actions: readonly ActionRecord[];
-  /** One sentence: why this outcome. */
+  /** One sentence: why this outcome. For a person: code reads `finding`, `outcome` and the actions, never this. */
   readonly reason: string;
+  /** What the rule found, as its kebab-case code (`trail-gone-after-change`); null when it set none (absent in older records). */
+  readonly finding: string | null;
   /** The exemptions that applied, with their reasons. */
   readonly exemptions: readonly { readonly resource: string; readonly reason: string; readonly expires: string | null }[];
   readonly error: RecordError | null;
@@ -89,7 +92,7 @@ export interface RemediationRecord {
 export const RECORD_FIELDS = [
   'rule', 'outcome', 'severity', 'mode', 'trigger', 'eventId', 'eventName', 'eventSource', 'eventTime',
   'errorCode', 'account', 'region', 'actor', 'actorType', 'sourceIp', 'userAgent', 'resources', 'actions', 'reason',
-  'exemptions', 'error', 'notification', 'durationMs', 'exposureMs',
+  'finding', 'exemptions', 'error', 'notification', 'durationMs', 'exposureMs',
 ] as const satisfies readonly (keyof RemediationRecord)[];
 
 /** The message every remediation-log line carries, so Logs Insights can select them. */

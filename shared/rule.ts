@@ -1,3 +1,4 @@
+import type { AnyActionType } from './actions/action.js';
 import type { ClientOptions } from './aws/client-options.js';
 import type { Config, RuleId } from './config.js';
 import type { CloudTrailEvent, CloudTrailRecord } from './events/schema.js';
@@ -17,21 +18,19 @@ export interface ResourceRef {
   readonly region?: string;
 }
 
+/** One write a rule wants done, as data: defined with the action types (shared/actions/action.ts). */
+export type { PlannedAction, Verification } from './actions/action.js';
+import type { PlannedAction, Verification } from './actions/action.js';
+
 /**
- * One write a rule wants done, as data: what the log records, what dry-run reports and what `act`
- * executes are the same value. `api` is `Service.Operation` as in the AWS API reference; `params` is
- * the SDK input; `previous` is the state it replaces, when read, so that every change can be reversed.
+ * What a rule found, as a kebab-case code of the rule (`trail-gone-after-change`, `privilege-escalation`): the record's
+ * `finding`, which messages, the report and Security Hub read. Code never reads a reason: if it decides something, it is here.
  */
-export interface PlannedAction {
-  readonly api: string;
-  readonly resource: ResourceRef;
-  readonly params: object;
-  readonly previous?: unknown;
-}
+export type FindingCode = string;
 
 /** What a rule concluded. Rules never set an outcome: the runner maps decision + mode + results to one. */
 export type Decision =
-  | { readonly kind: 'compliant'; readonly reason: string; readonly resources: readonly ResourceRef[] }
+  | { readonly kind: 'compliant'; readonly reason: string; readonly resources: readonly ResourceRef[]; readonly finding?: FindingCode }
   | { readonly kind: 'not-applicable'; readonly reason: string }
   | {
       readonly kind: 'violation';
@@ -39,6 +38,7 @@ export type Decision =
       readonly severity: Severity;
       readonly resources: readonly ResourceRef[];
       readonly actions: readonly PlannedAction[];
+      readonly finding?: FindingCode;
     }
   | {
       /** Worth telling a person, but no safe automatic remediation exists: the outcome is `alerted`. */
@@ -46,14 +46,8 @@ export type Decision =
       readonly reason: string;
       readonly severity: Severity;
       readonly resources: readonly ResourceRef[];
+      readonly finding?: FindingCode;
     };
-
-/** A read-back after a write: did the resource end up as the action intended? */
-export interface Verification {
-  readonly ok: boolean;
-  /** What was read, in one sentence ("all four Block Public Access settings are true"). */
-  readonly detail: string;
-}
 
 /** The human part of a notification; the notifier adds who/when/where, escaping, JSON form and attributes. */
 export interface Message {
@@ -92,6 +86,11 @@ export interface Rule<Facts extends RuleFacts, State, Clients, Settings> {
   readonly pattern: EventPattern;
   readonly permissions: Readonly<Record<string, string>>;
   /**
+   * The action types of every write the rule may plan (shared/actions/): the runner performs and reads back
+   * each through its type, and the rule's write permissions are theirs (`permissionsOf`). Notify-only rules have none.
+   */
+  readonly actions?: readonly AnyActionType[];
+  /**
    * Optional: APIs of `permissions` called in trailguard's own account with the function's own role, whatever
    * account the event is from (untagged-instance's schedules live beside their target function). The member
    * role (organisation mode) holds every other permission, never these.
@@ -117,10 +116,10 @@ export interface Rule<Facts extends RuleFacts, State, Clients, Settings> {
    * @default `${account}#${region}#${resource.id}`: the event's account; the resource's Region, else the event's
    */
   lockKey?(resource: ResourceRef, context: EventContext, clients: Clients): string | Promise<string>;
-  /** Live only: performs one planned action. */
-  act(action: PlannedAction, clients: Clients): Promise<void>;
-  /** Live only: reads back what `act` changed. */
-  verify(action: PlannedAction, clients: Clients): Promise<Verification>;
+  /** Live only: performs one planned action. Transitional: rules with `actions` leave it to their action types. */
+  act?(action: PlannedAction, clients: Clients): Promise<void>;
+  /** Live only: reads back what `act` changed. Transitional, as `act`. */
+  verify?(action: PlannedAction, clients: Clients): Promise<Verification>;
   /** Pure: subject and body lines for this record. */
   message(record: RemediationRecord): Message;
   /**
@@ -135,10 +134,11 @@ export interface Rule<Facts extends RuleFacts, State, Clients, Settings> {
 export type AnyRule = Rule<any, any, any, any>;
 
 /** Helpers that keep rule code short and the decision shapes uniform. */
-export const compliant = (reason: string, resources: readonly ResourceRef[] = []): Decision => ({
+export const compliant = (reason: string, resources: readonly ResourceRef[] = [], finding?: FindingCode): Decision => ({
   kind: 'compliant',
   reason,
   resources,
+  ...(finding ? { finding } : {}),
 });
 export const notApplicable = (reason: string): Decision => ({ kind: 'not-applicable', reason });
 export const violation = (
@@ -146,10 +146,12 @@ export const violation = (
   severity: Severity,
   resources: readonly ResourceRef[],
   actions: readonly PlannedAction[],
-): Decision => ({ kind: 'violation', reason, severity, resources, actions });
-export const alert = (reason: string, severity: Severity, resources: readonly ResourceRef[]): Decision => ({
+  finding?: FindingCode,
+): Decision => ({ kind: 'violation', reason, severity, resources, actions, ...(finding ? { finding } : {}) });
+export const alert = (reason: string, severity: Severity, resources: readonly ResourceRef[], finding?: FindingCode): Decision => ({
   kind: 'alert',
   reason,
   severity,
   resources,
+  ...(finding ? { finding } : {}),
 });

@@ -1,25 +1,19 @@
-import {
-  GetBucketAclCommand,
-  GetBucketPolicyStatusCommand,
-  GetPublicAccessBlockCommand,
-  PutPublicAccessBlockCommand,
-  type PutPublicAccessBlockCommandInput,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { GetBucketAclCommand, GetBucketPolicyStatusCommand, type S3Client } from '@aws-sdk/client-s3';
 import * as v from 'valibot';
 import { awsCall, hasErrorCode } from '../../shared/aws/errors.js';
-import { isBucketName } from '../../shared/aws/names.js';
 import { s3Client } from '../../shared/aws/s3.js';
 import type { Config } from '../../shared/config.js';
 import { asList, bucketNameFrom, firstString } from '../../shared/events/normalize.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
 import { parseWith } from '../../shared/events/schema.js';
-import { compliant, violation, type Decision, type Message, type PlannedAction, type Rule } from '../../shared/rule.js';
+import { permissionsOf, planOf, type PlannedAction } from '../../shared/actions/action.js';
+import { putPublicAccessBlock } from '../../shared/actions/s3-put-public-access-block.js';
+import { PublicAccessBlockPrevious, readPublicAccessBlock } from '../../shared/s3/block-actions.js';
+import { compliant, violation, type Decision, type Message, type Rule } from '../../shared/rule.js';
 import {
   ALL_BLOCKED, disabledSettings, PUBLIC_CANNED_ACLS, publicGroupOf, publicGroupsInGrantHeader,
   publicStatements, toPublicAccessBlock, type PublicAccessBlock,
 } from '../../shared/s3/public-access.js';
-import { awsCommand, checked } from '../../shared/shell.js';
 import pattern from './pattern.json' with { type: 'json' };
 
 /** What the event says: the bucket, and what the request itself exposed (for offline decisions). */
@@ -42,6 +36,9 @@ export interface BucketState {
 
 type Clients = { readonly s3: S3Client };
 type Settings = { readonly enabled: boolean };
+
+/** The one write this rule makes. */
+const ACTIONS = [putPublicAccessBlock];
 
 // Bucket names (legacy us-east-1 names allow upper case and _); anything else never reaches an API call.
 const BUCKET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$/;
@@ -88,17 +85,8 @@ function policyOf(value: unknown): unknown {
 }
 
 function plan(facts: BucketFacts, previous: PublicAccessBlock | null | undefined): PlannedAction {
-  const params: PutPublicAccessBlockCommandInput = {
-    Bucket: facts.bucket,
-    PublicAccessBlockConfiguration: ALL_BLOCKED,
-    ...(facts.expectedOwner ? { ExpectedBucketOwner: facts.expectedOwner } : {}),
-  };
-  return {
-    api: 'S3.PutPublicAccessBlock',
-    resource: facts.resources[0],
-    params,
-    ...(previous !== undefined ? { previous: { PublicAccessBlockConfiguration: previous } } : {}),
-  };
+  const params = { Bucket: facts.bucket, PublicAccessBlockConfiguration: ALL_BLOCKED, ...(facts.expectedOwner ? { ExpectedBucketOwner: facts.expectedOwner } : {}) };
+  return planOf(putPublicAccessBlock, facts.resources[0], params, previous === undefined ? undefined : { PublicAccessBlockConfiguration: previous });
 }
 
 function decide(facts: BucketFacts, state: BucketState | undefined): Decision {
@@ -116,18 +104,6 @@ function decide(facts: BucketFacts, state: BucketState | undefined): Decision {
   if (state.publicGrants?.length && !state.publicAccessBlock?.IgnorePublicAcls) exposures.push(`the ACL grants ${state.publicGrants.join(', ')}`);
   if (exposures.length === 0) return compliant(`${bucket} is not public (policy and ACL are private)`, resources);
   return violation(`${bucket} is public: ${exposures.join('; ')}`, 'HIGH', resources, [plan(facts, state.publicAccessBlock)]);
-}
-
-async function readPublicAccessBlock(s3: S3Client, bucket: string, owner: string | undefined): Promise<PublicAccessBlock | null> {
-  return awsCall('S3.GetPublicAccessBlock', bucket, async () => {
-    try {
-      const answer = await s3.send(new GetPublicAccessBlockCommand({ Bucket: bucket, ExpectedBucketOwner: owner }));
-      return toPublicAccessBlock(answer.PublicAccessBlockConfiguration);
-    } catch (error) {
-      if (hasErrorCode(error, 'NoSuchPublicAccessBlockConfiguration')) return null; // no block set at all
-      throw error;
-    }
-  });
 }
 
 async function inspect(facts: BucketFacts, { s3 }: Clients): Promise<BucketState> {
@@ -172,8 +148,9 @@ export const publicBucket = {
     'S3.GetPublicAccessBlock': 's3:GetBucketPublicAccessBlock',
     'S3.GetBucketPolicyStatus': 's3:GetBucketPolicyStatus',
     'S3.GetBucketAcl': 's3:GetBucketAcl',
-    'S3.PutPublicAccessBlock': 's3:PutBucketPublicAccessBlock',
+    ...permissionsOf(ACTIONS),
   },
+  actions: ACTIONS,
   settings: (config: Config) => config.rules['public-bucket'],
   clients: (options) => ({ s3: s3Client(options) }),
   parse({ record, event }) {
@@ -190,31 +167,13 @@ export const publicBucket = {
   },
   inspect,
   decide,
-  async act(action, { s3 }) {
-    if (action.api !== 'S3.PutPublicAccessBlock') throw new Error(`public-bucket cannot perform ${action.api}`);
-    await s3.send(new PutPublicAccessBlockCommand(action.params as unknown as PutPublicAccessBlockCommandInput));
-  },
-  async verify(action, { s3 }) {
-    const params = action.params as unknown as PutPublicAccessBlockCommandInput;
-    const block = await readPublicAccessBlock(s3, action.resource.id, params.ExpectedBucketOwner);
-    const off = disabledSettings(block);
-    return off.length === 0
-      ? { ok: true, detail: 'all four Block Public Access settings read back as true' }
-      : { ok: false, detail: `read back with ${off.join(', ')} still off` };
-  },
   message(record): Message {
     const bucket = record.resources[0]?.id ?? 'unknown';
-    const previous = record.actions[0]?.previous as { PublicAccessBlockConfiguration?: PublicAccessBlock | null } | undefined;
-    const lines: string[] = [];
-    if (previous) {
-      const before = previous.PublicAccessBlockConfiguration;
-      lines.push(`Block Public Access before: ${before ? JSON.stringify(before) : 'none set'}`);
-      const name = checked(bucket, 'bucket name', isBucketName);
-      lines.push(`To reverse: ${before
-        ? awsCommand('s3api', 'put-public-access-block', { bucket: name, publicAccessBlockConfiguration: JSON.stringify(before) })
-        : awsCommand('s3api', 'delete-public-access-block', { bucket: name })}`);
-    }
-    if (lines.length === 0) lines.push(`Planned: turn on all four Block Public Access settings of ${bucket}`);
+    const previous = v.safeParse(PublicAccessBlockPrevious, record.actions[0]?.previous);
+    // The command that reverses it is added by the notifier, from the action type (as report and undo print it).
+    const lines = previous.success
+      ? [`Block Public Access before: ${previous.output.PublicAccessBlockConfiguration ? JSON.stringify(previous.output.PublicAccessBlockConfiguration) : 'none set'}`]
+      : [`Planned: turn on all four Block Public Access settings of ${bucket}`];
     return { title: titleFor(record.outcome, bucket), lines };
   },
 } satisfies Rule<BucketFacts, BucketState, Clients, Settings>;

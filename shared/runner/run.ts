@@ -23,13 +23,16 @@ import type {
   RecordError,
   RemediationRecord,
 } from '../remediation-log.js';
-import type { AnyRule, Decision, EventContext, PlannedAction, ResourceRef, RuleFacts, Severity } from '../rule.js';
+import type { AnyRule, Decision, EventContext, Message, PlannedAction, ResourceRef, RuleFacts, Severity } from '../rule.js';
 import { assertNever } from './assert-never.js';
 import { beforeDeadline, claimLockMs, settleWithinMargin } from './deadline.js';
 import { classifyAwsError, mayHaveLanded } from '../aws/errors.js';
 import type { Intent, StateStore } from '../state/store.js';
 import { isReadCommand } from '../aws/client-options.js';
 import { randomUUID } from 'node:crypto';
+import { performAction, verifyAction } from '../actions/perform.js';
+import { reversalLines } from '../actions/reversal.js';
+import type { Verification } from '../actions/action.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Wall-clock time in epoch ms, as `Date.now` gives it. */
@@ -99,6 +102,7 @@ interface Conclusion {
   readonly actions: readonly ActionRecord[];
   readonly exemptions: readonly ExemptionMatch[];
   readonly error: RecordError | null;
+  readonly finding: string | null;
 }
 
 const conclude = (outcome: Outcome, reason: string, extra: Partial<Conclusion> = {}): Conclusion => ({
@@ -109,6 +113,7 @@ const conclude = (outcome: Outcome, reason: string, extra: Partial<Conclusion> =
   actions: [],
   exemptions: [],
   error: null,
+  finding: null,
   ...extra,
 });
 
@@ -375,7 +380,22 @@ async function inspectAndAct(
   const planned = new Set(toDo.map(actionKey));
   const kept = earlier.filter((done) => !planned.has(actionKey(done.action)));
   await recordIntent(rule, claim, [...kept.map((done) => done.action), ...toDo], conclusion, context, clients, deps);
-  return actAndVerify(rule, toDo, clients, conclusion, kept.map((done) => done.record), claim);
+  return actAndVerify(rule, toDo, clients, conclusion, kept.map((done) => done.record), claim, context);
+}
+
+/** The Region an action runs in unless its resource names its own: the event's. */
+const regionOfEvent = ({ event, record }: EventContext): string => record.awsRegion || event.region;
+
+/** Performs one action through its action type (rules that declare them), else the rule's own `act`. */
+async function performOf(rule: AnyRule, action: PlannedAction, clients: unknown, context: EventContext): Promise<void> {
+  if (rule.actions || !rule.act) return performAction(rule.actions ?? [], action, clients, regionOfEvent(context));
+  return rule.act(action, clients);
+}
+
+/** Reads back one action through its action type, else the rule's own `verify`. */
+async function verifyOf(rule: AnyRule, action: PlannedAction, clients: unknown, context: EventContext): Promise<Verification> {
+  if (rule.actions || !rule.verify) return verifyAction(rule.actions ?? [], action, clients, regionOfEvent(context));
+  return rule.verify(action, clients);
 }
 
 /** An action of an earlier try's intent that reads back as done: kept in this try's intent and record. */
@@ -439,7 +459,7 @@ async function readBackIntent(rule: AnyRule, claim: ClaimRef, intent: Intent, co
     for (const action of intent.actions) {
       let verification: { ok: boolean; detail: string };
       try {
-        verification = await rule.verify(action, clients);
+        verification = await verifyOf(rule, action, clients, context);
       } catch (error) {
         const classified = classifyAwsError(error, action.api, action.resource.id);
         if (classified.kind === 'transient') throw classified;
@@ -574,15 +594,15 @@ function fromDecision(
 ): Conclusion {
   switch (decision.kind) {
     case 'compliant':
-      return conclude('compliant', decision.reason, { resources: decision.resources, exemptions: factExemptions });
+      return conclude('compliant', decision.reason, { resources: decision.resources, exemptions: factExemptions, finding: decision.finding ?? null });
     case 'not-applicable':
       return conclude('ignored', decision.reason, { exemptions: factExemptions });
     case 'alert':
-      return conclude('alerted', decision.reason, { severity: decision.severity, resources: decision.resources, exemptions: factExemptions });
+      return conclude('alerted', decision.reason, { severity: decision.severity, resources: decision.resources, exemptions: factExemptions, finding: decision.finding ?? null });
     case 'violation': {
       const exemptions = uniqueByResource([...factExemptions, ...actionExemptions.filter((e) => e !== undefined)]);
       const planned = decision.actions.filter((_, index) => actionExemptions[index] === undefined).map(plannedRecord);
-      const base = { severity: decision.severity, resources: decision.resources, exemptions };
+      const base = { severity: decision.severity, resources: decision.resources, exemptions, finding: decision.finding ?? null };
       if (planned.length === 0) {
         return conclude('exempt', `${decision.reason}; every action is exempt by configuration`, base);
       }
@@ -619,6 +639,7 @@ async function actAndVerify(
   planned: Conclusion,
   earlier: readonly ActionRecord[],
   claim: ClaimRef | undefined,
+  context: EventContext,
 ): Promise<Conclusion> {
   const subject = planned.reason.replace(/; will remediate$/, '');
   const total = earlier.length + actions.length;
@@ -629,7 +650,7 @@ async function actAndVerify(
   for (const action of actions) {
     const base = plannedRecord(action);
     try {
-      await rule.act(action, clients);
+      await performOf(rule, action, clients, context);
     } catch (error) {
       const classified = classifyAwsError(error, action.api, action.resource.id);
       // A throttled or unreachable service is retried by Lambda/EventBridge: the next run re-reads the state.
@@ -649,7 +670,7 @@ async function actAndVerify(
         };
       }
       if (classified.kind === 'gone') {
-        results.push({ ...base, status: 'done', verification: { ok: true, detail: `already gone (${classified.code})` } });
+        results.push({ ...base, status: 'done', verification: { ok: true, detail: `already gone (${classified.code})`, gone: true } });
         continue;
       }
       const recordError = errorRecord(rule, classified);
@@ -660,7 +681,7 @@ async function actAndVerify(
     let verification: { ok: boolean; detail: string };
     let unreadable: AwsCallError | undefined;
     try {
-      verification = await rule.verify(action, clients);
+      verification = await verifyOf(rule, action, clients, context);
     } catch (error) {
       const classified = classifyAwsError(error, action.api, action.resource.id);
       if (classified.kind === 'transient') unreadable = classified;
@@ -684,7 +705,7 @@ async function actAndVerify(
     // Transient, so the notification waits and the claim keeps the intent: the retry reads back and records.
     return { ...planned, outcome: 'failed', actions: results, error: errorRecord(rule, firstUnread), reason: `${subject}; acted, but the read-back could not be made (${firstUnread.code}): the retry verifies; retried by Lambda/EventBridge` };
   }
-  if (results.every((r) => r.verification?.detail.startsWith('already gone'))) {
+  if (results.every((r) => r.verification?.gone)) {
     return { ...planned, outcome: 'ignored', actions: results, reason: `${subject}; the resource was already gone when acting` };
   }
   const byEarlier = earlier.length > 0 ? ` (${earlier.length} of ${total} actions done by an earlier try)` : '';
@@ -784,6 +805,7 @@ async function finish(
     resources: conclusion.resources,
     actions: conclusion.actions,
     reason: conclusion.reason,
+    finding: conclusion.finding,
     exemptions: conclusion.exemptions,
     error: conclusion.error,
     notification: { status: 'not-needed' },
@@ -819,13 +841,19 @@ async function notifyFor(rule: AnyRule | undefined, record: RemediationRecord, d
     }
     const notification = position === 'first-over'
       ? buildBurstNotification(record, deps.config.reliability.digest, new Date(windowEnd).toISOString())
-      : buildNotification(record, rule.message(record));
+      : buildNotification(record, messageOf(rule, record));
     const messageId = await deps.notify(notification);
     return position === 'first-over' ? { status: 'sent', messageId, burst: true } : { status: 'sent', messageId };
   } catch (error) {
     // The remediation stands; the lost (or maybe sent: `ambiguous`) notification is in the record and the log instead.
     return notificationFailure(error, deps.config.topicArn ?? 'topic');
   }
+}
+
+/** The rule's message, then the command that reverses each write, from its action type (as report and undo print it). */
+function messageOf(rule: AnyRule, record: RemediationRecord): Message {
+  const message = rule.message(record);
+  return { ...message, lines: [...message.lines, ...reversalLines(rule.actions ?? [], record)] };
 }
 
 /**

@@ -5,6 +5,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { publicBucket } from '../../functions/public-bucket/rule.js';
+import { putPublicAccessBlock } from '../../shared/actions/s3-put-public-access-block.js';
+import type { AnyRule } from '../../shared/rule.js';
 import { lambdaDeps } from '../../shared/runner/lambda.js';
 import { run } from '../../shared/runner/run.js';
 import { ACCOUNT, aws, MISSING_TOPIC_ARN, REGION, resetEmulator } from './helpers/emulator.js';
@@ -194,16 +196,16 @@ describe('public-bucket against the emulator: faults', () => {
   it('ignored, not failed: the bucket is deleted between the read and the write', async () => {
     await createPublicBucket();
     // The deployed rule, except that the bucket disappears just before the write: NoSuchBucket from PutPublicAccessBlock itself.
-    const racing: typeof publicBucket = { ...publicBucket, act: async (action, clients) => {
+    const racing: AnyRule = { ...publicBucket, actions: [{ ...putPublicAccessBlock, perform: async (step: Parameters<typeof putPublicAccessBlock.perform>[0], clients: Parameters<typeof putPublicAccessBlock.perform>[1]) => {
       await aws.s3.send(new DeleteBucketCommand({ Bucket: BUCKET }));
-      return publicBucket.act(action, clients);
-    } };
+      return putPublicAccessBlock.perform(step, clients);
+    } }] };
 
     const record = await withLambdaEnv(env('live'), () => run(racing, policyEvent(), lambdaDeps()));
 
     expect(record).toMatchObject({
       outcome: 'ignored', reason: expect.stringContaining('the resource was already gone when acting'),
-      actions: [{ api: 'S3.PutPublicAccessBlock', status: 'done', verification: { ok: true, detail: 'already gone (NoSuchBucket)' } }],
+      actions: [{ api: 'S3.PutPublicAccessBlock', status: 'done', verification: { ok: true, detail: 'already gone (NoSuchBucket)', gone: true } }],
     });
   });
 

@@ -22,6 +22,7 @@ export function record(overrides: Partial<RemediationRecord> = {}): RemediationR
     resources: [{ type: 'AWS::S3::Bucket', id: 'example-reports' }],
     actions: [],
     reason: 'example-reports is public; remediated and verified',
+    finding: null,
     exemptions: [],
     error: null,
     notification: { status: 'not-needed' },

@@ -14,7 +14,7 @@ const record: RemediationRecord = {
   account: '111122223333', region: 'eu-west-1', actor: 'arn:aws:iam::111122223333:user/alice', actorType: 'IAMUser',
   sourceIp: '203.0.113.10', userAgent: 'aws-cli/2.15\n\u001b[31mFAKE: all clear', resources: [{ type: 'AWS::S3::Bucket', id: 'example-reports' }],
   actions: [{ api: 'S3.PutPublicAccessBlock', status: 'done', resource: 'example-reports', params: {}, verification: { ok: true, detail: 'all on' } }],
-  reason: 'example-reports is public; remediated and verified', exemptions: [], error: null,
+  reason: 'example-reports is public; remediated and verified', finding: null, exemptions: [], error: null,
   notification: { status: 'not-needed' }, durationMs: 12, exposureMs: null,
 };
 

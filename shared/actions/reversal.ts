@@ -1,0 +1,87 @@
+/**
+ * How to reverse what a remediation did, from its log record alone, through the action types: each action's
+ * `previous` (the state it replaced) becomes the planned inverse action, and that action type's command is the
+ * line a person pastes. The notification, `report` and `undo` all call this, so they print the same command.
+ */
+import { isRegionName } from '../aws/names.js';
+import type { ActionRecord, RemediationRecord } from '../remediation-log.js';
+import { actionTypeOf, stepOf, type AnyActionType, type PlannedAction, type Reversal } from './action.js';
+
+/** The Region an action ran in: the resource's own (a trail's home Region) when the record names it. */
+export function regionOfAction(record: RemediationRecord, action: ActionRecord): string | undefined {
+  const resource = record.resources.find((r) => r.id === action.resource);
+  return resource?.region ?? record.region ?? undefined;
+}
+
+/** The planned action an action record describes (its resource with the record's type and Region). */
+export function plannedFrom(record: RemediationRecord, action: ActionRecord): PlannedAction {
+  const resource = record.resources.find((r) => r.id === action.resource) ?? { type: 'unknown', id: action.resource };
+  const region = regionOfAction(record, action);
+  return {
+    api: action.api,
+    resource: region ? { ...resource, region } : resource,
+    params: action.params,
+    ...(action.previous !== undefined ? { previous: action.previous } : {}),
+  };
+}
+
+/**
+ * How to reverse one action of a record. Only a `done` write changed anything, unless `asPlanned` (a dry-run
+ * notification shows what would reverse the planned write).
+ */
+export function reversalOf(types: readonly AnyActionType[], record: RemediationRecord, action: ActionRecord, asPlanned = false): Reversal {
+  if (action.status !== 'done' && !(asPlanned && action.status === 'planned')) return { kind: 'none', why: `not performed (${action.status}): nothing to reverse` };
+  if (record.trigger === 'undo') {
+    return { kind: 'none', why: `an operator's undo of ${record.eventId}: to remediate again, remove its exemption and replay the event with --mode live` };
+  }
+  if (action.verification?.gone) return { kind: 'none', why: 'the resource was already gone: nothing was changed' };
+  const region = regionOfAction(record, action);
+  // The Region picks the client's endpoint and goes into the command: only a Region code is used.
+  if (!region || !isRegionName(region)) return { kind: 'none', why: 'the record\'s region is not a valid region name: no command, nothing is reversed from it' };
+  const type = actionTypeOf(types, action.api);
+  if (!type) return { kind: 'none', why: `no reversal is known for ${action.api}` };
+  try {
+    return type.reverse(stepOf(type, plannedFrom(record, action), region));
+  } catch {
+    // Params that do not validate (a record edited by hand, an older shape) never become a command.
+    return { kind: 'none', why: `the record's params are not what ${action.api} takes: nothing is reversed from them` };
+  }
+}
+
+/** The command of each step of a reversal, from the step's own action type. */
+export function reversalCommands(reversal: Reversal): readonly string[] {
+  if (reversal.kind === 'none') return [];
+  return reversal.steps.map(({ type, action }) => type.command(stepOf(type, action, action.resource.region ?? 'us-east-1')));
+}
+
+/** What each step of a reversal puts back, one sentence each. */
+export function reversalSummaries(reversal: Reversal): readonly string[] {
+  if (reversal.kind === 'none') return [];
+  return reversal.steps.map(({ type, action }) => type.describe(stepOf(type, action, action.resource.region ?? 'us-east-1')));
+}
+
+/** One line for a person: the command(s), or why there is none. */
+export function reversalText(reversal: Reversal): string {
+  switch (reversal.kind) {
+    case 'steps': return reversalCommands(reversal).join(' && ');
+    case 'manual': return `${reversalCommands(reversal).join(' && ')}  (by hand: ${reversal.why})`;
+    case 'none': return `no reversal: ${reversal.why}`;
+  }
+}
+
+/**
+ * The notification's reversal lines: "To reverse: <command>" for each written (or, in a dry-run notice, planned)
+ * action that has one, "To reverse by hand: …" for one undo leaves to a person.
+ */
+export function reversalLines(types: readonly AnyActionType[], record: RemediationRecord): string[] {
+  const planned = record.outcome === 'would-remediate';
+  return record.actions.flatMap((action) => {
+    const reversal = reversalOf(types, record, action, planned);
+    const on = record.actions.length > 1 ? ` ${action.api} on ${action.resource}` : '';
+    switch (reversal.kind) {
+      case 'steps': return [`To reverse${on}${planned ? ' once done' : ''}: ${reversalText(reversal)}`];
+      case 'manual': return [`To reverse${on} by hand${planned ? ' once done' : ''} (${reversal.why}): ${reversalCommands(reversal).join(' && ')}`];
+      case 'none': return [];
+    }
+  });
+}
