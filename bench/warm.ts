@@ -5,6 +5,7 @@
 //   2. times the handler over N events per rule (the first WARMUP excluded) and prints p50/p99.
 // Usage: node --import tsx bench/warm.ts <offline|dry-run|live> <events>; prints one JSON line.
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { RULES } from '../functions/rules.js';
 import { logger } from '../shared/log.js';
@@ -16,11 +17,8 @@ import { percentile } from './stats.js';
 
 export const WARMUP = 200;
 
-/** The functions that write, whose roles serverless.yml lists by exact name in TRAILGUARD_SELF_ROLES. */
-const SELF_ROLES = [
-  'publicBucket', 'openSecurityGroup', 'untaggedInstance', 'trailLogging', 'untaggedInstanceEnforce',
-  'publicBucketSweep', 'openSecurityGroupSweep', 'untaggedInstanceSweep', 'trailLoggingSweep',
-];
+/** The functions that write, whose roles serverless.yml lists by exact name in TRAILGUARD_SELF_ROLES (scripts/rule-files.cjs). */
+const SELF_ROLES = (createRequire(import.meta.url)('../scripts/rule-files.cjs') as { writers: () => { key: string }[] }).writers().map(({ key }) => key);
 
 /** The environment of a deployed function (serverless.yml `provider.environment`), offline-safe values. */
 export function lambdaEnv(mode: string): Record<string, string> {
@@ -68,22 +66,32 @@ const context = (n: number) => ({
   getRemainingTimeInMillis: () => 30_000, callbackWaitsForEmptyEventLoop: true,
 });
 
-/** Wraps inspect/act/verify so each logged call names the phase it was made in; returns the undo. */
+/** Wraps inspect and the writes (perform and verify) so each logged call names the phase it was made in; returns the undo. */
 export function tracePhases(rule: AnyRule, fake: { phase: string }): () => void {
-  const mutable = rule as unknown as Record<'inspect' | 'act' | 'verify', (...args: unknown[]) => Promise<unknown>>;
-  const originals = { inspect: mutable.inspect, act: mutable.act, verify: mutable.verify };
-  for (const phase of ['inspect', 'act', 'verify'] as const) {
-    const original = originals[phase];
-    mutable[phase] = async (...args: unknown[]) => {
+  const restores: (() => void)[] = [];
+  const trace = (target: object, method: string, phase: string) => {
+    const mutable = target as Record<string, unknown>;
+    const original = mutable[method];
+    if (typeof original !== 'function') return;
+    mutable[method] = async (...args: unknown[]) => {
       fake.phase = phase;
       try {
-        return await original.apply(rule, args);
+        return await (original as (...a: unknown[]) => Promise<unknown>).apply(target, args);
       } finally {
         fake.phase = 'runner';
       }
     };
+    restores.push(() => { mutable[method] = original; });
+  };
+  trace(rule, 'inspect', 'inspect');
+  // A rule's writes: its action types' perform and verify (shared/actions/perform.ts), or a transitional act/verify.
+  trace(rule, 'act', 'act');
+  trace(rule, 'verify', 'verify');
+  for (const type of rule.actions ?? []) {
+    trace(type, 'perform', 'act');
+    trace(type, 'verify', 'verify');
   }
-  return () => Object.assign(mutable, originals);
+  return () => restores.reverse().forEach((restore) => restore());
 }
 
 export async function measure(mode: Mode, events: number): Promise<RuleRun[]> {

@@ -14,7 +14,7 @@ const USAGE = `usage:
   trailguard replay [--mode offline|dry-run|live] [--notify] [--config FILE] [--format text|jsonl] INPUT...
   trailguard replay --lookup [--lookup-all] [--s3 s3://bucket/prefix] [--since 24h] [--region R] [--mode offline|dry-run] [--notify] [INPUT...]
   trailguard report [--since 24h] [--format text|json|html] [--region R] SOURCE...
-  trailguard undo EVENT_ID --log SOURCE [--apply] [--mode offline|dry-run] [--since 30d] [--config FILE]
+  trailguard undo EVENT_ID --log SOURCE [--apply [--yes] [--force]] [--mode offline|dry-run] [--since 30d] [--config FILE]
   trailguard redrive --queue URL [--mode live|dry-run|offline] [--notify] [--config FILE] [--format text|jsonl] [--max N]
   trailguard breaker status [RULE] | trailguard breaker reset RULE   [--config FILE]
   trailguard sweep [--rule RULE] [--mode dry-run|live] [--notify] [--region R] [--account ID] [--config FILE] [--format text|jsonl]
@@ -28,7 +28,9 @@ replay: INPUT is a file (EventBridge envelope, bare CloudTrail record, CloudTrai
 report: SOURCE is remediation-log JSON lines (replay --format jsonl, Lambda or CloudWatch-exported log
   lines; files or folders) or logs:<log group name prefix> (CloudWatch Logs, window --since, default 24h).
 undo: prints how to reverse the remediation(s) of EVENT_ID found in --log SOURCE (same sources as report);
-  --mode dry-run also reads the resources now; --apply performs, verifies, logs and notifies the undo.
+  --mode dry-run also reads the resources now; --apply performs, verifies, logs (outcome reverted, by your AWS
+  identity) and notifies the undo, after asking (--yes: don't ask); it refuses while the loaded configuration
+  does not exempt the resources, or the rule would remediate the undo again (--force: undo anyway).
 redrive: takes the dead-letter queue's events through the rules again (default mode live; a message is
   deleted once its event reached a final outcome). The queue URL is the stack output DeadLetterQueueUrl.
 breaker: shows or resets a rule's circuit breaker (needs TRAILGUARD_STATE_TABLE or "stateTable" in --config).
@@ -54,6 +56,8 @@ const OPTIONS = {
   since: { type: 'string' },
   log: { type: 'string', multiple: true },
   apply: { type: 'boolean' },
+  yes: { type: 'boolean' },
+  force: { type: 'boolean' },
   notify: { type: 'boolean' },
   lookup: { type: 'boolean' },
   'lookup-all': { type: 'boolean' },

@@ -20,6 +20,8 @@ export interface OperatorArgs {
   readonly region?: string | undefined;
   readonly log?: string[] | undefined;
   readonly apply?: boolean | undefined;
+  readonly yes?: boolean | undefined;
+  readonly force?: boolean | undefined;
   readonly lookup?: boolean | undefined;
   readonly 'lookup-all'?: boolean | undefined;
   readonly s3?: string[] | undefined;
@@ -58,7 +60,7 @@ export async function reportCommand(args: OperatorArgs, sources: readonly string
   });
 }
 
-/** `trailguard undo EVENT_ID --log SOURCE [--apply] [--mode offline|dry-run] [--since 30d] [--config FILE]`. */
+/** `trailguard undo EVENT_ID --log SOURCE [--apply [--yes] [--force]] [--mode offline|dry-run] [--since 30d] [--config FILE]`. */
 export async function undoCommand(args: OperatorArgs & { readonly mode?: string | undefined }, positionals: readonly string[], config: Config, env: Env): Promise<number> {
   const [eventId, ...extra] = positionals;
   if (!eventId || extra.length > 0) throw new UsageProblem('undo needs exactly one EVENT_ID (the record\'s eventId)');
@@ -67,12 +69,13 @@ export async function undoCommand(args: OperatorArgs & { readonly mode?: string 
   const mode = args.apply ? 'live' : args.mode ?? 'offline';
   if (mode !== 'offline' && mode !== 'dry-run' && mode !== 'live') throw new UsageProblem(`undo --mode must be offline or dry-run, got "${args.mode}"`);
   if (mode === 'live' && !args.apply) throw new UsageProblem('undo acts only with --apply');
+  if ((args.yes || args.force) && !args.apply) throw new UsageProblem('--yes and --force go with --apply');
   const now = Date.now();
   return undo({
     eventId, sources: args.log, apply: args.apply === true, mode, config,
     region: regionOf(args, config, env),
     since: args.log.some((s) => s.startsWith(LOGS_PREFIX)) ? sinceMs(args.since ?? '30d', now) : undefined,
-    operator: env.USER ?? env.USERNAME ?? 'an operator',
+    yes: args.yes === true, force: args.force === true,
   });
 }
 

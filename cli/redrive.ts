@@ -1,11 +1,10 @@
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
-import { RULES } from '../functions/rules.js';
-import { readEnforceInput, untaggedInstanceEnforce } from '../functions/untagged-instance/enforce.js';
+import { CHECKS, RULES, type ScheduledCheck } from '../functions/rules.js';
 import { baseClientConfig } from '../shared/aws/client-options.js';
 import type { Config, Mode } from '../shared/config.js';
 import { consoleOut } from '../shared/log.js';
 import type { RemediationRecord } from '../shared/remediation-log.js';
-import { runWithFacts, type RunDeps } from '../shared/runner/run.js';
+import { runFinding, type RunDeps } from '../shared/runner/run.js';
 import { dynamoStateStore } from '../shared/state/dynamo-store.js';
 import { RecordPrinter, terminalSafe, type Format } from './output.js';
 import { cliNotification } from './publishing.js';
@@ -40,18 +39,24 @@ export function eventOfMessage(body: string | undefined): { event: unknown } | {
 }
 
 /**
- * The enforcement function's dead letters hold its Scheduler input, not an event: they go back through the
- * enforcement check (as Scheduler would invoke it), never through the rules' patterns.
+ * A scheduled check's dead letters hold its Scheduler input, not an event (the untagged-instance enforcement):
+ * they go back through the check that reads them (as Scheduler would invoke it), never through the rules' patterns.
  */
 async function recordsFor(payload: unknown, deps: RunDeps): Promise<RemediationRecord[]> {
-  let check: ReturnType<typeof readEnforceInput> | undefined;
-  try {
-    check = readEnforceInput(payload, deps.now());
-  } catch {
-    check = undefined;
+  for (const check of CHECKS) {
+    const trigger = readWith(check, payload);
+    if (trigger) return [await runFinding(check.rule, trigger, deps)];
   }
-  if (check) return [await runWithFacts(untaggedInstanceEnforce, check.event, check.facts, 'schedule', deps)];
   return routeEvent(RULES, payload, deps);
+}
+
+/** The check's trigger from a payload, or undefined when the payload is not its input. */
+function readWith(check: ScheduledCheck, payload: unknown): ReturnType<ScheduledCheck['read']> | undefined {
+  try {
+    return check.read(payload);
+  } catch {
+    return undefined;
+  }
 }
 
 function queueRegion(queueUrl: string): string {

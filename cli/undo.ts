@@ -1,33 +1,32 @@
 /**
- * `trailguard undo EVENT_ID --log SOURCE`: reverses one remediation from its log record. Prints the plan
- * (from each action's `previous`); `--mode dry-run` also reads what the resources hold now; `--apply`
- * performs the reversing calls with the operator's credentials, reads each back, prints the undo's own
- * remediation-log record (`trigger: "undo"`), notifies the configured topic, and prints the exemption that
- * keeps the rule from remediating again.
+ * `trailguard undo EVENT_ID --log SOURCE`: reverses one remediation from its log record. Prints the plan (each
+ * action's reversal, from its action type); `--mode dry-run` also reads what the resources hold now; `--apply`
+ * checks that the loaded configuration exempts the resources (else the rule would remediate the undo; `--force`
+ * overrides), asks for confirmation (`--yes` skips it), learns who the operator is from STS, and runs the reversing
+ * writes through the runner (trigger `undo`): performed with the operator's credentials, read back, recorded with
+ * outcome `reverted`, the operator's identity as actor, and notified.
  */
-import {
-  DeletePublicAccessBlockCommand, GetPublicAccessBlockCommand, PutPublicAccessBlockCommand,
-  type DeletePublicAccessBlockCommandInput, type PutPublicAccessBlockCommandInput,
-} from '@aws-sdk/client-s3';
-import {
-  AuthorizeSecurityGroupIngressCommand, DeleteTagsCommand, DescribeSecurityGroupRulesCommand,
-  type AuthorizeSecurityGroupIngressCommandInput, type DeleteTagsCommandInput, type IpPermission, type SecurityGroupRule,
-} from '@aws-sdk/client-ec2';
-import { GetTrailCommand, UpdateTrailCommand, type UpdateTrailCommandInput } from '@aws-sdk/client-cloudtrail';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { createInterface } from 'node:readline/promises';
+import type { AnyActionType, AwsClients, ReverseStep, Reversal } from '../shared/actions/action.js';
+import { ACTION_TYPES } from '../shared/actions/registry.js';
+import { reversalCommands, reversalsOf, reversalSummaries } from '../shared/actions/reversal.js';
+import { stepOf } from '../shared/actions/action.js';
 import { cloudTrailClient } from '../shared/aws/cloudtrail.js';
 import { ec2Client } from '../shared/aws/ec2.js';
-import { awsCall, classifyAwsError, hasErrorCode } from '../shared/aws/errors.js';
+import { awsCall, classifyAwsError } from '../shared/aws/errors.js';
 import { s3Client } from '../shared/aws/s3.js';
-import { SETTINGS } from '../shared/cloudtrail/trail.js';
+import { schedulerClient } from '../shared/aws/scheduler.js';
+import { stsClient } from '../shared/aws/sts.js';
 import type { Config, Exemption, Mode } from '../shared/config.js';
-import { describeTags } from '../shared/ec2/instance-reads.js';
-import { fromSdkRule, isSameRule, normalizeProtocol, portsFor, type CidrRule } from '../shared/ec2/world-open.js';
+import { findExemption } from '../shared/exemptions.js';
 import { consoleOut, Logger } from '../shared/log.js';
-import { buildNotification, displayValue, snsNotifier, type Notify } from '../shared/notifier.js';
-import { RECORD_MESSAGE, writeRecordTo, type ActionRecord, type NotificationStatus, type RecordError, type RemediationRecord } from '../shared/remediation-log.js';
+import { displayValue, snsNotifier, type Notify } from '../shared/notifier.js';
+import { RECORD_MESSAGE, writeRecordTo, type ActionRecord, type RemediationRecord } from '../shared/remediation-log.js';
 import type { LoggedRecord } from '../shared/report/records.js';
-import { reversalsOf, type Reversal, type ReverseStep } from '../shared/report/reverse.js';
-import { disabledSettings, toPublicAccessBlock } from '../shared/s3/public-access.js';
+import type { AnyRule, Message } from '../shared/rule.js';
+import { RULES } from '../functions/rules.js';
+import { runReversal, type Operator } from '../shared/runner/reversal.js';
 import { terminalSafe } from './output.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { EXIT } from './replay.js';
@@ -39,10 +38,14 @@ export interface UndoOptions {
   readonly sources: readonly string[];
   /** Act (live), else only print the plan. */
   readonly apply: boolean;
+  /** With --apply: do not ask for confirmation. */
+  readonly yes?: boolean;
+  /** With --apply: undo even when the loaded configuration does not exempt the resources. */
+  readonly force?: boolean;
   /** Without --apply: `offline` plans from the record alone, `dry-run` also reads the resources now. */
   readonly mode: Mode;
   readonly config: Config;
-  /** Region of the CloudWatch Logs client for `logs:` sources. */
+  /** Region of the CloudWatch Logs and STS clients. */
   readonly region: string;
   /** Window for `logs:` sources (epoch ms). */
   readonly since: number | undefined;
@@ -52,180 +55,71 @@ export interface UndoOptions {
   readonly progress?: ProgressStream;
   /** Publishes the undo's notification; default: the configured topic (`topicArn`), if any. */
   readonly notify?: Notify;
-  /** Who runs the undo, for the exemption's reason (`USER`). */
-  readonly operator?: string;
+  /** Who runs the undo; default: STS GetCallerIdentity with the operator's credentials. */
+  readonly identity?: () => Promise<Operator>;
+  /** Asks the operator; default: a y/N prompt on a terminal, and no answer (refused) without one. */
+  readonly confirm?: (question: string) => Promise<boolean>;
+  /** The AWS clients the undo acts with in a Region; default: the operator's credentials. */
+  readonly clients?: (region: string, readOnly: boolean) => AwsClients;
 }
 
 /** How long the suggested exemption holds: long enough to fix the cause, short enough to be reviewed. */
 export const EXEMPTION_DAYS = 30;
+const DAY_MS = 86_400_000;
 
-/** Whether the reversing call is itself an event the rule acts on (so the exemption must be in place first). */
-const RETRIGGERS: Readonly<Record<ReverseStep['api'], boolean>> = {
-  'S3.PutPublicAccessBlock': true,
-  'S3.DeletePublicAccessBlock': true,
-  'EC2.AuthorizeSecurityGroupIngress': true,
-  'EC2.DeleteTags': false,
-  'CloudTrail.UpdateTrail': true,
-};
-
-interface Check {
-  /** The resource already holds what the undo puts back. */
-  readonly undone: boolean;
-  readonly detail: string;
-}
-
-type Clients = {
-  readonly s3: (region: string) => ReturnType<typeof s3Client>;
-  readonly ec2: (region: string) => ReturnType<typeof ec2Client>;
-  readonly cloudTrail: (region: string) => ReturnType<typeof cloudTrailClient>;
-};
-
-function clientsFor(config: Config, readOnly: boolean): Clients {
+/** The operator's clients in a Region (trails and schedules take theirs per call). */
+function operatorClients(config: Config): (region: string, readOnly: boolean) => AwsClients {
   const endpoint = config.endpoint;
-  return {
-    s3: (region) => s3Client({ region, endpoint, readOnly }),
-    ec2: (region) => ec2Client({ region, endpoint, readOnly }),
-    cloudTrail: (region) => cloudTrailClient({ region, endpoint, readOnly }),
-  };
-}
-
-// ------------------------------------------------------------------------------------------ acting
-
-function ruleOfPermission(permission: IpPermission): CidrRule | undefined {
-  const cidr = permission.IpRanges?.[0]?.CidrIp ?? permission.Ipv6Ranges?.[0]?.CidrIpv6;
-  if (!cidr || !permission.IpProtocol) return undefined;
-  const protocol = normalizeProtocol(permission.IpProtocol);
-  const [fromPort, toPort] = portsFor(protocol, permission.FromPort, permission.ToPort);
-  return { ruleId: undefined, protocol, fromPort, toPort, cidr, description: undefined };
-}
-
-async function groupRules(clients: Clients, step: ReverseStep, groupId: string): Promise<CidrRule[]> {
-  return awsCall('EC2.DescribeSecurityGroupRules', groupId, async () => {
-    const rules: SecurityGroupRule[] = [];
-    let token: string | undefined;
-    do {
-      const page = await clients.ec2(step.region).send(new DescribeSecurityGroupRulesCommand({
-        Filters: [{ Name: 'group-id', Values: [groupId] }], MaxResults: 1000, ...(token ? { NextToken: token } : {}),
-      }));
-      rules.push(...(page.SecurityGroupRules ?? []));
-      token = page.NextToken;
-    } while (token);
-    return rules.map(fromSdkRule).filter((rule) => rule !== undefined);
+  return (region, readOnly) => ({
+    s3: s3Client({ region, endpoint, readOnly }),
+    ec2: ec2Client({ region, endpoint, readOnly }),
+    cloudTrailIn: (at) => cloudTrailClient({ region: at, endpoint, readOnly }),
+    scheduler: (at) => schedulerClient({ region: at, endpoint, readOnly }),
   });
 }
 
-/** Reads the resource now: does it hold what the undo puts back? (dry-run's preview and --apply's verification) */
-async function check(step: ReverseStep, clients: Clients): Promise<Check> {
-  switch (step.api) {
-    case 'S3.PutPublicAccessBlock':
-    case 'S3.DeletePublicAccessBlock': {
-      const { Bucket, ExpectedBucketOwner } = step.params as unknown as PutPublicAccessBlockCommandInput;
-      const now = await awsCall('S3.GetPublicAccessBlock', String(Bucket), async () => {
-        try {
-          const answer = await clients.s3(step.region).send(new GetPublicAccessBlockCommand({ Bucket, ExpectedBucketOwner }));
-          return toPublicAccessBlock(answer.PublicAccessBlockConfiguration);
-        } catch (error) {
-          if (hasErrorCode(error, 'NoSuchPublicAccessBlockConfiguration')) return null;
-          throw error;
-        }
-      });
-      if (step.api === 'S3.DeletePublicAccessBlock') {
-        return now === null
-          ? { undone: true, detail: `${Bucket} reads back with no Block Public Access configuration` }
-          : { undone: false, detail: `${Bucket} has ${JSON.stringify(now)}` };
-      }
-      const wanted = toPublicAccessBlock((step.params as { PublicAccessBlockConfiguration?: unknown }).PublicAccessBlockConfiguration);
-      const same = now !== null && JSON.stringify(now) === JSON.stringify(wanted);
-      return same
-        ? { undone: true, detail: `${Bucket} reads back with ${JSON.stringify(now)}` }
-        : { undone: false, detail: `${Bucket} has ${now ? JSON.stringify(now) : 'no configuration'}${now && disabledSettings(now).length === 0 ? ' (all blocked)' : ''}` };
-    }
-    case 'EC2.AuthorizeSecurityGroupIngress': {
-      const { GroupId, IpPermissions } = step.params as unknown as AuthorizeSecurityGroupIngressCommandInput;
-      const wanted = (IpPermissions ?? []).map(ruleOfPermission).filter((rule) => rule !== undefined);
-      const present = await groupRules(clients, step, String(GroupId));
-      const missing = wanted.filter((rule) => !present.some((p) => isSameRule(p, rule)));
-      return missing.length === 0
-        ? { undone: true, detail: `${GroupId} reads back with all ${wanted.length} rule(s) present` }
-        : { undone: false, detail: `${GroupId} lacks ${missing.map((r) => `${r.protocol} ${r.fromPort}-${r.toPort} from ${r.cidr}`).join('; ')}` };
-    }
-    case 'EC2.DeleteTags': {
-      const { Resources, Tags } = step.params as unknown as { Resources?: string[]; Tags: { Key: string; Value: string }[] };
-      const now = await describeTags(clients.ec2(step.region), Resources ?? []);
-      const still = (Resources ?? []).flatMap((id) => Tags.filter((t) => now.get(id)?.[t.Key] === t.Value).map((t) => `${id} ${t.Key}`));
-      return still.length === 0
-        ? { undone: true, detail: `${(Resources ?? []).join(', ')} read back without ${Tags.map((t) => t.Key).join(', ')} as trailguard wrote them` }
-        : { undone: false, detail: `still tagged: ${still.join(', ')}` };
-    }
-    case 'CloudTrail.UpdateTrail': {
-      const { Name, ...wanted } = step.params as unknown as UpdateTrailCommandInput;
-      const answer = await awsCall('CloudTrail.GetTrail', String(Name), () => clients.cloudTrail(step.region).send(new GetTrailCommand({ Name })));
-      const reads = Object.values(SETTINGS).flatMap((s) => (s.restore && s.restore.input in wanted ? [s.restore] : []));
-      const differ = reads.filter((r) => (answer.Trail?.[r.read] === true) !== (wanted as Record<string, unknown>)[r.input]);
-      return differ.length === 0
-        ? { undone: true, detail: `GetTrail reads ${reads.map((r) => `${r.read}: ${String(answer.Trail?.[r.read] === true)}`).join(', ')}` }
-        : { undone: false, detail: `GetTrail reads ${differ.map((r) => `${r.read}: ${String(answer.Trail?.[r.read] === true)}`).join(', ')}` };
-    }
-  }
+/** STS says who the credentials are: the record names that identity, never a local user name. */
+function stsIdentity(config: Config, region: string): () => Promise<Operator> {
+  return async () => {
+    const answer = await awsCall('STS.GetCallerIdentity', 'caller', () => stsClient({ region, endpoint: config.endpoint }).send(new GetCallerIdentityCommand({})));
+    if (!answer.Arn) throw new Error('STS GetCallerIdentity answered without an ARN');
+    return { arn: answer.Arn, account: answer.Account };
+  };
 }
 
-async function perform(step: ReverseStep, clients: Clients): Promise<void> {
-  switch (step.api) {
-    case 'S3.PutPublicAccessBlock':
-      await clients.s3(step.region).send(new PutPublicAccessBlockCommand(step.params as unknown as PutPublicAccessBlockCommandInput));
-      return;
-    case 'S3.DeletePublicAccessBlock':
-      await clients.s3(step.region).send(new DeletePublicAccessBlockCommand(step.params as unknown as DeletePublicAccessBlockCommandInput));
-      return;
-    case 'EC2.AuthorizeSecurityGroupIngress':
-      try {
-        await clients.ec2(step.region).send(new AuthorizeSecurityGroupIngressCommand(step.params as unknown as AuthorizeSecurityGroupIngressCommandInput));
-      } catch (error) {
-        // Someone re-created the rule already: the read-back decides.
-        if (!hasErrorCode(error, 'InvalidPermission.Duplicate')) throw error;
-      }
-      return;
-    case 'EC2.DeleteTags':
-      await clients.ec2(step.region).send(new DeleteTagsCommand(step.params as unknown as DeleteTagsCommandInput));
-      return;
-    case 'CloudTrail.UpdateTrail':
-      await clients.cloudTrail(step.region).send(new UpdateTrailCommand(step.params as unknown as UpdateTrailCommandInput));
-      return;
-  }
-}
-
-/** What the undo replaced: the remediated state, from the original action's params. */
-function replacedState(step: ReverseStep, original: ActionRecord): unknown {
-  const params = original.params as Record<string, unknown>;
-  switch (step.api) {
-    case 'S3.PutPublicAccessBlock':
-    case 'S3.DeletePublicAccessBlock': return { PublicAccessBlockConfiguration: params.PublicAccessBlockConfiguration ?? null };
-    case 'EC2.AuthorizeSecurityGroupIngress': return { SecurityGroupRules: [] };
-    case 'EC2.DeleteTags': return { Tags: Object.fromEntries((step.params.Tags as { Key: string; Value: string }[]).map((t) => [t.Key, t.Value])) };
-    case 'CloudTrail.UpdateTrail': {
-      const { Name: _name, ...settings } = params;
-      return settings;
-    }
+/** A y/N question on the terminal; no terminal, no answer: the caller refuses and says to pass --yes. */
+async function terminalConfirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) return false;
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await prompt.question(`${question} [y/N] `)).trim());
+  } finally {
+    prompt.close();
   }
 }
 
 // ------------------------------------------------------------------------------------------ printing
 
-function stepLines(reversal: Reversal): string[] {
-  const action = `${reversal.action.api} on ${displayValue(reversal.action.resource)} (${reversal.action.status})`;
+function reversalLines(action: ActionRecord, reversal: Reversal): string[] {
+  const head = `  ${action.api} on ${displayValue(action.resource)} (${action.status})`;
   switch (reversal.kind) {
-    case 'steps':
-      return [`  ${action}`, ...reversal.steps.flatMap((s) => [`    undo: ${displayValue(s.summary, 1000)}`, `      ${s.api} (needs ${s.iamAction}) in ${s.region}`, `      $ ${s.cli}`])];
+    case 'steps': {
+      const commands = reversalCommands(reversal);
+      const summaries = reversalSummaries(reversal);
+      return [head, ...reversal.steps.flatMap((step, i) => [
+        `    undo: ${displayValue(summaries[i], 1000)}`,
+        `      ${step.type.api} (needs ${step.type.iam}) in ${step.action.resource.region ?? '?'}`,
+        `      $ ${commands[i] ?? ''}`,
+      ])];
+    }
     case 'manual':
-      return [`  ${action}`, `    by hand: ${reversal.why}`, `      $ ${reversal.cli}`];
+      return [head, `    by hand: ${reversal.why}`, ...reversalCommands(reversal).map((command) => `      $ ${command}`)];
     case 'none':
-      return [`  ${action}`, `    nothing to undo: ${reversal.why}`];
+      return [head, `    nothing to undo: ${reversal.why}`];
   }
 }
 
-const DAY_MS = 86_400_000;
-
-/** The exemption entries that stop the rule from remediating the resource again. */
+/** The exemption entries that stop the rule from remediating the resources again. */
 export function exemptionsFor(record: RemediationRecord, now: number, operator: string): Exemption[] {
   if (!record.rule) return [];
   const expires = new Date(now + EXEMPTION_DAYS * DAY_MS).toISOString().slice(0, 10);
@@ -238,81 +132,46 @@ export function exemptionsFor(record: RemediationRecord, now: number, operator: 
   }));
 }
 
-// ------------------------------------------------------------------------------------------ the command
+/** The record's resources the loaded configuration does not exempt today: the rule would remediate them again. */
+function unexempted(record: RemediationRecord, config: Config, now: number): string[] {
+  const today = new Date(now).toISOString().slice(0, 10);
+  const rule = record.rule;
+  if (!rule) return record.resources.map((r) => r.id);
+  return record.resources.filter((resource) => !findExemption(config.exemptions, rule, resource, today)).map((r) => r.id);
+}
 
-function undoMessage(record: RemediationRecord, lines: readonly string[]) {
+/** The rule whose remediation is undone (its id labels the undo's record and notification). */
+function ruleOf(record: RemediationRecord): AnyRule {
+  const rule = RULES.find((r) => r.id === record.rule);
+  if (!rule) throw new Error(`no rule ${record.rule ?? '(none)'} in this version of trailguard: its remediation cannot be undone here`);
+  return rule;
+}
+
+/** The undo's notification text: who undid it; the notifier adds the actions, the record's fields and the reason. */
+function undoMessage(record: RemediationRecord): Message {
   const resource = record.resources[0]?.id ?? 'unknown resource';
-  const title = record.outcome === 'remediated' ? `Remediation undone on ${resource} (${record.rule ?? 'no rule'})` : `FAILED to undo the remediation on ${resource} (${record.rule ?? 'no rule'})`;
-  return { title, lines };
+  const title = record.outcome === 'reverted' ? `Remediation undone on ${resource} (${record.rule ?? 'no rule'})` : `FAILED to undo the remediation on ${resource} (${record.rule ?? 'no rule'})`;
+  return { title, lines: [`Undone by ${record.actor ?? 'an unknown identity'} with trailguard undo.`] };
 }
 
-async function applyRecord(original: RemediationRecord, reversals: readonly Reversal[], clients: Clients, options: UndoOptions, now: () => number): Promise<RemediationRecord> {
-  const started = now();
-  const actions: ActionRecord[] = [];
-  let error: RecordError | null = null;
-  for (const reversal of reversals) {
-    if (reversal.kind !== 'steps') continue;
-    for (const step of reversal.steps) {
-      const base = { api: step.api, resource: step.resource, params: step.params, previous: replacedState(step, reversal.action) };
-      try {
-        await perform(step, clients);
-      } catch (thrown) {
-        const classified = classifyAwsError(thrown, step.api, step.resource);
-        error ??= {
-          kind: classified.kind === 'gone' ? 'gone' : classified.kind,
-          code: classified.code, api: step.api,
-          ...(classified.kind === 'denied' ? { permission: step.iamAction } : {}),
-          message: classified.message,
-        } as RecordError;
-        actions.push({ ...base, status: 'failed', error: `${classified.kind}: ${classified.code}` });
-        continue;
-      }
-      let verification;
-      try {
-        const read = await check(step, clients);
-        verification = { ok: read.undone, detail: read.detail };
-      } catch (thrown) {
-        verification = { ok: false, detail: `the read-back failed: ${classifyAwsError(thrown, step.api, step.resource).code}` };
-      }
-      actions.push({ ...base, status: 'done', verification });
-    }
-  }
-  const failed = actions.filter((a) => a.status === 'failed' || a.verification?.ok === false);
-  const summary = reversals.flatMap((r) => (r.kind === 'steps' ? r.steps.map((s) => s.summary) : [])).join('; ');
-  const outcome = failed.length === 0 ? 'remediated' : 'failed';
-  const reason = `undo of ${original.eventId}: ${summary}; ${failed.length === 0 ? 'done and verified' : `${failed.length} of ${actions.length} undo actions failed or did not verify`}`;
-  const draft: RemediationRecord = {
-    rule: original.rule, outcome, severity: original.severity, mode: 'live', trigger: 'undo',
-    eventId: original.eventId, eventName: original.eventName, eventSource: original.eventSource, eventTime: original.eventTime,
-    errorCode: original.errorCode ?? null, account: original.account, region: original.region,
-    // The actor fields describe the violating call; the operator is in the reason of the exemption, not here.
-    actor: original.actor, actorType: original.actorType, sourceIp: original.sourceIp, userAgent: original.userAgent,
-    resources: original.resources, actions, reason, finding: null, exemptions: [], error,
-    notification: { status: 'not-needed' }, durationMs: 0, exposureMs: null,
-  };
-  const notification = await notifyUndo(draft, options);
-  return { ...draft, notification, durationMs: Math.max(0, Math.round(now() - started)) };
-}
-
-async function notifyUndo(record: RemediationRecord, options: UndoOptions): Promise<NotificationStatus> {
-  const notify = options.notify ?? (options.config.topicArn ? snsNotifier(options.config.topicArn, options.config.endpoint) : undefined);
-  if (!notify) return { status: 'skipped', reason: 'no SNS topic configured' };
-  const lines = record.actions.map((a) => `${a.api} on ${a.resource}: ${a.status}${a.verification ? `, ${a.verification.ok ? 'verified' : 'NOT verified'}: ${a.verification.detail}` : ''}`);
+/** What the resource holds now, as the reversing write's own read-back sees it (dry-run's preview). */
+async function readNow(step: ReverseStep, clients: AwsClients): Promise<string> {
   try {
-    const messageId = await notify(buildNotification(record, undoMessage(record, [`Undone by ${options.operator ?? 'an operator'} with trailguard undo.`, ...lines])));
-    return { status: 'sent', messageId };
+    const read = await step.type.verify(stepOf(step.type, step.action, step.action.resource.region ?? "us-east-1"), clients);
+    return `${displayValue(read.detail, 1000)}${read.ok ? ' (already as before: nothing would change)' : ''}`;
   } catch (error) {
-    const classified = classifyAwsError(error, 'SNS.Publish', options.config.topicArn ?? 'topic');
-    return { status: 'failed', error: `${classified.kind}: ${classified.code}` };
+    return `could not read (${classifyAwsError(error, step.type.api, step.action.resource.id).code})`;
   }
 }
+
+// ------------------------------------------------------------------------------------------ the command
 
 /** Finds the event's records, prints the plan, and with --apply undoes, verifies, logs and notifies. */
 export async function undo(options: UndoOptions): Promise<number> {
   const out = terminalSafe(options.out ?? consoleOut.stdout);
   const err = terminalSafe(options.err ?? consoleOut.stderr);
   const now = options.now ?? Date.now;
-  const operator = options.operator ?? 'an operator';
+  const types: readonly AnyActionType[] = ACTION_TYPES;
   const progress = new Progress('trailguard undo', { stream: options.progress ?? process.stderr, now });
   let found: LoggedRecord[];
   let problems: number;
@@ -328,7 +187,6 @@ export async function undo(options: UndoOptions): Promise<number> {
     progress.done();
   }
   const originals = found.map((l) => l.record).filter((r) => r.trigger !== 'undo');
-  const undone = found.some((l) => l.record.trigger === 'undo' && l.record.outcome === 'remediated');
   if (originals.length === 0) {
     err(`trailguard: no remediation-log record of event ${options.eventId} in ${options.sources.join(', ')}${problems > 0 ? ' (some sources could not be read)' : ''}\n`);
     return EXIT.badInput;
@@ -341,59 +199,81 @@ export async function undo(options: UndoOptions): Promise<number> {
     out(`Event ${options.eventId}: ${originals.map((r) => `${r.rule ?? '-'} ${r.outcome} (mode ${r.mode})`).join(', ')}: ${why}.\n`);
     return EXIT.ok;
   }
-  if (undone) err(`trailguard: note: the log already holds a completed undo of ${options.eventId}\n`);
+  if (found.some((l) => l.record.trigger === 'undo' && l.record.outcome === 'reverted')) err(`trailguard: note: the log already holds a completed undo of ${options.eventId}\n`);
 
-  const readOnly = !options.apply;
-  const clients = clientsFor(options.config, readOnly);
-  let exit: number = EXIT.ok;
-  const exemptions: Exemption[] = [];
-  let retriggers = false;
-  for (const record of withWrites) {
-    const reversals = reversalsOf(record);
-    const lines = [
+  const clientsIn = options.clients ?? operatorClients(options.config);
+  const plans = withWrites.map((record) => {
+    const reversals = reversalsOf(types, record);
+    const steps = reversals.flatMap(({ reversal }) => (reversal.kind === 'steps' ? reversal.steps : []));
+    return { record, reversals, steps };
+  });
+  for (const { record, reversals, steps } of plans) {
+    out(`${[
       `${options.apply ? 'Undoing' : 'Plan to undo'} ${record.rule ?? '-'} ${record.outcome} of event ${displayValue(record.eventId)} (${displayValue(record.eventName)} by ${displayValue(record.actor)} at ${displayValue(record.eventTime)}, ${displayValue(record.account)}/${displayValue(record.region)})`,
       `  reason it acted: ${displayValue(record.reason, 1000)}`,
-      ...reversals.flatMap(stepLines),
-    ];
-    out(`${lines.join('\n')}\n`);
-    const steps = reversals.flatMap((r) => (r.kind === 'steps' ? r.steps : []));
-    if (steps.length === 0) {
-      out('  nothing trailguard undo can perform for this record.\n\n');
-      continue;
+      ...reversals.flatMap(({ action, reversal }) => reversalLines(action, reversal)),
+    ].join('\n')}\n`);
+    if (steps.length === 0) out('  nothing trailguard undo can perform for this record.\n');
+    else if (!options.apply && options.mode === 'dry-run') {
+      for (const step of steps) out(`  now: ${await readNow(step, clientsIn(record.region ?? options.region, true))}\n`);
     }
-    retriggers ||= steps.some((s) => RETRIGGERS[s.api]);
-    exemptions.push(...exemptionsFor(record, now(), operator));
-    if (!options.apply && options.mode !== 'offline') {
-      for (const step of steps) {
-        try {
-          const read = await check(step, clients);
-          out(`  now: ${displayValue(read.detail, 1000)}${read.undone ? ' (already as before: nothing would change)' : ''}\n`);
-        } catch (error) {
-          out(`  now: could not read (${classifyAwsError(error, step.api, step.resource).code})\n`);
-        }
-      }
-    }
-    if (!options.apply) {
-      out('\n');
-      continue;
-    }
-    const result = await applyRecord(record, reversals, clients, options, now);
-    for (const action of result.actions) {
-      out(`  ${action.api} on ${displayValue(action.resource)}: ${action.status}${action.error ? ` (${action.error})` : ''}${action.verification ? `, ${action.verification.ok ? 'verified' : 'NOT verified'}: ${displayValue(action.verification.detail, 1000)}` : ''}\n`);
-    }
-    out(`  notification: ${result.notification.status}\n  remediation-log record of this undo:\n`);
-    writeRecordTo(new Logger('INFO', (line) => out(`${line}\n`)))(result);
     out('\n');
-    if (result.outcome !== 'remediated') exit = EXIT.remediationFailed;
   }
-  if (exemptions.length > 0) {
-    const when = options.apply ? 'Now add' : 'Before --apply, add';
-    out(`${when} this exemption to TRAILGUARD_EXEMPTIONS (the stack parameter "exemptions") and deploy, so the rule does not remediate the resource again:\n`);
-    out(`${JSON.stringify(exemptions, null, 2)}\n`);
-    if (retriggers) {
-      out(`The reversing call is itself a CloudTrail event the rule acts on: ${options.apply ? 'if the exemption was not deployed first, the rule may already have remediated again (check the log)' : 'deploy the exemption before --apply, or the rule remediates the undo within seconds'}.\n`);
+  const acting = plans.filter((plan) => plan.steps.length > 0);
+  const retriggers = acting.some((plan) => plan.steps.some((step) => step.type.retriggers));
+  const missing = acting.flatMap((plan) => unexempted(plan.record, options.config, now()).map((id) => ({ record: plan.record, id })));
+
+  if (!options.apply) {
+    printExemptions(out, acting.map((p) => p.record), now(), 'an operator', missing.length > 0, retriggers, false);
+    out('Nothing was changed: run again with --apply to perform the plan (with your own credentials).\n');
+    return EXIT.ok;
+  }
+  if (acting.length === 0) return EXIT.ok;
+  if (missing.length > 0 && !options.force) {
+    // Without the exemption the rule remediates the undo again within seconds (or the next sweep does): refuse.
+    err(`trailguard: refused: the loaded configuration does not exempt ${missing.map((m) => `${m.record.rule ?? '-'} ${m.id}`).join(', ')}; `
+      + 'deploy the exemption below first (or pass it with --config), or pass --force to undo anyway\n');
+    printExemptions(out, acting.map((p) => p.record), now(), 'an operator', true, retriggers, false);
+    return EXIT.badInput;
+  }
+  let operator: Operator;
+  try {
+    operator = await (options.identity ?? stsIdentity(options.config, options.region))();
+  } catch (error) {
+    err(`trailguard: refused: cannot tell who is undoing (sts:GetCallerIdentity failed: ${classifyAwsError(error, 'STS.GetCallerIdentity', 'caller').code}); an undo is recorded under the operator's AWS identity\n`);
+    return EXIT.badInput;
+  }
+  const writes = acting.reduce((sum, plan) => sum + plan.steps.length, 0);
+  const question = `Undo ${writes} write(s) of event ${options.eventId} in ${acting.map((p) => `${p.record.account ?? '?'}/${p.record.region ?? '?'}`).join(', ')} as ${operator.arn}?`;
+  if (!options.yes) {
+    const confirm = options.confirm ?? terminalConfirm;
+    if (!(await confirm(question))) {
+      err(`trailguard: not confirmed: nothing was changed${options.confirm || process.stdin.isTTY ? '' : ' (no terminal to ask on: pass --yes)'}\n`);
+      return EXIT.badInput;
     }
   }
-  if (!options.apply) out('Nothing was changed: run again with --apply to perform the plan (with your own credentials).\n');
+  const notify = options.notify ?? (options.config.topicArn ? snsNotifier(options.config.topicArn, options.config.endpoint) : undefined);
+  let exit: number = EXIT.ok;
+  for (const { record, steps } of acting) {
+    const result = await runReversal(ruleOf(record), record, steps, operator, {
+      config: options.config, mode: 'live', notify, notifySkipReason: 'no SNS topic configured', now,
+      write: writeRecordTo(new Logger('INFO', (line) => out(`  ${line}\n`))),
+    }, clientsIn(record.region ?? options.region, false), undoMessage);
+    out(`${result.actions.map((action) => `  ${action.api} on ${displayValue(action.resource)}: ${action.status}${action.error ? ` (${action.error})` : ''}${action.verification ? `, ${action.verification.ok ? 'verified' : 'NOT verified'}: ${displayValue(action.verification.detail, 1000)}` : ''}`).join('\n')}\n`);
+    out(`  outcome: ${result.outcome}; notification: ${result.notification.status}\n\n`);
+    if (result.outcome !== 'reverted') exit = EXIT.remediationFailed;
+  }
+  printExemptions(out, acting.map((p) => p.record), now(), operator.arn, missing.length > 0, retriggers, true);
   return exit;
+}
+
+/** The exemption to deploy, and why it matters when the reversing call is itself an event a rule acts on. */
+function printExemptions(out: (text: string) => void, records: readonly RemediationRecord[], now: number, operator: string, needed: boolean, retriggers: boolean, applied: boolean): void {
+  const exemptions = records.flatMap((record) => exemptionsFor(record, now, operator));
+  if (exemptions.length === 0 || !needed) return;
+  out(`${applied ? 'Now add' : 'Before --apply, add'} this exemption to TRAILGUARD_EXEMPTIONS (the stack parameter "exemptions") and deploy, so the rule does not remediate the resource again:\n`);
+  out(`${JSON.stringify(exemptions, null, 2)}\n`);
+  if (retriggers) {
+    out(`The reversing call is itself a CloudTrail event the rule acts on: ${applied ? 'if the exemption was not deployed first, the rule may already have remediated again (check the log)' : 'deploy the exemption before --apply, or the rule remediates the undo within seconds'}.\n`);
+  }
 }

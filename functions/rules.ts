@@ -1,8 +1,10 @@
 import type { AnyRule } from '../shared/rule.js';
+import type { ScheduledInputReader } from '../shared/runner/lambda.js';
 import { openSecurityGroup } from './open-security-group/rule.js';
 import { publicBucket } from './public-bucket/rule.js';
 import { trailLogging } from './trail-logging/rule.js';
 import { untaggedInstance } from './untagged-instance/rule.js';
+import { readEnforceInput, unreadableEnforceInput, untaggedInstanceEnforce } from './untagged-instance/enforce.js';
 import { rootActivity } from './root-activity/rule.js';
 import { consoleSigninWithoutMfa } from './console-signin-without-mfa/rule.js';
 import { consoleSigninFailures } from './console-signin-failures/rule.js';
@@ -18,4 +20,17 @@ export const RULES: readonly AnyRule[] = [
   // Audit alerts (issue 10): notify-only.
   rootActivity, consoleSigninWithoutMfa, consoleSigninFailures, iamPolicyChange,
   kmsKeyDeletion, configRecorderStopped, networkChange, s3BucketDeleted,
+];
+
+/** A check that EventBridge Scheduler invokes with its own input, not an event: its rule, and how its input is read. */
+export interface ScheduledCheck extends ScheduledInputReader {
+  readonly rule: AnyRule;
+}
+
+/**
+ * Every rule's scheduled checks (trigger `schedule`), for `redrive`, the member stack and the tests. Each runs in
+ * the function of its rule folder that has no event of the stack's own (scripts/rule-files.cjs, kind `check`).
+ */
+export const CHECKS: readonly ScheduledCheck[] = [
+  { rule: untaggedInstanceEnforce, read: readEnforceInput, unreadable: unreadableEnforceInput },
 ];

@@ -1,36 +1,76 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { RULES } from '../functions/rules.js';
-import { untaggedInstanceEnforce } from '../functions/untagged-instance/enforce.js';
+import { CHECKS, RULES } from '../functions/rules.js';
+import { SWEEPS } from '../functions/sweeps.js';
 import { memberActionsOf } from '../shared/aws/sts.js';
 import type { AnyRule } from '../shared/rule.js';
 
 // The member stack (README, "Organisation-wide deployment"), generated from the repository so it cannot drift:
 // the forwarding patterns are the rules' pattern.json files (through RULES), the remediation role's actions are
-// the rules' `permissions`, each scoped as the central function's role scopes it in its function.yml.
+// the rules' `permissions`, each scoped as the central function's role scopes it in its function file.
 
 const ROOT = join(import.meta.dirname, '..');
 /** serverless.yml's `service`: the central roles are named `trailguard-<stage>-<function>-role`. */
 const SERVICE = 'trailguard';
 
+const require = createRequire(import.meta.url);
 /** The forwarding roles' IAM path, which the central bus policy admits (scripts/organization.cjs, one definition). */
-const { forwarderRolePathOf } = createRequire(import.meta.url)('./organization.cjs') as { forwarderRolePathOf: (service: string, stage: string) => string };
+const { forwarderRolePathOf } = require('./organization.cjs') as { forwarderRolePathOf: (service: string, stage: string) => string };
 
-/** Functions that act in the event's account besides the rules: the enforcement check stops member instances. */
-const CHECKS: readonly { readonly key: string; readonly rule: AnyRule }[] = [{ key: 'untaggedInstanceEnforce', rule: untaggedInstanceEnforce }];
+/** What this script reads of a function in functions/<rule>/*.yml. */
+interface FunctionYml {
+  readonly iamRoleStatements?: unknown[];
+  readonly events?: readonly { readonly eventBridge?: { readonly state?: unknown } }[];
+}
 
-/** camelCase function key from a kebab rule id: `public-bucket` → `publicBucket`. */
-const functionKeyOf = (ruleId: string) => ruleId.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-const logicalPrefixOf = (id: string) => functionKeyOf(id).charAt(0).toUpperCase() + functionKeyOf(id).slice(1);
+/** A function of a rule folder's function files (scripts/rule-files.cjs, which serverless.yml deploys from). */
+export interface CentralFunction {
+  readonly key: string;
+  readonly file: string;
+  /** Its rule id (`environment.TRAILGUARD_RULE`). */
+  readonly rule: string;
+  /** `event`: an EventBridge pattern; `sweep`: a schedule; `check`: invoked by Scheduler's one-time schedules. */
+  readonly kind: 'event' | 'sweep' | 'check';
+  readonly definition: FunctionYml;
+}
+
+const ruleFiles = require('./rule-files.cjs') as { functionsOf: () => CentralFunction[] };
+
+/** Every function of the rule folders' function files. */
+export const centralFunctions = (): CentralFunction[] => ruleFiles.functionsOf();
+
+/**
+ * The code a function runs, through the registries: a rule of RULES (its event function), a sweep of SWEEPS, a
+ * check of CHECKS, matched by rule id and kind. A function file the registries do not know throws.
+ */
+export function codeOf(fn: CentralFunction): AnyRule {
+  const found = fn.kind === 'event' ? RULES.filter((rule) => rule.id === fn.rule)
+    : fn.kind === 'sweep' ? SWEEPS.filter((sweep) => sweep.rule.id === fn.rule).map((sweep) => sweep.rule)
+      : CHECKS.filter((check) => check.rule.id === fn.rule).map((check) => check.rule);
+  const [rule, ...others] = found;
+  if (!rule || others.length > 0) throw new Error(`${fn.file}: ${fn.key} is a ${fn.kind} function of ${fn.rule}, which ${found.length === 0 ? 'no' : 'more than one'} ${{ event: 'RULES', sweep: 'SWEEPS', check: 'CHECKS' }[fn.kind]} entry has`);
+  return rule;
+}
+
+/** A forwarding rule's logical id part from a kebab rule id: `public-bucket` → `PublicBucket`. */
+const logicalPrefixOf = (ruleId: string) => ruleId.replace(/(^|-)([a-z0-9])/g, (_, _dash: string, c: string) => c.toUpperCase());
 
 // The same list bounds each function's member session (its session policy), so role and session cannot drift.
 export { memberActionsOf };
 
-/** The functions that may assume the member role: every rule that calls AWS in the event's account, and the checks. */
-export function actingFunctions(): { readonly key: string; readonly rule: AnyRule }[] {
-  return [...RULES.map((rule) => ({ key: functionKeyOf(rule.id), rule })), ...CHECKS].filter(({ rule }) => memberActionsOf(rule).length > 0);
+/**
+ * The functions that may assume the member role: every rule function and check that calls AWS in the event's
+ * account (its permissions less `ownAccountApis`), the rules in RULES order, then the checks. Never a sweep:
+ * sweeps scan the central account only.
+ */
+export function actingFunctions(functions: readonly CentralFunction[] = centralFunctions()): { readonly key: string; readonly rule: AnyRule }[] {
+  const order = [...RULES, ...CHECKS.map((check) => check.rule)];
+  return functions.filter((fn) => fn.kind !== 'sweep')
+    .map((fn) => ({ key: fn.key, rule: codeOf(fn) }))
+    .filter(({ rule }) => memberActionsOf(rule).length > 0)
+    .sort((a, b) => order.indexOf(a.rule) - order.indexOf(b.rule));
 }
 
 interface Statement {
@@ -40,41 +80,17 @@ interface Statement {
   readonly Condition?: unknown;
 }
 
-/** What this script reads of a function in functions/<rule>/*.yml. */
-interface FunctionYml {
-  readonly iamRoleStatements?: unknown[];
-  readonly events?: readonly { readonly eventBridge?: { readonly state?: unknown } }[];
-}
-
-/** Every function of the functions/<rule>/*.yml files, by function key. */
-function centralFunctions(): Map<string, FunctionYml> {
-  const found = new Map<string, FunctionYml>();
-  const files = readdirSync(join(ROOT, 'functions'), { withFileTypes: true, recursive: true })
-    .filter((entry) => entry.isFile() && entry.name.endsWith('.yml'))
-    .map((entry) => join(entry.parentPath, entry.name));
-  for (const file of files) {
-    const functions = parse(readFileSync(file, 'utf8')) as Record<string, FunctionYml | null> | null;
-    for (const [key, fn] of Object.entries(functions ?? {})) if (fn) found.set(key, fn);
-  }
-  return found;
-}
-
-/** Every function's `iamRoleStatements`, by function key (the shared `${self:custom…}` ones left out). */
-function centralStatements(): Map<string, Statement[]> {
-  const found = new Map<string, Statement[]>();
-  for (const [key, fn] of centralFunctions()) {
-    if (!fn.iamRoleStatements) continue;
-    found.set(key, fn.iamRoleStatements.filter((s): s is Statement => typeof s === 'object' && s !== null));
-  }
-  return found;
-}
+/** A function's own `iamRoleStatements` (the shared `${self:custom…}` ones left out). */
+const statementsOf = (fn: CentralFunction): Statement[] =>
+  (fn.definition.iamRoleStatements ?? []).filter((s): s is Statement => typeof s === 'object' && s !== null);
 
 /**
- * The state of a rule's forwarder: its function's eventBridge `state` (scripts/organization.cjs sets the same on
- * the central rules), else ENABLED. ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS forwards read-only calls too.
+ * The state of a rule's forwarder: its event function's eventBridge `state` (scripts/organization.cjs sets the same
+ * on the central rules), else ENABLED. ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS forwards read-only calls too.
  */
-function forwardingStateOf(rule: AnyRule, functions: Map<string, FunctionYml> = centralFunctions()): string {
-  const states = (functions.get(functionKeyOf(rule.id))?.events ?? []).map((event) => event.eventBridge?.state).filter((state) => state !== undefined);
+function forwardingStateOf(rule: AnyRule, functions: readonly CentralFunction[]): string {
+  const events = functions.filter((fn) => fn.kind === 'event' && fn.rule === rule.id).flatMap((fn) => fn.definition.events ?? []);
+  const states = events.map((event) => event.eventBridge?.state).filter((state) => state !== undefined);
   const [state = 'ENABLED', ...others] = states;
   if (typeof state !== 'string' || others.some((other) => other !== state)) throw new Error(`${rule.id}: its eventBridge events' state must be one string, not ${JSON.stringify(states)}`);
   return state;
@@ -84,15 +100,14 @@ function forwardingStateOf(rule: AnyRule, functions: Map<string, FunctionYml> = 
  * The remediation role's statements: for each acting function, its central statements cut down to the actions it
  * needs in a member account, merged by resource. `${AWS::AccountId}` in a resource is then the member account.
  */
-export function memberStatements(): Statement[] {
-  const central = centralStatements();
+export function memberStatements(functions: readonly CentralFunction[] = centralFunctions()): Statement[] {
   const byResource = new Map<string, { resource: unknown; condition: unknown; actions: Set<string> }>();
-  for (const { key, rule } of actingFunctions()) {
+  for (const { key, rule } of actingFunctions(functions)) {
     const needed = memberActionsOf(rule);
-    const statements = central.get(key) ?? [];
+    const statements = statementsOf(functions.find((fn) => fn.key === key) as CentralFunction);
     for (const action of needed) {
       if (!statements.some((s) => [s.Action].flat().includes(action))) {
-        throw new Error(`${key} needs ${action} (rule ${rule.id}), but no statement of its function.yml grants it`);
+        throw new Error(`${key} needs ${action} (rule ${rule.id}), but no statement of its function file grants it`);
       }
     }
     for (const statement of statements) {
@@ -144,7 +159,7 @@ export function memberStackTemplate() {
       }],
     },
   }]));
-  const trustedRoles = actingFunctions().map(({ key }) => sub(`arn:\${AWS::Partition}:iam::\${CentralAccountId}:role/${SERVICE}-\${Stage}-${key}-role`));
+  const trustedRoles = actingFunctions(functions).map(({ key }) => sub(`arn:\${AWS::Partition}:iam::\${CentralAccountId}:role/${SERVICE}-\${Stage}-${key}-role`));
   return {
     AWSTemplateFormatVersion: '2010-09-09',
     Description: 'trailguard member stack: forwards the rules\' CloudTrail events to the central bus, and (in RoleRegion) the role trailguard acts through. Generated by `npm run member-template`; do not edit.',
@@ -235,7 +250,7 @@ export function memberStackTemplate() {
               },
             }],
           },
-          Policies: [{ PolicyName: 'trailguard-remediation', PolicyDocument: { Version: '2012-10-17', Statement: memberStatements() } }],
+          Policies: [{ PolicyName: 'trailguard-remediation', PolicyDocument: { Version: '2012-10-17', Statement: memberStatements(functions) } }],
         },
       },
     },

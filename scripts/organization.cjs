@@ -9,7 +9,8 @@
 //   roles (by their path, forwarderRolePathOf) in accounts of the organisation;
 // - every rule's EventBridge rule copied onto that bus: the same pattern (compiled from its pattern.json), the
 //   same target, retry policy and dead-letter queue, so the member accounts' forwarded events reach the same function;
-// - the acting functions' roles may sts:AssumeRole the member role, and only in accounts of the organisation;
+// - the acting functions' roles (custom.organization.actingFunctions, which scripts/rule-files.cjs derives from the
+//   rules' permissions) may sts:AssumeRole the member role, and only in accounts of the organisation;
 // - every function learns the organisation from TRAILGUARD_ORG_ID, TRAILGUARD_MEMBER_ROLE_NAME,
 //   TRAILGUARD_CENTRAL_ACCOUNT_ID (this stack's account) and TRAILGUARD_EXTERNAL_ID.
 const ORGANIZATION_ID = /^o-[a-z0-9]{10,32}$/;
@@ -25,6 +26,17 @@ const RULE_STATES = ['ENABLED', 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS']
  * global and a fixed name would collide between the regions of one account.
  */
 const forwarderRolePathOf = (service, stage) => `/${service}-${stage}-forwarder/`;
+
+/** The sources of the global services, whose events EventBridge receives in us-east-1 only. */
+const GLOBAL_SOURCES = ['aws.iam', 'aws.signin', 'aws.sts'];
+
+/** True when an EventBridge pattern's `source` admits a global service (no `source` admits every one). */
+function admitsGlobalService(pattern) {
+  const source = pattern?.source;
+  if (!Array.isArray(source)) return true;
+  return GLOBAL_SOURCES.some((name) => source.some((matcher) => matcher === name
+    || (typeof matcher?.prefix === 'string' && name.startsWith(matcher.prefix))));
+}
 
 /** The logical id prefix of a function key: `publicBucket` → `PublicBucket`. */
 const logicalPrefixOf = (key) => key.charAt(0).toUpperCase() + key.slice(1);
@@ -92,11 +104,24 @@ class Organization {
   warnAboutGlobalServices() {
     const region = this.serverless.service.provider.region;
     if (region === 'us-east-1') return;
+    const rules = this.globalServiceRules();
     const message = `trailguard: region ${region}: IAM and console sign-in events are delivered to EventBridge in us-east-1 only, so `
-      + 'root-activity, console-signin-* and iam-policy-change will see none of them here. Deploy in us-east-1, or use organisation mode '
+      + `the rules on them${rules.length > 0 ? ` (${rules.join(', ')})` : ''} will see none of them here. Deploy in us-east-1, or use organisation mode `
       + '(its member stack forwards us-east-1 to this region).';
     if (this.log?.warning) this.log.warning(message);
     else process.stderr.write(`${message}\n`);
+  }
+
+  /** The rules (TRAILGUARD_RULE) of the functions whose EventBridge patterns admit a global service's events. */
+  globalServiceRules() {
+    const { service } = this.serverless;
+    const rules = new Set();
+    for (const key of service.getAllFunctions()) {
+      const fn = service.getFunction(key);
+      const patterns = (fn.events ?? []).map((event) => event.eventBridge?.pattern).filter(Boolean);
+      if (patterns.some(admitsGlobalService)) rules.add(fn.environment?.TRAILGUARD_RULE ?? key);
+    }
+    return [...rules].sort();
   }
 
   addBus(template, name, organizationId, forwarderPath) {

@@ -5,30 +5,6 @@ import { ConfigError } from './errors.js';
 export const MODES = ['offline', 'dry-run', 'live'] as const;
 export type Mode = (typeof MODES)[number];
 
-/** The rules, by id: the id is the folder name, the log's `rule` field and the SNS `rule` attribute. */
-/** The audit alerts (issue 10): notify-only rules, they never write to the account. */
-export const ALERT_RULE_IDS = [
-  'root-activity', 'console-signin-without-mfa', 'console-signin-failures', 'iam-policy-change',
-  'kms-key-deletion', 'config-recorder-stopped', 'network-change', 's3-bucket-deleted',
-] as const;
-export type AlertRuleId = (typeof ALERT_RULE_IDS)[number];
-export const RULE_IDS = ['public-bucket', 'open-security-group', 'trail-logging', 'untagged-instance', ...ALERT_RULE_IDS] as const;
-export type RuleId = (typeof RULE_IDS)[number];
-
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
-
-const Exemption = v.strictObject({
-  /** Which rule the exemption applies to; `*` for all. @default '*' */
-  rule: v.optional(v.picklist([...RULE_IDS, '*']), '*'),
-  /** A resource id or name, `*` and `?` globs allowed (bucket name, sg-… id or group name, trail name, i-… id). */
-  resource: v.pipe(v.string(), v.minLength(1)),
-  /** Why it is exempt: logged with every decision it causes. */
-  reason: v.pipe(v.string(), v.minLength(1)),
-  /** Last day (UTC, inclusive) the exemption holds; absent means no expiry. */
-  expires: v.optional(v.pipe(v.string(), v.regex(ISO_DATE, 'expected YYYY-MM-DD'))),
-});
-export type Exemption = v.InferOutput<typeof Exemption>;
-
 const Port = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535));
 const AllowedWorldPort = v.strictObject({ protocol: v.picklist(['tcp', 'udp']), port: Port });
 /** The default of open-security-group's `worldOpenPrefix`: /0-/7 is the world for IPv4, /0-/15 for IPv6. */
@@ -46,35 +22,13 @@ const ignoreServiceLinkedRoles = v.optional(v.boolean(), true);
 /** A notify-only rule with only the two common settings. */
 const plainAlert = () => v.optional(v.strictObject({ enabled, ignoreServiceLinkedRoles }), {});
 
-const RuleSettings = v.strictObject({
-  'root-activity': v.optional(v.strictObject({ enabled }), {}),
-  'console-signin-without-mfa': v.optional(v.strictObject({ enabled }), {}),
-  'console-signin-failures': v.optional(
-    v.strictObject({
-      enabled,
-      /** Failed sign-ins per user, or per source IP, within one window that raise the alert (once per window). @default 5 */
-      threshold: v.optional(v.pipe(v.number(), v.integer(), v.minValue(2), v.maxValue(1000)), 5),
-      /** The fixed window failures are counted in. @default 15 */
-      windowMinutes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1440)), 15),
-    }),
-    {},
-  ),
-  'iam-policy-change': v.optional(
-    v.strictObject({
-      enabled,
-      ignoreServiceLinkedRoles,
-      /** Managed policies that grant administrator rights when attached. @default AdministratorAccess and IAMFullAccess */
-      adminPolicyArns: v.optional(v.array(v.pipe(v.string(), v.regex(/^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/[\w+=,.@/-]+$/, 'expected an IAM policy ARN'))), [
-        'arn:aws:iam::aws:policy/AdministratorAccess',
-        'arn:aws:iam::aws:policy/IAMFullAccess',
-      ]),
-    }),
-    {},
-  ),
-  'kms-key-deletion': plainAlert(),
-  'config-recorder-stopped': plainAlert(),
-  'network-change': plainAlert(),
-  's3-bucket-deleted': plainAlert(),
+// The per-rule settings, the one settings registry (README, "Adding a rule"): every Lambda parses the whole of
+// TRAILGUARD_RULES, so every bundle holds every rule's schema (a typo in any rule's settings fails at load, in
+// every function). The rule ids are these schemas' keys: a rule's id is its folder name, the log's `rule` field
+// and the SNS `rule` attribute.
+
+/** The remediation rules' settings. */
+const RemediationSettings = v.strictObject({
   'public-bucket': v.optional(
     v.strictObject({
       /** @default true */
@@ -156,7 +110,61 @@ const RuleSettings = v.strictObject({
     {},
   ),
 });
+
+/** The audit alerts' settings (issue 10): notify-only rules, they never write to the account. */
+const AlertSettings = v.strictObject({
+  'root-activity': v.optional(v.strictObject({ enabled }), {}),
+  'console-signin-without-mfa': v.optional(v.strictObject({ enabled }), {}),
+  'console-signin-failures': v.optional(
+    v.strictObject({
+      enabled,
+      /** Failed sign-ins per user, or per source IP, within one window that raise the alert (once per window). @default 5 */
+      threshold: v.optional(v.pipe(v.number(), v.integer(), v.minValue(2), v.maxValue(1000)), 5),
+      /** The fixed window failures are counted in. @default 15 */
+      windowMinutes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1440)), 15),
+    }),
+    {},
+  ),
+  'iam-policy-change': v.optional(
+    v.strictObject({
+      enabled,
+      ignoreServiceLinkedRoles,
+      /** Managed policies that grant administrator rights when attached. @default AdministratorAccess and IAMFullAccess */
+      adminPolicyArns: v.optional(v.array(v.pipe(v.string(), v.regex(/^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/[\w+=,.@/-]+$/, 'expected an IAM policy ARN'))), [
+        'arn:aws:iam::aws:policy/AdministratorAccess',
+        'arn:aws:iam::aws:policy/IAMFullAccess',
+      ]),
+    }),
+    {},
+  ),
+  'kms-key-deletion': plainAlert(),
+  'config-recorder-stopped': plainAlert(),
+  'network-change': plainAlert(),
+  's3-bucket-deleted': plainAlert(),
+});
+
+const RuleSettings = v.strictObject({ ...RemediationSettings.entries, ...AlertSettings.entries });
 export type RuleSettingsConfig = v.InferOutput<typeof RuleSettings>;
+export type RuleId = keyof typeof RuleSettings.entries;
+export type AlertRuleId = keyof typeof AlertSettings.entries;
+/** Every rule id: the remediation rules, then the audit alerts. */
+export const RULE_IDS = Object.keys(RuleSettings.entries) as readonly RuleId[];
+/** The audit alerts' ids: notify-only rules. */
+export const ALERT_RULE_IDS = Object.keys(AlertSettings.entries) as readonly AlertRuleId[];
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+const Exemption = v.strictObject({
+  /** Which rule the exemption applies to; `*` for all. @default '*' */
+  rule: v.optional(v.picklist([...RULE_IDS, '*']), '*'),
+  /** A resource id or name, `*` and `?` globs allowed (bucket name, sg-… id or group name, trail name, i-… id). */
+  resource: v.pipe(v.string(), v.minLength(1)),
+  /** Why it is exempt: logged with every decision it causes. */
+  reason: v.pipe(v.string(), v.minLength(1)),
+  /** Last day (UTC, inclusive) the exemption holds; absent means no expiry. */
+  expires: v.optional(v.pipe(v.string(), v.regex(ISO_DATE, 'expected YYYY-MM-DD'))),
+});
+export type Exemption = v.InferOutput<typeof Exemption>;
 
 /** Organisation-wide mode: events from member accounts arrive on the central bus and are acted on through a member role. */
 const Organization = v.strictObject({

@@ -15,7 +15,7 @@ import { isAccountId } from './aws/names.js';
 import { RULE_IDS } from './config.js';
 
 /** The outcomes a person is told about; the rest are in the log only. */
-export const NOTIFIED_OUTCOMES: ReadonlySet<Outcome> = new Set(['remediated', 'would-remediate', 'failed', 'alerted']);
+export const NOTIFIED_OUTCOMES: ReadonlySet<Outcome> = new Set(['remediated', 'would-remediate', 'failed', 'alerted', 'reverted']);
 
 /** A ready-to-publish notification: subject, text body, machine JSON and SNS filter attributes. */
 export interface Notification {

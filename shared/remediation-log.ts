@@ -2,8 +2,8 @@ import type { Mode, RuleId } from './config.js';
 import type { Logger } from './log.js';
 import type { ResourceRef, Severity } from './rule.js';
 
-/** Every outcome an event can end in; exactly one per event. */
-export const OUTCOMES = ['remediated', 'would-remediate', 'compliant', 'exempt', 'ignored', 'alerted', 'failed'] as const;
+/** Every outcome an event can end in; exactly one per event. `reverted`: an operator's `trailguard undo`, done and read back. */
+export const OUTCOMES = ['remediated', 'would-remediate', 'compliant', 'exempt', 'ignored', 'alerted', 'failed', 'reverted'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 /** One planned or performed write. `previous` is the state it replaced (when read), so it can be reversed. */

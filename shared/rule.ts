@@ -68,12 +68,29 @@ export interface RuleFacts {
  */
 export type WindowCounter = (counter: string, windowStartMs: number, count: number, expiresMs: number) => Promise<number>;
 
-/** Everything the rule functions may know about the event besides their own facts. */
+/** A run started by a CloudTrail event: everything the rule functions may know about it besides their own facts. */
 export interface EventContext {
   readonly event: CloudTrailEvent;
   readonly record: CloudTrailRecord;
   /** Counting across events (repeated failed sign-ins), for `inspect`; absent without a state store (replay). */
   readonly countInWindow?: WindowCounter;
+}
+
+/** A run on facts a sweep or a schedule found: no CloudTrail event, only where they were found. */
+export interface FindingContext {
+  readonly event?: undefined;
+  readonly record?: undefined;
+  readonly account: string | undefined;
+  readonly region: string;
+  readonly countInWindow?: WindowCounter;
+}
+
+/** What `inspect`, `decide` and `lockKey` know of a run: its event, or where a sweep or schedule found the facts. */
+export type RunContext = EventContext | FindingContext;
+
+/** The account and Region a run is about: the event's (its record's Region first), or the finding's. */
+export function whereOf(context: RunContext): { readonly account: string | undefined; readonly region: string } {
+  return context.event ? { account: context.event.account, region: context.record.awsRegion || context.event.region } : context;
 }
 
 /**
@@ -89,7 +106,7 @@ export interface Rule<Facts extends RuleFacts, State, Clients, Settings> {
    * The action types of every write the rule may plan (shared/actions/): the runner performs and reads back
    * each through its type, and the rule's write permissions are theirs (`permissionsOf`). Notify-only rules have none.
    */
-  readonly actions?: readonly AnyActionType[];
+  readonly actions: readonly AnyActionType[];
   /**
    * Optional: APIs of `permissions` called in trailguard's own account with the function's own role, whatever
    * account the event is from (untagged-instance's schedules live beside their target function). The member
@@ -106,20 +123,16 @@ export interface Rule<Facts extends RuleFacts, State, Clients, Settings> {
   /** Throws ParseError naming the field. Called only for successful calls (no `errorCode`). */
   parse(context: EventContext): Facts;
   /** Read-only; used in dry-run and live. May throw AwsCallError (`gone` ends as `ignored`). */
-  inspect(facts: Facts, clients: Clients, context: EventContext, settings: Settings): Promise<State>;
+  inspect(facts: Facts, clients: Clients, context: RunContext, settings: Settings): Promise<State>;
   /** Pure. `state` is undefined offline: decide from the request alone. */
-  decide(facts: Facts, state: State | undefined, settings: Settings, context: EventContext): Decision;
+  decide(facts: Facts, state: State | undefined, settings: Settings, context: RunContext): Decision;
   /**
    * Optional: the resource's identity for the runner's per-resource lock (without the rule id), the same whatever
    * form an event names it by (a trail's name or ARN). It must include the account and Region: same-named
    * resources elsewhere must not wait on each other. May read with `clients` (live only).
    * @default `${account}#${region}#${resource.id}`: the event's account; the resource's Region, else the event's
    */
-  lockKey?(resource: ResourceRef, context: EventContext, clients: Clients): string | Promise<string>;
-  /** Live only: performs one planned action. Transitional: rules with `actions` leave it to their action types. */
-  act?(action: PlannedAction, clients: Clients): Promise<void>;
-  /** Live only: reads back what `act` changed. Transitional, as `act`. */
-  verify?(action: PlannedAction, clients: Clients): Promise<Verification>;
+  lockKey?(resource: ResourceRef, context: RunContext, clients: Clients): string | Promise<string>;
   /** Pure: subject and body lines for this record. */
   message(record: RemediationRecord): Message;
   /**

@@ -3,7 +3,8 @@ import { RULES } from '../functions/rules.js';
 import { untaggedInstanceEnforce } from '../functions/untagged-instance/enforce.js';
 import { buildBurstNotification } from '../shared/notifier.js';
 import type { RemediationRecord } from '../shared/remediation-log.js';
-import { reversalsOf, reversalText } from '../shared/report/reverse.js';
+import { ACTION_TYPES } from '../shared/actions/registry.js';
+import { reversalCommands, reversalLines, reversalsOf, reversalText } from '../shared/actions/reversal.js';
 import type { AnyRule } from '../shared/rule.js';
 import { run } from '../shared/runner/run.js';
 import { DONE_ACTIONS, liveRecords, record } from './helpers/records.js';
@@ -87,7 +88,8 @@ const messageRulesOf = (rule: string | null): AnyRule[] => [
 function commandLinesOf(r: RemediationRecord): string[] {
   return [
     ...messageRulesOf(r.rule).flatMap((rule) => rule.message(r).lines),
-    ...reversalsOf(r).flatMap((reversal) => [reversalText(reversal), ...(reversal.kind === 'steps' ? reversal.steps.map((s) => s.cli) : [])]),
+    ...reversalLines(ACTION_TYPES, r),
+    ...reversalsOf(ACTION_TYPES, r).flatMap(({ reversal }) => [reversalText(reversal), ...reversalCommands(reversal)]),
   ];
 }
 
@@ -132,7 +134,8 @@ describe('suggested commands quote every event value', () => {
       record({ ...live.bucket, actions: [DONE_ACTIONS.bucketHadSome] }),
       record({ ...live.trail, eventName: 'StopLogging', actions: [DONE_ACTIONS.startLogging] }),
       record({ ...live.instance, actions: [stop, schedule] }),
-      record({ ...live.group, actions: [{ ...DONE_ACTIONS.revoke, params: { GroupName: 'web', SecurityGroupRuleIds: ['sgr-0aaa'] } }] }),
+      // A default VPC group named only by name (a by-content revoke: a by-id one always names the group id).
+      record({ ...live.group, actions: [{ ...DONE_ACTIONS.revoke, params: { GroupName: 'web', IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] } }] }),
     ];
     const findings = records.flatMap((original) => markedVariants(original).flatMap((r) => recordVariants(r))
       .flatMap((r) => unsafeCommandLines(commandLinesOf(r)).map((line) => `${original.rule}: ${line}`)));

@@ -19,6 +19,10 @@ interface RecorderFacts {
 
 type Settings = Config['rules']['config-recorder-stopped'];
 
+/** What this rule reports: the AWS Config recorder stopped, the recorder deleted, the delivery channel deleted. */
+export const FINDINGS = ['recorder-stopped', 'recorder-deleted', 'delivery-channel-deleted'] as const;
+type Finding = (typeof FINDINGS)[number];
+
 const BLIND = 'AWS Config records no resource changes from now on (and Config rules and Security Hub controls go stale)';
 
 function parse({ record, event }: EventContext): RecorderFacts {
@@ -30,16 +34,17 @@ function parse({ record, event }: EventContext): RecorderFacts {
 }
 
 /** The AWS Config recorder stopped or deleted, or its delivery channel deleted. */
-export const configRecorderStopped = alertRule<RecorderFacts, undefined, Record<string, never>, Settings>({
+export const configRecorderStopped = alertRule<RecorderFacts, undefined, Record<string, never>, Settings, Finding>({
   id: 'config-recorder-stopped',
   pattern: pattern as EventPattern,
+  findings: FINDINGS,
   settings: (config: Config) => config.rules['config-recorder-stopped'],
   parse,
   decide: (facts, _state, _settings, { record }) => {
     switch (record.eventName) {
-      case 'StopConfigurationRecorder': return alert(`AWS Config recorder ${facts.name} was stopped: ${BLIND}`, 'HIGH', facts.resources);
-      case 'DeleteConfigurationRecorder': return alert(`AWS Config recorder ${facts.name} was deleted: ${BLIND}`, 'HIGH', facts.resources);
-      case 'DeleteDeliveryChannel': return alert(`AWS Config delivery channel ${facts.name} was deleted: configuration snapshots and history are no longer delivered`, 'HIGH', facts.resources);
+      case 'StopConfigurationRecorder': return alert(`AWS Config recorder ${facts.name} was stopped: ${BLIND}`, 'HIGH', facts.resources, 'recorder-stopped');
+      case 'DeleteConfigurationRecorder': return alert(`AWS Config recorder ${facts.name} was deleted: ${BLIND}`, 'HIGH', facts.resources, 'recorder-deleted');
+      case 'DeleteDeliveryChannel': return alert(`AWS Config delivery channel ${facts.name} was deleted: configuration snapshots and history are no longer delivered`, 'HIGH', facts.resources, 'delivery-channel-deleted');
       default: return compliant(`AWS Config recorder ${facts.name} was started`, facts.resources);
     }
   },

@@ -27,6 +27,13 @@ type Counts =
 
 type Settings = Config['rules']['console-signin-failures'];
 
+/**
+ * What this rule reports, one code per kind of alert: the threshold of failures reached for a user or an IP, a
+ * successful sign-in after that many failures, and (without a state store, as in replay) each failure uncounted.
+ */
+export const FINDINGS = ['repeated-sign-in-failures', 'sign-in-after-failures', 'uncounted-sign-in-failure'] as const;
+type Finding = (typeof FINDINGS)[number];
+
 function parse({ record, event }: EventContext): FailureFacts {
   const timeMs = eventTimeMs(record.eventTime);
   if (timeMs === undefined) throw new ParseError('detail.eventTime', 'expected an ISO time', event.id);
@@ -71,13 +78,13 @@ function decide(facts: FailureFacts, counts: Counts | undefined, { threshold, wi
   if (!counts?.counted) {
     if (facts.signIn.result === 'Success') return compliant(`a successful sign-in by ${who}; failures are counted only with the state store`, facts.resources);
     // Replay has no store: each failure is reported rather than none, so a backtest never hides a brute force.
-    return alert(`failed console sign-in for ${who} from ${from}; not counted (no state store, as in replay): every failure is reported here, a deployment alerts once when ${threshold} arrive within ${windowMinutes} min`, 'LOW', facts.resources);
+    return alert(`failed console sign-in for ${who} from ${from}; not counted (no state store, as in replay): every failure is reported here, a deployment alerts once when ${threshold} arrive within ${windowMinutes} min`, 'LOW', facts.resources, 'uncounted-sign-in-failure');
   }
   const window = `the ${windowMinutes} min up to ${clock(facts.timeMs)} UTC`;
   const weighted = (counts.user?.previous ?? 0) + (counts.ip?.previous ?? 0) > 0 ? `; with the ${windowMinutes} min before ${clock((counts.user ?? counts.ip)?.windowStart ?? facts.timeMs)} UTC weighted by overlap` : '';
   if (facts.signIn.result === 'Success') {
     const before = counts.user?.estimate ?? 0;
-    if (before >= threshold) return alert(`${who} signed in successfully from ${from} after ${before} failed attempts in ${window}${weighted}: the password may have been guessed`, 'HIGH', facts.resources);
+    if (before >= threshold) return alert(`${who} signed in successfully from ${from} after ${before} failed attempts in ${window}${weighted}: the password may have been guessed`, 'HIGH', facts.resources, 'sign-in-after-failures');
     return compliant(`a successful sign-in by ${who} (${before} failures before it in ${window})`, facts.resources);
   }
   const reached = [
@@ -89,22 +96,28 @@ function decide(facts: FailureFacts, counts: Counts | undefined, { threshold, wi
     const already = Math.max(counts.user?.estimate ?? 0, counts.ip?.estimate ?? 0) >= threshold ? '; already alerted for these failures (one alert per window)' : '';
     return compliant(`failed console sign-in (${tally}, in ${window}; alert at ${threshold})${already}`, facts.resources);
   }
-  return alert(`repeated failed console sign-ins: ${reached.join(' and ')} within ${window} (${tally}); one alert per window`, facts.user === 'root' ? 'HIGH' : 'MEDIUM', facts.resources);
+  return alert(`repeated failed console sign-ins: ${reached.join(' and ')} within ${window} (${tally}); one alert per window`, facts.user === 'root' ? 'HIGH' : 'MEDIUM', facts.resources, 'repeated-sign-in-failures');
 }
 
 /** N failed console sign-ins for one user or one source IP within a window (default 5 in 15 min), once per window. */
-export const consoleSigninFailures = alertRule<FailureFacts, Counts, Record<string, never>, Settings>({
+export const consoleSigninFailures = alertRule<FailureFacts, Counts, Record<string, never>, Settings, Finding>({
   id: 'console-signin-failures',
   pattern: pattern as EventPattern,
+  findings: FINDINGS,
   settings: (config: Config) => config.rules['console-signin-failures'],
   parse,
   reads: { permissions: {}, clients: () => ({}), inspect: (facts, _clients, context, settings) => count(facts, context, settings) },
   decide,
-  title: (record) => (record.reason.startsWith('repeated') ? `Repeated failed console sign-ins: ${record.resources[0]?.id ?? record.sourceIp ?? 'unknown'}`
-    : record.reason.includes('signed in successfully') ? `Console sign-in after repeated failures: ${record.resources[0]?.id ?? 'unknown'}` : 'Failed console sign-in'),
-  checkNext: (record) => [
+  title: (record, finding) => {
+    switch (finding) {
+      case 'repeated-sign-in-failures': return `Repeated failed console sign-ins: ${record.resources[0]?.id ?? record.sourceIp ?? 'unknown'}`;
+      case 'sign-in-after-failures': return `Console sign-in after repeated failures: ${record.resources[0]?.id ?? 'unknown'}`;
+      default: return 'Failed console sign-in';
+    }
+  },
+  checkNext: (record, finding) => [
     `all sign-ins from ${record.sourceIp ?? 'the address'}: CloudTrail Event history, Event name ConsoleLogin, around ${record.eventTime ?? 'the event time'}`,
     `if the user did not try: reset the password, check MFA (${awsCommand('iam', 'list-mfa-devices', { userName: placeholder('<user>') })}), consider blocking the address`,
-    ...(record.reason.includes('signed in successfully') ? ['treat the session as compromised until the user confirms it: review what it did'] : []),
+    ...(finding === 'sign-in-after-failures' ? ['treat the session as compromised until the user confirms it: review what it did'] : []),
   ],
 });

@@ -16,6 +16,10 @@ interface SignInFacts {
 
 type Settings = Config['rules']['console-signin-without-mfa'];
 
+/** What this rule reports: an IAM user's console sign-in without MFA, and one whose MFA use the record cannot confirm. */
+export const FINDINGS = ['sign-in-without-mfa', 'sign-in-mfa-unconfirmed'] as const;
+type Finding = (typeof FINDINGS)[number];
+
 function decide({ resources, signIn, actor }: SignInFacts): Decision {
   if (signIn.result !== 'Success') return notApplicable('not a successful sign-in (failures are console-signin-failures\' to count)');
   switch (actor.type) {
@@ -35,16 +39,17 @@ function decide({ resources, signIn, actor }: SignInFacts): Decision {
     case 'Yes':
       return compliant(`IAM user ${user} signed in to the console with MFA`, resources);
     case 'No':
-      return alert(`IAM user ${user} signed in to the console WITHOUT MFA`, 'MEDIUM', resources);
+      return alert(`IAM user ${user} signed in to the console WITHOUT MFA`, 'MEDIUM', resources, 'sign-in-without-mfa');
     default:
-      return alert(`IAM user ${user} signed in to the console, and MFA use cannot be confirmed: the record has ${signIn.mfaUsed === undefined ? 'no MFAUsed' : `MFAUsed "${signIn.mfaUsed}"`}`, 'LOW', resources);
+      return alert(`IAM user ${user} signed in to the console, and MFA use cannot be confirmed: the record has ${signIn.mfaUsed === undefined ? 'no MFAUsed' : `MFAUsed "${signIn.mfaUsed}"`}`, 'LOW', resources, 'sign-in-mfa-unconfirmed');
   }
 }
 
 /** A successful console sign-in by an IAM user without MFA (`additionalEventData.MFAUsed = "No"`). */
-export const consoleSigninWithoutMfa = alertRule<SignInFacts, undefined, Record<string, never>, Settings>({
+export const consoleSigninWithoutMfa = alertRule<SignInFacts, undefined, Record<string, never>, Settings, Finding>({
   id: 'console-signin-without-mfa',
   pattern: pattern as EventPattern,
+  findings: FINDINGS,
   settings: (config: Config) => config.rules['console-signin-without-mfa'],
   parse: ({ record, event }) => ({ resources: signInResources(record, event.account), signIn: parseSignIn(record, event.id), actor: record.actor }),
   decide: (facts) => decide(facts),

@@ -34,6 +34,17 @@ interface IamFacts {
 
 type Settings = Config['rules']['iam-policy-change'];
 
+/**
+ * What this rule reports, one code per kind of alert: administrator rights granted (CRITICAL), a policy created that
+ * would grant them, a new user, access key or group membership, a new default policy version, any other policy change,
+ * and one whose document could not be read (HIGH).
+ */
+export const FINDINGS = [
+  'privilege-escalation', 'admin-policy-created', 'user-created', 'access-key-created', 'user-added-to-group',
+  'default-policy-version-set', 'policy-changed', 'unreadable-policy-changed',
+] as const;
+type Finding = (typeof FINDINGS)[number];
+
 const TYPES = { user: 'AWS::IAM::User', role: 'AWS::IAM::Role', group: 'AWS::IAM::Group' } as const;
 
 function parse({ record, event }: EventContext): IamFacts {
@@ -84,22 +95,25 @@ function decide(facts: IamFacts, settings: Settings, { record }: EventContext): 
   const policy = facts.policy ?? 'a policy';
   if (name === 'DeletePolicyVersion') return compliant(`${name} removed a non-default version of ${policy} (the default one cannot be deleted): no effective permission changed`, facts.resources);
   const adminArn = name.startsWith('Attach') && isAdminPolicy(facts.policy, settings.adminPolicyArns);
-  if (adminArn) return alert(`privilege escalation: ${name} gave ${target ?? 'a principal'} the administrator policy ${facts.policy}`, 'CRITICAL', facts.resources);
+  if (adminArn) return alert(`privilege escalation: ${name} gave ${target ?? 'a principal'} the administrator policy ${facts.policy}`, 'CRITICAL', facts.resources, 'privilege-escalation');
   const doc = facts.document;
   if (doc?.kind === 'admin') {
-    if (name.startsWith('Put')) return alert(`privilege escalation: ${name} gave ${target ?? 'a principal'} an inline policy ${policy} allowing ${doc.grant}`, 'CRITICAL', facts.resources);
-    if (name === 'CreatePolicyVersion' && facts.setAsDefault) return alert(`privilege escalation: ${name} made a version allowing ${doc.grant} the default of ${policy}: every principal it is attached to is now an administrator`, 'CRITICAL', facts.resources);
-    return alert(`${name} created ${policy} allowing ${doc.grant}${name === 'CreatePolicyVersion' ? ' (not the default version yet)' : ''}: attaching it makes an administrator`, 'HIGH', facts.resources);
+    if (name.startsWith('Put')) return alert(`privilege escalation: ${name} gave ${target ?? 'a principal'} an inline policy ${policy} allowing ${doc.grant}`, 'CRITICAL', facts.resources, 'privilege-escalation');
+    if (name === 'CreatePolicyVersion' && facts.setAsDefault) return alert(`privilege escalation: ${name} made a version allowing ${doc.grant} the default of ${policy}: every principal it is attached to is now an administrator`, 'CRITICAL', facts.resources, 'privilege-escalation');
+    return alert(`${name} created ${policy} allowing ${doc.grant}${name === 'CreatePolicyVersion' ? ' (not the default version yet)' : ''}: attaching it makes an administrator`, 'HIGH', facts.resources, 'admin-policy-created');
   }
   const unreadable = doc?.kind === 'unreadable' ? `; ${doc.why}, so it was not checked for administrator rights` : '';
   switch (name) {
-    case 'CreateUser': return alert(`a new IAM user ${facts.principal?.name ?? ''} was created`, 'MEDIUM', facts.resources);
-    case 'CreateAccessKey': return alert(`a new access key was created for ${target ?? (record.actor.type === 'Root' ? 'the ROOT USER itself' : 'the caller itself')}: long-lived credentials`, 'MEDIUM', facts.resources);
+    case 'CreateUser': return alert(`a new IAM user ${facts.principal?.name ?? ''} was created`, 'MEDIUM', facts.resources, 'user-created');
+    case 'CreateAccessKey': return alert(`a new access key was created for ${target ?? (record.actor.type === 'Root' ? 'the ROOT USER itself' : 'the caller itself')}: long-lived credentials`, 'MEDIUM', facts.resources, 'access-key-created');
     // No read of the group's policies (notify-only, no API reads): the alert says what to look at.
-    case 'AddUserToGroup': return alert(`${target ?? 'a user'} was added to the group ${facts.group ?? '(not named in the event)'}: it now has every permission of that group's policies`, 'MEDIUM', facts.resources);
+    case 'AddUserToGroup': return alert(`${target ?? 'a user'} was added to the group ${facts.group ?? '(not named in the event)'}: it now has every permission of that group's policies`, 'MEDIUM', facts.resources, 'user-added-to-group');
     // The classic escalation is making an old, broader version the default: the event names the version only.
-    case 'SetDefaultPolicyVersion': return alert(`${name} made version ${facts.versionId ?? '(not named)'} the default of ${policy}: every principal it is attached to now has that version's permissions; the event does not carry the version's document, so it was not checked for administrator rights`, 'MEDIUM', facts.resources);
-    default: return alert(`IAM policy change: ${name} ${policy}${target ? ` on ${target}` : ''}${unreadable}`, doc?.kind === 'unreadable' ? 'HIGH' : 'MEDIUM', facts.resources);
+    case 'SetDefaultPolicyVersion': return alert(`${name} made version ${facts.versionId ?? '(not named)'} the default of ${policy}: every principal it is attached to now has that version's permissions; the event does not carry the version's document, so it was not checked for administrator rights`, 'MEDIUM', facts.resources, 'default-policy-version-set');
+    default: {
+      const reason = `IAM policy change: ${name} ${policy}${target ? ` on ${target}` : ''}${unreadable}`;
+      return doc?.kind === 'unreadable' ? alert(reason, 'HIGH', facts.resources, 'unreadable-policy-changed') : alert(reason, 'MEDIUM', facts.resources, 'policy-changed');
+    }
   }
 }
 
@@ -142,21 +156,20 @@ function versionChecks(record: RemediationRecord): string[] {
 }
 
 /** IAM policy changes, new users and access keys; granting administrator rights (`AdministratorAccess`, `*`/`iam:*` on `*`) is CRITICAL. */
-export const iamPolicyChange = alertRule<IamFacts, undefined, Record<string, never>, Settings>({
+export const iamPolicyChange = alertRule<IamFacts, undefined, Record<string, never>, Settings, Finding>({
   id: 'iam-policy-change',
   pattern: pattern as EventPattern,
+  findings: FINDINGS,
   settings: (config: Config) => config.rules['iam-policy-change'],
   parse,
   decide: (facts, _state, settings, context) => decide(facts, settings, context),
-  title: (record) => `${record.reason.startsWith('privilege escalation') ? 'Privilege escalation' : 'IAM change'}: ${record.eventName ?? 'call'} ${record.resources.map((r) => r.id).join(' ')}`,
-  checkNext: (record) => {
-    return [
-      'was this change reviewed (a ticket, a pipeline run)? The actor, IP and user agent are below',
-      ...principalChecks(record),
-      ...(record.severity === 'CRITICAL' ? ['if unapproved: detach or delete the policy, then review what the principal did since (CloudTrail Event history)'] : []),
-      ...(record.eventName === 'CreateAccessKey' ? keyChecks(record) : []),
-      ...(record.eventName === 'AddUserToGroup' ? groupChecks(record) : []),
-      ...(record.eventName === 'SetDefaultPolicyVersion' ? versionChecks(record) : []),
-    ];
-  },
+  title: (record, finding) => `${finding === 'privilege-escalation' ? 'Privilege escalation' : 'IAM change'}: ${record.eventName ?? 'call'} ${record.resources.map((r) => r.id).join(' ')}`,
+  checkNext: (record, finding) => [
+    'was this change reviewed (a ticket, a pipeline run)? The actor, IP and user agent are below',
+    ...principalChecks(record),
+    ...(finding === 'privilege-escalation' ? ['if unapproved: detach or delete the policy, then review what the principal did since (CloudTrail Event history)'] : []),
+    ...(record.eventName === 'CreateAccessKey' ? keyChecks(record) : []),
+    ...(record.eventName === 'AddUserToGroup' ? groupChecks(record) : []),
+    ...(record.eventName === 'SetDefaultPolicyVersion' ? versionChecks(record) : []),
+  ],
 });

@@ -21,6 +21,10 @@ interface KeyFacts {
 
 type Settings = Config['rules']['kms-key-deletion'];
 
+/** What this rule reports: a customer-managed key scheduled for deletion, and one disabled. */
+export const FINDINGS = ['key-deletion-scheduled', 'key-disabled'] as const;
+type Finding = (typeof FINDINGS)[number];
+
 function parse({ record, event }: EventContext): KeyFacts {
   const request = parseWith(KeyRequest, record.requestParameters, 'detail.requestParameters', event.id);
   const response = parseWith(KeyResponse, record.responseElements, 'detail.responseElements', event.id);
@@ -34,19 +38,20 @@ function parse({ record, event }: EventContext): KeyFacts {
 }
 
 /** A KMS customer-managed key disabled or scheduled for deletion (AWS-managed keys allow neither). */
-export const kmsKeyDeletion = alertRule<KeyFacts, undefined, Record<string, never>, Settings>({
+export const kmsKeyDeletion = alertRule<KeyFacts, undefined, Record<string, never>, Settings, Finding>({
   id: 'kms-key-deletion',
   pattern: pattern as EventPattern,
+  findings: FINDINGS,
   settings: (config: Config) => config.rules['kms-key-deletion'],
   parse,
   decide: (facts, _state, _settings, { record }) => {
     switch (record.eventName) {
       case 'ScheduleKeyDeletion': {
         const when = facts.deletionDate ? ` on ${facts.deletionDate}` : ` in ${facts.pendingDays ?? 30} days`;
-        return alert(`KMS key ${facts.key} is scheduled for deletion${when}: data encrypted under it becomes unrecoverable then; it is unusable already`, 'HIGH', facts.resources);
+        return alert(`KMS key ${facts.key} is scheduled for deletion${when}: data encrypted under it becomes unrecoverable then; it is unusable already`, 'HIGH', facts.resources, 'key-deletion-scheduled');
       }
       case 'DisableKey':
-        return alert(`KMS key ${facts.key} was disabled: every decrypt and encrypt with it fails until it is enabled`, 'HIGH', facts.resources);
+        return alert(`KMS key ${facts.key} was disabled: every decrypt and encrypt with it fails until it is enabled`, 'HIGH', facts.resources, 'key-disabled');
       default:
         return compliant(`${record.eventName} on KMS key ${facts.key}: the key is being kept`, facts.resources);
     }

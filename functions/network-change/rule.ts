@@ -44,6 +44,19 @@ interface NetworkFacts {
 
 type Settings = Config['rules']['network-change'];
 
+/**
+ * What this rule reports: a change that widens exposure (a default route to an internet gateway, a NACL allowing
+ * all inbound traffic from anywhere, peering with another account: HIGH), and any other network change (MEDIUM).
+ */
+export const FINDINGS = ['public-route', 'nacl-allows-all-inbound', 'cross-account-peering', 'network-change'] as const;
+type Finding = (typeof FINDINGS)[number];
+
+/** How a change widens exposure: its finding, and the words the reason gives it. */
+interface Exposure {
+  readonly finding: Exclude<Finding, 'network-change'>;
+  readonly text: string;
+}
+
 function parse({ record, event }: EventContext): NetworkFacts {
   const request = parseWith(NetworkRequest, record.requestParameters, 'detail.requestParameters', event.id);
   const response = parseWith(Response, record.responseElements, 'detail.responseElements', event.id);
@@ -59,17 +72,19 @@ function parse({ record, event }: EventContext): NetworkFacts {
 const WORLD = new Set(['0.0.0.0/0', '::/0']);
 
 /** Why this change widens exposure (HIGH), or undefined for an ordinary change (MEDIUM). */
-function exposureOf({ request, peerOwners }: NetworkFacts, eventName: string, account: string | undefined): string | undefined {
+function exposureOf({ request, peerOwners }: NetworkFacts, eventName: string, account: string | undefined): Exposure | undefined {
   const destination = request.destinationCidrBlock ?? request.destinationIpv6CidrBlock;
   if ((eventName === 'CreateRoute' || eventName === 'ReplaceRoute') && destination && WORLD.has(destination) && request.gatewayId?.startsWith('igw-')) {
-    return `a default route (${destination}) to internet gateway ${request.gatewayId}: the route table's subnets are now public`;
+    return { finding: 'public-route', text: `a default route (${destination}) to internet gateway ${request.gatewayId}: the route table's subnets are now public` };
   }
   const source = request.cidrBlock ?? request.ipv6CidrBlock;
   if ((eventName === 'CreateNetworkAclEntry' || eventName === 'ReplaceNetworkAclEntry') && request.ruleAction === 'allow' && request.egress === false && source && WORLD.has(source) && String(request.aclProtocol) === '-1') {
-    return `the NACL now allows all inbound traffic from ${source}`;
+    return { finding: 'nacl-allows-all-inbound', text: `the NACL now allows all inbound traffic from ${source}` };
   }
   const foreign = peerOwners.find((owner) => account !== undefined && owner !== account);
-  if (eventName.includes('VpcPeeringConnection') && !eventName.startsWith('Delete') && !eventName.startsWith('Reject') && foreign) return `peering with another account (${foreign})`;
+  if (eventName.includes('VpcPeeringConnection') && !eventName.startsWith('Delete') && !eventName.startsWith('Reject') && foreign) {
+    return { finding: 'cross-account-peering', text: `peering with another account (${foreign})` };
+  }
   return undefined;
 }
 
@@ -81,13 +96,14 @@ function decide(facts: NetworkFacts, { record, event }: EventContext): Decision 
   if (INERT.has(record.eventName)) return compliant(`${record.eventName} created ${on}, which carries no traffic until it is associated or attached (that call alerts)`, facts.resources);
   const exposure = exposureOf(facts, record.eventName, event.account);
   const severity: Severity = exposure ? 'HIGH' : 'MEDIUM';
-  return alert(`network change: ${record.eventName} on ${on}${exposure ? `: ${exposure}` : ''}`, severity, facts.resources);
+  return alert(`network change: ${record.eventName} on ${on}${exposure ? `: ${exposure.text}` : ''}`, severity, facts.resources, exposure?.finding ?? 'network-change');
 }
 
 /** Changes to NACLs, internet/NAT/customer gateways, route tables and routes, VPCs and VPC peering. */
-export const networkChange = alertRule<NetworkFacts, undefined, Record<string, never>, Settings>({
+export const networkChange = alertRule<NetworkFacts, undefined, Record<string, never>, Settings, Finding>({
   id: 'network-change',
   pattern: pattern as EventPattern,
+  findings: FINDINGS,
   settings: (config: Config) => config.rules['network-change'],
   parse,
   decide: (facts, _state, _settings, context) => decide(facts, context),

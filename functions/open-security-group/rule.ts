@@ -1,14 +1,11 @@
-import {
-  DescribeSecurityGroupRulesCommand,
-  DescribeSecurityGroupsCommand,
-  RevokeSecurityGroupIngressCommand,
-  type EC2Client,
-  type RevokeSecurityGroupIngressCommandInput,
-  type SecurityGroupRule,
-} from '@aws-sdk/client-ec2';
+import { DescribeSecurityGroupsCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import * as v from 'valibot';
+import { permissionsOf, planOf } from '../../shared/actions/action.js';
+import { revokeSecurityGroupIngress, type RevokeSecurityGroupIngressParams } from '../../shared/actions/ec2-revoke-security-group-ingress.js';
 import { ec2Client } from '../../shared/aws/ec2.js';
-import { awsCall, hasErrorCode } from '../../shared/aws/errors.js';
+import { awsCall } from '../../shared/aws/errors.js';
 import type { Config } from '../../shared/config.js';
+import { describeGroupRules, GroupRulesPrevious } from '../../shared/ec2/group-rules.js';
 import { authorizeIngressChange, GROUP_ID, modifyRulesChange, type SecurityGroupChange } from '../../shared/ec2/security-group-events.js';
 import {
   fromSdkRule, isSameRule, isWorldOpenCidr, ruleLabel, toIpPermission, toSdkRule, type CidrRule, type WorldOpenPolicy,
@@ -17,10 +14,8 @@ import { worldOpenRules } from '../../shared/ec2/world-open-set.js';
 import { AwsCallError } from '../../shared/errors.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
 import {
-  compliant, violation, type Decision, type Message, type PlannedAction, type ResourceRef, type Rule, type Severity,
+  compliant, whereOf, violation, type Decision, type Message, type PlannedAction, type ResourceRef, type Rule, type Severity,
 } from '../../shared/rule.js';
-import { isGroupName, regionArg } from '../../shared/aws/names.js';
-import { awsCommand, checked } from '../../shared/shell.js';
 import pattern from './pattern.json' with { type: 'json' };
 
 /** What the event says: the group, and the CIDR rules the call created or rewrote. */
@@ -36,16 +31,13 @@ export interface GroupState {
   readonly ingress: readonly CidrRule[];
 }
 
-/** What a revoke replaced: the rules in DescribeSecurityGroupRules spelling, enough to re-create each. */
-export interface RevokedRules {
-  readonly SecurityGroupRules: readonly SecurityGroupRule[];
-}
-
 type Clients = { readonly ec2: EC2Client };
 type Settings = WorldOpenPolicy & { readonly enabled: boolean };
 
 const GROUP_TYPE = 'AWS::EC2::SecurityGroup';
-const REVOKE = 'EC2.RevokeSecurityGroupIngress';
+
+/** The one write this rule makes. */
+const ACTIONS = [revokeSecurityGroupIngress];
 
 function groupRef(id: string, name: string | undefined): ResourceRef {
   return { type: GROUP_TYPE, id, ...(name ? { name } : {}) };
@@ -55,18 +47,19 @@ function groupRef(id: string, name: string | undefined): ResourceRef {
 const severityOf = (rules: readonly CidrRule[]): Severity => (rules.some((r) => r.protocol === '-1') ? 'CRITICAL' : 'HIGH');
 const labels = (rules: readonly CidrRule[]) => rules.map(ruleLabel).join('; ');
 
-function plan(resource: ResourceRef, params: RevokeSecurityGroupIngressCommandInput, rules: readonly CidrRule[]): PlannedAction {
-  const previous: RevokedRules = { SecurityGroupRules: rules.map(toSdkRule) };
-  return { api: REVOKE, resource, params, previous };
+/** The revoke, with the rules it removes as `previous` (what the notifier, report and undo re-create them from). */
+function plan(resource: ResourceRef, params: RevokeSecurityGroupIngressParams, rules: readonly CidrRule[]): PlannedAction {
+  return planOf(revokeSecurityGroupIngress, resource, params, { SecurityGroupRules: rules.map(toSdkRule) });
 }
 
 /** Offline: by rule id when the record gave every id, else by content (what dry-run/live resolve to ids). */
 function planFromEvent(facts: GroupFacts, rules: readonly CidrRule[]): PlannedAction {
   const ids = rules.map((r) => r.ruleId).filter((id) => id !== undefined);
-  const group = facts.groupId ? { GroupId: facts.groupId } : { GroupName: facts.groupName };
-  const params = facts.groupId && ids.length === rules.length
-    ? { GroupId: facts.groupId, SecurityGroupRuleIds: ids }
-    : { ...group, IpPermissions: rules.map(toIpPermission) };
+  const IpPermissions = rules.map(toIpPermission);
+  // parse() names the group by id or by name (a record with neither is refused), so the name is there when the id is not.
+  const params: RevokeSecurityGroupIngressParams = facts.groupId
+    ? (ids.length === rules.length ? { GroupId: facts.groupId, SecurityGroupRuleIds: ids } : { GroupId: facts.groupId, IpPermissions })
+    : { GroupName: facts.groupName ?? facts.resources[0].id, IpPermissions };
   return plan(facts.resources[0], params, rules);
 }
 
@@ -120,22 +113,6 @@ function decide(facts: GroupFacts, state: GroupState | undefined, settings: Sett
   ]);
 }
 
-/** Every rule of the group (ingress and egress), all pages. */
-async function describeRules(ec2: EC2Client, groupId: string): Promise<SecurityGroupRule[]> {
-  return awsCall('EC2.DescribeSecurityGroupRules', groupId, async () => {
-    const rules: SecurityGroupRule[] = [];
-    let token: string | undefined;
-    do {
-      const page = await ec2.send(new DescribeSecurityGroupRulesCommand({
-        Filters: [{ Name: 'group-id', Values: [groupId] }], MaxResults: 1000, ...(token ? { NextToken: token } : {}),
-      }));
-      rules.push(...(page.SecurityGroupRules ?? []).filter((rule) => rule.GroupId === undefined || rule.GroupId === groupId));
-      token = page.NextToken;
-    } while (token);
-    return rules;
-  });
-}
-
 async function inspect(facts: GroupFacts, { ec2 }: Clients): Promise<GroupState> {
   const target = facts.resources[0].id;
   // Resolves a name-only (default VPC) group to its id, and learns the name for name-glob exemptions.
@@ -144,15 +121,8 @@ async function inspect(facts: GroupFacts, { ec2 }: Clients): Promise<GroupState>
     return (await ec2.send(new DescribeSecurityGroupsCommand(query))).SecurityGroups?.[0];
   });
   if (!group?.GroupId) throw new AwsCallError('EC2.DescribeSecurityGroups', target, 'gone', 'InvalidGroup.NotFound', 'no such group');
-  const rules = await describeRules(ec2, group.GroupId);
+  const rules = await describeGroupRules(ec2, group.GroupId);
   return { groupId: group.GroupId, groupName: group.GroupName, ingress: rules.map(fromSdkRule).filter((rule) => rule !== undefined) };
-}
-
-function revokeParams(action: PlannedAction): { GroupId: string; SecurityGroupRuleIds: string[] } {
-  const { GroupId, SecurityGroupRuleIds: ids } = action.params as RevokeSecurityGroupIngressCommandInput;
-  // Live plans always name rules by id; a by-content revoke could remove a different, matching rule.
-  if (action.api !== REVOKE || !GroupId || !ids || ids.length === 0) throw new Error(`open-security-group cannot perform ${action.api} without rule ids`);
-  return { GroupId, SecurityGroupRuleIds: ids };
 }
 
 function titleFor(outcome: string, group: string): string {
@@ -170,8 +140,9 @@ export const openSecurityGroup = {
   permissions: {
     'EC2.DescribeSecurityGroups': 'ec2:DescribeSecurityGroups',
     'EC2.DescribeSecurityGroupRules': 'ec2:DescribeSecurityGroupRules',
-    'EC2.RevokeSecurityGroupIngress': 'ec2:RevokeSecurityGroupIngress',
+    ...permissionsOf(ACTIONS),
   },
+  actions: ACTIONS,
   settings: (config: Config) => config.rules['open-security-group'],
   clients: (options) => ({ ec2: ec2Client(options) }),
   parse({ record, event }) {
@@ -184,8 +155,9 @@ export const openSecurityGroup = {
   },
   // A group is named by id, or (default VPC, an older record without the response's rule set) only by name: both
   // forms must take one lock, so a name is read as its id first (inspect reads the group again, under the lock).
-  async lockKey(resource, { event, record }, { ec2 }) {
-    const where = `${event.account ?? 'unknown-account'}#${record.awsRegion || event.region}`;
+  async lockKey(resource, context, { ec2 }) {
+    const { account, region } = whereOf(context);
+    const where = `${account ?? 'unknown-account'}#${region}`;
     if (GROUP_ID.test(resource.id)) return `${where}#${resource.id}`;
     const group = await awsCall('EC2.DescribeSecurityGroups', resource.id, async () =>
       (await ec2.send(new DescribeSecurityGroupsCommand({ GroupNames: [resource.id] }))).SecurityGroups?.[0]);
@@ -193,39 +165,13 @@ export const openSecurityGroup = {
   },
   inspect,
   decide,
-  async act(action, { ec2 }) {
-    const params = revokeParams(action);
-    try {
-      await ec2.send(new RevokeSecurityGroupIngressCommand(params));
-    } catch (error) {
-      // One id already gone fails the whole call: revoke the ones still there (none left = already gone).
-      if (!hasErrorCode(error, 'InvalidSecurityGroupRuleId.NotFound')) throw error;
-      const present = new Set((await describeRules(ec2, params.GroupId)).map((rule) => rule.SecurityGroupRuleId));
-      const remaining = params.SecurityGroupRuleIds.filter((id) => present.has(id));
-      if (remaining.length === 0) throw error;
-      await ec2.send(new RevokeSecurityGroupIngressCommand({ ...params, SecurityGroupRuleIds: remaining }));
-    }
-  },
-  async verify(action, { ec2 }) {
-    const { GroupId, SecurityGroupRuleIds: ids } = revokeParams(action);
-    const present = new Set((await describeRules(ec2, GroupId)).map((rule) => rule.SecurityGroupRuleId));
-    const still = ids.filter((id) => present.has(id));
-    return still.length === 0
-      ? { ok: true, detail: `${ids.join(', ')} read back as gone from ${GroupId}` }
-      : { ok: false, detail: `still on ${GroupId}: ${still.join(', ')}` };
-  },
   message(record): Message {
     const group = record.resources[0];
-    const action = record.actions[0];
-    const params = (action?.params ?? {}) as RevokeSecurityGroupIngressCommandInput;
-    const rules = ((action?.previous as RevokedRules | undefined)?.SecurityGroupRules ?? []).map(fromSdkRule).filter((r) => r !== undefined);
-    const target = params.GroupId ? { groupId: checked(params.GroupId, 'security group id', (id) => GROUP_ID.test(id)) }
-      : { groupName: checked(params.GroupName, 'security group name', isGroupName) };
+    const previous = v.safeParse(GroupRulesPrevious, record.actions[0]?.previous);
+    const rules = previous.success ? previous.output.SecurityGroupRules.map(fromSdkRule).filter((r) => r !== undefined) : [];
+    // The command that re-creates them is added by the notifier, from the action type (as report and undo print it).
     const lines = group?.name && group.name !== group.id ? [`Group name: ${group.name}`] : [];
-    for (const rule of rules) {
-      lines.push(`Rule: ${ruleLabel(rule)}${rule.description ? `, description "${rule.description}"` : ''}`);
-      lines.push(`To re-create it: ${awsCommand('ec2', 'authorize-security-group-ingress', { region: regionArg(record.region), ...target, ipPermissions: JSON.stringify([toIpPermission(rule)]) })}`);
-    }
+    for (const rule of rules) lines.push(`Rule: ${ruleLabel(rule)}${rule.description ? `, description "${rule.description}"` : ''}`);
     return { title: titleFor(record.outcome, group?.id ?? 'unknown security group'), lines };
   },
 } satisfies Rule<GroupFacts, GroupState, Clients, Settings>;

@@ -94,16 +94,23 @@ function decide(facts: BucketFacts, state: BucketState | undefined): Decision {
   if (!state) {
     // Offline has only the request.
     if (facts.requestExposures.length === 0) return compliant(`the request does not make ${bucket} public`, resources);
-    return violation(`${bucket} exposed by the request: ${facts.requestExposures.join('; ')}`, 'HIGH', resources, [plan(facts, undefined)]);
+    return violation(`${bucket} exposed by the request: ${facts.requestExposures.join('; ')}`, 'HIGH', resources, [plan(facts, undefined)],
+      facts.weakening ? 'block-public-access-off' : 'bucket-public');
   }
   // Dry-run and live decide on the bucket as it is now: the event may be stale or already fixed.
   const off = disabledSettings(state.publicAccessBlock);
   if (off.length === 0) return compliant(`Block Public Access is fully on for ${bucket}`, resources);
-  const exposures = facts.weakening ? [`Block Public Access is off (${off.join(', ')})`] : [];
+  // A weakening (the call, or the sweep finding the block not fully on) is the violation itself; the policy and ACL
+  // are not read then, so the bucket is not called public: nothing stops it being made public any more.
+  if (facts.weakening) {
+    return violation(`${bucket}: Block Public Access is off (${off.join(', ')}): nothing stops a policy or ACL from making it public`,
+      'HIGH', resources, [plan(facts, state.publicAccessBlock)], 'block-public-access-off');
+  }
+  const exposures: string[] = [];
   if (state.policyPublic && !state.publicAccessBlock?.RestrictPublicBuckets) exposures.push('the bucket policy is public');
   if (state.publicGrants?.length && !state.publicAccessBlock?.IgnorePublicAcls) exposures.push(`the ACL grants ${state.publicGrants.join(', ')}`);
   if (exposures.length === 0) return compliant(`${bucket} is not public (policy and ACL are private)`, resources);
-  return violation(`${bucket} is public: ${exposures.join('; ')}`, 'HIGH', resources, [plan(facts, state.publicAccessBlock)]);
+  return violation(`${bucket} is public: ${exposures.join('; ')}`, 'HIGH', resources, [plan(facts, state.publicAccessBlock)], 'bucket-public');
 }
 
 async function inspect(facts: BucketFacts, { s3 }: Clients): Promise<BucketState> {

@@ -24,6 +24,21 @@ const KeyRequest = v.nullish(v.looseObject({ userName: v.optional(v.pipe(v.strin
 
 type Settings = Config['rules']['root-activity'];
 
+/**
+ * What this rule reports, one code per kind of alert: a root console sign-in (with MFA, without, MFA not recorded,
+ * failed); root creating an access key, its own or an IAM user's (with its own long-term access key, or in a
+ * session); any other root call (made with a long-term root access key, or in a session); a root call that failed.
+ */
+export const FINDINGS = [
+  'root-sign-in', 'root-sign-in-without-mfa', 'root-sign-in-mfa-unrecorded', 'root-sign-in-failed',
+  'root-access-key-created', 'user-access-key-created-by-root', 'user-access-key-created-with-root-access-key',
+  'root-access-key-used', 'root-call', 'root-call-failed',
+] as const;
+type Finding = (typeof FINDINGS)[number];
+
+/** The findings that say the root user has a long-term access key (CIS: it must have none). */
+const ROOT_KEY_FINDINGS: ReadonlySet<Finding> = new Set(['root-access-key-created', 'user-access-key-created-with-root-access-key', 'root-access-key-used']);
+
 // The console acts for the person signed in (invokedBy signin.amazonaws.com, SHAPES.md §7): that is root use.
 // Any other invokedBy is an AWS service calling on root's behalf (support, organizations, …): not a person.
 const CONSOLE = 'signin.amazonaws.com';
@@ -43,18 +58,22 @@ function decideRoot(facts: RootFacts, record: CloudTrailRecord, failed: string |
   }
   const signIn = facts.signIn;
   if (signIn) {
-    if (signIn.result === 'Failure') return alert('a console sign-in as the root user FAILED: someone holds or is guessing the root email and password', 'HIGH', facts.resources);
-    const mfa = signIn.mfaUsed === 'Yes' ? 'with MFA' : signIn.mfaUsed === 'No' ? 'WITHOUT MFA' : 'MFA use not recorded (no MFAUsed)';
-    return alert(`the root user signed in to the console (${mfa})`, 'HIGH', facts.resources);
+    if (signIn.result === 'Failure') return alert('a console sign-in as the root user FAILED: someone holds or is guessing the root email and password', 'HIGH', facts.resources, 'root-sign-in-failed');
+    const [mfa, finding] = signIn.mfaUsed === 'Yes' ? ['with MFA', 'root-sign-in'] as const
+      : signIn.mfaUsed === 'No' ? ['WITHOUT MFA', 'root-sign-in-without-mfa'] as const : ['MFA use not recorded (no MFAUsed)', 'root-sign-in-mfa-unrecorded'] as const;
+    return alert(`the root user signed in to the console (${mfa})`, 'HIGH', facts.resources, finding);
   }
   const call = `${record.eventSource} ${record.eventName}`;
+  const rootKey = record.signedWith === 'long-term-key';
   if (record.eventName === 'CreateAccessKey' && !failed && facts.keyForUser) {
-    return alert(`the root user created an access key for the IAM user ${facts.keyForUser} (${how(record)}): long-lived credentials with ${facts.keyForUser}'s rights (not root's) may now exist`, 'CRITICAL', facts.resources);
+    return alert(`the root user created an access key for the IAM user ${facts.keyForUser} (${how(record)}): long-lived credentials with ${facts.keyForUser}'s rights (not root's) may now exist`, 'CRITICAL', facts.resources,
+      rootKey ? 'user-access-key-created-with-root-access-key' : 'user-access-key-created-by-root');
   }
   if (record.eventName === 'CreateAccessKey' && !failed) {
-    return alert(`the root user created an access key (${how(record)}): long-lived credentials with unlimited rights may now exist`, 'CRITICAL', facts.resources);
+    return alert(`the root user created an access key (${how(record)}): long-lived credentials with unlimited rights may now exist`, 'CRITICAL', facts.resources, 'root-access-key-created');
   }
-  return alert(`the root user ${failed ? `attempted ${call} (failed: ${failed})` : `called ${call}`} ${how(record)}`, 'HIGH', facts.resources);
+  if (failed) return alert(`the root user attempted ${call} (failed: ${failed}) ${how(record)}`, 'HIGH', facts.resources, 'root-call-failed');
+  return alert(`the root user called ${call} ${how(record)}`, 'HIGH', facts.resources, rootKey ? 'root-access-key-used' : 'root-call');
 }
 
 /** The IAM user a root-created access key is for (its resource), or undefined for root's own key. */
@@ -70,9 +89,10 @@ function userKeyChecks(record: RemediationRecord): string[] {
 }
 
 /** Any call or console sign-in by the root user (HIGH; CRITICAL when it creates an access key). */
-export const rootActivity = alertRule<RootFacts, undefined, Record<string, never>, Settings>({
+export const rootActivity = alertRule<RootFacts, undefined, Record<string, never>, Settings, Finding>({
   id: 'root-activity',
   pattern: pattern as EventPattern,
+  findings: FINDINGS,
   settings: (config: Config) => config.rules['root-activity'],
   parse: ({ record, event }) => {
     const keyForUser = record.eventName === 'CreateAccessKey' ? parseWith(KeyRequest, record.requestParameters, 'detail.requestParameters', event.id)?.userName : undefined;
@@ -85,13 +105,13 @@ export const rootActivity = alertRule<RootFacts, undefined, Record<string, never
   decide: (facts, _state, _settings, { record }) => decideRoot(facts, record, undefined),
   failedCall: (record, _settings, { event }) => decideRoot({ resources: signInResources(record, event.account), signIn: undefined, keyForUser: undefined }, record, record.errorCode),
   title: (record) => (record.eventName === 'ConsoleLogin' ? 'Root user console sign-in' : `Root user activity: ${record.eventName ?? 'call'}${keyUserOf(record) ? ` for IAM user ${keyUserOf(record)}` : ''}`),
-  checkNext: (record) => [
+  checkNext: (record, finding) => [
     'ask the root credential holder whether this was them; root is for the few tasks that need it, and nothing else',
     `review the session: CloudTrail Event history, User name "root", from ${record.eventTime ?? 'the event time'}`,
     // A failed call (errorCode set) made no key: nothing to deactivate or delete.
     ...(record.errorCode ? [] : userKeyChecks(record)),
-    ...(!record.errorCode && (record.reason.includes('ACCESS KEY') || (record.eventName === 'CreateAccessKey' && !keyUserOf(record)))
+    ...(finding && ROOT_KEY_FINDINGS.has(finding)
       ? ['delete root access keys: IAM > Security credentials, signed in as root (aws iam get-account-summary shows AccountAccessKeysPresent)'] : []),
-    ...(record.reason.includes('WITHOUT MFA') || record.reason.includes('FAILED') ? ['make sure root has MFA (a hardware key, CIS 1.6) and that its mailbox is secure'] : []),
+    ...(finding === 'root-sign-in-without-mfa' || finding === 'root-sign-in-failed' ? ['make sure root has MFA (a hardware key, CIS 1.6) and that its mailbox is secure'] : []),
   ],
 });

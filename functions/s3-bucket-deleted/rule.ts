@@ -34,6 +34,13 @@ const PERMISSIONS = { [DESCRIBE_TRAILS]: 'cloudtrail:DescribeTrails' } as const;
 type Clients = { readonly cloudTrail: CloudTrailClient };
 type Settings = Config['rules']['s3-bucket-deleted'];
 
+/**
+ * What this rule reports: a deleted bucket that held a trail's logs (CRITICAL), one that held none (LOW), and one
+ * not checked: offline (MEDIUM), or because DescribeTrails was denied or refused (HIGH).
+ */
+export const FINDINGS = ['trail-bucket-deleted', 'bucket-deleted', 'bucket-deleted-unchecked', 'trail-check-failed'] as const;
+type Finding = (typeof FINDINGS)[number];
+
 function parse({ record, event }: EventContext): BucketFacts {
   const { bucketName } = parseWith(BucketRequest, record.requestParameters, 'detail.requestParameters', event.id);
   return { resources: [{ type: 'AWS::S3::Bucket', id: bucketName }], bucket: bucketName, region: record.awsRegion || event.region };
@@ -64,13 +71,13 @@ function uncheckedBecause(state: Extract<TrailUse, { checked: false }>): string 
 
 function decide(facts: BucketFacts, state: TrailUse | undefined): Decision {
   const deleted = `S3 bucket ${facts.bucket} was deleted`;
-  if (!state) return alert(`${deleted}; whether it held this account's CloudTrail logs could not be checked (offline: no DescribeTrails)`, 'MEDIUM', facts.resources);
+  if (!state) return alert(`${deleted}; whether it held this account's CloudTrail logs could not be checked (offline: no DescribeTrails)`, 'MEDIUM', facts.resources, 'bucket-deleted-unchecked');
   // HIGH, not MEDIUM: it may have been a trail's bucket, and whatever blocks the read may block more.
-  if (!state.checked) return alert(`${deleted}; whether it held this account's CloudTrail logs could not be checked: ${uncheckedBecause(state)}`, 'HIGH', facts.resources);
+  if (!state.checked) return alert(`${deleted}; whether it held this account's CloudTrail logs could not be checked: ${uncheckedBecause(state)}`, 'HIGH', facts.resources, 'trail-check-failed');
   if (state.trails.length > 0) {
-    return alert(`${deleted}: it held the CloudTrail logs of ${state.trails.join(', ')}; those logs are gone and the trail cannot deliver until its bucket exists again`, 'CRITICAL', facts.resources);
+    return alert(`${deleted}: it held the CloudTrail logs of ${state.trails.join(', ')}; those logs are gone and the trail cannot deliver until its bucket exists again`, 'CRITICAL', facts.resources, 'trail-bucket-deleted');
   }
-  return alert(`${deleted}; it held no CloudTrail logs of this account (no trail seen from ${facts.region} delivers to it)`, 'LOW', facts.resources);
+  return alert(`${deleted}; it held no CloudTrail logs of this account (no trail seen from ${facts.region} delivers to it)`, 'LOW', facts.resources, 'bucket-deleted');
 }
 
 /**
@@ -84,9 +91,10 @@ function trailsOfBucket(bucket: string | undefined): string {
 }
 
 /** DeleteBucket, saying whether the bucket held this account's CloudTrail logs (a trail's S3BucketName). */
-export const s3BucketDeleted = alertRule<BucketFacts, TrailUse, Clients, Settings>({
+export const s3BucketDeleted = alertRule<BucketFacts, TrailUse, Clients, Settings, Finding>({
   id: 's3-bucket-deleted',
   pattern: pattern as EventPattern,
+  findings: FINDINGS,
   settings: (config: Config) => config.rules['s3-bucket-deleted'],
   parse,
   reads: {
@@ -97,12 +105,12 @@ export const s3BucketDeleted = alertRule<BucketFacts, TrailUse, Clients, Setting
   decide: (facts, state) => decide(facts, state),
   // A failed DeleteBucket (BucketNotEmpty, AccessDenied, NoSuchBucket) deleted nothing.
   failedCall: (record) => compliant(`the DeleteBucket call failed (${record.errorCode ?? 'error'}): no bucket was deleted`),
-  title: (record) => `S3 bucket deleted${record.severity === 'CRITICAL' ? ' (CloudTrail logs)' : ''}: ${record.resources[0]?.id ?? 'unknown'}`,
-  checkNext: (record) => [
+  title: (record, finding) => `S3 bucket deleted${finding === 'trail-bucket-deleted' ? ' (CloudTrail logs)' : ''}: ${record.resources[0]?.id ?? 'unknown'}`,
+  checkNext: (record, finding) => [
     'was the deletion planned (a stack deletion, a cleanup job)? The actor and user agent are below',
-    ...(record.reason.includes(`${DESCRIBE_TRAILS} `)
+    ...(finding === 'trail-check-failed'
       ? [`whether it was a trail's bucket, by hand: ${awsCommand('cloudtrail', 'describe-trails', { includeShadowTrails: true, region: regionArg(record.region) })}; then fix what blocked ${PERMISSIONS[DESCRIBE_TRAILS]}`] : []),
-    record.severity === 'CRITICAL'
+    finding === 'trail-bucket-deleted'
       ? 'recreate the bucket, with the bucket policy the trail needs, at once (aws cloudtrail get-trail-status shows LatestDeliveryError meanwhile); the deleted logs are only in copies (replication, the organisation trail)'
       : `trails that deliver to it from other Regions: ${trailsOfBucket(record.resources[0]?.id)}`,
   ],

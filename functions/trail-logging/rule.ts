@@ -1,12 +1,4 @@
-import {
-  GetTrailCommand,
-  GetTrailStatusCommand,
-  StartLoggingCommand,
-  UpdateTrailCommand,
-  type CloudTrailClient,
-  type StartLoggingCommandInput,
-  type UpdateTrailCommandInput,
-} from '@aws-sdk/client-cloudtrail';
+import { GetTrailCommand, GetTrailStatusCommand, type CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import * as v from 'valibot';
 import { awsCall } from '../../shared/aws/errors.js';
 import { cloudTrailClient } from '../../shared/aws/cloudtrail.js';
@@ -20,9 +12,13 @@ import { AwsCallError, ParseError } from '../../shared/errors.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
 import { parseArn } from '../../shared/events/normalize.js';
 import { parseWith } from '../../shared/events/schema.js';
-import { GONE_AFTER_CHANGE, trailMessage } from '../../shared/cloudtrail/message.js';
+import { TRAIL_GONE_AFTER_CHANGE, trailMessage } from '../../shared/cloudtrail/message.js';
 import { failedAttempt, InsightRequest, nameFieldOf, SelectorRequest, TrailResponse, UpdateRequest } from '../../shared/cloudtrail/requests.js';
-import { alert, compliant, notApplicable, violation, type Decision, type EventContext, type Message, type PlannedAction, type ResourceRef, type Rule } from '../../shared/rule.js';
+import { settingInputs } from '../../shared/cloudtrail/trail-actions.js';
+import { permissionsOf, planOf } from '../../shared/actions/action.js';
+import { startLogging } from '../../shared/actions/cloudtrail-start-logging.js';
+import { updateTrail } from '../../shared/actions/cloudtrail-update-trail.js';
+import { alert, compliant, notApplicable, violation, whereOf, type Decision, type EventContext, type Message, type ResourceRef, type Rule } from '../../shared/rule.js';
 import pattern from './pattern.json' with { type: 'json' };
 
 /** What the event says about which trail, and what the call did to it. */
@@ -52,6 +48,9 @@ export type TrailState =
 
 type Clients = { readonly cloudTrailIn: (region: string) => CloudTrailClient };
 type Settings = Config['rules']['trail-logging'];
+
+/** The writes this rule makes, each in the trail's home Region (the step's). */
+const ACTIONS = [startLogging, updateTrail];
 
 function trailOf(request: Record<string, unknown>, field: string, response: v.InferOutput<typeof TrailResponse>, eventId: string): TrailRef {
   const raw = request[field];
@@ -156,7 +155,7 @@ function decide(facts: TrailFacts, state: TrailState | undefined, settings: Sett
     ? `it is an organisation trail of account ${target.owner}: only that management account can change it (in ${target.region})` : undefined;
   if (state?.kind === 'gone') {
     const what = facts.kind === 'updated' ? `weakened (${facts.weakened.join(', ')} off)` : 'stopped';
-    return alert(`${label} was ${what} ${GONE_AFTER_CHANGE} if it was this account's only trail, the account may be unrecorded, and its DeleteTrail may never reach EventBridge (${state.code} from ${state.api})`, 'CRITICAL', [resource]);
+    return alert(`${label} was ${what} and no longer exists: deleted? if it was this account's only trail, the account may be unrecorded, and its DeleteTrail may never reach EventBridge (${state.code} from ${state.api})`, 'CRITICAL', [resource], TRAIL_GONE_AFTER_CHANGE);
   }
   const read = state ?? undefined;
   switch (facts.kind) {
@@ -165,9 +164,8 @@ function decide(facts: TrailFacts, state: TrailState | undefined, settings: Sett
       if (orgTrail) return alert(`${label} was stopped; ${orgTrail}; ${blind}`, 'CRITICAL', [resource]);
       if (read?.isLogging) return compliant(`${label} is logging again (GetTrailStatus IsLogging true)`, [resource]);
       const org = read?.settings.IsOrganizationTrail ? ' (the organisation trail; this is its management account)' : '';
-      const params: StartLoggingCommandInput = { Name: target.id };
       return violation(`${label}${org} was stopped: ${blind}`, 'CRITICAL', [resource], [
-        { api: 'CloudTrail.StartLogging', resource, params, ...(read ? { previous: { IsLogging: false } } : {}) },
+        planOf(startLogging, resource, { Name: target.id }, read ? { IsLogging: false } : undefined),
       ]);
     }
     case 'deleted':
@@ -199,20 +197,15 @@ function decideUpdate(
   const plan = orgTrail ? undefined : restorePlan(off, facts.shape, settings.restore, globalOff);
   const notRestored = !plan ? `; not restored automatically: ${orgTrail}` : plan.kept.length > 0 ? `; not restored automatically: ${plan.kept.join(', ')}` : '';
   if (!plan || plan.restorable.length === 0) return alert(`${found}${notRestored}`, severity, [resource]);
-  const inputs = plan.restoring.flatMap((s) => SETTINGS[s].restore ?? []);
-  const params: UpdateTrailCommandInput = { Name: resource.id, ...Object.fromEntries(inputs.map((r) => [r.input, true])) };
-  const previous = read ? Object.fromEntries(inputs.map((r) => [r.input, read.settings[r.read] ?? false])) : undefined;
+  const restores = plan.restoring.flatMap((s) => SETTINGS[s].restore ?? []);
+  const params = { Name: resource.id, ...settingInputs(restores, () => true) };
+  const previous = read ? settingInputs(restores, (r) => read.settings[r.read] === true) : undefined;
   const also = plan.withGlobal
     ? ` with globalServiceEvents: CloudTrail refuses a multi-Region trail without global service events (InvalidParameterCombinationException)${settings.restore.globalServiceEvents ? '' : ', so they are turned on although restore.globalServiceEvents is off'}`
     : '';
   return violation(`${found}; restoring ${plan.restorable.join(', ')}${also}${notRestored}`, severity, [resource], [
-    { api: 'CloudTrail.UpdateTrail', resource, params, ...(previous ? { previous } : {}) },
+    planOf(updateTrail, resource, params, previous),
   ]);
-}
-
-function regionOf(action: PlannedAction): string {
-  if (!action.resource.region) throw new Error(`trail-logging: ${action.api} on ${action.resource.id} has no home Region`);
-  return action.resource.region;
 }
 
 export const trailLogging = {
@@ -223,40 +216,21 @@ export const trailLogging = {
   permissions: {
     'CloudTrail.GetTrail': 'cloudtrail:GetTrail',
     'CloudTrail.GetTrailStatus': 'cloudtrail:GetTrailStatus',
-    'CloudTrail.StartLogging': 'cloudtrail:StartLogging',
-    'CloudTrail.UpdateTrail': 'cloudtrail:UpdateTrail',
+    ...permissionsOf(ACTIONS),
   },
+  actions: ACTIONS,
   settings: (config: Config) => config.rules['trail-logging'],
   // A trail is acted on in its home Region, which may not be the event's; `readOnly` (dry-run) is kept for every Region.
   clients: (options) => ({ cloudTrailIn: (region: string) => cloudTrailClient({ ...options, region }) }),
   parse,
   // One trail per name in its owner account and home Region: an event names it by name (a call made there) or
   // by ARN (which names both), and both forms must take one lock, or two StopLogging events both restart it.
-  lockKey(resource, { event }) {
+  lockKey(resource, context) {
     const arn = trailRefFrom(resource.id);
-    return `${arn?.account ?? event.account ?? 'unknown-account'}#${arn?.region ?? resource.region}#${arn?.name ?? resource.id}`;
+    return `${arn?.account ?? whereOf(context).account ?? 'unknown-account'}#${arn?.region ?? resource.region}#${arn?.name ?? resource.id}`;
   },
   inspect,
   decide,
-  async act(action, { cloudTrailIn }) {
-    const client = cloudTrailIn(regionOf(action));
-    if (action.api === 'CloudTrail.StartLogging') await client.send(new StartLoggingCommand(action.params as StartLoggingCommandInput));
-    else if (action.api === 'CloudTrail.UpdateTrail') await client.send(new UpdateTrailCommand(action.params as UpdateTrailCommandInput));
-    else throw new Error(`trail-logging cannot perform ${action.api}`);
-  },
-  async verify(action, { cloudTrailIn }) {
-    const client = cloudTrailIn(regionOf(action));
-    if (action.api === 'CloudTrail.StartLogging') {
-      const logging = await readIsLogging(client, action.resource.id);
-      return logging ? { ok: true, detail: 'GetTrailStatus reads IsLogging: true' } : { ok: false, detail: 'GetTrailStatus still reads IsLogging: false' };
-    }
-    const answer = await awsCall('CloudTrail.GetTrail', action.resource.id, () => client.send(new GetTrailCommand({ Name: action.resource.id })));
-    const restored = Object.values(SETTINGS).flatMap((s) => (s.restore && s.restore.input in action.params ? [s.restore] : []));
-    const stillOff = restored.filter((r) => answer.Trail?.[r.read] !== true).map((r) => r.read);
-    return stillOff.length === 0
-      ? { ok: true, detail: `GetTrail reads ${restored.map((r) => `${r.read}: true`).join(', ')}` }
-      : { ok: false, detail: `GetTrail still reads ${stillOff.join(', ')} off` };
-  },
   message: (record): Message => trailMessage(record),
   failedCall: (record, settings) => failedAttempt(record, settings),
 } satisfies Rule<TrailFacts, TrailState, Clients, Settings>;

@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto';
-import { StopInstancesCommand, type EC2Client, type StopInstancesCommandInput } from '@aws-sdk/client-ec2';
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import * as v from 'valibot';
+import { permissionsOf, planOf } from '../../shared/actions/action.js';
+import { stopInstances } from '../../shared/actions/ec2-stop-instances.js';
 import { ec2Client } from '../../shared/aws/ec2.js';
 import { isInstanceId, regionArg } from '../../shared/aws/names.js';
 import type { Config } from '../../shared/config.js';
 import { describeInstances, type InstanceNow } from '../../shared/ec2/instance-reads.js';
-import { caseVariants, missingKeys, type TagMap } from '../../shared/ec2/tags.js';
-import { AwsCallError, ParseError } from '../../shared/errors.js';
+import { caseVariants, missingKeys } from '../../shared/ec2/tags.js';
+import { ParseError } from '../../shared/errors.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
-import { parseWith, type CloudTrailEvent } from '../../shared/events/schema.js';
+import { parseWith } from '../../shared/events/schema.js';
+import type { Finding } from '../../shared/runner/origin.js';
 import { alert, compliant, notApplicable, violation, type Decision, type Message, type ResourceRef, type Rule } from '../../shared/rule.js';
 import { awsCommand, checked, noCommand, placeholder, refusedIn } from '../../shared/shell.js';
 import { EnforceInput, scheduleNameFor } from './enforcement.js';
@@ -33,42 +36,25 @@ export interface EnforceState {
   readonly instance: InstanceNow | undefined;
 }
 
-/** What a stop replaces: the instance's state and tags when it was decided. */
-interface StopPrevious {
-  readonly State: string;
-  readonly Tags: TagMap;
-}
-
 type Clients = { readonly ec2: EC2Client };
 type Settings = Config['rules']['untagged-instance'];
 
+/** The one write the check makes. */
+const ACTIONS = [stopInstances];
+
 const STOPPABLE = new Set(['pending', 'running']);
-const STOPPED = new Set(['stopping', 'stopped']);
-const SCHEDULER = 'scheduler.amazonaws.com';
-
-/** The synthetic trigger event: what the record shows as event id, name, source, actor, account and region. */
-function triggerEvent(id: string, account: string | undefined, region: string, time: string, input: unknown): CloudTrailEvent {
-  return {
-    id, detailType: 'trailguard enforcement check', source: 'aws.scheduler', account, region, time,
-    detail: {
-      eventVersion: undefined, eventTime: time, eventSource: SCHEDULER, eventName: 'trailguard:EnforceTags', awsRegion: region,
-      eventId: id, eventType: undefined, sourceIp: undefined, userAgent: undefined,
-      actor: { type: 'AWSService', arn: undefined, accountId: account, principalId: undefined, invokedBy: SCHEDULER },
-      requestParameters: input, responseElements: undefined, additionalEventData: undefined,
-      errorCode: undefined, errorMessage: undefined, recipientAccountId: account,
-    },
-  };
-}
-
-// Only to label the record of an input that does not parse: its account and region, if it names them.
+// Only to name the record of an input that does not parse: its account and region, if it names them.
 const Hints = v.looseObject({ region: v.optional(v.string()), account: v.optional(v.string()) });
 
-/** Validates the Scheduler input (once, here) into the trigger event and the facts; throws ParseError naming the field. */
-export function readEnforceInput(input: unknown, now: number): { readonly event: CloudTrailEvent; readonly facts: EnforceFacts } {
+/**
+ * Validates the Scheduler input (once, here) into the check's finding: named by its schedule (so a redelivery is a
+ * duplicate), in the launch's account and Region. Throws ParseError naming the field.
+ */
+export function readEnforceInput(input: unknown): Finding & { readonly facts: EnforceFacts } {
   const checked = parseWith(EnforceInput, input, 'input', null);
   const scheduleName = scheduleNameFor(checked.instanceId, checked.sourceEventId);
   return {
-    event: triggerEvent(scheduleName, checked.account, checked.region, new Date(now).toISOString(), checked),
+    trigger: 'schedule', id: scheduleName, account: checked.account, region: checked.region,
     facts: {
       resources: [{ type: 'AWS::EC2::Instance', id: checked.instanceId }],
       instanceId: checked.instanceId,
@@ -79,12 +65,12 @@ export function readEnforceInput(input: unknown, now: number): { readonly event:
   };
 }
 
-/** The trigger event of an input that does not parse; its id hashes the input, so one bad input is one event. */
-export function unreadableEnforceInput(input: unknown, now: number): CloudTrailEvent {
+/** The finding an input that does not parse is recorded as; its id hashes the input, so one bad input is one record. */
+export function unreadableEnforceInput(input: unknown): Finding {
   const hints = v.safeParse(Hints, input);
   const { region, account } = hints.success ? hints.output : {};
   const id = `unreadable-enforce-input-${createHash('sha256').update(JSON.stringify(input) ?? String(input)).digest('hex').slice(0, 12)}`;
-  return triggerEvent(id, account, region ?? 'unknown', new Date(now).toISOString(), input);
+  return { trigger: 'schedule', id, account, region: region ?? 'unknown', facts: { resources: [] } };
 }
 
 function decide(facts: EnforceFacts, state: EnforceState | undefined, settings: Settings): Decision {
@@ -108,21 +94,20 @@ function decide(facts: EnforceFacts, state: EnforceState | undefined, settings: 
     return alert(`${lacks}; NOT stopped: it is managed by ${manager.service} ${manager.ref.id} (tag ${manager.tag}), which would terminate and replace a stopped instance; ${manager.fix}`,
       'MEDIUM', [...facts.resources, manager.ref]);
   }
-  const params: StopInstancesCommandInput = { InstanceIds: [id] };
-  const previous: StopPrevious = { State: now.state, Tags: now.tags };
-  return violation(lacks, 'HIGH', facts.resources, [{ api: 'EC2.StopInstances', resource: { type: 'AWS::EC2::Instance', id }, params, previous }]);
+  return violation(lacks, 'HIGH', facts.resources, [planOf(stopInstances, { type: 'AWS::EC2::Instance', id }, { InstanceIds: [id] }, { State: now.state, Tags: now.tags })]);
 }
 
 const instanceIn = async (ec2: EC2Client, id: string) => (await describeInstances(ec2, [id])).get(id);
 
 export const untaggedInstanceEnforce = {
   id: 'untagged-instance',
-  // Never deployed: Scheduler invokes the function directly. It names the synthetic trigger event.
-  pattern: { source: ['aws.scheduler'], 'detail-type': ['trailguard enforcement check'] } as EventPattern,
+  // Never deployed, and matches no event: Scheduler invokes the function directly with its input (a finding).
+  pattern: { source: ['trailguard.none'] } as EventPattern,
   permissions: {
     'EC2.DescribeInstances': 'ec2:DescribeInstances',
-    'EC2.StopInstances': 'ec2:StopInstances',
+    ...permissionsOf(ACTIONS),
   },
+  actions: ACTIONS,
   settings: (config: Config): Settings => config.rules['untagged-instance'],
   clients: (options) => ({ ec2: ec2Client(options) }),
   parse({ event }): EnforceFacts {
@@ -130,21 +115,6 @@ export const untaggedInstanceEnforce = {
   },
   inspect: async (facts, { ec2 }) => ({ instance: await instanceIn(ec2, facts.instanceId) }),
   decide,
-  async act(action, { ec2 }) {
-    if (action.api !== 'EC2.StopInstances') throw new Error(`untagged-instance enforcement cannot perform ${action.api}`);
-    const id = action.resource.id;
-    // A person may have tagged the instance since inspect: then this run ends transient, and the retry decides again.
-    const before = (action.previous as StopPrevious).Tags;
-    const appeared = Object.keys((await instanceIn(ec2, id))?.tags ?? {}).filter((key) => !Object.hasOwn(before, key));
-    if (appeared.length > 0) throw new AwsCallError(action.api, id, 'transient', 'TagAddedSinceInspect', appeared.join(', '));
-    await ec2.send(new StopInstancesCommand({ InstanceIds: (action.params as StopInstancesCommandInput).InstanceIds }));
-  },
-  async verify(action, { ec2 }) {
-    const state = (await instanceIn(ec2, action.resource.id))?.state ?? 'not found';
-    return STOPPED.has(state)
-      ? { ok: true, detail: `${action.resource.id} is ${state}` }
-      : { ok: false, detail: `${action.resource.id} is ${state} after StopInstances` };
-  },
   message(record): Message {
     const id = record.resources[0]?.id ?? 'unknown';
     // Short: the notifier adds severity and account/region, and subjects are cut at 100 characters.
@@ -163,9 +133,9 @@ export const untaggedInstanceEnforce = {
       return { title, lines: [why, `${id} was not stopped: ${manager.type} ${manager.id} would terminate and replace it; tag it where it is launched from`,
         `To tag this instance now: ${tagIt}`] };
     }
+    // Guidance, not a reversal: the notifier adds the start-instances command (by hand) from the action type.
     const restart = record.outcome === 'remediated' || record.outcome === 'would-remediate'
-      ? [`To start it again, first add the missing tags: ${tagIt}`,
-        `then: ${awsCommand('ec2', 'start-instances', { region: where.region, instanceIds: [where.instance] })}`]
+      ? [`To start it again, first add the missing tags: ${tagIt}`]
       : [];
     return { title, lines: [why, ...restart] };
   },

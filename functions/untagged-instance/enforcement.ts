@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as v from 'valibot';
-import type { PlannedAction } from '../../shared/rule.js';
+import { planOf, type PlannedAction } from '../../shared/actions/action.js';
+import { createSchedule } from '../../shared/actions/scheduler-create-schedule.js';
 import { parseArn } from '../../shared/events/normalize.js';
 import { atExpression, type OneTimeSchedule } from '../../shared/scheduler/one-time.js';
 
@@ -97,16 +98,11 @@ export function planEnforcement(
       Target: { Arn: functionArn, RoleArn: roleArn, Input: JSON.stringify(input) },
     };
     // `name` is the instance: an exemption for the instance covers its enforcement schedule too.
-    return { api: 'Scheduler.CreateSchedule', resource: { type: 'AWS::Scheduler::Schedule', id: Name, name: instanceId }, params };
+    return planOf(createSchedule, { type: 'AWS::Scheduler::Schedule', id: Name, name: instanceId }, params);
   });
   const when = `${ScheduleExpression.slice(3, -1)}Z`;
   const why = late
     ? `the ${settings.enforcement.graceMinutes}-minute grace period had already ended (late event), so the check runs ${MIN_NOTICE_MINUTES} minutes after this decision`
     : `the end of the ${settings.enforcement.graceMinutes}-minute grace period`;
   return { actions, note: `; enforcement: stop check at ${when} (${why}) for ${launch.instanceIds.join(', ')}`, unscheduled: false };
-}
-
-/** The region of a Lambda function ARN: the schedule lives beside its target. */
-export function regionOfFunction(functionArn: string): string | undefined {
-  return parseArn(functionArn)?.region || undefined;
 }

@@ -1,12 +1,14 @@
-import { CreateTagsCommand, type CreateTagsCommandInput, type EC2Client } from '@aws-sdk/client-ec2';
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import * as v from 'valibot';
+import { permissionsOf } from '../../shared/actions/action.js';
+import { createTags } from '../../shared/actions/ec2-create-tags.js';
+import { createSchedule } from '../../shared/actions/scheduler-create-schedule.js';
 import { ec2Client } from '../../shared/aws/ec2.js';
-import { isEc2Id, isScheduleName, regionArg } from '../../shared/aws/names.js';
-import { errorCodeOf, hasErrorCode } from '../../shared/aws/errors.js';
 import { schedulerClient } from '../../shared/aws/scheduler.js';
 import type { Config } from '../../shared/config.js';
 import { describeInstances, describeTags, type InstanceNow } from '../../shared/ec2/instance-reads.js';
+import { TagParams } from '../../shared/ec2/tag-actions.js';
 import {
   caseVariants, creatorOf, missingKeys, tagMapFromEvent, tagsToAdd, type Creator, type TagMap,
 } from '../../shared/ec2/tags.js';
@@ -15,12 +17,10 @@ import { ec2Items, eventTimeMs } from '../../shared/events/normalize.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
 import { parseWith } from '../../shared/events/schema.js';
 import {
-  alert, compliant, notApplicable, violation, type Decision, type Message, type PlannedAction, type ResourceRef, type Rule,
+  alert, compliant, notApplicable, violation, type Decision, type Message, type ResourceRef, type Rule,
 } from '../../shared/rule.js';
-import { createScheduleOnce, verifySchedule, type OneTimeSchedule } from '../../shared/scheduler/one-time.js';
-import { INSTANCE_ID, planEnforcement, regionOfFunction, type EnforcementTarget } from './enforcement.js';
-import { groupTagWrites, type TagParams, type TagWrite } from './tag-writes.js';
-import { awsCommand, checked } from '../../shared/shell.js';
+import { INSTANCE_ID, planEnforcement, type EnforcementTarget } from './enforcement.js';
+import { groupTagWrites, type TagWrite } from './tag-writes.js';
 import pattern from './pattern.json' with { type: 'json' };
 
 /** What the event says: the launched instances, the tags they were launched with, who launched them. */
@@ -48,6 +48,9 @@ export interface LaunchState {
 // The schedule lives in its target function's region (which may differ from the launch's) and account.
 type Clients = { readonly ec2: EC2Client; readonly scheduler: (region: string) => SchedulerClient };
 type Settings = Config['rules']['untagged-instance'] & { readonly enforcementTarget: EnforcementTarget; readonly exemptions: Config['exemptions'] };
+
+/** The writes this rule makes: the tags, and (enforcement on) one stop check per instance. */
+const ACTIONS = [createTags, createSchedule];
 
 // INSTANCE_ID: anything that is not an instance id never reaches CreateTags or a schedule name.
 const Response = v.looseObject({
@@ -160,24 +163,16 @@ async function inspect(facts: LaunchFacts, { ec2 }: Clients, _context: unknown, 
   return { instances, volumeTags, checkedAt };
 }
 
-const paramsOf = (action: PlannedAction) => action.params as TagParams;
-const scheduleOf = (action: PlannedAction) => action.params as OneTimeSchedule;
-function schedulerFor(action: PlannedAction, clients: Clients): SchedulerClient {
-  const region = regionOfFunction(scheduleOf(action).Target.Arn);
-  if (!region) throw new AwsCallError(action.api, action.resource.id, 'invalid', 'NoTargetRegion', scheduleOf(action).Target.Arn);
-  return clients.scheduler(region);
-}
-
 export const untaggedInstance = {
   id: 'untagged-instance',
   pattern: pattern as EventPattern,
   permissions: {
     'EC2.DescribeInstances': 'ec2:DescribeInstances',
     'EC2.DescribeTags': 'ec2:DescribeTags',
-    'EC2.CreateTags': 'ec2:CreateTags',
-    'Scheduler.CreateSchedule': 'scheduler:CreateSchedule',
     'Scheduler.GetSchedule': 'scheduler:GetSchedule',
+    ...permissionsOf(ACTIONS),
   },
+  actions: ACTIONS,
   ownAccountApis: ['Scheduler.CreateSchedule', 'Scheduler.GetSchedule'],
   settings: (config: Config): Settings => ({
     ...config.rules['untagged-instance'],
@@ -193,44 +188,10 @@ export const untaggedInstance = {
   parse,
   inspect,
   decide,
-  async act(action, clients) {
-    if (action.api === 'Scheduler.CreateSchedule') return createScheduleOnce(schedulerFor(action, clients), scheduleOf(action));
-    if (action.api !== 'EC2.CreateTags') throw new Error(`untagged-instance cannot perform ${action.api}`);
-    const { ec2 } = clients;
-    const { Resources, Tags } = paramsOf(action);
-    const ids = Resources.join(',');
-    // CreateTags overwrites: a key that appeared since inspect (another tool, a person) must survive.
-    // Transient, so the event is retried and decided again on the tags as they are then.
-    const now = await describeTags(ec2, Resources);
-    const appeared = Resources.flatMap((id) => Tags.filter((tag) => Object.hasOwn(now.get(id) ?? {}, tag.Key)).map((tag) => (Resources.length > 1 ? `${id} ${tag.Key}` : tag.Key)));
-    if (appeared.length > 0) throw new AwsCallError(action.api, ids, 'transient', 'TagAddedSinceInspect', appeared.join(', '));
-    try {
-      await ec2.send(new CreateTagsCommand({ Resources, Tags }));
-    } catch (error) {
-      // Not `gone`: EC2 can describe an instance before it can tag it (inspect has just seen these, and a terminated
-      // one stays visible for about an hour), and one unknown id fails the whole call, the other resources too.
-      const retry = hasErrorCode(error, 'InvalidInstanceID.NotFound') || (Resources.length > 1 && hasErrorCode(error, 'InvalidVolume.NotFound'));
-      if (retry) throw new AwsCallError(action.api, ids, 'transient', errorCodeOf(error), 'not taggable yet, or one resource of the call is gone: retried', { cause: error });
-      throw error;
-    }
-  },
-  async verify(action, clients) {
-    if (action.api === 'Scheduler.CreateSchedule') return verifySchedule(schedulerFor(action, clients), scheduleOf(action));
-    const { Resources, Tags } = paramsOf(action);
-    const read = await describeTags(clients.ec2, Resources);
-    // Each resource is read back on its own: one that lacks a key fails the action, named.
-    const absent = Resources.flatMap((id) => {
-      const keys = Tags.filter((tag) => !Object.hasOwn(read.get(id) ?? {}, tag.Key)).map((tag) => tag.Key);
-      return keys.length > 0 ? [`${keys.join(', ')} missing on ${id}`] : [];
-    });
-    const first = read.get(Resources[0] ?? '') ?? {};
-    const where = Resources.length === 1 ? Resources[0] : `each of ${Resources.length} resources (${Resources.join(', ')})`;
-    return absent.length === 0
-      ? { ok: true, detail: `${Tags.map((t) => (Resources.length === 1 ? `${t.Key}=${first[t.Key]}` : t.Key)).join(', ')} read back on ${where}` }
-      : { ok: false, detail: `${absent.join('; ')} after CreateTags` };
-  },
   message(record): Message {
-    const tagged = record.actions.filter((a) => a.api === 'EC2.CreateTags').flatMap((a) => (a.params as CreateTagsCommandInput).Resources ?? [])
+    // The planned CreateTags' resources, read through its params schema: a record that does not parse names none.
+    const tagged = record.actions.filter((a) => a.api === createTags.api)
+      .flatMap((a) => { const params = v.safeParse(TagParams, a.params); return params.success ? params.output.Resources : []; })
       .filter((id) => id.startsWith('i-'));
     const ids = tagged.length > 0 ? tagged : record.resources.map((r) => r.id);
     const what = ids.length === 1 ? `EC2 instance ${ids[0]}` : `${ids.length} EC2 instances`;
@@ -240,20 +201,8 @@ export const untaggedInstance = {
     const title = record.outcome === 'remediated' ? `${done} ${what}`
       : record.outcome === 'would-remediate' ? `${would} ${what}`
         : record.outcome === 'failed' ? `FAILED to ${todo} ${what}` : `Untagged ${what}: ${record.outcome}`;
-    const lines = [...record.actions.map((a) => {
-      if (a.api === 'Scheduler.CreateSchedule') {
-        const { Name, GroupName, Target } = a.params as OneTimeSchedule;
-        return `To cancel the stop check: ${awsCommand('scheduler', 'delete-schedule', {
-          name: checked(Name, 'schedule name', isScheduleName), groupName: checked(GroupName, 'schedule group name', isScheduleName),
-          region: regionArg(regionOfFunction(Target.Arn) ?? record.region),
-        })}`;
-      }
-      const { Resources = [a.resource], Tags = [] } = a.params as CreateTagsCommandInput;
-      // With each value, as `trailguard undo` does: EC2 then deletes a tag only while it holds what trailguard wrote.
-      const tags = JSON.stringify(Tags.map((t) => ({ Key: t.Key, Value: t.Value ?? '' })));
-      const resources = Resources.map((id) => checked(id, 'EC2 resource id', isEc2Id));
-      return `To reverse on ${Resources.length === 1 ? 'the resource' : `${Resources.length} resources`}: ${awsCommand('ec2', 'delete-tags', { resources, tags, region: regionArg(record.region) })}`;
-    })];
-    return { title, lines };
+    // The commands that reverse the tags and cancel the checks are added by the notifier, from the action types
+    // (as report and undo print them); the notifier lists the actions themselves.
+    return { title, lines: [] };
   },
 } satisfies Rule<LaunchFacts, LaunchState, Clients, Settings>;

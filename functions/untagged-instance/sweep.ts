@@ -1,4 +1,5 @@
 import { paginateDescribeInstances, type EC2Client, type Instance } from '@aws-sdk/client-ec2';
+import { createTags } from '../../shared/actions/ec2-create-tags.js';
 import { ec2Client } from '../../shared/aws/ec2.js';
 import type { Config } from '../../shared/config.js';
 import { missingKeys, tagMapFrom } from '../../shared/ec2/tags.js';
@@ -24,8 +25,10 @@ export const sweptUntaggedInstance = {
   permissions: {
     'EC2.DescribeInstances': untaggedInstance.permissions['EC2.DescribeInstances'],
     'EC2.DescribeTags': untaggedInstance.permissions['EC2.DescribeTags'],
-    'EC2.CreateTags': untaggedInstance.permissions['EC2.CreateTags'],
+    [createTags.api]: createTags.iam,
   },
+  // Its one write: a schedule the runner was asked to create would be no action type of the sweep's.
+  actions: [createTags],
   settings: (config: Config) => {
     const settings = untaggedInstance.settings(config);
     return { ...settings, enforcement: { ...settings.enforcement, enabled: false } };

@@ -1,23 +1,13 @@
-import type { CreateTagsCommandInput } from '@aws-sdk/client-ec2';
+import { planOf, type PlannedAction } from '../../shared/actions/action.js';
+import { createTags } from '../../shared/actions/ec2-create-tags.js';
 import type { Config } from '../../shared/config.js';
+import type { Tag, TagParams, TagsPrevious } from '../../shared/ec2/tag-actions.js';
 import type { TagMap } from '../../shared/ec2/tags.js';
 import { findExemption } from '../../shared/exemptions.js';
-import type { PlannedAction, ResourceRef } from '../../shared/rule.js';
-
-type Tag = { readonly Key: string; readonly Value: string };
+import type { ResourceRef } from '../../shared/rule.js';
 
 /** CreateTags takes up to 1,000 resource ids and AWS recommends smaller batches: 100, as the reads batch them. */
 export const MAX_RESOURCES_PER_CALL = 100;
-
-/** The `params` of an `EC2.CreateTags` action: the SDK input, every field set. */
-export type TagParams = { readonly Resources: string[]; readonly Tags: Tag[] };
-
-/**
- * The `previous` of an `EC2.CreateTags` action. One resource: its tags. Several: `Tags` is what all of them held
- * (alike), which never holds a key the action adds, so `trailguard undo` removes exactly the added keys from each;
- * `TagsByResource` is each one's own.
- */
-export type TagsPrevious = { readonly Tags: TagMap; readonly TagsByResource?: Readonly<Record<string, TagMap>> };
 
 /** One resource's missing tags, as decided; writes that add the same tags become one CreateTags. */
 export interface TagWrite {
@@ -56,9 +46,10 @@ export function groupTagWrites(writes: readonly TagWrite[], exemptions: Config['
   return calls.flatMap((members) => {
     const [first, ...rest] = members;
     if (!first) return [];
-    const params: TagParams & CreateTagsCommandInput = { Resources: members.map((m) => m.resource.id), Tags: [...first.tags] };
+    const params: TagParams = { Resources: members.map((m) => m.resource.id), Tags: [...first.tags] };
+    // `previous` is what `EC2.CreateTags` reverses from (shared/ec2/tag-actions.ts).
     const previous: TagsPrevious = rest.length === 0 ? { Tags: first.present }
       : { Tags: sharedTags(members.map((m) => m.present)), TagsByResource: Object.fromEntries(members.map((m) => [m.resource.id, m.present])) };
-    return [{ api: 'EC2.CreateTags', resource: first.resource, params, ...(read ? { previous } : {}) }];
+    return [planOf(createTags, first.resource, params, read ? previous : undefined)];
   });
 }

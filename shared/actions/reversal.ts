@@ -40,12 +40,30 @@ export function reversalOf(types: readonly AnyActionType[], record: RemediationR
   if (!region || !isRegionName(region)) return { kind: 'none', why: 'the record\'s region is not a valid region name: no command, nothing is reversed from it' };
   const type = actionTypeOf(types, action.api);
   if (!type) return { kind: 'none', why: `no reversal is known for ${action.api}` };
+  let reversal: Reversal;
   try {
-    return type.reverse(stepOf(type, plannedFrom(record, action), region));
+    reversal = type.reverse(stepOf(type, plannedFrom(record, action), region));
   } catch {
     // Params that do not validate (a record edited by hand, an older shape) never become a command.
     return { kind: 'none', why: `the record's params are not what ${action.api} takes: nothing is reversed from them` };
   }
+  // The reversing writes are validated as any write is: a previous state no API would take gives no command.
+  const invalid = reversal.kind === 'none' ? undefined : reversal.steps.find(({ type: stepType, action: step }) => !isValidStep(stepType, step));
+  return invalid ? { kind: 'none', why: `the record's previous state is not what ${invalid.type.api} takes: nothing is reversed from it` } : reversal;
+}
+
+function isValidStep(type: AnyActionType, action: PlannedAction): boolean {
+  try {
+    stepOf(type, action, action.resource.region ?? 'us-east-1');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Every action of a record with its reversal. */
+export function reversalsOf(types: readonly AnyActionType[], record: RemediationRecord): readonly { readonly action: ActionRecord; readonly reversal: Reversal }[] {
+  return record.actions.map((action) => ({ action, reversal: reversalOf(types, record, action) }));
 }
 
 /** The command of each step of a reversal, from the step's own action type. */
@@ -75,9 +93,10 @@ export function reversalText(reversal: Reversal): string {
  */
 export function reversalLines(types: readonly AnyActionType[], record: RemediationRecord): string[] {
   const planned = record.outcome === 'would-remediate';
-  return record.actions.flatMap((action) => {
+  return record.actions.flatMap((action, index) => {
     const reversal = reversalOf(types, record, action, planned);
-    const on = record.actions.length > 1 ? ` ${action.api} on ${action.resource}` : '';
+    // No event value outside the command (where it is quoted): the action is named by its API and position.
+    const on = record.actions.length > 1 ? ` ${action.api} (action ${index + 1})` : '';
     switch (reversal.kind) {
       case 'steps': return [`To reverse${on}${planned ? ' once done' : ''}: ${reversalText(reversal)}`];
       case 'manual': return [`To reverse${on} by hand${planned ? ' once done' : ''} (${reversal.why}): ${reversalCommands(reversal).join(' && ')}`];

@@ -34,7 +34,9 @@ export const putPublicAccessBlockSignature = {
 } as const satisfies SelfSignature;
 
 export const putPublicAccessBlock = {
-  api: putPublicAccessBlockSignature.api,
+  // A literal, not `putPublicAccessBlockSignature.api`: a property read at module level keeps esbuild from dropping this
+  // object (and its SDK commands) from bundles that import only the signature. A test holds the two equal.
+  api: 'S3.PutPublicAccessBlock',
   iam: 's3:PutBucketPublicAccessBlock',
   clients: ['s3'],
   params: PutPublicAccessBlockParams,

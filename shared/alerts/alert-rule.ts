@@ -3,7 +3,13 @@ import type { Config, AlertRuleId } from '../config.js';
 import type { EventPattern } from '../events/pattern.js';
 import type { Actor, CloudTrailRecord } from '../events/schema.js';
 import type { RemediationRecord } from '../remediation-log.js';
-import { notApplicable, type Decision, type EventContext, type Message, type Rule, type RuleFacts } from '../rule.js';
+import { notApplicable, type Decision, type EventContext, type FindingCode, type RunContext, type Message, type Rule, type RuleFacts } from '../rule.js';
+
+/** An audit alert is about a call: it runs on CloudTrail events only, never on a sweep's or a schedule's finding. */
+function eventOf(context: RunContext): EventContext {
+  if (!context.event) throw new Error('an audit alert decides on a CloudTrail event; it has no sweep or schedule');
+  return context;
+}
 
 /** Settings every audit alert has; `ignoreServiceLinkedRoles` only where such roles make the calls at all. */
 export interface AlertSettings {
@@ -11,17 +17,23 @@ export interface AlertSettings {
   readonly ignoreServiceLinkedRoles?: boolean;
 }
 
-/** What an audit alert module declares; `alertRule` turns it into a notify-only Rule. */
-export interface AlertSpec<Facts extends RuleFacts, State, Clients, Settings extends AlertSettings> {
+/**
+ * What an audit alert module declares; `alertRule` turns it into a notify-only Rule.
+ * `Finding` is the rule's finding codes (its exported `FINDINGS`): every `alert` its decide returns carries one
+ * (the last argument of `alert()`), and title and checkNext are handed the record's, typed: they read it, never the reason.
+ */
+export interface AlertSpec<Facts extends RuleFacts, State, Clients, Settings extends AlertSettings, Finding extends FindingCode> {
   readonly id: AlertRuleId;
   readonly pattern: EventPattern;
+  /** Every finding code the rule's alerts carry, one per distinct thing it reports (for the report and Security Hub). */
+  readonly findings: readonly Finding[];
   settings(config: Config): Settings;
   parse(context: EventContext): Facts;
   decide(facts: Facts, state: State | undefined, settings: Settings, context: EventContext): Decision;
-  /** The subject, without severity tag and location. */
-  title(record: RemediationRecord): string;
+  /** The subject, without severity tag and location; `finding` is the record's, undefined when it has none of the rule's. */
+  title(record: RemediationRecord, finding: Finding | undefined): string;
   /** What the reader checks next, one line each (commands, consoles, the person to ask). */
-  checkNext(record: RemediationRecord): readonly string[];
+  checkNext(record: RemediationRecord, finding: Finding | undefined): readonly string[];
   /** Reads only, and only where the alert needs one (s3-bucket-deleted); absent means none. */
   readonly reads?: {
     readonly permissions: Readonly<Record<string, string>>;
@@ -51,35 +63,46 @@ function routineSkip(settings: AlertSettings, actor: Actor): Decision | undefine
   return routine ? notApplicable(`a routine call by ${routine} (ignoreServiceLinkedRoles is on)`) : undefined;
 }
 
-const notifyOnly = (id: string) => async (): Promise<never> => {
-  throw new Error(`${id} is notify-only: it never acts or verifies`);
+/** An audit alert rule, with the finding codes its alerts carry. */
+export type AlertRule<Facts extends RuleFacts, State, Clients, Settings, Finding extends FindingCode> = Rule<Facts, State, Clients, Settings> & {
+  readonly findings: readonly Finding[];
 };
 
 /**
- * A notify-only rule: every decision is `alert`, `compliant` or `not-applicable`, so the runner never
- * reaches `act`/`verify` (they throw if it ever did), and the role holds no write beyond the base set.
+ * A notify-only rule: every decision is `alert`, `compliant` or `not-applicable`, it has no action types (so
+ * nothing to perform, read back or reverse), and the role holds no write beyond the base set.
  */
-export function alertRule<Facts extends RuleFacts, State, Clients, Settings extends AlertSettings>(
-  spec: AlertSpec<Facts, State, Clients, Settings>,
-): Rule<Facts, State, Clients, Settings> {
+export function alertRule<Facts extends RuleFacts, State, Clients, Settings extends AlertSettings, Finding extends FindingCode>(
+  spec: AlertSpec<Facts, State, Clients, Settings, Finding>,
+): AlertRule<Facts, State, Clients, Settings, Finding> {
   const reads = spec.reads;
+  // The record's finding as one of this rule's codes: records of other rules or older ones (null) have none.
+  const findingOf = (record: RemediationRecord): Finding | undefined => spec.findings.find((code) => code === record.finding);
   return {
     id: spec.id,
     pattern: spec.pattern,
+    findings: spec.findings,
     permissions: reads?.permissions ?? {},
+    actions: [],
     settings: spec.settings,
     clients: (options) => (reads ? reads.clients(options) : ({} as Clients)),
     parse: spec.parse,
     // A routine caller is left out in decide: no read is spent on it first.
-    inspect: async (facts, clients, context, settings) =>
-      (reads && !routineSkip(settings, context.record.actor) ? reads.inspect(facts, clients, context, settings) : (undefined as State)),
-    decide: (facts, state, settings, context) => routineSkip(settings, context.record.actor) ?? spec.decide(facts, state, settings, context),
-    act: notifyOnly(spec.id),
-    verify: notifyOnly(spec.id),
-    message: (record): Message => ({
-      title: spec.title(record),
-      lines: record.outcome === 'alerted' || record.outcome === 'failed' ? spec.checkNext(record).map((line) => `Check next: ${line}`) : [],
-    }),
+    inspect: async (facts, clients, run, settings) => {
+      const context = eventOf(run);
+      return reads && !routineSkip(settings, context.record.actor) ? reads.inspect(facts, clients, context, settings) : (undefined as State);
+    },
+    decide: (facts, state, settings, run) => {
+      const context = eventOf(run);
+      return routineSkip(settings, context.record.actor) ?? spec.decide(facts, state, settings, context);
+    },
+    message: (record): Message => {
+      const finding = findingOf(record);
+      return {
+        title: spec.title(record, finding),
+        lines: record.outcome === 'alerted' || record.outcome === 'failed' ? spec.checkNext(record, finding).map((line) => `Check next: ${line}`) : [],
+      };
+    },
     ...(spec.failedCall
       ? { failedCall: (record: CloudTrailRecord, settings: Settings, context: EventContext) => routineSkip(settings, record.actor) ?? spec.failedCall?.(record, settings, context) }
       : {}),

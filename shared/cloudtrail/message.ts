@@ -1,17 +1,20 @@
 /** The human part of trail-logging notifications: what happened to which trail, and the commands to check or restore it. */
+import * as v from 'valibot';
+import { startLogging } from '../actions/cloudtrail-start-logging.js';
 import { regionArg } from '../aws/names.js';
 import type { RemediationRecord } from '../remediation-log.js';
-import type { Message } from '../rule.js';
+import type { FindingCode, Message } from '../rule.js';
 import { awsCommand, checked, noCommand, placeholder, refusedIn, type Checked } from '../shell.js';
-import { isTrailName, SETTINGS, trailRefFrom } from './trail.js';
+import { isTrailRef, TrailSettingInputs } from './trail-actions.js';
+import { isTrailName, TRAIL_TYPE } from './trail.js';
 
 const BLIND = 'Until the trail logs again, no other trailguard rule can see this account: changes made meanwhile leave no CloudTrail record.';
 
 /**
- * The words a trail-logging reason carries when a trail that was stopped or weakened is gone when read
- * (decided as a CRITICAL alert): the message then gives recovery steps instead of a restart.
+ * The finding of a trail that was stopped or weakened and is gone when read (decided as a CRITICAL alert): the
+ * message then gives recovery steps instead of a restart.
  */
-export const GONE_AFTER_CHANGE = 'and no longer exists: deleted?';
+export const TRAIL_GONE_AFTER_CHANGE: FindingCode = 'trail-gone-after-change';
 
 const FULL_MANAGEMENT = '[{"ReadWriteType":"All","IncludeManagementEvents":true}]';
 const ALL_INSIGHTS = '[{"InsightType":"ApiCallRateInsight"},{"InsightType":"ApiErrorRateInsight"}]';
@@ -25,8 +28,16 @@ interface Where {
   readonly region: Checked;
 }
 
-/** A stopped or weakened trail found gone (see GONE_AFTER_CHANGE). */
-const isGoneAfterChange = (record: RemediationRecord) => record.outcome === 'alerted' && record.reason.includes(GONE_AFTER_CHANGE);
+/** A stopped or weakened trail found gone (see TRAIL_GONE_AFTER_CHANGE). */
+const isGoneAfterChange = (record: RemediationRecord) => record.outcome === 'alerted' && record.finding === TRAIL_GONE_AFTER_CHANGE;
+
+/** The restart: StartLogging's own command (the action type's, as the rule performs it), or why there is none. */
+function restart(name: Checked, region: Checked): string {
+  if ('invalid' in name) return noCommand(name.invalid);
+  if ('invalid' in region) return noCommand(region.invalid);
+  const trail = { type: TRAIL_TYPE, id: name.valid, region: region.valid };
+  return startLogging.command({ api: startLogging.api, resource: trail, params: { Name: name.valid }, previous: undefined, region: region.valid });
+}
 
 /** Titles by outcome for the two calls trailguard can undo; everything else is "trail tampering". */
 function titleFor(record: RemediationRecord, name: string): string {
@@ -48,7 +59,7 @@ function recreate({ name, region }: Where): string {
   const create = awsCommand('cloudtrail', 'create-trail', {
     name, s3BucketName: placeholder('<bucket>'), isMultiRegionTrail: true, enableLogFileValidation: true, region,
   });
-  return `${create}, then ${awsCommand('cloudtrail', 'start-logging', { name, region })}`;
+  return `${create}, then ${restart(name, region)}`;
 }
 
 /** A trail that is gone: what is left, who deleted it, and how to bring it back. */
@@ -97,7 +108,7 @@ function commandsFor(record: RemediationRecord, where: Where): string[] {
     case 'StopLogging':
       return record.outcome === 'remediated'
         ? [`Calls made between the StopLogging (${record.eventTime ?? 'see the event'}) and the restart were not recorded: review that window from other sources.`]
-        : [BLIND, `Check: ${check}`, `Restart: ${awsCommand('cloudtrail', 'start-logging', { name: trail, region })}`];
+        : [BLIND, `Check: ${check}`, `Restart: ${restart(trail, region)}`];
     case 'DeleteTrail':
       return [BLIND, `Check: ${check}`,
         `If it is gone, recreate it with its bucket and key (not in the DeleteTrail event: see AWS Config or its last CreateTrail/UpdateTrail): ${recreate(where)}`];
@@ -113,19 +124,14 @@ function commandsFor(record: RemediationRecord, where: Where): string[] {
   }
 }
 
-/** UpdateTrail inputs trailguard restores, as the flags that set them (`EnableLogFileValidation` → `enableLogFileValidation`). */
-const RESTORE_FLAGS: ReadonlyMap<string, string> = new Map(Object.values(SETTINGS).flatMap((s) => (s.restore ? [[s.restore.input, s.restore.input.replace(/^[A-Z]/, (c) => c.toLowerCase())] as const] : [])));
-
-/** `previous` of an UpdateTrail restore, as the CLI flags that put it back. */
-function reverseUpdate(record: RemediationRecord, { trail, region }: Where): string[] {
+/**
+ * What an UpdateTrail restore replaced, for a person. The command that reverses it is added by the notifier, from
+ * the action type (as report and undo print it).
+ */
+function beforeUpdate(record: RemediationRecord): string[] {
   const action = record.actions.find((a) => a.api === 'CloudTrail.UpdateTrail');
-  const previous = action?.previous as Readonly<Record<string, unknown>> | undefined;
-  if (!previous || record.outcome !== 'remediated') return [];
-  const flags = Object.entries(previous).flatMap(([input, value]) => {
-    const flag = RESTORE_FLAGS.get(input);
-    return flag && typeof value === 'boolean' ? [[flag, value] as const] : [];
-  });
-  return [`Before: ${JSON.stringify(previous)}`, `To reverse: ${awsCommand('cloudtrail', 'update-trail', { name: trail, region, ...Object.fromEntries(flags) })}`];
+  const previous = v.safeParse(TrailSettingInputs, action?.previous);
+  return previous.success && record.outcome === 'remediated' ? [`Before: ${JSON.stringify(previous.output)}`] : [];
 }
 
 /** Subject and body lines for a trail-logging record. */
@@ -133,12 +139,12 @@ export function trailMessage(record: RemediationRecord): Message {
   const resource = record.resources[0];
   const name = resource?.name ?? resource?.id ?? 'unknown';
   const where: Where = {
-    trail: checked(resource?.id, 'trail name', (value) => trailRefFrom(value) !== undefined),
+    trail: checked(resource?.id, 'trail name', isTrailRef),
     name: checked(resource?.name ?? resource?.id, 'trail name', isTrailName),
     region: regionArg(resource?.region ?? record.region),
   };
   const lines = record.errorCode ? failedAttemptLines(record, where)
     : isGoneAfterChange(record) ? recoveryFor(where)
-      : [...commandsFor(record, where), ...reverseUpdate(record, where)];
+      : [...commandsFor(record, where), ...beforeUpdate(record)];
   return { title: titleFor(record, name), lines };
 }

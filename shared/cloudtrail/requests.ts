@@ -1,6 +1,5 @@
 /** The CloudTrail request shapes the trail-logging rule reads, and its decision for a failed tamper attempt. */
 import * as v from 'valibot';
-import type { Config } from '../config.js';
 import type { CloudTrailRecord } from '../events/schema.js';
 import { alert, type Decision, type ResourceRef } from '../rule.js';
 import {
@@ -74,7 +73,7 @@ const VERBS: Readonly<Record<string, string>> = {
  * tried. HIGH when a policy blocked it; MEDIUM when the trail name or Region was wrong (InvalidTrailNameException,
  * TrailNotFoundException, InvalidHomeRegionException): still worth a look, as attackers guess trail names and Regions.
  */
-export function failedAttempt(record: CloudTrailRecord, settings: Config['rules']['trail-logging']): Decision | undefined {
+export function failedAttempt(record: CloudTrailRecord, settings: { readonly alertOnFailedAttempts: boolean }): Decision | undefined {
   if (!settings.alertOnFailedAttempts || !wouldWeaken(record.eventName, record.requestParameters)) return undefined;
   const request = (record.requestParameters ?? {}) as Record<string, unknown>;
   const raw = request[nameFieldOf(record.eventName)];

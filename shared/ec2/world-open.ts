@@ -171,8 +171,15 @@ export function toSdkRule(rule: CidrRule): SecurityGroupRule {
   };
 }
 
+/** An IpPermission of one CIDR range (never another group or a prefix list): what trailguard writes and records. */
+export interface CidrPermission extends IpPermission {
+  IpProtocol: string;
+  IpRanges?: { CidrIp: string; Description?: string }[];
+  Ipv6Ranges?: { CidrIpv6: string; Description?: string }[];
+}
+
 /** The IpPermission that authorizes (or revokes, by content) exactly this rule. */
-export function toIpPermission(rule: CidrRule): IpPermission {
+export function toIpPermission(rule: CidrRule): CidrPermission {
   const range = rule.description ? { Description: rule.description } : {};
   return {
     IpProtocol: rule.protocol,

@@ -5,14 +5,19 @@
  */
 import { OUTCOMES, type Outcome, type RecordError, type RemediationRecord } from '../remediation-log.js';
 import { recordTime, type LoggedRecord } from './records.js';
-import { reversalOf, reversalText, type Reversal } from './reverse.js';
+import type { Reversal } from '../actions/action.js';
+import { ACTION_TYPES } from '../actions/registry.js';
+import { reversalOf, reversalText } from '../actions/reversal.js';
 
 /** The outcomes that mean "someone did something the rules object to" (as the saved query violations-by-actor). */
 export const VIOLATION_OUTCOMES: ReadonlySet<Outcome> = new Set(['remediated', 'would-remediate', 'failed', 'alerted']);
 
-/** A decision about someone's change (not an operator's undo, not an event no rule matched). */
+/**
+ * A decision about someone's call: a CloudTrail event a rule matched. Not a sweep's finding or an enforcement check
+ * (their "actor" is trailguard's own schedule, and the resource's state, not a call, is the evidence), not an undo.
+ */
 export function isViolation(record: RemediationRecord): boolean {
-  return VIOLATION_OUTCOMES.has(record.outcome) && record.rule !== null && record.trigger !== 'undo';
+  return VIOLATION_OUTCOMES.has(record.outcome) && record.rule !== null && record.trigger === 'event';
 }
 
 /** The rule column for records no rule matched. */
@@ -166,13 +171,13 @@ export function aggregate(input: Iterable<LoggedRecord>, options: AggregateOptio
       if (at !== undefined && (row.last === undefined || at > row.last)) row.last = at;
       actors.set(actor, row);
     }
-    if (record.outcome === 'remediated' && record.trigger !== 'undo' && typeof record.exposureMs === 'number' && Number.isFinite(record.exposureMs)) {
+    if (record.outcome === 'remediated' && record.trigger === 'event' && typeof record.exposureMs === 'number' && Number.isFinite(record.exposureMs)) {
       const list = exposures.get(rule) ?? [];
       list.push(record.exposureMs);
       exposures.set(rule, list);
     }
     for (const action of record.actions) {
-      const reversal = reversalOf(record, action);
+      const reversal = reversalOf(ACTION_TYPES, record, action);
       actions.push({
         time: iso(at), rule, outcome: record.outcome, trigger: record.trigger, eventId: record.eventId,
         api: action.api, resource: action.resource, status: action.status,

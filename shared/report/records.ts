@@ -56,9 +56,15 @@ export function recordFromValue(value: unknown, source: string, loggedAt?: numbe
     const rest: Record<string, unknown> = { ...object };
     for (const key of LOG_KEYS) delete rest[key];
     if (!isRecordLike(rest)) return undefined;
-    return { record: rest, loggedAt: timeMs(object.timestamp) ?? loggedAt, source };
+    return { record: withDefaults(rest), loggedAt: timeMs(object.timestamp) ?? loggedAt, source };
   }
-  return isRecordLike(object) ? { record: object, loggedAt, source } : undefined;
+  return isRecordLike(object) ? { record: withDefaults(object), loggedAt, source } : undefined;
+}
+
+/** Fields added to the record over time, as an older record means them: an event's, with no finding code. */
+function withDefaults(record: RemediationRecord): RemediationRecord {
+  if (record.trigger !== undefined && record.finding !== undefined) return record;
+  return { ...record, trigger: record.trigger ?? 'event', finding: record.finding ?? null };
 }
 
 /** The time in an export prefix ("2026-11-20T09:15:02.123Z\t", or epoch ms), if any. */

@@ -7,7 +7,7 @@ import type { CloudTrailEvent } from '../events/schema.js';
 import type { AnyRule, RuleFacts } from '../rule.js';
 import { dynamoStateStore } from '../state/dynamo-store.js';
 import { deadlineOf, type InvocationContext } from './deadline.js';
-import { run, runWithFacts, type RunDeps } from './run.js';
+import { run, runFinding, type Finding, type RunDeps } from './run.js';
 
 /** The deps of a Lambda container: config from the environment (parsed once), SNS, the log on stdout. */
 export function lambdaDeps(): RunDeps {
@@ -48,13 +48,14 @@ export function lambdaRunner(rule: AnyRule, depsFor: () => RunDeps = lambdaDeps)
   };
 }
 
-/** How a scheduled check's input becomes a run: `read` validates it (throws ParseError), `unreadable` labels a bad one. */
+/** How a scheduled check's input becomes a run: `read` validates it (throws ParseError), `unreadable` names a bad one. */
 export interface ScheduledInputReader {
-  read(input: unknown, now: number): { readonly event: CloudTrailEvent; readonly facts: RuleFacts };
-  unreadable(input: unknown, now: number): CloudTrailEvent;
+  read(input: unknown): Finding;
+  /** The finding an input that does not parse is recorded as (no facts): its id, and the account and Region it names. */
+  unreadable(input: unknown): Finding;
 }
 
-// runWithFacts reads the rule's settings first, inside its catch-all: a rule whose settings throw turns the
+// runFinding reads the rule's settings first, inside its catch-all: a rule whose settings throw turns the
 // error into the run's one `failed` record, before any claim, read or write.
 const failingWith = (rule: AnyRule, error: unknown): AnyRule => ({
   ...rule,
@@ -73,17 +74,16 @@ export function lambdaScheduledRunner(rule: AnyRule, reader: ScheduledInputReade
   return async (input, context) => {
     container ??= depsFor();
     const deps = invocationDeps(container, context);
-    const now = deps.now();
-    let trigger: ReturnType<ScheduledInputReader['read']> | undefined;
+    let trigger: Finding | undefined;
     let unreadable: unknown;
     try {
-      trigger = reader.read(input, now);
+      trigger = reader.read(input);
     } catch (error) {
       unreadable = error;
     }
     const record = trigger
-      ? await runWithFacts(rule, trigger.event, trigger.facts, 'schedule', deps)
-      : await runWithFacts(failingWith(rule, unreadable), reader.unreadable(input, now), { resources: [] }, 'schedule', deps);
+      ? await runFinding(rule, trigger, deps)
+      : await runFinding(failingWith(rule, unreadable), reader.unreadable(input), deps);
     if (record.error?.kind === 'transient') {
       throw new AwsCallError(record.error.api ?? 'unknown', record.eventId, 'transient', record.error.code, 'retry');
     }

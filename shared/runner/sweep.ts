@@ -2,10 +2,9 @@ import type { ClientOptions } from '../aws/client-options.js';
 import { classifyAwsError } from '../aws/errors.js';
 import type { Mode, RuleId } from '../config.js';
 import { ConfigError } from '../errors.js';
-import type { CloudTrailEvent } from '../events/schema.js';
 import type { Outcome, RecordError } from '../remediation-log.js';
 import type { AnyRule, RuleFacts } from '../rule.js';
-import { runWithFacts, type RunDeps } from './run.js';
+import { runFinding, type Finding, type RunDeps } from './run.js';
 
 /** Where and when a sweep looks: one region of one account, in one window. */
 export interface SweepScope {
@@ -71,35 +70,9 @@ export interface SweepSummary {
 /** The message of the summary line, so Logs Insights can select it. */
 export const SWEEP_MESSAGE = 'trailguard sweep';
 
-/** The synthetic event a finding is run with: its id names rule, resource and window, so a re-run is a duplicate. */
-export function sweepEvent(ruleId: RuleId, resource: string, scope: SweepScope, foundAt: string): CloudTrailEvent {
-  const id = `sweep:${ruleId}:${resource}:${scope.window}`;
-  return {
-    id,
-    detailType: 'trailguard Sweep Finding',
-    source: 'trailguard.sweep',
-    account: scope.account,
-    region: scope.region,
-    time: foundAt,
-    detail: {
-      eventVersion: undefined,
-      eventTime: foundAt,
-      eventSource: 'scheduler.amazonaws.com',
-      eventName: 'trailguard:Sweep',
-      awsRegion: scope.region,
-      eventId: id,
-      eventType: undefined,
-      sourceIp: undefined,
-      userAgent: 'trailguard-sweep',
-      actor: { type: 'AWSService', invokedBy: 'scheduler.amazonaws.com', arn: undefined, accountId: undefined, principalId: undefined },
-      requestParameters: undefined,
-      responseElements: undefined,
-      additionalEventData: undefined,
-      errorCode: undefined,
-      errorMessage: undefined,
-      recipientAccountId: scope.account,
-    },
-  };
+/** A sweep's finding: its id names rule, resource and window, so a re-run in the same window is a duplicate. */
+export function sweepFinding<F extends RuleFacts>(ruleId: RuleId, resource: string, scope: SweepScope, facts: F): Finding {
+  return { trigger: 'sweep', id: `sweep:${ruleId}:${resource}:${scope.window}`, account: scope.account, region: scope.region, facts };
 }
 
 /** A paginator's pages with each failure classified once, naming the API and the region. */
@@ -131,7 +104,7 @@ export interface SweepRun {
 }
 
 /**
- * Scans one region for a rule's candidates and runs each through `runWithFacts` with trigger `sweep`:
+ * Scans one region for a rule's candidates and runs each through `runFinding` with trigger `sweep`:
  * one record per finding (written by the runner), and one summary. It never throws for an AWS fault: a
  * failed list call ends the sweep as incomplete with the classified error in the summary.
  */
@@ -166,8 +139,7 @@ export async function runSweep<R extends AnyRule, F extends RuleFacts, C>(sweep:
         continue;
       }
       findings += 1;
-      const foundAt = new Date(deps.now()).toISOString();
-      const record = await runWithFacts(rule, sweepEvent(rule.id, step.resource, scope, foundAt), step.facts, 'sweep', deps);
+      const record = await runFinding(rule, sweepFinding(rule.id, step.resource, scope, step.facts), deps);
       outcomes[record.outcome] = (outcomes[record.outcome] ?? 0) + 1;
     }
   } catch (thrown) {

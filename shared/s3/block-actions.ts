@@ -31,9 +31,9 @@ export async function readPublicAccessBlock(s3: S3Client, bucket: string, owner:
 export function bucketFlags(step: Step<{ readonly Bucket: string; readonly ExpectedBucketOwner?: string | undefined }, unknown>) {
   const owner = step.params.ExpectedBucketOwner;
   return {
+    region: regionArg(step.region),
     bucket: checked(step.params.Bucket, 'bucket name', isBucketName),
     ...(owner === undefined ? {} : { expectedBucketOwner: checked(owner, 'account id', isAccountId) }),
-    region: regionArg(step.region),
   };
 }
 

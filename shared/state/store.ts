@@ -14,7 +14,7 @@ export interface Intent {
    * keeps here the earlier actions that read back as done.
    */
   readonly actions: readonly PlannedAction[];
-  /** The decision's reason without the runner's "; will remediate". */
+  /** The decision's reason (the conclusion's `subject`), without the runner's words on what it did. */
   readonly reason: string;
   readonly severity: Severity | null;
   readonly resources: readonly ResourceRef[];

@@ -20,6 +20,9 @@ const ec2 = mockClient(EC2Client);
 const cloudtrail = mockClient(CloudTrailClient);
 const NOW = Date.parse('2026-11-21T08:00:00Z');
 const TOPIC = 'arn:aws:sns:eu-west-1:111122223333:trailguard-alerts';
+const OPERATOR = 'arn:aws:sts::111122223333:assumed-role/SecurityOps/alice';
+/** The exemptions an operator deploys before an undo: every resource the log's records name. */
+const EXEMPT = ['example-reports', 'sg-0123456789abcdef0', 'i-0123456789abcdef0', TRAIL.id].map((resource) => ({ resource, reason: 'CHG-1234: approved exception' }));
 let dir: string;
 let log: string;
 
@@ -52,11 +55,11 @@ async function undone(eventId: string, options: Partial<UndoOptions> = {}) {
   let err = '';
   const sent: Notification[] = [];
   const exit = await undo({
-    eventId, sources: [log], apply: false, mode: 'offline', config: parseConfig({ topicArn: TOPIC }), region: 'eu-west-1', since: undefined,
+    eventId, sources: [log], apply: false, mode: 'offline', config: parseConfig({ topicArn: TOPIC, exemptions: EXEMPT }), region: 'eu-west-1', since: undefined,
     now: () => NOW, out: (t) => { out += t; }, err: (t) => { err += t; }, progress: { isTTY: false, write: () => true },
-    notify: async (n) => { sent.push(n); return 'msg-1'; }, operator: 'ops-alice', ...options,
+    notify: async (n) => { sent.push(n); return 'msg-1'; }, identity: async () => ({ arn: OPERATOR, account: '111122223333' }), yes: true, ...options,
   });
-  const recordLine = out.split('\n').find((line) => line.startsWith('{"level":"INFO","message":"trailguard remediation"'));
+  const recordLine = out.split('\n').map((line) => line.trim()).find((line) => line.startsWith('{"level":"INFO","message":"trailguard remediation"'));
   const logged = recordLine ? (JSON.parse(recordLine) as RemediationRecord & { message: string }) : undefined;
   return { exit, out, err, sent, logged };
 }
@@ -82,13 +85,13 @@ describe('trailguard undo: the plan (no --apply)', () => {
     expect(instance.out).toContain(`$ aws ec2 delete-tags --region 'eu-west-1' --resources 'i-0123456789abcdef0' --tags '[{"Key":"Owner","Value":"arn:aws:iam::111122223333:user/alice"},{"Key":"trailguard:tagged-at","Value":"2026-11-20T09:15:00Z"}]'`);
     expect(instance.out).not.toContain('Deploy the exemption before --apply, or the rule remediates');
 
-    const trail = await undone('evt-trail');
+    const trail = await undone('evt-trail', { config: parseConfig({ topicArn: TOPIC }) });
     expect(trail.out).toContain("$ aws cloudtrail update-trail --region 'eu-west-1' --name 'arn:aws:cloudtrail:eu-west-1:111122223333:trail/org-trail' --no-enable-log-file-validation --no-is-multi-region-trail");
     expect(trail.out).toContain('deploy the exemption before --apply, or the rule remediates the undo within seconds');
     const exemption = JSON.parse(/\[\n[\s\S]*\n\]/.exec(trail.out)?.[0] ?? '[]');
     expect(exemption).toEqual([{
       rule: 'trail-logging', resource: TRAIL.id, expires: '2026-12-21',
-      reason: 'remediation undone by ops-alice on 2026-11-21 (trailguard undo of evt-trail): replace with the ticket that approves it',
+      reason: 'remediation undone by an operator on 2026-11-21 (trailguard undo of evt-trail): replace with the ticket that approves it',
     }]);
   });
 
@@ -125,8 +128,9 @@ describe('trailguard undo --apply', () => {
   const apply = { apply: true, mode: 'live' } as const;
 
   function expectUndoRecord(logged: RemediationRecord | undefined, eventId: string, rule: string) {
-    expect(logged).toMatchObject({ message: 'trailguard remediation', rule, outcome: 'remediated', mode: 'live', trigger: 'undo', eventId, exposureMs: null,
-      notification: { status: 'sent', messageId: 'msg-1' } });
+    // Its own outcome, and by whom: the operator's AWS identity (STS), never a local user name.
+    expect(logged).toMatchObject({ message: 'trailguard remediation', rule, outcome: 'reverted', mode: 'live', trigger: 'undo', eventId, exposureMs: null,
+      actor: OPERATOR, actorType: 'AssumedRole', notification: { status: 'sent', messageId: 'msg-1' } });
     expect(logged?.reason).toMatch(new RegExp(`^undo of ${eventId}: .*; done and verified$`));
   }
 
@@ -143,8 +147,10 @@ describe('trailguard undo --apply', () => {
     })]);
     expect(sent).toHaveLength(1);
     expect(sent[0]?.subject).toContain('Remediation undone on example-reports');
-    expect(sent[0]?.text).toContain('Undone by ops-alice');
-    expect(out).toContain('Now add this exemption');
+    expect(sent[0]?.text).toContain(`Undone by ${OPERATOR}`);
+    expect(sent[0]?.attributes).toMatchObject({ outcome: 'reverted' });
+    // The configuration exempts the bucket already: no exemption to add.
+    expect(out).not.toContain('Now add this exemption');
   });
 
   it('public-bucket: puts the earlier configuration back', async () => {
@@ -216,6 +222,49 @@ describe('trailguard undo --apply', () => {
     expect(exit).toBe(1);
     expect(logged?.outcome).toBe('failed');
     expect(logged?.actions[0]?.verification?.ok).toBe(false);
+  });
+});
+
+describe('trailguard undo --apply: guards', () => {
+  const apply = { apply: true, mode: 'live' } as const;
+
+  it('refuses without an exemption for the resource, and calls nothing, unless --force', async () => {
+    const refused = await undone('evt-bucket', { ...apply, config: parseConfig({ topicArn: TOPIC }) });
+    expect(refused.exit).toBe(2);
+    expect(refused.err).toContain('refused: the loaded configuration does not exempt public-bucket example-reports');
+    expect(refused.out).toContain('Before --apply, add this exemption');
+    expect(s3).not.toHaveReceivedCommand(DeletePublicAccessBlockCommand);
+    expect(refused.sent).toEqual([]);
+
+    s3.on(DeletePublicAccessBlockCommand).resolves({});
+    s3.on(GetPublicAccessBlockCommand).rejects(noSuchBlock());
+    const forced = await undone('evt-bucket', { ...apply, config: parseConfig({ topicArn: TOPIC }), force: true });
+    expect(forced.exit).toBe(0);
+    expect(s3).toHaveReceivedCommandTimes(DeletePublicAccessBlockCommand, 1);
+    expect(forced.logged?.outcome).toBe('reverted');
+    expect(forced.out).toContain('Now add this exemption');
+  });
+
+  it('asks for confirmation without --yes, and changes nothing when not confirmed', async () => {
+    const questions: string[] = [];
+    const declined = await undone('evt-bucket', { ...apply, yes: false, confirm: async (q) => { questions.push(q); return false; } });
+    expect(declined.exit).toBe(2);
+    expect(questions).toEqual([`Undo 1 write(s) of event evt-bucket in 111122223333/eu-west-1 as ${OPERATOR}?`]);
+    expect(declined.err).toContain('not confirmed: nothing was changed');
+    expect(s3).not.toHaveReceivedCommand(DeletePublicAccessBlockCommand);
+
+    s3.on(DeletePublicAccessBlockCommand).resolves({});
+    s3.on(GetPublicAccessBlockCommand).rejects(noSuchBlock());
+    const confirmed = await undone('evt-bucket', { ...apply, yes: false, confirm: async () => true });
+    expect(confirmed.exit).toBe(0);
+    expect(s3).toHaveReceivedCommandTimes(DeletePublicAccessBlockCommand, 1);
+  });
+
+  it('refuses when STS cannot say who the operator is: an undo is never recorded without an identity', async () => {
+    const nobody = await undone('evt-bucket', { ...apply, identity: async () => { throw Object.assign(new Error('expired'), { name: 'ExpiredToken' }); } });
+    expect(nobody.exit).toBe(2);
+    expect(nobody.err).toContain('cannot tell who is undoing (sts:GetCallerIdentity failed: ExpiredToken)');
+    expect(s3).not.toHaveReceivedCommand(DeletePublicAccessBlockCommand);
   });
 });
 

@@ -4,6 +4,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import { openSecurityGroup } from '../../functions/open-security-group/rule.js';
+import { revokeSecurityGroupIngress } from '../../shared/actions/ec2-revoke-security-group-ingress.js';
 import { lambdaDeps } from '../../shared/runner/lambda.js';
 import { run } from '../../shared/runner/run.js';
 import { ACCOUNT, aws, REGION, resetEmulator } from './helpers/emulator.js';
@@ -188,13 +189,16 @@ describe.each(['live', 'dry-run'] as const)('open-security-group against the emu
 });
 
 describe('open-security-group against the emulator: faults between the read and the revoke', () => {
-  /** The deployed rule, with `race` run just before its write. */
+  /** The deployed rule, with `race` run just before its write (in its action type's perform). */
   const racing = (race: () => Promise<unknown>): typeof openSecurityGroup => ({
     ...openSecurityGroup,
-    act: async (action, clients) => {
-      await race();
-      return openSecurityGroup.act(action, clients);
-    },
+    actions: [{
+      ...revokeSecurityGroupIngress,
+      perform: async (step, clients) => {
+        await race();
+        return revokeSecurityGroupIngress.perform(step, clients);
+      },
+    }],
   });
 
   it('ignored: both rules were revoked by someone else (InvalidSecurityGroupRuleId.NotFound is "already gone")', async () => {

@@ -1,6 +1,8 @@
 import { CreateTagsCommand, DeleteTagsCommand, DescribeTagsCommand, RunInstancesCommand, TerminateInstancesCommand, type Instance, type Tag } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import { untaggedInstance } from '../../functions/untagged-instance/rule.js';
+import { createTags } from '../../shared/actions/ec2-create-tags.js';
+import { createSchedule } from '../../shared/actions/scheduler-create-schedule.js';
 import { lambdaDeps } from '../../shared/runner/lambda.js';
 import { run } from '../../shared/runner/run.js';
 import { ACCOUNT, aws, REGION, resetEmulator } from './helpers/emulator.js';
@@ -198,10 +200,11 @@ describe('untagged-instance against the emulator: faults', () => {
   it('a tag added between the read and the write is not overwritten: the event fails as transient, to be retried and decided again', async () => {
     const instances = await launch(1);
     const [id = ''] = idsOf(instances);
-    const racing: typeof untaggedInstance = { ...untaggedInstance, act: async (action, clients) => {
+    const racingTags: typeof createTags = { ...createTags, perform: async (step, clients) => {
       await aws.ec2.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'Owner', Value: 'set-by-a-person' }] }));
-      return untaggedInstance.act(action, clients);
+      return createTags.perform(step, clients);
     } };
+    const racing: typeof untaggedInstance = { ...untaggedInstance, actions: [racingTags, createSchedule] };
 
     const record = await withLambdaEnv(env('live'), () => run(racing, runEvent('would-remediate.two-instances-one-call', instances), lambdaDeps()));
 

@@ -50,12 +50,12 @@ export const DONE_ACTIONS = {
   },
   revoke: {
     api: 'EC2.RevokeSecurityGroupIngress', status: 'done', resource: 'sg-0123456789abcdef0',
-    params: { GroupId: 'sg-0123456789abcdef0', SecurityGroupRuleIds: ['sgr-0aaa', 'sgr-0bbb'] },
+    params: { GroupId: 'sg-0123456789abcdef0', SecurityGroupRuleIds: ['sgr-0aaaaaaaaaaaaaaaa', 'sgr-0bbbbbbbbbbbbbbbb'] },
     previous: { SecurityGroupRules: [
-      { SecurityGroupRuleId: 'sgr-0aaa', IsEgress: false, IpProtocol: 'tcp', FromPort: 22, ToPort: 22, CidrIpv4: '0.0.0.0/0', Description: "ops' ssh" },
-      { SecurityGroupRuleId: 'sgr-0bbb', IsEgress: false, IpProtocol: '-1', FromPort: -1, ToPort: -1, CidrIpv6: '::/0' },
+      { SecurityGroupRuleId: 'sgr-0aaaaaaaaaaaaaaaa', IsEgress: false, IpProtocol: 'tcp', FromPort: 22, ToPort: 22, CidrIpv4: '0.0.0.0/0', Description: "ops' ssh" },
+      { SecurityGroupRuleId: 'sgr-0bbbbbbbbbbbbbbbb', IsEgress: false, IpProtocol: '-1', FromPort: -1, ToPort: -1, CidrIpv6: '::/0' },
     ] },
-    verification: { ok: true, detail: 'sgr-0aaa, sgr-0bbb read back as gone' },
+    verification: { ok: true, detail: 'sgr-0aaaaaaaaaaaaaaaa, sgr-0bbbbbbbbbbbbbbbb read back as gone' },
   },
   tags: {
     api: 'EC2.CreateTags', status: 'done', resource: 'i-0123456789abcdef0',

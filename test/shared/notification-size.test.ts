@@ -42,9 +42,9 @@ function recordOf(count: number): RemediationRecord {
   const ids = Array.from({ length: count }, (_, i) => `sg-0${(0x1000000000000000 + i).toString(16)}`);
   const actions: ActionRecord[] = ids.map((id) => ({
     api: 'EC2.RevokeSecurityGroupIngress', status: 'done', resource: id,
-    params: { GroupId: id, SecurityGroupRuleIds: ['sgr-0aaa', 'sgr-0bbb'] },
-    previous: { SecurityGroupRules: [{ SecurityGroupRuleId: 'sgr-0aaa', IsEgress: false, IpProtocol: 'tcp', FromPort: 22, ToPort: 22, CidrIpv4: '0.0.0.0/0' }] },
-    verification: { ok: true, detail: `sgr-0aaa, sgr-0bbb read back as gone from ${id}` },
+    params: { GroupId: id, SecurityGroupRuleIds: ['sgr-0aaaaaaaaaaaaaaaa', 'sgr-0bbbbbbbbbbbbbbbb'] },
+    previous: { SecurityGroupRules: [{ SecurityGroupRuleId: 'sgr-0aaaaaaaaaaaaaaaa', IsEgress: false, IpProtocol: 'tcp', FromPort: 22, ToPort: 22, CidrIpv4: '0.0.0.0/0' }] },
+    verification: { ok: true, detail: `sgr-0aaaaaaaaaaaaaaaa, sgr-0bbbbbbbbbbbbbbbb read back as gone from ${id}` },
   }));
   return aRecord({
     rule: 'open-security-group', eventName: 'AuthorizeSecurityGroupIngress', eventSource: 'ec2.amazonaws.com',

@@ -6,13 +6,15 @@ const Organization = createRequire(import.meta.url)('../../scripts/organization.
   serverless: unknown, options: unknown, utils: { log: { warning: (message: string) => void } },
 ) => { apply(): void };
 
-function pluginIn(region: string, organizationId = '') {
+type Fn = { readonly environment?: { readonly TRAILGUARD_RULE: string }; readonly events: readonly { readonly eventBridge?: { readonly pattern: unknown } }[] };
+
+function pluginIn(region: string, organizationId = '', functions: Readonly<Record<string, Fn>> = {}) {
   const warning = vi.fn();
   const serverless = {
     service: {
       service: 'trailguard', provider: { region, stage: 'test', compiledCloudFormationTemplate: { Resources: {} } },
       custom: { organization: { organizationId, memberRoleName: 'trailguard-remediation' } },
-      getAllFunctions: () => [], getFunction: () => ({ events: [] }),
+      getAllFunctions: () => Object.keys(functions), getFunction: (key: string) => functions[key] ?? { events: [] },
     },
     getProvider: () => ({ naming: {} }),
     classes: { Error },
@@ -25,6 +27,16 @@ describe('the organisation plugin at package time', () => {
     const { plugin, warning } = pluginIn('eu-west-1');
     plugin.apply();
     expect(warning).toHaveBeenCalledWith(expect.stringContaining('IAM and console sign-in events are delivered to EventBridge in us-east-1 only'));
+  });
+
+  it('names the rules whose patterns admit a global service\'s events (IAM, STS, sign-in), and only those', () => {
+    const rule = (id: string, source: unknown): Fn => ({ environment: { TRAILGUARD_RULE: id }, events: [{ eventBridge: { pattern: { source } } }] });
+    const { plugin, warning } = pluginIn('eu-west-1', '', {
+      iamWatch: rule('iam-watch', ['aws.iam']), anyRoot: rule('any-root', [{ prefix: 'aws.' }]), signIn: rule('sign-in', ['aws.signin']),
+      buckets: rule('buckets', ['aws.s3']), sweep: { environment: { TRAILGUARD_RULE: 'buckets' }, events: [] },
+    });
+    plugin.apply();
+    expect(warning).toHaveBeenCalledWith(expect.stringContaining('so the rules on them (any-root, iam-watch, sign-in) will see none of them here'));
   });
 
   it('says nothing in us-east-1, nor in organisation mode (the member stack forwards us-east-1)', () => {

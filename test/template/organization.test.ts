@@ -1,6 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { RULES } from '../../functions/rules.js';
-import { untaggedInstanceEnforce } from '../../functions/untagged-instance/enforce.js';
+import { CHECKS, RULES } from '../../functions/rules.js';
 import { actingFunctions, memberActionsOf, memberStackTemplate } from '../../scripts/member-stack.js';
 import { admitsOnlyAwsSources, logicalPrefixOf, packageOnce, resourcesOfType, s3ResourceStatements, type CfnResource, type Packaged } from '../helpers/template.js';
 
@@ -12,11 +11,27 @@ const ASSUME_MEMBER_ROLE = {
   Condition: { StringEquals: { 'aws:ResourceOrgID': ORGANIZATION_ID } },
 };
 
+const byJson = (a: unknown, b: unknown) => JSON.stringify(a).localeCompare(JSON.stringify(b));
 const policyStatements = (role: CfnResource | undefined): any[] =>
   ((role?.Properties?.Policies ?? []) as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
 const rolesAssuming = (template: Packaged['template']) => resourcesOfType(template, 'AWS::IAM::Role')
   .filter(([, role]) => policyStatements(role).some((s) => [s.Action].flat().includes('sts:AssumeRole')))
   .map(([id]) => id);
+
+/**
+ * The function roles that act in an event's account, read from a template alone: a role of a function that no
+ * schedule of the stack invokes (not a sweep) with a statement on resources that are not the stack's own (a
+ * Ref/GetAtt, or an ARN in the stack's Region: its logs, its schedules).
+ */
+function actingByTemplate(template: Packaged['template']): string[] {
+  const swept = resourcesOfType(template, 'AWS::Scheduler::Schedule').map(([, r]) => JSON.stringify(r.Properties?.Target?.Arn));
+  const own = (resource: unknown) => [resource].flat().every((r) => /"Ref"|"Fn::GetAtt"|\$\{AWS::Region\}/.test(JSON.stringify(r)));
+  return resourcesOfType(template, 'AWS::Lambda::Function')
+    .filter(([id]) => !swept.includes(JSON.stringify({ 'Fn::GetAtt': [id, 'Arn'] })))
+    .map(([id]) => id.replace(/LambdaFunction$/, 'IamRoleLambdaExecution'))
+    .filter((roleId) => policyStatements(template.Resources[roleId]).some((statement) => !own(statement.Resource)))
+    .sort();
+}
 
 // Rules in state ENABLED never receive read-only management events (Get/List/Describe): root's reads need this one.
 const ALL_MANAGEMENT_EVENTS = 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS';
@@ -38,9 +53,11 @@ describe('the central stack in single-account mode (the default)', () => {
     expect(resourcesOfType(single.template, 'AWS::Events::EventBusPolicy')).toEqual([]);
     expect(resourcesOfType(single.template, 'AWS::Events::Rule').filter(([, r]) => r.Properties?.EventBusName)).toEqual([]);
     expect(rolesAssuming(single.template)).toEqual([]);
-    const variables = single.template.Resources.PublicBucketLambdaFunction?.Properties?.Environment?.Variables;
-    expect(variables?.TRAILGUARD_RULE).toBe('public-bucket');
-    expect(Object.keys(variables ?? {}).filter((name) => /ORG_ID|MEMBER_ROLE|CENTRAL_ACCOUNT|EXTERNAL_ID/.test(name))).toEqual([]);
+    for (const rule of RULES) {
+      const variables = single.template.Resources[`${logicalPrefixOf(rule.id)}LambdaFunction`]?.Properties?.Environment?.Variables;
+      expect(variables?.TRAILGUARD_RULE, rule.id).toBe(rule.id);
+      expect(Object.keys(variables ?? {}).filter((name) => /ORG_ID|MEMBER_ROLE|CENTRAL_ACCOUNT|EXTERNAL_ID/.test(name)), rule.id).toEqual([]);
+    }
   });
 });
 
@@ -122,6 +139,9 @@ describe('the central stack in organisation mode (--param organizationId=o-…)'
   it('lets exactly the acting functions assume the member role, only by name and only inside the organisation', () => {
     const acting = actingFunctions().map(({ key }) => `${logicalPrefixOf(key)}IamRoleLambdaExecution`);
     expect(rolesAssuming(org.template).sort()).toEqual([...acting].sort());
+    // The same roles as the single-account template says act in an event's account (derived without the code).
+    expect([...acting].sort()).toEqual(actingByTemplate(single.template));
+    expect(acting.length).toBeGreaterThan(0);
     for (const id of acting) {
       const assume = policyStatements(org.template.Resources[id]).filter((s) => [s.Action].flat().includes('sts:AssumeRole'));
       expect(assume, id).toEqual([ASSUME_MEMBER_ROLE]);
@@ -172,7 +192,7 @@ describe('the member stack (npm run member-template)', () => {
   const resources = member.Resources as Record<string, CfnResource>;
   const role = resources.RemediationRole;
   const statements = (role?.Properties?.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
-  const memberActions = new Set([...RULES, untaggedInstanceEnforce].flatMap(memberActionsOf));
+  const memberActions = new Set([...RULES, ...CHECKS.map((check) => check.rule)].flatMap(memberActionsOf));
 
   it('forwards each rule\'s pattern, unchanged, to the central organisation bus through its own role', () => {
     const forwards = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Events::Rule');
@@ -249,9 +269,10 @@ describe('the member stack (npm run member-template)', () => {
     const trust = role?.Properties?.AssumeRolePolicyDocument?.Statement as any[];
     expect(trust).toHaveLength(1);
     expect(trust[0]).toMatchObject({ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${CentralAccountId}:root' } } });
-    expect(trust[0].Condition.ArnEquals['aws:PrincipalArn']).toEqual(
-      ['publicBucket', 'openSecurityGroup', 'untaggedInstance', 'trailLogging', 's3BucketDeleted', 'untaggedInstanceEnforce']
-        .map((key) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:iam::\${CentralAccountId}:role/trailguard-\${Stage}-${key}-role` })));
+    const keys = actingByTemplate(single.template).map((roleId) => roleId.replace(/IamRoleLambdaExecution$/, '')).map((prefix) => prefix.charAt(0).toLowerCase() + prefix.slice(1));
+    expect(keys.length).toBeGreaterThan(0);
+    expect([...trust[0].Condition.ArnEquals['aws:PrincipalArn']].sort(byJson)).toEqual(
+      keys.map((key) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:iam::\${CentralAccountId}:role/trailguard-\${Stage}-${key}-role` })).sort(byJson));
     expect(trust[0].Condition.StringEquals).toEqual({
       'aws:PrincipalOrgID': { Ref: 'OrganizationId' },
       'sts:ExternalId': { 'Fn::If': ['HasExternalId', { Ref: 'ExternalId' }, { Ref: 'AWS::NoValue' }] },

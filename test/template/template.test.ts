@@ -1,11 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { RULES } from '../../functions/rules.js';
+import { CHECKS, RULES } from '../../functions/rules.js';
+import { SWEEPS } from '../../functions/sweeps.js';
 import { ALERT_RULE_IDS } from '../../shared/config.js';
-import { untaggedInstanceEnforce } from '../../functions/untagged-instance/enforce.js';
-import { openSecurityGroupSweep } from '../../functions/open-security-group/sweep.js';
-import { publicBucketSweep } from '../../functions/public-bucket/sweep.js';
-import { trailLoggingSweep } from '../../functions/trail-logging/sweep.js';
-import { untaggedInstanceSweep } from '../../functions/untagged-instance/sweep.js';
+import { centralFunctions, codeOf } from '../../scripts/member-stack.js';
 import { functionKeyOf, logicalPrefixOf, packageOnce, resourcesOfType, type Packaged } from '../helpers/template.js';
 
 // What every function role holds besides its rule's own permissions: its logs, the alert topic
@@ -16,24 +13,28 @@ const BASE_ACTIONS = [
   'sqs:SendMessage', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem',
 ];
 
-// Functions that are no rule's EventBridge target, each with the exact actions of its role besides the base set.
-const EXTRA_FUNCTIONS = [
-  // untagged-instance enforcement: invoked by EventBridge Scheduler, a grace period after a launch.
-  { key: 'untaggedInstanceEnforce', actions: ['ec2:DescribeInstances', 'ec2:StopInstances'], permissions: untaggedInstanceEnforce.permissions },
-] as const;
+// Role actions that are no API call of their own, each needed by a call that is: CreateSchedule makes the caller
+// pass the schedule's role.
+const IMPLIED_ACTIONS: Readonly<Record<string, readonly string[]>> = { 'scheduler:CreateSchedule': ['iam:PassRole'] };
+const withImplied = (actions: readonly string[]) => [...actions, ...actions.flatMap((action) => IMPLIED_ACTIONS[action] ?? [])];
 
-// Role actions that are no API call of the rule: CreateSchedule makes the caller pass the scheduler role.
-const EXTRA_RULE_ACTIONS: Readonly<Record<string, readonly string[]>> = { 'untagged-instance': ['iam:PassRole'] };
+// The function files (scripts/rule-files.cjs, which serverless.yml deploys from), and the code each runs.
+const FUNCTIONS = centralFunctions();
+const functionOf = (kind: 'event' | 'sweep' | 'check', ruleId: string) => FUNCTIONS.filter((fn) => fn.kind === kind && fn.rule === ruleId);
+
+// Functions that are no rule's EventBridge target: the scheduled checks (CHECKS), each with the exact actions of its
+// role besides the base set, which are its code's permissions.
+const CHECK_FUNCTIONS = CHECKS.map((check) => {
+  const [fn] = functionOf('check', check.rule.id);
+  return { key: fn?.key ?? `(no check function of ${check.rule.id})`, actions: withImplied(Object.values(check.rule.permissions)) };
+});
 
 // Each rule's reconciliation sweep, on a schedule: the exact actions of its role besides the base set, which
 // are its rule's permissions plus the list calls the scan adds (untagged-instance's without Scheduler and
 // PassRole: a sweep never schedules a stop).
-const SWEEP_FUNCTIONS = [
-  { key: 'publicBucketSweep', sweep: publicBucketSweep, actions: ['s3:ListAllMyBuckets', 's3:GetBucketPublicAccessBlock', 's3:GetBucketPolicyStatus', 's3:GetBucketAcl', 's3:PutBucketPublicAccessBlock'] },
-  { key: 'openSecurityGroupSweep', sweep: openSecurityGroupSweep, actions: ['ec2:DescribeSecurityGroups', 'ec2:DescribeSecurityGroupRules', 'ec2:RevokeSecurityGroupIngress'] },
-  { key: 'trailLoggingSweep', sweep: trailLoggingSweep, actions: ['cloudtrail:DescribeTrails', 'cloudtrail:GetTrail', 'cloudtrail:GetTrailStatus', 'cloudtrail:StartLogging', 'cloudtrail:UpdateTrail'] },
-  { key: 'untaggedInstanceSweep', sweep: untaggedInstanceSweep, actions: ['ec2:DescribeInstances', 'ec2:DescribeTags', 'ec2:CreateTags'] },
-] as const;
+const SWEEP_FUNCTIONS = SWEEPS.map((sweep) => ({
+  key: `${functionKeyOf(sweep.rule.id)}Sweep`, sweep, actions: withImplied([...Object.values(sweep.rule.permissions), ...Object.values(sweep.permissions)]),
+}));
 
 // A rule's EventBridge rule, not its sweep's schedule (whose logical id also starts with the rule's key).
 const isRuleOf = (id: string, ruleId: string) => id.toLowerCase().includes(functionKeyOf(ruleId).toLowerCase()) && !id.toLowerCase().includes(`${functionKeyOf(ruleId)}sweep`.toLowerCase());
@@ -50,10 +51,16 @@ function roleStatements(ruleId: string): { Effect: string; Action: string[]; Res
 }
 
 describe('the packaged CloudFormation template', () => {
-  it('has one function per rule, the declared extra functions, and no other', () => {
+  it('has one function per rule, per sweep and per scheduled check of the registries, and no other', () => {
     const functions = resourcesOfType(packaged.template, 'AWS::Lambda::Function').map(([id]) => id).sort();
-    const extra = [...EXTRA_FUNCTIONS, ...SWEEP_FUNCTIONS].map((f) => f.key);
+    const extra = [...CHECK_FUNCTIONS, ...SWEEP_FUNCTIONS].map((f) => f.key);
     expect(functions).toEqual([...RULES.map((rule) => rule.id), ...extra].map((id) => `${logicalPrefixOf(id)}LambdaFunction`).sort());
+    // Each function file's function is one of them, running the code of its registry entry (codeOf throws otherwise).
+    for (const rule of RULES) expect(functionOf('event', rule.id).map((fn) => fn.key), rule.id).toEqual([functionKeyOf(rule.id)]);
+    for (const { key, sweep } of SWEEP_FUNCTIONS) expect(functionOf('sweep', sweep.rule.id).map((fn) => fn.key), key).toEqual([key]);
+    for (const check of CHECKS) expect(functionOf('check', check.rule.id), check.rule.id).toHaveLength(1);
+    for (const fn of FUNCTIONS) expect(codeOf(fn).id, fn.key).toBe(fn.rule);
+    expect(FUNCTIONS).toHaveLength(functions.length);
   });
 
   describe.each(RULES.map((rule) => [rule.id, rule] as const))('%s', (ruleId, rule) => {
@@ -75,7 +82,7 @@ describe('the packaged CloudFormation template', () => {
     it('has a role with exactly its permissions plus the base set, and no wildcard action', () => {
       const actions = roleStatements(ruleId).flatMap((s) => s.Action);
       expect(actions.every((action) => !action.includes('*'))).toBe(true);
-      expect(new Set(actions)).toEqual(new Set([...new Set(Object.values(rule.permissions)), ...BASE_ACTIONS, ...(EXTRA_RULE_ACTIONS[ruleId] ?? [])]));
+      expect(new Set(actions)).toEqual(new Set([...withImplied(Object.values(rule.permissions)), ...BASE_ACTIONS]));
       expect(roleStatements(ruleId).every((s) => s.Effect === 'Allow')).toBe(true);
     });
 
@@ -244,7 +251,13 @@ describe('least privilege, proven on the template', () => {
       expect(selfRoles.sort(), id).toEqual([...writers].sort());
       expect(selfRoles.some((name) => /[*?]/.test(name)), id).toBe(false);
     }
-    expect(writers.length).toBe(9);
+    // The writers are the functions whose code may write: every permission of a rule, sweep or check that is no read.
+    const writesInCode = FUNCTIONS.filter((fn) => {
+      const sweep = fn.kind === 'sweep' ? SWEEPS.find((s) => s.rule.id === fn.rule) : undefined;
+      return [...Object.values(codeOf(fn).permissions), ...Object.values(sweep?.permissions ?? {})].some(writesToAccount);
+    }).map((fn) => `trailguard-test-${fn.key}-role`);
+    expect([...writers].sort()).toEqual(writesInCode.sort());
+    expect(writers.length).toBeGreaterThan(0);
   });
 
   it('lets every function role be assumed by Lambda only (no Scheduler: the schedules have roles of their own)', () => {
@@ -268,30 +281,31 @@ describe('least privilege, proven on the template', () => {
   });
 });
 
+const statementsOf = (roleId: string) =>
+  (packaged.template.Resources[roleId]?.Properties?.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
+
+describe.each(CHECK_FUNCTIONS.map((f) => [f.key, f] as const))('the %s scheduled check', (key, check) => {
+  const prefix = logicalPrefixOf(key);
+
+  it('has a role with exactly its code\'s permissions plus the base set', () => {
+    const actions = statementsOf(`${prefix}IamRoleLambdaExecution`).flatMap((s) => [s.Action].flat());
+    expect(new Set(actions)).toEqual(new Set([...check.actions, ...BASE_ACTIONS]));
+    expect(check.actions.length).toBeGreaterThan(0);
+  });
+
+  it('has no event source, sends failed async invocations to the dead-letter queue, and is small', () => {
+    const eventRules = resourcesOfType(packaged.template, 'AWS::Events::Rule').filter(([, r]) => JSON.stringify(r).includes(`${prefix}LambdaFunction`));
+    expect(eventRules).toEqual([]);
+    expect(packaged.template.Resources[`${prefix}LambdaEvConf`]?.Properties?.DestinationConfig?.OnFailure?.Destination).toEqual({ 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] });
+    expect(packaged.template.Resources[`${prefix}LogGroup`]?.Properties?.RetentionInDays).toBe(90);
+    expect(packaged.template.Resources[`${prefix}LambdaFunction`]?.Properties?.Runtime).toBe('nodejs22.x');
+    expect(packaged.zips[key]).toBeLessThan(250 * 1024);
+  });
+});
+
 describe('untagged-instance enforcement wiring', () => {
-  const statementsOf = (roleId: string) =>
-    (packaged.template.Resources[roleId]?.Properties?.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
   const ENFORCE_FUNCTION = { 'Fn::GetAtt': ['UntaggedInstanceEnforceLambdaFunction', 'Arn'] };
   const SCHEDULER_ROLE = { 'Fn::GetAtt': ['UntaggedInstanceEnforceSchedulerRole', 'Arn'] };
-
-  describe.each(EXTRA_FUNCTIONS.map((f) => [f.key, f] as const))('%s', (key, extra) => {
-    const prefix = logicalPrefixOf(key);
-
-    it('has a role with exactly its declared actions plus the base set, which are the code\'s permissions', () => {
-      const actions = statementsOf(`${prefix}IamRoleLambdaExecution`).flatMap((s) => [s.Action].flat());
-      expect(new Set(actions)).toEqual(new Set([...extra.actions, ...BASE_ACTIONS]));
-      expect(new Set(Object.values(extra.permissions))).toEqual(new Set(extra.actions));
-    });
-
-    it('has no event source, sends failed async invocations to the dead-letter queue, and is small', () => {
-      const eventRules = resourcesOfType(packaged.template, 'AWS::Events::Rule').filter(([, r]) => JSON.stringify(r).includes(`${prefix}LambdaFunction`));
-      expect(eventRules).toEqual([]);
-      expect(packaged.template.Resources[`${prefix}LambdaEvConf`]?.Properties?.DestinationConfig?.OnFailure?.Destination).toEqual({ 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] });
-      expect(packaged.template.Resources[`${prefix}LogGroup`]?.Properties?.RetentionInDays).toBe(90);
-      expect(packaged.template.Resources[`${prefix}LambdaFunction`]?.Properties?.Runtime).toBe('nodejs22.x');
-      expect(packaged.zips[key]).toBeLessThan(250 * 1024);
-    });
-  });
 
   it('lets the enforcement function stop only this account\'s instances, and nothing terminates anywhere', () => {
     const stop = statementsOf('UntaggedInstanceEnforceIamRoleLambdaExecution').filter((s) => [s.Action].flat().includes('ec2:StopInstances'));
@@ -335,9 +349,9 @@ describe.each(SWEEP_FUNCTIONS.map((f) => [f.key, f] as const))('the %s reconcili
   const statements = () =>
     (packaged.template.Resources[`${prefix}IamRoleLambdaExecution`]?.Properties?.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
 
-  it('has a role with exactly its declared actions plus the base set, which are its rule\'s and its scan\'s permissions', () => {
+  it('has a role with exactly its rule\'s and its scan\'s permissions plus the base set, and never schedules a stop', () => {
     expect(new Set(statements().flatMap((s) => [s.Action].flat()))).toEqual(new Set([...actions, ...BASE_ACTIONS]));
-    expect(new Set([...Object.values(sweep.rule.permissions), ...Object.values(sweep.permissions)])).toEqual(new Set(actions));
+    expect(actions.filter((action) => action.startsWith('scheduler:') || action === 'iam:PassRole')).toEqual([]);
   });
 
   it('runs on an EventBridge Scheduler schedule at sweepRate (hourly by default), in the configured mode, with room to page', () => {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { consoleSigninFailures } from '../../../functions/console-signin-failures/rule.js';
+import { consoleSigninFailures, FINDINGS } from '../../../functions/console-signin-failures/rule.js';
 import type { RemediationRecord } from '../../../shared/remediation-log.js';
 import { run } from '../../../shared/runner/run.js';
 import { memoryStateStore, type StateStore } from '../../../shared/state/store.js';
+import { record as recordOf } from '../../helpers/records.js';
 import { capturingDeps, loadSample, withDetail } from '../../helpers/samples.js';
 
 const FAILURE = loadSample('console-signin-failures', 'alerted.failure-iam-user');
@@ -121,10 +122,42 @@ describe('console-signin-failures with the state store', () => {
 });
 
 describe('a notify-only rule', () => {
-  it('has no permissions, and act and verify throw', async () => {
+  it('has no permissions and no actions', () => {
     expect(consoleSigninFailures.permissions).toEqual({});
-    const action = { api: 'None.None', resource: { type: 'AWS::IAM::User', id: 'alice' }, params: {} };
-    await expect(consoleSigninFailures.act(action, {})).rejects.toThrow('notify-only');
-    await expect(consoleSigninFailures.verify(action, {})).rejects.toThrow('notify-only');
+    // No action types: nothing to perform, read back or reverse, and no act/verify of its own to fall back to.
+    expect(consoleSigninFailures.actions).toEqual([]);
+    expect(consoleSigninFailures.act).toBeUndefined();
+    expect(consoleSigninFailures.verify).toBeUndefined();
+  });
+});
+
+describe('console-signin-failures findings', () => {
+  it('sets a finding code for each kind of alert, and every code is one of them', async () => {
+    const failures = Array.from({ length: 6 }, (_, i) => attempt(FAILURE, i, minute(i)));
+    const { records, deps } = await runAll([...failures, attempt(SUCCESS, 100, minute(7))]);
+    const alerted = records.filter((r) => r.outcome === 'alerted');
+    expect(alerted.map((r) => r.finding)).toEqual(['repeated-sign-in-failures', 'sign-in-after-failures']);
+    expect(records.filter((r) => r.outcome !== 'alerted').every((r) => r.finding === null)).toBe(true);
+    expect(deps.published.map((n) => n.subject)).toEqual([
+      expect.stringContaining('Repeated failed console sign-ins: alice'),
+      expect.stringContaining('Console sign-in after repeated failures: alice'),
+    ]);
+    const uncounted = await run(consoleSigninFailures, attempt(FAILURE, 1, minute(1)), capturingDeps({ mode: 'dry-run' }));
+    expect(uncounted).toMatchObject({ outcome: 'alerted', finding: 'uncounted-sign-in-failure' });
+    expect(new Set([...alerted.map((r) => r.finding), uncounted.finding])).toEqual(new Set(FINDINGS));
+  });
+
+  it('titles and advises by the finding, not the reason', () => {
+    // A reason with both words the old title read ("repeated", "signed in successfully"), on an uncounted failure.
+    const message = (finding: string) => consoleSigninFailures.message(recordOf({
+      rule: 'console-signin-failures', outcome: 'alerted', eventName: 'ConsoleLogin', eventSource: 'signin.amazonaws.com',
+      resources: [{ type: 'AWS::IAM::User', id: 'alice' }], finding,
+      reason: 'repeated failed console sign-ins: alice signed in successfully',
+    }));
+    expect(message('uncounted-sign-in-failure').title).toBe('Failed console sign-in');
+    expect(message('uncounted-sign-in-failure').lines.join('\n')).not.toContain('treat the session as compromised');
+    expect(message('repeated-sign-in-failures').title).toBe('Repeated failed console sign-ins: alice');
+    expect(message('sign-in-after-failures').title).toBe('Console sign-in after repeated failures: alice');
+    expect(message('sign-in-after-failures').lines.join('\n')).toContain('treat the session as compromised');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { consoleSigninWithoutMfa } from '../../../functions/console-signin-without-mfa/rule.js';
+import { consoleSigninWithoutMfa, FINDINGS } from '../../../functions/console-signin-without-mfa/rule.js';
 import { run } from '../../../shared/runner/run.js';
 import { capturingDeps, loadSample, runSample, withDetail } from '../../helpers/samples.js';
 
@@ -23,5 +23,17 @@ describe('console-signin-without-mfa', () => {
     const { record, deps } = await runSample(consoleSigninWithoutMfa, 'ignored.federated-sso-sign-in');
     expect(record).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('a federated sign-in (arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_AdministratorAccess') });
     expect(deps.published).toEqual([]);
+  });
+});
+
+describe('console-signin-without-mfa findings', () => {
+  it('sets sign-in-without-mfa and sign-in-mfa-unconfirmed, one per kind of alert', async () => {
+    const { record: without } = await runSample(consoleSigninWithoutMfa, 'alerted.iam-user-without-mfa');
+    const { record: missing } = await runSample(consoleSigninWithoutMfa, 'alerted.iam-user-mfa-used-missing');
+    const { record: withMfa } = await runSample(consoleSigninWithoutMfa, 'compliant.iam-user-with-mfa');
+    expect(without).toMatchObject({ outcome: 'alerted', finding: 'sign-in-without-mfa' });
+    expect(missing).toMatchObject({ outcome: 'alerted', finding: 'sign-in-mfa-unconfirmed' });
+    expect(withMfa).toMatchObject({ outcome: 'compliant', finding: null });
+    expect([without.finding, missing.finding].sort()).toEqual([...FINDINGS].sort());
   });
 });

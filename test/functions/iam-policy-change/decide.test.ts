@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { iamPolicyChange } from '../../../functions/iam-policy-change/rule.js';
+import { FINDINGS, iamPolicyChange } from '../../../functions/iam-policy-change/rule.js';
 import { readPolicyDocument } from '../../../shared/alerts/policy-document.js';
 import { run } from '../../../shared/runner/run.js';
+import { record } from '../../helpers/records.js';
 import { capturingDeps, loadSample, runSample, withDetail } from '../../helpers/samples.js';
+
+type Finding = (typeof FINDINGS)[number];
 
 const PUT_ROLE = loadSample('iam-policy-change', 'alerted.put-role-policy-star-url-encoded');
 const putRole = (policyDocument: unknown) => withDetail(PUT_ROLE, { requestParameters: { roleName: 'app-runtime', policyName: 'p', policyDocument } });
@@ -91,5 +94,45 @@ describe('iam-policy-change', () => {
     const { record, deps } = await runSample(iamPolicyChange, 'alerted.create-access-key-for-other-user');
     expect(record).toMatchObject({ severity: 'MEDIUM', resources: [{ type: 'AWS::IAM::User', id: 'contractor-01' }] });
     expect(JSON.stringify(record) + deps.published[0]?.json).not.toContain('AKIAEXAMPLENEWKEY001');
+  });
+});
+
+describe('iam-policy-change findings', () => {
+  const sample = (name: string) => loadSample('iam-policy-change', name);
+  // One event per kind of alert, with the finding code it must carry.
+  const KINDS: readonly (readonly [Finding, string, unknown])[] = [
+    ['privilege-escalation', 'AttachUserPolicy of AdministratorAccess', sample('alerted.attach-user-policy-administrator-access')],
+    ['privilege-escalation', 'PutRolePolicy allowing *', sample('alerted.put-role-policy-star-url-encoded')],
+    ['privilege-escalation', 'an admin version made the default', sample('alerted.create-policy-version-admin-as-default')],
+    ['admin-policy-created', 'CreatePolicy allowing *', sample('alerted.create-policy-admin-document')],
+    ['user-created', 'CreateUser', sample('alerted.create-user')],
+    ['access-key-created', 'CreateAccessKey', sample('alerted.create-access-key-for-other-user')],
+    ['user-added-to-group', 'AddUserToGroup', sample('alerted.add-user-to-group')],
+    ['default-policy-version-set', 'SetDefaultPolicyVersion', sample('alerted.set-default-policy-version')],
+    ['policy-changed', 'DetachRolePolicy', sample('alerted.detach-role-policy')],
+    ['policy-changed', 'a limited PutGroupPolicy', sample('alerted.put-group-policy-limited')],
+    ['unreadable-policy-changed', 'an unreadable document', putRole('%E0%A4%A{not json')],
+  ];
+
+  it('has an event for every finding code', () => {
+    expect(new Set(KINDS.map(([finding]) => finding))).toEqual(new Set(FINDINGS));
+  });
+
+  it.each(KINDS)('sets %s on the record for %s', async (finding, _what, event) => {
+    const record = await run(iamPolicyChange, event, capturingDeps());
+    expect(record).toMatchObject({ outcome: 'alerted', finding });
+  });
+
+  it('titles by the finding, not the reason: "Privilege escalation" only for privilege-escalation', () => {
+    const alerted = (finding: string, reason: string) => iamPolicyChange.message(record({
+      rule: 'iam-policy-change', outcome: 'alerted', severity: 'CRITICAL', eventName: 'PutUserPolicy', eventSource: 'iam.amazonaws.com',
+      resources: [{ type: 'AWS::IAM::User', id: 'bob' }], finding, reason,
+    }));
+    const lookalike = alerted('policy-changed', 'privilege escalation: PutUserPolicy gave user bob an inline policy p allowing everything');
+    expect(lookalike.title).toBe('IAM change: PutUserPolicy bob');
+    expect(lookalike.lines.join('\n')).not.toContain('detach or delete the policy');
+    const escalation = alerted('privilege-escalation', 'IAM policy change: PutUserPolicy p on user bob');
+    expect(escalation.title).toBe('Privilege escalation: PutUserPolicy bob');
+    expect(escalation.lines.join('\n')).toContain('if unapproved: detach or delete the policy');
   });
 });

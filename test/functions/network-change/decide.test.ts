@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { networkChange } from '../../../functions/network-change/rule.js';
+import { FINDINGS, networkChange } from '../../../functions/network-change/rule.js';
 import type { RemediationRecord } from '../../../shared/remediation-log.js';
 import { run } from '../../../shared/runner/run.js';
 import { memoryStateStore } from '../../../shared/state/store.js';
@@ -52,5 +52,24 @@ describe('network-change', () => {
     const config = capturingDeps().config;
     const { record } = await runSample(networkChange, 'alerted.create-vpc', { config: { ...config, rules: { ...config.rules, 'network-change': { enabled: false, ignoreServiceLinkedRoles: true } } } });
     expect(record).toMatchObject({ outcome: 'ignored', reason: 'rule network-change is disabled in configuration' });
+  });
+});
+
+describe('network-change findings', () => {
+  const KINDS = [
+    ['public-route', 'alerted.create-route-default-to-internet-gateway'],
+    ['nacl-allows-all-inbound', 'alerted.create-network-acl-entry-allow-all-inbound'],
+    ['cross-account-peering', 'alerted.accept-vpc-peering-from-other-account'],
+    ['network-change', 'alerted.create-route-to-nat-gateway'],
+    ['network-change', 'alerted.create-vpc'],
+  ] as const;
+
+  it('has a sample for every finding code', () => {
+    expect(new Set(KINDS.map(([finding]) => finding))).toEqual(new Set(FINDINGS));
+  });
+
+  it.each(KINDS)('sets %s on the record of %s, HIGH for every widening of exposure', async (finding, name) => {
+    const { record } = await runSample(networkChange, name);
+    expect(record).toMatchObject({ outcome: 'alerted', finding, severity: finding === 'network-change' ? 'MEDIUM' : 'HIGH' });
   });
 });

@@ -70,7 +70,13 @@ describe('open-security-group live', () => {
     });
     expect(deps.published[0]?.subject).toBe(`[HIGH] World-open ingress revoked on ${SG} in 111122223333/eu-west-1`);
     expect(deps.published[0]?.text).toContain('Group name: web');
-    expect(deps.published[0]?.text).toContain(`--group-id '${SG}' --ip-permissions '[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0","Description":"ssh"}]}]'`);
+    expect(deps.published[0]?.text).toContain('Rule: tcp 22 from 0.0.0.0/0 (sgr-00000000000001d03), description "ssh"');
+    expect(deps.published[0]?.text).toContain('Rule: tcp 5432 from ::/0 (sgr-00000000000001d05), description "postgres"');
+    // One command re-creates every revoked rule, from the action type (as report and undo print it), with --region.
+    expect(deps.published[0]?.text).toContain(`To reverse: aws ec2 authorize-security-group-ingress --region 'eu-west-1' --group-id '${SG}' --ip-permissions '[`
+      + `{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0","Description":"ssh"}]},`
+      + `{"IpProtocol":"tcp","FromPort":5432,"ToPort":5432,"Ipv6Ranges":[{"CidrIpv6":"::/0","Description":"postgres"}]}]'`);
+    expect(deps.published[0]?.text).not.toContain('To re-create it');
   });
 
   it('finds the rule id by describing the group when the response lists none', async () => {

@@ -43,7 +43,8 @@ describe('public-bucket live', () => {
       subject: '[HIGH] Public access blocked on S3 bucket example-reports in 111122223333/eu-west-1',
       attributes: { rule: 'public-bucket', severity: 'HIGH', outcome: 'remediated', account: '111122223333' },
     });
-    expect(deps.published[0]?.text).toContain("To reverse: aws s3api delete-public-access-block --bucket 'example-reports'");
+    // Complete, as report and undo print it: the Region and the owner pin (issue 16: the notification lacked both).
+    expect(deps.published[0]?.text).toContain("To reverse: aws s3api delete-public-access-block --region 'eu-west-1' --bucket 'example-reports' --expected-bucket-owner '111122223333'\n");
   });
 
   it('reads only the block for a weakening call, and records the block it replaced', async () => {

@@ -1,7 +1,8 @@
 import { CloudTrailClient, DescribeTrailsCommand } from '@aws-sdk/client-cloudtrail';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { s3BucketDeleted } from '../../../functions/s3-bucket-deleted/rule.js';
+import { FINDINGS, s3BucketDeleted } from '../../../functions/s3-bucket-deleted/rule.js';
+import { record as recordOf } from '../../helpers/records.js';
 import { runSample } from '../../helpers/samples.js';
 
 const cloudTrail = mockClient(CloudTrailClient);
@@ -77,5 +78,39 @@ describe('s3-bucket-deleted', () => {
     const { record } = await runSample(s3BucketDeleted, 'compliant.delete-bucket-not-empty', { mode: 'live' });
     expect(record).toMatchObject({ outcome: 'compliant', reason: expect.stringContaining('(BucketNotEmpty): no bucket was deleted') });
     expect(cloudTrail.calls()).toHaveLength(0);
+  });
+});
+
+describe('s3-bucket-deleted findings', () => {
+  it('sets a finding code for each kind of alert', async () => {
+    cloudTrail.on(DescribeTrailsCommand).resolves(TRAILS);
+    const { record: trail } = await runSample(s3BucketDeleted, 'alerted.delete-cloudtrail-bucket', { mode: 'live' });
+    const { record: plain } = await runSample(s3BucketDeleted, 'alerted.delete-bucket', { mode: 'live' });
+    const { record: offline } = await runSample(s3BucketDeleted, 'alerted.delete-bucket');
+    cloudTrail.reset();
+    cloudTrail.onAnyCommand().rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }));
+    const { record: denied } = await runSample(s3BucketDeleted, 'alerted.delete-bucket', { mode: 'live' });
+    const kinds = [trail, plain, offline, denied];
+    expect(kinds.map((r) => [r.outcome, r.finding])).toEqual([
+      ['alerted', 'trail-bucket-deleted'], ['alerted', 'bucket-deleted'], ['alerted', 'bucket-deleted-unchecked'], ['alerted', 'trail-check-failed'],
+    ]);
+    expect(new Set(kinds.map((r) => r.finding))).toEqual(new Set(FINDINGS));
+  });
+
+  it('titles and advises by the finding, not the reason or the severity', () => {
+    const message = (finding: string, severity: 'CRITICAL' | 'LOW') => s3BucketDeleted.message(recordOf({
+      rule: 's3-bucket-deleted', outcome: 'alerted', severity, eventName: 'DeleteBucket', finding,
+      resources: [{ type: 'AWS::S3::Bucket', id: 'example-build-artifacts' }],
+      // The words the old check looked for ("CloudTrail.DescribeTrails "), in a reason of a checked bucket.
+      reason: 'S3 bucket example-build-artifacts was deleted; CloudTrail.DescribeTrails found no trail delivering to it',
+    }));
+    const plain = message('bucket-deleted', 'CRITICAL');
+    expect(plain.title).toBe('S3 bucket deleted: example-build-artifacts');
+    expect(plain.lines.join('\n')).not.toContain('--include-shadow-trails');
+    expect(plain.lines.join('\n')).not.toContain('recreate the bucket');
+    const trail = message('trail-bucket-deleted', 'LOW');
+    expect(trail.title).toBe('S3 bucket deleted (CloudTrail logs): example-build-artifacts');
+    expect(trail.lines.join('\n')).toContain('recreate the bucket');
+    expect(message('trail-check-failed', 'LOW').lines.join('\n')).toContain('aws cloudtrail describe-trails --include-shadow-trails');
   });
 });

@@ -5,6 +5,7 @@ import { trailLogging, type TrailFacts, type TrailState } from '../../../functio
 import { trailRefFrom, updateShapeOf } from '../../../shared/cloudtrail/trail.js';
 import { ParseError } from '../../../shared/errors.js';
 import { parseEnvelope, toEnvelopeJson } from '../../../shared/events/schema.js';
+import { reversalLines } from '../../../shared/actions/reversal.js';
 import type { RemediationRecord } from '../../../shared/remediation-log.js';
 import { expectedOutcome, loadSample, runSample, sampleConfig, sampleNames, withDetail } from '../../helpers/samples.js';
 
@@ -64,7 +65,8 @@ describe('trail-logging offline decisions over events/trail-logging', () => {
     const { record, deps } = await runSample(trailLogging, 'alerted.stop-logging-organization-trail-of-management-account');
     expect(record).toMatchObject({ outcome: 'alerted', severity: 'CRITICAL', actions: [] });
     expect(record.reason).toContain('organisation trail of account 444455556666: only that management account can change it');
-    expect(deps.published[0]?.text).toContain("aws cloudtrail start-logging --name 'arn:aws:cloudtrail:us-east-1:444455556666:trail/example-org-trail' --region 'us-east-1'");
+    // StartLogging's own command (its action type's), Region first as every write command.
+    expect(deps.published[0]?.text).toContain("aws cloudtrail start-logging --region 'us-east-1' --name 'arn:aws:cloudtrail:us-east-1:444455556666:trail/example-org-trail'");
   });
 
   it('alerts on DeleteTrail with what an operator needs to recreate the trail', async () => {
@@ -249,12 +251,16 @@ describe('trail-logging decisions on the trail as it is now', () => {
     expect(decision).toEqual({
       kind: 'alert', severity: 'CRITICAL', resources: [{ type: 'AWS::CloudTrail::Trail', id: 'example-audit-trail', name: 'example-audit-trail', region: 'us-east-1' }],
       reason: 'trail example-audit-trail was stopped and no longer exists: deleted? if it was this account\'s only trail, the account may be unrecorded, and its DeleteTrail may never reach EventBridge (TrailNotFoundException from CloudTrail.GetTrail)',
+      finding: 'trail-gone-after-change',
     });
   });
 
   it('alerts CRITICAL when the weakened trail is gone, naming what the update turned off', () => {
     const decision = decideOn('would-remediate.update-trail-log-file-validation-off', { kind: 'gone', api: 'CloudTrail.GetTrail', code: 'TrailNotFoundException' });
-    expect(decision).toMatchObject({ kind: 'alert', severity: 'CRITICAL', reason: expect.stringMatching(/^trail example-audit-trail was weakened \(logFileValidation off\) and no longer exists: deleted\?/) });
+    expect(decision).toMatchObject({
+      kind: 'alert', severity: 'CRITICAL', finding: 'trail-gone-after-change',
+      reason: expect.stringMatching(/^trail example-audit-trail was weakened \(logFileValidation off\) and no longer exists: deleted\?/),
+    });
   });
 
   it('only alerts when configuration turns the restore off', () => {
@@ -345,28 +351,34 @@ describe('trail-logging message', () => {
   const base = { rule: 'trail-logging', severity: 'HIGH', mode: 'live', eventName: 'UpdateTrail', eventTime: '2026-11-20T09:15:00Z', region: 'us-east-1', reason: 'restored' } as const;
   const resource = { type: 'AWS::CloudTrail::Trail', id: ARN, name: 'example-audit-trail', region: 'us-east-1' };
 
-  it('gives the command that reverses a restore', () => {
-    const record = { ...base, outcome: 'remediated', resources: [resource], actions: [{ api: 'CloudTrail.UpdateTrail', status: 'done', resource: ARN, params: {}, previous: { EnableLogFileValidation: false, IsMultiRegionTrail: false } }] } as unknown as RemediationRecord;
+  it('says what a restore replaced, and its action type gives the command that reverses it', () => {
+    const params = { Name: ARN, EnableLogFileValidation: true, IsMultiRegionTrail: true };
+    const record = { ...base, outcome: 'remediated', resources: [resource], actions: [{ api: 'CloudTrail.UpdateTrail', status: 'done', resource: ARN, params, previous: { EnableLogFileValidation: false, IsMultiRegionTrail: false } }] } as unknown as RemediationRecord;
     const message = trailLogging.message(record);
     expect(message.title).toBe('Weakened trail example-audit-trail restored');
-    expect(message.lines).toContain(`To reverse: aws cloudtrail update-trail --name '${ARN}' --region 'us-east-1' --no-enable-log-file-validation --no-is-multi-region-trail`);
+    expect(message.lines).toContain('Before: {"EnableLogFileValidation":false,"IsMultiRegionTrail":false}');
+    // The notifier appends the reversal from the action type (as report and undo print it); the message has none of its own.
+    expect(message.lines.filter((line) => line.includes('update-trail'))).toEqual([]);
+    expect(reversalLines(trailLogging.actions, record)).toEqual([
+      `To reverse: aws cloudtrail update-trail --region 'us-east-1' --name '${ARN}' --no-enable-log-file-validation --no-is-multi-region-trail`,
+    ]);
   });
 
   it('gives recovery steps, not a restart, when a stopped trail is gone', () => {
     const reason = 'trail example-audit-trail was stopped and no longer exists: deleted? if it was this account\'s only trail, …';
-    const record = { ...base, eventName: 'StopLogging', outcome: 'alerted', severity: 'CRITICAL', reason, resources: [resource], actions: [] } as unknown as RemediationRecord;
+    const record = { ...base, eventName: 'StopLogging', outcome: 'alerted', severity: 'CRITICAL', reason, finding: 'trail-gone-after-change', resources: [resource], actions: [] } as unknown as RemediationRecord;
     const message = trailLogging.message(record);
     expect(message.title).toBe('Trail example-audit-trail stopped, then gone (deleted?)');
     expect(message.lines).toEqual(expect.arrayContaining([
       "Find who deleted it (Event history keeps 90 days of management events, trail or not): aws cloudtrail lookup-events --lookup-attributes 'AttributeKey=EventName,AttributeValue=DeleteTrail' --region 'us-east-1'",
-      expect.stringContaining("aws cloudtrail create-trail --name 'example-audit-trail' --s3-bucket-name <bucket> --is-multi-region-trail --enable-log-file-validation --region 'us-east-1', then aws cloudtrail start-logging --name 'example-audit-trail' --region 'us-east-1'"),
+      expect.stringContaining("aws cloudtrail create-trail --name 'example-audit-trail' --s3-bucket-name <bucket> --is-multi-region-trail --enable-log-file-validation --region 'us-east-1', then aws cloudtrail start-logging --region 'us-east-1' --name 'example-audit-trail'"),
     ]));
     expect(message.lines.join('\n')).not.toContain("get-trail-status --name 'arn:");
   });
 
   it('keeps the restart command for a stopped organisation trail of another account', () => {
     const record = { ...base, eventName: 'StopLogging', outcome: 'alerted', reason: 'trail x was stopped; it is an organisation trail of account 444455556666', resources: [resource], actions: [] } as unknown as RemediationRecord;
-    expect(trailLogging.message(record).lines).toContain(`Restart: aws cloudtrail start-logging --name '${ARN}' --region 'us-east-1'`);
+    expect(trailLogging.message(record).lines).toContain(`Restart: aws cloudtrail start-logging --region 'us-east-1' --name '${ARN}'`);
   });
 
   it('tells of the unrecorded window after a restart instead of the restart command', () => {

@@ -186,7 +186,7 @@ describe('trail-logging live: StopLogging', () => {
 
     expect(record).toMatchObject({ outcome: 'failed', error: { kind: 'denied', permission: 'cloudtrail:StartLogging' }, actions: [{ status: 'failed' }] });
     expect(deps.published[0]?.subject).toMatch(/^\[CRITICAL\] FAILED to restart stopped trail example-audit-trail/);
-    expect(deps.published[0]?.text).toContain(`Restart: aws cloudtrail start-logging --name '${ARN}' --region 'us-east-1'`);
+    expect(deps.published[0]?.text).toContain(`Restart: aws cloudtrail start-logging --region 'us-east-1' --name '${ARN}'`);
   });
 
   it('reports a restart that does not read back as failed, never remediated', async () => {
@@ -241,7 +241,8 @@ describe('trail-logging live: UpdateTrail', () => {
       outcome: 'remediated',
       actions: [{ api: 'CloudTrail.UpdateTrail', status: 'done', previous: { EnableLogFileValidation: false }, verification: { ok: true, detail: 'GetTrail reads LogFileValidationEnabled: true' } }],
     });
-    expect(deps.published[0]?.text).toContain(`To reverse: aws cloudtrail update-trail --name '${ARN}' --region 'us-east-1' --no-enable-log-file-validation`);
+    expect(deps.published[0]?.text).toContain(`To reverse: aws cloudtrail update-trail --region 'us-east-1' --name '${ARN}' --no-enable-log-file-validation`);
+    expect(deps.published[0]?.text.split('\n').filter((line) => line.includes('aws cloudtrail update-trail'))).toHaveLength(1); // once: the action type's, not the message's too
   });
 
   it('restores multi-Region together with global service events when both are off, and says why in record and message', async () => {

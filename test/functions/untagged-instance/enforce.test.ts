@@ -76,7 +76,8 @@ describe('untagged-instance enforcement check, live', () => {
     expect(notification?.subject).toBe(`[HIGH] Stopped untagged EC2 instance ${ID} in ${ACCOUNT}/eu-west-1`);
     expect(notification?.text).toContain('stops (never terminates) instances still missing a required tag after the grace period');
     expect(notification?.text).toContain(`aws ec2 create-tags --region 'eu-west-1' --resources '${ID}' --tags Key=<key>,Value=<value>`);
-    expect(notification?.text).toContain(`aws ec2 start-instances --region 'eu-west-1' --instance-ids '${ID}'`);
+    // The start is the stop's reversal, from the action type (as report and undo print it), left to a person.
+    expect(notification?.text).toContain(`To reverse by hand (starting it again is left to a person: it was stopped for lacking required tags, tag it first): aws ec2 start-instances --region 'eu-west-1' --instance-ids '${ID}'`);
   });
 
   it.each([

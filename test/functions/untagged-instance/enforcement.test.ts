@@ -196,7 +196,8 @@ describe('untagged-instance enforcement: creating the schedule', () => {
 
     const { record, deps } = await runSample(untaggedInstance, ALICE, { mode: 'live', config: configWith({ enabled: true }) });
     tags = {};
-    const usEast = await run(untaggedInstance, sample, capturingDeps({ mode: 'live', config: configWith({ enabled: true }) }));
+    const usEastDeps = capturingDeps({ mode: 'live', config: configWith({ enabled: true }) });
+    const usEast = await run(untaggedInstance, sample, usEastDeps);
 
     expect(scheduler.commandCalls(CreateScheduleCommand)[0]?.args[0].input).toEqual(SCHEDULE);
     expect(scheduler).toHaveReceivedCommandWith(GetScheduleCommand, { Name: NAME, GroupName: 'default' });
@@ -208,7 +209,10 @@ describe('untagged-instance enforcement: creating the schedule', () => {
         { api: 'Scheduler.CreateSchedule', resource: NAME, status: 'done', verification: { ok: true, detail: `schedule ${NAME} is enabled: at(2026-11-20T10:16:00) UTC invokes ${FN}` } },
       ],
     });
-    expect(deps.published[0]?.text).toContain(`aws scheduler delete-schedule --name '${NAME}' --group-name 'default' --region 'eu-west-1'`);
+    expect(deps.published[0]?.text).toContain(`by hand (cancelling the pending enforcement check is left to a person; it deletes itself after it runs): aws scheduler delete-schedule --region 'eu-west-1' --name '${NAME}' --group-name 'default'`);
+    // A us-east-1 launch: the tags are reversed in us-east-1, the check is cancelled where it lives (the function's Region).
+    expect(usEastDeps.published[0]?.text).toContain(`aws ec2 delete-tags --region 'us-east-1' --resources '${ID}'`);
+    expect(usEastDeps.published[0]?.text).toContain(`aws scheduler delete-schedule --region 'eu-west-1' --name '${NAME}'`);
     const regions = await Promise.all(scheduler.calls().map((call) => (call.thisValue as SchedulerClient).config.region()));
     expect(new Set(regions)).toEqual(new Set(['eu-west-1']));
     expect(usEast.actions[1]).toMatchObject({ api: 'Scheduler.CreateSchedule', status: 'done', params: { Target: { Input: expect.stringContaining('"region":"us-east-1"') } } });

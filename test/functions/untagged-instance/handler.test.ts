@@ -7,7 +7,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { untaggedInstance, VISIBILITY_LAG_MINUTES } from '../../../functions/untagged-instance/rule.js';
 import { TAGGED_AT_KEY } from '../../../shared/ec2/tags.js';
-import { reversalsOf } from '../../../shared/report/reverse.js';
+import { reversalsOf } from '../../../shared/actions/reversal.js';
 import { lambdaRunner } from '../../../shared/runner/lambda.js';
 import { run } from '../../../shared/runner/run.js';
 import { memoryStateStore } from '../../../shared/state/store.js';
@@ -88,7 +88,8 @@ describe('untagged-instance live', () => {
     });
     expect(record.actions).toHaveLength(1);
     expect(deps.published[0]?.subject).toMatch(/^\[LOW\] Tagged 2 EC2 instances/);
-    expect(deps.published[0]?.text).toContain(`aws ec2 delete-tags --resources '${FIRST}' '${SECOND}' --tags '[{"Key":"Owner","Value":"`);
+    // The same command as report and undo print, from the action type: with --region, and with each value it wrote.
+    expect(deps.published[0]?.text).toContain(`To reverse: aws ec2 delete-tags --region 'eu-west-1' --resources '${FIRST}' '${SECOND}' --tags '[{"Key":"Owner","Value":"${DAVE}"}`);
     expect(deps.published[0]?.text).toContain(`{"Key":"${TAGGED_AT_KEY}","Value":"`);
   });
 
@@ -215,8 +216,8 @@ describe('untagged-instance live', () => {
     expect(record.reason).not.toContain('circuit breaker');
     expect(record.actions.map((a) => a.api)).toEqual(['EC2.CreateTags', ...ids.map(() => 'Scheduler.CreateSchedule')]);
     // `trailguard undo` reverses the one action on every instance, and only the keys it added.
-    const [reversal] = reversalsOf(record);
-    expect(reversal).toMatchObject({ kind: 'steps', steps: [{ api: 'EC2.DeleteTags', params: { Resources: ids, Tags: [{ Key: 'Owner', Value: DAVE }, { Key: TAGGED_AT_KEY, Value: TAGGED_AT }] } }] });
+    const [first] = reversalsOf(untaggedInstance.actions, record);
+    expect(first?.reversal).toMatchObject({ kind: 'steps', steps: [{ action: { api: 'EC2.DeleteTags', params: { Resources: ids, Tags: [{ Key: 'Owner', Value: DAVE }, { Key: TAGGED_AT_KEY, Value: TAGGED_AT }] } } }] });
   });
 
   it('keeps an instance an exemption names out of the group: the others are tagged in one call, it is exempt', async () => {

@@ -3,7 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { aggregate, formatDuration, percentile } from '../../../shared/report/aggregate.js';
 import { parseDuration, parseRecordLine, type LoggedRecord } from '../../../shared/report/records.js';
 import { renderHtml, renderText } from '../../../shared/report/render.js';
-import { reversalOf, reversalText } from '../../../shared/report/reverse.js';
+import { ACTION_TYPES } from '../../../shared/actions/registry.js';
+import { reversalOf as reversalWith, reversalText } from '../../../shared/actions/reversal.js';
+import type { ActionRecord, RemediationRecord } from '../../../shared/remediation-log.js';
+
+const reversalOf = (r: RemediationRecord, a: ActionRecord) => reversalWith(ACTION_TYPES, r, a);
 import { DONE_ACTIONS, liveRecords, record, TRAIL } from '../../helpers/records.js';
 
 const logged = (r: ReturnType<typeof record>, loggedAt?: number): LoggedRecord => ({ record: r, loggedAt, source: 'test' });
@@ -50,22 +54,22 @@ describe('reversals: the exact command for each rule', () => {
 
   it('open-security-group: re-authorizes the revoked rules as IpPermissions', () => {
     const reversal = reversalOf(live.group, live.group.actions[0]!);
-    expect(reversal).toMatchObject({ kind: 'steps', steps: [{ api: 'EC2.AuthorizeSecurityGroupIngress', params: {
+    expect(reversal).toMatchObject({ kind: 'steps', steps: [{ action: { api: 'EC2.AuthorizeSecurityGroupIngress', params: {
       GroupId: 'sg-0123456789abcdef0',
       IpPermissions: [
         { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0', Description: "ops' ssh" }] },
         { IpProtocol: '-1', Ipv6Ranges: [{ CidrIpv6: '::/0' }] },
       ],
-    } }] });
+    } } }] });
     expect(cli(live.group)).toBe(`aws ec2 authorize-security-group-ingress --region 'eu-west-1' --group-id 'sg-0123456789abcdef0' --ip-permissions '[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0","Description":"ops'\\'' ssh"}]},{"IpProtocol":"-1","Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]'`);
   });
 
   it('untagged-instance: deletes exactly the keys it added, never one that existed before', () => {
     const reversal = reversalOf(live.instance, live.instance.actions[0]!);
-    expect(reversal).toMatchObject({ kind: 'steps', steps: [{ api: 'EC2.DeleteTags', params: {
+    expect(reversal).toMatchObject({ kind: 'steps', steps: [{ action: { api: 'EC2.DeleteTags', params: {
       Resources: ['i-0123456789abcdef0'],
       Tags: [{ Key: 'Owner', Value: 'arn:aws:iam::111122223333:user/alice' }, { Key: 'trailguard:tagged-at', Value: '2026-11-20T09:15:00Z' }],
-    } }] });
+    } } }] });
     expect(cli(live.instance)).toBe(`aws ec2 delete-tags --region 'eu-west-1' --resources 'i-0123456789abcdef0' --tags '[{"Key":"Owner","Value":"arn:aws:iam::111122223333:user/alice"},{"Key":"trailguard:tagged-at","Value":"2026-11-20T09:15:00Z"}]'`);
     expect(cli(live.instance)).not.toContain('CostCenter');
   });
@@ -201,9 +205,9 @@ describe('the HTML page', () => {
   it('shows the figures: counts, p50/p95/max per rule, failures and reversals', () => {
     const text = page.text.replace(/\s+/g, ' ');
     expect(text).toContain('5 records');
-    expect(page.rows).toContainEqual(['rule', 'total', 'remediated', 'would-remediate', 'compliant', 'exempt', 'ignored', 'alerted', 'failed']);
-    expect(page.rows).toContainEqual(['public-bucket', '2', '1', '0', '0', '0', '0', '0', '1']);
-    expect(page.rows).toContainEqual(['all', '5', '4', '0', '0', '0', '0', '0', '1']);
+    expect(page.rows).toContainEqual(['rule', 'total', 'remediated', 'would-remediate', 'compliant', 'exempt', 'ignored', 'alerted', 'failed', 'reverted']);
+    expect(page.rows).toContainEqual(['public-bucket', '2', '1', '0', '0', '0', '0', '0', '1', '0']);
+    expect(page.rows).toContainEqual(['all', '5', '4', '0', '0', '0', '0', '0', '1', '0']);
     expect(page.rows).toContainEqual(['rule', 'fixes', 'p50', 'p95', 'max']);
     expect(page.rows).toContainEqual(['open-security-group', '1', '2.0 s', '2.0 s', '2.0 s']);
     expect(page.rows).toContainEqual(['public-bucket', '1', '4.0 s', '4.0 s', '4.0 s']);

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { RULES } from '../../../functions/rules.js';
@@ -10,6 +11,7 @@ import { parseConfig, type Config } from '../../../shared/config.js';
 import { parseEnvelope, wrapRecord } from '../../../shared/events/schema.js';
 import { violation, type Rule } from '../../../shared/rule.js';
 import { run } from '../../../shared/runner/run.js';
+import { SELF_SIGNATURES } from '../../../shared/actions/signatures.js';
 import { ENFORCE_ROLE_SUFFIX, OWN_WRITE_EVENT_NAMES, SELF_WRITE_EVENT_NAMES, selfCallOf } from '../../../shared/runner/self-calls.js';
 import { capturingDeps, loadSample, sampleConfig, withDetail } from '../../helpers/samples.js';
 
@@ -51,6 +53,17 @@ describe('the calls trailguard makes (shared/runner/self-calls.ts)', () => {
     for (const api of writes) expect(SELF_WRITE_EVENT_NAMES, api).toHaveProperty([api]);
   });
 
+  it('takes each signature from the action type the rule performs with, so the guard and the write cannot drift apart', () => {
+    const types = [...RULES, untaggedInstanceEnforce].flatMap((rule) => rule.actions ?? []);
+    expect(types.length).toBeGreaterThan(4);
+    for (const type of types) {
+      expect(type.signature, type.api).toBeDefined();
+      expect(SELF_SIGNATURES, type.api).toContain(type.signature);
+      // The action's api is a literal (so bundles can drop the action and keep the signature): held equal here.
+      expect(type.signature?.api, type.api).toBe(type.api);
+    }
+  });
+
   it('lists no read: a read by a look-alike role would never be ignored anyway, and patterns match writes', () => {
     for (const api of Object.keys(SELF_WRITE_EVENT_NAMES)) expect(isReadCommand(`${api.split('.')[1]}Command`), api).toBe(false);
   });
@@ -61,9 +74,10 @@ describe('the calls trailguard makes (shared/runner/self-calls.ts)', () => {
 
   it('knows the enforcement function\'s role by the name serverless.yml gives it', () => {
     const functionYml = readFileSync(join(ROOT, 'functions', 'untagged-instance', 'function.yml'), 'utf8');
-    const serverlessYml = readFileSync(join(ROOT, 'serverless.yml'), 'utf8');
+    // serverless.yml's TRAILGUARD_SELF_ROLES, as scripts/rule-files.cjs derives it from the function files.
+    const selfRoles = (createRequire(import.meta.url)('../../../scripts/rule-files.cjs') as { selfRoles: () => string }).selfRoles().split(',');
     expect(functionYml).toContain(`iamRoleStatementsName: \${self:service}-\${sls:stage}${ENFORCE_ROLE_SUFFIX}\n`);
-    expect(serverlessYml).toContain(`\${self:service}-\${sls:stage}${ENFORCE_ROLE_SUFFIX}`);
+    expect(selfRoles).toContain(`\${self:service}-\${sls:stage}${ENFORCE_ROLE_SUFFIX}`);
   });
 });
 

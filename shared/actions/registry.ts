@@ -1,0 +1,25 @@
+/**
+ * Every action type, for the CLI (report, undo), the loop guard's tests and the template tests. No Lambda imports
+ * this file: a rule's bundle holds only the action types the rule declares (and the reversing ones they name).
+ */
+import type { AnyActionType } from './action.js';
+import { startLogging } from './cloudtrail-start-logging.js';
+import { updateTrail } from './cloudtrail-update-trail.js';
+import { authorizeSecurityGroupIngress } from './ec2-authorize-security-group-ingress.js';
+import { createTags } from './ec2-create-tags.js';
+import { deleteTags } from './ec2-delete-tags.js';
+import { revokeSecurityGroupIngress } from './ec2-revoke-security-group-ingress.js';
+import { startInstances } from './ec2-start-instances.js';
+import { stopInstances } from './ec2-stop-instances.js';
+import { deletePublicAccessBlock } from './s3-delete-public-access-block.js';
+import { putPublicAccessBlock } from './s3-put-public-access-block.js';
+import { createSchedule } from './scheduler-create-schedule.js';
+import { deleteSchedule } from './scheduler-delete-schedule.js';
+
+export const ACTION_TYPES: readonly AnyActionType[] = [
+  putPublicAccessBlock, deletePublicAccessBlock,
+  revokeSecurityGroupIngress, authorizeSecurityGroupIngress,
+  createTags, deleteTags, stopInstances, startInstances,
+  createSchedule, deleteSchedule,
+  startLogging, updateTrail,
+];

@@ -1,0 +1,18 @@
+/**
+ * The self signature of every write trailguard's functions make, for the loop guard (shared/runner/self-calls.ts):
+ * only these signature consts are imported, never the action objects, so a rule's bundle does not carry the SDK
+ * commands of other rules' writes. test/shared/runner/self-calls.test.ts holds this list to every rule's actions.
+ */
+import type { SelfSignature } from './action.js';
+import { startLoggingSignature } from './cloudtrail-start-logging.js';
+import { updateTrailSignature } from './cloudtrail-update-trail.js';
+import { createTagsSignature } from './ec2-create-tags.js';
+import { revokeSecurityGroupIngressSignature } from './ec2-revoke-security-group-ingress.js';
+import { stopInstancesSignature } from './ec2-stop-instances.js';
+import { putPublicAccessBlockSignature } from './s3-put-public-access-block.js';
+import { createScheduleSignature } from './scheduler-create-schedule.js';
+
+export const SELF_SIGNATURES: readonly SelfSignature[] = [
+  putPublicAccessBlockSignature, revokeSecurityGroupIngressSignature, createTagsSignature, stopInstancesSignature,
+  createScheduleSignature, startLoggingSignature, updateTrailSignature,
+];

@@ -1,0 +1,41 @@
+/**
+ * What a run needs from the world (RunDeps) and what started it (Trigger): the one set of inputs every part of
+ * the runner reads. Lambda, the sweep, replay and the CLI differ only in these.
+ */
+import type { Config, Mode } from '../config.js';
+import type { Notify } from '../notifier.js';
+import type { RemediationRecord } from '../remediation-log.js';
+import type { StateStore } from '../state/store.js';
+
+/** Wall-clock time in epoch ms, as `Date.now` gives it. */
+export type WallClock = () => number;
+
+/** What started a run: an EventBridge event, the reconciliation sweep, or a scheduled follow-up. */
+export type Trigger = RemediationRecord['trigger'];
+
+/** Everything `run` needs from the world; Lambda and replay differ only in these. */
+export interface RunDeps {
+  readonly config: Config;
+  readonly mode: Mode;
+  /** Absent when nothing may be published (no topic, or offline): the record says why in `notification`. */
+  readonly notify: Notify | undefined;
+  /** Why `notify` is absent, for the record. @default 'no SNS topic configured' */
+  readonly notifySkipReason?: string;
+  readonly write: (record: RemediationRecord) => void;
+  /**
+   * The one clock: wall-clock time in epoch ms (`Date.now`), for exemption expiry dates, claim locks,
+   * breaker and digest windows, exposure and durations. Never a monotonic clock (`performance.now()` counts
+   * from process start, so "today" would be 1970-01-01 and an exemption that expired in 2001 would hold).
+   */
+  readonly now: WallClock;
+  /**
+   * Idempotency, circuit breaker and digests. Always set in Lambda and for every live CLI run; absent in an
+   * offline or dry-run replay, whose fixture ids repeat (SHAPES.md §9): a store would take them for duplicates.
+   */
+  readonly store?: StateStore;
+  /**
+   * When this invocation's AWS work must end (epoch ms): the Lambda adapters set it from the context's remaining
+   * time less DEADLINE_MARGIN_MS (deadline.ts), kept for the record and the claim. Absent in replay and the CLI.
+   */
+  readonly deadline?: number;
+}
