@@ -27,6 +27,7 @@ import type { LoggedRecord } from '../shared/report/records.js';
 import type { AnyRule, Message } from '../shared/rule.js';
 import { RULES } from '../functions/rules.js';
 import { runReversal, type Operator } from '../shared/runner/reversal.js';
+import { terminalValue } from '../shared/safe-text.js';
 import { terminalSafe } from './output.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { EXIT } from './replay.js';
@@ -244,7 +245,8 @@ export async function undo(options: UndoOptions): Promise<number> {
     return EXIT.badInput;
   }
   const writes = acting.reduce((sum, plan) => sum + plan.steps.length, 0);
-  const question = `Undo ${writes} write(s) of event ${options.eventId} in ${acting.map((p) => `${p.record.account ?? '?'}/${p.record.region ?? '?'}`).join(', ')} as ${operator.arn}?`;
+  // Asked on the terminal directly (not through `out`): every value in it is made safe to print first.
+  const question = terminalValue(`Undo ${writes} write(s) of event ${options.eventId} in ${acting.map((p) => `${p.record.account ?? '?'}/${p.record.region ?? '?'}`).join(', ')} as ${operator.arn}?`);
   if (!options.yes) {
     const confirm = options.confirm ?? terminalConfirm;
     if (!(await confirm(question))) {

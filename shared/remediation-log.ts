@@ -32,7 +32,8 @@ export interface RecordError {
 
 /** Whether the notification for this record went out. */
 export type NotificationStatus =
-  | { readonly status: 'sent'; readonly messageId: string; readonly burst?: true }
+  /** `burst`: the burst notice of a digest window; `uncounted`: the digest could not count it (sent anyway, fail open). */
+  | { readonly status: 'sent'; readonly messageId: string; readonly burst?: true; readonly uncounted?: true }
   | { readonly status: 'suppressed'; readonly reason: string }
   | { readonly status: 'failed'; readonly error: string }
   | { readonly status: 'not-needed' }

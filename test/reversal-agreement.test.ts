@@ -14,6 +14,7 @@ import { aggregate } from '../shared/report/aggregate.js';
 import type { AnyRule } from '../shared/rule.js';
 import { messageOf } from '../shared/runner/notify.js';
 import { run } from '../shared/runner/run.js';
+import { record as recordWith } from './helpers/records.js';
 import { capturingDeps, loadSample, sampleNames } from './helpers/samples.js';
 
 // Issue 16: the notification, `report` and `undo` print the same reverse command for every action. Every rule that
@@ -32,10 +33,18 @@ const PREVIOUS: Readonly<Record<string, (params: Record<string, unknown>) => unk
   'CloudTrail.StartLogging': () => ({ IsLogging: false }),
 };
 
-const WRITING_RULES: readonly AnyRule[] = [...RULES, untaggedInstanceEnforce].filter((rule) => (rule.actions ?? []).length > 0);
+const WRITING_RULES: readonly AnyRule[] = [...RULES, untaggedInstanceEnforce].filter((rule) => rule.actions.length > 0);
 
 /** Every sample's offline record, with its planned writes done (and read back) as a live run records them. */
 async function liveRecordsOf(rule: AnyRule): Promise<RemediationRecord[]> {
+  // The enforcement check has no CloudTrail samples (Scheduler invokes it): its one write, as a live check records it.
+  if (rule === untaggedInstanceEnforce) {
+    return [recordWith({
+      rule: 'untagged-instance', trigger: 'schedule', eventId: 'trailguard-enforce-example', resources: [{ type: 'AWS::EC2::Instance', id: 'i-0123456789abcdef0' }],
+      actions: [{ api: 'EC2.StopInstances', status: 'done', resource: 'i-0123456789abcdef0', params: { InstanceIds: ['i-0123456789abcdef0'] },
+        previous: { State: 'running', Tags: { Name: 'web' } }, verification: { ok: true, detail: 'stopped' } }],
+    })];
+  }
   const records: RemediationRecord[] = [];
   for (const name of sampleNames(rule.id)) {
     const decided = await run(rule, loadSample(rule.id, name), capturingDeps());

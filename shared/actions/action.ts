@@ -167,7 +167,7 @@ export function reverseStepOf<P, Prev, K extends keyof AwsClients>(
   params: P,
   previous?: Prev,
 ): ReverseStep {
-  return { type: type as unknown as AnyActionType, action: planOf(type, resource, params, previous) };
+  return { type, action: planOf(type, resource, params, previous) };
 }
 
 /** A planned action of `type`, typed by it: how rules and reversals build actions. */

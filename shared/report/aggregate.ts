@@ -229,7 +229,7 @@ function buildTimeline(rows: readonly { logged: LoggedRecord; at: number | undef
     if (!bucket) continue;
     if (isViolation(record)) bucket.violations += 1;
     if (record.outcome === 'remediated' && record.trigger !== 'undo') bucket.remediated += 1;
-    if (record.outcome === 'remediated' && typeof record.exposureMs === 'number') bucket.exposures.push(record.exposureMs);
+    if (record.outcome === 'remediated' && record.trigger === 'event' && typeof record.exposureMs === 'number') bucket.exposures.push(record.exposureMs);
   }
   return buckets.map((bucket, index) => {
     const sorted = bucket.exposures.sort((a, b) => a - b);

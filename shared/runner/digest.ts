@@ -7,8 +7,11 @@ import type { RemediationRecord } from '../remediation-log.js';
 import type { AnyRule } from '../rule.js';
 import type { RunDeps } from './deps.js';
 
-/** Within the limit, the first one over it (the burst notice), or past it (log only). */
-export type BurstPosition = 'normal' | 'first-over' | 'suppressed';
+/**
+ * Within the limit, the first one over it (the burst notice), past it (log only), or not counted: the store could not
+ * count it, so it is sent (fail open) and its record says so.
+ */
+export type BurstPosition = 'normal' | 'first-over' | 'suppressed' | 'uncounted';
 
 /**
  * Where this notification falls in its rule's digest window: within the limit, the first one over it
@@ -23,7 +26,8 @@ export async function burstPosition(rule: AnyRule, record: RemediationRecord, de
   // A fix that did not land (failed) must reach a person whatever the noise, as must anything CRITICAL.
   if (!deps.store || record.severity === 'CRITICAL' || record.outcome === 'failed' || rule.neverDigested) return { position: 'normal', windowEnd };
   // Per account too: one account's Terraform apply must not silence another account's alerts (org mode).
-  const count = await deps.store.addToWindow(`notifications#${rule.id}#${record.account ?? 'unknown'}`, start, 1, start + 2 * windowMs).catch(() => 0);
+  const count = await deps.store.addToWindow(`notifications#${rule.id}#${record.account ?? 'unknown'}`, start, 1, start + 2 * windowMs).catch(() => undefined);
+  if (count === undefined) return { position: 'uncounted', windowEnd };
   if (count <= maxPerWindow) return { position: 'normal', windowEnd };
   return { position: count === maxPerWindow + 1 ? 'first-over' : 'suppressed', windowEnd };
 }

@@ -26,7 +26,9 @@ export async function notifyFor(rule: AnyRule | undefined, record: RemediationRe
       ? buildBurstNotification(record, deps.config.reliability.digest, new Date(windowEnd).toISOString())
       : buildNotification(record, messageOf(rule, record));
     const messageId = await deps.notify(notification);
-    return position === 'first-over' ? { status: 'sent', messageId, burst: true } : { status: 'sent', messageId };
+    if (position === 'first-over') return { status: 'sent', messageId, burst: true };
+    // Sent past the digest, which could not count it: why a window may hold one more message than its limit.
+    return position === 'uncounted' ? { status: 'sent', messageId, uncounted: true } : { status: 'sent', messageId };
   } catch (error) {
     // The remediation stands; the lost (or maybe sent: `ambiguous`) notification is in the record and the log instead.
     return notificationFailure(error, deps.config.topicArn ?? 'topic');

@@ -243,8 +243,13 @@ describe('under load: the real handlers, 10 in flight per function, against the 
     // and every message a record says was sent arrived.
     for (const rule of ['public-bucket', 'open-security-group']) {
       const ordinary = received.filter((n) => n.attributes.rule === rule && n.attributes.severity !== 'CRITICAL' && n.attributes.outcome !== 'failed');
+      // A message the digest could not count (its DynamoDB write failed under this load) is sent anyway (fail open),
+      // and its record says so: those are on top of the window's allowance, and only those.
+      const uncounted = run.invocations.flatMap((i) => i.records)
+        .filter((r) => r.rule === rule && r.notification.status === 'sent' && r.notification.uncounted).length;
       expect(ordinary.length).toBeGreaterThan(LIMITS.digest.maxPerWindow);
-      expect(ordinary.length).toBeLessThanOrEqual((LIMITS.digest.maxPerWindow + 1) * windows);
+      expect(ordinary.length).toBeLessThanOrEqual((LIMITS.digest.maxPerWindow + 1) * windows + uncounted);
+      Object.assign(figures, { [`uncounted ${rule}`]: uncounted });
     }
     // A Publish whose answer did not come in time is not resent (it may have been published): its record says
     // `ambiguous`, and its message may or may not have arrived. Every other message arrived exactly once.

@@ -126,8 +126,8 @@ describe('a notify-only rule', () => {
     expect(consoleSigninFailures.permissions).toEqual({});
     // No action types: nothing to perform, read back or reverse, and no act/verify of its own to fall back to.
     expect(consoleSigninFailures.actions).toEqual([]);
-    expect(consoleSigninFailures.act).toBeUndefined();
-    expect(consoleSigninFailures.verify).toBeUndefined();
+    expect(consoleSigninFailures).not.toHaveProperty('act');
+    expect(consoleSigninFailures).not.toHaveProperty('verify');
   });
 });
 

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readEnforceInput, unreadableEnforceInput, untaggedInstanceEnforce } from '../../../functions/untagged-instance/enforce.js';
 import type { Config, Mode } from '../../../shared/config.js';
 import { AwsCallError } from '../../../shared/errors.js';
+import { parseEnvelope, wrapRecord } from '../../../shared/events/schema.js';
 import { lambdaScheduledRunner } from '../../../shared/runner/lambda.js';
 import { capturingDeps, sampleConfig, type CapturingDeps } from '../../helpers/samples.js';
 
@@ -63,8 +64,10 @@ describe('untagged-instance enforcement check, live', () => {
     expect(deps.written).toHaveLength(1);
     expect(deps.written[0]).toMatchObject({
       rule: 'untagged-instance', outcome: 'remediated', severity: 'HIGH', mode: 'live', trigger: 'schedule',
-      eventId: NAME, eventName: 'trailguard:EnforceTags', eventSource: 'scheduler.amazonaws.com', eventTime: FIRED,
-      account: ACCOUNT, region: 'eu-west-1', actor: 'scheduler.amazonaws.com', actorType: 'AWSService',
+      // The schedule's finding: named by the schedule, in the launch's account and Region; no CloudTrail call is
+      // invented (no call, caller or call time), so the scheduler is no violator and there is no exposure figure.
+      eventId: NAME, eventName: null, eventSource: null, eventTime: null, errorCode: null,
+      account: ACCOUNT, region: 'eu-west-1', actor: null, actorType: null, sourceIp: null, userAgent: null, exposureMs: null,
       resources: [{ type: 'AWS::EC2::Instance', id: ID }],
       actions: [{
         api: 'EC2.StopInstances', resource: ID, status: 'done', params: { InstanceIds: [ID] },
@@ -286,7 +289,7 @@ describe('untagged-instance enforcement check, dry-run, offline and bad input', 
     expect(ec2.calls()).toHaveLength(0);
     expect(deps.written).toHaveLength(1);
     expect(deps.written[0]).toMatchObject({
-      rule: 'untagged-instance', outcome: 'failed', trigger: 'schedule', eventName: 'trailguard:EnforceTags',
+      rule: 'untagged-instance', outcome: 'failed', trigger: 'schedule', eventName: null, eventSource: null, eventTime: null, actor: null,
       eventId: expect.stringMatching(/^unreadable-enforce-input-[0-9a-f]{12}$/),
       error: { kind: 'parse', code: 'ParseError', message: expect.stringContaining(field) },
     });
@@ -294,13 +297,29 @@ describe('untagged-instance enforcement check, dry-run, offline and bad input', 
   });
 
   it('gives the same bad input the same event id, and a different one another', () => {
-    const now = Date.parse(FIRED);
-    expect(unreadableEnforceInput({ instanceId: 'x' }, now).id).toBe(unreadableEnforceInput({ instanceId: 'x' }, now).id);
-    expect(unreadableEnforceInput({ instanceId: 'y' }, now).id).not.toBe(unreadableEnforceInput({ instanceId: 'x' }, now).id);
+    expect(unreadableEnforceInput({ instanceId: 'x' }).id).toBe(unreadableEnforceInput({ instanceId: 'x' }).id);
+    expect(unreadableEnforceInput({ instanceId: 'y' }).id).not.toBe(unreadableEnforceInput({ instanceId: 'x' }).id);
+  });
+
+  it('names the record of a bad input by the account and Region it names, if any', () => {
+    expect(unreadableEnforceInput({ ...INPUT, requiredTags: [] })).toMatchObject({ trigger: 'schedule', account: ACCOUNT, region: 'eu-west-1', facts: { resources: [] } });
+    expect(unreadableEnforceInput(undefined)).toMatchObject({ trigger: 'schedule', account: undefined, region: 'unknown' });
+  });
+
+  it('reads the schedule input into a schedule finding named by the schedule, in the launch\'s account and Region', () => {
+    expect(readEnforceInput(INPUT)).toEqual({
+      trigger: 'schedule', id: NAME, account: ACCOUNT, region: 'eu-west-1',
+      facts: { resources: [{ type: 'AWS::EC2::Instance', id: ID }], instanceId: ID, requiredTags: ['Owner'], sourceEventId: INPUT.sourceEventId, scheduleName: NAME },
+    });
   });
 
   it('refuses to be run from a CloudTrail event', () => {
-    const event = readEnforceInput(INPUT, Date.parse(FIRED)).event;
+    // The launch the check was scheduled for, delivered as an event: the check never runs from one.
+    const event = parseEnvelope(wrapRecord({
+      eventVersion: '1.09', eventTime: FIRED, eventSource: 'ec2.amazonaws.com', eventName: 'RunInstances', awsRegion: 'eu-west-1',
+      eventID: INPUT.sourceEventId, recipientAccountId: ACCOUNT, userIdentity: { type: 'IAMUser', arn: `arn:aws:iam::${ACCOUNT}:user/alice` },
+      requestParameters: {}, responseElements: { instancesSet: { items: [{ instanceId: ID }] } },
+    }));
     expect(() => untaggedInstanceEnforce.parse({ event, record: event.detail })).toThrow(/never from a CloudTrail event/);
   });
 });

@@ -131,8 +131,8 @@ describe('untagged-instance enforcement: the planned schedule', () => {
   });
 
   it('writes an input the enforcement function reads back to the same schedule name, instance and keys', () => {
-    const { event, facts } = readEnforceInput(JSON.parse(SCHEDULE.Target.Input), Date.parse('2026-11-20T10:16:30Z'));
-    expect(event.id).toBe(NAME);
+    const { trigger, id, account, region, facts } = readEnforceInput(JSON.parse(SCHEDULE.Target.Input));
+    expect({ trigger, id, account, region }).toEqual({ trigger: 'schedule', id: NAME, account: ACCOUNT, region: 'eu-west-1' });
     expect(facts).toEqual({ resources: [{ type: 'AWS::EC2::Instance', id: ID }], instanceId: ID, requiredTags: ['Owner'], sourceEventId: EVENT_ID, scheduleName: NAME });
   });
 });

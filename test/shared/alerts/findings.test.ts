@@ -45,8 +45,8 @@ describe('audit alert findings', () => {
 
   it.each(ALERTS.map(([rule]) => [rule.id, rule] as const))('%s is notify-only: no action types, no act or verify', (_id, rule) => {
     expect(rule.actions).toEqual([]);
-    expect(rule.act).toBeUndefined();
-    expect(rule.verify).toBeUndefined();
+    expect(rule).not.toHaveProperty('act');
+    expect(rule).not.toHaveProperty('verify');
   });
 });
 

@@ -3,13 +3,14 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { publicBucket } from '../../../functions/public-bucket/rule.js';
 import { parseConfig } from '../../../shared/config.js';
-import { parseEnvelope, wrapRecord } from '../../../shared/events/schema.js';
+import { wrapRecord } from '../../../shared/events/schema.js';
 import { violation, type Rule } from '../../../shared/rule.js';
 import { DEADLINE_MARGIN_MS } from '../../../shared/runner/deadline.js';
-import { lambdaRunner, lambdaScheduledRunner } from '../../../shared/runner/lambda.js';
+import { lambdaRunner, lambdaScheduledRunner, type ScheduledInputReader } from '../../../shared/runner/lambda.js';
 import { sweepHandler } from '../../../shared/runner/sweep-lambda.js';
 import type { Sweep } from '../../../shared/runner/sweep.js';
 import { memoryStateStore } from '../../../shared/state/store.js';
+import { testAction } from '../../helpers/actions.js';
 import { capturingDeps, loadSample } from '../../helpers/samples.js';
 
 // Issue 22, item 5: every invocation gets a deadline from the Lambda context (remaining time less the margin).
@@ -27,17 +28,19 @@ const context = (remainingMs: number) => ({ getRemainingTimeInMillis: () => rema
 const never = () => new Promise<never>(() => undefined);
 const config = parseConfig({});
 
+/** A rule that always plans one write per resource; `act` is the spy its action type performs with. */
 function writingRule(inspect: () => Promise<unknown> = async () => ({})) {
-  return {
+  const act = vi.fn(async () => undefined);
+  const rule = {
     id: 'public-bucket', pattern: { source: ['aws.s3'] }, permissions: {},
     settings: () => ({ enabled: true }), clients: () => ({}),
     parse: ({ record }) => ({ resources: [{ type: 'AWS::S3::Bucket', id: String((record.requestParameters as { bucketName: string }).bucketName) }] }),
     inspect: vi.fn(inspect),
     decide: (facts: { resources: { type: string; id: string }[] }) => violation('public', 'HIGH', facts.resources, facts.resources.map((resource) => ({ api: 'S3.PutPublicAccessBlock', resource, params: {} }))),
-    act: vi.fn(async () => undefined),
-    verify: async () => ({ ok: true, detail: 'ok' }),
+    actions: [testAction('S3.PutPublicAccessBlock', { perform: act, verify: async () => ({ ok: true, detail: 'ok' }) })],
     message: () => ({ title: 'fixed', lines: [] }),
   } satisfies Rule<any, any, any, any>;
+  return { rule, act };
 }
 
 const eventFor = (id: string) => wrapRecord({
@@ -66,20 +69,20 @@ describe('an invocation that would outrun its timeout', () => {
   });
 
   it('finishes normally when the work fits: no deadline error, the record is the rule\'s', async () => {
-    const rule = writingRule();
+    const { rule, act } = writingRule();
     const deps = { ...capturingDeps({ mode: 'live', config }), store: memoryStateStore() };
 
     const record = await lambdaRunner(rule, () => deps)(eventFor('fits-1'), context(DEADLINE_MARGIN_MS + 5_000));
 
     expect(record).toMatchObject({ outcome: 'remediated', error: null });
-    expect(rule.act).toHaveBeenCalledTimes(1);
+    expect(act).toHaveBeenCalledTimes(1);
   });
 
   it('holds the claim for the invocation\'s remaining time (as Powertools idempotency does), 90 s without a Lambda context', async () => {
     const store = memoryStateStore();
     const claimEvent = vi.spyOn(store, 'claimEvent');
     const deps = { ...capturingDeps({ mode: 'live', config }), store };
-    const handler = lambdaRunner(writingRule(), () => deps);
+    const handler = lambdaRunner(writingRule().rule, () => deps);
 
     await handler(eventFor('lock-1'), context(12_345));
     await handler(eventFor('lock-2'), context(29_000));
@@ -93,11 +96,12 @@ describe('an invocation that would outrun its timeout', () => {
   });
 
   it('gives the scheduled enforcement check the same deadline', async () => {
-    const rule = writingRule(never);
+    const { rule, act } = writingRule(never);
     const deps = { ...capturingDeps({ mode: 'live', config }), store: memoryStateStore() };
-    const reader = {
-      read: () => ({ event: parseEnvelope(eventFor('enforce-1')), facts: { resources: [{ type: 'AWS::EC2::Instance', id: 'i-0123456789abcdef0' }] } }),
-      unreadable: () => parseEnvelope(eventFor('unreadable')),
+    const where = { account: '111122223333', region: 'eu-west-1' };
+    const reader: ScheduledInputReader = {
+      read: () => ({ trigger: 'schedule', id: 'enforce-1', ...where, facts: { resources: [{ type: 'AWS::EC2::Instance', id: 'i-0123456789abcdef0' }] } }),
+      unreadable: () => ({ trigger: 'schedule', id: 'unreadable', ...where, facts: { resources: [] } }),
     };
     const started = Date.now();
 
@@ -105,12 +109,12 @@ describe('an invocation that would outrun its timeout', () => {
 
     expect(Date.now() - started).toBeLessThan(DEADLINE_MARGIN_MS + 200);
     expect(rule.inspect).toHaveBeenCalledTimes(1);
-    expect(rule.act).not.toHaveBeenCalled();
-    expect(deps.written).toEqual([expect.objectContaining({ trigger: 'schedule', outcome: 'failed', error: expect.objectContaining({ kind: 'transient' }) })]);
+    expect(act).not.toHaveBeenCalled();
+    expect(deps.written).toEqual([expect.objectContaining({ trigger: 'schedule', eventId: 'enforce-1', outcome: 'failed', error: expect.objectContaining({ kind: 'transient' }) })]);
   });
 
   it('ends a sweep\'s finding at the invocation\'s deadline, with its record, inside the function timeout', async () => {
-    const rule = writingRule(never);
+    const { rule } = writingRule(never);
     const sweep: Sweep<typeof rule, { resources: { type: string; id: string }[] }, object> = {
       rule, permissions: {}, clients: () => ({}),
       async *scan() {

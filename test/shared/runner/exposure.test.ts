@@ -1,9 +1,10 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EARLIEST_EVENT_TIME_MS, plausibleEventTimeMs } from '../../../shared/events/normalize.js';
 import { wrapRecord } from '../../../shared/events/schema.js';
 import { aggregate } from '../../../shared/report/aggregate.js';
 import { violation, type Rule } from '../../../shared/rule.js';
 import { run } from '../../../shared/runner/run.js';
+import { testAction } from '../../helpers/actions.js';
 import { capturingDeps } from '../../helpers/samples.js';
 
 const NOW = Date.parse('2026-11-25T12:00:00Z'); // capturingDeps' clock
@@ -20,8 +21,8 @@ function fixingRule() {
     parse: () => ({ resources: [resource] }),
     inspect: async () => ({}),
     decide: () => violation('example-reports is public', 'HIGH', [resource], [{ api: 'S3.PutPublicAccessBlock', resource, params: { Bucket: 'example-reports' } }]),
-    act: vi.fn(async () => undefined),
-    verify: async () => ({ ok: true, detail: 'read back' }),
+    // Performs nothing and reads back ok: the write "lands" and is verified.
+    actions: [testAction('S3.PutPublicAccessBlock')],
     message: () => ({ title: 'fixed', lines: [] }),
   } satisfies Rule<any, any, any, any>;
 }

@@ -10,6 +10,7 @@ import { violation, type PlannedAction, type Rule } from '../../../shared/rule.j
 import { run } from '../../../shared/runner/run.js';
 import { dynamoStateStore } from '../../../shared/state/dynamo-store.js';
 import { memoryStateStore, type StateStore } from '../../../shared/state/store.js';
+import { testAction } from '../../helpers/actions.js';
 import { capturingDeps } from '../../helpers/samples.js';
 import { holds, updated, type Item } from '../../helpers/table-conditions.js';
 import { cloudTrail, sdkError, STOPPED, trailArnIn, trailDouble } from '../../helpers/trail-double.js';
@@ -245,7 +246,7 @@ describe('a run whose lapsed claim another invocation took over (finding 2)', ()
   });
 });
 
-/** A group with two world-open rules, each revoked by its own action: a double that `act` really changes. */
+/** A group with two world-open rules, each revoked by its own action: a double that `act` (the action type's perform) really changes. */
 function twoRuleRule(group: { ssh: boolean; rdp: boolean }, act: (action: PlannedAction) => Promise<void>) {
   const resource = { type: 'AWS::EC2::SecurityGroup', id: 'sg-0123456789abcdef0' };
   const revoke = (port: 'ssh' | 'rdp'): PlannedAction => ({ api: 'EC2.RevokeSecurityGroupIngress', resource, params: { GroupId: resource.id, port }, previous: { [port]: 'open to the world' } });
@@ -256,11 +257,13 @@ function twoRuleRule(group: { ssh: boolean; rdp: boolean }, act: (action: Planne
     inspect: async () => ({ ...group }),
     decide: (_facts: unknown, state: { ssh: boolean; rdp: boolean } | undefined) => violation('sg-0123456789abcdef0 is open to the world', 'HIGH', [resource],
       [...(state?.ssh ? [revoke('ssh')] : []), ...(state?.rdp ? [revoke('rdp')] : [])]),
-    act,
-    verify: async (action: PlannedAction) => {
-      const port = (action.params as { port: 'ssh' | 'rdp' }).port;
-      return { ok: !group[port], detail: `${port} is ${group[port] ? 'open' : 'closed'}` };
-    },
+    actions: [testAction('EC2.RevokeSecurityGroupIngress', {
+      perform: (_params, _clients, step) => act(step),
+      verify: async (params) => {
+        const port = (params as { port: 'ssh' | 'rdp' }).port;
+        return { ok: !group[port], detail: `${port} is ${group[port] ? 'open' : 'closed'}` };
+      },
+    })],
     message: () => ({ title: 'closed', lines: [] }),
   } satisfies Rule<any, any, any, any>;
 }

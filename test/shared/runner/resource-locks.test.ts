@@ -15,6 +15,7 @@ import { wrapRecord } from '../../../shared/events/schema.js';
 import { violation, type Rule } from '../../../shared/rule.js';
 import { LOCK_WORK_BUDGET_MS, run } from '../../../shared/runner/run.js';
 import { memoryStateStore, type StateStore } from '../../../shared/state/store.js';
+import { testAction } from '../../helpers/actions.js';
 import { capturingDeps, loadSample, sampleConfig } from '../../helpers/samples.js';
 import { cloudTrail, STOPPED, trailArnIn, trailDouble, trailIn, type TrailEvent } from '../../helpers/trail-double.js';
 
@@ -85,14 +86,14 @@ describe('the lock name is the resource\'s identity (finding 4)', () => {
 
   it('does not make same-named resources of other accounts wait: each is decided at once, none ends ResourceLocked', async () => {
     const bucket = { type: 'AWS::S3::Bucket', id: 'example-reports' };
+    const act = vi.fn(async () => undefined);
     const rule = {
       id: 'public-bucket', pattern: { source: ['aws.s3'] }, permissions: { 'S3.PutPublicAccessBlock': 's3:PutBucketPublicAccessBlock' },
       settings: () => ({ enabled: true }), clients: () => ({}),
       parse: () => ({ resources: [bucket] }),
       inspect: async () => sleep(200), // slow reads: a shared lock would make the others wait past their 50 ms
       decide: () => violation('public', 'HIGH', [bucket], [{ api: 'S3.PutPublicAccessBlock', resource: bucket, params: {} }]),
-      act: vi.fn(async () => undefined),
-      verify: async () => ({ ok: true, detail: 'ok' }),
+      actions: [testAction('S3.PutPublicAccessBlock', { perform: act, verify: async () => ({ ok: true, detail: 'ok' }) })],
       message: () => ({ title: 'fixed', lines: [] }),
     } satisfies Rule<any, any, any, any>;
     const accounts = ['111111111111', '222222222222', '333333333333', '444444444444'];
@@ -114,7 +115,7 @@ describe('the lock name is the resource\'s identity (finding 4)', () => {
     const records = await Promise.all(events.map((event) => run(rule, event, liveDeps(spied, 50))));
 
     expect(records.map((r) => `${r.account}:${r.outcome}`)).toEqual(accounts.map((account) => `${account}:remediated`));
-    expect(rule.act).toHaveBeenCalledTimes(4);
+    expect(act).toHaveBeenCalledTimes(4);
     expect(lockNames.sort()).toEqual(accounts.map((account) => `public-bucket#${account}#eu-west-1#example-reports`));
   });
 

@@ -13,6 +13,7 @@ import { violation, type Rule } from '../../../shared/rule.js';
 import { run } from '../../../shared/runner/run.js';
 import { SELF_SIGNATURES } from '../../../shared/actions/signatures.js';
 import { ENFORCE_ROLE_SUFFIX, OWN_WRITE_EVENT_NAMES, SELF_WRITE_EVENT_NAMES, selfCallOf } from '../../../shared/runner/self-calls.js';
+import { testAction } from '../../helpers/actions.js';
 import { capturingDeps, loadSample, sampleConfig, withDetail } from '../../helpers/samples.js';
 
 const ACCOUNT = '111122223333';
@@ -54,7 +55,7 @@ describe('the calls trailguard makes (shared/runner/self-calls.ts)', () => {
   });
 
   it('takes each signature from the action type the rule performs with, so the guard and the write cannot drift apart', () => {
-    const types = [...RULES, untaggedInstanceEnforce].flatMap((rule) => rule.actions ?? []);
+    const types = [...RULES, untaggedInstanceEnforce].flatMap((rule) => rule.actions);
     expect(types.length).toBeGreaterThan(4);
     for (const type of types) {
       expect(type.signature, type.api).toBeDefined();
@@ -206,8 +207,7 @@ describe('the runner judges trailguard\'s role like any caller when the call is 
       inspect: async () => undefined,
       decide: () => violation('changed', 'HIGH', [{ type: 'AWS::EC2::Instance', id: 'i-0abc' }],
         [{ api: 'EC2.CreateTags', resource: { type: 'AWS::EC2::Instance', id: 'i-0abc' }, params: {} }]),
-      act: async () => undefined,
-      verify: async () => ({ ok: true, detail: 'read back' }),
+      actions: [testAction('EC2.CreateTags')],
       message: () => ({ title: 'title', lines: [] }),
     } satisfies Rule<any, any, any, any>;
   }

@@ -76,8 +76,11 @@ describe('public-bucket sweep', () => {
     expect(s3).toHaveReceivedCommandTimes(PutPublicAccessBlockCommand, 1);
     expect(deps.written).toHaveLength(1); // the compliant bucket has no record
     expect(deps.written[0]).toMatchObject({
-      trigger: 'sweep', outcome: 'remediated', rule: 'public-bucket', eventName: 'trailguard:Sweep',
+      trigger: 'sweep', outcome: 'remediated', rule: 'public-bucket',
       eventId: `sweep:public-bucket:example-open:${WINDOW}`, resources: [{ id: 'example-open' }], account: ACCOUNT, region: REGION,
+      // A finding is no CloudTrail call: no call, caller or call time is invented, so no violator and no exposure figure.
+      eventName: null, eventSource: null, eventTime: null, errorCode: null,
+      actor: null, actorType: null, sourceIp: null, userAgent: null, exposureMs: null,
     });
     expect(summary).toEqual(expect.objectContaining({ rule: 'public-bucket', region: REGION, scanned: 2, findings: 1, outcomes: { remediated: 1 }, complete: true, error: null }));
   });

@@ -10,6 +10,7 @@ import { violation, type Rule } from '../../../shared/rule.js';
 import { run } from '../../../shared/runner/run.js';
 import { dynamoStateStore } from '../../../shared/state/dynamo-store.js';
 import { memoryStateStore, type StateStore } from '../../../shared/state/store.js';
+import { testAction } from '../../helpers/actions.js';
 import { capturingDeps } from '../../helpers/samples.js';
 
 // Issue 22, item 3: events in flight at once each saw the write count pass the limit before the open breaker
@@ -20,17 +21,19 @@ const LIMIT = 3;
 const OVER = 10;
 const config = parseConfig({ reliability: { breaker: { maxWrites: LIMIT, windowMinutes: 10 }, digest: { maxPerWindow: 100, windowMinutes: 5 } } });
 
+/** A rule that plans one write per resource; `act` is the spy its action type performs with. */
 function writingRule() {
-  return {
+  const act = vi.fn(async () => undefined);
+  const rule = {
     id: 'public-bucket', pattern: { source: ['aws.s3'] }, permissions: {},
     settings: () => ({ enabled: true }), clients: () => ({}),
     parse: ({ record }) => ({ resources: [{ type: 'AWS::S3::Bucket', id: String((record.requestParameters as { bucketName: string }).bucketName) }] }),
     inspect: async () => ({}),
     decide: (facts: { resources: { type: string; id: string }[] }) => violation('public', 'HIGH', facts.resources, facts.resources.map((resource) => ({ api: 'S3.PutPublicAccessBlock', resource, params: {} }))),
-    act: vi.fn(async () => undefined),
-    verify: async () => ({ ok: true, detail: 'ok' }),
+    actions: [testAction('S3.PutPublicAccessBlock', { perform: act, verify: async () => ({ ok: true, detail: 'ok' }) })],
     message: () => ({ title: 'fixed', lines: [] }),
   } satisfies Rule<any, any, any, any>;
+  return { rule, act };
 }
 
 const eventFor = (i: number) => wrapRecord({
@@ -41,20 +44,20 @@ const eventFor = (i: number) => wrapRecord({
 
 /** The limit's worth of events plus OVER more, all in flight at once against one store. */
 async function burstAgainst(store: StateStore) {
-  const rule = writingRule();
+  const { rule, act } = writingRule();
   const deps = { ...capturingDeps({ mode: 'live', config }), store };
   const events = Array.from({ length: LIMIT + OVER }, (_, i) => eventFor(i));
   const records = await Promise.all(events.map((event) => run(rule, event, deps)));
-  return { records, deps, rule };
+  return { records, deps, act };
 }
 
-function expectOneTripPage({ records, deps, rule }: Awaited<ReturnType<typeof burstAgainst>>) {
+function expectOneTripPage({ records, deps, act }: Awaited<ReturnType<typeof burstAgainst>>) {
   const refused = records.filter((r) => r.outcome === 'would-remediate');
   const trips = refused.filter((r) => r.reason.includes('circuit breaker tripped'));
   // A loser either lost the conditional write or, interleaved later, already read the breaker open.
   const open = refused.filter((r) => r.reason.includes('the public-bucket circuit breaker is open'));
   expect(records.filter((r) => r.outcome === 'remediated')).toHaveLength(LIMIT);
-  expect(rule.act).toHaveBeenCalledTimes(LIMIT);
+  expect(act).toHaveBeenCalledTimes(LIMIT);
   expect(refused).toHaveLength(OVER);
   expect(trips).toHaveLength(1);
   expect(trips[0]).toMatchObject({ severity: 'CRITICAL', notification: { status: 'sent' } });

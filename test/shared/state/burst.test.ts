@@ -100,4 +100,21 @@ describe('the digest never hides what a person must see', () => {
     expect(deps.written.map((r) => r.outcome)).toEqual(Array(8).fill('failed'));
     expect(deps.published).toHaveLength(8);
   });
+
+  it('sends a notification the digest could not count (fail open), and its record says so', async () => {
+    const store = memoryStateStore();
+    let failing = false;
+    const counting = { ...store, addToWindow: (...args: Parameters<typeof store.addToWindow>) => (failing ? Promise.reject(new Error('throttled')) : store.addToWindow(...args)) };
+    const deps = { ...capturingDeps({ mode: 'offline', config }), store: counting };
+    const handler = lambdaRunner(publicBucket, () => deps);
+    for (let i = 0; i < 3; i += 1) await handler(eventIn('111122223333', i));
+    failing = true;
+    await handler(eventIn('111122223333', 3));
+    expect(deps.written.map((r) => r.notification)).toEqual([
+      ...Array(3).fill(expect.objectContaining({ status: 'sent' })),
+      { status: 'sent', messageId: expect.any(String), uncounted: true },
+    ]);
+    expect(deps.written.slice(0, 3).every((r) => r.notification.status === 'sent' && !r.notification.uncounted)).toBe(true);
+    expect(deps.published).toHaveLength(4);
+  });
 });

@@ -1,22 +1,26 @@
 import { describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../../shared/config.js';
-import { parseEnvelope, wrapRecord } from '../../../shared/events/schema.js';
+import { wrapRecord } from '../../../shared/events/schema.js';
 import { violation, type Rule } from '../../../shared/rule.js';
-import { run, runWithFacts } from '../../../shared/runner/run.js';
+import { run, runFinding } from '../../../shared/runner/run.js';
+import { sweepFinding } from '../../../shared/runner/sweep.js';
 import { memoryStateStore } from '../../../shared/state/store.js';
+import { testAction } from '../../helpers/actions.js';
 import { capturingDeps } from '../../helpers/samples.js';
 
+/** A rule that plans one write per resource; `act` is the spy its action type performs with. */
 function writingRule() {
-  return {
+  const act = vi.fn(async (_params: unknown) => undefined);
+  const rule = {
     id: 'public-bucket', pattern: { source: ['aws.s3'] }, permissions: {},
     settings: () => ({ enabled: true }), clients: () => ({}),
     parse: ({ record }) => ({ resources: [{ type: 'AWS::S3::Bucket', id: String((record.requestParameters as { bucketName: string }).bucketName) }] }),
     inspect: async () => ({}),
     decide: (facts: { resources: { type: string; id: string }[] }) => violation('public', 'HIGH', facts.resources, facts.resources.map((resource) => ({ api: 'S3.PutPublicAccessBlock', resource, params: {} }))),
-    act: vi.fn(async () => undefined),
-    verify: async () => ({ ok: true, detail: 'ok' }),
+    actions: [testAction('S3.PutPublicAccessBlock', { perform: act, verify: async () => ({ ok: true, detail: 'ok' }) })],
     message: () => ({ title: 'fixed', lines: [] }),
   } satisfies Rule<any, any, any, any>;
+  return { rule, act };
 }
 
 const eventFor = (id: string, bucket = `example-${id}`) => wrapRecord({
@@ -28,36 +32,36 @@ const eventFor = (id: string, bucket = `example-${id}`) => wrapRecord({
 describe('duplicates (idempotency on the event id)', () => {
   it('acts and notifies once for the same event delivered twice, and logs the duplicate', async () => {
     const store = memoryStateStore();
-    const rule = writingRule();
+    const { rule, act } = writingRule();
     const deps = capturingDeps({ mode: 'live', config: parseConfig({}) });
     const first = await run(rule, eventFor('e-1'), { ...deps, store });
     const second = await run(rule, eventFor('e-1'), { ...deps, store });
     expect(first.outcome).toBe('remediated');
     expect(second).toMatchObject({ outcome: 'ignored', reason: expect.stringMatching(/^duplicate delivery of event e-1: already handled as remediated at /) });
-    expect(rule.act).toHaveBeenCalledTimes(1);
+    expect(act).toHaveBeenCalledTimes(1);
     expect(deps.published).toHaveLength(1);
     expect(deps.written).toHaveLength(2);
   });
 
   it('retries, never drops, a delivery while another invocation holds the claim (it may have timed out)', async () => {
     const store = memoryStateStore();
-    const rule = writingRule();
+    const { rule, act } = writingRule();
     const deps = { ...capturingDeps({ mode: 'live', config: parseConfig({}) }), store };
     // The first invocation claimed the event, then timed out before settling: its lock is still held.
     await store.claimEvent('public-bucket#e-4', deps.now(), 90_000, 3_600_000);
     const meanwhile = await run(rule, eventFor('e-4'), deps);
     expect(meanwhile).toMatchObject({ outcome: 'failed', error: { kind: 'transient', code: 'ClaimInProgress' } });
-    expect(rule.act).not.toHaveBeenCalled();
+    expect(act).not.toHaveBeenCalled();
     // Once the lock lapses, the retry acts.
     const later = await run(rule, eventFor('e-4'), { ...deps, now: () => deps.now() + 91_000 });
     expect(later.outcome).toBe('remediated');
-    expect(rule.act).toHaveBeenCalledTimes(1);
+    expect(act).toHaveBeenCalledTimes(1);
   });
 
   it('gives the claim back after a transient failure, so the retry acts', async () => {
     const store = memoryStateStore();
-    const rule = writingRule();
-    rule.act.mockRejectedValueOnce(Object.assign(new Error('slow'), { name: 'ThrottlingException' }));
+    const { rule, act } = writingRule();
+    act.mockRejectedValueOnce(Object.assign(new Error('slow'), { name: 'ThrottlingException' }));
     const deps = { ...capturingDeps({ mode: 'live', config: parseConfig({}) }), store };
     const failed = await run(rule, eventFor('e-2'), deps);
     const retried = await run(rule, eventFor('e-2'), deps);
@@ -71,7 +75,7 @@ describe('duplicates (idempotency on the event id)', () => {
     const own = wrapRecord({ ...(eventFor('e-3') as { detail: Record<string, unknown> }).detail, eventName: 'PutBucketPublicAccessBlock', userIdentity: {
       type: 'AssumedRole', accountId: '111122223333', arn: 'arn:aws:sts::111122223333:assumed-role/trailguard-dev-x-role/s', sessionContext: { sessionIssuer: { userName: 'trailguard-dev-x-role' } } },
       requestParameters: { bucketName: 'example-a', PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true } } });
-    const record = await run(writingRule(), own, deps);
+    const record = await run(writingRule().rule, own, deps);
     expect(record.outcome).toBe('ignored');
     expect(store.items.size).toBe(0);
   });
@@ -80,13 +84,13 @@ describe('duplicates (idempotency on the event id)', () => {
 describe('the circuit breaker', () => {
   it('lets the limit through, then reports without writing, CRITICAL, until reset', async () => {
     const store = memoryStateStore();
-    const rule = writingRule();
+    const { rule, act } = writingRule();
     const config = parseConfig({ reliability: { breaker: { maxWrites: 3, windowMinutes: 10 } } });
     const deps = { ...capturingDeps({ mode: 'live', config }), store };
     const outcomes = [];
     for (let i = 1; i <= 5; i += 1) outcomes.push(await run(rule, eventFor(`b-${i}`), deps));
     expect(outcomes.map((r) => r.outcome)).toEqual(['remediated', 'remediated', 'remediated', 'would-remediate', 'would-remediate']);
-    expect(rule.act).toHaveBeenCalledTimes(3);
+    expect(act).toHaveBeenCalledTimes(3);
     expect(outcomes[3]).toMatchObject({ severity: 'CRITICAL', reason: expect.stringContaining('circuit breaker tripped: 4 writes in 10 min exceed the limit of 3') });
     expect(outcomes[4]).toMatchObject({ severity: 'HIGH', reason: expect.stringContaining('circuit breaker is open since') });
     expect(outcomes[4]?.reason).toContain('trailguard breaker reset public-bucket');
@@ -98,12 +102,14 @@ describe('the circuit breaker', () => {
 
   it('gives the sweep its own breaker: a first live sweep of legacy findings never stops real-time remediation', async () => {
     const store = memoryStateStore();
-    const rule = writingRule();
+    const { rule } = writingRule();
     const config = parseConfig({ reliability: { breaker: { maxWrites: 3, windowMinutes: 10 } } });
     const deps = { ...capturingDeps({ mode: 'live', config }), store };
+    const scope = { region: 'eu-west-1', account: '111122223333', window: '2026-11-25T12:00:00.000Z', startedAt: deps.now() };
     const sweep = [];
     for (let i = 1; i <= 5; i += 1) {
-      sweep.push(await runWithFacts(rule, parseEnvelope(eventFor(`sweep-${i}`)), { resources: [{ type: 'AWS::S3::Bucket', id: `example-legacy-${i}` }] }, 'sweep', deps));
+      const resource = `example-legacy-${i}`;
+      sweep.push(await runFinding(rule, sweepFinding(rule.id, resource, scope, { resources: [{ type: 'AWS::S3::Bucket', id: resource }] }), deps));
     }
     expect(sweep.map((r) => r.outcome)).toEqual(['remediated', 'remediated', 'remediated', 'would-remediate', 'would-remediate']);
     expect(sweep[3]?.reason).toContain('the public-bucket:sweep circuit breaker tripped');
@@ -121,7 +127,7 @@ describe('digests for bursts', () => {
     const config = parseConfig({ reliability: { digest: { maxPerWindow: 2, windowMinutes: 5 } } });
     const deps = { ...capturingDeps({ mode: 'offline', config }), store };
     const records = [];
-    for (let i = 1; i <= 5; i += 1) records.push(await run(writingRule(), eventFor(`d-${i}`), deps));
+    for (let i = 1; i <= 5; i += 1) records.push(await run(writingRule().rule, eventFor(`d-${i}`), deps));
     expect(records.map((r) => r.notification.status)).toEqual(['sent', 'sent', 'sent', 'suppressed', 'suppressed']);
     expect(records[2]?.notification).toMatchObject({ burst: true });
     expect(deps.published).toHaveLength(3);
@@ -133,7 +139,7 @@ describe('digests for bursts', () => {
     const store = memoryStateStore();
     const config = parseConfig({ reliability: { digest: { maxPerWindow: 1 } } });
     const trail = { type: 'AWS::CloudTrail::Trail', id: 'example-trail' };
-    const critical = { ...writingRule(), decide: () => violation('trail stopped', 'CRITICAL', [trail], [{ api: 'CloudTrail.StartLogging', resource: trail, params: {} }]) };
+    const critical = { ...writingRule().rule, decide: () => violation('trail stopped', 'CRITICAL', [trail], [{ api: 'CloudTrail.StartLogging', resource: trail, params: {} }]) };
     const deps = { ...capturingDeps({ mode: 'offline', config }), store };
     const records = [];
     for (let i = 1; i <= 3; i += 1) records.push(await run(critical, eventFor(`c-${i}`), deps));
