@@ -244,6 +244,13 @@ export async function undo(options: UndoOptions): Promise<number> {
     err(`trailguard: refused: cannot tell who is undoing (sts:GetCallerIdentity failed: ${classifyAwsError(error, 'STS.GetCallerIdentity', 'caller').code}); an undo is recorded under the operator's AWS identity\n`);
     return EXIT.badInput;
   }
+  // Credentials of another account would reverse a same-named resource there (a group or trail named by name).
+  const elsewhere = acting.filter((plan) => plan.record.account !== null && operator.account !== undefined && plan.record.account !== operator.account);
+  if (elsewhere.length > 0 && !options.force) {
+    err(`trailguard: refused: your credentials are of account ${terminalValue(operator.account ?? '?')}, the remediation was in ${elsewhere.map((p) => terminalValue(p.record.account ?? '?')).join(', ')}; `
+      + 'use credentials of that account (or pass --force)\n');
+    return EXIT.badInput;
+  }
   const writes = acting.reduce((sum, plan) => sum + plan.steps.length, 0);
   // Asked on the terminal directly (not through `out`): every value in it is made safe to print first.
   const question = terminalValue(`Undo ${writes} write(s) of event ${options.eventId} in ${acting.map((p) => `${p.record.account ?? '?'}/${p.record.region ?? '?'}`).join(', ')} as ${operator.arn}?`);

@@ -161,18 +161,18 @@ function decide(facts: TrailFacts, state: TrailState | undefined, settings: Sett
   switch (facts.kind) {
     case 'stopped': {
       const blind = 'until it logs again, no other trailguard rule can see this account';
-      if (orgTrail) return alert(`${label} was stopped; ${orgTrail}; ${blind}`, 'CRITICAL', [resource]);
+      if (orgTrail) return alert(`${label} was stopped; ${orgTrail}; ${blind}`, 'CRITICAL', [resource], 'trail-stopped');
       if (read?.isLogging) return compliant(`${label} is logging again (GetTrailStatus IsLogging true)`, [resource]);
       const org = read?.settings.IsOrganizationTrail ? ' (the organisation trail; this is its management account)' : '';
       return violation(`${label}${org} was stopped: ${blind}`, 'CRITICAL', [resource], [
         planOf(startLogging, resource, { Name: target.id }, read ? { IsLogging: false } : undefined),
-      ]);
+      ], 'trail-stopped');
     }
     case 'deleted':
-      return alert(`${label} was deleted: it records nothing from now on and cannot be restored automatically (recreate it, then start logging)`, 'CRITICAL', [resource]);
+      return alert(`${label} was deleted: it records nothing from now on and cannot be restored automatically (recreate it, then start logging)`, 'CRITICAL', [resource], 'trail-deleted');
     case 'selectors': {
       if (facts.narrowing.length === 0) return compliant(`${label}: the selectors set keep management events recorded (${facts.selectors})`, [resource]);
-      return alert(`${label}: ${facts.narrowing.map((n) => n.text).join('; ')}. Set: ${facts.selectors}`, worstOf(facts.narrowing.map((n) => n.severity)), [resource]);
+      return alert(`${label}: ${facts.narrowing.map((n) => n.text).join('; ')}. Set: ${facts.selectors}`, worstOf(facts.narrowing.map((n) => n.severity)), [resource], 'selectors-narrowed');
     }
     case 'updated':
       return decideUpdate(facts, read, settings, { resource, label, orgTrail });
@@ -196,7 +196,7 @@ function decideUpdate(
   const globalOff = read ? SETTINGS.globalServiceEvents.isOff(read.settings) : facts.weakened.includes('globalServiceEvents');
   const plan = orgTrail ? undefined : restorePlan(off, facts.shape, settings.restore, globalOff);
   const notRestored = !plan ? `; not restored automatically: ${orgTrail}` : plan.kept.length > 0 ? `; not restored automatically: ${plan.kept.join(', ')}` : '';
-  if (!plan || plan.restorable.length === 0) return alert(`${found}${notRestored}`, severity, [resource]);
+  if (!plan || plan.restorable.length === 0) return alert(`${found}${notRestored}`, severity, [resource], 'trail-weakened');
   const restores = plan.restoring.flatMap((s) => SETTINGS[s].restore ?? []);
   const params = { Name: resource.id, ...settingInputs(restores, () => true) };
   const previous = read ? settingInputs(restores, (r) => read.settings[r.read] === true) : undefined;
@@ -205,7 +205,7 @@ function decideUpdate(
     : '';
   return violation(`${found}; restoring ${plan.restorable.join(', ')}${also}${notRestored}`, severity, [resource], [
     planOf(updateTrail, resource, params, previous),
-  ]);
+  ], 'trail-weakened');
 }
 
 export const trailLogging = {

@@ -3,7 +3,7 @@
  * --format jsonl` prints, Lambda log lines (`{"level":"INFO","message":"trailguard remediation",...}`),
  * and CloudWatch exports where the JSON follows a timestamp (and a tab or space) prefix.
  */
-import { OUTCOMES, RECORD_MESSAGE, type RemediationRecord } from '../remediation-log.js';
+import { OUTCOMES, RECORD_MESSAGE, type ActionRecord, type RemediationRecord } from '../remediation-log.js';
 
 /** A record with when it was logged (ms), when the line says; else its event time is used. */
 export interface LoggedRecord {
@@ -61,11 +61,27 @@ export function recordFromValue(value: unknown, source: string, loggedAt?: numbe
   return isRecordLike(object) ? { record: withDefaults(object), loggedAt, source } : undefined;
 }
 
-/** Fields added to the record over time, as an older record means them: an event's, with no finding code. */
+/**
+ * Records as written before fields were added, read the way they are meant today, once, at this edge: an event's
+ * (`trigger`), with no finding code; an action that found its resource already gone marked `gone` (then only its
+ * detail said so); an undo that succeeded `reverted` (then `remediated`).
+ */
 function withDefaults(record: RemediationRecord): RemediationRecord {
-  if (record.trigger !== undefined && record.finding !== undefined) return record;
-  return { ...record, trigger: record.trigger ?? 'event', finding: record.finding ?? null };
+  const legacyGone = record.actions.some(isLegacyGone);
+  const legacyUndo = record.trigger === 'undo' && record.outcome === 'remediated';
+  if (record.trigger !== undefined && record.finding !== undefined && !legacyGone && !legacyUndo) return record;
+  return {
+    ...record,
+    trigger: record.trigger ?? 'event',
+    finding: record.finding ?? null,
+    outcome: legacyUndo ? 'reverted' : record.outcome,
+    actions: legacyGone ? record.actions.map((a) => (isLegacyGone(a) && a.verification ? { ...a, verification: { ...a.verification, gone: true } } : a)) : record.actions,
+  };
 }
+
+/** How records written before `verification.gone` existed said that the resource was already gone when acting. */
+const isLegacyGone = (action: ActionRecord): boolean =>
+  action.status === 'done' && action.verification?.gone === undefined && action.verification?.detail.startsWith('already gone (') === true;
 
 /** The time in an export prefix ("2026-11-20T09:15:02.123Z\t", or epoch ms), if any. */
 function prefixTime(prefix: string): number | undefined {

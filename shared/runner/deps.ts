@@ -38,4 +38,9 @@ export interface RunDeps {
    * time less DEADLINE_MARGIN_MS (deadline.ts), kept for the record and the claim. Absent in replay and the CLI.
    */
   readonly deadline?: number;
+  /**
+   * Nothing retries this run (an operator's undo, run once from the CLI): a transient error is final, told now
+   * rather than deferred to a retry that never comes.
+   */
+  readonly once?: true;
 }

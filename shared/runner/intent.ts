@@ -50,7 +50,7 @@ export async function recordIntent(
   if (!store || !claim?.key || !claim.token) return;
   const intent: Intent = {
     id: randomUUID(), actions, reason: planned.subject, severity: planned.severity,
-    resources: planned.resources, at: new Date(deps.now()).toISOString(),
+    resources: planned.resources, at: new Date(deps.now()).toISOString(), finding: planned.finding,
   };
   const keepMs = deps.config.reliability.idempotencyHours * 3_600_000;
   const markers = await fixMarkersOf(rule, actions, context, clients);
@@ -101,5 +101,6 @@ export async function readBackIntent(rule: AnyRule, claim: ClaimRef, intent: Int
 export function landedConclusion(intent: Intent, done: readonly DoneEarlier[], exemptions: readonly ExemptionMatch[]): Conclusion {
   return conclude('remediated', `${intent.reason}; remediated and verified: the write of an earlier try (${intent.at}) landed, this retry read it back`, {
     subject: intent.reason, severity: intent.severity, resources: intent.resources, actions: done.map((d) => d.record), exemptions,
+    finding: intent.finding ?? null,
   });
 }

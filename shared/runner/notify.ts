@@ -13,7 +13,7 @@ import { burstPosition } from './digest.js';
 /** Tells the record, if it is worth telling; `withheld`: why this run must not (another invocation tells it). */
 export async function notifyFor(rule: AnyRule | undefined, record: RemediationRecord, deps: RunDeps, withheld?: string): Promise<NotificationStatus> {
   if (!rule || !NOTIFIED_OUTCOMES.has(record.outcome)) return { status: 'not-needed' };
-  if (record.error?.kind === 'transient') return { status: 'deferred', reason: 'transient error: the retry will notify' };
+  if (record.error?.kind === 'transient' && !deps.once) return { status: 'deferred', reason: 'transient error: the retry will notify' };
   if (withheld) return { status: 'skipped', reason: withheld };
   if (!deps.notify) return { status: 'skipped', reason: deps.notifySkipReason ?? 'no SNS topic configured' };
   try {

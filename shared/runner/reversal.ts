@@ -56,8 +56,21 @@ export async function runReversal(
   } catch (error) {
     conclusion = { ...concludeFromError(undoing, error), resources: original.resources };
   }
-  const reverted: Conclusion = conclusion.outcome === 'remediated' ? { ...conclusion, outcome: 'reverted', reason: `${subject}; done and verified` } : conclusion;
-  return finish(undoing, undoOrigin(original, operator, deps.now()), reverted, deps, started);
+  return finish(undoing, undoOrigin(original, operator, deps.now()), undoConclusion(conclusion, subject), { ...deps, once: true }, started);
+}
+
+/**
+ * The undo's outcome: `reverted` when every write is done and read back. Nothing retries an undo: a throttled or
+ * unreachable call (a write that may have landed, a read-back not made) is final and says what to do instead.
+ */
+function undoConclusion(conclusion: Conclusion, subject: string): Conclusion {
+  if (conclusion.outcome === 'remediated') return { ...conclusion, outcome: 'reverted', reason: `${subject}; done and verified` };
+  if (conclusion.error?.kind !== 'transient') return conclusion;
+  return {
+    ...conclusion, outcome: 'failed',
+    reason: `${subject}; NOT verified: ${conclusion.error.api ?? 'a call'} was throttled or unreachable (${conclusion.error.code}) and an undo is not retried: `
+      + 'read the resource (trailguard undo --mode dry-run) and run the undo again if it is not as before',
+  };
 }
 
 /** The undo's origin: the undone event's id (so `undo EVENT_ID` finds both), the operator as actor, now as its time. */

@@ -20,6 +20,8 @@ export interface Intent {
   readonly resources: readonly ResourceRef[];
   /** When the first try recorded it (ISO 8601). */
   readonly at: string;
+  /** The decision's finding code, for the record a retry writes (absent in intents recorded before it existed). */
+  readonly finding?: string | null;
 }
 
 /** What claiming an event id found. `token` names this claim for `recordIntent`/`releaseEvent`/`concludeEvent`. */

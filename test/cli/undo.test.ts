@@ -260,6 +260,29 @@ describe('trailguard undo --apply: guards', () => {
     expect(s3).toHaveReceivedCommandTimes(DeletePublicAccessBlockCommand, 1);
   });
 
+  it('refuses credentials of another account than the remediation\'s, unless --force', async () => {
+    const other = { ...apply, identity: async () => ({ arn: 'arn:aws:sts::444455556666:assumed-role/SecurityOps/alice', account: '444455556666' }) };
+    const refused = await undone('evt-bucket', other);
+    expect(refused.exit).toBe(2);
+    expect(refused.err).toContain('refused: your credentials are of account 444455556666, the remediation was in 111122223333');
+    expect(s3).not.toHaveReceivedCommand(DeletePublicAccessBlockCommand);
+    s3.on(DeletePublicAccessBlockCommand).resolves({});
+    s3.on(GetPublicAccessBlockCommand).rejects(noSuchBlock());
+    expect((await undone('evt-bucket', { ...other, force: true })).exit).toBe(0);
+    expect(s3).toHaveReceivedCommandTimes(DeletePublicAccessBlockCommand, 1);
+  });
+
+  it('a write that landed but could not be read back (throttled) is failed, told now and not left to a retry that never comes', async () => {
+    s3.on(DeletePublicAccessBlockCommand).resolves({});
+    s3.on(GetPublicAccessBlockCommand).rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
+    const { exit, logged, sent } = await undone('evt-bucket', apply);
+    expect(exit).toBe(1);
+    expect(logged).toMatchObject({ outcome: 'failed', trigger: 'undo', notification: { status: 'sent' } });
+    expect(logged?.reason).toContain('an undo is not retried');
+    expect(logged?.reason).not.toContain('Lambda/EventBridge');
+    expect(sent).toHaveLength(1);
+  });
+
   it('refuses when STS cannot say who the operator is: an undo is never recorded without an identity', async () => {
     const nobody = await undone('evt-bucket', { ...apply, identity: async () => { throw Object.assign(new Error('expired'), { name: 'ExpiredToken' }); } });
     expect(nobody.exit).toBe(2);

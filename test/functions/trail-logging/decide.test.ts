@@ -241,7 +241,7 @@ describe('trail-logging decisions on the trail as it is now', () => {
   it('alerts (HIGH) instead of restoring when a console edit sends isMultiRegionTrail false: it does not show the call changed it', () => {
     const decision = decideOn('alerted.update-trail-multi-region-off-console', trail({ IsMultiRegionTrail: false }));
     expect(decision).toEqual({
-      kind: 'alert', severity: 'HIGH', resources: [expect.objectContaining({ id: ARN })],
+      kind: 'alert', severity: 'HIGH', resources: [expect.objectContaining({ id: ARN })], finding: 'trail-weakened',
       reason: 'trail example-audit-trail: the trail is not multi-Region (other Regions are not recorded) after this UpdateTrail; not restored automatically: multiRegion (the request sends every setting, as the console does, so it does not show that this call turned it off: turn it back on if it was on)',
     });
   });

@@ -91,6 +91,26 @@ describe('reversals: the exact command for each rule', () => {
   });
 });
 
+describe('records written before this version, read at the edge', () => {
+  const line = (r: object) => parseRecordLine(JSON.stringify({ level: 'INFO', message: 'trailguard remediation', timestamp: '2026-11-20T09:15:04.000Z', ...r }), 'old.log');
+
+  it('an action that found its resource already gone (said only in its detail) has nothing to reverse', () => {
+    const { finding: _f, ...old } = record({ outcome: 'ignored', actions: [{ ...DONE_ACTIONS.bucketHadNone, verification: { ok: true, detail: 'already gone (NoSuchBucket)' } }] });
+    const read = line(old)?.record;
+    expect(read?.actions[0]?.verification).toEqual({ ok: true, detail: 'already gone (NoSuchBucket)', gone: true });
+    expect(read?.finding).toBeNull();
+    expect(reversalOf(read!, read!.actions[0]!)).toMatchObject({ kind: 'none', why: expect.stringContaining('already gone') });
+    // A done write that read back normally still reverses.
+    const fixed = line(record({ actions: [DONE_ACTIONS.bucketHadNone] }))?.record;
+    expect(reversalOf(fixed!, fixed!.actions[0]!).kind).toBe('steps');
+  });
+
+  it('an undo that succeeded, logged as remediated, is read as reverted', () => {
+    expect(line(record({ trigger: 'undo', outcome: 'remediated' }))?.record.outcome).toBe('reverted');
+    expect(line(record({ trigger: 'event', outcome: 'remediated' }))?.record.outcome).toBe('remediated');
+  });
+});
+
 describe('aggregate', () => {
   it('uses nearest-rank percentiles', () => {
     const sorted = Array.from({ length: 100 }, (_, i) => (i + 1) * 1000);

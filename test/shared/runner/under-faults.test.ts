@@ -52,7 +52,7 @@ describe('a write that landed but whose response was lost (item 1)', () => {
 
     expect(deps.written[0]).toMatchObject({ outcome: 'failed', error: { kind: 'transient' }, notification: { status: 'deferred' } });
     expect(retried).toMatchObject({
-      outcome: 'remediated', severity: 'CRITICAL',
+      outcome: 'remediated', severity: 'CRITICAL', finding: 'trail-stopped', // kept in the intent for the retry's record
       reason: expect.stringContaining('the write of an earlier try (2026-11-25T12:00:00.000Z) landed, this retry read it back'),
       resources: [{ type: 'AWS::CloudTrail::Trail' }],
       actions: [{ api: 'CloudTrail.StartLogging', status: 'done', params: { Name: ARN }, previous: { IsLogging: false }, verification: { ok: true } }],
