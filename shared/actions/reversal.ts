@@ -25,12 +25,9 @@ export function plannedFrom(record: RemediationRecord, action: ActionRecord): Pl
   };
 }
 
-/**
- * How to reverse one action of a record. Only a `done` write changed anything, unless `asPlanned` (a dry-run
- * notification shows what would reverse the planned write).
- */
-export function reversalOf(types: readonly AnyActionType[], record: RemediationRecord, action: ActionRecord, asPlanned = false): Reversal {
-  if (action.status !== 'done' && !(asPlanned && action.status === 'planned')) return { kind: 'none', why: `not performed (${action.status}): nothing to reverse` };
+/** How to reverse one action of a record. Only a `done` write changed anything. */
+export function reversalOf(types: readonly AnyActionType[], record: RemediationRecord, action: ActionRecord): Reversal {
+  if (action.status !== 'done') return { kind: 'none', why: `not performed (${action.status}): nothing to reverse` };
   if (record.trigger === 'undo') {
     return { kind: 'none', why: `an operator's undo of ${record.eventId}: to remediate again, remove its exemption and replay the event with --mode live` };
   }
@@ -88,19 +85,24 @@ export function reversalText(reversal: Reversal): string {
 }
 
 /**
- * The notification's reversal lines: "To reverse: <command>" for each written (or, in a dry-run notice, planned)
- * action that has one, "To reverse by hand: …" for one undo leaves to a person.
+ * The notification's reversal lines: "To reverse: <command>" for each write that was made and has one, "To reverse by
+ * hand: …" for one undo leaves to a person. A write never made (dry-run, offline, failed) has nothing to reverse.
+ * When pasting the command is itself a call a rule acts on, the line after says so, and what to do first.
  */
 export function reversalLines(types: readonly AnyActionType[], record: RemediationRecord): string[] {
-  const planned = record.outcome === 'would-remediate';
-  return record.actions.flatMap((action, index) => {
-    const reversal = reversalOf(types, record, action, planned);
+  const reversals = record.actions.map((action) => ({ action, reversal: reversalOf(types, record, action) }));
+  const lines = reversals.flatMap(({ action, reversal }, index) => {
     // No event value outside the command (where it is quoted): the action is named by its API and position.
     const on = record.actions.length > 1 ? ` ${action.api} (action ${index + 1})` : '';
     switch (reversal.kind) {
-      case 'steps': return [`To reverse${on}${planned ? ' once done' : ''}: ${reversalText(reversal)}`];
-      case 'manual': return [`To reverse${on} by hand${planned ? ' once done' : ''} (${reversal.why}): ${reversalCommands(reversal).join(' && ')}`];
+      case 'steps': return [`To reverse${on}: ${reversalText(reversal)}`];
+      case 'manual': return [`To reverse${on} by hand (${reversal.why}): ${reversalCommands(reversal).join(' && ')}`];
       case 'none': return [];
     }
   });
+  const retriggers = reversals.some(({ reversal }) => reversal.kind === 'steps' && reversal.steps.some((step) => step.type.retriggers));
+  if (retriggers) {
+    lines.push('Pasted as is, the reverse command is itself a call this rule remediates within seconds: deploy an exemption for the resource first (TRAILGUARD_EXEMPTIONS), or use trailguard undo, which refuses until it is in place.');
+  }
+  return lines;
 }

@@ -7,6 +7,13 @@ import { parseConfig } from '../../../shared/config.js';
 import { ConfigError, ParseError } from '../../../shared/errors.js';
 import { parseEnvelope, toEnvelopeJson } from '../../../shared/events/schema.js';
 import { expectedOutcome, loadSample, runSample, sampleConfig, sampleNames, withDetail } from '../../helpers/samples.js';
+import { reversalLines } from '../../../shared/actions/reversal.js';
+import type { RemediationRecord } from '../../../shared/remediation-log.js';
+
+/** The record as a live run would end it: its planned writes done and read back. */
+const done = (record: RemediationRecord): RemediationRecord => ({
+  ...record, outcome: 'remediated', mode: 'live', actions: record.actions.map((a) => ({ ...a, status: 'done' as const, verification: { ok: true, detail: 'read back' } })),
+});
 
 const RULE = 'open-security-group';
 const SG = 'sg-0123456789abcdef0';
@@ -69,18 +76,22 @@ describe('open-security-group offline decisions over events/open-security-group'
       SecurityGroupRuleId: 'sgr-00000000000001b01', IsEgress: false, IpProtocol: 'tcp', FromPort: 3389, ToPort: 3389, CidrIpv6: '::/0', Description: 'remote desktop',
     }] });
     expect(deps.published[0]?.subject).toMatch(/^\[HIGH\] Would revoke world-open ingress on sg-0123456789abcdef0 in 111122223333\/eu-west-1$/);
-    // The command is the notifier's, from the action type's reversal (the rule's message only describes the rules).
-    expect(deps.published[0]?.text).toContain(
-      `To reverse once done: aws ec2 authorize-security-group-ingress --region 'eu-west-1' --group-id '${SG}' --ip-permissions '[{"IpProtocol":"tcp","FromPort":3389,"ToPort":3389,"Ipv6Ranges":[{"CidrIpv6":"::/0","Description":"remote desktop"}]}]'`,
+    // Nothing was changed: no "To reverse" for a change never made (issue 17). Done, the notifier adds the command from
+    // the action type's reversal (the rule's message only describes the rules).
+    expect(deps.published[0]?.text).toContain('Rule: tcp 3389 from ::/0 (sgr-00000000000001b01), description "remote desktop"');
+    expect(deps.published[0]?.text).not.toContain('To reverse');
+    expect(reversalLines(openSecurityGroup.actions, done(record))[0]).toBe(
+      `To reverse: aws ec2 authorize-security-group-ingress --region 'eu-west-1' --group-id '${SG}' --ip-permissions '[{"IpProtocol":"tcp","FromPort":3389,"ToPort":3389,"Ipv6Ranges":[{"CidrIpv6":"::/0","Description":"remote desktop"}]}]'`,
     );
     expect(openSecurityGroup.message(record).lines).toEqual(['Rule: tcp 3389 from ::/0 (sgr-00000000000001b01), description "remote desktop"']);
   });
 
   it('says how to re-create a rule of a group the record names only by name, by that name', async () => {
-    const { deps } = await runSample(openSecurityGroup, 'would-remediate.authorize-group-name-only-default-vpc');
-    expect(deps.published[0]?.text).toContain(
-      `To reverse once done: aws ec2 authorize-security-group-ingress --region 'eu-west-1' --group-name 'launch-wizard-1' --ip-permissions '[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0"}]}]'`,
-    );
+    const { record } = await runSample(openSecurityGroup, 'would-remediate.authorize-group-name-only-default-vpc');
+    expect(reversalLines(openSecurityGroup.actions, done(record))).toEqual([
+      `To reverse: aws ec2 authorize-security-group-ingress --region 'eu-west-1' --group-name 'launch-wizard-1' --ip-permissions '[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0"}]}]'`,
+      expect.stringContaining('Pasted as is, the reverse command is itself a call this rule remediates within seconds'),
+    ]);
   });
 });
 

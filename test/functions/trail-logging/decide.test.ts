@@ -361,6 +361,8 @@ describe('trail-logging message', () => {
     expect(message.lines.filter((line) => line.includes('update-trail'))).toEqual([]);
     expect(reversalLines(trailLogging.actions, record)).toEqual([
       `To reverse: aws cloudtrail update-trail --region 'us-east-1' --name '${ARN}' --no-enable-log-file-validation --no-is-multi-region-trail`,
+      // Pasting it weakens the trail again, which this rule restores within seconds: the notification says so.
+      expect.stringContaining('Pasted as is, the reverse command is itself a call this rule remediates within seconds: deploy an exemption'),
     ]);
   });
 

@@ -123,7 +123,7 @@ describe('CloudTrail.UpdateTrail reverse and command', () => {
     const live = liveRecords().trail;
     const reversal = reversalOf([updateTrail], { ...live, region: 'ap-southeast-2' }, live.actions[0]!);
     expect(reversalCommands(reversal)).toEqual(["aws cloudtrail update-trail --region 'eu-west-1' --name 'arn:aws:cloudtrail:eu-west-1:111122223333:trail/org-trail' --no-enable-log-file-validation --no-is-multi-region-trail"]);
-    expect(reversalLines([updateTrail], live)).toEqual([`To reverse: ${reversalCommands(reversal)[0]}`]);
+    expect(reversalLines([updateTrail], live)).toEqual([`To reverse: ${reversalCommands(reversal)[0]}`, expect.stringContaining('Pasted as is')]);
     expect(DONE_ACTIONS.updateTrail.previous).toEqual({ EnableLogFileValidation: false, IsMultiRegionTrail: false });
   });
 
