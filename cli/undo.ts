@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline/promises';
 import type { AnyActionType, AwsClients, ReverseStep, Reversal } from '../shared/actions/action.js';
 import { ACTION_TYPES } from '../shared/actions/registry.js';
 import { reversalCommands, reversalsOf, reversalSummaries } from '../shared/actions/reversal.js';
-import { stepOf } from '../shared/actions/action.js';
+import { stepOfReverse } from '../shared/actions/action.js';
 import { cloudTrailClient } from '../shared/aws/cloudtrail.js';
 import { ec2Client } from '../shared/aws/ec2.js';
 import { awsCall, classifyAwsError } from '../shared/aws/errors.js';
@@ -101,7 +101,8 @@ async function terminalConfirm(question: string): Promise<boolean> {
 
 // ------------------------------------------------------------------------------------------ printing
 
-function reversalLines(action: ActionRecord, reversal: Reversal): string[] {
+/** The plan lines of one action in `undo`: what it was, and how each reversing write puts it back (or why none). */
+function planLines(action: ActionRecord, reversal: Reversal): string[] {
   const head = `  ${action.api} on ${displayValue(action.resource)} (${action.status})`;
   switch (reversal.kind) {
     case 'steps': {
@@ -158,7 +159,7 @@ function undoMessage(record: RemediationRecord): Message {
 /** What the resource holds now, as the reversing write's own read-back sees it (dry-run's preview). */
 async function readNow(step: ReverseStep, clients: AwsClients): Promise<string> {
   try {
-    const read = await step.type.verify(stepOf(step.type, step.action, step.action.resource.region ?? "us-east-1"), clients);
+    const read = await step.type.verify(stepOfReverse(step), clients);
     return `${displayValue(read.detail, 1000)}${read.ok ? ' (already as before: nothing would change)' : ''}`;
   } catch (error) {
     return `could not read (${classifyAwsError(error, step.type.api, step.action.resource.id).code})`;
@@ -212,7 +213,7 @@ export async function undo(options: UndoOptions): Promise<number> {
     out(`${[
       `${options.apply ? 'Undoing' : 'Plan to undo'} ${record.rule ?? '-'} ${record.outcome} of event ${displayValue(record.eventId)} (${displayValue(record.eventName)} by ${displayValue(record.actor)} at ${displayValue(record.eventTime)}, ${displayValue(record.account)}/${displayValue(record.region)})`,
       `  reason it acted: ${displayValue(record.reason, 1000)}`,
-      ...reversals.flatMap(({ action, reversal }) => reversalLines(action, reversal)),
+      ...reversals.flatMap(({ action, reversal }) => planLines(action, reversal)),
     ].join('\n')}\n`);
     if (steps.length === 0) out('  nothing trailguard undo can perform for this record.\n');
     else if (!options.apply && options.mode === 'dry-run') {

@@ -20,7 +20,7 @@ export interface ResourceRef {
 
 /** One write a rule wants done, as data: defined with the action types (shared/actions/action.ts). */
 export type { PlannedAction, Verification } from './actions/action.js';
-import type { PlannedAction, Verification } from './actions/action.js';
+import type { PlannedAction } from './actions/action.js';
 
 /**
  * What a rule found, as a kebab-case code of the rule (`trail-gone-after-change`, `privilege-escalation`): the record's

@@ -68,10 +68,13 @@ export type Reversal =
   | { readonly kind: 'manual'; readonly why: string; readonly steps: readonly ReverseStep[] }
   | { readonly kind: 'none'; readonly why: string };
 
+/** A resource with the Region a write acts in: a reversing write always knows it (its command names it). */
+export type PlacedResource = ResourceRef & { readonly region: string };
+
 /** One reversing write: the planned action, with the action type that performs it and gives its command. */
 export interface ReverseStep {
   readonly type: AnyActionType;
-  readonly action: PlannedAction;
+  readonly action: PlannedAction & { readonly resource: PlacedResource };
 }
 
 /** Who made a call that may be trailguard's own, as the loop guard sees it. */
@@ -163,11 +166,16 @@ export function permissionsOf(types: readonly AnyActionType[]): Readonly<Record<
 /** A reversing step of `type` (see Reversal). */
 export function reverseStepOf<P, Prev, K extends keyof AwsClients>(
   type: ActionType<P, Prev, K>,
-  resource: ResourceRef,
+  resource: PlacedResource,
   params: P,
   previous?: Prev,
 ): ReverseStep {
-  return { type, action: planOf(type, resource, params, previous) };
+  return { type, action: { api: type.api, resource, params, ...(previous !== undefined ? { previous } : {}) } };
+}
+
+/** A reversing step validated by its own action type, in the Region it names. */
+export function stepOfReverse({ type, action }: ReverseStep): Step<unknown, unknown> {
+  return stepOf(type, action, action.resource.region);
 }
 
 /** A planned action of `type`, typed by it: how rules and reversals build actions. */

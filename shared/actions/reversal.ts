@@ -5,7 +5,7 @@
  */
 import { isRegionName } from '../aws/names.js';
 import type { ActionRecord, RemediationRecord } from '../remediation-log.js';
-import { actionTypeOf, stepOf, type AnyActionType, type PlannedAction, type Reversal } from './action.js';
+import { actionTypeOf, stepOf, stepOfReverse, type AnyActionType, type PlannedAction, type Reversal, type ReverseStep } from './action.js';
 
 /** The Region an action ran in: the resource's own (a trail's home Region) when the record names it. */
 export function regionOfAction(record: RemediationRecord, action: ActionRecord): string | undefined {
@@ -45,13 +45,13 @@ export function reversalOf(types: readonly AnyActionType[], record: RemediationR
     return { kind: 'none', why: `the record's params are not what ${action.api} takes: nothing is reversed from them` };
   }
   // The reversing writes are validated as any write is: a previous state no API would take gives no command.
-  const invalid = reversal.kind === 'none' ? undefined : reversal.steps.find(({ type: stepType, action: step }) => !isValidStep(stepType, step));
+  const invalid = reversal.kind === 'none' ? undefined : reversal.steps.find((step) => !isValidStep(step));
   return invalid ? { kind: 'none', why: `the record's previous state is not what ${invalid.type.api} takes: nothing is reversed from it` } : reversal;
 }
 
-function isValidStep(type: AnyActionType, action: PlannedAction): boolean {
+function isValidStep(step: ReverseStep): boolean {
   try {
-    stepOf(type, action, action.resource.region ?? 'us-east-1');
+    stepOfReverse(step);
     return true;
   } catch {
     return false;
@@ -66,13 +66,13 @@ export function reversalsOf(types: readonly AnyActionType[], record: Remediation
 /** The command of each step of a reversal, from the step's own action type. */
 export function reversalCommands(reversal: Reversal): readonly string[] {
   if (reversal.kind === 'none') return [];
-  return reversal.steps.map(({ type, action }) => type.command(stepOf(type, action, action.resource.region ?? 'us-east-1')));
+  return reversal.steps.map((step) => step.type.command(stepOfReverse(step)));
 }
 
 /** What each step of a reversal puts back, one sentence each. */
 export function reversalSummaries(reversal: Reversal): readonly string[] {
   if (reversal.kind === 'none') return [];
-  return reversal.steps.map(({ type, action }) => type.describe(stepOf(type, action, action.resource.region ?? 'us-east-1')));
+  return reversal.steps.map((step) => step.type.describe(stepOfReverse(step)));
 }
 
 /** One line for a person: the command(s), or why there is none. */

@@ -47,7 +47,7 @@ export async function runReversal(
   const types = [...new Set(steps.map((step) => step.type))] satisfies AnyActionType[];
   // Only the reversing writes, with their own IAM actions; never digested: an operator's undo always reaches a person.
   const undoing: AnyRule = { ...rule, actions: types, permissions: permissionsOf(types), neverDigested: true, message };
-  const region = original.region ?? steps[0]?.action.resource.region ?? 'us-east-1';
+  const region = original.region ?? steps[0]?.action.resource.region ?? 'unknown';
   const subject = `undo of ${original.eventId}: ${steps.flatMap((step) => reversalSummaries({ kind: 'steps', steps: [step] })).join('; ')}`;
   const planned = conclude('would-remediate', subject, { severity: original.severity, resources: original.resources, plan: 'will-remediate', finding: original.finding });
   let conclusion: Conclusion;
