@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 // End-to-end tests: the real handlers and CLI against an AWS-compatible endpoint (../shared/emulator, moto
-// server). Not part of `npm test`; run with `npm run test:e2e` once AWS_ENDPOINT_URL names the endpoint.
+// server). Not part of `npm test`; run with `npm run test:e2e` once a moto server answers on MOTO_PORT (5000 when
+// unset) or at AWS_ENDPOINT_URL (test/e2e/global-setup.ts).
 export default defineConfig({
   test: {
     include: ['test/e2e/**/*.e2e.test.ts'],

@@ -8,7 +8,9 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import { gunzipSync } from 'node:zlib';
 import { RULES } from '../functions/rules.js';
 import { addReadOnlyGuard, baseClientConfig } from '../shared/aws/client-options.js';
+import { errorCodeOf } from '../shared/aws/errors.js';
 import { eventsIn, withoutBom, type InputItem } from './inputs.js';
+import { InputProblem } from './usage.js';
 
 /** Time, injectable so tests assert pacing and back-off without real sleeps. */
 export interface Clock {
@@ -27,6 +29,8 @@ export const LOOKUP_MIN_INTERVAL_MS = 500;
 export const LOOKUP_MAX_RETRIES = 8;
 const BACKOFF_BASE_MS = 1_000;
 const BACKOFF_CAP_MS = 30_000;
+/** LookupEvents keeps the last 90 days of management events: a window reaching further back cannot be read there. */
+export const LOOKUP_HISTORY_DAYS = 90;
 /** LookupEvents returns at most 50 events per page. */
 const PAGE_SIZE = 50;
 
@@ -70,6 +74,12 @@ export function ruleLookupUsernames(): string[] {
     return Array.isArray(type) && type.includes('Root');
   });
   return rootPattern ? ['root'] : [];
+}
+
+/** An AWS call of a backtest source failed: the problem names the call, then the service's code and message. */
+function callFailed(call: string, error: unknown, note: string): InputProblem {
+  const message = error instanceof Error ? error.message : String(error);
+  return new InputProblem(`${call} failed: ${errorCodeOf(error)}${message && message !== errorCodeOf(error) ? `: ${message.slice(0, 300)}` : ''}${note}`, { cause: error });
 }
 
 function isThrottling(error: unknown): boolean {
@@ -153,7 +163,7 @@ export async function* lookupEvents(options: LookupOptions): AsyncGenerator<Inpu
           answer = await options.client.send(new LookupEventsCommand(input));
           break;
         } catch (error) {
-          if (!isThrottling(error) || attempt >= maxRetries) throw error;
+          if (!isThrottling(error) || attempt >= maxRetries) throw callFailed('LookupEvents', error, attempt >= maxRetries && isThrottling(error) ? ` (still throttled after ${maxRetries} retries)` : '');
           options.onPage?.(`${label} page ${page}: throttled, backing off (retry ${attempt + 1} of ${maxRetries})`);
         }
       }
@@ -229,7 +239,7 @@ export async function* s3LogEvents(options: S3LogOptions): AsyncGenerator<InputI
   do {
     const page = await options.client.send(new ListObjectsV2Command({
       Bucket: options.bucket, Prefix: options.prefix, ...(token ? { ContinuationToken: token } : {}),
-    }));
+    })).catch((error: unknown) => { throw callFailed(`ListObjectsV2 on s3://${options.bucket}/${options.prefix}`, error, ''); });
     for (const object of page.Contents ?? []) {
       const key = object.Key;
       if (!key || !logFileInWindow(key, options.since, options.until, options.region)) continue;

@@ -1,146 +1,191 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MODES, RULE_IDS, type Config, type Mode, type RuleId } from '../shared/config.js';
 import { TrailguardError } from '../shared/errors.js';
 import { consoleOut } from '../shared/log.js';
+import { terminalValue } from '../shared/safe-text.js';
 import { dynamoStateStore } from '../shared/state/dynamo-store.js';
 import { breaker } from './breaker.js';
-import { backtestEvents, reportCommand, undoCommand, UsageProblem } from './operators.js';
+import {
+  BREAKER, COMMANDS, commandHelp, commandsWithOption, MEMBER_TEMPLATE, overview, REDRIVE, REPLAY, REPORT, SWEEP, UNDO, usageLines, type CommandSpec, type OptionsSpec,
+} from './commands.js';
+import { memberTemplate } from './member-template.js';
+import { backtestEvents, reportCommand, undoCommand } from './operators.js';
+import { standardOutput } from './output.js';
 import { notifyFlagProblem } from './publishing.js';
 import { redrive } from './redrive.js';
 import { EXIT, replay, replayConfig } from './replay.js';
 import { sweep } from './sweep.js';
-
-const USAGE = `usage:
-  trailguard replay [--mode offline|dry-run|live] [--notify] [--config FILE] [--format text|jsonl] INPUT...
-  trailguard replay --lookup [--lookup-all] [--s3 s3://bucket/prefix] [--since 24h] [--region R] [--mode offline|dry-run] [--notify] [INPUT...]
-  trailguard report [--since 24h] [--format text|json|html] [--region R] SOURCE...
-  trailguard undo EVENT_ID --log SOURCE [--apply [--yes] [--force]] [--mode offline|dry-run] [--since 30d] [--config FILE]
-  trailguard redrive --queue URL [--mode live|dry-run|offline] [--notify] [--config FILE] [--format text|jsonl] [--max N]
-  trailguard breaker status [RULE] | trailguard breaker reset RULE   [--config FILE]
-  trailguard sweep [--rule RULE] [--mode dry-run|live] [--notify] [--region R] [--account ID] [--config FILE] [--format text|jsonl]
-
-replay: INPUT is a file (EventBridge envelope, bare CloudTrail record, CloudTrail log file {"Records":[...]},
-  LookupEvents output, JSON lines; .gz allowed), a folder of such files, or - for JSON lines on stdin.
-  Modes: offline (default: decide from the event alone, no AWS call), dry-run (read-only calls), live
-  (needs the state table: duplicates are recognised, the circuit breaker caps its writes).
-  Backtest: --lookup reads the account's CloudTrail history (LookupEvents, filtered by the rules' event
-  sources; --lookup-all reads every management event), --s3 the trail's log files; both within --since.
-report: SOURCE is remediation-log JSON lines (replay --format jsonl, Lambda or CloudWatch-exported log
-  lines; files or folders) or logs:<log group name prefix> (CloudWatch Logs, window --since, default 24h).
-undo: prints how to reverse the remediation(s) of EVENT_ID found in --log SOURCE (same sources as report);
-  --mode dry-run also reads the resources now; --apply performs, verifies, logs (outcome reverted, by your AWS
-  identity) and notifies the undo, after asking (--yes: don't ask); it refuses while the loaded configuration
-  does not exempt the resources, or the rule would remediate the undo again (--force: undo anyway).
-redrive: takes the dead-letter queue's events through the rules again (default mode live; a message is
-  deleted once its event reached a final outcome). The queue URL is the stack output DeadLetterQueueUrl.
-breaker: shows or resets a rule's circuit breaker (needs TRAILGUARD_STATE_TABLE or "stateTable" in --config).
-sweep: checks the current state of one region (default AWS_REGION) for what the rules protect and runs each
-  finding through its rule (default mode dry-run; live needs the state table, for the circuit breaker).
-  --account (12 digits) pins bucket writes to the account and keeps other accounts' trails out.
---notify: publish to the alert topic. Replay (and backtests) and dry-runs publish only with it; a live redrive
-  or sweep publishes as the functions would; offline never publishes.
-Exit: 0 all read, 1 a remediation failed, 2 unreadable or invalid input.
-`;
+import { closest, InputProblem, UsageProblem } from './usage.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-const OPTIONS = {
-  mode: { type: 'string' },
-  config: { type: 'string' },
-  format: { type: 'string', default: 'text' },
-  queue: { type: 'string' },
-  max: { type: 'string', default: '1000' },
-  rule: { type: 'string' },
-  region: { type: 'string' },
-  account: { type: 'string' },
-  since: { type: 'string' },
-  log: { type: 'string', multiple: true },
-  apply: { type: 'boolean' },
-  yes: { type: 'boolean' },
-  force: { type: 'boolean' },
-  notify: { type: 'boolean' },
-  lookup: { type: 'boolean' },
-  'lookup-all': { type: 'boolean' },
-  s3: { type: 'string', multiple: true },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+/** package.json's version, read when asked (no work at import time). */
+function version(): string {
+  const pkg: unknown = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8'));
+  return pkg && typeof pkg === 'object' && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
 
-function fail(message: string): number {
-  consoleOut.stderr(`trailguard: ${message}\n`);
+function fail(message: string, spec?: CommandSpec, withUsage = false): number {
+  const help = spec ? (withUsage ? usageLines(spec) : `(trailguard ${spec.name} --help for usage and examples)\n`) : '';
+  consoleOut.stderr(`trailguard: ${message}\n${help}`);
   return EXIT.badInput;
+}
+
+/** Parses one command's arguments strictly: an option it does not declare is refused, naming where it belongs. */
+function parseFor<O extends OptionsSpec>(spec: CommandSpec & { readonly options: O }, args: readonly string[]) {
+  try {
+    return parseArgs({ args: [...args], options: spec.options, strict: true, allowPositionals: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const unknown = /'(-[^' ]+)'/.exec((error as Error).message)?.[1];
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown) {
+      const name = unknown.replace(/^-+/, '');
+      const elsewhere = commandsWithOption(name);
+      const guess = closest(name, Object.keys(spec.options));
+      const hint = elsewhere.length > 0 ? `: it goes with ${elsewhere.join(', ')}` : guess ? ` (did you mean --${guess}?)` : '';
+      throw new UsageProblem(`${spec.name} has no option ${terminalValue(unknown)}${hint}`, true);
+    }
+    throw new UsageProblem(`${spec.name}: ${terminalValue((error as Error).message)}`, true);
+  }
+}
+
+function modeOf(text: string | undefined, fallback: Mode): Mode {
+  const mode = MODES.find((m) => m === (text ?? fallback));
+  if (!mode) throw new UsageProblem(`--mode must be one of ${MODES.join(', ')}, got "${text}"`);
+  return mode;
+}
+
+function formatOf(text: string | undefined): 'text' | 'jsonl' {
+  if (text !== 'text' && text !== 'jsonl') throw new UsageProblem(`--format must be text or jsonl, got "${text}"`);
+  return text;
 }
 
 /** Runs the CLI with these arguments and returns the exit code. */
 export async function main(argv: readonly string[], env: Env = process.env): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    consoleOut.stdout(USAGE);
-    return command === undefined ? EXIT.badInput : EXIT.ok;
+  if (command === undefined) {
+    consoleOut.stderr(overview(version()));
+    return EXIT.badInput;
   }
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...rest], allowPositionals: true, options: OPTIONS });
-  } catch (error) {
-    return fail(`${(error as Error).message}\n${USAGE}`);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    consoleOut.stdout(USAGE);
+  if (command === '--help' || command === '-h') {
+    consoleOut.stdout(overview(version()));
     return EXIT.ok;
   }
-  const defaultMode: Mode = command === 'redrive' ? 'live' : command === 'sweep' ? 'dry-run' : 'offline';
-  const mode = (values.mode ?? defaultMode) as Mode;
-  if (!MODES.includes(mode)) return fail(`--mode must be one of ${MODES.join(', ')}, got "${values.mode}"`);
-  if (command !== 'report' && values.format !== 'text' && values.format !== 'jsonl') return fail(`--format must be text or jsonl, got "${values.format}"`);
-  const format = values.format === 'jsonl' ? 'jsonl' : 'text';
+  if (command === '--version' || command === '-V') {
+    consoleOut.stdout(`${version()}\n`);
+    return EXIT.ok;
+  }
+  if (command === 'help') {
+    const asked = rest[0] === undefined || rest[0].startsWith('-') ? undefined : rest[0];
+    const about = asked === undefined ? undefined : COMMANDS.find((c) => c.name === asked);
+    if (asked !== undefined && !about) return unknownCommand(asked);
+    consoleOut.stdout(about ? commandHelp(about) : overview(version()));
+    return EXIT.ok;
+  }
+  const spec = COMMANDS.find((c) => c.name === command);
+  if (!spec) return command.startsWith('-') ? fail(`options go after the command: trailguard COMMAND [options] (trailguard --help lists the commands)`) : unknownCommand(command);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    consoleOut.stdout(commandHelp(spec));
+    return EXIT.ok;
+  }
   try {
-    const notifyProblem = values.notify ? await notifyFlagProblem(command, mode, () => replayConfig(values.config, env)) : undefined;
-    if (notifyProblem) return fail(notifyProblem);
-    const notify = values.notify === true;
-    switch (command) {
-      case 'replay': {
-        const backtest = values.lookup || values.s3 ? backtestEvents(values, positionals, await replayConfig(values.config, env), env) : undefined;
-        if (backtest && mode === 'live') return fail('a backtest (--lookup, --s3) runs offline or dry-run, never live');
-        if (!backtest && positionals.length === 0) return fail(`no INPUT given\n${USAGE}`);
-        return await replay({ mode, format, configFile: values.config, inputs: positionals, env, notify, ...(backtest ? { events: backtest } : {}) });
-      }
-      case 'report':
-        return await reportCommand(values, positionals, env);
-      case 'undo':
-        return await undoCommand(values, positionals, await replayConfig(values.config, env), env);
-      case 'redrive': {
-        const queueUrl = values.queue ?? env.TRAILGUARD_DLQ_URL;
-        if (!queueUrl) return fail('redrive needs --queue URL (the stack output DeadLetterQueueUrl) or TRAILGUARD_DLQ_URL');
-        const max = Number(values.max);
-        if (!Number.isInteger(max) || max < 1) return fail(`--max must be a positive whole number, got "${values.max}"`);
-        const config = await replayConfig(values.config, env);
-        // Redrive acts like the functions: duplicates of events already handled, and the breaker's cap, live in the state table.
-        if (mode === 'live' && !config.stateTable) return fail('a live redrive needs the state table, so duplicates are recognised and the circuit breaker caps its writes: set TRAILGUARD_STATE_TABLE (stack output StateTableName) or "stateTable" in --config');
-        return await redrive({ queueUrl, mode, format, max, config, notify });
-      }
-      case 'breaker': {
-        const config: Config = await replayConfig(values.config, env);
-        if (!config.stateTable) return fail('breaker needs the state table: set TRAILGUARD_STATE_TABLE (stack output StateTableName) or "stateTable" in --config');
-        const store = dynamoStateStore(config.stateTable, config.region ?? 'us-east-1', config.endpoint);
-        return await breaker(positionals[0], positionals[1], store);
-      }
-      case 'sweep': {
-        if (mode === 'offline') return fail('sweep reads the account\'s current state, which offline never does: use --mode dry-run (default) or live');
-        if (values.rule !== undefined && !RULE_IDS.includes(values.rule as RuleId)) return fail(`--rule must be one of ${RULE_IDS.join(', ')}, got "${values.rule}"`);
-        if (values.account !== undefined && !/^\d{12}$/.test(values.account)) return fail(`--account must be a 12-digit account id, got "${values.account}"`);
-        const config = await replayConfig(values.config, env);
-        const region = values.region ?? config.region;
-        if (!region || !/^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/.test(region)) return fail(`sweep needs a region: --region R or AWS_REGION${region ? `, got "${region}"` : ''}`);
-        if (mode === 'live' && !config.stateTable) return fail('a live sweep needs the state table, so the circuit breaker caps its writes: set TRAILGUARD_STATE_TABLE (stack output StateTableName) or "stateTable" in --config');
-        return await sweep({ rule: values.rule as RuleId | undefined, mode, format, region, account: values.account, config, notify });
-      }
-      default:
-        return fail(`unknown command "${command}"\n${USAGE}`);
-    }
+    return await run(spec.name, rest, env);
   } catch (error) {
-    if (error instanceof UsageProblem || error instanceof TrailguardError || error instanceof SyntaxError || (error as NodeJS.ErrnoException).code === 'ENOENT') {
-      return fail((error as Error).message);
-    }
+    if (error instanceof UsageProblem) return fail(error.message, spec, error.withUsage);
+    if (error instanceof InputProblem || error instanceof TrailguardError) return fail(error.message);
     throw error;
   }
+}
+
+function unknownCommand(command: string): number {
+  const guess = closest(command, COMMANDS.map((c) => c.name));
+  return fail(`unknown command "${terminalValue(command)}"${guess ? `: did you mean \`${guess}\`?` : ''} (trailguard --help lists the commands)`);
+}
+
+async function run(command: string, args: readonly string[], env: Env): Promise<number> {
+  switch (command) {
+    case 'replay': {
+      const { values, positionals } = parseFor(REPLAY, args);
+      const mode = modeOf(values.mode, 'offline');
+      const format = formatOf(values.format);
+      const config = await replayConfig(values.config, env);
+      await refuseNotify(values.notify, 'replay', mode, config);
+      const backtest = backtestEvents(values, positionals, config, env);
+      if (backtest && mode === 'live') throw new UsageProblem('a backtest (--lookup, --s3) runs offline or dry-run, never live');
+      if (!backtest && positionals.length === 0) throw new UsageProblem('no INPUT given', true);
+      return replay({
+        mode, format, configFile: values.config, inputs: positionals, env, notify: values.notify === true, all: values.all === true,
+        terminal: standardOutput(env), ...(backtest ? { events: backtest } : {}),
+      });
+    }
+    case 'report': {
+      const { values, positionals } = parseFor(REPORT, args);
+      return reportCommand(values, positionals, env);
+    }
+    case 'undo': {
+      const { values, positionals } = parseFor(UNDO, args);
+      return undoCommand(values, positionals, await replayConfig(values.config, env), env);
+    }
+    case 'redrive': {
+      const { values, positionals } = parseFor(REDRIVE, args);
+      if (positionals.length > 0) throw new UsageProblem(`redrive takes no arguments besides its options, got "${positionals[0]}"`);
+      const mode = modeOf(values.mode, 'live');
+      const format = formatOf(values.format);
+      const queueUrl = values.queue ?? env.TRAILGUARD_DLQ_URL;
+      if (!queueUrl) throw new UsageProblem('redrive needs --queue URL (the stack output DeadLetterQueueUrl) or TRAILGUARD_DLQ_URL');
+      const max = Number(values.max);
+      if (!Number.isInteger(max) || max < 1) throw new UsageProblem(`--max must be a positive whole number, got "${values.max}"`);
+      const config = await replayConfig(values.config, env);
+      await refuseNotify(values.notify, 'redrive', mode, config);
+      // Redrive acts like the functions: duplicates of events already handled, and the breaker's cap, live in the state table.
+      if (mode === 'live' && !config.stateTable) throw new UsageProblem('a live redrive needs the state table, so duplicates are recognised and the circuit breaker caps its writes: set TRAILGUARD_STATE_TABLE (stack output StateTableName) or "stateTable" in --config');
+      return redrive({ queueUrl, mode, format, max, config, notify: values.notify === true, all: values.all === true, terminal: standardOutput(env) });
+    }
+    case 'breaker': {
+      const { values, positionals } = parseFor(BREAKER, args);
+      const [action, rule, extra] = positionals;
+      if (action !== 'status' && action !== 'reset') throw new UsageProblem(`breaker needs status or reset${action ? `, got "${action}"` : ''}`, true);
+      if (action === 'reset' && !rule) throw new UsageProblem('breaker reset needs the RULE (or RULE:sweep) whose breaker to close');
+      if (extra !== undefined) throw new UsageProblem(`breaker takes one RULE, got "${extra}" too`);
+      const config: Config = await replayConfig(values.config, env);
+      if (!config.stateTable) throw new UsageProblem('breaker needs the state table: set TRAILGUARD_STATE_TABLE (stack output StateTableName) or "stateTable" in --config');
+      const store = dynamoStateStore(config.stateTable, config.region ?? 'us-east-1', config.endpoint);
+      return breaker(action, rule, { store, limits: config.reliability.breaker, terminal: standardOutput(env) });
+    }
+    case 'sweep': {
+      const { values, positionals } = parseFor(SWEEP, args);
+      if (positionals.length > 0) throw new UsageProblem(`sweep takes no arguments besides its options, got "${positionals[0]}"`);
+      const mode = modeOf(values.mode, 'dry-run');
+      const format = formatOf(values.format);
+      if (mode === 'offline') throw new UsageProblem('sweep reads the account\'s current state, which offline never does: use --mode dry-run (default) or live');
+      const rule = values.rule === undefined ? undefined : RULE_IDS.find((id) => id === values.rule);
+      if (values.rule !== undefined && !rule) {
+        const guess = closest(values.rule, RULE_IDS);
+        throw new UsageProblem(`--rule must be one of ${RULE_IDS.join(', ')}, got "${values.rule}"${guess ? ` (did you mean ${guess}?)` : ''}`);
+      }
+      if (values.account !== undefined && !/^\d{12}$/.test(values.account)) throw new UsageProblem(`--account must be a 12-digit account id, got "${values.account}"`);
+      const config = await replayConfig(values.config, env);
+      await refuseNotify(values.notify, 'sweep', mode, config);
+      const region = values.region ?? config.region;
+      if (!region || !/^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/.test(region)) throw new UsageProblem(`sweep needs a region: --region R or AWS_REGION${region ? `, got "${region}"` : ''}`);
+      if (mode === 'live' && !config.stateTable) throw new UsageProblem('a live sweep needs the state table, so the circuit breaker caps its writes: set TRAILGUARD_STATE_TABLE (stack output StateTableName) or "stateTable" in --config');
+      return sweep({ rule: rule satisfies RuleId | undefined, mode, format, region, account: values.account, config, notify: values.notify === true, terminal: standardOutput(env) });
+    }
+    case 'member-template': {
+      const { values, positionals } = parseFor(MEMBER_TEMPLATE, args);
+      if (positionals.length > 0) throw new UsageProblem(`member-template takes no arguments besides --stdout, got "${positionals[0]}"`);
+      return memberTemplate(values.stdout === true);
+    }
+    default:
+      throw new UsageProblem(`unknown command "${command}"`);
+  }
+}
+
+/** `--notify` where it cannot be honoured (offline, no topic) is refused, not ignored. */
+async function refuseNotify(notify: boolean | undefined, command: 'replay' | 'redrive' | 'sweep', mode: Mode, config: Config): Promise<void> {
+  if (!notify) return;
+  const problem = await notifyFlagProblem(command, mode, async () => config);
+  if (problem) throw new UsageProblem(problem);
 }

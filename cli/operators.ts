@@ -2,14 +2,16 @@
  * Argument handling of the operators' commands (`report`, `undo`, and replay's backtest sources), kept out
  * of `main.ts` so its switch only dispatches. Each returns an exit code, or a problem for `main` to print.
  */
-import type { Config } from '../shared/config.js';
+import { RULE_IDS, type Config } from '../shared/config.js';
 import { parseDuration } from '../shared/report/records.js';
 import type { ReportFormat } from '../shared/report/render.js';
-import { lookupClient, lookupEvents, logBucketClient, parseS3Url, ruleLookupPlan, ruleLookupUsernames, s3LogEvents, type Clock } from './backtest.js';
+import { LOOKUP_HISTORY_DAYS, lookupClient, lookupEvents, logBucketClient, parseS3Url, ruleLookupPlan, ruleLookupUsernames, s3LogEvents, type Clock } from './backtest.js';
 import type { InputItem } from './inputs.js';
 import { readInputs } from './inputs.js';
 import { LOGS_PREFIX, report } from './report.js';
 import { undo } from './undo.js';
+import { listOption, UsageProblem } from './usage.js';
+import { SEVERITIES, standardOutput } from './output.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -25,10 +27,9 @@ export interface OperatorArgs {
   readonly lookup?: boolean | undefined;
   readonly 'lookup-all'?: boolean | undefined;
   readonly s3?: string[] | undefined;
+  readonly severity?: string | undefined;
+  readonly rule?: string | undefined;
 }
-
-/** A usage problem: `main` prints it and exits 2. */
-export class UsageProblem extends Error {}
 
 const DEFAULT_SINCE = '24h';
 const REGION = /^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/;
@@ -50,21 +51,26 @@ function regionOf(args: OperatorArgs, config: Config | undefined, env: Env): str
  * unless --since is given; `logs:` sources always read a window (default 24 h).
  */
 export async function reportCommand(args: OperatorArgs, sources: readonly string[], env: Env, now = Date.now()): Promise<number> {
-  if (sources.length === 0) throw new UsageProblem('report needs a SOURCE: a remediation-log file or folder, or logs:<log group prefix>');
+  if (sources.length === 0) throw new UsageProblem('report needs a SOURCE: a remediation-log file or folder, or logs:<log group prefix>', true);
   const format = (args.format ?? 'text') as ReportFormat;
   if (!['text', 'json', 'html'].includes(format)) throw new UsageProblem(`report --format must be text, json or html, got "${args.format}"`);
   const windowed = args.since !== undefined || sources.some((s) => s.startsWith(LOGS_PREFIX));
   const since = windowed ? sinceMs(args.since, now) : undefined;
+  const only = {
+    ...(args.severity !== undefined ? { severities: listOption('--severity', args.severity, SEVERITIES, { caseInsensitive: true }) } : {}),
+    ...(args.rule !== undefined ? { rules: listOption('--rule', args.rule, RULE_IDS) } : {}),
+  };
   return report({
     sources, format, since, region: regionOf(args, undefined, env), endpoint: env.AWS_ENDPOINT_URL || undefined, now: () => now,
+    ...(only.severities || only.rules ? { only } : {}),
   });
 }
 
 /** `trailguard undo EVENT_ID --log SOURCE [--apply [--yes] [--force]] [--mode offline|dry-run] [--since 30d] [--config FILE]`. */
 export async function undoCommand(args: OperatorArgs & { readonly mode?: string | undefined }, positionals: readonly string[], config: Config, env: Env): Promise<number> {
   const [eventId, ...extra] = positionals;
-  if (!eventId || extra.length > 0) throw new UsageProblem('undo needs exactly one EVENT_ID (the record\'s eventId)');
-  if (!args.log || args.log.length === 0) throw new UsageProblem('undo needs --log SOURCE: the remediation-log file, folder or logs:<log group prefix> holding the event\'s record');
+  if (!eventId || extra.length > 0) throw new UsageProblem('undo needs exactly one EVENT_ID (the record\'s eventId)', true);
+  if (!args.log || args.log.length === 0) throw new UsageProblem('undo needs --log SOURCE: the remediation-log file, folder or logs:<log group prefix> holding the event\'s record', true);
   if (args.apply && args.mode !== undefined && args.mode !== 'live') throw new UsageProblem('--apply acts (live): leave out --mode, or use --mode dry-run without --apply to preview');
   const mode = args.apply ? 'live' : args.mode ?? 'offline';
   if (mode !== 'offline' && mode !== 'dry-run' && mode !== 'live') throw new UsageProblem(`undo --mode must be offline or dry-run, got "${args.mode}"`);
@@ -75,7 +81,7 @@ export async function undoCommand(args: OperatorArgs & { readonly mode?: string 
     eventId, sources: args.log, apply: args.apply === true, mode, config,
     region: regionOf(args, config, env),
     since: args.log.some((s) => s.startsWith(LOGS_PREFIX)) ? sinceMs(args.since ?? '30d', now) : undefined,
-    yes: args.yes === true, force: args.force === true,
+    yes: args.yes === true, force: args.force === true, width: standardOutput(env).width,
   });
 }
 
@@ -100,6 +106,11 @@ export function backtestEvents(
     return undefined;
   }
   const since = sinceMs(args.since, now);
+  // Refused rather than clamped: a backtest that quietly read 90 of 180 days would report a clean history for
+  // days it never saw. The trail's log files in S3 reach further back.
+  if (args.lookup && now - since > LOOKUP_HISTORY_DAYS * 86_400_000) {
+    throw new UsageProblem(`--since ${args.since}: LookupEvents keeps only the last ${LOOKUP_HISTORY_DAYS} days of management events; use --since ${LOOKUP_HISTORY_DAYS}d or less, or read the trail's log files with --s3 s3://bucket/prefix (without --lookup) for older events`);
+  }
   const region = regionOf(args, config, env);
   const parts: (() => AsyncIterable<InputItem>)[] = [];
   if (inputs.length > 0) parts.push(() => readInputs(inputs));

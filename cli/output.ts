@@ -1,6 +1,9 @@
+import { RULES } from '../functions/rules.js';
 import { consoleOut } from '../shared/log.js';
 import { OUTCOMES, type Outcome, type RemediationRecord } from '../shared/remediation-log.js';
-import { terminalText, terminalValue } from '../shared/safe-text.js';
+import type { Severity } from '../shared/rule.js';
+import { terminalText } from '../shared/safe-text.js';
+import { colourFor, count, SEVERITY_STYLE, Terminal, widthOf, type Shown, type Style } from './terminal.js';
 
 /**
  * A writer that shows controls and escape sequences as `\uXXXX` (see shared/safe-text.ts): every CLI output
@@ -13,56 +16,212 @@ export function terminalSafe(write: (text: string) => void): (text: string) => v
 /** How replay prints records: the log record as JSON lines, or a table for people. */
 export type Format = 'text' | 'jsonl';
 
-const FLUSH_AT = 64 * 1024;
+/** Most urgent first, as the summary lists them. */
+export const SEVERITIES: readonly Severity[] = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW'];
 
-/** Buffers output so a 200,000-record replay is not 200,000 writes. */
+/** A terminal that writes uncoloured and uncut to `out` (tests, and callers that pass their own writer). */
+export function plainTerminal(out: (text: string) => void = consoleOut.stdout): Terminal {
+  return new Terminal(false, undefined, out);
+}
+
+/**
+ * Standard output as a terminal: colour and width from the stream (see `colourFor`). Uncoloured text goes
+ * through `consoleOut.stdout` (the CLI's one writer, which tests capture); coloured text is written as built,
+ * its values already made safe, since that writer would show our own colour sequences as text.
+ */
+export function standardOutput(env: Readonly<Record<string, string | undefined>> = process.env): Terminal {
+  const stream = process.stdout;
+  const colour = colourFor(stream.isTTY, env);
+  return new Terminal(colour, stream.isTTY ? stream.columns || 80 : undefined, colour ? (text) => { stream.write(text); } : consoleOut.stdout);
+}
+
+const FLUSH_AT = 64 * 1024;
+const SEVERITY_WIDTH = Math.max(...SEVERITIES.map((s) => s.length));
+const OUTCOME_WIDTH = Math.max(...OUTCOMES.map((o) => o.length));
+// Rule ids are known: the column holds the longest whole, so no id is ever cut into another's.
+const RULE_WIDTH = Math.max(...RULES.map((rule) => rule.id.length));
+const EVENT_WIDTH = 24;
+const RESOURCE_WIDTH = 24;
+const LEAD_WIDTH = SEVERITY_WIDTH + 1 + OUTCOME_WIDTH + 1 + RULE_WIDTH;
+// Reasons run to 250 characters: beside the other columns they need 80 columns, or they wrap into a tall narrow
+// block; a narrower terminal gets them on the full width below the record's first line.
+const ONE_LINE_MIN_WIDTH = LEAD_WIDTH + 1 + EVENT_WIDTH + 1 + RESOURCE_WIDTH + 1 + 80;
+const INDENT = SEVERITY_WIDTH + 1;
+
+const OUTCOME_STYLE: Readonly<Record<Outcome, Style | undefined>> = {
+  remediated: 'good', reverted: 'good', failed: 'bad', 'would-remediate': 'warn', alerted: undefined, compliant: 'dim', exempt: 'dim', ignored: 'dim',
+};
+
+export interface PrinterOptions {
+  /** `--all`: list the events no rule's pattern matches too (by default only counted). */
+  readonly all?: boolean;
+  /** What one `printEvent` call is, for the summary's count. @default 'event' */
+  readonly unit?: 'event' | 'message' | 'finding';
+}
+
+/** Prints records as JSON lines (exactly the log records, nothing else), or a table that fits the terminal. */
 export class RecordPrinter {
   private buffer = '';
-  private readonly counts = new Map<Outcome, number>(OUTCOMES.map((o) => [o, 0]));
+  private readonly outcomes = new Map<Outcome, number>(OUTCOMES.map((o) => [o, 0]));
+  private readonly severities = new Map<Severity, number>(SEVERITIES.map((s) => [s, 0]));
+  private events = 0;
+  private records = 0;
+  private unlisted = 0;
   private headerDone = false;
 
-  constructor(private readonly format: Format, private readonly out: (text: string) => void = consoleOut.stdout) {}
+  constructor(private readonly format: Format, private readonly terminal: Terminal = plainTerminal(), private readonly options: PrinterOptions = {}) {}
 
-  print(record: RemediationRecord, source: string): void {
-    this.counts.set(record.outcome, (this.counts.get(record.outcome) ?? 0) + 1);
-    if (this.format === 'jsonl') {
-      this.buffer += `${JSON.stringify(record)}\n`;
-    } else {
-      if (!this.headerDone) {
-        this.buffer += `${row('OUTCOME', 'RULE', 'EVENT', 'RESOURCE', 'REASON')}\n`;
-        this.headerDone = true;
-      }
-      const resource = record.resources.map((r) => r.id).join(',') || '-';
-      this.buffer += `${row(record.outcome, record.rule ?? '-', record.eventName ?? '-', resource, `${record.reason}  [${source}]`)}\n`;
+  /** The records one event (or message, or finding) gave, and where it came from. */
+  printEvent(records: readonly RemediationRecord[], source: string): void {
+    this.events += 1;
+    const matched = records.some((record) => record.rule !== null);
+    if (!matched) this.unlisted += this.options.all ? 0 : 1;
+    for (const record of records) {
+      this.records += 1;
+      this.outcomes.set(record.outcome, (this.outcomes.get(record.outcome) ?? 0) + 1);
+      if (record.severity) this.severities.set(record.severity, (this.severities.get(record.severity) ?? 0) + 1);
+      if (this.format === 'jsonl') this.buffer += `${JSON.stringify(record)}\n`;
+      else if (matched || this.options.all) this.buffer += this.row(record, source);
     }
     if (this.buffer.length >= FLUSH_AT) this.flush();
   }
 
-  /** Writes what is buffered; `text` adds a summary line of counts per outcome. */
+  /** Writes what is buffered; `text` adds the summary: counts per outcome and per severity, and what was not listed. */
   finish(): void {
-    if (this.format === 'text') {
-      const total = [...this.counts.values()].reduce((a, b) => a + b, 0);
-      const parts = [...this.counts].filter(([, n]) => n > 0).map(([outcome, n]) => `${n} ${outcome}`);
-      this.buffer += `\n${total} events: ${parts.join(', ') || 'none'}\n`;
-    }
+    if (this.format === 'text') this.buffer += this.summary();
     this.flush();
   }
 
+  private summary(): string {
+    const t = this.terminal;
+    const outcomes = [...this.outcomes].filter(([, n]) => n > 0).map(([outcome, n]) => `${n.toLocaleString('en-US')} ${outcome}`);
+    const severities = [...this.severities].filter(([, n]) => n > 0).map(([severity, n]) => `${n.toLocaleString('en-US')} ${t.paint(SEVERITY_STYLE[severity], severity)}`);
+    const lines = [
+      `${count(this.events, this.options.unit ?? 'event')}, ${count(this.records, 'record')}${outcomes.length > 0 ? `: ${outcomes.join(', ')}` : ''}`,
+      `by severity: ${severities.join(', ') || 'none'}`,
+      ...(this.unlisted > 0 ? [`not listed: ${count(this.unlisted, this.options.unit ?? 'event')} no rule's pattern matches (--all lists them)`] : []),
+    ];
+    const width = t.width;
+    return `\n${lines.flatMap((line) => (width === undefined ? [line] : wrap(line, width))).join('\n')}\n`;
+  }
+
+  private row(record: RemediationRecord, source: string): string {
+    const t = this.terminal;
+    const header = this.headerDone ? '' : this.header();
+    this.headerDone = true;
+    const severity = record.severity ? t.paint(SEVERITY_STYLE[record.severity], record.severity) : t.paint('dim', '-');
+    const style = OUTCOME_STYLE[record.outcome];
+    const outcome = style ? t.paint(style, record.outcome) : t.value(record.outcome);
+    const lead = [pad(severity, SEVERITY_WIDTH), pad(outcome, OUTCOME_WIDTH), pad(t.value(record.rule ?? '-'), RULE_WIDTH)].join(' ');
+    const resource = record.resources.map((r) => r.id).join(',') || '-';
+    const width = t.width;
+    if (width === undefined) {
+      const reason = `${t.value(record.reason)}  ${t.paint('dim', `[${source}]`)}`;
+      // Piped: one line, nothing cut, so grep and cut see every value whole.
+      return `${header}${lead} ${pad(t.value(record.eventName ?? '-'), EVENT_WIDTH)} ${pad(t.value(resource), RESOURCE_WIDTH)} ${reason}\n`;
+    }
+    if (width >= ONE_LINE_MIN_WIDTH) {
+      const at = LEAD_WIDTH + 1 + EVENT_WIDTH + 1 + RESOURCE_WIDTH + 1;
+      const first = `${lead} ${pad(cut(t.value(record.eventName ?? '-'), EVENT_WIDTH), EVENT_WIDTH)} ${pad(cut(t.value(resource), RESOURCE_WIDTH), RESOURCE_WIDTH)} `;
+      return `${header}${this.reasonLines(record.reason, source, width - at).map((line, i) => (i === 0 ? first : ' '.repeat(at)) + line).join('\n')}\n`;
+    }
+    const first = cut(`${lead} ${t.value(record.eventName ?? '-')} ${t.value(resource)}`, width);
+    return `${header}${first}\n${this.reasonLines(record.reason, source, width - INDENT).map((line) => ' '.repeat(INDENT) + line).join('\n')}\n`;
+  }
+
+  /** The reason wrapped to `width`, then the source (dim): after the reason's last line if it fits, else below it. */
+  private reasonLines(reason: string, source: string, width: number): string[] {
+    const t = this.terminal;
+    const lines = wrap(t.value(reason), width);
+    const where = t.value(`[${source}]`);
+    const last = lines.length - 1;
+    if (widthOf(`${lines[last] ?? ''}  ${where}`) <= width) {
+      lines[last] = `${lines[last] ?? ''}  ${t.paint('dim', where)}`;
+      return lines;
+    }
+    // On its own line, its end kept: the file name (or event id) tells one source from the next.
+    return [...lines, t.paint('dim', widthOf(where) <= width ? where : `…${where.slice(where.length - width + 1)}`)];
+  }
+
+  private header(): string {
+    const t = this.terminal;
+    // Each label painted alone: painting joins runs of spaces, which would undo the padding.
+    const label = (text: string, width = 0) => pad(t.paint('bold', text), width);
+    const lead = [label('SEVERITY', SEVERITY_WIDTH), label('OUTCOME', OUTCOME_WIDTH), label('RULE', RULE_WIDTH)].join(' ');
+    const width = t.width;
+    if (width !== undefined && width < ONE_LINE_MIN_WIDTH) return `${cut(`${lead} ${label('EVENT')} ${label('RESOURCE')}`, width)}\n${' '.repeat(INDENT)}${label('REASON [SOURCE]')}\n`;
+    return `${lead} ${label('EVENT', EVENT_WIDTH)} ${label('RESOURCE', RESOURCE_WIDTH)} ${label('REASON [SOURCE]')}\n`;
+  }
+
   private flush(): void {
-    // JSON lines stay JSON with the same values: C1 and Unicode format characters become \u escapes.
-    if (this.buffer) this.out(terminalText(this.buffer));
+    // Text was made safe as it was built (values escaped, then coloured); JSON lines keep their values with
+    // C1 and Unicode format characters as \u escapes, so they stay JSON with the same values.
+    if (this.buffer) this.terminal.write((this.format === 'jsonl' ? terminalText(this.buffer) : this.buffer) as Shown);
     this.buffer = '';
   }
 }
 
-/** A value on one line, controls and escape sequences shown as `\uXXXX` (event values are attacker-chosen). */
-const oneLine = (text: string) => terminalValue(text.replace(/[ \t\n\r]+/g, ' '));
-
-function cell(text: string, width: number): string {
-  const value = oneLine(text);
-  return value.length > width ? `${value.slice(0, width - 1)}~` : value.padEnd(width);
+/** Shown text padded to a visible width (colour takes no columns). */
+function pad(text: string, width: number): string {
+  return text + ' '.repeat(Math.max(0, width - widthOf(text)));
 }
 
-function row(outcome: string, rule: string, event: string, resource: string, reason: string): string {
-  return `${cell(outcome, 15)} ${cell(rule, 19)} ${cell(event, 29)} ${cell(resource, 28)} ${oneLine(reason)}`;
+/** Shown text cut to a visible width with "…". Colour sequences are kept whole and closed. */
+export function cut(text: string, width: number): string {
+  if (widthOf(text) <= width) return text;
+  let shown = 0;
+  let result = '';
+  // eslint-disable-next-line no-control-regex
+  for (const part of text.split(/(\x1b\[[0-9;]*m)/)) {
+    if (part.startsWith('\x1b[')) {
+      result += part;
+      continue;
+    }
+    const room = width - 1 - shown;
+    if (room <= 0) continue;
+    result += part.slice(0, room);
+    shown += Math.min(part.length, room);
+  }
+  // A colour left open (its reset was cut off) is closed, so it does not run into the next column.
+  // eslint-disable-next-line no-control-regex
+  const open = /\x1b\[(?!0m)[0-9;]*m(?!.*\x1b\[0m)/s.test(result);
+  return `${result}…${open ? '\x1b[0m' : ''}`;
+}
+
+/** Shown text broken into lines of at most `width` visible columns, at spaces where it can be. */
+export function wrap(text: string, width: number): string[] {
+  const room = Math.max(10, width);
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    const candidate = line === '' ? word : `${line} ${word}`;
+    if (widthOf(candidate) <= room) {
+      line = candidate;
+      continue;
+    }
+    if (line !== '') lines.push(line);
+    let rest = word;
+    // A word longer than the line (an ARN, a path) is split where the line ends; a coloured one is left whole.
+    while (widthOf(rest) > room && !rest.includes('\x1b')) {
+      lines.push(rest.slice(0, room));
+      rest = rest.slice(room);
+    }
+    line = rest;
+  }
+  lines.push(line);
+  return lines;
+}
+
+/**
+ * Text of ours fitted to a terminal: prose lines wrapped at spaces with a hanging indent; a shell command
+ * (`$ aws …`) and JSON lines stay whole, since a person pastes them and a broken line would not run.
+ */
+export function fitText(text: string, width: number | undefined): string {
+  if (width === undefined) return text;
+  return text.split('\n').map((line) => {
+    if (widthOf(line) <= width || /^\s*(\$ |[[\]{}"])/.test(line)) return line;
+    const indent = /^ */.exec(line)?.[0].length ?? 0;
+    const hanging = ' '.repeat(Math.min(indent + 2, Math.floor(width / 2)));
+    return wrap(line.slice(indent), width - hanging.length).map((part, i) => (i === 0 ? ' '.repeat(indent) : hanging) + part).join('\n');
+  }).join('\n');
 }

@@ -1,6 +1,7 @@
-import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { CHECKS, RULES, type ScheduledCheck } from '../functions/rules.js';
 import { baseClientConfig } from '../shared/aws/client-options.js';
+import { errorCodeOf } from '../shared/aws/errors.js';
 import type { Config, Mode } from '../shared/config.js';
 import { consoleOut } from '../shared/log.js';
 import type { RemediationRecord } from '../shared/remediation-log.js';
@@ -8,7 +9,8 @@ import { runFinding, type RunDeps } from '../shared/runner/run.js';
 import { dynamoStateStore } from '../shared/state/dynamo-store.js';
 import { RecordPrinter, terminalSafe, type Format } from './output.js';
 import { cliNotification } from './publishing.js';
-import { EXIT, routeEvent } from './replay.js';
+import { EXIT, outputTerminal, routeEvent } from './replay.js';
+import { count, type Terminal } from './terminal.js';
 
 export interface RedriveOptions {
   readonly queueUrl: string;
@@ -17,6 +19,10 @@ export interface RedriveOptions {
   readonly max: number;
   readonly config: Config;
   readonly out?: (text: string) => void;
+  /** Where text output goes. @default the terminal of standard output (or `out`) */
+  readonly terminal?: Terminal;
+  /** `--all`: text output lists messages whose event no rule's pattern matches too. */
+  readonly all?: boolean;
   readonly err?: (text: string) => void;
   /** `--notify`: a dry-run redrive publishes only with it; a live one always does (see cliNotification). */
   readonly notify?: boolean;
@@ -73,48 +79,85 @@ export async function redrive(options: RedriveOptions): Promise<number> {
   const { config } = options;
   const region = config.region ?? queueRegion(options.queueUrl);
   const sqs = new SQSClient(baseClientConfig({ region, endpoint: config.endpoint, readOnly: false }));
-  const printer = new RecordPrinter(options.format, options.out);
+  const printer = new RecordPrinter(options.format, outputTerminal(options, process.env), { all: options.all === true, unit: 'message' });
   const deps: RunDeps = {
     config,
     mode: options.mode,
     ...cliNotification('redrive', options.mode, config, options.notify === true),
     write: () => undefined,
     now: Date.now,
-    ...(config.stateTable ? { store: dynamoStateStore(config.stateTable, region, config.endpoint) } : {}),
+    // Live only, like replay: a dry-run that claimed its events would make the live redrive after it (or the
+    // functions' own retry) skip them as already handled.
+    ...(options.mode === 'live' && config.stateTable ? { store: dynamoStateStore(config.stateTable, region, config.endpoint) } : {}),
   };
   let exit: number = EXIT.ok;
-  let seen = 0;
+  // Every message read and not deleted, by id (its latest receipt handle): made visible again at the end.
+  const kept = new Map<string, string>();
+  const handled = new Set<string>();
   let deleted = 0;
-  while (seen < options.max) {
+  while (handled.size < options.max) {
     const batch = await sqs.send(new ReceiveMessageCommand({
-      QueueUrl: options.queueUrl, MaxNumberOfMessages: Math.min(10, options.max - seen), WaitTimeSeconds: 1, VisibilityTimeout: 120,
+      QueueUrl: options.queueUrl, MaxNumberOfMessages: Math.min(10, options.max - handled.size), WaitTimeSeconds: 1, VisibilityTimeout: 120,
     }));
     const messages: Message[] = batch.Messages ?? [];
-    if (messages.length === 0) break;
-    for (const message of messages) {
-      seen += 1;
-      const found = eventOfMessage(message.Body);
-      if ('problem' in found) {
-        err(`trailguard: message ${message.MessageId}: ${found.problem}; left in the queue\n`);
-        exit = EXIT.badInput;
-        continue;
-      }
-      const records = await recordsFor(found.event, deps);
-      for (const record of records) printer.print(record, `message ${message.MessageId}`);
-      if (records.some((r) => r.outcome === 'failed') && exit === EXIT.ok) exit = EXIT.remediationFailed;
-      // A dead letter is the last copy of its event: it is deleted only once a rule reached a final outcome.
-      // Offline and dry-run only report; a transient failure is retried; a message no rule can read, or that
-      // no rule's pattern matches, stays for a person to look at.
-      const unreadable = records.some((r) => r.error?.kind === 'parse') || records.every((r) => r.rule === null);
-      if (unreadable) err(`trailguard: message ${message.MessageId}: no rule could read its event; left in the queue\n`);
-      const final = options.mode === 'live' && !unreadable && records.every((r) => r.error?.kind !== 'transient');
-      if (final) {
+    // A message seen before came back (a long run outlasted its invisibility): it is not run twice.
+    const fresh = messages.filter((message) => !handled.has(message.MessageId ?? ''));
+    for (const message of messages) if (message.MessageId && message.ReceiptHandle && kept.has(message.MessageId)) kept.set(message.MessageId, message.ReceiptHandle);
+    if (fresh.length === 0) break;
+    for (const message of fresh) {
+      const id = message.MessageId ?? `#${handled.size + 1}`;
+      handled.add(id);
+      if (await redriveMessage(message, options, deps, printer, err, (code) => { if (exit === EXIT.ok || code === EXIT.badInput) exit = code; })) {
         await sqs.send(new DeleteMessageCommand({ QueueUrl: options.queueUrl, ReceiptHandle: message.ReceiptHandle }));
         deleted += 1;
+      } else if (message.ReceiptHandle) {
+        kept.set(id, message.ReceiptHandle);
       }
     }
   }
   printer.finish();
-  err(`trailguard: redrive read ${seen} messages, deleted ${deleted}, left ${seen - deleted} in the queue\n`);
+  const released = await releaseMessages(sqs, options.queueUrl, kept, err);
+  const seen = handled.size;
+  err(`trailguard: redrive read ${count(seen, 'message')}, deleted ${deleted}, left ${seen - deleted} in the queue`
+    + `${kept.size > 0 ? ` (${released === kept.size ? 'visible again now' : `${released} visible again now, the rest after 2 minutes`})` : ''}\n`);
   return exit;
+}
+
+/** Runs one message's event through the rules; true when it reached a final outcome and may be deleted. */
+async function redriveMessage(message: Message, options: RedriveOptions, deps: RunDeps, printer: RecordPrinter, err: (text: string) => void, setExit: (code: number) => void): Promise<boolean> {
+  const found = eventOfMessage(message.Body);
+  if ('problem' in found) {
+    err(`trailguard: message ${message.MessageId}: ${found.problem}; left in the queue\n`);
+    setExit(EXIT.badInput);
+    return false;
+  }
+  const records = await recordsFor(found.event, deps);
+  printer.printEvent(records, `message ${message.MessageId}`);
+  if (records.some((r) => r.outcome === 'failed')) setExit(EXIT.remediationFailed);
+  // A dead letter is the last copy of its event: it is deleted only once a rule reached a final outcome.
+  // Offline and dry-run only report; a transient failure is retried; a message no rule can read, or that
+  // no rule's pattern matches, stays for a person to look at.
+  const unreadable = records.some((r) => r.error?.kind === 'parse') || records.every((r) => r.rule === null);
+  if (unreadable) err(`trailguard: message ${message.MessageId}: no rule could read its event; left in the queue\n`);
+  return options.mode === 'live' && !unreadable && records.every((r) => r.error?.kind !== 'transient');
+}
+
+/**
+ * Makes every message this run kept visible again at once (visibility timeout 0): a dry-run only looked, and a
+ * live redrive right after it must find them, not wait out the 2 minutes they were hidden for. Returns how many.
+ */
+async function releaseMessages(sqs: SQSClient, queueUrl: string, kept: ReadonlyMap<string, string>, err: (text: string) => void): Promise<number> {
+  const entries = [...kept.values()].map((handle, index) => ({ Id: String(index), ReceiptHandle: handle, VisibilityTimeout: 0 }));
+  let released = 0;
+  for (let start = 0; start < entries.length; start += 10) {
+    const chunk = entries.slice(start, start + 10);
+    try {
+      const answer = await sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrl, Entries: chunk }));
+      released += answer.Successful?.length ?? 0;
+      for (const failure of answer.Failed ?? []) err(`trailguard: could not make a message visible again (${failure.Code}): it reappears after 2 minutes\n`);
+    } catch (error) {
+      err(`trailguard: ChangeMessageVisibilityBatch failed (${errorCodeOf(error)}): ${count(chunk.length, 'message')} reappear after 2 minutes\n`);
+    }
+  }
+  return released;
 }

@@ -10,9 +10,11 @@ import { run, runUnmatched, type RunDeps } from '../shared/runner/run.js';
 import { dynamoStateStore } from '../shared/state/dynamo-store.js';
 import { terminalValue } from '../shared/safe-text.js';
 import { readInputs, type InputItem } from './inputs.js';
-import { RecordPrinter, type Format } from './output.js';
+import { plainTerminal, RecordPrinter, standardOutput, type Format } from './output.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { cliNotification } from './publishing.js';
+import type { Terminal } from './terminal.js';
+import { InputProblem } from './usage.js';
 
 /** Exit codes: 0 every input read and nothing failed; 1 a remediation failed; 2 unreadable or invalid input. */
 export const EXIT = { ok: 0, remediationFailed: 1, badInput: 2 } as const;
@@ -26,7 +28,12 @@ export interface ReplayOptions {
   readonly stdin?: NodeJS.ReadableStream;
   /** The events to replay instead of reading `inputs` (backtests: LookupEvents, log files in S3). */
   readonly events?: AsyncIterable<InputItem>;
+  /** Where records go as they are: tests pass a writer (no colour, nothing cut). @default standard output */
   readonly out?: (text: string) => void;
+  /** Where text output goes, with its colour and width. @default the terminal of standard output (or `out`) */
+  readonly terminal?: Terminal;
+  /** `--all`: text output lists the events no rule's pattern matches too. @default false */
+  readonly all?: boolean;
   readonly err?: (text: string) => void;
   /** Where the progress line goes (only when it is a TTY). @default process.stderr */
   readonly progress?: ProgressStream;
@@ -37,14 +44,36 @@ export interface ReplayOptions {
 /** Why a live replay is refused without the state table: like redrive and sweep, it must not act unguarded. */
 export const LIVE_NEEDS_STATE_TABLE = 'a live replay needs the state table, so duplicates are recognised and the circuit breaker caps its writes: set TRAILGUARD_STATE_TABLE (stack output StateTableName) or "stateTable" in --config';
 
+/** Where a command's text goes: the caller's terminal or writer, else standard output. */
+export function outputTerminal(options: { readonly terminal?: Terminal; readonly out?: (text: string) => void }, env: ReplayOptions['env']): Terminal {
+  return options.terminal ?? (options.out ? plainTerminal(options.out) : standardOutput(env));
+}
+
 /** Loads `--config FILE` with the same schema as Lambda's environment; AWS_ENDPOINT_URL still applies. */
 export async function replayConfig(configFile: string | undefined, env: ReplayOptions['env']): Promise<Config> {
   if (!configFile) return loadConfig(env);
-  const raw: unknown = JSON.parse(await readFile(configFile, 'utf8'));
+  const raw = await readConfigFile(configFile);
   const withEndpoint = env.AWS_ENDPOINT_URL && raw && typeof raw === 'object' && !('endpoint' in raw)
     ? { ...raw, endpoint: env.AWS_ENDPOINT_URL }
     : raw;
   return parseConfig(withEndpoint, configFile);
+}
+
+/** The JSON of `--config FILE`, or a problem that says in words what is wrong with the file. */
+async function readConfigFile(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : code === 'EACCES' ? 'not allowed to read it' : `cannot read it (${code ?? (error as Error).message})`;
+    throw new InputProblem(`--config ${terminalValue(file)}: ${why}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new InputProblem(`--config ${terminalValue(file)}: not JSON (${(error as Error).message})`);
+  }
 }
 
 /** Routes one event to every rule whose pattern matches (as EventBridge would), or records it as unmatched. */
@@ -66,7 +95,7 @@ export async function replay(options: ReplayOptions): Promise<number> {
     err(`trailguard: ${LIVE_NEEDS_STATE_TABLE}\n`);
     return EXIT.badInput;
   }
-  const printer = new RecordPrinter(options.format, options.out);
+  const printer = new RecordPrinter(options.format, outputTerminal(options, options.env), { all: options.all === true });
   const region = config.region ?? options.env.AWS_REGION ?? options.env.AWS_DEFAULT_REGION ?? 'us-east-1';
   const deps: RunDeps = {
     config,
@@ -75,7 +104,7 @@ export async function replay(options: ReplayOptions): Promise<number> {
     write: () => undefined, // replay prints the record itself, below
     now: Date.now,
     // Live acts like the functions: claims (a second replay of an event is a duplicate) and the breaker's cap.
-    // Offline and dry-run go without: fixture ids repeat (SHAPES.md §9), and they write nothing to dedupe.
+    // Offline and dry-run go without: fixture ids repeat (docs/cloudtrail-shapes.md#types-times-and-fixture-artefacts), and they write nothing to dedupe.
     ...(live && config.stateTable ? { store: dynamoStateStore(config.stateTable, region, config.endpoint) } : {}),
   };
   let exit: number;
@@ -105,8 +134,8 @@ async function replayItems(items: AsyncIterable<InputItem>, deps: RunDeps, print
     }
     const records = await routeEvent(RULES, item.value, deps);
     progress.record(records.some((record) => record.rule !== null));
+    printer.printEvent(records, item.source);
     for (const record of records) {
-      printer.print(record, item.source);
       if (record.error?.kind === 'parse') {
         // Values from the input (its name, and the event's own values quoted in the message) stay on their line.
         err(`trailguard: ${terminalValue(item.source)}: invalid event: ${terminalValue(record.error.message)}\n`);

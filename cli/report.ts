@@ -8,20 +8,28 @@ import { RECORD_MESSAGE } from '../shared/remediation-log.js';
 import { aggregate } from '../shared/report/aggregate.js';
 import { parseRecordLine, recordTime, type LoggedRecord } from '../shared/report/records.js';
 import { renderReport, type ReportFormat } from '../shared/report/render.js';
+import type { Severity } from '../shared/rule.js';
 import { terminalSafe } from './output.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { EXIT } from './replay.js';
+import { reportText } from './report-text.js';
+import { Terminal, terminalOf } from './terminal.js';
 
 export interface ReportOptions {
   readonly sources: readonly string[];
   readonly format: ReportFormat;
   /** Epoch ms: the window's start (`--since`); undefined reads everything in the files. */
   readonly since: number | undefined;
+  /** Report only these severities and/or rules (`--severity CRITICAL,HIGH`, `--rule a,b`); an empty or absent list keeps all. */
+  readonly only?: { readonly severities?: readonly Severity[]; readonly rules?: readonly string[] };
   /** Region and endpoint of the CloudWatch Logs client for `logs:` sources. */
   readonly region: string;
   readonly endpoint: string | undefined;
   readonly now?: () => number;
+  /** Where JSON and HTML go (and text, uncoloured and never cut, when no `terminal` is given). @default stdout */
   readonly out?: (text: string) => void;
+  /** Where text goes, with its width and colour. @default standard output's (see terminalOf) */
+  readonly terminal?: Terminal;
   readonly err?: (text: string) => void;
   /** Where progress goes (shown only when it is a TTY). @default process.stderr */
   readonly progress?: ProgressStream;
@@ -151,7 +159,7 @@ export async function collectRecords(options: ReportOptions, progress: Progress,
   return { records, problems };
 }
 
-/** `trailguard report`: counts, failures, actors, exposure and reversals from the remediation log. */
+/** `trailguard report`: findings by severity, the chart, counts, exposure, failures, actors and reversals from the remediation log. */
 export async function report(options: ReportOptions): Promise<number> {
   const out = terminalSafe(options.out ?? consoleOut.stdout);
   const err = terminalSafe(options.err ?? consoleOut.stderr);
@@ -163,7 +171,12 @@ export async function report(options: ReportOptions): Promise<number> {
   } finally {
     progress.done();
   }
-  const summary = aggregate(collected.records, { since: options.since, now: now(), sources: options.sources });
-  out(renderReport(summary, options.format));
+  const summary = aggregate(collected.records, { since: options.since, now: now(), sources: options.sources, only: options.only });
+  if (options.format === 'text') {
+    const terminal = options.terminal ?? (options.out ? new Terminal(false, undefined, options.out) : terminalOf(process.stdout));
+    terminal.write(reportText(summary, terminal));
+  } else {
+    out(renderReport(summary, options.format));
+  }
   return collected.problems > 0 ? EXIT.badInput : EXIT.ok;
 }

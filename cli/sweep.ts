@@ -6,7 +6,8 @@ import { runSweep, type SweepSummary } from '../shared/runner/sweep.js';
 import { dynamoStateStore } from '../shared/state/dynamo-store.js';
 import { RecordPrinter, terminalSafe, type Format } from './output.js';
 import { cliNotification } from './publishing.js';
-import { EXIT } from './replay.js';
+import { EXIT, outputTerminal } from './replay.js';
+import { count, type Terminal } from './terminal.js';
 
 export interface SweepOptions {
   /** The rules to sweep; all when absent. */
@@ -17,6 +18,8 @@ export interface SweepOptions {
   readonly account: string | undefined;
   readonly config: Config;
   readonly out?: (text: string) => void;
+  /** Where text output goes. @default the terminal of standard output (or `out`) */
+  readonly terminal?: Terminal;
   readonly err?: (text: string) => void;
   /** `--notify`: a dry-run sweep publishes only with it; a live one always does (see cliNotification). */
   readonly notify?: boolean;
@@ -25,7 +28,7 @@ export interface SweepOptions {
 function summaryLine(summary: SweepSummary): string {
   const outcomes = Object.entries(summary.outcomes).map(([outcome, n]) => `${n} ${outcome}`).join(', ') || 'no records';
   const state = summary.complete ? 'complete' : `INCOMPLETE: stopped ${summary.stoppedAt ?? ''}`;
-  return `trailguard: sweep ${summary.rule} in ${summary.region} (${summary.mode}): ${summary.scanned} scanned, ${summary.findings} findings (${outcomes}); ${state}\n`;
+  return `trailguard: sweep ${summary.rule} in ${summary.region} (${summary.mode}): ${summary.scanned.toLocaleString('en-US')} scanned, ${count(summary.findings, 'finding')} (${outcomes}); ${state}\n`;
 }
 
 /**
@@ -35,14 +38,15 @@ function summaryLine(summary: SweepSummary): string {
 export async function sweep(options: SweepOptions): Promise<number> {
   const err = terminalSafe(options.err ?? consoleOut.stderr);
   const { config, mode } = options;
-  const printer = new RecordPrinter(options.format, options.out);
+  const printer = new RecordPrinter(options.format, outputTerminal(options, process.env), { unit: 'finding' });
   const deps: RunDeps = {
     config,
     mode,
     ...cliNotification('sweep', mode, config, options.notify === true),
-    write: (record) => printer.print(record, 'sweep'),
+    write: (record) => printer.printEvent([record], 'sweep'),
     now: Date.now,
-    ...(config.stateTable ? { store: dynamoStateStore(config.stateTable, config.region ?? options.region, config.endpoint) } : {}),
+    // Live only: a dry-run writes nothing, so it needs no breaker, and must leave no claims behind.
+    ...(mode === 'live' && config.stateTable ? { store: dynamoStateStore(config.stateTable, config.region ?? options.region, config.endpoint) } : {}),
   };
   const started = Date.now();
   let exit: number = EXIT.ok;

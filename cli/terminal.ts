@@ -46,6 +46,13 @@ export class Terminal {
     return (this.colour ? `\x1b[${SGR[style]}m${safe}\x1b[0m` : safe) as Shown;
   }
 
+  /** A value made safe, cut to `columns` with "…" when it is longer (undefined: never cut), then painted if a style is given. */
+  fitted(text: string, columns: number | undefined, style?: Style): Shown {
+    const safe = this.value(text);
+    const cut = columns === undefined || safe.length <= columns ? safe : `${safe.slice(0, Math.max(0, columns - 1))}…`;
+    return (style !== undefined && this.colour ? `\x1b[${SGR[style]}m${cut}\x1b[0m` : cut) as Shown;
+  }
+
   /** Writes shown text as it is: it was made safe when it was made. */
   write(text: Shown | readonly Shown[]): void {
     this.out(typeof text === 'string' ? text : text.join(''));

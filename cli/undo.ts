@@ -27,8 +27,8 @@ import type { LoggedRecord } from '../shared/report/records.js';
 import type { AnyRule, Message } from '../shared/rule.js';
 import { RULES } from '../functions/rules.js';
 import { runReversal, type Operator } from '../shared/runner/reversal.js';
-import { terminalValue } from '../shared/safe-text.js';
-import { terminalSafe } from './output.js';
+import { terminalText, terminalValue } from '../shared/safe-text.js';
+import { fitText, terminalSafe } from './output.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { EXIT } from './replay.js';
 import { collectRecords } from './report.js';
@@ -52,6 +52,8 @@ export interface UndoOptions {
   readonly since: number | undefined;
   readonly now?: () => number;
   readonly out?: (text: string) => void;
+  /** Columns to fit prose into (commands and JSON stay whole, to be pasted); undefined: never cut. */
+  readonly width?: number | undefined;
   readonly err?: (text: string) => void;
   readonly progress?: ProgressStream;
   /** Publishes the undo's notification; default: the configured topic (`topicArn`), if any. */
@@ -170,7 +172,8 @@ async function readNow(step: ReverseStep, clients: AwsClients): Promise<string> 
 
 /** Finds the event's records, prints the plan, and with --apply undoes, verifies, logs and notifies. */
 export async function undo(options: UndoOptions): Promise<number> {
-  const out = terminalSafe(options.out ?? consoleOut.stdout);
+  const write = options.out ?? consoleOut.stdout;
+  const out = (text: string) => write(fitText(terminalText(text), options.width));
   const err = terminalSafe(options.err ?? consoleOut.stderr);
   const now = options.now ?? Date.now;
   const types: readonly AnyActionType[] = ACTION_TYPES;

@@ -7,7 +7,7 @@ import { SWEEPS } from '../functions/sweeps.js';
 import { memberActionsOf } from '../shared/aws/sts.js';
 import type { AnyRule } from '../shared/rule.js';
 
-// The member stack (README, "Organisation-wide deployment"), generated from the repository so it cannot drift:
+// The member stack (docs/organization.md), generated from the repository so it cannot drift:
 // the forwarding patterns are the rules' pattern.json files (through RULES), the remediation role's actions are
 // the rules' `permissions`, each scoped as the central function's role scopes it in its function file.
 

@@ -1,15 +1,5 @@
-// `npm run member-template`: writes the member stack (scripts/member-stack.ts) to dist/member-stack.json,
-// or with `--stdout` prints it. Deploy it as a StackSet to every account and region (README).
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { memberStackTemplate } from './member-stack.js';
+// `npm run member-template`: the same as `trailguard member-template` (cli/member-template.ts), kept so the
+// npm script and the docs that name it keep working.
+import { memberTemplate } from '../cli/member-template.js';
 
-const json = `${JSON.stringify(memberStackTemplate(), null, 2)}\n`;
-if (process.argv.includes('--stdout')) {
-  process.stdout.write(json);
-} else {
-  const out = join(import.meta.dirname, '..', 'dist', 'member-stack.json');
-  mkdirSync(join(out, '..'), { recursive: true });
-  writeFileSync(out, json);
-  process.stdout.write(`wrote ${out}\n`);
-}
+process.exitCode = memberTemplate(process.argv.includes('--stdout'));

@@ -1,4 +1,4 @@
-// Serverless plugin: EventBridge rule states, and organisation-wide mode (README, "Organisation-wide deployment").
+// Serverless plugin: EventBridge rule states, and organisation-wide mode (docs/organization.md).
 // Always: an `eventBridge` event may set `state: ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS` (osls knows only
 // `enabled`, i.e. ENABLED/DISABLED): a rule in state ENABLED never receives read-only (Get/List/Describe)
 // management events, so root-activity would miss root's reads. The state is set on the compiled rule here,

@@ -1,6 +1,6 @@
 // Serverless plugin: re-compresses each function's zip at deflate level 9, in place, deterministically.
 // The packager's zips of our minified bundles came out ~12% larger than the same files at level 9, and
-// the zipped size is what the bundle budget counts (see README, "Toolchain").
+// the zipped size is what the bundle budget counts (docs/performance.md, "Toolchain, and why").
 const fs = require('node:fs');
 const yauzl = require('yauzl');
 const yazl = require('yazl');

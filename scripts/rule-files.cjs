@@ -1,5 +1,5 @@
 // The rule folders' own deployment files, found rather than listed, so that a new rule touches its folder and
-// its registry line only (README, "Adding a rule"). serverless.yml takes from here, through `${file(...)}`:
+// its registry line only (docs/rules.md, "Adding a rule"). serverless.yml takes from here, through `${file(...)}`:
 // - `functions`: every function file of every rule folder (functions/<rule>/*.yml but resources.yml);
 // - `resources`: every rule folder's resources.yml (CloudFormation resources by logical id, merged);
 // - `selfRoles`: TRAILGUARD_SELF_ROLES, the exact role names of the functions whose roles may write;

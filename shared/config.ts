@@ -22,7 +22,7 @@ const ignoreServiceLinkedRoles = v.optional(v.boolean(), true);
 /** A notify-only rule with only the two common settings. */
 const plainAlert = () => v.optional(v.strictObject({ enabled, ignoreServiceLinkedRoles }), {});
 
-// The per-rule settings, the one settings registry (README, "Adding a rule"): every Lambda parses the whole of
+// The per-rule settings, the one settings registry (docs/rules.md, "Adding a rule"): every Lambda parses the whole of
 // TRAILGUARD_RULES, so every bundle holds every rule's schema (a typo in any rule's settings fails at load, in
 // every function). The rule ids are these schemas' keys: a rule's id is its folder name, the log's `rule` field
 // and the SNS `rule` attribute.
@@ -208,7 +208,7 @@ const ConfigSchema = v.strictObject({
   enforceFunctionArn: v.optional(v.pipe(v.string(), v.regex(/^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}$/, 'expected a Lambda function ARN'))),
   /** The role EventBridge Scheduler assumes to invoke that Lambda (passed with each schedule). */
   schedulerRoleArn: v.optional(v.pipe(v.string(), v.regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'expected an IAM role ARN'))),
-  /** Organisation-wide mode (see README, "Organisation-wide deployment"). @default absent: single-account mode */
+  /** Organisation-wide mode (docs/organization.md). @default absent: single-account mode */
   organization: v.optional(Organization),
   /** DynamoDB table for idempotency, the circuit breaker and digests; absent (replay) means none of them. */
   stateTable: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'expected a DynamoDB table name'))),

@@ -47,10 +47,16 @@ export function snsMessageOf(notification: Notification): string {
   });
 }
 
-/** The notification's filter attributes and its `dedupKey` as SNS message attributes (all strings). */
+/**
+ * The notification's filter attributes and its `dedupKey` as SNS message attributes (strings), and its Security Hub
+ * control ids as a String.Array `controls` (a subscription filter policy matches any one of them), when it has any.
+ */
 export function snsAttributesOf(notification: Notification): Record<string, MessageAttributeValue> {
   const attributes = { ...notification.attributes, dedupKey: notification.dedupKey };
-  return Object.fromEntries(Object.entries(attributes).map(([name, value]) => [name, { DataType: 'String', StringValue: value }]));
+  const strings = Object.entries(attributes).map(([name, value]): [string, MessageAttributeValue] => [name, { DataType: 'String', StringValue: value }]);
+  const controls = notification.controls && notification.controls.length > 0
+    ? [['controls', { DataType: 'String.Array', StringValue: JSON.stringify(notification.controls) }] as [string, MessageAttributeValue]] : [];
+  return Object.fromEntries([...strings, ...controls]);
 }
 
 const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
@@ -123,10 +129,19 @@ function cutJson(value: unknown, detail: Detail): unknown {
   return value;
 }
 
+/**
+ * The record as a notification tells it: without `notification` and `durationMs`, which are settled only after it is
+ * sent (the log record has them). A notification carries no placeholder for what is not known yet.
+ */
+export function toldRecord(record: RemediationRecord): Omit<RemediationRecord, 'notification' | 'durationMs'> {
+  const { notification: _notification, durationMs: _durationMs, ...told } = record;
+  return told;
+}
+
 /** The record as a shortened notification shows it: no write parameters, lists and strings cut to `detail`. */
 export function shortenedRecord(record: RemediationRecord, detail: Detail): unknown {
   const actions = record.actions.map(({ params: _params, previous: _previous, ...rest }: ActionRecord) => rest);
-  return cutJson({ ...record, actions }, detail);
+  return cutJson({ ...toldRecord(record), actions }, detail);
 }
 
 /**
@@ -136,7 +151,7 @@ export function shortenedRecord(record: RemediationRecord, detail: Detail): unkn
 export function jsonForm(subject: string, record: RemediationRecord, detail: Detail | undefined, extra: Readonly<Record<string, unknown>> = {}): string {
   const json = detail
     ? JSON.stringify({ subject, ...extra, record: shortenedRecord(record, detail), shortened: shorteningOf(record, detail) })
-    : JSON.stringify({ subject, ...extra, record });
+    : JSON.stringify({ subject, ...extra, record: toldRecord(record) });
   // `email-json` is read in a mail client: C1, bidi and zero-width characters in event values become `\uXXXX`
   // escapes (JSON.stringify escapes only C0), so they cannot reorder or hide text; the parsed values are the same.
   return terminalText(json);

@@ -13,6 +13,8 @@ import type { Message } from './rule.js';
 import { withoutFormatCharacters } from './safe-text.js';
 import { isAccountId } from './aws/names.js';
 import { RULE_IDS } from './config.js';
+import { consoleLinks, type ConsoleLink } from './console-links.js';
+import { controlText, type NamedControl } from './controls.js';
 
 /** The outcomes a person is told about; the rest are in the log only. */
 export const NOTIFIED_OUTCOMES: ReadonlySet<Outcome> = new Set(['remediated', 'would-remediate', 'failed', 'alerted', 'reverted']);
@@ -25,6 +27,15 @@ export interface Notification {
   readonly attributes: Readonly<Record<'rule' | 'severity' | 'outcome' | 'account', string>>;
   /** The same for every copy of this notification (shared/notification-key.ts): the `dedupKey` attribute and JSON field. */
   readonly dedupKey: string;
+  /** The Security Hub control ids the finding matches: the `controls` attribute (String.Array), absent when none. */
+  readonly controls?: readonly string[];
+}
+
+/** What the runner knows beyond the record and the rule's message: the controls the finding matches, and who runs trailguard. */
+export interface NotificationContext {
+  readonly controls?: readonly NamedControl[];
+  /** Organisation mode: trailguard's own account; an event from any other is a member account's, whose console the links open. */
+  readonly centralAccount?: string;
 }
 
 /** Publishes a notification; returns the SNS message id. Injected into the runner. */
@@ -88,15 +99,34 @@ function actionLines(record: RemediationRecord, limit: number, chars: number): s
  * fits one SNS message: a record too large for it (a 400-instance launch) is shortened and says so, and the
  * full record stays in the remediation log (shared/notification-size.ts).
  */
-export function buildNotification(record: RemediationRecord, message: Message): Notification {
+export function buildNotification(record: RemediationRecord, message: Message, context: NotificationContext = {}): Notification {
   const severity = record.severity ?? 'LOW';
   const subject = buildSubject(severity, message.title, record.account, record.region);
-  return fitNotification((detail) => composeNotification(record, message, subject, detail), () => lastResortNotification(record, subject, severity));
+  const controls = context.controls ?? [];
+  return fitNotification(
+    (detail) => composeNotification(record, message, subject, detail, context),
+    () => ({ ...lastResortNotification(record, subject, severity), ...controlIds(controls) }),
+  );
+}
+
+const controlIds = (controls: readonly NamedControl[]) => (controls.length > 0 ? { controls: controls.map((control) => control.id) } : {});
+
+/**
+ * The console lines: the event and each resource, said to be in the member account in organisation mode (a console
+ * session is in one account: the reader signs in to that one first).
+ */
+function consoleLines(record: RemediationRecord, links: readonly ConsoleLink[], centralAccount: string | undefined): string[] {
+  if (links.length === 0) return [];
+  const member = centralAccount !== undefined && record.account !== null && record.account !== centralAccount && isAccountId(record.account);
+  const heading = member ? `In the AWS console, in account ${record.account} (a member account: sign in to it first):` : 'In the AWS console:';
+  return ['', heading, ...links.map((link) => `  ${displayValue(link.label, 120)}: ${link.url}`)];
 }
 
 /** The notification with everything (no `detail`), or shortened to `detail`. */
-function composeNotification(record: RemediationRecord, message: Message, subject: string, detail: Detail | undefined): Notification {
+function composeNotification(record: RemediationRecord, message: Message, subject: string, detail: Detail | undefined, context: NotificationContext): Notification {
   const severity = record.severity ?? 'LOW';
+  const controls = context.controls ?? [];
+  const links = consoleLinks(record);
   const chars = (limit: number) => Math.min(limit, detail?.chars ?? limit);
   const found = detail ? message.lines.slice(0, detail.lines) : message.lines;
   const notShown = message.lines.length - found.length;
@@ -110,6 +140,8 @@ function composeNotification(record: RemediationRecord, message: Message, subjec
     ...(found.length > 0 ? ['', 'What was found and done:', ...found.map((line) => `  ${messageLine(line)}`)] : []),
     ...(notShown > 0 ? [`  ... and ${notShown} more lines (see the log record)`] : []),
     ...(record.actions.length > 0 ? ['', 'Actions:', ...actionLines(record, Math.min(ACTION_LINES_LIMIT, detail?.items ?? ACTION_LINES_LIMIT), chars(VALUE_LIMIT))] : []),
+    ...(controls.length > 0 ? ['', 'Security Hub controls:', ...controls.map((control) => `  ${controlText(control)}`)] : []),
+    ...consoleLines(record, links, context.centralAccount),
     '',
     'Who, when, from where:',
     `  Actor: ${displayValue(record.actor)} (${displayValue(record.actorType)})`,
@@ -123,8 +155,13 @@ function composeNotification(record: RemediationRecord, message: Message, subjec
   return {
     subject,
     text,
-    json: jsonForm(subject, record, detail, { dedupKey: dedupKeyOf(record) }),
+    json: jsonForm(subject, record, detail, {
+      dedupKey: dedupKeyOf(record),
+      ...(controls.length > 0 ? { controls } : {}),
+      ...(links.length > 0 ? { consoleLinks: links } : {}),
+    }),
     dedupKey: dedupKeyOf(record),
+    ...controlIds(controls),
     attributes: {
       rule: record.rule ?? 'none',
       severity,

@@ -38,7 +38,9 @@ export type NotificationStatus =
   | { readonly status: 'failed'; readonly error: string }
   | { readonly status: 'not-needed' }
   | { readonly status: 'skipped'; readonly reason: string }
-  | { readonly status: 'deferred'; readonly reason: string };
+  | { readonly status: 'deferred'; readonly reason: string }
+  /** Not paged on its own: `into` (enabled) pages the same event at `severity`, at least this record's (one page per event). */
+  | { readonly status: 'folded'; readonly into: RuleId; readonly severity: Severity; readonly reason: string };
 
 /**
  * The remediation-log record: the operators' contract. Fields are stable (adding is fine; renaming or

@@ -1,5 +1,6 @@
 import type { AnyActionType } from './actions/action.js';
 import type { ClientOptions } from './aws/client-options.js';
+import type { RuleControls } from './controls.js';
 import type { Config, RuleId } from './config.js';
 import type { CloudTrailEvent, CloudTrailRecord } from './events/schema.js';
 import type { EventPattern } from './events/pattern.js';
@@ -28,6 +29,18 @@ import type { PlannedAction } from './actions/action.js';
  */
 export type FindingCode = string;
 
+/**
+ * Another rule that pages this event too, at `severity`: an alert that carries it is folded into that rule's page
+ * (its record kept, notification `folded`) when that rule is enabled and `severity` is at least the alert's own. Known
+ * to the lower rule's decide from the CloudTrail record alone, so two separate invocations agree without coordination.
+ */
+export interface Coverage {
+  readonly rule: RuleId;
+  readonly severity: Severity;
+  /** What that rule's decision is about: an exemption of its for any of them could keep it silent, and then this one pages. */
+  readonly resources: readonly ResourceRef[];
+}
+
 /** What a rule concluded. Rules never set an outcome: the runner maps decision + mode + results to one. */
 export type Decision =
   | { readonly kind: 'compliant'; readonly reason: string; readonly resources: readonly ResourceRef[]; readonly finding?: FindingCode }
@@ -47,6 +60,7 @@ export type Decision =
       readonly severity: Severity;
       readonly resources: readonly ResourceRef[];
       readonly finding?: FindingCode;
+      readonly coveredBy?: Coverage;
     };
 
 /** The human part of a notification; the notifier adds who/when/where, escaping, JSON form and attributes. */
@@ -118,6 +132,8 @@ export interface Rule<Facts extends RuleFacts, State, Clients, Settings> {
    * trail: a flood of cheap tamper signals (failed StopLogging calls) must not hide the real change after it.
    */
   readonly neverDigested?: boolean;
+  /** Optional: the Security Hub controls (and CIS recommendations) its findings match, named in its notifications. */
+  readonly controls?: RuleControls;
   settings(config: Config): Settings & { readonly enabled: boolean };
   clients(options: ClientOptions): Clients;
   /** Throws ParseError naming the field. Called only for successful calls (no `errorCode`). */

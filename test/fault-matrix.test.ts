@@ -77,10 +77,10 @@ function writes(): string[] {
   return mocks.flatMap((m) => m.calls().map((c) => (c.args[0] as object).constructor.name)).filter((n) => !isReadCommand(n));
 }
 
-/** How one cell reads in the README: the outcome, and what else happens. */
+/** How one cell reads in docs/reliability.md: the outcome, and what else happens. */
 type Cell = string;
 
-/** Each fault: how to cause it, and the outcome every rule must produce. The README table is rendered from this. */
+/** Each fault: how to cause it, and the outcome every rule must produce. The table in docs/reliability.md is rendered from this. */
 const FAULTS: readonly { fault: string; cell: Cell | ((rule: AnyRule) => Cell); check: (rule: AnyRule) => Promise<void> }[] = [
   {
     fault: 'throttling', cell: '`failed` (transient), thrown: retried by Lambda/EventBridge, then DLQ',
@@ -235,7 +235,7 @@ describe.each(FAULTS.map((f) => [f.fault, f] as const))('fault: %s', (_fault, { 
   });
 });
 
-/** The README's fault matrix, rendered from FAULTS: a cell in the README is a claim these tests back. */
+/** The fault matrix of docs/reliability.md, rendered from FAULTS: a cell there is a claim these tests back. */
 export function renderFaultMatrix(): string {
   const header = `| fault | ${REMEDIATION_RULES.map((r) => `\`${r.id}\``).join(' | ')} |`;
   const rule = `| --- | ${REMEDIATION_RULES.map(() => '---').join(' | ')} |`;
@@ -243,9 +243,9 @@ export function renderFaultMatrix(): string {
   return [header, rule, ...rows].join('\n');
 }
 
-it('README holds exactly the fault matrix these tests check', () => {
-  const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
-  expect(readme).toContain(renderFaultMatrix());
+it('docs/reliability.md holds exactly the fault matrix these tests check', () => {
+  const page = readFileSync(join(import.meta.dirname, '..', 'docs', 'reliability.md'), 'utf8');
+  expect(page).toContain(renderFaultMatrix());
 });
 
 it('parses the sample config these cells run against', () => {
@@ -361,7 +361,7 @@ describe.each(ALERT_FAULTS.map((f) => [f.fault, f] as const))('audit alert fault
   });
 });
 
-/** The README's audit-alert fault matrix, rendered from ALERT_FAULTS. */
+/** The audit-alert fault matrix of docs/audit-alerts.md, rendered from ALERT_FAULTS. */
 export function renderAlertFaultMatrix(): string {
   const header = `| fault | ${ALERT_RULES.map((r) => `\`${r.id}\``).join(' | ')} |`;
   const rule = `| --- | ${ALERT_RULES.map(() => '---').join(' | ')} |`;
@@ -369,7 +369,7 @@ export function renderAlertFaultMatrix(): string {
   return [header, rule, ...rows].join('\n');
 }
 
-it('README holds exactly the audit-alert fault matrix these tests check', () => {
-  const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
-  expect(readme).toContain(renderAlertFaultMatrix());
+it('docs/audit-alerts.md holds exactly the audit-alert fault matrix these tests check', () => {
+  const page = readFileSync(join(import.meta.dirname, '..', 'docs', 'audit-alerts.md'), 'utf8');
+  expect(page).toContain(renderAlertFaultMatrix());
 });

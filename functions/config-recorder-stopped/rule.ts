@@ -38,6 +38,8 @@ export const configRecorderStopped = alertRule<RecorderFacts, undefined, Record<
   id: 'config-recorder-stopped',
   pattern: pattern as EventPattern,
   findings: FINDINGS,
+  // Config.1 for the recorder and its channel, CloudWatch.9 for Config configuration changes.
+  controls: { other: ['Config.1', 'CloudWatch.9'] },
   settings: (config: Config) => config.rules['config-recorder-stopped'],
   parse,
   decide: (facts, _state, _settings, { record }) => {

@@ -104,6 +104,7 @@ export const consoleSigninFailures = alertRule<FailureFacts, Counts, Record<stri
   id: 'console-signin-failures',
   pattern: pattern as EventPattern,
   findings: FINDINGS,
+  controls: { other: ['CloudWatch.6'] },
   settings: (config: Config) => config.rules['console-signin-failures'],
   parse,
   reads: { permissions: {}, clients: () => ({}), inspect: (facts, _clients, context, settings) => count(facts, context, settings) },

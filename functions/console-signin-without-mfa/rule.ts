@@ -50,6 +50,7 @@ export const consoleSigninWithoutMfa = alertRule<SignInFacts, undefined, Record<
   id: 'console-signin-without-mfa',
   pattern: pattern as EventPattern,
   findings: FINDINGS,
+  controls: { other: ['IAM.5', 'CloudWatch.3'] },
   settings: (config: Config) => config.rules['console-signin-without-mfa'],
   parse: ({ record, event }) => ({ resources: signInResources(record, event.account), signIn: parseSignIn(record, event.id), actor: record.actor }),
   decide: (facts) => decide(facts),

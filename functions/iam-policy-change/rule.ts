@@ -6,7 +6,8 @@ import { readPolicyDocument, type PolicyReading } from '../../shared/alerts/poli
 import type { EventPattern } from '../../shared/events/pattern.js';
 import { parseWith, type Actor } from '../../shared/events/schema.js';
 import type { RemediationRecord } from '../../shared/remediation-log.js';
-import { alert, compliant, type Decision, type EventContext, type ResourceRef } from '../../shared/rule.js';
+import { signInResources } from '../../shared/alerts/sign-in.js';
+import { alert, compliant, type Coverage, type Decision, type EventContext, type ResourceRef } from '../../shared/rule.js';
 import { awsCommand, checked, noCommand, placeholder, refusedIn } from '../../shared/shell.js';
 import pattern from './pattern.json' with { type: 'json' };
 
@@ -117,6 +118,21 @@ function decide(facts: IamFacts, settings: Settings, { record }: EventContext): 
   }
 }
 
+// The root user's calls are root-activity's to page: every successful call a person made as root (not an AWS service
+// on root's behalf, invokedBy other than the console) at HIGH, CreateAccessKey at CRITICAL. Known from the record alone,
+// so this rule's Lambda and root-activity's agree on one page without talking to each other (shared/runner/notify.ts).
+const CONSOLE = 'signin.amazonaws.com';
+
+/** The page root-activity sends for this event, when it sends one: this rule's alert is folded into it unless it is rated higher. */
+export function rootCoverage({ record, event }: EventContext): Coverage | undefined {
+  if (record.actor.type !== 'Root' || record.errorCode) return undefined;
+  if (record.actor.invokedBy && record.actor.invokedBy !== CONSOLE) return undefined;
+  return { rule: 'root-activity', severity: record.eventName === 'CreateAccessKey' ? 'CRITICAL' : 'HIGH', resources: signInResources(record, event.account) };
+}
+
+const coveredBy = (decision: Decision, coverage: Coverage | undefined): Decision =>
+  (decision.kind === 'alert' && coverage ? { ...decision, coveredBy: coverage } : decision);
+
 /** The principal kinds by resource type, as IAM's commands and flags spell them (`list-attached-user-policies --user-name`). */
 const KINDS: Readonly<Record<string, 'user' | 'role' | 'group'>> = { [TYPES.user]: 'user', [TYPES.role]: 'role', [TYPES.group]: 'group' };
 
@@ -160,9 +176,11 @@ export const iamPolicyChange = alertRule<IamFacts, undefined, Record<string, nev
   id: 'iam-policy-change',
   pattern: pattern as EventPattern,
   findings: FINDINGS,
+  // IAM.1 checks customer managed policies for `*` on `*`: what admin-policy-created finds. The rest are policy changes.
+  controls: { byFinding: { 'admin-policy-created': ['IAM.1', 'CloudWatch.4'] }, other: ['CloudWatch.4'] },
   settings: (config: Config) => config.rules['iam-policy-change'],
   parse,
-  decide: (facts, _state, settings, context) => decide(facts, settings, context),
+  decide: (facts, _state, settings, context) => coveredBy(decide(facts, settings, context), rootCoverage(context)),
   title: (record, finding) => `${finding === 'privilege-escalation' ? 'Privilege escalation' : 'IAM change'}: ${record.eventName ?? 'call'} ${record.resources.map((r) => r.id).join(' ')}`,
   checkNext: (record, finding) => [
     'was this change reviewed (a ticket, a pipeline run)? The actor, IP and user agent are below',

@@ -42,6 +42,8 @@ export const kmsKeyDeletion = alertRule<KeyFacts, undefined, Record<string, neve
   id: 'kms-key-deletion',
   pattern: pattern as EventPattern,
   findings: FINDINGS,
+  // KMS.3 is about deletion only; CloudWatch.7 watches disabling and scheduled deletion alike.
+  controls: { byFinding: { 'key-disabled': ['CloudWatch.7'] }, other: ['KMS.3', 'CloudWatch.7'] },
   settings: (config: Config) => config.rules['kms-key-deletion'],
   parse,
   decide: (facts, _state, _settings, { record }) => {

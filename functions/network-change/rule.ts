@@ -104,6 +104,10 @@ export const networkChange = alertRule<NetworkFacts, undefined, Record<string, n
   id: 'network-change',
   pattern: pattern as EventPattern,
   findings: FINDINGS,
+  // A change of a kind CIS names (a route, a NACL, a VPC's peering); the other network changes name none.
+  controls: {
+    byFinding: { 'public-route': ['CloudWatch.13'], 'nacl-allows-all-inbound': ['EC2.21', 'CloudWatch.11'], 'cross-account-peering': ['CloudWatch.14'] },
+  },
   settings: (config: Config) => config.rules['network-change'],
   parse,
   decide: (facts, _state, _settings, context) => decide(facts, context),

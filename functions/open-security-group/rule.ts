@@ -16,6 +16,7 @@ import type { EventPattern } from '../../shared/events/pattern.js';
 import {
   compliant, whereOf, violation, type Decision, type Message, type PlannedAction, type ResourceRef, type Rule, type Severity,
 } from '../../shared/rule.js';
+import type { ControlId } from '../../shared/controls.js';
 import pattern from './pattern.json' with { type: 'json' };
 
 /** What the event says: the group, and the CIDR rules the call created or rewrote. */
@@ -46,6 +47,24 @@ function groupRef(id: string, name: string | undefined): ResourceRef {
 // All protocols from the world exposes every service on the instance at once.
 const severityOf = (rules: readonly CidrRule[]): Severity => (rules.some((r) => r.protocol === '-1') ? 'CRITICAL' : 'HIGH');
 const labels = (rules: readonly CidrRule[]) => rules.map(ruleLabel).join('; ');
+
+/**
+ * What a violation opens, for the Security Hub controls it matches: a remote administration port (22 SSH, 3389 RDP,
+ * or all protocols) to the IPv4 world (EC2.53), the IPv6 world (EC2.54) or both, or other ports (EC2.18 only).
+ */
+export const FINDINGS = ['admin-port-open-to-ipv4', 'admin-port-open-to-ipv6', 'admin-port-open-to-both', 'port-open'] as const;
+type Finding = (typeof FINDINGS)[number];
+
+const ADMIN_PORTS = [22, 3389];
+const opensAdminPort = (rule: CidrRule) =>
+  rule.protocol === '-1' || (['tcp', 'udp', '6', '17'].includes(rule.protocol) && ADMIN_PORTS.some((port) => rule.fromPort <= port && port <= rule.toPort));
+
+function findingOf(rules: readonly CidrRule[]): Finding {
+  const admin = rules.filter(opensAdminPort);
+  const ipv6 = admin.some((rule) => rule.cidr.includes(':'));
+  const ipv4 = admin.some((rule) => !rule.cidr.includes(':'));
+  return ipv4 && ipv6 ? 'admin-port-open-to-both' : ipv4 ? 'admin-port-open-to-ipv4' : ipv6 ? 'admin-port-open-to-ipv6' : 'port-open';
+}
 
 /** The revoke, with the rules it removes as `previous` (what the notifier, report and undo re-create them from). */
 function plan(resource: ResourceRef, params: RevokeSecurityGroupIngressParams, rules: readonly CidrRule[]): PlannedAction {
@@ -91,7 +110,7 @@ function decide(facts: GroupFacts, state: GroupState | undefined, settings: Sett
     const asked = worldOpenRules(facts.rules, settings);
     if (asked.length === 0) return compliant(`the request opens no disallowed port of ${group} to the world${foreignNote(facts)}`, facts.resources);
     const caveat = facts.modified ? ' (if it is an ingress rule)' : '';
-    return violation(`${group} opened to the world${caveat}: ${labels(asked)}${togetherNote(asked, settings)}${foreignNote(facts)}`, severityOf(asked), facts.resources, [planFromEvent(facts, asked)]);
+    return violation(`${group} opened to the world${caveat}: ${labels(asked)}${togetherNote(asked, settings)}${foreignNote(facts)}`, severityOf(asked), facts.resources, [planFromEvent(facts, asked)], findingOf(asked));
   }
   // Dry-run and live decide on the group as it is now (the union over all its rules for the same traffic, so
   // ranges split over several calls still add up), and revoke only the world-open rules this event created or
@@ -110,7 +129,7 @@ function decide(facts: GroupFacts, state: GroupState | undefined, settings: Sett
   const ids = targets.map((rule) => rule.ruleId).filter((id) => id !== undefined);
   return violation(`${state.groupId} is open to the world: ${labels(targets)}${togetherNote(targets, settings)}${note}`, severityOf(targets), [resource], [
     plan(resource, { GroupId: state.groupId, SecurityGroupRuleIds: ids }, targets),
-  ]);
+  ], findingOf(targets));
 }
 
 async function inspect(facts: GroupFacts, { ec2 }: Clients): Promise<GroupState> {
@@ -136,6 +155,14 @@ function titleFor(outcome: string, group: string): string {
 
 export const openSecurityGroup = {
   id: 'open-security-group',
+  controls: {
+    byFinding: {
+      'admin-port-open-to-ipv4': ['EC2.53', 'EC2.19', 'EC2.18', 'CloudWatch.10'],
+      'admin-port-open-to-ipv6': ['EC2.54', 'EC2.19', 'EC2.18', 'CloudWatch.10'],
+      'admin-port-open-to-both': ['EC2.53', 'EC2.54', 'EC2.19', 'EC2.18', 'CloudWatch.10'],
+      'port-open': ['EC2.18', 'CloudWatch.10'],
+    } satisfies Record<Finding, readonly ControlId[]>,
+  },
   pattern: pattern as EventPattern,
   permissions: {
     'EC2.DescribeSecurityGroups': 'ec2:DescribeSecurityGroups',

@@ -56,7 +56,7 @@ function requestExposures(eventName: string, request: Record<string, unknown>): 
     for (const group of value ? publicGroupsInGrantHeader(value) : []) found.push(`${header} to ${group}`);
   }
   const acl = request.AccessControlPolicy as { AccessControlList?: { Grant?: unknown } } | undefined;
-  // `Grant` is a list, or one object when there is one grant (SHAPES.md §2).
+  // `Grant` is a list, or one object when there is one grant (docs/cloudtrail-shapes.md#lists).
   for (const grant of asList(acl?.AccessControlList?.Grant as unknown)) {
     const g = grant as { Grantee?: { URI?: unknown }; Permission?: unknown } | null;
     const group = publicGroupOf(g?.Grantee?.URI);
@@ -150,6 +150,8 @@ function titleFor(outcome: string, bucket: string): string {
 
 export const publicBucket = {
   id: 'public-bucket',
+  // The bucket-level block (S3.8); S3.1 is the account-level one, which this rule does not set.
+  controls: { other: ['S3.8'] },
   pattern: pattern as EventPattern,
   permissions: {
     'S3.GetPublicAccessBlock': 's3:GetBucketPublicAccessBlock',

@@ -39,7 +39,7 @@ type Finding = (typeof FINDINGS)[number];
 /** The findings that say the root user has a long-term access key (CIS: it must have none). */
 const ROOT_KEY_FINDINGS: ReadonlySet<Finding> = new Set(['root-access-key-created', 'user-access-key-created-with-root-access-key', 'root-access-key-used']);
 
-// The console acts for the person signed in (invokedBy signin.amazonaws.com, SHAPES.md §7): that is root use.
+// The console acts for the person signed in (invokedBy signin.amazonaws.com, docs/cloudtrail-shapes.md#identities): that is root use.
 // Any other invokedBy is an AWS service calling on root's behalf (support, organizations, …): not a person.
 const CONSOLE = 'signin.amazonaws.com';
 
@@ -79,6 +79,10 @@ function decideRoot(facts: RootFacts, record: CloudTrailRecord, failed: string |
 /** The IAM user a root-created access key is for (its resource), or undefined for root's own key. */
 const keyUserOf = (record: RemediationRecord) => (record.eventName === 'CreateAccessKey' ? record.resources.find((r) => r.type === 'AWS::IAM::User')?.id : undefined);
 
+/** A successful IAM call that changes something (not a read): what the IAM change alert may also record. */
+const isIamChange = (record: RemediationRecord) =>
+  record.eventSource === 'iam.amazonaws.com' && !record.errorCode && !/^(?:Get|List|Generate|Simulate)/.test(record.eventName ?? 'Get');
+
 function userKeyChecks(record: RemediationRecord): string[] {
   const user = keyUserOf(record);
   if (!user) return [];
@@ -93,6 +97,13 @@ export const rootActivity = alertRule<RootFacts, undefined, Record<string, never
   id: 'root-activity',
   pattern: pattern as EventPattern,
   findings: FINDINGS,
+  controls: {
+    byFinding: {
+      'root-access-key-created': ['IAM.4', 'CloudWatch.1'], 'user-access-key-created-with-root-access-key': ['IAM.4', 'CloudWatch.1'],
+      'root-access-key-used': ['IAM.4', 'CloudWatch.1'], 'root-sign-in-without-mfa': ['IAM.9', 'CloudWatch.1'], 'root-sign-in-mfa-unrecorded': ['IAM.9', 'CloudWatch.1'],
+    },
+    other: ['CloudWatch.1'],
+  },
   settings: (config: Config) => config.rules['root-activity'],
   parse: ({ record, event }) => {
     const keyForUser = record.eventName === 'CreateAccessKey' ? parseWith(KeyRequest, record.requestParameters, 'detail.requestParameters', event.id)?.userName : undefined;
@@ -113,5 +124,10 @@ export const rootActivity = alertRule<RootFacts, undefined, Record<string, never
     ...(finding && ROOT_KEY_FINDINGS.has(finding)
       ? ['delete root access keys: IAM > Security credentials, signed in as root (aws iam get-account-summary shows AccountAccessKeysPresent)'] : []),
     ...(finding === 'root-sign-in-without-mfa' || finding === 'root-sign-in-failed' ? ['make sure root has MFA (a hardware key, CIS 1.6) and that its mailbox is secure'] : []),
+    // The IAM change alert folds its own finding on a root IAM change into this page unless it rates it higher.
+    ...(isIamChange(record)
+      ? [record.severity === 'CRITICAL'
+        ? 'the IAM change alert\'s record of the same event id, if it watches this call: its finding is folded into this page (remediation log)'
+        : `the IAM change alert's record of the same event id, if it watches this call: its finding is folded into this page, unless it rated it above ${record.severity ?? 'HIGH'} and paged on its own`] : []),
   ],
 });

@@ -210,6 +210,11 @@ function decideUpdate(
 
 export const trailLogging = {
   id: 'trail-logging',
+  // A weakened trail names the three settings' controls: which one was turned off is in the reason.
+  controls: {
+    byFinding: { 'trail-weakened': ['CloudTrail.1', 'CloudTrail.2', 'CloudTrail.4', 'CloudWatch.5'] },
+    other: ['CloudTrail.1', 'CloudWatch.5'],
+  },
   pattern: pattern as EventPattern,
   // The flight recorder: twenty failed StopLogging calls must not push the real weakening into a digest.
   neverDigested: true,

@@ -8,7 +8,7 @@ import { atExpression, type OneTimeSchedule } from '../../shared/scheduler/one-t
 // The contract between the two untagged-instance Lambdas: the tagging one plans a one-time schedule whose
 // input is an EnforceInput, and the enforcement one reads it back. Both import this file, nothing else of each other.
 
-/** Current instance ids are 17 hex digits, legacy ones 8 (SHAPES.md §6). */
+/** Current instance ids are 17 hex digits, legacy ones 8 (docs/cloudtrail-shapes.md#instances). */
 export const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 
 /** Every enforcement schedule's name starts with this: the tagging role may create and read only these. */

@@ -126,7 +126,7 @@ function parse({ record, event }: Parameters<Rule<LaunchFacts, LaunchState, Clie
   const { instancesSet } = parseWith(Response, record.responseElements, 'detail.responseElements', event.id);
   const time = eventTimeMs(record.eventTime);
   if (time === undefined) throw new ParseError('detail.eventTime', `expected a time, got ${record.eventTime}`, event.id);
-  // `tagSpecificationSet.items[].tags` is a plain list, unlike every other EC2 list (SHAPES.md §2).
+  // `tagSpecificationSet.items[].tags` is a plain list, unlike every other EC2 list (docs/cloudtrail-shapes.md#lists).
   const specs = ec2Items((record.requestParameters as { tagSpecificationSet?: unknown } | undefined)?.tagSpecificationSet);
   const requested = Object.assign({}, ...specs.map((spec) => {
     const s = (spec ?? {}) as { resourceType?: unknown; tags?: unknown };

@@ -1,4 +1,5 @@
 import type { ClientOptions } from '../aws/client-options.js';
+import type { RuleControls } from '../controls.js';
 import type { Config, AlertRuleId } from '../config.js';
 import type { EventPattern } from '../events/pattern.js';
 import type { Actor, CloudTrailRecord } from '../events/schema.js';
@@ -27,6 +28,8 @@ export interface AlertSpec<Facts extends RuleFacts, State, Clients, Settings ext
   readonly pattern: EventPattern;
   /** Every finding code the rule's alerts carry, one per distinct thing it reports (for the report and Security Hub). */
   readonly findings: readonly Finding[];
+  /** The Security Hub controls its findings match (shared/controls.ts); absent: it names none. */
+  readonly controls?: RuleControls<Finding>;
   settings(config: Config): Settings;
   parse(context: EventContext): Facts;
   decide(facts: Facts, state: State | undefined, settings: Settings, context: EventContext): Decision;
@@ -53,7 +56,7 @@ export function routineServiceCaller(actor: Actor): string | undefined {
   if (actor.type !== 'AssumedRole') return undefined;
   // Only the path /aws-service-role/ is reserved by AWS: anyone may name a role `AWSServiceRoleForFake` under
   // `/`. So with the issuer's role ARN the path decides; the name is the evidence only when the record has no
-  // role ARN (fixtures without sessionIssuer, SHAPES.md §7).
+  // role ARN (fixtures without sessionIssuer, docs/cloudtrail-shapes.md#identities).
   const linked = actor.roleArn === undefined ? actor.roleName?.startsWith('AWSServiceRoleFor') === true : actor.roleArn.includes(':role/aws-service-role/');
   return linked ? `the service-linked role ${actor.roleName ?? actor.roleArn ?? 'unknown'}` : undefined;
 }
@@ -82,6 +85,7 @@ export function alertRule<Facts extends RuleFacts, State, Clients, Settings exte
     id: spec.id,
     pattern: spec.pattern,
     findings: spec.findings,
+    ...(spec.controls ? { controls: spec.controls } : {}),
     permissions: reads?.permissions ?? {},
     actions: [],
     settings: spec.settings,

@@ -1,6 +1,6 @@
 import { AwsCallError, type AwsErrorKind } from '../errors.js';
 
-// Codes by kind. EC2 codes appear with and without the `Client.` prefix (SHAPES.md §8); it is stripped first.
+// Codes by kind. EC2 codes appear with and without the `Client.` prefix (docs/cloudtrail-shapes.md#errors); it is stripped first.
 const TRANSIENT = new Set([
   'Throttling', 'ThrottlingException', 'ThrottledException', 'RequestThrottled', 'RequestLimitExceeded',
   'TooManyRequestsException', 'SlowDown', 'RequestTimeout', 'RequestTimeoutException', 'InternalError',

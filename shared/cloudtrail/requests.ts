@@ -17,7 +17,7 @@ export const UpdateRequest = v.looseObject({
 /** UpdateTrail / PutEventSelectors responses: `trailARN`, and `kmsKeyId` only when a key is set; null on StopLogging. */
 export const TrailResponse = v.nullish(v.looseObject({ trailARN: v.optional(v.string()), kmsKeyId: v.optional(v.string()) }));
 
-/** PutEventSelectors: basic `eventSelectors` or `advancedEventSelectors`, real JSON arrays (SHAPES.md §2). */
+/** PutEventSelectors: basic `eventSelectors` or `advancedEventSelectors`, real JSON arrays (docs/cloudtrail-shapes.md#lists). */
 export const SelectorRequest = v.looseObject({
   eventSelectors: v.optional(v.array(v.looseObject({
     readWriteType: v.optional(v.string()),
@@ -34,7 +34,7 @@ export const SelectorRequest = v.looseObject({
 /** PutInsightSelectors: `insightSelectors: [{insightType}]`; an empty list turns Insights off. */
 export const InsightRequest = v.looseObject({ insightSelectors: v.array(v.looseObject({ insightType: v.string() })) });
 
-/** The request field naming the trail: PutEventSelectors and PutInsightSelectors say `trailName` (SHAPES.md §5). */
+/** The request field naming the trail: PutEventSelectors and PutInsightSelectors say `trailName` (docs/cloudtrail-shapes.md#trails). */
 export function nameFieldOf(eventName: string): 'name' | 'trailName' {
   return eventName === 'PutEventSelectors' || eventName === 'PutInsightSelectors' ? 'trailName' : 'name';
 }

@@ -6,7 +6,7 @@ import { parseCidr } from '../net/cidr.js';
 import { isSameRule, normalizeProtocol, portsFor, type CidrRule } from './world-open.js';
 
 /**
- * What a security-group call changed, read from its CloudTrail record (shapes: SHAPES.md §2 and §4).
+ * What a security-group call changed, read from its CloudTrail record (shapes: docs/cloudtrail-shapes.md#lists and #security-groups).
  * Only CIDR sources are read: rules from other groups (`groups.items[]`) or prefix lists are never revoked.
  */
 export interface SecurityGroupChange {
@@ -42,7 +42,7 @@ const Port = v.pipe(
 const Cidr = v.pipe(v.string(), v.check((text) => parseCidr(text) !== undefined, 'a CIDR block'));
 const Description = v.optional(v.string());
 
-/** An EC2 query-API list: `{items: [...]}`, `{}` or missing (SHAPES.md §2); one object is accepted as a list of one. */
+/** An EC2 query-API list: `{items: [...]}`, `{}` or missing (docs/cloudtrail-shapes.md#lists); one object is accepted as a list of one. */
 function ec2List<T extends v.GenericSchema>(item: T): v.GenericSchema<unknown, readonly v.InferOutput<T>[]> {
   // The default runs through the pipe too, so a missing key also becomes [] (an object schema skips absent keys).
   const list = v.pipe(
@@ -90,7 +90,7 @@ const AuthorizeResponse = v.nullish(
   }),
 );
 
-// No real record was found; the shape comes from parsers of real ones (SHAPES.md §4): PascalCase, one object or a list.
+// No real record was found; the shape comes from parsers of real ones (docs/cloudtrail-shapes.md#security-groups): PascalCase, one object or a list.
 const RuleUpdate = v.looseObject({
   SecurityGroupRuleId: RuleId,
   SecurityGroupRule: v.optional(

@@ -1,6 +1,6 @@
 /**
  * Small named normalizers for the messy shapes of real CloudTrail records. Each says which sample
- * (in ../shared/cloudtrail-samples/, see SHAPES.md) shows the shape it handles.
+ * (in ../shared/cloudtrail-samples/, summarised in docs/cloudtrail-shapes.md) shows the shape it handles.
  */
 
 /** A value that is a list, one object, or absent, as a list (S3 XML collapses one-element lists). */

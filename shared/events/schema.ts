@@ -169,7 +169,7 @@ export interface CloudTrailEvent {
   readonly id: string;
   readonly detailType: string;
   readonly source: string;
-  /** From the envelope, else `recipientAccountId`; never from `userIdentity.accountId` (SHAPES.md §1). */
+  /** From the envelope, else `recipientAccountId`; never from `userIdentity.accountId` (docs/cloudtrail-shapes.md#containers). */
   readonly account: string | undefined;
   readonly region: string;
   readonly time: string;

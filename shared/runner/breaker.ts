@@ -16,6 +16,12 @@ export function breakerOf(ruleId: string, trigger: Trigger): string {
   return trigger === 'sweep' ? `${ruleId}:sweep` : ruleId;
 }
 
+/** The fixed window a breaker counts writes in at `nowMs`, and the name of its counter (`trailguard breaker status` reads it). */
+export function breakerWindow(breaker: string, nowMs: number, windowMinutes: number): { readonly counter: string; readonly start: number; readonly windowMs: number } {
+  const windowMs = windowMinutes * 60_000;
+  return { counter: `writes#${breaker}`, start: Math.floor(nowMs / windowMs) * windowMs, windowMs };
+}
+
 /** Why a breaker holds this run's writes back; `tripped`: this run's writes opened it. */
 export interface BreakerHold {
   readonly breaker: string;
@@ -31,12 +37,11 @@ export async function checkBreaker(breaker: string, writes: number, deps: RunDep
   if (!deps.store) return undefined;
   const reset = `reset with: trailguard breaker reset ${breaker}`;
   const { maxWrites, windowMinutes } = deps.config.reliability.breaker;
-  const windowMs = windowMinutes * 60_000;
-  const start = Math.floor(deps.now() / windowMs) * windowMs;
+  const { counter, start, windowMs } = breakerWindow(breaker, deps.now(), windowMinutes);
   // One round trip inside the exposure window: counting a write the open breaker then refuses is harmless.
   const [state, total] = await Promise.all([
     deps.store.breakerState(breaker),
-    deps.store.addToWindow(`writes#${breaker}`, start, writes, start + 2 * windowMs),
+    deps.store.addToWindow(counter, start, writes, start + 2 * windowMs),
   ]);
   if (state.open) return { breaker, reason: `the ${breaker} circuit breaker is open since ${state.since} (${state.reason}); ${reset}`, tripped: false };
   if (total <= maxWrites) return undefined;

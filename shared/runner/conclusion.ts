@@ -8,7 +8,7 @@ import type { Mode } from '../config.js';
 import { AwsCallError, ParseError } from '../errors.js';
 import type { ExemptionMatch } from '../exemptions.js';
 import type { ActionRecord, Outcome, RecordError } from '../remediation-log.js';
-import type { AnyRule, Decision, PlannedAction, ResourceRef, Severity } from '../rule.js';
+import type { AnyRule, Coverage, Decision, PlannedAction, ResourceRef, Severity } from '../rule.js';
 import { assertNever } from './assert-never.js';
 
 /**
@@ -41,6 +41,8 @@ export interface Conclusion {
   readonly exemptions: readonly ExemptionMatch[];
   readonly error: RecordError | null;
   readonly finding: string | null;
+  /** Another rule pages this event too (an alert's `coveredBy`): notify.ts folds this one into it when it may. */
+  readonly coveredBy: Coverage | null;
 }
 
 /** A conclusion whose reason is its subject, unless `extra` says otherwise. */
@@ -56,6 +58,7 @@ export const conclude = (outcome: Outcome, reason: string, extra: Partial<Conclu
   exemptions: [],
   error: null,
   finding: null,
+  coveredBy: null,
   ...extra,
 });
 
@@ -75,7 +78,9 @@ export function fromDecision(
     case 'not-applicable':
       return conclude('ignored', decision.reason, { exemptions: factExemptions });
     case 'alert':
-      return conclude('alerted', decision.reason, { severity: decision.severity, resources: decision.resources, exemptions: factExemptions, finding: decision.finding ?? null });
+      return conclude('alerted', decision.reason, {
+        severity: decision.severity, resources: decision.resources, exemptions: factExemptions, finding: decision.finding ?? null, coveredBy: decision.coveredBy ?? null,
+      });
     case 'violation': {
       const exemptions = uniqueByResource([...factExemptions, ...actionExemptions.filter((e) => e !== undefined)]);
       const planned = decision.actions.filter((_, index) => actionExemptions[index] === undefined).map(plannedRecord);

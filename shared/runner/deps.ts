@@ -30,7 +30,7 @@ export interface RunDeps {
   readonly now: WallClock;
   /**
    * Idempotency, circuit breaker and digests. Always set in Lambda and for every live CLI run; absent in an
-   * offline or dry-run replay, whose fixture ids repeat (SHAPES.md §9): a store would take them for duplicates.
+   * offline or dry-run replay, whose fixture ids repeat (docs/cloudtrail-shapes.md#types-times-and-fixture-artefacts): a store would take them for duplicates.
    */
   readonly store?: StateStore;
   /**

@@ -41,14 +41,18 @@ export async function finish(
   // The fix was verified when the conclusion was reached: the exposure window ends here, not after notifying.
   const fixedAt = deps.now();
   const exposure = exposureOf(draft, fixedAt);
-  // No figure from an implausible event time, and the operator is told why, in the record and the notification.
-  const told = 'implausible' in exposure ? { ...draft, reason: `${draft.reason}; no exposure figure: ${exposure.implausible}` } : draft;
-  const notification = await notifyFor(rule, told, deps, withheld);
+  // No figure from an implausible event time, and the operator is told why, in the record and the notification. The
+  // exposure is known now, so the notification carries it; `notification` and `durationMs` are not, and it leaves them out.
+  const told: RemediationRecord = {
+    ...draft,
+    ...('implausible' in exposure ? { reason: `${draft.reason}; no exposure figure: ${exposure.implausible}` } : {}),
+    exposureMs: 'ms' in exposure ? exposure.ms : null,
+  };
+  const notification = await notifyFor(rule, told, deps, withheld, conclusion.coveredBy);
   const record: RemediationRecord = {
     ...told,
     notification,
     durationMs: Math.max(0, Math.round(deps.now() - started)),
-    exposureMs: 'ms' in exposure ? exposure.ms : null,
   };
   deps.write(record);
   return record;

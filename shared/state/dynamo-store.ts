@@ -210,6 +210,12 @@ export function dynamoStateStore(table: string, region: string, endpoint: string
       })));
       return Number(answer.Attributes?.total?.N ?? count);
     },
+    async windowTotal(counter, windowStartMs) {
+      const answer = await stateCall('DynamoDB.GetItem', table, () => db().send(new GetItemCommand({
+        TableName: table, Key: { pk: { S: `count#${counter}#${windowStartMs}` } }, ConsistentRead: true,
+      })));
+      return Number(answer.Item?.total?.N ?? 0);
+    },
     async breakerState(rule) {
       const answer = await stateCall('DynamoDB.GetItem', table, () => db().send(new GetItemCommand({
         TableName: table, Key: { pk: { S: `breaker#${rule}` } }, ConsistentRead: true,

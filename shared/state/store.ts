@@ -76,6 +76,8 @@ export interface StateStore {
   unlockResource(name: string, owner: string): Promise<void>;
   /** Adds `count` to a counter of the window starting at `windowStartMs`; returns the new total. */
   addToWindow(counter: string, windowStartMs: number, count: number, expiresMs: number): Promise<number>;
+  /** Reads a counter of the window starting at `windowStartMs` without adding to it (0 when absent). */
+  windowTotal(counter: string, windowStartMs: number): Promise<number>;
   breakerState(rule: string): Promise<BreakerState>;
   /**
    * Opens a closed breaker; true only for the one call that opened it, false when it was already open (another
@@ -137,6 +139,9 @@ export function memoryStateStore(): StateStore & { readonly items: Map<string, R
       const total = Number(items.get(id)?.total ?? 0) + count;
       items.set(id, { total });
       return total;
+    },
+    async windowTotal(counter, windowStartMs) {
+      return Number(items.get(`count#${counter}#${windowStartMs}`)?.total ?? 0);
     },
     async breakerState(rule) {
       const item = items.get(`breaker#${rule}`);

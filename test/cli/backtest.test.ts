@@ -3,12 +3,15 @@ import { GetObjectCommand, GetPublicAccessBlockCommand, ListObjectsV2Command, S3
 import { SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { gzipSync } from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   logFileInWindow, lookupEvents, parseS3Url, ruleEventSources, ruleLookupPlan, ruleLookupUsernames, s3LogEvents, type Clock,
 } from '../../cli/backtest.js';
 import type { InputItem } from '../../cli/inputs.js';
+import { main } from '../../cli/main.js';
 import { replay } from '../../cli/replay.js';
+import { InputProblem } from '../../cli/usage.js';
+import { consoleOut } from '../../shared/log.js';
 import type { RemediationRecord } from '../../shared/remediation-log.js';
 import { loadSample } from '../helpers/samples.js';
 
@@ -26,6 +29,7 @@ beforeEach(() => {
   sns.rejects(new Error('unexpected SNS call'));
 });
 afterEach(() => {
+  vi.restoreAllMocks();
   cloudtrail.reset();
   s3.reset();
   sns.reset();
@@ -134,11 +138,13 @@ describe('LookupEvents backtest', () => {
   it('gives up after the retries and rethrows; other errors are not retried', async () => {
     const clock = fakeClock();
     cloudtrail.on(LookupEventsCommand).rejects(throttled());
-    await expect(collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: undefined, clock, maxRetries: 2 }))).rejects.toThrow('Rate exceeded');
+    await expect(collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: undefined, clock, maxRetries: 2 })))
+      .rejects.toThrow('LookupEvents failed: ThrottlingException: Rate exceeded (still throttled after 2 retries)');
     expect(cloudtrail).toHaveReceivedCommandTimes(LookupEventsCommand, 3);
     cloudtrail.reset();
-    cloudtrail.on(LookupEventsCommand).rejects(Object.assign(new Error('no'), { name: 'AccessDeniedException' }));
-    await expect(collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: undefined, clock }))).rejects.toThrow('no');
+    cloudtrail.on(LookupEventsCommand).rejects(Object.assign(new Error('User: arn:aws:iam::111122223333:user/alice is not authorized to perform: cloudtrail:LookupEvents'), { name: 'AccessDeniedException' }));
+    await expect(collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: undefined, clock })))
+      .rejects.toThrow(new InputProblem('LookupEvents failed: AccessDeniedException: User: arn:aws:iam::111122223333:user/alice is not authorized to perform: cloudtrail:LookupEvents'));
     expect(cloudtrail).toHaveReceivedCommandTimes(LookupEventsCommand, 1);
   });
 
@@ -228,5 +234,41 @@ describe('S3 log files backtest', () => {
     s3.on(GetObjectCommand).callsFake(() => body(Buffer.from('not json')));
     const items = await collect(s3LogEvents({ client: new S3Client({ region: 'eu-west-1' }), bucket: 'b-1', prefix: '', since, until, region: undefined }));
     expect(items).toEqual([expect.objectContaining({ kind: 'error', source: `s3://b-1/${key('20')}`, problem: expect.stringContaining('cannot read') })]);
+  });
+});
+
+describe('trailguard replay --lookup from the command line', () => {
+  const ENV = { AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'example' };
+  function capture() {
+    const out: string[] = [];
+    const err: string[] = [];
+    vi.spyOn(consoleOut, 'stdout').mockImplementation((text) => void out.push(text));
+    vi.spyOn(consoleOut, 'stderr').mockImplementation((text) => void err.push(text));
+    return { out, err };
+  }
+
+  it('refuses a --since beyond the 90 days LookupEvents keeps, pointing to --s3, and calls nothing', async () => {
+    const { err } = capture();
+    expect(await main(['replay', '--lookup', '--since', '91d', '--format', 'jsonl'], ENV)).toBe(2);
+    expect(err.join('')).toContain('--since 91d: LookupEvents keeps only the last 90 days of management events; use --since 90d or less, or read the trail\'s log files with --s3');
+    expect(cloudtrail.calls()).toEqual([]);
+  });
+
+  it('reads 90 days exactly (the call is made), and an --s3 backtest of older days is not limited', async () => {
+    const { err } = capture();
+    cloudtrail.on(LookupEventsCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+    s3.on(ListObjectsV2Command).resolves({ Contents: [] });
+    expect(await main(['replay', '--lookup', '--since', '90d', '--format', 'jsonl'], ENV)).toBe(2);
+    expect(err.join('')).toContain('LookupEvents failed: AccessDeniedException');
+    expect(cloudtrail).toHaveReceivedCommand(LookupEventsCommand);
+    expect(await main(['replay', '--s3', 's3://example-trail-logs/AWSLogs', '--since', '400d', '--format', 'jsonl'], ENV)).toBe(0);
+    expect(s3).toHaveReceivedCommandWith(ListObjectsV2Command, { Bucket: 'example-trail-logs' });
+  });
+
+  it('names the call when LookupEvents is refused, with exit 2 and no stack trace', async () => {
+    const { err } = capture();
+    cloudtrail.on(LookupEventsCommand).rejects(Object.assign(new Error('The security token included in the request is expired'), { name: 'ExpiredTokenException' }));
+    expect(await main(['replay', '--lookup', '--since', '1d', '--format', 'jsonl'], ENV)).toBe(2);
+    expect(err.join('')).toBe('trailguard: LookupEvents failed: ExpiredTokenException: The security token included in the request is expired\n');
   });
 });

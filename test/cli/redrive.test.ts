@@ -1,16 +1,19 @@
 import { GetPublicAccessBlockCommand, PutPublicAccessBlockCommand, S3Client } from '@aws-sdk/client-s3';
-import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { breaker } from '../../cli/breaker.js';
+import { plainTerminal } from '../../cli/output.js';
+import { RULES } from '../../functions/rules.js';
 import { eventOfMessage, redrive } from '../../cli/redrive.js';
 import { parseConfig } from '../../shared/config.js';
 import { wrapRecord } from '../../shared/events/schema.js';
 import type { RemediationRecord } from '../../shared/remediation-log.js';
 import { ALL_BLOCKED } from '../../shared/s3/public-access.js';
-import { memoryStateStore } from '../../shared/state/store.js';
+import { memoryStateStore, type StateStore } from '../../shared/state/store.js';
 import { loadSample } from '../helpers/samples.js';
 
 const sqs = mockClient(SQSClient);
@@ -38,6 +41,7 @@ afterEach(() => {
 async function redriven(messages: { MessageId: string; ReceiptHandle: string; Body: string }[], mode: 'live' | 'dry-run' = 'live', config = parseConfig({}), notify = false) {
   sqs.on(ReceiveMessageCommand).resolvesOnce({ Messages: messages }).resolves({ Messages: [] });
   sqs.on(DeleteMessageCommand).resolves({});
+  sqs.on(ChangeMessageVisibilityBatchCommand).callsFake((input: { Entries: { Id: string }[] }) => ({ Successful: input.Entries.map((e) => ({ Id: e.Id })) }));
   let out = '';
   let err = '';
   const exit = await redrive({
@@ -70,7 +74,7 @@ describe('trailguard redrive', () => {
     expect(exit).toBe(0);
     expect(records).toMatchObject([{ rule: 'public-bucket', outcome: 'remediated' }]);
     expect(sqs).toHaveReceivedCommandWith(DeleteMessageCommand, { QueueUrl: QUEUE, ReceiptHandle: 'rh-1' });
-    expect(err).toContain('read 1 messages, deleted 1, left 0');
+    expect(err).toContain('read 1 message, deleted 1, left 0 in the queue\n');
   });
 
   it('leaves a message whose event failed transiently, for the next redrive', async () => {
@@ -162,32 +166,183 @@ describe('trailguard redrive: what only a person may drop', () => {
   });
 });
 
+/**
+ * A dead-letter queue as SQS keeps it: a received message stays invisible for its visibility timeout (the clock
+ * never advances here, so only a visibility change shows it again) and gets a new receipt handle each time.
+ */
+function fakeQueue(bodies: readonly string[]) {
+  const messages = bodies.map((Body, i) => ({ MessageId: `m-${i + 1}`, Body, invisibleForMs: 0, handle: '' }));
+  let receipts = 0;
+  sqs.on(ReceiveMessageCommand).callsFake((input: { MaxNumberOfMessages?: number; VisibilityTimeout?: number }) => {
+    const visible = messages.filter((m) => m.invisibleForMs === 0).slice(0, input.MaxNumberOfMessages ?? 1);
+    for (const m of visible) {
+      receipts += 1;
+      m.invisibleForMs = (input.VisibilityTimeout ?? 30) * 1000;
+      m.handle = `rh-${receipts}`;
+    }
+    return { Messages: visible.map((m) => ({ MessageId: m.MessageId, ReceiptHandle: m.handle, Body: m.Body })) };
+  });
+  sqs.on(ChangeMessageVisibilityBatchCommand).callsFake((input: { Entries: { Id: string; ReceiptHandle: string; VisibilityTimeout: number }[] }) => {
+    for (const entry of input.Entries) {
+      const m = messages.find((x) => x.handle === entry.ReceiptHandle);
+      if (m) m.invisibleForMs = entry.VisibilityTimeout * 1000;
+    }
+    return { Successful: input.Entries.map((e) => ({ Id: e.Id })) };
+  });
+  sqs.on(DeleteMessageCommand).callsFake((input: { ReceiptHandle: string }) => {
+    const at = messages.findIndex((m) => m.handle === input.ReceiptHandle);
+    if (at >= 0) messages.splice(at, 1);
+    return {};
+  });
+  return messages;
+}
+
+describe('a dry-run redrive leaves the queue as it found it', () => {
+  const run = async (mode: 'live' | 'dry-run', max = 100) => {
+    let out = '';
+    let err = '';
+    const exit = await redrive({ queueUrl: QUEUE, mode, format: 'jsonl', max, config: parseConfig({}), out: (t) => { out += t; }, err: (t) => { err += t; } });
+    return { exit, err, records: out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as RemediationRecord) };
+  };
+
+  it('makes every message it read visible again at once, so a live redrive right after finds them', async () => {
+    s3.on(GetPublicAccessBlockCommand).resolves({});
+    s3.on(PutPublicAccessBlockCommand).resolves({});
+    const queue = fakeQueue([JSON.stringify(event()), JSON.stringify({ ...event(), id: 'second-event' })]);
+
+    const dry = await run('dry-run');
+
+    expect(dry.records).toMatchObject([{ outcome: 'would-remediate' }, { outcome: 'would-remediate' }]);
+    expect(sqs).toHaveReceivedCommandTimes(DeleteMessageCommand, 0);
+    expect(sqs).toHaveReceivedCommandWith(ChangeMessageVisibilityBatchCommand, {
+      QueueUrl: QUEUE, Entries: [{ Id: '0', ReceiptHandle: 'rh-1', VisibilityTimeout: 0 }, { Id: '1', ReceiptHandle: 'rh-2', VisibilityTimeout: 0 }],
+    });
+    expect(dry.err).toContain('redrive read 2 messages, deleted 0, left 2 in the queue (visible again now)');
+    expect(queue.map((m) => m.invisibleForMs)).toEqual([0, 0]);
+
+    // The bucket as S3 keeps it: no block until the first live run puts one; the second event then finds it blocked.
+    let blocked = false;
+    s3.reset().rejects(new Error('unexpected S3 call'));
+    s3.on(GetPublicAccessBlockCommand).callsFake(() => (blocked
+      ? { PublicAccessBlockConfiguration: ALL_BLOCKED }
+      : Promise.reject(Object.assign(new Error('none'), { name: 'NoSuchPublicAccessBlockConfiguration' }))));
+    s3.on(PutPublicAccessBlockCommand).callsFake(() => { blocked = true; return {}; });
+    const live = await run('live');
+
+    expect(live.records).toMatchObject([{ outcome: 'remediated' }, { outcome: 'compliant' }]);
+    expect(live.err).toContain('redrive read 2 messages, deleted 2, left 0 in the queue');
+    expect(queue).toEqual([]);
+  });
+
+  it('claims nothing in the state table, so the live redrive after it does not take its events for duplicates', async () => {
+    const db = mockClient(DynamoDBClient).rejects(new Error('unexpected DynamoDB call'));
+    s3.on(GetPublicAccessBlockCommand).resolves({});
+    fakeQueue([JSON.stringify(event())]);
+    let out = '';
+
+    const exit = await redrive({ queueUrl: QUEUE, mode: 'dry-run', format: 'jsonl', max: 10, config: parseConfig({ stateTable: 'trailguard-state' }), out: (t) => { out += t; }, err: () => undefined });
+
+    expect(exit).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ outcome: 'would-remediate', mode: 'dry-run' });
+    expect(db.calls()).toEqual([]);
+    db.restore();
+  });
+
+  it('reads each message once in a run, and releases them ten to a call', async () => {
+    s3.on(GetPublicAccessBlockCommand).resolves({});
+    const withId = (i: number) => { const e = event() as { detail: object }; return { ...e, detail: { ...e.detail, eventID: `0b5e4a2c-0000-4000-8000-0000000000${String(i).padStart(2, '0')}` } }; };
+    fakeQueue(Array.from({ length: 12 }, (_, i) => JSON.stringify(withId(i))));
+
+    const dry = await run('dry-run');
+
+    expect(dry.records).toHaveLength(12);
+    expect(new Set(dry.records.map((r) => r.eventId)).size).toBe(12);
+    expect(sqs).toHaveReceivedCommandTimes(ChangeMessageVisibilityBatchCommand, 2);
+    expect(dry.err).toContain('redrive read 12 messages, deleted 0, left 12 in the queue (visible again now)');
+  });
+
+  it('says when a message could not be made visible again', async () => {
+    s3.on(GetPublicAccessBlockCommand).resolves({});
+    fakeQueue([JSON.stringify(event())]);
+    sqs.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [], Failed: [{ Id: '0', Code: 'ReceiptHandleIsInvalid', SenderFault: true }] });
+
+    const dry = await run('dry-run');
+
+    expect(dry.records).toHaveLength(1);
+    expect(dry.err).toContain('could not make a message visible again (ReceiptHandleIsInvalid): it reappears after 2 minutes');
+    expect(dry.err).toContain('left 1 in the queue (0 visible again now, the rest after 2 minutes)');
+  });
+});
+
 describe('trailguard breaker', () => {
+  const LIMITS = { maxWrites: 50, windowMinutes: 10 };
+  const NOW = Date.parse('2026-11-25T10:04:00Z');
+  const WINDOW = Date.parse('2026-11-25T10:00:00Z');
+  const status = async (store: StateStore, rule?: string) => {
+    let out = '';
+    const exit = await breaker('status', rule, { store, limits: LIMITS, terminal: plainTerminal((t) => { out += t; }), now: () => NOW });
+    return { exit, out };
+  };
+
   it('shows an open breaker and resets it', async () => {
     const store = memoryStateStore();
     await store.tripBreaker('open-security-group', Date.parse('2026-11-25T10:00:00Z'), '51 writes in 10 min exceed the limit of 50');
-    let out = '';
-    await breaker('status', undefined, store, (t) => { out += t; });
-    expect(out).toContain('open-security-group: OPEN since 2026-11-25T10:00:00.000Z (51 writes in 10 min exceed the limit of 50)');
-    expect(out).toContain('public-bucket: closed');
-    expect(await breaker('reset', 'open-security-group', store, () => undefined)).toBe(0);
+    const { out } = await status(store);
+    expect(out).toMatch(/^open-security-group +OPEN +0 of 50\n {4}open since 2026-11-25T10:00:00.000Z \(51 writes in 10 min exceed the limit of 50\): the rule reports only/m);
+    expect(out).toMatch(/^public-bucket +closed +0 of 50$/m);
+    expect(await breaker('reset', 'open-security-group', { store, limits: LIMITS, terminal: plainTerminal(() => undefined) })).toBe(0);
     expect(await store.breakerState('open-security-group')).toEqual({ open: false });
+  });
+
+  it('lists only the rules that write, and their sweeps, each with its writes in the current window and the limit', async () => {
+    const store = memoryStateStore();
+    await store.addToWindow('writes#public-bucket', WINDOW, 7, WINDOW + 1_200_000);
+    await store.addToWindow('writes#public-bucket', WINDOW - 600_000, 40, WINDOW + 600_000); // the previous window: not counted
+    await store.addToWindow('writes#untagged-instance:sweep', WINDOW, 2, WINDOW + 1_200_000);
+
+    const { exit, out } = await status(store);
+
+    expect(exit).toBe(0);
+    const listed = out.split('\n').filter((line) => /^[a-z-]+(:sweep)? +(closed|OPEN)/.test(line)).map((line) => line.split(' ')[0]);
+    const writing = RULES.filter((rule) => rule.actions.length > 0).map((rule) => rule.id);
+    expect(listed.filter((id) => !id?.endsWith(':sweep'))).toEqual(writing);
+    expect(listed).toContain('public-bucket:sweep');
+    expect(listed).not.toContain('root-activity');
+    expect(out).toMatch(/^BREAKER +STATE +WRITES IN THIS 10-MIN WINDOW$/m);
+    expect(out).toMatch(/^public-bucket +closed +7 of 50$/m);
+    expect(out).toMatch(/^untagged-instance:sweep +closed +2 of 50$/m);
+    expect(out).toMatch(/^open-security-group +closed +0 of 50$/m);
+  });
+
+  it('reads the write counter without adding to it', async () => {
+    const store = memoryStateStore();
+    await store.addToWindow('writes#public-bucket', WINDOW, 3, WINDOW + 1_200_000);
+    await status(store, 'public-bucket');
+    const { out } = await status(store, 'public-bucket');
+    expect(out).toMatch(/^public-bucket +closed +3 of 50$/m);
+    expect(out.match(/^public-bucket/gm)).toHaveLength(1);
   });
 
   it('shows and resets a sweep\'s own breaker, which only remediation rules have', async () => {
     const store = memoryStateStore();
     await store.tripBreaker('public-bucket:sweep', Date.parse('2026-11-25T10:00:00Z'), '51 writes in 10 min exceed the limit of 50');
-    let out = '';
-    await breaker('status', undefined, store, (t) => { out += t; });
-    expect(out).toContain('public-bucket:sweep: OPEN since 2026-11-25T10:00:00.000Z');
-    expect(out).toContain('public-bucket: closed');
+    const { out } = await status(store);
+    expect(out).toMatch(/^public-bucket:sweep +OPEN /m);
+    expect(out).toContain('open since 2026-11-25T10:00:00.000Z');
+    expect(out).toMatch(/^public-bucket +closed/m);
     expect(out).not.toContain('root-activity:sweep');
-    expect(await breaker('reset', 'public-bucket:sweep', store, () => undefined)).toBe(0);
+    const quiet = { store, limits: LIMITS, terminal: plainTerminal(() => undefined), err: () => undefined };
+    expect(await breaker('reset', 'public-bucket:sweep', quiet)).toBe(0);
     expect(await store.breakerState('public-bucket:sweep')).toEqual({ open: false });
-    expect(await breaker('reset', 'root-activity:sweep', store, () => undefined)).toBe(2);
+    expect(await breaker('reset', 'root-activity:sweep', quiet)).toBe(2);
   });
 
-  it('refuses an unknown rule', async () => {
-    expect(await breaker('reset', 'public-buckets', memoryStateStore(), () => undefined)).toBe(2);
+  it('refuses an unknown rule with a guess, and a notify-only rule saying it has no breaker', async () => {
+    let err = '';
+    const options = { store: memoryStateStore(), limits: LIMITS, terminal: plainTerminal(() => undefined), err: (t: string) => { err += t; } };
+    expect(await breaker('reset', 'public-buckets', options)).toBe(2);
+    expect(err).toContain('unknown rule "public-buckets" (did you mean public-bucket?)');
+    expect(await breaker('status', 'root-activity', options)).toBe(2);
+    expect(err).toContain('root-activity only notifies and writes nothing, so it has no circuit breaker');
   });
 });

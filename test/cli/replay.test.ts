@@ -133,8 +133,8 @@ describe('trailguard replay inputs', () => {
 
   it('prints a readable table with a summary in text format', async () => {
     const { out } = await replayed([PUBLIC], { format: 'text' });
-    expect(out.split('\n')[0]).toMatch(/^OUTCOME\s+RULE\s+EVENT\s+RESOURCE\s+REASON$/);
-    expect(out).toMatch(/\n19 events: 9 would-remediate, 6 compliant, 1 exempt, 2 ignored, 1 alerted\n$/);
+    expect(out.split('\n')[0]).toMatch(/^SEVERITY\s+OUTCOME\s+RULE\s+EVENT\s+RESOURCE\s+REASON \[SOURCE\]$/);
+    expect(out).toMatch(/\n18 events, 19 records: 9 would-remediate, 6 compliant, 1 exempt, 2 ignored, 1 alerted\nby severity: 10 HIGH\n$/);
   });
 });
 
@@ -351,7 +351,7 @@ describe('trailguard replay publishes only with --notify', () => {
   it.each([
     [['replay', '--notify', '--config', CONFIG, 'x.json'], 'offline never calls'],
     [['replay', '--mode', 'dry-run', '--notify', '--config', CONFIG, 'x.json'], '--notify needs the alert topic: set TRAILGUARD_TOPIC_ARN'],
-    [['report', '--notify', 'x.jsonl'], '--notify goes with replay, redrive or sweep, not report'],
+    [['report', '--notify', 'x.jsonl'], 'report has no option --notify: it goes with replay, redrive, sweep'],
   ])('refuses %j with exit 2: %s', async (argv, problem) => {
     const err: string[] = [];
     vi.spyOn(consoleOut, 'stderr').mockImplementation((text) => void err.push(text));
@@ -394,8 +394,8 @@ describe('the trailguard command', () => {
   it('prints usage for --help', async () => {
     const { code, stdout } = await exec(['--help']);
     expect(code).toBe(0);
-    expect(stdout).toContain('trailguard replay [--mode offline|dry-run|live]');
-    expect(stdout).toContain('trailguard redrive --queue URL');
+    expect(stdout).toMatch(/^ {2}replay +run CloudTrail events through the rules/m);
+    expect(stdout).toMatch(/^ {2}redrive +run the dead-letter queue/m);
   });
 });
 

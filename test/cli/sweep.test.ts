@@ -1,5 +1,6 @@
 import { GetPublicAccessBlockCommand, ListBucketsCommand, PutPublicAccessBlockCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../cli/main.js';
@@ -64,7 +65,21 @@ describe('trailguard sweep', () => {
     expect(s3).not.toHaveReceivedCommand(PutPublicAccessBlockCommand);
     const records = out.join('').trim().split('\n').map((line) => JSON.parse(line));
     expect(records).toEqual([expect.objectContaining({ rule: 'public-bucket', trigger: 'sweep', mode: 'dry-run', outcome: 'would-remediate' })]);
-    expect(err.join('')).toContain('sweep public-bucket in eu-west-1 (dry-run): 1 scanned, 1 findings');
+    expect(err.join('')).toContain('sweep public-bucket in eu-west-1 (dry-run): 1 scanned, 1 finding (');
+  });
+
+  it('a dry-run sweep leaves the state table alone, configured or not', async () => {
+    const { out } = capture();
+    const db = mockClient(DynamoDBClient).rejects(new Error('unexpected DynamoDB call'));
+    s3.on(ListBucketsCommand).resolves({ Buckets: [{ Name: 'example-open' }] });
+    s3.on(GetPublicAccessBlockCommand).resolves({ PublicAccessBlockConfiguration: { BlockPublicAcls: true } });
+
+    const code = await main(['sweep', '--rule', 'public-bucket', '--account', '111122223333', '--format', 'jsonl'], { ...ENV, TRAILGUARD_STATE_TABLE: 'trailguard-state' });
+
+    expect(code).toBe(0);
+    expect(JSON.parse(out.join(''))).toMatchObject({ trigger: 'sweep', mode: 'dry-run', outcome: 'would-remediate' });
+    expect(db.calls()).toEqual([]);
+    db.restore();
   });
 
   it('a dry-run sweep publishes nothing with the alert topic configured, unless --notify', async () => {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { breaker } from '../../cli/breaker.js';
+import { Terminal } from '../../cli/terminal.js';
 import { redrive } from '../../cli/redrive.js';
 import { replay } from '../../cli/replay.js';
 import { report } from '../../cli/report.js';
@@ -119,11 +120,11 @@ describe('terminal output carries no control or escape sequence from event value
 
   it('breaker status shows a stored reason with no ESC or C1 byte', async () => {
     let out = '';
-    const store = { breakerState: async () => ({ open: true, since: '2026-11-20T09:15:00Z', reason: HOSTILE }), resetBreaker: async () => undefined } as unknown as StateStore;
-    const exit = await breaker('status', 'public-bucket', store, (t) => { out += t; });
+    const store = { breakerState: async () => ({ open: true, since: '2026-11-20T09:15:00Z', reason: HOSTILE }), windowTotal: async () => 51, resetBreaker: async () => undefined } as unknown as StateStore;
+    const exit = await breaker('status', 'public-bucket', { store, limits: { maxWrites: 50, windowMinutes: 10 }, terminal: new Terminal(false, undefined, (t) => { out += t; }) });
 
     expect(exit).toBe(0);
-    expect(out).toContain('public-bucket: OPEN since 2026-11-20T09:15:00Z (evil\\u001b]0;pwned');
+    expect(out).toContain('open since 2026-11-20T09:15:00Z (evil\\u001b]0;pwned');
     expect(out).not.toMatch(UNSAFE);
   });
 

@@ -1,22 +1,31 @@
 /**
- * Refuses to run without an endpoint: an end-to-end suite that silently passes or skips proves nothing.
- * Throwing here fails `npm run test:e2e` before any test, with the commands that start one.
+ * Finds the emulator before any test, and refuses to run without one: an end-to-end suite that silently passes
+ * or skips proves nothing. Throwing here fails `npm run test:e2e` before any test, with the commands that start one.
+ *
+ * The endpoint is AWS_ENDPOINT_URL, or else the local moto server on MOTO_PORT (5000 when unset), the port
+ * ../shared/emulator/moto-up.sh also reads. Region and keys default to the emulator's (any values work on it).
+ * What is settled here goes into process.env, which the test workers, started after this, inherit.
  */
-const HOW = `start the local AWS-compatible endpoint and point the SDK at it:
-  bash ../shared/emulator/moto-up.sh
-  export AWS_ENDPOINT_URL=http://127.0.0.1:5000 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
-  npm run test:e2e
-(stop it afterwards with: bash ../shared/emulator/moto-down.sh)`;
+const DEFAULT_MOTO_PORT = '5000';
+
+const how = (port: string) => `start the local AWS-compatible endpoint, then run the suite:
+  ${port === DEFAULT_MOTO_PORT ? '' : `MOTO_PORT=${port} `}bash ../shared/emulator/moto-up.sh
+  ${port === DEFAULT_MOTO_PORT ? '' : `MOTO_PORT=${port} `}npm run test:e2e
+(the suite finds it on MOTO_PORT, ${DEFAULT_MOTO_PORT} when unset, unless AWS_ENDPOINT_URL names another; stop it afterwards with: bash ../shared/emulator/moto-down.sh)`;
 
 export default async function setup(): Promise<void> {
-  const endpoint = process.env.AWS_ENDPOINT_URL?.trim();
-  if (!endpoint) throw new Error(`test:e2e needs AWS_ENDPOINT_URL; none is set. To run the end-to-end tests, ${HOW}`);
-  if (!process.env.AWS_REGION || !process.env.AWS_ACCESS_KEY_ID || !process.env.AWS_SECRET_ACCESS_KEY) {
-    throw new Error(`test:e2e needs AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY next to AWS_ENDPOINT_URL (any values work on the emulator). ${HOW}`);
+  const port = process.env.MOTO_PORT?.trim() || DEFAULT_MOTO_PORT;
+  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65_535) {
+    throw new Error(`MOTO_PORT=${JSON.stringify(port)} is not a port number (1-65535). To run the end-to-end tests, ${how(DEFAULT_MOTO_PORT)}`);
   }
+  const endpoint = process.env.AWS_ENDPOINT_URL?.trim() || `http://127.0.0.1:${port}`;
+  process.env.AWS_ENDPOINT_URL = endpoint;
+  process.env.AWS_REGION ||= 'us-east-1';
+  process.env.AWS_ACCESS_KEY_ID ||= 'testing';
+  process.env.AWS_SECRET_ACCESS_KEY ||= 'testing';
   // The suite resets the endpoint between tests (POST /moto-api/reset): refuse anything that is not moto.
   const answer = await fetch(new URL('/moto-api/', endpoint)).catch((error: unknown) => {
-    throw new Error(`AWS_ENDPOINT_URL=${endpoint} does not answer (${(error as Error).message}). To run the end-to-end tests, ${HOW}`);
+    throw new Error(`nothing answers at ${endpoint} (${(error as Error).message}). To run the end-to-end tests, ${how(port)}`);
   });
-  if (!answer.ok) throw new Error(`AWS_ENDPOINT_URL=${endpoint} is not a moto server (GET /moto-api/ answered ${answer.status}); the suite resets all state between tests, so it only runs against the emulator. ${HOW}`);
+  if (!answer.ok) throw new Error(`${endpoint} is not a moto server (GET /moto-api/ answered ${answer.status}); the suite resets all state between tests, so it only runs against the emulator. ${how(port)}`);
 }

@@ -14,7 +14,7 @@ import { freshStackPerTest } from './helpers/stack.js';
  * Issue 22's closing run, scaled to fit CI: the real handlers, 10 in flight per function as Lambda would run
  * them, against the emulator's state table and topic, every AWS request through a local proxy that counts the
  * writes and, in the fault run, answers some with throttling or 5xx errors. The figures are printed and
- * written to FIGURES_FILE; the README's reliability section quotes them.
+ * written to FIGURES_FILE; docs/reliability.md quotes them.
  */
 
 const stack = freshStackPerTest();
@@ -43,7 +43,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await proxy.close();
-  // The figures the README quotes: printed, and kept for whoever updates it.
+  // The figures docs/reliability.md quotes: printed, and kept for whoever updates it.
   writeFileSync(FIGURES_FILE, `${JSON.stringify(figures, null, 2)}\n`);
   console.log(`load figures (${FIGURES_FILE}):\n${JSON.stringify(figures, null, 2)}`);
 });

@@ -50,7 +50,8 @@ describe('trail-logging against the emulator: a logging trail, then stopped', ()
     expect(await settingsOf()).toEqual(before);
     const subject = (await stack.received()).map((n) => [n.subject, n.attributes]);
     expect(subject).toEqual([[expect.stringMatching(new RegExp(`^\\[CRITICAL\\] .*${TRAIL}.* in ${ACCOUNT}/${REGION}$`)),
-      { ...attributesFor('remediated'), dedupKey: expect.stringMatching(/^trailguard:trail-logging:remediated:[0-9a-f]{64}$/) }]]);
+      { ...attributesFor('remediated'), controls: JSON.stringify(['CloudTrail.1', 'CloudWatch.5']),
+        dedupKey: expect.stringMatching(/^trailguard:trail-logging:remediated:[0-9a-f]{64}$/) }]]);
 
     await aws.cloudTrail().send(new StopLoggingCommand({ Name: TRAIL }));
     const second = await invokeHandler('trail-logging', event, env('live'));

@@ -3,10 +3,14 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { publicBucket } from '../../functions/public-bucket/rule.js';
 import { OutcomeUnknownError } from '../../shared/aws/sns.js';
-import { lastResortNotification } from '../../shared/notification-size.js';
 import { buildBurstNotification, buildNotification, buildSubject, displayValue, notificationFailure, snsNotifier } from '../../shared/notifier.js';
 import type { RemediationRecord } from '../../shared/remediation-log.js';
-import { runSample } from '../helpers/samples.js';
+import { controlsOf } from '../../shared/controls.js';
+import { lastResortNotification, snsAttributesOf } from '../../shared/notification-size.js';
+import { conclude } from '../../shared/runner/conclusion.js';
+import { eventOrigin } from '../../shared/runner/origin.js';
+import { finish } from '../../shared/runner/record.js';
+import { capturingDeps, runSample } from '../helpers/samples.js';
 
 const record: RemediationRecord = {
   rule: 'public-bucket', outcome: 'remediated', severity: 'HIGH', mode: 'live', trigger: 'event',
@@ -142,5 +146,67 @@ describe('snsNotifier', () => {
     const message = JSON.parse(input?.Message ?? '{}');
     expect(message.default).toBe(notification.text);
     expect(message.sqs).toBe(notification.json);
+  });
+});
+
+describe('what a notification adds to the record: controls, console links, no placeholders', () => {
+  const s3Eight = controlsOf({ other: ['S3.8'] }, null);
+  const eventRecord: RemediationRecord = { ...record, eventId: '0b5e4a2c-0000-4000-8000-000000000009' };
+
+  it('names the Security Hub controls in the text, the JSON form and a String.Array attribute', async () => {
+    const sns = mockClient(SNSClient).rejects(new Error('unexpected SNS call'));
+    sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
+    const notification = buildNotification(eventRecord, { title: 't', lines: [] }, { controls: s3Eight });
+
+    await snsNotifier('arn:aws:sns:eu-west-1:111122223333:trailguard-dev-alerts', undefined)(notification);
+
+    expect(notification.text).toContain('Security Hub controls:\n  S3.8 S3 general purpose buckets should block public access (CIS v5.0.0 2.1.4)');
+    expect(JSON.parse(notification.json).controls).toEqual([{ id: 'S3.8', title: 'S3 general purpose buckets should block public access', cis: 'v5.0.0 2.1.4' }]);
+    expect(sns.commandCalls(PublishCommand)[0]?.args[0].input.MessageAttributes?.controls).toEqual({ DataType: 'String.Array', StringValue: '["S3.8"]' });
+    sns.restore();
+  });
+
+  it('names no control and sends no controls attribute when the finding matches none', () => {
+    const notification = buildNotification(eventRecord, { title: 't', lines: [] }, { controls: [] });
+
+    expect(notification.text).not.toContain('Security Hub controls');
+    expect(notification).not.toHaveProperty('controls');
+    expect(snsAttributesOf(notification)).not.toHaveProperty('controls');
+    expect(snsAttributesOf(notification)).toHaveProperty('dedupKey');
+  });
+
+  it('links the event and the bucket, and says which account to sign in to in organisation mode', () => {
+    const single = buildNotification(eventRecord, { title: 't', lines: [] });
+    const member = buildNotification({ ...eventRecord, account: '444455556666' }, { title: 't', lines: [] }, { centralAccount: '111122223333' });
+    const central = buildNotification(eventRecord, { title: 't', lines: [] }, { centralAccount: '111122223333' });
+
+    expect(single.text).toContain([
+      'In the AWS console:',
+      '  CloudTrail event: https://eu-west-1.console.aws.amazon.com/cloudtrailv2/home?region=eu-west-1#/events/0b5e4a2c-0000-4000-8000-000000000009',
+      '  S3 bucket example-reports: https://s3.console.aws.amazon.com/s3/buckets/example-reports?region=eu-west-1',
+    ].join('\n'));
+    expect(member.text).toContain('In the AWS console, in account 444455556666 (a member account: sign in to it first):');
+    expect(central.text).toContain('In the AWS console:\n');
+    expect(JSON.parse(single.json).consoleLinks).toHaveLength(2);
+  });
+
+  it('carries no placeholder for what is settled after sending: notification status and duration', () => {
+    const json = JSON.parse(buildNotification(record, { title: 't', lines: [] }).json);
+
+    expect(json.record).not.toHaveProperty('notification');
+    expect(json.record).not.toHaveProperty('durationMs');
+    expect(json.record).toMatchObject({ eventId: 'e-1', outcome: 'remediated', exposureMs: null });
+  });
+
+  it('carries a live fix\'s exposure window, known before it is sent', async () => {
+    const deps = capturingDeps({ mode: 'live' });
+    const conclusion = conclude('remediated', 'example-reports is public; remediated and verified', { severity: 'HIGH', resources: record.resources });
+    const origin = { ...eventOrigin(undefined, undefined), eventId: 'e-1', eventTime: '2026-11-25T11:59:51Z', account: '111122223333', region: 'eu-west-1' };
+
+    const written = await finish(publicBucket, origin, conclusion, deps, deps.now());
+
+    expect(written.exposureMs).toBe(9_000);
+    expect(JSON.parse(deps.published[0]?.json ?? '{}').record).toMatchObject({ exposureMs: 9_000 });
+    expect(JSON.parse(deps.published[0]?.json ?? '{}').record).not.toHaveProperty('durationMs');
   });
 });

@@ -42,7 +42,9 @@ describe('the report on findings of sweeps and schedules', () => {
     // Not "(unknown)": a finding has no actor, and is no one's violation.
     expect(r.actors).toEqual([expect.objectContaining({ actor: ALICE, violations: 2, rules: ['public-bucket'], outcomes: { remediated: 1, alerted: 1 } })]);
     expect(r.exposure).toEqual([{ rule: 'public-bucket', count: 1, p50Ms: 60_000, p95Ms: 60_000, maxMs: 60_000 }]);
-    expect(r.timeline.reduce((n, b) => n + b.violations, 0)).toBe(2);
+    // A sweep's or a schedule's finding is still a finding: listed (with no actor) and in the chart's stacks.
+    expect(r.findings.filter((f) => f.actor === null).map((f) => f.trigger).sort()).toEqual(['schedule', 'schedule', 'sweep', 'sweep']);
+    expect(r.timeline.reduce((n, b) => n + b.findings.remediated + b.findings['would-remediate'] + b.findings.alerted + b.findings.failed, 0)).toBe(6);
   });
 
   it('keeps records of the old shape (an invented scheduler call with a window) out of actors and exposure, by their trigger', () => {
@@ -60,7 +62,9 @@ describe('the report on findings of sweeps and schedules', () => {
     expect(r.actors.map((a) => a.actor)).toEqual([ALICE]);
     expect(r.exposure).toEqual([{ rule: 'public-bucket', count: 1, p50Ms: 60_000, p95Ms: 60_000, maxMs: 60_000 }]);
     // The chart's exposure too: all three fall in one hour, and only the event's window is in it.
-    expect(r.timeline.filter((b) => b.maxExposureMs !== null)).toEqual([expect.objectContaining({ violations: 1, remediated: 3, maxExposureMs: 60_000, p50ExposureMs: 60_000 })]);
+    expect(r.timeline.filter((b) => b.exposure !== null)).toEqual([expect.objectContaining({
+      findings: { remediated: 3, 'would-remediate': 0, alerted: 0, failed: 0 }, exposure: { count: 1, p50Ms: 60_000, p95Ms: 60_000, maxMs: 60_000 },
+    })]);
   });
 });
 
