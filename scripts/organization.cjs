@@ -27,7 +27,7 @@ const RULE_STATES = ['ENABLED', 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS']
  */
 const forwarderRolePathOf = (service, stage) => `/${service}-${stage}-forwarder/`;
 
-/** The sources of the global services, whose events EventBridge receives in us-east-1 only. */
+/** The sources of the global services: EventBridge receives IAM's events, and sign-in's and STS's through their global endpoints, in us-east-1 only. */
 const GLOBAL_SOURCES = ['aws.iam', 'aws.signin', 'aws.sts'];
 
 /** True when an EventBridge pattern's `source` admits a global service (no `source` admits every one). */
@@ -97,16 +97,17 @@ class Organization {
   }
 
   /**
-   * IAM, STS and console sign-in events reach EventBridge in us-east-1 only: a single-account stack elsewhere
-   * never sees them, so root-activity, the sign-in alerts and iam-policy-change stay silent. Said at package
-   * time, where the person choosing the region reads it, not discovered after an incident.
+   * IAM events, and console sign-ins through the global sign-in endpoint, reach EventBridge in us-east-1 only: a
+   * single-account stack elsewhere never sees them, so iam-policy-change stays silent and root-activity and the sign-in
+   * alerts see only sign-ins through that Region's own sign-in endpoint. Said at package time, where the person
+   * choosing the region reads it, not discovered after an incident.
    */
   warnAboutGlobalServices() {
     const region = this.serverless.service.provider.region;
     if (region === 'us-east-1') return;
     const rules = this.globalServiceRules();
-    const message = `trailguard: region ${region}: IAM and console sign-in events are delivered to EventBridge in us-east-1 only, so `
-      + `the rules on them${rules.length > 0 ? ` (${rules.join(', ')})` : ''} will see none of them here. Deploy in us-east-1, or use organisation mode `
+    const message = `trailguard: region ${region}: IAM events, and console sign-ins through the global sign-in endpoint, are delivered to EventBridge in us-east-1 only, so `
+      + `the rules on them${rules.length > 0 ? ` (${rules.join(', ')})` : ''} will see none of them here. Deploy in us-east-1 too, or use organisation mode `
       + '(its member stack forwards us-east-1 to this region).';
     if (this.log?.warning) this.log.warning(message);
     else process.stderr.write(`${message}\n`);

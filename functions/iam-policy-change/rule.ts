@@ -123,11 +123,16 @@ function decide(facts: IamFacts, settings: Settings, { record }: EventContext): 
 // so this rule's Lambda and root-activity's agree on one page without talking to each other (shared/runner/notify.ts).
 const CONSOLE = 'signin.amazonaws.com';
 
-/** The page root-activity sends for this event, when it sends one: this rule's alert is folded into it unless it is rated higher. */
+/**
+ * The page root-activity surely sends for this event, when there is one: this rule's alert is folded into it unless it
+ * is rated higher. Only root's CreateAccessKey (CRITICAL): root-activity's other pages are HIGH, and the burst digest
+ * holds HIGH pages back in a busy root session (every root call, reads included, counts), so folding into one could
+ * leave nobody paged. A CRITICAL page is never held back.
+ */
 export function rootCoverage({ record, event }: EventContext): Coverage | undefined {
-  if (record.actor.type !== 'Root' || record.errorCode) return undefined;
+  if (record.actor.type !== 'Root' || record.errorCode || record.eventName !== 'CreateAccessKey') return undefined;
   if (record.actor.invokedBy && record.actor.invokedBy !== CONSOLE) return undefined;
-  return { rule: 'root-activity', severity: record.eventName === 'CreateAccessKey' ? 'CRITICAL' : 'HIGH', resources: signInResources(record, event.account) };
+  return { rule: 'root-activity', severity: 'CRITICAL', resources: signInResources(record, event.account) };
 }
 
 const coveredBy = (decision: Decision, coverage: Coverage | undefined): Decision =>

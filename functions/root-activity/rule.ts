@@ -124,10 +124,9 @@ export const rootActivity = alertRule<RootFacts, undefined, Record<string, never
     ...(finding && ROOT_KEY_FINDINGS.has(finding)
       ? ['delete root access keys: IAM > Security credentials, signed in as root (aws iam get-account-summary shows AccountAccessKeysPresent)'] : []),
     ...(finding === 'root-sign-in-without-mfa' || finding === 'root-sign-in-failed' ? ['make sure root has MFA (a hardware key, CIS 1.6) and that its mailbox is secure'] : []),
-    // The IAM change alert folds its own finding on a root IAM change into this page unless it rates it higher.
-    ...(isIamChange(record)
-      ? [record.severity === 'CRITICAL'
-        ? 'the IAM change alert\'s record of the same event id, if it watches this call: its finding is folded into this page (remediation log)'
-        : `the IAM change alert's record of the same event id, if it watches this call: its finding is folded into this page, unless it rated it above ${record.severity ?? 'HIGH'} and paged on its own`] : []),
+    // The IAM change alert folds its finding on root's CreateAccessKey into this CRITICAL page (a page the digest never
+    // holds back); on root's other IAM changes it pages on its own.
+    ...(isIamChange(record) && record.eventName === 'CreateAccessKey' && record.severity === 'CRITICAL'
+      ? ['the IAM change alert\'s record of the same event id: its finding is folded into this page (remediation log)'] : []),
   ],
 });

@@ -66,6 +66,8 @@ export function foldOf(record: RemediationRecord, coverage: Coverage | null | un
   if (!coverage || record.outcome !== 'alerted' || record.severity === null) return undefined;
   if (!deps.config.rules[coverage.rule].enabled) return undefined;
   if (SEVERITY_RANK[coverage.severity] < SEVERITY_RANK[record.severity]) return undefined;
+  // Only into a page the burst digest never holds back: a digested covering page would leave nobody paged.
+  if (coverage.severity !== 'CRITICAL') return undefined;
   const today = new Date(deps.now()).toISOString().slice(0, 10);
   if (coverage.resources.some((resource) => findExemption(deps.config.exemptions, coverage.rule, resource, today))) return undefined;
   return {

@@ -248,6 +248,41 @@ describe('a dry-run redrive leaves the queue as it found it', () => {
     db.restore();
   });
 
+  it('releases what it read even when the run ends in an error', async () => {
+    s3.on(GetPublicAccessBlockCommand).resolves({});
+    const queue = fakeQueue([JSON.stringify(event()), JSON.stringify({ ...event(), id: 'second-event' })]);
+    let receives = 0;
+    sqs.on(ReceiveMessageCommand).callsFake((input: { MaxNumberOfMessages?: number; VisibilityTimeout?: number }) => {
+      receives += 1;
+      if (receives > 1) throw Object.assign(new Error('the queue went away'), { name: 'QueueDoesNotExist' });
+      const first = queue[0]!;
+      first.invisibleForMs = (input.VisibilityTimeout ?? 30) * 1000;
+      first.handle = 'rh-only';
+      return { Messages: [{ MessageId: first.MessageId, ReceiptHandle: first.handle, Body: first.Body }] };
+    });
+
+    await expect(run('dry-run')).rejects.toThrow('the queue went away');
+
+    expect(sqs).toHaveReceivedCommandWith(ChangeMessageVisibilityBatchCommand, { QueueUrl: QUEUE, Entries: [{ Id: '0', ReceiptHandle: 'rh-only', VisibilityTimeout: 0 }] });
+    expect(queue.map((m) => m.invisibleForMs)).toEqual([0, 0]);
+  });
+
+  it('goes on past a batch of messages it has already read: only an empty answer ends the run', async () => {
+    s3.on(GetPublicAccessBlockCommand).resolves({});
+    const queue = fakeQueue([JSON.stringify(event()), JSON.stringify({ ...event(), id: 'second-event' })]);
+    // The first message comes back once (a long run outlasted its invisibility) before the second is read.
+    const answers = [[queue[0]!], [queue[0]!], [queue[1]!], []];
+    sqs.on(ReceiveMessageCommand).callsFake(() => {
+      const batch = answers.shift() ?? [];
+      return { Messages: batch.map((m, i) => ({ MessageId: m.MessageId, ReceiptHandle: `rh-${answers.length}-${i}`, Body: m.Body })) };
+    });
+
+    const dry = await run('dry-run');
+
+    expect(dry.records.map((r) => r.eventId)).toHaveLength(2);
+    expect(dry.err).toContain('redrive read 2 messages');
+  });
+
   it('reads each message once in a run, and releases them ten to a call', async () => {
     s3.on(GetPublicAccessBlockCommand).resolves({});
     const withId = (i: number) => { const e = event() as { detail: object }; return { ...e, detail: { ...e.detail, eventID: `0b5e4a2c-0000-4000-8000-0000000000${String(i).padStart(2, '0')}` } }; };

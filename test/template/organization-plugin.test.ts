@@ -26,7 +26,7 @@ describe('the organisation plugin at package time', () => {
   it('warns that a single-account stack outside us-east-1 sees no IAM or console sign-in event', () => {
     const { plugin, warning } = pluginIn('eu-west-1');
     plugin.apply();
-    expect(warning).toHaveBeenCalledWith(expect.stringContaining('IAM and console sign-in events are delivered to EventBridge in us-east-1 only'));
+    expect(warning).toHaveBeenCalledWith(expect.stringContaining('IAM events, and console sign-ins through the global sign-in endpoint, are delivered to EventBridge in us-east-1 only'));
   });
 
   it('names the rules whose patterns admit a global service\'s events (IAM, STS, sign-in), and only those', () => {

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { iamPolicyChange, rootCoverage } from '../../../functions/iam-policy-change/rule.js';
 import { rootActivity } from '../../../functions/root-activity/rule.js';
 import { parseEnvelope, toEnvelopeJson } from '../../../shared/events/schema.js';
-import type { AnyRule } from '../../../shared/rule.js';
+import type { RemediationRecord } from '../../../shared/remediation-log.js';
+import type { AnyRule, Coverage, Severity } from '../../../shared/rule.js';
+import { foldOf } from '../../../shared/runner/notify.js';
 import { run } from '../../../shared/runner/run.js';
 import { capturingDeps, loadSample, sampleConfig, sampleNames, withDetail } from '../../helpers/samples.js';
 
@@ -48,7 +50,7 @@ describe('one page per event: an alert another rule pages at least as high is fo
 
     const [reads] = await pagesOf(loadSample('root-activity', 'alerted.console-read-only-list-users'), [rootActivity]);
 
-    expect(root?.published[0]?.text).toContain("the IAM change alert's record of the same event id, if it watches this call: its finding is folded into this page");
+    expect(root?.published[0]?.text).toContain("the IAM change alert's record of the same event id: its finding is folded into this page");
     expect(reads?.published[0]?.text).not.toContain('IAM change alert');
     expect(reads?.published[0]?.text).toContain('Check next: ask the root credential holder');
   });
@@ -60,11 +62,25 @@ describe('one page per event: an alert another rule pages at least as high is fo
     expect(runs.flatMap((r) => r.published)).toHaveLength(1);
   });
 
-  it('folds a MEDIUM root policy change into the HIGH root page', async () => {
+  it('pages a MEDIUM root policy change on its own: the HIGH root page may be held back by the burst digest', async () => {
+    // A busy root session (every root call, reads included, is a HIGH root-activity page) fills root-activity's digest
+    // window; a change folded into a page that was then held back would reach nobody.
     const runs = await pagesOf(asRoot(loadSample('iam-policy-change', 'alerted.detach-role-policy')), [rootActivity, iamPolicyChange]);
 
-    expect(runs.flatMap((r) => r.published).map((n) => n.attributes.severity)).toEqual(['HIGH']);
-    expect(runs[1]?.record.notification).toMatchObject({ status: 'folded', into: 'root-activity', severity: 'HIGH' });
+    expect(runs.map((r) => [r.rule, r.record.severity, r.record.notification.status])).toEqual([
+      ['root-activity', 'HIGH', 'sent'], ['iam-policy-change', 'MEDIUM', 'sent'],
+    ]);
+    expect(runs[0]?.published[0]?.text).not.toContain('folded');
+  });
+
+  it('folds only into a page the digest never holds back (CRITICAL), whatever the covering rule declares', () => {
+    const record = { outcome: 'alerted', severity: 'MEDIUM' } as RemediationRecord;
+    const deps = { config: sampleConfig(), now: () => Date.parse('2026-12-07T00:00:00Z') };
+    const coverage = (severity: Severity): Coverage => ({ rule: 'root-activity', severity, resources: [] });
+
+    expect(foldOf(record, coverage('HIGH'), deps)).toBeUndefined();
+    expect(foldOf(record, coverage('CRITICAL'), deps)).toMatchObject({ status: 'folded', into: 'root-activity' });
+    expect(foldOf({ ...record, severity: 'CRITICAL' }, coverage('CRITICAL'), deps)).toMatchObject({ status: 'folded' });
   });
 
   it('pages both for root attaching AdministratorAccess: the CRITICAL escalation is never folded into the HIGH root page', async () => {
@@ -133,8 +149,10 @@ describe('the coverage iam-policy-change declares for root calls', () => {
       }
     })();
 
-    // A failed call pages at HIGH too, but iam-policy-change ignores failed calls: nothing to fold there.
-    const pagesSuccessfulCall = record.outcome === 'alerted' && record.errorCode === null;
-    expect(coverage?.severity).toBe(pagesSuccessfulCall ? record.severity : undefined);
+    // Declared only where root-activity pages CRITICAL (root's CreateAccessKey), a page the digest never holds back. A
+    // failed call pages at HIGH too, but iam-policy-change ignores failed calls: nothing to fold there.
+    const pagesCritical = record.outcome === 'alerted' && record.errorCode === null && record.severity === 'CRITICAL';
+    expect(coverage?.severity).toBe(pagesCritical ? 'CRITICAL' : undefined);
+    if (record.eventName === 'CreateAccessKey' && record.errorCode === null && record.outcome === 'alerted') expect(coverage?.severity).toBe('CRITICAL');
   });
 });
