@@ -79,10 +79,6 @@ function decideRoot(facts: RootFacts, record: CloudTrailRecord, failed: string |
 /** The IAM user a root-created access key is for (its resource), or undefined for root's own key. */
 const keyUserOf = (record: RemediationRecord) => (record.eventName === 'CreateAccessKey' ? record.resources.find((r) => r.type === 'AWS::IAM::User')?.id : undefined);
 
-/** A successful IAM call that changes something (not a read): what the IAM change alert may also record. */
-const isIamChange = (record: RemediationRecord) =>
-  record.eventSource === 'iam.amazonaws.com' && !record.errorCode && !/^(?:Get|List|Generate|Simulate)/.test(record.eventName ?? 'Get');
-
 function userKeyChecks(record: RemediationRecord): string[] {
   const user = keyUserOf(record);
   if (!user) return [];
@@ -124,9 +120,9 @@ export const rootActivity = alertRule<RootFacts, undefined, Record<string, never
     ...(finding && ROOT_KEY_FINDINGS.has(finding)
       ? ['delete root access keys: IAM > Security credentials, signed in as root (aws iam get-account-summary shows AccountAccessKeysPresent)'] : []),
     ...(finding === 'root-sign-in-without-mfa' || finding === 'root-sign-in-failed' ? ['make sure root has MFA (a hardware key, CIS 1.6) and that its mailbox is secure'] : []),
-    // The IAM change alert folds its finding on root's CreateAccessKey into this CRITICAL page (a page the digest never
-    // holds back); on root's other IAM changes it pages on its own.
-    ...(isIamChange(record) && record.eventName === 'CreateAccessKey' && record.severity === 'CRITICAL'
-      ? ['the IAM change alert\'s record of the same event id: its finding is folded into this page (remediation log)'] : []),
+    // The IAM change alert folds its finding on root's CreateAccessKey (CRITICAL here only when it succeeded) into this
+    // page, which the digest never holds back; on root's other IAM changes it pages on its own.
+    ...(record.eventName === 'CreateAccessKey' && record.severity === 'CRITICAL'
+      ? ['the IAM change alert\'s record of the same event id, if that rule is on: its finding is folded into this page (remediation log)'] : []),
   ],
 });

@@ -50,7 +50,7 @@ describe('one page per event: an alert another rule pages at least as high is fo
 
     const [reads] = await pagesOf(loadSample('root-activity', 'alerted.console-read-only-list-users'), [rootActivity]);
 
-    expect(root?.published[0]?.text).toContain("the IAM change alert's record of the same event id: its finding is folded into this page");
+    expect(root?.published[0]?.text).toContain("the IAM change alert's record of the same event id, if that rule is on: its finding is folded into this page");
     expect(reads?.published[0]?.text).not.toContain('IAM change alert');
     expect(reads?.published[0]?.text).toContain('Check next: ask the root credential holder');
   });
