@@ -82,9 +82,10 @@ export async function readArtifacts(dir: string, zips: readonly string[]): Promi
       mkdirSync(dirname(join(out, entry.name)), { recursive: true });
       writeFileSync(join(out, entry.name), entry.data);
     }
-    const modules = entries.filter((e) => /^functions\/[^/]+\/[^/]+\.mjs$/.test(e.name));
+    // A rule's function (functions/<rule>/), or a stack job's (jobs/<job>/, the weekly exemption notice).
+    const modules = entries.filter((e) => /^(functions|jobs)\/[^/]+\/[^/]+\.mjs$/.test(e.name));
     const handler = modules[0];
-    if (!handler || modules.length > 1) throw new Error(`${zip} should hold one functions/<rule>/<handler>.mjs, holds ${modules.length}`);
+    if (!handler || modules.length > 1) throw new Error(`${zip} should hold one functions/<rule>/<handler>.mjs (or jobs/<job>/), holds ${modules.length}`);
     const map = entries.find((e) => e.name === `${handler.name}.map`);
     artifacts.push({
       name, rule: handler.name.split('/')[1] as string, entry: handler.name.replace(/\.mjs$/, ''), zipBytes: statSync(join(dir, zip)).size,

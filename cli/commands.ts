@@ -198,6 +198,49 @@ export const MEMBER_TEMPLATE = {
   options: { ...HELP, stdout: { type: 'boolean' } },
 } as const satisfies CommandSpec;
 
+export const EXEMPT = {
+  name: 'exempt',
+  summary: 'add, list or remove exemptions (Parameter Store, no redeploy)',
+  usage: [
+    'exempt add --rule RULE|* --resource GLOB --reason TEXT [--expires DATE] [--dry-run] [--yes]',
+    'exempt list [--rule RULE] [--format text|json]',
+    'exempt remove --rule RULE|* --resource GLOB [--dry-run]',
+    'exempt remove --expired [--dry-run]',
+  ],
+  details: `Exemptions live in SSM Parameter Store, one parameter each under
+<prefix>/exemptions/<rule|all>/: the functions see a change within their
+configuration cache time (configMaxAgeSeconds, default 60 s), no deploy.
+The prefix is TRAILGUARD_PARAMETER_PREFIX (stack output ParameterPrefix) or
+"parameterPrefix" in --config; the Region AWS_REGION or "region".
+  --rule      a rule id, or * for every rule (list: what applies to RULE)
+  --resource  a resource id or name; * matches any run, ? one character
+  --expires   DATE, YYYY-MM-DD: the last day (UTC) it holds; absent: no expiry
+  --dry-run   show the parameter to create or delete, change nothing
+  --yes       add a broad exemption (a glob of few literal characters, or
+              rule * with a glob), refused without it
+  --expired   remove every expired exemption of the store
+  --format    text (default) or json
+  --config    JSON file of settings (default: TRAILGUARD_*), every action
+Exit 2 when add finds the exemption already there, or remove finds none.`,
+  examples: [
+    `exempt add --rule ${EXAMPLE_RULE} --resource 'sandbox-*' \\\n      --reason 'SEC-1234: public demo site' --expires 2027-01-31`,
+    'exempt list --format json',
+    `exempt remove --rule ${EXAMPLE_RULE} --resource 'sandbox-*'`,
+  ],
+  options: {
+    ...HELP,
+    rule: { type: 'string' },
+    resource: { type: 'string' },
+    reason: { type: 'string' },
+    expires: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    yes: { type: 'boolean' },
+    expired: { type: 'boolean' },
+    format: { type: 'string', default: 'text' },
+    config: { type: 'string' },
+  },
+} as const satisfies CommandSpec;
+
 export const HELP_COMMAND = {
   name: 'help',
   summary: 'show this list, or one command\'s usage',
@@ -207,7 +250,7 @@ export const HELP_COMMAND = {
   options: {},
 } as const satisfies CommandSpec;
 
-export const COMMANDS: readonly CommandSpec[] = [REPLAY, REPORT, UNDO, REDRIVE, BREAKER, SWEEP, MEMBER_TEMPLATE, HELP_COMMAND];
+export const COMMANDS: readonly CommandSpec[] = [REPLAY, REPORT, UNDO, REDRIVE, BREAKER, SWEEP, EXEMPT, MEMBER_TEMPLATE, HELP_COMMAND];
 
 const EXIT_CODES = 'Exit: 0 all read, 1 a remediation failed, 2 unreadable or invalid input.';
 

@@ -8,8 +8,9 @@ import { terminalValue } from '../shared/safe-text.js';
 import { dynamoStateStore } from '../shared/state/dynamo-store.js';
 import { breaker } from './breaker.js';
 import {
-  BREAKER, COMMANDS, commandHelp, commandsWithOption, MEMBER_TEMPLATE, overview, REDRIVE, REPLAY, REPORT, SWEEP, UNDO, usageLines, type CommandSpec, type OptionsSpec,
+  BREAKER, COMMANDS, commandHelp, commandsWithOption, EXEMPT, MEMBER_TEMPLATE, overview, REDRIVE, REPLAY, REPORT, SWEEP, UNDO, usageLines, type CommandSpec, type OptionsSpec,
 } from './commands.js';
+import { exemptCommand } from './exempt.js';
 import { memberTemplate } from './member-template.js';
 import { backtestEvents, reportCommand, undoCommand } from './operators.js';
 import { standardOutput } from './output.js';
@@ -172,6 +173,10 @@ async function run(command: string, args: readonly string[], env: Env): Promise<
       if (!region || !/^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/.test(region)) throw new UsageProblem(`sweep needs a region: --region R or AWS_REGION${region ? `, got "${region}"` : ''}`);
       if (mode === 'live' && !config.stateTable) throw new UsageProblem('a live sweep needs the state table, so the circuit breaker caps its writes: set TRAILGUARD_STATE_TABLE (stack output StateTableName) or "stateTable" in --config');
       return sweep({ rule: rule satisfies RuleId | undefined, mode, format, region, account: values.account, config, notify: values.notify === true, terminal: standardOutput(env) });
+    }
+    case 'exempt': {
+      const { values, positionals } = parseFor(EXEMPT, args);
+      return exemptCommand(positionals, values, await replayConfig(values.config, env), env, standardOutput(env));
     }
     case 'member-template': {
       const { values, positionals } = parseFor(MEMBER_TEMPLATE, args);

@@ -1,24 +1,27 @@
 /**
  * `trailguard undo EVENT_ID --log SOURCE`: reverses one remediation from its log record. Prints the plan (each
  * action's reversal, from its action type); `--mode dry-run` also reads what the resources hold now; `--apply`
- * checks that the loaded configuration exempts the resources (else the rule would remediate the undo; `--force`
- * overrides), asks for confirmation (`--yes` skips it), learns who the operator is from STS, and runs the reversing
- * writes through the runner (trigger `undo`): performed with the operator's credentials, read back, recorded with
- * outcome `reverted`, the operator's identity as actor, and notified.
+ * checks that the loaded configuration or the parameter store exempts the resources (else the rule would remediate
+ * the undo; `--force` overrides), asks for confirmation (`--yes` skips it), learns who the operator is from STS, and
+ * runs the reversing writes through the runner (trigger `undo`): performed with the operator's credentials, read
+ * back, recorded with outcome `reverted`, the operator's identity as actor, and notified.
  */
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { createInterface } from 'node:readline/promises';
 import type { AnyActionType, AwsClients, ReverseStep, Reversal } from '../shared/actions/action.js';
 import { ACTION_TYPES } from '../shared/actions/registry.js';
-import { reversalCommands, reversalsOf, reversalSummaries } from '../shared/actions/reversal.js';
+import { exemptAddCommand, reversalCommands, reversalsOf, reversalSummaries } from '../shared/actions/reversal.js';
 import { stepOfReverse } from '../shared/actions/action.js';
+import { baseClientConfig } from '../shared/aws/client-options.js';
 import { cloudTrailClient } from '../shared/aws/cloudtrail.js';
 import { ec2Client } from '../shared/aws/ec2.js';
 import { awsCall, classifyAwsError } from '../shared/aws/errors.js';
 import { s3Client } from '../shared/aws/s3.js';
 import { schedulerClient } from '../shared/aws/scheduler.js';
 import { stsClient } from '../shared/aws/sts.js';
-import type { Config, Exemption, Mode } from '../shared/config.js';
+import type { Config, Exemption, Mode, RuleId } from '../shared/config.js';
+import { storedExemptionsOf } from '../shared/exemption-store.js';
 import { findExemption } from '../shared/exemptions.js';
 import { consoleOut, Logger } from '../shared/log.js';
 import { displayValue, snsNotifier, type Notify } from '../shared/notifier.js';
@@ -32,6 +35,9 @@ import { fitText, terminalSafe } from './output.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { EXIT } from './replay.js';
 import { collectRecords } from './report.js';
+import type { AwsSecurityFinding } from '@aws-sdk/client-securityhub';
+import { findingsOf } from '../shared/security-hub/finding.js';
+import { importBatchWith, importFindings, securityHubClient } from '../shared/security-hub/import.js';
 
 export interface UndoOptions {
   readonly eventId: string;
@@ -64,6 +70,16 @@ export interface UndoOptions {
   readonly confirm?: (question: string) => Promise<boolean>;
   /** The AWS clients the undo acts with in a Region; default: the operator's credentials. */
   readonly clients?: (region: string, readOnly: boolean) => AwsClients;
+  /**
+   * The parameter store's exemptions of a rule (its folder and `all`), checked with --apply and --mode dry-run so an
+   * `exempt add` just before is seen; default: read with the operator's credentials when `parameterPrefix` is set.
+   */
+  readonly storedExemptions?: (rule: RuleId) => Promise<readonly Exemption[]>;
+  /**
+   * With `securityHub` in the config: imports the undo's findings (its record never reaches CloudWatch Logs, so the
+   * stack's exporter never sees it); default: BatchImportFindings with the operator's credentials in `region`.
+   */
+  importFindings?: (findings: readonly AwsSecurityFinding[]) => Promise<void>;
 }
 
 /** How long the suggested exemption holds: long enough to fix the cause, short enough to be reviewed. */
@@ -136,12 +152,28 @@ export function exemptionsFor(record: RemediationRecord, now: number, operator: 
   }));
 }
 
-/** The record's resources the loaded configuration does not exempt today: the rule would remediate them again. */
-function unexempted(record: RemediationRecord, config: Config, now: number): string[] {
+/** The record's resources these exemptions do not exempt today: the rule would remediate them again. */
+function unexempted(record: RemediationRecord, exemptions: readonly Exemption[], now: number): string[] {
   const today = new Date(now).toISOString().slice(0, 10);
   const rule = record.rule;
   if (!rule) return record.resources.map((r) => r.id);
-  return record.resources.filter((resource) => !findExemption(config.exemptions, rule, resource, today)).map((r) => r.id);
+  return record.resources.filter((resource) => !findExemption(exemptions, rule, resource, today)).map((r) => r.id);
+}
+
+/** The store's exemptions of these rules; a store that cannot be read adds none, and says so. */
+async function storeExemptions(options: UndoOptions, rules: readonly RuleId[], err: (text: string) => void): Promise<readonly Exemption[]> {
+  const prefix = options.config.parameterPrefix;
+  const read = options.storedExemptions ?? (prefix === undefined ? undefined : (() => {
+    const ssm = new SSMClient(baseClientConfig({ region: options.config.region ?? options.region, endpoint: options.config.endpoint, readOnly: true }));
+    return (rule: RuleId) => storedExemptionsOf(ssm, prefix, rule);
+  })());
+  if (!read) return [];
+  try {
+    return (await Promise.all([...new Set(rules)].map(read))).flat();
+  } catch (error) {
+    err(`trailguard: note: could not read the parameter store's exemptions (${classifyAwsError(error, 'SSM.GetParametersByPath', prefix ?? 'store').code}): only the loaded configuration is checked\n`);
+    return [];
+  }
 }
 
 /** The rule whose remediation is undone (its id labels the undo's record and notification). */
@@ -226,19 +258,23 @@ export async function undo(options: UndoOptions): Promise<number> {
   }
   const acting = plans.filter((plan) => plan.steps.length > 0);
   const retriggers = acting.some((plan) => plan.steps.some((step) => step.type.retriggers));
-  const missing = acting.flatMap((plan) => unexempted(plan.record, options.config, now()).map((id) => ({ record: plan.record, id })));
+  // The store too (--apply, dry-run): an `exempt add` a moment ago counts. Offline reads nothing.
+  const stored = options.apply || options.mode === 'dry-run'
+    ? await storeExemptions(options, acting.flatMap((plan) => (plan.record.rule ? [plan.record.rule] : [])), err) : [];
+  const exemptions = [...options.config.exemptions, ...stored];
+  const missing = acting.flatMap((plan) => unexempted(plan.record, exemptions, now()).map((id) => ({ record: plan.record, id })));
 
   if (!options.apply) {
-    printExemptions(out, acting.map((p) => p.record), now(), 'an operator', missing.length > 0, retriggers, false);
+    printExemptions(out, acting.map((p) => p.record), now(), 'an operator', missing.length > 0, retriggers, false, options.config.configMaxAgeSeconds);
     out('Nothing was changed: run again with --apply to perform the plan (with your own credentials).\n');
     return EXIT.ok;
   }
   if (acting.length === 0) return EXIT.ok;
   if (missing.length > 0 && !options.force) {
     // Without the exemption the rule remediates the undo again within seconds (or the next sweep does): refuse.
-    err(`trailguard: refused: the loaded configuration does not exempt ${missing.map((m) => `${m.record.rule ?? '-'} ${m.id}`).join(', ')}; `
-      + 'deploy the exemption below first (or pass it with --config), or pass --force to undo anyway\n');
-    printExemptions(out, acting.map((p) => p.record), now(), 'an operator', true, retriggers, false);
+    err(`trailguard: refused: the loaded configuration does not exempt ${missing.map((m) => `${m.record.rule ?? '-'} ${m.id}`).join(', ')}${options.config.parameterPrefix ? ', nor does the parameter store' : ''}; `
+      + 'add the exemption below first (trailguard exempt add, or in --config), or pass --force to undo anyway\n');
+    printExemptions(out, acting.map((p) => p.record), now(), 'an operator', true, retriggers, false, options.config.configMaxAgeSeconds);
     return EXIT.badInput;
   }
   let operator: Operator;
@@ -273,20 +309,55 @@ export async function undo(options: UndoOptions): Promise<number> {
       write: writeRecordTo(new Logger('INFO', (line) => out(`  ${line}\n`))),
     }, clientsIn(record.region ?? options.region, false), undoMessage);
     out(`${result.actions.map((action) => `  ${action.api} on ${displayValue(action.resource)}: ${action.status}${action.error ? ` (${action.error})` : ''}${action.verification ? `, ${action.verification.ok ? 'verified' : 'NOT verified'}: ${displayValue(action.verification.detail, 1000)}` : ''}`).join('\n')}\n`);
-    out(`  outcome: ${result.outcome}; notification: ${result.notification.status}\n\n`);
+    out(`  outcome: ${result.outcome}; notification: ${result.notification.status}\n`);
+    if (options.config.securityHub) await importUndoFinding(options, result, now(), operator, out, err);
+    out('\n');
     if (result.outcome !== 'reverted') exit = EXIT.remediationFailed;
   }
-  printExemptions(out, acting.map((p) => p.record), now(), operator.arn, missing.length > 0, retriggers, true);
+  printExemptions(out, acting.map((p) => p.record), now(), operator.arn, missing.length > 0, retriggers, true, options.config.configMaxAgeSeconds);
   return exit;
 }
 
-/** The exemption to deploy, and why it matters when the reversing call is itself an event a rule acts on. */
-function printExemptions(out: (text: string) => void, records: readonly RemediationRecord[], now: number, operator: string, needed: boolean, retriggers: boolean, applied: boolean): void {
+/**
+ * Imports the undo's record into Security Hub, in the stack's Region (`--region`) and the operator's account: the same
+ * finding the exporter keeps for the resource, reopened (ACTIVE, FAILED) by a `reverted` outcome. A failure here is
+ * a warning: the undo is done, recorded and notified, and Security Hub catches up on the resource's next decision.
+ */
+async function importUndoFinding(options: UndoOptions, record: RemediationRecord, at: number, operator: Operator, out: (text: string) => void, err: (text: string) => void): Promise<void> {
+  const account = operator.account ?? record.account;
+  if (!account) {
+    err('trailguard: warning: the undo was not imported into Security Hub: the operator\'s account is unknown\n');
+    return;
+  }
+  const rule = RULES.find((r) => r.id === record.rule);
+  const findings = findingsOf(record, at, { partition: operator.arn.split(':')[1] ?? 'aws', region: options.region, account }, rule?.controls ? { controls: rule.controls } : {});
+  try {
+    await (options.importFindings ?? defaultImport(options))(findings);
+    out(`  security hub: ${findings.length} finding(s) updated in ${account}/${options.region}\n`);
+  } catch (error) {
+    err(`trailguard: warning: the undo was not imported into Security Hub (${terminalValue(error instanceof Error ? error.message : String(error))}); the undo itself is done\n`);
+  }
+}
+
+function defaultImport(options: UndoOptions): (findings: readonly AwsSecurityFinding[]) => Promise<void> {
+  const client = securityHubClient({ region: options.region, endpoint: options.config.endpoint, readOnly: false });
+  return async (findings) => {
+    await importFindings(importBatchWith(client), findings, () => undefined);
+  };
+}
+
+/**
+ * The exemption to add, as the one `trailguard exempt add` command (every value quoted) or, deploy-time, as
+ * TRAILGUARD_EXEMPTIONS JSON; and why it matters when the reversing call is itself an event a rule acts on.
+ */
+function printExemptions(out: (text: string) => void, records: readonly RemediationRecord[], now: number, operator: string, needed: boolean, retriggers: boolean, applied: boolean, cacheSeconds: number): void {
   const exemptions = records.flatMap((record) => exemptionsFor(record, now, operator));
   if (exemptions.length === 0 || !needed) return;
-  out(`${applied ? 'Now add' : 'Before --apply, add'} this exemption to TRAILGUARD_EXEMPTIONS (the stack parameter "exemptions") and deploy, so the rule does not remediate the resource again:\n`);
+  out(`${applied ? 'Now add' : 'Before --apply, add'} this exemption, so the rule does not remediate the resource again (it takes effect within the functions' configuration cache time, ${cacheSeconds} s):\n`);
+  for (const e of exemptions) out(`  $ ${exemptAddCommand(e.rule, e.resource, e.reason, e.expires)}\n`);
+  out('or, deploy-time, add it to TRAILGUARD_EXEMPTIONS (the stack parameter "exemptions") and deploy:\n');
   out(`${JSON.stringify(exemptions, null, 2)}\n`);
   if (retriggers) {
-    out(`The reversing call is itself a CloudTrail event the rule acts on: ${applied ? 'if the exemption was not deployed first, the rule may already have remediated again (check the log)' : 'deploy the exemption before --apply, or the rule remediates the undo within seconds'}.\n`);
+    out(`The reversing call is itself a CloudTrail event the rule acts on: ${applied ? 'if the exemption was not in place first, the rule may already have remediated again (check the log)' : 'add the exemption before --apply, or the rule remediates the undo within seconds'}.\n`);
   }
 }

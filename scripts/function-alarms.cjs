@@ -18,6 +18,7 @@ class FunctionAlarms {
     const concurrency = this.reservedConcurrency();
     this.addSavedQueries(template, guards.savedQueries ?? {});
     this.addNotificationFailedAlarm(template);
+    this.addConfigRejectedAlarm(template);
     const functions = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
     for (const [id, resource] of functions) {
       const base = id.replace(/LambdaFunction$/, '');
@@ -92,6 +93,34 @@ FunctionAlarms.prototype.addNotificationFailedAlarm = function addNotificationFa
     AlarmName: `${namespace}-notification-failed`,
     AlarmDescription: 'a notification could not be published (refused by SNS, or SNS unreachable after retries): the remediation log has the record '
       + '(filter notification.status = "failed"). This alarm notifies the same topic, which may be what fails: watch the alarm state in CloudWatch',
+    Namespace: namespace,
+    MetricName: metric,
+  });
+};
+
+/**
+ * A rejected live-configuration value alarms (shared/live-config/live-config.ts): every function logs
+ * "trailguard config rejected" at ERROR once per parameter version per container, a metric filter on every log
+ * group counts those lines, and one alarm notifies the alert topic (besides the one SNS notification it gets).
+ */
+FunctionAlarms.prototype.addConfigRejectedAlarm = function addConfigRejectedAlarm(template) {
+  const namespace = `${this.serverless.service.service}-${this.serverless.service.provider.stage}`;
+  const metric = 'ConfigRejected';
+  const logGroups = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::Logs::LogGroup').map(([id]) => id);
+  for (const logGroup of logGroups) {
+    template.Resources[`${logGroup.replace(/LogGroup$/, '')}ConfigRejectedMetricFilter`] = {
+      Type: 'AWS::Logs::MetricFilter',
+      Properties: {
+        LogGroupName: { Ref: logGroup },
+        FilterPattern: '{ $.message = "trailguard config rejected" }',
+        MetricTransformations: [{ MetricNamespace: namespace, MetricName: metric, MetricValue: '1', Unit: 'Count' }],
+      },
+    };
+  }
+  template.Resources.ConfigRejectedAlarm = anyOverFiveMinutes({
+    AlarmName: `${namespace}-config-rejected`,
+    AlarmDescription: 'a live configuration value in SSM Parameter Store was rejected (its last good version, or the environment, stays in force): '
+      + 'the log line "trailguard config rejected" names the parameter (key) and the problem',
     Namespace: namespace,
     MetricName: metric,
   });

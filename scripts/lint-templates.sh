@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm run lint:templates`: lints what would be deployed with cfn-lint, AWS's CloudFormation linter: the
-# single-account template, an organisation-mode template at the longest stage allowed (the longest names), and
-# the member stack. Offline, no credentials; `.ci/run` runs it after the tests.
+# single-account template, an organisation-mode template at the longest stage allowed (the longest names), the
+# member stack, and the single-account template with findings in Security Hub (securityHub=true). Offline, no
+# credentials; `.ci/run` runs it after the tests.
 # Fails on any error, and on any warning but these two, which come from the framework or are by design:
 #   W3005  osls makes each function DependsOn its role, which its `Role: !GetAtt` already implies (redundant, harmless)
 #   W8003  HasAlertEmail compares the package-time `alertEmail` with '': without an email it is constant, on purpose
@@ -47,10 +48,12 @@ package org-probe dev "${org[@]}"
 longest=$(node scripts/name-limits.cjs max-stage "$out/org-probe/cloudformation-template-update-stack.json" dev)
 package org "$(printf 'x%.0s' $(seq "$longest"))" "${org[@]}"
 node_modules/.bin/tsx scripts/member-template.ts --stdout >"$out/member-stack.json"
+package security-hub dev --param 'securityHub=true'
 
-echo "cfn-lint $(cfn-lint --version | awk '{print $2}'): single-account (stage dev), organisation mode (stage of ${longest} characters, the longest allowed), member stack"
+echo "cfn-lint $(cfn-lint --version | awk '{print $2}'): single-account (stage dev), organisation mode (stage of ${longest} characters, the longest allowed), member stack, securityHub=true"
 cfn-lint --non-zero-exit-code warning --ignore-checks W3005 W8003 -- \
   "$out/single/cloudformation-template-update-stack.json" \
   "$out/org/cloudformation-template-update-stack.json" \
-  "$out/member-stack.json"
+  "$out/member-stack.json" \
+  "$out/security-hub/cloudformation-template-update-stack.json"
 echo 'lint-templates: no errors, no unexpected warnings'

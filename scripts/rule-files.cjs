@@ -1,6 +1,7 @@
 // The rule folders' own deployment files, found rather than listed, so that a new rule touches its folder and
 // its registry line only (docs/rules.md, "Adding a rule"). serverless.yml takes from here, through `${file(...)}`:
-// - `functions`: every function file of every rule folder (functions/<rule>/*.yml but resources.yml);
+// - `functions`: every function file of every rule folder (functions/<rule>/*.yml but resources.yml), then every
+//   stack job's (jobs/<job>/function.yml: functions of no rule, such as the weekly exemption notice);
 // - `resources`: every rule folder's resources.yml (CloudFormation resources by logical id, merged);
 // - `selfRoles`: TRAILGUARD_SELF_ROLES, the exact role names of the functions whose roles may write;
 // - `actingFunctions`: the functions that may assume the member role (scripts/member-stack.ts decides, from
@@ -13,6 +14,7 @@ const YAML = require('yaml');
 
 const ROOT = join(__dirname, '..');
 const FUNCTIONS = join(ROOT, 'functions');
+const JOBS = join(ROOT, 'jobs');
 /** The one file of a rule folder that holds CloudFormation resources, not functions. */
 const RESOURCES_FILE = 'resources.yml';
 
@@ -92,9 +94,28 @@ function selfRoles() {
   }).join(',');
 }
 
+/** The stack jobs' function files (jobs/<job>/function.yml), relative to the repository. */
+function jobFiles() {
+  if (!existsSync(JOBS)) return [];
+  return readdirSync(JOBS, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(JOBS, entry.name, 'function.yml')))
+    .map((entry) => `jobs/${entry.name}/function.yml`)
+    .sort();
+}
+
+/** Every job function: its key, its file, its job (`environment.TRAILGUARD_JOB`) and its definition. */
+function jobsOf() {
+  return jobFiles().flatMap((file) => Object.entries(parseFile(file)).map(([key, definition]) => {
+    const job = definition?.environment?.TRAILGUARD_JOB;
+    if (typeof job !== 'string') throw new Error(`${file}: function ${key} names no job (environment.TRAILGUARD_JOB)`);
+    if (definition.environment.TRAILGUARD_RULE !== undefined) throw new Error(`${file}: function ${key} is a job, not a rule's: no TRAILGUARD_RULE`);
+    return { key, file, job, definition };
+  }));
+}
+
 /** serverless.yml `functions`: each function file, read by serverless itself (its parser, its variables). */
 function functions() {
-  return functionFiles().map((file) => `\${file(./${file})}`);
+  return [...functionFiles(), ...jobFiles()].map((file) => `\${file(./${file})}`);
 }
 
 /** serverless.yml `resources`: every rule folder's resources, by logical id. A logical id defined twice throws. */
@@ -131,4 +152,4 @@ function actingFunctionsNow() {
   return keys;
 }
 
-module.exports = { ruleFolders, functionFiles, resourceFiles, functionsOf, writers, selfRoles, functions, resources, actingFunctions, RESOURCES_FILE };
+module.exports = { ruleFolders, functionFiles, resourceFiles, functionsOf, jobFiles, jobsOf, writers, selfRoles, functions, resources, actingFunctions, RESOURCES_FILE };

@@ -1,6 +1,12 @@
 import * as v from 'valibot';
 import { ConfigError } from './errors.js';
 
+/**
+ * The live configuration's parameter prefix (`/trailguard/<stage>`). Here, not in shared/live-config/layout.ts
+ * (which re-exports it): layout imports this module, and the schema below needs it at load time.
+ */
+export const PARAMETER_PREFIX = /^\/[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
+
 /** How the runner treats a violation: decide only, read but never write, or act and verify. */
 export const MODES = ['offline', 'dry-run', 'live'] as const;
 export type Mode = (typeof MODES)[number];
@@ -143,7 +149,8 @@ const AlertSettings = v.strictObject({
   's3-bucket-deleted': plainAlert(),
 });
 
-const RuleSettings = v.strictObject({ ...RemediationSettings.entries, ...AlertSettings.entries });
+/** Every rule's settings: the `rules` key of the config, and the value of the `<prefix>/rules` parameter (shared/live-config). */
+export const RuleSettings = v.strictObject({ ...RemediationSettings.entries, ...AlertSettings.entries });
 export type RuleSettingsConfig = v.InferOutput<typeof RuleSettings>;
 export type RuleId = keyof typeof RuleSettings.entries;
 export type AlertRuleId = keyof typeof AlertSettings.entries;
@@ -200,6 +207,18 @@ const ConfigSchema = v.strictObject({
   rules: v.optional(RuleSettings, {}),
   /** An AWS-compatible endpoint (AWS_ENDPOINT_URL); S3 then uses path-style addressing. */
   endpoint: v.optional(v.pipe(v.string(), v.url('expected a URL such as http://127.0.0.1:5000'))),
+  /**
+   * Where the live configuration lives in SSM Parameter Store (shared/live-config/layout.ts), `/trailguard/<stage>`
+   * in the stack; absent means none: env only (replay, tests).
+   */
+  parameterPrefix: v.optional(v.pipe(v.string(), v.regex(PARAMETER_PREFIX, 'expected a parameter path such as /trailguard/dev'), v.maxLength(900))),
+  /** How long a container reuses the live configuration it read, in seconds (0: read on every invocation). @default 60 */
+  configMaxAgeSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(3600)), 60),
+  /**
+   * Findings in AWS Security Hub (docs/security-hub.md): the stack's exporter imports the logged records; the CLI's
+   * `undo --apply` imports its `reverted` record itself, as it is never logged to CloudWatch Logs. @default false
+   */
+  securityHub: v.optional(v.boolean(), false),
   /** @default 'INFO' */
   logLevel: v.optional(v.picklist(['DEBUG', 'INFO', 'WARN', 'ERROR']), 'INFO'),
   /** The region the functions (and the state table) run in: AWS_REGION in Lambda. */
@@ -269,6 +288,8 @@ export const ENV_VARS = {
   TRAILGUARD_SCHEDULER_ROLE_ARN: 'schedulerRoleArn',
   AWS_REGION: 'region',
   TRAILGUARD_RELIABILITY: 'reliability',
+  TRAILGUARD_PARAMETER_PREFIX: 'parameterPrefix',
+  TRAILGUARD_CONFIG_MAX_AGE_SECONDS: 'configMaxAgeSeconds',
   AWS_ENDPOINT_URL: 'endpoint',
   TRAILGUARD_ORG_ID: 'organization.organizationId',
   TRAILGUARD_MEMBER_ROLE_NAME: 'organization.memberRoleName',
@@ -278,6 +299,8 @@ export const ENV_VARS = {
 
 const JSON_VARS = new Set(['TRAILGUARD_EXEMPTIONS', 'TRAILGUARD_RULES', 'TRAILGUARD_RELIABILITY']);
 const LIST_VARS = new Set(['TRAILGUARD_SELF_ROLES']);
+// A number in a variable: kept as text when it is not one, so the schema names the variable and the problem.
+const NUMBER_VARS = new Set(['TRAILGUARD_CONFIG_MAX_AGE_SECONDS']);
 
 /** Maps `TRAILGUARD_*` variables (and AWS_ENDPOINT_URL) onto the config and parses it. Empty means unset. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
@@ -295,6 +318,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       } catch (error) {
         throw new ConfigError(variable, `not valid JSON: ${(error as Error).message}`, { cause: error });
       }
+    } else if (NUMBER_VARS.has(variable)) {
+      raw[key] = /^\d+$/.test(value) ? Number(value) : value;
     } else if (LIST_VARS.has(variable)) {
       raw[key] = value.split(',').map((item) => item.trim()).filter(Boolean);
     } else {
@@ -314,6 +339,23 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   }
 }
 
+/**
+ * The rule ids TRAILGUARD_RULES names (the env override path of the live configuration: each replaces that rule's
+ * stored settings wholesale). `{}`, the stack's default, names none. Call after loadConfig has accepted the value.
+ */
+export function ruleOverridesOf(env: Readonly<Record<string, string | undefined>>): readonly RuleId[] {
+  const value = env.TRAILGUARD_RULES?.trim();
+  if (!value) return [];
+  const parsed: unknown = JSON.parse(value);
+  return parsed && typeof parsed === 'object' ? RULE_IDS.filter((id) => Object.hasOwn(parsed, id)) : [];
+}
+
+/** The rule ids the process's TRAILGUARD_RULES overrides (see ruleOverridesOf). */
+export function processRuleOverrides(): readonly RuleId[] {
+  processConfig();
+  return ruleOverridesOf(process.env);
+}
+
 let cached: Config | undefined;
 
 /** The process's config: loaded from the environment on first use, then reused (one container, one parse). */
@@ -325,4 +367,24 @@ export function processConfig(): Config {
 /** Forgets the cached config (tests only). */
 export function resetProcessConfig(): void {
   cached = undefined;
+}
+
+/** The Security Hub exporter's settings: it reads no rule configuration (each record carries what it needs). */
+export interface ExporterConfig {
+  /** An AWS-compatible endpoint (AWS_ENDPOINT_URL), as `endpoint` above. */
+  readonly endpoint?: string;
+}
+
+/** Parses the exporter's settings from an environment; a bad value names its variable. */
+export function exporterConfigOf(env: Readonly<Record<string, string | undefined>>): ExporterConfig {
+  const endpoint = env.AWS_ENDPOINT_URL?.trim();
+  if (!endpoint) return {};
+  const parsed = v.safeParse(ConfigSchema.entries.endpoint, endpoint);
+  if (!parsed.success) throw new ConfigError('AWS_ENDPOINT_URL', parsed.issues[0]?.message ?? 'invalid');
+  return { endpoint };
+}
+
+/** The exporter's settings from the process's environment. */
+export function processExporterConfig(): ExporterConfig {
+  return exporterConfigOf(process.env);
 }

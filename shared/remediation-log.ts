@@ -1,4 +1,5 @@
 import type { Mode, RuleId } from './config.js';
+import type { ControlId } from './controls.js';
 import type { Logger } from './log.js';
 import type { ResourceRef, Severity } from './rule.js';
 
@@ -89,6 +90,22 @@ export interface RemediationRecord {
    * (unreadable, before 2006, or more than 5 min after the fix), and then `reason` ends "; no exposure figure: …".
    */
   readonly exposureMs: number | null;
+  /**
+   * The Security Hub controls its rule declares for its `finding` (shared/controls.ts); absent when none, and in
+   * records written before it. Consumers that cannot load the rules (the Security Hub exporter) read them here.
+   */
+  readonly controls?: readonly ControlId[];
+  /**
+   * Live `remediated` only, when every write made can be reversed by a command: each command (shell-quoted,
+   * shared/shell.ts) with the resource of the write it reverses, as the notification prints them; absent otherwise.
+   */
+  readonly reverseCommands?: readonly ReverseCommand[];
+}
+
+/** One command that reverses one write of a remediation, and the resource (the action's) it acts on. */
+export interface ReverseCommand {
+  readonly resource: string;
+  readonly command: string;
 }
 
 /** The stable field names, in order: the contract test holds the record to this list. */
@@ -97,6 +114,9 @@ export const RECORD_FIELDS = [
   'errorCode', 'account', 'region', 'actor', 'actorType', 'sourceIp', 'userAgent', 'resources', 'actions', 'reason',
   'finding', 'exemptions', 'error', 'notification', 'durationMs', 'exposureMs',
 ] as const satisfies readonly (keyof RemediationRecord)[];
+
+/** Fields present only when they hold something, after RECORD_FIELDS, in this order. */
+export const OPTIONAL_RECORD_FIELDS = ['controls', 'reverseCommands'] as const satisfies readonly (keyof RemediationRecord)[];
 
 /** The message every remediation-log line carries, so Logs Insights can select them. */
 export const RECORD_MESSAGE = 'trailguard remediation';

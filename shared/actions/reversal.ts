@@ -5,6 +5,7 @@
  */
 import { isRegionName } from '../aws/names.js';
 import type { ActionRecord, RemediationRecord } from '../remediation-log.js';
+import { shellQuote } from '../shell.js';
 import { actionTypeOf, stepOf, stepOfReverse, type AnyActionType, type PlannedAction, type Reversal, type ReverseStep } from './action.js';
 
 /** The Region an action ran in: the resource's own (a trail's home Region) when the record names it. */
@@ -100,9 +101,25 @@ export function reversalLines(types: readonly AnyActionType[], record: Remediati
       case 'none': return [];
     }
   });
-  const retriggers = reversals.some(({ reversal }) => reversal.kind === 'steps' && reversal.steps.some((step) => step.type.retriggers));
-  if (retriggers) {
-    lines.push('Pasted as is, the reverse command is itself a call this rule remediates within seconds: deploy an exemption for the resource first (TRAILGUARD_EXEMPTIONS), or use trailguard undo, which refuses until it is in place.');
+  const retriggering = reversals.filter(({ reversal }) => reversal.kind === 'steps' && reversal.steps.some((step) => step.type.retriggers));
+  if (retriggering.length > 0) {
+    const exempt = [...new Set(retriggering.map(({ action }) => action.resource))]
+      .map((resource) => exemptAddCommand(record.rule ?? '*', resource, EXEMPTION_REASON)).join(' && ');
+    lines.push(`Pasted as is, the reverse command is itself a call this rule remediates within seconds: exempt the resource first with ${exempt} `
+      + '(it takes effect within the configuration cache time, configMaxAgeSeconds), or use trailguard undo, which refuses until it is in place.');
   }
   return lines;
+}
+
+/** The reason the suggested exemption carries until the person writes theirs: a constant, never an event value. */
+export const EXEMPTION_REASON = '<ticket that approves the change>';
+
+/**
+ * `trailguard exempt add --rule R --resource ID --reason TEXT [--expires DAY]`, as a person pastes it: every value
+ * single-quoted (shared/shell.ts), since the resource comes from an event. The one form the notification, `undo`
+ * and `exempt` print.
+ */
+export function exemptAddCommand(rule: string, resource: string, reason: string, expires?: string): string {
+  return ['trailguard exempt add', '--rule', shellQuote(rule), '--resource', shellQuote(resource), '--reason', shellQuote(reason),
+    ...(expires ? ['--expires', shellQuote(expires)] : [])].join(' ');
 }

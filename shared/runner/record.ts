@@ -2,8 +2,10 @@
  * The run's one remediation record: the conclusion with what started the run (origin.ts: who, what, where, when), the
  * exposure window of a live fix, the notification's status and the duration; written once, then returned.
  */
+import { reversalCommands, reversalsOf } from '../actions/reversal.js';
+import { controlsOf } from '../controls.js';
 import { plausibleEventTimeMs } from '../events/normalize.js';
-import type { RemediationRecord } from '../remediation-log.js';
+import type { RemediationRecord, ReverseCommand } from '../remediation-log.js';
 import type { AnyRule } from '../rule.js';
 import type { Conclusion } from './conclusion.js';
 import type { RunDeps } from './deps.js';
@@ -49,10 +51,16 @@ export async function finish(
     exposureMs: 'ms' in exposure ? exposure.ms : null,
   };
   const notification = await notifyFor(rule, told, deps, withheld, conclusion.coveredBy);
+  // The controls and reverse commands go on the record for consumers that cannot load the rules (the Security Hub
+  // exporter); the notification has them already, in its own form.
+  const controls = controlsOf(rule?.controls, told.finding).map((control) => control.id);
+  const reverseCommands = rule ? reverseCommandsOf(rule, told) : [];
   const record: RemediationRecord = {
     ...told,
     notification,
     durationMs: Math.max(0, Math.round(deps.now() - started)),
+    ...(controls.length > 0 ? { controls } : {}),
+    ...(reverseCommands.length > 0 ? { reverseCommands } : {}),
   };
   deps.write(record);
   return record;
@@ -66,4 +74,21 @@ function exposureOf(record: RemediationRecord, fixedAt: number): { readonly ms: 
   if (record.mode !== 'live' || record.outcome !== 'remediated' || record.eventTime === null) return { none: true };
   const start = plausibleEventTimeMs(record.eventTime, fixedAt);
   return 'ms' in start ? { ms: Math.max(0, Math.round(fixedAt - start.ms)) } : start;
+}
+
+/** At most this many reverse commands on a record (one per write): a launch of 500 instances keeps the log line small. */
+export const REVERSE_COMMANDS_LIMIT = 100;
+
+/**
+ * The commands that reverse a `remediated` record's writes, each with the write's resource, as the notification
+ * prints them (shared/actions/reversal.ts). None when a write can only be reversed by hand: a list without it would
+ * read as the whole reversal.
+ */
+function reverseCommandsOf(rule: AnyRule, record: RemediationRecord): readonly ReverseCommand[] {
+  if (record.outcome !== 'remediated') return [];
+  const reversals = reversalsOf(rule.actions ?? [], record);
+  if (reversals.some(({ reversal }) => reversal.kind === 'manual')) return [];
+  return reversals
+    .flatMap(({ action, reversal }) => reversalCommands(reversal).map((command) => ({ resource: action.resource, command })))
+    .slice(0, REVERSE_COMMANDS_LIMIT);
 }

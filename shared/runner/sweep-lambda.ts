@@ -3,7 +3,8 @@ import { parseArn } from '../events/normalize.js';
 import { logger } from '../log.js';
 import type { AnyRule, RuleFacts } from '../rule.js';
 import { deadlineOf } from './deadline.js';
-import { lambdaDeps } from './lambda.js';
+import type { LiveConfigSource } from '../live-config/live-config.js';
+import { lambdaDeps, liveConfigOf } from './lambda.js';
 import type { RunDeps } from './run.js';
 import { runSweep, SWEEP_MESSAGE, type Sweep, type SweepSummary } from './sweep.js';
 
@@ -34,13 +35,18 @@ export function windowOf(event: unknown, nowMs: number): string {
  * after its summary, so the function's Errors alarm tells an operator the sweep cannot see the account.
  */
 export function sweepHandler<R extends AnyRule, F extends RuleFacts, C>(sweep: Sweep<R, F, C>, depsFor: () => RunDeps = lambdaDeps) {
-  let deps: RunDeps | undefined;
+  let container: RunDeps | undefined;
+  let live: LiveConfigSource | undefined;
   return async (event: unknown, context: SweepContext): Promise<SweepSummary> => {
-    if (!deps) {
+    if (!container) {
       const base = depsFor();
-      deps = { ...base, mode: base.config.sweepMode ?? base.mode };
+      container = { ...base, mode: base.config.sweepMode ?? base.mode };
+      live = liveConfigOf(sweep.rule.id, container);
     }
-    const started = deps.now();
+    const started = container.now();
+    // The live configuration, as the rule's events see it; unreadable before any good read, the sweep throws (the
+    // function's Errors alarm; the next scheduled sweep reads again) rather than sweep without the exemptions.
+    const deps: RunDeps = live ? { ...container, config: await live.read(started, deadlineOf(started, context)) } : container;
     const region = deps.config.region ?? parseArn(context.invokedFunctionArn)?.region ?? 'us-east-1';
     const account = parseArn(context.invokedFunctionArn)?.account || undefined;
     // The budget stops starting findings; the deadline ends the AWS calls of a list page or finding still

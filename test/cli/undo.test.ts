@@ -83,11 +83,11 @@ describe('trailguard undo: the plan (no --apply)', () => {
 
     const instance = await undone('evt-i');
     expect(instance.out).toContain(`$ aws ec2 delete-tags --region 'eu-west-1' --resources 'i-0123456789abcdef0' --tags '[{"Key":"Owner","Value":"arn:aws:iam::111122223333:user/alice"},{"Key":"trailguard:tagged-at","Value":"2026-11-20T09:15:00Z"}]'`);
-    expect(instance.out).not.toContain('Deploy the exemption before --apply, or the rule remediates');
+    expect(instance.out).not.toContain('add the exemption before --apply, or the rule remediates');
 
     const trail = await undone('evt-trail', { config: parseConfig({ topicArn: TOPIC }) });
     expect(trail.out).toContain("$ aws cloudtrail update-trail --region 'eu-west-1' --name 'arn:aws:cloudtrail:eu-west-1:111122223333:trail/org-trail' --no-enable-log-file-validation --no-is-multi-region-trail");
-    expect(trail.out).toContain('deploy the exemption before --apply, or the rule remediates the undo within seconds');
+    expect(trail.out).toContain('add the exemption before --apply, or the rule remediates the undo within seconds');
     const exemption = JSON.parse(/\[\n[\s\S]*\n\]/.exec(trail.out)?.[0] ?? '[]');
     expect(exemption).toEqual([{
       rule: 'trail-logging', resource: TRAIL.id, expires: '2026-12-21',

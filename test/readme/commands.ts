@@ -157,6 +157,7 @@ const AWS_COMMANDS: Readonly<Record<string, string>> = {
   redrive: 'needs the deployed dead-letter queue',
   sweep: 'reads the account\'s resources',
   breaker: 'needs the deployed state table',
+  exempt: 'reads and writes the stack\'s Parameter Store exemptions',
 };
 
 function cliNeedsAws(args: readonly string[]): string | undefined {

@@ -30,3 +30,20 @@ describe('a notification that could not be published alarms', () => {
     expect(alarm?.Dimensions).toBeUndefined(); // the filters publish without dimensions: one metric for every function
   });
 });
+
+describe('a rejected live configuration value alarms', () => {
+  it('counts "trailguard config rejected" lines in every function\'s log group, and alarms on the first to the alert topic', () => {
+    const filters = resourcesOfType(packaged.template, 'AWS::Logs::MetricFilter').map(([, f]) => f.Properties)
+      .filter((f) => f?.MetricTransformations?.[0]?.MetricName === 'ConfigRejected');
+    const functions = resourcesOfType(packaged.template, 'AWS::Lambda::Function').map(([id]) => id);
+    expect(filters.map((f) => f?.LogGroupName?.Ref).sort()).toEqual(functions.map((fn) => `${fn.replace(/LambdaFunction$/, '')}LogGroup`).sort());
+    for (const filter of filters) {
+      expect(filter?.FilterPattern).toBe('{ $.message = "trailguard config rejected" }');
+      expect(filter?.MetricTransformations).toEqual([{ MetricNamespace: 'trailguard-test', MetricName: 'ConfigRejected', MetricValue: '1', Unit: 'Count' }]);
+    }
+    expect(packaged.template.Resources.ConfigRejectedAlarm?.Properties).toMatchObject({
+      AlarmName: 'trailguard-test-config-rejected', Namespace: 'trailguard-test', MetricName: 'ConfigRejected', Statistic: 'Sum', Period: 300,
+      Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching', AlarmActions: [{ Ref: 'AlertTopic' }],
+    });
+  });
+});

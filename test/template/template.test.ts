@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CHECKS, RULES } from '../../functions/rules.js';
 import { SWEEPS } from '../../functions/sweeps.js';
@@ -13,6 +14,10 @@ const BASE_ACTIONS = [
   'sqs:SendMessage', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem',
 ];
 
+// What every function role holds to read the live configuration (scripts/live-config.cjs), on its own rule's
+// parameters only: proven resource by resource below.
+const LIVE_CONFIG_ACTIONS = ['ssm:GetParameters', 'ssm:GetParametersByPath'];
+
 // Role actions that are no API call of their own, each needed by a call that is: CreateSchedule makes the caller
 // pass the schedule's role.
 const IMPLIED_ACTIONS: Readonly<Record<string, readonly string[]>> = { 'scheduler:CreateSchedule': ['iam:PassRole'] };
@@ -20,6 +25,8 @@ const withImplied = (actions: readonly string[]) => [...actions, ...actions.flat
 
 // The function files (scripts/rule-files.cjs, which serverless.yml deploys from), and the code each runs.
 const FUNCTIONS = centralFunctions();
+const { jobsOf } = createRequire(import.meta.url)('../../scripts/rule-files.cjs') as { jobsOf: () => { key: string }[] };
+const JOBS = jobsOf();
 const functionOf = (kind: 'event' | 'sweep' | 'check', ruleId: string) => FUNCTIONS.filter((fn) => fn.kind === kind && fn.rule === ruleId);
 
 // Functions that are no rule's EventBridge target: the scheduled checks (CHECKS), each with the exact actions of its
@@ -53,14 +60,15 @@ function roleStatements(ruleId: string): { Effect: string; Action: string[]; Res
 describe('the packaged CloudFormation template', () => {
   it('has one function per rule, per sweep and per scheduled check of the registries, and no other', () => {
     const functions = resourcesOfType(packaged.template, 'AWS::Lambda::Function').map(([id]) => id).sort();
-    const extra = [...CHECK_FUNCTIONS, ...SWEEP_FUNCTIONS].map((f) => f.key);
+    // And the stack jobs (jobs/<job>/function.yml: no rule's, such as the weekly exemption notice).
+    const extra = [...CHECK_FUNCTIONS, ...SWEEP_FUNCTIONS, ...JOBS].map((f) => f.key);
     expect(functions).toEqual([...RULES.map((rule) => rule.id), ...extra].map((id) => `${logicalPrefixOf(id)}LambdaFunction`).sort());
     // Each function file's function is one of them, running the code of its registry entry (codeOf throws otherwise).
     for (const rule of RULES) expect(functionOf('event', rule.id).map((fn) => fn.key), rule.id).toEqual([functionKeyOf(rule.id)]);
     for (const { key, sweep } of SWEEP_FUNCTIONS) expect(functionOf('sweep', sweep.rule.id).map((fn) => fn.key), key).toEqual([key]);
     for (const check of CHECKS) expect(functionOf('check', check.rule.id), check.rule.id).toHaveLength(1);
     for (const fn of FUNCTIONS) expect(codeOf(fn).id, fn.key).toBe(fn.rule);
-    expect(FUNCTIONS).toHaveLength(functions.length);
+    expect(FUNCTIONS.length + JOBS.length).toBe(functions.length);
   });
 
   describe.each(RULES.map((rule) => [rule.id, rule] as const))('%s', (ruleId, rule) => {
@@ -82,7 +90,7 @@ describe('the packaged CloudFormation template', () => {
     it('has a role with exactly its permissions plus the base set, and no wildcard action', () => {
       const actions = roleStatements(ruleId).flatMap((s) => s.Action);
       expect(actions.every((action) => !action.includes('*'))).toBe(true);
-      expect(new Set(actions)).toEqual(new Set([...withImplied(Object.values(rule.permissions)), ...BASE_ACTIONS]));
+      expect(new Set(actions)).toEqual(new Set([...withImplied(Object.values(rule.permissions)), ...BASE_ACTIONS, ...LIVE_CONFIG_ACTIONS]));
       expect(roleStatements(ruleId).every((s) => s.Effect === 'Allow')).toBe(true);
     });
 
@@ -101,7 +109,7 @@ describe('the packaged CloudFormation template', () => {
 
   it.each(RULES.filter((rule) => (ALERT_RULE_IDS as readonly string[]).includes(rule.id)).map((rule) => [rule.id, rule] as const))(
     '%s is notify-only: besides the base set, its role may only read (Describe*/Get*/List*)', (ruleId, rule) => {
-    const own = roleStatements(ruleId).flatMap((s) => s.Action).filter((action) => !BASE_ACTIONS.includes(action));
+    const own = roleStatements(ruleId).flatMap((s) => s.Action).filter((action) => !BASE_ACTIONS.includes(action) && !LIVE_CONFIG_ACTIONS.includes(action));
     for (const action of own) expect(action).toMatch(/^[a-z0-9-]+:(Describe|Get|List)[A-Z]\w*$/);
     expect(own).toEqual([...new Set(Object.values(rule.permissions))]);
     // The base set's writes land only on the stack's own log group, topic, queue and table.
@@ -281,6 +289,34 @@ describe('least privilege, proven on the template', () => {
   });
 });
 
+describe('the live configuration in SSM Parameter Store', () => {
+  const parameterArn = (name: string) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter${name}` });
+
+  it('creates the rules parameter, empty, and outputs the prefix every function is given', () => {
+    expect(packaged.template.Resources.RulesParameter).toEqual({
+      Type: 'AWS::SSM::Parameter',
+      Properties: expect.objectContaining({ Name: '/trailguard/test/rules', Type: 'String', Value: '{}', Tier: 'Intelligent-Tiering', Description: expect.any(String) }),
+    });
+    expect(packaged.template.Outputs?.ParameterPrefix).toMatchObject({ Value: '/trailguard/test' });
+    expect(FUNCTIONS.length).toBeGreaterThan(0);
+    for (const { key } of FUNCTIONS) {
+      const id = `${logicalPrefixOf(key)}LambdaFunction`;
+      const fn = packaged.template.Resources[id];
+      expect(fn?.Properties?.Environment?.Variables?.TRAILGUARD_PARAMETER_PREFIX, id).toBe('/trailguard/test');
+      expect(fn?.Properties?.Environment?.Variables?.TRAILGUARD_CONFIG_MAX_AGE_SECONDS, id).toBe('60');
+    }
+  });
+
+  it.each(FUNCTIONS.map((fn) => [fn.key, fn.rule] as const))('lets %s read the rules and its own rule\'s two exemption folders, and nothing else', (key, rule) => {
+    const statements = statementsOf(`${logicalPrefixOf(key)}IamRoleLambdaExecution`)
+      .filter((s) => [s.Action].flat().some((action: string) => action.startsWith('ssm:')));
+    expect(statements).toEqual([
+      { Effect: 'Allow', Action: ['ssm:GetParameters'], Resource: [parameterArn('/trailguard/test/rules')] },
+      { Effect: 'Allow', Action: ['ssm:GetParametersByPath'], Resource: [parameterArn(`/trailguard/test/exemptions/${rule}`), parameterArn('/trailguard/test/exemptions/all')] },
+    ]);
+  });
+});
+
 const statementsOf = (roleId: string) =>
   (packaged.template.Resources[roleId]?.Properties?.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
 
@@ -289,7 +325,7 @@ describe.each(CHECK_FUNCTIONS.map((f) => [f.key, f] as const))('the %s scheduled
 
   it('has a role with exactly its code\'s permissions plus the base set', () => {
     const actions = statementsOf(`${prefix}IamRoleLambdaExecution`).flatMap((s) => [s.Action].flat());
-    expect(new Set(actions)).toEqual(new Set([...check.actions, ...BASE_ACTIONS]));
+    expect(new Set(actions)).toEqual(new Set([...check.actions, ...BASE_ACTIONS, ...LIVE_CONFIG_ACTIONS]));
     expect(check.actions.length).toBeGreaterThan(0);
   });
 
@@ -350,7 +386,7 @@ describe.each(SWEEP_FUNCTIONS.map((f) => [f.key, f] as const))('the %s reconcili
     (packaged.template.Resources[`${prefix}IamRoleLambdaExecution`]?.Properties?.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
 
   it('has a role with exactly its rule\'s and its scan\'s permissions plus the base set, and never schedules a stop', () => {
-    expect(new Set(statements().flatMap((s) => [s.Action].flat()))).toEqual(new Set([...actions, ...BASE_ACTIONS]));
+    expect(new Set(statements().flatMap((s) => [s.Action].flat()))).toEqual(new Set([...actions, ...BASE_ACTIONS, ...LIVE_CONFIG_ACTIONS]));
     expect(actions.filter((action) => action.startsWith('scheduler:') || action === 'iam:PassRole')).toEqual([]);
   });
 

@@ -351,7 +351,7 @@ describe('trail-logging message', () => {
     expect(reversalLines(trailLogging.actions, record)).toEqual([
       `To reverse: aws cloudtrail update-trail --region 'us-east-1' --name '${ARN}' --no-enable-log-file-validation --no-is-multi-region-trail`,
       // Pasting it weakens the trail again, which this rule restores within seconds: the notification says so.
-      expect.stringContaining('Pasted as is, the reverse command is itself a call this rule remediates within seconds: deploy an exemption'),
+      `Pasted as is, the reverse command is itself a call this rule remediates within seconds: exempt the resource first with trailguard exempt add --rule 'trail-logging' --resource '${ARN}' --reason '<ticket that approves the change>' (it takes effect within the configuration cache time, configMaxAgeSeconds), or use trailguard undo, which refuses until it is in place.`,
     ]);
   });
 

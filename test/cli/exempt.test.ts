@@ -1,0 +1,253 @@
+import {
+  DeleteParameterCommand, GetParameterCommand, GetParametersByPathCommand, PutParameterCommand, SSMClient,
+  type GetParametersByPathCommandInput,
+} from '@aws-sdk/client-ssm';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { broadness } from '../../cli/exempt.js';
+import { statusOf } from '../../shared/exemption-store.js';
+import { exemptAddCommand } from '../../shared/actions/reversal.js';
+import { main } from '../../cli/main.js';
+import { exemptionParameter } from '../../shared/live-config/layout.js';
+import { consoleOut } from '../../shared/log.js';
+
+const PREFIX = '/trailguard/test';
+const ENV = { TRAILGUARD_PARAMETER_PREFIX: PREFIX, AWS_REGION: 'us-east-1' };
+const CALLER = 'arn:aws:sts::111122223333:assumed-role/SecurityOps/alice';
+const NOW = Date.parse('2026-12-07T16:00:00Z');
+
+const ssm = mockClient(SSMClient);
+const sts = mockClient(STSClient);
+/** The parameter store, in memory, with SSM's answers for the calls `exempt` makes. */
+const store = new Map<string, string>();
+
+const awsError = (name: string) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: 400 } });
+
+function fakeStore(): void {
+  ssm.on(PutParameterCommand).callsFake(({ Name, Value, Overwrite }) => {
+    if (store.has(Name) && !Overwrite) throw awsError('ParameterAlreadyExists');
+    store.set(Name, Value);
+    return { Version: 1, Tier: 'Standard' };
+  });
+  ssm.on(GetParameterCommand).callsFake(({ Name }) => {
+    const value = store.get(Name);
+    if (value === undefined) throw awsError('ParameterNotFound');
+    return { Parameter: { Name, Value: value, Type: 'String' } };
+  });
+  ssm.on(DeleteParameterCommand).callsFake(({ Name }) => {
+    if (!store.delete(Name)) throw awsError('ParameterNotFound');
+    return {};
+  });
+  ssm.on(GetParametersByPathCommand).callsFake(({ Path, Recursive, MaxResults, NextToken }: GetParametersByPathCommandInput) => {
+    const under = [...store.keys()].sort().filter((name) => name.startsWith(`${Path}/`) && (Recursive || !name.slice((Path ?? '').length + 1).includes('/')));
+    const from = Number(NextToken ?? 0);
+    const page = under.slice(from, from + (MaxResults ?? 10));
+    const next = from + page.length < under.length ? String(from + page.length) : undefined;
+    return { Parameters: page.map((Name) => ({ Name, Value: store.get(Name), Type: 'String' })), ...(next ? { NextToken: next } : {}) };
+  });
+}
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  vi.spyOn(consoleOut, 'stdout').mockImplementation((text) => void out.push(text));
+  vi.spyOn(consoleOut, 'stderr').mockImplementation((text) => void err.push(text));
+  return { out: () => out.join(''), err: () => err.join('') };
+}
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(NOW);
+  store.clear();
+  ssm.reset();
+  sts.reset();
+  fakeStore();
+  sts.on(GetCallerIdentityCommand).resolves({ Arn: CALLER, Account: '111122223333' });
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+});
+
+const put = (rule: string, resource: string, value: unknown) => store.set(`${PREFIX}/exemptions/${rule}/${resource}`, typeof value === 'string' ? value : JSON.stringify(value));
+
+describe('trailguard exempt add', () => {
+  it('creates one String parameter without overwrite, recording who and when, and reads it back', async () => {
+    const { out } = capture();
+    const code = await main(['exempt', 'add', '--rule', 'public-bucket', '--resource', 'demo-site-bucket', '--reason', 'SEC-1234: public demo site', '--expires', '2027-01-31'], ENV);
+    expect(code).toBe(0);
+    const name = exemptionParameter(PREFIX, 'public-bucket', 'demo-site-bucket');
+    expect(ssm).toHaveReceivedCommandWith(PutParameterCommand, { Name: name, Type: 'String', Tier: 'Standard', Overwrite: false });
+    expect(JSON.parse(store.get(name) ?? '')).toEqual({
+      resource: 'demo-site-bucket', reason: 'SEC-1234: public demo site', expires: '2027-01-31', addedBy: CALLER, addedAt: '2026-12-07T16:00:00.000Z',
+    });
+    expect(ssm).toHaveReceivedCommandWith(GetParameterCommand, { Name: name });
+    expect(out()).toContain(`+ ${name}`);
+    expect(out()).toMatch(/Added and read back: public-bucket skips demo-site-bucket through 2027-01-31 \(UTC\)\. It takes effect within 60 s/);
+  });
+
+  it('puts an every-rule exemption in the all folder', async () => {
+    capture();
+    expect(await main(['exempt', 'add', '--rule', '*', '--resource', 'i-0123456789abcdef0', '--reason', 'break-glass host'], ENV)).toBe(0);
+    expect([...store.keys()]).toEqual([expect.stringMatching(/^\/trailguard\/test\/exemptions\/all\/i-0123456789abcdef0-[0-9a-f]{8}$/)]);
+  });
+
+  it('refuses an existing exemption as a conflict (exit 2), naming it with its reason and expiry', async () => {
+    capture();
+    await main(['exempt', 'add', '--rule', 'public-bucket', '--resource', 'demo-site-bucket', '--reason', 'first', '--expires', '2027-01-31'], ENV);
+    const { err } = capture();
+    const code = await main(['exempt', 'add', '--rule', 'public-bucket', '--resource', 'demo-site-bucket', '--reason', 'second'], ENV);
+    expect(code).toBe(2);
+    const name = exemptionParameter(PREFIX, 'public-bucket', 'demo-site-bucket');
+    expect(err()).toContain(`already exempt: ${name} (first, expires 2027-01-31); remove it first`);
+    expect(JSON.parse(store.get(name) ?? '').reason).toBe('first');
+  });
+
+  it('shows the diff and writes nothing with --dry-run', async () => {
+    const { out } = capture();
+    expect(await main(['exempt', 'add', '--rule', 'open-security-group', '--resource', 'sg-0123456789abcdef0', '--reason', 'load test', '--dry-run'], ENV)).toBe(0);
+    expect(out()).toContain('Would create');
+    expect(out()).toContain('"resource":"sg-0123456789abcdef0"');
+    expect(out()).toContain('Dry run: nothing was written.');
+    expect(ssm).not.toHaveReceivedCommand(PutParameterCommand);
+    expect(store.size).toBe(0);
+  });
+
+  it.each([
+    [['--rule', 'public-buckt', '--resource', 'b', '--reason', 'r'], /--rule must be \* or one of .*got "public-buckt" \(did you mean public-bucket\?\)/],
+    [['--rule', 'public-bucket', '--resource', 'b', '--reason', 'r', '--expires', '2026-12-06'], /--expires 2026-12-06 is in the past \(today is 2026-12-07/],
+    [['--rule', 'public-bucket', '--resource', 'b', '--reason', 'r', '--expires', '2027-02-30'], /--expires must be a date YYYY-MM-DD, got "2027-02-30"/],
+    [['--rule', 'public-bucket', '--resource', 'b', '--reason', '  '], /--reason TEXT is required/],
+    [['--rule', 'public-bucket', '--resource', 'x'.repeat(1025), '--reason', 'r'], /--resource: /],
+    [['--rule', 'public-bucket', '--resource', 'b\x1b[2J', '--reason', 'r'], /--resource holds a control or format character/],
+    [['--rule', 'public-bucket', '--resource', 'b', '--reason', 'r', '--format', 'json'], /--format does not go with exempt add/],
+  ])('refuses bad arguments before any AWS call: %j', async (args, message) => {
+    const { err } = capture();
+    expect(await main(['exempt', 'add', ...args], ENV)).toBe(2);
+    expect(err()).toMatch(message);
+    expect(ssm.calls()).toHaveLength(0);
+  });
+
+  it('accepts today as the expiry: an exemption holds through its day', async () => {
+    capture();
+    expect(await main(['exempt', 'add', '--rule', 'public-bucket', '--resource', 'b', '--reason', 'r', '--expires', '2026-12-07'], ENV)).toBe(0);
+  });
+
+  it('names the stack output when the prefix is missing', async () => {
+    const { err } = capture();
+    expect(await main(['exempt', 'list'], { AWS_REGION: 'us-east-1' })).toBe(2);
+    expect(err()).toMatch(/TRAILGUARD_PARAMETER_PREFIX \(stack output ParameterPrefix/);
+  });
+
+  it('refuses a broad glob without --yes, and adds it with --yes under a warning', async () => {
+    const { err } = capture();
+    expect(await main(['exempt', 'add', '--rule', 'public-bucket', '--resource', '*', '--reason', 'r'], ENV)).toBe(2);
+    expect(err()).toMatch(/refused: "\*" has no literal characters: it matches nearly every resource the public-bucket rule protects/);
+    expect(store.size).toBe(0);
+    const { out } = capture();
+    expect(await main(['exempt', 'add', '--rule', '*', '--resource', 'prod-*', '--reason', 'r', '--yes'], ENV)).toBe(0);
+    expect(out()).toMatch(/WARNING: rule \* with a glob: every resource matching "prod-\*" is exempt from every rule/);
+    expect(store.size).toBe(1);
+  });
+
+  it('judges broadness by the literal characters', () => {
+    expect(broadness('public-bucket', 'a*')).toMatch(/only 1 literal character:/);
+    expect(broadness('public-bucket', 'logs-*')).toBeUndefined();
+    expect(broadness('public-bucket', '????')).toBeUndefined();
+    expect(broadness('*', 'sg-0123456789abcdef0')).toBeUndefined();
+    expect(broadness('*', 'sg-0123456789abcdef?')).toMatch(/rule \* with a glob/);
+  });
+});
+
+describe('trailguard exempt list', () => {
+  beforeEach(() => {
+    put('public-bucket', 'a', { resource: 'active-bucket', reason: 'no expiry', addedBy: CALLER, addedAt: '2026-12-01T00:00:00Z' });
+    put('public-bucket', 'b', { resource: 'soon-bucket', reason: 'demo', expires: '2026-12-10' });
+    put('all', 'c', { resource: 'old-*', reason: 'migration', expires: '2026-12-01' });
+    put('open-security-group', 'd', { resource: 'sg-1', reason: '\u001b]0;pwned\u0007' });
+    put('open-security-group', 'e', '\u001b[2J not json');
+    put('trail-logging', 'f', { resource: 'x', reason: 'r', extra: 'field' });
+    put('no-such-rule', 'g', { resource: 'x', reason: 'r' });
+    for (let i = 0; i < 12; i++) put('untagged-instance', `i${i}`, { resource: `i-${String(i).padStart(17, '0')}`, reason: 'batch' });
+  });
+
+  it('reads every page, shows status, source and INVALID values with the schema problem, never raw controls', async () => {
+    const { out } = capture();
+    const env = { ...ENV, TRAILGUARD_EXEMPTIONS: JSON.stringify([{ rule: 'public-bucket', resource: 'deploy-bucket', reason: 'from the stack', expires: '2027-03-01' }]) };
+    expect(await main(['exempt', 'list'], env)).toBe(0);
+    const text = out();
+    expect(ssm.commandCalls(GetParametersByPathCommand).length).toBeGreaterThan(1);
+    expect(ssm).toHaveReceivedCommandWith(GetParametersByPathCommand, { Path: `${PREFIX}/exemptions`, Recursive: true });
+    expect(text).toMatch(/^public-bucket +active +store +active-bucket$/m);
+    expect(text).toMatch(/^public-bucket +expires in 3 days +store +soon-bucket$/m);
+    expect(text).toMatch(/^\* +EXPIRED +store +old-\*$/m);
+    expect(text).toMatch(/^public-bucket +expires in 84 days +deploy +deploy-bucket$/m);
+    expect(text).toMatch(/^trail-logging +INVALID +store +\/trailguard\/test\/exemptions\/trail-logging\/f$/m);
+    expect(text).toMatch(/extra: Invalid key/);
+    expect(text).toMatch(/the value is not JSON: the functions ignore it/);
+    expect(text).toMatch(/its folder names no rule/);
+    expect(text).toContain('\\u001b]0;pwned\\u0007');
+    expect(text).not.toContain('\u001b');
+    expect(text).not.toContain('not json');
+    expect(text).toMatch(/20 exemptions, 1 expired \(trailguard exempt remove --expired deletes the store's\), 3 INVALID/);
+  });
+
+  it('keeps to one rule (and the every-rule ones) with --rule, as JSON', async () => {
+    const { out } = capture();
+    expect(await main(['exempt', 'list', '--rule', 'public-bucket', '--format', 'json'], ENV)).toBe(0);
+    const rows = JSON.parse(out()) as { rule: string | null; resource?: string; status: string }[];
+    const valid = rows.filter((row) => row.status !== 'INVALID');
+    expect(valid.map((row) => [row.rule, row.resource, row.status])).toEqual([
+      ['*', 'old-*', 'EXPIRED'], ['public-bucket', 'active-bucket', 'active'], ['public-bucket', 'soon-bucket', 'expires in 3 days'],
+    ]);
+    expect(rows.filter((row) => row.status === 'INVALID')).toHaveLength(3);
+  });
+});
+
+describe('trailguard exempt remove', () => {
+  it('deletes exactly the parameter of the rule and glob, and says what it removed', async () => {
+    capture();
+    await main(['exempt', 'add', '--rule', 'public-bucket', '--resource', 'demo-site-bucket', '--reason', 'SEC-1234'], ENV);
+    await main(['exempt', 'add', '--rule', '*', '--resource', 'demo-site-bucket', '--reason', 'other'], ENV);
+    const { out } = capture();
+    expect(await main(['exempt', 'remove', '--rule', 'public-bucket', '--resource', 'demo-site-bucket'], ENV)).toBe(0);
+    expect(out()).toMatch(/Removed \/trailguard\/test\/exemptions\/public-bucket\/demo-site-bucket-[0-9a-f]{8} \(SEC-1234, no expiry\)/);
+    expect([...store.keys()]).toEqual([exemptionParameter(PREFIX, '*', 'demo-site-bucket')]);
+  });
+
+  it('says clearly that an absent exemption is absent, exit 2, and where a deploy-time one lives', async () => {
+    const { err } = capture();
+    const env = { ...ENV, TRAILGUARD_EXEMPTIONS: JSON.stringify([{ rule: 'public-bucket', resource: 'deploy-bucket', reason: 'r' }]) };
+    expect(await main(['exempt', 'remove', '--rule', 'public-bucket', '--resource', 'deploy-bucket'], env)).toBe(2);
+    expect(err()).toMatch(/no exemption of public-bucket for deploy-bucket in the store .*; it is a deploy-time exemption: remove it from TRAILGUARD_EXEMPTIONS/);
+    expect(ssm).not.toHaveReceivedCommand(DeleteParameterCommand);
+  });
+
+  it('lists the expired ones with --expired --dry-run, then deletes only those', async () => {
+    put('public-bucket', 'live', { resource: 'live-bucket', reason: 'r', expires: '2026-12-07' });
+    put('public-bucket', 'old', { resource: 'old-bucket', reason: 'r', expires: '2026-12-06' });
+    put('all', 'older', { resource: 'older', reason: 'r', expires: '2025-01-01' });
+    const { out } = capture();
+    expect(await main(['exempt', 'remove', '--expired', '--dry-run'], ENV)).toBe(0);
+    expect(out()).toMatch(/would delete \/trailguard\/test\/exemptions\/all\/older/);
+    expect(out()).toMatch(/would delete \/trailguard\/test\/exemptions\/public-bucket\/old /);
+    expect(store.size).toBe(3);
+    expect(await main(['exempt', 'remove', '--expired'], ENV)).toBe(0);
+    expect([...store.keys()]).toEqual([`${PREFIX}/exemptions/public-bucket/live`]);
+  });
+});
+
+describe('helpers', () => {
+  it('counts days to expiry in UTC days', () => {
+    expect(statusOf(undefined, '2026-12-07').text).toBe('active');
+    expect(statusOf('2026-12-07', '2026-12-07').text).toBe('expires today');
+    expect(statusOf('2026-12-08', '2026-12-07').text).toBe('expires in 1 day');
+    expect(statusOf('2026-12-06', '2026-12-07')).toMatchObject({ text: 'EXPIRED', expired: true });
+  });
+
+  it('quotes every value of the suggested command', () => {
+    expect(exemptAddCommand('public-bucket', "x';rm -rf /;'", 'why')).toBe("trailguard exempt add --rule 'public-bucket' --resource 'x'\\'';rm -rf /;'\\''' --reason 'why'");
+  });
+});
