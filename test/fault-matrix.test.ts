@@ -1,6 +1,7 @@
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
+import type { MetadataBearer } from '@smithy/types';
 import { mockClient, type AwsStub } from 'aws-sdk-client-mock';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,8 +18,7 @@ import { memoryStateStore } from '../shared/state/store.js';
 import { capturingDeps, loadSample, sampleConfig, sampleNames } from './helpers/samples.js';
 
 // One list of stubs, whatever the service: the tests only reset, fail or count calls.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const mocks = [mockClient(S3Client), mockClient(EC2Client), mockClient(CloudTrailClient)] as unknown as AwsStub<any, any, any>[];
+const mocks = [mockClient(S3Client), mockClient(EC2Client), mockClient(CloudTrailClient)] as unknown as AwsStub<object, MetadataBearer, unknown>[];
 beforeEach(() => mocks.forEach((mock) => mock.reset()));
 afterAll(() => mocks.forEach((mock) => mock.restore()));
 

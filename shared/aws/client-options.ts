@@ -129,6 +129,7 @@ export function isReadCommand(commandName: string): boolean {
 }
 
 interface GuardableClient {
+  // biome-ignore lint/suspicious/noExplicitAny: the guards fit every client's stack, and MiddlewareStack is invariant in its types
   readonly middlewareStack: MiddlewareStack<any, any>;
 }
 

@@ -6,7 +6,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { trailLogging } from '../../../functions/trail-logging/rule.js';
-import { violation, type PlannedAction, type Rule } from '../../../shared/rule.js';
+import { violation, type AnyRule, type PlannedAction } from '../../../shared/rule.js';
 import { run } from '../../../shared/runner/run.js';
 import { dynamoStateStore } from '../../../shared/state/dynamo-store.js';
 import { memoryStateStore, type StateStore } from '../../../shared/state/store.js';
@@ -265,7 +265,7 @@ function twoRuleRule(group: { ssh: boolean; rdp: boolean }, act: (action: Planne
       },
     })],
     message: () => ({ title: 'closed', lines: [] }),
-  } satisfies Rule<any, any, any, any>;
+  } satisfies AnyRule;
 }
 
 const openedEvent = {
