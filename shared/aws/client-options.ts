@@ -103,7 +103,8 @@ export function addDeadlineGuard<C extends GuardableClient>(client: C): C {
       const scope = deadlineScopes.getStore();
       if (!scope) return next(args);
       if (scope.signal.aborted) throw deadlineExceeded(scope, 'not started');
-      const smithy = (context[SMITHY_CONTEXT] ??= {}) as { abortSignal?: AbortSignal };
+      context[SMITHY_CONTEXT] ??= {};
+      const smithy = context[SMITHY_CONTEXT] as { abortSignal?: AbortSignal };
       smithy.abortSignal ??= scope.signal;
       let onAbort = (): void => undefined;
       const expired = new Promise<never>((_, reject) => {
