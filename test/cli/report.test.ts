@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Progress } from '../../cli/progress.js';
 import { RECORD_FILTER_PATTERN, report, type ReportOptions } from '../../cli/report.js';
-import { reportJson } from '../../shared/report/render.js';
+import type { reportJson } from '../../shared/report/render.js';
 import { colourFor, Terminal } from '../../cli/terminal.js';
 import { liveRecords, record } from '../helpers/records.js';
 

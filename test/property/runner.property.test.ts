@@ -24,7 +24,9 @@ beforeEach(() => {
     mock.onAnyCommand().resolves({});
   }
 });
-afterAll(() => mocks.forEach((mock) => mock.restore()));
+afterAll(() => {
+  for (const mock of mocks) mock.restore();
+});
 
 const SAMPLES = RULES.flatMap((rule) => sampleNames(rule.id).map((name) => loadSample(rule.id, name)));
 // Half the draws from the rules that write, half from the notify-only audit alerts: the alerts' many samples

@@ -246,7 +246,7 @@ describe('the dry-run client guard', () => {
   it('refuses a write before it is sent, and lets reads through', async () => {
     const sent: string[] = [];
     const client = s3Client({ region: 'eu-west-1', endpoint: 'http://127.0.0.1:9', readOnly: true });
-    client.middlewareStack.add((next, context) => async (args) => {
+    client.middlewareStack.add((_next, context) => async () => {
       sent.push(String(context.commandName));
       throw Object.assign(new Error('stop before the network'), { name: 'StopHere' });
     }, { step: 'initialize', priority: 'low', name: 'recordSent' });
