@@ -139,8 +139,16 @@ export function generateRecords(count: number, rules: readonly string[], seed = 
       fromRule[rule] = (fromRule[rule] ?? 0) + 1;
       continue;
     }
+    // A kind by weight: the first whose weight takes a random point in the total weight below zero.
     let pick = random() * IRRELEVANT_WEIGHT;
-    const make = (IRRELEVANT.find(([weight]) => (pick -= weight) < 0) ?? IRRELEVANT[0])?.[1] as Irrelevant;
+    let make = IRRELEVANT[0]?.[1] as Irrelevant;
+    for (const [weight, kind] of IRRELEVANT) {
+      pick -= weight;
+      if (pick < 0) {
+        make = kind;
+        break;
+      }
+    }
     const region = REGIONS[Math.floor(random() * REGIONS.length)] as string;
     const body = make(random, region);
     records.push({

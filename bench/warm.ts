@@ -91,7 +91,9 @@ export function tracePhases(rule: AnyRule, fake: { phase: string }): () => void 
     trace(type, 'perform', 'act');
     trace(type, 'verify', 'verify');
   }
-  return () => restores.reverse().forEach((restore) => restore());
+  return () => {
+    for (const restore of restores.reverse()) restore();
+  };
 }
 
 export async function measure(mode: Mode, events: number): Promise<RuleRun[]> {

@@ -3,16 +3,17 @@
  * (management events, last 90 days) or from the trail's log files in S3. Both yield the same items as
  * files do, so every event goes through `routeEvent` and the rules exactly like a replayed file.
  */
-import { CloudTrailClient, LookupEventsCommand, type LookupEventsCommandInput } from '@aws-sdk/client-cloudtrail';
+import { CloudTrailClient, LookupEventsCommand, type LookupEventsCommandInput, type LookupEventsCommandOutput, type ServiceInputTypes, type ServiceOutputTypes } from '@aws-sdk/client-cloudtrail';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import type { FinalizeRequestMiddleware } from '@smithy/types';
 import { gunzipSync } from 'node:zlib';
 import { RULES } from '../functions/rules.js';
 import { addReadOnlyGuard, baseClientConfig } from '../shared/aws/client-options.js';
-import { errorCodeOf } from '../shared/aws/errors.js';
+import { classifyAwsError } from '../shared/aws/errors.js';
 import { eventsIn, withoutBom, type InputItem } from './inputs.js';
 import { InputProblem } from './usage.js';
 
-/** Time, injectable so tests assert pacing and back-off without real sleeps. */
+/** Time, injectable so tests assert pacing without real sleeps. */
 export interface Clock {
   readonly now: () => number;
   readonly sleep: (ms: number) => Promise<void>;
@@ -23,12 +24,14 @@ export const realClock: Clock = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
 
-/** LookupEvents allows about 2 calls per second per account and region: one call per 500 ms at most. */
+/** LookupEvents allows about 2 calls per second per account and region: one request per 500 ms at most, retries included. */
 export const LOOKUP_MIN_INTERVAL_MS = 500;
-/** Throttled calls are retried this many times, waiting 1 s, 2 s, 4 s … (capped at 30 s) in between. */
-export const LOOKUP_MAX_RETRIES = 8;
-const BACKOFF_BASE_MS = 1_000;
-const BACKOFF_CAP_MS = 30_000;
+/**
+ * Attempts of one LookupEvents call, the first included. The SDK's retry strategy (adaptive, as every client's:
+ * shared/aws/client-options.ts) waits between them: for throttling a random time up to 1 s, 2 s, 4 s … capped at
+ * 20 s, so 8 retries span about 45 s on average, and it slows the client's own sending once throttled.
+ */
+export const LOOKUP_MAX_ATTEMPTS = 9;
 /** LookupEvents keeps the last 90 days of management events: a window reaching further back cannot be read there. */
 export const LOOKUP_HISTORY_DAYS = 90;
 /** LookupEvents returns at most 50 events per page. */
@@ -76,16 +79,15 @@ export function ruleLookupUsernames(): string[] {
   return rootPattern ? ['root'] : [];
 }
 
-/** An AWS call of a backtest source failed: the problem names the call, then the service's code and message. */
-function callFailed(call: string, error: unknown, note: string): InputProblem {
-  const message = error instanceof Error ? error.message : String(error);
-  return new InputProblem(`${call} failed: ${errorCodeOf(error)}${message && message !== errorCodeOf(error) ? `: ${message.slice(0, 300)}` : ''}${note}`, { cause: error });
-}
-
-function isThrottling(error: unknown): boolean {
-  const e = error as { name?: unknown; code?: unknown; $metadata?: { httpStatusCode?: number } } | null;
-  const name = String(e?.name ?? e?.code ?? '');
-  return /Throttl|TooManyRequests|RequestLimitExceeded/i.test(name) || e?.$metadata?.httpStatusCode === 429;
+/**
+ * An AWS call of a backtest source failed: the problem names the call, then the service's code and message, and
+ * for a transient failure (throttling, 5xx, timeout) how many attempts the SDK's retries made.
+ */
+function callFailed(call: string, error: unknown): InputProblem {
+  const { code, kind, detail } = classifyAwsError(error, call, 'backtest');
+  const attempts = (error as { $metadata?: { attempts?: unknown } } | null)?.$metadata?.attempts;
+  const note = kind === 'transient' && typeof attempts === 'number' && attempts > 1 ? ` (still failing after ${attempts} attempts)` : '';
+  return new InputProblem(`${call} failed: ${code}${detail && detail !== code ? `: ${detail}` : ''}${note}`, { cause: error });
 }
 
 /** Spaces calls at least `intervalMs` apart, by the injected clock. */
@@ -93,9 +95,8 @@ export class Pacer {
   private last = Number.NEGATIVE_INFINITY;
   constructor(private readonly clock: Clock, private readonly intervalMs: number) {}
 
-  async wait(extraMs = 0): Promise<void> {
-    const due = Math.max(this.last + this.intervalMs, this.clock.now() + extraMs);
-    const delay = due - this.clock.now();
+  async wait(): Promise<void> {
+    const delay = this.last + this.intervalMs - this.clock.now();
     if (delay > 0) await this.clock.sleep(delay);
     this.last = this.clock.now();
   }
@@ -111,28 +112,46 @@ export interface LookupOptions {
   readonly eventNames?: readonly string[];
   /** Extra passes filtered by user name (see ruleLookupUsernames); ignored when `eventSources` is undefined (all events). */
   readonly usernames?: readonly string[];
-  readonly clock?: Clock;
-  readonly intervalMs?: number;
-  readonly maxRetries?: number;
-  /** Told about each page and each back-off (the progress line, or stderr). */
+  /** Told about each page (the progress line, or stderr). */
   readonly onPage?: (note: string) => void;
 }
 
-/** A CloudTrail client for LookupEvents: read-only, the region's endpoint (or AWS_ENDPOINT_URL). */
-export function lookupClient(region: string, endpoint: string | undefined): CloudTrailClient {
-  const client = new CloudTrailClient(baseClientConfig({ region, endpoint, readOnly: true }));
+export interface LookupClientOptions {
+  readonly clock?: Clock;
+  readonly intervalMs?: number;
+  readonly maxAttempts?: number;
+  /** Told about each retry the SDK makes (the progress line, or stderr): a throttled backtest is slow, not stuck. */
+  readonly onRetry?: (note: string) => void;
+}
+
+/** The retry middleware's per-attempt header: `attempt=2; max=9`. */
+const ATTEMPT_HEADER = /^attempt=(\d+); max=(\d+)$/;
+
+/**
+ * A CloudTrail client for LookupEvents: read-only, the region's endpoint (or AWS_ENDPOINT_URL), the SDK's
+ * retries with LOOKUP_MAX_ATTEMPTS, and every request paced to the API's rate. The pacing sits after the
+ * SDK's retry middleware, so it spaces each attempt, a retry included, not only each page.
+ */
+export function lookupClient(region: string, endpoint: string | undefined, options: LookupClientOptions = {}): CloudTrailClient {
+  const client = new CloudTrailClient({ ...baseClientConfig({ region, endpoint, readOnly: true }), maxAttempts: options.maxAttempts ?? LOOKUP_MAX_ATTEMPTS });
   addReadOnlyGuard(client, 'CloudTrail');
+  const pacer = new Pacer(options.clock ?? realClock, options.intervalMs ?? LOOKUP_MIN_INTERVAL_MS);
+  const pacing: FinalizeRequestMiddleware<ServiceInputTypes, ServiceOutputTypes> = (next) => async (args) => {
+    const header = (args.request as { headers?: Record<string, string> } | undefined)?.headers?.['amz-sdk-request'];
+    const attempt = ATTEMPT_HEADER.exec(header ?? '');
+    if (attempt && Number(attempt[1]) > 1) options.onRetry?.(`LookupEvents: retry ${Number(attempt[1]) - 1} of ${Number(attempt[2]) - 1}`);
+    await pacer.wait();
+    return next(args);
+  };
+  client.middlewareStack.addRelativeTo(pacing, { relation: 'after', toMiddleware: 'retryMiddleware', name: 'trailguardLookupPacing' });
   return client;
 }
 
 /**
- * Every event LookupEvents returns for the window, all pages (NextToken), paced to the API's rate and
- * backing off on ThrottlingException. Each `CloudTrailEvent` string is parsed into the bare record.
+ * Every event LookupEvents returns for the window, all pages (NextToken), through a `lookupClient` (which
+ * paces and retries). Each `CloudTrailEvent` string is parsed into the bare record.
  */
 export async function* lookupEvents(options: LookupOptions): AsyncGenerator<InputItem> {
-  const clock = options.clock ?? realClock;
-  const pacer = new Pacer(clock, options.intervalMs ?? LOOKUP_MIN_INTERVAL_MS);
-  const maxRetries = options.maxRetries ?? LOOKUP_MAX_RETRIES;
   type Filter = { readonly AttributeKey: 'EventSource' | 'EventName' | 'Username'; readonly AttributeValue: string };
   const passes: (Filter | undefined)[] = options.eventSources
     ? [
@@ -156,16 +175,11 @@ export async function* lookupEvents(options: LookupOptions): AsyncGenerator<Inpu
         ...(filter ? { LookupAttributes: [filter] } : {}),
         ...(token ? { NextToken: token } : {}),
       };
-      let answer;
-      for (let attempt = 0; ; attempt += 1) {
-        await pacer.wait(attempt === 0 ? 0 : Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1)));
-        try {
-          answer = await options.client.send(new LookupEventsCommand(input));
-          break;
-        } catch (error) {
-          if (!isThrottling(error) || attempt >= maxRetries) throw callFailed('LookupEvents', error, attempt >= maxRetries && isThrottling(error) ? ` (still throttled after ${maxRetries} retries)` : '');
-          options.onPage?.(`${label} page ${page}: throttled, backing off (retry ${attempt + 1} of ${maxRetries})`);
-        }
+      let answer: LookupEventsCommandOutput;
+      try {
+        answer = await options.client.send(new LookupEventsCommand(input));
+      } catch (error) {
+        throw callFailed('LookupEvents', error);
       }
       options.onPage?.(`${label} page ${page}`);
       for (const [index, event] of (answer.Events ?? []).entries()) {
@@ -239,7 +253,7 @@ export async function* s3LogEvents(options: S3LogOptions): AsyncGenerator<InputI
   do {
     const page = await options.client.send(new ListObjectsV2Command({
       Bucket: options.bucket, Prefix: options.prefix, ...(token ? { ContinuationToken: token } : {}),
-    })).catch((error: unknown) => { throw callFailed(`ListObjectsV2 on s3://${options.bucket}/${options.prefix}`, error, ''); });
+    })).catch((error: unknown) => { throw callFailed(`ListObjectsV2 on s3://${options.bucket}/${options.prefix}`, error); });
     for (const object of page.Contents ?? []) {
       const key = object.Key;
       if (!key || !logFileInWindow(key, options.since, options.until, options.region)) continue;

@@ -1,4 +1,5 @@
 
+import type { Stats } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -129,7 +130,7 @@ export async function* readInputs(inputs: readonly string[], stdin: NodeJS.Reada
       }
       continue;
     }
-    let info;
+    let info: Stats;
     try {
       info = await stat(input);
     } catch {

@@ -115,10 +115,10 @@ export function backtestEvents(
   const parts: (() => AsyncIterable<InputItem>)[] = [];
   if (inputs.length > 0) parts.push(() => readInputs(inputs));
   if (args.lookup) {
-    const client = lookupClient(region, config.endpoint);
+    const client = lookupClient(region, config.endpoint, { ...(clock ? { clock } : {}), ...(progressNote ? { onRetry: progressNote } : {}) });
     parts.push(() => lookupEvents({
       client, startTime: new Date(since), endTime: new Date(now),
-      ...(args['lookup-all'] ? { eventSources: undefined } : ruleLookupPlan()), usernames: ruleLookupUsernames(), ...(clock ? { clock } : {}), ...(progressNote ? { onPage: progressNote } : {}),
+      ...(args['lookup-all'] ? { eventSources: undefined } : ruleLookupPlan()), usernames: ruleLookupUsernames(), ...(progressNote ? { onPage: progressNote } : {}),
     }));
   }
   for (const url of s3) {

@@ -171,7 +171,7 @@ export function cut(text: string, width: number): string {
   if (widthOf(text) <= width) return text;
   let shown = 0;
   let result = '';
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the colour sequences this splits on
   for (const part of text.split(/(\x1b\[[0-9;]*m)/)) {
     if (part.startsWith('\x1b[')) {
       result += part;
@@ -183,7 +183,7 @@ export function cut(text: string, width: number): string {
     shown += Math.min(part.length, room);
   }
   // A colour left open (its reset was cut off) is closed, so it does not run into the next column.
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the colour sequences this looks for
   const open = /\x1b\[(?!0m)[0-9;]*m(?!.*\x1b\[0m)/s.test(result);
   return `${result}…${open ? '\x1b[0m' : ''}`;
 }

@@ -211,5 +211,5 @@ export function reportText(report: Report, terminal: Terminal): Shown[] {
   more(actions.length, report.actions.length, 'write');
   if (report.plannedActions > 0) say(`and ${count(report.plannedActions, 'planned write')} not made (offline or dry-run): nothing to reverse`);
 
-  return lines.map((parts) => [...parts, ours('\n')]).flat();
+  return lines.flatMap((parts) => [...parts, ours('\n')]);
 }

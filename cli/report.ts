@@ -1,4 +1,5 @@
 import { DescribeLogGroupsCommand, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import type { Stats } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -79,7 +80,7 @@ async function* readRecordFile(path: string): AsyncGenerator<Item> {
 }
 
 async function* readFileSource(source: string): AsyncGenerator<Item> {
-  let info;
+  let info: Stats;
   try {
     info = await stat(source);
   } catch {
@@ -165,7 +166,7 @@ export async function report(options: ReportOptions): Promise<number> {
   const err = terminalSafe(options.err ?? consoleOut.stderr);
   const now = options.now ?? Date.now;
   const progress = new Progress('trailguard report', { stream: options.progress ?? process.stderr, now });
-  let collected;
+  let collected: Awaited<ReturnType<typeof collectRecords>>;
   try {
     collected = await collectRecords(options, progress, (text) => { progress.done(); err(text); });
   } finally {

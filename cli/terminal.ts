@@ -73,7 +73,7 @@ export function terminalOf(stream: NodeJS.WriteStream, env: Env = process.env): 
 
 /** Visible width of shown text: colour sequences take no columns. */
 export function widthOf(text: string): number {
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the colour sequences this removes
   return text.replace(/\x1b\[[0-9;]*m/g, '').length;
 }
 

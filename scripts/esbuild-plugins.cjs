@@ -1,88 +1,40 @@
 // esbuild plugins for the Lambda bundles (loaded by serverless-esbuild through `custom.esbuild.plugins`).
 const fs = require('node:fs');
 const path = require('node:path');
-
-const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const B64_INDEX = new Map([...B64].map((c, i) => [c, i]));
-
-function decodeSegment(text) {
-  const values = [];
-  let value = 0;
-  let shift = 0;
-  for (const char of text) {
-    const digit = B64_INDEX.get(char);
-    value += (digit & 31) << shift;
-    if (digit & 32) {
-      shift += 5;
-    } else {
-      values.push(value & 1 ? -(value >>> 1) : value >>> 1);
-      value = 0;
-      shift = 0;
-    }
-  }
-  return values;
-}
-
-function encodeValue(value) {
-  let vlq = value < 0 ? (-value << 1) | 1 : value << 1;
-  let out = '';
-  do {
-    let digit = vlq & 31;
-    vlq >>>= 5;
-    if (vlq > 0) digit |= 32;
-    out += B64[digit];
-  } while (vlq > 0);
-  return out;
-}
+const { decode, encode } = require('@jridgewell/sourcemap-codec');
 
 /**
  * Keeps, of the mappings, only where each run of the project's own code starts: one segment per original
  * source line (the SDK's frames stay minified, which is fine). A stack frame inside our code still maps to its
  * file and line, the column to that line's first token; the original names are dropped. The map shrinks from
- * ~660 KB to ~13 KB (4 KB zipped, against 24 KB with every token mapped): the artifact budget is for code.
+ * ~660 KB to 19–22 KB (6–7 KB zipped, against 24 KB with every token mapped): the artifact budget is for code.
  */
 function trimSourceMap(map) {
   const keepSource = map.sources.map((source) => !source.includes('node_modules'));
   const sourceIndex = new Map();
   const sources = [];
-  const state = { src: 0, line: 0, col: 0 };
-  const out = { src: 0, line: 0, col: 0 };
-  const lines = map.mappings.split(';').map((line) => {
-    let genCol = 0;
-    let outGenCol = 0;
-    let run = '';
+  // decode gives absolute positions ([generated column, source, line, column, name?] per segment), encode
+  // writes the deltas back, so filtering is all that is left here.
+  const lines = decode(map.mappings).map((segments) => {
+    let run;
     const kept = [];
-    for (const segment of line ? line.split(',') : []) {
-      const [dCol, dSrc, dLine, dSrcCol] = decodeSegment(segment);
-      genCol += dCol;
-      if (dSrc === undefined) {
-        run = '';
+    for (const [generatedColumn, source, line, column] of segments) {
+      if (source === undefined || !keepSource[source]) {
+        run = undefined;
         continue;
       }
-      state.src += dSrc;
-      state.line += dLine;
-      state.col += dSrcCol;
-      const runKey = `${state.src}:${state.line}`;
-      if (!keepSource[state.src]) {
-        run = '';
-        continue;
-      }
+      const runKey = `${source}:${line}`;
       if (runKey === run) continue;
       run = runKey;
-      if (!sourceIndex.has(state.src)) {
-        sourceIndex.set(state.src, sources.length);
-        sources.push(map.sources[state.src]);
+      if (!sourceIndex.has(source)) {
+        sourceIndex.set(source, sources.length);
+        sources.push(map.sources[source]);
       }
-      const src = sourceIndex.get(state.src);
-      kept.push(encodeValue(genCol - outGenCol) + encodeValue(src - out.src) + encodeValue(state.line - out.line) + encodeValue(state.col - out.col));
-      outGenCol = genCol;
-      out.src = src;
-      out.line = state.line;
-      out.col = state.col;
+      kept.push([generatedColumn, sourceIndex.get(source), line, column]);
     }
-    return kept.join(',');
+    return kept;
   });
-  return { version: 3, sources, names: [], mappings: lines.join(';') };
+  return { version: 3, sources, names: [], mappings: encode(lines) };
 }
 
 // Each build trims only the maps it wrote (from its metafile): serverless-esbuild builds the entries of one folder

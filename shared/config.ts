@@ -182,7 +182,7 @@ const Organization = v.strictObject({
   /** The account trailguard runs in: its own events are acted on with the functions' own roles, no AssumeRole. */
   centralAccountId: v.pipe(v.string(), v.regex(/^\d{12}$/, 'expected a 12-digit account id')),
   /** Sent as ExternalId with every AssumeRole, when the member roles require one. @default none */
-  externalId: v.optional(v.pipe(v.string(), v.regex(/^[\w+=,.@:\/-]{2,1224}$/, 'expected 2-1224 characters of [A-Za-z0-9+=,.@:/_-]'))),
+  externalId: v.optional(v.pipe(v.string(), v.regex(/^[\w+=,.@:/-]{2,1224}$/, 'expected 2-1224 characters of [A-Za-z0-9+=,.@:/_-]'))),
 });
 export type OrganizationConfig = v.InferOutput<typeof Organization>;
 

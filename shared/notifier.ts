@@ -44,6 +44,8 @@ export type Notify = (notification: Notification) => Promise<string>;
 const SUBJECT_LIMIT = 99; // SNS: under 100 characters
 const VALUE_LIMIT = 300;
 const ACTION_LINES_LIMIT = 40;
+// C0, DEL and C1 controls, and U+2028/U+2029 (line breaks to some mail clients): each becomes a space.
+const CONTROLS_AND_LINE_BREAKS = /[\p{Cc}\p{Zl}\p{Zp}]/gu;
 
 /**
  * Makes an event value safe to show: printable, one line, bounded. Event values are attacker-controlled
@@ -52,8 +54,7 @@ const ACTION_LINES_LIMIT = 40;
  */
 export function displayValue(value: string | null | undefined, limit = VALUE_LIMIT): string {
   if (value === null || value === undefined || value === '') return '-';
-  // eslint-disable-next-line no-control-regex
-  const clean = withoutFormatCharacters(value).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ').replace(/\s+/g, ' ').trim();
+  const clean = withoutFormatCharacters(value).replace(CONTROLS_AND_LINE_BREAKS, ' ').replace(/\s+/g, ' ').trim();
   return clean.length > limit ? `${clean.slice(0, limit - 3)}...` : clean;
 }
 
@@ -66,8 +67,7 @@ const MESSAGE_LINE_LIMIT = 8_000;
  * its closing quote). Bounded generously: the notification as a whole is fitted to SNS's limit.
  */
 function messageLine(line: string): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = withoutFormatCharacters(line).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ');
+  const clean = withoutFormatCharacters(line).replace(CONTROLS_AND_LINE_BREAKS, ' ');
   return clean.length > MESSAGE_LINE_LIMIT ? `${clean.slice(0, MESSAGE_LINE_LIMIT - 3)}...` : clean;
 }
 

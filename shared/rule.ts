@@ -158,8 +158,12 @@ export interface Rule<Facts extends RuleFacts, State, Clients, Settings> {
   failedCall?(record: CloudTrailRecord, settings: Settings, context: EventContext): Decision | undefined;
 }
 
-/** A rule of any facts/state/clients/settings: what the runner, registry and CLI handle. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+/**
+ * A rule of any facts/state/clients/settings: what the runner, registry and CLI handle. Each is used only with
+ * its own facts, state, clients and settings, which TypeScript cannot say (it has no existential types); with
+ * `unknown` here, a sweep whose scan takes its rule's own settings type is no longer an AnySweep.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: existential type parameters (above)
 export type AnyRule = Rule<any, any, any, any>;
 
 /** Helpers that keep rule code short and the decision shapes uniform. */

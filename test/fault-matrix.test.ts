@@ -1,6 +1,7 @@
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
+import type { MetadataBearer } from '@smithy/types';
 import { mockClient, type AwsStub } from 'aws-sdk-client-mock';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,10 +18,13 @@ import { memoryStateStore } from '../shared/state/store.js';
 import { capturingDeps, loadSample, sampleConfig, sampleNames } from './helpers/samples.js';
 
 // One list of stubs, whatever the service: the tests only reset, fail or count calls.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const mocks = [mockClient(S3Client), mockClient(EC2Client), mockClient(CloudTrailClient)] as unknown as AwsStub<any, any, any>[];
-beforeEach(() => mocks.forEach((mock) => mock.reset()));
-afterAll(() => mocks.forEach((mock) => mock.restore()));
+const mocks = [mockClient(S3Client), mockClient(EC2Client), mockClient(CloudTrailClient)] as unknown as AwsStub<object, MetadataBearer, unknown>[];
+beforeEach(() => {
+  for (const mock of mocks) mock.reset();
+});
+afterAll(() => {
+  for (const mock of mocks) mock.restore();
+});
 
 const sdkError = (name: string, status?: number) => Object.assign(new Error(name), { name, ...(status ? { $metadata: { httpStatusCode: status } } : {}) });
 // The remediation rules: every cell below applies to each. The audit alerts (notify-only) have their own matrix.
@@ -236,7 +240,7 @@ describe.each(FAULTS.map((f) => [f.fault, f] as const))('fault: %s', (_fault, { 
 });
 
 /** The fault matrix of docs/reliability.md, rendered from FAULTS: a cell there is a claim these tests back. */
-export function renderFaultMatrix(): string {
+function renderFaultMatrix(): string {
   const header = `| fault | ${REMEDIATION_RULES.map((r) => `\`${r.id}\``).join(' | ')} |`;
   const rule = `| --- | ${REMEDIATION_RULES.map(() => '---').join(' | ')} |`;
   const rows = FAULTS.map((f) => `| ${f.fault} | ${REMEDIATION_RULES.map((r) => (typeof f.cell === 'function' ? f.cell(r) : f.cell)).join(' | ')} |`);
@@ -362,7 +366,7 @@ describe.each(ALERT_FAULTS.map((f) => [f.fault, f] as const))('audit alert fault
 });
 
 /** The audit-alert fault matrix of docs/audit-alerts.md, rendered from ALERT_FAULTS. */
-export function renderAlertFaultMatrix(): string {
+function renderAlertFaultMatrix(): string {
   const header = `| fault | ${ALERT_RULES.map((r) => `\`${r.id}\``).join(' | ')} |`;
   const rule = `| --- | ${ALERT_RULES.map(() => '---').join(' | ')} |`;
   const rows = ALERT_FAULTS.map((f) => `| ${f.fault} | ${ALERT_RULES.map((r) => f.cell(r)).join(' | ')} |`);

@@ -81,7 +81,7 @@ function codeOf(path: string, text: string): string {
 
 /** camelCase function key from a kebab rule id: `public-bucket` → `publicBucket`. */
 const keyOf = (rule: string) => rule.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * The name of a rule in code: its id as a word of its own (not part of `my-public-bucket-x`), or its function key,
@@ -90,7 +90,7 @@ const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 function nameOf(rule: string): RegExp {
   const key = keyOf(rule);
   const pascal = key.charAt(0).toUpperCase() + key.slice(1);
-  return new RegExp(`(?<![\\w-])${escape(rule)}(?![\\w-])|(?<![A-Za-z0-9])(?:${escape(key)}|${escape(pascal)})(?![a-z0-9])`);
+  return new RegExp(`(?<![\\w-])${escapeRegExp(rule)}(?![\\w-])|(?<![A-Za-z0-9])(?:${escapeRegExp(key)}|${escapeRegExp(pascal)})(?![a-z0-9])`);
 }
 
 interface Place { readonly path: string; readonly rule: string }

@@ -7,6 +7,7 @@ import { ACTION_TYPES } from '../shared/actions/registry.js';
 import { reversalCommands, reversalLines, reversalsOf, reversalText } from '../shared/actions/reversal.js';
 import type { AnyRule } from '../shared/rule.js';
 import { run } from '../shared/runner/run.js';
+import { containerAt } from './helpers/json-path.js';
 import { DONE_ACTIONS, liveRecords, record } from './helpers/records.js';
 import { capturingDeps, loadSample, sampleNames } from './helpers/samples.js';
 
@@ -61,7 +62,7 @@ function stringPaths(value: unknown, prefix: Path = []): Path[] {
 function marked<T>(value: T, paths: readonly Path[]): T {
   const copy = structuredClone(value);
   for (const path of paths) {
-    const parent = path.slice(0, -1).reduce<any>((node, key) => node[key], copy); // eslint-disable-line @typescript-eslint/no-explicit-any
+    const parent = containerAt(copy, path.slice(0, -1));
     parent[path[path.length - 1] as string | number] = MARKER;
   }
   return copy;

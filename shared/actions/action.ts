@@ -129,8 +129,11 @@ export interface ActionType<P, Prev, K extends keyof AwsClients> {
   describe(step: Step<P, Prev>): string;
 }
 
-/** An action type of any params, previous and clients: what registries and the runner hold. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+/**
+ * An action type of any params, previous and clients: what registries and the runner hold. Each gets only the
+ * params it parsed itself (stepOf); with `unknown`, no action type taking its own params would be assignable here.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: existential type parameters (above)
 export type AnyActionType = ActionType<any, any, keyof AwsClients>;
 
 /** The action type of `api` among `types`, or undefined. */

@@ -4,6 +4,7 @@
  * line a person pastes. The notification, `report` and `undo` all call this, so they print the same command.
  */
 import { isRegionName } from '../aws/names.js';
+import { assertNever } from '../runner/assert-never.js';
 import type { ActionRecord, RemediationRecord } from '../remediation-log.js';
 import { shellQuote } from '../shell.js';
 import { actionTypeOf, stepOf, stepOfReverse, type AnyActionType, type PlannedAction, type Reversal, type ReverseStep } from './action.js';
@@ -99,6 +100,7 @@ export function reversalLines(types: readonly AnyActionType[], record: Remediati
       case 'steps': return [`To reverse${on}: ${reversalText(reversal)}`];
       case 'manual': return [`To reverse${on} by hand (${reversal.why}): ${reversalCommands(reversal).join(' && ')}`];
       case 'none': return [];
+      default: return assertNever(reversal);
     }
   });
   const retriggering = reversals.filter(({ reversal }) => reversal.kind === 'steps' && reversal.steps.some((step) => step.type.retriggers));

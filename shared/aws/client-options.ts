@@ -103,7 +103,8 @@ export function addDeadlineGuard<C extends GuardableClient>(client: C): C {
       const scope = deadlineScopes.getStore();
       if (!scope) return next(args);
       if (scope.signal.aborted) throw deadlineExceeded(scope, 'not started');
-      const smithy = (context[SMITHY_CONTEXT] ??= {}) as { abortSignal?: AbortSignal };
+      context[SMITHY_CONTEXT] ??= {};
+      const smithy = context[SMITHY_CONTEXT] as { abortSignal?: AbortSignal };
       smithy.abortSignal ??= scope.signal;
       let onAbort = (): void => undefined;
       const expired = new Promise<never>((_, reject) => {
@@ -129,6 +130,7 @@ export function isReadCommand(commandName: string): boolean {
 }
 
 interface GuardableClient {
+  // biome-ignore lint/suspicious/noExplicitAny: the guards fit every client's stack, and MiddlewareStack is invariant in its types
   readonly middlewareStack: MiddlewareStack<any, any>;
 }
 

@@ -44,10 +44,10 @@ export type TrailSettingInputs = v.InferOutput<typeof TrailSettingInputs>;
 /** The restores `inputs` sets, in RESTORES order. */
 export const restoresIn = (inputs: TrailSettingInputs): readonly Restore[] => RESTORES.filter((r) => inputs[r.input] !== undefined);
 
-/** Settings inputs for `restores`, each with the value `valueOf` gives it. */
-export function settingInputs(restores: readonly Restore[], valueOf: (restore: Restore) => boolean): TrailSettingInputs {
+/** Settings inputs for `restores`, each with the value `valueFor` gives it. */
+export function settingInputs(restores: readonly Restore[], valueFor: (restore: Restore) => boolean): TrailSettingInputs {
   const inputs: { -readonly [K in RestoreInput]?: boolean } = {};
-  for (const restore of restores) inputs[restore.input] = valueOf(restore);
+  for (const restore of restores) inputs[restore.input] = valueFor(restore);
   return inputs;
 }
 

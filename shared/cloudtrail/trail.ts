@@ -34,7 +34,7 @@ export function isTrailName(value: string): boolean {
 export function trailRefFrom(value: string): TrailRef | undefined {
   if (!value.startsWith('arn:')) return isTrailName(value) ? { name: value } : undefined;
   const arn = parseArn(value);
-  if (!arn || arn.service !== 'cloudtrail' || !PARTITION.test(arn.partition)) return undefined;
+  if (arn?.service !== 'cloudtrail' || !PARTITION.test(arn.partition)) return undefined;
   if (!REGION.test(arn.region) || !ACCOUNT.test(arn.account)) return undefined;
   const [kind, name, ...rest] = arn.resource.split('/');
   if (kind !== 'trail' || name === undefined || rest.length > 0 || !isTrailName(name)) return undefined;

@@ -162,6 +162,7 @@ export function unionBlocks(blocks: readonly CidrBlock[]): CidrBlock[] {
   const merged: { first: bigint; last: bigint }[] = [];
   for (const block of sorted) {
     const previous = merged.at(-1);
+    // biome-ignore lint/complexity/useMathMinMax: bigints, which Math.max refuses
     if (previous && block.first <= previous.last + 1n) previous.last = block.last > previous.last ? block.last : previous.last;
     else merged.push({ first: block.first, last: block.last });
   }

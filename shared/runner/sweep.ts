@@ -44,8 +44,11 @@ export interface Sweep<R extends AnyRule, Facts extends RuleFacts, Clients> {
   scan(clients: Clients, settings: SettingsOf<R>, scope: SweepScope): AsyncGenerator<SweepStep<Facts>>;
 }
 
-/** A sweep of any rule, facts and clients: what the CLI's list of sweeps holds. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+/**
+ * A sweep of any rule, facts and clients: what the CLI's list of sweeps holds. Its scan gets back the clients it
+ * built and its rule's settings; with `unknown`, no sweep whose scan takes its own types would be assignable here.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: existential type parameters (above)
 export type AnySweep = Sweep<AnyRule, any, any>;
 
 /** What one sweep did: logged as one INFO line (`trailguard sweep`), WARN when incomplete, ERROR when a list call failed. */

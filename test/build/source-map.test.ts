@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decode } from '@jridgewell/sourcemap-codec';
 import * as esbuild from 'esbuild';
 import { parse } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,7 +17,6 @@ const plugins = require('../../scripts/esbuild-plugins.cjs') as {
 const ROOT = join(import.meta.dirname, '..', '..');
 // The bundles are built as serverless.yml says: the map must be linked (a sourceMappingURL comment), or Node never loads it.
 const SERVERLESS_SOURCEMAP = (parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')) as { custom: { esbuild: { sourcemap: 'linked' | 'external' } } }).custom.esbuild.sourcemap;
-const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
 interface RawMap {
   readonly version: number;
@@ -27,29 +27,9 @@ interface RawMap {
 
 /** Every segment of a map as absolute positions: generated line/column → source file and line. */
 function segmentsOf(map: RawMap): { genLine: number; genCol: number; source: string; line: number }[] {
-  const all: { genLine: number; genCol: number; source: string; line: number }[] = [];
-  let src = 0;
-  let line = 0;
-  map.mappings.split(';').forEach((text, genLine) => {
-    let genCol = 0;
-    for (const segment of text ? text.split(',') : []) {
-      const values: number[] = [];
-      let value = 0;
-      let shift = 0;
-      for (const char of segment) {
-        const digit = B64.indexOf(char);
-        value += (digit & 31) << shift;
-        if (digit & 32) shift += 5;
-        else { values.push(value & 1 ? -(value >>> 1) : value >>> 1); value = 0; shift = 0; }
-      }
-      genCol += values[0] ?? 0;
-      if (values.length < 4) continue;
-      src += values[1] ?? 0;
-      line += values[2] ?? 0;
-      all.push({ genLine, genCol, source: map.sources[src] ?? '?', line });
-    }
-  });
-  return all;
+  return decode(map.mappings).flatMap((segments, genLine) =>
+    segments.flatMap(([genCol, src, line]) => (src === undefined || line === undefined ? [] : [{ genLine, genCol, source: map.sources[src] ?? '?', line }])),
+  );
 }
 
 /** What a debugger finds at a generated position: the last segment at or before it on its line. */

@@ -5,7 +5,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
-  logFileInWindow, lookupEvents, parseS3Url, ruleEventSources, ruleLookupPlan, ruleLookupUsernames, s3LogEvents, type Clock,
+  logFileInWindow, lookupEvents, parseS3Url, ruleEventSources, ruleLookupPlan, ruleLookupUsernames, s3LogEvents,
 } from '../../cli/backtest.js';
 import type { InputItem } from '../../cli/inputs.js';
 import { main } from '../../cli/main.js';
@@ -35,41 +35,25 @@ afterEach(() => {
   sns.reset();
 });
 
-/** A clock that only moves when slept on: pacing is asserted from the sleeps, never waited for. */
-function fakeClock(start = 1_000_000): Clock & { sleeps: number[]; calls: number[] } {
-  let now = start;
-  const clock = {
-    sleeps: [] as number[],
-    calls: [] as number[],
-    now: () => now,
-    sleep: async (ms: number) => { clock.sleeps.push(ms); now += ms; },
-  };
-  return clock;
-}
-
 async function collect(items: AsyncIterable<InputItem>): Promise<InputItem[]> {
   const all: InputItem[] = [];
   for await (const item of items) all.push(item);
   return all;
 }
 
-const throttled = () => Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } });
 const lookupItem = (id: string, event: object | string) => ({ EventId: id, CloudTrailEvent: typeof event === 'string' ? event : JSON.stringify(event) });
 
 describe('LookupEvents backtest', () => {
   const window = { startTime: new Date('2026-11-13T00:00:00Z'), endTime: new Date('2026-11-20T00:00:00Z') };
 
-  it('filters by each rule event source and follows NextToken, at most 2 calls per second', async () => {
-    const clock = fakeClock();
-    const calledAt: number[] = [];
+  it('filters by each rule event source and follows NextToken (the pacing: backtest-retries.test.ts)', async () => {
     cloudtrail.on(LookupEventsCommand).callsFake((input: { LookupAttributes?: { AttributeValue?: string }[]; NextToken?: string }) => {
-      calledAt.push(clock.now());
       const source = input.LookupAttributes?.[0]?.AttributeValue;
       if (source === 's3.amazonaws.com' && !input.NextToken) return { Events: [lookupItem('a', bare())], NextToken: 't2' };
       if (source === 's3.amazonaws.com') return { Events: [lookupItem('b', { ...bare(), eventID: 'b' })] };
       return { Events: [] };
     });
-    const items = await collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: ruleEventSources(), clock }));
+    const items = await collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: ruleEventSources() }));
     expect(ruleEventSources()).toEqual(['cloudtrail.amazonaws.com', 'config.amazonaws.com', 'ec2.amazonaws.com', 'iam.amazonaws.com', 'kms.amazonaws.com', 's3.amazonaws.com', 'signin.amazonaws.com']);
     expect(items.map((i) => i.kind === 'event' && i.source)).toEqual(['lookup:s3.amazonaws.com#a', 'lookup:s3.amazonaws.com#b']);
     const calls = cloudtrail.commandCalls(LookupEventsCommand).map((c) => c.args[0].input);
@@ -79,8 +63,6 @@ describe('LookupEvents backtest', () => {
     expect(calls[s3]).toEqual({ ...{ StartTime: window.startTime, EndTime: window.endTime }, MaxResults: 50,
       LookupAttributes: [{ AttributeKey: 'EventSource', AttributeValue: 's3.amazonaws.com' }] });
     expect(calls[s3 + 1]).toMatchObject({ NextToken: 't2' });
-    // Paced: every call at least 500 ms after the one before, by the injected clock (no real sleep).
-    expect(calledAt.slice(1).map((t, i) => t - (calledAt[i] as number))).toEqual(Array(ruleEventSources().length).fill(500));
   });
 
   it('plans one pass per event name the rules select, so a busy account\'s Decrypt and Describe calls are never paged', async () => {
@@ -90,12 +72,11 @@ describe('LookupEvents backtest', () => {
     expect(plan.eventNames).toEqual(expect.arrayContaining(['PutBucketAcl', 'StopLogging', 'RunInstances', 'ScheduleKeyDeletion', 'ConsoleLogin', 'AttachUserPolicy']));
     expect(plan.eventNames).not.toEqual(expect.arrayContaining(['Decrypt']));
     expect(new Set(plan.eventNames).size).toBe(plan.eventNames.length);
-    const clock = fakeClock();
     cloudtrail.on(LookupEventsCommand).callsFake((input: { LookupAttributes?: { AttributeKey?: string; AttributeValue?: string }[] }) => {
       const [filter] = input.LookupAttributes ?? [];
       return filter?.AttributeValue === 'StopLogging' ? { Events: [lookupItem('stop', { ...bare(), eventID: 'stop', eventName: 'StopLogging' })] } : { Events: [] };
     });
-    const items = await collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, ...plan, usernames: ruleLookupUsernames(), clock }));
+    const items = await collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, ...plan, usernames: ruleLookupUsernames() }));
     expect(items.map((i) => i.kind === 'event' && i.source)).toEqual(['lookup:StopLogging#stop']);
     const filters = cloudtrail.commandCalls(LookupEventsCommand).map((c) => c.args[0].input.LookupAttributes?.[0]);
     expect(filters).toHaveLength(plan.eventNames.length + 1);
@@ -103,7 +84,6 @@ describe('LookupEvents backtest', () => {
   });
 
   it('adds a root pass for the root-activity rule, and replays an event found by two passes once', async () => {
-    const clock = fakeClock();
     cloudtrail.on(LookupEventsCommand).callsFake((input: { LookupAttributes?: { AttributeKey?: string; AttributeValue?: string }[] }) => {
       const [filter] = input.LookupAttributes ?? [];
       if (filter?.AttributeValue === 's3.amazonaws.com') return { Events: [lookupItem('root-s3', { ...bare(), eventID: 'root-s3' })] };
@@ -112,45 +92,23 @@ describe('LookupEvents backtest', () => {
     });
     expect(ruleLookupUsernames()).toEqual(['root']);
 
-    const items = await collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: ruleEventSources(), usernames: ruleLookupUsernames(), clock }));
+    const items = await collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: ruleEventSources(), usernames: ruleLookupUsernames() }));
 
     expect(items.map((i) => i.kind === 'event' && i.source)).toEqual(['lookup:s3.amazonaws.com#root-s3', 'lookup:user root#root-lambda']);
     const last = cloudtrail.commandCalls(LookupEventsCommand).at(-1)?.args[0].input;
     expect(last?.LookupAttributes).toEqual([{ AttributeKey: 'Username', AttributeValue: 'root' }]);
   });
 
-  it('backs off on ThrottlingException and then succeeds', async () => {
-    const clock = fakeClock();
-    const notes: string[] = [];
-    cloudtrail.on(LookupEventsCommand)
-      .rejectsOnce(throttled())
-      .rejectsOnce(throttled())
-      .resolves({ Events: [lookupItem('x', bare())] });
-    const items = await collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: undefined, clock, onPage: (n) => notes.push(n) }));
-    expect(items).toHaveLength(1);
-    expect(cloudtrail).toHaveReceivedCommandTimes(LookupEventsCommand, 3);
-    // No filter when reading everything; waits of 1 s, then 2 s (exponential), never a real sleep.
-    expect(cloudtrail.commandCalls(LookupEventsCommand)[0]?.args[0].input.LookupAttributes).toBeUndefined();
-    expect(clock.sleeps).toEqual([1_000, 2_000]);
-    expect(notes.filter((n) => n.includes('throttled'))).toHaveLength(2);
-  });
-
-  it('gives up after the retries and rethrows; other errors are not retried', async () => {
-    const clock = fakeClock();
-    cloudtrail.on(LookupEventsCommand).rejects(throttled());
-    await expect(collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: undefined, clock, maxRetries: 2 })))
-      .rejects.toThrow('LookupEvents failed: ThrottlingException: Rate exceeded (still throttled after 2 retries)');
-    expect(cloudtrail).toHaveReceivedCommandTimes(LookupEventsCommand, 3);
-    cloudtrail.reset();
+  it('rethrows a failed call naming it and the service code (the SDK\'s retries: backtest-retries.test.ts)', async () => {
     cloudtrail.on(LookupEventsCommand).rejects(Object.assign(new Error('User: arn:aws:iam::111122223333:user/alice is not authorized to perform: cloudtrail:LookupEvents'), { name: 'AccessDeniedException' }));
-    await expect(collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: undefined, clock })))
+    await expect(collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: undefined })))
       .rejects.toThrow(new InputProblem('LookupEvents failed: AccessDeniedException: User: arn:aws:iam::111122223333:user/alice is not authorized to perform: cloudtrail:LookupEvents'));
     expect(cloudtrail).toHaveReceivedCommandTimes(LookupEventsCommand, 1);
   });
 
   it('reports an unparsable CloudTrailEvent as an error item', async () => {
     cloudtrail.on(LookupEventsCommand).resolves({ Events: [lookupItem('bad', '{nope')] });
-    const items = await collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: undefined, clock: fakeClock() }));
+    const items = await collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: undefined }));
     expect(items).toEqual([expect.objectContaining({ kind: 'error', source: 'lookup#bad' })]);
   });
 
@@ -160,7 +118,7 @@ describe('LookupEvents backtest', () => {
     let progress = '';
     const exit = await replay({
       mode: 'offline', format: 'jsonl', configFile: undefined, inputs: [], env: {},
-      events: lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: undefined, clock: fakeClock() }),
+      events: lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: undefined }),
       out: (t) => { out += t; }, err: () => undefined, progress: { isTTY: true, write: (t: string) => { progress += t; return true; } },
     });
     const records = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as RemediationRecord);
@@ -176,7 +134,7 @@ describe('LookupEvents backtest', () => {
     let out = '';
     const exit = await replay({
       mode: 'dry-run', format: 'jsonl', configFile: undefined, inputs: [], env: { TRAILGUARD_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111122223333:trailguard-alerts' },
-      events: lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: undefined, clock: fakeClock() }),
+      events: lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: undefined }),
       out: (t) => { out += t; }, err: () => undefined, progress: { isTTY: false, write: () => true },
     });
     const records = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as RemediationRecord);

@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Progress } from '../../cli/progress.js';
 import { RECORD_FILTER_PATTERN, report, type ReportOptions } from '../../cli/report.js';
-import { reportJson } from '../../shared/report/render.js';
+import type { reportJson } from '../../shared/report/render.js';
 import { colourFor, Terminal } from '../../cli/terminal.js';
 import { liveRecords, record } from '../helpers/records.js';
 
@@ -210,6 +210,7 @@ describe('trailguard report: findings, filters and forms', () => {
       expect(plain).toContain('  CRITICAL 2026-11-20 21:00 iam-policy-change');
     }
     // The only ESC bytes are our colours: the actor's own sequence is shown, escaped.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: our colour sequences out, then no control may be left
     expect(coloured.replace(/\u001b\[[0-9;]*m/g, '')).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
     expect(coloured).toContain('evil\\u001b]0;pwned\\u0007');
     const one = join(dir, 'one-finding.jsonl');
@@ -227,6 +228,7 @@ describe('progress', () => {
     writeFileSync(path, `${JSON.stringify(record())}\n${JSON.stringify(record({ eventId: 'two' }))}\n`);
     let tty = '';
     await reported([path], { progress: { isTTY: true, write: (t: string) => { tty += t; return true; } } });
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the progress line's own CR and erase-line sequence
     expect(tty).toMatch(/^\r\u001b\[2Ktrailguard report: \d+ records read, \d+ events matched/);
     expect(tty.endsWith('\r\u001b[2K')).toBe(true);
     let piped = '';
@@ -250,9 +252,10 @@ describe('progress', () => {
     const lines: string[] = [];
     const progress = new Progress('x', { stream: { isTTY: true, write: (t) => lines.push(t) }, now: () => 0 });
     progress.at('logs/\u001b]0;pwned\u0007\u001b[2J\u009b6n.json.gz');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the progress line's own CR and erase-line sequence
     const note = lines[0]?.replace(/^\r\u001b\[2K/, '') ?? '';
     expect(note).toContain('logs/\\u001b]0;pwned\\u0007\\u001b[2J\\u009b6n.json.gz');
-    // eslint-disable-next-line no-control-regex
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: no control may be left in the note
     expect(note).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
   });
 });

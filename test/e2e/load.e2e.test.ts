@@ -5,8 +5,8 @@ import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RemediationRecord } from '../../shared/remediation-log.js';
 import { seeded, startAwsProxy, type AwsProxy, type FaultPlan, type ProxiedCall } from './helpers/aws-proxy.js';
-import { ACCOUNT, aws, ENDPOINT, type ReceivedNotification } from './helpers/emulator.js';
-import { recordedPermission, recordedRule, sampleEvent, type Envelope } from './helpers/events.js';
+import { aws, ENDPOINT, type ReceivedNotification } from './helpers/emulator.js';
+import { recordedPermission, recordedRule, sampleEvent } from './helpers/events.js';
 import { deliverConcurrently, percentile, type Delivery, type PoolRun } from './helpers/lambda-pool.js';
 import { freshStackPerTest } from './helpers/stack.js';
 
@@ -221,7 +221,7 @@ describe('under load: the real handlers, 10 in flight per function, against the 
     expect(run.deadLettered).toEqual([]);
     // Every redelivery recognised: per event id, one decision and the other deliveries ignored as duplicates.
     const byEvent = new Map<string, (RemediationRecord | undefined)[]>();
-    deliveries.forEach((d, i) => byEvent.set(d.event.id, [...(byEvent.get(d.event.id) ?? []), finals[i]]));
+    for (const [i, d] of deliveries.entries()) byEvent.set(d.event.id, [...(byEvent.get(d.event.id) ?? []), finals[i]]);
     expect(byEvent.size).toBe(200);
     for (const records of byEvent.values()) {
       expect(records.filter((r) => !isDuplicate(r))).toHaveLength(1);

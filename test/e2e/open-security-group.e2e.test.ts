@@ -7,10 +7,10 @@ import { openSecurityGroup } from '../../functions/open-security-group/rule.js';
 import { revokeSecurityGroupIngress } from '../../shared/actions/ec2-revoke-security-group-ingress.js';
 import { lambdaDeps } from '../../shared/runner/lambda.js';
 import { run } from '../../shared/runner/run.js';
-import { ACCOUNT, aws, REGION, resetEmulator } from './helpers/emulator.js';
+import { ACCOUNT, aws, REGION } from './helpers/emulator.js';
 import { recordedPermission, recordedRule, sampleEvent } from './helpers/events.js';
 import { freshStackPerTest } from './helpers/stack.js';
-import { invokeHandler, replayCli, withLambdaEnv, type LambdaEnv } from './helpers/invoke.js';
+import { invokeHandler, replayCli, withLambdaEnv } from './helpers/invoke.js';
 
 const stack = freshStackPerTest();
 const env = stack.env;

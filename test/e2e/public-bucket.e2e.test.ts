@@ -9,10 +9,10 @@ import { putPublicAccessBlock } from '../../shared/actions/s3-put-public-access-
 import type { AnyRule } from '../../shared/rule.js';
 import { lambdaDeps } from '../../shared/runner/lambda.js';
 import { run } from '../../shared/runner/run.js';
-import { ACCOUNT, aws, MISSING_TOPIC_ARN, REGION, resetEmulator } from './helpers/emulator.js';
+import { ACCOUNT, aws, MISSING_TOPIC_ARN, REGION } from './helpers/emulator.js';
 import { sampleEvent } from './helpers/events.js';
 import { freshStackPerTest } from './helpers/stack.js';
-import { invokeHandler, replayCli, withLambdaEnv, type LambdaEnv } from './helpers/invoke.js';
+import { invokeHandler, replayCli, withLambdaEnv } from './helpers/invoke.js';
 
 const BUCKET = 'example-e2e-website';
 const ALL_ON = { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true };

@@ -3,10 +3,10 @@ import {
 } from '@aws-sdk/client-cloudtrail';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { ACCOUNT, aws, OTHER_REGION, REGION, resetEmulator } from './helpers/emulator.js';
+import { ACCOUNT, aws, OTHER_REGION, REGION } from './helpers/emulator.js';
 import { sampleEvent } from './helpers/events.js';
 import { freshStackPerTest } from './helpers/stack.js';
-import { invokeHandler, replayCli, type LambdaEnv } from './helpers/invoke.js';
+import { invokeHandler, replayCli } from './helpers/invoke.js';
 
 const TRAIL = 'example-e2e-audit-trail';
 

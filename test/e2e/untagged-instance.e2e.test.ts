@@ -5,10 +5,10 @@ import { createTags } from '../../shared/actions/ec2-create-tags.js';
 import { createSchedule } from '../../shared/actions/scheduler-create-schedule.js';
 import { lambdaDeps } from '../../shared/runner/lambda.js';
 import { run } from '../../shared/runner/run.js';
-import { ACCOUNT, aws, REGION, resetEmulator } from './helpers/emulator.js';
+import { ACCOUNT, aws, REGION } from './helpers/emulator.js';
 import { sampleEvent, tagSet, type Envelope } from './helpers/events.js';
 import { freshStackPerTest } from './helpers/stack.js';
-import { invokeHandler, replayCli, withLambdaEnv, type LambdaEnv } from './helpers/invoke.js';
+import { invokeHandler, replayCli, withLambdaEnv } from './helpers/invoke.js';
 
 const OWNER = `arn:aws:iam::${ACCOUNT}:user/dave`;
 

@@ -2,6 +2,7 @@ import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { mockClient, type AwsStub } from 'aws-sdk-client-mock';
+import type { MetadataBearer } from '@smithy/types';
 import fc from 'fast-check';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { routeEvent } from '../../cli/replay.js';
@@ -9,21 +10,23 @@ import { RULES } from '../../functions/rules.js';
 import { isReadCommand } from '../../shared/aws/client-options.js';
 import { ALERT_RULE_IDS, type Mode } from '../../shared/config.js';
 import { OUTCOMES } from '../../shared/remediation-log.js';
+import { containerAt } from '../helpers/json-path.js';
 import { capturingDeps, loadSample, sampleNames } from '../helpers/samples.js';
 
 // Every AWS call answers at once with an empty body: decisions then vary with the mutated input, which
 // is the point. What must never vary: no throw, exactly one record per matching rule, and no write
 // unless the mode is live and the record shows the action it performed.
-// One list of stubs, whatever the service: the tests only reset, fail or count calls.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const mocks = [mockClient(S3Client), mockClient(EC2Client), mockClient(CloudTrailClient)] as unknown as AwsStub<any, any, any>[];
+// One list of stubs, whatever the service: the tests only reset, answer or count calls.
+const mocks = [mockClient(S3Client), mockClient(EC2Client), mockClient(CloudTrailClient)] as unknown as AwsStub<object, MetadataBearer, unknown>[];
 beforeEach(() => {
   for (const mock of mocks) {
     mock.reset();
     mock.onAnyCommand().resolves({});
   }
 });
-afterAll(() => mocks.forEach((mock) => mock.restore()));
+afterAll(() => {
+  for (const mock of mocks) mock.restore();
+});
 
 const SAMPLES = RULES.flatMap((rule) => sampleNames(rule.id).map((name) => loadSample(rule.id, name)));
 // Half the draws from the rules that write, half from the notify-only audit alerts: the alerts' many samples
@@ -56,7 +59,7 @@ function mutate(sample: unknown, mutations: readonly Mutation[]): unknown {
       root = mutation.op === 'replace' ? mutation.value : root;
       continue;
     }
-    const parent = path.slice(0, -1).reduce<any>((node, key) => node[key], root);
+    const parent = containerAt(root, path.slice(0, -1));
     const key = path[path.length - 1] as string | number;
     const current = parent[key];
     switch (mutation.op) {

@@ -10,7 +10,7 @@ import { capturingDeps } from '../helpers/samples.js';
 // Real records captured from real accounts (../shared/cloudtrail-samples, beside the checkout in this
 // workplace and in CI). vitest.config.ts includes this file only where that folder exists. The records are
 // read in place, never copied into the repository.
-export const REAL_SAMPLES_DIR = join(import.meta.dirname, '..', '..', '..', 'shared', 'cloudtrail-samples');
+const REAL_SAMPLES_DIR = join(import.meta.dirname, '..', '..', '..', 'shared', 'cloudtrail-samples');
 const files = readdirSync(REAL_SAMPLES_DIR).filter((f) => f.endsWith('.json')).sort();
 
 async function outcomesOf(file: string) {

@@ -12,7 +12,7 @@ const ESCAPES = '\u001b]0;pwned\u0007\u001b[2J\u009b31m\u001b]52;c;Y3VybCBldmlsL
 const BIDI = ['\u061c', '\u200e', '\u200f', '\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069'];
 const INVISIBLE = ['\u200b', '\u200c', '\u200d', '\u2060', '\ufeff'];
 
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the controls this test looks for, listed apart from safe-text.ts's \p{Cc}
 const TERMINAL_CONTROLS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
 const hasAny = (text: string, chars: readonly string[]) => chars.some((c) => text.includes(c));
 

@@ -191,7 +191,7 @@ describe('the member stack (npm run member-template)', () => {
   const member = memberStackTemplate();
   const resources = member.Resources as Record<string, CfnResource>;
   const role = resources.RemediationRole;
-  const statements = (role?.Properties?.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
+  const statements = (role!.Properties!.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
   const memberActions = new Set([...RULES, ...CHECKS.map((check) => check.rule)].flatMap(memberActionsOf));
 
   it('forwards each rule\'s pattern, unchanged, to the central organisation bus through its own role', () => {
@@ -287,7 +287,7 @@ describe('the member stack (npm run member-template)', () => {
   });
 
   it('trusts exactly the roles the central stack lets assume it', () => {
-    const trusted = (role?.Properties?.AssumeRolePolicyDocument?.Statement[0].Condition.ArnEquals['aws:PrincipalArn'] as { 'Fn::Sub': string }[])
+    const trusted = (role!.Properties!.AssumeRolePolicyDocument.Statement[0].Condition.ArnEquals['aws:PrincipalArn'] as { 'Fn::Sub': string }[])
       .map((arn) => `${logicalPrefixOf(/-([A-Za-z0-9]+)-role$/.exec(arn['Fn::Sub'])?.[1] ?? '')}IamRoleLambdaExecution`);
     expect(trusted.sort()).toEqual(rolesAssuming(org.template).sort());
   });

@@ -54,7 +54,7 @@ beforeAll(() => {
 function roleStatements(ruleId: string): { Effect: string; Action: string[]; Resource: unknown }[] {
   const role = packaged.template.Resources[`${logicalPrefixOf(ruleId)}IamRoleLambdaExecution`];
   expect(role, `role of ${ruleId}`).toBeDefined();
-  return (role?.Properties?.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
+  return (role!.Properties!.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
 }
 
 describe('the packaged CloudFormation template', () => {
@@ -239,7 +239,7 @@ describe('least privilege, proven on the template', () => {
       Effect: 'Allow', Principal: { Service: 'scheduler.amazonaws.com' }, Action: 'sts:AssumeRole',
       Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
     }]);
-    const statements = (role?.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
+    const statements = (role!.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
     expect(statements).toEqual([{ Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: [
       { 'Fn::Sub': 'arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:trailguard-test-*Sweep' },
     ] }]);
@@ -318,7 +318,7 @@ describe('the live configuration in SSM Parameter Store', () => {
 });
 
 const statementsOf = (roleId: string) =>
-  (packaged.template.Resources[roleId]?.Properties?.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
+  (packaged.template.Resources[roleId]!.Properties!.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
 
 describe.each(CHECK_FUNCTIONS.map((f) => [f.key, f] as const))('the %s scheduled check', (key, check) => {
   const prefix = logicalPrefixOf(key);
@@ -383,7 +383,7 @@ describe('untagged-instance enforcement wiring', () => {
 describe.each(SWEEP_FUNCTIONS.map((f) => [f.key, f] as const))('the %s reconciliation sweep', (key, { sweep, actions }) => {
   const prefix = logicalPrefixOf(key);
   const statements = () =>
-    (packaged.template.Resources[`${prefix}IamRoleLambdaExecution`]?.Properties?.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
+    (packaged.template.Resources[`${prefix}IamRoleLambdaExecution`]!.Properties!.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
 
   it('has a role with exactly its rule\'s and its scan\'s permissions plus the base set, and never schedules a stop', () => {
     expect(new Set(statements().flatMap((s) => [s.Action].flat()))).toEqual(new Set([...actions, ...BASE_ACTIONS, ...LIVE_CONFIG_ACTIONS]));

@@ -100,7 +100,8 @@ let files = 0;
  * tsx), with the Lambda-style environment; returns its exit code and records.
  */
 export async function replayCli(event: unknown, env: LambdaEnv): Promise<{ exit: number; records: RemediationRecord[]; stderr: string }> {
-  const file = join(dir, `event-${(files += 1)}.json`);
+  files += 1;
+  const file = join(dir, `event-${files}.json`);
   writeFileSync(file, JSON.stringify(event));
   const variables = Object.fromEntries(Object.entries({ ...process.env, ...toVariables(env) }).filter(([, v]) => v !== undefined)) as Record<string, string>;
   return new Promise((resolve, reject) => {

@@ -128,7 +128,7 @@ export async function deliverConcurrently(deliveries: readonly Delivery[], env: 
     const invocations: Invocation[] = [];
     const deadLettered: number[] = [];
     const queues = new Map<RuleId, Queued[]>(rules.map((rule) => [rule, []]));
-    deliveries.forEach((d, index) => queues.get(d.rule)?.push({ delivery: index, attempt: 0, notBefore: 0 }));
+    for (const [index, d] of deliveries.entries()) queues.get(d.rule)?.push({ delivery: index, attempt: 0, notBefore: 0 });
     const containers: [RuleId, Container][] = [];
     for (const rule of rules) for (let i = 0; i < options.concurrency; i += 1) containers.push([rule, await startContainer(rule)]);
     const inFlight = new Map<RuleId, number>(rules.map((rule) => [rule, 0]));

@@ -36,7 +36,10 @@ beforeEach(() => {
   sts.rejects(new Error('unexpected STS call'));
   cloudTrail.rejects(new Error('unexpected CloudTrail call'));
   let calls = 0;
-  sts.on(AssumeRoleCommand).callsFake(() => session(String((calls += 1))));
+  sts.on(AssumeRoleCommand).callsFake(() => {
+    calls += 1;
+    return session(String(calls));
+  });
 });
 afterEach(() => {
   sts.reset();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { wrapRecord } from '../../../shared/events/schema.js';
 import { aggregate } from '../../../shared/report/aggregate.js';
 import type { LoggedRecord } from '../../../shared/report/records.js';
-import { violation, type Rule } from '../../../shared/rule.js';
+import { violation, type AnyRule } from '../../../shared/rule.js';
 import { run, runFinding } from '../../../shared/runner/run.js';
 import { sweepFinding } from '../../../shared/runner/sweep.js';
 import { testAction } from '../../helpers/actions.js';
@@ -80,7 +80,7 @@ describe('records the runner writes, in the report', () => {
       violation('public', 'HIGH', facts.resources, facts.resources.map((resource) => ({ api: 'S3.PutPublicAccessBlock', resource, params: { Bucket: resource.id } }))),
     actions: [testAction('S3.PutPublicAccessBlock')],
     message: () => ({ title: 'blocked', lines: [] }),
-  } satisfies Rule<any, any, any, any>;
+  } satisfies AnyRule;
   const event = wrapRecord({
     eventVersion: '1.09', eventTime: '2026-11-25T11:00:00Z', eventSource: 's3.amazonaws.com', eventName: 'PutBucketAcl', awsRegion: 'eu-west-1',
     eventID: 'acl-1', recipientAccountId: '111122223333', userIdentity: { type: 'IAMUser', arn: ALICE, userName: 'alice' },

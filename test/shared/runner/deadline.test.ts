@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { publicBucket } from '../../../functions/public-bucket/rule.js';
 import { parseConfig } from '../../../shared/config.js';
 import { wrapRecord } from '../../../shared/events/schema.js';
-import { violation, type Rule } from '../../../shared/rule.js';
+import { violation, type AnyRule } from '../../../shared/rule.js';
 import { DEADLINE_MARGIN_MS } from '../../../shared/runner/deadline.js';
 import { lambdaRunner, lambdaScheduledRunner, type ScheduledInputReader } from '../../../shared/runner/lambda.js';
 import { sweepHandler } from '../../../shared/runner/sweep-lambda.js';
@@ -39,7 +39,7 @@ function writingRule(inspect: () => Promise<unknown> = async () => ({})) {
     decide: (facts: { resources: { type: string; id: string }[] }) => violation('public', 'HIGH', facts.resources, facts.resources.map((resource) => ({ api: 'S3.PutPublicAccessBlock', resource, params: {} }))),
     actions: [testAction('S3.PutPublicAccessBlock', { perform: act, verify: async () => ({ ok: true, detail: 'ok' }) })],
     message: () => ({ title: 'fixed', lines: [] }),
-  } satisfies Rule<any, any, any, any>;
+  } satisfies AnyRule;
   return { rule, act };
 }
 

@@ -5,10 +5,20 @@ import { run } from '../../../shared/runner/run.js';
 import { memoryStateStore } from '../../../shared/state/store.js';
 import { capturingDeps, loadSample } from '../../helpers/samples.js';
 
+/** The parts of a sample (an EventBridge event, or a bare record) these tests read and change. */
+interface SampleRecord {
+  eventID?: string;
+  requestParameters: { bucketName: string };
+}
+interface Sample extends Partial<SampleRecord> {
+  id?: string;
+  detail?: SampleRecord;
+}
+
 /** A public-bucket violation with neither an envelope `id` nor an `eventID`, about `bucket`. */
-function idless(bucket: string): Record<string, any> {
-  const event = structuredClone(loadSample('public-bucket', 'would-remediate.put-bucket-acl-canned-public-read')) as Record<string, any>;
-  const detail = (event.detail ?? event) as Record<string, any>;
+function idless(bucket: string): Sample {
+  const event = structuredClone(loadSample('public-bucket', 'would-remediate.put-bucket-acl-canned-public-read')) as Sample;
+  const detail = (event.detail ?? event) as SampleRecord;
   delete event.id;
   delete detail.eventID;
   detail.requestParameters.bucketName = bucket;
@@ -67,7 +77,7 @@ describe('events without an id (idempotency keys)', () => {
   });
 
   it('keeps the ids events carry', () => {
-    const withId = loadSample('public-bucket', 'would-remediate.put-bucket-acl-canned-public-read') as Record<string, any>;
+    const withId = loadSample('public-bucket', 'would-remediate.put-bucket-acl-canned-public-read') as Sample;
     const event = parseEnvelope(withId);
     expect(event.id).toBe(withId.id ?? withId.detail?.eventID ?? withId.eventID);
     expect(event.id).not.toMatch(/^content-/);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EARLIEST_EVENT_TIME_MS, plausibleEventTimeMs } from '../../../shared/events/normalize.js';
 import { wrapRecord } from '../../../shared/events/schema.js';
 import { aggregate } from '../../../shared/report/aggregate.js';
-import { violation, type Rule } from '../../../shared/rule.js';
+import { violation, type AnyRule } from '../../../shared/rule.js';
 import { run } from '../../../shared/runner/run.js';
 import { testAction } from '../../helpers/actions.js';
 import { capturingDeps } from '../../helpers/samples.js';
@@ -24,7 +24,7 @@ function fixingRule() {
     // Performs nothing and reads back ok: the write "lands" and is verified.
     actions: [testAction('S3.PutPublicAccessBlock')],
     message: () => ({ title: 'fixed', lines: [] }),
-  } satisfies Rule<any, any, any, any>;
+  } satisfies AnyRule;
 }
 
 const eventAt = (eventTime: string) => wrapRecord({

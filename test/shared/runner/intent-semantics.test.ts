@@ -6,14 +6,14 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { trailLogging } from '../../../functions/trail-logging/rule.js';
-import { violation, type PlannedAction, type Rule } from '../../../shared/rule.js';
+import { violation, type AnyRule, type PlannedAction } from '../../../shared/rule.js';
 import { run } from '../../../shared/runner/run.js';
 import { dynamoStateStore } from '../../../shared/state/dynamo-store.js';
 import { memoryStateStore, type StateStore } from '../../../shared/state/store.js';
 import { testAction } from '../../helpers/actions.js';
 import { capturingDeps } from '../../helpers/samples.js';
 import { holds, updated, type Item } from '../../helpers/table-conditions.js';
-import { cloudTrail, sdkError, STOPPED, trailArnIn, trailDouble } from '../../helpers/trail-double.js';
+import { cloudTrail, sdkError, STOPPED, trailDouble } from '../../helpers/trail-double.js';
 
 // Review of issue 22, findings 1, 2 and 7: what an intent in a claim may stand for. A retry must never take
 // another invocation's fix for its own (and page it again), a run that concluded must not be paged again on
@@ -21,7 +21,6 @@ import { cloudTrail, sdkError, STOPPED, trailArnIn, trailDouble } from '../../he
 // and against the DynamoDB store on a small table double that applies the store's conditions and expressions.
 const db = mockClient(DynamoDBClient);
 
-const ARN = trailArnIn();
 const NOW = Date.parse('2026-11-25T12:00:00Z');
 /** A StopLogging of the example trail with its own event id. */
 const stopLogging = (id: string) => ({ ...STOPPED, id, detail: { ...STOPPED.detail, eventID: id } });
@@ -265,7 +264,7 @@ function twoRuleRule(group: { ssh: boolean; rdp: boolean }, act: (action: Planne
       },
     })],
     message: () => ({ title: 'closed', lines: [] }),
-  } satisfies Rule<any, any, any, any>;
+  } satisfies AnyRule;
 }
 
 const openedEvent = {

@@ -36,7 +36,12 @@ const session = (account: string, minutes = 60) => ({
 
 /** The public-read sample as if it happened in `account` and `region` (EventBridge keeps the source account on the central bus). */
 function inAccount(account: string, options: { region?: string; id?: string; sample?: string; actor?: Record<string, unknown> } = {}): unknown {
-  const event = structuredClone(loadSample('public-bucket', options.sample ?? 'would-remediate.put-bucket-acl-canned-public-read')) as Record<string, any>;
+  const event = structuredClone(loadSample('public-bucket', options.sample ?? 'would-remediate.put-bucket-acl-canned-public-read')) as {
+    account: string;
+    region: string;
+    id: string;
+    detail: { eventID: string; recipientAccountId: string; awsRegion: string; userIdentity: Record<string, unknown> };
+  };
   const region = options.region ?? 'eu-west-1';
   event.account = account;
   event.region = region;

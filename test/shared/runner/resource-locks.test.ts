@@ -12,7 +12,7 @@ import { trailLogging } from '../../../functions/trail-logging/rule.js';
 import { resetAssumedRoleSessions } from '../../../shared/aws/sts.js';
 import { AwsCallError } from '../../../shared/errors.js';
 import { wrapRecord } from '../../../shared/events/schema.js';
-import { violation, type Rule } from '../../../shared/rule.js';
+import { violation, type AnyRule } from '../../../shared/rule.js';
 import { LOCK_WORK_BUDGET_MS, run } from '../../../shared/runner/run.js';
 import { memoryStateStore, type StateStore } from '../../../shared/state/store.js';
 import { testAction } from '../../helpers/actions.js';
@@ -95,7 +95,7 @@ describe('the lock name is the resource\'s identity (finding 4)', () => {
       decide: () => violation('public', 'HIGH', [bucket], [{ api: 'S3.PutPublicAccessBlock', resource: bucket, params: {} }]),
       actions: [testAction('S3.PutPublicAccessBlock', { perform: act, verify: async () => ({ ok: true, detail: 'ok' }) })],
       message: () => ({ title: 'fixed', lines: [] }),
-    } satisfies Rule<any, any, any, any>;
+    } satisfies AnyRule;
     const accounts = ['111111111111', '222222222222', '333333333333', '444444444444'];
     const events = accounts.map((account) => wrapRecord({
       eventTime: '2026-11-25T11:59:00Z', eventSource: 's3.amazonaws.com', eventName: 'PutBucketAcl', awsRegion: 'eu-west-1',

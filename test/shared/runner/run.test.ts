@@ -5,7 +5,7 @@ import { parseConfig } from '../../../shared/config.js';
 import { ParseError } from '../../../shared/errors.js';
 import { wrapRecord } from '../../../shared/events/schema.js';
 import { RECORD_FIELDS } from '../../../shared/remediation-log.js';
-import { compliant, violation, type PlannedAction, type Rule } from '../../../shared/rule.js';
+import { compliant, violation, type AnyRule, type PlannedAction } from '../../../shared/rule.js';
 import { run, runUnmatched } from '../../../shared/runner/run.js';
 import { testAction } from '../../helpers/actions.js';
 import { capturingDeps } from '../../helpers/samples.js';
@@ -20,7 +20,7 @@ interface Writes {
  * A rule whose every step is a spy, to test what the runner does around it; its writes are performed and read back
  * through its action type (`act`, `verify`: the spies the test asserts on).
  */
-function fakeRule(overrides: Partial<Rule<any, any, any, any>> = {}, writes: Writes = {}) {
+function fakeRule(overrides: Partial<AnyRule> = {}, writes: Writes = {}) {
   const act = writes.act ?? vi.fn(async (_params: unknown) => undefined);
   const verify = writes.verify ?? vi.fn(async (_params: unknown) => ({ ok: true, detail: 'read back' }));
   const actions: PlannedAction[] = ['example-a', 'example-b'].map((id) => ({
@@ -39,7 +39,7 @@ function fakeRule(overrides: Partial<Rule<any, any, any, any>> = {}, writes: Wri
     actions: [testAction('S3.PutPublicAccessBlock', { perform: act, verify })],
     message: () => ({ title: 'title', lines: [] }),
     ...overrides,
-  } satisfies Rule<any, any, any, any>;
+  } satisfies AnyRule;
   return { rule, act, verify };
 }
 
@@ -246,7 +246,7 @@ describe('the dry-run client guard', () => {
   it('refuses a write before it is sent, and lets reads through', async () => {
     const sent: string[] = [];
     const client = s3Client({ region: 'eu-west-1', endpoint: 'http://127.0.0.1:9', readOnly: true });
-    client.middlewareStack.add((next, context) => async (args) => {
+    client.middlewareStack.add((_next, context) => async () => {
       sent.push(String(context.commandName));
       throw Object.assign(new Error('stop before the network'), { name: 'StopHere' });
     }, { step: 'initialize', priority: 'low', name: 'recordSent' });

@@ -9,7 +9,7 @@ import { untaggedInstanceEnforce } from '../../../functions/untagged-instance/en
 import { isReadCommand } from '../../../shared/aws/client-options.js';
 import { parseConfig, type Config } from '../../../shared/config.js';
 import { parseEnvelope, wrapRecord } from '../../../shared/events/schema.js';
-import { violation, type Rule } from '../../../shared/rule.js';
+import { violation, type AnyRule } from '../../../shared/rule.js';
 import { run } from '../../../shared/runner/run.js';
 import { SELF_SIGNATURES } from '../../../shared/actions/signatures.js';
 import { ENFORCE_ROLE_SUFFIX, OWN_WRITE_EVENT_NAMES, SELF_WRITE_EVENT_NAMES, selfCallOf } from '../../../shared/runner/self-calls.js';
@@ -209,7 +209,7 @@ describe('the runner judges trailguard\'s role like any caller when the call is 
         [{ api: 'EC2.CreateTags', resource: { type: 'AWS::EC2::Instance', id: 'i-0abc' }, params: {} }]),
       actions: [testAction('EC2.CreateTags')],
       message: () => ({ title: 'title', lines: [] }),
-    } satisfies Rule<any, any, any, any>;
+    } satisfies AnyRule;
   }
   const ec2Call = (eventName: string, requestParameters: unknown, role: string) => wrapRecord({
     eventVersion: '1.09', eventTime: '2026-11-20T09:15:00Z', eventSource: 'ec2.amazonaws.com', eventName, awsRegion: 'eu-west-1',

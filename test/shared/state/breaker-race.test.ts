@@ -6,7 +6,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../../shared/config.js';
 import { wrapRecord } from '../../../shared/events/schema.js';
-import { violation, type Rule } from '../../../shared/rule.js';
+import { violation, type AnyRule } from '../../../shared/rule.js';
 import { run } from '../../../shared/runner/run.js';
 import { dynamoStateStore } from '../../../shared/state/dynamo-store.js';
 import { memoryStateStore, type StateStore } from '../../../shared/state/store.js';
@@ -32,7 +32,7 @@ function writingRule() {
     decide: (facts: { resources: { type: string; id: string }[] }) => violation('public', 'HIGH', facts.resources, facts.resources.map((resource) => ({ api: 'S3.PutPublicAccessBlock', resource, params: {} }))),
     actions: [testAction('S3.PutPublicAccessBlock', { perform: act, verify: async () => ({ ok: true, detail: 'ok' }) })],
     message: () => ({ title: 'fixed', lines: [] }),
-  } satisfies Rule<any, any, any, any>;
+  } satisfies AnyRule;
   return { rule, act };
 }
 

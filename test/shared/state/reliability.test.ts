@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../../shared/config.js';
 import { wrapRecord } from '../../../shared/events/schema.js';
-import { violation, type Rule } from '../../../shared/rule.js';
+import { violation, type AnyRule } from '../../../shared/rule.js';
 import { run, runFinding } from '../../../shared/runner/run.js';
 import { sweepFinding } from '../../../shared/runner/sweep.js';
 import { memoryStateStore } from '../../../shared/state/store.js';
@@ -19,7 +19,7 @@ function writingRule() {
     decide: (facts: { resources: { type: string; id: string }[] }) => violation('public', 'HIGH', facts.resources, facts.resources.map((resource) => ({ api: 'S3.PutPublicAccessBlock', resource, params: {} }))),
     actions: [testAction('S3.PutPublicAccessBlock', { perform: act, verify: async () => ({ ok: true, detail: 'ok' }) })],
     message: () => ({ title: 'fixed', lines: [] }),
-  } satisfies Rule<any, any, any, any>;
+  } satisfies AnyRule;
   return { rule, act };
 }
 
