@@ -6,7 +6,9 @@ import { createRequire } from 'node:module';
 import { build } from 'esbuild';
 
 // yauzl ships no types; the few members used here (the same reader as scripts/recompress-artifacts.cjs).
-interface ZipEntry { readonly fileName: string }
+interface ZipEntry {
+  readonly fileName: string;
+}
 interface ZipFile {
   on(event: 'entry', listener: (entry: ZipEntry) => void): void;
   on(event: 'end', listener: () => void): void;
@@ -38,7 +40,9 @@ export interface Artifact {
 export function packageService(dir: string, attempts = 3): string[] {
   for (let attempt = 1; attempt <= attempts; attempt += 1) {
     const run = spawnSync('npx', ['serverless', 'package', '--package', dir, '--stage', 'dev'], {
-      cwd: ROOT, encoding: 'utf8', env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' },
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' },
     });
     const zips = run.status === 0 ? readdirSync(dir).filter((f) => f.endsWith('.zip')) : [];
     if (zips.length > 0 && zips.every((zip) => statSync(join(dir, zip)).size > 22)) return zips.sort();
@@ -88,8 +92,13 @@ export async function readArtifacts(dir: string, zips: readonly string[]): Promi
     if (!handler || modules.length > 1) throw new Error(`${zip} should hold one functions/<rule>/<handler>.mjs (or jobs/<job>/), holds ${modules.length}`);
     const map = entries.find((e) => e.name === `${handler.name}.map`);
     artifacts.push({
-      name, rule: handler.name.split('/')[1] as string, entry: handler.name.replace(/\.mjs$/, ''), zipBytes: statSync(join(dir, zip)).size,
-      handlerBytes: handler.data.length, mapBytes: map?.data.length ?? 0, handlerPath: join(out, handler.name),
+      name,
+      rule: handler.name.split('/')[1] as string,
+      entry: handler.name.replace(/\.mjs$/, ''),
+      zipBytes: statSync(join(dir, zip)).size,
+      handlerBytes: handler.data.length,
+      mapBytes: map?.data.length ?? 0,
+      handlerPath: join(out, handler.name),
     });
   }
   return artifacts;
@@ -108,7 +117,17 @@ function filesUnder(folder: string, test: (file: string) => boolean): string[] {
  */
 export async function naiveBuild(dir: string): Promise<void> {
   const sources = ['functions', 'shared'].flatMap((folder) => filesUnder(join(ROOT, folder), (f) => f.endsWith('.ts') && !f.endsWith('.d.ts')));
-  await build({ entryPoints: sources, outdir: dir, outbase: ROOT, bundle: false, format: 'esm', platform: 'node', target: 'node22', supported: { 'import-attributes': true }, logLevel: 'error' });
+  await build({
+    entryPoints: sources,
+    outdir: dir,
+    outbase: ROOT,
+    bundle: false,
+    format: 'esm',
+    platform: 'node',
+    target: 'node22',
+    supported: { 'import-attributes': true },
+    logLevel: 'error',
+  });
   for (const json of ['functions', 'shared'].flatMap((folder) => filesUnder(join(ROOT, folder), (f) => f.endsWith('.json')))) {
     const target = join(dir, relative(ROOT, json));
     mkdirSync(dirname(target), { recursive: true });

@@ -32,7 +32,12 @@ const label = (call: Call) => `${call.service}.${call.operation}`;
 const STATE_STORE = 'DynamoDB';
 const isRule = (call: Call) => call.phase !== 'runner' && call.service !== STATE_STORE;
 
-export function countCalls(rule: string, sample: string, byMode: Readonly<Record<'offline' | 'dry-run' | 'live', readonly Call[]>>, minimum: Minimum): CallCount {
+export function countCalls(
+  rule: string,
+  sample: string,
+  byMode: Readonly<Record<'offline' | 'dry-run' | 'live', readonly Call[]>>,
+  minimum: Minimum,
+): CallCount {
   const live = byMode.live;
   const ruleCalls = live.filter(isRule);
   const inspect = ruleCalls.filter((c) => c.phase === 'inspect' && c.read);
@@ -44,11 +49,13 @@ export function countCalls(rule: string, sample: string, byMode: Readonly<Record
   const dryRun = byMode['dry-run'].filter(isRule);
   const extra: string[] = [];
   if (inspect.length > minimum.reads) extra.push(`${inspect.length} reads to decide for a minimum of ${minimum.reads} (${inspect.map(label).join(', ')})`);
-  if (actReads.length > 0 && inspect.length + actReads.length > minimum.reads) extra.push(`${actReads.length} read(s) inside act (${actReads.map(label).join(', ')})`);
+  if (actReads.length > 0 && inspect.length + actReads.length > minimum.reads)
+    extra.push(`${actReads.length} read(s) inside act (${actReads.map(label).join(', ')})`);
   if (writes.length > minimum.writes) extra.push(`${writes.length} writes for a minimum of ${minimum.writes}`);
   if (verify.length > minimum.verify) extra.push(`${verify.length} verification reads for a minimum of ${minimum.verify}`);
   return {
-    rule, sample,
+    rule,
+    sample,
     offline: byMode.offline.filter(isRule).length,
     dryRunReads: dryRun.filter((c) => c.read).length,
     dryRunWrites: dryRun.filter((c) => !c.read).length,

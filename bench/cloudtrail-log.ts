@@ -41,7 +41,8 @@ function roleIdentity(role: string, session: string) {
   };
 }
 
-const SDK_AGENT = 'aws-sdk-java/2.25.60 Linux/5.10.219-208.866.amzn2.x86_64 OpenJDK_64-Bit_Server_VM/17.0.11+9-LTS Java/17.0.11 vendor/Amazon.com_Inc. exec-env/AWS_ECS_FARGATE io/sync http/Apache cfg/retry-mode/standard';
+const SDK_AGENT =
+  'aws-sdk-java/2.25.60 Linux/5.10.219-208.866.amzn2.x86_64 OpenJDK_64-Bit_Server_VM/17.0.11+9-LTS Java/17.0.11 vendor/Amazon.com_Inc. exec-env/AWS_ECS_FARGATE io/sync http/Apache cfg/retry-mode/standard';
 
 type Irrelevant = (r: () => number, region: string) => Record<string, unknown>;
 
@@ -50,63 +51,155 @@ type Irrelevant = (r: () => number, region: string) => Record<string, unknown>;
  * data events. The console sign-in alerts see the ConsoleLogin (a success with MFA: compliant for both).
  */
 const IRRELEVANT: readonly (readonly [number, Irrelevant])[] = [
-  [30, (r) => ({
-    eventSource: 'sts.amazonaws.com', eventName: 'AssumeRole', userIdentity: { type: 'AWSService', invokedBy: 'ecs-tasks.amazonaws.com' },
-    sourceIPAddress: 'ecs-tasks.amazonaws.com', userAgent: 'ecs-tasks.amazonaws.com',
-    requestParameters: { roleArn: `arn:aws:iam::${ACCOUNT}:role/app-task-${Math.floor(r() * 40)}`, roleSessionName: `task-${hex(r() * 2 ** 32, 8)}`, durationSeconds: 3600 },
-    responseElements: { credentials: { accessKeyId: 'ASIAEXAMPLEKEY000002', sessionToken: 'IQoJb3JpZ2luX2VjEXAMPLETOKEN', expiration: 'Nov 20, 2026, 10:15:00 AM' }, assumedRoleUser: { assumedRoleId: 'AROAEXAMPLE:task', arn: `arn:aws:sts::${ACCOUNT}:assumed-role/app-task/task` } },
-    readOnly: true, resources: [{ accountId: ACCOUNT, type: 'AWS::IAM::Role', ARN: `arn:aws:iam::${ACCOUNT}:role/app-task` }],
-  })],
-  [20, (r) => ({
-    eventSource: 's3.amazonaws.com', eventName: r() < 0.7 ? 'GetObject' : 'PutObject', userIdentity: roleIdentity('app-task-3', `task-${hex(r() * 2 ** 32, 8)}`),
-    sourceIPAddress: '10.0.12.34', userAgent: SDK_AGENT,
-    requestParameters: { bucketName: `example-data-${Math.floor(r() * 12)}`, Host: 'example-data.s3.eu-west-1.amazonaws.com', key: `incoming/2026/11/20/${hex(r() * 2 ** 32, 8)}.parquet` },
-    responseElements: null, additionalEventData: { SignatureVersion: 'SigV4', CipherSuite: 'TLS_AES_128_GCM_SHA256', bytesTransferredIn: 0, AuthenticationMethod: 'AuthHeader', 'x-amz-id-2': 'EXAMPLEID2', bytesTransferredOut: Math.floor(r() * 1e6) },
-    readOnly: true, eventCategory: 'Data', managementEvent: false,
-    resources: [{ type: 'AWS::S3::Object', ARN: 'arn:aws:s3:::example-data/incoming/object' }, { accountId: ACCOUNT, type: 'AWS::S3::Bucket', ARN: 'arn:aws:s3:::example-data' }],
-  })],
-  [15, (r) => ({
-    eventSource: 'ec2.amazonaws.com', eventName: ['DescribeInstances', 'DescribeSecurityGroups', 'DescribeVolumes', 'DescribeSubnets'][Math.floor(r() * 4)],
-    userIdentity: roleIdentity('monitoring', 'poller'), sourceIPAddress: '198.51.100.7', userAgent: SDK_AGENT,
-    requestParameters: { maxResults: 1000, filterSet: { items: [{ name: 'vpc-id', valueSet: { items: [{ value: `vpc-${hex(r() * 2 ** 32, 8)}` }] } }] } },
-    responseElements: null, readOnly: true,
-  })],
-  [15, (r) => ({
-    eventSource: 'kms.amazonaws.com', eventName: r() < 0.8 ? 'Decrypt' : 'GenerateDataKey', userIdentity: roleIdentity('app-task-1', 'task'),
-    sourceIPAddress: 'secretsmanager.amazonaws.com', userAgent: 'secretsmanager.amazonaws.com',
-    requestParameters: { encryptionAlgorithm: 'SYMMETRIC_DEFAULT', encryptionContext: { SecretARN: `arn:aws:secretsmanager:eu-west-1:${ACCOUNT}:secret:db-${Math.floor(r() * 9)}` } },
-    responseElements: null, readOnly: true,
-    resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: `arn:aws:kms:eu-west-1:${ACCOUNT}:key/0000aaaa-bbbb-cccc-dddd-${hex(r() * 2 ** 32, 12)}` }],
-  })],
-  [8, () => ({
-    eventSource: 'logs.amazonaws.com', eventName: 'CreateLogStream', userIdentity: roleIdentity('lambda-exec', 'fn'),
-    sourceIPAddress: '10.0.1.2', userAgent: 'awslambda-worker/1.0', requestParameters: { logGroupName: '/aws/lambda/orders', logStreamName: '2026/11/20/[$LATEST]abc' },
-    responseElements: null, readOnly: false,
-  })],
-  [5, () => ({
-    eventSource: 'sts.amazonaws.com', eventName: 'GetCallerIdentity', userIdentity: roleIdentity('ci-deploy', 'github'),
-    sourceIPAddress: '192.0.2.44', userAgent: 'aws-cli/2.17.60 md/awscrt#0.21.2 ua/2.0 os/linux#6.1', requestParameters: null, responseElements: null, readOnly: true,
-  })],
-  [4, () => ({
-    eventSource: 's3.amazonaws.com', eventName: 'ListBuckets', userIdentity: roleIdentity('ci-deploy', 'github'),
-    sourceIPAddress: '192.0.2.44', userAgent: 'aws-cli/2.17.60', requestParameters: { Host: 's3.amazonaws.com' }, responseElements: null, readOnly: true,
-  })],
-  [3, () => ({
-    eventSource: 'signin.amazonaws.com', eventName: 'ConsoleLogin', eventType: 'AwsConsoleSignIn',
-    userIdentity: { type: 'IAMUser', principalId: 'AIDAEXAMPLEPRINCIPAL1', arn: `arn:aws:iam::${ACCOUNT}:user/alice`, accountId: ACCOUNT, userName: 'alice' },
-    sourceIPAddress: '203.0.113.10', userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0',
-    requestParameters: null, responseElements: { ConsoleLogin: 'Success' }, additionalEventData: { MFAUsed: 'Yes', MobileVersion: 'No', LoginTo: 'https://console.aws.amazon.com/' }, readOnly: false,
-  })],
+  [
+    30,
+    (r) => ({
+      eventSource: 'sts.amazonaws.com',
+      eventName: 'AssumeRole',
+      userIdentity: { type: 'AWSService', invokedBy: 'ecs-tasks.amazonaws.com' },
+      sourceIPAddress: 'ecs-tasks.amazonaws.com',
+      userAgent: 'ecs-tasks.amazonaws.com',
+      requestParameters: {
+        roleArn: `arn:aws:iam::${ACCOUNT}:role/app-task-${Math.floor(r() * 40)}`,
+        roleSessionName: `task-${hex(r() * 2 ** 32, 8)}`,
+        durationSeconds: 3600,
+      },
+      responseElements: {
+        credentials: { accessKeyId: 'ASIAEXAMPLEKEY000002', sessionToken: 'IQoJb3JpZ2luX2VjEXAMPLETOKEN', expiration: 'Nov 20, 2026, 10:15:00 AM' },
+        assumedRoleUser: { assumedRoleId: 'AROAEXAMPLE:task', arn: `arn:aws:sts::${ACCOUNT}:assumed-role/app-task/task` },
+      },
+      readOnly: true,
+      resources: [{ accountId: ACCOUNT, type: 'AWS::IAM::Role', ARN: `arn:aws:iam::${ACCOUNT}:role/app-task` }],
+    }),
+  ],
+  [
+    20,
+    (r) => ({
+      eventSource: 's3.amazonaws.com',
+      eventName: r() < 0.7 ? 'GetObject' : 'PutObject',
+      userIdentity: roleIdentity('app-task-3', `task-${hex(r() * 2 ** 32, 8)}`),
+      sourceIPAddress: '10.0.12.34',
+      userAgent: SDK_AGENT,
+      requestParameters: {
+        bucketName: `example-data-${Math.floor(r() * 12)}`,
+        Host: 'example-data.s3.eu-west-1.amazonaws.com',
+        key: `incoming/2026/11/20/${hex(r() * 2 ** 32, 8)}.parquet`,
+      },
+      responseElements: null,
+      additionalEventData: {
+        SignatureVersion: 'SigV4',
+        CipherSuite: 'TLS_AES_128_GCM_SHA256',
+        bytesTransferredIn: 0,
+        AuthenticationMethod: 'AuthHeader',
+        'x-amz-id-2': 'EXAMPLEID2',
+        bytesTransferredOut: Math.floor(r() * 1e6),
+      },
+      readOnly: true,
+      eventCategory: 'Data',
+      managementEvent: false,
+      resources: [
+        { type: 'AWS::S3::Object', ARN: 'arn:aws:s3:::example-data/incoming/object' },
+        { accountId: ACCOUNT, type: 'AWS::S3::Bucket', ARN: 'arn:aws:s3:::example-data' },
+      ],
+    }),
+  ],
+  [
+    15,
+    (r) => ({
+      eventSource: 'ec2.amazonaws.com',
+      eventName: ['DescribeInstances', 'DescribeSecurityGroups', 'DescribeVolumes', 'DescribeSubnets'][Math.floor(r() * 4)],
+      userIdentity: roleIdentity('monitoring', 'poller'),
+      sourceIPAddress: '198.51.100.7',
+      userAgent: SDK_AGENT,
+      requestParameters: { maxResults: 1000, filterSet: { items: [{ name: 'vpc-id', valueSet: { items: [{ value: `vpc-${hex(r() * 2 ** 32, 8)}` }] } }] } },
+      responseElements: null,
+      readOnly: true,
+    }),
+  ],
+  [
+    15,
+    (r) => ({
+      eventSource: 'kms.amazonaws.com',
+      eventName: r() < 0.8 ? 'Decrypt' : 'GenerateDataKey',
+      userIdentity: roleIdentity('app-task-1', 'task'),
+      sourceIPAddress: 'secretsmanager.amazonaws.com',
+      userAgent: 'secretsmanager.amazonaws.com',
+      requestParameters: {
+        encryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+        encryptionContext: { SecretARN: `arn:aws:secretsmanager:eu-west-1:${ACCOUNT}:secret:db-${Math.floor(r() * 9)}` },
+      },
+      responseElements: null,
+      readOnly: true,
+      resources: [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: `arn:aws:kms:eu-west-1:${ACCOUNT}:key/0000aaaa-bbbb-cccc-dddd-${hex(r() * 2 ** 32, 12)}` }],
+    }),
+  ],
+  [
+    8,
+    () => ({
+      eventSource: 'logs.amazonaws.com',
+      eventName: 'CreateLogStream',
+      userIdentity: roleIdentity('lambda-exec', 'fn'),
+      sourceIPAddress: '10.0.1.2',
+      userAgent: 'awslambda-worker/1.0',
+      requestParameters: { logGroupName: '/aws/lambda/orders', logStreamName: '2026/11/20/[$LATEST]abc' },
+      responseElements: null,
+      readOnly: false,
+    }),
+  ],
+  [
+    5,
+    () => ({
+      eventSource: 'sts.amazonaws.com',
+      eventName: 'GetCallerIdentity',
+      userIdentity: roleIdentity('ci-deploy', 'github'),
+      sourceIPAddress: '192.0.2.44',
+      userAgent: 'aws-cli/2.17.60 md/awscrt#0.21.2 ua/2.0 os/linux#6.1',
+      requestParameters: null,
+      responseElements: null,
+      readOnly: true,
+    }),
+  ],
+  [
+    4,
+    () => ({
+      eventSource: 's3.amazonaws.com',
+      eventName: 'ListBuckets',
+      userIdentity: roleIdentity('ci-deploy', 'github'),
+      sourceIPAddress: '192.0.2.44',
+      userAgent: 'aws-cli/2.17.60',
+      requestParameters: { Host: 's3.amazonaws.com' },
+      responseElements: null,
+      readOnly: true,
+    }),
+  ],
+  [
+    3,
+    () => ({
+      eventSource: 'signin.amazonaws.com',
+      eventName: 'ConsoleLogin',
+      eventType: 'AwsConsoleSignIn',
+      userIdentity: { type: 'IAMUser', principalId: 'AIDAEXAMPLEPRINCIPAL1', arn: `arn:aws:iam::${ACCOUNT}:user/alice`, accountId: ACCOUNT, userName: 'alice' },
+      sourceIPAddress: '203.0.113.10',
+      userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0',
+      requestParameters: null,
+      responseElements: { ConsoleLogin: 'Success' },
+      additionalEventData: { MFAUsed: 'Yes', MobileVersion: 'No', LoginTo: 'https://console.aws.amazon.com/' },
+      readOnly: false,
+    }),
+  ],
 ];
 const IRRELEVANT_WEIGHT = IRRELEVANT.reduce((sum, [weight]) => sum + weight, 0);
 
 /** The bare CloudTrail records of a rule's samples (envelope `detail`, or the log file's first record). */
 export function sampleRecords(rule: string): Record<string, unknown>[] {
-  return readdirSync(join(EVENTS_DIR, rule)).filter((f) => f.endsWith('.json')).sort().map((file) => {
-    const value = JSON.parse(readFileSync(join(EVENTS_DIR, rule, file), 'utf8')) as Record<string, unknown>;
-    const records = value.Records as Record<string, unknown>[] | undefined;
-    return (records?.[0] ?? value.detail ?? value) as Record<string, unknown>;
-  });
+  return readdirSync(join(EVENTS_DIR, rule))
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((file) => {
+      const value = JSON.parse(readFileSync(join(EVENTS_DIR, rule, file), 'utf8')) as Record<string, unknown>;
+      const records = value.Records as Record<string, unknown>[] | undefined;
+      return (records?.[0] ?? value.detail ?? value) as Record<string, unknown>;
+    });
 }
 
 export interface GeneratedLog {
@@ -152,9 +245,20 @@ export function generateRecords(count: number, rules: readonly string[], seed = 
     const region = REGIONS[Math.floor(random() * REGIONS.length)] as string;
     const body = make(random, region);
     records.push({
-      eventVersion: '1.09', eventTime, awsRegion: region, eventID, eventType: 'AwsApiCall', managementEvent: true,
-      recipientAccountId: ACCOUNT, eventCategory: 'Management', requestID: hex(random() * 2 ** 32, 8).toUpperCase(),
-      tlsDetails: { tlsVersion: 'TLSv1.3', cipherSuite: 'TLS_AES_128_GCM_SHA256', clientProvidedHostHeader: `${String(body.eventSource).split('.')[0]}.${region}.amazonaws.com` },
+      eventVersion: '1.09',
+      eventTime,
+      awsRegion: region,
+      eventID,
+      eventType: 'AwsApiCall',
+      managementEvent: true,
+      recipientAccountId: ACCOUNT,
+      eventCategory: 'Management',
+      requestID: hex(random() * 2 ** 32, 8).toUpperCase(),
+      tlsDetails: {
+        tlsVersion: 'TLSv1.3',
+        cipherSuite: 'TLS_AES_128_GCM_SHA256',
+        clientProvidedHostHeader: `${String(body.eventSource).split('.')[0]}.${region}.amazonaws.com`,
+      },
       ...body,
     });
     origins.push(undefined);

@@ -41,12 +41,18 @@ export function benchExemptions(count: number, seed = 18): Exemption[] {
   for (let i = 0; i < count - 1; i += 1) {
     const rule = rules[Math.floor(next() * rules.length)] ?? '*';
     const kind = next();
-    const resource = kind < 0.3 ? `team-${i}-bucket-${hex(next, 6)}`
-      : kind < 0.45 ? `sg-${hex(next, 17)}`
-        : kind < 0.6 ? `i-${hex(next, 16)}?`
-          : kind < 0.8 ? `team-${i}-*`
-            : kind < 0.9 ? `arn:aws:cloudtrail:eu-west-1:111122223333:trail/audit-${i}`
-              : `*-sandbox-${i}-*`;
+    const resource =
+      kind < 0.3
+        ? `team-${i}-bucket-${hex(next, 6)}`
+        : kind < 0.45
+          ? `sg-${hex(next, 17)}`
+          : kind < 0.6
+            ? `i-${hex(next, 16)}?`
+            : kind < 0.8
+              ? `team-${i}-*`
+              : kind < 0.9
+                ? `arn:aws:cloudtrail:eu-west-1:111122223333:trail/audit-${i}`
+                : `*-sandbox-${i}-*`;
     const expiry = next();
     const expires = expiry < 0.1 ? '2026-11-30' : expiry < 0.5 ? `2027-0${1 + Math.floor(next() * 9)}-15` : undefined;
     list.push({ rule, resource, reason: `SEC-${1000 + i}: approved exception`, ...(expires ? { expires } : {}) });
@@ -105,7 +111,12 @@ export function measureExemptions(count = 1000, calls = 20_000, warmup = 2_000):
   const round = (x: number) => Number(x.toFixed(2));
   const r = (c: TimedCase): TimedCase => ({ p50Us: round(c.p50Us), p99Us: round(c.p99Us) });
   return {
-    exemptions: count, calls, matchingLast: r(matchingLast), matchingNone: r(matchingNone), floor: r(floor), timerUs: round(timer.p50Us),
+    exemptions: count,
+    calls,
+    matchingLast: r(matchingLast),
+    matchingNone: r(matchingNone),
+    floor: r(floor),
+    timerUs: round(timer.p50Us),
     ratioP50: round(Math.max(matchingLast.p50Us, matchingNone.p50Us) / floor.p50Us),
   };
 }

@@ -24,7 +24,16 @@ const TRAIL_BUCKET = 'aws-cloudtrail-logs-111122223333-0a1b2c3d';
 const ALL_BLOCKED = { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true };
 const awsError = (name: string, message = name) => Object.assign(new Error(message), { name, $metadata: { httpStatusCode: 400 } });
 
-interface SgRule { SecurityGroupRuleId: string; GroupId: string; IsEgress: boolean; IpProtocol: string; FromPort?: number; ToPort?: number; CidrIpv4?: string; CidrIpv6?: string }
+interface SgRule {
+  SecurityGroupRuleId: string;
+  GroupId: string;
+  IsEgress: boolean;
+  IpProtocol: string;
+  FromPort?: number;
+  ToPort?: number;
+  CidrIpv4?: string;
+  CidrIpv6?: string;
+}
 
 /**
  * The state one event sees: a public bucket, an open group, a stopped trail, an untagged instance; the trail
@@ -39,15 +48,24 @@ export class World {
   logging = false;
   readonly trail: Record<string, unknown> = { LogFileValidationEnabled: false, IsMultiRegionTrail: false, IncludeGlobalServiceEvents: true };
 
-  constructor(readonly account: string, readonly region: string, event: unknown) {
+  constructor(
+    readonly account: string,
+    readonly region: string,
+    event: unknown,
+  ) {
     // The security group holds the rules the event created (with their ids), as EC2 would.
     const detail = recordOf(event) as { responseElements?: { securityGroupRuleSet?: { items?: unknown[] } } };
     for (const raw of detail?.responseElements?.securityGroupRuleSet?.items ?? []) {
       const item = raw as Record<string, unknown>;
       const rule: SgRule = {
-        SecurityGroupRuleId: String(item.securityGroupRuleId), GroupId: String(item.groupId), IsEgress: item.isEgress === true,
-        IpProtocol: String(item.ipProtocol), FromPort: item.fromPort as number, ToPort: item.toPort as number,
-        ...(item.cidrIpv4 ? { CidrIpv4: String(item.cidrIpv4) } : {}), ...(item.cidrIpv6 ? { CidrIpv6: String(item.cidrIpv6) } : {}),
+        SecurityGroupRuleId: String(item.securityGroupRuleId),
+        GroupId: String(item.groupId),
+        IsEgress: item.isEgress === true,
+        IpProtocol: String(item.ipProtocol),
+        FromPort: item.fromPort as number,
+        ToPort: item.toPort as number,
+        ...(item.cidrIpv4 ? { CidrIpv4: String(item.cidrIpv4) } : {}),
+        ...(item.cidrIpv6 ? { CidrIpv6: String(item.cidrIpv6) } : {}),
       };
       this.groupRules.set(rule.GroupId, [...(this.groupRules.get(rule.GroupId) ?? []), rule]);
     }
@@ -60,9 +78,13 @@ export class World {
         if (!block) throw awsError('NoSuchPublicAccessBlockConfiguration');
         return { PublicAccessBlockConfiguration: block };
       }
-      case 'S3.GetBucketPolicyStatus': return { PolicyStatus: { IsPublic: true } };
-      case 'S3.GetBucketAcl': return { Grants: [{ Grantee: { Type: 'Group', URI: 'http://acs.amazonaws.com/groups/global/AllUsers' }, Permission: 'READ' }] };
-      case 'S3.PutPublicAccessBlock': this.blocks.set(input.Bucket, input.PublicAccessBlockConfiguration); return {};
+      case 'S3.GetBucketPolicyStatus':
+        return { PolicyStatus: { IsPublic: true } };
+      case 'S3.GetBucketAcl':
+        return { Grants: [{ Grantee: { Type: 'Group', URI: 'http://acs.amazonaws.com/groups/global/AllUsers' }, Permission: 'READ' }] };
+      case 'S3.PutPublicAccessBlock':
+        this.blocks.set(input.Bucket, input.PublicAccessBlockConfiguration);
+        return {};
       case 'EC2.DescribeSecurityGroups': {
         const id = input.GroupIds?.[0] ?? 'sg-0fa4e5c6d7b8a9012';
         return { SecurityGroups: [{ GroupId: id, GroupName: input.GroupNames?.[0] ?? 'example-web', OwnerId: this.account }] };
@@ -73,15 +95,26 @@ export class World {
       }
       case 'EC2.RevokeSecurityGroupIngress': {
         const gone = new Set(input.SecurityGroupRuleIds ?? []);
-        this.groupRules.set(input.GroupId, (this.groupRules.get(input.GroupId) ?? []).filter((r) => !gone.has(r.SecurityGroupRuleId)));
+        this.groupRules.set(
+          input.GroupId,
+          (this.groupRules.get(input.GroupId) ?? []).filter((r) => !gone.has(r.SecurityGroupRuleId)),
+        );
         return { Return: true };
       }
       case 'EC2.DescribeInstances': {
         const ids: string[] = input.Filters?.[0]?.Values ?? input.InstanceIds ?? [];
-        return { Reservations: [{ Instances: ids.map((id, index) => ({
-          InstanceId: id, State: { Name: 'running' }, Tags: tagList(this.tags.get(id)),
-          BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { VolumeId: `vol-0${String(index).padStart(16, '0')}` } }],
-        })) }] };
+        return {
+          Reservations: [
+            {
+              Instances: ids.map((id, index) => ({
+                InstanceId: id,
+                State: { Name: 'running' },
+                Tags: tagList(this.tags.get(id)),
+                BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { VolumeId: `vol-0${String(index).padStart(16, '0')}` } }],
+              })),
+            },
+          ],
+        };
       }
       case 'EC2.DescribeTags': {
         const ids: string[] = input.Filters?.[0]?.Values ?? [];
@@ -101,36 +134,63 @@ export class World {
       }
       case 'CloudTrail.DescribeTrails': {
         const arn = `arn:aws:cloudtrail:${this.region}:${this.account}:trail/example-management-events`;
-        return { trailList: [{ Name: 'example-management-events', TrailARN: arn, HomeRegion: this.region, IsOrganizationTrail: false, S3BucketName: TRAIL_BUCKET, ...this.trail }] };
+        return {
+          trailList: [
+            {
+              Name: 'example-management-events',
+              TrailARN: arn,
+              HomeRegion: this.region,
+              IsOrganizationTrail: false,
+              S3BucketName: TRAIL_BUCKET,
+              ...this.trail,
+            },
+          ],
+        };
       }
-      case 'CloudTrail.GetTrailStatus': return { IsLogging: this.logging };
-      case 'CloudTrail.StartLogging': this.logging = true; return {};
+      case 'CloudTrail.GetTrailStatus':
+        return { IsLogging: this.logging };
+      case 'CloudTrail.StartLogging':
+        this.logging = true;
+        return {};
       case 'CloudTrail.UpdateTrail': {
         if (input.EnableLogFileValidation) this.trail.LogFileValidationEnabled = true;
         if (input.IsMultiRegionTrail) this.trail.IsMultiRegionTrail = true;
         if (input.IncludeGlobalServiceEvents) this.trail.IncludeGlobalServiceEvents = true;
         return {};
       }
-      case 'SNS.Publish': return { MessageId: '00000000-0000-4000-8000-000000000000' };
+      case 'SNS.Publish':
+        return { MessageId: '00000000-0000-4000-8000-000000000000' };
       // The state store: every claim is fresh, no breaker open (10,000 repeats of one event), and the counters
       // count, from 0 in each world: so the runner's stand at 1, and a rule's window counter at the number of
       // events handled in this world (console-signin-failures: bench/minimums.ts PRIOR_EVENTS).
-      case 'DynamoDB.PutItem': return {};
-      case 'DynamoDB.GetItem': return {};
-      case 'DynamoDB.DeleteItem': return {};
+      case 'DynamoDB.PutItem':
+        return {};
+      case 'DynamoDB.GetItem':
+        return {};
+      case 'DynamoDB.DeleteItem':
+        return {};
       case 'DynamoDB.UpdateItem': {
         const key = String(input.Key?.pk?.S);
         const total = (this.counters.get(key) ?? 0) + Number(input.ExpressionAttributeValues?.[':n']?.N ?? 0);
         this.counters.set(key, total);
         return { Attributes: { total: { N: String(total) } } };
       }
-      default: throw awsError('BenchUnmockedCall', `the bench has no answer for ${service}.${operation}`);
+      default:
+        throw awsError('BenchUnmockedCall', `the bench has no answer for ${service}.${operation}`);
     }
   }
 }
 
-interface Envelope { readonly account?: string; readonly region?: string; readonly detail?: unknown }
-interface BareRecord { readonly recipientAccountId?: string; readonly awsRegion?: string; readonly userIdentity?: { readonly accountId?: string } }
+interface Envelope {
+  readonly account?: string;
+  readonly region?: string;
+  readonly detail?: unknown;
+}
+interface BareRecord {
+  readonly recipientAccountId?: string;
+  readonly awsRegion?: string;
+  readonly userIdentity?: { readonly accountId?: string };
+}
 
 /** The CloudTrail record of a sample: an envelope's `detail`, or the sample itself when it is a bare record. */
 const recordOf = (event: unknown): BareRecord => ((event as Envelope).detail ?? event) as BareRecord;
@@ -150,7 +210,12 @@ function tagList(tags: Record<string, string> | undefined) {
 }
 
 const CLIENTS = [
-  ['S3', S3Client], ['EC2', EC2Client], ['CloudTrail', CloudTrailClient], ['SNS', SNSClient], ['DynamoDB', DynamoDBClient], ['Scheduler', SchedulerClient],
+  ['S3', S3Client],
+  ['EC2', EC2Client],
+  ['CloudTrail', CloudTrailClient],
+  ['SNS', SNSClient],
+  ['DynamoDB', DynamoDBClient],
+  ['Scheduler', SchedulerClient],
 ] as const;
 
 /** Installs the fake on every client class; `world()` gives the state of the event being handled. */

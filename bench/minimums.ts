@@ -52,7 +52,8 @@ export const BENCH_SAMPLES = Object.fromEntries(CASES.map(([rule, bench]) => [ru
 /** The default of one numeric setting of a rule, less one. */
 function oneBelow(rule: AnyRule, setting: string): number {
   const value: unknown = (rule.settings(parseConfig({})) as Readonly<Record<string, unknown>>)[setting];
-  if (typeof value !== 'number') throw new Error(`functions/${rule.id}/bench.json: priorEventsBelow names ${setting}, which is no numeric setting of ${rule.id}`);
+  if (typeof value !== 'number')
+    throw new Error(`functions/${rule.id}/bench.json: priorEventsBelow names ${setting}, which is no numeric setting of ${rule.id}`);
   return value - 1;
 }
 
@@ -61,7 +62,9 @@ function oneBelow(rule: AnyRule, setting: string): number {
  * counted): a rule that alerts on the threshold-th failure of a user or IP in its window measures the failure
  * that follows threshold - 1 others (the state table's counters count, bench/fake-aws.ts).
  */
-export const PRIOR_EVENTS = Object.fromEntries(CASES.flatMap(([rule, bench]) => (bench.priorEventsBelow ? [[rule.id, oneBelow(rule, bench.priorEventsBelow)]] : []))) as Readonly<Partial<Record<RuleId, number>>>;
+export const PRIOR_EVENTS = Object.fromEntries(
+  CASES.flatMap(([rule, bench]) => (bench.priorEventsBelow ? [[rule.id, oneBelow(rule, bench.priorEventsBelow)]] : [])),
+) as Readonly<Partial<Record<RuleId, number>>>;
 
 export const isAlertRule = (rule: string): rule is AlertRuleId => (ALERT_RULE_IDS as readonly string[]).includes(rule);
 

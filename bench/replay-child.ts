@@ -18,13 +18,19 @@ if (kind === 'floor') {
   events = parsed.Records.length;
 } else {
   const exit = await replay({
-    mode: 'offline', format: 'jsonl', configFile: join(import.meta.dirname, '..', 'config', 'replay.sample.json'), inputs: [file], env: {},
+    mode: 'offline',
+    format: 'jsonl',
+    configFile: join(import.meta.dirname, '..', 'config', 'replay.sample.json'),
+    inputs: [file],
+    env: {},
     // The sink counts lines and drops the text, as a write to a pipe would (keeping it would make the GC copy it).
     out: (text) => {
       outBytes += text.length;
       for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) events += 1;
     },
-    err: (text) => { throw new Error(`replay complained: ${text}`); },
+    err: (text) => {
+      throw new Error(`replay complained: ${text}`);
+    },
   });
   if (exit === 2) throw new Error('replay exited 2 (unreadable input)');
 }

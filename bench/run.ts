@@ -43,7 +43,12 @@ try {
   const naive = join(work, 'naive');
   await naiveBuild(naive);
   const bundles = artifacts.map((a) => ({
-    function: a.name, rule: a.rule, artifact: `${a.name}.zip`, handlerBytes: a.handlerBytes, mapBytes: a.mapBytes, zipBytes: a.zipBytes,
+    function: a.name,
+    rule: a.rule,
+    artifact: `${a.name}.zip`,
+    handlerBytes: a.handlerBytes,
+    mapBytes: a.mapBytes,
+    zipBytes: a.zipBytes,
     verdict: a.zipBytes < TARGETS.zipSoft ? 'MET' : a.zipBytes < TARGETS.zipHard ? 'MISSED (under the 250 KB hard limit)' : 'MISSED (over the hard limit)',
   }));
 
@@ -55,24 +60,51 @@ try {
   log(`cold init: ${ROUNDS} rounds (+2 warm-up) x ${eventHandlers.length} functions x (floor, bundled, naive)`);
   const cold = measureCold(
     eventHandlers.map((a) => ({ name: a.name, bundled: a.handlerPath, naive: join(naive, `${a.entry}.js`) })),
-    ROUNDS, 2, (r) => { if ((r + 1) % 10 === 0) log(`cold round ${r + 1}`); },
+    ROUNDS,
+    2,
+    (r) => {
+      if ((r + 1) % 10 === 0) log(`cold round ${r + 1}`);
+    },
   ).map((c) => ({ ...c, verdict: verdict(c.bundledRatio <= TARGETS.coldRatio) }));
 
   // 3. Warm overhead and 4. AWS calls: the real handlers, every AWS call answered in-process.
   const warm: Record<string, RuleRun[]> = {};
-  for (const [mode, events] of [['offline', WARM_EVENTS], ['dry-run', 1000], ['live', WARM_EVENTS]] as const) {
+  for (const [mode, events] of [
+    ['offline', WARM_EVENTS],
+    ['dry-run', 1000],
+    ['live', WARM_EVENTS],
+  ] as const) {
     log(`warm: ${mode}, ${events} events per rule`);
     warm[mode] = (JSON.parse(child(['bench/warm.ts', mode, String(events)])) as { runs: RuleRun[] }).runs;
   }
-  const warmRows = (['offline', 'live'] as const).flatMap((mode) => (warm[mode] ?? []).map((r) => ({
-    rule: r.rule, mode, events: r.events, outcome: r.outcome, allOutcomesAsExpected: r.outcomesOk === r.total,
-    p50Us: round(r.p50Us), p99Us: round(r.p99Us), cpuP50Us: round(r.cpuP50Us), cpuP99Us: round(r.cpuP99Us), meanUs: round(r.meanUs), maxUs: round(r.maxUs), verdict: verdict(r.p99Us < TARGETS.warmP99Us),
-  })));
-  const calls: CallCount[] = (warm.live ?? []).map((live) => countCalls(
-    live.rule, live.sample,
-    { offline: warm.offline?.find((r) => r.rule === live.rule)?.calls ?? [], 'dry-run': warm['dry-run']?.find((r) => r.rule === live.rule)?.calls ?? [], live: live.calls },
-    MINIMUMS[live.rule as RuleId],
-  ));
+  const warmRows = (['offline', 'live'] as const).flatMap((mode) =>
+    (warm[mode] ?? []).map((r) => ({
+      rule: r.rule,
+      mode,
+      events: r.events,
+      outcome: r.outcome,
+      allOutcomesAsExpected: r.outcomesOk === r.total,
+      p50Us: round(r.p50Us),
+      p99Us: round(r.p99Us),
+      cpuP50Us: round(r.cpuP50Us),
+      cpuP99Us: round(r.cpuP99Us),
+      meanUs: round(r.meanUs),
+      maxUs: round(r.maxUs),
+      verdict: verdict(r.p99Us < TARGETS.warmP99Us),
+    })),
+  );
+  const calls: CallCount[] = (warm.live ?? []).map((live) =>
+    countCalls(
+      live.rule,
+      live.sample,
+      {
+        offline: warm.offline?.find((r) => r.rule === live.rule)?.calls ?? [],
+        'dry-run': warm['dry-run']?.find((r) => r.rule === live.rule)?.calls ?? [],
+        live: live.calls,
+      },
+      MINIMUMS[live.rule as RuleId],
+    ),
+  );
 
   // 5. Replay throughput against the parse floor, alternating floor and replay in fresh processes.
   log(`replay: generating a ${LOG_RECORDS}-record log file`);
@@ -92,7 +124,11 @@ try {
   const replayEvents = passes.find((p) => p.kind === 'replay')?.events ?? 0;
   if (replayEvents < LOG_RECORDS) throw new Error(`replay printed ${replayEvents} records for ${LOG_RECORDS} events`);
   const throughput = {
-    records: LOG_RECORDS, bytes: sizes.bytes, gzipBytes: sizes.gzipBytes, fromRule: generated.fromRule, repeats: REPLAY_REPEATS,
+    records: LOG_RECORDS,
+    bytes: sizes.bytes,
+    gzipBytes: sizes.gzipBytes,
+    fromRule: generated.fromRule,
+    repeats: REPLAY_REPEATS,
     floorMs: { median: round(floorMs.median, 0), min: round(floorMs.p10, 0), max: round(floorMs.p90, 0) },
     replayMs: { median: round(replayMs.median, 0), min: round(replayMs.p10, 0), max: round(replayMs.p90, 0) },
     floorEventsPerSecond: Math.round(LOG_RECORDS / (floorMs.median / 1000)),
@@ -109,7 +145,12 @@ try {
   const results = {
     machine: { node: process.version, cpus: (await import('node:os')).cpus().length, platform: process.platform },
     settings: { coldRounds: ROUNDS, warmEvents: WARM_EVENTS, warmupExcluded: 200, logRecords: LOG_RECORDS, replayRepeats: REPLAY_REPEATS, kb: KB },
-    targets: TARGETS, bundles, cold, warm: warmRows, calls, replay: { ...throughput, verdict: replayVerdict },
+    targets: TARGETS,
+    bundles,
+    cold,
+    warm: warmRows,
+    calls,
+    replay: { ...throughput, verdict: replayVerdict },
     exemptions: { ...exemptions, verdict: exemptionsVerdict },
     seconds: Math.round((performance.now() - started) / 1000),
   };
@@ -132,32 +173,88 @@ function report(r: any): string {
   const out: string[] = [];
   out.push(`\ntrailguard bench: node ${r.machine.node}, ${r.machine.cpus} CPUs, ${r.seconds} s\n`);
   out.push(`Bundle size (serverless package; target < 150 KB zipped, 250 KB hard; KB = 1,000 bytes)\n`);
-  out.push(table(['function', 'handler.mjs', 'map', 'zip', 'target'], r.bundles.map((b: any) => [b.function, n(b.handlerBytes), n(b.mapBytes), n(b.zipBytes), b.verdict])));
+  out.push(
+    table(
+      ['function', 'handler.mjs', 'map', 'zip', 'target'],
+      r.bundles.map((b: any) => [b.function, n(b.handlerBytes), n(b.mapBytes), n(b.zipBytes), b.verdict]),
+    ),
+  );
   out.push(`\n\nCold init, ms from spawn to exit, median (p10–p90), N=${r.settings.coldRounds} interleaved rounds; target bundled ≤ 1.5× floor\n`);
-  out.push(table(['function', 'floor node -e 0', 'bundled', 'naive', 'bundled/floor', 'naive/floor', 'target'],
-    r.cold.map((c: any) => [c.name, ms(c.floor), ms(c.bundled), ms(c.naive), `${c.bundledRatio.toFixed(2)}×`, `${c.naiveRatio.toFixed(2)}×`, c.verdict])));
-  out.push(`\n\nWarm overhead per event, µs, ${n(r.settings.warmEvents)} events per rule (first 200 excluded), every AWS call answered in-process; target p99 < 1 ms\n`);
-  out.push(table(['rule', 'mode', 'outcome', 'p50', 'p99', 'mean', 'max', 'target'],
-    r.warm.map((w: any) => [w.rule, w.mode, `${w.outcome}${w.allOutcomesAsExpected ? '' : ' (NOT every event!)'}`, w.p50Us, w.p99Us, w.meanUs, w.maxUs, w.verdict])));
-  out.push(`\n\nAWS calls per event (a violation sample; for an audit alert, a sample that alerts), rule calls; target live = minimum (reads + writes + verification reads)\n`);
-  out.push(table(['rule', 'offline', 'dry-run reads', 'live: decide reads', 'act reads', 'writes', 'verify reads', 'minimum', 'runner before/after write', 'target'],
-    r.calls.map((c: CallCount) => [c.rule, c.offline, c.dryRunReads, c.live.inspectReads, c.live.actReads, c.live.writes, c.live.verifyReads,
-      `${c.minimum.reads}+${c.minimum.writes}+${c.minimum.verify}`, `${c.runnerBeforeWrite.length}/${c.runnerAfterWrite.length}`, c.verdict])));
-  out.push(`\n${r.calls.map((c: CallCount) => `  ${c.rule}: live ${c.live.sequence.join(' → ') || 'no rule call'}${c.extra.length ? `\n    beyond the minimum: ${c.extra.join('; ')}` : ''}`).join('\n')}`);
+  out.push(
+    table(
+      ['function', 'floor node -e 0', 'bundled', 'naive', 'bundled/floor', 'naive/floor', 'target'],
+      r.cold.map((c: any) => [c.name, ms(c.floor), ms(c.bundled), ms(c.naive), `${c.bundledRatio.toFixed(2)}×`, `${c.naiveRatio.toFixed(2)}×`, c.verdict]),
+    ),
+  );
+  out.push(
+    `\n\nWarm overhead per event, µs, ${n(r.settings.warmEvents)} events per rule (first 200 excluded), every AWS call answered in-process; target p99 < 1 ms\n`,
+  );
+  out.push(
+    table(
+      ['rule', 'mode', 'outcome', 'p50', 'p99', 'mean', 'max', 'target'],
+      r.warm.map((w: any) => [
+        w.rule,
+        w.mode,
+        `${w.outcome}${w.allOutcomesAsExpected ? '' : ' (NOT every event!)'}`,
+        w.p50Us,
+        w.p99Us,
+        w.meanUs,
+        w.maxUs,
+        w.verdict,
+      ]),
+    ),
+  );
+  out.push(
+    `\n\nAWS calls per event (a violation sample; for an audit alert, a sample that alerts), rule calls; target live = minimum (reads + writes + verification reads)\n`,
+  );
+  out.push(
+    table(
+      ['rule', 'offline', 'dry-run reads', 'live: decide reads', 'act reads', 'writes', 'verify reads', 'minimum', 'runner before/after write', 'target'],
+      r.calls.map((c: CallCount) => [
+        c.rule,
+        c.offline,
+        c.dryRunReads,
+        c.live.inspectReads,
+        c.live.actReads,
+        c.live.writes,
+        c.live.verifyReads,
+        `${c.minimum.reads}+${c.minimum.writes}+${c.minimum.verify}`,
+        `${c.runnerBeforeWrite.length}/${c.runnerAfterWrite.length}`,
+        c.verdict,
+      ]),
+    ),
+  );
+  out.push(
+    `\n${r.calls.map((c: CallCount) => `  ${c.rule}: live ${c.live.sequence.join(' → ') || 'no rule call'}${c.extra.length ? `\n    beyond the minimum: ${c.extra.join('; ')}` : ''}`).join('\n')}`,
+  );
   const t = r.replay;
-  out.push(`\n\nReplay throughput, ${n(t.records)} records (${n(t.bytes)} bytes, ${n(t.gzipBytes)} gzipped), median of ${t.repeats} alternating passes; target ≤ 2× floor\n`);
-  out.push(table(['pass', 'ms (min–max)', 'events/s'], [
-    ['floor: gunzip + JSON.parse', `${t.floorMs.median} (${t.floorMs.min}–${t.floorMs.max})`, n(t.floorEventsPerSecond)],
-    ['offline replay (jsonl to a sink)', `${t.replayMs.median} (${t.replayMs.min}–${t.replayMs.max})`, n(t.replayEventsPerSecond)],
-  ]));
+  out.push(
+    `\n\nReplay throughput, ${n(t.records)} records (${n(t.bytes)} bytes, ${n(t.gzipBytes)} gzipped), median of ${t.repeats} alternating passes; target ≤ 2× floor\n`,
+  );
+  out.push(
+    table(
+      ['pass', 'ms (min–max)', 'events/s'],
+      [
+        ['floor: gunzip + JSON.parse', `${t.floorMs.median} (${t.floorMs.min}–${t.floorMs.max})`, n(t.floorEventsPerSecond)],
+        ['offline replay (jsonl to a sink)', `${t.replayMs.median} (${t.replayMs.min}–${t.replayMs.max})`, n(t.replayEventsPerSecond)],
+      ],
+    ),
+  );
   out.push(`\nratio ${t.ratio}× → ${t.verdict}\n`);
   const x = r.exemptions;
-  out.push(`\n\nExemption lookup, µs per findExemption call, ${n(x.exemptions)} exemptions (every rule and *, literal ids, prefix and ? globs, a tenth expired), ${n(x.calls)} timed calls each (timer ${x.timerUs} µs included); target p99 < 250 µs\n`);
-  out.push(table(['case', 'p50', 'p99', 'p50/floor'], [
-    ['floor: one === per exemption', x.floor.p50Us, x.floor.p99Us, '1×'],
-    ['matched by the last exemption only', x.matchingLast.p50Us, x.matchingLast.p99Us, `${(x.matchingLast.p50Us / x.floor.p50Us).toFixed(1)}×`],
-    ['matched by none', x.matchingNone.p50Us, x.matchingNone.p99Us, `${(x.matchingNone.p50Us / x.floor.p50Us).toFixed(1)}×`],
-  ]));
+  out.push(
+    `\n\nExemption lookup, µs per findExemption call, ${n(x.exemptions)} exemptions (every rule and *, literal ids, prefix and ? globs, a tenth expired), ${n(x.calls)} timed calls each (timer ${x.timerUs} µs included); target p99 < 250 µs\n`,
+  );
+  out.push(
+    table(
+      ['case', 'p50', 'p99', 'p50/floor'],
+      [
+        ['floor: one === per exemption', x.floor.p50Us, x.floor.p99Us, '1×'],
+        ['matched by the last exemption only', x.matchingLast.p50Us, x.matchingLast.p99Us, `${(x.matchingLast.p50Us / x.floor.p50Us).toFixed(1)}×`],
+        ['matched by none', x.matchingNone.p50Us, x.matchingNone.p99Us, `${(x.matchingNone.p50Us / x.floor.p50Us).toFixed(1)}×`],
+      ],
+    ),
+  );
   out.push(`\n→ ${x.verdict}\n`);
   return `${out.join('')}\nresults: bench/results.json\n`;
 }

@@ -62,8 +62,10 @@ export interface RuleRun {
 type Handler = (event: unknown, context: unknown) => Promise<{ outcome: string; reason: string }>;
 
 const context = (n: number) => ({
-  awsRequestId: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`, functionName: 'trailguard-dev-bench',
-  getRemainingTimeInMillis: () => 30_000, callbackWaitsForEmptyEventLoop: true,
+  awsRequestId: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
+  functionName: 'trailguard-dev-bench',
+  getRemainingTimeInMillis: () => 30_000,
+  callbackWaitsForEmptyEventLoop: true,
 });
 
 /** Wraps inspect and the writes (perform and verify) so each logged call names the phase it was made in; returns the undo. */
@@ -81,7 +83,9 @@ export function tracePhases(rule: AnyRule, fake: { phase: string }): () => void 
         fake.phase = 'runner';
       }
     };
-    restores.push(() => { mutable[method] = original; });
+    restores.push(() => {
+      mutable[method] = original;
+    });
   };
   trace(rule, 'inspect', 'inspect');
   // A rule's writes: its action types' perform and verify (shared/actions/perform.ts), or a transitional act/verify.
@@ -100,7 +104,9 @@ export async function measure(mode: Mode, events: number): Promise<RuleRun[]> {
   let world: World = new World('111122223333', 'us-east-1', {});
   const fake = installFakeAws(() => world);
   let logged = 0;
-  logger.setSink((line) => { logged += line.length; }); // the JSON line is built; only the stdout write is skipped
+  logger.setSink((line) => {
+    logged += line.length;
+  }); // the JSON line is built; only the stdout write is skipped
   const runs: RuleRun[] = [];
   for (const rule of RULES) {
     const sample = BENCH_SAMPLES[rule.id] as string | undefined;
@@ -149,13 +155,24 @@ export async function measure(mode: Mode, events: number): Promise<RuleRun[]> {
     const timed = [...times.subarray(from)].sort((a, b) => a - b);
     const cpuTimed = [...cpu.subarray(from)].sort((a, b) => a - b);
     runs.push({
-      rule: rule.id, sample, outcome: first.outcome, expected, reason: first.reason, outcomesOk: ok, total: events, calls, events: timed.length,
-      p50Us: percentile(timed, 50) * 1000, p99Us: percentile(timed, 99) * 1000,
-      cpuP50Us: percentile(cpuTimed, 50) * 1000, cpuP99Us: percentile(cpuTimed, 99) * 1000,
-      meanUs: (timed.reduce((a, b) => a + b, 0) / timed.length) * 1000, maxUs: (timed.at(-1) ?? 0) * 1000,
+      rule: rule.id,
+      sample,
+      outcome: first.outcome,
+      expected,
+      reason: first.reason,
+      outcomesOk: ok,
+      total: events,
+      calls,
+      events: timed.length,
+      p50Us: percentile(timed, 50) * 1000,
+      p99Us: percentile(timed, 99) * 1000,
+      cpuP50Us: percentile(cpuTimed, 50) * 1000,
+      cpuP99Us: percentile(cpuTimed, 99) * 1000,
+      meanUs: (timed.reduce((a, b) => a + b, 0) / timed.length) * 1000,
+      maxUs: (timed.at(-1) ?? 0) * 1000,
     });
   }
-  if (logged === 0) throw new Error('the handlers logged nothing: the logger sink was not the handlers\' logger');
+  if (logged === 0) throw new Error("the handlers logged nothing: the logger sink was not the handlers' logger");
   return runs;
 }
 

@@ -3,7 +3,14 @@
  * (management events, last 90 days) or from the trail's log files in S3. Both yield the same items as
  * files do, so every event goes through `routeEvent` and the rules exactly like a replayed file.
  */
-import { CloudTrailClient, LookupEventsCommand, type LookupEventsCommandInput, type LookupEventsCommandOutput, type ServiceInputTypes, type ServiceOutputTypes } from '@aws-sdk/client-cloudtrail';
+import {
+  CloudTrailClient,
+  LookupEventsCommand,
+  type LookupEventsCommandInput,
+  type LookupEventsCommandOutput,
+  type ServiceInputTypes,
+  type ServiceOutputTypes,
+} from '@aws-sdk/client-cloudtrail';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { FinalizeRequestMiddleware } from '@smithy/types';
 import { gunzipSync } from 'node:zlib';
@@ -93,7 +100,10 @@ function callFailed(call: string, error: unknown): InputProblem {
 /** Spaces calls at least `intervalMs` apart, by the injected clock. */
 export class Pacer {
   private last = Number.NEGATIVE_INFINITY;
-  constructor(private readonly clock: Clock, private readonly intervalMs: number) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly intervalMs: number,
+  ) {}
 
   async wait(): Promise<void> {
     const delay = this.last + this.intervalMs - this.clock.now();
@@ -223,7 +233,11 @@ export function logFileInWindow(key: string, since: number, until: number, regio
 
 /** An S3 client for reading log files: read-only, and it follows the bucket to its own region. */
 export function logBucketClient(region: string, endpoint: string | undefined): S3Client {
-  const client = new S3Client({ ...baseClientConfig({ region, endpoint, readOnly: true }), forcePathStyle: endpoint !== undefined, followRegionRedirects: true });
+  const client = new S3Client({
+    ...baseClientConfig({ region, endpoint, readOnly: true }),
+    forcePathStyle: endpoint !== undefined,
+    followRegionRedirects: true,
+  });
   addReadOnlyGuard(client, 'S3');
   return client;
 }
@@ -251,9 +265,17 @@ function eventTimeOf(value: unknown): number | undefined {
 export async function* s3LogEvents(options: S3LogOptions): AsyncGenerator<InputItem> {
   let token: string | undefined;
   do {
-    const page = await options.client.send(new ListObjectsV2Command({
-      Bucket: options.bucket, Prefix: options.prefix, ...(token ? { ContinuationToken: token } : {}),
-    })).catch((error: unknown) => { throw callFailed(`ListObjectsV2 on s3://${options.bucket}/${options.prefix}`, error); });
+    const page = await options.client
+      .send(
+        new ListObjectsV2Command({
+          Bucket: options.bucket,
+          Prefix: options.prefix,
+          ...(token ? { ContinuationToken: token } : {}),
+        }),
+      )
+      .catch((error: unknown) => {
+        throw callFailed(`ListObjectsV2 on s3://${options.bucket}/${options.prefix}`, error);
+      });
     for (const object of page.Contents ?? []) {
       const key = object.Key;
       if (!key || !logFileInWindow(key, options.since, options.until, options.region)) continue;

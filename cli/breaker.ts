@@ -33,9 +33,11 @@ export async function breaker(action: string | undefined, rule: string | undefin
   if (rule && !known.includes(rule)) {
     const alerting = RULES.some((r) => r.id === rule);
     const guess = alerting ? undefined : closest(rule, known);
-    err(alerting
-      ? `trailguard: ${rule} only notifies and writes nothing, so it has no circuit breaker; rules that write: ${known.join(', ')}\n`
-      : `trailguard: unknown rule "${t.value(rule)}"${guess ? ` (did you mean ${guess}?)` : ''}; one of ${known.join(', ')}\n`);
+    err(
+      alerting
+        ? `trailguard: ${rule} only notifies and writes nothing, so it has no circuit breaker; rules that write: ${known.join(', ')}\n`
+        : `trailguard: unknown rule "${t.value(rule)}"${guess ? ` (did you mean ${guess}?)` : ''}; one of ${known.join(', ')}\n`,
+    );
     return EXIT.badInput;
   }
   if (action === 'status') {
@@ -44,12 +46,16 @@ export async function breaker(action: string | undefined, rule: string | undefin
     const ids = rule ? [rule] : known;
     const width = Math.max(...known.map((id) => id.length));
     // Each label painted alone: painting joins runs of spaces (and line breaks) into one space.
-    t.write(`${t.paint('bold', 'BREAKER')}${' '.repeat(width - 7)}  ${t.paint('bold', 'STATE')}   ${t.paint('bold', `WRITES IN THIS ${windowMinutes}-MIN WINDOW`)}\n` as Shown);
+    t.write(
+      `${t.paint('bold', 'BREAKER')}${' '.repeat(width - 7)}  ${t.paint('bold', 'STATE')}   ${t.paint('bold', `WRITES IN THIS ${windowMinutes}-MIN WINDOW`)}\n` as Shown,
+    );
     for (const id of ids) {
       const { counter, start } = breakerWindow(id, now, windowMinutes);
       const [state, writes] = await Promise.all([options.store.breakerState(id), options.store.windowTotal(counter, start)]);
       const used = `${writes} of ${maxWrites}`;
-      t.write(`${id.padEnd(width)}  ${state.open ? t.paint('bad', 'OPEN  ') : t.paint('good', 'closed')}  ${writes > maxWrites ? t.paint('bad', used) : used}\n` as Shown);
+      t.write(
+        `${id.padEnd(width)}  ${state.open ? t.paint('bad', 'OPEN  ') : t.paint('good', 'closed')}  ${writes > maxWrites ? t.paint('bad', used) : used}\n` as Shown,
+      );
       if (state.open) {
         // The store's reason and time: shown safe, on lines of their own under the breaker, wrapped to the terminal.
         const why = `open since ${t.value(state.since ?? '?')} (${t.value(state.reason ?? '')}): the rule reports only and writes nothing`;
@@ -57,7 +63,12 @@ export async function breaker(action: string | undefined, rule: string | undefin
         t.write(lines.map((l) => `    ${l}\n`).join('') as Shown);
       }
     }
-    if (!rule) t.write(t.text(`\n${count(ids.length, 'breaker')}: one per rule that writes, and one per its sweep; notify-only rules have none.\nReset an open one with: trailguard breaker reset RULE\n`));
+    if (!rule)
+      t.write(
+        t.text(
+          `\n${count(ids.length, 'breaker')}: one per rule that writes, and one per its sweep; notify-only rules have none.\nReset an open one with: trailguard breaker reset RULE\n`,
+        ),
+      );
     return EXIT.ok;
   }
   if (action === 'reset' && rule) {

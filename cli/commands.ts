@@ -50,11 +50,7 @@ of such files, or - for JSON lines on stdin.
               default they are only counted)
   --notify    publish to the alert topic (dry-run or live only)
   --config    JSON file of settings and exemptions (default: TRAILGUARD_*)`,
-  examples: [
-    'replay events/',
-    'replay --format jsonl events/ > remediation.jsonl',
-    'replay --lookup --since 7d --region us-east-1',
-  ],
+  examples: ['replay events/', 'replay --format jsonl events/ > remediation.jsonl', 'replay --lookup --since 7d --region us-east-1'],
   options: {
     ...HELP,
     mode: { type: 'string' },
@@ -129,7 +125,7 @@ export const UNDO = {
 
 export const REDRIVE = {
   name: 'redrive',
-  summary: 'run the dead-letter queue\'s events through the rules again',
+  summary: "run the dead-letter queue's events through the rules again",
   usage: ['redrive --queue URL [--mode live|dry-run|offline] [--notify] [--max N] [--format text|jsonl] [--all] [--config FILE]'],
   details: `Default mode live: a message is deleted once its event reached a final outcome.
 A dry-run or offline redrive only reports, and makes every message it read
@@ -139,9 +135,7 @@ visible in the queue again at once.
   --all       text also lists messages no rule's pattern matches
   --notify    a dry-run publishes only with it; a live redrive publishes as
               the functions would`,
-  examples: [
-    'redrive --mode dry-run --queue \\\n      https://sqs.us-east-1.amazonaws.com/111122223333/trailguard-prod-dlq',
-  ],
+  examples: ['redrive --mode dry-run --queue \\\n      https://sqs.us-east-1.amazonaws.com/111122223333/trailguard-prod-dlq'],
   options: {
     ...HELP,
     queue: { type: 'string' },
@@ -168,7 +162,7 @@ StateTableName) or "stateTable" in --config.`,
 
 export const SWEEP = {
   name: 'sweep',
-  summary: 'check a region\'s current state for what the rules protect',
+  summary: "check a region's current state for what the rules protect",
   usage: ['sweep [--rule RULE] [--mode dry-run|live] [--notify] [--region R] [--account ID] [--format text|jsonl] [--config FILE]'],
   details: `Runs each finding through its rule (default mode dry-run; live needs the state
 table, for the circuit breaker).
@@ -243,7 +237,7 @@ Exit 2 when add finds the exemption already there, or remove finds none.`,
 
 export const HELP_COMMAND = {
   name: 'help',
-  summary: 'show this list, or one command\'s usage',
+  summary: "show this list, or one command's usage",
   usage: ['help [COMMAND]'],
   details: 'The same as trailguard --help, or trailguard COMMAND --help.',
   examples: ['help replay'],

@@ -138,11 +138,17 @@ export async function exemptAdd(args: AddArgs, ctx: ExemptContext): Promise<numb
   }
   const name = exemptionParameter(ctx.prefix, request.rule, request.resource);
   const stored: StoredExemption = {
-    resource: request.resource, reason: request.reason, ...(request.expires ? { expires: request.expires } : {}),
-    addedBy: await ctx.callerArn(), addedAt: new Date(now).toISOString(),
+    resource: request.resource,
+    reason: request.reason,
+    ...(request.expires ? { expires: request.expires } : {}),
+    addedBy: await ctx.callerArn(),
+    addedAt: new Date(now).toISOString(),
   };
   const value = JSON.stringify(stored);
-  if (Buffer.byteLength(value) > STANDARD_VALUE_BYTES) throw new UsageProblem(`the exemption's value is ${Buffer.byteLength(value)} bytes, past the ${STANDARD_VALUE_BYTES} a Standard parameter holds: shorten --reason or --resource`);
+  if (Buffer.byteLength(value) > STANDARD_VALUE_BYTES)
+    throw new UsageProblem(
+      `the exemption's value is ${Buffer.byteLength(value)} bytes, past the ${STANDARD_VALUE_BYTES} a Standard parameter holds: shorten --reason or --resource`,
+    );
   t.write(t.text(`${args.dryRun ? 'Would create' : 'Creating'} (SSM Parameter Store, String, Standard tier):\n`));
   t.write(`+ ${t.value(name)}\n+   ${t.value(value)}\n` as Shown);
   if (broad) t.write(`${t.paint('warn', `WARNING: ${broad}.`)}\n` as Shown);
@@ -160,11 +166,17 @@ export async function exemptAdd(args: AddArgs, ctx: ExemptContext): Promise<numb
   }
   const readBack = await currentValue(ctx.ssm, name);
   if (readBack !== value) {
-    ctx.err(`trailguard: ${t.value(name)} was written but reads back ${readBack === undefined ? 'as absent' : 'with another value'}: check it with trailguard exempt list\n`);
+    ctx.err(
+      `trailguard: ${t.value(name)} was written but reads back ${readBack === undefined ? 'as absent' : 'with another value'}: check it with trailguard exempt list\n`,
+    );
     return EXIT.remediationFailed;
   }
-  t.write(t.text(`Added and read back: ${request.rule === '*' ? 'every rule' : request.rule} skips ${t.value(request.resource)}${request.expires ? ` through ${request.expires} (UTC)` : ' with no expiry'}. `
-    + `It takes effect within ${ctx.cacheSeconds} s (the functions' configuration cache).\n`));
+  t.write(
+    t.text(
+      `Added and read back: ${request.rule === '*' ? 'every rule' : request.rule} skips ${t.value(request.resource)}${request.expires ? ` through ${request.expires} (UTC)` : ' with no expiry'}. `
+        + `It takes effect within ${ctx.cacheSeconds} s (the functions' configuration cache).\n`,
+    ),
+  );
   return EXIT.ok;
 }
 
@@ -172,7 +184,9 @@ export async function exemptAdd(args: AddArgs, ctx: ExemptContext): Promise<numb
 function conflict(ctx: ExemptContext, name: string, existing: string | undefined): number {
   const t = ctx.terminal;
   const parsed = existing === undefined ? undefined : parseStored(ctx.prefix, { Name: name, Value: existing }).exemption;
-  ctx.err(`trailguard: already exempt: ${t.value(name)} (${t.value(described(parsed))}); remove it first (trailguard exempt remove with the same --rule and --resource)\n`);
+  ctx.err(
+    `trailguard: already exempt: ${t.value(name)} (${t.value(described(parsed))}); remove it first (trailguard exempt remove with the same --rule and --resource)\n`,
+  );
   return EXIT.badInput;
 }
 
@@ -188,7 +202,8 @@ export interface RemoveArgs {
 /** `exempt remove`: deletes exactly the parameter of one rule and glob, or (--expired) every expired one. */
 export async function exemptRemove(args: RemoveArgs, ctx: ExemptContext): Promise<number> {
   if (args.expired) {
-    if (args.rule !== undefined || args.resource !== undefined) throw new UsageProblem('exempt remove --expired takes no --rule or --resource: it removes every expired exemption of the store');
+    if (args.rule !== undefined || args.resource !== undefined)
+      throw new UsageProblem('exempt remove --expired takes no --rule or --resource: it removes every expired exemption of the store');
     return removeExpired(args.dryRun, ctx);
   }
   const t = ctx.terminal;
@@ -198,8 +213,11 @@ export async function exemptRemove(args: RemoveArgs, ctx: ExemptContext): Promis
   const existing = await currentValue(ctx.ssm, name);
   if (existing === undefined) {
     const deployed = ctx.deployed.some((e) => e.rule === rule && e.resource === resource);
-    ctx.err(`trailguard: no exemption of ${rule} for ${t.value(resource)} in the store (${t.value(name)})${deployed
-      ? '; it is a deploy-time exemption: remove it from TRAILGUARD_EXEMPTIONS (the stack parameter "exemptions") and deploy' : ''}\n`);
+    ctx.err(
+      `trailguard: no exemption of ${rule} for ${t.value(resource)} in the store (${t.value(name)})${
+        deployed ? '; it is a deploy-time exemption: remove it from TRAILGUARD_EXEMPTIONS (the stack parameter "exemptions") and deploy' : ''
+      }\n`,
+    );
     return EXIT.badInput;
   }
   const what = described(parseStored(ctx.prefix, { Name: name, Value: existing }).exemption);
@@ -215,7 +233,11 @@ export async function exemptRemove(args: RemoveArgs, ctx: ExemptContext): Promis
     ctx.err(`trailguard: ${t.value(name)} was removed by someone else meanwhile\n`);
     return EXIT.badInput;
   }
-  t.write(t.text(`Removed ${t.value(name)} (${t.value(what)}). The rule acts on ${t.value(resource)} again within ${ctx.cacheSeconds} s (the functions' configuration cache).\n`));
+  t.write(
+    t.text(
+      `Removed ${t.value(name)} (${t.value(what)}). The rule acts on ${t.value(resource)} again within ${ctx.cacheSeconds} s (the functions' configuration cache).\n`,
+    ),
+  );
   return EXIT.ok;
 }
 
@@ -237,7 +259,12 @@ async function removeExpired(dryRun: boolean, ctx: ExemptContext): Promise<numbe
     t.write(`${dryRun ? 'would delete' : 'deleted'} ${t.value(name)} (${t.value(described(listed.exemption))})\n` as Shown);
   }
   if (dryRun && expired.length > 0) t.write(t.text(`Dry run: nothing was deleted (${count(expired.length, 'expired exemption')}).\n`));
-  if (deployExpired > 0) t.write(t.text(`${count(deployExpired, 'expired deploy-time exemption')} (TRAILGUARD_EXEMPTIONS) stay: remove them from the stack parameter "exemptions" and deploy.\n`));
+  if (deployExpired > 0)
+    t.write(
+      t.text(
+        `${count(deployExpired, 'expired deploy-time exemption')} (TRAILGUARD_EXEMPTIONS) stay: remove them from the stack parameter "exemptions" and deploy.\n`,
+      ),
+    );
   return EXIT.ok;
 }
 
@@ -249,7 +276,11 @@ export async function exemptList(args: { readonly rule: string | undefined; read
   const only = args.rule === undefined ? undefined : ruleOption(args.rule);
   const today = dayOf(ctx.now());
   const deployed: ListedExemption[] = ctx.deployed.map((e) => ({
-    source: 'deploy', rule: e.rule, parameter: undefined, exemption: { resource: e.resource, reason: e.reason, ...(e.expires ? { expires: e.expires } : {}) }, problem: undefined,
+    source: 'deploy',
+    rule: e.rule,
+    parameter: undefined,
+    exemption: { resource: e.resource, reason: e.reason, ...(e.expires ? { expires: e.expires } : {}) },
+    problem: undefined,
   }));
   // --rule R: what applies to R, its own and every-rule (`*`) ones; an INVALID one is always shown.
   const applies = (e: ListedExemption) => only === undefined || e.rule === undefined || e.exemption === undefined || e.rule === only || e.rule === '*';
@@ -257,7 +288,9 @@ export async function exemptList(args: { readonly rule: string | undefined; read
   const t = ctx.terminal;
   if (args.format === 'json') {
     const rows = all.map((e) => ({
-      source: e.source, rule: e.rule ?? null, parameter: e.parameter ?? null,
+      source: e.source,
+      rule: e.rule ?? null,
+      parameter: e.parameter ?? null,
       ...(e.exemption ? { ...e.exemption, status: statusOf(e.exemption.expires, today).text } : { status: 'INVALID', problem: e.problem }),
     }));
     // JSON as the person's terminal may show it: controls inside strings become \uXXXX escapes, the same JSON value.
@@ -280,7 +313,9 @@ function printTable(all: readonly ListedExemption[], today: string, ctx: ExemptC
   // Rule, status and source have known widths; the resource takes what the terminal has left (whole when piped).
   const fixed = RULE_WIDTH + 2 + STATUS_WIDTH + 2 + 'deploy'.length + 2;
   const resourceWidth = t.width === undefined ? undefined : Math.max(12, t.width - fixed);
-  t.write(`${t.paint('bold', 'RULE')}${' '.repeat(RULE_WIDTH - 4)}  ${t.paint('bold', 'STATUS')}${' '.repeat(STATUS_WIDTH - 6)}  ${t.paint('bold', 'SOURCE')}  ${t.paint('bold', 'RESOURCE')}\n` as Shown);
+  t.write(
+    `${t.paint('bold', 'RULE')}${' '.repeat(RULE_WIDTH - 4)}  ${t.paint('bold', 'STATUS')}${' '.repeat(STATUS_WIDTH - 6)}  ${t.paint('bold', 'SOURCE')}  ${t.paint('bold', 'RESOURCE')}\n` as Shown,
+  );
   const detail = (text: string) => (t.width === undefined ? [text] : wrap(text, t.width - 4)).map((line) => `    ${line}\n`).join('');
   let expired = 0;
   let invalid = 0;
@@ -296,19 +331,28 @@ function printTable(all: readonly ListedExemption[], today: string, ctx: ExemptC
     if (status.expired) expired += 1;
     const style = status.expired ? 'bad' : status.days !== undefined && status.days <= 14 ? 'warn' : undefined;
     const statusText = status.text.padEnd(STATUS_WIDTH);
-    t.write(`${rule}  ${style ? t.paint(style, statusText) : t.value(statusText)}  ${e.source.padEnd(6)}  ${t.fitted(e.exemption.resource, resourceWidth)}\n` as Shown);
+    t.write(
+      `${rule}  ${style ? t.paint(style, statusText) : t.value(statusText)}  ${e.source.padEnd(6)}  ${t.fitted(e.exemption.resource, resourceWidth)}\n` as Shown,
+    );
     const expiry = e.exemption.expires ? `through ${t.value(e.exemption.expires)}` : 'no expiry';
     const added = e.exemption.addedBy ? `; added by ${t.value(e.exemption.addedBy)}${e.exemption.addedAt ? ` at ${t.value(e.exemption.addedAt)}` : ''}` : '';
     t.write(detail(`${t.value(e.exemption.reason)} (${expiry}${added})`) as Shown);
   }
-  t.write(t.text(`\n${count(all.length, 'exemption')}${expired > 0 ? `, ${expired} expired (trailguard exempt remove --expired deletes the store's)` : ''}${invalid > 0 ? `, ${invalid} INVALID (the functions ignore them)` : ''}.\n`));
+  t.write(
+    t.text(
+      `\n${count(all.length, 'exemption')}${expired > 0 ? `, ${expired} expired (trailguard exempt remove --expired deletes the store's)` : ''}${invalid > 0 ? `, ${invalid} INVALID (the functions ignore them)` : ''}.\n`,
+    ),
+  );
 }
 
 // ------------------------------------------------------------------------------------------ prefix
 
 /** The parameter prefix, or a usage problem naming where it comes from. */
 export function prefixOf(prefix: string | undefined): string {
-  if (!prefix) throw new UsageProblem('exempt needs the stack\'s parameter prefix: set TRAILGUARD_PARAMETER_PREFIX (stack output ParameterPrefix, e.g. /trailguard/prod) or "parameterPrefix" in --config');
+  if (!prefix)
+    throw new UsageProblem(
+      'exempt needs the stack\'s parameter prefix: set TRAILGUARD_PARAMETER_PREFIX (stack output ParameterPrefix, e.g. /trailguard/prod) or "parameterPrefix" in --config',
+    );
   return prefix;
 }
 
@@ -331,7 +375,14 @@ export interface ExemptValues {
 const ACTIONS = ['add', 'list', 'remove'] as const;
 
 /** `trailguard exempt ACTION [options]`: checks the action and its options, then runs it against the store. */
-export async function exemptCommand(positionals: readonly string[], values: ExemptValues, config: Config, env: Env, terminal: Terminal, overrides: Partial<ExemptContext> = {}): Promise<number> {
+export async function exemptCommand(
+  positionals: readonly string[],
+  values: ExemptValues,
+  config: Config,
+  env: Env,
+  terminal: Terminal,
+  overrides: Partial<ExemptContext> = {},
+): Promise<number> {
   const [action, extra] = positionals;
   const known = ACTIONS.find((a) => a === action);
   if (!known) {
@@ -339,25 +390,50 @@ export async function exemptCommand(positionals: readonly string[], values: Exem
     throw new UsageProblem(`exempt needs add, list or remove${action ? `, got "${action}"${guess ? ` (did you mean ${guess}?)` : ''}` : ''}`, true);
   }
   if (extra !== undefined) throw new UsageProblem(`exempt ${known} takes no arguments besides its options, got "${extra}"`);
-  const misplaced = known === 'add' ? ['expired', 'format'] : known === 'list' ? ['resource', 'reason', 'expires', 'dry-run', 'yes', 'expired'] : ['reason', 'expires', 'yes', 'format'];
-  const given = misplaced.find((option) => option === 'format' ? values.format !== undefined && values.format !== 'text' : values[option as keyof ExemptValues] !== undefined);
+  const misplaced =
+    known === 'add'
+      ? ['expired', 'format']
+      : known === 'list'
+        ? ['resource', 'reason', 'expires', 'dry-run', 'yes', 'expired']
+        : ['reason', 'expires', 'yes', 'format'];
+  const given = misplaced.find((option) =>
+    option === 'format' ? values.format !== undefined && values.format !== 'text' : values[option as keyof ExemptValues] !== undefined,
+  );
   if (given) throw new UsageProblem(`--${given} does not go with exempt ${known}`, true);
   const region = config.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
   if (!region) throw new UsageProblem('exempt needs a Region: AWS_REGION or "region" in --config');
   const prefix = prefixOf(config.parameterPrefix);
   const ctx: ExemptContext = {
     ssm: overrides.ssm ?? new SSMClient(baseClientConfig({ region, endpoint: config.endpoint, readOnly: false })),
-    prefix, deployed: config.exemptions, cacheSeconds: config.configMaxAgeSeconds,
-    callerArn: overrides.callerArn ?? (async () => {
-      const answer = await awsCall('STS.GetCallerIdentity', 'caller', () => stsClient({ region, endpoint: config.endpoint }).send(new GetCallerIdentityCommand({})));
-      if (!answer.Arn) throw new UsageProblem('STS GetCallerIdentity answered without an ARN: addedBy cannot be recorded');
-      return answer.Arn;
-    }),
-    now: overrides.now ?? Date.now, terminal, err: overrides.err ?? consoleOut.stderr,
+    prefix,
+    deployed: config.exemptions,
+    cacheSeconds: config.configMaxAgeSeconds,
+    callerArn:
+      overrides.callerArn
+      ?? (async () => {
+        const answer = await awsCall('STS.GetCallerIdentity', 'caller', () =>
+          stsClient({ region, endpoint: config.endpoint }).send(new GetCallerIdentityCommand({})),
+        );
+        if (!answer.Arn) throw new UsageProblem('STS GetCallerIdentity answered without an ARN: addedBy cannot be recorded');
+        return answer.Arn;
+      }),
+    now: overrides.now ?? Date.now,
+    terminal,
+    err: overrides.err ?? consoleOut.stderr,
   };
   switch (known) {
     case 'add':
-      return exemptAdd({ rule: values.rule, resource: values.resource, reason: values.reason, expires: values.expires, dryRun: values['dry-run'] === true, yes: values.yes === true }, ctx);
+      return exemptAdd(
+        {
+          rule: values.rule,
+          resource: values.resource,
+          reason: values.reason,
+          expires: values.expires,
+          dryRun: values['dry-run'] === true,
+          yes: values.yes === true,
+        },
+        ctx,
+      );
     case 'list':
       return exemptList({ rule: values.rule, format: values.format ?? 'text' }, ctx);
     case 'remove':

@@ -1,4 +1,3 @@
-
 import type { Stats } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -144,4 +143,3 @@ export async function* readInputs(inputs: readonly string[], stdin: NodeJS.Reada
     }
   }
 }
-

@@ -8,7 +8,21 @@ import { terminalValue } from '../shared/safe-text.js';
 import { dynamoStateStore } from '../shared/state/dynamo-store.js';
 import { breaker } from './breaker.js';
 import {
-  BREAKER, COMMANDS, commandHelp, commandsWithOption, EXEMPT, MEMBER_TEMPLATE, overview, REDRIVE, REPLAY, REPORT, SWEEP, UNDO, usageLines, type CommandSpec, type OptionsSpec,
+  BREAKER,
+  COMMANDS,
+  commandHelp,
+  commandsWithOption,
+  EXEMPT,
+  MEMBER_TEMPLATE,
+  overview,
+  REDRIVE,
+  REPLAY,
+  REPORT,
+  SWEEP,
+  UNDO,
+  usageLines,
+  type CommandSpec,
+  type OptionsSpec,
 } from './commands.js';
 import { exemptCommand } from './exempt.js';
 import { memberTemplate } from './member-template.js';
@@ -86,7 +100,10 @@ export async function main(argv: readonly string[], env: Env = process.env): Pro
     return EXIT.ok;
   }
   const spec = COMMANDS.find((c) => c.name === command);
-  if (!spec) return command.startsWith('-') ? fail(`options go after the command: trailguard COMMAND [options] (trailguard --help lists the commands)`) : unknownCommand(command);
+  if (!spec)
+    return command.startsWith('-')
+      ? fail(`options go after the command: trailguard COMMAND [options] (trailguard --help lists the commands)`)
+      : unknownCommand(command);
   if (rest.includes('--help') || rest.includes('-h')) {
     consoleOut.stdout(commandHelp(spec));
     return EXIT.ok;
@@ -101,7 +118,10 @@ export async function main(argv: readonly string[], env: Env = process.env): Pro
 }
 
 function unknownCommand(command: string): number {
-  const guess = closest(command, COMMANDS.map((c) => c.name));
+  const guess = closest(
+    command,
+    COMMANDS.map((c) => c.name),
+  );
   return fail(`unknown command "${terminalValue(command)}"${guess ? `: did you mean \`${guess}\`?` : ''} (trailguard --help lists the commands)`);
 }
 
@@ -117,8 +137,15 @@ async function run(command: string, args: readonly string[], env: Env): Promise<
       if (backtest && mode === 'live') throw new UsageProblem('a backtest (--lookup, --s3) runs offline or dry-run, never live');
       if (!backtest && positionals.length === 0) throw new UsageProblem('no INPUT given', true);
       return replay({
-        mode, format, configFile: values.config, inputs: positionals, env, notify: values.notify === true, all: values.all === true,
-        terminal: standardOutput(env), ...(backtest ? { events: backtest } : {}),
+        mode,
+        format,
+        configFile: values.config,
+        inputs: positionals,
+        env,
+        notify: values.notify === true,
+        all: values.all === true,
+        terminal: standardOutput(env),
+        ...(backtest ? { events: backtest } : {}),
       });
     }
     case 'report': {
@@ -141,7 +168,10 @@ async function run(command: string, args: readonly string[], env: Env): Promise<
       const config = await replayConfig(values.config, env);
       await refuseNotify(values.notify, 'redrive', mode, config);
       // Redrive acts like the functions: duplicates of events already handled, and the breaker's cap, live in the state table.
-      if (mode === 'live' && !config.stateTable) throw new UsageProblem('a live redrive needs the state table, so duplicates are recognised and the circuit breaker caps its writes: set TRAILGUARD_STATE_TABLE (stack output StateTableName) or "stateTable" in --config');
+      if (mode === 'live' && !config.stateTable)
+        throw new UsageProblem(
+          'a live redrive needs the state table, so duplicates are recognised and the circuit breaker caps its writes: set TRAILGUARD_STATE_TABLE (stack output StateTableName) or "stateTable" in --config',
+        );
       return redrive({ queueUrl, mode, format, max, config, notify: values.notify === true, all: values.all === true, terminal: standardOutput(env) });
     }
     case 'breaker': {
@@ -151,7 +181,8 @@ async function run(command: string, args: readonly string[], env: Env): Promise<
       if (action === 'reset' && !rule) throw new UsageProblem('breaker reset needs the RULE (or RULE:sweep) whose breaker to close');
       if (extra !== undefined) throw new UsageProblem(`breaker takes one RULE, got "${extra}" too`);
       const config: Config = await replayConfig(values.config, env);
-      if (!config.stateTable) throw new UsageProblem('breaker needs the state table: set TRAILGUARD_STATE_TABLE (stack output StateTableName) or "stateTable" in --config');
+      if (!config.stateTable)
+        throw new UsageProblem('breaker needs the state table: set TRAILGUARD_STATE_TABLE (stack output StateTableName) or "stateTable" in --config');
       const store = dynamoStateStore(config.stateTable, config.region ?? 'us-east-1', config.endpoint);
       return breaker(action, rule, { store, limits: config.reliability.breaker, terminal: standardOutput(env) });
     }
@@ -160,19 +191,33 @@ async function run(command: string, args: readonly string[], env: Env): Promise<
       if (positionals.length > 0) throw new UsageProblem(`sweep takes no arguments besides its options, got "${positionals[0]}"`);
       const mode = modeOf(values.mode, 'dry-run');
       const format = formatOf(values.format);
-      if (mode === 'offline') throw new UsageProblem('sweep reads the account\'s current state, which offline never does: use --mode dry-run (default) or live');
+      if (mode === 'offline') throw new UsageProblem("sweep reads the account's current state, which offline never does: use --mode dry-run (default) or live");
       const rule = values.rule === undefined ? undefined : RULE_IDS.find((id) => id === values.rule);
       if (values.rule !== undefined && !rule) {
         const guess = closest(values.rule, RULE_IDS);
         throw new UsageProblem(`--rule must be one of ${RULE_IDS.join(', ')}, got "${values.rule}"${guess ? ` (did you mean ${guess}?)` : ''}`);
       }
-      if (values.account !== undefined && !/^\d{12}$/.test(values.account)) throw new UsageProblem(`--account must be a 12-digit account id, got "${values.account}"`);
+      if (values.account !== undefined && !/^\d{12}$/.test(values.account))
+        throw new UsageProblem(`--account must be a 12-digit account id, got "${values.account}"`);
       const config = await replayConfig(values.config, env);
       await refuseNotify(values.notify, 'sweep', mode, config);
       const region = values.region ?? config.region;
-      if (!region || !/^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/.test(region)) throw new UsageProblem(`sweep needs a region: --region R or AWS_REGION${region ? `, got "${region}"` : ''}`);
-      if (mode === 'live' && !config.stateTable) throw new UsageProblem('a live sweep needs the state table, so the circuit breaker caps its writes: set TRAILGUARD_STATE_TABLE (stack output StateTableName) or "stateTable" in --config');
-      return sweep({ rule: rule satisfies RuleId | undefined, mode, format, region, account: values.account, config, notify: values.notify === true, terminal: standardOutput(env) });
+      if (!region || !/^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/.test(region))
+        throw new UsageProblem(`sweep needs a region: --region R or AWS_REGION${region ? `, got "${region}"` : ''}`);
+      if (mode === 'live' && !config.stateTable)
+        throw new UsageProblem(
+          'a live sweep needs the state table, so the circuit breaker caps its writes: set TRAILGUARD_STATE_TABLE (stack output StateTableName) or "stateTable" in --config',
+        );
+      return sweep({
+        rule: rule satisfies RuleId | undefined,
+        mode,
+        format,
+        region,
+        account: values.account,
+        config,
+        notify: values.notify === true,
+        terminal: standardOutput(env),
+      });
     }
     case 'exempt': {
       const { values, positionals } = parseFor(EXEMPT, args);

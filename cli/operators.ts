@@ -5,7 +5,17 @@
 import { RULE_IDS, type Config } from '../shared/config.js';
 import { parseDuration } from '../shared/report/records.js';
 import type { ReportFormat } from '../shared/report/render.js';
-import { LOOKUP_HISTORY_DAYS, lookupClient, lookupEvents, logBucketClient, parseS3Url, ruleLookupPlan, ruleLookupUsernames, s3LogEvents, type Clock } from './backtest.js';
+import {
+  LOOKUP_HISTORY_DAYS,
+  lookupClient,
+  lookupEvents,
+  logBucketClient,
+  parseS3Url,
+  ruleLookupPlan,
+  ruleLookupUsernames,
+  s3LogEvents,
+  type Clock,
+} from './backtest.js';
 import type { InputItem } from './inputs.js';
 import { readInputs } from './inputs.js';
 import { LOGS_PREFIX, report } from './report.js';
@@ -61,27 +71,45 @@ export async function reportCommand(args: OperatorArgs, sources: readonly string
     ...(args.rule !== undefined ? { rules: listOption('--rule', args.rule, RULE_IDS) } : {}),
   };
   return report({
-    sources, format, since, region: regionOf(args, undefined, env), endpoint: env.AWS_ENDPOINT_URL || undefined, now: () => now,
+    sources,
+    format,
+    since,
+    region: regionOf(args, undefined, env),
+    endpoint: env.AWS_ENDPOINT_URL || undefined,
+    now: () => now,
     ...(only.severities || only.rules ? { only } : {}),
   });
 }
 
 /** `trailguard undo EVENT_ID --log SOURCE [--apply [--yes] [--force]] [--mode offline|dry-run] [--since 30d] [--config FILE]`. */
-export async function undoCommand(args: OperatorArgs & { readonly mode?: string | undefined }, positionals: readonly string[], config: Config, env: Env): Promise<number> {
+export async function undoCommand(
+  args: OperatorArgs & { readonly mode?: string | undefined },
+  positionals: readonly string[],
+  config: Config,
+  env: Env,
+): Promise<number> {
   const [eventId, ...extra] = positionals;
-  if (!eventId || extra.length > 0) throw new UsageProblem('undo needs exactly one EVENT_ID (the record\'s eventId)', true);
-  if (!args.log || args.log.length === 0) throw new UsageProblem('undo needs --log SOURCE: the remediation-log file, folder or logs:<log group prefix> holding the event\'s record', true);
-  if (args.apply && args.mode !== undefined && args.mode !== 'live') throw new UsageProblem('--apply acts (live): leave out --mode, or use --mode dry-run without --apply to preview');
-  const mode = args.apply ? 'live' : args.mode ?? 'offline';
+  if (!eventId || extra.length > 0) throw new UsageProblem("undo needs exactly one EVENT_ID (the record's eventId)", true);
+  if (!args.log || args.log.length === 0)
+    throw new UsageProblem("undo needs --log SOURCE: the remediation-log file, folder or logs:<log group prefix> holding the event's record", true);
+  if (args.apply && args.mode !== undefined && args.mode !== 'live')
+    throw new UsageProblem('--apply acts (live): leave out --mode, or use --mode dry-run without --apply to preview');
+  const mode = args.apply ? 'live' : (args.mode ?? 'offline');
   if (mode !== 'offline' && mode !== 'dry-run' && mode !== 'live') throw new UsageProblem(`undo --mode must be offline or dry-run, got "${args.mode}"`);
   if (mode === 'live' && !args.apply) throw new UsageProblem('undo acts only with --apply');
   if ((args.yes || args.force) && !args.apply) throw new UsageProblem('--yes and --force go with --apply');
   const now = Date.now();
   return undo({
-    eventId, sources: args.log, apply: args.apply === true, mode, config,
+    eventId,
+    sources: args.log,
+    apply: args.apply === true,
+    mode,
+    config,
     region: regionOf(args, config, env),
     since: args.log.some((s) => s.startsWith(LOGS_PREFIX)) ? sinceMs(args.since ?? '30d', now) : undefined,
-    yes: args.yes === true, force: args.force === true, width: standardOutput(env).width,
+    yes: args.yes === true,
+    force: args.force === true,
+    width: standardOutput(env).width,
   });
 }
 
@@ -109,25 +137,40 @@ export function backtestEvents(
   // Refused rather than clamped: a backtest that quietly read 90 of 180 days would report a clean history for
   // days it never saw. The trail's log files in S3 reach further back.
   if (args.lookup && now - since > LOOKUP_HISTORY_DAYS * 86_400_000) {
-    throw new UsageProblem(`--since ${args.since}: LookupEvents keeps only the last ${LOOKUP_HISTORY_DAYS} days of management events; use --since ${LOOKUP_HISTORY_DAYS}d or less, or read the trail's log files with --s3 s3://bucket/prefix (without --lookup) for older events`);
+    throw new UsageProblem(
+      `--since ${args.since}: LookupEvents keeps only the last ${LOOKUP_HISTORY_DAYS} days of management events; use --since ${LOOKUP_HISTORY_DAYS}d or less, or read the trail's log files with --s3 s3://bucket/prefix (without --lookup) for older events`,
+    );
   }
   const region = regionOf(args, config, env);
   const parts: (() => AsyncIterable<InputItem>)[] = [];
   if (inputs.length > 0) parts.push(() => readInputs(inputs));
   if (args.lookup) {
     const client = lookupClient(region, config.endpoint, { ...(clock ? { clock } : {}), ...(progressNote ? { onRetry: progressNote } : {}) });
-    parts.push(() => lookupEvents({
-      client, startTime: new Date(since), endTime: new Date(now),
-      ...(args['lookup-all'] ? { eventSources: undefined } : ruleLookupPlan()), usernames: ruleLookupUsernames(), ...(progressNote ? { onPage: progressNote } : {}),
-    }));
+    parts.push(() =>
+      lookupEvents({
+        client,
+        startTime: new Date(since),
+        endTime: new Date(now),
+        ...(args['lookup-all'] ? { eventSources: undefined } : ruleLookupPlan()),
+        usernames: ruleLookupUsernames(),
+        ...(progressNote ? { onPage: progressNote } : {}),
+      }),
+    );
   }
   for (const url of s3) {
     const target = parseS3Url(url);
     if (!target) throw new UsageProblem(`--s3 must be s3://bucket/prefix, got "${url}"`);
     const client = logBucketClient(region, config.endpoint);
-    parts.push(() => s3LogEvents({
-      client, ...target, since, until: now, region: args.region, ...(progressNote ? { onFile: progressNote } : {}),
-    }));
+    parts.push(() =>
+      s3LogEvents({
+        client,
+        ...target,
+        since,
+        until: now,
+        region: args.region,
+        ...(progressNote ? { onFile: progressNote } : {}),
+      }),
+    );
   }
   return chain(parts);
 }

@@ -32,7 +32,15 @@ export function plainTerminal(out: (text: string) => void = consoleOut.stdout): 
 export function standardOutput(env: Readonly<Record<string, string | undefined>> = process.env): Terminal {
   const stream = process.stdout;
   const colour = colourFor(stream.isTTY, env);
-  return new Terminal(colour, stream.isTTY ? stream.columns || 80 : undefined, colour ? (text) => { stream.write(text); } : consoleOut.stdout);
+  return new Terminal(
+    colour,
+    stream.isTTY ? stream.columns || 80 : undefined,
+    colour
+      ? (text) => {
+          stream.write(text);
+        }
+      : consoleOut.stdout,
+  );
 }
 
 const FLUSH_AT = 64 * 1024;
@@ -49,7 +57,14 @@ const ONE_LINE_MIN_WIDTH = LEAD_WIDTH + 1 + EVENT_WIDTH + 1 + RESOURCE_WIDTH + 1
 const INDENT = SEVERITY_WIDTH + 1;
 
 const OUTCOME_STYLE: Readonly<Record<Outcome, Style | undefined>> = {
-  remediated: 'good', reverted: 'good', failed: 'bad', 'would-remediate': 'warn', alerted: undefined, compliant: 'dim', exempt: 'dim', ignored: 'dim',
+  remediated: 'good',
+  reverted: 'good',
+  failed: 'bad',
+  'would-remediate': 'warn',
+  alerted: undefined,
+  compliant: 'dim',
+  exempt: 'dim',
+  ignored: 'dim',
 };
 
 export interface PrinterOptions {
@@ -69,7 +84,11 @@ export class RecordPrinter {
   private unlisted = 0;
   private headerDone = false;
 
-  constructor(private readonly format: Format, private readonly terminal: Terminal = plainTerminal(), private readonly options: PrinterOptions = {}) {}
+  constructor(
+    private readonly format: Format,
+    private readonly terminal: Terminal = plainTerminal(),
+    private readonly options: PrinterOptions = {},
+  ) {}
 
   /** The records one event (or message, or finding) gave, and where it came from. */
   printEvent(records: readonly RemediationRecord[], source: string): void {
@@ -95,7 +114,9 @@ export class RecordPrinter {
   private summary(): string {
     const t = this.terminal;
     const outcomes = [...this.outcomes].filter(([, n]) => n > 0).map(([outcome, n]) => `${n.toLocaleString('en-US')} ${outcome}`);
-    const severities = [...this.severities].filter(([, n]) => n > 0).map(([severity, n]) => `${n.toLocaleString('en-US')} ${t.paint(SEVERITY_STYLE[severity], severity)}`);
+    const severities = [...this.severities]
+      .filter(([, n]) => n > 0)
+      .map(([severity, n]) => `${n.toLocaleString('en-US')} ${t.paint(SEVERITY_STYLE[severity], severity)}`);
     const lines = [
       `${count(this.events, this.options.unit ?? 'event')}, ${count(this.records, 'record')}${outcomes.length > 0 ? `: ${outcomes.join(', ')}` : ''}`,
       `by severity: ${severities.join(', ') || 'none'}`,
@@ -123,10 +144,14 @@ export class RecordPrinter {
     if (width >= ONE_LINE_MIN_WIDTH) {
       const at = LEAD_WIDTH + 1 + EVENT_WIDTH + 1 + RESOURCE_WIDTH + 1;
       const first = `${lead} ${pad(cut(t.value(record.eventName ?? '-'), EVENT_WIDTH), EVENT_WIDTH)} ${pad(cut(t.value(resource), RESOURCE_WIDTH), RESOURCE_WIDTH)} `;
-      return `${header}${this.reasonLines(record.reason, source, width - at).map((line, i) => (i === 0 ? first : ' '.repeat(at)) + line).join('\n')}\n`;
+      return `${header}${this.reasonLines(record.reason, source, width - at)
+        .map((line, i) => (i === 0 ? first : ' '.repeat(at)) + line)
+        .join('\n')}\n`;
     }
     const first = cut(`${lead} ${t.value(record.eventName ?? '-')} ${t.value(resource)}`, width);
-    return `${header}${first}\n${this.reasonLines(record.reason, source, width - INDENT).map((line) => ' '.repeat(INDENT) + line).join('\n')}\n`;
+    return `${header}${first}\n${this.reasonLines(record.reason, source, width - INDENT)
+      .map((line) => ' '.repeat(INDENT) + line)
+      .join('\n')}\n`;
   }
 
   /** The reason wrapped to `width`, then the source (dim): after the reason's last line if it fits, else below it. */
@@ -149,7 +174,8 @@ export class RecordPrinter {
     const label = (text: string, width = 0) => pad(t.paint('bold', text), width);
     const lead = [label('SEVERITY', SEVERITY_WIDTH), label('OUTCOME', OUTCOME_WIDTH), label('RULE', RULE_WIDTH)].join(' ');
     const width = t.width;
-    if (width !== undefined && width < ONE_LINE_MIN_WIDTH) return `${cut(`${lead} ${label('EVENT')} ${label('RESOURCE')}`, width)}\n${' '.repeat(INDENT)}${label('REASON [SOURCE]')}\n`;
+    if (width !== undefined && width < ONE_LINE_MIN_WIDTH)
+      return `${cut(`${lead} ${label('EVENT')} ${label('RESOURCE')}`, width)}\n${' '.repeat(INDENT)}${label('REASON [SOURCE]')}\n`;
     return `${lead} ${label('EVENT', EVENT_WIDTH)} ${label('RESOURCE', RESOURCE_WIDTH)} ${label('REASON [SOURCE]')}\n`;
   }
 
@@ -218,10 +244,15 @@ export function wrap(text: string, width: number): string[] {
  */
 export function fitText(text: string, width: number | undefined): string {
   if (width === undefined) return text;
-  return text.split('\n').map((line) => {
-    if (widthOf(line) <= width || /^\s*(\$ |[[\]{}"])/.test(line)) return line;
-    const indent = /^ */.exec(line)?.[0].length ?? 0;
-    const hanging = ' '.repeat(Math.min(indent + 2, Math.floor(width / 2)));
-    return wrap(line.slice(indent), width - hanging.length).map((part, i) => (i === 0 ? ' '.repeat(indent) : hanging) + part).join('\n');
-  }).join('\n');
+  return text
+    .split('\n')
+    .map((line) => {
+      if (widthOf(line) <= width || /^\s*(\$ |[[\]{}"])/.test(line)) return line;
+      const indent = /^ */.exec(line)?.[0].length ?? 0;
+      const hanging = ' '.repeat(Math.min(indent + 2, Math.floor(width / 2)));
+      return wrap(line.slice(indent), width - hanging.length)
+        .map((part, i) => (i === 0 ? ' '.repeat(indent) : hanging) + part)
+        .join('\n');
+    })
+    .join('\n');
 }

@@ -30,7 +30,10 @@ export class Progress {
   private matched = 0;
   private note = '';
 
-  constructor(private readonly label: string, options: ProgressOptions = {}) {
+  constructor(
+    private readonly label: string,
+    options: ProgressOptions = {},
+  ) {
     this.stream = options.stream ?? process.stderr;
     this.now = options.now ?? Date.now;
     this.intervalMs = options.intervalMs ?? 200;

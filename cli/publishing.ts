@@ -21,7 +21,10 @@ export function cliNotification(command: PublishingCommand, mode: Mode, config: 
   if (mode === 'offline') return { notify: undefined, notifySkipReason: `offline ${command} publishes nothing` };
   const unasked = mode === 'live' && command !== 'replay';
   if (!asked && !unasked) {
-    return { notify: undefined, notifySkipReason: command === 'replay' ? 'replay publishes only with --notify' : `a dry-run ${command} publishes only with --notify` };
+    return {
+      notify: undefined,
+      notifySkipReason: command === 'replay' ? 'replay publishes only with --notify' : `a dry-run ${command} publishes only with --notify`,
+    };
   }
   if (!config.topicArn) return { notify: undefined, notifySkipReason: 'no SNS topic configured' };
   return { notify: snsNotifier(config.topicArn, config.endpoint), notifySkipReason: 'no SNS topic configured' };

@@ -98,20 +98,30 @@ export async function redrive(options: RedriveOptions): Promise<number> {
   let released = 0;
   try {
     while (handled.size < options.max) {
-      const batch = await sqs.send(new ReceiveMessageCommand({
-        QueueUrl: options.queueUrl, MaxNumberOfMessages: Math.min(10, options.max - handled.size), WaitTimeSeconds: 1, VisibilityTimeout: 120,
-      }));
+      const batch = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: options.queueUrl,
+          MaxNumberOfMessages: Math.min(10, options.max - handled.size),
+          WaitTimeSeconds: 1,
+          VisibilityTimeout: 120,
+        }),
+      );
       const messages: Message[] = batch.Messages ?? [];
       // A message seen before came back (a long run outlasted its invisibility): it is not run twice.
       const fresh = messages.filter((message) => !handled.has(message.MessageId ?? ''));
-      for (const message of messages) if (message.MessageId && message.ReceiptHandle && kept.has(message.MessageId)) kept.set(message.MessageId, message.ReceiptHandle);
+      for (const message of messages)
+        if (message.MessageId && message.ReceiptHandle && kept.has(message.MessageId)) kept.set(message.MessageId, message.ReceiptHandle);
       // Only an empty answer ends the run: a batch of messages seen before says nothing of the ones not read yet
       // (receiving hid these again, so the next receive returns others, or nothing).
       if (messages.length === 0) break;
       for (const message of fresh) {
         const id = message.MessageId ?? `#${handled.size + 1}`;
         handled.add(id);
-        if (await redriveMessage(message, options, deps, printer, err, (code) => { if (exit === EXIT.ok || code === EXIT.badInput) exit = code; })) {
+        if (
+          await redriveMessage(message, options, deps, printer, err, (code) => {
+            if (exit === EXIT.ok || code === EXIT.badInput) exit = code;
+          })
+        ) {
           await sqs.send(new DeleteMessageCommand({ QueueUrl: options.queueUrl, ReceiptHandle: message.ReceiptHandle }));
           deleted += 1;
         } else if (message.ReceiptHandle) {
@@ -125,13 +135,22 @@ export async function redrive(options: RedriveOptions): Promise<number> {
   }
   printer.finish();
   const seen = handled.size;
-  err(`trailguard: redrive read ${count(seen, 'message')}, deleted ${deleted}, left ${seen - deleted} in the queue`
-    + `${kept.size > 0 ? ` (${released === kept.size ? 'visible again now' : `${released} visible again now, the rest after 2 minutes`})` : ''}\n`);
+  err(
+    `trailguard: redrive read ${count(seen, 'message')}, deleted ${deleted}, left ${seen - deleted} in the queue`
+      + `${kept.size > 0 ? ` (${released === kept.size ? 'visible again now' : `${released} visible again now, the rest after 2 minutes`})` : ''}\n`,
+  );
   return exit;
 }
 
 /** Runs one message's event through the rules; true when it reached a final outcome and may be deleted. */
-async function redriveMessage(message: Message, options: RedriveOptions, deps: RunDeps, printer: RecordPrinter, err: (text: string) => void, setExit: (code: number) => void): Promise<boolean> {
+async function redriveMessage(
+  message: Message,
+  options: RedriveOptions,
+  deps: RunDeps,
+  printer: RecordPrinter,
+  err: (text: string) => void,
+  setExit: (code: number) => void,
+): Promise<boolean> {
   const found = eventOfMessage(message.Body);
   if ('problem' in found) {
     err(`trailguard: message ${message.MessageId}: ${found.problem}; left in the queue\n`);

@@ -42,7 +42,8 @@ export interface ReplayOptions {
 }
 
 /** Why a live replay is refused without the state table: like redrive and sweep, it must not act unguarded. */
-export const LIVE_NEEDS_STATE_TABLE = 'a live replay needs the state table, so duplicates are recognised and the circuit breaker caps its writes: set TRAILGUARD_STATE_TABLE (stack output StateTableName) or "stateTable" in --config';
+export const LIVE_NEEDS_STATE_TABLE =
+  'a live replay needs the state table, so duplicates are recognised and the circuit breaker caps its writes: set TRAILGUARD_STATE_TABLE (stack output StateTableName) or "stateTable" in --config';
 
 /** Where a command's text goes: the caller's terminal or writer, else standard output. */
 export function outputTerminal(options: { readonly terminal?: Terminal; readonly out?: (text: string) => void }, env: ReplayOptions['env']): Terminal {
@@ -53,9 +54,7 @@ export function outputTerminal(options: { readonly terminal?: Terminal; readonly
 export async function replayConfig(configFile: string | undefined, env: ReplayOptions['env']): Promise<Config> {
   if (!configFile) return loadConfig(env);
   const raw = await readConfigFile(configFile);
-  const withEndpoint = env.AWS_ENDPOINT_URL && raw && typeof raw === 'object' && !('endpoint' in raw)
-    ? { ...raw, endpoint: env.AWS_ENDPOINT_URL }
-    : raw;
+  const withEndpoint = env.AWS_ENDPOINT_URL && raw && typeof raw === 'object' && !('endpoint' in raw) ? { ...raw, endpoint: env.AWS_ENDPOINT_URL } : raw;
   return parseConfig(withEndpoint, configFile);
 }
 
@@ -66,7 +65,14 @@ async function readConfigFile(file: string): Promise<unknown> {
     text = await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : code === 'EACCES' ? 'not allowed to read it' : `cannot read it (${code ?? (error as Error).message})`;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'is a folder, not a file'
+          : code === 'EACCES'
+            ? 'not allowed to read it'
+            : `cannot read it (${code ?? (error as Error).message})`;
     throw new InputProblem(`--config ${terminalValue(file)}: ${why}`);
   }
   try {
@@ -111,7 +117,10 @@ export async function replay(options: ReplayOptions): Promise<number> {
   const progress = new Progress('trailguard replay', { stream: options.progress ?? process.stderr });
   try {
     // A message clears the progress line first, so it starts on a clean line.
-    const say = (text: string) => { progress.done(); err(text); };
+    const say = (text: string) => {
+      progress.done();
+      err(text);
+    };
     exit = await replayItems(options.events ?? readInputs(options.inputs, options.stdin), deps, printer, progress, say);
   } finally {
     progress.done();
@@ -120,7 +129,13 @@ export async function replay(options: ReplayOptions): Promise<number> {
   return exit;
 }
 
-async function replayItems(items: AsyncIterable<InputItem>, deps: RunDeps, printer: RecordPrinter, progress: Progress, err: (text: string) => void): Promise<number> {
+async function replayItems(
+  items: AsyncIterable<InputItem>,
+  deps: RunDeps,
+  printer: RecordPrinter,
+  progress: Progress,
+  err: (text: string) => void,
+): Promise<number> {
   let exit: number = EXIT.ok;
   for await (const item of items) {
     if (item.kind === 'error') {

@@ -13,7 +13,11 @@ import { SEVERITY_STYLE, count, widthOf, type Shown, type Style, type Terminal }
 export const TEXT_ROWS = { findings: 50, failures: 20, actors: 10, actions: 20, buckets: 30 } as const;
 
 const OUTCOME_STYLE: Readonly<Partial<Record<Outcome, Style>>> = {
-  remediated: 'good', 'would-remediate': 'warn', alerted: 'bold', failed: 'bad', reverted: 'dim',
+  remediated: 'good',
+  'would-remediate': 'warn',
+  alerted: 'bold',
+  failed: 'bad',
+  reverted: 'dim',
 };
 
 /** One glyph per outcome, so the stacked bar reads without colour too. */
@@ -68,14 +72,23 @@ export function reportText(report: Report, terminal: Terminal): Shown[] {
   heading('Summary');
   const severities: Shown[] = [];
   for (const severity of SEVERITIES) {
-    severities.push(ours(severities.length === 0 ? ' ' : ', '), ours(`${report.severityTotals[severity].toLocaleString('en-US')} `), t.paint(SEVERITY_STYLE[severity], severity));
+    severities.push(
+      ours(severities.length === 0 ? ' ' : ', '),
+      ours(`${report.severityTotals[severity].toLocaleString('en-US')} `),
+      t.paint(SEVERITY_STYLE[severity], severity),
+    );
   }
   if (report.severityTotals.none > 0) severities.push(ours(`, ${report.severityTotals.none.toLocaleString('en-US')} without severity`));
   line(ours(`  ${count(report.findings.length, 'finding')}:`), ...severities);
   say(FINDING_OUTCOMES.map((o) => `${report.outcomeTotals[o].toLocaleString('en-US')} ${o}`).join(', '));
   say(report.exposureOverall ? `exposure (change to verified fix): ${exposureText(report.exposureOverall)}` : 'no live remediation: no exposure figures');
   if (report.filter) {
-    const filter = [report.filter.severities ? `severity ${report.filter.severities.join(', ')}` : '', report.filter.rules ? `rule ${report.filter.rules.join(', ')}` : ''].filter(Boolean).join(' and ');
+    const filter = [
+      report.filter.severities ? `severity ${report.filter.severities.join(', ')}` : '',
+      report.filter.rules ? `rule ${report.filter.rules.join(', ')}` : '',
+    ]
+      .filter(Boolean)
+      .join(' and ');
     say(`filtered to ${filter}: ${count(report.filteredOut, 'other record')} left out`);
   }
   blank();
@@ -93,13 +106,25 @@ export function reportText(report: Report, terminal: Terminal): Shown[] {
     const room = width === undefined ? undefined : width - head.length;
     // Too narrow for the resource after the rule: it gets a line of its own.
     const ownLine = room !== undefined && room < 12;
-    line(ours('  '), f.severity ? t.paint(SEVERITY_STYLE[f.severity], severity) : ours(severity), ours(' '.repeat(8 - severity.length)),
-      ours(` ${shortTime(f.time).padEnd(16)} `), t.value(f.rule),
-      ...(ownLine ? [] : [ours(' '.repeat(ruleWidth - t.value(f.rule).length + 1)), t.fitted(f.resource, room)]));
+    line(
+      ours('  '),
+      f.severity ? t.paint(SEVERITY_STYLE[f.severity], severity) : ours(severity),
+      ours(' '.repeat(8 - severity.length)),
+      ours(` ${shortTime(f.time).padEnd(16)} `),
+      t.value(f.rule),
+      ...(ownLine ? [] : [ours(' '.repeat(ruleWidth - t.value(f.rule).length + 1)), t.fitted(f.resource, room)]),
+    );
     if (ownLine) say(f.resource, 11);
     // The reason, then who: an ARN is long, and the reason is what a reader needs first.
-    line(ours(' '.repeat(11)), t.paint(OUTCOME_STYLE[f.outcome] ?? 'dim', f.outcome), t.fitted(`: ${f.reason}`, width === undefined ? undefined : Math.max(10, width - 11 - f.outcome.length)));
-    line(ours(' '.repeat(11)), t.fitted(f.actor === null ? `found by a ${f.trigger}` : `by ${f.actor}`, width === undefined ? undefined : Math.max(10, width - 11), 'dim'));
+    line(
+      ours(' '.repeat(11)),
+      t.paint(OUTCOME_STYLE[f.outcome] ?? 'dim', f.outcome),
+      t.fitted(`: ${f.reason}`, width === undefined ? undefined : Math.max(10, width - 11 - f.outcome.length)),
+    );
+    line(
+      ours(' '.repeat(11)),
+      t.fitted(f.actor === null ? `found by a ${f.trigger}` : `by ${f.actor}`, width === undefined ? undefined : Math.max(10, width - 11), 'dim'),
+    );
   }
   more(findings.length, report.findings.length, 'finding');
   blank();
@@ -128,9 +153,12 @@ export function reportText(report: Report, terminal: Terminal): Shown[] {
         return cells === 0 ? [] : [t.paint(BAR_STYLE[o], BAR_GLYPH[o].repeat(cells))];
       });
       const barWidth = bar.reduce((w, s) => w + widthOf(s), 0);
-      line(ours(`  ${shortTime(b.start).slice(0, labelWidth).padEnd(labelWidth)} `), ...bar,
+      line(
+        ours(`  ${shortTime(b.start).slice(0, labelWidth).padEnd(labelWidth)} `),
+        ...bar,
         ours(`${' '.repeat(Math.max(0, barRoom - barWidth))} ${String(n).padStart(numberWidth)}`),
-        t.fitted(suffix(b), width === undefined ? undefined : Math.max(0, width - 2 - labelWidth - 2 - barRoom - numberWidth), 'dim'));
+        t.fitted(suffix(b), width === undefined ? undefined : Math.max(0, width - 2 - labelWidth - 2 - barRoom - numberWidth), 'dim'),
+      );
     }
   }
   blank();
@@ -145,20 +173,32 @@ export function reportText(report: Report, terminal: Terminal): Shown[] {
   else if (width === undefined || tableWidth <= width) {
     line(ours(`  ${'RULE'.padEnd(countRuleWidth)} ${'TOTAL'.padStart(6)}`), ...columns.map((o) => ours(` ${o.padStart(cell(o))}`)));
     for (const c of report.counts) {
-      line(ours('  '), t.value(c.rule), ours(`${' '.repeat(countRuleWidth - t.value(c.rule).length)} ${String(c.total).padStart(6)}`),
-        ...columns.map((o) => ours(` ${String(c.outcomes[o]).padStart(cell(o))}`)));
+      line(
+        ours('  '),
+        t.value(c.rule),
+        ours(`${' '.repeat(countRuleWidth - t.value(c.rule).length)} ${String(c.total).padStart(6)}`),
+        ...columns.map((o) => ours(` ${String(c.outcomes[o]).padStart(cell(o))}`)),
+      );
     }
     const all = report.counts.reduce((n, c) => n + c.total, 0);
-    line(ours(`  ${'all rules'.padEnd(countRuleWidth)} ${String(all).padStart(6)}`), ...columns.map((o) => ours(` ${String(report.ruleTotals[o]).padStart(cell(o))}`)));
+    line(
+      ours(`  ${'all rules'.padEnd(countRuleWidth)} ${String(all).padStart(6)}`),
+      ...columns.map((o) => ours(` ${String(report.ruleTotals[o]).padStart(cell(o))}`)),
+    );
   } else {
     // Too narrow for a column per outcome: one line per rule, naming only the outcomes it had.
     for (const c of report.counts) {
-      const parts = columns.filter((o) => c.outcomes[o] > 0).map((o) => `${c.outcomes[o]} ${o}`).join(', ');
+      const parts = columns
+        .filter((o) => c.outcomes[o] > 0)
+        .map((o) => `${c.outcomes[o]} ${o}`)
+        .join(', ');
       line(ours('  '), t.value(c.rule), t.fitted(`: ${c.total} (${parts})`, width - 2 - t.value(c.rule).length));
     }
   }
   if (report.unmatched.total > 0) {
-    const byOutcome = OUTCOMES.filter((o) => report.unmatched.outcomes[o] > 0).map((o) => `${report.unmatched.outcomes[o].toLocaleString('en-US')} ${o}`).join(', ');
+    const byOutcome = OUTCOMES.filter((o) => report.unmatched.outcomes[o] > 0)
+      .map((o) => `${report.unmatched.outcomes[o].toLocaleString('en-US')} ${o}`)
+      .join(', ');
     say(`not in the table: ${count(report.unmatched.total, 'event')} no rule matched (${byOutcome})`);
   }
   if (report.plannedActions > 0) say(`${count(report.plannedActions, 'planned write')} (offline or dry-run) not made: nothing to reverse`);
@@ -169,7 +209,14 @@ export function reportText(report: Report, terminal: Terminal): Shown[] {
     heading('Exposure per rule (live fixes: change to verified fix)');
     const exposureRuleWidth = Math.max(9, ...report.exposure.map((e) => t.value(e.rule).length));
     line(ours(`  ${'RULE'.padEnd(exposureRuleWidth)} ${'FIXES'.padStart(6)} ${'P50'.padStart(9)} ${'P95'.padStart(9)} ${'MAX'.padStart(9)}`));
-    const row = (rule: Shown, s: ExposureStats) => line(ours('  '), rule, ours(`${' '.repeat(exposureRuleWidth - widthOf(rule))} ${String(s.count).padStart(6)} ${formatDuration(s.p50Ms).padStart(9)} ${formatDuration(s.p95Ms).padStart(9)} ${formatDuration(s.maxMs).padStart(9)}`));
+    const row = (rule: Shown, s: ExposureStats) =>
+      line(
+        ours('  '),
+        rule,
+        ours(
+          `${' '.repeat(exposureRuleWidth - widthOf(rule))} ${String(s.count).padStart(6)} ${formatDuration(s.p50Ms).padStart(9)} ${formatDuration(s.p95Ms).padStart(9)} ${formatDuration(s.maxMs).padStart(9)}`,
+        ),
+      );
     for (const e of report.exposure) row(t.value(e.rule), e);
     row(ours('all rules'), report.exposureOverall);
     blank();
@@ -181,7 +228,14 @@ export function reportText(report: Report, terminal: Terminal): Shown[] {
   const failures = report.failures.slice(-TEXT_ROWS.failures).reverse();
   for (const f of failures) {
     const error = f.error ? ` [${f.error.kind} ${f.error.code}${f.error.permission ? `, needs ${f.error.permission}` : ''}]` : '';
-    line(ours(`  ${shortTime(f.time)} `), t.value(f.rule), t.fitted(` ${f.eventName ?? '-'} on ${f.resource} (event ${f.eventId})`, width === undefined ? undefined : Math.max(10, width - 19 - t.value(f.rule).length)));
+    line(
+      ours(`  ${shortTime(f.time)} `),
+      t.value(f.rule),
+      t.fitted(
+        ` ${f.eventName ?? '-'} on ${f.resource} (event ${f.eventId})`,
+        width === undefined ? undefined : Math.max(10, width - 19 - t.value(f.rule).length),
+      ),
+    );
     line(ours('    '), t.fitted(`${f.reason}${error}`, width === undefined ? undefined : Math.max(10, width - 4), 'bad'));
   }
   more(failures.length, report.failures.length, 'failure');
@@ -192,9 +246,17 @@ export function reportText(report: Report, terminal: Terminal): Shown[] {
   if (report.actors.length === 0) say('none');
   const actors = report.actors.slice(0, TEXT_ROWS.actors);
   for (const a of actors) {
-    const outcomes = Object.entries(a.outcomes).map(([o, n]) => `${n} ${o}`).join(', ');
-    line(ours(`  ${String(a.violations).padStart(5)} `), t.fitted(`${a.actor} (${a.actorType ?? '-'})`, width === undefined ? undefined : Math.max(10, width - 8)));
-    line(ours('        '), t.fitted(`${a.rules.join(', ')}; ${outcomes}; last ${shortTime(a.lastSeen)}`, width === undefined ? undefined : Math.max(10, width - 8)));
+    const outcomes = Object.entries(a.outcomes)
+      .map(([o, n]) => `${n} ${o}`)
+      .join(', ');
+    line(
+      ours(`  ${String(a.violations).padStart(5)} `),
+      t.fitted(`${a.actor} (${a.actorType ?? '-'})`, width === undefined ? undefined : Math.max(10, width - 8)),
+    );
+    line(
+      ours('        '),
+      t.fitted(`${a.rules.join(', ')}; ${outcomes}; last ${shortTime(a.lastSeen)}`, width === undefined ? undefined : Math.max(10, width - 8)),
+    );
   }
   more(actors.length, report.actors.length, 'actor');
   blank();
@@ -204,7 +266,14 @@ export function reportText(report: Report, terminal: Terminal): Shown[] {
   if (report.actions.length === 0) say('none');
   const actions = report.actions.slice(-TEXT_ROWS.actions).reverse();
   for (const a of actions) {
-    line(ours(`  ${shortTime(a.time)} `), t.value(a.rule), t.fitted(` ${a.api} on ${a.resource}: ${a.status} (${a.outcome}, event ${a.eventId})`, width === undefined ? undefined : Math.max(10, width - 19 - t.value(a.rule).length)));
+    line(
+      ours(`  ${shortTime(a.time)} `),
+      t.value(a.rule),
+      t.fitted(
+        ` ${a.api} on ${a.resource}: ${a.status} (${a.outcome}, event ${a.eventId})`,
+        width === undefined ? undefined : Math.max(10, width - 19 - t.value(a.rule).length),
+      ),
+    );
     // A command is never cut: a cut command would do something else. The terminal wraps it.
     line(ours('    reverse: '), a.reversal.kind === 'none' ? t.paint('dim', a.reversal.text) : t.value(a.reversal.text));
   }

@@ -122,12 +122,14 @@ async function* readLogsSource(source: string, options: ReportOptions, progress:
     do {
       pages += 1;
       progress.at(`${group} page ${pages}`);
-      const page = await client.send(new FilterLogEventsCommand({
-        logGroupName: group,
-        filterPattern: options.filterPattern ?? RECORD_FILTER_PATTERN,
-        ...(options.since !== undefined ? { startTime: Math.floor(options.since) } : {}),
-        ...(next ? { nextToken: next } : {}),
-      }));
+      const page = await client.send(
+        new FilterLogEventsCommand({
+          logGroupName: group,
+          filterPattern: options.filterPattern ?? RECORD_FILTER_PATTERN,
+          ...(options.since !== undefined ? { startTime: Math.floor(options.since) } : {}),
+          ...(next ? { nextToken: next } : {}),
+        }),
+      );
       for (const event of page.events ?? []) {
         const logged = event.message ? parseRecordLine(event.message, `${group}/${event.logStreamName ?? '-'}`, event.timestamp) : undefined;
         yield logged ? { kind: 'record', logged } : { kind: 'line' };
@@ -138,7 +140,11 @@ async function* readLogsSource(source: string, options: ReportOptions, progress:
 }
 
 /** Reads every source's records (files, folders, `logs:` prefixes), counting them on the progress line. */
-export async function collectRecords(options: ReportOptions, progress: Progress, err: (text: string) => void): Promise<{ records: LoggedRecord[]; problems: number }> {
+export async function collectRecords(
+  options: ReportOptions,
+  progress: Progress,
+  err: (text: string) => void,
+): Promise<{ records: LoggedRecord[]; problems: number }> {
   const records: LoggedRecord[] = [];
   let problems = 0;
   for (const source of options.sources) {
@@ -168,7 +174,10 @@ export async function report(options: ReportOptions): Promise<number> {
   const progress = new Progress('trailguard report', { stream: options.progress ?? process.stderr, now });
   let collected: Awaited<ReturnType<typeof collectRecords>>;
   try {
-    collected = await collectRecords(options, progress, (text) => { progress.done(); err(text); });
+    collected = await collectRecords(options, progress, (text) => {
+      progress.done();
+      err(text);
+    });
   } finally {
     progress.done();
   }

@@ -26,7 +26,10 @@ export interface SweepOptions {
 }
 
 function summaryLine(summary: SweepSummary): string {
-  const outcomes = Object.entries(summary.outcomes).map(([outcome, n]) => `${n} ${outcome}`).join(', ') || 'no records';
+  const outcomes =
+    Object.entries(summary.outcomes)
+      .map(([outcome, n]) => `${n} ${outcome}`)
+      .join(', ') || 'no records';
   const state = summary.complete ? 'complete' : `INCOMPLETE: stopped ${summary.stoppedAt ?? ''}`;
   return `trailguard: sweep ${summary.rule} in ${summary.region} (${summary.mode}): ${summary.scanned.toLocaleString('en-US')} scanned, ${count(summary.findings, 'finding')} (${outcomes}); ${state}\n`;
 }
@@ -52,7 +55,10 @@ export async function sweep(options: SweepOptions): Promise<number> {
   let exit: number = EXIT.ok;
   for (const chosen of SWEEPS.filter((s) => options.rule === undefined || s.rule.id === options.rule)) {
     const summary = await runSweep(chosen, deps, {
-      region: options.region, account: options.account, window: new Date(started).toISOString(), deadline: Number.POSITIVE_INFINITY,
+      region: options.region,
+      account: options.account,
+      window: new Date(started).toISOString(),
+      deadline: Number.POSITIVE_INFINITY,
     });
     err(summaryLine(summary));
     if (summary.error || (summary.outcomes.failed ?? 0) > 0) exit = EXIT.remediationFailed;

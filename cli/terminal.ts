@@ -13,7 +13,15 @@ export type Style = 'critical' | 'high' | 'medium' | 'low' | 'good' | 'bad' | 'w
 
 // SGR codes: bright red on CRITICAL, red, yellow, cyan; green for fixed; dim for the quiet rest.
 const SGR: Readonly<Record<Style, string>> = {
-  critical: '1;31', high: '31', medium: '33', low: '36', good: '32', bad: '1;31', warn: '33', dim: '2', bold: '1',
+  critical: '1;31',
+  high: '31',
+  medium: '33',
+  low: '36',
+  good: '32',
+  bad: '1;31',
+  warn: '33',
+  dim: '2',
+  bold: '1',
 };
 
 export const SEVERITY_STYLE: Readonly<Record<Severity, Style>> = { CRITICAL: 'critical', HIGH: 'high', MEDIUM: 'medium', LOW: 'low' };

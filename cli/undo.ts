@@ -100,7 +100,9 @@ function operatorClients(config: Config): (region: string, readOnly: boolean) =>
 /** STS says who the credentials are: the record names that identity, never a local user name. */
 function stsIdentity(config: Config, region: string): () => Promise<Operator> {
   return async () => {
-    const answer = await awsCall('STS.GetCallerIdentity', 'caller', () => stsClient({ region, endpoint: config.endpoint }).send(new GetCallerIdentityCommand({})));
+    const answer = await awsCall('STS.GetCallerIdentity', 'caller', () =>
+      stsClient({ region, endpoint: config.endpoint }).send(new GetCallerIdentityCommand({})),
+    );
     if (!answer.Arn) throw new Error('STS GetCallerIdentity answered without an ARN');
     return { arn: answer.Arn, account: answer.Account };
   };
@@ -126,11 +128,14 @@ function planLines(action: ActionRecord, reversal: Reversal): string[] {
     case 'steps': {
       const commands = reversalCommands(reversal);
       const summaries = reversalSummaries(reversal);
-      return [head, ...reversal.steps.flatMap((step, i) => [
-        `    undo: ${displayValue(summaries[i], 1000)}`,
-        `      ${step.type.api} (needs ${step.type.iam}) in ${step.action.resource.region ?? '?'}`,
-        `      $ ${commands[i] ?? ''}`,
-      ])];
+      return [
+        head,
+        ...reversal.steps.flatMap((step, i) => [
+          `    undo: ${displayValue(summaries[i], 1000)}`,
+          `      ${step.type.api} (needs ${step.type.iam}) in ${step.action.resource.region ?? '?'}`,
+          `      $ ${commands[i] ?? ''}`,
+        ]),
+      ];
     }
     case 'manual':
       return [head, `    by hand: ${reversal.why}`, ...reversalCommands(reversal).map((command) => `      $ ${command}`)];
@@ -163,15 +168,21 @@ function unexempted(record: RemediationRecord, exemptions: readonly Exemption[],
 /** The store's exemptions of these rules; a store that cannot be read adds none, and says so. */
 async function storeExemptions(options: UndoOptions, rules: readonly RuleId[], err: (text: string) => void): Promise<readonly Exemption[]> {
   const prefix = options.config.parameterPrefix;
-  const read = options.storedExemptions ?? (prefix === undefined ? undefined : (() => {
-    const ssm = new SSMClient(baseClientConfig({ region: options.config.region ?? options.region, endpoint: options.config.endpoint, readOnly: true }));
-    return (rule: RuleId) => storedExemptionsOf(ssm, prefix, rule);
-  })());
+  const read =
+    options.storedExemptions
+    ?? (prefix === undefined
+      ? undefined
+      : (() => {
+          const ssm = new SSMClient(baseClientConfig({ region: options.config.region ?? options.region, endpoint: options.config.endpoint, readOnly: true }));
+          return (rule: RuleId) => storedExemptionsOf(ssm, prefix, rule);
+        })());
   if (!read) return [];
   try {
     return (await Promise.all([...new Set(rules)].map(read))).flat();
   } catch (error) {
-    err(`trailguard: note: could not read the parameter store's exemptions (${classifyAwsError(error, 'SSM.GetParametersByPath', prefix ?? 'store').code}): only the loaded configuration is checked\n`);
+    err(
+      `trailguard: note: could not read the parameter store's exemptions (${classifyAwsError(error, 'SSM.GetParametersByPath', prefix ?? 'store').code}): only the loaded configuration is checked\n`,
+    );
     return [];
   }
 }
@@ -186,7 +197,10 @@ function ruleOf(record: RemediationRecord): AnyRule {
 /** The undo's notification text: who undid it; the notifier adds the actions, the record's fields and the reason. */
 function undoMessage(record: RemediationRecord): Message {
   const resource = record.resources[0]?.id ?? 'unknown resource';
-  const title = record.outcome === 'reverted' ? `Remediation undone on ${resource} (${record.rule ?? 'no rule'})` : `FAILED to undo the remediation on ${resource} (${record.rule ?? 'no rule'})`;
+  const title =
+    record.outcome === 'reverted'
+      ? `Remediation undone on ${resource} (${record.rule ?? 'no rule'})`
+      : `FAILED to undo the remediation on ${resource} (${record.rule ?? 'no rule'})`;
   return { title, lines: [`Undone by ${record.actor ?? 'an unknown identity'} with trailguard undo.`] };
 }
 
@@ -214,9 +228,20 @@ export async function undo(options: UndoOptions): Promise<number> {
   let problems: number;
   try {
     const collected = await collectRecords(
-      { sources: options.sources, format: 'text', since: options.since, region: options.region, endpoint: options.config.endpoint, progress: options.progress,
-        filterPattern: `{ $.message = "${RECORD_MESSAGE}" && $.eventId = ${JSON.stringify(options.eventId)} }` },
-      progress, (text) => { progress.done(); err(text); },
+      {
+        sources: options.sources,
+        format: 'text',
+        since: options.since,
+        region: options.region,
+        endpoint: options.config.endpoint,
+        progress: options.progress,
+        filterPattern: `{ $.message = "${RECORD_MESSAGE}" && $.eventId = ${JSON.stringify(options.eventId)} }`,
+      },
+      progress,
+      (text) => {
+        progress.done();
+        err(text);
+      },
     );
     found = collected.records.filter((l) => l.record.eventId === options.eventId);
     problems = collected.problems;
@@ -225,18 +250,23 @@ export async function undo(options: UndoOptions): Promise<number> {
   }
   const originals = found.map((l) => l.record).filter((r) => r.trigger !== 'undo');
   if (originals.length === 0) {
-    err(`trailguard: no remediation-log record of event ${options.eventId} in ${options.sources.join(', ')}${problems > 0 ? ' (some sources could not be read)' : ''}\n`);
+    err(
+      `trailguard: no remediation-log record of event ${options.eventId} in ${options.sources.join(', ')}${problems > 0 ? ' (some sources could not be read)' : ''}\n`,
+    );
     return EXIT.badInput;
   }
   const withWrites = originals.filter((r) => r.actions.some((a) => a.status === 'done'));
   if (withWrites.length === 0) {
     // An audit alert only notifies: say so, rather than suggest a remediation was skipped.
     const alertsOnly = originals.every((r) => r.outcome === 'alerted' && r.actions.length === 0);
-    const why = alertsOnly ? 'an alert only notifies and changes nothing in the account, so there is nothing to undo' : 'no write was performed, nothing to undo';
+    const why = alertsOnly
+      ? 'an alert only notifies and changes nothing in the account, so there is nothing to undo'
+      : 'no write was performed, nothing to undo';
     out(`Event ${options.eventId}: ${originals.map((r) => `${r.rule ?? '-'} ${r.outcome} (mode ${r.mode})`).join(', ')}: ${why}.\n`);
     return EXIT.ok;
   }
-  if (found.some((l) => l.record.trigger === 'undo' && l.record.outcome === 'reverted')) err(`trailguard: note: the log already holds a completed undo of ${options.eventId}\n`);
+  if (found.some((l) => l.record.trigger === 'undo' && l.record.outcome === 'reverted'))
+    err(`trailguard: note: the log already holds a completed undo of ${options.eventId}\n`);
 
   const clientsIn = options.clients ?? operatorClients(options.config);
   const plans = withWrites.map((record) => {
@@ -245,11 +275,13 @@ export async function undo(options: UndoOptions): Promise<number> {
     return { record, reversals, steps };
   });
   for (const { record, reversals, steps } of plans) {
-    out(`${[
-      `${options.apply ? 'Undoing' : 'Plan to undo'} ${record.rule ?? '-'} ${record.outcome} of event ${displayValue(record.eventId)} (${displayValue(record.eventName)} by ${displayValue(record.actor)} at ${displayValue(record.eventTime)}, ${displayValue(record.account)}/${displayValue(record.region)})`,
-      `  reason it acted: ${displayValue(record.reason, 1000)}`,
-      ...reversals.flatMap(({ action, reversal }) => planLines(action, reversal)),
-    ].join('\n')}\n`);
+    out(
+      `${[
+        `${options.apply ? 'Undoing' : 'Plan to undo'} ${record.rule ?? '-'} ${record.outcome} of event ${displayValue(record.eventId)} (${displayValue(record.eventName)} by ${displayValue(record.actor)} at ${displayValue(record.eventTime)}, ${displayValue(record.account)}/${displayValue(record.region)})`,
+        `  reason it acted: ${displayValue(record.reason, 1000)}`,
+        ...reversals.flatMap(({ action, reversal }) => planLines(action, reversal)),
+      ].join('\n')}\n`,
+    );
     if (steps.length === 0) out('  nothing trailguard undo can perform for this record.\n');
     else if (!options.apply && options.mode === 'dry-run') {
       for (const step of steps) out(`  now: ${await readNow(step, clientsIn(record.region ?? options.region, true))}\n`);
@@ -259,41 +291,73 @@ export async function undo(options: UndoOptions): Promise<number> {
   const acting = plans.filter((plan) => plan.steps.length > 0);
   const retriggers = acting.some((plan) => plan.steps.some((step) => step.type.retriggers));
   // The store too (--apply, dry-run): an `exempt add` a moment ago counts. Offline reads nothing.
-  const stored = options.apply || options.mode === 'dry-run'
-    ? await storeExemptions(options, acting.flatMap((plan) => (plan.record.rule ? [plan.record.rule] : [])), err) : [];
+  const stored =
+    options.apply || options.mode === 'dry-run'
+      ? await storeExemptions(
+          options,
+          acting.flatMap((plan) => (plan.record.rule ? [plan.record.rule] : [])),
+          err,
+        )
+      : [];
   const exemptions = [...options.config.exemptions, ...stored];
   const missing = acting.flatMap((plan) => unexempted(plan.record, exemptions, now()).map((id) => ({ record: plan.record, id })));
 
   if (!options.apply) {
-    printExemptions(out, acting.map((p) => p.record), now(), 'an operator', missing.length > 0, retriggers, false, options.config.configMaxAgeSeconds);
+    printExemptions(
+      out,
+      acting.map((p) => p.record),
+      now(),
+      'an operator',
+      missing.length > 0,
+      retriggers,
+      false,
+      options.config.configMaxAgeSeconds,
+    );
     out('Nothing was changed: run again with --apply to perform the plan (with your own credentials).\n');
     return EXIT.ok;
   }
   if (acting.length === 0) return EXIT.ok;
   if (missing.length > 0 && !options.force) {
     // Without the exemption the rule remediates the undo again within seconds (or the next sweep does): refuse.
-    err(`trailguard: refused: the loaded configuration does not exempt ${missing.map((m) => `${m.record.rule ?? '-'} ${m.id}`).join(', ')}${options.config.parameterPrefix ? ', nor does the parameter store' : ''}; `
-      + 'add the exemption below first (trailguard exempt add, or in --config), or pass --force to undo anyway\n');
-    printExemptions(out, acting.map((p) => p.record), now(), 'an operator', true, retriggers, false, options.config.configMaxAgeSeconds);
+    err(
+      `trailguard: refused: the loaded configuration does not exempt ${missing.map((m) => `${m.record.rule ?? '-'} ${m.id}`).join(', ')}${options.config.parameterPrefix ? ', nor does the parameter store' : ''}; `
+        + 'add the exemption below first (trailguard exempt add, or in --config), or pass --force to undo anyway\n',
+    );
+    printExemptions(
+      out,
+      acting.map((p) => p.record),
+      now(),
+      'an operator',
+      true,
+      retriggers,
+      false,
+      options.config.configMaxAgeSeconds,
+    );
     return EXIT.badInput;
   }
   let operator: Operator;
   try {
     operator = await (options.identity ?? stsIdentity(options.config, options.region))();
   } catch (error) {
-    err(`trailguard: refused: cannot tell who is undoing (sts:GetCallerIdentity failed: ${classifyAwsError(error, 'STS.GetCallerIdentity', 'caller').code}); an undo is recorded under the operator's AWS identity\n`);
+    err(
+      `trailguard: refused: cannot tell who is undoing (sts:GetCallerIdentity failed: ${classifyAwsError(error, 'STS.GetCallerIdentity', 'caller').code}); an undo is recorded under the operator's AWS identity\n`,
+    );
     return EXIT.badInput;
   }
   // Credentials of another account would reverse a same-named resource there (a group or trail named by name).
   const elsewhere = acting.filter((plan) => plan.record.account !== null && operator.account !== undefined && plan.record.account !== operator.account);
   if (elsewhere.length > 0 && !options.force) {
-    err(`trailguard: refused: your credentials are of account ${terminalValue(operator.account ?? '?')}, the remediation was in ${elsewhere.map((p) => terminalValue(p.record.account ?? '?')).join(', ')}; `
-      + 'use credentials of that account (or pass --force)\n');
+    err(
+      `trailguard: refused: your credentials are of account ${terminalValue(operator.account ?? '?')}, the remediation was in ${elsewhere.map((p) => terminalValue(p.record.account ?? '?')).join(', ')}; `
+        + 'use credentials of that account (or pass --force)\n',
+    );
     return EXIT.badInput;
   }
   const writes = acting.reduce((sum, plan) => sum + plan.steps.length, 0);
   // Asked on the terminal directly (not through `out`): every value in it is made safe to print first.
-  const question = terminalValue(`Undo ${writes} write(s) of event ${options.eventId} in ${acting.map((p) => `${p.record.account ?? '?'}/${p.record.region ?? '?'}`).join(', ')} as ${operator.arn}?`);
+  const question = terminalValue(
+    `Undo ${writes} write(s) of event ${options.eventId} in ${acting.map((p) => `${p.record.account ?? '?'}/${p.record.region ?? '?'}`).join(', ')} as ${operator.arn}?`,
+  );
   if (!options.yes) {
     const confirm = options.confirm ?? terminalConfirm;
     if (!(await confirm(question))) {
@@ -304,17 +368,40 @@ export async function undo(options: UndoOptions): Promise<number> {
   const notify = options.notify ?? (options.config.topicArn ? snsNotifier(options.config.topicArn, options.config.endpoint) : undefined);
   let exit: number = EXIT.ok;
   for (const { record, steps } of acting) {
-    const result = await runReversal(ruleOf(record), record, steps, operator, {
-      config: options.config, mode: 'live', notify, notifySkipReason: 'no SNS topic configured', now,
-      write: writeRecordTo(new Logger('INFO', (line) => out(`  ${line}\n`))),
-    }, clientsIn(record.region ?? options.region, false), undoMessage);
-    out(`${result.actions.map((action) => `  ${action.api} on ${displayValue(action.resource)}: ${action.status}${action.error ? ` (${action.error})` : ''}${action.verification ? `, ${action.verification.ok ? 'verified' : 'NOT verified'}: ${displayValue(action.verification.detail, 1000)}` : ''}`).join('\n')}\n`);
+    const result = await runReversal(
+      ruleOf(record),
+      record,
+      steps,
+      operator,
+      {
+        config: options.config,
+        mode: 'live',
+        notify,
+        notifySkipReason: 'no SNS topic configured',
+        now,
+        write: writeRecordTo(new Logger('INFO', (line) => out(`  ${line}\n`))),
+      },
+      clientsIn(record.region ?? options.region, false),
+      undoMessage,
+    );
+    out(
+      `${result.actions.map((action) => `  ${action.api} on ${displayValue(action.resource)}: ${action.status}${action.error ? ` (${action.error})` : ''}${action.verification ? `, ${action.verification.ok ? 'verified' : 'NOT verified'}: ${displayValue(action.verification.detail, 1000)}` : ''}`).join('\n')}\n`,
+    );
     out(`  outcome: ${result.outcome}; notification: ${result.notification.status}\n`);
     if (options.config.securityHub) await importUndoFinding(options, result, now(), operator, out, err);
     out('\n');
     if (result.outcome !== 'reverted') exit = EXIT.remediationFailed;
   }
-  printExemptions(out, acting.map((p) => p.record), now(), operator.arn, missing.length > 0, retriggers, true, options.config.configMaxAgeSeconds);
+  printExemptions(
+    out,
+    acting.map((p) => p.record),
+    now(),
+    operator.arn,
+    missing.length > 0,
+    retriggers,
+    true,
+    options.config.configMaxAgeSeconds,
+  );
   return exit;
 }
 
@@ -323,19 +410,33 @@ export async function undo(options: UndoOptions): Promise<number> {
  * finding the exporter keeps for the resource, reopened (ACTIVE, FAILED) by a `reverted` outcome. A failure here is
  * a warning: the undo is done, recorded and notified, and Security Hub catches up on the resource's next decision.
  */
-async function importUndoFinding(options: UndoOptions, record: RemediationRecord, at: number, operator: Operator, out: (text: string) => void, err: (text: string) => void): Promise<void> {
+async function importUndoFinding(
+  options: UndoOptions,
+  record: RemediationRecord,
+  at: number,
+  operator: Operator,
+  out: (text: string) => void,
+  err: (text: string) => void,
+): Promise<void> {
   const account = operator.account ?? record.account;
   if (!account) {
-    err('trailguard: warning: the undo was not imported into Security Hub: the operator\'s account is unknown\n');
+    err("trailguard: warning: the undo was not imported into Security Hub: the operator's account is unknown\n");
     return;
   }
   const rule = RULES.find((r) => r.id === record.rule);
-  const findings = findingsOf(record, at, { partition: operator.arn.split(':')[1] ?? 'aws', region: options.region, account }, rule?.controls ? { controls: rule.controls } : {});
+  const findings = findingsOf(
+    record,
+    at,
+    { partition: operator.arn.split(':')[1] ?? 'aws', region: options.region, account },
+    rule?.controls ? { controls: rule.controls } : {},
+  );
   try {
     await (options.importFindings ?? defaultImport(options))(findings);
     out(`  security hub: ${findings.length} finding(s) updated in ${account}/${options.region}\n`);
   } catch (error) {
-    err(`trailguard: warning: the undo was not imported into Security Hub (${terminalValue(error instanceof Error ? error.message : String(error))}); the undo itself is done\n`);
+    err(
+      `trailguard: warning: the undo was not imported into Security Hub (${terminalValue(error instanceof Error ? error.message : String(error))}); the undo itself is done\n`,
+    );
   }
 }
 
@@ -350,14 +451,27 @@ function defaultImport(options: UndoOptions): (findings: readonly AwsSecurityFin
  * The exemption to add, as the one `trailguard exempt add` command (every value quoted) or, deploy-time, as
  * TRAILGUARD_EXEMPTIONS JSON; and why it matters when the reversing call is itself an event a rule acts on.
  */
-function printExemptions(out: (text: string) => void, records: readonly RemediationRecord[], now: number, operator: string, needed: boolean, retriggers: boolean, applied: boolean, cacheSeconds: number): void {
+function printExemptions(
+  out: (text: string) => void,
+  records: readonly RemediationRecord[],
+  now: number,
+  operator: string,
+  needed: boolean,
+  retriggers: boolean,
+  applied: boolean,
+  cacheSeconds: number,
+): void {
   const exemptions = records.flatMap((record) => exemptionsFor(record, now, operator));
   if (exemptions.length === 0 || !needed) return;
-  out(`${applied ? 'Now add' : 'Before --apply, add'} this exemption, so the rule does not remediate the resource again (it takes effect within the functions' configuration cache time, ${cacheSeconds} s):\n`);
+  out(
+    `${applied ? 'Now add' : 'Before --apply, add'} this exemption, so the rule does not remediate the resource again (it takes effect within the functions' configuration cache time, ${cacheSeconds} s):\n`,
+  );
   for (const e of exemptions) out(`  $ ${exemptAddCommand(e.rule, e.resource, e.reason, e.expires)}\n`);
   out('or, deploy-time, add it to TRAILGUARD_EXEMPTIONS (the stack parameter "exemptions") and deploy:\n');
   out(`${JSON.stringify(exemptions, null, 2)}\n`);
   if (retriggers) {
-    out(`The reversing call is itself a CloudTrail event the rule acts on: ${applied ? 'if the exemption was not in place first, the rule may already have remediated again (check the log)' : 'add the exemption before --apply, or the rule remediates the undo within seconds'}.\n`);
+    out(
+      `The reversing call is itself a CloudTrail event the rule acts on: ${applied ? 'if the exemption was not in place first, the rule may already have remediated again (check the log)' : 'add the exemption before --apply, or the rule remediates the undo within seconds'}.\n`,
+    );
   }
 }

@@ -3,7 +3,10 @@
  * usage when the command line itself was malformed (`withUsage`), else with a pointer to its --help.
  */
 export class UsageProblem extends Error {
-  constructor(message: string, readonly withUsage = false) {
+  constructor(
+    message: string,
+    readonly withUsage = false,
+  ) {
     super(message);
   }
 }
@@ -39,14 +42,21 @@ export function closest(typo: string, known: readonly string[]): string | undefi
 
 /** Comma-separated values (`CRITICAL,HIGH`), each checked against the known ones; case-insensitive when asked. */
 export function listOption<T extends string>(option: string, text: string, known: readonly T[], { caseInsensitive = false } = {}): T[] {
-  const values = text.split(',').map((value) => value.trim()).filter((value) => value !== '');
+  const values = text
+    .split(',')
+    .map((value) => value.trim())
+    .filter((value) => value !== '');
   if (values.length === 0) throw new UsageProblem(`${option} needs one or more of ${known.join(', ')}`);
-  return [...new Set(values.map((value) => {
-    const found = known.find((name) => (caseInsensitive ? name.toLowerCase() === value.toLowerCase() : name === value));
-    if (found) return found;
-    const guess = closest(value, known);
-    throw new UsageProblem(`${option}: unknown value "${value}"${guess ? ` (did you mean ${guess}?)` : ''}; one of ${known.join(', ')}`);
-  }))];
+  return [
+    ...new Set(
+      values.map((value) => {
+        const found = known.find((name) => (caseInsensitive ? name.toLowerCase() === value.toLowerCase() : name === value));
+        if (found) return found;
+        const guess = closest(value, known);
+        throw new UsageProblem(`${option}: unknown value "${value}"${guess ? ` (did you mean ${guess}?)` : ''}; one of ${known.join(', ')}`);
+      }),
+    ),
+  ];
 }
 
 /** An input source could not be read at all (an AWS call refused, say): `main` prints it, naming the call, and exits 2. */

@@ -16,10 +16,19 @@ import { s3BucketDeleted } from './s3-bucket-deleted/rule.js';
 
 /** Every rule, for the CLI and the invariant tests. No Lambda imports this file: each bundle holds one rule. */
 export const RULES: readonly AnyRule[] = [
-  publicBucket, openSecurityGroup, untaggedInstance, trailLogging,
+  publicBucket,
+  openSecurityGroup,
+  untaggedInstance,
+  trailLogging,
   // Audit alerts (issue 10): notify-only.
-  rootActivity, consoleSigninWithoutMfa, consoleSigninFailures, iamPolicyChange,
-  kmsKeyDeletion, configRecorderStopped, networkChange, s3BucketDeleted,
+  rootActivity,
+  consoleSigninWithoutMfa,
+  consoleSigninFailures,
+  iamPolicyChange,
+  kmsKeyDeletion,
+  configRecorderStopped,
+  networkChange,
+  s3BucketDeleted,
 ];
 
 /** A check that EventBridge Scheduler invokes with its own input, not an event: its rule, and how its input is read. */
@@ -31,6 +40,4 @@ export interface ScheduledCheck extends ScheduledInputReader {
  * Every rule's scheduled checks (trigger `schedule`), for `redrive`, the member stack and the tests. Each runs in
  * the function of its rule folder that has no event of the stack's own (scripts/rule-files.cjs, kind `check`).
  */
-export const CHECKS: readonly ScheduledCheck[] = [
-  { rule: untaggedInstanceEnforce, read: readEnforceInput, unreadable: unreadableEnforceInput },
-];
+export const CHECKS: readonly ScheduledCheck[] = [{ rule: untaggedInstanceEnforce, read: readEnforceInput, unreadable: unreadableEnforceInput }];

@@ -18,9 +18,7 @@ class DropUnusedDefaultRole {
     const role = this.serverless.service.provider.compiledCloudFormationTemplate.Resources.IamRoleLambdaExecution;
     if (!role) return;
     // The schedules assume SweepSchedulerRole (their roleArn): no function role needs any principal but Lambda.
-    role.Properties.AssumeRolePolicyDocument.Statement = [
-      { Effect: 'Allow', Principal: { Service: ['lambda.amazonaws.com'] }, Action: ['sts:AssumeRole'] },
-    ];
+    role.Properties.AssumeRolePolicyDocument.Statement = [{ Effect: 'Allow', Principal: { Service: ['lambda.amazonaws.com'] }, Action: ['sts:AssumeRole'] }];
   }
 
   drop() {

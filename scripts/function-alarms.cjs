@@ -49,14 +49,18 @@ FunctionAlarms.prototype.reservedConcurrency = function reservedConcurrency() {
   if (value === undefined || value === null || String(value).trim() === '') return undefined;
   const text = String(value).trim();
   if (!/^[1-9]\d*$/.test(text) || !Number.isSafeInteger(Number(text))) {
-    throw new this.serverless.classes.Error(`functionGuards: concurrency "${value}" must be a positive integer (reserved concurrent executions per function), or empty for none`);
+    throw new this.serverless.classes.Error(
+      `functionGuards: concurrency "${value}" must be a positive integer (reserved concurrent executions per function), or empty for none`,
+    );
   }
   return Number(text);
 };
 
 /** One saved Logs Insights query per entry of `custom.functionGuards.savedQueries`, over every function's log group. */
 FunctionAlarms.prototype.addSavedQueries = function addSavedQueries(template, queries) {
-  const logGroups = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::Logs::LogGroup').map(([id]) => ({ Ref: id }));
+  const logGroups = Object.entries(template.Resources)
+    .filter(([, r]) => r.Type === 'AWS::Logs::LogGroup')
+    .map(([id]) => ({ Ref: id }));
   const service = this.serverless.service.service;
   const stage = this.serverless.service.provider.stage;
   for (const [name, query] of Object.entries(queries)) {
@@ -78,7 +82,9 @@ FunctionAlarms.prototype.addNotificationFailedAlarm = function addNotificationFa
   const stage = this.serverless.service.provider.stage;
   const namespace = `${service}-${stage}`;
   const metric = 'NotificationFailed';
-  const logGroups = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::Logs::LogGroup').map(([id]) => id);
+  const logGroups = Object.entries(template.Resources)
+    .filter(([, r]) => r.Type === 'AWS::Logs::LogGroup')
+    .map(([id]) => id);
   for (const logGroup of logGroups) {
     template.Resources[`${logGroup.replace(/LogGroup$/, '')}NotificationFailedMetricFilter`] = {
       Type: 'AWS::Logs::MetricFilter',
@@ -91,7 +97,8 @@ FunctionAlarms.prototype.addNotificationFailedAlarm = function addNotificationFa
   }
   template.Resources.NotificationFailedAlarm = anyOverFiveMinutes({
     AlarmName: `${namespace}-notification-failed`,
-    AlarmDescription: 'a notification could not be published (refused by SNS, or SNS unreachable after retries): the remediation log has the record '
+    AlarmDescription:
+      'a notification could not be published (refused by SNS, or SNS unreachable after retries): the remediation log has the record '
       + '(filter notification.status = "failed"). This alarm notifies the same topic, which may be what fails: watch the alarm state in CloudWatch',
     Namespace: namespace,
     MetricName: metric,
@@ -106,7 +113,9 @@ FunctionAlarms.prototype.addNotificationFailedAlarm = function addNotificationFa
 FunctionAlarms.prototype.addConfigRejectedAlarm = function addConfigRejectedAlarm(template) {
   const namespace = `${this.serverless.service.service}-${this.serverless.service.provider.stage}`;
   const metric = 'ConfigRejected';
-  const logGroups = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::Logs::LogGroup').map(([id]) => id);
+  const logGroups = Object.entries(template.Resources)
+    .filter(([, r]) => r.Type === 'AWS::Logs::LogGroup')
+    .map(([id]) => id);
   for (const logGroup of logGroups) {
     template.Resources[`${logGroup.replace(/LogGroup$/, '')}ConfigRejectedMetricFilter`] = {
       Type: 'AWS::Logs::MetricFilter',
@@ -119,7 +128,8 @@ FunctionAlarms.prototype.addConfigRejectedAlarm = function addConfigRejectedAlar
   }
   template.Resources.ConfigRejectedAlarm = anyOverFiveMinutes({
     AlarmName: `${namespace}-config-rejected`,
-    AlarmDescription: 'a live configuration value in SSM Parameter Store was rejected (its last good version, or the environment, stays in force): '
+    AlarmDescription:
+      'a live configuration value in SSM Parameter Store was rejected (its last good version, or the environment, stays in force): '
       + 'the log line "trailguard config rejected" names the parameter (key) and the problem',
     Namespace: namespace,
     MetricName: metric,

@@ -21,11 +21,13 @@ class LiveConfig {
       const rule = variables.TRAILGUARD_RULE;
       // A function of no rule (a stack job, the Security Hub exporter) runs no rule: it reads no rule's configuration.
       if (rule === undefined) continue;
-      if (typeof prefix !== 'string' || !/^\/[\w.-]+(\/[\w.-]+)*$/.test(prefix)) throw this.fail(`${id}: TRAILGUARD_PARAMETER_PREFIX "${prefix}" is no parameter path`);
+      if (typeof prefix !== 'string' || !/^\/[\w.-]+(\/[\w.-]+)*$/.test(prefix))
+        throw this.fail(`${id}: TRAILGUARD_PARAMETER_PREFIX "${prefix}" is no parameter path`);
       if (typeof rule !== 'string' || !/^[a-z0-9-]+$/.test(rule)) throw this.fail(`${id}: TRAILGUARD_RULE "${rule}" is no rule id`);
       const roleId = fn.Properties?.Role?.['Fn::GetAtt']?.[0];
       const role = template.Resources[roleId];
-      if (!role?.Properties?.Policies?.[0]) throw this.fail(`${id}: no role of its own (serverless-iam-roles-per-function) to add the live configuration's reads to`);
+      if (!role?.Properties?.Policies?.[0])
+        throw this.fail(`${id}: no role of its own (serverless-iam-roles-per-function) to add the live configuration's reads to`);
       role.Properties.Policies[0].PolicyDocument.Statement.push(...liveConfigStatements(prefix, rule));
     }
   }
@@ -42,7 +44,11 @@ const parameterArn = (name) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS:
 function liveConfigStatements(prefix, rule) {
   return [
     { Effect: 'Allow', Action: ['ssm:GetParameters'], Resource: [parameterArn(`${prefix}/rules`)] },
-    { Effect: 'Allow', Action: ['ssm:GetParametersByPath'], Resource: [parameterArn(`${prefix}/exemptions/${rule}`), parameterArn(`${prefix}/exemptions/all`)] },
+    {
+      Effect: 'Allow',
+      Action: ['ssm:GetParametersByPath'],
+      Resource: [parameterArn(`${prefix}/exemptions/${rule}`), parameterArn(`${prefix}/exemptions/all`)],
+    },
   ];
 }
 

@@ -46,11 +46,17 @@ export const centralFunctions = (): CentralFunction[] => ruleFiles.functionsOf()
  * check of CHECKS, matched by rule id and kind. A function file the registries do not know throws.
  */
 export function codeOf(fn: CentralFunction): AnyRule {
-  const found = fn.kind === 'event' ? RULES.filter((rule) => rule.id === fn.rule)
-    : fn.kind === 'sweep' ? SWEEPS.filter((sweep) => sweep.rule.id === fn.rule).map((sweep) => sweep.rule)
-      : CHECKS.filter((check) => check.rule.id === fn.rule).map((check) => check.rule);
+  const found =
+    fn.kind === 'event'
+      ? RULES.filter((rule) => rule.id === fn.rule)
+      : fn.kind === 'sweep'
+        ? SWEEPS.filter((sweep) => sweep.rule.id === fn.rule).map((sweep) => sweep.rule)
+        : CHECKS.filter((check) => check.rule.id === fn.rule).map((check) => check.rule);
   const [rule, ...others] = found;
-  if (!rule || others.length > 0) throw new Error(`${fn.file}: ${fn.key} is a ${fn.kind} function of ${fn.rule}, which ${found.length === 0 ? 'no' : 'more than one'} ${{ event: 'RULES', sweep: 'SWEEPS', check: 'CHECKS' }[fn.kind]} entry has`);
+  if (!rule || others.length > 0)
+    throw new Error(
+      `${fn.file}: ${fn.key} is a ${fn.kind} function of ${fn.rule}, which ${found.length === 0 ? 'no' : 'more than one'} ${{ event: 'RULES', sweep: 'SWEEPS', check: 'CHECKS' }[fn.kind]} entry has`,
+    );
   return rule;
 }
 
@@ -67,7 +73,8 @@ export { memberActionsOf };
  */
 export function actingFunctions(functions: readonly CentralFunction[] = centralFunctions()): { readonly key: string; readonly rule: AnyRule }[] {
   const order = [...RULES, ...CHECKS.map((check) => check.rule)];
-  return functions.filter((fn) => fn.kind !== 'sweep')
+  return functions
+    .filter((fn) => fn.kind !== 'sweep')
     .map((fn) => ({ key: fn.key, rule: codeOf(fn) }))
     .filter(({ rule }) => memberActionsOf(rule).length > 0)
     .sort((a, b) => order.indexOf(a.rule) - order.indexOf(b.rule));
@@ -92,7 +99,8 @@ function forwardingStateOf(rule: AnyRule, functions: readonly CentralFunction[])
   const events = functions.filter((fn) => fn.kind === 'event' && fn.rule === rule.id).flatMap((fn) => fn.definition.events ?? []);
   const states = events.map((event) => event.eventBridge?.state).filter((state) => state !== undefined);
   const [state = 'ENABLED', ...others] = states;
-  if (typeof state !== 'string' || others.some((other) => other !== state)) throw new Error(`${rule.id}: its eventBridge events' state must be one string, not ${JSON.stringify(states)}`);
+  if (typeof state !== 'string' || others.some((other) => other !== state))
+    throw new Error(`${rule.id}: its eventBridge events' state must be one string, not ${JSON.stringify(states)}`);
   return state;
 }
 
@@ -120,7 +128,10 @@ export function memberStatements(functions: readonly CentralFunction[] = central
     }
   }
   return [...byResource.values()].map(({ resource, condition, actions }) => ({
-    Effect: 'Allow', Action: [...actions].sort(), Resource: resource, ...(condition ? { Condition: condition } : {}),
+    Effect: 'Allow',
+    Action: [...actions].sort(),
+    Resource: resource,
+    ...(condition ? { Condition: condition } : {}),
   }));
 }
 
@@ -129,7 +140,9 @@ export function memberStatements(functions: readonly CentralFunction[] = central
  * so a member's forwarded event is retried as long as the central bus's copy retries its delivery.
  */
 function forwardingRetryPolicy(): { MaximumRetryAttempts: number; MaximumEventAgeInSeconds: number } {
-  const config = parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')) as { custom?: { eventBridgeRetry?: { maximumRetryAttempts?: unknown; maximumEventAge?: unknown } } };
+  const config = parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')) as {
+    custom?: { eventBridgeRetry?: { maximumRetryAttempts?: unknown; maximumEventAge?: unknown } };
+  };
   const { maximumRetryAttempts, maximumEventAge } = config.custom?.eventBridgeRetry ?? {};
   if (typeof maximumRetryAttempts !== 'number' || typeof maximumEventAge !== 'number') {
     throw new Error('serverless.yml custom.eventBridgeRetry must set maximumRetryAttempts and maximumEventAge as numbers');
@@ -144,33 +157,73 @@ const CENTRAL_BUS_ARN = sub(`arn:\${AWS::Partition}:events:\${CentralRegion}:\${
 export function memberStackTemplate() {
   const functions = centralFunctions();
   const retryPolicy = forwardingRetryPolicy();
-  const forwards = Object.fromEntries(RULES.map((rule) => [`Forward${logicalPrefixOf(rule.id)}`, {
-    Type: 'AWS::Events::Rule',
-    Condition: 'Forwards',
-    Properties: {
-      Description: `trailguard ${rule.id}: forwards the matching CloudTrail events to the central bus`,
-      EventPattern: rule.pattern,
-      State: forwardingStateOf(rule, functions),
-      Targets: [{
-        Id: 'trailguard-central-bus', Arn: CENTRAL_BUS_ARN, RoleArn: { 'Fn::GetAtt': ['ForwardingRole', 'Arn'] },
-        // An unreachable central bus (not yet deployed, throttled, its policy changed) keeps events here, not lost.
-        RetryPolicy: retryPolicy,
-        DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['ForwardingDeadLetterQueue', 'Arn'] } },
-      }],
-    },
-  }]));
-  const trustedRoles = actingFunctions(functions).map(({ key }) => sub(`arn:\${AWS::Partition}:iam::\${CentralAccountId}:role/${SERVICE}-\${Stage}-${key}-role`));
+  const forwards = Object.fromEntries(
+    RULES.map((rule) => [
+      `Forward${logicalPrefixOf(rule.id)}`,
+      {
+        Type: 'AWS::Events::Rule',
+        Condition: 'Forwards',
+        Properties: {
+          Description: `trailguard ${rule.id}: forwards the matching CloudTrail events to the central bus`,
+          EventPattern: rule.pattern,
+          State: forwardingStateOf(rule, functions),
+          Targets: [
+            {
+              Id: 'trailguard-central-bus',
+              Arn: CENTRAL_BUS_ARN,
+              RoleArn: { 'Fn::GetAtt': ['ForwardingRole', 'Arn'] },
+              // An unreachable central bus (not yet deployed, throttled, its policy changed) keeps events here, not lost.
+              RetryPolicy: retryPolicy,
+              DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['ForwardingDeadLetterQueue', 'Arn'] } },
+            },
+          ],
+        },
+      },
+    ]),
+  );
+  const trustedRoles = actingFunctions(functions).map(({ key }) =>
+    sub(`arn:\${AWS::Partition}:iam::\${CentralAccountId}:role/${SERVICE}-\${Stage}-${key}-role`),
+  );
   return {
     AWSTemplateFormatVersion: '2010-09-09',
-    Description: 'trailguard member stack: forwards the rules\' CloudTrail events to the central bus, and (in RoleRegion) the role trailguard acts through. Generated by `npm run member-template`; do not edit.',
+    Description:
+      "trailguard member stack: forwards the rules' CloudTrail events to the central bus, and (in RoleRegion) the role trailguard acts through. Generated by `npm run member-template`; do not edit.",
     Parameters: {
-      OrganizationId: { Type: 'String', AllowedPattern: '^o-[a-z0-9]{10,32}$', Description: 'The AWS Organization id (o-...): the role trusts only its principals' },
+      OrganizationId: {
+        Type: 'String',
+        AllowedPattern: '^o-[a-z0-9]{10,32}$',
+        Description: 'The AWS Organization id (o-...): the role trusts only its principals',
+      },
       CentralAccountId: { Type: 'String', AllowedPattern: '^\\d{12}$', Description: 'The account the central trailguard stack runs in' },
-      CentralRegion: { Type: 'String', AllowedPattern: '^[a-z]{2}(-[a-z]+)+-\\d+$', Description: 'The region of the central stack (its organisation event bus)' },
-      Stage: { Type: 'String', Default: 'dev', AllowedPattern: '^[A-Za-z0-9-]{1,32}$', Description: 'The central stack\'s stage: its roles are trailguard-<stage>-<function>-role' },
-      MemberRoleName: { Type: 'String', Default: 'trailguard-remediation', AllowedPattern: '^[\\w+=,.@-]{1,64}$', Description: 'The remediation role\'s name (the central stack\'s memberRoleName param)' },
-      ExternalId: { Type: 'String', Default: '', AllowedPattern: '^([\\w+=,.@:/-]{2,1224})?$', Description: 'Optional: required of every AssumeRole when set (the central stack\'s externalId param)' },
-      RoleRegion: { Type: 'String', Default: 'us-east-1', AllowedPattern: '^[a-z]{2}(-[a-z]+)+-\\d+$', Description: 'The one region whose stack instance creates the (global) IAM role' },
+      CentralRegion: {
+        Type: 'String',
+        AllowedPattern: '^[a-z]{2}(-[a-z]+)+-\\d+$',
+        Description: 'The region of the central stack (its organisation event bus)',
+      },
+      Stage: {
+        Type: 'String',
+        Default: 'dev',
+        AllowedPattern: '^[A-Za-z0-9-]{1,32}$',
+        Description: "The central stack's stage: its roles are trailguard-<stage>-<function>-role",
+      },
+      MemberRoleName: {
+        Type: 'String',
+        Default: 'trailguard-remediation',
+        AllowedPattern: '^[\\w+=,.@-]{1,64}$',
+        Description: "The remediation role's name (the central stack's memberRoleName param)",
+      },
+      ExternalId: {
+        Type: 'String',
+        Default: '',
+        AllowedPattern: '^([\\w+=,.@:/-]{2,1224})?$',
+        Description: "Optional: required of every AssumeRole when set (the central stack's externalId param)",
+      },
+      RoleRegion: {
+        Type: 'String',
+        Default: 'us-east-1',
+        AllowedPattern: '^[a-z]{2}(-[a-z]+)+-\\d+$',
+        Description: 'The one region whose stack instance creates the (global) IAM role',
+      },
     },
     Conditions: {
       IsCentralAccount: { 'Fn::Equals': [{ Ref: 'AWS::AccountId' }, { Ref: 'CentralAccountId' }] },
@@ -185,20 +238,26 @@ export function memberStackTemplate() {
         Type: 'AWS::IAM::Role',
         Condition: 'Forwards',
         Properties: {
-          Description: 'trailguard: lets this account\'s EventBridge rules put the forwarded events on the central bus',
+          Description: "trailguard: lets this account's EventBridge rules put the forwarded events on the central bus",
           // The central bus admits PutEvents from roles of this path only; CloudFormation names the role (one per region).
           Path: sub(forwarderRolePathOf(SERVICE, '${Stage}')),
           AssumeRolePolicyDocument: {
             Version: '2012-10-17',
-            Statement: [{
-              Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: 'sts:AssumeRole',
-              Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
-            }],
+            Statement: [
+              {
+                Effect: 'Allow',
+                Principal: { Service: 'events.amazonaws.com' },
+                Action: 'sts:AssumeRole',
+                Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+              },
+            ],
           },
-          Policies: [{
-            PolicyName: 'put-events-on-the-trailguard-central-bus',
-            PolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'events:PutEvents', Resource: CENTRAL_BUS_ARN }] },
-          }],
+          Policies: [
+            {
+              PolicyName: 'put-events-on-the-trailguard-central-bus',
+              PolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'events:PutEvents', Resource: CENTRAL_BUS_ARN }] },
+            },
+          ],
         },
       },
       ...forwards,
@@ -214,14 +273,16 @@ export function memberStackTemplate() {
           Queues: [{ Ref: 'ForwardingDeadLetterQueue' }],
           PolicyDocument: {
             Version: '2012-10-17',
-            Statement: [{
-              Sid: 'ForwardingRulesDeliverFailedEvents',
-              Effect: 'Allow',
-              Principal: { Service: 'events.amazonaws.com' },
-              Action: 'sqs:SendMessage',
-              Resource: { 'Fn::GetAtt': ['ForwardingDeadLetterQueue', 'Arn'] },
-              Condition: { ArnEquals: { 'aws:SourceArn': Object.keys(forwards).map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })) } },
-            }],
+            Statement: [
+              {
+                Sid: 'ForwardingRulesDeliverFailedEvents',
+                Effect: 'Allow',
+                Principal: { Service: 'events.amazonaws.com' },
+                Action: 'sqs:SendMessage',
+                Resource: { 'Fn::GetAtt': ['ForwardingDeadLetterQueue', 'Arn'] },
+                Condition: { ArnEquals: { 'aws:SourceArn': Object.keys(forwards).map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })) } },
+              },
+            ],
           },
         },
       },
@@ -230,25 +291,27 @@ export function memberStackTemplate() {
         Condition: 'CreatesRole',
         Properties: {
           RoleName: { Ref: 'MemberRoleName' },
-          Description: 'trailguard: the central functions act in this account through this role (the rules\' permissions only)',
+          Description: "trailguard: the central functions act in this account through this role (the rules' permissions only)",
           MaxSessionDuration: 3600,
           AssumeRolePolicyDocument: {
             Version: '2012-10-17',
-            Statement: [{
-              Sid: 'OnlyTrailguardCentralFunctions',
-              Effect: 'Allow',
-              // The account as principal, narrowed to the exact function roles by aws:PrincipalArn: a role ARN
-              // as principal would fail while the central stack is not yet deployed, and break when it is re-created.
-              Principal: { AWS: sub('arn:${AWS::Partition}:iam::${CentralAccountId}:root') },
-              Action: 'sts:AssumeRole',
-              Condition: {
-                ArnEquals: { 'aws:PrincipalArn': trustedRoles },
-                StringEquals: {
-                  'aws:PrincipalOrgID': { Ref: 'OrganizationId' },
-                  'sts:ExternalId': { 'Fn::If': ['HasExternalId', { Ref: 'ExternalId' }, { Ref: 'AWS::NoValue' }] },
+            Statement: [
+              {
+                Sid: 'OnlyTrailguardCentralFunctions',
+                Effect: 'Allow',
+                // The account as principal, narrowed to the exact function roles by aws:PrincipalArn: a role ARN
+                // as principal would fail while the central stack is not yet deployed, and break when it is re-created.
+                Principal: { AWS: sub('arn:${AWS::Partition}:iam::${CentralAccountId}:root') },
+                Action: 'sts:AssumeRole',
+                Condition: {
+                  ArnEquals: { 'aws:PrincipalArn': trustedRoles },
+                  StringEquals: {
+                    'aws:PrincipalOrgID': { Ref: 'OrganizationId' },
+                    'sts:ExternalId': { 'Fn::If': ['HasExternalId', { Ref: 'ExternalId' }, { Ref: 'AWS::NoValue' }] },
+                  },
                 },
               },
-            }],
+            ],
           },
           Policies: [{ PolicyName: 'trailguard-remediation', PolicyDocument: { Version: '2012-10-17', Statement: memberStatements(functions) } }],
         },

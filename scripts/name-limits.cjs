@@ -51,7 +51,10 @@ function namesOf(template) {
       const values = inner ? (resource.Properties?.[outer] ?? []).map((item) => item[inner]) : [resource.Properties?.[outer]];
       for (const value of values.filter((v) => v !== undefined)) {
         const name = textOf(value, resources);
-        if (name === undefined) throw new Error(`name-limits: cannot tell the length of ${id}'s ${property} (${JSON.stringify(value)}); give it a name built from strings, Ref and Fn::Join`);
+        if (name === undefined)
+          throw new Error(
+            `name-limits: cannot tell the length of ${id}'s ${property} (${JSON.stringify(value)}); give it a name built from strings, Ref and Fn::Join`,
+          );
         names.push({ id, type, property, limit, what, name });
       }
     }
@@ -69,7 +72,7 @@ const occurrences = (name, token) => name.split(token).length - 1;
 function checkNames(template, { service, stage }) {
   const token = `${service}-${stage}`;
   const names = namesOf(template);
-  const tooLong = names.filter((n) => n.name.length > n.limit).sort((a, b) => (b.name.length - b.limit) - (a.name.length - a.limit));
+  const tooLong = names.filter((n) => n.name.length > n.limit).sort((a, b) => b.name.length - b.limit - (a.name.length - a.limit));
   const allowed = names
     .map((n) => ({ n, k: occurrences(n.name, token) }))
     .filter(({ k }) => k > 0)
@@ -81,11 +84,13 @@ function checkNames(template, { service, stage }) {
 function refusalOf({ tooLong, maxStageLength }, stage) {
   const [worst] = tooLong;
   const others = tooLong.length > 1 ? ` (and ${tooLong.length - 1} other name${tooLong.length > 2 ? 's' : ''})` : '';
-  const head = `stage "${stage}" (${stage.length} characters) makes names longer than AWS allows: the ${worst.what} "${worst.name}" (${worst.id}) `
+  const head =
+    `stage "${stage}" (${stage.length} characters) makes names longer than AWS allows: the ${worst.what} "${worst.name}" (${worst.id}) `
     + `would be ${worst.name.length} characters, over the limit of ${worst.limit}${others}.`;
-  const advice = maxStageLength < stage.length
-    ? ` With these settings the stage can be at most ${maxStageLength} characters: choose a shorter stage.`
-    : ' That name does not depend on the stage: shorten the parameter it comes from.';
+  const advice =
+    maxStageLength < stage.length
+      ? ` With these settings the stage can be at most ${maxStageLength} characters: choose a shorter stage.`
+      : ' That name does not depend on the stage: shorten the parameter it comes from.';
   return `${head}${advice}`;
 }
 

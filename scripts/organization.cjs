@@ -34,8 +34,7 @@ const GLOBAL_SOURCES = ['aws.iam', 'aws.signin', 'aws.sts'];
 function admitsGlobalService(pattern) {
   const source = pattern?.source;
   if (!Array.isArray(source)) return true;
-  return GLOBAL_SOURCES.some((name) => source.some((matcher) => matcher === name
-    || (typeof matcher?.prefix === 'string' && name.startsWith(matcher.prefix))));
+  return GLOBAL_SOURCES.some((name) => source.some((matcher) => matcher === name || (typeof matcher?.prefix === 'string' && name.startsWith(matcher.prefix))));
 }
 
 /** The logical id prefix of a function key: `publicBucket` → `PublicBucket`. */
@@ -106,7 +105,8 @@ class Organization {
     const region = this.serverless.service.provider.region;
     if (region === 'us-east-1') return;
     const rules = this.globalServiceRules();
-    const message = `trailguard: region ${region}: IAM events, and console sign-ins through the global sign-in endpoint, are delivered to EventBridge in us-east-1 only, so `
+    const message =
+      `trailguard: region ${region}: IAM events, and console sign-ins through the global sign-in endpoint, are delivered to EventBridge in us-east-1 only, so `
       + `the rules on them${rules.length > 0 ? ` (${rules.join(', ')})` : ''} will see none of them here. Deploy in us-east-1 too, or use organisation mode `
       + '(its member stack forwards us-east-1 to this region).';
     if (this.log?.warning) this.log.warning(message);
@@ -151,8 +151,9 @@ class Organization {
   }
 
   copyRulesToBus(template) {
-    const patternRules = Object.entries(template.Resources)
-      .filter(([, r]) => r.Type === 'AWS::Events::Rule' && r.Properties?.EventPattern && !r.Properties.EventBusName);
+    const patternRules = Object.entries(template.Resources).filter(
+      ([, r]) => r.Type === 'AWS::Events::Rule' && r.Properties?.EventPattern && !r.Properties.EventBusName,
+    );
     for (const [id, rule] of patternRules) {
       const copyId = `${id}Organization`;
       const properties = structuredClone(rule.Properties);

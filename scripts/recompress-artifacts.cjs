@@ -17,7 +17,7 @@ function readEntries(path) {
           const chunks = [];
           stream.on('data', (chunk) => chunks.push(chunk));
           stream.on('end', () => {
-            entries.push({ name: entry.fileName, data: Buffer.concat(chunks), mode: (entry.externalFileAttributes >>> 16) || 0o644 });
+            entries.push({ name: entry.fileName, data: Buffer.concat(chunks), mode: entry.externalFileAttributes >>> 16 || 0o644 });
             zip.readEntry();
           });
         });
@@ -49,7 +49,10 @@ class RecompressArtifacts {
   async recompress() {
     const service = this.serverless.service;
     const root = this.serverless.serviceDir ?? this.serverless.config.servicePath;
-    const artifacts = service.getAllFunctions().map((name) => service.getFunction(name).package?.artifact).filter(Boolean);
+    const artifacts = service
+      .getAllFunctions()
+      .map((name) => service.getFunction(name).package?.artifact)
+      .filter(Boolean);
     for (const path of new Set(artifacts.map((artifact) => require('node:path').resolve(root, artifact)))) {
       if (!fs.existsSync(path)) continue;
       const entries = (await readEntries(path)).sort((a, b) => a.name.localeCompare(b.name));

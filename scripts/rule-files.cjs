@@ -36,12 +36,16 @@ function ymlFilesOf(folder) {
 
 /** Every function file (functions/<rule>/*.yml but resources.yml), relative to the repository. */
 function functionFiles() {
-  return ruleFolders().flatMap(ymlFilesOf).filter((file) => !file.endsWith(`/${RESOURCES_FILE}`));
+  return ruleFolders()
+    .flatMap(ymlFilesOf)
+    .filter((file) => !file.endsWith(`/${RESOURCES_FILE}`));
 }
 
 /** Every rule folder's resources.yml, relative to the repository. */
 function resourceFiles() {
-  return ruleFolders().flatMap(ymlFilesOf).filter((file) => file.endsWith(`/${RESOURCES_FILE}`));
+  return ruleFolders()
+    .flatMap(ymlFilesOf)
+    .filter((file) => file.endsWith(`/${RESOURCES_FILE}`));
 }
 
 /** A YAML file of the repository, parsed (`${…}` variables stay strings); a file that does not parse throws. */
@@ -64,7 +68,8 @@ function functionsOf() {
       const rule = definition?.environment?.TRAILGUARD_RULE;
       if (typeof rule !== 'string') throw new Error(`${file}: function ${key} names no rule (environment.TRAILGUARD_RULE)`);
       const events = definition.events ?? [];
-      const kind = events.length === 0 ? 'check' : events.every((event) => event.eventBridge) ? 'event' : events.every((event) => event.schedule) ? 'sweep' : undefined;
+      const kind =
+        events.length === 0 ? 'check' : events.every((event) => event.eventBridge) ? 'event' : events.every((event) => event.schedule) ? 'sweep' : undefined;
       if (!kind) throw new Error(`${file}: function ${key} mixes events or has one that is neither eventBridge nor schedule`);
       found.push({ key, file, rule, kind, definition });
     }
@@ -80,18 +85,23 @@ const readsOnly = (action) => /^[\w-]+:(Get|Describe|List)[A-Z]/.test(action) ||
  * ones) allows an action that is not a read. Their calls are the ones the loop guard may call trailguard's.
  */
 function writers() {
-  return functionsOf().filter(({ definition }) => (definition.iamRoleStatements ?? [])
-    .filter((statement) => typeof statement === 'object' && statement !== null)
-    .some((statement) => [statement.Action].flat().some((action) => !readsOnly(action))));
+  return functionsOf().filter(({ definition }) =>
+    (definition.iamRoleStatements ?? [])
+      .filter((statement) => typeof statement === 'object' && statement !== null)
+      .some((statement) => [statement.Action].flat().some((action) => !readsOnly(action))),
+  );
 }
 
 /** TRAILGUARD_SELF_ROLES: each writer's `iamRoleStatementsName` (`${self:service}-${sls:stage}-<key>-role`), comma-separated. */
 function selfRoles() {
-  return writers().map(({ key, file, definition }) => {
-    const name = definition.iamRoleStatementsName;
-    if (typeof name !== 'string' || !name.endsWith(`-${key}-role`)) throw new Error(`${file}: ${key} writes, so its role needs an exact name ending -${key}-role (iamRoleStatementsName)`);
-    return name;
-  }).join(',');
+  return writers()
+    .map(({ key, file, definition }) => {
+      const name = definition.iamRoleStatementsName;
+      if (typeof name !== 'string' || !name.endsWith(`-${key}-role`))
+        throw new Error(`${file}: ${key} writes, so its role needs an exact name ending -${key}-role (iamRoleStatementsName)`);
+      return name;
+    })
+    .join(',');
 }
 
 /** The stack jobs' function files (jobs/<job>/function.yml), relative to the repository. */
@@ -105,12 +115,14 @@ function jobFiles() {
 
 /** Every job function: its key, its file, its job (`environment.TRAILGUARD_JOB`) and its definition. */
 function jobsOf() {
-  return jobFiles().flatMap((file) => Object.entries(parseFile(file)).map(([key, definition]) => {
-    const job = definition?.environment?.TRAILGUARD_JOB;
-    if (typeof job !== 'string') throw new Error(`${file}: function ${key} names no job (environment.TRAILGUARD_JOB)`);
-    if (definition.environment.TRAILGUARD_RULE !== undefined) throw new Error(`${file}: function ${key} is a job, not a rule's: no TRAILGUARD_RULE`);
-    return { key, file, job, definition };
-  }));
+  return jobFiles().flatMap((file) =>
+    Object.entries(parseFile(file)).map(([key, definition]) => {
+      const job = definition?.environment?.TRAILGUARD_JOB;
+      if (typeof job !== 'string') throw new Error(`${file}: function ${key} names no job (environment.TRAILGUARD_JOB)`);
+      if (definition.environment.TRAILGUARD_RULE !== undefined) throw new Error(`${file}: function ${key} is a job, not a rule's: no TRAILGUARD_RULE`);
+      return { key, file, job, definition };
+    }),
+  );
 }
 
 /** serverless.yml `functions`: each function file, read by serverless itself (its parser, its variables). */
@@ -139,7 +151,7 @@ function resources() {
 let acting;
 async function actingFunctions({ resolveVariable } = {}) {
   // Single-account mode (no organizationId, scripts/organization.cjs reads none): spare the child process.
-  if (resolveVariable && String(await resolveVariable('param:organizationId') ?? '').trim() === '') return [];
+  if (resolveVariable && String((await resolveVariable('param:organizationId')) ?? '').trim() === '') return [];
   acting ??= actingFunctionsNow();
   return acting;
 }
@@ -152,4 +164,17 @@ function actingFunctionsNow() {
   return keys;
 }
 
-module.exports = { ruleFolders, functionFiles, resourceFiles, functionsOf, jobFiles, jobsOf, writers, selfRoles, functions, resources, actingFunctions, RESOURCES_FILE };
+module.exports = {
+  ruleFolders,
+  functionFiles,
+  resourceFiles,
+  functionsOf,
+  jobFiles,
+  jobsOf,
+  writers,
+  selfRoles,
+  functions,
+  resources,
+  actingFunctions,
+  RESOURCES_FILE,
+};

@@ -18,7 +18,9 @@ const EXPORTER_CONCURRENCY = 2;
 
 /** `securityHub` as a boolean: true/false (any case), else refused. */
 function isOn(value) {
-  const text = String(value ?? 'false').trim().toLowerCase();
+  const text = String(value ?? 'false')
+    .trim()
+    .toLowerCase();
   if (text === 'true') return true;
   if (text === 'false' || text === '') return false;
   throw new Error(`security-hub: securityHub must be true or false, not "${value}"`);
@@ -41,7 +43,7 @@ class SecurityHub {
     if (!isOn(this.settings.enabled)) return;
     const { service } = this.serverless;
     const definition = this.settings.exporter;
-    if (!definition?.handler) throw new Error('security-hub: custom.securityHub.exporter is not the exporter\'s function definition');
+    if (!definition?.handler) throw new Error("security-hub: custom.securityHub.exporter is not the exporter's function definition");
     service.functions[EXPORTER] = {
       ...definition,
       // What osls sets on the functions it loads (Service.setFunctionNames): this one is added after.
@@ -105,7 +107,8 @@ function failureQueue(prefix) {
       Type: 'AWS::CloudWatch::Alarm',
       Properties: {
         AlarmName: `${prefix}-security-hub-export-failed`,
-        AlarmDescription: 'Remediation records that could not be imported into Security Hub after every retry wait in the failure queue (docs/security-hub.md, "When an import fails").',
+        AlarmDescription:
+          'Remediation records that could not be imported into Security Hub after every retry wait in the failure queue (docs/security-hub.md, "When an import fails").',
         Namespace: 'AWS/SQS',
         MetricName: 'ApproximateNumberOfMessagesVisible',
         Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['SecurityHubFailureQueue', 'QueueName'] } }],

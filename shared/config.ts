@@ -19,7 +19,12 @@ export const DEFAULT_WORLD_OPEN_PREFIX = { ipv4: 8, ipv6: 16 } as const;
 const WorldOpenPrefixLength = (max: number) => v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(max));
 
 /** Tag keys: 1–128 characters, not the reserved `aws:` prefix. */
-const TagKey = v.pipe(v.string(), v.minLength(1), v.maxLength(128), v.check((k) => !k.toLowerCase().startsWith('aws:'), 'aws: is reserved'));
+const TagKey = v.pipe(
+  v.string(),
+  v.minLength(1),
+  v.maxLength(128),
+  v.check((k) => !k.toLowerCase().startsWith('aws:'), 'aws: is reserved'),
+);
 
 /** An audit alert's on/off switch. @default true */
 const enabled = v.optional(v.boolean(), true);
@@ -136,10 +141,10 @@ const AlertSettings = v.strictObject({
       enabled,
       ignoreServiceLinkedRoles,
       /** Managed policies that grant administrator rights when attached. @default AdministratorAccess and IAMFullAccess */
-      adminPolicyArns: v.optional(v.array(v.pipe(v.string(), v.regex(/^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/[\w+=,.@/-]+$/, 'expected an IAM policy ARN'))), [
-        'arn:aws:iam::aws:policy/AdministratorAccess',
-        'arn:aws:iam::aws:policy/IAMFullAccess',
-      ]),
+      adminPolicyArns: v.optional(
+        v.array(v.pipe(v.string(), v.regex(/^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/[\w+=,.@/-]+$/, 'expected an IAM policy ARN'))),
+        ['arn:aws:iam::aws:policy/AdministratorAccess', 'arn:aws:iam::aws:policy/IAMFullAccess'],
+      ),
     }),
     {},
   ),
@@ -224,7 +229,9 @@ const ConfigSchema = v.strictObject({
   /** The region the functions (and the state table) run in: AWS_REGION in Lambda. */
   region: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9-]+$/, 'expected a region such as eu-west-1'))),
   /** The untagged-instance enforcement Lambda, the target of its one-time schedules; absent means none can be scheduled. */
-  enforceFunctionArn: v.optional(v.pipe(v.string(), v.regex(/^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}$/, 'expected a Lambda function ARN'))),
+  enforceFunctionArn: v.optional(
+    v.pipe(v.string(), v.regex(/^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}$/, 'expected a Lambda function ARN')),
+  ),
   /** The role EventBridge Scheduler assumes to invoke that Lambda (passed with each schedule). */
   schedulerRoleArn: v.optional(v.pipe(v.string(), v.regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'expected an IAM role ARN'))),
   /** Organisation-wide mode (docs/organization.md). @default absent: single-account mode */
@@ -321,7 +328,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     } else if (NUMBER_VARS.has(variable)) {
       raw[key] = /^\d+$/.test(value) ? Number(value) : value;
     } else if (LIST_VARS.has(variable)) {
-      raw[key] = value.split(',').map((item) => item.trim()).filter(Boolean);
+      raw[key] = value
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean);
     } else {
       raw[key] = value;
     }

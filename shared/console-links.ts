@@ -25,8 +25,7 @@ const OTHER_PARTITION = /^(?:cn|us-gov|us-iso[a-z]*|eu-isoe|eusc)-/;
 const enc = encodeURIComponent;
 const isAwsRegion = (region: string | null | undefined): region is string =>
   typeof region === 'string' && isRegionName(region) && !OTHER_PARTITION.test(region);
-const regional = (region: string, path: string, fragment: string) =>
-  `https://${region}.console.aws.amazon.com/${path}?region=${region}#${fragment}`;
+const regional = (region: string, path: string, fragment: string) => `https://${region}.console.aws.amazon.com/${path}?region=${region}#${fragment}`;
 // IAM is global: its console takes no region.
 const iam = (fragment: string) => `https://console.aws.amazon.com/iam/home#/${fragment}`;
 
@@ -80,17 +79,26 @@ export function resourceLink(resource: ResourceRef, recordRegion: string | null)
 }
 
 const LABELS: Readonly<Record<string, string>> = {
-  'AWS::S3::Bucket': 'S3 bucket', 'AWS::IAM::User': 'IAM user', 'AWS::IAM::Role': 'IAM role', 'AWS::IAM::Group': 'IAM group',
-  'AWS::IAM::ManagedPolicy': 'IAM policy', 'AWS::EC2::SecurityGroup': 'security group', 'AWS::EC2::Instance': 'EC2 instance',
-  'AWS::EC2::VPC': 'VPC', 'AWS::KMS::Key': 'KMS key',
+  'AWS::S3::Bucket': 'S3 bucket',
+  'AWS::IAM::User': 'IAM user',
+  'AWS::IAM::Role': 'IAM role',
+  'AWS::IAM::Group': 'IAM group',
+  'AWS::IAM::ManagedPolicy': 'IAM policy',
+  'AWS::EC2::SecurityGroup': 'security group',
+  'AWS::EC2::Instance': 'EC2 instance',
+  'AWS::EC2::VPC': 'VPC',
+  'AWS::KMS::Key': 'KMS key',
 };
 /** What the link opens, for a person: the list pages say which resource to pick in them. */
 function labelOf(type: string, id: string): string {
   switch (type) {
-    case 'AWS::CloudTrail::Trail': return `CloudTrail trails (${id} among them)`;
+    case 'AWS::CloudTrail::Trail':
+      return `CloudTrail trails (${id} among them)`;
     case 'AWS::Config::ConfigurationRecorder':
-    case 'AWS::Config::DeliveryChannel': return `AWS Config (${id})`;
-    default: return `${LABELS[type] ?? type} ${id}`;
+    case 'AWS::Config::DeliveryChannel':
+      return `AWS Config (${id})`;
+    default:
+      return `${LABELS[type] ?? type} ${id}`;
   }
 }
 

@@ -14,7 +14,10 @@ export const CONTROLS = {
   'EC2.21': { title: 'Network ACLs should not allow ingress from 0.0.0.0/0 to port 22 or port 3389', cis: 'v5.0.0 5.2' },
   'EC2.53': { title: 'EC2 security groups should not allow ingress from 0.0.0.0/0 to remote server administration ports', cis: 'v5.0.0 5.3' },
   'EC2.54': { title: 'EC2 security groups should not allow ingress from ::/0 to remote server administration ports', cis: 'v5.0.0 5.4' },
-  'CloudTrail.1': { title: 'CloudTrail should be enabled and configured with at least one multi-Region trail that includes read and write management events', cis: 'v5.0.0 3.1' },
+  'CloudTrail.1': {
+    title: 'CloudTrail should be enabled and configured with at least one multi-Region trail that includes read and write management events',
+    cis: 'v5.0.0 3.1',
+  },
   'CloudTrail.2': { title: 'CloudTrail should have encryption at-rest enabled', cis: 'v5.0.0 3.5' },
   'CloudTrail.4': { title: 'CloudTrail log file validation should be enabled', cis: 'v5.0.0 3.2' },
   'CloudWatch.1': { title: 'A log metric filter and alarm should exist for usage of the "root" user', cis: 'v1.4.0 4.3' },

@@ -33,9 +33,16 @@ export async function parametersUnder(ssm: SSMClient, path: string, recursive: b
   const found: Parameter[] = [];
   let token: string | undefined;
   do {
-    const page = await awsCall('SSM.GetParametersByPath', path, () => ssm.send(new GetParametersByPathCommand({
-      Path: path, Recursive: recursive, MaxResults: 10, ...(token ? { NextToken: token } : {}),
-    })));
+    const page = await awsCall('SSM.GetParametersByPath', path, () =>
+      ssm.send(
+        new GetParametersByPathCommand({
+          Path: path,
+          Recursive: recursive,
+          MaxResults: 10,
+          ...(token ? { NextToken: token } : {}),
+        }),
+      ),
+    );
     found.push(...(page.Parameters ?? []));
     token = page.NextToken;
   } while (token);
@@ -75,7 +82,9 @@ export async function storedExemptions(ssm: SSMClient, prefix: string): Promise<
 export async function storedExemptionsOf(ssm: SSMClient, prefix: string, rule: RuleId): Promise<Exemption[]> {
   const folders = [exemptionFolder(prefix, rule), exemptionFolder(prefix, '*')];
   const parameters = (await Promise.all(folders.map((folder) => parametersUnder(ssm, folder, false)))).flat();
-  return parameters.map((p) => parseStored(prefix, p)).flatMap((listed) => (listed.exemption && listed.rule ? [toExemption(listed.rule, listed.exemption)] : []));
+  return parameters
+    .map((p) => parseStored(prefix, p))
+    .flatMap((listed) => (listed.exemption && listed.rule ? [toExemption(listed.rule, listed.exemption)] : []));
 }
 
 /** active (no expiry), expires today / in N days, or EXPIRED: from `expires` and the UTC day. */
@@ -86,4 +95,3 @@ export function statusOf(expires: string | undefined, today: string): { readonly
   if (days < 0) return { text: 'EXPIRED', expired: true, days };
   return { text: days === 0 ? 'expires today' : `expires in ${days} day${days === 1 ? '' : 's'}`, expired: false, days };
 }
-

@@ -53,12 +53,7 @@ export function matchesGlob(glob: string, value: string): boolean {
  * Config only, never resource tags: whoever can make a bucket public can usually tag it too.
  * `today` is a UTC `YYYY-MM-DD`; an exemption holds through its `expires` day.
  */
-export function findExemption(
-  exemptions: readonly Exemption[],
-  rule: RuleId,
-  resource: ResourceRef,
-  today: string,
-): ExemptionMatch | undefined {
+export function findExemption(exemptions: readonly Exemption[], rule: RuleId, resource: ResourceRef, today: string): ExemptionMatch | undefined {
   for (const exemption of exemptions) {
     if (exemption.rule !== '*' && exemption.rule !== rule) continue;
     if (exemption.expires !== undefined && exemption.expires < today) continue;

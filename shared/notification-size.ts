@@ -54,8 +54,10 @@ export function snsMessageOf(notification: Notification): string {
 export function snsAttributesOf(notification: Notification): Record<string, MessageAttributeValue> {
   const attributes = { ...notification.attributes, dedupKey: notification.dedupKey };
   const strings = Object.entries(attributes).map(([name, value]): [string, MessageAttributeValue] => [name, { DataType: 'String', StringValue: value }]);
-  const controls = notification.controls && notification.controls.length > 0
-    ? [['controls', { DataType: 'String.Array', StringValue: JSON.stringify(notification.controls) }] as [string, MessageAttributeValue]] : [];
+  const controls =
+    notification.controls && notification.controls.length > 0
+      ? [['controls', { DataType: 'String.Array', StringValue: JSON.stringify(notification.controls) }] as [string, MessageAttributeValue]]
+      : [];
   return Object.fromEntries([...strings, ...controls]);
 }
 
@@ -63,8 +65,10 @@ const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
 
 /** What SNS counts against SNS_MESSAGE_LIMIT: the Message and each attribute's name, type and value (the Subject too, to be safe). */
 export function publishedBytes(notification: Notification): number {
-  const attributes = Object.entries(snsAttributesOf(notification))
-    .reduce((sum, [name, value]) => sum + bytes(name) + bytes(value.DataType ?? '') + bytes(value.StringValue ?? ''), 0);
+  const attributes = Object.entries(snsAttributesOf(notification)).reduce(
+    (sum, [name, value]) => sum + bytes(name) + bytes(value.DataType ?? '') + bytes(value.StringValue ?? ''),
+    0,
+  );
   return bytes(snsMessageOf(notification)) + attributes + bytes(notification.subject);
 }
 
@@ -168,9 +172,18 @@ const plain = (value: string | null | undefined) => cut((value ?? '-').replace(/
 export function lastResortNotification(record: RemediationRecord, subject: string, severity: string, dedupKey = dedupKeyOf(record)): Notification {
   const shortening = { ...shorteningOf(record, { items: 0, chars: LAST_RESORT_CHARS, lines: 0 }), eventId: plain(record.eventId) };
   const summary = {
-    rule: plain(record.rule), outcome: record.outcome, severity: plain(severity), mode: record.mode, trigger: record.trigger,
-    eventId: plain(record.eventId), eventName: plain(record.eventName), eventSource: plain(record.eventSource), eventTime: plain(record.eventTime),
-    account: plain(record.account), region: plain(record.region), actor: plain(record.actor),
+    rule: plain(record.rule),
+    outcome: record.outcome,
+    severity: plain(severity),
+    mode: record.mode,
+    trigger: record.trigger,
+    eventId: plain(record.eventId),
+    eventName: plain(record.eventName),
+    eventSource: plain(record.eventSource),
+    eventTime: plain(record.eventTime),
+    account: plain(record.account),
+    region: plain(record.region),
+    actor: plain(record.actor),
   };
   const text = [
     subject,

@@ -3,8 +3,16 @@ import { OutcomeUnknownError, snsClient } from './aws/sns.js';
 import { classifyAwsError } from './aws/errors.js';
 import { AwsCallError } from './errors.js';
 import {
-  fitNotification, jsonForm, lastResortNotification, publishedBytes, shorteningLine, shorteningOf, SNS_MESSAGE_LIMIT,
-  snsAttributesOf, snsMessageOf, type Detail,
+  fitNotification,
+  jsonForm,
+  lastResortNotification,
+  publishedBytes,
+  shorteningLine,
+  shorteningOf,
+  SNS_MESSAGE_LIMIT,
+  snsAttributesOf,
+  snsMessageOf,
+  type Detail,
 } from './notification-size.js';
 import { parseArn } from './events/normalize.js';
 import { burstDedupKey, dedupKeyOf } from './notification-key.js';
@@ -84,9 +92,7 @@ export function buildSubject(severity: string, title: string, account: string | 
 
 function actionLines(record: RemediationRecord, limit: number, chars: number): string[] {
   const lines = record.actions.slice(0, limit).map((action) => {
-    const verified = action.verification
-      ? `, ${action.verification.ok ? 'verified' : 'NOT verified'}: ${displayValue(action.verification.detail, chars)}`
-      : '';
+    const verified = action.verification ? `, ${action.verification.ok ? 'verified' : 'NOT verified'}: ${displayValue(action.verification.detail, chars)}` : '';
     const error = action.error ? ` (${displayValue(action.error, chars)})` : '';
     return `  ${action.api} on ${displayValue(action.resource, chars)}: ${action.status}${verified}${error}`;
   });
@@ -123,7 +129,13 @@ function consoleLines(record: RemediationRecord, links: readonly ConsoleLink[], 
 }
 
 /** The notification with everything (no `detail`), or shortened to `detail`. */
-function composeNotification(record: RemediationRecord, message: Message, subject: string, detail: Detail | undefined, context: NotificationContext): Notification {
+function composeNotification(
+  record: RemediationRecord,
+  message: Message,
+  subject: string,
+  detail: Detail | undefined,
+  context: NotificationContext,
+): Notification {
   const severity = record.severity ?? 'LOW';
   const controls = context.controls ?? [];
   const links = consoleLinks(record);
@@ -139,7 +151,9 @@ function composeNotification(record: RemediationRecord, message: Message, subjec
     // Fewer lines, never shorter ones: a line may be a command a person pastes.
     ...(found.length > 0 ? ['', 'What was found and done:', ...found.map((line) => `  ${messageLine(line)}`)] : []),
     ...(notShown > 0 ? [`  ... and ${notShown} more lines (see the log record)`] : []),
-    ...(record.actions.length > 0 ? ['', 'Actions:', ...actionLines(record, Math.min(ACTION_LINES_LIMIT, detail?.items ?? ACTION_LINES_LIMIT), chars(VALUE_LIMIT))] : []),
+    ...(record.actions.length > 0
+      ? ['', 'Actions:', ...actionLines(record, Math.min(ACTION_LINES_LIMIT, detail?.items ?? ACTION_LINES_LIMIT), chars(VALUE_LIMIT))]
+      : []),
     ...(controls.length > 0 ? ['', 'Security Hub controls:', ...controls.map((control) => `  ${controlText(control)}`)] : []),
     ...consoleLines(record, links, context.centralAccount),
     '',
@@ -150,7 +164,12 @@ function composeNotification(record: RemediationRecord, message: Message, subjec
     `  User agent: ${displayValue(record.userAgent)}`,
     `  Account: ${displayValue(record.account)}, region: ${displayValue(record.region)}`,
     `  Event id: ${displayValue(record.eventId)}`,
-    ...(record.error ? ['', `Error: ${record.error.kind} ${displayValue(record.error.code)}${record.error.permission ? ` (needs ${record.error.permission})` : ''}: ${displayValue(record.error.message)}`] : []),
+    ...(record.error
+      ? [
+          '',
+          `Error: ${record.error.kind} ${displayValue(record.error.code)}${record.error.permission ? ` (needs ${record.error.permission})` : ''}: ${displayValue(record.error.message)}`,
+        ]
+      : []),
   ].join('\n');
   return {
     subject,
@@ -229,7 +248,12 @@ export function buildBurstNotification(
   const rule = record.rule ?? 'none';
   const severity = record.severity ?? 'HIGH';
   const account = record.account ?? 'unknown';
-  const subject = buildSubject(severity, `Burst: over ${digest.maxPerWindow} ${rule} notifications in ${digest.windowMinutes} min`, record.account, record.region);
+  const subject = buildSubject(
+    severity,
+    `Burst: over ${digest.maxPerWindow} ${rule} notifications in ${digest.windowMinutes} min`,
+    record.account,
+    record.region,
+  );
   const text = [
     subject,
     '',

@@ -110,9 +110,31 @@ export interface ReverseCommand {
 
 /** The stable field names, in order: the contract test holds the record to this list. */
 export const RECORD_FIELDS = [
-  'rule', 'outcome', 'severity', 'mode', 'trigger', 'eventId', 'eventName', 'eventSource', 'eventTime',
-  'errorCode', 'account', 'region', 'actor', 'actorType', 'sourceIp', 'userAgent', 'resources', 'actions', 'reason',
-  'finding', 'exemptions', 'error', 'notification', 'durationMs', 'exposureMs',
+  'rule',
+  'outcome',
+  'severity',
+  'mode',
+  'trigger',
+  'eventId',
+  'eventName',
+  'eventSource',
+  'eventTime',
+  'errorCode',
+  'account',
+  'region',
+  'actor',
+  'actorType',
+  'sourceIp',
+  'userAgent',
+  'resources',
+  'actions',
+  'reason',
+  'finding',
+  'exemptions',
+  'error',
+  'notification',
+  'durationMs',
+  'exposureMs',
 ] as const satisfies readonly (keyof RemediationRecord)[];
 
 /** Fields present only when they hold something, after RECORD_FIELDS, in this order. */

@@ -33,12 +33,16 @@ const REMEDIATION_RULES = RULES.filter((rule) => !isAlertRule(rule.id));
 const ALERT_RULES = RULES.filter((rule) => isAlertRule(rule.id));
 
 const DENIED: Record<Exclude<RuleId, AlertRuleId>, string> = {
-  'public-bucket': 'AccessDenied', 'open-security-group': 'UnauthorizedOperation',
-  'trail-logging': 'AccessDeniedException', 'untagged-instance': 'UnauthorizedOperation',
+  'public-bucket': 'AccessDenied',
+  'open-security-group': 'UnauthorizedOperation',
+  'trail-logging': 'AccessDeniedException',
+  'untagged-instance': 'UnauthorizedOperation',
 };
 const GONE: Record<Exclude<RuleId, AlertRuleId>, string> = {
-  'public-bucket': 'NoSuchBucket', 'open-security-group': 'InvalidGroup.NotFound',
-  'trail-logging': 'TrailNotFoundException', 'untagged-instance': 'InvalidInstanceID.NotFound',
+  'public-bucket': 'NoSuchBucket',
+  'open-security-group': 'InvalidGroup.NotFound',
+  'trail-logging': 'TrailNotFoundException',
+  'untagged-instance': 'InvalidInstanceID.NotFound',
 };
 
 function sampleOf(rule: AnyRule, prefix: 'would-remediate' | 'exempt'): Record<string, unknown> {
@@ -56,19 +60,36 @@ function detailOf(event: Record<string, unknown>): Record<string, unknown> {
  * (its own fix; only two rules' patterns see theirs). The same call with other parameters is not its own.
  */
 const OWN_WRITE: Record<Exclude<RuleId, AlertRuleId>, { readonly eventName: string; readonly requestParameters: Record<string, unknown> }> = {
-  'public-bucket': { eventName: 'PutBucketPublicAccessBlock', requestParameters: { bucketName: 'example-reports',
-    PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true } } },
+  'public-bucket': {
+    eventName: 'PutBucketPublicAccessBlock',
+    requestParameters: {
+      bucketName: 'example-reports',
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true },
+    },
+  },
   'open-security-group': { eventName: 'RevokeSecurityGroupIngress', requestParameters: { groupId: 'sg-0123456789abcdef0' } },
   'trail-logging': { eventName: 'UpdateTrail', requestParameters: { name: 'example-audit-trail', enableLogFileValidation: true } },
-  'untagged-instance': { eventName: 'CreateTags', requestParameters: { resourcesSet: { items: [{ resourceId: 'i-0123456789abcdef0' }] },
-    tagSet: { items: [{ key: 'Owner', value: 'arn:aws:iam::111122223333:user/alice' }, { key: 'trailguard:tagged-at', value: '2026-11-20T09:15:00Z' }] } } },
+  'untagged-instance': {
+    eventName: 'CreateTags',
+    requestParameters: {
+      resourcesSet: { items: [{ resourceId: 'i-0123456789abcdef0' }] },
+      tagSet: {
+        items: [
+          { key: 'Owner', value: 'arn:aws:iam::111122223333:user/alice' },
+          { key: 'trailguard:tagged-at', value: '2026-11-20T09:15:00Z' },
+        ],
+      },
+    },
+  },
 };
 
 /** A function role of trailguard's (as the replay sample config's `selfRoles` names them), in the event's account. */
 function trailguardRole(event: Record<string, unknown>): Record<string, unknown> {
   const account = String(event.account ?? detailOf(event).recipientAccountId ?? '111122223333');
   return {
-    type: 'AssumedRole', accountId: account, arn: `arn:aws:sts::${account}:assumed-role/trailguard-prod-x-role/trailguard-prod-x`,
+    type: 'AssumedRole',
+    accountId: account,
+    arn: `arn:aws:sts::${account}:assumed-role/trailguard-prod-x-role/trailguard-prod-x`,
     sessionContext: { sessionIssuer: { type: 'Role', arn: `arn:aws:iam::${account}:role/trailguard-prod-x-role`, userName: 'trailguard-prod-x-role' } },
   };
 }
@@ -87,7 +108,8 @@ type Cell = string;
 /** Each fault: how to cause it, and the outcome every rule must produce. The table in docs/reliability.md is rendered from this. */
 const FAULTS: readonly { fault: string; cell: Cell | ((rule: AnyRule) => Cell); check: (rule: AnyRule) => Promise<void> }[] = [
   {
-    fault: 'throttling', cell: '`failed` (transient), thrown: retried by Lambda/EventBridge, then DLQ',
+    fault: 'throttling',
+    cell: '`failed` (transient), thrown: retried by Lambda/EventBridge, then DLQ',
     check: async (rule) => {
       failAllCalls(sdkError('ThrottlingException', 400));
       const deps = capturingDeps({ mode: 'live' });
@@ -96,7 +118,8 @@ const FAULTS: readonly { fault: string; cell: Cell | ((rule: AnyRule) => Cell); 
     },
   },
   {
-    fault: '5xx', cell: '`failed` (transient), thrown: retried by Lambda/EventBridge, then DLQ',
+    fault: '5xx',
+    cell: '`failed` (transient), thrown: retried by Lambda/EventBridge, then DLQ',
     check: async (rule) => {
       failAllCalls(sdkError('InternalError', 500));
       const deps = capturingDeps({ mode: 'live' });
@@ -105,7 +128,8 @@ const FAULTS: readonly { fault: string; cell: Cell | ((rule: AnyRule) => Cell); 
     },
   },
   {
-    fault: 'timeout', cell: '`failed` (transient), thrown: retried by Lambda/EventBridge, then DLQ',
+    fault: 'timeout',
+    cell: '`failed` (transient), thrown: retried by Lambda/EventBridge, then DLQ',
     check: async (rule) => {
       failAllCalls(sdkError('TimeoutError'));
       const deps = capturingDeps({ mode: 'live' });
@@ -114,7 +138,8 @@ const FAULTS: readonly { fault: string; cell: Cell | ((rule: AnyRule) => Cell); 
     },
   },
   {
-    fault: 'deadline reached', cell: '`failed` (transient, `DeadlineExceeded`) before the function timeout; claim given back, thrown; no write',
+    fault: 'deadline reached',
+    cell: '`failed` (transient, `DeadlineExceeded`) before the function timeout; claim given back, thrown; no write',
     check: async (rule) => {
       for (const mock of mocks) mock.onAnyCommand().callsFake(() => new Promise(() => undefined)); // AWS never answers
       const store = memoryStateStore();
@@ -122,7 +147,10 @@ const FAULTS: readonly { fault: string; cell: Cell | ((rule: AnyRule) => Cell); 
       const event = sampleOf(rule, 'would-remediate');
       const remainingMs = DEADLINE_MARGIN_MS + 100;
       const started = Date.now();
-      await expect(lambdaRunner(rule, () => deps)(event, { getRemainingTimeInMillis: () => remainingMs })).rejects.toMatchObject({ kind: 'transient', code: 'DeadlineExceeded' });
+      await expect(lambdaRunner(rule, () => deps)(event, { getRemainingTimeInMillis: () => remainingMs })).rejects.toMatchObject({
+        kind: 'transient',
+        code: 'DeadlineExceeded',
+      });
       expect(Date.now() - started).toBeLessThan(remainingMs);
       expect(deps.written).toMatchObject([{ outcome: 'failed', error: { kind: 'transient', code: 'DeadlineExceeded' }, notification: { status: 'deferred' } }]);
       expect(mocks.some((m) => m.calls().length > 0)).toBe(true);
@@ -132,7 +160,8 @@ const FAULTS: readonly { fault: string; cell: Cell | ((rule: AnyRule) => Cell); 
     },
   },
   {
-    fault: 'AccessDenied', cell: '`failed` + alert naming the IAM action (or SCP) that blocked it',
+    fault: 'AccessDenied',
+    cell: '`failed` + alert naming the IAM action (or SCP) that blocked it',
     check: async (rule) => {
       failAllCalls(sdkError(DENIED[rule.id as Exclude<RuleId, AlertRuleId>], 403));
       const { record, deps } = await runOnce(rule, sampleOf(rule, 'would-remediate'));
@@ -145,9 +174,10 @@ const FAULTS: readonly { fault: string; cell: Cell | ((rule: AnyRule) => Cell); 
   {
     fault: 'not found',
     // A stopped trail that is gone was probably deleted, and its DeleteTrail may never be seen: that alerts.
-    cell: (rule) => (rule.id === 'trail-logging'
-      ? '`alerted` (CRITICAL): a stopped or weakened trail that is gone was probably deleted, perhaps unseen; no write'
-      : '`ignored`: the resource no longer exists; no write, no alert'),
+    cell: (rule) =>
+      rule.id === 'trail-logging'
+        ? '`alerted` (CRITICAL): a stopped or weakened trail that is gone was probably deleted, perhaps unseen; no write'
+        : '`ignored`: the resource no longer exists; no write, no alert',
     check: async (rule) => {
       failAllCalls(sdkError(GONE[rule.id as Exclude<RuleId, AlertRuleId>], 400));
       const { record, deps } = await runOnce(rule, sampleOf(rule, 'would-remediate'));
@@ -162,7 +192,8 @@ const FAULTS: readonly { fault: string; cell: Cell | ((rule: AnyRule) => Cell); 
     },
   },
   {
-    fault: 'duplicate', cell: '`ignored` (duplicate delivery): one action, one notification in all',
+    fault: 'duplicate',
+    cell: '`ignored` (duplicate delivery): one action, one notification in all',
     check: async (rule) => {
       failAllCalls(sdkError('ThrottlingException', 400)); // any AWS call would make the second run fail
       const store = memoryStateStore();
@@ -176,7 +207,8 @@ const FAULTS: readonly { fault: string; cell: Cell | ((rule: AnyRule) => Cell); 
     },
   },
   {
-    fault: 'forged source', cell: '`ignored`: only `aws.*` CloudTrail events can act',
+    fault: 'forged source',
+    cell: '`ignored`: only `aws.*` CloudTrail events can act',
     check: async (rule) => {
       failAllCalls(sdkError('ThrottlingException', 400));
       const event = sampleOf(rule, 'would-remediate');
@@ -187,20 +219,25 @@ const FAULTS: readonly { fault: string; cell: Cell | ((rule: AnyRule) => Cell); 
     },
   },
   {
-    fault: 'malformed event', cell: '`failed` (parse), naming the field; never an AWS call',
+    fault: 'malformed event',
+    cell: '`failed` (parse), naming the field; never an AWS call',
     check: async (rule) => {
       failAllCalls(sdkError('ThrottlingException', 400));
       const event = structuredClone(sampleOf(rule, 'would-remediate'));
       detailOf(event).requestParameters = 'not an object';
       detailOf(event).responseElements = 'not an object';
       const { record } = await runOnce(rule, event);
-      expect(record).toMatchObject({ outcome: 'failed', error: { kind: 'parse' }, reason: expect.stringMatching(/detail\.(requestParameters|responseElements)/) });
+      expect(record).toMatchObject({
+        outcome: 'failed',
+        error: { kind: 'parse' },
+        reason: expect.stringMatching(/detail\.(requestParameters|responseElements)/),
+      });
       expect(mocks.every((m) => m.calls().length === 0)).toBe(true);
     },
   },
   {
     fault: 'self-caused event',
-    cell: '`ignored`: the remediator\'s own fix (its role, its account, a call it makes with the parameters it writes); no loop. The same role name calling anything else, or the same call with other parameters, is evaluated',
+    cell: "`ignored`: the remediator's own fix (its role, its account, a call it makes with the parameters it writes); no loop. The same role name calling anything else, or the same call with other parameters, is evaluated",
     check: async (rule) => {
       failAllCalls(sdkError('ThrottlingException', 400));
       const own = structuredClone(sampleOf(rule, 'would-remediate'));
@@ -217,7 +254,8 @@ const FAULTS: readonly { fault: string; cell: Cell | ((rule: AnyRule) => Cell); 
     },
   },
   {
-    fault: 'exempt resource', cell: '`exempt`, with the exemption\'s reason; no AWS call',
+    fault: 'exempt resource',
+    cell: "`exempt`, with the exemption's reason; no AWS call",
     check: async (rule) => {
       failAllCalls(sdkError('ThrottlingException', 400));
       const { record } = await runOnce(rule, sampleOf(rule, 'exempt'));
@@ -262,8 +300,15 @@ const READS_AWS: ReadonlySet<RuleId> = new Set(['s3-bucket-deleted']);
 const HAS_SERVICE_ROLE_SETTING = (rule: AnyRule) => 'ignoreServiceLinkedRoles' in rule.settings(sampleConfig());
 const NO_CALL = 'n/a: no AWS call (still `alerted`)';
 const SERVICE_LINKED = {
-  type: 'AssumedRole', arn: 'arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForConfig/config-session',
-  sessionContext: { sessionIssuer: { type: 'Role', arn: 'arn:aws:iam::111122223333:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig', userName: 'AWSServiceRoleForConfig' } },
+  type: 'AssumedRole',
+  arn: 'arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForConfig/config-session',
+  sessionContext: {
+    sessionIssuer: {
+      type: 'Role',
+      arn: 'arn:aws:iam::111122223333:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig',
+      userName: 'AWSServiceRoleForConfig',
+    },
+  },
 };
 
 function alertedSample(rule: AnyRule): Record<string, unknown> {
@@ -292,18 +337,26 @@ const ALERT_FAULTS: readonly { fault: string; cell: (rule: AnyRule) => Cell; che
   },
   {
     fault: 'AccessDenied',
-    cell: (rule) => (READS_AWS.has(rule.id) ? '`alerted` (HIGH, "could not be checked"): names the bucket, the error and the IAM action (or SCP) that blocked it' : NO_CALL),
+    cell: (rule) =>
+      READS_AWS.has(rule.id) ? '`alerted` (HIGH, "could not be checked"): names the bucket, the error and the IAM action (or SCP) that blocked it' : NO_CALL,
     check: async (rule) => {
       failAllCalls(sdkError('AccessDeniedException', 400));
       if (!READS_AWS.has(rule.id)) return expectNoCallStillAlerted(rule);
       const { record, deps } = await runOnce(rule, alertedSample(rule));
-      expect(record).toMatchObject({ outcome: 'alerted', severity: 'HIGH', error: null, resources: [{ type: 'AWS::S3::Bucket' }], reason: expect.stringContaining('AccessDeniedException') });
+      expect(record).toMatchObject({
+        outcome: 'alerted',
+        severity: 'HIGH',
+        error: null,
+        resources: [{ type: 'AWS::S3::Bucket' }],
+        reason: expect.stringContaining('AccessDeniedException'),
+      });
       for (const action of Object.values(rule.permissions)) expect(record.reason).toContain(action);
       expect(deps.published).toHaveLength(1);
     },
   },
   {
-    fault: 'duplicate', cell: () => '`ignored` (duplicate delivery): one notification in all',
+    fault: 'duplicate',
+    cell: () => '`ignored` (duplicate delivery): one notification in all',
     check: async (rule) => {
       failAllCalls(sdkError('ThrottlingException', 400));
       const deps = { ...capturingDeps({ mode: 'offline' }), store: memoryStateStore() };
@@ -314,7 +367,8 @@ const ALERT_FAULTS: readonly { fault: string; cell: (rule: AnyRule) => Cell; che
     },
   },
   {
-    fault: 'forged source', cell: () => '`ignored`: only `aws.*` CloudTrail events are read',
+    fault: 'forged source',
+    cell: () => '`ignored`: only `aws.*` CloudTrail events are read',
     check: async (rule) => {
       failAllCalls(sdkError('ThrottlingException', 400));
       const event = alertedSample(rule);
@@ -326,9 +380,10 @@ const ALERT_FAULTS: readonly { fault: string; cell: (rule: AnyRule) => Cell; che
   },
   {
     fault: 'self-caused event',
-    cell: (rule) => (rule.id === 'root-activity'
-      ? '`ignored`: its pattern matches root only'
-      : 'evaluated like any caller: trailguard makes none of these calls, so a role named like its own is no excuse'),
+    cell: (rule) =>
+      rule.id === 'root-activity'
+        ? '`ignored`: its pattern matches root only'
+        : 'evaluated like any caller: trailguard makes none of these calls, so a role named like its own is no excuse',
     check: async (rule) => {
       const event = structuredClone(alertedSample(rule));
       detailOf(event).userIdentity = trailguardRole(event);
@@ -342,7 +397,10 @@ const ALERT_FAULTS: readonly { fault: string; cell: (rule: AnyRule) => Cell; che
   },
   {
     fault: 'service-linked role',
-    cell: (rule) => (HAS_SERVICE_ROLE_SETTING(rule) ? '`ignored`: routine AWS machinery (`ignoreServiceLinkedRoles`); no read' : 'n/a: such roles neither act as root nor sign in to the console'),
+    cell: (rule) =>
+      HAS_SERVICE_ROLE_SETTING(rule)
+        ? '`ignored`: routine AWS machinery (`ignoreServiceLinkedRoles`); no read'
+        : 'n/a: such roles neither act as root nor sign in to the console',
     check: async (rule) => {
       failAllCalls(sdkError('ThrottlingException', 400));
       const event = structuredClone(alertedSample(rule));

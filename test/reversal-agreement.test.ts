@@ -23,13 +23,30 @@ import { capturingDeps, loadSample, sampleNames } from './helpers/samples.js';
 
 /** What a live run would have read before each write: the state the write replaced. */
 const PREVIOUS: Readonly<Record<string, (params: Record<string, unknown>) => unknown>> = {
-  'S3.PutPublicAccessBlock': () => ({ PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: false, BlockPublicPolicy: false, RestrictPublicBuckets: false } }),
-  'EC2.RevokeSecurityGroupIngress': (params) => ({ SecurityGroupRules: [
-    { SecurityGroupRuleId: 'sgr-0aaa1111bbbb2222c', GroupId: params.GroupId, IsEgress: false, IpProtocol: 'tcp', FromPort: 22, ToPort: 22, CidrIpv4: '0.0.0.0/0' },
-  ] }),
+  'S3.PutPublicAccessBlock': () => ({
+    PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: false, BlockPublicPolicy: false, RestrictPublicBuckets: false },
+  }),
+  'EC2.RevokeSecurityGroupIngress': (params) => ({
+    SecurityGroupRules: [
+      {
+        SecurityGroupRuleId: 'sgr-0aaa1111bbbb2222c',
+        GroupId: params.GroupId,
+        IsEgress: false,
+        IpProtocol: 'tcp',
+        FromPort: 22,
+        ToPort: 22,
+        CidrIpv4: '0.0.0.0/0',
+      },
+    ],
+  }),
   'EC2.CreateTags': () => ({ Tags: { Name: 'web' } }),
   'EC2.StopInstances': () => ({ State: 'running', Tags: { Name: 'web' } }),
-  'CloudTrail.UpdateTrail': (params) => Object.fromEntries(Object.keys(params).filter((key) => key !== 'Name').map((key) => [key, false])),
+  'CloudTrail.UpdateTrail': (params) =>
+    Object.fromEntries(
+      Object.keys(params)
+        .filter((key) => key !== 'Name')
+        .map((key) => [key, false]),
+    ),
   'CloudTrail.StartLogging': () => ({ IsLogging: false }),
 };
 
@@ -39,11 +56,24 @@ const WRITING_RULES: readonly AnyRule[] = [...RULES, untaggedInstanceEnforce].fi
 async function liveRecordsOf(rule: AnyRule): Promise<RemediationRecord[]> {
   // The enforcement check has no CloudTrail samples (Scheduler invokes it): its one write, as a live check records it.
   if (rule === untaggedInstanceEnforce) {
-    return [recordWith({
-      rule: 'untagged-instance', trigger: 'schedule', eventId: 'trailguard-enforce-example', resources: [{ type: 'AWS::EC2::Instance', id: 'i-0123456789abcdef0' }],
-      actions: [{ api: 'EC2.StopInstances', status: 'done', resource: 'i-0123456789abcdef0', params: { InstanceIds: ['i-0123456789abcdef0'] },
-        previous: { State: 'running', Tags: { Name: 'web' } }, verification: { ok: true, detail: 'stopped' } }],
-    })];
+    return [
+      recordWith({
+        rule: 'untagged-instance',
+        trigger: 'schedule',
+        eventId: 'trailguard-enforce-example',
+        resources: [{ type: 'AWS::EC2::Instance', id: 'i-0123456789abcdef0' }],
+        actions: [
+          {
+            api: 'EC2.StopInstances',
+            status: 'done',
+            resource: 'i-0123456789abcdef0',
+            params: { InstanceIds: ['i-0123456789abcdef0'] },
+            previous: { State: 'running', Tags: { Name: 'web' } },
+            verification: { ok: true, detail: 'stopped' },
+          },
+        ],
+      }),
+    ];
   }
   const records: RemediationRecord[] = [];
   for (const name of sampleNames(rule.id)) {
@@ -73,8 +103,18 @@ async function undoCommands(record: RemediationRecord, dir: string): Promise<str
   writeFileSync(log, `${JSON.stringify(record)}\n`);
   let out = '';
   await undo({
-    eventId: record.eventId, sources: [log], apply: false, mode: 'offline', config: parseConfig({}), region: 'eu-west-1', since: undefined,
-    out: (text) => { out += text; }, err: () => undefined, progress: { isTTY: false, write: () => true },
+    eventId: record.eventId,
+    sources: [log],
+    apply: false,
+    mode: 'offline',
+    config: parseConfig({}),
+    region: 'eu-west-1',
+    since: undefined,
+    out: (text) => {
+      out += text;
+    },
+    err: () => undefined,
+    progress: { isTTY: false, write: () => true },
   });
   return out.split('\n').flatMap((line) => (line.trim().startsWith('$ aws ') ? [line.trim().slice(2)] : []));
 }
@@ -89,8 +129,13 @@ describe('one reverse command per action: notification, report and undo agree', 
       // The one source: each action's reversal from its action type.
       const reversals = record.actions.map((action) => reversalOf(ACTION_TYPES, record, action)).filter((r) => r.kind !== 'none');
       const expected = reversals.flatMap((reversal) => reversalCommands(reversal));
-      const reported = aggregate([{ record, loggedAt: undefined, source: 'test' }], { now: Date.parse('2026-12-01T00:00:00Z'), since: undefined, sources: ['test'] })
-        .actions.filter((a) => a.reversal.kind !== 'none').map((a) => a.reversal.text);
+      const reported = aggregate([{ record, loggedAt: undefined, source: 'test' }], {
+        now: Date.parse('2026-12-01T00:00:00Z'),
+        since: undefined,
+        sources: ['test'],
+      })
+        .actions.filter((a) => a.reversal.kind !== 'none')
+        .map((a) => a.reversal.text);
       expect(reported, record.eventId).toEqual(reversals.map(reversalText));
       expect(notifiedCommands(rule, record), record.eventId).toEqual(expected);
       expect(await undoCommands(record, dir), record.eventId).toEqual(expected);

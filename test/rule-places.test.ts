@@ -20,14 +20,21 @@ const SELF = 'test/rule-places.test.ts';
 
 /** Where a rule is named by design: its folder, its samples and tests, the registries, the documentation. */
 const REGISTRIES: Readonly<Record<string, string>> = {
-  'functions/rules.ts': 'the rule registry (RULES, and CHECKS for a rule\'s scheduled checks)',
+  'functions/rules.ts': "the rule registry (RULES, and CHECKS for a rule's scheduled checks)",
   'functions/sweeps.ts': 'the sweep registry (SWEEPS), for a rule with a reconciliation sweep',
-  'shared/config.ts': 'the settings registry: every rule\'s settings schema, whose keys are the rule ids (every bundle validates all of TRAILGUARD_RULES)',
+  'shared/config.ts': "the settings registry: every rule's settings schema, whose keys are the rule ids (every bundle validates all of TRAILGUARD_RULES)",
 };
 
 function isOwnPlace(path: string, rule: string): boolean {
-  return path.startsWith(`functions/${rule}/`) || path.startsWith(`events/${rule}/`) || path.startsWith(`test/functions/${rule}/`)
-    || Object.hasOwn(REGISTRIES, path) || path === 'README.md' || path.startsWith('docs/') || /^CHANGELOG(\.md)?$/i.test(path);
+  return (
+    path.startsWith(`functions/${rule}/`)
+    || path.startsWith(`events/${rule}/`)
+    || path.startsWith(`test/functions/${rule}/`)
+    || Object.hasOwn(REGISTRIES, path)
+    || path === 'README.md'
+    || path.startsWith('docs/')
+    || /^CHANGELOG(\.md)?$/i.test(path)
+  );
 }
 
 /**
@@ -35,18 +42,36 @@ function isOwnPlace(path: string, rule: string): boolean {
  * rule may have to touch, or a cross-reference a person reads. An entry no file needs any more fails the test.
  */
 const EXCEPTIONS: readonly { readonly path: string; readonly rules: readonly string[]; readonly why: string }[] = [
-  { path: 'config/replay.sample.json', rules: ['public-bucket', 'untagged-instance', 'open-security-group', 'trail-logging'],
-    why: 'the sample configuration shows an exemption per remediation rule; a new rule may add one, and needs none' },
-  { path: 'functions/console-signin-without-mfa/rule.ts', rules: ['console-signin-failures', 'root-activity'],
-    why: 'its reasons send the reader to the sibling rule that handles the event (a failed sign-in, a root sign-in)' },
-  { path: 'functions/iam-policy-change/rule.ts', rules: ['root-activity'],
-    why: 'a root IAM change is folded into the page root-activity sends for it (one page per event): it names the rule that covers it' },
-  { path: 'shared/runner/self-calls.ts', rules: ['untagged-instance'],
-    why: 'the loop guard tells the enforcement check (the one caller that stops instances) by its role and session names' },
-  { path: 'shared/actions/ec2-create-tags.ts', rules: ['untagged-instance'],
-    why: 'the CreateTags self signature knows its own writes by the tag keys the untagged-instance settings require' },
-  { path: 'shared/actions/ec2-delete-tags.ts', rules: ['untagged-instance'],
-    why: 'why an undone tagging is not redone says which rule tags, and when (at launch only)' },
+  {
+    path: 'config/replay.sample.json',
+    rules: ['public-bucket', 'untagged-instance', 'open-security-group', 'trail-logging'],
+    why: 'the sample configuration shows an exemption per remediation rule; a new rule may add one, and needs none',
+  },
+  {
+    path: 'functions/console-signin-without-mfa/rule.ts',
+    rules: ['console-signin-failures', 'root-activity'],
+    why: 'its reasons send the reader to the sibling rule that handles the event (a failed sign-in, a root sign-in)',
+  },
+  {
+    path: 'functions/iam-policy-change/rule.ts',
+    rules: ['root-activity'],
+    why: 'a root IAM change is folded into the page root-activity sends for it (one page per event): it names the rule that covers it',
+  },
+  {
+    path: 'shared/runner/self-calls.ts',
+    rules: ['untagged-instance'],
+    why: 'the loop guard tells the enforcement check (the one caller that stops instances) by its role and session names',
+  },
+  {
+    path: 'shared/actions/ec2-create-tags.ts',
+    rules: ['untagged-instance'],
+    why: 'the CreateTags self signature knows its own writes by the tag keys the untagged-instance settings require',
+  },
+  {
+    path: 'shared/actions/ec2-delete-tags.ts',
+    rules: ['untagged-instance'],
+    why: 'why an undone tagging is not redone says which rule tags, and when (at launch only)',
+  },
 ];
 
 /**
@@ -55,8 +80,18 @@ const EXCEPTIONS: readonly { readonly path: string; readonly rules: readonly str
  * here, so its tests live in its own test folder. Exhaustive maps keyed by rule id are caught apart (ENUMERATIONS).
  */
 const FIXTURE_RULES: readonly string[] = [
-  'public-bucket', 'open-security-group', 'untagged-instance', 'trail-logging', 'root-activity', 'console-signin-without-mfa',
-  'console-signin-failures', 'iam-policy-change', 'kms-key-deletion', 'config-recorder-stopped', 'network-change', 's3-bucket-deleted',
+  'public-bucket',
+  'open-security-group',
+  'untagged-instance',
+  'trail-logging',
+  'root-activity',
+  'console-signin-without-mfa',
+  'console-signin-failures',
+  'iam-policy-change',
+  'kms-key-deletion',
+  'config-recorder-stopped',
+  'network-change',
+  's3-bucket-deleted',
 ];
 
 /**
@@ -65,7 +100,7 @@ const FIXTURE_RULES: readonly string[] = [
  */
 const ENUMERATIONS: Readonly<Record<string, string>> = {
   'test/fault-matrix.test.ts': 'the fault matrix holds each remediation rule to its denied, gone and own-write calls: a new remediation rule adds its three',
-  'test/e2e/helpers/invoke.ts': 'the end-to-end tests import each rule\'s handler statically (a bundler-free module graph): a new rule adds its line',
+  'test/e2e/helpers/invoke.ts': "the end-to-end tests import each rule's handler statically (a bundler-free module graph): a new rule adds its line",
 };
 const ENUMERATION = /(?::|satisfies)\s*(?:Readonly<)?Record<(?:Exclude<)?(?:RuleId|AlertRuleId)\b/;
 
@@ -75,7 +110,11 @@ function codeOf(path: string, text: string): string {
     const kind = /\.(ts|mts|cts)$/.test(path) ? ts.ScriptKind.TS : ts.ScriptKind.JS;
     return ts.createPrinter({ removeComments: true }).printFile(ts.createSourceFile(path, text, ts.ScriptTarget.Latest, false, kind));
   }
-  if (/\.(ya?ml|sh)$/.test(path) || path.endsWith('.gitignore')) return text.split('\n').map((line) => line.replace(/(^|\s)#.*$/, '$1')).join('\n');
+  if (/\.(ya?ml|sh)$/.test(path) || path.endsWith('.gitignore'))
+    return text
+      .split('\n')
+      .map((line) => line.replace(/(^|\s)#.*$/, '$1'))
+      .join('\n');
   return text;
 }
 
@@ -93,7 +132,10 @@ function nameOf(rule: string): RegExp {
   return new RegExp(`(?<![\\w-])${escapeRegExp(rule)}(?![\\w-])|(?<![A-Za-z0-9])(?:${escapeRegExp(key)}|${escapeRegExp(pascal)})(?![a-z0-9])`);
 }
 
-interface Place { readonly path: string; readonly rule: string }
+interface Place {
+  readonly path: string;
+  readonly rule: string;
+}
 
 /** Every (file, rule) where the file's code names the rule. */
 function placesIn(files: readonly { readonly path: string; readonly text: string }[], rules: readonly string[]): Place[] {
@@ -114,14 +156,23 @@ function misplaced(places: readonly Place[], exceptions: typeof EXCEPTIONS = EXC
 }
 
 /** The files that declare an exhaustive map keyed by rule id, but are no listed enumeration. */
-function unlistedEnumerations(files: readonly { readonly path: string; readonly text: string }[], listed: Readonly<Record<string, string>> = ENUMERATIONS): string[] {
-  return files.filter(({ path, text }) => !Object.hasOwn(REGISTRIES, path) && !Object.hasOwn(listed, path) && ENUMERATION.test(codeOf(path, text))).map(({ path }) => path);
+function unlistedEnumerations(
+  files: readonly { readonly path: string; readonly text: string }[],
+  listed: Readonly<Record<string, string>> = ENUMERATIONS,
+): string[] {
+  return files
+    .filter(({ path, text }) => !Object.hasOwn(REGISTRIES, path) && !Object.hasOwn(listed, path) && ENUMERATION.test(codeOf(path, text)))
+    .map(({ path }) => path);
 }
 
 // The repository: tracked files and new ones not ignored (a place is one before it is committed), as they are now.
 const PATHS = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' })
-  .split('\n').filter((path) => path !== '' && path !== SELF && existsSync(join(ROOT, path)));
-const FILES = [...new Set(PATHS)].sort().map((path) => ({ path, text: readFileSync(join(ROOT, path), 'utf8') })).filter(({ text }) => !text.includes('\0'));
+  .split('\n')
+  .filter((path) => path !== '' && path !== SELF && existsSync(join(ROOT, path)));
+const FILES = [...new Set(PATHS)]
+  .sort()
+  .map((path) => ({ path, text: readFileSync(join(ROOT, path), 'utf8') }))
+  .filter(({ text }) => !text.includes('\0'));
 /** The rules: the folders under functions/ with a rule.ts. */
 const RULE_IDS = [...new Set(PATHS.map((path) => /^functions\/([^/]+)\/rule\.ts$/.exec(path)?.[1]).filter((id) => id !== undefined))].sort();
 const PLACES = placesIn(FILES, RULE_IDS);
@@ -130,8 +181,14 @@ describe('the places that name a rule (issue 16: a new rule touches its folder a
   it('finds the rules and their places: every rule in its own folder and in the registry', () => {
     expect(RULE_IDS.length).toBeGreaterThan(0);
     for (const rule of RULE_IDS) {
-      expect(PLACES.some((place) => place.rule === rule && place.path === `functions/${rule}/rule.ts`), rule).toBe(true);
-      expect(PLACES.some((place) => place.rule === rule && place.path === 'functions/rules.ts'), `${rule} in functions/rules.ts`).toBe(true);
+      expect(
+        PLACES.some((place) => place.rule === rule && place.path === `functions/${rule}/rule.ts`),
+        rule,
+      ).toBe(true);
+      expect(
+        PLACES.some((place) => place.rule === rule && place.path === 'functions/rules.ts'),
+        `${rule} in functions/rules.ts`,
+      ).toBe(true);
     }
   });
 
@@ -162,24 +219,36 @@ describe('the census itself (it can fail)', () => {
   const rules = ['public-bucket', 'brand-new-rule'];
   const at = (path: string, text: string) => misplaced(placesIn([{ path, text }], rules));
 
-  it('reports a rule id or function key named in code outside the rule\'s places', () => {
+  it("reports a rule id or function key named in code outside the rule's places", () => {
     expect(at('shared/x.ts', "export const id = 'public-bucket';")).toEqual(['shared/x.ts: public-bucket']);
     expect(at('shared/x.ts', 'const fn = `${stage}-publicBucketSweep-role`;')).toEqual(['shared/x.ts: public-bucket']);
     expect(at('serverless.yml', 'functions:\n  - ${file(./functions/public-bucket/function.yml)}\n')).toEqual(['serverless.yml: public-bucket']);
     expect(at('scripts/x.cjs', "module.exports = { resource: 'PublicBucketLambdaFunction' };")).toEqual(['scripts/x.cjs: public-bucket']);
-    expect(at('functions/brand-new-rule/rule.ts', "import { publicBucket } from '../public-bucket/rule.js';")).toEqual(['functions/brand-new-rule/rule.ts: public-bucket']);
+    expect(at('functions/brand-new-rule/rule.ts', "import { publicBucket } from '../public-bucket/rule.js';")).toEqual([
+      'functions/brand-new-rule/rule.ts: public-bucket',
+    ]);
   });
 
   it('reports a new rule named in a test outside its own test folder, and an unlisted exhaustive map', () => {
-    expect(at('test/shared/runner/run.test.ts', "run(rules.find((r) => r.id === 'brand-new-rule'));")).toEqual(['test/shared/runner/run.test.ts: brand-new-rule']);
+    expect(at('test/shared/runner/run.test.ts', "run(rules.find((r) => r.id === 'brand-new-rule'));")).toEqual([
+      'test/shared/runner/run.test.ts: brand-new-rule',
+    ]);
     expect(at('test/shared/runner/run.test.ts', "run(rules.find((r) => r.id === 'public-bucket'));")).toEqual([]);
     expect(at('test/functions/brand-new-rule/decide.test.ts', "const id = 'brand-new-rule';")).toEqual([]);
-    expect(unlistedEnumerations([{ path: 'test/x.test.ts', text: 'const CODES: Record<Exclude<RuleId, AlertRuleId>, string> = {};' }])).toEqual(['test/x.test.ts']);
+    expect(unlistedEnumerations([{ path: 'test/x.test.ts', text: 'const CODES: Record<Exclude<RuleId, AlertRuleId>, string> = {};' }])).toEqual([
+      'test/x.test.ts',
+    ]);
     expect(unlistedEnumerations([{ path: 'test/x.test.ts', text: 'const SOME: Partial<Record<RuleId, string>> = {};' }])).toEqual([]);
   });
 
-  it('allows the rule\'s own places, and does not read comments or longer words', () => {
-    for (const path of ['functions/public-bucket/sweep.ts', 'functions/rules.ts', 'events/public-bucket/x.json', 'test/functions/public-bucket/x.test.ts', 'README.md']) {
+  it("allows the rule's own places, and does not read comments or longer words", () => {
+    for (const path of [
+      'functions/public-bucket/sweep.ts',
+      'functions/rules.ts',
+      'events/public-bucket/x.json',
+      'test/functions/public-bucket/x.test.ts',
+      'README.md',
+    ]) {
       expect(at(path, "const id = 'public-bucket';"), path).toEqual([]);
     }
     expect(at('shared/x.ts', '// as public-bucket does\n/** publicBucket, for one */\nexport const x = 1;')).toEqual([]);
@@ -195,18 +264,37 @@ describe('what serverless.yml derives from the rule folders (scripts/rule-files.
   it('deploys every function file of every rule folder, each running a rule, sweep or check of the registries', () => {
     expect(ruleFiles.functions().length).toBeGreaterThanOrEqual(RULES.length);
     for (const fn of functions) expect(codeRunBy(fn).id, `${fn.file}: ${fn.key}`).toBe(fn.rule);
-    for (const rule of RULES) expect(functions.filter((fn) => fn.kind === 'event' && fn.rule === rule.id), rule.id).toHaveLength(1);
-    for (const sweep of SWEEPS) expect(functions.filter((fn) => fn.kind === 'sweep' && fn.rule === sweep.rule.id), `${sweep.rule.id} sweep`).toHaveLength(1);
-    for (const check of CHECKS) expect(functions.filter((fn) => fn.kind === 'check' && fn.rule === check.rule.id), `${check.rule.id} check`).toHaveLength(1);
+    for (const rule of RULES)
+      expect(
+        functions.filter((fn) => fn.kind === 'event' && fn.rule === rule.id),
+        rule.id,
+      ).toHaveLength(1);
+    for (const sweep of SWEEPS)
+      expect(
+        functions.filter((fn) => fn.kind === 'sweep' && fn.rule === sweep.rule.id),
+        `${sweep.rule.id} sweep`,
+      ).toHaveLength(1);
+    for (const check of CHECKS)
+      expect(
+        functions.filter((fn) => fn.kind === 'check' && fn.rule === check.rule.id),
+        `${check.rule.id} check`,
+      ).toHaveLength(1);
   });
 
   it('names as the self roles exactly the functions whose code may write (a permission that is no read)', () => {
     const writes = (action: string) => !/^[\w-]+:(Get|Describe|List)[A-Z]/.test(action) && action !== 'iam:PassRole';
-    const writing = functions.filter((fn) => {
-      const sweep = fn.kind === 'sweep' ? SWEEPS.find((s) => s.rule.id === fn.rule) : undefined;
-      return [...Object.values(codeRunBy(fn).permissions), ...Object.values(sweep?.permissions ?? {})].some(writes);
-    }).map((fn) => fn.key);
-    expect(ruleFiles.writers().map((fn) => fn.key).sort()).toEqual(writing.sort());
+    const writing = functions
+      .filter((fn) => {
+        const sweep = fn.kind === 'sweep' ? SWEEPS.find((s) => s.rule.id === fn.rule) : undefined;
+        return [...Object.values(codeRunBy(fn).permissions), ...Object.values(sweep?.permissions ?? {})].some(writes);
+      })
+      .map((fn) => fn.key);
+    expect(
+      ruleFiles
+        .writers()
+        .map((fn) => fn.key)
+        .sort(),
+    ).toEqual(writing.sort());
     expect(writing.length).toBeGreaterThan(0);
   });
 });

@@ -12,7 +12,10 @@ const FUNCTIONS_DIR = join(import.meta.dirname, '..', 'functions');
 
 describe('the rule registry', () => {
   it('holds one rule per folder under functions/, with ids as folder names', () => {
-    const folders = readdirSync(FUNCTIONS_DIR, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+    const folders = readdirSync(FUNCTIONS_DIR, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort();
     expect(RULES.map((rule) => rule.id).sort()).toEqual(folders);
     expect(folders.every((folder) => (RULE_IDS as readonly string[]).includes(folder))).toBe(true);
   });

@@ -124,10 +124,22 @@ describe('suggested commands quote every event value', () => {
   });
 
   it('over remediation records of every writing rule, for the messages and the report and undo reversals', () => {
-    const stop = { api: 'EC2.StopInstances', status: 'done', resource: 'i-0123456789abcdef0', params: { InstanceIds: ['i-0123456789abcdef0'] }, previous: { Tags: {} } } as const;
+    const stop = {
+      api: 'EC2.StopInstances',
+      status: 'done',
+      resource: 'i-0123456789abcdef0',
+      params: { InstanceIds: ['i-0123456789abcdef0'] },
+      previous: { Tags: {} },
+    } as const;
     const schedule = {
-      api: 'Scheduler.CreateSchedule', status: 'done', resource: 'i-0123456789abcdef0',
-      params: { Name: 'tg-enforce-0123', GroupName: 'default', Target: { Arn: 'arn:aws:lambda:eu-west-1:111122223333:function:trailguard-enforce', RoleArn: 'r', Input: '{}' } },
+      api: 'Scheduler.CreateSchedule',
+      status: 'done',
+      resource: 'i-0123456789abcdef0',
+      params: {
+        Name: 'tg-enforce-0123',
+        GroupName: 'default',
+        Target: { Arn: 'arn:aws:lambda:eu-west-1:111122223333:function:trailguard-enforce', RoleArn: 'r', Input: '{}' },
+      },
     } as const;
     const live = liveRecords();
     const records: RemediationRecord[] = [
@@ -136,24 +148,37 @@ describe('suggested commands quote every event value', () => {
       record({ ...live.trail, eventName: 'StopLogging', actions: [DONE_ACTIONS.startLogging] }),
       record({ ...live.instance, actions: [stop, schedule] }),
       // A default VPC group named only by name (a by-content revoke: a by-id one always names the group id).
-      record({ ...live.group, actions: [{ ...DONE_ACTIONS.revoke, params: { GroupName: 'web', IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] } }] }),
+      record({
+        ...live.group,
+        actions: [
+          {
+            ...DONE_ACTIONS.revoke,
+            params: { GroupName: 'web', IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] },
+          },
+        ],
+      }),
     ];
-    const findings = records.flatMap((original) => markedVariants(original).flatMap((r) => recordVariants(r))
-      .flatMap((r) => unsafeCommandLines(commandLinesOf(r)).map((line) => `${original.rule}: ${line}`)));
+    const findings = records.flatMap((original) =>
+      markedVariants(original)
+        .flatMap((r) => recordVariants(r))
+        .flatMap((r) => unsafeCommandLines(commandLinesOf(r)).map((line) => `${original.rule}: ${line}`)),
+    );
     expect(findings).toEqual([]);
     // The group name, tag values and a rule's description are names AWS allows with `;` and `$`: quoted, not refused.
     const quoted = records.flatMap((original) => markedVariants(original).flatMap(commandLinesOf)).filter((line) => line.includes(CORE));
     expect(quoted.length).toBeGreaterThan(0);
   });
 
-  it('puts only a 12-digit account and a known rule id into the burst notice\'s Logs Insights query', () => {
+  it("puts only a 12-digit account and a known rule id into the burst notice's Logs Insights query", () => {
     const window = { maxPerWindow: 20, windowMinutes: 15 };
     const hostile = buildBurstNotification(record({ account: MARKER, rule: MARKER as never }), window, '2026-11-20T09:30:00Z');
     const valid = buildBurstNotification(record(), window, '2026-11-20T09:30:00Z');
 
     const queryOf = (text: string) => text.split('\n').find((line) => line.includes('filter message'));
     expect(queryOf(hostile.text)).toBe('  filter message = "trailguard remediation" | sort @timestamp desc');
-    expect(queryOf(valid.text)).toBe('  filter message = "trailguard remediation" and rule = "public-bucket" and account = "111122223333" | sort @timestamp desc');
+    expect(queryOf(valid.text)).toBe(
+      '  filter message = "trailguard remediation" and rule = "public-bucket" and account = "111122223333" | sort @timestamp desc',
+    );
   });
 });
 

@@ -44,13 +44,23 @@ export const configRecorderStopped = alertRule<RecorderFacts, undefined, Record<
   parse,
   decide: (facts, _state, _settings, { record }) => {
     switch (record.eventName) {
-      case 'StopConfigurationRecorder': return alert(`AWS Config recorder ${facts.name} was stopped: ${BLIND}`, 'HIGH', facts.resources, 'recorder-stopped');
-      case 'DeleteConfigurationRecorder': return alert(`AWS Config recorder ${facts.name} was deleted: ${BLIND}`, 'HIGH', facts.resources, 'recorder-deleted');
-      case 'DeleteDeliveryChannel': return alert(`AWS Config delivery channel ${facts.name} was deleted: configuration snapshots and history are no longer delivered`, 'HIGH', facts.resources, 'delivery-channel-deleted');
-      default: return compliant(`AWS Config recorder ${facts.name} was started`, facts.resources);
+      case 'StopConfigurationRecorder':
+        return alert(`AWS Config recorder ${facts.name} was stopped: ${BLIND}`, 'HIGH', facts.resources, 'recorder-stopped');
+      case 'DeleteConfigurationRecorder':
+        return alert(`AWS Config recorder ${facts.name} was deleted: ${BLIND}`, 'HIGH', facts.resources, 'recorder-deleted');
+      case 'DeleteDeliveryChannel':
+        return alert(
+          `AWS Config delivery channel ${facts.name} was deleted: configuration snapshots and history are no longer delivered`,
+          'HIGH',
+          facts.resources,
+          'delivery-channel-deleted',
+        );
+      default:
+        return compliant(`AWS Config recorder ${facts.name} was started`, facts.resources);
     }
   },
-  title: (record) => `AWS Config ${record.eventName === 'DeleteDeliveryChannel' ? 'delivery channel deleted' : 'recorder stopped'}: ${record.resources[0]?.id ?? 'unknown'}`,
+  title: (record) =>
+    `AWS Config ${record.eventName === 'DeleteDeliveryChannel' ? 'delivery channel deleted' : 'recorder stopped'}: ${record.resources[0]?.id ?? 'unknown'}`,
   checkNext: (record) => {
     const region = regionArg(record.region);
     const recorder = checked(record.resources[0]?.id, 'configuration recorder name', isConfigName);

@@ -78,13 +78,27 @@ function decide(facts: FailureFacts, counts: Counts | undefined, { threshold, wi
   if (!counts?.counted) {
     if (facts.signIn.result === 'Success') return compliant(`a successful sign-in by ${who}; failures are counted only with the state store`, facts.resources);
     // Replay has no store: each failure is reported rather than none, so a backtest never hides a brute force.
-    return alert(`failed console sign-in for ${who} from ${from}; not counted (no state store, as in replay): every failure is reported here, a deployment alerts once when ${threshold} arrive within ${windowMinutes} min`, 'LOW', facts.resources, 'uncounted-sign-in-failure');
+    return alert(
+      `failed console sign-in for ${who} from ${from}; not counted (no state store, as in replay): every failure is reported here, a deployment alerts once when ${threshold} arrive within ${windowMinutes} min`,
+      'LOW',
+      facts.resources,
+      'uncounted-sign-in-failure',
+    );
   }
   const window = `the ${windowMinutes} min up to ${clock(facts.timeMs)} UTC`;
-  const weighted = (counts.user?.previous ?? 0) + (counts.ip?.previous ?? 0) > 0 ? `; with the ${windowMinutes} min before ${clock((counts.user ?? counts.ip)?.windowStart ?? facts.timeMs)} UTC weighted by overlap` : '';
+  const weighted =
+    (counts.user?.previous ?? 0) + (counts.ip?.previous ?? 0) > 0
+      ? `; with the ${windowMinutes} min before ${clock((counts.user ?? counts.ip)?.windowStart ?? facts.timeMs)} UTC weighted by overlap`
+      : '';
   if (facts.signIn.result === 'Success') {
     const before = counts.user?.estimate ?? 0;
-    if (before >= threshold) return alert(`${who} signed in successfully from ${from} after ${before} failed attempts in ${window}${weighted}: the password may have been guessed`, 'HIGH', facts.resources, 'sign-in-after-failures');
+    if (before >= threshold)
+      return alert(
+        `${who} signed in successfully from ${from} after ${before} failed attempts in ${window}${weighted}: the password may have been guessed`,
+        'HIGH',
+        facts.resources,
+        'sign-in-after-failures',
+      );
     return compliant(`a successful sign-in by ${who} (${before} failures before it in ${window})`, facts.resources);
   }
   const reached = [
@@ -93,10 +107,16 @@ function decide(facts: FailureFacts, counts: Counts | undefined, { threshold, wi
   ];
   const tally = `${counts.user?.estimate ?? '-'} for the user, ${counts.ip?.estimate ?? '-'} from the IP${weighted}`;
   if (reached.length === 0) {
-    const already = Math.max(counts.user?.estimate ?? 0, counts.ip?.estimate ?? 0) >= threshold ? '; already alerted for these failures (one alert per window)' : '';
+    const already =
+      Math.max(counts.user?.estimate ?? 0, counts.ip?.estimate ?? 0) >= threshold ? '; already alerted for these failures (one alert per window)' : '';
     return compliant(`failed console sign-in (${tally}, in ${window}; alert at ${threshold})${already}`, facts.resources);
   }
-  return alert(`repeated failed console sign-ins: ${reached.join(' and ')} within ${window} (${tally}); one alert per window`, facts.user === 'root' ? 'HIGH' : 'MEDIUM', facts.resources, 'repeated-sign-in-failures');
+  return alert(
+    `repeated failed console sign-ins: ${reached.join(' and ')} within ${window} (${tally}); one alert per window`,
+    facts.user === 'root' ? 'HIGH' : 'MEDIUM',
+    facts.resources,
+    'repeated-sign-in-failures',
+  );
 }
 
 /** N failed console sign-ins for one user or one source IP within a window (default 5 in 15 min), once per window. */
@@ -111,9 +131,12 @@ export const consoleSigninFailures = alertRule<FailureFacts, Counts, Record<stri
   decide,
   title: (record, finding) => {
     switch (finding) {
-      case 'repeated-sign-in-failures': return `Repeated failed console sign-ins: ${record.resources[0]?.id ?? record.sourceIp ?? 'unknown'}`;
-      case 'sign-in-after-failures': return `Console sign-in after repeated failures: ${record.resources[0]?.id ?? 'unknown'}`;
-      default: return 'Failed console sign-in';
+      case 'repeated-sign-in-failures':
+        return `Repeated failed console sign-ins: ${record.resources[0]?.id ?? record.sourceIp ?? 'unknown'}`;
+      case 'sign-in-after-failures':
+        return `Console sign-in after repeated failures: ${record.resources[0]?.id ?? 'unknown'}`;
+      default:
+        return 'Failed console sign-in';
     }
   },
   checkNext: (record, finding) => [

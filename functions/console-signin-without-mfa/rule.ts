@@ -21,7 +21,7 @@ export const FINDINGS = ['sign-in-without-mfa', 'sign-in-mfa-unconfirmed'] as co
 type Finding = (typeof FINDINGS)[number];
 
 function decide({ resources, signIn, actor }: SignInFacts): Decision {
-  if (signIn.result !== 'Success') return notApplicable('not a successful sign-in (failures are console-signin-failures\' to count)');
+  if (signIn.result !== 'Success') return notApplicable("not a successful sign-in (failures are console-signin-failures' to count)");
   switch (actor.type) {
     case 'IAMUser':
       break;
@@ -30,7 +30,9 @@ function decide({ resources, signIn, actor }: SignInFacts): Decision {
     case 'AssumedRole':
     case 'FederatedUser':
       // SAML and IAM Identity Center sign-ins record MFAUsed "No" whatever the identity provider checked.
-      return notApplicable(`a federated sign-in (${actorLabel(actor)}): MFA is the identity provider's to enforce, and CloudTrail cannot show it, so it is excluded`);
+      return notApplicable(
+        `a federated sign-in (${actorLabel(actor)}): MFA is the identity provider's to enforce, and CloudTrail cannot show it, so it is excluded`,
+      );
     default:
       return notApplicable(`a sign-in by a ${actor.type === 'other' ? actor.rawType : actor.type} identity: only IAM users are checked`);
   }
@@ -41,7 +43,12 @@ function decide({ resources, signIn, actor }: SignInFacts): Decision {
     case 'No':
       return alert(`IAM user ${user} signed in to the console WITHOUT MFA`, 'MEDIUM', resources, 'sign-in-without-mfa');
     default:
-      return alert(`IAM user ${user} signed in to the console, and MFA use cannot be confirmed: the record has ${signIn.mfaUsed === undefined ? 'no MFAUsed' : `MFAUsed "${signIn.mfaUsed}"`}`, 'LOW', resources, 'sign-in-mfa-unconfirmed');
+      return alert(
+        `IAM user ${user} signed in to the console, and MFA use cannot be confirmed: the record has ${signIn.mfaUsed === undefined ? 'no MFAUsed' : `MFAUsed "${signIn.mfaUsed}"`}`,
+        'LOW',
+        resources,
+        'sign-in-mfa-unconfirmed',
+      );
   }
 }
 

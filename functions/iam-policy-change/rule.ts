@@ -14,7 +14,12 @@ import pattern from './pattern.json' with { type: 'json' };
 const Name = v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(2048)));
 // Only what the decision reads; policyDocument is read by readPolicyDocument and never kept in the facts.
 const IamRequest = v.looseObject({
-  userName: Name, roleName: Name, groupName: Name, policyName: Name, policyArn: Name, versionId: Name,
+  userName: Name,
+  roleName: Name,
+  groupName: Name,
+  policyName: Name,
+  policyArn: Name,
+  versionId: Name,
   policyDocument: v.optional(v.unknown()),
   setAsDefault: v.optional(v.boolean()),
 });
@@ -41,8 +46,14 @@ type Settings = Config['rules']['iam-policy-change'];
  * and one whose document could not be read (HIGH).
  */
 export const FINDINGS = [
-  'privilege-escalation', 'admin-policy-created', 'user-created', 'access-key-created', 'user-added-to-group',
-  'default-policy-version-set', 'policy-changed', 'unreadable-policy-changed',
+  'privilege-escalation',
+  'admin-policy-created',
+  'user-created',
+  'access-key-created',
+  'user-added-to-group',
+  'default-policy-version-set',
+  'policy-changed',
+  'unreadable-policy-changed',
 ] as const;
 type Finding = (typeof FINDINGS)[number];
 
@@ -56,9 +67,13 @@ function parse({ record, event }: EventContext): IamFacts {
   const forCaller = record.eventName === 'CreateAccessKey' && !request.userName;
   const self = forCaller && record.actor.type === 'IAMUser' ? record.actor.userName : undefined;
   const userName = request.userName ?? self;
-  const principal = userName ? { kind: 'user' as const, name: userName }
-    : request.roleName ? { kind: 'role' as const, name: request.roleName }
-    : request.groupName ? { kind: 'group' as const, name: request.groupName } : undefined;
+  const principal = userName
+    ? { kind: 'user' as const, name: userName }
+    : request.roleName
+      ? { kind: 'role' as const, name: request.roleName }
+      : request.groupName
+        ? { kind: 'group' as const, name: request.groupName }
+        : undefined;
   const policy = request.policyArn ?? request.policyName;
   const group = record.eventName === 'AddUserToGroup' && principal?.kind === 'user' ? request.groupName : undefined;
   return {
@@ -78,8 +93,10 @@ function parse({ record, event }: EventContext): IamFacts {
 
 function isSelf(actor: Actor, principal: IamFacts['principal']): boolean {
   if (!principal) return false;
-  return (actor.type === 'IAMUser' && principal.kind === 'user' && actor.userName === principal.name)
-    || (actor.type === 'AssumedRole' && principal.kind === 'role' && actor.roleName === principal.name);
+  return (
+    (actor.type === 'IAMUser' && principal.kind === 'user' && actor.userName === principal.name)
+    || (actor.type === 'AssumedRole' && principal.kind === 'role' && actor.roleName === principal.name)
+  );
 }
 
 /** A policy ARN without its partition, so `arn:aws-cn:` and `arn:aws-us-gov:` ARNs of AWS-managed policies match `arn:aws:` ones. */
@@ -94,26 +111,74 @@ function decide(facts: IamFacts, settings: Settings, { record }: EventContext): 
   const on = facts.principal ? `${facts.principal.kind} ${facts.principal.name}` : undefined;
   const target = on ? (isSelf(record.actor, facts.principal) ? `ITSELF (${on})` : on) : undefined;
   const policy = facts.policy ?? 'a policy';
-  if (name === 'DeletePolicyVersion') return compliant(`${name} removed a non-default version of ${policy} (the default one cannot be deleted): no effective permission changed`, facts.resources);
+  if (name === 'DeletePolicyVersion')
+    return compliant(
+      `${name} removed a non-default version of ${policy} (the default one cannot be deleted): no effective permission changed`,
+      facts.resources,
+    );
   const adminArn = name.startsWith('Attach') && isAdminPolicy(facts.policy, settings.adminPolicyArns);
-  if (adminArn) return alert(`privilege escalation: ${name} gave ${target ?? 'a principal'} the administrator policy ${facts.policy}`, 'CRITICAL', facts.resources, 'privilege-escalation');
+  if (adminArn)
+    return alert(
+      `privilege escalation: ${name} gave ${target ?? 'a principal'} the administrator policy ${facts.policy}`,
+      'CRITICAL',
+      facts.resources,
+      'privilege-escalation',
+    );
   const doc = facts.document;
   if (doc?.kind === 'admin') {
-    if (name.startsWith('Put')) return alert(`privilege escalation: ${name} gave ${target ?? 'a principal'} an inline policy ${policy} allowing ${doc.grant}`, 'CRITICAL', facts.resources, 'privilege-escalation');
-    if (name === 'CreatePolicyVersion' && facts.setAsDefault) return alert(`privilege escalation: ${name} made a version allowing ${doc.grant} the default of ${policy}: every principal it is attached to is now an administrator`, 'CRITICAL', facts.resources, 'privilege-escalation');
-    return alert(`${name} created ${policy} allowing ${doc.grant}${name === 'CreatePolicyVersion' ? ' (not the default version yet)' : ''}: attaching it makes an administrator`, 'HIGH', facts.resources, 'admin-policy-created');
+    if (name.startsWith('Put'))
+      return alert(
+        `privilege escalation: ${name} gave ${target ?? 'a principal'} an inline policy ${policy} allowing ${doc.grant}`,
+        'CRITICAL',
+        facts.resources,
+        'privilege-escalation',
+      );
+    if (name === 'CreatePolicyVersion' && facts.setAsDefault)
+      return alert(
+        `privilege escalation: ${name} made a version allowing ${doc.grant} the default of ${policy}: every principal it is attached to is now an administrator`,
+        'CRITICAL',
+        facts.resources,
+        'privilege-escalation',
+      );
+    return alert(
+      `${name} created ${policy} allowing ${doc.grant}${name === 'CreatePolicyVersion' ? ' (not the default version yet)' : ''}: attaching it makes an administrator`,
+      'HIGH',
+      facts.resources,
+      'admin-policy-created',
+    );
   }
   const unreadable = doc?.kind === 'unreadable' ? `; ${doc.why}, so it was not checked for administrator rights` : '';
   switch (name) {
-    case 'CreateUser': return alert(`a new IAM user ${facts.principal?.name ?? ''} was created`, 'MEDIUM', facts.resources, 'user-created');
-    case 'CreateAccessKey': return alert(`a new access key was created for ${target ?? (record.actor.type === 'Root' ? 'the ROOT USER itself' : 'the caller itself')}: long-lived credentials`, 'MEDIUM', facts.resources, 'access-key-created');
+    case 'CreateUser':
+      return alert(`a new IAM user ${facts.principal?.name ?? ''} was created`, 'MEDIUM', facts.resources, 'user-created');
+    case 'CreateAccessKey':
+      return alert(
+        `a new access key was created for ${target ?? (record.actor.type === 'Root' ? 'the ROOT USER itself' : 'the caller itself')}: long-lived credentials`,
+        'MEDIUM',
+        facts.resources,
+        'access-key-created',
+      );
     // No read of the group's policies (notify-only, no API reads): the alert says what to look at.
-    case 'AddUserToGroup': return alert(`${target ?? 'a user'} was added to the group ${facts.group ?? '(not named in the event)'}: it now has every permission of that group's policies`, 'MEDIUM', facts.resources, 'user-added-to-group');
+    case 'AddUserToGroup':
+      return alert(
+        `${target ?? 'a user'} was added to the group ${facts.group ?? '(not named in the event)'}: it now has every permission of that group's policies`,
+        'MEDIUM',
+        facts.resources,
+        'user-added-to-group',
+      );
     // The classic escalation is making an old, broader version the default: the event names the version only.
-    case 'SetDefaultPolicyVersion': return alert(`${name} made version ${facts.versionId ?? '(not named)'} the default of ${policy}: every principal it is attached to now has that version's permissions; the event does not carry the version's document, so it was not checked for administrator rights`, 'MEDIUM', facts.resources, 'default-policy-version-set');
+    case 'SetDefaultPolicyVersion':
+      return alert(
+        `${name} made version ${facts.versionId ?? '(not named)'} the default of ${policy}: every principal it is attached to now has that version's permissions; the event does not carry the version's document, so it was not checked for administrator rights`,
+        'MEDIUM',
+        facts.resources,
+        'default-policy-version-set',
+      );
     default: {
       const reason = `IAM policy change: ${name} ${policy}${target ? ` on ${target}` : ''}${unreadable}`;
-      return doc?.kind === 'unreadable' ? alert(reason, 'HIGH', facts.resources, 'unreadable-policy-changed') : alert(reason, 'MEDIUM', facts.resources, 'policy-changed');
+      return doc?.kind === 'unreadable'
+        ? alert(reason, 'HIGH', facts.resources, 'unreadable-policy-changed')
+        : alert(reason, 'MEDIUM', facts.resources, 'policy-changed');
     }
   }
 }
@@ -136,7 +201,7 @@ export function rootCoverage({ record, event }: EventContext): Coverage | undefi
 }
 
 const coveredBy = (decision: Decision, coverage: Coverage | undefined): Decision =>
-  (decision.kind === 'alert' && coverage ? { ...decision, coveredBy: coverage } : decision);
+  decision.kind === 'alert' && coverage ? { ...decision, coveredBy: coverage } : decision;
 
 /** The principal kinds by resource type, as IAM's commands and flags spell them (`list-attached-user-policies --user-name`). */
 const KINDS: Readonly<Record<string, 'user' | 'role' | 'group'>> = { [TYPES.user]: 'user', [TYPES.role]: 'role', [TYPES.group]: 'group' };
@@ -149,8 +214,13 @@ function groupChecks(record: RemediationRecord): string[] {
   const groupName = iamName(group, 'group name');
   const userName = iamName(record.resources.find((r) => r.type === TYPES.user)?.id, 'user name');
   const refused = refusedIn({ groupName, userName });
-  return [`what the group grants: ${refused ? noCommand(refused)
-    : `${awsCommand('iam', 'list-attached-group-policies', { groupName })} and ${awsCommand('iam', 'list-group-policies', { groupName })}; if unapproved: ${awsCommand('iam', 'remove-user-from-group', { groupName, userName })}`}`];
+  return [
+    `what the group grants: ${
+      refused
+        ? noCommand(refused)
+        : `${awsCommand('iam', 'list-attached-group-policies', { groupName })} and ${awsCommand('iam', 'list-group-policies', { groupName })}; if unapproved: ${awsCommand('iam', 'remove-user-from-group', { groupName, userName })}`
+    }`,
+  ];
 }
 
 /** What a user, role or group can do now: its attached and inline policies. */
@@ -160,8 +230,11 @@ function principalChecks(record: RemediationRecord): string[] {
   if (!principal || !kind) return [];
   const name = { [`${kind}Name`]: iamName(principal.id, `${kind} name`) };
   const refused = refusedIn(name);
-  return [`what the ${kind} can do now: ${refused ? noCommand(refused)
-    : `${awsCommand('iam', `list-attached-${kind}-policies`, name)} and ${awsCommand('iam', `list-${kind}-policies`, name)}`}`];
+  return [
+    `what the ${kind} can do now: ${
+      refused ? noCommand(refused) : `${awsCommand('iam', `list-attached-${kind}-policies`, name)} and ${awsCommand('iam', `list-${kind}-policies`, name)}`
+    }`,
+  ];
 }
 
 /** Deactivating a new key: its id is in CloudTrail's response, which trailguard does not carry into messages. */
@@ -173,7 +246,9 @@ function keyChecks(record: RemediationRecord): string[] {
 
 function versionChecks(record: RemediationRecord): string[] {
   const policyArn = checked(record.resources.find((r) => r.type === 'AWS::IAM::ManagedPolicy')?.id, 'policy ARN', isIamPolicyArn);
-  return [`what the new default allows: ${awsCommand('iam', 'get-policy-version', { policyArn, versionId: placeholder('<version-id>') })} (the version named above); if unapproved, set the previous version back`];
+  return [
+    `what the new default allows: ${awsCommand('iam', 'get-policy-version', { policyArn, versionId: placeholder('<version-id>') })} (the version named above); if unapproved, set the previous version back`,
+  ];
 }
 
 /** IAM policy changes, new users and access keys; granting administrator rights (`AdministratorAccess`, `*`/`iam:*` on `*`) is CRITICAL. */
@@ -186,11 +261,14 @@ export const iamPolicyChange = alertRule<IamFacts, undefined, Record<string, nev
   settings: (config: Config) => config.rules['iam-policy-change'],
   parse,
   decide: (facts, _state, settings, context) => coveredBy(decide(facts, settings, context), rootCoverage(context)),
-  title: (record, finding) => `${finding === 'privilege-escalation' ? 'Privilege escalation' : 'IAM change'}: ${record.eventName ?? 'call'} ${record.resources.map((r) => r.id).join(' ')}`,
+  title: (record, finding) =>
+    `${finding === 'privilege-escalation' ? 'Privilege escalation' : 'IAM change'}: ${record.eventName ?? 'call'} ${record.resources.map((r) => r.id).join(' ')}`,
   checkNext: (record, finding) => [
     'was this change reviewed (a ticket, a pipeline run)? The actor, IP and user agent are below',
     ...principalChecks(record),
-    ...(finding === 'privilege-escalation' ? ['if unapproved: detach or delete the policy, then review what the principal did since (CloudTrail Event history)'] : []),
+    ...(finding === 'privilege-escalation'
+      ? ['if unapproved: detach or delete the policy, then review what the principal did since (CloudTrail Event history)']
+      : []),
     ...(record.eventName === 'CreateAccessKey' ? keyChecks(record) : []),
     ...(record.eventName === 'AddUserToGroup' ? groupChecks(record) : []),
     ...(record.eventName === 'SetDefaultPolicyVersion' ? versionChecks(record) : []),

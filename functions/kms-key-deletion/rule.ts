@@ -50,7 +50,12 @@ export const kmsKeyDeletion = alertRule<KeyFacts, undefined, Record<string, neve
     switch (record.eventName) {
       case 'ScheduleKeyDeletion': {
         const when = facts.deletionDate ? ` on ${facts.deletionDate}` : ` in ${facts.pendingDays ?? 30} days`;
-        return alert(`KMS key ${facts.key} is scheduled for deletion${when}: data encrypted under it becomes unrecoverable then; it is unusable already`, 'HIGH', facts.resources, 'key-deletion-scheduled');
+        return alert(
+          `KMS key ${facts.key} is scheduled for deletion${when}: data encrypted under it becomes unrecoverable then; it is unusable already`,
+          'HIGH',
+          facts.resources,
+          'key-deletion-scheduled',
+        );
       }
       case 'DisableKey':
         return alert(`KMS key ${facts.key} was disabled: every decrypt and encrypt with it fails until it is enabled`, 'HIGH', facts.resources, 'key-disabled');

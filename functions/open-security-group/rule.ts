@@ -8,13 +8,28 @@ import type { Config } from '../../shared/config.js';
 import { describeGroupRules, GroupRulesPrevious } from '../../shared/ec2/group-rules.js';
 import { authorizeIngressChange, GROUP_ID, modifyRulesChange, type SecurityGroupChange } from '../../shared/ec2/security-group-events.js';
 import {
-  fromSdkRule, isSameRule, isWorldOpenCidr, ruleLabel, toIpPermission, toSdkRule, type CidrRule, type WorldOpenPolicy,
+  fromSdkRule,
+  isSameRule,
+  isWorldOpenCidr,
+  ruleLabel,
+  toIpPermission,
+  toSdkRule,
+  type CidrRule,
+  type WorldOpenPolicy,
 } from '../../shared/ec2/world-open.js';
 import { worldOpenRules } from '../../shared/ec2/world-open-set.js';
 import { AwsCallError } from '../../shared/errors.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
 import {
-  compliant, whereOf, violation, type Decision, type Message, type PlannedAction, type ResourceRef, type Rule, type Severity,
+  compliant,
+  whereOf,
+  violation,
+  type Decision,
+  type Message,
+  type PlannedAction,
+  type ResourceRef,
+  type Rule,
+  type Severity,
 } from '../../shared/rule.js';
 import type { ControlId } from '../../shared/controls.js';
 import pattern from './pattern.json' with { type: 'json' };
@@ -77,7 +92,9 @@ function planFromEvent(facts: GroupFacts, rules: readonly CidrRule[]): PlannedAc
   const IpPermissions = rules.map(toIpPermission);
   // parse() names the group by id or by name (a record with neither is refused), so the name is there when the id is not.
   const params: RevokeSecurityGroupIngressParams = facts.groupId
-    ? (ids.length === rules.length ? { GroupId: facts.groupId, SecurityGroupRuleIds: ids } : { GroupId: facts.groupId, IpPermissions })
+    ? ids.length === rules.length
+      ? { GroupId: facts.groupId, SecurityGroupRuleIds: ids }
+      : { GroupId: facts.groupId, IpPermissions }
     : { GroupName: facts.groupName ?? facts.resources[0].id, IpPermissions };
   return plan(facts.resources[0], params, rules);
 }
@@ -110,7 +127,13 @@ function decide(facts: GroupFacts, state: GroupState | undefined, settings: Sett
     const asked = worldOpenRules(facts.rules, settings);
     if (asked.length === 0) return compliant(`the request opens no disallowed port of ${group} to the world${foreignNote(facts)}`, facts.resources);
     const caveat = facts.modified ? ' (if it is an ingress rule)' : '';
-    return violation(`${group} opened to the world${caveat}: ${labels(asked)}${togetherNote(asked, settings)}${foreignNote(facts)}`, severityOf(asked), facts.resources, [planFromEvent(facts, asked)], findingOf(asked));
+    return violation(
+      `${group} opened to the world${caveat}: ${labels(asked)}${togetherNote(asked, settings)}${foreignNote(facts)}`,
+      severityOf(asked),
+      facts.resources,
+      [planFromEvent(facts, asked)],
+      findingOf(asked),
+    );
   }
   // Dry-run and live decide on the group as it is now (the union over all its rules for the same traffic, so
   // ranges split over several calls still add up), and revoke only the world-open rules this event created or
@@ -127,9 +150,13 @@ function decide(facts: GroupFacts, state: GroupState | undefined, settings: Sett
   const note = `${olderNote(open.filter((rule) => !isFromEvent(rule)))}${foreignNote(facts)}`;
   if (targets.length === 0) return compliant(`no world-open rule from this event is on ${state.groupId} now${note}`, [resource]);
   const ids = targets.map((rule) => rule.ruleId).filter((id) => id !== undefined);
-  return violation(`${state.groupId} is open to the world: ${labels(targets)}${togetherNote(targets, settings)}${note}`, severityOf(targets), [resource], [
-    plan(resource, { GroupId: state.groupId, SecurityGroupRuleIds: ids }, targets),
-  ], findingOf(targets));
+  return violation(
+    `${state.groupId} is open to the world: ${labels(targets)}${togetherNote(targets, settings)}${note}`,
+    severityOf(targets),
+    [resource],
+    [plan(resource, { GroupId: state.groupId, SecurityGroupRuleIds: ids }, targets)],
+    findingOf(targets),
+  );
 }
 
 async function inspect(facts: GroupFacts, { ec2 }: Clients): Promise<GroupState> {
@@ -146,10 +173,14 @@ async function inspect(facts: GroupFacts, { ec2 }: Clients): Promise<GroupState>
 
 function titleFor(outcome: string, group: string): string {
   switch (outcome) {
-    case 'remediated': return `World-open ingress revoked on ${group}`;
-    case 'would-remediate': return `Would revoke world-open ingress on ${group}`;
-    case 'failed': return `FAILED to revoke world-open ingress on ${group}`;
-    default: return `Security group ${group}: ${outcome}`;
+    case 'remediated':
+      return `World-open ingress revoked on ${group}`;
+    case 'would-remediate':
+      return `Would revoke world-open ingress on ${group}`;
+    case 'failed':
+      return `FAILED to revoke world-open ingress on ${group}`;
+    default:
+      return `Security group ${group}: ${outcome}`;
   }
 }
 
@@ -186,8 +217,11 @@ export const openSecurityGroup = {
     const { account, region } = whereOf(context);
     const where = `${account ?? 'unknown-account'}#${region}`;
     if (GROUP_ID.test(resource.id)) return `${where}#${resource.id}`;
-    const group = await awsCall('EC2.DescribeSecurityGroups', resource.id, async () =>
-      (await ec2.send(new DescribeSecurityGroupsCommand({ GroupNames: [resource.id] }))).SecurityGroups?.[0]);
+    const group = await awsCall(
+      'EC2.DescribeSecurityGroups',
+      resource.id,
+      async () => (await ec2.send(new DescribeSecurityGroupsCommand({ GroupNames: [resource.id] }))).SecurityGroups?.[0],
+    );
     return `${where}#${group?.GroupId ?? resource.id}`;
   },
   inspect,

@@ -11,8 +11,14 @@ import { putPublicAccessBlock } from '../../shared/actions/s3-put-public-access-
 import { PublicAccessBlockPrevious, readPublicAccessBlock } from '../../shared/s3/block-actions.js';
 import { compliant, violation, type Decision, type Message, type Rule } from '../../shared/rule.js';
 import {
-  ALL_BLOCKED, disabledSettings, PUBLIC_CANNED_ACLS, publicGroupOf, publicGroupsInGrantHeader,
-  publicStatements, toPublicAccessBlock, type PublicAccessBlock,
+  ALL_BLOCKED,
+  disabledSettings,
+  PUBLIC_CANNED_ACLS,
+  publicGroupOf,
+  publicGroupsInGrantHeader,
+  publicStatements,
+  toPublicAccessBlock,
+  type PublicAccessBlock,
 } from '../../shared/s3/public-access.js';
 import pattern from './pattern.json' with { type: 'json' };
 
@@ -85,7 +91,11 @@ function policyOf(value: unknown): unknown {
 }
 
 function plan(facts: BucketFacts, previous: PublicAccessBlock | null | undefined): PlannedAction {
-  const params = { Bucket: facts.bucket, PublicAccessBlockConfiguration: ALL_BLOCKED, ...(facts.expectedOwner ? { ExpectedBucketOwner: facts.expectedOwner } : {}) };
+  const params = {
+    Bucket: facts.bucket,
+    PublicAccessBlockConfiguration: ALL_BLOCKED,
+    ...(facts.expectedOwner ? { ExpectedBucketOwner: facts.expectedOwner } : {}),
+  };
   return planOf(putPublicAccessBlock, facts.resources[0], params, previous === undefined ? undefined : { PublicAccessBlockConfiguration: previous });
 }
 
@@ -94,8 +104,13 @@ function decide(facts: BucketFacts, state: BucketState | undefined): Decision {
   if (!state) {
     // Offline has only the request.
     if (facts.requestExposures.length === 0) return compliant(`the request does not make ${bucket} public`, resources);
-    return violation(`${bucket} exposed by the request: ${facts.requestExposures.join('; ')}`, 'HIGH', resources, [plan(facts, undefined)],
-      facts.weakening ? 'block-public-access-off' : 'bucket-public');
+    return violation(
+      `${bucket} exposed by the request: ${facts.requestExposures.join('; ')}`,
+      'HIGH',
+      resources,
+      [plan(facts, undefined)],
+      facts.weakening ? 'block-public-access-off' : 'bucket-public',
+    );
   }
   // Dry-run and live decide on the bucket as it is now: the event may be stale or already fixed.
   const off = disabledSettings(state.publicAccessBlock);
@@ -103,8 +118,13 @@ function decide(facts: BucketFacts, state: BucketState | undefined): Decision {
   // A weakening (the call, or the sweep finding the block not fully on) is the violation itself; the policy and ACL
   // are not read then, so the bucket is not called public: nothing stops it being made public any more.
   if (facts.weakening) {
-    return violation(`${bucket}: Block Public Access is off (${off.join(', ')}): nothing stops a policy or ACL from making it public`,
-      'HIGH', resources, [plan(facts, state.publicAccessBlock)], 'block-public-access-off');
+    return violation(
+      `${bucket}: Block Public Access is off (${off.join(', ')}): nothing stops a policy or ACL from making it public`,
+      'HIGH',
+      resources,
+      [plan(facts, state.publicAccessBlock)],
+      'block-public-access-off',
+    );
   }
   const exposures: string[] = [];
   if (state.policyPublic && !state.publicAccessBlock?.RestrictPublicBuckets) exposures.push('the bucket policy is public');
@@ -141,10 +161,14 @@ async function inspect(facts: BucketFacts, { s3 }: Clients): Promise<BucketState
 
 function titleFor(outcome: string, bucket: string): string {
   switch (outcome) {
-    case 'remediated': return `Public access blocked on S3 bucket ${bucket}`;
-    case 'would-remediate': return `Would block public access on S3 bucket ${bucket}`;
-    case 'failed': return `FAILED to block public access on S3 bucket ${bucket}`;
-    default: return `S3 bucket ${bucket}: ${outcome}`;
+    case 'remediated':
+      return `Public access blocked on S3 bucket ${bucket}`;
+    case 'would-remediate':
+      return `Would block public access on S3 bucket ${bucket}`;
+    case 'failed':
+      return `FAILED to block public access on S3 bucket ${bucket}`;
+    default:
+      return `S3 bucket ${bucket}: ${outcome}`;
   }
 }
 
@@ -181,7 +205,9 @@ export const publicBucket = {
     const previous = v.safeParse(PublicAccessBlockPrevious, record.actions[0]?.previous);
     // The command that reverses it is added by the notifier, from the action type (as report and undo print it).
     const lines = previous.success
-      ? [`Block Public Access before: ${previous.output.PublicAccessBlockConfiguration ? JSON.stringify(previous.output.PublicAccessBlockConfiguration) : 'none set'}`]
+      ? [
+          `Block Public Access before: ${previous.output.PublicAccessBlockConfiguration ? JSON.stringify(previous.output.PublicAccessBlockConfiguration) : 'none set'}`,
+        ]
       : [`Planned: turn on all four Block Public Access settings of ${bucket}`];
     return { title: titleFor(record.outcome, bucket), lines };
   },

@@ -50,8 +50,11 @@ async function* scan({ s3 }: Clients, _settings: unknown, scope: SweepScope): As
       const chunk = names.slice(i, i + READS_IN_FLIGHT);
       const off = await Promise.all(chunk.map((name) => offSettings(s3, name, bucketFacts(name, scope.account).expectedOwner)));
       const rest = names[i + READS_IN_FLIGHT];
-      const next = rest ? `bucket ${rest} of the ListBuckets page${token ? ` from token ${token}` : ''}`
-        : page.ContinuationToken ? `ListBuckets page token ${page.ContinuationToken}` : 'done';
+      const next = rest
+        ? `bucket ${rest} of the ListBuckets page${token ? ` from token ${token}` : ''}`
+        : page.ContinuationToken
+          ? `ListBuckets page token ${page.ContinuationToken}`
+          : 'done';
       yield { kind: 'page', scanned: chunk.length, next };
       for (const [index, name] of chunk.entries()) {
         if (off[index]?.length) yield { kind: 'finding', resource: name, facts: bucketFacts(name, scope.account) };

@@ -71,13 +71,35 @@ function uncheckedBecause(state: Extract<TrailUse, { checked: false }>): string 
 
 function decide(facts: BucketFacts, state: TrailUse | undefined): Decision {
   const deleted = `S3 bucket ${facts.bucket} was deleted`;
-  if (!state) return alert(`${deleted}; whether it held this account's CloudTrail logs could not be checked (offline: no DescribeTrails)`, 'MEDIUM', facts.resources, 'bucket-deleted-unchecked');
+  if (!state)
+    return alert(
+      `${deleted}; whether it held this account's CloudTrail logs could not be checked (offline: no DescribeTrails)`,
+      'MEDIUM',
+      facts.resources,
+      'bucket-deleted-unchecked',
+    );
   // HIGH, not MEDIUM: it may have been a trail's bucket, and whatever blocks the read may block more.
-  if (!state.checked) return alert(`${deleted}; whether it held this account's CloudTrail logs could not be checked: ${uncheckedBecause(state)}`, 'HIGH', facts.resources, 'trail-check-failed');
+  if (!state.checked)
+    return alert(
+      `${deleted}; whether it held this account's CloudTrail logs could not be checked: ${uncheckedBecause(state)}`,
+      'HIGH',
+      facts.resources,
+      'trail-check-failed',
+    );
   if (state.trails.length > 0) {
-    return alert(`${deleted}: it held the CloudTrail logs of ${state.trails.join(', ')}; those logs are gone and the trail cannot deliver until its bucket exists again`, 'CRITICAL', facts.resources, 'trail-bucket-deleted');
+    return alert(
+      `${deleted}: it held the CloudTrail logs of ${state.trails.join(', ')}; those logs are gone and the trail cannot deliver until its bucket exists again`,
+      'CRITICAL',
+      facts.resources,
+      'trail-bucket-deleted',
+    );
   }
-  return alert(`${deleted}; it held no CloudTrail logs of this account (no trail seen from ${facts.region} delivers to it)`, 'LOW', facts.resources, 'bucket-deleted');
+  return alert(
+    `${deleted}; it held no CloudTrail logs of this account (no trail seen from ${facts.region} delivers to it)`,
+    'LOW',
+    facts.resources,
+    'bucket-deleted',
+  );
 }
 
 /**
@@ -87,7 +109,10 @@ function decide(facts: BucketFacts, state: TrailUse | undefined): Decision {
 function trailsOfBucket(bucket: string | undefined): string {
   const name = checked(bucket, 'bucket name', isBucketName);
   if ('invalid' in name) return noCommand(name.invalid);
-  return awsCommand('cloudtrail', 'describe-trails', { region: placeholder('<region>'), query: `trailList[?S3BucketName==\`${JSON.stringify(name.valid)}\`].TrailARN` });
+  return awsCommand('cloudtrail', 'describe-trails', {
+    region: placeholder('<region>'),
+    query: `trailList[?S3BucketName==\`${JSON.stringify(name.valid)}\`].TrailARN`,
+  });
 }
 
 /** DeleteBucket, saying whether the bucket held this account's CloudTrail logs (a trail's S3BucketName). */
@@ -109,7 +134,10 @@ export const s3BucketDeleted = alertRule<BucketFacts, TrailUse, Clients, Setting
   checkNext: (record, finding) => [
     'was the deletion planned (a stack deletion, a cleanup job)? The actor and user agent are below',
     ...(finding === 'trail-check-failed'
-      ? [`whether it was a trail's bucket, by hand: ${awsCommand('cloudtrail', 'describe-trails', { includeShadowTrails: true, region: regionArg(record.region) })}; then fix what blocked ${PERMISSIONS[DESCRIBE_TRAILS]}`] : []),
+      ? [
+          `whether it was a trail's bucket, by hand: ${awsCommand('cloudtrail', 'describe-trails', { includeShadowTrails: true, region: regionArg(record.region) })}; then fix what blocked ${PERMISSIONS[DESCRIBE_TRAILS]}`,
+        ]
+      : []),
     finding === 'trail-bucket-deleted'
       ? 'recreate the bucket, with the bucket policy the trail needs, at once (aws cloudtrail get-trail-status shows LatestDeliveryError meanwhile); the deleted logs are only in copies (replication, the organisation trail)'
       : `trails that deliver to it from other Regions: ${trailsOfBucket(record.resources[0]?.id)}`,

@@ -3,9 +3,22 @@ import * as v from 'valibot';
 import { awsCall } from '../../shared/aws/errors.js';
 import { cloudTrailClient } from '../../shared/aws/cloudtrail.js';
 import {
-  advancedSelectorNarrowing, describeSelectors, eventSelectorNarrowing, insightSelectorNarrowing, restorePlan, SETTINGS, TRAIL_TYPE,
-  trailRefFrom, updateShapeOf, weakeningsInRequest, worstOf,
-  type Narrowing, type TrailRef, type TrailSettings, type UpdateShape, type WeakenedSetting,
+  advancedSelectorNarrowing,
+  describeSelectors,
+  eventSelectorNarrowing,
+  insightSelectorNarrowing,
+  restorePlan,
+  SETTINGS,
+  TRAIL_TYPE,
+  trailRefFrom,
+  updateShapeOf,
+  weakeningsInRequest,
+  worstOf,
+  type Narrowing,
+  type TrailRef,
+  type TrailSettings,
+  type UpdateShape,
+  type WeakenedSetting,
 } from '../../shared/cloudtrail/trail.js';
 import type { Config } from '../../shared/config.js';
 import { AwsCallError, ParseError } from '../../shared/errors.js';
@@ -18,15 +31,28 @@ import { settingInputs } from '../../shared/cloudtrail/trail-actions.js';
 import { permissionsOf, planOf } from '../../shared/actions/action.js';
 import { startLogging } from '../../shared/actions/cloudtrail-start-logging.js';
 import { updateTrail } from '../../shared/actions/cloudtrail-update-trail.js';
-import { alert, compliant, notApplicable, violation, whereOf, type Decision, type EventContext, type Message, type ResourceRef, type Rule } from '../../shared/rule.js';
+import {
+  alert,
+  compliant,
+  notApplicable,
+  violation,
+  whereOf,
+  type Decision,
+  type EventContext,
+  type Message,
+  type ResourceRef,
+  type Rule,
+} from '../../shared/rule.js';
 import pattern from './pattern.json' with { type: 'json' };
 
 /** What the event says about which trail, and what the call did to it. */
 export type TrailFacts =
-  | (TrailCommon & (
-      | { readonly kind: 'stopped' | 'deleted' }
-      | { readonly kind: 'updated'; readonly weakened: readonly WeakenedSetting[]; readonly shape: UpdateShape }
-      | { readonly kind: 'selectors'; readonly narrowing: readonly Narrowing[]; readonly selectors: string }))
+  | (TrailCommon &
+      (
+        | { readonly kind: 'stopped' | 'deleted' }
+        | { readonly kind: 'updated'; readonly weakened: readonly WeakenedSetting[]; readonly shape: UpdateShape }
+        | { readonly kind: 'selectors'; readonly narrowing: readonly Narrowing[]; readonly selectors: string }
+      ))
   | { readonly kind: 'not-a-trail'; readonly resources: readonly []; readonly reason: string };
 
 interface TrailCommon {
@@ -57,7 +83,11 @@ function trailOf(request: Record<string, unknown>, field: string, response: v.In
   const ref = typeof raw === 'string' ? trailRefFrom(raw) : undefined;
   if (!ref) {
     const got = typeof raw === 'string' ? `"${raw.slice(0, 140)}"` : typeof raw;
-    throw new ParseError(`detail.requestParameters.${field}`, `expected a trail name (3-128 letters, digits, '.', '_', '-', starting and ending with a letter or digit, not an IP address) or a trail ARN, got ${got}`, eventId);
+    throw new ParseError(
+      `detail.requestParameters.${field}`,
+      `expected a trail name (3-128 letters, digits, '.', '_', '-', starting and ending with a letter or digit, not an IP address) or a trail ARN, got ${got}`,
+      eventId,
+    );
   }
   // A name in the request, the ARN (home Region, owner) in the response of UpdateTrail and PutEventSelectors.
   const answered = response?.trailARN ? trailRefFrom(response.trailARN) : undefined;
@@ -73,12 +103,16 @@ function parse({ record, event }: EventContext): TrailFacts {
   const trail = trailOf(request, nameFieldOf(record.eventName), response, event.id);
   const eventRegion = record.awsRegion || event.region;
   const common: TrailCommon = {
-    trail, account: event.account, eventRegion,
+    trail,
+    account: event.account,
+    eventRegion,
     resources: [{ type: TRAIL_TYPE, id: trail.arn ?? trail.name, name: trail.name, region: trail.region ?? eventRegion }],
   };
   switch (record.eventName) {
-    case 'StopLogging': return { ...common, kind: 'stopped' };
-    case 'DeleteTrail': return { ...common, kind: 'deleted' };
+    case 'StopLogging':
+      return { ...common, kind: 'stopped' };
+    case 'DeleteTrail':
+      return { ...common, kind: 'deleted' };
     case 'UpdateTrail': {
       const update = parseWith(UpdateRequest, request, 'detail.requestParameters', event.id);
       const shape = updateShapeOf(request);
@@ -93,7 +127,8 @@ function parse({ record, event }: EventContext): TrailFacts {
       const types = parseWith(InsightRequest, request, 'detail.requestParameters', event.id).insightSelectors.map((s) => s.insightType);
       return { ...common, kind: 'selectors', narrowing: insightSelectorNarrowing(types), selectors: `Insights types: ${types.join(', ') || 'none'}` };
     }
-    default: throw new ParseError('detail.eventName', `expected a trail-tampering call, got ${record.eventName}`, event.id);
+    default:
+      throw new ParseError('detail.eventName', `expected a trail-tampering call, got ${record.eventName}`, event.id);
   }
 }
 
@@ -152,10 +187,16 @@ function decide(facts: TrailFacts, state: TrailState | undefined, settings: Sett
   const away = target.region !== facts.eventRegion ? ` (home Region ${target.region})` : '';
   const label = `trail ${facts.trail.name}${away}`;
   const orgTrail = isOtherAccount(target.owner, facts.account)
-    ? `it is an organisation trail of account ${target.owner}: only that management account can change it (in ${target.region})` : undefined;
+    ? `it is an organisation trail of account ${target.owner}: only that management account can change it (in ${target.region})`
+    : undefined;
   if (state?.kind === 'gone') {
     const what = facts.kind === 'updated' ? `weakened (${facts.weakened.join(', ')} off)` : 'stopped';
-    return alert(`${label} was ${what} and no longer exists: deleted? if it was this account's only trail, the account may be unrecorded, and its DeleteTrail may never reach EventBridge (${state.code} from ${state.api})`, 'CRITICAL', [resource], TRAIL_GONE_AFTER_CHANGE);
+    return alert(
+      `${label} was ${what} and no longer exists: deleted? if it was this account's only trail, the account may be unrecorded, and its DeleteTrail may never reach EventBridge (${state.code} from ${state.api})`,
+      'CRITICAL',
+      [resource],
+      TRAIL_GONE_AFTER_CHANGE,
+    );
   }
   const read = state ?? undefined;
   switch (facts.kind) {
@@ -164,15 +205,29 @@ function decide(facts: TrailFacts, state: TrailState | undefined, settings: Sett
       if (orgTrail) return alert(`${label} was stopped; ${orgTrail}; ${blind}`, 'CRITICAL', [resource], 'trail-stopped');
       if (read?.isLogging) return compliant(`${label} is logging again (GetTrailStatus IsLogging true)`, [resource]);
       const org = read?.settings.IsOrganizationTrail ? ' (the organisation trail; this is its management account)' : '';
-      return violation(`${label}${org} was stopped: ${blind}`, 'CRITICAL', [resource], [
-        planOf(startLogging, resource, { Name: target.id }, read ? { IsLogging: false } : undefined),
-      ], 'trail-stopped');
+      return violation(
+        `${label}${org} was stopped: ${blind}`,
+        'CRITICAL',
+        [resource],
+        [planOf(startLogging, resource, { Name: target.id }, read ? { IsLogging: false } : undefined)],
+        'trail-stopped',
+      );
     }
     case 'deleted':
-      return alert(`${label} was deleted: it records nothing from now on and cannot be restored automatically (recreate it, then start logging)`, 'CRITICAL', [resource], 'trail-deleted');
+      return alert(
+        `${label} was deleted: it records nothing from now on and cannot be restored automatically (recreate it, then start logging)`,
+        'CRITICAL',
+        [resource],
+        'trail-deleted',
+      );
     case 'selectors': {
       if (facts.narrowing.length === 0) return compliant(`${label}: the selectors set keep management events recorded (${facts.selectors})`, [resource]);
-      return alert(`${label}: ${facts.narrowing.map((n) => n.text).join('; ')}. Set: ${facts.selectors}`, worstOf(facts.narrowing.map((n) => n.severity)), [resource], 'selectors-narrowed');
+      return alert(
+        `${label}: ${facts.narrowing.map((n) => n.text).join('; ')}. Set: ${facts.selectors}`,
+        worstOf(facts.narrowing.map((n) => n.severity)),
+        [resource],
+        'selectors-narrowed',
+      );
     }
     case 'updated':
       return decideUpdate(facts, read, settings, { resource, label, orgTrail });
@@ -188,8 +243,12 @@ function decideUpdate(
   // Offline has only the request; dry-run and live keep what is still off now (a later update may have fixed it).
   const off = read ? facts.weakened.filter((s) => SETTINGS[s].isOff(read.settings)) : facts.weakened;
   if (off.length === 0) {
-    return compliant(read && facts.weakened.length > 0 ? `${label}: already restored (${facts.weakened.join(', ')} on again)`
-      : `${label}: the update turns off none of log file validation, multi-Region, global service events or the KMS key`, [resource]);
+    return compliant(
+      read && facts.weakened.length > 0
+        ? `${label}: already restored (${facts.weakened.join(', ')} on again)`
+        : `${label}: the update turns off none of log file validation, multi-Region, global service events or the KMS key`,
+      [resource],
+    );
   }
   const severity = worstOf(off.map((s) => SETTINGS[s].severity));
   const found = `${label}: ${off.map((s) => SETTINGS[s].label).join('; ')} after this UpdateTrail`;
@@ -203,9 +262,13 @@ function decideUpdate(
   const also = plan.withGlobal
     ? ` with globalServiceEvents: CloudTrail refuses a multi-Region trail without global service events (InvalidParameterCombinationException)${settings.restore.globalServiceEvents ? '' : ', so they are turned on although restore.globalServiceEvents is off'}`
     : '';
-  return violation(`${found}; restoring ${plan.restorable.join(', ')}${also}${notRestored}`, severity, [resource], [
-    planOf(updateTrail, resource, params, previous),
-  ], 'trail-weakened');
+  return violation(
+    `${found}; restoring ${plan.restorable.join(', ')}${also}${notRestored}`,
+    severity,
+    [resource],
+    [planOf(updateTrail, resource, params, previous)],
+    'trail-weakened',
+  );
 }
 
 export const trailLogging = {

@@ -27,7 +27,8 @@ export function stoppedTrailFacts(trail: TrailRef & { readonly region: string },
  */
 async function* scan({ cloudTrail }: Clients, _settings: unknown, scope: SweepScope): AsyncGenerator<SweepStep<TrailFacts>> {
   const { trailList = [] } = await awsCall('CloudTrail.DescribeTrails', scope.region, () =>
-    cloudTrail.send(new DescribeTrailsCommand({ includeShadowTrails: true })));
+    cloudTrail.send(new DescribeTrailsCommand({ includeShadowTrails: true })),
+  );
   const home = trailList.flatMap((trail) => {
     const ref = trail.TrailARN ? trailRefFrom(trail.TrailARN) : undefined;
     const ours = scope.account === undefined || ref?.account === scope.account;
@@ -35,8 +36,7 @@ async function* scan({ cloudTrail }: Clients, _settings: unknown, scope: SweepSc
   });
   yield { kind: 'page', scanned: home.length, next: 'GetTrailStatus of each home-Region trail' };
   for (const trail of home) {
-    const status = await awsCall('CloudTrail.GetTrailStatus', trail.arn ?? trail.name, () =>
-      cloudTrail.send(new GetTrailStatusCommand({ Name: trail.arn })));
+    const status = await awsCall('CloudTrail.GetTrailStatus', trail.arn ?? trail.name, () => cloudTrail.send(new GetTrailStatusCommand({ Name: trail.arn })));
     if (status.IsLogging !== true) yield { kind: 'finding', resource: trail.arn ?? trail.name, facts: stoppedTrailFacts(trail, scope) };
   }
 }

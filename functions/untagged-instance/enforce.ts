@@ -54,7 +54,10 @@ export function readEnforceInput(input: unknown): Finding & { readonly facts: En
   const checked = parseWith(EnforceInput, input, 'input', null);
   const scheduleName = scheduleNameFor(checked.instanceId, checked.sourceEventId);
   return {
-    trigger: 'schedule', id: scheduleName, account: checked.account, region: checked.region,
+    trigger: 'schedule',
+    id: scheduleName,
+    account: checked.account,
+    region: checked.region,
     facts: {
       resources: [{ type: 'AWS::EC2::Instance', id: checked.instanceId }],
       instanceId: checked.instanceId,
@@ -69,7 +72,10 @@ export function readEnforceInput(input: unknown): Finding & { readonly facts: En
 export function unreadableEnforceInput(input: unknown): Finding {
   const hints = v.safeParse(Hints, input);
   const { region, account } = hints.success ? hints.output : {};
-  const id = `unreadable-enforce-input-${createHash('sha256').update(JSON.stringify(input) ?? String(input)).digest('hex').slice(0, 12)}`;
+  const id = `unreadable-enforce-input-${createHash('sha256')
+    .update(JSON.stringify(input) ?? String(input))
+    .digest('hex')
+    .slice(0, 12)}`;
   return { trigger: 'schedule', id, account, region: region ?? 'unknown', facts: { resources: [] } };
 }
 
@@ -82,7 +88,8 @@ function decide(facts: EnforceFacts, state: EnforceState | undefined, settings: 
   if (!now) return notApplicable(`${id} not found (terminated and purged): nothing to stop`);
   // Only keys required both when the owner was told and now: a key dropped from the policy stops nobody.
   const required = facts.requiredTags.filter((key) => settings.requiredTags.includes(key));
-  if (required.length === 0) return notApplicable(`none of ${facts.requiredTags.join(', ')} is still required (now ${settings.requiredTags.join(', ')}): ${id} is not stopped`);
+  if (required.length === 0)
+    return notApplicable(`none of ${facts.requiredTags.join(', ')} is still required (now ${settings.requiredTags.join(', ')}): ${id} is not stopped`);
   const missing = missingKeys(required, now.tags);
   if (missing.length === 0) return compliant(`${id} now carries ${required.join(', ')}: not stopped`, facts.resources);
   if (!STOPPABLE.has(now.state)) return notApplicable(`${id} still lacks ${missing.join(', ')} but is ${now.state}: nothing to stop`);
@@ -91,10 +98,15 @@ function decide(facts: EnforceFacts, state: EnforceState | undefined, settings: 
   // A stopped member is terminated and replaced by its manager: a stop here would be a termination.
   const manager = managerOf(now.tags);
   if (manager) {
-    return alert(`${lacks}; NOT stopped: it is managed by ${manager.service} ${manager.ref.id} (tag ${manager.tag}), which would terminate and replace a stopped instance; ${manager.fix}`,
-      'MEDIUM', [...facts.resources, manager.ref]);
+    return alert(
+      `${lacks}; NOT stopped: it is managed by ${manager.service} ${manager.ref.id} (tag ${manager.tag}), which would terminate and replace a stopped instance; ${manager.fix}`,
+      'MEDIUM',
+      [...facts.resources, manager.ref],
+    );
   }
-  return violation(lacks, 'HIGH', facts.resources, [planOf(stopInstances, { type: 'AWS::EC2::Instance', id }, { InstanceIds: [id] }, { State: now.state, Tags: now.tags })]);
+  return violation(lacks, 'HIGH', facts.resources, [
+    planOf(stopInstances, { type: 'AWS::EC2::Instance', id }, { InstanceIds: [id] }, { State: now.state, Tags: now.tags }),
+  ]);
 }
 
 const instanceIn = async (ec2: EC2Client, id: string) => (await describeInstances(ec2, [id])).get(id);
@@ -120,23 +132,34 @@ export const untaggedInstanceEnforce = {
     // Short: the notifier adds severity and account/region, and subjects are cut at 100 characters.
     // The manager, when the decision named one, is the record's second resource (see decide).
     const manager = record.outcome === 'alerted' ? record.resources[1] : undefined;
-    const title = record.outcome === 'remediated' ? `Stopped untagged EC2 instance ${id}`
-      : record.outcome === 'would-remediate' ? `Would stop untagged EC2 instance ${id}`
-        : record.outcome === 'failed' ? `FAILED to enforce tags on EC2 instance ${id}`
-          : manager ? `Untagged EC2 instance ${id} not stopped` : `Tag enforcement on EC2 instance ${id}: ${record.outcome}`;
+    const title =
+      record.outcome === 'remediated'
+        ? `Stopped untagged EC2 instance ${id}`
+        : record.outcome === 'would-remediate'
+          ? `Would stop untagged EC2 instance ${id}`
+          : record.outcome === 'failed'
+            ? `FAILED to enforce tags on EC2 instance ${id}`
+            : manager
+              ? `Untagged EC2 instance ${id} not stopped`
+              : `Tag enforcement on EC2 instance ${id}: ${record.outcome}`;
     const why = 'untagged-instance enforcement stops (never terminates) instances still missing a required tag after the grace period; disks and data are kept';
     const where = { region: regionArg(record.region), instance: checked(id, 'instance id', isInstanceId) };
     const refused = refusedIn(where);
-    const tagIt = refused ? noCommand(refused)
+    const tagIt = refused
+      ? noCommand(refused)
       : awsCommand('ec2', 'create-tags', { region: where.region, resources: [where.instance], tags: placeholder('Key=<key>,Value=<value>') });
     if (manager) {
-      return { title, lines: [why, `${id} was not stopped: ${manager.type} ${manager.id} would terminate and replace it; tag it where it is launched from`,
-        `To tag this instance now: ${tagIt}`] };
+      return {
+        title,
+        lines: [
+          why,
+          `${id} was not stopped: ${manager.type} ${manager.id} would terminate and replace it; tag it where it is launched from`,
+          `To tag this instance now: ${tagIt}`,
+        ],
+      };
     }
     // Guidance, not a reversal: the notifier adds the start-instances command (by hand) from the action type.
-    const restart = record.outcome === 'remediated' || record.outcome === 'would-remediate'
-      ? [`To start it again, first add the missing tags: ${tagIt}`]
-      : [];
+    const restart = record.outcome === 'remediated' || record.outcome === 'would-remediate' ? [`To start it again, first add the missing tags: ${tagIt}`] : [];
     return { title, lines: [why, ...restart] };
   },
 } satisfies Rule<EnforceFacts, EnforceState, Clients, Settings>;

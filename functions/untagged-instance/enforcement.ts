@@ -78,7 +78,11 @@ export function planEnforcement(
   const { functionArn, roleArn } = target;
   if (!functionArn || !roleArn) {
     const unset = [functionArn ? '' : 'TRAILGUARD_ENFORCE_FUNCTION_ARN', roleArn ? '' : 'TRAILGUARD_SCHEDULER_ROLE_ARN'].filter(Boolean);
-    return { actions: [], note: `; enforcement is enabled but NOT scheduled: ${unset.join(' and ')} not set, so no instance will be stopped`, unscheduled: true };
+    return {
+      actions: [],
+      note: `; enforcement is enabled but NOT scheduled: ${unset.join(' and ')} not set, so no instance will be stopped`,
+      unscheduled: true,
+    };
   }
   const { at, late } = checkTime(Date.parse(launch.launchedAt), settings.enforcement.graceMinutes, checkedAt);
   const ScheduleExpression = atExpression(at);

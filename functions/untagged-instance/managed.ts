@@ -7,15 +7,29 @@ import type { ResourceRef } from '../../shared/rule.js';
 // service itself sets (`aws:` keys cannot be set by users). `aws:ec2launchtemplate:id` is not evidence: any
 // launch from a template carries it, and nothing replaces such an instance.
 const MANAGERS = [
-  { tag: 'aws:autoscaling:groupName', service: 'Auto Scaling group', type: 'AWS::AutoScaling::AutoScalingGroup',
-    fix: 'add the missing tags to the Auto Scaling group with PropagateAtLaunch (aws autoscaling create-or-update-tags) or to its launch template, then tag its running instances' },
-  { tag: 'aws:ec2spot:fleet-request-id', service: 'Spot Fleet request', type: 'AWS::EC2::SpotFleet',
-    fix: 'add the missing tags to the Spot Fleet request\'s TagSpecifications or its launch template, then tag its running instances' },
-  { tag: 'aws:ec2:fleet-id', service: 'EC2 Fleet', type: 'AWS::EC2::EC2Fleet',
-    fix: 'add the missing tags to the EC2 Fleet\'s TagSpecifications or its launch template, then tag its running instances' },
+  {
+    tag: 'aws:autoscaling:groupName',
+    service: 'Auto Scaling group',
+    type: 'AWS::AutoScaling::AutoScalingGroup',
+    fix: 'add the missing tags to the Auto Scaling group with PropagateAtLaunch (aws autoscaling create-or-update-tags) or to its launch template, then tag its running instances',
+  },
+  {
+    tag: 'aws:ec2spot:fleet-request-id',
+    service: 'Spot Fleet request',
+    type: 'AWS::EC2::SpotFleet',
+    fix: "add the missing tags to the Spot Fleet request's TagSpecifications or its launch template, then tag its running instances",
+  },
+  {
+    tag: 'aws:ec2:fleet-id',
+    service: 'EC2 Fleet',
+    type: 'AWS::EC2::EC2Fleet',
+    fix: "add the missing tags to the EC2 Fleet's TagSpecifications or its launch template, then tag its running instances",
+  },
   ...['aws:eks:cluster-name', 'eks:cluster-name', 'eks:eks-cluster-name'].map((tag) => ({
-    tag, service: 'EKS cluster', type: 'AWS::EKS::Cluster',
-    fix: 'add the missing tags to the node group\'s launch template (or the Karpenter EC2NodeClass tags), then tag its running nodes',
+    tag,
+    service: 'EKS cluster',
+    type: 'AWS::EKS::Cluster',
+    fix: "add the missing tags to the node group's launch template (or the Karpenter EC2NodeClass tags), then tag its running nodes",
   })),
 ] as const;
 

@@ -9,16 +9,12 @@ import { schedulerClient } from '../../shared/aws/scheduler.js';
 import type { Config } from '../../shared/config.js';
 import { describeInstances, describeTags, type InstanceNow } from '../../shared/ec2/instance-reads.js';
 import { TagParams } from '../../shared/ec2/tag-actions.js';
-import {
-  caseVariants, creatorOf, missingKeys, tagMapFromEvent, tagsToAdd, type Creator, type TagMap,
-} from '../../shared/ec2/tags.js';
+import { caseVariants, creatorOf, missingKeys, tagMapFromEvent, tagsToAdd, type Creator, type TagMap } from '../../shared/ec2/tags.js';
 import { AwsCallError, ParseError } from '../../shared/errors.js';
 import { ec2Items, eventTimeMs } from '../../shared/events/normalize.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
 import { parseWith } from '../../shared/events/schema.js';
-import {
-  alert, compliant, notApplicable, violation, type Decision, type Message, type ResourceRef, type Rule,
-} from '../../shared/rule.js';
+import { alert, compliant, notApplicable, violation, type Decision, type Message, type ResourceRef, type Rule } from '../../shared/rule.js';
 import { INSTANCE_ID, planEnforcement, type EnforcementTarget } from './enforcement.js';
 import { groupTagWrites, type TagWrite } from './tag-writes.js';
 import pattern from './pattern.json' with { type: 'json' };
@@ -55,7 +51,10 @@ const ACTIONS = [createTags, createSchedule];
 // INSTANCE_ID: anything that is not an instance id never reaches CreateTags or a schedule name.
 const Response = v.looseObject({
   instancesSet: v.looseObject({
-    items: v.pipe(v.array(v.looseObject({ instanceId: v.pipe(v.string(), v.regex(INSTANCE_ID, 'an EC2 instance id')), tagSet: v.optional(v.unknown()) })), v.minLength(1)),
+    items: v.pipe(
+      v.array(v.looseObject({ instanceId: v.pipe(v.string(), v.regex(INSTANCE_ID, 'an EC2 instance id')), tagSet: v.optional(v.unknown()) })),
+      v.minLength(1),
+    ),
   }),
 });
 const GONE_STATES = new Set(['shutting-down', 'terminated']);
@@ -83,17 +82,28 @@ function decide(facts: LaunchFacts, state: LaunchState | undefined, settings: Se
     // the tags the instance was created with (launch template and ASG tags included). Dry-run and live
     // read the instance, because tags can be added or removed after launch.
     const now = state?.instances.get(id);
-    if (state && !now) { skipped.push(`${id} not found (terminated and purged)`); continue; }
-    if (now && GONE_STATES.has(now.state)) { skipped.push(`${id} is ${now.state}`); continue; }
+    if (state && !now) {
+      skipped.push(`${id} not found (terminated and purged)`);
+      continue;
+    }
+    if (now && GONE_STATES.has(now.state)) {
+      skipped.push(`${id} is ${now.state}`);
+      continue;
+    }
     const tags = now?.tags ?? facts.launchTags[id] ?? {};
     const missing = missingKeys(required, tags);
-    if (missing.length === 0) { ok.push(id); continue; }
+    if (missing.length === 0) {
+      ok.push(id);
+      continue;
+    }
     flagged.push(resource);
     const variants = caseVariants(missing, tags);
     const { write, unfillable } = plan(resource, tags, missing, facts, settings);
     if (write) writes.push(write);
-    notes.push(`${id} lacks ${missing.join(', ')}${variants.length ? ` (has ${variants.join(', ')}: keys are case-sensitive)` : ''}`
-      + (unfillable.length ? `; no value known for ${unfillable.join(', ')}` : ''));
+    notes.push(
+      `${id} lacks ${missing.join(', ')}${variants.length ? ` (has ${variants.join(', ')}: keys are case-sensitive)` : ''}`
+        + (unfillable.length ? `; no value known for ${unfillable.join(', ')}` : ''),
+    );
     if (!write || !settings.tagVolumes || !now) continue;
     for (const volumeId of now.volumeIds) {
       const volumeTags = state?.volumeTags.get(volumeId) ?? {};
@@ -106,15 +116,20 @@ function decide(facts: LaunchFacts, state: LaunchState | undefined, settings: Se
   const by = facts.creator ? `launched by ${facts.creator.label}` : 'launched by an identity the record does not name';
   const service = facts.creator?.kind === 'service' ? '; a service launch: Owner is the service-linked caller' : '';
   const adjusted = facts.creator?.adjusted ? `; Owner value adjusted (${facts.creator.adjusted})` : '';
-  const tail = [ok.length ? `already tagged: ${ok.join(', ')}` : '', skipped.length ? `skipped: ${skipped.join('; ')}` : '']
-    .filter(Boolean).join('; ');
+  const tail = [ok.length ? `already tagged: ${ok.join(', ')}` : '', skipped.length ? `skipped: ${skipped.join('; ')}` : ''].filter(Boolean).join('; ');
   const volumes = settings.tagVolumes && !state ? '; volumes are tagged in dry-run and live only (their ids are not in the event)' : '';
   if (flagged.length === 0) {
     if (ok.length === 0) return notApplicable(`no instance of this launch is left to tag (${tail})`);
     return compliant(`every instance carries ${required.join(', ')} (${by}); ${tail}`, facts.resources);
   }
   // Every flagged instance gets its check, tagged or not: an untaggable one is what enforcement is for.
-  const launch = { instanceIds: flagged.map((r) => r.id), launchedAt: facts.taggedAt, sourceEventId: facts.sourceEventId, account: facts.account, region: facts.region };
+  const launch = {
+    instanceIds: flagged.map((r) => r.id),
+    launchedAt: facts.taggedAt,
+    sourceEventId: facts.sourceEventId,
+    account: facts.account,
+    region: facts.region,
+  };
   const enforcement = planEnforcement(launch, settings, settings.enforcementTarget, state?.checkedAt);
   const reason = `${notes.join('; ')} (${by}${service}${adjusted})${tail ? `; ${tail}` : ''}${volumes}${actions.length === 0 ? ': nothing can be tagged automatically' : ''}${enforcement.note}`;
   const all = [...actions, ...enforcement.actions];
@@ -128,10 +143,13 @@ function parse({ record, event }: Parameters<Rule<LaunchFacts, LaunchState, Clie
   if (time === undefined) throw new ParseError('detail.eventTime', `expected a time, got ${record.eventTime}`, event.id);
   // `tagSpecificationSet.items[].tags` is a plain list, unlike every other EC2 list (docs/cloudtrail-shapes.md#lists).
   const specs = ec2Items((record.requestParameters as { tagSpecificationSet?: unknown } | undefined)?.tagSpecificationSet);
-  const requested = Object.assign({}, ...specs.map((spec) => {
-    const s = (spec ?? {}) as { resourceType?: unknown; tags?: unknown };
-    return s.resourceType === 'instance' ? tagMapFromEvent(s.tags) : {};
-  })) as TagMap;
+  const requested = Object.assign(
+    {},
+    ...specs.map((spec) => {
+      const s = (spec ?? {}) as { resourceType?: unknown; tags?: unknown };
+      return s.resourceType === 'instance' ? tagMapFromEvent(s.tags) : {};
+    }),
+  ) as TagMap;
   const launchTags = Object.fromEntries(instancesSet.items.map((item) => [item.instanceId, { ...requested, ...tagMapFromEvent(item.tagSet) }]));
   return {
     resources: instancesSet.items.map((item) => instanceRef(item.instanceId)),
@@ -153,12 +171,16 @@ async function inspect(facts: LaunchFacts, { ec2 }: Clients, _context: unknown, 
   // Transient, not gone: the runner records it and Lambda/EventBridge redeliver the event (a time ahead of the
   // clock counts as young); an id missing later than that is decided on as purged.
   if (unseen.length > 0 && ageMs < VISIBILITY_LAG_MINUTES * 60_000) {
-    throw new AwsCallError('EC2.DescribeInstances', unseen.join(','), 'transient', 'InvalidInstanceID.NotFound',
-      `not visible yet ${Math.round(ageMs / 1000)} s after the launch (EC2 is eventually consistent)`);
+    throw new AwsCallError(
+      'EC2.DescribeInstances',
+      unseen.join(','),
+      'transient',
+      'InvalidInstanceID.NotFound',
+      `not visible yet ${Math.round(ageMs / 1000)} s after the launch (EC2 is eventually consistent)`,
+    );
   }
   // Volume tags matter only when volumes are tagged too (off by default): no read otherwise.
-  const volumeIds = settings.tagVolumes
-    ? [...instances.values()].filter((i) => !GONE_STATES.has(i.state)).flatMap((i) => i.volumeIds) : [];
+  const volumeIds = settings.tagVolumes ? [...instances.values()].filter((i) => !GONE_STATES.has(i.state)).flatMap((i) => i.volumeIds) : [];
   const volumeTags = volumeIds.length > 0 ? await describeTags(ec2, volumeIds) : new Map<string, TagMap>();
   return { instances, volumeTags, checkedAt };
 }
@@ -190,17 +212,28 @@ export const untaggedInstance = {
   decide,
   message(record): Message {
     // The planned CreateTags' resources, read through its params schema: a record that does not parse names none.
-    const tagged = record.actions.filter((a) => a.api === createTags.api)
-      .flatMap((a) => { const params = v.safeParse(TagParams, a.params); return params.success ? params.output.Resources : []; })
+    const tagged = record.actions
+      .filter((a) => a.api === createTags.api)
+      .flatMap((a) => {
+        const params = v.safeParse(TagParams, a.params);
+        return params.success ? params.output.Resources : [];
+      })
       .filter((id) => id.startsWith('i-'));
     const ids = tagged.length > 0 ? tagged : record.resources.map((r) => r.id);
     const what = ids.length === 1 ? `EC2 instance ${ids[0]}` : `${ids.length} EC2 instances`;
     // Untaggable instances with enforcement on get only their stop check: the title must not claim a tag.
-    const [done, would, todo] = tagged.length === 0 && record.actions.length > 0
-      ? ['Stop check scheduled for', 'Would schedule a stop check for', 'schedule a stop check for'] : ['Tagged', 'Would tag', 'tag'];
-    const title = record.outcome === 'remediated' ? `${done} ${what}`
-      : record.outcome === 'would-remediate' ? `${would} ${what}`
-        : record.outcome === 'failed' ? `FAILED to ${todo} ${what}` : `Untagged ${what}: ${record.outcome}`;
+    const [done, would, todo] =
+      tagged.length === 0 && record.actions.length > 0
+        ? ['Stop check scheduled for', 'Would schedule a stop check for', 'schedule a stop check for']
+        : ['Tagged', 'Would tag', 'tag'];
+    const title =
+      record.outcome === 'remediated'
+        ? `${done} ${what}`
+        : record.outcome === 'would-remediate'
+          ? `${would} ${what}`
+          : record.outcome === 'failed'
+            ? `FAILED to ${todo} ${what}`
+            : `Untagged ${what}: ${record.outcome}`;
     // The commands that reverse the tags and cancel the checks are added by the notifier, from the action types
     // (as report and undo print them); the notifier lists the actions themselves.
     return { title, lines: [] };

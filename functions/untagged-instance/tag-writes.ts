@@ -42,14 +42,19 @@ export function groupTagWrites(writes: readonly TagWrite[], exemptions: Config['
     else groups.set(key, [write]);
   }
   const calls = [...groups.values()].flatMap((group) =>
-    Array.from({ length: Math.ceil(group.length / MAX_RESOURCES_PER_CALL) }, (_, i) => group.slice(i * MAX_RESOURCES_PER_CALL, (i + 1) * MAX_RESOURCES_PER_CALL)));
+    Array.from({ length: Math.ceil(group.length / MAX_RESOURCES_PER_CALL) }, (_, i) =>
+      group.slice(i * MAX_RESOURCES_PER_CALL, (i + 1) * MAX_RESOURCES_PER_CALL),
+    ),
+  );
   return calls.flatMap((members) => {
     const [first, ...rest] = members;
     if (!first) return [];
     const params: TagParams = { Resources: members.map((m) => m.resource.id), Tags: [...first.tags] };
     // `previous` is what `EC2.CreateTags` reverses from (shared/ec2/tag-actions.ts).
-    const previous: TagsPrevious = rest.length === 0 ? { Tags: first.present }
-      : { Tags: sharedTags(members.map((m) => m.present)), TagsByResource: Object.fromEntries(members.map((m) => [m.resource.id, m.present])) };
+    const previous: TagsPrevious =
+      rest.length === 0
+        ? { Tags: first.present }
+        : { Tags: sharedTags(members.map((m) => m.present)), TagsByResource: Object.fromEntries(members.map((m) => [m.resource.id, m.present])) };
     return [planOf(createTags, first.resource, params, read ? previous : undefined)];
   });
 }

@@ -21,6 +21,10 @@ export async function handler(_event: unknown, context: { readonly invokedFuncti
     readStore: ssm && prefix !== undefined ? () => storedExemptions(ssm, prefix) : undefined,
     deployed: config.exemptions,
     notify: config.topicArn ? snsNotifier(config.topicArn, config.endpoint) : undefined,
-    now: Date.now, log: logger, account: arn?.account || null, region, storePath: prefix === undefined ? undefined : exemptionsRoot(prefix),
+    now: Date.now,
+    log: logger,
+    account: arn?.account || null,
+    region,
+    storePath: prefix === undefined ? undefined : exemptionsRoot(prefix),
   });
 }

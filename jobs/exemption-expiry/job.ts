@@ -42,7 +42,12 @@ export async function runExpiryJob(deps: ExpiryJobDeps): Promise<ExpiryJobResult
     try {
       outcome = await deps.notify(notification);
     } catch (error) {
-      deps.log.error(NOTICE_MESSAGE, { expiring: findings.expiring.length, expired: findings.expired.length, notification: 'failed', error: (error as Error).name });
+      deps.log.error(NOTICE_MESSAGE, {
+        expiring: findings.expiring.length,
+        expired: findings.expired.length,
+        notification: 'failed',
+        error: (error as Error).name,
+      });
       throw error;
     }
   }

@@ -37,20 +37,26 @@ export interface ExpiryFindings {
 }
 
 /** The deploy-time exemptions in the store's listed form. */
-export const deployedListed = (exemptions: readonly Exemption[]): ListedExemption[] => exemptions.map((e) => ({
-  source: 'deploy', rule: e.rule, parameter: undefined, problem: undefined,
-  exemption: { resource: e.resource, reason: e.reason, ...(e.expires ? { expires: e.expires } : {}) },
-}));
+export const deployedListed = (exemptions: readonly Exemption[]): ListedExemption[] =>
+  exemptions.map((e) => ({
+    source: 'deploy',
+    rule: e.rule,
+    parameter: undefined,
+    problem: undefined,
+    exemption: { resource: e.resource, reason: e.reason, ...(e.expires ? { expires: e.expires } : {}) },
+  }));
 
 /** Sorts the exemptions into expiring (within NOTICE_DAYS, today included) and expired, soonest first. */
 export function expiryFindings(all: readonly ListedExemption[], today: string): ExpiryFindings {
-  const entries = all.flatMap((listed): NoticeEntry[] => {
-    const expires = listed.exemption?.expires;
-    if (!listed.exemption || expires === undefined) return [];
-    const { days } = statusOf(expires, today);
-    if (days === undefined) return [];
-    return [{ source: listed.source, rule: listed.rule ?? '?', resource: listed.exemption.resource, reason: listed.exemption.reason, expires, days }];
-  }).sort((a, b) => a.days - b.days || a.rule.localeCompare(b.rule) || a.resource.localeCompare(b.resource));
+  const entries = all
+    .flatMap((listed): NoticeEntry[] => {
+      const expires = listed.exemption?.expires;
+      if (!listed.exemption || expires === undefined) return [];
+      const { days } = statusOf(expires, today);
+      if (days === undefined) return [];
+      return [{ source: listed.source, rule: listed.rule ?? '?', resource: listed.exemption.resource, reason: listed.exemption.reason, expires, days }];
+    })
+    .sort((a, b) => a.days - b.days || a.rule.localeCompare(b.rule) || a.resource.localeCompare(b.resource));
   return {
     today,
     expiring: entries.filter((e) => e.days >= 0 && e.days <= NOTICE_DAYS),
@@ -60,7 +66,10 @@ export function expiryFindings(all: readonly ListedExemption[], today: string): 
 }
 
 function entryLine(e: NoticeEntry): string {
-  const when = e.days < 0 ? `expired ${e.expires} (${-e.days} day${e.days === -1 ? '' : 's'} ago)` : `expires ${e.expires} (${e.days === 0 ? 'today' : `in ${e.days} day${e.days === 1 ? '' : 's'}`})`;
+  const when =
+    e.days < 0
+      ? `expired ${e.expires} (${-e.days} day${e.days === -1 ? '' : 's'} ago)`
+      : `expires ${e.expires} (${e.days === 0 ? 'today' : `in ${e.days} day${e.days === 1 ? '' : 's'}`})`;
   return `  ${e.rule} ${displayValue(e.resource, VALUE_CHARS)}: ${when}, ${e.source === 'store' ? 'store' : 'deploy-time'}; reason: ${displayValue(e.reason, VALUE_CHARS)}`;
 }
 
@@ -85,23 +94,52 @@ export function expiryNotification(findings: ExpiryFindings, context: NoticeCont
   const { expiring, expired, today } = findings;
   if (expiring.length === 0 && expired.length === 0) return undefined;
   const title = [
-    expiring.length > 0 ? `${expiring.length} exemption${expiring.length === 1 ? '' : 's'} expire${expiring.length === 1 ? 's' : ''} within ${NOTICE_DAYS} days` : '',
+    expiring.length > 0
+      ? `${expiring.length} exemption${expiring.length === 1 ? '' : 's'} expire${expiring.length === 1 ? 's' : ''} within ${NOTICE_DAYS} days`
+      : '',
     expired.length > 0 ? `${expired.length} expired` : '',
-  ].filter(Boolean).join(', ');
+  ]
+    .filter(Boolean)
+    .join(', ');
   const storeExpired = expired.filter((e) => e.source === 'store').length;
   const deployExpired = expired.length - storeExpired;
   const lines = [
     `trailguard exemptions on ${today} (UTC)${context.storePath ? `, from Parameter Store (${context.storePath}) and the deploy-time configuration` : ', from the deploy-time configuration'}.`,
-    ...(expiring.length > 0 ? ['', `Expiring within ${NOTICE_DAYS} days (${expiring.length}): the rules act on these resources again after the day shown. To keep one, remove it and add it again with a later --expires (trailguard exempt remove, then trailguard exempt add).`, ...listLines(expiring)] : []),
+    ...(expiring.length > 0
+      ? [
+          '',
+          `Expiring within ${NOTICE_DAYS} days (${expiring.length}): the rules act on these resources again after the day shown. To keep one, remove it and add it again with a later --expires (trailguard exempt remove, then trailguard exempt add).`,
+          ...listLines(expiring),
+        ]
+      : []),
     ...(expired.length > 0 ? ['', `Expired (${expired.length}): they exempt nothing any more.`, ...listLines(expired)] : []),
-    ...(storeExpired > 0 ? ['', 'Delete the expired exemptions of the store with:', '  trailguard exempt remove --expired --dry-run   (to see them first)', '  trailguard exempt remove --expired'] : []),
+    ...(storeExpired > 0
+      ? [
+          '',
+          'Delete the expired exemptions of the store with:',
+          '  trailguard exempt remove --expired --dry-run   (to see them first)',
+          '  trailguard exempt remove --expired',
+        ]
+      : []),
     ...(deployExpired > 0 ? ['', 'Remove the expired deploy-time ones from TRAILGUARD_EXEMPTIONS (the stack parameter "exemptions") and deploy.'] : []),
-    ...(findings.invalid > 0 ? ['', `${findings.invalid} value${findings.invalid === 1 ? '' : 's'} in the store the functions ignore as invalid: trailguard exempt list shows the problem.`] : []),
+    ...(findings.invalid > 0
+      ? [
+          '',
+          `${findings.invalid} value${findings.invalid === 1 ? '' : 's'} in the store the functions ignore as invalid: trailguard exempt list shows the problem.`,
+        ]
+      : []),
   ];
   const json = JSON.stringify({
-    kind: NOTICE_KIND, today, noticeDays: NOTICE_DAYS, account: context.account, region: context.region,
-    expiring: expiring.slice(0, LIST_LIMIT).map(jsonEntry), expiringTotal: expiring.length,
-    expired: expired.slice(0, LIST_LIMIT).map(jsonEntry), expiredTotal: expired.length, invalid: findings.invalid,
+    kind: NOTICE_KIND,
+    today,
+    noticeDays: NOTICE_DAYS,
+    account: context.account,
+    region: context.region,
+    expiring: expiring.slice(0, LIST_LIMIT).map(jsonEntry),
+    expiringTotal: expiring.length,
+    expired: expired.slice(0, LIST_LIMIT).map(jsonEntry),
+    expiredTotal: expired.length,
+    invalid: findings.invalid,
   });
   return {
     subject: buildSubject('LOW', `trailguard: ${title}`, context.account, context.region),

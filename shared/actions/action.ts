@@ -148,8 +148,13 @@ export function actionTypeOf(types: readonly AnyActionType[], api: string): AnyA
 export function stepOf(type: AnyActionType, action: PlannedAction, region: string): Step<unknown, unknown> {
   const params = v.safeParse(type.params, action.params);
   if (!params.success) {
-    throw new AwsCallError(type.api, action.resource.id, 'invalid', 'InvalidActionParams',
-      `the params of ${type.api} on ${action.resource.id} are not what it takes: ${params.issues[0]?.message ?? 'invalid'}`);
+    throw new AwsCallError(
+      type.api,
+      action.resource.id,
+      'invalid',
+      'InvalidActionParams',
+      `the params of ${type.api} on ${action.resource.id} are not what it takes: ${params.issues[0]?.message ?? 'invalid'}`,
+    );
   }
   const previous = action.previous === undefined ? undefined : v.safeParse(type.previous, action.previous);
   return {

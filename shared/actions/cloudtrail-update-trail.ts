@@ -5,9 +5,7 @@
 import { GetTrailCommand, UpdateTrailCommand } from '@aws-sdk/client-cloudtrail';
 import * as v from 'valibot';
 import { awsCall } from '../aws/errors.js';
-import {
-  camelOf, RESTORES, restoresIn, SETTING_ENTRIES, settingInputs, TrailName, trailFlags, TrailSettingInputs,
-} from '../cloudtrail/trail-actions.js';
+import { camelOf, RESTORES, restoresIn, SETTING_ENTRIES, settingInputs, TrailName, trailFlags, TrailSettingInputs } from '../cloudtrail/trail-actions.js';
 import { awsCommand } from '../shell.js';
 import { reverseStepOf, type ActionType, type Reversal, type SelfSignature } from './action.js';
 
@@ -42,7 +40,10 @@ export const updateTrailSignature = {
 } as const satisfies SelfSignature;
 
 /** Each setting as `Input=value`, for a person. */
-const listed = (inputs: TrailSettingInputs) => restoresIn(inputs).map((r) => `${r.input}=${String(inputs[r.input])}`).join(', ');
+const listed = (inputs: TrailSettingInputs) =>
+  restoresIn(inputs)
+    .map((r) => `${r.input}=${String(inputs[r.input])}`)
+    .join(', ');
 
 export const updateTrail = {
   // A literal, not `updateTrailSignature.api`: a property read would keep this object (and its SDK commands) in every

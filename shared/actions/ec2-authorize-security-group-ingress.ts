@@ -3,18 +3,23 @@ import { AuthorizeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
 import * as v from 'valibot';
 import { hasErrorCode } from '../aws/errors.js';
 import {
-  describeGroupRules, GroupId, groupFlags, groupIdOf, groupLabel, GroupName, GroupRulesPrevious, IpPermissions,
-  rulesOfPermission, ruleSummary,
+  describeGroupRules,
+  GroupId,
+  groupFlags,
+  groupIdOf,
+  groupLabel,
+  GroupName,
+  GroupRulesPrevious,
+  IpPermissions,
+  rulesOfPermission,
+  ruleSummary,
 } from '../ec2/group-rules.js';
 import { fromSdkRule, isSameRule } from '../ec2/world-open.js';
 import { awsCommand } from '../shell.js';
 import type { ActionType } from './action.js';
 
 /** The SDK input, as undo writes it: the group (by id, or a default VPC group by name) and the CIDR rules. */
-export const AuthorizeSecurityGroupIngressParams = v.union([
-  v.strictObject({ GroupId, IpPermissions }),
-  v.strictObject({ GroupName, IpPermissions }),
-]);
+export const AuthorizeSecurityGroupIngressParams = v.union([v.strictObject({ GroupId, IpPermissions }), v.strictObject({ GroupName, IpPermissions })]);
 export type AuthorizeSecurityGroupIngressParams = v.InferOutput<typeof AuthorizeSecurityGroupIngressParams>;
 
 export const authorizeSecurityGroupIngress = {
@@ -42,7 +47,7 @@ export const authorizeSecurityGroupIngress = {
       ? { ok: true, detail: `${group} reads back with all ${wanted.length} rule(s) present` }
       : { ok: false, detail: `${group} lacks ${missing.map(ruleSummary).join('; ')}` };
   },
-  reverse: () => ({ kind: 'none', why: 'an operator\'s undo: to remediate again, remove its exemption and replay the event with --mode live' }),
+  reverse: () => ({ kind: 'none', why: "an operator's undo: to remediate again, remove its exemption and replay the event with --mode live" }),
   command: (step) => awsCommand('ec2', 'authorize-security-group-ingress', { ...groupFlags(step), ipPermissions: JSON.stringify(step.params.IpPermissions) }),
   describe({ params }) {
     const rules = params.IpPermissions.flatMap(rulesOfPermission);

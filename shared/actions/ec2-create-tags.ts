@@ -10,8 +10,7 @@ import { awsCommand } from '../shell.js';
 import { reverseStepOf, type ActionType, type Reversal, type SelfSignature } from './action.js';
 import { deleteTags } from './ec2-delete-tags.js';
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  value !== null && typeof value === 'object' && !Array.isArray(value);
+const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
 
 /**
  * Only the keys the untagged-instance rule adds: the configured required tags and `trailguard:tagged-at`
@@ -43,7 +42,9 @@ export const createTags = {
     // CreateTags overwrites: a key that appeared since inspect (another tool, a person) must survive.
     // Transient, so the event is retried and decided again on the tags as they are then.
     const now = await describeTags(ec2, Resources);
-    const appeared = Resources.flatMap((id) => Tags.filter((tag) => Object.hasOwn(now.get(id) ?? {}, tag.Key)).map((tag) => (Resources.length > 1 ? `${id} ${tag.Key}` : tag.Key)));
+    const appeared = Resources.flatMap((id) =>
+      Tags.filter((tag) => Object.hasOwn(now.get(id) ?? {}, tag.Key)).map((tag) => (Resources.length > 1 ? `${id} ${tag.Key}` : tag.Key)),
+    );
     if (appeared.length > 0) throw new AwsCallError(api, ids, 'transient', 'TagAddedSinceInspect', appeared.join(', '));
     try {
       await ec2.send(new CreateTagsCommand({ Resources, Tags }));
@@ -51,7 +52,8 @@ export const createTags = {
       // Not `gone`: EC2 can describe an instance before it can tag it (inspect has just seen these, and a terminated
       // one stays visible for about an hour), and one unknown id fails the whole call, the other resources too.
       const retry = hasErrorCode(error, 'InvalidInstanceID.NotFound') || (Resources.length > 1 && hasErrorCode(error, 'InvalidVolume.NotFound'));
-      if (retry) throw new AwsCallError(api, ids, 'transient', errorCodeOf(error), 'not taggable yet, or one resource of the call is gone: retried', { cause: error });
+      if (retry)
+        throw new AwsCallError(api, ids, 'transient', errorCodeOf(error), 'not taggable yet, or one resource of the call is gone: retried', { cause: error });
       throw error;
     }
   },
@@ -64,7 +66,10 @@ export const createTags = {
     });
     const first = read.get(Resources[0] ?? '') ?? {};
     return absent.length === 0
-      ? { ok: true, detail: `${Tags.map((t) => (Resources.length === 1 ? `${t.Key}=${first[t.Key]}` : t.Key)).join(', ')} read back on ${resourcesText(Resources)}` }
+      ? {
+          ok: true,
+          detail: `${Tags.map((t) => (Resources.length === 1 ? `${t.Key}=${first[t.Key]}` : t.Key)).join(', ')} read back on ${resourcesText(Resources)}`,
+        }
       : { ok: false, detail: `${absent.join('; ')} after CreateTags` };
   },
   reverse({ params, previous, resource, region }): Reversal {
@@ -75,8 +80,14 @@ export const createTags = {
     // With the values it wrote: EC2 deletes a tag only while it still holds that value, so a value a person has set since is kept.
     return {
       kind: 'steps',
-      steps: [reverseStepOf(deleteTags, { ...resource, region }, { Resources: params.Resources, Tags: added },
-        { Tags: Object.fromEntries(added.map((tag) => [tag.Key, tag.Value])) })],
+      steps: [
+        reverseStepOf(
+          deleteTags,
+          { ...resource, region },
+          { Resources: params.Resources, Tags: added },
+          { Tags: Object.fromEntries(added.map((tag) => [tag.Key, tag.Value])) },
+        ),
+      ],
     };
   },
   command: (step) => awsCommand('ec2', 'create-tags', tagFlags(step)),

@@ -25,7 +25,8 @@ export const deleteTags = {
       ? { ok: true, detail: `${Resources.join(', ')} read back without ${Tags.map((tag) => tag.Key).join(', ')} as trailguard wrote them` }
       : { ok: false, detail: `still tagged: ${still.join(', ')}` };
   },
-  reverse: () => ({ kind: 'none', why: 'an operator\'s undo: untagged-instance tags instances at launch only; to tag them again, add the tags by hand' }),
+  reverse: () => ({ kind: 'none', why: "an operator's undo: untagged-instance tags instances at launch only; to tag them again, add the tags by hand" }),
   command: (step) => awsCommand('ec2', 'delete-tags', tagFlags(step)),
-  describe: ({ params }) => `remove the tag(s) it added to ${params.Resources.join(', ')}: ${params.Tags.map((tag) => tag.Key).join(', ')} (only while they still hold the value it wrote)`,
+  describe: ({ params }) =>
+    `remove the tag(s) it added to ${params.Resources.join(', ')}: ${params.Tags.map((tag) => tag.Key).join(', ')} (only while they still hold the value it wrote)`,
 } as const satisfies ActionType<TagParams, TagsPrevious, 'ec2'>;

@@ -3,8 +3,17 @@ import { RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
 import * as v from 'valibot';
 import { hasErrorCode } from '../aws/errors.js';
 import {
-  describeGroupRules, GroupId, groupFlags, groupIdOf, groupLabel, GroupName, GroupRulesPrevious, IpPermissions, RuleId,
-  rulesOfPermission, ruleSummary,
+  describeGroupRules,
+  GroupId,
+  groupFlags,
+  groupIdOf,
+  groupLabel,
+  GroupName,
+  GroupRulesPrevious,
+  IpPermissions,
+  RuleId,
+  rulesOfPermission,
+  ruleSummary,
 } from '../ec2/group-rules.js';
 import { RULE_ID } from '../ec2/security-group-events.js';
 import { fromSdkRule, isSameRule, toIpPermission } from '../ec2/world-open.js';
@@ -16,10 +25,7 @@ import { authorizeSecurityGroupIngress } from './ec2-authorize-security-group-in
 /** By rule id: what every live plan is (the rules of this event, as the group holds them now). */
 const ById = v.strictObject({ GroupId, SecurityGroupRuleIds: v.pipe(v.array(RuleId), v.minLength(1, 'at least one rule id')) });
 /** By content: what an offline plan is when the record lacks the group id or a rule id. Never performed. */
-const ByContent = v.union([
-  v.strictObject({ GroupId, IpPermissions }),
-  v.strictObject({ GroupName, IpPermissions }),
-]);
+const ByContent = v.union([v.strictObject({ GroupId, IpPermissions }), v.strictObject({ GroupName, IpPermissions })]);
 
 export const RevokeSecurityGroupIngressParams = v.union([ById, ByContent]);
 export type RevokeSecurityGroupIngressParams = v.InferOutput<typeof RevokeSecurityGroupIngressParams>;
@@ -49,8 +55,13 @@ export const revokeSecurityGroupIngress = {
   async perform({ params, resource }, { ec2 }) {
     // Live plans always name rules by id; a by-content revoke could remove a different, matching rule.
     if (!('SecurityGroupRuleIds' in params)) {
-      throw new AwsCallError(revokeSecurityGroupIngressSignature.api, resource.id, 'invalid', 'RevokeByContentRefused',
-        'a revoke by content could remove a different rule with the same protocol, ports and source: only a revoke by rule id is performed');
+      throw new AwsCallError(
+        revokeSecurityGroupIngressSignature.api,
+        resource.id,
+        'invalid',
+        'RevokeByContentRefused',
+        'a revoke by content could remove a different rule with the same protocol, ports and source: only a revoke by rule id is performed',
+      );
     }
     try {
       await ec2.send(new RevokeSecurityGroupIngressCommand(params));
@@ -88,18 +99,27 @@ export const revokeSecurityGroupIngress = {
     const target = 'GroupId' in params ? { GroupId: params.GroupId } : { GroupName: params.GroupName };
     return {
       kind: 'steps',
-      steps: [reverseStepOf(authorizeSecurityGroupIngress, { ...resource, region }, { ...target, IpPermissions: rules.map(toIpPermission) }, { SecurityGroupRules: [] })],
+      steps: [
+        reverseStepOf(
+          authorizeSecurityGroupIngress,
+          { ...resource, region },
+          { ...target, IpPermissions: rules.map(toIpPermission) },
+          { SecurityGroupRules: [] },
+        ),
+      ],
     };
   },
   command(step) {
     const { params } = step;
-    const rules = 'SecurityGroupRuleIds' in params
-      ? { securityGroupRuleIds: params.SecurityGroupRuleIds.map((id) => checked(id, 'security group rule id', (value) => RULE_ID.test(value))) }
-      : { ipPermissions: JSON.stringify(params.IpPermissions) };
+    const rules =
+      'SecurityGroupRuleIds' in params
+        ? { securityGroupRuleIds: params.SecurityGroupRuleIds.map((id) => checked(id, 'security group rule id', (value) => RULE_ID.test(value))) }
+        : { ipPermissions: JSON.stringify(params.IpPermissions) };
     return awsCommand('ec2', 'revoke-security-group-ingress', { ...groupFlags(step), ...rules });
   },
   describe({ params }) {
-    if ('SecurityGroupRuleIds' in params) return `revoke ${params.SecurityGroupRuleIds.length} ingress rule(s) of ${params.GroupId}: ${params.SecurityGroupRuleIds.join(', ')}`;
+    if ('SecurityGroupRuleIds' in params)
+      return `revoke ${params.SecurityGroupRuleIds.length} ingress rule(s) of ${params.GroupId}: ${params.SecurityGroupRuleIds.join(', ')}`;
     const rules = params.IpPermissions.flatMap(rulesOfPermission);
     return `revoke ${rules.length} ingress rule(s) of ${groupLabel(params)} by content: ${rules.map(ruleSummary).join('; ')}`;
   },

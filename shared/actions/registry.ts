@@ -17,9 +17,16 @@ import { createSchedule } from './scheduler-create-schedule.js';
 import { deleteSchedule } from './scheduler-delete-schedule.js';
 
 export const ACTION_TYPES: readonly AnyActionType[] = [
-  putPublicAccessBlock, deletePublicAccessBlock,
-  revokeSecurityGroupIngress, authorizeSecurityGroupIngress,
-  createTags, deleteTags, stopInstances, startInstances,
-  createSchedule, deleteSchedule,
-  startLogging, updateTrail,
+  putPublicAccessBlock,
+  deletePublicAccessBlock,
+  revokeSecurityGroupIngress,
+  authorizeSecurityGroupIngress,
+  createTags,
+  deleteTags,
+  stopInstances,
+  startInstances,
+  createSchedule,
+  deleteSchedule,
+  startLogging,
+  updateTrail,
 ];

@@ -36,7 +36,7 @@ export function reversalOf(types: readonly AnyActionType[], record: RemediationR
   if (action.verification?.gone) return { kind: 'none', why: 'the resource was already gone: nothing was changed' };
   const region = regionOfAction(record, action);
   // The Region picks the client's endpoint and goes into the command: only a Region code is used.
-  if (!region || !isRegionName(region)) return { kind: 'none', why: 'the record\'s region is not a valid region name: no command, nothing is reversed from it' };
+  if (!region || !isRegionName(region)) return { kind: 'none', why: "the record's region is not a valid region name: no command, nothing is reversed from it" };
   const type = actionTypeOf(types, action.api);
   if (!type) return { kind: 'none', why: `no reversal is known for ${action.api}` };
   let reversal: Reversal;
@@ -61,7 +61,10 @@ function isValidStep(step: ReverseStep): boolean {
 }
 
 /** Every action of a record with its reversal. */
-export function reversalsOf(types: readonly AnyActionType[], record: RemediationRecord): readonly { readonly action: ActionRecord; readonly reversal: Reversal }[] {
+export function reversalsOf(
+  types: readonly AnyActionType[],
+  record: RemediationRecord,
+): readonly { readonly action: ActionRecord; readonly reversal: Reversal }[] {
   return record.actions.map((action) => ({ action, reversal: reversalOf(types, record, action) }));
 }
 
@@ -80,9 +83,12 @@ export function reversalSummaries(reversal: Reversal): readonly string[] {
 /** One line for a person: the command(s), or why there is none. */
 export function reversalText(reversal: Reversal): string {
   switch (reversal.kind) {
-    case 'steps': return reversalCommands(reversal).join(' && ');
-    case 'manual': return `${reversalCommands(reversal).join(' && ')}  (by hand: ${reversal.why})`;
-    case 'none': return `no reversal: ${reversal.why}`;
+    case 'steps':
+      return reversalCommands(reversal).join(' && ');
+    case 'manual':
+      return `${reversalCommands(reversal).join(' && ')}  (by hand: ${reversal.why})`;
+    case 'none':
+      return `no reversal: ${reversal.why}`;
   }
 }
 
@@ -97,18 +103,25 @@ export function reversalLines(types: readonly AnyActionType[], record: Remediati
     // No event value outside the command (where it is quoted): the action is named by its API and position.
     const on = record.actions.length > 1 ? ` ${action.api} (action ${index + 1})` : '';
     switch (reversal.kind) {
-      case 'steps': return [`To reverse${on}: ${reversalText(reversal)}`];
-      case 'manual': return [`To reverse${on} by hand (${reversal.why}): ${reversalCommands(reversal).join(' && ')}`];
-      case 'none': return [];
-      default: return assertNever(reversal);
+      case 'steps':
+        return [`To reverse${on}: ${reversalText(reversal)}`];
+      case 'manual':
+        return [`To reverse${on} by hand (${reversal.why}): ${reversalCommands(reversal).join(' && ')}`];
+      case 'none':
+        return [];
+      default:
+        return assertNever(reversal);
     }
   });
   const retriggering = reversals.filter(({ reversal }) => reversal.kind === 'steps' && reversal.steps.some((step) => step.type.retriggers));
   if (retriggering.length > 0) {
     const exempt = [...new Set(retriggering.map(({ action }) => action.resource))]
-      .map((resource) => exemptAddCommand(record.rule ?? '*', resource, EXEMPTION_REASON)).join(' && ');
-    lines.push(`Pasted as is, the reverse command is itself a call this rule remediates within seconds: exempt the resource first with ${exempt} `
-      + '(it takes effect within the configuration cache time, configMaxAgeSeconds), or use trailguard undo, which refuses until it is in place.');
+      .map((resource) => exemptAddCommand(record.rule ?? '*', resource, EXEMPTION_REASON))
+      .join(' && ');
+    lines.push(
+      `Pasted as is, the reverse command is itself a call this rule remediates within seconds: exempt the resource first with ${exempt} `
+        + '(it takes effect within the configuration cache time, configMaxAgeSeconds), or use trailguard undo, which refuses until it is in place.',
+    );
   }
   return lines;
 }
@@ -122,6 +135,14 @@ export const EXEMPTION_REASON = '<ticket that approves the change>';
  * and `exempt` print.
  */
 export function exemptAddCommand(rule: string, resource: string, reason: string, expires?: string): string {
-  return ['trailguard exempt add', '--rule', shellQuote(rule), '--resource', shellQuote(resource), '--reason', shellQuote(reason),
-    ...(expires ? ['--expires', shellQuote(expires)] : [])].join(' ');
+  return [
+    'trailguard exempt add',
+    '--rule',
+    shellQuote(rule),
+    '--resource',
+    shellQuote(resource),
+    '--reason',
+    shellQuote(reason),
+    ...(expires ? ['--expires', shellQuote(expires)] : []),
+  ].join(' ');
 }

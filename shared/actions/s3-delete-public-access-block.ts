@@ -29,7 +29,7 @@ export const deletePublicAccessBlock = {
       ? { ok: true, detail: `${params.Bucket} reads back with no Block Public Access configuration` }
       : { ok: false, detail: `${params.Bucket} has ${JSON.stringify(block)}` };
   },
-  reverse: () => ({ kind: 'none', why: 'an operator\'s undo: to remediate again, remove its exemption and replay the event with --mode live' }),
+  reverse: () => ({ kind: 'none', why: "an operator's undo: to remediate again, remove its exemption and replay the event with --mode live" }),
   command: (step) => awsCommand('s3api', 'delete-public-access-block', bucketFlags(step)),
   describe: ({ params }) => `remove the Block Public Access configuration of ${params.Bucket} (it had none before)`,
 } as const satisfies ActionType<DeletePublicAccessBlockParams, v.InferOutput<typeof PublicAccessBlockPrevious>, 's3'>;

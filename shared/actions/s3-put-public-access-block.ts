@@ -5,7 +5,7 @@ import { isAccountId, isBucketName } from '../aws/names.js';
 import { Block, bucketFlags, PublicAccessBlockPrevious, readPublicAccessBlock } from '../s3/block-actions.js';
 import { disabledSettings, toPublicAccessBlock, type PublicAccessBlock } from '../s3/public-access.js';
 import { awsCommand } from '../shell.js';
-import { reverseStepOf, type ActionType, type Reversal, type SelfSignature, } from './action.js';
+import { reverseStepOf, type ActionType, type Reversal, type SelfSignature } from './action.js';
 import { deletePublicAccessBlock } from './s3-delete-public-access-block.js';
 
 /** The SDK input, as trailguard writes it: the bucket, the four flags, and the owner the write is pinned to. */
@@ -50,10 +50,17 @@ export const putPublicAccessBlock = {
     const block = await readPublicAccessBlock(s3, params.Bucket, params.ExpectedBucketOwner);
     const wanted = params.PublicAccessBlockConfiguration;
     if (block !== null && JSON.stringify(block) === JSON.stringify(toPublicAccessBlock(wanted))) {
-      return { ok: true, detail: isAllBlocked(wanted) ? 'all four Block Public Access settings read back as true' : `${params.Bucket} reads back with ${JSON.stringify(block)}` };
+      return {
+        ok: true,
+        detail: isAllBlocked(wanted) ? 'all four Block Public Access settings read back as true' : `${params.Bucket} reads back with ${JSON.stringify(block)}`,
+      };
     }
     const off = disabledSettings(block);
-    return { ok: false, detail: block === null ? `${params.Bucket} reads back with no Block Public Access configuration` : `read back with ${off.join(", ") || "no setting"} still off` };
+    return {
+      ok: false,
+      detail:
+        block === null ? `${params.Bucket} reads back with no Block Public Access configuration` : `read back with ${off.join(', ') || 'no setting'} still off`,
+    };
   },
   reverse(step): Reversal {
     const { previous, params, resource, region } = step;
@@ -63,17 +70,33 @@ export const putPublicAccessBlock = {
     const before = previous.PublicAccessBlockConfiguration;
     return {
       kind: 'steps',
-      steps: [before === null
-        ? reverseStepOf(deletePublicAccessBlock, at, { Bucket: params.Bucket, ...owner }, { PublicAccessBlockConfiguration: params.PublicAccessBlockConfiguration })
-        : reverseStepOf(putPublicAccessBlock, at, { Bucket: params.Bucket, PublicAccessBlockConfiguration: before, ...owner }, { PublicAccessBlockConfiguration: params.PublicAccessBlockConfiguration })],
+      steps: [
+        before === null
+          ? reverseStepOf(
+              deletePublicAccessBlock,
+              at,
+              { Bucket: params.Bucket, ...owner },
+              { PublicAccessBlockConfiguration: params.PublicAccessBlockConfiguration },
+            )
+          : reverseStepOf(
+              putPublicAccessBlock,
+              at,
+              { Bucket: params.Bucket, PublicAccessBlockConfiguration: before, ...owner },
+              { PublicAccessBlockConfiguration: params.PublicAccessBlockConfiguration },
+            ),
+      ],
     };
   },
   command(step) {
-    return awsCommand('s3api', 'put-public-access-block', { ...bucketFlags(step), publicAccessBlockConfiguration: JSON.stringify(step.params.PublicAccessBlockConfiguration) });
+    return awsCommand('s3api', 'put-public-access-block', {
+      ...bucketFlags(step),
+      publicAccessBlockConfiguration: JSON.stringify(step.params.PublicAccessBlockConfiguration),
+    });
   },
   describe({ params }) {
     const block = params.PublicAccessBlockConfiguration;
-    return isAllBlocked(block) ? `turn on all four Block Public Access settings of ${params.Bucket}`
+    return isAllBlocked(block)
+      ? `turn on all four Block Public Access settings of ${params.Bucket}`
       : `set the Block Public Access configuration of ${params.Bucket} to ${JSON.stringify(block)}`;
   },
 } as const satisfies ActionType<PutPublicAccessBlockParams, PublicAccessBlockPrevious, 's3'>;

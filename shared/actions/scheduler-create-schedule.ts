@@ -33,17 +33,19 @@ export const createSchedule = {
       steps: [reverseStepOf(deleteSchedule, { ...resource, region: scheduleRegion(params) }, { Name: params.Name, GroupName: params.GroupName }, params)],
     };
   },
-  command: ({ params }) => awsCommand('scheduler', 'create-schedule', {
-    region: regionArg(scheduleRegion(params)),
-    name: checked(params.Name, 'schedule name', isScheduleName),
-    groupName: checked(params.GroupName, 'schedule group name', isScheduleName),
-    scheduleExpression: params.ScheduleExpression,
-    scheduleExpressionTimezone: params.ScheduleExpressionTimezone,
-    flexibleTimeWindow: JSON.stringify(params.FlexibleTimeWindow),
-    actionAfterCompletion: params.ActionAfterCompletion,
-    state: params.State,
-    description: params.Description,
-    target: JSON.stringify(params.Target),
-  }),
-  describe: ({ params }) => `schedule the enforcement check ${params.Name} at ${params.ScheduleExpression} ${params.ScheduleExpressionTimezone}, invoking ${params.Target.Arn}`,
+  command: ({ params }) =>
+    awsCommand('scheduler', 'create-schedule', {
+      region: regionArg(scheduleRegion(params)),
+      name: checked(params.Name, 'schedule name', isScheduleName),
+      groupName: checked(params.GroupName, 'schedule group name', isScheduleName),
+      scheduleExpression: params.ScheduleExpression,
+      scheduleExpressionTimezone: params.ScheduleExpressionTimezone,
+      flexibleTimeWindow: JSON.stringify(params.FlexibleTimeWindow),
+      actionAfterCompletion: params.ActionAfterCompletion,
+      state: params.State,
+      description: params.Description,
+      target: JSON.stringify(params.Target),
+    }),
+  describe: ({ params }) =>
+    `schedule the enforcement check ${params.Name} at ${params.ScheduleExpression} ${params.ScheduleExpressionTimezone}, invoking ${params.Target.Arn}`,
 } as const satisfies ActionType<OneTimeSchedule, OneTimeSchedule, 'scheduler'>;

@@ -43,10 +43,11 @@ export const deleteSchedule = {
       : { ok: false, detail: `schedule ${params.Name} still exists (${found.State ?? 'state unknown'}, ${found.ScheduleExpression ?? 'no expression'})` };
   },
   reverse: () => ({ kind: 'none', why: 'a cancelled enforcement check is not put back: the instance is no longer checked for its tags' }),
-  command: ({ params, region }) => awsCommand('scheduler', 'delete-schedule', {
-    region: regionArg(region),
-    name: checked(params.Name, 'schedule name', isScheduleName),
-    groupName: checked(params.GroupName, 'schedule group name', isScheduleName),
-  }),
+  command: ({ params, region }) =>
+    awsCommand('scheduler', 'delete-schedule', {
+      region: regionArg(region),
+      name: checked(params.Name, 'schedule name', isScheduleName),
+      groupName: checked(params.GroupName, 'schedule group name', isScheduleName),
+    }),
   describe: ({ params }) => `cancel the pending enforcement check ${params.Name} (group ${params.GroupName})`,
 } as const satisfies ActionType<DeleteScheduleParams, OneTimeSchedule, 'scheduler'>;

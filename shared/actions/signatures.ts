@@ -13,6 +13,11 @@ import { putPublicAccessBlockSignature } from './s3-put-public-access-block.js';
 import { createScheduleSignature } from './scheduler-create-schedule.js';
 
 export const SELF_SIGNATURES: readonly SelfSignature[] = [
-  putPublicAccessBlockSignature, revokeSecurityGroupIngressSignature, createTagsSignature, stopInstancesSignature,
-  createScheduleSignature, startLoggingSignature, updateTrailSignature,
+  putPublicAccessBlockSignature,
+  revokeSecurityGroupIngressSignature,
+  createTagsSignature,
+  stopInstancesSignature,
+  createScheduleSignature,
+  startLoggingSignature,
+  updateTrailSignature,
 ];

@@ -108,7 +108,10 @@ export function alertRule<Facts extends RuleFacts, State, Clients, Settings exte
       };
     },
     ...(spec.failedCall
-      ? { failedCall: (record: CloudTrailRecord, settings: Settings, context: EventContext) => routineSkip(settings, record.actor) ?? spec.failedCall?.(record, settings, context) }
+      ? {
+          failedCall: (record: CloudTrailRecord, settings: Settings, context: EventContext) =>
+            routineSkip(settings, record.actor) ?? spec.failedCall?.(record, settings, context),
+        }
       : {}),
   };
 }

@@ -32,7 +32,8 @@ export const ATTEMPT_TIMEOUT_MS = 4_000;
 /** The SDK's throttling backoff base: before retry n (from 0) it waits up to base x 2^n (@smithy/core, `Retry.throttlingDelay`). */
 const THROTTLING_BACKOFF_BASE_MS = 1_000;
 /** The longest one AWS call can take with these settings: every attempt timing out, every backoff at its maximum. */
-export const WORST_CASE_CALL_MS = MAX_ATTEMPTS * ATTEMPT_TIMEOUT_MS
+export const WORST_CASE_CALL_MS =
+  MAX_ATTEMPTS * ATTEMPT_TIMEOUT_MS
   + Array.from({ length: MAX_ATTEMPTS - 1 }, (_, retry) => THROTTLING_BACKOFF_BASE_MS * 2 ** retry).reduce((a, b) => a + b, 0);
 
 /**
@@ -88,7 +89,8 @@ export async function withCallDeadline<T>(deadline: number | undefined, now: () 
 /** A transient error (classified by shared/aws/errors.ts): the invocation's time for AWS calls is spent. */
 function deadlineExceeded(scope: DeadlineScope, what: string): Error {
   return Object.assign(new Error(`${what}: the invocation's deadline ${new Date(scope.deadline).toISOString()} has passed, so the event is retried`), {
-    name: 'DeadlineExceeded', $metadata: {},
+    name: 'DeadlineExceeded',
+    $metadata: {},
   });
 }
 
@@ -150,16 +152,12 @@ export function addReadOnlyGuard(client: GuardableClient, service: string): void
 }
 
 /** Returns the cached client for these options, creating it on first use (never at import time). */
-export function cachedClient<C extends GuardableClient>(
-  cache: Map<string, C>,
-  service: string,
-  options: ClientOptions,
-  create: () => C,
-): C {
+export function cachedClient<C extends GuardableClient>(cache: Map<string, C>, service: string, options: ClientOptions, create: () => C): C {
   // The account, role session and session policy are part of the key: a client never carries another account's
   // credentials, nor a session assumed for another rule's (or the enforcement check's) actions.
   const account = options.account
-    ? `${options.account.accountId}|${options.account.roleArn}|${options.account.sessionName}|${options.account.sessionPolicy}` : 'own';
+    ? `${options.account.accountId}|${options.account.roleArn}|${options.account.sessionName}|${options.account.sessionPolicy}`
+    : 'own';
   const key = `${options.region}|${options.endpoint ?? ''}|${options.readOnly ? 'ro' : 'rw'}|${account}`;
   let client = cache.get(key);
   if (!client) {

@@ -2,25 +2,62 @@ import { AwsCallError, type AwsErrorKind } from '../errors.js';
 
 // Codes by kind. EC2 codes appear with and without the `Client.` prefix (docs/cloudtrail-shapes.md#errors); it is stripped first.
 const TRANSIENT = new Set([
-  'Throttling', 'ThrottlingException', 'ThrottledException', 'RequestThrottled', 'RequestLimitExceeded',
-  'TooManyRequestsException', 'SlowDown', 'RequestTimeout', 'RequestTimeoutException', 'InternalError',
-  'InternalFailure', 'InternalErrorException', 'ServiceUnavailable', 'ServiceUnavailableException', 'Unavailable',
-  'TimeoutError', 'RequestTimeTooSkewed', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN',
-  'NetworkingError', 'EC2ThrottledException', 'PriorRequestNotComplete',
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestThrottled',
+  'RequestLimitExceeded',
+  'TooManyRequestsException',
+  'SlowDown',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'InternalError',
+  'InternalFailure',
+  'InternalErrorException',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'Unavailable',
+  'TimeoutError',
+  'RequestTimeTooSkewed',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'NetworkingError',
+  'EC2ThrottledException',
+  'PriorRequestNotComplete',
   // DynamoDB's throttling answers with a 400: without this, a throttled state table read as `invalid`, never retried.
   'ProvisionedThroughputExceededException',
   // The invocation's deadline passed (client-options.ts): nothing was decided, the retry has the time.
-  'DeadlineExceeded', 'AbortError',
+  'DeadlineExceeded',
+  'AbortError',
 ]);
 const GONE = new Set([
-  'NoSuchBucket', 'NotFound', 'InvalidGroup.NotFound', 'InvalidSecurityGroupRuleId.NotFound',
-  'InvalidPermission.NotFound', 'InvalidInstanceID.NotFound', 'InvalidVolume.NotFound', 'TrailNotFoundException',
-  'NoSuchEntity', 'ResourceNotFoundException',
+  'NoSuchBucket',
+  'NotFound',
+  'InvalidGroup.NotFound',
+  'InvalidSecurityGroupRuleId.NotFound',
+  'InvalidPermission.NotFound',
+  'InvalidInstanceID.NotFound',
+  'InvalidVolume.NotFound',
+  'TrailNotFoundException',
+  'NoSuchEntity',
+  'ResourceNotFoundException',
 ]);
 const DENIED = new Set([
-  'AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'AuthorizationError', 'AuthFailure',
-  'InvalidClientTokenId', 'ExpiredToken', 'ExpiredTokenException', 'UnrecognizedClientException',
-  'AllAccessDisabled', 'OptInRequired', 'SignatureDoesNotMatch',
+  'AccessDenied',
+  'AccessDeniedException',
+  'UnauthorizedOperation',
+  'AuthorizationError',
+  'AuthFailure',
+  'InvalidClientTokenId',
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'UnrecognizedClientException',
+  'AllAccessDisabled',
+  'OptInRequired',
+  'SignatureDoesNotMatch',
 ]);
 
 interface SdkErrorLike {
@@ -66,8 +103,15 @@ export function classifyAwsError(error: unknown, api: string, resource: string):
 
 // Refusals before any work: throttled requests are rejected whatever their status (S3's SlowDown is a 503).
 const THROTTLED = new Set([
-  'Throttling', 'ThrottlingException', 'ThrottledException', 'RequestThrottled', 'RequestThrottledException',
-  'RequestLimitExceeded', 'TooManyRequestsException', 'SlowDown', 'EC2ThrottledException',
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'RequestLimitExceeded',
+  'TooManyRequestsException',
+  'SlowDown',
+  'EC2ThrottledException',
   'ProvisionedThroughputExceededException',
 ]);
 /** Node's codes for a connection that was never made (refused, no DNS answer, no route): the service never saw the request. */

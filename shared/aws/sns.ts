@@ -55,7 +55,8 @@ const SNS_BACKOFF_BASE_MS = 50;
  * The longest one Publish can take: every attempt at ATTEMPT_TIMEOUT_MS (baseClientConfig's request timeout), every
  * backoff at the throttling maximum. Within WORST_CASE_CALL_MS, the budget the function timeout is sized for.
  */
-export const SNS_WORST_CASE_CALL_MS = MAX_ATTEMPTS * ATTEMPT_TIMEOUT_MS
+export const SNS_WORST_CASE_CALL_MS =
+  MAX_ATTEMPTS * ATTEMPT_TIMEOUT_MS
   + Array.from({ length: MAX_ATTEMPTS - 1 }, (_, retry) => SNS_THROTTLING_BACKOFF_BASE_MS * 2 ** retry).reduce((a, b) => a + b, 0);
 
 const retryToken = (count: number, delay: number): RetryToken => ({ getRetryCount: () => count, getRetryDelay: () => delay });
@@ -87,7 +88,11 @@ class PublishOnceRetryStrategy implements RetryStrategyV2 {
  */
 export class OutcomeUnknownError extends TrailguardError {
   override readonly name = 'OutcomeUnknownError';
-  constructor(readonly api: string, readonly code: string, options?: ErrorOptions) {
+  constructor(
+    readonly api: string,
+    readonly code: string,
+    options?: ErrorOptions,
+  ) {
     super(`${api}: the request was sent but its outcome is unknown (${code}); not resent, as SNS may have published it`, options);
   }
 }

@@ -54,7 +54,13 @@ export function sessionNameFor(ruleId: string): string {
 /** The IAM actions a rule needs in the event's account: its permissions, except the APIs it calls in its own account. */
 export function memberActionsOf(rule: MemberRule): string[] {
   const own = new Set(rule.ownAccountApis ?? []);
-  return [...new Set(Object.entries(rule.permissions).filter(([api]) => !own.has(api)).map(([, action]) => action))].sort();
+  return [
+    ...new Set(
+      Object.entries(rule.permissions)
+        .filter(([api]) => !own.has(api))
+        .map(([, action]) => action),
+    ),
+  ].sort();
 }
 
 /**
@@ -104,7 +110,8 @@ const ACCOUNT_ID = /^\d{12}$/;
  */
 export function accountAccess(org: OrganizationConfig | undefined, account: string | undefined, rule: MemberRule, sts: StsOptions): AccountAccess | undefined {
   if (!org || account === undefined || account === org.centralAccountId || memberActionsOf(rule).length === 0) return undefined;
-  if (!ACCOUNT_ID.test(account)) throw new AwsCallError('STS.AssumeRole', 'event account', 'invalid', 'InvalidAccountId', 'the event\'s account is not a 12-digit account id');
+  if (!ACCOUNT_ID.test(account))
+    throw new AwsCallError('STS.AssumeRole', 'event account', 'invalid', 'InvalidAccountId', "the event's account is not a 12-digit account id");
   const roleArn = `arn:${partitionOf(sts.region)}:iam::${account}:role/${org.memberRoleName}`;
   const sessionName = sessionNameFor(rule.id);
   const sessionPolicy = sessionPolicyFor(rule);

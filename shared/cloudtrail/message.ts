@@ -45,10 +45,14 @@ function titleFor(record: RemediationRecord, name: string): string {
   if (record.errorCode) return `Failed trail tampering: ${record.eventName ?? 'call'} on ${name}`;
   if (isGoneAfterChange(record)) return `Trail ${name} ${record.eventName === 'StopLogging' ? 'stopped' : 'weakened'}, then gone (deleted?)`;
   switch (record.outcome) {
-    case 'remediated': return record.eventName === 'StopLogging' ? `Stopped trail ${name} restarted` : `Weakened trail ${name} restored`;
-    case 'would-remediate': return `Would ${what} trail ${name}`;
-    case 'failed': return `FAILED to ${what} trail ${name}`;
-    default: return `Trail tampering: ${record.eventName ?? 'call'} on ${name}`;
+    case 'remediated':
+      return record.eventName === 'StopLogging' ? `Stopped trail ${name} restarted` : `Weakened trail ${name} restored`;
+    case 'would-remediate':
+      return `Would ${what} trail ${name}`;
+    case 'failed':
+      return `FAILED to ${what} trail ${name}`;
+    default:
+      return `Trail tampering: ${record.eventName ?? 'call'} on ${name}`;
   }
 }
 
@@ -57,7 +61,11 @@ function recreate({ name, region }: Where): string {
   const refused = refusedIn({ name, region });
   if (refused) return noCommand(refused);
   const create = awsCommand('cloudtrail', 'create-trail', {
-    name, s3BucketName: placeholder('<bucket>'), isMultiRegionTrail: true, enableLogFileValidation: true, region,
+    name,
+    s3BucketName: placeholder('<bucket>'),
+    isMultiRegionTrail: true,
+    enableLogFileValidation: true,
+    region,
   });
   return `${create}, then ${restart(name, region)}`;
 }
@@ -66,7 +74,8 @@ function recreate({ name, region }: Where): string {
 function recoveryFor(where: Where): string[] {
   const { region } = where;
   const refused = refusedIn({ region });
-  const remaining = refused ? noCommand(refused)
+  const remaining = refused
+    ? noCommand(refused)
     : `${awsCommand('cloudtrail', 'describe-trails', { region })}, then ${awsCommand('cloudtrail', 'get-trail-status', { name: placeholder('<trail>'), region })}`;
   return [
     'If it was the only trail, no trail records this account now: changes made meanwhile reach no log file, and trailguard may not see them.',
@@ -79,12 +88,17 @@ function recoveryFor(where: Where): string[] {
 /** The read that shows the trail's state after this call, by call. */
 function checkFor(eventName: string | null, { trail, region }: Where): string | undefined {
   switch (eventName) {
-    case 'StopLogging': return awsCommand('cloudtrail', 'get-trail-status', { name: trail, region });
+    case 'StopLogging':
+      return awsCommand('cloudtrail', 'get-trail-status', { name: trail, region });
     case 'DeleteTrail':
-    case 'UpdateTrail': return awsCommand('cloudtrail', 'get-trail', { name: trail, region });
-    case 'PutEventSelectors': return awsCommand('cloudtrail', 'get-event-selectors', { trailName: trail, region });
-    case 'PutInsightSelectors': return awsCommand('cloudtrail', 'get-insight-selectors', { trailName: trail, region });
-    default: return undefined;
+    case 'UpdateTrail':
+      return awsCommand('cloudtrail', 'get-trail', { name: trail, region });
+    case 'PutEventSelectors':
+      return awsCommand('cloudtrail', 'get-event-selectors', { trailName: trail, region });
+    case 'PutInsightSelectors':
+      return awsCommand('cloudtrail', 'get-insight-selectors', { trailName: trail, region });
+    default:
+      return undefined;
   }
 }
 
@@ -107,14 +121,21 @@ function commandsFor(record: RemediationRecord, where: Where): string[] {
   switch (record.eventName) {
     case 'StopLogging':
       return record.outcome === 'remediated'
-        ? [`Calls made between the StopLogging (${record.eventTime ?? 'see the event'}) and the restart were not recorded: review that window from other sources.`]
+        ? [
+            `Calls made between the StopLogging (${record.eventTime ?? 'see the event'}) and the restart were not recorded: review that window from other sources.`,
+          ]
         : [BLIND, `Check: ${check}`, `Restart: ${restart(trail, region)}`];
     case 'DeleteTrail':
-      return [BLIND, `Check: ${check}`,
-        `If it is gone, recreate it with its bucket and key (not in the DeleteTrail event: see AWS Config or its last CreateTrail/UpdateTrail): ${recreate(where)}`];
+      return [
+        BLIND,
+        `Check: ${check}`,
+        `If it is gone, recreate it with its bucket and key (not in the DeleteTrail event: see AWS Config or its last CreateTrail/UpdateTrail): ${recreate(where)}`,
+      ];
     case 'PutEventSelectors':
-      return [`Check: ${check}`,
-        `Restore all management events (then add back any data-event selectors you rely on): ${awsCommand('cloudtrail', 'put-event-selectors', { trailName: trail, region, eventSelectors: FULL_MANAGEMENT })}`];
+      return [
+        `Check: ${check}`,
+        `Restore all management events (then add back any data-event selectors you rely on): ${awsCommand('cloudtrail', 'put-event-selectors', { trailName: trail, region, eventSelectors: FULL_MANAGEMENT })}`,
+      ];
     case 'PutInsightSelectors':
       return [`Check: ${check}`, `Restore: ${awsCommand('cloudtrail', 'put-insight-selectors', { trailName: trail, region, insightSelectors: ALL_INSIGHTS })}`];
     case 'UpdateTrail':
@@ -143,8 +164,10 @@ export function trailMessage(record: RemediationRecord): Message {
     name: checked(resource?.name ?? resource?.id, 'trail name', isTrailName),
     region: regionArg(resource?.region ?? record.region),
   };
-  const lines = record.errorCode ? failedAttemptLines(record, where)
-    : isGoneAfterChange(record) ? recoveryFor(where)
+  const lines = record.errorCode
+    ? failedAttemptLines(record, where)
+    : isGoneAfterChange(record)
+      ? recoveryFor(where)
       : [...commandsFor(record, where), ...beforeUpdate(record)];
   return { title: titleFor(record, name), lines };
 }

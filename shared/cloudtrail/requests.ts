@@ -3,7 +3,13 @@ import * as v from 'valibot';
 import type { CloudTrailRecord } from '../events/schema.js';
 import { alert, type Decision, type ResourceRef } from '../rule.js';
 import {
-  advancedSelectorNarrowing, eventSelectorNarrowing, insightSelectorNarrowing, TRAIL_TYPE, trailRefFrom, updateShapeOf, weakeningsInRequest,
+  advancedSelectorNarrowing,
+  eventSelectorNarrowing,
+  insightSelectorNarrowing,
+  TRAIL_TYPE,
+  trailRefFrom,
+  updateShapeOf,
+  weakeningsInRequest,
 } from './trail.js';
 
 const Flag = v.optional(v.boolean());
@@ -11,7 +17,10 @@ const Strings = v.optional(v.array(v.string()));
 
 /** UpdateTrail: the settings it can turn off (booleans in real records; the console sends every field). */
 export const UpdateRequest = v.looseObject({
-  enableLogFileValidation: Flag, isMultiRegionTrail: Flag, includeGlobalServiceEvents: Flag, kmsKeyId: v.optional(v.string()),
+  enableLogFileValidation: Flag,
+  isMultiRegionTrail: Flag,
+  includeGlobalServiceEvents: Flag,
+  kmsKeyId: v.optional(v.string()),
 });
 
 /** UpdateTrail / PutEventSelectors responses: `trailARN`, and `kmsKeyId` only when a key is set; null on StopLogging. */
@@ -19,16 +28,24 @@ export const TrailResponse = v.nullish(v.looseObject({ trailARN: v.optional(v.st
 
 /** PutEventSelectors: basic `eventSelectors` or `advancedEventSelectors`, real JSON arrays (docs/cloudtrail-shapes.md#lists). */
 export const SelectorRequest = v.looseObject({
-  eventSelectors: v.optional(v.array(v.looseObject({
-    readWriteType: v.optional(v.string()),
-    includeManagementEvents: Flag,
-    excludeManagementEventSources: Strings,
-    dataResources: v.optional(v.array(v.looseObject({ type: v.optional(v.string()) }))),
-  }))),
-  advancedEventSelectors: v.optional(v.array(v.looseObject({
-    name: v.optional(v.string()),
-    fieldSelectors: v.array(v.looseObject({ field: v.string(), equals: Strings, notEquals: Strings })),
-  }))),
+  eventSelectors: v.optional(
+    v.array(
+      v.looseObject({
+        readWriteType: v.optional(v.string()),
+        includeManagementEvents: Flag,
+        excludeManagementEventSources: Strings,
+        dataResources: v.optional(v.array(v.looseObject({ type: v.optional(v.string()) }))),
+      }),
+    ),
+  ),
+  advancedEventSelectors: v.optional(
+    v.array(
+      v.looseObject({
+        name: v.optional(v.string()),
+        fieldSelectors: v.array(v.looseObject({ field: v.string(), equals: Strings, notEquals: Strings })),
+      }),
+    ),
+  ),
 });
 
 /** PutInsightSelectors: `insightSelectors: [{insightType}]`; an empty list turns Insights off. */
@@ -62,10 +79,20 @@ function wouldWeaken(eventName: string, request: unknown): boolean {
 }
 
 // Codes showing that a policy (IAM, SCP, Organizations) blocked the call, not a typo or a missing trail.
-const BLOCKED = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'NotOrganizationMasterAccountException', 'OperationNotPermittedException']);
+const BLOCKED = new Set([
+  'AccessDenied',
+  'AccessDeniedException',
+  'UnauthorizedOperation',
+  'NotOrganizationMasterAccountException',
+  'OperationNotPermittedException',
+]);
 
 const VERBS: Readonly<Record<string, string>> = {
-  StopLogging: 'stop', DeleteTrail: 'delete', UpdateTrail: 'weaken', PutEventSelectors: 'narrow the event selectors of', PutInsightSelectors: 'turn off Insights on',
+  StopLogging: 'stop',
+  DeleteTrail: 'delete',
+  UpdateTrail: 'weaken',
+  PutEventSelectors: 'narrow the event selectors of',
+  PutInsightSelectors: 'turn off Insights on',
 };
 
 /**
@@ -80,7 +107,9 @@ export function failedAttempt(record: CloudTrailRecord, settings: { readonly ale
   // The name may be what CloudTrail refused: shown (bounded; the notifier escapes it), never used in a call.
   const ref = typeof raw === 'string' ? trailRefFrom(raw) : undefined;
   const shown = typeof raw === 'string' ? raw.slice(0, 256) : 'an unnamed trail';
-  const resource: ResourceRef = ref ? { type: TRAIL_TYPE, id: ref.arn ?? ref.name, name: ref.name, ...(ref.region ? { region: ref.region } : {}) } : { type: TRAIL_TYPE, id: shown };
+  const resource: ResourceRef = ref
+    ? { type: TRAIL_TYPE, id: ref.arn ?? ref.name, name: ref.name, ...(ref.region ? { region: ref.region } : {}) }
+    : { type: TRAIL_TYPE, id: shown };
   const code = record.errorCode ?? 'unknown error';
   const blocked = BLOCKED.has(code);
   return alert(

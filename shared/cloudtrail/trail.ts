@@ -129,8 +129,7 @@ const WEAKENING_FLAGS: ReadonlySet<string> = new Set(['enableLogFileValidation',
 
 /** The shape of an UpdateTrail `requestParameters` (see UpdateShape). */
 export function updateShapeOf(request: Readonly<Record<string, unknown>>): UpdateShape {
-  const turnsOff = (key: string, value: unknown) =>
-    (WEAKENING_FLAGS.has(key) && value === false) || (key === 'kmsKeyId' && value === '');
+  const turnsOff = (key: string, value: unknown) => (WEAKENING_FLAGS.has(key) && value === false) || (key === 'kmsKeyId' && value === '');
   return Object.entries(request).every(([key, value]) => key === 'name' || turnsOff(key, value)) ? 'targeted' : 'full-form';
 }
 
@@ -155,7 +154,8 @@ export function weakeningsInRequest(request: UpdateTrailRequest, responseKmsKeyI
 /** Why a setting that is off stays off; undefined when it is restored. */
 function whyKept(setting: WeakenedSetting, shape: UpdateShape, restore: Readonly<Partial<Record<WeakenedSetting, boolean>>>): string | undefined {
   if (!SETTINGS[setting].restore) return 'the previous key id is unknown';
-  if (shape === 'full-form') return 'the request sends every setting, as the console does, so it does not show that this call turned it off: turn it back on if it was on';
+  if (shape === 'full-form')
+    return 'the request sends every setting, as the console does, so it does not show that this call turned it off: turn it back on if it was on';
   return restore[setting] === true ? undefined : `restore.${setting} is off`;
 }
 
@@ -176,7 +176,10 @@ export interface RestorePlan {
  * multi-Region turns them on too, whatever `restore.globalServiceEvents` says; the caller's reason says so.
  */
 export function restorePlan(
-  off: readonly WeakenedSetting[], shape: UpdateShape, restore: Readonly<Partial<Record<WeakenedSetting, boolean>>>, globalServiceEventsOff: boolean,
+  off: readonly WeakenedSetting[],
+  shape: UpdateShape,
+  restore: Readonly<Partial<Record<WeakenedSetting, boolean>>>,
+  globalServiceEventsOff: boolean,
 ): RestorePlan {
   const restorable = off.filter((s) => whyKept(s, shape, restore) === undefined);
   const withGlobal = restorable.includes('multiRegion') && !restorable.includes('globalServiceEvents') && globalServiceEventsOff;
@@ -206,7 +209,11 @@ export interface EventSelector {
 /** An advanced event selector: `fieldSelectors` with `field` and `equals`/`notEquals`/… lists. */
 export interface AdvancedEventSelector {
   readonly name?: string | undefined;
-  readonly fieldSelectors: readonly { readonly field: string; readonly equals?: readonly string[] | undefined; readonly notEquals?: readonly string[] | undefined }[];
+  readonly fieldSelectors: readonly {
+    readonly field: string;
+    readonly equals?: readonly string[] | undefined;
+    readonly notEquals?: readonly string[] | undefined;
+  }[];
 }
 
 type Coverage = { readonly reads: boolean; readonly writes: boolean; readonly excluded: readonly string[] };
@@ -220,9 +227,16 @@ function narrowingOf(coverage: Coverage | undefined): Narrowing[] {
   if (!coverage || (!coverage.reads && !coverage.writes)) return [{ text: 'management events are no longer recorded', severity: 'CRITICAL' }];
   const found: Narrowing[] = [];
   if (!coverage.writes) found.push({ text: 'write management events are no longer recorded (read-only)', severity: 'CRITICAL' });
-  if (!coverage.reads) found.push({ text: 'read management events are no longer recorded (write-only: reconnaissance and data reads such as GetSecretValue leave no record)', severity: 'CRITICAL' });
+  if (!coverage.reads)
+    found.push({
+      text: 'read management events are no longer recorded (write-only: reconnaissance and data reads such as GetSecretValue leave no record)',
+      severity: 'CRITICAL',
+    });
   if (coverage.excluded.length > 0) {
-    found.push({ text: `management events from ${coverage.excluded.join(', ')} are excluded (none of their calls, reads or writes, are recorded)`, severity: 'CRITICAL' });
+    found.push({
+      text: `management events from ${coverage.excluded.join(', ')} are excluded (none of their calls, reads or writes, are recorded)`,
+      severity: 'CRITICAL',
+    });
   }
   return found;
 }
@@ -240,8 +254,9 @@ export function eventSelectorNarrowing(selectors: readonly EventSelector[]): Nar
     reads: types.has('All') || types.has('ReadOnly'),
     writes: types.has('All') || types.has('WriteOnly'),
     // A source excluded by one selector is still recorded if another management selector keeps it.
-    excluded: [...new Set(management.flatMap((s) => s.excludeManagementEventSources ?? []))]
-      .filter((source) => management.every((s) => (s.excludeManagementEventSources ?? []).includes(source))),
+    excluded: [...new Set(management.flatMap((s) => s.excludeManagementEventSources ?? []))].filter((source) =>
+      management.every((s) => (s.excludeManagementEventSources ?? []).includes(source)),
+    ),
   });
 }
 
@@ -265,7 +280,12 @@ export function advancedSelectorNarrowing(selectors: readonly AdvancedEventSelec
  */
 export function insightSelectorNarrowing(insightTypes: readonly string[]): Narrowing[] {
   return insightTypes.length === 0
-    ? [{ text: 'CloudTrail Insights is turned off: unusual API call and error rates are no longer detected (management events are still recorded; Insights is anomaly detection, not recording)', severity: 'HIGH' }]
+    ? [
+        {
+          text: 'CloudTrail Insights is turned off: unusual API call and error rates are no longer detected (management events are still recorded; Insights is anomaly detection, not recording)',
+          severity: 'HIGH',
+        },
+      ]
     : [];
 }
 
@@ -274,9 +294,13 @@ export function describeSelectors(basic: readonly EventSelector[] | undefined, a
   if (advanced) {
     return `advanced selectors: ${advanced.map((s) => `${s.name ?? 'unnamed'} [${s.fieldSelectors.map((f) => `${f.field}${f.equals ? `=${f.equals.join('|')}` : ''}${f.notEquals ? `!=${f.notEquals.join('|')}` : ''}`).join(', ')}]`).join('; ')}`;
   }
-  return `event selectors: ${(basic ?? []).map((s) => {
-    const data = (s.dataResources ?? []).map((d) => d.type ?? '?');
-    const excluded = s.excludeManagementEventSources ?? [];
-    return `management ${s.includeManagementEvents === false ? 'off' : 'on'}, ${s.readWriteType ?? 'All'}${excluded.length ? `, excluding ${excluded.join('|')}` : ''}${data.length ? `, data ${data.join('|')}` : ''}`;
-  }).join('; ') || 'none'}`;
+  return `event selectors: ${
+    (basic ?? [])
+      .map((s) => {
+        const data = (s.dataResources ?? []).map((d) => d.type ?? '?');
+        const excluded = s.excludeManagementEventSources ?? [];
+        return `management ${s.includeManagementEvents === false ? 'off' : 'on'}, ${s.readWriteType ?? 'All'}${excluded.length ? `, excluding ${excluded.join('|')}` : ''}${data.length ? `, data ${data.join('|')}` : ''}`;
+      })
+      .join('; ') || 'none'
+  }`;
 }

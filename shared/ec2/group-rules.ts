@@ -4,7 +4,10 @@
  * open-security-group rule that plans the revoke). Not an action module: importing it pulls no action type.
  */
 import {
-  DescribeSecurityGroupRulesCommand, DescribeSecurityGroupsCommand, type EC2Client, type IpPermission as SdkIpPermission,
+  DescribeSecurityGroupRulesCommand,
+  DescribeSecurityGroupsCommand,
+  type EC2Client,
+  type IpPermission as SdkIpPermission,
   type SecurityGroupRule,
 } from '@aws-sdk/client-ec2';
 import * as v from 'valibot';
@@ -22,7 +25,11 @@ export const GroupName = v.pipe(v.string(), v.check(isGroupName, 'a security gro
 export const RuleId = v.pipe(v.string(), v.regex(RULE_ID, 'a security group rule id (sgr- and 8 or 17 hex digits)'));
 
 const Port = v.pipe(v.number(), v.integer(), v.minValue(-1), v.maxValue(65535));
-const cidrOf = (family: 4 | 6) => v.pipe(v.string(), v.check((text) => parseCidr(text)?.family === family, `an IPv${family} CIDR block`));
+const cidrOf = (family: 4 | 6) =>
+  v.pipe(
+    v.string(),
+    v.check((text) => parseCidr(text)?.family === family, `an IPv${family} CIDR block`),
+  );
 
 /**
  * One IpPermission as trailguard writes it (`toIpPermission`): a protocol, its ports, and CIDR ranges only
@@ -86,9 +93,13 @@ export async function describeGroupRules(ec2: EC2Client, groupId: string): Promi
     const rules: SecurityGroupRule[] = [];
     let token: string | undefined;
     do {
-      const page = await ec2.send(new DescribeSecurityGroupRulesCommand({
-        Filters: [{ Name: 'group-id', Values: [groupId] }], MaxResults: 1000, ...(token ? { NextToken: token } : {}),
-      }));
+      const page = await ec2.send(
+        new DescribeSecurityGroupRulesCommand({
+          Filters: [{ Name: 'group-id', Values: [groupId] }],
+          MaxResults: 1000,
+          ...(token ? { NextToken: token } : {}),
+        }),
+      );
       rules.push(...(page.SecurityGroupRules ?? []).filter((rule) => rule.GroupId === undefined || rule.GroupId === groupId));
       token = page.NextToken;
     } while (token);
@@ -99,8 +110,11 @@ export async function describeGroupRules(ec2: EC2Client, groupId: string): Promi
 /** The group's id: as given, or read for a name-only (default VPC) group; `gone` when there is no such group. */
 export async function groupIdOf(ec2: EC2Client, target: GroupTarget): Promise<string> {
   if ('GroupId' in target) return target.GroupId;
-  const group = await awsCall('EC2.DescribeSecurityGroups', target.GroupName, async () =>
-    (await ec2.send(new DescribeSecurityGroupsCommand({ GroupNames: [target.GroupName] }))).SecurityGroups?.[0]);
+  const group = await awsCall(
+    'EC2.DescribeSecurityGroups',
+    target.GroupName,
+    async () => (await ec2.send(new DescribeSecurityGroupsCommand({ GroupNames: [target.GroupName] }))).SecurityGroups?.[0],
+  );
   if (!group?.GroupId) throw new AwsCallError('EC2.DescribeSecurityGroups', target.GroupName, 'gone', 'InvalidGroup.NotFound', 'no such group');
   return group.GroupId;
 }

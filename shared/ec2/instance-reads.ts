@@ -31,7 +31,8 @@ export async function describeInstances(ec2: EC2Client, ids: readonly string[]):
     let NextToken: string | undefined;
     do {
       const page = await awsCall('EC2.DescribeInstances', batch.join(','), () =>
-        ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: batch }], MaxResults: 1000, NextToken })));
+        ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: batch }], MaxResults: 1000, NextToken })),
+      );
       for (const instance of (page.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
         if (!instance.InstanceId) continue;
         found.set(instance.InstanceId, {
@@ -54,7 +55,8 @@ export async function describeTags(ec2: EC2Client, resourceIds: readonly string[
     let NextToken: string | undefined;
     do {
       const page = await awsCall('EC2.DescribeTags', batch.join(','), () =>
-        ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: batch }], MaxResults: 1000, NextToken })));
+        ec2.send(new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: batch }], MaxResults: 1000, NextToken })),
+      );
       for (const tag of page.Tags ?? []) {
         if (!tag.ResourceId || tag.Key === undefined) continue;
         const tags = byResource.get(tag.ResourceId) ?? {};

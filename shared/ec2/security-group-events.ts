@@ -33,20 +33,28 @@ const Protocol = v.pipe(
   v.transform((value: string) => normalizeProtocol(value)),
 );
 // PascalCase ModifySecurityGroupRules requests are rendered from the query API and may carry numbers as strings.
-const Port = v.pipe(
-  v.union([v.number(), v.pipe(v.string(), v.regex(/^-?\d{1,5}$/), v.transform(Number))]),
-  v.integer(),
-  v.minValue(-1),
-  v.maxValue(65535),
+const Port = v.pipe(v.union([v.number(), v.pipe(v.string(), v.regex(/^-?\d{1,5}$/), v.transform(Number))]), v.integer(), v.minValue(-1), v.maxValue(65535));
+const Cidr = v.pipe(
+  v.string(),
+  v.check((text) => parseCidr(text) !== undefined, 'a CIDR block'),
 );
-const Cidr = v.pipe(v.string(), v.check((text) => parseCidr(text) !== undefined, 'a CIDR block'));
 const Description = v.optional(v.string());
 
 /** An EC2 query-API list: `{items: [...]}`, `{}` or missing (docs/cloudtrail-shapes.md#lists); one object is accepted as a list of one. */
 function ec2List<T extends v.GenericSchema>(item: T): v.GenericSchema<unknown, readonly v.InferOutput<T>[]> {
   // The default runs through the pipe too, so a missing key also becomes [] (an object schema skips absent keys).
   const list = v.pipe(
-    v.nullable(v.looseObject({ items: v.optional(v.pipe(v.unknown(), v.transform((items) => asList(items)), v.array(item))) })),
+    v.nullable(
+      v.looseObject({
+        items: v.optional(
+          v.pipe(
+            v.unknown(),
+            v.transform((items) => asList(items)),
+            v.array(item),
+          ),
+        ),
+      }),
+    ),
     v.transform((value): readonly v.InferOutput<T>[] => value?.items ?? []),
   );
   return v.optional(list, {} as v.InferInput<typeof list>) as v.GenericSchema<unknown, readonly v.InferOutput<T>[]>;
@@ -107,11 +115,22 @@ const RuleUpdate = v.looseObject({
 const ModifyRequest = v.looseObject({
   ModifySecurityGroupRulesRequest: v.looseObject({
     GroupId,
-    SecurityGroupRule: v.pipe(v.unknown(), v.transform((rules) => asList(rules)), v.array(RuleUpdate)),
+    SecurityGroupRule: v.pipe(
+      v.unknown(),
+      v.transform((rules) => asList(rules)),
+      v.array(RuleUpdate),
+    ),
   }),
 });
 
-function cidrRule(protocol: string, from: number | undefined, to: number | undefined, cidr: string, description: string | undefined, ruleId?: string): CidrRule {
+function cidrRule(
+  protocol: string,
+  from: number | undefined,
+  to: number | undefined,
+  cidr: string,
+  description: string | undefined,
+  ruleId?: string,
+): CidrRule {
   const [fromPort, toPort] = portsFor(protocol, from, to);
   return { ruleId, protocol, fromPort, toPort, cidr: cidr.trim(), description };
 }
@@ -138,7 +157,9 @@ export function authorizeIngressChange(request: unknown, response: unknown, even
   const isOwn = (item: (typeof items)[number]) => (item.groupId === undefined ? !isMixed : item.groupId === groupId);
   const created = items.flatMap((item) => {
     const cidr = item.cidrIpv4 ?? item.cidrIpv6;
-    return item.isEgress === true || !cidr || !isOwn(item) ? [] : [cidrRule(item.ipProtocol, item.fromPort, item.toPort, cidr, item.description, item.securityGroupRuleId)];
+    return item.isEgress === true || !cidr || !isOwn(item)
+      ? []
+      : [cidrRule(item.ipProtocol, item.fromPort, item.toPort, cidr, item.description, item.securityGroupRuleId)];
   });
   const foreignRuleIds = items.filter((item) => !isOwn(item)).map((item) => item.securityGroupRuleId);
   const rules = requested.map((rule) => ({ ...rule, ruleId: created.find((c) => isSameRule(c, rule))?.ruleId }));

@@ -20,7 +20,12 @@ const MAX_RESOURCES = 1000;
 
 /** A tag as trailguard writes it: a key EC2 allows to be set (1-128, not `aws:`), and its value (up to 256). */
 export const Tag = v.strictObject({
-  Key: v.pipe(v.string(), v.minLength(1), v.maxLength(128), v.check((key) => !key.toLowerCase().startsWith('aws:'), 'aws: keys are reserved')),
+  Key: v.pipe(
+    v.string(),
+    v.minLength(1),
+    v.maxLength(128),
+    v.check((key) => !key.toLowerCase().startsWith('aws:'), 'aws: keys are reserved'),
+  ),
   Value: v.pipe(v.string(), v.maxLength(256)),
 });
 export type Tag = v.InferOutput<typeof Tag>;

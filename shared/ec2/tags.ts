@@ -76,28 +76,28 @@ export function creatorOf(actor: Actor): Creator | undefined {
       if (!actor.arn) return undefined;
       // A user ARN holds the user's path (up to 512 characters); past 256 keep the name, which CloudTrail also records.
       const arn = parseArn(actor.arn);
-      const head = arn && actor.userName && actor.arn.length > MAX_TAG_VALUE_LENGTH
-        ? `arn:${arn.partition}:iam::${arn.account}:user/${actor.userName}` : actor.arn;
+      const head =
+        arn && actor.userName && actor.arn.length > MAX_TAG_VALUE_LENGTH ? `arn:${arn.partition}:iam::${arn.account}:user/${actor.userName}` : actor.arn;
       return creator(fitTagValue(head), 'person', `IAM user ${actor.arn}`);
     }
     case 'AssumedRole': {
       const principal = serviceLinkedPrincipal(actor.roleArn);
       if (principal && actor.roleArn) {
-        return creator(fitTagValue(actor.roleArn), 'service',
-          `AWS service ${principal} on the account's behalf (service-linked role ${actor.roleName ?? actor.roleArn})`);
+        return creator(
+          fitTagValue(actor.roleArn),
+          'service',
+          `AWS service ${principal} on the account's behalf (service-linked role ${actor.roleName ?? actor.roleArn})`,
+        );
       }
       if (!actor.arn) return undefined;
       const session = actor.sessionName ?? '';
       const head = session ? actor.arn.slice(0, actor.arn.length - session.length) : actor.arn;
-      return creator(fitTagValue(head, session), 'person',
-        `role ${actor.roleName ?? 'unknown'} session ${session || '(none recorded)'}`);
+      return creator(fitTagValue(head, session), 'person', `role ${actor.roleName ?? 'unknown'} session ${session || '(none recorded)'}`);
     }
     case 'Root':
       return actor.arn ? creator(fitTagValue(actor.arn), 'person', `the account root user ${actor.arn}`) : undefined;
     case 'AWSService':
-      return actor.invokedBy
-        ? creator(fitTagValue(actor.invokedBy), 'service', `AWS service ${actor.invokedBy} on the account's behalf`)
-        : undefined;
+      return actor.invokedBy ? creator(fitTagValue(actor.invokedBy), 'service', `AWS service ${actor.invokedBy} on the account's behalf`) : undefined;
     case 'FederatedUser':
       return actor.arn ? creator(fitTagValue(actor.arn), 'person', `federated user ${actor.arn}`) : undefined;
     case 'other':
@@ -108,10 +108,12 @@ export function creatorOf(actor: Actor): Creator | undefined {
 /** Tags as EC2 reports them in CloudTrail: `{key, value}` elements, in a plain list or an `{items}` wrapper. */
 export function tagMapFromEvent(value: unknown): TagMap {
   const list = Array.isArray(value) ? value : ec2Items(value);
-  return tagMapFrom(list.map((tag) => {
-    const t = (tag ?? {}) as { key?: unknown; value?: unknown };
-    return { Key: t.key, Value: t.value };
-  }));
+  return tagMapFrom(
+    list.map((tag) => {
+      const t = (tag ?? {}) as { key?: unknown; value?: unknown };
+      return { Key: t.key, Value: t.value };
+    }),
+  );
 }
 
 /** Tags as the SDK returns them (`Key`/`Value`); entries without a string key are skipped. */

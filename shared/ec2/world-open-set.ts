@@ -1,6 +1,12 @@
 import { isPrivateBlock, isWithin, overlaps, parseCidr, type CidrBlock } from '../net/cidr.js';
 import {
-  isAllowedWorldRule, isWideBlock, widePublicBlocks, type AllowedPort, type CidrRule, type WorldOpenPolicy, type WorldOpenPrefix,
+  isAllowedWorldRule,
+  isWideBlock,
+  widePublicBlocks,
+  type AllowedPort,
+  type CidrRule,
+  type WorldOpenPolicy,
+  type WorldOpenPrefix,
 } from './world-open.js';
 
 /**
@@ -78,10 +84,15 @@ interface Placed {
 }
 
 /** By first address, the wider of two blocks at one address first: the order unionBlocks and the sweeps below read in. */
-const byStartWidestFirst = (a: Placed, b: Placed) => (a.block.first !== b.block.first ? (a.block.first < b.block.first ? -1 : 1) : a.block.prefix - b.block.prefix);
+const byStartWidestFirst = (a: Placed, b: Placed) =>
+  a.block.first !== b.block.first ? (a.block.first < b.block.first ? -1 : 1) : a.block.prefix - b.block.prefix;
 
 /** The public blocks of a union that count as the world, in address order (private ranges never add up to it). */
-const wideBlocksOf = (placed: readonly Placed[], limits: WorldOpenPrefix) => widePublicBlocks(placed.map((entry) => entry.block), limits);
+const wideBlocksOf = (placed: readonly Placed[], limits: WorldOpenPrefix) =>
+  widePublicBlocks(
+    placed.map((entry) => entry.block),
+    limits,
+  );
 
 /** The entries (in start order) that share an address with one of the blocks (disjoint, in address order). */
 function touching(placed: readonly Placed[], blocks: readonly CidrBlock[]): Placed[] {
@@ -138,7 +149,12 @@ export function worldOpenRules(rules: readonly CidrRule[], policy: WorldOpenPoli
     // Whatever the traffic, a union at one point lies inside the union of all the rules: a rule outside every
     // wide block of that can never be world-open (most groups end here, in one pass).
     const candidates = touching(ofFamily, wideBlocksOf(ofFamily, limits));
-    for (const point of candidates.length > 0 ? trafficPoints(candidates.map((entry) => entry.rule), policy.allowedWorldPorts) : []) {
+    for (const point of candidates.length > 0
+      ? trafficPoints(
+          candidates.map((entry) => entry.rule),
+          policy.allowedWorldPorts,
+        )
+      : []) {
       if (point.allowed) continue;
       // Peel the union layer by layer: once the outer openers go, nested rules may still add up to the world.
       let here = candidates.filter((entry) => covers(entry.rule, point));

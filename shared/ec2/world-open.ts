@@ -88,8 +88,9 @@ export function widePublicBlocks(blocks: readonly CidrBlock[], limits: WorldOpen
   if (family === undefined) return [];
   const limit = family === 4 ? limits.ipv4 : limits.ipv6;
   const allowedSize = 1n << BigInt((family === 4 ? 32 : 128) - limit);
-  return unionBlocks([...blocks, ...PRIVATE_BLOCKS.filter((p) => p.family === family)])
-    .filter((block) => block.prefix < limit && publicSize(block) > allowedSize);
+  return unionBlocks([...blocks, ...PRIVATE_BLOCKS.filter((p) => p.family === family)]).filter(
+    (block) => block.prefix < limit && publicSize(block) > allowedSize,
+  );
 }
 
 /**

@@ -13,8 +13,7 @@ export type EventPattern = { readonly [key: string]: unknown };
 
 type Scalar = string | number | boolean | null;
 
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  value !== null && typeof value === 'object' && !Array.isArray(value);
+const isPlainObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
 
 /** True when the event (envelope JSON) matches the pattern. */
 export function matchesPattern(pattern: EventPattern, event: unknown): boolean {
@@ -50,9 +49,7 @@ function matchObject(pattern: EventPattern, event: unknown): boolean {
 
 function onlyAbsence(pattern: Record<string, unknown>): boolean {
   return Object.values(pattern).every((value) =>
-    Array.isArray(value)
-      ? value.length > 0 && value.every((m) => isPlainObject(m) && m.exists === false)
-      : isPlainObject(value) && onlyAbsence(value),
+    Array.isArray(value) ? value.length > 0 && value.every((m) => isPlainObject(m) && m.exists === false) : isPlainObject(value) && onlyAbsence(value),
   );
 }
 
@@ -132,12 +129,17 @@ function numericMatches(operand: unknown, value: number): boolean {
     const bound = operand[i + 1];
     if (typeof bound !== 'number') throw new Error('numeric bounds are numbers');
     const ok =
-      op === '=' ? value === bound
-      : op === '<' ? value < bound
-      : op === '<=' ? value <= bound
-      : op === '>' ? value > bound
-      : op === '>=' ? value >= bound
-      : undefined;
+      op === '='
+        ? value === bound
+        : op === '<'
+          ? value < bound
+          : op === '<='
+            ? value <= bound
+            : op === '>'
+              ? value > bound
+              : op === '>='
+                ? value >= bound
+                : undefined;
     if (ok === undefined) throw new Error(`numeric operator "${String(op)}" is not one of = < <= > >=`);
     if (!ok) return false;
   }

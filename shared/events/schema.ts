@@ -40,7 +40,10 @@ interface ActorCommon {
  * read as undefined (an `errorCode: null` is a call that did not fail).
  */
 const absentOr = <const TSchema extends v.GenericSchema>(schema: TSchema) =>
-  v.pipe(v.nullish(schema), v.transform((value) => value ?? undefined));
+  v.pipe(
+    v.nullish(schema),
+    v.transform((value) => value ?? undefined),
+  );
 
 const optionalString = absentOr(v.string());
 const optionalAccountId = absentOr(v.union([v.string(), v.number()]));
@@ -53,9 +56,7 @@ const RawIdentity = v.looseObject({
   invokedBy: optionalString,
   sessionContext: absentOr(
     v.looseObject({
-      sessionIssuer: absentOr(
-        v.looseObject({ type: optionalString, arn: optionalString, userName: optionalString }),
-      ),
+      sessionIssuer: absentOr(v.looseObject({ type: optionalString, arn: optionalString, userName: optionalString })),
     }),
   ),
 });
@@ -80,7 +81,11 @@ function toActor(raw: v.InferOutput<typeof RawIdentity> | undefined): Actor {
       const roleFromArn = roleStart === 0 ? undefined : resource.slice(roleStart, roleEnd === -1 ? undefined : roleEnd);
       const issuer = raw?.sessionContext?.sessionIssuer;
       return {
-        arn, accountId, principalId, invokedBy, type,
+        arn,
+        accountId,
+        principalId,
+        invokedBy,
+        type,
         roleArn: issuer?.arn,
         roleName: issuer?.userName ?? (roleFromArn || undefined),
         sessionName: roleEnd === -1 ? undefined : resource.slice(roleEnd + 1),
@@ -177,12 +182,7 @@ export interface CloudTrailEvent {
 }
 
 /** Formats the first schema issue as `field.path: problem`. */
-export function parseWith<S extends v.GenericSchema>(
-  schema: S,
-  value: unknown,
-  prefix: string,
-  eventId: string | null,
-): v.InferOutput<S> {
+export function parseWith<S extends v.GenericSchema>(schema: S, value: unknown, prefix: string, eventId: string | null): v.InferOutput<S> {
   const result = v.safeParse(schema, value);
   if (result.success) return result.output;
   const issue = result.issues[0];
@@ -210,9 +210,10 @@ export function wrapRecord(record: Record<string, unknown>): Record<string, unkn
   const eventSource = typeof record.eventSource === 'string' ? record.eventSource : '';
   const eventType = record.eventType;
   // Own properties only: `constructor` or `__proto__` would otherwise find Object's own members.
-  const detailType = typeof eventType === 'string' && Object.hasOwn(CLOUDTRAIL_DETAIL_TYPES, eventType)
-    ? CLOUDTRAIL_DETAIL_TYPES[eventType as keyof typeof CLOUDTRAIL_DETAIL_TYPES]
-    : CLOUDTRAIL_DETAIL_TYPES.AwsApiCall;
+  const detailType =
+    typeof eventType === 'string' && Object.hasOwn(CLOUDTRAIL_DETAIL_TYPES, eventType)
+      ? CLOUDTRAIL_DETAIL_TYPES[eventType as keyof typeof CLOUDTRAIL_DETAIL_TYPES]
+      : CLOUDTRAIL_DETAIL_TYPES.AwsApiCall;
   return {
     version: '0',
     id: record.eventID,
@@ -242,8 +243,8 @@ const maybeAccountId = (value: unknown) => value === undefined || typeof value =
 function identityAsIs(value: unknown): boolean {
   if (value === undefined) return true;
   if (!isObject(value)) return false;
-  if (!(maybeString(value.type) && maybeString(value.arn) && maybeAccountId(value.accountId)
-    && maybeString(value.userName) && maybeString(value.invokedBy))) return false;
+  if (!(maybeString(value.type) && maybeString(value.arn) && maybeAccountId(value.accountId) && maybeString(value.userName) && maybeString(value.invokedBy)))
+    return false;
   const session = value.sessionContext;
   if (session === undefined) return true;
   if (!isObject(session)) return false;
@@ -254,16 +255,29 @@ function identityAsIs(value: unknown): boolean {
 
 function recordAsIs(value: unknown): boolean {
   if (!isObject(value)) return false;
-  return typeof value.eventTime === 'string' && typeof value.eventSource === 'string'
-    && typeof value.eventName === 'string' && typeof value.awsRegion === 'string' && maybeString(value.eventID)
-    && maybeString(value.sourceIPAddress) && maybeString(value.errorCode)
-    && maybeAccountId(value.recipientAccountId) && identityAsIs(value.userIdentity);
+  return (
+    typeof value.eventTime === 'string'
+    && typeof value.eventSource === 'string'
+    && typeof value.eventName === 'string'
+    && typeof value.awsRegion === 'string'
+    && maybeString(value.eventID)
+    && maybeString(value.sourceIPAddress)
+    && maybeString(value.errorCode)
+    && maybeAccountId(value.recipientAccountId)
+    && identityAsIs(value.userIdentity)
+  );
 }
 
 /** The envelope itself when it passes EnvelopeSchema's checks as it is; undefined sends it through valibot. */
 function acceptedAsIs(json: Record<string, unknown>): v.InferOutput<typeof EnvelopeSchema> | undefined {
-  const ok = maybeString(json.id) && typeof json['detail-type'] === 'string' && typeof json.source === 'string'
-    && maybeAccountId(json.account) && maybeString(json.time) && maybeString(json.region) && recordAsIs(json.detail);
+  const ok =
+    maybeString(json.id)
+    && typeof json['detail-type'] === 'string'
+    && typeof json.source === 'string'
+    && maybeAccountId(json.account)
+    && maybeString(json.time)
+    && maybeString(json.region)
+    && recordAsIs(json.detail);
   return ok ? (json as v.InferOutput<typeof EnvelopeSchema>) : undefined;
 }
 
@@ -275,7 +289,11 @@ function canonical(value: unknown, path: Set<object>): unknown {
   path.add(value);
   const entries = Array.isArray(value)
     ? value.map((item: unknown) => canonical(item, path))
-    : Object.fromEntries(Object.keys(value).sort().map((key) => [key, canonical((value as Record<string, unknown>)[key], path)]));
+    : Object.fromEntries(
+        Object.keys(value)
+          .sort()
+          .map((key) => [key, canonical((value as Record<string, unknown>)[key], path)]),
+      );
   path.delete(value);
   return entries;
 }

@@ -26,14 +26,10 @@ export const rulesParameter = (prefix: string): string => `${prefix}/rules`;
 export const exemptionsRoot = (prefix: string): string => `${prefix}/exemptions`;
 
 /** The folder of one rule's exemptions (`*` is the `all` folder). */
-export const exemptionFolder = (prefix: string, rule: RuleId | '*'): string =>
-  `${exemptionsRoot(prefix)}/${rule === '*' ? ALL_RULES_FOLDER : rule}`;
+export const exemptionFolder = (prefix: string, rule: RuleId | '*'): string => `${exemptionsRoot(prefix)}/${rule === '*' ? ALL_RULES_FOLDER : rule}`;
 
 /** The folders a rule's functions read: its own and `all`. */
-export const exemptionFoldersOf = (prefix: string, rule: RuleId): readonly [string, string] => [
-  exemptionFolder(prefix, rule),
-  exemptionFolder(prefix, '*'),
-];
+export const exemptionFoldersOf = (prefix: string, rule: RuleId): readonly [string, string] => [exemptionFolder(prefix, rule), exemptionFolder(prefix, '*')];
 
 /**
  * An exemption's parameter name: its folder, then the resource glob made name-safe (SSM allows `a-zA-Z0-9_.-`;

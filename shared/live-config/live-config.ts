@@ -74,8 +74,11 @@ export function liveConfigSource(base: Config, rule: RuleId, deps: LiveConfigDep
   /** Logs a rejection once per parameter version in this container, and has it notified (once across containers). */
   async function reject(parameter: StoredParameter, problem: string, kept: boolean): Promise<void> {
     const key = `${parameter.name}#${parameter.version}`;
-    const inForce = kept ? 'its last good version stays in force'
-      : parameter.name === rulesName ? "the environment's rule settings stay in force" : 'left out: the rule acts on that resource';
+    const inForce = kept
+      ? 'its last good version stays in force'
+      : parameter.name === rulesName
+        ? "the environment's rule settings stay in force"
+        : 'left out: the rule acts on that resource';
     if (!logged.has(key)) {
       logged.add(key);
       deps.logger.error(CONFIG_REJECTED_MESSAGE, { key: parameter.name, version: parameter.version, problem, inForce });
@@ -156,15 +159,30 @@ export function liveConfigSource(base: Config, rule: RuleId, deps: LiveConfigDep
         cached = { config, at: now };
         return config;
       } catch (error) {
-        const failure = error instanceof AwsCallError ? error : new AwsCallError('SSM.GetParameters', prefix, 'transient', 'UnknownError', String(error).slice(0, 300), { cause: error });
+        const failure =
+          error instanceof AwsCallError
+            ? error
+            : new AwsCallError('SSM.GetParameters', prefix, 'transient', 'UnknownError', String(error).slice(0, 300), { cause: error });
         if (!cached) {
           // Cold start: without the store an exemption may be missing, and acting on an exempt resource is a wrong
           // remediation, so the event is retried (then dead-lettered), never decided on env alone.
-          throw new AwsCallError(failure.api, failure.resource, 'transient', failure.code, `live configuration unreadable (${failure.kind}), the event is retried: ${failure.detail}`.slice(0, 300), { cause: error });
+          throw new AwsCallError(
+            failure.api,
+            failure.resource,
+            'transient',
+            failure.code,
+            `live configuration unreadable (${failure.kind}), the event is retried: ${failure.detail}`.slice(0, 300),
+            { cause: error },
+          );
         }
         if (!readFailures.has(failure.kind)) {
           readFailures.add(failure.kind);
-          deps.logger.warn(CONFIG_READ_FAILED_MESSAGE, { key: failure.resource, kind: failure.kind, code: failure.code, inForce: 'the last good configuration' });
+          deps.logger.warn(CONFIG_READ_FAILED_MESSAGE, {
+            key: failure.resource,
+            kind: failure.kind,
+            code: failure.code,
+            inForce: 'the last good configuration',
+          });
         }
         // Kept for another max age: an outage does not cost every invocation the reader's retries.
         cached = { config: cached.config, at: now };

@@ -126,7 +126,8 @@ export function ssmReader(options: SsmReaderOptions): ParameterReader {
       credentials: options.credentials ?? defaultProvider(),
       sha256: Sha256,
     });
-    handler ??= options.handler ?? new NodeHttpHandler({ connectionTimeout: CONNECTION_TIMEOUT_MS, requestTimeout: ATTEMPT_TIMEOUT_MS, throwOnRequestTimeout: true });
+    handler ??=
+      options.handler ?? new NodeHttpHandler({ connectionTimeout: CONNECTION_TIMEOUT_MS, requestTimeout: ATTEMPT_TIMEOUT_MS, throwOnRequestTimeout: true });
     const body = JSON.stringify(input);
     const request = new HttpRequest({
       protocol: url.protocol,

@@ -138,8 +138,15 @@ export function overlaps(a: CidrBlock, b: CidrBlock): boolean {
  * (carrier-grade NAT), loopback and link-local. A rule from one of these never counts as world-open by itself.
  */
 export const PRIVATE_BLOCKS: readonly CidrBlock[] = /* @__PURE__ */ [
-  '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.168.0.0/16',
-  '::1/128', 'fc00::/7', 'fe80::/10',
+  '10.0.0.0/8',
+  '100.64.0.0/10',
+  '127.0.0.0/8',
+  '169.254.0.0/16',
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  '::1/128',
+  'fc00::/7',
+  'fe80::/10',
 ].flatMap((text) => parseCidr(text) ?? []);
 
 /** True when the block lies wholly inside one of PRIVATE_BLOCKS (none of them adjoin to form a wider aligned block). */

@@ -207,16 +207,16 @@ export function matchesFilter(record: RemediationRecord, filter: ReportFilter | 
   return true;
 }
 
-const isFilter = (filter: ReportFilter | undefined): filter is ReportFilter =>
-  (filter?.severities?.length ?? 0) > 0 || (filter?.rules?.length ?? 0) > 0;
+const isFilter = (filter: ReportFilter | undefined): filter is ReportFilter => (filter?.severities?.length ?? 0) > 0 || (filter?.rules?.length ?? 0) > 0;
 
 const SEVERITY_RANK: Readonly<Record<string, number>> = Object.fromEntries(SEVERITIES.map((s, i) => [s, i]));
-const severityRank = (severity: Severity | null) => (severity === null ? SEVERITIES.length : SEVERITY_RANK[severity] ?? SEVERITIES.length);
+const severityRank = (severity: Severity | null) => (severity === null ? SEVERITIES.length : (SEVERITY_RANK[severity] ?? SEVERITIES.length));
 
 /** Live remediations of a call carry the exposure window: the figures the report gives. */
 const exposureOf = (record: RemediationRecord): number | undefined =>
   record.outcome === 'remediated' && record.trigger === 'event' && typeof record.exposureMs === 'number' && Number.isFinite(record.exposureMs)
-    ? record.exposureMs : undefined;
+    ? record.exposureMs
+    : undefined;
 
 /** p50, p95 and max of a list (sorted here); null when empty. */
 export function exposureStats(values: readonly number[]): ExposureStats | null {
@@ -251,12 +251,18 @@ export function aggregate(input: Iterable<LoggedRecord>, options: AggregateOptio
   const counts = new Map<string, Record<Outcome, number>>();
   const findings: (FindingRow & { at: number })[] = [];
   const failures: FailureRow[] = [];
-  const actors = new Map<string, { actorType: string | null; violations: number; rules: Set<string>; outcomes: Partial<Record<Outcome, number>>; last: number | undefined }>();
+  const actors = new Map<
+    string,
+    { actorType: string | null; violations: number; rules: Set<string>; outcomes: Partial<Record<Outcome, number>>; last: number | undefined }
+  >();
   const exposures = new Map<string, number[]>();
   const actions: ActionRow[] = [];
   let plannedActions = 0;
 
-  for (const { logged: { record }, at } of rows) {
+  for (const {
+    logged: { record },
+    at,
+  } of rows) {
     const rule = record.rule ?? NO_RULE;
     outcomeTotals[record.outcome] += 1;
     if (record.rule === null) {
@@ -271,14 +277,29 @@ export function aggregate(input: Iterable<LoggedRecord>, options: AggregateOptio
     if (isFinding(record)) {
       severityTotals[record.severity ?? 'none'] += 1;
       findings.push({
-        time: iso(at), at: at ?? 0, severity: record.severity, rule, outcome: record.outcome, trigger: record.trigger, eventId: record.eventId,
-        eventName: record.eventName, resource, actor: record.actor, reason: record.reason,
+        time: iso(at),
+        at: at ?? 0,
+        severity: record.severity,
+        rule,
+        outcome: record.outcome,
+        trigger: record.trigger,
+        eventId: record.eventId,
+        eventName: record.eventName,
+        resource,
+        actor: record.actor,
+        reason: record.reason,
       });
     }
     if (record.outcome === 'failed') {
       failures.push({
-        time: iso(at), rule, trigger: record.trigger, eventId: record.eventId, eventName: record.eventName,
-        resource, reason: record.reason, error: record.error,
+        time: iso(at),
+        rule,
+        trigger: record.trigger,
+        eventId: record.eventId,
+        eventName: record.eventName,
+        resource,
+        reason: record.reason,
+        error: record.error,
       });
     }
     if (isViolation(record)) {
@@ -303,8 +324,14 @@ export function aggregate(input: Iterable<LoggedRecord>, options: AggregateOptio
       }
       const reversal = reversalOf(ACTION_TYPES, record, action);
       actions.push({
-        time: iso(at), rule, outcome: record.outcome, trigger: record.trigger, eventId: record.eventId,
-        api: action.api, resource: action.resource, status: action.status,
+        time: iso(at),
+        rule,
+        outcome: record.outcome,
+        trigger: record.trigger,
+        eventId: record.eventId,
+        api: action.api,
+        resource: action.resource,
+        status: action.status,
         reversal: { kind: reversal.kind, text: reversalText(reversal) },
       });
     }
@@ -323,25 +350,38 @@ export function aggregate(input: Iterable<LoggedRecord>, options: AggregateOptio
     generatedAt: new Date(options.now).toISOString(),
     since: iso(options.since),
     sources: [...options.sources],
-    filter: isFilter(options.only) ? {
-      ...(options.only.severities?.length ? { severities: [...options.only.severities] } : {}),
-      ...(options.only.rules?.length ? { rules: [...options.only.rules] } : {}),
-    } : null,
+    filter: isFilter(options.only)
+      ? {
+          ...(options.only.severities?.length ? { severities: [...options.only.severities] } : {}),
+          ...(options.only.rules?.length ? { rules: [...options.only.rules] } : {}),
+        }
+      : null,
     filteredOut,
     total: rows.length,
     outcomeTotals,
     severityTotals,
     // Sorted once here, so every form lists them alike: the most urgent first, the latest first within it.
     findings: findings.sort((a, b) => severityRank(a.severity) - severityRank(b.severity) || b.at - a.at).map(({ at: _at, ...row }) => row),
-    counts: [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([rule, outcomes]) => ({
-      rule, outcomes, total: Object.values(outcomes).reduce((x, y) => x + y, 0),
-    })),
+    counts: [...counts]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([rule, outcomes]) => ({
+        rule,
+        outcomes,
+        total: Object.values(outcomes).reduce((x, y) => x + y, 0),
+      })),
     ruleTotals,
     unmatched: { total: Object.values(unmatched).reduce((x, y) => x + y, 0), outcomes: unmatched },
     failures,
-    actors: [...actors].map(([actor, row]) => ({
-      actor, actorType: row.actorType, violations: row.violations, rules: [...row.rules].sort(), outcomes: row.outcomes, lastSeen: iso(row.last),
-    })).sort((a, b) => b.violations - a.violations || a.actor.localeCompare(b.actor)),
+    actors: [...actors]
+      .map(([actor, row]) => ({
+        actor,
+        actorType: row.actorType,
+        violations: row.violations,
+        rules: [...row.rules].sort(),
+        outcomes: row.outcomes,
+        lastSeen: iso(row.last),
+      }))
+      .sort((a, b) => b.violations - a.violations || a.actor.localeCompare(b.actor)),
     exposure: [...exposures].sort(([a], [b]) => a.localeCompare(b)).map(([rule, list]) => ({ rule, ...(exposureStats(list) as ExposureStats) })),
     exposureOverall: exposureStats([...exposures.values()].flat()),
     actions,
@@ -351,12 +391,21 @@ export function aggregate(input: Iterable<LoggedRecord>, options: AggregateOptio
   };
 }
 
-function buildTimeline(rows: readonly { logged: LoggedRecord; at: number | undefined }[], first: number, last: number, bucketMs: number, now: number): TimelineBucket[] {
+function buildTimeline(
+  rows: readonly { logged: LoggedRecord; at: number | undefined }[],
+  first: number,
+  last: number,
+  bucketMs: number,
+  now: number,
+): TimelineBucket[] {
   const start = Math.floor(first / bucketMs) * bucketMs;
   const count = Math.min(500, Math.floor((last - start) / bucketMs) + 1);
   const zero = (): Record<FindingOutcome, number> => ({ remediated: 0, 'would-remediate': 0, alerted: 0, failed: 0 });
   const buckets = Array.from({ length: count }, () => ({ findings: zero(), exposures: [] as number[] }));
-  for (const { logged: { record }, at } of rows) {
+  for (const {
+    logged: { record },
+    at,
+  } of rows) {
     if (at === undefined) continue;
     const bucket = buckets[Math.min(count - 1, Math.max(0, Math.floor((at - start) / bucketMs)))];
     if (!bucket) continue;

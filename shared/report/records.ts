@@ -20,8 +20,14 @@ const LOG_KEYS = ['level', 'message', 'timestamp'] as const;
 export function isRecordLike(value: unknown): value is RemediationRecord {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
   const v = value as Record<string, unknown>;
-  return typeof v.outcome === 'string' && OUTCOME_SET.has(v.outcome) && typeof v.eventId === 'string'
-    && Array.isArray(v.actions) && Array.isArray(v.resources) && typeof v.reason === 'string';
+  return (
+    typeof v.outcome === 'string'
+    && OUTCOME_SET.has(v.outcome)
+    && typeof v.eventId === 'string'
+    && Array.isArray(v.actions)
+    && Array.isArray(v.resources)
+    && typeof v.reason === 'string'
+  );
 }
 
 /** Epoch ms of an ISO time, or undefined. */
@@ -75,7 +81,9 @@ function withDefaults(record: RemediationRecord): RemediationRecord {
     trigger: record.trigger ?? 'event',
     finding: record.finding ?? null,
     outcome: legacyUndo ? 'reverted' : record.outcome,
-    actions: legacyGone ? record.actions.map((a) => (isLegacyGone(a) && a.verification ? { ...a, verification: { ...a.verification, gone: true } } : a)) : record.actions,
+    actions: legacyGone
+      ? record.actions.map((a) => (isLegacyGone(a) && a.verification ? { ...a, verification: { ...a.verification, gone: true } } : a))
+      : record.actions,
   };
 }
 

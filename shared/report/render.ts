@@ -18,9 +18,15 @@ export const PAGE_ROWS = { findings: 100, failures: 100, actors: 50, actions: 10
 export function reportJson(report: Report) {
   return {
     summary: {
-      generatedAt: report.generatedAt, since: report.since, sources: report.sources, filter: report.filter,
-      records: report.total, filteredOut: report.filteredOut, findings: report.findings.length,
-      bySeverity: report.severityTotals, outcomes: report.outcomeTotals,
+      generatedAt: report.generatedAt,
+      since: report.since,
+      sources: report.sources,
+      filter: report.filter,
+      records: report.total,
+      filteredOut: report.filteredOut,
+      findings: report.findings.length,
+      bySeverity: report.severityTotals,
+      outcomes: report.outcomeTotals,
     },
     findings: { total: report.findings.length, bySeverity: report.severityTotals, rows: report.findings },
     chart: { bucketMs: report.bucketMs, bucket: bucketName(report.bucketMs), buckets: report.timeline },
@@ -36,8 +42,10 @@ export function reportJson(report: Report) {
 export function renderReport(report: Report, format: Exclude<ReportFormat, 'text'>): string {
   switch (format) {
     // Still JSON with the same values: C1 and Unicode format characters become \u escapes for the terminal.
-    case 'json': return `${terminalText(JSON.stringify(reportJson(report), null, 2))}\n`;
-    case 'html': return renderHtml(report);
+    case 'json':
+      return `${terminalText(JSON.stringify(reportJson(report), null, 2))}\n`;
+    case 'html':
+      return renderHtml(report);
   }
 }
 
@@ -88,7 +96,10 @@ const time = (iso: string | null) => (iso === null ? '-' : `<time class="nw" dat
 
 /** Outcome colours: the chart's stacks, the legend and the findings' outcome column agree. */
 const OUTCOME_COLOUR: Readonly<Record<FindingOutcome, string>> = {
-  remediated: '#1a7f37', 'would-remediate': '#bf8700', alerted: '#0969da', failed: '#cf222e',
+  remediated: '#1a7f37',
+  'would-remediate': '#bf8700',
+  alerted: '#0969da',
+  failed: '#cf222e',
 };
 
 const CSS = `
@@ -136,10 +147,17 @@ function table(headers: readonly string[], rows: readonly (readonly Cell[])[], w
   const cards = widths !== undefined;
   const cols = cards ? `<colgroup>${widths.map((w) => (w ? `<col style="width:${w}">` : '<col>')).join('')}</colgroup>\n` : '';
   const head = `${cols}<tr>${headers.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>`;
-  const body = rows.map((row) => `<tr>${row.map((cell, i) => {
-    const { html, numeric } = typeof cell === 'string' ? { html: cell, numeric: false } : cell;
-    return `<td${numeric ? ' class="n"' : ''}${cards ? ` data-label="${escapeHtml(headers[i] ?? '')}"` : ''}>${html}</td>`;
-  }).join('')}</tr>`).join('\n');
+  const body = rows
+    .map(
+      (row) =>
+        `<tr>${row
+          .map((cell, i) => {
+            const { html, numeric } = typeof cell === 'string' ? { html: cell, numeric: false } : cell;
+            return `<td${numeric ? ' class="n"' : ''}${cards ? ` data-label="${escapeHtml(headers[i] ?? '')}"` : ''}>${html}</td>`;
+          })
+          .join('')}</tr>`,
+    )
+    .join('\n');
   const html = `<table${cards ? ' class="cards fixed"' : ''}>\n${head}\n${body}\n</table>`;
   return cards ? html : `<div class="scroll">${html}</div>`;
 }
@@ -193,8 +211,10 @@ function xAxis(buckets: readonly TimelineBucket[], layout: ChartLayout, left: nu
   return buckets.flatMap((b, i) => {
     if (i % every !== 0) return [];
     const x = left + i * step + step / 2;
-    return [`<line x1="${x.toFixed(1)}" x2="${x.toFixed(1)}" y1="${y}" y2="${y + 4}" stroke="#8c959f"/>`,
-      svgText(x, y + 6 + layout.font, 'middle', bucketLabel(b.start, bucketMs), layout.font)];
+    return [
+      `<line x1="${x.toFixed(1)}" x2="${x.toFixed(1)}" y1="${y}" y2="${y + 4}" stroke="#8c959f"/>`,
+      svgText(x, y + 6 + layout.font, 'middle', bucketLabel(b.start, bucketMs), layout.font),
+    ];
   });
 }
 
@@ -213,9 +233,13 @@ export function findingsChartSvg(report: Report, layout: ChartLayout = WIDE): st
   const step = plotW / Math.max(1, buckets.length);
   const barW = Math.max(1, step * 0.72);
   const y = (n: number) => top + plotH - (n / max) * plotH;
-  const parts = [`<svg class="${layout.className}" role="img" aria-label="Findings per ${escapeHtml(bucketName(report.bucketMs))} by outcome" viewBox="0 0 ${layout.width} ${height}">`];
+  const parts = [
+    `<svg class="${layout.className}" role="img" aria-label="Findings per ${escapeHtml(bucketName(report.bucketMs))} by outcome" viewBox="0 0 ${layout.width} ${height}">`,
+  ];
   for (const tick of [0, max / 2, max]) {
-    parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${y(tick).toFixed(1)}" y2="${y(tick).toFixed(1)}" stroke="${tick === 0 ? '#8c959f' : '#eaeef2'}"/>`);
+    parts.push(
+      `<line x1="${left}" x2="${left + plotW}" y1="${y(tick).toFixed(1)}" y2="${y(tick).toFixed(1)}" stroke="${tick === 0 ? '#8c959f' : '#eaeef2'}"/>`,
+    );
     if (Number.isInteger(tick)) parts.push(svgText(left - 6, y(tick) + layout.font / 3, 'end', String(tick), layout.font));
   }
   buckets.forEach((b, i) => {
@@ -226,7 +250,9 @@ export function findingsChartSvg(report: Report, layout: ChartLayout = WIDE): st
     for (const outcome of FINDING_OUTCOMES) {
       const n = b.findings[outcome];
       if (n === 0) continue;
-      parts.push(`<rect x="${x.toFixed(1)}" y="${y(base + n).toFixed(1)}" width="${barW.toFixed(1)}" height="${(y(base) - y(base + n)).toFixed(1)}" fill="${OUTCOME_COLOUR[outcome]}"/>`);
+      parts.push(
+        `<rect x="${x.toFixed(1)}" y="${y(base + n).toFixed(1)}" width="${barW.toFixed(1)}" height="${(y(base) - y(base + n)).toFixed(1)}" fill="${OUTCOME_COLOUR[outcome]}"/>`,
+      );
       base += n;
     }
     parts.push('</g>');
@@ -242,8 +268,15 @@ export function findingsChartSvg(report: Report, layout: ChartLayout = WIDE): st
 
 /** Round durations for a log-scale axis, with their labels. */
 const LOG_TICKS: readonly (readonly [number, string])[] = [
-  [100, '100 ms'], [1_000, '1 s'], [10_000, '10 s'], [60_000, '1 min'], [600_000, '10 min'],
-  [HOUR, '1 h'], [6 * HOUR, '6 h'], [24 * HOUR, '1 d'], [7 * 24 * HOUR, '1 w'],
+  [100, '100 ms'],
+  [1_000, '1 s'],
+  [10_000, '10 s'],
+  [60_000, '1 min'],
+  [600_000, '10 min'],
+  [HOUR, '1 h'],
+  [6 * HOUR, '6 h'],
+  [24 * HOUR, '1 d'],
+  [7 * 24 * HOUR, '1 w'],
 ];
 
 /**
@@ -270,7 +303,9 @@ export function exposureChartSvg(report: Report, layout: ChartLayout = WIDE): st
   const max = Math.max(high, ticks[ticks.length - 1]?.[0] ?? high);
   const y = (ms: number) => top + plotH - ((Math.log10(Math.max(ms, min)) - Math.log10(min)) / (Math.log10(max) - Math.log10(min))) * plotH;
   const step = plotW / Math.max(1, buckets.length);
-  const parts = [`<svg class="${layout.className}" role="img" aria-label="Exposure per ${escapeHtml(bucketName(report.bucketMs))}, p50 and p95, log scale" viewBox="0 0 ${layout.width} ${height}">`];
+  const parts = [
+    `<svg class="${layout.className}" role="img" aria-label="Exposure per ${escapeHtml(bucketName(report.bucketMs))}, p50 and p95, log scale" viewBox="0 0 ${layout.width} ${height}">`,
+  ];
   for (const [tick, label] of ticks) {
     parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${y(tick).toFixed(1)}" y2="${y(tick).toFixed(1)}" stroke="#eaeef2"/>`);
     parts.push(svgText(left - 6, y(tick) + layout.font / 3, 'end', label, layout.font));
@@ -281,9 +316,11 @@ export function exposureChartSvg(report: Report, layout: ChartLayout = WIDE): st
     const x = left + i * step + step / 2;
     const w = Math.max(3, step * 0.5);
     const title = `${shortTime(b.start)} UTC: ${plural(b.exposure.count, 'live fix', 'live fixes')}, p50 ${formatDuration(b.exposure.p50Ms)}, p95 ${formatDuration(b.exposure.p95Ms)}, max ${formatDuration(b.exposure.maxMs)}`;
-    parts.push(`<g><title>${escapeHtml(title)}</title>`
-      + `<rect x="${(x - w / 2).toFixed(1)}" y="${y(b.exposure.p95Ms).toFixed(1)}" width="${w.toFixed(1)}" height="${Math.max(1, y(b.exposure.p50Ms) - y(b.exposure.p95Ms)).toFixed(1)}" fill="#cf222e" fill-opacity="0.25"/>`
-      + `<circle cx="${x.toFixed(1)}" cy="${y(b.exposure.p50Ms).toFixed(1)}" r="3.5" fill="#cf222e"/></g>`);
+    parts.push(
+      `<g><title>${escapeHtml(title)}</title>`
+        + `<rect x="${(x - w / 2).toFixed(1)}" y="${y(b.exposure.p95Ms).toFixed(1)}" width="${w.toFixed(1)}" height="${Math.max(1, y(b.exposure.p50Ms) - y(b.exposure.p95Ms)).toFixed(1)}" fill="#cf222e" fill-opacity="0.25"/>`
+        + `<circle cx="${x.toFixed(1)}" cy="${y(b.exposure.p50Ms).toFixed(1)}" r="3.5" fill="#cf222e"/></g>`,
+    );
   });
   parts.push(...xAxis(buckets, layout, left, step, top + plotH, report.bucketMs));
   parts.push('</svg>');
@@ -298,7 +335,8 @@ const exposureLine = (s: ExposureStats) =>
 function summaryHtml(report: Report): string {
   const e = escapeHtml;
   const tiles = SEVERITIES.map((s) => `<div class="tile">${severityBadge(s)}<strong>${report.severityTotals[s].toLocaleString('en-US')}</strong></div>`);
-  if (report.severityTotals.none > 0) tiles.push(`<div class="tile">${severityBadge(null)}<strong>${report.severityTotals.none.toLocaleString('en-US')}</strong></div>`);
+  if (report.severityTotals.none > 0)
+    tiles.push(`<div class="tile">${severityBadge(null)}<strong>${report.severityTotals.none.toLocaleString('en-US')}</strong></div>`);
   const outcomes = FINDING_OUTCOMES.map((o) => `${outcomeBadge(o)} ${report.outcomeTotals[o].toLocaleString('en-US')}`).join(' &nbsp; ');
   const filter = report.filter
     ? `<p class="note">Filtered to ${[report.filter.severities ? `severity ${e(report.filter.severities.join(', '))}` : '', report.filter.rules ? `rule ${e(report.filter.rules.join(', '))}` : ''].filter(Boolean).join(' and ')}: ${e(plural(report.filteredOut, 'other record'))} left out.</p>`
@@ -312,11 +350,17 @@ ${filter}`;
 
 function findingsHtml(report: Report): string {
   const e = escapeHtml;
-  const rows = report.findings.slice(0, PAGE_ROWS.findings).map((f) => [
-    time(f.time), severityBadge(f.severity), `<span class="nw">${e(f.rule)}</span>`, idHtml(f.resource),
-    f.actor === null ? `<span class="none">(${e(f.trigger)})</span>` : idHtml(f.actor),
-    e(displayValue(f.reason, 300)), outcomeBadge(f.outcome),
-  ]);
+  const rows = report.findings
+    .slice(0, PAGE_ROWS.findings)
+    .map((f) => [
+      time(f.time),
+      severityBadge(f.severity),
+      `<span class="nw">${e(f.rule)}</span>`,
+      idHtml(f.resource),
+      f.actor === null ? `<span class="none">(${e(f.trigger)})</span>` : idHtml(f.actor),
+      e(displayValue(f.reason, 300)),
+      outcomeBadge(f.outcome),
+    ]);
   return `<h2>Findings by severity (${report.findings.length.toLocaleString('en-US')})</h2>
 <p class="note">CRITICAL and HIGH first, the latest first within a severity. Times are UTC.</p>
 ${table(['time', 'severity', 'rule', 'resource', 'actor', 'reason', 'outcome'], rows, ['8rem', '6rem', '11.5rem', '13%', '13%', '', '8.5rem'])}
@@ -345,10 +389,13 @@ function countsHtml(report: Report): string {
   // Columns no rule's record reached say nothing; the footnote below counts what the table leaves out.
   const shown = OUTCOMES.filter((o) => report.ruleTotals[o] > 0);
   const rows = report.counts.map((row) => [`<span class="nw">${e(row.rule)}</span>`, num(row.total), ...shown.map((o) => num(row.outcomes[o]))]);
-  if (rows.length > 0) rows.push(['<strong>all rules</strong>', num(report.counts.reduce((n, r) => n + r.total, 0)), ...shown.map((o) => num(report.ruleTotals[o]))]);
+  if (rows.length > 0)
+    rows.push(['<strong>all rules</strong>', num(report.counts.reduce((n, r) => n + r.total, 0)), ...shown.map((o) => num(report.ruleTotals[o]))]);
   const notes: string[] = [];
   if (report.unmatched.total > 0) {
-    const byOutcome = OUTCOMES.filter((o) => report.unmatched.outcomes[o] > 0).map((o) => `${report.unmatched.outcomes[o].toLocaleString('en-US')} ${o}`).join(', ');
+    const byOutcome = OUTCOMES.filter((o) => report.unmatched.outcomes[o] > 0)
+      .map((o) => `${report.unmatched.outcomes[o].toLocaleString('en-US')} ${o}`)
+      .join(', ');
     notes.push(`Not in the table: ${e(plural(report.unmatched.total, 'event'))} no rule matched (${e(byOutcome)}).`);
   }
   if (report.plannedActions > 0) notes.push(`${e(plural(report.plannedActions, 'planned write'))} (offline or dry-run) not made: nothing to reverse.`);
@@ -360,20 +407,38 @@ ${notes.map((n) => `<p class="note">${n}</p>`).join('\n')}`;
 function exposureHtml(report: Report): string {
   const e = escapeHtml;
   if (!report.exposureOverall) return '';
-  const rows = report.exposure.map((x) => [`<span class="nw">${e(x.rule)}</span>`, num(x.count), { html: e(formatDuration(x.p50Ms)), numeric: true }, { html: e(formatDuration(x.p95Ms)), numeric: true }, { html: e(formatDuration(x.maxMs)), numeric: true }]);
+  const rows = report.exposure.map((x) => [
+    `<span class="nw">${e(x.rule)}</span>`,
+    num(x.count),
+    { html: e(formatDuration(x.p50Ms)), numeric: true },
+    { html: e(formatDuration(x.p95Ms)), numeric: true },
+    { html: e(formatDuration(x.maxMs)), numeric: true },
+  ]);
   const all = report.exposureOverall;
-  rows.push(['<strong>all rules</strong>', num(all.count), { html: e(formatDuration(all.p50Ms)), numeric: true }, { html: e(formatDuration(all.p95Ms)), numeric: true }, { html: e(formatDuration(all.maxMs)), numeric: true }]);
+  rows.push([
+    '<strong>all rules</strong>',
+    num(all.count),
+    { html: e(formatDuration(all.p50Ms)), numeric: true },
+    { html: e(formatDuration(all.p95Ms)), numeric: true },
+    { html: e(formatDuration(all.maxMs)), numeric: true },
+  ]);
   return `<h2>Exposure per rule (live remediations)</h2>
 ${table(['rule', 'fixes', 'p50', 'p95', 'max'], rows)}`;
 }
 
 function failuresHtml(report: Report): string {
   const e = escapeHtml;
-  const rows = report.failures.slice(-PAGE_ROWS.failures).reverse().map((f) => [
-    time(f.time), `<span class="nw">${e(f.rule)}</span>`, `${e(f.eventName ?? '-')}<br>${idHtml(f.eventId)}`, idHtml(f.resource),
-    `<span class="failed">${e(f.reason)}</span>`,
-    f.error ? `${e(f.error.kind)} ${e(f.error.code)}${f.error.permission ? `<br>needs ${idHtml(f.error.permission)}` : ''}` : '-',
-  ]);
+  const rows = report.failures
+    .slice(-PAGE_ROWS.failures)
+    .reverse()
+    .map((f) => [
+      time(f.time),
+      `<span class="nw">${e(f.rule)}</span>`,
+      `${e(f.eventName ?? '-')}<br>${idHtml(f.eventId)}`,
+      idHtml(f.resource),
+      `<span class="failed">${e(f.reason)}</span>`,
+      f.error ? `${e(f.error.kind)} ${e(f.error.code)}${f.error.permission ? `<br>needs ${idHtml(f.error.permission)}` : ''}` : '-',
+    ]);
   return `<h2>Failures (${report.failures.length.toLocaleString('en-US')})</h2>
 ${table(['time', 'rule', 'event', 'resource', 'reason', 'error'], rows, ['8.5rem', '12rem', '18%', '18%', '', '16%'])}
 ${moreNote(rows.length, report.failures.length, 'failure')}`;
@@ -382,8 +447,16 @@ ${moreNote(rows.length, report.failures.length, 'failure')}`;
 function actorsHtml(report: Report): string {
   const e = escapeHtml;
   const rows = report.actors.slice(0, PAGE_ROWS.actors).map((a) => [
-    idHtml(a.actor), e(a.actorType ?? '-'), num(a.violations), a.rules.map((r) => `<span class="nw">${e(r)}</span>`).join(', '),
-    e(Object.entries(a.outcomes).map(([o, n]) => `${n} ${o}`).join(', ')), time(a.lastSeen),
+    idHtml(a.actor),
+    e(a.actorType ?? '-'),
+    num(a.violations),
+    a.rules.map((r) => `<span class="nw">${e(r)}</span>`).join(', '),
+    e(
+      Object.entries(a.outcomes)
+        .map(([o, n]) => `${n} ${o}`)
+        .join(', '),
+    ),
+    time(a.lastSeen),
   ]);
   return `<h2>Actors behind violations (${report.actors.length.toLocaleString('en-US')})</h2>
 ${table(['actor', 'type', 'violations', 'rules', 'outcomes', 'last seen'], rows, ['28%', '8rem', '6rem', '', '14rem', '8.5rem'])}
@@ -392,11 +465,21 @@ ${moreNote(rows.length, report.actors.length, 'actor')}`;
 
 function actionsHtml(report: Report): string {
   const e = escapeHtml;
-  const rows = report.actions.slice(-PAGE_ROWS.actions).reverse().map((a) => [
-    time(a.time), `<span class="nw">${e(a.rule)}</span>`, `${e(a.api)}<br>${idHtml(a.eventId)}`, idHtml(a.resource), `${e(a.status)} (${e(a.outcome)})`,
-    a.reversal.kind === 'none' ? `<span class="none">${e(a.reversal.text)}</span>` : `<pre class="cmd">${e(a.reversal.text)}</pre>`,
-  ]);
-  const planned = report.plannedActions > 0 ? `<p class="note">And ${e(plural(report.plannedActions, 'planned write'))} not made (offline or dry-run): nothing to reverse.</p>` : '';
+  const rows = report.actions
+    .slice(-PAGE_ROWS.actions)
+    .reverse()
+    .map((a) => [
+      time(a.time),
+      `<span class="nw">${e(a.rule)}</span>`,
+      `${e(a.api)}<br>${idHtml(a.eventId)}`,
+      idHtml(a.resource),
+      `${e(a.status)} (${e(a.outcome)})`,
+      a.reversal.kind === 'none' ? `<span class="none">${e(a.reversal.text)}</span>` : `<pre class="cmd">${e(a.reversal.text)}</pre>`,
+    ]);
+  const planned =
+    report.plannedActions > 0
+      ? `<p class="note">And ${e(plural(report.plannedActions, 'planned write'))} not made (offline or dry-run): nothing to reverse.</p>`
+      : '';
   return `<h2>Writes made and how to reverse them (${report.actions.length.toLocaleString('en-US')})</h2>
 ${table(['time', 'rule', 'action', 'resource', 'status', 'how to reverse'], rows, ['8.5rem', '12rem', '16%', '14%', '9rem', ''])}
 ${moreNote(rows.length, report.actions.length, 'write')}

@@ -60,7 +60,10 @@ export async function actAndVerify(
         // Half-done: earlier writes landed. The record says which before the retry re-decides on current state.
         const done = results.filter((r) => r.status === 'done').length;
         return {
-          ...acted, outcome: 'failed', error: errorRecord(rule, classified), skipped: { why: 'half-done', done, total },
+          ...acted,
+          outcome: 'failed',
+          error: errorRecord(rule, classified),
+          skipped: { why: 'half-done', done, total },
           actions: [...results, { ...base, status: 'failed', error: `transient: ${classified.code}` }],
           reason: `${subject}; half done: ${done} of ${total} actions done, then ${action.api} failed (${classified.code}); retried by Lambda/EventBridge`,
         };
@@ -91,15 +94,32 @@ export async function actAndVerify(
   const unverified = results.filter((r) => r.status === 'done' && r.verification && !r.verification.ok && !unread.has(r));
   if (failed.length > 0) {
     const done = results.length - failed.length;
-    return { ...acted, outcome: 'failed', actions: results, error: firstError, reason: `${subject}; ${failed.length} of ${results.length} actions failed${done > 0 ? ` (${done} done)` : ''}: ${failed.map((f) => f.error).join(', ')}` };
+    return {
+      ...acted,
+      outcome: 'failed',
+      actions: results,
+      error: firstError,
+      reason: `${subject}; ${failed.length} of ${results.length} actions failed${done > 0 ? ` (${done} done)` : ''}: ${failed.map((f) => f.error).join(', ')}`,
+    };
   }
   if (unverified.length > 0) {
-    return { ...acted, outcome: 'failed', actions: results, reason: `${subject}; acted, but verification failed: ${unverified.map((u) => u.verification?.detail).join('; ')}` };
+    return {
+      ...acted,
+      outcome: 'failed',
+      actions: results,
+      reason: `${subject}; acted, but verification failed: ${unverified.map((u) => u.verification?.detail).join('; ')}`,
+    };
   }
   const [firstUnread] = unread.values();
   if (firstUnread) {
     // Transient, so the notification waits and the claim keeps the intent: the retry reads back and records.
-    return { ...acted, outcome: 'failed', actions: results, error: errorRecord(rule, firstUnread), reason: `${subject}; acted, but the read-back could not be made (${firstUnread.code}): the retry verifies; retried by Lambda/EventBridge` };
+    return {
+      ...acted,
+      outcome: 'failed',
+      actions: results,
+      error: errorRecord(rule, firstUnread),
+      reason: `${subject}; acted, but the read-back could not be made (${firstUnread.code}): the retry verifies; retried by Lambda/EventBridge`,
+    };
   }
   if (results.every((r) => r.verification?.gone)) {
     return { ...acted, outcome: 'ignored', actions: results, reason: `${subject}; the resource was already gone when acting` };

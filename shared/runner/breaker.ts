@@ -17,7 +17,11 @@ export function breakerOf(ruleId: string, trigger: Trigger): string {
 }
 
 /** The fixed window a breaker counts writes in at `nowMs`, and the name of its counter (`trailguard breaker status` reads it). */
-export function breakerWindow(breaker: string, nowMs: number, windowMinutes: number): { readonly counter: string; readonly start: number; readonly windowMs: number } {
+export function breakerWindow(
+  breaker: string,
+  nowMs: number,
+  windowMinutes: number,
+): { readonly counter: string; readonly start: number; readonly windowMs: number } {
   const windowMs = windowMinutes * 60_000;
   return { counter: `writes#${breaker}`, start: Math.floor(nowMs / windowMs) * windowMs, windowMs };
 }
@@ -39,10 +43,7 @@ export async function checkBreaker(breaker: string, writes: number, deps: RunDep
   const { maxWrites, windowMinutes } = deps.config.reliability.breaker;
   const { counter, start, windowMs } = breakerWindow(breaker, deps.now(), windowMinutes);
   // One round trip inside the exposure window: counting a write the open breaker then refuses is harmless.
-  const [state, total] = await Promise.all([
-    deps.store.breakerState(breaker),
-    deps.store.addToWindow(counter, start, writes, start + 2 * windowMs),
-  ]);
+  const [state, total] = await Promise.all([deps.store.breakerState(breaker), deps.store.addToWindow(counter, start, writes, start + 2 * windowMs)]);
   if (state.open) return { breaker, reason: `the ${breaker} circuit breaker is open since ${state.since} (${state.reason}); ${reset}`, tripped: false };
   if (total <= maxWrites) return undefined;
   const reason = `${total} writes in ${windowMinutes} min exceed the limit of ${maxWrites}`;

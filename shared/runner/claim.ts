@@ -39,7 +39,13 @@ export async function claimThen(rule: AnyRule, id: string, deps: RunDeps, claim:
     // Another invocation holds the claim: it may finish, or it may have timed out or crashed (its lock then
     // lapses). Ignoring this delivery would lose the event in the second case, so it is retried: by then the
     // first has finished (a duplicate, ignored) or its lock has expired (this one acts).
-    throw new AwsCallError('DynamoDB.UpdateItem', key, 'transient', 'ClaimInProgress', `event ${id} is being handled by another invocation since ${found.at}: retried once its claim is settled or lapses`);
+    throw new AwsCallError(
+      'DynamoDB.UpdateItem',
+      key,
+      'transient',
+      'ClaimInProgress',
+      `event ${id} is being handled by another invocation since ${found.at}: retried once its claim is settled or lapses`,
+    );
   }
   claim.key = key;
   claim.token = found.token;

@@ -79,7 +79,11 @@ export function fromDecision(
       return conclude('ignored', decision.reason, { exemptions: factExemptions });
     case 'alert':
       return conclude('alerted', decision.reason, {
-        severity: decision.severity, resources: decision.resources, exemptions: factExemptions, finding: decision.finding ?? null, coveredBy: decision.coveredBy ?? null,
+        severity: decision.severity,
+        resources: decision.resources,
+        exemptions: factExemptions,
+        finding: decision.finding ?? null,
+        coveredBy: decision.coveredBy ?? null,
       });
     case 'violation': {
       const exemptions = uniqueByResource([...factExemptions, ...actionExemptions.filter((e) => e !== undefined)]);
@@ -151,9 +155,12 @@ export function errorRecord(rule: AnyRule | undefined, error: AwsCallError): Rec
     code: error.code,
     api: error.api,
     ...(permission ? { permission } : {}),
-    message: error.kind === 'denied'
-      ? (error.api === 'STS.AssumeRole' ? notAssumable(error) : `${error.api} on ${error.resource} was denied: the role needs ${permission}, or an SCP or resource policy blocks it`)
-      : error.message,
+    message:
+      error.kind === 'denied'
+        ? error.api === 'STS.AssumeRole'
+          ? notAssumable(error)
+          : `${error.api} on ${error.resource} was denied: the role needs ${permission}, or an SCP or resource policy blocks it`
+        : error.message,
   };
 }
 

@@ -50,8 +50,19 @@ export async function beforeDeadline<T>(deps: DeadlineDeps, work: () => Promise<
   const running = withCallDeadline(deadline, now, work);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const backstop = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new AwsCallError('Lambda.Invoke', 'this invocation', 'transient', 'DeadlineExceeded',
-      `the run was still busy at its deadline ${new Date(deadline).toISOString()}; retried with the event`)), Math.max(0, deadline + BACKSTOP_MS - now()));
+    timer = setTimeout(
+      () =>
+        reject(
+          new AwsCallError(
+            'Lambda.Invoke',
+            'this invocation',
+            'transient',
+            'DeadlineExceeded',
+            `the run was still busy at its deadline ${new Date(deadline).toISOString()}; retried with the event`,
+          ),
+        ),
+      Math.max(0, deadline + BACKSTOP_MS - now()),
+    );
   });
   // A run that is cut keeps going in the background until its next AWS call, which the guard refuses.
   running.catch(() => undefined);

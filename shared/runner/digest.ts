@@ -18,7 +18,11 @@ export type BurstPosition = 'normal' | 'first-over' | 'suppressed' | 'uncounted'
  * (which becomes the burst notice), or past it (log only). CRITICAL ones are never held back, and a
  * store that cannot count fails open: a person is told rather than not.
  */
-export async function burstPosition(rule: AnyRule, record: RemediationRecord, deps: RunDeps): Promise<{ readonly position: BurstPosition; readonly windowEnd: number }> {
+export async function burstPosition(
+  rule: AnyRule,
+  record: RemediationRecord,
+  deps: RunDeps,
+): Promise<{ readonly position: BurstPosition; readonly windowEnd: number }> {
   const { maxPerWindow, windowMinutes } = deps.config.reliability.digest;
   const windowMs = windowMinutes * 60_000;
   const start = Math.floor(deps.now() / windowMs) * windowMs;

@@ -49,15 +49,26 @@ export async function recordIntent(
   const store = deps.store;
   if (!store || !claim?.key || !claim.token) return;
   const intent: Intent = {
-    id: randomUUID(), actions, reason: planned.subject, severity: planned.severity,
-    resources: planned.resources, at: new Date(deps.now()).toISOString(), finding: planned.finding,
+    id: randomUUID(),
+    actions,
+    reason: planned.subject,
+    severity: planned.severity,
+    resources: planned.resources,
+    at: new Date(deps.now()).toISOString(),
+    finding: planned.finding,
   };
   const keepMs = deps.config.reliability.idempotencyHours * 3_600_000;
   const markers = await fixMarkersOf(rule, actions, context, clients);
   await Promise.all(markers.map((name) => store.markFix(name, intent.id, deps.now(), keepMs)));
   if (!(await store.recordIntent(claim.key, claim.token, intent))) {
     // The claim lapsed and another invocation took it: that one decides; two must never act at once.
-    throw new AwsCallError('DynamoDB.UpdateItem', claim.key, 'transient', 'ClaimLost', `the claim on ${claim.key} lapsed and another invocation took it: this one does not act`);
+    throw new AwsCallError(
+      'DynamoDB.UpdateItem',
+      claim.key,
+      'transient',
+      'ClaimLost',
+      `the claim on ${claim.key} lapsed and another invocation took it: this one does not act`,
+    );
   }
   claim.intent = intent;
 }
@@ -74,7 +85,14 @@ async function fixMarkersOf(rule: AnyRule, actions: readonly PlannedAction[], co
  * or nothing landed; the claim then no longer keeps the intent, and the retry decides afresh. A read-back that
  * cannot be made (throttled) is thrown: retried again, the intent kept.
  */
-export async function readBackIntent(rule: AnyRule, claim: ClaimRef, intent: Intent, context: RunContext, clients: unknown, deps: RunDeps): Promise<readonly DoneEarlier[]> {
+export async function readBackIntent(
+  rule: AnyRule,
+  claim: ClaimRef,
+  intent: Intent,
+  context: RunContext,
+  clients: unknown,
+  deps: RunDeps,
+): Promise<readonly DoneEarlier[]> {
   const store = deps.store;
   if (!store) return [];
   const markers = await fixMarkersOf(rule, intent.actions, context, clients);
@@ -100,7 +118,11 @@ export async function readBackIntent(rule: AnyRule, claim: ClaimRef, intent: Int
 /** Every action of an earlier try's intent reads back as done: its writes landed, and this retry records and tells them. */
 export function landedConclusion(intent: Intent, done: readonly DoneEarlier[], exemptions: readonly ExemptionMatch[]): Conclusion {
   return conclude('remediated', `${intent.reason}; remediated and verified: the write of an earlier try (${intent.at}) landed, this retry read it back`, {
-    subject: intent.reason, severity: intent.severity, resources: intent.resources, actions: done.map((d) => d.record), exemptions,
+    subject: intent.reason,
+    severity: intent.severity,
+    resources: intent.resources,
+    actions: done.map((d) => d.record),
+    exemptions,
     finding: intent.finding ?? null,
   });
 }

@@ -45,12 +45,18 @@ export function liveConfigOf(rule: RuleId, deps: RunDeps): LiveConfigSource | un
     reader: ssmReader({ region, endpoint: config.endpoint }),
     logger,
     ruleOverrides: processRuleOverrides(),
-    ...(notify ? {
-      notifyRejection: rejectionNotifier({
-        notify, store: deps.store, now: deps.now, rule, region,
-        account: (config.topicArn ? parseArn(config.topicArn)?.account : undefined) ?? null,
-      }),
-    } : {}),
+    ...(notify
+      ? {
+          notifyRejection: rejectionNotifier({
+            notify,
+            store: deps.store,
+            now: deps.now,
+            rule,
+            region,
+            account: (config.topicArn ? parseArn(config.topicArn)?.account : undefined) ?? null,
+          }),
+        }
+      : {}),
   });
 }
 
@@ -86,16 +92,17 @@ const containerOf = (rule: AnyRule, depsFor: () => RunDeps): Container => {
  * The context's remaining time sets the run's deadline: a run that cannot finish its AWS work in time ends
  * the same way (transient, recorded, claim given back, thrown) before Lambda would kill it without a record.
  */
-export function lambdaRunner(rule: AnyRule, depsFor: () => RunDeps = lambdaDeps): (event: unknown, context?: Partial<InvocationContext>) => Promise<RemediationRecord> {
+export function lambdaRunner(
+  rule: AnyRule,
+  depsFor: () => RunDeps = lambdaDeps,
+): (event: unknown, context?: Partial<InvocationContext>) => Promise<RemediationRecord> {
   let container: Container | undefined;
   return async (event, context) => {
     container ??= containerOf(rule, depsFor);
     const invocation = invocationDeps(container.deps, context);
     const resolved = await resolveConfig(invocation, container.live);
     // An unreadable live configuration ends as a transient `failed` record by the route any transient fault takes.
-    const record = 'deps' in resolved
-      ? await run(rule, event, resolved.deps)
-      : await run(failingWith(rule, resolved.unreadable), event, invocation);
+    const record = 'deps' in resolved ? await run(rule, event, resolved.deps) : await run(failingWith(rule, resolved.unreadable), event, invocation);
     if (record.error?.kind === 'transient') {
       throw new AwsCallError(record.error.api ?? 'unknown', record.eventId, 'transient', record.error.code, 'retry');
     }
@@ -124,7 +131,11 @@ const failingWith = (rule: AnyRule, error: unknown): AnyRule => ({
  * An input that does not parse ends in one `failed` record and is not thrown: a retry would read it no
  * better, so throwing would only loop. A transient AWS fault is thrown, as in lambdaRunner, so Lambda retries.
  */
-export function lambdaScheduledRunner(rule: AnyRule, reader: ScheduledInputReader, depsFor: () => RunDeps = lambdaDeps): (input: unknown, context?: Partial<InvocationContext>) => Promise<RemediationRecord> {
+export function lambdaScheduledRunner(
+  rule: AnyRule,
+  reader: ScheduledInputReader,
+  depsFor: () => RunDeps = lambdaDeps,
+): (input: unknown, context?: Partial<InvocationContext>) => Promise<RemediationRecord> {
   let container: Container | undefined;
   return async (input, context) => {
     container ??= containerOf(rule, depsFor);

@@ -89,8 +89,13 @@ async function waitForLock(store: StateStore, name: string, owner: string, deps:
     // Slept time counts too: a clock that does not move (a test's, a replay's fixed time) still ends the wait.
     const left = Math.min(giveUpAt - now, giveUpAt - started - slept);
     if (left <= 0) {
-      throw new AwsCallError('DynamoDB.PutItem', `lock#${name}`, 'transient', 'ResourceLocked',
-        `another invocation is deciding on ${name} (its lock holds until ${new Date(attempt.until).toISOString()} unless freed): retried once it is done`);
+      throw new AwsCallError(
+        'DynamoDB.PutItem',
+        `lock#${name}`,
+        'transient',
+        'ResourceLocked',
+        `another invocation is deciding on ${name} (its lock holds until ${new Date(attempt.until).toISOString()} unless freed): retried once it is done`,
+      );
     }
     // Jittered, so the runs queued behind one holder do not poll in step; never past the holder's lapse.
     const wait = Math.max(1, Math.min(left, pause * (0.5 + Math.random() / 2), attempt.until + 1 - now));

@@ -33,11 +33,15 @@ export async function notifyFor(
     const { position, windowEnd } = await burstPosition(rule, record, deps);
     if (position === 'suppressed') {
       const { maxPerWindow, windowMinutes } = deps.config.reliability.digest;
-      return { status: 'suppressed', reason: `burst: more than ${maxPerWindow} ${rule.id} notifications for account ${record.account ?? 'unknown'} within ${windowMinutes} min; this one is in the remediation log only` };
+      return {
+        status: 'suppressed',
+        reason: `burst: more than ${maxPerWindow} ${rule.id} notifications for account ${record.account ?? 'unknown'} within ${windowMinutes} min; this one is in the remediation log only`,
+      };
     }
-    const notification = position === 'first-over'
-      ? buildBurstNotification(record, deps.config.reliability.digest, new Date(windowEnd).toISOString())
-      : buildNotification(record, messageOf(rule, record), contextOf(rule, record, deps));
+    const notification =
+      position === 'first-over'
+        ? buildBurstNotification(record, deps.config.reliability.digest, new Date(windowEnd).toISOString())
+        : buildNotification(record, messageOf(rule, record), contextOf(rule, record, deps));
     const messageId = await deps.notify(notification);
     if (position === 'first-over') return { status: 'sent', messageId, burst: true };
     // Sent past the digest, which could not count it: why a window may hold one more message than its limit.
@@ -62,7 +66,11 @@ const SEVERITY_RANK: Readonly<Record<Severity, number>> = { LOW: 0, MEDIUM: 1, H
  * the event. Anything else pages as it would alone: a fold may never lose a page. Both invocations decide from
  * the same event and configuration, so neither waits for the other and the order they run in does not matter.
  */
-export function foldOf(record: RemediationRecord, coverage: Coverage | null | undefined, deps: Pick<RunDeps, 'config' | 'now'>): NotificationStatus | undefined {
+export function foldOf(
+  record: RemediationRecord,
+  coverage: Coverage | null | undefined,
+  deps: Pick<RunDeps, 'config' | 'now'>,
+): NotificationStatus | undefined {
   if (!coverage || record.outcome !== 'alerted' || record.severity === null) return undefined;
   if (!deps.config.rules[coverage.rule].enabled) return undefined;
   if (SEVERITY_RANK[coverage.severity] < SEVERITY_RANK[record.severity]) return undefined;

@@ -8,8 +8,10 @@ import type { RemediationRecord } from '../remediation-log.js';
 import type { RuleFacts } from '../rule.js';
 
 /** The record's fields that say what started the run. */
-export type Origin = Pick<RemediationRecord,
-  'trigger' | 'eventId' | 'eventName' | 'eventSource' | 'eventTime' | 'errorCode' | 'account' | 'region' | 'actor' | 'actorType' | 'sourceIp' | 'userAgent'>;
+export type Origin = Pick<
+  RemediationRecord,
+  'trigger' | 'eventId' | 'eventName' | 'eventSource' | 'eventTime' | 'errorCode' | 'account' | 'region' | 'actor' | 'actorType' | 'sourceIp' | 'userAgent'
+>;
 
 /**
  * Facts a rule runs on that did not come from a CloudTrail call: a reconciliation sweep's finding (a public
@@ -46,8 +48,18 @@ export function eventOrigin(input: unknown, event: CloudTrailEvent | undefined):
 /** The origin of a finding's run: its id, account and Region; no call, caller or call time. */
 export function findingOrigin(finding: Pick<Finding, 'trigger' | 'id' | 'account' | 'region'>): Origin {
   return {
-    trigger: finding.trigger, eventId: finding.id, eventName: null, eventSource: null, eventTime: null, errorCode: null,
-    account: finding.account ?? null, region: finding.region, actor: null, actorType: null, sourceIp: null, userAgent: null,
+    trigger: finding.trigger,
+    eventId: finding.id,
+    eventName: null,
+    eventSource: null,
+    eventTime: null,
+    errorCode: null,
+    account: finding.account ?? null,
+    region: finding.region,
+    actor: null,
+    actorType: null,
+    sourceIp: null,
+    userAgent: null,
   };
 }
 

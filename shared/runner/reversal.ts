@@ -49,10 +49,23 @@ export async function runReversal(
   const undoing: AnyRule = { ...rule, actions: types, permissions: permissionsOf(types), neverDigested: true, message };
   const region = original.region ?? steps[0]?.action.resource.region ?? 'unknown';
   const subject = `undo of ${original.eventId}: ${steps.flatMap((step) => reversalSummaries({ kind: 'steps', steps: [step] })).join('; ')}`;
-  const planned = conclude('would-remediate', subject, { severity: original.severity, resources: original.resources, plan: 'will-remediate', finding: original.finding });
+  const planned = conclude('would-remediate', subject, {
+    severity: original.severity,
+    resources: original.resources,
+    plan: 'will-remediate',
+    finding: original.finding,
+  });
   let conclusion: Conclusion;
   try {
-    conclusion = await actAndVerify(undoing, steps.map((step) => step.action), clients, planned, [], undefined, { account: original.account ?? undefined, region });
+    conclusion = await actAndVerify(
+      undoing,
+      steps.map((step) => step.action),
+      clients,
+      planned,
+      [],
+      undefined,
+      { account: original.account ?? undefined, region },
+    );
   } catch (error) {
     conclusion = { ...concludeFromError(undoing, error), resources: original.resources };
   }
@@ -67,8 +80,10 @@ function undoConclusion(conclusion: Conclusion, subject: string): Conclusion {
   if (conclusion.outcome === 'remediated') return { ...conclusion, outcome: 'reverted', reason: `${subject}; done and verified` };
   if (conclusion.error?.kind !== 'transient') return conclusion;
   return {
-    ...conclusion, outcome: 'failed',
-    reason: `${subject}; NOT verified: ${conclusion.error.api ?? 'a call'} was throttled or unreachable (${conclusion.error.code}) and an undo is not retried: `
+    ...conclusion,
+    outcome: 'failed',
+    reason:
+      `${subject}; NOT verified: ${conclusion.error.api ?? 'a call'} was throttled or unreachable (${conclusion.error.code}) and an undo is not retried: `
       + 'read the resource (trailguard undo --mode dry-run) and run the undo again if it is not as before',
   };
 }
@@ -76,8 +91,17 @@ function undoConclusion(conclusion: Conclusion, subject: string): Conclusion {
 /** The undo's origin: the undone event's id (so `undo EVENT_ID` finds both), the operator as actor, now as its time. */
 function undoOrigin(original: RemediationRecord, operator: Operator, now: number): Origin {
   return {
-    trigger: 'undo', eventId: original.eventId, eventName: original.eventName, eventSource: original.eventSource,
-    eventTime: new Date(now).toISOString(), errorCode: null, account: original.account, region: original.region,
-    actor: operator.arn, actorType: identityTypeOf(operator.arn), sourceIp: null, userAgent: 'trailguard undo',
+    trigger: 'undo',
+    eventId: original.eventId,
+    eventName: original.eventName,
+    eventSource: original.eventSource,
+    eventTime: new Date(now).toISOString(),
+    errorCode: null,
+    account: original.account,
+    region: original.region,
+    actor: operator.arn,
+    actorType: identityTypeOf(operator.arn),
+    sourceIp: null,
+    userAgent: 'trailguard undo',
   };
 }

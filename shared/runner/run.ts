@@ -70,7 +70,9 @@ export async function runFinding(rule: AnyRule, finding: Finding, deps: RunDeps)
     const settings = rule.settings(deps.config);
     const context: FindingContext = { account: finding.account, region: finding.region };
     conclusion = settings.enabled
-      ? await beforeDeadline(deps, () => claimThen(rule, finding.id, deps, claim, () => decideFacts(rule, finding.facts, context, deps, finding.trigger, claim)))
+      ? await beforeDeadline(deps, () =>
+          claimThen(rule, finding.id, deps, claim, () => decideFacts(rule, finding.facts, context, deps, finding.trigger, claim)),
+        )
       : conclude('ignored', `rule ${rule.id} is disabled in configuration`);
   } catch (error) {
     conclusion = concludeFromError(rule, error);
@@ -127,7 +129,14 @@ async function decideEvent(rule: AnyRule, json: unknown, event: CloudTrailEvent,
 }
 
 /** Exemptions → inspect → decide → breaker → act → verify, for facts from an event, a sweep or a schedule. */
-async function decideFacts(rule: AnyRule, facts: RuleFacts, context: RunContext, deps: RunDeps, trigger: Trigger = 'event', claim?: ClaimRef): Promise<Conclusion> {
+async function decideFacts(
+  rule: AnyRule,
+  facts: RuleFacts,
+  context: RunContext,
+  deps: RunDeps,
+  trigger: Trigger = 'event',
+  claim?: ClaimRef,
+): Promise<Conclusion> {
   const today = new Date(deps.now()).toISOString().slice(0, 10);
   const exemptionOf = (resource: ResourceRef) => findExemption(deps.config.exemptions, rule.id, resource, today);
   const factExemptions = facts.resources.map(exemptionOf).filter((match) => match !== undefined);
@@ -219,7 +228,15 @@ async function inspectAndAct(
   if (hold) return heldByBreaker(conclusion, hold);
   const kept = keptEarlier(earlier, toDo);
   await recordIntent(rule, claim, [...kept.map((done) => done.action), ...toDo], conclusion, context, clients, deps);
-  return actAndVerify(rule, toDo, clients, conclusion, kept.map((done) => done.record), claim, context);
+  return actAndVerify(
+    rule,
+    toDo,
+    clients,
+    conclusion,
+    kept.map((done) => done.record),
+    claim,
+    context,
+  );
 }
 
 /**

@@ -53,12 +53,14 @@ export function sweepHandler<R extends AnyRule, F extends RuleFacts, C>(sweep: S
     // running then, so each finding's record is written and its claim settled before the function times out.
     const deadline = deadlineOf(started, context);
     const bounded = { ...deps, deadline };
-    const summary = await withCallDeadline(deadline, deps.now, () => runSweep(sweep, bounded, {
-      region,
-      account,
-      window: windowOf(event, started),
-      deadline: started + context.getRemainingTimeInMillis() * SWEEP_BUDGET_SHARE,
-    }));
+    const summary = await withCallDeadline(deadline, deps.now, () =>
+      runSweep(sweep, bounded, {
+        region,
+        account,
+        window: windowOf(event, started),
+        deadline: started + context.getRemainingTimeInMillis() * SWEEP_BUDGET_SHARE,
+      }),
+    );
     if (summary.error && summary.error.kind !== 'transient') {
       logger.error(SWEEP_MESSAGE, { ...summary });
       throw new Error(`trailguard sweep of ${summary.rule} in ${summary.region} failed: ${summary.stoppedAt ?? summary.error.code}`);

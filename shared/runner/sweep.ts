@@ -124,8 +124,17 @@ export async function runSweep<R extends AnyRule, F extends RuleFacts, C>(sweep:
   let error: RecordError | null = null;
   let where = 'before the first page';
   const summary = (complete: boolean): SweepSummary => ({
-    rule: rule.id, region: scope.region, mode: deps.mode, window: run.window, scanned, findings, outcomes,
-    complete, stoppedAt, error, durationMs: Math.max(0, Math.round(deps.now() - started)),
+    rule: rule.id,
+    region: scope.region,
+    mode: deps.mode,
+    window: run.window,
+    scanned,
+    findings,
+    outcomes,
+    complete,
+    stoppedAt,
+    error,
+    durationMs: Math.max(0, Math.round(deps.now() - started)),
   });
   const settings = rule.settings(deps.config) as SettingsOf<R>;
   if (!settings.enabled) return summary(true);

@@ -36,4 +36,3 @@ export function bucketFlags(step: Step<{ readonly Bucket: string; readonly Expec
     ...(owner === undefined ? {} : { expectedBucketOwner: checked(owner, 'account id', isAccountId) }),
   };
 }
-

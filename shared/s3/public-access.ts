@@ -48,17 +48,27 @@ export function publicGroupOf(uri: unknown): string | undefined {
 
 /** `x-amz-grant-*` header values name grantees as `uri="http://acs.amazonaws.com/groups/global/AllUsers"`. */
 export function publicGroupsInGrantHeader(value: string): readonly string[] {
-  return [...value.matchAll(/uri\s*=\s*"?([^",\s]+)"?/gi)]
-    .map((match) => publicGroupOf(match[1]))
-    .filter((group): group is string => group !== undefined);
+  return [...value.matchAll(/uri\s*=\s*"?([^",\s]+)"?/gi)].map((match) => publicGroupOf(match[1])).filter((group): group is string => group !== undefined);
 }
 
 // Condition keys that pin a request to known callers or networks; as S3 judges "public", a statement
 // conditioned on one of these (with a positive operator and a non-wildcard value) is not public.
 const RESTRICTING_KEYS = new Set([
-  'aws:sourceip', 'aws:sourcevpc', 'aws:sourcevpce', 'aws:sourcearn', 'aws:sourceaccount', 'aws:sourceowner',
-  'aws:principalaccount', 'aws:principalarn', 'aws:principalorgid', 'aws:principalorgpaths', 'aws:userid',
-  'aws:username', 'aws:principalservicename', 's3:dataaccesspointaccount', 's3:dataaccesspointarn',
+  'aws:sourceip',
+  'aws:sourcevpc',
+  'aws:sourcevpce',
+  'aws:sourcearn',
+  'aws:sourceaccount',
+  'aws:sourceowner',
+  'aws:principalaccount',
+  'aws:principalarn',
+  'aws:principalorgid',
+  'aws:principalorgpaths',
+  'aws:userid',
+  'aws:username',
+  'aws:principalservicename',
+  's3:dataaccesspointaccount',
+  's3:dataaccesspointarn',
 ]);
 
 /**

@@ -29,8 +29,11 @@ export const OneTimeSchedule = v.strictObject({
   State: v.literal('ENABLED'),
   Description: v.pipe(v.string(), v.maxLength(512)),
   Target: v.strictObject({
-    Arn: v.pipe(v.string(), v.regex(FUNCTION_ARN, 'a Lambda function ARN'),
-      v.check((arn) => isRegionName(regionOfFunctionArn(arn) ?? ''), 'a Lambda function ARN with its Region')),
+    Arn: v.pipe(
+      v.string(),
+      v.regex(FUNCTION_ARN, 'a Lambda function ARN'),
+      v.check((arn) => isRegionName(regionOfFunctionArn(arn) ?? ''), 'a Lambda function ARN with its Region'),
+    ),
     RoleArn: v.pipe(v.string(), v.regex(ROLE_ARN, 'an IAM role ARN')),
     Input: v.pipe(v.string(), v.maxLength(8192)),
   }),
@@ -65,7 +68,8 @@ export async function createScheduleOnce(client: SchedulerClient, params: OneTim
 /** Reads the schedule back: enabled, with the planned target, role and input (the time may differ on a redelivery). */
 export async function verifySchedule(client: SchedulerClient, params: OneTimeSchedule): Promise<Verification> {
   const found = await awsCall('Scheduler.GetSchedule', params.Name, () =>
-    client.send(new GetScheduleCommand({ Name: params.Name, GroupName: params.GroupName })));
+    client.send(new GetScheduleCommand({ Name: params.Name, GroupName: params.GroupName })),
+  );
   const differs = [
     found.State === 'ENABLED' ? '' : `state ${found.State ?? 'unknown'}`,
     found.Target?.Arn === params.Target.Arn ? '' : `target ${found.Target?.Arn ?? 'none'}`,
@@ -73,6 +77,9 @@ export async function verifySchedule(client: SchedulerClient, params: OneTimeSch
     found.Target?.Input === params.Target.Input ? '' : 'input',
   ].filter(Boolean);
   return differs.length === 0
-    ? { ok: true, detail: `schedule ${params.Name} is enabled: ${found.ScheduleExpression} ${found.ScheduleExpressionTimezone ?? ''} invokes ${params.Target.Arn}` }
+    ? {
+        ok: true,
+        detail: `schedule ${params.Name} is enabled: ${found.ScheduleExpression} ${found.ScheduleExpressionTimezone ?? ''} invokes ${params.Target.Arn}`,
+      }
     : { ok: false, detail: `schedule ${params.Name} is not as planned: ${differs.join(', ')}` };
 }

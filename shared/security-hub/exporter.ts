@@ -56,7 +56,13 @@ export interface HubCalls {
  * Exports one delivery: each record line to its findings, the newest per finding, imported in batches; then the
  * imported ones that passed are resolved. Throws only when findings could not be imported (Lambda retries).
  */
-export async function exportLogEvents(event: unknown, target: HubTarget, calls: HubCalls, log: ImportLog, sleep?: (ms: number) => Promise<void>): Promise<ExportSummary> {
+export async function exportLogEvents(
+  event: unknown,
+  target: HubTarget,
+  calls: HubCalls,
+  log: ImportLog,
+  sleep?: (ms: number) => Promise<void>,
+): Promise<ExportSummary> {
   const payload = decodeLogsEvent(event);
   const findings: AwsSecurityFinding[] = [];
   let records = 0;

@@ -49,7 +49,10 @@ const UNSAFE = /[\p{Cc}\p{Zl}\p{Zp}]/gu;
 
 /** Attacker-controlled text for a finding field: one line, printable, at most `limit` characters, cut on a code point. */
 export function findingText(value: string | null | undefined, limit: number, fallback = '-'): string {
-  const clean = withoutFormatCharacters(value ?? '').replace(UNSAFE, ' ').replace(/\s+/g, ' ').trim();
+  const clean = withoutFormatCharacters(value ?? '')
+    .replace(UNSAFE, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   if (clean === '') return fallback;
   const points = Array.from(clean);
   return points.length <= limit ? clean : `${points.slice(0, limit - 3).join('')}...`;
@@ -85,14 +88,20 @@ function recommendationOf(record: RemediationRecord, reverse: readonly string[])
   const writes = record.actions.map((action) => `${action.api} on ${action.resource}`).join('; ');
   switch (record.outcome) {
     // The command first: a long list of writes must not cut it off. Pasted as is it may be remediated again.
-    case 'remediated': return reverse.length > 0
-      ? `To reverse (exempt the resource first, or use trailguard undo with trailguard/eventId): ${reverse.join(' && ')}. trailguard remediated it (${writes}).`
-      : `trailguard remediated it (${writes}).`;
-    case 'would-remediate': return `trailguard would ${writes || 'remediate it'} (mode ${record.mode}); deploy it live or fix it by hand.`;
-    case 'failed': return `trailguard could not remediate it${writes ? ` (${writes})` : ''}: ${record.error?.code ?? 'see the record'}. Fix it by hand.`;
-    case 'reverted': return `An operator undid trailguard's remediation (${writes}): the resource is exposed again unless exempted on purpose.`;
-    case 'alerted': return 'trailguard alerts only: review the activity and who performed it.';
-    default: return findingText(record.reason, LIMITS.recommendation);
+    case 'remediated':
+      return reverse.length > 0
+        ? `To reverse (exempt the resource first, or use trailguard undo with trailguard/eventId): ${reverse.join(' && ')}. trailguard remediated it (${writes}).`
+        : `trailguard remediated it (${writes}).`;
+    case 'would-remediate':
+      return `trailguard would ${writes || 'remediate it'} (mode ${record.mode}); deploy it live or fix it by hand.`;
+    case 'failed':
+      return `trailguard could not remediate it${writes ? ` (${writes})` : ''}: ${record.error?.code ?? 'see the record'}. Fix it by hand.`;
+    case 'reverted':
+      return `An operator undid trailguard's remediation (${writes}): the resource is exposed again unless exempted on purpose.`;
+    case 'alerted':
+      return 'trailguard alerts only: review the activity and who performed it.';
+    default:
+      return findingText(record.reason, LIMITS.recommendation);
   }
 }
 
@@ -108,12 +117,16 @@ function resourceOf(resource: ResourceRef, record: RemediationRecord, target: Hu
       case 'AWS::S3::Bucket':
         return isBucketName(id) ? { Type: 'AwsS3Bucket', Id: `arn:${p}:s3:::${id}` } : undefined;
       case 'AWS::EC2::SecurityGroup':
-        return validRegion && account && isEc2Id(id) && id.startsWith('sg-') ? { Type: 'AwsEc2SecurityGroup', Id: `arn:${p}:ec2:${validRegion}:${account}:security-group/${id}` } : undefined;
+        return validRegion && account && isEc2Id(id) && id.startsWith('sg-')
+          ? { Type: 'AwsEc2SecurityGroup', Id: `arn:${p}:ec2:${validRegion}:${account}:security-group/${id}` }
+          : undefined;
       case 'AWS::EC2::Instance':
         return validRegion && account && isInstanceId(id) ? { Type: 'AwsEc2Instance', Id: `arn:${p}:ec2:${validRegion}:${account}:instance/${id}` } : undefined;
       case 'AWS::CloudTrail::Trail':
         if (/^arn:[\w-]+:cloudtrail:[\w-]+:\d{12}:trail\/[\w.-]{3,128}$/.test(id)) return { Type: 'AwsCloudTrailTrail', Id: id };
-        return validRegion && account && /^[\w.-]{3,128}$/.test(id) ? { Type: 'AwsCloudTrailTrail', Id: `arn:${p}:cloudtrail:${validRegion}:${account}:trail/${id}` } : undefined;
+        return validRegion && account && /^[\w.-]{3,128}$/.test(id)
+          ? { Type: 'AwsCloudTrailTrail', Id: `arn:${p}:cloudtrail:${validRegion}:${account}:trail/${id}` }
+          : undefined;
       default:
         return undefined;
     }
@@ -139,16 +152,23 @@ function cisStandardOf(version: string): string {
  */
 function recordControls(record: RemediationRecord, context: FindingContext): readonly NamedControl[] {
   if (!Array.isArray(record.controls)) return controlsOf(context.controls, record.finding);
-  return [...new Set<unknown>(record.controls)].filter((id): id is keyof typeof CONTROLS => typeof id === 'string' && isControlId(id))
-    .slice(0, CONTROLS_PER_RECORD_LIMIT).map((id) => ({ id, ...CONTROLS[id] }));
+  return [...new Set<unknown>(record.controls)]
+    .filter((id): id is keyof typeof CONTROLS => typeof id === 'string' && isControlId(id))
+    .slice(0, CONTROLS_PER_RECORD_LIMIT)
+    .map((id) => ({ id, ...CONTROLS[id] }));
 }
 
 /** The record's reverse commands for one resource, each one printable line (the record is read back from a log). */
 function reverseCommandsFor(record: RemediationRecord, resource: ResourceRef | undefined): string[] {
   if (record.outcome !== 'remediated' || !resource || !Array.isArray(record.reverseCommands)) return [];
   return (record.reverseCommands as readonly unknown[])
-    .filter((entry): entry is ReverseCommand => typeof entry === 'object' && entry !== null
-      && typeof (entry as ReverseCommand).resource === 'string' && typeof (entry as ReverseCommand).command === 'string')
+    .filter(
+      (entry): entry is ReverseCommand =>
+        typeof entry === 'object'
+        && entry !== null
+        && typeof (entry as ReverseCommand).resource === 'string'
+        && typeof (entry as ReverseCommand).command === 'string',
+    )
     .filter((entry) => entry.resource === resource.id)
     .map((entry) => findingText(entry.command, LIMITS.productFieldValue, ''))
     .filter((command) => command !== '');
@@ -165,7 +185,7 @@ export function findingsOf(record: RemediationRecord, loggedAt: number | undefin
   const cis = controls.flatMap((control) => (control.cis ? [control.cis] : []));
   const severity = {
     // A passed check is INFORMATIONAL (ASFF "Severity"); Original keeps what the rule said.
-    Label: status === 'PASSED' ? 'INFORMATIONAL' : (record.severity ? LABELS[record.severity] : undefined) ?? 'INFORMATIONAL',
+    Label: status === 'PASSED' ? 'INFORMATIONAL' : ((record.severity ? LABELS[record.severity] : undefined) ?? 'INFORMATIONAL'),
     Original: record.severity ?? 'INFORMATIONAL',
   } satisfies AwsSecurityFinding['Severity'];
   const types = [
@@ -188,7 +208,9 @@ export function findingsOf(record: RemediationRecord, loggedAt: number | undefin
       'trailguard/account': findingText(record.account, 32),
       'trailguard/region': findingText(record.region, 32),
       ...(record.finding ? { 'trailguard/finding': findingText(record.finding, 128) } : {}),
-      ...(record.actions.length > 0 ? { 'trailguard/actions': findingText(record.actions.map((a) => `${a.api} ${a.resource} ${a.status}`).join('; '), LIMITS.productFieldValue) } : {}),
+      ...(record.actions.length > 0
+        ? { 'trailguard/actions': findingText(record.actions.map((a) => `${a.api} ${a.resource} ${a.status}`).join('; '), LIMITS.productFieldValue) }
+        : {}),
       ...(reverse.length > 0 ? { 'trailguard/reverseCommand': findingText(reverse.join(' && '), LIMITS.productFieldValue) } : {}),
       ...(record.error ? { 'trailguard/error': findingText(`${record.error.kind} ${record.error.code}`, 256) } : {}),
     };
@@ -220,20 +242,30 @@ export function findingsOf(record: RemediationRecord, loggedAt: number | undefin
       Remediation: { Recommendation: { Text: findingText(recommendationOf(record, reverse), LIMITS.recommendation) } },
       ...(link ? { SourceUrl: link.url } : {}),
       ProductFields: productFields,
-      Resources: [resource ? resourceOf(resource, record, target) : { Type: 'Other', Id: findingText(`account ${record.account ?? 'unknown'}`, LIMITS.resourceId), Partition: target.partition as Resource['Partition'] }],
+      Resources: [
+        resource
+          ? resourceOf(resource, record, target)
+          : {
+              Type: 'Other',
+              Id: findingText(`account ${record.account ?? 'unknown'}`, LIMITS.resourceId),
+              Partition: target.partition as Resource['Partition'],
+            },
+      ],
       Compliance: {
         Status: status,
         ...(controls[0] ? { SecurityControlId: controls[0].id } : {}),
-        ...(controls.length > 0 ? {
-          AssociatedStandards: [
-            { StandardsId: 'standards/aws-foundational-security-best-practices/v/1.0.0' },
-            ...[...new Set(cis.map((c) => c.split(' ')[0] ?? ''))].map((version) => ({ StandardsId: cisStandardOf(version) })),
-          ],
-          RelatedRequirements: [
-            ...controls.map((control) => `AWS Foundational Security Best Practices ${control.id}`),
-            ...cis.map((c) => `CIS AWS Foundations Benchmark ${c}`),
-          ].slice(0, LIMITS.requirements),
-        } : {}),
+        ...(controls.length > 0
+          ? {
+              AssociatedStandards: [
+                { StandardsId: 'standards/aws-foundational-security-best-practices/v/1.0.0' },
+                ...[...new Set(cis.map((c) => c.split(' ')[0] ?? ''))].map((version) => ({ StandardsId: cisStandardOf(version) })),
+              ],
+              RelatedRequirements: [
+                ...controls.map((control) => `AWS Foundational Security Best Practices ${control.id}`),
+                ...cis.map((c) => `CIS AWS Foundations Benchmark ${c}`),
+              ].slice(0, LIMITS.requirements),
+            }
+          : {}),
       },
       // Workflow is not set here: BatchImportFindings "cannot be used to update … Workflow" after creation. The exporter
       // resolves a PASSED finding with BatchUpdateFindings (workflow.ts); Security Hub itself resets RESOLVED or NOTIFIED

@@ -38,8 +38,16 @@ export interface ImportResult {
 /** Findings that could not be imported after the retries (`imported`: those that were): the invocation fails, so it is retried, then kept. */
 export class FindingsNotImportedError extends TrailguardError {
   override readonly name = 'FindingsNotImportedError';
-  constructor(readonly failed: readonly ImportFindingsError[], readonly imported: readonly AwsSecurityFinding[] = []) {
-    super(`${failed.length} finding(s) not imported: ${failed.slice(0, 5).map((f) => `${f.Id ?? '?'} ${f.ErrorCode ?? '?'}`).join(', ')}`);
+  constructor(
+    readonly failed: readonly ImportFindingsError[],
+    readonly imported: readonly AwsSecurityFinding[] = [],
+  ) {
+    super(
+      `${failed.length} finding(s) not imported: ${failed
+        .slice(0, 5)
+        .map((f) => `${f.Id ?? '?'} ${f.ErrorCode ?? '?'}`)
+        .join(', ')}`,
+    );
   }
 }
 
@@ -102,7 +110,12 @@ export async function importFindings(importBatch: ImportBatch, findings: readonl
       const failedIds = new Set(failures.map((f) => f.Id));
       imported.push(...pending.filter((f) => !failedIds.has(f.Id)));
       for (const failure of failures) {
-        log('security hub rejected a finding', { findingId: failure.Id, errorCode: failure.ErrorCode, errorMessage: failure.ErrorMessage, attempt: attempt + 1 });
+        log('security hub rejected a finding', {
+          findingId: failure.Id,
+          errorCode: failure.ErrorCode,
+          errorMessage: failure.ErrorMessage,
+          attempt: attempt + 1,
+        });
       }
       const retry = failures.filter(isTransientFailure);
       failedForGood.push(...failures.filter((f) => !isTransientFailure(f)));

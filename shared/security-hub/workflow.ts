@@ -33,11 +33,16 @@ export type UpdateBatch = (update: WorkflowUpdate) => Promise<readonly BatchUpda
 
 /** A BatchUpdateFindings call through a client: Workflow.Status RESOLVED and the Note, nothing else (the role allows no more). */
 export function updateBatchWith(client: SecurityHubClient): UpdateBatch {
-  return async ({ findings, note }) => (await client.send(new BatchUpdateFindingsCommand({
-    FindingIdentifiers: [...findings],
-    Workflow: { Status: 'RESOLVED' },
-    Note: { Text: note, UpdatedBy: NOTE_AUTHOR },
-  }))).UnprocessedFindings ?? [];
+  return async ({ findings, note }) =>
+    (
+      await client.send(
+        new BatchUpdateFindingsCommand({
+          FindingIdentifiers: [...findings],
+          Workflow: { Status: 'RESOLVED' },
+          Note: { Text: note, UpdatedBy: NOTE_AUTHOR },
+        }),
+      )
+    ).UnprocessedFindings ?? [];
 }
 
 /**
@@ -93,14 +98,22 @@ export async function updateWorkflows(
       try {
         failures = await updateBatch({ findings: pending, note: update.note });
       } catch (error) {
-        log('security hub workflow not updated', { findings: pending.length, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+        log('security hub workflow not updated', {
+          findings: pending.length,
+          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        });
         notResolved += pending.length;
         break;
       }
       const failedIds = new Set(failures.map((f) => f.FindingIdentifier?.Id));
       resolved += pending.filter((f) => !failedIds.has(f.Id)).length;
       for (const failure of failures) {
-        log('security hub did not update a finding\'s workflow', { findingId: failure.FindingIdentifier?.Id, errorCode: failure.ErrorCode, errorMessage: failure.ErrorMessage, attempt: attempt + 1 });
+        log("security hub did not update a finding's workflow", {
+          findingId: failure.FindingIdentifier?.Id,
+          errorCode: failure.ErrorCode,
+          errorMessage: failure.ErrorMessage,
+          attempt: attempt + 1,
+        });
       }
       const retryIds = new Set(failures.filter(isTransientUpdateFailure).map((f) => f.FindingIdentifier?.Id));
       const delay = UPDATE_RETRY_DELAYS_MS[attempt];

@@ -1,6 +1,4 @@
-import {
-  DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { addDeadlineGuard, baseClientConfig } from '../aws/client-options.js';
 import { awsCall, hasErrorCode } from '../aws/errors.js';
 import { AwsCallError } from '../errors.js';
@@ -35,7 +33,14 @@ async function stateCall<T>(api: string, table: string, call: () => Promise<T>):
     return await awsCall(api, table, call);
   } catch (error) {
     if (error instanceof AwsCallError && error.kind === 'gone') {
-      throw new AwsCallError(api, table, 'transient', error.code, `trailguard's state table ${table} does not exist: deploy the stack or fix TRAILGUARD_STATE_TABLE; the event is retried, then dead-lettered for redrive`, { cause: error });
+      throw new AwsCallError(
+        api,
+        table,
+        'transient',
+        error.code,
+        `trailguard's state table ${table} does not exist: deploy the stack or fix TRAILGUARD_STATE_TABLE; the event is retried, then dead-lettered for redrive`,
+        { cause: error },
+      );
     }
     throw error;
   }
@@ -55,21 +60,27 @@ export function dynamoStateStore(table: string, region: string, endpoint: string
       return stateCall('DynamoDB.UpdateItem', table, async (): Promise<Claim> => {
         try {
           // An update, not a put: a claim given back after a transient failure keeps the intent it recorded.
-          const answer = await db().send(new UpdateItemCommand({
-            TableName: table,
-            Key: { pk: { S: `event#${key}` } },
-            UpdateExpression: 'SET #status = :inProgress, #at = :at, lockedUntil = :lockedUntil, expiresAt = :expires, claimToken = :token',
-            // Free, given back (retryable), or a lock whose holder died (timed out) without settling it.
-            ConditionExpression: 'attribute_not_exists(pk) OR #status = :retryable OR (#status = :inProgress AND lockedUntil < :now)',
-            ExpressionAttributeNames: { '#status': 'status', '#at': 'at' },
-            ExpressionAttributeValues: {
-              ':inProgress': { S: 'in-progress' }, ':retryable': { S: 'retryable' }, ':at': { S: new Date(nowMs).toISOString() },
-              ':lockedUntil': { N: String(nowMs + lockMs) }, ':expires': { N: seconds(nowMs + keepMs) },
-              ':token': { S: token }, ':now': { N: String(nowMs) },
-            },
-            ReturnValues: 'ALL_OLD',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }));
+          const answer = await db().send(
+            new UpdateItemCommand({
+              TableName: table,
+              Key: { pk: { S: `event#${key}` } },
+              UpdateExpression: 'SET #status = :inProgress, #at = :at, lockedUntil = :lockedUntil, expiresAt = :expires, claimToken = :token',
+              // Free, given back (retryable), or a lock whose holder died (timed out) without settling it.
+              ConditionExpression: 'attribute_not_exists(pk) OR #status = :retryable OR (#status = :inProgress AND lockedUntil < :now)',
+              ExpressionAttributeNames: { '#status': 'status', '#at': 'at' },
+              ExpressionAttributeValues: {
+                ':inProgress': { S: 'in-progress' },
+                ':retryable': { S: 'retryable' },
+                ':at': { S: new Date(nowMs).toISOString() },
+                ':lockedUntil': { N: String(nowMs + lockMs) },
+                ':expires': { N: seconds(nowMs + keepMs) },
+                ':token': { S: token },
+                ':now': { N: String(nowMs) },
+              },
+              ReturnValues: 'ALL_OLD',
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            }),
+          );
           const intent = intentOf(answer.Attributes);
           return intent ? { kind: 'claimed', token, intent } : { kind: 'claimed', token };
         } catch (error) {
@@ -92,18 +103,23 @@ export function dynamoStateStore(table: string, region: string, endpoint: string
     async concludeEvent(key, token, outcome, nowMs, keepMs) {
       return stateCall('DynamoDB.UpdateItem', table, async () => {
         try {
-          await db().send(new UpdateItemCommand({
-            TableName: table,
-            Key: { pk: { S: `event#${key}` } },
-            // The token stays on the done item: the SDK's resend of an update whose response was lost passes again.
-            UpdateExpression: 'SET #status = :done, #outcome = :outcome, #at = :at, expiresAt = :expires REMOVE #intent, lockedUntil',
-            ConditionExpression: 'claimToken = :token', // still ours: one that lapsed and was taken over is the taker's to tell
-            ExpressionAttributeNames: { '#status': 'status', '#outcome': 'outcome', '#at': 'at', '#intent': 'intent' },
-            ExpressionAttributeValues: {
-              ':done': { S: 'done' }, ':outcome': { S: outcome }, ':at': { S: new Date(nowMs).toISOString() },
-              ':expires': { N: seconds(nowMs + keepMs) }, ':token': { S: token },
-            },
-          }));
+          await db().send(
+            new UpdateItemCommand({
+              TableName: table,
+              Key: { pk: { S: `event#${key}` } },
+              // The token stays on the done item: the SDK's resend of an update whose response was lost passes again.
+              UpdateExpression: 'SET #status = :done, #outcome = :outcome, #at = :at, expiresAt = :expires REMOVE #intent, lockedUntil',
+              ConditionExpression: 'claimToken = :token', // still ours: one that lapsed and was taken over is the taker's to tell
+              ExpressionAttributeNames: { '#status': 'status', '#outcome': 'outcome', '#at': 'at', '#intent': 'intent' },
+              ExpressionAttributeValues: {
+                ':done': { S: 'done' },
+                ':outcome': { S: outcome },
+                ':at': { S: new Date(nowMs).toISOString() },
+                ':expires': { N: seconds(nowMs + keepMs) },
+                ':token': { S: token },
+              },
+            }),
+          );
           return true;
         } catch (error) {
           if (!hasErrorCode(error, 'ConditionalCheckFailedException')) throw error;
@@ -114,15 +130,17 @@ export function dynamoStateStore(table: string, region: string, endpoint: string
     async releaseEvent(key, token, keepIntent) {
       await stateCall('DynamoDB.UpdateItem', table, async () => {
         try {
-          await db().send(new UpdateItemCommand({
-            TableName: table,
-            Key: { pk: { S: `event#${key}` } },
-            // The intent stays only if a write of it may have landed unseen (the retry reads it back).
-            UpdateExpression: `SET #status = :retryable REMOVE lockedUntil, claimToken${keepIntent ? '' : ', #intent'}`,
-            ConditionExpression: 'claimToken = :token', // still ours: never free a claim another invocation took over
-            ExpressionAttributeNames: keepIntent ? { '#status': 'status' } : { '#status': 'status', '#intent': 'intent' },
-            ExpressionAttributeValues: { ':retryable': { S: 'retryable' }, ':token': { S: token } },
-          }));
+          await db().send(
+            new UpdateItemCommand({
+              TableName: table,
+              Key: { pk: { S: `event#${key}` } },
+              // The intent stays only if a write of it may have landed unseen (the retry reads it back).
+              UpdateExpression: `SET #status = :retryable REMOVE lockedUntil, claimToken${keepIntent ? '' : ', #intent'}`,
+              ConditionExpression: 'claimToken = :token', // still ours: never free a claim another invocation took over
+              ExpressionAttributeNames: keepIntent ? { '#status': 'status' } : { '#status': 'status', '#intent': 'intent' },
+              ExpressionAttributeValues: { ':retryable': { S: 'retryable' }, ':token': { S: token } },
+            }),
+          );
         } catch (error) {
           if (!hasErrorCode(error, 'ConditionalCheckFailedException')) throw error;
         }
@@ -131,14 +149,16 @@ export function dynamoStateStore(table: string, region: string, endpoint: string
     async recordIntent(key, token, intent) {
       return stateCall('DynamoDB.UpdateItem', table, async () => {
         try {
-          await db().send(new UpdateItemCommand({
-            TableName: table,
-            Key: { pk: { S: `event#${key}` } },
-            UpdateExpression: 'SET #intent = :intent',
-            ConditionExpression: '#status = :inProgress AND claimToken = :token',
-            ExpressionAttributeNames: { '#status': 'status', '#intent': 'intent' },
-            ExpressionAttributeValues: { ':intent': { S: JSON.stringify(intent) }, ':inProgress': { S: 'in-progress' }, ':token': { S: token } },
-          }));
+          await db().send(
+            new UpdateItemCommand({
+              TableName: table,
+              Key: { pk: { S: `event#${key}` } },
+              UpdateExpression: 'SET #intent = :intent',
+              ConditionExpression: '#status = :inProgress AND claimToken = :token',
+              ExpressionAttributeNames: { '#status': 'status', '#intent': 'intent' },
+              ExpressionAttributeValues: { ':intent': { S: JSON.stringify(intent) }, ':inProgress': { S: 'in-progress' }, ':token': { S: token } },
+            }),
+          );
           return true;
         } catch (error) {
           if (!hasErrorCode(error, 'ConditionalCheckFailedException')) throw error;
@@ -147,33 +167,49 @@ export function dynamoStateStore(table: string, region: string, endpoint: string
       });
     },
     async markFix(name, intentId, nowMs, keepMs) {
-      await stateCall('DynamoDB.PutItem', table, () => db().send(new PutItemCommand({
-        TableName: table,
-        Item: {
-          pk: { S: `fix#${name}` }, intentId: { S: intentId }, at: { S: new Date(nowMs).toISOString() },
-          expiresAt: { N: seconds(nowMs + keepMs) },
-        },
-      })));
+      await stateCall('DynamoDB.PutItem', table, () =>
+        db().send(
+          new PutItemCommand({
+            TableName: table,
+            Item: {
+              pk: { S: `fix#${name}` },
+              intentId: { S: intentId },
+              at: { S: new Date(nowMs).toISOString() },
+              expiresAt: { N: seconds(nowMs + keepMs) },
+            },
+          }),
+        ),
+      );
     },
     async lastFixOf(name) {
-      const answer = await stateCall('DynamoDB.GetItem', table, () => db().send(new GetItemCommand({
-        TableName: table, Key: { pk: { S: `fix#${name}` } }, ConsistentRead: true,
-      })));
+      const answer = await stateCall('DynamoDB.GetItem', table, () =>
+        db().send(
+          new GetItemCommand({
+            TableName: table,
+            Key: { pk: { S: `fix#${name}` } },
+            ConsistentRead: true,
+          }),
+        ),
+      );
       return answer.Item?.intentId?.S;
     },
     async lockResource(name, owner, nowMs, holdMs) {
       return stateCall('DynamoDB.PutItem', table, async () => {
         try {
-          await db().send(new PutItemCommand({
-            TableName: table,
-            Item: {
-              pk: { S: `lock#${name}` }, owner: { S: owner }, lockedUntil: { N: String(nowMs + holdMs) },
-              expiresAt: { N: seconds(nowMs + holdMs + 3_600_000) }, // TTL only tidies: `lockedUntil` decides
-            },
-            ConditionExpression: 'attribute_not_exists(pk) OR lockedUntil < :now',
-            ExpressionAttributeValues: { ':now': { N: String(nowMs) } },
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }));
+          await db().send(
+            new PutItemCommand({
+              TableName: table,
+              Item: {
+                pk: { S: `lock#${name}` },
+                owner: { S: owner },
+                lockedUntil: { N: String(nowMs + holdMs) },
+                expiresAt: { N: seconds(nowMs + holdMs + 3_600_000) }, // TTL only tidies: `lockedUntil` decides
+              },
+              ConditionExpression: 'attribute_not_exists(pk) OR lockedUntil < :now',
+              ExpressionAttributeValues: { ':now': { N: String(nowMs) } },
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            }),
+          );
           return { kind: 'taken' };
         } catch (error) {
           if (!hasErrorCode(error, 'ConditionalCheckFailedException')) throw error;
@@ -187,39 +223,57 @@ export function dynamoStateStore(table: string, region: string, endpoint: string
     async unlockResource(name, owner) {
       await stateCall('DynamoDB.DeleteItem', table, async () => {
         try {
-          await db().send(new DeleteItemCommand({
-            TableName: table,
-            Key: { pk: { S: `lock#${name}` } },
-            ConditionExpression: '#owner = :owner', // a lock that lapsed and was taken over is the new owner's
-            ExpressionAttributeNames: { '#owner': 'owner' },
-            ExpressionAttributeValues: { ':owner': { S: owner } },
-          }));
+          await db().send(
+            new DeleteItemCommand({
+              TableName: table,
+              Key: { pk: { S: `lock#${name}` } },
+              ConditionExpression: '#owner = :owner', // a lock that lapsed and was taken over is the new owner's
+              ExpressionAttributeNames: { '#owner': 'owner' },
+              ExpressionAttributeValues: { ':owner': { S: owner } },
+            }),
+          );
         } catch (error) {
           if (!hasErrorCode(error, 'ConditionalCheckFailedException')) throw error;
         }
       });
     },
     async addToWindow(counter, windowStartMs, count, expiresMs) {
-      const answer = await stateCall('DynamoDB.UpdateItem', table, () => db().send(new UpdateItemCommand({
-        TableName: table,
-        Key: { pk: { S: `count#${counter}#${windowStartMs}` } },
-        UpdateExpression: 'ADD #total :n SET expiresAt = :expires',
-        ExpressionAttributeNames: { '#total': 'total' },
-        ExpressionAttributeValues: { ':n': { N: String(count) }, ':expires': { N: seconds(expiresMs) } },
-        ReturnValues: 'UPDATED_NEW',
-      })));
+      const answer = await stateCall('DynamoDB.UpdateItem', table, () =>
+        db().send(
+          new UpdateItemCommand({
+            TableName: table,
+            Key: { pk: { S: `count#${counter}#${windowStartMs}` } },
+            UpdateExpression: 'ADD #total :n SET expiresAt = :expires',
+            ExpressionAttributeNames: { '#total': 'total' },
+            ExpressionAttributeValues: { ':n': { N: String(count) }, ':expires': { N: seconds(expiresMs) } },
+            ReturnValues: 'UPDATED_NEW',
+          }),
+        ),
+      );
       return Number(answer.Attributes?.total?.N ?? count);
     },
     async windowTotal(counter, windowStartMs) {
-      const answer = await stateCall('DynamoDB.GetItem', table, () => db().send(new GetItemCommand({
-        TableName: table, Key: { pk: { S: `count#${counter}#${windowStartMs}` } }, ConsistentRead: true,
-      })));
+      const answer = await stateCall('DynamoDB.GetItem', table, () =>
+        db().send(
+          new GetItemCommand({
+            TableName: table,
+            Key: { pk: { S: `count#${counter}#${windowStartMs}` } },
+            ConsistentRead: true,
+          }),
+        ),
+      );
       return Number(answer.Item?.total?.N ?? 0);
     },
     async breakerState(rule) {
-      const answer = await stateCall('DynamoDB.GetItem', table, () => db().send(new GetItemCommand({
-        TableName: table, Key: { pk: { S: `breaker#${rule}` } }, ConsistentRead: true,
-      })));
+      const answer = await stateCall('DynamoDB.GetItem', table, () =>
+        db().send(
+          new GetItemCommand({
+            TableName: table,
+            Key: { pk: { S: `breaker#${rule}` } },
+            ConsistentRead: true,
+          }),
+        ),
+      );
       const item = answer.Item;
       return item ? { open: true, since: item.since?.S ?? 'unknown', reason: item.reason?.S ?? '' } : { open: false };
     },
@@ -227,13 +281,15 @@ export function dynamoStateStore(table: string, region: string, endpoint: string
       const token = randomUUID();
       return stateCall('DynamoDB.PutItem', table, async () => {
         try {
-          await db().send(new PutItemCommand({
-            TableName: table,
-            Item: { pk: { S: `breaker#${rule}` }, since: { S: new Date(nowMs).toISOString() }, reason: { S: reason }, tripToken: { S: token } },
-            // Exactly one of a burst's concurrent trips creates the item (and pages); it keeps its time and reason.
-            ConditionExpression: 'attribute_not_exists(pk)',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }));
+          await db().send(
+            new PutItemCommand({
+              TableName: table,
+              Item: { pk: { S: `breaker#${rule}` }, since: { S: new Date(nowMs).toISOString() }, reason: { S: reason }, tripToken: { S: token } },
+              // Exactly one of a burst's concurrent trips creates the item (and pages); it keeps its time and reason.
+              ConditionExpression: 'attribute_not_exists(pk)',
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            }),
+          );
           return true;
         } catch (error) {
           if (!hasErrorCode(error, 'ConditionalCheckFailedException')) throw error;

@@ -95,11 +95,22 @@ export function memoryStateStore(): StateStore & { readonly items: Map<string, R
     async claimEvent(key, nowMs, lockMs) {
       const existing = items.get(`event#${key}`);
       if (existing && (existing.status === 'done' || (existing.status === 'in-progress' && Number(existing.lockedUntil) > nowMs))) {
-        return { kind: 'duplicate', status: existing.status as 'done' | 'in-progress', outcome: (existing.outcome as Outcome) ?? null, at: String(existing.at) };
+        return {
+          kind: 'duplicate',
+          status: existing.status as 'done' | 'in-progress',
+          outcome: (existing.outcome as Outcome) ?? null,
+          at: String(existing.at),
+        };
       }
       const token = randomUUID();
       const intent = existing?.intent as Intent | undefined;
-      items.set(`event#${key}`, { status: 'in-progress', lockedUntil: nowMs + lockMs, at: new Date(nowMs).toISOString(), token, ...(intent ? { intent } : {}) });
+      items.set(`event#${key}`, {
+        status: 'in-progress',
+        lockedUntil: nowMs + lockMs,
+        at: new Date(nowMs).toISOString(),
+        token,
+        ...(intent ? { intent } : {}),
+      });
       return intent ? { kind: 'claimed', token, intent } : { kind: 'claimed', token };
     },
     async concludeEvent(key, token, outcome, nowMs) {

@@ -64,13 +64,14 @@ describe('the generated CloudTrail log file', () => {
       expect(parsed.Records).toHaveLength(3000);
       expect(sizes.bytes).toBeGreaterThan(sizes.gzipBytes);
       expect(new Set(parsed.Records.map((r) => r.eventID)).size).toBe(3000);
-      for (const record of parsed.Records) expect(record).toMatchObject({ eventSource: expect.any(String), eventName: expect.any(String), eventTime: expect.any(String) });
+      for (const record of parsed.Records)
+        expect(record).toMatchObject({ eventSource: expect.any(String), eventName: expect.any(String), eventTime: expect.any(String) });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  it('takes records from every rule\'s samples, and most of them match that rule', () => {
+  it("takes records from every rule's samples, and most of them match that rule", () => {
     const log = generateRecords(5000, RULE_IDS, 3);
     expect(log.origins).toHaveLength(5000);
     for (const rule of RULES) {
@@ -116,16 +117,25 @@ describe('the call counter', () => {
       call('EC2', 'DescribeTags', true, 'verify'),
       call('SNS', 'Publish', false, 'runner'),
     ];
-    const count = countCalls('untagged-instance', 'x', { offline: [call('SNS', 'Publish', false, 'runner')], 'dry-run': live.slice(0, 4), live }, MINIMUMS['untagged-instance']);
+    const count = countCalls(
+      'untagged-instance',
+      'x',
+      { offline: [call('SNS', 'Publish', false, 'runner')], 'dry-run': live.slice(0, 4), live },
+      MINIMUMS['untagged-instance'],
+    );
     expect(count).toMatchObject({
-      offline: 0, dryRunReads: 2, dryRunWrites: 0,
+      offline: 0,
+      dryRunReads: 2,
+      dryRunWrites: 0,
       live: { inspectReads: 2, actReads: 1, writes: 1, verifyReads: 1 },
-      runnerBeforeWrite: ['DynamoDB.PutItem', 'DynamoDB.GetItem'], runnerAfterWrite: ['SNS.Publish'], verdict: 'MISSED',
+      runnerBeforeWrite: ['DynamoDB.PutItem', 'DynamoDB.GetItem'],
+      runnerAfterWrite: ['SNS.Publish'],
+      verdict: 'MISSED',
     });
     expect(count.extra).toHaveLength(2);
   });
 
-  it('counts state-table calls a rule makes through its context as the runner\'s, not as rule writes', () => {
+  it("counts state-table calls a rule makes through its context as the runner's, not as rule writes", () => {
     const live = [
       call('DynamoDB', 'PutItem', false, 'runner'),
       call('DynamoDB', 'UpdateItem', false, 'inspect'),
@@ -134,8 +144,12 @@ describe('the call counter', () => {
     ];
     const count = countCalls('console-signin-failures', 'x', { offline: [], 'dry-run': live.slice(0, 3), live }, MINIMUMS['console-signin-failures']);
     expect(count).toMatchObject({
-      dryRunReads: 0, dryRunWrites: 0, live: { inspectReads: 0, writes: 0, verifyReads: 0, sequence: [] },
-      runnerBeforeWrite: ['DynamoDB.PutItem', 'DynamoDB.UpdateItem', 'DynamoDB.UpdateItem', 'SNS.Publish'], runnerAfterWrite: [], verdict: 'MET',
+      dryRunReads: 0,
+      dryRunWrites: 0,
+      live: { inspectReads: 0, writes: 0, verifyReads: 0, sequence: [] },
+      runnerBeforeWrite: ['DynamoDB.PutItem', 'DynamoDB.UpdateItem', 'DynamoDB.UpdateItem', 'SNS.Publish'],
+      runnerAfterWrite: [],
+      verdict: 'MET',
     });
   });
 
@@ -219,11 +233,18 @@ describe('a smoke run of the warm measure: every rule, 5 events, each mode, as `
   });
 
   it('counts no rule call offline, no write in dry-run, and live writes and read-backs at the minimum', () => {
-    const counts: CallCount[] = runs.live.map((live) => countCalls(live.rule, live.sample, {
-      offline: runs.offline.find((run) => run.rule === live.rule)?.calls ?? [],
-      'dry-run': runs['dry-run'].find((run) => run.rule === live.rule)?.calls ?? [],
-      live: live.calls,
-    }, MINIMUMS[live.rule as RuleId]));
+    const counts: CallCount[] = runs.live.map((live) =>
+      countCalls(
+        live.rule,
+        live.sample,
+        {
+          offline: runs.offline.find((run) => run.rule === live.rule)?.calls ?? [],
+          'dry-run': runs['dry-run'].find((run) => run.rule === live.rule)?.calls ?? [],
+          live: live.calls,
+        },
+        MINIMUMS[live.rule as RuleId],
+      ),
+    );
     expect(counts).toHaveLength(RULE_IDS.length);
     for (const count of counts) {
       expect(count, count.rule).toMatchObject({ offline: 0, dryRunWrites: 0, dryRunReads: count.live.inspectReads });

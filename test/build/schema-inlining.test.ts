@@ -43,8 +43,16 @@ process.stdout.write(out.join('\\n'));
 async function bundleAndRun(plugins: esbuild.Plugin[]): Promise<{ output: string; bytes: number }> {
   const outfile = join(mkdtempSync(join(tmpdir(), 'trailguard-schemas-')), 'probe.mjs');
   const result = await esbuild.build({
-    stdin: { contents: PROBE, resolveDir: ROOT }, bundle: true, minify: true, platform: 'node', format: 'esm',
-    mainFields: ['module', 'main'], outfile, plugins, logLevel: 'silent', metafile: true,
+    stdin: { contents: PROBE, resolveDir: ROOT },
+    bundle: true,
+    minify: true,
+    platform: 'node',
+    format: 'esm',
+    mainFields: ['module', 'main'],
+    outfile,
+    plugins,
+    logLevel: 'silent',
+    metafile: true,
     banner: { js: "import { createRequire as __r } from 'module'; const require = __r(import.meta.url);" },
   });
   const output = execFileSync(process.execPath, [outfile], { env: { ...process.env, AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1' } }).toString();

@@ -16,7 +16,8 @@ const plugins = require('../../scripts/esbuild-plugins.cjs') as {
 };
 const ROOT = join(import.meta.dirname, '..', '..');
 // The bundles are built as serverless.yml says: the map must be linked (a sourceMappingURL comment), or Node never loads it.
-const SERVERLESS_SOURCEMAP = (parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')) as { custom: { esbuild: { sourcemap: 'linked' | 'external' } } }).custom.esbuild.sourcemap;
+const SERVERLESS_SOURCEMAP = (parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')) as { custom: { esbuild: { sourcemap: 'linked' | 'external' } } }).custom
+  .esbuild.sourcemap;
 
 interface RawMap {
   readonly version: number;
@@ -44,12 +45,22 @@ function lookup(segments: ReturnType<typeof segmentsOf>, genLine: number, genCol
 const dir = mkdtempSync(join(tmpdir(), 'trailguard-map-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('the artifacts\' source maps', () => {
+describe("the artifacts' source maps", () => {
   it('map every position of our code to the same file and line as the full map, in a fraction of its size', async () => {
     const result = await esbuild.build({
-      entryPoints: [join(ROOT, 'functions/public-bucket/handler.ts')], absWorkingDir: ROOT, bundle: true, minify: true,
-      sourcemap: 'external', sourcesContent: false, platform: 'node', format: 'esm', target: 'node22', mainFields: ['module', 'main'],
-      write: false, outfile: join(dir, 'handler.mjs'), plugins: [plugins.treeShakeableSdkSchemas],
+      entryPoints: [join(ROOT, 'functions/public-bucket/handler.ts')],
+      absWorkingDir: ROOT,
+      bundle: true,
+      minify: true,
+      sourcemap: 'external',
+      sourcesContent: false,
+      platform: 'node',
+      format: 'esm',
+      target: 'node22',
+      mainFields: ['module', 'main'],
+      write: false,
+      outfile: join(dir, 'handler.mjs'),
+      plugins: [plugins.treeShakeableSdkSchemas],
       alias: { '@aws-sdk/credential-provider-node': './shared/aws/lambda-credentials.ts' },
     });
     const full = JSON.parse(result.outputFiles.find((f) => f.path.endsWith('.map'))?.text ?? '{}') as RawMap;
@@ -68,10 +79,29 @@ describe('the artifacts\' source maps', () => {
 
   it('still turns a stack frame of a bundle into our file and line under --enable-source-maps', async () => {
     const entry = join(dir, 'thrower.ts');
-    writeFileSync(entry, ['export function deep(n: number): number {', '  if (n > 2) {', "    throw new Error('from line 3');", '  }', '  return deep(n + 1);', '}', 'deep(0);', ''].join('\n'));
+    writeFileSync(
+      entry,
+      [
+        'export function deep(n: number): number {',
+        '  if (n > 2) {',
+        "    throw new Error('from line 3');",
+        '  }',
+        '  return deep(n + 1);',
+        '}',
+        'deep(0);',
+        '',
+      ].join('\n'),
+    );
     await esbuild.build({
-      entryPoints: [entry], bundle: true, minify: true, sourcemap: SERVERLESS_SOURCEMAP, sourcesContent: false, platform: 'node', format: 'esm',
-      outfile: join(dir, 'thrower.mjs'), plugins: [plugins.treeShakeableSdkSchemas],
+      entryPoints: [entry],
+      bundle: true,
+      minify: true,
+      sourcemap: SERVERLESS_SOURCEMAP,
+      sourcesContent: false,
+      platform: 'node',
+      format: 'esm',
+      outfile: join(dir, 'thrower.mjs'),
+      plugins: [plugins.treeShakeableSdkSchemas],
     });
     const mapFile = join(dir, 'thrower.mjs.map');
     writeFileSync(mapFile, JSON.stringify(plugins.trimSourceMap(JSON.parse(readFileSync(mapFile, 'utf8')) as RawMap)));
@@ -87,15 +117,29 @@ describe('the artifacts\' source maps', () => {
     expect(stderr).toMatch(/thrower\.ts:3:\d+/);
   });
 
-  it('trims, in each build, the map it wrote, as serverless-esbuild builds a folder\'s entries at once into one outdir', async () => {
+  it("trims, in each build, the map it wrote, as serverless-esbuild builds a folder's entries at once into one outdir", async () => {
     const outdir = join(dir, 'shared-outdir');
     const entries = ['functions/open-security-group/handler.ts', 'functions/open-security-group/sweep-handler.ts'];
-    await Promise.all(entries.map((entry) => esbuild.build({
-      entryPoints: [join(ROOT, entry)], absWorkingDir: ROOT, bundle: true, minify: true, sourcemap: SERVERLESS_SOURCEMAP, sourcesContent: false,
-      platform: 'node', format: 'esm', target: 'node22', mainFields: ['module', 'main'], outdir, outExtension: { '.js': '.mjs' },
-      plugins: [plugins.treeShakeableSdkSchemas, plugins.projectOnlySourceMaps],
-      alias: { '@aws-sdk/credential-provider-node': './shared/aws/lambda-credentials.ts' },
-    })));
+    await Promise.all(
+      entries.map((entry) =>
+        esbuild.build({
+          entryPoints: [join(ROOT, entry)],
+          absWorkingDir: ROOT,
+          bundle: true,
+          minify: true,
+          sourcemap: SERVERLESS_SOURCEMAP,
+          sourcesContent: false,
+          platform: 'node',
+          format: 'esm',
+          target: 'node22',
+          mainFields: ['module', 'main'],
+          outdir,
+          outExtension: { '.js': '.mjs' },
+          plugins: [plugins.treeShakeableSdkSchemas, plugins.projectOnlySourceMaps],
+          alias: { '@aws-sdk/credential-provider-node': './shared/aws/lambda-credentials.ts' },
+        }),
+      ),
+    );
     for (const name of ['handler', 'sweep-handler']) {
       const map = JSON.parse(readFileSync(join(outdir, `${name}.mjs.map`), 'utf8')) as RawMap;
       expect(map.names).toEqual([]);

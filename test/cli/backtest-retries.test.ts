@@ -14,7 +14,10 @@ const THROTTLED: Answer = { status: 400, body: { __type: 'ThrottlingException', 
 const DENIED: Answer = { status: 400, body: { __type: 'AccessDeniedException', message: 'not authorized to perform: cloudtrail:LookupEvents' } };
 const page = (ids: readonly string[], nextToken?: string): Answer => ({
   status: 200,
-  body: { Events: ids.map((id) => ({ EventId: id, CloudTrailEvent: JSON.stringify({ eventID: id, eventSource: 's3.amazonaws.com' }) })), ...(nextToken ? { NextToken: nextToken } : {}) },
+  body: {
+    Events: ids.map((id) => ({ EventId: id, CloudTrailEvent: JSON.stringify({ eventID: id, eventSource: 's3.amazonaws.com' }) })),
+    ...(nextToken ? { NextToken: nextToken } : {}),
+  },
 });
 
 let local: LocalEndpoint;
@@ -31,7 +34,11 @@ async function bodyOf(request: IncomingMessage): Promise<string> {
 beforeAll(async () => {
   local = await startLocalEndpoint((request, response) => {
     void bodyOf(request).then((text) => {
-      requests.push({ target: String(request.headers['x-amz-target']), body: JSON.parse(text) as { NextToken?: string }, attemptHeader: String(request.headers['amz-sdk-request']) });
+      requests.push({
+        target: String(request.headers['x-amz-target']),
+        body: JSON.parse(text) as { NextToken?: string },
+        attemptHeader: String(request.headers['amz-sdk-request']),
+      });
       const answer = (answers.length > 1 ? answers.shift() : answers[0]) as Answer;
       response.writeHead(answer.status, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify(answer.body));
     });

@@ -4,9 +4,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  logFileInWindow, lookupEvents, parseS3Url, ruleEventSources, ruleLookupPlan, ruleLookupUsernames, s3LogEvents,
-} from '../../cli/backtest.js';
+import { logFileInWindow, lookupEvents, parseS3Url, ruleEventSources, ruleLookupPlan, ruleLookupUsernames, s3LogEvents } from '../../cli/backtest.js';
 import type { InputItem } from '../../cli/inputs.js';
 import { main } from '../../cli/main.js';
 import { replay } from '../../cli/replay.js';
@@ -54,27 +52,42 @@ describe('LookupEvents backtest', () => {
       return { Events: [] };
     });
     const items = await collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: ruleEventSources() }));
-    expect(ruleEventSources()).toEqual(['cloudtrail.amazonaws.com', 'config.amazonaws.com', 'ec2.amazonaws.com', 'iam.amazonaws.com', 'kms.amazonaws.com', 's3.amazonaws.com', 'signin.amazonaws.com']);
+    expect(ruleEventSources()).toEqual([
+      'cloudtrail.amazonaws.com',
+      'config.amazonaws.com',
+      'ec2.amazonaws.com',
+      'iam.amazonaws.com',
+      'kms.amazonaws.com',
+      's3.amazonaws.com',
+      'signin.amazonaws.com',
+    ]);
     expect(items.map((i) => i.kind === 'event' && i.source)).toEqual(['lookup:s3.amazonaws.com#a', 'lookup:s3.amazonaws.com#b']);
     const calls = cloudtrail.commandCalls(LookupEventsCommand).map((c) => c.args[0].input);
     // One call per source, in order, plus the s3 page that follows its NextToken.
     const s3 = ruleEventSources().indexOf('s3.amazonaws.com');
     expect(calls).toHaveLength(ruleEventSources().length + 1);
-    expect(calls[s3]).toEqual({ ...{ StartTime: window.startTime, EndTime: window.endTime }, MaxResults: 50,
-      LookupAttributes: [{ AttributeKey: 'EventSource', AttributeValue: 's3.amazonaws.com' }] });
+    expect(calls[s3]).toEqual({
+      ...{ StartTime: window.startTime, EndTime: window.endTime },
+      MaxResults: 50,
+      LookupAttributes: [{ AttributeKey: 'EventSource', AttributeValue: 's3.amazonaws.com' }],
+    });
     expect(calls[s3 + 1]).toMatchObject({ NextToken: 't2' });
   });
 
-  it('plans one pass per event name the rules select, so a busy account\'s Decrypt and Describe calls are never paged', async () => {
+  it("plans one pass per event name the rules select, so a busy account's Decrypt and Describe calls are never paged", async () => {
     const plan = ruleLookupPlan();
     // Every rule with an event source names its events: no source pass is needed.
     expect(plan.eventSources).toEqual([]);
-    expect(plan.eventNames).toEqual(expect.arrayContaining(['PutBucketAcl', 'StopLogging', 'RunInstances', 'ScheduleKeyDeletion', 'ConsoleLogin', 'AttachUserPolicy']));
+    expect(plan.eventNames).toEqual(
+      expect.arrayContaining(['PutBucketAcl', 'StopLogging', 'RunInstances', 'ScheduleKeyDeletion', 'ConsoleLogin', 'AttachUserPolicy']),
+    );
     expect(plan.eventNames).not.toEqual(expect.arrayContaining(['Decrypt']));
     expect(new Set(plan.eventNames).size).toBe(plan.eventNames.length);
     cloudtrail.on(LookupEventsCommand).callsFake((input: { LookupAttributes?: { AttributeKey?: string; AttributeValue?: string }[] }) => {
       const [filter] = input.LookupAttributes ?? [];
-      return filter?.AttributeValue === 'StopLogging' ? { Events: [lookupItem('stop', { ...bare(), eventID: 'stop', eventName: 'StopLogging' })] } : { Events: [] };
+      return filter?.AttributeValue === 'StopLogging'
+        ? { Events: [lookupItem('stop', { ...bare(), eventID: 'stop', eventName: 'StopLogging' })] }
+        : { Events: [] };
     });
     const items = await collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, ...plan, usernames: ruleLookupUsernames() }));
     expect(items.map((i) => i.kind === 'event' && i.source)).toEqual(['lookup:StopLogging#stop']);
@@ -87,22 +100,37 @@ describe('LookupEvents backtest', () => {
     cloudtrail.on(LookupEventsCommand).callsFake((input: { LookupAttributes?: { AttributeKey?: string; AttributeValue?: string }[] }) => {
       const [filter] = input.LookupAttributes ?? [];
       if (filter?.AttributeValue === 's3.amazonaws.com') return { Events: [lookupItem('root-s3', { ...bare(), eventID: 'root-s3' })] };
-      if (filter?.AttributeKey === 'Username') return { Events: [lookupItem('root-s3', { ...bare(), eventID: 'root-s3' }), lookupItem('root-lambda', { ...bare(), eventID: 'root-lambda', eventSource: 'lambda.amazonaws.com' })] };
+      if (filter?.AttributeKey === 'Username')
+        return {
+          Events: [
+            lookupItem('root-s3', { ...bare(), eventID: 'root-s3' }),
+            lookupItem('root-lambda', { ...bare(), eventID: 'root-lambda', eventSource: 'lambda.amazonaws.com' }),
+          ],
+        };
       return { Events: [] };
     });
     expect(ruleLookupUsernames()).toEqual(['root']);
 
-    const items = await collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: ruleEventSources(), usernames: ruleLookupUsernames() }));
+    const items = await collect(
+      lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: ruleEventSources(), usernames: ruleLookupUsernames() }),
+    );
 
     expect(items.map((i) => i.kind === 'event' && i.source)).toEqual(['lookup:s3.amazonaws.com#root-s3', 'lookup:user root#root-lambda']);
     const last = cloudtrail.commandCalls(LookupEventsCommand).at(-1)?.args[0].input;
     expect(last?.LookupAttributes).toEqual([{ AttributeKey: 'Username', AttributeValue: 'root' }]);
   });
 
-  it('rethrows a failed call naming it and the service code (the SDK\'s retries: backtest-retries.test.ts)', async () => {
-    cloudtrail.on(LookupEventsCommand).rejects(Object.assign(new Error('User: arn:aws:iam::111122223333:user/alice is not authorized to perform: cloudtrail:LookupEvents'), { name: 'AccessDeniedException' }));
-    await expect(collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: undefined })))
-      .rejects.toThrow(new InputProblem('LookupEvents failed: AccessDeniedException: User: arn:aws:iam::111122223333:user/alice is not authorized to perform: cloudtrail:LookupEvents'));
+  it("rethrows a failed call naming it and the service code (the SDK's retries: backtest-retries.test.ts)", async () => {
+    cloudtrail.on(LookupEventsCommand).rejects(
+      Object.assign(new Error('User: arn:aws:iam::111122223333:user/alice is not authorized to perform: cloudtrail:LookupEvents'), {
+        name: 'AccessDeniedException',
+      }),
+    );
+    await expect(collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: undefined }))).rejects.toThrow(
+      new InputProblem(
+        'LookupEvents failed: AccessDeniedException: User: arn:aws:iam::111122223333:user/alice is not authorized to perform: cloudtrail:LookupEvents',
+      ),
+    );
     expect(cloudtrail).toHaveReceivedCommandTimes(LookupEventsCommand, 1);
   });
 
@@ -117,29 +145,64 @@ describe('LookupEvents backtest', () => {
     let out = '';
     let progress = '';
     const exit = await replay({
-      mode: 'offline', format: 'jsonl', configFile: undefined, inputs: [], env: {},
+      mode: 'offline',
+      format: 'jsonl',
+      configFile: undefined,
+      inputs: [],
+      env: {},
       events: lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: undefined }),
-      out: (t) => { out += t; }, err: () => undefined, progress: { isTTY: true, write: (t: string) => { progress += t; return true; } },
+      out: (t) => {
+        out += t;
+      },
+      err: () => undefined,
+      progress: {
+        isTTY: true,
+        write: (t: string) => {
+          progress += t;
+          return true;
+        },
+      },
     });
-    const records = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as RemediationRecord);
+    const records = out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as RemediationRecord);
     expect(exit).toBe(0);
     expect(records).toMatchObject([{ rule: 'public-bucket', outcome: 'would-remediate', mode: 'offline' }]);
     expect(progress).toContain('trailguard replay: 1 records read, 1 events matched');
   });
 
   it('publishes nothing in a dry-run with the alert topic configured, unless --notify', async () => {
-    const deleted = (loadSample('public-bucket', 'would-remediate.delete-public-access-block') as { detail?: Record<string, unknown> });
+    const deleted = loadSample('public-bucket', 'would-remediate.delete-public-access-block') as { detail?: Record<string, unknown> };
     cloudtrail.on(LookupEventsCommand).resolves({ Events: [lookupItem('d', deleted.detail ?? deleted)] });
     s3.on(GetPublicAccessBlockCommand).rejects(Object.assign(new Error('none'), { name: 'NoSuchPublicAccessBlockConfiguration' }));
     let out = '';
     const exit = await replay({
-      mode: 'dry-run', format: 'jsonl', configFile: undefined, inputs: [], env: { TRAILGUARD_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111122223333:trailguard-alerts' },
+      mode: 'dry-run',
+      format: 'jsonl',
+      configFile: undefined,
+      inputs: [],
+      env: { TRAILGUARD_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111122223333:trailguard-alerts' },
       events: lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: undefined }),
-      out: (t) => { out += t; }, err: () => undefined, progress: { isTTY: false, write: () => true },
+      out: (t) => {
+        out += t;
+      },
+      err: () => undefined,
+      progress: { isTTY: false, write: () => true },
     });
-    const records = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as RemediationRecord);
+    const records = out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as RemediationRecord);
     expect(exit).toBe(0);
-    expect(records).toMatchObject([{ rule: 'public-bucket', outcome: 'would-remediate', mode: 'dry-run', notification: { status: 'skipped', reason: 'replay publishes only with --notify' } }]);
+    expect(records).toMatchObject([
+      {
+        rule: 'public-bucket',
+        outcome: 'would-remediate',
+        mode: 'dry-run',
+        notification: { status: 'skipped', reason: 'replay publishes only with --notify' },
+      },
+    ]);
     expect(s3).toHaveReceivedCommand(GetPublicAccessBlockCommand);
     expect(sns.calls()).toEqual([]);
   });
@@ -167,19 +230,29 @@ describe('S3 log files backtest', () => {
   it('lists every page, reads and gunzips each file, and keeps the events in the window', async () => {
     const inWindow = { ...bare(), eventTime: '2026-11-20T09:15:00Z' };
     const early = { ...bare(), eventID: 'early', eventTime: '2026-11-19T08:00:00Z' };
-    s3.on(ListObjectsV2Command, { ContinuationToken: undefined })
-      .resolves({ IsTruncated: true, NextContinuationToken: 'c2', Contents: [{ Key: key('18') }, { Key: key('19') }] });
-    s3.on(ListObjectsV2Command, { ContinuationToken: 'c2' })
-      .resolves({ IsTruncated: false, Contents: [
-        { Key: 'trail/AWSLogs/111122223333/CloudTrail-Digest/eu-west-1/2026/11/20/digest.json.gz' },
-        { Key: key('20') },
-      ] });
+    s3.on(ListObjectsV2Command, { ContinuationToken: undefined }).resolves({
+      IsTruncated: true,
+      NextContinuationToken: 'c2',
+      Contents: [{ Key: key('18') }, { Key: key('19') }],
+    });
+    s3.on(ListObjectsV2Command, { ContinuationToken: 'c2' }).resolves({
+      IsTruncated: false,
+      Contents: [{ Key: 'trail/AWSLogs/111122223333/CloudTrail-Digest/eu-west-1/2026/11/20/digest.json.gz' }, { Key: key('20') }],
+    });
     s3.on(GetObjectCommand, { Key: key('19') }).callsFake(() => body(gzipSync(JSON.stringify({ Records: [early] }))));
     s3.on(GetObjectCommand, { Key: key('20') }).callsFake(() => body(gzipSync(JSON.stringify({ Records: [inWindow] }))));
     const files: string[] = [];
-    const items = await collect(s3LogEvents({
-      client: new S3Client({ region: 'eu-west-1' }), bucket: 'my-trail-bucket', prefix: 'trail/', since, until, region: undefined, onFile: (f) => files.push(f),
-    }));
+    const items = await collect(
+      s3LogEvents({
+        client: new S3Client({ region: 'eu-west-1' }),
+        bucket: 'my-trail-bucket',
+        prefix: 'trail/',
+        since,
+        until,
+        region: undefined,
+        onFile: (f) => files.push(f),
+      }),
+    );
     expect(items).toEqual([{ kind: 'event', source: `s3://my-trail-bucket/${key('20')}#Records[0]`, value: inWindow }]);
     expect(files).toEqual([`s3://my-trail-bucket/${key('19')}`, `s3://my-trail-bucket/${key('20')}`]);
     expect(s3).toHaveReceivedCommandTimes(ListObjectsV2Command, 2);
@@ -208,7 +281,9 @@ describe('trailguard replay --lookup from the command line', () => {
   it('refuses a --since beyond the 90 days LookupEvents keeps, pointing to --s3, and calls nothing', async () => {
     const { err } = capture();
     expect(await main(['replay', '--lookup', '--since', '91d', '--format', 'jsonl'], ENV)).toBe(2);
-    expect(err.join('')).toContain('--since 91d: LookupEvents keeps only the last 90 days of management events; use --since 90d or less, or read the trail\'s log files with --s3');
+    expect(err.join('')).toContain(
+      "--since 91d: LookupEvents keeps only the last 90 days of management events; use --since 90d or less, or read the trail's log files with --s3",
+    );
     expect(cloudtrail.calls()).toEqual([]);
   });
 
@@ -225,7 +300,9 @@ describe('trailguard replay --lookup from the command line', () => {
 
   it('names the call when LookupEvents is refused, with exit 2 and no stack trace', async () => {
     const { err } = capture();
-    cloudtrail.on(LookupEventsCommand).rejects(Object.assign(new Error('The security token included in the request is expired'), { name: 'ExpiredTokenException' }));
+    cloudtrail
+      .on(LookupEventsCommand)
+      .rejects(Object.assign(new Error('The security token included in the request is expired'), { name: 'ExpiredTokenException' }));
     expect(await main(['replay', '--lookup', '--since', '1d', '--format', 'jsonl'], ENV)).toBe(2);
     expect(err.join('')).toBe('trailguard: LookupEvents failed: ExpiredTokenException: The security token included in the request is expired\n');
   });

@@ -32,7 +32,7 @@ describe('trailguard --help, help COMMAND, COMMAND --help', () => {
     expect(out()).toContain('member-template');
   });
 
-  it.each(COMMANDS.filter((c) => c.name !== 'help').map((c) => c.name))('shows %s\'s own usage with an example, by --help and by help', async (name) => {
+  it.each(COMMANDS.filter((c) => c.name !== 'help').map((c) => c.name))("shows %s's own usage with an example, by --help and by help", async (name) => {
     const { out } = capture();
     expect(await main([name, '--help'], {})).toBe(0);
     const byFlag = out();
@@ -42,7 +42,7 @@ describe('trailguard --help, help COMMAND, COMMAND --help', () => {
     expect(out()).toBe(byFlag + byFlag);
   });
 
-  it('fits 80 columns, the list and every command\'s usage', async () => {
+  it("fits 80 columns, the list and every command's usage", async () => {
     const { out } = capture();
     await main(['--help'], {});
     for (const command of COMMANDS) await main(['help', command.name], {});
@@ -51,7 +51,7 @@ describe('trailguard --help, help COMMAND, COMMAND --help', () => {
     for (const line of lines) expect(line.length, line).toBeLessThanOrEqual(80);
   });
 
-  it('prints package.json\'s version', async () => {
+  it("prints package.json's version", async () => {
     const { out } = capture();
     const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     expect(await main(['--version'], {})).toBe(0);
@@ -59,8 +59,8 @@ describe('trailguard --help, help COMMAND, COMMAND --help', () => {
   });
 });
 
-describe('a command\'s options are its own', () => {
-  it('refuses report --apply, saying where --apply belongs, with report\'s usage', async () => {
+describe("a command's options are its own", () => {
+  it("refuses report --apply, saying where --apply belongs, with report's usage", async () => {
     const { err } = capture();
     expect(await main(['report', '--apply', 'log.jsonl'], {})).toBe(2);
     expect(err()).toContain('trailguard: report has no option --apply: it goes with undo\nusage:\n  trailguard report [--since 24h]');
@@ -87,7 +87,13 @@ describe('a command\'s options are its own', () => {
 });
 
 describe('unknown commands', () => {
-  it.each([['repaly', 'replay'], ['reprot', 'report'], ['sweeep', 'sweep'], ['member-templat', 'member-template'], ['brekaer', 'breaker']])('suggests a close command for %s', async (typo, meant) => {
+  it.each([
+    ['repaly', 'replay'],
+    ['reprot', 'report'],
+    ['sweeep', 'sweep'],
+    ['member-templat', 'member-template'],
+    ['brekaer', 'breaker'],
+  ])('suggests a close command for %s', async (typo, meant) => {
     const { err } = capture();
     expect(await main([typo], {})).toBe(2);
     expect(err()).toBe(`trailguard: unknown command "${typo}": did you mean \`${meant}\`? (trailguard --help lists the commands)\n`);
@@ -131,12 +137,20 @@ describe('trailguard member-template', () => {
   it('writes the stack to a file and says where', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'trailguard-member-')), 'dist', 'member-stack.json');
     let said = '';
-    expect(memberTemplate(false, (t) => { said += t; }, file)).toBe(0);
+    expect(
+      memberTemplate(
+        false,
+        (t) => {
+          said += t;
+        },
+        file,
+      ),
+    ).toBe(0);
     expect(said).toBe(`wrote ${file}\n`);
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(JSON.parse(JSON.stringify(memberStackTemplate())));
   });
 
-  it('refuses another command\'s option', async () => {
+  it("refuses another command's option", async () => {
     const { err } = capture();
     expect(await main(['member-template', '--format', 'jsonl'], {})).toBe(2);
     expect(err()).toContain('member-template has no option --format: it goes with replay, report, redrive, sweep');

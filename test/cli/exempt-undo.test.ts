@@ -1,9 +1,7 @@
 // `trailguard undo --apply` refuses until the resource is exempt; an `exempt add` into the parameter store right
 // before it must count (the store's exemptions are read, not only the loaded configuration's).
 import { DeletePublicAccessBlockCommand, GetPublicAccessBlockCommand, S3Client } from '@aws-sdk/client-s3';
-import {
-  GetParameterCommand, GetParametersByPathCommand, PutParameterCommand, SSMClient, type GetParametersByPathCommandInput,
-} from '@aws-sdk/client-ssm';
+import { GetParameterCommand, GetParametersByPathCommand, PutParameterCommand, SSMClient, type GetParametersByPathCommandInput } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -28,7 +26,12 @@ let log: string;
 beforeAll(() => {
   const dir = mkdtempSync(join(tmpdir(), 'trailguard-exempt-undo-'));
   log = join(dir, 'remediation.jsonl');
-  writeFileSync(log, Object.values(liveRecords()).map((r) => JSON.stringify({ level: 'INFO', message: 'trailguard remediation', timestamp: '2026-11-20T09:15:04.000Z', ...r })).join('\n'));
+  writeFileSync(
+    log,
+    Object.values(liveRecords())
+      .map((r) => JSON.stringify({ level: 'INFO', message: 'trailguard remediation', timestamp: '2026-11-20T09:15:04.000Z', ...r }))
+      .join('\n'),
+  );
 });
 
 beforeEach(() => {
@@ -46,7 +49,8 @@ beforeEach(() => {
   });
   ssm.on(GetParameterCommand).callsFake(({ Name }) => ({ Parameter: { Name, Value: store.get(Name) } }));
   ssm.on(GetParametersByPathCommand).callsFake(({ Path, Recursive }: GetParametersByPathCommandInput) => ({
-    Parameters: [...store.keys()].filter((name) => name.startsWith(`${Path}/`) && (Recursive || !name.slice((Path ?? '').length + 1).includes('/')))
+    Parameters: [...store.keys()]
+      .filter((name) => name.startsWith(`${Path}/`) && (Recursive || !name.slice((Path ?? '').length + 1).includes('/')))
       .map((Name) => ({ Name, Value: store.get(Name) })),
   }));
   vi.spyOn(consoleOut, 'stdout').mockImplementation(() => undefined);
@@ -62,10 +66,25 @@ async function undone(options: Partial<UndoOptions> = {}) {
   let out = '';
   let err = '';
   const exit = await undo({
-    eventId: 'evt-bucket', sources: [log], apply: true, mode: 'live', yes: true, region: 'eu-west-1', since: undefined,
+    eventId: 'evt-bucket',
+    sources: [log],
+    apply: true,
+    mode: 'live',
+    yes: true,
+    region: 'eu-west-1',
+    since: undefined,
     config: parseConfig({ parameterPrefix: PREFIX, region: 'eu-west-1' }),
-    now: () => NOW, out: (t) => { out += t; }, err: (t) => { err += t; }, progress: { isTTY: false, write: () => true },
-    notify: async () => 'msg-1', identity: async () => ({ arn: OPERATOR, account: '111122223333' }), ...options,
+    now: () => NOW,
+    out: (t) => {
+      out += t;
+    },
+    err: (t) => {
+      err += t;
+    },
+    progress: { isTTY: false, write: () => true },
+    notify: async () => 'msg-1',
+    identity: async () => ({ arn: OPERATOR, account: '111122223333' }),
+    ...options,
   });
   return { exit, out, err };
 }
@@ -75,16 +94,20 @@ describe('trailguard undo with the parameter store', () => {
     const refused = await undone();
     expect(refused.exit).toBe(2);
     expect(refused.err).toContain('refused: the loaded configuration does not exempt public-bucket example-reports, nor does the parameter store');
-    expect(refused.out).toMatch(/\$ trailguard exempt add --rule 'public-bucket' --resource 'example-reports' --reason 'remediation undone by an operator on 2026-11-21 \(trailguard undo of evt-bucket\): replace with the ticket that approves it' --expires '2026-12-21'/);
-    expect(refused.out).toContain('within the functions\' configuration cache time, 60 s');
+    expect(refused.out).toMatch(
+      /\$ trailguard exempt add --rule 'public-bucket' --resource 'example-reports' --reason 'remediation undone by an operator on 2026-11-21 \(trailguard undo of evt-bucket\): replace with the ticket that approves it' --expires '2026-12-21'/,
+    );
+    expect(refused.out).toContain("within the functions' configuration cache time, 60 s");
     expect(ssm).toHaveReceivedCommandWith(GetParametersByPathCommand, { Path: `${PREFIX}/exemptions/public-bucket` });
     expect(ssm).toHaveReceivedCommandWith(GetParametersByPathCommand, { Path: `${PREFIX}/exemptions/all` });
     expect(s3).not.toHaveReceivedCommand(DeletePublicAccessBlockCommand);
   });
 
   it('undoes once `exempt add` put the exemption in the store just before', async () => {
-    const added = await main(['exempt', 'add', '--rule', 'public-bucket', '--resource', 'example-reports', '--reason', 'CHG-1234', '--expires', '2026-12-21'],
-      { TRAILGUARD_PARAMETER_PREFIX: PREFIX, AWS_REGION: 'eu-west-1' });
+    const added = await main(['exempt', 'add', '--rule', 'public-bucket', '--resource', 'example-reports', '--reason', 'CHG-1234', '--expires', '2026-12-21'], {
+      TRAILGUARD_PARAMETER_PREFIX: PREFIX,
+      AWS_REGION: 'eu-west-1',
+    });
     expect(added).toBe(0);
     const done = await undone();
     expect(done.err).toBe('');
@@ -103,11 +126,22 @@ describe('trailguard undo with the parameter store', () => {
 
   it('reads no store in an offline plan, and says so when the store cannot be read', async () => {
     const reads: string[] = [];
-    const plan = await undone({ apply: false, mode: 'offline', storedExemptions: async (rule) => { reads.push(rule); return []; } });
+    const plan = await undone({
+      apply: false,
+      mode: 'offline',
+      storedExemptions: async (rule) => {
+        reads.push(rule);
+        return [];
+      },
+    });
     expect(plan.exit).toBe(0);
     expect(reads).toEqual([]);
-    const failing = await undone({ storedExemptions: async () => { throw Object.assign(new Error('denied'), { name: 'AccessDeniedException' }); } });
+    const failing = await undone({
+      storedExemptions: async () => {
+        throw Object.assign(new Error('denied'), { name: 'AccessDeniedException' });
+      },
+    });
     expect(failing.exit).toBe(2);
-    expect(failing.err).toContain('could not read the parameter store\'s exemptions (AccessDeniedException): only the loaded configuration is checked');
+    expect(failing.err).toContain("could not read the parameter store's exemptions (AccessDeniedException): only the loaded configuration is checked");
   });
 });

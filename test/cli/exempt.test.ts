@@ -1,5 +1,9 @@
 import {
-  DeleteParameterCommand, GetParameterCommand, GetParametersByPathCommand, PutParameterCommand, SSMClient,
+  DeleteParameterCommand,
+  GetParameterCommand,
+  GetParametersByPathCommand,
+  PutParameterCommand,
+  SSMClient,
   type GetParametersByPathCommandInput,
 } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
@@ -71,17 +75,25 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-const put = (rule: string, resource: string, value: unknown) => store.set(`${PREFIX}/exemptions/${rule}/${resource}`, typeof value === 'string' ? value : JSON.stringify(value));
+const put = (rule: string, resource: string, value: unknown) =>
+  store.set(`${PREFIX}/exemptions/${rule}/${resource}`, typeof value === 'string' ? value : JSON.stringify(value));
 
 describe('trailguard exempt add', () => {
   it('creates one String parameter without overwrite, recording who and when, and reads it back', async () => {
     const { out } = capture();
-    const code = await main(['exempt', 'add', '--rule', 'public-bucket', '--resource', 'demo-site-bucket', '--reason', 'SEC-1234: public demo site', '--expires', '2027-01-31'], ENV);
+    const code = await main(
+      ['exempt', 'add', '--rule', 'public-bucket', '--resource', 'demo-site-bucket', '--reason', 'SEC-1234: public demo site', '--expires', '2027-01-31'],
+      ENV,
+    );
     expect(code).toBe(0);
     const name = exemptionParameter(PREFIX, 'public-bucket', 'demo-site-bucket');
     expect(ssm).toHaveReceivedCommandWith(PutParameterCommand, { Name: name, Type: 'String', Tier: 'Standard', Overwrite: false });
     expect(JSON.parse(store.get(name) ?? '')).toEqual({
-      resource: 'demo-site-bucket', reason: 'SEC-1234: public demo site', expires: '2027-01-31', addedBy: CALLER, addedAt: '2026-12-07T16:00:00.000Z',
+      resource: 'demo-site-bucket',
+      reason: 'SEC-1234: public demo site',
+      expires: '2027-01-31',
+      addedBy: CALLER,
+      addedAt: '2026-12-07T16:00:00.000Z',
     });
     expect(ssm).toHaveReceivedCommandWith(GetParameterCommand, { Name: name });
     expect(out()).toContain(`+ ${name}`);
@@ -107,7 +119,9 @@ describe('trailguard exempt add', () => {
 
   it('shows the diff and writes nothing with --dry-run', async () => {
     const { out } = capture();
-    expect(await main(['exempt', 'add', '--rule', 'open-security-group', '--resource', 'sg-0123456789abcdef0', '--reason', 'load test', '--dry-run'], ENV)).toBe(0);
+    expect(
+      await main(['exempt', 'add', '--rule', 'open-security-group', '--resource', 'sg-0123456789abcdef0', '--reason', 'load test', '--dry-run'], ENV),
+    ).toBe(0);
     expect(out()).toContain('Would create');
     expect(out()).toContain('"resource":"sg-0123456789abcdef0"');
     expect(out()).toContain('Dry run: nothing was written.');
@@ -175,7 +189,10 @@ describe('trailguard exempt list', () => {
 
   it('reads every page, shows status, source and INVALID values with the schema problem, never raw controls', async () => {
     const { out } = capture();
-    const env = { ...ENV, TRAILGUARD_EXEMPTIONS: JSON.stringify([{ rule: 'public-bucket', resource: 'deploy-bucket', reason: 'from the stack', expires: '2027-03-01' }]) };
+    const env = {
+      ...ENV,
+      TRAILGUARD_EXEMPTIONS: JSON.stringify([{ rule: 'public-bucket', resource: 'deploy-bucket', reason: 'from the stack', expires: '2027-03-01' }]),
+    };
     expect(await main(['exempt', 'list'], env)).toBe(0);
     const text = out();
     expect(ssm.commandCalls(GetParametersByPathCommand).length).toBeGreaterThan(1);
@@ -200,7 +217,9 @@ describe('trailguard exempt list', () => {
     const rows = JSON.parse(out()) as { rule: string | null; resource?: string; status: string }[];
     const valid = rows.filter((row) => row.status !== 'INVALID');
     expect(valid.map((row) => [row.rule, row.resource, row.status])).toEqual([
-      ['*', 'old-*', 'EXPIRED'], ['public-bucket', 'active-bucket', 'active'], ['public-bucket', 'soon-bucket', 'expires in 3 days'],
+      ['*', 'old-*', 'EXPIRED'],
+      ['public-bucket', 'active-bucket', 'active'],
+      ['public-bucket', 'soon-bucket', 'expires in 3 days'],
     ]);
     expect(rows.filter((row) => row.status === 'INVALID')).toHaveLength(3);
   });
@@ -221,7 +240,9 @@ describe('trailguard exempt remove', () => {
     const { err } = capture();
     const env = { ...ENV, TRAILGUARD_EXEMPTIONS: JSON.stringify([{ rule: 'public-bucket', resource: 'deploy-bucket', reason: 'r' }]) };
     expect(await main(['exempt', 'remove', '--rule', 'public-bucket', '--resource', 'deploy-bucket'], env)).toBe(2);
-    expect(err()).toMatch(/no exemption of public-bucket for deploy-bucket in the store .*; it is a deploy-time exemption: remove it from TRAILGUARD_EXEMPTIONS/);
+    expect(err()).toMatch(
+      /no exemption of public-bucket for deploy-bucket in the store .*; it is a deploy-time exemption: remove it from TRAILGUARD_EXEMPTIONS/,
+    );
     expect(ssm).not.toHaveReceivedCommand(DeleteParameterCommand);
   });
 
@@ -248,6 +269,8 @@ describe('helpers', () => {
   });
 
   it('quotes every value of the suggested command', () => {
-    expect(exemptAddCommand('public-bucket', "x';rm -rf /;'", 'why')).toBe("trailguard exempt add --rule 'public-bucket' --resource 'x'\\'';rm -rf /;'\\''' --reason 'why'");
+    expect(exemptAddCommand('public-bucket', "x';rm -rf /;'", 'why')).toBe(
+      "trailguard exempt add --rule 'public-bucket' --resource 'x'\\'';rm -rf /;'\\''' --reason 'why'",
+    );
   });
 });

@@ -38,17 +38,35 @@ afterEach(() => {
   sns.reset();
 });
 
-async function redriven(messages: { MessageId: string; ReceiptHandle: string; Body: string }[], mode: 'live' | 'dry-run' = 'live', config = parseConfig({}), notify = false) {
+async function redriven(
+  messages: { MessageId: string; ReceiptHandle: string; Body: string }[],
+  mode: 'live' | 'dry-run' = 'live',
+  config = parseConfig({}),
+  notify = false,
+) {
   sqs.on(ReceiveMessageCommand).resolvesOnce({ Messages: messages }).resolves({ Messages: [] });
   sqs.on(DeleteMessageCommand).resolves({});
   sqs.on(ChangeMessageVisibilityBatchCommand).callsFake((input: { Entries: { Id: string }[] }) => ({ Successful: input.Entries.map((e) => ({ Id: e.Id })) }));
   let out = '';
   let err = '';
   const exit = await redrive({
-    queueUrl: QUEUE, mode, format: 'jsonl', max: 100, config, notify,
-    out: (t) => { out += t; }, err: (t) => { err += t; },
+    queueUrl: QUEUE,
+    mode,
+    format: 'jsonl',
+    max: 100,
+    config,
+    notify,
+    out: (t) => {
+      out += t;
+    },
+    err: (t) => {
+      err += t;
+    },
   });
-  const records = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as RemediationRecord);
+  const records = out
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as RemediationRecord);
   return { exit, records, err };
 }
 
@@ -64,7 +82,8 @@ describe('eventOfMessage', () => {
 
 describe('trailguard redrive', () => {
   it('remediates each dead-lettered event and deletes its message once final', async () => {
-    s3.on(GetPublicAccessBlockCommand).rejectsOnce(Object.assign(new Error('none'), { name: 'NoSuchPublicAccessBlockConfiguration' }))
+    s3.on(GetPublicAccessBlockCommand)
+      .rejectsOnce(Object.assign(new Error('none'), { name: 'NoSuchPublicAccessBlockConfiguration' }))
       .resolves({ PublicAccessBlockConfiguration: ALL_BLOCKED });
     s3.on(PutPublicAccessBlockCommand).resolves({});
     const body = JSON.stringify({ version: '1.0', requestContext: { condition: 'RetriesExhausted' }, requestPayload: event() });
@@ -91,10 +110,13 @@ describe('trailguard redrive', () => {
   it('leaves unreadable messages and says so, and dry-run deletes nothing', async () => {
     s3.on(GetPublicAccessBlockCommand).rejects(Object.assign(new Error('none'), { name: 'NoSuchPublicAccessBlockConfiguration' }));
     s3.on(PutPublicAccessBlockCommand).rejects(new Error('dry-run must not write'));
-    const { exit, records, err } = await redriven([
-      { MessageId: 'm-3', ReceiptHandle: 'rh-3', Body: 'garbage' },
-      { MessageId: 'm-4', ReceiptHandle: 'rh-4', Body: JSON.stringify(event()) },
-    ], 'dry-run');
+    const { exit, records, err } = await redriven(
+      [
+        { MessageId: 'm-3', ReceiptHandle: 'rh-3', Body: 'garbage' },
+        { MessageId: 'm-4', ReceiptHandle: 'rh-4', Body: JSON.stringify(event()) },
+      ],
+      'dry-run',
+    );
 
     expect(exit).toBe(2);
     expect(err).toContain('message m-3: the body is not JSON; left in the queue');
@@ -112,7 +134,9 @@ describe('trailguard redrive: who is told', () => {
 
     const { records } = await redriven([{ MessageId: 'm-7', ReceiptHandle: 'rh-7', Body: JSON.stringify(event()) }], 'dry-run', withTopic);
 
-    expect(records).toMatchObject([{ outcome: 'would-remediate', notification: { status: 'skipped', reason: 'a dry-run redrive publishes only with --notify' } }]);
+    expect(records).toMatchObject([
+      { outcome: 'would-remediate', notification: { status: 'skipped', reason: 'a dry-run redrive publishes only with --notify' } },
+    ]);
     expect(s3).toHaveReceivedCommand(GetPublicAccessBlockCommand);
     expect(sns.calls()).toEqual([]);
   });
@@ -127,8 +151,9 @@ describe('trailguard redrive: who is told', () => {
     expect(sns).toHaveReceivedCommandWith(PublishCommand, { TopicArn: TOPIC });
   });
 
-  it('a live redrive publishes unasked: the dead letter\'s alert was deferred to a retry that never came', async () => {
-    s3.on(GetPublicAccessBlockCommand).rejectsOnce(Object.assign(new Error('none'), { name: 'NoSuchPublicAccessBlockConfiguration' }))
+  it("a live redrive publishes unasked: the dead letter's alert was deferred to a retry that never came", async () => {
+    s3.on(GetPublicAccessBlockCommand)
+      .rejectsOnce(Object.assign(new Error('none'), { name: 'NoSuchPublicAccessBlockConfiguration' }))
       .resolves({ PublicAccessBlockConfiguration: ALL_BLOCKED });
     s3.on(PutPublicAccessBlockCommand).resolves({});
     sns.on(PublishCommand).resolves({ MessageId: 'msg-9' });
@@ -145,8 +170,17 @@ describe('trailguard redrive: what only a person may drop', () => {
 
   it('takes a dead-lettered enforcement check back through the check, not the rules, and deletes it once final', async () => {
     const input = { instanceId: 'i-0123456789abcdef0', region: 'eu-west-1', account: '111122223333', requiredTags: ['Owner'], sourceEventId: 'e-launch-1' };
-    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: input.instanceId, State: { Name: 'running' }, Tags: [{ Key: 'Owner', Value: 'alice' }] }] }] });
-    const body = JSON.stringify({ version: '1.0', requestContext: { condition: 'RetriesExhausted', functionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:trailguard-prod-untaggedInstanceEnforce:$LATEST' }, requestPayload: input });
+    ec2
+      .on(DescribeInstancesCommand)
+      .resolves({ Reservations: [{ Instances: [{ InstanceId: input.instanceId, State: { Name: 'running' }, Tags: [{ Key: 'Owner', Value: 'alice' }] }] }] });
+    const body = JSON.stringify({
+      version: '1.0',
+      requestContext: {
+        condition: 'RetriesExhausted',
+        functionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:trailguard-prod-untaggedInstanceEnforce:$LATEST',
+      },
+      requestPayload: input,
+    });
 
     const config = parseConfig({ rules: { 'untagged-instance': { enforcement: { enabled: true } } } });
     const { records } = await redriven([{ MessageId: 'm-5', ReceiptHandle: 'rh-5', Body: body }], 'live', config);
@@ -201,8 +235,27 @@ describe('a dry-run redrive leaves the queue as it found it', () => {
   const run = async (mode: 'live' | 'dry-run', max = 100) => {
     let out = '';
     let err = '';
-    const exit = await redrive({ queueUrl: QUEUE, mode, format: 'jsonl', max, config: parseConfig({}), out: (t) => { out += t; }, err: (t) => { err += t; } });
-    return { exit, err, records: out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as RemediationRecord) };
+    const exit = await redrive({
+      queueUrl: QUEUE,
+      mode,
+      format: 'jsonl',
+      max,
+      config: parseConfig({}),
+      out: (t) => {
+        out += t;
+      },
+      err: (t) => {
+        err += t;
+      },
+    });
+    return {
+      exit,
+      err,
+      records: out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as RemediationRecord),
+    };
   };
 
   it('makes every message it read visible again at once, so a live redrive right after finds them', async () => {
@@ -215,7 +268,11 @@ describe('a dry-run redrive leaves the queue as it found it', () => {
     expect(dry.records).toMatchObject([{ outcome: 'would-remediate' }, { outcome: 'would-remediate' }]);
     expect(sqs).toHaveReceivedCommandTimes(DeleteMessageCommand, 0);
     expect(sqs).toHaveReceivedCommandWith(ChangeMessageVisibilityBatchCommand, {
-      QueueUrl: QUEUE, Entries: [{ Id: '0', ReceiptHandle: 'rh-1', VisibilityTimeout: 0 }, { Id: '1', ReceiptHandle: 'rh-2', VisibilityTimeout: 0 }],
+      QueueUrl: QUEUE,
+      Entries: [
+        { Id: '0', ReceiptHandle: 'rh-1', VisibilityTimeout: 0 },
+        { Id: '1', ReceiptHandle: 'rh-2', VisibilityTimeout: 0 },
+      ],
     });
     expect(dry.err).toContain('redrive read 2 messages, deleted 0, left 2 in the queue (visible again now)');
     expect(queue.map((m) => m.invisibleForMs)).toEqual([0, 0]);
@@ -223,10 +280,15 @@ describe('a dry-run redrive leaves the queue as it found it', () => {
     // The bucket as S3 keeps it: no block until the first live run puts one; the second event then finds it blocked.
     let blocked = false;
     s3.reset().rejects(new Error('unexpected S3 call'));
-    s3.on(GetPublicAccessBlockCommand).callsFake(() => (blocked
-      ? { PublicAccessBlockConfiguration: ALL_BLOCKED }
-      : Promise.reject(Object.assign(new Error('none'), { name: 'NoSuchPublicAccessBlockConfiguration' }))));
-    s3.on(PutPublicAccessBlockCommand).callsFake(() => { blocked = true; return {}; });
+    s3.on(GetPublicAccessBlockCommand).callsFake(() =>
+      blocked
+        ? { PublicAccessBlockConfiguration: ALL_BLOCKED }
+        : Promise.reject(Object.assign(new Error('none'), { name: 'NoSuchPublicAccessBlockConfiguration' })),
+    );
+    s3.on(PutPublicAccessBlockCommand).callsFake(() => {
+      blocked = true;
+      return {};
+    });
     const live = await run('live');
 
     expect(live.records).toMatchObject([{ outcome: 'remediated' }, { outcome: 'compliant' }]);
@@ -240,7 +302,17 @@ describe('a dry-run redrive leaves the queue as it found it', () => {
     fakeQueue([JSON.stringify(event())]);
     let out = '';
 
-    const exit = await redrive({ queueUrl: QUEUE, mode: 'dry-run', format: 'jsonl', max: 10, config: parseConfig({ stateTable: 'trailguard-state' }), out: (t) => { out += t; }, err: () => undefined });
+    const exit = await redrive({
+      queueUrl: QUEUE,
+      mode: 'dry-run',
+      format: 'jsonl',
+      max: 10,
+      config: parseConfig({ stateTable: 'trailguard-state' }),
+      out: (t) => {
+        out += t;
+      },
+      err: () => undefined,
+    });
 
     expect(exit).toBe(0);
     expect(JSON.parse(out)).toMatchObject({ outcome: 'would-remediate', mode: 'dry-run' });
@@ -263,7 +335,10 @@ describe('a dry-run redrive leaves the queue as it found it', () => {
 
     await expect(run('dry-run')).rejects.toThrow('the queue went away');
 
-    expect(sqs).toHaveReceivedCommandWith(ChangeMessageVisibilityBatchCommand, { QueueUrl: QUEUE, Entries: [{ Id: '0', ReceiptHandle: 'rh-only', VisibilityTimeout: 0 }] });
+    expect(sqs).toHaveReceivedCommandWith(ChangeMessageVisibilityBatchCommand, {
+      QueueUrl: QUEUE,
+      Entries: [{ Id: '0', ReceiptHandle: 'rh-only', VisibilityTimeout: 0 }],
+    });
     expect(queue.map((m) => m.invisibleForMs)).toEqual([0, 0]);
   });
 
@@ -285,7 +360,10 @@ describe('a dry-run redrive leaves the queue as it found it', () => {
 
   it('reads each message once in a run, and releases them ten to a call', async () => {
     s3.on(GetPublicAccessBlockCommand).resolves({});
-    const withId = (i: number) => { const e = event() as { detail: object }; return { ...e, detail: { ...e.detail, eventID: `0b5e4a2c-0000-4000-8000-0000000000${String(i).padStart(2, '0')}` } }; };
+    const withId = (i: number) => {
+      const e = event() as { detail: object };
+      return { ...e, detail: { ...e.detail, eventID: `0b5e4a2c-0000-4000-8000-0000000000${String(i).padStart(2, '0')}` } };
+    };
     fakeQueue(Array.from({ length: 12 }, (_, i) => JSON.stringify(withId(i))));
 
     const dry = await run('dry-run');
@@ -315,7 +393,14 @@ describe('trailguard breaker', () => {
   const WINDOW = Date.parse('2026-11-25T10:00:00Z');
   const status = async (store: StateStore, rule?: string) => {
     let out = '';
-    const exit = await breaker('status', rule, { store, limits: LIMITS, terminal: plainTerminal((t) => { out += t; }), now: () => NOW });
+    const exit = await breaker('status', rule, {
+      store,
+      limits: LIMITS,
+      terminal: plainTerminal((t) => {
+        out += t;
+      }),
+      now: () => NOW,
+    });
     return { exit, out };
   };
 
@@ -323,7 +408,9 @@ describe('trailguard breaker', () => {
     const store = memoryStateStore();
     await store.tripBreaker('open-security-group', Date.parse('2026-11-25T10:00:00Z'), '51 writes in 10 min exceed the limit of 50');
     const { out } = await status(store);
-    expect(out).toMatch(/^open-security-group +OPEN +0 of 50\n {4}open since 2026-11-25T10:00:00.000Z \(51 writes in 10 min exceed the limit of 50\): the rule reports only/m);
+    expect(out).toMatch(
+      /^open-security-group +OPEN +0 of 50\n {4}open since 2026-11-25T10:00:00.000Z \(51 writes in 10 min exceed the limit of 50\): the rule reports only/m,
+    );
     expect(out).toMatch(/^public-bucket +closed +0 of 50$/m);
     expect(await breaker('reset', 'open-security-group', { store, limits: LIMITS, terminal: plainTerminal(() => undefined) })).toBe(0);
     expect(await store.breakerState('open-security-group')).toEqual({ open: false });
@@ -338,7 +425,10 @@ describe('trailguard breaker', () => {
     const { exit, out } = await status(store);
 
     expect(exit).toBe(0);
-    const listed = out.split('\n').filter((line) => /^[a-z-]+(:sweep)? +(closed|OPEN)/.test(line)).map((line) => line.split(' ')[0]);
+    const listed = out
+      .split('\n')
+      .filter((line) => /^[a-z-]+(:sweep)? +(closed|OPEN)/.test(line))
+      .map((line) => line.split(' ')[0]);
     const writing = RULES.filter((rule) => rule.actions.length > 0).map((rule) => rule.id);
     expect(listed.filter((id) => !id?.endsWith(':sweep'))).toEqual(writing);
     expect(listed).toContain('public-bucket:sweep');
@@ -358,7 +448,7 @@ describe('trailguard breaker', () => {
     expect(out.match(/^public-bucket/gm)).toHaveLength(1);
   });
 
-  it('shows and resets a sweep\'s own breaker, which only remediation rules have', async () => {
+  it("shows and resets a sweep's own breaker, which only remediation rules have", async () => {
     const store = memoryStateStore();
     await store.tripBreaker('public-bucket:sweep', Date.parse('2026-11-25T10:00:00Z'), '51 writes in 10 min exceed the limit of 50');
     const { out } = await status(store);
@@ -374,7 +464,14 @@ describe('trailguard breaker', () => {
 
   it('refuses an unknown rule with a guess, and a notify-only rule saying it has no breaker', async () => {
     let err = '';
-    const options = { store: memoryStateStore(), limits: LIMITS, terminal: plainTerminal(() => undefined), err: (t: string) => { err += t; } };
+    const options = {
+      store: memoryStateStore(),
+      limits: LIMITS,
+      terminal: plainTerminal(() => undefined),
+      err: (t: string) => {
+        err += t;
+      },
+    };
     expect(await breaker('reset', 'public-buckets', options)).toBe(2);
     expect(err).toContain('unknown rule "public-buckets" (did you mean public-bucket?)');
     expect(await breaker('status', 'root-activity', options)).toBe(2);

@@ -55,11 +55,26 @@ async function replayed(inputs: string[], options: Partial<ReplayOptions> = {}) 
   let out = '';
   let err = '';
   const exit = await replay({
-    mode: 'offline', format: 'jsonl', configFile: CONFIG, inputs, env: {},
-    out: (text) => { out += text; }, err: (text) => { err += text; }, ...options,
+    mode: 'offline',
+    format: 'jsonl',
+    configFile: CONFIG,
+    inputs,
+    env: {},
+    out: (text) => {
+      out += text;
+    },
+    err: (text) => {
+      err += text;
+    },
+    ...options,
   });
   const jsonl = (options.format ?? 'jsonl') === 'jsonl';
-  const records = jsonl ? out.split('\n').filter(Boolean).map((line) => JSON.parse(line) as RemediationRecord) : [];
+  const records = jsonl
+    ? out
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as RemediationRecord)
+    : [];
   return { exit, records, out, err };
 }
 
@@ -98,7 +113,10 @@ describe('trailguard replay inputs', () => {
     const path = file('111122223333_CloudTrail_eu-west-1_20261120T0915Z_abc.json.gz', gzipSync(JSON.stringify({ Records: [bare(), other] })));
     const { exit, records } = await replayed([path]);
     expect(exit).toBe(0);
-    expect(records.map((r) => [r.rule, r.outcome])).toEqual([['public-bucket', 'would-remediate'], [null, 'ignored']]);
+    expect(records.map((r) => [r.rule, r.outcome])).toEqual([
+      ['public-bucket', 'would-remediate'],
+      [null, 'ignored'],
+    ]);
   });
 
   it('reads LookupEvents output, whose events are JSON strings', async () => {
@@ -121,7 +139,9 @@ describe('trailguard replay inputs', () => {
     expect(exit).toBe(0);
     expect(records.filter((r) => r.rule === 'public-bucket').map((r) => r.outcome)).toEqual(names.map((name) => name.split('.')[0]));
     // The one other rule that matches: the root user's CreateBucket is root activity, whatever the bucket.
-    expect(records.filter((r) => r.rule !== 'public-bucket').map((r) => [r.rule, r.outcome, r.eventName])).toEqual([['root-activity', 'alerted', 'CreateBucket']]);
+    expect(records.filter((r) => r.rule !== 'public-bucket').map((r) => [r.rule, r.outcome, r.eventName])).toEqual([
+      ['root-activity', 'alerted', 'CreateBucket'],
+    ]);
   });
 
   it('skips a CloudTrail digest file with a note', async () => {
@@ -139,7 +159,6 @@ describe('trailguard replay inputs', () => {
 });
 
 describe('trailguard replay exit codes', () => {
-
   it('exits 2 naming the file for input that is not JSON, and still replays the rest', async () => {
     const broken = file('broken.json', '{"Records": [');
     const { exit, err, records } = await replayed([broken, file('ok.json', JSON.stringify(bare()))]);
@@ -207,9 +226,10 @@ describe('trailguard replay: a UTF-8 byte order mark before the JSON', () => {
 });
 
 describe('trailguard replay: exemption expiry on the wall clock', () => {
-  const exemptUntil = (expires: string) => configFile(`exempt-until-${expires}.json`, {
-    exemptions: [{ rule: 'public-bucket', resource: 'example-reports', reason: 'reviewed (ticket SEC-1)', expires }],
-  });
+  const exemptUntil = (expires: string) =>
+    configFile(`exempt-until-${expires}.json`, {
+      exemptions: [{ rule: 'public-bucket', resource: 'example-reports', reason: 'reviewed (ticket SEC-1)', expires }],
+    });
 
   it('no longer exempts with an exemption that expired in 2001, and still does with one to 2999', async () => {
     const event = file('exempt-event.json', JSON.stringify(envelope()));
@@ -261,35 +281,52 @@ describe('trailguard replay --mode live: only with the state table', () => {
     expect(exit).toBe(0);
     expect(records).toMatchObject([{ rule: 'public-bucket', outcome: 'remediated' }]);
     const key = 'event#public-bucket#0b5e4a2c-0000-4000-8000-000000000008';
-    expect(db).toHaveReceivedCommandWith(UpdateItemCommand, { TableName: STATE_TABLE, Key: { pk: { S: key } }, ExpressionAttributeValues: expect.objectContaining({ ':inProgress': { S: 'in-progress' } }) });
+    expect(db).toHaveReceivedCommandWith(UpdateItemCommand, {
+      TableName: STATE_TABLE,
+      Key: { pk: { S: key } },
+      ExpressionAttributeValues: expect.objectContaining({ ':inProgress': { S: 'in-progress' } }),
+    });
     expect(db).toHaveReceivedCommandWith(GetItemCommand, { TableName: STATE_TABLE, Key: { pk: { S: 'breaker#public-bucket' } } });
-    expect(db).toHaveReceivedCommandWith(UpdateItemCommand, { TableName: STATE_TABLE, Key: { pk: { S: key } }, ExpressionAttributeValues: expect.objectContaining({ ':done': { S: 'done' }, ':outcome': { S: 'remediated' } }) });
+    expect(db).toHaveReceivedCommandWith(UpdateItemCommand, {
+      TableName: STATE_TABLE,
+      Key: { pk: { S: key } },
+      ExpressionAttributeValues: expect.objectContaining({ ':done': { S: 'done' }, ':outcome': { S: 'remediated' } }),
+    });
     expect(s3).toHaveReceivedCommandTimes(PutPublicAccessBlockCommand, 1);
   });
 
   it('ignores a second live replay of an event already handled: a duplicate, no write', async () => {
-    db.on(UpdateItemCommand).rejects(Object.assign(new Error('The conditional request failed'), {
-      name: 'ConditionalCheckFailedException', Item: { status: { S: 'done' }, outcome: { S: 'remediated' }, at: { S: '2026-11-25T11:59:00.000Z' } },
-    }));
+    db.on(UpdateItemCommand).rejects(
+      Object.assign(new Error('The conditional request failed'), {
+        name: 'ConditionalCheckFailedException',
+        Item: { status: { S: 'done' }, outcome: { S: 'remediated' }, at: { S: '2026-11-25T11:59:00.000Z' } },
+      }),
+    );
     const path = file('live-duplicate.json', JSON.stringify(deletedBlock()));
 
     const { exit, records } = await replayed([path], { mode: 'live', configFile: configFile('live-table-dup.json', { stateTable: STATE_TABLE }) });
 
     expect(exit).toBe(0);
-    expect(records).toMatchObject([{ rule: 'public-bucket', outcome: 'ignored', reason: expect.stringContaining('duplicate delivery of event 0b5e4a2c-0000-4000-8000-000000000008') }]);
+    expect(records).toMatchObject([
+      { rule: 'public-bucket', outcome: 'ignored', reason: expect.stringContaining('duplicate delivery of event 0b5e4a2c-0000-4000-8000-000000000008') },
+    ]);
     expect(db).toHaveReceivedCommandTimes(UpdateItemCommand, 1);
     expect(s3.calls()).toEqual([]);
   });
 
-  it('writes nothing while the rule\'s circuit breaker is open', async () => {
+  it("writes nothing while the rule's circuit breaker is open", async () => {
     stateTableWorks();
-    db.on(GetItemCommand).resolves({ Item: { pk: { S: 'breaker#public-bucket' }, since: { S: '2026-11-25T10:00:00.000Z' }, reason: { S: '51 writes in 10 min exceed the limit of 50' } } });
+    db.on(GetItemCommand).resolves({
+      Item: { pk: { S: 'breaker#public-bucket' }, since: { S: '2026-11-25T10:00:00.000Z' }, reason: { S: '51 writes in 10 min exceed the limit of 50' } },
+    });
     s3.on(GetPublicAccessBlockCommand).rejects(noBlock());
     const path = file('live-breaker.json', JSON.stringify(deletedBlock()));
 
     const { records } = await replayed([path], { mode: 'live', configFile: configFile('live-table-breaker.json', { stateTable: STATE_TABLE }) });
 
-    expect(records).toMatchObject([{ outcome: 'would-remediate', reason: expect.stringContaining('NOT remediated: the public-bucket circuit breaker is open') }]);
+    expect(records).toMatchObject([
+      { outcome: 'would-remediate', reason: expect.stringContaining('NOT remediated: the public-bucket circuit breaker is open') },
+    ]);
     expect(s3).toHaveReceivedCommand(GetPublicAccessBlockCommand);
     expect(s3).not.toHaveReceivedCommand(PutPublicAccessBlockCommand);
   });
@@ -333,7 +370,7 @@ describe('trailguard replay publishes only with --notify', () => {
     expect(sns.calls()).toEqual([]);
   });
 
-  it('--notify from the command line publishes a dry-run\'s record', async () => {
+  it("--notify from the command line publishes a dry-run's record", async () => {
     vi.spyOn(consoleOut, 'stderr').mockImplementation(() => undefined);
     const out: string[] = [];
     vi.spyOn(consoleOut, 'stdout').mockImplementation((text) => void out.push(text));
@@ -368,9 +405,10 @@ describe('trailguard replay publishes only with --notify', () => {
 describe('the trailguard command', () => {
   const run = promisify(execFile);
   const bin = join(ROOT, 'bin', 'trailguard.mjs');
-  const exec = (args: string[]) => run(process.execPath, [bin, ...args], { cwd: ROOT, env: { ...process.env, AWS_ENDPOINT_URL: '' } })
-    .then(({ stdout, stderr }) => ({ code: 0, stdout, stderr }))
-    .catch((error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }));
+  const exec = (args: string[]) =>
+    run(process.execPath, [bin, ...args], { cwd: ROOT, env: { ...process.env, AWS_ENDPOINT_URL: '' } })
+      .then(({ stdout, stderr }) => ({ code: 0, stdout, stderr }))
+      .catch((error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }));
 
   it('replays the bundled samples and exits 0', async () => {
     const { code, stdout } = await exec(['replay', '--config', CONFIG, '--format', 'jsonl', PUBLIC]);

@@ -7,7 +7,10 @@ import { consoleOut } from '../../shared/log.js';
 const calls: ReportOptions[] = [];
 vi.mock('../../cli/report.js', async (importOriginal) => ({
   ...(await importOriginal<typeof import('../../cli/report.js')>()),
-  report: async (options: ReportOptions) => { calls.push(options); return 0; },
+  report: async (options: ReportOptions) => {
+    calls.push(options);
+    return 0;
+  },
 }));
 
 function capture() {
@@ -24,7 +27,9 @@ afterEach(() => {
 describe('trailguard report --severity and --rule', () => {
   it('passes the severities, in any case, and the rules on to the report', async () => {
     expect(await main(['report', '--severity', 'critical,High', '--rule', 'public-bucket,iam-policy-change', 'log.jsonl'], {})).toBe(0);
-    expect(calls).toEqual([expect.objectContaining({ sources: ['log.jsonl'], only: { severities: ['CRITICAL', 'HIGH'], rules: ['public-bucket', 'iam-policy-change'] } })]);
+    expect(calls).toEqual([
+      expect.objectContaining({ sources: ['log.jsonl'], only: { severities: ['CRITICAL', 'HIGH'], rules: ['public-bucket', 'iam-policy-change'] } }),
+    ]);
   });
 
   it('passes no filter when none is given', async () => {

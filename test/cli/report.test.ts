@@ -28,8 +28,20 @@ async function reported(sources: string[], options: Partial<ReportOptions> = {})
   let out = '';
   let err = '';
   const exit = await report({
-    sources, format: 'json', since: undefined, region: 'eu-west-1', endpoint: undefined, now: () => NOW,
-    out: (t) => { out += t; }, err: (t) => { err += t; }, progress: { isTTY: false, write: () => true }, ...options,
+    sources,
+    format: 'json',
+    since: undefined,
+    region: 'eu-west-1',
+    endpoint: undefined,
+    now: () => NOW,
+    out: (t) => {
+      out += t;
+    },
+    err: (t) => {
+      err += t;
+    },
+    progress: { isTTY: false, write: () => true },
+    ...options,
   });
   return { exit, out, err, json: options.format && options.format !== 'json' ? undefined : (JSON.parse(out) as ReturnType<typeof reportJson>) };
 }
@@ -42,29 +54,43 @@ describe('trailguard report: file sources', () => {
     const folder = join(dir, 'logs');
     mkdirSync(folder, { recursive: true });
     writeFileSync(join(folder, 'replay.jsonl'), `${JSON.stringify(record({ eventId: 'dry', outcome: 'would-remediate', mode: 'dry-run' }))}\n`);
-    writeFileSync(join(folder, 'lambda.log'), [
-      'START RequestId: 1 Version: $LATEST',
-      lambdaLine(live.bucket, '2026-11-20T09:15:04.000Z'),
-      JSON.stringify({ level: 'INFO', message: 'another message', outcome: 'failed' }),
-      'END RequestId: 1',
-    ].join('\n'));
+    writeFileSync(
+      join(folder, 'lambda.log'),
+      [
+        'START RequestId: 1 Version: $LATEST',
+        lambdaLine(live.bucket, '2026-11-20T09:15:04.000Z'),
+        JSON.stringify({ level: 'INFO', message: 'another message', outcome: 'failed' }),
+        'END RequestId: 1',
+      ].join('\n'),
+    );
     writeFileSync(join(folder, 'export.txt.gz'), gzipSync(`2026-11-20T09:16:00.000Z\t${lambdaLine(live.group, '2026-11-20T09:16:00.000Z')}\n`));
     const single = join(dir, 'single.jsonl');
     writeFileSync(single, `${JSON.stringify(live.trail)}\n`);
     const { exit, json } = await reported([folder, single]);
     expect(exit).toBe(0);
     expect(json?.summary.records).toBe(4);
-    expect(json?.counts.rules.map((c) => [c.rule, c.total])).toEqual([['open-security-group', 1], ['public-bucket', 2], ['trail-logging', 1]]);
-    expect(json?.exposure.byRule.map((e) => [e.rule, e.maxMs])).toEqual([['open-security-group', 2_000], ['public-bucket', 4_000], ['trail-logging', 3_000]]);
+    expect(json?.counts.rules.map((c) => [c.rule, c.total])).toEqual([
+      ['open-security-group', 1],
+      ['public-bucket', 2],
+      ['trail-logging', 1],
+    ]);
+    expect(json?.exposure.byRule.map((e) => [e.rule, e.maxMs])).toEqual([
+      ['open-security-group', 2_000],
+      ['public-bucket', 4_000],
+      ['trail-logging', 3_000],
+    ]);
   });
 
   it('applies --since to files by log time, else event time', async () => {
     const path = join(dir, 'window.jsonl');
-    writeFileSync(path, [
-      lambdaLine(record({ eventId: 'recent' }), '2026-11-20T12:00:00.000Z'),
-      lambdaLine(record({ eventId: 'old' }), '2026-11-01T12:00:00.000Z'),
-      JSON.stringify(record({ eventId: 'no-log-time', eventTime: '2026-11-20T13:00:00Z' })),
-    ].join('\n'));
+    writeFileSync(
+      path,
+      [
+        lambdaLine(record({ eventId: 'recent' }), '2026-11-20T12:00:00.000Z'),
+        lambdaLine(record({ eventId: 'old' }), '2026-11-01T12:00:00.000Z'),
+        JSON.stringify(record({ eventId: 'no-log-time', eventTime: '2026-11-20T13:00:00Z' })),
+      ].join('\n'),
+    );
     const { json } = await reported([path], { since: NOW - 86_400_000 });
     expect(json?.summary.records).toBe(2);
   });
@@ -86,15 +112,25 @@ describe('trailguard report: file sources', () => {
 describe('trailguard report: logs: sources (CloudWatch Logs)', () => {
   it('describes the groups by prefix and filters each, following every page', async () => {
     const live = liveRecords();
-    logs.on(DescribeLogGroupsCommand, { logGroupNamePrefix: '/aws/lambda/trailguard-prod-' })
+    logs
+      .on(DescribeLogGroupsCommand, { logGroupNamePrefix: '/aws/lambda/trailguard-prod-' })
       .resolvesOnce({ logGroups: [{ logGroupName: '/aws/lambda/trailguard-prod-publicBucket' }], nextToken: 'g2' })
       .resolvesOnce({ logGroups: [{ logGroupName: '/aws/lambda/trailguard-prod-openSecurityGroup' }] });
     const since = NOW - 86_400_000;
-    logs.on(FilterLogEventsCommand, { logGroupName: '/aws/lambda/trailguard-prod-publicBucket' })
-      .resolvesOnce({ events: [{ timestamp: since + 1000, message: lambdaLine(live.bucket, '2026-11-20T09:15:04.000Z'), logStreamName: 's1' }], nextToken: 'p2' })
+    logs
+      .on(FilterLogEventsCommand, { logGroupName: '/aws/lambda/trailguard-prod-publicBucket' })
+      .resolvesOnce({
+        events: [{ timestamp: since + 1000, message: lambdaLine(live.bucket, '2026-11-20T09:15:04.000Z'), logStreamName: 's1' }],
+        nextToken: 'p2',
+      })
       .resolvesOnce({ events: [], nextToken: 'p3' }) // empty pages with a token are normal: keep going
-      .resolvesOnce({ events: [{ timestamp: since + 2000, message: lambdaLine(record({ eventId: 'f', outcome: 'failed', reason: 'AccessDenied' }), '2026-11-20T10:00:00.000Z') }] });
-    logs.on(FilterLogEventsCommand, { logGroupName: '/aws/lambda/trailguard-prod-openSecurityGroup' })
+      .resolvesOnce({
+        events: [
+          { timestamp: since + 2000, message: lambdaLine(record({ eventId: 'f', outcome: 'failed', reason: 'AccessDenied' }), '2026-11-20T10:00:00.000Z') },
+        ],
+      });
+    logs
+      .on(FilterLogEventsCommand, { logGroupName: '/aws/lambda/trailguard-prod-openSecurityGroup' })
       .resolves({ events: [{ timestamp: since + 3000, message: lambdaLine(live.group, '2026-11-20T11:00:00.000Z') }] });
 
     const { exit, json } = await reported(['logs:/aws/lambda/trailguard-prod-'], { since });
@@ -104,7 +140,10 @@ describe('trailguard report: logs: sources (CloudWatch Logs)', () => {
     expect(logs).toHaveReceivedCommandTimes(DescribeLogGroupsCommand, 2);
     expect(logs).toHaveReceivedCommandTimes(FilterLogEventsCommand, 4);
     expect(logs.commandCalls(FilterLogEventsCommand)[1]?.args[0].input).toEqual({
-      logGroupName: '/aws/lambda/trailguard-prod-publicBucket', filterPattern: RECORD_FILTER_PATTERN, startTime: since, nextToken: 'p2',
+      logGroupName: '/aws/lambda/trailguard-prod-publicBucket',
+      filterPattern: RECORD_FILTER_PATTERN,
+      startTime: since,
+      nextToken: 'p2',
     });
     expect(RECORD_FILTER_PATTERN).toBe('{ $.message = "trailguard remediation" }');
     expect(logs).toHaveReceivedCommandWith(DescribeLogGroupsCommand, { nextToken: 'g2' });
@@ -124,12 +163,32 @@ describe('trailguard report: findings, filters and forms', () => {
   function dayLog(): string {
     const path = join(dir, 'day.jsonl');
     const lines = [
-      lambdaLine(record({ eventId: 'crit', rule: 'iam-policy-change', severity: 'CRITICAL', outcome: 'alerted', reason: 'privilege escalation: AttachUserPolicy gave ITSELF (user mallory) the administrator policy' }), new Date(NOW - 3 * HOUR).toISOString()),
+      lambdaLine(
+        record({
+          eventId: 'crit',
+          rule: 'iam-policy-change',
+          severity: 'CRITICAL',
+          outcome: 'alerted',
+          reason: 'privilege escalation: AttachUserPolicy gave ITSELF (user mallory) the administrator policy',
+        }),
+        new Date(NOW - 3 * HOUR).toISOString(),
+      ),
       lambdaLine(record({ eventId: 'fix-1', exposureMs: 9_000, actions: [] }), new Date(NOW - 5 * HOUR).toISOString()),
       lambdaLine(record({ eventId: 'fix-2', exposureMs: 23 * 60_000, actions: [] }), new Date(NOW - 4 * HOUR).toISOString()),
-      lambdaLine(record({ eventId: 'mfa', rule: 'console-signin-without-mfa', severity: 'MEDIUM', outcome: 'alerted', resources: [{ type: 'AWS::IAM::User', id: 'arn:aws:iam::111122223333:user/a-user-with-a-rather-long-name-for-a-narrow-terminal' }] }), new Date(NOW - 2 * HOUR).toISOString()),
+      lambdaLine(
+        record({
+          eventId: 'mfa',
+          rule: 'console-signin-without-mfa',
+          severity: 'MEDIUM',
+          outcome: 'alerted',
+          resources: [{ type: 'AWS::IAM::User', id: 'arn:aws:iam::111122223333:user/a-user-with-a-rather-long-name-for-a-narrow-terminal' }],
+        }),
+        new Date(NOW - 2 * HOUR).toISOString(),
+      ),
       lambdaLine(record({ eventId: 'evil', severity: 'LOW', outcome: 'alerted', actor: 'evil\u001b]0;pwned\u0007' }), new Date(NOW + 600_000).toISOString()),
-      ...Array.from({ length: 3 }, (_, i) => lambdaLine(record({ eventId: `u-${i}`, rule: null, severity: null, outcome: 'ignored' }), new Date(NOW - 6 * HOUR).toISOString())),
+      ...Array.from({ length: 3 }, (_, i) =>
+        lambdaLine(record({ eventId: `u-${i}`, rule: null, severity: null, outcome: 'ignored' }), new Date(NOW - 6 * HOUR).toISOString()),
+      ),
     ];
     writeFileSync(path, `${lines.join('\n')}\n`);
     return path;
@@ -138,13 +197,23 @@ describe('trailguard report: findings, filters and forms', () => {
   async function text(terminal: { colour: boolean; width: number | undefined }, options: Partial<ReportOptions> = {}) {
     let out = '';
     const exit = await report({
-      sources: [dayLog()], format: 'text', since: undefined, region: 'eu-west-1', endpoint: undefined, now: () => NOW + 1_800_000,
-      terminal: new Terminal(terminal.colour, terminal.width, (t) => { out += t; }), err: () => undefined, progress: { isTTY: false, write: () => true }, ...options,
+      sources: [dayLog()],
+      format: 'text',
+      since: undefined,
+      region: 'eu-west-1',
+      endpoint: undefined,
+      now: () => NOW + 1_800_000,
+      terminal: new Terminal(terminal.colour, terminal.width, (t) => {
+        out += t;
+      }),
+      err: () => undefined,
+      progress: { isTTY: false, write: () => true },
+      ...options,
     });
     return { exit, out };
   }
 
-  it('--format json: only JSON on stdout, with the page\'s sections', async () => {
+  it("--format json: only JSON on stdout, with the page's sections", async () => {
     const { exit, out, err, json } = await reported([dayLog()], { since: NOW - 86_400_000, now: () => NOW + 1_800_000 });
     expect(exit).toBe(0);
     expect(err).toBe('');
@@ -178,14 +247,29 @@ describe('trailguard report: findings, filters and forms', () => {
       expect(exit).toBe(0);
       const lines = out.split('\n');
       // Reverse commands are never cut (there are none here): every line fits.
-      expect(lines.filter((l) => [...l].length > width), `width ${width}`).toEqual([]);
+      expect(
+        lines.filter((l) => [...l].length > width),
+        `width ${width}`,
+      ).toEqual([]);
       expect(lines.filter((l) => /^[A-Z]/.test(l)).map((l) => l.replace(/ \(.*$/, ''))).toEqual([
-        'Summary', 'Findings by severity',
-        'Findings per hour by outcome', 'Counts per rule and outcome', 'Exposure per rule', 'Failures', 'Actors behind violations', 'Writes made and how to reverse them',
+        'Summary',
+        'Findings by severity',
+        'Findings per hour by outcome',
+        'Counts per rule and outcome',
+        'Exposure per rule',
+        'Failures',
+        'Actors behind violations',
+        'Writes made and how to reverse them',
       ]);
       expect(lines[0]).toMatch(/^trailguard report: 8 records, all records;/);
       const findingLines = lines.filter((l) => /^ {2}(CRITICAL|HIGH|MEDIUM|LOW) +\d{4}-/.test(l));
-      expect(findingLines.map((l) => l.slice(2).split(/\s+/)[3])).toEqual(['iam-policy-change', 'public-bucket', 'public-bucket', 'console-signin-without-mfa', 'public-bucket']);
+      expect(findingLines.map((l) => l.slice(2).split(/\s+/)[3])).toEqual([
+        'iam-policy-change',
+        'public-bucket',
+        'public-bucket',
+        'console-signin-without-mfa',
+        'public-bucket',
+      ]);
     }
     const narrow = (await text({ colour: false, width: 60 })).out;
     // At 60 columns the resource takes its own line, cut; the rule id before it never is.
@@ -227,12 +311,28 @@ describe('progress', () => {
     const path = join(dir, 'progress.jsonl');
     writeFileSync(path, `${JSON.stringify(record())}\n${JSON.stringify(record({ eventId: 'two' }))}\n`);
     let tty = '';
-    await reported([path], { progress: { isTTY: true, write: (t: string) => { tty += t; return true; } } });
+    await reported([path], {
+      progress: {
+        isTTY: true,
+        write: (t: string) => {
+          tty += t;
+          return true;
+        },
+      },
+    });
     // biome-ignore lint/suspicious/noControlCharactersInRegex: the progress line's own CR and erase-line sequence
     expect(tty).toMatch(/^\r\u001b\[2Ktrailguard report: \d+ records read, \d+ events matched/);
     expect(tty.endsWith('\r\u001b[2K')).toBe(true);
     let piped = '';
-    await reported([path], { progress: { isTTY: false, write: (t: string) => { piped += t; return true; } } });
+    await reported([path], {
+      progress: {
+        isTTY: false,
+        write: (t: string) => {
+          piped += t;
+          return true;
+        },
+      },
+    });
     expect(piped).toBe('');
   });
 

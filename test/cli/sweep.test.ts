@@ -63,7 +63,11 @@ describe('trailguard sweep', () => {
     expect(code).toBe(0);
     expect(s3).toHaveReceivedCommandWith(ListBucketsCommand, { BucketRegion: 'eu-west-1' });
     expect(s3).not.toHaveReceivedCommand(PutPublicAccessBlockCommand);
-    const records = out.join('').trim().split('\n').map((line) => JSON.parse(line));
+    const records = out
+      .join('')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(records).toEqual([expect.objectContaining({ rule: 'public-bucket', trigger: 'sweep', mode: 'dry-run', outcome: 'would-remediate' })]);
     expect(err.join('')).toContain('sweep public-bucket in eu-west-1 (dry-run): 1 scanned, 1 finding (');
   });
@@ -74,7 +78,10 @@ describe('trailguard sweep', () => {
     s3.on(ListBucketsCommand).resolves({ Buckets: [{ Name: 'example-open' }] });
     s3.on(GetPublicAccessBlockCommand).resolves({ PublicAccessBlockConfiguration: { BlockPublicAcls: true } });
 
-    const code = await main(['sweep', '--rule', 'public-bucket', '--account', '111122223333', '--format', 'jsonl'], { ...ENV, TRAILGUARD_STATE_TABLE: 'trailguard-state' });
+    const code = await main(['sweep', '--rule', 'public-bucket', '--account', '111122223333', '--format', 'jsonl'], {
+      ...ENV,
+      TRAILGUARD_STATE_TABLE: 'trailguard-state',
+    });
 
     expect(code).toBe(0);
     expect(JSON.parse(out.join(''))).toMatchObject({ trigger: 'sweep', mode: 'dry-run', outcome: 'would-remediate' });
@@ -94,7 +101,11 @@ describe('trailguard sweep', () => {
     expect(sns.calls()).toEqual([]);
     expect(await main([...args, '--notify'], env)).toBe(0);
 
-    const records = out.join('').trim().split('\n').map((line) => JSON.parse(line));
+    const records = out
+      .join('')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(records).toEqual([
       expect.objectContaining({ outcome: 'would-remediate', notification: { status: 'skipped', reason: 'a dry-run sweep publishes only with --notify' } }),
       expect.objectContaining({ outcome: 'would-remediate', notification: { status: 'sent', messageId: 'msg-1' } }),

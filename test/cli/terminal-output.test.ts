@@ -51,10 +51,22 @@ function hostileEventFile(): string {
 /** A log file of one record carrying the hostile value in every field a person reads. */
 function hostileLogFile(): string {
   const hostile = record({
-    eventId: 'evt-hostile', eventTime: HOSTILE, account: HOSTILE, actor: HOSTILE, userAgent: HOSTILE, reason: `example-reports is public ${HOSTILE}`,
-    resources: [{ type: 'AWS::S3::Bucket', id: 'example-reports', name: HOSTILE }], actions: [DONE_ACTIONS.bucketHadNone],
+    eventId: 'evt-hostile',
+    eventTime: HOSTILE,
+    account: HOSTILE,
+    actor: HOSTILE,
+    userAgent: HOSTILE,
+    reason: `example-reports is public ${HOSTILE}`,
+    resources: [{ type: 'AWS::S3::Bucket', id: 'example-reports', name: HOSTILE }],
+    actions: [DONE_ACTIONS.bucketHadNone],
   });
-  const failed = record({ eventId: 'evt-failed', outcome: 'failed', actor: HOSTILE, reason: HOSTILE, error: { kind: 'denied', code: HOSTILE, message: HOSTILE } });
+  const failed = record({
+    eventId: 'evt-failed',
+    outcome: 'failed',
+    actor: HOSTILE,
+    reason: HOSTILE,
+    error: { kind: 'denied', code: HOSTILE, message: HOSTILE },
+  });
   const path = join(dir, 'hostile.jsonl');
   writeFileSync(path, `${JSON.stringify(hostile)}\n${JSON.stringify(failed)}\n`);
   return path;
@@ -63,7 +75,18 @@ function hostileLogFile(): string {
 describe('terminal output carries no control or escape sequence from event values', () => {
   it('replay --format text shows the escapes as text, with no ESC or C1 byte', async () => {
     let out = '';
-    const exit = await replay({ mode: 'offline', format: 'text', configFile: CONFIG, inputs: [hostileEventFile()], env: {}, out: (t) => { out += t; }, err: () => undefined, progress: NO_PROGRESS });
+    const exit = await replay({
+      mode: 'offline',
+      format: 'text',
+      configFile: CONFIG,
+      inputs: [hostileEventFile()],
+      env: {},
+      out: (t) => {
+        out += t;
+      },
+      err: () => undefined,
+      progress: NO_PROGRESS,
+    });
 
     expect(exit).toBe(0);
     expect(out).toContain('alerted');
@@ -71,13 +94,24 @@ describe('terminal output carries no control or escape sequence from event value
     expect(out).not.toMatch(UNSAFE);
   });
 
-  it('replay\'s messages keep event values on their line: a line feed in an id or a file name forges no line', async () => {
+  it("replay's messages keep event values on their line: a line feed in an id or a file name forges no line", async () => {
     const forged = 'would-remediate   public-bucket  all good, nothing to see';
     const invalid = withDetail(loadSample('public-bucket', 'would-remediate.put-bucket-acl-canned-public-read'), { eventName: 5 });
     const path = join(dir, `bad\n${forged}.json`);
     writeFileSync(path, JSON.stringify({ ...(invalid as object), id: `abc)\n${forged}` }));
     let err = '';
-    const exit = await replay({ mode: 'offline', format: 'text', configFile: CONFIG, inputs: [path], env: {}, out: () => undefined, err: (t) => { err += t; }, progress: NO_PROGRESS });
+    const exit = await replay({
+      mode: 'offline',
+      format: 'text',
+      configFile: CONFIG,
+      inputs: [path],
+      env: {},
+      out: () => undefined,
+      err: (t) => {
+        err += t;
+      },
+      progress: NO_PROGRESS,
+    });
 
     expect(exit).toBe(2);
     expect(err).toContain('invalid event');
@@ -87,7 +121,18 @@ describe('terminal output carries no control or escape sequence from event value
 
   it('replay --format jsonl stays JSON with the same values, with no ESC or C1 byte', async () => {
     let out = '';
-    await replay({ mode: 'offline', format: 'jsonl', configFile: CONFIG, inputs: [hostileEventFile()], env: {}, out: (t) => { out += t; }, err: () => undefined, progress: NO_PROGRESS });
+    await replay({
+      mode: 'offline',
+      format: 'jsonl',
+      configFile: CONFIG,
+      inputs: [hostileEventFile()],
+      env: {},
+      out: (t) => {
+        out += t;
+      },
+      err: () => undefined,
+      progress: NO_PROGRESS,
+    });
 
     expect(out).not.toMatch(UNSAFE);
     const printed = JSON.parse(out.trim()) as RemediationRecord;
@@ -97,7 +142,18 @@ describe('terminal output carries no control or escape sequence from event value
 
   it.each(['text', 'json', 'html'] as const)('report --format %s', async (format) => {
     let out = '';
-    const exit = await report({ sources: [hostileLogFile()], format, since: undefined, region: 'eu-west-1', endpoint: undefined, out: (t) => { out += t; }, err: () => undefined, progress: NO_PROGRESS });
+    const exit = await report({
+      sources: [hostileLogFile()],
+      format,
+      since: undefined,
+      region: 'eu-west-1',
+      endpoint: undefined,
+      out: (t) => {
+        out += t;
+      },
+      err: () => undefined,
+      progress: NO_PROGRESS,
+    });
 
     expect(exit).toBe(0);
     expect(out).toContain('example-reports');
@@ -108,8 +164,18 @@ describe('terminal output carries no control or escape sequence from event value
   it('undo prints the plan with no ESC or C1 byte', async () => {
     let out = '';
     const exit = await undo({
-      eventId: 'evt-hostile', sources: [hostileLogFile()], apply: false, mode: 'offline', config: parseConfig({}), region: 'eu-west-1', since: undefined,
-      out: (t) => { out += t; }, err: () => undefined, progress: NO_PROGRESS,
+      eventId: 'evt-hostile',
+      sources: [hostileLogFile()],
+      apply: false,
+      mode: 'offline',
+      config: parseConfig({}),
+      region: 'eu-west-1',
+      since: undefined,
+      out: (t) => {
+        out += t;
+      },
+      err: () => undefined,
+      progress: NO_PROGRESS,
     });
 
     expect(exit).toBe(0);
@@ -120,8 +186,18 @@ describe('terminal output carries no control or escape sequence from event value
 
   it('breaker status shows a stored reason with no ESC or C1 byte', async () => {
     let out = '';
-    const store = { breakerState: async () => ({ open: true, since: '2026-11-20T09:15:00Z', reason: HOSTILE }), windowTotal: async () => 51, resetBreaker: async () => undefined } as unknown as StateStore;
-    const exit = await breaker('status', 'public-bucket', { store, limits: { maxWrites: 50, windowMinutes: 10 }, terminal: new Terminal(false, undefined, (t) => { out += t; }) });
+    const store = {
+      breakerState: async () => ({ open: true, since: '2026-11-20T09:15:00Z', reason: HOSTILE }),
+      windowTotal: async () => 51,
+      resetBreaker: async () => undefined,
+    } as unknown as StateStore;
+    const exit = await breaker('status', 'public-bucket', {
+      store,
+      limits: { maxWrites: 50, windowMinutes: 10 },
+      terminal: new Terminal(false, undefined, (t) => {
+        out += t;
+      }),
+    });
 
     expect(exit).toBe(0);
     expect(out).toContain('open since 2026-11-20T09:15:00Z (evil\\u001b]0;pwned');
@@ -130,16 +206,32 @@ describe('terminal output carries no control or escape sequence from event value
 
   it('redrive reports an unreadable message with no ESC or C1 byte', async () => {
     let err = '';
-    sqs.on(ReceiveMessageCommand).resolvesOnce({ Messages: [{ MessageId: HOSTILE, Body: 'not json', ReceiptHandle: 'r' }] }).resolves({});
-    await redrive({ queueUrl: 'https://sqs.eu-west-1.amazonaws.com/111122223333/dlq', mode: 'offline', format: 'text', max: 1, config: parseConfig({}), out: () => undefined, err: (t) => { err += t; } });
+    sqs
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [{ MessageId: HOSTILE, Body: 'not json', ReceiptHandle: 'r' }] })
+      .resolves({});
+    await redrive({
+      queueUrl: 'https://sqs.eu-west-1.amazonaws.com/111122223333/dlq',
+      mode: 'offline',
+      format: 'text',
+      max: 1,
+      config: parseConfig({}),
+      out: () => undefined,
+      err: (t) => {
+        err += t;
+      },
+    });
 
     expect(err).toContain('message evil\\u001b]0;pwned');
     expect(err).not.toMatch(UNSAFE);
   });
 
-  it('consoleOut, the CLI\'s one way to the console, writes no ESC or C1 byte (replay\'s and main\'s messages)', () => {
+  it("consoleOut, the CLI's one way to the console, writes no ESC or C1 byte (replay's and main's messages)", () => {
     const written: string[] = [];
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => { written.push(String(chunk)); return true; });
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
     consoleOut.stderr(`trailguard: ${HOSTILE}: invalid event\n`);
 
     expect(written.join('')).toContain('trailguard: evil\\u001b]0;pwned');

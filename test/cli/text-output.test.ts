@@ -21,10 +21,19 @@ const INPUTS = ['console-signin-without-mfa', 'console-signin-failures', 'iam-po
 
 async function shown(options: { colour?: boolean; width?: number | undefined; all?: boolean; format?: 'text' | 'jsonl'; inputs?: string[] }) {
   let out = '';
-  const terminal = new Terminal(options.colour ?? false, options.width, (text) => { out += text; });
+  const terminal = new Terminal(options.colour ?? false, options.width, (text) => {
+    out += text;
+  });
   const exit = await replay({
-    mode: 'offline', format: options.format ?? 'text', configFile: CONFIG, inputs: options.inputs ?? INPUTS, env: {},
-    terminal, all: options.all === true, err: () => undefined, progress: NO_PROGRESS,
+    mode: 'offline',
+    format: options.format ?? 'text',
+    configFile: CONFIG,
+    inputs: options.inputs ?? INPUTS,
+    env: {},
+    terminal,
+    all: options.all === true,
+    err: () => undefined,
+    progress: NO_PROGRESS,
   });
   return { exit, out, lines: out.replace(/\n$/, '').split('\n') };
 }
@@ -63,20 +72,26 @@ describe('replay text output on a terminal', () => {
   it('lists only what a rule matched, and counts the rest; --all lists them too', async () => {
     const quiet = await shown({ width: 160 });
     expect(quiet.out).not.toContain('SwitchRole');
-    expect(quiet.out).toContain('not listed: 3 events no rule\'s pattern matches (--all lists them)\n');
+    expect(quiet.out).toContain("not listed: 3 events no rule's pattern matches (--all lists them)\n");
 
     const all = await shown({ width: 160, all: true });
     expect(all.out).toContain('SwitchRole');
-    expect(all.out).toContain('no rule\'s pattern matches aws.signin SwitchRole');
+    expect(all.out).toContain("no rule's pattern matches aws.signin SwitchRole");
     expect(all.out).not.toContain('not listed');
   });
 
   it('sums records per outcome and per severity, most urgent first', async () => {
     const { out } = await shown({ format: 'jsonl' });
-    const records = out.trim().split('\n').map((line) => JSON.parse(line) as RemediationRecord);
+    const records = out
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as RemediationRecord);
     const per = (severity: string) => records.filter((r) => r.severity === severity).length;
     const { lines } = await shown({ width: undefined });
-    const expected = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW'].filter((s) => per(s) > 0).map((s) => `${per(s)} ${s}`).join(', ');
+    const expected = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW']
+      .filter((s) => per(s) > 0)
+      .map((s) => `${per(s)} ${s}`)
+      .join(', ');
     expect(lines).toContain(`by severity: ${expected}`);
     expect(lines.find((line) => / events?, \d+ records?/.test(line))).toMatch(new RegExp(`^\\d+ events, ${records.length} records: `));
   });
@@ -94,10 +109,15 @@ describe('replay output when piped', () => {
 
   it('is never cut or coloured, one line per record, even with colour forced but NO_COLOR set', async () => {
     const { NO_COLOR: _noColor, FORCE_COLOR: _forceColor, ...inherited } = process.env;
-    const { stdout } = await run(process.execPath, [bin, 'replay', '--config', CONFIG, 'events/iam-policy-change'], { cwd: ROOT, env: { ...inherited, FORCE_COLOR: '1', NO_COLOR: '1' } });
+    const { stdout } = await run(process.execPath, [bin, 'replay', '--config', CONFIG, 'events/iam-policy-change'], {
+      cwd: ROOT,
+      env: { ...inherited, FORCE_COLOR: '1', NO_COLOR: '1' },
+    });
     expect(stdout).not.toMatch(ESC);
     expect(Math.max(...stdout.split('\n').map((line) => line.length))).toBeGreaterThan(200);
-    expect(stdout).toContain('every principal it is attached to is now an administrator  [events/iam-policy-change/alerted.create-policy-version-admin-as-default.json]');
+    expect(stdout).toContain(
+      'every principal it is attached to is now an administrator  [events/iam-policy-change/alerted.create-policy-version-admin-as-default.json]',
+    );
   });
 
   it('colours only a terminal, never with NO_COLOR', () => {
@@ -109,7 +129,10 @@ describe('replay output when piped', () => {
 
   it('prints JSON lines exactly as the records, and nothing else, even on a colour terminal', async () => {
     const { out } = await shown({ format: 'jsonl', colour: true, width: 80, inputs: [join(EVENTS_DIR, 'iam-policy-change')] });
-    const records = out.trim().split('\n').map((line) => JSON.parse(line) as RemediationRecord);
+    const records = out
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as RemediationRecord);
     expect(records.length).toBeGreaterThan(10);
     expect(out).not.toMatch(ESC);
     expect(out).toBe(records.map((r) => `${JSON.stringify(r)}\n`).join(''));
@@ -129,7 +152,7 @@ describe('cut and wrap', () => {
   });
 });
 
-describe('fitText (undo\'s plan on a terminal)', () => {
+describe("fitText (undo's plan on a terminal)", () => {
   const plan = [
     'Plan to undo open-security-group remediated of event evt-group (AuthorizeSecurityGroupIngress by arn:aws:iam::111122223333:user/alice)',
     `      $ aws ec2 authorize-security-group-ingress --region 'eu-west-1' --group-id 'sg-0123456789abcdef0' --ip-permissions '[{"IpProtocol":"tcp"}]'`,

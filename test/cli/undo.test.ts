@@ -1,6 +1,10 @@
 import { CloudTrailClient, GetTrailCommand, UpdateTrailCommand } from '@aws-sdk/client-cloudtrail';
 import {
-  AuthorizeSecurityGroupIngressCommand, DeleteTagsCommand, DescribeSecurityGroupRulesCommand, DescribeTagsCommand, EC2Client,
+  AuthorizeSecurityGroupIngressCommand,
+  DeleteTagsCommand,
+  DescribeSecurityGroupRulesCommand,
+  DescribeTagsCommand,
+  EC2Client,
 } from '@aws-sdk/client-ec2';
 import { DeletePublicAccessBlockCommand, GetPublicAccessBlockCommand, PutPublicAccessBlockCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -22,7 +26,10 @@ const NOW = Date.parse('2026-11-21T08:00:00Z');
 const TOPIC = 'arn:aws:sns:eu-west-1:111122223333:trailguard-alerts';
 const OPERATOR = 'arn:aws:sts::111122223333:assumed-role/SecurityOps/alice';
 /** The exemptions an operator deploys before an undo: every resource the log's records name. */
-const EXEMPT = ['example-reports', 'sg-0123456789abcdef0', 'i-0123456789abcdef0', TRAIL.id].map((resource) => ({ resource, reason: 'CHG-1234: approved exception' }));
+const EXEMPT = ['example-reports', 'sg-0123456789abcdef0', 'i-0123456789abcdef0', TRAIL.id].map((resource) => ({
+  resource,
+  reason: 'CHG-1234: approved exception',
+}));
 let dir: string;
 let log: string;
 
@@ -30,13 +37,20 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'trailguard-undo-'));
   const live = liveRecords();
   log = join(dir, 'remediation.jsonl');
-  writeFileSync(log, [
-    ...Object.values(live).map((r) => JSON.stringify({ level: 'INFO', message: 'trailguard remediation', timestamp: '2026-11-20T09:15:04.000Z', ...r })),
-    JSON.stringify(record({ rule: 'trail-logging', eventId: 'evt-start', eventName: 'StopLogging', resources: [TRAIL], actions: [DONE_ACTIONS.startLogging] })),
-    JSON.stringify(record({ eventId: 'evt-dry', outcome: 'would-remediate', mode: 'dry-run', actions: [{ ...DONE_ACTIONS.bucketHadNone, status: 'planned' }] })),
-    JSON.stringify(record({ eventId: 'evt-some', actions: [DONE_ACTIONS.bucketHadSome] })),
-    JSON.stringify(record({ rule: 'root-activity', eventId: 'evt-alert', outcome: 'alerted', actions: [] })),
-  ].join('\n'));
+  writeFileSync(
+    log,
+    [
+      ...Object.values(live).map((r) => JSON.stringify({ level: 'INFO', message: 'trailguard remediation', timestamp: '2026-11-20T09:15:04.000Z', ...r })),
+      JSON.stringify(
+        record({ rule: 'trail-logging', eventId: 'evt-start', eventName: 'StopLogging', resources: [TRAIL], actions: [DONE_ACTIONS.startLogging] }),
+      ),
+      JSON.stringify(
+        record({ eventId: 'evt-dry', outcome: 'would-remediate', mode: 'dry-run', actions: [{ ...DONE_ACTIONS.bucketHadNone, status: 'planned' }] }),
+      ),
+      JSON.stringify(record({ eventId: 'evt-some', actions: [DONE_ACTIONS.bucketHadSome] })),
+      JSON.stringify(record({ rule: 'root-activity', eventId: 'evt-alert', outcome: 'alerted', actions: [] })),
+    ].join('\n'),
+  );
 });
 beforeEach(() => {
   for (const mock of [s3, ec2, cloudtrail]) {
@@ -55,11 +69,33 @@ async function undone(eventId: string, options: Partial<UndoOptions> = {}) {
   let err = '';
   const sent: Notification[] = [];
   const exit = await undo({
-    eventId, sources: [log], apply: false, mode: 'offline', config: parseConfig({ topicArn: TOPIC, exemptions: EXEMPT }), region: 'eu-west-1', since: undefined,
-    now: () => NOW, out: (t) => { out += t; }, err: (t) => { err += t; }, progress: { isTTY: false, write: () => true },
-    notify: async (n) => { sent.push(n); return 'msg-1'; }, identity: async () => ({ arn: OPERATOR, account: '111122223333' }), yes: true, ...options,
+    eventId,
+    sources: [log],
+    apply: false,
+    mode: 'offline',
+    config: parseConfig({ topicArn: TOPIC, exemptions: EXEMPT }),
+    region: 'eu-west-1',
+    since: undefined,
+    now: () => NOW,
+    out: (t) => {
+      out += t;
+    },
+    err: (t) => {
+      err += t;
+    },
+    progress: { isTTY: false, write: () => true },
+    notify: async (n) => {
+      sent.push(n);
+      return 'msg-1';
+    },
+    identity: async () => ({ arn: OPERATOR, account: '111122223333' }),
+    yes: true,
+    ...options,
   });
-  const recordLine = out.split('\n').map((line) => line.trim()).find((line) => line.startsWith('{"level":"INFO","message":"trailguard remediation"'));
+  const recordLine = out
+    .split('\n')
+    .map((line) => line.trim())
+    .find((line) => line.startsWith('{"level":"INFO","message":"trailguard remediation"'));
   const logged = recordLine ? (JSON.parse(recordLine) as RemediationRecord & { message: string }) : undefined;
   return { exit, out, err, sent, logged };
 }
@@ -67,32 +103,46 @@ async function undone(eventId: string, options: Partial<UndoOptions> = {}) {
 const noSuchBlock = () => Object.assign(new Error('none'), { name: 'NoSuchPublicAccessBlockConfiguration' });
 
 describe('trailguard undo: the plan (no --apply)', () => {
-  it('prints each rule\'s exact command and the exemption, and calls nothing', async () => {
+  it("prints each rule's exact command and the exemption, and calls nothing", async () => {
     const bucket = await undone('evt-bucket');
     expect(bucket.exit).toBe(0);
-    expect(bucket.out).toContain("$ aws s3api delete-public-access-block --region 'eu-west-1' --bucket 'example-reports' --expected-bucket-owner '111122223333'");
+    expect(bucket.out).toContain(
+      "$ aws s3api delete-public-access-block --region 'eu-west-1' --bucket 'example-reports' --expected-bucket-owner '111122223333'",
+    );
     expect(bucket.out).toContain('S3.DeletePublicAccessBlock (needs s3:PutBucketPublicAccessBlock)');
     expect(bucket.out).toContain('Nothing was changed');
     expect(bucket.sent).toHaveLength(0);
 
     const some = await undone('evt-some');
-    expect(some.out).toContain(`$ aws s3api put-public-access-block --region 'eu-west-1' --bucket 'example-reports' --expected-bucket-owner '111122223333' --public-access-block-configuration '{"BlockPublicAcls":true,"IgnorePublicAcls":true,"BlockPublicPolicy":false,"RestrictPublicBuckets":false}'`);
+    expect(some.out).toContain(
+      `$ aws s3api put-public-access-block --region 'eu-west-1' --bucket 'example-reports' --expected-bucket-owner '111122223333' --public-access-block-configuration '{"BlockPublicAcls":true,"IgnorePublicAcls":true,"BlockPublicPolicy":false,"RestrictPublicBuckets":false}'`,
+    );
 
     const group = await undone('evt-sg');
-    expect(group.out).toContain(`$ aws ec2 authorize-security-group-ingress --region 'eu-west-1' --group-id 'sg-0123456789abcdef0' --ip-permissions '[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0","Description":"ops'\\'' ssh"}]},{"IpProtocol":"-1","Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]'`);
+    expect(group.out).toContain(
+      `$ aws ec2 authorize-security-group-ingress --region 'eu-west-1' --group-id 'sg-0123456789abcdef0' --ip-permissions '[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0","Description":"ops'\\'' ssh"}]},{"IpProtocol":"-1","Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]'`,
+    );
 
     const instance = await undone('evt-i');
-    expect(instance.out).toContain(`$ aws ec2 delete-tags --region 'eu-west-1' --resources 'i-0123456789abcdef0' --tags '[{"Key":"Owner","Value":"arn:aws:iam::111122223333:user/alice"},{"Key":"trailguard:tagged-at","Value":"2026-11-20T09:15:00Z"}]'`);
+    expect(instance.out).toContain(
+      `$ aws ec2 delete-tags --region 'eu-west-1' --resources 'i-0123456789abcdef0' --tags '[{"Key":"Owner","Value":"arn:aws:iam::111122223333:user/alice"},{"Key":"trailguard:tagged-at","Value":"2026-11-20T09:15:00Z"}]'`,
+    );
     expect(instance.out).not.toContain('add the exemption before --apply, or the rule remediates');
 
     const trail = await undone('evt-trail', { config: parseConfig({ topicArn: TOPIC }) });
-    expect(trail.out).toContain("$ aws cloudtrail update-trail --region 'eu-west-1' --name 'arn:aws:cloudtrail:eu-west-1:111122223333:trail/org-trail' --no-enable-log-file-validation --no-is-multi-region-trail");
+    expect(trail.out).toContain(
+      "$ aws cloudtrail update-trail --region 'eu-west-1' --name 'arn:aws:cloudtrail:eu-west-1:111122223333:trail/org-trail' --no-enable-log-file-validation --no-is-multi-region-trail",
+    );
     expect(trail.out).toContain('add the exemption before --apply, or the rule remediates the undo within seconds');
     const exemption = JSON.parse(/\[\n[\s\S]*\n\]/.exec(trail.out)?.[0] ?? '[]');
-    expect(exemption).toEqual([{
-      rule: 'trail-logging', resource: TRAIL.id, expires: '2026-12-21',
-      reason: 'remediation undone by an operator on 2026-11-21 (trailguard undo of evt-trail): replace with the ticket that approves it',
-    }]);
+    expect(exemption).toEqual([
+      {
+        rule: 'trail-logging',
+        resource: TRAIL.id,
+        expires: '2026-12-21',
+        reason: 'remediation undone by an operator on 2026-11-21 (trailguard undo of evt-trail): replace with the ticket that approves it',
+      },
+    ]);
   });
 
   it('says StartLogging is never undone, and that a dry-run record wrote nothing', async () => {
@@ -117,7 +167,9 @@ describe('trailguard undo: the plan (no --apply)', () => {
   });
 
   it('--mode dry-run reads what the resource holds now, read-only', async () => {
-    s3.on(GetPublicAccessBlockCommand).resolves({ PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true } });
+    s3.on(GetPublicAccessBlockCommand).resolves({
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true },
+    });
     const { out } = await undone('evt-bucket', { mode: 'dry-run' });
     expect(out).toContain('now: example-reports has {"BlockPublicAcls":true,"IgnorePublicAcls":true,"BlockPublicPolicy":true,"RestrictPublicBuckets":true}');
     expect(s3).not.toHaveReceivedCommand(DeletePublicAccessBlockCommand);
@@ -129,8 +181,18 @@ describe('trailguard undo --apply', () => {
 
   function expectUndoRecord(logged: RemediationRecord | undefined, eventId: string, rule: string) {
     // Its own outcome, and by whom: the operator's AWS identity (STS), never a local user name.
-    expect(logged).toMatchObject({ message: 'trailguard remediation', rule, outcome: 'reverted', mode: 'live', trigger: 'undo', eventId, exposureMs: null,
-      actor: OPERATOR, actorType: 'AssumedRole', notification: { status: 'sent', messageId: 'msg-1' } });
+    expect(logged).toMatchObject({
+      message: 'trailguard remediation',
+      rule,
+      outcome: 'reverted',
+      mode: 'live',
+      trigger: 'undo',
+      eventId,
+      exposureMs: null,
+      actor: OPERATOR,
+      actorType: 'AssumedRole',
+      notification: { status: 'sent', messageId: 'msg-1' },
+    });
     expect(logged?.reason).toMatch(new RegExp(`^undo of ${eventId}: .*; done and verified$`));
   }
 
@@ -141,10 +203,14 @@ describe('trailguard undo --apply', () => {
     expect(exit).toBe(0);
     expect(s3).toHaveReceivedCommandWith(DeletePublicAccessBlockCommand, { Bucket: 'example-reports', ExpectedBucketOwner: '111122223333' });
     expectUndoRecord(logged, 'evt-bucket', 'public-bucket');
-    expect(logged?.actions).toEqual([expect.objectContaining({
-      api: 'S3.DeletePublicAccessBlock', status: 'done', verification: { ok: true, detail: 'example-reports reads back with no Block Public Access configuration' },
-      previous: { PublicAccessBlockConfiguration: DONE_ACTIONS.bucketHadNone.params.PublicAccessBlockConfiguration },
-    })]);
+    expect(logged?.actions).toEqual([
+      expect.objectContaining({
+        api: 'S3.DeletePublicAccessBlock',
+        status: 'done',
+        verification: { ok: true, detail: 'example-reports reads back with no Block Public Access configuration' },
+        previous: { PublicAccessBlockConfiguration: DONE_ACTIONS.bucketHadNone.params.PublicAccessBlockConfiguration },
+      }),
+    ]);
     expect(sent).toHaveLength(1);
     expect(sent[0]?.subject).toContain('Remediation undone on example-reports');
     expect(sent[0]?.text).toContain(`Undone by ${OPERATOR}`);
@@ -159,16 +225,30 @@ describe('trailguard undo --apply', () => {
     s3.on(GetPublicAccessBlockCommand).resolves({ PublicAccessBlockConfiguration: before });
     const { exit, logged } = await undone('evt-some', apply);
     expect(exit).toBe(0);
-    expect(s3).toHaveReceivedCommandWith(PutPublicAccessBlockCommand, { Bucket: 'example-reports', ExpectedBucketOwner: '111122223333', PublicAccessBlockConfiguration: before });
+    expect(s3).toHaveReceivedCommandWith(PutPublicAccessBlockCommand, {
+      Bucket: 'example-reports',
+      ExpectedBucketOwner: '111122223333',
+      PublicAccessBlockConfiguration: before,
+    });
     expectUndoRecord(logged, 'evt-some', 'public-bucket');
   });
 
   it('open-security-group: re-authorizes the revoked rules and finds them again', async () => {
     ec2.on(AuthorizeSecurityGroupIngressCommand).resolves({ Return: true });
-    ec2.on(DescribeSecurityGroupRulesCommand).resolves({ SecurityGroupRules: [
-      { SecurityGroupRuleId: 'sgr-0new1', GroupId: 'sg-0123456789abcdef0', IsEgress: false, IpProtocol: 'tcp', FromPort: 22, ToPort: 22, CidrIpv4: '0.0.0.0/0' },
-      { SecurityGroupRuleId: 'sgr-0new2', GroupId: 'sg-0123456789abcdef0', IsEgress: false, IpProtocol: '-1', FromPort: -1, ToPort: -1, CidrIpv6: '::/0' },
-    ] });
+    ec2.on(DescribeSecurityGroupRulesCommand).resolves({
+      SecurityGroupRules: [
+        {
+          SecurityGroupRuleId: 'sgr-0new1',
+          GroupId: 'sg-0123456789abcdef0',
+          IsEgress: false,
+          IpProtocol: 'tcp',
+          FromPort: 22,
+          ToPort: 22,
+          CidrIpv4: '0.0.0.0/0',
+        },
+        { SecurityGroupRuleId: 'sgr-0new2', GroupId: 'sg-0123456789abcdef0', IsEgress: false, IpProtocol: '-1', FromPort: -1, ToPort: -1, CidrIpv6: '::/0' },
+      ],
+    });
     const { exit, logged } = await undone('evt-sg', apply);
     expect(exit).toBe(0);
     expect(ec2).toHaveReceivedCommandWith(AuthorizeSecurityGroupIngressCommand, {
@@ -183,21 +263,26 @@ describe('trailguard undo --apply', () => {
 
   it('untagged-instance: deletes only the keys it added, with their values', async () => {
     ec2.on(DeleteTagsCommand).resolves({});
-    ec2.on(DescribeTagsCommand).resolves({ Tags: [
-      { ResourceId: 'i-0123456789abcdef0', Key: 'Name', Value: 'web' },
-      { ResourceId: 'i-0123456789abcdef0', Key: 'CostCenter', Value: 'cc-42' },
-    ] });
+    ec2.on(DescribeTagsCommand).resolves({
+      Tags: [
+        { ResourceId: 'i-0123456789abcdef0', Key: 'Name', Value: 'web' },
+        { ResourceId: 'i-0123456789abcdef0', Key: 'CostCenter', Value: 'cc-42' },
+      ],
+    });
     const { exit, logged } = await undone('evt-i', apply);
     expect(exit).toBe(0);
     expect(ec2).toHaveReceivedCommandTimes(DeleteTagsCommand, 1);
     expect(ec2).toHaveReceivedCommandWith(DeleteTagsCommand, {
       Resources: ['i-0123456789abcdef0'],
-      Tags: [{ Key: 'Owner', Value: 'arn:aws:iam::111122223333:user/alice' }, { Key: 'trailguard:tagged-at', Value: '2026-11-20T09:15:00Z' }],
+      Tags: [
+        { Key: 'Owner', Value: 'arn:aws:iam::111122223333:user/alice' },
+        { Key: 'trailguard:tagged-at', Value: '2026-11-20T09:15:00Z' },
+      ],
     });
     expectUndoRecord(logged, 'evt-i', 'untagged-instance');
   });
 
-  it('trail-logging: UpdateTrail back to the previous settings in the trail\'s home region', async () => {
+  it("trail-logging: UpdateTrail back to the previous settings in the trail's home region", async () => {
     cloudtrail.on(UpdateTrailCommand).resolves({});
     cloudtrail.on(GetTrailCommand).resolves({ Trail: { LogFileValidationEnabled: false, IsMultiRegionTrail: false } });
     const { exit, logged } = await undone('evt-trail', apply);
@@ -247,7 +332,14 @@ describe('trailguard undo --apply: guards', () => {
 
   it('asks for confirmation without --yes, and changes nothing when not confirmed', async () => {
     const questions: string[] = [];
-    const declined = await undone('evt-bucket', { ...apply, yes: false, confirm: async (q) => { questions.push(q); return false; } });
+    const declined = await undone('evt-bucket', {
+      ...apply,
+      yes: false,
+      confirm: async (q) => {
+        questions.push(q);
+        return false;
+      },
+    });
     expect(declined.exit).toBe(2);
     expect(questions).toEqual([`Undo 1 write(s) of event evt-bucket in 111122223333/eu-west-1 as ${OPERATOR}?`]);
     expect(declined.err).toContain('not confirmed: nothing was changed');
@@ -260,7 +352,7 @@ describe('trailguard undo --apply: guards', () => {
     expect(s3).toHaveReceivedCommandTimes(DeletePublicAccessBlockCommand, 1);
   });
 
-  it('refuses credentials of another account than the remediation\'s, unless --force', async () => {
+  it("refuses credentials of another account than the remediation's, unless --force", async () => {
     const other = { ...apply, identity: async () => ({ arn: 'arn:aws:sts::444455556666:assumed-role/SecurityOps/alice', account: '444455556666' }) };
     const refused = await undone('evt-bucket', other);
     expect(refused.exit).toBe(2);
@@ -284,7 +376,12 @@ describe('trailguard undo --apply: guards', () => {
   });
 
   it('refuses when STS cannot say who the operator is: an undo is never recorded without an identity', async () => {
-    const nobody = await undone('evt-bucket', { ...apply, identity: async () => { throw Object.assign(new Error('expired'), { name: 'ExpiredToken' }); } });
+    const nobody = await undone('evt-bucket', {
+      ...apply,
+      identity: async () => {
+        throw Object.assign(new Error('expired'), { name: 'ExpiredToken' });
+      },
+    });
     expect(nobody.exit).toBe(2);
     expect(nobody.err).toContain('cannot tell who is undoing (sts:GetCallerIdentity failed: ExpiredToken)');
     expect(s3).not.toHaveReceivedCommand(DeletePublicAccessBlockCommand);

@@ -16,7 +16,8 @@ const env = stack.env;
 const LOGS = 'example-e2e-cloudtrail-logs';
 const OTHER = 'example-e2e-scratch';
 
-const deleted = (bucket: string) => sampleEvent('s3-bucket-deleted', 'alerted.delete-bucket', { requestParameters: { bucketName: bucket, Host: `s3.${REGION}.amazonaws.com` } });
+const deleted = (bucket: string) =>
+  sampleEvent('s3-bucket-deleted', 'alerted.delete-bucket', { requestParameters: { bucketName: bucket, Host: `s3.${REGION}.amazonaws.com` } });
 
 async function trailDeliveringTo(bucket: string): Promise<string> {
   await aws.s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -25,21 +26,29 @@ async function trailDeliveringTo(bucket: string): Promise<string> {
 }
 
 describe.each(['live', 'dry-run'] as const)('s3-bucket-deleted against the emulator (%s)', (mode) => {
-  it('alerted CRITICAL: the deleted bucket held a trail\'s logs (DescribeTrails, shadow trails included), and the topic got it', async () => {
+  it("alerted CRITICAL: the deleted bucket held a trail's logs (DescribeTrails, shadow trails included), and the topic got it", async () => {
     const trailArn = await trailDeliveringTo(LOGS);
     await aws.s3.send(new DeleteBucketCommand({ Bucket: LOGS }));
 
     const { record } = await invokeHandler('s3-bucket-deleted', deleted(LOGS), env(mode));
 
     expect(record).toMatchObject({
-      outcome: 'alerted', severity: 'CRITICAL', actions: [], resources: [{ type: 'AWS::S3::Bucket', id: LOGS }],
-      reason: expect.stringContaining(`it held the CloudTrail logs of ${trailArn}`), notification: { status: 'sent' },
+      outcome: 'alerted',
+      severity: 'CRITICAL',
+      actions: [],
+      resources: [{ type: 'AWS::S3::Bucket', id: LOGS }],
+      reason: expect.stringContaining(`it held the CloudTrail logs of ${trailArn}`),
+      notification: { status: 'sent' },
     });
-    expect(await stack.received()).toMatchObject([{
-      // Subjects stay under 100 characters: a long bucket name is shortened, the account and region are kept.
-      subject: expect.stringMatching(new RegExp(`^\\[CRITICAL\\] S3 bucket deleted \\(CloudTrail logs\\): example-e2e-cloudtrail.* in ${ACCOUNT}/${REGION}$`)),
-      attributes: { rule: 's3-bucket-deleted', severity: 'CRITICAL', outcome: 'alerted', account: ACCOUNT },
-    }]);
+    expect(await stack.received()).toMatchObject([
+      {
+        // Subjects stay under 100 characters: a long bucket name is shortened, the account and region are kept.
+        subject: expect.stringMatching(
+          new RegExp(`^\\[CRITICAL\\] S3 bucket deleted \\(CloudTrail logs\\): example-e2e-cloudtrail.* in ${ACCOUNT}/${REGION}$`),
+        ),
+        attributes: { rule: 's3-bucket-deleted', severity: 'CRITICAL', outcome: 'alerted', account: ACCOUNT },
+      },
+    ]);
   });
 
   it('alerted LOW: a bucket no trail delivers to', async () => {

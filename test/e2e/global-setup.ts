@@ -27,5 +27,8 @@ export default async function setup(): Promise<void> {
   const answer = await fetch(new URL('/moto-api/', endpoint)).catch((error: unknown) => {
     throw new Error(`nothing answers at ${endpoint} (${(error as Error).message}). To run the end-to-end tests, ${how(port)}`);
   });
-  if (!answer.ok) throw new Error(`${endpoint} is not a moto server (GET /moto-api/ answered ${answer.status}); the suite resets all state between tests, so it only runs against the emulator. ${how(port)}`);
+  if (!answer.ok)
+    throw new Error(
+      `${endpoint} is not a moto server (GET /moto-api/ answered ${answer.status}); the suite resets all state between tests, so it only runs against the emulator. ${how(port)}`,
+    );
 }

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { CreateBucketCommand, DeleteBucketCommand, PutBucketAclCommand, PutBucketOwnershipControlsCommand, DeletePublicAccessBlockCommand } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  PutBucketAclCommand,
+  PutBucketOwnershipControlsCommand,
+  DeletePublicAccessBlockCommand,
+} from '@aws-sdk/client-s3';
 import { DeleteParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -15,13 +21,19 @@ const RUN = randomUUID().slice(0, 8);
 const PREFIX = `/trailguard-e2e-${RUN}`;
 const BUCKET = `example-e2e-live-${RUN}`;
 const ssm = new SSMClient({ region: REGION, endpoint: ENDPOINT, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, maxAttempts: 1 });
-const CONTEXT = { awsRequestId: 'e2e', functionName: 'trailguard-e2e', invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:trailguard-e2e', getRemainingTimeInMillis: () => 30_000 } as unknown as Context;
+const CONTEXT = {
+  awsRequestId: 'e2e',
+  functionName: 'trailguard-e2e',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:trailguard-e2e',
+  getRemainingTimeInMillis: () => 30_000,
+} as unknown as Context;
 
 const put = (name: string, value: unknown) =>
   ssm.send(new PutParameterCommand({ Name: name, Type: 'String', Value: typeof value === 'string' ? value : JSON.stringify(value), Overwrite: true }));
-const aclEvent = () => sampleEvent('public-bucket', 'would-remediate.put-bucket-acl-canned-public-read', {
-  requestParameters: { bucketName: BUCKET, host: [`s3.${REGION}.amazonaws.com`], acl: [''], 'x-amz-acl': ['public-read'] },
-});
+const aclEvent = () =>
+  sampleEvent('public-bucket', 'would-remediate.put-bucket-acl-canned-public-read', {
+    requestParameters: { bucketName: BUCKET, host: [`s3.${REGION}.amazonaws.com`], acl: [''], 'x-amz-acl': ['public-read'] },
+  });
 const waitPastCache = () => new Promise((resolve) => setTimeout(resolve, 1_100));
 
 let topic: Awaited<ReturnType<typeof notificationTopic>>;
@@ -83,9 +95,15 @@ describe('the live configuration in SSM Parameter Store (moto)', () => {
       await topic.received();
       const afterBad = await invoke();
       expect(afterBad.record).toMatchObject({ outcome: 'exempt', exemptions: [{ reason: 'partner download site, ticket SEC-77' }] });
-      expect(afterBad.logs.filter((line) => line.message === 'trailguard config rejected')).toEqual([expect.objectContaining({
-        level: 'ERROR', key: name, version: 2, problem: 'expires: expected YYYY-MM-DD', inForce: 'its last good version stays in force',
-      })]);
+      expect(afterBad.logs.filter((line) => line.message === 'trailguard config rejected')).toEqual([
+        expect.objectContaining({
+          level: 'ERROR',
+          key: name,
+          version: 2,
+          problem: 'expires: expected YYYY-MM-DD',
+          inForce: 'its last good version stays in force',
+        }),
+      ]);
       const told = await topic.received();
       expect(told.map((n) => n.subject)).toEqual([expect.stringContaining('trailguard config rejected')]);
 

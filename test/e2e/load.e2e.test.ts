@@ -77,9 +77,13 @@ async function stoppedTrailScene(name: string, bucket: string, events = 1): Prom
   const arn = (await aws.cloudTrail().send(new CreateTrailCommand({ Name: name, S3BucketName: bucket }))).TrailARN ?? '';
   await aws.cloudTrail().send(new StartLoggingCommand({ Name: name }));
   await aws.cloudTrail().send(new StopLoggingCommand({ Name: name }));
-  const deliveries = Array.from({ length: events }, (): Delivery => ({
-    rule: 'trail-logging', event: sampleEvent('trail-logging', 'would-remediate.stop-logging-by-name', { requestParameters: { name } }),
-  }));
+  const deliveries = Array.from(
+    { length: events },
+    (): Delivery => ({
+      rule: 'trail-logging',
+      event: sampleEvent('trail-logging', 'would-remediate.stop-logging-by-name', { requestParameters: { name } }),
+    }),
+  );
   return { id: arn, deliveries };
 }
 
@@ -139,8 +143,9 @@ const isDuplicate = (record: RemediationRecord | undefined) => record?.outcome =
  * The messages trailguard sent, one per Publish: a Publish the SDK re-sent after its socket timeout (a slow,
  * loaded emulator) reaches the queue twice with the same body and another MessageId.
  */
-const distinctMessages = (received: readonly ReceivedNotification[]) =>
-  [...new Map(received.map((n) => [JSON.stringify([n.subject, n.attributes, n.message]), n])).values()];
+const distinctMessages = (received: readonly ReceivedNotification[]) => [
+  ...new Map(received.map((n) => [JSON.stringify([n.subject, n.attributes, n.message]), n])).values(),
+];
 const mentions = (notification: ReceivedNotification, id: string) => notification.message.record.resources.some((r) => r.id === id);
 
 /** The common figures of a run. */
@@ -155,12 +160,20 @@ function figuresOf(deliveries: readonly Delivery[], run: PoolRun, received: read
     records: run.invocations.reduce((sum, i) => sum + i.records.length, 0),
     invocationsWithoutExactlyOneRecord: run.invocations.filter((i) => i.records.length !== 1).length,
     // The first few, for whoever reads a failure.
-    invocationsWithoutExactlyOneRecordSample: run.invocations.filter((i) => i.records.length !== 1).slice(0, 3)
+    invocationsWithoutExactlyOneRecordSample: run.invocations
+      .filter((i) => i.records.length !== 1)
+      .slice(0, 3)
       .map((i) => ({ rule: i.rule, attempt: i.attempt, threw: i.threw, ms: i.ms, records: i.records.map((r) => `${r.outcome}: ${r.reason}`) })),
-    outcomes: countBy(finals.filter((r) => r !== undefined), (r) => `${r.rule} ${r.outcome}`),
+    outcomes: countBy(
+      finals.filter((r) => r !== undefined),
+      (r) => `${r.rule} ${r.outcome}`,
+    ),
     lost: finals.filter((r) => r === undefined || r.error?.kind === 'transient').length,
     recordsAfterKill: run.recordsAfterKill.length,
-    errors: countBy(run.invocations.flatMap((i) => i.records).filter((r) => r.error), (r) => `${r.error?.kind} ${r.error?.api} ${r.error?.code}`),
+    errors: countBy(
+      run.invocations.flatMap((i) => i.records).filter((r) => r.error),
+      (r) => `${r.error?.kind} ${r.error?.api} ${r.error?.code}`,
+    ),
     deadLettered: run.deadLettered.length,
     writesPerRule: Object.fromEntries(rulesOf(deliveries).map((rule) => [rule, writes.get(rule)?.length ?? 0])),
     doubled: doubledWrites(proxy.calls),
@@ -169,11 +182,28 @@ function figuresOf(deliveries: readonly Delivery[], run: PoolRun, received: read
     // SNS resends only what provably was not published.
     resentCopies: received.length - distinctMessages(received).length,
     // Publishes not answered in time and so not resent: the record says `ambiguous` (the message may have arrived).
-    ambiguousNotifications: run.invocations.flatMap((i) => i.records).filter((r) => r.notification.status === 'failed' && r.notification.error.startsWith('ambiguous')).length,
-    messageKinds: countBy(distinctMessages(received), (n) => `${n.attributes.rule} ${n.attributes.severity} ${n.attributes.outcome}${n.subject.includes('Burst') ? ' (burst notice)' : ''}`),
+    ambiguousNotifications: run.invocations
+      .flatMap((i) => i.records)
+      .filter((r) => r.notification.status === 'failed' && r.notification.error.startsWith('ambiguous')).length,
+    messageKinds: countBy(
+      distinctMessages(received),
+      (n) => `${n.attributes.rule} ${n.attributes.severity} ${n.attributes.outcome}${n.subject.includes('Burst') ? ' (burst notice)' : ''}`,
+    ),
     awsRequests: proxy.calls.length,
-    faults: countBy(proxy.calls.filter((c) => c.fault !== 'none'), (c) => c.fault),
-    errorsFromEmulator: countBy(proxy.calls.filter((c) => c.fault === 'none' && c.status >= 400), (c) => `${c.operation} ${c.status} ${/"__type":\s*"(?:[^"#]*#)?([A-Za-z.]+)"|<Code>([^<]+)</.exec(c.error ?? '')?.slice(1).find(Boolean) ?? ''}`),
+    faults: countBy(
+      proxy.calls.filter((c) => c.fault !== 'none'),
+      (c) => c.fault,
+    ),
+    errorsFromEmulator: countBy(
+      proxy.calls.filter((c) => c.fault === 'none' && c.status >= 400),
+      (c) =>
+        `${c.operation} ${c.status} ${
+          /"__type":\s*"(?:[^"#]*#)?([A-Za-z.]+)"|<Code>([^<]+)</
+            .exec(c.error ?? '')
+            ?.slice(1)
+            .find(Boolean) ?? ''
+        }`,
+    ),
     p50Ms: percentile(durations, 50),
     p99Ms: percentile(durations, 99),
     maxMs: Math.max(0, ...durations),
@@ -201,7 +231,11 @@ describe('under load: the real handlers, 10 in flight per function, against the 
     expect(deliveries).toHaveLength(220);
 
     const run = await deliverConcurrently(deliveries, stack.env('live'), {
-      concurrency: IN_FLIGHT, timeoutMs: FUNCTION_TIMEOUT_MS, retries: LAMBDA_RETRIES, retryDelayMs: 1_000, variables: variables(),
+      concurrency: IN_FLIGHT,
+      timeoutMs: FUNCTION_TIMEOUT_MS,
+      retries: LAMBDA_RETRIES,
+      retryDelayMs: 1_000,
+      variables: variables(),
     });
     const copies = await stack.received();
     const received = distinctMessages(copies);
@@ -212,7 +246,14 @@ describe('under load: the real handlers, 10 in flight per function, against the 
     const windows = windowsOf(LIMITS.digest.windowMinutes);
     const breakerWindows = windowsOf(LIMITS.breaker.windowMinutes);
     const tripPages = received.filter((n) => n.attributes.severity === 'CRITICAL');
-    Object.assign(figures, { burst: { ...burst, breakerLimit: LIMITS.breaker.maxWrites * breakerWindows, digestPromisePerRule: (LIMITS.digest.maxPerWindow + 1) * windows, tripPages: countBy(tripPages, (n) => n.attributes.rule ?? '') } });
+    Object.assign(figures, {
+      burst: {
+        ...burst,
+        breakerLimit: LIMITS.breaker.maxWrites * breakerWindows,
+        digestPromisePerRule: (LIMITS.digest.maxPerWindow + 1) * windows,
+        tripPages: countBy(tripPages, (n) => n.attributes.rule ?? ''),
+      },
+    });
 
     // One record per invocation, and every delivery ends in a final one: nothing lost.
     expect(burst.invocationsWithoutExactlyOneRecord).toBe(0);
@@ -245,7 +286,8 @@ describe('under load: the real handlers, 10 in flight per function, against the 
       const ordinary = received.filter((n) => n.attributes.rule === rule && n.attributes.severity !== 'CRITICAL' && n.attributes.outcome !== 'failed');
       // A message the digest could not count (its DynamoDB write failed under this load) is sent anyway (fail open),
       // and its record says so: those are on top of the window's allowance, and only those.
-      const uncounted = run.invocations.flatMap((i) => i.records)
+      const uncounted = run.invocations
+        .flatMap((i) => i.records)
         .filter((r) => r.rule === rule && r.notification.status === 'sent' && r.notification.uncounted).length;
       expect(ordinary.length).toBeGreaterThan(LIMITS.digest.maxPerWindow);
       expect(ordinary.length).toBeLessThanOrEqual((LIMITS.digest.maxPerWindow + 1) * windows + uncounted);
@@ -269,7 +311,11 @@ describe('under load: the real handlers, 10 in flight per function, against the 
     const deliveries = [0, 1, 2, 3].flatMap((k) => trails.map((t) => t.deliveries[k] as Delivery));
 
     const run = await deliverConcurrently(deliveries, stack.env('live'), {
-      concurrency: IN_FLIGHT, timeoutMs: FUNCTION_TIMEOUT_MS, retries: LAMBDA_RETRIES, retryDelayMs: 1_000, variables: variables(),
+      concurrency: IN_FLIGHT,
+      timeoutMs: FUNCTION_TIMEOUT_MS,
+      retries: LAMBDA_RETRIES,
+      retryDelayMs: 1_000,
+      variables: variables(),
     });
     const copies = await stack.received();
     const received = distinctMessages(copies);
@@ -319,7 +365,13 @@ describe('under faults: a proxy answers about 20% of requests with throttling or
         lostCommands.add(call.command);
         return { when: 'after', error: 'server-error' };
       }
-      if (READ_BACKS.has(call.operation) && group >= 0.25 && group < 0.5 && !readBackDone.has(call.resource) && before.some((c) => landed(c) && c.fault === 'none')) {
+      if (
+        READ_BACKS.has(call.operation)
+        && group >= 0.25
+        && group < 0.5
+        && !readBackDone.has(call.resource)
+        && before.some((c) => landed(c) && c.fault === 'none')
+      ) {
         readBackDone.add(call.resource);
         throttledCommands.add(call.command);
         return { when: 'before', error: 'throttling' };
@@ -351,7 +403,10 @@ describe('under faults: a proxy answers about 20% of requests with throttling or
     // No breaker or digest in the way: each fix must be told on its own.
     const run = await deliverConcurrently(deliveries, stack.env('live'), {
       // Lambda retries a minute or more later; a retry is queued only once its try has ended, so sooner is no easier.
-      concurrency: IN_FLIGHT, timeoutMs: FUNCTION_TIMEOUT_MS, retries: LAMBDA_RETRIES, retryDelayMs: 2_000,
+      concurrency: IN_FLIGHT,
+      timeoutMs: FUNCTION_TIMEOUT_MS,
+      retries: LAMBDA_RETRIES,
+      retryDelayMs: 2_000,
       variables: variables({ breaker: { maxWrites: 1_000 }, digest: { maxPerWindow: 1_000 } }),
     });
     const calls = [...proxy.calls];
@@ -359,11 +414,17 @@ describe('under faults: a proxy answers about 20% of requests with throttling or
     const copies = await stack.received();
     const received = distinctMessages(copies);
     const records = run.invocations.flatMap((i) => i.records);
-    const remediatedWithPrevious = (id: string) => records.filter((r) => r.outcome === 'remediated' && r.resources.some((res) => res.id === id) && r.actions.length > 0 && r.actions.every((a) => 'previous' in a));
+    const remediatedWithPrevious = (id: string) =>
+      records.filter(
+        (r) => r.outcome === 'remediated' && r.resources.some((res) => res.id === id) && r.actions.length > 0 && r.actions.every((a) => 'previous' in a),
+      );
     const fault = {
       ...figuresOf(deliveries, run, copies),
       awsRequests: calls.length,
-      faults: countBy(calls.filter((c) => c.fault !== 'none'), (c) => `${c.fault} ${c.status}`),
+      faults: countBy(
+        calls.filter((c) => c.fault !== 'none'),
+        (c) => `${c.fault} ${c.status}`,
+      ),
       doubled: doubledWrites(calls),
       writesPerRule: Object.fromEntries([...writeCommands(calls)].map(([rule, list]) => [rule, list.length])),
       deadlineMs: FUNCTION_TIMEOUT_MS,

@@ -1,6 +1,11 @@
 import {
-  AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, DeleteSecurityGroupCommand, DescribeSecurityGroupRulesCommand,
-  RevokeSecurityGroupIngressCommand, type IpPermission, type SecurityGroupRule,
+  AuthorizeSecurityGroupIngressCommand,
+  CreateSecurityGroupCommand,
+  DeleteSecurityGroupCommand,
+  DescribeSecurityGroupRulesCommand,
+  RevokeSecurityGroupIngressCommand,
+  type IpPermission,
+  type SecurityGroupRule,
 } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import { openSecurityGroup } from '../../functions/open-security-group/rule.js';
@@ -17,12 +22,24 @@ const env = stack.env;
 
 /** Rules that may stay: https from the world (allowed by default) and SSH from a private range. */
 const KEPT: IpPermission[] = [
-  { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, IpRanges: [{ CidrIp: '0.0.0.0/0', Description: 'https' }], Ipv6Ranges: [{ CidrIpv6: '::/0', Description: 'https v6' }] },
+  {
+    IpProtocol: 'tcp',
+    FromPort: 443,
+    ToPort: 443,
+    IpRanges: [{ CidrIp: '0.0.0.0/0', Description: 'https' }],
+    Ipv6Ranges: [{ CidrIpv6: '::/0', Description: 'https v6' }],
+  },
   { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '10.0.0.0/8', Description: 'ssh from the VPN' }] },
 ];
 /** The violating call: SSH from the whole IPv4 and IPv6 internet. */
 const WORLD_SSH: IpPermission[] = [
-  { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0', Description: 'ssh' }], Ipv6Ranges: [{ CidrIpv6: '::/0', Description: 'ssh v6' }] },
+  {
+    IpProtocol: 'tcp',
+    FromPort: 22,
+    ToPort: 22,
+    IpRanges: [{ CidrIp: '0.0.0.0/0', Description: 'ssh' }],
+    Ipv6Ranges: [{ CidrIpv6: '::/0', Description: 'ssh v6' }],
+  },
 ];
 
 interface Scene {
@@ -69,12 +86,17 @@ describe('open-security-group against the emulator: world-open IPv4 and IPv6 SSH
     const { record } = await invokeHandler('open-security-group', event, env('live'));
 
     expect(record).toMatchObject({
-      outcome: 'remediated', severity: 'HIGH', resources: [{ id: scene.groupId, name: 'example-e2e-web' }],
-      actions: [{
-        api: 'EC2.RevokeSecurityGroupIngress', status: 'done',
-        params: { GroupId: scene.groupId, SecurityGroupRuleIds: scene.worldIds },
-        verification: { ok: true, detail: `${scene.worldIds.join(', ')} read back as gone from ${scene.groupId}` },
-      }],
+      outcome: 'remediated',
+      severity: 'HIGH',
+      resources: [{ id: scene.groupId, name: 'example-e2e-web' }],
+      actions: [
+        {
+          api: 'EC2.RevokeSecurityGroupIngress',
+          status: 'done',
+          params: { GroupId: scene.groupId, SecurityGroupRuleIds: scene.worldIds },
+          verification: { ok: true, detail: `${scene.worldIds.join(', ')} read back as gone from ${scene.groupId}` },
+        },
+      ],
       notification: { status: 'sent' },
     });
     const after = await rulesOf(scene.groupId);
@@ -109,11 +131,13 @@ describe('open-security-group against the emulator: world-open IPv4 and IPv6 SSH
     const { exit, records } = await replayCli(authorizeEvent(scene, false), env('live'));
 
     expect(exit).toBe(0);
-    expect(records).toMatchObject([{
-      outcome: 'remediated',
-      actions: [{ status: 'done', params: { GroupId: scene.groupId, SecurityGroupRuleIds: scene.worldIds }, verification: { ok: true } }],
-      notification: { status: 'sent' },
-    }]);
+    expect(records).toMatchObject([
+      {
+        outcome: 'remediated',
+        actions: [{ status: 'done', params: { GroupId: scene.groupId, SecurityGroupRuleIds: scene.worldIds }, verification: { ok: true } }],
+        notification: { status: 'sent' },
+      },
+    ]);
     const after = await rulesOf(scene.groupId);
     expect([...after.keys()].sort()).toEqual([...before.keys()].filter((id) => !scene.worldIds.includes(id)).sort());
     expect(await stack.received()).toMatchObject([{ attributes: attributesFor('remediated') }]);
@@ -124,18 +148,21 @@ describe('open-security-group against the emulator: world-open IPv4 and IPv6 SSH
     const before = await rulesOf(scene.groupId);
     const event = authorizeEvent(scene);
 
-    const record = via === 'handler'
-      ? (await invokeHandler('open-security-group', event, env('dry-run'))).record
-      : (await replayCli(event, env('dry-run'))).records[0];
+    const record =
+      via === 'handler' ? (await invokeHandler('open-security-group', event, env('dry-run'))).record : (await replayCli(event, env('dry-run'))).records[0];
 
     expect(record).toMatchObject({
-      outcome: 'would-remediate', mode: 'dry-run',
+      outcome: 'would-remediate',
+      mode: 'dry-run',
       actions: [{ status: 'planned', params: { GroupId: scene.groupId, SecurityGroupRuleIds: scene.worldIds } }],
     });
     expect(await rulesOf(scene.groupId)).toEqual(before);
-    expect(await stack.received()).toMatchObject([{
-      subject: `[HIGH] Would revoke world-open ingress on ${scene.groupId} in ${ACCOUNT}/${REGION}`, attributes: attributesFor('would-remediate'),
-    }]);
+    expect(await stack.received()).toMatchObject([
+      {
+        subject: `[HIGH] Would revoke world-open ingress on ${scene.groupId} in ${ACCOUNT}/${REGION}`,
+        attributes: attributesFor('would-remediate'),
+      },
+    ]);
   });
 });
 
@@ -156,9 +183,13 @@ describe.each(['live', 'dry-run'] as const)('open-security-group against the emu
     const scene = await createOpenGroup();
     const before = await rulesOf(scene.groupId);
 
-    const { record } = await invokeHandler('open-security-group', authorizeEvent(scene), env(mode, {
-      exemptions: [{ rule: 'open-security-group', resource: scene.groupId, reason: 'bastion, reviewed (ticket SEC-2)' }],
-    }));
+    const { record } = await invokeHandler(
+      'open-security-group',
+      authorizeEvent(scene),
+      env(mode, {
+        exemptions: [{ rule: 'open-security-group', resource: scene.groupId, reason: 'bastion, reviewed (ticket SEC-2)' }],
+      }),
+    );
 
     expect(record).toMatchObject({ outcome: 'exempt', actions: [], exemptions: [{ resource: scene.groupId }] });
     expect(await rulesOf(scene.groupId)).toEqual(before);
@@ -192,13 +223,15 @@ describe('open-security-group against the emulator: faults between the read and 
   /** The deployed rule, with `race` run just before its write (in its action type's perform). */
   const racing = (race: () => Promise<unknown>): typeof openSecurityGroup => ({
     ...openSecurityGroup,
-    actions: [{
-      ...revokeSecurityGroupIngress,
-      perform: async (step, clients) => {
-        await race();
-        return revokeSecurityGroupIngress.perform(step, clients);
+    actions: [
+      {
+        ...revokeSecurityGroupIngress,
+        perform: async (step, clients) => {
+          await race();
+          return revokeSecurityGroupIngress.perform(step, clients);
+        },
       },
-    }],
+    ],
   });
 
   it('ignored: both rules were revoked by someone else (InvalidSecurityGroupRuleId.NotFound is "already gone")', async () => {
@@ -210,7 +243,8 @@ describe('open-security-group against the emulator: faults between the read and 
     // moto answers InvalidSecurityGroupRuleId.NotFound here, as AWS documents for an unknown rule id; the
     // classifier treats it (and InvalidPermission.NotFound) as gone, so either answer ends the same way.
     expect(record).toMatchObject({
-      outcome: 'ignored', actions: [{ status: 'done', verification: { ok: true, detail: 'already gone (InvalidSecurityGroupRuleId.NotFound)' } }],
+      outcome: 'ignored',
+      actions: [{ status: 'done', verification: { ok: true, detail: 'already gone (InvalidSecurityGroupRuleId.NotFound)' } }],
     });
   });
 
@@ -233,6 +267,9 @@ describe('open-security-group against the emulator: faults between the read and 
 
     const record = await withLambdaEnv(env('live'), () => run(rule, authorizeEvent(scene), lambdaDeps()));
 
-    expect(record).toMatchObject({ outcome: 'ignored', actions: [{ status: 'done', verification: { ok: true, detail: expect.stringMatching(/^already gone \(/) } }] });
+    expect(record).toMatchObject({
+      outcome: 'ignored',
+      actions: [{ status: 'done', verification: { ok: true, detail: expect.stringMatching(/^already gone \(/) } }],
+    });
   });
 });

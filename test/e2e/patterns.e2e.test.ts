@@ -39,9 +39,15 @@ function cases(): Case[] {
       change(envelope);
       misses.push({ key: `${base.key}~${suffix}`, envelope });
     };
-    variant('eventName-lower-case', (e) => { e.detail.eventName = String(e.detail.eventName).toLowerCase(); });
-    variant('console-sign-in-detail-type', (e) => { e['detail-type'] = 'AWS Console Sign In via CloudTrail'; });
-    variant('other-event-source', (e) => { e.detail.eventSource = 'iam.amazonaws.com'; });
+    variant('eventName-lower-case', (e) => {
+      e.detail.eventName = String(e.detail.eventName).toLowerCase();
+    });
+    variant('console-sign-in-detail-type', (e) => {
+      e['detail-type'] = 'AWS Console Sign In via CloudTrail';
+    });
+    variant('other-event-source', (e) => {
+      e.detail.eventSource = 'iam.amazonaws.com';
+    });
   }
   return [...all, ...misses];
 }
@@ -96,7 +102,9 @@ describe('EventBridge on the emulator routes every sample as the local matcher d
   });
 
   it.each(RULES.map((rule) => [rule.id, rule] as const))('%s: the queue holds exactly the cases the local matcher matches', (_, rule) => {
-    const expected = CASES.filter((c) => matchesPattern(rule.pattern, c.envelope)).map((c) => c.key).sort();
+    const expected = CASES.filter((c) => matchesPattern(rule.pattern, c.envelope))
+      .map((c) => c.key)
+      .sort();
 
     expect([...(routed.get(rule.id) ?? [])].sort()).toEqual(expected);
   });

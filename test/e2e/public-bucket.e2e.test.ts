@@ -1,7 +1,17 @@
 import {
-  CreateBucketCommand, DeleteBucketCommand, DeletePublicAccessBlockCommand, GetBucketAclCommand, GetBucketOwnershipControlsCommand,
-  GetBucketPolicyCommand, GetBucketTaggingCommand, GetPublicAccessBlockCommand, PutBucketAclCommand, PutBucketOwnershipControlsCommand,
-  PutBucketPolicyCommand, PutBucketTaggingCommand, PutPublicAccessBlockCommand,
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeletePublicAccessBlockCommand,
+  GetBucketAclCommand,
+  GetBucketOwnershipControlsCommand,
+  GetBucketPolicyCommand,
+  GetBucketTaggingCommand,
+  GetPublicAccessBlockCommand,
+  PutBucketAclCommand,
+  PutBucketOwnershipControlsCommand,
+  PutBucketPolicyCommand,
+  PutBucketTaggingCommand,
+  PutPublicAccessBlockCommand,
 } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { publicBucket } from '../../functions/public-bucket/rule.js';
@@ -26,7 +36,9 @@ const env = stack.env;
 
 /** The violating state: a public-read ACL and a Principal-* policy, with tags and ownership controls that must survive. */
 async function createPublicBucket(): Promise<void> {
-  await aws.s3.send(new CreateBucketCommand({ Bucket: BUCKET, ...(REGION === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: REGION as never } }) }));
+  await aws.s3.send(
+    new CreateBucketCommand({ Bucket: BUCKET, ...(REGION === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: REGION as never } }) }),
+  );
   // New AWS buckets have Block Public Access on and ACLs disabled (April 2023); undo both, as a person
   // making a bucket public has to. moto has neither default, so these calls are no-ops there.
   await aws.s3.send(new DeletePublicAccessBlockCommand({ Bucket: BUCKET }));
@@ -37,9 +49,10 @@ async function createPublicBucket(): Promise<void> {
 }
 
 /** The PutBucketPolicy record of the last call above. */
-const policyEvent = () => sampleEvent('public-bucket', 'would-remediate.put-bucket-policy-principal-star', {
-  requestParameters: { bucketName: BUCKET, host: [`s3.${REGION}.amazonaws.com`], policy: [''], bucketPolicy: POLICY },
-});
+const policyEvent = () =>
+  sampleEvent('public-bucket', 'would-remediate.put-bucket-policy-principal-star', {
+    requestParameters: { bucketName: BUCKET, host: [`s3.${REGION}.amazonaws.com`], policy: [''], bucketPolicy: POLICY },
+  });
 
 /** Block Public Access as read now; null when none is set. */
 async function readBlock(): Promise<object | null> {
@@ -74,13 +87,21 @@ describe('public-bucket against the emulator: a bucket with a public ACL and a p
     const { record, logs } = await invokeHandler('public-bucket', event, env('live'));
 
     expect(record).toMatchObject({
-      rule: 'public-bucket', outcome: 'remediated', mode: 'live', account: ACCOUNT, region: REGION,
-      actions: [{
-        api: 'S3.PutPublicAccessBlock', status: 'done', resource: BUCKET,
-        params: { Bucket: BUCKET, PublicAccessBlockConfiguration: ALL_ON, ExpectedBucketOwner: ACCOUNT },
-        previous: { PublicAccessBlockConfiguration: null },
-        verification: { ok: true, detail: 'all four Block Public Access settings read back as true' },
-      }],
+      rule: 'public-bucket',
+      outcome: 'remediated',
+      mode: 'live',
+      account: ACCOUNT,
+      region: REGION,
+      actions: [
+        {
+          api: 'S3.PutPublicAccessBlock',
+          status: 'done',
+          resource: BUCKET,
+          params: { Bucket: BUCKET, PublicAccessBlockConfiguration: ALL_ON, ExpectedBucketOwner: ACCOUNT },
+          previous: { PublicAccessBlockConfiguration: null },
+          verification: { ok: true, detail: 'all four Block Public Access settings read back as true' },
+        },
+      ],
       notification: { status: 'sent' },
     });
     expect(record.reason).toContain('the bucket policy is public');
@@ -110,7 +131,9 @@ describe('public-bucket against the emulator: a bucket with a public ACL and a p
     const { exit, records } = await replayCli(policyEvent(), env('live'));
 
     expect(exit).toBe(0);
-    expect(records).toMatchObject([{ rule: 'public-bucket', outcome: 'remediated', actions: [{ status: 'done', verification: { ok: true } }], notification: { status: 'sent' } }]);
+    expect(records).toMatchObject([
+      { rule: 'public-bucket', outcome: 'remediated', actions: [{ status: 'done', verification: { ok: true } }], notification: { status: 'sent' } },
+    ]);
     expect(await readBlock()).toEqual(ALL_ON);
     expect(await otherSettings()).toEqual(before);
     expect(await stack.received()).toMatchObject([{ subject: SUBJECT_LIVE, attributes: attributesFor('remediated') }]);
@@ -121,21 +144,24 @@ describe('public-bucket against the emulator: a bucket with a public ACL and a p
     const before = await otherSettings();
     const event = policyEvent();
 
-    const record = via === 'handler'
-      ? (await invokeHandler('public-bucket', event, env('dry-run'))).record
-      : (await replayCli(event, env('dry-run'))).records[0];
+    const record =
+      via === 'handler' ? (await invokeHandler('public-bucket', event, env('dry-run'))).record : (await replayCli(event, env('dry-run'))).records[0];
 
     expect(record).toMatchObject({
-      outcome: 'would-remediate', mode: 'dry-run',
+      outcome: 'would-remediate',
+      mode: 'dry-run',
       actions: [{ api: 'S3.PutPublicAccessBlock', status: 'planned', params: { Bucket: BUCKET, PublicAccessBlockConfiguration: ALL_ON } }],
       notification: { status: 'sent' },
     });
     expect(record?.actions[0]).not.toHaveProperty('verification');
     expect(await readBlock()).toBeNull();
     expect(await otherSettings()).toEqual(before);
-    expect(await stack.received()).toMatchObject([{
-      subject: `[HIGH] Would block public access on S3 bucket ${BUCKET} in ${ACCOUNT}/${REGION}`, attributes: attributesFor('would-remediate'),
-    }]);
+    expect(await stack.received()).toMatchObject([
+      {
+        subject: `[HIGH] Would block public access on S3 bucket ${BUCKET} in ${ACCOUNT}/${REGION}`,
+        attributes: attributesFor('would-remediate'),
+      },
+    ]);
   });
 });
 
@@ -150,7 +176,12 @@ describe.each(['live', 'dry-run'] as const)('public-bucket against the emulator,
 
     const { record } = await invokeHandler('public-bucket', event, env(mode));
 
-    expect(record).toMatchObject({ outcome: 'compliant', actions: [], reason: `Block Public Access is fully on for ${BUCKET}`, notification: { status: 'not-needed' } });
+    expect(record).toMatchObject({
+      outcome: 'compliant',
+      actions: [],
+      reason: `Block Public Access is fully on for ${BUCKET}`,
+      notification: { status: 'not-needed' },
+    });
     expect(await readBlock()).toEqual(ALL_ON);
     expect(await otherSettings()).toEqual(before);
     expect(await stack.received()).toEqual([]);
@@ -159,9 +190,13 @@ describe.each(['live', 'dry-run'] as const)('public-bucket against the emulator,
   it('exempt: the bucket is exempt by configuration, and stays public', async () => {
     await createPublicBucket();
 
-    const { record } = await invokeHandler('public-bucket', policyEvent(), env(mode, {
-      exemptions: [{ rule: 'public-bucket', resource: 'example-e2e-*', reason: 'public website (ticket SEC-1)' }],
-    }));
+    const { record } = await invokeHandler(
+      'public-bucket',
+      policyEvent(),
+      env(mode, {
+        exemptions: [{ rule: 'public-bucket', resource: 'example-e2e-*', reason: 'public website (ticket SEC-1)' }],
+      }),
+    );
 
     expect(record).toMatchObject({ outcome: 'exempt', actions: [], exemptions: [{ resource: BUCKET, reason: 'public website (ticket SEC-1)' }] });
     expect(await readBlock()).toBeNull();
@@ -187,7 +222,11 @@ describe.each(['live', 'dry-run'] as const)('public-bucket against the emulator,
 
     const { record } = await invokeHandler('public-bucket', policyEvent(), env(mode));
 
-    expect(record).toMatchObject({ outcome: 'ignored', error: { kind: 'gone', code: 'NoSuchBucket', api: 'S3.GetPublicAccessBlock' }, notification: { status: 'not-needed' } });
+    expect(record).toMatchObject({
+      outcome: 'ignored',
+      error: { kind: 'gone', code: 'NoSuchBucket', api: 'S3.GetPublicAccessBlock' },
+      notification: { status: 'not-needed' },
+    });
     expect(await stack.received()).toEqual([]);
   });
 });
@@ -196,15 +235,24 @@ describe('public-bucket against the emulator: faults', () => {
   it('ignored, not failed: the bucket is deleted between the read and the write', async () => {
     await createPublicBucket();
     // The deployed rule, except that the bucket disappears just before the write: NoSuchBucket from PutPublicAccessBlock itself.
-    const racing: AnyRule = { ...publicBucket, actions: [{ ...putPublicAccessBlock, perform: async (step: Parameters<typeof putPublicAccessBlock.perform>[0], clients: Parameters<typeof putPublicAccessBlock.perform>[1]) => {
-      await aws.s3.send(new DeleteBucketCommand({ Bucket: BUCKET }));
-      return putPublicAccessBlock.perform(step, clients);
-    } }] };
+    const racing: AnyRule = {
+      ...publicBucket,
+      actions: [
+        {
+          ...putPublicAccessBlock,
+          perform: async (step: Parameters<typeof putPublicAccessBlock.perform>[0], clients: Parameters<typeof putPublicAccessBlock.perform>[1]) => {
+            await aws.s3.send(new DeleteBucketCommand({ Bucket: BUCKET }));
+            return putPublicAccessBlock.perform(step, clients);
+          },
+        },
+      ],
+    };
 
     const record = await withLambdaEnv(env('live'), () => run(racing, policyEvent(), lambdaDeps()));
 
     expect(record).toMatchObject({
-      outcome: 'ignored', reason: expect.stringContaining('the resource was already gone when acting'),
+      outcome: 'ignored',
+      reason: expect.stringContaining('the resource was already gone when acting'),
       actions: [{ api: 'S3.PutPublicAccessBlock', status: 'done', verification: { ok: true, detail: 'already gone (NoSuchBucket)', gone: true } }],
     });
   });

@@ -18,21 +18,33 @@ function redriveCli(args: readonly string[], stateTable: string): Promise<{ exit
   return new Promise((resolve) => {
     execFile(process.execPath, [join(ROOT, 'bin', 'trailguard.mjs'), 'redrive', '--format', 'jsonl', ...args], { cwd: ROOT, env }, (error, stdout, stderr) => {
       const exit = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      resolve({ exit, records: stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as RemediationRecord), stderr });
+      resolve({
+        exit,
+        records: stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as RemediationRecord),
+        stderr,
+      });
     });
   });
 }
 
 async function queueCounts(url: string): Promise<{ visible: number; inFlight: number }> {
-  const { Attributes } = await aws.sqs.send(new GetQueueAttributesCommand({
-    QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-  }));
+  const { Attributes } = await aws.sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: url,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
   return { visible: Number(Attributes?.ApproximateNumberOfMessages), inFlight: Number(Attributes?.ApproximateNumberOfMessagesNotVisible) };
 }
 
 describe('trailguard redrive against the emulator', () => {
   it('a dry-run leaves the dead letter visible, and a live redrive right after remediates it and deletes it', async () => {
-    await aws.s3.send(new CreateBucketCommand({ Bucket: BUCKET, ...(REGION === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: REGION as never } }) }));
+    await aws.s3.send(
+      new CreateBucketCommand({ Bucket: BUCKET, ...(REGION === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: REGION as never } }) }),
+    );
     await aws.s3.send(new PutBucketAclCommand({ Bucket: BUCKET, ACL: 'public-read' }));
     const event = sampleEvent('public-bucket', 'would-remediate.put-bucket-acl-canned-public-read', {
       requestParameters: { bucketName: BUCKET, 'x-amz-acl': ['public-read'], host: [`${BUCKET}.s3.${REGION}.amazonaws.com`], acl: [''] },

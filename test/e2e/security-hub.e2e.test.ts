@@ -31,8 +31,14 @@ async function createStack(): Promise<(mode: LambdaEnv['mode']) => LambdaEnv> {
 /** The rule function's record line, as CloudWatch Logs delivers it to a subscription. */
 function deliveryOf(logs: readonly Record<string, unknown>[]) {
   const lines = logs.filter((line) => line.message === 'trailguard remediation');
-  const payload = { messageType: 'DATA_MESSAGE', owner: ACCOUNT, logGroup: '/aws/lambda/trailguard-e2e-publicBucket', logStream: 's', subscriptionFilters: ['trailguard'],
-    logEvents: lines.map((line, i) => ({ id: String(i), timestamp: Date.parse(String(line.timestamp)), message: JSON.stringify(line) })) };
+  const payload = {
+    messageType: 'DATA_MESSAGE',
+    owner: ACCOUNT,
+    logGroup: '/aws/lambda/trailguard-e2e-publicBucket',
+    logStream: 's',
+    subscriptionFilters: ['trailguard'],
+    logEvents: lines.map((line, i) => ({ id: String(i), timestamp: Date.parse(String(line.timestamp)), message: JSON.stringify(line) })),
+  };
   return { awslogs: { data: gzipSync(JSON.stringify(payload)).toString('base64') } };
 }
 
@@ -57,10 +63,15 @@ async function findingsWithId(id: string): Promise<AwsSecurityFinding[]> {
 describe('security hub against the emulator: a public bucket', () => {
   it('imports a dry-run decision as one open finding, and the live fix of the same bucket updates it to PASSED', async () => {
     const env = await createStack();
-    await aws.s3.send(new CreateBucketCommand({ Bucket: BUCKET, ...(REGION === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: REGION as never } }) }));
+    await aws.s3.send(
+      new CreateBucketCommand({ Bucket: BUCKET, ...(REGION === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: REGION as never } }) }),
+    );
     await aws.s3.send(new DeletePublicAccessBlockCommand({ Bucket: BUCKET }));
     await aws.s3.send(new PutBucketAclCommand({ Bucket: BUCKET, ACL: 'public-read' }));
-    const aclEvent = () => sampleEvent('public-bucket', 'would-remediate.put-bucket-acl-canned-public-read', { requestParameters: { bucketName: BUCKET, host: [`s3.${REGION}.amazonaws.com`], acl: [''], 'x-amz-acl': ['public-read'] } });
+    const aclEvent = () =>
+      sampleEvent('public-bucket', 'would-remediate.put-bucket-acl-canned-public-read', {
+        requestParameters: { bucketName: BUCKET, host: [`s3.${REGION}.amazonaws.com`], acl: [''], 'x-amz-acl': ['public-read'] },
+      });
 
     const dry = await invokeHandler('public-bucket', aclEvent(), env('dry-run'));
     expect(dry.record).toMatchObject({ outcome: 'would-remediate', resources: [{ type: 'AWS::S3::Bucket', id: BUCKET }] });
@@ -72,12 +83,20 @@ describe('security hub against the emulator: a public bucket', () => {
     const [open, ...others] = await findingsWithId(id);
     expect(others).toEqual([]);
     expect(open).toMatchObject({
-      SchemaVersion: '2018-10-08', AwsAccountId: ACCOUNT, GeneratorId: 'trailguard/public-bucket', ProductName: 'trailguard',
+      SchemaVersion: '2018-10-08',
+      AwsAccountId: ACCOUNT,
+      GeneratorId: 'trailguard/public-bucket',
+      ProductName: 'trailguard',
       ProductArn: `arn:aws:securityhub:${REGION}:${ACCOUNT}:product/${ACCOUNT}/default`,
-      Severity: { Label: 'HIGH', Original: 'HIGH' }, RecordState: 'ACTIVE',
+      Severity: { Label: 'HIGH', Original: 'HIGH' },
+      RecordState: 'ACTIVE',
       Compliance: { Status: 'FAILED', SecurityControlId: 'S3.8' },
       Resources: [{ Type: 'AwsS3Bucket', Id: `arn:aws:s3:::${BUCKET}`, Partition: 'aws', Region: REGION }],
-      ProductFields: { 'trailguard/outcome': 'would-remediate', 'trailguard/eventId': dry.record.eventId, 'trailguard/actions': `S3.PutPublicAccessBlock ${BUCKET} planned` },
+      ProductFields: {
+        'trailguard/outcome': 'would-remediate',
+        'trailguard/eventId': dry.record.eventId,
+        'trailguard/actions': `S3.PutPublicAccessBlock ${BUCKET} planned`,
+      },
     });
 
     const live = await invokeHandler('public-bucket', aclEvent(), env('live'));
@@ -86,15 +105,24 @@ describe('security hub against the emulator: a public bucket', () => {
 
     // The fix is imported; resolving it is tried, and its failure (moto: no such API) does not fail the export.
     expect(second).toMatchObject({ records: 1, imported: 1, resolved: 0, notResolved: 1 });
-    expect(live.record.reverseCommands).toEqual([{ resource: BUCKET, command: expect.stringContaining(`aws s3api delete-public-access-block --region '${REGION}' --bucket '${BUCKET}'`) }]);
+    expect(live.record.reverseCommands).toEqual([
+      { resource: BUCKET, command: expect.stringContaining(`aws s3api delete-public-access-block --region '${REGION}' --bucket '${BUCKET}'`) },
+    ]);
     const [fixed, ...duplicates] = await findingsWithId(id);
     expect(duplicates).toEqual([]);
     expect(fixed).toMatchObject({
-      Compliance: { Status: 'PASSED', SecurityControlId: 'S3.8' }, Severity: { Label: 'INFORMATIONAL', Original: 'HIGH' },
-      ProductFields: { 'trailguard/outcome': 'remediated', 'trailguard/eventId': live.record.eventId, 'trailguard/actions': `S3.PutPublicAccessBlock ${BUCKET} done`,
-        'trailguard/reverseCommand': live.record.reverseCommands?.[0]?.command },
+      Compliance: { Status: 'PASSED', SecurityControlId: 'S3.8' },
+      Severity: { Label: 'INFORMATIONAL', Original: 'HIGH' },
+      ProductFields: {
+        'trailguard/outcome': 'remediated',
+        'trailguard/eventId': live.record.eventId,
+        'trailguard/actions': `S3.PutPublicAccessBlock ${BUCKET} done`,
+        'trailguard/reverseCommand': live.record.reverseCommands?.[0]?.command,
+      },
     });
-    expect(fixed?.Remediation?.Recommendation?.Text).toContain(`To reverse (exempt the resource first, or use trailguard undo with trailguard/eventId): ${live.record.reverseCommands?.[0]?.command}`);
+    expect(fixed?.Remediation?.Recommendation?.Text).toContain(
+      `To reverse (exempt the resource first, or use trailguard undo with trailguard/eventId): ${live.record.reverseCommands?.[0]?.command}`,
+    );
     expect(fixed?.UpdatedAt && open?.UpdatedAt && fixed.UpdatedAt >= open.UpdatedAt).toBe(true);
   });
 });

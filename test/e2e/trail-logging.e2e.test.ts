@@ -1,5 +1,11 @@
 import {
-  CreateTrailCommand, DeleteTrailCommand, GetTrailCommand, GetTrailStatusCommand, StartLoggingCommand, StopLoggingCommand, UpdateTrailCommand,
+  CreateTrailCommand,
+  DeleteTrailCommand,
+  GetTrailCommand,
+  GetTrailStatusCommand,
+  StartLoggingCommand,
+  StopLoggingCommand,
+  UpdateTrailCommand,
 } from '@aws-sdk/client-cloudtrail';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
@@ -16,7 +22,9 @@ const env = stack.env;
 /** A multi-Region trail with log file validation, logging (its S3 bucket must exist first). Returns its ARN. */
 async function createLoggingTrail(home = REGION): Promise<string> {
   const bucket = `example-e2e-trail-logs-${home}`;
-  await aws.s3.send(new CreateBucketCommand({ Bucket: bucket, ...(home === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: home as never } }) }));
+  await aws.s3.send(
+    new CreateBucketCommand({ Bucket: bucket, ...(home === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: home as never } }) }),
+  );
   const cloudTrail = aws.cloudTrail(home);
   const trail = await cloudTrail.send(new CreateTrailCommand({ Name: TRAIL, S3BucketName: bucket, IsMultiRegionTrail: true, EnableLogFileValidation: true }));
   await cloudTrail.send(new StartLoggingCommand({ Name: TRAIL }));
@@ -39,19 +47,33 @@ describe('trail-logging against the emulator: a logging trail, then stopped', ()
     const { record } = await invokeHandler('trail-logging', event, env('live'));
 
     expect(record).toMatchObject({
-      outcome: 'remediated', severity: 'CRITICAL',
-      actions: [{
-        api: 'CloudTrail.StartLogging', status: 'done', resource: arn, params: { Name: arn }, previous: { IsLogging: false },
-        verification: { ok: true, detail: 'GetTrailStatus reads IsLogging: true' },
-      }],
+      outcome: 'remediated',
+      severity: 'CRITICAL',
+      actions: [
+        {
+          api: 'CloudTrail.StartLogging',
+          status: 'done',
+          resource: arn,
+          params: { Name: arn },
+          previous: { IsLogging: false },
+          verification: { ok: true, detail: 'GetTrailStatus reads IsLogging: true' },
+        },
+      ],
       notification: { status: 'sent' },
     });
     expect(await isLogging()).toBe(true);
     expect(await settingsOf()).toEqual(before);
     const subject = (await stack.received()).map((n) => [n.subject, n.attributes]);
-    expect(subject).toEqual([[expect.stringMatching(new RegExp(`^\\[CRITICAL\\] .*${TRAIL}.* in ${ACCOUNT}/${REGION}$`)),
-      { ...attributesFor('remediated'), controls: JSON.stringify(['CloudTrail.1', 'CloudWatch.5']),
-        dedupKey: expect.stringMatching(/^trailguard:trail-logging:remediated:[0-9a-f]{64}$/) }]]);
+    expect(subject).toEqual([
+      [
+        expect.stringMatching(new RegExp(`^\\[CRITICAL\\] .*${TRAIL}.* in ${ACCOUNT}/${REGION}$`)),
+        {
+          ...attributesFor('remediated'),
+          controls: JSON.stringify(['CloudTrail.1', 'CloudWatch.5']),
+          dedupKey: expect.stringMatching(/^trailguard:trail-logging:remediated:[0-9a-f]{64}$/),
+        },
+      ],
+    ]);
 
     await aws.cloudTrail().send(new StopLoggingCommand({ Name: TRAIL }));
     const second = await invokeHandler('trail-logging', event, env('live'));
@@ -62,7 +84,7 @@ describe('trail-logging against the emulator: a logging trail, then stopped', ()
     expect(await stack.received()).toEqual([]);
   });
 
-  it('live replay CLI, StopLogging by ARN from another Region: acts in the trail\'s home Region', async () => {
+  it("live replay CLI, StopLogging by ARN from another Region: acts in the trail's home Region", async () => {
     const arn = await createLoggingTrail(OTHER_REGION);
     await aws.cloudTrail(OTHER_REGION).send(new StopLoggingCommand({ Name: TRAIL }));
     // The call was made from REGION naming the ARN. The rule reads and acts in the ARN's home Region, so it
@@ -72,11 +94,15 @@ describe('trail-logging against the emulator: a logging trail, then stopped', ()
     const { exit, records } = await replayCli(event, env('live'));
 
     expect(exit).toBe(0);
-    expect(records).toMatchObject([{
-      outcome: 'remediated', region: REGION,
-      actions: [{ api: 'CloudTrail.StartLogging', status: 'done', params: { Name: arn }, verification: { ok: true } }],
-      resources: [{ id: arn, region: OTHER_REGION }], notification: { status: 'sent' },
-    }]);
+    expect(records).toMatchObject([
+      {
+        outcome: 'remediated',
+        region: REGION,
+        actions: [{ api: 'CloudTrail.StartLogging', status: 'done', params: { Name: arn }, verification: { ok: true } }],
+        resources: [{ id: arn, region: OTHER_REGION }],
+        notification: { status: 'sent' },
+      },
+    ]);
     expect(await isLogging(OTHER_REGION)).toBe(true);
     expect(await stack.received()).toMatchObject([{ attributes: attributesFor('remediated') }]);
   });
@@ -87,7 +113,8 @@ describe('trail-logging against the emulator: a logging trail, then stopped', ()
     const before = await settingsOf();
     const event = stopEvent();
 
-    const record = via === 'handler' ? (await invokeHandler('trail-logging', event, env('dry-run'))).record : (await replayCli(event, env('dry-run'))).records[0];
+    const record =
+      via === 'handler' ? (await invokeHandler('trail-logging', event, env('dry-run'))).record : (await replayCli(event, env('dry-run'))).records[0];
 
     expect(record).toMatchObject({ outcome: 'would-remediate', actions: [{ api: 'CloudTrail.StartLogging', status: 'planned', params: { Name: arn } }] });
     expect(await isLogging()).toBe(false);
@@ -103,8 +130,12 @@ describe('trail-logging against the emulator: a logging trail, then stopped', ()
     const event = sampleEvent('trail-logging', 'would-remediate.update-trail-log-file-validation-off', {
       requestParameters: { name: TRAIL, enableLogFileValidation: false },
       responseElements: {
-        name: update.Name, s3BucketName: update.S3BucketName, includeGlobalServiceEvents: update.IncludeGlobalServiceEvents,
-        isMultiRegionTrail: update.IsMultiRegionTrail, trailARN: update.TrailARN, logFileValidationEnabled: update.LogFileValidationEnabled,
+        name: update.Name,
+        s3BucketName: update.S3BucketName,
+        includeGlobalServiceEvents: update.IncludeGlobalServiceEvents,
+        isMultiRegionTrail: update.IsMultiRegionTrail,
+        trailARN: update.TrailARN,
+        logFileValidationEnabled: update.LogFileValidationEnabled,
         isOrganizationTrail: update.IsOrganizationTrail,
       },
     });
@@ -112,8 +143,16 @@ describe('trail-logging against the emulator: a logging trail, then stopped', ()
     const { record } = await invokeHandler('trail-logging', event, env('live'));
 
     expect(record).toMatchObject({
-      outcome: 'remediated', severity: 'HIGH',
-      actions: [{ api: 'CloudTrail.UpdateTrail', params: { Name: update.TrailARN, EnableLogFileValidation: true }, previous: { EnableLogFileValidation: false }, verification: { ok: true, detail: 'GetTrail reads LogFileValidationEnabled: true' } }],
+      outcome: 'remediated',
+      severity: 'HIGH',
+      actions: [
+        {
+          api: 'CloudTrail.UpdateTrail',
+          params: { Name: update.TrailARN, EnableLogFileValidation: true },
+          previous: { EnableLogFileValidation: false },
+          verification: { ok: true, detail: 'GetTrail reads LogFileValidationEnabled: true' },
+        },
+      ],
     });
     expect(await settingsOf()).toEqual({ ...before, LogFileValidationEnabled: true });
     expect(await isLogging()).toBe(true);
@@ -128,12 +167,27 @@ describe('trail-logging against the emulator: a CLI update that made the trail s
     // A targeted request (names only what it turns off): a console one sends every setting and is alerted instead.
     const event = sampleEvent('trail-logging', 'would-remediate.update-trail-multi-region-off-cli', {
       requestParameters: { name: TRAIL, isMultiRegionTrail: false, includeGlobalServiceEvents: false },
-      responseElements: { name: TRAIL, trailARN: before?.TrailARN, isMultiRegionTrail: false, includeGlobalServiceEvents: false, logFileValidationEnabled: true },
+      responseElements: {
+        name: TRAIL,
+        trailARN: before?.TrailARN,
+        isMultiRegionTrail: false,
+        includeGlobalServiceEvents: false,
+        logFileValidationEnabled: true,
+      },
     });
 
     const { record } = await invokeHandler('trail-logging', event, env('live', { rules: { 'trail-logging': { restore: { multiRegion: true } } } }));
 
-    expect(record).toMatchObject({ outcome: 'remediated', actions: [{ api: 'CloudTrail.UpdateTrail', params: { Name: before?.TrailARN, IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true }, verification: { ok: true } }] });
+    expect(record).toMatchObject({
+      outcome: 'remediated',
+      actions: [
+        {
+          api: 'CloudTrail.UpdateTrail',
+          params: { Name: before?.TrailARN, IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true },
+          verification: { ok: true },
+        },
+      ],
+    });
     expect(await settingsOf()).toEqual({ ...before, IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true });
   });
 });
@@ -154,9 +208,13 @@ describe.each(['live', 'dry-run'] as const)('trail-logging against the emulator,
     await createLoggingTrail();
     await aws.cloudTrail().send(new StopLoggingCommand({ Name: TRAIL }));
 
-    const { record } = await invokeHandler('trail-logging', stopEvent(), env(mode, {
-      exemptions: [{ rule: 'trail-logging', resource: TRAIL, reason: 'sandbox trail, stopped nightly (ticket SEC-3)' }],
-    }));
+    const { record } = await invokeHandler(
+      'trail-logging',
+      stopEvent(),
+      env(mode, {
+        exemptions: [{ rule: 'trail-logging', resource: TRAIL, reason: 'sandbox trail, stopped nightly (ticket SEC-3)' }],
+      }),
+    );
 
     expect(record).toMatchObject({ outcome: 'exempt', actions: [] });
     expect(await isLogging()).toBe(false);
@@ -164,7 +222,9 @@ describe.each(['live', 'dry-run'] as const)('trail-logging against the emulator,
 
   it("ignored: the remediator's own UpdateTrail is not re-evaluated", async () => {
     const arn = await createLoggingTrail();
-    const event = sampleEvent('trail-logging', 'ignored.update-trail-restore-by-remediator', { requestParameters: { name: arn, enableLogFileValidation: true, isMultiRegionTrail: true } });
+    const event = sampleEvent('trail-logging', 'ignored.update-trail-restore-by-remediator', {
+      requestParameters: { name: arn, enableLogFileValidation: true, isMultiRegionTrail: true },
+    });
 
     const { record } = await invokeHandler('trail-logging', event, env(mode));
 
@@ -178,7 +238,14 @@ describe.each(['live', 'dry-run'] as const)('trail-logging against the emulator,
 
     const { record } = await invokeHandler('trail-logging', stopEvent(), env(mode));
 
-    expect(record).toMatchObject({ outcome: 'alerted', severity: 'CRITICAL', actions: [], error: null, notification: { status: 'sent' }, reason: expect.stringContaining('no longer exists: deleted?') });
+    expect(record).toMatchObject({
+      outcome: 'alerted',
+      severity: 'CRITICAL',
+      actions: [],
+      error: null,
+      notification: { status: 'sent' },
+      reason: expect.stringContaining('no longer exists: deleted?'),
+    });
   });
 
   it('alerted: the trail was deleted (nothing to restore automatically); a person is told', async () => {

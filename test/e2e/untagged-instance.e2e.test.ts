@@ -1,4 +1,12 @@
-import { CreateTagsCommand, DeleteTagsCommand, DescribeTagsCommand, RunInstancesCommand, TerminateInstancesCommand, type Instance, type Tag } from '@aws-sdk/client-ec2';
+import {
+  CreateTagsCommand,
+  DeleteTagsCommand,
+  DescribeTagsCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+  type Instance,
+  type Tag,
+} from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import { untaggedInstance } from '../../functions/untagged-instance/rule.js';
 import { createTags } from '../../shared/actions/ec2-create-tags.js';
@@ -17,11 +25,16 @@ const env = stack.env;
 
 /** Instances launched in one call with only the given tags (no Owner unless given). */
 async function launch(count: number, tags: Tag[] = [{ Key: 'Name', Value: 'example-load-test' }]): Promise<Instance[]> {
-  const answer = await aws.ec2.send(new RunInstancesCommand({
-    ImageId: 'ami-0123456789abcdef0', InstanceType: 't3.micro', MinCount: count, MaxCount: count,
-    // EC2 refuses a tag specification without tags: launching untagged means sending none.
-    ...(tags.length > 0 ? { TagSpecifications: [{ ResourceType: 'instance', Tags: tags }] } : {}),
-  }));
+  const answer = await aws.ec2.send(
+    new RunInstancesCommand({
+      ImageId: 'ami-0123456789abcdef0',
+      InstanceType: 't3.micro',
+      MinCount: count,
+      MaxCount: count,
+      // EC2 refuses a tag specification without tags: launching untagged means sending none.
+      ...(tags.length > 0 ? { TagSpecifications: [{ ResourceType: 'instance', Tags: tags }] } : {}),
+    }),
+  );
   return answer.Instances ?? [];
 }
 
@@ -32,7 +45,12 @@ function runEvent(sample: string, instances: readonly Instance[], tags: Tag[] = 
   const response = event.detail.responseElements as { instancesSet: { items: Record<string, unknown>[] } };
   const template = response.instancesSet.items[0] ?? {};
   request.tagSpecificationSet = { items: [{ resourceType: 'instance', tags: tags.map((t) => ({ key: t.Key, value: t.Value })) }] };
-  response.instancesSet.items = instances.map((instance, index) => ({ ...template, instanceId: instance.InstanceId, amiLaunchIndex: index, tagSet: tagSet(instance.Tags) }));
+  response.instancesSet.items = instances.map((instance, index) => ({
+    ...template,
+    instanceId: instance.InstanceId,
+    amiLaunchIndex: index,
+    tagSet: tagSet(instance.Tags),
+  }));
   return event;
 }
 
@@ -55,20 +73,34 @@ describe('untagged-instance against the emulator: two instances launched without
     const { record } = await invokeHandler('untagged-instance', event, env('live'));
 
     expect(record).toMatchObject({
-      outcome: 'remediated', severity: 'LOW', resources: ids.map((id) => ({ id })),
+      outcome: 'remediated',
+      severity: 'LOW',
+      resources: ids.map((id) => ({ id })),
       // One CreateTags for both (the same missing tags), read back on each.
-      actions: [{
-        api: 'EC2.CreateTags', status: 'done', resource: ids[0],
-        params: { Resources: ids, Tags: [{ Key: 'Owner', Value: OWNER }, { Key: 'trailguard:tagged-at', Value: event.detail.eventTime }] },
-        previous: { Tags: { Name: 'example-load-test' }, TagsByResource: Object.fromEntries(ids.map((id) => [id, { Name: 'example-load-test' }])) },
-        verification: { ok: true },
-      }],
+      actions: [
+        {
+          api: 'EC2.CreateTags',
+          status: 'done',
+          resource: ids[0],
+          params: {
+            Resources: ids,
+            Tags: [
+              { Key: 'Owner', Value: OWNER },
+              { Key: 'trailguard:tagged-at', Value: event.detail.eventTime },
+            ],
+          },
+          previous: { Tags: { Name: 'example-load-test' }, TagsByResource: Object.fromEntries(ids.map((id) => [id, { Name: 'example-load-test' }])) },
+          verification: { ok: true },
+        },
+      ],
       notification: { status: 'sent' },
     });
     for (const id of ids) expect(await tagsOf(id)).toEqual({ Name: 'example-load-test', Owner: OWNER, 'trailguard:tagged-at': event.detail.eventTime });
     for (const volume of volumesOf(instances)) expect(await tagsOf(volume)).toEqual({}); // tagVolumes is off by default
     const subject = `[LOW] Tagged 2 EC2 instances in ${ACCOUNT}/${REGION}`;
-    expect(await stack.received()).toMatchObject([{ subject, attributes: attributesFor('remediated'), message: { subject, record: { outcome: 'remediated' } } }]);
+    expect(await stack.received()).toMatchObject([
+      { subject, attributes: attributesFor('remediated'), message: { subject, record: { outcome: 'remediated' } } },
+    ]);
 
     await aws.ec2.send(new DeleteTagsCommand({ Resources: ids, Tags: [{ Key: 'Owner' }] }));
     const second = await invokeHandler('untagged-instance', event, env('live'));
@@ -88,20 +120,26 @@ describe('untagged-instance against the emulator: two instances launched without
     const { exit, records } = await replayCli(event, env('live'));
 
     expect(exit).toBe(0);
-    expect(records).toMatchObject([{ outcome: 'remediated', actions: [{ resource: id, status: 'done', verification: { ok: true } }], notification: { status: 'sent' } }]);
+    expect(records).toMatchObject([
+      { outcome: 'remediated', actions: [{ resource: id, status: 'done', verification: { ok: true } }], notification: { status: 'sent' } },
+    ]);
     expect(await tagsOf(id)).toEqual({ Owner: owner, 'trailguard:tagged-at': event.detail.eventTime });
-    expect(await stack.received()).toMatchObject([{ subject: `[LOW] Tagged EC2 instance ${id} in ${ACCOUNT}/${REGION}`, attributes: attributesFor('remediated') }]);
+    expect(await stack.received()).toMatchObject([
+      { subject: `[LOW] Tagged EC2 instance ${id} in ${ACCOUNT}/${REGION}`, attributes: attributesFor('remediated') },
+    ]);
   });
 
   it.each(['handler', 'replay CLI'] as const)('dry-run (%s): plans the tags, notifies, and tags nothing', async (via) => {
     const instances = await launch(2);
     const event = runEvent('would-remediate.two-instances-one-call', instances);
 
-    const record = via === 'handler'
-      ? (await invokeHandler('untagged-instance', event, env('dry-run'))).record
-      : (await replayCli(event, env('dry-run'))).records[0];
+    const record =
+      via === 'handler' ? (await invokeHandler('untagged-instance', event, env('dry-run'))).record : (await replayCli(event, env('dry-run'))).records[0];
 
-    expect(record).toMatchObject({ outcome: 'would-remediate', actions: [{ status: 'planned', resource: idsOf(instances)[0], params: { Resources: idsOf(instances) } }] });
+    expect(record).toMatchObject({
+      outcome: 'would-remediate',
+      actions: [{ status: 'planned', resource: idsOf(instances)[0], params: { Resources: idsOf(instances) } }],
+    });
     for (const id of idsOf(instances)) expect(await tagsOf(id)).toEqual({ Name: 'example-load-test' });
     expect(await stack.received()).toMatchObject([{ attributes: attributesFor('would-remediate') }]);
   });
@@ -113,7 +151,10 @@ describe('untagged-instance against the emulator: two instances launched without
 
     const { record } = await invokeHandler('untagged-instance', event, env('live', { rules: { 'untagged-instance': { tagVolumes: true } } }));
 
-    expect(record).toMatchObject({ outcome: 'remediated', actions: [{ resource: idsOf(instances)[0] }, { resource: volume, status: 'done', verification: { ok: true } }] });
+    expect(record).toMatchObject({
+      outcome: 'remediated',
+      actions: [{ resource: idsOf(instances)[0] }, { resource: volume, status: 'done', verification: { ok: true } }],
+    });
     expect(await tagsOf(volume)).toEqual({ Owner: OWNER, 'trailguard:tagged-at': event.detail.eventTime });
   });
 });
@@ -133,9 +174,13 @@ describe.each(['live', 'dry-run'] as const)('untagged-instance against the emula
     const instances = await launch(1);
     const [id = ''] = idsOf(instances);
 
-    const { record } = await invokeHandler('untagged-instance', runEvent('would-remediate.two-instances-one-call', instances), env(mode, {
-      exemptions: [{ rule: 'untagged-instance', resource: id, reason: 'AMI bake instance (ticket OPS-1)' }],
-    }));
+    const { record } = await invokeHandler(
+      'untagged-instance',
+      runEvent('would-remediate.two-instances-one-call', instances),
+      env(mode, {
+        exemptions: [{ rule: 'untagged-instance', resource: id, reason: 'AMI bake instance (ticket OPS-1)' }],
+      }),
+    );
 
     expect(record).toMatchObject({ outcome: 'exempt', actions: [], exemptions: [{ resource: id }] });
     expect(await tagsOf(id)).toEqual({ Name: 'example-load-test' });
@@ -147,7 +192,11 @@ describe.each(['live', 'dry-run'] as const)('untagged-instance against the emula
 
     const { record } = await invokeHandler('untagged-instance', runEvent('would-remediate.two-instances-one-call', instances), env(mode));
 
-    expect(record).toMatchObject({ outcome: 'ignored', actions: [], reason: expect.stringMatching(/^no instance of this launch is left to tag \(skipped: i-\w+ is terminated; i-\w+ is terminated\)/) });
+    expect(record).toMatchObject({
+      outcome: 'ignored',
+      actions: [],
+      reason: expect.stringMatching(/^no instance of this launch is left to tag \(skipped: i-\w+ is terminated; i-\w+ is terminated\)/),
+    });
     expect(await stack.received()).toEqual([]);
   });
 
@@ -175,11 +224,20 @@ describe.each(['live', 'dry-run'] as const)('untagged-instance against the emula
     const instances = await launch(1, tags);
     const [id = ''] = idsOf(instances);
 
-    const { record } = await invokeHandler('untagged-instance', runEvent('compliant.cli-owner-tag-at-launch', instances, tags), env(mode, {
-      rules: { 'untagged-instance': { requiredTags: ['Owner', 'CostCenter'] } },
-    }));
+    const { record } = await invokeHandler(
+      'untagged-instance',
+      runEvent('compliant.cli-owner-tag-at-launch', instances, tags),
+      env(mode, {
+        rules: { 'untagged-instance': { requiredTags: ['Owner', 'CostCenter'] } },
+      }),
+    );
 
-    expect(record).toMatchObject({ outcome: 'alerted', severity: 'MEDIUM', actions: [], reason: expect.stringContaining(`${id} lacks CostCenter; no value known for CostCenter`) });
+    expect(record).toMatchObject({
+      outcome: 'alerted',
+      severity: 'MEDIUM',
+      actions: [],
+      reason: expect.stringContaining(`${id} lacks CostCenter; no value known for CostCenter`),
+    });
     expect(await tagsOf(id)).toEqual({ Owner: 'team-data' });
     expect(await stack.received()).toMatchObject([{ attributes: attributesFor('alerted', 'MEDIUM') }]);
   });
@@ -200,10 +258,13 @@ describe('untagged-instance against the emulator: faults', () => {
   it('a tag added between the read and the write is not overwritten: the event fails as transient, to be retried and decided again', async () => {
     const instances = await launch(1);
     const [id = ''] = idsOf(instances);
-    const racingTags: typeof createTags = { ...createTags, perform: async (step, clients) => {
-      await aws.ec2.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'Owner', Value: 'set-by-a-person' }] }));
-      return createTags.perform(step, clients);
-    } };
+    const racingTags: typeof createTags = {
+      ...createTags,
+      perform: async (step, clients) => {
+        await aws.ec2.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'Owner', Value: 'set-by-a-person' }] }));
+        return createTags.perform(step, clients);
+      },
+    };
     const racing: typeof untaggedInstance = { ...untaggedInstance, actions: [racingTags, createSchedule] };
 
     const record = await withLambdaEnv(env('live'), () => run(racing, runEvent('would-remediate.two-instances-one-call', instances), lambdaDeps()));

@@ -42,12 +42,13 @@ export interface CapturingDeps extends RunDeps {
 export function capturingDeps(options: { mode?: Mode; config?: Config; notify?: RunDeps['notify'] | 'capture' } = {}): CapturingDeps {
   const written: RemediationRecord[] = [];
   const published: Notification[] = [];
-  const notify = options.notify === undefined || options.notify === 'capture'
-    ? async (notification: Notification) => {
-        published.push(notification);
-        return `message-${published.length}`;
-      }
-    : options.notify;
+  const notify =
+    options.notify === undefined || options.notify === 'capture'
+      ? async (notification: Notification) => {
+          published.push(notification);
+          return `message-${published.length}`;
+        }
+      : options.notify;
   return {
     config: options.config ?? sampleConfig(),
     mode: options.mode ?? 'offline',

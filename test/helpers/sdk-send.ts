@@ -16,7 +16,7 @@ export const CLIENT_PACKAGES = Object.keys({ ...manifest.dependencies, ...manife
  */
 export async function restoreSdkSend(): Promise<void> {
   for (const name of CLIENT_PACKAGES) {
-    for (const [exported, value] of Object.entries(await import(name) as Record<string, unknown>)) {
+    for (const [exported, value] of Object.entries((await import(name)) as Record<string, unknown>)) {
       const prototype = typeof value === 'function' ? (value.prototype as { send?: { restore?: () => void } } | undefined) : undefined;
       if (!prototype || !Object.hasOwn(prototype, 'send')) continue;
       if (exported === '__Client') {

@@ -37,7 +37,9 @@ export function updated(old: Item | undefined, input: UpdateItemCommandInput): I
   const name = (token: string) => names[token] ?? token;
   const item: Item = { ...old, pk: input.Key?.pk as AttributeValue };
   for (const [, verb, body] of String(input.UpdateExpression).matchAll(/(SET|REMOVE|ADD)\s+(.*?)(?=\s+(?:SET|REMOVE|ADD)\s|$)/g)) {
-    for (const part of String(body).split(',').map((p) => p.trim())) {
+    for (const part of String(body)
+      .split(',')
+      .map((p) => p.trim())) {
       if (verb === 'REMOVE') delete item[name(part)];
       else if (verb === 'SET') {
         const [target = '', value = ''] = part.split('=').map((p) => p.trim());

@@ -50,14 +50,16 @@ function runPackage(dir: string, stage: string, params: Readonly<Record<string, 
   const scratch = join(dir, '.tmp');
   mkdirSync(scratch);
   const paramArgs = Object.entries(params).flatMap(([name, value]) => ['--param', `${name}=${value}`]);
-  const result = whileLocked(() => spawnSync(join(ROOT, 'node_modules', '.bin', 'serverless'), ['package', '--stage', stage, '--region', 'eu-west-1', '--package', dir, ...paramArgs], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', SLS_TELEMETRY_DISABLED: '1', TMPDIR: scratch },
-    // spawnSync blocks the test worker, beyond vitest's timeouts: a packaging that hangs must fail, not stall CI.
-    timeout: PACKAGE_TIMEOUT_MS,
-    killSignal: 'SIGKILL',
-  }));
+  const result = whileLocked(() =>
+    spawnSync(join(ROOT, 'node_modules', '.bin', 'serverless'), ['package', '--stage', stage, '--region', 'eu-west-1', '--package', dir, ...paramArgs], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', SLS_TELEMETRY_DISABLED: '1', TMPDIR: scratch },
+      // spawnSync blocks the test worker, beyond vitest's timeouts: a packaging that hangs must fail, not stall CI.
+      timeout: PACKAGE_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
+    }),
+  );
   rmSync(scratch, { recursive: true, force: true });
   if (result.error) throw result.error;
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
@@ -73,7 +75,9 @@ export function packageOnce(params: Readonly<Record<string, string>> = {}, stage
   if (status !== 0) throw new Error(`serverless package --stage ${stage} exited ${status}:\n${output}`);
   const template = JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
   const zips = Object.fromEntries(
-    readdirSync(dir).filter((f) => f.endsWith('.zip')).map((f) => [f.replace(/\.zip$/, ''), statSync(join(dir, f)).size]),
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.zip'))
+      .map((f) => [f.replace(/\.zip$/, ''), statSync(join(dir, f)).size]),
   );
   const packaged = { template, dir, zips };
   packagedBy.set(key, packaged);
@@ -116,8 +120,11 @@ const isObject = (value: unknown): value is Record<string, unknown> => typeof va
 export function admitsOnlyAwsSources(pattern: unknown): boolean {
   const source = isObject(pattern) ? pattern.source : undefined;
   if (!Array.isArray(source) || source.length === 0) return false;
-  return source.every((matcher) => (typeof matcher === 'string' && matcher.startsWith('aws.'))
-    || (isObject(matcher) && Object.keys(matcher).length === 1 && typeof matcher.prefix === 'string' && matcher.prefix.startsWith('aws.')));
+  return source.every(
+    (matcher) =>
+      (typeof matcher === 'string' && matcher.startsWith('aws.'))
+      || (isObject(matcher) && Object.keys(matcher).length === 1 && typeof matcher.prefix === 'string' && matcher.prefix.startsWith('aws.')),
+  );
 }
 
 /** An IAM policy statement, loosely typed. */
@@ -132,12 +139,16 @@ export interface PolicyStatement {
 export function roleStatementsOf(resources: Readonly<Record<string, CfnResource>>): [string, PolicyStatement][] {
   return Object.entries(resources)
     .filter(([, resource]) => resource.Type === 'AWS::IAM::Role')
-    .flatMap(([id, role]) => ((role.Properties?.Policies ?? []) as { PolicyDocument: { Statement: PolicyStatement[] } }[])
-      .flatMap((policy) => policy.PolicyDocument.Statement.map((statement) => [id, statement] as [string, PolicyStatement])));
+    .flatMap(([id, role]) =>
+      ((role.Properties?.Policies ?? []) as { PolicyDocument: { Statement: PolicyStatement[] } }[]).flatMap((policy) =>
+        policy.PolicyDocument.Statement.map((statement) => [id, statement] as [string, PolicyStatement]),
+      ),
+    );
 }
 
 /** The statements granting an `s3:` action on bucket or object ARNs (`arn:…:s3:::…`). */
 export function s3ResourceStatements(resources: Readonly<Record<string, CfnResource>>): [string, PolicyStatement][] {
-  return roleStatementsOf(resources).filter(([, statement]) =>
-    [statement.Action].flat().some((action) => action.startsWith('s3:')) && /:s3:::/.test(JSON.stringify(statement.Resource)));
+  return roleStatementsOf(resources).filter(
+    ([, statement]) => [statement.Action].flat().some((action) => action.startsWith('s3:')) && /:s3:::/.test(JSON.stringify(statement.Resource)),
+  );
 }

@@ -14,12 +14,19 @@ export const EXAMPLE_ACCOUNT = '111122223333';
 export const trailArnIn = (account = EXAMPLE_ACCOUNT) => `arn:aws:cloudtrail:us-east-1:${account}:trail/example-audit-trail`;
 /** The example trail as GetTrail describes it, in `account`. */
 export const trailIn = (account = EXAMPLE_ACCOUNT) => ({
-  Name: 'example-audit-trail', TrailARN: trailArnIn(account), HomeRegion: 'us-east-1', S3BucketName: 'example-cloudtrail-logs',
-  IsOrganizationTrail: false, IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true, LogFileValidationEnabled: true,
+  Name: 'example-audit-trail',
+  TrailARN: trailArnIn(account),
+  HomeRegion: 'us-east-1',
+  S3BucketName: 'example-cloudtrail-logs',
+  IsOrganizationTrail: false,
+  IsMultiRegionTrail: true,
+  IncludeGlobalServiceEvents: true,
+  LogFileValidationEnabled: true,
 });
 
 /** An SDK error as the client throws it: a name, and an HTTP status when the service answered. */
-export const sdkError = (name: string, status?: number) => Object.assign(new Error(name), { name, ...(status ? { $metadata: { httpStatusCode: status } } : {}) });
+export const sdkError = (name: string, status?: number) =>
+  Object.assign(new Error(name), { name, ...(status ? { $metadata: { httpStatusCode: status } } : {}) });
 
 export type TrailEvent = { id: string; account: string; detail: Record<string, unknown> };
 /** The StopLogging sample: the example trail, stopped by name. */

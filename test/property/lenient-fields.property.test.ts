@@ -8,7 +8,16 @@ import { capturingDeps, loadSample, sampleNames } from '../helpers/samples.js';
 const SAMPLES = RULES.flatMap((rule) => sampleNames(rule.id).map((name) => ({ name: `${rule.id}/${name}`, event: loadSample(rule.id, name) })));
 
 /** Fields no decision or action reads: exports carry them in any type (`readOnly: "false"`), or not at all. */
-const DISPLAY_ONLY = ['readOnly', 'managementEvent', 'eventCategory', 'eventVersion', 'userAgent', 'errorMessage', 'tlsDetails', 'sessionCredentialFromConsole'] as const;
+const DISPLAY_ONLY = [
+  'readOnly',
+  'managementEvent',
+  'eventCategory',
+  'eventVersion',
+  'userAgent',
+  'errorMessage',
+  'tlsDetails',
+  'sessionCredentialFromConsole',
+] as const;
 
 const decided = (records: readonly RemediationRecord[]) =>
   records.map((r) => ({ rule: r.rule, outcome: r.outcome, severity: r.severity, resources: r.resources, actions: r.actions, error: r.error }));
@@ -27,7 +36,10 @@ describe('the fields no decision uses never change a decision', () => {
         const original = await routeEvent(RULES, sample.event, capturingDeps());
         const loosened = await routeEvent(RULES, mutated, capturingDeps());
         expect(decided(loosened), sample.name).toEqual(decided(original));
-        expect(loosened.every((record) => record.error?.kind !== 'parse'), sample.name).toBe(true);
+        expect(
+          loosened.every((record) => record.error?.kind !== 'parse'),
+          sample.name,
+        ).toBe(true);
       }),
       { numRuns: 400, seed: 20261126 },
     );

@@ -63,11 +63,22 @@ function mutate(sample: unknown, mutations: readonly Mutation[]): unknown {
     const key = path[path.length - 1] as string | number;
     const current = parent[key];
     switch (mutation.op) {
-      case 'delete': if (Array.isArray(parent)) parent.splice(Number(key), 1); else delete parent[key]; break;
-      case 'replace': parent[key] = mutation.value; break;
-      case 'wrap-in-list': parent[key] = [current]; break;
-      case 'unwrap-list': parent[key] = Array.isArray(current) ? current[0] : current; break;
-      case 'stringify': parent[key] = JSON.stringify(current); break;
+      case 'delete':
+        if (Array.isArray(parent)) parent.splice(Number(key), 1);
+        else delete parent[key];
+        break;
+      case 'replace':
+        parent[key] = mutation.value;
+        break;
+      case 'wrap-in-list':
+        parent[key] = [current];
+        break;
+      case 'unwrap-list':
+        parent[key] = Array.isArray(current) ? current[0] : current;
+        break;
+      case 'stringify':
+        parent[key] = JSON.stringify(current);
+        break;
     }
   }
   return root;
@@ -123,7 +134,11 @@ describe('the runner over mutated real-shaped events', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...SAMPLES),
-        fc.oneof(fc.constant('custom.aws.s3'), fc.constant('aws'), fc.string({ maxLength: 12 }).filter((s) => !s.startsWith('aws.'))),
+        fc.oneof(
+          fc.constant('custom.aws.s3'),
+          fc.constant('aws'),
+          fc.string({ maxLength: 12 }).filter((s) => !s.startsWith('aws.')),
+        ),
         async (sample, source) => {
           for (const mock of mocks) mock.resetHistory();
           const forged = { ...(structuredClone(sample) as Record<string, unknown>) };

@@ -94,16 +94,21 @@ export function commandsIn(markdown: string, file: string): DocCommand[] {
 }
 
 // A line that reads as a command: a prompt, or a command word this project's docs use first on a line.
-const SHELL_LOOKING = /^(\$\s|(npx|npm|node|trailguard|aws|git|serverless|sls|curl|docker|pip3?|export|cd|bash|sh|sudo|tsx|vitest|moto_server|yarn|pnpm|make)(\s|$)|\.{0,2}\/\S+\s)/;
+const SHELL_LOOKING =
+  /^(\$\s|(npx|npm|node|trailguard|aws|git|serverless|sls|curl|docker|pip3?|export|cd|bash|sh|sudo|tsx|vitest|moto_server|yarn|pnpm|make)(\s|$)|\.{0,2}\/\S+\s)/;
 // Stated exception: a usage synopsis in a `text` fence (bare `trailguard COMMAND` with [optional] parts) is the
 // CLI's own notation, not something to paste.
 const SYNOPSIS = /^trailguard [a-z][\w-]* .*\[/;
 
 /** The lines of non-shell fences (labelled otherwise or unlabelled) that look like shell commands. */
 export function hiddenCommandsIn(markdown: string, file: string): DocCommand[] {
-  return fencesIn(markdown, file).filter((fence) => !SHELL_FENCES.has(fence.label)).flatMap((fence) => fence.lines
-    .map(({ line, text }) => ({ file, line, text: text.trim() }))
-    .filter(({ text }) => SHELL_LOOKING.test(text) && !(fence.label === 'text' && SYNOPSIS.test(text))));
+  return fencesIn(markdown, file)
+    .filter((fence) => !SHELL_FENCES.has(fence.label))
+    .flatMap((fence) =>
+      fence.lines
+        .map(({ line, text }) => ({ file, line, text: text.trim() }))
+        .filter(({ text }) => SHELL_LOOKING.test(text) && !(fence.label === 'text' && SYNOPSIS.test(text))),
+    );
 }
 
 /**
@@ -155,9 +160,9 @@ export function cliArguments(part: string): string[] | undefined {
 // What makes a CLI run need AWS, read from its subcommand and its options, never from a word inside a path.
 const AWS_COMMANDS: Readonly<Record<string, string>> = {
   redrive: 'needs the deployed dead-letter queue',
-  sweep: 'reads the account\'s resources',
+  sweep: "reads the account's resources",
   breaker: 'needs the deployed state table',
-  exempt: 'reads and writes the stack\'s Parameter Store exemptions',
+  exempt: "reads and writes the stack's Parameter Store exemptions",
 };
 
 function cliNeedsAws(args: readonly string[]): string | undefined {
@@ -190,7 +195,7 @@ const TOOLCHAIN: readonly [RegExp, string][] = [
   [/^npm (ci|test)\b/, 'installs or runs the test suite itself'],
   [/^npm run (test:|typecheck|lint:templates|bench)/, 'a CI step of its own'],
   [/^npx serverless package\b/, 'packaging: test/template runs it'],
-  [/^(git|cd|pip|docker|moto_server|export|curl|bash \.\.\/shared\/emulator)\b/, 'setup on a person\'s machine'],
+  [/^(git|cd|pip|docker|moto_server|export|curl|bash \.\.\/shared\/emulator)\b/, "setup on a person's machine"],
 ];
 
 /** How this test treats one `&&`-separated part of a command. */
@@ -207,7 +212,10 @@ export function verdictOf(part: string): Verdict {
 
 /** The parts of a command joined by `&&`, each trimmed. */
 export function partsOf(command: string): string[] {
-  return command.split('&&').map((part) => part.trim()).filter((part) => part !== '');
+  return command
+    .split('&&')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
 }
 
 /**
@@ -225,7 +233,11 @@ export function redirectTarget(part: string): string | undefined {
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
 export function slugOf(heading: string): string {
-  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
 }
 
 /** The anchors of a Markdown text's headings. */

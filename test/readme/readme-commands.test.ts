@@ -11,29 +11,49 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  anchorsIn, cliArguments, commandsIn, hiddenCommandsIn, partsOf, redirectTarget, relativeLinksIn, runnable, unsafeNpxIn, verdictOf,
-  withoutComment, type DocCommand, type Verdict,
+  anchorsIn,
+  cliArguments,
+  commandsIn,
+  hiddenCommandsIn,
+  partsOf,
+  redirectTarget,
+  relativeLinksIn,
+  runnable,
+  unsafeNpxIn,
+  verdictOf,
+  withoutComment,
+  type DocCommand,
+  type Verdict,
 } from './commands.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'bin', 'trailguard.mjs');
-const PAGES = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`),
-  'CONTRIBUTING.md', 'SECURITY.md'].filter((page) => existsSync(join(ROOT, page)));
+const PAGES = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+  'CONTRIBUTING.md',
+  'SECURITY.md',
+].filter((page) => existsSync(join(ROOT, page)));
 const LINKED_PAGES = [...PAGES, 'CHANGELOG.md'].filter((page) => existsSync(join(ROOT, page)));
 const read = (page: string) => readFileSync(join(ROOT, page), 'utf8');
 
 const COMMANDS: readonly DocCommand[] = PAGES.flatMap((page) => commandsIn(read(page), page));
-const PARTS = COMMANDS.flatMap((command) => partsOf(command.text).map((part) => ({ command, part, verdict: verdictOf(part) })))
-  .map((p, _i, all) => {
-    // A command reading a file that only a skipped command writes (a backtest's output) is skipped with it.
-    const skippedOutputs = all.filter((o) => 'run' in o.verdict && !o.verdict.run).map((o) => redirectTarget(o.part));
-    const inputs = p.part.replace(/\s>\s*\S+\s*$/, '').split(/\s+/);
-    const fed = 'run' in p.verdict && p.verdict.run && skippedOutputs.some((file) => file !== undefined && inputs.includes(file));
-    return fed ? { ...p, verdict: { run: false, reason: 'its input is written by a command that needs AWS' } as Verdict } : p;
-  });
+const PARTS = COMMANDS.flatMap((command) => partsOf(command.text).map((part) => ({ command, part, verdict: verdictOf(part) }))).map((p, _i, all) => {
+  // A command reading a file that only a skipped command writes (a backtest's output) is skipped with it.
+  const skippedOutputs = all.filter((o) => 'run' in o.verdict && !o.verdict.run).map((o) => redirectTarget(o.part));
+  const inputs = p.part.replace(/\s>\s*\S+\s*$/, '').split(/\s+/);
+  const fed = 'run' in p.verdict && p.verdict.run && skippedOutputs.some((file) => file !== undefined && inputs.includes(file));
+  return fed ? { ...p, verdict: { run: false, reason: 'its input is written by a command that needs AWS' } as Verdict } : p;
+});
 const RUN = PARTS.filter((p) => 'run' in p.verdict && p.verdict.run);
 
-interface Outcome { readonly code: number; readonly stdout: string; readonly stderr: string }
+interface Outcome {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
 
 // Each part runs once, in a scratch folder holding the repository's samples and configuration, with an endpoint
 // that refuses connections: an offline command never calls AWS, and one that tried would fail here, not reach it.
@@ -48,12 +68,25 @@ function runPart(part: string): Promise<Outcome> {
   const known = runs.get(line);
   if (known) return known;
   const run = new Promise<Outcome>((done) => {
-    execFile('bash', ['-c', line], {
-      cwd: scratch,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, TZ: 'UTC', NO_COLOR: '1', AWS_REGION: 'us-east-1',
-        AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AWS_ACCESS_KEY_ID: 'none', AWS_SECRET_ACCESS_KEY: 'none' },
-      timeout: 30_000,
-    }, (error, stdout, stderr) => done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }));
+    execFile(
+      'bash',
+      ['-c', line],
+      {
+        cwd: scratch,
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          TZ: 'UTC',
+          NO_COLOR: '1',
+          AWS_REGION: 'us-east-1',
+          AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+          AWS_ACCESS_KEY_ID: 'none',
+          AWS_SECRET_ACCESS_KEY: 'none',
+        },
+        timeout: 30_000,
+      },
+      (error, stdout, stderr) => done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+    );
   });
   runs.set(line, run);
   return run;
@@ -68,9 +101,16 @@ let literalNpx: Promise<Outcome> | undefined;
 beforeAll(() => {
   scratch = mkdtempSync(join(tmpdir(), 'trailguard-readme-'));
   literalNpx = new Promise((done) => {
-    execFile('npx', ['--no', 'trailguard', 'help'], {
-      cwd: ROOT, env: { ...process.env, npm_config_offline: 'true', npm_config_update_notifier: 'false', NO_COLOR: '1' }, timeout: 30_000,
-    }, (error, stdout, stderr) => done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }));
+    execFile(
+      'npx',
+      ['--no', 'trailguard', 'help'],
+      {
+        cwd: ROOT,
+        env: { ...process.env, npm_config_offline: 'true', npm_config_update_notifier: 'false', NO_COLOR: '1' },
+        timeout: 30_000,
+      },
+      (error, stdout, stderr) => done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+    );
   });
   for (const shared of ['config', 'events']) symlinkSync(join(ROOT, shared), join(scratch, shared));
   const writers: { file: string; done: Promise<Outcome> }[] = [];
@@ -103,7 +143,7 @@ describe('the documentation commands', () => {
     expect(RUN.some((p) => p.command.file === 'CONTRIBUTING.md')).toBe(true);
   });
 
-  it('writes trailguard\'s npx form as exactly `npx --no trailguard COMMAND`, in prose and code alike', () => {
+  it("writes trailguard's npx form as exactly `npx --no trailguard COMMAND`, in prose and code alike", () => {
     const unsafe = PAGES.flatMap((page) => unsafeNpxIn(read(page), page)).map((c) => `${c.file}:${c.line}: ${c.text}`);
     expect(unsafe).toEqual([]);
   });
@@ -127,33 +167,47 @@ describe('the documentation commands', () => {
     expect(unknown).toEqual([]);
   });
 
-  it('uses no npm run form that prints npm\'s banner into redirected output', () => {
+  it("uses no npm run form that prints npm's banner into redirected output", () => {
     const bannered = COMMANDS.filter((c) => /npm run (?!-s )[\w:-]+ --/.test(c.text)).map((c) => `${c.file}:${c.line}: ${c.text}`);
     expect(bannered).toEqual([]);
   });
 
-  it.each(RUN.map((p) => [`${p.command.file}:${p.command.line}`, p.part]))('%s exits 0: %s', async (_where, part) => {
-    const outcome = await outcomes.get(part);
-    expect(outcome?.stderr ?? 'not run').not.toMatch(/ENOENT|TypeError|at .*\.ts:\d+/);
-    expect(outcome?.code, outcome?.stderr).toBe(0);
-    const target = redirectTarget(part);
-    if (!target) return;
-    const output = readFileSync(resolve(scratch, target), 'utf8');
-    expect(output.length).toBeGreaterThan(0);
-    if (target.endsWith('.json')) expect(() => JSON.parse(output)).not.toThrow();
-    if (target.endsWith('.jsonl')) {
-      const lines = output.trimEnd().split('\n');
-      expect(lines.length).toBeGreaterThan(0);
-      for (const line of lines) expect(() => JSON.parse(line), line.slice(0, 80)).not.toThrow();
-    }
-    if (target.endsWith('.html')) expect(output.trimStart().slice(0, 15).toLowerCase()).toBe('<!doctype html>');
-  }, 60_000);
+  it.each(RUN.map((p) => [`${p.command.file}:${p.command.line}`, p.part]))(
+    '%s exits 0: %s',
+    async (_where, part) => {
+      const outcome = await outcomes.get(part);
+      expect(outcome?.stderr ?? 'not run').not.toMatch(/ENOENT|TypeError|at .*\.ts:\d+/);
+      expect(outcome?.code, outcome?.stderr).toBe(0);
+      const target = redirectTarget(part);
+      if (!target) return;
+      const output = readFileSync(resolve(scratch, target), 'utf8');
+      expect(output.length).toBeGreaterThan(0);
+      if (target.endsWith('.json')) expect(() => JSON.parse(output)).not.toThrow();
+      if (target.endsWith('.jsonl')) {
+        const lines = output.trimEnd().split('\n');
+        expect(lines.length).toBeGreaterThan(0);
+        for (const line of lines) expect(() => JSON.parse(line), line.slice(0, 80)).not.toThrow();
+      }
+      if (target.endsWith('.html')) expect(output.trimStart().slice(0, 15).toLowerCase()).toBe('<!doctype html>');
+    },
+    60_000,
+  );
 });
 
 describe('the extraction', () => {
   it('joins continuation lines, keeps a loop whole and cuts comments outside quotes only', () => {
-    const markdown = ['```bash', 'npx --no trailguard report \\', '  --format json a.jsonl   # the report', 'for g in $(aws logs x); do', '  echo "#$g"',
-      'done', '```', '```text', 'trailguard replay [--mode offline] INPUT...', '```'].join('\n');
+    const markdown = [
+      '```bash',
+      'npx --no trailguard report \\',
+      '  --format json a.jsonl   # the report',
+      'for g in $(aws logs x); do',
+      '  echo "#$g"',
+      'done',
+      '```',
+      '```text',
+      'trailguard replay [--mode offline] INPUT...',
+      '```',
+    ].join('\n');
     expect(commandsIn(markdown, 'x.md').map((c) => c.text)).toEqual([
       'npx --no trailguard report --format json a.jsonl',
       'for g in $(aws logs x); do echo "#$g" done',
@@ -162,9 +216,24 @@ describe('the extraction', () => {
   });
 
   it('reads ~~~ fences and every fence label, and finds commands hidden in fences not labelled as shell', () => {
-    const markdown = ['~~~sh', 'npx --no trailguard help', '~~~', '```', 'npx --no trailguard replay events/', '```',
-      '```console', '$ npm ci', '```', '```text', 'trailguard replay [--mode offline] INPUT...', 'To reverse: aws s3api x', '```',
-      '```json', '{"a": 1}', '```'].join('\n');
+    const markdown = [
+      '~~~sh',
+      'npx --no trailguard help',
+      '~~~',
+      '```',
+      'npx --no trailguard replay events/',
+      '```',
+      '```console',
+      '$ npm ci',
+      '```',
+      '```text',
+      'trailguard replay [--mode offline] INPUT...',
+      'To reverse: aws s3api x',
+      '```',
+      '```json',
+      '{"a": 1}',
+      '```',
+    ].join('\n');
     expect(commandsIn(markdown, 'x.md').map((c) => c.text)).toEqual(['npx --no trailguard help']);
     expect(hiddenCommandsIn(markdown, 'x.md').map((c) => c.text)).toEqual(['npx --no trailguard replay events/', '$ npm ci']);
   });
@@ -172,8 +241,16 @@ describe('the extraction', () => {
   it('accepts only `npx --no trailguard COMMAND` among npx forms of trailguard', () => {
     const flagged = (line: string) => unsafeNpxIn(line, 'x.md').length;
     expect(flagged('run `npx --no trailguard report x.jsonl` or `npx serverless package`')).toBe(0);
-    for (const line of ['npx trailguard report x', 'Use `npx trailguard …`', 'npx --yes trailguard help', 'npx -y trailguard help',
-      'npx trailguard@latest help', 'npx -p trailguard trailguard help', 'npx --no trailguard --help', 'npm exec trailguard -- help']) {
+    for (const line of [
+      'npx trailguard report x',
+      'Use `npx trailguard …`',
+      'npx --yes trailguard help',
+      'npx -y trailguard help',
+      'npx trailguard@latest help',
+      'npx -p trailguard trailguard help',
+      'npx --no trailguard --help',
+      'npm exec trailguard -- help',
+    ]) {
       expect(flagged(line), line).toBe(1);
     }
     expect(verdictOf('npx trailguard report remediation.jsonl')).toEqual({ unknown: true });
@@ -192,9 +269,14 @@ describe('the extraction', () => {
     expect(verdictOf('npx --no trailguard redrive --queue q')).toMatchObject({ run: false });
     expect(verdictOf('npx --no trailguard report x.jsonl | aws s3 cp - s3://b/r')).toMatchObject({ run: false });
     // Offline, whatever their paths and arguments say.
-    for (const part of ['npx --no trailguard report sweep/redrive-breaker.jsonl', 'npx --no trailguard replay --config breaker.json events/',
-      'npx --no trailguard replay events/dry-run/ --mode offline > logs:x.jsonl', 'npx --no trailguard report my-logs:x.jsonl',
-      'npm run -s replay -- --format jsonl events/sweep/', 'npx --no trailguard report --rule aws-config x.jsonl']) {
+    for (const part of [
+      'npx --no trailguard report sweep/redrive-breaker.jsonl',
+      'npx --no trailguard replay --config breaker.json events/',
+      'npx --no trailguard replay events/dry-run/ --mode offline > logs:x.jsonl',
+      'npx --no trailguard report my-logs:x.jsonl',
+      'npm run -s replay -- --format jsonl events/sweep/',
+      'npx --no trailguard report --rule aws-config x.jsonl',
+    ]) {
       expect(verdictOf(part), part).toEqual({ run: true });
     }
     expect(cliArguments('npm run -s replay -- --format jsonl "a b/" > x.jsonl')).toEqual(['replay', '--format', 'jsonl', 'a b/']);

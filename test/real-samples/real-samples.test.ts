@@ -11,7 +11,9 @@ import { capturingDeps } from '../helpers/samples.js';
 // workplace and in CI). vitest.config.ts includes this file only where that folder exists. The records are
 // read in place, never copied into the repository.
 const REAL_SAMPLES_DIR = join(import.meta.dirname, '..', '..', '..', 'shared', 'cloudtrail-samples');
-const files = readdirSync(REAL_SAMPLES_DIR).filter((f) => f.endsWith('.json')).sort();
+const files = readdirSync(REAL_SAMPLES_DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 async function outcomesOf(file: string) {
   const deps = capturingDeps({ mode: 'offline' });

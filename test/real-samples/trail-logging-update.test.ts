@@ -14,7 +14,8 @@ it('trail-logging finds no weakening in the real UpdateTrail record with kmsKeyI
   const [real] = (JSON.parse(readFileSync(REAL_UPDATE, 'utf8')) as { Records: Record<string, unknown>[] }).Records;
   const request = { ...(real?.requestParameters as object), name: 'example-audit-trail' }; // its name is redacted to "..."
   const sample = withDetail(loadSample('trail-logging', 'compliant.update-trail-console-no-weakening'), {
-    requestParameters: request, responseElements: { ...(real?.responseElements as object), trailARN: ARN },
+    requestParameters: request,
+    responseElements: { ...(real?.responseElements as object), trailARN: ARN },
   });
   const event = parseEnvelope(toEnvelopeJson(sample));
 

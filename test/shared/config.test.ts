@@ -6,7 +6,10 @@ describe('configuration', () => {
   it('defaults to live mode with the documented rule settings', () => {
     const config = parseConfig({});
     expect(config.mode).toBe('live');
-    expect(config.rules['open-security-group'].allowedWorldPorts).toEqual([{ protocol: 'tcp', port: 80 }, { protocol: 'tcp', port: 443 }]);
+    expect(config.rules['open-security-group'].allowedWorldPorts).toEqual([
+      { protocol: 'tcp', port: 80 },
+      { protocol: 'tcp', port: 443 },
+    ]);
     expect(config.rules['untagged-instance'].requiredTags).toEqual(['Owner']);
     expect(config.rules['trail-logging'].restore).toEqual({ logFileValidation: true, multiRegion: true, globalServiceEvents: false });
     expect(() => parseConfig({ rules: { 'trail-logging': { restore: { kmsKey: true } } } })).toThrow(/restore/);
@@ -68,15 +71,19 @@ describe('organisation mode in the configuration', () => {
     const config = loadConfig({ TRAILGUARD_ORG_ID: 'o-exampleorg1', TRAILGUARD_CENTRAL_ACCOUNT_ID: '111122223333', TRAILGUARD_MEMBER_ROLE_NAME: '' });
     expect(config.organization).toEqual({ organizationId: 'o-exampleorg1', centralAccountId: '111122223333', memberRoleName: 'trailguard-remediation' });
     const withAll = loadConfig({
-      TRAILGUARD_ORG_ID: 'o-exampleorg1', TRAILGUARD_CENTRAL_ACCOUNT_ID: '111122223333', TRAILGUARD_MEMBER_ROLE_NAME: 'sec-remediator', TRAILGUARD_EXTERNAL_ID: 'example-id',
+      TRAILGUARD_ORG_ID: 'o-exampleorg1',
+      TRAILGUARD_CENTRAL_ACCOUNT_ID: '111122223333',
+      TRAILGUARD_MEMBER_ROLE_NAME: 'sec-remediator',
+      TRAILGUARD_EXTERNAL_ID: 'example-id',
     });
     expect(withAll.organization).toMatchObject({ memberRoleName: 'sec-remediator', externalId: 'example-id' });
   });
 
   it('names the variable that is missing or wrong, never half-enables the mode', () => {
     expect(() => loadConfig({ TRAILGUARD_ORG_ID: 'o-exampleorg1' })).toThrow(expect.objectContaining({ variable: 'TRAILGUARD_CENTRAL_ACCOUNT_ID' }));
-    expect(() => loadConfig({ TRAILGUARD_ORG_ID: 'org-1', TRAILGUARD_CENTRAL_ACCOUNT_ID: '111122223333' }))
-      .toThrow(expect.objectContaining({ variable: 'TRAILGUARD_ORG_ID', problem: expect.stringContaining('organization id') }));
+    expect(() => loadConfig({ TRAILGUARD_ORG_ID: 'org-1', TRAILGUARD_CENTRAL_ACCOUNT_ID: '111122223333' })).toThrow(
+      expect.objectContaining({ variable: 'TRAILGUARD_ORG_ID', problem: expect.stringContaining('organization id') }),
+    );
     expect(() => parseConfig({ organization: { organizationId: 'o-exampleorg1', centralAccountId: '111122223333', memberRole: 'x' } })).toThrow(ConfigError);
   });
 });

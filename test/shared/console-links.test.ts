@@ -12,7 +12,7 @@ describe('console links', () => {
     });
   });
 
-  it('gives no event link for an id or region that is not of AWS\'s shape, nor for a sweep\'s finding', () => {
+  it("gives no event link for an id or region that is not of AWS's shape, nor for a sweep's finding", () => {
     expect(eventLink({ ...event, eventId: 'x#/../../evil.example/' })).toBeUndefined();
     expect(eventLink({ ...event, eventId: `${EVENT_ID}\u202e` })).toBeUndefined();
     expect(eventLink({ ...event, region: 'us-east-1.evil.example/#' })).toBeUndefined();
@@ -65,8 +65,12 @@ describe('console links', () => {
     const links = consoleLinks({ ...event, region: 'eu-west-1', resources: [...resources, resources[0]!, { type: 'AWS::IAM::RootUser', id: '111122223333' }] });
 
     expect(links.map((link) => link.label)).toEqual([
-      'CloudTrail event', 'EC2 instance i-0123456789abcdef0', 'EC2 instance i-0123456789abcdef1', 'EC2 instance i-0123456789abcdef2',
-      'EC2 instance i-0123456789abcdef3', 'EC2 instance i-0123456789abcdef4',
+      'CloudTrail event',
+      'EC2 instance i-0123456789abcdef0',
+      'EC2 instance i-0123456789abcdef1',
+      'EC2 instance i-0123456789abcdef2',
+      'EC2 instance i-0123456789abcdef3',
+      'EC2 instance i-0123456789abcdef4',
     ]);
   });
 });

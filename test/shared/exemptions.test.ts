@@ -26,7 +26,7 @@ describe('matchesGlob', () => {
     expect(matchesGlob('ab*ba', 'abba')).toBe(true);
   });
 
-  it('settles the audit\'s backtracking glob against a 63-character name in milliseconds', () => {
+  it("settles the audit's backtracking glob against a 63-character name in milliseconds", () => {
     const name = 'a'.repeat(63);
     const started = performance.now();
     const matched = matchesGlob('*a*a*a*a*a*a*a*b', name);
@@ -55,7 +55,10 @@ describe('findExemption', () => {
     const none = findExemption(exemptions, 'public-bucket', { type: 'AWS::S3::Bucket', id: 'a'.repeat(63) }, '2026-11-25');
     expect(performance.now() - started).toBeLessThan(50);
     expect(none).toBeUndefined();
-    expect(findExemption(exemptions, 'public-bucket', { type: 'AWS::S3::Bucket', id: `${'a'.repeat(62)}b` }, '2026-11-25'))
-      .toEqual({ resource: `${'a'.repeat(62)}b`, reason: 'audit glob', expires: null });
+    expect(findExemption(exemptions, 'public-bucket', { type: 'AWS::S3::Bucket', id: `${'a'.repeat(62)}b` }, '2026-11-25')).toEqual({
+      resource: `${'a'.repeat(62)}b`,
+      reason: 'audit glob',
+      expires: null,
+    });
   });
 });

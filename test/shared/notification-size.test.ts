@@ -21,8 +21,10 @@ afterEach(() => sns.reset());
 
 /** What SNS counts against its limit, computed here from the request as sent: the Message and every attribute. */
 function sentBytes(input: PublishCommandInput | undefined): number {
-  const attributes = Object.entries(input?.MessageAttributes ?? {})
-    .reduce((sum, [name, value]) => sum + Buffer.byteLength(name) + Buffer.byteLength(value.DataType ?? '') + Buffer.byteLength(value.StringValue ?? ''), 0);
+  const attributes = Object.entries(input?.MessageAttributes ?? {}).reduce(
+    (sum, [name, value]) => sum + Buffer.byteLength(name) + Buffer.byteLength(value.DataType ?? '') + Buffer.byteLength(value.StringValue ?? ''),
+    0,
+  );
   return Buffer.byteLength(input?.Message ?? '') + attributes;
 }
 
@@ -31,9 +33,14 @@ const protocols = (input: PublishCommandInput | undefined) => JSON.parse(input?.
 
 /** The RunInstances sample with `count` untagged instances in one call. */
 function launchOf(count: number): unknown {
-  const event = structuredClone(loadSample('untagged-instance', 'would-remediate.two-instances-one-call')) as { detail: { responseElements: { instancesSet: { items: object[] } } } };
+  const event = structuredClone(loadSample('untagged-instance', 'would-remediate.two-instances-one-call')) as {
+    detail: { responseElements: { instancesSet: { items: object[] } } };
+  };
   const [item] = event.detail.responseElements.instancesSet.items;
-  event.detail.responseElements.instancesSet.items = Array.from({ length: count }, (_, i) => ({ ...item, instanceId: `i-0${(0x1000000000000000 + i).toString(16)}` }));
+  event.detail.responseElements.instancesSet.items = Array.from({ length: count }, (_, i) => ({
+    ...item,
+    instanceId: `i-0${(0x1000000000000000 + i).toString(16)}`,
+  }));
   return event;
 }
 
@@ -41,13 +48,21 @@ function launchOf(count: number): unknown {
 function recordOf(count: number): RemediationRecord {
   const ids = Array.from({ length: count }, (_, i) => `sg-0${(0x1000000000000000 + i).toString(16)}`);
   const actions: ActionRecord[] = ids.map((id) => ({
-    api: 'EC2.RevokeSecurityGroupIngress', status: 'done', resource: id,
+    api: 'EC2.RevokeSecurityGroupIngress',
+    status: 'done',
+    resource: id,
     params: { GroupId: id, SecurityGroupRuleIds: ['sgr-0aaaaaaaaaaaaaaaa', 'sgr-0bbbbbbbbbbbbbbbb'] },
-    previous: { SecurityGroupRules: [{ SecurityGroupRuleId: 'sgr-0aaaaaaaaaaaaaaaa', IsEgress: false, IpProtocol: 'tcp', FromPort: 22, ToPort: 22, CidrIpv4: '0.0.0.0/0' }] },
+    previous: {
+      SecurityGroupRules: [
+        { SecurityGroupRuleId: 'sgr-0aaaaaaaaaaaaaaaa', IsEgress: false, IpProtocol: 'tcp', FromPort: 22, ToPort: 22, CidrIpv4: '0.0.0.0/0' },
+      ],
+    },
     verification: { ok: true, detail: `sgr-0aaaaaaaaaaaaaaaa, sgr-0bbbbbbbbbbbbbbbb read back as gone from ${id}` },
   }));
   return aRecord({
-    rule: 'open-security-group', eventName: 'AuthorizeSecurityGroupIngress', eventSource: 'ec2.amazonaws.com',
+    rule: 'open-security-group',
+    eventName: 'AuthorizeSecurityGroupIngress',
+    eventSource: 'ec2.amazonaws.com',
     resources: ids.map((id) => ({ type: 'AWS::EC2::SecurityGroup', id, name: `example-${id}` })),
     actions,
     exemptions: ids.map((id) => ({ resource: `${id}-peer`, reason: 'partner SFTP, reviewed by security (ticket SEC-2345)', expires: '2099-12-31' })),
@@ -66,7 +81,10 @@ function hostile(record: RemediationRecord, length: number): RemediationRecord {
     if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, costly(item)]));
     return value;
   };
-  const values = costly({ ...record, error: { kind: 'denied', code: 'AccessDenied', message: 'denied', permission: 'ec2:RevokeSecurityGroupIngress' } }) as RemediationRecord;
+  const values = costly({
+    ...record,
+    error: { kind: 'denied', code: 'AccessDenied', message: 'denied', permission: 'ec2:RevokeSecurityGroupIngress' },
+  }) as RemediationRecord;
   return { ...values, rule: record.rule, outcome: record.outcome, mode: record.mode, trigger: record.trigger };
 }
 
@@ -97,15 +115,27 @@ describe('every notification fits one SNS message (262,144 bytes with attributes
     const json = JSON.parse(message.sqs ?? '{}');
     expect(message['email-json']).toBe(message.sqs);
     expect(json.record).toMatchObject({ outcome: 'would-remediate', rule: 'untagged-instance', account: '111122223333', eventId: record.eventId });
-    expect(json.shortened).toMatchObject({ eventId: record.eventId, resources: { total: 400 }, actions: { total: record.actions.length }, paramsOmitted: true });
+    expect(json.shortened).toMatchObject({
+      eventId: record.eventId,
+      resources: { total: 400 },
+      actions: { total: record.actions.length },
+      paramsOmitted: true,
+    });
     expect(json.record.actions[0]).not.toHaveProperty('params');
     expect(json.record.actions[0]).toHaveProperty('api');
-    expect(input?.MessageAttributes).toMatchObject({ rule: { StringValue: 'untagged-instance' }, outcome: { StringValue: 'would-remediate' }, account: { StringValue: '111122223333' } });
+    expect(input?.MessageAttributes).toMatchObject({
+      rule: { StringValue: 'untagged-instance' },
+      outcome: { StringValue: 'would-remediate' },
+      account: { StringValue: '111122223333' },
+    });
   });
 
   it('publishes a 2,000-resource record shortened, with the count', async () => {
     const record = recordOf(2_000);
-    const notification = buildNotification(record, { title: 'Revoked world-open rules on 2000 security groups', lines: record.resources.map((r) => `Restore ${r.id}: aws ec2 authorize-security-group-ingress ...`) });
+    const notification = buildNotification(record, {
+      title: 'Revoked world-open rules on 2000 security groups',
+      lines: record.resources.map((r) => `Restore ${r.id}: aws ec2 authorize-security-group-ingress ...`),
+    });
 
     await snsNotifier(TOPIC, undefined)(notification);
 
@@ -157,7 +187,10 @@ describe('every notification fits one SNS message (262,144 bytes with attributes
     expect(message.default).toContain('Outcome: remediated (mode live, rule open-security-group)');
     expect(message.default).toContain('Resources: 50, actions: 50, exemptions: 50');
     expect(message.default).toContain('Account: 111122223333, region: ');
-    expect(JSON.parse(message.sqs ?? '{}')).toMatchObject({ record: { outcome: 'remediated', account: '111122223333' }, shortened: { resources: { shown: 0, total: 50 } } });
+    expect(JSON.parse(message.sqs ?? '{}')).toMatchObject({
+      record: { outcome: 'remediated', account: '111122223333' },
+      shortened: { resources: { shown: 0, total: 50 } },
+    });
     expect(input?.MessageAttributes?.rule?.StringValue).toBe('open-security-group');
     expect(input?.MessageAttributes?.severity?.StringValue).toBe('HIGH');
   });
@@ -167,16 +200,19 @@ describe('every notification fits one SNS message (262,144 bytes with attributes
     const small = buildNotification(recordOf(1), { title: 'Revoked', lines: [] });
     const tooLarge: Notification = { ...small, json: 'x'.repeat(SNS_MESSAGE_LIMIT) };
 
-    const fitted = fitNotification((detail) => {
-      tried.push(detail);
-      return tooLarge;
-    }, () => small);
+    const fitted = fitNotification(
+      (detail) => {
+        tried.push(detail);
+        return tooLarge;
+      },
+      () => small,
+    );
 
     expect(fitted).toBe(small);
     expect(tried).toEqual([undefined, ...SHORTENINGS]);
   });
 
-  it('shortens the burst notice\'s JSON form too', async () => {
+  it("shortens the burst notice's JSON form too", async () => {
     const notification = buildBurstNotification(recordOf(2_000), { maxPerWindow: 20, windowMinutes: 5 }, '2026-11-20T09:20:00Z');
 
     await snsNotifier(TOPIC, undefined)(notification);

@@ -13,13 +13,31 @@ import { finish } from '../../shared/runner/record.js';
 import { capturingDeps, runSample } from '../helpers/samples.js';
 
 const record: RemediationRecord = {
-  rule: 'public-bucket', outcome: 'remediated', severity: 'HIGH', mode: 'live', trigger: 'event',
-  eventId: 'e-1', eventName: 'PutBucketAcl', eventSource: 's3.amazonaws.com', eventTime: '2026-11-20T09:15:00Z', errorCode: null,
-  account: '111122223333', region: 'eu-west-1', actor: 'arn:aws:iam::111122223333:user/alice', actorType: 'IAMUser',
-  sourceIp: '203.0.113.10', userAgent: 'aws-cli/2.15\n\u001b[31mFAKE: all clear', resources: [{ type: 'AWS::S3::Bucket', id: 'example-reports' }],
+  rule: 'public-bucket',
+  outcome: 'remediated',
+  severity: 'HIGH',
+  mode: 'live',
+  trigger: 'event',
+  eventId: 'e-1',
+  eventName: 'PutBucketAcl',
+  eventSource: 's3.amazonaws.com',
+  eventTime: '2026-11-20T09:15:00Z',
+  errorCode: null,
+  account: '111122223333',
+  region: 'eu-west-1',
+  actor: 'arn:aws:iam::111122223333:user/alice',
+  actorType: 'IAMUser',
+  sourceIp: '203.0.113.10',
+  userAgent: 'aws-cli/2.15\n\u001b[31mFAKE: all clear',
+  resources: [{ type: 'AWS::S3::Bucket', id: 'example-reports' }],
   actions: [{ api: 'S3.PutPublicAccessBlock', status: 'done', resource: 'example-reports', params: {}, verification: { ok: true, detail: 'all on' } }],
-  reason: 'example-reports is public; remediated and verified', finding: null, exemptions: [], error: null,
-  notification: { status: 'not-needed' }, durationMs: 12, exposureMs: null,
+  reason: 'example-reports is public; remediated and verified',
+  finding: null,
+  exemptions: [],
+  error: null,
+  notification: { status: 'not-needed' },
+  durationMs: 12,
+  exposureMs: null,
 };
 
 describe('notifications', () => {
@@ -44,8 +62,14 @@ describe('notifications', () => {
 
   it('answers who, what, when and where, and what was done', () => {
     const { text } = buildNotification(record, { title: 'Public access blocked', lines: ['Block Public Access before: none set'] });
-    for (const expected of ['arn:aws:iam::111122223333:user/alice', '203.0.113.10', 's3.amazonaws.com PutBucketAcl at 2026-11-20T09:15:00Z',
-      'Account: 111122223333, region: eu-west-1', 'S3.PutPublicAccessBlock on example-reports: done, verified', 'Block Public Access before: none set']) {
+    for (const expected of [
+      'arn:aws:iam::111122223333:user/alice',
+      '203.0.113.10',
+      's3.amazonaws.com PutBucketAcl at 2026-11-20T09:15:00Z',
+      'Account: 111122223333, region: eu-west-1',
+      'S3.PutPublicAccessBlock on example-reports: done, verified',
+      'Block Public Access before: none set',
+    ]) {
       expect(text).toContain(expected);
     }
   });
@@ -68,7 +92,10 @@ describe('the dedup key PagerDuty and Opsgenie fold copies by', () => {
 
   it('is the same for every try of one event that ends the same way, and carried in the JSON form', () => {
     const firstTry = buildNotification({ ...record, durationMs: 12, reason: 'first try' }, { title: 't', lines: [] });
-    const retry = buildNotification({ ...record, durationMs: 3_400, reason: 'the retry', notification: { status: 'deferred', reason: 'r' } }, { title: 'other', lines: ['x'] });
+    const retry = buildNotification(
+      { ...record, durationMs: 3_400, reason: 'the retry', notification: { status: 'deferred', reason: 'r' } },
+      { title: 'other', lines: ['x'] },
+    );
 
     expect(retry.dedupKey).toBe(firstTry.dedupKey);
     expect(firstTry.dedupKey).toMatch(/^trailguard:public-bucket:remediated:[0-9a-f]{64}$/);
@@ -93,7 +120,7 @@ describe('the dedup key PagerDuty and Opsgenie fold copies by', () => {
     expect(first.deps.published[0]?.dedupKey).toMatch(/^trailguard:public-bucket:would-remediate:/);
   });
 
-  it('survives shortening: the last-resort form carries the record\'s key', () => {
+  it("survives shortening: the last-resort form carries the record's key", () => {
     const lastResort = lastResortNotification(record, '[HIGH] t', 'HIGH');
 
     expect(lastResort.dedupKey).toBe(keyOf({}));
@@ -139,7 +166,8 @@ describe('snsNotifier', () => {
       Subject: notification.subject,
       MessageStructure: 'json',
       MessageAttributes: {
-        rule: { DataType: 'String', StringValue: 'public-bucket' }, outcome: { DataType: 'String', StringValue: 'remediated' },
+        rule: { DataType: 'String', StringValue: 'public-bucket' },
+        outcome: { DataType: 'String', StringValue: 'remediated' },
         dedupKey: { DataType: 'String', StringValue: notification.dedupKey },
       },
     });
@@ -161,7 +189,9 @@ describe('what a notification adds to the record: controls, console links, no pl
     await snsNotifier('arn:aws:sns:eu-west-1:111122223333:trailguard-dev-alerts', undefined)(notification);
 
     expect(notification.text).toContain('Security Hub controls:\n  S3.8 S3 general purpose buckets should block public access (CIS v5.0.0 2.1.4)');
-    expect(JSON.parse(notification.json).controls).toEqual([{ id: 'S3.8', title: 'S3 general purpose buckets should block public access', cis: 'v5.0.0 2.1.4' }]);
+    expect(JSON.parse(notification.json).controls).toEqual([
+      { id: 'S3.8', title: 'S3 general purpose buckets should block public access', cis: 'v5.0.0 2.1.4' },
+    ]);
     expect(sns.commandCalls(PublishCommand)[0]?.args[0].input.MessageAttributes?.controls).toEqual({ DataType: 'String.Array', StringValue: '["S3.8"]' });
     sns.restore();
   });
@@ -180,11 +210,13 @@ describe('what a notification adds to the record: controls, console links, no pl
     const member = buildNotification({ ...eventRecord, account: '444455556666' }, { title: 't', lines: [] }, { centralAccount: '111122223333' });
     const central = buildNotification(eventRecord, { title: 't', lines: [] }, { centralAccount: '111122223333' });
 
-    expect(single.text).toContain([
-      'In the AWS console:',
-      '  CloudTrail event: https://eu-west-1.console.aws.amazon.com/cloudtrailv2/home?region=eu-west-1#/events/0b5e4a2c-0000-4000-8000-000000000009',
-      '  S3 bucket example-reports: https://s3.console.aws.amazon.com/s3/buckets/example-reports?region=eu-west-1',
-    ].join('\n'));
+    expect(single.text).toContain(
+      [
+        'In the AWS console:',
+        '  CloudTrail event: https://eu-west-1.console.aws.amazon.com/cloudtrailv2/home?region=eu-west-1#/events/0b5e4a2c-0000-4000-8000-000000000009',
+        '  S3 bucket example-reports: https://s3.console.aws.amazon.com/s3/buckets/example-reports?region=eu-west-1',
+      ].join('\n'),
+    );
     expect(member.text).toContain('In the AWS console, in account 444455556666 (a member account: sign in to it first):');
     expect(central.text).toContain('In the AWS console:\n');
     expect(JSON.parse(single.json).consoleLinks).toHaveLength(2);
@@ -198,7 +230,7 @@ describe('what a notification adds to the record: controls, console links, no pl
     expect(json.record).toMatchObject({ eventId: 'e-1', outcome: 'remediated', exposureMs: null });
   });
 
-  it('carries a live fix\'s exposure window, known before it is sent', async () => {
+  it("carries a live fix's exposure window, known before it is sent", async () => {
     const deps = capturingDeps({ mode: 'live' });
     const conclusion = conclude('remediated', 'example-reports is public; remediated and verified', { severity: 'HIGH', resources: record.resources });
     const origin = { ...eventOrigin(undefined, undefined), eventId: 'e-1', eventTime: '2026-11-25T11:59:51Z', account: '111122223333', region: 'eu-west-1' };

@@ -9,7 +9,9 @@ describe('the remediation log', () => {
     writeRecordTo(logger)({ rule: 'public-bucket', outcome: 'remediated', eventId: 'e-1' } as unknown as RemediationRecord);
     logger.info('a diagnostic');
     const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(parsed.filter((line) => line.message === RECORD_MESSAGE)).toEqual([expect.objectContaining({ level: 'INFO', outcome: 'remediated', eventId: 'e-1' })]);
+    expect(parsed.filter((line) => line.message === RECORD_MESSAGE)).toEqual([
+      expect.objectContaining({ level: 'INFO', outcome: 'remediated', eventId: 'e-1' }),
+    ]);
     expect(parsed.some((line) => line.message === 'a diagnostic')).toBe(level === 'DEBUG' || level === 'INFO');
   });
 });

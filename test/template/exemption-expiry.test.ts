@@ -17,17 +17,23 @@ describe('the weekly exemption notice', () => {
     expect(fn?.Properties?.Handler).toBe('jobs/exemption-expiry/handler.handler');
     expect(fn?.Properties?.Environment?.Variables).toMatchObject({ TRAILGUARD_JOB: 'exemption-expiry', TRAILGUARD_PARAMETER_PREFIX: '/trailguard/test' });
     expect(fn?.Properties?.Environment?.Variables?.TRAILGUARD_RULE).toBeUndefined();
-    const schedules = resourcesOfType(packaged.template, 'AWS::Events::Rule')
-      .filter(([, rule]) => JSON.stringify(rule.Properties?.Targets).includes('ExemptionExpiryLambdaFunction'));
+    const schedules = resourcesOfType(packaged.template, 'AWS::Events::Rule').filter(([, rule]) =>
+      JSON.stringify(rule.Properties?.Targets).includes('ExemptionExpiryLambdaFunction'),
+    );
     expect(schedules).toHaveLength(1);
     const [scheduleId, schedule] = schedules[0] ?? [];
     expect(schedule?.Properties?.ScheduleExpression).toBe('cron(0 9 ? * MON *)');
     expect(schedule?.Properties?.EventPattern).toBeUndefined();
-    const permissions = resourcesOfType(packaged.template, 'AWS::Lambda::Permission')
-      .filter(([, p]) => JSON.stringify(p.Properties?.FunctionName).includes('ExemptionExpiryLambdaFunction'));
-    expect(permissions.map(([, p]) => p.Properties)).toEqual([expect.objectContaining({
-      Action: 'lambda:InvokeFunction', Principal: 'events.amazonaws.com', SourceArn: { 'Fn::GetAtt': [scheduleId, 'Arn'] },
-    })]);
+    const permissions = resourcesOfType(packaged.template, 'AWS::Lambda::Permission').filter(([, p]) =>
+      JSON.stringify(p.Properties?.FunctionName).includes('ExemptionExpiryLambdaFunction'),
+    );
+    expect(permissions.map(([, p]) => p.Properties)).toEqual([
+      expect.objectContaining({
+        Action: 'lambda:InvokeFunction',
+        Principal: 'events.amazonaws.com',
+        SourceArn: { 'Fn::GetAtt': [scheduleId, 'Arn'] },
+      }),
+    ]);
   });
 
   it('may read exactly the exemptions path (recursively, as GetParametersByPath authorizes the path) and publish to the topic', () => {
@@ -35,14 +41,22 @@ describe('the weekly exemption notice', () => {
     expect(role?.Properties?.RoleName).toBe('trailguard-test-exemptionExpiry-role');
     const own = statementsOf(role).filter((s) => ![s.Action].flat().some((a: string) => a.startsWith('logs:')));
     expect(own).toEqual([
-      { Effect: 'Allow', Action: ['ssm:GetParametersByPath'], Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/trailguard/test/exemptions' } },
+      {
+        Effect: 'Allow',
+        Action: ['ssm:GetParametersByPath'],
+        Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/trailguard/test/exemptions' },
+      },
       { Effect: 'Allow', Action: ['sns:Publish'], Resource: { Ref: 'AlertTopic' } },
       { Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: { 'Fn::GetAtt': ['AlertTopicKey', 'Arn'] } },
       { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: { 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] } },
     ]);
     // No other role reads the whole exemptions tree: each rule's functions read their own two folders.
     const readers = resourcesOfType(packaged.template, 'AWS::IAM::Role')
-      .filter(([, r]) => JSON.stringify(statementsOf(r)).includes('parameter/trailguard/test/exemptions\'') || JSON.stringify(statementsOf(r)).includes('parameter/trailguard/test/exemptions"'))
+      .filter(
+        ([, r]) =>
+          JSON.stringify(statementsOf(r)).includes("parameter/trailguard/test/exemptions'")
+          || JSON.stringify(statementsOf(r)).includes('parameter/trailguard/test/exemptions"'),
+      )
       .map(([id]) => id);
     expect(readers).toEqual(['ExemptionExpiryIamRoleLambdaExecution']);
   });

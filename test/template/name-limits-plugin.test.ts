@@ -8,7 +8,10 @@ const NameLimits = createRequire(import.meta.url)('../../scripts/name-limits.cjs
 };
 
 const fn = (name: string) => ({ Type: 'AWS::Lambda::Function', Properties: { FunctionName: name } });
-const role = (name: string) => ({ Type: 'AWS::IAM::Role', Properties: { RoleName: name, Policies: [{ PolicyName: { 'Fn::Join': ['-', ['svc', 'st', 'lambda']] } }] } });
+const role = (name: string) => ({
+  Type: 'AWS::IAM::Role',
+  Properties: { RoleName: name, Policies: [{ PolicyName: { 'Fn::Join': ['-', ['svc', 'st', 'lambda']] } }] },
+});
 
 function pluginFor(stage: string, resources: Record<string, unknown>) {
   const serverless = {
@@ -26,7 +29,8 @@ describe('the name-limits plugin', () => {
 
     expect(() => pluginFor(stage, ok).hooks['before:package:finalize']?.()).not.toThrow();
     expect(() => pluginFor(stage, over).hooks['before:package:finalize']?.()).toThrow(
-      `name-limits: stage "${stage}" (10 characters) makes names longer than AWS allows: the Lambda function name "svc-${stage}-${'f'.repeat(50)}" (F) would be 65 characters, over the limit of 64. With these settings the stage can be at most 9 characters: choose a shorter stage.`);
+      `name-limits: stage "${stage}" (10 characters) makes names longer than AWS allows: the Lambda function name "svc-${stage}-${'f'.repeat(50)}" (F) would be 65 characters, over the limit of 64. With these settings the stage can be at most 9 characters: choose a shorter stage.`,
+    );
   });
 
   it('resolves names built with Ref and Fn::Join (an alarm named after its function) and counts each occurrence of the stage', () => {
@@ -45,7 +49,9 @@ describe('the name-limits plugin', () => {
 
   it('says so when the name over its limit does not depend on the stage', () => {
     const resources = { R: role('x'.repeat(65)) };
-    expect(() => pluginFor('dev', resources).hooks['before:package:finalize']?.()).toThrow(/IAM role name "x{65}" \(R\) would be 65 characters, over the limit of 64\. That name does not depend on the stage/);
+    expect(() => pluginFor('dev', resources).hooks['before:package:finalize']?.()).toThrow(
+      /IAM role name "x{65}" \(R\) would be 65 characters, over the limit of 64\. That name does not depend on the stage/,
+    );
   });
 
   it('refuses a name whose length it cannot know, rather than leave it unchecked', () => {

@@ -39,14 +39,16 @@ beforeAll(() => {
   atTheLimit = packageOnce(ORGANIZATION, 'l'.repeat(longest));
 });
 
-describe('stage names and AWS\'s name limits (organisation mode, where names are longest)', () => {
+describe("stage names and AWS's name limits (organisation mode, where names are longest)", () => {
   it('refuses a 25-character stage, naming the longest name and its limit, and the longest stage allowed', () => {
     expect(TOO_LONG).toHaveLength(25);
     expect(refusal.status).not.toBe(0);
     expect(refusal.output).toContain(`stage "${TOO_LONG}" (25 characters) makes names longer than AWS allows`);
     const named = LONGEST_KEYS.map((key) => orgRuleName(TOO_LONG, key));
     expect(named[0]?.length).toBeGreaterThan(64);
-    expect(refusal.output).toMatch(new RegExp(`the EventBridge rule name "(${named.join('|')})" \\(\\w+\\) would be ${named[0]?.length} characters, over the limit of 64`));
+    expect(refusal.output).toMatch(
+      new RegExp(`the EventBridge rule name "(${named.join('|')})" \\(\\w+\\) would be ${named[0]?.length} characters, over the limit of 64`),
+    );
     expect(longest).toBeGreaterThan(0);
     expect(longest).toBeLessThan(25);
   });
@@ -64,7 +66,8 @@ describe('stage names and AWS\'s name limits (organisation mode, where names are
     // Every function, its role and its log group, and each rule on both buses, at least (the bus, queue, topic... too).
     const functions = resources.filter(([, r]) => r.Type === 'AWS::Lambda::Function').length;
     expect(checked).toBeGreaterThanOrEqual(3 * functions + 2 * RULES.length);
-    for (const key of LONGEST_KEYS) expect(atTheLimit.template.Resources[`${logicalPrefixOf(key)}LambdaFunction`]?.Properties?.FunctionName).toBe(`trailguard-${'l'.repeat(longest)}-${key}`);
+    for (const key of LONGEST_KEYS)
+      expect(atTheLimit.template.Resources[`${logicalPrefixOf(key)}LambdaFunction`]?.Properties?.FunctionName).toBe(`trailguard-${'l'.repeat(longest)}-${key}`);
   });
 
   it('allows exactly that stage: one more character puts a name over its limit', () => {

@@ -17,15 +17,24 @@ describe('a notification that could not be published alarms', () => {
       const filter = filters.find((f) => f?.LogGroupName?.Ref === logGroup);
       expect(filter, `metric filter on ${logGroup}`).toBeDefined();
       expect(filter?.FilterPattern).toBe('{ ($.message = "trailguard remediation") && ($.notification.status = "failed") }');
-      expect(filter?.MetricTransformations).toEqual([{ MetricNamespace: 'trailguard-test', MetricName: 'NotificationFailed', MetricValue: '1', Unit: 'Count' }]);
+      expect(filter?.MetricTransformations).toEqual([
+        { MetricNamespace: 'trailguard-test', MetricName: 'NotificationFailed', MetricValue: '1', Unit: 'Count' },
+      ]);
     }
   });
 
   it('alarms on the first failed notification, to the alert topic', () => {
     const alarm = packaged.template.Resources.NotificationFailedAlarm?.Properties;
     expect(alarm).toMatchObject({
-      Namespace: 'trailguard-test', MetricName: 'NotificationFailed', Statistic: 'Sum', Period: 300, EvaluationPeriods: 1,
-      Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching', AlarmActions: [{ Ref: 'AlertTopic' }],
+      Namespace: 'trailguard-test',
+      MetricName: 'NotificationFailed',
+      Statistic: 'Sum',
+      Period: 300,
+      EvaluationPeriods: 1,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: 'AlertTopic' }],
     });
     expect(alarm?.Dimensions).toBeUndefined(); // the filters publish without dimensions: one metric for every function
   });
@@ -33,7 +42,8 @@ describe('a notification that could not be published alarms', () => {
 
 describe('a rejected live configuration value alarms', () => {
   it('counts "trailguard config rejected" lines in every function\'s log group, and alarms on the first to the alert topic', () => {
-    const filters = resourcesOfType(packaged.template, 'AWS::Logs::MetricFilter').map(([, f]) => f.Properties)
+    const filters = resourcesOfType(packaged.template, 'AWS::Logs::MetricFilter')
+      .map(([, f]) => f.Properties)
       .filter((f) => f?.MetricTransformations?.[0]?.MetricName === 'ConfigRejected');
     const functions = resourcesOfType(packaged.template, 'AWS::Lambda::Function').map(([id]) => id);
     expect(filters.map((f) => f?.LogGroupName?.Ref).sort()).toEqual(functions.map((fn) => `${fn.replace(/LambdaFunction$/, '')}LogGroup`).sort());
@@ -42,8 +52,15 @@ describe('a rejected live configuration value alarms', () => {
       expect(filter?.MetricTransformations).toEqual([{ MetricNamespace: 'trailguard-test', MetricName: 'ConfigRejected', MetricValue: '1', Unit: 'Count' }]);
     }
     expect(packaged.template.Resources.ConfigRejectedAlarm?.Properties).toMatchObject({
-      AlarmName: 'trailguard-test-config-rejected', Namespace: 'trailguard-test', MetricName: 'ConfigRejected', Statistic: 'Sum', Period: 300,
-      Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching', AlarmActions: [{ Ref: 'AlertTopic' }],
+      AlarmName: 'trailguard-test-config-rejected',
+      Namespace: 'trailguard-test',
+      MetricName: 'ConfigRejected',
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: 'AlertTopic' }],
     });
   });
 });

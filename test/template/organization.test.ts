@@ -1,7 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CHECKS, RULES } from '../../functions/rules.js';
 import { actingFunctions, memberActionsOf, memberStackTemplate } from '../../scripts/member-stack.js';
-import { admitsOnlyAwsSources, logicalPrefixOf, packageOnce, resourcesOfType, s3ResourceStatements, type CfnResource, type Packaged } from '../helpers/template.js';
+import {
+  admitsOnlyAwsSources,
+  logicalPrefixOf,
+  packageOnce,
+  resourcesOfType,
+  s3ResourceStatements,
+  type CfnResource,
+  type Packaged,
+} from '../helpers/template.js';
 
 const ORGANIZATION_ID = 'o-exampleorg1';
 const ASSUME_MEMBER_ROLE = {
@@ -14,9 +22,10 @@ const ASSUME_MEMBER_ROLE = {
 const byJson = (a: unknown, b: unknown) => JSON.stringify(a).localeCompare(JSON.stringify(b));
 const policyStatements = (role: CfnResource | undefined): any[] =>
   ((role?.Properties?.Policies ?? []) as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
-const rolesAssuming = (template: Packaged['template']) => resourcesOfType(template, 'AWS::IAM::Role')
-  .filter(([, role]) => policyStatements(role).some((s) => [s.Action].flat().includes('sts:AssumeRole')))
-  .map(([id]) => id);
+const rolesAssuming = (template: Packaged['template']) =>
+  resourcesOfType(template, 'AWS::IAM::Role')
+    .filter(([, role]) => policyStatements(role).some((s) => [s.Action].flat().includes('sts:AssumeRole')))
+    .map(([id]) => id);
 
 /**
  * The function roles that act in an event's account, read from a template alone: a role of a function that no
@@ -37,8 +46,12 @@ function actingByTemplate(template: Packaged['template']): string[] {
 const ALL_MANAGEMENT_EVENTS = 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS';
 const READS_TOO: ReadonlySet<string> = new Set(['root-activity']);
 const expectedState = (ruleId: string) => (READS_TOO.has(ruleId) ? ALL_MANAGEMENT_EVENTS : 'ENABLED');
-const eventRulesOf = (template: Packaged['template'], ruleId: string) => resourcesOfType(template, 'AWS::Events::Rule')
-  .filter(([, r]) => JSON.stringify(r.Properties?.Targets?.[0]?.Arn) === JSON.stringify({ 'Fn::GetAtt': [`${logicalPrefixOf(ruleId)}LambdaFunction`, 'Arn'] }) && r.Properties?.EventPattern);
+const eventRulesOf = (template: Packaged['template'], ruleId: string) =>
+  resourcesOfType(template, 'AWS::Events::Rule').filter(
+    ([, r]) =>
+      JSON.stringify(r.Properties?.Targets?.[0]?.Arn) === JSON.stringify({ 'Fn::GetAtt': [`${logicalPrefixOf(ruleId)}LambdaFunction`, 'Arn'] })
+      && r.Properties?.EventPattern,
+  );
 
 let single: Packaged;
 let org: Packaged;
@@ -56,7 +69,10 @@ describe('the central stack in single-account mode (the default)', () => {
     for (const rule of RULES) {
       const variables = single.template.Resources[`${logicalPrefixOf(rule.id)}LambdaFunction`]?.Properties?.Environment?.Variables;
       expect(variables?.TRAILGUARD_RULE, rule.id).toBe(rule.id);
-      expect(Object.keys(variables ?? {}).filter((name) => /ORG_ID|MEMBER_ROLE|CENTRAL_ACCOUNT|EXTERNAL_ID/.test(name)), rule.id).toEqual([]);
+      expect(
+        Object.keys(variables ?? {}).filter((name) => /ORG_ID|MEMBER_ROLE|CENTRAL_ACCOUNT|EXTERNAL_ID/.test(name)),
+        rule.id,
+      ).toEqual([]);
     }
   });
 });
@@ -68,7 +84,7 @@ describe('rule states, in single-account mode too', () => {
     expect(rules[0]?.[1].Properties?.State).toBe(expectedState(ruleId));
   });
 
-  it('receives root\'s read-only calls: the root-activity rule is ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS, on both buses', () => {
+  it("receives root's read-only calls: the root-activity rule is ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS, on both buses", () => {
     const states = (template: Packaged['template']) => eventRulesOf(template, 'root-activity').map(([, r]) => r.Properties?.State);
     expect(states(single.template)).toEqual([ALL_MANAGEMENT_EVENTS]);
     expect(states(org.template)).toEqual([ALL_MANAGEMENT_EVENTS, ALL_MANAGEMENT_EVENTS]);
@@ -76,13 +92,15 @@ describe('rule states, in single-account mode too', () => {
 });
 
 describe('the central stack in organisation mode (--param organizationId=o-…)', () => {
-  it('has a bus that accepts PutEvents only from the member stacks\' forwarding roles, in accounts of the organisation', () => {
+  it("has a bus that accepts PutEvents only from the member stacks' forwarding roles, in accounts of the organisation", () => {
     expect(org.template.Resources.OrganizationEventBus).toEqual({ Type: 'AWS::Events::EventBus', Properties: { Name: 'trailguard-test-organization' } });
     expect(org.template.Resources.OrganizationEventBusPolicy?.Properties).toEqual({
       EventBusName: { Ref: 'OrganizationEventBus' },
       StatementId: 'OrganizationForwardersPutEvents',
       Statement: {
-        Effect: 'Allow', Principal: '*', Action: 'events:PutEvents',
+        Effect: 'Allow',
+        Principal: '*',
+        Action: 'events:PutEvents',
         Resource: { 'Fn::GetAtt': ['OrganizationEventBus', 'Arn'] },
         Condition: {
           StringEquals: { 'aws:PrincipalOrgID': ORGANIZATION_ID },
@@ -95,24 +113,35 @@ describe('the central stack in organisation mode (--param organizationId=o-…)'
   it('admits the role the member stack forwards with, and no other principal of the organisation', () => {
     const pattern = org.template.Resources.OrganizationEventBusPolicy?.Properties?.Statement?.Condition?.ArnLike?.['aws:PrincipalArn']?.['Fn::Sub'] as string;
     // ArnLike: `*` spans any characters; the partition as CloudFormation substitutes it.
-    const glob = new RegExp(`^${pattern.replace('${AWS::Partition}', 'aws').split('*').map((part) => part.replace(/[.?+^$()[\]{}|\\/]/g, '\\$&')).join('.*')}$`);
+    const glob = new RegExp(
+      `^${pattern
+        .replace('${AWS::Partition}', 'aws')
+        .split('*')
+        .map((part) => part.replace(/[.?+^$()[\]{}|\\/]/g, '\\$&'))
+        .join('.*')}$`,
+    );
     const forwarding = (memberStackTemplate().Resources as Record<string, CfnResource>).ForwardingRole?.Properties;
     const path = String(forwarding?.Path?.['Fn::Sub']).replace('${Stage}', 'test');
     const forwarderArn = `arn:aws:iam::444455556666:role${path}StackSet-trailguard-member-ForwardingRole-1A2B3C4D5E6F`;
 
     expect(path).toBe('/trailguard-test-forwarder/');
     expect(glob.test(forwarderArn)).toBe(true);
-    for (const other of ['arn:aws:iam::444455556666:role/Admin', 'arn:aws:iam::444455556666:role/trailguard-test-forwarder-lookalike',
-      'arn:aws:iam::444455556666:user/trailguard-test-forwarder/mallory', 'arn:aws:iam::444455556666:role/trailguard-prod-forwarder/StackSet-x']) {
+    for (const other of [
+      'arn:aws:iam::444455556666:role/Admin',
+      'arn:aws:iam::444455556666:role/trailguard-test-forwarder-lookalike',
+      'arn:aws:iam::444455556666:user/trailguard-test-forwarder/mallory',
+      'arn:aws:iam::444455556666:role/trailguard-prod-forwarder/StackSet-x',
+    ]) {
       expect(glob.test(other), other).toBe(false);
     }
   });
 
   describe.each(RULES.map((rule) => [rule.id, rule] as const))('%s', (ruleId, rule) => {
     const target = { 'Fn::GetAtt': [`${logicalPrefixOf(ruleId)}LambdaFunction`, 'Arn'] };
-    const rulesTo = (bus: 'default' | 'organization') => resourcesOfType(org.template, 'AWS::Events::Rule')
-      .filter(([, r]) => JSON.stringify(r.Properties?.Targets?.[0]?.Arn) === JSON.stringify(target) && r.Properties?.EventPattern)
-      .filter(([, r]) => (bus === 'organization') === (r.Properties?.EventBusName !== undefined));
+    const rulesTo = (bus: 'default' | 'organization') =>
+      resourcesOfType(org.template, 'AWS::Events::Rule')
+        .filter(([, r]) => JSON.stringify(r.Properties?.Targets?.[0]?.Arn) === JSON.stringify(target) && r.Properties?.EventPattern)
+        .filter(([, r]) => (bus === 'organization') === (r.Properties?.EventBusName !== undefined));
 
     it('triggers on its pattern on the default bus and on the organisation bus, with the same retries and dead-letter queue', () => {
       const [onDefault] = rulesTo('default');
@@ -123,14 +152,18 @@ describe('the central stack in organisation mode (--param organizationId=o-…)'
       expect(copy?.Properties?.EventPattern).toEqual(rule.pattern);
       expect(copy?.Properties?.Targets).toEqual(onDefault?.[1].Properties?.Targets);
       expect([onDefault?.[1].Properties?.State, copy?.Properties?.State]).toEqual([expectedState(ruleId), expectedState(ruleId)]);
-      const permission = resourcesOfType(org.template, 'AWS::Lambda::Permission').find(([, p]) => JSON.stringify(p.Properties?.SourceArn) === JSON.stringify({ 'Fn::GetAtt': [id, 'Arn'] }));
+      const permission = resourcesOfType(org.template, 'AWS::Lambda::Permission').find(
+        ([, p]) => JSON.stringify(p.Properties?.SourceArn) === JSON.stringify({ 'Fn::GetAtt': [id, 'Arn'] }),
+      );
       expect(permission?.[1].Properties).toMatchObject({ FunctionName: target, Principal: 'events.amazonaws.com', Action: 'lambda:InvokeFunction' });
     });
 
-    it('tells the function the organisation, with this stack\'s account as the central one', () => {
+    it("tells the function the organisation, with this stack's account as the central one", () => {
       const variables = org.template.Resources[`${logicalPrefixOf(ruleId)}LambdaFunction`]?.Properties?.Environment?.Variables;
       expect(variables).toMatchObject({
-        TRAILGUARD_ORG_ID: ORGANIZATION_ID, TRAILGUARD_MEMBER_ROLE_NAME: 'trailguard-remediation', TRAILGUARD_CENTRAL_ACCOUNT_ID: { Ref: 'AWS::AccountId' },
+        TRAILGUARD_ORG_ID: ORGANIZATION_ID,
+        TRAILGUARD_MEMBER_ROLE_NAME: 'trailguard-remediation',
+        TRAILGUARD_CENTRAL_ACCOUNT_ID: { Ref: 'AWS::AccountId' },
       });
       expect(variables?.TRAILGUARD_EXTERNAL_ID).toBeUndefined();
     });
@@ -163,11 +196,12 @@ describe('the central stack in organisation mode (--param organizationId=o-…)'
 });
 
 describe('what every template deploys', () => {
-  const templates = () => [
-    ['single-account', single.template.Resources],
-    ['organisation', org.template.Resources],
-    ['member', memberStackTemplate().Resources as Record<string, CfnResource>],
-  ] as const;
+  const templates = () =>
+    [
+      ['single-account', single.template.Resources],
+      ['organisation', org.template.Resources],
+      ['member', memberStackTemplate().Resources as Record<string, CfnResource>],
+    ] as const;
 
   it.each(['single-account', 'organisation', 'member'])('%s: every EventBridge rule with a pattern admits aws.* sources only', (name) => {
     const resources = templates().find(([n]) => n === name)?.[1] ?? {};
@@ -176,7 +210,7 @@ describe('what every template deploys', () => {
     for (const [id, rule] of patterns) expect(admitsOnlyAwsSources(rule.Properties?.EventPattern), id).toBe(true);
   });
 
-  it.each(['single-account', 'organisation', 'member'])('%s: every S3 statement on buckets is limited to the account\'s own (s3:ResourceAccount)', (name) => {
+  it.each(['single-account', 'organisation', 'member'])("%s: every S3 statement on buckets is limited to the account's own (s3:ResourceAccount)", (name) => {
     const resources = templates().find(([n]) => n === name)?.[1] ?? {};
     const statements = s3ResourceStatements(resources);
     // public-bucket and its sweep centrally; in the member stack, the remediation role.
@@ -194,51 +228,70 @@ describe('the member stack (npm run member-template)', () => {
   const statements = (role!.Properties!.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
   const memberActions = new Set([...RULES, ...CHECKS.map((check) => check.rule)].flatMap(memberActionsOf));
 
-  it('forwards each rule\'s pattern, unchanged, to the central organisation bus through its own role', () => {
+  it("forwards each rule's pattern, unchanged, to the central organisation bus through its own role", () => {
     const forwards = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Events::Rule');
     expect(forwards.map(([, r]) => r.Properties?.EventPattern)).toEqual(RULES.map((rule) => rule.pattern));
     for (const [, forward] of forwards) {
       expect(forward.Condition).toBe('Forwards');
-      expect(forward.Properties?.Targets).toEqual([{
-        Id: 'trailguard-central-bus',
-        Arn: { 'Fn::Sub': 'arn:${AWS::Partition}:events:${CentralRegion}:${CentralAccountId}:event-bus/trailguard-${Stage}-organization' },
-        RoleArn: { 'Fn::GetAtt': ['ForwardingRole', 'Arn'] },
-        RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 3600 },
-        DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['ForwardingDeadLetterQueue', 'Arn'] } },
-      }]);
+      expect(forward.Properties?.Targets).toEqual([
+        {
+          Id: 'trailguard-central-bus',
+          Arn: { 'Fn::Sub': 'arn:${AWS::Partition}:events:${CentralRegion}:${CentralAccountId}:event-bus/trailguard-${Stage}-organization' },
+          RoleArn: { 'Fn::GetAtt': ['ForwardingRole', 'Arn'] },
+          RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 3600 },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['ForwardingDeadLetterQueue', 'Arn'] } },
+        },
+      ]);
     }
     expect(forwards.map(([, r]) => r.Properties?.State)).toEqual(RULES.map((rule) => expectedState(rule.id)));
     expect(resources.ForwardRootActivity?.Properties?.State).toBe(ALL_MANAGEMENT_EVENTS);
     const forwarding = resources.ForwardingRole?.Properties;
-    expect(forwarding?.AssumeRolePolicyDocument?.Statement).toEqual([{
-      Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: 'sts:AssumeRole',
-      Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
-    }]);
-    expect(forwarding?.Policies?.[0]?.PolicyDocument?.Statement).toEqual([{ Effect: 'Allow', Action: 'events:PutEvents', Resource: forwards[0]?.[1].Properties?.Targets[0].Arn }]);
+    expect(forwarding?.AssumeRolePolicyDocument?.Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: 'sts:AssumeRole',
+        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+      },
+    ]);
+    expect(forwarding?.Policies?.[0]?.PolicyDocument?.Statement).toEqual([
+      { Effect: 'Allow', Action: 'events:PutEvents', Resource: forwards[0]?.[1].Properties?.Targets[0].Arn },
+    ]);
   });
 
-  it('retries a forward as the central bus\'s copies retry, then keeps it in a queue only the forwarding rules may fill', () => {
+  it("retries a forward as the central bus's copies retry, then keeps it in a queue only the forwarding rules may fill", () => {
     const forwards = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Events::Rule');
     const central = resourcesOfType(org.template, 'AWS::Events::Rule').filter(([, r]) => r.Properties?.EventBusName);
     expect(central.map(([, r]) => r.Properties?.Targets?.[0]?.RetryPolicy)).toEqual(forwards.map(([, r]) => r.Properties?.Targets?.[0]?.RetryPolicy));
     const queue = resources.ForwardingDeadLetterQueue;
-    expect(queue).toMatchObject({ Type: 'AWS::SQS::Queue', Condition: 'Forwards', Properties: { MessageRetentionPeriod: 1209600, SqsManagedSseEnabled: true } });
+    expect(queue).toMatchObject({
+      Type: 'AWS::SQS::Queue',
+      Condition: 'Forwards',
+      Properties: { MessageRetentionPeriod: 1209600, SqsManagedSseEnabled: true },
+    });
     const policy = resources.ForwardingDeadLetterQueuePolicy;
     expect(policy?.Condition).toBe('Forwards');
     expect(policy?.Properties?.Queues).toEqual([{ Ref: 'ForwardingDeadLetterQueue' }]);
-    expect(policy?.Properties?.PolicyDocument?.Statement).toEqual([{
-      Sid: 'ForwardingRulesDeliverFailedEvents', Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: 'sqs:SendMessage',
-      Resource: { 'Fn::GetAtt': ['ForwardingDeadLetterQueue', 'Arn'] },
-      Condition: { ArnEquals: { 'aws:SourceArn': forwards.map(([id]) => ({ 'Fn::GetAtt': [id, 'Arn'] })) } },
-    }]);
+    expect(policy?.Properties?.PolicyDocument?.Statement).toEqual([
+      {
+        Sid: 'ForwardingRulesDeliverFailedEvents',
+        Effect: 'Allow',
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: 'sqs:SendMessage',
+        Resource: { 'Fn::GetAtt': ['ForwardingDeadLetterQueue', 'Arn'] },
+        Condition: { ArnEquals: { 'aws:SourceArn': forwards.map(([id]) => ({ 'Fn::GetAtt': [id, 'Arn'] })) } },
+      },
+    ]);
     expect(forwards).toHaveLength(RULES.length);
   });
 
-  it('does not forward in the central account\'s own region, whose default bus has the rules already', () => {
-    expect(member.Conditions.Forwards).toEqual({ 'Fn::Not': [{ 'Fn::And': [{ Condition: 'IsCentralAccount' }, { 'Fn::Equals': [{ Ref: 'AWS::Region' }, { Ref: 'CentralRegion' }] }] }] });
+  it("does not forward in the central account's own region, whose default bus has the rules already", () => {
+    expect(member.Conditions.Forwards).toEqual({
+      'Fn::Not': [{ 'Fn::And': [{ Condition: 'IsCentralAccount' }, { 'Fn::Equals': [{ Ref: 'AWS::Region' }, { Ref: 'CentralRegion' }] }] }],
+    });
   });
 
-  it('gives the remediation role exactly the rules\' actions in the event\'s account, and no wildcard action', () => {
+  it("gives the remediation role exactly the rules' actions in the event's account, and no wildcard action", () => {
     const actions = statements.flatMap((s) => [s.Action].flat());
     expect(new Set(actions)).toEqual(memberActions);
     expect(actions).toHaveLength(memberActions.size);
@@ -249,7 +302,7 @@ describe('the member stack (npm run member-template)', () => {
     expect(statements.every((s) => s.Effect === 'Allow')).toBe(true);
   });
 
-  it('scopes every write to the member account\'s own resources, as the central roles do', () => {
+  it("scopes every write to the member account's own resources, as the central roles do", () => {
     // Reads that IAM cannot scope to a resource (the service authorization reference lists none for them).
     const unscopable = /^(ec2:Describe\w+|cloudtrail:DescribeTrails)$/;
     for (const statement of statements) {
@@ -265,14 +318,21 @@ describe('the member stack (npm run member-template)', () => {
     }
   });
 
-  it('is assumable only by the central functions\' roles, from inside the organisation', () => {
+  it("is assumable only by the central functions' roles, from inside the organisation", () => {
     const trust = role?.Properties?.AssumeRolePolicyDocument?.Statement as any[];
     expect(trust).toHaveLength(1);
-    expect(trust[0]).toMatchObject({ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${CentralAccountId}:root' } } });
-    const keys = actingByTemplate(single.template).map((roleId) => roleId.replace(/IamRoleLambdaExecution$/, '')).map((prefix) => prefix.charAt(0).toLowerCase() + prefix.slice(1));
+    expect(trust[0]).toMatchObject({
+      Effect: 'Allow',
+      Action: 'sts:AssumeRole',
+      Principal: { AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${CentralAccountId}:root' } },
+    });
+    const keys = actingByTemplate(single.template)
+      .map((roleId) => roleId.replace(/IamRoleLambdaExecution$/, ''))
+      .map((prefix) => prefix.charAt(0).toLowerCase() + prefix.slice(1));
     expect(keys.length).toBeGreaterThan(0);
     expect([...trust[0].Condition.ArnEquals['aws:PrincipalArn']].sort(byJson)).toEqual(
-      keys.map((key) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:iam::\${CentralAccountId}:role/trailguard-\${Stage}-${key}-role` })).sort(byJson));
+      keys.map((key) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:iam::\${CentralAccountId}:role/trailguard-\${Stage}-${key}-role` })).sort(byJson),
+    );
     expect(trust[0].Condition.StringEquals).toEqual({
       'aws:PrincipalOrgID': { Ref: 'OrganizationId' },
       'sts:ExternalId': { 'Fn::If': ['HasExternalId', { Ref: 'ExternalId' }, { Ref: 'AWS::NoValue' }] },
@@ -282,13 +342,16 @@ describe('the member stack (npm run member-template)', () => {
 
   it('creates the (global) role in one region only, and never in the central account', () => {
     expect(role?.Condition).toBe('CreatesRole');
-    expect(member.Conditions.CreatesRole).toEqual({ 'Fn::And': [{ 'Fn::Equals': [{ Ref: 'AWS::Region' }, { Ref: 'RoleRegion' }] }, { 'Fn::Not': [{ Condition: 'IsCentralAccount' }] }] });
+    expect(member.Conditions.CreatesRole).toEqual({
+      'Fn::And': [{ 'Fn::Equals': [{ Ref: 'AWS::Region' }, { Ref: 'RoleRegion' }] }, { 'Fn::Not': [{ Condition: 'IsCentralAccount' }] }],
+    });
     expect(member.Parameters.RoleRegion.Default).toBe('us-east-1');
   });
 
   it('trusts exactly the roles the central stack lets assume it', () => {
-    const trusted = (role!.Properties!.AssumeRolePolicyDocument.Statement[0].Condition.ArnEquals['aws:PrincipalArn'] as { 'Fn::Sub': string }[])
-      .map((arn) => `${logicalPrefixOf(/-([A-Za-z0-9]+)-role$/.exec(arn['Fn::Sub'])?.[1] ?? '')}IamRoleLambdaExecution`);
+    const trusted = (role!.Properties!.AssumeRolePolicyDocument.Statement[0].Condition.ArnEquals['aws:PrincipalArn'] as { 'Fn::Sub': string }[]).map(
+      (arn) => `${logicalPrefixOf(/-([A-Za-z0-9]+)-role$/.exec(arn['Fn::Sub'])?.[1] ?? '')}IamRoleLambdaExecution`,
+    );
     expect(trusted.sort()).toEqual(rolesAssuming(org.template).sort());
   });
 });

@@ -12,7 +12,11 @@ import { loadSample, sampleNames } from '../helpers/samples.js';
 const FUNCTIONS = join(import.meta.dirname, '..', '..', 'functions');
 const PATTERN_FILES = readdirSync(FUNCTIONS, { withFileTypes: true })
   .filter((entry) => entry.isDirectory())
-  .flatMap((entry) => readdirSync(join(FUNCTIONS, entry.name)).filter((file) => file.endsWith('pattern.json')).map((file) => join(entry.name, file)));
+  .flatMap((entry) =>
+    readdirSync(join(FUNCTIONS, entry.name))
+      .filter((file) => file.endsWith('pattern.json'))
+      .map((file) => join(entry.name, file)),
+  );
 
 describe('the EventBridge patterns', () => {
   it('are one pattern.json per rule, each the pattern its rule matches with', () => {
@@ -26,7 +30,17 @@ describe('the EventBridge patterns', () => {
 
   it('tells an aws.* source condition from one that admits custom events', () => {
     expect([['aws.s3'], [{ prefix: 'aws.' }], ['aws.ec2', { prefix: 'aws.s' }]].map((source) => admitsOnlyAwsSources({ source }))).toEqual([true, true, true]);
-    const open = [undefined, [], ['example.app'], [{ prefix: 'aws' }], [{ prefix: '' }], [{ 'anything-but': 'aws.s3' }], [{ exists: true }], [{ wildcard: 'aws.*' }], ['aws.s3', 'custom']];
+    const open = [
+      undefined,
+      [],
+      ['example.app'],
+      [{ prefix: 'aws' }],
+      [{ prefix: '' }],
+      [{ 'anything-but': 'aws.s3' }],
+      [{ exists: true }],
+      [{ wildcard: 'aws.*' }],
+      ['aws.s3', 'custom'],
+    ];
     expect(open.map((source) => admitsOnlyAwsSources(source === undefined ? {} : { source }))).toEqual(open.map(() => false));
   });
 

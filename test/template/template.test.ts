@@ -10,8 +10,17 @@ import { functionKeyOf, logicalPrefixOf, packageOnce, resourcesOfType, type Pack
 // (and its KMS key), the dead-letter queue for async failures, and the state table (idempotency,
 // circuit breaker, digests).
 const BASE_ACTIONS = [
-  'logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt',
-  'sqs:SendMessage', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem',
+  'logs:CreateLogGroup',
+  'logs:CreateLogStream',
+  'logs:PutLogEvents',
+  'sns:Publish',
+  'kms:GenerateDataKey',
+  'kms:Decrypt',
+  'sqs:SendMessage',
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
 ];
 
 // What every function role holds to read the live configuration (scripts/live-config.cjs), on its own rule's
@@ -40,11 +49,14 @@ const CHECK_FUNCTIONS = CHECKS.map((check) => {
 // are its rule's permissions plus the list calls the scan adds (untagged-instance's without Scheduler and
 // PassRole: a sweep never schedules a stop).
 const SWEEP_FUNCTIONS = SWEEPS.map((sweep) => ({
-  key: `${functionKeyOf(sweep.rule.id)}Sweep`, sweep, actions: withImplied([...Object.values(sweep.rule.permissions), ...Object.values(sweep.permissions)]),
+  key: `${functionKeyOf(sweep.rule.id)}Sweep`,
+  sweep,
+  actions: withImplied([...Object.values(sweep.rule.permissions), ...Object.values(sweep.permissions)]),
 }));
 
 // A rule's EventBridge rule, not its sweep's schedule (whose logical id also starts with the rule's key).
-const isRuleOf = (id: string, ruleId: string) => id.toLowerCase().includes(functionKeyOf(ruleId).toLowerCase()) && !id.toLowerCase().includes(`${functionKeyOf(ruleId)}sweep`.toLowerCase());
+const isRuleOf = (id: string, ruleId: string) =>
+  id.toLowerCase().includes(functionKeyOf(ruleId).toLowerCase()) && !id.toLowerCase().includes(`${functionKeyOf(ruleId)}sweep`.toLowerCase());
 
 let packaged: Packaged;
 beforeAll(() => {
@@ -59,13 +71,23 @@ function roleStatements(ruleId: string): { Effect: string; Action: string[]; Res
 
 describe('the packaged CloudFormation template', () => {
   it('has one function per rule, per sweep and per scheduled check of the registries, and no other', () => {
-    const functions = resourcesOfType(packaged.template, 'AWS::Lambda::Function').map(([id]) => id).sort();
+    const functions = resourcesOfType(packaged.template, 'AWS::Lambda::Function')
+      .map(([id]) => id)
+      .sort();
     // And the stack jobs (jobs/<job>/function.yml: no rule's, such as the weekly exemption notice).
     const extra = [...CHECK_FUNCTIONS, ...SWEEP_FUNCTIONS, ...JOBS].map((f) => f.key);
     expect(functions).toEqual([...RULES.map((rule) => rule.id), ...extra].map((id) => `${logicalPrefixOf(id)}LambdaFunction`).sort());
     // Each function file's function is one of them, running the code of its registry entry (codeOf throws otherwise).
-    for (const rule of RULES) expect(functionOf('event', rule.id).map((fn) => fn.key), rule.id).toEqual([functionKeyOf(rule.id)]);
-    for (const { key, sweep } of SWEEP_FUNCTIONS) expect(functionOf('sweep', sweep.rule.id).map((fn) => fn.key), key).toEqual([key]);
+    for (const rule of RULES)
+      expect(
+        functionOf('event', rule.id).map((fn) => fn.key),
+        rule.id,
+      ).toEqual([functionKeyOf(rule.id)]);
+    for (const { key, sweep } of SWEEP_FUNCTIONS)
+      expect(
+        functionOf('sweep', sweep.rule.id).map((fn) => fn.key),
+        key,
+      ).toEqual([key]);
     for (const check of CHECKS) expect(functionOf('check', check.rule.id), check.rule.id).toHaveLength(1);
     for (const fn of FUNCTIONS) expect(codeOf(fn).id, fn.key).toBe(fn.rule);
     expect(FUNCTIONS.length + JOBS.length).toBe(functions.length);
@@ -108,17 +130,21 @@ describe('the packaged CloudFormation template', () => {
   });
 
   it.each(RULES.filter((rule) => (ALERT_RULE_IDS as readonly string[]).includes(rule.id)).map((rule) => [rule.id, rule] as const))(
-    '%s is notify-only: besides the base set, its role may only read (Describe*/Get*/List*)', (ruleId, rule) => {
-    const own = roleStatements(ruleId).flatMap((s) => s.Action).filter((action) => !BASE_ACTIONS.includes(action) && !LIVE_CONFIG_ACTIONS.includes(action));
-    for (const action of own) expect(action).toMatch(/^[a-z0-9-]+:(Describe|Get|List)[A-Z]\w*$/);
-    expect(own).toEqual([...new Set(Object.values(rule.permissions))]);
-    // The base set's writes land only on the stack's own log group, topic, queue and table.
-    for (const statement of roleStatements(ruleId).filter((s) => s.Action.some((a) => BASE_ACTIONS.includes(a) && !a.startsWith('kms:')))) {
-      expect(JSON.stringify(statement.Resource)).toMatch(/"Ref":"AlertTopic"|"Fn::GetAtt":\["(DeadLetterQueue|StateTable)","Arn"\]|log-group/);
-    }
-  });
+    '%s is notify-only: besides the base set, its role may only read (Describe*/Get*/List*)',
+    (ruleId, rule) => {
+      const own = roleStatements(ruleId)
+        .flatMap((s) => s.Action)
+        .filter((action) => !BASE_ACTIONS.includes(action) && !LIVE_CONFIG_ACTIONS.includes(action));
+      for (const action of own) expect(action).toMatch(/^[a-z0-9-]+:(Describe|Get|List)[A-Z]\w*$/);
+      expect(own).toEqual([...new Set(Object.values(rule.permissions))]);
+      // The base set's writes land only on the stack's own log group, topic, queue and table.
+      for (const statement of roleStatements(ruleId).filter((s) => s.Action.some((a) => BASE_ACTIONS.includes(a) && !a.startsWith('kms:')))) {
+        expect(JSON.stringify(statement.Resource)).toMatch(/"Ref":"AlertTopic"|"Fn::GetAtt":\["(DeadLetterQueue|StateTable)","Arn"\]|log-group/);
+      }
+    },
+  );
 
-  it('has no role but the functions\' own (the framework\'s unused default role is dropped)', () => {
+  it("has no role but the functions' own (the framework's unused default role is dropped)", () => {
     const roles = resourcesOfType(packaged.template, 'AWS::IAM::Role').map(([id]) => id);
     expect(roles).not.toContain('IamRoleLambdaExecution');
     for (const rule of RULES) expect(roles).toContain(`${logicalPrefixOf(rule.id)}IamRoleLambdaExecution`);
@@ -148,7 +174,7 @@ describe('the packaged CloudFormation template', () => {
     expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
   });
 
-  it('lets no one outside the account use the key, and services only on this account\'s behalf', () => {
+  it("lets no one outside the account use the key, and services only on this account's behalf", () => {
     const statements = packaged.template.Resources.AlertTopicKey?.Properties?.KeyPolicy?.Statement as any[];
     for (const statement of statements) {
       expect(statement.Principal).not.toBe('*');
@@ -161,7 +187,7 @@ describe('the packaged CloudFormation template', () => {
     }
   });
 
-  it('alarms on every function\'s errors and throttles and on the dead-letter queue, to the alert topic, and reserves no concurrency unless asked', () => {
+  it("alarms on every function's errors and throttles and on the dead-letter queue, to the alert topic, and reserves no concurrency unless asked", () => {
     const alarms = resourcesOfType(packaged.template, 'AWS::CloudWatch::Alarm');
     const functions = resourcesOfType(packaged.template, 'AWS::Lambda::Function').map(([id]) => id);
     for (const fn of functions) {
@@ -178,11 +204,12 @@ describe('the packaged CloudFormation template', () => {
     expect(depth?.[1].Properties?.Dimensions).toEqual([{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['DeadLetterQueue', 'QueueName'] } }]);
   });
 
-  it('saves the operators\' Logs Insights queries over every function\'s log group', () => {
+  it("saves the operators' Logs Insights queries over every function's log group", () => {
     const queries = resourcesOfType(packaged.template, 'AWS::Logs::QueryDefinition');
     const logGroups = resourcesOfType(packaged.template, 'AWS::Logs::LogGroup').map(([id]) => ({ Ref: id }));
     expect(queries.map(([, q]) => q.Properties?.Name).sort()).toEqual(
-      ['alerts', 'by-resource', 'exposure-by-rule', 'failures', 'remediated-today', 'violations-by-actor'].map((n) => `trailguard-test/${n}`));
+      ['alerts', 'by-resource', 'exposure-by-rule', 'failures', 'remediated-today', 'violations-by-actor'].map((n) => `trailguard-test/${n}`),
+    );
     for (const [, query] of queries) {
       expect(query.Properties?.LogGroupNames).toEqual(logGroups);
       expect(query.Properties?.QueryString).toMatch(/^filter message = "trailguard remediation"/);
@@ -192,7 +219,10 @@ describe('the packaged CloudFormation template', () => {
   it('keeps the audit trail when the stack is removed or a resource replaced: log groups, state table, dead-letter queue, key', () => {
     const logGroups = resourcesOfType(packaged.template, 'AWS::Logs::LogGroup');
     expect(logGroups.map(([id]) => id).sort()).toEqual(
-      resourcesOfType(packaged.template, 'AWS::Lambda::Function').map(([id]) => id.replace(/LambdaFunction$/, 'LogGroup')).sort());
+      resourcesOfType(packaged.template, 'AWS::Lambda::Function')
+        .map(([id]) => id.replace(/LambdaFunction$/, 'LogGroup'))
+        .sort(),
+    );
     const kept = [...logGroups.map(([id]) => id), 'StateTable', 'DeadLetterQueue', 'AlertTopicKey'];
     for (const id of kept) {
       expect(packaged.template.Resources[id], id).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
@@ -215,49 +245,77 @@ describe('least privilege, proven on the template', () => {
   it('scopes every action to resources wherever the API allows', () => {
     const roles = resourcesOfType(packaged.template, 'AWS::IAM::Role');
     for (const [id, role] of roles) {
-      const statements = (role.Properties?.Policies as { PolicyDocument: { Statement: any[] } }[] ?? []).flatMap((p) => p.PolicyDocument.Statement);
+      const statements = ((role.Properties?.Policies as { PolicyDocument: { Statement: any[] } }[]) ?? []).flatMap((p) => p.PolicyDocument.Statement);
       for (const statement of statements) {
         const actions: string[] = [statement.Action].flat();
         const resources = [statement.Resource].flat();
-        expect(actions.every((a) => !a.includes('*')), `${id}: ${actions.join(',')}`).toBe(true);
+        expect(
+          actions.every((a) => !a.includes('*')),
+          `${id}: ${actions.join(',')}`,
+        ).toBe(true);
         if (resources.includes('*')) {
-          expect(actions.filter((a) => !UNSCOPABLE.test(a)), `${id} grants on '*'`).toEqual([]);
+          expect(
+            actions.filter((a) => !UNSCOPABLE.test(a)),
+            `${id} grants on '*'`,
+          ).toEqual([]);
         } else {
           // Scoped to this account's resources: a Ref/GetAtt of the stack, or an ARN pattern with the account id.
           for (const resource of resources) {
             const text = JSON.stringify(resource);
-            expect(text.includes('AWS::AccountId') || text.includes('"Ref"') || text.includes('Fn::GetAtt') || text.startsWith('{"Fn::Sub":"arn:${AWS::Partition}:s3:::'), `${id}: ${text}`).toBe(true);
+            expect(
+              text.includes('AWS::AccountId')
+                || text.includes('"Ref"')
+                || text.includes('Fn::GetAtt')
+                || text.startsWith('{"Fn::Sub":"arn:${AWS::Partition}:s3:::'),
+              `${id}: ${text}`,
+            ).toBe(true);
           }
         }
       }
     }
   });
 
-  it('lets the sweeps\' scheduler role do nothing but invoke the sweep functions of this stack', () => {
+  it("lets the sweeps' scheduler role do nothing but invoke the sweep functions of this stack", () => {
     const role = packaged.template.Resources.SweepSchedulerRole?.Properties;
-    expect(role?.AssumeRolePolicyDocument?.Statement).toEqual([{
-      Effect: 'Allow', Principal: { Service: 'scheduler.amazonaws.com' }, Action: 'sts:AssumeRole',
-      Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
-    }]);
+    expect(role?.AssumeRolePolicyDocument?.Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'scheduler.amazonaws.com' },
+        Action: 'sts:AssumeRole',
+        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+      },
+    ]);
     const statements = (role!.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
-    expect(statements).toEqual([{ Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: [
-      { 'Fn::Sub': 'arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:trailguard-test-*Sweep' },
-    ] }]);
+    expect(statements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'lambda:InvokeFunction',
+        Resource: [{ 'Fn::Sub': 'arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:trailguard-test-*Sweep' }],
+      },
+    ]);
   });
 
-  it('names, as the remediator\'s own roles, exactly the roles that write to the account, by exact name', () => {
+  it("names, as the remediator's own roles, exactly the roles that write to the account, by exact name", () => {
     const writesToAccount = (action: string) => !BASE_ACTIONS.includes(action) && !/^\w+:(Get|Describe|List)/.test(action) && action !== 'iam:PassRole';
     // The functions' roles (the Scheduler roles only invoke functions, which no pattern sees).
     const writers = resourcesOfType(packaged.template, 'AWS::IAM::Role')
       .filter(([id]) => id.endsWith('IamRoleLambdaExecution'))
-      .filter(([, role]) => (role.Properties?.Policies as { PolicyDocument: { Statement: any[] } }[] ?? [])
-        .some((policy) => policy.PolicyDocument.Statement.some((statement) => [statement.Action].flat().some(writesToAccount))))
+      .filter(([, role]) =>
+        ((role.Properties?.Policies as { PolicyDocument: { Statement: any[] } }[]) ?? []).some((policy) =>
+          policy.PolicyDocument.Statement.some((statement) => [statement.Action].flat().some(writesToAccount)),
+        ),
+      )
       .map(([, role]) => role.Properties?.RoleName);
     const functions = resourcesOfType(packaged.template, 'AWS::Lambda::Function');
     for (const [id, fn] of functions) {
-      const selfRoles = String(fn.Properties?.Environment?.Variables?.TRAILGUARD_SELF_ROLES ?? '').split(',').map((name) => name.trim());
+      const selfRoles = String(fn.Properties?.Environment?.Variables?.TRAILGUARD_SELF_ROLES ?? '')
+        .split(',')
+        .map((name) => name.trim());
       expect(selfRoles.sort(), id).toEqual([...writers].sort());
-      expect(selfRoles.some((name) => /[*?]/.test(name)), id).toBe(false);
+      expect(
+        selfRoles.some((name) => /[*?]/.test(name)),
+        id,
+      ).toBe(false);
     }
     // The writers are the functions whose code may write: every permission of a rule, sweep or check that is no read.
     const writesInCode = FUNCTIONS.filter((fn) => {
@@ -295,7 +353,13 @@ describe('the live configuration in SSM Parameter Store', () => {
   it('creates the rules parameter, empty, and outputs the prefix every function is given', () => {
     expect(packaged.template.Resources.RulesParameter).toEqual({
       Type: 'AWS::SSM::Parameter',
-      Properties: expect.objectContaining({ Name: '/trailguard/test/rules', Type: 'String', Value: '{}', Tier: 'Intelligent-Tiering', Description: expect.any(String) }),
+      Properties: expect.objectContaining({
+        Name: '/trailguard/test/rules',
+        Type: 'String',
+        Value: '{}',
+        Tier: 'Intelligent-Tiering',
+        Description: expect.any(String),
+      }),
     });
     expect(packaged.template.Outputs?.ParameterPrefix).toMatchObject({ Value: '/trailguard/test' });
     expect(FUNCTIONS.length).toBeGreaterThan(0);
@@ -307,14 +371,22 @@ describe('the live configuration in SSM Parameter Store', () => {
     }
   });
 
-  it.each(FUNCTIONS.map((fn) => [fn.key, fn.rule] as const))('lets %s read the rules and its own rule\'s two exemption folders, and nothing else', (key, rule) => {
-    const statements = statementsOf(`${logicalPrefixOf(key)}IamRoleLambdaExecution`)
-      .filter((s) => [s.Action].flat().some((action: string) => action.startsWith('ssm:')));
-    expect(statements).toEqual([
-      { Effect: 'Allow', Action: ['ssm:GetParameters'], Resource: [parameterArn('/trailguard/test/rules')] },
-      { Effect: 'Allow', Action: ['ssm:GetParametersByPath'], Resource: [parameterArn(`/trailguard/test/exemptions/${rule}`), parameterArn('/trailguard/test/exemptions/all')] },
-    ]);
-  });
+  it.each(FUNCTIONS.map((fn) => [fn.key, fn.rule] as const))(
+    "lets %s read the rules and its own rule's two exemption folders, and nothing else",
+    (key, rule) => {
+      const statements = statementsOf(`${logicalPrefixOf(key)}IamRoleLambdaExecution`).filter((s) =>
+        [s.Action].flat().some((action: string) => action.startsWith('ssm:')),
+      );
+      expect(statements).toEqual([
+        { Effect: 'Allow', Action: ['ssm:GetParameters'], Resource: [parameterArn('/trailguard/test/rules')] },
+        {
+          Effect: 'Allow',
+          Action: ['ssm:GetParametersByPath'],
+          Resource: [parameterArn(`/trailguard/test/exemptions/${rule}`), parameterArn('/trailguard/test/exemptions/all')],
+        },
+      ]);
+    },
+  );
 });
 
 const statementsOf = (roleId: string) =>
@@ -323,7 +395,7 @@ const statementsOf = (roleId: string) =>
 describe.each(CHECK_FUNCTIONS.map((f) => [f.key, f] as const))('the %s scheduled check', (key, check) => {
   const prefix = logicalPrefixOf(key);
 
-  it('has a role with exactly its code\'s permissions plus the base set', () => {
+  it("has a role with exactly its code's permissions plus the base set", () => {
     const actions = statementsOf(`${prefix}IamRoleLambdaExecution`).flatMap((s) => [s.Action].flat());
     expect(new Set(actions)).toEqual(new Set([...check.actions, ...BASE_ACTIONS, ...LIVE_CONFIG_ACTIONS]));
     expect(check.actions.length).toBeGreaterThan(0);
@@ -332,7 +404,9 @@ describe.each(CHECK_FUNCTIONS.map((f) => [f.key, f] as const))('the %s scheduled
   it('has no event source, sends failed async invocations to the dead-letter queue, and is small', () => {
     const eventRules = resourcesOfType(packaged.template, 'AWS::Events::Rule').filter(([, r]) => JSON.stringify(r).includes(`${prefix}LambdaFunction`));
     expect(eventRules).toEqual([]);
-    expect(packaged.template.Resources[`${prefix}LambdaEvConf`]?.Properties?.DestinationConfig?.OnFailure?.Destination).toEqual({ 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] });
+    expect(packaged.template.Resources[`${prefix}LambdaEvConf`]?.Properties?.DestinationConfig?.OnFailure?.Destination).toEqual({
+      'Fn::GetAtt': ['DeadLetterQueue', 'Arn'],
+    });
     expect(packaged.template.Resources[`${prefix}LogGroup`]?.Properties?.RetentionInDays).toBe(90);
     expect(packaged.template.Resources[`${prefix}LambdaFunction`]?.Properties?.Runtime).toBe('nodejs22.x');
     expect(packaged.zips[key]).toBeLessThan(250 * 1024);
@@ -343,37 +417,51 @@ describe('untagged-instance enforcement wiring', () => {
   const ENFORCE_FUNCTION = { 'Fn::GetAtt': ['UntaggedInstanceEnforceLambdaFunction', 'Arn'] };
   const SCHEDULER_ROLE = { 'Fn::GetAtt': ['UntaggedInstanceEnforceSchedulerRole', 'Arn'] };
 
-  it('lets the enforcement function stop only this account\'s instances, and nothing terminates anywhere', () => {
+  it("lets the enforcement function stop only this account's instances, and nothing terminates anywhere", () => {
     const stop = statementsOf('UntaggedInstanceEnforceIamRoleLambdaExecution').filter((s) => [s.Action].flat().includes('ec2:StopInstances'));
-    expect(stop).toEqual([{ Effect: 'Allow', Action: ['ec2:StopInstances'], Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*' } }]);
-    const everyAction = resourcesOfType(packaged.template, 'AWS::IAM::Role').flatMap(([id]) => statementsOf(id)).flatMap((s) => [s.Action].flat());
+    expect(stop).toEqual([
+      { Effect: 'Allow', Action: ['ec2:StopInstances'], Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*' } },
+    ]);
+    const everyAction = resourcesOfType(packaged.template, 'AWS::IAM::Role')
+      .flatMap(([id]) => statementsOf(id))
+      .flatMap((s) => [s.Action].flat());
     expect(everyAction).toContain('ec2:StopInstances');
     expect(everyAction.filter((a) => /Terminate/.test(a))).toEqual([]);
   });
 
   it('lets the tagging role create and read only trailguard-enforce-* schedules, and pass only the scheduler role, only to Scheduler', () => {
     const statements = statementsOf('UntaggedInstanceIamRoleLambdaExecution');
-    expect(statements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('scheduler:')))).toEqual([{
-      Effect: 'Allow',
-      Action: ['scheduler:CreateSchedule', 'scheduler:GetSchedule'],
-      Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/default/trailguard-enforce-*' },
-    }]);
-    expect(statements.filter((s) => [s.Action].flat().includes('iam:PassRole'))).toEqual([{
-      Effect: 'Allow', Action: ['iam:PassRole'], Resource: SCHEDULER_ROLE,
-      Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
-    }]);
+    expect(statements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('scheduler:')))).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['scheduler:CreateSchedule', 'scheduler:GetSchedule'],
+        Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/default/trailguard-enforce-*' },
+      },
+    ]);
+    expect(statements.filter((s) => [s.Action].flat().includes('iam:PassRole'))).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['iam:PassRole'],
+        Resource: SCHEDULER_ROLE,
+        Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+      },
+    ]);
   });
 
   it('has a scheduler role that only Scheduler of this account assumes and that can only invoke the enforcement function', () => {
     const role = packaged.template.Resources.UntaggedInstanceEnforceSchedulerRole?.Properties;
-    expect(role?.AssumeRolePolicyDocument?.Statement).toEqual([{
-      Effect: 'Allow', Principal: { Service: 'scheduler.amazonaws.com' }, Action: 'sts:AssumeRole',
-      Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
-    }]);
+    expect(role?.AssumeRolePolicyDocument?.Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'scheduler.amazonaws.com' },
+        Action: 'sts:AssumeRole',
+        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+      },
+    ]);
     expect(statementsOf('UntaggedInstanceEnforceSchedulerRole')).toEqual([{ Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: ENFORCE_FUNCTION }]);
   });
 
-  it('tells the tagging function where its schedules point, from the stack\'s own resources', () => {
+  it("tells the tagging function where its schedules point, from the stack's own resources", () => {
     const variables = packaged.template.Resources.UntaggedInstanceLambdaFunction?.Properties?.Environment?.Variables;
     expect(variables?.TRAILGUARD_ENFORCE_FUNCTION_ARN).toEqual(ENFORCE_FUNCTION);
     expect(variables?.TRAILGUARD_SCHEDULER_ROLE_ARN).toEqual(SCHEDULER_ROLE);
@@ -383,15 +471,19 @@ describe('untagged-instance enforcement wiring', () => {
 describe.each(SWEEP_FUNCTIONS.map((f) => [f.key, f] as const))('the %s reconciliation sweep', (key, { sweep, actions }) => {
   const prefix = logicalPrefixOf(key);
   const statements = () =>
-    (packaged.template.Resources[`${prefix}IamRoleLambdaExecution`]!.Properties!.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
+    (packaged.template.Resources[`${prefix}IamRoleLambdaExecution`]!.Properties!.Policies as { PolicyDocument: { Statement: any[] } }[]).flatMap(
+      (p) => p.PolicyDocument.Statement,
+    );
 
-  it('has a role with exactly its rule\'s and its scan\'s permissions plus the base set, and never schedules a stop', () => {
+  it("has a role with exactly its rule's and its scan's permissions plus the base set, and never schedules a stop", () => {
     expect(new Set(statements().flatMap((s) => [s.Action].flat()))).toEqual(new Set([...actions, ...BASE_ACTIONS, ...LIVE_CONFIG_ACTIONS]));
     expect(actions.filter((action) => action.startsWith('scheduler:') || action === 'iam:PassRole')).toEqual([]);
   });
 
   it('runs on an EventBridge Scheduler schedule at sweepRate (hourly by default), in the configured mode, with room to page', () => {
-    const schedules = resourcesOfType(packaged.template, 'AWS::Scheduler::Schedule').filter(([, r]) => JSON.stringify(r.Properties?.Target ?? {}).includes(`"${prefix}LambdaFunction"`));
+    const schedules = resourcesOfType(packaged.template, 'AWS::Scheduler::Schedule').filter(([, r]) =>
+      JSON.stringify(r.Properties?.Target ?? {}).includes(`"${prefix}LambdaFunction"`),
+    );
     expect(schedules.map(([, r]) => r.Properties?.ScheduleExpression)).toEqual(['rate(1 hour)']);
     // Its own role, which may only invoke the sweeps; the scheduled time names the sweep's window.
     expect(schedules[0]?.[1].Properties?.Target).toEqual({
@@ -399,7 +491,11 @@ describe.each(SWEEP_FUNCTIONS.map((f) => [f.key, f] as const))('the %s reconcili
       RoleArn: { 'Fn::GetAtt': ['SweepSchedulerRole', 'Arn'] },
       Input: '{"time":"<aws.scheduler.scheduled-time>"}',
     });
-    expect(resourcesOfType(packaged.template, 'AWS::Events::Rule').filter(([, r]) => JSON.stringify(r.Properties?.Targets ?? []).includes(`"${prefix}LambdaFunction"`))).toEqual([]);
+    expect(
+      resourcesOfType(packaged.template, 'AWS::Events::Rule').filter(([, r]) =>
+        JSON.stringify(r.Properties?.Targets ?? []).includes(`"${prefix}LambdaFunction"`),
+      ),
+    ).toEqual([]);
     const fn = packaged.template.Resources[`${prefix}LambdaFunction`]?.Properties;
     expect(fn?.Timeout).toBe(300);
     expect(fn?.Environment?.Variables?.TRAILGUARD_MODE).toBe('live');
@@ -407,7 +503,9 @@ describe.each(SWEEP_FUNCTIONS.map((f) => [f.key, f] as const))('the %s reconcili
   });
 
   it('sends failed invocations to the dead-letter queue, keeps its logs, and is small', () => {
-    expect(packaged.template.Resources[`${prefix}LambdaEvConf`]?.Properties?.DestinationConfig?.OnFailure?.Destination).toEqual({ 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] });
+    expect(packaged.template.Resources[`${prefix}LambdaEvConf`]?.Properties?.DestinationConfig?.OnFailure?.Destination).toEqual({
+      'Fn::GetAtt': ['DeadLetterQueue', 'Arn'],
+    });
     expect(packaged.template.Resources[`${prefix}LogGroup`]?.Properties?.RetentionInDays).toBe(90);
     expect(packaged.zips[key]).toBeLessThan(250 * 1024);
   });

@@ -103,12 +103,13 @@ export async function startAwsProxy(target: string): Promise<AwsProxy> {
       plan = next;
       calls.length = 0;
     },
-    close: () => new Promise((resolve) => {
-      for (const timer of hangs) clearTimeout(timer);
-      agent.destroy();
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const timer of hangs) clearTimeout(timer);
+        agent.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -159,8 +160,12 @@ const header = (req: IncomingMessage, name: string) => {
 
 /** S3 sub-resources by query key, named as the API reference names their operations. */
 const S3_SUBRESOURCES: Readonly<Record<string, string>> = {
-  publicAccessBlock: 'PublicAccessBlock', policyStatus: 'BucketPolicyStatus', acl: 'BucketAcl', policy: 'BucketPolicy',
-  tagging: 'BucketTagging', ownershipControls: 'BucketOwnershipControls',
+  publicAccessBlock: 'PublicAccessBlock',
+  policyStatus: 'BucketPolicyStatus',
+  acl: 'BucketAcl',
+  policy: 'BucketPolicy',
+  tagging: 'BucketTagging',
+  ownershipControls: 'BucketOwnershipControls',
 };
 const VERBS: Readonly<Record<string, string>> = { GET: 'Get', PUT: 'Put', DELETE: 'Delete', HEAD: 'Head', POST: 'Post' };
 
@@ -210,11 +215,20 @@ function errorFor(call: CallInfo, kind: ErrorKind): Answer {
   switch (call.service) {
     case 's3':
       return throttled
-        ? xml(503, '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>proxy</RequestId></Error>')
-        : xml(500, '<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message><RequestId>proxy</RequestId></Error>');
+        ? xml(
+            503,
+            '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>proxy</RequestId></Error>',
+          )
+        : xml(
+            500,
+            '<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message><RequestId>proxy</RequestId></Error>',
+          );
     case 'ec2': {
       const code = throttled ? 'RequestLimitExceeded' : 'InternalError';
-      return xml(throttled ? 503 : 500, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>${code}</Code><Message>${code}</Message></Error></Errors><RequestID>proxy</RequestID></Response>`);
+      return xml(
+        throttled ? 503 : 500,
+        `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>${code}</Code><Message>${code}</Message></Error></Errors><RequestID>proxy</RequestID></Response>`,
+      );
     }
     case 'dynamodb':
     case 'cloudtrail': {
@@ -229,13 +243,18 @@ function errorFor(call: CallInfo, kind: ErrorKind): Answer {
     default: {
       // SNS, STS (AWS query protocol).
       const code = throttled ? 'Throttling' : 'InternalFailure';
-      return xml(throttled ? 400 : 500, `<ErrorResponse><Error><Type>${throttled ? 'Sender' : 'Receiver'}</Type><Code>${code}</Code><Message>${throttled ? 'Rate exceeded' : 'Internal failure'}</Message></Error><RequestId>proxy</RequestId></ErrorResponse>`);
+      return xml(
+        throttled ? 400 : 500,
+        `<ErrorResponse><Error><Type>${throttled ? 'Sender' : 'Receiver'}</Type><Code>${code}</Code><Message>${throttled ? 'Rate exceeded' : 'Internal failure'}</Message></Error><RequestId>proxy</RequestId></ErrorResponse>`,
+      );
     }
   }
 }
 
 /** A number in [0, 1) from the seed and the parts: the same request in the same run gets the same answer. */
 export function seeded(seed: string, ...parts: readonly (string | number)[]): number {
-  const digest = createHash('sha256').update([seed, ...parts].join('\u0000')).digest();
+  const digest = createHash('sha256')
+    .update([seed, ...parts].join('\u0000'))
+    .digest();
   return digest.readUInt32BE(0) / 2 ** 32;
 }

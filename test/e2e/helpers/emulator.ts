@@ -80,7 +80,12 @@ export async function notificationTopic(name = 'trailguard-e2e-notifications') {
     /** The notifications that arrived since the last call. */
     async received(): Promise<ReceivedNotification[]> {
       return (await drainQueue(queue.url)).map((body) => {
-        const envelope = JSON.parse(body) as { Type: string; Subject: string; Message: string; MessageAttributes?: Record<string, { Type: string; Value: string }> };
+        const envelope = JSON.parse(body) as {
+          Type: string;
+          Subject: string;
+          Message: string;
+          MessageAttributes?: Record<string, { Type: string; Value: string }>;
+        };
         if (envelope.Type !== 'Notification') throw new Error(`expected an SNS Notification envelope, got ${body.slice(0, 200)}`);
         const attributes = Object.fromEntries(Object.entries(envelope.MessageAttributes ?? {}).map(([key, value]) => [key, value.Value]));
         return { subject: envelope.Subject, attributes, message: JSON.parse(envelope.Message) as ReceivedNotification['message'] };
@@ -91,12 +96,14 @@ export async function notificationTopic(name = 'trailguard-e2e-notifications') {
 
 /** The state table as serverless.yml declares it: `pk` string key (TTL is irrelevant within a test). */
 export async function createStateTable(name = 'trailguard-e2e-state'): Promise<string> {
-  await aws.dynamo.send(new CreateTableCommand({
-    TableName: name,
-    AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-    BillingMode: 'PAY_PER_REQUEST',
-  }));
+  await aws.dynamo.send(
+    new CreateTableCommand({
+      TableName: name,
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
   return name;
 }
 

@@ -46,7 +46,9 @@ export function tagSet(tags: readonly Tagged[] | undefined) {
 
 /** An SDK IpPermission as CloudTrail records it in `ipPermissions.items[]`. */
 export function recordedPermission(permission: {
-  IpProtocol?: string | undefined; FromPort?: number | undefined; ToPort?: number | undefined;
+  IpProtocol?: string | undefined;
+  FromPort?: number | undefined;
+  ToPort?: number | undefined;
   IpRanges?: { CidrIp?: string | undefined; Description?: string | undefined }[] | undefined;
   Ipv6Ranges?: { CidrIpv6?: string | undefined; Description?: string | undefined }[] | undefined;
 }) {
@@ -62,8 +64,15 @@ export function recordedPermission(permission: {
 
 /** An SDK SecurityGroupRule (AuthorizeSecurityGroupIngress's answer) as CloudTrail records it in `securityGroupRuleSet.items[]`. */
 export function recordedRule(rule: {
-  SecurityGroupRuleId?: string | undefined; GroupId?: string | undefined; IsEgress?: boolean | undefined; IpProtocol?: string | undefined;
-  FromPort?: number | undefined; ToPort?: number | undefined; CidrIpv4?: string | undefined; CidrIpv6?: string | undefined; Description?: string | undefined;
+  SecurityGroupRuleId?: string | undefined;
+  GroupId?: string | undefined;
+  IsEgress?: boolean | undefined;
+  IpProtocol?: string | undefined;
+  FromPort?: number | undefined;
+  ToPort?: number | undefined;
+  CidrIpv4?: string | undefined;
+  CidrIpv6?: string | undefined;
+  Description?: string | undefined;
 }) {
   return {
     groupId: rule.GroupId,

@@ -49,7 +49,9 @@ const HANDLERS: Record<RuleId, () => Promise<{ handler: (event: unknown, context
 };
 
 const CONTEXT = {
-  awsRequestId: 'e2e-request', functionName: 'trailguard-e2e', invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:trailguard-e2e',
+  awsRequestId: 'e2e-request',
+  functionName: 'trailguard-e2e',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:trailguard-e2e',
   getRemainingTimeInMillis: () => 30_000,
 } as unknown as Context;
 
@@ -107,14 +109,26 @@ export async function replayCli(event: unknown, env: LambdaEnv): Promise<{ exit:
   return new Promise((resolve, reject) => {
     // Replay publishes only with --notify; these tests compare its notifications with the handlers'.
     const notify = env.topicArn && env.mode !== 'offline' ? ['--notify'] : [];
-    execFile(process.execPath, [join(ROOT, 'bin', 'trailguard.mjs'), 'replay', '--mode', env.mode, ...notify, '--format', 'jsonl', file], { cwd: ROOT, env: variables }, (error, stdout, stderr) => {
-      const exit = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      if (exit !== 0 && exit !== 1) return reject(new Error(`trailguard replay exited ${exit}: ${stderr}`));
-      try {
-        resolve({ exit, records: stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as RemediationRecord), stderr });
-      } catch (parseError) {
-        reject(new Error(`trailguard replay printed something that is not JSON lines: ${stdout.slice(0, 500)}`, { cause: parseError }));
-      }
-    });
+    execFile(
+      process.execPath,
+      [join(ROOT, 'bin', 'trailguard.mjs'), 'replay', '--mode', env.mode, ...notify, '--format', 'jsonl', file],
+      { cwd: ROOT, env: variables },
+      (error, stdout, stderr) => {
+        const exit = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        if (exit !== 0 && exit !== 1) return reject(new Error(`trailguard replay exited ${exit}: ${stderr}`));
+        try {
+          resolve({
+            exit,
+            records: stdout
+              .split('\n')
+              .filter(Boolean)
+              .map((line) => JSON.parse(line) as RemediationRecord),
+            stderr,
+          });
+        } catch (parseError) {
+          reject(new Error(`trailguard replay printed something that is not JSON lines: ${stdout.slice(0, 500)}`, { cause: parseError }));
+        }
+      },
+    );
   });
 }

@@ -153,7 +153,10 @@ export async function deliverConcurrently(deliveries: readonly Delivery[], env: 
         const started = Date.now();
         const context = lambdaContext(rule, started + options.timeoutMs);
         // middy ends the invocation with a Timeout error just before the deadline, as Lambda would kill it.
-        const threw = await container.handler(deliveries[item.delivery]?.event, context).then(() => false, () => true);
+        const threw = await container.handler(deliveries[item.delivery]?.event, context).then(
+          () => false,
+          () => true,
+        );
         const ms = Date.now() - started;
         const timedOut = ms >= options.timeoutMs - TIMEOUT_EARLY_MS;
         invocations.push({ rule, delivery: item.delivery, attempt: item.attempt, ms, threw, timedOut, records: container.take() });

@@ -17,7 +17,7 @@ describe('sliding-window counts from two fixed windows', () => {
     expect((await tallyInWindow(add, 'k', at('2026-11-25T12:18:45Z'), WINDOW, 1)).estimate).toBe(5);
   });
 
-  it('gives the window\'s alert to the first claim at or past the threshold only', async () => {
+  it("gives the window's alert to the first claim at or past the threshold only", async () => {
     const store = memoryStateStore();
     const add = store.addToWindow.bind(store);
     const tally = { windowStart: at('2026-11-25T12:15:00Z'), current: 7, previous: 0, estimate: 7 };
@@ -26,7 +26,7 @@ describe('sliding-window counts from two fixed windows', () => {
     expect(await claimWindowAlert(add, 'k', tally, WINDOW, 5)).toBe(false);
   });
 
-  it('after an alerted window, alerts in the next one only on that window\'s own count', async () => {
+  it("after an alerted window, alerts in the next one only on that window's own count", async () => {
     const store = memoryStateStore();
     const add = store.addToWindow.bind(store);
     const first = { windowStart: at('2026-11-25T12:00:00Z'), current: 5, previous: 0, estimate: 5 };

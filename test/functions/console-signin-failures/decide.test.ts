@@ -28,7 +28,10 @@ describe('console-signin-failures with the state store', () => {
   it('stays quiet for 4 failures, alerts on the 5th, and not again for the 6th to 10th in the same window', async () => {
     const { records, deps } = await runAll(Array.from({ length: 10 }, (_, i) => attempt(FAILURE, i, minute(i))));
     expect(records.map((r) => r.outcome)).toEqual(['compliant', 'compliant', 'compliant', 'compliant', 'alerted', ...Array(5).fill('compliant')]);
-    expect(records[4]).toMatchObject({ severity: 'MEDIUM', reason: expect.stringContaining('5 for alice and 5 from 192.0.2.44 within the 15 min up to 12:04 UTC') });
+    expect(records[4]).toMatchObject({
+      severity: 'MEDIUM',
+      reason: expect.stringContaining('5 for alice and 5 from 192.0.2.44 within the 15 min up to 12:04 UTC'),
+    });
     expect(records[3]?.reason).toContain('4 for the user, 4 from the IP');
     expect(records[9]?.reason).toContain('already alerted for these failures');
     expect(deps.published).toHaveLength(1);
@@ -44,7 +47,9 @@ describe('console-signin-failures with the state store', () => {
 
   it('counts one source IP across user names, hidden ones included', async () => {
     const users = ['alice', 'bob', 'HIDDEN_DUE_TO_SECURITY_REASONS', 'carol', 'dave'];
-    const events = users.map((name, i) => attempt(FAILURE, i, minute(i), { userIdentity: { type: 'IAMUser', accountId: '111122223333', accessKeyId: '', userName: name } }));
+    const events = users.map((name, i) =>
+      attempt(FAILURE, i, minute(i), { userIdentity: { type: 'IAMUser', accountId: '111122223333', accessKeyId: '', userName: name } }),
+    );
     const { records } = await runAll(events);
     expect(records.map((r) => r.outcome)).toEqual(['compliant', 'compliant', 'compliant', 'compliant', 'alerted']);
     expect(records[4]?.reason).toContain('5 from 192.0.2.44');
@@ -53,7 +58,10 @@ describe('console-signin-failures with the state store', () => {
 
   it('counts per account: root (or admin) failing in two member accounts does not add up', async () => {
     const root = loadSample('console-signin-failures', 'alerted.failure-root') as Record<string, unknown>;
-    const inAccount = (account: string, n: number) => ({ ...(attempt(root, n, minute(n), { sourceIPAddress: `192.0.2.${n}`, recipientAccountId: account }) as Record<string, unknown>), account });
+    const inAccount = (account: string, n: number) => ({
+      ...(attempt(root, n, minute(n), { sourceIPAddress: `192.0.2.${n}`, recipientAccountId: account }) as Record<string, unknown>),
+      account,
+    });
     const events = [0, 1, 2].flatMap((n) => [inAccount('111122223333', n), inAccount('444455556666', 10 + n)]);
     const { records, deps } = await runAll(events);
     expect(records.map((r) => r.outcome)).toEqual(Array(6).fill('compliant'));
@@ -68,7 +76,11 @@ describe('console-signin-failures with the state store', () => {
   it('alerts once when the count jumps past the threshold (a counter update applied twice by a retry)', async () => {
     const store = memoryStateStore();
     let doubled = false;
-    const twice: StateStore = { ...store, addToWindow: (counter, start, count, expires) => store.addToWindow(counter, start, doubled && count === 1 && !counter.endsWith('#alerted') ? 2 : count, expires) };
+    const twice: StateStore = {
+      ...store,
+      addToWindow: (counter, start, count, expires) =>
+        store.addToWindow(counter, start, doubled && count === 1 && !counter.endsWith('#alerted') ? 2 : count, expires),
+    };
     const deps = { ...capturingDeps({ mode: 'live' }), store: twice };
     const records: RemediationRecord[] = [];
     for (let i = 0; i < 7; i++) {
@@ -86,7 +98,9 @@ describe('console-signin-failures with the state store', () => {
     const { records, deps } = await runAll(burst);
     // 3 before 12:15 and 3 after: never 5 in one fixed window, but 5 within 15 minutes at 12:17.
     expect(records.map((r) => r.outcome)).toEqual(['compliant', 'compliant', 'compliant', 'compliant', 'compliant', 'alerted', 'compliant']);
-    expect(records[5]?.reason).toMatch(/5 for alice and 5 from 192\.0\.2\.44 within the 15 min up to 12:17 UTC .*with the 15 min before 12:15 UTC weighted by overlap/);
+    expect(records[5]?.reason).toMatch(
+      /5 for alice and 5 from 192\.0\.2\.44 within the 15 min up to 12:17 UTC .*with the 15 min before 12:15 UTC weighted by overlap/,
+    );
     expect(deps.published).toHaveLength(1);
   });
 
@@ -100,7 +114,13 @@ describe('console-signin-failures with the state store', () => {
 
   it('honours the configured threshold and window', async () => {
     const config = capturingDeps().config;
-    const deps = { ...capturingDeps({ mode: 'live', config: { ...config, rules: { ...config.rules, 'console-signin-failures': { enabled: true, threshold: 2, windowMinutes: 60 } } } }), store: memoryStateStore() };
+    const deps = {
+      ...capturingDeps({
+        mode: 'live',
+        config: { ...config, rules: { ...config.rules, 'console-signin-failures': { enabled: true, threshold: 2, windowMinutes: 60 } } },
+      }),
+      store: memoryStateStore(),
+    };
     const outcomes = [];
     for (const [i, m] of [0, 40].entries()) outcomes.push((await run(consoleSigninFailures, attempt(FAILURE, i, minute(m)), deps)).outcome);
     expect(outcomes).toEqual(['compliant', 'alerted']);
@@ -149,11 +169,18 @@ describe('console-signin-failures findings', () => {
 
   it('titles and advises by the finding, not the reason', () => {
     // A reason with both words the old title read ("repeated", "signed in successfully"), on an uncounted failure.
-    const message = (finding: string) => consoleSigninFailures.message(recordOf({
-      rule: 'console-signin-failures', outcome: 'alerted', eventName: 'ConsoleLogin', eventSource: 'signin.amazonaws.com',
-      resources: [{ type: 'AWS::IAM::User', id: 'alice' }], finding,
-      reason: 'repeated failed console sign-ins: alice signed in successfully',
-    }));
+    const message = (finding: string) =>
+      consoleSigninFailures.message(
+        recordOf({
+          rule: 'console-signin-failures',
+          outcome: 'alerted',
+          eventName: 'ConsoleLogin',
+          eventSource: 'signin.amazonaws.com',
+          resources: [{ type: 'AWS::IAM::User', id: 'alice' }],
+          finding,
+          reason: 'repeated failed console sign-ins: alice signed in successfully',
+        }),
+      );
     expect(message('uncounted-sign-in-failure').title).toBe('Failed console sign-in');
     expect(message('uncounted-sign-in-failure').lines.join('\n')).not.toContain('treat the session as compromised');
     expect(message('repeated-sign-in-failures').title).toBe('Repeated failed console sign-ins: alice');

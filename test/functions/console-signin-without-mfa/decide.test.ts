@@ -6,9 +6,15 @@ import { capturingDeps, loadSample, runSample, withDetail } from '../../helpers/
 describe('console-signin-without-mfa', () => {
   it('alerts MEDIUM on an IAM user without MFA, and lets an exemption hold for a named user', async () => {
     const { record } = await runSample(consoleSigninWithoutMfa, 'alerted.iam-user-without-mfa');
-    expect(record).toMatchObject({ severity: 'MEDIUM', resources: [{ type: 'AWS::IAM::User', id: 'alice' }], reason: 'IAM user alice signed in to the console WITHOUT MFA' });
+    expect(record).toMatchObject({
+      severity: 'MEDIUM',
+      resources: [{ type: 'AWS::IAM::User', id: 'alice' }],
+      reason: 'IAM user alice signed in to the console WITHOUT MFA',
+    });
     const config = capturingDeps().config;
-    const { record: exempt } = await runSample(consoleSigninWithoutMfa, 'alerted.iam-user-without-mfa', { config: { ...config, exemptions: [{ rule: 'console-signin-without-mfa', resource: 'alice', reason: 'kiosk account, network-restricted (SEC-9)' }] } });
+    const { record: exempt } = await runSample(consoleSigninWithoutMfa, 'alerted.iam-user-without-mfa', {
+      config: { ...config, exemptions: [{ rule: 'console-signin-without-mfa', resource: 'alice', reason: 'kiosk account, network-restricted (SEC-9)' }] },
+    });
     expect(exempt.outcome).toBe('exempt');
   });
 
@@ -21,7 +27,10 @@ describe('console-signin-without-mfa', () => {
 
   it('excludes federated (SSO) sign-ins and says so in the record', async () => {
     const { record, deps } = await runSample(consoleSigninWithoutMfa, 'ignored.federated-sso-sign-in');
-    expect(record).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('a federated sign-in (arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_AdministratorAccess') });
+    expect(record).toMatchObject({
+      outcome: 'ignored',
+      reason: expect.stringContaining('a federated sign-in (arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_AdministratorAccess'),
+    });
     expect(deps.published).toEqual([]);
   });
 });

@@ -13,7 +13,11 @@ const putRole = (policyDocument: unknown) => withDetail(PUT_ROLE, { requestParam
 describe('iam-policy-change', () => {
   it('calls AttachUserPolicy of AdministratorAccess to oneself CRITICAL privilege escalation', async () => {
     const { record, deps } = await runSample(iamPolicyChange, 'alerted.attach-user-policy-administrator-access');
-    expect(record).toMatchObject({ outcome: 'alerted', severity: 'CRITICAL', reason: expect.stringContaining('gave ITSELF (user mallory) the administrator policy arn:aws:iam::aws:policy/AdministratorAccess') });
+    expect(record).toMatchObject({
+      outcome: 'alerted',
+      severity: 'CRITICAL',
+      reason: expect.stringContaining('gave ITSELF (user mallory) the administrator policy arn:aws:iam::aws:policy/AdministratorAccess'),
+    });
     expect(deps.published[0]?.subject).toMatch(/^\[CRITICAL\] Privilege escalation: AttachUserPolicy mallory/);
   });
 
@@ -41,9 +45,13 @@ describe('iam-policy-change', () => {
   });
 
   it('is CRITICAL for AdministratorAccess and IAMFullAccess of the aws-cn and aws-us-gov partitions too', async () => {
-    const attach = (policyArn: string) => withDetail(loadSample('iam-policy-change', 'alerted.attach-user-policy-administrator-access'), { requestParameters: { userName: 'bob', policyArn } });
+    const attach = (policyArn: string) =>
+      withDetail(loadSample('iam-policy-change', 'alerted.attach-user-policy-administrator-access'), { requestParameters: { userName: 'bob', policyArn } });
     for (const arn of ['arn:aws-us-gov:iam::aws:policy/AdministratorAccess', 'arn:aws-cn:iam::aws:policy/IAMFullAccess']) {
-      expect(await run(iamPolicyChange, attach(arn), capturingDeps()), arn).toMatchObject({ severity: 'CRITICAL', reason: expect.stringContaining(`the administrator policy ${arn}`) });
+      expect(await run(iamPolicyChange, attach(arn), capturingDeps()), arn).toMatchObject({
+        severity: 'CRITICAL',
+        reason: expect.stringContaining(`the administrator policy ${arn}`),
+      });
     }
     // Same name, another path or a customer policy: not the AWS-managed one.
     expect((await run(iamPolicyChange, attach('arn:aws-us-gov:iam::111122223333:policy/AdministratorAccess'), capturingDeps())).severity).toBe('MEDIUM');
@@ -53,28 +61,49 @@ describe('iam-policy-change', () => {
   it('says which group a user was added to (AddUserToGroup, MEDIUM), with the group as a resource', async () => {
     const { record, deps } = await runSample(iamPolicyChange, 'alerted.add-user-to-group');
     expect(record).toMatchObject({
-      outcome: 'alerted', severity: 'MEDIUM',
+      outcome: 'alerted',
+      severity: 'MEDIUM',
       reason: expect.stringContaining('user contractor-01 was added to the group platform-admins'),
-      resources: [{ type: 'AWS::IAM::User', id: 'contractor-01' }, { type: 'AWS::IAM::Group', id: 'platform-admins' }],
+      resources: [
+        { type: 'AWS::IAM::User', id: 'contractor-01' },
+        { type: 'AWS::IAM::Group', id: 'platform-admins' },
+      ],
     });
     expect(deps.published[0]?.text).toContain("aws iam list-attached-group-policies --group-name 'platform-admins'");
   });
 
-  it('handles SetDefaultPolicyVersion (MEDIUM), saying the version\'s document is not in the event', async () => {
+  it("handles SetDefaultPolicyVersion (MEDIUM), saying the version's document is not in the event", async () => {
     const { record, deps } = await runSample(iamPolicyChange, 'alerted.set-default-policy-version');
     expect(record).toMatchObject({
-      outcome: 'alerted', severity: 'MEDIUM',
+      outcome: 'alerted',
+      severity: 'MEDIUM',
       reason: expect.stringContaining('made version v1 the default of arn:aws:iam::111122223333:policy/app-runtime-s3'),
     });
-    expect(record.reason).toContain('the event does not carry the version\'s document');
-    expect(deps.published[0]?.text).toContain("aws iam get-policy-version --policy-arn 'arn:aws:iam::111122223333:policy/app-runtime-s3' --version-id <version-id>");
+    expect(record.reason).toContain("the event does not carry the version's document");
+    expect(deps.published[0]?.text).toContain(
+      "aws iam get-policy-version --policy-arn 'arn:aws:iam::111122223333:policy/app-runtime-s3' --version-id <version-id>",
+    );
   });
 
   it('takes custom administrator policies from configuration', async () => {
     const config = capturingDeps().config;
-    const attach = withDetail(loadSample('iam-policy-change', 'alerted.attach-user-policy-administrator-access'), { requestParameters: { userName: 'bob', policyArn: 'arn:aws:iam::111122223333:policy/god-mode' } });
+    const attach = withDetail(loadSample('iam-policy-change', 'alerted.attach-user-policy-administrator-access'), {
+      requestParameters: { userName: 'bob', policyArn: 'arn:aws:iam::111122223333:policy/god-mode' },
+    });
     const plain = await run(iamPolicyChange, attach, capturingDeps());
-    const custom = await run(iamPolicyChange, attach, capturingDeps({ config: { ...config, rules: { ...config.rules, 'iam-policy-change': { enabled: true, ignoreServiceLinkedRoles: true, adminPolicyArns: ['arn:aws:iam::111122223333:policy/god-mode'] } } } }));
+    const custom = await run(
+      iamPolicyChange,
+      attach,
+      capturingDeps({
+        config: {
+          ...config,
+          rules: {
+            ...config.rules,
+            'iam-policy-change': { enabled: true, ignoreServiceLinkedRoles: true, adminPolicyArns: ['arn:aws:iam::111122223333:policy/god-mode'] },
+          },
+        },
+      }),
+    );
     expect(plain.severity).toBe('MEDIUM');
     expect(custom).toMatchObject({ severity: 'CRITICAL', reason: expect.stringContaining('gave user bob the administrator policy') });
   });
@@ -90,7 +119,7 @@ describe('iam-policy-change', () => {
     expect(JSON.stringify(root) + JSON.stringify(own)).not.toContain('AKIAEXAMPLENEW');
   });
 
-  it('keeps new access keys\' ids out of the record and the message', async () => {
+  it("keeps new access keys' ids out of the record and the message", async () => {
     const { record, deps } = await runSample(iamPolicyChange, 'alerted.create-access-key-for-other-user');
     expect(record).toMatchObject({ severity: 'MEDIUM', resources: [{ type: 'AWS::IAM::User', id: 'contractor-01' }] });
     expect(JSON.stringify(record) + deps.published[0]?.json).not.toContain('AKIAEXAMPLENEWKEY001');
@@ -124,10 +153,19 @@ describe('iam-policy-change findings', () => {
   });
 
   it('titles by the finding, not the reason: "Privilege escalation" only for privilege-escalation', () => {
-    const alerted = (finding: string, reason: string) => iamPolicyChange.message(record({
-      rule: 'iam-policy-change', outcome: 'alerted', severity: 'CRITICAL', eventName: 'PutUserPolicy', eventSource: 'iam.amazonaws.com',
-      resources: [{ type: 'AWS::IAM::User', id: 'bob' }], finding, reason,
-    }));
+    const alerted = (finding: string, reason: string) =>
+      iamPolicyChange.message(
+        record({
+          rule: 'iam-policy-change',
+          outcome: 'alerted',
+          severity: 'CRITICAL',
+          eventName: 'PutUserPolicy',
+          eventSource: 'iam.amazonaws.com',
+          resources: [{ type: 'AWS::IAM::User', id: 'bob' }],
+          finding,
+          reason,
+        }),
+      );
     const lookalike = alerted('policy-changed', 'privilege escalation: PutUserPolicy gave user bob an inline policy p allowing everything');
     expect(lookalike.title).toBe('IAM change: PutUserPolicy bob');
     expect(lookalike.lines.join('\n')).not.toContain('detach or delete the policy');

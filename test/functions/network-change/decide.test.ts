@@ -12,7 +12,14 @@ describe('network-change', () => {
     const deps = { ...capturingDeps({ mode: 'live' }), store: memoryStateStore() };
     const records: RemediationRecord[] = [];
     for (let i = 0; i < 40; i += 1) {
-      const event = withDetail(ROUTE, { eventID: `route-${i}`, requestParameters: { routeTableId: `rtb-0a1b2c3d4e5f6${String(i).padStart(4, '0')}`, destinationCidrBlock: '10.0.0.0/8', natGatewayId: 'nat-0a1b2c3d4e5f60004' } });
+      const event = withDetail(ROUTE, {
+        eventID: `route-${i}`,
+        requestParameters: {
+          routeTableId: `rtb-0a1b2c3d4e5f6${String(i).padStart(4, '0')}`,
+          destinationCidrBlock: '10.0.0.0/8',
+          natGatewayId: 'nat-0a1b2c3d4e5f60004',
+        },
+      });
       records.push(await run(networkChange, event, deps));
     }
     expect(records.every((r) => r.outcome === 'alerted' && r.severity === 'MEDIUM')).toBe(true);
@@ -25,7 +32,11 @@ describe('network-change', () => {
   it('rates a default route to an internet gateway HIGH and a route to a NAT gateway MEDIUM', async () => {
     const { record: igw } = await runSample(networkChange, 'alerted.create-route-default-to-internet-gateway');
     const { record: nat } = await runSample(networkChange, 'alerted.create-route-to-nat-gateway');
-    expect(igw).toMatchObject({ severity: 'HIGH', resources: [{ type: 'AWS::EC2::RouteTable', id: 'rtb-0a1b2c3d4e5f60001' }], reason: expect.stringContaining('subnets are now public') });
+    expect(igw).toMatchObject({
+      severity: 'HIGH',
+      resources: [{ type: 'AWS::EC2::RouteTable', id: 'rtb-0a1b2c3d4e5f60001' }],
+      reason: expect.stringContaining('subnets are now public'),
+    });
     expect(nat).toMatchObject({ severity: 'MEDIUM', resources: [{ type: 'AWS::EC2::RouteTable', id: 'rtb-0a1b2c3d4e5f60003' }] });
   });
 
@@ -37,20 +48,35 @@ describe('network-change', () => {
   });
 
   it('ignores AWS service-linked roles unless configured otherwise', async () => {
-    const linked = withDetail(ROUTE, { userIdentity: {
-      type: 'AssumedRole', arn: 'arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForVPCTransitGateway/session',
-      sessionContext: { sessionIssuer: { type: 'Role', arn: 'arn:aws:iam::111122223333:role/aws-service-role/transitgateway.amazonaws.com/AWSServiceRoleForVPCTransitGateway', userName: 'AWSServiceRoleForVPCTransitGateway' } },
-    } });
+    const linked = withDetail(ROUTE, {
+      userIdentity: {
+        type: 'AssumedRole',
+        arn: 'arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForVPCTransitGateway/session',
+        sessionContext: {
+          sessionIssuer: {
+            type: 'Role',
+            arn: 'arn:aws:iam::111122223333:role/aws-service-role/transitgateway.amazonaws.com/AWSServiceRoleForVPCTransitGateway',
+            userName: 'AWSServiceRoleForVPCTransitGateway',
+          },
+        },
+      },
+    });
     const quiet = await run(networkChange, linked, capturingDeps());
     const config = capturingDeps().config;
-    const loud = await run(networkChange, linked, capturingDeps({ config: { ...config, rules: { ...config.rules, 'network-change': { enabled: true, ignoreServiceLinkedRoles: false } } } }));
+    const loud = await run(
+      networkChange,
+      linked,
+      capturingDeps({ config: { ...config, rules: { ...config.rules, 'network-change': { enabled: true, ignoreServiceLinkedRoles: false } } } }),
+    );
     expect(quiet).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('service-linked role AWSServiceRoleForVPCTransitGateway') });
     expect(loud.outcome).toBe('alerted');
   });
 
   it('is off when disabled', async () => {
     const config = capturingDeps().config;
-    const { record } = await runSample(networkChange, 'alerted.create-vpc', { config: { ...config, rules: { ...config.rules, 'network-change': { enabled: false, ignoreServiceLinkedRoles: true } } } });
+    const { record } = await runSample(networkChange, 'alerted.create-vpc', {
+      config: { ...config, rules: { ...config.rules, 'network-change': { enabled: false, ignoreServiceLinkedRoles: true } } },
+    });
     expect(record).toMatchObject({ outcome: 'ignored', reason: 'rule network-change is disabled in configuration' });
   });
 });

@@ -1,5 +1,9 @@
 import {
-  DescribeSecurityGroupRulesCommand, DescribeSecurityGroupsCommand, EC2Client, RevokeSecurityGroupIngressCommand, type SecurityGroupRule,
+  DescribeSecurityGroupRulesCommand,
+  DescribeSecurityGroupsCommand,
+  EC2Client,
+  RevokeSecurityGroupIngressCommand,
+  type SecurityGroupRule,
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -16,8 +20,13 @@ const MIXED = 'would-remediate.authorize-several-permissions-mixed-allowed-and-n
 const NO_IDS = 'would-remediate.authorize-world-ssh-without-rule-ids';
 
 const awsError = (name: string, status = 400) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
-const ingress = (id: string, fields: Partial<SecurityGroupRule>): SecurityGroupRule =>
-  ({ SecurityGroupRuleId: id, GroupId: SG, GroupOwnerId: '111122223333', IsEgress: false, ...fields });
+const ingress = (id: string, fields: Partial<SecurityGroupRule>): SecurityGroupRule => ({
+  SecurityGroupRuleId: id,
+  GroupId: SG,
+  GroupOwnerId: '111122223333',
+  IsEgress: false,
+  ...fields,
+});
 const tcp = (id: string, port: number, source: Partial<SecurityGroupRule>) => ingress(id, { IpProtocol: 'tcp', FromPort: port, ToPort: port, ...source });
 
 // What the group holds after the mixed call: its five rules, an older world-open rule and the default egress rule.
@@ -57,25 +66,31 @@ describe('open-security-group live', () => {
       outcome: 'remediated',
       severity: 'HIGH',
       reason: expect.stringContaining('1 older world-open ingress rule(s) not from this event left alone: tcp 8080 from 0.0.0.0/0 (sgr-0f0f0f0f0f0f0f0f0)'),
-      actions: [{
-        api: 'EC2.RevokeSecurityGroupIngress',
-        status: 'done',
-        params: { GroupId: SG, SecurityGroupRuleIds: REVOKED },
-        verification: { ok: true, detail: `${REVOKED.join(', ')} read back as gone from ${SG}` },
-        previous: { SecurityGroupRules: [
-          { SecurityGroupRuleId: REVOKED[0], IsEgress: false, IpProtocol: 'tcp', FromPort: 22, ToPort: 22, CidrIpv4: '0.0.0.0/0', Description: 'ssh' },
-          { SecurityGroupRuleId: REVOKED[1], IsEgress: false, IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, CidrIpv6: '::/0', Description: 'postgres' },
-        ] },
-      }],
+      actions: [
+        {
+          api: 'EC2.RevokeSecurityGroupIngress',
+          status: 'done',
+          params: { GroupId: SG, SecurityGroupRuleIds: REVOKED },
+          verification: { ok: true, detail: `${REVOKED.join(', ')} read back as gone from ${SG}` },
+          previous: {
+            SecurityGroupRules: [
+              { SecurityGroupRuleId: REVOKED[0], IsEgress: false, IpProtocol: 'tcp', FromPort: 22, ToPort: 22, CidrIpv4: '0.0.0.0/0', Description: 'ssh' },
+              { SecurityGroupRuleId: REVOKED[1], IsEgress: false, IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, CidrIpv6: '::/0', Description: 'postgres' },
+            ],
+          },
+        },
+      ],
     });
     expect(deps.published[0]?.subject).toBe(`[HIGH] World-open ingress revoked on ${SG} in 111122223333/eu-west-1`);
     expect(deps.published[0]?.text).toContain('Group name: web');
     expect(deps.published[0]?.text).toContain('Rule: tcp 22 from 0.0.0.0/0 (sgr-00000000000001d03), description "ssh"');
     expect(deps.published[0]?.text).toContain('Rule: tcp 5432 from ::/0 (sgr-00000000000001d05), description "postgres"');
     // One command re-creates every revoked rule, from the action type (as report and undo print it), with --region.
-    expect(deps.published[0]?.text).toContain(`To reverse: aws ec2 authorize-security-group-ingress --region 'eu-west-1' --group-id '${SG}' --ip-permissions '[`
-      + `{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0","Description":"ssh"}]},`
-      + `{"IpProtocol":"tcp","FromPort":5432,"ToPort":5432,"Ipv6Ranges":[{"CidrIpv6":"::/0","Description":"postgres"}]}]'`);
+    expect(deps.published[0]?.text).toContain(
+      `To reverse: aws ec2 authorize-security-group-ingress --region 'eu-west-1' --group-id '${SG}' --ip-permissions '[`
+        + `{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0","Description":"ssh"}]},`
+        + `{"IpProtocol":"tcp","FromPort":5432,"ToPort":5432,"Ipv6Ranges":[{"CidrIpv6":"::/0","Description":"postgres"}]}]'`,
+    );
     expect(deps.published[0]?.text).not.toContain('To re-create it');
   });
 
@@ -86,7 +101,10 @@ describe('open-security-group live', () => {
       ingress('sgr-0e0e0e0e0e0e0e0e0', { IsEgress: true, IpProtocol: 'tcp', FromPort: 22, ToPort: 22, CidrIpv4: '0.0.0.0/0' }),
     ];
     ec2.on(DescribeSecurityGroupsCommand).resolves(GROUP);
-    ec2.on(DescribeSecurityGroupRulesCommand).resolvesOnce({ SecurityGroupRules: rules }).resolves({ SecurityGroupRules: [rules[0]!, rules[2]!] });
+    ec2
+      .on(DescribeSecurityGroupRulesCommand)
+      .resolvesOnce({ SecurityGroupRules: rules })
+      .resolves({ SecurityGroupRules: [rules[0]!, rules[2]!] });
     ec2.on(RevokeSecurityGroupIngressCommand).resolves({ Return: true });
 
     const { record } = await runSample(openSecurityGroup, NO_IDS, { mode: 'live' });
@@ -95,9 +113,10 @@ describe('open-security-group live', () => {
     expect(record.outcome).toBe('remediated');
   });
 
-  it('reads every page of the group\'s rules', async () => {
+  it("reads every page of the group's rules", async () => {
     ec2.on(DescribeSecurityGroupsCommand).resolves(GROUP);
-    ec2.on(DescribeSecurityGroupRulesCommand)
+    ec2
+      .on(DescribeSecurityGroupRulesCommand)
       .resolvesOnce({ SecurityGroupRules: [tcp('sgr-0123123123123123a', 22, { CidrIpv4: '203.0.113.0/24' })], NextToken: 'page-2' })
       .resolvesOnce({ SecurityGroupRules: [tcp('sgr-0789789789789789c', 22, { CidrIpv4: '0.0.0.0/0' })] })
       .resolves({ SecurityGroupRules: [] });
@@ -112,7 +131,8 @@ describe('open-security-group live', () => {
 
   it('resolves a name-only group to its id before revoking', async () => {
     ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [{ GroupId: 'sg-0fedcba9876543210', GroupName: 'launch-wizard-1' }] });
-    ec2.on(DescribeSecurityGroupRulesCommand)
+    ec2
+      .on(DescribeSecurityGroupRulesCommand)
       .resolvesOnce({ SecurityGroupRules: [{ ...tcp('sgr-0abcabcabcabcabca', 22, { CidrIpv4: '0.0.0.0/0' }), GroupId: 'sg-0fedcba9876543210' }] })
       .resolves({ SecurityGroupRules: [] });
     ec2.on(RevokeSecurityGroupIngressCommand).resolves({ Return: true });
@@ -127,7 +147,10 @@ describe('open-security-group live', () => {
   it('revokes the rule a ModifySecurityGroupRules call opened, and nothing for one that is egress', async () => {
     const modified = tcp('sgr-00000000000002a01', 22, { CidrIpv4: '0.0.0.0/0' });
     ec2.on(DescribeSecurityGroupsCommand).resolves(GROUP);
-    ec2.on(DescribeSecurityGroupRulesCommand).resolvesOnce({ SecurityGroupRules: [modified] }).resolves({ SecurityGroupRules: [] });
+    ec2
+      .on(DescribeSecurityGroupRulesCommand)
+      .resolvesOnce({ SecurityGroupRules: [modified] })
+      .resolves({ SecurityGroupRules: [] });
     ec2.on(RevokeSecurityGroupIngressCommand).resolves({ Return: true });
     const opened = await runSample(openSecurityGroup, 'would-remediate.modify-security-group-rules-to-world-cidr', { mode: 'live' });
     expect(revokeInputs()).toEqual([{ GroupId: SG, SecurityGroupRuleIds: ['sgr-00000000000002a01'] }]);
@@ -181,7 +204,8 @@ describe('open-security-group live', () => {
 
   it('revokes the rules still there when one of them vanished before the revoke', async () => {
     ec2.on(DescribeSecurityGroupsCommand).resolves(GROUP);
-    ec2.on(DescribeSecurityGroupRulesCommand)
+    ec2
+      .on(DescribeSecurityGroupRulesCommand)
       .resolvesOnce({ SecurityGroupRules: MIXED_RULES })
       .resolvesOnce(without([REVOKED[0]!]))
       .resolves(without(REVOKED));
@@ -295,7 +319,10 @@ describe('open-security-group live: ranges that add up to the world, a response 
 
   it('revokes both /1 halves by id, keeps the office range nested in them, and confirms', async () => {
     ec2.on(DescribeSecurityGroupsCommand).resolves(GROUP);
-    ec2.on(DescribeSecurityGroupRulesCommand).resolvesOnce({ SecurityGroupRules: [LOW, OFFICE, HIGH] }).resolves({ SecurityGroupRules: [OFFICE] });
+    ec2
+      .on(DescribeSecurityGroupRulesCommand)
+      .resolvesOnce({ SecurityGroupRules: [LOW, OFFICE, HIGH] })
+      .resolves({ SecurityGroupRules: [OFFICE] });
     ec2.on(RevokeSecurityGroupIngressCommand).resolves({ Return: true });
 
     const { record } = await runSample(openSecurityGroup, HALVES, { mode: 'live' });
@@ -304,15 +331,31 @@ describe('open-security-group live: ranges that add up to the world, a response 
     expect(record).toMatchObject({ outcome: 'remediated', actions: [{ status: 'done', verification: { ok: true } }] });
   });
 
-  it('revokes the rule found by content when the response names another group\'s rule id', async () => {
+  it("revokes the rule found by content when the response names another group's rule id", async () => {
     const real = tcp('sgr-0789789789789789c', 22, { CidrIpv4: '0.0.0.0/0' });
     const event = withDetail(loadSample('open-security-group', 'would-remediate.authorize-ipv4-world-ssh-with-rule-ids'), {
-      responseElements: { _return: true, securityGroupRuleSet: { items: [{
-        securityGroupRuleId: 'sgr-0999999999999999f', groupId: 'sg-0fedcba9876543210', isEgress: false, ipProtocol: 'tcp', fromPort: 22, toPort: 22, cidrIpv4: '0.0.0.0/0',
-      }] } },
+      responseElements: {
+        _return: true,
+        securityGroupRuleSet: {
+          items: [
+            {
+              securityGroupRuleId: 'sgr-0999999999999999f',
+              groupId: 'sg-0fedcba9876543210',
+              isEgress: false,
+              ipProtocol: 'tcp',
+              fromPort: 22,
+              toPort: 22,
+              cidrIpv4: '0.0.0.0/0',
+            },
+          ],
+        },
+      },
     });
     ec2.on(DescribeSecurityGroupsCommand).resolves(GROUP);
-    ec2.on(DescribeSecurityGroupRulesCommand).resolvesOnce({ SecurityGroupRules: [real] }).resolves({ SecurityGroupRules: [] });
+    ec2
+      .on(DescribeSecurityGroupRulesCommand)
+      .resolvesOnce({ SecurityGroupRules: [real] })
+      .resolves({ SecurityGroupRules: [] });
     ec2.on(RevokeSecurityGroupIngressCommand).resolves({ Return: true });
 
     const record = await run(openSecurityGroup, event, capturingDeps({ mode: 'live' }));

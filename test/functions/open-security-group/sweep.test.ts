@@ -1,5 +1,9 @@
 import {
-  DescribeSecurityGroupRulesCommand, DescribeSecurityGroupsCommand, EC2Client, RevokeSecurityGroupIngressCommand, type SecurityGroupRule,
+  DescribeSecurityGroupRulesCommand,
+  DescribeSecurityGroupsCommand,
+  EC2Client,
+  RevokeSecurityGroupIngressCommand,
+  type SecurityGroupRule,
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -12,8 +16,15 @@ const SG = 'sg-0123456789abcdef0';
 const OTHER = 'sg-0fedcba9876543210';
 const RUN: SweepRun = { region: 'eu-west-1', account: '111122223333', window: '2026-11-25T12:00:00.000Z', deadline: Number.POSITIVE_INFINITY };
 
-const ssh = (id: string, cidr: string, groupId = SG): SecurityGroupRule =>
-  ({ SecurityGroupRuleId: id, GroupId: groupId, IsEgress: false, IpProtocol: 'tcp', FromPort: 22, ToPort: 22, CidrIpv4: cidr });
+const ssh = (id: string, cidr: string, groupId = SG): SecurityGroupRule => ({
+  SecurityGroupRuleId: id,
+  GroupId: groupId,
+  IsEgress: false,
+  IpProtocol: 'tcp',
+  FromPort: 22,
+  ToPort: 22,
+  CidrIpv4: cidr,
+});
 const LOW = ssh('sgr-00000000000000011', '12.0.0.0/8');
 const HIGH = ssh('sgr-00000000000000012', '13.0.0.0/8');
 const OFFICE = ssh('sgr-00000000000000013', '203.0.113.0/24');
@@ -21,10 +32,15 @@ const OFFICE = ssh('sgr-00000000000000013', '203.0.113.0/24');
 const revokeInputs = () => ec2.commandCalls(RevokeSecurityGroupIngressCommand).map((call) => call.args[0].input);
 /** The region listing (no filter) in two pages; the group's own listing (by group-id filter) first as-is, then after the revoke. */
 function listing(pages: SecurityGroupRule[][], group: { now: SecurityGroupRule[]; after: SecurityGroupRule[] }) {
-  ec2.on(DescribeSecurityGroupRulesCommand, { Filters: undefined, NextToken: undefined }).resolves({ SecurityGroupRules: pages[0], ...(pages[1] ? { NextToken: 'page-2' } : {}) });
+  ec2
+    .on(DescribeSecurityGroupRulesCommand, { Filters: undefined, NextToken: undefined })
+    .resolves({ SecurityGroupRules: pages[0], ...(pages[1] ? { NextToken: 'page-2' } : {}) });
   ec2.on(DescribeSecurityGroupRulesCommand, { NextToken: 'page-2' }).resolves({ SecurityGroupRules: pages[1] });
   ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [{ GroupId: SG, GroupName: 'web' }] });
-  ec2.on(DescribeSecurityGroupRulesCommand, { Filters: [{ Name: 'group-id', Values: [SG] }] }).resolvesOnce({ SecurityGroupRules: group.now }).resolves({ SecurityGroupRules: group.after });
+  ec2
+    .on(DescribeSecurityGroupRulesCommand, { Filters: [{ Name: 'group-id', Values: [SG] }] })
+    .resolvesOnce({ SecurityGroupRules: group.now })
+    .resolves({ SecurityGroupRules: group.after });
   ec2.on(RevokeSecurityGroupIngressCommand).resolves({ Return: true });
 }
 
@@ -66,9 +82,12 @@ describe('open-security-group sweep: world-open sets of ranges', () => {
     const summary = await runSweep(openSecurityGroupSweep, deps, RUN);
 
     expect(ec2).not.toHaveReceivedCommand(RevokeSecurityGroupIngressCommand);
-    expect(deps.written).toEqual([expect.objectContaining({
-      outcome: 'would-remediate', actions: [expect.objectContaining({ params: { GroupId: SG, SecurityGroupRuleIds: ['sgr-00000000000000014'] } })],
-    })]);
+    expect(deps.written).toEqual([
+      expect.objectContaining({
+        outcome: 'would-remediate',
+        actions: [expect.objectContaining({ params: { GroupId: SG, SecurityGroupRuleIds: ['sgr-00000000000000014'] } })],
+      }),
+    ]);
     expect(summary).toMatchObject({ findings: 1 });
   });
 });

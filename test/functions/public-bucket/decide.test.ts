@@ -68,9 +68,15 @@ describe('public-bucket parse', () => {
 });
 
 describe('public-bucket: conditions that only look restricting (offline)', () => {
-  const exposuresOf = (Condition: unknown) => factsOf(withDetail(loadSample('public-bucket', 'compliant.put-bucket-policy-service-principal'), {
-    requestParameters: { bucketName: 'example-conditions', bucketPolicy: { Statement: [{ Sid: 'Cond', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Condition }] } },
-  })).requestExposures;
+  const exposuresOf = (Condition: unknown) =>
+    factsOf(
+      withDetail(loadSample('public-bucket', 'compliant.put-bucket-policy-service-principal'), {
+        requestParameters: {
+          bucketName: 'example-conditions',
+          bucketPolicy: { Statement: [{ Sid: 'Cond', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Condition }] },
+        },
+      }),
+    ).requestExposures;
 
   it.each([
     ['a wildcard principal ARN', { StringLike: { 'aws:PrincipalArn': 'arn:aws:iam::*:role/*' } }],
@@ -102,11 +108,13 @@ describe('public-bucket decisions on the bucket as it is now', () => {
     expect(decision).toMatchObject({
       kind: 'violation',
       severity: 'HIGH',
-      actions: [{
-        api: 'S3.PutPublicAccessBlock',
-        params: { Bucket: 'example-data-lake', PublicAccessBlockConfiguration: ALL_BLOCKED, ExpectedBucketOwner: '111122223333' },
-        previous: { PublicAccessBlockConfiguration: previous },
-      }],
+      actions: [
+        {
+          api: 'S3.PutPublicAccessBlock',
+          params: { Bucket: 'example-data-lake', PublicAccessBlockConfiguration: ALL_BLOCKED, ExpectedBucketOwner: '111122223333' },
+          previous: { PublicAccessBlockConfiguration: previous },
+        },
+      ],
     });
   });
 
@@ -116,7 +124,11 @@ describe('public-bucket decisions on the bucket as it is now', () => {
   });
 
   it('does not call an ACL grant public when IgnorePublicAcls neutralises it', () => {
-    const state = { publicAccessBlock: { ...ALL_BLOCKED, BlockPublicAcls: false, BlockPublicPolicy: false }, policyPublic: false, publicGrants: ['READ to AllUsers'] };
+    const state = {
+      publicAccessBlock: { ...ALL_BLOCKED, BlockPublicAcls: false, BlockPublicPolicy: false },
+      policyPublic: false,
+      publicGrants: ['READ to AllUsers'],
+    };
     expect(decideOn('would-remediate.put-bucket-acl-canned-public-read', state).kind).toBe('compliant');
   });
 

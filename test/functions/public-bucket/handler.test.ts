@@ -1,6 +1,4 @@
-import {
-  GetBucketAclCommand, GetBucketPolicyStatusCommand, GetPublicAccessBlockCommand, PutPublicAccessBlockCommand, S3Client,
-} from '@aws-sdk/client-s3';
+import { GetBucketAclCommand, GetBucketPolicyStatusCommand, GetPublicAccessBlockCommand, PutPublicAccessBlockCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { publicBucket } from '../../../functions/public-bucket/rule.js';
@@ -22,14 +20,18 @@ describe('public-bucket live', () => {
   it('blocks public access and confirms it by reading it back', async () => {
     s3.on(GetPublicAccessBlockCommand).rejectsOnce(NONE_SET).resolves(BLOCKED);
     s3.on(GetBucketPolicyStatusCommand).resolves({ PolicyStatus: { IsPublic: false } });
-    s3.on(GetBucketAclCommand).resolves({ Grants: [{ Grantee: { Type: 'Group', URI: 'http://acs.amazonaws.com/groups/global/AllUsers' }, Permission: 'READ' }] });
+    s3.on(GetBucketAclCommand).resolves({
+      Grants: [{ Grantee: { Type: 'Group', URI: 'http://acs.amazonaws.com/groups/global/AllUsers' }, Permission: 'READ' }],
+    });
     s3.on(PutPublicAccessBlockCommand).resolves({});
 
     const { record, deps } = await runSample(publicBucket, 'would-remediate.put-bucket-acl-canned-public-read', { mode: 'live' });
 
     expect(s3).toHaveReceivedCommandTimes(PutPublicAccessBlockCommand, 1);
     expect(s3).toHaveReceivedCommandWith(PutPublicAccessBlockCommand, {
-      Bucket: 'example-reports', PublicAccessBlockConfiguration: ALL_BLOCKED, ExpectedBucketOwner: '111122223333',
+      Bucket: 'example-reports',
+      PublicAccessBlockConfiguration: ALL_BLOCKED,
+      ExpectedBucketOwner: '111122223333',
     });
     expect(s3).toHaveReceivedCommandTimes(GetPublicAccessBlockCommand, 2); // inspect + verify
     expect(record).toMatchObject({
@@ -44,7 +46,9 @@ describe('public-bucket live', () => {
       attributes: { rule: 'public-bucket', severity: 'HIGH', outcome: 'remediated', account: '111122223333' },
     });
     // Complete, as report and undo print it: the Region and the owner pin (issue 16: the notification lacked both).
-    expect(deps.published[0]?.text).toContain("To reverse: aws s3api delete-public-access-block --region 'eu-west-1' --bucket 'example-reports' --expected-bucket-owner '111122223333'\n");
+    expect(deps.published[0]?.text).toContain(
+      "To reverse: aws s3api delete-public-access-block --region 'eu-west-1' --bucket 'example-reports' --expected-bucket-owner '111122223333'\n",
+    );
   });
 
   it('reads only the block for a weakening call, and records the block it replaced', async () => {

@@ -39,9 +39,13 @@ describe('root-activity', () => {
     expect(own.reason).toContain('long-lived credentials with unlimited rights');
   });
 
-  it('alerts on root\'s read-only calls (readOnly: true) like any other: the rule\'s state delivers them', async () => {
+  it("alerts on root's read-only calls (readOnly: true) like any other: the rule's state delivers them", async () => {
     const { record } = await runSample(rootActivity, 'alerted.console-read-only-list-users');
-    expect(record).toMatchObject({ outcome: 'alerted', severity: 'HIGH', reason: expect.stringContaining('called iam.amazonaws.com ListUsers in a console or temporary session') });
+    expect(record).toMatchObject({
+      outcome: 'alerted',
+      severity: 'HIGH',
+      reason: expect.stringContaining('called iam.amazonaws.com ListUsers in a console or temporary session'),
+    });
   });
 
   it('says whether a root sign-in used MFA, and when MFAUsed is missing', async () => {
@@ -51,19 +55,22 @@ describe('root-activity', () => {
     expect((await run(rootActivity, missing, capturingDeps())).reason).toContain('MFA use not recorded (no MFAUsed)');
   });
 
-  it('leaves calls AWS services make on root\'s behalf (invokedBy) out, but not the console acting for root', async () => {
+  it("leaves calls AWS services make on root's behalf (invokedBy) out, but not the console acting for root", async () => {
     const { record } = await runSample(rootActivity, 'alerted.console-call-put-bucket-versioning');
     const { record: service } = await runSample(rootActivity, 'compliant.service-call-on-behalf-of-root');
     expect(record.outcome).toBe('alerted');
-    expect(service).toMatchObject({ outcome: 'compliant', reason: expect.stringContaining('support.amazonaws.com on the root user\'s behalf') });
+    expect(service).toMatchObject({ outcome: 'compliant', reason: expect.stringContaining("support.amazonaws.com on the root user's behalf") });
   });
 
   it('alerts on failed root calls too, naming the error', async () => {
     const { record } = await runSample(rootActivity, 'alerted.failed-call-access-denied');
-    expect(record).toMatchObject({ outcome: 'alerted', reason: expect.stringContaining('attempted organizations.amazonaws.com LeaveOrganization (failed: AccessDeniedException)') });
+    expect(record).toMatchObject({
+      outcome: 'alerted',
+      reason: expect.stringContaining('attempted organizations.amazonaws.com LeaveOrganization (failed: AccessDeniedException)'),
+    });
   });
 
-  it('gives no key advice when root\'s CreateAccessKey failed (an SCP denied it): no key was made', async () => {
+  it("gives no key advice when root's CreateAccessKey failed (an SCP denied it): no key was made", async () => {
     const denied = { errorCode: 'AccessDenied', errorMessage: 'denied by an SCP', responseElements: null };
     for (const sample of ['alerted.create-access-key-console', 'alerted.create-access-key-for-iam-user']) {
       const deps = capturingDeps();
@@ -80,14 +87,24 @@ describe('root-activity findings', () => {
   const sample = (name: string) => loadSample('root-activity', name);
   // Root's CreateAccessKey for an IAM user, signed with root's own long-term access key instead of a console session.
   const userKeyWithRootKey = withDetail(sample('alerted.create-access-key-for-iam-user'), {
-    userIdentity: { type: 'Root', principalId: '111122223333', arn: 'arn:aws:iam::111122223333:root', accountId: '111122223333', accessKeyId: 'AKIAEXAMPLEROOTKEY01' },
+    userIdentity: {
+      type: 'Root',
+      principalId: '111122223333',
+      arn: 'arn:aws:iam::111122223333:root',
+      accountId: '111122223333',
+      accessKeyId: 'AKIAEXAMPLEROOTKEY01',
+    },
   });
   const KINDS: readonly (readonly [Finding, string, unknown])[] = [
     ['root-sign-in', 'a sign-in with MFA', sample('alerted.console-sign-in-with-mfa')],
     ['root-sign-in-without-mfa', 'a sign-in without MFA', sample('alerted.console-sign-in-without-mfa')],
-    ['root-sign-in-mfa-unrecorded', 'a sign-in without MFAUsed', withDetail(sample('alerted.console-sign-in-with-mfa'), { additionalEventData: { MobileVersion: 'No' } })],
+    [
+      'root-sign-in-mfa-unrecorded',
+      'a sign-in without MFAUsed',
+      withDetail(sample('alerted.console-sign-in-with-mfa'), { additionalEventData: { MobileVersion: 'No' } }),
+    ],
     ['root-sign-in-failed', 'a failed sign-in', sample('alerted.console-sign-in-failure')],
-    ['root-access-key-created', 'root\'s own CreateAccessKey', sample('alerted.create-access-key-console')],
+    ['root-access-key-created', "root's own CreateAccessKey", sample('alerted.create-access-key-console')],
     ['user-access-key-created-by-root', 'a key for an IAM user, in a session', sample('alerted.create-access-key-for-iam-user')],
     ['user-access-key-created-with-root-access-key', 'a key for an IAM user, with a root access key', userKeyWithRootKey],
     ['root-access-key-used', 'a call with a root access key', sample('alerted.api-call-with-root-access-key')],
@@ -113,10 +130,20 @@ describe('root-activity findings', () => {
   });
 
   it('advises by the finding, not the reason', () => {
-    const alerted = (finding: string, reason: string) => rootActivity.message(recordOf({
-      rule: 'root-activity', outcome: 'alerted', eventName: 'PutBucketVersioning', eventSource: 's3.amazonaws.com',
-      resources: [{ type: 'AWS::IAM::RootUser', id: '111122223333' }], finding, reason,
-    })).lines.join('\n');
+    const alerted = (finding: string, reason: string) =>
+      rootActivity
+        .message(
+          recordOf({
+            rule: 'root-activity',
+            outcome: 'alerted',
+            eventName: 'PutBucketVersioning',
+            eventSource: 's3.amazonaws.com',
+            resources: [{ type: 'AWS::IAM::RootUser', id: '111122223333' }],
+            finding,
+            reason,
+          }),
+        )
+        .lines.join('\n');
     // Every word the old checks looked for, in the reason of a plain console call: no key or MFA advice.
     const plain = alerted('root-call', 'the root user called s3 PutBucketVersioning: not an ACCESS KEY, not WITHOUT MFA, not FAILED');
     expect(plain).not.toContain('delete root access keys');

@@ -17,11 +17,15 @@ const TRAILS = {
 };
 
 describe('s3-bucket-deleted', () => {
-  it('is CRITICAL when the deleted bucket is a trail\'s S3BucketName, naming the trail', async () => {
+  it("is CRITICAL when the deleted bucket is a trail's S3BucketName, naming the trail", async () => {
     cloudTrail.onAnyCommand().rejects(new Error('unexpected CloudTrail call'));
     cloudTrail.on(DescribeTrailsCommand, { includeShadowTrails: true }).resolves(TRAILS);
     const { record, deps } = await runSample(s3BucketDeleted, 'alerted.delete-cloudtrail-bucket', { mode: 'live' });
-    expect(record).toMatchObject({ outcome: 'alerted', severity: 'CRITICAL', reason: expect.stringContaining('held the CloudTrail logs of arn:aws:cloudtrail:us-east-1:111122223333:trail/org-trail') });
+    expect(record).toMatchObject({
+      outcome: 'alerted',
+      severity: 'CRITICAL',
+      reason: expect.stringContaining('held the CloudTrail logs of arn:aws:cloudtrail:us-east-1:111122223333:trail/org-trail'),
+    });
     expect(deps.published[0]?.subject).toContain('S3 bucket deleted (CloudTrail logs)');
     expect(cloudTrail).toHaveReceivedCommandTimes(DescribeTrailsCommand, 1);
   });
@@ -30,7 +34,11 @@ describe('s3-bucket-deleted', () => {
     cloudTrail.onAnyCommand().rejects(new Error('unexpected CloudTrail call'));
     cloudTrail.on(DescribeTrailsCommand).resolves(TRAILS);
     const { record } = await runSample(s3BucketDeleted, 'alerted.delete-bucket', { mode: 'dry-run' });
-    expect(record).toMatchObject({ outcome: 'alerted', severity: 'LOW', reason: expect.stringContaining('held no CloudTrail logs of this account (no trail seen from eu-west-1') });
+    expect(record).toMatchObject({
+      outcome: 'alerted',
+      severity: 'LOW',
+      reason: expect.stringContaining('held no CloudTrail logs of this account (no trail seen from eu-west-1'),
+    });
     expect(cloudTrail).toHaveReceivedCommandTimes(DescribeTrailsCommand, 1);
   });
 
@@ -45,9 +53,13 @@ describe('s3-bucket-deleted', () => {
     cloudTrail.onAnyCommand().rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }));
     const { record, deps } = await runSample(s3BucketDeleted, 'alerted.delete-bucket', { mode: 'live' });
     expect(record).toMatchObject({
-      outcome: 'alerted', severity: 'HIGH', error: null,
+      outcome: 'alerted',
+      severity: 'HIGH',
+      error: null,
       resources: [{ type: 'AWS::S3::Bucket', id: 'example-build-artifacts' }],
-      reason: expect.stringContaining('could not be checked: CloudTrail.DescribeTrails was denied (AccessDeniedException): the role needs cloudtrail:DescribeTrails'),
+      reason: expect.stringContaining(
+        'could not be checked: CloudTrail.DescribeTrails was denied (AccessDeniedException): the role needs cloudtrail:DescribeTrails',
+      ),
     });
     expect(deps.published).toHaveLength(1);
     expect(deps.published[0]?.subject).toContain('S3 bucket deleted: example-build-artifacts');
@@ -59,7 +71,9 @@ describe('s3-bucket-deleted', () => {
     cloudTrail.onAnyCommand().rejects(Object.assign(new Error('bad'), { name: 'InvalidParameterCombinationException', $metadata: { httpStatusCode: 400 } }));
     const { record, deps } = await runSample(s3BucketDeleted, 'alerted.delete-cloudtrail-bucket', { mode: 'dry-run' });
     expect(record).toMatchObject({
-      outcome: 'alerted', severity: 'HIGH', resources: [{ id: 'aws-cloudtrail-logs-111122223333-0a1b2c3d' }],
+      outcome: 'alerted',
+      severity: 'HIGH',
+      resources: [{ id: 'aws-cloudtrail-logs-111122223333-0a1b2c3d' }],
       reason: expect.stringContaining('(cloudtrail:DescribeTrails) failed: InvalidParameterCombinationException (invalid)'),
     });
     expect(deps.published).toHaveLength(1);
@@ -92,18 +106,28 @@ describe('s3-bucket-deleted findings', () => {
     const { record: denied } = await runSample(s3BucketDeleted, 'alerted.delete-bucket', { mode: 'live' });
     const kinds = [trail, plain, offline, denied];
     expect(kinds.map((r) => [r.outcome, r.finding])).toEqual([
-      ['alerted', 'trail-bucket-deleted'], ['alerted', 'bucket-deleted'], ['alerted', 'bucket-deleted-unchecked'], ['alerted', 'trail-check-failed'],
+      ['alerted', 'trail-bucket-deleted'],
+      ['alerted', 'bucket-deleted'],
+      ['alerted', 'bucket-deleted-unchecked'],
+      ['alerted', 'trail-check-failed'],
     ]);
     expect(new Set(kinds.map((r) => r.finding))).toEqual(new Set(FINDINGS));
   });
 
   it('titles and advises by the finding, not the reason or the severity', () => {
-    const message = (finding: string, severity: 'CRITICAL' | 'LOW') => s3BucketDeleted.message(recordOf({
-      rule: 's3-bucket-deleted', outcome: 'alerted', severity, eventName: 'DeleteBucket', finding,
-      resources: [{ type: 'AWS::S3::Bucket', id: 'example-build-artifacts' }],
-      // The words the old check looked for ("CloudTrail.DescribeTrails "), in a reason of a checked bucket.
-      reason: 'S3 bucket example-build-artifacts was deleted; CloudTrail.DescribeTrails found no trail delivering to it',
-    }));
+    const message = (finding: string, severity: 'CRITICAL' | 'LOW') =>
+      s3BucketDeleted.message(
+        recordOf({
+          rule: 's3-bucket-deleted',
+          outcome: 'alerted',
+          severity,
+          eventName: 'DeleteBucket',
+          finding,
+          resources: [{ type: 'AWS::S3::Bucket', id: 'example-build-artifacts' }],
+          // The words the old check looked for ("CloudTrail.DescribeTrails "), in a reason of a checked bucket.
+          reason: 'S3 bucket example-build-artifacts was deleted; CloudTrail.DescribeTrails found no trail delivering to it',
+        }),
+      );
     const plain = message('bucket-deleted', 'CRITICAL');
     expect(plain.title).toBe('S3 bucket deleted: example-build-artifacts');
     expect(plain.lines.join('\n')).not.toContain('--include-shadow-trails');

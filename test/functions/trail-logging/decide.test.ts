@@ -28,9 +28,16 @@ const withRequest = (name: string, requestParameters: unknown, extra: Record<str
 const trail = (overrides: Record<string, unknown> = {}) => ({
   kind: 'found' as const,
   settings: {
-    Name: 'example-audit-trail', TrailARN: ARN, HomeRegion: 'us-east-1', S3BucketName: 'example-cloudtrail-logs',
-    IsOrganizationTrail: false, IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true, LogFileValidationEnabled: true,
-    KmsKeyId: `arn:aws:kms:us-east-1:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`, ...overrides,
+    Name: 'example-audit-trail',
+    TrailARN: ARN,
+    HomeRegion: 'us-east-1',
+    S3BucketName: 'example-cloudtrail-logs',
+    IsOrganizationTrail: false,
+    IsMultiRegionTrail: true,
+    IncludeGlobalServiceEvents: true,
+    LogFileValidationEnabled: true,
+    KmsKeyId: `arn:aws:kms:us-east-1:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
+    ...overrides,
   },
 });
 
@@ -64,13 +71,17 @@ describe('trail-logging offline decisions over events/trail-logging', () => {
     expect(record).toMatchObject({ outcome: 'alerted', severity: 'CRITICAL', actions: [] });
     expect(record.reason).toContain('organisation trail of account 444455556666: only that management account can change it');
     // StartLogging's own command (its action type's), Region first as every write command.
-    expect(deps.published[0]?.text).toContain("aws cloudtrail start-logging --region 'us-east-1' --name 'arn:aws:cloudtrail:us-east-1:444455556666:trail/example-org-trail'");
+    expect(deps.published[0]?.text).toContain(
+      "aws cloudtrail start-logging --region 'us-east-1' --name 'arn:aws:cloudtrail:us-east-1:444455556666:trail/example-org-trail'",
+    );
   });
 
   it('alerts on DeleteTrail with what an operator needs to recreate the trail', async () => {
     const { record, deps } = await runSample(trailLogging, 'alerted.delete-trail');
     expect(record).toMatchObject({ severity: 'CRITICAL', actions: [], resources: [{ id: 'example-audit-trail', region: 'us-east-1' }] });
-    expect(deps.published[0]?.text).toContain("aws cloudtrail create-trail --name 'example-audit-trail' --s3-bucket-name <bucket> --is-multi-region-trail --enable-log-file-validation --region 'us-east-1'");
+    expect(deps.published[0]?.text).toContain(
+      "aws cloudtrail create-trail --name 'example-audit-trail' --s3-bucket-name <bucket> --is-multi-region-trail --enable-log-file-validation --region 'us-east-1'",
+    );
   });
 
   it('alerts on narrowed event selectors with the selectors that were set and a restore command', async () => {
@@ -138,7 +149,11 @@ describe('trail-logging parse', () => {
   });
 
   it('counts kmsKeyId "" only in a targeted request, as an explicit "no key"', () => {
-    expect(factsOf(loadSample('trail-logging', 'alerted.update-trail-kms-key-id-blank-cli'))).toMatchObject({ kind: 'updated', shape: 'targeted', weakened: ['kmsKey'] });
+    expect(factsOf(loadSample('trail-logging', 'alerted.update-trail-kms-key-id-blank-cli'))).toMatchObject({
+      kind: 'updated',
+      shape: 'targeted',
+      weakened: ['kmsKey'],
+    });
   });
 
   it.each([
@@ -147,20 +162,46 @@ describe('trail-logging parse', () => {
     ['an explicit empty KMS key', { name: 'x', kmsKeyId: '' }, 'targeted'],
     ['a setting left on next to one turned off', { name: 'x', isMultiRegionTrail: false, enableLogFileValidation: true }, 'full-form'],
     ['a bucket next to a setting turned off', { name: 'x', s3BucketName: 'example-logs', enableLogFileValidation: false }, 'full-form'],
-    ['the console form', { name: 'x', s3BucketName: 'b', s3KeyPrefix: '', snsTopicName: '', includeGlobalServiceEvents: true, isMultiRegionTrail: false, enableLogFileValidation: true, kmsKeyId: '' }, 'full-form'],
+    [
+      'the console form',
+      {
+        name: 'x',
+        s3BucketName: 'b',
+        s3KeyPrefix: '',
+        snsTopicName: '',
+        includeGlobalServiceEvents: true,
+        isMultiRegionTrail: false,
+        enableLogFileValidation: true,
+        kmsKeyId: '',
+      },
+      'full-form',
+    ],
   ])('reads %s as %s', (_, request, shape) => {
     expect(updateShapeOf(request)).toBe(shape);
   });
 
   it('ignores Insights changes on an event data store, which is not a trail', () => {
-    const sample = withRequest('alerted.put-insight-selectors-turned-off', { eventDataStore: 'example-store', insightSelectors: [] }, { responseElements: null });
-    expect(trailLogging.decide(factsOf(sample), undefined, settings)).toEqual({ kind: 'not-applicable', reason: 'Insights selectors changed on an event data store, not a trail' });
-    expect(factsOf(loadSample('trail-logging', 'alerted.put-insight-selectors-turned-off'))).toMatchObject({ kind: 'selectors', trail: { name: 'example-audit-trail' } });
+    const sample = withRequest(
+      'alerted.put-insight-selectors-turned-off',
+      { eventDataStore: 'example-store', insightSelectors: [] },
+      { responseElements: null },
+    );
+    expect(trailLogging.decide(factsOf(sample), undefined, settings)).toEqual({
+      kind: 'not-applicable',
+      reason: 'Insights selectors changed on an event data store, not a trail',
+    });
+    expect(factsOf(loadSample('trail-logging', 'alerted.put-insight-selectors-turned-off'))).toMatchObject({
+      kind: 'selectors',
+      trail: { name: 'example-audit-trail' },
+    });
   });
 
-  it('ignores the remediator\'s own UpdateTrail (self-role guard), which from anyone else would be decided', async () => {
+  it("ignores the remediator's own UpdateTrail (self-role guard), which from anyone else would be decided", async () => {
     const { record } = await runSample(trailLogging, 'ignored.update-trail-restore-by-remediator');
-    expect(record).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('caused by trailguard itself (role trailguard-prod-trailLogging-role)') });
+    expect(record).toMatchObject({
+      outcome: 'ignored',
+      reason: expect.stringContaining('caused by trailguard itself (role trailguard-prod-trailLogging-role)'),
+    });
     const fromSomeoneElse = await runSample(trailLogging, 'would-remediate.update-trail-log-file-validation-off');
     expect(fromSomeoneElse.record.outcome).toBe('would-remediate');
   });
@@ -174,14 +215,24 @@ describe('trail-logging parse', () => {
 
 describe('trail-logging decisions on the trail as it is now', () => {
   it('is compliant when the stopped trail is logging again (stale event)', () => {
-    expect(decideOn('would-remediate.stop-logging-by-name', { ...trail(), isLogging: true })).toMatchObject({ kind: 'compliant', reason: expect.stringContaining('logging again') });
+    expect(decideOn('would-remediate.stop-logging-by-name', { ...trail(), isLogging: true })).toMatchObject({
+      kind: 'compliant',
+      reason: expect.stringContaining('logging again'),
+    });
   });
 
   it('restarts by ARN in the home Region GetTrail reports, recording that it was not logging', () => {
     const state = { ...trail({ HomeRegion: 'eu-central-1', TrailARN: ARN.replace('us-east-1', 'eu-central-1') }), isLogging: false };
     expect(decideOn('would-remediate.stop-logging-by-name', state)).toMatchObject({
       kind: 'violation',
-      actions: [{ api: 'CloudTrail.StartLogging', params: { Name: ARN.replace('us-east-1', 'eu-central-1') }, resource: { region: 'eu-central-1' }, previous: { IsLogging: false } }],
+      actions: [
+        {
+          api: 'CloudTrail.StartLogging',
+          params: { Name: ARN.replace('us-east-1', 'eu-central-1') },
+          resource: { region: 'eu-central-1' },
+          previous: { IsLogging: false },
+        },
+      ],
     });
   });
 
@@ -191,63 +242,99 @@ describe('trail-logging decisions on the trail as it is now', () => {
   });
 
   it('alerts instead of acting when GetTrail shows the trail belongs to another account', () => {
-    const decision = decideOn('would-remediate.stop-logging-by-name', trail({ IsOrganizationTrail: true, TrailARN: 'arn:aws:cloudtrail:us-east-1:444455556666:trail/example-audit-trail' }));
+    const decision = decideOn(
+      'would-remediate.stop-logging-by-name',
+      trail({ IsOrganizationTrail: true, TrailARN: 'arn:aws:cloudtrail:us-east-1:444455556666:trail/example-audit-trail' }),
+    );
     expect(decision).toMatchObject({ kind: 'alert', severity: 'CRITICAL', reason: expect.stringContaining('only that management account can change it') });
   });
 
   it('is compliant when the weakened setting is already back on', () => {
-    expect(decideOn('would-remediate.update-trail-log-file-validation-off', trail())).toMatchObject({ kind: 'compliant', reason: expect.stringContaining('already restored') });
+    expect(decideOn('would-remediate.update-trail-log-file-validation-off', trail())).toMatchObject({
+      kind: 'compliant',
+      reason: expect.stringContaining('already restored'),
+    });
   });
 
   it('restores only the weakened setting, recording the value it replaces', () => {
     const decision = decideOn('would-remediate.update-trail-log-file-validation-off', trail({ LogFileValidationEnabled: false, IsMultiRegionTrail: false }));
     expect(decision).toMatchObject({ kind: 'violation', severity: 'HIGH' });
-    expect(decision.kind === 'violation' && decision.actions).toEqual([{
-      api: 'CloudTrail.UpdateTrail',
-      resource: { type: 'AWS::CloudTrail::Trail', id: ARN, name: 'example-audit-trail', region: 'us-east-1' },
-      params: { Name: ARN, EnableLogFileValidation: true },
-      previous: { EnableLogFileValidation: false },
-    }]);
+    expect(decision.kind === 'violation' && decision.actions).toEqual([
+      {
+        api: 'CloudTrail.UpdateTrail',
+        resource: { type: 'AWS::CloudTrail::Trail', id: ARN, name: 'example-audit-trail', region: 'us-east-1' },
+        params: { Name: ARN, EnableLogFileValidation: true },
+        previous: { EnableLogFileValidation: false },
+      },
+    ]);
   });
 
   it('turns global service events back on with multi-Region, which CloudTrail requires, and says so although restore.globalServiceEvents is off', () => {
-    const sample = withRequest('would-remediate.update-trail-multi-region-off-cli', { name: 'example-audit-trail', isMultiRegionTrail: false, includeGlobalServiceEvents: false });
+    const sample = withRequest('would-remediate.update-trail-multi-region-off-cli', {
+      name: 'example-audit-trail',
+      isMultiRegionTrail: false,
+      includeGlobalServiceEvents: false,
+    });
     const decision = trailLogging.decide(factsOf(sample), trail({ IsMultiRegionTrail: false, IncludeGlobalServiceEvents: false }), settings);
     expect(decision).toMatchObject({
       kind: 'violation',
-      reason: expect.stringContaining('restoring multiRegion with globalServiceEvents: CloudTrail refuses a multi-Region trail without global service events (InvalidParameterCombinationException), so they are turned on although restore.globalServiceEvents is off'),
-      actions: [{ params: { Name: ARN, IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true }, previous: { IsMultiRegionTrail: false, IncludeGlobalServiceEvents: false } }],
+      reason: expect.stringContaining(
+        'restoring multiRegion with globalServiceEvents: CloudTrail refuses a multi-Region trail without global service events (InvalidParameterCombinationException), so they are turned on although restore.globalServiceEvents is off',
+      ),
+      actions: [
+        {
+          params: { Name: ARN, IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true },
+          previous: { IsMultiRegionTrail: false, IncludeGlobalServiceEvents: false },
+        },
+      ],
     });
     expect(decision.reason).not.toContain('not restored');
   });
 
   it('restores multi-Region alone from a targeted CLI update when global service events are still on', () => {
     const decision = decideOn('would-remediate.update-trail-multi-region-off-cli', trail({ IsMultiRegionTrail: false }));
-    expect(decision).toMatchObject({ kind: 'violation', severity: 'HIGH', actions: [{ params: { Name: ARN, IsMultiRegionTrail: true }, previous: { IsMultiRegionTrail: false } }] });
+    expect(decision).toMatchObject({
+      kind: 'violation',
+      severity: 'HIGH',
+      actions: [{ params: { Name: ARN, IsMultiRegionTrail: true }, previous: { IsMultiRegionTrail: false } }],
+    });
     expect(decision.reason).not.toContain('globalServiceEvents');
   });
 
   it('alerts (HIGH) instead of restoring when a console edit sends isMultiRegionTrail false: it does not show the call changed it', () => {
     const decision = decideOn('alerted.update-trail-multi-region-off-console', trail({ IsMultiRegionTrail: false }));
     expect(decision).toEqual({
-      kind: 'alert', severity: 'HIGH', resources: [expect.objectContaining({ id: ARN })], finding: 'trail-weakened',
-      reason: 'trail example-audit-trail: the trail is not multi-Region (other Regions are not recorded) after this UpdateTrail; not restored automatically: multiRegion (the request sends every setting, as the console does, so it does not show that this call turned it off: turn it back on if it was on)',
+      kind: 'alert',
+      severity: 'HIGH',
+      resources: [expect.objectContaining({ id: ARN })],
+      finding: 'trail-weakened',
+      reason:
+        'trail example-audit-trail: the trail is not multi-Region (other Regions are not recorded) after this UpdateTrail; not restored automatically: multiRegion (the request sends every setting, as the console does, so it does not show that this call turned it off: turn it back on if it was on)',
     });
   });
 
   it('alerts CRITICAL when the stopped trail is gone: deleted, maybe unseen', () => {
     const decision = decideOn('would-remediate.stop-logging-by-name', { kind: 'gone', api: 'CloudTrail.GetTrail', code: 'TrailNotFoundException' });
     expect(decision).toEqual({
-      kind: 'alert', severity: 'CRITICAL', resources: [{ type: 'AWS::CloudTrail::Trail', id: 'example-audit-trail', name: 'example-audit-trail', region: 'us-east-1' }],
-      reason: 'trail example-audit-trail was stopped and no longer exists: deleted? if it was this account\'s only trail, the account may be unrecorded, and its DeleteTrail may never reach EventBridge (TrailNotFoundException from CloudTrail.GetTrail)',
+      kind: 'alert',
+      severity: 'CRITICAL',
+      resources: [{ type: 'AWS::CloudTrail::Trail', id: 'example-audit-trail', name: 'example-audit-trail', region: 'us-east-1' }],
+      reason:
+        "trail example-audit-trail was stopped and no longer exists: deleted? if it was this account's only trail, the account may be unrecorded, and its DeleteTrail may never reach EventBridge (TrailNotFoundException from CloudTrail.GetTrail)",
       finding: 'trail-gone-after-change',
     });
   });
 
   it('alerts CRITICAL when the weakened trail is gone, naming what the update turned off', () => {
-    const decision = decideOn('would-remediate.update-trail-log-file-validation-off', { kind: 'gone', api: 'CloudTrail.GetTrail', code: 'TrailNotFoundException' });
+    const decision = decideOn('would-remediate.update-trail-log-file-validation-off', {
+      kind: 'gone',
+      api: 'CloudTrail.GetTrail',
+      code: 'TrailNotFoundException',
+    });
     expect(decision).toMatchObject({
-      kind: 'alert', severity: 'CRITICAL', finding: 'trail-gone-after-change',
+      kind: 'alert',
+      severity: 'CRITICAL',
+      finding: 'trail-gone-after-change',
       reason: expect.stringMatching(/^trail example-audit-trail was weakened \(logFileValidation off\) and no longer exists: deleted\?/),
     });
   });
@@ -255,11 +342,17 @@ describe('trail-logging decisions on the trail as it is now', () => {
   it('only alerts when configuration turns the restore off', () => {
     const config = trailLogging.settings(sampleConfig({ rules: { 'trail-logging': { restore: { logFileValidation: false } } } }));
     const decision = decideOn('would-remediate.update-trail-log-file-validation-off', trail({ LogFileValidationEnabled: false }), config);
-    expect(decision).toMatchObject({ kind: 'alert', severity: 'HIGH', reason: expect.stringContaining('logFileValidation (restore.logFileValidation is off)') });
+    expect(decision).toMatchObject({
+      kind: 'alert',
+      severity: 'HIGH',
+      reason: expect.stringContaining('logFileValidation (restore.logFileValidation is off)'),
+    });
   });
 
   it('alerts (LOW) on a targeted "no KMS key", never claiming a key was removed, and never restores it', () => {
-    const config = trailLogging.settings(sampleConfig({ rules: { 'trail-logging': { restore: { logFileValidation: true, multiRegion: true, globalServiceEvents: true } } } }));
+    const config = trailLogging.settings(
+      sampleConfig({ rules: { 'trail-logging': { restore: { logFileValidation: true, multiRegion: true, globalServiceEvents: true } } } }),
+    );
     const decision = decideOn('alerted.update-trail-kms-key-id-blank-cli', trail({ KmsKeyId: undefined }), config);
     expect(decision).toMatchObject({ kind: 'alert', severity: 'LOW', reason: expect.stringContaining('kmsKey (the previous key id is unknown)') });
     expect(decision.reason).toContain('the trail is not encrypted with a KMS key (the update may have removed one, or it never had one)');
@@ -267,11 +360,18 @@ describe('trail-logging decisions on the trail as it is now', () => {
   });
 
   it('is compliant with a targeted "no KMS key" when the trail has a key again', () => {
-    expect(decideOn('alerted.update-trail-kms-key-id-blank-cli', trail())).toMatchObject({ kind: 'compliant', reason: expect.stringContaining('already restored') });
+    expect(decideOn('alerted.update-trail-kms-key-id-blank-cli', trail())).toMatchObject({
+      kind: 'compliant',
+      reason: expect.stringContaining('already restored'),
+    });
   });
 
-  it('never plans an UpdateTrail on another account\'s trail', () => {
-    const sample = withRequest('would-remediate.update-trail-log-file-validation-off', { name: 'arn:aws:cloudtrail:us-east-1:444455556666:trail/example-org-trail', enableLogFileValidation: false }, { responseElements: null });
+  it("never plans an UpdateTrail on another account's trail", () => {
+    const sample = withRequest(
+      'would-remediate.update-trail-log-file-validation-off',
+      { name: 'arn:aws:cloudtrail:us-east-1:444455556666:trail/example-org-trail', enableLogFileValidation: false },
+      { responseElements: null },
+    );
     const decision = trailLogging.decide(factsOf(sample), undefined, settings);
     expect(decision).toMatchObject({ kind: 'alert', reason: expect.stringContaining('organisation trail of account 444455556666') });
   });
@@ -279,24 +379,104 @@ describe('trail-logging decisions on the trail as it is now', () => {
 
 describe('trail-logging event selector narrowing', () => {
   const selectors = (request: Record<string, unknown>) =>
-    trailLogging.decide(factsOf(withRequest('alerted.put-event-selectors-management-events-off', { trailName: 'example-audit-trail', ...request }, { responseElements: null })), undefined, settings);
+    trailLogging.decide(
+      factsOf(withRequest('alerted.put-event-selectors-management-events-off', { trailName: 'example-audit-trail', ...request }, { responseElements: null })),
+      undefined,
+      settings,
+    );
 
   it.each([
-    ['write-only basic selectors', { eventSelectors: [{ readWriteType: 'WriteOnly', includeManagementEvents: true }] }, 'CRITICAL', 'read management events are no longer recorded'],
+    [
+      'write-only basic selectors',
+      { eventSelectors: [{ readWriteType: 'WriteOnly', includeManagementEvents: true }] },
+      'CRITICAL',
+      'read management events are no longer recorded',
+    ],
     ['read-only basic selectors', { eventSelectors: [{ readWriteType: 'ReadOnly' }] }, 'CRITICAL', 'write management events are no longer recorded'],
-    ['a source excluded by every management selector', { eventSelectors: [{ readWriteType: 'All', excludeManagementEventSources: ['kms.amazonaws.com'] }] }, 'CRITICAL', 'from kms.amazonaws.com are excluded (none of their calls, reads or writes, are recorded)'],
-    ['advanced selectors without management events', { advancedEventSelectors: [{ name: 'data', fieldSelectors: [{ field: 'eventCategory', equals: ['Data'] }, { field: 'resources.type', equals: ['AWS::S3::Object'] }] }] }, 'CRITICAL', 'management events are no longer recorded'],
-    ['advanced read-only management selectors', { advancedEventSelectors: [{ name: 'mgmt', fieldSelectors: [{ field: 'eventCategory', equals: ['Management'] }, { field: 'readOnly', equals: ['true'] }] }] }, 'CRITICAL', 'write management events are no longer recorded'],
-    ['advanced selectors excluding a source', { advancedEventSelectors: [{ name: 'mgmt', fieldSelectors: [{ field: 'eventCategory', equals: ['Management'] }, { field: 'eventSource', notEquals: ['kms.amazonaws.com'] }] }] }, 'CRITICAL', 'from kms.amazonaws.com are excluded'],
-    ['advanced write-only management selectors', { advancedEventSelectors: [{ name: 'mgmt', fieldSelectors: [{ field: 'eventCategory', equals: ['Management'] }, { field: 'readOnly', equals: ['false'] }] }] }, 'CRITICAL', 'read management events are no longer recorded'],
+    [
+      'a source excluded by every management selector',
+      { eventSelectors: [{ readWriteType: 'All', excludeManagementEventSources: ['kms.amazonaws.com'] }] },
+      'CRITICAL',
+      'from kms.amazonaws.com are excluded (none of their calls, reads or writes, are recorded)',
+    ],
+    [
+      'advanced selectors without management events',
+      {
+        advancedEventSelectors: [
+          {
+            name: 'data',
+            fieldSelectors: [
+              { field: 'eventCategory', equals: ['Data'] },
+              { field: 'resources.type', equals: ['AWS::S3::Object'] },
+            ],
+          },
+        ],
+      },
+      'CRITICAL',
+      'management events are no longer recorded',
+    ],
+    [
+      'advanced read-only management selectors',
+      {
+        advancedEventSelectors: [
+          {
+            name: 'mgmt',
+            fieldSelectors: [
+              { field: 'eventCategory', equals: ['Management'] },
+              { field: 'readOnly', equals: ['true'] },
+            ],
+          },
+        ],
+      },
+      'CRITICAL',
+      'write management events are no longer recorded',
+    ],
+    [
+      'advanced selectors excluding a source',
+      {
+        advancedEventSelectors: [
+          {
+            name: 'mgmt',
+            fieldSelectors: [
+              { field: 'eventCategory', equals: ['Management'] },
+              { field: 'eventSource', notEquals: ['kms.amazonaws.com'] },
+            ],
+          },
+        ],
+      },
+      'CRITICAL',
+      'from kms.amazonaws.com are excluded',
+    ],
+    [
+      'advanced write-only management selectors',
+      {
+        advancedEventSelectors: [
+          {
+            name: 'mgmt',
+            fieldSelectors: [
+              { field: 'eventCategory', equals: ['Management'] },
+              { field: 'readOnly', equals: ['false'] },
+            ],
+          },
+        ],
+      },
+      'CRITICAL',
+      'read management events are no longer recorded',
+    ],
   ])('alerts on %s', (_, request, severity, text) => {
     expect(selectors(request)).toMatchObject({ kind: 'alert', severity, reason: expect.stringContaining(text) });
   });
 
   it.each([
-    ['a source excluded by one selector but kept by another', { eventSelectors: [{ readWriteType: 'All', excludeManagementEventSources: ['kms.amazonaws.com'] }, { readWriteType: 'All' }] }],
+    [
+      'a source excluded by one selector but kept by another',
+      { eventSelectors: [{ readWriteType: 'All', excludeManagementEventSources: ['kms.amazonaws.com'] }, { readWriteType: 'All' }] },
+    ],
     ['read-only and write-only selectors together', { eventSelectors: [{ readWriteType: 'ReadOnly' }, { readWriteType: 'WriteOnly' }] }],
-    ['advanced management selectors for all events', { advancedEventSelectors: [{ name: 'mgmt', fieldSelectors: [{ field: 'eventCategory', equals: ['Management'] }] }] }],
+    [
+      'advanced management selectors for all events',
+      { advancedEventSelectors: [{ name: 'mgmt', fieldSelectors: [{ field: 'eventCategory', equals: ['Management'] }] }] },
+    ],
   ])('is compliant with %s', (_, request) => {
     expect(selectors(request)).toMatchObject({ kind: 'compliant', reason: expect.stringContaining('keep management events recorded') });
   });
@@ -328,21 +508,41 @@ describe('trail-logging failed attempts', () => {
 
   it('alerts on a failed weakening UpdateTrail but ignores a failed harmless one', () => {
     const failed = (request: unknown) => {
-      const { record } = contextOf(withRequest('would-remediate.update-trail-log-file-validation-off', request, { errorCode: 'AccessDenied', responseElements: null }));
+      const { record } = contextOf(
+        withRequest('would-remediate.update-trail-log-file-validation-off', request, { errorCode: 'AccessDenied', responseElements: null }),
+      );
       return trailLogging.failedCall(record, settings);
     };
-    expect(failed({ name: 'example-audit-trail', isMultiRegionTrail: false })).toMatchObject({ kind: 'alert', reason: expect.stringContaining('an attempt to weaken trail example-audit-trail') });
+    expect(failed({ name: 'example-audit-trail', isMultiRegionTrail: false })).toMatchObject({
+      kind: 'alert',
+      reason: expect.stringContaining('an attempt to weaken trail example-audit-trail'),
+    });
     expect(failed({ name: 'example-audit-trail', snsTopicName: 'example-topic' })).toBeUndefined();
   });
 });
 
 describe('trail-logging message', () => {
-  const base = { rule: 'trail-logging', severity: 'HIGH', mode: 'live', eventName: 'UpdateTrail', eventTime: '2026-11-20T09:15:00Z', region: 'us-east-1', reason: 'restored' } as const;
+  const base = {
+    rule: 'trail-logging',
+    severity: 'HIGH',
+    mode: 'live',
+    eventName: 'UpdateTrail',
+    eventTime: '2026-11-20T09:15:00Z',
+    region: 'us-east-1',
+    reason: 'restored',
+  } as const;
   const resource = { type: 'AWS::CloudTrail::Trail', id: ARN, name: 'example-audit-trail', region: 'us-east-1' };
 
   it('says what a restore replaced, and its action type gives the command that reverses it', () => {
     const params = { Name: ARN, EnableLogFileValidation: true, IsMultiRegionTrail: true };
-    const record = { ...base, outcome: 'remediated', resources: [resource], actions: [{ api: 'CloudTrail.UpdateTrail', status: 'done', resource: ARN, params, previous: { EnableLogFileValidation: false, IsMultiRegionTrail: false } }] } as unknown as RemediationRecord;
+    const record = {
+      ...base,
+      outcome: 'remediated',
+      resources: [resource],
+      actions: [
+        { api: 'CloudTrail.UpdateTrail', status: 'done', resource: ARN, params, previous: { EnableLogFileValidation: false, IsMultiRegionTrail: false } },
+      ],
+    } as unknown as RemediationRecord;
     const message = trailLogging.message(record);
     expect(message.title).toBe('Weakened trail example-audit-trail restored');
     expect(message.lines).toContain('Before: {"EnableLogFileValidation":false,"IsMultiRegionTrail":false}');
@@ -356,19 +556,39 @@ describe('trail-logging message', () => {
   });
 
   it('gives recovery steps, not a restart, when a stopped trail is gone', () => {
-    const reason = 'trail example-audit-trail was stopped and no longer exists: deleted? if it was this account\'s only trail, …';
-    const record = { ...base, eventName: 'StopLogging', outcome: 'alerted', severity: 'CRITICAL', reason, finding: 'trail-gone-after-change', resources: [resource], actions: [] } as unknown as RemediationRecord;
+    const reason = "trail example-audit-trail was stopped and no longer exists: deleted? if it was this account's only trail, …";
+    const record = {
+      ...base,
+      eventName: 'StopLogging',
+      outcome: 'alerted',
+      severity: 'CRITICAL',
+      reason,
+      finding: 'trail-gone-after-change',
+      resources: [resource],
+      actions: [],
+    } as unknown as RemediationRecord;
     const message = trailLogging.message(record);
     expect(message.title).toBe('Trail example-audit-trail stopped, then gone (deleted?)');
-    expect(message.lines).toEqual(expect.arrayContaining([
-      "Find who deleted it (Event history keeps 90 days of management events, trail or not): aws cloudtrail lookup-events --lookup-attributes 'AttributeKey=EventName,AttributeValue=DeleteTrail' --region 'us-east-1'",
-      expect.stringContaining("aws cloudtrail create-trail --name 'example-audit-trail' --s3-bucket-name <bucket> --is-multi-region-trail --enable-log-file-validation --region 'us-east-1', then aws cloudtrail start-logging --region 'us-east-1' --name 'example-audit-trail'"),
-    ]));
+    expect(message.lines).toEqual(
+      expect.arrayContaining([
+        "Find who deleted it (Event history keeps 90 days of management events, trail or not): aws cloudtrail lookup-events --lookup-attributes 'AttributeKey=EventName,AttributeValue=DeleteTrail' --region 'us-east-1'",
+        expect.stringContaining(
+          "aws cloudtrail create-trail --name 'example-audit-trail' --s3-bucket-name <bucket> --is-multi-region-trail --enable-log-file-validation --region 'us-east-1', then aws cloudtrail start-logging --region 'us-east-1' --name 'example-audit-trail'",
+        ),
+      ]),
+    );
     expect(message.lines.join('\n')).not.toContain("get-trail-status --name 'arn:");
   });
 
   it('keeps the restart command for a stopped organisation trail of another account', () => {
-    const record = { ...base, eventName: 'StopLogging', outcome: 'alerted', reason: 'trail x was stopped; it is an organisation trail of account 444455556666', resources: [resource], actions: [] } as unknown as RemediationRecord;
+    const record = {
+      ...base,
+      eventName: 'StopLogging',
+      outcome: 'alerted',
+      reason: 'trail x was stopped; it is an organisation trail of account 444455556666',
+      resources: [resource],
+      actions: [],
+    } as unknown as RemediationRecord;
     expect(trailLogging.message(record).lines).toContain(`Restart: aws cloudtrail start-logging --region 'us-east-1' --name '${ARN}'`);
   });
 

@@ -1,6 +1,4 @@
-import {
-  CloudTrailClient, GetTrailCommand, GetTrailStatusCommand, StartLoggingCommand, UpdateTrailCommand,
-} from '@aws-sdk/client-cloudtrail';
+import { CloudTrailClient, GetTrailCommand, GetTrailStatusCommand, StartLoggingCommand, UpdateTrailCommand } from '@aws-sdk/client-cloudtrail';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { trailLogging } from '../../../functions/trail-logging/rule.js';
@@ -13,8 +11,15 @@ const ACCOUNT = '111122223333';
 const ARN = `arn:aws:cloudtrail:us-east-1:${ACCOUNT}:trail/example-audit-trail`;
 const KEY = `arn:aws:kms:us-east-1:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
 const TRAIL = {
-  Name: 'example-audit-trail', TrailARN: ARN, HomeRegion: 'us-east-1', S3BucketName: 'example-cloudtrail-logs',
-  IsOrganizationTrail: false, IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true, LogFileValidationEnabled: true, KmsKeyId: KEY,
+  Name: 'example-audit-trail',
+  TrailARN: ARN,
+  HomeRegion: 'us-east-1',
+  S3BucketName: 'example-cloudtrail-logs',
+  IsOrganizationTrail: false,
+  IsMultiRegionTrail: true,
+  IncludeGlobalServiceEvents: true,
+  LogFileValidationEnabled: true,
+  KmsKeyId: KEY,
 };
 const sdkError = (name: string, status: number) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
 
@@ -44,14 +49,21 @@ describe('trail-logging live: StopLogging', () => {
     expect(record).toMatchObject({
       outcome: 'remediated',
       severity: 'CRITICAL',
-      actions: [{ api: 'CloudTrail.StartLogging', status: 'done', previous: { IsLogging: false }, verification: { ok: true, detail: 'GetTrailStatus reads IsLogging: true' } }],
+      actions: [
+        {
+          api: 'CloudTrail.StartLogging',
+          status: 'done',
+          previous: { IsLogging: false },
+          verification: { ok: true, detail: 'GetTrailStatus reads IsLogging: true' },
+        },
+      ],
       notification: { status: 'sent' },
     });
     expect(deps.published[0]?.subject).toBe(`[CRITICAL] Stopped trail example-audit-trail restarted in ${ACCOUNT}/us-east-1`);
     expect(deps.published[0]?.text).toContain('until it logs again, no other trailguard rule can see this account');
   });
 
-  it('restarts a trail stopped by ARN through the client of the ARN\'s home Region, not the event\'s', async () => {
+  it("restarts a trail stopped by ARN through the client of the ARN's home Region, not the event's", async () => {
     cloudTrail.on(GetTrailCommand).resolves({ Trail: TRAIL });
     cloudTrail.on(GetTrailStatusCommand).resolvesOnce({ IsLogging: false }).resolves({ IsLogging: true });
     cloudTrail.on(StartLoggingCommand).resolves({});
@@ -88,8 +100,10 @@ describe('trail-logging live: StopLogging', () => {
     expect(deps.published[0]?.subject).toMatch(/^\[CRITICAL\] Trail tampering: StopLogging on example-org-trail/);
   });
 
-  it('alerts, and neither reads the status nor restarts, when GetTrail shows another account\'s organisation trail', async () => {
-    cloudTrail.on(GetTrailCommand).resolves({ Trail: { ...TRAIL, IsOrganizationTrail: true, TrailARN: 'arn:aws:cloudtrail:us-east-1:444455556666:trail/example-audit-trail' } });
+  it("alerts, and neither reads the status nor restarts, when GetTrail shows another account's organisation trail", async () => {
+    cloudTrail
+      .on(GetTrailCommand)
+      .resolves({ Trail: { ...TRAIL, IsOrganizationTrail: true, TrailARN: 'arn:aws:cloudtrail:us-east-1:444455556666:trail/example-audit-trail' } });
 
     const { record } = await runSample(trailLogging, 'would-remediate.stop-logging-by-name', { mode: 'live' });
 
@@ -110,21 +124,30 @@ describe('trail-logging live: StopLogging', () => {
     expect(record).toMatchObject({ outcome: 'remediated', reason: expect.stringContaining('(the organisation trail; this is its management account)') });
   });
 
-  it.each(['live', 'dry-run'] as const)('alerts CRITICAL (%s) when the stopped trail no longer exists: deleted, perhaps unseen; starts nothing', async (mode) => {
-    cloudTrail.on(GetTrailCommand).rejects(sdkError('TrailNotFoundException', 400));
+  it.each(['live', 'dry-run'] as const)(
+    'alerts CRITICAL (%s) when the stopped trail no longer exists: deleted, perhaps unseen; starts nothing',
+    async (mode) => {
+      cloudTrail.on(GetTrailCommand).rejects(sdkError('TrailNotFoundException', 400));
 
-    const { record, deps } = await runSample(trailLogging, 'would-remediate.stop-logging-by-arn', { mode });
+      const { record, deps } = await runSample(trailLogging, 'would-remediate.stop-logging-by-arn', { mode });
 
-    expect(cloudTrail.commandCalls(GetTrailCommand)).toHaveLength(1);
-    expect(cloudTrail.commandCalls(StartLoggingCommand)).toHaveLength(0);
-    expect(record).toMatchObject({
-      outcome: 'alerted', severity: 'CRITICAL', actions: [], error: null, notification: { status: 'sent' },
-      reason: expect.stringContaining('was stopped and no longer exists: deleted? if it was this account\'s only trail, the account may be unrecorded'),
-    });
-    expect(deps.published[0]?.subject).toMatch(/^\[CRITICAL\] Trail example-audit-trail stopped, then gone \(deleted\?\)/);
-    expect(deps.published[0]?.text).toContain("aws cloudtrail lookup-events --lookup-attributes 'AttributeKey=EventName,AttributeValue=DeleteTrail' --region 'eu-west-1'");
-    expect(deps.published[0]?.text).toContain("aws cloudtrail create-trail --name 'example-audit-trail'");
-  });
+      expect(cloudTrail.commandCalls(GetTrailCommand)).toHaveLength(1);
+      expect(cloudTrail.commandCalls(StartLoggingCommand)).toHaveLength(0);
+      expect(record).toMatchObject({
+        outcome: 'alerted',
+        severity: 'CRITICAL',
+        actions: [],
+        error: null,
+        notification: { status: 'sent' },
+        reason: expect.stringContaining("was stopped and no longer exists: deleted? if it was this account's only trail, the account may be unrecorded"),
+      });
+      expect(deps.published[0]?.subject).toMatch(/^\[CRITICAL\] Trail example-audit-trail stopped, then gone \(deleted\?\)/);
+      expect(deps.published[0]?.text).toContain(
+        "aws cloudtrail lookup-events --lookup-attributes 'AttributeKey=EventName,AttributeValue=DeleteTrail' --region 'eu-west-1'",
+      );
+      expect(deps.published[0]?.text).toContain("aws cloudtrail create-trail --name 'example-audit-trail'");
+    },
+  );
 
   it('alerts CRITICAL when the trail is deleted between GetTrail and GetTrailStatus', async () => {
     cloudTrail.on(GetTrailCommand).resolves({ Trail: TRAIL });
@@ -134,7 +157,11 @@ describe('trail-logging live: StopLogging', () => {
 
     expect(cloudTrail.commandCalls(GetTrailStatusCommand)).toHaveLength(1);
     expect(cloudTrail.commandCalls(StartLoggingCommand)).toHaveLength(0);
-    expect(record).toMatchObject({ outcome: 'alerted', severity: 'CRITICAL', reason: expect.stringContaining('(TrailNotFoundException from CloudTrail.GetTrailStatus)') });
+    expect(record).toMatchObject({
+      outcome: 'alerted',
+      severity: 'CRITICAL',
+      reason: expect.stringContaining('(TrailNotFoundException from CloudTrail.GetTrailStatus)'),
+    });
   });
 
   it('still fails, naming the permission, when GetTrail is denied: only a gone trail becomes an alert', async () => {
@@ -166,7 +193,11 @@ describe('trail-logging live: StopLogging', () => {
     const event = loadSample('trail-logging', 'would-remediate.stop-logging-by-name');
 
     await expect(handler(event)).rejects.toThrow(/ThrottlingException/);
-    expect(deps.written[0]).toMatchObject({ outcome: 'failed', error: { kind: 'transient', code: 'ThrottlingException' }, notification: { status: 'deferred' } });
+    expect(deps.written[0]).toMatchObject({
+      outcome: 'failed',
+      error: { kind: 'transient', code: 'ThrottlingException' },
+      notification: { status: 'deferred' },
+    });
     expect(deps.published).toEqual([]);
 
     const retried = await handler(event); // what EventBridge's retry policy delivers again
@@ -197,7 +228,10 @@ describe('trail-logging live: StopLogging', () => {
     const { record } = await runSample(trailLogging, 'would-remediate.stop-logging-by-name', { mode: 'live' });
 
     expect(cloudTrail.commandCalls(StartLoggingCommand)).toHaveLength(1);
-    expect(record).toMatchObject({ outcome: 'failed', actions: [{ status: 'done', verification: { ok: false, detail: 'GetTrailStatus still reads IsLogging: false' } }] });
+    expect(record).toMatchObject({
+      outcome: 'failed',
+      actions: [{ status: 'done', verification: { ok: false, detail: 'GetTrailStatus still reads IsLogging: false' } }],
+    });
   });
 });
 
@@ -224,13 +258,20 @@ describe('trail-logging live: failed attempts, deletions and refusals', () => {
     const record = await lambdaRunner(trailLogging, () => deps)(sample);
 
     expect(cloudTrail.calls()).toHaveLength(0);
-    expect(record).toMatchObject({ outcome: 'failed', error: { kind: 'parse' }, reason: expect.stringContaining('detail.requestParameters.name: expected a trail name') });
+    expect(record).toMatchObject({
+      outcome: 'failed',
+      error: { kind: 'parse' },
+      reason: expect.stringContaining('detail.requestParameters.name: expected a trail name'),
+    });
   });
 });
 
 describe('trail-logging live: UpdateTrail', () => {
   it('restores log file validation with exactly that field, recording the previous value', async () => {
-    cloudTrail.on(GetTrailCommand).resolvesOnce({ Trail: { ...TRAIL, LogFileValidationEnabled: false } }).resolves({ Trail: TRAIL });
+    cloudTrail
+      .on(GetTrailCommand)
+      .resolvesOnce({ Trail: { ...TRAIL, LogFileValidationEnabled: false } })
+      .resolves({ Trail: TRAIL });
     cloudTrail.on(UpdateTrailCommand).resolves({});
 
     const { record, deps } = await runSample(trailLogging, 'would-remediate.update-trail-log-file-validation-off', { mode: 'live' });
@@ -239,7 +280,14 @@ describe('trail-logging live: UpdateTrail', () => {
     expect(await regionsOf(UpdateTrailCommand)).toEqual(['us-east-1']);
     expect(record).toMatchObject({
       outcome: 'remediated',
-      actions: [{ api: 'CloudTrail.UpdateTrail', status: 'done', previous: { EnableLogFileValidation: false }, verification: { ok: true, detail: 'GetTrail reads LogFileValidationEnabled: true' } }],
+      actions: [
+        {
+          api: 'CloudTrail.UpdateTrail',
+          status: 'done',
+          previous: { EnableLogFileValidation: false },
+          verification: { ok: true, detail: 'GetTrail reads LogFileValidationEnabled: true' },
+        },
+      ],
     });
     expect(deps.published[0]?.text).toContain(`To reverse: aws cloudtrail update-trail --region 'us-east-1' --name '${ARN}' --no-enable-log-file-validation`);
     expect(deps.published[0]?.text.split('\n').filter((line) => line.includes('aws cloudtrail update-trail'))).toHaveLength(1); // once: the action type's, not the message's too
@@ -254,9 +302,16 @@ describe('trail-logging live: UpdateTrail', () => {
 
     expect(inputsOf(UpdateTrailCommand)).toEqual([{ Name: ARN, IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true }]);
     expect(record).toMatchObject({
-      outcome: 'remediated', actions: [{ previous: { IsMultiRegionTrail: false, IncludeGlobalServiceEvents: false }, verification: { ok: true, detail: 'GetTrail reads IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true' } }],
+      outcome: 'remediated',
+      actions: [
+        {
+          previous: { IsMultiRegionTrail: false, IncludeGlobalServiceEvents: false },
+          verification: { ok: true, detail: 'GetTrail reads IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true' },
+        },
+      ],
     });
-    const why = 'CloudTrail refuses a multi-Region trail without global service events (InvalidParameterCombinationException), so they are turned on although restore.globalServiceEvents is off';
+    const why =
+      'CloudTrail refuses a multi-Region trail without global service events (InvalidParameterCombinationException), so they are turned on although restore.globalServiceEvents is off';
     expect(record.reason).toContain(why);
     expect(deps.published[0]?.text).toContain(why);
   });
@@ -268,7 +323,12 @@ describe('trail-logging live: UpdateTrail', () => {
 
     expect(cloudTrail.commandCalls(GetTrailCommand)).toHaveLength(1);
     expect(cloudTrail.commandCalls(UpdateTrailCommand)).toHaveLength(0);
-    expect(record).toMatchObject({ outcome: 'alerted', severity: 'HIGH', actions: [], reason: expect.stringContaining('it does not show that this call turned it off') });
+    expect(record).toMatchObject({
+      outcome: 'alerted',
+      severity: 'HIGH',
+      actions: [],
+      reason: expect.stringContaining('it does not show that this call turned it off'),
+    });
     expect(deps.published).toHaveLength(1);
   });
 
@@ -278,7 +338,11 @@ describe('trail-logging live: UpdateTrail', () => {
     const { record, deps } = await runSample(trailLogging, 'would-remediate.update-trail-log-file-validation-off', { mode: 'live' });
 
     expect(cloudTrail.commandCalls(UpdateTrailCommand)).toHaveLength(0);
-    expect(record).toMatchObject({ outcome: 'alerted', severity: 'CRITICAL', reason: expect.stringContaining('was weakened (logFileValidation off) and no longer exists: deleted?') });
+    expect(record).toMatchObject({
+      outcome: 'alerted',
+      severity: 'CRITICAL',
+      reason: expect.stringContaining('was weakened (logFileValidation off) and no longer exists: deleted?'),
+    });
     expect(deps.published[0]?.subject).toMatch(/^\[CRITICAL\] Trail example-audit-trail weakened, then gone \(deleted\?\)/);
   });
 
@@ -306,7 +370,10 @@ describe('trail-logging live: UpdateTrail', () => {
     const { record } = await runSample(trailLogging, 'would-remediate.update-trail-log-file-validation-off', { mode: 'live' });
 
     expect(cloudTrail.commandCalls(UpdateTrailCommand)).toHaveLength(1);
-    expect(record).toMatchObject({ outcome: 'failed', actions: [{ verification: { ok: false, detail: 'GetTrail still reads LogFileValidationEnabled off' } }] });
+    expect(record).toMatchObject({
+      outcome: 'failed',
+      actions: [{ verification: { ok: false, detail: 'GetTrail still reads LogFileValidationEnabled off' } }],
+    });
   });
 });
 
@@ -326,8 +393,9 @@ describe('trail-logging dry-run and offline', () => {
     const clients = trailLogging.clients({ region: 'eu-west-1', endpoint: undefined, readOnly: true });
     const home = clients.cloudTrailIn('us-east-1');
     expect(home.middlewareStack.identify()).toContainEqual(expect.stringContaining('trailguardReadOnlyGuard'));
-    expect(trailLogging.clients({ region: 'eu-west-1', endpoint: undefined, readOnly: false }).cloudTrailIn('us-east-1').middlewareStack.identify())
-      .not.toContainEqual(expect.stringContaining('trailguardReadOnlyGuard'));
+    expect(
+      trailLogging.clients({ region: 'eu-west-1', endpoint: undefined, readOnly: false }).cloudTrailIn('us-east-1').middlewareStack.identify(),
+    ).not.toContainEqual(expect.stringContaining('trailguardReadOnlyGuard'));
   });
 
   it('offline makes no AWS call at all', async () => {

@@ -63,7 +63,11 @@ describe('trail-logging message for a FAILED tamper call', () => {
     expect(record.errorCode).toBeNull();
     const { lines } = trailLogging.message(record);
     expect(lines).toContain(`Check: aws cloudtrail get-event-selectors --trail-name '${ARN}' --region 'us-east-1'`);
-    expect(lines).toContainEqual(expect.stringContaining(`put-event-selectors --trail-name '${ARN}' --region 'us-east-1' --event-selectors '[{"ReadWriteType":"All","IncludeManagementEvents":true}]'`));
+    expect(lines).toContainEqual(
+      expect.stringContaining(
+        `put-event-selectors --trail-name '${ARN}' --region 'us-east-1' --event-selectors '[{"ReadWriteType":"All","IncludeManagementEvents":true}]'`,
+      ),
+    );
   });
 
   it('gives no command when the Region of the event is not a region code', async () => {

@@ -25,8 +25,13 @@ function decideOn(sample: unknown, state?: LaunchState, overrides: Record<string
   return untaggedInstance.decide(factsOf(sample), state, settingsWith(overrides));
 }
 
-const instanceNow = (id: string, tags: Record<string, string>, extra: Partial<InstanceNow> = {}): InstanceNow =>
-  ({ id, state: 'running', tags, volumeIds: [], ...extra });
+const instanceNow = (id: string, tags: Record<string, string>, extra: Partial<InstanceNow> = {}): InstanceNow => ({
+  id,
+  state: 'running',
+  tags,
+  volumeIds: [],
+  ...extra,
+});
 
 function stateOf(instances: InstanceNow[], volumeTags: Record<string, Record<string, string>> = {}): LaunchState {
   return { instances: new Map(instances.map((i) => [i.id, i])), volumeTags: new Map(Object.entries(volumeTags)), checkedAt: CHECKED_AT };
@@ -34,7 +39,12 @@ function stateOf(instances: InstanceNow[], volumeTags: Record<string, Record<str
 
 const COMMON = { arn: undefined, accountId: ACCOUNT, principalId: 'AIDAEXAMPLE', invokedBy: undefined };
 const assumedRole = (role: string, session: string, roleArn = `arn:aws:iam::${ACCOUNT}:role/${role}`): Actor => ({
-  ...COMMON, type: 'AssumedRole', arn: `arn:aws:sts::${ACCOUNT}:assumed-role/${role}/${session}`, roleArn, roleName: role, sessionName: session,
+  ...COMMON,
+  type: 'AssumedRole',
+  arn: `arn:aws:sts::${ACCOUNT}:assumed-role/${role}/${session}`,
+  roleArn,
+  roleName: role,
+  sessionName: session,
 });
 
 describe('untagged-instance offline decisions over events/untagged-instance', () => {
@@ -58,7 +68,9 @@ describe('untagged-instance owner: the creator, by identity type', () => {
 
   it('is the assumed-role ARN (role and session) for an assumed role', () => {
     expect(creatorOf(assumedRole('DevAdministrator', 'erin'))).toMatchObject({
-      owner: `arn:aws:sts::${ACCOUNT}:assumed-role/DevAdministrator/erin`, kind: 'person', label: 'role DevAdministrator session erin',
+      owner: `arn:aws:sts::${ACCOUNT}:assumed-role/DevAdministrator/erin`,
+      kind: 'person',
+      label: 'role DevAdministrator session erin',
     });
   });
 
@@ -69,7 +81,10 @@ describe('untagged-instance owner: the creator, by identity type', () => {
   });
 
   it('is the root ARN for the root user', () => {
-    expect(creatorOf({ ...COMMON, type: 'Root', arn: `arn:aws:iam::${ACCOUNT}:root` })).toMatchObject({ owner: `arn:aws:iam::${ACCOUNT}:root`, kind: 'person' });
+    expect(creatorOf({ ...COMMON, type: 'Root', arn: `arn:aws:iam::${ACCOUNT}:root` })).toMatchObject({
+      owner: `arn:aws:iam::${ACCOUNT}:root`,
+      kind: 'person',
+    });
   });
 
   it.each([
@@ -79,7 +94,9 @@ describe('untagged-instance owner: the creator, by identity type', () => {
   ])('is the service-linked role %s for a service launch, marked as a service', (role, principal) => {
     const roleArn = `arn:aws:iam::${ACCOUNT}:role/aws-service-role/${principal}/${role}`;
     expect(creatorOf(assumedRole(role, 'AutoScaling', roleArn))).toEqual({
-      owner: roleArn, kind: 'service', label: `AWS service ${principal} on the account's behalf (service-linked role ${role})`,
+      owner: roleArn,
+      kind: 'service',
+      label: `AWS service ${principal} on the account's behalf (service-linked role ${role})`,
     });
   });
 
@@ -93,7 +110,16 @@ describe('untagged-instance owner: the creator, by identity type', () => {
     expect(decision).toMatchObject({
       kind: 'violation',
       reason: expect.stringContaining('a service launch: Owner is the service-linked caller'),
-      actions: [{ params: { Tags: [{ Key: 'Owner', Value: `arn:aws:iam::${ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling` }, { Key: TAGGED_AT_KEY }] } }],
+      actions: [
+        {
+          params: {
+            Tags: [
+              { Key: 'Owner', Value: `arn:aws:iam::${ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling` },
+              { Key: TAGGED_AT_KEY },
+            ],
+          },
+        },
+      ],
     });
   });
 });
@@ -115,7 +141,10 @@ describe('untagged-instance tag values', () => {
 
   it('replaces characters outside the portable set in a session name instead of failing', () => {
     const creator = creatorOf(assumedRole('DevAdministrator', 'erin,admin#1'));
-    expect(creator).toMatchObject({ owner: `arn:aws:sts::${ACCOUNT}:assumed-role/DevAdministrator/erin_admin_1`, adjusted: 'characters outside the portable tag set replaced by _' });
+    expect(creator).toMatchObject({
+      owner: `arn:aws:sts::${ACCOUNT}:assumed-role/DevAdministrator/erin_admin_1`,
+      adjusted: 'characters outside the portable tag set replaced by _',
+    });
   });
 
   it('keeps letters of any script, spaces and the allowed punctuation', () => {
@@ -125,34 +154,54 @@ describe('untagged-instance tag values', () => {
 
   it('shows an adjusted Owner value in the reason', () => {
     const sample = withDetail(loadSample(RULE, 'would-remediate.assumed-role-session-name'), {
-      userIdentity: { type: 'AssumedRole', arn: `arn:aws:sts::${ACCOUNT}:assumed-role/DevAdministrator/erin,ops`, accountId: ACCOUNT,
-        sessionContext: { sessionIssuer: { type: 'Role', arn: `arn:aws:iam::${ACCOUNT}:role/DevAdministrator`, userName: 'DevAdministrator' } } },
+      userIdentity: {
+        type: 'AssumedRole',
+        arn: `arn:aws:sts::${ACCOUNT}:assumed-role/DevAdministrator/erin,ops`,
+        accountId: ACCOUNT,
+        sessionContext: { sessionIssuer: { type: 'Role', arn: `arn:aws:iam::${ACCOUNT}:role/DevAdministrator`, userName: 'DevAdministrator' } },
+      },
     });
     const decision = decideOn(sample);
     expect(decision.reason).toContain('Owner value adjusted (characters outside the portable tag set replaced by _)');
-    expect(decision).toMatchObject({ actions: [{ params: { Tags: [{ Key: 'Owner', Value: `arn:aws:sts::${ACCOUNT}:assumed-role/DevAdministrator/erin_ops` }, { Key: TAGGED_AT_KEY }] } }] });
+    expect(decision).toMatchObject({
+      actions: [{ params: { Tags: [{ Key: 'Owner', Value: `arn:aws:sts::${ACCOUNT}:assumed-role/DevAdministrator/erin_ops` }, { Key: TAGGED_AT_KEY }] } }],
+    });
   });
 });
 
 describe('untagged-instance keys', () => {
   it('compares keys case-sensitively: owner and costcenter do not satisfy Owner and CostCenter', () => {
     const sample = loadSample(RULE, 'would-remediate.cli-tags-owner-lowercase');
-    const decision = decideOn(sample, stateOf([instanceNow('i-0a1b2c3d4e5f60718', { owner: 'bob', costcenter: 'cc-1' })]),
-      { requiredTags: ['Owner', 'CostCenter'], defaultTagValues: { CostCenter: 'cc-unassigned' } });
+    const decision = decideOn(sample, stateOf([instanceNow('i-0a1b2c3d4e5f60718', { owner: 'bob', costcenter: 'cc-1' })]), {
+      requiredTags: ['Owner', 'CostCenter'],
+      defaultTagValues: { CostCenter: 'cc-unassigned' },
+    });
     expect(decision).toMatchObject({
       kind: 'violation',
       reason: expect.stringContaining('lacks Owner, CostCenter (has owner, costcenter: keys are case-sensitive)'),
-      actions: [{ params: { Resources: ['i-0a1b2c3d4e5f60718'], Tags: [
-        { Key: 'Owner', Value: `arn:aws:iam::${ACCOUNT}:user/bob` }, { Key: 'CostCenter', Value: 'cc-unassigned' }, { Key: TAGGED_AT_KEY, Value: '2026-11-20T09:17:00.000Z' },
-      ] }, previous: { Tags: { owner: 'bob', costcenter: 'cc-1' } } }],
+      actions: [
+        {
+          params: {
+            Resources: ['i-0a1b2c3d4e5f60718'],
+            Tags: [
+              { Key: 'Owner', Value: `arn:aws:iam::${ACCOUNT}:user/bob` },
+              { Key: 'CostCenter', Value: 'cc-unassigned' },
+              { Key: TAGGED_AT_KEY, Value: '2026-11-20T09:17:00.000Z' },
+            ],
+          },
+          previous: { Tags: { owner: 'bob', costcenter: 'cc-1' } },
+        },
+      ],
     });
   });
 
   it('adds only the missing keys, never one the instance has, and not tagged-at again', () => {
     const sample = loadSample(RULE, 'would-remediate.console-iam-user-no-tags');
     const present = { Owner: 'someone-else', [TAGGED_AT_KEY]: '2026-01-01T00:00:00.000Z' };
-    const decision = decideOn(sample, stateOf([instanceNow('i-0123456789abcdef0', present)]),
-      { requiredTags: ['Owner', 'Team'], defaultTagValues: { Team: 'unassigned' } });
+    const decision = decideOn(sample, stateOf([instanceNow('i-0123456789abcdef0', present)]), {
+      requiredTags: ['Owner', 'Team'],
+      defaultTagValues: { Team: 'unassigned' },
+    });
     expect(decision).toMatchObject({ kind: 'violation', actions: [{ params: { Tags: [{ Key: 'Team', Value: 'unassigned' }] } }] });
   });
 
@@ -168,7 +217,8 @@ describe('untagged-instance keys', () => {
   it('alerts instead of guessing when the record does not say who launched the instance', () => {
     const sample = withDetail(loadSample(RULE, 'would-remediate.console-iam-user-no-tags'), { userIdentity: { type: '...', arn: 'XXXXXXXXXXX' } });
     expect(decideOn(sample)).toMatchObject({
-      kind: 'alert', severity: 'MEDIUM',
+      kind: 'alert',
+      severity: 'MEDIUM',
       reason: expect.stringMatching(/no value known for Owner \(launched by an identity the record does not name\).*nothing can be tagged automatically/),
     });
   });
@@ -185,27 +235,38 @@ describe('untagged-instance decisions on the instances as they are now', () => {
 
   it('plans a write for the untagged instance only', () => {
     const decision = decideOn(sample, stateOf([instanceNow(first, { Owner: 'team-a' }), instanceNow(second, { Name: 'x' })]));
-    expect(decision).toMatchObject({ kind: 'violation', resources: [{ id: second }], actions: [{ resource: { id: second }, params: { Resources: [second] } }] });
+    expect(decision).toMatchObject({
+      kind: 'violation',
+      resources: [{ id: second }],
+      actions: [{ resource: { id: second }, params: { Resources: [second] } }],
+    });
     expect(decision.kind === 'violation' && decision.actions).toHaveLength(1);
     expect(decision.reason).toContain(`already tagged: ${first}`);
   });
 
   it('skips terminated, shutting-down and purged instances with the reason, and ignores a launch with nothing left', () => {
     const decision = decideOn(sample, stateOf([instanceNow(first, {}, { state: 'terminated' })]));
-    expect(decision).toEqual({ kind: 'not-applicable', reason: `no instance of this launch is left to tag (skipped: ${first} is terminated; ${second} not found (terminated and purged))` });
+    expect(decision).toEqual({
+      kind: 'not-applicable',
+      reason: `no instance of this launch is left to tag (skipped: ${first} is terminated; ${second} not found (terminated and purged))`,
+    });
     const partly = decideOn(sample, stateOf([instanceNow(first, {}, { state: 'shutting-down' }), instanceNow(second, {})]));
     expect(partly).toMatchObject({ kind: 'violation', actions: [{ resource: { id: second } }], reason: expect.stringContaining(`${first} is shutting-down`) });
   });
 
   it('tags the attached volumes with their own missing keys when tagVolumes is on', () => {
-    const state = stateOf([instanceNow(first, {}, { volumeIds: ['vol-0aaaaaaaaaaaaaaa1', 'vol-0aaaaaaaaaaaaaaa2'] }), instanceNow(second, { Owner: 'x' })],
-      { 'vol-0aaaaaaaaaaaaaaa2': { Owner: 'kept', [TAGGED_AT_KEY]: 'earlier' } });
+    const state = stateOf([instanceNow(first, {}, { volumeIds: ['vol-0aaaaaaaaaaaaaaa1', 'vol-0aaaaaaaaaaaaaaa2'] }), instanceNow(second, { Owner: 'x' })], {
+      'vol-0aaaaaaaaaaaaaaa2': { Owner: 'kept', [TAGGED_AT_KEY]: 'earlier' },
+    });
     const on = decideOn(sample, state, { tagVolumes: true });
     expect(on).toMatchObject({
       kind: 'violation',
       actions: [
         { resource: { id: first } },
-        { resource: { type: 'AWS::EC2::Volume', id: 'vol-0aaaaaaaaaaaaaaa1', name: first }, params: { Resources: ['vol-0aaaaaaaaaaaaaaa1'], Tags: [{ Key: 'Owner' }, { Key: TAGGED_AT_KEY }] } },
+        {
+          resource: { type: 'AWS::EC2::Volume', id: 'vol-0aaaaaaaaaaaaaaa1', name: first },
+          params: { Resources: ['vol-0aaaaaaaaaaaaaaa1'], Tags: [{ Key: 'Owner' }, { Key: TAGGED_AT_KEY }] },
+        },
       ],
     });
     const off = decideOn(sample, state);
@@ -219,14 +280,18 @@ describe('untagged-instance writes: one CreateTags per set of identical tags', (
   const [first, second] = ['i-0c1d2e3f4a5b60718', 'i-0c1d2e3f4a5b60719'];
   const [vol1, vol2] = ['vol-0aaaaaaaaaaaaaaa1', 'vol-0aaaaaaaaaaaaaaa2'];
 
-  it('groups the instances and, apart, their volumes, each group with every member\'s previous tags', () => {
+  it("groups the instances and, apart, their volumes, each group with every member's previous tags", () => {
     const state = stateOf([instanceNow(first, { Name: 'a' }, { volumeIds: [vol1] }), instanceNow(second, { Name: 'b' }, { volumeIds: [vol2] })]);
     const decision = decideOn(sample, state, { tagVolumes: true });
     expect(decision).toMatchObject({
       kind: 'violation',
       actions: [
-        { api: 'EC2.CreateTags', resource: { type: 'AWS::EC2::Instance', id: first }, params: { Resources: [first, second] },
-          previous: { Tags: {}, TagsByResource: { [first]: { Name: 'a' }, [second]: { Name: 'b' } } } },
+        {
+          api: 'EC2.CreateTags',
+          resource: { type: 'AWS::EC2::Instance', id: first },
+          params: { Resources: [first, second] },
+          previous: { Tags: {}, TagsByResource: { [first]: { Name: 'a' }, [second]: { Name: 'b' } } },
+        },
         { api: 'EC2.CreateTags', resource: { type: 'AWS::EC2::Volume', id: vol1, name: first }, params: { Resources: [vol1, vol2] } },
       ],
     });
@@ -237,12 +302,18 @@ describe('untagged-instance writes: one CreateTags per set of identical tags', (
     const ids = Array.from({ length: MAX_RESOURCES_PER_CALL + 1 }, (_, i) => `i-0bbbbbbbbbbbbb${i.toString(16).padStart(3, '0')}`);
     const many = withDetail(sample, { responseElements: { instancesSet: { items: ids.map((instanceId) => ({ instanceId })) } } });
     const decision = decideOn(many, stateOf(ids.map((id) => instanceNow(id, {}))));
-    expect(decision.kind === 'violation' && decision.actions.map((a) => (a.params as { Resources: string[] }).Resources)).toEqual([ids.slice(0, -1), ids.slice(-1)]);
+    expect(decision.kind === 'violation' && decision.actions.map((a) => (a.params as { Resources: string[] }).Resources)).toEqual([
+      ids.slice(0, -1),
+      ids.slice(-1),
+    ]);
   });
 
   it('plans the same grouped write offline, from the event, without a previous state', () => {
     const decision = decideOn(sample);
-    expect(decision).toMatchObject({ kind: 'violation', actions: [{ params: { Resources: [first, second], Tags: [{ Key: 'Owner' }, { Key: TAGGED_AT_KEY }] } }] });
+    expect(decision).toMatchObject({
+      kind: 'violation',
+      actions: [{ params: { Resources: [first, second], Tags: [{ Key: 'Owner' }, { Key: TAGGED_AT_KEY }] } }],
+    });
     expect(decision.kind === 'violation' && decision.actions[0]).not.toHaveProperty('previous');
   });
 });

@@ -26,7 +26,11 @@ function fakeEc2(): void {
     const now = reads[Math.min(read, reads.length - 1)];
     read += 1;
     const found = now && (input.Filters?.[0]?.Values ?? []).includes(ID);
-    return { Reservations: found ? [{ Instances: [{ InstanceId: ID, State: { Name: now.state }, Tags: Object.entries(now.tags).map(([Key, Value]) => ({ Key, Value })) }] }] : [] };
+    return {
+      Reservations: found
+        ? [{ Instances: [{ InstanceId: ID, State: { Name: now.state }, Tags: Object.entries(now.tags).map(([Key, Value]) => ({ Key, Value })) }] }]
+        : [],
+    };
   });
   ec2.on(StopInstancesCommand).callsFake((input: { InstanceIds: string[] }) => {
     stops.push(input.InstanceIds);
@@ -60,19 +64,44 @@ describe('untagged-instance enforcement check, live', () => {
 
     expect(ec2.commandCalls(StopInstancesCommand).map((call) => call.args[0].input)).toEqual([{ InstanceIds: [ID] }]);
     expect(ec2).toHaveReceivedCommandWith(DescribeInstancesCommand, { Filters: [{ Name: 'instance-id', Values: [ID] }] });
-    expect(ec2.calls().map((call) => call.args[0].constructor.name)).toEqual(['DescribeInstancesCommand', 'DescribeInstancesCommand', 'StopInstancesCommand', 'DescribeInstancesCommand']);
+    expect(ec2.calls().map((call) => call.args[0].constructor.name)).toEqual([
+      'DescribeInstancesCommand',
+      'DescribeInstancesCommand',
+      'StopInstancesCommand',
+      'DescribeInstancesCommand',
+    ]);
     expect(deps.written).toHaveLength(1);
     expect(deps.written[0]).toMatchObject({
-      rule: 'untagged-instance', outcome: 'remediated', severity: 'HIGH', mode: 'live', trigger: 'schedule',
+      rule: 'untagged-instance',
+      outcome: 'remediated',
+      severity: 'HIGH',
+      mode: 'live',
+      trigger: 'schedule',
       // The schedule's finding: named by the schedule, in the launch's account and Region; no CloudTrail call is
       // invented (no call, caller or call time), so the scheduler is no violator and there is no exposure figure.
-      eventId: NAME, eventName: null, eventSource: null, eventTime: null, errorCode: null,
-      account: ACCOUNT, region: 'eu-west-1', actor: null, actorType: null, sourceIp: null, userAgent: null, exposureMs: null,
+      eventId: NAME,
+      eventName: null,
+      eventSource: null,
+      eventTime: null,
+      errorCode: null,
+      account: ACCOUNT,
+      region: 'eu-west-1',
+      actor: null,
+      actorType: null,
+      sourceIp: null,
+      userAgent: null,
+      exposureMs: null,
       resources: [{ type: 'AWS::EC2::Instance', id: ID }],
-      actions: [{
-        api: 'EC2.StopInstances', resource: ID, status: 'done', params: { InstanceIds: [ID] },
-        previous: { State: 'running', Tags: { Name: 'example-web' } }, verification: { ok: true, detail: `${ID} is stopping` },
-      }],
+      actions: [
+        {
+          api: 'EC2.StopInstances',
+          resource: ID,
+          status: 'done',
+          params: { InstanceIds: [ID] },
+          previous: { State: 'running', Tags: { Name: 'example-web' } },
+          verification: { ok: true, detail: `${ID} is stopping` },
+        },
+      ],
       reason: expect.stringContaining(`${ID} still lacks Owner after the grace period and is running (launch event 6e1f2a3b-0000-4000-8000-000000000101)`),
     });
     const [notification] = deps.published;
@@ -80,15 +109,23 @@ describe('untagged-instance enforcement check, live', () => {
     expect(notification?.text).toContain('stops (never terminates) instances still missing a required tag after the grace period');
     expect(notification?.text).toContain(`aws ec2 create-tags --region 'eu-west-1' --resources '${ID}' --tags Key=<key>,Value=<value>`);
     // The start is the stop's reversal, from the action type (as report and undo print it), left to a person.
-    expect(notification?.text).toContain(`To reverse by hand (starting it again is left to a person: it was stopped for lacking required tags, tag it first): aws ec2 start-instances --region 'eu-west-1' --instance-ids '${ID}'`);
+    expect(notification?.text).toContain(
+      `To reverse by hand (starting it again is left to a person: it was stopped for lacking required tags, tag it first): aws ec2 start-instances --region 'eu-west-1' --instance-ids '${ID}'`,
+    );
   });
 
   it.each([
-    ['an Auto Scaling group', 'aws:autoscaling:groupName', 'example-web-asg', 'AWS::AutoScaling::AutoScalingGroup', 'Auto Scaling group with PropagateAtLaunch'],
+    [
+      'an Auto Scaling group',
+      'aws:autoscaling:groupName',
+      'example-web-asg',
+      'AWS::AutoScaling::AutoScalingGroup',
+      'Auto Scaling group with PropagateAtLaunch',
+    ],
     ['a Spot Fleet', 'aws:ec2spot:fleet-request-id', 'sfr-0a1b2c3d-0000-4000-8000-000000000001', 'AWS::EC2::SpotFleet', 'Spot Fleet request'],
     ['an EC2 Fleet', 'aws:ec2:fleet-id', 'fleet-0a1b2c3d-0000-4000-8000-000000000001', 'AWS::EC2::EC2Fleet', 'EC2 Fleet'],
-    ['an EKS node group', 'eks:cluster-name', 'example-cluster', 'AWS::EKS::Cluster', 'node group\'s launch template'],
-    ['EKS (aws: tag)', 'aws:eks:cluster-name', 'example-cluster', 'AWS::EKS::Cluster', 'node group\'s launch template'],
+    ['an EKS node group', 'eks:cluster-name', 'example-cluster', 'AWS::EKS::Cluster', "node group's launch template"],
+    ['EKS (aws: tag)', 'aws:eks:cluster-name', 'example-cluster', 'AWS::EKS::Cluster', "node group's launch template"],
   ])('never stops a member of %s (it would be terminated and replaced): alerts with what to do instead', async (_, key, value, type, fix) => {
     reads = [{ state: 'running', tags: { Name: 'example-web', [key]: value, 'aws:ec2launchtemplate:id': 'lt-0123456789abcdef0' } }];
     fakeEc2();
@@ -101,8 +138,13 @@ describe('untagged-instance enforcement check, live', () => {
     expect(stops).toEqual([]);
     expect(deps.written).toHaveLength(1);
     expect(deps.written[0]).toMatchObject({
-      outcome: 'alerted', severity: 'MEDIUM', actions: [],
-      resources: [{ type: 'AWS::EC2::Instance', id: ID }, { type, id: value }],
+      outcome: 'alerted',
+      severity: 'MEDIUM',
+      actions: [],
+      resources: [
+        { type: 'AWS::EC2::Instance', id: ID },
+        { type, id: value },
+      ],
       reason: expect.stringContaining(`${ID} still lacks Owner after the grace period and is running`),
     });
     expect(deps.written[0]?.reason).toContain(`NOT stopped: it is managed by`);
@@ -151,7 +193,10 @@ describe('untagged-instance enforcement check, live', () => {
   });
 
   it('does not stop when the tag appears between the read and the stop: the run ends transient and is retried', async () => {
-    reads = [{ state: 'running', tags: {} }, { state: 'running', tags: { Owner: 'someone' } }];
+    reads = [
+      { state: 'running', tags: {} },
+      { state: 'running', tags: { Owner: 'someone' } },
+    ];
     fakeEc2();
     const { handle, deps } = check({ config: enforcementOn() });
 
@@ -215,7 +260,10 @@ describe('untagged-instance enforcement check, live', () => {
 
   it('does not touch an instance exempt by configuration', async () => {
     fakeEc2();
-    const config = sampleConfig({ rules: { 'untagged-instance': { enforcement: { enabled: true } } }, exemptions: [{ rule: 'untagged-instance', resource: ID, reason: 'load test, ticket OPS-1' }] });
+    const config = sampleConfig({
+      rules: { 'untagged-instance': { enforcement: { enabled: true } } },
+      exemptions: [{ rule: 'untagged-instance', resource: ID, reason: 'load test, ticket OPS-1' }],
+    });
     const { handle, deps } = check({ config });
 
     await handle(INPUT);
@@ -226,14 +274,19 @@ describe('untagged-instance enforcement check, live', () => {
 
   it('fails naming ec2:StopInstances when the stop is denied', async () => {
     fakeEc2();
-    ec2.on(StopInstancesCommand).rejects(Object.assign(new Error('You are not authorized to perform this operation.'), { name: 'UnauthorizedOperation', $metadata: { httpStatusCode: 403 } }));
+    ec2
+      .on(StopInstancesCommand)
+      .rejects(
+        Object.assign(new Error('You are not authorized to perform this operation.'), { name: 'UnauthorizedOperation', $metadata: { httpStatusCode: 403 } }),
+      );
     const { handle, deps } = check({ config: enforcementOn() });
 
     await handle(INPUT);
 
     expect(ec2).toHaveReceivedCommandTimes(StopInstancesCommand, 1);
     expect(deps.written[0]).toMatchObject({
-      outcome: 'failed', severity: 'HIGH',
+      outcome: 'failed',
+      severity: 'HIGH',
       actions: [{ api: 'EC2.StopInstances', status: 'failed', error: 'denied: UnauthorizedOperation' }],
       error: { kind: 'denied', api: 'EC2.StopInstances', permission: 'ec2:StopInstances' },
     });
@@ -248,7 +301,10 @@ describe('untagged-instance enforcement check, live', () => {
     await handle(INPUT);
 
     expect(ec2).toHaveReceivedCommandTimes(StopInstancesCommand, 1);
-    expect(deps.written[0]).toMatchObject({ outcome: 'failed', actions: [{ status: 'done', verification: { ok: false, detail: `${ID} is running after StopInstances` } }] });
+    expect(deps.written[0]).toMatchObject({
+      outcome: 'failed',
+      actions: [{ status: 'done', verification: { ok: false, detail: `${ID} is running after StopInstances` } }],
+    });
   });
 });
 
@@ -261,7 +317,11 @@ describe('untagged-instance enforcement check, dry-run, offline and bad input', 
 
     expect(ec2).toHaveReceivedCommandTimes(DescribeInstancesCommand, 1);
     expect(ec2).toHaveReceivedCommandTimes(StopInstancesCommand, 0);
-    expect(deps.written[0]).toMatchObject({ outcome: 'would-remediate', severity: 'HIGH', actions: [{ api: 'EC2.StopInstances', status: 'planned', params: { InstanceIds: [ID] } }] });
+    expect(deps.written[0]).toMatchObject({
+      outcome: 'would-remediate',
+      severity: 'HIGH',
+      actions: [{ api: 'EC2.StopInstances', status: 'planned', params: { InstanceIds: [ID] } }],
+    });
     expect(deps.published[0]?.subject).toContain(`Would stop untagged EC2 instance ${ID}`);
   });
 
@@ -289,7 +349,13 @@ describe('untagged-instance enforcement check, dry-run, offline and bad input', 
     expect(ec2.calls()).toHaveLength(0);
     expect(deps.written).toHaveLength(1);
     expect(deps.written[0]).toMatchObject({
-      rule: 'untagged-instance', outcome: 'failed', trigger: 'schedule', eventName: null, eventSource: null, eventTime: null, actor: null,
+      rule: 'untagged-instance',
+      outcome: 'failed',
+      trigger: 'schedule',
+      eventName: null,
+      eventSource: null,
+      eventTime: null,
+      actor: null,
       eventId: expect.stringMatching(/^unreadable-enforce-input-[0-9a-f]{12}$/),
       error: { kind: 'parse', code: 'ParseError', message: expect.stringContaining(field) },
     });
@@ -302,24 +368,47 @@ describe('untagged-instance enforcement check, dry-run, offline and bad input', 
   });
 
   it('names the record of a bad input by the account and Region it names, if any', () => {
-    expect(unreadableEnforceInput({ ...INPUT, requiredTags: [] })).toMatchObject({ trigger: 'schedule', account: ACCOUNT, region: 'eu-west-1', facts: { resources: [] } });
+    expect(unreadableEnforceInput({ ...INPUT, requiredTags: [] })).toMatchObject({
+      trigger: 'schedule',
+      account: ACCOUNT,
+      region: 'eu-west-1',
+      facts: { resources: [] },
+    });
     expect(unreadableEnforceInput(undefined)).toMatchObject({ trigger: 'schedule', account: undefined, region: 'unknown' });
   });
 
-  it('reads the schedule input into a schedule finding named by the schedule, in the launch\'s account and Region', () => {
+  it("reads the schedule input into a schedule finding named by the schedule, in the launch's account and Region", () => {
     expect(readEnforceInput(INPUT)).toEqual({
-      trigger: 'schedule', id: NAME, account: ACCOUNT, region: 'eu-west-1',
-      facts: { resources: [{ type: 'AWS::EC2::Instance', id: ID }], instanceId: ID, requiredTags: ['Owner'], sourceEventId: INPUT.sourceEventId, scheduleName: NAME },
+      trigger: 'schedule',
+      id: NAME,
+      account: ACCOUNT,
+      region: 'eu-west-1',
+      facts: {
+        resources: [{ type: 'AWS::EC2::Instance', id: ID }],
+        instanceId: ID,
+        requiredTags: ['Owner'],
+        sourceEventId: INPUT.sourceEventId,
+        scheduleName: NAME,
+      },
     });
   });
 
   it('refuses to be run from a CloudTrail event', () => {
     // The launch the check was scheduled for, delivered as an event: the check never runs from one.
-    const event = parseEnvelope(wrapRecord({
-      eventVersion: '1.09', eventTime: FIRED, eventSource: 'ec2.amazonaws.com', eventName: 'RunInstances', awsRegion: 'eu-west-1',
-      eventID: INPUT.sourceEventId, recipientAccountId: ACCOUNT, userIdentity: { type: 'IAMUser', arn: `arn:aws:iam::${ACCOUNT}:user/alice` },
-      requestParameters: {}, responseElements: { instancesSet: { items: [{ instanceId: ID }] } },
-    }));
+    const event = parseEnvelope(
+      wrapRecord({
+        eventVersion: '1.09',
+        eventTime: FIRED,
+        eventSource: 'ec2.amazonaws.com',
+        eventName: 'RunInstances',
+        awsRegion: 'eu-west-1',
+        eventID: INPUT.sourceEventId,
+        recipientAccountId: ACCOUNT,
+        userIdentity: { type: 'IAMUser', arn: `arn:aws:iam::${ACCOUNT}:user/alice` },
+        requestParameters: {},
+        responseElements: { instancesSet: { items: [{ instanceId: ID }] } },
+      }),
+    );
     expect(() => untaggedInstanceEnforce.parse({ event, record: event.detail })).toThrow(/never from a CloudTrail event/);
   });
 });

@@ -35,7 +35,11 @@ const SCHEDULE: OneTimeSchedule = {
   Target: { Arn: FN, RoleArn: ROLE, Input: INPUT },
 };
 
-function configWith(enforcement: Record<string, unknown>, top: Record<string, unknown> = { enforceFunctionArn: FN, schedulerRoleArn: ROLE }, rule: Record<string, unknown> = {}) {
+function configWith(
+  enforcement: Record<string, unknown>,
+  top: Record<string, unknown> = { enforceFunctionArn: FN, schedulerRoleArn: ROLE },
+  rule: Record<string, unknown> = {},
+) {
   return sampleConfig({ ...top, rules: { [RULE]: { ...rule, enforcement } } });
 }
 
@@ -46,7 +50,9 @@ function decideOn(sample: unknown, config = configWith({ enabled: true }), state
 }
 
 const stateAt = (checkedAt: string, tags: Record<string, string> = {}): LaunchState => ({
-  instances: new Map([[ID, { id: ID, state: 'running', tags, volumeIds: [] }]]), volumeTags: new Map(), checkedAt: Date.parse(checkedAt),
+  instances: new Map([[ID, { id: ID, state: 'running', tags, volumeIds: [] }]]),
+  volumeTags: new Map(),
+  checkedAt: Date.parse(checkedAt),
 });
 
 describe('untagged-instance enforcement: the planned schedule', () => {
@@ -62,7 +68,11 @@ describe('untagged-instance enforcement: the planned schedule', () => {
     expect(decision.kind).toBe('violation');
     if (decision.kind !== 'violation') return;
     expect(decision.actions.map((a) => a.api)).toEqual(['EC2.CreateTags', 'Scheduler.CreateSchedule']);
-    expect(decision.actions[1]).toEqual({ api: 'Scheduler.CreateSchedule', resource: { type: 'AWS::Scheduler::Schedule', id: NAME, name: ID }, params: SCHEDULE });
+    expect(decision.actions[1]).toEqual({
+      api: 'Scheduler.CreateSchedule',
+      resource: { type: 'AWS::Scheduler::Schedule', id: NAME, name: ID },
+      params: SCHEDULE,
+    });
     expect(decision.severity).toBe('LOW');
     expect(decision.reason).toContain(`enforcement: stop check at 2026-11-20T10:16:00Z (the end of the 60-minute grace period) for ${ID}`);
   });
@@ -77,7 +87,9 @@ describe('untagged-instance enforcement: the planned schedule', () => {
     const decision = decideOn(loadSample(RULE, ALICE), configWith({ enabled: true }), stateAt('2026-11-22T08:00:00.400Z'));
     expect(MIN_NOTICE_MINUTES).toBe(5);
     expect(decision).toMatchObject({ actions: [{ api: 'EC2.CreateTags' }, { params: { ScheduleExpression: 'at(2026-11-22T08:05:01)' } }] });
-    expect(decision.reason).toContain('stop check at 2026-11-22T08:05:01Z (the 60-minute grace period had already ended (late event), so the check runs 5 minutes after this decision)');
+    expect(decision.reason).toContain(
+      'stop check at 2026-11-22T08:05:01Z (the 60-minute grace period had already ended (late event), so the check runs 5 minutes after this decision)',
+    );
   });
 
   it('switches to MIN_NOTICE exactly when the grace end is closer than that to the read', () => {
@@ -91,7 +103,8 @@ describe('untagged-instance enforcement: the planned schedule', () => {
 
   it('names a schedule per instance and event: valid characters, at most 64, different for another event', () => {
     const decision = decideOn(loadSample(RULE, 'would-remediate.two-instances-one-call'));
-    const names = decision.kind === 'violation' ? decision.actions.filter((a) => a.api === 'Scheduler.CreateSchedule').map((a) => (a.params as OneTimeSchedule).Name) : [];
+    const names =
+      decision.kind === 'violation' ? decision.actions.filter((a) => a.api === 'Scheduler.CreateSchedule').map((a) => (a.params as OneTimeSchedule).Name) : [];
     expect(names).toHaveLength(2);
     for (const name of names) expect(name).toMatch(/^trailguard-enforce-i-[0-9a-f]{17}-[0-9a-f]{10}$/);
     expect(names.every((name) => name.length <= 64)).toBe(true);
@@ -103,9 +116,22 @@ describe('untagged-instance enforcement: the planned schedule', () => {
   it('schedules the check of an instance nothing can be tagged on: a MEDIUM violation instead of an alert', () => {
     const config = configWith({ enabled: true }, undefined, { requiredTags: ['CostCenter'] });
     const decision = decideOn(loadSample(RULE, ALICE), config);
-    expect(decision).toMatchObject({ kind: 'violation', severity: 'MEDIUM', reason: expect.stringContaining('nothing can be tagged automatically; enforcement: stop check at') });
+    expect(decision).toMatchObject({
+      kind: 'violation',
+      severity: 'MEDIUM',
+      reason: expect.stringContaining('nothing can be tagged automatically; enforcement: stop check at'),
+    });
     expect(decision.kind === 'violation' && decision.actions.map((a) => a.api)).toEqual(['Scheduler.CreateSchedule']);
-    expect(decision).toMatchObject({ actions: [{ params: { Description: `trailguard: stop ${ID} if it still lacks CostCenter`, Target: { Input: expect.stringContaining('"requiredTags":["CostCenter"]') } } }] });
+    expect(decision).toMatchObject({
+      actions: [
+        {
+          params: {
+            Description: `trailguard: stop ${ID} if it still lacks CostCenter`,
+            Target: { Input: expect.stringContaining('"requiredTags":["CostCenter"]') },
+          },
+        },
+      ],
+    });
     const off = decideOn(loadSample(RULE, ALICE), configWith({ enabled: false }, undefined, { requiredTags: ['CostCenter'] }));
     expect(off).toMatchObject({ kind: 'alert', severity: 'MEDIUM' });
   });
@@ -113,8 +139,11 @@ describe('untagged-instance enforcement: the planned schedule', () => {
   it('says clearly, at MEDIUM, that nothing is scheduled when the function or role ARN is not configured', () => {
     const neither = decideOn(loadSample(RULE, ALICE), configWith({ enabled: true }, {}));
     expect(neither).toMatchObject({
-      kind: 'violation', severity: 'MEDIUM',
-      reason: expect.stringContaining('enforcement is enabled but NOT scheduled: TRAILGUARD_ENFORCE_FUNCTION_ARN and TRAILGUARD_SCHEDULER_ROLE_ARN not set, so no instance will be stopped'),
+      kind: 'violation',
+      severity: 'MEDIUM',
+      reason: expect.stringContaining(
+        'enforcement is enabled but NOT scheduled: TRAILGUARD_ENFORCE_FUNCTION_ARN and TRAILGUARD_SCHEDULER_ROLE_ARN not set, so no instance will be stopped',
+      ),
     });
     expect(neither.kind === 'violation' && neither.actions.map((a) => a.api)).toEqual(['EC2.CreateTags']);
     const noRole = decideOn(loadSample(RULE, ALICE), configWith({ enabled: true }, { enforceFunctionArn: FN }));
@@ -133,7 +162,13 @@ describe('untagged-instance enforcement: the planned schedule', () => {
   it('writes an input the enforcement function reads back to the same schedule name, instance and keys', () => {
     const { trigger, id, account, region, facts } = readEnforceInput(JSON.parse(SCHEDULE.Target.Input));
     expect({ trigger, id, account, region }).toEqual({ trigger: 'schedule', id: NAME, account: ACCOUNT, region: 'eu-west-1' });
-    expect(facts).toEqual({ resources: [{ type: 'AWS::EC2::Instance', id: ID }], instanceId: ID, requiredTags: ['Owner'], sourceEventId: EVENT_ID, scheduleName: NAME });
+    expect(facts).toEqual({
+      resources: [{ type: 'AWS::EC2::Instance', id: ID }],
+      instanceId: ID,
+      requiredTags: ['Owner'],
+      sourceEventId: EVENT_ID,
+      scheduleName: NAME,
+    });
   });
 });
 
@@ -166,9 +201,17 @@ describe('untagged-instance enforcement: creating the schedule', () => {
     scheduler.rejects(new Error('unexpected Scheduler call'));
     tags = {};
     ec2.on(DescribeInstancesCommand).callsFake((input: DescribeInstancesCommandInput) => ({
-      Reservations: [{ Instances: (input.Filters?.[0]?.Values ?? []).filter((id) => id === ID).map((id) => ({
-        InstanceId: id, State: { Name: 'running' }, Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
-      })) }],
+      Reservations: [
+        {
+          Instances: (input.Filters?.[0]?.Values ?? [])
+            .filter((id) => id === ID)
+            .map((id) => ({
+              InstanceId: id,
+              State: { Name: 'running' },
+              Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+            })),
+        },
+      ],
     }));
     ec2.on(DescribeTagsCommand).callsFake(() => ({ Tags: Object.entries(tags).map(([Key, Value]) => ({ ResourceId: ID, Key, Value })) }));
     ec2.on(CreateTagsCommand).callsFake((input: { Tags: { Key: string; Value: string }[] }) => {
@@ -184,11 +227,16 @@ describe('untagged-instance enforcement: creating the schedule', () => {
 
   const existing = (overrides: Partial<GetScheduleCommandOutput> = {}): GetScheduleCommandOutput => ({
     $metadata: {},
-    Name: NAME, GroupName: 'default', State: 'ENABLED', ScheduleExpression: SCHEDULE.ScheduleExpression, ScheduleExpressionTimezone: 'UTC',
-    Target: { Arn: FN, RoleArn: ROLE, Input: INPUT }, ...overrides,
+    Name: NAME,
+    GroupName: 'default',
+    State: 'ENABLED',
+    ScheduleExpression: SCHEDULE.ScheduleExpression,
+    ScheduleExpressionTimezone: 'UTC',
+    Target: { Arn: FN, RoleArn: ROLE, Input: INPUT },
+    ...overrides,
   });
 
-  it('creates the schedule in the target function\'s region and reads it back', async () => {
+  it("creates the schedule in the target function's region and reads it back", async () => {
     scheduler.on(CreateScheduleCommand).resolves({ ScheduleArn: `arn:aws:scheduler:eu-west-1:${ACCOUNT}:schedule/default/${NAME}` });
     scheduler.on(GetScheduleCommand).resolves(existing());
     // The launch is in us-east-1; the schedule lives beside the function, in eu-west-1.
@@ -206,20 +254,33 @@ describe('untagged-instance enforcement: creating the schedule', () => {
       outcome: 'remediated',
       actions: [
         { api: 'EC2.CreateTags', status: 'done', verification: { ok: true } },
-        { api: 'Scheduler.CreateSchedule', resource: NAME, status: 'done', verification: { ok: true, detail: `schedule ${NAME} is enabled: at(2026-11-20T10:16:00) UTC invokes ${FN}` } },
+        {
+          api: 'Scheduler.CreateSchedule',
+          resource: NAME,
+          status: 'done',
+          verification: { ok: true, detail: `schedule ${NAME} is enabled: at(2026-11-20T10:16:00) UTC invokes ${FN}` },
+        },
       ],
     });
-    expect(deps.published[0]?.text).toContain(`by hand (cancelling the pending enforcement check is left to a person; it deletes itself after it runs): aws scheduler delete-schedule --region 'eu-west-1' --name '${NAME}' --group-name 'default'`);
+    expect(deps.published[0]?.text).toContain(
+      `by hand (cancelling the pending enforcement check is left to a person; it deletes itself after it runs): aws scheduler delete-schedule --region 'eu-west-1' --name '${NAME}' --group-name 'default'`,
+    );
     // A us-east-1 launch: the tags are reversed in us-east-1, the check is cancelled where it lives (the function's Region).
     expect(usEastDeps.published[0]?.text).toContain(`aws ec2 delete-tags --region 'us-east-1' --resources '${ID}'`);
     expect(usEastDeps.published[0]?.text).toContain(`aws scheduler delete-schedule --region 'eu-west-1' --name '${NAME}'`);
     const regions = await Promise.all(scheduler.calls().map((call) => (call.thisValue as SchedulerClient).config.region()));
     expect(new Set(regions)).toEqual(new Set(['eu-west-1']));
-    expect(usEast.actions[1]).toMatchObject({ api: 'Scheduler.CreateSchedule', status: 'done', params: { Target: { Input: expect.stringContaining('"region":"us-east-1"') } } });
+    expect(usEast.actions[1]).toMatchObject({
+      api: 'Scheduler.CreateSchedule',
+      status: 'done',
+      params: { Target: { Input: expect.stringContaining('"region":"us-east-1"') } },
+    });
   });
 
   it('keeps the schedule an earlier delivery of the same event created, once it reads back as planned', async () => {
-    scheduler.on(CreateScheduleCommand).rejects(Object.assign(new Error(`Schedule ${NAME} already exists.`), { name: 'ConflictException', $metadata: { httpStatusCode: 409 } }));
+    scheduler
+      .on(CreateScheduleCommand)
+      .rejects(Object.assign(new Error(`Schedule ${NAME} already exists.`), { name: 'ConflictException', $metadata: { httpStatusCode: 409 } }));
     scheduler.on(GetScheduleCommand).resolves(existing());
 
     const { record } = await runSample(untaggedInstance, ALICE, { mode: 'live', config: configWith({ enabled: true }) });
@@ -237,19 +298,27 @@ describe('untagged-instance enforcement: creating the schedule', () => {
 
     expect(record).toMatchObject({
       outcome: 'failed',
-      actions: [{ status: 'done', verification: { ok: true } }, { status: 'done', verification: { ok: false, detail: `schedule ${NAME} is not as planned: state DISABLED, target ${FN}-other` } }],
+      actions: [
+        { status: 'done', verification: { ok: true } },
+        { status: 'done', verification: { ok: false, detail: `schedule ${NAME} is not as planned: state DISABLED, target ${FN}-other` } },
+      ],
     });
   });
 
   it('fails naming scheduler:CreateSchedule when it is denied, and still tags', async () => {
-    scheduler.on(CreateScheduleCommand).rejects(Object.assign(new Error('not authorized to perform: iam:PassRole'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 403 } }));
+    scheduler
+      .on(CreateScheduleCommand)
+      .rejects(Object.assign(new Error('not authorized to perform: iam:PassRole'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 403 } }));
 
     const { record } = await runSample(untaggedInstance, ALICE, { mode: 'live', config: configWith({ enabled: true }) });
 
     expect(tags.Owner).toBe(`arn:aws:iam::${ACCOUNT}:user/alice`);
     expect(record).toMatchObject({
       outcome: 'failed',
-      actions: [{ api: 'EC2.CreateTags', status: 'done' }, { api: 'Scheduler.CreateSchedule', status: 'failed', error: 'denied: AccessDeniedException' }],
+      actions: [
+        { api: 'EC2.CreateTags', status: 'done' },
+        { api: 'Scheduler.CreateSchedule', status: 'failed', error: 'denied: AccessDeniedException' },
+      ],
       error: { kind: 'denied', api: 'Scheduler.CreateSchedule', permission: 'scheduler:CreateSchedule' },
     });
   });
@@ -260,6 +329,9 @@ describe('untagged-instance enforcement: creating the schedule', () => {
     expect(ec2).toHaveReceivedCommandTimes(DescribeInstancesCommand, 1);
     expect(scheduler.calls()).toHaveLength(0);
     expect(ec2).toHaveReceivedCommandTimes(CreateTagsCommand, 0);
-    expect(record).toMatchObject({ outcome: 'would-remediate', actions: [{ status: 'planned' }, { api: 'Scheduler.CreateSchedule', status: 'planned', params: SCHEDULE }] });
+    expect(record).toMatchObject({
+      outcome: 'would-remediate',
+      actions: [{ status: 'planned' }, { api: 'Scheduler.CreateSchedule', status: 'planned', params: SCHEDULE }],
+    });
   });
 });

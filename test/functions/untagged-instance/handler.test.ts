@@ -1,6 +1,11 @@
 import {
-  CreateTagsCommand, DescribeInstancesCommand, DescribeTagsCommand, EC2Client,
-  type CreateTagsCommandInput, type DescribeInstancesCommandInput, type DescribeTagsCommandInput,
+  CreateTagsCommand,
+  DescribeInstancesCommand,
+  DescribeTagsCommand,
+  EC2Client,
+  type CreateTagsCommandInput,
+  type DescribeInstancesCommandInput,
+  type DescribeTagsCommandInput,
 } from '@aws-sdk/client-ec2';
 import { CreateScheduleCommand, GetScheduleCommand, SchedulerClient, type CreateScheduleCommandInput } from '@aws-sdk/client-scheduler';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -22,31 +27,37 @@ const DAVE = `arn:aws:iam::${ACCOUNT}:user/dave`;
 const TAGGED_AT = '2026-11-20T09:19:00.000Z'; // the event time, not the clock
 
 /** A small in-memory EC2: instances with state and volumes, tags per resource; CreateTags writes into it. */
-interface FakeInstance { state: string; volumes?: string[] }
+interface FakeInstance {
+  state: string;
+  volumes?: string[];
+}
 let instances: Record<string, FakeInstance>;
 let tags: Record<string, Record<string, string>>;
 
-const valuesOf = (input: { Filters?: { Name?: string; Values?: string[] }[] }, name: string) =>
-  input.Filters?.find((f) => f.Name === name)?.Values ?? [];
+const valuesOf = (input: { Filters?: { Name?: string; Values?: string[] }[] }, name: string) => input.Filters?.find((f) => f.Name === name)?.Values ?? [];
 
 function fakeEc2(): void {
   ec2.on(DescribeInstancesCommand).callsFake((input: DescribeInstancesCommandInput) => ({
-    Reservations: [{
-      Instances: valuesOf(input, 'instance-id').filter((id) => instances[id]).map((id) => ({
-        InstanceId: id,
-        State: { Name: instances[id]?.state },
-        Tags: Object.entries(tags[id] ?? {}).map(([Key, Value]) => ({ Key, Value })),
-        BlockDeviceMappings: (instances[id]?.volumes ?? []).map((VolumeId, i) => ({ DeviceName: `/dev/xvd${'abc'[i]}`, Ebs: { VolumeId } })),
-      })),
-    }],
+    Reservations: [
+      {
+        Instances: valuesOf(input, 'instance-id')
+          .filter((id) => instances[id])
+          .map((id) => ({
+            InstanceId: id,
+            State: { Name: instances[id]?.state },
+            Tags: Object.entries(tags[id] ?? {}).map(([Key, Value]) => ({ Key, Value })),
+            BlockDeviceMappings: (instances[id]?.volumes ?? []).map((VolumeId, i) => ({ DeviceName: `/dev/xvd${'abc'[i]}`, Ebs: { VolumeId } })),
+          })),
+      },
+    ],
   }));
   ec2.on(DescribeTagsCommand).callsFake((input: DescribeTagsCommandInput) => ({
-    Tags: valuesOf(input, 'resource-id').flatMap((ResourceId) =>
-      Object.entries(tags[ResourceId] ?? {}).map(([Key, Value]) => ({ ResourceId, Key, Value }))),
+    Tags: valuesOf(input, 'resource-id').flatMap((ResourceId) => Object.entries(tags[ResourceId] ?? {}).map(([Key, Value]) => ({ ResourceId, Key, Value }))),
   }));
   ec2.on(CreateTagsCommand).callsFake((input: CreateTagsCommandInput) => {
     for (const id of input.Resources ?? []) {
-      if (!instances[id] && !id.startsWith('vol-')) throw Object.assign(new Error(`The instance ID '${id}' does not exist`), { name: 'InvalidInstanceID.NotFound' });
+      if (!instances[id] && !id.startsWith('vol-'))
+        throw Object.assign(new Error(`The instance ID '${id}' does not exist`), { name: 'InvalidInstanceID.NotFound' });
       tags[id] = { ...tags[id], ...Object.fromEntries((input.Tags ?? []).map((t) => [t.Key, t.Value])) };
     }
     return {};
@@ -74,22 +85,38 @@ describe('untagged-instance live', () => {
 
     expect(ec2).toHaveReceivedCommandWith(DescribeInstancesCommand, { Filters: [{ Name: 'instance-id', Values: [FIRST, SECOND] }] });
     expect(ec2.commandCalls(CreateTagsCommand).map((call) => call.args[0].input)).toEqual([
-      { Resources: [FIRST, SECOND], Tags: [{ Key: 'Owner', Value: DAVE }, { Key: TAGGED_AT_KEY, Value: TAGGED_AT }] },
+      {
+        Resources: [FIRST, SECOND],
+        Tags: [
+          { Key: 'Owner', Value: DAVE },
+          { Key: TAGGED_AT_KEY, Value: TAGGED_AT },
+        ],
+      },
     ]);
     for (const id of [FIRST, SECOND]) expect(tags[id]).toEqual({ Name: 'example-load-test', Owner: DAVE, [TAGGED_AT_KEY]: TAGGED_AT });
     expect(record).toMatchObject({
       outcome: 'remediated',
       severity: 'LOW',
-      actions: [{
-        api: 'EC2.CreateTags', resource: FIRST, status: 'done', params: { Resources: [FIRST, SECOND] },
-        previous: { Tags: { Name: 'example-load-test' }, TagsByResource: { [FIRST]: { Name: 'example-load-test' }, [SECOND]: { Name: 'example-load-test' } } },
-        verification: { ok: true, detail: `Owner, ${TAGGED_AT_KEY} read back on each of 2 resources (${FIRST}, ${SECOND})` },
-      }],
+      actions: [
+        {
+          api: 'EC2.CreateTags',
+          resource: FIRST,
+          status: 'done',
+          params: { Resources: [FIRST, SECOND] },
+          previous: {
+            Tags: { Name: 'example-load-test' },
+            TagsByResource: { [FIRST]: { Name: 'example-load-test' }, [SECOND]: { Name: 'example-load-test' } },
+          },
+          verification: { ok: true, detail: `Owner, ${TAGGED_AT_KEY} read back on each of 2 resources (${FIRST}, ${SECOND})` },
+        },
+      ],
     });
     expect(record.actions).toHaveLength(1);
     expect(deps.published[0]?.subject).toMatch(/^\[LOW\] Tagged 2 EC2 instances/);
     // The same command as report and undo print, from the action type: with --region, and with each value it wrote.
-    expect(deps.published[0]?.text).toContain(`To reverse: aws ec2 delete-tags --region 'eu-west-1' --resources '${FIRST}' '${SECOND}' --tags '[{"Key":"Owner","Value":"${DAVE}"}`);
+    expect(deps.published[0]?.text).toContain(
+      `To reverse: aws ec2 delete-tags --region 'eu-west-1' --resources '${FIRST}' '${SECOND}' --tags '[{"Key":"Owner","Value":"${DAVE}"}`,
+    );
     expect(deps.published[0]?.text).toContain(`{"Key":"${TAGGED_AT_KEY}","Value":"`);
   });
 
@@ -103,7 +130,16 @@ describe('untagged-instance live', () => {
     expect(ec2).toHaveReceivedCommandWith(CreateTagsCommand, { Resources: ['i-0123456789abcdef0'] });
     expect(record).toMatchObject({
       outcome: 'remediated',
-      actions: [{ resource: 'i-0123456789abcdef0', previous: { Tags: { Name: 'example-web' } }, verification: { ok: true, detail: expect.stringMatching(/^Owner=arn:aws:iam::111122223333:user\/alice, trailguard:tagged-at=.* read back on i-0123456789abcdef0$/) } }],
+      actions: [
+        {
+          resource: 'i-0123456789abcdef0',
+          previous: { Tags: { Name: 'example-web' } },
+          verification: {
+            ok: true,
+            detail: expect.stringMatching(/^Owner=arn:aws:iam::111122223333:user\/alice, trailguard:tagged-at=.* read back on i-0123456789abcdef0$/),
+          },
+        },
+      ],
     });
     expect(record.actions[0]?.previous).not.toHaveProperty('TagsByResource');
   });
@@ -167,17 +203,23 @@ describe('untagged-instance live', () => {
   it('retries, never ignores, when CreateTags does not know an instance DescribeInstances just showed', async () => {
     fakeEc2();
     // EC2 describes an instance before it can tag it, and one unknown id fails the whole call.
-    ec2.on(CreateTagsCommand).rejects(Object.assign(new Error(`The instance ID '${SECOND}' does not exist`), { name: 'InvalidInstanceID.NotFound', $metadata: { httpStatusCode: 400 } }));
+    ec2
+      .on(CreateTagsCommand)
+      .rejects(
+        Object.assign(new Error(`The instance ID '${SECOND}' does not exist`), { name: 'InvalidInstanceID.NotFound', $metadata: { httpStatusCode: 400 } }),
+      );
     const deps = capturingDeps({ mode: 'live' });
 
     await expect(lambdaRunner(untaggedInstance, () => deps)(loadSample('untagged-instance', TWO))).rejects.toMatchObject({ kind: 'transient' });
 
     expect(ec2).toHaveReceivedCommandTimes(CreateTagsCommand, 1);
-    expect(deps.written).toMatchObject([{
-      outcome: 'failed',
-      error: { kind: 'transient', code: 'InvalidInstanceID.NotFound', api: 'EC2.CreateTags' },
-      notification: { status: 'deferred' },
-    }]);
+    expect(deps.written).toMatchObject([
+      {
+        outcome: 'failed',
+        error: { kind: 'transient', code: 'InvalidInstanceID.NotFound', api: 'EC2.CreateTags' },
+        notification: { status: 'deferred' },
+      },
+    ]);
   });
 
   it('tags every instance of a 30-instance launch in one CreateTags, so the circuit breaker stays closed', async () => {
@@ -207,7 +249,13 @@ describe('untagged-instance live', () => {
     const record = await run(untaggedInstance, sample, deps);
 
     expect(ec2.commandCalls(CreateTagsCommand).map((call) => call.args[0].input)).toEqual([
-      { Resources: ids, Tags: [{ Key: 'Owner', Value: DAVE }, { Key: TAGGED_AT_KEY, Value: TAGGED_AT }] },
+      {
+        Resources: ids,
+        Tags: [
+          { Key: 'Owner', Value: DAVE },
+          { Key: TAGGED_AT_KEY, Value: TAGGED_AT },
+        ],
+      },
     ]);
     for (const id of ids) expect(tags[id]).toMatchObject({ Owner: DAVE, [TAGGED_AT_KEY]: TAGGED_AT });
     expect(created.size).toBe(30);
@@ -217,7 +265,23 @@ describe('untagged-instance live', () => {
     expect(record.actions.map((a) => a.api)).toEqual(['EC2.CreateTags', ...ids.map(() => 'Scheduler.CreateSchedule')]);
     // `trailguard undo` reverses the one action on every instance, and only the keys it added.
     const [first] = reversalsOf(untaggedInstance.actions, record);
-    expect(first?.reversal).toMatchObject({ kind: 'steps', steps: [{ action: { api: 'EC2.DeleteTags', params: { Resources: ids, Tags: [{ Key: 'Owner', Value: DAVE }, { Key: TAGGED_AT_KEY, Value: TAGGED_AT }] } } }] });
+    expect(first?.reversal).toMatchObject({
+      kind: 'steps',
+      steps: [
+        {
+          action: {
+            api: 'EC2.DeleteTags',
+            params: {
+              Resources: ids,
+              Tags: [
+                { Key: 'Owner', Value: DAVE },
+                { Key: TAGGED_AT_KEY, Value: TAGGED_AT },
+              ],
+            },
+          },
+        },
+      ],
+    });
   });
 
   it('keeps an instance an exemption names out of the group: the others are tagged in one call, it is exempt', async () => {
@@ -233,7 +297,11 @@ describe('untagged-instance live', () => {
 
     expect(ec2.commandCalls(CreateTagsCommand).map((call) => call.args[0].input.Resources)).toEqual([[FIRST, THIRD]]);
     expect(tags[SECOND]).toEqual({});
-    expect(record).toMatchObject({ outcome: 'remediated', exemptions: [{ resource: SECOND, reason: 'load generator, ticket OPS-7' }], actions: [{ params: { Resources: [FIRST, THIRD] } }] });
+    expect(record).toMatchObject({
+      outcome: 'remediated',
+      exemptions: [{ resource: SECOND, reason: 'load generator, ticket OPS-7' }],
+      actions: [{ params: { Resources: [FIRST, THIRD] } }],
+    });
   });
 
   it('groups only instances that need the same tags, and never writes over a key one of them has', async () => {
@@ -247,11 +315,20 @@ describe('untagged-instance live', () => {
     const record = await run(untaggedInstance, sample, capturingDeps({ mode: 'live' }));
 
     expect(ec2.commandCalls(CreateTagsCommand).map((call) => call.args[0].input)).toEqual([
-      { Resources: [FIRST, THIRD], Tags: [{ Key: 'Owner', Value: DAVE }, { Key: TAGGED_AT_KEY, Value: TAGGED_AT }] },
+      {
+        Resources: [FIRST, THIRD],
+        Tags: [
+          { Key: 'Owner', Value: DAVE },
+          { Key: TAGGED_AT_KEY, Value: TAGGED_AT },
+        ],
+      },
       { Resources: [SECOND], Tags: [{ Key: 'Owner', Value: DAVE }] },
     ]);
     expect(tags[SECOND]).toEqual({ [TAGGED_AT_KEY]: 'earlier', Owner: DAVE });
-    expect(record).toMatchObject({ outcome: 'remediated', actions: [{ resource: FIRST }, { resource: SECOND, previous: { Tags: { [TAGGED_AT_KEY]: 'earlier' } } }] });
+    expect(record).toMatchObject({
+      outcome: 'remediated',
+      actions: [{ resource: FIRST }, { resource: SECOND, previous: { Tags: { [TAGGED_AT_KEY]: 'earlier' } } }],
+    });
   });
 
   it('does not write when one instance of the group was tagged since inspect, and names it', async () => {
@@ -266,7 +343,10 @@ describe('untagged-instance live', () => {
 
     expect(reads).toBe(1);
     expect(ec2).toHaveReceivedCommandTimes(CreateTagsCommand, 0);
-    expect(record).toMatchObject({ outcome: 'failed', error: { kind: 'transient', code: 'TagAddedSinceInspect', message: expect.stringContaining(`${SECOND} Owner`) } });
+    expect(record).toMatchObject({
+      outcome: 'failed',
+      error: { kind: 'transient', code: 'TagAddedSinceInspect', message: expect.stringContaining(`${SECOND} Owner`) },
+    });
   });
 
   it('reads each instance of the group back: one without the tags fails the action, named', async () => {
@@ -294,7 +374,13 @@ describe('untagged-instance live', () => {
     const { record } = await runSample(untaggedInstance, TWO, { mode: 'live', config });
 
     expect(ec2).toHaveReceivedCommandWith(CreateTagsCommand, { Resources: ['vol-0aaaaaaaaaaaaaaa1'], Tags: [{ Key: 'Owner', Value: DAVE }] });
-    expect(ec2).toHaveReceivedCommandWith(CreateTagsCommand, { Resources: [FIRST], Tags: [{ Key: 'Owner', Value: DAVE }, { Key: TAGGED_AT_KEY, Value: TAGGED_AT }] });
+    expect(ec2).toHaveReceivedCommandWith(CreateTagsCommand, {
+      Resources: [FIRST],
+      Tags: [
+        { Key: 'Owner', Value: DAVE },
+        { Key: TAGGED_AT_KEY, Value: TAGGED_AT },
+      ],
+    });
     expect(ec2).toHaveReceivedCommandTimes(CreateTagsCommand, 2);
     expect(tags['vol-0aaaaaaaaaaaaaaa1']).toEqual({ [TAGGED_AT_KEY]: 'from an earlier run', Owner: DAVE });
     expect(record).toMatchObject({ outcome: 'remediated', actions: [{ resource: FIRST }, { resource: 'vol-0aaaaaaaaaaaaaaa1', status: 'done' }] });
@@ -320,7 +406,9 @@ describe('untagged-instance live', () => {
   it('fails with the IAM action named when CreateTags is denied', async () => {
     instances = { 'i-0123456789abcdef0': { state: 'running' } };
     fakeEc2();
-    ec2.on(CreateTagsCommand).rejects(Object.assign(new Error('You are not authorized'), { name: 'UnauthorizedOperation', $metadata: { httpStatusCode: 403 } }));
+    ec2
+      .on(CreateTagsCommand)
+      .rejects(Object.assign(new Error('You are not authorized'), { name: 'UnauthorizedOperation', $metadata: { httpStatusCode: 403 } }));
 
     const { record, deps } = await runSample(untaggedInstance, 'would-remediate.console-iam-user-no-tags', { mode: 'live' });
 
@@ -362,11 +450,13 @@ describe('untagged-instance right after the launch: DescribeInstances is eventua
 
     expect(ec2).toHaveReceivedCommandTimes(DescribeInstancesCommand, 1);
     expect(ec2).toHaveReceivedCommandTimes(CreateTagsCommand, 0);
-    expect(deps.written).toMatchObject([{
-      outcome: 'failed',
-      error: { kind: 'transient', code: 'InvalidInstanceID.NotFound', api: 'EC2.DescribeInstances', message: expect.stringContaining('i-0123456789abcdef0') },
-      notification: { status: 'deferred' },
-    }]);
+    expect(deps.written).toMatchObject([
+      {
+        outcome: 'failed',
+        error: { kind: 'transient', code: 'InvalidInstanceID.NotFound', api: 'EC2.DescribeInstances', message: expect.stringContaining('i-0123456789abcdef0') },
+        notification: { status: 'deferred' },
+      },
+    ]);
   });
 
   it('ignores the missing instance once the launch is older than the visibility lag', async () => {
@@ -389,7 +479,10 @@ describe('untagged-instance dry-run and offline', () => {
 
     expect(ec2).toHaveReceivedCommandTimes(DescribeInstancesCommand, 1);
     expect(ec2).toHaveReceivedCommandTimes(CreateTagsCommand, 0);
-    expect(record).toMatchObject({ outcome: 'would-remediate', actions: [{ status: 'planned', resource: FIRST, params: { Resources: [FIRST, SECOND] }, previous: { Tags: { Name: 'example-load-test' } } }] });
+    expect(record).toMatchObject({
+      outcome: 'would-remediate',
+      actions: [{ status: 'planned', resource: FIRST, params: { Resources: [FIRST, SECOND] }, previous: { Tags: { Name: 'example-load-test' } } }],
+    });
     expect(record.actions).toHaveLength(1);
   });
 

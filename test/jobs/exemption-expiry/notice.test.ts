@@ -10,28 +10,51 @@ const TODAY = '2026-12-07';
 const NOW = Date.parse(`${TODAY}T09:00:00Z`);
 const CONTEXT = { account: '111122223333', region: 'eu-west-1', storePath: '/trailguard/prod/exemptions' };
 const stored = (rule: ListedExemption['rule'], resource: string, expires?: string, reason = 'SEC-1: approved'): ListedExemption => ({
-  source: 'store', rule, parameter: `/trailguard/prod/exemptions/${rule === '*' ? 'all' : rule}/${resource}`, problem: undefined,
+  source: 'store',
+  rule,
+  parameter: `/trailguard/prod/exemptions/${rule === '*' ? 'all' : rule}/${resource}`,
+  problem: undefined,
   exemption: { resource, reason, ...(expires ? { expires } : {}) },
 });
-const invalid: ListedExemption = { source: 'store', rule: 'public-bucket', parameter: '/trailguard/prod/exemptions/public-bucket/x', exemption: undefined, problem: 'reason: Invalid length' };
+const invalid: ListedExemption = {
+  source: 'store',
+  rule: 'public-bucket',
+  parameter: '/trailguard/prod/exemptions/public-bucket/x',
+  exemption: undefined,
+  problem: 'reason: Invalid length',
+};
 
-function run(store: readonly ListedExemption[], deployed: Parameters<typeof runExpiryJob>[0]['deployed'] = [], notify = vi.fn(async (_n: Notification) => 'msg-1')) {
+function run(
+  store: readonly ListedExemption[],
+  deployed: Parameters<typeof runExpiryJob>[0]['deployed'] = [],
+  notify = vi.fn(async (_n: Notification) => 'msg-1'),
+) {
   const lines: string[] = [];
-  const result = runExpiryJob({ ...CONTEXT, readStore: async () => store, deployed, notify, now: () => NOW, log: new Logger('INFO', (line) => lines.push(line)) });
+  const result = runExpiryJob({
+    ...CONTEXT,
+    readStore: async () => store,
+    deployed,
+    notify,
+    now: () => NOW,
+    log: new Logger('INFO', (line) => lines.push(line)),
+  });
   return { result, notify, lines };
 }
 
 describe('the weekly exemption notice', () => {
   it('lists the exemptions expiring within 14 days and the expired ones, soonest first, and points at exempt remove --expired', async () => {
-    const { result, notify, lines } = run([
-      stored('public-bucket', 'far-bucket', '2026-12-22'),
-      stored('public-bucket', 'soon-bucket', '2026-12-10'),
-      stored('*', 'today-*', '2026-12-07'),
-      stored('open-security-group', 'sg-0123456789abcdef0', '2026-12-21'),
-      stored('trail-logging', 'old-trail', '2026-11-30'),
-      stored('untagged-instance', 'i-0123456789abcdef0'),
-      invalid,
-    ], [{ rule: 'public-bucket', resource: 'deploy-bucket', reason: 'from the stack', expires: '2026-12-01' }]);
+    const { result, notify, lines } = run(
+      [
+        stored('public-bucket', 'far-bucket', '2026-12-22'),
+        stored('public-bucket', 'soon-bucket', '2026-12-10'),
+        stored('*', 'today-*', '2026-12-07'),
+        stored('open-security-group', 'sg-0123456789abcdef0', '2026-12-21'),
+        stored('trail-logging', 'old-trail', '2026-11-30'),
+        stored('untagged-instance', 'i-0123456789abcdef0'),
+        invalid,
+      ],
+      [{ rule: 'public-bucket', resource: 'deploy-bucket', reason: 'from the stack', expires: '2026-12-01' }],
+    );
     expect(await result).toEqual({ expiring: 3, expired: 2, invalid: 1, notification: 'msg-1' });
     expect(notify).toHaveBeenCalledTimes(1);
     const sent = notify.mock.calls[0]?.[0] as Notification;
@@ -50,7 +73,13 @@ describe('the weekly exemption notice', () => {
     expect(text).toContain('from TRAILGUARD_EXEMPTIONS');
     expect(text).toContain('1 value in the store the functions ignore as invalid');
     expect(JSON.parse(sent.json)).toMatchObject({ kind: 'exemption-expiry', expiringTotal: 3, expiredTotal: 2, invalid: 1 });
-    expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({ level: 'INFO', message: 'trailguard exemption expiry', expiring: 3, expired: 2, notification: 'msg-1' });
+    expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({
+      level: 'INFO',
+      message: 'trailguard exemption expiry',
+      expiring: 3,
+      expired: 2,
+      notification: 'msg-1',
+    });
   });
 
   it('publishes nothing when nothing expires within 14 days and nothing has expired', async () => {
@@ -65,12 +94,14 @@ describe('the weekly exemption notice', () => {
     const sent = expiryNotification(expiryFindings([hostile], TODAY), CONTEXT);
     const line = sent?.text.split('\n').find((l) => l.includes('evil')) ?? '';
     expect(line).toBe('  public-bucket evil [HIGH] Root login: expires 2026-12-08 (in 1 day), store; reason: ok ]0;x FAKE LINE');
-    expect(sent?.text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f\u200b\u202e]/);
+    expect(sent?.text).not.toMatch(/(?!\n)[\p{Cc}\u200b\u202e]/u);
     expect(sent?.text.split('\n').filter((l) => l.includes('FAKE LINE'))).toHaveLength(1);
   });
 
   it('caps each list and stays far inside the SNS limit with thousands of exemptions', () => {
-    const many = Array.from({ length: 3000 }, (_, i) => stored('public-bucket', `bucket-${i}-${'x'.repeat(900)}`, i % 2 ? '2026-12-01' : '2026-12-09', 'r'.repeat(1000)));
+    const many = Array.from({ length: 3000 }, (_, i) =>
+      stored('public-bucket', `bucket-${i}-${'x'.repeat(900)}`, i % 2 ? '2026-12-01' : '2026-12-09', 'r'.repeat(1000)),
+    );
     const sent = expiryNotification(expiryFindings(many, TODAY), CONTEXT);
     expect(sent?.text).toContain(`... and ${1500 - LIST_LIMIT} more (trailguard exempt list shows every one)`);
     expect(publishedBytes(sent as Notification)).toBeLessThan(SNS_MESSAGE_LIMIT);
@@ -78,11 +109,33 @@ describe('the weekly exemption notice', () => {
 
   it('fails loudly (the Errors alarm) when the store cannot be read or the publish fails, and says there is no topic', async () => {
     const log = new Logger('INFO', () => undefined);
-    await expect(runExpiryJob({ ...CONTEXT, readStore: async () => { throw new Error('AccessDenied'); }, deployed: [], notify: undefined, now: () => NOW, log })).rejects.toThrow('AccessDenied');
-    const failing = vi.fn(async () => { throw Object.assign(new Error('throttled'), { name: 'Throttling' }); });
-    await expect(runExpiryJob({ ...CONTEXT, readStore: async () => [stored('*', 'x', '2026-12-01')], deployed: [], notify: failing, now: () => NOW, log })).rejects.toThrow('throttled');
+    await expect(
+      runExpiryJob({
+        ...CONTEXT,
+        readStore: async () => {
+          throw new Error('AccessDenied');
+        },
+        deployed: [],
+        notify: undefined,
+        now: () => NOW,
+        log,
+      }),
+    ).rejects.toThrow('AccessDenied');
+    const failing = vi.fn(async () => {
+      throw Object.assign(new Error('throttled'), { name: 'Throttling' });
+    });
+    await expect(
+      runExpiryJob({ ...CONTEXT, readStore: async () => [stored('*', 'x', '2026-12-01')], deployed: [], notify: failing, now: () => NOW, log }),
+    ).rejects.toThrow('throttled');
     const lines: string[] = [];
-    const noTopic = await runExpiryJob({ ...CONTEXT, readStore: undefined, deployed: [{ rule: '*', resource: 'x', reason: 'r', expires: '2026-12-08' }], notify: undefined, now: () => NOW, log: new Logger('INFO', (l) => lines.push(l)) });
+    const noTopic = await runExpiryJob({
+      ...CONTEXT,
+      readStore: undefined,
+      deployed: [{ rule: '*', resource: 'x', reason: 'r', expires: '2026-12-08' }],
+      notify: undefined,
+      now: () => NOW,
+      log: new Logger('INFO', (l) => lines.push(l)),
+    });
     expect(noTopic).toMatchObject({ expiring: 1, notification: 'no topic' });
     expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({ level: 'WARN', notification: 'no topic' });
   });

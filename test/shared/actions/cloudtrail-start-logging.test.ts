@@ -56,7 +56,7 @@ describe('CloudTrail.StartLogging params', () => {
 });
 
 describe('CloudTrail.StartLogging perform and verify', () => {
-  it('starts the trail in its home Region (the resource\'s), not the event\'s, and reads IsLogging back there', async () => {
+  it("starts the trail in its home Region (the resource's), not the event's, and reads IsLogging back there", async () => {
     cloudTrail.on(StartLoggingCommand).resolves({});
     cloudTrail.on(GetTrailStatusCommand).resolves({ IsLogging: true });
     const step = stepFor({ Name: ARN }, 'eu-west-1');
@@ -71,7 +71,7 @@ describe('CloudTrail.StartLogging perform and verify', () => {
     expect(verification).toEqual({ ok: true, detail: 'GetTrailStatus reads IsLogging: true' });
   });
 
-  it('acts in the record\'s Region when the resource names none', async () => {
+  it("acts in the record's Region when the resource names none", async () => {
     cloudTrail.on(StartLoggingCommand).resolves({});
     const { region: _home, ...nowhere } = RESOURCE;
 
@@ -98,11 +98,14 @@ describe('CloudTrail.StartLogging reverse, command, signature', () => {
       why: 'StartLogging is never undone: a stopped trail blinds every rule and the audit record. Stop it yourself (aws cloudtrail stop-logging) only if you really must',
     });
     const started = record({ rule: 'trail-logging', resources: [TRAIL], actions: [DONE_ACTIONS.startLogging] });
-    expect(reversalOf([startLogging], started, started.actions[0]!)).toMatchObject({ kind: 'none', why: expect.stringContaining('StartLogging is never undone') });
+    expect(reversalOf([startLogging], started, started.actions[0]!)).toMatchObject({
+      kind: 'none',
+      why: expect.stringContaining('StartLogging is never undone'),
+    });
     expect(reversalLines([startLogging], started)).toEqual([]);
   });
 
-  it('gives a complete command in the trail\'s home Region, every value quoted', () => {
+  it("gives a complete command in the trail's home Region, every value quoted", () => {
     expect(startLogging.command(stepFor({ Name: ARN }))).toBe(`aws cloudtrail start-logging --region 'us-east-1' --name '${ARN}'`);
   });
 
@@ -112,7 +115,13 @@ describe('CloudTrail.StartLogging reverse, command, signature', () => {
   });
 
   it('gives no command for a Region that is not a region code', () => {
-    const command = startLogging.command({ api: startLogging.api, resource: RESOURCE, params: { Name: ARN }, previous: undefined, region: "us-east-1';touch pwned;'" });
+    const command = startLogging.command({
+      api: startLogging.api,
+      resource: RESOURCE,
+      params: { Name: ARN },
+      previous: undefined,
+      region: "us-east-1';touch pwned;'",
+    });
     expect(command).toBe('no command: the region in the event is not a valid region');
   });
 
@@ -121,7 +130,7 @@ describe('CloudTrail.StartLogging reverse, command, signature', () => {
     expect(startLogging).toMatchObject({ api: 'CloudTrail.StartLogging', iam: 'cloudtrail:StartLogging', clients: ['cloudTrailIn'], retriggers: false });
   });
 
-  it('signs every StartLogging of trailguard\'s roles as its own: a restart only records more', () => {
+  it("signs every StartLogging of trailguard's roles as its own: a restart only records more", () => {
     const caller = { enforces: false, config: sampleConfig() };
     expect(startLoggingSignature).toMatchObject({ api: 'CloudTrail.StartLogging', eventName: 'StartLogging' });
     expect(asSignature.isOwnWrite({ name: ARN }, caller)).toBe(true);

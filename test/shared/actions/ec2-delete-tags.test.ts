@@ -19,7 +19,9 @@ const stepFor = (params: unknown, region = 'eu-west-1') =>
 
 function tagsAre(byResource: Record<string, Record<string, string>>): void {
   ec2.on(DescribeTagsCommand).callsFake((input: DescribeTagsCommandInput) => ({
-    Tags: (input.Filters?.[0]?.Values ?? []).flatMap((ResourceId) => Object.entries(byResource[ResourceId] ?? {}).map(([Key, Value]) => ({ ResourceId, Key, Value }))),
+    Tags: (input.Filters?.[0]?.Values ?? []).flatMap((ResourceId) =>
+      Object.entries(byResource[ResourceId] ?? {}).map(([Key, Value]) => ({ ResourceId, Key, Value })),
+    ),
   }));
 }
 
@@ -53,8 +55,10 @@ describe('EC2.DeleteTags perform and verify', () => {
   it('reads back as undone when the tag is gone or holds another value (a person set it since)', async () => {
     tagsAre({ [ONE]: { Name: 'web' }, [TWO]: { Owner: 'team-b' } });
 
-    expect(await deleteTags.verify(stepFor({ Resources: [ONE, TWO], Tags: [OWNER] }), clients))
-      .toEqual({ ok: true, detail: `${ONE}, ${TWO} read back without Owner as trailguard wrote them` });
+    expect(await deleteTags.verify(stepFor({ Resources: [ONE, TWO], Tags: [OWNER] }), clients)).toEqual({
+      ok: true,
+      detail: `${ONE}, ${TWO} read back without Owner as trailguard wrote them`,
+    });
   });
 
   it('does not read back as undone while a resource still holds the value trailguard wrote, and names it', async () => {
@@ -65,25 +69,36 @@ describe('EC2.DeleteTags perform and verify', () => {
 });
 
 describe('EC2.DeleteTags reverse, command', () => {
-  it('is not reversed (an operator\'s undo), and does not retrigger a rule', () => {
-    expect(asType.reverse(stepFor({ Resources: [ONE], Tags: [OWNER] }))).toMatchObject({ kind: 'none', why: expect.stringContaining('an operator\'s undo') });
+  it("is not reversed (an operator's undo), and does not retrigger a rule", () => {
+    expect(asType.reverse(stepFor({ Resources: [ONE], Tags: [OWNER] }))).toMatchObject({ kind: 'none', why: expect.stringContaining("an operator's undo") });
     expect(deleteTags).toMatchObject({ api: 'EC2.DeleteTags', iam: 'ec2:DeleteTags', clients: ['ec2'], retriggers: false });
     expect(deleteTags).not.toHaveProperty('signature');
   });
 
   it('gives one complete command: with --region, and with the value of each tag', () => {
-    expect(deleteTags.command(stepFor({ Resources: [ONE, TWO], Tags: [OWNER] }, 'us-east-2')))
-      .toBe(`aws ec2 delete-tags --region 'us-east-2' --resources '${ONE}' '${TWO}' --tags '[{"Key":"Owner","Value":"${OWNER.Value}"}]'`);
+    expect(deleteTags.command(stepFor({ Resources: [ONE, TWO], Tags: [OWNER] }, 'us-east-2'))).toBe(
+      `aws ec2 delete-tags --region 'us-east-2' --resources '${ONE}' '${TWO}' --tags '[{"Key":"Owner","Value":"${OWNER.Value}"}]'`,
+    );
   });
 
   it('quotes a hostile tag value and gives no command for a hostile id', () => {
-    expect(deleteTags.command(stepFor({ Resources: [ONE], Tags: [{ Key: 'Owner', Value: "a'b" }] })))
-      .toBe(`aws ec2 delete-tags --region 'eu-west-1' --resources '${ONE}' --tags '[{"Key":"Owner","Value":"a'\\''b"}]'`);
-    expect(deleteTags.command({ api: deleteTags.api, resource: RESOURCE, params: { Resources: ['i-$(id)'], Tags: [OWNER] }, previous: undefined, region: 'eu-west-1' }))
-      .toBe('no command: the EC2 resource id in the event is not a valid EC2 resource id');
+    expect(deleteTags.command(stepFor({ Resources: [ONE], Tags: [{ Key: 'Owner', Value: "a'b" }] }))).toBe(
+      `aws ec2 delete-tags --region 'eu-west-1' --resources '${ONE}' --tags '[{"Key":"Owner","Value":"a'\\''b"}]'`,
+    );
+    expect(
+      deleteTags.command({
+        api: deleteTags.api,
+        resource: RESOURCE,
+        params: { Resources: ['i-$(id)'], Tags: [OWNER] },
+        previous: undefined,
+        region: 'eu-west-1',
+      }),
+    ).toBe('no command: the EC2 resource id in the event is not a valid EC2 resource id');
   });
 
   it('says what it removes', () => {
-    expect(deleteTags.describe(stepFor({ Resources: [ONE], Tags: [OWNER] }))).toBe(`remove the tag(s) it added to ${ONE}: Owner (only while they still hold the value it wrote)`);
+    expect(deleteTags.describe(stepFor({ Resources: [ONE], Tags: [OWNER] }))).toBe(
+      `remove the tag(s) it added to ${ONE}: Owner (only while they still hold the value it wrote)`,
+    );
   });
 });

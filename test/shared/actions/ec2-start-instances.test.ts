@@ -13,7 +13,10 @@ const RESOURCE = { type: 'AWS::EC2::Instance', id: ID };
 const asType: AnyActionType = startInstances;
 
 const stepFor = (params: unknown = { InstanceIds: [ID] }, region = 'eu-west-1') =>
-  stepOf(startInstances, { api: startInstances.api, resource: RESOURCE, params, previous: { State: 'stopped' } }, region) as Step<InstanceParams, StartPrevious>;
+  stepOf(startInstances, { api: startInstances.api, resource: RESOURCE, params, previous: { State: 'stopped' } }, region) as Step<
+    InstanceParams,
+    StartPrevious
+  >;
 
 const instanceIs = (state: string) =>
   ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: ID, State: { Name: state } }] }] } as never);
@@ -52,8 +55,9 @@ describe('EC2.StartInstances', () => {
   it('is not reversed, gives a complete command, needs ec2:StartInstances and does not retrigger a rule', () => {
     expect(asType.reverse(stepFor())).toMatchObject({ kind: 'none' });
     expect(startInstances.command(stepFor(undefined, 'eu-central-2'))).toBe(`aws ec2 start-instances --region 'eu-central-2' --instance-ids '${ID}'`);
-    expect(startInstances.command({ api: startInstances.api, resource: RESOURCE, params: { InstanceIds: ["i-1'"] }, previous: undefined, region: 'eu-west-1' }))
-      .toBe('no command: the instance id in the event is not a valid instance id');
+    expect(
+      startInstances.command({ api: startInstances.api, resource: RESOURCE, params: { InstanceIds: ["i-1'"] }, previous: undefined, region: 'eu-west-1' }),
+    ).toBe('no command: the instance id in the event is not a valid instance id');
     expect(startInstances).toMatchObject({ api: 'EC2.StartInstances', iam: 'ec2:StartInstances', clients: ['ec2'], retriggers: false });
     expect(startInstances).not.toHaveProperty('signature');
     expect(startInstances.describe(stepFor())).toBe(`start ${ID} again`);

@@ -21,12 +21,17 @@ const asSignature: SelfSignature = stopInstancesSignature;
 
 /** A validated step; `previous: null` plans none. */
 const stepFor = (params: unknown = { InstanceIds: [ID] }, previous: unknown = PREVIOUS, region = 'eu-west-1') =>
-  stepOf(stopInstances, { api: stopInstances.api, resource: RESOURCE, params, ...(previous === null ? {} : { previous }) }, region) as Step<InstanceParams, StopPrevious>;
+  stepOf(stopInstances, { api: stopInstances.api, resource: RESOURCE, params, ...(previous === null ? {} : { previous }) }, region) as Step<
+    InstanceParams,
+    StopPrevious
+  >;
 
 /** The instance as DescribeInstances reads it; undefined: not found. */
 function instanceIs(now: { state: string; tags?: Record<string, string> } | undefined): void {
   ec2.on(DescribeInstancesCommand).resolves({
-    Reservations: now ? [{ Instances: [{ InstanceId: ID, State: { Name: now.state }, Tags: Object.entries(now.tags ?? {}).map(([Key, Value]) => ({ Key, Value })) }] }] : [],
+    Reservations: now
+      ? [{ Instances: [{ InstanceId: ID, State: { Name: now.state }, Tags: Object.entries(now.tags ?? {}).map(([Key, Value]) => ({ Key, Value })) }] }]
+      : [],
   } as never);
 }
 
@@ -62,14 +67,22 @@ describe('EC2.StopInstances perform and verify', () => {
   it('does not stop an instance tagged since it was decided: transient, naming the key', async () => {
     instanceIs({ state: 'running', tags: { Name: 'web', Owner: 'someone' } });
 
-    await expect(stopInstances.perform(stepFor(), clients)).rejects.toMatchObject({ kind: 'transient', code: 'TagAddedSinceInspect', detail: 'Owner', resource: ID });
+    await expect(stopInstances.perform(stepFor(), clients)).rejects.toMatchObject({
+      kind: 'transient',
+      code: 'TagAddedSinceInspect',
+      detail: 'Owner',
+      resource: ID,
+    });
     expect(ec2.commandCalls(StopInstancesCommand)).toHaveLength(0);
   });
 
   it('never stops on tags that were not read', async () => {
     expect(stepFor({ InstanceIds: [ID] }, null).previous).toBeUndefined();
     await expect(stopInstances.perform(stepFor({ InstanceIds: [ID] }, null), clients)).rejects.toThrow(AwsCallError);
-    await expect(stopInstances.perform(stepFor({ InstanceIds: [ID] }, { State: 'running' }), clients)).rejects.toMatchObject({ kind: 'invalid', code: 'NoPreviousTags' });
+    await expect(stopInstances.perform(stepFor({ InstanceIds: [ID] }, { State: 'running' }), clients)).rejects.toMatchObject({
+      kind: 'invalid',
+      code: 'NoPreviousTags',
+    });
     expect(ec2.calls()).toHaveLength(0);
   });
 
@@ -92,14 +105,29 @@ describe('EC2.StopInstances reverse, command, signature', () => {
     expect(asType.reverse(stepFor(undefined, undefined, 'ap-south-1'))).toEqual({
       kind: 'manual',
       why: 'starting it again is left to a person: it was stopped for lacking required tags, tag it first',
-      steps: [{ type: startInstances, action: { api: 'EC2.StartInstances', resource: { ...RESOURCE, region: 'ap-south-1' }, params: { InstanceIds: [ID] }, previous: { State: 'stopped' } } }],
+      steps: [
+        {
+          type: startInstances,
+          action: { api: 'EC2.StartInstances', resource: { ...RESOURCE, region: 'ap-south-1' }, params: { InstanceIds: [ID] }, previous: { State: 'stopped' } },
+        },
+      ],
     });
   });
 
   it('gives the notification the start command, by hand', () => {
     const stopped = record({
-      rule: 'untagged-instance', resources: [RESOURCE],
-      actions: [{ api: 'EC2.StopInstances', status: 'done', resource: ID, params: { InstanceIds: [ID] }, previous: PREVIOUS, verification: { ok: true, detail: `${ID} is stopping` } }],
+      rule: 'untagged-instance',
+      resources: [RESOURCE],
+      actions: [
+        {
+          api: 'EC2.StopInstances',
+          status: 'done',
+          resource: ID,
+          params: { InstanceIds: [ID] },
+          previous: PREVIOUS,
+          verification: { ok: true, detail: `${ID} is stopping` },
+        },
+      ],
     });
     expect(reversalLines([stopInstances], stopped)).toEqual([
       `To reverse by hand (starting it again is left to a person: it was stopped for lacking required tags, tag it first): aws ec2 start-instances --region 'eu-west-1' --instance-ids '${ID}'`,
@@ -108,8 +136,9 @@ describe('EC2.StopInstances reverse, command, signature', () => {
 
   it('gives a complete command, and none for a hostile id or Region', () => {
     expect(stopInstances.command(stepFor())).toBe(`aws ec2 stop-instances --region 'eu-west-1' --instance-ids '${ID}'`);
-    expect(stopInstances.command({ api: stopInstances.api, resource: RESOURCE, params: { InstanceIds: ['i-`id`'] }, previous: undefined, region: 'eu-west-1' }))
-      .toBe('no command: the instance id in the event is not a valid instance id');
+    expect(
+      stopInstances.command({ api: stopInstances.api, resource: RESOURCE, params: { InstanceIds: ['i-`id`'] }, previous: undefined, region: 'eu-west-1' }),
+    ).toBe('no command: the instance id in the event is not a valid instance id');
     expect(stopInstances.command({ ...stepFor(), region: 'eu west 1' })).toBe('no command: the region in the event is not a valid region');
   });
 

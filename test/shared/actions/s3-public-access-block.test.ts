@@ -54,10 +54,22 @@ describe('S3.PutPublicAccessBlock', () => {
 
   it('reverses to a delete when there was no block, else to a put of the earlier one; the command is complete', () => {
     const none = putPublicAccessBlock.reverse(stepOfPut({ previous: { PublicAccessBlockConfiguration: null } }) as never);
-    expect(none).toMatchObject({ kind: 'steps', steps: [{ type: deletePublicAccessBlock, action: { api: 'S3.DeletePublicAccessBlock', params: { Bucket: 'example-reports', ExpectedBucketOwner: '111122223333' } } }] });
-    expect(reversalCommands(none)).toEqual(["aws s3api delete-public-access-block --region 'eu-west-1' --bucket 'example-reports' --expected-bucket-owner '111122223333'"]);
+    expect(none).toMatchObject({
+      kind: 'steps',
+      steps: [
+        {
+          type: deletePublicAccessBlock,
+          action: { api: 'S3.DeletePublicAccessBlock', params: { Bucket: 'example-reports', ExpectedBucketOwner: '111122223333' } },
+        },
+      ],
+    });
+    expect(reversalCommands(none)).toEqual([
+      "aws s3api delete-public-access-block --region 'eu-west-1' --bucket 'example-reports' --expected-bucket-owner '111122223333'",
+    ]);
     const some = putPublicAccessBlock.reverse(stepOfPut({ previous: { PublicAccessBlockConfiguration: SOME } }) as never);
-    expect(reversalCommands(some)).toEqual([`aws s3api put-public-access-block --region 'eu-west-1' --bucket 'example-reports' --expected-bucket-owner '111122223333' --public-access-block-configuration '${JSON.stringify(SOME)}'`]);
+    expect(reversalCommands(some)).toEqual([
+      `aws s3api put-public-access-block --region 'eu-west-1' --bucket 'example-reports' --expected-bucket-owner '111122223333' --public-access-block-configuration '${JSON.stringify(SOME)}'`,
+    ]);
     expect(putPublicAccessBlock.reverse(stepOfPut({}) as never)).toMatchObject({ kind: 'none', why: expect.stringContaining('not read') });
   });
 
@@ -77,7 +89,12 @@ describe('S3.PutPublicAccessBlock', () => {
 });
 
 describe('S3.DeletePublicAccessBlock (undo)', () => {
-  const step = () => stepOf(deletePublicAccessBlock as AnyActionType, { api: deletePublicAccessBlock.api, resource: BUCKET, params: { Bucket: 'example-reports', ExpectedBucketOwner: '111122223333' } }, 'eu-west-1');
+  const step = () =>
+    stepOf(
+      deletePublicAccessBlock as AnyActionType,
+      { api: deletePublicAccessBlock.api, resource: BUCKET, params: { Bucket: 'example-reports', ExpectedBucketOwner: '111122223333' } },
+      'eu-west-1',
+    );
 
   it('deletes the block and reads back that none is set', async () => {
     s3.on(DeletePublicAccessBlockCommand).resolves({});

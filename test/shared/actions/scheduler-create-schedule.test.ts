@@ -67,7 +67,7 @@ describe('Scheduler.CreateSchedule params', () => {
 });
 
 describe('Scheduler.CreateSchedule perform and verify', () => {
-  it('creates the schedule in its target function\'s Region, not the launch\'s, and reads it back there', async () => {
+  it("creates the schedule in its target function's Region, not the launch's, and reads it back there", async () => {
     scheduler.on(CreateScheduleCommand).resolves({ ScheduleArn: `arn:aws:scheduler:eu-west-1:${ACCOUNT}:schedule/default/${NAME}` });
     scheduler.on(GetScheduleCommand).resolves({ ...SCHEDULE, $metadata: {} });
     const step = stepFor(SCHEDULE, 'us-east-1');
@@ -103,13 +103,25 @@ describe('Scheduler.CreateSchedule reverse, command, signature', () => {
     expect(asType.reverse(stepFor())).toEqual({
       kind: 'manual',
       why: 'cancelling the pending enforcement check is left to a person; it deletes itself after it runs',
-      steps: [{ type: deleteSchedule, action: { api: 'Scheduler.DeleteSchedule', resource: { ...RESOURCE, region: 'eu-west-1' }, params: { Name: NAME, GroupName: 'default' }, previous: SCHEDULE } }],
+      steps: [
+        {
+          type: deleteSchedule,
+          action: {
+            api: 'Scheduler.DeleteSchedule',
+            resource: { ...RESOURCE, region: 'eu-west-1' },
+            params: { Name: NAME, GroupName: 'default' },
+            previous: SCHEDULE,
+          },
+        },
+      ],
     });
   });
 
-  it('gives the notification, report and undo the cancel command in the function\'s Region for a us-east-1 launch', () => {
+  it("gives the notification, report and undo the cancel command in the function's Region for a us-east-1 launch", () => {
     const scheduled = record({
-      rule: 'untagged-instance', region: 'us-east-1', resources: [{ type: 'AWS::EC2::Instance', id: ID }],
+      rule: 'untagged-instance',
+      region: 'us-east-1',
+      resources: [{ type: 'AWS::EC2::Instance', id: ID }],
       actions: [{ api: createSchedule.api, status: 'done', resource: NAME, params: SCHEDULE, verification: { ok: true, detail: 'enabled' } }],
     });
     expect(reversalOf([createSchedule], scheduled, scheduled.actions[0]!)).toMatchObject({ kind: 'manual' });
@@ -118,18 +130,26 @@ describe('Scheduler.CreateSchedule reverse, command, signature', () => {
     ]);
   });
 
-  it('gives a complete command in the function\'s Region, every value quoted', () => {
+  it("gives a complete command in the function's Region, every value quoted", () => {
     const step = stepFor({ ...SCHEDULE, Description: "trailguard: stop it if it still lacks Owner's tag" }, 'us-east-1');
-    expect(createSchedule.command(step)).toBe([
-      `aws scheduler create-schedule --region 'eu-west-1' --name '${NAME}' --group-name 'default'`,
-      `--schedule-expression 'at(2026-11-20T10:16:00)' --schedule-expression-timezone 'UTC' --flexible-time-window '{"Mode":"OFF"}'`,
-      `--action-after-completion 'DELETE' --state 'ENABLED' --description 'trailguard: stop it if it still lacks Owner'\\''s tag'`,
-      `--target '${JSON.stringify(SCHEDULE.Target)}'`,
-    ].join(' '));
+    expect(createSchedule.command(step)).toBe(
+      [
+        `aws scheduler create-schedule --region 'eu-west-1' --name '${NAME}' --group-name 'default'`,
+        `--schedule-expression 'at(2026-11-20T10:16:00)' --schedule-expression-timezone 'UTC' --flexible-time-window '{"Mode":"OFF"}'`,
+        `--action-after-completion 'DELETE' --state 'ENABLED' --description 'trailguard: stop it if it still lacks Owner'\\''s tag'`,
+        `--target '${JSON.stringify(SCHEDULE.Target)}'`,
+      ].join(' '),
+    );
   });
 
   it('gives no command for a hostile name even when handed a step that skipped validation', () => {
-    const command = createSchedule.command({ api: createSchedule.api, resource: RESOURCE, params: { ...SCHEDULE, Name: 'a b;c' }, previous: undefined, region: 'eu-west-1' });
+    const command = createSchedule.command({
+      api: createSchedule.api,
+      resource: RESOURCE,
+      params: { ...SCHEDULE, Name: 'a b;c' },
+      previous: undefined,
+      region: 'eu-west-1',
+    });
     expect(command).toBe('no command: the schedule name in the event is not a valid schedule name');
   });
 
@@ -139,7 +159,7 @@ describe('Scheduler.CreateSchedule reverse, command, signature', () => {
     expect(createSchedule.signature).toBe(createScheduleSignature);
   });
 
-  it('signs every CreateSchedule of trailguard\'s roles as its own (its own account only, no rule watches Scheduler)', () => {
+  it("signs every CreateSchedule of trailguard's roles as its own (its own account only, no rule watches Scheduler)", () => {
     expect(createScheduleSignature).toMatchObject({ api: 'Scheduler.CreateSchedule', eventName: 'CreateSchedule' });
     expect(asSignature.isOwnWrite({ name: NAME }, { enforces: false, config: sampleConfig() })).toBe(true);
   });

@@ -35,7 +35,7 @@ describe('Scheduler.DeleteSchedule', () => {
     expect(scheduler.calls()).toHaveLength(0);
   });
 
-  it('deletes the schedule in its own Region (the resource\'s), and reads it back as deleted', async () => {
+  it("deletes the schedule in its own Region (the resource's), and reads it back as deleted", async () => {
     scheduler.on(DeleteScheduleCommand).resolves({});
     scheduler.on(GetScheduleCommand).rejects(notFound());
 
@@ -63,8 +63,15 @@ describe('Scheduler.DeleteSchedule', () => {
   it('is not reversed, gives a complete command, needs scheduler:DeleteSchedule and does not retrigger a rule', () => {
     expect(asType.reverse(stepFor())).toMatchObject({ kind: 'none' });
     expect(deleteSchedule.command(stepFor())).toBe(`aws scheduler delete-schedule --region 'eu-west-1' --name '${NAME}' --group-name 'default'`);
-    expect(deleteSchedule.command({ api: deleteSchedule.api, resource: RESOURCE, params: { Name: "x'y", GroupName: 'default' }, previous: undefined, region: 'eu-west-1' }))
-      .toBe('no command: the schedule name in the event is not a valid schedule name');
+    expect(
+      deleteSchedule.command({
+        api: deleteSchedule.api,
+        resource: RESOURCE,
+        params: { Name: "x'y", GroupName: 'default' },
+        previous: undefined,
+        region: 'eu-west-1',
+      }),
+    ).toBe('no command: the schedule name in the event is not a valid schedule name');
     expect(deleteSchedule).toMatchObject({ api: 'Scheduler.DeleteSchedule', iam: 'scheduler:DeleteSchedule', clients: ['scheduler'], retriggers: false });
     expect(deleteSchedule).not.toHaveProperty('signature');
     expect(deleteSchedule.describe(stepFor())).toBe(`cancel the pending enforcement check ${NAME} (group default)`);

@@ -16,9 +16,14 @@ import { runSample, sampleNames } from '../../helpers/samples.js';
 
 /** Every audit alert with the finding codes its module exports. */
 const ALERTS = [
-  [rootActivity, ROOT], [consoleSigninWithoutMfa, SIGNIN_WITHOUT_MFA], [consoleSigninFailures, SIGNIN_FAILURES],
-  [iamPolicyChange, IAM_POLICY], [kmsKeyDeletion, KMS_KEY], [configRecorderStopped, CONFIG_RECORDER],
-  [networkChange, NETWORK], [s3BucketDeleted, BUCKET_DELETED],
+  [rootActivity, ROOT],
+  [consoleSigninWithoutMfa, SIGNIN_WITHOUT_MFA],
+  [consoleSigninFailures, SIGNIN_FAILURES],
+  [iamPolicyChange, IAM_POLICY],
+  [kmsKeyDeletion, KMS_KEY],
+  [configRecorderStopped, CONFIG_RECORDER],
+  [networkChange, NETWORK],
+  [s3BucketDeleted, BUCKET_DELETED],
 ] as const;
 
 describe('audit alert findings', () => {
@@ -28,20 +33,26 @@ describe('audit alert findings', () => {
     for (const [rule] of ALERTS) expect(RULES.includes(rule), rule.id).toBe(true);
   });
 
-  it.each(ALERTS.map(([rule, findings]) => [rule.id, rule, findings] as const))('%s exports its FINDINGS as kebab-case codes, unique, and the rule carries them', (_id, rule, findings) => {
-    expect(rule.findings).toBe(findings);
-    expect(findings.length).toBeGreaterThan(0);
-    expect(new Set(findings).size).toBe(findings.length);
-    for (const code of findings) expect(code).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
-  });
+  it.each(ALERTS.map(([rule, findings]) => [rule.id, rule, findings] as const))(
+    '%s exports its FINDINGS as kebab-case codes, unique, and the rule carries them',
+    (_id, rule, findings) => {
+      expect(rule.findings).toBe(findings);
+      expect(findings.length).toBeGreaterThan(0);
+      expect(new Set(findings).size).toBe(findings.length);
+      for (const code of findings) expect(code).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
+    },
+  );
 
-  it.each(ALERTS.map(([rule, findings]) => [rule.id, rule, findings] as const))('%s: every bundled sample that alerts offline carries one of its codes', async (id, rule, findings) => {
-    for (const name of sampleNames(id).filter((n) => n.startsWith('alerted.'))) {
-      const { record: alerted } = await runSample(rule, name);
-      expect(alerted.outcome, name).toBe('alerted');
-      expect(findings, `${name}: ${alerted.finding}`).toContain(alerted.finding);
-    }
-  });
+  it.each(ALERTS.map(([rule, findings]) => [rule.id, rule, findings] as const))(
+    '%s: every bundled sample that alerts offline carries one of its codes',
+    async (id, rule, findings) => {
+      for (const name of sampleNames(id).filter((n) => n.startsWith('alerted.'))) {
+        const { record: alerted } = await runSample(rule, name);
+        expect(alerted.outcome, name).toBe('alerted');
+        expect(findings, `${name}: ${alerted.finding}`).toContain(alerted.finding);
+      }
+    },
+  );
 
   it.each(ALERTS.map(([rule]) => [rule.id, rule] as const))('%s is notify-only: no action types, no act or verify', (_id, rule) => {
     expect(rule.actions).toEqual([]);
@@ -50,7 +61,7 @@ describe('audit alert findings', () => {
   });
 });
 
-describe('alertRule hands title and checkNext the record\'s finding, never reading the reason', () => {
+describe("alertRule hands title and checkNext the record's finding, never reading the reason", () => {
   const rule = alertRule({
     id: 'kms-key-deletion',
     pattern: { source: ['aws.kms'] },
@@ -63,11 +74,14 @@ describe('alertRule hands title and checkNext the record\'s finding, never readi
   });
   const alerted = (finding: string | null, reason = 'key-disabled') => record({ rule: 'kms-key-deletion', outcome: 'alerted', finding, reason });
 
-  it('passes one of the rule\'s codes through', () => {
-    expect(rule.message(alerted('key-deletion-scheduled'))).toEqual({ title: 'title for key-deletion-scheduled', lines: ['Check next: next for key-deletion-scheduled'] });
+  it("passes one of the rule's codes through", () => {
+    expect(rule.message(alerted('key-deletion-scheduled'))).toEqual({
+      title: 'title for key-deletion-scheduled',
+      lines: ['Check next: next for key-deletion-scheduled'],
+    });
   });
 
-  it('passes undefined for a code that is not the rule\'s, and for none, whatever the reason says', () => {
+  it("passes undefined for a code that is not the rule's, and for none, whatever the reason says", () => {
     expect(rule.message(alerted('privilege-escalation')).title).toBe('title for no finding');
     expect(rule.message(alerted(null)).title).toBe('title for no finding');
   });

@@ -17,7 +17,8 @@ import { startLocalEndpoint, type LocalEndpoint } from '../../helpers/local-endp
 // included), so these tests use a real client against a local server that plays S3: bucket `example-hang`
 // never answers, `example-hang-once` not the first time, `example-slow` answers 503 SlowDown after 200 ms,
 // anything else answers fully blocked.
-const BLOCKED = '<?xml version="1.0" encoding="UTF-8"?><PublicAccessBlockConfiguration><BlockPublicAcls>true</BlockPublicAcls><IgnorePublicAcls>true</IgnorePublicAcls><BlockPublicPolicy>true</BlockPublicPolicy><RestrictPublicBuckets>true</RestrictPublicBuckets></PublicAccessBlockConfiguration>';
+const BLOCKED =
+  '<?xml version="1.0" encoding="UTF-8"?><PublicAccessBlockConfiguration><BlockPublicAcls>true</BlockPublicAcls><IgnorePublicAcls>true</IgnorePublicAcls><BlockPublicPolicy>true</BlockPublicPolicy><RestrictPublicBuckets>true</RestrictPublicBuckets></PublicAccessBlockConfiguration>';
 const SLOW_DOWN = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>';
 
 let local: LocalEndpoint;
@@ -49,8 +50,8 @@ beforeEach(() => {
   requests.length = 0;
 });
 
-const read = (bucket: string, region = 'eu-west-1') => awsCall('S3.GetPublicAccessBlock', bucket, () =>
-  s3Client({ region, endpoint, readOnly: true }).send(new GetPublicAccessBlockCommand({ Bucket: bucket })));
+const read = (bucket: string, region = 'eu-west-1') =>
+  awsCall('S3.GetPublicAccessBlock', bucket, () => s3Client({ region, endpoint, readOnly: true }).send(new GetPublicAccessBlockCommand({ Bucket: bucket })));
 const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('the deadline guard on every client', () => {
@@ -59,7 +60,13 @@ describe('the deadline guard on every client', () => {
 
     const call = withCallDeadline(started + 300, Date.now, () => read('example-slow'));
 
-    await expect(call).rejects.toMatchObject({ name: 'AwsCallError', kind: 'transient', code: 'DeadlineExceeded', api: 'S3.GetPublicAccessBlock', resource: 'example-slow' });
+    await expect(call).rejects.toMatchObject({
+      name: 'AwsCallError',
+      kind: 'transient',
+      code: 'DeadlineExceeded',
+      api: 'S3.GetPublicAccessBlock',
+      resource: 'example-slow',
+    });
     expect(Date.now() - started).toBeLessThan(450);
     // Without the deadline this call makes 4 attempts (about a second); with it, the one in flight at the
     // deadline is abandoned and the retry loop starts no other, even once that attempt's answer arrives.
@@ -72,7 +79,10 @@ describe('the deadline guard on every client', () => {
   it('ends a call whose answer never comes at the deadline, long before the attempt timeout', async () => {
     const started = Date.now();
 
-    await expect(withCallDeadline(started + 200, Date.now, () => read('example-hang', 'eu-west-2'))).rejects.toMatchObject({ kind: 'transient', code: 'DeadlineExceeded' });
+    await expect(withCallDeadline(started + 200, Date.now, () => read('example-hang', 'eu-west-2'))).rejects.toMatchObject({
+      kind: 'transient',
+      code: 'DeadlineExceeded',
+    });
 
     expect(Date.now() - started).toBeLessThan(400);
     expect(requests).toEqual(['GET /example-hang/?publicAccessBlock=']);
@@ -80,7 +90,10 @@ describe('the deadline guard on every client', () => {
 
   it('sends no call at all once the deadline has passed', async () => {
     // A client of its own: the adaptive rate limiter of the throttled one above would delay this call.
-    await expect(withCallDeadline(Date.now() - 1, Date.now, () => read('example-ok', 'eu-central-1'))).rejects.toMatchObject({ kind: 'transient', code: 'DeadlineExceeded' });
+    await expect(withCallDeadline(Date.now() - 1, Date.now, () => read('example-ok', 'eu-central-1'))).rejects.toMatchObject({
+      kind: 'transient',
+      code: 'DeadlineExceeded',
+    });
     // The same call with time left is sent and answered.
     const answer = await withCallDeadline(Date.now() + 5_000, Date.now, () => read('example-ok', 'eu-central-1'));
 
@@ -120,7 +133,11 @@ describe('a Lambda invocation whose AWS call hangs', () => {
     const remainingMs = DEADLINE_MARGIN_MS + 400; // the deadline: 400 ms from now
     const started = Date.now();
 
-    await expect(handler(hangingEvent(), { getRemainingTimeInMillis: () => remainingMs })).rejects.toMatchObject({ name: 'AwsCallError', kind: 'transient', code: 'DeadlineExceeded' });
+    await expect(handler(hangingEvent(), { getRemainingTimeInMillis: () => remainingMs })).rejects.toMatchObject({
+      name: 'AwsCallError',
+      kind: 'transient',
+      code: 'DeadlineExceeded',
+    });
 
     const elapsed = Date.now() - started;
     expect(elapsed).toBeGreaterThanOrEqual(380);
@@ -128,7 +145,8 @@ describe('a Lambda invocation whose AWS call hangs', () => {
     expect(requests).toEqual(['GET /example-hang/?publicAccessBlock=']);
     expect(deps.written).toHaveLength(1);
     expect(deps.written[0]).toMatchObject({
-      outcome: 'failed', eventId: 'deadline-1',
+      outcome: 'failed',
+      eventId: 'deadline-1',
       error: { kind: 'transient', code: 'DeadlineExceeded', api: 'S3.GetPublicAccessBlock' },
       notification: { status: 'deferred' },
     });

@@ -38,7 +38,9 @@ describe('whether a failed write may still have been applied', () => {
 
 describe('a throttled state table', () => {
   it('is transient, though DynamoDB answers it with a 400', () => {
-    expect(classifyAwsError(sdkError('ProvisionedThroughputExceededException', 400), 'DynamoDB.UpdateItem', 'trailguard-state')).toMatchObject({ kind: 'transient' });
+    expect(classifyAwsError(sdkError('ProvisionedThroughputExceededException', 400), 'DynamoDB.UpdateItem', 'trailguard-state')).toMatchObject({
+      kind: 'transient',
+    });
     expect(classifyAwsError(sdkError('ValidationException', 400), 'DynamoDB.UpdateItem', 'trailguard-state')).toMatchObject({ kind: 'invalid' });
   });
 });

@@ -13,8 +13,9 @@ const functionFiles = readdirSync(join(ROOT, 'functions'), { withFileTypes: true
   .filter((entry) => entry.isDirectory())
   .flatMap((entry) => ['function.yml', 'sweep.yml'].map((file) => join(ROOT, 'functions', entry.name, file)))
   .filter((path) => existsSync(path));
-const timeouts = functionFiles.flatMap((path) => Object.entries(parse(readFileSync(path, 'utf8')) as Record<string, { timeout?: number }>)
-  .map(([name, fn]) => [name, fn.timeout ?? providerTimeout] as const));
+const timeouts = functionFiles.flatMap((path) =>
+  Object.entries(parse(readFileSync(path, 'utf8')) as Record<string, { timeout?: number }>).map(([name, fn]) => [name, fn.timeout ?? providerTimeout] as const),
+);
 
 describe('the function timeout and the retry budget', () => {
   it('sizes the worst case of one AWS call from the client settings: 4 attempts x 4 s + 1 + 2 + 4 s of backoff', () => {
@@ -23,7 +24,7 @@ describe('the function timeout and the retry budget', () => {
     expect(WORST_CASE_CALL_MS).toBe(23_000);
   });
 
-  it('keeps a Publish within the same budget: its own retry strategy backs off no longer than the SDK\'s', () => {
+  it("keeps a Publish within the same budget: its own retry strategy backs off no longer than the SDK's", () => {
     expect(SNS_THROTTLING_BACKOFF_BASE_MS).toBe(1_000);
     expect(SNS_WORST_CASE_CALL_MS).toBe(23_000);
     expect(SNS_WORST_CASE_CALL_MS).toBeLessThanOrEqual(WORST_CASE_CALL_MS);

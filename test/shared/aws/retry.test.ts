@@ -6,7 +6,8 @@ import { startLocalEndpoint, type LocalEndpoint } from '../../helpers/local-endp
 
 // aws-sdk-client-mock replaces the SDK's send, retry middleware included: only a real HTTP endpoint proves the
 // in-invocation backoff. A local server answers 503 SlowDown a set number of times, then the real body.
-const BLOCKED = '<?xml version="1.0" encoding="UTF-8"?><PublicAccessBlockConfiguration><BlockPublicAcls>true</BlockPublicAcls><IgnorePublicAcls>true</IgnorePublicAcls><BlockPublicPolicy>true</BlockPublicPolicy><RestrictPublicBuckets>true</RestrictPublicBuckets></PublicAccessBlockConfiguration>';
+const BLOCKED =
+  '<?xml version="1.0" encoding="UTF-8"?><PublicAccessBlockConfiguration><BlockPublicAcls>true</BlockPublicAcls><IgnorePublicAcls>true</IgnorePublicAcls><BlockPublicPolicy>true</BlockPublicPolicy><RestrictPublicBuckets>true</RestrictPublicBuckets></PublicAccessBlockConfiguration>';
 const SLOW_DOWN = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>';
 
 let local: LocalEndpoint;
@@ -31,8 +32,10 @@ beforeEach(() => {
   requests.length = 0;
 });
 
-const read = (region: string) => awsCall('S3.GetPublicAccessBlock', 'example-bucket', () =>
-  s3Client({ region, endpoint, readOnly: true }).send(new GetPublicAccessBlockCommand({ Bucket: 'example-bucket' })));
+const read = (region: string) =>
+  awsCall('S3.GetPublicAccessBlock', 'example-bucket', () =>
+    s3Client({ region, endpoint, readOnly: true }).send(new GetPublicAccessBlockCommand({ Bucket: 'example-bucket' })),
+  );
 
 describe('in-invocation retries, against a real HTTP endpoint', () => {
   it('retries a throttled call with backoff and succeeds: three requests, path-style', async () => {

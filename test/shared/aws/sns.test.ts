@@ -13,7 +13,8 @@ import { startLocalEndpoint, type LocalEndpoint } from '../../helpers/local-endp
 // Publish does when SNS throttles, fails or hangs. A local server plays SNS (query protocol) from a script of
 // answers, and keeps each Publish it received: every one of them would have been delivered.
 const TOPIC = 'arn:aws:sns:eu-west-1:111122223333:trailguard-dev-alerts';
-const PUBLISHED = '<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>m-42</MessageId></PublishResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></PublishResponse>';
+const PUBLISHED =
+  '<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>m-42</MessageId></PublishResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></PublishResponse>';
 const error = (type: string, code: string, message: string) =>
   `<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>${type}</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>r-1</RequestId></ErrorResponse>`;
 
@@ -57,7 +58,7 @@ function answer(request: IncomingMessage, response: ServerResponse, body: string
 /** The value of one message attribute of a received Publish (query protocol: MessageAttributes.entry.N). */
 function attributeOf(params: URLSearchParams, name: string): string | undefined {
   const entry = [...params.entries()].find(([key, value]) => /^MessageAttributes\.entry\.\d+\.Name$/.test(key) && value === name)?.[0];
-  return entry ? params.get(entry.replace(/Name$/, 'Value.StringValue')) ?? undefined : undefined;
+  return entry ? (params.get(entry.replace(/Name$/, 'Value.StringValue')) ?? undefined) : undefined;
 }
 
 /** The `dedupKey` of the JSON form a machine subscriber (SQS) gets from a received Publish. */
@@ -141,7 +142,7 @@ describe('a Publish is resent only when SNS said it failed or never got it, agai
     expect(received.map((params) => attributeOf(params, 'dedupKey'))).toEqual([sent.dedupKey, sent.dedupKey, sent.dedupKey]);
   });
 
-  it('does not resend after a gateway\'s 504, which may follow a Publish SNS handled', async () => {
+  it("does not resend after a gateway's 504, which may follow a Publish SNS handled", async () => {
     script = ['gateway-timeout', 'ok'];
 
     const { record: result } = await runSample(publicBucket, SAMPLE, { notify: snsNotifier(TOPIC, endpoint) });
@@ -189,8 +190,14 @@ describe('a Publish is resent only when SNS said it failed or never got it, agai
 
 describe('isSafeToResend: which failed attempts say SNS did not take the message', () => {
   // Shapes as @smithy/node-http-handler and the SDK's deserializer produce them.
-  const connectTimeout = Object.assign(new Error('@smithy/node-http-handler - the request socket did not establish a connection with the server within the configured timeout of 1000 ms.'), { name: 'TimeoutError' });
-  const requestTimeout = Object.assign(new Error('@smithy/node-http-handler - [ERROR] a request has exceeded the configured 4000 ms requestTimeout.'), { name: 'TimeoutError', code: 'ETIMEDOUT' });
+  const connectTimeout = Object.assign(
+    new Error('@smithy/node-http-handler - the request socket did not establish a connection with the server within the configured timeout of 1000 ms.'),
+    { name: 'TimeoutError' },
+  );
+  const requestTimeout = Object.assign(new Error('@smithy/node-http-handler - [ERROR] a request has exceeded the configured 4000 ms requestTimeout.'), {
+    name: 'TimeoutError',
+    code: 'ETIMEDOUT',
+  });
   const answered = (status: number, name: string) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
   const network = (code: string) => Object.assign(new Error(code), { code });
 

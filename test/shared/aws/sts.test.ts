@@ -47,7 +47,8 @@ afterEach(() => {
 });
 
 const assumed = (): AssumeRoleCommandInput[] => sts.commandCalls(AssumeRoleCommand).map((call) => call.args[0].input);
-const policyOf = (input: AssumeRoleCommandInput | undefined) => JSON.parse(input?.Policy ?? 'null') as { Statement: { Effect: string; Action: string[]; Resource: string }[] };
+const policyOf = (input: AssumeRoleCommandInput | undefined) =>
+  JSON.parse(input?.Policy ?? 'null') as { Statement: { Effect: string; Action: string[]; Resource: string }[] };
 const READ_ACTION = /^[a-z0-9]+:(Get|Describe|List|Head|Lookup)[A-Za-z]+$/;
 
 // Each acting function's IAM actions in a member account, written out: the session may do exactly these.
@@ -61,7 +62,7 @@ const MEMBER_ACTIONS: readonly [string, AnyRule, readonly string[]][] = [
   ['s3-bucket-deleted', s3BucketDeleted, ['cloudtrail:DescribeTrails']],
 ];
 
-describe('organisation mode: each function\'s member session holds only its own actions', () => {
+describe("organisation mode: each function's member session holds only its own actions", () => {
   it.each(MEMBER_ACTIONS)('%s: AssumeRole carries a session policy of exactly its actions', async (_name, rule, actions) => {
     await accountAccess(organization(), MEMBER, rule, STS_OPTIONS)?.credentials();
 
@@ -72,7 +73,13 @@ describe('organisation mode: each function\'s member session holds only its own 
   it('gives every rule that calls AWS a policy of its permissions less its own-account calls, and no rule a wildcard', async () => {
     for (const rule of RULES) {
       const own = new Set(rule.ownAccountApis ?? []);
-      const expected = [...new Set(Object.entries(rule.permissions).filter(([api]) => !own.has(api)).map(([, action]) => action))].sort();
+      const expected = [
+        ...new Set(
+          Object.entries(rule.permissions)
+            .filter(([api]) => !own.has(api))
+            .map(([, action]) => action),
+        ),
+      ].sort();
       sts.resetHistory();
       const access = accountAccess(organization(), MEMBER, rule, STS_OPTIONS);
       await access?.credentials();
@@ -82,8 +89,14 @@ describe('organisation mode: each function\'s member session holds only its own 
         expect(assumed(), rule.id).toEqual([]);
         continue;
       }
-      expect(policyOf(assumed()[0]).Statement.flatMap((s) => s.Action), rule.id).toEqual(expected);
-      expect(expected.some((action) => action.includes('*')), rule.id).toBe(false);
+      expect(
+        policyOf(assumed()[0]).Statement.flatMap((s) => s.Action),
+        rule.id,
+      ).toEqual(expected);
+      expect(
+        expected.some((action) => action.includes('*')),
+        rule.id,
+      ).toBe(false);
       // STS refuses a session policy over 2,048 characters (and a packed size over its limit): stay far under.
       expect(sessionPolicyFor(rule).length, rule.id).toBeLessThan(512);
     }
@@ -105,7 +118,7 @@ describe('organisation mode: each function\'s member session holds only its own 
     expect(actions.filter((action) => !READ_ACTION.test(action))).toEqual([]);
   });
 
-  it('caches sessions per rule: one AssumeRole per rule and account, never one rule\'s session for another', async () => {
+  it("caches sessions per rule: one AssumeRole per rule and account, never one rule's session for another", async () => {
     const access = (rule: AnyRule) => accountAccess(organization(), MEMBER, rule, STS_OPTIONS);
 
     const bucket = await access(publicBucket)?.credentials();
@@ -117,7 +130,7 @@ describe('organisation mode: each function\'s member session holds only its own 
     expect(trail?.accessKeyId).not.toBe(bucket?.accessKeyId);
   });
 
-  it('keeps the enforcement check\'s session and clients apart from its rule\'s, although they share a session name', async () => {
+  it("keeps the enforcement check's session and clients apart from its rule's, although they share a session name", async () => {
     const own = { ...STS_OPTIONS, readOnly: false };
     const tagging = accountAccess(organization(), MEMBER, untaggedInstance, STS_OPTIONS);
     const stopping = accountAccess(organization(), MEMBER, untaggedInstanceEnforce, STS_OPTIONS);

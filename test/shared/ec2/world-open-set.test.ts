@@ -3,7 +3,13 @@ import { worldOpenRules } from '../../../shared/ec2/world-open-set.js';
 import { DEFAULT_WORLD_OPEN_PREFIX } from '../../../shared/config.js';
 import { isViolating, type CidrRule, type WorldOpenPolicy } from '../../../shared/ec2/world-open.js';
 
-const POLICY: WorldOpenPolicy = { allowedWorldPorts: [{ protocol: 'tcp', port: 80 }, { protocol: 'tcp', port: 443 }], worldOpenPrefix: DEFAULT_WORLD_OPEN_PREFIX };
+const POLICY: WorldOpenPolicy = {
+  allowedWorldPorts: [
+    { protocol: 'tcp', port: 80 },
+    { protocol: 'tcp', port: 443 },
+  ],
+  worldOpenPrefix: DEFAULT_WORLD_OPEN_PREFIX,
+};
 // Only a /0 is the world by itself: what is left is the set semantics alone.
 const SLASH_ZERO_ONLY: WorldOpenPolicy = { ...POLICY, worldOpenPrefix: { ipv4: 1, ipv6: 1 } };
 
@@ -46,8 +52,11 @@ describe('worldOpenRules: a set of ranges for the same traffic', () => {
     const sixteen = { ...POLICY, worldOpenPrefix: { ipv4: 16, ipv6: 48 } };
     expect(worldOpenRules([ssh('192.168.0.0/16'), ssh('192.169.0.0/16')], sixteen)).toEqual([]);
     // Public ranges still add up around a private one: 8/8 + 9/8 + 10/8 + 11/8 is 8.0.0.0/6, three public /8s.
-    expect(cidrsOf(worldOpenRules([ssh('8.0.0.0/8'), ssh('9.0.0.0/8'), ssh('10.0.0.0/8'), ssh('11.0.0.0/8')], POLICY)))
-      .toEqual(['8.0.0.0/8', '9.0.0.0/8', '11.0.0.0/8']);
+    expect(cidrsOf(worldOpenRules([ssh('8.0.0.0/8'), ssh('9.0.0.0/8'), ssh('10.0.0.0/8'), ssh('11.0.0.0/8')], POLICY))).toEqual([
+      '8.0.0.0/8',
+      '9.0.0.0/8',
+      '11.0.0.0/8',
+    ]);
   });
 
   it.each([
@@ -69,7 +78,10 @@ describe('worldOpenRules: a set of ranges for the same traffic', () => {
   it('leaves out a narrower range nested in a world-open one, and a private range never completes a block', () => {
     const office = ssh('203.0.113.0/24');
     const lab = ssh('10.0.0.0/8');
-    expect(cidrsOf(worldOpenRules([ssh('0.0.0.0/1'), office, ssh('128.0.0.0/1'), ssh('198.51.100.7/32')], SLASH_ZERO_ONLY))).toEqual(['0.0.0.0/1', '128.0.0.0/1']);
+    expect(cidrsOf(worldOpenRules([ssh('0.0.0.0/1'), office, ssh('128.0.0.0/1'), ssh('198.51.100.7/32')], SLASH_ZERO_ONLY))).toEqual([
+      '0.0.0.0/1',
+      '128.0.0.0/1',
+    ]);
     expect(worldOpenRules([lab, ssh('11.0.0.0/8')], POLICY)).toEqual([]);
   });
 
@@ -86,7 +98,10 @@ describe('worldOpenRules: a set of ranges for the same traffic', () => {
     expect(worldOpenRules(https, SLASH_ZERO_ONLY)).toEqual([]);
     // The union is the world on 443 only (allowed): the 0-1024 range is not world-open by itself.
     expect(worldOpenRules([rule('tcp', 0, 1024, '0.0.0.0/1'), rule('tcp', 443, 443, '128.0.0.0/1')], SLASH_ZERO_ONLY)).toEqual([]);
-    expect(cidrsOf(worldOpenRules([rule('tcp', 0, 1024, '0.0.0.0/1'), rule('tcp', 22, 443, '128.0.0.0/1')], SLASH_ZERO_ONLY))).toEqual(['0.0.0.0/1', '128.0.0.0/1']);
+    expect(cidrsOf(worldOpenRules([rule('tcp', 0, 1024, '0.0.0.0/1'), rule('tcp', 22, 443, '128.0.0.0/1')], SLASH_ZERO_ONLY))).toEqual([
+      '0.0.0.0/1',
+      '128.0.0.0/1',
+    ]);
   });
 
   it('adds up ICMP by type and code: all types cover one type, one type covers all its codes', () => {

@@ -127,7 +127,7 @@ describe('normalizers', () => {
   });
 });
 
-describe('parseEnvelope fast path (events that pass as they are skip valibot\'s copies)', () => {
+describe("parseEnvelope fast path (events that pass as they are skip valibot's copies)", () => {
   const outcome = (parse: (json: unknown) => unknown, json: unknown) => {
     try {
       return { ok: parse(json) };
@@ -135,10 +135,12 @@ describe('parseEnvelope fast path (events that pass as they are skip valibot\'s 
       return { error: String(error), type: (error as Error).constructor.name };
     }
   };
-  const samples = readdirSync(EVENTS_DIR).flatMap((rule) => readdirSync(join(EVENTS_DIR, rule)).map((file) => {
-    const value = JSON.parse(readFileSync(join(EVENTS_DIR, rule, file), 'utf8')) as { Records?: unknown[] };
-    return toEnvelopeJson(value.Records?.[0] ?? value);
-  }));
+  const samples = readdirSync(EVENTS_DIR).flatMap((rule) =>
+    readdirSync(join(EVENTS_DIR, rule)).map((file) => {
+      const value = JSON.parse(readFileSync(join(EVENTS_DIR, rule, file), 'utf8')) as { Records?: unknown[] };
+      return toEnvelopeJson(value.Records?.[0] ?? value);
+    }),
+  );
 
   it('gives the same event as valibot for every bundled sample', () => {
     expect(samples.length).toBeGreaterThan(50);
@@ -147,23 +149,48 @@ describe('parseEnvelope fast path (events that pass as they are skip valibot\'s 
 
   it('gives the same event or the same error as valibot when any checked field is replaced by any JSON value', () => {
     const paths = [
-      ['id'], ['detail-type'], ['source'], ['account'], ['time'], ['region'], ['detail'],
-      ...['eventVersion', 'eventTime', 'eventSource', 'eventName', 'awsRegion', 'eventID', 'eventType', 'sourceIPAddress', 'userAgent',
-        'userIdentity', 'requestParameters', 'errorCode', 'errorMessage', 'recipientAccountId', 'readOnly'].map((key) => ['detail', key]),
+      ['id'],
+      ['detail-type'],
+      ['source'],
+      ['account'],
+      ['time'],
+      ['region'],
+      ['detail'],
+      ...[
+        'eventVersion',
+        'eventTime',
+        'eventSource',
+        'eventName',
+        'awsRegion',
+        'eventID',
+        'eventType',
+        'sourceIPAddress',
+        'userAgent',
+        'userIdentity',
+        'requestParameters',
+        'errorCode',
+        'errorMessage',
+        'recipientAccountId',
+        'readOnly',
+      ].map((key) => ['detail', key]),
       ...['type', 'arn', 'accountId', 'principalId', 'userName', 'invokedBy', 'sessionContext'].map((key) => ['detail', 'userIdentity', key]),
-      ['detail', 'userIdentity', 'sessionContext', 'sessionIssuer'], ['detail', 'userIdentity', 'sessionContext', 'sessionIssuer', 'userName'],
+      ['detail', 'userIdentity', 'sessionContext', 'sessionIssuer'],
+      ['detail', 'userIdentity', 'sessionContext', 'sessionIssuer', 'userName'],
     ];
     const replacement = fc.oneof(fc.constant(undefined), fc.constant(null), fc.constant(Number.NaN), fc.jsonValue({ maxDepth: 2 }));
-    fc.assert(fc.property(fc.nat(samples.length - 1), fc.constantFrom(...paths), replacement, (index, path, value) => {
-      const json = structuredClone(samples[index]) as Record<string, unknown>;
-      let at: Record<string, unknown> = json;
-      for (const key of path.slice(0, -1)) {
-        if (at[key] === null || typeof at[key] !== 'object') at[key] = {};
-        at = at[key] as Record<string, unknown>;
-      }
-      at[path.at(-1) as string] = value;
-      expect(outcome(parseEnvelope, json)).toEqual(outcome(parseEnvelopeBySchema, json));
-    }), { numRuns: 400 });
+    fc.assert(
+      fc.property(fc.nat(samples.length - 1), fc.constantFrom(...paths), replacement, (index, path, value) => {
+        const json = structuredClone(samples[index]) as Record<string, unknown>;
+        let at: Record<string, unknown> = json;
+        for (const key of path.slice(0, -1)) {
+          if (at[key] === null || typeof at[key] !== 'object') at[key] = {};
+          at = at[key] as Record<string, unknown>;
+        }
+        at[path.at(-1) as string] = value;
+        expect(outcome(parseEnvelope, json)).toEqual(outcome(parseEnvelopeBySchema, json));
+      }),
+      { numRuns: 400 },
+    );
   });
 });
 
@@ -196,18 +223,34 @@ describe('lenient on the fields no decision or action uses, strict on the rest (
   });
 
   it('shows display-only fields as text when they are text or numbers, and drops them otherwise', () => {
-    const event = parseEnvelope(toEnvelopeJson({
-      ...bare, eventVersion: 1.08, userAgent: { agent: 'x' }, errorMessage: ['denied'], eventType: 7,
-      userIdentity: { ...bare.userIdentity, principalId: 123456 },
-    }));
+    const event = parseEnvelope(
+      toEnvelopeJson({
+        ...bare,
+        eventVersion: 1.08,
+        userAgent: { agent: 'x' },
+        errorMessage: ['denied'],
+        eventType: 7,
+        userIdentity: { ...bare.userIdentity, principalId: 123456 },
+      }),
+    );
     expect(event.detail).toMatchObject({ eventVersion: '1.08', userAgent: undefined, errorMessage: undefined, eventType: '7' });
     expect(event.detail.actor).toMatchObject({ principalId: '123456', roleName: 'DevAdministrator' });
   });
 
   it('reads null, as Athena and CloudTrail Lake exports write an absent field, as absent', async () => {
     const nulls = {
-      ...bare, errorCode: null, sourceIPAddress: null, recipientAccountId: null, eventID: null,
-      userIdentity: { ...bare.userIdentity, invokedBy: null, userName: null, accountId: null, sessionContext: { sessionIssuer: { ...bare.userIdentity.sessionContext.sessionIssuer, type: null } } },
+      ...bare,
+      errorCode: null,
+      sourceIPAddress: null,
+      recipientAccountId: null,
+      eventID: null,
+      userIdentity: {
+        ...bare.userIdentity,
+        invokedBy: null,
+        userName: null,
+        accountId: null,
+        sessionContext: { sessionIssuer: { ...bare.userIdentity.sessionContext.sessionIssuer, type: null } },
+      },
     };
     const event = parseEnvelope(toEnvelopeJson(nulls));
     expect(event.detail).toMatchObject({ eventName: 'PutBucketAcl', errorCode: undefined, sourceIp: undefined, eventId: undefined });
@@ -225,11 +268,14 @@ describe('lenient on the fields no decision or action uses, strict on the rest (
     expect(() => parseEnvelope({ ...wrapRecord(bare), detail: { ...bare, awsRegion: ['eu-west-1'] } })).toThrow(/^\$\.detail\.awsRegion: expected string/);
   });
 
-  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf'])('wraps a record of eventType %s as an API call (own keys only)', (eventType) => {
-    const wrapped = wrapRecord({ ...bare, eventType });
-    expect(wrapped['detail-type']).toBe('AWS API Call via CloudTrail');
-    expect(parseEnvelope(wrapped)).toMatchObject({ detailType: 'AWS API Call via CloudTrail', detail: { eventType } });
-  });
+  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf'])(
+    'wraps a record of eventType %s as an API call (own keys only)',
+    (eventType) => {
+      const wrapped = wrapRecord({ ...bare, eventType });
+      expect(wrapped['detail-type']).toBe('AWS API Call via CloudTrail');
+      expect(parseEnvelope(wrapped)).toMatchObject({ detailType: 'AWS API Call via CloudTrail', detail: { eventType } });
+    },
+  );
 
   it('still maps the eventTypes CloudTrail has to their detail-types', () => {
     expect(wrapRecord({ ...bare, eventType: 'AwsServiceEvent' })['detail-type']).toBe('AWS Service Event via CloudTrail');

@@ -6,8 +6,10 @@ describe('the live configuration fields of the config', () => {
   it('reads the parameter prefix and the cache time from the environment, 60 s by default, no prefix by default', () => {
     expect(loadConfig({})).toMatchObject({ configMaxAgeSeconds: 60 });
     expect(loadConfig({}).parameterPrefix).toBeUndefined();
-    expect(loadConfig({ TRAILGUARD_PARAMETER_PREFIX: '/trailguard/prod', TRAILGUARD_CONFIG_MAX_AGE_SECONDS: '0' }))
-      .toMatchObject({ parameterPrefix: '/trailguard/prod', configMaxAgeSeconds: 0 });
+    expect(loadConfig({ TRAILGUARD_PARAMETER_PREFIX: '/trailguard/prod', TRAILGUARD_CONFIG_MAX_AGE_SECONDS: '0' })).toMatchObject({
+      parameterPrefix: '/trailguard/prod',
+      configMaxAgeSeconds: 0,
+    });
   });
 
   it.each([['trailguard/prod'], ['/trailguard/'], ['/trail guard'], ['/a//b']])('refuses the prefix %j, naming the variable', (prefix) => {
@@ -19,9 +21,12 @@ describe('the live configuration fields of the config', () => {
     expect(() => loadConfig({ TRAILGUARD_CONFIG_MAX_AGE_SECONDS: seconds })).toThrow(/^TRAILGUARD_CONFIG_MAX_AGE_SECONDS: /);
   });
 
-  it('names the rules TRAILGUARD_RULES overrides: none for the stack\'s default {}', () => {
+  it("names the rules TRAILGUARD_RULES overrides: none for the stack's default {}", () => {
     expect(ruleOverridesOf({ TRAILGUARD_RULES: '{}' })).toEqual([]);
     expect(ruleOverridesOf({})).toEqual([]);
-    expect(ruleOverridesOf({ TRAILGUARD_RULES: '{"untagged-instance":{"requiredTags":["Team"]},"public-bucket":{}}' })).toEqual(['public-bucket', 'untagged-instance']);
+    expect(ruleOverridesOf({ TRAILGUARD_RULES: '{"untagged-instance":{"requiredTags":["Team"]},"public-bucket":{}}' })).toEqual([
+      'public-bucket',
+      'untagged-instance',
+    ]);
   });
 });

@@ -13,7 +13,10 @@ const BUCKET = 'example-upload-drop';
 const SAMPLE = loadSample('public-bucket', 'would-remediate.create-bucket-public-read-write');
 let eventCount = 0;
 /** The sample as a new event each time (its own id): the state store's idempotency would take a repeat for a duplicate. */
-const event = () => withDetail(SAMPLE, { eventID: `5f2c7a1e-0000-4000-8000-${String((eventCount += 1)).padStart(12, '0')}` });
+const event = () => {
+  eventCount += 1;
+  return withDetail(SAMPLE, { eventID: `5f2c7a1e-0000-4000-8000-${String(eventCount).padStart(12, '0')}` });
+};
 
 /** A Parameter Store double over HTTP: the real reader, signer and HTTP handler run against it. */
 let parameters: Map<string, { Name: string; Value: string; Version: number }>;
@@ -23,7 +26,9 @@ let endpoint: LocalEndpoint;
 
 function answer(req: IncomingMessage, res: ServerResponse): void {
   let body = '';
-  req.on('data', (chunk) => { body += chunk; });
+  req.on('data', (chunk) => {
+    body += chunk;
+  });
   req.on('end', () => {
     const target = String(req.headers['x-amz-target']);
     targets.push(target);
@@ -61,7 +66,16 @@ afterEach(async () => {
 
 /** Deps of one container: offline (no S3), the live config read from the double, a settable clock. */
 function containerDeps(clock: { now: number }, store = memoryStateStore()) {
-  const deps = capturingDeps({ mode: 'offline', config: sampleConfig({ exemptions: [], parameterPrefix: PREFIX, endpoint: endpoint.url, region: 'us-east-1', topicArn: 'arn:aws:sns:us-east-1:111122223333:trailguard-alerts' }) });
+  const deps = capturingDeps({
+    mode: 'offline',
+    config: sampleConfig({
+      exemptions: [],
+      parameterPrefix: PREFIX,
+      endpoint: endpoint.url,
+      region: 'us-east-1',
+      topicArn: 'arn:aws:sns:us-east-1:111122223333:trailguard-alerts',
+    }),
+  });
   return { ...deps, now: () => clock.now, store };
 }
 
@@ -92,7 +106,11 @@ describe('lambdaRunner with a live configuration', () => {
     await expect(handler(event())).rejects.toBeInstanceOf(AwsCallError);
 
     expect(deps.written).toHaveLength(1);
-    expect(deps.written[0]).toMatchObject({ outcome: 'failed', error: { kind: 'transient', code: 'AccessDeniedException' }, notification: { status: 'deferred' } });
+    expect(deps.written[0]).toMatchObject({
+      outcome: 'failed',
+      error: { kind: 'transient', code: 'AccessDeniedException' },
+      notification: { status: 'deferred' },
+    });
     expect(deps.published).toEqual([]);
     denied = false;
     expect((await handler(event())).outcome).toBe('would-remediate');

@@ -53,7 +53,9 @@ function harness(config = base(), ruleOverrides: LiveConfigDeps['ruleOverrides']
       error: (message, fields = {}) => lines.push({ level: 'ERROR', message, fields }),
       warn: (message, fields = {}) => lines.push({ level: 'WARN', message, fields }),
     },
-    notifyRejection: async (notice) => { notices.push(notice); },
+    notifyRejection: async (notice) => {
+      notices.push(notice);
+    },
     ruleOverrides,
   });
   return { store, lines, notices, source };
@@ -81,7 +83,7 @@ describe('liveConfigSource', () => {
     expect([...store.calls].sort()).toEqual([`get:${RULES}`, `path:${PREFIX}/exemptions/all`, `path:${PREFIX}/exemptions/public-bucket`]);
   });
 
-  it('lets a rule named in TRAILGUARD_RULES replace that rule\'s stored settings wholesale, and only that rule', async () => {
+  it("lets a rule named in TRAILGUARD_RULES replace that rule's stored settings wholesale, and only that rule", async () => {
     const env = base({ rules: { 'open-security-group': { allowedWorldPorts: [] } } });
     const { store, source } = harness(env, ['open-security-group']);
     store.put(RULES, { 'open-security-group': { enabled: false, allowedWorldPorts: [{ protocol: 'tcp', port: 22 }] }, 'public-bucket': { enabled: false } });
@@ -125,10 +127,13 @@ describe('liveConfigSource', () => {
 
     for (const config of [first, second]) expect(config.exemptions.map((e) => e.resource)).toEqual(['example-site']);
     const rejected = lines.filter((l) => l.message === CONFIG_REJECTED_MESSAGE);
-    expect(rejected).toEqual([{
-      level: 'ERROR', message: CONFIG_REJECTED_MESSAGE,
-      fields: { key: name, version: 2, problem: 'expires: expected YYYY-MM-DD', inForce: 'its last good version stays in force' },
-    }]);
+    expect(rejected).toEqual([
+      {
+        level: 'ERROR',
+        message: CONFIG_REJECTED_MESSAGE,
+        fields: { key: name, version: 2, problem: 'expires: expected YYYY-MM-DD', inForce: 'its last good version stays in force' },
+      },
+    ]);
     expect(notices).toEqual([{ parameter: name, version: 2, problem: 'expires: expected YYYY-MM-DD', inForce: 'its last good version stays in force' }]);
   });
 
@@ -197,7 +202,9 @@ describe('liveConfigSource', () => {
     await source.read(150_000);
     expect(store.calls).toHaveLength(reads);
     const warnings = lines.filter((l) => l.message === CONFIG_READ_FAILED_MESSAGE);
-    expect(warnings).toEqual([{ level: 'WARN', message: CONFIG_READ_FAILED_MESSAGE, fields: expect.objectContaining({ kind: 'transient', code: 'ThrottlingException' }) }]);
+    expect(warnings).toEqual([
+      { level: 'WARN', message: CONFIG_READ_FAILED_MESSAGE, fields: expect.objectContaining({ kind: 'transient', code: 'ThrottlingException' }) },
+    ]);
 
     store.fail(undefined);
     store.put(exemptionParameter(PREFIX, 'public-bucket', 'example-two'), exemption('example-two'));
@@ -208,7 +215,12 @@ describe('liveConfigSource', () => {
     const { store, source } = harness();
     store.fail(new AwsCallError('SSM.GetParametersByPath', `${PREFIX}/exemptions/all`, 'denied', 'AccessDeniedException'));
 
-    await expect(source.read(0)).rejects.toMatchObject({ name: 'AwsCallError', kind: 'transient', code: 'AccessDeniedException', api: 'SSM.GetParametersByPath' });
+    await expect(source.read(0)).rejects.toMatchObject({
+      name: 'AwsCallError',
+      kind: 'transient',
+      code: 'AccessDeniedException',
+      api: 'SSM.GetParametersByPath',
+    });
 
     store.fail(new Error('socket hang up'));
     await expect(source.read(1)).rejects.toMatchObject({ kind: 'transient' });

@@ -39,9 +39,17 @@ function scripted(answers: readonly (Answer | Error)[]): RequestHandler & { read
 }
 
 const waits: number[] = [];
-const readerWith = (handler: RequestHandler, extra: { now?: () => number } = {}) => ssmReader({
-  region: 'eu-west-1', credentials: CREDENTIALS, handler, sleep: async (ms) => { waits.push(ms); }, random: () => 0.5, ...extra,
-});
+const readerWith = (handler: RequestHandler, extra: { now?: () => number } = {}) =>
+  ssmReader({
+    region: 'eu-west-1',
+    credentials: CREDENTIALS,
+    handler,
+    sleep: async (ms) => {
+      waits.push(ms);
+    },
+    random: () => 0.5,
+    ...extra,
+  });
 const bodyOf = (request: HttpRequest | undefined) => JSON.parse(String(request?.body)) as Record<string, unknown>;
 
 afterEach(() => {
@@ -50,7 +58,9 @@ afterEach(() => {
 
 describe('ssmReader', () => {
   it('signs a GetParameters request for the ssm service with the awsJson1_1 target and content type', async () => {
-    const handler = scripted([{ status: 200, body: { Parameters: [{ Name: '/tg/dev/rules', Value: '{}', Version: 3, Type: 'String' }], InvalidParameters: [] } }]);
+    const handler = scripted([
+      { status: 200, body: { Parameters: [{ Name: '/tg/dev/rules', Value: '{}', Version: 3, Type: 'String' }], InvalidParameters: [] } },
+    ]);
 
     const answer = await readerWith(handler).getParameters(['/tg/dev/rules']);
 
@@ -60,12 +70,14 @@ describe('ssmReader', () => {
     expect(request?.method).toBe('POST');
     expect(request?.headers['x-amz-target']).toBe('AmazonSSM.GetParameters');
     expect(request?.headers['content-type']).toBe('application/x-amz-json-1.1');
-    expect(request?.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/ssm\/aws4_request, SignedHeaders=[^,]*x-amz-target[^,]*, Signature=[0-9a-f]{64}$/);
+    expect(request?.headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/ssm\/aws4_request, SignedHeaders=[^,]*x-amz-target[^,]*, Signature=[0-9a-f]{64}$/,
+    );
     expect(request?.headers['x-amz-date']).toMatch(/^\d{8}T\d{6}Z$/);
     expect(bodyOf(request)).toEqual({ Names: ['/tg/dev/rules'], WithDecryption: false });
   });
 
-  it('signs exactly as SignatureV4 with the SDK\'s own SHA-256 would (its node:crypto hash and HMAC agree)', async () => {
+  it("signs exactly as SignatureV4 with the SDK's own SHA-256 would (its node:crypto hash and HMAC agree)", async () => {
     const handler = scripted([{ status: 200, body: { Parameters: [] } }]);
     await readerWith(handler).getParameters(['/tg/dev/rules']);
     const sent = handler.requests[0];
@@ -84,7 +96,8 @@ describe('ssmReader', () => {
   });
 
   it('reads every page of a folder, non-recursively, 10 at a time, passing NextToken on', async () => {
-    const page = (from: number, count: number) => Array.from({ length: count }, (_, i) => ({ Name: `/tg/dev/exemptions/all/e${from + i}`, Value: '{}', Version: 1 }));
+    const page = (from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => ({ Name: `/tg/dev/exemptions/all/e${from + i}`, Value: '{}', Version: 1 }));
     const handler = scripted([
       { status: 200, body: { Parameters: page(0, 10), NextToken: 'token-1' } },
       { status: 200, body: { Parameters: page(10, 10), NextToken: 'token-2' } },
@@ -130,8 +143,10 @@ describe('ssmReader', () => {
   });
 
   it('classifies a validation error as invalid, and a gateway page without a code by its status', async () => {
-    await expect(readerWith(scripted([{ status: 400, body: { __type: 'ValidationException', message: 'bad' } }])).getParameters(['x']))
-      .rejects.toMatchObject({ kind: 'invalid', code: 'ValidationException' });
+    await expect(readerWith(scripted([{ status: 400, body: { __type: 'ValidationException', message: 'bad' } }])).getParameters(['x'])).rejects.toMatchObject({
+      kind: 'invalid',
+      code: 'ValidationException',
+    });
     const gateway = scripted([{ status: 502, body: '<html>Bad Gateway</html>' }]);
     await expect(readerWith(gateway).getParameters(['x'])).rejects.toMatchObject({ kind: 'transient', code: 'HTTP502' });
     expect(gateway.requests).toHaveLength(4);
@@ -139,7 +154,11 @@ describe('ssmReader', () => {
 
   it('retries a refused connection, a network fault, and takes the code from the x-amzn-errortype header when the body has none', async () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
-    const handler = scripted([refused, { status: 400, body: {}, headers: { 'x-amzn-errortype': 'ThrottlingException:http://internal' } }, { status: 200, body: { Parameters: [] } }]);
+    const handler = scripted([
+      refused,
+      { status: 400, body: {}, headers: { 'x-amzn-errortype': 'ThrottlingException:http://internal' } },
+      { status: 200, body: { Parameters: [] } },
+    ]);
 
     await expect(readerWith(handler).getParameters(['x'])).resolves.toEqual({ found: [], missing: [] });
     expect(handler.requests).toHaveLength(3);
@@ -173,7 +192,9 @@ describe('ssmReader over HTTP (NodeHttpHandler against a local server)', () => {
     const seen: { headers: IncomingMessage['headers']; body: string }[] = [];
     server = createServer((req, res) => {
       let body = '';
-      req.on('data', (chunk) => { body += chunk; });
+      req.on('data', (chunk) => {
+        body += chunk;
+      });
       req.on('end', () => {
         seen.push({ headers: req.headers, body });
         res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
-  cidrShape, formatCidr, isAddressInCidr, isPrivateBlock, parseCidr, parseIp, PRIVATE_BLOCKS, unionBlocks, type CidrBlock,
+  cidrShape,
+  formatCidr,
+  isAddressInCidr,
+  isPrivateBlock,
+  parseCidr,
+  parseIp,
+  PRIVATE_BLOCKS,
+  unionBlocks,
+  type CidrBlock,
 } from '../../../shared/net/cidr.js';
 
 const block = (text: string): CidrBlock => {
@@ -22,12 +30,23 @@ describe('parseIp and parseCidr', () => {
     expect(parseIp(text)).toEqual({ family, value });
   });
 
-  it.each(['256.0.0.1', '1.2.3', '1.2.3.4.5', '1.2.3.-4', '1::2::3', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7::8', ':1::', '12345::', 'fe80::1%eth0', '1.2.3.4::', 'anywhere', ''])(
-    'refuses %j as an address',
-    (text) => {
-      expect(parseIp(text)).toBeUndefined();
-    },
-  );
+  it.each([
+    '256.0.0.1',
+    '1.2.3',
+    '1.2.3.4.5',
+    '1.2.3.-4',
+    '1::2::3',
+    '1:2:3:4:5:6:7:8:9',
+    '1:2:3:4:5:6:7::8',
+    ':1::',
+    '12345::',
+    'fe80::1%eth0',
+    '1.2.3.4::',
+    'anywhere',
+    '',
+  ])('refuses %j as an address', (text) => {
+    expect(parseIp(text)).toBeUndefined();
+  });
 
   it('clears host bits, as EC2 stores a CIDR', () => {
     expect(formatCidr(block('198.51.100.9/0'))).toBe('0.0.0.0/0');
@@ -44,16 +63,25 @@ describe('parseIp and parseCidr', () => {
     expect(formatCidr(block('8000::/1'))).toBe('8000::/1');
   });
 
-  it.each(['0.0.0.0/33', '::/129', '0.0.0.0', '0.0.0.0/', '0.0.0.0/-1', '0.0.0.0/1/2', '300.0.0.0/8', 'a.b.c.d/8', '0.0.0.0/0001'])('refuses %j as a CIDR', (text) => {
-    expect(parseCidr(text)).toBeUndefined();
-  });
+  it.each(['0.0.0.0/33', '::/129', '0.0.0.0', '0.0.0.0/', '0.0.0.0/-1', '0.0.0.0/1/2', '300.0.0.0/8', 'a.b.c.d/8', '0.0.0.0/0001'])(
+    'refuses %j as a CIDR',
+    (text) => {
+      expect(parseCidr(text)).toBeUndefined();
+    },
+  );
 });
 
 describe('cidrShape', () => {
   it('reads the family and prefix without reading the address, and refuses a prefix past the family', () => {
     expect(cidrShape(' 0.0.0.0/1 ')).toEqual({ address: '0.0.0.0', family: 4, prefix: 1 });
     expect(cidrShape('2001:db8::/32')).toEqual({ address: '2001:db8::', family: 6, prefix: 32 });
-    expect(['0.0.0.0/33', '::/129', '203.0.113.7', 'arn:aws:iam::111122223333:role/x', '*/8'].map(cidrShape)).toEqual([undefined, undefined, undefined, undefined, undefined]);
+    expect(['0.0.0.0/33', '::/129', '203.0.113.7', 'arn:aws:iam::111122223333:role/x', '*/8'].map(cidrShape)).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
   });
 });
 
@@ -76,8 +104,14 @@ describe('unionBlocks', () => {
     [['::/1', '8000::/1'], ['::/0']],
     [['192.0.0.0/2', '0.0.0.0/1', '128.0.0.0/2', '10.0.0.0/8'], ['0.0.0.0/0']],
     [['12.0.0.0/8', '13.0.0.0/8'], ['12.0.0.0/7']],
-    [['11.0.0.0/8', '12.0.0.0/8'], ['11.0.0.0/8', '12.0.0.0/8']],
-    [['0.0.0.0/1', '192.0.0.0/2'], ['0.0.0.0/1', '192.0.0.0/2']],
+    [
+      ['11.0.0.0/8', '12.0.0.0/8'],
+      ['11.0.0.0/8', '12.0.0.0/8'],
+    ],
+    [
+      ['0.0.0.0/1', '192.0.0.0/2'],
+      ['0.0.0.0/1', '192.0.0.0/2'],
+    ],
     [['203.0.113.0/24', '203.0.113.128/25'], ['203.0.113.0/24']],
   ])('%j is %j', (texts, expected) => {
     expect(union(...texts)).toEqual(expected);
@@ -91,12 +125,26 @@ describe('unionBlocks', () => {
 describe('private blocks', () => {
   it('holds the private-use, shared, loopback and link-local ranges of both families', () => {
     expect(PRIVATE_BLOCKS.map(formatCidr)).toEqual([
-      '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.168.0.0/16', '::1/128', 'fc00::/7', 'fe80::/10',
+      '10.0.0.0/8',
+      '100.64.0.0/10',
+      '127.0.0.0/8',
+      '169.254.0.0/16',
+      '172.16.0.0/12',
+      '192.168.0.0/16',
+      '::1/128',
+      'fc00::/7',
+      'fe80::/10',
     ]);
   });
 
   it('calls a block private only when it lies wholly inside one of them', () => {
     expect(['10.1.0.0/16', '172.16.0.0/12', 'fd00::/8', 'fc00::/7'].map((text) => isPrivateBlock(block(text)))).toEqual([true, true, true, true]);
-    expect(['10.0.0.0/7', '172.0.0.0/8', '0.0.0.0/0', '::/0', '2001:db8::/32'].map((text) => isPrivateBlock(block(text)))).toEqual([false, false, false, false, false]);
+    expect(['10.0.0.0/7', '172.0.0.0/8', '0.0.0.0/0', '::/0', '2001:db8::/32'].map((text) => isPrivateBlock(block(text)))).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
   });
 });

@@ -47,35 +47,68 @@ describe('reversals: the exact command for each rule', () => {
   const cli = (r: ReturnType<typeof record>) => reversalText(reversalOf(r, r.actions[0]!));
 
   it('public-bucket: deletes the block when there was none, else puts the earlier one back', () => {
-    expect(cli(live.bucket)).toBe("aws s3api delete-public-access-block --region 'eu-west-1' --bucket 'example-reports' --expected-bucket-owner '111122223333'");
+    expect(cli(live.bucket)).toBe(
+      "aws s3api delete-public-access-block --region 'eu-west-1' --bucket 'example-reports' --expected-bucket-owner '111122223333'",
+    );
     const some = record({ actions: [DONE_ACTIONS.bucketHadSome] });
-    expect(cli(some)).toBe(`aws s3api put-public-access-block --region 'eu-west-1' --bucket 'example-reports' --expected-bucket-owner '111122223333' --public-access-block-configuration '{"BlockPublicAcls":true,"IgnorePublicAcls":true,"BlockPublicPolicy":false,"RestrictPublicBuckets":false}'`);
+    expect(cli(some)).toBe(
+      `aws s3api put-public-access-block --region 'eu-west-1' --bucket 'example-reports' --expected-bucket-owner '111122223333' --public-access-block-configuration '{"BlockPublicAcls":true,"IgnorePublicAcls":true,"BlockPublicPolicy":false,"RestrictPublicBuckets":false}'`,
+    );
   });
 
   it('open-security-group: re-authorizes the revoked rules as IpPermissions', () => {
     const reversal = reversalOf(live.group, live.group.actions[0]!);
-    expect(reversal).toMatchObject({ kind: 'steps', steps: [{ action: { api: 'EC2.AuthorizeSecurityGroupIngress', params: {
-      GroupId: 'sg-0123456789abcdef0',
-      IpPermissions: [
-        { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0', Description: "ops' ssh" }] },
-        { IpProtocol: '-1', Ipv6Ranges: [{ CidrIpv6: '::/0' }] },
+    expect(reversal).toMatchObject({
+      kind: 'steps',
+      steps: [
+        {
+          action: {
+            api: 'EC2.AuthorizeSecurityGroupIngress',
+            params: {
+              GroupId: 'sg-0123456789abcdef0',
+              IpPermissions: [
+                { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0', Description: "ops' ssh" }] },
+                { IpProtocol: '-1', Ipv6Ranges: [{ CidrIpv6: '::/0' }] },
+              ],
+            },
+          },
+        },
       ],
-    } } }] });
-    expect(cli(live.group)).toBe(`aws ec2 authorize-security-group-ingress --region 'eu-west-1' --group-id 'sg-0123456789abcdef0' --ip-permissions '[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0","Description":"ops'\\'' ssh"}]},{"IpProtocol":"-1","Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]'`);
+    });
+    expect(cli(live.group)).toBe(
+      `aws ec2 authorize-security-group-ingress --region 'eu-west-1' --group-id 'sg-0123456789abcdef0' --ip-permissions '[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0","Description":"ops'\\'' ssh"}]},{"IpProtocol":"-1","Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]'`,
+    );
   });
 
   it('untagged-instance: deletes exactly the keys it added, never one that existed before', () => {
     const reversal = reversalOf(live.instance, live.instance.actions[0]!);
-    expect(reversal).toMatchObject({ kind: 'steps', steps: [{ action: { api: 'EC2.DeleteTags', params: {
-      Resources: ['i-0123456789abcdef0'],
-      Tags: [{ Key: 'Owner', Value: 'arn:aws:iam::111122223333:user/alice' }, { Key: 'trailguard:tagged-at', Value: '2026-11-20T09:15:00Z' }],
-    } } }] });
-    expect(cli(live.instance)).toBe(`aws ec2 delete-tags --region 'eu-west-1' --resources 'i-0123456789abcdef0' --tags '[{"Key":"Owner","Value":"arn:aws:iam::111122223333:user/alice"},{"Key":"trailguard:tagged-at","Value":"2026-11-20T09:15:00Z"}]'`);
+    expect(reversal).toMatchObject({
+      kind: 'steps',
+      steps: [
+        {
+          action: {
+            api: 'EC2.DeleteTags',
+            params: {
+              Resources: ['i-0123456789abcdef0'],
+              Tags: [
+                { Key: 'Owner', Value: 'arn:aws:iam::111122223333:user/alice' },
+                { Key: 'trailguard:tagged-at', Value: '2026-11-20T09:15:00Z' },
+              ],
+            },
+          },
+        },
+      ],
+    });
+    expect(cli(live.instance)).toBe(
+      `aws ec2 delete-tags --region 'eu-west-1' --resources 'i-0123456789abcdef0' --tags '[{"Key":"Owner","Value":"arn:aws:iam::111122223333:user/alice"},{"Key":"trailguard:tagged-at","Value":"2026-11-20T09:15:00Z"}]'`,
+    );
     expect(cli(live.instance)).not.toContain('CostCenter');
   });
 
   it('trail-logging: UpdateTrail back to the previous settings; StartLogging is never undone', () => {
-    expect(cli(live.trail)).toBe("aws cloudtrail update-trail --region 'eu-west-1' --name 'arn:aws:cloudtrail:eu-west-1:111122223333:trail/org-trail' --no-enable-log-file-validation --no-is-multi-region-trail");
+    expect(cli(live.trail)).toBe(
+      "aws cloudtrail update-trail --region 'eu-west-1' --name 'arn:aws:cloudtrail:eu-west-1:111122223333:trail/org-trail' --no-enable-log-file-validation --no-is-multi-region-trail",
+    );
     const started = record({ rule: 'trail-logging', resources: [TRAIL], actions: [DONE_ACTIONS.startLogging] });
     expect(reversalOf(started, started.actions[0]!)).toMatchObject({ kind: 'none', why: expect.stringContaining('StartLogging is never undone') });
   });
@@ -92,10 +125,14 @@ describe('reversals: the exact command for each rule', () => {
 });
 
 describe('records written before this version, read at the edge', () => {
-  const line = (r: object) => parseRecordLine(JSON.stringify({ level: 'INFO', message: 'trailguard remediation', timestamp: '2026-11-20T09:15:04.000Z', ...r }), 'old.log');
+  const line = (r: object) =>
+    parseRecordLine(JSON.stringify({ level: 'INFO', message: 'trailguard remediation', timestamp: '2026-11-20T09:15:04.000Z', ...r }), 'old.log');
 
   it('an action that found its resource already gone (said only in its detail) has nothing to reverse', () => {
-    const { finding: _f, ...old } = record({ outcome: 'ignored', actions: [{ ...DONE_ACTIONS.bucketHadNone, verification: { ok: true, detail: 'already gone (NoSuchBucket)' } }] });
+    const { finding: _f, ...old } = record({
+      outcome: 'ignored',
+      actions: [{ ...DONE_ACTIONS.bucketHadNone, verification: { ok: true, detail: 'already gone (NoSuchBucket)' } }],
+    });
     const read = line(old)?.record;
     expect(read?.actions[0]?.verification).toEqual({ ok: true, detail: 'already gone (NoSuchBucket)', gone: true });
     expect(read?.finding).toBeNull();
@@ -126,8 +163,16 @@ describe('aggregate', () => {
     const exposures = [1_000, 2_000, 3_000, 4_000, 60_000];
     const records = [
       ...exposures.map((ms, i) => logged(record({ eventId: `ok-${i}`, exposureMs: ms, actions: [DONE_ACTIONS.bucketHadNone] }), base + i * 60_000)),
-      logged(record({ eventId: 'f-1', outcome: 'failed', actor: 'arn:aws:iam::111122223333:user/bob', reason: 'denied by an SCP',
-        error: { kind: 'denied', code: 'AccessDenied', api: 'S3.PutPublicAccessBlock', permission: 's3:PutBucketPublicAccessBlock', message: 'no' } }), base + 10 * 60_000),
+      logged(
+        record({
+          eventId: 'f-1',
+          outcome: 'failed',
+          actor: 'arn:aws:iam::111122223333:user/bob',
+          reason: 'denied by an SCP',
+          error: { kind: 'denied', code: 'AccessDenied', api: 'S3.PutPublicAccessBlock', permission: 's3:PutBucketPublicAccessBlock', message: 'no' },
+        }),
+        base + 10 * 60_000,
+      ),
       logged(record({ rule: 'open-security-group', eventId: 'c-1', outcome: 'compliant', actor: 'arn:aws:iam::111122223333:user/carol' }), base),
       logged(record({ rule: null, eventId: 'u-1', outcome: 'ignored' }), base),
       logged(record({ eventId: 'ok-0', trigger: 'undo', reason: 'undo of ok-0', exposureMs: null }), base + 20 * 60_000),
@@ -139,7 +184,9 @@ describe('aggregate', () => {
     // Unmatched events are a footnote, not a rule's row.
     expect(report.counts.map((c) => c.rule)).toEqual(['open-security-group', 'public-bucket']);
     expect(report.unmatched).toMatchObject({ total: 1, outcomes: { ignored: 1 } });
-    expect(report.failures).toEqual([expect.objectContaining({ eventId: 'f-1', reason: 'denied by an SCP', error: expect.objectContaining({ permission: 's3:PutBucketPublicAccessBlock' }) })]);
+    expect(report.failures).toEqual([
+      expect.objectContaining({ eventId: 'f-1', reason: 'denied by an SCP', error: expect.objectContaining({ permission: 's3:PutBucketPublicAccessBlock' }) }),
+    ]);
     // The undo is not a violation and carries no exposure; the compliant call is not a violation either.
     expect(report.actors).toEqual([
       expect.objectContaining({ actor: 'arn:aws:iam::111122223333:user/alice', violations: 5, outcomes: { remediated: 5 } }),
@@ -169,23 +216,29 @@ function parseHtml(html: string) {
   let inStyle = false;
   const rows: string[][] = [];
   let cell: string | undefined;
-  const parser = new Parser({
-    onopentag(name, attributes) {
-      elements.push({ name, attributes });
-      inStyle = name === 'style';
-      if (name === 'tr') rows.push([]);
-      if (name === 'td' || name === 'th') cell = '';
+  const parser = new Parser(
+    {
+      onopentag(name, attributes) {
+        elements.push({ name, attributes });
+        inStyle = name === 'style';
+        if (name === 'tr') rows.push([]);
+        if (name === 'td' || name === 'th') cell = '';
+      },
+      onclosetag(name) {
+        inStyle = false;
+        if ((name === 'td' || name === 'th') && cell !== undefined) {
+          rows[rows.length - 1]?.push(cell.trim());
+          cell = undefined;
+        }
+      },
+      ontext(data) {
+        if (inStyle) styles += data;
+        else text += data;
+        if (cell !== undefined) cell += data;
+      },
     },
-    onclosetag(name) {
-      inStyle = false;
-      if ((name === 'td' || name === 'th') && cell !== undefined) { rows[rows.length - 1]?.push(cell.trim()); cell = undefined; }
-    },
-    ontext(data) {
-      if (inStyle) styles += data;
-      else text += data;
-      if (cell !== undefined) cell += data;
-    },
-  }, { decodeEntities: true });
+    { decodeEntities: true },
+  );
   parser.write(html);
   parser.end();
   return { elements, text, styles, rows };
@@ -196,8 +249,16 @@ describe('the HTML page', () => {
   const live = liveRecords();
   const records = [
     ...Object.values(live).map((r, i) => logged(r, Date.parse('2026-11-20T09:00:00Z') + i * 600_000)),
-    logged(record({ eventId: 'evil', outcome: 'failed', actor: hostile, reason: `bucket "x" <img src=https://evil.example/x.png> failed`,
-      resources: [{ type: 'AWS::S3::Bucket', id: '<b>bucket</b>' }] }), Date.parse('2026-11-20T10:00:00Z')),
+    logged(
+      record({
+        eventId: 'evil',
+        outcome: 'failed',
+        actor: hostile,
+        reason: `bucket "x" <img src=https://evil.example/x.png> failed`,
+        resources: [{ type: 'AWS::S3::Bucket', id: '<b>bucket</b>' }],
+      }),
+      Date.parse('2026-11-20T10:00:00Z'),
+    ),
   ];
   const report = aggregate(records, { since: Date.parse('2026-11-20T00:00:00Z'), now: NOW, sources: ['logs:/aws/lambda/trailguard-prod-'] });
   const html = renderHtml(report);
@@ -232,16 +293,36 @@ describe('the HTML page', () => {
 
   it('leads with findings by severity, then the chart, counts and exposure', () => {
     const headings = [...html.matchAll(/<h2>([^<(]*)/g)].map((m) => m[1]?.trim());
-    expect(headings).toEqual(['Summary', 'Findings by severity', 'Findings per hour by outcome', 'Exposure per hour: change to verified fix',
-      'Counts per rule and outcome', 'Exposure per rule', 'Failures', 'Actors behind violations', 'Writes made and how to reverse them']);
+    expect(headings).toEqual([
+      'Summary',
+      'Findings by severity',
+      'Findings per hour by outcome',
+      'Exposure per hour: change to verified fix',
+      'Counts per rule and outcome',
+      'Exposure per rule',
+      'Failures',
+      'Actors behind violations',
+      'Writes made and how to reverse them',
+    ]);
     expect(page.rows).toContainEqual(['time', 'severity', 'rule', 'resource', 'actor', 'reason', 'outcome']);
     // The HIGH ones, the latest first, then the LOW one, though it is later than some HIGH ones.
     const findingRows = page.rows.filter((r) => r.length === 7 && r[0] !== 'time');
     expect(findingRows.map((r) => `${r[1]} ${r[0]} ${r[2]}`)).toEqual([
-      'HIGH 2026-11-20 10:00 public-bucket', 'HIGH 2026-11-20 09:30 trail-logging', 'HIGH 2026-11-20 09:10 open-security-group',
-      'HIGH 2026-11-20 09:00 public-bucket', 'LOW 2026-11-20 09:20 untagged-instance',
+      'HIGH 2026-11-20 10:00 public-bucket',
+      'HIGH 2026-11-20 09:30 trail-logging',
+      'HIGH 2026-11-20 09:10 open-security-group',
+      'HIGH 2026-11-20 09:00 public-bucket',
+      'LOW 2026-11-20 09:20 untagged-instance',
     ]);
-    expect(findingRows[0]).toEqual(['2026-11-20 10:00', 'HIGH', 'public-bucket', '<b>bucket</b>', hostile, `bucket "x" <img src=https://evil.example/x.png> failed`, 'failed']);
+    expect(findingRows[0]).toEqual([
+      '2026-11-20 10:00',
+      'HIGH',
+      'public-bucket',
+      '<b>bucket</b>',
+      hostile,
+      `bucket "x" <img src=https://evil.example/x.png> failed`,
+      'failed',
+    ]);
   });
 
   it('shows the figures: counts (only outcomes that occurred), p50/p95/max per rule and overall, failures and reversals', () => {
@@ -260,7 +341,9 @@ describe('the HTML page', () => {
 
   it('never breaks a timestamp or an id inside a part: nowrap parts, break points only after / : or ,', () => {
     expect(html).toMatch(/<time class="nw" datetime="2026-11-20T10:00:00.000Z">2026-11-20 10:00<\/time>/);
-    expect(idHtml('arn:aws:iam::111122223333:user/alice')).toBe('<code class="id"><span>arn:</span><wbr><span>aws:</span><wbr><span>iam::</span><wbr><span>111122223333:</span><wbr><span>user/</span><wbr><span>alice</span></code>');
+    expect(idHtml('arn:aws:iam::111122223333:user/alice')).toBe(
+      '<code class="id"><span>arn:</span><wbr><span>aws:</span><wbr><span>iam::</span><wbr><span>111122223333:</span><wbr><span>user/</span><wbr><span>alice</span></code>',
+    );
     expect(idHtml('sg-0123456789abcdef0')).toBe('<code class="id"><span>sg-0123456789abcdef0</span></code>');
     expect(page.styles).toMatch(/code\.id span,\.nw\{white-space:nowrap\}/);
   });
@@ -283,15 +366,19 @@ describe('the chart', () => {
     expect(report.bucketMs).toBe(HOUR);
     expect(report.timeline).toHaveLength(6);
     expect(report.timeline[1]).toEqual({
-      start: '2026-11-20T01:00:00.000Z', partial: false,
-      findings: { remediated: 2, 'would-remediate': 0, alerted: 1, failed: 1 }, exposure: { count: 2, p50Ms: 5_000, p95Ms: 9_000, maxMs: 9_000 },
+      start: '2026-11-20T01:00:00.000Z',
+      partial: false,
+      findings: { remediated: 2, 'would-remediate': 0, alerted: 1, failed: 1 },
+      exposure: { count: 2, p50Ms: 5_000, p95Ms: 9_000, maxMs: 9_000 },
     });
     expect(report.timeline[5]).toMatchObject({ partial: true, findings: { 'would-remediate': 1, remediated: 0 }, exposure: null });
     expect(report.timeline.filter((b) => b.partial)).toHaveLength(1);
 
     const page = parseHtml(renderHtml(report));
     // One rect per outcome present in a bucket, in each of the two drawings, plus the partial bucket's outline.
-    const fills = page.elements.filter((e) => e.name === 'rect' && e.attributes.fill !== 'none' && e.attributes['fill-opacity'] === undefined).map((e) => e.attributes.fill);
+    const fills = page.elements
+      .filter((e) => e.name === 'rect' && e.attributes.fill !== 'none' && e.attributes['fill-opacity'] === undefined)
+      .map((e) => e.attributes.fill);
     expect(fills.filter((f) => f === '#1a7f37')).toHaveLength(2);
     expect(fills.filter((f) => f === '#0969da')).toHaveLength(2);
     expect(fills.filter((f) => f === '#cf222e')).toHaveLength(2);
@@ -306,7 +393,18 @@ describe('the chart', () => {
     expect(report.bucketMs).toBe(86_400_000);
     const svgs = renderHtml(report).split('<svg').slice(1);
     const labels = (svg: string | undefined) => [...(svg ?? '').matchAll(/>(\d{4}-\d{2}-\d{2})<\/text>/g)].map((m) => m[1]);
-    expect(labels(svgs[0])).toEqual(['2026-10-01', '2026-10-04', '2026-10-07', '2026-10-10', '2026-10-13', '2026-10-16', '2026-10-19', '2026-10-22', '2026-10-25', '2026-10-28']);
+    expect(labels(svgs[0])).toEqual([
+      '2026-10-01',
+      '2026-10-04',
+      '2026-10-07',
+      '2026-10-10',
+      '2026-10-13',
+      '2026-10-16',
+      '2026-10-19',
+      '2026-10-22',
+      '2026-10-25',
+      '2026-10-28',
+    ]);
     expect(labels(svgs[1])).toEqual(['2026-10-01', '2026-10-11', '2026-10-21']);
   });
 
@@ -324,7 +422,10 @@ describe('the chart', () => {
   });
 
   it('has no exposure axis at all when no live remediation carried a window', () => {
-    const records = [logged(record({ outcome: 'would-remediate', mode: 'dry-run' }), NOW - 1000), logged(record({ eventId: 'a', outcome: 'alerted' }), NOW - 2000)];
+    const records = [
+      logged(record({ outcome: 'would-remediate', mode: 'dry-run' }), NOW - 1000),
+      logged(record({ eventId: 'a', outcome: 'alerted' }), NOW - 2000),
+    ];
     const report = aggregate(records, { since: undefined, now: NOW, sources: [] });
     expect(report.exposureOverall).toBeNull();
     expect(report.exposure).toEqual([]);
@@ -354,8 +455,16 @@ describe('findings by severity', () => {
     expect(report.findings.map((f) => f.eventId)).toEqual(['crit-new', 'crit-old', 'high-new', 'high-old', 'medium', 'low-new']);
     expect(report.severityTotals).toEqual({ CRITICAL: 2, HIGH: 2, MEDIUM: 1, LOW: 1, none: 0 });
     expect(report.findings[0]).toEqual({
-      time: new Date(base + 20).toISOString(), severity: 'CRITICAL', rule: 'root-activity', outcome: 'alerted', trigger: 'event', eventId: 'crit-new',
-      eventName: 'PutBucketAcl', resource: 'example-reports', actor: 'arn:aws:iam::111122223333:user/alice', reason: 'example-reports is public; remediated and verified',
+      time: new Date(base + 20).toISOString(),
+      severity: 'CRITICAL',
+      rule: 'root-activity',
+      outcome: 'alerted',
+      trigger: 'event',
+      eventId: 'crit-new',
+      eventName: 'PutBucketAcl',
+      resource: 'example-reports',
+      actor: 'arn:aws:iam::111122223333:user/alice',
+      reason: 'example-reports is public; remediated and verified',
     });
   });
 
@@ -367,7 +476,10 @@ describe('findings by severity', () => {
     expect(critical.unmatched.total).toBe(0);
     const rules = aggregate(records, { since: undefined, now: NOW, sources: [], only: { rules: ['public-bucket', 'network-change'] } });
     expect(rules.findings.map((f) => f.eventId)).toEqual(['high-new', 'high-old', 'medium', 'low-new']);
-    expect(rules.counts.map((c) => [c.rule, c.total])).toEqual([['network-change', 1], ['public-bucket', 5]]);
+    expect(rules.counts.map((c) => [c.rule, c.total])).toEqual([
+      ['network-change', 1],
+      ['public-bucket', 5],
+    ]);
     const both = aggregate(records, { since: undefined, now: NOW, sources: [], only: { severities: ['HIGH'], rules: ['network-change'] } });
     expect(both.total).toBe(0);
     expect(both.filteredOut).toBe(9);
@@ -377,22 +489,31 @@ describe('findings by severity', () => {
   });
 
   it('caps the page at PAGE_ROWS findings and says how many more and how to narrow them', () => {
-    const many = Array.from({ length: PAGE_ROWS.findings + 37 }, (_, i) => logged(record({ eventId: `e-${i}`, severity: i === PAGE_ROWS.findings + 36 ? 'CRITICAL' : 'LOW', outcome: 'alerted' }), base + i));
+    const many = Array.from({ length: PAGE_ROWS.findings + 37 }, (_, i) =>
+      logged(record({ eventId: `e-${i}`, severity: i === PAGE_ROWS.findings + 36 ? 'CRITICAL' : 'LOW', outcome: 'alerted' }), base + i),
+    );
     const report = aggregate(many, { since: undefined, now: NOW, sources: [] });
     const page = parseHtml(renderHtml(report));
     const rows = page.rows.filter((r) => r.length === 7 && r[0] !== 'time');
     expect(rows).toHaveLength(PAGE_ROWS.findings);
     expect(rows[0]?.[1]).toBe('CRITICAL');
-    expect(page.text.replace(/\s+/g, ' ')).toContain(`Showing ${PAGE_ROWS.findings} of ${PAGE_ROWS.findings + 37} findings. Narrow with --severity CRITICAL,HIGH, --rule RULE or --since 24h (or --format json for every row).`);
+    expect(page.text.replace(/\s+/g, ' ')).toContain(
+      `Showing ${PAGE_ROWS.findings} of ${PAGE_ROWS.findings + 37} findings. Narrow with --severity CRITICAL,HIGH, --rule RULE or --since 24h (or --format json for every row).`,
+    );
   });
 
   it('counts planned writes once, lists only writes made, and footnotes unmatched events', () => {
     const planned = { ...DONE_ACTIONS.bucketHadNone, status: 'planned' as const };
-    const report = aggregate([
-      ...Array.from({ length: 30 }, (_, i) => logged(record({ eventId: `p-${i}`, outcome: 'would-remediate', mode: 'dry-run', actions: [planned] }), base + i)),
-      logged(record({ eventId: 'done', actions: [DONE_ACTIONS.bucketHadNone] }), base + 100),
-      ...Array.from({ length: 3 }, (_, i) => logged(record({ eventId: `u-${i}`, rule: null, severity: null, outcome: 'ignored' }), base + i)),
-    ], { since: undefined, now: NOW, sources: [] });
+    const report = aggregate(
+      [
+        ...Array.from({ length: 30 }, (_, i) =>
+          logged(record({ eventId: `p-${i}`, outcome: 'would-remediate', mode: 'dry-run', actions: [planned] }), base + i),
+        ),
+        logged(record({ eventId: 'done', actions: [DONE_ACTIONS.bucketHadNone] }), base + 100),
+        ...Array.from({ length: 3 }, (_, i) => logged(record({ eventId: `u-${i}`, rule: null, severity: null, outcome: 'ignored' }), base + i)),
+      ],
+      { since: undefined, now: NOW, sources: [] },
+    );
     expect(report.plannedActions).toBe(30);
     expect(report.actions.map((a) => a.eventId)).toEqual(['done']);
     const page = parseHtml(renderHtml(report));

@@ -9,9 +9,15 @@ const found = violation('bucket b is public', 'HIGH', [action.resource], [action
 
 // Control state is data: what the rule found, whether it is acted on and why not are fields; the reason is only told.
 describe('a conclusion keeps its control state in fields, never in its reason', () => {
-  it('plans a live violation as will-remediate, with the rule\'s reason as its subject', () => {
+  it("plans a live violation as will-remediate, with the rule's reason as its subject", () => {
     const planned = fromDecision(found, [undefined], 'live', []);
-    expect(planned).toMatchObject({ outcome: 'would-remediate', plan: 'will-remediate', subject: 'bucket b is public', skipped: null, reason: 'bucket b is public; will remediate' });
+    expect(planned).toMatchObject({
+      outcome: 'would-remediate',
+      plan: 'will-remediate',
+      subject: 'bucket b is public',
+      skipped: null,
+      reason: 'bucket b is public; will remediate',
+    });
   });
 
   it('only reports one in dry-run and offline: would-remediate', () => {
@@ -25,11 +31,13 @@ describe('a conclusion keeps its control state in fields, never in its reason', 
     expect(exempt).toMatchObject({ outcome: 'exempt', plan: null, skipped: { why: 'exempt' }, subject: 'bucket b is public', actions: [] });
   });
 
-  it('builds the breaker\'s words on the subject, and says whether this run tripped it', () => {
+  it("builds the breaker's words on the subject, and says whether this run tripped it", () => {
     const planned = fromDecision(found, [undefined], 'live', []);
     const held = heldByBreaker(planned, { breaker: 'public-bucket', reason: 'the public-bucket circuit breaker tripped: 3 writes', tripped: true });
     expect(held).toMatchObject({
-      outcome: 'would-remediate', plan: null, severity: 'CRITICAL',
+      outcome: 'would-remediate',
+      plan: null,
+      severity: 'CRITICAL',
       skipped: { why: 'breaker', breaker: 'public-bucket', tripped: true },
       reason: 'bucket b is public; NOT remediated: the public-bucket circuit breaker tripped: 3 writes',
     });

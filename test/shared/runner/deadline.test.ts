@@ -24,7 +24,10 @@ beforeEach(() => {
 });
 afterEach(() => s3.reset());
 
-const context = (remainingMs: number) => ({ getRemainingTimeInMillis: () => remainingMs, invokedFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:trailguard-dev-x' });
+const context = (remainingMs: number) => ({
+  getRemainingTimeInMillis: () => remainingMs,
+  invokedFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:trailguard-dev-x',
+});
 const never = () => new Promise<never>(() => undefined);
 const config = parseConfig({});
 
@@ -32,22 +35,37 @@ const config = parseConfig({});
 function writingRule(inspect: () => Promise<unknown> = async () => ({})) {
   const act = vi.fn(async () => undefined);
   const rule = {
-    id: 'public-bucket', pattern: { source: ['aws.s3'] }, permissions: {},
-    settings: () => ({ enabled: true }), clients: () => ({}),
+    id: 'public-bucket',
+    pattern: { source: ['aws.s3'] },
+    permissions: {},
+    settings: () => ({ enabled: true }),
+    clients: () => ({}),
     parse: ({ record }) => ({ resources: [{ type: 'AWS::S3::Bucket', id: String((record.requestParameters as { bucketName: string }).bucketName) }] }),
     inspect: vi.fn(inspect),
-    decide: (facts: { resources: { type: string; id: string }[] }) => violation('public', 'HIGH', facts.resources, facts.resources.map((resource) => ({ api: 'S3.PutPublicAccessBlock', resource, params: {} }))),
+    decide: (facts: { resources: { type: string; id: string }[] }) =>
+      violation(
+        'public',
+        'HIGH',
+        facts.resources,
+        facts.resources.map((resource) => ({ api: 'S3.PutPublicAccessBlock', resource, params: {} })),
+      ),
     actions: [testAction('S3.PutPublicAccessBlock', { perform: act, verify: async () => ({ ok: true, detail: 'ok' }) })],
     message: () => ({ title: 'fixed', lines: [] }),
   } satisfies AnyRule;
   return { rule, act };
 }
 
-const eventFor = (id: string) => wrapRecord({
-  eventTime: '2026-11-20T09:15:00Z', eventSource: 's3.amazonaws.com', eventName: 'PutBucketAcl', awsRegion: 'eu-west-1',
-  eventID: id, recipientAccountId: '111122223333', userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::111122223333:user/alice' },
-  requestParameters: { bucketName: `example-${id}` },
-});
+const eventFor = (id: string) =>
+  wrapRecord({
+    eventTime: '2026-11-20T09:15:00Z',
+    eventSource: 's3.amazonaws.com',
+    eventName: 'PutBucketAcl',
+    awsRegion: 'eu-west-1',
+    eventID: id,
+    recipientAccountId: '111122223333',
+    userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::111122223333:user/alice' },
+    requestParameters: { bucketName: `example-${id}` },
+  });
 
 describe('an invocation that would outrun its timeout', () => {
   it('ends at the deadline while a (mocked) S3 read never answers: transient record, claim given back, thrown', async () => {
@@ -59,16 +77,27 @@ describe('an invocation that would outrun its timeout', () => {
     const remainingMs = DEADLINE_MARGIN_MS + 200;
     const started = Date.now();
 
-    await expect(lambdaRunner(publicBucket, () => deps)(event, context(remainingMs))).rejects.toMatchObject({ name: 'AwsCallError', kind: 'transient', code: 'DeadlineExceeded' });
+    await expect(lambdaRunner(publicBucket, () => deps)(event, context(remainingMs))).rejects.toMatchObject({
+      name: 'AwsCallError',
+      kind: 'transient',
+      code: 'DeadlineExceeded',
+    });
 
     expect(Date.now() - started).toBeLessThan(remainingMs);
     expect(s3).toHaveReceivedCommandTimes(GetPublicAccessBlockCommand, 1);
     expect(s3).toHaveReceivedCommandTimes(PutPublicAccessBlockCommand, 0);
-    expect(deps.written).toEqual([expect.objectContaining({ outcome: 'failed', eventId: 'slow-1', error: expect.objectContaining({ kind: 'transient', code: 'DeadlineExceeded' }), notification: { status: 'deferred', reason: expect.any(String) } })]);
+    expect(deps.written).toEqual([
+      expect.objectContaining({
+        outcome: 'failed',
+        eventId: 'slow-1',
+        error: expect.objectContaining({ kind: 'transient', code: 'DeadlineExceeded' }),
+        notification: { status: 'deferred', reason: expect.any(String) },
+      }),
+    ]);
     expect(await store.claimEvent('public-bucket#slow-1', deps.now(), 1_000, 3_600_000)).toMatchObject({ kind: 'claimed' });
   });
 
-  it('finishes normally when the work fits: no deadline error, the record is the rule\'s', async () => {
+  it("finishes normally when the work fits: no deadline error, the record is the rule's", async () => {
     const { rule, act } = writingRule();
     const deps = { ...capturingDeps({ mode: 'live', config }), store: memoryStateStore() };
 
@@ -78,7 +107,7 @@ describe('an invocation that would outrun its timeout', () => {
     expect(act).toHaveBeenCalledTimes(1);
   });
 
-  it('holds the claim for the invocation\'s remaining time (as Powertools idempotency does), 90 s without a Lambda context', async () => {
+  it("holds the claim for the invocation's remaining time (as Powertools idempotency does), 90 s without a Lambda context", async () => {
     const store = memoryStateStore();
     const claimEvent = vi.spyOn(store, 'claimEvent');
     const deps = { ...capturingDeps({ mode: 'live', config }), store };
@@ -91,7 +120,10 @@ describe('an invocation that would outrun its timeout', () => {
 
     expect(claimEvent).toHaveBeenCalledTimes(4);
     expect(claimEvent.mock.calls.map(([key, , lockMs]) => [key, lockMs])).toEqual([
-      ['public-bucket#lock-1', 12_345], ['public-bucket#lock-2', 29_000], ['public-bucket#lock-3', 90_000], ['public-bucket#lock-4', 90_000],
+      ['public-bucket#lock-1', 12_345],
+      ['public-bucket#lock-2', 29_000],
+      ['public-bucket#lock-3', 90_000],
+      ['public-bucket#lock-4', 90_000],
     ]);
   });
 
@@ -105,18 +137,25 @@ describe('an invocation that would outrun its timeout', () => {
     };
     const started = Date.now();
 
-    await expect(lambdaScheduledRunner(rule, reader, () => deps)({}, context(DEADLINE_MARGIN_MS + 200))).rejects.toMatchObject({ kind: 'transient', code: 'DeadlineExceeded' });
+    await expect(lambdaScheduledRunner(rule, reader, () => deps)({}, context(DEADLINE_MARGIN_MS + 200))).rejects.toMatchObject({
+      kind: 'transient',
+      code: 'DeadlineExceeded',
+    });
 
     expect(Date.now() - started).toBeLessThan(DEADLINE_MARGIN_MS + 200);
     expect(rule.inspect).toHaveBeenCalledTimes(1);
     expect(act).not.toHaveBeenCalled();
-    expect(deps.written).toEqual([expect.objectContaining({ trigger: 'schedule', eventId: 'enforce-1', outcome: 'failed', error: expect.objectContaining({ kind: 'transient' }) })]);
+    expect(deps.written).toEqual([
+      expect.objectContaining({ trigger: 'schedule', eventId: 'enforce-1', outcome: 'failed', error: expect.objectContaining({ kind: 'transient' }) }),
+    ]);
   });
 
-  it('ends a sweep\'s finding at the invocation\'s deadline, with its record, inside the function timeout', async () => {
+  it("ends a sweep's finding at the invocation's deadline, with its record, inside the function timeout", async () => {
     const { rule } = writingRule(never);
     const sweep: Sweep<typeof rule, { resources: { type: string; id: string }[] }, object> = {
-      rule, permissions: {}, clients: () => ({}),
+      rule,
+      permissions: {},
+      clients: () => ({}),
       async *scan() {
         yield { kind: 'finding', resource: 'example-legacy', facts: { resources: [{ type: 'AWS::S3::Bucket', id: 'example-legacy' }] } };
       },
@@ -128,6 +167,8 @@ describe('an invocation that would outrun its timeout', () => {
 
     expect(Date.now() - started).toBeLessThan(DEADLINE_MARGIN_MS + 200);
     expect(summary).toMatchObject({ findings: 1, outcomes: { failed: 1 } });
-    expect(deps.written).toEqual([expect.objectContaining({ trigger: 'sweep', outcome: 'failed', error: expect.objectContaining({ code: 'DeadlineExceeded' }) })]);
+    expect(deps.written).toEqual([
+      expect.objectContaining({ trigger: 'sweep', outcome: 'failed', error: expect.objectContaining({ code: 'DeadlineExceeded' }) }),
+    ]);
   });
 });

@@ -45,7 +45,11 @@ describe('events without an id (idempotency keys)', () => {
     const first = await run(publicBucket, event, deps);
     const again = await run(publicBucket, reordered, deps);
     expect(first.outcome).toBe('would-remediate');
-    expect(again).toMatchObject({ outcome: 'ignored', eventId: first.eventId, reason: expect.stringContaining(`duplicate delivery of event ${first.eventId}`) });
+    expect(again).toMatchObject({
+      outcome: 'ignored',
+      eventId: first.eventId,
+      reason: expect.stringContaining(`duplicate delivery of event ${first.eventId}`),
+    });
   });
 
   it('takes an empty id for no id', async () => {

@@ -20,19 +20,26 @@ function fixingRule() {
     clients: () => ({}),
     parse: () => ({ resources: [resource] }),
     inspect: async () => ({}),
-    decide: () => violation('example-reports is public', 'HIGH', [resource], [{ api: 'S3.PutPublicAccessBlock', resource, params: { Bucket: 'example-reports' } }]),
+    decide: () =>
+      violation('example-reports is public', 'HIGH', [resource], [{ api: 'S3.PutPublicAccessBlock', resource, params: { Bucket: 'example-reports' } }]),
     // Performs nothing and reads back ok: the write "lands" and is verified.
     actions: [testAction('S3.PutPublicAccessBlock')],
     message: () => ({ title: 'fixed', lines: [] }),
   } satisfies AnyRule;
 }
 
-const eventAt = (eventTime: string) => wrapRecord({
-  eventVersion: '1.09', eventTime, eventSource: 's3.amazonaws.com', eventName: 'PutBucketAcl', awsRegion: 'eu-west-1',
-  eventID: `e-${eventTime}`, recipientAccountId: '111122223333',
-  userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::111122223333:user/alice', userName: 'alice' },
-  requestParameters: { bucketName: 'example-reports' },
-});
+const eventAt = (eventTime: string) =>
+  wrapRecord({
+    eventVersion: '1.09',
+    eventTime,
+    eventSource: 's3.amazonaws.com',
+    eventName: 'PutBucketAcl',
+    awsRegion: 'eu-west-1',
+    eventID: `e-${eventTime}`,
+    recipientAccountId: '111122223333',
+    userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::111122223333:user/alice', userName: 'alice' },
+    requestParameters: { bucketName: 'example-reports' },
+  });
 
 describe('exposure windows from implausible event times', () => {
   it('gives a 1970 event time no exposure figure, and tells the operator why in the record and the notification', async () => {
@@ -46,7 +53,11 @@ describe('exposure windows from implausible event times', () => {
 
   it('gives an event time in the future (beyond 5 min of skew) no exposure figure', async () => {
     const record = await run(fixingRule(), eventAt('2026-11-25T12:06:00Z'), capturingDeps({ mode: 'live' }));
-    expect(record).toMatchObject({ outcome: 'remediated', exposureMs: null, reason: expect.stringContaining('no exposure figure: the event time is more than 5 min in the future') });
+    expect(record).toMatchObject({
+      outcome: 'remediated',
+      exposureMs: null,
+      reason: expect.stringContaining('no exposure figure: the event time is more than 5 min in the future'),
+    });
   });
 
   it('believes an event time within the skew (zero exposure) and an ordinary one (the window)', async () => {
@@ -68,7 +79,10 @@ describe('exposure windows from implausible event times', () => {
     const deps = capturingDeps({ mode: 'live' });
     await run(fixingRule(), eventAt('1970-01-01T00:00:00Z'), deps);
     await run(fixingRule(), eventAt('2026-11-25T11:59:00Z'), deps);
-    const report = aggregate(deps.written.map((record) => ({ record, loggedAt: NOW, source: 'test' })), { since: undefined, now: NOW, sources: ['test'] });
+    const report = aggregate(
+      deps.written.map((record) => ({ record, loggedAt: NOW, source: 'test' })),
+      { since: undefined, now: NOW, sources: ['test'] },
+    );
     expect(report.exposure).toEqual([{ rule: 'public-bucket', count: 1, p50Ms: 60_000, p95Ms: 60_000, maxMs: 60_000 }]);
     expect(report.outcomeTotals.remediated).toBe(2);
   });

@@ -20,7 +20,10 @@ async function pagesOf(event: unknown, rules: readonly AnyRule[], config = sampl
 }
 
 const ROOT = {
-  type: 'Root', principalId: '111122223333', arn: 'arn:aws:iam::111122223333:root', accountId: '111122223333',
+  type: 'Root',
+  principalId: '111122223333',
+  arn: 'arn:aws:iam::111122223333:root',
+  accountId: '111122223333',
   invokedBy: 'signin.amazonaws.com',
 };
 const asRoot = (event: unknown) => withDetail(event, { userIdentity: ROOT, sourceIPAddress: '198.51.100.20' });
@@ -28,7 +31,10 @@ const rootCreateAccessKey = loadSample('root-activity', 'alerted.create-access-k
 
 describe('one page per event: an alert another rule pages at least as high is folded into that page', () => {
   it('pages a root CreateAccessKey once, CRITICAL, whichever Lambda runs first', async () => {
-    for (const order of [[rootActivity, iamPolicyChange], [iamPolicyChange, rootActivity]]) {
+    for (const order of [
+      [rootActivity, iamPolicyChange],
+      [iamPolicyChange, rootActivity],
+    ]) {
       const runs = await pagesOf(rootCreateAccessKey, order);
       const root = runs.find((r) => r.rule === 'root-activity');
       const iam = runs.find((r) => r.rule === 'iam-policy-change');
@@ -39,13 +45,15 @@ describe('one page per event: an alert another rule pages at least as high is fo
       expect(root?.record.notification).toMatchObject({ status: 'sent' });
       // The folded finding keeps its own record, outcome and severity: the report still counts it.
       expect(iam?.record).toMatchObject({
-        outcome: 'alerted', severity: 'MEDIUM', finding: 'access-key-created',
+        outcome: 'alerted',
+        severity: 'MEDIUM',
+        finding: 'access-key-created',
         notification: { status: 'folded', into: 'root-activity', severity: 'CRITICAL' },
       });
     }
   });
 
-  it('says on the root page that the IAM change alert\'s finding is folded into it', async () => {
+  it("says on the root page that the IAM change alert's finding is folded into it", async () => {
     const [root] = await pagesOf(rootCreateAccessKey, [rootActivity]);
 
     const [reads] = await pagesOf(loadSample('root-activity', 'alerted.console-read-only-list-users'), [rootActivity]);
@@ -58,7 +66,10 @@ describe('one page per event: an alert another rule pages at least as high is fo
   it('folds a root CreateAccessKey for an IAM user the same way', async () => {
     const runs = await pagesOf(loadSample('root-activity', 'alerted.create-access-key-for-iam-user'), [rootActivity, iamPolicyChange]);
 
-    expect(runs.map((r) => [r.rule, r.record.notification.status])).toEqual([['root-activity', 'sent'], ['iam-policy-change', 'folded']]);
+    expect(runs.map((r) => [r.rule, r.record.notification.status])).toEqual([
+      ['root-activity', 'sent'],
+      ['iam-policy-change', 'folded'],
+    ]);
     expect(runs.flatMap((r) => r.published)).toHaveLength(1);
   });
 
@@ -68,7 +79,8 @@ describe('one page per event: an alert another rule pages at least as high is fo
     const runs = await pagesOf(asRoot(loadSample('iam-policy-change', 'alerted.detach-role-policy')), [rootActivity, iamPolicyChange]);
 
     expect(runs.map((r) => [r.rule, r.record.severity, r.record.notification.status])).toEqual([
-      ['root-activity', 'HIGH', 'sent'], ['iam-policy-change', 'MEDIUM', 'sent'],
+      ['root-activity', 'HIGH', 'sent'],
+      ['iam-policy-change', 'MEDIUM', 'sent'],
     ]);
     expect(runs[0]?.published[0]?.text).not.toContain('folded');
   });
@@ -89,7 +101,8 @@ describe('one page per event: an alert another rule pages at least as high is fo
     const runs = await pagesOf(asRoot(loadSample('iam-policy-change', 'alerted.attach-user-policy-administrator-access')), [rootActivity, iamPolicyChange]);
 
     expect(runs.map((r) => [r.rule, r.record.severity, r.record.notification.status])).toEqual([
-      ['root-activity', 'HIGH', 'sent'], ['iam-policy-change', 'CRITICAL', 'sent'],
+      ['root-activity', 'HIGH', 'sent'],
+      ['iam-policy-change', 'CRITICAL', 'sent'],
     ]);
     expect(runs[1]?.record.finding).toBe('privilege-escalation');
   });
@@ -98,7 +111,8 @@ describe('one page per event: an alert another rule pages at least as high is fo
     const runs = await pagesOf(loadSample('iam-policy-change', 'alerted.create-access-key-for-other-user'), [rootActivity, iamPolicyChange]);
 
     expect(runs.map((r) => [r.rule, r.record.outcome, r.record.notification.status])).toEqual([
-      ['root-activity', 'ignored', 'not-needed'], ['iam-policy-change', 'alerted', 'sent'],
+      ['root-activity', 'ignored', 'not-needed'],
+      ['iam-policy-change', 'alerted', 'sent'],
     ]);
   });
 
@@ -106,7 +120,10 @@ describe('one page per event: an alert another rule pages at least as high is fo
     const config = sampleConfig({ rules: { 'root-activity': { enabled: false } } });
     const runs = await pagesOf(rootCreateAccessKey, [rootActivity, iamPolicyChange], config);
 
-    expect(runs.map((r) => [r.rule, r.record.notification.status])).toEqual([['root-activity', 'not-needed'], ['iam-policy-change', 'sent']]);
+    expect(runs.map((r) => [r.rule, r.record.notification.status])).toEqual([
+      ['root-activity', 'not-needed'],
+      ['iam-policy-change', 'sent'],
+    ]);
     expect(runs.flatMap((r) => r.published).map((n) => n.attributes)).toEqual([
       { rule: 'iam-policy-change', severity: 'MEDIUM', outcome: 'alerted', account: '111122223333' },
     ]);
@@ -117,16 +134,18 @@ describe('one page per event: an alert another rule pages at least as high is fo
     const runs = await pagesOf(rootCreateAccessKey, [rootActivity, iamPolicyChange], config);
 
     expect(runs.map((r) => [r.rule, r.record.outcome, r.record.notification.status])).toEqual([
-      ['root-activity', 'exempt', 'not-needed'], ['iam-policy-change', 'alerted', 'sent'],
+      ['root-activity', 'exempt', 'not-needed'],
+      ['iam-policy-change', 'alerted', 'sent'],
     ]);
   });
 
-  it('pages the IAM change when an AWS service acted on root\'s behalf (root-activity finds that compliant)', async () => {
+  it("pages the IAM change when an AWS service acted on root's behalf (root-activity finds that compliant)", async () => {
     const bySupport = withDetail(rootCreateAccessKey, { userIdentity: { ...ROOT, invokedBy: 'support.amazonaws.com' } });
     const runs = await pagesOf(bySupport, [rootActivity, iamPolicyChange]);
 
     expect(runs.map((r) => [r.rule, r.record.outcome, r.record.notification.status])).toEqual([
-      ['root-activity', 'compliant', 'not-needed'], ['iam-policy-change', 'alerted', 'sent'],
+      ['root-activity', 'compliant', 'not-needed'],
+      ['iam-policy-change', 'alerted', 'sent'],
     ]);
   });
 });

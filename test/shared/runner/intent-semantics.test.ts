@@ -1,7 +1,15 @@
 import { StartLoggingCommand } from '@aws-sdk/client-cloudtrail';
 import {
-  DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand,
-  type AttributeValue, type DeleteItemCommandInput, type GetItemCommandInput, type PutItemCommandInput, type UpdateItemCommandInput,
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type DeleteItemCommandInput,
+  type GetItemCommandInput,
+  type PutItemCommandInput,
+  type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -25,10 +33,8 @@ const NOW = Date.parse('2026-11-25T12:00:00Z');
 /** A StopLogging of the example trail with its own event id. */
 const stopLogging = (id: string) => ({ ...STOPPED, id, detail: { ...STOPPED.detail, eventID: id } });
 
-
 const conditionFailed = (item: Item | undefined, returnOld: boolean) =>
   Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException', ...(returnOld && item ? { Item: item } : {}) });
-
 
 /** A table double behind the mocked DynamoDB client; `failing()` true makes every call fail (throttled). */
 function tableDouble(failing: () => boolean = () => false) {
@@ -43,7 +49,8 @@ function tableDouble(failing: () => boolean = () => false) {
     if (failing()) throw throttled();
     const pk = String(input.Item?.pk?.S);
     const old = table.get(pk);
-    if (!holds(input.ConditionExpression, old, input.ExpressionAttributeValues ?? {})) throw conditionFailed(old, input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD');
+    if (!holds(input.ConditionExpression, old, input.ExpressionAttributeValues ?? {}))
+      throw conditionFailed(old, input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD');
     table.set(pk, structuredClone(input.Item ?? {}));
     return {};
   });
@@ -51,7 +58,8 @@ function tableDouble(failing: () => boolean = () => false) {
     if (failing()) throw throttled();
     const pk = String(input.Key?.pk?.S);
     const old = table.get(pk);
-    if (!holds(input.ConditionExpression, old, input.ExpressionAttributeValues ?? {})) throw conditionFailed(old, input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD');
+    if (!holds(input.ConditionExpression, old, input.ExpressionAttributeValues ?? {}))
+      throw conditionFailed(old, input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD');
     const item = updated(old, input);
     table.set(pk, item);
     if (input.ReturnValues === 'ALL_OLD') return old ? { Attributes: structuredClone(old) } : {};
@@ -70,17 +78,29 @@ function tableDouble(failing: () => boolean = () => false) {
 
 /** Each scenario runs on both stores: `failing` makes the store's calls fail from then on. */
 const STORES: readonly [string, (failing?: () => boolean) => StateStore][] = [
-  ['the memory store', (failing = () => false) => {
-    const memory = memoryStateStore();
-    // Every method of the store fails (throttled) while `failing()` holds.
-    return Object.fromEntries(Object.entries(memory).map(([name, value]) => [name, typeof value === 'function'
-      ? (...args: unknown[]) => (failing() ? Promise.reject(sdkError('ProvisionedThroughputExceededException', 400)) : (value as (...a: unknown[]) => unknown)(...args))
-      : value])) as unknown as StateStore;
-  }],
-  ['the DynamoDB store', (failing) => {
-    tableDouble(failing);
-    return dynamoStateStore('trailguard-test-state', 'us-east-1', undefined);
-  }],
+  [
+    'the memory store',
+    (failing = () => false) => {
+      const memory = memoryStateStore();
+      // Every method of the store fails (throttled) while `failing()` holds.
+      return Object.fromEntries(
+        Object.entries(memory).map(([name, value]) => [
+          name,
+          typeof value === 'function'
+            ? (...args: unknown[]) =>
+                failing() ? Promise.reject(sdkError('ProvisionedThroughputExceededException', 400)) : (value as (...a: unknown[]) => unknown)(...args)
+            : value,
+        ]),
+      ) as unknown as StateStore;
+    },
+  ],
+  [
+    'the DynamoDB store',
+    (failing) => {
+      tableDouble(failing);
+      return dynamoStateStore('trailguard-test-state', 'us-east-1', undefined);
+    },
+  ],
 ];
 
 beforeEach(() => {
@@ -94,10 +114,11 @@ afterEach(() => {
   db.reset();
 });
 
-describe.each(STORES)('a retry never claims or pages another invocation\'s fix (finding 1), with %s', (_, storeOf) => {
+describe.each(STORES)("a retry never claims or pages another invocation's fix (finding 1), with %s", (_, storeOf) => {
   it('a throttled write left nothing to read back: the retry decides afresh and finds the trail another event restarted', async () => {
     const trail = trailDouble();
-    cloudTrail.on(StartLoggingCommand)
+    cloudTrail
+      .on(StartLoggingCommand)
       .callsFakeOnce(() => {
         throw sdkError('ThrottlingException', 400); // refused: nothing landed
       })
@@ -138,9 +159,10 @@ describe.each(STORES)('a retry never claims or pages another invocation\'s fix (
     expect(deps.published).toHaveLength(0);
   });
 
-  it('an ambiguous write that never landed is superseded by another event\'s fix: the retry does not page it again', async () => {
+  it("an ambiguous write that never landed is superseded by another event's fix: the retry does not page it again", async () => {
     const trail = trailDouble();
-    cloudTrail.on(StartLoggingCommand)
+    cloudTrail
+      .on(StartLoggingCommand)
       .callsFakeOnce(() => {
         throw sdkError('ECONNRESET'); // may have landed (it did not): the intent is kept
       })
@@ -176,7 +198,8 @@ describe.each(STORES)('a retry never claims or pages another invocation\'s fix (
 
     expect(other).toMatchObject({ outcome: 'compliant' });
     expect(retried).toMatchObject({
-      outcome: 'remediated', reason: expect.stringContaining('the write of an earlier try (2026-11-25T12:00:00.000Z) landed'),
+      outcome: 'remediated',
+      reason: expect.stringContaining('the write of an earlier try (2026-11-25T12:00:00.000Z) landed'),
       actions: [{ api: 'CloudTrail.StartLogging', status: 'done', previous: { IsLogging: false }, verification: { ok: true } }],
       notification: { status: 'sent' },
     });
@@ -207,8 +230,7 @@ describe.each(STORES)('a concluded run is not paged again (finding 2), with %s',
     trailDouble();
     const deps = capturingDeps({ mode: 'live' });
     const store = storeOf();
-    const concludeEvent = vi.fn(store.concludeEvent)
-      .mockRejectedValueOnce(sdkError('ProvisionedThroughputExceededException', 400));
+    const concludeEvent = vi.fn(store.concludeEvent).mockRejectedValueOnce(sdkError('ProvisionedThroughputExceededException', 400));
     const settling: StateStore = { ...store, concludeEvent };
 
     const record = await run(trailLogging, stopLogging('evt-D'), { ...deps, store: settling });
@@ -248,31 +270,58 @@ describe('a run whose lapsed claim another invocation took over (finding 2)', ()
 /** A group with two world-open rules, each revoked by its own action: a double that `act` (the action type's perform) really changes. */
 function twoRuleRule(group: { ssh: boolean; rdp: boolean }, act: (action: PlannedAction) => Promise<void>) {
   const resource = { type: 'AWS::EC2::SecurityGroup', id: 'sg-0123456789abcdef0' };
-  const revoke = (port: 'ssh' | 'rdp'): PlannedAction => ({ api: 'EC2.RevokeSecurityGroupIngress', resource, params: { GroupId: resource.id, port }, previous: { [port]: 'open to the world' } });
+  const revoke = (port: 'ssh' | 'rdp'): PlannedAction => ({
+    api: 'EC2.RevokeSecurityGroupIngress',
+    resource,
+    params: { GroupId: resource.id, port },
+    previous: { [port]: 'open to the world' },
+  });
   return {
-    id: 'open-security-group', pattern: { source: ['aws.ec2'] }, permissions: { 'EC2.RevokeSecurityGroupIngress': 'ec2:RevokeSecurityGroupIngress' },
-    settings: () => ({ enabled: true }), clients: () => ({}),
+    id: 'open-security-group',
+    pattern: { source: ['aws.ec2'] },
+    permissions: { 'EC2.RevokeSecurityGroupIngress': 'ec2:RevokeSecurityGroupIngress' },
+    settings: () => ({ enabled: true }),
+    clients: () => ({}),
     parse: () => ({ resources: [resource] }),
     inspect: async () => ({ ...group }),
-    decide: (_facts: unknown, state: { ssh: boolean; rdp: boolean } | undefined) => violation('sg-0123456789abcdef0 is open to the world', 'HIGH', [resource],
-      [...(state?.ssh ? [revoke('ssh')] : []), ...(state?.rdp ? [revoke('rdp')] : [])]),
-    actions: [testAction('EC2.RevokeSecurityGroupIngress', {
-      perform: (_params, _clients, step) => act(step),
-      verify: async (params) => {
-        const port = (params as { port: 'ssh' | 'rdp' }).port;
-        return { ok: !group[port], detail: `${port} is ${group[port] ? 'open' : 'closed'}` };
-      },
-    })],
+    decide: (_facts: unknown, state: { ssh: boolean; rdp: boolean } | undefined) =>
+      violation(
+        'sg-0123456789abcdef0 is open to the world',
+        'HIGH',
+        [resource],
+        [...(state?.ssh ? [revoke('ssh')] : []), ...(state?.rdp ? [revoke('rdp')] : [])],
+      ),
+    actions: [
+      testAction('EC2.RevokeSecurityGroupIngress', {
+        perform: (_params, _clients, step) => act(step),
+        verify: async (params) => {
+          const port = (params as { port: 'ssh' | 'rdp' }).port;
+          return { ok: !group[port], detail: `${port} is ${group[port] ? 'open' : 'closed'}` };
+        },
+      }),
+    ],
     message: () => ({ title: 'closed', lines: [] }),
   } satisfies AnyRule;
 }
 
 const openedEvent = {
-  version: '0', id: 'evt-sg', 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.ec2', account: '111122223333',
-  time: '2026-11-25T11:59:00Z', region: 'eu-west-1', resources: [],
+  version: '0',
+  id: 'evt-sg',
+  'detail-type': 'AWS API Call via CloudTrail',
+  source: 'aws.ec2',
+  account: '111122223333',
+  time: '2026-11-25T11:59:00Z',
+  region: 'eu-west-1',
+  resources: [],
   detail: {
-    eventVersion: '1.08', eventTime: '2026-11-25T11:59:00Z', eventSource: 'ec2.amazonaws.com', eventName: 'AuthorizeSecurityGroupIngress',
-    awsRegion: 'eu-west-1', eventID: 'evt-sg', recipientAccountId: '111122223333', sourceIPAddress: '198.51.100.7',
+    eventVersion: '1.08',
+    eventTime: '2026-11-25T11:59:00Z',
+    eventSource: 'ec2.amazonaws.com',
+    eventName: 'AuthorizeSecurityGroupIngress',
+    awsRegion: 'eu-west-1',
+    eventID: 'evt-sg',
+    recipientAccountId: '111122223333',
+    sourceIPAddress: '198.51.100.7',
     userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::111122223333:user/alice', accountId: '111122223333' },
     requestParameters: { groupId: 'sg-0123456789abcdef0' },
   },
@@ -296,9 +345,14 @@ describe.each(STORES)('the retry of a half-done try keeps what the first try did
     const retried = await run(rule, openedEvent, deps);
 
     expect(halfDone).toMatchObject({ outcome: 'failed', error: { kind: 'transient' }, reason: expect.stringContaining('half done: 1 of 2 actions done') });
-    expect(lost).toMatchObject({ outcome: 'failed', error: { kind: 'transient', code: 'ECONNRESET' }, reason: expect.stringContaining('half done: 1 of 2 actions done') });
+    expect(lost).toMatchObject({
+      outcome: 'failed',
+      error: { kind: 'transient', code: 'ECONNRESET' },
+      reason: expect.stringContaining('half done: 1 of 2 actions done'),
+    });
     expect(retried).toMatchObject({
-      outcome: 'remediated', notification: { status: 'sent' },
+      outcome: 'remediated',
+      notification: { status: 'sent' },
       actions: [
         { status: 'done', params: { port: 'ssh' }, previous: { ssh: 'open to the world' }, verification: { ok: true } },
         { status: 'done', params: { port: 'rdp' }, previous: { rdp: 'open to the world' }, verification: { ok: true } },
@@ -308,7 +362,7 @@ describe.each(STORES)('the retry of a half-done try keeps what the first try did
     expect(deps.published).toHaveLength(1);
   });
 
-  it('acts only on what is left, and its remediated record leads with the earlier try\'s action', async () => {
+  it("acts only on what is left, and its remediated record leads with the earlier try's action", async () => {
     const group = { ssh: true, rdp: true };
     const attempts: string[] = [];
     const rule = twoRuleRule(group, async (action) => {
@@ -323,8 +377,12 @@ describe.each(STORES)('the retry of a half-done try keeps what the first try did
     const retried = await run(rule, openedEvent, deps);
 
     expect(retried).toMatchObject({
-      outcome: 'remediated', reason: expect.stringContaining('remediated and verified (1 of 2 actions done by an earlier try)'),
-      actions: [{ params: { port: 'ssh' }, previous: { ssh: 'open to the world' } }, { params: { port: 'rdp' }, previous: { rdp: 'open to the world' } }],
+      outcome: 'remediated',
+      reason: expect.stringContaining('remediated and verified (1 of 2 actions done by an earlier try)'),
+      actions: [
+        { params: { port: 'ssh' }, previous: { ssh: 'open to the world' } },
+        { params: { port: 'rdp' }, previous: { rdp: 'open to the world' } },
+      ],
     });
     expect(attempts).toEqual(['ssh', 'rdp', 'rdp']);
     expect(deps.published).toHaveLength(1);

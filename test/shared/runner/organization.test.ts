@@ -25,13 +25,24 @@ const sts = mockClient(STSClient);
 const s3 = mockClient(S3Client);
 const BLOCKED = { PublicAccessBlockConfiguration: ALL_BLOCKED };
 const NONE_SET = Object.assign(new Error('The public access block configuration was not found'), { name: 'NoSuchPublicAccessBlockConfiguration' });
-const ACCESS_DENIED = Object.assign(new Error(`User: arn:aws:sts::${CENTRAL}:assumed-role/trailguard-prod-publicBucket-role/x is not authorized to perform: sts:AssumeRole on resource: ${MEMBER_ROLE}`), {
-  name: 'AccessDenied', $metadata: { httpStatusCode: 403 },
-});
+const ACCESS_DENIED = Object.assign(
+  new Error(
+    `User: arn:aws:sts::${CENTRAL}:assumed-role/trailguard-prod-publicBucket-role/x is not authorized to perform: sts:AssumeRole on resource: ${MEMBER_ROLE}`,
+  ),
+  {
+    name: 'AccessDenied',
+    $metadata: { httpStatusCode: 403 },
+  },
+);
 
 /** AssumeRole's answer: credentials named after the account, expiring `minutes` from now. */
 const session = (account: string, minutes = 60) => ({
-  Credentials: { AccessKeyId: `ASIA${account}`, SecretAccessKey: 'example-secret', SessionToken: 'example-token', Expiration: new Date(Date.now() + minutes * 60_000) },
+  Credentials: {
+    AccessKeyId: `ASIA${account}`,
+    SecretAccessKey: 'example-secret',
+    SessionToken: 'example-token',
+    Expiration: new Date(Date.now() + minutes * 60_000),
+  },
 });
 
 /** The public-read sample as if it happened in `account` and `region` (EventBridge keeps the source account on the central bus). */
@@ -65,12 +76,14 @@ afterEach(() => {
   s3.reset();
 });
 
-describe('organisation mode: acting in the event\'s account', () => {
-  it('assumes the member role of the event\'s account and remediates there, in the event\'s region', async () => {
+describe("organisation mode: acting in the event's account", () => {
+  it("assumes the member role of the event's account and remediates there, in the event's region", async () => {
     sts.on(AssumeRoleCommand).resolves(session(MEMBER));
     s3.on(GetPublicAccessBlockCommand).rejectsOnce(NONE_SET).resolves(BLOCKED);
     s3.on(GetBucketPolicyStatusCommand).resolves({ PolicyStatus: { IsPublic: false } });
-    s3.on(GetBucketAclCommand).resolves({ Grants: [{ Grantee: { Type: 'Group', URI: 'http://acs.amazonaws.com/groups/global/AllUsers' }, Permission: 'READ' }] });
+    s3.on(GetBucketAclCommand).resolves({
+      Grants: [{ Grantee: { Type: 'Group', URI: 'http://acs.amazonaws.com/groups/global/AllUsers' }, Permission: 'READ' }],
+    });
     s3.on(PutPublicAccessBlockCommand).resolves({});
     const deps = capturingDeps({ mode: 'live', config: orgConfig() });
 
@@ -78,7 +91,11 @@ describe('organisation mode: acting in the event\'s account', () => {
 
     expect(sts).toHaveReceivedCommandExactlyOnceWith(AssumeRoleCommand, { RoleArn: MEMBER_ROLE, RoleSessionName: 'trailguard-public-bucket' });
     expect(await sts.call(0).thisValue.config.region()).toBe('eu-west-1'); // STS of the function's own region
-    expect(s3).toHaveReceivedCommandWith(PutPublicAccessBlockCommand, { Bucket: 'example-reports', ExpectedBucketOwner: MEMBER, PublicAccessBlockConfiguration: ALL_BLOCKED });
+    expect(s3).toHaveReceivedCommandWith(PutPublicAccessBlockCommand, {
+      Bucket: 'example-reports',
+      ExpectedBucketOwner: MEMBER,
+      PublicAccessBlockConfiguration: ALL_BLOCKED,
+    });
     const writer = s3.commandCalls(PutPublicAccessBlockCommand)[0]?.thisValue as S3Client;
     expect(await writer.config.region()).toBe('us-west-2');
     expect(await writer.config.credentials()).toMatchObject({ accessKeyId: `ASIA${MEMBER}`, sessionToken: 'example-token' });
@@ -97,7 +114,7 @@ describe('organisation mode: acting in the event\'s account', () => {
     expect(record).toMatchObject({ outcome: 'compliant', account: MEMBER });
   });
 
-  it('acts on the central account\'s own events with the function\'s own role: no AssumeRole', async () => {
+  it("acts on the central account's own events with the function's own role: no AssumeRole", async () => {
     s3.on(GetPublicAccessBlockCommand).resolves(BLOCKED);
     const deps = capturingDeps({ mode: 'dry-run', config: orgConfig() });
 
@@ -190,12 +207,14 @@ describe('organisation mode: the loop guard across accounts', () => {
   /** A PutBucketPublicAccessBlock with all four flags on: the call public-bucket itself makes to fix a bucket. */
   const OWN_FIX = 'ignored.remediator-own-call';
   const remediatorInMember = {
-    type: 'AssumedRole', principalId: 'AROAEXAMPLEMEMBER:trailguard-public-bucket', accountId: MEMBER,
+    type: 'AssumedRole',
+    principalId: 'AROAEXAMPLEMEMBER:trailguard-public-bucket',
+    accountId: MEMBER,
     arn: `arn:aws:sts::${MEMBER}:assumed-role/trailguard-remediation/trailguard-public-bucket`,
     sessionContext: { sessionIssuer: { type: 'Role', arn: MEMBER_ROLE, accountId: MEMBER, userName: 'trailguard-remediation' } },
   };
 
-  it('ignores the member role\'s own calls in a member account, without assuming anything', async () => {
+  it("ignores the member role's own calls in a member account, without assuming anything", async () => {
     const deps = capturingDeps({ mode: 'live', config: orgConfig() });
 
     const record = await lambdaRunner(publicBucket, () => deps)(inAccount(MEMBER, { actor: remediatorInMember, sample: OWN_FIX }));
@@ -204,9 +223,11 @@ describe('organisation mode: the loop guard across accounts', () => {
     expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 0);
   });
 
-  it('takes the member role\'s name for trailguard only in its own account and for a call trailguard makes', async () => {
+  it("takes the member role's name for trailguard only in its own account and for a call trailguard makes", async () => {
     const fromElsewhere = { ...remediatorInMember, accountId: '999988887777', arn: 'arn:aws:sts::999988887777:assumed-role/trailguard-remediation/x' };
-    const elsewhere = await lambdaRunner(publicBucket, () => capturingDeps({ config: orgConfig() }))(inAccount(MEMBER, { actor: fromElsewhere, sample: OWN_FIX }));
+    const elsewhere = await lambdaRunner(publicBucket, () => capturingDeps({ config: orgConfig() }))(
+      inAccount(MEMBER, { actor: fromElsewhere, sample: OWN_FIX }),
+    );
     // PutBucketAcl is no call trailguard makes: whoever holds a role of that name, it is judged.
     const notOurs = await lambdaRunner(publicBucket, () => capturingDeps({ config: orgConfig() }))(inAccount(MEMBER, { actor: remediatorInMember }));
 
@@ -216,7 +237,9 @@ describe('organisation mode: the loop guard across accounts', () => {
 
   it('recognises a renamed member role, and only in organisation mode', async () => {
     const renamed = { ...remediatorInMember, sessionContext: { sessionIssuer: { type: 'Role', userName: 'sec-remediator' } } };
-    const org = await lambdaRunner(publicBucket, () => capturingDeps({ config: orgConfig({ memberRoleName: 'sec-remediator' }) }))(inAccount(MEMBER, { actor: renamed, sample: OWN_FIX }));
+    const org = await lambdaRunner(publicBucket, () => capturingDeps({ config: orgConfig({ memberRoleName: 'sec-remediator' }) }))(
+      inAccount(MEMBER, { actor: renamed, sample: OWN_FIX }),
+    );
     const single = await lambdaRunner(publicBucket, () => capturingDeps({ config: sampleConfig() }))(inAccount(MEMBER, { actor: renamed, sample: OWN_FIX }));
 
     expect(org).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('role sec-remediator') });
@@ -224,9 +247,13 @@ describe('organisation mode: the loop guard across accounts', () => {
     expect(single.reason).not.toContain('caused by trailguard itself');
   });
 
-  it('judges the member role\'s PutBucketPublicAccessBlock that turns flags off: not what trailguard writes', async () => {
-    const flagsOff = await lambdaRunner(publicBucket, () => capturingDeps({ config: orgConfig() }))(inAccount(MEMBER, { actor: remediatorInMember, sample: 'would-remediate.put-public-access-block-flags-false' }));
-    const ownFix = await lambdaRunner(publicBucket, () => capturingDeps({ config: orgConfig() }))(inAccount(MEMBER, { actor: remediatorInMember, sample: OWN_FIX }));
+  it("judges the member role's PutBucketPublicAccessBlock that turns flags off: not what trailguard writes", async () => {
+    const flagsOff = await lambdaRunner(publicBucket, () => capturingDeps({ config: orgConfig() }))(
+      inAccount(MEMBER, { actor: remediatorInMember, sample: 'would-remediate.put-public-access-block-flags-false' }),
+    );
+    const ownFix = await lambdaRunner(publicBucket, () => capturingDeps({ config: orgConfig() }))(
+      inAccount(MEMBER, { actor: remediatorInMember, sample: OWN_FIX }),
+    );
 
     expect(flagsOff).toMatchObject({ outcome: 'would-remediate' });
     expect(flagsOff.reason).not.toContain('caused by trailguard itself');
@@ -235,37 +262,52 @@ describe('organisation mode: the loop guard across accounts', () => {
 });
 
 describe('organisation mode: replay of events from several accounts', () => {
-  it('acts in each event\'s account, assuming each member role once, and names the account in every record', async () => {
+  it("acts in each event's account, assuming each member role once, and names the account in every record", async () => {
     sts.on(AssumeRoleCommand, { RoleArn: MEMBER_ROLE }).resolves(session(MEMBER));
     sts.on(AssumeRoleCommand, { RoleArn: `arn:aws:iam::${OTHER_MEMBER}:role/trailguard-remediation` }).resolves(session(OTHER_MEMBER));
     s3.on(GetPublicAccessBlockCommand).resolves(BLOCKED);
     const deps = capturingDeps({ mode: 'dry-run', config: orgConfig() });
     const events = [
-      inAccount(MEMBER, { id: 'r-1' }), inAccount(OTHER_MEMBER, { id: 'r-2', region: 'ap-southeast-2' }),
-      inAccount(CENTRAL, { id: 'r-3' }), inAccount(MEMBER, { id: 'r-4', region: 'us-east-1' }), inAccount(OTHER_MEMBER, { id: 'r-5' }),
+      inAccount(MEMBER, { id: 'r-1' }),
+      inAccount(OTHER_MEMBER, { id: 'r-2', region: 'ap-southeast-2' }),
+      inAccount(CENTRAL, { id: 'r-3' }),
+      inAccount(MEMBER, { id: 'r-4', region: 'us-east-1' }),
+      inAccount(OTHER_MEMBER, { id: 'r-5' }),
     ];
 
     const records = [];
-    for (const event of events) records.push(...await routeEvent(RULES, event, deps));
+    for (const event of events) records.push(...(await routeEvent(RULES, event, deps)));
 
     expect(records.map((r) => [r.account, r.region, r.outcome])).toEqual([
-      [MEMBER, 'eu-west-1', 'compliant'], [OTHER_MEMBER, 'ap-southeast-2', 'compliant'], [CENTRAL, 'eu-west-1', 'compliant'],
-      [MEMBER, 'us-east-1', 'compliant'], [OTHER_MEMBER, 'eu-west-1', 'compliant'],
+      [MEMBER, 'eu-west-1', 'compliant'],
+      [OTHER_MEMBER, 'ap-southeast-2', 'compliant'],
+      [CENTRAL, 'eu-west-1', 'compliant'],
+      [MEMBER, 'us-east-1', 'compliant'],
+      [OTHER_MEMBER, 'eu-west-1', 'compliant'],
     ]);
-    expect(sts.commandCalls(AssumeRoleCommand).map((c) => c.args[0].input.RoleArn)).toEqual([MEMBER_ROLE, `arn:aws:iam::${OTHER_MEMBER}:role/trailguard-remediation`]);
+    expect(sts.commandCalls(AssumeRoleCommand).map((c) => c.args[0].input.RoleArn)).toEqual([
+      MEMBER_ROLE,
+      `arn:aws:iam::${OTHER_MEMBER}:role/trailguard-remediation`,
+    ]);
     const ownClient = s3Client({ region: 'eu-west-1', endpoint: deps.config.endpoint, readOnly: true });
-    const readers = await Promise.all(s3.commandCalls(GetPublicAccessBlockCommand).map(async (c) => {
-      const client = c.thisValue as S3Client;
-      return [await client.config.region(), client === ownClient ? 'own role' : (await client.config.credentials()).accessKeyId];
-    }));
+    const readers = await Promise.all(
+      s3.commandCalls(GetPublicAccessBlockCommand).map(async (c) => {
+        const client = c.thisValue as S3Client;
+        return [await client.config.region(), client === ownClient ? 'own role' : (await client.config.credentials()).accessKeyId];
+      }),
+    );
     expect(readers).toEqual([
-      ['eu-west-1', `ASIA${MEMBER}`], ['ap-southeast-2', `ASIA${OTHER_MEMBER}`], ['eu-west-1', 'own role'], ['us-east-1', `ASIA${MEMBER}`], ['eu-west-1', `ASIA${OTHER_MEMBER}`],
+      ['eu-west-1', `ASIA${MEMBER}`],
+      ['ap-southeast-2', `ASIA${OTHER_MEMBER}`],
+      ['eu-west-1', 'own role'],
+      ['us-east-1', `ASIA${MEMBER}`],
+      ['eu-west-1', `ASIA${OTHER_MEMBER}`],
     ]);
   });
 });
 
-describe('organisation mode: what stays in trailguard\'s own account', () => {
-  it('tags a member account\'s instances through the member role, but schedules the stop check in its own account', () => {
+describe("organisation mode: what stays in trailguard's own account", () => {
+  it("tags a member account's instances through the member role, but schedules the stop check in its own account", () => {
     const own = { region: 'eu-west-1', endpoint: undefined, readOnly: false };
     const account = accountAccess(orgConfig().organization, MEMBER, untaggedInstance, own);
     const clients = untaggedInstance.clients({ ...own, account });
@@ -275,7 +317,7 @@ describe('organisation mode: what stays in trailguard\'s own account', () => {
     expect(clients.scheduler('eu-west-1')).toBe(schedulerClient(own));
   });
 
-  it('names the session after the rule, within STS\'s 64 characters', () => {
+  it("names the session after the rule, within STS's 64 characters", () => {
     expect(sessionNameFor('public-bucket')).toBe('trailguard-public-bucket');
     expect(sessionNameFor('x'.repeat(80))).toMatch(/^trailguard-x+$/);
     expect(sessionNameFor('x'.repeat(80))).toHaveLength(64);

@@ -1,13 +1,11 @@
-import {
-  GetBucketAclCommand, GetBucketPolicyStatusCommand, GetPublicAccessBlockCommand, PutPublicAccessBlockCommand, S3Client,
-} from '@aws-sdk/client-s3';
+import { GetBucketAclCommand, GetBucketPolicyStatusCommand, GetPublicAccessBlockCommand, PutPublicAccessBlockCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { publicBucket } from '../../../functions/public-bucket/rule.js';
 import type { AnyActionType, Reversal, Step } from '../../../shared/actions/action.js';
 import { wrapRecord } from '../../../shared/events/schema.js';
 import { OPTIONAL_RECORD_FIELDS, RECORD_FIELDS } from '../../../shared/remediation-log.js';
-import { violation, type PlannedAction, type Rule } from '../../../shared/rule.js';
+import { type AnyRule, violation, type PlannedAction } from '../../../shared/rule.js';
 import { REVERSE_COMMANDS_LIMIT } from '../../../shared/runner/record.js';
 import { run } from '../../../shared/runner/run.js';
 import { ALL_BLOCKED } from '../../../shared/s3/public-access.js';
@@ -29,8 +27,8 @@ beforeEach(() => {
 });
 afterEach(() => s3.reset());
 
-describe('the record\'s controls and reverse commands', () => {
-  it('carries both on a verified fix, after the contract fields, the command being the notification\'s', async () => {
+describe("the record's controls and reverse commands", () => {
+  it("carries both on a verified fix, after the contract fields, the command being the notification's", async () => {
     s3.on(GetPublicAccessBlockCommand).rejectsOnce(NONE_SET).resolves({ PublicAccessBlockConfiguration: ALL_BLOCKED });
     s3.on(PutPublicAccessBlockCommand).resolves({});
 
@@ -69,7 +67,11 @@ function reversibleAction(kind: 'steps' | 'manual'): AnyActionType {
 
 /** A rule that writes once per resource through `type`, on `count` resources. */
 function writingRule(type: AnyActionType, count: number) {
-  const actions: PlannedAction[] = Array.from({ length: count }, (_, i) => ({ api: 'Test.Write', resource: { type: 'AWS::S3::Bucket', id: `example-${i}` }, params: {} }));
+  const actions: PlannedAction[] = Array.from({ length: count }, (_, i) => ({
+    api: 'Test.Write',
+    resource: { type: 'AWS::S3::Bucket', id: `example-${i}` },
+    params: {},
+  }));
   return {
     id: 'public-bucket',
     pattern: { source: ['aws.s3'], detail: { eventName: ['PutBucketAcl'] } },
@@ -78,21 +80,37 @@ function writingRule(type: AnyActionType, count: number) {
     clients: () => ({}),
     parse: () => ({ resources: actions.map((a) => a.resource) }),
     inspect: async () => ({}),
-    decide: () => violation('public', 'HIGH', actions.map((a) => a.resource), actions),
+    decide: () =>
+      violation(
+        'public',
+        'HIGH',
+        actions.map((a) => a.resource),
+        actions,
+      ),
     actions: [type],
     message: () => ({ title: 'title', lines: [] }),
-  } satisfies Rule<any, any, any, any>;
+  } satisfies AnyRule;
 }
 const event = wrapRecord({
-  eventVersion: '1.09', eventTime: '2026-11-20T09:15:00Z', eventSource: 's3.amazonaws.com', eventName: 'PutBucketAcl', awsRegion: 'eu-west-1',
-  eventID: 'e-1', recipientAccountId: '111122223333', userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::111122223333:user/alice' },
-  requestParameters: { bucketName: 'example-0' }, responseElements: null,
+  eventVersion: '1.09',
+  eventTime: '2026-11-20T09:15:00Z',
+  eventSource: 's3.amazonaws.com',
+  eventName: 'PutBucketAcl',
+  awsRegion: 'eu-west-1',
+  eventID: 'e-1',
+  recipientAccountId: '111122223333',
+  userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::111122223333:user/alice' },
+  requestParameters: { bucketName: 'example-0' },
+  responseElements: null,
 });
 
 describe('reverseCommandsOf, through the runner', () => {
   it('names each command with the resource of the write it reverses', async () => {
     const record = await run(writingRule(reversibleAction('steps'), 2), event, capturingDeps({ mode: 'live' }));
-    expect(record.reverseCommands).toEqual([{ resource: 'example-0', command: "undo 'example-0'" }, { resource: 'example-1', command: "undo 'example-1'" }]);
+    expect(record.reverseCommands).toEqual([
+      { resource: 'example-0', command: "undo 'example-0'" },
+      { resource: 'example-1', command: "undo 'example-1'" },
+    ]);
   });
 
   it('gives none when a write can only be reversed by hand: a partial list would read as the whole reversal', async () => {

@@ -1,7 +1,12 @@
 import { GetTrailCommand, GetTrailStatusCommand, StartLoggingCommand } from '@aws-sdk/client-cloudtrail';
 import {
-  DescribeSecurityGroupRulesCommand, DescribeSecurityGroupsCommand, EC2Client, RevokeSecurityGroupIngressCommand,
-  type DescribeSecurityGroupsCommandInput, type RevokeSecurityGroupIngressCommandInput, type SecurityGroupRule,
+  DescribeSecurityGroupRulesCommand,
+  DescribeSecurityGroupsCommand,
+  EC2Client,
+  RevokeSecurityGroupIngressCommand,
+  type DescribeSecurityGroupsCommandInput,
+  type RevokeSecurityGroupIngressCommandInput,
+  type SecurityGroupRule,
 } from '@aws-sdk/client-ec2';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -33,11 +38,15 @@ const TRAIL_LOCK = `trail-logging#${ACCOUNT}#us-east-1#example-audit-trail`;
 type Envelope = TrailEvent;
 /** The StopLogging sample with its own event id, naming the trail as `name` (a name or an ARN), in `account`. */
 function stopLogging(id: string, name: string, account = ACCOUNT): Envelope {
-  const detail = { ...STOPPED.detail, eventID: id, recipientAccountId: account, requestParameters: { ...(STOPPED.detail.requestParameters as object), name },
-    userIdentity: { ...(STOPPED.detail.userIdentity as object), accountId: account, arn: `arn:aws:iam::${account}:user/alice` } };
+  const detail = {
+    ...STOPPED.detail,
+    eventID: id,
+    recipientAccountId: account,
+    requestParameters: { ...(STOPPED.detail.requestParameters as object), name },
+    userIdentity: { ...(STOPPED.detail.userIdentity as object), accountId: account, arn: `arn:aws:iam::${account}:user/alice` },
+  };
   return { ...STOPPED, id, account, detail };
 }
-
 
 beforeEach(() => {
   resetAssumedRoleSessions();
@@ -51,12 +60,13 @@ afterEach(() => {
 });
 
 const liveDeps = (store: StateStore, waitMs?: number) => ({
-  ...capturingDeps({ mode: 'live' }), store,
+  ...capturingDeps({ mode: 'live' }),
+  store,
   // The wait for a held lock ends `waitMs` into the run: the rest of its time is its work budget.
   ...(waitMs === undefined ? {} : { deadline: NOW + LOCK_WORK_BUDGET_MS + waitMs }),
 });
 
-describe('the lock name is the resource\'s identity (finding 4)', () => {
+describe("the lock name is the resource's identity (finding 4)", () => {
   it('serialises StopLogging of one trail by name and by ARN: one StartLogging, one page, the other reads it logging', async () => {
     trailDouble({ account: ACCOUNT, readDelayMs: 50 }); // the first inspect is still in flight when the second event starts
     const store = memoryStateStore();
@@ -73,7 +83,7 @@ describe('the lock name is the resource\'s identity (finding 4)', () => {
     expect(deps.published[0]?.attributes.severity).toBe('CRITICAL');
   });
 
-  it('names a trail\'s lock by owner account, home Region and name, whichever form the event used', async () => {
+  it("names a trail's lock by owner account, home Region and name, whichever form the event used", async () => {
     const context = (account: string) => ({ event: { account, region: 'us-east-1' }, record: { awsRegion: 'us-east-1' } }) as never;
     const byName = { type: 'AWS::CloudTrail::Trail', id: 'example-audit-trail', name: 'example-audit-trail', region: 'us-east-1' };
     const byArn = { ...byName, id: trailArnIn(ACCOUNT) };
@@ -88,8 +98,11 @@ describe('the lock name is the resource\'s identity (finding 4)', () => {
     const bucket = { type: 'AWS::S3::Bucket', id: 'example-reports' };
     const act = vi.fn(async () => undefined);
     const rule = {
-      id: 'public-bucket', pattern: { source: ['aws.s3'] }, permissions: { 'S3.PutPublicAccessBlock': 's3:PutBucketPublicAccessBlock' },
-      settings: () => ({ enabled: true }), clients: () => ({}),
+      id: 'public-bucket',
+      pattern: { source: ['aws.s3'] },
+      permissions: { 'S3.PutPublicAccessBlock': 's3:PutBucketPublicAccessBlock' },
+      settings: () => ({ enabled: true }),
+      clients: () => ({}),
       parse: () => ({ resources: [bucket] }),
       inspect: async () => sleep(200), // slow reads: a shared lock would make the others wait past their 50 ms
       decide: () => violation('public', 'HIGH', [bucket], [{ api: 'S3.PutPublicAccessBlock', resource: bucket, params: {} }]),
@@ -97,11 +110,18 @@ describe('the lock name is the resource\'s identity (finding 4)', () => {
       message: () => ({ title: 'fixed', lines: [] }),
     } satisfies AnyRule;
     const accounts = ['111111111111', '222222222222', '333333333333', '444444444444'];
-    const events = accounts.map((account) => wrapRecord({
-      eventTime: '2026-11-25T11:59:00Z', eventSource: 's3.amazonaws.com', eventName: 'PutBucketAcl', awsRegion: 'eu-west-1',
-      eventID: `acl-${account}`, recipientAccountId: account, userIdentity: { type: 'IAMUser', arn: `arn:aws:iam::${account}:user/alice` },
-      requestParameters: { bucketName: 'example-reports' },
-    }));
+    const events = accounts.map((account) =>
+      wrapRecord({
+        eventTime: '2026-11-25T11:59:00Z',
+        eventSource: 's3.amazonaws.com',
+        eventName: 'PutBucketAcl',
+        awsRegion: 'eu-west-1',
+        eventID: `acl-${account}`,
+        recipientAccountId: account,
+        userIdentity: { type: 'IAMUser', arn: `arn:aws:iam::${account}:user/alice` },
+        requestParameters: { bucketName: 'example-reports' },
+      }),
+    );
     const store = memoryStateStore();
     const lockNames: string[] = [];
     const spied: StateStore = {
@@ -122,8 +142,24 @@ describe('the lock name is the resource\'s identity (finding 4)', () => {
   describe('a security group named by id or, in the default VPC, only by name', () => {
     const GROUP_ID = 'sg-0123456789abcdef0';
     const NAME_ONLY = loadSample('open-security-group', 'would-remediate.authorize-group-name-only-default-vpc') as Envelope;
-    const BY_ID = { ...NAME_ONLY, id: 'by-id', detail: { ...NAME_ONLY.detail, eventID: 'by-id', requestParameters: { ...(NAME_ONLY.detail.requestParameters as object), groupName: undefined, groupId: GROUP_ID } } };
-    const WORLD_SSH: SecurityGroupRule = { SecurityGroupRuleId: 'sgr-0123456789abcdef0', GroupId: GROUP_ID, IsEgress: false, IpProtocol: 'tcp', FromPort: 22, ToPort: 22, CidrIpv4: '0.0.0.0/0' };
+    const BY_ID = {
+      ...NAME_ONLY,
+      id: 'by-id',
+      detail: {
+        ...NAME_ONLY.detail,
+        eventID: 'by-id',
+        requestParameters: { ...(NAME_ONLY.detail.requestParameters as object), groupName: undefined, groupId: GROUP_ID },
+      },
+    };
+    const WORLD_SSH: SecurityGroupRule = {
+      SecurityGroupRuleId: 'sgr-0123456789abcdef0',
+      GroupId: GROUP_ID,
+      IsEgress: false,
+      IpProtocol: 'tcp',
+      FromPort: 22,
+      ToPort: 22,
+      CidrIpv4: '0.0.0.0/0',
+    };
 
     it('takes one lock for both forms: one revoke, one page, the other reads the group closed', async () => {
       let rules = [WORLD_SSH];
@@ -204,7 +240,7 @@ describe('waiting for a held lock (finding 6)', () => {
     expect(store.items.has(`lock#${TRAIL_LOCK}`)).toBe(false);
   }, 10_000);
 
-  it('takes a dead holder\'s lock when it lapses, within the wait', async () => {
+  it("takes a dead holder's lock when it lapses, within the wait", async () => {
     trailDouble();
     const store = memoryStateStore();
     const started = Date.now();
@@ -226,7 +262,14 @@ describe('waiting for a held lock (finding 6)', () => {
     const lockedWhen: Record<string, boolean> = {};
     sts.on(AssumeRoleCommand).callsFake(() => {
       lockedWhen.assumeRole = store.items.has(memberLock);
-      return { Credentials: { AccessKeyId: `ASIA${MEMBER}`, SecretAccessKey: 'example-secret', SessionToken: 'example-token', Expiration: new Date(Date.now() + 3_600_000) } };
+      return {
+        Credentials: {
+          AccessKeyId: `ASIA${MEMBER}`,
+          SecretAccessKey: 'example-secret',
+          SessionToken: 'example-token',
+          Expiration: new Date(Date.now() + 3_600_000),
+        },
+      };
     });
     cloudTrail.on(GetTrailCommand).callsFake(() => {
       lockedWhen.inspect = store.items.has(memberLock);

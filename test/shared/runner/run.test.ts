@@ -24,7 +24,9 @@ function fakeRule(overrides: Partial<AnyRule> = {}, writes: Writes = {}) {
   const act = writes.act ?? vi.fn(async (_params: unknown) => undefined);
   const verify = writes.verify ?? vi.fn(async (_params: unknown) => ({ ok: true, detail: 'read back' }));
   const actions: PlannedAction[] = ['example-a', 'example-b'].map((id) => ({
-    api: 'S3.PutPublicAccessBlock', resource: { type: 'AWS::S3::Bucket', id }, params: { Bucket: id },
+    api: 'S3.PutPublicAccessBlock',
+    resource: { type: 'AWS::S3::Bucket', id },
+    params: { Bucket: id },
   }));
   const rule = {
     id: 'public-bucket',
@@ -35,7 +37,15 @@ function fakeRule(overrides: Partial<AnyRule> = {}, writes: Writes = {}) {
     parse: vi.fn(() => ({ resources: actions.map((a) => a.resource) })),
     inspect: vi.fn(async () => ({ public: true })),
     decide: vi.fn((_facts: unknown, state: { public: boolean } | undefined) =>
-      state?.public === false ? compliant('fine') : violation('public', 'HIGH', actions.map((a) => a.resource), actions)),
+      state?.public === false
+        ? compliant('fine')
+        : violation(
+            'public',
+            'HIGH',
+            actions.map((a) => a.resource),
+            actions,
+          ),
+    ),
     actions: [testAction('S3.PutPublicAccessBlock', { perform: act, verify })],
     message: () => ({ title: 'title', lines: [] }),
     ...overrides,
@@ -44,10 +54,16 @@ function fakeRule(overrides: Partial<AnyRule> = {}, writes: Writes = {}) {
 }
 
 const record = {
-  eventVersion: '1.09', eventTime: '2026-11-20T09:15:00Z', eventSource: 's3.amazonaws.com', eventName: 'PutBucketAcl',
-  awsRegion: 'eu-west-1', eventID: 'e-1', recipientAccountId: '111122223333',
+  eventVersion: '1.09',
+  eventTime: '2026-11-20T09:15:00Z',
+  eventSource: 's3.amazonaws.com',
+  eventName: 'PutBucketAcl',
+  awsRegion: 'eu-west-1',
+  eventID: 'e-1',
+  recipientAccountId: '111122223333',
   userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::111122223333:user/alice', userName: 'alice' },
-  requestParameters: { bucketName: 'example-a' }, responseElements: null,
+  requestParameters: { bucketName: 'example-a' },
+  responseElements: null,
 };
 const event = wrapRecord(record);
 
@@ -61,17 +77,22 @@ describe('run: guards before any rule code', () => {
     expect(act).not.toHaveBeenCalled();
   });
 
-  describe('the remediator\'s own calls', () => {
+  describe("the remediator's own calls", () => {
     const rule = () => fakeRule({ pattern: { source: ['aws.s3'], detail: { eventName: ['PutBucketAcl', 'PutBucketPublicAccessBlock'] } } });
     const trailguard = (account: string) => ({
-      type: 'AssumedRole', accountId: account, arn: `arn:aws:sts::${account}:assumed-role/trailguard-prod-publicBucket-role/trailguard-prod-publicBucket`,
+      type: 'AssumedRole',
+      accountId: account,
+      arn: `arn:aws:sts::${account}:assumed-role/trailguard-prod-publicBucket-role/trailguard-prod-publicBucket`,
       sessionContext: { sessionIssuer: { type: 'Role', userName: 'trailguard-prod-publicBucket-role' } },
     });
     const deps = () => capturingDeps({ mode: 'live', config: parseConfig({ selfRoles: ['trailguard-prod-publicBucket-role'] }) });
     // What trailguard writes: all four flags on (a call turning them off is judged, test/shared/runner/self-calls.test.ts).
-    const OWN_BLOCK = { bucketName: 'example-a', PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true } };
+    const OWN_BLOCK = {
+      bucketName: 'example-a',
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true },
+    };
 
-    it('ignores its own fix: its role, in the event\'s account, making a call trailguard makes', async () => {
+    it("ignores its own fix: its role, in the event's account, making a call trailguard makes", async () => {
       const { rule: r } = rule();
       const own = wrapRecord({ ...record, eventName: 'PutBucketPublicAccessBlock', userIdentity: trailguard('111122223333'), requestParameters: OWN_BLOCK });
       expect(await run(r, own, deps())).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('caused by trailguard itself') });
@@ -103,9 +124,17 @@ describe('run: guards before any rule code', () => {
   });
 
   it('records a parse failure as failed with the field, and never acts', async () => {
-    const { rule, act } = fakeRule({ parse: vi.fn(() => { throw new ParseError('detail.requestParameters.bucketName', 'is missing', 'e-1'); }) });
+    const { rule, act } = fakeRule({
+      parse: vi.fn(() => {
+        throw new ParseError('detail.requestParameters.bucketName', 'is missing', 'e-1');
+      }),
+    });
     const r = await run(rule, event, capturingDeps({ mode: 'live' }));
-    expect(r).toMatchObject({ outcome: 'failed', error: { kind: 'parse' }, reason: expect.stringContaining('detail.requestParameters.bucketName: is missing') });
+    expect(r).toMatchObject({
+      outcome: 'failed',
+      error: { kind: 'parse' },
+      reason: expect.stringContaining('detail.requestParameters.bucketName: is missing'),
+    });
     expect(act).not.toHaveBeenCalled();
   });
 
@@ -123,7 +152,10 @@ describe('run: exemptions', () => {
   it('makes no AWS call when every resource is exempt', async () => {
     const { rule } = fakeRule();
     const r = await run(rule, event, capturingDeps({ mode: 'live', config: exempting('2026-11-25') }));
-    expect(r).toMatchObject({ outcome: 'exempt', exemptions: [{ resource: 'example-a', reason: 'sandbox', expires: '2026-11-25' }, { resource: 'example-b' }] });
+    expect(r).toMatchObject({
+      outcome: 'exempt',
+      exemptions: [{ resource: 'example-a', reason: 'sandbox', expires: '2026-11-25' }, { resource: 'example-b' }],
+    });
     expect(rule.clients).not.toHaveBeenCalled();
   });
 
@@ -145,22 +177,32 @@ describe('run: exemptions', () => {
 });
 
 describe('run: acting and verifying', () => {
-  it('reports a half-done remediation as failed, with each action\'s status', async () => {
+  it("reports a half-done remediation as failed, with each action's status", async () => {
     const denied = Object.assign(new Error('no'), { name: 'AccessDenied' });
     const { rule } = fakeRule({}, { act: vi.fn().mockResolvedValueOnce(undefined).mockRejectedValueOnce(denied) });
     const r = await run(rule, event, capturingDeps({ mode: 'live' }));
     expect(r).toMatchObject({
       outcome: 'failed',
-      actions: [{ resource: 'example-a', status: 'done' }, { resource: 'example-b', status: 'failed', error: 'denied: AccessDenied' }],
+      actions: [
+        { resource: 'example-a', status: 'done' },
+        { resource: 'example-b', status: 'failed', error: 'denied: AccessDenied' },
+      ],
       error: { kind: 'denied', permission: 's3:PutBucketPublicAccessBlock' },
       reason: expect.stringContaining('1 of 2 actions failed (1 done)'),
     });
   });
 
   it('never calls an action remediated when its read-back throws', async () => {
-    const { rule } = fakeRule({}, { verify: vi.fn().mockRejectedValue(Object.assign(new Error('t'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } })) });
+    const { rule } = fakeRule(
+      {},
+      { verify: vi.fn().mockRejectedValue(Object.assign(new Error('t'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } })) },
+    );
     const r = await run(rule, event, capturingDeps({ mode: 'live' }));
-    expect(r).toMatchObject({ outcome: 'failed', reason: expect.stringContaining('verification failed'), actions: [{ status: 'done', verification: { ok: false } }, {}] });
+    expect(r).toMatchObject({
+      outcome: 'failed',
+      reason: expect.stringContaining('verification failed'),
+      actions: [{ status: 'done', verification: { ok: false } }, {}],
+    });
   });
 
   it('does not act in dry-run or offline, and does not read offline', async () => {
@@ -173,14 +215,18 @@ describe('run: acting and verifying', () => {
     }
   });
 
-  it('builds read-only clients for dry-run, in the event\'s region', async () => {
+  it("builds read-only clients for dry-run, in the event's region", async () => {
     const { rule } = fakeRule();
     await run(rule, event, capturingDeps({ mode: 'dry-run', config: parseConfig({ endpoint: 'http://127.0.0.1:5999' }) }));
     expect(rule.clients).toHaveBeenCalledWith({ region: 'eu-west-1', endpoint: 'http://127.0.0.1:5999', readOnly: true });
   });
 
   it('turns an unexpected bug into a failed record instead of a crash', async () => {
-    const { rule } = fakeRule({ decide: vi.fn(() => { throw new TypeError('boom'); }) });
+    const { rule } = fakeRule({
+      decide: vi.fn(() => {
+        throw new TypeError('boom');
+      }),
+    });
     const r = await run(rule, event, capturingDeps({ mode: 'live' }));
     expect(r).toMatchObject({ outcome: 'failed', error: { kind: 'internal', code: 'TypeError' }, reason: 'unexpected error: TypeError: boom' });
   });
@@ -202,12 +248,19 @@ describe('run: the record and the notification', () => {
   });
 
   it('reports a half-done remediation (first write landed, second throttled) as such, and lets it be retried', async () => {
-    const act = vi.fn().mockResolvedValueOnce(undefined).mockRejectedValueOnce(Object.assign(new Error('slow'), { name: 'ThrottlingException' }));
+    const act = vi
+      .fn()
+      .mockResolvedValueOnce(undefined)
+      .mockRejectedValueOnce(Object.assign(new Error('slow'), { name: 'ThrottlingException' }));
     const deps = capturingDeps({ mode: 'live' });
     const r = await run(fakeRule({}, { act }).rule, event, deps);
     expect(r).toMatchObject({
-      outcome: 'failed', error: { kind: 'transient', code: 'ThrottlingException' },
-      actions: [{ resource: 'example-a', status: 'done' }, { resource: 'example-b', status: 'failed', error: 'transient: ThrottlingException' }],
+      outcome: 'failed',
+      error: { kind: 'transient', code: 'ThrottlingException' },
+      actions: [
+        { resource: 'example-a', status: 'done' },
+        { resource: 'example-b', status: 'failed', error: 'transient: ThrottlingException' },
+      ],
       reason: expect.stringContaining('half done: 1 of 2 actions done, then S3.PutPublicAccessBlock failed'),
       notification: { status: 'deferred' },
     });
@@ -215,7 +268,14 @@ describe('run: the record and the notification', () => {
 
   it('stops the exposure clock at the verified fix, not after a slow notification', async () => {
     let clock = Date.parse('2026-11-25T12:00:00Z');
-    const deps = { ...capturingDeps({ mode: 'live' }), now: () => clock, notify: async () => { clock += 5_000; return 'm-1'; } };
+    const deps = {
+      ...capturingDeps({ mode: 'live' }),
+      now: () => clock,
+      notify: async () => {
+        clock += 5_000;
+        return 'm-1';
+      },
+    };
     const r = await run(fakeRule().rule, event, deps);
     expect(r.exposureMs).toBe(Date.parse('2026-11-25T12:00:00Z') - Date.parse('2026-11-20T09:15:00Z'));
     expect(r.durationMs).toBe(5_000);
@@ -246,13 +306,19 @@ describe('the dry-run client guard', () => {
   it('refuses a write before it is sent, and lets reads through', async () => {
     const sent: string[] = [];
     const client = s3Client({ region: 'eu-west-1', endpoint: 'http://127.0.0.1:9', readOnly: true });
-    client.middlewareStack.add((_next, context) => async () => {
-      sent.push(String(context.commandName));
-      throw Object.assign(new Error('stop before the network'), { name: 'StopHere' });
-    }, { step: 'initialize', priority: 'low', name: 'recordSent' });
+    client.middlewareStack.add(
+      (_next, context) => async () => {
+        sent.push(String(context.commandName));
+        throw Object.assign(new Error('stop before the network'), { name: 'StopHere' });
+      },
+      { step: 'initialize', priority: 'low', name: 'recordSent' },
+    );
 
-    await expect(client.send(new PutPublicAccessBlockCommand({ Bucket: 'example', PublicAccessBlockConfiguration: {} })))
-      .rejects.toMatchObject({ name: 'AwsCallError', code: 'DryRunWriteRefused', api: 'S3.PutPublicAccessBlock' });
+    await expect(client.send(new PutPublicAccessBlockCommand({ Bucket: 'example', PublicAccessBlockConfiguration: {} }))).rejects.toMatchObject({
+      name: 'AwsCallError',
+      code: 'DryRunWriteRefused',
+      api: 'S3.PutPublicAccessBlock',
+    });
     await expect(client.send(new GetPublicAccessBlockCommand({ Bucket: 'example' }))).rejects.toThrow('stop before the network');
     expect(sent).toEqual(['GetPublicAccessBlockCommand']);
   });

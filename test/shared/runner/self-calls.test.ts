@@ -22,17 +22,28 @@ const ROOT = join(import.meta.dirname, '..', '..', '..');
 /** An assumed-role session of `role` in the event's account, as CloudTrail records a Lambda function's calls. */
 function session(role: string, sessionName = 'trailguard-prod-fn', account = ACCOUNT): Record<string, unknown> {
   return {
-    type: 'AssumedRole', accountId: account, arn: `arn:aws:sts::${account}:assumed-role/${role}/${sessionName}`,
+    type: 'AssumedRole',
+    accountId: account,
+    arn: `arn:aws:sts::${account}:assumed-role/${role}/${sessionName}`,
     sessionContext: { sessionIssuer: { type: 'Role', arn: `arn:aws:iam::${account}:role/${role}`, userName: role } },
   };
 }
 
 /** A CloudTrail record of `eventName` with these request parameters, by `identity`, validated as the runner reads it. */
 function call(eventName: string, requestParameters: unknown, identity: Record<string, unknown>) {
-  return parseEnvelope(wrapRecord({
-    eventVersion: '1.09', eventTime: '2026-11-20T09:15:00Z', eventSource: 'ec2.amazonaws.com', eventName,
-    awsRegion: 'eu-west-1', eventID: `e-${eventName}`, recipientAccountId: ACCOUNT, userIdentity: identity, requestParameters,
-  }));
+  return parseEnvelope(
+    wrapRecord({
+      eventVersion: '1.09',
+      eventTime: '2026-11-20T09:15:00Z',
+      eventSource: 'ec2.amazonaws.com',
+      eventName,
+      awsRegion: 'eu-west-1',
+      eventID: `e-${eventName}`,
+      recipientAccountId: ACCOUNT,
+      userIdentity: identity,
+      requestParameters,
+    }),
+  );
 }
 
 const CONFIG = parseConfig({
@@ -73,7 +84,7 @@ describe('the calls trailguard makes (shared/runner/self-calls.ts)', () => {
     expect([...OWN_WRITE_EVENT_NAMES].sort()).toEqual(Object.values(SELF_WRITE_EVENT_NAMES).sort());
   });
 
-  it('knows the enforcement function\'s role by the name serverless.yml gives it', () => {
+  it("knows the enforcement function's role by the name serverless.yml gives it", () => {
     const functionYml = readFileSync(join(ROOT, 'functions', 'untagged-instance', 'function.yml'), 'utf8');
     // serverless.yml's TRAILGUARD_SELF_ROLES, as scripts/rule-files.cjs derives it from the function files.
     const selfRoles = (createRequire(import.meta.url)('../../../scripts/rule-files.cjs') as { selfRoles: () => string }).selfRoles().split(',');
@@ -82,7 +93,7 @@ describe('the calls trailguard makes (shared/runner/self-calls.ts)', () => {
   });
 });
 
-describe('selfCallOf: a call is trailguard\'s own only with the parameters trailguard writes', () => {
+describe("selfCallOf: a call is trailguard's own only with the parameters trailguard writes", () => {
   const bucket = (config: unknown) => ({ bucketName: 'example-reports', PublicAccessBlockConfiguration: config });
 
   it('takes PutBucketPublicAccessBlock with all four flags true for its own, and nothing less', () => {
@@ -96,7 +107,9 @@ describe('selfCallOf: a call is trailguard\'s own only with the parameters trail
       bucket([ALL_BLOCKED]),
       bucket(null),
       { bucketName: 'example-reports' },
-      null, 'PublicAccessBlockConfiguration', [ALL_BLOCKED],
+      null,
+      'PublicAccessBlockConfiguration',
+      [ALL_BLOCKED],
     ];
     for (const request of notOurs) {
       expect(selfCall(call('PutBucketPublicAccessBlock', request, session(PUBLIC_BUCKET_ROLE))), JSON.stringify(request)).toBeUndefined();
@@ -117,7 +130,8 @@ describe('selfCallOf: a call is trailguard\'s own only with the parameters trail
       { name: trail },
       { enableLogFileValidation: true },
       { name: 42, enableLogFileValidation: true },
-      null, [],
+      null,
+      [],
     ];
     for (const request of notOurs) expect(selfCall(call('UpdateTrail', request, session(role))), JSON.stringify(request)).toBeUndefined();
   });
@@ -136,14 +150,14 @@ describe('selfCallOf: a call is trailguard\'s own only with the parameters trail
     expect(selfCall(call('CreateTags', tags('Owner', 'CostCenter'), session(role)), parseConfig({ selfRoles: ['trailguard-prod-*'] }))).toBeUndefined();
   });
 
-  it('takes StopInstances for its own only from the enforcement function\'s role', () => {
+  it("takes StopInstances for its own only from the enforcement function's role", () => {
     const stop = { instancesSet: { items: [{ instanceId: 'i-0abc' }] }, force: false };
     expect(selfCall(call('StopInstances', stop, session(ENFORCE_ROLE)))).toBe(ENFORCE_ROLE);
     expect(selfCall(call('StopInstances', stop, session(PUBLIC_BUCKET_ROLE)))).toBeUndefined();
     expect(selfCall(call('StopInstances', stop, session('trailguard-prod-untaggedInstance-role')))).toBeUndefined();
   });
 
-  it('in organisation mode, takes the member role\'s StopInstances for its own only in the enforcement\'s session', () => {
+  it("in organisation mode, takes the member role's StopInstances for its own only in the enforcement's session", () => {
     const org = parseConfig({ organization: { organizationId: 'o-a1b2c3d4e5', centralAccountId: '999988887777' } });
     const stop = { instancesSet: { items: [{ instanceId: 'i-0abc' }] } };
     expect(selfCall(call('StopInstances', stop, session('trailguard-remediation', 'trailguard-untagged-instance')), org)).toBe('trailguard-remediation');
@@ -151,11 +165,15 @@ describe('selfCallOf: a call is trailguard\'s own only with the parameters trail
   });
 
   it('takes a revoke and a restart of logging for its own whatever their parameters: both only tighten', () => {
-    expect(selfCall(call('RevokeSecurityGroupIngress', { groupId: 'sg-0abc' }, session('trailguard-prod-openSecurityGroup-role')))).toBe('trailguard-prod-openSecurityGroup-role');
-    expect(selfCall(call('StartLogging', { name: 'example-audit-trail' }, session('trailguard-prod-trailLogging-role')))).toBe('trailguard-prod-trailLogging-role');
+    expect(selfCall(call('RevokeSecurityGroupIngress', { groupId: 'sg-0abc' }, session('trailguard-prod-openSecurityGroup-role')))).toBe(
+      'trailguard-prod-openSecurityGroup-role',
+    );
+    expect(selfCall(call('StartLogging', { name: 'example-audit-trail' }, session('trailguard-prod-trailLogging-role')))).toBe(
+      'trailguard-prod-trailLogging-role',
+    );
   });
 
-  it('never takes another role\'s, another account\'s or another call\'s record for its own', () => {
+  it("never takes another role's, another account's or another call's record for its own", () => {
     const own = ['PutBucketPublicAccessBlock', bucket(ALL_BLOCKED)] as const;
     expect(selfCall(call(...own, session(PUBLIC_BUCKET_ROLE)))).toBe(PUBLIC_BUCKET_ROLE);
     expect(selfCall(call(...own, session('example-admin-role')))).toBeUndefined();
@@ -166,13 +184,16 @@ describe('selfCallOf: a call is trailguard\'s own only with the parameters trail
   });
 });
 
-describe('the runner judges trailguard\'s role like any caller when the call is not what trailguard writes', () => {
+describe("the runner judges trailguard's role like any caller when the call is not what trailguard writes", () => {
   const config = () => sampleConfig({ selfRoles: ['trailguard-prod-*'] });
 
   it('judges a PutBucketPublicAccessBlock turning all four flags off by its own role as a violation', async () => {
     const allOff = withDetail(loadSample('public-bucket', 'ignored.remediator-own-call'), {
       userIdentity: session(PUBLIC_BUCKET_ROLE),
-      requestParameters: { bucketName: 'example-reports', PublicAccessBlockConfiguration: { BlockPublicAcls: false, IgnorePublicAcls: false, BlockPublicPolicy: false, RestrictPublicBuckets: false } },
+      requestParameters: {
+        bucketName: 'example-reports',
+        PublicAccessBlockConfiguration: { BlockPublicAcls: false, IgnorePublicAcls: false, BlockPublicPolicy: false, RestrictPublicBuckets: false },
+      },
     });
     const record = await run(publicBucket, allOff, capturingDeps({ config: config() }));
     expect(record).toMatchObject({ outcome: 'would-remediate', actions: [{ api: 'S3.PutPublicAccessBlock', status: 'planned' }] });
@@ -192,7 +213,10 @@ describe('the runner judges trailguard\'s role like any caller when the call is 
     const weakened = await run(trailLogging, weakening, capturingDeps({ config: config() }));
     const restored = await run(trailLogging, sample, capturingDeps({ config: config() }));
     expect(weakened).toMatchObject({ outcome: 'would-remediate', actions: [{ api: 'CloudTrail.UpdateTrail' }] });
-    expect(restored).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('caused by trailguard itself (role trailguard-prod-trailLogging-role)') });
+    expect(restored).toMatchObject({
+      outcome: 'ignored',
+      reason: expect.stringContaining('caused by trailguard itself (role trailguard-prod-trailLogging-role)'),
+    });
   });
 
   /** A rule watching `eventName` that always finds a violation: no shipped rule watches CreateTags or StopInstances. */
@@ -205,16 +229,29 @@ describe('the runner judges trailguard\'s role like any caller when the call is 
       clients: () => ({}),
       parse: vi.fn(() => ({ resources: [{ type: 'AWS::EC2::Instance', id: 'i-0abc' }] })),
       inspect: async () => undefined,
-      decide: () => violation('changed', 'HIGH', [{ type: 'AWS::EC2::Instance', id: 'i-0abc' }],
-        [{ api: 'EC2.CreateTags', resource: { type: 'AWS::EC2::Instance', id: 'i-0abc' }, params: {} }]),
+      decide: () =>
+        violation(
+          'changed',
+          'HIGH',
+          [{ type: 'AWS::EC2::Instance', id: 'i-0abc' }],
+          [{ api: 'EC2.CreateTags', resource: { type: 'AWS::EC2::Instance', id: 'i-0abc' }, params: {} }],
+        ),
       actions: [testAction('EC2.CreateTags')],
       message: () => ({ title: 'title', lines: [] }),
     } satisfies AnyRule;
   }
-  const ec2Call = (eventName: string, requestParameters: unknown, role: string) => wrapRecord({
-    eventVersion: '1.09', eventTime: '2026-11-20T09:15:00Z', eventSource: 'ec2.amazonaws.com', eventName, awsRegion: 'eu-west-1',
-    eventID: `e-${eventName}-${role}`, recipientAccountId: ACCOUNT, userIdentity: session(role), requestParameters,
-  });
+  const ec2Call = (eventName: string, requestParameters: unknown, role: string) =>
+    wrapRecord({
+      eventVersion: '1.09',
+      eventTime: '2026-11-20T09:15:00Z',
+      eventSource: 'ec2.amazonaws.com',
+      eventName,
+      awsRegion: 'eu-west-1',
+      eventID: `e-${eventName}-${role}`,
+      recipientAccountId: ACCOUNT,
+      userIdentity: session(role),
+      requestParameters,
+    });
 
   it('judges CreateTags of other keys by its own role, and ignores its own keys', async () => {
     const role = 'trailguard-prod-untaggedInstance-role';
@@ -225,7 +262,7 @@ describe('the runner judges trailguard\'s role like any caller when the call is 
     expect(own).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining(`caused by trailguard itself (role ${role})`) });
   });
 
-  it('judges StopInstances by the public-bucket role, and ignores the enforcement\'s', async () => {
+  it("judges StopInstances by the public-bucket role, and ignores the enforcement's", async () => {
     const stop = { instancesSet: { items: [{ instanceId: 'i-0abc' }] } };
     const byPublicBucket = await run(watching('StopInstances'), ec2Call('StopInstances', stop, PUBLIC_BUCKET_ROLE), capturingDeps({ config: config() }));
     const byEnforcement = await run(watching('StopInstances'), ec2Call('StopInstances', stop, ENFORCE_ROLE), capturingDeps({ config: config() }));

@@ -1,9 +1,14 @@
+import { CloudTrailClient, DescribeTrailsCommand, GetTrailCommand, GetTrailStatusCommand, StartLoggingCommand } from '@aws-sdk/client-cloudtrail';
 import {
-  CloudTrailClient, DescribeTrailsCommand, GetTrailCommand, GetTrailStatusCommand, StartLoggingCommand,
-} from '@aws-sdk/client-cloudtrail';
-import {
-  CreateTagsCommand, DescribeInstancesCommand, DescribeSecurityGroupRulesCommand, DescribeSecurityGroupsCommand, DescribeTagsCommand,
-  EC2Client, RevokeSecurityGroupIngressCommand, type Instance, type SecurityGroupRule,
+  CreateTagsCommand,
+  DescribeInstancesCommand,
+  DescribeSecurityGroupRulesCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeTagsCommand,
+  EC2Client,
+  RevokeSecurityGroupIngressCommand,
+  type Instance,
+  type SecurityGroupRule,
 } from '@aws-sdk/client-ec2';
 import { GetPublicAccessBlockCommand, ListBucketsCommand, PutPublicAccessBlockCommand, S3Client } from '@aws-sdk/client-s3';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
@@ -31,10 +36,12 @@ const RUN: SweepRun = { region: REGION, account: ACCOUNT, window: WINDOW, deadli
 const ALL_ON = { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true };
 const awsError = (name: string, status = 400) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
 // The SDK paginators reuse one input object and set the next token on it: copy each input when it is sent.
-const pagesByToken = <T>(seen: object[], tokenName: string, pages: Record<string, T>) => (input: Record<string, unknown>) => {
-  seen.push({ ...input });
-  return pages[String(input[tokenName] ?? 'first')];
-};
+const pagesByToken =
+  <T>(seen: object[], tokenName: string, pages: Record<string, T>) =>
+  (input: Record<string, unknown>) => {
+    seen.push({ ...input });
+    return pages[String(input[tokenName] ?? 'first')];
+  };
 
 beforeEach(() => {
   for (const mock of [s3, ec2, cloudTrail, scheduler]) {
@@ -50,10 +57,12 @@ describe('public-bucket sweep', () => {
   let listed: object[] = [];
   const listBoth = () => {
     listed = [];
-    s3.on(ListBucketsCommand).callsFake(pagesByToken(listed, 'ContinuationToken', {
-      first: { Buckets: [{ Name: 'example-private' }], ContinuationToken: 'page-2' },
-      'page-2': { Buckets: [{ Name: 'example-open' }] },
-    }));
+    s3.on(ListBucketsCommand).callsFake(
+      pagesByToken(listed, 'ContinuationToken', {
+        first: { Buckets: [{ Name: 'example-private' }], ContinuationToken: 'page-2' },
+        'page-2': { Buckets: [{ Name: 'example-open' }] },
+      }),
+    );
   };
 
   it('pages through ListBuckets in this region, passing the token along, and blocks only the bucket without full Block Public Access', async () => {
@@ -72,17 +81,35 @@ describe('public-bucket sweep', () => {
       { BucketRegion: REGION, MaxBuckets: 1000 },
       { BucketRegion: REGION, MaxBuckets: 1000, ContinuationToken: 'page-2' },
     ]);
-    expect(s3).toHaveReceivedCommandWith(PutPublicAccessBlockCommand, { Bucket: 'example-open', PublicAccessBlockConfiguration: ALL_ON, ExpectedBucketOwner: ACCOUNT });
+    expect(s3).toHaveReceivedCommandWith(PutPublicAccessBlockCommand, {
+      Bucket: 'example-open',
+      PublicAccessBlockConfiguration: ALL_ON,
+      ExpectedBucketOwner: ACCOUNT,
+    });
     expect(s3).toHaveReceivedCommandTimes(PutPublicAccessBlockCommand, 1);
     expect(deps.written).toHaveLength(1); // the compliant bucket has no record
     expect(deps.written[0]).toMatchObject({
-      trigger: 'sweep', outcome: 'remediated', rule: 'public-bucket',
-      eventId: `sweep:public-bucket:example-open:${WINDOW}`, resources: [{ id: 'example-open' }], account: ACCOUNT, region: REGION,
+      trigger: 'sweep',
+      outcome: 'remediated',
+      rule: 'public-bucket',
+      eventId: `sweep:public-bucket:example-open:${WINDOW}`,
+      resources: [{ id: 'example-open' }],
+      account: ACCOUNT,
+      region: REGION,
       // A finding is no CloudTrail call: no call, caller or call time is invented, so no violator and no exposure figure.
-      eventName: null, eventSource: null, eventTime: null, errorCode: null,
-      actor: null, actorType: null, sourceIp: null, userAgent: null, exposureMs: null,
+      eventName: null,
+      eventSource: null,
+      eventTime: null,
+      errorCode: null,
+      actor: null,
+      actorType: null,
+      sourceIp: null,
+      userAgent: null,
+      exposureMs: null,
     });
-    expect(summary).toEqual(expect.objectContaining({ rule: 'public-bucket', region: REGION, scanned: 2, findings: 1, outcomes: { remediated: 1 }, complete: true, error: null }));
+    expect(summary).toEqual(
+      expect.objectContaining({ rule: 'public-bucket', region: REGION, scanned: 2, findings: 1, outcomes: { remediated: 1 }, complete: true, error: null }),
+    );
   });
 
   it('writes nothing in dry-run and reports what it would do', async () => {
@@ -108,7 +135,9 @@ describe('public-bucket sweep', () => {
 
     expect(s3).toHaveReceivedCommandTimes(GetPublicAccessBlockCommand, 1);
     expect(s3).not.toHaveReceivedCommand(PutPublicAccessBlockCommand);
-    expect(deps.written).toEqual([expect.objectContaining({ outcome: 'exempt', trigger: 'sweep', exemptions: [expect.objectContaining({ resource: 'example-public-website' })] })]);
+    expect(deps.written).toEqual([
+      expect.objectContaining({ outcome: 'exempt', trigger: 'sweep', exemptions: [expect.objectContaining({ resource: 'example-public-website' })] }),
+    ]);
     expect(summary.outcomes).toEqual({ exempt: 1 });
   });
 
@@ -143,8 +172,13 @@ describe('public-bucket sweep', () => {
 
 describe('open-security-group sweep', () => {
   const SG = 'sg-0123456789abcdef0';
-  const rule = (id: string, fields: Partial<SecurityGroupRule>): SecurityGroupRule =>
-    ({ SecurityGroupRuleId: id, GroupId: SG, IsEgress: false, IpProtocol: 'tcp', ...fields });
+  const rule = (id: string, fields: Partial<SecurityGroupRule>): SecurityGroupRule => ({
+    SecurityGroupRuleId: id,
+    GroupId: SG,
+    IsEgress: false,
+    IpProtocol: 'tcp',
+    ...fields,
+  });
   const SSH = rule('sgr-00000000000000001', { FromPort: 22, ToPort: 22, CidrIpv4: '0.0.0.0/0' });
   const HTTPS = rule('sgr-00000000000000002', { FromPort: 443, ToPort: 443, CidrIpv4: '0.0.0.0/0' });
   const OFFICE = rule('sgr-00000000000000003', { FromPort: 3389, ToPort: 3389, CidrIpv4: '198.51.100.0/24' });
@@ -153,12 +187,15 @@ describe('open-security-group sweep', () => {
 
   it('pages through every rule of the region and revokes exactly the world-open rules on ports not allowed, by id', async () => {
     const scans: object[] = [];
-    ec2.on(DescribeSecurityGroupRulesCommand).callsFake(pagesByToken(scans, 'NextToken', {
-      first: { SecurityGroupRules: [SSH, HTTPS, EGRESS], NextToken: 'next' },
-      next: { SecurityGroupRules: [OFFICE, PG] },
-    }));
+    ec2.on(DescribeSecurityGroupRulesCommand).callsFake(
+      pagesByToken(scans, 'NextToken', {
+        first: { SecurityGroupRules: [SSH, HTTPS, EGRESS], NextToken: 'next' },
+        next: { SecurityGroupRules: [OFFICE, PG] },
+      }),
+    );
     ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [{ GroupId: SG, GroupName: 'web' }] });
-    ec2.on(DescribeSecurityGroupRulesCommand, { Filters: [{ Name: 'group-id', Values: [SG] }] })
+    ec2
+      .on(DescribeSecurityGroupRulesCommand, { Filters: [{ Name: 'group-id', Values: [SG] }] })
       .resolvesOnce({ SecurityGroupRules: [SSH, HTTPS, EGRESS, OFFICE, PG] })
       .resolves({ SecurityGroupRules: [HTTPS, EGRESS, OFFICE] });
     ec2.on(RevokeSecurityGroupIngressCommand).resolves({ Return: true });
@@ -217,12 +254,16 @@ describe('trail-logging sweep', () => {
   const arn = (name: string, account = ACCOUNT, region = REGION) => `arn:aws:cloudtrail:${region}:${account}:trail/${name}`;
   const trail = (name: string, account = ACCOUNT, region = REGION) => ({ Name: name, TrailARN: arn(name, account, region), HomeRegion: region });
 
-  it('restarts a home-Region trail that is not logging, and leaves shadow, logging and other accounts\' trails alone', async () => {
-    cloudTrail.on(DescribeTrailsCommand).resolves({ trailList: [
-      trail('example-main'), trail('example-stopped'), trail('example-shadow', ACCOUNT, 'us-east-1'), trail('example-org', '999988887777'),
-    ] });
+  it("restarts a home-Region trail that is not logging, and leaves shadow, logging and other accounts' trails alone", async () => {
+    cloudTrail.on(DescribeTrailsCommand).resolves({
+      trailList: [trail('example-main'), trail('example-stopped'), trail('example-shadow', ACCOUNT, 'us-east-1'), trail('example-org', '999988887777')],
+    });
     cloudTrail.on(GetTrailStatusCommand, { Name: arn('example-main') }).resolves({ IsLogging: true });
-    cloudTrail.on(GetTrailStatusCommand, { Name: arn('example-stopped') }).resolvesOnce({ IsLogging: false }).resolvesOnce({ IsLogging: false }).resolves({ IsLogging: true });
+    cloudTrail
+      .on(GetTrailStatusCommand, { Name: arn('example-stopped') })
+      .resolvesOnce({ IsLogging: false })
+      .resolvesOnce({ IsLogging: false })
+      .resolves({ IsLogging: true });
     cloudTrail.on(GetTrailCommand).resolves({ Trail: { ...trail('example-stopped'), IsMultiRegionTrail: true } });
     cloudTrail.on(StartLoggingCommand).resolves({});
     const deps = capturingDeps({ mode: 'live' });
@@ -250,13 +291,19 @@ describe('trail-logging sweep', () => {
 });
 
 describe('untagged-instance sweep', () => {
-  const instance = (id: string, tags: Record<string, string>, launched = '2026-11-01T00:00:00Z'): Instance =>
-    ({ InstanceId: id, State: { Name: 'running' }, LaunchTime: new Date(launched), Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) });
+  const instance = (id: string, tags: Record<string, string>, launched = '2026-11-01T00:00:00Z'): Instance => ({
+    InstanceId: id,
+    State: { Name: 'running' },
+    LaunchTime: new Date(launched),
+    Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+  });
   const TAGGED = instance('i-0aaaaaaaaaaaaaaa1', { Owner: 'arn:aws:iam::111122223333:user/alice', CostCenter: 'cc-42' });
   const UNTAGGED_ID = 'i-0bbbbbbbbbbbbbbb2';
   const UNTAGGED = instance(UNTAGGED_ID, { Name: 'web' });
   const JUST_LAUNCHED = instance('i-0ccccccccccccccc3', {}, '2026-11-25T11:58:00Z');
-  const enforcing = sampleConfig({ rules: { 'untagged-instance': { requiredTags: ['Owner', 'CostCenter'], defaultTagValues: { CostCenter: 'unassigned' }, enforcement: { enabled: true } } } });
+  const enforcing = sampleConfig({
+    rules: { 'untagged-instance': { requiredTags: ['Owner', 'CostCenter'], defaultTagValues: { CostCenter: 'unassigned' }, enforcement: { enabled: true } } },
+  });
 
   it('pages through pending, running and stopped instances, never invents an Owner, tags known defaults, and never schedules a stop', async () => {
     const scans: object[] = [];
@@ -265,13 +312,29 @@ describe('untagged-instance sweep', () => {
       more: { Reservations: [{ Instances: [UNTAGGED] }] },
     });
     // The rule's inspect reads the one instance by id; the scan lists by state.
-    ec2.on(DescribeInstancesCommand).callsFake((input) => (input.Filters?.[0]?.Name === 'instance-id'
-      ? { Reservations: [{ Instances: [UNTAGGED] }] } : scanPages(input)));
-    ec2.on(DescribeTagsCommand).resolvesOnce({ Tags: [] }).resolves({ Tags: [
-      { ResourceId: UNTAGGED.InstanceId, Key: 'CostCenter', Value: 'unassigned' }, { ResourceId: UNTAGGED.InstanceId, Key: 'trailguard:tagged-at', Value: WINDOW },
-    ] });
+    ec2
+      .on(DescribeInstancesCommand)
+      .callsFake((input) => (input.Filters?.[0]?.Name === 'instance-id' ? { Reservations: [{ Instances: [UNTAGGED] }] } : scanPages(input)));
+    ec2
+      .on(DescribeTagsCommand)
+      .resolvesOnce({ Tags: [] })
+      .resolves({
+        Tags: [
+          { ResourceId: UNTAGGED.InstanceId, Key: 'CostCenter', Value: 'unassigned' },
+          { ResourceId: UNTAGGED.InstanceId, Key: 'trailguard:tagged-at', Value: WINDOW },
+        ],
+      });
     ec2.on(CreateTagsCommand).resolves({});
-    const deps = { ...capturingDeps({ mode: 'live', config: { ...enforcing, enforceFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:enforce', schedulerRoleArn: 'arn:aws:iam::111122223333:role/scheduler' } }) };
+    const deps = {
+      ...capturingDeps({
+        mode: 'live',
+        config: {
+          ...enforcing,
+          enforceFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:enforce',
+          schedulerRoleArn: 'arn:aws:iam::111122223333:role/scheduler',
+        },
+      }),
+    };
 
     const summary = await runSweep(untaggedInstanceSweep, deps, { ...RUN, window: WINDOW });
 
@@ -279,17 +342,30 @@ describe('untagged-instance sweep', () => {
       { Filters: [{ Name: 'instance-state-name', Values: ['pending', 'running', 'stopped'] }], MaxResults: 1000 },
       { Filters: [{ Name: 'instance-state-name', Values: ['pending', 'running', 'stopped'] }], MaxResults: 1000, NextToken: 'more' },
     ]);
-    expect(ec2.commandCalls(CreateTagsCommand).map((c) => c.args[0].input)).toEqual([{
-      Resources: [UNTAGGED.InstanceId], Tags: [{ Key: 'CostCenter', Value: 'unassigned' }, { Key: 'trailguard:tagged-at', Value: WINDOW }],
-    }]);
+    expect(ec2.commandCalls(CreateTagsCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        Resources: [UNTAGGED.InstanceId],
+        Tags: [
+          { Key: 'CostCenter', Value: 'unassigned' },
+          { Key: 'trailguard:tagged-at', Value: WINDOW },
+        ],
+      },
+    ]);
     expect(scheduler.calls()).toEqual([]);
     expect(deps.written).toHaveLength(1); // the tagged one and the one launched two minutes ago have no record
-    expect(deps.written[0]).toMatchObject({ trigger: 'sweep', outcome: 'remediated', resources: [{ id: UNTAGGED.InstanceId }], reason: expect.stringContaining('no value known for Owner') });
+    expect(deps.written[0]).toMatchObject({
+      trigger: 'sweep',
+      outcome: 'remediated',
+      resources: [{ id: UNTAGGED.InstanceId }],
+      reason: expect.stringContaining('no value known for Owner'),
+    });
     expect(summary).toMatchObject({ scanned: 3, findings: 1, complete: true });
   });
 
   it('alerts, and writes nothing, when Owner is the only missing key (the creator is unknown)', async () => {
-    ec2.on(DescribeInstancesCommand, { Filters: [{ Name: 'instance-state-name', Values: ['pending', 'running', 'stopped'] }] }).resolves({ Reservations: [{ Instances: [UNTAGGED] }] });
+    ec2
+      .on(DescribeInstancesCommand, { Filters: [{ Name: 'instance-state-name', Values: ['pending', 'running', 'stopped'] }] })
+      .resolves({ Reservations: [{ Instances: [UNTAGGED] }] });
     ec2.on(DescribeInstancesCommand, { Filters: [{ Name: 'instance-id', Values: [UNTAGGED_ID] }] }).resolves({ Reservations: [{ Instances: [UNTAGGED] }] });
     const deps = capturingDeps({ mode: 'live' });
 
@@ -313,10 +389,13 @@ describe('untagged-instance sweep', () => {
 });
 
 describe('the sweep Lambda handler', () => {
-  const context = (remainingMs: number) => ({ getRemainingTimeInMillis: () => remainingMs, invokedFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:trailguard-test-publicBucketSweep` });
+  const context = (remainingMs: number) => ({
+    getRemainingTimeInMillis: () => remainingMs,
+    invokedFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:trailguard-test-publicBucketSweep`,
+  });
   const scheduled = { id: 'e1', 'detail-type': 'Scheduled Event', source: 'aws.events', time: '2026-11-25T12:00:00Z', detail: {} };
 
-  it('logs one summary line and names findings by the schedule\'s window and the function\'s account', async () => {
+  it("logs one summary line and names findings by the schedule's window and the function's account", async () => {
     const lines: string[] = [];
     logger.setSink((line) => lines.push(line));
     s3.on(ListBucketsCommand).resolves({ Buckets: [{ Name: 'example-open' }] });
@@ -326,7 +405,9 @@ describe('the sweep Lambda handler', () => {
     const summary = await sweepHandler(publicBucketSweep, () => deps)(scheduled, context(300_000));
     logger.setSink(() => undefined);
 
-    expect(deps.written).toEqual([expect.objectContaining({ eventId: `sweep:public-bucket:example-open:${WINDOW}`, account: ACCOUNT, outcome: 'would-remediate' })]);
+    expect(deps.written).toEqual([
+      expect.objectContaining({ eventId: `sweep:public-bucket:example-open:${WINDOW}`, account: ACCOUNT, outcome: 'would-remediate' }),
+    ]);
     const summaries = lines.map((l) => JSON.parse(l)).filter((l) => l.message === 'trailguard sweep');
     expect(summaries).toEqual([expect.objectContaining({ level: 'INFO', rule: 'public-bucket', findings: 1, complete: true })]);
     expect(summary.window).toBe(WINDOW);

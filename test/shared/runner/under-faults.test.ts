@@ -1,7 +1,5 @@
 import { GetTrailStatusCommand, StartLoggingCommand } from '@aws-sdk/client-cloudtrail';
-import {
-  DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue,
-} from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { trailLogging } from '../../../functions/trail-logging/rule.js';
@@ -21,7 +19,6 @@ const ARN = trailArnIn();
 const TRAIL_LOCK = 'trail-logging#111122223333#us-east-1#example-audit-trail';
 /** Another StopLogging of the same trail (its own event id). */
 const stopLogging = (id: string) => ({ ...STOPPED, id, detail: { ...STOPPED.detail, eventID: id } });
-
 
 beforeEach(() => {
   cloudTrail.reset();
@@ -52,7 +49,9 @@ describe('a write that landed but whose response was lost (item 1)', () => {
 
     expect(deps.written[0]).toMatchObject({ outcome: 'failed', error: { kind: 'transient' }, notification: { status: 'deferred' } });
     expect(retried).toMatchObject({
-      outcome: 'remediated', severity: 'CRITICAL', finding: 'trail-stopped', // kept in the intent for the retry's record
+      outcome: 'remediated',
+      severity: 'CRITICAL',
+      finding: 'trail-stopped', // kept in the intent for the retry's record
       reason: expect.stringContaining('the write of an earlier try (2026-11-25T12:00:00.000Z) landed, this retry read it back'),
       resources: [{ type: 'AWS::CloudTrail::Trail' }],
       actions: [{ api: 'CloudTrail.StartLogging', status: 'done', params: { Name: ARN }, previous: { IsLogging: false }, verification: { ok: true } }],
@@ -67,7 +66,8 @@ describe('a write that landed but whose response was lost (item 1)', () => {
 
   it('decides afresh when the intended state is not there (the write never landed): writes, verifies, tells once', async () => {
     const trail = trailDouble();
-    cloudTrail.on(StartLoggingCommand)
+    cloudTrail
+      .on(StartLoggingCommand)
       .callsFakeOnce(() => {
         throw sdkError('ThrottlingException', 400); // refused: nothing landed
       })
@@ -82,7 +82,11 @@ describe('a write that landed but whose response was lost (item 1)', () => {
     const retried = await run(trailLogging, STOPPED, deps);
 
     expect(failed).toMatchObject({ outcome: 'failed', error: { kind: 'transient' } });
-    expect(retried).toMatchObject({ outcome: 'remediated', reason: expect.stringContaining('remediated and verified'), actions: [{ previous: { IsLogging: false } }] });
+    expect(retried).toMatchObject({
+      outcome: 'remediated',
+      reason: expect.stringContaining('remediated and verified'),
+      actions: [{ previous: { IsLogging: false } }],
+    });
     expect(retried.reason).not.toContain('earlier try');
     expect(cloudTrail.commandCalls(StartLoggingCommand)).toHaveLength(2);
     expect(deps.published).toHaveLength(1);
@@ -100,15 +104,18 @@ describe('a write that landed but whose response was lost (item 1)', () => {
     db.on(UpdateItemCommand).callsFake((input: { UpdateExpression: string; ExpressionAttributeValues: Record<string, AttributeValue> }) => {
       const values = input.ExpressionAttributeValues;
       if (input.UpdateExpression.startsWith('ADD')) return { Attributes: { total: { N: '1' } } }; // counters
-      if (values[':lockedUntil']) { // claimEvent: free or given back, as the double holds it
+      if (values[':lockedUntil']) {
+        // claimEvent: free or given back, as the double holds it
         if (claim && claim.status?.S !== 'retryable') throw conditionFailed();
         const old = claim;
         claim = { ...old, status: { S: 'in-progress' }, claimToken: values[':token'] as AttributeValue };
         return old ? { Attributes: old } : {};
       }
       if (claim?.claimToken?.S !== values[':token']?.S) throw conditionFailed();
-      if (values[':intent']) claim = { ...claim, intent: values[':intent'] as AttributeValue }; // recordIntent
-      else if (values[':retryable']) claim = { ...claim, status: { S: 'retryable' } }; // releaseEvent keeps the intent
+      if (values[':intent'])
+        claim = { ...claim, intent: values[':intent'] as AttributeValue }; // recordIntent
+      else if (values[':retryable'])
+        claim = { ...claim, status: { S: 'retryable' } }; // releaseEvent keeps the intent
       else if (values[':done']) claim = { ...claim, status: { S: 'done' }, outcome: values[':outcome'] as AttributeValue }; // concludeEvent
       return {};
     });
@@ -127,7 +134,8 @@ describe('a write that landed but whose response was lost (item 1)', () => {
 
     const failed = await run(trailLogging, STOPPED, deps);
     expect(JSON.parse(claim?.intent?.S ?? '{}')).toMatchObject({
-      actions: [{ api: 'CloudTrail.StartLogging', previous: { IsLogging: false } }], severity: 'CRITICAL',
+      actions: [{ api: 'CloudTrail.StartLogging', previous: { IsLogging: false } }],
+      severity: 'CRITICAL',
     });
     const retried = await run(trailLogging, STOPPED, deps);
 
@@ -142,7 +150,8 @@ describe('a write that landed but whose response was lost (item 1)', () => {
 describe('a read-back after a successful write (item 2)', () => {
   it('that is throttled is transient: the retry verifies without writing again, and tells once', async () => {
     const trail = trailDouble();
-    cloudTrail.on(GetTrailStatusCommand)
+    cloudTrail
+      .on(GetTrailStatusCommand)
       .callsFakeOnce(() => ({ IsLogging: trail.logging })) // inspect
       .callsFakeOnce(() => {
         throw sdkError('ThrottlingException', 400); // the read-back
@@ -156,7 +165,9 @@ describe('a read-back after a successful write (item 2)', () => {
     const retried = await handler(STOPPED);
 
     expect(deps.written[0]).toMatchObject({
-      outcome: 'failed', error: { kind: 'transient', code: 'ThrottlingException' }, notification: { status: 'deferred' },
+      outcome: 'failed',
+      error: { kind: 'transient', code: 'ThrottlingException' },
+      notification: { status: 'deferred' },
       reason: expect.stringContaining('acted, but the read-back could not be made (ThrottlingException): the retry verifies'),
       actions: [{ status: 'done', verification: { ok: false, detail: 'the read-back could not be made: ThrottlingException' } }],
     });
@@ -174,7 +185,12 @@ describe('a read-back after a successful write (item 2)', () => {
     const first = await run(trailLogging, STOPPED, deps);
     const again = await run(trailLogging, STOPPED, deps);
 
-    expect(first).toMatchObject({ outcome: 'failed', error: null, notification: { status: 'sent' }, reason: expect.stringContaining('acted, but verification failed: GetTrailStatus still reads IsLogging: false') });
+    expect(first).toMatchObject({
+      outcome: 'failed',
+      error: null,
+      notification: { status: 'sent' },
+      reason: expect.stringContaining('acted, but verification failed: GetTrailStatus still reads IsLogging: false'),
+    });
     expect(again).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('already handled as failed') });
     expect(deps.published).toHaveLength(1);
   });
@@ -206,7 +222,9 @@ describe('concurrent events on one resource (item 4)', () => {
 
     expect(Date.now() - waitStarted).toBeGreaterThanOrEqual(250);
     expect(blocked).toMatchObject({
-      outcome: 'failed', error: { kind: 'transient', code: 'ResourceLocked' }, notification: { status: 'deferred' },
+      outcome: 'failed',
+      error: { kind: 'transient', code: 'ResourceLocked' },
+      notification: { status: 'deferred' },
       reason: expect.stringContaining('its lock holds until 2026-11-25T12:01:30.000Z'),
     });
     expect(cloudTrail.commandCalls(GetTrailStatusCommand)).toHaveLength(0);

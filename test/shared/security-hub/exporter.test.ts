@@ -15,8 +15,14 @@ const T0 = Date.parse('2026-11-20T09:15:03.000Z');
 const logLine = (r: RemediationRecord, at: number) => JSON.stringify({ level: 'INFO', message: RECORD_MESSAGE, timestamp: new Date(at).toISOString(), ...r });
 /** The Lambda event of a CloudWatch Logs subscription delivery. */
 function logsEvent(messages: readonly { message: string; at: number }[], logGroup = '/aws/lambda/trailguard-test-publicBucket') {
-  const payload = { messageType: 'DATA_MESSAGE', owner: '111122223333', logGroup, logStream: 's', subscriptionFilters: ['f'],
-    logEvents: messages.map(({ message, at }, i) => ({ id: String(i), timestamp: at, message })) };
+  const payload = {
+    messageType: 'DATA_MESSAGE',
+    owner: '111122223333',
+    logGroup,
+    logStream: 's',
+    subscriptionFilters: ['f'],
+    logEvents: messages.map(({ message, at }, i) => ({ id: String(i), timestamp: at, message })),
+  };
   return { awslogs: { data: gzipSync(JSON.stringify(payload)).toString('base64') } };
 }
 
@@ -33,7 +39,9 @@ function fakeImport(failuresPerCall: readonly ((batch: readonly AwsSecurityFindi
   return { calls, importBatch };
 }
 const logs: { message: string; fields: Record<string, unknown> }[] = [];
-const log = (message: string, fields: Record<string, unknown>) => { logs.push({ message, fields }); };
+const log = (message: string, fields: Record<string, unknown>) => {
+  logs.push({ message, fields });
+};
 const bucket = (i: number) => ({ type: 'AWS::S3::Bucket', id: `example-bucket-${i}` });
 
 describe('exportLogEvents', () => {
@@ -78,7 +86,17 @@ describe('exportLogEvents', () => {
 
   it('exports nothing for a CONTROL_MESSAGE (CloudWatch Logs checking its destination)', async () => {
     const { calls, importBatch } = fakeImport();
-    const event = { awslogs: { data: gzipSync(JSON.stringify({ messageType: 'CONTROL_MESSAGE', logGroup: '', logEvents: [{ id: '', timestamp: T0, message: 'CWL CONTROL MESSAGE: Checking health of destination' }] })).toString('base64') } };
+    const event = {
+      awslogs: {
+        data: gzipSync(
+          JSON.stringify({
+            messageType: 'CONTROL_MESSAGE',
+            logGroup: '',
+            logEvents: [{ id: '', timestamp: T0, message: 'CWL CONTROL MESSAGE: Checking health of destination' }],
+          }),
+        ).toString('base64'),
+      },
+    };
 
     const summary = await exportLogEvents(event, TARGET, hubCalls(importBatch), log);
 
@@ -97,16 +115,16 @@ describe('importFindings: failed findings', () => {
 
   it('logs each failed finding with its error code and sends the transient ones again, alone', async () => {
     logs.length = 0;
-    const { calls, importBatch } = fakeImport([
-      () => [{ Id: 'f-1', ErrorCode: 'InternalException', ErrorMessage: 'try again' }],
-      () => [],
-    ]);
+    const { calls, importBatch } = fakeImport([() => [{ Id: 'f-1', ErrorCode: 'InternalException', ErrorMessage: 'try again' }], () => []]);
 
     const result = await importFindings(importBatch, findings(3), log);
 
     expect(calls.map((c) => c.map((f) => f.Id))).toEqual([['f-0', 'f-1', 'f-2'], ['f-1']]);
     expect(result.imported.map((f) => f.Id)).toEqual(['f-0', 'f-2', 'f-1']);
-    expect(logs).toContainEqual({ message: 'security hub rejected a finding', fields: { findingId: 'f-1', errorCode: 'InternalException', errorMessage: 'try again', attempt: 1 } });
+    expect(logs).toContainEqual({
+      message: 'security hub rejected a finding',
+      fields: { findingId: 'f-1', errorCode: 'InternalException', errorMessage: 'try again', attempt: 1 },
+    });
   });
 
   it('fails the invocation when a finding is refused for good, after importing the others, and does not resend it', async () => {
@@ -141,19 +159,23 @@ describe('importFindings: failed findings', () => {
 });
 
 describe('importBatchWith: a throttled call', () => {
-  it('is retried by the SDK\'s retry strategy until Security Hub takes it', async () => {
+  it("is retried by the SDK's retry strategy until Security Hub takes it", async () => {
     const answers = [
       { statusCode: 429, headers: { 'x-amzn-errortype': 'TooManyRequestsException' }, body: '{"message":"Rate exceeded"}' },
       { statusCode: 200, headers: { 'content-type': 'application/json' }, body: '{"FailedCount":0,"SuccessCount":1,"FailedFindings":[]}' },
     ];
     let requests = 0;
     const client = new SecurityHubClient({
-      region: 'eu-west-1', retryMode: 'adaptive', maxAttempts: 4,
+      region: 'eu-west-1',
+      retryMode: 'adaptive',
+      maxAttempts: 4,
       credentials: async () => ({ accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' }),
-      requestHandler: { handle: async () => {
-        const answer = answers[Math.min(requests++, 1)]!;
-        return { response: { ...answer, body: Readable.from([Buffer.from(answer.body)]) } as never };
-      } } as never,
+      requestHandler: {
+        handle: async () => {
+          const answer = answers[Math.min(requests++, 1)]!;
+          return { response: { ...answer, body: Readable.from([Buffer.from(answer.body)]) } as never };
+        },
+      } as never,
     });
 
     const failed = await importBatchWith(client)([{ Id: 'f-0' } as AwsSecurityFinding]);
@@ -165,7 +187,11 @@ describe('importBatchWith: a throttled call', () => {
 
 describe('hubTargetOf', () => {
   it('takes the account, Region and partition from the function ARN', () => {
-    expect(hubTargetOf('arn:aws-us-gov:lambda:us-gov-west-1:111122223333:function:x')).toEqual({ partition: 'aws-us-gov', region: 'us-gov-west-1', account: '111122223333' });
+    expect(hubTargetOf('arn:aws-us-gov:lambda:us-gov-west-1:111122223333:function:x')).toEqual({
+      partition: 'aws-us-gov',
+      region: 'us-gov-west-1',
+      account: '111122223333',
+    });
     expect(() => hubTargetOf('arn:aws:lambda:eu-west-1:evil:function:x')).toThrow();
   });
 });

@@ -13,8 +13,17 @@ const only = (findings: ReturnType<typeof findingsOf>) => {
 
 describe('findingsOf: one record as ASFF', () => {
   it('maps a remediated public bucket to a PASSED finding with the ids, product, resource ARN, controls and actions', () => {
-    const finding = only(findingsOf(record({ actions: [DONE_ACTIONS.bucketHadNone], controls: ['S3.8'],
-      reverseCommands: [{ resource: 'example-reports', command: "aws s3api delete-public-access-block --bucket 'example-reports'" }] }), LOGGED_AT, TARGET));
+    const finding = only(
+      findingsOf(
+        record({
+          actions: [DONE_ACTIONS.bucketHadNone],
+          controls: ['S3.8'],
+          reverseCommands: [{ resource: 'example-reports', command: "aws s3api delete-public-access-block --bucket 'example-reports'" }],
+        }),
+        LOGGED_AT,
+        TARGET,
+      ),
+    );
     expect(finding).toMatchObject({
       SchemaVersion: '2018-10-08',
       ProductArn: 'arn:aws:securityhub:eu-west-1:111122223333:product/111122223333/default',
@@ -31,18 +40,27 @@ describe('findingsOf: one record as ASFF', () => {
       Compliance: {
         Status: 'PASSED',
         SecurityControlId: 'S3.8',
-        AssociatedStandards: [{ StandardsId: 'standards/aws-foundational-security-best-practices/v/1.0.0' }, { StandardsId: 'standards/cis-aws-foundations-benchmark/v/5.0.0' }],
+        AssociatedStandards: [
+          { StandardsId: 'standards/aws-foundational-security-best-practices/v/1.0.0' },
+          { StandardsId: 'standards/cis-aws-foundations-benchmark/v/5.0.0' },
+        ],
         RelatedRequirements: ['AWS Foundational Security Best Practices S3.8', 'CIS AWS Foundations Benchmark v5.0.0 2.1.4'],
       },
       RecordState: 'ACTIVE',
       SourceUrl: 'https://s3.console.aws.amazon.com/s3/buckets/example-reports?region=eu-west-1',
     });
     expect(finding.ProductFields).toMatchObject({
-      'trailguard/rule': 'public-bucket', 'trailguard/outcome': 'remediated', 'trailguard/eventId': 'evt-1', 'trailguard/eventName': 'PutBucketAcl',
-      'trailguard/actor': 'arn:aws:iam::111122223333:user/alice', 'trailguard/actions': 'S3.PutPublicAccessBlock example-reports done',
+      'trailguard/rule': 'public-bucket',
+      'trailguard/outcome': 'remediated',
+      'trailguard/eventId': 'evt-1',
+      'trailguard/eventName': 'PutBucketAcl',
+      'trailguard/actor': 'arn:aws:iam::111122223333:user/alice',
+      'trailguard/actions': 'S3.PutPublicAccessBlock example-reports done',
       'trailguard/reverseCommand': "aws s3api delete-public-access-block --bucket 'example-reports'",
     });
-    expect(finding.Remediation?.Recommendation?.Text).toMatch(/^To reverse \(exempt the resource first, or use trailguard undo with trailguard\/eventId\): aws s3api delete-public-access-block --bucket 'example-reports'\. /);
+    expect(finding.Remediation?.Recommendation?.Text).toMatch(
+      /^To reverse \(exempt the resource first, or use trailguard undo with trailguard\/eventId\): aws s3api delete-public-access-block --bucket 'example-reports'\. /,
+    );
     expect(finding.Types).toContain('Software and Configuration Checks/Industry and Regulatory Standards/CIS AWS Foundations Benchmark');
     expect(finding.FindingProviderFields).toEqual({ Severity: finding.Severity, Types: finding.Types });
     expect(finding).not.toHaveProperty('Workflow');
@@ -75,7 +93,10 @@ describe('findingsOf: one record as ASFF', () => {
   });
 
   it('gives a record without severity INFORMATIONAL', () => {
-    expect(only(findingsOf(record({ outcome: 'alerted', severity: null }), LOGGED_AT, TARGET)).Severity).toEqual({ Label: 'INFORMATIONAL', Original: 'INFORMATIONAL' });
+    expect(only(findingsOf(record({ outcome: 'alerted', severity: null }), LOGGED_AT, TARGET)).Severity).toEqual({
+      Label: 'INFORMATIONAL',
+      Original: 'INFORMATIONAL',
+    });
   });
 
   it('reopens a remediated finding when the remediation is reverted: same id, ACTIVE and FAILED again', () => {
@@ -102,13 +123,25 @@ describe('findingsOf: one record as ASFF', () => {
     const findings = findingsOf(record({ rule: 'untagged-instance', outcome: 'would-remediate', resources }), LOGGED_AT, TARGET);
     expect(findings).toHaveLength(100);
     expect(new Set(findings.map((f) => f.Id)).size).toBe(100);
-    expect(findings[0]?.Resources?.[0]).toEqual({ Type: 'AwsEc2Instance', Id: 'arn:aws:ec2:eu-west-1:111122223333:instance/i-00000000000000000', Partition: 'aws', Region: 'eu-west-1' });
+    expect(findings[0]?.Resources?.[0]).toEqual({
+      Type: 'AwsEc2Instance',
+      Id: 'arn:aws:ec2:eu-west-1:111122223333:instance/i-00000000000000000',
+      Partition: 'aws',
+      Region: 'eu-west-1',
+    });
   });
 
   it('maps security groups and trails to their ASFF types with ARNs, and anything else to Other', () => {
-    const resourceOf = (type: string, id: string) => only(findingsOf(record({ outcome: 'failed', resources: [{ type, id }] }), LOGGED_AT, TARGET)).Resources?.[0];
-    expect(resourceOf('AWS::EC2::SecurityGroup', 'sg-0123456789abcdef0')).toMatchObject({ Type: 'AwsEc2SecurityGroup', Id: 'arn:aws:ec2:eu-west-1:111122223333:security-group/sg-0123456789abcdef0' });
-    expect(resourceOf('AWS::CloudTrail::Trail', 'management-events')).toMatchObject({ Type: 'AwsCloudTrailTrail', Id: 'arn:aws:cloudtrail:eu-west-1:111122223333:trail/management-events' });
+    const resourceOf = (type: string, id: string) =>
+      only(findingsOf(record({ outcome: 'failed', resources: [{ type, id }] }), LOGGED_AT, TARGET)).Resources?.[0];
+    expect(resourceOf('AWS::EC2::SecurityGroup', 'sg-0123456789abcdef0')).toMatchObject({
+      Type: 'AwsEc2SecurityGroup',
+      Id: 'arn:aws:ec2:eu-west-1:111122223333:security-group/sg-0123456789abcdef0',
+    });
+    expect(resourceOf('AWS::CloudTrail::Trail', 'management-events')).toMatchObject({
+      Type: 'AwsCloudTrailTrail',
+      Id: 'arn:aws:cloudtrail:eu-west-1:111122223333:trail/management-events',
+    });
     expect(resourceOf('AWS::IAM::User', 'alice')).toMatchObject({ Type: 'Other', Id: 'AWS::IAM::User alice' });
     // A malformed id never becomes an ARN.
     expect(resourceOf('AWS::S3::Bucket', 'Not A Bucket/..')).toMatchObject({ Type: 'Other', Id: 'AWS::S3::Bucket Not A Bucket/..' });
@@ -123,7 +156,13 @@ describe('findingsOf: one record as ASFF', () => {
 
   it('strips control and format characters from attacker-controlled text and keeps every field within its limit', () => {
     const evil = `evil\u001b]0;owned\u0007\r\nline\u202eeslaf\u200b${'é'.repeat(3000)}`;
-    const finding = only(findingsOf(record({ outcome: 'failed', actor: evil, reason: evil, eventName: evil, resources: [{ type: 'AWS::IAM::User', id: evil }] }), LOGGED_AT, TARGET));
+    const finding = only(
+      findingsOf(
+        record({ outcome: 'failed', actor: evil, reason: evil, eventName: evil, resources: [{ type: 'AWS::IAM::User', id: evil }] }),
+        LOGGED_AT,
+        TARGET,
+      ),
+    );
     const texts = [finding.Title!, finding.Description!, ...Object.values(finding.ProductFields ?? {}), finding.Resources![0]!.Id!];
     for (const text of texts) expect(text).not.toMatch(/[\p{Cc}\p{Cf}\u2028\u2029]/u);
     expect(finding.Description).toMatch(/^evil \]0;owned line/);
@@ -139,13 +178,23 @@ describe('findingsOf: one record as ASFF', () => {
     expect(cut).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
   });
 
-  it('names the controls of the record\'s finding code, and none when the rule declares none', () => {
+  it("names the controls of the record's finding code, and none when the rule declares none", () => {
     const controls = { byFinding: { 'root-sign-in': ['IAM.9'] }, other: ['CloudWatch.1'] } as const;
     const rootSignIn = only(findingsOf(record({ rule: 'root-activity', outcome: 'alerted', finding: 'root-sign-in' }), LOGGED_AT, TARGET, { controls }));
-    expect(rootSignIn.Compliance).toMatchObject({ Status: 'FAILED', SecurityControlId: 'IAM.9', RelatedRequirements: ['AWS Foundational Security Best Practices IAM.9', 'CIS AWS Foundations Benchmark v5.0.0 1.4'] });
+    expect(rootSignIn.Compliance).toMatchObject({
+      Status: 'FAILED',
+      SecurityControlId: 'IAM.9',
+      RelatedRequirements: ['AWS Foundational Security Best Practices IAM.9', 'CIS AWS Foundations Benchmark v5.0.0 1.4'],
+    });
     expect(rootSignIn.Types).toContain('Unusual Behaviors/User');
     const other = only(findingsOf(record({ rule: 'root-activity', outcome: 'alerted', finding: null }), LOGGED_AT, TARGET, { controls }));
-    expect(other.Compliance).toMatchObject({ SecurityControlId: 'CloudWatch.1', AssociatedStandards: [{ StandardsId: 'standards/aws-foundational-security-best-practices/v/1.0.0' }, { StandardsId: 'standards/cis-aws-foundations-benchmark/v/1.4.0' }] });
+    expect(other.Compliance).toMatchObject({
+      SecurityControlId: 'CloudWatch.1',
+      AssociatedStandards: [
+        { StandardsId: 'standards/aws-foundational-security-best-practices/v/1.0.0' },
+        { StandardsId: 'standards/cis-aws-foundations-benchmark/v/1.4.0' },
+      ],
+    });
     expect(only(findingsOf(record({ outcome: 'failed' }), LOGGED_AT, TARGET)).Compliance).toEqual({ Status: 'FAILED' });
   });
 
@@ -162,11 +211,22 @@ describe('findingsOf: one record as ASFF', () => {
   });
 
   it('puts on each finding only the reverse commands of its own resource, one printable line each', () => {
-    const groups = [{ type: 'AWS::EC2::SecurityGroup', id: 'sg-0123456789abcdef0' }, { type: 'AWS::EC2::SecurityGroup', id: 'sg-0fedcba9876543210' }];
-    const findings = findingsOf(record({ rule: 'open-security-group', resources: groups, reverseCommands: [
-      { resource: 'sg-0123456789abcdef0', command: "aws ec2 authorize-security-group-ingress --group-id 'sg-0123456789abcdef0'" },
-      { resource: 'sg-0fedcba9876543210', command: "aws ec2 authorize-security-group-ingress --group-id 'sg-0fedcba9876543210'\r\n\u001b[2Jrm -rf ~" },
-    ] }), LOGGED_AT, TARGET);
+    const groups = [
+      { type: 'AWS::EC2::SecurityGroup', id: 'sg-0123456789abcdef0' },
+      { type: 'AWS::EC2::SecurityGroup', id: 'sg-0fedcba9876543210' },
+    ];
+    const findings = findingsOf(
+      record({
+        rule: 'open-security-group',
+        resources: groups,
+        reverseCommands: [
+          { resource: 'sg-0123456789abcdef0', command: "aws ec2 authorize-security-group-ingress --group-id 'sg-0123456789abcdef0'" },
+          { resource: 'sg-0fedcba9876543210', command: "aws ec2 authorize-security-group-ingress --group-id 'sg-0fedcba9876543210'\r\n\u001b[2Jrm -rf ~" },
+        ],
+      }),
+      LOGGED_AT,
+      TARGET,
+    );
     expect(findings.map((f) => f.ProductFields?.['trailguard/reverseCommand'])).toEqual([
       "aws ec2 authorize-security-group-ingress --group-id 'sg-0123456789abcdef0'",
       "aws ec2 authorize-security-group-ingress --group-id 'sg-0fedcba9876543210' [2Jrm -rf ~",
@@ -186,7 +246,10 @@ describe('findingsOf: one record as ASFF', () => {
     const fromRecord = only(findingsOf(record({ outcome: 'failed', controls: ['S3.8'] }), LOGGED_AT, TARGET, { controls: { other: ['IAM.9'] } }));
     expect(fromRecord.Compliance?.SecurityControlId).toBe('S3.8');
     const forged = only(findingsOf(record({ outcome: 'failed', controls: ['S3.999', 'x'.repeat(5000), 42, 'S3.8'] as never }), LOGGED_AT, TARGET));
-    expect(forged.Compliance).toMatchObject({ SecurityControlId: 'S3.8', RelatedRequirements: ['AWS Foundational Security Best Practices S3.8', 'CIS AWS Foundations Benchmark v5.0.0 2.1.4'] });
+    expect(forged.Compliance).toMatchObject({
+      SecurityControlId: 'S3.8',
+      RelatedRequirements: ['AWS Foundational Security Best Practices S3.8', 'CIS AWS Foundations Benchmark v5.0.0 2.1.4'],
+    });
     // An older record (no controls field) names its rule's, when the caller has them.
     expect(only(findingsOf(record({ outcome: 'failed' }), LOGGED_AT, TARGET, { controls: S3_CONTROLS })).Compliance?.SecurityControlId).toBe('S3.8');
   });

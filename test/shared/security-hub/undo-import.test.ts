@@ -36,10 +36,25 @@ async function undoWith(securityHub: boolean, importFindings: UndoOptions['impor
   let out = '';
   let err = '';
   const exit = await undo({
-    eventId: 'evt-bucket', sources: [log], apply: true, yes: true, mode: 'live', region: 'eu-west-1', since: undefined,
+    eventId: 'evt-bucket',
+    sources: [log],
+    apply: true,
+    yes: true,
+    mode: 'live',
+    region: 'eu-west-1',
+    since: undefined,
     config: parseConfig({ securityHub, exemptions: [{ resource: 'example-reports', reason: 'CHG-1234' }] }),
-    now: () => NOW, out: (t) => { out += t; }, err: (t) => { err += t; }, progress: { isTTY: false, write: () => true },
-    notify: async () => 'msg-1', identity: async () => ({ arn: OPERATOR, account: '111122223333' }), importFindings,
+    now: () => NOW,
+    out: (t) => {
+      out += t;
+    },
+    err: (t) => {
+      err += t;
+    },
+    progress: { isTTY: false, write: () => true },
+    notify: async () => 'msg-1',
+    identity: async () => ({ arn: OPERATOR, account: '111122223333' }),
+    importFindings,
   });
   return { exit, out, err };
 }
@@ -48,7 +63,9 @@ describe('trailguard undo --apply with securityHub on', () => {
   it('imports the reverted finding: the same id as the remediated one, reopened ACTIVE and FAILED', async () => {
     const imported: AwsSecurityFinding[] = [];
 
-    const { exit, out } = await undoWith(true, async (findings) => { imported.push(...findings); });
+    const { exit, out } = await undoWith(true, async (findings) => {
+      imported.push(...findings);
+    });
 
     expect(exit).toBe(0);
     expect(s3).toHaveReceivedCommandWith(DeletePublicAccessBlockCommand, { Bucket: 'example-reports' });
@@ -66,7 +83,9 @@ describe('trailguard undo --apply with securityHub on', () => {
   });
 
   it('warns, and still succeeds, when Security Hub refuses the import', async () => {
-    const { exit, err } = await undoWith(true, async () => { throw new Error('AccessDeniedException: not subscribed'); });
+    const { exit, err } = await undoWith(true, async () => {
+      throw new Error('AccessDeniedException: not subscribed');
+    });
 
     expect(exit).toBe(0);
     expect(s3).toHaveReceivedCommand(DeletePublicAccessBlockCommand);
@@ -76,7 +95,9 @@ describe('trailguard undo --apply with securityHub on', () => {
   it('imports nothing with securityHub off', async () => {
     const imported: AwsSecurityFinding[] = [];
 
-    const { exit } = await undoWith(false, async (findings) => { imported.push(...findings); });
+    const { exit } = await undoWith(false, async (findings) => {
+      imported.push(...findings);
+    });
 
     expect(exit).toBe(0);
     expect(s3).toHaveReceivedCommand(DeletePublicAccessBlockCommand);

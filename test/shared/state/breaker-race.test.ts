@@ -1,6 +1,12 @@
 import {
-  DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand,
-  type AttributeValue, type GetItemCommandInput, type PutItemCommandInput, type UpdateItemCommandInput,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type GetItemCommandInput,
+  type PutItemCommandInput,
+  type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -25,22 +31,37 @@ const config = parseConfig({ reliability: { breaker: { maxWrites: LIMIT, windowM
 function writingRule() {
   const act = vi.fn(async () => undefined);
   const rule = {
-    id: 'public-bucket', pattern: { source: ['aws.s3'] }, permissions: {},
-    settings: () => ({ enabled: true }), clients: () => ({}),
+    id: 'public-bucket',
+    pattern: { source: ['aws.s3'] },
+    permissions: {},
+    settings: () => ({ enabled: true }),
+    clients: () => ({}),
     parse: ({ record }) => ({ resources: [{ type: 'AWS::S3::Bucket', id: String((record.requestParameters as { bucketName: string }).bucketName) }] }),
     inspect: async () => ({}),
-    decide: (facts: { resources: { type: string; id: string }[] }) => violation('public', 'HIGH', facts.resources, facts.resources.map((resource) => ({ api: 'S3.PutPublicAccessBlock', resource, params: {} }))),
+    decide: (facts: { resources: { type: string; id: string }[] }) =>
+      violation(
+        'public',
+        'HIGH',
+        facts.resources,
+        facts.resources.map((resource) => ({ api: 'S3.PutPublicAccessBlock', resource, params: {} })),
+      ),
     actions: [testAction('S3.PutPublicAccessBlock', { perform: act, verify: async () => ({ ok: true, detail: 'ok' }) })],
     message: () => ({ title: 'fixed', lines: [] }),
   } satisfies AnyRule;
   return { rule, act };
 }
 
-const eventFor = (i: number) => wrapRecord({
-  eventTime: '2026-11-20T09:15:00Z', eventSource: 's3.amazonaws.com', eventName: 'PutBucketAcl', awsRegion: 'eu-west-1',
-  eventID: `race-${i}`, recipientAccountId: '111122223333', userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::111122223333:user/alice' },
-  requestParameters: { bucketName: `example-race-${i}` },
-});
+const eventFor = (i: number) =>
+  wrapRecord({
+    eventTime: '2026-11-20T09:15:00Z',
+    eventSource: 's3.amazonaws.com',
+    eventName: 'PutBucketAcl',
+    awsRegion: 'eu-west-1',
+    eventID: `race-${i}`,
+    recipientAccountId: '111122223333',
+    userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::111122223333:user/alice' },
+    requestParameters: { bucketName: `example-race-${i}` },
+  });
 
 /** The limit's worth of events plus OVER more, all in flight at once against one store. */
 async function burstAgainst(store: StateStore) {
@@ -76,7 +97,10 @@ describe('the circuit breaker under concurrent invocations', () => {
     const burst = await burstAgainst(store);
 
     expectOneTripPage(burst);
-    expect(await store.breakerState('public-bucket')).toMatchObject({ open: true, reason: expect.stringMatching(/^\d+ writes in 10 min exceed the limit of 3$/) });
+    expect(await store.breakerState('public-bucket')).toMatchObject({
+      open: true,
+      reason: expect.stringMatching(/^\d+ writes in 10 min exceed the limit of 3$/),
+    });
   });
 
   describe('with the DynamoDB store', () => {
@@ -122,7 +146,10 @@ describe('the circuit breaker under concurrent invocations', () => {
       expect(won.filter(Boolean)).toHaveLength(1);
       expect(won.filter((w) => !w)).toHaveLength(OVER - 1);
       expect(db).toHaveReceivedCommandTimes(PutItemCommand, OVER);
-      expect(db).toHaveReceivedCommandWith(PutItemCommand, { ConditionExpression: 'attribute_not_exists(pk)', Item: expect.objectContaining({ pk: { S: 'breaker#public-bucket' } }) });
+      expect(db).toHaveReceivedCommandWith(PutItemCommand, {
+        ConditionExpression: 'attribute_not_exists(pk)',
+        Item: expect.objectContaining({ pk: { S: 'breaker#public-bucket' } }),
+      });
     });
 
     it('pages the trip once when ten runs over the limit count and trip against the table at once', async () => {

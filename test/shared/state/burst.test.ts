@@ -16,11 +16,13 @@ afterEach(() => s3.reset());
 // An attacker (or a bug) makes 1,000 buckets public within a minute, and EventBridge delivers some twice.
 function burst(count: number): unknown[] {
   const base = loadSample('public-bucket', 'would-remediate.delete-public-access-block') as Record<string, unknown>;
-  const events = Array.from({ length: count }, (_, i) => wrapRecord({
-    ...base,
-    eventID: `burst-${i}`,
-    requestParameters: { bucketName: `example-burst-${String(i).padStart(4, '0')}`, publicAccessBlock: '' },
-  }));
+  const events = Array.from({ length: count }, (_, i) =>
+    wrapRecord({
+      ...base,
+      eventID: `burst-${i}`,
+      requestParameters: { bucketName: `example-burst-${String(i).padStart(4, '0')}`, publicAccessBlock: '' },
+    }),
+  );
   return [...events, ...events.slice(0, 100)]; // at-least-once: 100 redeliveries
 }
 
@@ -64,10 +66,15 @@ describe('the digest never hides what a person must see', () => {
   const config = parseConfig({ reliability: { digest: { maxPerWindow: 3, windowMinutes: 5 } } });
   const eventIn = (account: string, i: number) => {
     const base = loadSample('public-bucket', 'would-remediate.delete-public-access-block') as Record<string, unknown>;
-    return wrapRecord({ ...base, eventID: `${account}-${i}`, recipientAccountId: account, requestParameters: { bucketName: `example-${account}-${i}`, publicAccessBlock: '' } });
+    return wrapRecord({
+      ...base,
+      eventID: `${account}-${i}`,
+      recipientAccountId: account,
+      requestParameters: { bucketName: `example-${account}-${i}`, publicAccessBlock: '' },
+    });
   };
 
-  it('counts each account on its own: a burst in one leaves another\'s notifications alone', async () => {
+  it("counts each account on its own: a burst in one leaves another's notifications alone", async () => {
     const deps = { ...capturingDeps({ mode: 'offline', config }), store: memoryStateStore() };
     const handler = lambdaRunner(publicBucket, () => deps);
     for (let i = 0; i < 10; i += 1) await handler(eventIn('111122223333', i));
@@ -78,7 +85,7 @@ describe('the digest never hides what a person must see', () => {
     expect(to('444455556666')).toHaveLength(2);
   });
 
-  it('never folds the audit trail\'s alerts: 25 failed StopLogging attempts do not hide the weakening after them', async () => {
+  it("never folds the audit trail's alerts: 25 failed StopLogging attempts do not hide the weakening after them", async () => {
     const deps = { ...capturingDeps({ mode: 'offline', config }), store: memoryStateStore() };
     const handler = lambdaRunner(trailLogging, () => deps);
     const withId = (name: string, id: string) => {
@@ -104,7 +111,10 @@ describe('the digest never hides what a person must see', () => {
   it('sends a notification the digest could not count (fail open), and its record says so', async () => {
     const store = memoryStateStore();
     let failing = false;
-    const counting = { ...store, addToWindow: (...args: Parameters<typeof store.addToWindow>) => (failing ? Promise.reject(new Error('throttled')) : store.addToWindow(...args)) };
+    const counting = {
+      ...store,
+      addToWindow: (...args: Parameters<typeof store.addToWindow>) => (failing ? Promise.reject(new Error('throttled')) : store.addToWindow(...args)),
+    };
     const deps = { ...capturingDeps({ mode: 'offline', config }), store: counting };
     const handler = lambdaRunner(publicBucket, () => deps);
     for (let i = 0; i < 3; i += 1) await handler(eventIn('111122223333', i));

@@ -11,8 +11,12 @@ const store = dynamoStateStore('trailguard-test-state', 'eu-west-1', undefined);
 const NOW = Date.parse('2026-11-25T12:00:00Z');
 const TRAIL = { type: 'AWS::CloudTrail::Trail', id: 'arn:aws:cloudtrail:us-east-1:111122223333:trail/example-audit-trail' };
 const INTENT: Intent = {
-  id: 'intent-1', actions: [{ api: 'CloudTrail.StartLogging', resource: TRAIL, params: { Name: TRAIL.id }, previous: { IsLogging: false } }],
-  reason: 'trail example-audit-trail was stopped', severity: 'CRITICAL', resources: [TRAIL], at: '2026-11-25T11:59:00.000Z',
+  id: 'intent-1',
+  actions: [{ api: 'CloudTrail.StartLogging', resource: TRAIL, params: { Name: TRAIL.id }, previous: { IsLogging: false } }],
+  reason: 'trail example-audit-trail was stopped',
+  severity: 'CRITICAL',
+  resources: [TRAIL],
+  at: '2026-11-25T11:59:00.000Z',
 };
 const MARKER = 'trail-logging#111122223333#us-east-1#example-audit-trail';
 const conditionFailed = () => Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' });
@@ -36,15 +40,22 @@ describe('the DynamoDB store: settling a claim', () => {
       ConditionExpression: 'claimToken = :token',
       ExpressionAttributeNames: { '#status': 'status', '#outcome': 'outcome', '#at': 'at', '#intent': 'intent' },
       ExpressionAttributeValues: {
-        ':done': { S: 'done' }, ':outcome': { S: 'remediated' }, ':at': { S: '2026-11-25T12:00:00.000Z' },
-        ':expires': { N: String(NOW / 1000 + 3600) }, ':token': { S: 'token-1' },
+        ':done': { S: 'done' },
+        ':outcome': { S: 'remediated' },
+        ':at': { S: '2026-11-25T12:00:00.000Z' },
+        ':expires': { N: String(NOW / 1000 + 3600) },
+        ':token': { S: 'token-1' },
       },
     });
   });
 
   it('rethrows a throttled conclusion classified, never reading it as "taken over"', async () => {
     db.on(UpdateItemCommand).rejects(Object.assign(new Error('slow'), { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 400 } }));
-    await expect(store.concludeEvent('k', 't', 'remediated', NOW, 1)).rejects.toMatchObject({ name: 'AwsCallError', kind: 'transient', api: 'DynamoDB.UpdateItem' });
+    await expect(store.concludeEvent('k', 't', 'remediated', NOW, 1)).rejects.toMatchObject({
+      name: 'AwsCallError',
+      kind: 'transient',
+      api: 'DynamoDB.UpdateItem',
+    });
   });
 
   it('gives a claim back without its intent when no write of it can have landed', async () => {
@@ -64,7 +75,9 @@ describe('the DynamoDB store: settling a claim', () => {
 describe('the DynamoDB store: fix markers', () => {
   it('puts the intent that acts on a resource, and reads it back consistently', async () => {
     db.on(PutItemCommand).resolves({});
-    db.on(GetItemCommand).resolvesOnce({ Item: { pk: { S: `fix#${MARKER}` }, intentId: { S: 'intent-1' } } }).resolves({});
+    db.on(GetItemCommand)
+      .resolvesOnce({ Item: { pk: { S: `fix#${MARKER}` }, intentId: { S: 'intent-1' } } })
+      .resolves({});
 
     await store.markFix(MARKER, 'intent-1', NOW, 3_600_000);
 
@@ -88,7 +101,12 @@ describe('the memory store settles claims the same way', () => {
     expect(await memory.concludeEvent('k', token, 'remediated', NOW, 3_600_000)).toBe(true);
     expect(await memory.concludeEvent('k', token, 'remediated', NOW, 3_600_000)).toBe(true); // repeatable by its token
 
-    expect(await memory.claimEvent('k', NOW + 3_600_000, 90_000, 3_600_000)).toEqual({ kind: 'duplicate', status: 'done', outcome: 'remediated', at: '2026-11-25T12:00:00.000Z' });
+    expect(await memory.claimEvent('k', NOW + 3_600_000, 90_000, 3_600_000)).toEqual({
+      kind: 'duplicate',
+      status: 'done',
+      outcome: 'remediated',
+      at: '2026-11-25T12:00:00.000Z',
+    });
     expect(memory.items.get('event#k')).not.toHaveProperty('intent');
   });
 

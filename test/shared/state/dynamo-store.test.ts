@@ -23,31 +23,46 @@ describe('the DynamoDB state store', () => {
       Key: { pk: { S: 'event#public-bucket#e-1' } },
       ConditionExpression: 'attribute_not_exists(pk) OR #status = :retryable OR (#status = :inProgress AND lockedUntil < :now)',
       ExpressionAttributeValues: expect.objectContaining({
-        ':inProgress': { S: 'in-progress' }, ':lockedUntil': { N: String(NOW + 90_000) }, ':expires': { N: String(NOW / 1000 + 3600) },
+        ':inProgress': { S: 'in-progress' },
+        ':lockedUntil': { N: String(NOW + 90_000) },
+        ':expires': { N: String(NOW / 1000 + 3600) },
         ':token': { S: claim.kind === 'claimed' ? claim.token : 'none' },
       }),
       ReturnValues: 'ALL_OLD',
     });
   });
 
-  it('reads a duplicate from the failed condition\'s old item', async () => {
-    db.on(UpdateItemCommand).rejects(Object.assign(new Error('The conditional request failed'), {
-      name: 'ConditionalCheckFailedException', Item: { status: { S: 'done' }, outcome: { S: 'remediated' }, at: { S: '2026-11-25T11:59:00.000Z' } },
-    }));
+  it("reads a duplicate from the failed condition's old item", async () => {
+    db.on(UpdateItemCommand).rejects(
+      Object.assign(new Error('The conditional request failed'), {
+        name: 'ConditionalCheckFailedException',
+        Item: { status: { S: 'done' }, outcome: { S: 'remediated' }, at: { S: '2026-11-25T11:59:00.000Z' } },
+      }),
+    );
     expect(await store.claimEvent('public-bucket#e-1', NOW, 90_000, 3_600_000)).toEqual({
-      kind: 'duplicate', status: 'done', outcome: 'remediated', at: '2026-11-25T11:59:00.000Z',
+      kind: 'duplicate',
+      status: 'done',
+      outcome: 'remediated',
+      at: '2026-11-25T11:59:00.000Z',
     });
   });
 
-  it('takes a missing state table for trailguard\'s own failure (retried, then dead-lettered), never a gone resource', async () => {
-    db.on(UpdateItemCommand).rejects(Object.assign(new Error('Requested resource not found'), { name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 400 } }));
+  it("takes a missing state table for trailguard's own failure (retried, then dead-lettered), never a gone resource", async () => {
+    db.on(UpdateItemCommand).rejects(
+      Object.assign(new Error('Requested resource not found'), { name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 400 } }),
+    );
     await expect(store.claimEvent('k', NOW, 1, 1)).rejects.toMatchObject({
-      name: 'AwsCallError', kind: 'transient', api: 'DynamoDB.UpdateItem', detail: expect.stringContaining('state table trailguard-test-state does not exist'),
+      name: 'AwsCallError',
+      kind: 'transient',
+      api: 'DynamoDB.UpdateItem',
+      detail: expect.stringContaining('state table trailguard-test-state does not exist'),
     });
   });
 
   it('classifies a throttled claim as transient, naming the API', async () => {
-    db.on(UpdateItemCommand).rejects(Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 500 } }));
+    db.on(UpdateItemCommand).rejects(
+      Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 500 } }),
+    );
     await expect(store.claimEvent('k', NOW, 1, 1)).rejects.toMatchObject({ name: 'AwsCallError', kind: 'transient', api: 'DynamoDB.UpdateItem' });
   });
 

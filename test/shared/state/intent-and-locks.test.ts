@@ -11,7 +11,10 @@ const TRAIL = { type: 'AWS::CloudTrail::Trail', id: 'arn:aws:cloudtrail:us-east-
 const INTENT: Intent = {
   id: 'intent-1',
   actions: [{ api: 'CloudTrail.StartLogging', resource: TRAIL, params: { Name: TRAIL.id }, previous: { IsLogging: false } }],
-  reason: 'trail example-audit-trail was stopped', severity: 'CRITICAL', resources: [TRAIL], at: '2026-11-25T11:59:00.000Z',
+  reason: 'trail example-audit-trail was stopped',
+  severity: 'CRITICAL',
+  resources: [TRAIL],
+  at: '2026-11-25T11:59:00.000Z',
 };
 const conditionFailed = () => Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' });
 
@@ -46,8 +49,10 @@ describe('the DynamoDB store: intents in claims', () => {
     expect(db).not.toHaveReceivedCommand(DeleteItemCommand);
   });
 
-  it('hands the retry the intent the given-back claim kept, read from the claim update\'s old item', async () => {
-    db.on(UpdateItemCommand).resolves({ Attributes: { pk: { S: 'event#trail-logging#e-1' }, status: { S: 'retryable' }, intent: { S: JSON.stringify(INTENT) } } });
+  it("hands the retry the intent the given-back claim kept, read from the claim update's old item", async () => {
+    db.on(UpdateItemCommand).resolves({
+      Attributes: { pk: { S: 'event#trail-logging#e-1' }, status: { S: 'retryable' }, intent: { S: JSON.stringify(INTENT) } },
+    });
     expect(await store.claimEvent('trail-logging#e-1', NOW, 90_000, 3_600_000)).toEqual({ kind: 'claimed', token: expect.any(String), intent: INTENT });
   });
 
@@ -60,7 +65,9 @@ describe('the DynamoDB store: intents in claims', () => {
 describe('the DynamoDB store: resource locks', () => {
   it('takes a lock with a conditional put that only takes a free or lapsed lock, and says until when another holds it', async () => {
     const holder = { pk: { S: 'lock#trail-logging#example-audit-trail' }, owner: { S: 'owner-1' }, lockedUntil: { N: String(NOW + 60_000) } };
-    db.on(PutItemCommand).resolvesOnce({}).rejectsOnce(Object.assign(conditionFailed(), { Item: holder }));
+    db.on(PutItemCommand)
+      .resolvesOnce({})
+      .rejectsOnce(Object.assign(conditionFailed(), { Item: holder }));
     expect(await store.lockResource('trail-logging#example-audit-trail', 'owner-1', NOW, 60_000)).toEqual({ kind: 'taken' });
     expect(await store.lockResource('trail-logging#example-audit-trail', 'owner-2', NOW, 90_000)).toEqual({ kind: 'held', until: NOW + 60_000 });
     expect(db).toHaveReceivedCommandWith(PutItemCommand, {
@@ -71,7 +78,7 @@ describe('the DynamoDB store: resource locks', () => {
     });
   });
 
-  it('frees only its own lock: one that lapsed and was taken over stays the new owner\'s', async () => {
+  it("frees only its own lock: one that lapsed and was taken over stays the new owner's", async () => {
     db.on(DeleteItemCommand).resolvesOnce({}).rejectsOnce(conditionFailed());
     await store.unlockResource('trail-logging#example-audit-trail', 'owner-1');
     await expect(store.unlockResource('trail-logging#example-audit-trail', 'owner-1')).resolves.toBeUndefined();

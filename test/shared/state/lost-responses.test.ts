@@ -26,7 +26,6 @@ const requests: string[] = [];
 /** The pk whose first write is applied and then answered with a reset connection. */
 let dropFirstWriteOf: string | undefined;
 
-
 /** PutItem writes the item; UpdateItem (the claim) sets status, lockedUntil and claimToken; DeleteItem removes it. */
 function applied(operation: string, request: Request, old: Item | undefined): Item | undefined {
   if (operation === 'DeleteItem') return undefined;
@@ -49,8 +48,11 @@ beforeAll(async () => {
       const old = table.get(pk);
       if (!holds(request.ConditionExpression, old, request.ExpressionAttributeValues ?? {})) {
         const item = request.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' && old ? { Item: old } : {};
-        res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' })
-          .end(JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException', message: 'The conditional request failed', ...item }));
+        res
+          .writeHead(400, { 'content-type': 'application/x-amz-json-1.0' })
+          .end(
+            JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException', message: 'The conditional request failed', ...item }),
+          );
         return;
       }
       const item = applied(operation, request, old);
@@ -77,7 +79,7 @@ beforeEach(() => {
 const NOW = Date.parse('2026-11-25T12:00:00Z');
 const LOCK = 'trail-logging#111122223333#us-east-1#example-audit-trail';
 
-describe('a conditional write whose response was lost reads as this caller\'s own, not another\'s', () => {
+describe("a conditional write whose response was lost reads as this caller's own, not another's", () => {
   it('the breaker trip: the one caller that opened it is told so, and pages the trip', async () => {
     dropFirstWriteOf = 'breaker#trail-logging';
     const store = dynamoStateStore('trailguard-test-state', 'us-east-1', endpoint);

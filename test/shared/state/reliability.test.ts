@@ -12,22 +12,37 @@ import { capturingDeps } from '../../helpers/samples.js';
 function writingRule() {
   const act = vi.fn(async (_params: unknown) => undefined);
   const rule = {
-    id: 'public-bucket', pattern: { source: ['aws.s3'] }, permissions: {},
-    settings: () => ({ enabled: true }), clients: () => ({}),
+    id: 'public-bucket',
+    pattern: { source: ['aws.s3'] },
+    permissions: {},
+    settings: () => ({ enabled: true }),
+    clients: () => ({}),
     parse: ({ record }) => ({ resources: [{ type: 'AWS::S3::Bucket', id: String((record.requestParameters as { bucketName: string }).bucketName) }] }),
     inspect: async () => ({}),
-    decide: (facts: { resources: { type: string; id: string }[] }) => violation('public', 'HIGH', facts.resources, facts.resources.map((resource) => ({ api: 'S3.PutPublicAccessBlock', resource, params: {} }))),
+    decide: (facts: { resources: { type: string; id: string }[] }) =>
+      violation(
+        'public',
+        'HIGH',
+        facts.resources,
+        facts.resources.map((resource) => ({ api: 'S3.PutPublicAccessBlock', resource, params: {} })),
+      ),
     actions: [testAction('S3.PutPublicAccessBlock', { perform: act, verify: async () => ({ ok: true, detail: 'ok' }) })],
     message: () => ({ title: 'fixed', lines: [] }),
   } satisfies AnyRule;
   return { rule, act };
 }
 
-const eventFor = (id: string, bucket = `example-${id}`) => wrapRecord({
-  eventTime: '2026-11-20T09:15:00Z', eventSource: 's3.amazonaws.com', eventName: 'PutBucketAcl', awsRegion: 'eu-west-1',
-  eventID: id, recipientAccountId: '111122223333', userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::111122223333:user/alice' },
-  requestParameters: { bucketName: bucket },
-});
+const eventFor = (id: string, bucket = `example-${id}`) =>
+  wrapRecord({
+    eventTime: '2026-11-20T09:15:00Z',
+    eventSource: 's3.amazonaws.com',
+    eventName: 'PutBucketAcl',
+    awsRegion: 'eu-west-1',
+    eventID: id,
+    recipientAccountId: '111122223333',
+    userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::111122223333:user/alice' },
+    requestParameters: { bucketName: bucket },
+  });
 
 describe('duplicates (idempotency on the event id)', () => {
   it('acts and notifies once for the same event delivered twice, and logs the duplicate', async () => {
@@ -69,12 +84,23 @@ describe('duplicates (idempotency on the event id)', () => {
     expect(retried.outcome).toBe('remediated');
   });
 
-  it('does not claim events that cannot act or notify (no store call for the remediator\'s own events)', async () => {
+  it("does not claim events that cannot act or notify (no store call for the remediator's own events)", async () => {
     const store = memoryStateStore();
     const deps = { ...capturingDeps({ mode: 'live', config: parseConfig({ selfRoles: ['trailguard-*'] }) }), store };
-    const own = wrapRecord({ ...(eventFor('e-3') as { detail: Record<string, unknown> }).detail, eventName: 'PutBucketPublicAccessBlock', userIdentity: {
-      type: 'AssumedRole', accountId: '111122223333', arn: 'arn:aws:sts::111122223333:assumed-role/trailguard-dev-x-role/s', sessionContext: { sessionIssuer: { userName: 'trailguard-dev-x-role' } } },
-      requestParameters: { bucketName: 'example-a', PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true } } });
+    const own = wrapRecord({
+      ...(eventFor('e-3') as { detail: Record<string, unknown> }).detail,
+      eventName: 'PutBucketPublicAccessBlock',
+      userIdentity: {
+        type: 'AssumedRole',
+        accountId: '111122223333',
+        arn: 'arn:aws:sts::111122223333:assumed-role/trailguard-dev-x-role/s',
+        sessionContext: { sessionIssuer: { userName: 'trailguard-dev-x-role' } },
+      },
+      requestParameters: {
+        bucketName: 'example-a',
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true },
+      },
+    });
     const record = await run(writingRule().rule, own, deps);
     expect(record.outcome).toBe('ignored');
     expect(store.items.size).toBe(0);
@@ -91,7 +117,10 @@ describe('the circuit breaker', () => {
     for (let i = 1; i <= 5; i += 1) outcomes.push(await run(rule, eventFor(`b-${i}`), deps));
     expect(outcomes.map((r) => r.outcome)).toEqual(['remediated', 'remediated', 'remediated', 'would-remediate', 'would-remediate']);
     expect(act).toHaveBeenCalledTimes(3);
-    expect(outcomes[3]).toMatchObject({ severity: 'CRITICAL', reason: expect.stringContaining('circuit breaker tripped: 4 writes in 10 min exceed the limit of 3') });
+    expect(outcomes[3]).toMatchObject({
+      severity: 'CRITICAL',
+      reason: expect.stringContaining('circuit breaker tripped: 4 writes in 10 min exceed the limit of 3'),
+    });
     expect(outcomes[4]).toMatchObject({ severity: 'HIGH', reason: expect.stringContaining('circuit breaker is open since') });
     expect(outcomes[4]?.reason).toContain('trailguard breaker reset public-bucket');
 
@@ -139,7 +168,10 @@ describe('digests for bursts', () => {
     const store = memoryStateStore();
     const config = parseConfig({ reliability: { digest: { maxPerWindow: 1 } } });
     const trail = { type: 'AWS::CloudTrail::Trail', id: 'example-trail' };
-    const critical = { ...writingRule().rule, decide: () => violation('trail stopped', 'CRITICAL', [trail], [{ api: 'CloudTrail.StartLogging', resource: trail, params: {} }]) };
+    const critical = {
+      ...writingRule().rule,
+      decide: () => violation('trail stopped', 'CRITICAL', [trail], [{ api: 'CloudTrail.StartLogging', resource: trail, params: {} }]),
+    };
     const deps = { ...capturingDeps({ mode: 'offline', config }), store };
     const records = [];
     for (let i = 1; i <= 3; i += 1) records.push(await run(critical, eventFor(`c-${i}`), deps));
