@@ -82,8 +82,24 @@ const treeShakeableSdkSchemas = {
   },
 };
 
-module.exports = [treeShakeableSdkSchemas, projectOnlySourceMaps];
+const EVENT_STREAMS_STUB = path.join(__dirname, 'sdk-event-streams-stub.mjs');
+
+/**
+ * The S3 client imports the SDK's event-stream codec when it is built, for operations no rule sends (~15 KB
+ * minified, ~4 KB zipped, in every bundle with S3): it resolves to a stub whose marshaller fails any such call
+ * (scripts/sdk-event-streams-stub.mjs). An import the stub lacks fails the build, never a Lambda at run time;
+ * test/build/schema-inlining.test.ts proves the requests and responses unchanged.
+ */
+const noSdkEventStreams = {
+  name: 'no-sdk-event-streams',
+  setup(build) {
+    build.onResolve({ filter: /^@smithy\/core\/event-streams$/ }, () => ({ path: EVENT_STREAMS_STUB }));
+  },
+};
+
+module.exports = [treeShakeableSdkSchemas, noSdkEventStreams, projectOnlySourceMaps];
 module.exports.trimSourceMap = trimSourceMap;
 module.exports.inlineSchemaKeys = inlineSchemaKeys;
 module.exports.treeShakeableSdkSchemas = treeShakeableSdkSchemas;
+module.exports.noSdkEventStreams = noSdkEventStreams;
 module.exports.projectOnlySourceMaps = projectOnlySourceMaps;

@@ -3,11 +3,15 @@ import { createRequire } from 'node:module';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
 const require = createRequire(import.meta.url);
-const { treeShakeableSdkSchemas } = require('../../scripts/esbuild-plugins.cjs') as { treeShakeableSdkSchemas: esbuild.Plugin };
+const { treeShakeableSdkSchemas, noSdkEventStreams } = require('../../scripts/esbuild-plugins.cjs') as {
+  treeShakeableSdkSchemas: esbuild.Plugin;
+  noSdkEventStreams: esbuild.Plugin;
+};
 const ROOT = join(import.meta.dirname, '..', '..');
 
 // Every command the rules send, serialised through a request handler that answers with canned bodies:
@@ -40,7 +44,7 @@ out.push(JSON.stringify(await sns.send(new PublishCommand({ TopicArn: 'arn:aws:s
 process.stdout.write(out.join('\\n'));
 `;
 
-async function bundleAndRun(plugins: esbuild.Plugin[]): Promise<{ output: string; bytes: number }> {
+async function bundleAndRun(plugins: esbuild.Plugin[]): Promise<{ output: string; bytes: number; inputs: string[] }> {
   const outfile = join(mkdtempSync(join(tmpdir(), 'trailguard-schemas-')), 'probe.mjs');
   const result = await esbuild.build({
     stdin: { contents: PROBE, resolveDir: ROOT },
@@ -56,7 +60,8 @@ async function bundleAndRun(plugins: esbuild.Plugin[]): Promise<{ output: string
     banner: { js: "import { createRequire as __r } from 'module'; const require = __r(import.meta.url);" },
   });
   const output = execFileSync(process.execPath, [outfile], { env: { ...process.env, AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1' } }).toString();
-  return { output, bytes: Object.values(result.metafile.outputs)[0]?.bytes ?? 0 };
+  const bundle = Object.values(result.metafile.outputs)[0];
+  return { output, bytes: bundle?.bytes ?? 0, inputs: Object.keys(bundle?.inputs ?? {}) };
 }
 
 describe('inlining the SDK schema keys', () => {
@@ -67,4 +72,23 @@ describe('inlining the SDK schema keys', () => {
     expect(inlined.output).toContain('"URI":"http://acs.amazonaws.com/groups/global/AllUsers"');
     expect(inlined.bytes).toBeLessThan(plain.bytes * 0.6);
   }, 60_000);
+});
+
+describe('leaving the SDK event-stream codec out', () => {
+  it('sends byte-identical requests and parses identical responses without it, and is smaller', async () => {
+    const [inlined, stubbed] = await Promise.all([bundleAndRun([treeShakeableSdkSchemas]), bundleAndRun([treeShakeableSdkSchemas, noSdkEventStreams])]);
+    expect(stubbed.output).toBe(inlined.output);
+    expect(inlined.inputs.some((input) => input.includes('event-streams/eventstream-codec'))).toBe(true);
+    expect(stubbed.inputs.some((input) => input.includes('event-streams/'))).toBe(false);
+    expect(inlined.bytes - stubbed.bytes).toBeGreaterThan(10_000);
+  }, 60_000);
+
+  it('fails an event-stream operation loudly instead of sending it', async () => {
+    const stub = (await import(pathToFileURL(join(ROOT, 'scripts', 'sdk-event-streams-stub.mjs')).href)) as {
+      eventStreamSerdeProvider: () => { serialize: () => unknown };
+      EventStreamSerde: new () => unknown;
+    };
+    expect(() => stub.eventStreamSerdeProvider().serialize()).toThrow(/event-stream operations are not bundled/);
+    expect(() => new stub.EventStreamSerde()).toThrow(/not bundled/);
+  });
 });
