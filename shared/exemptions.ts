@@ -33,19 +33,51 @@ function findSegment(segment: string, value: string, from: number, last: number)
  * (leftmost leaves the most room for the rest, so it is never wrong): O(glob × value) at worst, whatever both are.
  */
 export function matchesGlob(glob: string, value: string): boolean {
-  const segments = glob.split('*');
+  return matchesSegments(glob.split('*'), value);
+}
+
+/** matchesGlob over a glob already split at its `*`s (an exemption's, split once per configuration). */
+function matchesSegments(segments: readonly string[], value: string): boolean {
   const first = segments[0] ?? '';
-  if (segments.length === 1) return glob.length === value.length && matchesAt(glob, value, 0);
+  if (segments.length === 1) return first.length === value.length && matchesAt(first, value, 0);
   const last = segments[segments.length - 1] ?? '';
   const end = value.length - last.length;
   if (end < first.length || !matchesAt(first, value, 0) || !matchesAt(last, value, end)) return false;
   let from = first.length;
-  for (const segment of segments.slice(1, -1)) {
+  for (let i = 1; i < segments.length - 1; i++) {
+    const segment = segments[i] ?? '';
     const at = findSegment(segment, value, from, end - segment.length);
     if (at === -1) return false;
     from = at + segment.length;
   }
   return true;
+}
+
+/** An exemption with its glob split once. */
+interface CompiledExemption {
+  readonly exemption: Exemption;
+  readonly segments: readonly string[];
+}
+
+// Each configuration's exemptions by rule, made once per exemptions array (a container keeps one per cache period):
+// a rule then scans only its own and the `*` ones, in their configured order.
+const byRule = new WeakMap<readonly Exemption[], Map<RuleId, readonly CompiledExemption[]>>();
+
+/** The exemptions that can apply to `rule`, in configured order (the first match wins). */
+function exemptionsFor(exemptions: readonly Exemption[], rule: RuleId): readonly CompiledExemption[] {
+  let index = byRule.get(exemptions);
+  if (!index) {
+    index = new Map();
+    byRule.set(exemptions, index);
+  }
+  let own = index.get(rule);
+  if (!own) {
+    own = exemptions
+      .filter((exemption) => exemption.rule === '*' || exemption.rule === rule)
+      .map((exemption) => ({ exemption, segments: exemption.resource.split('*') }));
+    index.set(rule, own);
+  }
+  return own;
 }
 
 /**
@@ -54,11 +86,10 @@ export function matchesGlob(glob: string, value: string): boolean {
  * `today` is a UTC `YYYY-MM-DD`; an exemption holds through its `expires` day.
  */
 export function findExemption(exemptions: readonly Exemption[], rule: RuleId, resource: ResourceRef, today: string): ExemptionMatch | undefined {
-  for (const exemption of exemptions) {
-    if (exemption.rule !== '*' && exemption.rule !== rule) continue;
+  const name = resource.name;
+  for (const { exemption, segments } of exemptionsFor(exemptions, rule)) {
     if (exemption.expires !== undefined && exemption.expires < today) continue;
-    const names = resource.name ? [resource.id, resource.name] : [resource.id];
-    if (names.some((name) => matchesGlob(exemption.resource, name))) {
+    if (matchesSegments(segments, resource.id) || (name && matchesSegments(segments, name))) {
       return { resource: resource.id, reason: exemption.reason, expires: exemption.expires ?? null };
     }
   }

@@ -62,3 +62,29 @@ describe('findExemption', () => {
     });
   });
 });
+
+describe('findExemption over many rules', () => {
+  const { exemptions } = parseConfig({
+    exemptions: [
+      { rule: 'open-security-group', resource: 'shared-*', reason: 'another rule' },
+      { rule: '*', resource: 'shared-old', reason: 'every rule, expired', expires: '2026-01-31' },
+      { rule: 'public-bucket', resource: 'shared-*', reason: 'the bucket rule, first' },
+      { rule: '*', resource: 'shared-site', reason: 'every rule, after it' },
+      { rule: 'public-bucket', resource: 'web', reason: 'by name' },
+    ],
+  });
+
+  it('returns the first match in configured order among the rule and * exemptions, skipping other rules and the expired', () => {
+    expect(findExemption(exemptions, 'public-bucket', { type: 'AWS::S3::Bucket', id: 'shared-site' }, '2026-12-07')?.reason).toBe('the bucket rule, first');
+    expect(findExemption(exemptions, 'trail-logging', { type: 'AWS::CloudTrail::Trail', id: 'shared-site' }, '2026-12-07')?.reason).toBe(
+      'every rule, after it',
+    );
+    expect(findExemption(exemptions, 'trail-logging', { type: 'AWS::CloudTrail::Trail', id: 'shared-old' }, '2026-12-07')).toBeUndefined();
+    expect(findExemption(exemptions, 'trail-logging', { type: 'AWS::CloudTrail::Trail', id: 'shared-old' }, '2026-01-31')?.reason).toBe('every rule, expired');
+    expect(findExemption(exemptions, 'untagged-instance', { type: 'AWS::EC2::Instance', id: 'shared-x' }, '2026-12-07')).toBeUndefined();
+  });
+
+  it("matches a resource's name as well as its id", () => {
+    expect(findExemption(exemptions, 'public-bucket', { type: 'AWS::S3::Bucket', id: 'arn-like-id', name: 'web' }, '2026-12-07')?.reason).toBe('by name');
+  });
+});
