@@ -120,3 +120,81 @@ export function measureExemptions(count = 1000, calls = 20_000, warmup = 2_000):
     ratioP50: round(Math.max(matchingLast.p50Us, matchingNone.p50Us) / floor.p50Us),
   };
 }
+
+/** One cold read of the live configuration with `count` exemptions in the rule's own folder. */
+export interface ReadCost {
+  readonly exemptions: number;
+  readonly calls: number;
+  readonly ms: number;
+}
+
+/** The per-call latency the read-cost figure assumes: an in-region SSM round trip, optimistic (measure yours). */
+export const READ_COST_LATENCY_MS = 15;
+
+/**
+ * The cold read's cost (shared/live-config): SSM calls and wall time of one `liveConfigSource.read` with 10, 100
+ * and 1,000 exemptions in one folder, through the real reader (signing, HTTP, paging) against a local SSM double
+ * that answers each call after `latencyMs` (an assumed in-region round trip; SSM's own is not measured here).
+ * GetParametersByPath pages by 10 and each page needs the last one's token, so a folder costs ceil(n / 10) calls in
+ * sequence, the rules and the `all` folder one each alongside.
+ */
+export async function measureReadCost(counts: readonly number[] = [10, 100, 1000], latencyMs = READ_COST_LATENCY_MS): Promise<ReadCost[]> {
+  const { createServer } = await import('node:http');
+  const { parseConfig } = await import('../shared/config.js');
+  const { exemptionFolder, exemptionParameter } = await import('../shared/live-config/layout.js');
+  const { liveConfigSource } = await import('../shared/live-config/live-config.js');
+  const { ssmReader, PAGE_SIZE } = await import('../shared/live-config/ssm-reader.js');
+  const prefix = '/trailguard/bench';
+  let folder: { name: string; value: string; version: number }[] = [];
+  let calls = 0;
+  const server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk) => {
+      body += chunk;
+    });
+    request.on('end', () => {
+      calls += 1;
+      const input = JSON.parse(body) as { Path?: string; NextToken?: string };
+      const target = String(request.headers['x-amz-target']);
+      let answer: object = { Parameters: [], InvalidParameters: [] };
+      if (target.endsWith('GetParametersByPath') && input.Path === exemptionFolder(prefix, BENCH_RULE)) {
+        const start = Number(input.NextToken ?? 0);
+        const page = folder.slice(start, start + PAGE_SIZE).map((p) => ({ Name: p.name, Value: p.value, Version: p.version }));
+        answer = { Parameters: page, ...(start + PAGE_SIZE < folder.length ? { NextToken: String(start + PAGE_SIZE) } : {}) };
+      }
+      setTimeout(() => response.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify(answer)), latencyMs);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  try {
+    const results: ReadCost[] = [];
+    for (const count of counts) {
+      folder = benchExemptions(count).map((e, i) => ({
+        name: exemptionParameter(prefix, BENCH_RULE, `${e.resource}-${i}`),
+        value: JSON.stringify({ resource: e.resource, reason: e.reason }),
+        version: 1,
+      }));
+      const reader = ssmReader({
+        region: 'us-east-1',
+        endpoint: `http://127.0.0.1:${port}`,
+        credentials: async () => ({ accessKeyId: 'bench', secretAccessKey: 'bench' }),
+      });
+      const source = liveConfigSource(parseConfig({ parameterPrefix: prefix }), BENCH_RULE, {
+        reader,
+        logger: { error: () => {}, warn: () => {} },
+        ruleOverrides: [],
+      });
+      calls = 0;
+      const start = performance.now();
+      const config = await source.read(Date.now());
+      const ms = performance.now() - start;
+      if (config.exemptions.length !== count) throw new Error(`read ${config.exemptions.length} of ${count} exemptions`);
+      results.push({ exemptions: count, calls, ms: Math.round(ms) });
+    }
+    return results;
+  } finally {
+    server.close();
+  }
+}

@@ -196,7 +196,7 @@ export const EXEMPT = {
   name: 'exempt',
   summary: 'add, list or remove exemptions (Parameter Store, no redeploy)',
   usage: [
-    'exempt add --rule RULE|* --resource GLOB --reason TEXT [--expires DATE] [--dry-run] [--yes]',
+    'exempt add --rule RULE|* --resource GLOB --reason TEXT [--expires DATE] [--replace] [--dry-run] [--yes]',
     'exempt list [--rule RULE] [--format text|json]',
     'exempt remove --rule RULE|* --resource GLOB [--dry-run]',
     'exempt remove --expired [--dry-run]',
@@ -209,16 +209,22 @@ The prefix is TRAILGUARD_PARAMETER_PREFIX (stack output ParameterPrefix) or
   --rule      a rule id, or * for every rule (list: what applies to RULE)
   --resource  a resource id or name; * matches any run, ? one character
   --expires   DATE, YYYY-MM-DD: the last day (UTC) it holds; absent: no expiry
+  --replace   add: overwrite the exemption of this rule and glob in place
+              (renew it, change its reason or expiry): shows old and new
   --dry-run   show the parameter to create or delete, change nothing
   --yes       add a broad exemption (a glob of few literal characters, or
               rule * with a glob), refused without it
   --expired   remove every expired exemption of the store
   --format    text (default) or json
   --config    JSON file of settings (default: TRAILGUARD_*), every action
-Exit 2 when add finds the exemption already there, or remove finds none.`,
+list shows who last changed each parameter (IAM's record, needs
+ssm:DescribeParameters); a value's own addedBy is shown as a claim only.
+Exit 2 when add finds the exemption already there (without --replace), or
+remove finds none.`,
   examples: [
     `exempt add --rule ${EXAMPLE_RULE} --resource 'sandbox-*' \\\n      --reason 'SEC-1234: public demo site' --expires 2027-01-31`,
     'exempt list --format json',
+    `exempt add --replace --rule ${EXAMPLE_RULE} --resource 'sandbox-*' \\\n      --reason 'SEC-1234: public demo site' --expires 2027-04-30`,
     `exempt remove --rule ${EXAMPLE_RULE} --resource 'sandbox-*'`,
   ],
   options: {
@@ -230,6 +236,7 @@ Exit 2 when add finds the exemption already there, or remove finds none.`,
     'dry-run': { type: 'boolean' },
     yes: { type: 'boolean' },
     expired: { type: 'boolean' },
+    replace: { type: 'boolean' },
     format: { type: 'string', default: 'text' },
     config: { type: 'string' },
   },

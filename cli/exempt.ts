@@ -1,9 +1,11 @@
 /**
  * `trailguard exempt add|list|remove`: the exemptions in SSM Parameter Store (shared/live-config/layout.ts), one
  * parameter each, which the functions read within their configuration cache time, so an exemption needs no deploy.
- * `add` creates (never overwrites: an existing one is a conflict) and reads back; `remove` deletes exactly one
- * parameter (or, with --expired, each expired one); `list` shows the store's and the deploy-time ones. Every value
- * read from the store is attacker-controlled: it is parsed with the schema, and shown only made terminal-safe.
+ * `add` creates (never overwrites: an existing one is a conflict) and reads back, `add --replace` overwrites one in
+ * place (renewal without a gap in which the resource is not exempt); `remove` deletes exactly one parameter (or, with
+ * --expired, each expired one, re-read just before); `list` shows the store's and the deploy-time ones, with who last
+ * changed each parameter as IAM recorded it. Every value read from the store is attacker-controlled: it is parsed
+ * with the schema, and shown only made terminal-safe.
  */
 import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
@@ -13,7 +15,7 @@ import { stsClient } from '../shared/aws/sts.js';
 import { RULE_IDS, type Config, type Exemption, type RuleId } from '../shared/config.js';
 import { consoleOut } from '../shared/log.js';
 import { awsCall, classifyAwsError, errorCodeOf } from '../shared/aws/errors.js';
-import { dayOf, parseStored, statusOf, storedExemptions, type ListedExemption } from '../shared/exemption-store.js';
+import { dayOf, lastModifiers, parseStored, statusOf, storedExemptions, type ListedExemption } from '../shared/exemption-store.js';
 import { exemptionParameter, exemptionsRoot, StoredExemption } from '../shared/live-config/layout.js';
 import { wrap } from './output.js';
 import { EXIT } from './replay.js';
@@ -85,15 +87,23 @@ export function broadness(rule: RuleId | '*', glob: string): string | undefined 
   return undefined;
 }
 
-/** The parameter's current value, or undefined when there is none. */
-async function currentValue(ssm: SSMClient, name: string): Promise<string | undefined> {
+/** The parameter's current value and version, or undefined when there is none. */
+async function currentParameter(
+  ssm: SSMClient,
+  name: string,
+): Promise<{ readonly value: string | undefined; readonly version: number | undefined } | undefined> {
   try {
     const answer = await ssm.send(new GetParameterCommand({ Name: name }));
-    return answer.Parameter?.Value;
+    return { value: answer.Parameter?.Value, version: answer.Parameter?.Version };
   } catch (error) {
     if (errorCodeOf(error) === 'ParameterNotFound') return undefined;
     throw classifyAwsError(error, 'SSM.GetParameter', name);
   }
+}
+
+/** The parameter's current value, or undefined when there is none. */
+async function currentValue(ssm: SSMClient, name: string): Promise<string | undefined> {
+  return (await currentParameter(ssm, name))?.value;
 }
 
 /** The one-line description of a stored exemption for messages: reason and expiry, made safe by the caller. */
@@ -111,6 +121,8 @@ export interface AddArgs {
   readonly expires: string | undefined;
   readonly dryRun: boolean;
   readonly yes: boolean;
+  /** Overwrite the exemption of this rule and glob in place (renewal): the resource stays exempt throughout. */
+  readonly replace?: boolean;
 }
 
 /** Checks the arguments of `exempt add` (before any AWS call): the rule, glob, reason and expiry. */
@@ -149,6 +161,7 @@ export async function exemptAdd(args: AddArgs, ctx: ExemptContext): Promise<numb
     throw new UsageProblem(
       `the exemption's value is ${Buffer.byteLength(value)} bytes, past the ${STANDARD_VALUE_BYTES} a Standard parameter holds: shorten --reason or --resource`,
     );
+  if (args.replace) return replaceExemption(ctx, name, value, args.dryRun, broad, request);
   t.write(t.text(`${args.dryRun ? 'Would create' : 'Creating'} (SSM Parameter Store, String, Standard tier):\n`));
   t.write(`+ ${t.value(name)}\n+   ${t.value(value)}\n` as Shown);
   if (broad) t.write(`${t.paint('warn', `WARNING: ${broad}.`)}\n` as Shown);
@@ -180,14 +193,60 @@ export async function exemptAdd(args: AddArgs, ctx: ExemptContext): Promise<numb
   return EXIT.ok;
 }
 
-/** "already exempt: <name> (<reason>, expires …); remove it first", exit 2. */
+/** "already exempt: <name> (<reason>, expires …); --replace to change it", exit 2. */
 function conflict(ctx: ExemptContext, name: string, existing: string | undefined): number {
   const t = ctx.terminal;
   const parsed = existing === undefined ? undefined : parseStored(ctx.prefix, { Name: name, Value: existing }).exemption;
   ctx.err(
-    `trailguard: already exempt: ${t.value(name)} (${t.value(described(parsed))}); remove it first (trailguard exempt remove with the same --rule and --resource)\n`,
+    `trailguard: already exempt: ${t.value(name)} (${t.value(described(parsed))}); to change or renew it, run the same command with --replace (it stays exempt throughout), or remove it first\n`,
   );
   return EXIT.badInput;
+}
+
+/**
+ * `exempt add --replace`: shows the change old → new, overwrites the parameter in place (PutParameter Overwrite) and
+ * reads it back. Renewal this way leaves no moment in which the resource is not exempt (remove then add does, and a
+ * function may cache that moment for its whole cache time), and a concurrent `remove --expired` re-reads before it
+ * deletes, so it skips the renewed value.
+ */
+async function replaceExemption(
+  ctx: ExemptContext,
+  name: string,
+  value: string,
+  dryRun: boolean,
+  broad: string | undefined,
+  request: { readonly rule: RuleId | '*'; readonly resource: string; readonly expires: string | undefined },
+): Promise<number> {
+  const t = ctx.terminal;
+  const existing = await currentValue(ctx.ssm, name);
+  t.write(t.text(`${dryRun ? 'Would replace' : 'Replacing'} (SSM Parameter Store, String, Standard tier, overwrite):\n`));
+  if (existing === undefined) t.write(t.text('  (no exemption there yet: it is created)\n'));
+  else t.write(`- ${t.value(name)}\n-   ${t.value(existing)}\n` as Shown);
+  t.write(`+ ${t.value(name)}\n+   ${t.value(value)}\n` as Shown);
+  if (broad) t.write(`${t.paint('warn', `WARNING: ${broad}.`)}\n` as Shown);
+  if (dryRun) {
+    t.write(t.text('Dry run: nothing was written.\n'));
+    return EXIT.ok;
+  }
+  try {
+    await ctx.ssm.send(new PutParameterCommand({ Name: name, Value: value, Type: 'String', Tier: 'Standard', Overwrite: true }));
+  } catch (error) {
+    throw classifyAwsError(error, 'SSM.PutParameter', name);
+  }
+  const readBack = await currentValue(ctx.ssm, name);
+  if (readBack !== value) {
+    ctx.err(
+      `trailguard: ${t.value(name)} was written but reads back ${readBack === undefined ? 'as absent' : 'with another value (written by someone else meanwhile?)'}: check it with trailguard exempt list\n`,
+    );
+    return EXIT.remediationFailed;
+  }
+  t.write(
+    t.text(
+      `Replaced and read back: ${request.rule === '*' ? 'every rule' : request.rule} skips ${t.value(request.resource)}${request.expires ? ` through ${request.expires} (UTC)` : ' with no expiry'}. `
+        + `The functions see the new value within ${ctx.cacheSeconds} s (the functions' configuration cache); the old one holds until then.\n`,
+    ),
+  );
+  return EXIT.ok;
 }
 
 // ------------------------------------------------------------------------------------------ remove
@@ -247,9 +306,20 @@ async function removeExpired(dryRun: boolean, ctx: ExemptContext): Promise<numbe
   const expired = (await storedExemptions(ctx.ssm, ctx.prefix)).filter((e) => e.exemption && statusOf(e.exemption.expires, today).expired);
   const deployExpired = ctx.deployed.filter((e) => statusOf(e.expires, today).expired).length;
   if (expired.length === 0) t.write(t.text('No expired exemption in the store.\n'));
+  let skipped = 0;
   for (const listed of expired) {
     const name = listed.parameter ?? '';
     if (!dryRun) {
+      // Re-read just before deleting: a renewal (exempt add --replace) since the listing is kept, not deleted.
+      // SSM has no conditional delete, so a write in the moment between this read and the delete is still lost.
+      const now = await currentParameter(ctx.ssm, name);
+      if (now === undefined) continue;
+      const still = now.value === undefined ? undefined : parseStored(ctx.prefix, { Name: name, Value: now.value }).exemption;
+      if (now.version !== listed.version || !still || !statusOf(still.expires, today).expired) {
+        skipped += 1;
+        t.write(`skipped ${t.value(name)}: changed since it was listed (now ${t.value(described(still))}), not deleted\n` as Shown);
+        continue;
+      }
       try {
         await ctx.ssm.send(new DeleteParameterCommand({ Name: name }));
       } catch (error) {
@@ -258,6 +328,7 @@ async function removeExpired(dryRun: boolean, ctx: ExemptContext): Promise<numbe
     }
     t.write(`${dryRun ? 'would delete' : 'deleted'} ${t.value(name)} (${t.value(described(listed.exemption))})\n` as Shown);
   }
+  if (skipped > 0) t.write(t.text(`${count(skipped, 'exemption')} changed meanwhile and stay.\n`));
   if (dryRun && expired.length > 0) t.write(t.text(`Dry run: nothing was deleted (${count(expired.length, 'expired exemption')}).\n`));
   if (deployExpired > 0)
     t.write(
@@ -286,25 +357,47 @@ export async function exemptList(args: { readonly rule: string | undefined; read
   const applies = (e: ListedExemption) => only === undefined || e.rule === undefined || e.exemption === undefined || e.rule === only || e.rule === '*';
   const all = [...(await storedExemptions(ctx.ssm, ctx.prefix)), ...deployed].filter(applies);
   const t = ctx.terminal;
+  // Who last changed each parameter as IAM recorded it; `addedBy` in the value is whatever its writer typed.
+  let modifiers: ReadonlyMap<string, string> = new Map();
+  try {
+    modifiers = await lastModifiers(ctx.ssm, ctx.prefix);
+  } catch (error) {
+    ctx.err(
+      `trailguard: note: who last changed each parameter is unknown (ssm:DescribeParameters failed: ${t.value(classifyAwsError(error, 'SSM.DescribeParameters', ctx.prefix).code)})\n`,
+    );
+  }
   if (args.format === 'json') {
-    const rows = all.map((e) => ({
+    const rows = all.map(({ exemption, ...e }) => ({
       source: e.source,
       rule: e.rule ?? null,
       parameter: e.parameter ?? null,
-      ...(e.exemption ? { ...e.exemption, status: statusOf(e.exemption.expires, today).text } : { status: 'INVALID', problem: e.problem }),
+      ...(e.parameter
+        ? { lastModifiedBy: modifiers.get(e.parameter) ?? null, lastModified: e.lastModified ? new Date(e.lastModified).toISOString() : null }
+        : {}),
+      ...(exemption
+        ? {
+            resource: exemption.resource,
+            reason: exemption.reason,
+            ...(exemption.expires ? { expires: exemption.expires } : {}),
+            // Self-declared by whoever wrote the value: a claim, not an attribution.
+            ...(exemption.addedBy ? { claimedBy: exemption.addedBy } : {}),
+            ...(exemption.addedAt ? { claimedAt: exemption.addedAt } : {}),
+            status: statusOf(exemption.expires, today).text,
+          }
+        : { status: 'INVALID', problem: e.problem }),
     }));
     // JSON as the person's terminal may show it: controls inside strings become \uXXXX escapes, the same JSON value.
     t.write(t.text(`${JSON.stringify(rows, null, 2)}\n`));
     return EXIT.ok;
   }
-  printTable(all, today, ctx);
+  printTable(all, today, modifiers, ctx);
   return EXIT.ok;
 }
 
 const RULE_WIDTH = Math.max(...RULE_IDS.map((id) => id.length));
 const STATUS_WIDTH = 'expires in 999 days'.length;
 
-function printTable(all: readonly ListedExemption[], today: string, ctx: ExemptContext): void {
+function printTable(all: readonly ListedExemption[], today: string, modifiers: ReadonlyMap<string, string>, ctx: ExemptContext): void {
   const t = ctx.terminal;
   if (all.length === 0) {
     t.write(t.text(`No exemption in the store (${t.value(exemptionsRoot(ctx.prefix))}) or the deploy-time configuration.\n`));
@@ -335,8 +428,12 @@ function printTable(all: readonly ListedExemption[], today: string, ctx: ExemptC
       `${rule}  ${style ? t.paint(style, statusText) : t.value(statusText)}  ${e.source.padEnd(6)}  ${t.fitted(e.exemption.resource, resourceWidth)}\n` as Shown,
     );
     const expiry = e.exemption.expires ? `through ${t.value(e.exemption.expires)}` : 'no expiry';
-    const added = e.exemption.addedBy ? `; added by ${t.value(e.exemption.addedBy)}${e.exemption.addedAt ? ` at ${t.value(e.exemption.addedAt)}` : ''}` : '';
-    t.write(detail(`${t.value(e.exemption.reason)} (${expiry}${added})`) as Shown);
+    const by = e.parameter ? modifiers.get(e.parameter) : undefined;
+    const changed =
+      e.source === 'store' ? `; last changed by ${by ? t.value(by) : 'unknown'}${e.lastModified ? ` at ${new Date(e.lastModified).toISOString()}` : ''}` : '';
+    // The value's own `addedBy` is whatever its writer typed: shown only as a claim.
+    const claimed = e.exemption.addedBy ? `; claimed by ${t.value(e.exemption.addedBy)} (self-declared)` : '';
+    t.write(detail(`${t.value(e.exemption.reason)} (${expiry}${changed}${claimed})`) as Shown);
   }
   t.write(
     t.text(
@@ -369,6 +466,7 @@ export interface ExemptValues {
   readonly 'dry-run'?: boolean | undefined;
   readonly yes?: boolean | undefined;
   readonly expired?: boolean | undefined;
+  readonly replace?: boolean | undefined;
   readonly format?: string | undefined;
 }
 
@@ -394,8 +492,8 @@ export async function exemptCommand(
     known === 'add'
       ? ['expired', 'format']
       : known === 'list'
-        ? ['resource', 'reason', 'expires', 'dry-run', 'yes', 'expired']
-        : ['reason', 'expires', 'yes', 'format'];
+        ? ['resource', 'reason', 'expires', 'dry-run', 'yes', 'expired', 'replace']
+        : ['reason', 'expires', 'yes', 'format', 'replace'];
   const given = misplaced.find((option) =>
     option === 'format' ? values.format !== undefined && values.format !== 'text' : values[option as keyof ExemptValues] !== undefined,
   );
@@ -431,6 +529,7 @@ export async function exemptCommand(
           expires: values.expires,
           dryRun: values['dry-run'] === true,
           yes: values.yes === true,
+          replace: values.replace === true,
         },
         ctx,
       );

@@ -30,7 +30,7 @@ import { backtestEvents, reportCommand, undoCommand } from './operators.js';
 import { standardOutput } from './output.js';
 import { notifyFlagProblem } from './publishing.js';
 import { redrive } from './redrive.js';
-import { EXIT, replay, replayConfig } from './replay.js';
+import { EXIT, replay, replayConfig, replayRuleOverrides } from './replay.js';
 import { sweep } from './sweep.js';
 import { closest, InputProblem, UsageProblem } from './usage.js';
 
@@ -154,7 +154,7 @@ async function run(command: string, args: readonly string[], env: Env): Promise<
     }
     case 'undo': {
       const { values, positionals } = parseFor(UNDO, args);
-      return undoCommand(values, positionals, await replayConfig(values.config, env), env);
+      return undoCommand(values, positionals, await replayConfig(values.config, env), env, await replayRuleOverrides(values.config, env));
     }
     case 'redrive': {
       const { values, positionals } = parseFor(REDRIVE, args);
@@ -172,7 +172,17 @@ async function run(command: string, args: readonly string[], env: Env): Promise<
         throw new UsageProblem(
           'a live redrive needs the state table, so duplicates are recognised and the circuit breaker caps its writes: set TRAILGUARD_STATE_TABLE (stack output StateTableName) or "stateTable" in --config',
         );
-      return redrive({ queueUrl, mode, format, max, config, notify: values.notify === true, all: values.all === true, terminal: standardOutput(env) });
+      return redrive({
+        queueUrl,
+        mode,
+        format,
+        max,
+        config,
+        ruleOverrides: await replayRuleOverrides(values.config, env),
+        notify: values.notify === true,
+        all: values.all === true,
+        terminal: standardOutput(env),
+      });
     }
     case 'breaker': {
       const { values, positionals } = parseFor(BREAKER, args);
@@ -215,6 +225,7 @@ async function run(command: string, args: readonly string[], env: Env): Promise<
         region,
         account: values.account,
         config,
+        ruleOverrides: await replayRuleOverrides(values.config, env),
         notify: values.notify === true,
         terminal: standardOutput(env),
       });

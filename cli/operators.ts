@@ -2,7 +2,7 @@
  * Argument handling of the operators' commands (`report`, `undo`, and replay's backtest sources), kept out
  * of `main.ts` so its switch only dispatches. Each returns an exit code, or a problem for `main` to print.
  */
-import { RULE_IDS, type Config } from '../shared/config.js';
+import { RULE_IDS, type Config, type RuleId } from '../shared/config.js';
 import { parseDuration } from '../shared/report/records.js';
 import type { ReportFormat } from '../shared/report/render.js';
 import {
@@ -87,6 +87,7 @@ export async function undoCommand(
   positionals: readonly string[],
   config: Config,
   env: Env,
+  ruleOverrides?: readonly RuleId[],
 ): Promise<number> {
   const [eventId, ...extra] = positionals;
   if (!eventId || extra.length > 0) throw new UsageProblem("undo needs exactly one EVENT_ID (the record's eventId)", true);
@@ -110,6 +111,7 @@ export async function undoCommand(
     yes: args.yes === true,
     force: args.force === true,
     width: standardOutput(env).width,
+    ...(ruleOverrides ? { ruleOverrides } : {}),
   });
 }
 

@@ -2,12 +2,13 @@ import { ChangeMessageVisibilityBatchCommand, DeleteMessageCommand, ReceiveMessa
 import { CHECKS, RULES, type ScheduledCheck } from '../functions/rules.js';
 import { baseClientConfig } from '../shared/aws/client-options.js';
 import { errorCodeOf } from '../shared/aws/errors.js';
-import type { Config, Mode } from '../shared/config.js';
+import { type Config, type Mode, type RuleId, ruleOverridesOf } from '../shared/config.js';
 import { consoleOut } from '../shared/log.js';
 import type { RemediationRecord } from '../shared/remediation-log.js';
 import { runFinding, type RunDeps } from '../shared/runner/run.js';
 import { dynamoStateStore } from '../shared/state/dynamo-store.js';
 import { RecordPrinter, terminalSafe, type Format } from './output.js';
+import { loadRunConfig } from './live-store.js';
 import { cliNotification } from './publishing.js';
 import { EXIT, outputTerminal, routeEvent } from './replay.js';
 import { count, type Terminal } from './terminal.js';
@@ -26,6 +27,8 @@ export interface RedriveOptions {
   readonly err?: (text: string) => void;
   /** `--notify`: a dry-run redrive publishes only with it; a live one always does (see cliNotification). */
   readonly notify?: boolean;
+  /** The rules `config` overrides in the live configuration (cli/live-store.ts). @default TRAILGUARD_RULES' */
+  readonly ruleOverrides?: readonly RuleId[];
 }
 
 /**
@@ -76,8 +79,15 @@ function queueRegion(queueUrl: string): string {
  */
 export async function redrive(options: RedriveOptions): Promise<number> {
   const err = terminalSafe(options.err ?? consoleOut.stderr);
-  const { config } = options;
-  const region = config.region ?? queueRegion(options.queueUrl);
+  const region = options.config.region ?? queueRegion(options.queueUrl);
+  // Before any message is read: a live redrive without the store's exemptions would act on exempt resources.
+  const { config } = await loadRunConfig({
+    config: options.config,
+    mode: options.mode,
+    ruleOverrides: options.ruleOverrides ?? ruleOverridesOf(process.env),
+    err,
+    region,
+  });
   const sqs = new SQSClient(baseClientConfig({ region, endpoint: config.endpoint, readOnly: false }));
   const printer = new RecordPrinter(options.format, outputTerminal(options, process.env), { all: options.all === true, unit: 'message' });
   const deps: RunDeps = {

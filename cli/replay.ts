@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { RULES } from '../functions/rules.js';
-import { loadConfig, parseConfig, type Config, type Mode } from '../shared/config.js';
+import { loadConfig, parseConfig, type Config, type Mode, type RuleId } from '../shared/config.js';
 import { matchesPattern } from '../shared/events/pattern.js';
 import { toEnvelopeJson } from '../shared/events/schema.js';
 import { consoleOut } from '../shared/log.js';
@@ -10,6 +10,7 @@ import { run, runUnmatched, type RunDeps } from '../shared/runner/run.js';
 import { dynamoStateStore } from '../shared/state/dynamo-store.js';
 import { terminalValue } from '../shared/safe-text.js';
 import { readInputs, type InputItem } from './inputs.js';
+import { cliRuleOverrides, loadRunConfig } from './live-store.js';
 import { plainTerminal, RecordPrinter, standardOutput, type Format } from './output.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { cliNotification } from './publishing.js';
@@ -58,6 +59,11 @@ export async function replayConfig(configFile: string | undefined, env: ReplayOp
   return parseConfig(withEndpoint, configFile);
 }
 
+/** The rules the loaded config overrides in the live configuration: `--config FILE`'s `rules` keys, else TRAILGUARD_RULES'. */
+export async function replayRuleOverrides(configFile: string | undefined, env: ReplayOptions['env']): Promise<readonly RuleId[]> {
+  return cliRuleOverrides(configFile ? await readConfigFile(configFile) : undefined, env);
+}
+
 /** The JSON of `--config FILE`, or a problem that says in words what is wrong with the file. */
 async function readConfigFile(file: string): Promise<unknown> {
   let text: string;
@@ -95,7 +101,15 @@ export async function routeEvent(rules: readonly AnyRule[], value: unknown, deps
 /** `trailguard replay`: the same matching and rule code as Lambda, over files, folders or stdin. */
 export async function replay(options: ReplayOptions): Promise<number> {
   const err = options.err ?? consoleOut.stderr;
-  const config = await replayConfig(options.configFile, options.env);
+  const loaded = await replayConfig(options.configFile, options.env);
+  // Dry-run and live decide as the functions would: with the parameter store's exemptions and rule settings.
+  const { config } = await loadRunConfig({
+    config: loaded,
+    mode: options.mode,
+    ruleOverrides: await replayRuleOverrides(options.configFile, options.env),
+    err,
+    region: options.env.AWS_REGION ?? options.env.AWS_DEFAULT_REGION,
+  });
   const live = options.mode === 'live';
   if (live && !config.stateTable) {
     err(`trailguard: ${LIVE_NEEDS_STATE_TABLE}\n`);

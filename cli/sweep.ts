@@ -1,10 +1,11 @@
 import { SWEEPS } from '../functions/sweeps.js';
-import type { Config, Mode, RuleId } from '../shared/config.js';
+import { type Config, type Mode, type RuleId, ruleOverridesOf } from '../shared/config.js';
 import { consoleOut } from '../shared/log.js';
 import type { RunDeps } from '../shared/runner/run.js';
 import { runSweep, type SweepSummary } from '../shared/runner/sweep.js';
 import { dynamoStateStore } from '../shared/state/dynamo-store.js';
 import { RecordPrinter, terminalSafe, type Format } from './output.js';
+import { loadRunConfig } from './live-store.js';
 import { cliNotification } from './publishing.js';
 import { EXIT, outputTerminal } from './replay.js';
 import { count, type Terminal } from './terminal.js';
@@ -23,6 +24,8 @@ export interface SweepOptions {
   readonly err?: (text: string) => void;
   /** `--notify`: a dry-run sweep publishes only with it; a live one always does (see cliNotification). */
   readonly notify?: boolean;
+  /** The rules `config` overrides in the live configuration (cli/live-store.ts). @default TRAILGUARD_RULES' */
+  readonly ruleOverrides?: readonly RuleId[];
 }
 
 function summaryLine(summary: SweepSummary): string {
@@ -40,7 +43,15 @@ function summaryLine(summary: SweepSummary): string {
  */
 export async function sweep(options: SweepOptions): Promise<number> {
   const err = terminalSafe(options.err ?? consoleOut.stderr);
-  const { config, mode } = options;
+  const { mode } = options;
+  // The store's exemptions and rule settings, as the sweep functions apply them (a live sweep refuses without them).
+  const { config } = await loadRunConfig({
+    config: options.config,
+    mode,
+    ruleOverrides: options.ruleOverrides ?? ruleOverridesOf(process.env),
+    err,
+    region: options.region,
+  });
   const printer = new RecordPrinter(options.format, outputTerminal(options, process.env), { unit: 'finding' });
   const deps: RunDeps = {
     config,

@@ -6,22 +6,21 @@
  * runs the reversing writes through the runner (trigger `undo`): performed with the operator's credentials, read
  * back, recorded with outcome `reverted`, the operator's identity as actor, and notified.
  */
-import { SSMClient } from '@aws-sdk/client-ssm';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { createInterface } from 'node:readline/promises';
 import type { AnyActionType, AwsClients, ReverseStep, Reversal } from '../shared/actions/action.js';
 import { ACTION_TYPES } from '../shared/actions/registry.js';
 import { exemptAddCommand, reversalCommands, reversalsOf, reversalSummaries } from '../shared/actions/reversal.js';
 import { stepOfReverse } from '../shared/actions/action.js';
-import { baseClientConfig } from '../shared/aws/client-options.js';
 import { cloudTrailClient } from '../shared/aws/cloudtrail.js';
 import { ec2Client } from '../shared/aws/ec2.js';
 import { awsCall, classifyAwsError } from '../shared/aws/errors.js';
 import { s3Client } from '../shared/aws/s3.js';
 import { schedulerClient } from '../shared/aws/scheduler.js';
 import { stsClient } from '../shared/aws/sts.js';
-import type { Config, Exemption, Mode, RuleId } from '../shared/config.js';
-import { storedExemptionsOf } from '../shared/exemption-store.js';
+import { type Config, type Exemption, type Mode, type RuleId, ruleOverridesOf } from '../shared/config.js';
+import { exemptionOf, parseStored } from '../shared/exemption-store.js';
 import { findExemption } from '../shared/exemptions.js';
 import { consoleOut, Logger } from '../shared/log.js';
 import { displayValue, snsNotifier, type Notify } from '../shared/notifier.js';
@@ -31,12 +30,14 @@ import type { AnyRule, Message } from '../shared/rule.js';
 import { RULES } from '../functions/rules.js';
 import { runReversal, type Operator } from '../shared/runner/reversal.js';
 import { terminalText, terminalValue } from '../shared/safe-text.js';
+import { type LoadedConfig, loadRunConfig } from './live-store.js';
 import { fitText, terminalSafe } from './output.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { EXIT } from './replay.js';
 import { collectRecords } from './report.js';
 import type { AwsSecurityFinding } from '@aws-sdk/client-securityhub';
-import { findingsOf } from '../shared/security-hub/finding.js';
+import { FINDINGS_PER_RECORD_LIMIT, findingIdOf, findingsOf } from '../shared/security-hub/finding.js';
+import { awsCommand } from '../shared/shell.js';
 import { importBatchWith, importFindings, securityHubClient } from '../shared/security-hub/import.js';
 
 export interface UndoOptions {
@@ -71,10 +72,12 @@ export interface UndoOptions {
   /** The AWS clients the undo acts with in a Region; default: the operator's credentials. */
   readonly clients?: (region: string, readOnly: boolean) => AwsClients;
   /**
-   * The parameter store's exemptions of a rule (its folder and `all`), checked with --apply and --mode dry-run so an
-   * `exempt add` just before is seen; default: read with the operator's credentials when `parameterPrefix` is set.
+   * The parameter store (cli/live-store.ts), read with --apply and --mode dry-run when `parameterPrefix` is set, so an
+   * `exempt add` just before is seen; default: an SSM client with the operator's credentials.
    */
-  readonly storedExemptions?: (rule: RuleId) => Promise<readonly Exemption[]>;
+  readonly ssm?: SSMClient;
+  /** The rules `config` overrides in the live configuration. @default TRAILGUARD_RULES' */
+  readonly ruleOverrides?: readonly RuleId[];
   /**
    * With `securityHub` in the config: imports the undo's findings (its record never reaches CloudWatch Logs, so the
    * stack's exporter never sees it); default: BatchImportFindings with the operator's credentials in `region`.
@@ -165,26 +168,39 @@ function unexempted(record: RemediationRecord, exemptions: readonly Exemption[],
   return record.resources.filter((resource) => !findExemption(exemptions, rule, resource, today)).map((r) => r.id);
 }
 
-/** The store's exemptions of these rules; a store that cannot be read adds none, and says so. */
-async function storeExemptions(options: UndoOptions, rules: readonly RuleId[], err: (text: string) => void): Promise<readonly Exemption[]> {
-  const prefix = options.config.parameterPrefix;
-  const read =
-    options.storedExemptions
-    ?? (prefix === undefined
-      ? undefined
-      : (() => {
-          const ssm = new SSMClient(baseClientConfig({ region: options.config.region ?? options.region, endpoint: options.config.endpoint, readOnly: true }));
-          return (rule: RuleId) => storedExemptionsOf(ssm, prefix, rule);
-        })());
-  if (!read) return [];
-  try {
-    return (await Promise.all([...new Set(rules)].map(read))).flat();
-  } catch (error) {
-    err(
-      `trailguard: note: could not read the parameter store's exemptions (${classifyAwsError(error, 'SSM.GetParametersByPath', prefix ?? 'store').code}): only the loaded configuration is checked\n`,
-    );
-    return [];
-  }
+/** A resource exempt only through the parameter store, and when every function has read that exemption (epoch ms). */
+interface StoreOnly {
+  readonly record: RemediationRecord;
+  readonly id: string;
+  readonly parameter: string | undefined;
+  readonly seenBy: number;
+}
+
+/**
+ * The resources exempt only by the store, each with the time every function has surely read its exemption: the
+ * parameter's LastModifiedDate plus configMaxAgeSeconds (a warm container may hold a configuration from before it
+ * that long). Of several parameters that exempt it, the first seen counts; one whose write time the store did not
+ * give counts as seen.
+ */
+function storeOnlyMatches(records: readonly RemediationRecord[], loaded: LoadedConfig, deployed: readonly Exemption[], today: string): StoreOnly[] {
+  const prefix = loaded.config.parameterPrefix;
+  if (!loaded.fromStore || prefix === undefined) return [];
+  const maxAgeMs = loaded.config.configMaxAgeSeconds * 1000;
+  const stored = [...loaded.parameters.values()].map((p) => ({ p, exemption: exemptionOf(parseStored(prefix, { Name: p.name, Value: p.value })) }));
+  return records.flatMap((record) => {
+    const rule = record.rule;
+    if (!rule) return [];
+    return record.resources.flatMap((resource) => {
+      if (findExemption(deployed, rule, resource, today) || !findExemption(loaded.config.exemptions, rule, resource, today)) return [];
+      const seen = stored
+        .filter(({ exemption }) => exemption && findExemption([exemption], rule, resource, today))
+        .map(({ p }) => ({ parameter: p.name, seenBy: p.lastModified === undefined ? 0 : p.lastModified + maxAgeMs }))
+        .sort((a, b) => a.seenBy - b.seenBy)[0];
+      // Exempt by the store's merge but by no current value (a previous version kept in force): wait the longest.
+      const fallback = { parameter: undefined, seenBy: Math.max(0, ...[...loaded.parameters.values()].map((p) => (p.lastModified ?? 0) + maxAgeMs)) };
+      return [{ record, id: resource.id, ...(seen ?? fallback) }];
+    });
+  });
 }
 
 /** The rule whose remediation is undone (its id labels the undo's record and notification). */
@@ -290,17 +306,28 @@ export async function undo(options: UndoOptions): Promise<number> {
   }
   const acting = plans.filter((plan) => plan.steps.length > 0);
   const retriggers = acting.some((plan) => plan.steps.some((step) => step.type.retriggers));
-  // The store too (--apply, dry-run): an `exempt add` a moment ago counts. Offline reads nothing.
-  const stored =
-    options.apply || options.mode === 'dry-run'
-      ? await storeExemptions(
-          options,
-          acting.flatMap((plan) => (plan.record.rule ? [plan.record.rule] : [])),
-          err,
-        )
-      : [];
-  const exemptions = [...options.config.exemptions, ...stored];
+  // The store too (--apply, dry-run), merged as the functions merge it: an `exempt add` a moment ago counts. Offline
+  // reads nothing; --apply refuses when the store cannot be read (cli/live-store.ts), a dry-run warns.
+  const loaded: LoadedConfig = await loadRunConfig({
+    config: options.config,
+    mode: options.apply ? 'live' : options.mode,
+    ruleOverrides: options.ruleOverrides ?? ruleOverridesOf(process.env),
+    err,
+    region: options.region,
+    ...(options.ssm ? { ssm: options.ssm } : {}),
+    now,
+  });
+  const exemptions = loaded.config.exemptions;
   const missing = acting.flatMap((plan) => unexempted(plan.record, exemptions, now()).map((id) => ({ record: plan.record, id })));
+  const today = new Date(now()).toISOString().slice(0, 10);
+  const unseen = storeOnlyMatches(
+    acting.map((p) => p.record),
+    loaded,
+    options.config.exemptions,
+    today,
+  ).filter((m) => m.seenBy > now());
+  const waitSeconds = Math.ceil(Math.max(0, ...unseen.map((m) => m.seenBy - now())) / 1000);
+  const unseenText = unseen.map((m) => `${m.record.rule ?? '-'} ${m.id}${m.parameter ? ` (${m.parameter})` : ''}`).join(', ');
 
   if (!options.apply) {
     printExemptions(
@@ -313,6 +340,10 @@ export async function undo(options: UndoOptions): Promise<number> {
       false,
       options.config.configMaxAgeSeconds,
     );
+    if (unseen.length > 0)
+      out(
+        `The parameter store's exemption of ${unseenText} is newer than the functions' configuration cache (${loaded.config.configMaxAgeSeconds} s): --apply refuses for another ${waitSeconds} s.\n`,
+      );
     out('Nothing was changed: run again with --apply to perform the plan (with your own credentials).\n');
     return EXIT.ok;
   }
@@ -332,6 +363,15 @@ export async function undo(options: UndoOptions): Promise<number> {
       retriggers,
       false,
       options.config.configMaxAgeSeconds,
+    );
+    return EXIT.badInput;
+  }
+  if (unseen.length > 0 && !options.force) {
+    // A container that read its configuration before the exemption was written keeps it up to configMaxAgeSeconds:
+    // the reversing call is an event it would remediate again. Refused (not waited for): the operator decides when.
+    err(
+      `trailguard: refused: ${unseenText} ${unseen.length === 1 ? 'is' : 'are'} exempt only by the parameter store, changed less than ${loaded.config.configMaxAgeSeconds} s ago (configMaxAgeSeconds): `
+        + `a function may still hold a configuration from before it. Run again in ${waitSeconds} s, or pass --force to undo anyway\n`,
     );
     return EXIT.badInput;
   }
@@ -409,6 +449,7 @@ export async function undo(options: UndoOptions): Promise<number> {
  * Imports the undo's record into Security Hub, in the stack's Region (`--region`) and the operator's account: the same
  * finding the exporter keeps for the resource, reopened (ACTIVE, FAILED) by a `reverted` outcome. A failure here is
  * a warning: the undo is done, recorded and notified, and Security Hub catches up on the resource's next decision.
+ * In organisation mode a member account's finding is the central account's: no import, a warning that says so.
  */
 async function importUndoFinding(
   options: UndoOptions,
@@ -421,6 +462,26 @@ async function importUndoFinding(
   const account = operator.account ?? record.account;
   if (!account) {
     err("trailguard: warning: the undo was not imported into Security Hub: the operator's account is unknown\n");
+    return;
+  }
+  const central = options.config.organization?.centralAccountId;
+  if (central !== undefined && account !== central) {
+    // The exporter imports every finding into the central account's hub (docs/security-hub.md, "Organisations"): an
+    // import with these (member) credentials would make another finding in the member's hub, and reopen nothing.
+    const partition = operator.arn.split(':')[1] ?? 'aws';
+    const resources = record.resources.length > 0 ? record.resources.slice(0, FINDINGS_PER_RECORD_LIMIT) : [undefined];
+    const identifiers = resources.map((resource) => ({
+      Id: findingIdOf(record, resource),
+      ProductArn: `arn:${partition}:securityhub:${options.region}:${central}:product/${central}/default`,
+    }));
+    const reopen = awsCommand('securityhub', 'batch-update-findings', {
+      region: options.region,
+      findingIdentifiers: JSON.stringify(identifiers),
+      workflow: 'Status=NEW',
+    });
+    err(
+      `trailguard: warning: organisation mode: the undo was not imported into Security Hub. The finding is in the central account's hub (${central}), not in this account's (${terminalValue(account)}): it stays as it is (RESOLVED if the fix resolved it) until the resource's next decision. To reopen it now, run with the central account's credentials:\n  ${reopen}\n`,
+    );
     return;
   }
   const rule = RULES.find((r) => r.id === record.rule);

@@ -19,6 +19,7 @@ class FunctionAlarms {
     this.addSavedQueries(template, guards.savedQueries ?? {});
     this.addNotificationFailedAlarm(template);
     this.addConfigRejectedAlarm(template);
+    this.addConfigReadFailedAlarm(template);
     const functions = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
     for (const [id, resource] of functions) {
       const base = id.replace(/LambdaFunction$/, '');
@@ -131,6 +132,39 @@ FunctionAlarms.prototype.addConfigRejectedAlarm = function addConfigRejectedAlar
     AlarmDescription:
       'a live configuration value in SSM Parameter Store was rejected (its last good version, or the environment, stays in force): '
       + 'the log line "trailguard config rejected" names the parameter (key) and the problem',
+    Namespace: namespace,
+    MetricName: metric,
+  });
+};
+
+/**
+ * A live configuration that cannot be read alarms (shared/live-config/live-config.ts): a function logs
+ * "trailguard config read failed" (at most every 10 s per container, counting the failures in between) while the
+ * configuration it read last stays in force (WARN) or, at a cold start or past the stale limit, while its events
+ * fail and are retried (ERROR). A metric filter on every log group counts those lines; one alarm notifies.
+ */
+FunctionAlarms.prototype.addConfigReadFailedAlarm = function addConfigReadFailedAlarm(template) {
+  const namespace = `${this.serverless.service.service}-${this.serverless.service.provider.stage}`;
+  const metric = 'ConfigReadFailed';
+  const logGroups = Object.entries(template.Resources)
+    .filter(([, r]) => r.Type === 'AWS::Logs::LogGroup')
+    .map(([id]) => id);
+  for (const logGroup of logGroups) {
+    template.Resources[`${logGroup.replace(/LogGroup$/, '')}ConfigReadFailedMetricFilter`] = {
+      Type: 'AWS::Logs::MetricFilter',
+      Properties: {
+        LogGroupName: { Ref: logGroup },
+        FilterPattern: '{ $.message = "trailguard config read failed" }',
+        MetricTransformations: [{ MetricNamespace: namespace, MetricName: metric, MetricValue: '1', Unit: 'Count' }],
+      },
+    };
+  }
+  template.Resources.ConfigReadFailedAlarm = anyOverFiveMinutes({
+    AlarmName: `${namespace}-config-read-failed`,
+    AlarmDescription:
+      'the live configuration in SSM Parameter Store could not be read (throttled, access denied, network): the configuration read last '
+      + 'stays in force for up to max(3 x configMaxAgeSeconds, 180 s), then events fail and are retried (then dead-lettered). '
+      + 'The log line "trailguard config read failed" names the call (key), the error code and what is in force',
     Namespace: namespace,
     MetricName: metric,
   });

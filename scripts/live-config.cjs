@@ -1,6 +1,7 @@
 // Serverless plugin: the live configuration's least privilege (shared/live-config/layout.ts). Every function of a
-// rule (event, sweep, check: TRAILGUARD_RULE set) may read exactly `<prefix>/rules` (GetParameters) and its own
-// rule's two exemption folders, `<prefix>/exemptions/<rule>` and `<prefix>/exemptions/all` (GetParametersByPath, non-recursive): a
+// rule (event, sweep, check: TRAILGUARD_RULE set) may read exactly `<prefix>/rules` and its own rule's two exemption
+// folders, `<prefix>/exemptions/<rule>` and `<prefix>/exemptions/all` (GetParametersByPath, non-recursive, and
+// GetParameters of the parameters in them, for a rejected value's previous versions): a
 // function of one rule can read no other rule's exemptions, and nothing can write. The rule is the function's
 // TRAILGUARD_RULE; the prefix is TRAILGUARD_PARAMETER_PREFIX (serverless.yml), `/<service>/<stage>`.
 // Runs after serverless-iam-roles-per-function (listed after it), which builds the roles in the same hook.
@@ -43,7 +44,12 @@ const parameterArn = (name) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS:
 /** The two statements of one rule's functions. */
 function liveConfigStatements(prefix, rule) {
   return [
-    { Effect: 'Allow', Action: ['ssm:GetParameters'], Resource: [parameterArn(`${prefix}/rules`)] },
+    // GetParameters of an exemption: a rejected version's previous versions (`name:N`), read back for the last good one.
+    {
+      Effect: 'Allow',
+      Action: ['ssm:GetParameters'],
+      Resource: [parameterArn(`${prefix}/rules`), parameterArn(`${prefix}/exemptions/${rule}/*`), parameterArn(`${prefix}/exemptions/all/*`)],
+    },
     {
       Effect: 'Allow',
       Action: ['ssm:GetParametersByPath'],

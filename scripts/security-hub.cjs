@@ -6,7 +6,7 @@
 //   permission for CloudWatch Logs scoped to that log group (SourceArn) and this account (SourceAccount);
 // - a failure queue (the exporter's on-failure destination) and an alarm on it to the alert topic;
 // - the exporter's reserved concurrency (EXPORTER_CONCURRENCY) keeps a burst inside BatchImportFindings' 10 calls/s
-//   (and bounds its BatchUpdateFindings calls the same way).
+//   (and bounds its GetFindings read-backs and BatchUpdateFindings calls the same way).
 // The controls and reverse commands a finding names travel on each record (shared/runner/record.ts): the exporter
 // needs no setting of its own.
 

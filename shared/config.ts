@@ -166,6 +166,18 @@ export const ALERT_RULE_IDS = Object.keys(AlertSettings.entries) as readonly Ale
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
+/** Whether a `YYYY-MM-DD` names a real calendar day: `2026-02-30` and `2026-13-01` do not (compared as strings, they would). */
+export function isCalendarDay(text: string): boolean {
+  const [, y, m, d] = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text) ?? [];
+  if (!y || !m || !d) return false;
+  const date = new Date(0);
+  date.setUTCFullYear(Number(y), Number(m) - 1, Number(d)); // setUTCFullYear, unlike Date.UTC, keeps years 0-99 as given
+  return date.toISOString().slice(0, 10) === text;
+}
+
+/** An expiry day: `YYYY-MM-DD`, a real calendar day (config `exemptions[].expires` and a stored exemption's). */
+export const ExpiryDay = v.pipe(v.string(), v.regex(ISO_DATE, 'expected YYYY-MM-DD'), v.check(isCalendarDay, 'expected a real calendar day YYYY-MM-DD'));
+
 const Exemption = v.strictObject({
   /** Which rule the exemption applies to; `*` for all. @default '*' */
   rule: v.optional(v.picklist([...RULE_IDS, '*']), '*'),
@@ -174,7 +186,7 @@ const Exemption = v.strictObject({
   /** Why it is exempt: logged with every decision it causes. */
   reason: v.pipe(v.string(), v.minLength(1)),
   /** Last day (UTC, inclusive) the exemption holds; absent means no expiry. */
-  expires: v.optional(v.pipe(v.string(), v.regex(ISO_DATE, 'expected YYYY-MM-DD'))),
+  expires: v.optional(ExpiryDay),
 });
 export type Exemption = v.InferOutput<typeof Exemption>;
 

@@ -4,11 +4,12 @@
  * The names and the schema are shared/live-config/layout.ts's; every value read is attacker-controlled text until
  * the schema accepts it, and one it refuses is reported by its problem, never shown raw.
  */
-import { GetParametersByPathCommand, type Parameter, type SSMClient } from '@aws-sdk/client-ssm';
+import { DescribeParametersCommand, GetParametersByPathCommand, type Parameter, type SSMClient } from '@aws-sdk/client-ssm';
 import * as v from 'valibot';
 import { awsCall } from './aws/errors.js';
 import type { Exemption, RuleId } from './config.js';
-import { exemptionFolder, exemptionsRoot, ruleOfExemptionParameter, StoredExemption, toExemption } from './live-config/layout.js';
+import { exemptionsRoot, ruleOfExemptionParameter, StoredExemption, toExemption } from './live-config/layout.js';
+import { rejectionProblem } from './live-config/rejection.js';
 
 const DAY_MS = 86_400_000;
 
@@ -26,7 +27,13 @@ export interface ListedExemption {
   readonly exemption: StoredExemption | undefined;
   /** Why the value is INVALID (the schema's words, never the raw value). */
   readonly problem: string | undefined;
+  /** The parameter's version and when it was last written (epoch ms), as the store says; undefined for a deploy-time one. */
+  readonly version?: number | undefined;
+  readonly lastModified?: number | undefined;
 }
+
+/** Why a parameter nested deeper than one name below its folder is INVALID: the functions read each folder non-recursively. */
+export const NESTED_PROBLEM = 'nested below its folder: not read by the functions (they read only names directly in the folder)';
 
 /** Every parameter under a path, following NextToken. */
 export async function parametersUnder(ssm: SSMClient, path: string, recursive: boolean): Promise<Parameter[]> {
@@ -53,8 +60,11 @@ export async function parametersUnder(ssm: SSMClient, path: string, recursive: b
 export function parseStored(prefix: string, parameter: Parameter): ListedExemption {
   const name = parameter.Name ?? '';
   const rule = ruleOfExemptionParameter(prefix, name);
-  const invalid = (problem: string): ListedExemption => ({ source: 'store', rule, parameter: name, exemption: undefined, problem });
+  const meta = { version: parameter.Version, lastModified: parameter.LastModifiedDate?.getTime() };
+  const invalid = (problem: string): ListedExemption => ({ source: 'store', rule, parameter: name, exemption: undefined, problem, ...meta });
   if (!rule) return invalid('its folder names no rule of this version of trailguard');
+  // `<root>/<folder>/<key>`: anything deeper is never read by a function, so it exempts nothing.
+  if (name.slice(exemptionsRoot(prefix).length + 1).split('/').length !== 2) return invalid(NESTED_PROBLEM);
   let raw: unknown;
   try {
     raw = JSON.parse(parameter.Value ?? '');
@@ -62,12 +72,9 @@ export function parseStored(prefix: string, parameter: Parameter): ListedExempti
     return invalid('the value is not JSON');
   }
   const parsed = v.safeParse(StoredExemption, raw);
-  if (!parsed.success) {
-    const issue = parsed.issues[0];
-    const path = v.getDotPath(issue);
-    return invalid(`${path ?? 'value'}: ${issue.message}`);
-  }
-  return { source: 'store', rule, parameter: name, exemption: parsed.output, problem: undefined };
+  // rejectionProblem, not valibot's message: that quotes the received value, which is the writer's text.
+  if (!parsed.success) return invalid(rejectionProblem(parsed.issues[0]));
+  return { source: 'store', rule, parameter: name, exemption: parsed.output, problem: undefined, ...meta };
 }
 
 /** Every exemption in the store (recursively under `<prefix>/exemptions`), valid or not. */
@@ -76,16 +83,31 @@ export async function storedExemptions(ssm: SSMClient, prefix: string): Promise<
 }
 
 /**
- * The store's valid exemptions that apply to one rule: its folder and `all`, exactly what its functions read.
- * `trailguard undo` checks these, so an `exempt add` just before it is seen.
+ * Who last wrote each parameter under `<prefix>/exemptions` (DescribeParameters' LastModifiedUser: IAM's word, unlike
+ * the value's self-declared `addedBy`), by name. Needs ssm:DescribeParameters, which IAM grants on `*` only.
  */
-export async function storedExemptionsOf(ssm: SSMClient, prefix: string, rule: RuleId): Promise<Exemption[]> {
-  const folders = [exemptionFolder(prefix, rule), exemptionFolder(prefix, '*')];
-  const parameters = (await Promise.all(folders.map((folder) => parametersUnder(ssm, folder, false)))).flat();
-  return parameters
-    .map((p) => parseStored(prefix, p))
-    .flatMap((listed) => (listed.exemption && listed.rule ? [toExemption(listed.rule, listed.exemption)] : []));
+export async function lastModifiers(ssm: SSMClient, prefix: string): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  let token: string | undefined;
+  do {
+    const page = await awsCall('SSM.DescribeParameters', exemptionsRoot(prefix), () =>
+      ssm.send(
+        new DescribeParametersCommand({
+          ParameterFilters: [{ Key: 'Path', Option: 'Recursive', Values: [exemptionsRoot(prefix)] }],
+          MaxResults: 50,
+          ...(token ? { NextToken: token } : {}),
+        }),
+      ),
+    );
+    for (const p of page.Parameters ?? []) if (p.Name && p.LastModifiedUser) found.set(p.Name, p.LastModifiedUser);
+    token = page.NextToken;
+  } while (token);
+  return found;
 }
+
+/** The config exemption of a valid store entry, with the rule its folder names. */
+export const exemptionOf = (listed: ListedExemption): Exemption | undefined =>
+  listed.exemption && listed.rule ? toExemption(listed.rule, listed.exemption) : undefined;
 
 /** active (no expiry), expires today / in N days, or EXPIRED: from `expires` and the UTC day. */
 export function statusOf(expires: string | undefined, today: string): { readonly text: string; readonly expired: boolean; readonly days: number | undefined } {

@@ -1,6 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { type ExporterConfig, processExporterConfig } from '../../shared/config.js';
 import { logger } from '../../shared/log.js';
+import { getBatchWith } from '../../shared/security-hub/confirm.js';
 import { exportLogEvents, hubTargetOf } from '../../shared/security-hub/exporter.js';
 import { importBatchWith, securityHubClient } from '../../shared/security-hub/import.js';
 import { updateBatchWith } from '../../shared/security-hub/workflow.js';
@@ -13,7 +14,7 @@ export const handler = async (event: unknown, context: Pick<Context, 'invokedFun
   config ??= processExporterConfig();
   const target = hubTargetOf(context.invokedFunctionArn);
   const client = securityHubClient({ region: target.region, endpoint: config.endpoint, readOnly: false });
-  const calls = { importBatch: importBatchWith(client), updateBatch: updateBatchWith(client) };
+  const calls = { importBatch: importBatchWith(client), getBatch: getBatchWith(client), updateBatch: updateBatchWith(client) };
   const summary = await exportLogEvents(event, target, calls, (message, fields) => logger.warn(message, fields));
   logger.info('security hub export', { ...summary, tooLarge: summary.tooLarge.length });
   return summary;

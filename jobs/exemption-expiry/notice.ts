@@ -32,7 +32,7 @@ export interface ExpiryFindings {
   readonly today: string;
   readonly expiring: readonly NoticeEntry[];
   readonly expired: readonly NoticeEntry[];
-  /** Store values the schema refuses (the functions ignore them): counted, never shown. */
+  /** Store values the functions ignore (the schema refuses them, or they are nested below a folder): counted, never shown. */
   readonly invalid: number;
 }
 
@@ -108,7 +108,7 @@ export function expiryNotification(findings: ExpiryFindings, context: NoticeCont
     ...(expiring.length > 0
       ? [
           '',
-          `Expiring within ${NOTICE_DAYS} days (${expiring.length}): the rules act on these resources again after the day shown. To keep one, remove it and add it again with a later --expires (trailguard exempt remove, then trailguard exempt add).`,
+          `Expiring within ${NOTICE_DAYS} days (${expiring.length}): the rules act on these resources again after the day shown. To keep one, renew it in place with a later --expires (trailguard exempt add --replace with the same --rule and --resource): it stays exempt throughout, unlike removing and adding it again.`,
           ...listLines(expiring),
         ]
       : []),
@@ -125,7 +125,7 @@ export function expiryNotification(findings: ExpiryFindings, context: NoticeCont
     ...(findings.invalid > 0
       ? [
           '',
-          `${findings.invalid} value${findings.invalid === 1 ? '' : 's'} in the store the functions ignore as invalid: trailguard exempt list shows the problem.`,
+          `${findings.invalid} value${findings.invalid === 1 ? '' : 's'} in the store the functions ignore (invalid, or nested below a rule folder, which the functions never read): trailguard exempt list shows the problem.`,
         ]
       : []),
   ];

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as v from 'valibot';
-import { RULE_IDS, type Exemption, type RuleId } from '../config.js';
+import { ExpiryDay, RULE_IDS, type Exemption, type RuleId } from '../config.js';
 
 /** The prefix's shape: `/trailguard/<stage>` by default (stack output ParameterPrefix). Defined in config.ts, whose schema uses it. */
 export { PARAMETER_PREFIX } from '../config.js';
@@ -50,15 +50,13 @@ export function ruleOfExemptionParameter(prefix: string, name: string): RuleId |
   return (RULE_IDS as readonly string[]).includes(folder ?? '') ? (folder as RuleId) : undefined;
 }
 
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
-
 /** One exemption parameter's value. The rule is its folder, never a field: a value cannot move itself to another rule. */
 export const StoredExemption = v.strictObject({
   /** A resource id or name, `*` and `?` globs allowed, as in config `exemptions[].resource`. */
   resource: v.pipe(v.string(), v.minLength(1), v.maxLength(1024)),
   reason: v.pipe(v.string(), v.minLength(1), v.maxLength(1024)),
   /** Last day (UTC, inclusive) it holds; absent means no expiry. */
-  expires: v.optional(v.pipe(v.string(), v.regex(ISO_DATE, 'expected YYYY-MM-DD'))),
+  expires: v.optional(ExpiryDay),
   /** Who added it (the caller's ARN, from STS), for `exempt list`; informational. */
   addedBy: v.optional(v.pipe(v.string(), v.maxLength(2048))),
   /** When it was added (ISO 8601); informational. */

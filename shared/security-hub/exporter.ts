@@ -1,7 +1,8 @@
 /**
  * The Security Hub exporter: CloudWatch Logs delivers, through a subscription filter on every function's log group,
  * the remediation-log lines (`{ $.message = "trailguard remediation" }`); each record becomes its findings
- * (shared/security-hub/finding.ts), they are imported in batches, and those that passed are resolved (workflow.ts).
+ * (shared/security-hub/finding.ts), they are imported in batches, and those that passed, once Security Hub shows them
+ * as this delivery left them (confirm.ts), are resolved (workflow.ts).
  * The rule functions know nothing of it: a Security Hub fault never touches their record or notification. The record
  * carries what the exporter cannot compute without the rules (their controls, the reverse commands).
  */
@@ -10,7 +11,8 @@ import type { AwsSecurityFinding } from '@aws-sdk/client-securityhub';
 import * as v from 'valibot';
 import { isAccountId, isRegionName } from '../aws/names.js';
 import { parseRecordLine } from '../report/records.js';
-import { findingsOf, type HubTarget } from './finding.js';
+import { findingsOf, findingText, type HubTarget } from './finding.js';
+import { confirmResolvable, type GetBatch } from './confirm.js';
 import { FindingsNotImportedError, importFindings, type ImportBatch, type ImportLog } from './import.js';
 import { updateWorkflows, workflowUpdatesOf, type UpdateBatch, type WorkflowResult } from './workflow.js';
 
@@ -36,20 +38,38 @@ export function hubTargetOf(functionArn: string): HubTarget {
   return { partition, region, account };
 }
 
-/** What one delivery did: lines read, records exported, lines skipped (not a record), findings imported and resolved. */
+/**
+ * What one delivery did: lines read, records exported, lines skipped (not a record), transient failures skipped,
+ * findings imported and resolved; `stale`: passed findings not resolved because a newer decision is their state.
+ */
 export interface ExportSummary extends WorkflowResult {
   readonly lines: number;
   readonly records: number;
   readonly skipped: number;
+  readonly transient: number;
+  readonly stale: number;
   readonly imported: number;
   /** Findings dropped before sending (over 240 KB), by id. */
   readonly tooLarge: readonly string[];
 }
 
-/** The two Security Hub calls the exporter makes. */
+/** The three Security Hub calls the exporter makes. */
 export interface HubCalls {
   readonly importBatch: ImportBatch;
+  readonly getBatch: GetBatch;
   readonly updateBatch: UpdateBatch;
+}
+
+/** Resolves what this delivery imported and Security Hub shows as it left it; what is not confirmed counts as not resolved. */
+async function resolvePassed(
+  calls: HubCalls,
+  imported: readonly AwsSecurityFinding[],
+  log: ImportLog,
+  sleep?: (ms: number) => Promise<void>,
+): Promise<WorkflowResult & { readonly stale: number }> {
+  const { confirmed, stale, unconfirmed } = await confirmResolvable(calls.getBatch, imported, log, sleep);
+  const workflow = await updateWorkflows(calls.updateBatch, workflowUpdatesOf(confirmed), log, sleep);
+  return { resolved: workflow.resolved, notResolved: workflow.notResolved + unconfirmed, stale };
 }
 
 /**
@@ -67,12 +87,20 @@ export async function exportLogEvents(
   const findings: AwsSecurityFinding[] = [];
   let records = 0;
   let skipped = 0;
+  let transient = 0;
   for (const logEvent of payload.logEvents) {
     const logged = parseRecordLine(logEvent.message, payload.logGroup, logEvent.timestamp);
     if (!logged) {
       // The filter admits only record lines; anything else (a forged or truncated line) is named, never guessed at.
       skipped += 1;
       log('not a remediation record: skipped', { logGroup: payload.logGroup, logEventId: logEvent.id });
+      continue;
+    }
+    if (logged.record.outcome === 'failed' && logged.record.error?.kind === 'transient') {
+      // A fault the event source retries, not a decision: the final record of that event follows, or its dead-letter
+      // queue's alarm pages. As a finding it would stay open for good (an unreadable store at cold start names no resource).
+      transient += 1;
+      log('transient failure: not exported', { logGroup: payload.logGroup, logEventId: logEvent.id, errorCode: findingText(logged.record.error.code, 128) });
       continue;
     }
     records += 1;
@@ -83,10 +111,10 @@ export async function exportLogEvents(
     result = await importFindings(calls.importBatch, findings, log);
   } catch (error) {
     // The ones imported are resolved all the same: the retried delivery would fail on the same refused finding again.
-    if (error instanceof FindingsNotImportedError) await updateWorkflows(calls.updateBatch, workflowUpdatesOf(error.imported), log, sleep);
+    if (error instanceof FindingsNotImportedError) await resolvePassed(calls, error.imported, log, sleep);
     throw error;
   }
   // Only what this delivery imported: a finding Security Hub refused keeps the workflow it has.
-  const workflow = await updateWorkflows(calls.updateBatch, workflowUpdatesOf(result.imported), log, sleep);
-  return { lines: payload.logEvents.length, records, skipped, imported: result.imported.length, tooLarge: result.tooLarge, ...workflow };
+  const workflow = await resolvePassed(calls, result.imported, log, sleep);
+  return { lines: payload.logEvents.length, records, skipped, transient, imported: result.imported.length, tooLarge: result.tooLarge, ...workflow };
 }

@@ -227,9 +227,9 @@ export function findingsOf(record: RemediationRecord, loggedAt: number | undefin
       ...(record.region && isRegionName(record.region) ? { Region: record.region } : {}),
       Types: types,
       CreatedAt: observedAt,
-      // The decision's time. Security Hub ignores an update whose UpdatedAt matches or precedes the finding's
-      // ("BatchImportFindings for finding providers", "Determining whether to create or update a finding"): a
-      // delivery that arrives late never overwrites a newer decision, and a retried one changes nothing.
+      // The decision's time. Security Hub updates a finding only when the update's UpdatedAt occurs after the
+      // finding's ("BatchImportFindings for finding providers", "Determining whether to create or update a finding"):
+      // a delivery that arrives late never overwrites a newer decision (nor is it resolved: confirm.ts reads back).
       UpdatedAt: updatedAt,
       FirstObservedAt: observedAt,
       LastObservedAt: observedAt,

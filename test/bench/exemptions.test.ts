@@ -1,7 +1,7 @@
 // The exemption bench's list must be what it claims (1,000 realistic exemptions, the matching-last resource matched
 // by the last one only, the other by none), and its measure must run and report sane figures.
 import { describe, expect, it } from 'vitest';
-import { BENCH_RULE, BENCH_TODAY, benchExemptions, MATCHING_LAST, MATCHING_NONE, measureExemptions } from '../../bench/exemptions.js';
+import { BENCH_RULE, BENCH_TODAY, benchExemptions, MATCHING_LAST, MATCHING_NONE, measureExemptions, measureReadCost } from '../../bench/exemptions.js';
 import { RULE_IDS } from '../../shared/config.js';
 import { findExemption } from '../../shared/exemptions.js';
 
@@ -31,5 +31,15 @@ describe('the exemption bench', () => {
       expect(c.p99Us).toBeGreaterThanOrEqual(c.p50Us);
     }
     expect(result.ratioP50).toBeCloseTo(Math.max(result.matchingLast.p50Us, result.matchingNone.p50Us) / result.floor.p50Us, 0);
+  });
+
+  it('counts the SSM calls of a cold read: one page per 10 exemptions in the folder, plus the rules and the all folder', async () => {
+    const costs = await measureReadCost([10, 11, 100], 0);
+    expect(costs.map((c) => [c.exemptions, c.calls])).toEqual([
+      [10, 3],
+      [11, 4],
+      [100, 12],
+    ]);
+    for (const c of costs) expect(c.ms).toBeGreaterThanOrEqual(0);
   });
 });

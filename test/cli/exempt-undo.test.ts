@@ -1,7 +1,8 @@
-// `trailguard undo --apply` refuses until the resource is exempt; an `exempt add` into the parameter store right
-// before it must count (the store's exemptions are read, not only the loaded configuration's).
+// `trailguard undo --apply` refuses until the resource is exempt; an `exempt add` into the parameter store counts
+// (the store is read and merged as the functions merge it), but only once every function has surely read it: the
+// parameter's LastModifiedDate plus configMaxAgeSeconds, else a warm container remediates the undo again.
 import { DeletePublicAccessBlockCommand, GetPublicAccessBlockCommand, S3Client } from '@aws-sdk/client-s3';
-import { GetParameterCommand, GetParametersByPathCommand, PutParameterCommand, SSMClient, type GetParametersByPathCommandInput } from '@aws-sdk/client-ssm';
+import { GetParametersByPathCommand, GetParametersCommand } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -13,14 +14,15 @@ import { undo, type UndoOptions } from '../../cli/undo.js';
 import { parseConfig } from '../../shared/config.js';
 import { consoleOut } from '../../shared/log.js';
 import { liveRecords } from '../helpers/records.js';
+import { awsError, FakeStore } from './exempt-fake-store.js';
 
 const s3 = mockClient(S3Client);
-const ssm = mockClient(SSMClient);
+const fake = new FakeStore();
+const ssm = fake.ssm;
 const sts = mockClient(STSClient);
 const PREFIX = '/trailguard/undo-test';
 const NOW = Date.parse('2026-11-21T08:00:00Z');
 const OPERATOR = 'arn:aws:sts::111122223333:assumed-role/SecurityOps/alice';
-const store = new Map<string, string>();
 let log: string;
 
 beforeAll(() => {
@@ -37,22 +39,13 @@ beforeAll(() => {
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ['Date'] });
   vi.setSystemTime(NOW);
-  store.clear();
+  fake.clear();
   for (const mock of [s3, ssm, sts]) mock.reset();
+  fake.install();
   s3.rejects(new Error('unexpected S3 call'));
   s3.on(DeletePublicAccessBlockCommand).resolves({});
   s3.on(GetPublicAccessBlockCommand).rejects(Object.assign(new Error('none'), { name: 'NoSuchPublicAccessBlockConfiguration' }));
   sts.on(GetCallerIdentityCommand).resolves({ Arn: OPERATOR, Account: '111122223333' });
-  ssm.on(PutParameterCommand).callsFake(({ Name, Value }) => {
-    store.set(Name, Value);
-    return { Version: 1 };
-  });
-  ssm.on(GetParameterCommand).callsFake(({ Name }) => ({ Parameter: { Name, Value: store.get(Name) } }));
-  ssm.on(GetParametersByPathCommand).callsFake(({ Path, Recursive }: GetParametersByPathCommandInput) => ({
-    Parameters: [...store.keys()]
-      .filter((name) => name.startsWith(`${Path}/`) && (Recursive || !name.slice((Path ?? '').length + 1).includes('/')))
-      .map((Name) => ({ Name, Value: store.get(Name) })),
-  }));
   vi.spyOn(consoleOut, 'stdout').mockImplementation(() => undefined);
   vi.spyOn(consoleOut, 'stderr').mockImplementation(() => undefined);
 });
@@ -103,45 +96,72 @@ describe('trailguard undo with the parameter store', () => {
     expect(s3).not.toHaveReceivedCommand(DeletePublicAccessBlockCommand);
   });
 
-  it('undoes once `exempt add` put the exemption in the store just before', async () => {
+  it('refuses right after `exempt add`, saying how long a function may still hold the old configuration, then undoes', async () => {
     const added = await main(['exempt', 'add', '--rule', 'public-bucket', '--resource', 'example-reports', '--reason', 'CHG-1234', '--expires', '2026-12-21'], {
       TRAILGUARD_PARAMETER_PREFIX: PREFIX,
       AWS_REGION: 'eu-west-1',
     });
     expect(added).toBe(0);
-    const done = await undone();
+    vi.setSystemTime(NOW + 15_000);
+    const early = await undone({ now: () => NOW + 15_000 });
+    expect(early.exit).toBe(2);
+    expect(early.err).toMatch(
+      /refused: public-bucket example-reports \(\/trailguard\/undo-test\/exemptions\/public-bucket\/example-reports-[0-9a-f]{8}\) is exempt only by the parameter store/,
+    );
+    expect(early.err).toContain('Run again in 45 s, or pass --force');
+    expect(s3).not.toHaveReceivedCommand(DeletePublicAccessBlockCommand);
+    // The plan says the same without acting.
+    const plan = await undone({ apply: false, mode: 'dry-run', now: () => NOW + 15_000 });
+    expect(plan.out).toContain('--apply refuses for another 45 s');
+    vi.setSystemTime(NOW + 60_000);
+    const done = await undone({ now: () => NOW + 60_000 });
     expect(done.err).toBe('');
     expect(done.exit).toBe(0);
     expect(s3).toHaveReceivedCommandTimes(DeletePublicAccessBlockCommand, 1);
     expect(done.out).not.toContain('Now add this exemption');
   });
 
-  it('counts an every-rule exemption of the store, and ignores an expired or invalid one', async () => {
-    store.set(`${PREFIX}/exemptions/public-bucket/old`, JSON.stringify({ resource: 'example-reports', reason: 'old', expires: '2026-11-20' }));
-    store.set(`${PREFIX}/exemptions/public-bucket/bad`, JSON.stringify({ resource: 'example-reports', reason: '' }));
-    expect((await undone()).exit).toBe(2);
-    store.set(`${PREFIX}/exemptions/all/any`, JSON.stringify({ resource: 'example-*', reason: 'sandbox account' }));
-    expect((await undone()).exit).toBe(0);
+  it('does not wait for a store exemption when the loaded configuration exempts the resource too, nor with --force', async () => {
+    fake.set(`${PREFIX}/exemptions/public-bucket/x`, { resource: 'example-reports', reason: 'CHG-1' });
+    const config = parseConfig({
+      parameterPrefix: PREFIX,
+      region: 'eu-west-1',
+      exemptions: [{ rule: 'public-bucket', resource: 'example-reports', reason: 'deploy-time' }],
+    });
+    expect((await undone({ config })).exit).toBe(0);
+    expect((await undone({ force: true })).exit).toBe(0);
   });
 
-  it('reads no store in an offline plan, and says so when the store cannot be read', async () => {
-    const reads: string[] = [];
-    const plan = await undone({
-      apply: false,
-      mode: 'offline',
-      storedExemptions: async (rule) => {
-        reads.push(rule);
-        return [];
-      },
-    });
+  it('waits for the configuration cache time the config names (configMaxAgeSeconds)', async () => {
+    fake.set(`${PREFIX}/exemptions/all/x`, { resource: 'example-*', reason: 'sandbox' });
+    const config = parseConfig({ parameterPrefix: PREFIX, region: 'eu-west-1', configMaxAgeSeconds: 300 });
+    const refused = await undone({ config, now: () => NOW + 100_000 });
+    expect(refused.err).toContain('Run again in 200 s');
+    expect((await undone({ config, now: () => NOW + 300_000 })).exit).toBe(0);
+  });
+
+  it('counts an every-rule exemption of the store, and ignores an expired or invalid one', async () => {
+    fake.set(`${PREFIX}/exemptions/public-bucket/old`, { resource: 'example-reports', reason: 'old', expires: '2026-11-20' });
+    fake.set(`${PREFIX}/exemptions/public-bucket/bad`, { resource: 'example-reports', reason: '' });
+    // Nested below the folder: the functions never read it, so it exempts nothing.
+    fake.set(`${PREFIX}/exemptions/public-bucket/team-a/x`, { resource: 'example-reports', reason: 'nested' });
+    const refused = await undone({ now: () => NOW + 60_000 });
+    expect(refused.exit).toBe(2);
+    expect(refused.err).toContain('exemptions/public-bucket/bad (version 1) is rejected: reason: invalid min_length, expected >=1; left out');
+    fake.set(`${PREFIX}/exemptions/all/any`, { resource: 'example-*', reason: 'sandbox account' });
+    expect((await undone({ now: () => NOW + 60_000 })).exit).toBe(0);
+  });
+
+  it('reads no store in an offline plan; --apply refuses when the store cannot be read, a dry-run plan warns', async () => {
+    const plan = await undone({ apply: false, mode: 'offline' });
     expect(plan.exit).toBe(0);
-    expect(reads).toEqual([]);
-    const failing = await undone({
-      storedExemptions: async () => {
-        throw Object.assign(new Error('denied'), { name: 'AccessDeniedException' });
-      },
-    });
-    expect(failing.exit).toBe(2);
-    expect(failing.err).toContain("could not read the parameter store's exemptions (AccessDeniedException): only the loaded configuration is checked");
+    expect(ssm).not.toHaveReceivedCommand(GetParametersByPathCommand);
+    expect(ssm).not.toHaveReceivedCommand(GetParametersCommand);
+    ssm.on(GetParametersByPathCommand).rejects(awsError('AccessDeniedException'));
+    await expect(undone()).rejects.toThrow(/parameter store \/trailguard\/undo-test: cannot be read \(AccessDeniedException\): refused to act/);
+    expect(s3).not.toHaveReceivedCommand(DeletePublicAccessBlockCommand);
+    const preview = await undone({ apply: false, mode: 'dry-run' });
+    expect(preview.exit).toBe(0);
+    expect(preview.err).toContain('WARNING: the parameter store /trailguard/undo-test cannot be read (AccessDeniedException)');
   });
 });

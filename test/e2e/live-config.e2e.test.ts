@@ -101,7 +101,8 @@ describe('the live configuration in SSM Parameter Store (moto)', () => {
           key: name,
           version: 2,
           problem: 'expires: expected YYYY-MM-DD',
-          inForce: 'its last good version stays in force',
+          inForce: 'version 1 stays in force (the newest good one of the 5 before)',
+          inForceVersion: 1,
         }),
       ]);
       const told = await topic.received();
@@ -116,19 +117,37 @@ describe('the live configuration in SSM Parameter Store (moto)', () => {
     });
   });
 
-  it('tells a rejected value once across containers (the state table claim)', async () => {
+  it('applies the same last good version in cold containers (read back with name:N selectors) and tells a rejected value once across them', async () => {
+    // Version 3 (version 2 is the bad value above): two cold containers each read versions 2 and 1 back, and both
+    // find version 1, the one a warm container keeps, so no container remediates the exempt bucket.
     const name = exemptionParameter(PREFIX, 'public-bucket', BUCKET);
     await put(name, '{"resource": ');
     await topic.received();
     await withContainer(async (invoke) => {
-      expect((await invoke()).record.outcome).toBe('would-remediate');
+      const first = await invoke();
+      expect(first.record).toMatchObject({ outcome: 'exempt', exemptions: [{ reason: 'partner download site, ticket SEC-77' }] });
+      expect(first.logs.filter((line) => line.message === 'trailguard config rejected')).toEqual([
+        expect.objectContaining({ key: name, version: 3, problem: 'not valid JSON', inForceVersion: 1 }),
+      ]);
     });
     await withContainer(async (invoke) => {
       const second = await invoke();
-      expect(second.record.outcome).toBe('would-remediate');
+      expect(second.record.outcome).toBe('exempt');
       expect(second.logs.filter((line) => line.message === 'trailguard config rejected')).toHaveLength(1);
     });
     const told = (await topic.received()).filter((n) => n.subject.includes('trailguard config rejected'));
     expect(told).toHaveLength(1);
+  });
+
+  it('leaves out an exemption none of whose 5 previous versions is good: the rule acts', async () => {
+    const name = exemptionParameter(PREFIX, 'public-bucket', BUCKET);
+    for (let i = 0; i < 5; i += 1) await put(name, { resource: BUCKET });
+    await withContainer(async (invoke) => {
+      const { record, logs } = await invoke();
+      expect(record.outcome).toBe('would-remediate');
+      expect(logs.filter((line) => line.message === 'trailguard config rejected')).toEqual([
+        expect.objectContaining({ key: name, version: 8, inForceVersion: null }),
+      ]);
+    });
   });
 });

@@ -12,9 +12,11 @@ import { invokeHandler, type LambdaEnv } from './helpers/invoke.js';
 // A real rule handler runs in-process against the emulator; its logged record goes to the exporter as CloudWatch Logs
 // delivers it (base64 of gzip), and the exporter imports it into the emulator's Security Hub. moto's Security Hub
 // stores what BatchImportFindings sends, keyed on Id (it checks only that Resources is a non-empty list), and GetFindings
-// returns every finding of the account unfiltered: this test filters by the finding's id. moto has no BatchUpdateFindings
-// (no route: 404), so the workflow update fails here as a denied or broken call would in AWS: logged, and the import
-// stands; test/shared/security-hub/workflow.test.ts covers the update against a mock. It wipes nothing on the emulator
+// returns every finding of the account unfiltered: this test filters by the finding's id, and the exporter's read-back
+// before resolving (shared/security-hub/confirm.ts) matches on Id and ProductArn itself. moto overwrites a finding
+// whatever its UpdatedAt, so a stale import cannot be shown here (workflow.test.ts does, against a fake that behaves as
+// Security Hub). moto has no BatchUpdateFindings (no route: 404), so the workflow update fails here as a denied or
+// broken call would in AWS: logged, and the import stands; workflow.test.ts covers the update against a mock. It wipes nothing on the emulator
 // (no reset): its bucket, topic and table have names of their own.
 const RUN = randomUUID().slice(0, 8);
 const BUCKET = `example-e2e-hub-${RUN}`;
@@ -103,8 +105,9 @@ describe('security hub against the emulator: a public bucket', () => {
     expect(live.record).toMatchObject({ outcome: 'remediated' });
     const second = await runExporter(deliveryOf(live.logs));
 
-    // The fix is imported; resolving it is tried, and its failure (moto: no such API) does not fail the export.
-    expect(second).toMatchObject({ records: 1, imported: 1, resolved: 0, notResolved: 1 });
+    // The fix is imported and read back as this delivery left it (not stale); resolving it is tried, and its failure
+    // (moto: no such API) does not fail the export.
+    expect(second).toMatchObject({ records: 1, imported: 1, stale: 0, resolved: 0, notResolved: 1 });
     expect(live.record.reverseCommands).toEqual([
       { resource: BUCKET, command: expect.stringContaining(`aws s3api delete-public-access-block --region '${REGION}' --bucket '${BUCKET}'`) },
     ]);

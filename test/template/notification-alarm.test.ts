@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { CONFIG_READ_FAILED_MESSAGE } from '../../shared/live-config/live-config.js';
 import { packageOnce, resourcesOfType, type Packaged } from '../helpers/template.js';
 
 let packaged: Packaged;
@@ -55,6 +56,32 @@ describe('a rejected live configuration value alarms', () => {
       AlarmName: 'trailguard-test-config-rejected',
       Namespace: 'trailguard-test',
       MetricName: 'ConfigRejected',
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: 'AlertTopic' }],
+    });
+  });
+});
+
+describe('a live configuration that cannot be read alarms', () => {
+  it('counts "trailguard config read failed" lines in every function\'s log group, and alarms on the first to the alert topic', () => {
+    const filters = resourcesOfType(packaged.template, 'AWS::Logs::MetricFilter')
+      .map(([, f]) => f.Properties)
+      .filter((f) => f?.MetricTransformations?.[0]?.MetricName === 'ConfigReadFailed');
+    const functions = resourcesOfType(packaged.template, 'AWS::Lambda::Function').map(([id]) => id);
+    expect(functions.length).toBeGreaterThan(0);
+    expect(filters.map((f) => f?.LogGroupName?.Ref).sort()).toEqual(functions.map((fn) => `${fn.replace(/LambdaFunction$/, '')}LogGroup`).sort());
+    for (const filter of filters) {
+      expect(filter?.FilterPattern).toBe(`{ $.message = "${CONFIG_READ_FAILED_MESSAGE}" }`);
+      expect(filter?.MetricTransformations).toEqual([{ MetricNamespace: 'trailguard-test', MetricName: 'ConfigReadFailed', MetricValue: '1', Unit: 'Count' }]);
+    }
+    expect(packaged.template.Resources.ConfigReadFailedAlarm?.Properties).toMatchObject({
+      AlarmName: 'trailguard-test-config-read-failed',
+      Namespace: 'trailguard-test',
+      MetricName: 'ConfigReadFailed',
       Statistic: 'Sum',
       Period: 300,
       Threshold: 0,

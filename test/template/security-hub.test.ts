@@ -51,11 +51,12 @@ describe('securityHub off (the default)', () => {
 });
 
 describe('securityHub on', () => {
-  it("gives the exporter exactly BatchImportFindings on the account's default product, BatchUpdateFindings of Workflow.Status RESOLVED (and the Note) on its hub, and its failure queue", () => {
+  it("gives the exporter exactly BatchImportFindings on the account's default product, GetFindings and BatchUpdateFindings of Workflow.Status RESOLVED (and the Note) on its hub, and its failure queue", () => {
     const statements = statementsOf(on.template.Resources.SecurityHubExporterIamRoleLambdaExecution);
     const own = statements.filter((s) => ![s.Action].flat().some((a: string) => a.startsWith('logs:')));
     expect(own).toEqual([
       { Effect: 'Allow', Action: ['securityhub:BatchImportFindings'], Resource: PRODUCT },
+      { Effect: 'Allow', Action: ['securityhub:GetFindings'], Resource: HUB },
       {
         Effect: 'Allow',
         Action: ['securityhub:BatchUpdateFindings'],

@@ -378,7 +378,15 @@ describe('the live configuration in SSM Parameter Store', () => {
         [s.Action].flat().some((action: string) => action.startsWith('ssm:')),
       );
       expect(statements).toEqual([
-        { Effect: 'Allow', Action: ['ssm:GetParameters'], Resource: [parameterArn('/trailguard/test/rules')] },
+        {
+          Effect: 'Allow',
+          Action: ['ssm:GetParameters'],
+          Resource: [
+            parameterArn('/trailguard/test/rules'),
+            parameterArn(`/trailguard/test/exemptions/${rule}/*`),
+            parameterArn('/trailguard/test/exemptions/all/*'),
+          ],
+        },
         {
           Effect: 'Allow',
           Action: ['ssm:GetParametersByPath'],

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { runExpiryJob } from '../../../jobs/exemption-expiry/job.js';
 import { LIST_LIMIT, expiryFindings, expiryNotification } from '../../../jobs/exemption-expiry/notice.js';
-import type { ListedExemption } from '../../../shared/exemption-store.js';
+import { type ListedExemption, parseStored } from '../../../shared/exemption-store.js';
 import { Logger } from '../../../shared/log.js';
 import type { Notification } from '../../../shared/notifier.js';
 import { publishedBytes, SNS_MESSAGE_LIMIT } from '../../../shared/notification-size.js';
@@ -71,7 +71,10 @@ describe('the weekly exemption notice', () => {
     expect(text).toContain('  public-bucket deploy-bucket: expired 2026-12-01 (6 days ago), deploy-time; reason: from the stack');
     expect(text).toContain('  trailguard exempt remove --expired\n');
     expect(text).toContain('from TRAILGUARD_EXEMPTIONS');
-    expect(text).toContain('1 value in the store the functions ignore as invalid');
+    expect(text).toContain('1 value in the store the functions ignore (invalid, or nested below a rule folder, which the functions never read)');
+    // Renewal in place: no moment without the exemption, which a function could cache for its whole cache time.
+    expect(text).toContain('renew it in place with a later --expires (trailguard exempt add --replace with the same --rule and --resource)');
+    expect(text).not.toContain('remove it and add it again');
     expect(JSON.parse(sent.json)).toMatchObject({ kind: 'exemption-expiry', expiringTotal: 3, expiredTotal: 2, invalid: 1 });
     expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({
       level: 'INFO',
@@ -80,6 +83,19 @@ describe('the weekly exemption notice', () => {
       expired: 2,
       notification: 'msg-1',
     });
+  });
+
+  it('counts a parameter nested below a rule folder as INVALID (the functions never read it), never as expiring', async () => {
+    const nested = parseStored('/trailguard/prod', {
+      Name: '/trailguard/prod/exemptions/public-bucket/team-a/x',
+      Value: JSON.stringify({ resource: 'nested-bucket', reason: 'r', expires: '2026-12-08' }),
+    });
+    expect(nested).toMatchObject({ exemption: undefined, problem: expect.stringContaining('not read by the functions') });
+    const { result, notify } = run([nested, stored('public-bucket', 'soon-bucket', '2026-12-10')]);
+    expect(await result).toEqual({ expiring: 1, expired: 0, invalid: 1, notification: 'msg-1' });
+    const text = (notify.mock.calls[0]?.[0] as Notification | undefined)?.text ?? '';
+    expect(text).not.toContain('nested-bucket');
+    expect(text).toContain('1 value in the store the functions ignore');
   });
 
   it('publishes nothing when nothing expires within 14 days and nothing has expired', async () => {

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig, type Config } from '../../../shared/config.js';
 import { AwsCallError } from '../../../shared/errors.js';
 import { exemptionParameter, rulesParameter } from '../../../shared/live-config/layout.js';
-import { CONFIG_READ_FAILED_MESSAGE, CONFIG_REJECTED_MESSAGE, liveConfigSource, type LiveConfigDeps } from '../../../shared/live-config/live-config.js';
+import {
+  CONFIG_READ_FAILED_MESSAGE,
+  CONFIG_REJECTED_MESSAGE,
+  liveConfigSource,
+  staleLimitMs,
+  type LiveConfigDeps,
+} from '../../../shared/live-config/live-config.js';
 import type { RejectionNotice } from '../../../shared/live-config/rejection.js';
 import type { ParameterReader, StoredParameter } from '../../../shared/live-config/ssm-reader.js';
 
@@ -10,29 +16,35 @@ const PREFIX = '/trailguard/test';
 const RULES = rulesParameter(PREFIX);
 const base = (overrides: Record<string, unknown> = {}): Config => parseConfig({ parameterPrefix: PREFIX, configMaxAgeSeconds: 60, ...overrides });
 
-/** An in-memory Parameter Store with versions, and a switch that makes every read fail. */
+/** An in-memory Parameter Store with every version (read by `name:N` selectors, as SSM does), and a switch that makes every read fail. */
 function fakeStore() {
-  const parameters = new Map<string, StoredParameter>();
+  const parameters = new Map<string, StoredParameter[]>();
   let failure: Error | undefined;
   const calls: string[] = [];
+  const latest = (name: string) => parameters.get(name)?.at(-1);
+  const bySelector = (selector: string) => {
+    const [name = '', version] = selector.split(':');
+    return version === undefined ? latest(name) : parameters.get(name)?.find((p) => String(p.version) === version);
+  };
   const reader: ParameterReader = {
     async getParameters(names) {
       calls.push(`get:${names.join(',')}`);
       if (failure) throw failure;
-      return { found: names.flatMap((n) => parameters.get(n) ?? []), missing: names.filter((n) => !parameters.has(n)) };
+      return { found: names.flatMap((n) => bySelector(n) ?? []), missing: names.filter((n) => !bySelector(n)) };
     },
     async getParametersByPath(path) {
       calls.push(`path:${path}`);
       if (failure) throw failure;
-      return [...parameters.values()].filter((p) => p.name.startsWith(`${path}/`) && !p.name.slice(path.length + 1).includes('/'));
+      return [...parameters.keys()].filter((n) => n.startsWith(`${path}/`) && !n.slice(path.length + 1).includes('/')).flatMap((n) => latest(n) ?? []);
     },
   };
   return {
     reader,
     calls,
     put(name: string, value: unknown) {
-      const version = (parameters.get(name)?.version ?? 0) + 1;
-      parameters.set(name, { name, value: typeof value === 'string' ? value : JSON.stringify(value), version });
+      const versions = parameters.get(name) ?? [];
+      versions.push({ name, value: typeof value === 'string' ? value : JSON.stringify(value), version: (versions.at(-1)?.version ?? 0) + 1 });
+      parameters.set(name, versions);
     },
     remove(name: string) {
       parameters.delete(name);
@@ -115,7 +127,10 @@ describe('liveConfigSource', () => {
     expect(store.calls).toHaveLength(6);
   });
 
-  it('keeps the last good version of a bad exemption, logs it once per version, and notifies it once', async () => {
+  const IN_FORCE_1 = 'version 1 stays in force (the newest good one of the 5 before)';
+  const NONE_GOOD = 'left out: the rule acts on that resource (no good version among the 5 before)';
+
+  it('keeps the last good version of a bad exemption, logs it once per version with the version in force, and notifies it once', async () => {
     const { store, source, lines, notices } = harness(base({ configMaxAgeSeconds: 0 }));
     const name = exemptionParameter(PREFIX, 'public-bucket', 'example-site');
     store.put(name, exemption('example-site'));
@@ -131,20 +146,79 @@ describe('liveConfigSource', () => {
       {
         level: 'ERROR',
         message: CONFIG_REJECTED_MESSAGE,
-        fields: { key: name, version: 2, problem: 'expires: expected YYYY-MM-DD', inForce: 'its last good version stays in force' },
+        fields: { key: name, version: 2, problem: 'expires: expected YYYY-MM-DD', inForce: IN_FORCE_1, inForceVersion: 1 },
       },
     ]);
-    expect(notices).toEqual([{ parameter: name, version: 2, problem: 'expires: expected YYYY-MM-DD', inForce: 'its last good version stays in force' }]);
+    expect(notices).toEqual([{ parameter: name, version: 2, problem: 'expires: expected YYYY-MM-DD', inForce: IN_FORCE_1 }]);
+    // This container judged version 1 itself: the same answer the store would give, so no selector is read.
+    expect(store.calls.filter((c) => c.includes(`${name}:`))).toEqual([]);
   });
 
-  it('leaves out a bad exemption it never saw good (the rule acts), and takes its next good version', async () => {
+  it('finds the same last good version in a cold container, by reading the previous versions from the store', async () => {
+    const { store, source, lines } = harness(base({ configMaxAgeSeconds: 0 }));
+    const name = exemptionParameter(PREFIX, 'public-bucket', 'example-site');
+    store.put(name, exemption('example-site', { reason: 'good one' }));
+    store.put(name, exemption('example-site', { reason: 'later good one' }));
+    store.put(name, { resource: 'example-site', reason: 'x', expires: '2026-13-01' });
+    store.put(name, 'not json');
+
+    const config = await source.read(0);
+
+    expect(config.exemptions).toEqual([{ rule: 'public-bucket', resource: 'example-site', reason: 'later good one' }]);
+    expect(store.calls).toContain(`get:${name}:3,${name}:2,${name}:1`);
+    expect(lines.find((l) => l.message === CONFIG_REJECTED_MESSAGE)?.fields).toMatchObject({ version: 4, inForceVersion: 2, problem: 'not valid JSON' });
+    // Judged once per version: the next read makes no selector call.
+    const before = store.calls.length;
+    await source.read(1);
+    expect(store.calls.slice(before).filter((c) => c.includes(`${name}:`))).toEqual([]);
+  });
+
+  it('walks back at most 5 versions: an older good one is not found, so the exemption is left out', async () => {
+    const { store, source, lines } = harness(base({ configMaxAgeSeconds: 0 }));
+    const name = exemptionParameter(PREFIX, '*', 'example-site');
+    store.put(name, exemption('example-site'));
+    for (let i = 0; i < 6; i += 1) store.put(name, { resource: 'example-site' });
+
+    expect((await source.read(0)).exemptions).toEqual([]);
+    expect(store.calls).toContain(`get:${[6, 5, 4, 3, 2].map((n) => `${name}:${n}`).join(',')}`);
+    expect(lines[0]?.fields).toMatchObject({ version: 7, inForce: NONE_GOOD, inForceVersion: null });
+
+    // A warm container that judged version 7 reaches the same answer for version 8 without a call, and a cold one too.
+    store.put(name, { resource: 'example-site' });
+    const before = store.calls.length;
+    expect((await source.read(1)).exemptions).toEqual([]);
+    expect(store.calls.slice(before).filter((c) => c.includes(`${name}:`))).toEqual([]);
+    const cold = liveConfigSource(base(), 'public-bucket', { reader: store.reader, logger: { error: () => {}, warn: () => {} }, ruleOverrides: [] });
+    expect((await cold.read(0)).exemptions).toEqual([]);
+  });
+
+  it('uses a version the warm container judged good only while it is within the 5 before', async () => {
+    const { store, source } = harness(base({ configMaxAgeSeconds: 0 }));
+    const name = exemptionParameter(PREFIX, 'public-bucket', 'example-site');
+    store.put(name, exemption('example-site'));
+    await source.read(0);
+    for (let i = 0; i < 5; i += 1) {
+      store.put(name, { resource: 'example-site' });
+      expect(
+        (await source.read(i + 1)).exemptions.map((e) => e.resource),
+        `version ${i + 2}`,
+      ).toEqual(['example-site']);
+    }
+    // Version 7: its 5 before are 2-6, all bad. The warm container agrees with a cold one: left out.
+    store.put(name, { resource: 'example-site' });
+    expect((await source.read(10)).exemptions).toEqual([]);
+  });
+
+  it('leaves out a bad exemption with no good version before (the rule acts), and takes its next good version', async () => {
     const { store, source, lines } = harness(base({ configMaxAgeSeconds: 0 }));
     const name = exemptionParameter(PREFIX, '*', 'example-site');
     store.put(name, '{"resource": "example-site"');
     store.put(exemptionParameter(PREFIX, 'public-bucket', 'example-other'), exemption('example-other'));
 
     expect((await source.read(0)).exemptions.map((e) => e.resource)).toEqual(['example-other']);
-    expect(lines[0]?.fields).toMatchObject({ key: name, problem: 'not valid JSON', inForce: 'left out: the rule acts on that resource' });
+    expect(lines[0]?.fields).toMatchObject({ key: name, problem: 'not valid JSON', inForce: NONE_GOOD });
+    // Version 1 has no version before it: nothing to read back.
+    expect(store.calls.filter((c) => c.includes(`${name}:`))).toEqual([]);
 
     store.put(name, exemption('example-site'));
     expect((await source.read(1)).exemptions.map((e) => e.resource)).toEqual(['example-other', 'example-site']);
@@ -166,18 +240,33 @@ describe('liveConfigSource', () => {
     expect(problems).toContain('open-security-group.allowedWorldPorts.0.port: invalid number, expected number');
   });
 
-  it('keeps the last good rules when the rules value goes bad, and the env rules when it was never good', async () => {
+  it('keeps the last good rules when the rules value goes bad, and the env rules when no version was good', async () => {
     const fresh = harness(base({ configMaxAgeSeconds: 0 }));
     fresh.store.put(RULES, { 'no-such-rule': {} });
     expect((await fresh.source.read(0)).rules['public-bucket'].enabled).toBe(true);
-    expect(fresh.lines[0]?.fields).toMatchObject({ key: RULES, inForce: "the environment's rule settings stay in force" });
+    expect(fresh.lines[0]?.fields).toMatchObject({
+      key: RULES,
+      inForce: "the environment's rule settings stay in force (no good version among the 5 before)",
+    });
 
     const { store, source, notices } = harness(base({ configMaxAgeSeconds: 0 }));
     store.put(RULES, { 'public-bucket': { enabled: false } });
     await source.read(0);
     store.put(RULES, 'not json');
     expect((await source.read(1)).rules['public-bucket'].enabled).toBe(false);
-    expect(notices).toMatchObject([{ parameter: RULES, version: 2, problem: 'not valid JSON' }]);
+    expect(notices).toMatchObject([{ parameter: RULES, version: 2, problem: 'not valid JSON', inForce: IN_FORCE_1 }]);
+  });
+
+  it('applies the last good stored rules at a cold start after a bad edit, not the environment defaults', async () => {
+    const { store, source } = harness();
+    const bastion = { 'open-security-group': { allowedWorldPorts: [{ protocol: 'tcp', port: 22 }] } };
+    store.put(RULES, bastion);
+    store.put(RULES, { 'open-security-group': { allowedWorldPorts: [{ protocol: 'tcp', port: '22' }] } });
+
+    const config = await source.read(0);
+
+    expect(config.rules['open-security-group'].allowedWorldPorts).toEqual([{ protocol: 'tcp', port: 22 }]);
+    expect(store.calls).toContain(`get:${RULES}:1`);
   });
 
   it('drops an exemption whose parameter was deleted', async () => {
@@ -189,26 +278,70 @@ describe('liveConfigSource', () => {
     expect((await source.read(1)).exemptions).toEqual([]);
   });
 
-  it('keeps the last good config on a read failure, warns once per kind, and reads again after the max age', async () => {
+  it('keeps the config on a read failure without making it younger, tries again after 10 s, and logs each failure at most every 10 s', async () => {
     const { store, source, lines } = harness();
     store.put(exemptionParameter(PREFIX, 'public-bucket', 'example-site'), exemption('example-site'));
     await source.read(0);
     store.fail(new AwsCallError('SSM.GetParametersByPath', PREFIX, 'transient', 'ThrottlingException'));
+    const failed = () => lines.filter((l) => l.message === CONFIG_READ_FAILED_MESSAGE);
 
     expect((await source.read(60_000)).exemptions.map((e) => e.resource)).toEqual(['example-site']);
-    expect((await source.read(120_000)).exemptions.map((e) => e.resource)).toEqual(['example-site']);
-    // Kept for a max age after the failure: no read in between.
     const reads = store.calls.length;
-    await source.read(150_000);
+    // Within the retry back-off: no read, so an outage does not cost each invocation the reader's retries.
+    await source.read(65_000);
     expect(store.calls).toHaveLength(reads);
-    const warnings = lines.filter((l) => l.message === CONFIG_READ_FAILED_MESSAGE);
-    expect(warnings).toEqual([
-      { level: 'WARN', message: CONFIG_READ_FAILED_MESSAGE, fields: expect.objectContaining({ kind: 'transient', code: 'ThrottlingException' }) },
+    // After it: read again (the failure did not restart the max age), failing again.
+    await source.read(70_000);
+    expect(store.calls).toHaveLength(reads + 3);
+    await source.read(75_000);
+    await source.read(80_000);
+    expect(failed()).toEqual([
+      { level: 'WARN', message: CONFIG_READ_FAILED_MESSAGE, fields: expect.objectContaining({ kind: 'transient', code: 'ThrottlingException', failures: 1 }) },
+      { level: 'WARN', message: CONFIG_READ_FAILED_MESSAGE, fields: expect.objectContaining({ failures: 1, inForce: 'the configuration read 70 s ago' }) },
+      { level: 'WARN', message: CONFIG_READ_FAILED_MESSAGE, fields: expect.objectContaining({ failures: 1, inForce: 'the configuration read 80 s ago' }) },
     ]);
 
     store.fail(undefined);
     store.put(exemptionParameter(PREFIX, 'public-bucket', 'example-two'), exemption('example-two'));
-    expect((await source.read(180_000)).exemptions.map((e) => e.resource)).toEqual(['example-site', 'example-two']);
+    expect((await source.read(90_000)).exemptions.map((e) => e.resource)).toEqual(['example-site', 'example-two']);
+    // Read good at 90 s: cached for the max age again.
+    const after = store.calls.length;
+    await source.read(149_999);
+    expect(store.calls).toHaveLength(after);
+  });
+
+  it('counts the failures between two lines when reads fail faster than it logs (configMaxAgeSeconds 0)', async () => {
+    const { store, source, lines } = harness(base({ configMaxAgeSeconds: 0 }));
+    await source.read(0);
+    store.fail(new AwsCallError('SSM.GetParameters', RULES, 'transient', 'ThrottlingException'));
+    for (const now of [1_000, 2_000, 3_000, 12_000]) await source.read(now);
+    expect(store.calls.length).toBe(3 + 4 * 3); // max age 0: no back-off past it, every invocation reads
+    expect(lines.map((l) => l.fields.failures)).toEqual([1, 3]);
+  });
+
+  it('stops deciding on the old config once it is older than the stale limit: events fail transiently, as at a cold start', async () => {
+    expect(staleLimitMs(60)).toBe(180_000);
+    expect(staleLimitMs(0)).toBe(180_000);
+    expect(staleLimitMs(300)).toBe(900_000);
+    const { store, source, lines } = harness();
+    const name = exemptionParameter(PREFIX, 'public-bucket', 'example-site');
+    store.put(name, exemption('example-site'));
+    await source.read(0);
+    // Removed from the store, but the store then becomes unreadable: a warm container must not keep it for ever.
+    store.remove(name);
+    store.fail(new AwsCallError('SSM.GetParametersByPath', PREFIX, 'denied', 'AccessDeniedException'));
+
+    expect((await source.read(180_000)).exemptions).toHaveLength(1);
+    await expect(source.read(190_001)).rejects.toMatchObject({ name: 'AwsCallError', kind: 'transient', code: 'AccessDeniedException' });
+    // Past the limit the back-off does not serve the old config either: each event is refused until a read succeeds.
+    await expect(source.read(190_002)).rejects.toMatchObject({ kind: 'transient' });
+    expect(lines.filter((l) => l.message === CONFIG_READ_FAILED_MESSAGE).at(-1)).toMatchObject({
+      level: 'ERROR',
+      fields: { inForce: 'none: the event is retried' },
+    });
+
+    store.fail(undefined);
+    expect((await source.read(200_000)).exemptions).toEqual([]);
   });
 
   it('throws a transient AwsCallError on a cold start whose read fails, even when access is denied', async () => {

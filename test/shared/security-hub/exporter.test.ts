@@ -26,8 +26,18 @@ function logsEvent(messages: readonly { message: string; at: number }[], logGrou
   return { awslogs: { data: gzipSync(JSON.stringify(payload)).toString('base64') } };
 }
 
-/** The Security Hub calls: a scripted import, and an update that resolves everything. */
-const hubCalls = (importBatch: ImportBatch) => ({ importBatch, updateBatch: async () => [] });
+/** The Security Hub calls: a scripted import, a read-back that shows what was sent, and an update that resolves everything. */
+function hubCalls(importBatch: ImportBatch) {
+  const sent: AwsSecurityFinding[] = [];
+  return {
+    importBatch: async (findings: readonly AwsSecurityFinding[]) => {
+      sent.push(...findings);
+      return importBatch(findings);
+    },
+    getBatch: async () => sent,
+    updateBatch: async () => [],
+  };
+}
 
 /** An ImportBatch that records each call and answers from a script of failed findings per call. */
 function fakeImport(failuresPerCall: readonly ((batch: readonly AwsSecurityFinding[]) => ImportFindingsError[])[] = []) {
@@ -102,6 +112,30 @@ describe('exportLogEvents', () => {
 
     expect(summary).toMatchObject({ records: 0, imported: 0 });
     expect(calls).toEqual([]);
+  });
+
+  it('skips a transient failure (a retried fault, not a decision) with a log naming it, and exports the decisions around it', async () => {
+    logs.length = 0;
+    const { calls, importBatch } = fakeImport();
+    const transient = record({
+      outcome: 'failed',
+      resources: [],
+      error: { kind: 'transient', code: 'ConfigUnreadable\u001b[31m', message: 'the parameter store could not be read' },
+    });
+    const denied = record({ outcome: 'failed', resources: [bucket(1)], error: { kind: 'denied', code: 'AccessDenied', message: 'denied' } });
+    const event = logsEvent([
+      { message: logLine(transient, T0), at: T0 },
+      { message: logLine(denied, T0), at: T0 },
+    ]);
+
+    const summary = await exportLogEvents(event, TARGET, hubCalls(importBatch), log);
+
+    expect(summary).toMatchObject({ lines: 2, records: 1, transient: 1, skipped: 0, imported: 1 });
+    expect(calls.flat().map((f) => f.ProductFields?.['trailguard/error'])).toEqual(['denied AccessDenied']);
+    expect(logs).toContainEqual({
+      message: 'transient failure: not exported',
+      fields: { logGroup: '/aws/lambda/trailguard-test-publicBucket', logEventId: '0', errorCode: 'ConfigUnreadable [31m' },
+    });
   });
 
   it('refuses an event that is not a CloudWatch Logs delivery', () => {

@@ -32,7 +32,7 @@ afterEach(() => {
   s3.reset();
 });
 
-async function undoWith(securityHub: boolean, importFindings: UndoOptions['importFindings']) {
+async function undoWith(securityHub: boolean, importFindings: UndoOptions['importFindings'], settings: Record<string, unknown> = {}) {
   let out = '';
   let err = '';
   const exit = await undo({
@@ -43,7 +43,7 @@ async function undoWith(securityHub: boolean, importFindings: UndoOptions['impor
     mode: 'live',
     region: 'eu-west-1',
     since: undefined,
-    config: parseConfig({ securityHub, exemptions: [{ resource: 'example-reports', reason: 'CHG-1234' }] }),
+    config: parseConfig({ securityHub, exemptions: [{ resource: 'example-reports', reason: 'CHG-1234' }], ...settings }),
     now: () => NOW,
     out: (t) => {
       out += t;
@@ -102,5 +102,43 @@ describe('trailguard undo --apply with securityHub on', () => {
     expect(exit).toBe(0);
     expect(s3).toHaveReceivedCommand(DeletePublicAccessBlockCommand);
     expect(imported).toEqual([]);
+  });
+
+  it("in organisation mode imports nothing from a member account (the finding is the central account's) and says how to reopen it there", async () => {
+    const imported: AwsSecurityFinding[] = [];
+    const organization = { organizationId: 'o-a1b2c3d4e5', centralAccountId: '999988887777' };
+
+    const { exit, out, err } = await undoWith(
+      true,
+      async (findings) => {
+        imported.push(...findings);
+      },
+      { organization },
+    );
+
+    expect(exit).toBe(0);
+    expect(s3).toHaveReceivedCommand(DeletePublicAccessBlockCommand);
+    expect(imported).toEqual([]);
+    expect(out).not.toContain('security hub:');
+    const identifiers = JSON.stringify([
+      { Id: findingIdOf(remediated, remediated.resources[0]), ProductArn: 'arn:aws:securityhub:eu-west-1:999988887777:product/999988887777/default' },
+    ]);
+    expect(err).toContain("organisation mode: the undo was not imported into Security Hub. The finding is in the central account's hub (999988887777)");
+    expect(err).toContain(`aws securityhub batch-update-findings --region 'eu-west-1' --finding-identifiers '${identifiers}' --workflow 'Status=NEW'`);
+  });
+
+  it('in organisation mode still imports an undo in the central account itself, whose hub holds the finding', async () => {
+    const imported: AwsSecurityFinding[] = [];
+
+    const { err } = await undoWith(
+      true,
+      async (findings) => {
+        imported.push(...findings);
+      },
+      { organization: { organizationId: 'o-a1b2c3d4e5', centralAccountId: '111122223333' } },
+    );
+
+    expect(err).not.toContain('organisation mode');
+    expect(imported.map((f) => f.ProductArn)).toEqual(['arn:aws:securityhub:eu-west-1:111122223333:product/111122223333/default']);
   });
 });

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RECORD_MESSAGE, type RemediationRecord } from '../../../shared/remediation-log.js';
 import { exportLogEvents, hubTargetOf } from '../../../shared/security-hub/exporter.js';
 import { findingIdOf } from '../../../shared/security-hub/finding.js';
+import { CONFIRM_RETRY_DELAYS_MS, type GetBatch } from '../../../shared/security-hub/confirm.js';
 import type { ImportBatch } from '../../../shared/security-hub/import.js';
 import {
   UPDATE_LIMITS,
@@ -47,15 +48,39 @@ function delivery(records: readonly RemediationRecord[]) {
 
 /** Security Hub as the exporter sees it: imports (refusing some ids), updates (answering from a script), and the log. */
 function fakeHub(
-  options: { refuseImport?: readonly string[]; updates?: readonly ((update: WorkflowUpdate) => BatchUpdateFindingsUnprocessedFinding[])[] } = {},
+  options: {
+    refuseImport?: readonly string[];
+    updates?: readonly ((update: WorkflowUpdate) => BatchUpdateFindingsUnprocessedFinding[])[];
+    /** What the hub already holds, by id. */
+    held?: readonly AwsSecurityFinding[];
+    /** How many reads miss an import before it shows (Security Hub takes a while). */
+    readsBeforeVisible?: number;
+  } = {},
 ) {
   const imported: AwsSecurityFinding[] = [];
   const updates: WorkflowUpdate[] = [];
+  const reads: string[][] = [];
   const logs: { message: string; fields: Record<string, unknown> }[] = [];
   const sleeps: number[] = [];
+  // As Security Hub: an import whose UpdatedAt is not after the held finding's is ignored, and not reported as failed.
+  const store = new Map((options.held ?? []).map((f) => [f.Id ?? '', f]));
+  const visible = new Map(store);
   const importBatch: ImportBatch = async (findings) => {
     imported.push(...findings);
-    return findings.filter((f) => options.refuseImport?.includes(f.Id ?? '')).map((f) => ({ Id: f.Id ?? '', ErrorCode: 'InvalidInput', ErrorMessage: 'bad' }));
+    const refused = findings.filter((f) => options.refuseImport?.includes(f.Id ?? ''));
+    for (const f of findings) {
+      const held = store.get(f.Id ?? '');
+      if (!refused.includes(f) && (!held || (held.UpdatedAt ?? '') < (f.UpdatedAt ?? ''))) store.set(f.Id ?? '', f);
+    }
+    return refused.map((f) => ({ Id: f.Id ?? '', ErrorCode: 'InvalidInput', ErrorMessage: 'bad' }));
+  };
+  const getBatch: GetBatch = async (ids) => {
+    reads.push(ids.map((i) => i.Id ?? ''));
+    if (reads.length > (options.readsBeforeVisible ?? 0)) for (const [id, f] of store) visible.set(id, f);
+    return ids.flatMap((i) => {
+      const f = visible.get(i.Id ?? '');
+      return f ? [f] : [];
+    });
   };
   const updateBatch: UpdateBatch = async (update) => {
     updates.push(update);
@@ -64,9 +89,10 @@ function fakeHub(
   return {
     imported,
     updates,
+    reads,
     logs,
     sleeps,
-    calls: { importBatch, updateBatch },
+    calls: { importBatch, getBatch, updateBatch },
     log: (message: string, fields: Record<string, unknown>) => {
       logs.push({ message, fields });
     },
@@ -246,4 +272,143 @@ describe('updateWorkflows', () => {
     ).toEqual({ resolved: 0, notResolved: 0 });
     expect(calls).toBe(0);
   });
+});
+
+describe('exportLogEvents: resolving only what Security Hub shows as this delivery left it', () => {
+  const at = (ms: number) => new Date(ms).toISOString();
+  /** A finding the hub holds for a resource: its id, state and UpdatedAt. */
+  const heldFinding = (r: RemediationRecord, status: 'PASSED' | 'FAILED', updatedAt: number) =>
+    ({ Id: idOf(r), ProductArn: PRODUCT, UpdatedAt: at(updatedAt), Compliance: { Status: status } }) as AwsSecurityFinding;
+
+  it('does not resolve a late `remediated` delivery when the undo that came after it is the finding’s state', async () => {
+    const fixed = record({ eventId: 'evt-fix', resources: [bucket('example-reopened')] });
+    // The undo was imported a minute after the fix was logged; the fix's delivery arrives (or is replayed) afterwards.
+    const hub = fakeHub({ held: [heldFinding(fixed, 'FAILED', T0 + 60_000)] });
+
+    const summary = await exportLogEvents(delivery([fixed]), TARGET, hub.calls, hub.log, hub.sleep);
+
+    expect(summary).toMatchObject({ imported: 1, resolved: 0, notResolved: 0, stale: 1 });
+    expect(hub.updates).toEqual([]);
+    expect(hub.sleeps).toEqual([]);
+    expect(hub.logs).toContainEqual({
+      message: 'security hub finding not resolved: a newer or different decision is its state',
+      fields: { findingId: idOf(fixed), ours: at(T0), held: at(T0 + 60_000), compliance: 'FAILED' },
+    });
+  });
+
+  it('does not resolve a finding held with the same UpdatedAt but not PASSED', async () => {
+    const fixed = record({ eventId: 'evt-fix', resources: [bucket('example-same-time')] });
+    const hub = fakeHub({ held: [heldFinding(fixed, 'FAILED', T0)] });
+
+    const summary = await exportLogEvents(delivery([fixed]), TARGET, hub.calls, hub.log, hub.sleep);
+
+    expect(summary).toMatchObject({ resolved: 0, stale: 1 });
+    expect(hub.updates).toEqual([]);
+  });
+
+  it('resolves a fix that follows an older open decision once the read-back shows it', async () => {
+    const fixed = record({ eventId: 'evt-fix', resources: [bucket('example-fixed-later')] });
+    const hub = fakeHub({ held: [heldFinding(fixed, 'FAILED', T0 - 60_000)] });
+
+    const summary = await exportLogEvents(delivery([fixed]), TARGET, hub.calls, hub.log, hub.sleep);
+
+    expect(summary).toMatchObject({ resolved: 1, stale: 0, notResolved: 0 });
+    expect(hub.updates.map((u) => u.findings)).toEqual([[{ Id: idOf(fixed), ProductArn: PRODUCT }]]);
+  });
+
+  it('reads again, after a wait, a finding not yet visible (absent, or still the older state), and resolves it once it shows', async () => {
+    const fresh = record({ eventId: 'evt-1', resources: [bucket('example-fresh')] });
+    const updated = record({ eventId: 'evt-1', resources: [bucket('example-updated')] });
+    const hub = fakeHub({ held: [heldFinding(updated, 'FAILED', T0 - 60_000)], readsBeforeVisible: 2 });
+
+    const summary = await exportLogEvents(delivery([fresh, updated]), TARGET, hub.calls, hub.log, hub.sleep);
+
+    expect(hub.reads).toEqual([
+      [idOf(fresh), idOf(updated)],
+      [idOf(fresh), idOf(updated)],
+      [idOf(fresh), idOf(updated)],
+    ]);
+    expect(hub.sleeps).toEqual(CONFIRM_RETRY_DELAYS_MS.slice(0, 2));
+    expect(hub.updates.flatMap((u) => u.findings.map((f) => f.Id))).toEqual([idOf(fresh), idOf(updated)]);
+    expect(summary).toMatchObject({ resolved: 2, notResolved: 0 });
+  });
+
+  it('never resolves a finding still not visible after the waits: it is logged and counted as not resolved', async () => {
+    const fresh = record({ eventId: 'evt-1', resources: [bucket('example-slow')] });
+    const hub = fakeHub({ readsBeforeVisible: 100 });
+
+    const summary = await exportLogEvents(delivery([fresh]), TARGET, hub.calls, hub.log, hub.sleep);
+
+    expect(hub.reads).toHaveLength(1 + CONFIRM_RETRY_DELAYS_MS.length);
+    expect(hub.sleeps).toEqual([...CONFIRM_RETRY_DELAYS_MS]);
+    expect(hub.updates).toEqual([]);
+    expect(summary).toMatchObject({ imported: 1, resolved: 0, notResolved: 1 });
+    expect(hub.logs).toContainEqual({
+      message: 'security hub finding not resolved: not yet visible after the waits',
+      fields: { findingId: idOf(fresh), ours: at(T0) },
+    });
+  });
+
+  it('resolves nothing it could not read back (GetFindings denied), and logs why', async () => {
+    const hub = fakeHub();
+    const calls = {
+      ...hub.calls,
+      getBatch: async () => {
+        throw Object.assign(new Error('not authorized to perform securityhub:GetFindings'), { name: 'AccessDeniedException' });
+      },
+    };
+
+    const summary = await exportLogEvents(delivery([record({ eventId: 'evt-1' })]), TARGET, calls, hub.log, hub.sleep);
+
+    expect(summary).toMatchObject({ imported: 1, resolved: 0, notResolved: 1 });
+    expect(hub.updates).toEqual([]);
+    expect(hub.logs).toContainEqual({
+      message: 'security hub findings not read back: not resolved',
+      fields: { findings: 1, error: 'AccessDeniedException: not authorized to perform securityhub:GetFindings' },
+    });
+  });
+});
+
+describe('exportLogEvents: reading back many findings', () => {
+  it('splits a delivery of 45 passed findings into reads of 20, 20 and 5, and trusts only the answers of its own ids', async () => {
+    const records = Array.from({ length: 45 }, (_, i) => record({ eventId: 'evt-many', resources: [bucket(`example-many-${i}`)] }));
+    const reads: number[] = [];
+    const imported: AwsSecurityFinding[] = [];
+    const importBatch: ImportBatch = async (findings) => {
+      imported.push(...findings);
+      return [];
+    };
+    // An answer that ignores the filter (as the emulator does): every finding, and a stranger with one of our ids elsewhere.
+    const getBatch: GetBatch = async (ids) => {
+      reads.push(ids.length);
+      return [
+        ...imported,
+        {
+          ...(imported[0] as AwsSecurityFinding),
+          ProductArn: 'arn:aws:securityhub:eu-west-1:444455556666:product/444455556666/default',
+          UpdatedAt: at(T0 + 1e9),
+        },
+      ];
+    };
+    const updates: WorkflowUpdate[] = [];
+    const summary = await exportLogEvents(
+      delivery(records),
+      TARGET,
+      {
+        importBatch,
+        getBatch,
+        updateBatch: async (u) => {
+          updates.push(u);
+          return [];
+        },
+      },
+      () => undefined,
+      async () => undefined,
+    );
+
+    expect(reads).toEqual([20, 20, 5]);
+    expect(summary).toMatchObject({ resolved: 45, stale: 0 });
+    expect(updates.flatMap((u) => u.findings)).toHaveLength(45);
+  });
+  const at = (ms: number) => new Date(ms).toISOString();
 });
