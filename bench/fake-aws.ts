@@ -8,6 +8,9 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SNSClient } from '@aws-sdk/client-sns';
+import type { HttpRequest } from '@smithy/core/protocols';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { HttpHandlerOptions } from '@smithy/types';
 import { isReadCommand } from '../shared/aws/client-options.js';
 
 /** One logged call: service, operation (command name without `Command`), and the phase the bench was in. */
@@ -175,6 +178,9 @@ export class World {
         this.counters.set(key, total);
         return { Attributes: { total: { N: String(total) } } };
       }
+      // config-store-change's read of the exemption its sample writes (in `all`: HIGH whatever the value).
+      case 'SSM.GetParameter':
+        return { Parameter: { Name: input.Name, Value: JSON.stringify({ resource: 'build-host-01', reason: 'bench' }), Version: 1, Type: 'String' } };
       default:
         throw awsError('BenchUnmockedCall', `the bench has no answer for ${service}.${operation}`);
     }
@@ -230,5 +236,23 @@ export function installFakeAws(world: () => World) {
       return world().answer(service, operation, command.input);
     };
   }
+  // Parameter Store is read over HTTP by shared/live-config/ssm-reader.ts (no SDK client): answered at its handler,
+  // after signing (the bench's credentials are fake), so no request leaves the process.
+  // A local endpoint (the exemption bench's fake Parameter Store server) is passed through.
+  const passThrough = NodeHttpHandler.prototype.handle;
+  NodeHttpHandler.prototype.handle = async function handle(this: NodeHttpHandler, request: HttpRequest, options?: HttpHandlerOptions) {
+    if (!request.hostname.endsWith('.amazonaws.com') && !request.hostname.endsWith('.amazonaws.com.cn')) return passThrough.call(this, request, options);
+    const target = String(request.headers['x-amz-target'] ?? '');
+    if (!target.startsWith('AmazonSSM.')) throw awsError('BenchUnmockedCall', `the bench has no answer for HTTP ${target || request.hostname}`);
+    const operation = target.slice('AmazonSSM.'.length);
+    if (fake.counting) calls.push({ service: 'SSM', operation, read: /^(Get|Describe|List)/.test(operation), phase: fake.phase });
+    let answer: { statusCode: number; body: string };
+    try {
+      answer = { statusCode: 200, body: JSON.stringify(world().answer('SSM', operation, JSON.parse(String(request.body)))) };
+    } catch (error) {
+      answer = { statusCode: 400, body: JSON.stringify({ __type: (error as Error).name, message: (error as Error).message }) };
+    }
+    return { response: { ...answer, headers: {} } as never };
+  };
   return fake;
 }

@@ -15,6 +15,7 @@ import { stsClient } from '../shared/aws/sts.js';
 import { RULE_IDS, type Config, type Exemption, type RuleId } from '../shared/config.js';
 import { consoleOut } from '../shared/log.js';
 import { awsCall, classifyAwsError, errorCodeOf } from '../shared/aws/errors.js';
+import { broadness } from '../shared/exemption-breadth.js';
 import { dayOf, lastModifiers, parseStored, statusOf, storedExemptions, type ListedExemption } from '../shared/exemption-store.js';
 import { exemptionParameter, exemptionsRoot, StoredExemption } from '../shared/live-config/layout.js';
 import { wrap } from './output.js';
@@ -22,10 +23,11 @@ import { EXIT } from './replay.js';
 import { count, type Shown, type Terminal } from './terminal.js';
 import { closest, UsageProblem } from './usage.js';
 
+/** Judged in shared/ (the config-store-change alert uses it too); exported here for the CLI's tests. */
+export { broadness };
+
 /** SSM Standard tier holds values of at most 4 KB. */
 const STANDARD_VALUE_BYTES = 4096;
-/** A glob with fewer literal characters than this matches most resources of a kind: `*`, `*-*`, `b?*`. */
-const BROAD_LITERALS = 4;
 /** Controls and format characters: no resource id or name holds one, and in a reason they hide or reorder text. */
 const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
@@ -75,16 +77,6 @@ function expiresOption(text: string | undefined, today: string): string | undefi
   if (!date || dayOf(date.getTime()) !== text) throw new UsageProblem(`--expires must be a date YYYY-MM-DD, got "${text}"`);
   if (text < today) throw new UsageProblem(`--expires ${text} is in the past (today is ${today}, UTC): an exemption holds through its expiry day`);
   return text;
-}
-
-/** Why a glob is broad, or undefined: the security team must see such an exemption before it is added. */
-export function broadness(rule: RuleId | '*', glob: string): string | undefined {
-  const literals = glob.replace(/[*?]/g, '').length;
-  if (literals < BROAD_LITERALS && glob.includes('*')) {
-    return `"${glob}" has ${literals === 0 ? 'no' : `only ${literals}`} literal character${literals === 1 ? '' : 's'}: it matches nearly every resource${rule === '*' ? ' of every rule' : ` the ${rule} rule protects`}`;
-  }
-  if (rule === '*' && /[*?]/.test(glob)) return `rule * with a glob: every resource matching "${glob}" is exempt from every rule, remediation and alerts alike`;
-  return undefined;
 }
 
 /** The parameter's current value and version, or undefined when there is none. */

@@ -12,7 +12,7 @@ import { awsCall, classifyAwsError } from '../shared/aws/errors.js';
 import { type Config, type Exemption, type Mode, RULE_IDS, type RuleId, ruleOverridesOf } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
 import { parametersUnder } from '../shared/exemption-store.js';
-import { exemptionFoldersOf } from '../shared/live-config/layout.js';
+import { exemptionFoldersOf, rulesParameter } from '../shared/live-config/layout.js';
 import { liveConfigSource } from '../shared/live-config/live-config.js';
 import type { ParameterReader, StoredParameter } from '../shared/live-config/ssm-reader.js';
 import { terminalValue } from '../shared/safe-text.js';
@@ -54,6 +54,13 @@ export function cliRuleOverrides(raw: unknown, env: Env): readonly RuleId[] {
   return rules && typeof rules === 'object' ? RULE_IDS.filter((id) => Object.hasOwn(rules, id)) : [];
 }
 
+/** The store's rules parameter is absent: not this stack's store. */
+class StoreNotFound extends Error {
+  constructor(readonly parameter: string) {
+    super(`${parameter} not found`);
+  }
+}
+
 /** A ParameterReader on the SDK client that remembers what it read (with LastModifiedDate), each answer read once per load. */
 function recordingReader(ssm: SSMClient, read: Map<string, ReadParameter>): ParameterReader {
   const answers = new Map<string, Promise<unknown>>();
@@ -64,7 +71,9 @@ function recordingReader(ssm: SSMClient, read: Map<string, ReadParameter>): Para
   const keep = (p: { Name?: string; Value?: string; Version?: number; LastModifiedDate?: Date }): ReadParameter[] => {
     if (p.Name === undefined || p.Value === undefined || p.Version === undefined) return [];
     const parameter = { name: p.Name, value: p.Value, version: p.Version, lastModified: p.LastModifiedDate?.getTime() };
-    read.set(p.Name, parameter);
+    // A walk-back answers an older version under the plain name: what undo checks is the current one.
+    const current = read.get(p.Name);
+    if (!current || current.version <= p.Version) read.set(p.Name, parameter);
     return [parameter];
   };
   return {
@@ -93,8 +102,9 @@ export async function loadRunConfig(options: LoadOptions): Promise<LoadedConfig>
   const prefix = config.parameterPrefix;
   const read = new Map<string, ReadParameter>();
   if (prefix === undefined || mode === 'offline') return { config, fromStore: false, parameters: read };
-  const ssm =
-    options.ssm ?? new SSMClient(baseClientConfig({ region: config.region ?? options.region ?? 'us-east-1', endpoint: config.endpoint, readOnly: true }));
+  // Without a Region in the config or the command, the SDK's own chain (AWS_REGION, the profile) names it.
+  const region = config.region ?? options.region;
+  const ssm = options.ssm ?? new SSMClient({ ...baseClientConfig({ region: region ?? '', endpoint: config.endpoint, readOnly: true }), region });
   const reader = recordingReader(ssm, read);
   const told = new Set<string>();
   const logger = {
@@ -112,8 +122,20 @@ export async function loadRunConfig(options: LoadOptions): Promise<LoadedConfig>
   const now = (options.now ?? Date.now)();
   let perRule: Config[];
   try {
+    // The stack always creates <prefix>/rules: without it this is another Region's or prefix's store, where every
+    // folder reads empty, and an empty store would pass for "nothing is exempt".
+    const rulesName = rulesParameter(prefix);
+    const { missing } = await reader.getParameters([rulesName]);
+    if (missing.includes(rulesName)) throw new StoreNotFound(rulesName);
     perRule = await Promise.all(RULE_IDS.map((rule) => liveConfigSource(config, rule, { reader, logger, ruleOverrides: options.ruleOverrides }).read(now)));
   } catch (error) {
+    if (error instanceof StoreNotFound) {
+      const where = `${error.parameter} does not exist in ${(await ssm.config.region()) || 'the default Region'}: the stack creates it, so this is another Region or prefix (stack output ParameterPrefix; the stack's Region in AWS_REGION or --region)`;
+      if (mode === 'live')
+        throw new ConfigError(`parameter store ${prefix}`, `${where}; refused to act without the exemptions the functions apply`, { cause: error });
+      options.err(`trailguard: WARNING: ${terminalValue(where)}: this dry-run uses the loaded configuration only\n`);
+      return { config, fromStore: false, parameters: new Map() };
+    }
     const code = classifyAwsError(error, 'SSM.GetParametersByPath', prefix).code;
     if (mode === 'live')
       throw new ConfigError(

@@ -375,6 +375,10 @@ export async function undo(options: UndoOptions): Promise<number> {
     );
     return EXIT.badInput;
   }
+  if (unseen.length > 0)
+    err(
+      `trailguard: warning: --force: ${unseenText} ${unseen.length === 1 ? 'is' : 'are'} exempt only by a parameter changed less than ${loaded.config.configMaxAgeSeconds} s ago: a function that read its configuration before it may remediate this undo again\n`,
+    );
   let operator: Operator;
   try {
     operator = await (options.identity ?? stsIdentity(options.config, options.region))();

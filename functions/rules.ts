@@ -13,6 +13,7 @@ import { kmsKeyDeletion } from './kms-key-deletion/rule.js';
 import { configRecorderStopped } from './config-recorder-stopped/rule.js';
 import { networkChange } from './network-change/rule.js';
 import { s3BucketDeleted } from './s3-bucket-deleted/rule.js';
+import { configStoreChange } from './config-store-change/rule.js';
 
 /** Every rule, for the CLI and the invariant tests. No Lambda imports this file: each bundle holds one rule. */
 export const RULES: readonly AnyRule[] = [
@@ -29,6 +30,7 @@ export const RULES: readonly AnyRule[] = [
   configRecorderStopped,
   networkChange,
   s3BucketDeleted,
+  configStoreChange,
 ];
 
 /** A check that EventBridge Scheduler invokes with its own input, not an event: its rule, and how its input is read. */

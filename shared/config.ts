@@ -152,6 +152,7 @@ const AlertSettings = v.strictObject({
   'config-recorder-stopped': plainAlert(),
   'network-change': plainAlert(),
   's3-bucket-deleted': plainAlert(),
+  'config-store-change': plainAlert(),
 });
 
 /** Every rule's settings: the `rules` key of the config, and the value of the `<prefix>/rules` parameter (shared/live-config). */

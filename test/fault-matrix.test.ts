@@ -1,11 +1,12 @@
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { MetadataBearer } from '@smithy/types';
 import { mockClient, type AwsStub } from 'aws-sdk-client-mock';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RULES } from '../functions/rules.js';
 import { isReadCommand } from '../shared/aws/client-options.js';
 import { ALERT_RULE_IDS, parseConfig, type AlertRuleId, type RuleId } from '../shared/config.js';
@@ -297,6 +298,23 @@ it('parses the sample config these cells run against', () => {
 // The audit alerts' matrix: notify-only rules make no write, and all but s3-bucket-deleted no call at all,
 // so AWS faults apply to that one rule; the cells where they cannot apply are checked too ("no AWS call").
 const READS_AWS: ReadonlySet<RuleId> = new Set(['s3-bucket-deleted']);
+// config-store-change reads Parameter Store through shared/live-config/ssm-reader.ts, no SDK client: its faults are
+// answered at the HTTP handler (with test credentials to sign), and every other alert's cells hold for it too.
+const READS_SSM: ReadonlySet<RuleId> = new Set(['config-store-change']);
+const ssmAnswers: string[] = [];
+function failSsm(code: string): void {
+  vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDEXAMPLE');
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'secret');
+  vi.spyOn(NodeHttpHandler.prototype, 'handle').mockImplementation(async () => {
+    ssmAnswers.push(code);
+    return { response: { statusCode: 400, headers: {}, body: JSON.stringify({ __type: code, message: 'refused' }) } as never };
+  });
+}
+afterEach(() => {
+  vi.restoreAllMocks();
+  vi.unstubAllEnvs();
+  ssmAnswers.length = 0;
+});
 const HAS_SERVICE_ROLE_SETTING = (rule: AnyRule) => 'ignoreServiceLinkedRoles' in rule.settings(sampleConfig());
 const NO_CALL = 'n/a: no AWS call (still `alerted`)';
 const SERVICE_LINKED = {
@@ -326,10 +344,11 @@ async function expectNoCallStillAlerted(rule: AnyRule): Promise<void> {
 const ALERT_FAULTS: readonly { fault: string; cell: (rule: AnyRule) => Cell; check: (rule: AnyRule) => Promise<void> }[] = [
   {
     fault: 'throttling',
-    cell: (rule) => (READS_AWS.has(rule.id) ? '`failed` (transient), thrown: retried by Lambda/EventBridge, then DLQ' : NO_CALL),
+    cell: (rule) => (READS_AWS.has(rule.id) || READS_SSM.has(rule.id) ? '`failed` (transient), thrown: retried by Lambda/EventBridge, then DLQ' : NO_CALL),
     check: async (rule) => {
       failAllCalls(sdkError('ThrottlingException', 400));
-      if (!READS_AWS.has(rule.id)) return expectNoCallStillAlerted(rule);
+      if (READS_SSM.has(rule.id)) failSsm('ThrottlingException');
+      if (!READS_AWS.has(rule.id) && !READS_SSM.has(rule.id)) return expectNoCallStillAlerted(rule);
       const deps = capturingDeps({ mode: 'live' });
       await expect(lambdaRunner(rule, () => deps)(alertedSample(rule))).rejects.toMatchObject({ kind: 'transient' });
       expect(deps.written).toMatchObject([{ outcome: 'failed', error: { kind: 'transient' }, notification: { status: 'deferred' } }]);
@@ -338,9 +357,22 @@ const ALERT_FAULTS: readonly { fault: string; cell: (rule: AnyRule) => Cell; che
   {
     fault: 'AccessDenied',
     cell: (rule) =>
-      READS_AWS.has(rule.id) ? '`alerted` (HIGH, "could not be checked"): names the bucket, the error and the IAM action (or SCP) that blocked it' : NO_CALL,
+      READS_AWS.has(rule.id)
+        ? '`alerted` (HIGH, "could not be checked"): names the bucket, the error and the IAM action (or SCP) that blocked it'
+        : READS_SSM.has(rule.id)
+          ? '`alerted` as decided from the event alone (HIGH for an exemption in `all`): names the parameter, the error and the IAM action'
+          : NO_CALL,
     check: async (rule) => {
       failAllCalls(sdkError('AccessDeniedException', 400));
+      if (READS_SSM.has(rule.id)) {
+        failSsm('AccessDeniedException');
+        const { record, deps } = await runOnce(rule, alertedSample(rule));
+        expect(ssmAnswers).toEqual(['AccessDeniedException']);
+        expect(record).toMatchObject({ outcome: 'alerted', severity: 'HIGH', error: null, resources: [{ type: 'AWS::SSM::Parameter' }] });
+        for (const text of ['AccessDeniedException', ...Object.values(rule.permissions)]) expect(record.reason).toContain(text);
+        expect(deps.published).toHaveLength(1);
+        return;
+      }
       if (!READS_AWS.has(rule.id)) return expectNoCallStillAlerted(rule);
       const { record, deps } = await runOnce(rule, alertedSample(rule));
       expect(record).toMatchObject({
@@ -385,6 +417,7 @@ const ALERT_FAULTS: readonly { fault: string; cell: (rule: AnyRule) => Cell; che
         ? '`ignored`: its pattern matches root only'
         : 'evaluated like any caller: trailguard makes none of these calls, so a role named like its own is no excuse',
     check: async (rule) => {
+      if (READS_SSM.has(rule.id)) failSsm('ParameterNotFound');
       const event = structuredClone(alertedSample(rule));
       detailOf(event).userIdentity = trailguardRole(event);
       const { record } = await runOnce(rule, event);

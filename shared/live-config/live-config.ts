@@ -28,6 +28,10 @@ export const CONFIG_READ_FAILED_MESSAGE = 'trailguard config read failed';
 
 /** How many previous versions of a rejected parameter are read back for a good one (SSM keeps the last 100). */
 export const WALK_BACK_VERSIONS = 5;
+/** The rule that alerts on changes to the store (functions/config-store-change): its settings are never read from it. */
+export const STORE_WATCH_RULE: RuleId = 'config-store-change';
+/** Walk-back calls one read may make: each rejected value costs one GetParameters, sequentially. */
+export const MAX_WALK_BACKS_PER_READ = 10;
 /** After a failed read, the next is tried this soon (or after the max age, if shorter). */
 export const READ_RETRY_MS = 10_000;
 /** At most one read-failure line per container this often; each line counts the failures since the last. */
@@ -68,6 +72,11 @@ interface InForce<T> {
 /** What a parameter's stored version resolved to: a cache of the store's answer, so each version is judged once. */
 interface Kept<T> {
   readonly version: number;
+  /**
+   * The stored text judged: a version number alone does not name a value, since SSM numbers a deleted and recreated
+   * parameter from 1 again (`exempt remove` then `exempt add` of the same glob).
+   */
+  readonly text: string;
   readonly inForce: InForce<T> | undefined;
   /** Why that version was rejected, if it was: told again on each read until a notification goes out. */
   readonly problem?: string;
@@ -106,6 +115,7 @@ export function liveConfigSource(base: Config, rule: RuleId, deps: LiveConfigDep
   const rules = new Map<string, Kept<RuleSettingsConfig>>();
   const exemptions = new Map<string, Kept<Exemption>>();
   const logged = new Set<string>();
+  let walkBacksLeft = MAX_WALK_BACKS_PER_READ;
   const notified = new Set<string>();
 
   /** Logs a rejection once per parameter version in this container, and has it notified (once across containers). */
@@ -138,13 +148,14 @@ export function liveConfigSource(base: Config, rule: RuleId, deps: LiveConfigDep
 
   /**
    * The newest good version of the WALK_BACK_VERSIONS before a rejected one, from the store: one GetParameters of
-   * `name:N` selectors (same action, same parameter ARN), so every container finds the same. When this container
-   * judged exactly the version before, its answer is the same one and no call is made: that version's good one (or
-   * its none) lies within the window, or below it and so out of reach of this version too.
+   * `name:N` selectors (same action, same parameter ARN), so every container finds the same. Judged once per
+   * stored version and text in a container; at most MAX_WALK_BACKS_PER_READ calls per read.
    */
-  async function walkBack<T>(parameter: StoredParameter, last: Kept<T> | undefined, parse: (text: string) => Parsed<T>, deadline: number | undefined) {
+  async function walkBack<T>(parameter: StoredParameter, parse: (text: string) => Parsed<T>, deadline: number | undefined) {
     const oldest = Math.max(1, parameter.version - WALK_BACK_VERSIONS);
-    if (last?.version === parameter.version - 1) return last.inForce && last.inForce.version >= oldest ? last.inForce : undefined;
+    // A store flooded with bad values costs each read at most this many calls; past it a bad value is left out (acts).
+    if (walkBacksLeft <= 0) return undefined;
+    walkBacksLeft -= 1;
     const versions: number[] = [];
     for (let n = parameter.version - 1; n >= oldest; n -= 1) versions.push(n);
     if (versions.length === 0) return undefined;
@@ -169,18 +180,18 @@ export function liveConfigSource(base: Config, rule: RuleId, deps: LiveConfigDep
     deadline: number | undefined,
   ): Promise<InForce<T> | undefined> {
     const last = kept.get(parameter.name);
-    if (last?.version === parameter.version) {
+    if (last?.version === parameter.version && last.text === parameter.value) {
       if (last.problem !== undefined) await reject(parameter, last.problem, last.inForce);
       return last.inForce;
     }
     const parsed = parse(parameter.value);
     if (parsed.ok) {
       const inForce = { version: parameter.version, value: parsed.value };
-      kept.set(parameter.name, { version: parameter.version, inForce });
+      kept.set(parameter.name, { version: parameter.version, text: parameter.value, inForce });
       return inForce;
     }
-    const inForce = await walkBack(parameter, last, parse, deadline);
-    kept.set(parameter.name, { version: parameter.version, inForce, problem: parsed.problem });
+    const inForce = await walkBack(parameter, parse, deadline);
+    kept.set(parameter.name, { version: parameter.version, text: parameter.value, inForce, problem: parsed.problem });
     await reject(parameter, parsed.problem, inForce);
     return inForce;
   }
@@ -213,6 +224,7 @@ export function liveConfigSource(base: Config, rule: RuleId, deps: LiveConfigDep
   }
 
   async function readStore(deadline: number | undefined): Promise<Config> {
+    walkBacksLeft = MAX_WALK_BACKS_PER_READ;
     const [rulesAnswer, own, all] = await Promise.all([
       deps.reader.getParameters([rulesName], deadline),
       deps.reader.getParametersByPath(folders[0], deadline),
@@ -223,7 +235,9 @@ export function liveConfigSource(base: Config, rule: RuleId, deps: LiveConfigDep
     // Only the parameters still in the store are kept: a removed exemption is gone.
     const present = new Set([...own, ...all].map((p) => p.name));
     for (const name of exemptions.keys()) if (!present.has(name)) exemptions.delete(name);
-    const overridden = Object.fromEntries(deps.ruleOverrides.map((id) => [id, base.rules[id]]));
+    // The alert on changes to this store takes its settings from the deployment only: a write that turns it off
+    // would otherwise be read before its own event is decided, and go untold.
+    const overridden = Object.fromEntries([...deps.ruleOverrides, STORE_WATCH_RULE].map((id) => [id, base.rules[id]]));
     return {
       ...base,
       rules: storedRules ? ({ ...storedRules, ...overridden } as Config['rules']) : base.rules,

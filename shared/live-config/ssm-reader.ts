@@ -29,6 +29,11 @@ export interface ParameterReader {
   getParametersByPath(path: string, deadline?: number): Promise<readonly StoredParameter[]>;
 }
 
+/** One parameter by name (GetParameter, ssm:GetParameter), or undefined when there is none: the config-store-change alert's read. */
+export interface ParameterGetter {
+  getParameter(name: string, deadline?: number): Promise<StoredParameter | undefined>;
+}
+
 /** The HTTP layer: @smithy/node-http-handler's shape, injectable in tests. */
 export interface RequestHandler {
   handle(request: HttpRequest, options?: HttpHandlerOptions): Promise<{ response: HttpResponse }>;
@@ -110,7 +115,7 @@ function wireError(status: number, body: string, headerType: string | undefined)
 }
 
 /** A Parameter Store reader over awsJson1_1 (see the module comment). Nothing is created until the first call. */
-export function ssmReader(options: SsmReaderOptions): ParameterReader {
+export function ssmReader(options: SsmReaderOptions): ParameterReader & ParameterGetter {
   const url = new URL(options.endpoint ?? ssmEndpoint(options.region));
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
@@ -176,6 +181,15 @@ export function ssmReader(options: SsmReaderOptions): ParameterReader {
   }
 
   return {
+    async getParameter(name, deadline) {
+      try {
+        const answer = await call('GetParameter', { Name: name, WithDecryption: false }, name, deadline);
+        return parametersOf([answer.Parameter])[0];
+      } catch (error) {
+        if (error instanceof AwsCallError && error.code === 'ParameterNotFound') return undefined;
+        throw error;
+      }
+    },
     async getParameters(names, deadline) {
       const answer = await call('GetParameters', { Names: names, WithDecryption: false }, names.join(','), deadline);
       const missing = Array.isArray(answer.InvalidParameters) ? answer.InvalidParameters.filter((n): n is string => typeof n === 'string') : [];

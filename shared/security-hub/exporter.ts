@@ -96,9 +96,10 @@ export async function exportLogEvents(
       log('not a remediation record: skipped', { logGroup: payload.logGroup, logEventId: logEvent.id });
       continue;
     }
-    if (logged.record.outcome === 'failed' && logged.record.error?.kind === 'transient') {
-      // A fault the event source retries, not a decision: the final record of that event follows, or its dead-letter
-      // queue's alarm pages. As a finding it would stay open for good (an unreadable store at cold start names no resource).
+    if (logged.record.outcome === 'failed' && logged.record.error?.kind === 'transient' && logged.record.resources.length === 0) {
+      // A retried fault that names no resource (an unreadable store at cold start), not a decision: as an account-wide
+      // finding it would stay open for good. One that names a resource is exported: when the retries run out it is the
+      // last word on that resource, and a finding resolved earlier must not stay resolved while it is exposed.
       transient += 1;
       log('transient failure: not exported', { logGroup: payload.logGroup, logEventId: logEvent.id, errorCode: findingText(logged.record.error.code, 128) });
       continue;

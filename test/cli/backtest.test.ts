@@ -60,6 +60,7 @@ describe('LookupEvents backtest', () => {
       'kms.amazonaws.com',
       's3.amazonaws.com',
       'signin.amazonaws.com',
+      'ssm.amazonaws.com',
     ]);
     expect(items.map((i) => i.kind === 'event' && i.source)).toEqual(['lookup:s3.amazonaws.com#a', 'lookup:s3.amazonaws.com#b']);
     const calls = cloudtrail.commandCalls(LookupEventsCommand).map((c) => c.args[0].input);

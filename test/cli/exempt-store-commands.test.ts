@@ -41,6 +41,8 @@ beforeEach(() => {
   fake.clear();
   for (const mock of [fake.ssm, s3, sqs]) mock.reset();
   fake.install();
+  // The stack's own parameter: without it the CLI takes the store for another Region's or prefix's.
+  fake.set(`${PREFIX}/rules`, '{}');
   s3.rejects(new Error('unexpected S3 call'));
   sqs.rejects(new Error('unexpected SQS call'));
   // The bucket is public: without its exemption every command would block it.
@@ -126,6 +128,15 @@ describe('loadRunConfig', () => {
     const loaded = await dry.loading;
     expect(loaded).toMatchObject({ fromStore: false, config: { exemptions: [] } });
     expect(dry.err()).toContain(`WARNING: the parameter store ${PREFIX} cannot be read (AccessDeniedException)`);
+  });
+
+  it("refuses live on a store without the stack's rules parameter (another Region or prefix reads empty), and warns in dry-run", async () => {
+    fake.clear();
+    fake.set(`/trailguard/another-stage/rules`, '{}');
+    await expect(load('live').loading).rejects.toThrow(/rules does not exist in .*another Region or prefix/);
+    const dry = load('dry-run');
+    expect(await dry.loading).toMatchObject({ fromStore: false });
+    expect(dry.err()).toContain(`WARNING: ${PREFIX}/rules does not exist`);
   });
 
   it("takes the overridden rules from --config's `rules` keys, else TRAILGUARD_RULES'", () => {

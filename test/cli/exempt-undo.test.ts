@@ -42,6 +42,8 @@ beforeEach(() => {
   fake.clear();
   for (const mock of [s3, ssm, sts]) mock.reset();
   fake.install();
+  // The stack's own parameter: without it the CLI takes the store for another Region's or prefix's.
+  fake.set(`${PREFIX}/rules`, '{}');
   s3.rejects(new Error('unexpected S3 call'));
   s3.on(DeletePublicAccessBlockCommand).resolves({});
   s3.on(GetPublicAccessBlockCommand).rejects(Object.assign(new Error('none'), { name: 'NoSuchPublicAccessBlockConfiguration' }));
@@ -128,8 +130,13 @@ describe('trailguard undo with the parameter store', () => {
       region: 'eu-west-1',
       exemptions: [{ rule: 'public-bucket', resource: 'example-reports', reason: 'deploy-time' }],
     });
-    expect((await undone({ config })).exit).toBe(0);
-    expect((await undone({ force: true })).exit).toBe(0);
+    const deployed = await undone({ config });
+    expect(deployed.exit).toBe(0);
+    expect(deployed.err).not.toContain('--force');
+    const forced = await undone({ force: true });
+    expect(forced.exit).toBe(0);
+    expect(forced.err).toContain('(/trailguard/undo-test/exemptions/public-bucket/x) is exempt only by a parameter changed less than 60 s ago');
+    expect(forced.err).toContain('warning: --force: public-bucket example-reports');
   });
 
   it('waits for the configuration cache time the config names (configMaxAgeSeconds)', async () => {

@@ -374,8 +374,10 @@ describe('the live configuration in SSM Parameter Store', () => {
   it.each(FUNCTIONS.map((fn) => [fn.key, fn.rule] as const))(
     "lets %s read the rules and its own rule's two exemption folders, and nothing else",
     (key, rule) => {
+      // The live configuration's statements; a rule's own read of the store (an alert on its changes) is held to its
+      // permissions above, and to this stage's parameters below.
       const statements = statementsOf(`${logicalPrefixOf(key)}IamRoleLambdaExecution`).filter((s) =>
-        [s.Action].flat().some((action: string) => action.startsWith('ssm:')),
+        [s.Action].flat().some((action: string) => LIVE_CONFIG_ACTIONS.includes(action)),
       );
       expect(statements).toEqual([
         {
@@ -395,6 +397,22 @@ describe('the live configuration in SSM Parameter Store', () => {
       ]);
     },
   );
+});
+
+describe("a rule's own read of the parameter store", () => {
+  it("is GetParameter alone, on this stage's parameters only, in its own statement", () => {
+    const own = resourcesOfType(packaged.template, 'AWS::IAM::Role')
+      .flatMap(([id]) => statementsOf(id))
+      .filter((s) => [s.Action].flat().some((action: string) => action.startsWith('ssm:') && !LIVE_CONFIG_ACTIONS.includes(action)));
+    for (const statement of own) {
+      expect(statement).toEqual({
+        Effect: 'Allow',
+        Action: ['ssm:GetParameter'],
+        Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/trailguard/test/*' },
+      });
+    }
+    expect(own.length).toBe(RULES.filter((rule) => Object.values(rule.permissions).includes('ssm:GetParameter')).length);
+  });
 });
 
 const statementsOf = (roleId: string) =>

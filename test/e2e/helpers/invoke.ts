@@ -46,6 +46,7 @@ const HANDLERS: Record<RuleId, () => Promise<{ handler: (event: unknown, context
   'config-recorder-stopped': () => import('../../../functions/config-recorder-stopped/handler.js'),
   'network-change': () => import('../../../functions/network-change/handler.js'),
   's3-bucket-deleted': () => import('../../../functions/s3-bucket-deleted/handler.js'),
+  'config-store-change': () => import('../../../functions/config-store-change/handler.js'),
 };
 
 const CONTEXT = {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FINDINGS as CONFIG_RECORDER, configRecorderStopped } from '../../../functions/config-recorder-stopped/rule.js';
+import { FINDINGS as CONFIG_STORE, configStoreChange } from '../../../functions/config-store-change/rule.js';
 import { FINDINGS as SIGNIN_FAILURES, consoleSigninFailures } from '../../../functions/console-signin-failures/rule.js';
 import { FINDINGS as SIGNIN_WITHOUT_MFA, consoleSigninWithoutMfa } from '../../../functions/console-signin-without-mfa/rule.js';
 import { FINDINGS as IAM_POLICY, iamPolicyChange } from '../../../functions/iam-policy-change/rule.js';
@@ -24,6 +25,7 @@ const ALERTS = [
   [configRecorderStopped, CONFIG_RECORDER],
   [networkChange, NETWORK],
   [s3BucketDeleted, BUCKET_DELETED],
+  [configStoreChange, CONFIG_STORE],
 ] as const;
 
 describe('audit alert findings', () => {

@@ -6,6 +6,7 @@ import {
   CONFIG_READ_FAILED_MESSAGE,
   CONFIG_REJECTED_MESSAGE,
   liveConfigSource,
+  STORE_WATCH_RULE,
   staleLimitMs,
   type LiveConfigDeps,
 } from '../../../shared/live-config/live-config.js';
@@ -150,8 +151,8 @@ describe('liveConfigSource', () => {
       },
     ]);
     expect(notices).toEqual([{ parameter: name, version: 2, problem: 'expires: expected YYYY-MM-DD', inForce: IN_FORCE_1 }]);
-    // This container judged version 1 itself: the same answer the store would give, so no selector is read.
-    expect(store.calls.filter((c) => c.includes(`${name}:`))).toEqual([]);
+    // Version 2 is judged once: its one walk-back read finds version 1, and the second read makes no call.
+    expect(store.calls.filter((c) => c.includes(`${name}:`))).toEqual([`get:${name}:1`]);
   });
 
   it('finds the same last good version in a cold container, by reading the previous versions from the store', async () => {
@@ -183,11 +184,11 @@ describe('liveConfigSource', () => {
     expect(store.calls).toContain(`get:${[6, 5, 4, 3, 2].map((n) => `${name}:${n}`).join(',')}`);
     expect(lines[0]?.fields).toMatchObject({ version: 7, inForce: NONE_GOOD, inForceVersion: null });
 
-    // A warm container that judged version 7 reaches the same answer for version 8 without a call, and a cold one too.
+    // Version 8 is walked back from the store as any new version is (7 to 3: none good), in a warm container and a cold one.
     store.put(name, { resource: 'example-site' });
     const before = store.calls.length;
     expect((await source.read(1)).exemptions).toEqual([]);
-    expect(store.calls.slice(before).filter((c) => c.includes(`${name}:`))).toEqual([]);
+    expect(store.calls.slice(before).filter((c) => c.includes(`${name}:`))).toEqual([`get:${[7, 6, 5, 4, 3].map((n) => `${name}:${n}`).join(',')}`]);
     const cold = liveConfigSource(base(), 'public-bucket', { reader: store.reader, logger: { error: () => {}, warn: () => {} }, ruleOverrides: [] });
     expect((await cold.read(0)).exemptions).toEqual([]);
   });
@@ -378,5 +379,40 @@ describe('liveConfigSource', () => {
     await source.read(2);
     expect(attempts).toBe(2);
     expect(lines).toEqual([`ERROR ${CONFIG_REJECTED_MESSAGE}`, 'WARN trailguard config rejection not notified']);
+  });
+});
+
+describe('liveConfigSource across a delete and re-create', () => {
+  it('applies the re-created value, though SSM numbers it version 1 again, as the old one was', async () => {
+    const { store, source } = harness();
+    const name = exemptionParameter(PREFIX, 'public-bucket', 'site-*');
+    store.put(name, exemption('site-*', { expires: '2027-06-30' }));
+    expect((await source.read(0)).exemptions.map((e) => e.expires)).toEqual(['2027-06-30']);
+    store.remove(name);
+    store.put(name, exemption('site-*', { expires: '2026-12-31' }));
+    expect((await source.read(61_000)).exemptions.map((e) => e.expires)).toEqual(['2026-12-31']);
+  });
+
+  it('walks back at most MAX_WALK_BACKS_PER_READ rejected values per read, leaving the rest out', async () => {
+    const { store, source, lines } = harness();
+    for (let i = 0; i < 12; i += 1) {
+      const name = exemptionParameter(PREFIX, '*', `flood-${i}`);
+      store.put(name, exemption(`flood-${i}`));
+      store.put(name, '{"resource":');
+    }
+    const config = await source.read(0);
+    expect(store.calls.filter((call) => call.startsWith('get:') && call.includes('/exemptions/'))).toHaveLength(10);
+    expect(config.exemptions).toHaveLength(10);
+    expect(lines.filter((line) => line.message === CONFIG_REJECTED_MESSAGE)).toHaveLength(12);
+  });
+});
+
+describe('the store-change alert', () => {
+  it('keeps its deployed settings whatever the store says: a write that turns it off is still told', async () => {
+    const { store, source } = harness();
+    store.put(RULES, { [STORE_WATCH_RULE]: { enabled: false }, 'public-bucket': { enabled: false } });
+    const { rules } = await source.read(0);
+    expect(rules[STORE_WATCH_RULE].enabled).toBe(true);
+    expect(rules['public-bucket'].enabled).toBe(false);
   });
 });

@@ -114,7 +114,15 @@ describe('exportLogEvents', () => {
     expect(calls).toEqual([]);
   });
 
-  it('skips a transient failure (a retried fault, not a decision) with a log naming it, and exports the decisions around it', async () => {
+  it('exports a transient failure that names its resource (the last word when retries run out)', async () => {
+    const { calls, importBatch } = fakeImport();
+    const throttled = record({ outcome: 'failed', resources: [bucket(2)], error: { kind: 'transient', code: 'SlowDown', message: 'throttled' } });
+    const summary = await exportLogEvents(logsEvent([{ message: logLine(throttled, T0), at: T0 }]), TARGET, hubCalls(importBatch), log);
+    expect(summary).toMatchObject({ records: 1, transient: 0, imported: 1 });
+    expect(calls.flat().map((f) => f.Compliance?.Status)).toEqual(['FAILED']);
+  });
+
+  it('skips a transient failure that names no resource (a retried fault, not a decision) with a log naming it, and exports the decisions around it', async () => {
     logs.length = 0;
     const { calls, importBatch } = fakeImport();
     const transient = record({
