@@ -7,18 +7,10 @@ import { main } from '../../cli/main.js';
 import { memberTemplate } from '../../cli/member-template.js';
 import { closest, editDistance } from '../../cli/usage.js';
 import { memberStackTemplate } from '../../scripts/member-stack.js';
-import { consoleOut } from '../../shared/log.js';
+import { captureConsole } from '../helpers/console-capture.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const EVENTS = join(ROOT, 'events', 'public-bucket');
-
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  vi.spyOn(consoleOut, 'stdout').mockImplementation((text) => void out.push(text));
-  vi.spyOn(consoleOut, 'stderr').mockImplementation((text) => void err.push(text));
-  return { out: () => out.join(''), err: () => err.join('') };
-}
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -26,14 +18,14 @@ afterEach(() => {
 
 describe('trailguard --help, help COMMAND, COMMAND --help', () => {
   it('lists every command on one line each', async () => {
-    const { out } = capture();
+    const { out } = captureConsole();
     expect(await main(['--help'], {})).toBe(0);
     for (const command of COMMANDS) expect(out()).toMatch(new RegExp(`^ {2}${command.name} +\\S.*$`, 'm'));
     expect(out()).toContain('member-template');
   });
 
   it.each(COMMANDS.filter((c) => c.name !== 'help').map((c) => c.name))("shows %s's own usage with an example, by --help and by help", async (name) => {
-    const { out } = capture();
+    const { out } = captureConsole();
     expect(await main([name, '--help'], {})).toBe(0);
     const byFlag = out();
     expect(byFlag).toMatch(new RegExp(`^usage:\\n {2}trailguard ${name}\\b`));
@@ -43,7 +35,7 @@ describe('trailguard --help, help COMMAND, COMMAND --help', () => {
   });
 
   it("fits 80 columns, the list and every command's usage", async () => {
-    const { out } = capture();
+    const { out } = captureConsole();
     await main(['--help'], {});
     for (const command of COMMANDS) await main(['help', command.name], {});
     const lines = out().split('\n');
@@ -52,7 +44,7 @@ describe('trailguard --help, help COMMAND, COMMAND --help', () => {
   });
 
   it("prints package.json's version", async () => {
-    const { out } = capture();
+    const { out } = captureConsole();
     const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     expect(await main(['--version'], {})).toBe(0);
     expect(out()).toBe(`${version}\n`);
@@ -61,26 +53,26 @@ describe('trailguard --help, help COMMAND, COMMAND --help', () => {
 
 describe("a command's options are its own", () => {
   it("refuses report --apply, saying where --apply belongs, with report's usage", async () => {
-    const { err } = capture();
+    const { err } = captureConsole();
     expect(await main(['report', '--apply', 'log.jsonl'], {})).toBe(2);
     expect(err()).toContain('trailguard: report has no option --apply: it goes with undo\nusage:\n  trailguard report [--since 24h]');
     expect(err()).not.toContain('trailguard replay');
   });
 
   it('guesses a mistyped option of the same command', async () => {
-    const { err } = capture();
+    const { err } = captureConsole();
     expect(await main(['replay', '--mdoe', 'live', EVENTS], {})).toBe(2);
     expect(err()).toContain('replay has no option --mdoe (did you mean --mode?)');
   });
 
   it('refuses an option before the command', async () => {
-    const { err } = capture();
+    const { err } = captureConsole();
     expect(await main(['--config', 'x.json', 'replay'], {})).toBe(2);
     expect(err()).toContain('options go after the command');
   });
 
   it('refuses a breaker action it does not know', async () => {
-    const { err } = capture();
+    const { err } = captureConsole();
     expect(await main(['breaker', 'open', 'public-bucket'], { TRAILGUARD_STATE_TABLE: 'trailguard-state' })).toBe(2);
     expect(err()).toContain('breaker needs status or reset, got "open"');
   });
@@ -94,13 +86,13 @@ describe('unknown commands', () => {
     ['member-templat', 'member-template'],
     ['brekaer', 'breaker'],
   ])('suggests a close command for %s', async (typo, meant) => {
-    const { err } = capture();
+    const { err } = captureConsole();
     expect(await main([typo], {})).toBe(2);
     expect(err()).toBe(`trailguard: unknown command "${typo}": did you mean \`${meant}\`? (trailguard --help lists the commands)\n`);
   });
 
   it('guesses nothing for a word that is close to no command', async () => {
-    const { err } = capture();
+    const { err } = captureConsole();
     expect(await main(['deploy'], {})).toBe(2);
     expect(err()).toBe('trailguard: unknown command "deploy" (trailguard --help lists the commands)\n');
   });
@@ -115,13 +107,13 @@ describe('unknown commands', () => {
 
 describe('a --config file that cannot be used', () => {
   it('says in words that the file does not exist, never a bare ENOENT', async () => {
-    const { err } = capture();
+    const { err } = captureConsole();
     expect(await main(['replay', '--config', 'no-such-config.json', EVENTS], {})).toBe(2);
     expect(err()).toBe('trailguard: --config no-such-config.json: no such file\n');
   });
 
   it('says a folder is not a file', async () => {
-    const { err } = capture();
+    const { err } = captureConsole();
     expect(await main(['sweep', '--config', ROOT, '--region', 'eu-west-1'], {})).toBe(2);
     expect(err()).toBe(`trailguard: --config ${ROOT}: is a folder, not a file\n`);
   });
@@ -129,7 +121,7 @@ describe('a --config file that cannot be used', () => {
 
 describe('trailguard member-template', () => {
   it('prints only the member stack with --stdout', async () => {
-    const { out } = capture();
+    const { out } = captureConsole();
     expect(await main(['member-template', '--stdout'], {})).toBe(0);
     expect(JSON.parse(out())).toEqual(JSON.parse(JSON.stringify(memberStackTemplate())));
   });
@@ -151,7 +143,7 @@ describe('trailguard member-template', () => {
   });
 
   it("refuses another command's option", async () => {
-    const { err } = capture();
+    const { err } = captureConsole();
     expect(await main(['member-template', '--format', 'jsonl'], {})).toBe(2);
     expect(err()).toContain('member-template has no option --format: it goes with replay, report, redrive, sweep');
   });

@@ -5,21 +5,13 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadRunConfig } from '../../cli/live-store.js';
 import { main } from '../../cli/main.js';
 import { parseConfig } from '../../shared/config.js';
-import { consoleOut } from '../../shared/log.js';
+import { captureConsole } from '../helpers/console-capture.js';
 
 const endpoint = process.env.AWS_ENDPOINT_URL ?? 'http://127.0.0.1:5000';
 const region = process.env.AWS_REGION ?? 'us-east-1';
 const PREFIX = `/trailguard/e2e-cli-store-${Date.now().toString(36)}`;
 const env = { TRAILGUARD_PARAMETER_PREFIX: PREFIX, AWS_ENDPOINT_URL: endpoint, AWS_REGION: region };
 const ssm = new SSMClient({ region, endpoint });
-
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  vi.spyOn(consoleOut, 'stdout').mockImplementation((text) => void out.push(text));
-  vi.spyOn(consoleOut, 'stderr').mockImplementation((text) => void err.push(text));
-  return { out: () => out.join(''), err: () => err.join('') };
-}
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -28,7 +20,7 @@ afterEach(() => {
 describe('the CLI reads the parameter store as the functions do', () => {
   it('merges an added exemption and the stored rules, leaves out a nested one, and knows when each was written', async () => {
     const before = Date.now();
-    let io = capture();
+    let io = captureConsole();
     expect(await main(['exempt', 'add', '--rule', 'public-bucket', '--resource', 'e2e-store-bucket', '--reason', 'SEC-2'], env), io.err()).toBe(0);
     await ssm.send(
       new PutParameterCommand({
@@ -60,7 +52,7 @@ describe('the CLI reads the parameter store as the functions do', () => {
     expect(parameter?.lastModified).toBeGreaterThan(before - 5_000);
     expect(parameter?.lastModified).toBeLessThan(Date.now() + 5_000);
 
-    io = capture();
+    io = captureConsole();
     const renew = [
       'exempt',
       'add',
@@ -77,7 +69,7 @@ describe('the CLI reads the parameter store as the functions do', () => {
     expect(await main(renew, env), io.err()).toBe(0);
     expect(io.out()).toContain('Replaced and read back');
 
-    io = capture();
+    io = captureConsole();
     expect(await main(['exempt', 'list', '--format', 'json'], env), io.err()).toBe(0);
     const rows = JSON.parse(io.out()) as { resource?: string; status: string; problem?: string; lastModifiedBy?: string | null; reason?: string }[];
     expect(rows.find((row) => row.resource === 'e2e-store-bucket')).toMatchObject({ reason: 'SEC-2 renewed', status: expect.stringMatching(/expires in/) });

@@ -7,22 +7,15 @@ import { main } from '../../cli/main.js';
 import { runExpiryJob } from '../../jobs/exemption-expiry/job.js';
 import { storedExemptions } from '../../shared/exemption-store.js';
 import { exemptionsRoot } from '../../shared/live-config/layout.js';
-import { consoleOut, Logger } from '../../shared/log.js';
+import { Logger } from '../../shared/log.js';
 import { snsNotifier, type Notification } from '../../shared/notifier.js';
+import { captureConsole } from '../helpers/console-capture.js';
 
 const endpoint = process.env.AWS_ENDPOINT_URL ?? 'http://127.0.0.1:5000';
 const region = process.env.AWS_REGION ?? 'us-east-1';
 const PREFIX = `/trailguard/e2e-exempt-${Date.now().toString(36)}`;
 const env = { TRAILGUARD_PARAMETER_PREFIX: PREFIX, AWS_ENDPOINT_URL: endpoint, AWS_REGION: region };
 const ssm = new SSMClient({ region, endpoint });
-
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  vi.spyOn(consoleOut, 'stdout').mockImplementation((text) => void out.push(text));
-  vi.spyOn(consoleOut, 'stderr').mockImplementation((text) => void err.push(text));
-  return { out: () => out.join(''), err: () => err.join('') };
-}
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -31,13 +24,13 @@ afterEach(() => {
 describe('trailguard exempt on Parameter Store', () => {
   it('adds, refuses a duplicate, lists, notifies weekly, and removes', async () => {
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
-    let io = capture();
+    let io = captureConsole();
     expect(
       await main(['exempt', 'add', '--rule', 'public-bucket', '--resource', 'e2e-demo-*', '--reason', 'SEC-1: demo', '--expires', tomorrow], env),
       io.err(),
     ).toBe(0);
     expect(io.out()).toContain('Added and read back');
-    io = capture();
+    io = captureConsole();
     expect(await main(['exempt', 'add', '--rule', 'public-bucket', '--resource', 'e2e-demo-*', '--reason', 'again'], env)).toBe(2);
     expect(io.err()).toContain(`already exempt: ${PREFIX}/exemptions/public-bucket/e2e-demo-_-`);
     // An expired one and an invalid one, as a person with console access might leave them.
@@ -55,7 +48,7 @@ describe('trailguard exempt on Parameter Store', () => {
       addedBy: expect.stringMatching(/^arn:aws:/),
     });
 
-    io = capture();
+    io = captureConsole();
     expect(await main(['exempt', 'list', '--format', 'json'], env)).toBe(0);
     const rows = JSON.parse(io.out()) as { rule: string; resource?: string; status: string; problem?: string }[];
     expect(rows.map((r) => [r.rule, r.resource ?? null, r.status]).sort()).toEqual([
@@ -84,12 +77,12 @@ describe('trailguard exempt on Parameter Store', () => {
     expect(sent[0]?.text).toContain('e2e-demo-*: expires');
     expect(sent[0]?.text).toContain('trailguard exempt remove --expired');
 
-    io = capture();
+    io = captureConsole();
     expect(await main(['exempt', 'remove', '--expired'], env)).toBe(0);
     expect(io.out()).toContain(`deleted ${PREFIX}/exemptions/all/old-trail`);
-    io = capture();
+    io = captureConsole();
     expect(await main(['exempt', 'remove', '--rule', 'public-bucket', '--resource', 'e2e-demo-*'], env)).toBe(0);
-    io = capture();
+    io = captureConsole();
     expect(await main(['exempt', 'remove', '--rule', 'public-bucket', '--resource', 'e2e-demo-*'], env)).toBe(2);
     expect(io.err()).toContain('no exemption of public-bucket for e2e-demo-* in the store');
     const left = await ssm.send(new GetParametersByPathCommand({ Path: exemptionsRoot(PREFIX), Recursive: true }));
