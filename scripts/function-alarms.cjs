@@ -79,30 +79,13 @@ FunctionAlarms.prototype.addSavedQueries = function addSavedQueries(template, qu
  * alarm notifies the alert topic. That topic may be what fails: the alarm still shows in CloudWatch (ALARM state).
  */
 FunctionAlarms.prototype.addNotificationFailedAlarm = function addNotificationFailedAlarm(template) {
-  const service = this.serverless.service.service;
-  const stage = this.serverless.service.provider.stage;
-  const namespace = `${service}-${stage}`;
-  const metric = 'NotificationFailed';
-  const logGroups = Object.entries(template.Resources)
-    .filter(([, r]) => r.Type === 'AWS::Logs::LogGroup')
-    .map(([id]) => id);
-  for (const logGroup of logGroups) {
-    template.Resources[`${logGroup.replace(/LogGroup$/, '')}NotificationFailedMetricFilter`] = {
-      Type: 'AWS::Logs::MetricFilter',
-      Properties: {
-        LogGroupName: { Ref: logGroup },
-        FilterPattern: '{ ($.message = "trailguard remediation") && ($.notification.status = "failed") }',
-        MetricTransformations: [{ MetricNamespace: namespace, MetricName: metric, MetricValue: '1', Unit: 'Count' }],
-      },
-    };
-  }
-  template.Resources.NotificationFailedAlarm = anyOverFiveMinutes({
-    AlarmName: `${namespace}-notification-failed`,
-    AlarmDescription:
+  this.addLogLineAlarm(template, {
+    metric: 'NotificationFailed',
+    filterPattern: '{ ($.message = "trailguard remediation") && ($.notification.status = "failed") }',
+    alarmName: 'notification-failed',
+    description:
       'a notification could not be published (refused by SNS, or SNS unreachable after retries): the remediation log has the record '
       + '(filter notification.status = "failed"). This alarm notifies the same topic, which may be what fails: watch the alarm state in CloudWatch',
-    Namespace: namespace,
-    MetricName: metric,
   });
 };
 
@@ -112,28 +95,13 @@ FunctionAlarms.prototype.addNotificationFailedAlarm = function addNotificationFa
  * group counts those lines, and one alarm notifies the alert topic (besides the one SNS notification it gets).
  */
 FunctionAlarms.prototype.addConfigRejectedAlarm = function addConfigRejectedAlarm(template) {
-  const namespace = `${this.serverless.service.service}-${this.serverless.service.provider.stage}`;
-  const metric = 'ConfigRejected';
-  const logGroups = Object.entries(template.Resources)
-    .filter(([, r]) => r.Type === 'AWS::Logs::LogGroup')
-    .map(([id]) => id);
-  for (const logGroup of logGroups) {
-    template.Resources[`${logGroup.replace(/LogGroup$/, '')}ConfigRejectedMetricFilter`] = {
-      Type: 'AWS::Logs::MetricFilter',
-      Properties: {
-        LogGroupName: { Ref: logGroup },
-        FilterPattern: '{ $.message = "trailguard config rejected" }',
-        MetricTransformations: [{ MetricNamespace: namespace, MetricName: metric, MetricValue: '1', Unit: 'Count' }],
-      },
-    };
-  }
-  template.Resources.ConfigRejectedAlarm = anyOverFiveMinutes({
-    AlarmName: `${namespace}-config-rejected`,
-    AlarmDescription:
+  this.addLogLineAlarm(template, {
+    metric: 'ConfigRejected',
+    filterPattern: '{ $.message = "trailguard config rejected" }',
+    alarmName: 'config-rejected',
+    description:
       'a live configuration value in SSM Parameter Store was rejected (its last good version, or the environment, stays in force): '
       + 'the log line "trailguard config rejected" names the parameter (key) and the problem',
-    Namespace: namespace,
-    MetricName: metric,
   });
 };
 
@@ -144,27 +112,39 @@ FunctionAlarms.prototype.addConfigRejectedAlarm = function addConfigRejectedAlar
  * fail and are retried (ERROR). A metric filter on every log group counts those lines; one alarm notifies.
  */
 FunctionAlarms.prototype.addConfigReadFailedAlarm = function addConfigReadFailedAlarm(template) {
+  this.addLogLineAlarm(template, {
+    metric: 'ConfigReadFailed',
+    filterPattern: '{ $.message = "trailguard config read failed" }',
+    alarmName: 'config-read-failed',
+    description:
+      'the live configuration in SSM Parameter Store could not be read (throttled, access denied, network): the configuration read last '
+      + 'stays in force for up to max(3 x configMaxAgeSeconds, 180 s), then events fail and are retried (then dead-lettered). '
+      + 'The log line "trailguard config read failed" names the call (key), the error code and what is in force',
+  });
+};
+
+/**
+ * A log line that alarms: a metric filter `<LogGroup><metric>MetricFilter` on every function log group counts the
+ * lines that match, into `<service>-<stage>` / `metric`, and one alarm `<metric>Alarm` notifies the alert topic.
+ */
+FunctionAlarms.prototype.addLogLineAlarm = function addLogLineAlarm(template, { metric, filterPattern, alarmName, description }) {
   const namespace = `${this.serverless.service.service}-${this.serverless.service.provider.stage}`;
-  const metric = 'ConfigReadFailed';
   const logGroups = Object.entries(template.Resources)
     .filter(([, r]) => r.Type === 'AWS::Logs::LogGroup')
     .map(([id]) => id);
   for (const logGroup of logGroups) {
-    template.Resources[`${logGroup.replace(/LogGroup$/, '')}ConfigReadFailedMetricFilter`] = {
+    template.Resources[`${logGroup.replace(/LogGroup$/, '')}${metric}MetricFilter`] = {
       Type: 'AWS::Logs::MetricFilter',
       Properties: {
         LogGroupName: { Ref: logGroup },
-        FilterPattern: '{ $.message = "trailguard config read failed" }',
+        FilterPattern: filterPattern,
         MetricTransformations: [{ MetricNamespace: namespace, MetricName: metric, MetricValue: '1', Unit: 'Count' }],
       },
     };
   }
-  template.Resources.ConfigReadFailedAlarm = anyOverFiveMinutes({
-    AlarmName: `${namespace}-config-read-failed`,
-    AlarmDescription:
-      'the live configuration in SSM Parameter Store could not be read (throttled, access denied, network): the configuration read last '
-      + 'stays in force for up to max(3 x configMaxAgeSeconds, 180 s), then events fail and are retried (then dead-lettered). '
-      + 'The log line "trailguard config read failed" names the call (key), the error code and what is in force',
+  template.Resources[`${metric}Alarm`] = anyOverFiveMinutes({
+    AlarmName: `${namespace}-${alarmName}`,
+    AlarmDescription: description,
     Namespace: namespace,
     MetricName: metric,
   });
