@@ -163,26 +163,37 @@ export async function exemptAdd(args: AddArgs, ctx: ExemptContext): Promise<numb
     t.write(t.text('Dry run: nothing was written.\n'));
     return EXIT.ok;
   }
+  const written = await writeAndReadBack(ctx, name, value, false);
+  if (written === 'exists') return conflict(ctx, name, await currentValue(ctx.ssm, name));
+  if (written !== 'read back') return written;
+  t.write(t.text(`Added and read back: ${skipsText(ctx, request)}. It takes effect within ${ctx.cacheSeconds} s (the functions' configuration cache).\n`));
+  return EXIT.ok;
+}
+
+/**
+ * PutParameter (String, Standard) and read it back: 'exists' when a create finds one there, the exit code when the
+ * value read back is not the one written (said on stderr), 'read back' when it is.
+ */
+async function writeAndReadBack(ctx: ExemptContext, name: string, value: string, overwrite: boolean): Promise<'exists' | 'read back' | number> {
+  const t = ctx.terminal;
   try {
-    await ctx.ssm.send(new PutParameterCommand({ Name: name, Value: value, Type: 'String', Tier: 'Standard', Overwrite: false }));
+    await ctx.ssm.send(new PutParameterCommand({ Name: name, Value: value, Type: 'String', Tier: 'Standard', Overwrite: overwrite }));
   } catch (error) {
-    if (errorCodeOf(error) !== 'ParameterAlreadyExists') throw classifyAwsError(error, 'SSM.PutParameter', name);
-    return conflict(ctx, name, await currentValue(ctx.ssm, name));
+    if (!overwrite && errorCodeOf(error) === 'ParameterAlreadyExists') return 'exists';
+    throw classifyAwsError(error, 'SSM.PutParameter', name);
   }
   const readBack = await currentValue(ctx.ssm, name);
-  if (readBack !== value) {
-    ctx.err(
-      `trailguard: ${t.value(name)} was written but reads back ${readBack === undefined ? 'as absent' : 'with another value'}: check it with trailguard exempt list\n`,
-    );
-    return EXIT.remediationFailed;
-  }
-  t.write(
-    t.text(
-      `Added and read back: ${request.rule === '*' ? 'every rule' : request.rule} skips ${t.value(request.resource)}${request.expires ? ` through ${request.expires} (UTC)` : ' with no expiry'}. `
-        + `It takes effect within ${ctx.cacheSeconds} s (the functions' configuration cache).\n`,
-    ),
+  if (readBack === value) return 'read back';
+  ctx.err(
+    `trailguard: ${t.value(name)} was written but reads back ${readBack === undefined ? 'as absent' : 'with another value (written by someone else meanwhile?)'}: check it with trailguard exempt list\n`,
   );
-  return EXIT.ok;
+  return EXIT.remediationFailed;
+}
+
+/** "public-bucket skips 'site-*' through 2027-01-31 (UTC)": what an exemption written does, for the confirmation. */
+function skipsText(ctx: ExemptContext, request: { readonly rule: RuleId | '*'; readonly resource: string; readonly expires: string | undefined }): Shown {
+  const expiry = request.expires ? ` through ${request.expires} (UTC)` : ' with no expiry';
+  return `${request.rule === '*' ? 'every rule' : request.rule} skips ${ctx.terminal.value(request.resource)}${expiry}` as Shown;
 }
 
 /** "already exempt: <name> (<reason>, expires …); --replace to change it", exit 2. */
@@ -220,22 +231,11 @@ async function replaceExemption(
     t.write(t.text('Dry run: nothing was written.\n'));
     return EXIT.ok;
   }
-  try {
-    await ctx.ssm.send(new PutParameterCommand({ Name: name, Value: value, Type: 'String', Tier: 'Standard', Overwrite: true }));
-  } catch (error) {
-    throw classifyAwsError(error, 'SSM.PutParameter', name);
-  }
-  const readBack = await currentValue(ctx.ssm, name);
-  if (readBack !== value) {
-    ctx.err(
-      `trailguard: ${t.value(name)} was written but reads back ${readBack === undefined ? 'as absent' : 'with another value (written by someone else meanwhile?)'}: check it with trailguard exempt list\n`,
-    );
-    return EXIT.remediationFailed;
-  }
+  const written = await writeAndReadBack(ctx, name, value, true);
+  if (written !== 'read back') return written === 'exists' ? EXIT.remediationFailed : written;
   t.write(
     t.text(
-      `Replaced and read back: ${request.rule === '*' ? 'every rule' : request.rule} skips ${t.value(request.resource)}${request.expires ? ` through ${request.expires} (UTC)` : ' with no expiry'}. `
-        + `The functions see the new value within ${ctx.cacheSeconds} s (the functions' configuration cache); the old one holds until then.\n`,
+      `Replaced and read back: ${skipsText(ctx, request)}. The functions see the new value within ${ctx.cacheSeconds} s (the functions' configuration cache); the old one holds until then.\n`,
     ),
   );
   return EXIT.ok;

@@ -59,6 +59,18 @@ describe('trailguard exempt add', () => {
     expect(out()).toMatch(/Added and read back: public-bucket skips demo-site-bucket through 2027-01-31 \(UTC\)\. It takes effect within 60 s/);
   });
 
+  it('fails (exit 1) when the value read back is not the one written, for add and --replace alike', async () => {
+    const name = exemptionParameter(PREFIX, 'public-bucket', 'demo-site-bucket');
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Name: name, Value: '{"resource":"demo-site-bucket","reason":"someone else"}', Version: 2 } });
+    for (const extra of [[], ['--replace']]) {
+      const { out, err } = captureConsole();
+      const code = await main(['exempt', 'add', ...extra, '--rule', 'public-bucket', '--resource', 'demo-site-bucket', '--reason', 'mine'], ENV);
+      expect(code).toBe(1);
+      expect(err()).toContain(`${name} was written but reads back with another value (written by someone else meanwhile?)`);
+      expect(out()).not.toContain('read back:');
+    }
+  });
+
   it('puts an every-rule exemption in the all folder', async () => {
     captureConsole();
     expect(await main(['exempt', 'add', '--rule', '*', '--resource', 'i-0123456789abcdef0', '--reason', 'break-glass host'], ENV)).toBe(0);
