@@ -16,7 +16,10 @@ export default defineConfig({
     // modules of our own and no mock, stub or fake timer left by the file before.
     isolate: false,
     setupFiles: ['test/helpers/fresh-file.ts', 'test/helpers/setup.ts'],
+    // Every test, hook and teardown ends: a hang fails the run instead of stalling it (child processes time out too).
     testTimeout: 20_000,
+    hookTimeout: 20_000,
+    teardownTimeout: 10_000,
     env: { TZ: 'UTC' },
   },
 });

@@ -12,6 +12,7 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    teardownTimeout: 30_000,
     env: { TZ: 'UTC' },
   },
 });

@@ -10,6 +10,7 @@ export default defineConfig({
     testTimeout: 20_000,
     // A file's packaging runs in its beforeAll, and waits for another file's packaging (test/helpers/template.ts).
     hookTimeout: 180_000,
+    teardownTimeout: 10_000,
     env: { TZ: 'UTC' },
   },
 });

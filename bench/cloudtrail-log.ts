@@ -1,9 +1,11 @@
 // Generates a large CloudTrail log file ({"Records": [...]}, gzipped, as CloudTrail delivers to S3) with a
 // realistic mix: mostly calls no rule cares about (AssumeRole, Describe*, GetObject, Decrypt, …) and a
 // small share that matches each rule, taken from the bundled samples in events/<rule>/.
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createWriteStream, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
+import { createGzip, gzipSync } from 'node:zlib';
 
 const EVENTS_DIR = join(import.meta.dirname, '..', 'events');
 const ACCOUNT = '111122223333';
@@ -212,12 +214,22 @@ export interface GeneratedLog {
 
 /** `count` records: RULE_SHARE of them per rule from its samples, the rest irrelevant calls, shuffled by `seed`. */
 export function generateRecords(count: number, rules: readonly string[], seed = 1): GeneratedLog {
-  const random = prng(seed);
-  const templates = Object.fromEntries(rules.map((rule) => [rule, sampleRecords(rule)]));
   const fromRule: Record<string, number> = Object.fromEntries(rules.map((rule) => [rule, 0]));
-  const start = Date.parse('2026-11-20T09:00:00Z');
   const records: Record<string, unknown>[] = [];
   const origins: (string | undefined)[] = [];
+  for (const { record, origin } of eachRecord(count, rules, seed)) {
+    records.push(record);
+    origins.push(origin);
+    if (origin !== undefined) fromRule[origin] = (fromRule[origin] ?? 0) + 1;
+  }
+  return { records, fromRule, origins };
+}
+
+/** The records of generateRecords one at a time, so a file of a million is written in the memory of one. */
+export function* eachRecord(count: number, rules: readonly string[], seed = 1): Generator<{ record: Record<string, unknown>; origin: string | undefined }> {
+  const random = prng(seed);
+  const templates = Object.fromEntries(rules.map((rule) => [rule, sampleRecords(rule)]));
+  const start = Date.parse('2026-11-20T09:00:00Z');
   for (let i = 0; i < count; i += 1) {
     const roll = random();
     const eventTime = new Date(start + i * 50).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -227,9 +239,7 @@ export function generateRecords(count: number, rules: readonly string[], seed = 
     if (rule !== undefined) {
       const pool = templates[rule] ?? [];
       const template = pool[Math.floor(random() * pool.length)] ?? {};
-      records.push({ ...template, eventTime, eventID });
-      origins.push(rule);
-      fromRule[rule] = (fromRule[rule] ?? 0) + 1;
+      yield { record: { ...template, eventTime, eventID }, origin: rule };
       continue;
     }
     // A kind by weight: the first whose weight takes a random point in the total weight below zero.
@@ -244,26 +254,27 @@ export function generateRecords(count: number, rules: readonly string[], seed = 
     }
     const region = REGIONS[Math.floor(random() * REGIONS.length)] as string;
     const body = make(random, region);
-    records.push({
-      eventVersion: '1.09',
-      eventTime,
-      awsRegion: region,
-      eventID,
-      eventType: 'AwsApiCall',
-      managementEvent: true,
-      recipientAccountId: ACCOUNT,
-      eventCategory: 'Management',
-      requestID: hex(random() * 2 ** 32, 8).toUpperCase(),
-      tlsDetails: {
-        tlsVersion: 'TLSv1.3',
-        cipherSuite: 'TLS_AES_128_GCM_SHA256',
-        clientProvidedHostHeader: `${String(body.eventSource).split('.')[0]}.${region}.amazonaws.com`,
+    yield {
+      record: {
+        eventVersion: '1.09',
+        eventTime,
+        awsRegion: region,
+        eventID,
+        eventType: 'AwsApiCall',
+        managementEvent: true,
+        recipientAccountId: ACCOUNT,
+        eventCategory: 'Management',
+        requestID: hex(random() * 2 ** 32, 8).toUpperCase(),
+        tlsDetails: {
+          tlsVersion: 'TLSv1.3',
+          cipherSuite: 'TLS_AES_128_GCM_SHA256',
+          clientProvidedHostHeader: `${String(body.eventSource).split('.')[0]}.${region}.amazonaws.com`,
+        },
+        ...body,
       },
-      ...body,
-    });
-    origins.push(undefined);
+      origin: undefined,
+    };
   }
-  return { records, fromRule, origins };
 }
 
 /** Writes the records as one gzipped CloudTrail log file; returns its sizes. */
@@ -273,4 +284,40 @@ export function writeLogFile(path: string, log: GeneratedLog): { readonly bytes:
   const gz = gzipSync(body, { level: 1 });
   writeFileSync(path, gz);
   return { bytes: body.length, gzipBytes: gz.length };
+}
+
+/**
+ * Writes `count` generated records as they are made, gzipped (level 1): a CloudTrail log file
+ * (`{"Records":[...]}`) or JSON lines. Memory stays flat however many; returns the sizes and the rule counts.
+ */
+export async function writeGenerated(
+  path: string,
+  count: number,
+  rules: readonly string[],
+  kind: 'log' | 'jsonl',
+  seed = 1,
+): Promise<{ readonly bytes: number; readonly gzipBytes: number; readonly fromRule: Readonly<Record<string, number>> }> {
+  const fromRule: Record<string, number> = Object.fromEntries(rules.map((rule) => [rule, 0]));
+  const gzip = createGzip({ level: 1 });
+  const done = pipeline(gzip, createWriteStream(path));
+  let bytes = 0;
+  let pending = kind === 'log' ? '{"Records":[' : '';
+  let first = true;
+  const write = async (text: string) => {
+    bytes += Buffer.byteLength(text);
+    if (!gzip.write(text)) await once(gzip, 'drain');
+  };
+  for (const { record, origin } of eachRecord(count, rules, seed)) {
+    if (origin !== undefined) fromRule[origin] = (fromRule[origin] ?? 0) + 1;
+    pending += kind === 'log' ? `${first ? '' : ','}${JSON.stringify(record)}` : `${JSON.stringify(record)}\n`;
+    first = false;
+    if (pending.length > 1 << 20) {
+      await write(pending);
+      pending = '';
+    }
+  }
+  await write(kind === 'log' ? `${pending}]}` : pending);
+  gzip.end();
+  await done;
+  return { bytes, gzipBytes: statSync(path).size, fromRule };
 }

@@ -23,3 +23,10 @@ export function spread(values: readonly number[]): Spread {
 }
 
 export const round = (value: number, digits = 1): number => Number(value.toFixed(digits));
+
+/**
+ * A JavaScript expression, for a child's script, that is the child's own peak resident set in KiB: its VmHWM.
+ * Not `process.resourceUsage().maxRSS`: on Linux that keeps, across exec, the high-water mark of the parent's
+ * copy the child was forked from, so a child of a 340 MiB bench reports ~310 MiB. maxRSS only where /proc is absent.
+ */
+export const PEAK_RSS_KIB_EXPRESSION = `(() => { try { return Number(/^VmHWM:\\s*(\\d+) kB/m.exec(process.getBuiltinModule('node:fs').readFileSync('/proc/self/status', 'utf8'))[1]); } catch { return process.resourceUsage().maxRSS; } })()`;

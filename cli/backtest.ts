@@ -90,7 +90,7 @@ export function ruleLookupUsernames(): string[] {
  * An AWS call of a backtest source failed: the problem names the call, then the service's code and message, and
  * for a transient failure (throttling, 5xx, timeout) how many attempts the SDK's retries made.
  */
-function callFailed(call: string, error: unknown): InputProblem {
+export function callFailed(call: string, error: unknown): InputProblem {
   const { code, kind, detail } = classifyAwsError(error, call, 'backtest');
   const attempts = (error as { $metadata?: { attempts?: unknown } } | null)?.$metadata?.attempts;
   const note = kind === 'transient' && typeof attempts === 'number' && attempts > 1 ? ` (still failing after ${attempts} attempts)` : '';

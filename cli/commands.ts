@@ -3,7 +3,7 @@
  * option of another command is refused rather than ignored), its usage, and at least one example.
  */
 import type { ParseArgsConfig } from 'node:util';
-import { RULES } from '../functions/rules.js';
+import { RULE_IDS } from '../shared/config.js';
 
 /** The options one command declares, as node:util parseArgs takes them. */
 export type OptionsSpec = NonNullable<ParseArgsConfig['options']>;
@@ -23,8 +23,9 @@ export interface CommandSpec {
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const;
 
-// Examples name a rule from the registry (the first that writes), so no rule id is spelled outside its places.
-const EXAMPLE_RULE = RULES.find((rule) => rule.actions.length > 0)?.id ?? 'RULE';
+// Examples name a rule from the settings registry (the first remediating rule), so no rule id is spelled outside its
+// places; not from RULES, whose modules load the AWS SDK, which usage text must not wait for (test/cli/bin.test.ts).
+const EXAMPLE_RULE = RULE_IDS[0] ?? 'RULE';
 
 export const REPLAY = {
   name: 'replay',
@@ -32,6 +33,8 @@ export const REPLAY = {
   usage: [
     'replay [--mode offline|dry-run|live] [--notify] [--config FILE] [--format text|jsonl] [--all] INPUT...',
     'replay --lookup [--lookup-all] [--s3 s3://bucket/prefix] [--since 24h] [--region R] [--mode offline|dry-run] [--all] [INPUT...]',
+    'replay --athena TABLE [--database DB] [--output s3://bucket/prefix/] [--catalog C] [--workgroup WG] [--layout account|organization|region] [--since 24h|DAY] [--until DAY] [--region R,...] [--account ID,...] [--mode offline|dry-run] [--print-sql]',
+    'replay --lake EVENT_DATA_STORE [--since 24h|DAY] [--until DAY] [--region R,...] [--account ID,...] [--mode offline|dry-run] [--print-sql]',
   ],
   details: `INPUT is a file (EventBridge envelope, bare CloudTrail record, CloudTrail log
 file {"Records":[...]}, LookupEvents output, JSON lines; .gz allowed), a folder
@@ -43,14 +46,29 @@ of such files, or - for JSON lines on stdin.
               the last 90 days at most, the rules' event sources only);
               --lookup-all reads every management event
   --s3        backtest over the trail's log files in s3://bucket/prefix
-  --since     the backtest's window: 30m, 24h (default), 7d, 90d
+  --athena    backtest in Athena over the CloudTrail TABLE (docs/athena.md):
+              one query selects the rules' candidate events, decided here;
+              --database, --workgroup, --catalog as in Athena, --output for a
+              workgroup without a result location; the client's Region is
+              AWS_REGION, --region and --account filter the events;
+              --layout: the table's partitions (docs/athena.md), default
+              account (region, day), organization (account too), region (day)
+  --lake      the same on a CloudTrail Lake event data store (ARN or ID)
+  --print-sql print the --athena or --lake query and exit, calling nothing
+  --since     the backtest's window: 30m, 24h (default), 7d, 90d; --athena
+              and --lake also take a day (2026-01-01) and --until
   --format    text (default, a table that fits the terminal) or jsonl (one
               remediation record per line, nothing else)
   --all       text also lists the events no rule's pattern matches (by
               default they are only counted)
   --notify    publish to the alert topic (dry-run or live only)
   --config    JSON file of settings and exemptions (default: TRAILGUARD_*)`,
-  examples: ['replay events/', 'replay --format jsonl events/ > remediation.jsonl', 'replay --lookup --since 7d --region us-east-1'],
+  examples: [
+    'replay events/',
+    'replay --format jsonl events/ > remediation.jsonl',
+    'replay --lookup --since 7d --region us-east-1',
+    'replay --athena cloudtrail_logs --database security \\\n      --since 2026-01-01 --format jsonl > backtest.jsonl',
+  ],
   options: {
     ...HELP,
     mode: { type: 'string' },
@@ -63,6 +81,16 @@ of such files, or - for JSON lines on stdin.
     s3: { type: 'string', multiple: true },
     since: { type: 'string' },
     region: { type: 'string' },
+    athena: { type: 'string' },
+    lake: { type: 'string' },
+    database: { type: 'string' },
+    workgroup: { type: 'string' },
+    catalog: { type: 'string' },
+    output: { type: 'string' },
+    layout: { type: 'string' },
+    until: { type: 'string' },
+    account: { type: 'string' },
+    'print-sql': { type: 'boolean' },
   },
 } as const satisfies CommandSpec;
 

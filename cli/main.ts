@@ -5,8 +5,6 @@ import { MODES, RULE_IDS, type Config, type Mode, type RuleId } from '../shared/
 import { TrailguardError } from '../shared/errors.js';
 import { consoleOut } from '../shared/log.js';
 import { terminalValue } from '../shared/safe-text.js';
-import { dynamoStateStore } from '../shared/state/dynamo-store.js';
-import { breaker } from './breaker.js';
 import {
   BREAKER,
   COMMANDS,
@@ -24,15 +22,7 @@ import {
   type CommandSpec,
   type OptionsSpec,
 } from './commands.js';
-import { exemptCommand } from './exempt.js';
-import { memberTemplate } from './member-template.js';
-import { backtestEvents, reportCommand, undoCommand } from './operators.js';
-import { standardOutput } from './output.js';
-import { notifyFlagProblem } from './publishing.js';
-import { redrive } from './redrive.js';
-import { EXIT, replay, replayConfig, replayRuleOverrides } from './replay.js';
-import { sweep } from './sweep.js';
-import { closest, InputProblem, UsageProblem } from './usage.js';
+import { closest, EXIT, InputProblem, UsageProblem } from './usage.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -126,6 +116,28 @@ function unknownCommand(command: string): number {
 }
 
 async function run(command: string, args: readonly string[], env: Env): Promise<number> {
+  // The commands' code, and the AWS SDK behind it, loads when a command runs: usage and help print without it.
+  const [
+    { dynamoStateStore },
+    { breaker },
+    { exemptCommand },
+    { memberTemplate },
+    { backtestEvents, printWarehouseSql, reportCommand, undoCommand },
+    { standardOutput },
+    { redrive },
+    { replay, replayConfig, replayRuleOverrides },
+    { sweep },
+  ] = await Promise.all([
+    import('../shared/state/dynamo-store.js'),
+    import('./breaker.js'),
+    import('./exempt.js'),
+    import('./member-template.js'),
+    import('./operators.js'),
+    import('./output.js'),
+    import('./redrive.js'),
+    import('./replay.js'),
+    import('./sweep.js'),
+  ]);
   switch (command) {
     case 'replay': {
       const { values, positionals } = parseFor(REPLAY, args);
@@ -133,8 +145,9 @@ async function run(command: string, args: readonly string[], env: Env): Promise<
       const format = formatOf(values.format);
       const config = await replayConfig(values.config, env);
       await refuseNotify(values.notify, 'replay', mode, config);
+      if (values['print-sql']) return printWarehouseSql(values, positionals, config, env);
       const backtest = backtestEvents(values, positionals, config, env);
-      if (backtest && mode === 'live') throw new UsageProblem('a backtest (--lookup, --s3) runs offline or dry-run, never live');
+      if (backtest && mode === 'live') throw new UsageProblem('a backtest (--lookup, --s3, --athena, --lake) runs offline or dry-run, never live');
       if (!backtest && positionals.length === 0) throw new UsageProblem('no INPUT given', true);
       return replay({
         mode,
@@ -247,6 +260,7 @@ async function run(command: string, args: readonly string[], env: Env): Promise<
 /** `--notify` where it cannot be honoured (offline, no topic) is refused, not ignored. */
 async function refuseNotify(notify: boolean | undefined, command: 'replay' | 'redrive' | 'sweep', mode: Mode, config: Config): Promise<void> {
   if (!notify) return;
+  const { notifyFlagProblem } = await import('./publishing.js');
   const problem = await notifyFlagProblem(command, mode, async () => config);
   if (problem) throw new UsageProblem(problem);
 }

@@ -22,6 +22,10 @@ import { LOGS_PREFIX, report } from './report.js';
 import { undo } from './undo.js';
 import { listOption, UsageProblem } from './usage.js';
 import { SEVERITIES, standardOutput } from './output.js';
+import { athenaBacktest, queryScope, type WarehouseBacktest } from './athena.js';
+import { lakeBacktest } from './lake.js';
+import { consoleOut } from '../shared/log.js';
+import { terminalValue } from '../shared/safe-text.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -39,6 +43,16 @@ export interface OperatorArgs {
   readonly s3?: string[] | undefined;
   readonly severity?: string | undefined;
   readonly rule?: string | undefined;
+  readonly athena?: string | undefined;
+  readonly lake?: string | undefined;
+  readonly database?: string | undefined;
+  readonly workgroup?: string | undefined;
+  readonly catalog?: string | undefined;
+  readonly output?: string | undefined;
+  readonly layout?: string | undefined;
+  readonly until?: string | undefined;
+  readonly account?: string | undefined;
+  readonly 'print-sql'?: boolean | undefined;
 }
 
 const DEFAULT_SINCE = '24h';
@@ -130,6 +144,8 @@ export function backtestEvents(
   env: Env,
   { now = Date.now(), clock, progressNote }: { now?: number; clock?: Clock; progressNote?: (note: string) => void } = {},
 ): AsyncIterable<InputItem> | undefined {
+  const warehouse = warehouseBacktest(args, inputs, config, env, { now, ...(clock ? { clock } : {}), ...(progressNote ? { progressNote } : {}) });
+  if (warehouse) return warehouse.events;
   const s3 = args.s3 ?? [];
   if (!args.lookup && s3.length === 0) {
     if (args['lookup-all']) throw new UsageProblem('--lookup-all goes with --lookup');
@@ -175,4 +191,65 @@ export function backtestEvents(
     );
   }
   return chain(parts);
+}
+
+/** A line on stderr that replaces the progress line when one is drawn there (a TTY), so the two never share a line. */
+const reportLine = (line: string): void => consoleOut.stderr(process.stderr.isTTY ? `\r\u001b[2K${line}` : line);
+
+const WAREHOUSE_OPTIONS = ['database', 'workgroup', 'catalog', 'output', 'layout', 'until', 'account', 'print-sql'] as const;
+
+/**
+ * `--athena TABLE` or `--lake EVENT_DATA_STORE`: the query and the events replay reads from it; undefined when
+ * neither is given. One source per backtest: INPUT, --lookup or --s3 beside it is refused, not merged.
+ */
+export function warehouseBacktest(
+  args: OperatorArgs,
+  inputs: readonly string[],
+  config: Config,
+  env: Env,
+  {
+    now = Date.now(),
+    clock,
+    progressNote,
+    report = reportLine,
+  }: { now?: number; clock?: Clock; progressNote?: (note: string) => void; report?: (line: string) => void } = {},
+): WarehouseBacktest | undefined {
+  if (args.athena === undefined && args.lake === undefined) {
+    const stray = WAREHOUSE_OPTIONS.find((option) => args[option] !== undefined);
+    if (stray) throw new UsageProblem(`--${stray} goes with --athena or --lake`);
+    return undefined;
+  }
+  const sources = [
+    ...(args.athena !== undefined ? ['--athena'] : []),
+    ...(args.lake !== undefined ? ['--lake'] : []),
+    ...(args.lookup ? ['--lookup'] : []),
+    ...((args.s3 ?? []).length > 0 ? ['--s3'] : []),
+    ...(inputs.length > 0 ? ['INPUT'] : []),
+  ];
+  if (sources.length > 1) throw new UsageProblem(`${sources.join(' and ')} cannot be combined: a warehouse backtest reads only its query's results`, true);
+  const scope = queryScope(args, now);
+  // --region filters the data here; the client goes to the configured Region, where the workgroup (or the store) is.
+  const hooks = {
+    region: config.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    endpoint: config.endpoint,
+    ...(clock ? { clock } : {}),
+    ...(progressNote ? { onProgress: progressNote } : {}),
+    report,
+  };
+  if (args.lake !== undefined) {
+    const glueOnly = (['database', 'workgroup', 'catalog', 'output', 'layout'] as const).find((option) => args[option] !== undefined);
+    if (glueOnly) throw new UsageProblem(`--${glueOnly} goes with --athena, not --lake`);
+    return lakeBacktest(args.lake, scope, hooks);
+  }
+  return athenaBacktest(args.athena as string, args, scope, hooks);
+}
+
+/** `--print-sql`: the warehouse query, with what it filters and what is left to the rules' own matching as SQL comments. */
+export function printWarehouseSql(args: OperatorArgs, inputs: readonly string[], config: Config, env: Env): number {
+  const warehouse = warehouseBacktest(args, inputs, config, env);
+  if (!warehouse) throw new UsageProblem('--print-sql goes with --athena or --lake');
+  const notes = [...warehouse.pushedDown.map((note) => `-- in the query: ${note}`), ...warehouse.residual.map((note) => `-- checked here: ${note}`)];
+  const lines = [...notes, ...warehouse.sql.split('\n')];
+  consoleOut.stdout(`${lines.map(terminalValue).join('\n')}\n`);
+  return 0;
 }

@@ -9,16 +9,17 @@ import type { AnyRule } from '../shared/rule.js';
 import { run, runUnmatched, type RunDeps } from '../shared/runner/run.js';
 import { dynamoStateStore } from '../shared/state/dynamo-store.js';
 import { terminalValue } from '../shared/safe-text.js';
-import { readInputs, type InputItem } from './inputs.js';
+import { parseItem, readInputBatches, type InputItem, type ReadItem } from './inputs.js';
 import { cliRuleOverrides, loadRunConfig } from './live-store.js';
 import { plainTerminal, RecordPrinter, standardOutput, type Format } from './output.js';
 import { Progress, type ProgressStream } from './progress.js';
+import { ReplayPool, WorkerFailure, workerCount } from './replay-pool.js';
 import { cliNotification } from './publishing.js';
 import type { Terminal } from './terminal.js';
-import { InputProblem } from './usage.js';
+import { EXIT, InputProblem } from './usage.js';
 
 /** Exit codes: 0 every input read and nothing failed; 1 a remediation failed; 2 unreadable or invalid input. */
-export const EXIT = { ok: 0, remediationFailed: 1, badInput: 2 } as const;
+export { EXIT };
 
 export interface ReplayOptions {
   readonly mode: Mode;
@@ -98,6 +99,29 @@ export async function routeEvent(rules: readonly AnyRule[], value: unknown, deps
   return records;
 }
 
+/** What one read item gave once routed: its records, or why it gave none. Plain data (worker replies). */
+export type Routed =
+  | { readonly kind: 'event'; readonly source: string; readonly records: RemediationRecord[] }
+  | { readonly kind: 'error'; readonly source: string; readonly problem: string }
+  | { readonly kind: 'skipped'; readonly source: string; readonly note: string };
+
+/** Parses one read item and routes each event in it: the one step the main thread or a worker runs per item. */
+export async function routeItem(read: ReadItem, deps: RunDeps): Promise<Routed[]> {
+  const routed: Routed[] = [];
+  for (const item of parseItem(read)) {
+    routed.push(item.kind === 'event' ? { kind: 'event', source: item.source, records: await routeEvent(RULES, item.value, deps) } : item);
+  }
+  return routed;
+}
+
+/** An offline replay's dependencies: no store, no publisher, nothing written (replay prints the records). */
+export function offlineDeps(config: Config): RunDeps {
+  return { config, mode: 'offline', ...cliNotification('replay', 'offline', config, false), write: () => undefined, now: Date.now };
+}
+
+/** Items read before the workers start: a small input is done before they would be up. */
+const SEQUENTIAL_ITEMS = 2000;
+
 /** `trailguard replay`: the same matching and rule code as Lambda, over files, folders or stdin. */
 export async function replay(options: ReplayOptions): Promise<number> {
   const err = options.err ?? consoleOut.stderr;
@@ -117,16 +141,19 @@ export async function replay(options: ReplayOptions): Promise<number> {
   }
   const printer = new RecordPrinter(options.format, outputTerminal(options, options.env), { all: options.all === true });
   const region = config.region ?? options.env.AWS_REGION ?? options.env.AWS_DEFAULT_REGION ?? 'us-east-1';
-  const deps: RunDeps = {
-    config,
-    mode: options.mode,
-    ...cliNotification('replay', options.mode, config, options.notify === true),
-    write: () => undefined, // replay prints the record itself, below
-    now: Date.now,
-    // Live acts like the functions: claims (a second replay of an event is a duplicate) and the breaker's cap.
-    // Offline and dry-run go without: fixture ids repeat (docs/cloudtrail-shapes.md#types-times-and-fixture-artefacts), and they write nothing to dedupe.
-    ...(live && config.stateTable ? { store: dynamoStateStore(config.stateTable, region, config.endpoint) } : {}),
-  };
+  const deps: RunDeps =
+    options.mode === 'offline'
+      ? offlineDeps(config)
+      : {
+          config,
+          mode: options.mode,
+          ...cliNotification('replay', options.mode, config, options.notify === true),
+          write: () => undefined, // replay prints the record itself, below
+          now: Date.now,
+          // Live acts like the functions: claims (a second replay of an event is a duplicate) and the breaker's cap.
+          // Offline and dry-run go without: fixture ids repeat (docs/cloudtrail-shapes.md#types-times-and-fixture-artefacts), and they write nothing to dedupe.
+          ...(live && config.stateTable ? { store: dynamoStateStore(config.stateTable, region, config.endpoint) } : {}),
+        };
   let exit: number;
   const progress = new Progress('trailguard replay', { stream: options.progress ?? process.stderr });
   try {
@@ -135,7 +162,18 @@ export async function replay(options: ReplayOptions): Promise<number> {
       progress.done();
       err(text);
     };
-    exit = await replayItems(options.events ?? readInputs(options.inputs, options.stdin), deps, printer, progress, say);
+    // Offline reads files and runs pure code, so it may use every core; dry-run and live call AWS, count and are
+    // capped by the breaker, so they stay in one thread.
+    const workers = options.mode === 'offline' && !options.events ? workerCount(options.env) : 0;
+    const setup = { configFile: options.configFile, env: { ...options.env } };
+    const batches = options.events ? singly(options.events) : readInputBatches(options.inputs, options.stdin);
+    try {
+      exit = await replayItems(routed(batches, deps, workers > 0 ? () => new ReplayPool(workers, setup) : undefined), printer, progress, say);
+    } catch (error) {
+      if (!(error instanceof WorkerFailure)) throw error;
+      say(`trailguard: ${terminalValue(error.message)}; the rest is not replayed\n`);
+      exit = EXIT.badInput;
+    }
   } finally {
     progress.done();
   }
@@ -143,34 +181,60 @@ export async function replay(options: ReplayOptions): Promise<number> {
   return exit;
 }
 
+/** Given items as batches of one. */
+async function* singly(items: AsyncIterable<InputItem>): AsyncGenerator<ReadItem[]> {
+  for await (const item of items) yield [item];
+}
+
+/** The routed results in input order: the first items here, the rest by the pool's workers when there is one. */
+async function* routed(batches: AsyncIterable<readonly ReadItem[]>, deps: RunDeps, pool?: () => ReplayPool): AsyncGenerator<Routed[]> {
+  const reader = batches[Symbol.asyncIterator]();
+  let seen = 0;
+  while (!pool || seen < SEQUENTIAL_ITEMS) {
+    const next = await reader.next();
+    if (next.done) return;
+    seen += next.value.length;
+    const results: Routed[] = [];
+    for (const item of next.value) results.push(...(await routeItem(item, deps)));
+    yield results;
+  }
+  const workers = pool();
+  try {
+    yield* workers.route({ [Symbol.asyncIterator]: () => reader });
+  } finally {
+    await workers.close();
+  }
+}
+
 async function replayItems(
-  items: AsyncIterable<InputItem>,
-  deps: RunDeps,
+  batches: AsyncIterable<readonly Routed[]>,
   printer: RecordPrinter,
   progress: Progress,
   err: (text: string) => void,
 ): Promise<number> {
   let exit: number = EXIT.ok;
-  for await (const item of items) {
-    if (item.kind === 'error') {
-      err(`trailguard: ${terminalValue(item.source)}: ${terminalValue(item.problem)}\n`);
-      exit = EXIT.badInput;
-      continue;
-    }
-    if (item.kind === 'skipped') {
-      err(`trailguard: ${terminalValue(item.source)}: skipped (${terminalValue(item.note)})\n`);
-      continue;
-    }
-    const records = await routeEvent(RULES, item.value, deps);
-    progress.record(records.some((record) => record.rule !== null));
-    printer.printEvent(records, item.source);
-    for (const record of records) {
-      if (record.error?.kind === 'parse') {
-        // Values from the input (its name, and the event's own values quoted in the message) stay on their line.
-        err(`trailguard: ${terminalValue(item.source)}: invalid event: ${terminalValue(record.error.message)}\n`);
+  for await (const batch of batches) {
+    for (const item of batch) {
+      if (item.kind === 'error') {
+        err(`trailguard: ${terminalValue(item.source)}: ${terminalValue(item.problem)}\n`);
         exit = EXIT.badInput;
-      } else if (record.outcome === 'failed' && exit === EXIT.ok) {
-        exit = EXIT.remediationFailed;
+        continue;
+      }
+      if (item.kind === 'skipped') {
+        err(`trailguard: ${terminalValue(item.source)}: skipped (${terminalValue(item.note)})\n`);
+        continue;
+      }
+      const records = item.records;
+      progress.record(records.some((record) => record.rule !== null));
+      printer.printEvent(records, item.source);
+      for (const record of records) {
+        if (record.error?.kind === 'parse') {
+          // Values from the input (its name, and the event's own values quoted in the message) stay on their line.
+          err(`trailguard: ${terminalValue(item.source)}: invalid event: ${terminalValue(record.error.message)}\n`);
+          exit = EXIT.badInput;
+        } else if (record.outcome === 'failed' && exit === EXIT.ok) {
+          exit = EXIT.remediationFailed;
+        }
       }
     }
   }

@@ -1,3 +1,6 @@
+/** The CLI's exit codes: 0 done, 1 a remediation failed, 2 bad input (usage, config, an unreadable input). */
+export const EXIT = { ok: 0, remediationFailed: 1, badInput: 2 } as const;
+
 /**
  * A usage problem (a bad option value, a missing argument): `main` prints it and exits 2, with the command's
  * usage when the command line itself was malformed (`withUsage`), else with a pointer to its --help.

@@ -1,4 +1,5 @@
 // esbuild plugins for the Lambda bundles (loaded by serverless-esbuild through `custom.esbuild.plugins`).
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { decode, encode } = require('@jridgewell/sourcemap-codec');
@@ -37,22 +38,64 @@ function trimSourceMap(map) {
   return { version: 3, sources, names: [], mappings: encode(lines) };
 }
 
-// Each build trims only the maps it wrote (from its metafile): serverless-esbuild builds the entries of one folder
-// (a rule's handler and sweep-handler) concurrently into the same outdir, and a build that rewrote every map of
-// the folder read another build's map while it was being written, and could hang the packaging.
+// Marks a map as trimmed (source maps allow `x_` fields; Node ignores them): a map seen twice is trimmed once.
+const TRIMMED_MARK = 'x_trailguard_trimmed';
+
+/** A map's JSON, or an error naming the file: a JSON position alone does not say which map was cut short. */
+function parseMap(text, file) {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${file} is not a whole source map (${text.length} characters): ${error.message}`);
+  }
+}
+
+/** The map's text trimmed, or the text itself when it is trimmed already. */
+function trimmedMapText(text, file) {
+  const map = parseMap(text, file);
+  return map[TRIMMED_MARK] ? text : JSON.stringify({ ...trimSourceMap(map), [TRIMMED_MARK]: true });
+}
+
+let tempFiles = 0;
+
+/** Writes through a name no other build or process uses, then renames: a reader sees the old file or the whole new one. */
+function writeAtomically(file, contents) {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const temp = `${file}.${process.pid}-${++tempFiles}.tmp`;
+  try {
+    fs.writeFileSync(temp, contents);
+    fs.renameSync(temp, file);
+  } finally {
+    fs.rmSync(temp, { force: true });
+  }
+}
+
+/**
+ * Trims each map in memory, before anything is on disk: the build writes its own outputs (write: false for esbuild)
+ * once trimmed, each through a temp name and a rename. So a map is never read from disk, where another build or a
+ * second `serverless package` sharing the work folder could be writing it (a map read half-written failed the
+ * packaging with "Unterminated string in JSON at position 524288"), and each build's output is trimmed exactly once.
+ */
 const projectOnlySourceMaps = {
   name: 'project-only-source-maps',
   setup(build) {
-    build.initialOptions.metafile = true;
-    const cwd = build.initialOptions.absWorkingDir ?? process.cwd();
+    // The caller's choice: with write: false the trimmed maps go back in the result, as esbuild would return them.
+    const callerWrites = build.initialOptions.write !== false;
+    build.initialOptions.write = false;
     build.onEnd((result) => {
-      if (result.errors.length > 0 || !result.metafile) return;
-      for (const output of Object.keys(result.metafile.outputs).filter((file) => file.endsWith('.map'))) {
-        const file = path.resolve(cwd, output);
-        const trimmed = trimSourceMap(JSON.parse(fs.readFileSync(file, 'utf8')));
-        fs.writeFileSync(`${file}.tmp`, JSON.stringify(trimmed));
-        fs.renameSync(`${file}.tmp`, file);
+      if (result.errors.length > 0 || !result.outputFiles) return;
+      const outputs = result.outputFiles.map((output) => {
+        if (!output.path.endsWith('.map')) return output;
+        const text = trimmedMapText(output.text, output.path);
+        const contents = Buffer.from(text);
+        return { path: output.path, contents, hash: crypto.createHash('sha256').update(contents).digest('base64url'), text };
+      });
+      if (!callerWrites) {
+        result.outputFiles = outputs;
+        return;
       }
+      for (const output of outputs) writeAtomically(output.path, output.contents);
+      delete result.outputFiles;
     });
   },
 };
@@ -99,6 +142,8 @@ const noSdkEventStreams = {
 
 module.exports = [treeShakeableSdkSchemas, noSdkEventStreams, projectOnlySourceMaps];
 module.exports.trimSourceMap = trimSourceMap;
+module.exports.TRIMMED_MARK = TRIMMED_MARK;
+module.exports.trimmedMapText = trimmedMapText;
 module.exports.inlineSchemaKeys = inlineSchemaKeys;
 module.exports.treeShakeableSdkSchemas = treeShakeableSdkSchemas;
 module.exports.noSdkEventStreams = noSdkEventStreams;

@@ -13,19 +13,25 @@ export SLS_TELEMETRY_DISABLED=1 AWS_ACCESS_KEY_ID='' AWS_SECRET_ACCESS_KEY='' AW
 # The CI machines have cfn-lint (pyenv); a fresh machine installs it.
 if ! command -v cfn-lint >/dev/null 2>&1; then
   echo 'lint-templates: cfn-lint is not on PATH, installing it with pip' >&2
-  python3 -m pip install --quiet --user 'cfn-lint==1.51.0' || { echo 'lint-templates: cannot install cfn-lint (pip install cfn-lint)' >&2; exit 1; }
+  timeout 600 python3 -m pip install --quiet --user 'cfn-lint==1.51.0' || { echo 'lint-templates: cannot install cfn-lint (pip install cfn-lint)' >&2; exit 1; }
   PATH="$(python3 -m site --user-base)/bin:$PATH"
 fi
 
 out=$(mktemp -d)
-# The tests' packaging lock (test/helpers/template.ts): two packagings at once share serverless-esbuild's work folder.
+# The tests' packaging lock (test/helpers/template.ts): two packagings at once take twice as long on a small machine.
 lock="${TMPDIR:-/tmp}/trailguard-package.lock"
 trap 'rm -rf "$out"; [ -n "${holding:-}" ] && rm -rf "$lock"' EXIT
 
 package() { # NAME STAGE [serverless args…]: packages into $out/NAME, showing the output only if it fails
   local name=$1 stage=$2
   shift 2
-  until mkdir "$lock" 2>/dev/null; do sleep 0.5; done
+  local waited=0
+  until mkdir "$lock" 2>/dev/null; do
+    # Bounded, as in test/helpers/template.ts: held this long, a packaging hung or a killed run left the lock.
+    if [ "$waited" -ge 600 ]; then echo "lint-templates: $lock held for 300 s: remove it if no packaging runs" >&2; exit 1; fi
+    sleep 0.5
+    waited=$((waited + 1))
+  done
   holding=1
   mkdir -p "$out/$name.tmp"
   local status=0
@@ -47,11 +53,11 @@ package single dev
 package org-probe dev "${org[@]}"
 longest=$(node scripts/name-limits.cjs max-stage "$out/org-probe/cloudformation-template-update-stack.json" dev)
 package org "$(printf 'x%.0s' $(seq "$longest"))" "${org[@]}"
-node_modules/.bin/tsx scripts/member-template.ts --stdout >"$out/member-stack.json"
+timeout 120 node_modules/.bin/tsx scripts/member-template.ts --stdout >"$out/member-stack.json"
 package security-hub dev --param 'securityHub=true'
 
 echo "cfn-lint $(cfn-lint --version | awk '{print $2}'): single-account (stage dev), organisation mode (stage of ${longest} characters, the longest allowed), member stack, securityHub=true"
-cfn-lint --non-zero-exit-code warning --ignore-checks W3005 W8003 -- \
+timeout 600 cfn-lint --non-zero-exit-code warning --ignore-checks W3005 W8003 -- \
   "$out/single/cloudformation-template-update-stack.json" \
   "$out/org/cloudformation-template-update-stack.json" \
   "$out/member-stack.json" \

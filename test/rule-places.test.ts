@@ -187,7 +187,7 @@ function unlistedEnumerations(
 }
 
 // The repository: tracked files and new ones not ignored (a place is one before it is committed), as they are now.
-const PATHS = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' })
+const PATHS = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 })
   .split('\n')
   .filter((path) => path !== '' && path !== SELF && existsSync(join(ROOT, path)));
 const FILES = [...new Set(PATHS)]

@@ -136,12 +136,16 @@ interface GuardableClient {
   readonly middlewareStack: MiddlewareStack<any, any>;
 }
 
-/** Adds the dry-run guard: a structural refusal of writes, whatever a rule's code tries. */
-export function addReadOnlyGuard(client: GuardableClient, service: string): void {
+/**
+ * Adds the dry-run guard: a structural refusal of writes, whatever a rule's code tries. `alsoAllowed` names the
+ * few commands that are not reads by name yet change nothing the account holds (Athena's StartQueryExecution of a
+ * SELECT, CloudTrail Lake's StartQuery): the backtests that query a warehouse need them.
+ */
+export function addReadOnlyGuard(client: GuardableClient, service: string, alsoAllowed: readonly string[] = []): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const commandName = String(context.commandName ?? '');
-      if (!isReadCommand(commandName)) {
+      if (!isReadCommand(commandName) && !alsoAllowed.includes(commandName)) {
         const operation = commandName.replace(/Command$/, '');
         throw new AwsCallError(`${service}.${operation}`, 'dry-run', 'invalid', 'DryRunWriteRefused', 'dry-run refuses every write');
       }

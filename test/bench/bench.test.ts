@@ -208,7 +208,13 @@ describe('a smoke run of the warm measure: every rule, 5 events, each mode, as `
 
   beforeAll(() => {
     for (const mode of MODES) {
-      const child = spawnSync(process.execPath, ['--import', 'tsx', 'bench/warm.ts', mode, '5'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+      const child = spawnSync(process.execPath, ['--import', 'tsx', 'bench/warm.ts', mode, '5'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        maxBuffer: 16 * 1024 * 1024,
+        timeout: 35_000,
+      });
+      if (child.error) throw new Error(`bench/warm.ts ${mode} 5 did not finish (${child.error.message}): killed after 35 s`);
       if (child.status !== 0) throw new Error(`bench/warm.ts ${mode} 5 exited ${child.status}:\n${child.stderr}`);
       runs[mode] = (JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '') as { runs: RuleRun[] }).runs;
     }

@@ -59,7 +59,10 @@ async function bundleAndRun(plugins: esbuild.Plugin[]): Promise<{ output: string
     metafile: true,
     banner: { js: "import { createRequire as __r } from 'module'; const require = __r(import.meta.url);" },
   });
-  const output = execFileSync(process.execPath, [outfile], { env: { ...process.env, AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1' } }).toString();
+  const output = execFileSync(process.execPath, [outfile], {
+    env: { ...process.env, AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1' },
+    timeout: 30_000,
+  }).toString();
   const bundle = Object.values(result.metafile.outputs)[0];
   return { output, bytes: bundle?.bytes ?? 0, inputs: Object.keys(bundle?.inputs ?? {}) };
 }

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decode } from '@jridgewell/sourcemap-codec';
@@ -11,6 +11,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 const require = createRequire(import.meta.url);
 const plugins = require('../../scripts/esbuild-plugins.cjs') as {
   trimSourceMap: (map: RawMap) => RawMap;
+  trimmedMapText: (text: string, file: string) => string;
+  TRIMMED_MARK: string;
   treeShakeableSdkSchemas: esbuild.Plugin;
   projectOnlySourceMaps: esbuild.Plugin;
 };
@@ -107,7 +109,7 @@ describe("the artifacts' source maps", () => {
     writeFileSync(mapFile, JSON.stringify(plugins.trimSourceMap(JSON.parse(readFileSync(mapFile, 'utf8')) as RawMap)));
     const stderr = (() => {
       try {
-        execFileSync(process.execPath, ['--enable-source-maps', join(dir, 'thrower.mjs')], { stdio: 'pipe' });
+        execFileSync(process.execPath, ['--enable-source-maps', join(dir, 'thrower.mjs')], { stdio: 'pipe', timeout: 30_000 });
         return '';
       } catch (error) {
         return String((error as { stderr: Buffer }).stderr);
@@ -147,5 +149,62 @@ describe("the artifacts' source maps", () => {
       expect(map.sources.some((source) => source.includes('node_modules'))).toBe(false);
       expect(readFileSync(join(outdir, `${name}.mjs`), 'utf8')).toContain(`//# sourceMappingURL=${name}.mjs.map`);
     }
+  });
+
+  // The plugin's options for a build of the handler in `outdir`, as serverless-esbuild passes them.
+  const handlerBuild = (outdir: string, extra: esbuild.BuildOptions = {}): esbuild.BuildOptions => ({
+    entryPoints: [join(ROOT, 'functions/public-bucket/handler.ts')],
+    absWorkingDir: ROOT,
+    bundle: true,
+    minify: true,
+    sourcemap: SERVERLESS_SOURCEMAP,
+    sourcesContent: false,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    plugins: [plugins.projectOnlySourceMaps],
+    logLevel: 'silent',
+    ...extra,
+  });
+
+  it('trims each map once, in memory, over a half-written one left on disk, and on every rebuild of a context', async () => {
+    const outdir = join(dir, 'rebuilt');
+    const context = await esbuild.context(handlerBuild(outdir));
+    try {
+      await context.rebuild();
+      const first = readFileSync(join(outdir, 'handler.mjs.map'), 'utf8');
+      // What a killed packaging leaves: a map cut short, which a trimming that read the disk failed on.
+      writeFileSync(join(outdir, 'handler.mjs.map'), first.slice(0, first.length >> 1));
+      await context.rebuild();
+      const second = readFileSync(join(outdir, 'handler.mjs.map'), 'utf8');
+      expect(second).toBe(first);
+      expect(JSON.parse(second)).toMatchObject({ names: [], [plugins.TRIMMED_MARK]: true });
+      expect(readdirSync(outdir).sort()).toEqual(['handler.mjs', 'handler.mjs.map']);
+    } finally {
+      await context.dispose();
+    }
+  });
+
+  it('gives a caller that asked for write: false the trimmed map, and writes nothing', async () => {
+    const outdir = join(dir, 'in-memory');
+    const result = await esbuild.build(handlerBuild(outdir, { write: false }));
+    const map = (result.outputFiles ?? []).find((file) => file.path.endsWith('handler.mjs.map'));
+    expect(JSON.parse(map?.text ?? '{}')).toMatchObject({ names: [], [plugins.TRIMMED_MARK]: true });
+    expect(Buffer.from(map?.contents ?? []).toString('utf8')).toBe(map?.text);
+    expect(readdirSync(dir)).not.toContain('in-memory');
+  });
+
+  it('leaves a trimmed map as it is, and names the file of a map cut short', () => {
+    const trimmed = plugins.trimmedMapText(
+      JSON.stringify({ version: 3, sources: ['a.ts', 'node_modules/b.js'], names: ['x'], mappings: 'AAAA,CCAAA' }),
+      'a.map',
+    );
+    expect(JSON.parse(trimmed)).toEqual({ version: 3, sources: ['a.ts'], names: [], mappings: 'AAAA', [plugins.TRIMMED_MARK]: true });
+    expect(plugins.trimmedMapText(trimmed, 'a.map')).toBe(trimmed);
+    expect(() => plugins.trimmedMapText('{"version":3,"sources":["functions/x', '/build/handler.mjs.map')).toThrow(
+      /^\/build\/handler\.mjs\.map is not a whole source map \(36 characters\): Unterminated string in JSON/,
+    );
   });
 });

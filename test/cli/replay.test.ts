@@ -406,9 +406,12 @@ describe('the trailguard command', () => {
   const run = promisify(execFile);
   const bin = join(ROOT, 'bin', 'trailguard.mjs');
   const exec = (args: string[]) =>
-    run(process.execPath, [bin, ...args], { cwd: ROOT, env: { ...process.env, AWS_ENDPOINT_URL: '' } })
+    run(process.execPath, [bin, ...args], { cwd: ROOT, env: { ...process.env, AWS_ENDPOINT_URL: '' }, timeout: 15_000 })
       .then(({ stdout, stderr }) => ({ code: 0, stdout, stderr }))
-      .catch((error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }));
+      .catch((error: { code: number; killed?: boolean; stdout: string; stderr: string }) => {
+        if (error.killed) throw new Error(`trailguard ${args.join(' ')} ran over 15 s: killed`);
+        return { code: error.code, stdout: error.stdout, stderr: error.stderr };
+      });
 
   it('replays the bundled samples and exits 0', async () => {
     const { code, stdout } = await exec(['replay', '--config', CONFIG, '--format', 'jsonl', PUBLIC]);

@@ -112,6 +112,7 @@ describe('replay output when piped', () => {
     const { stdout } = await run(process.execPath, [bin, 'replay', '--config', CONFIG, 'events/iam-policy-change'], {
       cwd: ROOT,
       env: { ...inherited, FORCE_COLOR: '1', NO_COLOR: '1' },
+      timeout: 15_000,
     });
     expect(stdout).not.toMatch(ESC);
     expect(Math.max(...stdout.split('\n').map((line) => line.length))).toBeGreaterThan(200);

@@ -24,7 +24,7 @@ export default async function setup(): Promise<void> {
   process.env.AWS_ACCESS_KEY_ID ||= 'testing';
   process.env.AWS_SECRET_ACCESS_KEY ||= 'testing';
   // The suite resets the endpoint between tests (POST /moto-api/reset): refuse anything that is not moto.
-  const answer = await fetch(new URL('/moto-api/', endpoint)).catch((error: unknown) => {
+  const answer = await fetch(new URL('/moto-api/', endpoint), { signal: AbortSignal.timeout(10_000) }).catch((error: unknown) => {
     throw new Error(`nothing answers at ${endpoint} (${(error as Error).message}). To run the end-to-end tests, ${how(port)}`);
   });
   if (!answer.ok)

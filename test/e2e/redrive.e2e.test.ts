@@ -15,18 +15,24 @@ const stack = freshStackPerTest();
 /** `trailguard redrive --format jsonl …` as a process, with the deployed stack's state table. */
 function redriveCli(args: readonly string[], stateTable: string): Promise<{ exit: number; records: RemediationRecord[]; stderr: string }> {
   const env = { ...process.env, TRAILGUARD_STATE_TABLE: stateTable, AWS_REGION: REGION };
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'bin', 'trailguard.mjs'), 'redrive', '--format', 'jsonl', ...args], { cwd: ROOT, env }, (error, stdout, stderr) => {
-      const exit = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      resolve({
-        exit,
-        records: stdout
-          .split('\n')
-          .filter(Boolean)
-          .map((line) => JSON.parse(line) as RemediationRecord),
-        stderr,
-      });
-    });
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [join(ROOT, 'bin', 'trailguard.mjs'), 'redrive', '--format', 'jsonl', ...args],
+      { cwd: ROOT, env, timeout: 25_000 },
+      (error, stdout, stderr) => {
+        if (error?.killed) return reject(new Error('trailguard redrive ran over 25 s: killed'));
+        const exit = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        resolve({
+          exit,
+          records: stdout
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => JSON.parse(line) as RemediationRecord),
+          stderr,
+        });
+      },
+    );
   });
 }
 

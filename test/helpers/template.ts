@@ -44,24 +44,34 @@ function whileLocked<T>(fn: () => T): T {
   }
 }
 
-/** `serverless package` (offline, no credentials) into `dir`; the exit status and output, whatever they are. */
-function runPackage(dir: string, stage: string, params: Readonly<Record<string, string>>): { status: number | null; output: string } {
+/** serverless-esbuild's work folder (its default, in the service folder): shared by every packaging of this checkout. */
+export const WORK_FOLDER = join(ROOT, '.esbuild');
+
+/**
+ * `serverless package` (offline, no credentials) into `dir`; the exit status and output, whatever they are.
+ * `beforeRun` runs under the packaging lock, just before: the only time the work folder is safely ours.
+ */
+function runPackage(dir: string, stage: string, params: Readonly<Record<string, string>>, beforeRun?: () => void): { status: number | null; output: string } {
   // serverless-esbuild leaves its work folders in the temp directory: give it one of ours, removed after.
   const scratch = join(dir, '.tmp');
   mkdirSync(scratch);
   const paramArgs = Object.entries(params).flatMap(([name, value]) => ['--param', `${name}=${value}`]);
-  const result = whileLocked(() =>
-    spawnSync(join(ROOT, 'node_modules', '.bin', 'serverless'), ['package', '--stage', stage, '--region', 'eu-west-1', '--package', dir, ...paramArgs], {
+  const result = whileLocked(() => {
+    beforeRun?.();
+    return spawnSync(join(ROOT, 'node_modules', '.bin', 'serverless'), ['package', '--stage', stage, '--region', 'eu-west-1', '--package', dir, ...paramArgs], {
       cwd: ROOT,
       encoding: 'utf8',
       env: { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', SLS_TELEMETRY_DISABLED: '1', TMPDIR: scratch },
       // spawnSync blocks the test worker, beyond vitest's timeouts: a packaging that hangs must fail, not stall CI.
       timeout: PACKAGE_TIMEOUT_MS,
       killSignal: 'SIGKILL',
-    }),
-  );
+    });
+  });
   rmSync(scratch, { recursive: true, force: true });
-  if (result.error) throw result.error;
+  if (result.error) {
+    const timedOut = (result.error as NodeJS.ErrnoException).code === 'ETIMEDOUT';
+    throw timedOut ? new Error(`serverless package --stage ${stage} still ran after ${PACKAGE_TIMEOUT_MS / 1000} s: killed, it hung`) : result.error;
+  }
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
@@ -70,8 +80,14 @@ export function packageOnce(params: Readonly<Record<string, string>> = {}, stage
   const key = JSON.stringify([stage, params]);
   const done = packagedBy.get(key);
   if (done) return done;
-  const dir = mkdtempSync(join(tmpdir(), 'trailguard-package-'));
-  const { status, output } = runPackage(dir, stage, params);
+  const packaged = packageInto(mkdtempSync(join(tmpdir(), 'trailguard-package-')), params, stage);
+  packagedBy.set(key, packaged);
+  return packaged;
+}
+
+/** Runs `serverless package` into `dir` (which may hold an earlier packaging), never cached; throws if it fails. */
+export function packageInto(dir: string, params: Readonly<Record<string, string>> = {}, stage = 'test', beforeRun?: () => void): Packaged {
+  const { status, output } = runPackage(dir, stage, params, beforeRun);
   if (status !== 0) throw new Error(`serverless package --stage ${stage} exited ${status}:\n${output}`);
   const template = JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
   const zips = Object.fromEntries(
@@ -79,9 +95,7 @@ export function packageOnce(params: Readonly<Record<string, string>> = {}, stage
       .filter((f) => f.endsWith('.zip'))
       .map((f) => [f.replace(/\.zip$/, ''), statSync(join(dir, f)).size]),
   );
-  const packaged = { template, dir, zips };
-  packagedBy.set(key, packaged);
-  return packaged;
+  return { template, dir, zips };
 }
 
 /** Runs `serverless package` expecting a refusal: its exit status and output (stdout and stderr). */

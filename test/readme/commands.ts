@@ -174,6 +174,8 @@ function cliNeedsAws(args: readonly string[]): string | undefined {
     const value = inline ?? args[i + 1];
     if (name === '--mode' && (value === 'live' || value === 'dry-run')) return 'dry-run and live call AWS';
     if (name === '--lookup' || name === '--lookup-all' || name === '--s3') return 'backtests read CloudTrail or S3';
+    // --print-sql only prints the query: it runs here, offline.
+    if ((name === '--athena' || name === '--lake') && !args.includes('--print-sql')) return 'backtests query Athena or CloudTrail Lake';
     if (name === '--apply') return 'undo --apply writes to AWS';
     if (name.startsWith('logs:') || inline?.startsWith('logs:')) return 'reads CloudWatch Logs';
   }

@@ -5,7 +5,7 @@ import { regionArg } from '../../shared/aws/names.js';
 import { awsCommand, checked, placeholder, refusedIn, shellQuote } from '../../shared/shell.js';
 
 /** What `sh` makes of a quoted word: the string printf receives as its one argument. */
-const shellRoundTrip = (quoted: string) => execFileSync('sh', ['-c', `printf %s ${quoted}`]).toString('utf8');
+const shellRoundTrip = (quoted: string) => execFileSync('sh', ['-c', `printf %s ${quoted}`], { timeout: 10_000 }).toString('utf8');
 
 // Characters a shell treats specially, so generated strings hit quoting's edge cases far more often than chance.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;

@@ -99,9 +99,12 @@ const dir = mkdtempSync(join(tmpdir(), 'trailguard-e2e-'));
 let files = 0;
 
 /**
- * Runs `trailguard replay --mode <mode> [--notify] --format jsonl FILE` as a separate process (the bin, through
- * tsx), with the Lambda-style environment; returns its exit code and records.
+ * Runs `trailguard replay --mode <mode> [--notify] --format jsonl FILE` as a separate process (the bin, which runs
+ * the CLI's bundle), with the Lambda-style environment; returns its exit code and records.
  */
+/** Under the e2e tests' 30 s, so a replay that hangs fails with its own message. */
+const REPLAY_TIMEOUT_MS = 25_000;
+
 export async function replayCli(event: unknown, env: LambdaEnv): Promise<{ exit: number; records: RemediationRecord[]; stderr: string }> {
   files += 1;
   const file = join(dir, `event-${files}.json`);
@@ -113,8 +116,9 @@ export async function replayCli(event: unknown, env: LambdaEnv): Promise<{ exit:
     execFile(
       process.execPath,
       [join(ROOT, 'bin', 'trailguard.mjs'), 'replay', '--mode', env.mode, ...notify, '--format', 'jsonl', file],
-      { cwd: ROOT, env: variables },
+      { cwd: ROOT, env: variables, timeout: REPLAY_TIMEOUT_MS },
       (error, stdout, stderr) => {
+        if (error?.killed) return reject(new Error(`trailguard replay ran over ${REPLAY_TIMEOUT_MS / 1000} s: killed`));
         const exit = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
         if (exit !== 0 && exit !== 1) return reject(new Error(`trailguard replay exited ${exit}: ${stderr}`));
         try {
