@@ -36,30 +36,32 @@ export interface Artifact {
   readonly handlerPath: string;
 }
 
-/** `serverless package` takes 15–30 s here; three minutes means it hangs (as it once did on a source-map race). */
+/**
+ * `serverless package` takes 15–30 s here, and waits for another packaging of this checkout to end
+ * (scripts/fresh-work-folder.cjs's lock): three minutes means it hangs (as it once did on a source-map race).
+ */
 export const PACKAGE_TIMEOUT_MS = 180_000;
 
 /**
- * Runs `serverless package` into `dir`, retried when a concurrent package run spoiled it (empty zips). The
- * framework's own script is run with this Node (not through npx), so the timeout's kill reaches it, not a wrapper.
+ * Runs `serverless package` into `dir`: the artifacts' names. The framework's own script is run with this Node
+ * (not through npx), so the timeout's kill reaches it, not a wrapper.
  */
-export function packageService(dir: string, attempts = 3, timeoutMs = PACKAGE_TIMEOUT_MS): string[] {
-  for (let attempt = 1; attempt <= attempts; attempt += 1) {
-    const run = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'osls', 'bin', 'serverless.js'), 'package', '--package', dir, '--stage', 'dev'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' },
-      timeout: timeoutMs,
-      killSignal: 'SIGKILL',
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    if (run.error && (run.error as NodeJS.ErrnoException).code === 'ETIMEDOUT')
-      throw new Error(`serverless package: no exit after ${timeoutMs / 1000} s, killed:\n${run.stderr}\n${run.stdout}`);
-    const zips = run.status === 0 ? readdirSync(dir).filter((f) => f.endsWith('.zip')) : [];
-    if (zips.length > 0 && zips.every((zip) => statSync(join(dir, zip)).size > 22)) return zips.sort();
-    if (attempt === attempts) throw new Error(`serverless package failed ${attempts} times:\n${run.stderr}\n${run.stdout}`);
-  }
-  return [];
+export function packageService(dir: string, timeoutMs = PACKAGE_TIMEOUT_MS): string[] {
+  const run = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'osls', 'bin', 'serverless.js'), 'package', '--package', dir, '--stage', 'dev'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' },
+    timeout: timeoutMs,
+    killSignal: 'SIGKILL',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (run.error && (run.error as NodeJS.ErrnoException).code === 'ETIMEDOUT')
+    throw new Error(`serverless package: no exit after ${timeoutMs / 1000} s, killed:\n${run.stderr}\n${run.stdout}`);
+  if (run.error) throw run.error;
+  const zips = run.status === 0 ? readdirSync(dir).filter((f) => f.endsWith('.zip')) : [];
+  if (zips.length === 0 || zips.some((zip) => statSync(join(dir, zip)).size <= 22))
+    throw new Error(`serverless package exited ${run.status}${run.status === 0 ? ', its zips empty' : ''}:\n${run.stderr}\n${run.stdout}`);
+  return zips.sort();
 }
 
 function unzip(path: string): Promise<{ name: string; data: Buffer }[]> {

@@ -109,8 +109,9 @@ export function measureCold(targets: readonly ColdTargets[], plan: ColdPlan): Co
       const node = timeNode(nodeFloorScript());
       const sdkFloor = timeNode(importScript(target.sdkFloor));
       const bundled = timeNode(importScript(target.bundled));
-      // The naive build in warm-up rounds too, so its first measured round does not pay the disk cache.
-      const naive = target.naive && measured < naiveRounds ? timeNode(importScript(target.naive)) : undefined;
+      // The naive build (context, 6–25× `node -e 0`) in the measured rounds it is timed in, and once in the last
+      // warm-up round: its first measured round must not pay the disk cache, and a second warm-up is wasted time.
+      const naive = target.naive && measured >= -1 && measured < naiveRounds ? timeNode(importScript(target.naive)) : undefined;
       if (measured < 0) return;
       const into = samples[index] as (typeof samples)[number];
       into.node.push(node);

@@ -234,14 +234,16 @@ const sdkFloorModule = (floor: Pick<FunctionFloor, 'clients'>): Plugin => ({
 
 /** Builds, per distinct SDK floor, its variant that also makes the hand-written SSM calls; by floor path. */
 export async function buildRawSsmFloors(floors: readonly FunctionFloor[], outDir: string): Promise<Map<string, string>> {
-  const built = new Map<string, string>();
-  for (const floor of floors) {
-    if (built.has(floor.path)) continue;
-    const path = join(outDir, `floor-${built.size + 1}`, 'handler.mjs');
-    await buildLike(withRawSsm(), path, [sdkFloorModule(floor)]);
-    built.set(floor.path, path);
-  }
-  return built;
+  const distinct = [...new Map(floors.map((floor) => [floor.path, floor])).values()];
+  // In parallel, as serverless-esbuild builds the functions (the same options and plugins).
+  const paths = await Promise.all(
+    distinct.map(async (floor, index) => {
+      const path = join(outDir, `floor-${index + 1}`, 'handler.mjs');
+      await buildLike(withRawSsm(), path, [sdkFloorModule(floor)]);
+      return path;
+    }),
+  );
+  return new Map(distinct.map((floor, index) => [floor.path, paths[index] as string]));
 }
 
 /** The floor's missing clients or commands for the recorded calls (none: it can make them all). */

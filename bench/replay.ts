@@ -1,12 +1,15 @@
 // `npm run bench` section 5: replay of a generated 200,000-record log, as JSON lines (.jsonl.gz) and as a
 // CloudTrail log file (.json.gz), through the real CLI (`bin/trailguard.mjs replay --format jsonl`, the bundled
-// build, offline, stdout to /dev/null), against the floor: plain node reading the same records as JSON lines in
-// 1 MiB chunks, gunzipping them as a stream, cutting at newlines (Buffer.indexOf) and JSON.parse'ing each line.
+// build, offline, stdout to /dev/null, its lines counted on the way), against the floor: plain node reading the same
+// records as JSON lines in 1 MiB chunks, gunzipping them as a stream with replay's zlib options (GUNZIP_OPTIONS),
+// cutting at newlines (Buffer.indexOf) and JSON.parse'ing each line.
 // Floor and replays alternate in fresh processes. Peak RSS is each child's own (VmHWM, stats.ts; worker threads included).
 // BENCH_BIG=1 adds 500,000 and 1,000,000-record files of each kind, for memory (minutes on 2 cores).
 // bench/run.ts calls measureReplay and prints replayReport.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { GUNZIP_OPTIONS } from '../cli/inputs.js';
+import { workerCount } from '../cli/replay-pool.js';
 import { RULES } from '../functions/rules.js';
 import { ROOT } from './artifacts.js';
 import { writeGenerated } from './cloudtrail-log.js';
@@ -14,7 +17,8 @@ import { PEAK_RSS_KIB_EXPRESSION, round, spread } from './stats.js';
 
 const LOG_RECORDS = 200_000;
 const BIG_RECORDS = [500_000, 1_000_000];
-const REPLAY_REPEATS = 3;
+// Two alternating passes (a floor, a jsonl and a log replay each): the bench must fit 5 minutes (bench/run.ts).
+const REPLAY_REPEATS = 2;
 const MiB = 1024 * 1024;
 export const REPLAY_TARGETS = { replayRatio: 1.5, rssBytes: 400 * 1000 * 1000 } as const;
 /** Every child is stopped after this long: the bench must end, whatever the machine. */
@@ -35,7 +39,7 @@ import { createGunzip } from 'node:zlib';
 const started = performance.now();
 let events = 0;
 let pending = Buffer.alloc(0);
-for await (const chunk of createReadStream(process.argv[1], { highWaterMark: 1 << 20 }).pipe(createGunzip())) {
+for await (const chunk of createReadStream(process.argv[1], { highWaterMark: 1 << 20 }).pipe(createGunzip(${JSON.stringify(GUNZIP_OPTIONS)}))) {
   const bytes = pending.length ? Buffer.concat([pending, chunk]) : chunk;
   let start = 0;
   for (let at = bytes.indexOf(10); at !== -1; at = bytes.indexOf(10, start)) {
@@ -49,10 +53,20 @@ if (pending.length) { JSON.parse(pending.toString('utf8')); events += 1; }
 process.stderr.write(JSON.stringify({ ms: performance.now() - started, maxRssBytes: ${PEAK_RSS_KIB_EXPRESSION} * 1024, events }) + '\\n');
 `;
 
-/** The CLI as an operator runs it, timed from inside (after node starts) to its exit; stdout goes to /dev/null. */
+/**
+ * The CLI as an operator runs it, timed from inside (after node starts) to its exit; stdout goes to /dev/null,
+ * its lines counted on the way (one indexOf pass over what is written), so a replay that printed nothing fails.
+ */
 const CLI = `
 const started = performance.now();
-process.on('exit', (code) => process.stderr.write(JSON.stringify({ ms: performance.now() - started, maxRssBytes: ${PEAK_RSS_KIB_EXPRESSION} * 1024, events: -1, code }) + '\\n'));
+let lines = 0;
+const write = process.stdout.write.bind(process.stdout);
+process.stdout.write = (chunk, ...rest) => {
+  const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('latin1');
+  for (let at = text.indexOf('\\n'); at !== -1; at = text.indexOf('\\n', at + 1)) lines += 1;
+  return write(chunk, ...rest);
+};
+process.on('exit', (code) => process.stderr.write(JSON.stringify({ ms: performance.now() - started, maxRssBytes: ${PEAK_RSS_KIB_EXPRESSION} * 1024, events: lines, code }) + '\\n'));
 process.argv = [process.argv[0], 'trailguard', ...process.argv.slice(1)];
 await import(${JSON.stringify(join(ROOT, 'bin', 'trailguard.mjs'))});
 `;
@@ -72,9 +86,11 @@ function child(code: string, args: readonly string[]): Pass & { code?: number } 
 }
 
 const replayArgs = (file: string) => ['replay', '--format', 'jsonl', '--config', join(ROOT, 'config', 'replay.sample.json'), file];
-const replayPass = (file: string) => {
+/** One replay of `file`: it must exit 0 and print at least one JSON line per record (`records`). */
+const replayPass = (file: string, records: number) => {
   const pass = child(CLI, replayArgs(file));
   if (pass.code !== 0) throw new Error(`replay of ${file} exited ${pass.code}`);
+  if (pass.events < records) throw new Error(`replay of ${file} printed ${pass.events} lines for ${records} records`);
   return pass;
 };
 
@@ -95,6 +111,8 @@ export interface ReplayBench {
   readonly fromRule: Readonly<Record<string, number>>;
   readonly repeats: number;
   readonly cpus: number;
+  /** Worker threads replay used here (cli/replay-pool.ts workerCount): 0 means the worker path went unmeasured. */
+  readonly workers: number;
   readonly floorMs: Timing;
   readonly replayMs: Readonly<Record<Kind, Timing>>;
   readonly ratio: Readonly<Record<Kind, number>>;
@@ -114,7 +132,7 @@ export async function measureReplay(work: string, log: (text: string) => void): 
   const jsonl = await writeGenerated(files.jsonl, LOG_RECORDS, rules, 'jsonl');
   const logFile = await writeGenerated(files.log, LOG_RECORDS, rules, 'log');
   // Untimed: builds the CLI bundle if the sources changed, and warms the file cache.
-  replayPass(files.log);
+  replayPass(files.log, LOG_RECORDS);
   const floors: Pass[] = [];
   const replays: Record<Kind, Pass[]> = { jsonl: [], log: [] };
   for (let i = 0; i < REPLAY_REPEATS; i += 1) {
@@ -122,7 +140,7 @@ export async function measureReplay(work: string, log: (text: string) => void): 
     const floor = child(FLOOR, [files.jsonl]);
     if (floor.events !== LOG_RECORDS) throw new Error(`the floor parsed ${floor.events} records of ${LOG_RECORDS}`);
     floors.push(floor);
-    for (const kind of ['jsonl', 'log'] as const) replays[kind].push(replayPass(files[kind]));
+    for (const kind of ['jsonl', 'log'] as const) replays[kind].push(replayPass(files[kind], LOG_RECORDS));
   }
   const big: ReplayBench['big'][number][] = [];
   if (process.env.BENCH_BIG === '1') {
@@ -131,7 +149,7 @@ export async function measureReplay(work: string, log: (text: string) => void): 
         const file = join(work, `big-${records}.${kind === 'log' ? 'json' : 'jsonl'}.gz`);
         log(`replay: ${records} records as ${kind}, for memory`);
         await writeGenerated(file, records, rules, kind);
-        const pass = replayPass(file);
+        const pass = replayPass(file, records);
         big.push({ records, kind, ms: round(pass.ms, 0), maxRssBytes: pass.maxRssBytes });
       }
     }
@@ -151,6 +169,7 @@ export async function measureReplay(work: string, log: (text: string) => void): 
     fromRule: jsonl.fromRule,
     repeats: REPLAY_REPEATS,
     cpus: (await import('node:os')).availableParallelism(),
+    workers: workerCount(process.env),
     floorMs,
     replayMs,
     ratio,
@@ -190,6 +209,9 @@ export function replayReport(t: ReplayBench): string {
           t.big.map((b) => [n(b.records), b.kind, n(b.ms), mb(b.maxRssBytes)]),
         )}`
       : '\n(BENCH_BIG=1 adds 500,000 and 1,000,000-record files for memory)',
+    t.workers === 0
+      ? `\nworker threads: not measured (${t.cpus} CPUs: replay runs in one thread; whether a worker pays on 3 or more cores is unmeasured)`
+      : `\nworker threads: ${t.workers} (the times above include them)`,
     `\n→ ${t.verdict} (section took ${t.seconds} s)\n`,
   ].join('');
 }

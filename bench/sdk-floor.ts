@@ -99,14 +99,17 @@ export function lambdaBuildOptions(serverlessYml = join(ROOT, 'serverless.yml'))
   };
 }
 
-// An SDK client package's client class and command modules, as esbuild names its inputs (ES or CommonJS build).
-const CLIENT_MODULE = /(?:^|\/)node_modules\/(@aws-sdk\/client-[a-z0-9-]+)\/dist-[a-z]+\/([A-Za-z0-9]+Client)\.js$/;
-const COMMAND_MODULE = /(?:^|\/)node_modules\/(@aws-sdk\/client-[a-z0-9-]+)\/dist-[a-z]+\/commands\/([A-Za-z0-9]+Command)\.js$/;
+// An SDK client package's client class and command modules, as esbuild names its inputs. Only the ES build has a
+// module per class: the CommonJS one (dist-cjs) is a single index.js, which these cannot read.
+const CLIENT_MODULE = /(?:^|\/)node_modules\/(@aws-sdk\/client-[a-z0-9-]+)\/dist-es\/([A-Za-z0-9]+Client)\.js$/;
+const COMMAND_MODULE = /(?:^|\/)node_modules\/(@aws-sdk\/client-[a-z0-9-]+)\/dist-es\/commands\/([A-Za-z0-9]+Command)\.js$/;
+const CLIENT_PACKAGE = /(?:^|\/)node_modules\/(@aws-sdk\/client-[a-z0-9-]+)\//;
 
 /**
  * The SDK clients and commands that put code into the bundle's output (`bytesInOutput` > 0: a module esbuild
- * tree-shook away entirely does not count). A command without its client, or a client without a command, is an
- * error: the floor would not be able to make the call, or the derivation missed a module layout.
+ * tree-shook away entirely does not count). A command without its client, a client without a command, or a client
+ * package with code in the output but neither (its CommonJS build) is an error: the floor would not be able to make
+ * the call, or the derivation missed a module layout.
  */
 export function sdkClientsOf(metafile: Metafile): SdkClientUse[] {
   const byPackage = new Map<string, { client?: string; commands: Set<string> }>();
@@ -115,16 +118,21 @@ export function sdkClientsOf(metafile: Metafile): SdkClientUse[] {
     byPackage.set(pkg, found);
     return found;
   };
+  const withCode = new Set<string>();
   for (const output of Object.values(metafile.outputs)) {
     for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
       if (bytesInOutput === 0) continue;
       const path = input.replaceAll('\\', '/');
+      const pkg = CLIENT_PACKAGE.exec(path);
+      if (pkg) withCode.add(pkg[1] as string);
       const client = CLIENT_MODULE.exec(path);
       if (client) entry(client[1] as string).client = client[2] as string;
       const command = COMMAND_MODULE.exec(path);
       if (command) entry(command[1] as string).commands.add(command[2] as string);
     }
   }
+  const unread = [...withCode].filter((pkg) => !byPackage.has(pkg));
+  if (unread.length > 0) throw new Error(`${unread.join(', ')}: code in the bundle but no client class nor command module (a CommonJS build?)`);
   return [...byPackage.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([pkg, found]) => {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs the CLI's bundle (dist/cli/, built by scripts/build-cli.mjs), not the TypeScript: tsx took 16× `node -e 0`
+// Runs the CLI's bundle (dist/cli/builds/<id>/, built by scripts/build-cli.mjs), not the TypeScript: tsx took 16× `node -e 0`
 // to start. Every start checks the bundle against its sources (file stats, a few milliseconds) and rebuilds it when
 // any changed, so the CLI never runs older rules than the checkout's.
 import module from 'node:module';
@@ -16,8 +16,10 @@ if (argv[0] === 'member-template') {
   process.exitCode = await main(argv);
 } else {
   const dist = distOf();
+  let build;
   try {
-    await ensureBuilt(dist);
+    // The current build's folder (dist/cli/builds/<id>/): this process loads its chunks and worker from there only.
+    build = await ensureBuilt(dist);
   } catch (error) {
     // esbuild has printed what in the sources does not build.
     process.stderr.write(`trailguard: ${error instanceof NoEsbuild ? error.message : `could not build the CLI from its sources: ${error.message}`}\n`);
@@ -25,6 +27,6 @@ if (argv[0] === 'member-template') {
   }
   // V8's compiled code for the bundle, kept beside it (Node 22.1+; checked against the source, so never stale).
   module.enableCompileCache?.(join(dist, '.compile-cache'));
-  const { main } = await import(pathToFileURL(join(dist, 'trailguard.mjs')).href);
+  const { main } = await import(pathToFileURL(join(build, 'trailguard.mjs')).href);
   process.exitCode = await main(argv);
 }

@@ -10,6 +10,7 @@ import {
   type GetQueryExecutionCommandOutput,
   GetQueryResultsCommand,
   type GetQueryResultsCommandOutput,
+  GetTableMetadataCommand,
   type QueryExecutionState,
   StartQueryExecutionCommand,
   StopQueryExecutionCommand,
@@ -19,14 +20,19 @@ import { addReadOnlyGuard, baseClientConfig } from '../shared/aws/client-options
 import { parseDuration } from '../shared/report/records.js';
 import { terminalValue } from '../shared/safe-text.js';
 import { callFailed, type Clock, LOOKUP_MAX_ATTEMPTS, parseS3Url, realClock } from './backtest.js';
-import { compileBacktestQuery, rowProblem, rowToRecord, type SqlDialect } from './backtest-sql.js';
-import type { TableLayout } from './cloudtrail-table.js';
+import { compileBacktestQuery, lakeRowToRecord, REGION_NAME, rowProblem, rowToRecord, type SqlDialect } from './backtest-sql.js';
+import { athenaTableName, type TableLayout } from './cloudtrail-table.js';
 import type { InputItem } from './inputs.js';
 import { InputProblem, UsageProblem } from './usage.js';
 
-/** Athena's price: $5 per TB scanned, at least 10 MB per query (aws.amazon.com/athena/pricing, SQL queries). */
+/**
+ * Athena's price (aws.amazon.com/athena/pricing, SQL queries): $5 per TB scanned, rounded up to the nearest MB,
+ * 10 MB minimum per query. Decimal units throughout (1 MB = 10^6 bytes, 1 TB = 10^12), as formatBytes shows them.
+ */
 export const ATHENA_USD_PER_TB = 5;
-export const ATHENA_MIN_BYTES = 10 * 1024 ** 2;
+const MB = 1e6;
+const TB = 1e12;
+export const ATHENA_MIN_BYTES = 10 * MB;
 /** Rows per GetQueryResults page: Athena's maximum. */
 const ATHENA_PAGE_ROWS = 1000;
 /** Polling of a running query: the first wait, then 1.5x longer each time up to the cap (the cap bounds how late Ctrl-C is seen). */
@@ -46,7 +52,6 @@ export interface QueryScope {
   readonly accounts?: readonly string[];
 }
 
-const REGION = /^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -56,7 +61,9 @@ export function pointInTime(option: string, text: string, now: number): Date {
   if (back !== undefined) return new Date(now - back);
   const ms = DAY.test(text) ? Date.parse(`${text}T00:00:00Z`) : INSTANT.test(text) ? Date.parse(text) : Number.NaN;
   if (!Number.isFinite(ms))
-    throw new UsageProblem(`${option} must be a duration (24h, 7d), a day (2026-01-01) or a time with its zone (2026-01-01T12:00:00Z), got "${text}"`);
+    throw new UsageProblem(
+      `${option} must be a duration (24h, 7d), a day (2026-01-01) or a time with its zone (2026-01-01T12:00:00Z), got "${terminalValue(text)}"`,
+    );
   return new Date(ms);
 }
 
@@ -68,7 +75,7 @@ export function queryScope(
   const since = pointInTime('--since', args.since ?? '24h', now);
   const until = args.until === undefined ? new Date(now) : pointInTime('--until', args.until, now);
   if (since.getTime() >= until.getTime()) throw new UsageProblem(`--since (${since.toISOString()}) must be before --until (${until.toISOString()})`);
-  const regions = args.region === undefined ? undefined : idList('--region', args.region, REGION, 'a region such as eu-west-1');
+  const regions = args.region === undefined ? undefined : idList('--region', args.region, REGION_NAME, 'a region such as eu-west-1');
   const accounts = args.account === undefined ? undefined : idList('--account', args.account, /^\d{12}$/, 'a 12-digit account id');
   return { since, until, ...(regions ? { regions } : {}), ...(accounts ? { accounts } : {}) };
 }
@@ -76,7 +83,7 @@ export function queryScope(
 function idList(option: string, text: string, shape: RegExp, what: string): string[] {
   const values = text.split(',').map((value) => value.trim());
   const bad = values.find((value) => !shape.test(value));
-  if (bad !== undefined) throw new UsageProblem(`${option} takes ${what} (comma-separated for several), got "${bad}"`);
+  if (bad !== undefined) throw new UsageProblem(`${option} takes ${what} (comma-separated for several), got "${terminalValue(bad)}"`);
   return [...new Set(values)];
 }
 
@@ -92,9 +99,10 @@ export function formatBytes(bytes: number): string {
   return `${unit === 0 ? value : value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
 }
 
-/** What an Athena query of this many bytes costs: $5 per TB (2^40 bytes), 10 MB minimum. */
+/** What an Athena query of this many bytes costs: the bytes rounded up to a whole MB, at least 10 MB, at $5 per TB. */
 export function athenaCostUsd(bytesScanned: number): number {
-  return (Math.max(bytesScanned, ATHENA_MIN_BYTES) / 1024 ** 4) * ATHENA_USD_PER_TB;
+  const billed = Math.max(Math.ceil(bytesScanned / MB) * MB, ATHENA_MIN_BYTES);
+  return (billed / TB) * ATHENA_USD_PER_TB;
 }
 
 /** Dollars for a person: sums under a dollar keep two significant digits ($0.016, $0.000048), larger ones cents. */
@@ -112,16 +120,22 @@ export const sigint: InterruptHook = (handler) => {
   };
 };
 
-/** A Ctrl-C seen by a running backtest: `interrupted` is set, and a sleeping poll wakes up at once. */
+/**
+ * A Ctrl-C seen by a running backtest: `interrupted` is set, a sleeping poll wakes up at once, and a call given
+ * `signal` (a result page in flight) is aborted.
+ */
 export class Interrupt {
   interrupted = false;
   private wake: () => void = () => undefined;
   private readonly remove: () => void;
+  private readonly abort = new AbortController();
+  readonly signal = this.abort.signal;
 
   constructor(hook: InterruptHook) {
     this.remove = hook(() => {
       this.interrupted = true;
       this.wake();
+      this.abort.abort();
     });
   }
 
@@ -195,8 +209,8 @@ export function athenaClient(region: string, endpoint: string | undefined): Athe
 
 export interface AthenaBacktestOptions {
   readonly client: AthenaClient;
-  /** The compiled query (compileBacktestQuery's `sql`). */
-  readonly sql: string;
+  /** The compiled query (compileBacktestQuery's `sql`), or how to compile it once the table's columns are read. */
+  readonly sql: string | (() => Promise<string>);
   readonly database?: string | undefined;
   readonly catalog?: string | undefined;
   readonly workgroup?: string | undefined;
@@ -221,7 +235,7 @@ function athenaSummary(id: string, execution: GetQueryExecutionCommandOutput['Qu
   const engineMs = execution?.Statistics?.EngineExecutionTimeInMillis;
   const parts = [
     `athena: query ${id} ${state}`,
-    `${formatBytes(bytes)} scanned (${formatUsd(athenaCostUsd(bytes))} at $${ATHENA_USD_PER_TB}/TB, 10 MB minimum)`,
+    `${formatBytes(bytes)} scanned (${formatUsd(athenaCostUsd(bytes))} at $${ATHENA_USD_PER_TB}/TB, whole MB, 10 MB minimum)`,
     ...(engineMs !== undefined ? [`engine time ${(engineMs / 1000).toFixed(1)} s`] : []),
     ...(rows !== undefined ? [`${rows} rows`] : []),
   ];
@@ -237,7 +251,7 @@ function rowValues(row: { Data?: { VarCharValue?: string }[] } | undefined): (st
 export function rowItem(dialect: SqlDialect, source: string, columns: readonly string[], values: readonly (string | null)[]): InputItem {
   if (values.length !== columns.length) return { kind: 'error', source, problem: `row has ${values.length} values for ${columns.length} columns` };
   try {
-    const value = rowToRecord(dialect, columns, values);
+    const value = dialect === 'lake' ? lakeRowToRecord(columns, values) : rowToRecord(dialect, columns, values);
     // A column that did not read (JSON text that is not JSON) is named for the person, as a file's bad line is.
     const problem = rowProblem(value);
     return problem === undefined ? { kind: 'event', source, value } : { kind: 'error', source, problem: `row is not a CloudTrail record: ${problem}` };
@@ -248,8 +262,11 @@ export function rowItem(dialect: SqlDialect, source: string, columns: readonly s
 
 /**
  * Runs the query and yields each result row as an event: StartQueryExecution, GetQueryExecution polled with
- * growing pauses until it ends (Ctrl-C stops the query), then every GetQueryResults page (NextToken). A failed
- * or cancelled query is an InputProblem naming its reason; the summary line is reported when the query ended.
+ * growing pauses until it ends, then every GetQueryResults page (NextToken). A failed or cancelled query is an
+ * InputProblem naming its reason; the summary line is reported when the query ended. Ctrl-C while the query runs
+ * stops it (it is billed for what it scanned: the summary says how much); while the results are read, it ends the
+ * backtest at the next row with an InputProblem (exit 2), after the rows already decided. A second Ctrl-C, no
+ * longer listened to, ends the process.
  */
 export async function* athenaEvents(options: AthenaBacktestOptions): AsyncGenerator<InputItem> {
   const { client, report } = options;
@@ -258,10 +275,12 @@ export async function* athenaEvents(options: AthenaBacktestOptions): AsyncGenera
   const interrupt = new Interrupt(options.onInterrupt ?? sigint);
   let rows = 0;
   try {
+    const sql = typeof options.sql === 'string' ? options.sql : await options.sql();
+    if (interrupt.interrupted) throw new InputProblem('interrupted before the Athena query started');
     const started = await client
       .send(
         new StartQueryExecutionCommand({
-          QueryString: options.sql,
+          QueryString: sql,
           ...(options.database || options.catalog
             ? {
                 QueryExecutionContext: {
@@ -284,13 +303,17 @@ export async function* athenaEvents(options: AthenaBacktestOptions): AsyncGenera
     const id = started.QueryExecutionId;
     if (!id) throw new InputProblem('Athena StartQueryExecution answered without a QueryExecutionId');
     report(`athena: query ${id} started${options.workgroup ? ` in workgroup ${options.workgroup}` : ''}\n`);
+    const describe = async () => {
+      const answer = await client.send(new GetQueryExecutionCommand({ QueryExecutionId: id })).catch((error: unknown) => {
+        throw callFailed(`Athena GetQueryExecution of query ${id}`, error);
+      });
+      return answer.QueryExecution;
+    };
     const ended = await pollUntilFinal(
       async () => {
-        const answer = await client.send(new GetQueryExecutionCommand({ QueryExecutionId: id })).catch((error: unknown) => {
-          throw callFailed(`Athena GetQueryExecution of query ${id}`, error);
-        });
-        options.onProgress?.(`athena query ${id}: ${answer.QueryExecution?.Status?.State ?? 'UNKNOWN'}`);
-        return answer.QueryExecution;
+        const execution = await describe();
+        options.onProgress?.(`athena query ${id}: ${execution?.Status?.State ?? 'UNKNOWN'}`);
+        return execution;
       },
       (answer) => FINAL_STATES.includes(answer?.Status?.State),
       { clock, interrupt },
@@ -299,6 +322,9 @@ export async function* athenaEvents(options: AthenaBacktestOptions): AsyncGenera
       await client.send(new StopQueryExecutionCommand({ QueryExecutionId: id })).catch((error: unknown) => {
         throw callFailed(`Athena StopQueryExecution of query ${id} (stop it in the console)`, error);
       });
+      // A stopped query is billed for what it scanned before it stopped: the line says how much, when Athena can.
+      const stopped = await describe().catch(() => undefined);
+      if (stopped) report(athenaSummary(id, stopped, undefined));
       throw new InputProblem(`interrupted: Athena query ${id} stopped`);
     }
     const execution = ended;
@@ -309,15 +335,22 @@ export async function* athenaEvents(options: AthenaBacktestOptions): AsyncGenera
       // The reason can quote the data (HIVE_BAD_DATA names a field's value): attacker-chosen text, shown, not obeyed.
       throw new InputProblem(`Athena query ${id} ${state}${reason ? `: ${terminalValue(reason)}` : ''}`);
     }
+    const interrupted = () => {
+      report(athenaSummary(id, execution, rows));
+      return new InputProblem(`interrupted after ${rows} rows of Athena query ${id} (the query had finished: nothing to stop)`);
+    };
     let columns: string[] | undefined;
     let token: string | undefined;
     let page = 0;
     do {
-      if (interrupt.interrupted) throw new InputProblem(`interrupted after ${rows} rows of Athena query ${id}`);
+      if (interrupt.interrupted) throw interrupted();
       page += 1;
       const answer: GetQueryResultsCommandOutput = await client
-        .send(new GetQueryResultsCommand({ QueryExecutionId: id, MaxResults: ATHENA_PAGE_ROWS, ...(token ? { NextToken: token } : {}) }))
+        .send(new GetQueryResultsCommand({ QueryExecutionId: id, MaxResults: ATHENA_PAGE_ROWS, ...(token ? { NextToken: token } : {}) }), {
+          abortSignal: interrupt.signal,
+        })
         .catch((error: unknown) => {
+          if (interrupt.interrupted) throw interrupted();
           throw callFailed(`Athena GetQueryResults of query ${id}`, error);
         });
       columns ??= (answer.ResultSet?.ResultSetMetadata?.ColumnInfo ?? []).map((column) => column.Name ?? '');
@@ -326,12 +359,16 @@ export async function* athenaEvents(options: AthenaBacktestOptions): AsyncGenera
       // skipped, so a result without that row (another engine, an emulator) never loses its first record.
       const isHeader = page === 1 && found.length > 0 && sameValues(rowValues(found[0]), columns);
       for (const row of isHeader ? found.slice(1) : found) {
+        // Checked before each row, as the rules take their time over each: Ctrl-C is seen within a row.
+        if (interrupt.interrupted) throw interrupted();
         rows += 1;
         yield rowItem('athena', `athena:${id}#${rows}`, columns, rowValues(row));
       }
       options.onProgress?.(`athena query ${id}: page ${page}, ${rows} rows`);
       token = answer.NextToken;
     } while (token);
+    // A Ctrl-C during the last row is still an interrupt: the operator asked to stop, and is told it was seen.
+    if (interrupt.interrupted) throw interrupted();
     report(athenaSummary(id, execution, rows));
   } finally {
     interrupt.release();
@@ -368,8 +405,43 @@ const WORKGROUP = /^[A-Za-z0-9._-]{1,128}$/;
 const CATALOG = /^[A-Za-z0-9_@-]{1,256}$/;
 
 function checked(option: string, value: string | undefined, shape: RegExp, what: string): string | undefined {
-  if (value !== undefined && !shape.test(value)) throw new UsageProblem(`${option} must be ${what}, got "${value}"`);
+  if (value !== undefined && !shape.test(value)) throw new UsageProblem(`${option} must be ${what}, got "${terminalValue(value)}"`);
   return value;
+}
+
+/** Athena's own catalog, and the database a query without one runs in. */
+const DEFAULT_CATALOG = 'AwsDataCatalog';
+const DEFAULT_DATABASE = 'default';
+
+/**
+ * The table's column names (lower case), from GetTableMetadata: a table made from an older AWS DDL lacks the newer
+ * columns, and the query selects only the columns it has. TABLE is `table` or `database.table`, each part maybe
+ * backquoted (athenaTableName checked it); the catalog keeps names in lower case.
+ */
+export async function athenaTableColumns(
+  client: AthenaClient,
+  table: string,
+  where: { readonly database?: string | undefined; readonly catalog?: string | undefined; readonly workgroup?: string | undefined },
+): Promise<string[]> {
+  athenaTableName(table);
+  const parts = table.split('.').map((part) => part.replace(/^`|`$/g, '').toLowerCase());
+  const [database, name] = parts.length === 2 ? parts : [where.database?.toLowerCase() ?? DEFAULT_DATABASE, parts[0]];
+  const catalog = where.catalog ?? DEFAULT_CATALOG;
+  const answer = await client
+    .send(
+      new GetTableMetadataCommand({
+        CatalogName: catalog,
+        DatabaseName: database,
+        TableName: name,
+        ...(where.workgroup ? { WorkGroup: where.workgroup } : {}),
+      }),
+    )
+    .catch((error: unknown) => {
+      throw callFailed(`Athena GetTableMetadata of ${catalog}.${database}.${name}`, error);
+    });
+  const columns = (answer.TableMetadata?.Columns ?? []).flatMap((column) => (column.Name ? [column.Name.toLowerCase()] : []));
+  if (columns.length === 0) throw new InputProblem(`Athena GetTableMetadata of ${catalog}.${database}.${name} answered without columns`);
+  return columns;
 }
 
 /**
@@ -392,16 +464,22 @@ export function athenaBacktest(
   const database = checked('--database', args.database, DATABASE, 'a Glue database name (letters, digits, _)');
   const workgroup = checked('--workgroup', args.workgroup, WORKGROUP, 'an Athena workgroup name (letters, digits, . _ -)');
   const catalog = checked('--catalog', args.catalog, CATALOG, 'a data catalog name (letters, digits, _ @ -)');
-  if (args.output !== undefined && !parseS3Url(args.output)) throw new UsageProblem(`--output must be s3://bucket/prefix/, got "${args.output}"`);
+  if (args.output !== undefined && !parseS3Url(args.output))
+    throw new UsageProblem(`--output must be s3://bucket/prefix/, got "${terminalValue(args.output)}"`);
   const layout = TABLE_LAYOUTS.find((known) => known === (args.layout ?? 'account'));
-  if (!layout) throw new UsageProblem(`--layout must be one of ${TABLE_LAYOUTS.join(', ')} (docs/athena.md), got "${args.layout}"`);
+  if (!layout) throw new UsageProblem(`--layout must be one of ${TABLE_LAYOUTS.join(', ')} (docs/athena.md), got "${terminalValue(args.layout ?? '')}"`);
+  // Without AWS (`--print-sql`): every column of the newest AWS DDL. The run selects those the table has.
   const query = compileBacktestQuery({ dialect: 'athena', table, layout, ...scope });
   const client = athenaClient(hooks.region, hooks.endpoint);
+  const compileForTable = async (): Promise<string> => {
+    const tableColumns = await athenaTableColumns(client, table, { database, catalog, workgroup });
+    return compileBacktestQuery({ dialect: 'athena', table, layout, ...scope, tableColumns }).sql;
+  };
   return {
     ...query,
     events: athenaEvents({
       client,
-      sql: query.sql,
+      sql: compileForTable,
       database,
       catalog,
       workgroup,

@@ -19,6 +19,7 @@ import {
   athenaTableName,
   lakeEventDataStoreId,
 } from './cloudtrail-table.js';
+import { terminalValue } from '../shared/safe-text.js';
 import { InputProblem } from './usage.js';
 
 export type SqlDialect = 'athena' | 'lake';
@@ -34,6 +35,11 @@ export interface BacktestQueryOptions {
   readonly rules?: readonly AnyRule[];
   /** Athena only: which partitions the table has (cli/cloudtrail-table.ts); `account` (region and day) by default. */
   readonly layout?: TableLayout;
+  /**
+   * Athena only: the table's columns (GetTableMetadata), lower case. The query selects the ones it knows of these;
+   * undefined selects every column of the newest AWS DDL (`--print-sql`, which calls nothing).
+   */
+  readonly tableColumns?: readonly string[];
 }
 
 /** A record field the SQL can test: its path in the CloudTrail record and its expression in each dialect. */
@@ -474,12 +480,13 @@ export function renderPredicate(predicate: Predicate, dialect: SqlDialect): stri
 
 // ---- the query
 
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+/** A Region name: us-east-1, ap-southeast-2, us-gov-west-1, eusc-de-east-1 (one check for every option that takes one). */
+export const REGION_NAME = /^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/;
 const ACCOUNT = /^\d{12}$/;
 
 function checkedList(values: readonly string[] | undefined, pattern: RegExp, what: string): string[] | undefined {
   if (values === undefined || values.length === 0) return undefined;
-  for (const value of values) if (!pattern.test(value)) throw new InputProblem(`"${value}" is not ${what}`);
+  for (const value of values) if (!pattern.test(value)) throw new InputProblem(`"${terminalValue(value)}" is not ${what}`);
   return [...new Set(values)];
 }
 
@@ -492,19 +499,54 @@ function secondText(date: Date, dialect: SqlDialect): string {
 const ceilSecond = (date: Date) => new Date(Math.ceil(date.getTime() / 1000) * 1000);
 const floorSecond = (date: Date) => new Date(Math.floor(date.getTime() / 1000) * 1000);
 const DAY_MS = 86_400_000;
+const CLOCK_SKEW_MS = 3_600_000;
 const dayFolder = (date: Date) => date.toISOString().slice(0, 10).replaceAll('-', '/');
 
-/** The columns a backtest selects, as `expression AS name` (structs and maps as JSON text). */
-export function selectList(dialect: SqlDialect): string[] {
+/**
+ * Columns later AWS DDLs added: a table made from an older DDL lacks them, and a SELECT naming one fails
+ * (COLUMN_NOT_FOUND), so they are selected only when the table has them. No rule's pattern reads them; every
+ * other column was in the first AWS DDL, and a table without one of those is refused by name.
+ */
+export const ATHENA_LATER_COLUMNS: ReadonlySet<string> = new Set([
+  'vpcendpointaccountid',
+  'eventcategory',
+  'addendum',
+  'sessioncredentialfromconsole',
+  'edgedevicedetails',
+  'tlsdetails',
+]);
+
+/** The Athena columns to select from a table with these columns (lower case); undefined: all of the newest DDL. */
+export function athenaColumnsOf(tableColumns: readonly string[] | undefined): readonly TableColumn[] {
+  if (tableColumns === undefined) return ATHENA_COLUMNS;
+  const present = new Set(tableColumns.map((name) => name.toLowerCase()));
+  const missing = ATHENA_COLUMNS.filter((column) => !present.has(column.athena) && !ATHENA_LATER_COLUMNS.has(column.athena));
+  if (missing.length > 0) {
+    throw new InputProblem(
+      `the table has no column ${missing.map((column) => column.athena).join(', ')}: the backtest needs every column of the AWS CloudTrail DDL but ${[...ATHENA_LATER_COLUMNS].join(', ')} (docs/athena.md)`,
+    );
+  }
+  return ATHENA_COLUMNS.filter((column) => present.has(column.athena));
+}
+
+/** The columns a backtest selects, as `expression AS name` (structs and maps as JSON text); Athena: of `tableColumns` (athenaColumnsOf). */
+export function selectList(dialect: SqlDialect, tableColumns?: readonly string[]): string[] {
   if (dialect === 'athena') {
-    return ATHENA_COLUMNS.map((column) =>
+    return athenaColumnsOf(tableColumns).map((column) =>
       column.type.kind === 'struct' || column.type.kind === 'structs' ? `json_format(CAST(${column.athena} AS JSON)) AS ${column.athena}` : column.athena,
     );
   }
-  return LAKE_COLUMNS.map((column) =>
-    column.type.kind === 'text' || column.type.kind === 'boolean' ? column.name : `json_format(CAST(${column.name} AS JSON)) AS ${column.name}`,
-  );
+  return [
+    // The record as CloudTrail wrote it: read first; the columns rebuild it where the store has no eventJson.
+    LAKE_EVENT_JSON,
+    ...LAKE_COLUMNS.map((column) =>
+      column.type.kind === 'text' || column.type.kind === 'boolean' ? column.name : `json_format(CAST(${column.name} AS JSON)) AS ${column.name}`,
+    ),
+  ];
 }
+
+/** Lake's column holding the original record as JSON text ("Supported SQL schemas for event data stores"). */
+export const LAKE_EVENT_JSON = 'eventJson';
 
 /** The Lake event data store's columns: the Athena ones, but maps for the JSON objects, and managementEvent. */
 export const LAKE_COLUMNS: readonly TableColumn[] = [
@@ -527,7 +569,7 @@ export function compileBacktestQuery(o: BacktestQueryOptions): { sql: string; pu
   }
   if (o.until.getTime() <= o.since.getTime()) throw new InputProblem('the backtest window is empty: --until must be after --since');
   const from = dialect === 'athena' ? athenaTableName(o.table) : lakeEventDataStoreId(o.table);
-  const regions = checkedList(o.regions, REGION, 'a region name (like eu-west-1)');
+  const regions = checkedList(o.regions, REGION_NAME, 'a region name (like eu-west-1)');
   const accounts = checkedList(o.accounts, ACCOUNT, 'an account id (12 digits)');
   const layout = o.layout ?? 'account';
 
@@ -546,9 +588,10 @@ export function compileBacktestQuery(o: BacktestQueryOptions): { sql: string; pu
   const time = dialect === 'athena' ? 'eventtime' : 'eventTime';
   const where: string[] = [];
   if (dialect === 'athena') {
-    // A log file lands in the folder of its delivery day: an event near midnight may sit in the next day's folder
-    // (or, by the clock of the writer, the day before), so the partition range has a day of margin each side.
-    const first = dayFolder(new Date(o.since.getTime() - DAY_MS));
+    // A log file lands in the folder of the day it was delivered, minutes after its events: never a day before an
+    // event's, but an event near midnight may sit in the next day's folder (hence a day after `until`). The start
+    // keeps an hour for the clocks of the services that stamp eventTime.
+    const first = dayFolder(new Date(o.since.getTime() - CLOCK_SKEW_MS));
     const last = dayFolder(new Date(o.until.getTime() + DAY_MS));
     where.push(`"timestamp" BETWEEN ${sqlString(first)} AND ${sqlString(last)}`);
     if (regions && layout !== 'region') where.push(inList('region', regions));
@@ -560,7 +603,7 @@ export function compileBacktestQuery(o: BacktestQueryOptions): { sql: string; pu
   if (accounts) where.push(inList(dialect === 'athena' ? 'recipientaccountid' : 'recipientAccountId', accounts));
   where.push(renderPredicate(or(predicates), dialect));
 
-  const sql = `SELECT ${selectList(dialect).join(', ')}\nFROM ${from}\nWHERE ${where.join('\n  AND ')}`;
+  const sql = `SELECT ${selectList(dialect, dialect === 'athena' ? o.tableColumns : undefined).join(', ')}\nFROM ${from}\nWHERE ${where.join('\n  AND ')}`;
   return { sql, pushedDown, residual };
 }
 
@@ -665,10 +708,40 @@ export function rowToRecord(dialect: SqlDialect, columns: readonly string[], val
       case 'struct':
       case 'structs': {
         const parsed = parsedJson(text, name);
-        record[column.name] = isPlainObject(parsed) && UNPARSABLE in parsed ? parsed : renamed(parsed, column.type.shape);
+        if (isPlainObject(parsed) && UNPARSABLE in parsed) record[column.name] = parsed;
+        else if (column.type.kind === 'struct' ? isPlainObject(parsed) : Array.isArray(parsed) && parsed.every(isPlainObject))
+          record[column.name] = renamed(parsed, column.type.shape);
+        // Athena engine version 2 renders CAST(row AS JSON) as an array of the values, without their names: read
+        // as a record it would lose the identity and resources the rules decide on, so the row is refused.
+        else
+          record[column.name] = {
+            [UNPARSABLE]: `${name} is not ${column.type.kind === 'struct' ? 'a JSON object' : 'a JSON array of objects'} (the backtest needs Athena engine version 3)`,
+          };
         return;
       }
     }
   });
   return record;
+}
+
+/**
+ * A Lake row: the record its eventJson holds when that is a JSON object (the record as CloudTrail wrote it, types
+ * and nested objects intact); otherwise rebuilt from the columns (rowToRecord), eventJson left out.
+ */
+export function lakeRowToRecord(columns: readonly string[], values: readonly (string | null)[]): unknown {
+  const at = columns.findIndex((name) => name.toLowerCase() === LAKE_EVENT_JSON.toLowerCase());
+  const eventJson = at >= 0 ? values[at] : null;
+  if (eventJson) {
+    try {
+      const record = JSON.parse(eventJson) as unknown;
+      if (isPlainObject(record)) return record;
+    } catch {
+      // Not JSON: the columns still hold the record.
+    }
+  }
+  return rowToRecord(
+    'lake',
+    columns.filter((_, index) => index !== at),
+    values.filter((_, index) => index !== at),
+  );
 }

@@ -5,6 +5,7 @@
  * Lake give struct field names in lower case; CloudTrail writes `sourceIPAddress`, `requestID`, resources' `ARN`.
  */
 
+import { terminalValue } from '../shared/safe-text.js';
 import { InputProblem } from './usage.js';
 
 /** A struct's fields by their lower-case name: the CloudTrail name, and the nested struct (or `map`: keys kept as given). */
@@ -148,7 +149,7 @@ export function athenaTableName(table: string): string {
       .map((part) => `"${part.slice(1, -1)}"`)
       .join('.');
   }
-  throw new InputProblem(`--athena: "${table}" is not a table name (letters, digits and _, optionally database.table)`);
+  throw new InputProblem(`--athena: "${terminalValue(table)}" is not a table name (letters, digits and _, optionally database.table)`);
 }
 
 const EDS_ID = /^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/;
@@ -159,7 +160,7 @@ export function lakeEventDataStoreId(store: string): string {
   const arn = EDS_ARN.exec(store);
   if (arn) return arn[1] as string;
   if (EDS_ID.test(store)) return store;
-  throw new InputProblem(`--lake: "${store}" is not an event data store id or ARN`);
+  throw new InputProblem(`--lake: "${terminalValue(store)}" is not an event data store id or ARN`);
 }
 
 /** The CREATE TABLE statement for the layout (docs/athena.md shows each); placeholders in braces. */

@@ -28,7 +28,7 @@ import {
   type WarehouseBacktest,
   type WarehouseHooks,
 } from './athena.js';
-import { compileBacktestQuery } from './backtest-sql.js';
+import { compileBacktestQuery, REGION_NAME } from './backtest-sql.js';
 import { callFailed, type Clock, LOOKUP_MAX_ATTEMPTS, realClock } from './backtest.js';
 import type { InputItem } from './inputs.js';
 import { InputProblem, UsageProblem } from './usage.js';
@@ -40,14 +40,16 @@ const LAKE_PAGE_ROWS = 1000;
 const RESULT_PAGE_TIMEOUT_MS = 30_000;
 
 const EDS_ID = /^[A-Za-z0-9][A-Za-z0-9-]{2,127}$/;
-const EDS_ARN = /^arn:aws(?:-[a-z]+)*:cloudtrail:([a-z]{2,4}(?:-[a-z]+)+-\d{1,2}):(\d{12}):eventdatastore\/([A-Za-z0-9][A-Za-z0-9-]{2,127})$/;
+const EDS_ARN = /^arn:aws(?:-[a-z]+)*:cloudtrail:([a-z0-9-]+):(\d{12}):eventdatastore\/([A-Za-z0-9][A-Za-z0-9-]{2,127})$/;
 
 /** `--lake` as given (an event data store's ARN or id) → the id the SQL names, and the Region the ARN puts it in. */
 export function eventDataStoreOf(text: string): { readonly id: string; readonly region: string | undefined } {
   const arn = EDS_ARN.exec(text);
-  if (arn) return { id: arn[3] as string, region: arn[1] };
+  if (arn && REGION_NAME.test(arn[1] as string)) return { id: arn[3] as string, region: arn[1] };
   if (EDS_ID.test(text)) return { id: text, region: undefined };
-  throw new UsageProblem(`--lake must be an event data store ARN (arn:aws:cloudtrail:REGION:ACCOUNT:eventdatastore/ID) or its ID, got "${text}"`);
+  throw new UsageProblem(
+    `--lake must be an event data store ARN (arn:aws:cloudtrail:REGION:ACCOUNT:eventdatastore/ID) or its ID, got "${terminalValue(text)}"`,
+  );
 }
 
 /** What a Lake query of this many bytes costs. */
@@ -55,12 +57,15 @@ export function lakeCostUsd(bytesScanned: number): number {
   return (bytesScanned / 1e9) * LAKE_USD_PER_GB;
 }
 
-/** A CloudTrail client for Lake queries: read-only but for starting and cancelling the SELECT, the SDK's retries as LookupEvents'. */
-export function lakeClient(region: string, endpoint: string | undefined): CloudTrailClient {
+/**
+ * A CloudTrail client for Lake queries: read-only but for starting and cancelling the SELECT, the SDK's retries as
+ * LookupEvents' unless `maxAttempts` says otherwise.
+ */
+export function lakeClient(region: string, endpoint: string | undefined, maxAttempts = LOOKUP_MAX_ATTEMPTS): CloudTrailClient {
   const base = baseClientConfig({ region, endpoint, readOnly: true });
   const client = new CloudTrailClient({
     ...base,
-    maxAttempts: LOOKUP_MAX_ATTEMPTS,
+    maxAttempts,
     requestHandler: { ...base.requestHandler, requestTimeout: RESULT_PAGE_TIMEOUT_MS },
   });
   addReadOnlyGuard(client, 'CloudTrail', ['StartQueryCommand', 'CancelQueryCommand']);
@@ -70,6 +75,11 @@ export function lakeClient(region: string, endpoint: string | undefined): CloudT
 
 export interface LakeBacktestOptions {
   readonly client: CloudTrailClient;
+  /**
+   * The client for StartQuery: one attempt. StartQuery takes no idempotency token, so a retry after a lost answer
+   * would start (and bill) a second query. @default client
+   */
+  readonly startClient?: CloudTrailClient;
   /** The compiled query (compileBacktestQuery's `sql`, dialect lake). */
   readonly sql: string;
   /** @default realClock */
@@ -103,7 +113,8 @@ function rowColumns(row: readonly Record<string, string>[]): { columns: string[]
 
 /**
  * Runs the query on the event data store and yields each result row as an event: StartQuery, DescribeQuery
- * polled until it ends (Ctrl-C cancels the query), then every GetQueryResults page (NextToken).
+ * polled until it ends, then every GetQueryResults page (NextToken). Ctrl-C as in athenaEvents: it cancels a
+ * running query; once the query has finished, it ends the backtest at the next row.
  */
 export async function* lakeEvents(options: LakeBacktestOptions): AsyncGenerator<InputItem> {
   const { client, report } = options;
@@ -112,17 +123,19 @@ export async function* lakeEvents(options: LakeBacktestOptions): AsyncGenerator<
   let described: DescribeQueryCommandOutput | undefined;
   let rows = 0;
   try {
-    const started = await client.send(new StartQueryCommand({ QueryStatement: options.sql })).catch((error: unknown) => {
+    const started = await (options.startClient ?? client).send(new StartQueryCommand({ QueryStatement: options.sql })).catch((error: unknown) => {
       throw callFailed('CloudTrail Lake StartQuery', error);
     });
     const id = started.QueryId;
     if (!id) throw new InputProblem('CloudTrail Lake StartQuery answered without a QueryId');
     report(`lake: query ${id} started\n`);
+    const describe = () =>
+      client.send(new DescribeQueryCommand({ QueryId: id })).catch((error: unknown) => {
+        throw callFailed(`CloudTrail Lake DescribeQuery of query ${id}`, error);
+      });
     described = await pollUntilFinal(
       async () => {
-        const answer = await client.send(new DescribeQueryCommand({ QueryId: id })).catch((error: unknown) => {
-          throw callFailed(`CloudTrail Lake DescribeQuery of query ${id}`, error);
-        });
+        const answer = await describe();
         options.onProgress?.(`lake query ${id}: ${answer.QueryStatus ?? 'UNKNOWN'}`);
         return answer;
       },
@@ -133,6 +146,9 @@ export async function* lakeEvents(options: LakeBacktestOptions): AsyncGenerator<
       await client.send(new CancelQueryCommand({ QueryId: id })).catch((error: unknown) => {
         throw callFailed(`CloudTrail Lake CancelQuery of query ${id} (cancel it in the console)`, error);
       });
+      // A cancelled query is billed for what it scanned: the line says how much, when Lake can.
+      const cancelled = await describe().catch(() => undefined);
+      if (cancelled) report(lakeSummary(id, cancelled, undefined));
       throw new InputProblem(`interrupted: CloudTrail Lake query ${id} cancelled`);
     }
     if (described.QueryStatus !== 'FINISHED') {
@@ -142,18 +158,28 @@ export async function* lakeEvents(options: LakeBacktestOptions): AsyncGenerator<
         `CloudTrail Lake query ${id} ${described.QueryStatus}${described.ErrorMessage ? `: ${terminalValue(described.ErrorMessage)}` : ''}`,
       );
     }
+    const finished = described;
+    const interrupted = () => {
+      report(lakeSummary(id, finished, rows));
+      return new InputProblem(`interrupted after ${rows} rows of CloudTrail Lake query ${id} (the query had finished: nothing to cancel)`);
+    };
     let token: string | undefined;
     let page = 0;
     do {
-      if (interrupt.interrupted) throw new InputProblem(`interrupted after ${rows} rows of CloudTrail Lake query ${id}`);
+      if (interrupt.interrupted) throw interrupted();
       page += 1;
       const answer: GetQueryResultsCommandOutput = await client
-        .send(new GetQueryResultsCommand({ QueryId: id, MaxQueryResults: LAKE_PAGE_ROWS, ...(token ? { NextToken: token } : {}) }))
+        .send(new GetQueryResultsCommand({ QueryId: id, MaxQueryResults: LAKE_PAGE_ROWS, ...(token ? { NextToken: token } : {}) }), {
+          abortSignal: interrupt.signal,
+        })
         .catch((error: unknown) => {
+          if (interrupt.interrupted) throw interrupted();
           throw callFailed(`CloudTrail Lake GetQueryResults of query ${id}`, error);
         });
       // Lake returns no header row: every row is data.
       for (const row of answer.QueryResultRows ?? []) {
+        // Before each row, as in athenaEvents: Ctrl-C is seen within a row, and on the last page too.
+        if (interrupt.interrupted) throw interrupted();
         rows += 1;
         const { columns, values } = rowColumns(row);
         yield rowItem('lake', `lake:${id}#${rows}`, columns, values);
@@ -161,6 +187,7 @@ export async function* lakeEvents(options: LakeBacktestOptions): AsyncGenerator<
       options.onProgress?.(`lake query ${id}: page ${page}, ${rows} rows`);
       token = answer.NextToken;
     } while (token);
+    if (interrupt.interrupted) throw interrupted();
     report(lakeSummary(id, described, rows));
   } finally {
     interrupt.release();
@@ -172,10 +199,12 @@ export function lakeBacktest(eventDataStore: string, scope: QueryScope, hooks: W
   const store = eventDataStoreOf(eventDataStore);
   const query = compileBacktestQuery({ dialect: 'lake', table: store.id, ...scope });
   const client = lakeClient(store.region ?? hooks.region, hooks.endpoint);
+  const startClient = lakeClient(store.region ?? hooks.region, hooks.endpoint, 1);
   return {
     ...query,
     events: lakeEvents({
       client,
+      startClient,
       sql: query.sql,
       ...(hooks.clock ? { clock: hooks.clock } : {}),
       ...(hooks.onInterrupt ? { onInterrupt: hooks.onInterrupt } : {}),

@@ -145,7 +145,11 @@ async function run(command: string, args: readonly string[], env: Env): Promise<
       const format = formatOf(values.format);
       const config = await replayConfig(values.config, env);
       await refuseNotify(values.notify, 'replay', mode, config);
-      if (values['print-sql']) return printWarehouseSql(values, positionals, config, env);
+      if (values['print-sql']) {
+        // Refused as the backtest it prints would be: a warehouse backtest never runs live.
+        if (mode === 'live') throw new UsageProblem('--print-sql shows a backtest query, and a backtest runs offline or dry-run, never live');
+        return printWarehouseSql(values, positionals, config, env);
+      }
       const backtest = backtestEvents(values, positionals, config, env);
       if (backtest && mode === 'live') throw new UsageProblem('a backtest (--lookup, --s3, --athena, --lake) runs offline or dry-run, never live');
       if (!backtest && positionals.length === 0) throw new UsageProblem('no INPUT given', true);

@@ -24,6 +24,7 @@ import { listOption, UsageProblem } from './usage.js';
 import { SEVERITIES, standardOutput } from './output.js';
 import { athenaBacktest, queryScope, type WarehouseBacktest } from './athena.js';
 import { lakeBacktest } from './lake.js';
+import { REGION_NAME } from './backtest-sql.js';
 import { consoleOut } from '../shared/log.js';
 import { terminalValue } from '../shared/safe-text.js';
 
@@ -56,7 +57,6 @@ export interface OperatorArgs {
 }
 
 const DEFAULT_SINCE = '24h';
-const REGION = /^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/;
 
 function sinceMs(text: string | undefined, now: number): number {
   const ms = parseDuration(text ?? DEFAULT_SINCE);
@@ -66,7 +66,7 @@ function sinceMs(text: string | undefined, now: number): number {
 
 function regionOf(args: OperatorArgs, config: Config | undefined, env: Env): string {
   const region = args.region ?? config?.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
-  if (!REGION.test(region)) throw new UsageProblem(`--region must be a region such as eu-west-1, got "${region}"`);
+  if (!REGION_NAME.test(region)) throw new UsageProblem(`--region must be a region such as eu-west-1, got "${terminalValue(region)}"`);
   return region;
 }
 
@@ -223,6 +223,8 @@ export function warehouseBacktest(
     ...(args.athena !== undefined ? ['--athena'] : []),
     ...(args.lake !== undefined ? ['--lake'] : []),
     ...(args.lookup ? ['--lookup'] : []),
+    // --lookup-all widens --lookup's filter: with a warehouse it would be silently ignored.
+    ...(args['lookup-all'] ? ['--lookup-all'] : []),
     ...((args.s3 ?? []).length > 0 ? ['--s3'] : []),
     ...(inputs.length > 0 ? ['INPUT'] : []),
   ];

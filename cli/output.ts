@@ -29,18 +29,63 @@ export function plainTerminal(out: (text: string) => void = consoleOut.stdout): 
  * through `consoleOut.stdout` (the CLI's one writer, which tests capture); coloured text is written as built,
  * its values already made safe, since that writer would show our own colour sequences as text.
  */
-export function standardOutput(env: Readonly<Record<string, string | undefined>> = process.env): Terminal {
-  const stream = process.stdout;
+export function standardOutput(env: Readonly<Record<string, string | undefined>> = process.env, to: NodeJS.WritableStream = process.stdout): Terminal {
+  const stream = to as NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   const colour = colourFor(stream.isTTY, env);
+  const raw = (text: string) => {
+    stream.write(text);
+  };
   return new Terminal(
     colour,
     stream.isTTY ? stream.columns || 80 : undefined,
-    colour
-      ? (text) => {
-          stream.write(text);
-        }
-      : consoleOut.stdout,
+    colour ? raw : stream === process.stdout ? consoleOut.stdout : terminalSafe(raw),
   );
+}
+
+/** Streams with a lasting listener that takes a closed reader's EPIPE quietly (writes still flushing after replay). */
+const quietStreams = new WeakSet<NodeJS.WritableStream>();
+
+/**
+ * The stream replay writes records to, watched: `closed` once its reader is gone (`| head`: EPIPE) or it failed,
+ * and `drained()` to wait while its reader is behind (`| less`), so records are not buffered without bound.
+ */
+export class WatchedOutput {
+  closed = false;
+  /** Why writing failed, if not because the reader left. */
+  failure: string | undefined;
+  private readonly onError = (error: NodeJS.ErrnoException) => {
+    this.closed = true;
+    if (error.code !== 'EPIPE') this.failure ??= error.message;
+  };
+
+  constructor(private readonly stream: NodeJS.WritableStream) {
+    if (!quietStreams.has(stream)) {
+      quietStreams.add(stream);
+      stream.on('error', () => undefined);
+    }
+    stream.on('error', this.onError);
+  }
+
+  /** Resolves when what is written has drained (or the stream ended); undefined when nothing waits. */
+  drained(): Promise<void> | undefined {
+    const stream = this.stream as NodeJS.WritableStream & { writableNeedDrain?: boolean; destroyed?: boolean };
+    if (this.closed || stream.destroyed || !stream.writableNeedDrain) return undefined;
+    return new Promise((resolve) => {
+      const done = () => {
+        stream.off('drain', done);
+        stream.off('close', done);
+        stream.off('error', done);
+        resolve();
+      };
+      stream.on('drain', done);
+      stream.on('close', done);
+      stream.on('error', done);
+    });
+  }
+
+  stopWatching(): void {
+    this.stream.off('error', this.onError);
+  }
 }
 
 const FLUSH_AT = 64 * 1024;
@@ -67,6 +112,21 @@ const OUTCOME_STYLE: Readonly<Record<Outcome, Style | undefined>> = {
   ignored: 'dim',
 };
 
+/** What the printer and replay need of a record a worker has already printed as a JSON line: counts, progress, exit code. */
+export type RecordSummary = Pick<RemediationRecord, 'rule' | 'outcome' | 'severity' | 'error'>;
+
+/** Records as `--format jsonl` prints them, one JSON line each (made terminal-safe when written, as all output is). */
+export function recordLines(records: readonly RemediationRecord[]): string {
+  let text = '';
+  for (const record of records) text += `${JSON.stringify(record)}\n`;
+  return text;
+}
+
+/** Only the fields a RecordSummary holds: what a worker sends back beside the lines it printed. */
+export function summaryOf(record: RemediationRecord): RecordSummary {
+  return { rule: record.rule, outcome: record.outcome, severity: record.severity, error: record.error };
+}
+
 export interface PrinterOptions {
   /** `--all`: list the events no rule's pattern matches too (by default only counted). */
   readonly all?: boolean;
@@ -92,6 +152,25 @@ export class RecordPrinter {
 
   /** The records one event (or message, or finding) gave, and where it came from. */
   printEvent(records: readonly RemediationRecord[], source: string): void {
+    const matched = this.tally(records);
+    if (this.format === 'jsonl') this.buffer += recordLines(records);
+    else if (matched || this.options.all) for (const record of records) this.buffer += this.row(record, source);
+    if (this.buffer.length >= FLUSH_AT) this.flush();
+  }
+
+  /**
+   * One event's records that a replay worker already printed as `recordLines` (`--format jsonl` only): counted
+   * from their summaries, the lines printed as they are. The worker's JSON.stringify is this thread's work moved.
+   */
+  printLines(records: readonly RecordSummary[], lines: string): void {
+    if (this.format !== 'jsonl') throw new Error('printLines prints --format jsonl only');
+    this.tally(records);
+    this.buffer += lines;
+    if (this.buffer.length >= FLUSH_AT) this.flush();
+  }
+
+  /** Counts one event's records for the summary; whether any rule's pattern matched it. */
+  private tally(records: readonly RecordSummary[]): boolean {
     this.events += 1;
     const matched = records.some((record) => record.rule !== null);
     if (!matched) this.unlisted += this.options.all ? 0 : 1;
@@ -99,10 +178,8 @@ export class RecordPrinter {
       this.records += 1;
       this.outcomes.set(record.outcome, (this.outcomes.get(record.outcome) ?? 0) + 1);
       if (record.severity) this.severities.set(record.severity, (this.severities.get(record.severity) ?? 0) + 1);
-      if (this.format === 'jsonl') this.buffer += `${JSON.stringify(record)}\n`;
-      else if (matched || this.options.all) this.buffer += this.row(record, source);
     }
-    if (this.buffer.length >= FLUSH_AT) this.flush();
+    return matched;
   }
 
   /** Writes what is buffered; `text` adds the summary: counts per outcome and per severity, and what was not listed. */

@@ -256,6 +256,8 @@ export class RecordSplitter {
   private checkTail(): string | undefined {
     const body = this.tail.slice(0, -1).trimStart();
     if (!body.startsWith(',')) return `expected "," or "}" after the Records array, found ${JSON.stringify(body.slice(0, 1))}`;
+    // JSON.parse('{}') would take `{"Records":[…],}` as whole: a trailing comma is not JSON.
+    if (body.slice(1).trim() === '') return 'a trailing "," after the Records array';
     let rest: unknown;
     try {
       rest = JSON.parse(`{${body.slice(1)}}`);

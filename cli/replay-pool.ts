@@ -17,17 +17,38 @@ import type { WorkerReply, WorkerRequest, WorkerSetup } from './replay-worker.js
 export const BATCH_ITEMS = 256;
 /** Batches in flight per worker. */
 const IN_FLIGHT_PER_WORKER = 4;
+/** A batch is cut at this much record text too: 256 records of 250 KB each would be 64 MB in one message. */
+export const BATCH_BYTES = 4 * 1024 * 1024;
+/** Record text in flight (sent, not yet handed on) at most, whatever the count: memory stays flat on huge records. */
+export const IN_FLIGHT_BYTES = 32 * 1024 * 1024;
+
+/** What an item weighs in flight: its text (UTF-16 in memory, counted once: a bound, not a measure). */
+const weight = (item: ReadItem): number => (item.kind === 'text' ? item.text.length : 256);
+
+/** Replay's memory budget (issue 21): peak RSS of the whole process, worker threads included. */
+const RSS_CAP_MB = 400;
+/**
+ * Peak RSS measured on the bundled CLI (100,000 generated records, `--format jsonl`, 2 cores): one thread 150–165 MB;
+ * the first worker adds 165–210 MB (its own isolate with the whole bundle, rules and SDK: 47 MB idle, and its heap
+ * under load, plus the messages in flight on the main thread), each further one 50–95 MB. The upper figures are used.
+ */
+const SEQUENTIAL_MB = 165;
+const FIRST_WORKER_MB = 210;
+const FURTHER_WORKER_MB = 95;
+/** Workers that fit in the cap, however many cores: 1 with the figures above. */
+export const MAX_WORKERS = Math.max(0, 1 + Math.floor((RSS_CAP_MB - SEQUENTIAL_MB - FIRST_WORKER_MB) / FURTHER_WORKER_MB));
 
 /**
- * How many workers: one per core up to 8, less one core for the main thread (it reads, gunzips, splits and
- * prints). None (sequential) on one or two cores: on 2 cores one worker measured slower than no worker (the
- * main thread's share plus copying records between threads outweighs the second core) and took about twice the
- * memory (a worker holds its own copy of the rules). TRAILGUARD_REPLAY_WORKERS overrides it (0: sequential).
+ * How many workers: none on one or two cores, where a worker measured slower than one thread (medians of 5
+ * interleaved runs on a loaded 2-core machine: one worker 1.1×, two 1.0× the one-thread time; the worker
+ * competes for a core with the main thread, which reads, gunzips, splits and prints, and with gunzip's
+ * threadpool), and cost 2.2× the memory. On more cores, one fewer than the cores up to MAX_WORKERS, so peak RSS
+ * stays within RSS_CAP_MB on any machine. TRAILGUARD_REPLAY_WORKERS overrides it (0: sequential).
  */
 export function workerCount(env: Readonly<Record<string, string | undefined>>, cores = availableParallelism()): number {
   const asked = env.TRAILGUARD_REPLAY_WORKERS;
   if (asked !== undefined && /^\d+$/.test(asked)) return Math.min(Number(asked), 64);
-  return cores <= 2 ? 0 : Math.min(cores, 8) - 1;
+  return cores <= 2 ? 0 : Math.min(cores - 1, MAX_WORKERS);
 }
 
 /**
@@ -77,25 +98,35 @@ export class ReplayPool {
   /** The routed results of `batches`, in input order, a batch at a time. */
   async *route(batches: AsyncIterable<readonly ReadItem[]>): AsyncGenerator<Routed[]> {
     const limit = this.workers.length * IN_FLIGHT_PER_WORKER;
-    const inFlight: Promise<Routed[]>[] = [];
+    const inFlight: { readonly results: Promise<Routed[]>; readonly bytes: number }[] = [];
+    let inFlightBytes = 0;
     let items: ReadItem[] = [];
+    let bytes = 0;
     const send = () => {
       const results = this.send(items);
       // Awaited in order below; until then a failure must not count as unhandled (Node would exit on it).
       results.catch(() => undefined);
-      inFlight.push(results);
+      inFlight.push({ results, bytes });
+      inFlightBytes += bytes;
       items = [];
+      bytes = 0;
+    };
+    const oldest = async (): Promise<Routed[]> => {
+      const first = inFlight.shift() as (typeof inFlight)[number];
+      inFlightBytes -= first.bytes;
+      return first.results;
     };
     for await (const batch of batches) {
       for (const item of batch) {
         items.push(item);
-        if (items.length < BATCH_ITEMS) continue;
+        bytes += weight(item);
+        if (items.length < BATCH_ITEMS && bytes < BATCH_BYTES) continue;
         send();
-        while (inFlight.length >= limit) yield await (inFlight.shift() as Promise<Routed[]>);
+        while (inFlight.length >= limit || (inFlightBytes >= IN_FLIGHT_BYTES && inFlight.length > 0)) yield await oldest();
       }
     }
     if (items.length > 0) send();
-    while (inFlight.length > 0) yield await (inFlight.shift() as Promise<Routed[]>);
+    while (inFlight.length > 0) yield await oldest();
   }
 
   /** Stops every worker (also after a failure); waits for them to end. */

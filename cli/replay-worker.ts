@@ -5,11 +5,16 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ReadItem } from './inputs.js';
-import { offlineDeps, replayConfig, routeItem, type Routed } from './replay.js';
+import { recordLines, summaryOf, type Format } from './output.js';
+import { configOf, offlineDeps, routeItem, type Routed } from './replay.js';
 
 export interface WorkerSetup {
   readonly configFile: string | undefined;
+  /** `--config FILE`'s JSON as the main thread read it: a file edited mid-replay must not split the run. */
+  readonly config: unknown;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** `jsonl`: the worker prints each event's records itself, and sends back the lines and only what is counted. */
+  readonly format: Format;
 }
 
 export interface WorkerRequest {
@@ -22,9 +27,8 @@ export type WorkerReply = { readonly id: number; readonly results: Routed[] } | 
 const port = parentPort;
 if (!port) throw new Error('cli/replay-worker.ts runs as a worker thread');
 const setup = workerData as WorkerSetup;
-// The same input the main thread parsed, parsed the same way: a Config holds no functions, but re-reading it keeps
-// the worker independent of how Config is built (the file is small and read once per worker).
-const deps = offlineDeps(await replayConfig(setup.configFile, setup.env));
+// The JSON the main thread read, parsed the same way (not the file again: it may have changed since).
+const deps = offlineDeps(configOf(setup.config, setup.configFile, setup.env));
 
 // One request at a time, in the order sent: a worker's replies then come back in that order too.
 let queue = Promise.resolve();
@@ -33,7 +37,17 @@ port.on('message', (request: WorkerRequest) => {
     let reply: WorkerReply;
     try {
       const results: Routed[] = [];
-      for (const item of request.items) results.push(...(await routeItem(item, deps)));
+      for (const item of request.items) {
+        for (const routed of await routeItem(item, deps)) {
+          // Printing here moves JSON.stringify off the main thread, and a string is far cheaper to send back
+          // (structured clone) than the record objects it stands for.
+          results.push(
+            routed.kind === 'event' && setup.format === 'jsonl'
+              ? { kind: 'printed', source: routed.source, records: routed.records.map(summaryOf), lines: recordLines(routed.records) }
+              : routed,
+          );
+        }
+      }
       reply = { id: request.id, results };
     } catch (error) {
       reply = { id: request.id, failure: (error as Error).stack ?? String(error) };

@@ -11,7 +11,7 @@ import { dynamoStateStore } from '../shared/state/dynamo-store.js';
 import { terminalValue } from '../shared/safe-text.js';
 import { parseItem, readInputBatches, type InputItem, type ReadItem } from './inputs.js';
 import { cliRuleOverrides, loadRunConfig } from './live-store.js';
-import { plainTerminal, RecordPrinter, standardOutput, type Format } from './output.js';
+import { plainTerminal, RecordPrinter, standardOutput, WatchedOutput, type Format, type RecordSummary } from './output.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { ReplayPool, WorkerFailure, workerCount } from './replay-pool.js';
 import { cliNotification } from './publishing.js';
@@ -41,6 +41,8 @@ export interface ReplayOptions {
   readonly progress?: ProgressStream;
   /** Publish notifications to the configured topic (`--notify`); replay publishes nothing unasked. @default false */
   readonly notify?: boolean;
+  /** The stream records are written to, watched for backpressure and a closed pipe. @default process.stdout unless `out` is given */
+  readonly stdout?: NodeJS.WritableStream;
 }
 
 /** Why a live replay is refused without the state table: like redrive and sweep, it must not act unguarded. */
@@ -54,8 +56,12 @@ export function outputTerminal(options: { readonly terminal?: Terminal; readonly
 
 /** Loads `--config FILE` with the same schema as Lambda's environment; AWS_ENDPOINT_URL still applies. */
 export async function replayConfig(configFile: string | undefined, env: ReplayOptions['env']): Promise<Config> {
+  return configOf(configFile ? await readConfigFile(configFile) : undefined, configFile, env);
+}
+
+/** The Config of `--config FILE`'s JSON (`raw`, read once: replay's workers get the same JSON, not the file again), else of `env`. */
+export function configOf(raw: unknown, configFile: string | undefined, env: ReplayOptions['env']): Config {
   if (!configFile) return loadConfig(env);
-  const raw = await readConfigFile(configFile);
   const withEndpoint = env.AWS_ENDPOINT_URL && raw && typeof raw === 'object' && !('endpoint' in raw) ? { ...raw, endpoint: env.AWS_ENDPOINT_URL } : raw;
   return parseConfig(withEndpoint, configFile);
 }
@@ -66,7 +72,7 @@ export async function replayRuleOverrides(configFile: string | undefined, env: R
 }
 
 /** The JSON of `--config FILE`, or a problem that says in words what is wrong with the file. */
-async function readConfigFile(file: string): Promise<unknown> {
+export async function readConfigFile(file: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -102,14 +108,31 @@ export async function routeEvent(rules: readonly AnyRule[], value: unknown, deps
 /** What one read item gave once routed: its records, or why it gave none. Plain data (worker replies). */
 export type Routed =
   | { readonly kind: 'event'; readonly source: string; readonly records: RemediationRecord[] }
+  /** An event a worker routed and printed (`--format jsonl`): its records' JSON lines, and what counts of them. */
+  | { readonly kind: 'printed'; readonly source: string; readonly records: RecordSummary[]; readonly lines: string }
   | { readonly kind: 'error'; readonly source: string; readonly problem: string }
   | { readonly kind: 'skipped'; readonly source: string; readonly note: string };
 
 /** Parses one read item and routes each event in it: the one step the main thread or a worker runs per item. */
 export async function routeItem(read: ReadItem, deps: RunDeps): Promise<Routed[]> {
+  let items: InputItem[];
+  try {
+    items = parseItem(read);
+  } catch (error) {
+    return [{ kind: 'error', source: read.source, problem: `cannot be read: ${(error as Error).message}` }];
+  }
   const routed: Routed[] = [];
-  for (const item of parseItem(read)) {
-    routed.push(item.kind === 'event' ? { kind: 'event', source: item.source, records: await routeEvent(RULES, item.value, deps) } : item);
+  for (const item of items) {
+    if (item.kind !== 'event') {
+      routed.push(item);
+      continue;
+    }
+    // One hostile event (nested thousands deep: a RangeError) is an error item, and replay goes on with the rest.
+    try {
+      routed.push({ kind: 'event', source: item.source, records: await routeEvent(RULES, item.value, deps) });
+    } catch (error) {
+      routed.push({ kind: 'error', source: item.source, problem: `cannot be routed: ${(error as Error).message}` });
+    }
   }
   return routed;
 }
@@ -125,12 +148,13 @@ const SEQUENTIAL_ITEMS = 2000;
 /** `trailguard replay`: the same matching and rule code as Lambda, over files, folders or stdin. */
 export async function replay(options: ReplayOptions): Promise<number> {
   const err = options.err ?? consoleOut.stderr;
-  const loaded = await replayConfig(options.configFile, options.env);
+  const rawConfig = options.configFile ? await readConfigFile(options.configFile) : undefined;
+  const loaded = configOf(rawConfig, options.configFile, options.env);
   // Dry-run and live decide as the functions would: with the parameter store's exemptions and rule settings.
   const { config } = await loadRunConfig({
     config: loaded,
     mode: options.mode,
-    ruleOverrides: await replayRuleOverrides(options.configFile, options.env),
+    ruleOverrides: cliRuleOverrides(rawConfig, options.env),
     err,
     region: options.env.AWS_REGION ?? options.env.AWS_DEFAULT_REGION,
   });
@@ -139,7 +163,11 @@ export async function replay(options: ReplayOptions): Promise<number> {
     err(`trailguard: ${LIVE_NEEDS_STATE_TABLE}\n`);
     return EXIT.badInput;
   }
-  const printer = new RecordPrinter(options.format, outputTerminal(options, options.env), { all: options.all === true });
+  // The stream records reach: watched for backpressure and a closed pipe. A test's `out` writer is neither.
+  const stream = options.stdout ?? (options.out ? undefined : process.stdout);
+  const output = stream ? new WatchedOutput(stream) : undefined;
+  const terminal = options.terminal ?? (options.out ? plainTerminal(options.out) : standardOutput(options.env, stream));
+  const printer = new RecordPrinter(options.format, terminal, { all: options.all === true });
   const region = config.region ?? options.env.AWS_REGION ?? options.env.AWS_DEFAULT_REGION ?? 'us-east-1';
   const deps: RunDeps =
     options.mode === 'offline'
@@ -165,10 +193,10 @@ export async function replay(options: ReplayOptions): Promise<number> {
     // Offline reads files and runs pure code, so it may use every core; dry-run and live call AWS, count and are
     // capped by the breaker, so they stay in one thread.
     const workers = options.mode === 'offline' && !options.events ? workerCount(options.env) : 0;
-    const setup = { configFile: options.configFile, env: { ...options.env } };
+    const setup = { configFile: options.configFile, config: rawConfig, env: { ...options.env }, format: options.format };
     const batches = options.events ? singly(options.events) : readInputBatches(options.inputs, options.stdin);
     try {
-      exit = await replayItems(routed(batches, deps, workers > 0 ? () => new ReplayPool(workers, setup) : undefined), printer, progress, say);
+      exit = await replayItems(routed(batches, deps, workers > 0 ? () => new ReplayPool(workers, setup) : undefined), printer, progress, say, output);
     } catch (error) {
       if (!(error instanceof WorkerFailure)) throw error;
       say(`trailguard: ${terminalValue(error.message)}; the rest is not replayed\n`);
@@ -176,8 +204,14 @@ export async function replay(options: ReplayOptions): Promise<number> {
     }
   } finally {
     progress.done();
+    // Also when the input fails mid-way (Ctrl-C in a backtest, a failed page): the records decided are written.
+    if (!output?.closed) printer.finish();
+    output?.stopWatching();
   }
-  printer.finish();
+  if (output?.failure) {
+    err(`trailguard: cannot write the records: ${terminalValue(output.failure)}\n`);
+    return EXIT.badInput;
+  }
   return exit;
 }
 
@@ -195,7 +229,7 @@ async function* routed(batches: AsyncIterable<readonly ReadItem[]>, deps: RunDep
     if (next.done) return;
     seen += next.value.length;
     const results: Routed[] = [];
-    for (const item of next.value) results.push(...(await routeItem(item, deps)));
+    for (const item of next.value) for (const result of await routeItem(item, deps)) results.push(result);
     yield results;
   }
   const workers = pool();
@@ -211,9 +245,12 @@ async function replayItems(
   printer: RecordPrinter,
   progress: Progress,
   err: (text: string) => void,
+  output?: WatchedOutput,
 ): Promise<number> {
   let exit: number = EXIT.ok;
   for await (const batch of batches) {
+    // A reader gone (`| head`): nothing more can be shown, so replay stops reading, quietly.
+    if (output?.closed) return exit;
     for (const item of batch) {
       if (item.kind === 'error') {
         err(`trailguard: ${terminalValue(item.source)}: ${terminalValue(item.problem)}\n`);
@@ -224,9 +261,10 @@ async function replayItems(
         err(`trailguard: ${terminalValue(item.source)}: skipped (${terminalValue(item.note)})\n`);
         continue;
       }
-      const records = item.records;
+      const records: readonly RecordSummary[] = item.records;
       progress.record(records.some((record) => record.rule !== null));
-      printer.printEvent(records, item.source);
+      if (item.kind === 'printed') printer.printLines(item.records, item.lines);
+      else printer.printEvent(item.records, item.source);
       for (const record of records) {
         if (record.error?.kind === 'parse') {
           // Values from the input (its name, and the event's own values quoted in the message) stay on their line.
@@ -236,6 +274,9 @@ async function replayItems(
           exit = EXIT.remediationFailed;
         }
       }
+      // A slow reader (`| less`): the next event waits until what is written drains, so memory stays flat.
+      const drained = output?.drained();
+      if (drained) await drained;
     }
   }
   return exit;

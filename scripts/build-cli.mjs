@@ -1,11 +1,14 @@
 // Builds the operator's CLI (bin/trailguard.mjs runs it) into dist/cli/ with esbuild, and checks whether that build is
 // still the build of the sources. A stale CLI would decide with old rules, so the bin checks the manifest written
-// here on every start (stat only) and rebuilds when any input changed.
+// here on every start (stat only, but for inputs whose mtime said too little; see NEAR_MS) and rebuilds when any
+// input changed. Each build has a folder of its own (dist/cli/builds/<id>/: entries, chunks, replay worker) and the
+// manifest names the current one, so a process started on an older build keeps loading that build's chunks.
 //
 //   node scripts/build-cli.mjs               build (npm ci runs it as `prepare`)
 //   node scripts/build-cli.mjs --if-esbuild  the same, but a production install without esbuild only says so
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 export const ROOT = resolve(import.meta.dirname, '..');
@@ -13,7 +16,11 @@ export const ROOT = resolve(import.meta.dirname, '..');
 export const distOf = (env = process.env) => resolve(env.TRAILGUARD_CLI_DIST || join(ROOT, 'dist', 'cli'));
 
 const MANIFEST = 'manifest.json';
-const MANIFEST_FORMAT = 2;
+const MANIFEST_FORMAT = 3;
+/** dist/cli/builds/<id>/: one folder a build. */
+const BUILDS = 'builds';
+/** A build's id: base-36 time, the builder's pid (an unfinished build whose builder is gone is removed), a nonce. */
+const BUILD_ID = /^[0-9a-z]+-(\d+)-[0-9a-f]+$/;
 /** The bundle's entries: output name → source. The replay worker is built when its source exists. */
 const ENTRY_SOURCES = { trailguard: 'cli/main.ts', 'replay-worker': 'cli/replay-worker.ts' };
 /**
@@ -23,9 +30,36 @@ const ENTRY_SOURCES = { trailguard: 'cli/main.ts', 'replay-worker': 'cli/replay-
 const BUILD_FILES = ['scripts/build-cli.mjs', 'package.json', 'package-lock.json', 'node_modules/.package-lock.json', 'tsconfig.json'];
 /** The member stack generator reads serverless files beside its source at run time, so that command runs from sources. */
 const FROM_SOURCES_ONLY = join(ROOT, 'cli', 'member-template.ts');
-const LOCK_STALE_MS = 120_000;
-/** Recorded for an input written while esbuild ran: its next check fails, so the next start rebuilds. */
+/**
+ * An input whose mtime is in the future, or this close to the build's start, gets its sha256 in the manifest too: on a
+ * filesystem with whole-second (FAT: 2 s) mtimes a same-size edit in the build's second keeps size and mtime, and
+ * a future mtime (clock skew, a tarball) is no sign of an edit at all. Only those are read at start.
+ */
+const NEAR_MS = 2_000;
+/** Recorded for an input written while esbuild ran, whose contents as bundled are unknown: the next start rebuilds. */
 const CHANGED_DURING_BUILD = -2;
+/** A lock whose owner is alive is waited for this long, at most (its pid may have been reused since). */
+const LOCK_STALE_MS = 120_000;
+/** Waiting longer than this for another process's build says so, once. */
+const WAIT_NOTE_MS = 1_000;
+/** A build that is no longer current is kept this long after it was replaced: a process started on it loads its chunks late. */
+const OLD_BUILD_MS = 24 * 3_600_000;
+
+// node:crypto costs a start ~2 ms to load, and a start needs it only for a NEAR_MS input: loaded when used.
+const crypto = () => createRequire(import.meta.url)('node:crypto');
+const randomHex = (bytes) => crypto().randomBytes(bytes).toString('hex');
+const sha256Of = (bytes) => crypto().createHash('sha256').update(bytes).digest('hex');
+
+/** A file's sha256, or undefined when it cannot be read (then no recorded hash matches). */
+const sha256 = (path) => {
+  let bytes;
+  try {
+    bytes = readFileSync(join(ROOT, path));
+  } catch {
+    return undefined;
+  }
+  return sha256Of(bytes);
+};
 
 /** An input as the manifest records it: path from the repository root, size, mtime; -1, -1 when there is no such file. */
 function stamp(path) {
@@ -37,15 +71,24 @@ function stamp(path) {
   }
 }
 
+const validInput = (i) =>
+  Array.isArray(i)
+  && (i.length === 3 || (i.length === 4 && typeof i[3] === 'string' && /^[0-9a-f]{64}$/.test(i[3])))
+  && typeof i[0] === 'string'
+  && typeof i[1] === 'number'
+  && typeof i[2] === 'number';
+
 /** The manifest, or undefined when there is none or it is not one this script wrote. */
-function readManifest(dist) {
+function readManifest(file) {
   try {
-    const manifest = JSON.parse(readFileSync(join(dist, MANIFEST), 'utf8'));
+    const manifest = JSON.parse(readFileSync(file, 'utf8'));
     const wellFormed =
       manifest?.format === MANIFEST_FORMAT
+      && typeof manifest.build === 'string'
+      && BUILD_ID.test(manifest.build)
       && Array.isArray(manifest.inputs)
       && manifest.inputs.length > 0
-      && manifest.inputs.every((i) => Array.isArray(i) && i.length === 3 && typeof i[0] === 'string' && typeof i[1] === 'number' && typeof i[2] === 'number')
+      && manifest.inputs.every(validInput)
       && Array.isArray(manifest.entries)
       && manifest.entries.every((e) => typeof e === 'string' && e in ENTRY_SOURCES)
       && Array.isArray(manifest.outputs)
@@ -57,23 +100,28 @@ function readManifest(dist) {
 }
 
 /**
- * Why the build in `dist` is not the build of the sources now (no manifest, a changed input, an entry added or
- * missing), or undefined when it is. Stats only: ~3,000 files, a few milliseconds.
+ * The current build's folder when it is the build of the sources now, else why not (no manifest, a changed input,
+ * an entry added or missing). Stats only, ~3,000 files in a few milliseconds, and a hash of the few NEAR_MS inputs.
  */
-export function staleness(dist = distOf()) {
-  const manifest = readManifest(dist);
-  if (!manifest) return 'no build, or an unreadable manifest';
+function check(dist) {
+  const manifest = readManifest(join(dist, MANIFEST));
+  if (!manifest) return { why: 'no build, or an unreadable manifest' };
   for (const [name, source] of Object.entries(ENTRY_SOURCES)) {
-    if (manifest.entries.includes(name) !== existsSync(join(ROOT, source))) return `${source} was added or removed`;
+    if (manifest.entries.includes(name) !== existsSync(join(ROOT, source))) return { why: `${source} was added or removed` };
   }
-  const missing = manifest.outputs.find((file) => !existsSync(join(dist, file)));
-  if (missing) return `${missing} is missing`;
-  for (const [path, size, mtimeMs] of manifest.inputs) {
+  const dir = join(dist, BUILDS, manifest.build);
+  const missing = manifest.outputs.find((file) => !existsSync(join(dir, file)));
+  if (missing) return { why: `${missing} is missing` };
+  for (const [path, size, mtimeMs, hash] of manifest.inputs) {
     const [, nowSize, nowMtime] = stamp(path);
-    if (size === CHANGED_DURING_BUILD || nowSize !== size || nowMtime !== mtimeMs) return `${path} changed`;
+    if (size === CHANGED_DURING_BUILD || nowSize !== size || nowMtime !== mtimeMs) return { why: `${path} changed` };
+    if (hash !== undefined && sha256(path) !== hash) return { why: `${path} changed` };
   }
-  return undefined;
+  return { dir };
 }
+
+/** Why the build in `dist` is not the build of the sources now, or undefined when it is. */
+export const staleness = (dist = distOf()) => check(dist).why;
 
 /** Loads esbuild, or explains that this install has none (a production install: `npm ci --omit=dev`). */
 async function loadEsbuild() {
@@ -87,23 +135,40 @@ async function loadEsbuild() {
 
 export class NoEsbuild extends Error {}
 
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error?.code === 'EPERM'; // someone else's process
+  }
+};
+
 /**
- * Builds into a folder of its own, then moves each file into `dist` by rename (chunks and maps first, the entries
- * next, the manifest last): a process starting meanwhile reads either the old manifest with the old bundle or the
- * new one with the new, never a half-written file.
+ * Builds into a folder of its own, dist/cli/builds/<id>/, then points the manifest at it (written beside, then
+ * renamed over the old one): a process starting meanwhile reads either the old manifest and the old build or the new
+ * ones, never a half-written file; one started on the old build keeps it for OLD_BUILD_MS.
+ * `onFolder` learns the folder before anything is written to it (ensureBuilt removes it on an interruption).
  */
-export async function buildCli(dist = distOf()) {
+export async function buildCli(dist = distOf(), onFolder = () => {}) {
   const esbuild = await loadEsbuild();
   if (!esbuild) throw new NoEsbuild('esbuild is not installed (a production install?): run `npm ci` with dev dependencies to build the CLI');
   const entries = Object.fromEntries(Object.entries(ENTRY_SOURCES).filter(([, source]) => existsSync(join(ROOT, source))));
-  mkdirSync(dirname(dist), { recursive: true });
-  const scratch = `${dist}.build-${process.pid}-${Date.now()}`;
+  const id = `${Date.now().toString(36)}-${process.pid}-${randomHex(4)}`;
+  const dir = join(dist, BUILDS, id);
+  onFolder(dir);
   const startedAt = Date.now();
+  // How the build files were before esbuild read them: one edited in the build's second shows no other sign.
+  const before = new Map(BUILD_FILES.map((path) => [path, [stamp(path), sha256(path)]]));
+  // What esbuild bundled of the project's own sources: a file edited while it ran is recorded with the hash it read.
+  const loaded = new Map();
+  let done = false;
   try {
+    mkdirSync(dir, { recursive: true });
     const result = await esbuild.build({
       absWorkingDir: ROOT,
       entryPoints: entries,
-      outdir: scratch,
+      outdir: dir,
       outExtension: { '.js': '.mjs' },
       bundle: true,
       platform: 'node',
@@ -116,6 +181,8 @@ export async function buildCli(dist = distOf()) {
       sourcesContent: false,
       metafile: true,
       // cli/main.ts imports the commands when one runs: split, usage text loads a small chunk and never the SDK.
+      // Chunks land in the build's folder, so cli/replay-pool.ts's `new URL('./replay-worker.mjs', import.meta.url)`
+      // finds the worker of its own build.
       splitting: true,
       logLevel: 'warning',
       // The sources find files beside themselves (package.json from cli/main.ts): the bundle looks where they are.
@@ -125,28 +192,73 @@ export async function buildCli(dist = distOf()) {
           "import { createRequire as __trailguardCreateRequire } from 'node:module';",
           "import { fileURLToPath as __trailguardFileURLToPath } from 'node:url';",
           'const require = __trailguardCreateRequire(import.meta.url);',
-          `const __trailguardSourceDir = __trailguardFileURLToPath(new URL(${JSON.stringify(sourceDirFrom(dist))}, import.meta.url));`,
+          `const __trailguardSourceDir = __trailguardFileURLToPath(new URL(${JSON.stringify(sourceDirFrom(dir))}, import.meta.url));`,
         ].join(' '),
       },
-      plugins: [fromSourcesOnly],
+      plugins: [fromSourcesOnly, hashingLoads(loaded)],
     });
+    const finishedAt = Date.now();
     const inputs = [...inputsOf(result.metafile), ...BUILD_FILES].map((path) => {
       const entry = stamp(path);
-      // Edited while esbuild read it: which version was bundled is unknown, so the next start rebuilds.
-      return entry[2] >= startedAt ? [entry[0], CHANGED_DURING_BUILD, CHANGED_DURING_BUILD] : entry;
+      if (entry[2] < startedAt - NEAR_MS) return entry;
+      const hash = loaded.get(path) ?? (before.has(path) ? buildFileHash(before.get(path), entry) : undefined);
+      if (hash) return [...entry, hash];
+      // Written while esbuild ran, and not read through hashingLoads: which version was bundled is unknown.
+      if (entry[2] >= startedAt && entry[2] <= finishedAt) return [path, CHANGED_DURING_BUILD, CHANGED_DURING_BUILD];
+      const now = sha256(path);
+      return now ? [...entry, now] : entry;
     });
-    const outputs = readdirSync(scratch);
-    const manifest = { format: MANIFEST_FORMAT, esbuild: esbuild.version, entries: Object.keys(entries), outputs, inputs };
-    writeFileSync(join(scratch, MANIFEST), `${JSON.stringify(manifest)}\n`);
-    mkdirSync(dist, { recursive: true });
-    const files = [...outputs, MANIFEST];
-    const rank = (file) => (file === MANIFEST ? 2 : Object.keys(entries).some((name) => file === `${name}.mjs`) ? 1 : 0);
-    for (const file of files.sort((a, b) => rank(a) - rank(b))) renameSync(join(scratch, file), join(dist, file));
-    removeOldChunks(dist, new Set(files));
+    const outputs = readdirSync(dir);
+    const manifest = { format: MANIFEST_FORMAT, esbuild: esbuild.version, build: id, entries: Object.keys(entries), outputs, inputs };
+    const text = `${JSON.stringify(manifest)}\n`;
+    // The copy inside marks the build finished (an unfinished one is removed once its builder is gone).
+    writeFileSync(join(dir, MANIFEST), text);
+    const previous = readManifest(join(dist, MANIFEST))?.build;
+    const next = join(dist, `${MANIFEST}.${id}`);
+    writeFileSync(next, text);
+    renameSync(next, join(dist, MANIFEST));
+    done = true;
+    // The replaced build's age counts from now: processes started on it have OLD_BUILD_MS from here.
+    if (previous && previous !== id) {
+      const now = new Date();
+      try {
+        utimesSync(join(dist, BUILDS, previous), now, now);
+      } catch {
+        // already removed
+      }
+    }
+    try {
+      removeOldBuilds(dist, id);
+    } catch {
+      // Tidying only: the build is current, and the next build tries again.
+    }
     return manifest;
   } finally {
-    rmSync(scratch, { recursive: true, force: true });
+    if (!done) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A build file's hash as it was before the build, or undefined when it changed during the build. */
+function buildFileHash([stampBefore, hash], stampAfter) {
+  return stampBefore[1] === stampAfter[1] && stampBefore[2] === stampAfter[2] ? hash : undefined;
+}
+
+const LOADERS = { '.ts': 'ts', '.mts': 'ts', '.tsx': 'tsx' };
+
+/** Loads the project's TypeScript itself (not node_modules), noting the sha256 of exactly what esbuild bundles. */
+function hashingLoads(loaded) {
+  return {
+    name: 'hash-what-is-bundled',
+    setup(build) {
+      build.onLoad({ filter: /\.(m?ts|tsx)$/ }, (args) => {
+        const path = relative(ROOT, args.path).split(sep).join('/');
+        if (args.namespace !== 'file' || path.startsWith('..') || path.includes('node_modules/')) return undefined;
+        const contents = readFileSync(args.path);
+        loaded.set(path, sha256Of(contents));
+        return { contents, loader: LOADERS[/\.\w+$/.exec(path)[0]] };
+      });
+    },
+  };
 }
 
 /**
@@ -164,21 +276,36 @@ function inputsOf(metafile) {
   return [...paths].sort();
 }
 
-// A process started on an earlier build may still import its chunks (they are loaded when a command runs), so
-// chunks no build uses any more are removed only once they are an hour old.
-const OLD_CHUNK_MS = 3_600_000;
+const olderThan = (path, ms) => (statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) < Date.now() - ms;
 
-function removeOldChunks(dist, current) {
+/**
+ * Removes builds that are neither current nor OLD_BUILD_MS past their replacement, builds left unfinished by a
+ * builder that is gone, and what earlier versions of this script left: a flat dist/cli/ and dist/cli.build-<pid>-*.
+ */
+function removeOldBuilds(dist, current) {
+  const builds = join(dist, BUILDS);
+  for (const id of readdirSync(builds)) {
+    if (id === current) continue;
+    const dir = join(builds, id);
+    const pid = Number(BUILD_ID.exec(id)?.[1]);
+    const abandoned = !existsSync(join(dir, MANIFEST)) && !(pid > 0 && alive(pid));
+    if (abandoned || olderThan(dir, OLD_BUILD_MS)) rmSync(dir, { recursive: true, force: true });
+  }
   for (const file of readdirSync(dist)) {
-    if (current.has(file) || !/\.mjs(\.map)?$/.test(file)) continue;
-    const old = (statSync(join(dist, file), { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) < Date.now() - OLD_CHUNK_MS;
-    if (old) rmSync(join(dist, file), { force: true });
+    const path = join(dist, file);
+    const leftover = /\.mjs(\.map)?$/.test(file) || (file.startsWith(`${MANIFEST}.`) && !alive(Number(BUILD_ID.exec(file.slice(MANIFEST.length + 1))?.[1])));
+    if (leftover && olderThan(path, file.endsWith('.map') || file.endsWith('.mjs') ? OLD_BUILD_MS : 0)) rmSync(path, { force: true });
+  }
+  const scratch = new RegExp(`^${basename(dist).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.build-(\\d+)-\\d+$`);
+  for (const name of readdirSync(dirname(dist))) {
+    const pid = Number(scratch.exec(name)?.[1]);
+    if (pid > 0 && !alive(pid)) rmSync(join(dirname(dist), name), { recursive: true, force: true });
   }
 }
 
 /** The bundle's path to cli/ (what import.meta.dirname was in cli/main.ts), relative so a moved checkout still works. */
-function sourceDirFrom(dist) {
-  const path = relative(dist, join(ROOT, 'cli')).split(sep).join('/');
+function sourceDirFrom(dir) {
+  const path = relative(dir, join(ROOT, 'cli')).split(sep).join('/');
   return `${path}/`;
 }
 
@@ -204,35 +331,147 @@ const fromSourcesOnly = {
 };
 
 /**
- * Makes sure `dist` holds a fresh build, building it when not. Concurrent first starts (tests spawn the bin in
- * parallel) build once: the first takes a lock folder, the others wait for its manifest; a lock left by a killed
- * build is taken over once old.
+ * The build lock, `<dist>.lock`: a file naming its owner's pid and a random token, made whole beside it and then
+ * hard-linked into place (which fails when one exists), so no one reads a half-written lock and only the owner,
+ * holding the token, removes it. Undefined when another process holds it.
+ */
+export function takeLock(lock) {
+  const token = randomHex(12);
+  const whole = `${lock}.${token}`;
+  writeFileSync(whole, JSON.stringify({ pid: process.pid, token }));
+  try {
+    linkSync(whole, lock);
+  } catch (error) {
+    if (error?.code !== 'EEXIST') throw error;
+    return undefined;
+  } finally {
+    rmSync(whole, { force: true });
+  }
+  return {
+    token,
+    /** Removes the lock if it is still this one: a process that took over a lock it thought abandoned owns it now. */
+    release() {
+      if (lockOwner(lock)?.token === token) rmSync(lock, { force: true });
+    },
+  };
+}
+
+/**
+ * Who holds the lock: { pid, token, ageMs }; { ageMs } alone for a lock that names no owner (an earlier version's
+ * lock folder); undefined when there is none.
+ */
+export function lockOwner(lock) {
+  const s = statSync(lock, { throwIfNoEntry: false });
+  if (!s) return undefined;
+  const ageMs = Date.now() - s.mtimeMs;
+  try {
+    const { pid, token } = JSON.parse(readFileSync(lock, 'utf8'));
+    if (Number.isSafeInteger(pid) && pid > 0 && typeof token === 'string') return { pid, token, ageMs };
+  } catch {
+    // not a lock this version wrote
+  }
+  return { ageMs };
+}
+
+/** A lock no one will release: its owner is gone (or named none), or it is older than any build takes. */
+const abandoned = (owner) => owner.pid === undefined || owner.pid === process.pid || !alive(owner.pid) || owner.ageMs > LOCK_STALE_MS;
+
+/**
+ * Removes an abandoned lock, and only the one seen: it is moved aside first, and put back when what was moved is
+ * another process's newer lock.
+ */
+function removeAbandoned(lock, seen) {
+  const aside = `${lock}.abandoned-${randomHex(8)}`;
+  try {
+    renameSync(lock, aside);
+  } catch {
+    return; // gone already
+  }
+  if (lockOwner(aside)?.token !== seen.token) {
+    try {
+      linkSync(aside, lock);
+    } catch {
+      // a third process locked meanwhile; the owner moved aside finds its lock gone and builds as well (harmless)
+    }
+  }
+  rmSync(aside, { recursive: true, force: true });
+}
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/** Runs `work`, and runs `cleanup` also when the process is interrupted or exits meanwhile (then re-raises the signal). */
+async function cleaningUp(cleanup, work) {
+  let cleaned = false;
+  const once = () => {
+    if (!cleaned) {
+      cleaned = true;
+      cleanup();
+    }
+  };
+  const onSignal = (signal) => {
+    once();
+    detach();
+    process.kill(process.pid, signal);
+  };
+  const detach = () => {
+    for (const signal of SIGNALS) process.removeListener(signal, onSignal);
+    process.removeListener('exit', once);
+  };
+  for (const signal of SIGNALS) process.on(signal, onSignal);
+  process.on('exit', once);
+  try {
+    return await work();
+  } finally {
+    detach();
+    once();
+  }
+}
+
+/**
+ * Makes sure `dist` holds a fresh build, building it when not, and returns the build's folder. Concurrent first
+ * starts (tests spawn the bin in parallel) build once: the first takes the lock, the others wait for its manifest,
+ * saying so after WAIT_NOTE_MS; a lock whose owner is gone is taken over at once.
  */
 export async function ensureBuilt(dist = distOf(), log = (text) => process.stderr.write(text)) {
   const lock = `${dist}.lock`;
   mkdirSync(dirname(dist), { recursive: true });
+  const waitingSince = Date.now();
+  let noted = false;
   for (;;) {
-    const why = staleness(dist);
-    if (why === undefined) return;
-    try {
-      mkdirSync(lock);
-    } catch (error) {
-      if (error?.code !== 'EEXIST') throw error;
-      const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
-      if (age > LOCK_STALE_MS) rmSync(lock, { recursive: true, force: true });
-      else await new Promise((done) => setTimeout(done, 100));
+    const fresh = check(dist);
+    if (fresh.dir) return fresh.dir;
+    const held = takeLock(lock);
+    if (!held) {
+      const owner = lockOwner(lock);
+      if (owner && abandoned(owner)) {
+        removeAbandoned(lock, owner);
+        continue;
+      }
+      if (!noted && owner?.pid && Date.now() - waitingSince >= WAIT_NOTE_MS) {
+        noted = true;
+        log(`trailguard: waiting for the CLI build by pid ${owner.pid}…\n`);
+      }
+      await new Promise((done) => setTimeout(done, 100));
       continue;
     }
-    try {
-      // Another process may have finished between the check and the lock.
-      const still = staleness(dist);
-      if (still === undefined) return;
-      log(`trailguard: building the CLI (${still})…\n`);
-      await buildCli(dist);
-      return;
-    } finally {
-      rmdirSync(lock);
-    }
+    let folder;
+    return await cleaningUp(
+      () => {
+        // Interrupted or failed: the build's folder goes too unless the manifest already points at it.
+        if (folder && readManifest(join(dist, MANIFEST))?.build !== basename(folder)) rmSync(folder, { recursive: true, force: true });
+        held.release();
+      },
+      async () => {
+        // Another process may have finished between the check and the lock.
+        const still = check(dist);
+        if (still.dir) return still.dir;
+        log(`trailguard: building the CLI (${still.why})…\n`);
+        const manifest = await buildCli(dist, (dir) => {
+          folder = dir;
+        });
+        return join(dist, BUILDS, manifest.build);
+      },
+    );
   }
 }
 

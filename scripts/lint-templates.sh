@@ -18,26 +18,15 @@ if ! command -v cfn-lint >/dev/null 2>&1; then
 fi
 
 out=$(mktemp -d)
-# The tests' packaging lock (test/helpers/template.ts): two packagings at once take twice as long on a small machine.
-lock="${TMPDIR:-/tmp}/trailguard-package.lock"
-trap 'rm -rf "$out"; [ -n "${holding:-}" ] && rm -rf "$lock"' EXIT
+trap 'rm -rf "$out"' EXIT
 
 package() { # NAME STAGE [serverless args…]: packages into $out/NAME, showing the output only if it fails
   local name=$1 stage=$2
   shift 2
-  local waited=0
-  until mkdir "$lock" 2>/dev/null; do
-    # Bounded, as in test/helpers/template.ts: held this long, a packaging hung or a killed run left the lock.
-    if [ "$waited" -ge 600 ]; then echo "lint-templates: $lock held for 300 s: remove it if no packaging runs" >&2; exit 1; fi
-    sleep 0.5
-    waited=$((waited + 1))
-  done
-  holding=1
   mkdir -p "$out/$name.tmp"
   local status=0
-  TMPDIR="$out/$name.tmp" timeout 300 node_modules/.bin/serverless package --stage "$stage" --package "$out/$name" "$@" >"$out/$name.log" 2>&1 || status=$?
-  rm -rf "$lock"
-  holding=
+  # Waits for another packaging of this checkout to end (scripts/fresh-work-folder.cjs's lock), then 20-60 s.
+  TMPDIR="$out/$name.tmp" timeout 600 node_modules/.bin/serverless package --stage "$stage" --package "$out/$name" "$@" >"$out/$name.log" 2>&1 || status=$?
   if [ "$status" -ne 0 ]; then
     cat "$out/$name.log" >&2
     echo "lint-templates: packaging $name (stage $stage) failed" >&2

@@ -281,21 +281,71 @@ function acceptedAsIs(json: Record<string, unknown>): v.InferOutput<typeof Envel
   return ok ? (json as v.InferOutput<typeof EnvelopeSchema>) : undefined;
 }
 
-/** The value with every object's keys sorted, so that the same content serialises the same way; total on any value. */
-function canonical(value: unknown, path: Set<object>): unknown {
+/** Nesting kept as is by canonical(); deeper subtrees are hashed whole (an event is not nested this deep). */
+const CANONICAL_DEPTH = 256;
+
+/**
+ * The value with every object's keys sorted, so that the same content serialises the same way; total on any value.
+ * Beyond CANONICAL_DEPTH a subtree stands as deepHash() of it: a hostile 100,000-deep event must not overflow the
+ * stack, and the id must not depend on how much stack a thread has (a worker's is larger than the main thread's).
+ */
+function canonical(value: unknown, path: Set<object>, depth = 0): unknown {
   if (typeof value === 'bigint') return value.toString();
   if (value === null || typeof value !== 'object') return value;
   if (path.has(value)) return '[circular]';
+  if (depth >= CANONICAL_DEPTH) return { '[deep]': deepHash(value) };
   path.add(value);
   const entries = Array.isArray(value)
-    ? value.map((item: unknown) => canonical(item, path))
+    ? value.map((item: unknown) => canonical(item, path, depth + 1))
     : Object.fromEntries(
         Object.keys(value)
           .sort()
-          .map((key) => [key, canonical((value as Record<string, unknown>)[key], path)]),
+          .map((key) => [key, canonical((value as Record<string, unknown>)[key], path, depth + 1)]),
       );
   path.delete(value);
   return entries;
+}
+
+/** A SHA-256 of a subtree, keys sorted, walked with a stack of its own (no recursion): deterministic at any depth. */
+function deepHash(root: object): string {
+  const hash = createHash('sha256');
+  const seen = new Set<object>();
+  // Each entry: a value to hash, or a Token written as it is (brackets, keys).
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const next = stack.pop();
+    if (next instanceof Token) {
+      hash.update(next.text);
+      continue;
+    }
+    if (next === null || typeof next !== 'object') {
+      hash.update(`${typeof next}:${typeof next === 'string' ? JSON.stringify(next) : String(next)};`);
+      continue;
+    }
+    if (seen.has(next)) {
+      hash.update('[seen];');
+      continue;
+    }
+    seen.add(next);
+    if (Array.isArray(next)) {
+      hash.update('[');
+      stack.push(new Token(']'));
+      for (let i = next.length - 1; i >= 0; i -= 1) stack.push(next[i]);
+      continue;
+    }
+    hash.update('{');
+    stack.push(new Token('}'));
+    const keys = Object.keys(next).sort();
+    for (let i = keys.length - 1; i >= 0; i -= 1) {
+      const key = keys[i] as string;
+      stack.push((next as Record<string, unknown>)[key], new Token(`${JSON.stringify(key)}:`));
+    }
+  }
+  return hash.digest('hex');
+}
+
+class Token {
+  constructor(readonly text: string) {}
 }
 
 /**

@@ -2,13 +2,13 @@
 // metafile, and the floor built from them, which must hold exactly the same and be able to make the calls; and
 // the cold-init child's timeout and peak-RSS line (bench/cold.ts).
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeFloorScript, timeNode } from '../../bench/cold.js';
+import { measureCold, nodeFloorScript, timeNode } from '../../bench/cold.js';
 import { buildLike, floorKey, floorSource, lambdaBuildOptions, sdkClientsOf, stubModule, type FloorEvent } from '../../bench/sdk-floor.js';
 
 // Two clients, one command each, plus an imported command the code never uses (tree-shaken: not in the floor).
@@ -29,14 +29,15 @@ const metafileOf = (inputs: Record<string, number>): Metafile => ({
 });
 
 describe('sdkClientsOf (a metafile → the SDK clients and commands in the output)', () => {
-  it('counts only modules that put bytes into the output, in either dist layout and path style', () => {
+  it('counts only modules that put bytes into the output, in either path style', () => {
     const clients = sdkClientsOf(
       metafileOf({
         'node_modules/@aws-sdk/client-s3/dist-es/S3Client.js': 900,
         'node_modules/@aws-sdk/client-s3/dist-es/commands/GetBucketAclCommand.js': 120,
         'node_modules/@aws-sdk/client-s3/dist-es/commands/PutBucketAclCommand.js': 0,
-        'node_modules\\@aws-sdk\\client-sns\\dist-cjs\\commands\\PublishCommand.js': 80,
-        'node_modules\\@aws-sdk\\client-sns\\dist-cjs\\SNSClient.js': 700,
+        'node_modules/@aws-sdk/client-s3/dist-es/models/errors.js': 400,
+        'node_modules\\@aws-sdk\\client-sns\\dist-es\\commands\\PublishCommand.js': 80,
+        'node_modules\\@aws-sdk\\client-sns\\dist-es\\SNSClient.js': 700,
         'node_modules/@smithy/core/dist-es/index.js': 5000,
         'functions/public-bucket/rule.ts': 300,
       }),
@@ -45,6 +46,15 @@ describe('sdkClientsOf (a metafile → the SDK clients and commands in the outpu
       { package: '@aws-sdk/client-s3', client: 'S3Client', commands: ['GetBucketAclCommand'] },
       { package: '@aws-sdk/client-sns', client: 'SNSClient', commands: ['PublishCommand'] },
     ]);
+  });
+
+  it('refuses a client package whose code it cannot read: its CommonJS build, one index.js', () => {
+    const cjs = { 'node_modules/@aws-sdk/client-sns/dist-cjs/index.js': 9000, 'node_modules/@aws-sdk/client-s3/dist-es/S3Client.js': 900 };
+    expect(() => sdkClientsOf(metafileOf({ ...cjs, 'node_modules/@aws-sdk/client-s3/dist-es/commands/GetBucketAclCommand.js': 120 }))).toThrow(
+      /^@aws-sdk\/client-sns: code in the bundle but no client class nor command module/,
+    );
+    // Tree-shaken away entirely, it is not in the output: nothing to read.
+    expect(sdkClientsOf(metafileOf({ 'node_modules/@aws-sdk/client-sns/dist-cjs/index.js': 0 }))).toEqual([]);
   });
 
   it('refuses a command without its client, and a client without a command', () => {
@@ -174,4 +184,32 @@ describe('timeNode (one cold start, bench/cold.ts)', () => {
   it('reports a child that fails', () => {
     expect(() => timeNode(`${nodeFloorScript()}; process.exit(4)`)).toThrow(/exited 4/);
   });
+});
+
+describe('measureCold (interleaved rounds, bench/cold.ts)', () => {
+  it('imports the naive build in its measured rounds and the last warm-up round only', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cold-rounds-'));
+    try {
+      const imports = join(dir, 'imports.log');
+      const moduleFor = (name: string) => {
+        const path = join(dir, `${name}.mjs`);
+        writeFileSync(
+          path,
+          `import { appendFileSync } from 'node:fs';\nappendFileSync(${JSON.stringify(imports)}, '${name}\\n');\nexport const handler = () => 0;\n`,
+        );
+        return path;
+      };
+      const [result] = measureCold([{ name: 'f', sdkFloor: moduleFor('floor'), bundled: moduleFor('bundled'), naive: moduleFor('naive') }], {
+        rounds: 3,
+        warmup: 2,
+        naiveRounds: 2,
+      });
+      const counts: Record<string, number> = {};
+      for (const name of readFileSync(imports, 'utf8').trim().split('\n')) counts[name] = (counts[name] ?? 0) + 1;
+      expect(counts).toEqual({ floor: 5, bundled: 5, naive: 3 });
+      expect(result?.naive?.ms.median).toBeGreaterThan(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,11 +78,7 @@ describe('`serverless package` twice in a row into the same folder', () => {
   }, 480_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('succeeds over the work folder a killed run left, and removes it', () => {
-    expect(existsSync(WORK_FOLDER)).toBe(false);
-  });
-
-  it('writes the same artifacts, byte for byte, and nothing else', () => {
+  it('writes, over the work folder a killed run left, the same artifacts, byte for byte, and nothing else', () => {
     expect(Object.keys(firstHashes).length).toBeGreaterThan(10);
     expect(hashesIn(dir)).toEqual(firstHashes);
     expect(readdirSync(dir).filter((file) => !file.endsWith('.zip') && !file.endsWith('.json'))).toEqual([]);
@@ -137,4 +133,236 @@ describe('a packaging whose build fails', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 40_000);
+});
+
+type Hook = () => unknown;
+interface FreshWorkFolderPlugin {
+  hooks: Record<string, Hook>;
+}
+const FreshWorkFolder = require('../../scripts/fresh-work-folder.cjs') as {
+  new (serverless: unknown, options: unknown, logging: unknown): FreshWorkFolderPlugin;
+  BUNDLING_HOOKS: string[];
+  LOCK_NAME: string;
+  LOCK_TOKEN_ENV: string;
+};
+const EsbuildServerlessPlugin = require('serverless-esbuild') as new (
+  serverless: unknown,
+  options: unknown,
+  logging: unknown,
+) => Record<string, unknown> & {
+  hooks: Record<string, Hook>;
+  init(): void;
+};
+
+const silentLog = { verbose() {}, notice() {}, warning() {}, error() {} };
+/** What serverless-esbuild's constructor and its `init` read of the framework, for a service in `serviceDir`. */
+const serverlessFor = (serviceDir: string, esbuild: Record<string, unknown> = {}) => ({
+  config: { serviceDir },
+  service: { provider: { name: 'aws', runtime: 'nodejs22.x' }, custom: { esbuild }, functions: {} },
+  configSchemaHandler: { defineFunctionProperties() {} },
+  classes: { Error },
+  processedInput: { commands: ['package'] },
+  pluginManager: { plugins: [] as unknown[] },
+});
+
+describe("fresh-work-folder's hooks", () => {
+  // Which of serverless-esbuild's hooks bundle, found by running each with every method of it stubbed but `bundle`.
+  it("run before every hook of serverless-esbuild's that bundles, and no other", async () => {
+    const bundling: string[] = [];
+    const esbuild = new EsbuildServerlessPlugin(serverlessFor(ROOT), {}, { log: silentLog });
+    const methods = new Set([...Object.getOwnPropertyNames(EsbuildServerlessPlugin.prototype), ...Object.keys(esbuild)]);
+    let current = '';
+    for (const name of methods) {
+      const descriptor = Object.getOwnPropertyDescriptor(EsbuildServerlessPlugin.prototype, name);
+      if (name === 'constructor' || descriptor?.get || typeof esbuild[name] !== 'function') continue;
+      esbuild[name] = name === 'bundle' ? async () => void bundling.push(current) : async () => {};
+    }
+    Object.defineProperty(esbuild, 'functionEntries', { value: [{ entry: 'handler.ts', func: {}, functionAlias: 'handler' }] });
+    for (const [hook, run] of Object.entries(esbuild.hooks)) {
+      current = hook;
+      await run();
+    }
+    expect(bundling.length).toBeGreaterThan(3);
+    expect([...FreshWorkFolder.BUNDLING_HOOKS].sort()).toEqual(bundling.sort());
+    const ours = new FreshWorkFolder(serverlessFor(ROOT), {}, { log: silentLog });
+    // And the lock's own: taken before a packaging's first step, released after its last.
+    expect(Object.keys(ours.hooks).sort()).toEqual([...bundling, 'before:package:cleanup', 'after:package:finalize'].sort());
+  });
+});
+
+describe('fresh-work-folder on a service folder', () => {
+  let service = '';
+  const lockFile = () => join(service, FreshWorkFolder.LOCK_NAME);
+  /** Our plugin beside a real serverless-esbuild, initialised with `esbuild` as custom.esbuild; `notices` collects its messages. */
+  const pluginFor = (esbuild: Record<string, unknown> = {}) => {
+    const serverless = serverlessFor(service, esbuild);
+    const esbuildPlugin = new EsbuildServerlessPlugin(serverless, {}, { log: silentLog });
+    esbuildPlugin.init();
+    serverless.pluginManager.plugins.push(esbuildPlugin);
+    const notices: string[] = [];
+    const plugin = new FreshWorkFolder(serverless, {}, { log: { ...silentLog, notice: (text: string) => notices.push(text) } });
+    return {
+      plugin,
+      notices,
+      bundle: plugin.hooks['before:package:createDeploymentArtifacts'] as Hook,
+      finalize: plugin.hooks['after:package:finalize'] as Hook,
+      cleanup: plugin.hooks['before:package:cleanup'] as Hook,
+    };
+  };
+  const leftovers = (folder: string) => {
+    mkdirSync(join(service, folder, '.build'), { recursive: true });
+    writeFileSync(join(service, folder, '.build', 'stale.mjs.1-1.tmp'), 'half');
+  };
+  /** A process that lives until killed, and one that has ended: lock holders. */
+  const sleeper = () => spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  const endedPid = () => spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+
+  beforeAll(() => {
+    service = realpathSync(mkdtempSync(join(tmpdir(), 'fresh-work-folder-')));
+  });
+  afterAll(() => rmSync(service, { recursive: true, force: true }));
+
+  it("removes serverless-esbuild's work folder, as it resolves an empty outputWorkFolder, and nothing beside it", async () => {
+    leftovers('.esbuild');
+    writeFileSync(join(service, 'serverless.yml'), 'service: kept\n');
+    const { bundle, finalize } = pluginFor({ outputWorkFolder: '' });
+    await bundle();
+    finalize();
+    expect(existsSync(join(service, '.esbuild'))).toBe(false);
+    expect(readFileSync(join(service, 'serverless.yml'), 'utf8')).toBe('service: kept\n');
+  });
+
+  it('refuses a work folder that is the service folder or outside it, and removes nothing', async () => {
+    leftovers('.esbuild');
+    for (const folder of ['.', './', 'build/..', '..', `..${sep}elsewhere`]) {
+      const { bundle, finalize } = pluginFor({ outputWorkFolder: folder });
+      await expect(bundle(), folder).rejects.toThrow(/is not inside the service folder .*: refusing to remove it/);
+      finalize();
+    }
+    expect(existsSync(join(service, '.esbuild', '.build', 'stale.mjs.1-1.tmp'))).toBe(true);
+    expect(existsSync(lockFile())).toBe(false);
+  });
+
+  it('waits while a live process holds the lock, saying which, then takes it over when that process is gone', async () => {
+    leftovers('.esbuild');
+    const holder = sleeper();
+    try {
+      writeFileSync(lockFile(), JSON.stringify({ pid: holder.pid, token: 'another packaging' }));
+      const { bundle, finalize, notices } = pluginFor();
+      let done = false;
+      const bundled = Promise.resolve(bundle()).then(() => {
+        done = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(done).toBe(false);
+      expect(existsSync(join(service, '.esbuild'))).toBe(true);
+      expect(notices).toEqual([`Waiting for another packaging of this service (pid ${holder.pid}) to end`]);
+      holder.kill('SIGKILL');
+      await bundled;
+      expect(existsSync(join(service, '.esbuild'))).toBe(false);
+      expect(JSON.parse(readFileSync(lockFile(), 'utf8'))).toMatchObject({ pid: process.pid });
+      finalize();
+      expect(existsSync(lockFile())).toBe(false);
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  });
+
+  it("takes the lock before the packaging's first step, which removes `.serverless`, and keeps it to its end", async () => {
+    leftovers('.esbuild');
+    const { cleanup, bundle, finalize } = pluginFor();
+    await cleanup();
+    expect(JSON.parse(readFileSync(lockFile(), 'utf8'))).toMatchObject({ pid: process.pid });
+    expect(existsSync(join(service, '.esbuild'))).toBe(true);
+    await bundle();
+    expect(existsSync(join(service, '.esbuild'))).toBe(false);
+    expect(JSON.parse(readFileSync(lockFile(), 'utf8'))).toMatchObject({ pid: process.pid });
+    finalize();
+    expect(existsSync(lockFile())).toBe(false);
+  });
+
+  it('takes over at once a lock whose holder has ended, or that no holder wrote', async () => {
+    for (const left of [JSON.stringify({ pid: Number(endedPid()), token: 'killed packaging' }), '{"pid": 1, "tok']) {
+      leftovers('.esbuild');
+      writeFileSync(lockFile(), left);
+      const { bundle, finalize, notices } = pluginFor();
+      await bundle();
+      expect(notices).toEqual([]);
+      expect(existsSync(join(service, '.esbuild'))).toBe(false);
+      finalize();
+      expect(existsSync(lockFile())).toBe(false);
+    }
+  });
+
+  it('goes on under a lock taken on its behalf (the tests), and leaves it to its taker', async () => {
+    leftovers('.esbuild');
+    const holder = sleeper();
+    process.env[FreshWorkFolder.LOCK_TOKEN_ENV] = 'the test process';
+    try {
+      writeFileSync(lockFile(), JSON.stringify({ pid: holder.pid, token: 'the test process' }));
+      const { bundle, finalize } = pluginFor();
+      await bundle();
+      finalize();
+      expect(existsSync(join(service, '.esbuild'))).toBe(false);
+      expect(JSON.parse(readFileSync(lockFile(), 'utf8'))).toEqual({ pid: holder.pid, token: 'the test process' });
+    } finally {
+      delete process.env[FreshWorkFolder.LOCK_TOKEN_ENV];
+      holder.kill('SIGKILL');
+      rmSync(lockFile(), { force: true });
+    }
+  });
+});
+
+// Two packagings at once, as two terminals (or `npm run package` beside the tests) start them: the second waits.
+// Without the lock, one's first step removed the other's `.serverless` and its templates with it.
+describe('two `serverless package` started at once', () => {
+  const run = (dir: string) =>
+    new Promise<{ status: number | null; output: string }>((resolve) => {
+      mkdirSync(join(dir, '.tmp'));
+      const child = spawn(
+        join(ROOT, 'node_modules', '.bin', 'serverless'),
+        ['package', '--stage', 'test', '--region', 'eu-west-1', '--package', join(dir, 'out')],
+        {
+          cwd: ROOT,
+          env: {
+            ...process.env,
+            AWS_ACCESS_KEY_ID: '',
+            AWS_SECRET_ACCESS_KEY: '',
+            AWS_PROFILE: '',
+            SLS_TELEMETRY_DISABLED: '1',
+            TMPDIR: join(dir, '.tmp'),
+            [FreshWorkFolder.LOCK_TOKEN_ENV]: '',
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString('utf8');
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        output += chunk.toString('utf8');
+      });
+      // Two packagings, one after the other, and maybe another test file's before them.
+      const killer = setTimeout(() => child.kill('SIGKILL'), 400_000);
+      child.on('close', (status) => {
+        clearTimeout(killer);
+        resolve({ status, output });
+      });
+    });
+
+  it('take turns, and each writes the whole packaging', async () => {
+    const dirs = [mkdtempSync(join(tmpdir(), 'trailguard-at-once-')), mkdtempSync(join(tmpdir(), 'trailguard-at-once-'))];
+    try {
+      const runs = await Promise.all(dirs.map(run));
+      for (const { status, output } of runs) expect({ status, output }).toMatchObject({ status: 0 });
+      expect(runs.filter(({ output }) => /Waiting for another packaging of this service \(pid \d+\) to end/.test(output)).length).toBeGreaterThan(0);
+      const [first, second] = dirs.map((dir) => join(dir, 'out')) as [string, string];
+      expect(readdirSync(first)).toContain('cloudformation-template-create-stack.json');
+      expect(readdirSync(second).sort()).toEqual(readdirSync(first).sort());
+      expect(hashesIn(second)).toEqual(hashesIn(first));
+    } finally {
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    }
+  }, 420_000);
 });

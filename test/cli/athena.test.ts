@@ -3,6 +3,7 @@ import {
   GetQueryExecutionCommand,
   GetQueryResultsCommand,
   type GetQueryResultsCommandOutput,
+  GetTableMetadataCommand,
   type QueryExecutionState,
   StartQueryExecutionCommand,
   StopQueryExecutionCommand,
@@ -12,7 +13,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { athenaCostUsd, athenaEvents, formatUsd, pointInTime, POLL_MAX_MS, queryScope } from '../../cli/athena.js';
 import type { Clock } from '../../cli/backtest.js';
-import { compileBacktestQuery, rowToRecord } from '../../cli/backtest-sql.js';
+import { ATHENA_LATER_COLUMNS, compileBacktestQuery, rowToRecord } from '../../cli/backtest-sql.js';
+import { ATHENA_COLUMNS } from '../../cli/cloudtrail-table.js';
 import type { InputItem } from '../../cli/inputs.js';
 import { main } from '../../cli/main.js';
 import { replay } from '../../cli/replay.js';
@@ -140,7 +142,7 @@ describe('the Athena backtest runner', () => {
     ]);
     expect(reported).toEqual([
       'athena: query q-1 started in workgroup backtests\n',
-      'athena: query q-1 SUCCEEDED, 3.50 GB scanned ($0.016 at $5/TB, 10 MB minimum), engine time 12.3 s, 3 rows\n',
+      'athena: query q-1 SUCCEEDED, 3.50 GB scanned ($0.018 at $5/TB, whole MB, 10 MB minimum), engine time 12.3 s, 3 rows\n',
     ]);
     expect(progress).toContain('athena query q-1: RUNNING');
     expect(progress.at(-1)).toBe('athena query q-1: page 2, 3 rows');
@@ -203,7 +205,7 @@ describe('the Athena backtest runner', () => {
     expect(failure).not.toContain('\n');
   });
 
-  it('stops the query on Ctrl-C while it runs, says so, and stops listening for Ctrl-C', async () => {
+  it('stops the query on Ctrl-C while it runs, reports what the stopped query scanned, and stops listening for Ctrl-C', async () => {
     athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q-1' });
     let interrupt: (() => void) | undefined;
     let listening = false;
@@ -220,13 +222,75 @@ describe('the Athena backtest runner', () => {
       };
     };
     const clock = fakeClock();
-    await expect(collect(athenaEvents({ client: new AthenaClient({}), sql: 'SELECT 1', clock, onInterrupt: hook, report: () => undefined }))).rejects.toThrow(
-      'interrupted: Athena query q-1 stopped',
-    );
+    const reported: string[] = [];
+    await expect(
+      collect(athenaEvents({ client: new AthenaClient({}), sql: 'SELECT 1', clock, onInterrupt: hook, report: (line) => reported.push(line) })),
+    ).rejects.toThrow('interrupted: Athena query q-1 stopped');
     expect(athena).toHaveReceivedCommandWith(StopQueryExecutionCommand, { QueryExecutionId: 'q-1' });
-    expect(athena).toHaveReceivedCommandTimes(GetQueryExecutionCommand, 1);
+    // One poll, then one look at the stopped query: it is billed for what it scanned.
+    expect(athena).toHaveReceivedCommandTimes(GetQueryExecutionCommand, 2);
+    expect(reported.at(-1)).toMatch(/^athena: query q-1 RUNNING, 3.50 GB scanned \(\$0.018 /);
     expect(listening).toBe(false);
     expect(interrupt).toBeDefined();
+  });
+
+  it.each([
+    ['on the first page, between rows', 1, 1],
+    ['during the last row of the last page', 3, 3],
+  ])('ends the backtest with exit-2 problem on Ctrl-C once the query finished: %s', async (_when, pressAt, decided) => {
+    athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q-1' });
+    athena.on(GetQueryExecutionCommand).resolves(execution('SUCCEEDED'));
+    athena.on(GetQueryResultsCommand, { NextToken: undefined }).resolves(page([header, row(PUBLIC()), row(PRIVATE())], 'p2'));
+    athena.on(GetQueryResultsCommand, { NextToken: 'p2' }).resolves(page([row({ ...PUBLIC(), eventID: 'third' })]));
+    let press: (() => void) | undefined;
+    let listening = false;
+    const hook = (handler: () => void) => {
+      press = handler;
+      listening = true;
+      return () => {
+        listening = false;
+      };
+    };
+    const reported: string[] = [];
+    const seen: InputItem[] = [];
+    const run = async () => {
+      for await (const item of athenaEvents({
+        client: new AthenaClient({}),
+        sql: 'SELECT 1',
+        clock: fakeClock(),
+        onInterrupt: hook,
+        report: (line) => reported.push(line),
+      })) {
+        seen.push(item);
+        if (seen.length === pressAt) press?.(); // the operator presses Ctrl-C while the rules decide this row
+      }
+    };
+    await expect(run()).rejects.toThrow(`interrupted after ${decided} rows of Athena query q-1 (the query had finished: nothing to stop)`);
+    expect(seen).toHaveLength(decided);
+    expect(athena).not.toHaveReceivedCommand(StopQueryExecutionCommand);
+    expect(reported.at(-1)).toMatch(new RegExp(`^athena: query q-1 SUCCEEDED, .*, ${decided} rows\n$`));
+    expect(listening).toBe(false);
+  });
+
+  it('aborts a result page in flight on Ctrl-C', async () => {
+    athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q-1' });
+    athena.on(GetQueryExecutionCommand).resolves(execution('SUCCEEDED'));
+    let press: (() => void) | undefined;
+    athena.on(GetQueryResultsCommand).callsFake(async () => {
+      press?.(); // Ctrl-C while the page is on its way
+      return page([header, row(PUBLIC())]);
+    });
+    const hook = (handler: () => void) => {
+      press = handler;
+      return () => undefined;
+    };
+    const client = new AthenaClient({});
+    const send = vi.spyOn(client, 'send');
+    await expect(collect(athenaEvents({ client, sql: 'SELECT 1', clock: fakeClock(), onInterrupt: hook, report: () => undefined }))).rejects.toThrow(
+      'interrupted after 0 rows of Athena query q-1',
+    );
+    const pageCall = send.mock.calls.find(([command]) => command instanceof GetQueryResultsCommand);
+    expect((pageCall?.[1] as { abortSignal?: AbortSignal } | undefined)?.abortSignal?.aborted).toBe(true);
   });
 
   it('names the failed call and, for a workgroup without a result location, points to --output', async () => {
@@ -246,11 +310,16 @@ describe('the Athena backtest runner', () => {
     );
   });
 
-  it('prices a query at $5 per TB with the 10 MB minimum', () => {
-    expect(athenaCostUsd(0)).toBeCloseTo((10 * 1024 ** 2 * 5) / 1024 ** 4, 12);
-    expect(athenaCostUsd(1024 ** 4)).toBe(5);
-    expect(formatUsd(athenaCostUsd(0))).toBe('$0.000048');
-    expect(formatUsd(athenaCostUsd(2 * 1024 ** 4))).toBe('$10.00');
+  it('prices a query at $5 per decimal TB, the bytes rounded up to a whole MB, 10 MB minimum', () => {
+    expect(athenaCostUsd(0)).toBeCloseTo((10e6 * 5) / 1e12, 15);
+    expect(athenaCostUsd(1e12)).toBe(5);
+    // 1.00 TB as formatBytes shows it costs $5.00, not the $4.55 of a binary TB.
+    expect(formatUsd(athenaCostUsd(1e12))).toBe('$5.00');
+    expect(formatUsd(athenaCostUsd(0))).toBe('$0.000050');
+    // 10 MB and one byte is billed as 11 MB.
+    expect(athenaCostUsd(10e6 + 1)).toBeCloseTo((11e6 * 5) / 1e12, 15);
+    expect(athenaCostUsd(10e6)).toBeCloseTo((10e6 * 5) / 1e12, 15);
+    expect(formatUsd(athenaCostUsd(2e12))).toBe('$10.00');
   });
 });
 
@@ -290,8 +359,17 @@ describe('trailguard replay --athena from the command line', () => {
     return { out, err };
   }
 
+  /** GetTableMetadata's answer for a table with these columns, and its partitions. */
+  const tableWith = (names: readonly string[]) => ({
+    TableMetadata: { Name: 'trail_logs', Columns: names.map((Name) => ({ Name, Type: 'string' })), PartitionKeys: [{ Name: 'timestamp', Type: 'string' }] },
+  });
+  const NEWEST_DDL = ATHENA_COLUMNS.map((column) => column.athena);
+  // The AWS DDL before the later columns (tlsdetails, addendum, ...) were added.
+  const OLDER_DDL = NEWEST_DDL.filter((name) => !ATHENA_LATER_COLUMNS.has(name));
+
   it('sends the compiled query, decides each row with the rules, and reports the query on stderr', async () => {
     const { out, err } = capture();
+    athena.on(GetTableMetadataCommand).resolves(tableWith(NEWEST_DDL.map((name) => name.toUpperCase())));
     athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q-7' });
     athena.on(GetQueryExecutionCommand).resolves(execution('SUCCEEDED'));
     athena.on(GetQueryResultsCommand).resolves(page([header, row(PUBLIC()), row(PRIVATE())]));
@@ -309,6 +387,12 @@ describe('trailguard replay --athena from the command line', () => {
       accounts: ['111122223333'],
     });
     expect(sent).toEqual({ QueryString: compiled.sql, QueryExecutionContext: { Database: 'security' }, WorkGroup: 'primary' });
+    expect(athena).toHaveReceivedCommandWith(GetTableMetadataCommand, {
+      CatalogName: 'AwsDataCatalog',
+      DatabaseName: 'security',
+      TableName: 'trail_logs',
+      WorkGroup: 'primary',
+    });
     // The organization layout's account partition is in the query: the layout reached the compiler.
     expect(compiled.sql).toMatch(/\baccountid = '111122223333'/);
     const records = out
@@ -323,8 +407,56 @@ describe('trailguard replay --athena from the command line', () => {
     expect(err.join('')).toMatch(/athena: query q-7 started in workgroup primary\n.*athena: query q-7 SUCCEEDED, 3.50 GB scanned/s);
   });
 
+  it('selects only the columns a table from an older AWS DDL has', async () => {
+    const { err } = capture();
+    athena.on(GetTableMetadataCommand).resolves(tableWith(OLDER_DDL));
+    athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q-6' });
+    athena.on(GetQueryExecutionCommand).resolves(execution('SUCCEEDED'));
+    athena.on(GetQueryResultsCommand).resolves(page([header, row(PUBLIC())]));
+    expect(await main(['replay', '--athena', '`my_db`.`trail_logs`', '--catalog', 'lake_catalog', '--format', 'jsonl'], ENV), err.join('')).toBe(0);
+    expect(athena).toHaveReceivedCommandWith(GetTableMetadataCommand, { CatalogName: 'lake_catalog', DatabaseName: 'my_db', TableName: 'trail_logs' });
+    const sql = athena.commandCalls(StartQueryExecutionCommand)[0]?.args[0].input.QueryString ?? '';
+    const selected = sql.slice(0, sql.indexOf('\nFROM'));
+    for (const name of ATHENA_LATER_COLUMNS) expect(selected).not.toMatch(new RegExp(`\\b${name}\\b`));
+    for (const name of OLDER_DDL) expect(selected).toMatch(new RegExp(`\\b${name}\\b`));
+  });
+
+  it('refuses a table without a column the rules need, naming it, and starts no query', async () => {
+    const { err } = capture();
+    athena.on(GetTableMetadataCommand).resolves(tableWith(OLDER_DDL.filter((name) => name !== 'eventsource' && name !== 'useridentity')));
+    expect(await main(['replay', '--athena', 'trail_logs'], ENV)).toBe(2);
+    expect(err.join('')).toContain('the table has no column useridentity, eventsource');
+    expect(athena).not.toHaveReceivedCommand(StartQueryExecutionCommand);
+  });
+
+  it('refuses a struct an engine-2 workgroup renders as a positional array: the row is an error, exit 2', async () => {
+    const { out, err } = capture();
+    const actual = await vi.importActual<typeof import('../../cli/backtest-sql.js')>('../../cli/backtest-sql.js');
+    vi.mocked(rowToRecord).mockImplementation(actual.rowToRecord);
+    athena.on(GetTableMetadataCommand).resolves(tableWith(NEWEST_DDL));
+    athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q-5' });
+    athena.on(GetQueryExecutionCommand).resolves(execution('SUCCEEDED'));
+    const names = ['eventversion', 'useridentity', 'eventtime', 'eventsource', 'eventname', 'awsregion', 'eventid', 'recipientaccountid'];
+    // A Root sign-in's identity as engine version 2 writes CAST(row AS JSON): the values, without their names.
+    const engine2 = ['1.08', '["Root","111122223333","arn:aws:iam::111122223333:root","111122223333",null,null,null,null,null]', '2026-11-01T10:00:00Z'];
+    const values = [...engine2, 'signin.amazonaws.com', 'ConsoleLogin', 'us-east-1', 'e2-1', '111122223333'];
+    athena.on(GetQueryResultsCommand).resolves({
+      ResultSet: {
+        Rows: [{ Data: names.map((VarCharValue) => ({ VarCharValue })) }, { Data: values.map((VarCharValue) => ({ VarCharValue })) }],
+        ResultSetMetadata: { ColumnInfo: names.map((Name) => ({ Name, Type: 'varchar' })) },
+      },
+      $metadata: {},
+    });
+    expect(await main(['replay', '--athena', 'trail_logs', '--format', 'jsonl'], ENV)).toBe(2);
+    expect(err.join('')).toContain(
+      'athena:q-5#1: row is not a CloudTrail record: useridentity is not a JSON object (the backtest needs Athena engine version 3)',
+    );
+    expect(out.join('')).toBe('');
+  });
+
   it('exits 2 when a row is not a record, after deciding the rows that are', async () => {
     const { out, err } = capture();
+    athena.on(GetTableMetadataCommand).resolves(tableWith(NEWEST_DDL));
     athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q-8' });
     athena.on(GetQueryExecutionCommand).resolves(execution('SUCCEEDED'));
     athena.on(GetQueryResultsCommand).resolves(page([header, row('not json'), row(PUBLIC())]));
@@ -333,7 +465,27 @@ describe('trailguard replay --athena from the command line', () => {
     expect(out.join('')).toContain('"outcome":"would-remediate"');
   });
 
-  it('prints the query with --print-sql and calls nothing', async () => {
+  it('on Ctrl-C while the results are read, writes the records decided so far and exits 2', async () => {
+    const { out, err } = capture();
+    athena.on(GetTableMetadataCommand).resolves(tableWith(NEWEST_DDL));
+    athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q-4' });
+    athena.on(GetQueryExecutionCommand).resolves(execution('SUCCEEDED'));
+    athena.on(GetQueryResultsCommand, { NextToken: undefined }).resolves(page([header, row(PUBLIC()), row(PRIVATE())], 'p2'));
+    athena.on(GetQueryResultsCommand, { NextToken: 'p2' }).callsFake(async () => {
+      process.emit('SIGINT'); // the operator presses Ctrl-C while the second page is on its way
+      return page([row({ ...PUBLIC(), eventID: 'third' })]);
+    });
+    const listeners = process.listenerCount('SIGINT');
+    expect(await main(['replay', '--athena', 'trail_logs', '--format', 'jsonl'], ENV)).toBe(2);
+    expect(err.join('')).toContain('interrupted after 2 rows of Athena query q-4 (the query had finished: nothing to stop)');
+    expect(err.join('')).toMatch(/athena: query q-4 SUCCEEDED, .*, 2 rows\n/);
+    expect(athena).not.toHaveReceivedCommand(StopQueryExecutionCommand);
+    expect(process.listenerCount('SIGINT')).toBe(listeners);
+    // Replay writes what it decided before the interrupt ends it (its flush in a finally).
+    expect(out.join('').split('\n').filter(Boolean)).toHaveLength(2);
+  });
+
+  it('prints the query with --print-sql (every column of the newest AWS DDL: it reads no table) and calls nothing', async () => {
     const { out } = capture();
     expect(await main(['replay', '--athena', 'security.trail_logs', '--since', '2026-11-01', '--until', '2026-11-02', '--print-sql'], ENV)).toBe(0);
     const compiled = compileBacktestQuery({
@@ -344,6 +496,7 @@ describe('trailguard replay --athena from the command line', () => {
     });
     const printed = out.join('');
     expect(printed.endsWith(`${compiled.sql}\n`)).toBe(true);
+    for (const name of ATHENA_LATER_COLUMNS) expect(compiled.sql).toContain(name);
     for (const line of printed
       .slice(0, -compiled.sql.length - 1)
       .split('\n')
@@ -358,6 +511,11 @@ describe('trailguard replay --athena from the command line', () => {
     [['--athena', 't', 'events/'], '--athena and INPUT cannot be combined'],
     [['--athena', 't', '--lake', 'eds-1234'], '--athena and --lake cannot be combined'],
     [['--athena', 't', '--mode', 'live'], 'a backtest (--lookup, --s3, --athena, --lake) runs offline or dry-run, never live'],
+    [['--athena', 't', '--mode', 'live', '--print-sql'], '--print-sql shows a backtest query, and a backtest runs offline or dry-run, never live'],
+    [['--athena', 't', '--lookup-all'], '--athena and --lookup-all cannot be combined'],
+    [['--lake', 'eds-1234', '--lookup-all'], '--lake and --lookup-all cannot be combined'],
+    [['--athena', 't', '--since', 'yesterday\u001b[2J'], 'got "yesterday\\u001b[2J"'],
+    [['--athena', 't', '--region', 'eusc-de-east-1,x\u001b]0;pwn\u0007'], 'got "x\\u001b]0;pwn\\u0007"'],
     [['--lookup', '--workgroup', 'primary'], '--workgroup goes with --athena or --lake'],
     [['--athena', 't', '--output', 'https://example.com/'], '--output must be s3://bucket/prefix/'],
     [['--athena', 't', '--workgroup', 'wg;drop'], '--workgroup must be an Athena workgroup name'],

@@ -215,8 +215,11 @@ describe('the SQL text', () => {
     expect(ruleLine(lake.residual, rule)).toContain('requestParameters.name [{"prefix":"/trailguard/"}]');
   });
 
-  it('bounds the window on eventTime (to the second, never narrower) and on the day partitions with a day of margin', () => {
-    expect(athena.sql).toContain(`"timestamp" BETWEEN '2026/02/28' AND '2026/03/06'`);
+  it('bounds the window on eventTime (to the second, never narrower) and on the day partitions: from the day of since less an hour to a day after until', () => {
+    // A log file is delivered after its events: its folder's day is never before theirs, only the next day near midnight.
+    expect(athena.sql).toContain(`"timestamp" BETWEEN '2026/03/01' AND '2026/03/06'`);
+    const nearMidnight = compileBacktestQuery({ dialect: 'athena', table: 'logs', since: new Date('2026-03-01T00:30:00Z'), until: window.until });
+    expect(nearMidnight.sql).toContain(`"timestamp" BETWEEN '2026/02/28' AND '2026/03/06'`);
     expect(athena.sql).toContain(`eventtime >= '2026-03-01T10:20:30'`);
     expect(athena.sql).toContain(`eventtime < '2026-03-05T00:00:00'`);
     expect(lake.sql).toContain(`eventTime >= '2026-03-01 10:20:30'`);

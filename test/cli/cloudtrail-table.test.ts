@@ -1,7 +1,16 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LAKE_COLUMNS, rowProblem, rowToRecord, selectList, UNPARSABLE } from '../../cli/backtest-sql.js';
+import {
+  ATHENA_LATER_COLUMNS,
+  athenaColumnsOf,
+  LAKE_COLUMNS,
+  lakeRowToRecord,
+  rowProblem,
+  rowToRecord,
+  selectList,
+  UNPARSABLE,
+} from '../../cli/backtest-sql.js';
 import {
   ATHENA_COLUMNS,
   ATHENA_DROPPED_FIELDS,
@@ -237,6 +246,37 @@ function hasNonTextScalars(record: Json): boolean {
   );
 }
 
+describe('rowToRecord: structs from an Athena engine-2 workgroup', () => {
+  // Engine version 2 renders CAST(row AS JSON) as the row's values in an array, without their names.
+  it.each([
+    ['useridentity', '["Root","AIDAEXAMPLE","arn:aws:iam::111122223333:root","111122223333"]', 'useridentity is not a JSON object'],
+    ['useridentity', '"Root"', 'useridentity is not a JSON object'],
+    ['resources', '[["arn:aws:s3:::b","111122223333","AWS::S3::Bucket"]]', 'resources is not a JSON array of objects'],
+    ['resources', '{"arn":"arn:aws:s3:::b"}', 'resources is not a JSON array of objects'],
+    ['tlsdetails', '["TLSv1.2","ECDHE","s3.amazonaws.com"]', 'tlsdetails is not a JSON object'],
+  ])('refuses %s = %s: rowProblem names it (the row becomes an error, not a silent pass)', (column, text, problem) => {
+    const record = rowToRecord('athena', ['eventname', column], ['ConsoleLogin', text]);
+    expect(rowProblem(record)).toBe(`${problem} (the backtest needs Athena engine version 3)`);
+  });
+
+  it('still reads engine-3 objects and an empty resources array', () => {
+    const record = rowToRecord('athena', ['useridentity', 'resources'], ['{"type":"Root","accountid":"111122223333"}', '[]']);
+    expect(record).toEqual({ userIdentity: { type: 'Root', accountId: '111122223333' }, resources: [] });
+    expect(rowProblem(record)).toBeUndefined();
+  });
+});
+
+describe('the columns selected from a table made from an older AWS DDL', () => {
+  it('selects the later columns only when the table has them, and refuses a table without an earlier one', () => {
+    const older = ATHENA_COLUMNS.map((column) => column.athena).filter((name) => !ATHENA_LATER_COLUMNS.has(name));
+    expect(athenaColumnsOf(older).map((column) => column.athena)).toEqual(older);
+    expect(athenaColumnsOf([...older, 'tlsdetails']).map((column) => column.athena)).toContain('tlsdetails');
+    expect(athenaColumnsOf(undefined)).toBe(ATHENA_COLUMNS);
+    expect(selectList('athena', older).join(', ')).not.toMatch(/tlsdetails|addendum|eventcategory/);
+    expect(() => athenaColumnsOf(older.filter((name) => name !== 'requestparameters'))).toThrow(/^the table has no column requestparameters: /);
+  });
+});
+
 describe('rowToRecord: Lake rows', () => {
   it('reads Lake timestamps, booleans and maps (nested values held as JSON text)', () => {
     const record = rowToRecord(
@@ -295,9 +335,21 @@ describe('rowToRecord: Lake rows', () => {
     }
   });
 
-  it('selects every Lake column by its own name, maps and structs as JSON', () => {
+  it('reads the record from eventJson when the store has it, and rebuilds it from the columns when eventJson is NULL, empty or not an object', async () => {
+    const record = (SAMPLES.find((sample) => sample.file.startsWith(EVENTS_DIR)) as { record: Json }).record;
+    const { columns, values } = lakeRow(record);
+    // eventJson carries what the columns lose (nested objects in maps, numbers, addendum's own shape): it wins.
+    const original = { ...record, addendum: { reason: 'UPDATED_DATA', updatedFields: 'x' }, requestParameters: { nested: { a: 1 } } };
+    expect(lakeRowToRecord(['eventJson', ...columns], [JSON.stringify(original), ...values])).toEqual(original);
+    for (const eventJson of [null, '', '[1,2]', '{not json']) {
+      expect(lakeRowToRecord(['eventJson', ...columns], [eventJson, ...values]), String(eventJson)).toEqual(rowToRecord('lake', columns, values));
+    }
+  });
+
+  it('selects eventJson, then every Lake column by its own name, maps and structs as JSON', () => {
     const list = selectList('lake');
-    expect(list).toHaveLength(LAKE_COLUMNS.length);
+    expect(list).toHaveLength(LAKE_COLUMNS.length + 1);
+    expect(list[0]).toBe('eventJson');
     expect(list).toContain('json_format(CAST(requestParameters AS JSON)) AS requestParameters');
     expect(list).toContain('managementEvent');
     expect(list).toContain('eventTime');

@@ -137,13 +137,17 @@ describe('the record splitter agrees with JSON.parse of the whole log', () => {
         const texts = records.map((r) => JSON.stringify(r));
         const text = `{"Records":[${texts.join(',')}]}`;
         const cut = 1 + (at % (text.length - 1));
-        // Records wholly before the cut: the ones a reader must give as they were.
+        const broken = text.slice(0, cut) + junk;
+        // Records wholly before the cut and known to be whole: the ones a reader must give as they were. An object,
+        // array or string is whole at its closing character; a number or literal only at the "," or "]" after it
+        // (`[1` cut from `[12`), so one the cut ends is not given.
         let end = '{"Records":['.length;
         const whole = texts.filter((t) => {
-          end += t.length + 1;
-          return end - 1 <= cut;
+          end += t.length;
+          const ended = end <= cut && (/["}\]]$/.test(t) || broken[end] === ',' || broken[end] === ']');
+          end += 1;
+          return ended;
         }).length;
-        const broken = text.slice(0, cut) + junk;
         let parsed: unknown;
         try {
           parsed = JSON.parse(broken);
@@ -158,11 +162,20 @@ describe('the record splitter agrees with JSON.parse of the whole log', () => {
         expect(items.some((item) => item.kind === 'error')).toBe(true);
         // What was given before the problem are records of the log, in order.
         const given = items.filter((item) => item.kind === 'event').map((item) => (item as { value: unknown }).value);
-        expect(given.slice(0, whole)).toEqual(texts.slice(0, Math.min(whole, given.length)).map((t) => JSON.parse(t)));
-        expect(given.length).toBeGreaterThanOrEqual(Math.min(whole, records.length) - 1);
+        expect(given.slice(0, whole)).toEqual(texts.slice(0, whole).map((t) => JSON.parse(t)));
+        // Exactly those, plus the record the cut broke only when the junk closed it (`[12` cut to `[1`, then "]").
+        expect(given.length - whole).toBe(given.length > whole && junk !== '' && junk !== 'x' ? 1 : 0);
       }),
       { numRuns: 1000 },
     );
+  });
+
+  it('refuses a trailing comma after the Records array, as JSON.parse does', async () => {
+    for (const text of ['{"Records":[{"a":1}],}', '{"Records":[{"a":1}] , \n}']) {
+      expect(() => JSON.parse(text)).toThrow();
+      const items = await itemsFrom([Buffer.from(text)], 'f.json', 'auto');
+      expect(items.at(-1)).toMatchObject({ kind: 'error', source: 'f.json', problem: expect.stringContaining('trailing ","') });
+    }
   });
 
   it('names a second Records key, and text after the log read as JSON lines with their line numbers', async () => {
@@ -235,5 +248,42 @@ describe('real-shaped files read streamed as they read whole', () => {
       const small = Array.from({ length: Math.ceil(bytes.length / 7) }, (_, i) => bytes.subarray(i * 7, i * 7 + 7));
       expect(await itemsFrom(small, file, 'auto'), file).toEqual(expected);
     }
+  });
+});
+
+describe('large and hostile files', () => {
+  it('reads a whole-parsed file of 200,000 items (an array, LookupEvents, a log whose first key is not Records)', async () => {
+    const n = 200_000;
+    const event = '{"eventName":"x"}';
+    const array = `[${Array.from({ length: n }, () => event).join(',')}]`;
+    const lookup = `{"Events":[${Array.from({ length: n }, () => `{"CloudTrailEvent":${JSON.stringify(event)}}`).join(',')}]}`;
+    const log = `{"Other":1,"Records":${array}}`;
+    for (const text of [array, lookup, log]) {
+      let count = 0;
+      for await (const batch of itemsOf(fromChunks([Buffer.from(text)]), 'big.json', 'auto')) count += batch.length;
+      expect(count).toBe(n);
+    }
+  });
+
+  it('gives an error item, not a stack overflow, for arrays nested 100,000 deep', async () => {
+    const deep = `${'['.repeat(100_000)}{}${']'.repeat(100_000)}`;
+    const items = await itemsFrom([Buffer.from(deep)], 'deep.json', 'auto');
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({ kind: 'error', problem: expect.stringContaining('nested deeper') });
+  });
+
+  it('closes each file a reader stops early (a broken log, plain or gzipped): no descriptor left open', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'inputs-fd-'));
+    // Broken at once, then more than one read's worth: the reader stops while the file is still being read.
+    const broken = `{"Records":[{"eventName":"A"} x ,{"a":"${'x'.repeat(2_500_000)}"}]}`;
+    for (let i = 0; i < 20; i += 1) writeFileSync(join(dir, `b${String(i).padStart(2, '0')}.json${i % 2 ? '.gz' : ''}`), i % 2 ? gzipSync(broken) : broken);
+    const open = () => readdirSync('/proc/self/fd').length;
+    const before = open();
+    let errors = 0;
+    for await (const item of readInputs([dir])) if (item.kind === 'error') errors += 1;
+    expect(errors).toBe(20);
+    // A stream's close is asynchronous: give it a turn of the event loop.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(open()).toBeLessThanOrEqual(before);
   });
 });

@@ -13,7 +13,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Clock } from '../../cli/backtest.js';
 import { compileBacktestQuery, LAKE_COLUMNS } from '../../cli/backtest-sql.js';
 import type { InputItem } from '../../cli/inputs.js';
-import { eventDataStoreOf, lakeCostUsd, lakeEvents } from '../../cli/lake.js';
+import { eventDataStoreOf, lakeClient, lakeCostUsd, lakeEvents } from '../../cli/lake.js';
 import { main } from '../../cli/main.js';
 import { consoleOut } from '../../shared/log.js';
 import type { RemediationRecord } from '../../shared/remediation-log.js';
@@ -130,16 +130,78 @@ describe('the CloudTrail Lake backtest runner', () => {
       interrupt = handler;
       return () => undefined;
     };
+    const reported: string[] = [];
     await expect(
-      collect(lakeEvents({ client: new CloudTrailClient({}), sql: 'SELECT 1', clock: fakeClock(), onInterrupt: hook, report: () => undefined })),
+      collect(lakeEvents({ client: new CloudTrailClient({}), sql: 'SELECT 1', clock: fakeClock(), onInterrupt: hook, report: (l) => reported.push(l) })),
     ).rejects.toThrow('interrupted: CloudTrail Lake query lq-1 cancelled');
     expect(cloudtrail).toHaveReceivedCommandWith(CancelQueryCommand, { QueryId: 'lq-1' });
+    // A cancelled query is billed for what it scanned: described once more, and its cost reported.
+    expect(cloudtrail).toHaveReceivedCommandTimes(DescribeQueryCommand, 2);
+    expect(reported.at(-1)).toMatch(/^lake: query lq-1 RUNNING, 2.00 GB scanned \(\$0.010 at \$0.005\/GB\)/);
+  });
+
+  it('ends the backtest with an exit-2 problem on Ctrl-C during the last row, once the query finished', async () => {
+    cloudtrail.on(StartQueryCommand).resolves({ QueryId: 'lq-1' });
+    cloudtrail.on(DescribeQueryCommand).resolves(described('FINISHED'));
+    cloudtrail.on(GetQueryResultsCommand).resolves({ QueryResultRows: [lakeRow(bare())] });
+    let press: (() => void) | undefined;
+    let listening = false;
+    const hook = (handler: () => void) => {
+      press = handler;
+      listening = true;
+      return () => {
+        listening = false;
+      };
+    };
+    const reported: string[] = [];
+    const run = async () => {
+      for await (const _item of lakeEvents({
+        client: new CloudTrailClient({}),
+        sql: 'SELECT 1',
+        clock: fakeClock(),
+        onInterrupt: hook,
+        report: (l) => reported.push(l),
+      }))
+        press?.();
+    };
+    await expect(run()).rejects.toThrow('interrupted after 1 rows of CloudTrail Lake query lq-1 (the query had finished: nothing to cancel)');
+    expect(cloudtrail).not.toHaveReceivedCommand(CancelQueryCommand);
+    expect(reported.at(-1)).toMatch(/, 1 rows\n$/);
+    expect(listening).toBe(false);
+  });
+
+  it('reads a row from its eventJson when the store returns it', async () => {
+    cloudtrail.on(StartQueryCommand).resolves({ QueryId: 'lq-1' });
+    cloudtrail.on(DescribeQueryCommand).resolves(described('FINISHED'));
+    // What the columns cannot carry: a number in a nested object of a map, as CloudTrail wrote it.
+    const original = { ...bare(), requestParameters: { bucketName: 'b', nested: { days: 7 } } };
+    cloudtrail.on(GetQueryResultsCommand).resolves({ QueryResultRows: [[{ eventJson: JSON.stringify(original) }, ...lakeRow(bare())]] });
+    const items = await collect(
+      lakeEvents({ client: new CloudTrailClient({}), sql: 'SELECT 1', clock: fakeClock(), onInterrupt: noInterrupt, report: () => undefined }),
+    );
+    expect(items).toEqual([{ kind: 'event', source: 'lake:lq-1#1', value: original }]);
+  });
+
+  it('starts the query through its start client, once: StartQuery has no idempotency token', async () => {
+    cloudtrail.on(StartQueryCommand).rejects(Object.assign(new Error('throttled'), { name: 'ThrottlingException', $metadata: {} }));
+    const client = lakeClient('eu-west-1', undefined);
+    const startClient = lakeClient('eu-west-1', undefined, 1);
+    expect(await startClient.config.maxAttempts()).toBe(1);
+    expect(await client.config.maxAttempts()).toBeGreaterThan(1);
+    await expect(
+      collect(lakeEvents({ client, startClient, sql: 'SELECT 1', clock: fakeClock(), onInterrupt: noInterrupt, report: () => undefined })),
+    ).rejects.toThrow(/CloudTrail Lake StartQuery failed/);
+    const starts = cloudtrail.commandCalls(StartQueryCommand);
+    expect(starts).toHaveLength(1);
+    expect(starts[0]?.thisValue).toBe(startClient);
   });
 
   it('names the event data store from its ARN or id, and refuses anything else', () => {
     expect(eventDataStoreOf(EDS_ARN)).toEqual({ id: EDS_ID, region: 'eu-central-1' });
     expect(eventDataStoreOf(EDS_ID)).toEqual({ id: EDS_ID, region: undefined });
     expect(() => eventDataStoreOf('eds; DROP TABLE x')).toThrow('--lake must be an event data store ARN');
+    expect(eventDataStoreOf(`arn:aws-eusc:cloudtrail:eusc-de-east-1:111122223333:eventdatastore/${EDS_ID}`).region).toBe('eusc-de-east-1');
+    expect(() => eventDataStoreOf('eds\u001b[2J')).toThrow('got "eds\\u001b[2J"');
     expect(lakeCostUsd(1e9)).toBe(0.005);
   });
 });
@@ -168,8 +230,10 @@ describe('trailguard replay --lake from the command line', () => {
       accounts: ['111122223333'],
     });
     expect(cloudtrail.commandCalls(StartQueryCommand)[0]?.args[0].input).toEqual({ QueryStatement: compiled.sql });
-    // The ARN's Region, not AWS_REGION: the store lives there.
+    // The ARN's Region, not AWS_REGION: the store lives there. One attempt: a retried StartQuery could bill twice.
     expect(await cloudtrail.commandCalls(StartQueryCommand)[0]?.thisValue.config.region()).toBe('eu-central-1');
+    expect(await cloudtrail.commandCalls(StartQueryCommand)[0]?.thisValue.config.maxAttempts()).toBe(1);
+    expect(await cloudtrail.commandCalls(GetQueryResultsCommand)[0]?.thisValue.config.maxAttempts()).toBeGreaterThan(1);
     const records = out
       .join('')
       .split('\n')

@@ -6,12 +6,13 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../cli/main.js';
 import { replay, type ReplayOptions } from '../../cli/replay.js';
+import { contentEventId } from '../../shared/events/schema.js';
 import { consoleOut } from '../../shared/log.js';
 import type { RemediationRecord } from '../../shared/remediation-log.js';
 import { ALL_BLOCKED } from '../../shared/s3/public-access.js';
@@ -443,4 +444,95 @@ describe('the trailguard command', () => {
 // Keep the fixture reader honest: the samples on disk are what the tests replay.
 it('loads samples from the events folder', () => {
   expect(JSON.parse(readFileSync(join(PUBLIC, 'compliant.put-bucket-acl-canned-private.json'), 'utf8')).eventName).toBe('PutBucketAcl');
+});
+
+describe('trailguard replay: large, hostile and slow', () => {
+  it('replays one JSON line holding 200,000 items: each an error item, no stack overflow', async () => {
+    const path = file('many.jsonl', `[${Array.from({ length: 200_000 }, () => '1').join(',')}]\n`);
+    let errors = 0;
+    const exit = await replay({
+      mode: 'offline',
+      format: 'jsonl',
+      configFile: CONFIG,
+      inputs: [path],
+      env: {},
+      out: () => undefined,
+      err: () => (errors += 1),
+    });
+    expect(exit).toBe(2);
+    expect(errors).toBe(200_000);
+  });
+
+  it('gives an id-less event nested 100,000 deep an id (deterministic, by its content) and goes on', async () => {
+    const nested = (depth: number, leaf: string) => JSON.parse(`${'{"a":'.repeat(depth)}"${leaf}"${'}'.repeat(depth)}`) as unknown;
+    const deep = nested(100_000, 'x');
+    expect(contentEventId(deep)).toBe(contentEventId(nested(100_000, 'x')));
+    expect(contentEventId(deep)).not.toBe(contentEventId(nested(100_000, 'y')));
+    expect(contentEventId(nested(300, 'x'))).not.toBe(contentEventId(nested(300, 'y')));
+    const { eventID: _, ...record } = bare();
+    const hostile = record;
+    // JSON.stringify of it would overflow here: its text is made by hand.
+    const text = JSON.stringify({ ...hostile, requestParameters: { ...(hostile.requestParameters as object), x: 'DEEP' } }).replace(
+      '"DEEP"',
+      `${'{"a":'.repeat(100_000)}"x"${'}'.repeat(100_000)}`,
+    );
+    const { exit, records } = await replayed([file('deep.jsonl', `${text}\n${JSON.stringify(bare())}\n`)]);
+    expect(exit).toBe(0);
+    expect(records).toHaveLength(2);
+    expect(records[0]?.eventId).toMatch(/^content-sha256-/);
+  });
+
+  it('waits for a slow reader of its output: what is written but not yet read stays small', async () => {
+    const lines = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ ...bare(), eventID: `slow-${i}` })).join('\n');
+    let written = 0;
+    let pendingMax = 0;
+    const slow = new Writable({
+      highWaterMark: 16 * 1024,
+      write(chunk: Buffer, _encoding, done) {
+        written += chunk.length;
+        pendingMax = Math.max(pendingMax, slow.writableLength);
+        setTimeout(done, 2);
+      },
+    });
+    const exit = await replay({
+      mode: 'offline',
+      format: 'jsonl',
+      configFile: CONFIG,
+      inputs: [file('slow.jsonl', lines)],
+      env: {},
+      stdout: slow,
+      err: () => undefined,
+    });
+    await new Promise<void>((resolve) => slow.end(resolve));
+    expect(exit).toBe(0);
+    expect(written).toBeGreaterThan(2 * 1024 * 1024);
+    // Without waiting, all of it would be pending at once; with it, one flush (64 KiB) and a batch's last event.
+    expect(pendingMax).toBeLessThan(256 * 1024);
+  });
+
+  it('stops quietly, exit 0, when the reader of its output goes away (`| head`: EPIPE)', async () => {
+    const lines = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ ...bare(), eventID: `gone-${i}` })).join('\n');
+    let writes = 0;
+    const gone = new Writable({
+      write(_chunk, _encoding, done) {
+        writes += 1;
+        done(writes > 1 ? Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }) : undefined);
+      },
+    });
+    let err = '';
+    const exit = await replay({
+      mode: 'offline',
+      format: 'jsonl',
+      configFile: CONFIG,
+      inputs: [file('gone.jsonl', lines)],
+      env: {},
+      stdout: gone,
+      err: (text) => {
+        err += text;
+      },
+    });
+    expect(exit).toBe(0);
+    expect(err).toBe('');
+    expect(writes).toBeLessThan(10);
+  });
 });

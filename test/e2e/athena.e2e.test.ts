@@ -3,10 +3,10 @@
 // get_query_results), and keeps the query string it was sent. The rows queued here are what Athena would return
 // for real sample records; the records the CLI decides from them must be the ones the same samples give as files.
 // Its own workgroup, and no reset of the emulator. CloudTrail Lake is not in moto: test/cli/lake.test.ts only.
-import { AthenaClient, CreateWorkGroupCommand, GetQueryExecutionCommand, ListQueryExecutionsCommand } from '@aws-sdk/client-athena';
+import { AthenaClient, CreateWorkGroupCommand, GetQueryExecutionCommand, GetTableMetadataCommand, ListQueryExecutionsCommand } from '@aws-sdk/client-athena';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { compileBacktestQuery } from '../../cli/backtest-sql.js';
 import { ATHENA_COLUMNS, type StructShape } from '../../cli/cloudtrail-table.js';
 import { main } from '../../cli/main.js';
@@ -22,6 +22,19 @@ const WORKGROUP = `trailguard-e2e-${Date.now().toString(36)}`;
 const env = { AWS_ENDPOINT_URL: endpoint, AWS_REGION: region, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' };
 const athena = new AthenaClient({ region, endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
 
+// moto has no GetTableMetadata (moto/athena/responses.py): the test answers it with the AWS DDL's columns, as a
+// table made from it would, and lets every other Athena call through to the emulator.
+const realSend = AthenaClient.prototype.send;
+beforeEach(() => {
+  vi.spyOn(AthenaClient.prototype, 'send').mockImplementation(function (this: AthenaClient, command: unknown, ...rest: unknown[]) {
+    if (command instanceof GetTableMetadataCommand)
+      return Promise.resolve({
+        TableMetadata: { Name: command.input.TableName, Columns: ATHENA_COLUMNS.map((column) => ({ Name: column.athena })) },
+        $metadata: {},
+      });
+    return (realSend as (...args: unknown[]) => Promise<unknown>).call(this, command, ...rest);
+  } as never);
+});
 afterEach(() => {
   vi.restoreAllMocks();
 });
@@ -165,7 +178,9 @@ describe('trailguard replay --athena against the emulator', () => {
     expect(QueryExecution?.QueryExecutionContext).toEqual({ Database: 'security' });
     expect(QueryExecution?.ResultConfiguration?.OutputLocation).toBe(`s3://example-e2e-athena-results/backtests/${id}.csv`);
     expect(stderr).toMatch(
-      new RegExp(`athena: query ${id} SUCCEEDED, 0 B scanned \\(\\$0\\.000048 at \\$5/TB, 10 MB minimum\\), engine time 0\\.0 s, ${samples.length} rows`),
+      new RegExp(
+        `athena: query ${id} SUCCEEDED, 0 B scanned \\(\\$0\\.000050 at \\$5/TB, whole MB, 10 MB minimum\\), engine time 0\\.0 s, ${samples.length} rows`,
+      ),
     );
   });
 

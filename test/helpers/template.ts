@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -21,26 +23,32 @@ export interface Packaged {
 const packagedBy = new Map<string, Packaged>();
 /** A packaging takes 20–60 s on these machines; one still running after this has hung. */
 const PACKAGE_TIMEOUT_MS = 300_000;
-const LOCK = join(tmpdir(), 'trailguard-package.lock');
+const require = createRequire(import.meta.url);
+const packagingLock = require('../../scripts/fresh-work-folder.cjs') as {
+  LOCK_NAME: string;
+  LOCK_TOKEN_ENV: string;
+  tryLock: (file: string, token: string) => number | undefined;
+  unlock: (file: string, token: string) => void;
+};
+/** The packaging plugin's lock (scripts/fresh-work-folder.cjs): the packagings the tests run hold it on their behalf. */
+const LOCK = join(ROOT, packagingLock.LOCK_NAME);
 
-/** Runs `fn` while holding a cross-process lock: two test files packaging at once would share serverless-esbuild's work folder. */
-function whileLocked<T>(fn: () => T): T {
+/**
+ * Runs `fn` holding the packaging lock, with the environment under which a `serverless package` it spawns holds it
+ * too: two packagings at once share serverless-esbuild's work folder and `.serverless`.
+ */
+function whileLocked<T>(fn: (env: Readonly<Record<string, string>>) => T): T {
+  const token = randomUUID();
+  // Within the hook timeout (180 s, vitest.package.config.ts).
   const deadline = Date.now() + 170_000;
-  for (;;) {
-    try {
-      mkdirSync(LOCK);
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      if (Date.now() > deadline) throw new Error(`${LOCK} held for too long: remove it if no packaging runs`);
-      if (Date.now() - (statSync(LOCK, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 300_000) rmSync(LOCK, { recursive: true, force: true });
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250);
-    }
+  for (let holder = packagingLock.tryLock(LOCK, token); holder !== undefined; holder = packagingLock.tryLock(LOCK, token)) {
+    if (Date.now() > deadline) throw new Error(`waited 170 s for another packaging (pid ${holder}, ${LOCK})`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250);
   }
   try {
-    return fn();
+    return fn({ [packagingLock.LOCK_TOKEN_ENV]: token });
   } finally {
-    rmSync(LOCK, { recursive: true, force: true });
+    packagingLock.unlock(LOCK, token);
   }
 }
 
@@ -56,12 +64,12 @@ function runPackage(dir: string, stage: string, params: Readonly<Record<string, 
   const scratch = join(dir, '.tmp');
   mkdirSync(scratch);
   const paramArgs = Object.entries(params).flatMap(([name, value]) => ['--param', `${name}=${value}`]);
-  const result = whileLocked(() => {
+  const result = whileLocked((lockEnv) => {
     beforeRun?.();
     return spawnSync(join(ROOT, 'node_modules', '.bin', 'serverless'), ['package', '--stage', stage, '--region', 'eu-west-1', '--package', dir, ...paramArgs], {
       cwd: ROOT,
       encoding: 'utf8',
-      env: { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', SLS_TELEMETRY_DISABLED: '1', TMPDIR: scratch },
+      env: { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', SLS_TELEMETRY_DISABLED: '1', TMPDIR: scratch, ...lockEnv },
       // spawnSync blocks the test worker, beyond vitest's timeouts: a packaging that hangs must fail, not stall CI.
       timeout: PACKAGE_TIMEOUT_MS,
       killSignal: 'SIGKILL',
