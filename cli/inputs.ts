@@ -168,7 +168,19 @@ function wholeFile(text: string, source: string): Iterable<InputItem> {
     if (text.trim().includes('\n')) return jsonLines(text, source);
     return [{ kind: 'error', source, problem: `not JSON: ${(error as Error).message}` }];
   }
-  return eventsIn(parsed, source);
+  // Parsed here, not in a worker: each event weighs its share of the text, so the pool's byte caps hold for it.
+  const items = [...eventsIn(parsed, source)];
+  const size = Math.ceil(text.length / Math.max(1, items.length));
+  for (const item of items) parsedSizes.set(item, size);
+  return items;
+}
+
+/** Items parsed from a whole file, by their share of its text; kept beside them, so items stay as eventsIn gives them. */
+const parsedSizes = new WeakMap<InputItem, number>();
+
+/** An item's share of the text it was parsed from on the main thread (UTF-16 units), where known. */
+export function parsedSize(item: InputItem): number | undefined {
+  return parsedSizes.get(item);
 }
 
 const GUNZIP_CHUNK = 256 * 1024;

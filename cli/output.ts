@@ -42,8 +42,33 @@ export function standardOutput(env: Readonly<Record<string, string | undefined>>
   );
 }
 
-/** Streams with a lasting listener that takes a closed reader's EPIPE quietly (writes still flushing after replay). */
-const quietStreams = new WeakSet<NodeJS.WritableStream>();
+/**
+ * Why a write failed, as the message names it: the code (ENOSPC, EIO) when the error has one. Errors from the
+ * stream carry no attacker text, but the message is made safe where it is printed all the same.
+ */
+export const writeProblem = (error: NodeJS.ErrnoException): string => error.code ?? error.message;
+
+/** The exit code of a run whose records could not be written (EXIT.badInput; output.ts does not import replay's EXIT). */
+const EXIT_WRITE_FAILED = 2;
+
+/** Streams with a lasting listener (writes may still be flushing after replay), by how many watchers they have now. */
+const watchers = new WeakMap<NodeJS.WritableStream, number>();
+
+/**
+ * A lasting error listener on a stream the CLI writes to: a closed reader's EPIPE is taken quietly (stderr too:
+ * `… 2>&1 | head`, where the next message would otherwise crash the run); any other error, once no watcher
+ * reports it, is said on `report` and makes the exit code 2, never dropped. Installed once per stream.
+ */
+export function quietOnClosedReader(stream: NodeJS.WritableStream, report?: (problem: string) => void): void {
+  if (watchers.has(stream)) return;
+  watchers.set(stream, 0);
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE' || (watchers.get(stream) ?? 0) > 0) return;
+    if (!report) throw error;
+    report(writeProblem(error));
+    process.exitCode = EXIT_WRITE_FAILED;
+  });
+}
 
 /**
  * The stream replay writes records to, watched: `closed` once its reader is gone (`| head`: EPIPE) or it failed,
@@ -51,19 +76,37 @@ const quietStreams = new WeakSet<NodeJS.WritableStream>();
  */
 export class WatchedOutput {
   closed = false;
-  /** Why writing failed, if not because the reader left. */
+  /** Why writing failed (the error's code), if not because the reader left. */
   failure: string | undefined;
   private readonly onError = (error: NodeJS.ErrnoException) => {
     this.closed = true;
-    if (error.code !== 'EPIPE') this.failure ??= error.message;
+    if (error.code !== 'EPIPE') this.failure ??= writeProblem(error);
   };
 
   constructor(private readonly stream: NodeJS.WritableStream) {
-    if (!quietStreams.has(stream)) {
-      quietStreams.add(stream);
-      stream.on('error', () => undefined);
-    }
+    quietOnClosedReader(stream, (problem) => consoleOut.stderr(`trailguard: cannot write the records: ${problem}\n`));
+    watchers.set(stream, (watchers.get(stream) ?? 0) + 1);
     stream.on('error', this.onError);
+  }
+
+  /**
+   * Resolves once everything written so far has been written (or failed: then `failure` says why). A write's
+   * error arrives a tick after it: without this wait the last flush's would come after `stopWatching`, unheard.
+   */
+  written(): Promise<void> {
+    const stream = this.stream as NodeJS.WritableStream & { destroyed?: boolean };
+    if (this.closed || stream.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      stream.write('', (error?: Error | null) => {
+        // The stream's own 'error' (the failed write's code, not a later write's ERR_STREAM_DESTROYED) comes
+        // on the next tick: heard first, while still watched.
+        setImmediate(() => {
+          // A reader gone (EPIPE, heard above) is no failure, whatever this empty write was told after it.
+          if (error && !this.closed) this.onError(error);
+          resolve();
+        });
+      });
+    });
   }
 
   /** Resolves when what is written has drained (or the stream ended); undefined when nothing waits. */
@@ -85,6 +128,7 @@ export class WatchedOutput {
 
   stopWatching(): void {
     this.stream.off('error', this.onError);
+    watchers.set(this.stream, Math.max(0, (watchers.get(this.stream) ?? 1) - 1));
   }
 }
 

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { ReadItem } from './inputs.js';
+import { parsedSize, type ReadItem } from './inputs.js';
 import type { Routed } from './replay.js';
 import type { WorkerReply, WorkerRequest, WorkerSetup } from './replay-worker.js';
 
@@ -22,8 +22,14 @@ export const BATCH_BYTES = 4 * 1024 * 1024;
 /** Record text in flight (sent, not yet handed on) at most, whatever the count: memory stays flat on huge records. */
 export const IN_FLIGHT_BYTES = 32 * 1024 * 1024;
 
-/** What an item weighs in flight: its text (UTF-16 in memory, counted once: a bound, not a measure). */
-const weight = (item: ReadItem): number => (item.kind === 'text' ? item.text.length : 256);
+/** What an item weighs without a size: an error or a note, or an event parsed from text of unknown length. */
+const SMALL_ITEM = 256;
+
+/**
+ * What an item weighs in flight: its text (UTF-16 in memory, counted once: a bound, not a measure); an event
+ * already parsed, its share of the text it came from (a 250 KB record in a whole log file weighs 250 KB).
+ */
+export const weight = (item: ReadItem): number => (item.kind === 'text' ? item.text.length : Math.max(parsedSize(item) ?? SMALL_ITEM, SMALL_ITEM));
 
 /** Replay's memory budget (issue 21): peak RSS of the whole process, worker threads included. */
 const RSS_CAP_MB = 400;

@@ -11,7 +11,7 @@ import { dynamoStateStore } from '../shared/state/dynamo-store.js';
 import { terminalValue } from '../shared/safe-text.js';
 import { parseItem, readInputBatches, type InputItem, type ReadItem } from './inputs.js';
 import { cliRuleOverrides, loadRunConfig } from './live-store.js';
-import { plainTerminal, RecordPrinter, standardOutput, WatchedOutput, type Format, type RecordSummary } from './output.js';
+import { plainTerminal, quietOnClosedReader, RecordPrinter, standardOutput, WatchedOutput, type Format, type RecordSummary } from './output.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { ReplayPool, WorkerFailure, workerCount } from './replay-pool.js';
 import { cliNotification } from './publishing.js';
@@ -148,6 +148,8 @@ const SEQUENTIAL_ITEMS = 2000;
 /** `trailguard replay`: the same matching and rule code as Lambda, over files, folders or stdin. */
 export async function replay(options: ReplayOptions): Promise<number> {
   const err = options.err ?? consoleOut.stderr;
+  // `… 2>&1 | head`: once the reader is gone, messages and progress go nowhere; the run goes on with its exit code.
+  quietOnClosedReader(process.stderr);
   const rawConfig = options.configFile ? await readConfigFile(options.configFile) : undefined;
   const loaded = configOf(rawConfig, options.configFile, options.env);
   // Dry-run and live decide as the functions would: with the parameter store's exemptions and rule settings.
@@ -206,6 +208,8 @@ export async function replay(options: ReplayOptions): Promise<number> {
     progress.done();
     // Also when the input fails mid-way (Ctrl-C in a backtest, a failed page): the records decided are written.
     if (!output?.closed) printer.finish();
+    // The last write's error comes after it: waited for, so a full disk is an exit 2, not a silent loss.
+    await output?.written();
     output?.stopWatching();
   }
   if (output?.failure) {

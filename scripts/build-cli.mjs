@@ -6,7 +6,21 @@
 //
 //   node scripts/build-cli.mjs               build (npm ci runs it as `prepare`)
 //   node scripts/build-cli.mjs --if-esbuild  the same, but a production install without esbuild only says so
-import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -330,22 +344,47 @@ const fromSourcesOnly = {
   },
 };
 
+/** Codes of a file system without hard links (FAT, exFAT, some network shares). */
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+/** A lock file with no owner's JSON in it may be one being written (the no-hard-link path): live this long. */
+const HALF_WRITTEN_MS = 5_000;
+/** The file operations that differ by file system: a test replaces `link` to act as one without hard links. */
+export const lockIo = { link: (from, to) => linkSync(from, to) };
+
 /**
  * The build lock, `<dist>.lock`: a file naming its owner's pid and a random token, made whole beside it and then
  * hard-linked into place (which fails when one exists), so no one reads a half-written lock and only the owner,
- * holding the token, removes it. Undefined when another process holds it.
+ * holding the token, removes it. Without hard links it is created exclusively, then written: a lock naming no
+ * owner is left alone for HALF_WRITTEN_MS. Undefined when another process holds it.
  */
 export function takeLock(lock) {
   const token = randomHex(12);
+  const text = JSON.stringify({ pid: process.pid, token });
   const whole = `${lock}.${token}`;
-  writeFileSync(whole, JSON.stringify({ pid: process.pid, token }));
+  writeFileSync(whole, text);
+  let linked = false;
   try {
-    linkSync(whole, lock);
+    lockIo.link(whole, lock);
+    linked = true;
   } catch (error) {
-    if (error?.code !== 'EEXIST') throw error;
-    return undefined;
+    if (error?.code === 'EEXIST') return undefined;
+    if (!NO_LINKS.has(error?.code)) throw error;
   } finally {
     rmSync(whole, { force: true });
+  }
+  if (!linked) {
+    let fd;
+    try {
+      fd = openSync(lock, 'wx');
+    } catch (error) {
+      if (error?.code === 'EEXIST') return undefined;
+      throw error;
+    }
+    try {
+      writeSync(fd, text);
+    } finally {
+      closeSync(fd);
+    }
   }
   return {
     token,
@@ -373,8 +412,12 @@ export function lockOwner(lock) {
   return { ageMs };
 }
 
-/** A lock no one will release: its owner is gone (or named none), or it is older than any build takes. */
-const abandoned = (owner) => owner.pid === undefined || owner.pid === process.pid || !alive(owner.pid) || owner.ageMs > LOCK_STALE_MS;
+/**
+ * A lock no one will release: its owner is gone, or it named none for longer than a write takes, or it is older
+ * than any build takes.
+ */
+export const abandoned = (owner) =>
+  (owner.pid === undefined ? owner.ageMs > HALF_WRITTEN_MS : owner.pid === process.pid || !alive(owner.pid)) || owner.ageMs > LOCK_STALE_MS;
 
 /**
  * Removes an abandoned lock, and only the one seen: it is moved aside first, and put back when what was moved is

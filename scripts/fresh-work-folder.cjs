@@ -25,8 +25,22 @@ const LOCK_NAME = '.packaging.lock';
 /** A process that took the lock for the packaging it runs (the tests) names its token here: that packaging holds it. */
 const LOCK_TOKEN_ENV = 'TRAILGUARD_PACKAGING_LOCK';
 const WAIT_STEP_MS = 250;
-/** A packaging takes 20–60 s; one holding the lock this long hung (end it) or its pid was reused. */
-const WAIT_LIMIT_MS = 10 * 60 * 1000;
+/**
+ * A packaging takes 20–60 s (a deploy holds the lock until its artifacts are uploaded); one holding the lock this
+ * long hung (end it) or its pid was reused. Well below the `timeout`s around a whole packaging (.ci/run's 300 s,
+ * lint-templates.sh's 600 s), so the error saying which pid and file prints before such a kill.
+ */
+const WAIT_LIMIT_MS = 4 * 60 * 1000;
+/**
+ * A lock file no holder's JSON is in may be one being written (the no-hard-link path below writes after creating):
+ * live this long after its last write, abandoned after. A takeover's guard is held for a few file operations: one
+ * this old was left by a killed process.
+ */
+const HALF_WRITTEN_MS = 5_000;
+/** Codes of a file system without hard links (FAT, exFAT, some network shares). */
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+/** The file operations that differ by file system: a test replaces `link` to act as one without hard links. */
+const io = { link: (from, to) => fs.linkSync(from, to) };
 
 const isAlive = (pid) => {
   try {
@@ -37,10 +51,12 @@ const isAlive = (pid) => {
   }
 };
 
-/** The lock's holder, as its file says; undefined when there is none, `{}` when the file is not a holder's. */
+/** The lock's holder, as its file says; undefined when there is none, `{ ageMs }` when the file is not a holder's. */
 function holderOf(file) {
   let text;
+  let ageMs;
   try {
+    ageMs = Date.now() - fs.statSync(file).mtimeMs;
     text = fs.readFileSync(file, 'utf8');
   } catch (error) {
     if (error.code === 'ENOENT') return undefined;
@@ -48,50 +64,88 @@ function holderOf(file) {
   }
   try {
     const { pid, token } = JSON.parse(text);
-    return Number.isSafeInteger(pid) && pid > 0 && typeof token === 'string' ? { pid, token } : {};
+    if (Number.isSafeInteger(pid) && pid > 0 && typeof token === 'string') return { pid, token, ageMs };
   } catch {
-    return {};
+    // not a holder's (yet)
+  }
+  return { ageMs };
+}
+
+/** A holder that will never release: its process is gone, or it wrote no holder's JSON a while ago. */
+const abandoned = (holder) => (holder.pid === undefined ? holder.ageMs > HALF_WRITTEN_MS : !isAlive(holder.pid));
+
+/**
+ * Creates `file` holding `token`'s holder, unless it exists: true when created. Written whole, then hard-linked in
+ * place (nobody reads a half-written holder); without hard links, created exclusively and then written (a reader
+ * meanwhile sees no holder's JSON, and `abandoned` leaves such a young file alone).
+ */
+function create(file, token) {
+  const text = JSON.stringify({ pid: process.pid, token });
+  const whole = `${file}.${token}`;
+  fs.writeFileSync(whole, text);
+  try {
+    io.link(whole, file);
+    return true;
+  } catch (error) {
+    if (error.code === 'EEXIST') return false;
+    if (!NO_LINKS.has(error.code)) throw error;
+  } finally {
+    fs.rmSync(whole, { force: true });
+  }
+  let fd;
+  try {
+    fd = fs.openSync(file, 'wx');
+  } catch (error) {
+    if (error.code === 'EEXIST') return false;
+    throw error;
+  }
+  try {
+    fs.writeSync(fd, text);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return true;
+}
+
+/**
+ * Removes `file`'s lock if its holder is still `seen`, abandoned; false when another process's takeover is under
+ * way. Takeovers go one at a time, through the guard `${file}.takeover`: the holder is re-read under it, and nothing
+ * else replaces an abandoned lock (its holder is gone; a new lock needs the file absent), so the lock removed is the
+ * one checked — never a lock another process took meanwhile.
+ */
+function takeOver(file, token, seen) {
+  const guard = `${file}.takeover`;
+  if (!create(guard, token)) {
+    const other = holderOf(guard);
+    // Left by a takeover killed midway; removed only if unchanged since read (best effort: such a kill is rare).
+    if (other && (abandoned(other) || other.ageMs > HALF_WRITTEN_MS)) {
+      if (holderOf(guard)?.token === other.token) fs.rmSync(guard, { force: true });
+    }
+    return false;
+  }
+  try {
+    const now = holderOf(file);
+    if (now && now.token === seen.token && abandoned(now)) fs.rmSync(file, { force: true });
+    return true;
+  } finally {
+    unlock(guard, token);
   }
 }
 
 /**
  * One attempt at the lock in `file` for `token` (this process's pid): undefined when taken (or already held under
- * `token`), else the live holder's pid. A holder whose pid is gone, or an unreadable file, is taken over.
+ * `token`), else the live holder's pid, or 0 for a lock being written or being taken over by another process. An
+ * abandoned lock is taken over.
  */
 function tryLock(file, token) {
   for (;;) {
-    // Written whole, then linked in place: link fails if the lock exists, and nobody reads a half-written holder.
-    const mine = `${file}.${token}`;
-    fs.writeFileSync(mine, JSON.stringify({ pid: process.pid, token }));
-    try {
-      fs.linkSync(mine, file);
-      return undefined;
-    } catch (error) {
-      if (error.code !== 'EEXIST') throw error;
-    } finally {
-      fs.rmSync(mine, { force: true });
-    }
+    if (create(file, token)) return undefined;
     const holder = holderOf(file);
     if (holder === undefined) continue;
     if (holder.token === token) return undefined;
-    if (holder.pid !== undefined && isAlive(holder.pid)) return holder.pid;
-    // Taken over by a rename, then checked: another waiter may have taken it over between our read and the rename.
-    const stale = `${file}.stale.${token}`;
-    try {
-      fs.renameSync(file, stale);
-    } catch (error) {
-      if (error.code === 'ENOENT') continue;
-      throw error;
-    }
-    const moved = holderOf(stale);
-    if (moved?.token !== holder.token) {
-      try {
-        fs.linkSync(stale, file);
-      } catch (error) {
-        if (error.code !== 'EEXIST') throw error;
-      }
-    }
-    fs.rmSync(stale, { force: true });
+    if (!abandoned(holder)) return holder.pid ?? 0;
+    // Another process's takeover is under way: waited for, not spun on.
+    if (!takeOver(file, token, holder)) return 0;
   }
 }
 
@@ -117,10 +171,12 @@ class FreshWorkFolder {
     // A packaging's first step (of `package` and `deploy`) removes the service's `.serverless`, and the next writes
     // the core template there: the lock is taken before either.
     this.hooks['before:package:cleanup'] = () => this.lock();
-    // `serverless package` ends here; a deploy goes on reading `.serverless`, so it keeps the lock until it exits.
+    // `serverless package` ends here. A deploy (osls spawns `package` inside it) goes on reading `.serverless` until
+    // its artifacts are uploaded; the CloudFormation update after that reads them from S3, so the lock goes there.
     this.hooks['after:package:finalize'] = () => {
       if (this.serverless.processedInput?.commands?.join(' ') === 'package') this.unlock();
     };
+    this.hooks['after:aws:deploy:deploy:uploadArtifacts'] = () => this.unlock();
   }
 
   /** serverless-esbuild's instance: its folders, as it resolved them (custom.esbuild, its config file, its defaults). */
@@ -143,22 +199,27 @@ class FreshWorkFolder {
     for (let holder = tryLock(file, token); holder !== undefined; holder = tryLock(file, token)) {
       if (Date.now() > deadline) {
         throw new this.serverless.classes.Error(
-          `fresh-work-folder: pid ${holder} has held ${file} for over ${WAIT_LIMIT_MS / 60_000} minutes: end it, or remove the file if it runs no packaging`,
+          `fresh-work-folder: ${holder ? `pid ${holder}` : 'another packaging'} has held ${file} for over ${WAIT_LIMIT_MS / 60_000} minutes: end it, or remove the file if it runs no packaging`,
         );
       }
-      if (told !== holder) (this.log?.notice ?? console.error)(`Waiting for another packaging of this service (pid ${holder}) to end`);
+      if (told !== holder) {
+        (this.log?.notice ?? console.error)(`Waiting for another packaging of this service${holder ? ` (pid ${holder})` : ''} to end`);
+      }
       told = holder;
       await new Promise((resolve) => setTimeout(resolve, WAIT_STEP_MS));
     }
     this.token = token;
     this.lockFile = file;
     // An error ends osls through its exit too; a killed process leaves its pid, gone, and the next one takes over.
-    process.once('exit', () => this.unlock());
+    this.onExit = () => this.unlock();
+    process.once('exit', this.onExit);
   }
 
   unlock() {
     if (this.token !== undefined) unlock(this.lockFile, this.token);
     this.token = undefined;
+    if (this.onExit) process.removeListener('exit', this.onExit);
+    this.onExit = undefined;
   }
 
   remove() {
@@ -180,3 +241,6 @@ module.exports.LOCK_NAME = LOCK_NAME;
 module.exports.LOCK_TOKEN_ENV = LOCK_TOKEN_ENV;
 module.exports.tryLock = tryLock;
 module.exports.unlock = unlock;
+module.exports.takeOver = takeOver;
+module.exports.io = io;
+module.exports.HALF_WRITTEN_MS = HALF_WRITTEN_MS;

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, sep } from 'node:path';
@@ -144,6 +144,11 @@ const FreshWorkFolder = require('../../scripts/fresh-work-folder.cjs') as {
   BUNDLING_HOOKS: string[];
   LOCK_NAME: string;
   LOCK_TOKEN_ENV: string;
+  HALF_WRITTEN_MS: number;
+  tryLock(file: string, token: string): number | undefined;
+  takeOver(file: string, token: string, seen: { pid?: number; token?: string; ageMs: number }): boolean;
+  unlock(file: string, token: string): void;
+  io: { link(from: string, to: string): void };
 };
 const EsbuildServerlessPlugin = require('serverless-esbuild') as new (
   serverless: unknown,
@@ -156,12 +161,12 @@ const EsbuildServerlessPlugin = require('serverless-esbuild') as new (
 
 const silentLog = { verbose() {}, notice() {}, warning() {}, error() {} };
 /** What serverless-esbuild's constructor and its `init` read of the framework, for a service in `serviceDir`. */
-const serverlessFor = (serviceDir: string, esbuild: Record<string, unknown> = {}) => ({
+const serverlessFor = (serviceDir: string, esbuild: Record<string, unknown> = {}, commands = ['package']) => ({
   config: { serviceDir },
   service: { provider: { name: 'aws', runtime: 'nodejs22.x' }, custom: { esbuild }, functions: {} },
   configSchemaHandler: { defineFunctionProperties() {} },
   classes: { Error },
-  processedInput: { commands: ['package'] },
+  processedInput: { commands },
   pluginManager: { plugins: [] as unknown[] },
 });
 
@@ -185,8 +190,10 @@ describe("fresh-work-folder's hooks", () => {
     expect(bundling.length).toBeGreaterThan(3);
     expect([...FreshWorkFolder.BUNDLING_HOOKS].sort()).toEqual(bundling.sort());
     const ours = new FreshWorkFolder(serverlessFor(ROOT), {}, { log: silentLog });
-    // And the lock's own: taken before a packaging's first step, released after its last.
-    expect(Object.keys(ours.hooks).sort()).toEqual([...bundling, 'before:package:cleanup', 'after:package:finalize'].sort());
+    // And the lock's own: taken before a packaging's first step, released after its last (a deploy's: its upload).
+    expect(Object.keys(ours.hooks).sort()).toEqual(
+      [...bundling, 'before:package:cleanup', 'after:package:finalize', 'after:aws:deploy:deploy:uploadArtifacts'].sort(),
+    );
   });
 });
 
@@ -194,8 +201,8 @@ describe('fresh-work-folder on a service folder', () => {
   let service = '';
   const lockFile = () => join(service, FreshWorkFolder.LOCK_NAME);
   /** Our plugin beside a real serverless-esbuild, initialised with `esbuild` as custom.esbuild; `notices` collects its messages. */
-  const pluginFor = (esbuild: Record<string, unknown> = {}) => {
-    const serverless = serverlessFor(service, esbuild);
+  const pluginFor = (esbuild: Record<string, unknown> = {}, commands = ['package']) => {
+    const serverless = serverlessFor(service, esbuild, commands);
     const esbuildPlugin = new EsbuildServerlessPlugin(serverless, {}, { log: silentLog });
     esbuildPlugin.init();
     serverless.pluginManager.plugins.push(esbuildPlugin);
@@ -207,6 +214,7 @@ describe('fresh-work-folder on a service folder', () => {
       bundle: plugin.hooks['before:package:createDeploymentArtifacts'] as Hook,
       finalize: plugin.hooks['after:package:finalize'] as Hook,
       cleanup: plugin.hooks['before:package:cleanup'] as Hook,
+      uploaded: plugin.hooks['after:aws:deploy:deploy:uploadArtifacts'] as Hook,
     };
   };
   const leftovers = (folder: string) => {
@@ -281,10 +289,24 @@ describe('fresh-work-folder on a service folder', () => {
     expect(existsSync(lockFile())).toBe(false);
   });
 
-  it('takes over at once a lock whose holder has ended, or that no holder wrote', async () => {
+  it("keeps a deploy's lock past its packaging, through the upload of its artifacts, and no longer", async () => {
+    const { cleanup, bundle, finalize, uploaded } = pluginFor({}, ['deploy']);
+    await cleanup();
+    await bundle();
+    finalize();
+    expect(JSON.parse(readFileSync(lockFile(), 'utf8'))).toMatchObject({ pid: process.pid });
+    uploaded();
+    expect(existsSync(lockFile())).toBe(false);
+  });
+
+  /** Backdates `file` by `ms`. */
+  const age = (file: string, ms: number) => utimesSync(file, new Date(Date.now() - ms), new Date(Date.now() - ms));
+
+  it('takes over at once a lock whose holder has ended, or that no holder wrote a while ago', async () => {
     for (const left of [JSON.stringify({ pid: Number(endedPid()), token: 'killed packaging' }), '{"pid": 1, "tok']) {
       leftovers('.esbuild');
       writeFileSync(lockFile(), left);
+      age(lockFile(), FreshWorkFolder.HALF_WRITTEN_MS + 1_000);
       const { bundle, finalize, notices } = pluginFor();
       await bundle();
       expect(notices).toEqual([]);
@@ -292,6 +314,75 @@ describe('fresh-work-folder on a service folder', () => {
       finalize();
       expect(existsSync(lockFile())).toBe(false);
     }
+  });
+
+  it('leaves alone a lock file just created and not yet written (no hard links), and takes it over later', () => {
+    writeFileSync(lockFile(), '');
+    expect(FreshWorkFolder.tryLock(lockFile(), 'waiter')).toBe(0);
+    expect(readFileSync(lockFile(), 'utf8')).toBe('');
+    age(lockFile(), FreshWorkFolder.HALF_WRITTEN_MS + 1_000);
+    expect(FreshWorkFolder.tryLock(lockFile(), 'waiter')).toBeUndefined();
+    expect(JSON.parse(readFileSync(lockFile(), 'utf8'))).toEqual({ pid: process.pid, token: 'waiter' });
+    FreshWorkFolder.unlock(lockFile(), 'waiter');
+    expect(existsSync(lockFile())).toBe(false);
+  });
+
+  it('locks without hard links (FAT, exFAT): created exclusively, one holder at a time', () => {
+    const link = FreshWorkFolder.io.link;
+    for (const code of ['EPERM', 'ENOTSUP', 'ENOSYS']) {
+      FreshWorkFolder.io.link = () => {
+        throw Object.assign(new Error(`link: ${code}`), { code });
+      };
+      try {
+        expect(FreshWorkFolder.tryLock(lockFile(), 'first'), code).toBeUndefined();
+        expect(JSON.parse(readFileSync(lockFile(), 'utf8'))).toEqual({ pid: process.pid, token: 'first' });
+        // This process is alive: a second packager waits for it.
+        expect(FreshWorkFolder.tryLock(lockFile(), 'second')).toBe(process.pid);
+        FreshWorkFolder.unlock(lockFile(), 'first');
+        expect(FreshWorkFolder.tryLock(lockFile(), 'second')).toBeUndefined();
+        FreshWorkFolder.unlock(lockFile(), 'second');
+        expect(readdirSync(service).filter((name) => name.startsWith(FreshWorkFolder.LOCK_NAME))).toEqual([]);
+      } finally {
+        FreshWorkFolder.io.link = link;
+      }
+    }
+    // Any other failure of the link is no file system without hard links: it is raised.
+    FreshWorkFolder.io.link = () => {
+      throw Object.assign(new Error('link: EACCES'), { code: 'EACCES' });
+    };
+    try {
+      expect(() => FreshWorkFolder.tryLock(lockFile(), 'first')).toThrow(/EACCES/);
+      expect(existsSync(lockFile())).toBe(false);
+    } finally {
+      FreshWorkFolder.io.link = link;
+    }
+  });
+
+  it('never removes a lock taken over meanwhile: a takeover re-checks its holder under the takeover guard', () => {
+    const dead = { pid: Number(endedPid()), token: 'killed packaging' };
+    writeFileSync(lockFile(), JSON.stringify(dead));
+    const seenByAll = { ...dead, ageMs: 0 };
+    // W1 takes the abandoned lock over; W2 and W3 saw the same dead holder before it did.
+    expect(FreshWorkFolder.tryLock(lockFile(), 'W1')).toBeUndefined();
+    expect(FreshWorkFolder.takeOver(lockFile(), 'W2', seenByAll)).toBe(true);
+    expect(FreshWorkFolder.tryLock(lockFile(), 'W3')).toBe(process.pid);
+    expect(JSON.parse(readFileSync(lockFile(), 'utf8'))).toEqual({ pid: process.pid, token: 'W1' });
+    FreshWorkFolder.unlock(lockFile(), 'W1');
+
+    // While a live process's takeover is under way, others wait for it (0: no holder to name) and touch nothing.
+    writeFileSync(lockFile(), JSON.stringify(dead));
+    const guard = `${lockFile()}.takeover`;
+    writeFileSync(guard, JSON.stringify({ pid: process.pid, token: 'W1' }));
+    expect(FreshWorkFolder.tryLock(lockFile(), 'W2')).toBe(0);
+    expect(JSON.parse(readFileSync(lockFile(), 'utf8'))).toEqual(dead);
+    // A guard left by a takeover that was killed is cleared, and the takeover goes on.
+    writeFileSync(guard, JSON.stringify(dead));
+    expect(FreshWorkFolder.tryLock(lockFile(), 'W2')).toBe(0);
+    expect(existsSync(guard)).toBe(false);
+    expect(FreshWorkFolder.tryLock(lockFile(), 'W2')).toBeUndefined();
+    expect(existsSync(guard)).toBe(false);
+    FreshWorkFolder.unlock(lockFile(), 'W2');
+    expect(existsSync(lockFile())).toBe(false);
   });
 
   it('goes on under a lock taken on its behalf (the tests), and leaves it to its taker', async () => {

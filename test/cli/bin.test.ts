@@ -6,6 +6,7 @@ import { type ChildProcess, execFile, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.js';
 import { RULES } from '../../functions/rules.js';
@@ -275,6 +276,63 @@ describe('the trailguard bin', () => {
     );
     expect(prepare.code).toBe(0);
     expect(prepare.stderr).toContain('esbuild is not installed');
+  });
+});
+
+/** The build lock's parts, from scripts/build-cli.mjs (plain JavaScript, so imported by URL and typed here). */
+interface BuildLock {
+  takeLock(lock: string): { token: string; release(): void } | undefined;
+  lockOwner(lock: string): { pid?: number; token?: string; ageMs: number } | undefined;
+  abandoned(owner: { pid?: number; token?: string; ageMs: number }): boolean;
+  lockIo: { link(from: string, to: string): void };
+}
+const buildLock = async (): Promise<BuildLock> => (await import(pathToFileURL(join(ROOT, 'scripts', 'build-cli.mjs')).href)) as BuildLock;
+
+describe('the build lock', () => {
+  let folder = '';
+  beforeAll(() => {
+    folder = mkdtempSync(join(tmpdir(), 'trailguard-build-lock-'));
+  });
+  afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+  it('works without hard links (FAT, exFAT): created exclusively, one owner at a time, and raises any other failure', async () => {
+    const { takeLock, lockOwner, lockIo } = await buildLock();
+    const file = join(folder, 'no-links.lock');
+    const link = lockIo.link;
+    try {
+      for (const code of ['EPERM', 'ENOTSUP', 'ENOSYS']) {
+        lockIo.link = () => {
+          throw Object.assign(new Error(`link: ${code}`), { code });
+        };
+        const first = takeLock(file);
+        expect(first, code).toBeDefined();
+        expect(lockOwner(file)).toMatchObject({ pid: process.pid, token: first?.token });
+        expect(takeLock(file)).toBeUndefined();
+        first?.release();
+        expect(existsSync(file)).toBe(false);
+        expect(readdirSync(folder)).toEqual([]);
+      }
+      lockIo.link = () => {
+        throw Object.assign(new Error('link: EACCES'), { code: 'EACCES' });
+      };
+      expect(() => takeLock(file)).toThrow(/EACCES/);
+      expect(readdirSync(folder)).toEqual([]);
+    } finally {
+      lockIo.link = link;
+    }
+  });
+
+  it('leaves alone a lock just created and not yet written, and takes over one that stayed so', async () => {
+    const { lockOwner, abandoned } = await buildLock();
+    const file = join(folder, 'half-written.lock');
+    writeFileSync(file, '');
+    const young = lockOwner(file);
+    expect(young).toEqual({ ageMs: expect.any(Number) });
+    expect(abandoned(young ?? { ageMs: 0 })).toBe(false);
+    const past = new Date(Date.now() - 10_000);
+    utimesSync(file, past, past);
+    expect(abandoned(lockOwner(file) ?? { ageMs: 0 })).toBe(true);
+    rmSync(file);
   });
 });
 
