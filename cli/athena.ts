@@ -172,6 +172,41 @@ export async function pollUntilFinal<T>(
 }
 
 /**
+ * Every row of a finished query's results, page after page (NextToken): Ctrl-C is checked before each page, each
+ * row (the rules take their time over each) and after the last, and ends the backtest with `interrupted()`; a
+ * page in flight is aborted by it. `call` names the page call in a failure.
+ */
+export async function* resultRows<Page extends { readonly NextToken?: string | undefined }, Row>(options: {
+  readonly interrupt: Interrupt;
+  readonly interrupted: () => Error;
+  readonly call: string;
+  readonly fetch: (token: string | undefined, signal: AbortSignal) => Promise<Page>;
+  /** The page's rows, by its number (from 1). */
+  readonly rowsOf: (page: Page, number: number) => readonly Row[];
+  readonly onPage?: (number: number) => void;
+}): AsyncGenerator<Row> {
+  const { interrupt, interrupted } = options;
+  let token: string | undefined;
+  let number = 0;
+  do {
+    if (interrupt.interrupted) throw interrupted();
+    number += 1;
+    const page = await options.fetch(token, interrupt.signal).catch((error: unknown) => {
+      if (interrupt.interrupted) throw interrupted();
+      throw callFailed(options.call, error);
+    });
+    for (const row of options.rowsOf(page, number)) {
+      if (interrupt.interrupted) throw interrupted();
+      yield row;
+    }
+    options.onPage?.(number);
+    token = page.NextToken;
+  } while (token);
+  // A Ctrl-C during the last row is still an interrupt: the operator asked to stop, and is told it was seen.
+  if (interrupt.interrupted) throw interrupted();
+}
+
+/**
  * Refuses a query that is not one SELECT: the read-only guard lets StartQueryExecution/StartQuery through,
  * and this keeps it to the compiled query's kind, whatever builds the text (no CTAS, INSERT or DDL).
  */
@@ -339,36 +374,27 @@ export async function* athenaEvents(options: AthenaBacktestOptions): AsyncGenera
       report(athenaSummary(id, execution, rows));
       return new InputProblem(`interrupted after ${rows} rows of Athena query ${id} (the query had finished: nothing to stop)`);
     };
-    let columns: string[] | undefined;
-    let token: string | undefined;
-    let page = 0;
-    do {
-      if (interrupt.interrupted) throw interrupted();
-      page += 1;
-      const answer: GetQueryResultsCommandOutput = await client
-        .send(new GetQueryResultsCommand({ QueryExecutionId: id, MaxResults: ATHENA_PAGE_ROWS, ...(token ? { NextToken: token } : {}) }), {
-          abortSignal: interrupt.signal,
-        })
-        .catch((error: unknown) => {
-          if (interrupt.interrupted) throw interrupted();
-          throw callFailed(`Athena GetQueryResults of query ${id}`, error);
-        });
-      columns ??= (answer.ResultSet?.ResultSetMetadata?.ColumnInfo ?? []).map((column) => column.Name ?? '');
-      const found = answer.ResultSet?.Rows ?? [];
-      // A SELECT's first row of the first page holds the column names, not data. Only a row that equals them is
-      // skipped, so a result without that row (another engine, an emulator) never loses its first record.
-      const isHeader = page === 1 && found.length > 0 && sameValues(rowValues(found[0]), columns);
-      for (const row of isHeader ? found.slice(1) : found) {
-        // Checked before each row, as the rules take their time over each: Ctrl-C is seen within a row.
-        if (interrupt.interrupted) throw interrupted();
-        rows += 1;
-        yield rowItem('athena', `athena:${id}#${rows}`, columns, rowValues(row));
-      }
-      options.onProgress?.(`athena query ${id}: page ${page}, ${rows} rows`);
-      token = answer.NextToken;
-    } while (token);
-    // A Ctrl-C during the last row is still an interrupt: the operator asked to stop, and is told it was seen.
-    if (interrupt.interrupted) throw interrupted();
+    let columns: string[] = [];
+    for await (const row of resultRows({
+      interrupt,
+      interrupted,
+      call: `Athena GetQueryResults of query ${id}`,
+      fetch: (token, abortSignal): Promise<GetQueryResultsCommandOutput> =>
+        client.send(new GetQueryResultsCommand({ QueryExecutionId: id, MaxResults: ATHENA_PAGE_ROWS, ...(token ? { NextToken: token } : {}) }), {
+          abortSignal,
+        }),
+      rowsOf: (answer, page) => {
+        if (page === 1) columns = (answer.ResultSet?.ResultSetMetadata?.ColumnInfo ?? []).map((column) => column.Name ?? '');
+        const found = answer.ResultSet?.Rows ?? [];
+        // A SELECT's first row of the first page holds the column names, not data. Only a row that equals them is
+        // skipped, so a result without that row (another engine, an emulator) never loses its first record.
+        return page === 1 && found.length > 0 && sameValues(rowValues(found[0]), columns) ? found.slice(1) : found;
+      },
+      onPage: (page) => options.onProgress?.(`athena query ${id}: page ${page}, ${rows} rows`),
+    })) {
+      rows += 1;
+      yield rowItem('athena', `athena:${id}#${rows}`, columns, rowValues(row));
+    }
     report(athenaSummary(id, execution, rows));
   } finally {
     interrupt.release();

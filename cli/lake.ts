@@ -23,6 +23,7 @@ import {
   type InterruptHook,
   pollUntilFinal,
   type QueryScope,
+  resultRows,
   rowItem,
   sigint,
   type WarehouseBacktest,
@@ -163,31 +164,20 @@ export async function* lakeEvents(options: LakeBacktestOptions): AsyncGenerator<
       report(lakeSummary(id, finished, rows));
       return new InputProblem(`interrupted after ${rows} rows of CloudTrail Lake query ${id} (the query had finished: nothing to cancel)`);
     };
-    let token: string | undefined;
-    let page = 0;
-    do {
-      if (interrupt.interrupted) throw interrupted();
-      page += 1;
-      const answer: GetQueryResultsCommandOutput = await client
-        .send(new GetQueryResultsCommand({ QueryId: id, MaxQueryResults: LAKE_PAGE_ROWS, ...(token ? { NextToken: token } : {}) }), {
-          abortSignal: interrupt.signal,
-        })
-        .catch((error: unknown) => {
-          if (interrupt.interrupted) throw interrupted();
-          throw callFailed(`CloudTrail Lake GetQueryResults of query ${id}`, error);
-        });
-      // Lake returns no header row: every row is data.
-      for (const row of answer.QueryResultRows ?? []) {
-        // Before each row, as in athenaEvents: Ctrl-C is seen within a row, and on the last page too.
-        if (interrupt.interrupted) throw interrupted();
-        rows += 1;
-        const { columns, values } = rowColumns(row);
-        yield rowItem('lake', `lake:${id}#${rows}`, columns, values);
-      }
-      options.onProgress?.(`lake query ${id}: page ${page}, ${rows} rows`);
-      token = answer.NextToken;
-    } while (token);
-    if (interrupt.interrupted) throw interrupted();
+    // Lake returns no header row: every row is data.
+    for await (const row of resultRows({
+      interrupt,
+      interrupted,
+      call: `CloudTrail Lake GetQueryResults of query ${id}`,
+      fetch: (token, abortSignal): Promise<GetQueryResultsCommandOutput> =>
+        client.send(new GetQueryResultsCommand({ QueryId: id, MaxQueryResults: LAKE_PAGE_ROWS, ...(token ? { NextToken: token } : {}) }), { abortSignal }),
+      rowsOf: (answer) => answer.QueryResultRows ?? [],
+      onPage: (page) => options.onProgress?.(`lake query ${id}: page ${page}, ${rows} rows`),
+    })) {
+      rows += 1;
+      const { columns, values } = rowColumns(row);
+      yield rowItem('lake', `lake:${id}#${rows}`, columns, values);
+    }
     report(lakeSummary(id, described, rows));
   } finally {
     interrupt.release();
