@@ -1,5 +1,5 @@
 import { PublishCommand } from '@aws-sdk/client-sns';
-import { OutcomeUnknownError, snsClient } from './aws/sns.js';
+import { OutcomeUnknownError, publishWhileRefused, snsClient } from './aws/sns.js';
 import { classifyAwsError } from './aws/errors.js';
 import { AwsCallError } from './errors.js';
 import {
@@ -192,8 +192,9 @@ function composeNotification(
 
 /**
  * Publishes to an SNS topic: text for email/SMS, the JSON form for machine subscribers (SQS, Lambda, HTTP).
- * A failure SNS answered (throttling, its 500/503) or a connection never made is retried inside the call; one that
- * may have published unseen (a timeout, a reset, a gateway's 502/504) is not (shared/aws/sns.ts). What remains is thrown, and the runner
+ * A failure SNS answered (throttling, its 500/503) or a connection never made is retried inside the call, and in
+ * further rounds while the invocation has time; one that may have published unseen (a timeout, a reset, a
+ * gateway's 502/504) is not (shared/aws/sns.ts). What remains is thrown, and the runner
  * records it (`notificationFailure`) as `notification.status: failed`, which the NotificationFailed alarm watches.
  */
 export function snsNotifier(topicArn: string, endpoint: string | undefined): Notify {
@@ -205,15 +206,14 @@ export function snsNotifier(topicArn: string, endpoint: string | undefined): Not
       throw new AwsCallError('SNS.Publish', topicArn, 'invalid', 'MessageTooLong', `${size} bytes exceed SNS's ${SNS_MESSAGE_LIMIT}`);
     }
     const client = snsClient({ region, endpoint });
-    const result = await client.send(
-      new PublishCommand({
-        TopicArn: topicArn,
-        Subject: notification.subject,
-        MessageStructure: 'json',
-        Message: snsMessageOf(notification),
-        MessageAttributes: snsAttributesOf(notification),
-      }),
-    );
+    const publish = new PublishCommand({
+      TopicArn: topicArn,
+      Subject: notification.subject,
+      MessageStructure: 'json',
+      Message: snsMessageOf(notification),
+      MessageAttributes: snsAttributesOf(notification),
+    });
+    const result = await publishWhileRefused(() => client.send(publish));
     return result.MessageId ?? 'unknown';
   };
 }

@@ -57,6 +57,7 @@ export function baseClientConfig(options: ClientOptions) {
 /** The deadline the AWS calls of one invocation share: its signal aborts when the deadline passes. */
 interface DeadlineScope {
   readonly deadline: number;
+  readonly now: () => number;
   readonly signal: AbortSignal;
 }
 
@@ -80,10 +81,16 @@ export async function withCallDeadline<T>(deadline: number | undefined, now: () 
   if (left <= 0) controller.abort();
   const timer = left > 0 ? setTimeout(() => controller.abort(), left) : undefined;
   try {
-    return await deadlineScopes.run({ deadline, signal: controller.signal }, work);
+    return await deadlineScopes.run({ deadline, now, signal: controller.signal }, work);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The time left for AWS calls in the current `withCallDeadline` scope; undefined outside one (replay, CLI). */
+export function callTimeLeftMs(): number | undefined {
+  const scope = deadlineScopes.getStore();
+  return scope ? scope.deadline - scope.now() : undefined;
 }
 
 /** A transient error (classified by shared/aws/errors.ts): the invocation's time for AWS calls is spent. */

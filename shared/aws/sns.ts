@@ -1,8 +1,9 @@
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { HandlerExecutionContext, RetryErrorInfo, RetryStrategyV2, RetryToken } from '@smithy/types';
 import { TrailguardError } from '../errors.js';
-import { ATTEMPT_TIMEOUT_MS, baseClientConfig, cachedClient, type ClientOptions, MAX_ATTEMPTS } from './client-options.js';
-import { errorCodeOf, NOT_SENT_CODES } from './errors.js';
+import { setTimeout as wait } from 'node:timers/promises';
+import { ATTEMPT_TIMEOUT_MS, baseClientConfig, cachedClient, callTimeLeftMs, type ClientOptions, MAX_ATTEMPTS } from './client-options.js';
+import { classifyAwsError, errorCodeOf, NOT_SENT_CODES } from './errors.js';
 
 // A Publish to a standard topic has no idempotency token: every request SNS accepts is delivered, so a resent
 // Publish whose first copy was accepted pages twice (FIFO topics deduplicate, but cannot deliver to email, SMS or
@@ -141,6 +142,31 @@ function addOutcomeTracking(client: SNSClient): void {
     },
     { step: 'initialize', priority: 'high', name: 'trailguardPublishOutcome' },
   );
+}
+
+/** Rounds of one Publish, each of up to MAX_ATTEMPTS, while SNS keeps refusing it and the invocation has time. */
+export const PUBLISH_ROUNDS = 3;
+/** The pause before another round: a refusal on every attempt of a round is an outage or a throttled burst, not a blip. */
+export const PUBLISH_ROUND_PAUSE_MS = 2_000;
+
+/**
+ * Sends a Publish again, in another round after a pause, while SNS refused every attempt of the last one (throttled,
+ * its 500/503, or no connection: nothing was published, so nobody is paged twice) and the invocation's deadline
+ * leaves room for the pause and one attempt: a page outweighs the seconds. Never after an end that may have
+ * published (OutcomeUnknownError), nor after any other refusal (a missing permission, a bad topic), nor without a
+ * deadline (replay and the CLI report the failure at once). A round cut by the deadline ends as its attempt does.
+ */
+export async function publishWhileRefused<T>(send: () => Promise<T>, sleep: (ms: number) => Promise<unknown> = wait): Promise<T> {
+  for (let round = 1; ; round += 1) {
+    try {
+      return await send();
+    } catch (error) {
+      const left = callTimeLeftMs();
+      const refused = !(error instanceof OutcomeUnknownError) && isSafeToResend(error) && classifyAwsError(error, 'SNS.Publish', 'topic').kind === 'transient';
+      if (!refused || round >= PUBLISH_ROUNDS || left === undefined || left < PUBLISH_ROUND_PAUSE_MS + ATTEMPT_TIMEOUT_MS) throw error;
+      await sleep(PUBLISH_ROUND_PAUSE_MS);
+    }
+  }
 }
 
 const clients = new Map<string, SNSClient>();

@@ -31,7 +31,7 @@ export async function claimThen(rule: AnyRule, id: string, deps: RunDeps, claim:
   if (!deps.store) return next();
   const key = `${rule.id}#${id}`;
   const keepMs = deps.config.reliability.idempotencyHours * 3_600_000;
-  const found = await deps.store.claimEvent(key, deps.now(), claimLockMs(deps, CLAIM_LOCK_MS), keepMs);
+  const found = await deps.store.claimEvent(key, deps.now(), claimLockMs(deps, CLAIM_LOCK_MS), keepMs, deps.invocationId);
   if (found.kind === 'duplicate' && found.status === 'done') {
     return conclude('ignored', `duplicate delivery of event ${id}: already handled as ${found.outcome ?? 'unknown'} at ${found.at}`);
   }

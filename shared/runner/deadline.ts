@@ -4,6 +4,8 @@ import { AwsCallError } from '../errors.js';
 /** The part of the Lambda context an invocation's deadline comes from. */
 export interface InvocationContext {
   getRemainingTimeInMillis(): number;
+  /** Lambda keeps it across its retries of one asynchronous invocation (see RunDeps.invocationId). */
+  readonly awsRequestId: string;
 }
 
 /**

@@ -39,6 +39,13 @@ export interface RunDeps {
    */
   readonly deadline?: number;
   /**
+   * The Lambda request id. Lambda keeps it on its retries of one asynchronous invocation and starts a retry only
+   * once the try before has ended, so an in-progress claim held under this id is an earlier try's that could not
+   * give it back (its give-back failed, or it was cut): the retry takes it over at once instead of waiting for its
+   * lock to lapse. Absent in replay and the CLI.
+   */
+  readonly invocationId?: string;
+  /**
    * Nothing retries this run (an operator's undo, run once from the CLI): a transient error is final, told now
    * rather than deferred to a retry that never comes.
    */

@@ -26,10 +26,15 @@ export function lambdaDeps(): RunDeps {
   };
 }
 
-/** This invocation's deps: the container's, with the deadline from the Lambda context (none without one). */
+/** This invocation's deps: the container's, with the deadline and request id from the Lambda context (none without one). */
 function invocationDeps(deps: RunDeps, context: Partial<InvocationContext> | undefined): RunDeps {
   const deadline = deadlineOf(deps.now(), context);
-  return deadline === undefined ? deps : { ...deps, deadline };
+  const invocationId = typeof context?.awsRequestId === 'string' && context.awsRequestId !== '' ? context.awsRequestId : undefined;
+  return {
+    ...deps,
+    ...(deadline === undefined ? {} : { deadline }),
+    ...(invocationId === undefined ? {} : { invocationId }),
+  };
 }
 
 /**

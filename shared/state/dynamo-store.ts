@@ -8,6 +8,11 @@ import type { Claim, Intent, StateStore } from './store.js';
 
 const seconds = (ms: number) => String(Math.ceil(ms / 1000));
 
+/** A claim is free, given back (retryable), or in progress under a lock whose holder died (timed out) without settling it. */
+const CLAIMABLE = 'attribute_not_exists(pk) OR #status = :retryable OR (#status = :inProgress AND lockedUntil < :now)';
+/** The same, or in progress under this Lambda invocation's id: an earlier try of it, ended (RunDeps.invocationId). */
+const CLAIMABLE_BY_RETRY = 'attribute_not_exists(pk) OR #status = :retryable OR (#status = :inProgress AND (lockedUntil < :now OR #invocation = :invocation))';
+
 /** An intent as the claim item holds it (JSON, written by `recordIntent` only); undefined if absent. */
 function intentOf(item: Record<string, { S?: string }> | undefined): Intent | undefined {
   const json = item?.intent?.S;
@@ -55,7 +60,7 @@ export function dynamoStateStore(table: string, region: string, endpoint: string
   // The deadline guard: a claim, count or settle made within an invocation's deadline ends by it (issue 22).
   const db = () => (client ??= addDeadlineGuard(new DynamoDBClient(baseClientConfig({ region, endpoint, readOnly: false }))));
   return {
-    async claimEvent(key, nowMs, lockMs, keepMs) {
+    async claimEvent(key, nowMs, lockMs, keepMs, invocation) {
       const token = randomUUID();
       return stateCall('DynamoDB.UpdateItem', table, async (): Promise<Claim> => {
         try {
@@ -64,10 +69,14 @@ export function dynamoStateStore(table: string, region: string, endpoint: string
             new UpdateItemCommand({
               TableName: table,
               Key: { pk: { S: `event#${key}` } },
-              UpdateExpression: 'SET #status = :inProgress, #at = :at, lockedUntil = :lockedUntil, expiresAt = :expires, claimToken = :token',
-              // Free, given back (retryable), or a lock whose holder died (timed out) without settling it.
-              ConditionExpression: 'attribute_not_exists(pk) OR #status = :retryable OR (#status = :inProgress AND lockedUntil < :now)',
-              ExpressionAttributeNames: { '#status': 'status', '#at': 'at' },
+              UpdateExpression:
+                invocation === undefined
+                  ? 'SET #status = :inProgress, #at = :at, lockedUntil = :lockedUntil, expiresAt = :expires, claimToken = :token REMOVE #invocation'
+                  : 'SET #status = :inProgress, #at = :at, lockedUntil = :lockedUntil, expiresAt = :expires, claimToken = :token, #invocation = :invocation',
+              // Free, given back (retryable), or a lock whose holder died (timed out) without settling it; with an
+              // invocation, also a lock an earlier (ended) try of the same Lambda invocation still holds.
+              ConditionExpression: invocation === undefined ? CLAIMABLE : CLAIMABLE_BY_RETRY,
+              ExpressionAttributeNames: { '#status': 'status', '#at': 'at', '#invocation': 'invocation' },
               ExpressionAttributeValues: {
                 ':inProgress': { S: 'in-progress' },
                 ':retryable': { S: 'retryable' },
@@ -76,6 +85,7 @@ export function dynamoStateStore(table: string, region: string, endpoint: string
                 ':expires': { N: seconds(nowMs + keepMs) },
                 ':token': { S: token },
                 ':now': { N: String(nowMs) },
+                ...(invocation === undefined ? {} : { ':invocation': { S: invocation } }),
               },
               ReturnValues: 'ALL_OLD',
               ReturnValuesOnConditionCheckFailure: 'ALL_OLD',

@@ -44,8 +44,12 @@ export interface BreakerState {
  * per fixed window, and each rule's circuit breaker. Times are epoch ms; items expire by TTL.
  */
 export interface StateStore {
-  /** Claims an event id; an earlier claim that is done, or in progress and not yet expired, is a duplicate. */
-  claimEvent(key: string, nowMs: number, lockMs: number, keepMs: number): Promise<Claim>;
+  /**
+   * Claims an event id; an earlier claim that is done, or in progress and not yet expired, is a duplicate. An
+   * in-progress claim taken under the same `invocation` (a Lambda request id: an earlier, ended try of this
+   * invocation) is taken over at once.
+   */
+  claimEvent(key: string, nowMs: number, lockMs: number, keepMs: number, invocation?: string): Promise<Claim>;
   /**
    * Marks the claim this token holds done with its outcome (remembered for `keepMs`) and drops its intent, before
    * the run tells anyone: a redelivery is then a duplicate, never a second page. False if the claim is no longer
@@ -92,9 +96,10 @@ export function memoryStateStore(): StateStore & { readonly items: Map<string, R
   const items = new Map<string, Record<string, unknown>>();
   return {
     items,
-    async claimEvent(key, nowMs, lockMs) {
+    async claimEvent(key, nowMs, lockMs, _keepMs, invocation) {
       const existing = items.get(`event#${key}`);
-      if (existing && (existing.status === 'done' || (existing.status === 'in-progress' && Number(existing.lockedUntil) > nowMs))) {
+      const ours = invocation !== undefined && existing?.invocation === invocation;
+      if (existing && (existing.status === 'done' || (existing.status === 'in-progress' && Number(existing.lockedUntil) > nowMs && !ours))) {
         return {
           kind: 'duplicate',
           status: existing.status as 'done' | 'in-progress',
@@ -109,6 +114,7 @@ export function memoryStateStore(): StateStore & { readonly items: Map<string, R
         lockedUntil: nowMs + lockMs,
         at: new Date(nowMs).toISOString(),
         token,
+        ...(invocation !== undefined ? { invocation } : {}),
         ...(intent ? { intent } : {}),
       });
       return intent ? { kind: 'claimed', token, intent } : { kind: 'claimed', token };

@@ -185,6 +185,11 @@ function figuresOf(deliveries: readonly Delivery[], run: PoolRun, received: read
     ambiguousNotifications: run.invocations
       .flatMap((i) => i.records)
       .filter((r) => r.notification.status === 'failed' && r.notification.error.startsWith('ambiguous')).length,
+    // Every notification that failed, for whoever reads a failure: what it was about and why.
+    notificationFailures: run.invocations
+      .flatMap((i) => i.records.map((r) => ({ attempt: i.attempt, ms: i.ms, r })))
+      .filter(({ r }) => r.notification.status === 'failed')
+      .map(({ attempt, ms, r }) => ({ rule: r.rule, resource: r.resources[0]?.id, attempt, ms, notification: r.notification, reason: r.reason })),
     messageKinds: countBy(
       distinctMessages(received),
       (n) => `${n.attributes.rule} ${n.attributes.severity} ${n.attributes.outcome}${n.subject.includes('Burst') ? ' (burst notice)' : ''}`,
@@ -432,6 +437,20 @@ describe('under faults: a proxy answers about 20% of requests with throttling or
       fixedResources: resources.length,
       fixesRecorded: resources.filter((id) => remediatedWithPrevious(id).length > 0).length,
       toldOnce: resources.filter((id) => received.filter((n) => mentions(n, id)).length === 1).length,
+      // Each resource whose fix is not recorded exactly once: every try's record, for whoever reads a failure.
+      notRecordedOnce: resources
+        .filter((id) => remediatedWithPrevious(id).length !== 1)
+        .map((id) => ({
+          id,
+          tries: run.invocations
+            .filter((i) => i.records.some((r) => r.resources.some((res) => res.id === id)))
+            .map((i) => ({
+              attempt: i.attempt,
+              ms: i.ms,
+              threw: i.threw,
+              records: i.records.map((r) => ({ outcome: r.outcome, reason: r.reason, actions: r.actions, error: r.error })),
+            })),
+        })),
     };
     Object.assign(figures, { faultRun: fault });
 
@@ -443,8 +462,13 @@ describe('under faults: a proxy answers about 20% of requests with throttling or
     // Every resource fixed, each fix recorded as remediated with its previous state (items 1 and 2) and told once.
     const fixed = await Promise.all([...buckets.map((b) => isBlocked(b.id)), ...groups.map((g) => isClosed(g.id)), ...trails.map((t) => isLogging(t.id))]);
     expect(fixed.filter((ok) => !ok)).toHaveLength(0);
-    expect(resources.filter((id) => remediatedWithPrevious(id).length !== 1)).toEqual([]);
-    expect(resources.filter((id) => received.filter((n) => mentions(n, id)).length !== 1)).toEqual([]);
+    // Each with every try's record, so that a failure says why.
+    expect(fault.notRecordedOnce).toEqual([]);
+    expect(
+      resources
+        .filter((id) => received.filter((n) => mentions(n, id)).length !== 1)
+        .map((id) => ({ id, received: received.filter((n) => mentions(n, id)).length, failures: fault.notificationFailures.filter((f) => f.resource === id) })),
+    ).toEqual([]);
     expect(received).toHaveLength(resources.length);
     // Nothing lost (every event ends in a final record), nothing doubled (no write sent again by a later try).
     expect(fault.lost).toBe(0);

@@ -19,6 +19,12 @@ export function holds(condition: string | undefined, old: Scalars | undefined, v
       return old === undefined || Number(old.lockedUntil?.N) < now;
     case 'attribute_not_exists(pk) OR #status = :retryable OR (#status = :inProgress AND lockedUntil < :now)':
       return old === undefined || old.status?.S === 'retryable' || (old.status?.S === 'in-progress' && Number(old.lockedUntil?.N) < now);
+    case 'attribute_not_exists(pk) OR #status = :retryable OR (#status = :inProgress AND (lockedUntil < :now OR #invocation = :invocation))':
+      return (
+        old === undefined
+        || old.status?.S === 'retryable'
+        || (old.status?.S === 'in-progress' && (Number(old.lockedUntil?.N) < now || old.invocation?.S === values[':invocation']?.S))
+      );
     case 'claimToken = :token':
       return old?.claimToken?.S === values[':token']?.S;
     case '#status = :inProgress AND claimToken = :token':

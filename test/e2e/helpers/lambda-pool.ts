@@ -95,7 +95,7 @@ async function startContainer(rule: RuleId): Promise<Container> {
 }
 
 /** The context Lambda passes: the time left counts down to this invocation's deadline. */
-function lambdaContext(rule: RuleId, deadline: number): Context {
+function lambdaContext(rule: RuleId, deadline: number, awsRequestId: string): Context {
   const functionName = `trailguard-e2e-${rule}`;
   return {
     callbackWaitsForEmptyEventLoop: true,
@@ -103,7 +103,7 @@ function lambdaContext(rule: RuleId, deadline: number): Context {
     functionVersion: '$LATEST',
     invokedFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${functionName}`,
     memoryLimitInMB: '256',
-    awsRequestId: randomUUID(),
+    awsRequestId,
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: 'e2e',
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
@@ -127,6 +127,7 @@ export async function deliverConcurrently(deliveries: readonly Delivery[], env: 
     const rules = [...new Set(deliveries.map((d) => d.rule))];
     const invocations: Invocation[] = [];
     const deadLettered: number[] = [];
+    const requestIds = deliveries.map(() => randomUUID());
     const queues = new Map<RuleId, Queued[]>(rules.map((rule) => [rule, []]));
     for (const [index, d] of deliveries.entries()) queues.get(d.rule)?.push({ delivery: index, attempt: 0, notBefore: 0 });
     const containers: [RuleId, Container][] = [];
@@ -151,7 +152,8 @@ export async function deliverConcurrently(deliveries: readonly Delivery[], env: 
         if (!item) continue;
         inFlight.set(rule, (inFlight.get(rule) ?? 0) + 1);
         const started = Date.now();
-        const context = lambdaContext(rule, started + options.timeoutMs);
+        // Lambda's retries of one asynchronous invocation keep its request id.
+        const context = lambdaContext(rule, started + options.timeoutMs, requestIds[item.delivery] ?? randomUUID());
         // middy ends the invocation with a Timeout error just before the deadline, as Lambda would kill it.
         const threw = await container.handler(deliveries[item.delivery]?.event, context).then(
           () => false,

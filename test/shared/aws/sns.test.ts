@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { publicBucket } from '../../../functions/public-bucket/rule.js';
 import { ATTEMPT_TIMEOUT_MS, MAX_ATTEMPTS, withCallDeadline } from '../../../shared/aws/client-options.js';
-import { isSafeToResend, OutcomeUnknownError } from '../../../shared/aws/sns.js';
+import { isSafeToResend, OutcomeUnknownError, PUBLISH_ROUND_PAUSE_MS, PUBLISH_ROUNDS, publishWhileRefused } from '../../../shared/aws/sns.js';
 import { buildNotification, snsNotifier } from '../../../shared/notifier.js';
 import { record } from '../../helpers/records.js';
 import { runSample } from '../../helpers/samples.js';
@@ -169,6 +169,28 @@ describe('a Publish is resent only when SNS said it failed or never got it, agai
     expect(result).toMatchObject({ outcome: 'would-remediate', notification: { status: 'failed', error: 'transient: ServiceUnavailable' } });
   }, 30_000);
 
+  it('with an invocation deadline ahead, sends a Publish SNS refused on every attempt again in another round, after a pause', async () => {
+    script = ['unavailable', 'throttled', 'internal', 'unavailable', 'ok'];
+    const started = Date.now();
+
+    const messageId = await withCallDeadline(Date.now() + 20_000, Date.now, () => snsNotifier(TOPIC, endpoint)(notification()));
+
+    expect(messageId).toBe('m-42');
+    expect(actions()).toEqual(Array(MAX_ATTEMPTS + 1).fill('Publish'));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(PUBLISH_ROUND_PAUSE_MS);
+  }, 30_000);
+
+  it('makes no further round when the deadline leaves no room for the pause and an attempt', async () => {
+    script = ['unavailable', 'unavailable', 'unavailable', 'unavailable', 'ok'];
+
+    const publishing = withCallDeadline(Date.now() + PUBLISH_ROUND_PAUSE_MS + ATTEMPT_TIMEOUT_MS - 500, Date.now, () =>
+      snsNotifier(TOPIC, endpoint)(notification()),
+    );
+
+    await expect(publishing).rejects.toMatchObject({ name: 'ServiceUnavailable' });
+    expect(actions()).toEqual(Array(MAX_ATTEMPTS).fill('Publish'));
+  }, 30_000);
+
   it('calls a Publish abandoned at the invocation deadline ambiguous, and does not resend it', async () => {
     script = ['hang', 'ok'];
 
@@ -218,5 +240,55 @@ describe('isSafeToResend: which failed attempts say SNS did not take the message
     ['something else', new Error('boom'), false],
   ])('%s', (_what, failure, proven) => {
     expect(isSafeToResend(failure)).toBe(proven);
+  });
+});
+
+describe('publishWhileRefused: the rounds of one Publish', () => {
+  const answered = (status: number, name: string) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
+  const pauses: number[] = [];
+  const sleep = async (ms: number) => {
+    pauses.push(ms);
+  };
+  beforeEach(() => {
+    pauses.length = 0;
+  });
+  /** A send that fails with each of `failures` in turn, then publishes. */
+  const sendFailing = (failures: Error[]) => {
+    let calls = 0;
+    const send = async () => {
+      calls += 1;
+      const failure = failures[calls - 1];
+      if (failure) throw failure;
+      return 'm-1';
+    };
+    return { send, calls: () => calls };
+  };
+  const inScope = <T>(work: () => Promise<T>) => withCallDeadline(Date.now() + 60_000, Date.now, work);
+
+  it('stops after PUBLISH_ROUNDS rounds of refusals', async () => {
+    const { send, calls } = sendFailing(Array(PUBLISH_ROUNDS + 1).fill(answered(400, 'Throttling')));
+
+    await expect(inScope(() => publishWhileRefused(send, sleep))).rejects.toMatchObject({ name: 'Throttling' });
+    expect(calls()).toBe(PUBLISH_ROUNDS);
+    expect(pauses).toEqual(Array(PUBLISH_ROUNDS - 1).fill(PUBLISH_ROUND_PAUSE_MS));
+  });
+
+  it.each([
+    ['an end that may have published', new OutcomeUnknownError('SNS.Publish', 'ECONNRESET')],
+    ['a refusal that will not change (no permission)', answered(403, 'AuthorizationError')],
+    ['a gateway 502', answered(502, 'BadGateway')],
+  ])('never sends again after %s', async (_what, failure) => {
+    const { send, calls } = sendFailing([failure]);
+
+    await expect(inScope(() => publishWhileRefused(send, sleep))).rejects.toBe(failure);
+    expect(calls()).toBe(1);
+    expect(pauses).toEqual([]);
+  });
+
+  it('never sends again without a deadline (replay and the CLI report the failure at once)', async () => {
+    const { send, calls } = sendFailing([answered(500, 'InternalError')]);
+
+    await expect(publishWhileRefused(send, sleep)).rejects.toMatchObject({ name: 'InternalError' });
+    expect(calls()).toBe(1);
   });
 });

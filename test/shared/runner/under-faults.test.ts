@@ -247,3 +247,54 @@ describe('concurrent events on one resource (item 4)', () => {
     expect(cloudTrail.commandCalls(GetTrailStatusCommand)).toHaveLength(1);
   });
 });
+
+describe('a try that could not give its claim back (its give-back failed)', () => {
+  /** The memory store, whose give-back fails: the claim stays in progress under the try's lock. */
+  const storeFailingRelease = () => {
+    const store = memoryStateStore();
+    return Object.assign(store, {
+      releaseEvent: async () => {
+        throw sdkError('ThrottlingException', 400);
+      },
+    });
+  };
+  /** A Lambda context: the request id (kept by Lambda's retries of one invocation) and 30 s left. */
+  const context = (awsRequestId: string) => ({ awsRequestId, getRemainingTimeInMillis: () => 30_000 });
+
+  it("is taken over at once by Lambda's retry of the same invocation (same request id), which records and tells the landed fix", async () => {
+    const trail = trailDouble();
+    cloudTrail.on(StartLoggingCommand).callsFakeOnce(() => {
+      trail.logging = true;
+      throw sdkError('ECONNRESET');
+    });
+    const deps = liveDeps(storeFailingRelease());
+    const handler = lambdaRunner(trailLogging, () => deps);
+
+    await expect(handler(STOPPED, context('req-1'))).rejects.toMatchObject({ kind: 'transient', code: 'ECONNRESET' });
+    // Another delivery of the event (EventBridge's at-least-once: its own request id) still waits for the lock.
+    await expect(handler(STOPPED, context('req-2'))).rejects.toMatchObject({ code: 'ClaimInProgress' });
+    const retried = await handler(STOPPED, context('req-1'));
+
+    expect(retried).toMatchObject({
+      outcome: 'remediated',
+      reason: expect.stringContaining('the write of an earlier try'),
+      actions: [{ api: 'CloudTrail.StartLogging', previous: { IsLogging: false }, verification: { ok: true } }],
+    });
+    expect(cloudTrail.commandCalls(StartLoggingCommand)).toHaveLength(1);
+    expect(deps.published).toHaveLength(1);
+  });
+
+  it('without a request id (replay, the CLI) waits for the lock to lapse, as before', async () => {
+    const trail = trailDouble();
+    cloudTrail.on(StartLoggingCommand).callsFakeOnce(() => {
+      trail.logging = true;
+      throw sdkError('ECONNRESET');
+    });
+    const deps = liveDeps(storeFailingRelease());
+    const handler = lambdaRunner(trailLogging, () => deps);
+
+    await expect(handler(STOPPED, context('req-1'))).rejects.toMatchObject({ code: 'ECONNRESET' });
+    await expect(handler(STOPPED, { getRemainingTimeInMillis: () => 30_000 })).rejects.toMatchObject({ code: 'ClaimInProgress' });
+    expect(deps.published).toHaveLength(0);
+  });
+});

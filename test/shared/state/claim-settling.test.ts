@@ -1,8 +1,9 @@
-import { DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dynamoStateStore } from '../../../shared/state/dynamo-store.js';
 import { memoryStateStore, type Intent } from '../../../shared/state/store.js';
+import { holds, updated, type Item } from '../../helpers/table-conditions.js';
 
 // Review of issue 22, findings 1 and 2: a claim is concluded before anyone is told, given back with its intent
 // only while a write of it may have landed, and each resource names the intent that last acted on it.
@@ -90,7 +91,50 @@ describe('the DynamoDB store: fix markers', () => {
   });
 });
 
+describe("the DynamoDB store: Lambda's retry of an invocation takes over its earlier try's claim", () => {
+  it('takes an in-progress claim held under the same request id at once, and no other', async () => {
+    // One item, changed only as DynamoDB would apply the store's own conditions and update expressions.
+    let item: Item | undefined;
+    db.on(UpdateItemCommand).callsFake((input: UpdateItemCommandInput) => {
+      if (!holds(input.ConditionExpression, item, input.ExpressionAttributeValues ?? {})) {
+        throw Object.assign(conditionFailed(), { Item: item });
+      }
+      const old = item;
+      item = updated(item, input);
+      return old ? { Attributes: old } : {};
+    });
+
+    const first = await store.claimEvent('trail-logging#e-1', NOW, 30_000, 3_600_000, 'req-1');
+    // Its give-back failed: the claim stays in progress, locked for 30 s.
+    const otherDelivery = await store.claimEvent('trail-logging#e-1', NOW + 1_000, 30_000, 3_600_000, 'req-2');
+    const cli = await store.claimEvent('trail-logging#e-1', NOW + 1_000, 30_000, 3_600_000);
+    const retry = await store.claimEvent('trail-logging#e-1', NOW + 1_000, 30_000, 3_600_000, 'req-1');
+
+    expect(first).toMatchObject({ kind: 'claimed' });
+    expect(otherDelivery).toMatchObject({ kind: 'duplicate', status: 'in-progress' });
+    expect(cli).toMatchObject({ kind: 'duplicate', status: 'in-progress' });
+    expect(retry).toEqual({ kind: 'claimed', token: expect.any(String) });
+    expect(retry).not.toEqual(first);
+    expect(item).toMatchObject({ status: { S: 'in-progress' }, invocation: { S: 'req-1' }, lockedUntil: { N: String(NOW + 31_000) } });
+    // A claim taken without a request id names none, so no retry takes it over early.
+    await store.concludeEvent('trail-logging#e-1', retry.kind === 'claimed' ? retry.token : '', 'remediated', NOW + 2_000, 3_600_000);
+    item = undefined;
+    await store.claimEvent('trail-logging#e-2', NOW, 30_000, 3_600_000);
+    expect(item).not.toHaveProperty('invocation');
+    expect(await store.claimEvent('trail-logging#e-2', NOW + 1_000, 30_000, 3_600_000, 'req-1')).toMatchObject({ kind: 'duplicate' });
+  });
+});
+
 describe('the memory store settles claims the same way', () => {
+  it("lets Lambda's retry of an invocation (same request id) take over its in-progress claim, and no other", async () => {
+    const memory = memoryStateStore();
+    await memory.claimEvent('k', NOW, 30_000, 3_600_000, 'req-1');
+
+    expect(await memory.claimEvent('k', NOW + 1_000, 30_000, 3_600_000, 'req-2')).toMatchObject({ kind: 'duplicate', status: 'in-progress' });
+    expect(await memory.claimEvent('k', NOW + 1_000, 30_000, 3_600_000)).toMatchObject({ kind: 'duplicate', status: 'in-progress' });
+    expect(await memory.claimEvent('k', NOW + 1_000, 30_000, 3_600_000, 'req-1')).toMatchObject({ kind: 'claimed' });
+  });
+
   it('concludes with the live token only; a concluded claim is a duplicate, without its intent', async () => {
     const memory = memoryStateStore();
     const first = await memory.claimEvent('k', NOW, 90_000, 3_600_000);
