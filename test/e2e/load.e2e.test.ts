@@ -464,12 +464,18 @@ describe('under faults: a proxy answers about 20% of requests with throttling or
     expect(fixed.filter((ok) => !ok)).toHaveLength(0);
     // Each with every try's record, so that a failure says why.
     expect(fault.notRecordedOnce).toEqual([]);
+    // Told once; a Publish whose end was ambiguous (a reset or no answer after it was sent: not resent) may or
+    // may not have arrived, and its record says so. Any other failure, or a second copy, is a miss.
+    const ambiguous = (id: string) =>
+      fault.notificationFailures.some((f) => f.resource === id && f.notification.status === 'failed' && f.notification.error.startsWith('ambiguous'));
+    const told = (id: string) => received.filter((n) => mentions(n, id)).length;
     expect(
       resources
-        .filter((id) => received.filter((n) => mentions(n, id)).length !== 1)
-        .map((id) => ({ id, received: received.filter((n) => mentions(n, id)).length, failures: fault.notificationFailures.filter((f) => f.resource === id) })),
+        .filter((id) => told(id) !== 1 && !(told(id) === 0 && ambiguous(id)))
+        .map((id) => ({ id, received: told(id), failures: fault.notificationFailures.filter((f) => f.resource === id) })),
     ).toEqual([]);
-    expect(received).toHaveLength(resources.length);
+    expect(received.length).toBeGreaterThanOrEqual(resources.filter((id) => !ambiguous(id)).length);
+    expect(received.length).toBeLessThanOrEqual(resources.length);
     // Nothing lost (every event ends in a final record), nothing doubled (no write sent again by a later try).
     expect(fault.lost).toBe(0);
     expect(run.deadLettered).toEqual([]);
