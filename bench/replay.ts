@@ -193,14 +193,36 @@ export function replayReport(t: ReplayBench): string {
   const mb = (bytes: number) => `${n(Math.round(bytes / 1e6))} MB`;
   const ms = (x: Timing) => `${n(x.median)} (${n(x.min)}–${n(x.max)})`;
   const perSecond = (x: Timing) => n(Math.round(t.records / (x.median / 1000)));
+  const perRecord = (x: Timing) => ((x.median * 1000) / t.records).toFixed(1);
   return [
     `\n\nReplay, ${n(t.records)} records (${n(t.bytes)} bytes; gzipped ${n(t.gzipBytes.jsonl)} as JSON lines, ${n(t.gzipBytes.log)} as a log file), ${t.cpus} CPUs, median of ${t.repeats} alternating passes; target ≤ ${REPLAY_TARGETS.replayRatio}× the floor, peak RSS ≤ ${mb(REPLAY_TARGETS.rssBytes)}\n`,
     table(
-      ['pass', 'ms (p10–p90)', 'events/s', '÷ floor', 'peak RSS'],
+      ['pass', 'ms (p10–p90)', 'events/s', 'µs/record', '÷ floor', 'peak RSS'],
       [
-        ['floor: stream read + gunzip + split lines + JSON.parse (plain node)', ms(t.floorMs), perSecond(t.floorMs), '1×', mb(t.maxRssBytes.floor)],
-        ['trailguard replay offline, .jsonl.gz → /dev/null', ms(t.replayMs.jsonl), perSecond(t.replayMs.jsonl), `${t.ratio.jsonl}×`, mb(t.maxRssBytes.jsonl)],
-        ['trailguard replay offline, .json.gz log → /dev/null', ms(t.replayMs.log), perSecond(t.replayMs.log), `${t.ratio.log}×`, mb(t.maxRssBytes.log)],
+        [
+          'floor: stream read + gunzip + split lines + JSON.parse (plain node)',
+          ms(t.floorMs),
+          perSecond(t.floorMs),
+          perRecord(t.floorMs),
+          '1×',
+          mb(t.maxRssBytes.floor),
+        ],
+        [
+          'trailguard replay offline, .jsonl.gz → /dev/null',
+          ms(t.replayMs.jsonl),
+          perSecond(t.replayMs.jsonl),
+          perRecord(t.replayMs.jsonl),
+          `${t.ratio.jsonl}×`,
+          mb(t.maxRssBytes.jsonl),
+        ],
+        [
+          'trailguard replay offline, .json.gz log → /dev/null',
+          ms(t.replayMs.log),
+          perSecond(t.replayMs.log),
+          perRecord(t.replayMs.log),
+          `${t.ratio.log}×`,
+          mb(t.maxRssBytes.log),
+        ],
       ],
     ),
     t.big.length > 0

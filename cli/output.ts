@@ -156,19 +156,113 @@ const OUTCOME_STYLE: Readonly<Record<Outcome, Style | undefined>> = {
   ignored: 'dim',
 };
 
-/** What the printer and replay need of a record a worker has already printed as a JSON line: counts, progress, exit code. */
-export type RecordSummary = Pick<RemediationRecord, 'rule' | 'outcome' | 'severity' | 'error'>;
+/**
+ * A record line longer than this is written again with each string value over VALUE_LIMIT cut: one hostile event
+ * (a name of millions of control characters, each escaped to six when shown) cannot grow replay's output, or its
+ * memory, without bound. Real records are a few KB; only lines past the limit pay for the second pass.
+ */
+export const LINE_LIMIT = 256 * 1024;
+export const VALUE_LIMIT = 16 * 1024;
+const cutLongValues = (_key: string, value: unknown): unknown =>
+  typeof value === 'string' && value.length > VALUE_LIMIT ? `${value.slice(0, VALUE_LIMIT)}…(${value.length - VALUE_LIMIT} more characters)` : value;
 
 /** Records as `--format jsonl` prints them, one JSON line each (made terminal-safe when written, as all output is). */
 export function recordLines(records: readonly RemediationRecord[]): string {
   let text = '';
-  for (const record of records) text += `${JSON.stringify(record)}\n`;
+  for (const record of records) {
+    const line = JSON.stringify(record);
+    text += `${line.length > LINE_LIMIT ? JSON.stringify(record, cutLongValues) : line}\n`;
+  }
   return text;
 }
 
-/** Only the fields a RecordSummary holds: what a worker sends back beside the lines it printed. */
-export function summaryOf(record: RemediationRecord): RecordSummary {
-  return { rule: record.rule, outcome: record.outcome, severity: record.severity, error: record.error };
+/**
+ * A worker's `--format jsonl` output for one batch of read items, as one message: the records' JSON lines (made
+ * terminal-safe in the worker), their counts, and in input order what replay tells on stderr. One string and a few
+ * numbers cost far less to pass between threads (structured clone) than an object per event.
+ */
+export interface PrintedBatch {
+  readonly kind: 'printed';
+  readonly lines: string;
+  readonly events: number;
+  /** Events some rule's pattern matched (the progress line counts them). */
+  readonly matched: number;
+  readonly records: number;
+  /** Records per outcome and per severity, in OUTCOMES' and SEVERITIES' order. */
+  readonly outcomes: readonly number[];
+  readonly severities: readonly number[];
+  readonly notes: readonly BatchNote[];
+  /** Whether a record's remediation failed (exit 1, unless the input was bad). */
+  readonly failed: boolean;
+}
+
+/** What a batch tells on stderr: an item that could not be read or routed, a skipped file, an event that did not parse. */
+export type BatchNote =
+  | { readonly kind: 'error'; readonly source: string; readonly problem: string }
+  | { readonly kind: 'skipped'; readonly source: string; readonly note: string }
+  | { readonly kind: 'invalid'; readonly source: string; readonly message: string };
+
+const OUTCOME_INDEX: ReadonlyMap<Outcome, number> = new Map(OUTCOMES.map((outcome, i) => [outcome, i]));
+const SEVERITY_INDEX: ReadonlyMap<Severity, number> = new Map(SEVERITIES.map((severity, i) => [severity, i]));
+
+/** Builds a PrintedBatch, event by event, in input order. */
+export class BatchPrinter {
+  private lines = '';
+  private events = 0;
+  private matched = 0;
+  private records = 0;
+  private outcomes = OUTCOMES.map(() => 0);
+  private severities = SEVERITIES.map(() => 0);
+  private notes: BatchNote[] = [];
+  private failed = false;
+
+  /** One event's records, printed as recordLines prints them. */
+  event(source: string, records: readonly RemediationRecord[]): void {
+    this.events += 1;
+    this.lines += recordLines(records);
+    let matched = false;
+    for (const record of records) {
+      this.records += 1;
+      if (record.rule !== null) matched = true;
+      const outcome = OUTCOME_INDEX.get(record.outcome) as number;
+      this.outcomes[outcome] = (this.outcomes[outcome] ?? 0) + 1;
+      if (record.severity) {
+        const severity = SEVERITY_INDEX.get(record.severity) as number;
+        this.severities[severity] = (this.severities[severity] ?? 0) + 1;
+      }
+      if (record.error?.kind === 'parse') this.notes.push({ kind: 'invalid', source, message: record.error.message });
+      else if (record.outcome === 'failed') this.failed = true;
+    }
+    if (matched) this.matched += 1;
+  }
+
+  note(note: BatchNote): void {
+    this.notes.push(note);
+  }
+
+  /** What was added since the last take, the lines made terminal-safe here (off the printing thread). */
+  take(): PrintedBatch {
+    const batch: PrintedBatch = {
+      kind: 'printed',
+      lines: terminalText(this.lines),
+      events: this.events,
+      matched: this.matched,
+      records: this.records,
+      outcomes: this.outcomes,
+      severities: this.severities,
+      notes: this.notes,
+      failed: this.failed,
+    };
+    this.lines = '';
+    this.events = 0;
+    this.matched = 0;
+    this.records = 0;
+    this.outcomes = OUTCOMES.map(() => 0);
+    this.severities = SEVERITIES.map(() => 0);
+    this.notes = [];
+    this.failed = false;
+    return batch;
+  }
 }
 
 export interface PrinterOptions {
@@ -202,19 +296,27 @@ export class RecordPrinter {
     if (this.buffer.length >= FLUSH_AT) this.flush();
   }
 
-  /**
-   * One event's records that a replay worker already printed as `recordLines` (`--format jsonl` only): counted
-   * from their summaries, the lines printed as they are. The worker's JSON.stringify is this thread's work moved.
-   */
-  printLines(records: readonly RecordSummary[], lines: string): void {
-    if (this.format !== 'jsonl') throw new Error('printLines prints --format jsonl only');
-    this.tally(records);
-    this.buffer += lines;
-    if (this.buffer.length >= FLUSH_AT) this.flush();
+  /** A batch a replay worker printed (`--format jsonl` only): its counts added, its terminal-safe lines written as they are. */
+  printBatch(batch: PrintedBatch): void {
+    if (this.format !== 'jsonl') throw new Error('printBatch prints --format jsonl only');
+    this.events += batch.events;
+    if (!this.options.all) this.unlisted += batch.events - batch.matched;
+    this.records += batch.records;
+    batch.outcomes.forEach((n, i) => {
+      const outcome = OUTCOMES[i] as Outcome;
+      if (n > 0) this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + n);
+    });
+    batch.severities.forEach((n, i) => {
+      const severity = SEVERITIES[i] as Severity;
+      if (n > 0) this.severities.set(severity, (this.severities.get(severity) ?? 0) + n);
+    });
+    // Written apart from the buffer, which terminalText checks again: these lines were made safe in the worker.
+    this.flush();
+    if (batch.lines) this.terminal.write(batch.lines as Shown);
   }
 
   /** Counts one event's records for the summary; whether any rule's pattern matched it. */
-  private tally(records: readonly RecordSummary[]): boolean {
+  private tally(records: readonly RemediationRecord[]): boolean {
     this.events += 1;
     const matched = records.some((record) => record.rule !== null);
     if (!matched) this.unlisted += this.options.all ? 0 : 1;

@@ -5,15 +5,15 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ReadItem } from './inputs.js';
-import { recordLines, summaryOf, type Format } from './output.js';
-import { configOf, offlineDeps, routeItem, type Routed } from './replay.js';
+import type { Format } from './output.js';
+import { configOf, offlineDeps, routeBatch, type Routed } from './replay.js';
 
 export interface WorkerSetup {
   readonly configFile: string | undefined;
   /** `--config FILE`'s JSON as the main thread read it: a file edited mid-replay must not split the run. */
   readonly config: unknown;
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** `jsonl`: the worker prints each event's records itself, and sends back the lines and only what is counted. */
+  /** `jsonl`: the worker prints each batch's records itself, and sends back the lines and only what is counted. */
   readonly format: Format;
 }
 
@@ -36,19 +36,7 @@ port.on('message', (request: WorkerRequest) => {
   queue = queue.then(async () => {
     let reply: WorkerReply;
     try {
-      const results: Routed[] = [];
-      for (const item of request.items) {
-        for (const routed of await routeItem(item, deps)) {
-          // Printing here moves JSON.stringify off the main thread, and a string is far cheaper to send back
-          // (structured clone) than the record objects it stands for.
-          results.push(
-            routed.kind === 'event' && setup.format === 'jsonl'
-              ? { kind: 'printed', source: routed.source, records: routed.records.map(summaryOf), lines: recordLines(routed.records) }
-              : routed,
-          );
-        }
-      }
-      reply = { id: request.id, results };
+      reply = { id: request.id, results: await routeBatch(request.items, deps, setup.format) };
     } catch (error) {
       reply = { id: request.id, failure: (error as Error).stack ?? String(error) };
     }

@@ -1,17 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import { RULES } from '../functions/rules.js';
 import { loadConfig, parseConfig, type Config, type Mode, type RuleId } from '../shared/config.js';
-import { matchesPattern } from '../shared/events/pattern.js';
+import { PatternIndex } from '../shared/events/pattern.js';
 import { toEnvelopeJson } from '../shared/events/schema.js';
 import { consoleOut } from '../shared/log.js';
 import type { RemediationRecord } from '../shared/remediation-log.js';
 import type { AnyRule } from '../shared/rule.js';
-import { run, runUnmatched, type RunDeps } from '../shared/runner/run.js';
+import { run, unmatchedRecord, type RunDeps } from '../shared/runner/run.js';
 import { dynamoStateStore } from '../shared/state/dynamo-store.js';
 import { terminalValue } from '../shared/safe-text.js';
 import { parseItem, readInputBatches, type InputItem, type ReadItem } from './inputs.js';
 import { cliRuleOverrides, loadRunConfig } from './live-store.js';
-import { plainTerminal, quietOnClosedReader, RecordPrinter, standardOutput, WatchedOutput, type Format, type RecordSummary } from './output.js';
+import { BatchPrinter, plainTerminal, quietOnClosedReader, RecordPrinter, standardOutput, WatchedOutput, type Format, type PrintedBatch } from './output.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { ReplayPool, WorkerFailure, workerCount } from './replay-pool.js';
 import { cliNotification } from './publishing.js';
@@ -97,24 +97,53 @@ export async function readConfigFile(file: string): Promise<unknown> {
 
 /** Routes one event to every rule whose pattern matches (as EventBridge would), or records it as unmatched. */
 export async function routeEvent(rules: readonly AnyRule[], value: unknown, deps: RunDeps): Promise<RemediationRecord[]> {
+  return routeEventNow(rules, value, deps);
+}
+
+/** Each rule list's patterns, indexed once by the event names they list (RULES, or a test's own list). */
+const patternIndexes = new WeakMap<readonly AnyRule[], PatternIndex<AnyRule>>();
+
+function patternIndexOf(rules: readonly AnyRule[]): PatternIndex<AnyRule> {
+  let index = patternIndexes.get(rules);
+  if (!index) {
+    index = new PatternIndex(rules, (rule) => rule.pattern);
+    patternIndexes.set(rules, index);
+  }
+  return index;
+}
+
+/**
+ * routeEvent, with no promise for an event no rule's pattern matches (most of a backtest): its record is built
+ * synchronously, and replay's loop awaits only the events a rule runs on.
+ */
+function routeEventNow(rules: readonly AnyRule[], value: unknown, deps: RunDeps): RemediationRecord[] | Promise<RemediationRecord[]> {
   const json = toEnvelopeJson(value);
-  const matching = rules.filter((rule) => matchesPattern(rule.pattern, json));
-  if (matching.length === 0) return [await runUnmatched(value, deps)];
+  const matching = patternIndexOf(rules).matching(json);
+  if (matching.length === 0) return [unmatchedRecord(value, deps, json)];
+  return runEach(matching, value, deps);
+}
+
+async function runEach(rules: readonly AnyRule[], value: unknown, deps: RunDeps): Promise<RemediationRecord[]> {
   const records: RemediationRecord[] = [];
-  for (const rule of matching) records.push(await run(rule, value, deps));
+  for (const rule of rules) records.push(await run(rule, value, deps));
   return records;
 }
 
 /** What one read item gave once routed: its records, or why it gave none. Plain data (worker replies). */
 export type Routed =
   | { readonly kind: 'event'; readonly source: string; readonly records: RemediationRecord[] }
-  /** An event a worker routed and printed (`--format jsonl`): its records' JSON lines, and what counts of them. */
-  | { readonly kind: 'printed'; readonly source: string; readonly records: RecordSummary[]; readonly lines: string }
+  /** A batch of items a worker routed and printed (`--format jsonl`): its records' JSON lines, what counts of them, its messages. */
+  | PrintedBatch
   | { readonly kind: 'error'; readonly source: string; readonly problem: string }
   | { readonly kind: 'skipped'; readonly source: string; readonly note: string };
 
 /** Parses one read item and routes each event in it: the one step the main thread or a worker runs per item. */
 export async function routeItem(read: ReadItem, deps: RunDeps): Promise<Routed[]> {
+  return routeItemNow(read, deps);
+}
+
+/** routeItem, with no promise while no rule's pattern matches the item's events (replay's loops await only the rest). */
+export function routeItemNow(read: ReadItem, deps: RunDeps): Routed[] | Promise<Routed[]> {
   let items: InputItem[];
   try {
     items = parseItem(read);
@@ -122,19 +151,63 @@ export async function routeItem(read: ReadItem, deps: RunDeps): Promise<Routed[]
     return [{ kind: 'error', source: read.source, problem: `cannot be read: ${(error as Error).message}` }];
   }
   const routed: Routed[] = [];
-  for (const item of items) {
+  for (let at = 0; at < items.length; at += 1) {
+    const item = items[at] as InputItem;
+    if (item.kind !== 'event') {
+      routed.push(item);
+      continue;
+    }
+    let records: RemediationRecord[] | Promise<RemediationRecord[]>;
+    try {
+      records = routeEventNow(RULES, item.value, deps);
+    } catch (error) {
+      routed.push(notRouted(item.source, error));
+      continue;
+    }
+    if (!Array.isArray(records)) return routeRest(records, items, at, routed, deps);
+    routed.push({ kind: 'event', source: item.source, records });
+  }
+  return routed;
+}
+
+/** The rest of routeItemNow once an event is awaited: `pending` is items[at]'s records. */
+async function routeRest(pending: Promise<RemediationRecord[]>, items: readonly InputItem[], at: number, routed: Routed[], deps: RunDeps): Promise<Routed[]> {
+  for (let next = at; next < items.length; next += 1) {
+    const item = items[next] as InputItem;
     if (item.kind !== 'event') {
       routed.push(item);
       continue;
     }
     // One hostile event (nested thousands deep: a RangeError) is an error item, and replay goes on with the rest.
     try {
-      routed.push({ kind: 'event', source: item.source, records: await routeEvent(RULES, item.value, deps) });
+      routed.push({ kind: 'event', source: item.source, records: await (next === at ? pending : routeEventNow(RULES, item.value, deps)) });
     } catch (error) {
-      routed.push({ kind: 'error', source: item.source, problem: `cannot be routed: ${(error as Error).message}` });
+      routed.push(notRouted(item.source, error));
     }
   }
   return routed;
+}
+
+const notRouted = (source: string, error: unknown): Routed => ({ kind: 'error', source, problem: `cannot be routed: ${(error as Error).message}` });
+
+/**
+ * A batch of read items routed, as a worker (or the main thread, helping the workers) does it: for `--format jsonl`
+ * printed here into one PrintedBatch, JSON.stringify and the terminal-safety check included; for text, the routed
+ * items (the main thread prints the rows, with the terminal's width and colour).
+ */
+export async function routeBatch(items: readonly ReadItem[], deps: RunDeps, format: Format): Promise<Routed[]> {
+  const batch = format === 'jsonl' ? new BatchPrinter() : undefined;
+  const results: Routed[] = [];
+  for (const item of items) {
+    const routed = routeItemNow(item, deps);
+    for (const result of Array.isArray(routed) ? routed : await routed) {
+      if (!batch) results.push(result);
+      else if (result.kind === 'event') batch.event(result.source, result.records);
+      else if (result.kind === 'error' || result.kind === 'skipped') batch.note(result);
+      else throw new Error(`routeItem gave a ${result.kind} item`);
+    }
+  }
+  return batch ? [batch.take()] : results;
 }
 
 /** An offline replay's dependencies: no store, no publisher, nothing written (replay prints the records). */
@@ -198,7 +271,13 @@ export async function replay(options: ReplayOptions): Promise<number> {
     const setup = { configFile: options.configFile, config: rawConfig, env: { ...options.env }, format: options.format };
     const batches = options.events ? singly(options.events) : readInputBatches(options.inputs, options.stdin);
     try {
-      exit = await replayItems(routed(batches, deps, workers > 0 ? () => new ReplayPool(workers, setup) : undefined), printer, progress, say, output);
+      exit = await replayItems(
+        routed(batches, deps, options.format, workers > 0 ? () => new ReplayPool(workers, setup) : undefined),
+        printer,
+        progress,
+        say,
+        output,
+      );
     } catch (error) {
       if (!(error instanceof WorkerFailure)) throw error;
       say(`trailguard: ${terminalValue(error.message)}; the rest is not replayed\n`);
@@ -225,7 +304,7 @@ async function* singly(items: AsyncIterable<InputItem>): AsyncGenerator<ReadItem
 }
 
 /** The routed results in input order: the first items here, the rest by the pool's workers when there is one. */
-async function* routed(batches: AsyncIterable<readonly ReadItem[]>, deps: RunDeps, pool?: () => ReplayPool): AsyncGenerator<Routed[]> {
+async function* routed(batches: AsyncIterable<readonly ReadItem[]>, deps: RunDeps, format: Format, pool?: () => ReplayPool): AsyncGenerator<Routed[]> {
   const reader = batches[Symbol.asyncIterator]();
   let seen = 0;
   while (!pool || seen < SEQUENTIAL_ITEMS) {
@@ -233,12 +312,20 @@ async function* routed(batches: AsyncIterable<readonly ReadItem[]>, deps: RunDep
     if (next.done) return;
     seen += next.value.length;
     const results: Routed[] = [];
-    for (const item of next.value) for (const result of await routeItem(item, deps)) results.push(result);
+    for (const item of next.value) {
+      const routed = routeItemNow(item, deps);
+      for (const result of Array.isArray(routed) ? routed : await routed) results.push(result);
+    }
     yield results;
   }
   const workers = pool();
   try {
-    yield* workers.route({ [Symbol.asyncIterator]: () => reader });
+    // A batch routed here fails as one at a worker would: named, exit 2, the rest not replayed.
+    const routeHere = (items: readonly ReadItem[]) =>
+      routeBatch(items, deps, format).catch((error: unknown) => {
+        throw new WorkerFailure(`${(error as Error).message}, at ${items[0]?.source ?? 'the input'} or after it`);
+      });
+    yield* workers.route({ [Symbol.asyncIterator]: () => reader }, routeHere);
   } finally {
     await workers.close();
   }
@@ -256,6 +343,23 @@ async function replayItems(
     // A reader gone (`| head`): nothing more can be shown, so replay stops reading, quietly.
     if (output?.closed) return exit;
     for (const item of batch) {
+      if (item.kind === 'printed') {
+        for (let event = 0; event < item.events; event += 1) progress.record(event < item.matched);
+        printer.printBatch(item);
+        for (const note of item.notes) {
+          if (note.kind === 'skipped') err(`trailguard: ${terminalValue(note.source)}: skipped (${terminalValue(note.note)})\n`);
+          else {
+            // As below: values from the input (its name, the event's own values in the message) stay on their line.
+            const problem = note.kind === 'error' ? note.problem : `invalid event: ${note.message}`;
+            err(`trailguard: ${terminalValue(note.source)}: ${terminalValue(problem)}\n`);
+            exit = EXIT.badInput;
+          }
+        }
+        if (item.failed && exit === EXIT.ok) exit = EXIT.remediationFailed;
+        const drained = output?.drained();
+        if (drained) await drained;
+        continue;
+      }
       if (item.kind === 'error') {
         err(`trailguard: ${terminalValue(item.source)}: ${terminalValue(item.problem)}\n`);
         exit = EXIT.badInput;
@@ -265,10 +369,9 @@ async function replayItems(
         err(`trailguard: ${terminalValue(item.source)}: skipped (${terminalValue(item.note)})\n`);
         continue;
       }
-      const records: readonly RecordSummary[] = item.records;
+      const records: readonly RemediationRecord[] = item.records;
       progress.record(records.some((record) => record.rule !== null));
-      if (item.kind === 'printed') printer.printLines(item.records, item.lines);
-      else printer.printEvent(item.records, item.source);
+      printer.printEvent(records, item.source);
       for (const record of records) {
         if (record.error?.kind === 'parse') {
           // Values from the input (its name, and the event's own values quoted in the message) stay on their line.

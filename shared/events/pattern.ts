@@ -145,3 +145,62 @@ function numericMatches(operand: unknown, value: number): boolean {
   }
   return true;
 }
+
+/**
+ * Patterns indexed by the event names they require, so that an event is tested only against the patterns that
+ * could match it (replay routes every event through every rule: most events name a call no rule lists). A pattern
+ * whose `detail.eventName` is a non-empty list of plain strings matches only an event whose `detail.eventName` is
+ * one of them (exact matching, as matchLeaf does it); any other pattern is tested on every event. An event whose
+ * `detail` or `detail.eventName` is not the plain shape (an array, a number) is tested against every pattern, so
+ * `matching` gives exactly what testing each pattern in turn gives, in the same order.
+ */
+export class PatternIndex<T> {
+  private readonly all: readonly T[];
+  private readonly byEventName = new Map<string, T[]>();
+  /** What an event whose name no indexed pattern lists is tested against: the patterns that are not indexed. */
+  private readonly unindexed: T[] = [];
+
+  constructor(
+    items: readonly T[],
+    private readonly patternOf: (item: T) => EventPattern,
+  ) {
+    this.all = items;
+    const names = items.map((item) => requiredEventNames(patternOf(item)));
+    for (const list of names) for (const name of list ?? []) if (!this.byEventName.has(name)) this.byEventName.set(name, []);
+    items.forEach((item, index) => {
+      const required = names[index];
+      if (required === undefined) {
+        this.unindexed.push(item);
+        // Kept in the items' order in every list: an unindexed pattern is a candidate for every name.
+        for (const list of this.byEventName.values()) list.push(item);
+      } else for (const name of new Set(required)) this.byEventName.get(name)?.push(item);
+    });
+  }
+
+  /** The items whose pattern matches the event (envelope JSON), in the order given. */
+  matching(event: unknown): T[] {
+    const matched: T[] = [];
+    for (const item of this.candidates(event)) if (matchesPattern(this.patternOf(item), event)) matched.push(item);
+    return matched;
+  }
+
+  private candidates(event: unknown): readonly T[] {
+    const detail = isPlainObject(event) ? event.detail : undefined;
+    // An absent detail (or event name) cannot equal a listed name: only unindexed patterns can match.
+    if (detail === undefined) return this.unindexed;
+    if (!isPlainObject(detail)) return this.all;
+    const name = detail.eventName;
+    if (name === undefined) return this.unindexed;
+    if (typeof name !== 'string') return this.all;
+    return this.byEventName.get(name) ?? this.unindexed;
+  }
+}
+
+/** The event names a pattern requires (its `detail.eventName`, when a non-empty list of plain strings), else undefined. */
+function requiredEventNames(pattern: EventPattern): readonly string[] | undefined {
+  const detail = pattern.detail;
+  if (!isPlainObject(detail)) return undefined;
+  const names = detail.eventName;
+  if (!Array.isArray(names) || names.length === 0 || !names.every((name) => typeof name === 'string')) return undefined;
+  return names as string[];
+}

@@ -86,16 +86,55 @@ export async function runFinding(rule: AnyRule, finding: Finding, deps: RunDeps)
 
 /** Records an event that no rule's pattern matches (replay only): `ignored`, or `failed` if it does not parse. */
 export async function runUnmatched(input: unknown, deps: RunDeps): Promise<RemediationRecord> {
+  return unmatchedRecord(input, deps);
+}
+
+/**
+ * runUnmatched without the promise: most of a backtest's events match no rule, and replay builds their records
+ * synchronously. The record is `finish`'s for no rule (no notification, no exposure, no controls or commands),
+ * written out as one literal in its key order: test/shared/runner/unmatched.test.ts holds the two to the same JSON.
+ * `json`: the input's envelope, when the caller has it already (replay's routing made it to match the patterns).
+ */
+export function unmatchedRecord(input: unknown, deps: RunDeps, json: unknown = toEnvelopeJson(input)): RemediationRecord {
   const started = deps.now();
   let event: CloudTrailEvent | undefined;
   let conclusion: Conclusion;
   try {
-    event = parseEnvelope(toEnvelopeJson(input));
+    event = parseEnvelope(json);
     conclusion = conclude('ignored', `no rule's pattern matches ${event.source} ${event.detail.eventName}`);
   } catch (error) {
     conclusion = concludeFromError(undefined, error);
   }
-  return finish(undefined, eventOrigin(input, event), conclusion, deps, started);
+  const origin = eventOrigin(input, event);
+  const record: RemediationRecord = {
+    rule: null,
+    outcome: conclusion.outcome,
+    severity: conclusion.severity ?? (conclusion.outcome === 'failed' ? 'HIGH' : null),
+    mode: deps.mode,
+    trigger: origin.trigger,
+    eventId: origin.eventId,
+    eventName: origin.eventName,
+    eventSource: origin.eventSource,
+    eventTime: origin.eventTime,
+    errorCode: origin.errorCode,
+    account: origin.account,
+    region: origin.region,
+    actor: origin.actor,
+    actorType: origin.actorType,
+    sourceIp: origin.sourceIp,
+    userAgent: origin.userAgent,
+    resources: conclusion.resources,
+    actions: conclusion.actions,
+    reason: conclusion.reason,
+    finding: conclusion.finding,
+    exemptions: conclusion.exemptions,
+    error: conclusion.error,
+    notification: { status: 'not-needed' },
+    durationMs: Math.max(0, Math.round(deps.now() - started)),
+    exposureMs: null,
+  };
+  deps.write(record);
+  return record;
 }
 
 /** Guards (forged source, pattern, disabled, trailguard's own call) → claim → a failed call's decision, or the facts'. */

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { readInputBatches } from '../../cli/inputs.js';
-import { quietOnClosedReader } from '../../cli/output.js';
+import { quietOnClosedReader, recordLines, VALUE_LIMIT } from '../../cli/output.js';
 import { replay } from '../../cli/replay.js';
 import { BATCH_BYTES, weight } from '../../cli/replay-pool.js';
 
@@ -176,5 +176,51 @@ describe('the replay pool weighs events parsed on the main thread', () => {
     // So twenty of them, 6 MB of text, fill more than one 4 MiB batch.
     expect(items.reduce((sum, item) => sum + weight(item), 0)).toBeGreaterThan(BATCH_BYTES);
     expect(weight({ kind: 'error', source: 'x', problem: 'bad' })).toBe(256);
+  });
+});
+
+describe('a hostile event cannot grow the output without bound', () => {
+  it('cuts string values of a record line past LINE_LIMIT, and the line stays terminal-safe and valid JSON', async () => {
+    // Two million C1 controls (two bytes each in the file): shown, each is six characters, and the name is in the reason too.
+    const name = '\u0085'.repeat(2_000_000);
+    const hostile = JSON.stringify({
+      eventVersion: '1.08',
+      eventSource: 'example.amazonaws.com',
+      eventName: name,
+      eventID: 'hostile-1',
+      eventTime: '2026-01-01T00:00:00Z',
+      awsRegion: 'us-east-1',
+    });
+    const chunks: string[] = [];
+    const stdout = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        chunks.push(chunk.toString('utf8'));
+        done();
+      },
+    });
+
+    const exit = await replay({
+      mode: 'offline',
+      format: 'jsonl',
+      configFile: CONFIG,
+      inputs: [file('hostile.jsonl', `${hostile}\n${eventLines(1, 'after')}\n`)],
+      env: {},
+      stdout,
+      err: () => undefined,
+    });
+
+    const lines = chunks.join('').trimEnd().split('\n');
+    expect(exit).toBe(0);
+    expect(lines).toHaveLength(2);
+    const [first = '', second = ''] = lines;
+    // Each cut value: VALUE_LIMIT characters, each escaped to six, and the note of what was cut.
+    expect(first.length).toBeLessThan(3 * 6 * VALUE_LIMIT + 2_000);
+    expect(first).not.toMatch(/[\u0080-\u009f]/);
+    const record = JSON.parse(first) as { eventName: string; reason: string; eventId: string };
+    expect(record.eventId).toBe('hostile-1');
+    expect(record.eventName).toBe(`${name.slice(0, VALUE_LIMIT)}…(${name.length - VALUE_LIMIT} more characters)`);
+    // An ordinary record is printed whole, as before.
+    expect(JSON.parse(second)).toMatchObject({ eventId: 'after-0', eventName: 'DescribeThings' });
+    expect(recordLines([JSON.parse(second)])).toBe(`${second}\n`);
   });
 });

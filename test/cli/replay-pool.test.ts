@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { generateRecords } from '../../bench/cloudtrail-log.js';
 import { RULES } from '../../functions/rules.js';
-import { replay } from '../../cli/replay.js';
+import { configOf, offlineDeps, replay, routeBatch } from '../../cli/replay.js';
 import { BATCH_BYTES, IN_FLIGHT_BYTES, MAX_WORKERS, ReplayPool, WorkerFailure, workerCount } from '../../cli/replay-pool.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -112,8 +112,11 @@ describe('offline replay on worker threads', () => {
       for await (const results of pool.route(batches())) {
         for (const result of results) {
           kinds.add(result.kind);
-          sources.push(result.source);
-          handedOn += items[Number(/\[(\d+)\]/.exec(result.source)?.[1])]?.text.length ?? 0;
+          // Each item is an event that does not parse: the batch names it, in order, among its notes.
+          for (const note of result.kind === 'printed' ? result.notes : [result]) {
+            sources.push(note.source);
+            handedOn += items[Number(/\[(\d+)\]/.exec(note.source)?.[1])]?.text.length ?? 0;
+          }
         }
       }
     } finally {
@@ -126,6 +129,33 @@ describe('offline replay on worker threads', () => {
     expect(Math.max(...sent)).toBeLessThanOrEqual(BATCH_BYTES + pad.length + 100);
     expect(sent.length).toBeGreaterThan(10);
     expect(inFlightMax).toBeLessThanOrEqual(IN_FLIGHT_BYTES + BATCH_BYTES + pad.length + 100);
+  }, 60_000);
+
+  it('routes batches on the main thread too while the workers are full, and hands every batch on in input order', async () => {
+    const config = JSON.parse(readFileSync(CONFIG, 'utf8')) as unknown;
+    const pool = new ReplayPool(1, { configFile: CONFIG, config, env: {}, format: 'jsonl' });
+    // Events that do not parse: each batch names its items among its notes, so the order is visible.
+    const items = Array.from({ length: 40 * 256 }, (_, i) => ({ kind: 'text' as const, source: `f#Records[${i}]`, text: `{"n":${i}}`, line: false }));
+    async function* batches() {
+      for (let at = 0; at < items.length; at += 512) yield items.slice(at, at + 512);
+    }
+    const deps = offlineDeps(configOf(config, CONFIG, {}));
+    let local = 0;
+    const sources: string[] = [];
+    try {
+      for await (const results of pool.route(batches(), (batch) => {
+        local += 1;
+        return routeBatch(batch, deps, 'jsonl');
+      })) {
+        for (const result of results) if (result.kind === 'printed') sources.push(...result.notes.map((note) => note.source));
+      }
+    } finally {
+      await pool.close();
+    }
+    expect(sources).toEqual(items.map((item) => item.source));
+    // 40 batches, at most 4 at the worker at a time: this thread routed some, the worker the rest.
+    expect(local).toBeGreaterThan(0);
+    expect(local).toBeLessThan(40);
   }, 60_000);
 
   it('a worker that cannot start fails the replay clearly, naming where, and does not hang', async () => {
