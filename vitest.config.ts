@@ -10,7 +10,14 @@ const REAL_SAMPLES = existsSync(new URL('../shared/cloudtrail-samples', import.m
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['test/e2e/**', 'test/template/**', 'test/build/**', 'node_modules/**', ...(REAL_SAMPLES ? [] : ['test/real-samples/**'])],
+    exclude: [
+      'test/e2e/**',
+      'test/**/*.e2e.test.ts',
+      'test/template/**',
+      'test/build/**',
+      'node_modules/**',
+      ...(REAL_SAMPLES ? [] : ['test/real-samples/**']),
+    ],
     // Each worker runs its files one after another in one process, so the AWS SDK (about 1 s of loading per
     // client package) loads once per worker instead of once per file; fresh-file.ts gives every file fresh
     // modules of our own and no mock, stub or fake timer left by the file before.

@@ -5,7 +5,8 @@ import { defineConfig } from 'vitest/config';
 // unset) or at AWS_ENDPOINT_URL (test/e2e/global-setup.ts).
 export default defineConfig({
   test: {
-    include: ['test/e2e/**/*.e2e.test.ts'],
+    // A rule's own end-to-end tests live in its test folder (test/rule-places.test.ts), beside its unit tests.
+    include: ['test/e2e/**/*.e2e.test.ts', 'test/functions/**/*.e2e.test.ts'],
     globalSetup: ['test/e2e/global-setup.ts'],
     setupFiles: ['test/helpers/setup.ts'],
     // One emulator, reset before every test: files run one after another.

@@ -5,6 +5,7 @@
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { OrganizationsClient } from '@aws-sdk/client-organizations';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SNSClient } from '@aws-sdk/client-sns';
@@ -48,6 +49,8 @@ export class World {
   readonly tags = new Map<string, Record<string, string>>();
   /** The state table's counters (`ADD #total :n`) by item key: the breaker's, the digest's, a rule's windows. */
   readonly counters = new Map<string, number>();
+  /** A snapshot's or image's permissions, by id: what the event shared (`userId`s, `group` all), as EC2 would hold them. */
+  readonly shares = new Map<string, Record<string, string>[]>();
   logging = false;
   readonly trail: Record<string, unknown> = { LogFileValidationEnabled: false, IsMultiRegionTrail: false, IncludeGlobalServiceEvents: true };
 
@@ -71,6 +74,16 @@ export class World {
         ...(item.cidrIpv6 ? { CidrIpv6: String(item.cidrIpv6) } : {}),
       };
       this.groupRules.set(rule.GroupId, [...(this.groupRules.get(rule.GroupId) ?? []), rule]);
+    }
+    const request = (detail as { requestParameters?: Record<string, any> }).requestParameters;
+    const shared = request?.createVolumePermission?.add?.items ?? request?.launchPermission?.add?.items;
+    const id = request?.snapshotId ?? request?.imageId;
+    if (id && shared) {
+      const items: Record<string, string>[] = Array.isArray(shared) ? shared : [shared];
+      this.shares.set(
+        String(id),
+        items.map((item): Record<string, string> => (item.group ? { Group: item.group } : { UserId: String(item.userId) })),
+      );
     }
   }
 
@@ -127,6 +140,29 @@ export class World {
         for (const id of input.Resources as string[]) {
           this.tags.set(id, { ...this.tags.get(id), ...Object.fromEntries((input.Tags as { Key: string; Value: string }[]).map((t) => [t.Key, t.Value])) });
         }
+        return {};
+      }
+      // The organisation's accounts (shared-image-snapshot, organisation mode only): the event's own account alone.
+      case 'Organizations.ListAccounts':
+        return { Accounts: [{ Id: this.account, Status: 'ACTIVE' }] };
+      case 'EC2.DescribeSnapshotAttribute':
+        return { SnapshotId: input.SnapshotId, CreateVolumePermissions: this.shares.get(input.SnapshotId) ?? [] };
+      case 'EC2.DescribeImageAttribute':
+        return { ImageId: input.ImageId, LaunchPermissions: this.shares.get(input.ImageId) ?? [] };
+      case 'EC2.ModifySnapshotAttribute': {
+        const gone = new Set([...(input.UserIds ?? []), ...(input.GroupNames ?? [])]);
+        this.shares.set(
+          input.SnapshotId,
+          (this.shares.get(input.SnapshotId) ?? []).filter((p) => !gone.has(p.UserId ?? p.Group ?? '')),
+        );
+        return {};
+      }
+      case 'EC2.ModifyImageAttribute': {
+        const gone = new Set((input.LaunchPermission?.Remove ?? []).map((p: Record<string, string>) => Object.values(p)[0]));
+        this.shares.set(
+          input.ImageId,
+          (this.shares.get(input.ImageId) ?? []).filter((p) => !gone.has(Object.values(p)[0])),
+        );
         return {};
       }
       case 'CloudTrail.GetTrail': {
@@ -222,6 +258,7 @@ const CLIENTS = [
   ['SNS', SNSClient],
   ['DynamoDB', DynamoDBClient],
   ['Scheduler', SchedulerClient],
+  ['Organizations', OrganizationsClient],
 ] as const;
 
 /** Installs the fake on every client class; `world()` gives the state of the event being handled. */

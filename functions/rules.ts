@@ -3,6 +3,7 @@ import type { ScheduledInputReader } from '../shared/runner/lambda.js';
 import { openSecurityGroup } from './open-security-group/rule.js';
 import { publicBucket } from './public-bucket/rule.js';
 import { trailLogging } from './trail-logging/rule.js';
+import { sharedImageSnapshot } from './shared-image-snapshot/rule.js';
 import { untaggedInstance } from './untagged-instance/rule.js';
 import { readEnforceInput, unreadableEnforceInput, untaggedInstanceEnforce } from './untagged-instance/enforce.js';
 import { rootActivity } from './root-activity/rule.js';
@@ -14,6 +15,8 @@ import { configRecorderStopped } from './config-recorder-stopped/rule.js';
 import { networkChange } from './network-change/rule.js';
 import { s3BucketDeleted } from './s3-bucket-deleted/rule.js';
 import { configStoreChange } from './config-store-change/rule.js';
+import { networkLogsDeleted } from './network-logs-deleted/rule.js';
+import { organizationLeft } from './organization-left/rule.js';
 
 /** Every rule, for the CLI and the invariant tests. No Lambda imports this file: each bundle holds one rule. */
 export const RULES: readonly AnyRule[] = [
@@ -21,6 +24,7 @@ export const RULES: readonly AnyRule[] = [
   openSecurityGroup,
   untaggedInstance,
   trailLogging,
+  sharedImageSnapshot,
   // Audit alerts (issue 10): notify-only.
   rootActivity,
   consoleSigninWithoutMfa,
@@ -31,6 +35,8 @@ export const RULES: readonly AnyRule[] = [
   networkChange,
   s3BucketDeleted,
   configStoreChange,
+  networkLogsDeleted,
+  organizationLeft,
 ];
 
 /** A check that EventBridge Scheduler invokes with its own input, not an event: its rule, and how its input is read. */

@@ -81,7 +81,7 @@ export function actingFunctions(functions: readonly CentralFunction[] = centralF
 }
 
 interface Statement {
-  readonly Effect: 'Allow';
+  readonly Effect: 'Allow' | 'Deny';
   readonly Action: string[];
   readonly Resource: unknown;
   readonly Condition?: unknown;
@@ -109,26 +109,32 @@ function forwardingStateOf(rule: AnyRule, functions: readonly CentralFunction[])
  * needs in a member account, merged by resource. `${AWS::AccountId}` in a resource is then the member account.
  */
 export function memberStatements(functions: readonly CentralFunction[] = centralFunctions()): Statement[] {
-  const byResource = new Map<string, { resource: unknown; condition: unknown; actions: Set<string> }>();
+  const byResource = new Map<string, { effect: Statement['Effect']; resource: unknown; condition: unknown; actions: Set<string> }>();
   for (const { key, rule } of actingFunctions(functions)) {
     const needed = memberActionsOf(rule);
     const statements = statementsOf(functions.find((fn) => fn.key === key) as CentralFunction);
     for (const action of needed) {
-      if (!statements.some((s) => [s.Action].flat().includes(action))) {
+      if (!statements.some((s) => s.Effect === 'Allow' && [s.Action].flat().includes(action))) {
         throw new Error(`${key} needs ${action} (rule ${rule.id}), but no statement of its function file grants it`);
       }
     }
     for (const statement of statements) {
       const actions = [statement.Action].flat().filter((a) => needed.includes(a));
       if (actions.length === 0) continue;
-      const id = JSON.stringify([statement.Resource, statement.Condition ?? null]);
-      const entry = byResource.get(id) ?? { resource: statement.Resource, condition: statement.Condition, actions: new Set<string>() };
+      // A Deny (what the function's role must never do, such as adding a share) is carried as a Deny: kept apart by Effect.
+      const id = JSON.stringify([statement.Effect, statement.Resource, statement.Condition ?? null]);
+      const entry = byResource.get(id) ?? {
+        effect: statement.Effect,
+        resource: statement.Resource,
+        condition: statement.Condition,
+        actions: new Set<string>(),
+      };
       for (const action of actions) entry.actions.add(action);
       byResource.set(id, entry);
     }
   }
-  return [...byResource.values()].map(({ resource, condition, actions }) => ({
-    Effect: 'Allow',
+  return [...byResource.values()].map(({ effect, resource, condition, actions }) => ({
+    Effect: effect,
     Action: [...actions].sort(),
     Resource: resource,
     ...(condition ? { Condition: condition } : {}),

@@ -27,8 +27,11 @@ const RULE_STATES = ['ENABLED', 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS']
  */
 const forwarderRolePathOf = (service, stage) => `/${service}-${stage}-forwarder/`;
 
-/** The sources of the global services: EventBridge receives IAM's events, and sign-in's and STS's through their global endpoints, in us-east-1 only. */
-const GLOBAL_SOURCES = ['aws.iam', 'aws.signin', 'aws.sts'];
+/**
+ * The sources of the global services: EventBridge receives IAM's and Organizations' events, and sign-in's and STS's
+ * through their global endpoints, in us-east-1 only.
+ */
+const GLOBAL_SOURCES = ['aws.iam', 'aws.organizations', 'aws.signin', 'aws.sts'];
 
 /** True when an EventBridge pattern's `source` admits a global service (no `source` admits every one). */
 function admitsGlobalService(pattern) {
@@ -96,9 +99,9 @@ class Organization {
   }
 
   /**
-   * IAM events, and console sign-ins through the global sign-in endpoint, reach EventBridge in us-east-1 only: a
-   * single-account stack elsewhere never sees them, so iam-policy-change stays silent and root-activity and the sign-in
-   * alerts see only sign-ins through that Region's own sign-in endpoint. Said at package time, where the person
+   * IAM and Organizations events, and console sign-ins through the global sign-in endpoint, reach EventBridge in
+   * us-east-1 only: a single-account stack elsewhere never sees them, so iam-policy-change and organization-left stay
+   * silent and root-activity and the sign-in alerts see only sign-ins through that Region's own sign-in endpoint. Said at package time, where the person
    * choosing the region reads it, not discovered after an incident.
    */
   warnAboutGlobalServices() {
@@ -106,7 +109,7 @@ class Organization {
     if (region === 'us-east-1') return;
     const rules = this.globalServiceRules();
     const message =
-      `trailguard: region ${region}: IAM events, and console sign-ins through the global sign-in endpoint, are delivered to EventBridge in us-east-1 only, so `
+      `trailguard: region ${region}: IAM and Organizations events, and console sign-ins through the global sign-in endpoint, are delivered to EventBridge in us-east-1 only, so `
       + `the rules on them${rules.length > 0 ? ` (${rules.join(', ')})` : ''} will see none of them here. Deploy in us-east-1 too, or use organisation mode `
       + '(its member stack forwards us-east-1 to this region).';
     if (this.log?.warning) this.log.warning(message);

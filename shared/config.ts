@@ -97,6 +97,13 @@ const RemediationSettings = v.strictObject({
     }),
     {},
   ),
+  'shared-image-snapshot': v.optional(
+    v.strictObject({
+      /** @default true */
+      enabled: v.optional(v.boolean(), true),
+    }),
+    {},
+  ),
   'untagged-instance': v.optional(
     v.strictObject({
       /** @default true */
@@ -153,6 +160,8 @@ const AlertSettings = v.strictObject({
   'network-change': plainAlert(),
   's3-bucket-deleted': plainAlert(),
   'config-store-change': plainAlert(),
+  'network-logs-deleted': plainAlert(),
+  'organization-left': plainAlert(),
 });
 
 /** Every rule's settings: the `rules` key of the config, and the value of the `<prefix>/rules` parameter (shared/live-config). */
@@ -249,6 +258,11 @@ const ConfigSchema = v.strictObject({
   schedulerRoleArn: v.optional(v.pipe(v.string(), v.regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'expected an IAM role ARN'))),
   /** Organisation-wide mode (docs/organization.md). @default absent: single-account mode */
   organization: v.optional(Organization),
+  /**
+   * Accounts outside this one (and the organisation) that resources may be shared with: vendors, partners
+   * (shared/outside.ts). 12-digit ids. @default []
+   */
+  trustedAccounts: v.optional(v.array(v.pipe(v.string(), v.regex(/^\d{12}$/, 'expected a 12-digit account id'))), []),
   /** DynamoDB table for idempotency, the circuit breaker and digests; absent (replay) means none of them. */
   stateTable: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'expected a DynamoDB table name'))),
   /** Duplicates, runaway remediation and bursts. */
@@ -315,10 +329,11 @@ export const ENV_VARS = {
   TRAILGUARD_MEMBER_ROLE_NAME: 'organization.memberRoleName',
   TRAILGUARD_CENTRAL_ACCOUNT_ID: 'organization.centralAccountId',
   TRAILGUARD_EXTERNAL_ID: 'organization.externalId',
+  TRAILGUARD_TRUSTED_ACCOUNTS: 'trustedAccounts',
 } as const;
 
 const JSON_VARS = new Set(['TRAILGUARD_EXEMPTIONS', 'TRAILGUARD_RULES', 'TRAILGUARD_RELIABILITY']);
-const LIST_VARS = new Set(['TRAILGUARD_SELF_ROLES']);
+const LIST_VARS = new Set(['TRAILGUARD_SELF_ROLES', 'TRAILGUARD_TRUSTED_ACCOUNTS']);
 // A number in a variable: kept as text when it is not one, so the schema names the variable and the problem.
 const NUMBER_VARS = new Set(['TRAILGUARD_CONFIG_MAX_AGE_SECONDS']);
 

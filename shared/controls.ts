@@ -9,6 +9,8 @@
  */
 export const CONTROLS = {
   'S3.8': { title: 'S3 general purpose buckets should block public access', cis: 'v5.0.0 2.1.4' },
+  'EC2.1': { title: 'Amazon EBS snapshots should not be publicly restorable' },
+  'EC2.6': { title: 'VPC flow logging should be enabled in all VPCs', cis: 'v5.0.0 3.7' },
   'EC2.18': { title: 'Security groups should only allow unrestricted incoming traffic for authorized ports' },
   'EC2.19': { title: 'Security groups should not allow unrestricted access to ports with high risk' },
   'EC2.21': { title: 'Network ACLs should not allow ingress from 0.0.0.0/0 to port 22 or port 3389', cis: 'v5.0.0 5.2' },

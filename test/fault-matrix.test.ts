@@ -38,12 +38,14 @@ const DENIED: Record<Exclude<RuleId, AlertRuleId>, string> = {
   'open-security-group': 'UnauthorizedOperation',
   'trail-logging': 'AccessDeniedException',
   'untagged-instance': 'UnauthorizedOperation',
+  'shared-image-snapshot': 'UnauthorizedOperation',
 };
 const GONE: Record<Exclude<RuleId, AlertRuleId>, string> = {
   'public-bucket': 'NoSuchBucket',
   'open-security-group': 'InvalidGroup.NotFound',
   'trail-logging': 'TrailNotFoundException',
   'untagged-instance': 'InvalidInstanceID.NotFound',
+  'shared-image-snapshot': 'InvalidAMIID.NotFound',
 };
 
 function sampleOf(rule: AnyRule, prefix: 'would-remediate' | 'exempt'): Record<string, unknown> {
@@ -70,6 +72,14 @@ const OWN_WRITE: Record<Exclude<RuleId, AlertRuleId>, { readonly eventName: stri
   },
   'open-security-group': { eventName: 'RevokeSecurityGroupIngress', requestParameters: { groupId: 'sg-0123456789abcdef0' } },
   'trail-logging': { eventName: 'UpdateTrail', requestParameters: { name: 'example-audit-trail', enableLogFileValidation: true } },
+  'shared-image-snapshot': {
+    eventName: 'ModifySnapshotAttribute',
+    requestParameters: {
+      snapshotId: 'snap-0123456789abcdef0',
+      attributeType: 'CREATE_VOLUME_PERMISSION',
+      createVolumePermission: { remove: { items: [{ userId: '444455556666' }] } },
+    },
+  },
   'untagged-instance': {
     eventName: 'CreateTags',
     requestParameters: {

@@ -8,6 +8,8 @@ import { updateTrail } from './cloudtrail-update-trail.js';
 import { authorizeSecurityGroupIngress } from './ec2-authorize-security-group-ingress.js';
 import { createTags } from './ec2-create-tags.js';
 import { deleteTags } from './ec2-delete-tags.js';
+import { modifyImageAttribute } from './ec2-modify-image-attribute.js';
+import { modifySnapshotAttribute } from './ec2-modify-snapshot-attribute.js';
 import { revokeSecurityGroupIngress } from './ec2-revoke-security-group-ingress.js';
 import { startInstances } from './ec2-start-instances.js';
 import { stopInstances } from './ec2-stop-instances.js';
@@ -29,4 +31,6 @@ export const ACTION_TYPES: readonly AnyActionType[] = [
   deleteSchedule,
   startLogging,
   updateTrail,
+  modifySnapshotAttribute,
+  modifyImageAttribute,
 ];

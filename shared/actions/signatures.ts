@@ -7,6 +7,8 @@ import type { SelfSignature } from './action.js';
 import { startLoggingSignature } from './cloudtrail-start-logging.js';
 import { updateTrailSignature } from './cloudtrail-update-trail.js';
 import { createTagsSignature } from './ec2-create-tags.js';
+import { modifyImageAttributeSignature } from './ec2-modify-image-attribute.js';
+import { modifySnapshotAttributeSignature } from './ec2-modify-snapshot-attribute.js';
 import { revokeSecurityGroupIngressSignature } from './ec2-revoke-security-group-ingress.js';
 import { stopInstancesSignature } from './ec2-stop-instances.js';
 import { putPublicAccessBlockSignature } from './s3-put-public-access-block.js';
@@ -20,4 +22,6 @@ export const SELF_SIGNATURES: readonly SelfSignature[] = [
   createScheduleSignature,
   startLoggingSignature,
   updateTrailSignature,
+  modifySnapshotAttributeSignature,
+  modifyImageAttributeSignature,
 ];

@@ -41,6 +41,8 @@ const GONE = new Set([
   'InvalidPermission.NotFound',
   'InvalidInstanceID.NotFound',
   'InvalidVolume.NotFound',
+  'InvalidSnapshot.NotFound',
+  'InvalidAMIID.NotFound',
   'TrailNotFoundException',
   'NoSuchEntity',
   'ResourceNotFoundException',

@@ -58,6 +58,8 @@ describe('LookupEvents backtest', () => {
       'ec2.amazonaws.com',
       'iam.amazonaws.com',
       'kms.amazonaws.com',
+      'organizations.amazonaws.com',
+      'route53resolver.amazonaws.com',
       's3.amazonaws.com',
       'signin.amazonaws.com',
       'ssm.amazonaws.com',

@@ -30,7 +30,12 @@ describe('Security Hub controls named by the rules', () => {
     },
   );
 
-  it('names a control for every rule but untagged-instance, s3-bucket-deleted and config-store-change, which no Security Hub control matches', () => {
-    expect(RULES.filter((rule) => !rule.controls).map((rule) => rule.id)).toEqual(['untagged-instance', 's3-bucket-deleted', 'config-store-change']);
+  it('names a control for every rule but untagged-instance, s3-bucket-deleted, config-store-change and organization-left, which no Security Hub control matches', () => {
+    expect(RULES.filter((rule) => !rule.controls).map((rule) => rule.id)).toEqual([
+      'untagged-instance',
+      's3-bucket-deleted',
+      'config-store-change',
+      'organization-left',
+    ]);
   });
 });

@@ -27,25 +27,28 @@ function pluginIn(region: string, organizationId = '', functions: Readonly<Recor
 }
 
 describe('the organisation plugin at package time', () => {
-  it('warns that a single-account stack outside us-east-1 sees no IAM or console sign-in event', () => {
+  it('warns that a single-account stack outside us-east-1 sees no IAM, Organizations or console sign-in event', () => {
     const { plugin, warning } = pluginIn('eu-west-1');
     plugin.apply();
     expect(warning).toHaveBeenCalledWith(
-      expect.stringContaining('IAM events, and console sign-ins through the global sign-in endpoint, are delivered to EventBridge in us-east-1 only'),
+      expect.stringContaining(
+        'IAM and Organizations events, and console sign-ins through the global sign-in endpoint, are delivered to EventBridge in us-east-1 only',
+      ),
     );
   });
 
-  it("names the rules whose patterns admit a global service's events (IAM, STS, sign-in), and only those", () => {
+  it("names the rules whose patterns admit a global service's events (IAM, Organizations, STS, sign-in), and only those", () => {
     const rule = (id: string, source: unknown): Fn => ({ environment: { TRAILGUARD_RULE: id }, events: [{ eventBridge: { pattern: { source } } }] });
     const { plugin, warning } = pluginIn('eu-west-1', '', {
       iamWatch: rule('iam-watch', ['aws.iam']),
       anyRoot: rule('any-root', [{ prefix: 'aws.' }]),
       signIn: rule('sign-in', ['aws.signin']),
+      orgWatch: rule('org-watch', ['aws.organizations']),
       buckets: rule('buckets', ['aws.s3']),
       sweep: { environment: { TRAILGUARD_RULE: 'buckets' }, events: [] },
     });
     plugin.apply();
-    expect(warning).toHaveBeenCalledWith(expect.stringContaining('so the rules on them (any-root, iam-watch, sign-in) will see none of them here'));
+    expect(warning).toHaveBeenCalledWith(expect.stringContaining('so the rules on them (any-root, iam-watch, org-watch, sign-in) will see none of them here'));
   });
 
   it('says nothing in us-east-1, nor in organisation mode (the member stack forwards us-east-1)', () => {

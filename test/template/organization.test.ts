@@ -292,27 +292,42 @@ describe('the member stack (npm run member-template)', () => {
   });
 
   it("gives the remediation role exactly the rules' actions in the event's account, and no wildcard action", () => {
-    const actions = statements.flatMap((s) => [s.Action].flat());
+    const actions = statements.filter((s) => s.Effect === 'Allow').flatMap((s) => [s.Action].flat());
     expect(new Set(actions)).toEqual(memberActions);
     expect(actions).toHaveLength(memberActions.size);
     expect(actions.filter((a) => a.includes('*'))).toEqual([]);
     // Scheduling stays in the central account, beside the enforcement function; the stop check acts in the member's.
     expect(actions.filter((a) => a.startsWith('scheduler:') || a.startsWith('iam:'))).toEqual([]);
     expect(actions).toContain('ec2:StopInstances');
-    expect(statements.every((s) => s.Effect === 'Allow')).toBe(true);
+    // The one Deny, carried from the central role: the member role may remove a snapshot's share, never add one.
+    expect(statements.filter((s) => s.Effect !== 'Allow')).toEqual(
+      ['ec2:Add/userId', 'ec2:Add/group'].map((key) => ({
+        Effect: 'Deny',
+        Action: ['ec2:ModifySnapshotAttribute'],
+        Resource: '*',
+        Condition: { Null: { [key]: 'false' } },
+      })),
+    );
   });
 
   it("scopes every write to the member account's own resources, as the central roles do", () => {
     // Reads that IAM cannot scope to a resource (the service authorization reference lists none for them).
     const unscopable = /^(ec2:Describe\w+|cloudtrail:DescribeTrails)$/;
-    for (const statement of statements) {
+    for (const statement of statements.filter((s) => s.Effect === 'Allow')) {
       const resources = [statement.Resource].flat();
       if (resources.includes('*')) {
         expect([statement.Action].flat().filter((a: string) => !unscopable.test(a))).toEqual([]);
       } else {
+        // EC2 snapshot and image ARNs have no account field: `ec2:Owner` pins them to the member account.
+        const ownedHere = JSON.stringify(statement.Condition?.StringEquals?.['ec2:Owner']) === '{"Ref":"AWS::AccountId"}';
         for (const resource of resources) {
           const text = JSON.stringify(resource);
-          expect(text.includes('${AWS::AccountId}') || text === '{"Fn::Sub":"arn:${AWS::Partition}:s3:::*"}', text).toBe(true);
+          expect(
+            text.includes('${AWS::AccountId}')
+              || text === '{"Fn::Sub":"arn:${AWS::Partition}:s3:::*"}'
+              || (ownedHere && /^\{"Fn::Sub":"arn:\$\{AWS::Partition\}:ec2:\*::(snapshot|image)\/\*"\}$/.test(text)),
+            text,
+          ).toBe(true);
         }
       }
     }

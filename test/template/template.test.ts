@@ -55,6 +55,15 @@ const SWEEP_FUNCTIONS = SWEEPS.map((sweep) => ({
 }));
 
 // A rule's EventBridge rule, not its sweep's schedule (whose logical id also starts with the rule's key).
+/** The only Deny a function role holds: no share may be added to a snapshot (the sharing rule's function.yml). */
+const ADD_DENIES = ['ec2:Add/userId', 'ec2:Add/group'].map((key) => ({
+  Effect: 'Deny',
+  Action: ['ec2:ModifySnapshotAttribute'],
+  Resource: '*',
+  Condition: { Null: { [key]: 'false' } },
+}));
+const isAddDeny = (statement: unknown) => ADD_DENIES.some((deny) => JSON.stringify(deny) === JSON.stringify(statement));
+
 const isRuleOf = (id: string, ruleId: string) =>
   id.toLowerCase().includes(functionKeyOf(ruleId).toLowerCase()) && !id.toLowerCase().includes(`${functionKeyOf(ruleId)}sweep`.toLowerCase());
 
@@ -113,7 +122,7 @@ describe('the packaged CloudFormation template', () => {
       const actions = roleStatements(ruleId).flatMap((s) => s.Action);
       expect(actions.every((action) => !action.includes('*'))).toBe(true);
       expect(new Set(actions)).toEqual(new Set([...withImplied(Object.values(rule.permissions)), ...BASE_ACTIONS, ...LIVE_CONFIG_ACTIONS]));
-      expect(roleStatements(ruleId).every((s) => s.Effect === 'Allow')).toBe(true);
+      expect(roleStatements(ruleId).every((s) => s.Effect === 'Allow' || isAddDeny(s))).toBe(true);
     });
 
     it('keeps its logs for the configured retention and runs on nodejs22.x', () => {
@@ -239,9 +248,22 @@ describe('the packaged CloudFormation template', () => {
 });
 
 // Actions that support no resource-level permissions: the only ones allowed on Resource '*'.
-const UNSCOPABLE = /^(ec2:Describe\w+|cloudtrail:DescribeTrails|cloudtrail:LookupEvents|s3:ListAllMyBuckets|scheduler:ListSchedules)$/;
+const UNSCOPABLE =
+  /^(ec2:Describe\w+|cloudtrail:DescribeTrails|cloudtrail:LookupEvents|s3:ListAllMyBuckets|scheduler:ListSchedules|organizations:ListAccounts)$/;
 
 describe('least privilege, proven on the template', () => {
+  it('denies every role that may change who a snapshot is shared with any add (make public, share out): it may only remove', () => {
+    const sharing = RULES.filter((rule) => Object.values(rule.permissions).includes('ec2:ModifySnapshotAttribute')).map((rule) => rule.id);
+    expect(sharing).toHaveLength(1);
+    for (const ruleId of sharing) for (const deny of ADD_DENIES) expect(roleStatements(ruleId)).toContainEqual(deny);
+    // No other role holds a Deny of these.
+    const roles = new Set(sharing.map((ruleId) => `${logicalPrefixOf(ruleId)}IamRoleLambdaExecution`));
+    const others = resourcesOfType(packaged.template, 'AWS::IAM::Role')
+      .filter(([id]) => !roles.has(id))
+      .flatMap(([, role]) => ((role.Properties?.Policies as { PolicyDocument: { Statement: any[] } }[]) ?? []).flatMap((p) => p.PolicyDocument.Statement));
+    expect(others.filter(isAddDeny)).toEqual([]);
+  });
+
   it('scopes every action to resources wherever the API allows', () => {
     const roles = resourcesOfType(packaged.template, 'AWS::IAM::Role');
     for (const [id, role] of roles) {
@@ -253,20 +275,28 @@ describe('least privilege, proven on the template', () => {
           actions.every((a) => !a.includes('*')),
           `${id}: ${actions.join(',')}`,
         ).toBe(true);
+        // A Deny grants nothing: the one kind allowed only takes away adding a share.
+        if (statement.Effect === 'Deny') {
+          expect(isAddDeny(statement), `${id}: ${JSON.stringify(statement)}`).toBe(true);
+          continue;
+        }
         if (resources.includes('*')) {
           expect(
             actions.filter((a) => !UNSCOPABLE.test(a)),
             `${id} grants on '*'`,
           ).toEqual([]);
         } else {
-          // Scoped to this account's resources: a Ref/GetAtt of the stack, or an ARN pattern with the account id.
+          // Scoped to this account's resources: a Ref/GetAtt of the stack, or an ARN pattern with the account id; EC2
+          // snapshot and image ARNs have no account field, so their owner is pinned by `ec2:Owner` instead.
+          const ownedHere = JSON.stringify(statement.Condition?.StringEquals?.['ec2:Owner']) === '{"Ref":"AWS::AccountId"}';
           for (const resource of resources) {
             const text = JSON.stringify(resource);
             expect(
               text.includes('AWS::AccountId')
                 || text.includes('"Ref"')
                 || text.includes('Fn::GetAtt')
-                || text.startsWith('{"Fn::Sub":"arn:${AWS::Partition}:s3:::'),
+                || text.startsWith('{"Fn::Sub":"arn:${AWS::Partition}:s3:::')
+                || (ownedHere && /^\{"Fn::Sub":"arn:\$\{AWS::Partition\}:ec2:\*::(snapshot|image)\/\*"\}$/.test(text)),
               `${id}: ${text}`,
             ).toBe(true);
           }

@@ -38,6 +38,7 @@ const HANDLERS: Record<RuleId, () => Promise<{ handler: (event: unknown, context
   'open-security-group': () => import('../../../functions/open-security-group/handler.js'),
   'trail-logging': () => import('../../../functions/trail-logging/handler.js'),
   'untagged-instance': () => import('../../../functions/untagged-instance/handler.js'),
+  'shared-image-snapshot': () => import('../../../functions/shared-image-snapshot/handler.js'),
   'root-activity': () => import('../../../functions/root-activity/handler.js'),
   'console-signin-without-mfa': () => import('../../../functions/console-signin-without-mfa/handler.js'),
   'console-signin-failures': () => import('../../../functions/console-signin-failures/handler.js'),
@@ -47,6 +48,8 @@ const HANDLERS: Record<RuleId, () => Promise<{ handler: (event: unknown, context
   'network-change': () => import('../../../functions/network-change/handler.js'),
   's3-bucket-deleted': () => import('../../../functions/s3-bucket-deleted/handler.js'),
   'config-store-change': () => import('../../../functions/config-store-change/handler.js'),
+  'network-logs-deleted': () => import('../../../functions/network-logs-deleted/handler.js'),
+  'organization-left': () => import('../../../functions/organization-left/handler.js'),
 };
 
 const CONTEXT = {

@@ -6,6 +6,8 @@ import { FINDINGS as SIGNIN_WITHOUT_MFA, consoleSigninWithoutMfa } from '../../.
 import { FINDINGS as IAM_POLICY, iamPolicyChange } from '../../../functions/iam-policy-change/rule.js';
 import { FINDINGS as KMS_KEY, kmsKeyDeletion } from '../../../functions/kms-key-deletion/rule.js';
 import { FINDINGS as NETWORK, networkChange } from '../../../functions/network-change/rule.js';
+import { FINDINGS as NETWORK_LOGS, networkLogsDeleted } from '../../../functions/network-logs-deleted/rule.js';
+import { FINDINGS as ORGANIZATION, organizationLeft } from '../../../functions/organization-left/rule.js';
 import { FINDINGS as ROOT, rootActivity } from '../../../functions/root-activity/rule.js';
 import { FINDINGS as BUCKET_DELETED, s3BucketDeleted } from '../../../functions/s3-bucket-deleted/rule.js';
 import { RULES } from '../../../functions/rules.js';
@@ -26,6 +28,8 @@ const ALERTS = [
   [networkChange, NETWORK],
   [s3BucketDeleted, BUCKET_DELETED],
   [configStoreChange, CONFIG_STORE],
+  [networkLogsDeleted, NETWORK_LOGS],
+  [organizationLeft, ORGANIZATION],
 ] as const;
 
 describe('audit alert findings', () => {
