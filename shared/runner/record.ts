@@ -7,10 +7,45 @@ import { controlsOf } from '../controls.js';
 import { plausibleEventTimeMs } from '../events/normalize.js';
 import type { RemediationRecord, ReverseCommand } from '../remediation-log.js';
 import type { AnyRule } from '../rule.js';
+import type { RuleId } from '../config.js';
 import type { Conclusion } from './conclusion.js';
 import type { RunDeps } from './deps.js';
 import type { Origin } from './origin.js';
 import { notifyFor } from './notify.js';
+
+/**
+ * The record of a conclusion before it is told: not notified, no exposure figure. Written out field by field (no
+ * spreads): replay builds one per event, most of them for events no rule matches (run.ts, unmatchedRecord).
+ */
+export function recordDraft(rule: RuleId | null, origin: Origin, conclusion: Conclusion, mode: RunDeps['mode'], durationMs: number): RemediationRecord {
+  return {
+    rule,
+    outcome: conclusion.outcome,
+    severity: conclusion.severity ?? (conclusion.outcome === 'failed' ? 'HIGH' : null),
+    mode,
+    trigger: origin.trigger,
+    eventId: origin.eventId,
+    eventName: origin.eventName,
+    eventSource: origin.eventSource,
+    eventTime: origin.eventTime,
+    errorCode: origin.errorCode,
+    account: origin.account,
+    region: origin.region,
+    actor: origin.actor,
+    actorType: origin.actorType,
+    sourceIp: origin.sourceIp,
+    userAgent: origin.userAgent,
+    resources: conclusion.resources,
+    actions: conclusion.actions,
+    reason: conclusion.reason,
+    finding: conclusion.finding,
+    exemptions: conclusion.exemptions,
+    error: conclusion.error,
+    notification: { status: 'not-needed' },
+    durationMs,
+    exposureMs: null,
+  };
+}
 
 /**
  * Builds the record, tells it (notify.ts) and writes it. `withheld`: why this run must not tell (its lapsed claim
@@ -24,22 +59,7 @@ export async function finish(
   started: number,
   withheld?: string,
 ): Promise<RemediationRecord> {
-  const draft: RemediationRecord = {
-    rule: rule?.id ?? null,
-    outcome: conclusion.outcome,
-    severity: conclusion.severity ?? (conclusion.outcome === 'failed' ? 'HIGH' : null),
-    mode: deps.mode,
-    ...origin,
-    resources: conclusion.resources,
-    actions: conclusion.actions,
-    reason: conclusion.reason,
-    finding: conclusion.finding,
-    exemptions: conclusion.exemptions,
-    error: conclusion.error,
-    notification: { status: 'not-needed' },
-    durationMs: 0,
-    exposureMs: null,
-  };
+  const draft = recordDraft(rule?.id ?? null, origin, conclusion, deps.mode, 0);
   // The fix was verified when the conclusion was reached: the exposure window ends here, not after notifying.
   const fixedAt = deps.now();
   const exposure = exposureOf(draft, fixedAt);

@@ -22,7 +22,7 @@ import type { RunDeps, Trigger } from './deps.js';
 import { keptEarlier, landedConclusion, readBackIntent, recordIntent, type DoneEarlier } from './intent.js';
 import { lockNamesOf, withResourceLocks } from './locks.js';
 import { eventOrigin, findingOrigin, type Finding } from './origin.js';
-import { finish } from './record.js';
+import { finish, recordDraft } from './record.js';
 import { selfCallOf } from './self-calls.js';
 
 export type { RunDeps, Trigger, WallClock } from './deps.js';
@@ -106,33 +106,7 @@ export function unmatchedRecord(input: unknown, deps: RunDeps, json: unknown = t
     conclusion = concludeFromError(undefined, error);
   }
   const origin = eventOrigin(input, event);
-  const record: RemediationRecord = {
-    rule: null,
-    outcome: conclusion.outcome,
-    severity: conclusion.severity ?? (conclusion.outcome === 'failed' ? 'HIGH' : null),
-    mode: deps.mode,
-    trigger: origin.trigger,
-    eventId: origin.eventId,
-    eventName: origin.eventName,
-    eventSource: origin.eventSource,
-    eventTime: origin.eventTime,
-    errorCode: origin.errorCode,
-    account: origin.account,
-    region: origin.region,
-    actor: origin.actor,
-    actorType: origin.actorType,
-    sourceIp: origin.sourceIp,
-    userAgent: origin.userAgent,
-    resources: conclusion.resources,
-    actions: conclusion.actions,
-    reason: conclusion.reason,
-    finding: conclusion.finding,
-    exemptions: conclusion.exemptions,
-    error: conclusion.error,
-    notification: { status: 'not-needed' },
-    durationMs: Math.max(0, Math.round(deps.now() - started)),
-    exposureMs: null,
-  };
+  const record = recordDraft(null, origin, conclusion, deps.mode, Math.max(0, Math.round(deps.now() - started)));
   deps.write(record);
   return record;
 }
