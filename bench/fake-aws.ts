@@ -6,6 +6,7 @@ import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { OrganizationsClient } from '@aws-sdk/client-organizations';
+import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SNSClient } from '@aws-sdk/client-sns';
@@ -78,6 +79,13 @@ export class World {
     const request = (detail as { requestParameters?: Record<string, any> }).requestParameters;
     const shared = request?.createVolumePermission?.add?.items ?? request?.launchPermission?.add?.items;
     const id = request?.snapshotId ?? request?.imageId;
+    // An RDS snapshot's `restore` values (shared-db-snapshot), by name, as RDS would hold them after the event.
+    const dbSnapshot = request?.dBSnapshotIdentifier ?? request?.dBClusterSnapshotIdentifier;
+    if (dbSnapshot && Array.isArray(request?.valuesToAdd))
+      this.shares.set(
+        String(dbSnapshot).split(':').pop() ?? '',
+        request.valuesToAdd.map((value: string) => ({ Value: value })),
+      );
     if (id && shared) {
       const items: Record<string, string>[] = Array.isArray(shared) ? shared : [shared];
       this.shares.set(
@@ -154,6 +162,24 @@ export class World {
         this.shares.set(
           input.SnapshotId,
           (this.shares.get(input.SnapshotId) ?? []).filter((p) => !gone.has(p.UserId ?? p.Group ?? '')),
+        );
+        return {};
+      }
+      case 'RDS.DescribeDBSnapshotAttributes':
+      case 'RDS.DescribeDBClusterSnapshotAttributes': {
+        const values = (this.shares.get(input.DBSnapshotIdentifier ?? input.DBClusterSnapshotIdentifier) ?? []).map((p) => p.Value ?? '');
+        const attributes = [{ AttributeName: 'restore', AttributeValues: values }];
+        return operation === 'DescribeDBSnapshotAttributes'
+          ? { DBSnapshotAttributesResult: { DBSnapshotAttributes: attributes } }
+          : { DBClusterSnapshotAttributesResult: { DBClusterSnapshotAttributes: attributes } };
+      }
+      case 'RDS.ModifyDBSnapshotAttribute':
+      case 'RDS.ModifyDBClusterSnapshotAttribute': {
+        const id = input.DBSnapshotIdentifier ?? input.DBClusterSnapshotIdentifier;
+        const gone = new Set(input.ValuesToRemove ?? []);
+        this.shares.set(
+          id,
+          (this.shares.get(id) ?? []).filter((p) => !gone.has(p.Value ?? '')),
         );
         return {};
       }
@@ -259,6 +285,7 @@ const CLIENTS = [
   ['DynamoDB', DynamoDBClient],
   ['Scheduler', SchedulerClient],
   ['Organizations', OrganizationsClient],
+  ['RDS', RDSClient],
 ] as const;
 
 /** Installs the fake on every client class; `world()` gives the state of the event being handled. */

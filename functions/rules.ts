@@ -4,6 +4,7 @@ import { openSecurityGroup } from './open-security-group/rule.js';
 import { publicBucket } from './public-bucket/rule.js';
 import { trailLogging } from './trail-logging/rule.js';
 import { sharedImageSnapshot } from './shared-image-snapshot/rule.js';
+import { sharedDbSnapshot } from './shared-db-snapshot/rule.js';
 import { untaggedInstance } from './untagged-instance/rule.js';
 import { readEnforceInput, unreadableEnforceInput, untaggedInstanceEnforce } from './untagged-instance/enforce.js';
 import { rootActivity } from './root-activity/rule.js';
@@ -17,6 +18,9 @@ import { s3BucketDeleted } from './s3-bucket-deleted/rule.js';
 import { configStoreChange } from './config-store-change/rule.js';
 import { networkLogsDeleted } from './network-logs-deleted/rule.js';
 import { organizationLeft } from './organization-left/rule.js';
+import { instanceUserDataChanged } from './instance-user-data-changed/rule.js';
+import { imageDeregistered } from './image-deregistered/rule.js';
+import { federationTokenIssued } from './federation-token-issued/rule.js';
 
 /** Every rule, for the CLI and the invariant tests. No Lambda imports this file: each bundle holds one rule. */
 export const RULES: readonly AnyRule[] = [
@@ -25,6 +29,7 @@ export const RULES: readonly AnyRule[] = [
   untaggedInstance,
   trailLogging,
   sharedImageSnapshot,
+  sharedDbSnapshot,
   // Audit alerts (issue 10): notify-only.
   rootActivity,
   consoleSigninWithoutMfa,
@@ -37,6 +42,9 @@ export const RULES: readonly AnyRule[] = [
   configStoreChange,
   networkLogsDeleted,
   organizationLeft,
+  instanceUserDataChanged,
+  imageDeregistered,
+  federationTokenIssued,
 ];
 
 /** A check that EventBridge Scheduler invokes with its own input, not an event: its rule, and how its input is read. */

@@ -104,6 +104,13 @@ const RemediationSettings = v.strictObject({
     }),
     {},
   ),
+  'shared-db-snapshot': v.optional(
+    v.strictObject({
+      /** @default true */
+      enabled: v.optional(v.boolean(), true),
+    }),
+    {},
+  ),
   'untagged-instance': v.optional(
     v.strictObject({
       /** @default true */
@@ -162,6 +169,9 @@ const AlertSettings = v.strictObject({
   'config-store-change': plainAlert(),
   'network-logs-deleted': plainAlert(),
   'organization-left': plainAlert(),
+  'instance-user-data-changed': plainAlert(),
+  'image-deregistered': plainAlert(),
+  'federation-token-issued': plainAlert(),
 });
 
 /** Every rule's settings: the `rules` key of the config, and the value of the `<prefix>/rules` parameter (shared/live-config). */

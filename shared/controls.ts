@@ -10,6 +10,7 @@
 export const CONTROLS = {
   'S3.8': { title: 'S3 general purpose buckets should block public access', cis: 'v5.0.0 2.1.4' },
   'EC2.1': { title: 'Amazon EBS snapshots should not be publicly restorable' },
+  'RDS.1': { title: 'RDS snapshot should be private' },
   'EC2.6': { title: 'VPC flow logging should be enabled in all VPCs', cis: 'v5.0.0 3.7' },
   'EC2.18': { title: 'Security groups should only allow unrestricted incoming traffic for authorized ports' },
   'EC2.19': { title: 'Security groups should not allow unrestricted access to ports with high risk' },

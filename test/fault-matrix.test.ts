@@ -1,5 +1,6 @@
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { MetadataBearer } from '@smithy/types';
@@ -19,7 +20,11 @@ import { memoryStateStore } from '../shared/state/store.js';
 import { capturingDeps, loadSample, sampleConfig, sampleNames } from './helpers/samples.js';
 
 // One list of stubs, whatever the service: the tests only reset, fail or count calls.
-const mocks = [mockClient(S3Client), mockClient(EC2Client), mockClient(CloudTrailClient)] as unknown as AwsStub<object, MetadataBearer, unknown>[];
+const mocks = [mockClient(S3Client), mockClient(EC2Client), mockClient(CloudTrailClient), mockClient(RDSClient)] as unknown as AwsStub<
+  object,
+  MetadataBearer,
+  unknown
+>[];
 beforeEach(() => {
   for (const mock of mocks) mock.reset();
 });
@@ -39,6 +44,7 @@ const DENIED: Record<Exclude<RuleId, AlertRuleId>, string> = {
   'trail-logging': 'AccessDeniedException',
   'untagged-instance': 'UnauthorizedOperation',
   'shared-image-snapshot': 'UnauthorizedOperation',
+  'shared-db-snapshot': 'AccessDenied',
 };
 const GONE: Record<Exclude<RuleId, AlertRuleId>, string> = {
   'public-bucket': 'NoSuchBucket',
@@ -46,6 +52,7 @@ const GONE: Record<Exclude<RuleId, AlertRuleId>, string> = {
   'trail-logging': 'TrailNotFoundException',
   'untagged-instance': 'InvalidInstanceID.NotFound',
   'shared-image-snapshot': 'InvalidAMIID.NotFound',
+  'shared-db-snapshot': 'DBSnapshotNotFound',
 };
 
 function sampleOf(rule: AnyRule, prefix: 'would-remediate' | 'exempt'): Record<string, unknown> {
@@ -72,6 +79,10 @@ const OWN_WRITE: Record<Exclude<RuleId, AlertRuleId>, { readonly eventName: stri
   },
   'open-security-group': { eventName: 'RevokeSecurityGroupIngress', requestParameters: { groupId: 'sg-0123456789abcdef0' } },
   'trail-logging': { eventName: 'UpdateTrail', requestParameters: { name: 'example-audit-trail', enableLogFileValidation: true } },
+  'shared-db-snapshot': {
+    eventName: 'ModifyDBSnapshotAttribute',
+    requestParameters: { dBSnapshotIdentifier: 'orders-db-2026-11-20', attributeName: 'restore', valuesToRemove: ['444455556666'] },
+  },
   'shared-image-snapshot': {
     eventName: 'ModifySnapshotAttribute',
     requestParameters: {

@@ -6,6 +6,7 @@
  */
 import type { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { RDSClient } from '@aws-sdk/client-rds';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import * as v from 'valibot';
@@ -21,6 +22,7 @@ import type { ResourceRef } from '../rule.js';
 export interface AwsClients {
   readonly s3: S3Client;
   readonly ec2: EC2Client;
+  readonly rds: RDSClient;
   readonly cloudTrailIn: (region: string) => CloudTrailClient;
   readonly scheduler: (region: string) => SchedulerClient;
 }

@@ -10,6 +10,7 @@ import { createTags } from './ec2-create-tags.js';
 import { deleteTags } from './ec2-delete-tags.js';
 import { modifyImageAttribute } from './ec2-modify-image-attribute.js';
 import { modifySnapshotAttribute } from './ec2-modify-snapshot-attribute.js';
+import { modifyDBClusterSnapshotAttribute, modifyDBSnapshotAttribute } from './rds-modify-db-snapshot-attribute.js';
 import { revokeSecurityGroupIngress } from './ec2-revoke-security-group-ingress.js';
 import { startInstances } from './ec2-start-instances.js';
 import { stopInstances } from './ec2-stop-instances.js';
@@ -33,4 +34,6 @@ export const ACTION_TYPES: readonly AnyActionType[] = [
   updateTrail,
   modifySnapshotAttribute,
   modifyImageAttribute,
+  modifyDBSnapshotAttribute,
+  modifyDBClusterSnapshotAttribute,
 ];

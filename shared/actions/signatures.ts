@@ -9,6 +9,7 @@ import { updateTrailSignature } from './cloudtrail-update-trail.js';
 import { createTagsSignature } from './ec2-create-tags.js';
 import { modifyImageAttributeSignature } from './ec2-modify-image-attribute.js';
 import { modifySnapshotAttributeSignature } from './ec2-modify-snapshot-attribute.js';
+import { modifyDBClusterSnapshotAttributeSignature, modifyDBSnapshotAttributeSignature } from './rds-modify-db-snapshot-attribute.js';
 import { revokeSecurityGroupIngressSignature } from './ec2-revoke-security-group-ingress.js';
 import { stopInstancesSignature } from './ec2-stop-instances.js';
 import { putPublicAccessBlockSignature } from './s3-put-public-access-block.js';
@@ -24,4 +25,6 @@ export const SELF_SIGNATURES: readonly SelfSignature[] = [
   updateTrailSignature,
   modifySnapshotAttributeSignature,
   modifyImageAttributeSignature,
+  modifyDBSnapshotAttributeSignature,
+  modifyDBClusterSnapshotAttributeSignature,
 ];

@@ -43,6 +43,8 @@ const GONE = new Set([
   'InvalidVolume.NotFound',
   'InvalidSnapshot.NotFound',
   'InvalidAMIID.NotFound',
+  'DBSnapshotNotFound',
+  'DBClusterSnapshotNotFoundFault',
   'TrailNotFoundException',
   'NoSuchEntity',
   'ResourceNotFoundException',

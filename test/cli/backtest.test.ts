@@ -59,10 +59,12 @@ describe('LookupEvents backtest', () => {
       'iam.amazonaws.com',
       'kms.amazonaws.com',
       'organizations.amazonaws.com',
+      'rds.amazonaws.com',
       'route53resolver.amazonaws.com',
       's3.amazonaws.com',
       'signin.amazonaws.com',
       'ssm.amazonaws.com',
+      'sts.amazonaws.com',
     ]);
     expect(items.map((i) => i.kind === 'event' && i.source)).toEqual(['lookup:s3.amazonaws.com#a', 'lookup:s3.amazonaws.com#b']);
     const calls = cloudtrail.commandCalls(LookupEventsCommand).map((c) => c.args[0].input);

@@ -30,12 +30,15 @@ describe('Security Hub controls named by the rules', () => {
     },
   );
 
-  it('names a control for every rule but untagged-instance, s3-bucket-deleted, config-store-change and organization-left, which no Security Hub control matches', () => {
+  it('names a control for every rule but untagged-instance, s3-bucket-deleted, config-store-change, organization-left and the three issue-19 alerts (user data, AMI deregistered, federation token), which no Security Hub control matches', () => {
     expect(RULES.filter((rule) => !rule.controls).map((rule) => rule.id)).toEqual([
       'untagged-instance',
       's3-bucket-deleted',
       'config-store-change',
       'organization-left',
+      'instance-user-data-changed',
+      'image-deregistered',
+      'federation-token-issued',
     ]);
   });
 });

@@ -39,6 +39,7 @@ const HANDLERS: Record<RuleId, () => Promise<{ handler: (event: unknown, context
   'trail-logging': () => import('../../../functions/trail-logging/handler.js'),
   'untagged-instance': () => import('../../../functions/untagged-instance/handler.js'),
   'shared-image-snapshot': () => import('../../../functions/shared-image-snapshot/handler.js'),
+  'shared-db-snapshot': () => import('../../../functions/shared-db-snapshot/handler.js'),
   'root-activity': () => import('../../../functions/root-activity/handler.js'),
   'console-signin-without-mfa': () => import('../../../functions/console-signin-without-mfa/handler.js'),
   'console-signin-failures': () => import('../../../functions/console-signin-failures/handler.js'),
@@ -50,6 +51,9 @@ const HANDLERS: Record<RuleId, () => Promise<{ handler: (event: unknown, context
   'config-store-change': () => import('../../../functions/config-store-change/handler.js'),
   'network-logs-deleted': () => import('../../../functions/network-logs-deleted/handler.js'),
   'organization-left': () => import('../../../functions/organization-left/handler.js'),
+  'instance-user-data-changed': () => import('../../../functions/instance-user-data-changed/handler.js'),
+  'image-deregistered': () => import('../../../functions/image-deregistered/handler.js'),
+  'federation-token-issued': () => import('../../../functions/federation-token-issued/handler.js'),
 };
 
 const CONTEXT = {

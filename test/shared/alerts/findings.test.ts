@@ -8,6 +8,9 @@ import { FINDINGS as KMS_KEY, kmsKeyDeletion } from '../../../functions/kms-key-
 import { FINDINGS as NETWORK, networkChange } from '../../../functions/network-change/rule.js';
 import { FINDINGS as NETWORK_LOGS, networkLogsDeleted } from '../../../functions/network-logs-deleted/rule.js';
 import { FINDINGS as ORGANIZATION, organizationLeft } from '../../../functions/organization-left/rule.js';
+import { FINDINGS as USER_DATA, instanceUserDataChanged } from '../../../functions/instance-user-data-changed/rule.js';
+import { FINDINGS as IMAGE_DEREGISTERED, imageDeregistered } from '../../../functions/image-deregistered/rule.js';
+import { FINDINGS as FEDERATION, federationTokenIssued } from '../../../functions/federation-token-issued/rule.js';
 import { FINDINGS as ROOT, rootActivity } from '../../../functions/root-activity/rule.js';
 import { FINDINGS as BUCKET_DELETED, s3BucketDeleted } from '../../../functions/s3-bucket-deleted/rule.js';
 import { RULES } from '../../../functions/rules.js';
@@ -30,6 +33,9 @@ const ALERTS = [
   [configStoreChange, CONFIG_STORE],
   [networkLogsDeleted, NETWORK_LOGS],
   [organizationLeft, ORGANIZATION],
+  [instanceUserDataChanged, USER_DATA],
+  [imageDeregistered, IMAGE_DEREGISTERED],
+  [federationTokenIssued, FEDERATION],
 ] as const;
 
 describe('audit alert findings', () => {

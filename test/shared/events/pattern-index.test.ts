@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eachRecord } from '../../../bench/cloudtrail-log.js';
+import { eachRecord, RULE_SHARE } from '../../../bench/cloudtrail-log.js';
 import { readInputs } from '../../../cli/inputs.js';
 import { RULES } from '../../../functions/rules.js';
 import { matchesPattern, PatternIndex, type EventPattern } from '../../../shared/events/pattern.js';
@@ -38,7 +38,8 @@ describe('PatternIndex gives the matches of testing every pattern', () => {
       expect(ids(ruleIndex.matching(json))).toEqual(expected);
       if (expected.length === 0) unmatched += 1;
     }
-    expect(unmatched).toBeGreaterThan(4000);
+    // RULE_SHARE per rule comes from its samples, so the unmatched share falls by that much with each new rule.
+    expect(unmatched / 5000).toBeGreaterThan(Math.max(0.5, 1 - RULE_SHARE * RULES.length - 0.02));
   });
 
   // Shapes the index must not trust: it tests every pattern (or only the unindexed ones) and so still agrees.
