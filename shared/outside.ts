@@ -159,3 +159,72 @@ export function orgAccountsReader(
     return { kind: 'read', ids };
   };
 }
+
+/** How many grantees a reason names at most: a call may name hundreds, and a record's reason stays readable. */
+const NAMED_AT_MOST = 10;
+
+/** Parts joined for a reason, the first ten named and the rest counted. */
+export function listedForReason(parts: readonly string[]): string {
+  return parts.length > NAMED_AT_MOST ? `${parts.slice(0, NAMED_AT_MOST).join('; ')}; … and ${parts.length - NAMED_AT_MOST} more` : parts.join('; ');
+}
+
+/** What a sharing rule decides about the grantees one call added, from who is outside and what is still granted now. */
+export type SharingVerdict<T> =
+  /** Every grantee added is inside. */
+  | { readonly kind: 'inside'; readonly reason: string }
+  /** Nothing outside is still granted, and no grantee left could be judged. */
+  | { readonly kind: 'gone'; readonly reason: string }
+  /** Only grantees that could not be judged are still granted: a person decides (never removed on a guess). */
+  | { readonly kind: 'unjudged'; readonly reason: string }
+  /** These outside grantees are still granted: remove exactly them. */
+  | { readonly kind: 'outside'; readonly reason: string; readonly targets: readonly T[]; readonly isPublic: boolean };
+
+/**
+ * The one sharing decision (EC2 snapshots and images, RDS snapshots, and every rule that removes what a call granted
+ * to outsiders): each added grantee judged, and only those still granted (`held`: decided from the resource now, so
+ * one removed since is not removed again) are targets. `what` names the resource in the reason.
+ */
+export function sharingVerdict<T>(
+  what: string,
+  added: readonly T[],
+  granteeOf: (item: T) => Grantee,
+  held: (item: T) => boolean,
+  view: OutsideView,
+): SharingVerdict<T> {
+  const judged = added.map((item) => ({ item, judgement: judge(granteeOf(item), view) }));
+  const whys = (list: readonly { judgement: Judgement }[]) => listedForReason(list.map(({ judgement }) => judgement.why));
+  const labels = (list: readonly { item: T }[]) => listedForReason(list.map(({ item }) => granteeLabel(granteeOf(item))));
+  const inside = judged.filter(({ judgement }) => judgement.outside === false);
+  const outside = judged.filter(({ judgement }) => judgement.outside === true);
+  const unknown = judged.filter(({ judgement }) => judgement.outside === 'unknown');
+  const targets = outside.filter(({ item }) => held(item));
+  const unjudged = unknown.filter(({ item }) => held(item));
+  const gone = [...outside, ...unknown].filter(({ item }) => !held(item));
+  const insideNote = inside.length > 0 ? `; left shared (inside): ${whys(inside)}` : '';
+  const goneNote = gone.length > 0 ? `; no longer shared with ${labels(gone)}` : '';
+  if (outside.length === 0 && unknown.length === 0) return { kind: 'inside', reason: `${what} is shared only inside: ${whys(inside)}` };
+  if (targets.length === 0 && unjudged.length > 0)
+    return { kind: 'unjudged', reason: `${what} shared with grantees it could not judge, left shared: ${whys(unjudged)}${goneNote}${insideNote}` };
+  if (targets.length === 0) return { kind: 'gone', reason: `${what} is no longer shared with ${labels(gone)}${insideNote}` };
+  const unjudgedNote = unjudged.length > 0 ? `; left shared, not judged (could not tell whether inside): ${whys(unjudged)}` : '';
+  return {
+    kind: 'outside',
+    reason: `${what} shared outside: ${whys(targets)}${goneNote}${unjudgedNote}${insideNote}`,
+    targets: targets.map(({ item }) => item),
+    isPublic: targets.some(({ judgement }) => judgement.outside === true && judgement.public),
+  };
+}
+
+/** The notification title of a rule that removes outside sharing, by outcome. */
+export function sharingTitle(outcome: string, what: string): string {
+  switch (outcome) {
+    case 'remediated':
+      return `Outside sharing removed from ${what}`;
+    case 'would-remediate':
+      return `Would remove outside sharing from ${what}`;
+    case 'failed':
+      return `FAILED to remove outside sharing from ${what}`;
+    default:
+      return `Sharing of ${what}: ${outcome}`;
+  }
+}

@@ -16,16 +16,7 @@ import type { ControlId } from '../../shared/controls.js';
 import { ParseError } from '../../shared/errors.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
 import { parseWith } from '../../shared/events/schema.js';
-import {
-  granteeLabel,
-  judge,
-  orgWithoutReading,
-  outsidePolicyOf,
-  type Grantee,
-  type Judgement,
-  type OrgAccounts,
-  type OutsidePolicy,
-} from '../../shared/outside.js';
+import { orgWithoutReading, outsidePolicyOf, sharingTitle, sharingVerdict, type Grantee, type OrgAccounts, type OutsidePolicy } from '../../shared/outside.js';
 import {
   alert,
   compliant,
@@ -108,11 +99,6 @@ function valuesOf(list: unknown, field: string, eventId: string | null): string[
 const granteeOf = (value: string): Grantee => (value === 'all' ? { kind: 'public' } : { kind: 'account', id: value });
 const label = (facts: DbShareFacts) => `${NOUN[facts.kind]} ${facts.resources[0].id}`;
 
-/** How many values a reason names at most: a call may name many, and a record's reason stays readable. */
-const NAMED_AT_MOST = 10;
-const listed = (parts: readonly string[]) =>
-  parts.length > NAMED_AT_MOST ? `${parts.slice(0, NAMED_AT_MOST).join('; ')}; … and ${parts.length - NAMED_AT_MOST} more` : parts.join('; ');
-
 /** The remove of exactly these values, with them as `previous` (what undo adds back). */
 function planRemove(facts: DbShareFacts, values: readonly string[]): PlannedAction {
   const resource = facts.resources[0];
@@ -132,46 +118,24 @@ function decide(facts: DbShareFacts, state: DbShareState | undefined, settings: 
     return compliant(`the call shares ${label(facts)} with no one new (it only removes, or changes another attribute)`, facts.resources);
   const org = state?.org ?? orgWithoutReading(settings.outside, "offline: no calls, so the organisation's accounts were not read");
   const view = { policy: settings.outside, ownAccount: whereOf(context).account, org };
-  const judged = facts.added.map((value) => ({ value, judgement: judge(granteeOf(value), view) }));
   // Dry-run and live decide from the values now: one removed since (by a person, or an earlier run) is not removed again.
-  const held = ({ value }: { value: string }) => !state || state.values.some((now) => now.toLowerCase() === value);
-  const whys = (list: readonly { judgement: Judgement }[]) => listed(list.map(({ judgement }) => judgement.why));
-  const inside = judged.filter(({ judgement }) => judgement.outside === false);
-  const outside = judged.filter(({ judgement }) => judgement.outside === true);
-  const unknown = judged.filter(({ judgement }) => judgement.outside === 'unknown');
-  const targets = outside.filter(held);
-  const unjudged = unknown.filter(held);
-  const gone = [...outside, ...unknown].filter((j) => !held(j));
-  const insideNote = inside.length > 0 ? `; left shared (inside): ${whys(inside)}` : '';
-  const goneNote = gone.length > 0 ? `; no longer shared with ${listed(gone.map(({ value }) => granteeLabel(granteeOf(value))))}` : '';
-  // Not removed on a guess: a person tells whether the account is a member of the organisation.
-  const unjudgedNote = unjudged.length > 0 ? `; left shared, not judged (could not tell whether inside): ${whys(unjudged)}` : '';
-  if (outside.length === 0 && unknown.length === 0) return compliant(`${label(facts)} is shared only inside: ${whys(inside)}`, facts.resources);
-  if (targets.length === 0 && unjudged.length > 0)
-    return alert(
-      `${label(facts)} shared with accounts it could not judge, left shared: ${whys(unjudged)}${goneNote}${insideNote}`,
-      'HIGH',
-      facts.resources,
-      'shared-unjudged',
-    );
-  if (targets.length === 0)
-    return compliant(
-      `${label(facts)} is no longer shared with ${listed(gone.map(({ value }) => granteeLabel(granteeOf(value))))}${insideNote}`,
-      facts.resources,
-    );
-  const isPublic = targets.some(({ value }) => value === 'all');
-  return violation(
-    `${label(facts)} shared outside: ${whys(targets)}${goneNote}${unjudgedNote}${insideNote}`,
-    isPublic ? 'CRITICAL' : 'HIGH',
-    facts.resources,
-    [
-      planRemove(
-        facts,
-        targets.map(({ value }) => value),
-      ),
-    ],
-    isPublic ? 'db-snapshot-public' : 'shared-outside',
-  );
+  const held = (value: string) => !state || state.values.some((now) => now.toLowerCase() === value);
+  const verdict = sharingVerdict(label(facts), facts.added, granteeOf, held, view);
+  switch (verdict.kind) {
+    case 'inside':
+    case 'gone':
+      return compliant(verdict.reason, facts.resources);
+    case 'unjudged':
+      return alert(verdict.reason, 'HIGH', facts.resources, 'shared-unjudged');
+    case 'outside':
+      return violation(
+        verdict.reason,
+        verdict.isPublic ? 'CRITICAL' : 'HIGH',
+        facts.resources,
+        [planRemove(facts, verdict.targets)],
+        verdict.isPublic ? 'db-snapshot-public' : 'shared-outside',
+      );
+  }
 }
 
 async function inspect(facts: DbShareFacts, { rds, orgAccounts }: Clients, _context: unknown, settings: Settings): Promise<DbShareState> {
@@ -180,19 +144,6 @@ async function inspect(facts: DbShareFacts, { rds, orgAccounts }: Clients, _cont
   // Single-account mode has no organisation to read; a failed read is `unread`, and an account not otherwise inside is alerted.
   const org: OrgAccounts = settings.outside.organization ? await orgAccounts() : { kind: 'single-account' };
   return { values, org };
-}
-
-function titleFor(outcome: string, what: string): string {
-  switch (outcome) {
-    case 'remediated':
-      return `Outside sharing removed from ${what}`;
-    case 'would-remediate':
-      return `Would remove outside sharing from ${what}`;
-    case 'failed':
-      return `FAILED to remove outside sharing from ${what}`;
-    default:
-      return `Sharing of ${what}: ${outcome}`;
-  }
 }
 
 const Previous = v.object({ RestoreValues: v.array(v.string()) });
@@ -235,6 +186,6 @@ export const sharedDbSnapshot = {
     const what = resource ? `${resource.type === TYPES.cluster ? NOUN.cluster : NOUN.instance} ${resource.id}` : 'unknown DB snapshot';
     const previous = v.safeParse(Previous, record.actions[0]?.previous);
     const whom = previous.success ? previous.output.RestoreValues : [];
-    return { title: titleFor(record.outcome, what), lines: whom.length > 0 ? [`Shared outside with: ${whom.join(', ')}`] : [] };
+    return { title: sharingTitle(record.outcome, what), lines: whom.length > 0 ? [`Shared outside with: ${whom.join(', ')}`] : [] };
   },
 } satisfies Rule<DbShareFacts, DbShareState, Clients, Settings>;

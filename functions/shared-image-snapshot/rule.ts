@@ -13,12 +13,12 @@ import type { EventPattern } from '../../shared/events/pattern.js';
 import { parseWith } from '../../shared/events/schema.js';
 import {
   granteeLabel,
-  judge,
   orgWithoutReading,
   outsidePolicyOf,
+  sharingTitle,
+  sharingVerdict,
   sameGrantee,
   type Grantee,
-  type Judgement,
   type OrgAccounts,
   type OutsidePolicy,
 } from '../../shared/outside.js';
@@ -223,52 +223,28 @@ function fromSdk(p: { UserId?: string; Group?: string; OrganizationArn?: string;
   ];
 }
 
-/** How many grantees a reason names at most: a call may name 500, and a record's reason stays readable. */
-const NAMED_AT_MOST = 10;
-const listed = (parts: readonly string[]) =>
-  parts.length > NAMED_AT_MOST ? `${parts.slice(0, NAMED_AT_MOST).join('; ')}; … and ${parts.length - NAMED_AT_MOST} more` : parts.join('; ');
-
 function decide(facts: ShareFacts, state: ShareState | undefined, settings: Settings, context: RunContext): Decision {
   if (facts.added.length === 0) return compliant(`the call shares ${label(facts)} with no one new (it removes, or changes another attribute)`, facts.resources);
   const org = state?.org ?? orgWithoutReading(settings.outside, "offline: no calls, so the organisation's accounts were not read");
   const view = { policy: settings.outside, ownAccount: whereOf(context).account, org };
-  const judged = facts.added.map((grantee) => ({ grantee, judgement: judge(grantee, view) }));
   // Dry-run and live decide from the permissions now: one removed since (by a person, or an earlier run) is not removed again.
-  const held = ({ grantee }: { grantee: Grantee }) => !state || state.permissions.some((p) => sameGrantee(p, grantee));
-  const whys = (list: readonly { judgement: Judgement }[]) => listed(list.map(({ judgement }) => judgement.why));
-  const inside = judged.filter(({ judgement }) => judgement.outside === false);
-  const outside = judged.filter(({ judgement }) => judgement.outside === true);
-  const unknown = judged.filter(({ judgement }) => judgement.outside === 'unknown');
-  const targets = outside.filter(held);
-  const unjudged = unknown.filter(held);
-  const gone = [...outside, ...unknown].filter((j) => !held(j));
-  const insideNote = inside.length > 0 ? `; left shared (inside): ${whys(inside)}` : '';
-  const goneNote = gone.length > 0 ? `; no longer shared with ${listed(gone.map(({ grantee }) => granteeLabel(grantee)))}` : '';
-  // Not removed on a guess: a person tells whether it is ours (its own organisation, or a member account).
-  const unjudgedNote = unjudged.length > 0 ? `; left shared, not judged (could not tell whether inside): ${whys(unjudged)}` : '';
-  if (outside.length === 0 && unknown.length === 0) return compliant(`${label(facts)} is shared only inside: ${whys(inside)}`, facts.resources);
-  if (targets.length === 0 && unjudged.length > 0)
-    return alert(
-      `${label(facts)} shared with grantees it could not judge, left shared: ${whys(unjudged)}${goneNote}${insideNote}`,
-      'HIGH',
-      facts.resources,
-      'shared-unjudged',
-    );
-  if (targets.length === 0)
-    return compliant(`${label(facts)} is no longer shared with ${listed(gone.map(({ grantee }) => granteeLabel(grantee)))}${insideNote}`, facts.resources);
-  const isPublic = targets.some(({ judgement }) => judgement.outside === true && judgement.public);
-  return violation(
-    `${label(facts)} shared outside: ${whys(targets)}${goneNote}${unjudgedNote}${insideNote}`,
-    isPublic ? 'CRITICAL' : 'HIGH',
-    facts.resources,
-    [
-      planRemove(
-        facts,
-        targets.map(({ grantee }) => grantee),
-      ),
-    ],
-    isPublic ? (facts.kind === 'snapshot' ? 'snapshot-public' : 'image-public') : 'shared-outside',
-  );
+  const held = (grantee: Grantee) => !state || state.permissions.some((p) => sameGrantee(p, grantee));
+  const verdict = sharingVerdict(label(facts), facts.added, (grantee) => grantee, held, view);
+  switch (verdict.kind) {
+    case 'inside':
+    case 'gone':
+      return compliant(verdict.reason, facts.resources);
+    case 'unjudged':
+      return alert(verdict.reason, 'HIGH', facts.resources, 'shared-unjudged');
+    case 'outside':
+      return violation(
+        verdict.reason,
+        verdict.isPublic ? 'CRITICAL' : 'HIGH',
+        facts.resources,
+        [planRemove(facts, verdict.targets)],
+        verdict.isPublic ? (facts.kind === 'snapshot' ? 'snapshot-public' : 'image-public') : 'shared-outside',
+      );
+  }
 }
 
 async function inspect(facts: ShareFacts, { ec2, orgAccounts }: Clients, _context: unknown, settings: Settings): Promise<ShareState> {
@@ -281,19 +257,6 @@ async function inspect(facts: ShareFacts, { ec2, orgAccounts }: Clients, _contex
   // administrator, throttled) is `unread`: a named account not otherwise inside is then left shared and alerted, saying why.
   const org: OrgAccounts = settings.outside.organization ? await orgAccounts() : { kind: 'single-account' };
   return { permissions: permissions.flatMap(fromSdk), org };
-}
-
-function titleFor(outcome: string, what: string): string {
-  switch (outcome) {
-    case 'remediated':
-      return `Outside sharing removed from ${what}`;
-    case 'would-remediate':
-      return `Would remove outside sharing from ${what}`;
-    case 'failed':
-      return `FAILED to remove outside sharing from ${what}`;
-    default:
-      return `Sharing of ${what}: ${outcome}`;
-  }
 }
 
 const Previous = v.union([
@@ -341,6 +304,6 @@ export const sharedImageSnapshot = {
         : previous.output.LaunchPermissions.map((p) => Object.values(p)[0] ?? 'unknown')
       : [];
     // The command that shares it again is added by the notifier, from the action type (as report and undo print it).
-    return { title: titleFor(record.outcome, what), lines: whom.length > 0 ? [`Shared outside with: ${whom.join(', ')}`] : [] };
+    return { title: sharingTitle(record.outcome, what), lines: whom.length > 0 ? [`Shared outside with: ${whom.join(', ')}`] : [] };
   },
 } satisfies Rule<ShareFacts, ShareState, Clients, Settings>;

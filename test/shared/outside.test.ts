@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig } from '../../shared/config.js';
 import { AwsCallError } from '../../shared/errors.js';
-import { judge, orgAccountsReader, organizationOfArn, outsidePolicyOf, type OrgAccounts, type OutsideView } from '../../shared/outside.js';
+import {
+  judge,
+  listedForReason,
+  orgAccountsReader,
+  organizationOfArn,
+  outsidePolicyOf,
+  sharingVerdict,
+  type Grantee,
+  type OrgAccounts,
+  type OutsideView,
+} from '../../shared/outside.js';
 
 const OWN = '111122223333';
 const ORG = 'o-a1b2c3d4e5';
@@ -176,5 +186,46 @@ describe("reading the organisation's accounts", () => {
     );
 
     expect(await read()).toMatchObject({ kind: 'unread', why: expect.stringContaining('more than 500 pages') });
+  });
+});
+
+describe('the sharing verdict', () => {
+  const read = view({ kind: 'read', ids: new Set(['222233334444']) });
+  const unread = view({ kind: 'unread', why: 'AccessDenied' });
+  const same = (g: Grantee) => g;
+  const always = () => true;
+
+  it('targets exactly the outside grantees still granted, and says which stay and why', () => {
+    const added: Grantee[] = [account('222233334444'), account('444455556666'), account('555566667777'), { kind: 'public' }];
+    const stillGranted = (g: Grantee) => g.kind === 'public' || (g.kind === 'account' && g.id !== '555566667777');
+    const verdict = sharingVerdict('snapshot snap-1', added, same, stillGranted, read);
+    expect(verdict.kind).toBe('outside');
+    if (verdict.kind !== 'outside') return;
+    expect(verdict.targets).toEqual([account('444455556666'), { kind: 'public' }]);
+    expect(verdict.isPublic).toBe(true);
+    expect(verdict.reason).toMatch(
+      /^snapshot snap-1 shared outside: 444455556666 is outside .*; everyone \(public\); no longer shared with 555566667777; left shared \(inside\): 222233334444 is an account/,
+    );
+  });
+
+  it('is inside, gone or unjudged, never a target, when nothing outside is still granted', () => {
+    expect(sharingVerdict('x', [account(OWN)], same, always, read).kind).toBe('inside');
+    expect(sharingVerdict('x', [account('444455556666')], same, () => false, read).kind).toBe('gone');
+    const unjudged = sharingVerdict('x', [account('444455556666')], same, always, unread);
+    expect(unjudged).toEqual({
+      kind: 'unjudged',
+      reason: expect.stringMatching(/could not judge, left shared: 444455556666 .*could not be read \(AccessDenied\)/),
+    });
+  });
+
+  it('maps items to grantees, so a rule keeps its own values as targets', () => {
+    const verdict = sharingVerdict('x', ['all', OWN], (value: string): Grantee => (value === 'all' ? { kind: 'public' } : account(value)), always, read);
+    expect(verdict).toMatchObject({ kind: 'outside', targets: ['all'], isPublic: true });
+  });
+
+  it('names ten parts at most and counts the rest', () => {
+    const parts = Array.from({ length: 13 }, (_, i) => `p${i}`);
+    expect(listedForReason(parts)).toBe('p0; p1; p2; p3; p4; p5; p6; p7; p8; p9; … and 3 more');
+    expect(listedForReason(['a', 'b'])).toBe('a; b');
   });
 });
