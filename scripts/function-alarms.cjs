@@ -1,5 +1,6 @@
 // Serverless plugin: every function gets the same guard rails, so a new rule cannot forget them:
-// an Errors alarm and a Throttles alarm that notify the alert topic, reserved concurrency when asked for
+// Errors and Throttles alarms that notify the alert topic (one per metric for each group of up to nine functions,
+// by metric math: one per function took the stack past CloudFormation's 500 resources), reserved concurrency when asked for
 // (`custom.functionGuards.concurrency`: it bounds a burst; EventBridge invokes asynchronously, and Lambda keeps
 // throttled events and retries them for hours), and its log group in the operators' saved Logs Insights queries.
 class FunctionAlarms {
@@ -20,25 +21,72 @@ class FunctionAlarms {
     this.addNotificationFailedAlarm(template);
     this.addConfigRejectedAlarm(template);
     this.addConfigReadFailedAlarm(template);
-    const functions = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
-    for (const [id, resource] of functions) {
-      const base = id.replace(/LambdaFunction$/, '');
+    const functions = Object.entries(template.Resources)
+      .filter(([, r]) => r.Type === 'AWS::Lambda::Function')
+      .sort(([a], [b]) => a.localeCompare(b));
+    for (const [, resource] of functions) {
       if (concurrency !== undefined) resource.Properties.ReservedConcurrentExecutions = concurrency;
+      // The namespace of the metrics the code writes as embedded metric format (shared/metrics.ts).
+      resource.Properties.Environment ??= {};
+      resource.Properties.Environment.Variables ??= {};
+      resource.Properties.Environment.Variables.TRAILGUARD_METRICS_NAMESPACE = this.namespace();
+    }
+    const groups = chunks(
+      functions.map(([id]) => id),
+      FUNCTIONS_PER_ALARM,
+    );
+    groups.forEach((group, index) => {
       for (const [metric, description] of [
-        ['Errors', 'invocations failed (a transient AWS fault being retried, or a bug): check the function log'],
+        ['Errors', 'invocations failed (a transient AWS fault being retried, or a bug): check the log of the function whose Errors metric is up'],
         ['Throttles', 'invocations were throttled by the concurrency limit (a burst): events are retried, watch the dead-letter queue'],
       ]) {
-        template.Resources[`${base}${metric}Alarm`] = anyOverFiveMinutes({
-          AlarmName: { 'Fn::Join': ['-', [{ Ref: id }, metric.toLowerCase()]] },
-          AlarmDescription: { 'Fn::Join': [' ', [{ Ref: id }, description]] },
-          Namespace: 'AWS/Lambda',
-          MetricName: metric,
-          Dimensions: [{ Name: 'FunctionName', Value: { Ref: id } }],
+        template.Resources[`FunctionGroup${index + 1}${metric}Alarm`] = groupAlarm(group, metric, {
+          AlarmName: `${this.namespace()}-functions-${index + 1}-of-${groups.length}-${metric.toLowerCase()}`,
+          AlarmDescription: {
+            'Fn::Join': ['', [`One of ${group.length} functions: `, { 'Fn::Join': [', ', group.map((id) => ({ Ref: id }))] }, `: ${description}`]],
+          },
         });
       }
-    }
+    });
   }
 }
+
+// An alarm's metric math holds at most 10 metrics: nine functions and the sum.
+const FUNCTIONS_PER_ALARM = 9;
+
+const chunks = (items, size) => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, i * size + size));
+
+/** Any count of `metric` (AWS/Lambda, per function) summed over the group within five minutes. */
+function groupAlarm(group, metric, naming) {
+  return {
+    Type: 'AWS::CloudWatch::Alarm',
+    Properties: {
+      ...naming,
+      Metrics: [
+        ...group.map((id, i) => ({
+          Id: `f${i + 1}`,
+          MetricStat: {
+            Metric: { Namespace: 'AWS/Lambda', MetricName: metric, Dimensions: [{ Name: 'FunctionName', Value: { Ref: id } }] },
+            Period: 300,
+            Stat: 'Sum',
+          },
+          ReturnData: false,
+        })),
+        { Id: 'total', Expression: group.map((_, i) => `FILL(f${i + 1}, 0)`).join(' + '), Label: `${metric} of the group`, ReturnData: true },
+      ],
+      EvaluationPeriods: 1,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: 'AlertTopic' }],
+    },
+  };
+}
+
+/** The stack's metric namespace: `<service>-<stage>`. */
+FunctionAlarms.prototype.namespace = function namespace() {
+  return `${this.serverless.service.service}-${this.serverless.service.provider.stage}`;
+};
 
 /**
  * `custom.functionGuards.concurrency` as reserved concurrent executions per function: a positive integer, or
@@ -74,14 +122,13 @@ FunctionAlarms.prototype.addSavedQueries = function addSavedQueries(template, qu
 };
 
 /**
- * A lost notification alarms: a metric filter on every function's log group counts the remediation records with
- * `notification.status = "failed"` (SNS refused the message, or stayed unreachable after the retries), and one
- * alarm notifies the alert topic. That topic may be what fails: the alarm still shows in CloudWatch (ALARM state).
+ * A lost notification alarms: a function that writes a remediation record with `notification.status = "failed"` (SNS
+ * refused the message, or stayed unreachable after the retries) writes a metric line beside it (shared/remediation-log.ts),
+ * and one alarm notifies the alert topic. That topic may be what fails: the alarm still shows in CloudWatch (ALARM state).
  */
 FunctionAlarms.prototype.addNotificationFailedAlarm = function addNotificationFailedAlarm(template) {
   this.addLogLineAlarm(template, {
     metric: 'NotificationFailed',
-    filterPattern: '{ ($.message = "trailguard remediation") && ($.notification.status = "failed") }',
     alarmName: 'notification-failed',
     description:
       'a notification could not be published (refused by SNS, or SNS unreachable after retries): the remediation log has the record '
@@ -91,13 +138,12 @@ FunctionAlarms.prototype.addNotificationFailedAlarm = function addNotificationFa
 
 /**
  * A rejected live-configuration value alarms (shared/live-config/live-config.ts): every function logs
- * "trailguard config rejected" at ERROR once per parameter version per container, a metric filter on every log
- * group counts those lines, and one alarm notifies the alert topic (besides the one SNS notification it gets).
+ * "trailguard config rejected" at ERROR once per parameter version per container, the line carrying its metric, and
+ * one alarm notifies the alert topic (besides the one SNS notification it gets).
  */
 FunctionAlarms.prototype.addConfigRejectedAlarm = function addConfigRejectedAlarm(template) {
   this.addLogLineAlarm(template, {
     metric: 'ConfigRejected',
-    filterPattern: '{ $.message = "trailguard config rejected" }',
     alarmName: 'config-rejected',
     description:
       'a live configuration value in SSM Parameter Store was rejected (its last good version, or the environment, stays in force): '
@@ -109,12 +155,11 @@ FunctionAlarms.prototype.addConfigRejectedAlarm = function addConfigRejectedAlar
  * A live configuration that cannot be read alarms (shared/live-config/live-config.ts): a function logs
  * "trailguard config read failed" (at most every 10 s per container, counting the failures in between) while the
  * configuration it read last stays in force (WARN) or, at a cold start or past the stale limit, while its events
- * fail and are retried (ERROR). A metric filter on every log group counts those lines; one alarm notifies.
+ * fail and are retried (ERROR), each line carrying the count of failures since the last; one alarm notifies.
  */
 FunctionAlarms.prototype.addConfigReadFailedAlarm = function addConfigReadFailedAlarm(template) {
   this.addLogLineAlarm(template, {
     metric: 'ConfigReadFailed',
-    filterPattern: '{ $.message = "trailguard config read failed" }',
     alarmName: 'config-read-failed',
     description:
       'the live configuration in SSM Parameter Store could not be read (throttled, access denied, network): the configuration read last '
@@ -124,24 +169,12 @@ FunctionAlarms.prototype.addConfigReadFailedAlarm = function addConfigReadFailed
 };
 
 /**
- * A log line that alarms: a metric filter `<LogGroup><metric>MetricFilter` on every function log group counts the
- * lines that match, into `<service>-<stage>` / `metric`, and one alarm `<metric>Alarm` notifies the alert topic.
+ * A log line that alarms: the line carries its metric in embedded metric format (shared/metrics.ts), so CloudWatch
+ * Logs counts it into `<service>-<stage>` / `metric` with no metric filter resource, and one alarm `<metric>Alarm`
+ * notifies the alert topic.
  */
-FunctionAlarms.prototype.addLogLineAlarm = function addLogLineAlarm(template, { metric, filterPattern, alarmName, description }) {
-  const namespace = `${this.serverless.service.service}-${this.serverless.service.provider.stage}`;
-  const logGroups = Object.entries(template.Resources)
-    .filter(([, r]) => r.Type === 'AWS::Logs::LogGroup')
-    .map(([id]) => id);
-  for (const logGroup of logGroups) {
-    template.Resources[`${logGroup.replace(/LogGroup$/, '')}${metric}MetricFilter`] = {
-      Type: 'AWS::Logs::MetricFilter',
-      Properties: {
-        LogGroupName: { Ref: logGroup },
-        FilterPattern: filterPattern,
-        MetricTransformations: [{ MetricNamespace: namespace, MetricName: metric, MetricValue: '1', Unit: 'Count' }],
-      },
-    };
-  }
+FunctionAlarms.prototype.addLogLineAlarm = function addLogLineAlarm(template, { metric, alarmName, description }) {
+  const namespace = this.namespace();
   template.Resources[`${metric}Alarm`] = anyOverFiveMinutes({
     AlarmName: `${namespace}-${alarmName}`,
     AlarmDescription: description,

@@ -13,6 +13,7 @@
  * after READ_RETRY_MS (not on every invocation: the reader's retries would cost each one). With none, or past that
  * limit, the event is retried rather than decided on a configuration that may have lost an exemption's removal.
  */
+import { metricFields } from '../metrics.js';
 import * as v from 'valibot';
 import { type Config, type Exemption, type RuleId, RuleSettings, type RuleSettingsConfig } from '../config.js';
 import { AwsCallError } from '../errors.js';
@@ -134,6 +135,7 @@ export function liveConfigSource(base: Config, rule: RuleId, deps: LiveConfigDep
         problem,
         inForce: what,
         inForceVersion: inForce?.version ?? null,
+        ...metricFields('ConfigRejected', 1, Date.now()),
       });
     }
     if (!deps.notifyRejection || notified.has(key)) return;
@@ -255,6 +257,8 @@ export function liveConfigSource(base: Config, rule: RuleId, deps: LiveConfigDep
       code: failure.code,
       failures: failuresUnlogged,
       inForce: inForce ?? 'none: the event is retried',
+      // Every failure since the last line counts: the alarm sees them all, however few lines are written.
+      ...metricFields('ConfigReadFailed', failuresUnlogged, now),
     };
     if (inForce) deps.logger.warn(CONFIG_READ_FAILED_MESSAGE, fields);
     else deps.logger.error(CONFIG_READ_FAILED_MESSAGE, fields);

@@ -32,7 +32,7 @@ describe('reserved concurrency (parameter concurrency)', () => {
     plugin.hooks['before:package:initialize']?.();
     plugin.hooks['before:package:finalize']?.();
     expect(reserved()).toEqual([undefined, undefined]);
-    expect(resources.PublicBucketErrorsAlarm?.Type).toBe('AWS::CloudWatch::Alarm');
+    expect(resources.FunctionGroup1ErrorsAlarm?.Type).toBe('AWS::CloudWatch::Alarm');
   });
 
   it.each([
@@ -58,4 +58,59 @@ describe('reserved concurrency (parameter concurrency)', () => {
       expect(reserved()).toEqual([undefined, undefined]);
     },
   );
+});
+
+describe('the guard-rail alarms, grouped to keep the stack under 500 resources', () => {
+  function withFunctions(count: number) {
+    const resources: Record<string, { Type: string; Properties: Record<string, unknown> }> = {};
+    for (let i = 0; i < count; i += 1) {
+      resources[`Rule${String(i).padStart(2, '0')}LambdaFunction`] = {
+        Type: 'AWS::Lambda::Function',
+        Properties: { FunctionName: `trailguard-test-rule${i}` },
+      };
+    }
+    const serverless = {
+      service: { service: 'trailguard', provider: { stage: 'test', compiledCloudFormationTemplate: { Resources: resources } }, custom: {} },
+      classes: { Error },
+    };
+    const plugin = new FunctionAlarms(serverless);
+    plugin.hooks['before:package:initialize']?.();
+    plugin.hooks['before:package:finalize']?.();
+    return resources;
+  }
+  type Alarm = { Properties: { Metrics: { Id: string; MetricStat?: { Metric: { Dimensions: { Value: { Ref: string } }[] } }; Expression?: string }[] } };
+
+  it('watches every function once per metric, nine per alarm, summed by metric math (at most 10 metrics each)', () => {
+    const resources = withFunctions(20);
+    const alarms = Object.entries(resources).filter(([id]) => /^FunctionGroup\d+ErrorsAlarm$/.test(id));
+    expect(alarms.map(([id]) => id)).toEqual(['FunctionGroup1ErrorsAlarm', 'FunctionGroup2ErrorsAlarm', 'FunctionGroup3ErrorsAlarm']);
+    const watched = alarms.flatMap(([, a]) =>
+      (a as unknown as Alarm).Properties.Metrics.flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric.Dimensions[0]?.Value.Ref] : [])),
+    );
+    expect(watched.sort()).toEqual(
+      Object.keys(resources)
+        .filter((id) => id.endsWith('LambdaFunction'))
+        .sort(),
+    );
+    for (const [, alarm] of alarms) {
+      const metrics = (alarm as unknown as Alarm).Properties.Metrics;
+      expect(metrics.length).toBeLessThanOrEqual(10);
+      expect(metrics.at(-1)?.Expression).toBe(
+        metrics
+          .slice(0, -1)
+          .map((m) => `FILL(${m.Id}, 0)`)
+          .join(' + '),
+      );
+    }
+    expect(resources.FunctionGroup3ThrottlesAlarm?.Type).toBe('AWS::CloudWatch::Alarm');
+  });
+
+  it('deploys no metric filter: every function gets the namespace its metric lines are written in', () => {
+    const resources = withFunctions(3);
+    expect(Object.values(resources).filter((r) => r.Type === 'AWS::Logs::MetricFilter')).toEqual([]);
+    for (const [id, fn] of Object.entries(resources).filter(([k]) => k.endsWith('LambdaFunction'))) {
+      expect((fn.Properties.Environment as { Variables: Record<string, string> }).Variables.TRAILGUARD_METRICS_NAMESPACE, id).toBe('trailguard-test');
+    }
+    expect(resources.NotificationFailedAlarm?.Properties).toMatchObject({ Namespace: 'trailguard-test', MetricName: 'NotificationFailed' });
+  });
 });
