@@ -5,6 +5,8 @@
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { OrganizationsClient } from '@aws-sdk/client-organizations';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -52,6 +54,18 @@ export class World {
   readonly counters = new Map<string, number>();
   /** A snapshot's or image's permissions, by id: what the event shared (`userId`s, `group` all), as EC2 would hold them. */
   readonly shares = new Map<string, Record<string, string>[]>();
+  /** A Lambda function's policy statements, by function name: the statement the event added (public-lambda-function). */
+  readonly functionPolicies = new Map<string, Record<string, unknown>[]>();
+  /** A role's trust policy (JSON text), by role name: the one the event gave it (outside-role-trust). */
+  readonly trustPolicies = new Map<string, string>();
+  /** A bucket's policy (JSON text), by bucket name: the one the event put (outside-bucket-policy). */
+  readonly bucketPolicies = new Map<string, string>();
+  /** A bucket's lifecycle rules, by bucket name: the ones PutBucketLifecycle put (trail-bucket-lifecycle). */
+  readonly lifecycles = new Map<string, unknown[]>();
+  /** A user's console password, by user name: the one CreateLoginProfile made, stamped with the event's time (console-access-added). */
+  readonly loginProfiles = new Map<string, Date>();
+  /** EC2 serial console access in the world's Region: on after EnableSerialConsoleAccess (serial-console-enabled). */
+  serialConsole = false;
   logging = false;
   readonly trail: Record<string, unknown> = { LogFileValidationEnabled: false, IsMultiRegionTrail: false, IncludeGlobalServiceEvents: true };
 
@@ -86,6 +100,26 @@ export class World {
         String(dbSnapshot).split(':').pop() ?? '',
         request.valuesToAdd.map((value: string) => ({ Value: value })),
       );
+    // The trust policy CreateRole or UpdateAssumeRolePolicy gave (logged as JSON or URL-encoded JSON), as IAM would hold it.
+    const trust = request?.assumeRolePolicyDocument ?? (request?.roleName && request?.policyName === undefined ? request?.policyDocument : undefined);
+    if (typeof request?.roleName === 'string' && typeof trust === 'string')
+      this.trustPolicies.set(request.roleName, trust.trim().startsWith('{') ? trust : decodeURIComponent(trust));
+    // The policy PutBucketPolicy put (logged as an object), as S3 would hold it.
+    if (typeof request?.bucketName === 'string' && request?.bucketPolicy && typeof request.bucketPolicy === 'object')
+      this.bucketPolicies.set(request.bucketName, JSON.stringify(request.bucketPolicy));
+    // The rules PutBucketLifecycle put (`Rule`: one object or a list), as S3 would hold them.
+    const lifecycle = request?.LifecycleConfiguration?.Rule;
+    if (typeof request?.bucketName === 'string' && lifecycle) this.lifecycles.set(request.bucketName, Array.isArray(lifecycle) ? lifecycle : [lifecycle]);
+    // The statement AddPermission added, as its response logged it, in the function's policy as Lambda would hold it.
+    const added = (detail as { responseElements?: { statement?: unknown } }).responseElements?.statement;
+    if (typeof request?.functionName === 'string' && typeof request?.statementId === 'string' && typeof added === 'string')
+      this.functionPolicies.set(String(request.functionName).split(':function:').pop()?.split(':')[0] ?? '', [JSON.parse(added)]);
+    const call = detail as { eventName?: string; eventTime?: string; userIdentity?: { userName?: string } };
+    if (call.eventName === 'CreateLoginProfile') {
+      const user = request?.userName ?? call.userIdentity?.userName;
+      if (typeof user === 'string') this.loginProfiles.set(user, new Date(call.eventTime ?? 0));
+    }
+    if (call.eventName === 'EnableSerialConsoleAccess') this.serialConsole = true;
     if (id && shared) {
       const items: Record<string, string>[] = Array.isArray(shared) ? shared : [shared];
       this.shares.set(
@@ -183,6 +217,64 @@ export class World {
         );
         return {};
       }
+      case 'Lambda.GetPolicy': {
+        const statements = this.functionPolicies.get(input.FunctionName) ?? [];
+        if (statements.length === 0) throw awsError('ResourceNotFoundException');
+        return { Policy: JSON.stringify({ Version: '2012-10-17', Id: 'default', Statement: statements }), RevisionId: 'bench' };
+      }
+      case 'Lambda.RemovePermission': {
+        const statements = this.functionPolicies.get(input.FunctionName) ?? [];
+        this.functionPolicies.set(
+          input.FunctionName,
+          statements.filter((s) => s.Sid !== input.StatementId),
+        );
+        return {};
+      }
+      case 'IAM.GetRole': {
+        const policy = this.trustPolicies.get(input.RoleName);
+        if (policy === undefined) throw awsError('NoSuchEntity');
+        return { Role: { RoleName: input.RoleName, AssumeRolePolicyDocument: encodeURIComponent(policy) } };
+      }
+      case 'IAM.ListAttachedRolePolicies':
+        return { AttachedPolicies: [] };
+      case 'IAM.UpdateAssumeRolePolicy':
+        this.trustPolicies.set(input.RoleName, input.PolicyDocument);
+        return {};
+      case 'IAM.GetLoginProfile': {
+        const created = this.loginProfiles.get(input.UserName);
+        if (!created) throw Object.assign(awsError('NoSuchEntityException'), { Code: 'NoSuchEntity' });
+        return { LoginProfile: { UserName: input.UserName, CreateDate: created, PasswordResetRequired: false } };
+      }
+      case 'IAM.DeleteLoginProfile':
+        this.loginProfiles.delete(input.UserName);
+        return {};
+      case 'EC2.GetSerialConsoleAccessStatus':
+        return { SerialConsoleAccessEnabled: this.serialConsole, ManagedBy: 'account' };
+      case 'EC2.DisableSerialConsoleAccess':
+        this.serialConsole = false;
+        return { SerialConsoleAccessEnabled: false };
+      case 'S3.GetBucketPolicy': {
+        const policy = this.bucketPolicies.get(input.Bucket);
+        if (policy === undefined) throw awsError('NoSuchBucketPolicy');
+        return { Policy: policy };
+      }
+      case 'S3.PutBucketPolicy':
+        this.bucketPolicies.set(input.Bucket, input.Policy);
+        return {};
+      case 'S3.GetBucketLifecycleConfiguration': {
+        const rules = this.lifecycles.get(input.Bucket);
+        if (rules === undefined) throw awsError('NoSuchLifecycleConfiguration');
+        return { Rules: rules };
+      }
+      case 'S3.PutBucketLifecycleConfiguration':
+        this.lifecycles.set(input.Bucket, input.LifecycleConfiguration.Rules);
+        return {};
+      case 'S3.DeleteBucketLifecycle':
+        this.lifecycles.delete(input.Bucket);
+        return {};
+      case 'S3.DeleteBucketPolicy':
+        this.bucketPolicies.delete(input.Bucket);
+        return {};
       case 'EC2.ModifyImageAttribute': {
         const gone = new Set((input.LaunchPermission?.Remove ?? []).map((p: Record<string, string>) => Object.values(p)[0]));
         this.shares.set(
@@ -286,6 +378,8 @@ const CLIENTS = [
   ['Scheduler', SchedulerClient],
   ['Organizations', OrganizationsClient],
   ['RDS', RDSClient],
+  ['Lambda', LambdaClient],
+  ['IAM', IAMClient],
 ] as const;
 
 /** Installs the fake on every client class; `world()` gives the state of the event being handled. */

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { RULES } from '../functions/rules.js';
 import { logger } from '../shared/log.js';
-import { MODES, type Mode } from '../shared/config.js';
+import { MODES, parseConfig, type Mode } from '../shared/config.js';
 import type { AnyRule } from '../shared/rule.js';
 import { installFakeAws, World, worldFor, type Call } from './fake-aws.js';
 import { BENCH_SAMPLES, expectedOutcome, PRIOR_EVENTS } from './minimums.js';
@@ -20,6 +20,14 @@ export const WARMUP = 200;
 /** The functions that write, whose roles serverless.yml lists by exact name in TRAILGUARD_SELF_ROLES (scripts/rule-files.cjs). */
 const SELF_ROLES = (createRequire(import.meta.url)('../scripts/rule-files.cjs') as { writers: () => { key: string }[] }).writers().map(({ key }) => key);
 
+/**
+ * The rules that remediate only when configured (a `remediate` setting, off by default) are measured remediating:
+ * the bench times the write path every remediation rule has, as a deployment that turned it on runs it.
+ */
+const REMEDIATE_ON = JSON.stringify(
+  Object.fromEntries(RULES.filter((rule) => 'remediate' in (rule.settings(parseConfig({})) as object)).map((rule) => [rule.id, { remediate: true }])),
+);
+
 /** The environment of a deployed function (serverless.yml `provider.environment`), offline-safe values. */
 export function lambdaEnv(mode: string): Record<string, string> {
   return {
@@ -27,7 +35,7 @@ export function lambdaEnv(mode: string): Record<string, string> {
     TRAILGUARD_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:trailguard-dev-alerts',
     TRAILGUARD_SELF_ROLES: SELF_ROLES.map((fn) => `trailguard-dev-${fn}-role`).join(','),
     TRAILGUARD_EXEMPTIONS: '[]',
-    TRAILGUARD_RULES: '{}',
+    TRAILGUARD_RULES: REMEDIATE_ON,
     TRAILGUARD_LOG_LEVEL: 'INFO',
     TRAILGUARD_STATE_TABLE: 'trailguard-dev-state',
     TRAILGUARD_RELIABILITY: '{}',

@@ -16,6 +16,8 @@ import { stepOfReverse } from '../shared/actions/action.js';
 import { cloudTrailClient } from '../shared/aws/cloudtrail.js';
 import { ec2Client } from '../shared/aws/ec2.js';
 import { rdsClient } from '../shared/aws/rds.js';
+import { lambdaClient } from '../shared/aws/lambda.js';
+import { iamClient } from '../shared/aws/iam.js';
 import { awsCall, classifyAwsError } from '../shared/aws/errors.js';
 import { s3Client } from '../shared/aws/s3.js';
 import { schedulerClient } from '../shared/aws/scheduler.js';
@@ -97,6 +99,8 @@ function operatorClients(config: Config): (region: string, readOnly: boolean) =>
     s3: s3Client({ region, endpoint, readOnly }),
     ec2: ec2Client({ region, endpoint, readOnly }),
     rds: rdsClient({ region, endpoint, readOnly }),
+    lambda: lambdaClient({ region, endpoint, readOnly }),
+    iam: iamClient({ region, endpoint, readOnly }),
     cloudTrailIn: (at) => cloudTrailClient({ region: at, endpoint, readOnly }),
     scheduler: (at) => schedulerClient({ region: at, endpoint, readOnly }),
   });

@@ -5,6 +5,8 @@ import { publicBucket } from './public-bucket/rule.js';
 import { trailLogging } from './trail-logging/rule.js';
 import { sharedImageSnapshot } from './shared-image-snapshot/rule.js';
 import { sharedDbSnapshot } from './shared-db-snapshot/rule.js';
+import { publicLambdaFunction } from './public-lambda-function/rule.js';
+import { lambdaBackdoor } from './lambda-backdoor/rule.js';
 import { untaggedInstance } from './untagged-instance/rule.js';
 import { readEnforceInput, unreadableEnforceInput, untaggedInstanceEnforce } from './untagged-instance/enforce.js';
 import { rootActivity } from './root-activity/rule.js';
@@ -21,6 +23,18 @@ import { organizationLeft } from './organization-left/rule.js';
 import { instanceUserDataChanged } from './instance-user-data-changed/rule.js';
 import { imageDeregistered } from './image-deregistered/rule.js';
 import { federationTokenIssued } from './federation-token-issued/rule.js';
+import { secretsBulkRead } from './secrets-bulk-read/rule.js';
+import { parametersBulkDecrypt } from './parameters-bulk-decrypt/rule.js';
+import { iamEnumeratedByInstance } from './iam-enumerated-by-instance/rule.js';
+import { deniedCallsBurst } from './denied-calls-burst/rule.js';
+import { consoleAccessAdded } from './console-access-added/rule.js';
+import { serialConsoleEnabled } from './serial-console-enabled/rule.js';
+import { trustAnchorCreated } from './trust-anchor-created/rule.js';
+import { notebookLifecycleAttached } from './notebook-lifecycle-attached/rule.js';
+import { modelAccessEnabled } from './model-access-enabled/rule.js';
+import { outsideRoleTrust } from './outside-role-trust/rule.js';
+import { outsideBucketPolicy } from './outside-bucket-policy/rule.js';
+import { trailBucketLifecycle } from './trail-bucket-lifecycle/rule.js';
 
 /** Every rule, for the CLI and the invariant tests. No Lambda imports this file: each bundle holds one rule. */
 export const RULES: readonly AnyRule[] = [
@@ -30,6 +44,12 @@ export const RULES: readonly AnyRule[] = [
   trailLogging,
   sharedImageSnapshot,
   sharedDbSnapshot,
+  publicLambdaFunction,
+  consoleAccessAdded,
+  serialConsoleEnabled,
+  outsideRoleTrust,
+  outsideBucketPolicy,
+  trailBucketLifecycle,
   // Audit alerts (issue 10): notify-only.
   rootActivity,
   consoleSigninWithoutMfa,
@@ -45,6 +65,15 @@ export const RULES: readonly AnyRule[] = [
   instanceUserDataChanged,
   imageDeregistered,
   federationTokenIssued,
+  // Stolen-credential signals (issue 20): reads counted per principal.
+  secretsBulkRead,
+  parametersBulkDecrypt,
+  iamEnumeratedByInstance,
+  deniedCallsBurst,
+  lambdaBackdoor,
+  trustAnchorCreated,
+  notebookLifecycleAttached,
+  modelAccessEnabled,
 ];
 
 /** A check that EventBridge Scheduler invokes with its own input, not an event: its rule, and how its input is read. */

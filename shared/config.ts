@@ -32,6 +32,19 @@ const enabled = v.optional(v.boolean(), true);
 const ignoreServiceLinkedRoles = v.optional(v.boolean(), true);
 /** A notify-only rule with only the two common settings. */
 const plainAlert = () => v.optional(v.strictObject({ enabled, ignoreServiceLinkedRoles }), {});
+/** A counting rule (shared/alerts/counting.ts): distinct items per principal within a sliding window raise one alert. */
+const countingAlert = (threshold: number, windowMinutes: number) =>
+  v.optional(
+    v.strictObject({
+      enabled,
+      ignoreServiceLinkedRoles,
+      /** Distinct items one principal reads within the window that raise the alert (once per window). */
+      threshold: v.optional(v.pipe(v.number(), v.integer(), v.minValue(2), v.maxValue(10_000)), threshold),
+      /** The window the items are counted in, in minutes. */
+      windowMinutes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1440)), windowMinutes),
+    }),
+    {},
+  );
 
 // The per-rule settings, the one settings registry (docs/rules.md, "Adding a rule"): every Lambda parses the whole of
 // TRAILGUARD_RULES, so every bundle holds every rule's schema (a typo in any rule's settings fails at load, in
@@ -87,6 +100,11 @@ const RemediationSettings = v.strictObject({
           multiRegion: v.optional(v.boolean(), true),
           /** @default false */
           globalServiceEvents: v.optional(v.boolean(), false),
+          /**
+           * Record every management event again when PutEventSelectors narrows them (a selector of all management
+           * events is added; the trail's own selectors are kept). Off by default: some teams narrow on purpose. @default false
+           */
+          managementEvents: v.optional(v.boolean(), false),
           // No kmsKey: the previous key id is neither in the event nor readable afterwards, so an explicit
           // empty key alerts (LOW) and is never restored; a setting that could never take effect is not offered.
         }),
@@ -108,6 +126,73 @@ const RemediationSettings = v.strictObject({
     v.strictObject({
       /** @default true */
       enabled: v.optional(v.boolean(), true),
+    }),
+    {},
+  ),
+  'public-lambda-function': v.optional(
+    v.strictObject({
+      /** @default true */
+      enabled: v.optional(v.boolean(), true),
+    }),
+    {},
+  ),
+  'outside-role-trust': v.optional(
+    v.strictObject({
+      /** @default true */
+      enabled: v.optional(v.boolean(), true),
+      /** Drop the statements admitting outside accounts from the trust policy; off, the rule alerts with the command. @default false */
+      remediate: v.optional(v.boolean(), false),
+    }),
+    {},
+  ),
+  'outside-bucket-policy': v.optional(
+    v.strictObject({
+      /** @default true */
+      enabled: v.optional(v.boolean(), true),
+      /** Drop the statements granting outside accounts from the bucket policy; off, the rule alerts with the command. @default false */
+      remediate: v.optional(v.boolean(), false),
+    }),
+    {},
+  ),
+  'trail-bucket-lifecycle': v.optional(
+    v.strictObject({
+      /** @default true */
+      enabled: v.optional(v.boolean(), true),
+      /** Drop the lifecycle rules expiring a trail's logs too soon; off, the rule alerts with the command. @default false */
+      remediate: v.optional(v.boolean(), false),
+      /** A rule expiring a trail's objects (or noncurrent versions) sooner than this many days is short. PCI DSS keeps audit logs a year. @default 365 */
+      retentionDays: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(3650)), 365),
+      /**
+       * Buckets known to hold trail logs that DescribeTrails in the event's Region may not show (a log-archive bucket a
+       * trail of another Region or account writes to): judged as trail buckets, offline too, whatever the rule's prefix. @default []
+       */
+      trailBuckets: v.optional(v.array(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$/, 'expected an S3 bucket name'))), []),
+    }),
+    {},
+  ),
+  'console-access-added': v.optional(
+    v.strictObject({
+      /** @default true */
+      enabled: v.optional(v.boolean(), true),
+      /** Delete a console password just given to a user; off, the rule alerts with the command. @default false */
+      remediate: v.optional(v.boolean(), false),
+      /**
+       * Roles (by ARN, the session issuer's) that give users console passwords on purpose (an onboarding pipeline):
+       * their calls are compliant. A role name alone is never trusted: anyone may name a role alike. @default []
+       */
+      trustedRoleArns: v.optional(
+        v.array(v.pipe(v.string(), v.regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/, 'expected an IAM role ARN'))),
+        [],
+      ),
+    }),
+    {},
+  ),
+  'serial-console-enabled': v.optional(
+    v.strictObject({
+      /** @default true */
+      enabled: v.optional(v.boolean(), true),
+      /** Disable EC2 serial console access again in the account and Region; off, the rule alerts with the command. @default false */
+      remediate: v.optional(v.boolean(), false),
     }),
     {},
   ),
@@ -172,6 +257,33 @@ const AlertSettings = v.strictObject({
   'instance-user-data-changed': plainAlert(),
   'image-deregistered': plainAlert(),
   'federation-token-issued': plainAlert(),
+  /** Distinct secrets read by one principal (GetSecretValue). @default threshold 15, windowMinutes 10 */
+  'secrets-bulk-read': countingAlert(15, 10),
+  /** Distinct SSM parameters decrypted by one principal (withDecryption). @default threshold 20, windowMinutes 10 */
+  'parameters-bulk-decrypt': countingAlert(20, 10),
+  'iam-enumerated-by-instance': plainAlert(),
+  /** Distinct API calls (service and action) denied to one principal. @default threshold 10, windowMinutes 10 */
+  'denied-calls-burst': countingAlert(10, 10),
+  'lambda-backdoor': v.optional(
+    v.strictObject({
+      enabled,
+      ignoreServiceLinkedRoles,
+      /** Accounts whose Lambda layers are not alerted (AWS's and vendors' layer accounts, a shared-layers account). @default [] */
+      trustedLayerAccounts: v.optional(v.array(v.pipe(v.string(), v.regex(/^\d{12}$/, 'expected a 12-digit account id'))), []),
+      /**
+       * The IAM role or user ARNs (`*` matches any run of characters) that deploy function code: CI roles. Empty, every
+       * code update alerts LOW; set, an update by anyone else alerts MEDIUM. @default []
+       */
+      deployers: v.optional(
+        v.array(v.pipe(v.string(), v.regex(/^arn:[a-z*-]+:(iam|sts)::(\d{12}|\*):[\w+=,.@/*-]+$/, 'expected an IAM role or user ARN (may hold *)'))),
+        [],
+      ),
+    }),
+    {},
+  ),
+  'trust-anchor-created': plainAlert(),
+  'notebook-lifecycle-attached': plainAlert(),
+  'model-access-enabled': plainAlert(),
 });
 
 /** Every rule's settings: the `rules` key of the config, and the value of the `<prefix>/rules` parameter (shared/live-config). */

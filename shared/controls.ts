@@ -9,8 +9,10 @@
  */
 export const CONTROLS = {
   'S3.8': { title: 'S3 general purpose buckets should block public access', cis: 'v5.0.0 2.1.4' },
+  'S3.6': { title: 'S3 general purpose bucket policies should restrict access to other AWS accounts' },
   'EC2.1': { title: 'Amazon EBS snapshots should not be publicly restorable' },
   'RDS.1': { title: 'RDS snapshot should be private' },
+  'Lambda.1': { title: 'Lambda function policies should prohibit public access' },
   'EC2.6': { title: 'VPC flow logging should be enabled in all VPCs', cis: 'v5.0.0 3.7' },
   'EC2.18': { title: 'Security groups should only allow unrestricted incoming traffic for authorized ports' },
   'EC2.19': { title: 'Security groups should not allow unrestricted access to ports with high risk' },

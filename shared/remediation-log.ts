@@ -1,3 +1,4 @@
+import { metricFields } from './metrics.js';
 import type { Mode, RuleId } from './config.js';
 import type { ControlId } from './controls.js';
 import type { Logger } from './log.js';
@@ -145,5 +146,15 @@ export const RECORD_MESSAGE = 'trailguard remediation';
 
 /** Writes one record as one INFO line through the shared logger (CloudWatch Logs in Lambda), at any log level. */
 export function writeRecordTo(logger: Logger): (record: RemediationRecord) => void {
-  return (record) => logger.always(RECORD_MESSAGE, { ...record });
+  return (record) => {
+    logger.always(RECORD_MESSAGE, { ...record });
+    // A lost notification alarms (NotificationFailed): a line of its own, so the record line stays the log's contract.
+    if (record.notification?.status === 'failed') {
+      const metric = metricFields('NotificationFailed', 1, Date.now());
+      if (Object.keys(metric).length > 0) logger.always(METRIC_MESSAGE, { rule: record.rule, eventId: record.eventId, ...metric });
+    }
+  };
 }
+
+/** The message of a metric line (shared/metrics.ts): a notification that could not be published. */
+export const METRIC_MESSAGE = 'trailguard metric';

@@ -82,12 +82,17 @@ export interface RuleFacts {
  */
 export type WindowCounter = (counter: string, windowStartMs: number, count: number, expiresMs: number) => Promise<number>;
 
+/** Keeps `value` as the first of a named counter's fixed window unless one is kept; returns the kept one. */
+export type WindowFirst = (counter: string, windowStartMs: number, value: string, expiresMs: number) => Promise<string>;
+
 /** A run started by a CloudTrail event: everything the rule functions may know about it besides their own facts. */
 export interface EventContext {
   readonly event: CloudTrailEvent;
   readonly record: CloudTrailRecord;
   /** Counting across events (repeated failed sign-ins), for `inspect`; absent without a state store (replay). */
   readonly countInWindow?: WindowCounter;
+  /** The first item a counter saw in a window (the first secret read), with `countInWindow`. */
+  readonly firstInWindow?: WindowFirst;
 }
 
 /** A run on facts a sweep or a schedule found: no CloudTrail event, only where they were found. */
@@ -156,6 +161,11 @@ export interface Rule<Facts extends RuleFacts, State, Clients, Settings> {
    * Must never plan actions: a failed call changed nothing.
    */
   failedCall?(record: CloudTrailRecord, settings: Settings, context: EventContext): Decision | undefined;
+  /**
+   * Failed calls are this rule's subject (denied probes are counted): they go through parse, inspect and decide
+   * like any event, and `failedCall` is not asked. Only for notify-only rules: a failed call changed nothing to fix.
+   */
+  readonly decidesFailedCalls?: true;
 }
 
 /**

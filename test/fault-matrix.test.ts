@@ -1,15 +1,19 @@
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { MetadataBearer } from '@smithy/types';
 import { mockClient, type AwsStub } from 'aws-sdk-client-mock';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RULES } from '../functions/rules.js';
 import { isReadCommand } from '../shared/aws/client-options.js';
+import { matchesPattern } from '../shared/events/pattern.js';
+import { toEnvelopeJson } from '../shared/events/schema.js';
 import { ALERT_RULE_IDS, parseConfig, type AlertRuleId, type RuleId } from '../shared/config.js';
 import type { RemediationRecord } from '../shared/remediation-log.js';
 import type { AnyRule } from '../shared/rule.js';
@@ -20,11 +24,14 @@ import { memoryStateStore } from '../shared/state/store.js';
 import { capturingDeps, loadSample, sampleConfig, sampleNames } from './helpers/samples.js';
 
 // One list of stubs, whatever the service: the tests only reset, fail or count calls.
-const mocks = [mockClient(S3Client), mockClient(EC2Client), mockClient(CloudTrailClient), mockClient(RDSClient)] as unknown as AwsStub<
-  object,
-  MetadataBearer,
-  unknown
->[];
+const mocks = [
+  mockClient(S3Client),
+  mockClient(EC2Client),
+  mockClient(CloudTrailClient),
+  mockClient(RDSClient),
+  mockClient(IAMClient),
+  mockClient(LambdaClient),
+] as unknown as AwsStub<object, MetadataBearer, unknown>[];
 beforeEach(() => {
   for (const mock of mocks) mock.reset();
 });
@@ -45,6 +52,12 @@ const DENIED: Record<Exclude<RuleId, AlertRuleId>, string> = {
   'untagged-instance': 'UnauthorizedOperation',
   'shared-image-snapshot': 'UnauthorizedOperation',
   'shared-db-snapshot': 'AccessDenied',
+  'outside-role-trust': 'AccessDenied',
+  'outside-bucket-policy': 'AccessDenied',
+  'trail-bucket-lifecycle': 'AccessDenied',
+  'public-lambda-function': 'AccessDeniedException',
+  'console-access-added': 'AccessDenied',
+  'serial-console-enabled': 'UnauthorizedOperation',
 };
 const GONE: Record<Exclude<RuleId, AlertRuleId>, string> = {
   'public-bucket': 'NoSuchBucket',
@@ -53,6 +66,14 @@ const GONE: Record<Exclude<RuleId, AlertRuleId>, string> = {
   'untagged-instance': 'InvalidInstanceID.NotFound',
   'shared-image-snapshot': 'InvalidAMIID.NotFound',
   'shared-db-snapshot': 'DBSnapshotNotFound',
+  'outside-role-trust': 'NoSuchEntity',
+  'outside-bucket-policy': 'NoSuchBucket',
+  'trail-bucket-lifecycle': 'NoSuchBucket',
+  'public-lambda-function': 'ResourceNotFoundException',
+  // NoSuchEntity: the password is gone (deleted since, or the user with it).
+  'console-access-added': 'NoSuchEntity',
+  // An account setting cannot be gone: the generic NotFound only holds the runner's path for it.
+  'serial-console-enabled': 'NotFound',
 };
 
 function sampleOf(rule: AnyRule, prefix: 'would-remediate' | 'exempt'): Record<string, unknown> {
@@ -82,6 +103,40 @@ const OWN_WRITE: Record<Exclude<RuleId, AlertRuleId>, { readonly eventName: stri
   'shared-db-snapshot': {
     eventName: 'ModifyDBSnapshotAttribute',
     requestParameters: { dBSnapshotIdentifier: 'orders-db-2026-11-20', attributeName: 'restore', valuesToRemove: ['444455556666'] },
+  },
+  // Neither write is in its rule's pattern: the own write never reaches the rule, and the guard is checked anyway.
+  'console-access-added': { eventName: 'DeleteLoginProfile', requestParameters: { userName: 'svc-reporting' } },
+  'serial-console-enabled': { eventName: 'DisableSerialConsoleAccess', requestParameters: { DisableSerialConsoleAccessRequest: '' } },
+  // RemovePermission is not in the rule's pattern: its own write never reaches it, and the guard is checked anyway.
+  'public-lambda-function': {
+    eventName: 'RemovePermission20150331v2',
+    requestParameters: { functionName: 'orders-webhook', statementId: 'open-to-all' },
+  },
+  'outside-role-trust': {
+    eventName: 'UpdateAssumeRolePolicy',
+    requestParameters: {
+      roleName: 'support-access',
+      policyDocument: '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}',
+    },
+  },
+  'outside-bucket-policy': {
+    eventName: 'PutBucketPolicy',
+    requestParameters: {
+      bucketName: 'example-exports',
+      bucketPolicy: {
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:root' }, Action: 's3:GetObject', Resource: 'arn:aws:s3:::example-exports/*' },
+        ],
+      },
+    },
+  },
+  'trail-bucket-lifecycle': {
+    eventName: 'PutBucketLifecycle',
+    requestParameters: {
+      bucketName: 'example-trail-logs',
+      LifecycleConfiguration: { Rule: { ID: 'archive', Status: 'Enabled', Filter: { Prefix: 'AWSLogs/' }, Expiration: { Days: 2555 } } },
+    },
   },
   'shared-image-snapshot': {
     eventName: 'ModifySnapshotAttribute',
@@ -307,9 +362,26 @@ function renderFaultMatrix(): string {
   return [header, rule, ...rows].join('\n');
 }
 
+/**
+ * The page with its fault matrix (the table that starts `| fault |`) replaced by `table`, written back when
+ * TRAILGUARD_WRITE_DOCS=1 (after a rule is added: `TRAILGUARD_WRITE_DOCS=1 npx vitest run test/fault-matrix.test.ts`).
+ */
+function pageWith(file: string, table: string): string {
+  const path = join(import.meta.dirname, '..', 'docs', file);
+  const page = readFileSync(path, 'utf8');
+  if (process.env.TRAILGUARD_WRITE_DOCS !== '1') return page;
+  const lines = page.split('\n');
+  const start = lines.findIndex((line) => line.startsWith('| fault |'));
+  if (start === -1) return page;
+  let end = start;
+  while (end < lines.length && lines[end]?.startsWith('|')) end += 1;
+  const next = [...lines.slice(0, start), table, ...lines.slice(end)].join('\n');
+  writeFileSync(path, next);
+  return next;
+}
+
 it('docs/reliability.md holds exactly the fault matrix these tests check', () => {
-  const page = readFileSync(join(import.meta.dirname, '..', 'docs', 'reliability.md'), 'utf8');
-  expect(page).toContain(renderFaultMatrix());
+  expect(pageWith('reliability.md', renderFaultMatrix())).toContain(renderFaultMatrix());
 });
 
 it('parses the sample config these cells run against', () => {
@@ -464,7 +536,9 @@ const ALERT_FAULTS: readonly { fault: string; cell: (rule: AnyRule) => Cell; che
         return;
       }
       const { record, deps } = await runOnce(rule, event);
-      expect(record).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('service-linked role AWSServiceRoleForConfig') });
+      // A pattern that names the sessions it is about (instance sessions) never even takes one: ignored all the same.
+      const why = matchesPattern(rule.pattern, toEnvelopeJson(event)) ? 'service-linked role AWSServiceRoleForConfig' : `does not match the ${rule.id} pattern`;
+      expect(record).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining(why) });
       expect(deps.published).toEqual([]);
       expect(mocks.every((m) => m.calls().length === 0)).toBe(true);
     },
@@ -486,6 +560,5 @@ function renderAlertFaultMatrix(): string {
 }
 
 it('docs/audit-alerts.md holds exactly the audit-alert fault matrix these tests check', () => {
-  const page = readFileSync(join(import.meta.dirname, '..', 'docs', 'audit-alerts.md'), 'utf8');
-  expect(page).toContain(renderAlertFaultMatrix());
+  expect(pageWith('audit-alerts.md', renderAlertFaultMatrix())).toContain(renderAlertFaultMatrix());
 });

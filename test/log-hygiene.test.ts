@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { routeEvent } from '../cli/replay.js';
 import { RULES } from '../functions/rules.js';
+import { REVOKE_POLICY_NAME } from '../shared/alerts/revoke-sessions.js';
 import { capturingDeps, loadSample, sampleNames } from './helpers/samples.js';
 
 // Values that must never reach the remediation log or a notification: access key ids, session
@@ -22,7 +23,15 @@ describe('what the log and the notifications hold', () => {
     const event = loadSample(ruleId, name);
     const deps = capturingDeps({ mode: 'offline', notify: 'capture' });
     const records = await routeEvent(RULES, event, deps);
-    const logged = JSON.stringify(records) + deps.published.map((n) => n.text + n.json).join('');
+    // A suggested revoke of a role's older sessions is a deny trailguard writes itself (iam-enumerated-by-instance),
+    // not a request body: its line is left out of the policy-document check, and only its line.
+    const text = deps.published.map((n) =>
+      n.text
+        .split('\n')
+        .filter((line) => !line.includes(`--policy-name '${REVOKE_POLICY_NAME}'`))
+        .join('\n'),
+    );
+    const logged = JSON.stringify(records) + deps.published.map((n, i) => text[i] + n.json).join('');
     for (const secret of secretsIn(event)) expect(logged).not.toContain(secret);
     expect(logged).not.toContain('"requestParameters"');
     expect(logged).not.toContain('"bucketPolicy"');

@@ -48,7 +48,32 @@ const PREVIOUS: Readonly<Record<string, (params: Record<string, unknown>) => unk
         .map((key) => [key, false]),
     ),
   'CloudTrail.StartLogging': () => ({ IsLogging: false }),
+  'CloudTrail.PutEventSelectors': () => ({ EventSelectors: [{ ReadWriteType: 'ReadOnly', IncludeManagementEvents: false }] }),
+  'IAM.UpdateAssumeRolePolicy': () => ({
+    PolicyDocument: JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::444455556666:root' }, Action: 'sts:AssumeRole' }],
+    }),
+  }),
+  'S3.PutBucketPolicy': () => ({
+    Policy: JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { AWS: '444455556666' }, Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/*' }],
+    }),
+  }),
+  'S3.DeleteBucketPolicy': () => ({
+    Policy: JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { AWS: '444455556666' }, Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/*' }],
+    }),
+  }),
+  'S3.PutBucketLifecycleConfiguration': () => ({ Rules: [{ ID: 'expire-fast', Status: 'Enabled', Filter: { Prefix: '' }, Expiration: { Days: 1 } }] }),
+  'S3.DeleteBucketLifecycle': () => ({ Rules: [{ ID: 'expire-fast', Status: 'Enabled', Filter: { Prefix: '' }, Expiration: { Days: 1 } }] }),
+  'IAM.DeleteLoginProfile': () => ({ CreateDate: '2026-11-25T11:58:00Z', PasswordResetRequired: false }),
 };
+
+/** Writes that no call can reverse, by design: a deleted console password is never readable (undo says how to give access back). */
+const IRREVERSIBLE: ReadonlySet<string> = new Set(['IAM.DeleteLoginProfile']);
 
 const WRITING_RULES: readonly AnyRule[] = [...RULES, untaggedInstanceEnforce].filter((rule) => rule.actions.length > 0);
 
@@ -141,7 +166,8 @@ describe('one reverse command per action: notification, report and undo agree', 
       expect(await undoCommands(record, dir), record.eventId).toEqual(expected);
       compared += expected.length;
     }
-    // Not vacuous: every writing rule has samples whose writes reverse with a command.
-    expect(compared).toBeGreaterThan(0);
+    // Not vacuous: every writing rule has samples whose writes reverse with a command, unless its writes cannot be.
+    if (records.every((record) => record.actions.every((action) => IRREVERSIBLE.has(action.api)))) expect(compared).toBe(0);
+    else expect(compared).toBeGreaterThan(0);
   });
 });

@@ -1,4 +1,4 @@
-import { GetTrailCommand, GetTrailStatusCommand, type CloudTrailClient } from '@aws-sdk/client-cloudtrail';
+import { GetEventSelectorsCommand, GetTrailCommand, GetTrailStatusCommand, type CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import * as v from 'valibot';
 import { awsCall } from '../../shared/aws/errors.js';
 import { cloudTrailClient } from '../../shared/aws/cloudtrail.js';
@@ -32,6 +32,14 @@ import { permissionsOf, planOf } from '../../shared/actions/action.js';
 import { startLogging } from '../../shared/actions/cloudtrail-start-logging.js';
 import { updateTrail } from '../../shared/actions/cloudtrail-update-trail.js';
 import {
+  narrowingOfSelectors,
+  putEventSelectors,
+  selectorsOf,
+  selectorsOfRequest,
+  withAllManagementEvents,
+  type TrailSelectors,
+} from '../../shared/actions/cloudtrail-put-event-selectors.js';
+import {
   alert,
   compliant,
   notApplicable,
@@ -51,7 +59,13 @@ export type TrailFacts =
       (
         | { readonly kind: 'stopped' | 'deleted' }
         | { readonly kind: 'updated'; readonly weakened: readonly WeakenedSetting[]; readonly shape: UpdateShape }
-        | { readonly kind: 'selectors'; readonly narrowing: readonly Narrowing[]; readonly selectors: string }
+        | {
+            readonly kind: 'selectors';
+            readonly narrowing: readonly Narrowing[];
+            readonly selectors: string;
+            /** PutEventSelectors: the whole new set, as the SDK takes it (undefined for Insights, or a set not read here). */
+            readonly set?: TrailSelectors;
+          }
       ))
   | { readonly kind: 'not-a-trail'; readonly resources: readonly []; readonly reason: string };
 
@@ -69,6 +83,8 @@ interface TrailCommon {
  */
 export type TrailState =
   | { readonly kind: 'found'; readonly settings: TrailSettings; readonly isLogging?: boolean }
+  /** The selectors now (GetEventSelectors), when a narrowing is to be restored; undefined when in a form not read here. */
+  | { readonly kind: 'selectors'; readonly selectors: TrailSelectors | undefined }
   | { readonly kind: 'gone'; readonly api: string; readonly code: string }
   | null;
 
@@ -76,7 +92,7 @@ type Clients = { readonly cloudTrailIn: (region: string) => CloudTrailClient };
 type Settings = Config['rules']['trail-logging'];
 
 /** The writes this rule makes, each in the trail's home Region (the step's). */
-const ACTIONS = [startLogging, updateTrail];
+const ACTIONS = [startLogging, updateTrail, putEventSelectors];
 
 function trailOf(request: Record<string, unknown>, field: string, response: v.InferOutput<typeof TrailResponse>, eventId: string): TrailRef {
   const raw = request[field];
@@ -121,7 +137,8 @@ function parse({ record, event }: EventContext): TrailFacts {
     case 'PutEventSelectors': {
       const { eventSelectors: basic, advancedEventSelectors: advanced } = parseWith(SelectorRequest, request, 'detail.requestParameters', event.id);
       const narrowing = advanced ? advancedSelectorNarrowing(advanced) : eventSelectorNarrowing(basic ?? []);
-      return { ...common, kind: 'selectors', narrowing, selectors: describeSelectors(basic, advanced) };
+      const set = selectorsOfRequest(request);
+      return { ...common, kind: 'selectors', narrowing, selectors: describeSelectors(basic, advanced), ...(set ? { set } : {}) };
     }
     case 'PutInsightSelectors': {
       const types = parseWith(InsightRequest, request, 'detail.requestParameters', event.id).insightSelectors.map((s) => s.insightType);
@@ -145,9 +162,10 @@ function targetOf(facts: TrailCommon, state: TrailState) {
 
 const isOtherAccount = (owner: string | undefined, account: string | undefined) => owner !== undefined && account !== undefined && owner !== account;
 
-async function inspect(facts: TrailFacts, clients: Clients): Promise<TrailState> {
-  // Deletions and selector changes are alerts from the request alone; another account's trail cannot be read
-  // or changed here; an update that turns nothing off is compliant whatever the trail looks like now.
+async function inspect(facts: TrailFacts, clients: Clients, _context: unknown, settings: Settings): Promise<TrailState> {
+  if (facts.kind === 'selectors') return restoresSelectors(facts, settings) ? readSelectors(facts, clients) : null;
+  // Deletions are alerts from the request alone; another account's trail cannot be read or changed here; an update
+  // that turns nothing off is compliant whatever the trail looks like now.
   if (facts.kind !== 'stopped' && facts.kind !== 'updated') return null;
   if (isOtherAccount(facts.trail.account, facts.account) || (facts.kind === 'updated' && facts.weakened.length === 0)) return null;
   try {
@@ -159,6 +177,18 @@ async function inspect(facts: TrailFacts, clients: Clients): Promise<TrailState>
     if (error instanceof AwsCallError && error.kind === 'gone') return { kind: 'gone', api: error.api, code: error.code };
     throw error;
   }
+}
+
+/** A narrowing of management events this rule restores: configured, this account's trail, and a PutEventSelectors (not Insights). */
+function restoresSelectors(facts: TrailCommon & { readonly narrowing: readonly Narrowing[]; readonly set?: TrailSelectors }, settings: Settings): boolean {
+  return settings.restore.managementEvents && facts.narrowing.length > 0 && facts.set !== undefined && !isOtherAccount(facts.trail.account, facts.account);
+}
+
+async function readSelectors(facts: TrailCommon, { cloudTrailIn }: Clients): Promise<TrailState> {
+  // PutEventSelectors is taken in the trail's home Region only: the event's, unless the trail's ARN says otherwise.
+  const { id, region } = targetOf(facts, null);
+  const answer = await awsCall('CloudTrail.GetEventSelectors', id, () => cloudTrailIn(region).send(new GetEventSelectorsCommand({ TrailName: id })));
+  return { kind: 'selectors', selectors: selectorsOf(answer) };
 }
 
 async function readTrail(facts: TrailCommon & { readonly kind: TrailFacts['kind'] }, { cloudTrailIn }: Clients): Promise<TrailState> {
@@ -181,6 +211,7 @@ async function readIsLogging(client: CloudTrailClient, id: string): Promise<bool
 type TrailRead = Extract<NonNullable<TrailState>, { readonly kind: 'found' }>;
 
 function decide(facts: TrailFacts, state: TrailState | undefined, settings: Settings): Decision {
+  if (state?.kind === 'selectors' && facts.kind === 'selectors') return decideSelectors(facts, state);
   if (facts.kind === 'not-a-trail') return notApplicable(facts.reason);
   const target = targetOf(facts, state ?? null);
   const resource: ResourceRef = { ...facts.resources[0], id: target.id, region: target.region };
@@ -198,7 +229,7 @@ function decide(facts: TrailFacts, state: TrailState | undefined, settings: Sett
       TRAIL_GONE_AFTER_CHANGE,
     );
   }
-  const read = state ?? undefined;
+  const read = state?.kind === 'found' ? state : undefined;
   switch (facts.kind) {
     case 'stopped': {
       const blind = 'until it logs again, no other trailguard rule can see this account';
@@ -222,6 +253,8 @@ function decide(facts: TrailFacts, state: TrailState | undefined, settings: Sett
       );
     case 'selectors': {
       if (facts.narrowing.length === 0) return compliant(`${label}: the selectors set keep management events recorded (${facts.selectors})`, [resource]);
+      // Offline, configured to restore: the request is the trail's whole new set, so the plan is built from it.
+      if (facts.set && state === undefined && restoresSelectors(facts, settings)) return restoreSelectorsDecision(facts, facts.set, resource, label);
       return alert(
         `${label}: ${facts.narrowing.map((n) => n.text).join('; ')}. Set: ${facts.selectors}`,
         worstOf(facts.narrowing.map((n) => n.severity)),
@@ -232,6 +265,43 @@ function decide(facts: TrailFacts, state: TrailState | undefined, settings: Sett
     case 'updated':
       return decideUpdate(facts, read, settings, { resource, label, orgTrail });
   }
+}
+
+/** Dry-run and live, configured to restore: decided from the selectors now (a person may have restored them since). */
+function decideSelectors(
+  facts: TrailCommon & { readonly narrowing: readonly Narrowing[]; readonly selectors: string },
+  state: { readonly selectors: TrailSelectors | undefined },
+): Decision {
+  const target = targetOf(facts, null);
+  const resource: ResourceRef = { ...facts.resources[0], id: target.id, region: target.region };
+  const label = `trail ${facts.trail.name}${target.region !== facts.eventRegion ? ` (home Region ${target.region})` : ''}`;
+  const why = `${facts.narrowing.map((n) => n.text).join('; ')}. Set: ${facts.selectors}`;
+  if (!state.selectors)
+    return alert(
+      `${label}: ${why}; not restored: GetEventSelectors answered a form not read here`,
+      worstOf(facts.narrowing.map((n) => n.severity)),
+      [resource],
+      'selectors-narrowed',
+    );
+  if (narrowingOfSelectors(state.selectors).length === 0)
+    return compliant(`${label}: every management event is recorded again (GetEventSelectors)`, [resource]);
+  return restoreSelectorsDecision(facts, state.selectors, resource, label);
+}
+
+function restoreSelectorsDecision(
+  facts: TrailCommon & { readonly narrowing: readonly Narrowing[]; readonly selectors: string },
+  current: TrailSelectors,
+  resource: ResourceRef,
+  label: string,
+): Decision {
+  const params = { TrailName: resource.id, ...withAllManagementEvents(current) };
+  return violation(
+    `${label}: ${facts.narrowing.map((n) => n.text).join('; ')}. Set: ${facts.selectors}; restoring: a selector of all management events is added, the others kept`,
+    worstOf(facts.narrowing.map((n) => n.severity)),
+    [resource],
+    [planOf(putEventSelectors, resource, params, current)],
+    'selectors-narrowed',
+  );
 }
 
 function decideUpdate(
@@ -284,6 +354,7 @@ export const trailLogging = {
   permissions: {
     'CloudTrail.GetTrail': 'cloudtrail:GetTrail',
     'CloudTrail.GetTrailStatus': 'cloudtrail:GetTrailStatus',
+    'CloudTrail.GetEventSelectors': 'cloudtrail:GetEventSelectors',
     ...permissionsOf(ACTIONS),
   },
   actions: ACTIONS,

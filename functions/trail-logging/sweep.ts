@@ -3,7 +3,27 @@ import { cloudTrailClient } from '../../shared/aws/cloudtrail.js';
 import { awsCall } from '../../shared/aws/errors.js';
 import { TRAIL_TYPE, trailRefFrom, type TrailRef } from '../../shared/cloudtrail/trail.js';
 import type { Sweep, SweepScope, SweepStep } from '../../shared/runner/sweep.js';
+import { startLogging } from '../../shared/actions/cloudtrail-start-logging.js';
+import { updateTrail } from '../../shared/actions/cloudtrail-update-trail.js';
 import { trailLogging, type TrailFacts } from './rule.js';
+
+/**
+ * The rule as the sweep runs it: a sweep finds stopped trails only, so its role holds no selector call (the rule
+ * restores selectors only from a PutEventSelectors event).
+ */
+export const sweptTrailLogging = {
+  ...trailLogging,
+  permissions: {
+    'CloudTrail.GetTrail': trailLogging.permissions['CloudTrail.GetTrail'],
+    'CloudTrail.GetTrailStatus': trailLogging.permissions['CloudTrail.GetTrailStatus'],
+    [startLogging.api]: startLogging.iam,
+    [updateTrail.api]: updateTrail.iam,
+  },
+  actions: [startLogging, updateTrail],
+} satisfies Omit<typeof trailLogging, 'permissions' | 'actions'> & {
+  readonly permissions: Readonly<Record<string, string>>;
+  readonly actions: readonly (typeof startLogging | typeof updateTrail)[];
+};
 
 type Clients = { readonly cloudTrail: CloudTrailClient };
 
@@ -43,8 +63,8 @@ async function* scan({ cloudTrail }: Clients, _settings: unknown, scope: SweepSc
 
 /** The trail-logging sweep: this Region's trails that are not logging. */
 export const trailLoggingSweep = {
-  rule: trailLogging,
+  rule: sweptTrailLogging,
   permissions: { 'CloudTrail.DescribeTrails': 'cloudtrail:DescribeTrails' },
   clients: (options) => ({ cloudTrail: cloudTrailClient({ ...options, readOnly: true }) }),
   scan,
-} satisfies Sweep<typeof trailLogging, TrailFacts, Clients>;
+} satisfies Sweep<typeof sweptTrailLogging, TrailFacts, Clients>;

@@ -6,6 +6,8 @@
  */
 import type { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { IAMClient } from '@aws-sdk/client-iam';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SchedulerClient } from '@aws-sdk/client-scheduler';
@@ -23,6 +25,9 @@ export interface AwsClients {
   readonly s3: S3Client;
   readonly ec2: EC2Client;
   readonly rds: RDSClient;
+  readonly lambda: LambdaClient;
+  /** IAM is global: one client, whatever Region a step names. */
+  readonly iam: IAMClient;
   readonly cloudTrailIn: (region: string) => CloudTrailClient;
   readonly scheduler: (region: string) => SchedulerClient;
 }
@@ -84,6 +89,8 @@ export interface SelfCaller {
   /** The untagged-instance enforcement role (or its member-role session): the one caller that stops instances. */
   readonly enforces: boolean;
   readonly config: Config;
+  /** The account the call was made in (the role's own): a write that names only it, or accounts the config trusts, can be ours. */
+  readonly account?: string;
 }
 
 /**

@@ -22,7 +22,8 @@ function decoded(text: string): string {
   return decodeURIComponent(trimmed.replace(/\+/g, ' '));
 }
 
-function documentOf(raw: unknown): unknown {
+/** A policy document as logged: a parsed object, a JSON string or a URL-encoded one; undefined when it is none of them. */
+export function documentOf(raw: unknown): unknown {
   if (typeof raw !== 'string') return raw;
   try {
     return JSON.parse(decoded(raw)) as unknown;

@@ -20,6 +20,8 @@ export type Actor = ActorCommon &
         readonly roleArn: string | undefined;
         readonly roleName: string | undefined;
         readonly sessionName: string | undefined;
+        /** Set (`1.0`, `2.0`: IMDSv1 or v2) only on credentials EC2 delivered to an instance through its profile. */
+        readonly ec2RoleDelivery?: string | undefined;
       }
     | { readonly type: 'Root' }
     | { readonly type: 'AWSService' }
@@ -57,6 +59,7 @@ const RawIdentity = v.looseObject({
   sessionContext: absentOr(
     v.looseObject({
       sessionIssuer: absentOr(v.looseObject({ type: optionalString, arn: optionalString, userName: optionalString })),
+      ec2RoleDelivery: optionalString,
     }),
   ),
 });
@@ -89,6 +92,7 @@ function toActor(raw: v.InferOutput<typeof RawIdentity> | undefined): Actor {
         roleArn: issuer?.arn,
         roleName: issuer?.userName ?? (roleFromArn || undefined),
         sessionName: roleEnd === -1 ? undefined : resource.slice(roleEnd + 1),
+        ec2RoleDelivery: raw?.sessionContext?.ec2RoleDelivery,
       };
     }
     case 'Root':

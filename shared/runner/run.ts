@@ -116,7 +116,12 @@ async function decideEvent(rule: AnyRule, json: unknown, event: CloudTrailEvent,
   const record = event.detail;
   const store = deps.store;
   const context: EventContext = store
-    ? { event, record, countInWindow: (counter, start, count, expires) => store.addToWindow(`rule#${rule.id}#${counter}`, start, count, expires) }
+    ? {
+        event,
+        record,
+        countInWindow: (counter, start, count, expires) => store.addToWindow(`rule#${rule.id}#${counter}`, start, count, expires),
+        firstInWindow: (counter, start, value, expires) => store.keepFirst(`rule#${rule.id}#${counter}`, start, value, expires),
+      }
     : { event, record };
   // EventBridge refuses custom events with an `aws.` source, so this keeps forged events away from any write.
   if (!event.source.startsWith('aws.') || !CLOUDTRAIL_DETAIL_TYPE_SET.has(event.detailType)) {
@@ -131,7 +136,7 @@ async function decideEvent(rule: AnyRule, json: unknown, event: CloudTrailEvent,
   if (self) return conclude('ignored', `caused by trailguard itself (role ${self}): not re-evaluated, so no fix triggers another`);
   // EventBridge delivers at least once: from here on an event may act or notify, so it is claimed once.
   return claimThen(rule, event.detail.eventId ?? event.id, deps, claim, async () => {
-    if (record.errorCode) {
+    if (record.errorCode && !rule.decidesFailedCalls) {
       const decision = rule.failedCall?.(record, settings, context);
       if (decision) return fromDecision(decision, [], deps.mode, []);
       return conclude('ignored', `the call failed (${record.errorCode}): nothing changed`);

@@ -59,7 +59,7 @@ export function selfCallOf(record: CloudTrailRecord, eventAccount: string | unde
   const signature = OWN_WRITES.get(record.eventName);
   if (!signature) return undefined;
   const role = selfRoleOf(actor.roleName, actor, config);
-  return role && signature.isOwnWrite(record.requestParameters, { enforces: role.enforces, config }) ? role.name : undefined;
+  return role && signature.isOwnWrite(record.requestParameters, { enforces: role.enforces, config, account: actor.accountId }) ? role.name : undefined;
 }
 
 /** The CloudTrail event names of trailguard's writes that OWN_WRITES judges (the registry test holds both lists equal). */

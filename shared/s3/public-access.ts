@@ -110,11 +110,17 @@ function isEveryone(principal: unknown): boolean {
 export function publicStatements(policy: unknown): readonly string[] {
   const statements = asList((policy as { Statement?: unknown } | null)?.Statement as unknown);
   return statements.flatMap((statement, index) => {
-    if (!statement || typeof statement !== 'object') return [];
-    const s = statement as { Sid?: unknown; Effect?: unknown; Principal?: unknown; NotPrincipal?: unknown; Condition?: unknown };
-    if (s.Effect !== 'Allow') return [];
-    const everyone = isEveryone(s.Principal) || s.NotPrincipal !== undefined;
-    if (!everyone || isRestrictingCondition(s.Condition)) return [];
-    return [typeof s.Sid === 'string' && s.Sid ? s.Sid : `#${index}`];
+    if (!isPublicStatement(statement)) return [];
+    const sid = (statement as { Sid?: unknown }).Sid;
+    return [typeof sid === 'string' && sid ? sid : `#${index}`];
   });
+}
+
+/** One statement of a bucket policy that grants everyone (see publicStatements): public-bucket's, never outside-bucket-policy's. */
+export function isPublicStatement(statement: unknown): boolean {
+  if (!statement || typeof statement !== 'object') return false;
+  const s = statement as { Effect?: unknown; Principal?: unknown; NotPrincipal?: unknown; Condition?: unknown };
+  if (s.Effect !== 'Allow') return false;
+  const everyone = isEveryone(s.Principal) || s.NotPrincipal !== undefined;
+  return everyone && !isRestrictingCondition(s.Condition);
 }

@@ -256,11 +256,28 @@ export function dynamoStateStore(table: string, region: string, endpoint: string
             UpdateExpression: 'ADD #total :n SET expiresAt = :expires',
             ExpressionAttributeNames: { '#total': 'total' },
             ExpressionAttributeValues: { ':n': { N: String(count) }, ':expires': { N: seconds(expiresMs) } },
-            ReturnValues: 'UPDATED_NEW',
+            // ALL_NEW, not UPDATED_NEW: an ADD of 0 (a read of the window) is no update to some stores, which then return no total.
+            ReturnValues: 'ALL_NEW',
           }),
         ),
       );
       return Number(answer.Attributes?.total?.N ?? count);
+    },
+    async keepFirst(counter, windowStartMs, value, expiresMs) {
+      // One conditional-free update: `if_not_exists` keeps the first writer's value, and the answer says which it is.
+      const answer = await stateCall('DynamoDB.UpdateItem', table, () =>
+        db().send(
+          new UpdateItemCommand({
+            TableName: table,
+            Key: { pk: { S: `first#${counter}#${windowStartMs}` } },
+            UpdateExpression: 'SET #first = if_not_exists(#first, :value), expiresAt = if_not_exists(expiresAt, :expires)',
+            ExpressionAttributeNames: { '#first': 'first' },
+            ExpressionAttributeValues: { ':value': { S: value }, ':expires': { N: seconds(expiresMs) } },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      );
+      return answer.Attributes?.first?.S ?? value;
     },
     async windowTotal(counter, windowStartMs) {
       const answer = await stateCall('DynamoDB.GetItem', table, () =>

@@ -82,6 +82,8 @@ export interface StateStore {
   addToWindow(counter: string, windowStartMs: number, count: number, expiresMs: number): Promise<number>;
   /** Reads a counter of the window starting at `windowStartMs` without adding to it (0 when absent). */
   windowTotal(counter: string, windowStartMs: number): Promise<number>;
+  /** Keeps `value` as the window's first unless one is kept already; returns the kept one (a counter's first item). */
+  keepFirst(counter: string, windowStartMs: number, value: string, expiresMs: number): Promise<string>;
   breakerState(rule: string): Promise<BreakerState>;
   /**
    * Opens a closed breaker; true only for the one call that opened it, false when it was already open (another
@@ -156,6 +158,13 @@ export function memoryStateStore(): StateStore & { readonly items: Map<string, R
       const total = Number(items.get(id)?.total ?? 0) + count;
       items.set(id, { total });
       return total;
+    },
+    async keepFirst(counter, windowStartMs, value) {
+      const id = `first#${counter}#${windowStartMs}`;
+      const kept = items.get(id)?.first;
+      if (typeof kept === 'string') return kept;
+      items.set(id, { first: value });
+      return value;
     },
     async windowTotal(counter, windowStartMs) {
       return Number(items.get(`count#${counter}#${windowStartMs}`)?.total ?? 0);

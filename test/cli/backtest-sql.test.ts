@@ -200,7 +200,15 @@ describe('the SQL text', () => {
         expect(line).toContain(sql);
         expect(query.sql).toContain(sql);
       }
-      if (detail.errorCode) expect(line).toContain(`${column('errorcode', 'errorCode')} IS NULL`);
+      const errorCode = detail.errorCode as readonly unknown[] | undefined;
+      const onlySuccess = errorCode?.every((m) => typeof m === 'object' && m !== null && (m as { exists?: boolean }).exists === false);
+      if (errorCode && onlySuccess) expect(line).toContain(`${column('errorcode', 'errorCode')} IS NULL`);
+      // A rule that takes failed calls (denied-calls-burst) names the codes: exact ones by `=`, prefixes by LIKE.
+      for (const matcher of onlySuccess ? [] : (errorCode ?? [])) {
+        const prefix = typeof matcher === 'object' && matcher !== null ? (matcher as { prefix?: string }).prefix : undefined;
+        if (typeof matcher === 'string') expect(line).toContain(`${column('errorcode', 'errorCode')} = '${matcher}'`);
+        else if (prefix) expect(line).toContain(`${column('errorcode', 'errorCode')} LIKE '${prefix}%'`);
+      }
       const identity = detail.userIdentity as { type?: string[] } | undefined;
       if (identity?.type) expect(line).toContain(`${column('useridentity.type', 'userIdentity.type')} = '${identity.type[0]}'`);
     }

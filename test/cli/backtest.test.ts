@@ -53,15 +53,20 @@ describe('LookupEvents backtest', () => {
     });
     const items = await collect(lookupEvents({ client: new CloudTrailClient({ region: 'eu-west-1' }), ...window, eventSources: ruleEventSources() }));
     expect(ruleEventSources()).toEqual([
+      'bedrock.amazonaws.com',
       'cloudtrail.amazonaws.com',
       'config.amazonaws.com',
       'ec2.amazonaws.com',
       'iam.amazonaws.com',
       'kms.amazonaws.com',
+      'lambda.amazonaws.com',
       'organizations.amazonaws.com',
       'rds.amazonaws.com',
+      'rolesanywhere.amazonaws.com',
       'route53resolver.amazonaws.com',
       's3.amazonaws.com',
+      'sagemaker.amazonaws.com',
+      'secretsmanager.amazonaws.com',
       'signin.amazonaws.com',
       'ssm.amazonaws.com',
       'sts.amazonaws.com',

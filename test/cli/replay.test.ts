@@ -139,9 +139,16 @@ describe('trailguard replay inputs', () => {
     const names = sampleNames('public-bucket');
     expect(exit).toBe(0);
     expect(records.filter((r) => r.rule === 'public-bucket').map((r) => r.outcome)).toEqual(names.map((name) => name.split('.')[0]));
-    // The one other rule that matches: the root user's CreateBucket is root activity, whatever the bucket.
+    // The other rules that match: the root user's CreateBucket is root activity, whatever the bucket; a bucket policy is
+    // also outside-bucket-policy's (named accounts only: none here); a denied call is denied-calls-burst's (LOW, uncounted).
     expect(records.filter((r) => r.rule !== 'public-bucket').map((r) => [r.rule, r.outcome, r.eventName])).toEqual([
       ['root-activity', 'alerted', 'CreateBucket'],
+      ['outside-bucket-policy', 'compliant', 'PutBucketPolicy'],
+      ['outside-bucket-policy', 'compliant', 'PutBucketPolicy'],
+      ['outside-bucket-policy', 'compliant', 'PutBucketPolicy'],
+      ['denied-calls-burst', 'alerted', 'DeleteBucketPublicAccessBlock'],
+      ['outside-bucket-policy', 'compliant', 'PutBucketPolicy'],
+      ['outside-bucket-policy', 'compliant', 'PutBucketPolicy'],
     ]);
   });
 
@@ -155,7 +162,7 @@ describe('trailguard replay inputs', () => {
   it('prints a readable table with a summary in text format', async () => {
     const { out } = await replayed([PUBLIC], { format: 'text' });
     expect(out.split('\n')[0]).toMatch(/^SEVERITY\s+OUTCOME\s+RULE\s+EVENT\s+RESOURCE\s+REASON \[SOURCE\]$/);
-    expect(out).toMatch(/\n18 events, 19 records: 9 would-remediate, 6 compliant, 1 exempt, 2 ignored, 1 alerted\nby severity: 10 HIGH\n$/);
+    expect(out).toMatch(/\n18 events, 25 records: 9 would-remediate, 11 compliant, 1 exempt, 2 ignored, 2 alerted\nby severity: 10 HIGH, 1 LOW\n$/);
   });
 });
 
@@ -417,7 +424,8 @@ describe('the trailguard command', () => {
   it('replays the bundled samples and exits 0', async () => {
     const { code, stdout } = await exec(['replay', '--config', CONFIG, '--format', 'jsonl', PUBLIC]);
     expect(code).toBe(0);
-    expect(stdout.trim().split('\n')).toHaveLength(sampleNames('public-bucket').length + 1); // + root-activity on the root's CreateBucket
+    // + root-activity on the root's CreateBucket, outside-bucket-policy on the 5 bucket policies, denied-calls-burst on the denied call
+    expect(stdout.trim().split('\n')).toHaveLength(sampleNames('public-bucket').length + 7);
   });
 
   it('exits 2 for a bad mode, naming the choices', async () => {

@@ -1,8 +1,10 @@
 import {
   CreateTrailCommand,
   DeleteTrailCommand,
+  GetEventSelectorsCommand,
   GetTrailCommand,
   GetTrailStatusCommand,
+  PutEventSelectorsCommand,
   StartLoggingCommand,
   StopLoggingCommand,
   UpdateTrailCommand,
@@ -268,5 +270,51 @@ describe.each(['live', 'dry-run'] as const)('trail-logging against the emulator,
     expect(record).toMatchObject({ outcome: 'alerted', severity: 'MEDIUM', reason: expect.stringContaining('(InvalidTrailNameException)') });
     expect(await isLogging()).toBe(true);
     expect(await stack.received()).toMatchObject([{ attributes: attributesFor('alerted', 'MEDIUM') }]);
+  });
+});
+
+describe('trail-logging against the emulator: management events selected away (restore.managementEvents)', () => {
+  it('live: adds a selector of all management events, keeps the data selector, reads it back; undo params put the narrowed set back', async () => {
+    const arn = await createLoggingTrail();
+    const narrowed = [
+      {
+        ReadWriteType: 'ReadOnly' as const,
+        IncludeManagementEvents: false,
+        DataResources: [{ Type: 'AWS::S3::Object', Values: ['arn:aws:s3:::example-e2e-data/'] }],
+      },
+    ];
+    await aws.cloudTrail().send(new PutEventSelectorsCommand({ TrailName: TRAIL, EventSelectors: narrowed }));
+    const event = sampleEvent('trail-logging', 'alerted.put-event-selectors-management-events-off', {
+      requestParameters: {
+        trailName: TRAIL,
+        eventSelectors: [
+          {
+            readWriteType: 'ReadOnly',
+            includeManagementEvents: false,
+            dataResources: [{ type: 'AWS::S3::Object', values: ['arn:aws:s3:::example-e2e-data/'] }],
+          },
+        ],
+      },
+      responseElements: { trailARN: arn },
+    });
+
+    const { record } = await invokeHandler('trail-logging', event, env('live', { rules: { 'trail-logging': { restore: { managementEvents: true } } } }));
+
+    expect(record).toMatchObject({
+      outcome: 'remediated',
+      severity: 'CRITICAL',
+      actions: [{ api: 'CloudTrail.PutEventSelectors', status: 'done', verification: { ok: true } }],
+    });
+    const now = await aws.cloudTrail().send(new GetEventSelectorsCommand({ TrailName: TRAIL }));
+    expect(now.EventSelectors).toEqual([
+      expect.objectContaining({ ReadWriteType: 'ReadOnly', IncludeManagementEvents: false, DataResources: narrowed[0]?.DataResources }),
+      expect.objectContaining({ ReadWriteType: 'All', IncludeManagementEvents: true }),
+    ]);
+    expect(record.actions[0]?.previous).toEqual({ EventSelectors: [expect.objectContaining({ ReadWriteType: 'ReadOnly', IncludeManagementEvents: false })] });
+
+    // A redelivery is the same event: deduplicated, and the trail keeps exactly two selectors.
+    const again = await invokeHandler('trail-logging', event, env('live', { rules: { 'trail-logging': { restore: { managementEvents: true } } } }));
+    expect(again.record).toMatchObject({ outcome: 'ignored', actions: [] });
+    expect((await aws.cloudTrail().send(new GetEventSelectorsCommand({ TrailName: TRAIL }))).EventSelectors).toHaveLength(2);
   });
 });

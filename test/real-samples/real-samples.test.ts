@@ -39,14 +39,16 @@ describe('real CloudTrail records, offline', () => {
   });
 
   it.each([
-    ['s3-PutBucketPolicy-principal-star-records-file.json', 'would-remediate'],
+    // public-bucket acts; outside-bucket-policy leaves a public statement to it (compliant).
+    ['s3-PutBucketPolicy-principal-star-records-file.json', ['would-remediate', 'compliant']],
     ['s3-PutBucketPublicAccessBlock-flags-false-envelope.json', 'would-remediate'],
     ['s3-DeleteBucketPublicAccessBlock-assumed-role.json', 'would-remediate'],
     ['s3-PutBucketAcl-canned-private.json', 'compliant'],
-    ['s3-PutBucketPolicy-service-principal.json', 'compliant'],
+    ['s3-PutBucketPolicy-service-principal.json', ['compliant', 'compliant']],
     // public-bucket finds it private; root-activity alerts: a root console session made the call.
     ['s3-CreateBucket-root-console-envelope.json', ['compliant', 'alerted']],
-    ['s3-DeleteBucketPublicAccessBlock-error-iam-user.json', 'ignored'],
+    // public-bucket ignores a failed call; denied-calls-burst counts the denial (reported LOW: replay has no store).
+    ['s3-DeleteBucketPublicAccessBlock-error-iam-user.json', ['ignored', 'alerted']],
     ['sts-AssumeRole-aws-service-identity-irrelevant.json', 'ignored'],
   ])('%s is %s', async (file, outcome) => {
     const records = await outcomesOf(file);

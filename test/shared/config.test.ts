@@ -11,7 +11,7 @@ describe('configuration', () => {
       { protocol: 'tcp', port: 443 },
     ]);
     expect(config.rules['untagged-instance'].requiredTags).toEqual(['Owner']);
-    expect(config.rules['trail-logging'].restore).toEqual({ logFileValidation: true, multiRegion: true, globalServiceEvents: false });
+    expect(config.rules['trail-logging'].restore).toEqual({ logFileValidation: true, multiRegion: true, globalServiceEvents: false, managementEvents: false });
     expect(() => parseConfig({ rules: { 'trail-logging': { restore: { kmsKey: true } } } })).toThrow(/restore/);
   });
 

@@ -33,12 +33,24 @@ describe('Security Hub controls named by the rules', () => {
   it('names a control for every rule but untagged-instance, s3-bucket-deleted, config-store-change, organization-left and the three issue-19 alerts (user data, AMI deregistered, federation token), which no Security Hub control matches', () => {
     expect(RULES.filter((rule) => !rule.controls).map((rule) => rule.id)).toEqual([
       'untagged-instance',
+      'console-access-added',
+      'serial-console-enabled',
+      'outside-role-trust',
+      'trail-bucket-lifecycle',
       's3-bucket-deleted',
       'config-store-change',
       'organization-left',
       'instance-user-data-changed',
       'image-deregistered',
       'federation-token-issued',
+      'secrets-bulk-read',
+      'parameters-bulk-decrypt',
+      'iam-enumerated-by-instance',
+      'denied-calls-burst',
+      'lambda-backdoor',
+      'trust-anchor-created',
+      'notebook-lifecycle-attached',
+      'model-access-enabled',
     ]);
   });
 });

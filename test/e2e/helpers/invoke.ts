@@ -40,6 +40,10 @@ const HANDLERS: Record<RuleId, () => Promise<{ handler: (event: unknown, context
   'untagged-instance': () => import('../../../functions/untagged-instance/handler.js'),
   'shared-image-snapshot': () => import('../../../functions/shared-image-snapshot/handler.js'),
   'shared-db-snapshot': () => import('../../../functions/shared-db-snapshot/handler.js'),
+  'outside-role-trust': () => import('../../../functions/outside-role-trust/handler.js'),
+  'outside-bucket-policy': () => import('../../../functions/outside-bucket-policy/handler.js'),
+  'trail-bucket-lifecycle': () => import('../../../functions/trail-bucket-lifecycle/handler.js'),
+  'public-lambda-function': () => import('../../../functions/public-lambda-function/handler.js'),
   'root-activity': () => import('../../../functions/root-activity/handler.js'),
   'console-signin-without-mfa': () => import('../../../functions/console-signin-without-mfa/handler.js'),
   'console-signin-failures': () => import('../../../functions/console-signin-failures/handler.js'),
@@ -54,6 +58,16 @@ const HANDLERS: Record<RuleId, () => Promise<{ handler: (event: unknown, context
   'instance-user-data-changed': () => import('../../../functions/instance-user-data-changed/handler.js'),
   'image-deregistered': () => import('../../../functions/image-deregistered/handler.js'),
   'federation-token-issued': () => import('../../../functions/federation-token-issued/handler.js'),
+  'secrets-bulk-read': () => import('../../../functions/secrets-bulk-read/handler.js'),
+  'parameters-bulk-decrypt': () => import('../../../functions/parameters-bulk-decrypt/handler.js'),
+  'iam-enumerated-by-instance': () => import('../../../functions/iam-enumerated-by-instance/handler.js'),
+  'denied-calls-burst': () => import('../../../functions/denied-calls-burst/handler.js'),
+  'console-access-added': () => import('../../../functions/console-access-added/handler.js'),
+  'serial-console-enabled': () => import('../../../functions/serial-console-enabled/handler.js'),
+  'trust-anchor-created': () => import('../../../functions/trust-anchor-created/handler.js'),
+  'notebook-lifecycle-attached': () => import('../../../functions/notebook-lifecycle-attached/handler.js'),
+  'model-access-enabled': () => import('../../../functions/model-access-enabled/handler.js'),
+  'lambda-backdoor': () => import('../../../functions/lambda-backdoor/handler.js'),
 };
 
 const CONTEXT = {

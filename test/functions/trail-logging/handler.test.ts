@@ -1,9 +1,18 @@
-import { CloudTrailClient, GetTrailCommand, GetTrailStatusCommand, StartLoggingCommand, UpdateTrailCommand } from '@aws-sdk/client-cloudtrail';
+import {
+  CloudTrailClient,
+  GetEventSelectorsCommand,
+  GetTrailCommand,
+  GetTrailStatusCommand,
+  PutEventSelectorsCommand,
+  StartLoggingCommand,
+  UpdateTrailCommand,
+} from '@aws-sdk/client-cloudtrail';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { trailLogging } from '../../../functions/trail-logging/rule.js';
 import { lambdaRunner } from '../../../shared/runner/lambda.js';
-import { capturingDeps, loadSample, runSample, withDetail } from '../../helpers/samples.js';
+import { run } from '../../../shared/runner/run.js';
+import { capturingDeps, loadSample, runSample, sampleConfig, withDetail } from '../../helpers/samples.js';
 
 const cloudTrail = mockClient(CloudTrailClient);
 
@@ -402,6 +411,108 @@ describe('trail-logging dry-run and offline', () => {
     const { record } = await runSample(trailLogging, 'would-remediate.stop-logging-by-arn', { mode: 'offline' });
 
     expect(record).toMatchObject({ outcome: 'would-remediate', actions: [{ status: 'planned', params: { Name: ARN.replace('us-east-1', 'eu-west-1') } }] });
+    expect(cloudTrail.calls()).toHaveLength(0);
+  });
+});
+
+describe('trail-logging: management events selected away, restored when configured (restore.managementEvents)', () => {
+  const SAMPLE = 'alerted.put-event-selectors-management-events-off';
+  const NARROWED = [
+    {
+      ReadWriteType: 'ReadOnly' as const,
+      IncludeManagementEvents: false,
+      DataResources: [{ Type: 'AWS::S3::Object', Values: [] }],
+      ExcludeManagementEventSources: [],
+    },
+  ];
+  const ALL = { ReadWriteType: 'All' as const, IncludeManagementEvents: true, DataResources: [], ExcludeManagementEventSources: [] };
+  const restoring = () => sampleConfig({ rules: { 'trail-logging': { restore: { managementEvents: true } } } });
+
+  it('by default alerts CRITICAL and makes no call', async () => {
+    const { record } = await runSample(trailLogging, SAMPLE, { mode: 'live' });
+    expect(record).toMatchObject({ outcome: 'alerted', severity: 'CRITICAL', actions: [] });
+    expect(cloudTrail.calls()).toHaveLength(0);
+  });
+
+  it('live adds a selector of all management events to the selectors now, keeps the others, reads it back, and keeps the set replaced', async () => {
+    cloudTrail
+      .on(GetEventSelectorsCommand)
+      .resolvesOnce({ TrailARN: ARN, EventSelectors: NARROWED })
+      .resolves({ TrailARN: ARN, EventSelectors: [...NARROWED, ALL] });
+    cloudTrail.on(PutEventSelectorsCommand).resolves({});
+
+    const { record, deps } = await runSample(trailLogging, SAMPLE, { mode: 'live', config: restoring() });
+
+    expect(cloudTrail.commandCalls(PutEventSelectorsCommand).map((c) => c.args[0].input)).toEqual([{ TrailName: ARN, EventSelectors: [...NARROWED, ALL] }]);
+    expect(await Promise.all(cloudTrail.commandCalls(PutEventSelectorsCommand).map((c) => (c.thisValue as CloudTrailClient).config.region()))).toEqual([
+      'us-east-1',
+    ]);
+    expect(record).toMatchObject({
+      outcome: 'remediated',
+      severity: 'CRITICAL',
+      actions: [{ status: 'done', previous: { EventSelectors: NARROWED }, verification: { ok: true } }],
+    });
+    expect(deps.published[0]?.text).toContain('aws cloudtrail put-event-selectors');
+  });
+
+  it('is compliant, writing nothing, when the selectors now record every management event (restored since)', async () => {
+    cloudTrail.on(GetEventSelectorsCommand).resolves({ TrailARN: ARN, EventSelectors: [ALL] });
+    const { record } = await runSample(trailLogging, SAMPLE, { mode: 'live', config: restoring() });
+    expect(record).toMatchObject({ outcome: 'compliant', actions: [] });
+    expect(cloudTrail.commandCalls(PutEventSelectorsCommand)).toHaveLength(0);
+  });
+
+  it('offline plans the restore from the request itself (the call replaced every selector)', async () => {
+    const { record } = await runSample(trailLogging, SAMPLE, { mode: 'offline', config: restoring() });
+    expect(record).toMatchObject({ outcome: 'would-remediate', actions: [{ status: 'planned', params: { EventSelectors: [...NARROWED, ALL] } }] });
+    expect(cloudTrail.calls()).toHaveLength(0);
+  });
+
+  it("alerts, reading nothing, for another account's organisation trail", async () => {
+    const other = withDetail(loadSample(trailLogging.id, SAMPLE), {
+      requestParameters: {
+        trailName: 'arn:aws:cloudtrail:us-east-1:999988887777:trail/org-trail',
+        eventSelectors: [{ readWriteType: 'All', includeManagementEvents: false }],
+      },
+      responseElements: null,
+    });
+    const record = await run(trailLogging, other, capturingDeps({ mode: 'live', config: restoring() }));
+    expect(record).toMatchObject({ outcome: 'alerted', actions: [] });
+    expect(cloudTrail.calls()).toHaveLength(0);
+  });
+
+  it("ends trailguard's own restore as ignored by the loop guard, and judges the same role's narrowing like anyone's", async () => {
+    const config = sampleConfig({ selfRoles: ['trailguard-test-*'], rules: { 'trail-logging': { restore: { managementEvents: true } } } });
+    const role = 'trailguard-test-trailLogging-role';
+    const byRole = (eventSelectors: unknown[]) =>
+      withDetail(loadSample(trailLogging.id, SAMPLE), {
+        userIdentity: {
+          type: 'AssumedRole',
+          principalId: 'AROAEXAMPLEID:trailguard',
+          arn: `arn:aws:sts::${ACCOUNT}:assumed-role/${role}/trailguard`,
+          accountId: ACCOUNT,
+          sessionContext: {
+            sessionIssuer: { type: 'Role', principalId: 'AROAEXAMPLEID', arn: `arn:aws:iam::${ACCOUNT}:role/${role}`, accountId: ACCOUNT, userName: role },
+          },
+        },
+        requestParameters: { trailName: ARN, eventSelectors },
+      });
+    const dataSelector = {
+      readWriteType: 'ReadOnly',
+      includeManagementEvents: false,
+      dataResources: [{ type: 'AWS::S3::Object', values: [] }],
+      excludeManagementEventSources: [],
+    };
+    const own = await run(
+      trailLogging,
+      byRole([dataSelector, { readWriteType: 'All', includeManagementEvents: true, dataResources: [], excludeManagementEventSources: [] }]),
+      capturingDeps({ mode: 'live', config }),
+    );
+    expect(own.outcome).toBe('ignored');
+    expect(own.reason).toContain('caused by trailguard itself');
+
+    const narrowing = await run(trailLogging, byRole([dataSelector]), capturingDeps({ mode: 'offline', config }));
+    expect(narrowing).toMatchObject({ outcome: 'would-remediate', severity: 'CRITICAL' });
     expect(cloudTrail.calls()).toHaveLength(0);
   });
 });

@@ -11,6 +11,14 @@ import { FINDINGS as ORGANIZATION, organizationLeft } from '../../../functions/o
 import { FINDINGS as USER_DATA, instanceUserDataChanged } from '../../../functions/instance-user-data-changed/rule.js';
 import { FINDINGS as IMAGE_DEREGISTERED, imageDeregistered } from '../../../functions/image-deregistered/rule.js';
 import { FINDINGS as FEDERATION, federationTokenIssued } from '../../../functions/federation-token-issued/rule.js';
+import { FINDINGS as SECRETS_READ, secretsBulkRead } from '../../../functions/secrets-bulk-read/rule.js';
+import { FINDINGS as PARAMETERS_DECRYPT, parametersBulkDecrypt } from '../../../functions/parameters-bulk-decrypt/rule.js';
+import { FINDINGS as IAM_ENUMERATED, iamEnumeratedByInstance } from '../../../functions/iam-enumerated-by-instance/rule.js';
+import { FINDINGS as DENIED_CALLS, deniedCallsBurst } from '../../../functions/denied-calls-burst/rule.js';
+import { FINDINGS as LAMBDA_BACKDOOR, lambdaBackdoor } from '../../../functions/lambda-backdoor/rule.js';
+import { FINDINGS as TRUST_ANCHOR, trustAnchorCreated } from '../../../functions/trust-anchor-created/rule.js';
+import { FINDINGS as NOTEBOOK_LIFECYCLE, notebookLifecycleAttached } from '../../../functions/notebook-lifecycle-attached/rule.js';
+import { FINDINGS as MODEL_ACCESS, modelAccessEnabled } from '../../../functions/model-access-enabled/rule.js';
 import { FINDINGS as ROOT, rootActivity } from '../../../functions/root-activity/rule.js';
 import { FINDINGS as BUCKET_DELETED, s3BucketDeleted } from '../../../functions/s3-bucket-deleted/rule.js';
 import { RULES } from '../../../functions/rules.js';
@@ -36,6 +44,14 @@ const ALERTS = [
   [instanceUserDataChanged, USER_DATA],
   [imageDeregistered, IMAGE_DEREGISTERED],
   [federationTokenIssued, FEDERATION],
+  [secretsBulkRead, SECRETS_READ],
+  [parametersBulkDecrypt, PARAMETERS_DECRYPT],
+  [iamEnumeratedByInstance, IAM_ENUMERATED],
+  [deniedCallsBurst, DENIED_CALLS],
+  [lambdaBackdoor, LAMBDA_BACKDOOR],
+  [trustAnchorCreated, TRUST_ANCHOR],
+  [notebookLifecycleAttached, NOTEBOOK_LIFECYCLE],
+  [modelAccessEnabled, MODEL_ACCESS],
 ] as const;
 
 describe('audit alert findings', () => {

@@ -55,7 +55,18 @@ const READ_ACTION = /^[a-z0-9]+:(Get|Describe|List|Head|Lookup)[A-Za-z]+$/;
 const MEMBER_ACTIONS: readonly [string, AnyRule, readonly string[]][] = [
   ['public-bucket', publicBucket, ['s3:GetBucketAcl', 's3:GetBucketPolicyStatus', 's3:GetBucketPublicAccessBlock', 's3:PutBucketPublicAccessBlock']],
   ['open-security-group', openSecurityGroup, ['ec2:DescribeSecurityGroupRules', 'ec2:DescribeSecurityGroups', 'ec2:RevokeSecurityGroupIngress']],
-  ['trail-logging', trailLogging, ['cloudtrail:GetTrail', 'cloudtrail:GetTrailStatus', 'cloudtrail:StartLogging', 'cloudtrail:UpdateTrail']],
+  [
+    'trail-logging',
+    trailLogging,
+    [
+      'cloudtrail:GetEventSelectors',
+      'cloudtrail:GetTrail',
+      'cloudtrail:GetTrailStatus',
+      'cloudtrail:PutEventSelectors',
+      'cloudtrail:StartLogging',
+      'cloudtrail:UpdateTrail',
+    ],
+  ],
   // Its Scheduler calls are made in trailguard's own account, with the function's own role: not in the session.
   ['untagged-instance', untaggedInstance, ['ec2:CreateTags', 'ec2:DescribeInstances', 'ec2:DescribeTags']],
   ['untagged-instance enforcement', untaggedInstanceEnforce, ['ec2:DescribeInstances', 'ec2:StopInstances']],

@@ -5,7 +5,6 @@ import {
   GetItemCommand,
   PutItemCommand,
   UpdateItemCommand,
-  type AttributeValue,
   type DeleteItemCommandInput,
   type GetItemCommandInput,
   type PutItemCommandInput,
@@ -63,7 +62,7 @@ function tableDouble(failing: () => boolean = () => false) {
     const item = updated(old, input);
     table.set(pk, item);
     if (input.ReturnValues === 'ALL_OLD') return old ? { Attributes: structuredClone(old) } : {};
-    return input.ReturnValues === 'UPDATED_NEW' ? { Attributes: { total: item.total as AttributeValue } } : {};
+    return input.ReturnValues === 'ALL_NEW' ? { Attributes: structuredClone(item) } : {};
   });
   db.on(DeleteItemCommand).callsFake((input: DeleteItemCommandInput) => {
     if (failing()) throw throttled();
