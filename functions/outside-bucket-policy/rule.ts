@@ -10,7 +10,7 @@ import { ParseError } from '../../shared/errors.js';
 import { bucketNameFrom } from '../../shared/events/normalize.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
 import { parseWith } from '../../shared/events/schema.js';
-import { orgWithoutReading, outsidePolicyOf, type OrgAccounts, type OutsidePolicy } from '../../shared/outside.js';
+import { listedForReason, orgWithoutReading, outsidePolicyOf, type OrgAccounts, type OutsidePolicy } from '../../shared/outside.js';
 import { admissionsOf, policyDocumentOf, withoutAdmissions, type Admission, type PolicyDocument } from '../../shared/outside-principals.js';
 import { alert, compliant, violation, whereOf, type Decision, type Message, type Rule, type RunContext } from '../../shared/rule.js';
 import { isPublicStatement } from '../../shared/s3/public-access.js';
@@ -61,10 +61,7 @@ const notPublic = (statement: Record<string, unknown>) => !isPublicStatement(sta
 const namedAdmissions = (document: PolicyDocument, view: Parameters<typeof admissionsOf>[1]) =>
   admissionsOf(document, view, notPublic).filter((a) => a.grantee?.kind !== 'public');
 
-const NAMED_AT_MOST = 10;
-const listed = (parts: readonly string[]) =>
-  parts.length > NAMED_AT_MOST ? `${parts.slice(0, NAMED_AT_MOST).join('; ')}; … and ${parts.length - NAMED_AT_MOST} more` : parts.join('; ');
-const whys = (list: readonly Admission[]) => listed(list.map((a) => a.judgement.why));
+const whys = (list: readonly Admission[]) => listedForReason(list.map((a) => a.judgement.why));
 
 function plan(facts: BucketPolicyFacts, current: PolicyDocument, dropped: readonly Admission[], read: boolean): PlannedAction {
   const { document, statements } = withoutAdmissions(current, dropped);

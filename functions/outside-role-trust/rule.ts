@@ -10,7 +10,7 @@ import type { Config } from '../../shared/config.js';
 import { ParseError } from '../../shared/errors.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
 import { parseWith } from '../../shared/events/schema.js';
-import { orgWithoutReading, outsidePolicyOf, type OrgAccounts, type OutsidePolicy } from '../../shared/outside.js';
+import { listedForReason, orgWithoutReading, outsidePolicyOf, type OrgAccounts, type OutsidePolicy } from '../../shared/outside.js';
 import { admissionsOf, policyDocumentOf, withoutAdmissions, type Admission, type PolicyDocument } from '../../shared/outside-principals.js';
 import { alert, compliant, violation, whereOf, type Decision, type Message, type Rule, type RunContext } from '../../shared/rule.js';
 import { awsCommand, checked } from '../../shared/shell.js';
@@ -72,10 +72,7 @@ function admitsAssumeRole(statement: Record<string, unknown>): boolean {
   return list(statement.Action).some(matches);
 }
 
-const NAMED_AT_MOST = 10;
-const listed = (parts: readonly string[]) =>
-  parts.length > NAMED_AT_MOST ? `${parts.slice(0, NAMED_AT_MOST).join('; ')}; … and ${parts.length - NAMED_AT_MOST} more` : parts.join('; ');
-const whys = (list: readonly Admission[]) => listed(list.map((a) => a.judgement.why));
+const whys = (list: readonly Admission[]) => listedForReason(list.map((a) => a.judgement.why));
 
 /** The trust policy less the admissions dropped; one Deny-all statement when nothing would remain. */
 function rewritten(document: PolicyDocument, dropped: readonly Admission[]): { readonly text: string; readonly lockedOut: boolean } {

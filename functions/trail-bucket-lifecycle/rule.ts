@@ -22,6 +22,7 @@ import { alert, compliant, violation, whereOf, type Decision, type Message, type
 import { terminalValue } from '../../shared/safe-text.js';
 import { isBucketName } from '../../shared/aws/names.js';
 import { awsCommand, checked } from '../../shared/shell.js';
+import { listedForReason } from '../../shared/outside.js';
 import pattern from './pattern.json' with { type: 'json' };
 import { lifecycleRequestOf } from './request.js';
 
@@ -81,11 +82,10 @@ function shortRules(rules: readonly ExpiryRule[], roots: readonly string[], sett
   });
 }
 
-const NAMED_AT_MOST = 10;
-const listed = (parts: readonly string[]) =>
-  parts.length > NAMED_AT_MOST ? `${parts.slice(0, NAMED_AT_MOST).join('; ')}; … and ${parts.length - NAMED_AT_MOST} more` : parts.join('; ');
 const described = (shorts: readonly Short[]) =>
-  listed(shorts.map(({ rule, why }) => `rule ${terminalValue(JSON.stringify(rule.id))} (prefix ${terminalValue(JSON.stringify(rule.prefix))}) ${why}`));
+  listedForReason(
+    shorts.map(({ rule, why }) => `rule ${terminalValue(JSON.stringify(rule.id))} (prefix ${terminalValue(JSON.stringify(rule.prefix))}) ${why}`),
+  );
 const TAG_NOTE = 'a tag or size filter does not exempt a rule: objects can be tagged later';
 
 /** The current rules less the short ones: a put of the rest, or a delete when none remain. */
@@ -143,7 +143,7 @@ function decide(facts: LifecycleFacts, state: LifecycleState | undefined, settin
   );
   if (short.length === 0)
     return compliant(`no enabled lifecycle rule of ${bucket} expires its trails' logs sooner than ${settings.retentionDays} days now`, resources);
-  const trails = listed(state.trails.map((t) => t.name));
+  const trails = listedForReason(state.trails.map((t) => t.name));
   const reason = `${bucket} holds the logs of ${trails}; its lifecycle expires them sooner than ${settings.retentionDays} days: ${described(short)} (${TAG_NOTE})`;
   return act(facts, plan(facts, current, short, true), reason, settings, context);
 }
