@@ -66,6 +66,8 @@ export class World {
   readonly loginProfiles = new Map<string, Date>();
   /** EC2 serial console access in the world's Region: on after EnableSerialConsoleAccess (serial-console-enabled). */
   serialConsole = false;
+  /** IAM Roles Anywhere trust anchors (id → enabled): the one CreateTrustAnchor or EnableTrustAnchor named (trust-anchor-created). */
+  readonly trustAnchors = new Map<string, boolean>();
   logging = false;
   readonly trail: Record<string, unknown> = { LogFileValidationEnabled: false, IsMultiRegionTrail: false, IncludeGlobalServiceEvents: true };
 
@@ -120,6 +122,8 @@ export class World {
       if (typeof user === 'string') this.loginProfiles.set(user, new Date(call.eventTime ?? 0));
     }
     if (call.eventName === 'EnableSerialConsoleAccess') this.serialConsole = true;
+    const anchor = (detail as { responseElements?: { trustAnchor?: { trustAnchorId?: unknown } } }).responseElements?.trustAnchor?.trustAnchorId;
+    if (typeof anchor === 'string') this.trustAnchors.set(anchor, true);
     if (id && shared) {
       const items: Record<string, string>[] = Array.isArray(shared) ? shared : [shared];
       this.shares.set(
@@ -253,6 +257,12 @@ export class World {
       case 'EC2.DisableSerialConsoleAccess':
         this.serialConsole = false;
         return { SerialConsoleAccessEnabled: false };
+      case 'RolesAnywhere.GetTrustAnchor':
+      case 'RolesAnywhere.DisableTrustAnchor': {
+        if (!this.trustAnchors.has(input.trustAnchorId)) throw Object.assign(awsError('ResourceNotFoundException'), { $metadata: { httpStatusCode: 404 } });
+        if (operation === 'DisableTrustAnchor') this.trustAnchors.set(input.trustAnchorId, false);
+        return { trustAnchor: { trustAnchorId: input.trustAnchorId, enabled: this.trustAnchors.get(input.trustAnchorId) } };
+      }
       case 'S3.GetBucketPolicy': {
         const policy = this.bucketPolicies.get(input.Bucket);
         if (policy === undefined) throw awsError('NoSuchBucketPolicy');
@@ -400,6 +410,18 @@ export function installFakeAws(world: () => World) {
   const passThrough = NodeHttpHandler.prototype.handle;
   NodeHttpHandler.prototype.handle = async function handle(this: NodeHttpHandler, request: HttpRequest, options?: HttpHandlerOptions) {
     if (!request.hostname.endsWith('.amazonaws.com') && !request.hostname.endsWith('.amazonaws.com.cn')) return passThrough.call(this, request, options);
+    // IAM Roles Anywhere is also hand-signed (shared/aws/rolesanywhere.ts): REST JSON, the operation in method and path.
+    if (request.hostname.startsWith('rolesanywhere.')) {
+      const [, trustAnchorId = '', verb] = /\/trustanchor\/([^/]+)(?:\/(disable|enable))?$/.exec(request.path) ?? [];
+      const operation = verb === 'disable' ? 'DisableTrustAnchor' : verb === 'enable' ? 'EnableTrustAnchor' : 'GetTrustAnchor';
+      if (fake.counting) calls.push({ service: 'RolesAnywhere', operation, read: verb === undefined, phase: fake.phase });
+      try {
+        return { response: { statusCode: 200, headers: {}, body: JSON.stringify(world().answer('RolesAnywhere', operation, { trustAnchorId })) } as never };
+      } catch (error) {
+        const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 400;
+        return { response: { statusCode: status, headers: { 'x-amzn-errortype': (error as Error).name }, body: '{}' } as never };
+      }
+    }
     const target = String(request.headers['x-amz-target'] ?? '');
     if (!target.startsWith('AmazonSSM.')) throw awsError('BenchUnmockedCall', `the bench has no answer for HTTP ${target || request.hostname}`);
     const operation = target.slice('AmazonSSM.'.length);

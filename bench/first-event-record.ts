@@ -18,7 +18,7 @@ import type { HttpHandlerOptions } from '@smithy/types';
 import { RULES } from '../functions/rules.js';
 import { logger } from '../shared/log.js';
 import { installFakeAws, World, worldFor } from './fake-aws.js';
-import { BENCH_SAMPLES, expectedOutcome, PRIOR_EVENTS } from './minimums.js';
+import { BENCH_SAMPLES, expectedOutcome, PRIOR_EVENTS, PRIOR_EVENTS_VARY, variedEvent } from './minimums.js';
 import { lambdaEnv } from './warm.js';
 
 /**
@@ -201,7 +201,8 @@ export async function recordFirstEvents(only: readonly string[] = []): Promise<F
     const prior = (await import(`../functions/${rule.id}/handler.js?prior`)) as { handler: Handler };
     const { handler } = (await import(`../functions/${rule.id}/handler.js`)) as { handler: Handler };
     world = worldFor(JSON.parse(text));
-    for (let i = 0; i < (PRIOR_EVENTS[rule.id] ?? 0); i += 1) await prior.handler(JSON.parse(text), context);
+    const vary = PRIOR_EVENTS_VARY[rule.id];
+    for (let i = 0; i < (PRIOR_EVENTS[rule.id] ?? 0); i += 1) await prior.handler(vary ? variedEvent(JSON.parse(text), vary, i) : JSON.parse(text), context);
     calls = [];
     step = -1;
     fake.counting = true;

@@ -25,6 +25,12 @@ const BenchCase = v.strictObject({
    * default (a rule that alerts on the threshold-th event of a window).
    */
   priorEventsBelow: v.optional(v.string()),
+  /**
+   * A rule counting distinct items (instances, SES calls) takes the same sample again as no new item: each prior
+   * event gets its own value at this dotted path of the sample's CloudTrail record (`requestParameters.instanceId`),
+   * so that the measured event is the threshold-th distinct one.
+   */
+  priorEventsVary: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9]+(\.[A-Za-z0-9]+)+$/))),
 });
 type BenchCase = v.InferOutput<typeof BenchCase>;
 
@@ -94,3 +100,26 @@ function minimumOf(rule: AnyRule, bench: BenchCase): Minimum {
 }
 
 export const MINIMUMS = Object.fromEntries(CASES.map(([rule, bench]) => [rule.id, minimumOf(rule, bench)])) as Readonly<Record<RuleId, Minimum>>;
+
+/** Per rule whose prior events must each be a new item: the dotted path varied (functions/<rule>/bench.json). */
+export const PRIOR_EVENTS_VARY = Object.fromEntries(
+  CASES.flatMap(([rule, bench]) => (bench.priorEventsVary ? [[rule.id, bench.priorEventsVary]] : [])),
+) as Readonly<Partial<Record<RuleId, string>>>;
+
+/**
+ * The sample with its value at `path` made the index-th distinct one: the last six characters replaced by a hex
+ * count (an instance id stays an instance id), never the sample's own value.
+ */
+export function variedEvent(event: unknown, path: string, index: number): unknown {
+  const keys = path.split('.');
+  const last = keys.pop() as string;
+  // A sample is an EventBridge event or, as some are, the bare CloudTrail record.
+  const record = (event as { detail?: unknown }).detail ?? event;
+  let holder: unknown = record;
+  for (const key of keys) holder = (holder as Record<string, unknown> | undefined)?.[key];
+  const value = (holder as Record<string, unknown> | undefined)?.[last];
+  if (typeof value !== 'string' || value.length < 6) throw new Error(`priorEventsVary: ${path} is no string of 6 characters or more in the sample`);
+  const varied = `${value.slice(0, -6)}${(0xa00000 + index).toString(16)}`;
+  (holder as Record<string, unknown>)[last] = varied === value ? `${value.slice(0, -6)}${(0xb00000 + index).toString(16)}` : varied;
+  return event;
+}

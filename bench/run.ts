@@ -19,6 +19,7 @@ import { countCalls, type CallCount } from './calls.js';
 import { RULES } from '../functions/rules.js';
 import type { RuleId } from '../shared/config.js';
 import { firstEventReport, measureFirstEvent } from './first-event.js';
+import { invocationsReport, measureInvocations } from './management-mix.js';
 import { MINIMUMS } from './minimums.js';
 import { measureReplay, REPLAY_TARGETS, replayReport } from './replay.js';
 import { buildSdkFloors, writeFloorIndex } from './sdk-floor.js';
@@ -208,6 +209,8 @@ try {
     log(`live configuration: a cold read of 10, 100, 1,000 exemptions, ${READ_COST_LATENCY_MS} ms per SSM call assumed`);
     return { exemptions, readCost: await measureReadCost() };
   });
+  // 7. What read-only delivery costs: invocations per 1,000 management events of a realistic mix (issue 20).
+  const invocations = await section('invocations per 1,000 management events', measureInvocations);
   const exemptionsVerdict = verdict(Math.max(exemptions.matchingLast.p99Us, exemptions.matchingNone.p99Us) < TARGETS.exemptionsP99Us);
 
   const seconds = round(elapsed(started), 0);
@@ -250,6 +253,7 @@ try {
     cliStart,
     exemptions: { ...exemptions, verdict: exemptionsVerdict },
     readCost: { latencyMs: READ_COST_LATENCY_MS, reads: readCost },
+    invocations,
     sections,
     seconds,
     verdicts: targets,
@@ -390,6 +394,7 @@ function report(r: any): string {
       r.readCost.reads.map((c: ReadCost) => [n(c.exemptions), c.calls, c.ms]),
     ),
   );
+  out.push(invocationsReport(r.invocations));
   out.push(
     `\n\nSeconds per section: ${r.sections.map((x: any) => `${x.name} ${x.seconds}`).join(', ')}; total ${r.seconds} s (target ≤ ${r.targets.benchSeconds})\n`,
   );

@@ -12,7 +12,7 @@ import { logger } from '../shared/log.js';
 import { MODES, parseConfig, type Mode } from '../shared/config.js';
 import type { AnyRule } from '../shared/rule.js';
 import { installFakeAws, World, worldFor, type Call } from './fake-aws.js';
-import { BENCH_SAMPLES, expectedOutcome, PRIOR_EVENTS } from './minimums.js';
+import { BENCH_SAMPLES, expectedOutcome, PRIOR_EVENTS, PRIOR_EVENTS_VARY, variedEvent } from './minimums.js';
 import { percentile } from './stats.js';
 
 export const WARMUP = 200;
@@ -123,6 +123,7 @@ export async function measure(mode: Mode, events: number): Promise<RuleRun[]> {
     const text = readFileSync(join(import.meta.dirname, '..', 'events', rule.id, `${sample}.json`), 'utf8');
     const { handler } = (await import(`../functions/${rule.id}/handler.js`)) as { handler: Handler };
     const prior = PRIOR_EVENTS[rule.id] ?? 0;
+    const vary = PRIOR_EVENTS_VARY[rule.id];
     const parsed = () => JSON.parse(text) as unknown;
     // A new world per event, after the rule's prior events (untimed, uncounted) have been handled in it.
     const fresh = async () => {
@@ -130,7 +131,7 @@ export async function measure(mode: Mode, events: number): Promise<RuleRun[]> {
       world = worldFor(event);
       const counting = fake.counting;
       fake.counting = false;
-      for (let i = 0; i < prior; i += 1) await handler(parsed(), context(0));
+      for (let i = 0; i < prior; i += 1) await handler(vary ? variedEvent(parsed(), vary, i) : parsed(), context(0));
       fake.counting = counting;
       return event;
     };

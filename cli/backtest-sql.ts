@@ -199,6 +199,10 @@ class PatternCompiler {
         parts.push({ op: 'starts', field, text: matcher.prefix });
       else if (isPlainObject(matcher) && Object.keys(matcher).length === 1 && typeof matcher.suffix === 'string')
         parts.push({ op: 'ends', field, text: matcher.suffix });
+      // `anything-but` a value or a list of strings: none of them. EventBridge also needs the field present; the SQL
+      // keeps NULLs too (broader, never narrower), and the local matcher drops them.
+      else if (isPlainObject(matcher) && Object.keys(matcher).length === 1 && anythingButStrings(matcher['anything-but']))
+        parts.push({ op: 'null-or-not-in', field, values: [matcher['anything-but']].flat() as string[] });
       // EventBridge's `exists: false` is "absent", which the table stores as NULL (NULL also holds a JSON null: broader).
       else if (isPlainObject(matcher) && Object.keys(matcher).length === 1 && matcher.exists === false) {
         parts.push({ op: 'null', field });
@@ -235,6 +239,10 @@ class PatternCompiler {
     return and(parts);
   }
 }
+
+/** An `anything-but` operand the SQL can say: one string, or a non-empty list of strings. */
+const anythingButStrings = (operand: unknown): operand is string | string[] =>
+  typeof operand === 'string' || (Array.isArray(operand) && operand.length > 0 && operand.every((value) => typeof value === 'string'));
 
 /** Exact strings and string prefix/suffix; undefined when any matcher is something else (the leaf then stays local). */
 function jsonTests(matchers: readonly unknown[]): JsonTest[] | undefined {

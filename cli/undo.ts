@@ -18,6 +18,7 @@ import { ec2Client } from '../shared/aws/ec2.js';
 import { rdsClient } from '../shared/aws/rds.js';
 import { lambdaClient } from '../shared/aws/lambda.js';
 import { iamClient } from '../shared/aws/iam.js';
+import { rolesAnywhereClient } from '../shared/aws/rolesanywhere.js';
 import { awsCall, classifyAwsError } from '../shared/aws/errors.js';
 import { s3Client } from '../shared/aws/s3.js';
 import { schedulerClient } from '../shared/aws/scheduler.js';
@@ -101,6 +102,7 @@ function operatorClients(config: Config): (region: string, readOnly: boolean) =>
     rds: rdsClient({ region, endpoint, readOnly }),
     lambda: lambdaClient({ region, endpoint, readOnly }),
     iam: iamClient({ region, endpoint, readOnly }),
+    rolesAnywhere: rolesAnywhereClient({ region, endpoint, readOnly }),
     cloudTrailIn: (at) => cloudTrailClient({ region: at, endpoint, readOnly }),
     scheduler: (at) => schedulerClient({ region: at, endpoint, readOnly }),
   });

@@ -26,12 +26,17 @@ import { federationTokenIssued } from './federation-token-issued/rule.js';
 import { secretsBulkRead } from './secrets-bulk-read/rule.js';
 import { parametersBulkDecrypt } from './parameters-bulk-decrypt/rule.js';
 import { iamEnumeratedByInstance } from './iam-enumerated-by-instance/rule.js';
+import { instanceCredentialsOutside } from './instance-credentials-outside/rule.js';
 import { deniedCallsBurst } from './denied-calls-burst/rule.js';
+import { instanceUserDataRead } from './instance-user-data-read/rule.js';
+import { remoteSessionSpread } from './remote-session-spread/rule.js';
 import { consoleAccessAdded } from './console-access-added/rule.js';
 import { serialConsoleEnabled } from './serial-console-enabled/rule.js';
 import { trustAnchorCreated } from './trust-anchor-created/rule.js';
 import { notebookLifecycleAttached } from './notebook-lifecycle-attached/rule.js';
 import { modelAccessEnabled } from './model-access-enabled/rule.js';
+import { sesEnumeration } from './ses-enumeration/rule.js';
+import { bedrockFirstUse } from './bedrock-first-use/rule.js';
 import { outsideRoleTrust } from './outside-role-trust/rule.js';
 import { outsideBucketPolicy } from './outside-bucket-policy/rule.js';
 import { trailBucketLifecycle } from './trail-bucket-lifecycle/rule.js';
@@ -69,11 +74,16 @@ export const RULES: readonly AnyRule[] = [
   secretsBulkRead,
   parametersBulkDecrypt,
   iamEnumeratedByInstance,
+  instanceCredentialsOutside,
   deniedCallsBurst,
+  instanceUserDataRead,
+  remoteSessionSpread,
   lambdaBackdoor,
   trustAnchorCreated,
   notebookLifecycleAttached,
   modelAccessEnabled,
+  sesEnumeration,
+  bedrockFirstUse,
 ];
 
 /** A check that EventBridge Scheduler invokes with its own input, not an event: its rule, and how its input is read. */

@@ -1,5 +1,6 @@
 import type { AnySweep } from '../shared/runner/sweep.js';
 import { openSecurityGroupSweep } from './open-security-group/sweep.js';
+import { outsideRoleTrustSweep } from './outside-role-trust/sweep.js';
 import { publicBucketSweep } from './public-bucket/sweep.js';
 import { publicLambdaFunctionSweep } from './public-lambda-function/sweep.js';
 import { sharedDbSnapshotSweep } from './shared-db-snapshot/sweep.js';
@@ -16,4 +17,5 @@ export const SWEEPS: readonly AnySweep[] = [
   sharedImageSnapshotSweep,
   sharedDbSnapshotSweep,
   publicLambdaFunctionSweep,
+  outsideRoleTrustSweep,
 ];

@@ -95,7 +95,7 @@ const statementsOf = (fn: CentralFunction): Statement[] =>
  * The state of a rule's forwarder: its event function's eventBridge `state` (scripts/organization.cjs sets the same
  * on the central rules), else ENABLED. ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS forwards read-only calls too.
  */
-function forwardingStateOf(rule: AnyRule, functions: readonly CentralFunction[]): string {
+export function forwardingStateOf(rule: AnyRule, functions: readonly CentralFunction[]): string {
   const events = functions.filter((fn) => fn.kind === 'event' && fn.rule === rule.id).flatMap((fn) => fn.definition.events ?? []);
   const states = events.map((event) => event.eventBridge?.state).filter((state) => state !== undefined);
   const [state = 'ENABLED', ...others] = states;

@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { ConfigError } from './errors.js';
+import { parseCidr } from './net/cidr.js';
 
 /**
  * The live configuration's parameter prefix (`/trailguard/<stage>`). Here, not in shared/live-config/layout.ts
@@ -42,6 +43,14 @@ const countingAlert = (threshold: number, windowMinutes: number) =>
       threshold: v.optional(v.pipe(v.number(), v.integer(), v.minValue(2), v.maxValue(10_000)), threshold),
       /** The window the items are counted in, in minutes. */
       windowMinutes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1440)), windowMinutes),
+      /**
+       * Calls of the rule's pattern left uncounted (CloudTrail `eventName`s, such as `StartSession`): the pattern says
+       * what may be counted, this what is not. @default []
+       */
+      notCounted: v.optional(
+        v.pipe(v.array(v.pipe(v.string(), v.regex(/^[A-Za-z][A-Za-z0-9]{0,127}$/, 'expected a CloudTrail eventName'))), v.maxLength(50)),
+        [],
+      ),
     }),
     {},
   );
@@ -196,6 +205,15 @@ const RemediationSettings = v.strictObject({
     }),
     {},
   ),
+  'trust-anchor-created': v.optional(
+    v.strictObject({
+      /** @default true */
+      enabled: v.optional(v.boolean(), true),
+      /** Disable an IAM Roles Anywhere trust anchor created, re-enabled or given a new CA; off, the rule alerts with the command. @default false */
+      remediate: v.optional(v.boolean(), false),
+    }),
+    {},
+  ),
   'untagged-instance': v.optional(
     v.strictObject({
       /** @default true */
@@ -264,6 +282,10 @@ const AlertSettings = v.strictObject({
   'iam-enumerated-by-instance': plainAlert(),
   /** Distinct API calls (service and action) denied to one principal. @default threshold 10, windowMinutes 10 */
   'denied-calls-burst': countingAlert(10, 10),
+  /** Distinct instances whose user data one principal read (DescribeInstanceAttribute userData). @default threshold 5, windowMinutes 15 */
+  'instance-user-data-read': countingAlert(5, 15),
+  /** Distinct instances one principal ran commands on or opened sessions to (SSM, EC2 Instance Connect). @default threshold 10, windowMinutes 30 */
+  'remote-session-spread': countingAlert(10, 30),
   'lambda-backdoor': v.optional(
     v.strictObject({
       enabled,
@@ -281,9 +303,39 @@ const AlertSettings = v.strictObject({
     }),
     {},
   ),
-  'trust-anchor-created': plainAlert(),
   'notebook-lifecycle-attached': plainAlert(),
   'model-access-enabled': plainAlert(),
+  'instance-credentials-outside': v.optional(
+    v.strictObject({
+      enabled,
+      ignoreServiceLinkedRoles,
+      /**
+       * Where instances' calls leave for AWS besides their own addresses and their VPC's NAT gateways (CIDRs, IPv4 or
+       * IPv6): a central egress VPC's NAT or firewall addresses, a corporate proxy. A call from inside one is compliant. @default []
+       */
+      trustedEgressCidrs: v.optional(
+        v.array(
+          v.pipe(
+            v.string(),
+            v.check((text) => parseCidr(text) !== undefined, 'expected a CIDR block such as 198.51.100.0/24'),
+          ),
+        ),
+        [],
+      ),
+    }),
+    {},
+  ),
+  /** Distinct SES identity/quota reads (a call, or a call and an identity) by one principal. @default threshold 4, windowMinutes 30 */
+  'ses-enumeration': countingAlert(4, 30),
+  'bedrock-first-use': v.optional(
+    v.strictObject({
+      enabled,
+      ignoreServiceLinkedRoles,
+      /** How long a principal's Bedrock use is remembered: a use older than this (at most twice this) is forgotten. @default 90 */
+      rememberDays: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(365)), 90),
+    }),
+    {},
+  ),
 });
 
 /** Every rule's settings: the `rules` key of the config, and the value of the `<prefix>/rules` parameter (shared/live-config). */

@@ -23,6 +23,50 @@ import { run } from '../shared/runner/run.js';
 import { memoryStateStore } from '../shared/state/store.js';
 import { capturingDeps, loadSample, sampleConfig, sampleNames } from './helpers/samples.js';
 
+/**
+ * Roles Anywhere has no SDK client (shared/aws/rolesanywhere.ts signs its own calls): its requests are answered at the
+ * HTTP handler, with the fault the SDK stubs are given, and counted as their calls are (a stub of the same shape).
+ */
+function rolesAnywhereStub() {
+  type Answer = () => Promise<unknown>;
+  const calls: { args: [{ constructor: { name: string } }] }[] = [];
+  let answer: Answer | undefined;
+  const operationOf = (method: string, path: string) =>
+    method === 'GET' ? 'GetTrustAnchor' : path.endsWith('/disable') ? 'DisableTrustAnchor' : 'EnableTrustAnchor';
+  return {
+    reset() {
+      calls.length = 0;
+      answer = undefined;
+      vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDEXAMPLE');
+      vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'secret');
+      vi.spyOn(NodeHttpHandler.prototype, 'handle').mockImplementation(async (request, options) => {
+        if (!request.hostname.startsWith('rolesanywhere.')) throw new Error(`unexpected HTTP call to ${request.hostname}`);
+        calls.push({ args: [{ constructor: { name: `${operationOf(request.method, request.path)}Command` } }] });
+        if (!answer) throw new Error('unexpected Roles Anywhere call');
+        const aborted = new Promise<never>((_, reject) =>
+          (options?.abortSignal as globalThis.AbortSignal | undefined)?.addEventListener('abort', () =>
+            reject(Object.assign(new Error('aborted'), { name: 'AbortError' })),
+          ),
+        );
+        const error = (await Promise.race([answer(), aborted]).catch((e: unknown) => e)) as Error & { $metadata?: { httpStatusCode?: number } };
+        const status = error.$metadata?.httpStatusCode;
+        if (status === undefined) throw error;
+        return { response: { statusCode: status, headers: {}, body: JSON.stringify({ __type: error.name, message: error.message }) } as never };
+      });
+    },
+    restore() {},
+    calls: () => calls,
+    onAnyCommand: () => ({
+      rejects(error: Error) {
+        answer = () => Promise.reject(error);
+      },
+      callsFake(fake: Answer) {
+        answer = fake;
+      },
+    }),
+  };
+}
+
 // One list of stubs, whatever the service: the tests only reset, fail or count calls.
 const mocks = [
   mockClient(S3Client),
@@ -31,6 +75,7 @@ const mocks = [
   mockClient(RDSClient),
   mockClient(IAMClient),
   mockClient(LambdaClient),
+  rolesAnywhereStub(),
 ] as unknown as AwsStub<object, MetadataBearer, unknown>[];
 beforeEach(() => {
   for (const mock of mocks) mock.reset();
@@ -58,6 +103,7 @@ const DENIED: Record<Exclude<RuleId, AlertRuleId>, string> = {
   'public-lambda-function': 'AccessDeniedException',
   'console-access-added': 'AccessDenied',
   'serial-console-enabled': 'UnauthorizedOperation',
+  'trust-anchor-created': 'AccessDeniedException',
 };
 const GONE: Record<Exclude<RuleId, AlertRuleId>, string> = {
   'public-bucket': 'NoSuchBucket',
@@ -74,6 +120,7 @@ const GONE: Record<Exclude<RuleId, AlertRuleId>, string> = {
   'console-access-added': 'NoSuchEntity',
   // An account setting cannot be gone: the generic NotFound only holds the runner's path for it.
   'serial-console-enabled': 'NotFound',
+  'trust-anchor-created': 'ResourceNotFoundException',
 };
 
 function sampleOf(rule: AnyRule, prefix: 'would-remediate' | 'exempt'): Record<string, unknown> {
@@ -107,6 +154,8 @@ const OWN_WRITE: Record<Exclude<RuleId, AlertRuleId>, { readonly eventName: stri
   // Neither write is in its rule's pattern: the own write never reaches the rule, and the guard is checked anyway.
   'console-access-added': { eventName: 'DeleteLoginProfile', requestParameters: { userName: 'svc-reporting' } },
   'serial-console-enabled': { eventName: 'DisableSerialConsoleAccess', requestParameters: { DisableSerialConsoleAccessRequest: '' } },
+  // DisableTrustAnchor is not in the rule's pattern: its own write never reaches it, and the guard is checked anyway.
+  'trust-anchor-created': { eventName: 'DisableTrustAnchor', requestParameters: { trustAnchorId: '5b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d' } },
   // RemovePermission is not in the rule's pattern: its own write never reaches it, and the guard is checked anyway.
   'public-lambda-function': {
     eventName: 'RemovePermission20150331v2',
@@ -394,6 +443,9 @@ const READS_AWS: ReadonlySet<RuleId> = new Set(['s3-bucket-deleted']);
 // config-store-change reads Parameter Store through shared/live-config/ssm-reader.ts, no SDK client: its faults are
 // answered at the HTTP handler (with test credentials to sign), and every other alert's cells hold for it too.
 const READS_SSM: ReadonlySet<RuleId> = new Set(['config-store-change']);
+// instance-credentials-outside reads EC2 (the instance's addresses, its VPC's NAT gateways): a refused read leaves it
+// unable to tell, so it alerts MEDIUM naming the read and the permission instead of HIGH.
+const READS_EC2: ReadonlySet<RuleId> = new Set(['instance-credentials-outside']);
 const ssmAnswers: string[] = [];
 function failSsm(code: string): void {
   vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDEXAMPLE');
@@ -437,11 +489,14 @@ async function expectNoCallStillAlerted(rule: AnyRule): Promise<void> {
 const ALERT_FAULTS: readonly { fault: string; cell: (rule: AnyRule) => Cell; check: (rule: AnyRule) => Promise<void> }[] = [
   {
     fault: 'throttling',
-    cell: (rule) => (READS_AWS.has(rule.id) || READS_SSM.has(rule.id) ? '`failed` (transient), thrown: retried by Lambda/EventBridge, then DLQ' : NO_CALL),
+    cell: (rule) =>
+      READS_AWS.has(rule.id) || READS_SSM.has(rule.id) || READS_EC2.has(rule.id)
+        ? '`failed` (transient), thrown: retried by Lambda/EventBridge, then DLQ'
+        : NO_CALL,
     check: async (rule) => {
       failAllCalls(sdkError('ThrottlingException', 400));
       if (READS_SSM.has(rule.id)) failSsm('ThrottlingException');
-      if (!READS_AWS.has(rule.id) && !READS_SSM.has(rule.id)) return expectNoCallStillAlerted(rule);
+      if (!READS_AWS.has(rule.id) && !READS_SSM.has(rule.id) && !READS_EC2.has(rule.id)) return expectNoCallStillAlerted(rule);
       const deps = capturingDeps({ mode: 'live' });
       await expect(lambdaRunner(rule, () => deps)(alertedSample(rule))).rejects.toMatchObject({ kind: 'transient' });
       expect(deps.written).toMatchObject([{ outcome: 'failed', error: { kind: 'transient' }, notification: { status: 'deferred' } }]);
@@ -454,7 +509,9 @@ const ALERT_FAULTS: readonly { fault: string; cell: (rule: AnyRule) => Cell; che
         ? '`alerted` (HIGH, "could not be checked"): names the bucket, the error and the IAM action (or SCP) that blocked it'
         : READS_SSM.has(rule.id)
           ? '`alerted` as decided from the event alone (HIGH for an exemption in `all`): names the parameter, the error and the IAM action'
-          : NO_CALL,
+          : READS_EC2.has(rule.id)
+            ? '`alerted` (MEDIUM, "could not be read"): names the role, the read, the error and the IAM action (or SCP) that blocked it'
+            : NO_CALL,
     check: async (rule) => {
       failAllCalls(sdkError('AccessDeniedException', 400));
       if (READS_SSM.has(rule.id)) {
@@ -463,6 +520,13 @@ const ALERT_FAULTS: readonly { fault: string; cell: (rule: AnyRule) => Cell; che
         expect(ssmAnswers).toEqual(['AccessDeniedException']);
         expect(record).toMatchObject({ outcome: 'alerted', severity: 'HIGH', error: null, resources: [{ type: 'AWS::SSM::Parameter' }] });
         for (const text of ['AccessDeniedException', ...Object.values(rule.permissions)]) expect(record.reason).toContain(text);
+        expect(deps.published).toHaveLength(1);
+        return;
+      }
+      if (READS_EC2.has(rule.id)) {
+        const { record, deps } = await runOnce(rule, alertedSample(rule));
+        expect(record).toMatchObject({ outcome: 'alerted', severity: 'MEDIUM', error: null, resources: [{ type: 'AWS::IAM::Role' }] });
+        for (const text of ['AccessDeniedException', 'EC2.DescribeInstances', 'ec2:DescribeInstances']) expect(record.reason).toContain(text);
         expect(deps.published).toHaveLength(1);
         return;
       }

@@ -10,7 +10,7 @@ import type { Config } from '../../shared/config.js';
 import { ParseError } from '../../shared/errors.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
 import { parseWith } from '../../shared/events/schema.js';
-import { listedForReason, orgWithoutReading, outsidePolicyOf, type OrgAccounts, type OutsidePolicy } from '../../shared/outside.js';
+import { listedForReason, orgWithoutReading, outsidePolicyOf, type OrgAccounts, type OutsidePolicy, type OutsideView } from '../../shared/outside.js';
 import { admissionsOf, policyDocumentOf, withoutAdmissions, type Admission, type PolicyDocument } from '../../shared/outside-principals.js';
 import { alert, compliant, violation, whereOf, type Decision, type Message, type Rule, type RunContext } from '../../shared/rule.js';
 import { awsCommand, checked } from '../../shared/shell.js';
@@ -20,7 +20,8 @@ import pattern from './pattern.json' with { type: 'json' };
 export interface TrustFacts {
   readonly role: string;
   readonly resources: readonly [{ readonly type: 'AWS::IAM::Role'; readonly id: string }];
-  readonly document: PolicyDocument;
+  /** Undefined only from the sweep, for a listed trust policy that did not read: the one read now is judged instead. */
+  readonly document: PolicyDocument | undefined;
 }
 
 /** The role's trust policy now (JSON text, decoded), whether an administrator policy is attached, and the organisation. */
@@ -72,6 +73,11 @@ function admitsAssumeRole(statement: Record<string, unknown>): boolean {
   return list(statement.Action).some(matches);
 }
 
+/** What the rule judges in a trust policy: each AWS principal it lets assume the role that is outside, or not judged. */
+export function outsideAdmissionsOf(document: PolicyDocument, view: OutsideView): readonly Admission[] {
+  return admissionsOf(document, view, admitsAssumeRole).filter((a) => a.judgement.outside !== false);
+}
+
 const whys = (list: readonly Admission[]) => listedForReason(list.map((a) => a.judgement.why));
 
 /** The trust policy less the admissions dropped; one Deny-all statement when nothing would remain. */
@@ -84,10 +90,13 @@ function decide(facts: TrustFacts, state: TrustState | undefined, settings: Sett
   const { role, resources } = facts;
   const org = state?.org ?? orgWithoutReading(settings.outside, "offline: no calls, so the organisation's accounts were not read");
   const view = { policy: settings.outside, ownAccount: whereOf(context).account, org };
-  const asked = admissionsOf(facts.document, view, admitsAssumeRole).filter((a) => a.judgement.outside !== false);
+  // The sweep's facts lack the document when the listed one did not read: what is trusted now is judged.
+  const document = facts.document ?? (state ? policyDocumentOf(state.current) : undefined);
+  if (!document) return alert(`the trust policy of role ${role} did not read as JSON: judge it by hand`, 'HIGH', resources, 'trust-unjudged');
+  const asked = outsideAdmissionsOf(document, view);
   if (asked.length === 0) return compliant(`the trust policy of role ${role} admits no AWS principal outside`, resources);
   // Dry-run and live decide from the trust policy now: a principal dropped since (by a person, or an earlier run) is not dropped again.
-  const currentDocument = state ? policyDocumentOf(state.current) : facts.document;
+  const currentDocument = state ? policyDocumentOf(state.current) : document;
   if (!currentDocument) return alert(`the trust policy of role ${role} did not read as JSON: judge it by hand`, 'HIGH', resources, 'trust-unjudged');
   const askedValues = new Set(asked.map((a) => a.value));
   const now = admissionsOf(currentDocument, view, admitsAssumeRole).filter((a) => askedValues.has(a.value));

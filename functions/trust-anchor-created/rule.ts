@@ -1,20 +1,31 @@
 import * as v from 'valibot';
-import type { Config } from '../../shared/config.js';
-import { alertRule } from '../../shared/alerts/alert-rule.js';
+import { permissionsOf, planOf } from '../../shared/actions/action.js';
+import { disableTrustAnchor, TRUST_ANCHOR_TYPE } from '../../shared/actions/rolesanywhere-trust-anchor.js';
 import { regionArg } from '../../shared/aws/names.js';
+import { isTrustAnchorId, rolesAnywhereClient, type RolesAnywhereClient } from '../../shared/aws/rolesanywhere.js';
+import type { Config } from '../../shared/config.js';
+import { ParseError } from '../../shared/errors.js';
 import type { EventPattern } from '../../shared/events/pattern.js';
 import { actorLabel, parseWith } from '../../shared/events/schema.js';
-import { ParseError } from '../../shared/errors.js';
 import type { RemediationRecord } from '../../shared/remediation-log.js';
-import { alert, compliant, type Decision, type EventContext, type ResourceRef } from '../../shared/rule.js';
+import {
+  alert,
+  compliant,
+  violation,
+  whereOf,
+  type Decision,
+  type EventContext,
+  type Message,
+  type ResourceRef,
+  type Rule,
+  type RunContext,
+} from '../../shared/rule.js';
 import { terminalValue } from '../../shared/safe-text.js';
 import { awsCommand, checked } from '../../shared/shell.js';
 import pattern from './pattern.json' with { type: 'json' };
 
-const TRUST_ANCHOR = 'AWS::RolesAnywhere::TrustAnchor';
-// Roles Anywhere ids are UUIDs (the trust anchor's ARN ends in `trust-anchor/<id>`).
-const TRUST_ANCHOR_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const isTrustAnchorId = (value: string): boolean => TRUST_ANCHOR_ID.test(value);
+const GET = 'RolesAnywhere.GetTrustAnchor';
+const ACTIONS = [disableTrustAnchor];
 
 // REST JSON, logged in camelCase: CreateTrustAnchor `name`, `enabled`, `source` {`sourceType`, `sourceData`}, and the
 // response's `trustAnchor` {`trustAnchorId`, `enabled`, …}; UpdateTrustAnchor and EnableTrustAnchor name `trustAnchorId`
@@ -32,14 +43,18 @@ const Response = v.looseObject({
 
 type Change = 'created' | 'source-replaced' | 'enabled';
 
-interface AnchorFacts {
+export interface AnchorFacts {
   readonly change: Change | 'renamed';
-  /** The anchor is on after the call: a created one may be made disabled (then its EnableTrustAnchor is alerted). */
+  /** The anchor is on after the call, as the event says (offline decides on it; dry-run and live read it now). */
   readonly enabled: boolean;
   readonly sourceType: string | undefined;
   readonly resources: readonly [ResourceRef];
 }
 
+/** Whether the anchor is enabled now; `null` when nothing was read (a rename changes no trust). */
+export type AnchorState = { readonly enabled: boolean } | null;
+
+type Clients = { readonly rolesAnywhere: RolesAnywhereClient };
 type Settings = Config['rules']['trust-anchor-created'];
 
 /** An outside CA that can now mint credentials: an anchor created, its certificate source replaced, or one enabled again. */
@@ -55,12 +70,12 @@ function parse({ record, event }: EventContext): AnchorFacts {
   const field = response.success ? 'detail.responseElements.trustAnchor.trustAnchorId' : 'detail.requestParameters.trustAnchorId';
   if (id === undefined || !isTrustAnchorId(id)) throw new ParseError(field, 'expected a trust anchor id (a UUID)', event.id);
   const name = (response.success ? response.output.trustAnchor.name : undefined) ?? request.name;
-  const resources = [{ type: TRUST_ANCHOR, id, ...(name ? { name } : {}) }] as const;
+  const resources = [{ type: TRUST_ANCHOR_TYPE, id, ...(name ? { name } : {}) }] as const;
   const sourceType = request.source?.sourceType;
   const enabledAfter = response.success ? response.output.trustAnchor.enabled : undefined;
   switch (record.eventName) {
     case 'CreateTrustAnchor':
-      // When neither the response nor the request says, it is taken as on: an unknown is alerted, not waved through.
+      // When neither the response nor the request says, it is taken as on: an unknown is acted on, not waved through.
       return { change: 'created', enabled: enabledAfter ?? request.enabled ?? true, sourceType, resources };
     case 'EnableTrustAnchor':
       return { change: 'enabled', enabled: true, sourceType, resources };
@@ -68,6 +83,11 @@ function parse({ record, event }: EventContext): AnchorFacts {
       // UpdateTrustAnchor changes the name, the source, or both: only a new source trusts a new CA.
       return { change: request.source ? 'source-replaced' : 'renamed', enabled: enabledAfter ?? true, sourceType, resources };
   }
+}
+
+async function inspect(facts: AnchorFacts, { rolesAnywhere }: Clients): Promise<AnchorState> {
+  if (facts.change === 'renamed') return null;
+  return { enabled: (await rolesAnywhere.getTrustAnchor(facts.resources[0].id)).enabled };
 }
 
 const WHAT: Record<Change, string> = {
@@ -81,45 +101,68 @@ const FINDING: Record<Change, Finding> = {
   enabled: 'trust-anchor-enabled',
 };
 
-function decide(facts: AnchorFacts, _state: undefined, _settings: Settings, { record }: EventContext): Decision {
+function decide(facts: AnchorFacts, state: AnchorState | undefined, settings: Settings, context: RunContext): Decision {
   const anchor = facts.resources[0];
   const label = `${anchor.id}${anchor.name ? ` (${shown(anchor.name)})` : ''}`;
   if (facts.change === 'renamed') return compliant(`trust anchor ${label} renamed; its certificate source is unchanged`, facts.resources);
-  if (!facts.enabled) return compliant(`trust anchor ${label} was created disabled: it mints no credentials until enabled (which is alerted)`, facts.resources);
+  // Dry-run and live decide on the anchor now: disabled since (by a person, an earlier run), nothing is left to do.
+  if (state && !state.enabled)
+    return compliant(`trust anchor ${label} is disabled now: it mints no credentials until enabled (which is acted on)`, facts.resources);
+  if (!state && !facts.enabled)
+    return compliant(`trust anchor ${label} was created disabled: it mints no credentials until enabled (which is acted on)`, facts.resources);
+  const { region } = whereOf(context);
+  const who = context.record ? shown(actorLabel(context.record.actor)) : 'someone';
   const source = facts.sourceType ? ` with source ${shown(facts.sourceType)}` : '';
-  return alert(
-    `${shown(actorLabel(record.actor))} ${WHAT[facts.change]} ${label}${source}: any certificate its CA signs can now get credentials for the roles that trust rolesanywhere.amazonaws.com through a profile`,
-    'HIGH',
-    facts.resources,
-    FINDING[facts.change],
-  );
+  const reason = `${who} ${WHAT[facts.change]} ${label}${source}: any certificate its CA signs can now get credentials for the roles that trust rolesanywhere.amazonaws.com through a profile`;
+  const plan = planOf(disableTrustAnchor, anchor, { trustAnchorId: anchor.id }, { enabled: true });
+  if (settings.remediate) return violation(reason, 'HIGH', facts.resources, [plan], FINDING[facts.change]);
+  const command = disableTrustAnchor.command({ ...plan, previous: plan.previous, region });
+  return alert(`${reason}; not disabled (remediate is off): to disable it, ${command}`, 'HIGH', facts.resources, FINDING[facts.change]);
 }
 
-const titleOf = (record: RemediationRecord, finding: Finding | undefined): string => {
+function titleFor(record: RemediationRecord): string {
   const id = record.resources[0]?.id ?? 'unknown';
-  if (finding === 'trust-anchor-source-replaced') return `Roles Anywhere trust anchor given a new CA: ${id}`;
-  if (finding === 'trust-anchor-enabled') return `Roles Anywhere trust anchor enabled: ${id}`;
-  return `Roles Anywhere trust anchor created: ${id}`;
-};
+  switch (record.outcome) {
+    case 'remediated':
+      return `Roles Anywhere trust anchor disabled: ${id}`;
+    case 'would-remediate':
+      return `Would disable Roles Anywhere trust anchor ${id}`;
+    case 'failed':
+      return `FAILED to disable Roles Anywhere trust anchor ${id}`;
+    case 'alerted':
+      if (record.finding === 'trust-anchor-source-replaced') return `Roles Anywhere trust anchor given a new CA: ${id}`;
+      if (record.finding === 'trust-anchor-enabled') return `Roles Anywhere trust anchor enabled: ${id}`;
+      return `Roles Anywhere trust anchor created: ${id}`;
+    default:
+      return `Roles Anywhere trust anchor ${id}: ${record.outcome}`;
+  }
+}
 
+/** What to check whatever trailguard did: who set it up, which CA it trusts, which roles it reaches. */
 function checkNext(record: RemediationRecord): readonly string[] {
   const region = regionArg(record.region);
   const anchor = checked(record.resources[0]?.id, 'trust anchor id', isTrustAnchorId);
   return [
     `whether a workload team set it up on purpose (then exempt the trust anchor), and which CA it trusts: ${awsCommand('rolesanywhere', 'get-trust-anchor', { trustAnchorId: anchor, region })}`,
     `which roles it can reach: the profiles (${awsCommand('rolesanywhere', 'list-profiles', { region })}) and the roles whose trust policy names rolesanywhere.amazonaws.com`,
-    `if unintended, disable it at once (trailguard does not: see docs/audit-alerts.md): ${awsCommand('rolesanywhere', 'disable-trust-anchor', { trustAnchorId: anchor, region })}`,
   ];
 }
 
-/** IAM Roles Anywhere: a CA outside AWS trusted to mint role credentials. */
-export const trustAnchorCreated = alertRule<AnchorFacts, undefined, Record<string, never>, Settings, Finding>({
+const CHECKED_OUTCOMES = new Set(['remediated', 'would-remediate', 'alerted', 'failed']);
+
+/** IAM Roles Anywhere: a CA outside AWS trusted to mint role credentials, disabled when `remediate` is on. */
+export const trustAnchorCreated = {
   id: 'trust-anchor-created',
   pattern: pattern as EventPattern,
-  findings: FINDINGS,
+  permissions: { [GET]: 'rolesanywhere:GetTrustAnchor', ...permissionsOf(ACTIONS) },
+  actions: ACTIONS,
   settings: (config: Config) => config.rules['trust-anchor-created'],
+  clients: (options) => ({ rolesAnywhere: rolesAnywhereClient(options) }),
   parse,
+  inspect,
   decide,
-  title: titleOf,
-  checkNext,
-});
+  message: (record): Message => ({
+    title: titleFor(record),
+    lines: CHECKED_OUTCOMES.has(record.outcome) ? checkNext(record).map((line) => `Check next: ${line}`) : [],
+  }),
+} satisfies Rule<AnchorFacts, AnchorState, Clients, Settings>;

@@ -12,6 +12,7 @@ import type { RDSClient } from '@aws-sdk/client-rds';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import * as v from 'valibot';
+import type { RolesAnywhereClient } from '../aws/rolesanywhere.js';
 import type { Config } from '../config.js';
 import { AwsCallError } from '../errors.js';
 import type { ResourceRef } from '../rule.js';
@@ -28,6 +29,8 @@ export interface AwsClients {
   readonly lambda: LambdaClient;
   /** IAM is global: one client, whatever Region a step names. */
   readonly iam: IAMClient;
+  /** IAM Roles Anywhere, hand-signed (shared/aws/rolesanywhere.ts); acts in the client's Region. */
+  readonly rolesAnywhere: RolesAnywhereClient;
   readonly cloudTrailIn: (region: string) => CloudTrailClient;
   readonly scheduler: (region: string) => SchedulerClient;
 }

@@ -11,6 +11,7 @@ import { createTags } from './ec2-create-tags.js';
 import { deleteTags } from './ec2-delete-tags.js';
 import { disableSerialConsoleAccess, enableSerialConsoleAccess } from './ec2-serial-console-access.js';
 import { deleteLoginProfile } from './iam-delete-login-profile.js';
+import { disableTrustAnchor, enableTrustAnchor } from './rolesanywhere-trust-anchor.js';
 import { modifyImageAttribute } from './ec2-modify-image-attribute.js';
 import { modifySnapshotAttribute } from './ec2-modify-snapshot-attribute.js';
 import { modifyDBClusterSnapshotAttribute, modifyDBSnapshotAttribute } from './rds-modify-db-snapshot-attribute.js';
@@ -55,4 +56,6 @@ export const ACTION_TYPES: readonly AnyActionType[] = [
   enableSerialConsoleAccess,
   removePermission,
   addPermission,
+  disableTrustAnchor,
+  enableTrustAnchor,
 ];

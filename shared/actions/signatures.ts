@@ -17,6 +17,7 @@ import { updateAssumeRolePolicySignature } from './iam-update-assume-role-policy
 import { deleteBucketPolicySignature, putBucketPolicySignature } from './s3-bucket-policy.js';
 import { deleteBucketLifecycleSignature, putBucketLifecycleSignature } from './s3-bucket-lifecycle.js';
 import { removePermissionSignature } from './lambda-remove-permission.js';
+import { disableTrustAnchorSignature } from './rolesanywhere-trust-anchor.js';
 import { revokeSecurityGroupIngressSignature } from './ec2-revoke-security-group-ingress.js';
 import { stopInstancesSignature } from './ec2-stop-instances.js';
 import { putPublicAccessBlockSignature } from './s3-put-public-access-block.js';
@@ -43,4 +44,5 @@ export const SELF_SIGNATURES: readonly SelfSignature[] = [
   deleteLoginProfileSignature,
   disableSerialConsoleAccessSignature,
   removePermissionSignature,
+  disableTrustAnchorSignature,
 ];

@@ -32,6 +32,8 @@ export interface CountingSettings {
   readonly ignoreServiceLinkedRoles: boolean;
   readonly threshold: number;
   readonly windowMinutes: number;
+  /** Calls of the pattern the operator left uncounted (by eventName). */
+  readonly notCounted: readonly string[];
 }
 
 /** What one event counts, or a decision that needs no count (a catch-all read is the finding by itself). */
@@ -54,6 +56,8 @@ export interface CountingFacts {
   readonly principal: Principal;
   readonly counted: Counted;
   readonly timeMs: number;
+  /** The call, as CloudTrail names it: `notCounted` names calls so. */
+  readonly eventName: string;
 }
 
 /** The tally around one event. */
@@ -131,7 +135,9 @@ export async function tallyDistinct(
   const tally = { ...counted, estimate: Math.max(counted.current, Math.floor(counted.previous * overlap + counted.current - repeats * overlap)) };
   const latest = unique[unique.length - 1] ?? '';
   const first = await keepFirst(counter, windowStart, unique[0] ?? '', windowStart + 2 * windowMs);
-  const alerts = newItems > 0 && (await claimWindowAlert(add, counter, tally, windowMs, threshold));
+  // No new item leaves the estimate where it was, so past the threshold the window's claim is already taken, unless
+  // the run that took it failed before claiming (a redelivery marks nothing new): claiming still is what alerts then.
+  const alerts = await claimWindowAlert(add, counter, tally, windowMs, threshold);
   return { counted: true, tally, first, latest, alerts, newItems };
 }
 
@@ -176,6 +182,7 @@ export function countingRule<Settings extends CountingSettings, Finding extends 
       inspect: async (facts, _clients, context, settings) => {
         const { countInWindow: add, firstInWindow: keepFirst } = context;
         if (!add || !keepFirst || facts.counted.kind !== 'items' || facts.counted.items.length === 0) return { counted: false };
+        if (settings.notCounted.includes(facts.eventName)) return { counted: false };
         const key = `${digest(facts.principal.account)}#${digest(facts.principal.arn)}`;
         return tallyDistinct(add, keepFirst, key, facts.counted.items, facts.timeMs, settings.windowMinutes * 60_000, settings.threshold);
       },
@@ -195,20 +202,28 @@ function countingFacts(count: (context: EventContext) => Counted, context: Event
   if (!principal) {
     // An AWS service, or an anonymous caller: no one whose credentials could be stolen, so nothing to count for.
     const why = `the call names no principal to count for (${record.actor.type === 'other' ? record.actor.rawType : record.actor.type}, no ARN)`;
-    return { resources: [], principal: { arn: '', session: undefined, account: '' }, counted: { kind: 'decided', decision: () => notApplicable(why) }, timeMs };
+    return {
+      resources: [],
+      principal: { arn: '', session: undefined, account: '' },
+      counted: { kind: 'decided', decision: () => notApplicable(why) },
+      timeMs,
+      eventName: record.eventName,
+    };
   }
   const type = principal.arn.includes(':role/') ? 'AWS::IAM::Role' : principal.arn.includes(':user/') ? 'AWS::IAM::User' : 'AWS::IAM::Principal';
-  return { resources: [{ type, id: principal.arn }], principal, counted: count(context), timeMs };
+  return { resources: [{ type, id: principal.arn }], principal, counted: count(context), timeMs, eventName: record.eventName };
 }
 
 function decideCount<Settings extends CountingSettings, Finding extends string>(
   spec: CountingSpec<Settings, Finding>,
   facts: CountingFacts,
   state: Tally | undefined,
-  { threshold, windowMinutes }: Settings,
+  { threshold, windowMinutes, notCounted }: Settings,
   burst: Finding,
   uncounted: Finding,
 ): Decision {
+  // Left out by the operator (the pattern still delivers it): neither counted nor decided on its own.
+  if (notCounted.includes(facts.eventName)) return compliant(`${terminalValue(facts.eventName)} is not counted (${spec.id}.notCounted)`, facts.resources);
   if (facts.counted.kind === 'decided') return facts.counted.decision(facts.resources);
   const items = facts.counted.items;
   const who = terminalValue(facts.principal.session ?? facts.principal.arn);

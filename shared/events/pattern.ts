@@ -2,7 +2,7 @@
  * A local EventBridge pattern matcher with EventBridge's semantics, so that replay routes events exactly
  * as the deployed rules do. Supported: exact values (string, number, boolean, null), `prefix`, `suffix`,
  * `equals-ignore-case`, `wildcard`, `anything-but` (value, list, prefix, suffix, equals-ignore-case,
- * wildcard), `numeric`, `exists`, `cidr` and `$or`. An unknown operator throws: a pattern we cannot
+ * wildcard, each of these four with one string or a list), `numeric`, `exists`, `cidr` and `$or`. An unknown operator throws: a pattern we cannot
  * evaluate must not silently match or miss.
  */
 
@@ -110,9 +110,24 @@ function stringOp(operand: unknown, value: string, test: (value: string, operand
   throw new Error('prefix/suffix take a string or { "equals-ignore-case": string }');
 }
 
+/** The string operators `anything-but` may hold, each with one string or a list of them (any listed one excludes). */
+const ANYTHING_BUT_STRING_OPERATORS: ReadonlySet<string> = new Set(['prefix', 'suffix', 'wildcard', 'equals-ignore-case']);
+
 function anythingButHits(operand: unknown, value: unknown): boolean {
   if (Array.isArray(operand)) return operand.some((item) => isScalar(item) && item === value);
-  if (isPlainObject(operand)) return matchValue(operand, value);
+  if (isPlainObject(operand)) {
+    // `{ "anything-but": { "wildcard": ["*.amazonaws.com", "AWS Internal"] } }`: Event Ruler's JsonRuleCompiler takes
+    // a list inside each string operator (a value set), and excludes a value any of them matches.
+    const entries = Object.entries(operand);
+    const [operator, list] = entries[0] ?? [];
+    if (entries.length === 1 && operator !== undefined && Array.isArray(list)) {
+      if (!ANYTHING_BUT_STRING_OPERATORS.has(operator)) throw new Error(`anything-but takes no list of "${operator}"`);
+      if (list.length === 0 || !list.every((item) => typeof item === 'string'))
+        throw new Error(`anything-but's "${operator}" list holds strings, at least one`);
+      return list.some((item) => matchValue({ [operator]: item }, value));
+    }
+    return matchValue(operand, value);
+  }
   if (isScalar(operand)) return operand === value;
   throw new Error('anything-but takes a value, a list or one string operator');
 }

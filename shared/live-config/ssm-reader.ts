@@ -4,15 +4,15 @@
  * register at import), and Powertools Parameters wraps that same client, so neither fits the bundle budget
  * (docs/performance.md); the signer, request type, HTTP handler and hash used here are in every bundle already.
  */
-import { createHash, createHmac, type Hash as NodeHash, type Hmac } from 'node:crypto';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { HttpRequest } from '@smithy/core/protocols';
 import { NodeHttpHandler, streamCollector } from '@smithy/node-http-handler';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { AwsCredentialIdentityProvider, HttpHandlerOptions, HttpResponse, SourceData } from '@smithy/types';
+import type { AwsCredentialIdentityProvider, HttpHandlerOptions, HttpResponse } from '@smithy/types';
 import { ATTEMPT_TIMEOUT_MS, CONNECTION_TIMEOUT_MS, MAX_ATTEMPTS } from '../aws/client-options.js';
 import { classifyAwsError } from '../aws/errors.js';
 import { AwsCallError } from '../errors.js';
+import { Sha256 } from '../aws/sha256.js';
 
 /** One parameter as read: its full name, its value (attacker-controlled text until validated) and its version. */
 export interface StoredParameter {
@@ -50,23 +50,6 @@ export interface SsmReaderOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Jitter source in [0, 1). @default Math.random */
   readonly random?: () => number;
-}
-
-const bytesOf = (data: SourceData): string | Uint8Array =>
-  typeof data === 'string' ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-
-/** SHA-256 (HMAC with a key) in the constructor shape SignatureV4 takes, on node:crypto (smaller than @smithy's Hash). */
-class Sha256 {
-  private readonly hash: NodeHash | Hmac;
-  constructor(secret?: SourceData) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytesOf(secret));
-  }
-  update(data: SourceData): void {
-    this.hash.update(bytesOf(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.hash.digest());
-  }
 }
 
 /** GetParametersByPath's page size: SSM's maximum. */

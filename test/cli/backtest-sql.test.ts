@@ -191,8 +191,16 @@ describe('the SQL text', () => {
         ['eventSource', 'eventsource', 'eventSource'],
         ['eventName', 'eventname', 'eventName'],
       ] as const) {
-        const values = detail[key] as string[] | undefined;
-        if (!values) continue;
+        const matchers = detail[key] as unknown[] | undefined;
+        if (!matchers) continue;
+        const excluded = matchers.length === 1 ? (matchers[0] as { 'anything-but'?: unknown })['anything-but'] : undefined;
+        if (Array.isArray(excluded)) {
+          // Everything but a list: pushed down as NULL or none of them (broader than EventBridge, never narrower).
+          const notIn = `(${column(athenaName, lakeName)} IS NULL OR ${column(athenaName, lakeName)} NOT IN (${excluded.map((v) => `'${v}'`).join(', ')}))`;
+          expect(line).toContain(notIn);
+          continue;
+        }
+        const values = matchers as string[];
         const sql =
           values.length === 1
             ? `${column(athenaName, lakeName)} = '${values[0]}'`

@@ -1,10 +1,11 @@
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { mockClient, type AwsStub } from 'aws-sdk-client-mock';
 import type { MetadataBearer } from '@smithy/types';
 import fc from 'fast-check';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { routeEvent } from '../../cli/replay.js';
 import { RULES } from '../../functions/rules.js';
 import { isReadCommand } from '../../shared/aws/client-options.js';
@@ -26,6 +27,24 @@ beforeEach(() => {
 });
 afterAll(() => {
   for (const mock of mocks) mock.restore();
+});
+// Roles Anywhere has no SDK client (shared/aws/rolesanywhere.ts signs its own calls): answered at the HTTP handler, any
+// trust anchor enabled, and its writes counted with the SDK stubs'.
+const httpWrites: string[] = [];
+beforeEach(() => {
+  vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDEXAMPLE');
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'secret');
+  vi.spyOn(NodeHttpHandler.prototype, 'handle').mockImplementation(async (request) => {
+    if (!request.hostname.startsWith('rolesanywhere.')) throw new Error(`unexpected HTTP call to ${request.hostname}`);
+    const [, id = '', verb] = /^\/trustanchor\/([^/]+)(?:\/(disable|enable))?$/.exec(request.path) ?? [];
+    if (verb) httpWrites.push(verb);
+    const body = JSON.stringify({ trustAnchor: { trustAnchorId: id, enabled: verb !== 'disable' } });
+    return { response: { statusCode: 200, headers: {}, body } as never };
+  });
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+  vi.unstubAllEnvs();
 });
 
 const SAMPLES = RULES.flatMap((rule) => sampleNames(rule.id).map((name) => loadSample(rule.id, name)));
@@ -91,7 +110,10 @@ const mutationArb = fc.record({
 }) as fc.Arbitrary<Mutation>;
 
 function writesSent(): string[] {
-  return mocks.flatMap((mock) => mock.calls().map((call) => (call.args[0] as object).constructor.name)).filter((name) => !isReadCommand(name));
+  return [
+    ...mocks.flatMap((mock) => mock.calls().map((call) => (call.args[0] as object).constructor.name)).filter((name) => !isReadCommand(name)),
+    ...httpWrites,
+  ];
 }
 
 describe('the runner over mutated real-shaped events', () => {
@@ -104,6 +126,7 @@ describe('the runner over mutated real-shaped events', () => {
         fc.constantFrom<Mode>('offline', 'dry-run', 'live', 'live'),
         async (sample, mutations, mode) => {
           for (const mock of mocks) mock.resetHistory();
+          httpWrites.length = 0;
           const event = mutate(sample, mutations);
           const deps = capturingDeps({ mode });
           const records = await routeEvent(RULES, event, deps);
@@ -141,6 +164,7 @@ describe('the runner over mutated real-shaped events', () => {
         ),
         async (sample, source) => {
           for (const mock of mocks) mock.resetHistory();
+          httpWrites.length = 0;
           const forged = { ...(structuredClone(sample) as Record<string, unknown>) };
           const envelope = 'detail' in forged ? forged : { 'detail-type': 'AWS API Call via CloudTrail', detail: forged };
           const deps = capturingDeps({ mode: 'live' });

@@ -46,11 +46,16 @@ describe('Security Hub controls named by the rules', () => {
       'secrets-bulk-read',
       'parameters-bulk-decrypt',
       'iam-enumerated-by-instance',
+      'instance-credentials-outside',
       'denied-calls-burst',
+      'instance-user-data-read',
+      'remote-session-spread',
       'lambda-backdoor',
       'trust-anchor-created',
       'notebook-lifecycle-attached',
       'model-access-enabled',
+      'ses-enumeration',
+      'bedrock-first-use',
     ]);
   });
 });

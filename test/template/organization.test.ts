@@ -50,7 +50,11 @@ const READS_TOO: ReadonlySet<string> = new Set([
   'secrets-bulk-read',
   'parameters-bulk-decrypt',
   'iam-enumerated-by-instance',
+  'instance-credentials-outside',
   'denied-calls-burst',
+  'instance-user-data-read',
+  'ses-enumeration',
+  'bedrock-first-use',
 ]);
 const expectedState = (ruleId: string) => (READS_TOO.has(ruleId) ? ALL_MANAGEMENT_EVENTS : 'ENABLED');
 const eventRulesOf = (template: Packaged['template'], ruleId: string) =>

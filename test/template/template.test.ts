@@ -256,7 +256,7 @@ describe('the packaged CloudFormation template', () => {
 // Actions that support no resource-level permissions: the only ones allowed on Resource '*'. The serial console calls
 // change or read an account setting, which has no ARN.
 const UNSCOPABLE =
-  /^(ec2:Describe\w+|ec2:GetSerialConsoleAccessStatus|ec2:DisableSerialConsoleAccess|cloudtrail:DescribeTrails|cloudtrail:LookupEvents|s3:ListAllMyBuckets|scheduler:ListSchedules|organizations:ListAccounts|lambda:ListFunctions)$/;
+  /^(ec2:Describe\w+|ec2:GetSerialConsoleAccessStatus|ec2:DisableSerialConsoleAccess|cloudtrail:DescribeTrails|cloudtrail:LookupEvents|s3:ListAllMyBuckets|scheduler:ListSchedules|organizations:ListAccounts|lambda:ListFunctions|iam:ListRoles)$/;
 
 describe('least privilege, proven on the template', () => {
   it('denies every role that may change who a snapshot is shared with any add (make public, share out): it may only remove', () => {

@@ -61,12 +61,17 @@ const HANDLERS: Record<RuleId, () => Promise<{ handler: (event: unknown, context
   'secrets-bulk-read': () => import('../../../functions/secrets-bulk-read/handler.js'),
   'parameters-bulk-decrypt': () => import('../../../functions/parameters-bulk-decrypt/handler.js'),
   'iam-enumerated-by-instance': () => import('../../../functions/iam-enumerated-by-instance/handler.js'),
+  'instance-credentials-outside': () => import('../../../functions/instance-credentials-outside/handler.js'),
   'denied-calls-burst': () => import('../../../functions/denied-calls-burst/handler.js'),
+  'instance-user-data-read': () => import('../../../functions/instance-user-data-read/handler.js'),
+  'remote-session-spread': () => import('../../../functions/remote-session-spread/handler.js'),
   'console-access-added': () => import('../../../functions/console-access-added/handler.js'),
   'serial-console-enabled': () => import('../../../functions/serial-console-enabled/handler.js'),
   'trust-anchor-created': () => import('../../../functions/trust-anchor-created/handler.js'),
   'notebook-lifecycle-attached': () => import('../../../functions/notebook-lifecycle-attached/handler.js'),
   'model-access-enabled': () => import('../../../functions/model-access-enabled/handler.js'),
+  'ses-enumeration': () => import('../../../functions/ses-enumeration/handler.js'),
+  'bedrock-first-use': () => import('../../../functions/bedrock-first-use/handler.js'),
   'lambda-backdoor': () => import('../../../functions/lambda-backdoor/handler.js'),
 };
 

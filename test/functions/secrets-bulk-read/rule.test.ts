@@ -3,7 +3,7 @@ import { FINDINGS, secretName, secretsBulkRead } from '../../../functions/secret
 import type { RemediationRecord } from '../../../shared/remediation-log.js';
 import { run } from '../../../shared/runner/run.js';
 import { memoryStateStore } from '../../../shared/state/store.js';
-import { capturingDeps, expectedOutcome, loadSample, sampleNames, withDetail } from '../../helpers/samples.js';
+import { capturingDeps, expectedOutcome, loadSample, sampleConfig, sampleNames, withDetail } from '../../helpers/samples.js';
 
 const READ = loadSample('secrets-bulk-read', 'alerted.secret-read-uncounted');
 const ROLE = 'arn:aws:iam::111122223333:role/example-app';
@@ -108,5 +108,29 @@ describe('secrets-bulk-read with the state store', () => {
     expect(records.at(-1)?.outcome).toBe('alerted');
     // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this test looks for
     expect(records.at(-1)?.reason).not.toMatch(/[\u0000-\u001f\u007f]/);
+  });
+});
+
+describe('secrets-bulk-read notCounted (the counting layer: an operator leaves a call of the pattern uncounted)', () => {
+  const withNotCounted = (notCounted: string[]) => {
+    const base = sampleConfig();
+    return sampleConfig({ rules: { ...base.rules, 'secrets-bulk-read': { ...base.rules['secrets-bulk-read'], notCounted } } });
+  };
+
+  it('leaves a listed call compliant and uncounted, and still decides the others', async () => {
+    const store = memoryStateStore();
+    const deps = { ...capturingDeps({ mode: 'live', config: withNotCounted(['GetSecretValue']) }), store };
+    const records: RemediationRecord[] = [];
+    for (let n = 0; n < 20; n += 1) records.push(await run(secretsBulkRead, read(n, `prod/app/secret-${n}`, minute(1, n)), deps));
+    expect(records.every((record) => record.outcome === 'compliant' && record.reason.includes('not counted (secrets-bulk-read.notCounted)'))).toBe(true);
+    // Nothing was tallied: the same reads without the setting alert at the 15th.
+    const counted = await runAll(Array.from({ length: 20 }, (_, n) => read(n, `prod/app/secret-${n}`, minute(1, n))));
+    expect(counted.records.filter((record) => record.outcome === 'alerted')).toHaveLength(1);
+    const filter = await run(secretsBulkRead, loadSample('secrets-bulk-read', 'alerted.secrets-read-by-filter'), deps);
+    expect(filter).toMatchObject({ outcome: 'alerted', finding: 'secrets-read-by-filter' });
+  });
+
+  it('refuses a name that is no CloudTrail eventName', () => {
+    expect(() => withNotCounted(['Get Secret; rm -rf /'])).toThrow(/eventName/);
   });
 });

@@ -14,11 +14,15 @@ import { FINDINGS as FEDERATION, federationTokenIssued } from '../../../function
 import { FINDINGS as SECRETS_READ, secretsBulkRead } from '../../../functions/secrets-bulk-read/rule.js';
 import { FINDINGS as PARAMETERS_DECRYPT, parametersBulkDecrypt } from '../../../functions/parameters-bulk-decrypt/rule.js';
 import { FINDINGS as IAM_ENUMERATED, iamEnumeratedByInstance } from '../../../functions/iam-enumerated-by-instance/rule.js';
+import { FINDINGS as INSTANCE_OUTSIDE, instanceCredentialsOutside } from '../../../functions/instance-credentials-outside/rule.js';
 import { FINDINGS as DENIED_CALLS, deniedCallsBurst } from '../../../functions/denied-calls-burst/rule.js';
+import { FINDINGS as USER_DATA_READ, instanceUserDataRead } from '../../../functions/instance-user-data-read/rule.js';
+import { FINDINGS as REMOTE_SESSIONS, remoteSessionSpread } from '../../../functions/remote-session-spread/rule.js';
 import { FINDINGS as LAMBDA_BACKDOOR, lambdaBackdoor } from '../../../functions/lambda-backdoor/rule.js';
-import { FINDINGS as TRUST_ANCHOR, trustAnchorCreated } from '../../../functions/trust-anchor-created/rule.js';
 import { FINDINGS as NOTEBOOK_LIFECYCLE, notebookLifecycleAttached } from '../../../functions/notebook-lifecycle-attached/rule.js';
 import { FINDINGS as MODEL_ACCESS, modelAccessEnabled } from '../../../functions/model-access-enabled/rule.js';
+import { FINDINGS as SES_ENUMERATION, sesEnumeration } from '../../../functions/ses-enumeration/rule.js';
+import { FINDINGS as BEDROCK_FIRST_USE, bedrockFirstUse } from '../../../functions/bedrock-first-use/rule.js';
 import { FINDINGS as ROOT, rootActivity } from '../../../functions/root-activity/rule.js';
 import { FINDINGS as BUCKET_DELETED, s3BucketDeleted } from '../../../functions/s3-bucket-deleted/rule.js';
 import { RULES } from '../../../functions/rules.js';
@@ -47,11 +51,15 @@ const ALERTS = [
   [secretsBulkRead, SECRETS_READ],
   [parametersBulkDecrypt, PARAMETERS_DECRYPT],
   [iamEnumeratedByInstance, IAM_ENUMERATED],
+  [instanceCredentialsOutside, INSTANCE_OUTSIDE],
   [deniedCallsBurst, DENIED_CALLS],
+  [instanceUserDataRead, USER_DATA_READ],
+  [remoteSessionSpread, REMOTE_SESSIONS],
   [lambdaBackdoor, LAMBDA_BACKDOOR],
-  [trustAnchorCreated, TRUST_ANCHOR],
   [notebookLifecycleAttached, NOTEBOOK_LIFECYCLE],
   [modelAccessEnabled, MODEL_ACCESS],
+  [sesEnumeration, SES_ENUMERATION],
+  [bedrockFirstUse, BEDROCK_FIRST_USE],
 ] as const;
 
 describe('audit alert findings', () => {

@@ -1,0 +1,7 @@
+import middy from '@middy/core';
+import { logger } from '../../shared/log.js';
+import { eventKeys } from '../../shared/middleware/event-keys.js';
+import { lambdaRunner } from '../../shared/runner/lambda.js';
+import { remoteSessionSpread } from './rule.js';
+
+export const handler = middy(lambdaRunner(remoteSessionSpread)).use(eventKeys(logger));
