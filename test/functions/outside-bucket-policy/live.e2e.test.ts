@@ -1,14 +1,12 @@
 import { CreateBucketCommand, PutBucketPolicyCommand, S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { stepOfReverse } from '../../../shared/actions/action.js';
 import { bucketPolicyText } from '../../../shared/actions/s3-bucket-policy.js';
-import { ACTION_TYPES } from '../../../shared/actions/registry.js';
-import { reversalOf } from '../../../shared/actions/reversal.js';
 import type { RemediationRecord } from '../../../shared/remediation-log.js';
 import { ACCOUNT, ENDPOINT, REGION } from '../../e2e/helpers/emulator.js';
 import { sampleEvent } from '../../e2e/helpers/events.js';
 import { invokeHandler } from '../../e2e/helpers/invoke.js';
 import { freshStackPerTest } from '../../e2e/helpers/stack.js';
+import { reverseRecord } from '../../e2e/helpers/reverse.js';
 
 const stack = freshStackPerTest();
 const env = stack.env;
@@ -48,17 +46,7 @@ const putEvent = (bucket: string, put: unknown) =>
     requestParameters: { bucketName: bucket, host: [`${bucket}.s3.${REGION}.amazonaws.com`], policy: [''], bucketPolicy: put },
   });
 
-async function reverse(record: RemediationRecord): Promise<void> {
-  const action = record.actions[0];
-  if (!action) throw new Error('no action to reverse');
-  const reversal = reversalOf(ACTION_TYPES, record, action);
-  if (reversal.kind !== 'steps') throw new Error(`no reversal steps: ${reversal.kind === 'none' ? reversal.why : 'manual'}`);
-  for (const step of reversal.steps) {
-    const planned = stepOfReverse(step);
-    await step.type.perform(planned, { s3 } as never);
-    expect(await step.type.verify(planned, { s3 } as never)).toMatchObject({ ok: true });
-  }
-}
+const reverse = (record: RemediationRecord) => reverseRecord(record, { s3 });
 
 describe('outside-bucket-policy against the emulator', () => {
   it('live: drops the outside statement, keeps the own one, reads back, and the reversal puts it back', async () => {

@@ -1,15 +1,13 @@
 import { AttachRolePolicyCommand, CreatePolicyCommand, CreateRoleCommand, IAMClient, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
 import { describe, expect, it } from 'vitest';
 import { NO_ONE_MAY_ASSUME } from '../../../functions/outside-role-trust/rule.js';
-import { stepOfReverse } from '../../../shared/actions/action.js';
 import { trustPolicyText } from '../../../shared/actions/iam-update-assume-role-policy.js';
-import { ACTION_TYPES } from '../../../shared/actions/registry.js';
-import { reversalOf } from '../../../shared/actions/reversal.js';
 import type { RemediationRecord } from '../../../shared/remediation-log.js';
 import { ACCOUNT, ENDPOINT, REGION } from '../../e2e/helpers/emulator.js';
 import { sampleEvent } from '../../e2e/helpers/events.js';
 import { invokeHandler } from '../../e2e/helpers/invoke.js';
 import { freshStackPerTest } from '../../e2e/helpers/stack.js';
+import { reverseRecord } from '../../e2e/helpers/reverse.js';
 
 const stack = freshStackPerTest();
 const env = stack.env;
@@ -40,18 +38,7 @@ const createEvent = (role: string, document: unknown) =>
     requestParameters: { roleName: role, assumeRolePolicyDocument: JSON.stringify(document, null, 4) },
   });
 
-/** Performs the record's reversal as `undo` would, through the action types, with the test's own client. */
-async function reverse(record: RemediationRecord): Promise<void> {
-  const action = record.actions[0];
-  if (!action) throw new Error('no action to reverse');
-  const reversal = reversalOf(ACTION_TYPES, record, action);
-  if (reversal.kind !== 'steps') throw new Error(`no reversal steps: ${reversal.kind === 'none' ? reversal.why : 'manual'}`);
-  for (const step of reversal.steps) {
-    const planned = stepOfReverse(step);
-    await step.type.perform(planned, { iam } as never);
-    expect(await step.type.verify(planned, { iam } as never)).toMatchObject({ ok: true });
-  }
-}
+const reverse = (record: RemediationRecord) => reverseRecord(record, { iam });
 
 describe('outside-role-trust against the emulator', () => {
   it('live: drops the outside statement, keeps the service one, reads back, and the reversal puts the trust back', async () => {

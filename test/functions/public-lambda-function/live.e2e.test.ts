@@ -1,14 +1,12 @@
 import { AddPermissionCommand, CreateFunctionCommand, GetPolicyCommand, LambdaClient, PublishVersionCommand } from '@aws-sdk/client-lambda';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { describe, expect, it } from 'vitest';
-import { stepOfReverse } from '../../../shared/actions/action.js';
-import { ACTION_TYPES } from '../../../shared/actions/registry.js';
-import { reversalOf } from '../../../shared/actions/reversal.js';
 import type { RemediationRecord } from '../../../shared/remediation-log.js';
 import { ACCOUNT, ENDPOINT, REGION } from '../../e2e/helpers/emulator.js';
 import { sampleEvent } from '../../e2e/helpers/events.js';
 import { invokeHandler } from '../../e2e/helpers/invoke.js';
 import { freshStackPerTest } from '../../e2e/helpers/stack.js';
+import { reverseRecord } from '../../e2e/helpers/reverse.js';
 
 const stack = freshStackPerTest();
 const env = stack.env;
@@ -47,19 +45,7 @@ const sids = async (name: string, qualifier?: string) => {
   return (JSON.parse(answer.Policy ?? '{}').Statement as { Sid: string }[]).map((s) => s.Sid).sort();
 };
 
-/** Performs the record's reversal as `undo` would, through the action types, with the test's own client. */
-async function reverse(record: RemediationRecord): Promise<void> {
-  const action = record.actions[0];
-  if (!action) throw new Error('no action to reverse');
-  const reversal = reversalOf(ACTION_TYPES, record, action);
-  if (reversal.kind !== 'steps') throw new Error(`no reversal steps: ${reversal.kind === 'none' ? reversal.why : 'manual'}`);
-  for (const step of reversal.steps) {
-    const planned = stepOfReverse(step);
-    const clients = { lambda } as never;
-    await step.type.perform(planned, clients);
-    expect(await step.type.verify(planned, clients)).toMatchObject({ ok: true });
-  }
-}
+const reverse = (record: RemediationRecord) => reverseRecord(record, { lambda });
 
 const openToAll = (name: string) =>
   sampleEvent('public-lambda-function', 'would-remediate.function-opened-to-everyone', {

@@ -8,15 +8,13 @@ import {
   RDSClient,
 } from '@aws-sdk/client-rds';
 import { describe, expect, it } from 'vitest';
-import { stepOfReverse } from '../../../shared/actions/action.js';
 import { restoreValues } from '../../../shared/actions/rds-modify-db-snapshot-attribute.js';
-import { ACTION_TYPES } from '../../../shared/actions/registry.js';
-import { reversalOf } from '../../../shared/actions/reversal.js';
 import type { RemediationRecord } from '../../../shared/remediation-log.js';
 import { ACCOUNT, ENDPOINT, REGION } from '../../e2e/helpers/emulator.js';
 import { sampleEvent } from '../../e2e/helpers/events.js';
 import { invokeHandler } from '../../e2e/helpers/invoke.js';
 import { freshStackPerTest } from '../../e2e/helpers/stack.js';
+import { reverseRecord } from '../../e2e/helpers/reverse.js';
 
 const stack = freshStackPerTest();
 const env = stack.env;
@@ -60,19 +58,7 @@ async function newClusterSnapshot(): Promise<string> {
 
 const sorted = async (kind: 'instance' | 'cluster', id: string) => [...(await restoreValues(rds, kind, id))].sort();
 
-/** Performs the record's reversal as `undo` would, through the action types, with the test's own client. */
-async function reverse(record: RemediationRecord): Promise<void> {
-  const action = record.actions[0];
-  if (!action) throw new Error('no action to reverse');
-  const reversal = reversalOf(ACTION_TYPES, record, action);
-  if (reversal.kind !== 'steps') throw new Error(`no reversal steps: ${reversal.kind === 'none' ? reversal.why : 'manual'}`);
-  for (const step of reversal.steps) {
-    const planned = stepOfReverse(step);
-    const clients = { rds } as never;
-    await step.type.perform(planned, clients);
-    expect(await step.type.verify(planned, clients)).toMatchObject({ ok: true });
-  }
-}
+const reverse = (record: RemediationRecord) => reverseRecord(record, { rds });
 
 describe('shared-db-snapshot against the emulator', () => {
   it('live: removes the outside account and public from a DB snapshot, keeps an earlier share, and the reversal re-adds exactly them', async () => {
